@@ -1,0 +1,75 @@
+import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import { MediaError } from './core/errors.js';
+
+export interface IceServerConfig {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** Settings of the media engine. Every field is optional; defaults in comments. */
+export interface MediaConfig {
+  /**
+   * Local addresses to gather host candidates on. Default: every non-internal IPv4
+   * address of the machine. Tests pass ['127.0.0.1'] to keep traffic on loopback.
+   */
+  iceAddresses?: string[];
+  /** UDP port range for media. Default [40000, 49999]. */
+  portRange: [number, number];
+  /** Address announced in candidates instead of the local one (NAT). Default: none. */
+  announcedAddress?: string;
+  /**
+   * STUN/TURN servers the media server itself uses. Default: none, so no
+   * server-reflexive candidates are gathered and no STUN leaves the machine.
+   */
+  iceServers: IceServerConfig[];
+  /** At most one keyframe request per source per this interval (ms). Default 1000. */
+  keyframeIntervalMs: number;
+  /** Retransmission history kept per source (ms). Default 1000. */
+  retransmissionMs: number;
+  /** Interval between RTCP sender reports and REMB messages (ms). Default 1000. */
+  rtcpIntervalMs: number;
+}
+
+export const DEFAULT_MEDIA_CONFIG: MediaConfig = {
+  portRange: [40000, 49999],
+  iceServers: [],
+  keyframeIntervalMs: 1000,
+  retransmissionMs: 1000,
+  rtcpIntervalMs: 1000,
+};
+
+export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaConfig {
+  const config: MediaConfig = { ...DEFAULT_MEDIA_CONFIG, ...stripUndefined(partial) };
+  const [min, max] = config.portRange;
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1024 || max > 65535 || min >= max) {
+    throw new MediaError('INVALID_ARGUMENT', `invalid media port range ${min}-${max}: need 1024 <= min < max <= 65535`);
+  }
+  for (const address of config.iceAddresses ?? []) {
+    if (!isIP(address)) throw new MediaError('INVALID_ARGUMENT', `invalid ICE address '${address}'`);
+  }
+  if (config.announcedAddress !== undefined && !isIP(config.announcedAddress)) {
+    throw new MediaError('INVALID_ARGUMENT', `invalid announced address '${config.announcedAddress}'`);
+  }
+  for (const key of ['keyframeIntervalMs', 'retransmissionMs', 'rtcpIntervalMs'] as const) {
+    if (!(config[key] > 0)) throw new MediaError('INVALID_ARGUMENT', `${key} must be a positive number`);
+  }
+  return config;
+}
+
+/** The addresses host candidates are gathered on. */
+export function hostAddresses(config: MediaConfig): string[] {
+  if (config.iceAddresses && config.iceAddresses.length > 0) return [...config.iceAddresses];
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) {
+      if (info.family === 'IPv4' && !info.internal) out.push(info.address);
+    }
+  }
+  return out.length > 0 ? out : ['127.0.0.1'];
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

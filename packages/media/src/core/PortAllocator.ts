@@ -1,0 +1,68 @@
+import { MediaError } from './errors.js';
+
+/**
+ * Hands out blocks of UDP ports from the configured media range, round robin, so that
+ * concurrent endpoints never race for the same port. A block is reserved until
+ * released by the endpoint that took it.
+ */
+export class PortAllocator {
+  private readonly reserved = new Set<number>();
+  private next: number;
+
+  constructor(
+    readonly min: number,
+    readonly max: number,
+  ) {
+    if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1024 || max > 65535 || min >= max) {
+      throw new MediaError('INVALID_ARGUMENT', `invalid UDP port range ${min}-${max}: need 1024 <= min < max <= 65535`);
+    }
+    this.next = min;
+  }
+
+  private static readonly registry = new Map<string, PortAllocator>();
+
+  /** One allocator per range and process, shared by every pipeline using that range. */
+  static shared(min: number, max: number): PortAllocator {
+    const key = `${min}-${max}`;
+    let allocator = PortAllocator.registry.get(key);
+    if (!allocator) {
+      allocator = new PortAllocator(min, max);
+      PortAllocator.registry.set(key, allocator);
+    }
+    return allocator;
+  }
+
+  get size(): number {
+    return this.max - this.min + 1;
+  }
+
+  get inUse(): number {
+    return this.reserved.size;
+  }
+
+  /** Reserves `count` consecutive free ports; returns the first. */
+  reserve(count: number): number {
+    if (count < 1 || count > this.size) throw new MediaError('INVALID_ARGUMENT', `cannot reserve ${count} ports`);
+    for (let tried = 0; tried < this.size; tried++) {
+      const start = this.next;
+      this.next = start + 1 > this.max ? this.min : start + 1;
+      if (start + count - 1 > this.max) continue;
+      let free = true;
+      for (let p = start; p < start + count; p++) {
+        if (this.reserved.has(p)) {
+          free = false;
+          break;
+        }
+      }
+      if (!free) continue;
+      for (let p = start; p < start + count; p++) this.reserved.add(p);
+      this.next = start + count > this.max ? this.min : start + count;
+      return start;
+    }
+    throw new MediaError('NO_PORT_AVAILABLE', `no ${count} free consecutive UDP ports left in ${this.min}-${this.max}`);
+  }
+
+  release(start: number, count: number): void {
+    for (let p = start; p < start + count; p++) this.reserved.delete(p);
+  }
+}

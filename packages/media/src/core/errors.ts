@@ -1,0 +1,37 @@
+/**
+ * Error classes of the media engine. Each has a stable code; the Kurento Protocol
+ * layer maps them onto its wire error codes.
+ */
+export type MediaErrorCode =
+  | 'OBJECT_CLOSED'
+  | 'INVALID_SDP'
+  | 'NO_COMMON_CODEC'
+  | 'INVALID_STATE'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_CANDIDATE'
+  | 'NOT_CONNECTED'
+  | 'NO_PORT_AVAILABLE';
+
+export class MediaError extends Error {
+  constructor(
+    readonly code: MediaErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MediaError';
+  }
+}
+
+export class ClosedError extends MediaError {
+  constructor(what: string) {
+    super('OBJECT_CLOSED', `${what} is closed`);
+    this.name = 'ClosedError';
+  }
+}
+
+export class SdpError extends MediaError {
+  constructor(message: string, code: 'INVALID_SDP' | 'NO_COMMON_CODEC' = 'INVALID_SDP') {
+    super(code, message);
+    this.name = 'SdpError';
+  }
+}

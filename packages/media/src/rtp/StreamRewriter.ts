@@ -1,0 +1,100 @@
+import { isNewerSeq, seqAdd, tsAdd } from './seq.js';
+
+export interface Rewritten {
+  seq: number;
+  ts: number;
+  /** True when this packet is the first one from a new source stream. */
+  switched: boolean;
+}
+
+export interface SentPacketInfo<K> {
+  stream: K;
+  inSeq: number;
+  tsOffset: number;
+}
+
+const HISTORY = 4096;
+
+/**
+ * The outgoing side of one sink stream: gives the sink one SSRC and one continuous
+ * sequence-number and timestamp space whatever source stream feeds it. When the source
+ * stream changes, the next packet continues at last sequence number + 1 and at a
+ * timestamp advanced by the wall time since the last packet. Remembers which source
+ * packet each sent sequence number came from, to answer NACKs.
+ */
+export class StreamRewriter<K extends object> {
+  private current: K | undefined;
+  private seqOffset = 0;
+  private tsOffset = 0;
+  private started = false;
+  private lastSeq: number;
+  private lastTs: number;
+  private lastAt = 0;
+  private readonly historyStream: (K | undefined)[] = new Array<K | undefined>(HISTORY);
+  private readonly historyInSeq = new Int32Array(HISTORY).fill(-1);
+  private readonly historyOutSeq = new Int32Array(HISTORY).fill(-1);
+  private readonly historyTsOffset = new Uint32Array(HISTORY);
+
+  constructor(
+    initialSeq = Math.floor(Math.random() * 0x8000),
+    initialTs = Math.floor(Math.random() * 0x7fffffff),
+  ) {
+    this.lastSeq = seqAdd(initialSeq, -1);
+    this.lastTs = initialTs;
+  }
+
+  get stream(): K | undefined {
+    return this.current;
+  }
+
+  get lastSequenceNumber(): number {
+    return this.lastSeq;
+  }
+
+  get lastTimestamp(): number {
+    return this.lastTs;
+  }
+
+  /** Wall time (ms, performance clock) at which the newest packet was rewritten. */
+  get lastPacketAt(): number {
+    return this.lastAt;
+  }
+
+  rewrite(stream: K, inSeq: number, inTs: number, clockRate: number, now = performance.now()): Rewritten {
+    let switched = false;
+    if (stream !== this.current) {
+      switched = true;
+      this.current = stream;
+      const elapsedTicks = this.started ? Math.max(1, Math.round(((now - this.lastAt) * clockRate) / 1000)) : 0;
+      this.seqOffset = (seqAdd(this.lastSeq, 1) - inSeq) & 0xffff;
+      this.tsOffset = (tsAdd(this.lastTs, elapsedTicks) - inTs) >>> 0;
+    }
+    const seq = seqAdd(inSeq, this.seqOffset);
+    const ts = tsAdd(inTs, this.tsOffset);
+    if (!this.started || isNewerSeq(seq, this.lastSeq)) {
+      this.lastSeq = seq;
+      this.lastTs = ts;
+      this.lastAt = now;
+    }
+    this.started = true;
+    const slot = seq & (HISTORY - 1);
+    this.historyStream[slot] = stream;
+    this.historyInSeq[slot] = inSeq;
+    this.historyOutSeq[slot] = seq;
+    this.historyTsOffset[slot] = this.tsOffset;
+    return { seq, ts, switched };
+  }
+
+  /** Which source packet was sent under `outSeq`, if still remembered. */
+  lookup(outSeq: number): SentPacketInfo<K> | undefined {
+    const slot = outSeq & (HISTORY - 1);
+    const stream = this.historyStream[slot];
+    if (!stream || this.historyOutSeq[slot] !== outSeq) return undefined;
+    return { stream, inSeq: this.historyInSeq[slot]!, tsOffset: this.historyTsOffset[slot]! };
+  }
+
+  /** RTP timestamp that corresponds to wall time `now` (for sender reports). */
+  timestampAt(now: number, clockRate: number): number {
+    return tsAdd(this.lastTs, Math.round(((now - this.lastAt) * clockRate) / 1000));
+  }
+}

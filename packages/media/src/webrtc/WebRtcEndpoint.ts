@@ -1,0 +1,586 @@
+import {
+  ReceiverEstimatedMaxBitrate,
+  RtcpPayloadSpecificFeedback,
+  RTCPeerConnection,
+  RTP_EXTENSION_URI,
+  serializeAbsSendTime,
+  serializeSdesMid,
+  useAbsSendTime,
+  useFIR,
+  useH264,
+  useNACK,
+  useOPUS,
+  usePLI,
+  useREMB,
+  useSdesMid,
+  useVP8,
+  type Extension,
+  type MediaStreamTrack,
+  type RtcpPacket,
+  type RtpHeader,
+  type RtpPacket,
+  type RTCRtpTransceiver,
+} from 'werift';
+import { hostAddresses, type IceServerConfig } from '../config.js';
+import { MediaError } from '../core/errors.js';
+import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
+import type { MediaPipeline } from '../core/MediaPipeline.js';
+import { MEDIA_KINDS, type CodecInfo, type MediaKind } from '../core/types.js';
+import { InboundStream } from '../rtp/InboundStream.js';
+import { OutboundStream, type RtpTransport } from '../rtp/OutboundStream.js';
+import {
+  announceCandidate,
+  mapCandidateLines,
+  parseCandidate,
+  remoteCandidateFilter,
+  validateRemoteSdp,
+  type ParsedCandidate,
+} from './sdp.js';
+
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly';
+export type IceState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed';
+export type DtlsState = 'new' | 'connecting' | 'connected' | 'closed' | 'failed';
+export type ConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+export interface IceCandidateInit {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+export interface WebRtcEndpointOptions {
+  /** What this endpoint does with media: 'sendrecv' (default), 'sendonly' or 'recvonly'. */
+  direction?: Direction;
+  /** Media kinds negotiated when this endpoint makes the offer. Default both. */
+  offerKinds?: MediaKind[];
+  /** STUN/TURN servers for this endpoint only. Default: the pipeline's. */
+  iceServers?: IceServerConfig[];
+}
+
+export interface WebRtcEndpointEvents extends MediaElementEvents {
+  /** A local candidate, emitted once gatherCandidates() has been called. */
+  iceCandidate: [candidate: IceCandidateInit];
+  iceGatheringDone: [];
+  iceStateChange: [state: IceState];
+  dtlsStateChange: [state: DtlsState];
+  connectionStateChange: [state: ConnectionState];
+}
+
+export interface KindStats {
+  packetsReceived: number;
+  bytesReceived: number;
+  packetsLost: number;
+  packetsSent: number;
+  bytesSent: number;
+  nacksReceived: number;
+  retransmitted: number;
+  plisReceived: number;
+  firsReceived: number;
+  keyframeRequestsSent: number;
+  roundTripTime: number | undefined;
+  fractionLostReported: number | undefined;
+  codecMismatches: number;
+}
+
+export interface EndpointStats {
+  iceState: IceState;
+  dtlsState: DtlsState;
+  connectionState: ConnectionState;
+  audio: KindStats;
+  video: KindStats;
+  /** Remote candidates ignored (unreachable from the configured addresses). */
+  remoteCandidatesIgnored: number;
+}
+
+const CODECS = {
+  audio: [useOPUS()],
+  video: [
+    useVP8({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] }),
+    useH264({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] }),
+  ],
+};
+const HEADER_EXTENSIONS = {
+  audio: [useSdesMid()],
+  video: [useSdesMid(), useAbsSendTime()],
+};
+
+/**
+ * A WebRTC transport negotiated by SDP (offer from the peer or from us), with trickle
+ * ICE both ways, over werift's ICE and DTLS. Media it receives enters the graph as
+ * InboundStreams; media from its source goes out through one OutboundStream per kind.
+ */
+export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
+  protected readonly forwardsInput = false;
+  private readonly pipeline: MediaPipeline;
+  private readonly options: WebRtcEndpointOptions;
+  private readonly localAddresses: string[];
+  private readonly acceptRemote: (candidate: ParsedCandidate) => boolean;
+  private pc: RTCPeerConnection | undefined;
+  private portBlock: { start: number; count: number } | undefined;
+  private readonly transceivers = new Map<MediaKind, RTCRtpTransceiver>();
+  private readonly inbound = new Map<number, InboundStream>();
+  private readonly currentInbound = new Map<MediaKind, InboundStream>();
+  private readonly outbound = new Map<MediaKind, OutboundStream>();
+  private readonly pendingCandidates: IceCandidateInit[] = [];
+  private gathering = false;
+  private gatheringDone = false;
+  private negotiated = false;
+  private remoteCandidatesIgnored = 0;
+  private keyframeRequestsSent = { audio: 0, video: 0 };
+  private rtcpTimer: NodeJS.Timeout | undefined;
+  private iceState: IceState = 'new';
+  private dtlsState: DtlsState = 'new';
+  private connectionState: ConnectionState = 'new';
+
+  constructor(pipeline: MediaPipeline, options: WebRtcEndpointOptions = {}) {
+    super('WebRtcEndpoint', pipeline);
+    this.pipeline = pipeline;
+    this.options = options;
+    this.localAddresses = hostAddresses(pipeline.config);
+    this.acceptRemote = remoteCandidateFilter(this.localAddresses);
+  }
+
+  get direction(): Direction {
+    return this.options.direction ?? 'sendrecv';
+  }
+
+  getIceState(): IceState {
+    return this.iceState;
+  }
+
+  getConnectionState(): ConnectionState {
+    return this.connectionState;
+  }
+
+  getDtlsState(): DtlsState {
+    return this.dtlsState;
+  }
+
+  /** The negotiated local description, once there is one. */
+  getLocalSessionDescriptor(): string | undefined {
+    const sdp = this.pc?.localDescription?.sdp;
+    return sdp ? this.publicSdp(sdp) : undefined;
+  }
+
+  getRemoteSessionDescriptor(): string | undefined {
+    return this.pc?.remoteDescription?.sdp;
+  }
+
+  /** Answers the peer's offer. On any error nothing is changed and the endpoint stays usable. */
+  async processOffer(offer: string): Promise<string> {
+    this.assertOpen();
+    if (this.negotiated) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated; renegotiation is not supported');
+    validateRemoteSdp(offer);
+    const pc = this.createPeerConnection();
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: this.filterRemoteSdp(offer) });
+      for (const t of pc.getTransceivers()) {
+        if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
+      }
+      const answer = await pc.createAnswer();
+      this.disableImplicitStun(pc);
+      await pc.setLocalDescription(answer);
+    } catch (error) {
+      this.discardPeerConnection(pc);
+      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer offer: ${errorMessage(error)}`);
+    }
+    this.assertOpenOrRelease(pc);
+    this.bindTransceivers(pc);
+    return this.publicSdp(pc.localDescription!.sdp);
+  }
+
+  /** Makes an offer for the peer to answer with processAnswer(). */
+  async generateOffer(): Promise<string> {
+    this.assertOpen();
+    if (this.negotiated || this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
+    const pc = this.createPeerConnection();
+    try {
+      for (const kind of this.options.offerKinds ?? MEDIA_KINDS) pc.addTransceiver(kind, { direction: this.direction });
+      const offer = await pc.createOffer();
+      this.disableImplicitStun(pc);
+      await pc.setLocalDescription(offer);
+    } catch (error) {
+      this.discardPeerConnection(pc);
+      throw new MediaError('INVALID_STATE', `cannot create offer: ${errorMessage(error)}`);
+    }
+    this.assertOpenOrRelease(pc);
+    this.pc = pc;
+    return this.publicSdp(pc.localDescription!.sdp);
+  }
+
+  async processAnswer(answer: string): Promise<void> {
+    this.assertOpen();
+    const pc = this.pc;
+    if (!pc || this.negotiated || pc.signalingState !== 'have-local-offer') {
+      throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from generateOffer() first');
+    }
+    validateRemoteSdp(answer);
+    try {
+      await pc.setRemoteDescription({ type: 'answer', sdp: this.filterRemoteSdp(answer) });
+    } catch (error) {
+      throw new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
+    }
+    this.bindTransceivers(pc);
+  }
+
+  /** Starts emitting local candidates as 'iceCandidate' events (Kurento semantics). */
+  async gatherCandidates(): Promise<void> {
+    this.assertOpen();
+    if (this.gathering) return;
+    this.gathering = true;
+    for (const c of this.pendingCandidates.splice(0)) this.emit('iceCandidate', c);
+    if (this.gatheringDone) this.emit('iceGatheringDone');
+  }
+
+  /** Adds a remote candidate. An empty candidate string ends the remote candidates. */
+  async addIceCandidate(init: IceCandidateInit): Promise<void> {
+    this.assertOpen();
+    if (!init || typeof init.candidate !== 'string') {
+      throw new MediaError('INVALID_CANDIDATE', 'candidate must be an object with a candidate string');
+    }
+    const pc = this.pc;
+    if (!pc) throw new MediaError('INVALID_STATE', 'addIceCandidate() needs a negotiated session (processOffer or generateOffer)');
+    if (init.candidate === '') return;
+    const parsed = parseCandidate(init.candidate);
+    if (!parsed) throw new MediaError('INVALID_CANDIDATE', `malformed ICE candidate '${init.candidate.slice(0, 80)}'`);
+    if (!this.acceptRemote(parsed)) {
+      this.remoteCandidatesIgnored++;
+      return;
+    }
+    try {
+      await pc.addIceCandidate({
+        candidate: init.candidate,
+        sdpMid: init.sdpMid ?? undefined,
+        sdpMLineIndex: init.sdpMLineIndex ?? undefined,
+      });
+    } catch (error) {
+      throw new MediaError('INVALID_CANDIDATE', `cannot add ICE candidate: ${errorMessage(error)}`);
+    }
+  }
+
+  getStats(): EndpointStats {
+    const kind = (k: MediaKind): KindStats => {
+      let packetsReceived = 0;
+      let bytesReceived = 0;
+      let packetsLost = 0;
+      for (const s of this.inbound.values()) {
+        if (s.kind !== k) continue;
+        packetsReceived += s.packets;
+        bytesReceived += s.bytes;
+        packetsLost += s.lost;
+      }
+      const out = this.outbound.get(k)?.stats;
+      return {
+        packetsReceived,
+        bytesReceived,
+        packetsLost,
+        packetsSent: out?.packets ?? 0,
+        bytesSent: out?.bytes ?? 0,
+        nacksReceived: out?.nacksReceived ?? 0,
+        retransmitted: out?.retransmitted ?? 0,
+        plisReceived: out?.plisReceived ?? 0,
+        firsReceived: out?.firsReceived ?? 0,
+        keyframeRequestsSent: this.keyframeRequestsSent[k],
+        roundTripTime: out?.roundTripTime,
+        fractionLostReported: out?.fractionLost,
+        codecMismatches: out?.codecMismatches ?? 0,
+      };
+    };
+    return {
+      iceState: this.iceState,
+      dtlsState: this.dtlsState,
+      connectionState: this.connectionState,
+      audio: kind('audio'),
+      video: kind('video'),
+      remoteCandidatesIgnored: this.remoteCandidatesIgnored,
+    };
+  }
+
+  /** The stream this endpoint currently receives for `kind`. */
+  getInboundStream(kind: MediaKind): InboundStream | undefined {
+    return this.currentInbound.get(kind);
+  }
+
+  getOutboundStream(kind: MediaKind): OutboundStream | undefined {
+    return this.outbound.get(kind);
+  }
+
+  /** UDP ports reserved for this endpoint's ICE sockets, if any. */
+  get reservedPorts(): [number, number] | undefined {
+    return this.portBlock ? [this.portBlock.start, this.portBlock.start + this.portBlock.count - 1] : undefined;
+  }
+
+  acceptRtp(stream: InboundStream, packet: RtpPacket, now: number): void {
+    const out = this.outbound.get(stream.kind);
+    if (!out || this.closed) return;
+    this.lastIn[stream.kind] = now;
+    out.forward(stream, packet, now);
+    this.lastOut[stream.kind] = now;
+  }
+
+  override requestKeyframe(kind: MediaKind): void {
+    this.currentInbound.get(kind)?.requestKeyframe();
+  }
+
+  protected override onSourceConnected(kind: MediaKind): void {
+    // The outbound stream asks for a keyframe itself when the first packet of the new
+    // source arrives; asking now as well saves a round of waiting.
+    super.onSourceConnected(kind);
+  }
+
+  protected override onSourceDisconnected(kind: MediaKind): void {
+    this.outbound.get(kind)?.detach();
+  }
+
+  protected onClose(): void {
+    this.disconnectAll();
+    this.releaseTransport();
+  }
+
+  // --- internals ---------------------------------------------------------------
+
+  private createPeerConnection(): RTCPeerConnection {
+    if (this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
+    const count = this.localAddresses.length + 1;
+    const start = this.pipeline.ports.reserve(count);
+    this.portBlock = { start, count };
+    const iceServers = this.options.iceServers ?? this.pipeline.config.iceServers;
+    const pc = new RTCPeerConnection({
+      codecs: CODECS,
+      headerExtensions: HEADER_EXTENSIONS,
+      iceServers: iceServers.map((s) => ({ ...s })),
+      icePortRange: [start, start + count],
+      iceUseIpv4: false,
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: this.localAddresses,
+      bundlePolicy: 'max-bundle',
+    });
+    this.pc = pc;
+    pc.onIceCandidate.subscribe((candidate) => {
+      if (!candidate) return;
+      const init: IceCandidateInit = {
+        candidate: announceCandidate(candidate.candidate, this.pipeline.config.announcedAddress),
+        sdpMid: candidate.sdpMid ?? null,
+        sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+      };
+      if (this.gathering) this.emit('iceCandidate', init);
+      else this.pendingCandidates.push(init);
+    });
+    pc.iceGatheringStateChange.subscribe((state) => {
+      if (state !== 'complete' || this.gatheringDone) return;
+      this.gatheringDone = true;
+      if (this.gathering) this.emit('iceGatheringDone');
+    });
+    pc.iceConnectionStateChange.subscribe((state) => {
+      this.iceState = state;
+      this.emit('iceStateChange', state);
+    });
+    pc.connectionStateChange.subscribe((state) => {
+      if (this.pc !== pc) return;
+      this.connectionState = state;
+      this.emit('connectionStateChange', state);
+      // The peer is gone (consent expired, RFC 7675): give the sockets back.
+      if (state === 'failed') this.releaseTransport();
+    });
+    return pc;
+  }
+
+  /**
+   * werift asks a public STUN server for a reflexive candidate whenever none is
+   * configured; the media server must not contact anything its operator did not name.
+   */
+  private disableImplicitStun(pc: RTCPeerConnection): void {
+    const servers = this.options.iceServers ?? this.pipeline.config.iceServers;
+    const hasStun = servers.some((s) => [s.urls].flat().some((u) => u.startsWith('stun:')));
+    if (hasStun) return;
+    for (const transport of pc.iceTransports) {
+      (transport.connection as { stunServer?: unknown }).stunServer = undefined;
+    }
+  }
+
+  private discardPeerConnection(pc: RTCPeerConnection): void {
+    if (this.pc === pc) this.pc = undefined;
+    void pc.close().catch(() => undefined);
+    this.releasePorts();
+    this.pendingCandidates.length = 0;
+    this.gatheringDone = false;
+  }
+
+  private assertOpenOrRelease(pc: RTCPeerConnection): void {
+    if (this.closed) {
+      void pc.close().catch(() => undefined);
+      throw new MediaError('OBJECT_CLOSED', `WebRtcEndpoint ${this.id} was closed during negotiation`);
+    }
+  }
+
+  private filterRemoteSdp(sdp: string): string {
+    return mapCandidateLines(sdp, (line) => {
+      const parsed = parseCandidate(line);
+      if (parsed && this.acceptRemote(parsed)) return line;
+      this.remoteCandidatesIgnored++;
+      return null;
+    });
+  }
+
+  private publicSdp(sdp: string): string {
+    const announced = this.pipeline.config.announcedAddress;
+    const mapped = mapCandidateLines(sdp, (line) => announceCandidate(line, announced));
+    return announced ? mapped.replace(/^c=IN IP4 \S+/gm, `c=IN IP4 ${announced}`) : mapped;
+  }
+
+  private bindTransceivers(pc: RTCPeerConnection): void {
+    this.negotiated = true;
+    for (const t of pc.getTransceivers()) {
+      const kind = t.kind;
+      if ((kind !== 'audio' && kind !== 'video') || this.transceivers.has(kind)) continue;
+      this.transceivers.set(kind, t);
+      const dir = t.currentDirection ?? t.direction;
+      if (dir === 'sendrecv' || dir === 'recvonly') {
+        // werift announces remote tracks during setRemoteDescription: take the ones
+        // already there, and any that come later.
+        const bound = new Set<MediaStreamTrack>();
+        const bind = (track: MediaStreamTrack): void => {
+          if (bound.has(track)) return;
+          bound.add(track);
+          track.onReceiveRtp.subscribe((packet) => this.onRemoteRtp(kind, t, packet));
+        };
+        for (const track of t.receiver.tracks) bind(track);
+        t.onTrack.subscribe(bind);
+      }
+      if (dir === 'sendrecv' || dir === 'sendonly') {
+        const out = new OutboundStream(kind, t.sender.ssrc, t.codecs.map(toCodecInfo), this.transportFor(t), this.extensionWriter(t));
+        this.outbound.set(kind, out);
+        t.sender.onRtcp.subscribe((packet) => out.handleRtcp(packet));
+      }
+    }
+    const dtls = pc.dtlsTransports[0];
+    if (dtls) {
+      dtls.onStateChange.subscribe((state) => {
+        this.dtlsState = state;
+        this.emit('dtlsStateChange', state);
+        if (state === 'connected') this.requestKeyframe('video');
+      });
+    }
+    this.rtcpTimer = setInterval(() => this.sendPeriodicRtcp(), this.pipeline.config.rtcpIntervalMs);
+    this.rtcpTimer.unref();
+  }
+
+  private transportFor(t: RTCRtpTransceiver): RtpTransport {
+    return {
+      sendRtp: (payload: Buffer, header: RtpHeader) => {
+        const dtls = t.sender.dtlsTransport;
+        if (dtls?.state !== 'connected') return;
+        dtls.sendRtp(payload, header).catch(() => undefined);
+      },
+      sendRtcp: (packets: RtcpPacket[]) => {
+        const dtls = t.sender.dtlsTransport;
+        if (dtls?.state !== 'connected') return;
+        dtls.sendRtcp(packets).catch(() => undefined);
+      },
+    };
+  }
+
+  private extensionWriter(t: RTCRtpTransceiver): () => Extension[] {
+    const mid = t.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.sdesMid);
+    const abs = t.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.absSendTime);
+    const midValue = t.mid;
+    const midPayload = mid && midValue ? serializeSdesMid(midValue) : undefined;
+    return () => {
+      const list: Extension[] = [];
+      if (mid && midPayload) list.push({ id: mid.id, payload: midPayload });
+      if (abs) list.push({ id: abs.id, payload: serializeAbsSendTime(ntpTimeNow()) });
+      return list;
+    };
+  }
+
+  private onRemoteRtp(kind: MediaKind, t: RTCRtpTransceiver, packet: RtpPacket): void {
+    if (this.closed) return;
+    const now = performance.now();
+    const ssrc = packet.header.ssrc;
+    let stream = this.inbound.get(ssrc);
+    const codec = t.codecs.find((c) => c.payloadType === packet.header.payloadType);
+    if (!codec) return;
+    if (!stream) {
+      stream = new InboundStream(kind, ssrc, toCodecInfo(codec), () => this.sendKeyframeRequest(t, kind, ssrc), {
+        retransmissionMs: this.pipeline.config.retransmissionMs,
+        keyframeIntervalMs: this.pipeline.config.keyframeIntervalMs,
+      });
+      this.inbound.set(ssrc, stream);
+    } else if (stream.codec.payloadType !== codec.payloadType) {
+      stream.codec = toCodecInfo(codec);
+    }
+    this.currentInbound.set(kind, stream);
+    if (!stream.receive(packet, now)) return;
+    this.lastIn[kind] = now;
+    this.emitRtp(stream, packet, now);
+  }
+
+  private sendKeyframeRequest(t: RTCRtpTransceiver, kind: MediaKind, ssrc: number): void {
+    if (!this.pc || this.dtlsState !== 'connected') return;
+    this.keyframeRequestsSent[kind]++;
+    // PLI: every WebRTC receiver answers it; FIR from sinks is folded into it too.
+    t.receiver.sendRtcpPLI(ssrc).catch(() => undefined);
+  }
+
+  private sendPeriodicRtcp(): void {
+    if (this.closed || this.dtlsState !== 'connected') return;
+    for (const out of this.outbound.values()) out.sendSenderReport();
+    // Pass the lowest estimate of the sinks' receivers back to the source peer.
+    for (const [kind, stream] of this.currentInbound) {
+      if (kind !== 'video') continue;
+      const bitrate = stream.minSubscriberBitrate();
+      const t = this.transceivers.get(kind);
+      if (bitrate === undefined || !t) continue;
+      t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, stream.ssrc, bitrate)]).catch(() => undefined);
+    }
+  }
+
+  private releaseTransport(): void {
+    if (this.rtcpTimer) clearInterval(this.rtcpTimer);
+    this.rtcpTimer = undefined;
+    for (const s of this.inbound.values()) s.close();
+    for (const o of this.outbound.values()) o.detach();
+    const pc = this.pc;
+    if (pc) void pc.close().catch(() => undefined);
+    this.releasePorts();
+  }
+
+  private releasePorts(): void {
+    if (this.portBlock) this.pipeline.ports.release(this.portBlock.start, this.portBlock.count);
+    this.portBlock = undefined;
+  }
+}
+
+function toCodecInfo(c: { mimeType: string; payloadType: number; clockRate: number; channels?: number; parameters?: string }): CodecInfo {
+  return { mimeType: c.mimeType, payloadType: c.payloadType, clockRate: c.clockRate, channels: c.channels, parameters: c.parameters };
+}
+
+export function rembPacket(senderSsrc: number, mediaSsrc: number, bitrate: number): RtcpPayloadSpecificFeedback {
+  let mantissa = Math.max(0, Math.floor(bitrate));
+  let exp = 0;
+  while (mantissa >= 1 << 18) {
+    mantissa >>>= 1;
+    exp++;
+  }
+  return new RtcpPayloadSpecificFeedback({
+    feedback: new ReceiverEstimatedMaxBitrate({
+      senderSsrc,
+      mediaSsrc: 0,
+      ssrcNum: 1,
+      brExp: exp,
+      brMantissa: mantissa,
+      bitrate: BigInt(mantissa) << BigInt(exp),
+      ssrcFeedbacks: [mediaSsrc],
+    }),
+  });
+}
+
+const NTP_EPOCH_OFFSET = 2208988800;
+function ntpTimeNow(): bigint {
+  const ms = Date.now();
+  return (BigInt(Math.floor(ms / 1000) + NTP_EPOCH_OFFSET) << 32n) | BigInt(Math.floor(((ms % 1000) / 1000) * 2 ** 32));
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

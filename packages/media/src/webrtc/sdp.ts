@@ -1,0 +1,135 @@
+import { isIP } from 'node:net';
+import { SdpError } from '../core/errors.js';
+
+/** Codecs Roundtable negotiates and forwards (lower case mime subtype). */
+export const SUPPORTED_CODECS: Record<'audio' | 'video', readonly string[]> = {
+  audio: ['opus'],
+  video: ['vp8', 'h264'],
+};
+
+const M_LINE = /^m=(\S+) (\d+)(?:\/\d+)? (\S+)(?: (.*))?$/;
+const RTPMAP = /^a=rtpmap:(\d+) ([^/\s]+)\/(\d+)/;
+
+export interface ParsedMedia {
+  kind: string;
+  port: number;
+  codecs: string[];
+}
+
+/**
+ * Checks that `sdp` is a usable WebRTC session description and returns its media
+ * sections. Throws SdpError (INVALID_SDP, or NO_COMMON_CODEC when no audio/video
+ * section offers a codec Roundtable forwards).
+ */
+export function validateRemoteSdp(sdp: unknown): ParsedMedia[] {
+  if (typeof sdp !== 'string' || sdp.trim() === '') throw new SdpError('SDP must be a non-empty string');
+  const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0);
+  if (lines[0] !== 'v=0') throw new SdpError("SDP must start with 'v=0'");
+  if (!lines.some((l) => l.startsWith('o='))) throw new SdpError("SDP has no origin ('o=') line");
+  const media: ParsedMedia[] = [];
+  let current: ParsedMedia | undefined;
+  let fingerprint = false;
+  let ufrag = false;
+  for (const line of lines) {
+    if (!/^[a-z]=/.test(line)) throw new SdpError(`malformed SDP line '${line.slice(0, 60)}'`);
+    if (line.startsWith('m=')) {
+      const m = M_LINE.exec(line);
+      if (!m) throw new SdpError(`malformed media line '${line.slice(0, 60)}'`);
+      current = { kind: m[1]!, port: Number(m[2]), codecs: [] };
+      media.push(current);
+    } else if (line.startsWith('a=fingerprint:')) {
+      fingerprint = true;
+    } else if (line.startsWith('a=ice-ufrag:')) {
+      ufrag = true;
+    } else if (current) {
+      const r = RTPMAP.exec(line);
+      if (r) current.codecs.push(r[2]!.toLowerCase());
+    }
+  }
+  if (media.length === 0) throw new SdpError('SDP has no media section');
+  if (!fingerprint) throw new SdpError('SDP has no DTLS fingerprint (a=fingerprint)');
+  if (!ufrag) throw new SdpError('SDP has no ICE credentials (a=ice-ufrag)');
+  const av = media.filter((m) => m.kind === 'audio' || m.kind === 'video');
+  if (av.length === 0) throw new SdpError('SDP has no audio or video section', 'NO_COMMON_CODEC');
+  const common = av.some((m) => m.codecs.some((c) => SUPPORTED_CODECS[m.kind as 'audio' | 'video'].includes(c)));
+  if (!common) {
+    const offered = [...new Set(av.flatMap((m) => m.codecs))].join(', ') || 'none';
+    throw new SdpError(
+      `no codec in common: offered ${offered}; Roundtable forwards opus, VP8 and H264`,
+      'NO_COMMON_CODEC',
+    );
+  }
+  return media;
+}
+
+export interface ParsedCandidate {
+  foundation: string;
+  component: number;
+  protocol: string;
+  priority: number;
+  address: string;
+  port: number;
+  type: string;
+}
+
+const CANDIDATE = /^(?:a=)?candidate:(\S+) (\d+) (udp|tcp) (\d+) (\S+) (\d+) typ (host|srflx|prflx|relay)(?: .*)?$/i;
+
+/** Parses an ICE candidate attribute; undefined when it is not one. */
+export function parseCandidate(candidate: string): ParsedCandidate | undefined {
+  const m = CANDIDATE.exec(candidate.trim());
+  if (!m) return undefined;
+  const port = Number(m[6]);
+  if (port < 0 || port > 65535) return undefined;
+  return {
+    foundation: m[1]!,
+    component: Number(m[2]),
+    protocol: m[3]!.toLowerCase(),
+    priority: Number(m[4]),
+    address: m[5]!,
+    port,
+    type: m[7]!.toLowerCase(),
+  };
+}
+
+/** Replaces the address of a host candidate with the announced one. */
+export function announceCandidate(candidate: string, announced: string | undefined): string {
+  if (!announced) return candidate;
+  const parsed = parseCandidate(candidate);
+  if (!parsed || parsed.type !== 'host') return candidate;
+  const parts = candidate.split(' ');
+  parts[4] = announced;
+  return parts.join(' ');
+}
+
+/** Applies `map` to every a=candidate line; a null result drops the line. */
+export function mapCandidateLines(sdp: string, map: (candidate: string) => string | null): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  return sdp
+    .split(/\r?\n/)
+    .flatMap((line) => {
+      if (!line.startsWith('a=candidate:')) return [line];
+      const mapped = map(line.slice(2));
+      return mapped === null ? [] : [`a=${mapped}`];
+    })
+    .join(eol);
+}
+
+/**
+ * Decides which remote candidates the server will try: mDNS names cannot be resolved
+ * here, and when the server only listens on loopback it must not probe other addresses.
+ */
+export function remoteCandidateFilter(localAddresses: string[]): (candidate: ParsedCandidate) => boolean {
+  const loopbackOnly = localAddresses.every(isLoopback);
+  const families = new Set(localAddresses.map((a) => isIP(a)));
+  return (c) => {
+    const family = isIP(c.address);
+    if (family === 0) return false;
+    if (c.type === 'relay' && !loopbackOnly) return families.has(family);
+    if (loopbackOnly) return isLoopback(c.address);
+    return families.has(family) && c.protocol === 'udp';
+  };
+}
+
+export function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1';
+}
