@@ -1,5 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werift';
+import { createSocket } from 'node:dgram';
+import {
+  GenericNack,
+  RtcpPayloadSpecificFeedback,
+  RtcpTransportLayerFeedback,
+  type RTCPeerConnection as WeriftPeerConnection,
+  type RtcpPacket,
+  type RtpPacket,
+} from 'werift';
+import { MediaError } from '../core/errors.js';
+import { parseCandidate } from './sdp.js';
+import { rembPacket, type WebRtcEndpoint } from './WebRtcEndpoint.js';
 import { MediaPipeline } from '../core/MediaPipeline.js';
 import { StunServer } from '../net/StunServer.js';
 import { FakePublisher } from '../testing/FakePublisher.js';
@@ -71,5 +82,244 @@ describe('WebRtcEndpoint with werift peers', () => {
     expect(stats.video.packetsReceived).toBeGreaterThan(0);
     expect(stats.audio.packetsSent).toBeGreaterThan(0);
     expect(stats.connectionState).toBe('connected');
+  });
+
+  it('switching a sink to another source keeps its SSRC and sequence numbers continuous', async () => {
+    const p = pipeline();
+    const [a, c, b] = [p.createWebRtcEndpoint(), p.createWebRtcEndpoint(), p.createWebRtcEndpoint({ direction: 'sendonly' })];
+    const [pa, pc, pb] = [peer(), peer(), peer()];
+    const pubA = new FakePublisher(1, 10);
+    const pubC = new FakePublisher(2, 10);
+    pubA.attach(pa);
+    pubC.attach(pc);
+    pb.addTransceiver('video', { direction: 'recvonly' });
+    pb.addTransceiver('audio', { direction: 'recvonly' });
+    const video = collect(pb, 'video');
+    const audio = collect(pb, 'audio');
+    await Promise.all([negotiate(pa, a), negotiate(pc, c), negotiate(pb, b)]);
+    await Promise.all([waitForConnected(pa), waitForConnected(pc), waitForConnected(pb)]);
+    a.connect(b);
+    pubA.start();
+    pubC.start();
+    await until(() => video.length >= 15 && audio.length >= 15);
+    c.connect(b);
+    await until(() => video.some((v) => v.payload[2] === 2) && audio.filter((x) => x.payload[0] === 2).length >= 10);
+    pubA.stop();
+    pubC.stop();
+    for (const list of [video, audio]) {
+      const ssrcs = new Set(list.map((x) => x.header.ssrc));
+      expect(ssrcs.size).toBe(1);
+      for (let i = 1; i < list.length; i++) {
+        expect(list[i]!.header.sequenceNumber).toBe((list[i - 1]!.header.sequenceNumber + 1) & 0xffff);
+      }
+    }
+    const firstFromC = video.findIndex((v) => v.payload[2] === 2);
+    expect(video[firstFromC]!.payload[1]! & 1).toBe(0); // the switch lands on a keyframe
+    expect(video.slice(firstFromC).every((v) => v.payload[2] === 2)).toBe(true);
+    // Timestamps keep moving forward across the switch.
+    const before = video[firstFromC - 1]!.header.timestamp;
+    const after = video[firstFromC]!.header.timestamp;
+    expect(((after - before) >>> 0) < 90000 * 5).toBe(true);
+    expect(after).not.toBe(before);
+  });
+
+  it('a NACK from a sink is answered from the source history, even for a packet long past 128', async () => {
+    const p = pipeline();
+    const a = p.createWebRtcEndpoint();
+    const b = p.createWebRtcEndpoint({ direction: 'sendonly' });
+    const pa = peer();
+    const pb = peer();
+    const pub = new FakePublisher(3, 1000);
+    pub.attach(pa);
+    pb.addTransceiver('video', { direction: 'recvonly' });
+    const video = collect(pb, 'video');
+    await Promise.all([negotiate(pa, a), negotiate(pb, b)]);
+    await Promise.all([waitForConnected(pa), waitForConnected(pb)]);
+    a.connect(b);
+    // 300 packets in well under a second: 128 slots would not hold them.
+    const sendBurst = async (): Promise<void> => {
+      for (let i = 0; i < 300; i++) {
+        pub.sendOne();
+        if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    await sendBurst();
+    await until(() => video.length >= 250);
+    const target = video[video.length - 220]!;
+    const seq = target.header.sequenceNumber;
+    const t = transceiverOf(pb, 'video');
+    await t.receiver.dtlsTransport.sendRtcp([
+      new RtcpTransportLayerFeedback({
+        feedback: new GenericNack({ senderSsrc: t.receiver.rtcpSsrc, mediaSourceSsrc: target.header.ssrc, lost: [seq] }),
+      }),
+    ]);
+    const retransmittedBefore = b.getStats().video.retransmitted;
+    await until(() => video.filter((v) => v.header.sequenceNumber === seq).length >= 2);
+    const copies = video.filter((v) => v.header.sequenceNumber === seq);
+    expect(copies.at(-1)!.payload.equals(copies[0]!.payload)).toBe(true);
+    expect(copies.at(-1)!.header.timestamp).toBe(copies[0]!.header.timestamp);
+    // The burst also loses packets on loopback for real: the receiver's own NACKs are
+    // answered too, so count at least ours.
+    expect(b.getStats().video.retransmitted).toBeGreaterThan(retransmittedBefore);
+    expect(b.getStats().video.nacksReceived).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a new sink gets a keyframe at once, and keyframe requests of many sinks are coalesced', async () => {
+    const p = pipeline();
+    const a = p.createWebRtcEndpoint();
+    const pa = peer();
+    const pub = new FakePublisher(4, 100_000); // no periodic keyframes: only on request
+    pub.attach(pa);
+    await negotiate(pa, a);
+    await waitForConnected(pa);
+    pub.start();
+    await until(() => (a.getInboundStream('video')?.packets ?? 0) > 10);
+    const sinks: { ep: WebRtcEndpoint; video: RtpPacket[] }[] = [];
+    for (let i = 0; i < 4; i++) {
+      const ep = p.createWebRtcEndpoint({ direction: 'sendonly' });
+      const pc = peer();
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      sinks.push({ ep, video: collect(pc, 'video') });
+      await negotiate(pc, ep);
+      await waitForConnected(pc);
+    }
+    const plisBefore = pub.pliReceived;
+    for (const s of sinks) a.connect(s.ep, 'video');
+    await until(() => sinks.every((s) => s.video.length > 5), 5000);
+    pub.stop();
+    for (const s of sinks) expect(s.video[0]!.payload[1]! & 1).toBe(0);
+    // Four sinks asked within a moment: at most one request now and one at the end of the interval.
+    expect(pub.pliReceived - plisBefore).toBeGreaterThanOrEqual(1);
+    expect(pub.pliReceived - plisBefore).toBeLessThanOrEqual(2);
+    expect(a.getInboundStream('video')!.keyframes.requested).toBeGreaterThanOrEqual(4);
+  });
+
+  it('sends sender reports to sinks, measures their RTT, and passes their REMB back to the source', async () => {
+    const p = pipeline();
+    const a = p.createWebRtcEndpoint();
+    const b = p.createWebRtcEndpoint({ direction: 'sendonly' });
+    const pa = peer();
+    const pb = peer();
+    const pub = new FakePublisher(5);
+    pub.attach(pa);
+    pb.addTransceiver('video', { direction: 'recvonly' });
+    const video = collect(pb, 'video');
+    const srs: RtcpPacket[] = [];
+    transceiverOf(pb, 'video').receiver.onRtcp.subscribe((r) => srs.push(r));
+    const rembsAtSource: bigint[] = [];
+    transceiverOf(pa, 'video').sender.onRtcp.subscribe((r) => {
+      if (r instanceof RtcpPayloadSpecificFeedback && r.feedback.count === 15 && 'bitrate' in r.feedback) rembsAtSource.push(r.feedback.bitrate);
+    });
+    await Promise.all([negotiate(pa, a), negotiate(pb, b)]);
+    await Promise.all([waitForConnected(pa), waitForConnected(pb)]);
+    a.connect(b);
+    pub.start();
+    await until(() => video.length > 5);
+    const t = transceiverOf(pb, 'video');
+    await t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, video[0]!.header.ssrc, 300_000)]);
+    await until(() => srs.some((r) => r.type === 200) && rembsAtSource.length > 0 && b.getStats().video.roundTripTime !== undefined, 8000);
+    pub.stop();
+    expect(Number(rembsAtSource.at(-1))).toBeGreaterThan(290_000);
+    expect(Number(rembsAtSource.at(-1))).toBeLessThanOrEqual(300_000);
+    expect(b.getStats().video.roundTripTime!).toBeLessThan(1);
+  });
+
+  it('gathers host candidates only on the configured addresses and inside the port range', async () => {
+    const p = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43100, 43109] });
+    open.push(p);
+    const ep = p.createWebRtcEndpoint();
+    const candidates: string[] = [];
+    ep.on('iceCandidate', (c) => candidates.push(c.candidate));
+    const pc = peer();
+    new FakePublisher(6).attach(pc);
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    await ep.processOffer(pc.localDescription!.sdp);
+    await ep.gatherCandidates();
+    await until(() => candidates.length > 0);
+    for (const c of candidates) {
+      const parsed = parseCandidate(c)!;
+      expect(parsed.address).toBe('127.0.0.1');
+      expect(parsed.port).toBeGreaterThanOrEqual(43100);
+      expect(parsed.port).toBeLessThanOrEqual(43109);
+    }
+    expect(ep.reservedPorts![0]).toBeGreaterThanOrEqual(43100);
+    ep.close();
+    expect(p.ports.inUse).toBe(0);
+  });
+});
+
+describe('WebRtcEndpoint with bad input', () => {
+  it('processOffer() rejects a malformed offer with INVALID_SDP and stays usable', async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint();
+    await expect(ep.processOffer('hello')).rejects.toMatchObject({ code: 'INVALID_SDP' });
+    await expect(ep.processOffer('v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video nonsense\r\n')).rejects.toBeInstanceOf(MediaError);
+    expect(p.ports.inUse).toBe(0);
+    const pc = peer();
+    new FakePublisher(8).attach(pc, 'sendrecv');
+    await negotiate(pc, ep);
+    await waitForConnected(pc);
+  });
+
+  it('processOffer() rejects an offer of unknown codecs only with NO_COMMON_CODEC', async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint();
+    const pc = peer();
+    new FakePublisher(9).attach(pc);
+    const offer = await pc.createOffer();
+    const sdp = offer.sdp.replace(/opus/gi, 'X-UNKNOWN').replace(/VP8/g, 'X-VID').replace(/H264/g, 'X-VID2');
+    await expect(ep.processOffer(sdp)).rejects.toMatchObject({ code: 'NO_COMMON_CODEC' });
+  });
+
+  it('addIceCandidate() rejects a malformed candidate and ignores unreachable ones', async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint();
+    await expect(ep.addIceCandidate({ candidate: 'candidate:1 1 udp 1 127.0.0.1 1 typ host' })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    const pc = peer();
+    new FakePublisher(10).attach(pc);
+    await negotiate(pc, ep);
+    await expect(ep.addIceCandidate({ candidate: 'garbage' })).rejects.toMatchObject({ code: 'INVALID_CANDIDATE' });
+    await ep.addIceCandidate({ candidate: 'candidate:1 1 udp 2122260223 abcd.local 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 });
+    await ep.addIceCandidate({ candidate: 'candidate:1 1 udp 2122260223 10.1.2.3 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 });
+    expect(ep.getStats().remoteCandidatesIgnored).toBe(2);
+  });
+
+  it('garbage datagrams on a media port are dropped and counted while media keeps flowing', async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint();
+    const other = p.createWebRtcEndpoint();
+    ep.connect(ep);
+    other.connect(other);
+    const candidates: string[] = [];
+    ep.on('iceCandidate', (c) => candidates.push(c.candidate));
+    const pc = peer();
+    const pc2 = peer();
+    const pub = new FakePublisher(11);
+    const pub2 = new FakePublisher(12);
+    pub.attach(pc, 'sendrecv');
+    pub2.attach(pc2, 'sendrecv');
+    const video = collect(pc, 'video');
+    const video2 = collect(pc2, 'video');
+    await Promise.all([negotiate(pc, ep), negotiate(pc2, other)]);
+    await Promise.all([waitForConnected(pc), waitForConnected(pc2)]);
+    pub.start();
+    pub2.start();
+    await until(() => video.length > 5 && video2.length > 5);
+    const port = parseCandidate(candidates[0]!)!.port;
+    const socket = createSocket('udp4');
+    for (let i = 0; i < 200; i++) {
+      const junk = Buffer.alloc(1 + (i % 300));
+      for (let j = 0; j < junk.length; j++) junk[j] = (i * 31 + j * 17) & 0xff;
+      if (i % 3 === 0) junk[0] = 0x80; // looks like RTP: must fail SRTP authentication
+      socket.send(junk, port, '127.0.0.1');
+    }
+    const [before, before2] = [video.length, video2.length];
+    await until(() => video.length > before + 20 && video2.length > before2 + 20);
+    socket.close();
+    pub.stop();
+    pub2.stop();
+    expect(ep.getStats().invalidPackets).toBeGreaterThan(50);
+    expect(other.getStats().invalidPackets).toBe(0);
   });
 });

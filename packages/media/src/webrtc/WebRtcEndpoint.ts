@@ -19,6 +19,7 @@ import {
   type RtcpPacket,
   type RtpHeader,
   type RtpPacket,
+  type RTCDtlsTransport,
   type RTCRtpTransceiver,
 } from 'werift';
 import { hostAddresses, type IceServerConfig } from '../config.js';
@@ -90,6 +91,8 @@ export interface EndpointStats {
   video: KindStats;
   /** Remote candidates ignored (unreachable from the configured addresses). */
   remoteCandidatesIgnored: number;
+  /** Datagrams dropped on the media port: garbage, or (S)RTP failing authentication. */
+  invalidPackets: number;
 }
 
 const CODECS = {
@@ -126,6 +129,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private gatheringDone = false;
   private negotiated = false;
   private remoteCandidatesIgnored = 0;
+  private invalidPackets = 0;
   private keyframeRequestsSent = { audio: 0, video: 0 };
   private rtcpTimer: NodeJS.Timeout | undefined;
   private iceState: IceState = 'new';
@@ -293,6 +297,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       audio: kind('audio'),
       video: kind('video'),
       remoteCandidatesIgnored: this.remoteCandidatesIgnored,
+      invalidPackets: this.invalidPackets,
     };
   }
 
@@ -455,6 +460,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
     const dtls = pc.dtlsTransports[0];
     if (dtls) {
+      this.countInvalidDatagrams(dtls);
       dtls.onStateChange.subscribe((state) => {
         this.dtlsState = state;
         this.emit('dtlsStateChange', state);
@@ -463,6 +469,43 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
     this.rtcpTimer = setInterval(() => this.sendPeriodicRtcp(), this.pipeline.config.rtcpIntervalMs);
     this.rtcpTimer.unref();
+  }
+
+  /**
+   * Anything on the media port that is neither STUN, DTLS nor (S)RTP, and (S)RTP that
+   * fails authentication, is dropped by werift; count it so operators can see it.
+   */
+  private countInvalidDatagrams(dtls: RTCDtlsTransport): void {
+    let wrapped: object | undefined;
+    const wrap = (session: { decrypt: (buf: Buffer) => Buffer }): void => {
+      const decrypt = session.decrypt;
+      session.decrypt = (buf: Buffer): Buffer => {
+        try {
+          return decrypt(buf);
+        } catch (error) {
+          this.invalidPackets++;
+          throw error;
+        }
+      };
+    };
+    dtls.iceTransport.connection.onData.subscribe((data: Buffer) => {
+      const first = data[0];
+      const dtlsRange = first !== undefined && first >= 20 && first <= 63;
+      const rtpRange = first !== undefined && first >= 128 && first <= 191;
+      if (!dtlsRange && !rtpRange) {
+        this.invalidPackets++;
+        return;
+      }
+      if (rtpRange && (data.length < 12 || !dtls.srtpStarted)) {
+        this.invalidPackets++;
+        return;
+      }
+      if (dtls.srtpStarted && wrapped !== dtls.srtp) {
+        wrapped = dtls.srtp;
+        wrap(dtls.srtp);
+        wrap(dtls.srtcp);
+      }
+    });
   }
 
   private transportFor(t: RTCRtpTransceiver): RtpTransport {
