@@ -359,6 +359,10 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       iceUseIpv6: false,
       iceAdditionalHostAddresses: this.localAddresses,
       bundlePolicy: 'max-bundle',
+      // Never answer or probe addresses outside what the remote filter accepts
+      // (peer-reflexive checks from other local interfaces, for one).
+      iceFilterStunResponse: (_message, addr) => this.acceptRemoteAddress(addr[0]),
+      iceFilterCandidatePair: (pair) => this.acceptRemoteAddress(pair.remoteCandidate.host),
     });
     this.pc = pc;
     pc.onIceCandidate.subscribe((candidate) => {
@@ -401,6 +405,10 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     for (const transport of pc.iceTransports) {
       (transport.connection as { stunServer?: unknown }).stunServer = undefined;
     }
+  }
+
+  private acceptRemoteAddress(address: string): boolean {
+    return this.acceptRemote({ foundation: '', component: 1, protocol: 'udp', priority: 0, address, port: 0, type: 'prflx' });
   }
 
   private discardPeerConnection(pc: RTCPeerConnection): void {
