@@ -29,6 +29,8 @@ export interface OutboundStats {
   codecMismatches: number;
   /** Packets held back while the sink waited for a keyframe after a source change. */
   droppedAwaitingKeyframe: number;
+  /** Late packets of a new source from before the switch point (their numbers are taken). */
+  droppedBeforeSwitch: number;
   nacksReceived: number;
   retransmitted: number;
   /** NACKed packets no longer (or never) in the source's history. */
@@ -69,6 +71,7 @@ export class OutboundStream implements StreamSubscriber {
     bytes: 0,
     codecMismatches: 0,
     droppedAwaitingKeyframe: 0,
+    droppedBeforeSwitch: 0,
     nacksReceived: 0,
     retransmitted: 0,
     retransmitMisses: 0,
@@ -113,8 +116,12 @@ export class OutboundStream implements StreamSubscriber {
       this.awaitingKeyframe = false;
     }
     const h = packet.header;
-    const { seq, ts } = this.rewriter.rewrite(stream, h.sequenceNumber, h.timestamp, codec.clockRate, now);
-    this.send(packet, codec.payloadType, seq, ts);
+    const rewritten = this.rewriter.rewrite(stream, h.sequenceNumber, h.timestamp, codec.clockRate, now);
+    if (!rewritten) {
+      this.stats.droppedBeforeSwitch++;
+      return;
+    }
+    this.send(packet, codec.payloadType, rewritten.seq, rewritten.ts);
     this.stats.packets++;
     this.stats.bytes += packet.payload.length;
     this.lastPacketAt = now;

@@ -1,4 +1,4 @@
-import { isNewerSeq, seqAdd, tsAdd } from './seq.js';
+import { isNewerSeq, seqAdd, seqDiff, tsAdd } from './seq.js';
 
 export interface Rewritten {
   seq: number;
@@ -27,6 +27,8 @@ export class StreamRewriter<K extends object> {
   private seqOffset = 0;
   private tsOffset = 0;
   private started = false;
+  /** First input sequence number sent from the current stream. */
+  private baseInSeq = 0;
   private lastSeq: number;
   private lastTs: number;
   private lastAt = 0;
@@ -60,9 +62,16 @@ export class StreamRewriter<K extends object> {
     return this.lastAt;
   }
 
-  rewrite(stream: K, inSeq: number, inTs: number, clockRate: number, now = performance.now()): Rewritten {
+  /**
+   * Rewrites one packet. Returns undefined for a late packet of the current stream
+   * from before the point where the sink switched to it: its output sequence number
+   * would collide with one the previous stream used, so it must be dropped.
+   */
+  rewrite(stream: K, inSeq: number, inTs: number, clockRate: number, now = performance.now()): Rewritten | undefined {
     let switched = false;
+    if (stream === this.current && seqDiff(inSeq, this.baseInSeq) < 0) return undefined;
     if (stream !== this.current) {
+      this.baseInSeq = inSeq;
       switched = true;
       this.current = stream;
       const elapsedTicks = this.started ? Math.max(1, Math.round(((now - this.lastAt) * clockRate) / 1000)) : 0;

@@ -275,7 +275,8 @@ describe('WebRtcEndpoint with bad input', () => {
   it('addIceCandidate() rejects a malformed candidate and ignores unreachable ones', async () => {
     const p = pipeline();
     const ep = p.createWebRtcEndpoint();
-    await expect(ep.addIceCandidate({ candidate: 'candidate:1 1 udp 1 127.0.0.1 1 typ host' })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    // Before negotiation a candidate is kept for later, not refused.
+    await ep.addIceCandidate({ candidate: 'candidate:1 1 udp 1 127.0.0.1 1 typ host' });
     const pc = peer();
     new FakePublisher(10).attach(pc);
     await negotiate(pc, ep);

@@ -125,6 +125,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private readonly currentInbound = new Map<MediaKind, InboundStream>();
   private readonly outbound = new Map<MediaKind, OutboundStream>();
   private readonly pendingCandidates: IceCandidateInit[] = [];
+  private readonly earlyRemoteCandidates: IceCandidateInit[] = [];
+  private transportReleased = false;
   private gathering = false;
   private gatheringDone = false;
   private negotiated = false;
@@ -190,6 +192,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
     this.assertOpenOrRelease(pc);
     this.bindTransceivers(pc);
+    await this.flushEarlyCandidates();
     return this.publicSdp(pc.localDescription!.sdp);
   }
 
@@ -225,6 +228,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       throw new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
     }
     this.bindTransceivers(pc);
+    await this.flushEarlyCandidates();
   }
 
   /** Starts emitting local candidates as 'iceCandidate' events (Kurento semantics). */
@@ -242,8 +246,6 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (!init || typeof init.candidate !== 'string') {
       throw new MediaError('INVALID_CANDIDATE', 'candidate must be an object with a candidate string');
     }
-    const pc = this.pc;
-    if (!pc) throw new MediaError('INVALID_STATE', 'addIceCandidate() needs a negotiated session (processOffer or generateOffer)');
     if (init.candidate === '') return;
     const parsed = parseCandidate(init.candidate);
     if (!parsed) throw new MediaError('INVALID_CANDIDATE', `malformed ICE candidate '${init.candidate.slice(0, 80)}'`);
@@ -251,6 +253,13 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       this.remoteCandidatesIgnored++;
       return;
     }
+    const pc = this.pc;
+    if (!pc || !pc.remoteDescription) {
+      // Trickled candidates often overtake the offer: keep them for the negotiation.
+      this.earlyRemoteCandidates.push(init);
+      return;
+    }
+    if (this.transportReleased) return;
     try {
       await pc.addIceCandidate({
         candidate: init.candidate,
@@ -385,7 +394,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       this.emit('iceStateChange', state);
     });
     pc.connectionStateChange.subscribe((state) => {
-      if (this.pc !== pc) return;
+      if (this.pc !== pc || this.transportReleased) return;
       this.connectionState = state;
       this.emit('connectionStateChange', state);
       // The peer is gone (consent expired, RFC 7675): give the sockets back.
@@ -404,6 +413,12 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (hasStun) return;
     for (const transport of pc.iceTransports) {
       (transport.connection as { stunServer?: unknown }).stunServer = undefined;
+    }
+  }
+
+  private async flushEarlyCandidates(): Promise<void> {
+    for (const c of this.earlyRemoteCandidates.splice(0)) {
+      await this.addIceCandidate(c).catch(() => undefined);
     }
   }
 
@@ -587,6 +602,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   private releaseTransport(): void {
+    this.transportReleased = true;
     if (this.rtcpTimer) clearInterval(this.rtcpTimer);
     this.rtcpTimer = undefined;
     for (const s of this.inbound.values()) s.close();

@@ -38,7 +38,7 @@ describe('WebRtcEndpoint with a libwebrtc peer (@roamhq/wrtc)', () => {
     pc.addTransceiver(audio.createTrack(), { direction: 'sendrecv' });
     const width = 320;
     const height = 240;
-    const frame = new Uint8ClampedArray((width * height * 3) / 2);
+    const frame = new Uint8Array((width * height * 3) / 2);
     let n = 0;
     const videoTimer = setInterval(() => {
       frame.fill((n++ * 7) & 0xff, 0, width * height);
@@ -68,7 +68,8 @@ describe('WebRtcEndpoint with a libwebrtc peer (@roamhq/wrtc)', () => {
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
         const report = await pc.getStats();
-        stats = [...report.values()] as InboundStat[];
+        stats = [];
+        report.forEach((s: InboundStat) => stats.push(s));
         const v = stats.find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
         const a = stats.find((s) => s.type === 'inbound-rtp' && s.kind === 'audio');
         if ((v?.framesDecoded ?? 0) > 5 && (a?.packetsReceived ?? 0) > 20) break;

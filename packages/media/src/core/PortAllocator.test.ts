@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { MediaError, type MediaErrorCode } from './errors.js';
+import { PortAllocator } from './PortAllocator.js';
+
+function expectMediaError(fn: () => unknown, code: MediaErrorCode): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(MediaError);
+  expect((caught as MediaError).code).toBe(code);
+}
+
+/** Small deterministic PRNG (mulberry32), so a failing sequence can be replayed. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+describe('PortAllocator', () => {
+  it('hands out blocks from the start of the range', () => {
+    const ports = new PortAllocator(40000, 40099);
+
+    const first = ports.reserve(2);
+
+    expect(first).toBe(40000);
+    expect(ports.inUse).toBe(2);
+    expect(ports.size).toBe(100);
+  });
+
+  it('hands out consecutive blocks round robin, not reusing a released block at once', () => {
+    const ports = new PortAllocator(40000, 40009);
+
+    const a = ports.reserve(2);
+    const b = ports.reserve(2);
+    ports.release(a, 2);
+    const c = ports.reserve(2);
+
+    expect([a, b, c]).toEqual([40000, 40002, 40004]);
+  });
+
+  it('wraps to the start of the range when a block no longer fits at the end', () => {
+    const ports = new PortAllocator(40000, 40009);
+    const blocks = [ports.reserve(3), ports.reserve(3), ports.reserve(3)];
+    ports.release(blocks[0]!, 3);
+
+    const wrapped = ports.reserve(3);
+
+    expect(blocks).toEqual([40000, 40003, 40006]);
+    expect(wrapped).toBe(40000);
+  });
+
+  it('release() makes the ports of a block reusable', () => {
+    const ports = new PortAllocator(40000, 40009);
+    const blocks = Array.from({ length: 5 }, () => ports.reserve(2));
+    ports.release(blocks[2]!, 2);
+
+    const again = ports.reserve(2);
+
+    expect(again).toBe(blocks[2]);
+    expect(ports.inUse).toBe(10);
+  });
+
+  it('throws MediaError NO_PORT_AVAILABLE when the range is exhausted', () => {
+    const ports = new PortAllocator(40000, 40009);
+    for (let i = 0; i < 5; i++) ports.reserve(2);
+
+    expectMediaError(() => ports.reserve(1), 'NO_PORT_AVAILABLE');
+  });
+
+  it('throws MediaError NO_PORT_AVAILABLE when no free run is long enough', () => {
+    const ports = new PortAllocator(40000, 40009);
+    const blocks = [ports.reserve(3), ports.reserve(3), ports.reserve(3)];
+    ports.release(blocks[1]!, 3);
+
+    expectMediaError(() => ports.reserve(4), 'NO_PORT_AVAILABLE');
+    expect(ports.reserve(3)).toBe(blocks[1]);
+  });
+
+  it('never hands out a port that is still reserved, across many reservations and releases', () => {
+    const ports = new PortAllocator(40000, 40063);
+    const rand = random(7);
+    const held = new Map<number, number>();
+    const owner = new Map<number, number>();
+
+    for (let step = 0; step < 5000; step++) {
+      if (held.size > 0 && rand() < 0.45) {
+        const starts = [...held.keys()];
+        const start = starts[Math.floor(rand() * starts.length)]!;
+        const count = held.get(start)!;
+        ports.release(start, count);
+        held.delete(start);
+        for (let p = start; p < start + count; p++) owner.delete(p);
+        continue;
+      }
+      const count = 1 + Math.floor(rand() * 4);
+      let start: number;
+      try {
+        start = ports.reserve(count);
+      } catch (e) {
+        expect((e as MediaError).code).toBe('NO_PORT_AVAILABLE');
+        continue;
+      }
+      expect(start).toBeGreaterThanOrEqual(40000);
+      expect(start + count - 1).toBeLessThanOrEqual(40063);
+      for (let p = start; p < start + count; p++) {
+        expect(owner.has(p), `port ${p} handed out twice`).toBe(false);
+        owner.set(p, start);
+      }
+      held.set(start, count);
+      expect(ports.inUse).toBe(owner.size);
+    }
+  });
+
+  it('rejects invalid ranges with MediaError INVALID_ARGUMENT', () => {
+    expectMediaError(() => new PortAllocator(1000, 2000), 'INVALID_ARGUMENT');
+    expectMediaError(() => new PortAllocator(40000, 70000), 'INVALID_ARGUMENT');
+    expectMediaError(() => new PortAllocator(40000, 40000), 'INVALID_ARGUMENT');
+    expectMediaError(() => new PortAllocator(40010, 40000), 'INVALID_ARGUMENT');
+    expectMediaError(() => new PortAllocator(40000.5, 40010), 'INVALID_ARGUMENT');
+    expectMediaError(() => new PortAllocator(Number.NaN, 40010), 'INVALID_ARGUMENT');
+  });
+
+  it('accepts the widest valid range', () => {
+    const ports = new PortAllocator(1024, 65535);
+
+    expect(ports.size).toBe(64512);
+  });
+
+  it('rejects a block size below 1 or above the range with MediaError INVALID_ARGUMENT', () => {
+    const ports = new PortAllocator(40000, 40009);
+
+    expectMediaError(() => ports.reserve(0), 'INVALID_ARGUMENT');
+    expectMediaError(() => ports.reserve(11), 'INVALID_ARGUMENT');
+    expect(ports.inUse).toBe(0);
+  });
+
+  it('shared() returns one allocator per range', () => {
+    const a = PortAllocator.shared(41000, 41099);
+    const b = PortAllocator.shared(41000, 41099);
+    const other = PortAllocator.shared(41100, 41199);
+
+    expect(a).toBe(b);
+    expect(other).not.toBe(a);
+  });
+});
