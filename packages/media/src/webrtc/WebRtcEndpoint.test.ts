@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import {
   GenericNack,
   RtcpPayloadSpecificFeedback,
@@ -244,6 +245,11 @@ describe('WebRtcEndpoint with werift peers', () => {
       expect(parsed.port).toBeLessThanOrEqual(43109);
     }
     expect(ep.reservedPorts![0]).toBeGreaterThanOrEqual(43100);
+    // The socket listens on 127.0.0.1 only, not on the wildcard address.
+    const port = parseCandidate(candidates[0]!)!.port.toString(16).toUpperCase().padStart(4, '0');
+    const sockets = readFileSync('/proc/net/udp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)[1]);
+    expect(sockets).toContain(`0100007F:${port}`);
+    expect(sockets).not.toContain(`00000000:${port}`);
     ep.close();
     expect(p.ports.inUse).toBe(0);
   });

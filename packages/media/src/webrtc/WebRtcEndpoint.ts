@@ -22,6 +22,7 @@ import {
   type RTCDtlsTransport,
   type RTCRtpTransceiver,
 } from 'werift';
+import { isIPv4 } from 'node:net';
 import { hostAddresses, type IceServerConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
 import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
@@ -117,6 +118,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private readonly pipeline: MediaPipeline;
   private readonly options: WebRtcEndpointOptions;
   private readonly localAddresses: string[];
+  private readonly bindAddress: string | undefined;
   private readonly acceptRemote: (candidate: ParsedCandidate) => boolean;
   private pc: RTCPeerConnection | undefined;
   private portBlock: { start: number; count: number } | undefined;
@@ -144,6 +146,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.options = options;
     this.localAddresses = hostAddresses(pipeline.config);
     this.acceptRemote = remoteCandidateFilter(this.localAddresses);
+    const configured = pipeline.config.iceAddresses ?? [];
+    this.bindAddress = configured.length === 1 && isIPv4(configured[0]!) ? configured[0] : undefined;
   }
 
   get direction(): Direction {
@@ -367,6 +371,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       iceUseIpv4: false,
       iceUseIpv6: false,
       iceAdditionalHostAddresses: this.localAddresses,
+      // With one configured IPv4 address, bind to it rather than to the wildcard, so
+      // the media socket is reachable on that address only.
+      iceInterfaceAddresses: this.bindAddress ? { udp4: this.bindAddress } : undefined,
       bundlePolicy: 'max-bundle',
       // Never answer or probe addresses outside what the remote filter accepts
       // (peer-reflexive checks from other local interfaces, for one).
@@ -484,6 +491,13 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     const dtls = pc.dtlsTransports[0];
     if (dtls) {
       this.countInvalidDatagrams(dtls);
+      // werift routes FIR by the wrong SSRC field: pick it up here by its FCI entries.
+      dtls.onRtcp.subscribe((packet) => {
+        if (packet.type !== 206 || packet.feedback.count !== 4 || !('fir' in packet.feedback)) return;
+        for (const entry of packet.feedback.fir) {
+          for (const out of this.outbound.values()) if (out.ssrc === entry.ssrc) out.handleRtcp(packet);
+        }
+      });
       dtls.onStateChange.subscribe((state) => {
         this.dtlsState = state;
         this.emit('dtlsStateChange', state);

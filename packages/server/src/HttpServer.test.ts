@@ -1,0 +1,156 @@
+import { request } from 'node:http';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from './index.js';
+import { WsTestClient } from './testing/WsTestClient.js';
+
+let server: RunningServer;
+const clients: WsTestClient[] = [];
+
+beforeAll(async () => {
+  server = await startServer({ host: '127.0.0.1', port: 0, media: { iceAddresses: ['127.0.0.1'] }, logger: pino({ level: 'silent' }) });
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+async function connect(): Promise<WsTestClient> {
+  const client = await WsTestClient.connect(`${server.url.replace('http', 'ws')}ws`);
+  clients.push(client);
+  return client;
+}
+
+/** A raw GET, so that paths reach the server exactly as written (fetch() would normalise `..`). */
+function rawGet(path: string, method = 'GET'): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, method }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('HTTP', () => {
+  it('GET /healthz answers {"status":"ok"}', async () => {
+    const response = await fetch(`${server.url}healthz`);
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(await response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('serves the start page at / and links to the loopback page', async () => {
+    const response = await fetch(server.url);
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await response.text()).toContain('href="loopback.html"');
+  });
+
+  it('serves loopback.html and loopback.js with their content types', async () => {
+    const html = await fetch(`${server.url}loopback.html`);
+    const js = await fetch(`${server.url}loopback.js`);
+
+    expect(html.status).toBe(200);
+    expect(await html.text()).toContain('src="loopback.js"');
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await js.text()).toContain('window.roundtableLoopback');
+  });
+
+  it('answers HEAD with headers and no body', async () => {
+    const response = await rawGet('/loopback.js', 'HEAD');
+
+    expect(response.status).toBe(200);
+    expect(Number(response.headers['content-length'])).toBeGreaterThan(0);
+    expect(response.body).toBe('');
+  });
+
+  it.each(['/nope.html', '/../package.json', '/%2e%2e/package.json', '/..%2fsrc%2fmain.ts', '/%00', '/%E0%A4%A'])(
+    'answers 404 for %s and never serves files outside public/',
+    async (path) => {
+      const response = await rawGet(path);
+
+      expect(response.status).toBe(404);
+    },
+  );
+
+  it('answers 405 to a POST', async () => {
+    const response = await fetch(`${server.url}healthz`, { method: 'POST' });
+
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('refuses a WebSocket upgrade on another path', async () => {
+    await expect(WsTestClient.connect(`${server.url.replace('http', 'ws')}elsewhere`)).rejects.toThrow(/404/);
+  });
+});
+
+describe('WebSocket /ws message validation', () => {
+  it.each([
+    ['bad JSON', '{"id": "start", ', /not valid JSON/],
+    ['a JSON array', '[]', /must be a JSON object/],
+    ['an unknown id', '{"id":"launch"}', /unknown message id 'launch'/],
+    ['a message without id', '{"sdpOffer":"v=0"}', /no string 'id'/],
+    ['start without sdpOffer', '{"id":"start"}', /invalid 'start' message: sdpOffer/],
+    ['onIceCandidate without candidate', '{"id":"onIceCandidate"}', /invalid 'onIceCandidate' message: candidate/],
+  ])('%s gets an error reply and the socket stays open', async (_what, text, reason) => {
+    const client = await connect();
+
+    client.sendRaw(text);
+    const reply = await client.next();
+
+    expect(reply).toEqual({ id: 'error', message: expect.stringMatching(reason) });
+    expect(client.isOpen).toBe(true);
+    // The same socket still answers: the bad message changed nothing.
+    client.send({ id: 'launch' });
+    expect(await client.next()).toMatchObject({ id: 'error' });
+    expect(client.isOpen).toBe(true);
+  });
+
+  it('a binary frame gets an error reply and the socket stays open', async () => {
+    const client = await connect();
+
+    client.sendRaw(Buffer.from('{"id":"stop"}'), true);
+
+    expect(await client.next()).toEqual({ id: 'error', message: expect.stringMatching(/binary/) });
+    expect(client.isOpen).toBe(true);
+  });
+
+  it("onIceCandidate before start gets an error reply saying to send 'start' first", async () => {
+    const client = await connect();
+
+    client.send({ id: 'onIceCandidate', candidate: { candidate: 'candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0 } });
+
+    expect(await client.next()).toEqual({ id: 'error', message: expect.stringMatching(/send 'start' first/) });
+    expect(client.isOpen).toBe(true);
+  });
+
+  it('stop without a running loopback is accepted silently', async () => {
+    const client = await connect();
+
+    client.send({ id: 'stop' });
+
+    expect(await client.staysQuiet(300)).toBe(true);
+    expect(client.isOpen).toBe(true);
+  });
+
+  it('a message over the size limit closes the socket with 1009', async () => {
+    const client = await connect();
+    const closed = new Promise<number>((resolve) => client.ws.once('close', (code) => resolve(code)));
+
+    client.send({ id: 'start', sdpOffer: 'x'.repeat(70 * 1024) });
+
+    expect(await closed).toBe(1009);
+  });
+});

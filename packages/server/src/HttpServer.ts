@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { MediaOptions } from './config.js';
+import { LoopbackSession } from './LoopbackSession.js';
+import { MAX_MESSAGE_BYTES, type ServerMessage } from './loopbackProtocol.js';
+import { StaticFiles } from './StaticFiles.js';
+
+export interface HttpServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Folder served as static files. */
+  publicDir: string;
+  media: MediaOptions;
+  logger: Logger;
+  /** How often idle WebSockets are pinged; one missed pong closes the session. Default 30 s. */
+  heartbeatIntervalMs?: number;
+}
+
+const WS_PATH = '/ws';
+const HEALTH_PATH = '/healthz';
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * The HTTP server: static files, `/healthz`, and the loopback WebSocket at `/ws`.
+ * Each WebSocket owns one `LoopbackSession`, closed with the socket.
+ */
+export class HttpServer {
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly staticFiles: StaticFiles;
+  private readonly sessions = new Map<WebSocket, LoopbackSession>();
+  private readonly alive = new WeakSet<WebSocket>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.staticFiles = new StaticFiles(options.publicDir);
+    this.server = createServer((request, response) => {
+      this.handleRequest(request, response).catch((error: unknown) => {
+        options.logger.error({ event: 'httpError', err: error, url: request.url }, 'request failed');
+        if (!response.headersSent) sendText(response, 500, 'internal server error');
+        else response.destroy();
+      });
+    });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+    this.server.on('upgrade', (request, socket, head) => this.handleUpgrade(request, socket, head));
+    this.wss.on('connection', (ws) => this.handleConnection(ws));
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const interval = this.options.heartbeatIntervalMs ?? 30_000;
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), interval);
+    this.heartbeat.unref();
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Closes every session and socket, then the listener. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    clearInterval(this.heartbeat);
+    for (const [ws, session] of this.sessions) {
+      session.close();
+      ws.close(1001, 'server shutting down');
+    }
+    this.sessions.clear();
+    // Give clients a moment to answer the close frame, then cut whoever has not.
+    const wssClosed = new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    let graceTimer: NodeJS.Timeout | undefined;
+    await Promise.race([wssClosed, new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+    clearTimeout(graceTimer);
+    for (const ws of this.wss.clients) ws.terminate();
+    await wssClosed;
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handleRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.setHeader('Allow', 'GET, HEAD');
+      sendText(response, 405, 'method not allowed');
+      return;
+    }
+    if (pathname === HEALTH_PATH) {
+      const body = JSON.stringify({ status: 'ok' });
+      response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+      response.end(request.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (await this.staticFiles.serve(request, response, pathname)) return;
+    sendText(response, 404, 'not found');
+  }
+
+  private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    if (pathname !== WS_PATH || this.closing) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.wss.emit('connection', ws, request));
+  }
+
+  private handleConnection(ws: WebSocket): void {
+    const logger = this.options.logger.child({ sessionId: randomUUID() });
+    const send = (message: ServerMessage): void => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+    };
+    const session = new LoopbackSession({ media: this.options.media, send, logger });
+    this.sessions.set(ws, session);
+    this.alive.add(ws);
+    logger.info({ event: 'wsOpen' }, 'websocket connected');
+
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) {
+        send({ id: 'error', message: 'binary messages are not supported; send JSON text' });
+        return;
+      }
+      session.receive(rawToString(data));
+    });
+    ws.on('pong', () => this.alive.add(ws));
+    ws.on('error', (error) => logger.warn({ event: 'wsError', err: error }, 'websocket error'));
+    ws.on('close', (code) => {
+      session.close();
+      this.sessions.delete(ws);
+      logger.info({ event: 'wsClose', code }, 'websocket closed');
+    });
+  }
+
+  // A client that vanished without a close frame would otherwise hold its pipeline forever.
+  private checkHeartbeats(): void {
+    for (const ws of this.sessions.keys()) {
+      if (!this.alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.delete(ws);
+      ws.ping();
+    }
+  }
+}
+
+function rawToString(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
+
+function sendText(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
