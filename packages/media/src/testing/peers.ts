@@ -2,10 +2,14 @@
  * Node WebRTC peers for tests: werift and libwebrtc (@roamhq/wrtc), both kept on
  * 127.0.0.1 and given an explicit loopback STUN server, so nothing leaves the machine.
  */
-import { RTCPeerConnection as WeriftPeerConnection, type RTCRtpTransceiver } from 'werift';
+import { RTCPeerConnection as WeriftPeerConnection, type RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
 
-export function createWeriftPeer(stunUrl: string): WeriftPeerConnection {
+export function createWeriftPeer(
+  stunUrl: string,
+  codecs?: { audio?: RTCRtpCodecParameters[]; video?: RTCRtpCodecParameters[] },
+): WeriftPeerConnection {
   return new WeriftPeerConnection({
+    ...(codecs ? { codecs } : {}),
     iceServers: [{ urls: stunUrl }],
     iceUseIpv4: false,
     iceUseIpv6: false,
