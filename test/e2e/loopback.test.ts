@@ -20,7 +20,7 @@ function startLoopbackServer(): Promise<RunningServer> {
   return startServer({
     host: '127.0.0.1',
     port: 0,
-    media: { iceAddresses: ['127.0.0.1'] },
+    media: { iceAddresses: ['127.0.0.1'], portRange: [48000, 48999] },
     logger: pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }),
   });
 }

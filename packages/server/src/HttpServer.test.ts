@@ -8,7 +8,7 @@ let server: RunningServer;
 const clients: WsTestClient[] = [];
 
 beforeAll(async () => {
-  server = await startServer({ host: '127.0.0.1', port: 0, media: { iceAddresses: ['127.0.0.1'] }, logger: pino({ level: 'silent' }) });
+  server = await startServer({ host: '127.0.0.1', port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: [47000, 47999] }, logger: pino({ level: 'silent' }) });
 });
 
 afterEach(async () => {

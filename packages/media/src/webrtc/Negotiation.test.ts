@@ -1,50 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaStreamTrack, RtpHeader, RtpPacket, useH264, type RTCPeerConnection as WeriftPeerConnection, type RtpPacket as Packet } from 'werift';
+import { describe, expect, it } from 'vitest';
+import { MediaStreamTrack, RtpHeader, RtpPacket, useH264, type RtpPacket as Packet } from 'werift';
 import { MediaError } from '../core/errors.js';
-import { MediaPipeline } from '../core/MediaPipeline.js';
 import { StunServer } from '../net/StunServer.js';
 import { FakePublisher } from '../testing/FakePublisher.js';
+import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { createWeriftPeer, transceiverOf, waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
 import { parseCandidate } from './sdp.js';
 import { WebRtcEndpoint } from './WebRtcEndpoint.js';
 
-const stun = new StunServer();
-let stunUrl = '';
-const open: { close(): unknown }[] = [];
-beforeAll(async () => {
-  stunUrl = (await stun.listen()).url;
-});
-afterAll(() => stun.close());
-afterEach(async () => {
-  for (const o of open.splice(0)) await o.close();
-});
-
-function pipeline(extra: Partial<ConstructorParameters<typeof MediaPipeline>[0]> = {}): MediaPipeline {
-  const p = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [45000, 45999], ...extra });
-  open.push(p);
-  return p;
-}
-
-function peer(): WeriftPeerConnection {
-  const pc = createWeriftPeer(stunUrl);
-  open.push(pc);
-  return pc;
-}
-
-function collect(pc: WeriftPeerConnection, kind: 'audio' | 'video'): Packet[] {
-  const got: Packet[] = [];
-  transceiverOf(pc, kind).onTrack.subscribe((track) => track.onReceiveRtp.subscribe((p) => got.push(p)));
-  return got;
-}
-
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const h = useMediaHarness([45000, 45999]);
+const pipeline = h.pipeline;
+const peer = h.peer;
 
 describe('WebRtcEndpoint negotiation', () => {
   it('generateOffer() + processAnswer(): the server offers, the peer answers, media flows to the peer', async () => {
@@ -84,8 +51,8 @@ describe('WebRtcEndpoint negotiation', () => {
     const p = pipeline();
     const ep = p.createWebRtcEndpoint();
     ep.connect(ep);
-    const pc = createWeriftPeer(stunUrl, { video: [useH264()] });
-    open.push(pc);
+    const pc = createWeriftPeer(h.stunUrl, { video: [useH264()] });
+    h.track(pc);
     const track = new MediaStreamTrack({ kind: 'video' });
     pc.addTransceiver(track, { direction: 'sendrecv' });
     const video = collect(pc, 'video');

@@ -1,11 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import {
   GenericNack,
   RtcpPayloadSpecificFeedback,
   RtcpTransportLayerFeedback,
-  type RTCPeerConnection as WeriftPeerConnection,
   type RtcpPacket,
   type RtpPacket,
 } from 'werift';
@@ -13,48 +12,14 @@ import { MediaError } from '../core/errors.js';
 import { parseCandidate } from './sdp.js';
 import { rembPacket, type WebRtcEndpoint } from './WebRtcEndpoint.js';
 import { MediaPipeline } from '../core/MediaPipeline.js';
-import { StunServer } from '../net/StunServer.js';
 import { FakePublisher } from '../testing/FakePublisher.js';
-import { createWeriftPeer, transceiverOf, waitForConnected } from '../testing/peers.js';
+import { collect, until, useMediaHarness } from '../testing/harness.js';
+import { transceiverOf, waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
 
-const stun = new StunServer();
-let stunUrl = '';
-const open: { close(): unknown }[] = [];
-
-beforeAll(async () => {
-  stunUrl = (await stun.listen()).url;
-});
-afterAll(() => stun.close());
-afterEach(async () => {
-  for (const o of open.splice(0)) await o.close();
-});
-
-function pipeline(): MediaPipeline {
-  const p = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [42000, 42999] });
-  open.push(p);
-  return p;
-}
-
-function peer(): WeriftPeerConnection {
-  const pc = createWeriftPeer(stunUrl);
-  open.push(pc);
-  return pc;
-}
-
-function collect(pc: WeriftPeerConnection, kind: 'audio' | 'video'): RtpPacket[] {
-  const got: RtpPacket[] = [];
-  transceiverOf(pc, kind).onTrack.subscribe((track) => track.onReceiveRtp.subscribe((p) => got.push(p)));
-  return got;
-}
-
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const h = useMediaHarness([42000, 42999]);
+const pipeline = h.pipeline;
+const peer = h.peer;
 
 describe('WebRtcEndpoint with werift peers', () => {
   it('a loopback endpoint returns the audio and video its peer sends', async () => {
@@ -227,7 +192,7 @@ describe('WebRtcEndpoint with werift peers', () => {
 
   it('gathers host candidates only on the configured addresses and inside the port range', async () => {
     const p = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43100, 43109] });
-    open.push(p);
+    h.track(p);
     const ep = p.createWebRtcEndpoint();
     const candidates: string[] = [];
     ep.on('iceCandidate', (c) => candidates.push(c.candidate));

@@ -359,7 +359,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   private createPeerConnection(): RTCPeerConnection {
     if (this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
-    const count = this.localAddresses.length + 1;
+    // One port per host address, plus slack: werift probes the block in order and
+    // skips ports another process holds.
+    const count = this.localAddresses.length + 3;
     const start = this.pipeline.ports.reserve(count);
     this.portBlock = { start, count };
     const iceServers = this.options.iceServers ?? this.pipeline.config.iceServers;

@@ -1,0 +1,61 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werift';
+import type { MediaConfig } from '../config.js';
+import { MediaPipeline } from '../core/MediaPipeline.js';
+import { StunServer } from '../net/StunServer.js';
+import { createWeriftPeer, transceiverOf } from './peers.js';
+
+export interface MediaHarness {
+  /** A pipeline on 127.0.0.1 in the harness's port range, closed after each test. */
+  pipeline(extra?: Partial<MediaConfig>): MediaPipeline;
+  /** A werift peer on 127.0.0.1 with the loopback STUN server, closed after each test. */
+  peer(): WeriftPeerConnection;
+  /** Registers something else to close after the test. */
+  track<T extends { close(): unknown }>(thing: T): T;
+  readonly stunUrl: string;
+}
+
+/**
+ * Test fixture for engine tests: a loopback STUN server for the file, and pipelines
+ * and peers that are closed after every test.
+ */
+export function useMediaHarness(portRange: [number, number]): MediaHarness {
+  const stun = new StunServer();
+  let stunUrl = '';
+  const open: { close(): unknown }[] = [];
+  beforeAll(async () => {
+    stunUrl = (await stun.listen()).url;
+  });
+  afterAll(() => stun.close());
+  afterEach(async () => {
+    for (const o of open.splice(0)) await o.close();
+  });
+  const track = <T extends { close(): unknown }>(thing: T): T => {
+    open.push(thing);
+    return thing;
+  };
+  return {
+    pipeline: (extra = {}) => track(new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange, ...extra })),
+    peer: () => track(createWeriftPeer(stunUrl)),
+    track,
+    get stunUrl() {
+      return stunUrl;
+    },
+  };
+}
+
+/** Collects the RTP a peer receives on its transceiver of `kind`. */
+export function collect(pc: WeriftPeerConnection, kind: 'audio' | 'video'): RtpPacket[] {
+  const got: RtpPacket[] = [];
+  transceiverOf(pc, kind).onTrack.subscribe((track) => track.onReceiveRtp.subscribe((p) => got.push(p)));
+  return got;
+}
+
+/** Polls `check` every 20 ms until it holds, or throws after `timeoutMs`. */
+export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
