@@ -4,6 +4,10 @@ export { MediaElement, FLOWING_TIMEOUT_MS, type MediaElementEvents, type Element
 export { MediaObject, type MediaObjectEvents } from './core/MediaObject.js';
 export { MediaPipeline, type MediaPipelineEvents } from './core/MediaPipeline.js';
 export { PassThrough } from './core/PassThrough.js';
+export { Hub, type HubEvents } from './core/Hub.js';
+export { HubPort } from './core/HubPort.js';
+export { Dispatcher } from './core/Dispatcher.js';
+export { DispatcherOneToMany } from './core/DispatcherOneToMany.js';
 export { PortAllocator } from './core/PortAllocator.js';
 export { TypedEmitter, type EventMap } from './core/TypedEmitter.js';
 export { MEDIA_KINDS, isMediaKind, codecsCompatible, type MediaKind, type CodecInfo, type ElementId } from './core/types.js';
@@ -13,6 +17,14 @@ export { RetransmissionBuffer } from './rtp/RetransmissionBuffer.js';
 export { KeyframeRequester } from './rtp/KeyframeRequester.js';
 export { StreamRewriter } from './rtp/StreamRewriter.js';
 export { isKeyframe, isVp8Keyframe, isH264Keyframe } from './rtp/keyframe.js';
+export {
+  RtpEndpoint,
+  type RtpEndpointOptions,
+  type RtpEndpointEvents,
+  type RtpEndpointStats,
+  type SdesOptions,
+} from './rtp/RtpEndpoint.js';
+export { parseRtpSdp, type SdpSession, type SdpMedia, type SdpCodec, type SdpDirection } from './rtp/rtpSdp.js';
 export {
   WebRtcEndpoint,
   type WebRtcEndpointOptions,

@@ -1,5 +1,11 @@
 import { resolveMediaConfig, type MediaConfig } from '../config.js';
+import { RtpEndpoint, type RtpEndpointOptions } from '../rtp/RtpEndpoint.js';
 import { WebRtcEndpoint, type WebRtcEndpointOptions } from '../webrtc/WebRtcEndpoint.js';
+import { Dispatcher } from './Dispatcher.js';
+import { DispatcherOneToMany } from './DispatcherOneToMany.js';
+import { MediaError } from './errors.js';
+import type { Hub } from './Hub.js';
+import { HubPort } from './HubPort.js';
 import type { MediaElement } from './MediaElement.js';
 import { MediaObject, type MediaObjectEvents } from './MediaObject.js';
 import { PassThrough } from './PassThrough.js';
@@ -8,18 +14,22 @@ import { PortAllocator } from './PortAllocator.js';
 export interface MediaPipelineEvents extends MediaObjectEvents {
   elementCreated: [element: MediaElement];
   elementClosed: [element: MediaElement];
+  hubCreated: [hub: Hub];
+  hubClosed: [hub: Hub];
 }
 
 const CLOCK_MS = 500;
 
 /**
- * Owns media elements. Closing the pipeline closes every element it holds, with their
- * sockets and timers. One clock per pipeline drives media-flowing state and RTCP.
+ * Owns media elements and hubs. Closing the pipeline closes every element and hub it
+ * holds, with their sockets and timers. One clock per pipeline drives media-flowing
+ * state and RTCP.
  */
 export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
   readonly config: MediaConfig;
   readonly ports: PortAllocator;
   private readonly elements = new Map<string, MediaElement>();
+  private readonly hubs = new Map<string, Hub>();
   private readonly clock: NodeJS.Timeout;
 
   constructor(config: Partial<MediaConfig> = {}) {
@@ -38,6 +48,28 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
     return this.adopt(new PassThrough(this));
   }
 
+  createRtpEndpoint(options: RtpEndpointOptions = {}): RtpEndpoint {
+    return this.adopt(new RtpEndpoint(this, options));
+  }
+
+  createDispatcher(): Dispatcher {
+    return this.adoptHub(new Dispatcher(this));
+  }
+
+  createDispatcherOneToMany(): DispatcherOneToMany {
+    return this.adoptHub(new DispatcherOneToMany(this));
+  }
+
+  /** A new port of `hub` (a hub of this pipeline). The port is an element of the pipeline. */
+  createHubPort(hub: Hub): HubPort {
+    this.assertOpen();
+    if (hub.pipeline !== this) throw new MediaError('INVALID_ARGUMENT', `hub ${hub.id} belongs to another pipeline`);
+    const port = new HubPort(hub);
+    hub.attachPort(port);
+    return this.adopt(port);
+  }
+
+  /** Media elements only (hub ports included); hubs are listed by getHubs(). */
   getElements(): MediaElement[] {
     return [...this.elements.values()];
   }
@@ -46,10 +78,20 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
     return this.elements.get(id);
   }
 
+  getHubs(): Hub[] {
+    return [...this.hubs.values()];
+  }
+
+  getHub(id: string): Hub | undefined {
+    return this.hubs.get(id);
+  }
+
   protected onClose(): void {
     clearInterval(this.clock);
     for (const element of [...this.elements.values()]) element.close();
     this.elements.clear();
+    for (const hub of [...this.hubs.values()]) hub.close();
+    this.hubs.clear();
   }
 
   private adopt<T extends MediaElement>(element: T): T {
@@ -61,6 +103,17 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
     });
     this.emit('elementCreated', element);
     return element;
+  }
+
+  private adoptHub<T extends Hub>(hub: T): T {
+    this.assertOpen();
+    this.hubs.set(hub.id, hub);
+    hub.once('closed', () => {
+      this.hubs.delete(hub.id);
+      this.emit('hubClosed', hub);
+    });
+    this.emit('hubCreated', hub);
+    return hub;
   }
 
   private tick(): void {

@@ -32,6 +32,14 @@ export class TypedEmitter<E extends EventMap> {
     return this;
   }
 
+  /** Like on(), returning the function that removes the listener again. */
+  subscribe<K extends keyof E>(event: K, listener: Listener<E[K]>): () => void {
+    this.on(event, listener);
+    return () => {
+      this.off(event, listener);
+    };
+  }
+
   /** Resolves with the arguments of the next `event`, or rejects after `timeoutMs`. */
   waitFor<K extends keyof E>(event: K, timeoutMs = 30_000, predicate?: (...args: E[K]) => boolean): Promise<E[K]> {
     return new Promise((resolve, reject) => {

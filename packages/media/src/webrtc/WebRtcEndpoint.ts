@@ -22,7 +22,7 @@ import {
   type RTCDtlsTransport,
   type RTCRtpTransceiver,
 } from 'werift';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import { hostAddresses, type IceServerConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
 import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
@@ -57,12 +57,29 @@ export interface WebRtcEndpointOptions {
   offerKinds?: MediaKind[];
   /** STUN/TURN servers for this endpoint only. Default: the pipeline's. */
   iceServers?: IceServerConfig[];
+  /** Public address announced for this endpoint only. Default: the pipeline's. */
+  announcedAddress?: string;
+  /**
+   * Cap on the bandwidth estimate sent back to this endpoint's video source, kbit/s.
+   * Default: none (the lowest estimate of the current sinks is passed on as is).
+   */
+  maxVideoRecvBandwidth?: number;
+}
+
+/** The ICE candidate pair in use. */
+export interface SelectedCandidatePair {
+  localCandidate: string;
+  remoteCandidate: string;
 }
 
 export interface WebRtcEndpointEvents extends MediaElementEvents {
   /** A local candidate, emitted once gatherCandidates() has been called. */
   iceCandidate: [candidate: IceCandidateInit];
   iceGatheringDone: [];
+  /** gatherCandidates() was called: candidates are on their way. */
+  iceGatheringStarted: [];
+  /** ICE selected (or changed) the candidate pair media flows on. */
+  candidatePairSelected: [pair: SelectedCandidatePair];
   iceStateChange: [state: IceState];
   dtlsStateChange: [state: DtlsState];
   connectionStateChange: [state: ConnectionState];
@@ -117,6 +134,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   protected readonly forwardsInput = false;
   private readonly pipeline: MediaPipeline;
   private readonly options: WebRtcEndpointOptions;
+  private selectedPair: SelectedCandidatePair | undefined;
   private readonly localAddresses: string[];
   private readonly bindAddress: string | undefined;
   private readonly acceptRemote: (candidate: ParsedCandidate) => boolean;
@@ -131,6 +149,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private transportReleased = false;
   private gathering = false;
   private gatheringDone = false;
+  private gatheringAnnounced = false;
+  private iceConnectedOnce = false;
   private negotiated = false;
   private remoteCandidatesIgnored = 0;
   private invalidPackets = 0;
@@ -143,7 +163,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   constructor(pipeline: MediaPipeline, options: WebRtcEndpointOptions = {}) {
     super('WebRtcEndpoint', pipeline);
     this.pipeline = pipeline;
-    this.options = options;
+    this.options = { ...options };
     this.localAddresses = hostAddresses(pipeline.config);
     this.acceptRemote = remoteCandidateFilter(this.localAddresses);
     const configured = pipeline.config.iceAddresses ?? [];
@@ -174,6 +194,49 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   getRemoteSessionDescriptor(): string | undefined {
     return this.pc?.remoteDescription?.sdp;
+  }
+
+  /** True once an offer/answer exchange has started; transport settings are then fixed. */
+  get negotiationStarted(): boolean {
+    return this.pc !== undefined;
+  }
+
+  /** Sets this endpoint's STUN/TURN servers; only before negotiation. */
+  setIceServers(servers: IceServerConfig[]): void {
+    this.assertConfigurable('ICE servers');
+    this.options.iceServers = servers.map((s) => ({ ...s }));
+  }
+
+  getIceServers(): IceServerConfig[] {
+    return (this.options.iceServers ?? this.pipeline.config.iceServers).map((s) => ({ ...s }));
+  }
+
+  /** Sets the public address announced for this endpoint; only before negotiation. */
+  setAnnouncedAddress(address: string | undefined): void {
+    this.assertConfigurable('the announced address');
+    if (address !== undefined && !isIP(address)) throw new MediaError('INVALID_ARGUMENT', `invalid announced address '${address}'`);
+    this.options.announcedAddress = address;
+  }
+
+  getAnnouncedAddress(): string | undefined {
+    return this.options.announcedAddress ?? this.pipeline.config.announcedAddress;
+  }
+
+  /** Caps the estimate passed back to the video source (kbit/s); 0 or undefined removes the cap. */
+  setMaxVideoRecvBandwidth(kbps: number | undefined): void {
+    if (kbps !== undefined && (!Number.isFinite(kbps) || kbps < 0)) {
+      throw new MediaError('INVALID_ARGUMENT', 'maxVideoRecvBandwidth must be a non-negative number of kbit/s');
+    }
+    this.options.maxVideoRecvBandwidth = kbps || undefined;
+  }
+
+  getMaxVideoRecvBandwidth(): number | undefined {
+    return this.options.maxVideoRecvBandwidth;
+  }
+
+  /** The candidate pair in use, once ICE has selected one. */
+  getSelectedCandidatePair(): SelectedCandidatePair | undefined {
+    return this.selectedPair ? { ...this.selectedPair } : undefined;
   }
 
   /** Answers the peer's offer. On any error nothing is changed and the endpoint stays usable. */
@@ -240,8 +303,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.assertOpen();
     if (this.gathering) return;
     this.gathering = true;
-    for (const c of this.pendingCandidates.splice(0)) this.emit('iceCandidate', c);
-    if (this.gatheringDone) this.emit('iceGatheringDone');
+    for (const c of this.pendingCandidates.splice(0)) this.emitCandidate(c);
+    if (this.gatheringDone) this.finishGathering();
+    if (this.pc?.remoteDescription) await this.flushEarlyCandidates();
   }
 
   /** Adds a remote candidate. An empty candidate string ends the remote candidates. */
@@ -258,8 +322,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       return;
     }
     const pc = this.pc;
-    if (!pc || !pc.remoteDescription) {
-      // Trickled candidates often overtake the offer: keep them for the negotiation.
+    if (!pc || !pc.remoteDescription || !this.gathering) {
+      // Trickled candidates often overtake the offer; and as in Kurento, ICE starts
+      // only once gatherCandidates() is called. Keep them until then.
       this.earlyRemoteCandidates.push(init);
       return;
     }
@@ -386,19 +451,24 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate) return;
       const init: IceCandidateInit = {
-        candidate: announceCandidate(candidate.candidate, this.pipeline.config.announcedAddress),
+        candidate: announceCandidate(candidate.candidate, this.getAnnouncedAddress()),
         sdpMid: candidate.sdpMid ?? null,
         sdpMLineIndex: candidate.sdpMLineIndex ?? null,
       };
-      if (this.gathering) this.emit('iceCandidate', init);
+      if (this.gathering) this.emitCandidate(init);
       else this.pendingCandidates.push(init);
     });
     pc.iceGatheringStateChange.subscribe((state) => {
       if (state !== 'complete' || this.gatheringDone) return;
       this.gatheringDone = true;
-      if (this.gathering) this.emit('iceGatheringDone');
+      if (this.gathering) this.finishGathering();
     });
     pc.iceConnectionStateChange.subscribe((state) => {
+      // werift reports 'completed' when local gathering ends, before any check: that
+      // is not a connection.
+      if (state === 'completed' && !this.iceConnectedOnce) return;
+      if (state === 'connected') this.iceConnectedOnce = true;
+      if (state === 'connected' || state === 'completed') this.noteSelectedPair(pc);
       this.iceState = state;
       this.emit('iceStateChange', state);
     });
@@ -426,9 +496,47 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   private async flushEarlyCandidates(): Promise<void> {
+    if (!this.gathering) return;
     for (const c of this.earlyRemoteCandidates.splice(0)) {
       await this.addIceCandidate(c).catch(() => undefined);
     }
+  }
+
+  private noteSelectedPair(pc: RTCPeerConnection): void {
+    const pair = pc.iceTransports[0]?.connection.nominated;
+    if (!pair) return;
+    const local = pair.protocol.localCandidate;
+    const remote = pair.remoteCandidate;
+    if (!local) return;
+    const selected: SelectedCandidatePair = {
+      localCandidate: announceCandidate(`candidate:${local.toSdp()}`, this.getAnnouncedAddress()),
+      remoteCandidate: `candidate:${remote.toSdp()}`,
+    };
+    if (this.selectedPair?.localCandidate === selected.localCandidate && this.selectedPair.remoteCandidate === selected.remoteCandidate) return;
+    this.selectedPair = selected;
+    this.emit('candidatePairSelected', selected);
+  }
+
+  private assertConfigurable(what: string): void {
+    this.assertOpen();
+    if (this.pc) throw new MediaError('INVALID_STATE', `${what} can only be set before negotiation`);
+  }
+
+  /** Kurento's order: the first candidate, then the GATHERING state, ... then done. */
+  private emitCandidate(candidate: IceCandidateInit): void {
+    this.emit('iceCandidate', candidate);
+    this.announceGathering();
+  }
+
+  private finishGathering(): void {
+    this.announceGathering();
+    this.emit('iceGatheringDone');
+  }
+
+  private announceGathering(): void {
+    if (this.gatheringAnnounced) return;
+    this.gatheringAnnounced = true;
+    this.emit('iceGatheringStarted');
   }
 
   private acceptRemoteAddress(address: string): boolean {
@@ -460,8 +568,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   private publicSdp(sdp: string): string {
-    const announced = this.pipeline.config.announcedAddress;
-    const mapped = mapCandidateLines(sdp, (line) => announceCandidate(line, announced));
+    const announced = this.getAnnouncedAddress();
+    // Candidates reach the peer through gatherCandidates() and 'iceCandidate' events
+    // (Kurento's trickle model), not inside the SDP before gathering was asked for.
+    let mapped = mapCandidateLines(sdp, (line) => (this.gathering ? announceCandidate(line, announced) : null));
+    if (!this.gathering) mapped = mapped.replace(/^a=end-of-candidates\r?\n/gm, '');
     return announced ? mapped.replace(/^c=IN IP4 \S+/gm, `c=IN IP4 ${announced}`) : mapped;
   }
 
@@ -610,7 +721,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     // Pass the lowest estimate of the sinks' receivers back to the source peer.
     for (const [kind, stream] of this.currentInbound) {
       if (kind !== 'video') continue;
-      const bitrate = stream.minSubscriberBitrate();
+      const cap = this.options.maxVideoRecvBandwidth ? this.options.maxVideoRecvBandwidth * 1000 : undefined;
+      const fromSinks = stream.minSubscriberBitrate();
+      const bitrate = fromSinks === undefined ? cap : cap === undefined ? fromSinks : Math.min(fromSinks, cap);
       const t = this.transceivers.get(kind);
       if (bitrate === undefined || !t) continue;
       t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, stream.ssrc, bitrate)]).catch(() => undefined);

@@ -1,0 +1,107 @@
+import type { MediaConfig } from '@roundtable/media';
+import type { Params } from './Params.js';
+import type { RemoteObject } from './RemoteObject.js';
+
+/** What operations, properties and events can reach of the server. */
+export interface CallContext {
+  readonly server: ServerFacade;
+}
+
+export interface ServerFacade {
+  /** The Kurento id of an engine object, if it is a live remote object. */
+  idOf(target: object): string | undefined;
+  sessionIds(): string[];
+  /** Pipelines owned by a session. */
+  pipelinesOf(owner: RemoteObject['owner']): RemoteObject[];
+  /** Listens to objects created/destroyed in a session; returns the detach function. */
+  onObjectLifecycle(owner: RemoteObject['owner'], listener: (event: 'created' | 'destroyed', id: string) => void): () => void;
+  readonly mediaConfig: Partial<MediaConfig>;
+  readonly version: string;
+}
+
+export type Operation = (obj: RemoteObject, params: Params, ctx: CallContext) => unknown;
+
+export interface PropertyDef {
+  get?: (obj: RemoteObject, ctx: CallContext) => unknown;
+  set?: (obj: RemoteObject, value: Params, ctx: CallContext) => void;
+  /** Readable by get<Prop> only (RO or final in the Kurento API). */
+  readOnly?: boolean;
+}
+
+/** Emits one event to the subscriber; returns nothing. */
+export type Emit = (data: Record<string, unknown>) => void;
+/** Attaches an event to the engine object; returns the detach function. */
+export type EventBinder = (obj: RemoteObject, emit: Emit, ctx: CallContext) => () => void;
+
+export interface Created {
+  target: object;
+  parent: RemoteObject | undefined;
+}
+
+export interface ClassSpec {
+  name: string;
+  parent?: string;
+  abstract?: boolean;
+  /** Known to the API but not built yet: create() answers "not supported". */
+  unsupported?: boolean;
+  create?: (params: Params, ctx: CallContext) => Created | Promise<Created>;
+  /** Runs once the remote object exists (before any client can subscribe). */
+  onCreated?: (obj: RemoteObject) => void;
+  methods?: Record<string, Operation>;
+  properties?: Record<string, PropertyDef>;
+  events?: Record<string, EventBinder>;
+}
+
+/** A remote class with its ancestry resolved. */
+export class ClassDef {
+  constructor(
+    readonly spec: ClassSpec,
+    readonly parentDef: ClassDef | undefined,
+  ) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Ancestors, nearest first, qualified like KMS ("kurento.MediaElement"). */
+  get hierarchy(): string[] {
+    const out: string[] = [];
+    for (let d = this.parentDef; d; d = d.parentDef) out.push(`kurento.${d.name}`);
+    return out;
+  }
+
+  /** This class, then its ancestors. */
+  private *lineage(): Generator<ClassDef> {
+    yield this;
+    for (let d = this.parentDef; d; d = d.parentDef) yield d;
+  }
+
+  isA(name: string): boolean {
+    for (const d of this.lineage()) if (d.name === name) return true;
+    return false;
+  }
+
+  findMethod(name: string): Operation | undefined {
+    for (const d of this.lineage()) {
+      const m = d.spec.methods?.[name];
+      if (m) return m;
+    }
+    return undefined;
+  }
+
+  findProperty(name: string): PropertyDef | undefined {
+    for (const d of this.lineage()) {
+      const p = d.spec.properties?.[name];
+      if (p) return p;
+    }
+    return undefined;
+  }
+
+  findEvent(name: string): EventBinder | undefined {
+    for (const d of this.lineage()) {
+      const e = d.spec.events?.[name];
+      if (e) return e;
+    }
+    return undefined;
+  }
+}

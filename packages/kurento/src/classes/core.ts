@@ -1,0 +1,211 @@
+import { cpus } from 'node:os';
+import { MediaElement, MediaPipeline } from '@roundtable/media';
+import type { ClassSpec, Emit } from '../ClassDef.js';
+import { KurentoError } from '../errors.js';
+import { kindsOf, toKurentoMediaType, type Params } from '../Params.js';
+import type { RemoteObject } from '../RemoteObject.js';
+import { complex, connectionData } from '../values.js';
+import { neverRaised, notSupported, storedProperty, targetOf } from './helpers.js';
+
+const ro = (get: (obj: RemoteObject) => unknown) => ({ get, readOnly: true });
+
+export const MediaObjectSpec: ClassSpec = {
+  name: 'MediaObject',
+  abstract: true,
+  properties: {
+    mediaPipeline: ro((obj) => obj.pipeline?.id),
+    parent: ro((obj) => obj.parent?.id),
+    id: ro((obj) => obj.id),
+    childs: ro((obj) => [...obj.children].map((c) => c.id)),
+    children: ro((obj) => [...obj.children].map((c) => c.id)),
+    name: {
+      get: (obj) => obj.name,
+      set: (obj, p) => {
+        obj.name = p.string('name');
+      },
+    },
+    sendTagsInEvents: {
+      get: (obj) => obj.sendTagsInEvents,
+      set: (obj, p) => {
+        obj.sendTagsInEvents = p.bool('sendTagsInEvents');
+      },
+    },
+    creationTime: ro((obj) => obj.creationTime),
+  },
+  methods: {
+    addTag: (obj, p) => {
+      obj.tags.set(p.string('key'), p.string('value'));
+    },
+    removeTag: (obj, p) => {
+      obj.tags.delete(p.string('key'));
+    },
+    getTag: (obj, p) => {
+      const key = p.string('key');
+      const value = obj.tags.get(key);
+      if (value === undefined) throw new KurentoError('MEDIA_OBJECT_TAG_KEY_NOT_FOUND', `no tag '${key}' on ${obj.id}`);
+      return value;
+    },
+    getTags: (obj) => [...obj.tags].map(([key, value]) => complex('Tag', { key, value })),
+  },
+  events: { Error: neverRaised },
+};
+
+/** The one ServerManager of a server: its target is a plain marker object. */
+export const ServerManagerSpec: ClassSpec = {
+  name: 'ServerManager',
+  parent: 'MediaObject',
+  abstract: true,
+  properties: {
+    info: ro(() => undefined),
+    pipelines: ro(() => undefined),
+    sessions: ro(() => undefined),
+    metadata: ro(() => ''),
+  },
+  methods: {
+    getKmd: () => notSupported('getKmd'),
+    getCpuCount: () => cpus().length,
+    getUsedCpu: async (_obj, p) => {
+      const interval = Math.min(Math.max(p.optInt('interval') ?? 1000, 10), 10_000);
+      const start = process.cpuUsage();
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, interval));
+      const used = process.cpuUsage(start);
+      const elapsedUs = (performance.now() - t0) * 1000;
+      return Math.round((10000 * (used.user + used.system)) / elapsedUs / cpus().length) / 100;
+    },
+    // KMS reports KiB of resident memory.
+    getUsedMemory: () => Math.round(process.memoryUsage().rss / 1024),
+  },
+  events: {
+    ObjectCreated: (obj, emit, ctx) =>
+      ctx.server.onObjectLifecycle(obj.owner, (event, id) => {
+        if (event === 'created') emit({ object: id });
+      }),
+    ObjectDestroyed: (obj, emit, ctx) =>
+      ctx.server.onObjectLifecycle(obj.owner, (event, id) => {
+        if (event === 'destroyed') emit({ objectId: id });
+      }),
+  },
+};
+
+function dot(obj: RemoteObject, idOf: (o: object) => string | undefined): string {
+  const pipeline = obj.pipeline;
+  const lines = ['digraph pipeline {'];
+  const pipe = pipeline ? targetOf(pipeline, MediaPipeline) : undefined;
+  for (const element of pipe?.getElements() ?? []) {
+    const id = idOf(element) ?? element.id;
+    lines.push(`  "${id}";`);
+    for (const c of element.getSinkConnections()) lines.push(`  "${id}" -> "${idOf(c.sink) ?? c.sink.id}" [label="${c.kind}"];`);
+  }
+  lines.push('}');
+  return lines.join('\n');
+}
+
+export const MediaPipelineSpec: ClassSpec = {
+  name: 'MediaPipeline',
+  parent: 'MediaObject',
+  create: (_p, ctx) => ({ target: new MediaPipeline(ctx.server.mediaConfig), parent: undefined }),
+  properties: { latencyStats: storedProperty('latencyStats', false, 'bool') },
+  methods: { getGstreamerDot: (obj, _p, ctx) => dot(obj, (o) => ctx.server.idOf(o)) },
+};
+
+function flowEvent(direction: 'mediaFlowingIn' | 'mediaFlowingOut') {
+  return (obj: RemoteObject, emit: Emit) =>
+    targetOf(obj, MediaElement).subscribe(direction, (kind, flowing) =>
+      emit({ state: flowing ? 'FLOWING' : 'NOT_FLOWING', padName: 'default', mediaType: toKurentoMediaType(kind) }),
+    );
+}
+
+function connectionEvent(which: 'elementConnected' | 'elementDisconnected') {
+  return (obj: RemoteObject, emit: Emit, ctx: import('../ClassDef.js').CallContext) =>
+    targetOf(obj, MediaElement).subscribe(which, (sink, kind) =>
+      emit({ sink: ctx.server.idOf(sink), mediaType: toKurentoMediaType(kind), sourceMediaDescription: 'default', sinkMediaDescription: 'default' }),
+    );
+}
+
+function sinkIn(obj: RemoteObject, p: Params): MediaElement {
+  const sink = p.object('sink', 'MediaElement');
+  if (sink.pipeline !== obj.pipeline) {
+    throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', `${sink.id} is in another pipeline than ${obj.id}`);
+  }
+  return targetOf(sink, MediaElement);
+}
+
+function flowing(obj: RemoteObject, p: Params, direction: 'in' | 'out'): boolean {
+  const type = p.mediaType('mediaType');
+  if (!type) throw new KurentoError('INVALID_PARAMS', "parameter 'mediaType' is required");
+  const element = targetOf(obj, MediaElement);
+  return (kindsOf(type) ?? []).some((k) => (direction === 'in' ? element.isMediaFlowingIn(k) : element.isMediaFlowingOut(k)));
+}
+
+export const MediaElementSpec: ClassSpec = {
+  name: 'MediaElement',
+  parent: 'MediaObject',
+  abstract: true,
+  properties: {
+    minOuputBitrate: storedProperty('minOuputBitrate', 0, 'int'),
+    minOutputBitrate: storedProperty('minOutputBitrate', 0, 'int'),
+    maxOuputBitrate: storedProperty('maxOuputBitrate', 0, 'int'),
+    maxOutputBitrate: storedProperty('maxOutputBitrate', 0, 'int'),
+  },
+  methods: {
+    connect: (obj, p) => {
+      const sink = sinkIn(obj, p);
+      const kinds = kindsOf(p.mediaType('mediaType'));
+      const source = targetOf(obj, MediaElement);
+      if (kinds === undefined) source.connect(sink);
+      else for (const k of kinds) source.connect(sink, k);
+    },
+    disconnect: (obj, p) => {
+      const sink = sinkIn(obj, p);
+      const kinds = kindsOf(p.mediaType('mediaType'));
+      const source = targetOf(obj, MediaElement);
+      if (kinds === undefined) source.disconnect(sink);
+      else for (const k of kinds) source.disconnect(sink, k);
+    },
+    getSourceConnections: (obj, p, ctx) => {
+      const kinds = kindsOf(p.mediaType('mediaType'));
+      const all = targetOf(obj, MediaElement).getSourceConnections();
+      return all.filter((c) => !kinds || kinds.includes(c.kind)).map((c) => connectionData(c, (o) => ctx.server.idOf(o)));
+    },
+    getSinkConnections: (obj, p, ctx) => {
+      const kinds = kindsOf(p.mediaType('mediaType'));
+      const all = targetOf(obj, MediaElement).getSinkConnections();
+      return all.filter((c) => !kinds || kinds.includes(c.kind)).map((c) => connectionData(c, (o) => ctx.server.idOf(o)));
+    },
+    setAudioFormat: () => notSupported('setAudioFormat (transcoding)'),
+    setVideoFormat: () => notSupported('setVideoFormat (transcoding)'),
+    getGstreamerDot: (obj, _p, ctx) => dot(obj, (o) => ctx.server.idOf(o)),
+    setOutputBitrate: (obj, p) => {
+      obj.stored.set('outputBitrate', p.int('bitrate'));
+    },
+    // Elements without their own counters report none.
+    getStats: () => ({}),
+    isMediaFlowingIn: (obj, p) => flowing(obj, p, 'in'),
+    isMediaFlowingOut: (obj, p) => flowing(obj, p, 'out'),
+    // Roundtable forwards without transcoding.
+    isMediaTranscoding: () => false,
+  },
+  events: {
+    ElementConnected: connectionEvent('elementConnected'),
+    ElementDisconnected: connectionEvent('elementDisconnected'),
+    MediaFlowOutStateChange: flowEvent('mediaFlowingOut'),
+    MediaFlowOutStateChanged: flowEvent('mediaFlowingOut'),
+    MediaFlowInStateChange: flowEvent('mediaFlowingIn'),
+    MediaFlowInStateChanged: flowEvent('mediaFlowingIn'),
+    MediaTranscodingStateChange: neverRaised,
+    MediaTranscodingStateChanged: neverRaised,
+  },
+};
+
+export const EndpointSpec: ClassSpec = { name: 'Endpoint', parent: 'MediaElement', abstract: true };
+export const FilterSpec: ClassSpec = { name: 'Filter', parent: 'MediaElement', abstract: true };
+
+export const PassThroughSpec: ClassSpec = {
+  name: 'PassThrough',
+  parent: 'MediaElement',
+  create: (p) => {
+    const pipeline = p.object('mediaPipeline', 'MediaPipeline');
+    return { target: targetOf(pipeline, MediaPipeline).createPassThrough(), parent: pipeline };
+  },
+};

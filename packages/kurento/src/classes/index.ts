@@ -1,0 +1,70 @@
+import { ClassDef, type ClassSpec } from '../ClassDef.js';
+import { KurentoError } from '../errors.js';
+import { EndpointSpec, FilterSpec, MediaElementSpec, MediaObjectSpec, MediaPipelineSpec, PassThroughSpec, ServerManagerSpec } from './core.js';
+import { BaseRtpEndpointSpec, SdpEndpointSpec, SessionEndpointSpec, WebRtcEndpointSpec } from './endpoints.js';
+import { DispatcherOneToManySpec, DispatcherSpec, HubPortSpec, HubSpec, RtpEndpointSpec } from './hubs.js';
+
+/** Kurento classes whose engine elements come with later work: create answers "not supported". */
+const LATER: Record<string, string> = {
+  Composite: 'the MCU (Composite) comes with the MCU/recording work',
+  RecorderEndpoint: 'recording (RecorderEndpoint) comes with the MCU/recording work',
+  PlayerEndpoint: 'playback (PlayerEndpoint) comes with the MCU/recording work',
+  Mixer: 'Mixer (media mixing) comes with the MCU/recording work',
+  AlphaBlending: 'AlphaBlending (video composition) comes with the MCU/recording work',
+  HttpPostEndpoint: 'HttpPostEndpoint is not planned',
+};
+
+function later(name: string, parent: string): ClassSpec {
+  return {
+    name,
+    parent,
+    unsupported: true,
+    create: () => {
+      throw new KurentoError('MEDIA_OBJECT_OPERATION_NOT_SUPPORTED', `${name} is not supported by Roundtable yet: ${LATER[name]}`);
+    },
+  };
+}
+
+const SPECS: ClassSpec[] = [
+  MediaObjectSpec,
+  ServerManagerSpec,
+  MediaPipelineSpec,
+  MediaElementSpec,
+  EndpointSpec,
+  FilterSpec,
+  SessionEndpointSpec,
+  SdpEndpointSpec,
+  BaseRtpEndpointSpec,
+  WebRtcEndpointSpec,
+  RtpEndpointSpec,
+  PassThroughSpec,
+  HubSpec,
+  HubPortSpec,
+  DispatcherSpec,
+  DispatcherOneToManySpec,
+  { name: 'UriEndpoint', parent: 'Endpoint', abstract: true },
+  { name: 'HttpEndpoint', parent: 'SessionEndpoint', abstract: true },
+  later('Composite', 'Hub'),
+  later('Mixer', 'Hub'),
+  later('AlphaBlending', 'Hub'),
+  later('RecorderEndpoint', 'UriEndpoint'),
+  later('PlayerEndpoint', 'UriEndpoint'),
+  later('HttpPostEndpoint', 'HttpEndpoint'),
+];
+
+/** Every remote class by name, with parents resolved. */
+export function buildClasses(): Map<string, ClassDef> {
+  const specs = new Map(SPECS.map((s) => [s.name, s]));
+  const defs = new Map<string, ClassDef>();
+  const resolve = (name: string): ClassDef => {
+    const existing = defs.get(name);
+    if (existing) return existing;
+    const spec = specs.get(name);
+    if (!spec) throw new Error(`unknown Kurento class ${name}`);
+    const def = new ClassDef(spec, spec.parent ? resolve(spec.parent) : undefined);
+    defs.set(name, def);
+    return def;
+  };
+  for (const name of specs.keys()) resolve(name);
+  return defs;
+}

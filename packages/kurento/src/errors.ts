@@ -1,0 +1,47 @@
+/**
+ * Error codes of the Kurento Protocol. JSON-RPC's own codes are for malformed
+ * requests; the 40xxx codes are Kurento Media Server's, which the official clients
+ * know by number (`data.type` carries the name).
+ */
+export const KurentoErrorCode = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  UNEXPECTED_ERROR: 40001,
+  INVALID_SESSION: 40007,
+  MEDIA_OBJECT_TYPE_NOT_FOUND: 40100,
+  MEDIA_OBJECT_NOT_FOUND: 40101,
+  MEDIA_OBJECT_CONSTRUCTOR_NOT_FOUND: 40104,
+  MEDIA_OBJECT_METHOD_NOT_FOUND: 40105,
+  MEDIA_OBJECT_EVENT_NOT_SUPPORTED: 40106,
+  MEDIA_OBJECT_ILLEGAL_PARAM_ERROR: 40107,
+  MEDIA_OBJECT_NOT_AVAILABLE: 40108,
+  MEDIA_OBJECT_TAG_KEY_NOT_FOUND: 40110,
+  MEDIA_OBJECT_OPERATION_NOT_SUPPORTED: 40111,
+  SDP_PARSE_ERROR: 40208,
+  SDP_END_POINT_NO_COMMON_CODEC: 40209,
+  ICE_ADD_CANDIDATE_ERROR: 40401,
+  NOT_ENOUGH_RESOURCES: 40002,
+  CONNECT_ERROR: 40300,
+  UNAUTHORIZED: 40003,
+} as const;
+
+export type KurentoErrorName = keyof typeof KurentoErrorCode;
+
+export class KurentoError extends Error {
+  readonly code: number;
+  constructor(
+    readonly type: KurentoErrorName,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KurentoError';
+    this.code = KurentoErrorCode[type];
+  }
+
+  toJson(): { code: number; message: string; data: { type: string } } {
+    return { code: this.code, message: this.message, data: { type: this.type } };
+  }
+}

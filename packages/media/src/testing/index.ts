@@ -1,0 +1,5 @@
+/** Test helpers for packages that build on the engine (not part of the product API). */
+export { FakePublisher } from './FakePublisher.js';
+export { createWeriftPeer, transceiverOf, waitForConnected } from './peers.js';
+export { negotiate } from './signal.js';
+export { StunServer } from '../net/StunServer.js';
