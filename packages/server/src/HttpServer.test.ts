@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from '@roundtable/kurento/testing';
 import { startServer, type RunningServer } from './index.js';
 import { WsTestClient } from './testing/WsTestClient.js';
 
@@ -152,5 +153,26 @@ describe('WebSocket /ws message validation', () => {
     client.send({ id: 'start', sdpOffer: 'x'.repeat(70 * 1024) });
 
     expect(await closed).toBe(1009);
+  });
+});
+
+describe('startServer() with the Kurento Protocol endpoint', () => {
+  it('serves the Kurento Protocol beside the web server, and closes both', async () => {
+    const both = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      media: { iceAddresses: ['127.0.0.1'], portRange: [47000, 47999] },
+      kurento: { host: '127.0.0.1', port: 0 },
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      expect(both.kurentoUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/kurento$/);
+      const kurento = await RawClient.connect(both.kurentoUrl!);
+      const pipeline = await kurento.value<string>('create', { type: 'MediaPipeline' });
+      expect(pipeline).toMatch(/_kurento\.MediaPipeline$/);
+      await kurento.close();
+    } finally {
+      await both.close();
+    }
   });
 });

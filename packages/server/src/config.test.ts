@@ -14,7 +14,7 @@ function configError(env: Record<string, string>): ConfigError {
 
 describe('loadConfig()', () => {
   it('returns the defaults for an empty environment', () => {
-    expect(loadConfig({})).toEqual({ host: '0.0.0.0', port: 8080, media: {} });
+    expect(loadConfig({})).toEqual({ host: '0.0.0.0', port: 8080, media: {}, kurento: { host: '127.0.0.1', port: 8888 } });
   });
 
   it('treats blank variables as unset', () => {
@@ -22,6 +22,7 @@ describe('loadConfig()', () => {
       host: '0.0.0.0',
       port: 8080,
       media: {},
+      kurento: { host: '127.0.0.1', port: 8888 },
     });
   });
 
@@ -37,6 +38,7 @@ describe('loadConfig()', () => {
       host: '127.0.0.1',
       port: 9090,
       media: { iceAddresses: ['127.0.0.1', '10.0.0.5'], portRange: [41000, 41999], announcedAddress: '198.51.100.7' },
+      kurento: { host: '127.0.0.1', port: 8888 },
     });
   });
 
@@ -68,5 +70,16 @@ describe('loadConfig()', () => {
     expect(error.variable).toBe(variable);
     expect(error.message).toMatch(new RegExp(`^${variable}: `));
     expect(error.message).toMatch(reason);
+  });
+
+  it('reads the Kurento Protocol settings, and turns the endpoint off on request', () => {
+    expect(loadConfig({ ROUNDTABLE_KURENTO_HOST: '0.0.0.0', ROUNDTABLE_KURENTO_PORT: '9999', ROUNDTABLE_KURENTO_SECRET: 'k' }).kurento).toEqual({
+      host: '0.0.0.0',
+      port: 9999,
+      secret: 'k',
+    });
+    expect(loadConfig({ ROUNDTABLE_KURENTO: 'off' }).kurento).toBe(false);
+    expect(configError({ ROUNDTABLE_KURENTO: 'maybe' }).message).toMatch(/^ROUNDTABLE_KURENTO: /);
+    expect(configError({ ROUNDTABLE_KURENTO_PORT: '70000' }).message).toMatch(/^ROUNDTABLE_KURENTO_PORT: /);
   });
 });

@@ -16,7 +16,23 @@ export interface ServerConfig {
    * no announced address).
    */
   media: MediaOptions;
+  /**
+   * The Kurento Protocol endpoint for Kurento applications, or false when turned off
+   * (`ROUNDTABLE_KURENTO=off`). Default: on, at ws://127.0.0.1:8888/kurento
+   * (`ROUNDTABLE_KURENTO_HOST`, `ROUNDTABLE_KURENTO_PORT`), with a shared secret when
+   * `ROUNDTABLE_KURENTO_SECRET` is set.
+   */
+  kurento: KurentoOptions | false;
 }
+
+export interface KurentoOptions {
+  host: string;
+  port: number;
+  secret?: string;
+}
+
+export const DEFAULT_KURENTO_HOST = '127.0.0.1';
+export const DEFAULT_KURENTO_PORT = 8888;
 
 export const DEFAULT_HOST = '0.0.0.0';
 export const DEFAULT_PORT = 8080;
@@ -42,6 +58,23 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     host: host === undefined ? DEFAULT_HOST : parseHost('ROUNDTABLE_HOST', host),
     port: port === undefined ? DEFAULT_PORT : parsePort('ROUNDTABLE_PORT', port, 0),
     media,
+    kurento: loadKurento(env),
+  };
+}
+
+function loadKurento(env: Readonly<Record<string, string | undefined>>): KurentoOptions | false {
+  const switch_ = read(env, 'ROUNDTABLE_KURENTO')?.toLowerCase();
+  if (switch_ !== undefined && !['on', 'off', 'true', 'false', '1', '0'].includes(switch_)) {
+    throw new ConfigError('ROUNDTABLE_KURENTO', `'${switch_}' is not on or off`);
+  }
+  if (switch_ === 'off' || switch_ === 'false' || switch_ === '0') return false;
+  const host = read(env, 'ROUNDTABLE_KURENTO_HOST');
+  const port = read(env, 'ROUNDTABLE_KURENTO_PORT');
+  const secret = read(env, 'ROUNDTABLE_KURENTO_SECRET');
+  return {
+    host: host === undefined ? DEFAULT_KURENTO_HOST : parseHost('ROUNDTABLE_KURENTO_HOST', host),
+    port: port === undefined ? DEFAULT_KURENTO_PORT : parsePort('ROUNDTABLE_KURENTO_PORT', port, 0),
+    ...(secret === undefined ? {} : { secret }),
   };
 }
 

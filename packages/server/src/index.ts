@@ -2,11 +2,12 @@ import { fileURLToPath } from 'node:url';
 import { isIPv6 } from 'node:net';
 import { resolveMediaConfig, type MediaConfig } from '@roundtable/media';
 import type { Logger } from 'pino';
-import { DEFAULT_HOST, DEFAULT_PORT } from './config.js';
+import { KurentoServer } from '@roundtable/kurento';
+import { DEFAULT_HOST, DEFAULT_PORT, type KurentoOptions } from './config.js';
 import { HttpServer } from './HttpServer.js';
 import { createLogger } from './logger.js';
 
-export { loadConfig, type ServerConfig, type MediaOptions } from './config.js';
+export { loadConfig, type ServerConfig, type MediaOptions, type KurentoOptions } from './config.js';
 export { ServerError, ConfigError, MessageError } from './errors.js';
 export type { ServerMessage, ClientMessage } from './loopbackProtocol.js';
 
@@ -21,12 +22,16 @@ export interface StartServerOptions {
   logger?: Logger;
   /** Folder of static files. Default: this package's `public/`. */
   publicDir?: string;
+  /** Serve the Kurento Protocol too. Default: off (`main()` turns it on from the config). */
+  kurento?: KurentoOptions | false;
 }
 
 export interface RunningServer {
   /** Base URL with a trailing slash, e.g. 'http://127.0.0.1:8080/'. */
   readonly url: string;
   readonly port: number;
+  /** The Kurento Protocol URL, when that endpoint is on. */
+  readonly kurentoUrl: string | undefined;
   /** Closes every session, socket and the listener. Idempotent. */
   close(): Promise<void>;
 }
@@ -48,7 +53,24 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     logger,
   });
   const port = await server.listen();
-  return { url: `http://${urlHost(host)}:${port}/`, port, close: () => server.close() };
+  let kurento: KurentoServer | undefined;
+  let kurentoUrl: string | undefined;
+  if (options.kurento) {
+    kurento = new KurentoServer({ ...options.kurento, media, logger: logger.child({ component: 'kurento' }) });
+    try {
+      kurentoUrl = (await kurento.listen()).url;
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost(host)}:${port}/`,
+    port,
+    kurentoUrl,
+    close: () => (closing ??= Promise.all([server.close(), kurento?.close()]).then(() => undefined)),
+  };
 }
 
 // A wildcard bind is reachable on localhost, which browsers also treat as a secure

@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   }
 
   const server = await startServer({ ...config, logger });
-  logger.info({ event: 'listening', url: server.url, loopback: `${server.url}loopback.html` }, `Roundtable listening on ${server.url}`);
+  logger.info(
+    { event: 'listening', url: server.url, loopback: `${server.url}loopback.html`, kurento: server.kurentoUrl },
+    `Roundtable listening on ${server.url}${server.kurentoUrl ? ` (Kurento Protocol on ${server.kurentoUrl})` : ''}`,
+  );
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
