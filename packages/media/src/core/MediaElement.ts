@@ -137,9 +137,9 @@ export abstract class MediaElement<E extends MediaElementEvents = MediaElementEv
     }
   }
 
-  /** A new source was connected for `kind`: ask it for a keyframe right away. */
+  /** A new source was connected for `kind`: ask it (not our own peer) for a keyframe right away. */
   protected onSourceConnected(kind: MediaKind): void {
-    if (kind === 'video') this.requestKeyframe('video');
+    if (kind === 'video') this.sources.get(kind)?.requestKeyframe(kind);
   }
 
   /** The source for `kind` went away. */

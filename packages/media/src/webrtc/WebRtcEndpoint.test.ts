@@ -160,6 +160,31 @@ describe('WebRtcEndpoint with werift peers', () => {
     expect(a.getInboundStream('video')!.keyframes.requested).toBeGreaterThanOrEqual(4);
   });
 
+  it('a sink connected before it is negotiated starts on a keyframe once its transport is up', async () => {
+    const p = pipeline();
+    const a = p.createWebRtcEndpoint();
+    const b = p.createWebRtcEndpoint({ direction: 'sendonly' });
+    a.connect(b); // as Kurento applications do: wire first, negotiate later
+    const pa = peer();
+    const pub = new FakePublisher(13, 100_000); // keyframes only on request
+    pub.attach(pa);
+    await negotiate(pa, a);
+    await waitForConnected(pa);
+    pub.start();
+    await until(() => (a.getInboundStream('video')?.packets ?? 0) > 20);
+    const pb = peer();
+    pb.addTransceiver('video', { direction: 'recvonly' });
+    const video = collect(pb, 'video');
+    await negotiate(pb, b);
+    await waitForConnected(pb);
+    await until(() => video.length > 5);
+    pub.stop();
+    expect(video[0]!.payload[1]! & 1).toBe(0);
+    for (let i = 1; i < video.length; i++) {
+      expect(video[i]!.header.sequenceNumber).toBe((video[i - 1]!.header.sequenceNumber + 1) & 0xffff);
+    }
+  });
+
   it('sends sender reports to sinks, measures their RTT, and passes their REMB back to the source', async () => {
     const p = pipeline();
     const a = p.createWebRtcEndpoint();

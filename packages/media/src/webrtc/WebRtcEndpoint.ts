@@ -395,7 +395,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   acceptRtp(stream: InboundStream, packet: RtpPacket, now: number): void {
     const out = this.outbound.get(stream.kind);
-    if (!out || this.closed) return;
+    // Until DTLS is up nothing can be sent: leave the stream untouched, so that the
+    // first packet that does go out starts cleanly (on a keyframe).
+    if (!out || this.closed || this.dtlsState !== 'connected') return;
     this.lastIn[stream.kind] = now;
     out.forward(stream, packet, now);
     this.lastOut[stream.kind] = now;
@@ -403,12 +405,6 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   override requestKeyframe(kind: MediaKind): void {
     this.currentInbound.get(kind)?.requestKeyframe();
-  }
-
-  protected override onSourceConnected(kind: MediaKind): void {
-    // The outbound stream asks for a keyframe itself when the first packet of the new
-    // source arrives; asking now as well saves a round of waiting.
-    super.onSourceConnected(kind);
   }
 
   protected override onSourceDisconnected(kind: MediaKind): void {
@@ -614,7 +610,12 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       dtls.onStateChange.subscribe((state) => {
         this.dtlsState = state;
         this.emit('dtlsStateChange', state);
-        if (state === 'connected') this.requestKeyframe('video');
+        if (state === 'connected') {
+          // Our own source may be waited for by sinks, and our sink side can now send:
+          // ask both directions for a keyframe.
+          this.requestKeyframe('video');
+          this.getSourceConnections('video')[0]?.source.requestKeyframe('video');
+        }
       });
     }
     this.rtcpTimer = setInterval(() => this.sendPeriodicRtcp(), this.pipeline.config.rtcpIntervalMs);

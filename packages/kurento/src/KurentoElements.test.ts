@@ -1,0 +1,185 @@
+import { FakePublisher, StunServer, createWeriftPeer, waitForConnected } from '@roundtable/media/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RTCPeerConnection as WeriftPeerConnection } from 'werift';
+import { KurentoServer } from './KurentoServer.js';
+import { RawClient } from './testing/RawClient.js';
+import { receivedBy, until, type Received } from './testing/kurentoPeers.js';
+
+const RANGE: [number, number] = [40500, 40999];
+let server: KurentoServer;
+let url = '';
+const stun = new StunServer();
+let stunUrl = '';
+const cleanup: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  server = new KurentoServer({ port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: RANGE } });
+  url = (await server.listen()).url;
+  stunUrl = (await stun.listen()).url;
+});
+afterAll(async () => {
+  await server.close();
+  stun.close();
+});
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function client(): Promise<RawClient> {
+  const c = await RawClient.connect(url);
+  cleanup.push(() => c.close());
+  return c;
+}
+
+/** Negotiates a werift peer with a WebRtcEndpoint over raw JSON-RPC, trickling through events. */
+async function attach(c: RawClient, ep: string, pc: WeriftPeerConnection): Promise<void> {
+  await c.value('subscribe', { object: ep, type: 'IceCandidateFound' });
+  const seen = new Set<unknown>();
+  const poll = setInterval(() => {
+    for (const n of c.notifications) {
+      if (seen.has(n) || n.params.value.object !== ep || n.params.value.type !== 'IceCandidateFound') continue;
+      seen.add(n);
+      const cand = n.params.value.data.candidate as { candidate: string; sdpMid: string; sdpMLineIndex: number };
+      void pc.addIceCandidate(cand).catch(() => undefined);
+    }
+  }, 10);
+  cleanup.push(() => clearInterval(poll));
+  pc.onIceCandidate.subscribe((cand) => {
+    if (cand) {
+      void c.request('invoke', {
+        object: ep,
+        operation: 'addIceCandidate',
+        operationParams: { candidate: { __module__: 'kurento', __type__: 'IceCandidate', candidate: cand.candidate, sdpMid: cand.sdpMid, sdpMLineIndex: cand.sdpMLineIndex } },
+      });
+    }
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  const answer = await c.value<string>('invoke', { object: ep, operation: 'processOffer', operationParams: { offer: pc.localDescription!.sdp } });
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  await c.value('invoke', { object: ep, operation: 'gatherCandidates' });
+  await waitForConnected(pc);
+}
+
+function publisherPeer(tag: number): { pc: WeriftPeerConnection; pub: FakePublisher } {
+  const pc = createWeriftPeer(stunUrl);
+  const pub = new FakePublisher(tag);
+  pub.attach(pc, 'sendonly');
+  cleanup.push(() => pc.close(), () => pub.stop());
+  return { pc, pub };
+}
+
+function viewer(): { pc: WeriftPeerConnection; got: Received } {
+  const pc = createWeriftPeer(stunUrl);
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  cleanup.push(() => pc.close());
+  return { pc, got: receivedBy(pc) };
+}
+
+const tags = (got: Received): number[] => [...new Set(got.video.map((p) => p.payload[2]!))];
+
+describe('Kurento elements over the protocol', () => {
+  it('the 6.13 event names and the deprecated aliases are delivered like the current ones', async () => {
+    const c = await client();
+    const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
+    const ep = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    await c.value('invoke', { object: ep, operation: 'connect', operationParams: { sink: ep } });
+    for (const type of ['OnIceCandidate', 'OnIceGatheringDone', 'OnIceComponentStateChanged', 'IceComponentStateChange', 'MediaFlowInStateChange', 'MediaFlowOutStateChange', 'OnDataChannelOpened', 'OnDataChannelClosed']) {
+      expect((await c.request('subscribe', { object: ep, type })).error, type).toBeUndefined();
+    }
+    const { pc, pub } = publisherPeer(5);
+    await attach(c, ep, pc);
+    pub.start();
+    const types = (): Set<string> => new Set(c.notifications.filter((n) => n.params.value.object === ep).map((n) => n.params.value.type));
+    await until(() => ['OnIceCandidate', 'OnIceGatheringDone', 'OnIceComponentStateChanged', 'IceComponentStateChange', 'MediaFlowInStateChange'].every((t) => types().has(t)));
+    const alias = c.notifications.find((n) => n.params.value.type === 'OnIceCandidate')!;
+    expect(alias.params.value.data).toMatchObject({ source: ep, type: 'OnIceCandidate', candidate: { __module__: 'kurento', __type__: 'IceCandidate' } });
+    expect(typeof alias.params.value.data.timestampMillis).toBe('string');
+  });
+
+  it('PassThrough and connect with mediaType route only the chosen kind', async () => {
+    const c = await client();
+    const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
+    const src = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    const pass = await c.value<string>('create', { type: 'PassThrough', constructorParams: { mediaPipeline: pipeline } });
+    const out = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline, sendonly: true } });
+    await c.value('invoke', { object: src, operation: 'connect', operationParams: { sink: pass } });
+    await c.value('invoke', { object: pass, operation: 'connect', operationParams: { sink: out, mediaType: 'VIDEO' } });
+    const sources = await c.value<Array<{ source: string; type: string }>>('invoke', { object: out, operation: 'getSourceConnections' });
+    expect(sources).toEqual([expect.objectContaining({ source: pass, sink: out, type: 'VIDEO', __type__: 'ElementConnectionData' })]);
+    const p = publisherPeer(6);
+    const v = viewer();
+    await attach(c, src, p.pc);
+    await attach(c, out, v.pc);
+    p.pub.start();
+    await until(() => v.got.video.length > 10);
+    expect(tags(v.got)).toEqual([6]);
+    expect(v.got.audio).toHaveLength(0);
+    expect(await c.value('invoke', { object: pass, operation: 'isMediaFlowingIn', operationParams: { mediaType: 'VIDEO' } })).toBe(true);
+    expect((await c.request('invoke', { object: pass, operation: 'connect', operationParams: { sink: pass } })).error?.code).toBe(40107);
+  });
+
+  it('Dispatcher routes one port to another, and DispatcherOneToMany one source to all other ports', async () => {
+    const c = await client();
+    const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
+    const dispatcher = await c.value<string>('create', { type: 'Dispatcher', constructorParams: { mediaPipeline: pipeline } });
+    const one = await c.value<string>('create', { type: 'DispatcherOneToMany', constructorParams: { mediaPipeline: pipeline } });
+    const portIn = await c.value<string>('create', { type: 'HubPort', constructorParams: { hub: dispatcher } });
+    const portOut = await c.value<string>('create', { type: 'HubPort', constructorParams: { hub: dispatcher } });
+    expect(portIn.startsWith(`${dispatcher}/`)).toBe(true);
+    const src = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    const out = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    await c.value('invoke', { object: src, operation: 'connect', operationParams: { sink: portIn } });
+    await c.value('invoke', { object: portOut, operation: 'connect', operationParams: { sink: out } });
+    await c.value('invoke', { object: dispatcher, operation: 'connect', operationParams: { source: portIn, sink: portOut } });
+    // A port of another hub is refused.
+    const foreign = await c.value<string>('create', { type: 'HubPort', constructorParams: { hub: one } });
+    expect((await c.request('invoke', { object: dispatcher, operation: 'connect', operationParams: { source: foreign, sink: portOut } })).error?.code).toBe(40107);
+
+    // DispatcherOneToMany: the source port feeds the other ports.
+    const src2 = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    const out2 = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    const viewerPort = await c.value<string>('create', { type: 'HubPort', constructorParams: { hub: one } });
+    await c.value('invoke', { object: src2, operation: 'connect', operationParams: { sink: foreign } });
+    await c.value('invoke', { object: viewerPort, operation: 'connect', operationParams: { sink: out2 } });
+    await c.value('invoke', { object: one, operation: 'setSource', operationParams: { source: foreign } });
+
+    const [p1, p2, v1, v2] = [publisherPeer(7), publisherPeer(8), viewer(), viewer()];
+    await attach(c, src, p1.pc);
+    await attach(c, src2, p2.pc);
+    await attach(c, out, v1.pc);
+    await attach(c, out2, v2.pc);
+    p1.pub.start();
+    p2.pub.start();
+    await until(() => v1.got.video.length > 10 && v2.got.video.length > 10);
+    expect(tags(v1.got)).toEqual([7]);
+    expect(tags(v2.got)).toEqual([8]);
+    await c.value('invoke', { object: one, operation: 'removeSource' });
+    await c.value('release', { object: dispatcher });
+    expect((await c.request('invoke', { object: portIn, operation: 'getName' })).error?.code).toBe(40101);
+  });
+
+  it('RtpEndpoint negotiates plain RTP; two of them carry media between WebRTC peers', async () => {
+    const c = await client();
+    const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
+    const rtpA = await c.value<string>('create', { type: 'RtpEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    const rtpB = await c.value<string>('create', { type: 'RtpEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    const offer = await c.value<string>('invoke', { object: rtpA, operation: 'generateOffer' });
+    expect(offer).toMatch(/RTP\/AVPF? /);
+    const answer = await c.value<string>('invoke', { object: rtpB, operation: 'processOffer', operationParams: { offer } });
+    await c.value('invoke', { object: rtpA, operation: 'processAnswer', operationParams: { answer } });
+    const src = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    const out = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    await c.value('invoke', { object: src, operation: 'connect', operationParams: { sink: rtpA } });
+    await c.value('invoke', { object: rtpB, operation: 'connect', operationParams: { sink: out } });
+    const p = publisherPeer(9);
+    const v = viewer();
+    await attach(c, src, p.pc);
+    await attach(c, out, v.pc);
+    p.pub.start();
+    await until(() => v.got.video.length > 10 && v.got.audio.length > 10);
+    expect(tags(v.got)).toEqual([9]);
+    const crypto = await c.request('create', { type: 'RtpEndpoint', constructorParams: { mediaPipeline: pipeline, crypto: { crypto: 'AES_128_CM_HMAC_SHA1_80', key: '0123456789012345678901234567890' } } });
+    expect(crypto.error?.code).toBe(40111);
+  });
+});
