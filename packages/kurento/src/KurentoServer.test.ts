@@ -30,6 +30,39 @@ async function client(target = url): Promise<RawClient> {
   return c;
 }
 
+async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Offer from a werift peer to an endpoint over raw JSON-RPC, candidates both ways. */
+async function negotiateRaw(c: RawClient, ep: string, pc: ReturnType<typeof createWeriftPeer>): Promise<void> {
+  await c.value('subscribe', { object: ep, type: 'IceCandidateFound' });
+  const seen = new Set<unknown>();
+  const poll = setInterval(() => {
+    for (const n of c.notifications) {
+      if (seen.has(n) || n.params.value.type !== 'IceCandidateFound') continue;
+      seen.add(n);
+      void pc.addIceCandidate(n.params.value.data.candidate as { candidate: string; sdpMid: string; sdpMLineIndex: number }).catch(() => undefined);
+    }
+  }, 10);
+  pc.onIceCandidate.subscribe((cand) => {
+    if (cand) void c.request('invoke', { object: ep, operation: 'addIceCandidate', operationParams: { candidate: { candidate: cand.candidate, sdpMid: cand.sdpMid, sdpMLineIndex: cand.sdpMLineIndex } } });
+  });
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    const answer = await c.value<string>('invoke', { object: ep, operation: 'processOffer', operationParams: { offer: pc.localDescription!.sdp } });
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    await c.value('invoke', { object: ep, operation: 'gatherCandidates' });
+    await waitUntil(() => pc.connectionState === 'connected');
+  } finally {
+    clearInterval(poll);
+  }
+}
+
 async function offerSdp(): Promise<string> {
   const pc = createWeriftPeer(stunUrl);
   new FakePublisher(1).attach(pc, 'sendrecv');
@@ -189,6 +222,32 @@ describe('Kurento Protocol: sessions', () => {
     expect(r.result?.sessionId).toBe(sessionId);
     expect(await again.value('invoke', { object: pipeline, operation: 'getName' })).toBe(pipeline);
     expect((await again.request('connect', { sessionId: 'no-such-session' })).error?.code).toBe(40007);
+  });
+
+  it('events raised while a session has no socket are delivered when it comes back', async () => {
+    const a = await client();
+    const pipeline = await a.value<string>('create', { type: 'MediaPipeline' });
+    const ep = await a.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
+    await a.value('invoke', { object: ep, operation: 'connect', operationParams: { sink: ep } });
+    await a.value('subscribe', { object: ep, type: 'MediaFlowInStateChange' });
+    const pc = createWeriftPeer(stunUrl);
+    const pub = new FakePublisher(4);
+    pub.attach(pc, 'sendrecv');
+    try {
+      await negotiateRaw(a, ep, pc);
+      pub.start();
+      await waitUntil(() => a.notifications.some((n) => n.params.value.data.state === 'FLOWING'));
+      const sessionId = a.sessionId!;
+      a.drop();
+      pub.stop();
+      await new Promise((r) => setTimeout(r, 3000)); // NOT_FLOWING is raised meanwhile
+      const again = await client();
+      await again.request('connect', { sessionId });
+      await waitUntil(() => again.notifications.some((n) => n.params.value.data.state === 'NOT_FLOWING'));
+    } finally {
+      pub.stop();
+      await pc.close();
+    }
   });
 
   it('a session not resumed within the grace period is ended and its objects released', async () => {

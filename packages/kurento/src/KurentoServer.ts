@@ -217,6 +217,7 @@ export class KurentoServer {
   }
 
   private enqueue(conn: Connection, text: string): void {
+    // Pings are answered at once, even while a long request is running.
     if (isPing(text)) {
       void this.handleText(conn, text).then((out) => out && conn.deliver(out));
       return;
@@ -548,5 +549,10 @@ function isLoopback(host: string): boolean {
 }
 
 function isPing(text: string): boolean {
-  return text.length < 200 && text.includes('"ping"');
+  if (text.length > 512 || !text.includes('"ping"')) return false;
+  try {
+    return (JSON.parse(text) as { method?: unknown } | null)?.method === 'ping';
+  } catch {
+    return false;
+  }
 }

@@ -21,6 +21,8 @@ export class Session {
   readonly objects = new Set<RemoteObject>();
   readonly subscriptions = new Map<string, Subscription>();
   private deliver: Deliver | undefined;
+  /** Events raised while no socket is attached, delivered when the client comes back. */
+  private readonly backlog: string[] = [];
   private graceTimer: NodeJS.Timeout | undefined;
 
   get attached(): boolean {
@@ -31,6 +33,7 @@ export class Session {
     this.deliver = deliver;
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
+    for (const message of this.backlog.splice(0)) deliver(message);
   }
 
   /** Detaches the client; `onExpire` runs if nobody reattaches within `graceMs`. */
@@ -42,8 +45,16 @@ export class Session {
   }
 
   send(message: string): void {
-    this.deliver?.(message);
+    if (this.deliver) {
+      this.deliver(message);
+      return;
+    }
+    this.backlog.push(message);
+    if (this.backlog.length > Session.MAX_BACKLOG) this.backlog.shift();
   }
+
+  /** At most this many events are kept for a detached session (the oldest go first). */
+  static readonly MAX_BACKLOG = 1000;
 
   unsubscribeAll(object?: RemoteObject): void {
     for (const [id, sub] of this.subscriptions) {
@@ -57,6 +68,7 @@ export class Session {
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.deliver = undefined;
+    this.backlog.length = 0;
     this.unsubscribeAll();
   }
 }

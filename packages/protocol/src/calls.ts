@@ -1,0 +1,39 @@
+/** Call model constants (see docs/signaling-protocol.md and the seed's call design). */
+
+/** Seed numbering of the call message types, kept for reference and logs. */
+export const CALL_MESSAGE_TYPES = {
+  CallStart: 400,
+  CallAnswer: 401,
+  CallBye: 402,
+  CallSignal: 403,
+  CallModify: 404,
+  CallAnswerT: 405,
+} as const;
+
+export const CALL_STATES = { IDLE: 0, OUTGOING: 1, INCOMING: 2, CONNECTING: 3, CONNECTED: 4 } as const;
+export type CallState = keyof typeof CALL_STATES;
+
+export const END_REASONS = [
+  'unknown',
+  'busy',
+  'signalError',
+  'hangup',
+  'mediaError',
+  'remoteHangup',
+  'openCameraError',
+  'timeout',
+  'acceptByOtherClient',
+  'allLeft',
+] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+/** p2p: media browser to browser; sfu: through the media server; loopback: self-test. */
+export const TOPOLOGIES = ['p2p', 'sfu', 'loopback'] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
+
+/** At most this many participants in a group call, the initiator included. */
+export const MAX_CALL_PARTICIPANTS = 9;
+/** Call messages older than this are ignored (ms). */
+export const STALE_CALL_MESSAGE_MS = 90_000;
+/** Default ring timeout (ms). */
+export const DEFAULT_RING_TIMEOUT_MS = 60_000;
