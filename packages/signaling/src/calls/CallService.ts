@@ -1,0 +1,447 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DEFAULT_RING_TIMEOUT_MS,
+  MAX_CALL_PARTICIPANTS,
+  STALE_CALL_MESSAGE_MS,
+  type CallId,
+  type CallRecord,
+  type ConversationId,
+  type ConversationInfo,
+  type EndReason,
+  type RequestOf,
+  type ServerNotification,
+  type ServerSignalPayload,
+  type SignalPayload,
+  type UserId,
+} from '@roundtable/protocol';
+import type { MediaServer } from '../media/MediaServer.js';
+import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
+import type { DeviceLink, Router } from '../net/Router.js';
+import { Call } from './Call.js';
+
+/** What calls need from the IM side: conversations and a place for call records. */
+export interface ConversationDirectory {
+  conversation(id: ConversationId): Promise<ConversationInfo | undefined>;
+  /** Persists the record as a 'call' message of the conversation and delivers it. */
+  appendCallRecord(conversationId: ConversationId, record: CallRecord): Promise<void>;
+  /** Persists the record of a call outside any conversation (loopback). */
+  saveCallRecord(record: CallRecord): Promise<void>;
+}
+
+export interface CallServiceOptions {
+  /** Unanswered calls end with reason `timeout` after this (ms). Default 60000. */
+  ringTimeoutMs?: number;
+  /** A participant whose device dropped is taken out after this unless it comes back (ms). Default 15000. */
+  disconnectGraceMs?: number;
+  /** Call messages older than this (by their `sentAt`) are ignored (ms). Default 90000. */
+  staleAfterMs?: number;
+  logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+}
+
+type WithoutSentAt<U> = U extends { sentAt: number } ? Omit<U, 'sentAt'> : U;
+/** A notification before the server stamps its send time. */
+type Unstamped = WithoutSentAt<ServerNotification>;
+
+const silent = { info: () => undefined, warn: () => undefined };
+
+/**
+ * The call model of docs/signaling-protocol.md: 1:1 calls P2P or through the media
+ * server, group calls of up to 9 through the media server, the loopback self-test.
+ * Calls live in conversations; each leaves a record there when it ends.
+ */
+export class CallService {
+  private readonly calls = new Map<CallId, Call>();
+  /** The call each user is in or being rung for: they are not IDLE. */
+  private readonly engaged = new Map<UserId, CallId>();
+  private readonly ringTimeoutMs: number;
+  private readonly graceMs: number;
+  private readonly staleMs: number;
+  private readonly log: NonNullable<CallServiceOptions['logger']>;
+
+  constructor(
+    private readonly router: Router,
+    private readonly media: MediaServer,
+    private readonly directory: ConversationDirectory,
+    options: CallServiceOptions = {},
+  ) {
+    this.ringTimeoutMs = options.ringTimeoutMs ?? DEFAULT_RING_TIMEOUT_MS;
+    this.graceMs = options.disconnectGraceMs ?? 15_000;
+    this.staleMs = options.staleAfterMs ?? STALE_CALL_MESSAGE_MS;
+    this.log = options.logger ?? silent;
+    router.onDeviceGone((link) => this.onDeviceGone(link));
+  }
+
+  /** The request handlers of the call messages (seed types 400-405, and invite). */
+  handlers(): HandlerTable {
+    return {
+      'call.start': (r, ctx) => this.start(r, ctx),
+      'call.answer': (r, ctx) => this.answer(r, ctx),
+      'call.bye': (r, ctx) => this.bye(r, ctx),
+      'call.signal': (r, ctx) => this.signal(r, ctx),
+      'call.modify': (r, ctx) => this.modify(r, ctx),
+      'call.invite': (r, ctx) => this.invite(r, ctx),
+    };
+  }
+
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  /** Ends every call (server shutdown), recording them. */
+  async close(reason: EndReason = 'hangup'): Promise<void> {
+    for (const call of [...this.calls.values()]) await this.end(call, reason, null);
+  }
+
+  // --- handlers -------------------------------------------------------------------
+
+  private async start(r: RequestOf<'call.start'>, ctx: RequestContext): Promise<unknown> {
+    if (this.stale(r.sentAt)) return { ignored: true, reason: 'stale' };
+    const me = ctx.link.userId;
+    if (this.engaged.has(me)) throw new SignalingError('BUSY', 'you are already in a call');
+    if (r.topology === 'loopback') return this.startLoopback(r, ctx);
+
+    if (!r.conversationId) throw new SignalingError('BAD_REQUEST', 'conversationId is required for a call');
+    const conversation = await this.directory.conversation(r.conversationId);
+    if (!conversation) throw new SignalingError('NOT_FOUND', 'no such conversation');
+    if (!conversation.memberIds.includes(me)) throw new SignalingError('FORBIDDEN', 'you are not a member of this conversation');
+    const group = conversation.kind === 'group';
+    let invitees: UserId[];
+    if (group) {
+      invitees = [...new Set(r.invitees ?? [])].filter((u) => u !== me);
+      if (invitees.length === 0) throw new SignalingError('BAD_REQUEST', 'a group call needs invitees');
+      const outsider = invitees.find((u) => !conversation.memberIds.includes(u));
+      if (outsider) throw new SignalingError('FORBIDDEN', `${outsider} is not a member of this conversation`);
+      if (invitees.length + 1 > MAX_CALL_PARTICIPANTS) {
+        throw new SignalingError('CALL_FULL', `a call has at most ${MAX_CALL_PARTICIPANTS} participants, the initiator included`);
+      }
+      if (r.topology !== 'sfu') throw new SignalingError('BAD_REQUEST', 'group calls go through the media server (topology sfu)');
+    } else {
+      invitees = conversation.memberIds.filter((u) => u !== me);
+    }
+
+    const call = new Call(randomUUID() as CallId, conversation.id, me, r.audioOnly, r.topology, group, Date.now());
+    this.calls.set(call.id, call);
+    this.join(call, ctx.link);
+    if (call.usesMedia) {
+      call.room = await this.media.createRoom(`call ${call.id}`);
+      call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
+      await call.room.join(me);
+      this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [] });
+    }
+    for (const u of invitees) this.ring(call, u);
+    if (call.ringing.size === 0 && !group) {
+      // The only callee is busy: the seed answers CallStart with CallBye(busy).
+      await this.end(call, 'busy', null);
+      return { callId: call.id, ended: 'busy' };
+    }
+    this.armRingTimer(call);
+    this.log.info({ callId: call.id, from: me, invitees, topology: call.topology }, 'call started');
+    return { callId: call.id };
+  }
+
+  private async startLoopback(r: RequestOf<'call.start'>, ctx: RequestContext): Promise<unknown> {
+    const me = ctx.link.userId;
+    const call = new Call(randomUUID() as CallId, null, me, r.audioOnly, 'loopback', false, Date.now());
+    this.calls.set(call.id, call);
+    this.join(call, ctx.link);
+    call.phase = 'active';
+    call.answeredAt = call.startedAt;
+    call.room = await this.media.createRoom(`loopback ${call.id}`);
+    call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
+    await call.room.join(me);
+    return { callId: call.id };
+  }
+
+  private async answer(r: RequestOf<'call.answer'>, ctx: RequestContext): Promise<unknown> {
+    if (this.stale(r.sentAt)) return { ignored: true, reason: 'stale' };
+    const call = this.callOf(r.callId);
+    const me = ctx.link.userId;
+    if (call.participants.has(me)) throw new SignalingError('INVALID_STATE', 'you already answered this call');
+    if (!call.ringing.has(me)) throw new SignalingError('FORBIDDEN', 'you are not invited to this call');
+    call.ringing.delete(me);
+    this.join(call, ctx.link);
+    // The user's other devices stop ringing.
+    this.router.sendToUser(me, this.stamp({ type: 'call.ended', callId: call.id, reason: 'acceptByOtherClient', by: me }), ctx.link);
+    if (call.phase === 'ringing') {
+      call.phase = 'active';
+      call.answeredAt = Date.now();
+    }
+    if (call.audioOnly && !r.audioOnly) call.audioOnly = false;
+    const answered = this.stamp({ type: 'call.answered', callId: call.id, by: me, deviceId: ctx.link.deviceId, audioOnly: r.audioOnly, transparent: r.transparent ?? false });
+    for (const [user, link] of call.participants) if (user !== me) link.send(answered);
+    if (call.room) {
+      const others = [...call.participants.keys()].filter((u) => u !== me);
+      await call.room.join(me);
+      this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: others });
+      for (const u of others) this.sendSignal(call, call.participants.get(u)!, null, { type: 'newParticipantArrived', name: me });
+    }
+    if (!call.group || call.ringing.size === 0) this.clearRingTimer(call);
+    return { callId: call.id, participants: [...call.participants.keys()] };
+  }
+
+  private async bye(r: RequestOf<'call.bye'>, ctx: RequestContext): Promise<unknown> {
+    if (this.stale(r.sentAt)) return { ignored: true, reason: 'stale' };
+    const call = this.callOf(r.callId);
+    const me = ctx.link.userId;
+    if (call.ringing.has(me)) {
+      // A decline.
+      call.ringing.delete(me);
+      this.releaseEngagement(me, call);
+      this.router.sendToUser(me, this.stamp({ type: 'call.ended', callId: call.id, reason: r.reason, by: me }), ctx.link);
+      if (!call.group) {
+        await this.end(call, r.reason === 'busy' ? 'busy' : 'remoteHangup', me, r.reason);
+      } else {
+        this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: me }));
+        await this.endIfEmpty(call);
+      }
+      return { callId: call.id };
+    }
+    if (!call.participants.has(me)) throw new SignalingError('FORBIDDEN', 'you are not in this call');
+    if (!call.group || me === call.initiator) {
+      await this.end(call, this.remoteReason(r.reason), me, r.reason);
+    } else {
+      await this.leave(call, me);
+    }
+    return { callId: call.id };
+  }
+
+  private async signal(r: RequestOf<'call.signal'>, ctx: RequestContext): Promise<unknown> {
+    if (this.stale(r.sentAt)) return { ignored: true, reason: 'stale' };
+    const call = this.callOf(r.callId);
+    const me = ctx.link.userId;
+    const link = call.participants.get(me);
+    if (!link) throw new SignalingError('FORBIDDEN', 'you are not in this call');
+    this.adoptDevice(call, ctx.link);
+    const p = r.payload;
+    if (call.topology === 'p2p') {
+      if (p.type !== 'offer' && p.type !== 'answer' && p.type !== 'candidate') {
+        throw new SignalingError('BAD_REQUEST', `'${p.type}' is an SFU message; this call is peer to peer`);
+      }
+      const peer = [...call.participants.entries()].find(([u]) => u !== me);
+      if (!peer) throw new SignalingError('INVALID_STATE', 'the other side has not answered yet');
+      this.sendSignal(call, peer[1], me, p);
+      return {};
+    }
+    return this.mediaSignal(call, me, p);
+  }
+
+  private async mediaSignal(call: Call, me: UserId, p: SignalPayload): Promise<unknown> {
+    const room = call.room!;
+    switch (p.type) {
+      case 'receiveVideoFrom': {
+        if (!call.participants.has(p.sender)) throw new SignalingError('NOT_FOUND', `${p.sender} is not in this call`);
+        const sdpAnswer = await room.receiveVideoFrom(me, p.sender, p.sdpOffer, { loopback: call.topology === 'loopback' });
+        this.sendSignal(call, call.participants.get(me)!, null, { type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
+        return {};
+      }
+      case 'onIceCandidate':
+        await room.addIceCandidate(me, p.name, p.candidate);
+        return {};
+      case 'leaveRoom':
+        await this.leave(call, me);
+        return {};
+      default:
+        throw new SignalingError('BAD_REQUEST', `'${p.type}' is a peer-to-peer message; this call goes through the media server`);
+    }
+  }
+
+  private async modify(r: RequestOf<'call.modify'>, ctx: RequestContext): Promise<unknown> {
+    if (this.stale(r.sentAt)) return { ignored: true, reason: 'stale' };
+    const call = this.callOf(r.callId);
+    const me = ctx.link.userId;
+    if (!call.participants.has(me)) throw new SignalingError('FORBIDDEN', 'you are not in this call');
+    call.audioOnly = r.audioOnly;
+    this.notifyParticipants(call, this.stamp({ type: 'call.modified', callId: call.id, by: me, audioOnly: r.audioOnly }), me);
+    return { callId: call.id, audioOnly: call.audioOnly };
+  }
+
+  private async invite(r: RequestOf<'call.invite'>, ctx: RequestContext): Promise<unknown> {
+    const call = this.callOf(r.callId);
+    const me = ctx.link.userId;
+    if (me !== call.initiator) throw new SignalingError('FORBIDDEN', 'only the initiator invites more members');
+    if (!call.group || !call.conversationId) throw new SignalingError('BAD_REQUEST', 'only group calls take more members');
+    const conversation = await this.directory.conversation(call.conversationId);
+    const fresh = [...new Set(r.invitees)].filter((u) => !call.participants.has(u) && !call.ringing.has(u));
+    const outsider = fresh.find((u) => !conversation?.memberIds.includes(u));
+    if (outsider) throw new SignalingError('FORBIDDEN', `${outsider} is not a member of this conversation`);
+    if (call.headcount + fresh.length > MAX_CALL_PARTICIPANTS) {
+      throw new SignalingError('CALL_FULL', `a call has at most ${MAX_CALL_PARTICIPANTS} participants, the initiator included`);
+    }
+    const rung = fresh.filter((u) => this.ring(call, u));
+    this.notifyParticipants(call, this.stamp({ type: 'call.invited', callId: call.id, invitees: rung }));
+    if (rung.length > 0) this.armRingTimer(call);
+    return { callId: call.id, invited: rung };
+  }
+
+  // --- call life ----------------------------------------------------------------------
+
+  /** Rings a user's devices; a busy user is skipped (and told nothing rings). */
+  private ring(call: Call, user: UserId): boolean {
+    if (this.engaged.has(user)) {
+      if (call.group) this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user }));
+      return false;
+    }
+    this.engaged.set(user, call.id);
+    call.ringing.add(user);
+    this.router.sendToUser(
+      user,
+      this.stamp({ type: 'call.incoming', callId: call.id, conversationId: call.conversationId, from: call.initiator, audioOnly: call.audioOnly, topology: call.topology, invitees: [...call.ringing, ...call.participants.keys()] }),
+    );
+    return true;
+  }
+
+  private join(call: Call, link: DeviceLink): void {
+    call.participants.set(link.userId, link);
+    call.everJoined.add(link.userId);
+    this.engaged.set(link.userId, call.id);
+  }
+
+  private async leave(call: Call, user: UserId): Promise<void> {
+    if (!call.participants.delete(user)) return;
+    this.releaseEngagement(user, call);
+    await call.room?.leave(user);
+    this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user }));
+    if (call.room) {
+      for (const link of call.participants.values()) this.sendSignal(call, link, null, { type: 'participantLeft', name: user });
+    }
+    if (!call.group && call.phase !== 'ended') {
+      const other = [...call.participants.keys()][0];
+      await this.end(call, 'remoteHangup', user);
+      void other;
+      return;
+    }
+    await this.endIfEmpty(call);
+  }
+
+  private async endIfEmpty(call: Call): Promise<void> {
+    if (call.phase === 'ended') return;
+    const nobodyElse = [...call.participants.keys()].every((u) => u === call.initiator) && call.ringing.size === 0;
+    if (call.participants.size === 0 || (nobodyElse && call.answeredAt === null)) {
+      await this.end(call, call.answeredAt === null ? 'remoteHangup' : 'allLeft', null);
+    } else if (call.participants.size === 1 && call.ringing.size === 0 && call.answeredAt !== null) {
+      await this.end(call, 'allLeft', null);
+    }
+  }
+
+  /**
+   * Ends the call for everyone still in it or being rung, frees its media and writes
+   * its record. `reason` is what the others are told; `recorded` what the record keeps.
+   */
+  private async end(call: Call, reason: EndReason, by: UserId | null, recorded: EndReason = reason): Promise<void> {
+    if (call.phase === 'ended') return;
+    call.phase = 'ended';
+    call.endedAt = Date.now();
+    call.endReason = recorded === 'remoteHangup' ? 'hangup' : recorded;
+    this.clearRingTimer(call);
+    for (const t of call.dropTimers.values()) clearTimeout(t);
+    const ended = this.stamp({ type: 'call.ended', callId: call.id, reason, by });
+    for (const [user, link] of call.participants) {
+      if (user !== by) link.send(ended);
+      this.releaseEngagement(user, call);
+    }
+    for (const user of call.ringing) {
+      this.router.sendToUser(user, ended);
+      this.releaseEngagement(user, call);
+    }
+    call.ringing.clear();
+    this.calls.delete(call.id);
+    await call.room?.close().catch(() => undefined);
+    const record = call.record();
+    try {
+      if (call.conversationId) await this.directory.appendCallRecord(call.conversationId, record);
+      else await this.directory.saveCallRecord(record);
+    } catch (error) {
+      this.log.warn({ callId: call.id, err: error }, 'call record not saved');
+    }
+    this.log.info({ callId: call.id, reason: call.endReason, duration: record.duration }, 'call ended');
+  }
+
+  private armRingTimer(call: Call): void {
+    this.clearRingTimer(call);
+    call.ringTimer = setTimeout(() => void this.ringTimeout(call), this.ringTimeoutMs);
+    call.ringTimer.unref();
+  }
+
+  private clearRingTimer(call: Call): void {
+    if (call.ringTimer) clearTimeout(call.ringTimer);
+    call.ringTimer = undefined;
+  }
+
+  private async ringTimeout(call: Call): Promise<void> {
+    call.ringTimer = undefined;
+    if (call.phase === 'ended') return;
+    if (call.answeredAt === null) {
+      await this.end(call, 'timeout', null);
+      return;
+    }
+    // A group call goes on; the invitees who never answered stop ringing.
+    const timedOut = this.stamp({ type: 'call.ended', callId: call.id, reason: 'timeout', by: null });
+    for (const user of call.ringing) {
+      this.router.sendToUser(user, timedOut);
+      this.releaseEngagement(user, call);
+      this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user }));
+    }
+    call.ringing.clear();
+    await this.endIfEmpty(call);
+  }
+
+  private onDeviceGone(link: DeviceLink): void {
+    const callId = this.engaged.get(link.userId);
+    const call = callId ? this.calls.get(callId) : undefined;
+    if (!call || call.participants.get(link.userId) !== link) return;
+    // A network blip is not a hang-up: wait for the user to come back on some device.
+    const timer = setTimeout(() => {
+      call.dropTimers.delete(link.userId);
+      if (call.participants.get(link.userId) === link) void this.leave(call, link.userId);
+    }, this.graceMs);
+    timer.unref();
+    call.dropTimers.set(link.userId, timer);
+  }
+
+  /** A participant signalling from a new device (after a reconnect) takes the call there. */
+  private adoptDevice(call: Call, link: DeviceLink): void {
+    const current = call.participants.get(link.userId);
+    if (current === link) return;
+    const timer = call.dropTimers.get(link.userId);
+    if (timer) clearTimeout(timer);
+    call.dropTimers.delete(link.userId);
+    call.participants.set(link.userId, link);
+  }
+
+  // --- helpers ----------------------------------------------------------------------
+
+  private callOf(id: CallId): Call {
+    const call = this.calls.get(id);
+    if (!call) throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
+    return call;
+  }
+
+  private releaseEngagement(user: UserId, call: Call): void {
+    if (this.engaged.get(user) === call.id) this.engaged.delete(user);
+  }
+
+  private stale(sentAt: number | undefined): boolean {
+    return sentAt !== undefined && Date.now() - sentAt > this.staleMs;
+  }
+
+  private remoteReason(reason: EndReason): EndReason {
+    return reason === 'hangup' ? 'remoteHangup' : reason;
+  }
+
+  private notifyParticipants(call: Call, n: ServerNotification, except?: UserId): void {
+    for (const [user, link] of call.participants) if (user !== except) link.send(n);
+  }
+
+  private sendSignal(call: Call, to: DeviceLink, from: UserId | null, payload: ServerSignalPayload): void {
+    to.send(this.stamp({ type: 'call.signal', callId: call.id, from, payload }));
+  }
+
+  private sendCandidate(call: Call, participant: UserId, sender: string, candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): void {
+    const link = call.participants.get(participant);
+    if (link) this.sendSignal(call, link, null, { type: 'iceCandidate', name: sender as UserId, candidate });
+  }
+
+  private stamp(n: Unstamped): ServerNotification {
+    return { ...n, sentAt: Date.now() } as ServerNotification;
+  }
+}

@@ -1,0 +1,128 @@
+import type { RequestOf, RoomName, ServerSignalPayload, UserId } from '@roundtable/protocol';
+import type { MediaRoom, MediaServer } from '../media/MediaServer.js';
+import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
+import type { DeviceLink, Router } from '../net/Router.js';
+
+interface OpenRoom {
+  name: RoomName;
+  media: MediaRoom;
+  members: Map<UserId, DeviceLink>;
+}
+
+/** At most this many people in an open room (the same cap as calls). */
+export const MAX_ROOM_MEMBERS = 9;
+
+/**
+ * Open meeting rooms joined by name (the Kurento group-call model): any signed-in user
+ * may join; the same uplink/downlink messages as group calls.
+ */
+export class RoomService {
+  private readonly rooms = new Map<RoomName, OpenRoom>();
+  private readonly opening = new Map<RoomName, Promise<OpenRoom>>();
+
+  constructor(
+    router: Router,
+    private readonly media: MediaServer,
+    private readonly maxMembers = MAX_ROOM_MEMBERS,
+  ) {
+    router.onDeviceGone((link) => {
+      for (const room of this.rooms.values()) if (room.members.get(link.userId) === link) void this.leave(room, link.userId);
+    });
+  }
+
+  handlers(): HandlerTable {
+    return {
+      'room.join': (r, ctx) => this.join(r, ctx),
+      'room.signal': (r, ctx) => this.signal(r, ctx),
+      'room.leave': (r, ctx) => this.leaveRequest(r, ctx),
+    };
+  }
+
+  get openRooms(): number {
+    return this.rooms.size;
+  }
+
+  async close(): Promise<void> {
+    for (const room of [...this.rooms.values()]) await this.closeRoom(room);
+  }
+
+  private async join(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
+    const me = ctx.link.userId;
+    const room = await this.open(r.room);
+    if (room.members.has(me)) throw new SignalingError('INVALID_STATE', `you are already in room ${r.room}`);
+    if (room.members.size >= this.maxMembers) throw new SignalingError('CALL_FULL', `room ${r.room} is full (${this.maxMembers})`);
+    const others = [...room.members.keys()];
+    room.members.set(me, ctx.link);
+    await room.media.join(me);
+    this.send(room, ctx.link, { type: 'existingParticipants', data: others });
+    for (const u of others) this.send(room, room.members.get(u)!, { type: 'newParticipantArrived', name: me });
+    return { room: r.room, participants: others };
+  }
+
+  private async signal(r: RequestOf<'room.signal'>, ctx: RequestContext): Promise<unknown> {
+    const room = this.rooms.get(r.room);
+    const me = ctx.link.userId;
+    if (!room || !room.members.has(me)) throw new SignalingError('FORBIDDEN', `you are not in room ${r.room}`);
+    room.members.set(me, ctx.link);
+    const p = r.payload;
+    switch (p.type) {
+      case 'receiveVideoFrom': {
+        if (!room.members.has(p.sender)) throw new SignalingError('NOT_FOUND', `${p.sender} is not in room ${r.room}`);
+        const sdpAnswer = await room.media.receiveVideoFrom(me, p.sender, p.sdpOffer);
+        this.send(room, ctx.link, { type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
+        return {};
+      }
+      case 'onIceCandidate':
+        await room.media.addIceCandidate(me, p.name, p.candidate);
+        return {};
+      case 'leaveRoom':
+        await this.leave(room, me);
+        return {};
+      default:
+        throw new SignalingError('BAD_REQUEST', `'${p.type}' is not a room message`);
+    }
+  }
+
+  private async leaveRequest(r: RequestOf<'room.leave'>, ctx: RequestContext): Promise<unknown> {
+    const room = this.rooms.get(r.room);
+    if (!room || !room.members.has(ctx.link.userId)) throw new SignalingError('FORBIDDEN', `you are not in room ${r.room}`);
+    await this.leave(room, ctx.link.userId);
+    return {};
+  }
+
+  private async open(name: RoomName): Promise<OpenRoom> {
+    const existing = this.rooms.get(name);
+    if (existing) return existing;
+    let pending = this.opening.get(name);
+    if (!pending) {
+      pending = (async () => {
+        const media = await this.media.createRoom(`room ${name}`);
+        const room: OpenRoom = { name, media, members: new Map() };
+        media.onCandidate((c) => {
+          const link = room.members.get(c.participant as UserId);
+          if (link) this.send(room, link, { type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
+        });
+        this.rooms.set(name, room);
+        return room;
+      })().finally(() => this.opening.delete(name));
+      this.opening.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async leave(room: OpenRoom, user: UserId): Promise<void> {
+    if (!room.members.delete(user)) return;
+    await room.media.leave(user);
+    for (const link of room.members.values()) this.send(room, link, { type: 'participantLeft', name: user });
+    if (room.members.size === 0) await this.closeRoom(room);
+  }
+
+  private async closeRoom(room: OpenRoom): Promise<void> {
+    this.rooms.delete(room.name);
+    await room.media.close();
+  }
+
+  private send(room: OpenRoom, link: DeviceLink, payload: ServerSignalPayload): void {
+    link.send({ type: 'room.signal', room: room.name, payload });
+  }
+}

@@ -1,0 +1,131 @@
+import { MediaPipeline, type MediaConfig, type WebRtcEndpoint } from '@roundtable/media';
+import type { IceCandidateInit } from '@roundtable/protocol';
+import { SignalingError } from '../net/Handlers.js';
+import type { MediaRoom, MediaServer, RoomCandidate } from './MediaServer.js';
+
+/** The embedded default: rooms are pipelines of this process's media engine. */
+export class InProcessMediaServer implements MediaServer {
+  readonly kind = 'in-process';
+  private readonly rooms = new Set<InProcessRoom>();
+
+  constructor(private readonly config: Partial<MediaConfig> = {}) {}
+
+  async createRoom(label: string): Promise<MediaRoom> {
+    const room = new InProcessRoom(label, new MediaPipeline(this.config), () => this.rooms.delete(room));
+    this.rooms.add(room);
+    return room;
+  }
+
+  async ready(): Promise<boolean> {
+    return true;
+  }
+
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  async close(): Promise<void> {
+    for (const room of [...this.rooms]) await room.close();
+  }
+}
+
+class InProcessRoom implements MediaRoom {
+  private readonly uplinks = new Map<string, WebRtcEndpoint>();
+  /** downlinks.get(participant).get(sender) */
+  private readonly downlinks = new Map<string, Map<string, WebRtcEndpoint>>();
+  private readonly listeners: Array<(c: RoomCandidate) => void> = [];
+  private closed = false;
+
+  constructor(
+    readonly label: string,
+    private readonly pipeline: MediaPipeline,
+    private readonly onClosed: () => void,
+  ) {}
+
+  async join(participant: string): Promise<void> {
+    this.assertOpen();
+    if (this.uplinks.has(participant)) return;
+    this.uplinks.set(participant, this.endpoint(participant, participant, 'recvonly'));
+    this.downlinks.set(participant, new Map());
+  }
+
+  async receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
+    this.assertOpen();
+    const ep = this.linkFor(participant, sender, true);
+    if (sender === participant && options.loopback) ep.connect(ep);
+    try {
+      const answer = await ep.processOffer(sdpOffer);
+      await ep.gatherCandidates();
+      return answer;
+    } catch (error) {
+      throw new SignalingError('MEDIA_ERROR', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  async addIceCandidate(participant: string, sender: string, candidate: IceCandidateInit): Promise<void> {
+    this.assertOpen();
+    const ep = this.linkFor(participant, sender, false);
+    try {
+      await ep.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null });
+    } catch (error) {
+      throw new SignalingError('BAD_REQUEST', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  async leave(participant: string): Promise<void> {
+    this.uplinks.get(participant)?.close();
+    this.uplinks.delete(participant);
+    for (const ep of this.downlinks.get(participant)?.values() ?? []) ep.close();
+    this.downlinks.delete(participant);
+    for (const links of this.downlinks.values()) {
+      links.get(participant)?.close();
+      links.delete(participant);
+    }
+  }
+
+  participants(): string[] {
+    return [...this.uplinks.keys()];
+  }
+
+  onCandidate(listener: (c: RoomCandidate) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.pipeline.close();
+    this.onClosed();
+  }
+
+  /** The endpoint for (participant, sender); a downlink is made (and fed) on first use. */
+  private linkFor(participant: string, sender: string, create: boolean): WebRtcEndpoint {
+    const uplink = this.uplinks.get(participant);
+    if (!uplink) throw new SignalingError('NOT_FOUND', `${participant} is not in this room`);
+    if (sender === participant) return uplink;
+    const source = this.uplinks.get(sender);
+    if (!source) throw new SignalingError('NOT_FOUND', `${sender} is not in this room`);
+    const links = this.downlinks.get(participant)!;
+    let ep = links.get(sender);
+    if (!ep) {
+      if (!create) throw new SignalingError('INVALID_STATE', `no link from ${sender} to ${participant} yet: send receiveVideoFrom first`);
+      ep = this.endpoint(participant, sender, 'sendonly');
+      source.connect(ep);
+      links.set(sender, ep);
+    }
+    return ep;
+  }
+
+  private endpoint(participant: string, sender: string, direction: 'sendonly' | 'recvonly'): WebRtcEndpoint {
+    // An uplink only receives from its peer; a downlink only sends. Loopback needs both.
+    const ep = this.pipeline.createWebRtcEndpoint({ direction: direction === 'recvonly' ? 'sendrecv' : 'sendonly' });
+    ep.on('iceCandidate', (candidate) => {
+      for (const l of this.listeners) l({ participant, sender, candidate: { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null } });
+    });
+    return ep;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SignalingError('INVALID_STATE', `room ${this.label} is closed`);
+  }
+}

@@ -1,0 +1,42 @@
+import type { IceCandidateInit } from '@roundtable/protocol';
+
+/**
+ * What signaling needs from a media server: rooms in which each participant publishes
+ * one uplink and receives one downlink per other participant (the Kurento group-call
+ * model). Implemented in process over @roundtable/media, and remotely over the Kurento
+ * Protocol, so signaling never touches media objects itself.
+ */
+export interface MediaServer {
+  readonly kind: 'in-process' | 'remote';
+  createRoom(label: string): Promise<MediaRoom>;
+  /** True when it can take new rooms (for /readyz). */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** A local ICE candidate of one endpoint: `participant`'s link for `sender`'s media. */
+export interface RoomCandidate {
+  participant: string;
+  /** Whose media the endpoint carries: the participant itself for its uplink. */
+  sender: string;
+  candidate: IceCandidateInit;
+}
+
+export interface MediaRoom {
+  readonly label: string;
+  /** Adds a participant (creates its uplink endpoint). Idempotent. */
+  join(participant: string): Promise<void>;
+  /**
+   * Negotiates the endpoint carrying `sender`'s media to `participant` (its uplink when
+   * sender === participant) and returns the SDP answer. With `loopback`, a participant's
+   * uplink is sent back to itself.
+   */
+  receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options?: { loopback?: boolean }): Promise<string>;
+  addIceCandidate(participant: string, sender: string, candidate: IceCandidateInit): Promise<void>;
+  /** Removes a participant: its uplink and every downlink from or to it. */
+  leave(participant: string): Promise<void>;
+  participants(): string[];
+  onCandidate(listener: (c: RoomCandidate) => void): void;
+  /** Releases every endpoint of the room. Idempotent. */
+  close(): Promise<void>;
+}

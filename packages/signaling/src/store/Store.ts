@@ -1,0 +1,46 @@
+import type { CallRecord, ChatMessage, ConversationId, ConversationInfo, DeviceId, UserId, UserInfo } from '@roundtable/protocol';
+
+export interface StoredUser extends UserInfo {
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface StoredSession {
+  /** SHA-256 of the bearer token; the token itself is never stored. */
+  tokenHash: string;
+  userId: UserId;
+  deviceId: DeviceId;
+  deviceName: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/**
+ * The data layer. SQLite (one file) by default; written against this interface so a
+ * PostgreSQL implementation can follow. Every method is synchronous-or-async safe:
+ * callers always await.
+ */
+export interface Store {
+  // users
+  createUser(user: StoredUser): Promise<void>;
+  userById(id: UserId): Promise<StoredUser | undefined>;
+  userByName(username: string): Promise<StoredUser | undefined>;
+  // sessions (device logins)
+  createSession(session: StoredSession): Promise<void>;
+  sessionByTokenHash(tokenHash: string): Promise<StoredSession | undefined>;
+  deleteSession(tokenHash: string): Promise<void>;
+  // contacts
+  addContact(userId: UserId, contactId: UserId): Promise<void>;
+  contactsOf(userId: UserId): Promise<UserInfo[]>;
+  // conversations
+  createConversation(conversation: ConversationInfo): Promise<void>;
+  conversationById(id: ConversationId): Promise<ConversationInfo | undefined>;
+  directConversation(a: UserId, b: UserId): Promise<ConversationInfo | undefined>;
+  conversationsOf(userId: UserId): Promise<ConversationInfo[]>;
+  // messages (text and call records); seq is assigned by the store, from 1 per conversation
+  appendMessage(message: Omit<ChatMessage, 'seq'>): Promise<ChatMessage>;
+  history(conversationId: ConversationId, beforeSeq: number | undefined, limit: number): Promise<ChatMessage[]>;
+  /** Call records of calls not in a conversation (loopback) are kept too. */
+  saveCallRecord(record: CallRecord, conversationId: ConversationId | null): Promise<void>;
+  close(): Promise<void>;
+}
