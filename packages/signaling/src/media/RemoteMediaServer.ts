@@ -1,0 +1,150 @@
+import { KurentoClient, type MediaPipeline, type WebRtcEndpoint } from '@roundtable/kurento/client';
+import type { IceCandidateInit } from '@roundtable/protocol';
+import { SignalingError } from '../net/Handlers.js';
+import type { MediaRoom, MediaServer, RoomCandidate } from './MediaServer.js';
+
+export interface RemoteMediaServerOptions {
+  /** Kurento Protocol URL of the media server, e.g. ws://media-host:8888/kurento. */
+  url: string;
+  /** Shared secret of the media server, if it requires one. */
+  accessToken?: string;
+}
+
+/**
+ * Rooms on a media server in another process (a Roundtable media node, or a Kurento
+ * Media Server), reached over the Kurento Protocol: the split deployment of the seed.
+ */
+export class RemoteMediaServer implements MediaServer {
+  readonly kind = 'remote';
+  private constructor(private readonly client: KurentoClient) {}
+
+  static async connect(options: RemoteMediaServerOptions): Promise<RemoteMediaServer> {
+    const client = await KurentoClient.connect(options.url, options.accessToken ? { accessToken: options.accessToken } : {});
+    return new RemoteMediaServer(client);
+  }
+
+  async createRoom(label: string): Promise<MediaRoom> {
+    try {
+      return new RemoteRoom(label, await this.client.createMediaPipeline());
+    } catch (error) {
+      throw new SignalingError('MEDIA_ERROR', `media server: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  async ready(): Promise<boolean> {
+    return this.client.connected;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+class RemoteRoom implements MediaRoom {
+  private readonly uplinks = new Map<string, Promise<WebRtcEndpoint>>();
+  private readonly downlinks = new Map<string, Map<string, Promise<WebRtcEndpoint>>>();
+  private readonly listeners: Array<(c: RoomCandidate) => void> = [];
+  private closed = false;
+
+  constructor(
+    readonly label: string,
+    private readonly pipeline: MediaPipeline,
+  ) {}
+
+  async join(participant: string): Promise<void> {
+    this.assertOpen();
+    if (this.uplinks.has(participant)) return;
+    this.downlinks.set(participant, new Map());
+    const ep = this.endpoint(participant, participant, {});
+    this.uplinks.set(participant, ep);
+    await ep;
+  }
+
+  async receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
+    this.assertOpen();
+    const ep = await this.linkFor(participant, sender, true);
+    return media(async () => {
+      if (sender === participant && options.loopback) await ep.connect(ep);
+      const answer = await ep.processOffer(sdpOffer);
+      await ep.gatherCandidates();
+      return answer;
+    });
+  }
+
+  async addIceCandidate(participant: string, sender: string, candidate: IceCandidateInit): Promise<void> {
+    this.assertOpen();
+    const ep = await this.linkFor(participant, sender, false);
+    await media(() => ep.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? '', sdpMLineIndex: candidate.sdpMLineIndex ?? 0 }));
+  }
+
+  async leave(participant: string): Promise<void> {
+    const doomed: Array<Promise<WebRtcEndpoint>> = [];
+    const up = this.uplinks.get(participant);
+    if (up) doomed.push(up);
+    this.uplinks.delete(participant);
+    doomed.push(...(this.downlinks.get(participant)?.values() ?? []));
+    this.downlinks.delete(participant);
+    for (const links of this.downlinks.values()) {
+      const link = links.get(participant);
+      if (link) doomed.push(link);
+      links.delete(participant);
+    }
+    await Promise.all(doomed.map(async (p) => (await p.catch(() => undefined))?.release().catch(() => undefined)));
+  }
+
+  participants(): string[] {
+    return [...this.uplinks.keys()];
+  }
+
+  onCandidate(listener: (c: RoomCandidate) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pipeline.release().catch(() => undefined);
+  }
+
+  private async linkFor(participant: string, sender: string, create: boolean): Promise<WebRtcEndpoint> {
+    const uplink = this.uplinks.get(participant);
+    if (!uplink) throw new SignalingError('NOT_FOUND', `${participant} is not in this room`);
+    if (sender === participant) return uplink;
+    const source = this.uplinks.get(sender);
+    if (!source) throw new SignalingError('NOT_FOUND', `${sender} is not in this room`);
+    const links = this.downlinks.get(participant)!;
+    let ep = links.get(sender);
+    if (!ep) {
+      if (!create) throw new SignalingError('INVALID_STATE', `no link from ${sender} to ${participant} yet: send receiveVideoFrom first`);
+      ep = this.endpoint(participant, sender, { sendonly: true }).then(async (down) => {
+        await (await source).connect(down);
+        return down;
+      });
+      links.set(sender, ep);
+    }
+    return ep;
+  }
+
+  private async endpoint(participant: string, sender: string, options: { sendonly?: boolean }): Promise<WebRtcEndpoint> {
+    const ep = await media(() => this.pipeline.createWebRtcEndpoint(options));
+    await ep.on('IceCandidateFound', (event) => {
+      const c = event.candidate;
+      for (const l of this.listeners) l({ participant, sender, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+    });
+    return ep;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SignalingError('INVALID_STATE', `room ${this.label} is closed`);
+  }
+}
+
+/** Runs a media-server call, reporting its failure as MEDIA_ERROR. */
+async function media<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof SignalingError) throw error;
+    throw new SignalingError('MEDIA_ERROR', `media server: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
