@@ -1,0 +1,92 @@
+import { StunServer } from '@roundtable/media/testing';
+import type { RequestOf, RequestType, RoomName, SignalPayload, UserId } from '@roundtable/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { InProcessMediaServer } from '../media/InProcessMediaServer.js';
+import type { HandlerTable } from '../net/Handlers.js';
+import { FakeRouter, type FakeLink } from '../testing/fakes.js';
+import { SfuPeer } from '../testing/sfuPeer.js';
+import { RoomService } from './RoomService.js';
+
+const stun = new StunServer();
+let stunUrl = '';
+const cleanup: Array<() => unknown> = [];
+beforeAll(async () => {
+  stunUrl = (await stun.listen()).url;
+});
+afterAll(() => stun.close());
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+type Body<T extends RequestType> = Omit<RequestOf<T>, 'id' | 'type'>;
+const ROOM = 'standup' as RoomName;
+
+function setup(maxMembers?: number) {
+  const router = new FakeRouter();
+  const media = new InProcessMediaServer({ iceAddresses: ['127.0.0.1'], portRange: [45200, 45499] });
+  const rooms = new RoomService(router, media, maxMembers);
+  const table: HandlerTable = rooms.handlers();
+  cleanup.push(() => rooms.close(), () => media.close());
+  const call = async <T extends RequestType>(link: FakeLink, type: T, body: Body<T>): Promise<unknown> => {
+    const handler = table[type] as ((r: RequestOf<T>, ctx: { link: FakeLink }) => Promise<unknown>) | undefined;
+    return handler!({ id: 1, type, ...body } as unknown as RequestOf<T>, { link });
+  };
+  return { router, media, rooms, call };
+}
+
+function peerFor(env: ReturnType<typeof setup>, link: FakeLink, tag: number): SfuPeer {
+  const peer = new SfuPeer(link.userId, { send: (payload: SignalPayload) => env.call(link, 'room.signal', { room: ROOM, payload }) }, stunUrl, tag);
+  cleanup.push(() => peer.close());
+  let handled = 0;
+  const pump = setInterval(() => {
+    while (handled < link.received.length) {
+      const n = link.received[handled++]!;
+      if (n.type === 'room.signal') void peer.handle(n.payload);
+    }
+  }, 5);
+  cleanup.push(() => clearInterval(pump));
+  return peer;
+}
+
+async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('open rooms', () => {
+  it('three people join by name and receive each other; a leaver is announced and the last one closes the room', async () => {
+    const env = setup();
+    const [a, b, c] = [env.router.connect('a'), env.router.connect('b'), env.router.connect('c')];
+    const peers = [peerFor(env, a, 1), peerFor(env, b, 2), peerFor(env, c, 3)];
+    for (const l of [a, b, c]) await env.call(l, 'room.join', { room: ROOM });
+    await until(() => peers.every((p, i) => ['a', 'b', 'c'].every((n, j) => i === j || p.videoCount(n) > 5)));
+    await env.call(c, 'room.leave', { room: ROOM });
+    await a.waitFor('room.signal', (n) => n.payload.type === 'participantLeft' && n.payload.name === 'c');
+    await env.call(a, 'room.signal', { room: ROOM, payload: { type: 'leaveRoom' } });
+    await env.call(b, 'room.leave', { room: ROOM });
+    expect(env.rooms.openRooms).toBe(0);
+    expect(env.media.roomCount).toBe(0);
+  });
+
+  it('refuses signals from someone who has not joined, a second join, and a full room', async () => {
+    const env = setup(2);
+    const [a, b, c] = [env.router.connect('a'), env.router.connect('b'), env.router.connect('c')];
+    await env.call(a, 'room.join', { room: ROOM });
+    await expect(env.call(b, 'room.signal', { room: ROOM, payload: { type: 'receiveVideoFrom', sender: 'a' as UserId, sdpOffer: 'v=0' } })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(env.call(a, 'room.join', { room: ROOM })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await env.call(b, 'room.join', { room: ROOM });
+    await expect(env.call(c, 'room.join', { room: ROOM })).rejects.toMatchObject({ code: 'CALL_FULL' });
+  });
+
+  it('a member whose device drops leaves the room', async () => {
+    const env = setup();
+    const [a, b] = [env.router.connect('a'), env.router.connect('b')];
+    await env.call(a, 'room.join', { room: ROOM });
+    await env.call(b, 'room.join', { room: ROOM });
+    env.router.disconnect(b);
+    await a.waitFor('room.signal', (n) => n.payload.type === 'participantLeft' && n.payload.name === 'b');
+  });
+});
