@@ -194,7 +194,7 @@ describe('loopback signaling from a Node client', () => {
   });
 
   async function connect(): Promise<WsTestClient> {
-    const client = await WsTestClient.connect(`${server.url.replace('http', 'ws')}ws`);
+    const client = await WsTestClient.connect(`${server.url.replace('http', 'ws')}ws/loopback`);
     clients.push(client);
     return client;
   }

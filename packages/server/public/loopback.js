@@ -1,5 +1,5 @@
 // Loopback test page: sends camera + microphone to the media server over WebRTC and
-// plays what comes back. Signaling is JSON over the /ws WebSocket with trickle ICE.
+// plays what comes back. Signaling is JSON over the /ws/loopback WebSocket with trickle ICE.
 // Plain browser JavaScript, no build step.
 //
 // Exposes window.roundtableLoopback = { pc, state } so tests can read pc.getStats().
@@ -65,7 +65,7 @@ function fail(error) {
 
 function openSocket() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+  const ws = new WebSocket(`${scheme}//${location.host}/ws/loopback`);
   return new Promise((resolve, reject) => {
     ws.onopen = () => resolve(ws);
     ws.onerror = () => reject(new Error('could not connect to the signaling WebSocket'));

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 async function connect(): Promise<WsTestClient> {
-  const client = await WsTestClient.connect(`${server.url.replace('http', 'ws')}ws`);
+  const client = await WsTestClient.connect(`${server.url.replace('http', 'ws')}ws/loopback`);
   clients.push(client);
   return client;
 }
@@ -97,7 +97,7 @@ describe('HTTP', () => {
   });
 });
 
-describe('WebSocket /ws message validation', () => {
+describe('WebSocket /ws/loopback message validation', () => {
   it.each([
     ['bad JSON', '{"id": "start", ', /not valid JSON/],
     ['a JSON array', '[]', /must be a JSON object/],

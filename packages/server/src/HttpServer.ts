@@ -21,12 +21,12 @@ export interface HttpServerOptions {
   heartbeatIntervalMs?: number;
 }
 
-const WS_PATH = '/ws';
+const WS_PATH = '/ws/loopback';
 const HEALTH_PATH = '/healthz';
 const CLOSE_GRACE_MS = 1000;
 
 /**
- * The HTTP server: static files, `/healthz`, and the loopback WebSocket at `/ws`.
+ * The HTTP server: static files, `/healthz`, and the loopback WebSocket at `/ws/loopback`.
  * Each WebSocket owns one `LoopbackSession`, closed with the socket.
  */
 export class HttpServer {
