@@ -1,0 +1,29 @@
+// Public surface of @roundtable/signaling. Test helpers (testing/) are imported by path, not from here.
+
+// logging
+export { silentLogger, type Logger } from './logger.js';
+
+// persistence
+export type { Store, StoredSession, StoredUser } from './store/Store.js';
+export { SqliteStore, type SqliteStoreOptions } from './store/SqliteStore.js';
+export { StoreError, type StoreErrorCode } from './store/StoreError.js';
+
+// accounts and device logins
+export { AuthService, DEFAULT_TOKEN_TTL_MS, type AuthServiceOptions, type LoginInput, type LoginResult, type RegisterInput } from './auth/AuthService.js';
+export { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword, type ScryptParams } from './auth/passwords.js';
+
+// transport: WebSocket endpoint, handler tables, presence
+export { SignalingError, type Handler, type HandlerTable, type RequestContext } from './net/Handlers.js';
+export type { DeviceLink, Router } from './net/Router.js';
+export type { LinkRegistry } from './net/LinkRegistry.js';
+export { InMemoryRouter, type InMemoryRouterOptions } from './net/InMemoryRouter.js';
+export { SignalingServer, type SignalingServerOptions } from './net/SignalingServer.js';
+export type { HelloResult, LogoutResult, RegisterResult, ResultMap, ResultOf } from './results.js';
+
+// IM
+export { ImService, type ImServiceOptions } from './im/ImService.js';
+export { imHandlers } from './im/imHandlers.js';
+
+// ICE servers and TURN credentials
+export { DEFAULT_TURN_TTL_MS, IceServers, turnCredentials, type IceServer, type IceServersOptions, type IceServersResult } from './ice/IceServers.js';
+export { iceHandlers } from './ice/iceHandlers.js';

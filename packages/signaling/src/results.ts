@@ -1,0 +1,48 @@
+import type { ChatMessage, ConversationInfo, DeviceId, RequestType, UserId, UserInfo } from '@roundtable/protocol';
+import type { LoginResult } from './auth/AuthService.js';
+import type { IceServersResult } from './ice/IceServers.js';
+
+/*
+ * The `result` of each successful response, by request type, as docs/signaling-protocol.md
+ * states them (some carry a little more than the page lists). These belong in
+ * @roundtable/protocol beside the requests (the client SDK needs them too); they live
+ * here until they move. Modules add theirs by declaration merging:
+ *   declare module '../results.js' { interface ResultMap { 'call.start': { callId: CallId } } }
+ */
+
+export type { LoginResult };
+
+/** Registering also logs in: the new account's first device. */
+export type RegisterResult = LoginResult;
+
+export interface HelloResult {
+  userId: UserId;
+  deviceId: DeviceId;
+  /** When the token stops working (ms since the epoch); log in again before. */
+  expiresAt: number;
+  user: UserInfo;
+}
+
+export type LogoutResult = Record<string, never>;
+
+export interface ResultMap {
+  register: RegisterResult;
+  login: LoginResult;
+  hello: HelloResult;
+  logout: LogoutResult;
+  'users.find': UserInfo;
+  'contacts.add': Record<string, never>;
+  /** By username. */
+  'contacts.list': UserInfo[];
+  /** Made on first use. */
+  'conversations.direct': ConversationInfo;
+  'conversations.createGroup': ConversationInfo;
+  /** Most recently active first. */
+  'conversations.list': ConversationInfo[];
+  'messages.send': ChatMessage;
+  /** Oldest first; page backwards with `beforeSeq` = the first seq of the previous page. */
+  'messages.history': ChatMessage[];
+  'ice.servers': IceServersResult;
+}
+
+export type ResultOf<T extends RequestType> = T extends keyof ResultMap ? ResultMap[T] : unknown;

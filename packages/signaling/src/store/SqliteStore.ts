@@ -1,0 +1,452 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  CallId,
+  CallRecord,
+  ChatMessage,
+  ConversationId,
+  ConversationInfo,
+  DeviceId,
+  MessageId,
+  UserId,
+  UserInfo,
+} from '@roundtable/protocol';
+import type { Store, StoredSession, StoredUser } from './Store.js';
+import { StoreError } from './StoreError.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** Database file (its folder is created if missing), or `':memory:'` for a private in-memory database. */
+  path: string;
+  /** How long a statement waits for another connection's lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+interface UserRow {
+  id: string;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  created_at: number;
+}
+interface SessionRow {
+  token_hash: string;
+  user_id: string;
+  device_id: string;
+  device_name: string;
+  created_at: number;
+  expires_at: number;
+}
+interface ConversationRow {
+  id: string;
+  kind: 'direct' | 'group';
+  name: string;
+  created_at: number;
+  member_ids: string;
+}
+interface MessageRow {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  kind: 'text' | 'call';
+  text: string | null;
+  call_json: string | null;
+  sent_at: number;
+}
+interface CallRecordRow {
+  call_id: string;
+  conversation_id: string | null;
+  initiator: string;
+  audio_only: number;
+  topology: CallRecord['topology'];
+  participants: string;
+  started_at: number;
+  answered_at: number | null;
+  ended_at: number;
+  duration: number;
+  end_reason: CallRecord['endReason'];
+  missed: number;
+}
+
+// Members come back in the order they were given (the creator first).
+const CONVERSATION_COLUMNS = `
+  c.id, c.kind, c.name, c.created_at,
+  (SELECT json_group_array(user_id) FROM (
+     SELECT user_id FROM conversation_members WHERE conversation_id = c.id ORDER BY position
+  )) AS member_ids`;
+
+/**
+ * The `Store` on SQLite (better-sqlite3): one file, WAL journal, foreign keys on, the
+ * schema migrated when opened. better-sqlite3 is synchronous; the methods are async
+ * only to honour the interface, and each one runs to completion without yielding, so
+ * a multi-statement method is atomic with respect to the event loop as well.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL is durable across application crashes in WAL mode; only a power loss can drop the last commits.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      migrate(this.db, MIGRATIONS);
+      this.statements = prepareStatements(this.db);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+  }
+
+  /** The schema version of the open database. */
+  get schemaVersion(): number {
+    return currentVersion(this.open());
+  }
+
+  /** The journal mode in force ('wal' for files; in-memory databases report 'memory'). */
+  get journalMode(): string {
+    return String(this.open().pragma('journal_mode', { simple: true }));
+  }
+
+  // --- users -----------------------------------------------------------------------
+
+  async createUser(user: StoredUser): Promise<void> {
+    this.open();
+    guard(() =>
+      this.statements.insertUser.run({
+        id: user.id,
+        username: user.username,
+        display_name: user.displayName,
+        password_hash: user.passwordHash,
+        created_at: user.createdAt,
+      }),
+    );
+  }
+
+  async userById(id: UserId): Promise<StoredUser | undefined> {
+    this.open();
+    const row = this.statements.userById.get(id);
+    return row && toUser(row);
+  }
+
+  async userByName(username: string): Promise<StoredUser | undefined> {
+    this.open();
+    const row = this.statements.userByName.get(username);
+    return row && toUser(row);
+  }
+
+  // --- sessions --------------------------------------------------------------------
+
+  async createSession(session: StoredSession): Promise<void> {
+    this.open();
+    guard(() =>
+      this.statements.insertSession.run({
+        token_hash: session.tokenHash,
+        user_id: session.userId,
+        device_id: session.deviceId,
+        device_name: session.deviceName,
+        created_at: session.createdAt,
+        expires_at: session.expiresAt,
+      }),
+    );
+  }
+
+  async sessionByTokenHash(tokenHash: string): Promise<StoredSession | undefined> {
+    this.open();
+    const row = this.statements.sessionByTokenHash.get(tokenHash);
+    return row && toSession(row);
+  }
+
+  async deleteSession(tokenHash: string): Promise<void> {
+    this.open();
+    this.statements.deleteSession.run(tokenHash);
+  }
+
+  /** Deletes sessions that expired at or before `now`; returns how many. (Not part of `Store`: housekeeping.) */
+  async deleteExpiredSessions(now: number): Promise<number> {
+    this.open();
+    return this.statements.deleteExpiredSessions.run(now).changes;
+  }
+
+  // --- contacts --------------------------------------------------------------------
+
+  /** Idempotent: adding a contact twice keeps one. */
+  async addContact(userId: UserId, contactId: UserId): Promise<void> {
+    this.open();
+    guard(() => this.statements.insertContact.run(userId, contactId, Date.now()));
+  }
+
+  async contactsOf(userId: UserId): Promise<UserInfo[]> {
+    this.open();
+    return this.statements.contactsOf.all(userId).map((row) => toUserInfo(row));
+  }
+
+  // --- conversations ---------------------------------------------------------------
+
+  /**
+   * A direct conversation has exactly two distinct members, and a pair has at most
+   * one: creating a second rejects with `StoreError('conflict')`.
+   */
+  async createConversation(conversation: ConversationInfo): Promise<void> {
+    this.open();
+    const members = conversation.memberIds;
+    if (new Set(members).size !== members.length) throw new RangeError('conversation members must be distinct');
+    if (conversation.kind === 'direct' && members.length !== 2) throw new RangeError('a direct conversation has two members');
+    const directKey = conversation.kind === 'direct' ? directKeyOf(members[0]!, members[1]!) : null;
+    guard(() =>
+      this.db.transaction(() => {
+        this.statements.insertConversation.run({
+          id: conversation.id,
+          kind: conversation.kind,
+          name: conversation.name,
+          direct_key: directKey,
+          created_at: conversation.createdAt,
+        });
+        members.forEach((userId, position) => this.statements.insertMember.run(conversation.id, userId, position));
+      })(),
+    );
+  }
+
+  async conversationById(id: ConversationId): Promise<ConversationInfo | undefined> {
+    this.open();
+    const row = this.statements.conversationById.get(id);
+    return row && toConversation(row);
+  }
+
+  async directConversation(a: UserId, b: UserId): Promise<ConversationInfo | undefined> {
+    this.open();
+    const row = this.statements.conversationByDirectKey.get(directKeyOf(a, b));
+    return row && toConversation(row);
+  }
+
+  /** The user's conversations, most recently active first. */
+  async conversationsOf(userId: UserId): Promise<ConversationInfo[]> {
+    this.open();
+    return this.statements.conversationsOf.all(userId).map((row) => toConversation(row));
+  }
+
+  // --- messages --------------------------------------------------------------------
+
+  /** Assigns the next seq of the conversation (from 1) in the same transaction as the insert. */
+  async appendMessage(message: Omit<ChatMessage, 'seq'>): Promise<ChatMessage> {
+    this.open();
+    return guard(() =>
+      this.db.transaction((): ChatMessage => {
+        const bumped = this.statements.bumpSeq.get(message.sentAt, message.conversationId);
+        if (!bumped) throw new StoreError('notFound', `no conversation ${message.conversationId}`);
+        const stored: ChatMessage = { ...message, seq: bumped.last_seq };
+        this.statements.insertMessage.run({
+          id: stored.id,
+          conversation_id: stored.conversationId,
+          seq: stored.seq,
+          sender_id: stored.senderId,
+          kind: stored.kind,
+          text: stored.text ?? null,
+          call_json: stored.call ? JSON.stringify(stored.call) : null,
+          sent_at: stored.sentAt,
+        });
+        return stored;
+      })(),
+    );
+  }
+
+  /** Up to `limit` messages with seq below `beforeSeq` (the latest ones when undefined), oldest first. */
+  async history(conversationId: ConversationId, beforeSeq: number | undefined, limit: number): Promise<ChatMessage[]> {
+    this.open();
+    const rows = this.statements.history.all(conversationId, beforeSeq ?? Number.MAX_SAFE_INTEGER, Math.max(0, Math.floor(limit)));
+    return rows.reverse().map((row) => toMessage(row));
+  }
+
+  // --- call records ----------------------------------------------------------------
+
+  /** Saving the same call again replaces its record (a call's record is final once it ended). */
+  async saveCallRecord(record: CallRecord, conversationId: ConversationId | null): Promise<void> {
+    this.open();
+    guard(() =>
+      this.statements.upsertCallRecord.run({
+        call_id: record.callId,
+        conversation_id: conversationId,
+        initiator: record.initiator,
+        audio_only: record.audioOnly ? 1 : 0,
+        topology: record.topology,
+        participants: JSON.stringify(record.participants),
+        started_at: record.startedAt,
+        answered_at: record.answeredAt,
+        ended_at: record.endedAt,
+        duration: record.duration,
+        end_reason: record.endReason,
+        missed: record.missed ? 1 : 0,
+      }),
+    );
+  }
+
+  /** One saved call record and its conversation. (Not part of `Store`.) */
+  async callRecord(callId: CallId): Promise<{ record: CallRecord; conversationId: ConversationId | null } | undefined> {
+    this.open();
+    const row = this.statements.callRecordById.get(callId);
+    return row && { record: toCallRecord(row), conversationId: row.conversation_id as ConversationId | null };
+  }
+
+  /** Idempotent. Any later call rejects with `StoreError('closed')`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private open(): Database.Database {
+    if (this.closed) throw new StoreError('closed', 'the store is closed');
+    return this.db;
+  }
+}
+
+function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const ordered = [...migrations].sort((a, b) => a.version - b.version);
+  const known = ordered.at(-1)?.version ?? 0;
+  const from = currentVersion(db);
+  if (from > known) throw new Error(`the database has schema version ${from}, newer than this server knows (${known})`);
+  for (const migration of ordered) {
+    if (migration.version <= from) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.prepare('DELETE FROM schema_version').run();
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migration.version);
+    })();
+  }
+}
+
+function currentVersion(db: Database.Database): number {
+  const row = db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
+  return row?.version ?? 0;
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insertUser: db.prepare<[Record<string, string | number>]>(
+      'INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (@id, @username, @display_name, @password_hash, @created_at)',
+    ),
+    userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
+    userByName: db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?'),
+    insertSession: db.prepare<[Record<string, string | number>]>(
+      'INSERT INTO sessions (token_hash, user_id, device_id, device_name, created_at, expires_at) VALUES (@token_hash, @user_id, @device_id, @device_name, @created_at, @expires_at)',
+    ),
+    sessionByTokenHash: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE token_hash = ?'),
+    deleteSession: db.prepare<[string]>('DELETE FROM sessions WHERE token_hash = ?'),
+    deleteExpiredSessions: db.prepare<[number]>('DELETE FROM sessions WHERE expires_at <= ?'),
+    insertContact: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO contacts (user_id, contact_id, created_at) VALUES (?, ?, ?)'),
+    contactsOf: db.prepare<[string], UserRow>(
+      'SELECT u.* FROM contacts k JOIN users u ON u.id = k.contact_id WHERE k.user_id = ? ORDER BY u.username',
+    ),
+    insertConversation: db.prepare<[Record<string, string | number | null>]>(
+      'INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at) VALUES (@id, @kind, @name, @direct_key, @created_at, @created_at)',
+    ),
+    insertMember: db.prepare<[string, string, number]>('INSERT INTO conversation_members (conversation_id, user_id, position) VALUES (?, ?, ?)'),
+    conversationById: db.prepare<[string], ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?`),
+    conversationByDirectKey: db.prepare<[string], ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.direct_key = ?`),
+    conversationsOf: db.prepare<[string], ConversationRow>(
+      `SELECT ${CONVERSATION_COLUMNS} FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id
+       WHERE m.user_id = ? ORDER BY c.last_activity_at DESC, c.created_at DESC, c.id`,
+    ),
+    bumpSeq: db.prepare<[number, string], { last_seq: number }>(
+      'UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = MAX(last_activity_at, ?) WHERE id = ? RETURNING last_seq',
+    ),
+    insertMessage: db.prepare<[Record<string, string | number | null>]>(
+      'INSERT INTO messages (id, conversation_id, seq, sender_id, kind, text, call_json, sent_at) VALUES (@id, @conversation_id, @seq, @sender_id, @kind, @text, @call_json, @sent_at)',
+    ),
+    history: db.prepare<[string, number, number], MessageRow>(
+      'SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    ),
+    upsertCallRecord: db.prepare<[Record<string, string | number | null>]>(
+      `INSERT OR REPLACE INTO call_records
+         (call_id, conversation_id, initiator, audio_only, topology, participants, started_at, answered_at, ended_at, duration, end_reason, missed)
+       VALUES (@call_id, @conversation_id, @initiator, @audio_only, @topology, @participants, @started_at, @answered_at, @ended_at, @duration, @end_reason, @missed)`,
+    ),
+    callRecordById: db.prepare<[string], CallRecordRow>('SELECT * FROM call_records WHERE call_id = ?'),
+  };
+}
+
+/** Runs `fn`, turning SQLite constraint failures into `StoreError`s. */
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof Database.SqliteError) {
+      if (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new StoreError('conflict', error.message);
+      }
+      if (error.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreError('notFound', 'a referenced user or conversation does not exist');
+    }
+    throw error;
+  }
+}
+
+function directKeyOf(a: UserId, b: UserId): string {
+  return a < b ? `${a} ${b}` : `${b} ${a}`;
+}
+
+function toUserInfo(row: UserRow): UserInfo {
+  return { id: row.id as UserId, username: row.username, displayName: row.display_name };
+}
+
+function toUser(row: UserRow): StoredUser {
+  return { ...toUserInfo(row), passwordHash: row.password_hash, createdAt: row.created_at };
+}
+
+function toSession(row: SessionRow): StoredSession {
+  return {
+    tokenHash: row.token_hash,
+    userId: row.user_id as UserId,
+    deviceId: row.device_id as DeviceId,
+    deviceName: row.device_name,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+function toConversation(row: ConversationRow): ConversationInfo {
+  return {
+    id: row.id as ConversationId,
+    kind: row.kind,
+    name: row.name,
+    memberIds: JSON.parse(row.member_ids) as UserId[],
+    createdAt: row.created_at,
+  };
+}
+
+function toMessage(row: MessageRow): ChatMessage {
+  const message: ChatMessage = {
+    id: row.id as MessageId,
+    conversationId: row.conversation_id as ConversationId,
+    seq: row.seq,
+    senderId: row.sender_id as UserId,
+    kind: row.kind,
+    sentAt: row.sent_at,
+  };
+  if (row.text !== null) message.text = row.text;
+  if (row.call_json !== null) message.call = JSON.parse(row.call_json) as CallRecord;
+  return message;
+}
+
+function toCallRecord(row: CallRecordRow): CallRecord {
+  return {
+    callId: row.call_id as CallId,
+    initiator: row.initiator as UserId,
+    audioOnly: row.audio_only === 1,
+    topology: row.topology,
+    participants: JSON.parse(row.participants) as UserId[],
+    startedAt: row.started_at,
+    answeredAt: row.answered_at,
+    endedAt: row.ended_at,
+    duration: row.duration,
+    endReason: row.end_reason,
+    missed: row.missed === 1,
+  };
+}
