@@ -1,0 +1,98 @@
+import { mkdirSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { AuthService } from './auth/AuthService.js';
+import { CallService } from './calls/CallService.js';
+import { RoomService } from './calls/RoomService.js';
+import { IceServers, type IceServersOptions } from './ice/IceServers.js';
+import { iceHandlers } from './ice/iceHandlers.js';
+import { ImService } from './im/ImService.js';
+import { imHandlers } from './im/imHandlers.js';
+import { silentLogger, type Logger } from './logger.js';
+import type { MediaServer } from './media/MediaServer.js';
+import { InMemoryRouter } from './net/InMemoryRouter.js';
+import { SignalingServer, type SignalingServerOptions } from './net/SignalingServer.js';
+import { SqliteStore } from './store/SqliteStore.js';
+
+export interface SignalingOptions {
+  /** SQLite file. Default '.roundtable/roundtable.db' (its folder is created). */
+  dbPath?: string;
+  /** Where calls and rooms get their media. */
+  media: MediaServer;
+  /** STUN/TURN servers handed to clients. Default: none. */
+  iceServers?: IceServersOptions;
+  /** Ring timeout of calls (ms). Default 60000. */
+  ringTimeoutMs?: number;
+  /** Lifetime of device tokens (ms). Default 30 days. */
+  tokenTtlMs?: number;
+  /** Limits of the WebSocket endpoint (frame size, rate, ...). */
+  server?: Omit<SignalingServerOptions, 'auth' | 'router' | 'handlers' | 'logger'>;
+  logger?: Logger;
+}
+
+export const DEFAULT_DB_PATH = '.roundtable/roundtable.db';
+
+/**
+ * The signaling server as the product runs it: SQLite store, accounts, presence, IM,
+ * ICE servers, calls and open rooms behind one WebSocket endpoint (`/ws`).
+ */
+export class Signaling {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly store: SqliteStore,
+    readonly router: InMemoryRouter,
+    readonly im: ImService,
+    readonly calls: CallService,
+    readonly rooms: RoomService,
+    readonly server: SignalingServer,
+    readonly media: MediaServer,
+  ) {}
+
+  static async open(options: SignalingOptions): Promise<Signaling> {
+    const logger = options.logger ?? silentLogger;
+    const dbPath = options.dbPath ?? DEFAULT_DB_PATH;
+    if (dbPath !== ':memory:') mkdirSync(dirname(dbPath), { recursive: true });
+    const store = new SqliteStore({ path: dbPath });
+    const router = new InMemoryRouter({ logger });
+    const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}) });
+    const im = new ImService({ store, router });
+    const ice = new IceServers(options.iceServers ?? {});
+    const calls = new CallService(router, options.media, im, { logger, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
+    const rooms = new RoomService(router, options.media);
+    const server = new SignalingServer({
+      ...options.server,
+      auth,
+      router,
+      handlers: [imHandlers(im), iceHandlers(ice), calls.handlers(), rooms.handlers()],
+      logger,
+    });
+    return new Signaling(store, router, im, calls, rooms, server, options.media);
+  }
+
+  /** Takes a WebSocket upgrade for `/ws`; returns false (leaving the socket alone) for other paths. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    return this.server.handleUpgrade(request, socket, head);
+  }
+
+  /** Database and media server usable (for /readyz). */
+  async ready(): Promise<boolean> {
+    try {
+      await this.store.userByName('~readiness-probe~');
+      return await this.media.ready();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Ends calls (recorded), closes rooms, tells clients, closes the socket server and the database. */
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      await this.calls.close('hangup');
+      await this.rooms.close();
+      await this.server.close();
+      await this.store.close();
+    })());
+  }
+}
