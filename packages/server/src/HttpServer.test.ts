@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '@roundtable/kurento/testing';
@@ -173,6 +176,34 @@ describe('startServer() with the Kurento Protocol endpoint', () => {
       await kurento.close();
     } finally {
       await both.close();
+    }
+  });
+});
+
+describe('startServer() with the signaling server', () => {
+  it('serves accounts and calls at /ws beside the loopback endpoint, on an SQLite file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roundtable-server-'));
+    const both = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      media: { iceAddresses: ['127.0.0.1'], portRange: [47000, 47999] },
+      signaling: { dbPath: join(dir, 'db.sqlite'), iceServers: ['stun:127.0.0.1:3478'], ringTimeoutMs: 60_000 },
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      expect(both.signalingUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
+      const signaling = await WsTestClient.connect(both.signalingUrl!);
+      signaling.send({ id: 1, type: 'register', username: 'zoe', password: 'password-123' });
+      const registered = (await signaling.next()) as { id: number; ok: boolean; result: { userId: string } };
+      expect(registered).toMatchObject({ id: 1, ok: true });
+      signaling.send({ id: 2, type: 'ice.servers' });
+      expect(await signaling.next()).toMatchObject({ id: 2, ok: false, error: { code: 'UNAUTHENTICATED' } });
+      await signaling.close();
+      const loopback = await WsTestClient.connect(`${both.url.replace('http', 'ws')}ws/loopback`);
+      await loopback.close();
+    } finally {
+      await both.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -19,6 +19,11 @@ export interface HttpServerOptions {
   logger: Logger;
   /** How often idle WebSockets are pinged; one missed pong closes the session. Default 30 s. */
   heartbeatIntervalMs?: number;
+  /**
+   * Other WebSocket endpoints (the signaling server at `/ws`): asked first, each returns
+   * true when it took the upgrade. Default: none.
+   */
+  upgradeHandlers?: Array<(request: IncomingMessage, socket: Duplex, head: Buffer) => boolean>;
 }
 
 const WS_PATH = '/ws/loopback';
@@ -111,6 +116,7 @@ export class HttpServer {
   }
 
   private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!this.closing) for (const handler of this.options.upgradeHandlers ?? []) if (handler(request, socket, head)) return;
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
     if (pathname !== WS_PATH || this.closing) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

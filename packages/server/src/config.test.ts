@@ -14,7 +14,7 @@ function configError(env: Record<string, string>): ConfigError {
 
 describe('loadConfig()', () => {
   it('returns the defaults for an empty environment', () => {
-    expect(loadConfig({})).toEqual({ host: '0.0.0.0', port: 8080, media: {}, kurento: { host: '127.0.0.1', port: 8888 } });
+    expect(loadConfig({})).toEqual({ host: '0.0.0.0', port: 8080, media: {}, kurento: { host: '127.0.0.1', port: 8888 }, signaling: { dbPath: '.roundtable/roundtable.db', iceServers: [], ringTimeoutMs: 60000 } });
   });
 
   it('treats blank variables as unset', () => {
@@ -23,6 +23,7 @@ describe('loadConfig()', () => {
       port: 8080,
       media: {},
       kurento: { host: '127.0.0.1', port: 8888 },
+      signaling: { dbPath: '.roundtable/roundtable.db', iceServers: [], ringTimeoutMs: 60000 },
     });
   });
 
@@ -39,6 +40,7 @@ describe('loadConfig()', () => {
       port: 9090,
       media: { iceAddresses: ['127.0.0.1', '10.0.0.5'], portRange: [41000, 41999], announcedAddress: '198.51.100.7' },
       kurento: { host: '127.0.0.1', port: 8888 },
+      signaling: { dbPath: '.roundtable/roundtable.db', iceServers: [], ringTimeoutMs: 60000 },
     });
   });
 
@@ -81,5 +83,26 @@ describe('loadConfig()', () => {
     expect(loadConfig({ ROUNDTABLE_KURENTO: 'off' }).kurento).toBe(false);
     expect(configError({ ROUNDTABLE_KURENTO: 'maybe' }).message).toMatch(/^ROUNDTABLE_KURENTO: /);
     expect(configError({ ROUNDTABLE_KURENTO_PORT: '70000' }).message).toMatch(/^ROUNDTABLE_KURENTO_PORT: /);
+  });
+
+  it('reads the signaling settings and refuses bad ones by name', () => {
+    const config = loadConfig({
+      ROUNDTABLE_DB: '/var/lib/roundtable/db.sqlite',
+      ROUNDTABLE_ICE_SERVERS: 'stun:stun.example.com:3478, turn:turn.example.com:3478?transport=udp',
+      ROUNDTABLE_TURN_SECRET: 's',
+      ROUNDTABLE_RING_TIMEOUT_MS: '30000',
+      ROUNDTABLE_MEDIA_URL: 'ws://media.example.com:8888/kurento',
+    });
+    expect(config.signaling).toEqual({
+      dbPath: '/var/lib/roundtable/db.sqlite',
+      iceServers: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp'],
+      turnSecret: 's',
+      ringTimeoutMs: 30000,
+      mediaUrl: 'ws://media.example.com:8888/kurento',
+    });
+    expect(configError({ ROUNDTABLE_ICE_SERVERS: 'http://x' }).message).toMatch(/^ROUNDTABLE_ICE_SERVERS: /);
+    expect(configError({ ROUNDTABLE_ICE_SERVERS: 'turn:t:3478' }).message).toMatch(/^ROUNDTABLE_TURN_SECRET: /);
+    expect(configError({ ROUNDTABLE_RING_TIMEOUT_MS: '5' }).message).toMatch(/^ROUNDTABLE_RING_TIMEOUT_MS: /);
+    expect(configError({ ROUNDTABLE_MEDIA_URL: 'media-host' }).message).toMatch(/^ROUNDTABLE_MEDIA_URL: /);
   });
 });

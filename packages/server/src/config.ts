@@ -23,6 +23,25 @@ export interface ServerConfig {
    * `ROUNDTABLE_KURENTO_SECRET` is set.
    */
   kurento: KurentoOptions | false;
+  /** The signaling server (accounts, IM, calls, rooms) at `/ws`. */
+  signaling: SignalingConfig;
+}
+
+export interface SignalingConfig {
+  /** SQLite file (`ROUNDTABLE_DB`). Default '.roundtable/roundtable.db'. */
+  dbPath: string;
+  /** STUN/TURN URLs handed to clients (`ROUNDTABLE_ICE_SERVERS`, comma-separated). Default: none. */
+  iceServers: string[];
+  /** coturn's static-auth-secret (`ROUNDTABLE_TURN_SECRET`); needed with a turn: URL. */
+  turnSecret?: string;
+  /** Ring timeout in ms (`ROUNDTABLE_RING_TIMEOUT_MS`). Default 60000. */
+  ringTimeoutMs: number;
+  /**
+   * A media server in another process, over the Kurento Protocol (`ROUNDTABLE_MEDIA_URL`,
+   * with `ROUNDTABLE_MEDIA_SECRET`). Default: none, the media engine runs in this process.
+   */
+  mediaUrl?: string;
+  mediaSecret?: string;
 }
 
 export interface KurentoOptions {
@@ -59,6 +78,35 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     port: port === undefined ? DEFAULT_PORT : parsePort('ROUNDTABLE_PORT', port, 0),
     media,
     kurento: loadKurento(env),
+    signaling: loadSignaling(env),
+  };
+}
+
+function loadSignaling(env: Readonly<Record<string, string | undefined>>): SignalingConfig {
+  const iceServers = (read(env, 'ROUNDTABLE_ICE_SERVERS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  for (const url of iceServers) {
+    if (!/^(stun|stuns|turn|turns):[^\s]+$/.test(url)) throw new ConfigError('ROUNDTABLE_ICE_SERVERS', `'${url}' is not a stun:, stuns:, turn: or turns: URL`);
+  }
+  const turnSecret = read(env, 'ROUNDTABLE_TURN_SECRET');
+  if (iceServers.some((u) => u.startsWith('turn')) && !turnSecret) {
+    throw new ConfigError('ROUNDTABLE_TURN_SECRET', 'a TURN server is configured in ROUNDTABLE_ICE_SERVERS: its shared secret is needed');
+  }
+  const ring = read(env, 'ROUNDTABLE_RING_TIMEOUT_MS');
+  if (ring !== undefined && (!/^\d+$/.test(ring) || Number(ring) < 1000 || Number(ring) > 600_000)) {
+    throw new ConfigError('ROUNDTABLE_RING_TIMEOUT_MS', `'${ring}' is not a ring timeout (1000-600000 ms)`);
+  }
+  const mediaUrl = read(env, 'ROUNDTABLE_MEDIA_URL');
+  if (mediaUrl !== undefined && !/^wss?:\/\/[^\s]+$/.test(mediaUrl)) {
+    throw new ConfigError('ROUNDTABLE_MEDIA_URL', `'${mediaUrl}' is not a ws:// or wss:// URL`);
+  }
+  const mediaSecret = read(env, 'ROUNDTABLE_MEDIA_SECRET');
+  return {
+    dbPath: read(env, 'ROUNDTABLE_DB') ?? '.roundtable/roundtable.db',
+    iceServers,
+    ...(turnSecret === undefined ? {} : { turnSecret }),
+    ringTimeoutMs: ring === undefined ? 60_000 : Number(ring),
+    ...(mediaUrl === undefined ? {} : { mediaUrl }),
+    ...(mediaSecret === undefined ? {} : { mediaSecret }),
   };
 }
 

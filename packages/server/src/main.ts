@@ -23,7 +23,7 @@ async function main(): Promise<void> {
 
   const server = await startServer({ ...config, logger });
   logger.info(
-    { event: 'listening', url: server.url, loopback: `${server.url}loopback.html`, kurento: server.kurentoUrl },
+    { event: 'listening', url: server.url, loopback: `${server.url}loopback.html`, signaling: server.signalingUrl, kurento: server.kurentoUrl },
     `Roundtable listening on ${server.url}${server.kurentoUrl ? ` (Kurento Protocol on ${server.kurentoUrl})` : ''}`,
   );
 
