@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StunServer } from '@roundtable/media/testing';
+import { FakePublisher, StunServer, createWeriftPeer, waitForConnected } from '@roundtable/media/testing';
 import type { CallId, ChatMessage, ConversationInfo, SignalPayload, UserId } from '@roundtable/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RtpPacket } from 'werift';
 import { InProcessMediaServer } from './media/InProcessMediaServer.js';
 import { Signaling } from './Signaling.js';
 import { SfuPeer } from './testing/sfuPeer.js';
@@ -92,6 +93,58 @@ describe('signaling end to end (WebSocket, SQLite, media engine, Node WebRTC pee
       expect(m.message.call!.duration).toBeGreaterThanOrEqual(1);
     }
     expect(env.media.roomCount).toBe(0);
+  });
+
+  it('a 1:1 voice call peer to peer: offer, answer and candidates relayed, media straight between the peers', async () => {
+    const env = await start();
+    const alice = await env.signIn('carol');
+    const bob = await env.signIn('dave');
+    const conv = (await alice.request('conversations.direct', { userId: bob.userId })) as ConversationInfo;
+    const { callId } = (await alice.request('call.start', { conversationId: conv.id, audioOnly: true, topology: 'p2p' })) as { callId: CallId };
+    await bob.waitFor('call.incoming', (n) => n.callId === callId && n.topology === 'p2p');
+    await bob.request('call.answer', { callId, audioOnly: true, transparent: true });
+    await alice.waitFor('call.answered', (n) => n.callId === callId);
+    const [pcA, pcB] = [createWeriftPeer(stunUrl), createWeriftPeer(stunUrl)];
+    cleanup.push(() => pcA.close(), () => pcB.close());
+    const pub = new FakePublisher(7);
+    pub.attach(pcA);
+    cleanup.push(() => pub.stop());
+    const got: RtpPacket[] = [];
+    pcB.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((p) => got.push(p)));
+    for (const [client, pc] of [[alice, pcA], [bob, pcB]] as const) {
+      pc.onIceCandidate.subscribe((c) => {
+        if (c) void client.request('call.signal', { callId, payload: { type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null } }).catch(() => undefined);
+      });
+      let handled = 0;
+      const pump = setInterval(() => {
+        while (handled < client.notifications.length) {
+          const n = client.notifications[handled++]!;
+          if (n.type !== 'call.signal') continue;
+          const p = n.payload;
+          if (p.type === 'offer') {
+            void (async () => {
+              await pc.setRemoteDescription({ type: 'offer', sdp: p.sdp });
+              await pc.setLocalDescription(await pc.createAnswer());
+              await client.request('call.signal', { callId, payload: { type: 'answer', sdp: pc.localDescription!.sdp } });
+            })();
+          } else if (p.type === 'answer') {
+            void pc.setRemoteDescription({ type: 'answer', sdp: p.sdp });
+          } else if (p.type === 'candidate') {
+            void pc.addIceCandidate({ candidate: p.candidate, sdpMid: p.sdpMid ?? undefined, sdpMLineIndex: p.sdpMLineIndex ?? undefined }).catch(() => undefined);
+          }
+        }
+      }, 5);
+      cleanup.push(() => clearInterval(pump));
+    }
+    await pcA.setLocalDescription(await pcA.createOffer());
+    await alice.request('call.signal', { callId, payload: { type: 'offer', sdp: pcA.localDescription!.sdp } });
+    await waitForConnected(pcA);
+    pub.start();
+    await until(() => got.length > 20);
+    expect(env.media.roomCount).toBe(0); // the media server is not involved
+    await bob.request('call.bye', { callId, reason: 'hangup' });
+    await alice.waitFor('call.ended', (n) => n.callId === callId && n.reason === 'remoteHangup');
+    expect((await alice.waitFor('message', (n) => n.message.kind === 'call')).message.call).toMatchObject({ topology: 'p2p', audioOnly: true, missed: false });
   });
 
   it('a 9-person group call over the WebSocket: every participant receives all eight others; a tenth member is refused', async () => {
