@@ -29,6 +29,7 @@ import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
 import { MEDIA_KINDS, type CodecInfo, type MediaKind } from '../core/types.js';
 import { InboundStream } from '../rtp/InboundStream.js';
+import { kindStats } from '../rtp/kindStats.js';
 import { OutboundStream, type RtpTransport } from '../rtp/OutboundStream.js';
 import {
   announceCandidate,
@@ -341,33 +342,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   getStats(): EndpointStats {
-    const kind = (k: MediaKind): KindStats => {
-      let packetsReceived = 0;
-      let bytesReceived = 0;
-      let packetsLost = 0;
-      for (const s of this.inbound.values()) {
-        if (s.kind !== k) continue;
-        packetsReceived += s.packets;
-        bytesReceived += s.bytes;
-        packetsLost += s.lost;
-      }
-      const out = this.outbound.get(k)?.stats;
-      return {
-        packetsReceived,
-        bytesReceived,
-        packetsLost,
-        packetsSent: out?.packets ?? 0,
-        bytesSent: out?.bytes ?? 0,
-        nacksReceived: out?.nacksReceived ?? 0,
-        retransmitted: out?.retransmitted ?? 0,
-        plisReceived: out?.plisReceived ?? 0,
-        firsReceived: out?.firsReceived ?? 0,
-        keyframeRequestsSent: this.keyframeRequestsSent[k],
-        roundTripTime: out?.roundTripTime,
-        fractionLostReported: out?.fractionLost,
-        codecMismatches: out?.codecMismatches ?? 0,
-      };
-    };
+    const kind = (k: MediaKind): KindStats => kindStats(k, this.inbound.values(), this.outbound.get(k)?.stats, this.keyframeRequestsSent[k]);
     return {
       iceState: this.iceState,
       dtlsState: this.dtlsState,

@@ -2,6 +2,7 @@ import { MediaPipeline, type MediaConfig, type WebRtcEndpoint } from '@roundtabl
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
 import type { MediaRoom, MediaServer, RoomCandidate } from './MediaServer.js';
+import { RoomLinks } from './RoomLinks.js';
 
 /** The embedded default: rooms are pipelines of this process's media engine. */
 export class InProcessMediaServer implements MediaServer {
@@ -30,9 +31,7 @@ export class InProcessMediaServer implements MediaServer {
 }
 
 class InProcessRoom implements MediaRoom {
-  private readonly uplinks = new Map<string, WebRtcEndpoint>();
-  /** downlinks.get(participant).get(sender) */
-  private readonly downlinks = new Map<string, Map<string, WebRtcEndpoint>>();
+  private readonly links = new RoomLinks<WebRtcEndpoint>();
   private readonly listeners: Array<(c: RoomCandidate) => void> = [];
   private closed = false;
 
@@ -44,9 +43,8 @@ class InProcessRoom implements MediaRoom {
 
   async join(participant: string): Promise<void> {
     this.assertOpen();
-    if (this.uplinks.has(participant)) return;
-    this.uplinks.set(participant, this.endpoint(participant, participant, 'recvonly'));
-    this.downlinks.set(participant, new Map());
+    if (this.links.has(participant)) return;
+    this.links.addUplink(participant, this.endpoint(participant, participant, 'recvonly'));
   }
 
   async receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
@@ -73,18 +71,11 @@ class InProcessRoom implements MediaRoom {
   }
 
   async leave(participant: string): Promise<void> {
-    this.uplinks.get(participant)?.close();
-    this.uplinks.delete(participant);
-    for (const ep of this.downlinks.get(participant)?.values() ?? []) ep.close();
-    this.downlinks.delete(participant);
-    for (const links of this.downlinks.values()) {
-      links.get(participant)?.close();
-      links.delete(participant);
-    }
+    for (const ep of this.links.remove(participant)) ep.close();
   }
 
   participants(): string[] {
-    return [...this.uplinks.keys()];
+    return this.links.participants();
   }
 
   onCandidate(listener: (c: RoomCandidate) => void): void {
@@ -100,20 +91,17 @@ class InProcessRoom implements MediaRoom {
 
   /** The endpoint for (participant, sender); a downlink is made (and fed) on first use. */
   private linkFor(participant: string, sender: string, create: boolean): WebRtcEndpoint {
-    const uplink = this.uplinks.get(participant);
-    if (!uplink) throw new SignalingError('NOT_FOUND', `${participant} is not in this room`);
-    if (sender === participant) return uplink;
-    const source = this.uplinks.get(sender);
-    if (!source) throw new SignalingError('NOT_FOUND', `${sender} is not in this room`);
-    const links = this.downlinks.get(participant)!;
-    let ep = links.get(sender);
-    if (!ep) {
-      if (!create) throw new SignalingError('INVALID_STATE', `no link from ${sender} to ${participant} yet: send receiveVideoFrom first`);
-      ep = this.endpoint(participant, sender, 'sendonly');
-      source.connect(ep);
-      links.set(sender, ep);
-    }
-    return ep;
+    return this.links.linkFor(
+      participant,
+      sender,
+      create
+        ? (source) => {
+            const ep = this.endpoint(participant, sender, 'sendonly');
+            source.connect(ep);
+            return ep;
+          }
+        : undefined,
+    );
   }
 
   private endpoint(participant: string, sender: string, direction: 'sendonly' | 'recvonly'): WebRtcEndpoint {

@@ -2,6 +2,7 @@ import { KurentoClient, type MediaPipeline, type WebRtcEndpoint } from '@roundta
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
 import type { MediaRoom, MediaServer, RoomCandidate } from './MediaServer.js';
+import { RoomLinks } from './RoomLinks.js';
 
 export interface RemoteMediaServerOptions {
   /** Kurento Protocol URL of the media server, e.g. ws://media-host:8888/kurento. */
@@ -41,8 +42,7 @@ export class RemoteMediaServer implements MediaServer {
 }
 
 class RemoteRoom implements MediaRoom {
-  private readonly uplinks = new Map<string, Promise<WebRtcEndpoint>>();
-  private readonly downlinks = new Map<string, Map<string, Promise<WebRtcEndpoint>>>();
+  private readonly links = new RoomLinks<Promise<WebRtcEndpoint>>();
   private readonly listeners: Array<(c: RoomCandidate) => void> = [];
   private closed = false;
 
@@ -53,10 +53,9 @@ class RemoteRoom implements MediaRoom {
 
   async join(participant: string): Promise<void> {
     this.assertOpen();
-    if (this.uplinks.has(participant)) return;
-    this.downlinks.set(participant, new Map());
+    if (this.links.has(participant)) return;
     const ep = this.endpoint(participant, participant, {});
-    this.uplinks.set(participant, ep);
+    this.links.addUplink(participant, ep);
     await ep;
   }
 
@@ -78,22 +77,12 @@ class RemoteRoom implements MediaRoom {
   }
 
   async leave(participant: string): Promise<void> {
-    const doomed: Array<Promise<WebRtcEndpoint>> = [];
-    const up = this.uplinks.get(participant);
-    if (up) doomed.push(up);
-    this.uplinks.delete(participant);
-    doomed.push(...(this.downlinks.get(participant)?.values() ?? []));
-    this.downlinks.delete(participant);
-    for (const links of this.downlinks.values()) {
-      const link = links.get(participant);
-      if (link) doomed.push(link);
-      links.delete(participant);
-    }
+    const doomed = this.links.remove(participant);
     await Promise.all(doomed.map(async (p) => (await p.catch(() => undefined))?.release().catch(() => undefined)));
   }
 
   participants(): string[] {
-    return [...this.uplinks.keys()];
+    return this.links.participants();
   }
 
   onCandidate(listener: (c: RoomCandidate) => void): void {
@@ -107,22 +96,17 @@ class RemoteRoom implements MediaRoom {
   }
 
   private async linkFor(participant: string, sender: string, create: boolean): Promise<WebRtcEndpoint> {
-    const uplink = this.uplinks.get(participant);
-    if (!uplink) throw new SignalingError('NOT_FOUND', `${participant} is not in this room`);
-    if (sender === participant) return uplink;
-    const source = this.uplinks.get(sender);
-    if (!source) throw new SignalingError('NOT_FOUND', `${sender} is not in this room`);
-    const links = this.downlinks.get(participant)!;
-    let ep = links.get(sender);
-    if (!ep) {
-      if (!create) throw new SignalingError('INVALID_STATE', `no link from ${sender} to ${participant} yet: send receiveVideoFrom first`);
-      ep = this.endpoint(participant, sender, { sendonly: true }).then(async (down) => {
-        await (await source).connect(down);
-        return down;
-      });
-      links.set(sender, ep);
-    }
-    return ep;
+    return this.links.linkFor(
+      participant,
+      sender,
+      create
+        ? (source) =>
+            this.endpoint(participant, sender, { sendonly: true }).then(async (down) => {
+              await (await source).connect(down);
+              return down;
+            })
+        : undefined,
+    );
   }
 
   private async endpoint(participant: string, sender: string, options: { sendonly?: boolean }): Promise<WebRtcEndpoint> {
