@@ -1,32 +1,16 @@
-import { FakePublisher, StunServer, createWeriftPeer, waitForConnected } from '@roundtable/media/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakePublisher, createWeriftPeer, waitForConnected } from '@roundtable/media/testing';
+import { describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection } from 'werift';
-import { KurentoServer } from './KurentoServer.js';
 import { RawClient } from './testing/RawClient.js';
+import { useKurentoHarness } from './testing/harness.js';
 import { receivedBy, until, type Received } from './testing/kurentoPeers.js';
 
 const RANGE: [number, number] = [40500, 40999];
-let server: KurentoServer;
-let url = '';
-const stun = new StunServer();
-let stunUrl = '';
-const cleanup: Array<() => unknown> = [];
-
-beforeAll(async () => {
-  server = new KurentoServer({ port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: RANGE } });
-  url = (await server.listen()).url;
-  stunUrl = (await stun.listen()).url;
-});
-afterAll(async () => {
-  await server.close();
-  stun.close();
-});
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const h = useKurentoHarness(RANGE);
+const cleanup = h.cleanup;
 
 async function client(): Promise<RawClient> {
-  const c = await RawClient.connect(url);
+  const c = await RawClient.connect(h.url);
   cleanup.push(() => c.close());
   return c;
 }
@@ -61,7 +45,7 @@ async function attach(c: RawClient, ep: string, pc: WeriftPeerConnection): Promi
 }
 
 function publisherPeer(tag: number): { pc: WeriftPeerConnection; pub: FakePublisher } {
-  const pc = createWeriftPeer(stunUrl);
+  const pc = createWeriftPeer(h.stunUrl);
   const pub = new FakePublisher(tag);
   pub.attach(pc, 'sendonly');
   cleanup.push(() => pc.close(), () => pub.stop());
@@ -69,7 +53,7 @@ function publisherPeer(tag: number): { pc: WeriftPeerConnection; pub: FakePublis
 }
 
 function viewer(): { pc: WeriftPeerConnection; got: Received } {
-  const pc = createWeriftPeer(stunUrl);
+  const pc = createWeriftPeer(h.stunUrl);
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   cleanup.push(() => pc.close());

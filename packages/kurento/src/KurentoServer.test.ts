@@ -1,30 +1,18 @@
 import { PortAllocator } from '@roundtable/media';
-import { FakePublisher, StunServer, createWeriftPeer } from '@roundtable/media/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KurentoServer } from './KurentoServer.js';
+import { FakePublisher, createWeriftPeer } from '@roundtable/media/testing';
+import { describe, expect, it } from 'vitest';
 import { RawClient } from './testing/RawClient.js';
+import { KurentoServer } from './KurentoServer.js';
+import { useKurentoHarness } from './testing/harness.js';
 
 const RANGE: [number, number] = [41000, 41499];
-let server: KurentoServer;
-let url = '';
+const h = useKurentoHarness(RANGE);
 const clients: RawClient[] = [];
-const stun = new StunServer();
-let stunUrl = '';
-
-beforeAll(async () => {
-  server = new KurentoServer({ port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: RANGE } });
-  url = (await server.listen()).url;
-  stunUrl = (await stun.listen()).url;
-});
-afterAll(async () => {
-  await server.close();
-  stun.close();
-});
-afterEach(async () => {
+h.cleanup.push(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
-async function client(target = url): Promise<RawClient> {
+async function client(target = h.url): Promise<RawClient> {
   const c = await RawClient.connect(target);
   clients.push(c);
   return c;
@@ -64,7 +52,7 @@ async function negotiateRaw(c: RawClient, ep: string, pc: ReturnType<typeof crea
 }
 
 async function offerSdp(): Promise<string> {
-  const pc = createWeriftPeer(stunUrl);
+  const pc = createWeriftPeer(h.stunUrl);
   new FakePublisher(1).attach(pc, 'sendrecv');
   await pc.setLocalDescription(await pc.createOffer());
   const sdp = pc.localDescription!.sdp;
@@ -77,7 +65,7 @@ describe('Kurento Protocol: requests and errors', () => {
     const c = await client();
     const r = await c.request('ping', { interval: 240000 });
     expect(r.result?.value).toBe('pong');
-    expect(server.sessionCount).toBe(0);
+    expect(h.server.sessionCount).toBe(0);
   });
 
   it('create opens a session, names objects like KMS and describe tells their class', async () => {
@@ -107,7 +95,7 @@ describe('Kurento Protocol: requests and errors', () => {
     expect((await c.sendRaw('{not json')).error?.code).toBe(-32700);
     expect((await c.sendRaw('[1,2]')).error?.code).toBe(-32600);
     expect((await c.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 'x', method: 'fly' }), 'x')).error?.code).toBe(-32601);
-    const before = server.objectCount;
+    const before = h.server.objectCount;
     const badType = await c.request('create', { type: 'MediaPipeline', properties: 'nope' });
     expect(badType.error?.code).toBe(-32602);
     const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
@@ -115,7 +103,7 @@ describe('Kurento Protocol: requests and errors', () => {
     expect(badParent.error?.code).toBe(-32602);
     const badOffer = await c.request('invoke', { object: pipeline, operation: 'getName', operationParams: [] });
     expect(badOffer.error?.code).toBe(-32602);
-    expect(server.objectCount).toBe(before + 1);
+    expect(h.server.objectCount).toBe(before + 1);
   });
 
   it('unknown objects, types, operations and events get the Kurento codes', async () => {
@@ -159,7 +147,7 @@ describe('Kurento Protocol: requests and errors', () => {
     await c.value('invoke', { object: ep, operation: 'setTurnUrl', operationParams: { turnUrl: 'user:pass@127.0.0.1:3478?transport=udp' } });
     expect(await c.value('invoke', { object: ep, operation: 'getStunServerAddress' })).toBe('127.0.0.1');
     expect(await c.value('invoke', { object: ep, operation: 'getTurnUrl' })).toBe('user:pass@127.0.0.1:3478?transport=udp');
-    const badTurn = await c.request('invoke', { object: ep, operation: 'setTurnUrl', operationParams: { turnUrl: 'not a url' } });
+    const badTurn = await c.request('invoke', { object: ep, operation: 'setTurnUrl', operationParams: { turnUrl: 'not a h.url' } });
     expect(badTurn.error?.code).toBe(40107);
     await c.value('invoke', { object: ep, operation: 'addTag', operationParams: { key: 'room', value: 'r1' } });
     expect(await c.value('invoke', { object: ep, operation: 'getTag', operationParams: { key: 'room' } })).toBe('r1');
@@ -230,7 +218,7 @@ describe('Kurento Protocol: sessions', () => {
     const ep = await a.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
     await a.value('invoke', { object: ep, operation: 'connect', operationParams: { sink: ep } });
     await a.value('subscribe', { object: ep, type: 'MediaFlowInStateChange' });
-    const pc = createWeriftPeer(stunUrl);
+    const pc = createWeriftPeer(h.stunUrl);
     const pub = new FakePublisher(4);
     pub.attach(pc, 'sendrecv');
     try {

@@ -1,40 +1,24 @@
 import kurentoClient from 'kurento-client';
 import type { KurentoClientInstance, KurentoElement } from 'kurento-client';
 import { PortAllocator } from '@roundtable/media';
-import { FakePublisher, StunServer, createWeriftPeer } from '@roundtable/media/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakePublisher, createWeriftPeer } from '@roundtable/media/testing';
+import { describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection } from 'werift';
-import { KurentoServer } from './KurentoServer.js';
+import { useKurentoHarness } from './testing/harness.js';
 import { connectThroughKurento, receivedBy, until, viewerPeer, type Received } from './testing/kurentoPeers.js';
 
 const RANGE: [number, number] = [49500, 49999];
-let server: KurentoServer;
-let url = '';
-const stun = new StunServer();
-let stunUrl = '';
-const cleanup: Array<() => unknown> = [];
-
-beforeAll(async () => {
-  server = new KurentoServer({ port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: RANGE } });
-  url = (await server.listen()).url;
-  stunUrl = (await stun.listen()).url;
-});
-afterAll(async () => {
-  await server.close();
-  stun.close();
-});
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const h = useKurentoHarness(RANGE);
+const cleanup = h.cleanup;
 
 async function kurento(): Promise<KurentoClientInstance> {
-  const client = await kurentoClient(url, { failAfter: 1 });
+  const client = await kurentoClient(h.url, { failAfter: 1 });
   cleanup.push(() => client.close());
   return client;
 }
 
 function peer(): WeriftPeerConnection {
-  const pc = createWeriftPeer(stunUrl);
+  const pc = createWeriftPeer(h.stunUrl);
   cleanup.push(() => pc.close());
   return pc;
 }
@@ -90,7 +74,7 @@ describe('the Kurento tutorials, driven by the official kurento-client', () => {
     const viewers: Received[] = [];
     for (let i = 0; i < 5; i++) {
       const ep = await pipeline.create('WebRtcEndpoint');
-      const v = viewerPeer(stunUrl);
+      const v = viewerPeer(h.stunUrl);
       cleanup.push(() => v.pc.close());
       await presenterEp.connect(ep);
       await connectThroughKurento(v.pc, ep);
@@ -124,7 +108,7 @@ describe('the Kurento tutorials, driven by the official kurento-client', () => {
       for (const sender of names) {
         if (sender === receiver) continue;
         const ep = await pipeline.create('WebRtcEndpoint');
-        const v = viewerPeer(stunUrl);
+        const v = viewerPeer(h.stunUrl);
         cleanup.push(() => v.pc.close());
         await outgoing.get(sender)!.connect(ep);
         await connectThroughKurento(v.pc, ep);
