@@ -79,7 +79,7 @@ describe('HTTP', () => {
     expect(response.body).toBe('');
   });
 
-  it.each(['/nope.html', '/../package.json', '/%2e%2e/package.json', '/..%2fsrc%2fmain.ts', '/%00', '/%E0%A4%A'])(
+  it.each(['/nope.html', '/../package.json', '/%2e%2e/package.json', '/..%2fsrc%2fcli.ts', '/%00', '/%E0%A4%A'])(
     'answers 404 for %s and never serves files outside public/',
     async (path) => {
       const response = await rawGet(path);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -13,9 +14,15 @@ export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Folder served as static files. */
-  publicDir: string;
-  media: MediaOptions;
+  /** Folder served as static files. Default: none, only `/healthz` answers. */
+  publicDir?: string;
+  /**
+   * Settings of the media engine for the loopback sessions at `/ws/loopback`. Default:
+   * none, and no `/ws/loopback` (a process without the media engine).
+   */
+  media?: MediaOptions;
+  /** Serve HTTPS (and wss://) with this PEM certificate chain and key. Default: plain HTTP. */
+  tls?: TlsOptions;
   logger: Logger;
   /** How often idle WebSockets are pinged; one missed pong closes the session. Default 30 s. */
   heartbeatIntervalMs?: number;
@@ -26,32 +33,45 @@ export interface HttpServerOptions {
   upgradeHandlers?: Array<(request: IncomingMessage, socket: Duplex, head: Buffer) => boolean>;
 }
 
+export interface TlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
 const WS_PATH = '/ws/loopback';
 const HEALTH_PATH = '/healthz';
 const CLOSE_GRACE_MS = 1000;
 
 /**
- * The HTTP server: static files, `/healthz`, and the loopback WebSocket at `/ws/loopback`.
- * Each WebSocket owns one `LoopbackSession`, closed with the socket.
+ * The HTTP(S) server: static files, `/healthz`, and the loopback WebSocket at
+ * `/ws/loopback`. Each WebSocket owns one `LoopbackSession`, closed with the socket.
  */
 export class HttpServer {
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
   private readonly wss: WebSocketServer;
-  private readonly staticFiles: StaticFiles;
+  private readonly staticFiles: StaticFiles | undefined;
   private readonly sessions = new Map<WebSocket, LoopbackSession>();
   private readonly alive = new WeakSet<WebSocket>();
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: HttpServerOptions) {
-    this.staticFiles = new StaticFiles(options.publicDir);
-    this.server = createServer((request, response) => {
+    this.staticFiles = options.publicDir === undefined ? undefined : new StaticFiles(options.publicDir);
+    const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
       this.handleRequest(request, response).catch((error: unknown) => {
         options.logger.error({ event: 'httpError', err: error, url: request.url }, 'request failed');
         if (!response.headersSent) sendText(response, 500, 'internal server error');
         else response.destroy();
       });
-    });
+    };
+    if (options.tls) {
+      const https = createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest);
+      // A failed handshake (a plain-HTTP client, a client that does not trust the certificate) is the client's problem.
+      https.on('tlsClientError', (error) => options.logger.debug({ event: 'tlsClientError', err: error }, 'TLS handshake failed'));
+      this.server = https;
+    } else {
+      this.server = createServer(onRequest);
+    }
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
     this.server.on('upgrade', (request, socket, head) => this.handleUpgrade(request, socket, head));
     this.wss.on('connection', (ws) => this.handleConnection(ws));
@@ -111,14 +131,14 @@ export class HttpServer {
       response.end(request.method === 'HEAD' ? undefined : body);
       return;
     }
-    if (await this.staticFiles.serve(request, response, pathname)) return;
+    if (this.staticFiles && (await this.staticFiles.serve(request, response, pathname))) return;
     sendText(response, 404, 'not found');
   }
 
   private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!this.closing) for (const handler of this.options.upgradeHandlers ?? []) if (handler(request, socket, head)) return;
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
-    if (pathname !== WS_PATH || this.closing) {
+    if (pathname !== WS_PATH || !this.options.media || this.closing) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -130,7 +150,7 @@ export class HttpServer {
     const send = (message: ServerMessage): void => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
     };
-    const session = new LoopbackSession({ media: this.options.media, send, logger });
+    const session = new LoopbackSession({ media: this.options.media ?? {}, send, logger });
     this.sessions.set(ws, session);
     this.alive.add(ws);
     logger.info({ event: 'wsOpen' }, 'websocket connected');

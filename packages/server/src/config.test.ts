@@ -1,10 +1,33 @@
-import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, type ConfigSources } from './config.js';
 import { ConfigError } from './errors.js';
+import { SETTINGS, SETTING_KEYS, type SettingSpec } from './settings.js';
+import { selfSignedCert, type TestCertificate } from './testing/selfSignedCert.js';
 
-function configError(env: Record<string, string>): ConfigError {
+const DEFAULTS = {
+  role: 'all',
+  host: '0.0.0.0',
+  port: 8080,
+  logLevel: 'info',
+  media: {},
+  kurento: { host: '127.0.0.1', port: 8888 },
+  signaling: { dbPath: '.roundtable/roundtable.db', iceServers: [], ringTimeoutMs: 60000 },
+};
+
+let dir: string;
+let cert: TestCertificate;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'roundtable-config-'));
+  cert = selfSignedCert(dir);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function configError(sources: ConfigSources): ConfigError {
   try {
-    loadConfig(env);
+    loadConfig(sources);
   } catch (error) {
     if (error instanceof ConfigError) return error;
     throw error;
@@ -12,42 +35,52 @@ function configError(env: Record<string, string>): ConfigError {
   throw new Error('loadConfig() did not throw');
 }
 
-describe('loadConfig()', () => {
+/** Writes a config file into the test folder; returns its path. */
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('loadConfig() from environment variables', () => {
   it('returns the defaults for an empty environment', () => {
-    expect(loadConfig({})).toEqual({ host: '0.0.0.0', port: 8080, media: {}, kurento: { host: '127.0.0.1', port: 8888 }, signaling: { dbPath: '.roundtable/roundtable.db', iceServers: [], ringTimeoutMs: 60000 } });
+    expect(loadConfig({ env: {} })).toEqual(DEFAULTS);
+    expect(loadConfig({})).toEqual(DEFAULTS);
   });
 
   it('treats blank variables as unset', () => {
-    expect(loadConfig({ ROUNDTABLE_HOST: ' ', ROUNDTABLE_PORT: '', ROUNDTABLE_ICE_ADDRESSES: '' })).toEqual({
-      host: '0.0.0.0',
-      port: 8080,
-      media: {},
-      kurento: { host: '127.0.0.1', port: 8888 },
-      signaling: { dbPath: '.roundtable/roundtable.db', iceServers: [], ringTimeoutMs: 60000 },
-    });
+    expect(loadConfig({ env: { ROUNDTABLE_HOST: ' ', ROUNDTABLE_PORT: '', ROUNDTABLE_ICE_ADDRESSES: '' } })).toEqual(DEFAULTS);
   });
 
   it('reads every variable', () => {
     const config = loadConfig({
-      ROUNDTABLE_HOST: '127.0.0.1',
-      ROUNDTABLE_PORT: '9090',
-      ROUNDTABLE_ICE_ADDRESSES: '127.0.0.1, 10.0.0.5',
-      ROUNDTABLE_PORT_RANGE: '41000-41999',
-      ROUNDTABLE_ANNOUNCED_ADDRESS: '198.51.100.7',
+      env: {
+        ROUNDTABLE_HOST: '127.0.0.1',
+        ROUNDTABLE_PORT: '9090',
+        ROUNDTABLE_ICE_ADDRESSES: '127.0.0.1, 10.0.0.5',
+        ROUNDTABLE_PORT_RANGE: '41000-41999',
+        ROUNDTABLE_ANNOUNCED_ADDRESS: '198.51.100.7',
+        ROUNDTABLE_LOG_LEVEL: 'debug',
+      },
     });
     expect(config).toEqual({
+      ...DEFAULTS,
       host: '127.0.0.1',
       port: 9090,
+      logLevel: 'debug',
       media: { iceAddresses: ['127.0.0.1', '10.0.0.5'], portRange: [41000, 41999], announcedAddress: '198.51.100.7' },
-      kurento: { host: '127.0.0.1', port: 8888 },
-      signaling: { dbPath: '.roundtable/roundtable.db', iceServers: [], ringTimeoutMs: 60000 },
     });
   });
 
   it('accepts a hostname, an IPv6 address and port 0', () => {
-    expect(loadConfig({ ROUNDTABLE_HOST: 'localhost' }).host).toBe('localhost');
-    expect(loadConfig({ ROUNDTABLE_HOST: '::' }).host).toBe('::');
-    expect(loadConfig({ ROUNDTABLE_PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ env: { ROUNDTABLE_HOST: 'localhost' } }).host).toBe('localhost');
+    expect(loadConfig({ env: { ROUNDTABLE_HOST: '::' } }).host).toBe('::');
+    expect(loadConfig({ env: { ROUNDTABLE_PORT: '0' } }).port).toBe(0);
+  });
+
+  it('still reads LOG_LEVEL, below ROUNDTABLE_LOG_LEVEL', () => {
+    expect(loadConfig({ env: { LOG_LEVEL: 'warn' } }).logLevel).toBe('warn');
+    expect(loadConfig({ env: { LOG_LEVEL: 'warn', ROUNDTABLE_LOG_LEVEL: 'error' } }).logLevel).toBe('error');
   });
 
   it.each([
@@ -65,33 +98,37 @@ describe('loadConfig()', () => {
     ['ROUNDTABLE_PORT_RANGE', '80-90', /out of range/],
     ['ROUNDTABLE_PORT_RANGE', '40000-70000', /out of range/],
     ['ROUNDTABLE_ANNOUNCED_ADDRESS', 'example.com', /not an IPv4 or IPv6 address/],
+    ['ROUNDTABLE_ROLE', 'edge', /'edge' is not a role \(expected all, signaling, media\)/],
+    ['ROUNDTABLE_LOG_LEVEL', 'loud', /not a log level/],
   ])('rejects %s=%s with a ConfigError naming the variable', (variable, value, reason) => {
-    const error = configError({ [variable]: value });
+    const error = configError({ env: { [variable]: value } });
 
     expect(error.code).toBe('INVALID_CONFIG');
-    expect(error.variable).toBe(variable);
+    expect(error.where).toBe(variable);
     expect(error.message).toMatch(new RegExp(`^${variable}: `));
     expect(error.message).toMatch(reason);
   });
 
   it('reads the Kurento Protocol settings, and turns the endpoint off on request', () => {
-    expect(loadConfig({ ROUNDTABLE_KURENTO_HOST: '0.0.0.0', ROUNDTABLE_KURENTO_PORT: '9999', ROUNDTABLE_KURENTO_SECRET: 'k' }).kurento).toEqual({
+    expect(loadConfig({ env: { ROUNDTABLE_KURENTO_HOST: '0.0.0.0', ROUNDTABLE_KURENTO_PORT: '9999', ROUNDTABLE_KURENTO_SECRET: 'k' } }).kurento).toEqual({
       host: '0.0.0.0',
       port: 9999,
       secret: 'k',
     });
-    expect(loadConfig({ ROUNDTABLE_KURENTO: 'off' }).kurento).toBe(false);
-    expect(configError({ ROUNDTABLE_KURENTO: 'maybe' }).message).toMatch(/^ROUNDTABLE_KURENTO: /);
-    expect(configError({ ROUNDTABLE_KURENTO_PORT: '70000' }).message).toMatch(/^ROUNDTABLE_KURENTO_PORT: /);
+    expect(loadConfig({ env: { ROUNDTABLE_KURENTO: 'off' } }).kurento).toBe(false);
+    expect(configError({ env: { ROUNDTABLE_KURENTO: 'maybe' } }).message).toMatch(/^ROUNDTABLE_KURENTO: /);
+    expect(configError({ env: { ROUNDTABLE_KURENTO_PORT: '70000' } }).message).toMatch(/^ROUNDTABLE_KURENTO_PORT: /);
   });
 
   it('reads the signaling settings and refuses bad ones by name', () => {
     const config = loadConfig({
-      ROUNDTABLE_DB: '/var/lib/roundtable/db.sqlite',
-      ROUNDTABLE_ICE_SERVERS: 'stun:stun.example.com:3478, turn:turn.example.com:3478?transport=udp',
-      ROUNDTABLE_TURN_SECRET: 's',
-      ROUNDTABLE_RING_TIMEOUT_MS: '30000',
-      ROUNDTABLE_MEDIA_URL: 'ws://media.example.com:8888/kurento',
+      env: {
+        ROUNDTABLE_DB: '/var/lib/roundtable/db.sqlite',
+        ROUNDTABLE_ICE_SERVERS: 'stun:stun.example.com:3478, turn:turn.example.com:3478?transport=udp',
+        ROUNDTABLE_TURN_SECRET: 's',
+        ROUNDTABLE_RING_TIMEOUT_MS: '30000',
+        ROUNDTABLE_MEDIA_URL: 'ws://media.example.com:8888/kurento',
+      },
     });
     expect(config.signaling).toEqual({
       dbPath: '/var/lib/roundtable/db.sqlite',
@@ -100,9 +137,197 @@ describe('loadConfig()', () => {
       ringTimeoutMs: 30000,
       mediaUrl: 'ws://media.example.com:8888/kurento',
     });
-    expect(configError({ ROUNDTABLE_ICE_SERVERS: 'http://x' }).message).toMatch(/^ROUNDTABLE_ICE_SERVERS: /);
-    expect(configError({ ROUNDTABLE_ICE_SERVERS: 'turn:t:3478' }).message).toMatch(/^ROUNDTABLE_TURN_SECRET: /);
-    expect(configError({ ROUNDTABLE_RING_TIMEOUT_MS: '5' }).message).toMatch(/^ROUNDTABLE_RING_TIMEOUT_MS: /);
-    expect(configError({ ROUNDTABLE_MEDIA_URL: 'media-host' }).message).toMatch(/^ROUNDTABLE_MEDIA_URL: /);
+    expect(configError({ env: { ROUNDTABLE_ICE_SERVERS: 'http://x' } }).message).toMatch(/^ROUNDTABLE_ICE_SERVERS: /);
+    // A missing value is named by its key, with the ways to set it.
+    expect(configError({ env: { ROUNDTABLE_ICE_SERVERS: 'turn:t:3478' } }).message).toMatch(
+      /^signaling\.turnSecret: a TURN server is configured in signaling\.iceServers \(ROUNDTABLE_ICE_SERVERS\).*ROUNDTABLE_TURN_SECRET or --turn-secret/,
+    );
+    expect(configError({ env: { ROUNDTABLE_RING_TIMEOUT_MS: '5' } }).message).toMatch(/^ROUNDTABLE_RING_TIMEOUT_MS: /);
+    expect(configError({ env: { ROUNDTABLE_MEDIA_URL: 'media-host' } }).message).toMatch(/^ROUNDTABLE_MEDIA_URL: /);
+  });
+
+  it('lists every problem at once', () => {
+    const error = configError({ env: { ROUNDTABLE_PORT: 'x', ROUNDTABLE_HOST: '!', ROUNDTABLE_ROLE: 'edge' } });
+
+    expect(error.problems.map((p) => p.where).sort()).toEqual(['ROUNDTABLE_HOST', 'ROUNDTABLE_PORT', 'ROUNDTABLE_ROLE']);
+    expect(error.message.split('\n')).toHaveLength(3);
+  });
+});
+
+describe('loadConfig() from a config file and flags', () => {
+  it('reads a YAML file: nested sections, lists and numbers, null as the default', () => {
+    const path = file(
+      'full.yaml',
+      [
+        'role: all',
+        'host: 127.0.0.1',
+        'port: 9000',
+        'logLevel: warn',
+        'media:',
+        '  portRange: 41000-41999',
+        '  iceAddresses: [127.0.0.1]',
+        '  announcedAddress:',
+        'kurento:',
+        '  enabled: true',
+        '  port: 9999',
+        'signaling:',
+        '  db: data/rt.db',
+        '  iceServers:',
+        '    - stun:stun.example.com:3478',
+        '  ringTimeoutMs: 20000',
+      ].join('\n'),
+    );
+
+    expect(loadConfig({ flags: { config: path } })).toEqual({
+      ...DEFAULTS,
+      host: '127.0.0.1',
+      port: 9000,
+      logLevel: 'warn',
+      media: { portRange: [41000, 41999], iceAddresses: ['127.0.0.1'] },
+      kurento: { host: '127.0.0.1', port: 9999 },
+      // Relative paths in a file are relative to the file's folder.
+      signaling: { dbPath: join(dir, 'data/rt.db'), iceServers: ['stun:stun.example.com:3478'], ringTimeoutMs: 20000 },
+    });
+  });
+
+  it('reads a JSON file named by ROUNDTABLE_CONFIG, and a port range as [MIN, MAX]', () => {
+    const path = file('config.json', JSON.stringify({ port: 7000, media: { portRange: [42000, 42999] }, kurento: { enabled: 'off' } }));
+
+    const config = loadConfig({ env: { ROUNDTABLE_CONFIG: path } });
+
+    expect(config).toMatchObject({ port: 7000, media: { portRange: [42000, 42999] }, kurento: false });
+  });
+
+  it('takes the file, then the environment, then the flags: each overrides the one before', () => {
+    const path = file('layers.yaml', 'port: 1001\nhost: 127.0.0.1\nmedia:\n  portRange: 41000-41999\n');
+    const env = { ROUNDTABLE_PORT: '1002', ROUNDTABLE_PORT_RANGE: '43000-43999' };
+
+    const config = loadConfig({ env, flags: { config: path, port: '1003' } });
+
+    expect(config.port).toBe(1003);
+    expect(config.media.portRange).toEqual([43000, 43999]);
+    expect(config.host).toBe('127.0.0.1');
+  });
+
+  it('--config wins over ROUNDTABLE_CONFIG, and is relative to cwd', () => {
+    file('a.yaml', 'port: 1111\n');
+    file('b.yaml', 'port: 2222\n');
+
+    expect(loadConfig({ env: { ROUNDTABLE_CONFIG: join(dir, 'a.yaml') }, flags: { config: 'b.yaml' }, cwd: dir }).port).toBe(2222);
+  });
+
+  it.each([
+    ['a bad value', 'media:\n  portRange: 49999-40000\n', /^media\.portRange in .*bad\.yaml: range 49999-40000 needs MIN below MAX$/],
+    ['an unknown key', 'media:\n  portrange: 40000-49999\n', /bad\.yaml: unknown key 'media\.portrange' \(known here: portRange, /],
+    ['an unknown section', 'medai:\n  portRange: 40000-49999\n', /bad\.yaml: unknown key 'medai' \(known here: role, host, port, logLevel, tls, media, kurento, signaling\)/],
+    ['a value of the wrong type', 'port: true\n', /^port in .*bad\.yaml: expected a port number/],
+    ['a number for a secret', 'kurento:\n  secret: 1234\n', /^kurento\.secret in .*bad\.yaml: expected a string/],
+    ['a section that is not one', 'tls: yes\n', /^tls in .*bad\.yaml: expected a section with the keys cert, key/],
+    ['a list at the top', '- port\n', /bad\.yaml: expected a mapping of settings/],
+    ['broken YAML', 'port: [8080\n', /bad\.yaml: not valid YAML: /],
+  ])('refuses a file with %s, naming the file and the key', (_what, text, reason) => {
+    const path = file('bad.yaml', text);
+
+    expect(configError({ flags: { config: path } }).message).toMatch(reason);
+  });
+
+  it('refuses broken JSON and a config file it cannot read', () => {
+    const json = file('bad.json', '{"port": 80,}');
+
+    expect(configError({ flags: { config: json } }).message).toMatch(/bad\.json: not valid JSON: /);
+    expect(configError({ flags: { config: join(dir, 'missing.yaml') } }).message).toMatch(/^--config: cannot read the config file '.*missing\.yaml': ENOENT/);
+    expect(configError({ env: { ROUNDTABLE_CONFIG: join(dir, 'missing.yaml') } }).message).toMatch(/^ROUNDTABLE_CONFIG: cannot read/);
+  });
+
+  it('names the flag of a bad flag value', () => {
+    const error = configError({ flags: { port: '99999', 'port-range': '2-1' } });
+
+    expect(error.problems.map((p) => `${p.setting} ${p.where}`)).toEqual(['port --port', 'media.portRange --port-range']);
+  });
+});
+
+describe('loadConfig() roles', () => {
+  it('the signaling role needs media.url, and serves no Kurento Protocol', () => {
+    expect(configError({ flags: { role: 'signaling' } }).message).toMatch(/^media\.url: the signaling role needs a media server.*ROUNDTABLE_MEDIA_URL or --media-url/);
+
+    const config = loadConfig({ flags: { role: 'signaling', 'media-url': 'ws://10.0.0.2:8888/kurento', 'media-secret': 's' } });
+
+    expect(config).toMatchObject({ role: 'signaling', kurento: false, signaling: { mediaUrl: 'ws://10.0.0.2:8888/kurento', mediaSecret: 's' } });
+  });
+
+  it('the media role cannot turn the Kurento Protocol off', () => {
+    expect(configError({ env: { ROUNDTABLE_KURENTO: 'off' }, flags: { role: 'media' } }).message).toMatch(/^ROUNDTABLE_KURENTO: the media role .* cannot be turned off/);
+  });
+
+  it.each(['media', 'all'])('role %s refuses a Kurento endpoint beyond loopback without a secret', (role) => {
+    const error = configError({ flags: { role, 'kurento-host': '0.0.0.0' } });
+
+    expect(error.setting).toBe('kurento.secret');
+    expect(error.message).toMatch(/^kurento\.secret: the Kurento Protocol endpoint binds 0\.0\.0\.0 \(--kurento-host\), beyond loopback: it needs a shared secret/);
+    expect(loadConfig({ flags: { role, 'kurento-host': '0.0.0.0', 'kurento-secret': 'k' } }).kurento).toEqual({ host: '0.0.0.0', port: 8888, secret: 'k' });
+  });
+
+  it('refuses the Kurento endpoint on the HTTP port', () => {
+    expect(configError({ flags: { port: '8888' } }).message).toMatch(/^kurento\.port: port 8888 is also the HTTP port \(--port\)/);
+    expect(loadConfig({ flags: { port: '8888', 'kurento-port': '0' } }).port).toBe(8888);
+  });
+});
+
+describe('loadConfig() TLS', () => {
+  it('reads the certificate and key files', () => {
+    const config = loadConfig({ env: { ROUNDTABLE_TLS_CERT: cert.certFile, ROUNDTABLE_TLS_KEY: cert.keyFile } });
+
+    expect(config.tls).toEqual({ certFile: cert.certFile, keyFile: cert.keyFile, cert: Buffer.from(cert.cert), key: Buffer.from(cert.key) });
+  });
+
+  it('needs both files', () => {
+    expect(configError({ flags: { 'tls-cert': cert.certFile } }).message).toMatch(/^tls\.key: tls\.cert is set \(--tls-cert\) but no private key/);
+    expect(configError({ flags: { 'tls-key': cert.keyFile } }).message).toMatch(/^tls\.cert: tls\.key is set \(--tls-key\) but no certificate/);
+  });
+
+  it('refuses an unreadable file, a file without PEM, and a key of another certificate', () => {
+    const other = selfSignedCert(dir, 'other');
+    const notPem = file('not.pem', 'hello');
+
+    expect(configError({ flags: { 'tls-cert': join(dir, 'nope.pem'), 'tls-key': cert.keyFile } }).message).toMatch(/^--tls-cert: cannot read the certificate file '.*nope\.pem': ENOENT/);
+    expect(configError({ flags: { 'tls-cert': cert.certFile, 'tls-key': notPem } }).message).toMatch(/^--tls-key: '.*not\.pem' holds no PEM private key/);
+    expect(configError({ flags: { 'tls-cert': cert.keyFile, 'tls-key': cert.keyFile } }).message).toMatch(/^--tls-cert: .* holds no PEM certificate/);
+    expect(configError({ flags: { 'tls-cert': cert.certFile, 'tls-key': other.keyFile } }).message).toMatch(/^--tls-cert: the certificate .* cannot be used together: .*key values mismatch/);
+  });
+
+  it('reads certificate paths in a file relative to the file', () => {
+    const path = file('tls.yaml', `tls:\n  cert: ${cert.certFile.slice(dir.length + 1)}\n  key: ${cert.keyFile.slice(dir.length + 1)}\n`);
+
+    expect(loadConfig({ flags: { config: path } }).tls?.certFile).toBe(cert.certFile);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+  const block = (lang: string) => new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(doc)?.[1] ?? '';
+
+  it('the annotated YAML file loads, and sets the defaults but for its TURN example', () => {
+    const config = loadConfig({ flags: { config: file('doc.yaml', block('yaml')) } });
+
+    expect(config).toEqual({
+      ...DEFAULTS,
+      media: { portRange: [40000, 49999] },
+      signaling: { ...DEFAULTS.signaling, iceServers: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp'], turnSecret: 'change-me' },
+    });
+  });
+
+  it('the JSON example has only known keys and good values (its certificate files are not here)', () => {
+    const error = configError({ flags: { config: file('doc.json', block('json')) } });
+
+    expect(error.problems.map((p) => p.setting)).toEqual(['tls.cert', 'tls.key']);
+    expect(error.message).toMatch(/cannot read the certificate file/);
+  });
+
+  it('the table lists every setting with its variable and flag', () => {
+    for (const key of SETTING_KEYS) {
+      const spec: SettingSpec = SETTINGS[key];
+      expect(doc).toContain(`| \`${key}\` | \`${spec.env}\``);
+      expect(doc).toContain(`\`--${spec.flag}\``);
+    }
   });
 });

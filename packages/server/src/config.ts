@@ -1,30 +1,71 @@
-import { isIP } from 'node:net';
+/**
+ * The server configuration, from (lowest to highest precedence) a config file,
+ * environment variables and flags; every setting has a default, so none is needed.
+ * Each value is validated where it is read, then the rules that tie settings together
+ * run on the result. Problems name the setting and where its value came from.
+ */
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { MediaConfig } from '@roundtable/media';
-import { ConfigError } from './errors.js';
+import { readConfigFile } from './configFile.js';
+import { isLoopback, type LogLevel, type Role } from './configValues.js';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import {
+  CONFIG_FILE_SETTING,
+  DEFAULT_DB_PATH,
+  DEFAULT_HOST,
+  DEFAULT_KURENTO_HOST,
+  DEFAULT_KURENTO_PORT,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_PORT,
+  DEFAULT_RING_TIMEOUT_MS,
+  DEFAULT_ROLE,
+  SETTINGS,
+  SETTING_KEYS,
+  howToSet,
+  type SettingKey,
+  type SettingSpec,
+  type SettingValues,
+} from './settings.js';
+
+export { ROLES, LOG_LEVELS, type Role, type LogLevel } from './configValues.js';
+export { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT } from './settings.js';
 
 /** The media settings the server passes through to every `MediaPipeline`. */
 export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress'>;
 
 export interface ServerConfig {
-  /** Address the HTTP server binds to. Default '0.0.0.0' (`ROUNDTABLE_HOST`). */
+  /** What this process runs. Default 'all' (`role`, `ROUNDTABLE_ROLE`, `--role`). */
+  role: Role;
+  /** Address the HTTP(S) server binds to. Default '0.0.0.0' (`ROUNDTABLE_HOST`). */
   host: string;
-  /** HTTP port; 0 picks a free one. Default 8080 (`ROUNDTABLE_PORT`). */
+  /** HTTP(S) port; 0 picks a free one. Default 8080 (`ROUNDTABLE_PORT`). */
   port: number;
+  /** Default 'info' (`ROUNDTABLE_LOG_LEVEL`, or `LOG_LEVEL`). */
+  logLevel: LogLevel;
+  /** HTTPS and wss:// with this certificate and key. Default: none, plain HTTP. */
+  tls?: TlsConfig;
   /**
-   * Media settings. Each field is left out when its variable is unset, so the media
-   * engine's own default applies (all non-internal IPv4 addresses, ports 40000-49999,
-   * no announced address).
+   * Media settings. Each field is left out when it is not set, so the media engine's
+   * own default applies (all non-internal IPv4 addresses, ports 40000-49999, no
+   * announced address).
    */
   media: MediaOptions;
   /**
-   * The Kurento Protocol endpoint for Kurento applications, or false when turned off
-   * (`ROUNDTABLE_KURENTO=off`). Default: on, at ws://127.0.0.1:8888/kurento
-   * (`ROUNDTABLE_KURENTO_HOST`, `ROUNDTABLE_KURENTO_PORT`), with a shared secret when
-   * `ROUNDTABLE_KURENTO_SECRET` is set.
+   * The Kurento Protocol endpoint, or false when turned off (`ROUNDTABLE_KURENTO=off`).
+   * Default: on, at ws://127.0.0.1:8888/kurento.
    */
   kurento: KurentoOptions | false;
   /** The signaling server (accounts, IM, calls, rooms) at `/ws`. */
   signaling: SignalingConfig;
+}
+
+export interface TlsConfig {
+  /** PEM certificate chain and private key, as read from `certFile` and `keyFile`. */
+  cert: Buffer;
+  key: Buffer;
+  certFile: string;
+  keyFile: string;
 }
 
 export interface SignalingConfig {
@@ -39,6 +80,7 @@ export interface SignalingConfig {
   /**
    * A media server in another process, over the Kurento Protocol (`ROUNDTABLE_MEDIA_URL`,
    * with `ROUNDTABLE_MEDIA_SECRET`). Default: none, the media engine runs in this process.
+   * Required for the signaling role.
    */
   mediaUrl?: string;
   mediaSecret?: string;
@@ -50,125 +92,243 @@ export interface KurentoOptions {
   secret?: string;
 }
 
-export const DEFAULT_KURENTO_HOST = '127.0.0.1';
-export const DEFAULT_KURENTO_PORT = 8888;
+type Env = Readonly<Record<string, string | undefined>>;
 
-export const DEFAULT_HOST = '0.0.0.0';
-export const DEFAULT_PORT = 8080;
-/** Media ports below this are refused: they belong to system services. */
-const MIN_MEDIA_PORT = 1024;
+export interface ConfigSources {
+  /** Environment variables. Default: none. */
+  env?: Env;
+  /** Flag values by flag name without the dashes (`{ port: '9090', 'tls-cert': 'x.pem' }`). Default: none. */
+  flags?: Readonly<Record<string, string | undefined>>;
+  /** Folder that a relative `--config` path is relative to. Default: the process's working directory. */
+  cwd?: string;
+}
 
 /**
- * Reads the server configuration from environment variables. An empty or blank
- * variable counts as unset. Throws `ConfigError` naming the variable on a bad value.
+ * Reads the configuration: the config file named by `--config` (or `ROUNDTABLE_CONFIG`),
+ * then environment variables, then flags, each overriding the one before. An empty or
+ * blank environment variable counts as unset. Throws `ConfigError` listing every problem.
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): ServerConfig {
-  const media: MediaOptions = {};
-  const iceAddresses = read(env, 'ROUNDTABLE_ICE_ADDRESSES');
-  if (iceAddresses !== undefined) media.iceAddresses = parseAddressList('ROUNDTABLE_ICE_ADDRESSES', iceAddresses);
-  const portRange = read(env, 'ROUNDTABLE_PORT_RANGE');
-  if (portRange !== undefined) media.portRange = parsePortRange('ROUNDTABLE_PORT_RANGE', portRange);
-  const announced = read(env, 'ROUNDTABLE_ANNOUNCED_ADDRESS');
-  if (announced !== undefined) media.announcedAddress = parseIpAddress('ROUNDTABLE_ANNOUNCED_ADDRESS', announced);
+export function loadConfig(sources: ConfigSources = { env: process.env }): ServerConfig {
+  const env = sources.env ?? {};
+  const flags = sources.flags ?? {};
+  const problems: ConfigProblem[] = [];
+  const layers: Layer[] = [];
 
-  const host = read(env, 'ROUNDTABLE_HOST');
-  const port = read(env, 'ROUNDTABLE_PORT');
+  const file = fileSetting(env, flags);
+  if (file) {
+    const read = readConfigFile(file.path, file.where, sources.cwd ?? process.cwd());
+    if (Array.isArray(read)) problems.push(...read);
+    else layers.push(read);
+  }
+  layers.push(readLayer((key) => envValue(env, SETTINGS[key]), problems));
+  layers.push(readLayer((key) => flagValue(flags, SETTINGS[key]), problems));
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const values: SettingValues = {};
+  const where: Partial<Record<SettingKey, string>> = {};
+  for (const layer of layers) {
+    Object.assign(values, layer.values);
+    Object.assign(where, layer.where);
+  }
+  const config = resolve(new Settings(values, where), problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+interface Layer {
+  values: SettingValues;
+  where: Partial<Record<SettingKey, string>>;
+}
+
+/** Validates the strings one source gives (environment or flags), each with its setting's schema. */
+function readLayer(lookup: (key: SettingKey) => { text: string; where: string } | undefined, problems: ConfigProblem[]): Layer {
+  const values: Record<string, unknown> = {};
+  const where: Partial<Record<SettingKey, string>> = {};
+  for (const key of SETTING_KEYS) {
+    const found = lookup(key);
+    if (!found) continue;
+    const spec: SettingSpec = SETTINGS[key];
+    const result = spec.schema.safeParse(found.text);
+    if (result.success) {
+      values[key] = result.data;
+      where[key] = found.where;
+    } else {
+      problems.push(...result.error.issues.map((issue) => ({ setting: key, where: found.where, reason: issue.message })));
+    }
+  }
+  // Each value was produced by SETTINGS[key].schema, which is what SettingValues says.
+  return { values: values as SettingValues, where };
+}
+
+function envValue(env: Env, spec: SettingSpec): { text: string; where: string } | undefined {
+  for (const name of [spec.env, ...(spec.envAliases ?? [])]) {
+    const text = env[name]?.trim();
+    if (text !== undefined && text !== '') return { text, where: name };
+  }
+  return undefined;
+}
+
+function flagValue(flags: Readonly<Record<string, string | undefined>>, spec: SettingSpec): { text: string; where: string } | undefined {
+  const text = flags[spec.flag];
+  return text === undefined ? undefined : { text, where: `--${spec.flag}` };
+}
+
+function fileSetting(env: Env, flags: Readonly<Record<string, string | undefined>>): { path: string; where: string } | undefined {
+  const flag = flags[CONFIG_FILE_SETTING.flag];
+  if (flag !== undefined) return { path: flag, where: `--${CONFIG_FILE_SETTING.flag}` };
+  const variable = env[CONFIG_FILE_SETTING.env]?.trim();
+  if (variable) return { path: variable, where: CONFIG_FILE_SETTING.env };
+  return undefined;
+}
+
+/** The merged values, with where each came from. */
+class Settings {
+  constructor(
+    private readonly values: SettingValues,
+    private readonly sources: Partial<Record<SettingKey, string>>,
+  ) {}
+
+  get<K extends SettingKey>(key: K): SettingValues[K] {
+    return this.values[key];
+  }
+
+  /** Where the value of `key` came from, or the key itself when it is not set. */
+  where(key: SettingKey): string {
+    return this.sources[key] ?? key;
+  }
+
+  problem(key: SettingKey, reason: string): ConfigProblem {
+    return { setting: key, where: this.where(key), reason };
+  }
+}
+
+/** Applies the defaults and the rules that tie settings together. */
+function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
+  const role = s.get('role') ?? DEFAULT_ROLE;
+  const host = s.get('host') ?? DEFAULT_HOST;
+  const port = s.get('port') ?? DEFAULT_PORT;
+
+  const media: MediaOptions = {};
+  const iceAddresses = s.get('media.iceAddresses');
+  if (iceAddresses !== undefined && iceAddresses.length > 0) media.iceAddresses = iceAddresses;
+  const portRange = s.get('media.portRange');
+  if (portRange !== undefined) media.portRange = portRange;
+  const announcedAddress = s.get('media.announcedAddress');
+  if (announcedAddress !== undefined) media.announcedAddress = announcedAddress;
+
+  const kurento = resolveKurento(s, role, { host, port }, problems);
+  const signaling = resolveSignaling(s, role, problems);
+  const tls = resolveTls(s, problems);
   return {
-    host: host === undefined ? DEFAULT_HOST : parseHost('ROUNDTABLE_HOST', host),
-    port: port === undefined ? DEFAULT_PORT : parsePort('ROUNDTABLE_PORT', port, 0),
+    role,
+    host,
+    port,
+    logLevel: s.get('logLevel') ?? DEFAULT_LOG_LEVEL,
+    ...(tls ? { tls } : {}),
     media,
-    kurento: loadKurento(env),
-    signaling: loadSignaling(env),
+    kurento,
+    signaling,
   };
 }
 
-function loadSignaling(env: Readonly<Record<string, string | undefined>>): SignalingConfig {
-  const iceServers = (read(env, 'ROUNDTABLE_ICE_SERVERS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
-  for (const url of iceServers) {
-    if (!/^(stun|stuns|turn|turns):[^\s]+$/.test(url)) throw new ConfigError('ROUNDTABLE_ICE_SERVERS', `'${url}' is not a stun:, stuns:, turn: or turns: URL`);
+function resolveKurento(s: Settings, role: Role, http: { host: string; port: number }, problems: ConfigProblem[]): KurentoOptions | false {
+  const enabled = s.get('kurento.enabled') ?? true;
+  if (!enabled) {
+    if (role === 'media') problems.push(s.problem('kurento.enabled', 'the media role serves the media engine over the Kurento Protocol: it cannot be turned off'));
+    return false;
   }
-  const turnSecret = read(env, 'ROUNDTABLE_TURN_SECRET');
-  if (iceServers.some((u) => u.startsWith('turn')) && !turnSecret) {
-    throw new ConfigError('ROUNDTABLE_TURN_SECRET', 'a TURN server is configured in ROUNDTABLE_ICE_SERVERS: its shared secret is needed');
+  const host = s.get('kurento.host') ?? DEFAULT_KURENTO_HOST;
+  const port = s.get('kurento.port') ?? DEFAULT_KURENTO_PORT;
+  const secret = s.get('kurento.secret');
+  // A signaling-role process has no media engine to serve.
+  if (role === 'signaling') return false;
+
+  // Whoever reaches the endpoint controls the media engine: beyond loopback, a secret.
+  if (!isLoopback(host) && secret === undefined) {
+    problems.push(
+      s.problem(
+        'kurento.secret',
+        `the Kurento Protocol endpoint binds ${host} (${s.where('kurento.host')}), beyond loopback: it needs a shared secret; ${howToSet('kurento.secret')}`,
+      ),
+    );
   }
-  const ring = read(env, 'ROUNDTABLE_RING_TIMEOUT_MS');
-  if (ring !== undefined && (!/^\d+$/.test(ring) || Number(ring) < 1000 || Number(ring) > 600_000)) {
-    throw new ConfigError('ROUNDTABLE_RING_TIMEOUT_MS', `'${ring}' is not a ring timeout (1000-600000 ms)`);
+  if (port !== 0 && port === http.port && hostsOverlap(host, http.host)) {
+    problems.push(s.problem('kurento.port', `port ${port} is also the HTTP port (${s.where('port')}): give the Kurento Protocol endpoint another port`));
   }
-  const mediaUrl = read(env, 'ROUNDTABLE_MEDIA_URL');
-  if (mediaUrl !== undefined && !/^wss?:\/\/[^\s]+$/.test(mediaUrl)) {
-    throw new ConfigError('ROUNDTABLE_MEDIA_URL', `'${mediaUrl}' is not a ws:// or wss:// URL`);
+  return { host, port, ...(secret === undefined ? {} : { secret }) };
+}
+
+function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): SignalingConfig {
+  const iceServers = s.get('signaling.iceServers') ?? [];
+  const turnSecret = s.get('signaling.turnSecret');
+  const mediaUrl = s.get('media.url');
+  const mediaSecret = s.get('media.secret');
+  if (role !== 'media') {
+    if (iceServers.some((url) => url.startsWith('turn')) && turnSecret === undefined) {
+      problems.push(
+        s.problem('signaling.turnSecret', `a TURN server is configured in signaling.iceServers (${s.where('signaling.iceServers')}): its shared secret is needed; ${howToSet('signaling.turnSecret')}`),
+      );
+    }
+    if (role === 'signaling' && mediaUrl === undefined) {
+      problems.push(s.problem('media.url', `the signaling role needs a media server (a process with role media, or a Kurento Media Server): ${howToSet('media.url')}`));
+    }
   }
-  const mediaSecret = read(env, 'ROUNDTABLE_MEDIA_SECRET');
   return {
-    dbPath: read(env, 'ROUNDTABLE_DB') ?? '.roundtable/roundtable.db',
+    dbPath: s.get('signaling.db') ?? DEFAULT_DB_PATH,
     iceServers,
     ...(turnSecret === undefined ? {} : { turnSecret }),
-    ringTimeoutMs: ring === undefined ? 60_000 : Number(ring),
+    ringTimeoutMs: s.get('signaling.ringTimeoutMs') ?? DEFAULT_RING_TIMEOUT_MS,
     ...(mediaUrl === undefined ? {} : { mediaUrl }),
     ...(mediaSecret === undefined ? {} : { mediaSecret }),
   };
 }
 
-function loadKurento(env: Readonly<Record<string, string | undefined>>): KurentoOptions | false {
-  const switch_ = read(env, 'ROUNDTABLE_KURENTO')?.toLowerCase();
-  if (switch_ !== undefined && !['on', 'off', 'true', 'false', '1', '0'].includes(switch_)) {
-    throw new ConfigError('ROUNDTABLE_KURENTO', `'${switch_}' is not on or off`);
+/** Reads the certificate and key, and checks that they load and belong together. */
+function resolveTls(s: Settings, problems: ConfigProblem[]): TlsConfig | undefined {
+  const certFile = s.get('tls.cert');
+  const keyFile = s.get('tls.key');
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) {
+    problems.push(s.problem('tls.cert', `tls.key is set (${s.where('tls.key')}) but no certificate: ${howToSet('tls.cert')}`));
+    return undefined;
   }
-  if (switch_ === 'off' || switch_ === 'false' || switch_ === '0') return false;
-  const host = read(env, 'ROUNDTABLE_KURENTO_HOST');
-  const port = read(env, 'ROUNDTABLE_KURENTO_PORT');
-  const secret = read(env, 'ROUNDTABLE_KURENTO_SECRET');
-  return {
-    host: host === undefined ? DEFAULT_KURENTO_HOST : parseHost('ROUNDTABLE_KURENTO_HOST', host),
-    port: port === undefined ? DEFAULT_KURENTO_PORT : parsePort('ROUNDTABLE_KURENTO_PORT', port, 0),
-    ...(secret === undefined ? {} : { secret }),
-  };
-}
-
-function read(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function parsePort(variable: string, text: string, min: number): number {
-  if (!/^\d{1,5}$/.test(text)) {
-    throw new ConfigError(variable, `'${text}' is not a port number (expected an integer ${min}-65535)`);
+  if (keyFile === undefined) {
+    problems.push(s.problem('tls.key', `tls.cert is set (${s.where('tls.cert')}) but no private key: ${howToSet('tls.key')}`));
+    return undefined;
   }
-  const port = Number(text);
-  if (port < min || port > 65535) {
-    throw new ConfigError(variable, `port ${port} is out of range (expected ${min}-65535)`);
+  const cert = readPem(s, 'tls.cert', certFile, 'certificate', 'CERTIFICATE', problems);
+  const key = readPem(s, 'tls.key', keyFile, 'private key', 'PRIVATE KEY', problems);
+  if (!cert || !key) return undefined;
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    problems.push(s.problem('tls.cert', `the certificate '${certFile}' and the key '${keyFile}' (${s.where('tls.key')}) cannot be used together: ${messageOf(error)}`));
+    return undefined;
   }
-  return port;
+  return { cert, key, certFile, keyFile };
 }
 
-function parsePortRange(variable: string, text: string): [number, number] {
-  const match = /^(\d+)\s*-\s*(\d+)$/.exec(text);
-  if (!match) throw new ConfigError(variable, `'${text}' is not a port range (expected MIN-MAX, e.g. 40000-49999)`);
-  const min = parsePort(variable, match[1] ?? '', MIN_MEDIA_PORT);
-  const max = parsePort(variable, match[2] ?? '', MIN_MEDIA_PORT);
-  // Each WebRTC endpoint takes at least two ports, so a range needs MIN < MAX.
-  if (min >= max) throw new ConfigError(variable, `range ${min}-${max} needs MIN below MAX`);
-  return [min, max];
-}
-
-function parseIpAddress(variable: string, text: string): string {
-  if (isIP(text) === 0) throw new ConfigError(variable, `'${text}' is not an IPv4 or IPv6 address`);
-  return text;
-}
-
-function parseAddressList(variable: string, text: string): string[] {
-  const addresses = text.split(',').map((part) => part.trim());
-  if (addresses.some((address) => address === '')) {
-    throw new ConfigError(variable, `'${text}' has an empty entry (expected a comma-separated list of IP addresses)`);
+/** Reads a PEM file that must hold a `block` block ('PRIVATE KEY' also matches 'RSA PRIVATE KEY', 'EC PRIVATE KEY'...). */
+function readPem(s: Settings, key: 'tls.cert' | 'tls.key', file: string, what: string, block: string, problems: ConfigProblem[]): Buffer | undefined {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (error) {
+    problems.push(s.problem(key, `cannot read the ${what} file '${file}': ${messageOf(error)}`));
+    return undefined;
   }
-  return addresses.map((address) => parseIpAddress(variable, address));
+  if (!new RegExp(`-----BEGIN [A-Z ]*${block}-----`).test(pem.toString('latin1'))) {
+    problems.push(s.problem(key, `'${file}' holds no PEM ${what} (expected a '-----BEGIN ${block}-----' block)`));
+    return undefined;
+  }
+  return pem;
 }
 
-// A hostname as RFC 1123 allows it, or an IP address.
-const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+function hostsOverlap(a: string, b: string): boolean {
+  const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
+  return a === b || wildcard(a) || wildcard(b);
+}
 
-function parseHost(variable: string, text: string): string {
-  if (isIP(text) !== 0 || HOSTNAME.test(text)) return text;
-  throw new ConfigError(variable, `'${text}' is neither an IP address nor a hostname`);
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

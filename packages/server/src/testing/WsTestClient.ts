@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import WebSocket, { type ClientOptions } from 'ws';
 
 /**
  * A WebSocket client for tests: connects, sends JSON and hands out the server's
@@ -17,8 +17,9 @@ export class WsTestClient {
     });
   }
 
-  static async connect(url: string): Promise<WsTestClient> {
-    const ws = new WebSocket(url);
+  /** `options`: e.g. `{ ca }` to trust a test certificate for wss://. */
+  static async connect(url: string, options: ClientOptions = {}): Promise<WsTestClient> {
+    const ws = new WebSocket(url, options);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', reject);

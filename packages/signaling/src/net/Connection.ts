@@ -35,6 +35,8 @@ export interface ConnectionHost {
   readonly limits: ConnectionLimits;
   /** A device session was logged out from one socket: end it on the others that use it. */
   sessionLoggedOut(tokenHash: string): void;
+  /** Told about every answered request (for metrics): its type, and the error code if it failed. */
+  observe?(type: string, errorCode: ErrorCode | undefined): void;
 }
 
 interface Binding {
@@ -184,8 +186,10 @@ export class Connection {
     try {
       const result = await Promise.race([this.handle(envelope), timeout]);
       this.send({ id: envelope.id, ok: true, result: result === undefined ? {} : result });
+      this.host.observe?.(envelope.type, undefined);
     } catch (error) {
       this.respondWithError(envelope, error);
+      this.host.observe?.(envelope.type, error instanceof SignalingError ? error.code : 'INTERNAL');
     } finally {
       clearTimeout(timer);
       this.log('debug', { event: 'request', type: envelope.type, requestId: envelope.id, ms: Math.round(performance.now() - started) }, 'request handled');

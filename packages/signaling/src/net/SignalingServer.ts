@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthService } from '../auth/AuthService.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { ErrorCode } from '@roundtable/protocol';
 import { Connection, SERVER_REQUESTS, type ConnectionHost, type ConnectionLimits } from './Connection.js';
 import type { HandlerTable } from './Handlers.js';
 import type { LinkRegistry } from './LinkRegistry.js';
@@ -39,6 +40,8 @@ export interface SignalingServerOptions {
   closeGraceMs?: number;
   /** Default: silent. */
   logger?: Logger;
+  /** Told about every answered request: its type and, if it failed, the error code (metrics). Default: none. */
+  observe?: (type: string, errorCode: ErrorCode | undefined) => void;
 }
 
 const DEFAULTS = {
@@ -89,6 +92,7 @@ export class SignalingServer {
       handlers: mergeHandlerTables(options.handlers ?? [], SERVER_REQUESTS),
       logger,
       limits,
+      ...(options.observe ? { observe: options.observe } : {}),
       sessionLoggedOut: (tokenHash) => {
         for (const connection of this.connections) if (connection.session?.tokenHash === tokenHash) connection.endSession('loggedOut');
       },

@@ -24,12 +24,14 @@ export class SfuPeer {
   constructor(
     readonly me: UserId,
     private readonly channel: SignalChannel,
-    private readonly stunUrl: string,
+    stunUrl: string,
     tag: number,
     /** Loopback: the uplink also receives what it sends. */
     private readonly loopback = false,
     /** Milliseconds between published packet pairs (video + audio). Default 20. */
     private readonly publishIntervalMs = 20,
+    /** Makes each of this participant's peer connections (e.g. relay-only ones). Default: `createWeriftPeer(stunUrl)`. */
+    private readonly createPeer: () => WeriftPeerConnection = () => createWeriftPeer(stunUrl),
   ) {
     this.publisher = new FakePublisher(tag);
   }
@@ -71,7 +73,7 @@ export class SfuPeer {
   /** Sends the uplink (receiveVideoFrom with sender = self). */
   async publish(): Promise<void> {
     if (this.peers.has(this.me)) return;
-    const pc = createWeriftPeer(this.stunUrl);
+    const pc = this.createPeer();
     this.publisher.attach(pc, this.loopback ? 'sendrecv' : 'sendonly');
     if (this.loopback) this.collect(pc, this.me);
     await this.negotiate(pc, this.me);
@@ -80,7 +82,7 @@ export class SfuPeer {
 
   async receiveFrom(sender: string): Promise<void> {
     if (sender === this.me || this.peers.has(sender)) return;
-    const pc = createWeriftPeer(this.stunUrl);
+    const pc = this.createPeer();
     pc.addTransceiver('video', { direction: 'recvonly' });
     pc.addTransceiver('audio', { direction: 'recvonly' });
     this.collect(pc, sender);

@@ -1,0 +1,184 @@
+/**
+ * The value types of the configuration: one zod schema per kind of value. Each takes a
+ * string (environment variables and flags are strings) and, where a config file has a
+ * more natural form, that form too (a number, a list, a boolean). Messages quote the
+ * value and say what would be right; the caller prefixes where the value came from.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+export const ROLES = ['all', 'signaling', 'media'] as const;
+/**
+ * What one process runs: `all` the whole system (the embedded default), `signaling` the
+ * web server and signaling with media on a media-role process, `media` the media engine
+ * behind the Kurento Protocol.
+ */
+export type Role = (typeof ROLES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '::1';
+}
+
+/** Media ports below this are refused: they belong to system services. */
+const MIN_MEDIA_PORT = 1024;
+
+/** A value parser's verdict on a bad value; becomes the zod issue's message. */
+class InvalidValue extends Error {}
+
+/** `input` checks the type; `parse` checks and converts the value, throwing `InvalidValue`. */
+function parsedBy<T extends z.ZodType, O>(input: T, parse: (value: z.output<T>) => O) {
+  return input.transform((value, ctx) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      if (!(error instanceof InvalidValue)) throw error;
+      ctx.addIssue(error.message);
+      return z.NEVER;
+    }
+  });
+}
+
+function quoted(text: string): string {
+  return `'${text.length > 80 ? `${text.slice(0, 80)}...` : text}'`;
+}
+
+function oneOf<T extends string>(choices: readonly T[], text: string, what: string): T {
+  const found = choices.find((choice) => choice === text);
+  if (found === undefined) throw new InvalidValue(`${quoted(text)} is not ${what} (expected ${choices.join(', ')})`);
+  return found;
+}
+
+function parsePort(text: string, min: number): number {
+  if (!/^\d{1,5}$/.test(text)) throw new InvalidValue(`${quoted(text)} is not a port number (expected an integer ${min}-65535)`);
+  const port = Number(text);
+  if (port < min || port > 65535) throw new InvalidValue(`port ${port} is out of range (expected ${min}-65535)`);
+  return port;
+}
+
+function portRange(minText: string, maxText: string): [number, number] {
+  const min = parsePort(minText, MIN_MEDIA_PORT);
+  const max = parsePort(maxText, MIN_MEDIA_PORT);
+  // Each WebRTC endpoint takes at least two ports, so a range needs MIN < MAX.
+  if (min >= max) throw new InvalidValue(`range ${min}-${max} needs MIN below MAX`);
+  return [min, max];
+}
+
+function parsePortRange(text: string): [number, number] {
+  const match = /^(\d+)\s*-\s*(\d+)$/.exec(text);
+  if (!match) throw new InvalidValue(`${quoted(text)} is not a port range (expected MIN-MAX, e.g. 40000-49999)`);
+  return portRange(match[1] ?? '', match[2] ?? '');
+}
+
+function parseIpAddress(text: string): string {
+  if (isIP(text) === 0) throw new InvalidValue(`${quoted(text)} is not an IPv4 or IPv6 address`);
+  return text;
+}
+
+// A hostname as RFC 1123 allows it, or an IP address.
+const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+function parseHost(text: string): string {
+  if (isIP(text) !== 0 || HOSTNAME.test(text)) return text;
+  throw new InvalidValue(`${quoted(text)} is neither an IP address nor a hostname`);
+}
+
+/** A list from a file (an array) or from a string (comma-separated); blank entries are refused. */
+function listOf(value: string | string[], what: string): string[] {
+  const entries = typeof value === 'string' ? value.split(',').map((part) => part.trim()) : value.map((part) => part.trim());
+  if (entries.some((entry) => entry === '')) {
+    throw new InvalidValue(`${quoted(typeof value === 'string' ? value : value.join(','))} has an empty entry (expected a comma-separated list of ${what})`);
+  }
+  return entries;
+}
+
+const SWITCH_ON = ['on', 'true', 'yes', '1'];
+const SWITCH_OFF = ['off', 'false', 'no', '0'];
+
+function parseSwitch(text: string): boolean {
+  const word = text.trim().toLowerCase();
+  if (SWITCH_ON.includes(word)) return true;
+  if (SWITCH_OFF.includes(word)) return false;
+  throw new InvalidValue(`${quoted(text)} is not on or off`);
+}
+
+const ICE_URL = /^(stun|stuns|turn|turns):[^\s]+$/;
+const MIN_RING_TIMEOUT_MS = 1000;
+const MAX_RING_TIMEOUT_MS = 600_000;
+
+function parseRingTimeout(text: string): number {
+  const ms = Number(text);
+  if (!/^\d+$/.test(text) || ms < MIN_RING_TIMEOUT_MS || ms > MAX_RING_TIMEOUT_MS) {
+    throw new InvalidValue(`${quoted(text)} is not a ring timeout (${MIN_RING_TIMEOUT_MS}-${MAX_RING_TIMEOUT_MS} ms)`);
+  }
+  return ms;
+}
+
+function parseWsUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'ws:' && url.protocol !== 'wss:') || /\s/.test(text)) {
+    throw new InvalidValue(`${quoted(text)} is not a ws:// or wss:// URL`);
+  }
+  return text;
+}
+
+function nonEmpty(text: string, what: string): string {
+  if (text.trim() === '') throw new InvalidValue(`${what} must not be empty`);
+  return text;
+}
+
+const numberOrString = (expected: string) => z.union([z.number(), z.string()], { error: `expected ${expected}` });
+const listInput = (expected: string) => z.union([z.array(z.string()), z.string()], { error: `expected ${expected}: a list, or a comma-separated string` });
+
+/** A TCP port; 0 picks a free one. */
+export const portValue = parsedBy(numberOrString('a port number (0-65535)'), (value) => parsePort(String(value).trim(), 0));
+
+/** A UDP port range for media: 'MIN-MAX' or [MIN, MAX], 1024 <= MIN < MAX <= 65535. */
+export const portRangeValue = parsedBy(
+  z.union([z.string(), z.tuple([z.number(), z.number()])], { error: "expected a port range: 'MIN-MAX' or [MIN, MAX]" }),
+  (value) => (typeof value === 'string' ? parsePortRange(value.trim()) : portRange(String(value[0]), String(value[1]))),
+);
+
+/** An address to bind: an IP address or a hostname. */
+export const hostValue = parsedBy(z.string({ error: 'expected an IP address or a hostname' }), (value) => parseHost(value.trim()));
+
+/** One IPv4 or IPv6 address. */
+export const ipAddressValue = parsedBy(z.string({ error: 'expected an IPv4 or IPv6 address' }), (value) => parseIpAddress(value.trim()));
+
+/** IP addresses; an empty list means none given. */
+export const ipAddressListValue = parsedBy(listInput('IP addresses'), (value) => listOf(value, 'IP addresses').map(parseIpAddress));
+
+/** STUN/TURN URLs. */
+export const iceServersValue = parsedBy(listInput('stun:/turn: URLs'), (value) =>
+  listOf(value, 'stun:/turn: URLs').map((url) => {
+    if (!ICE_URL.test(url)) throw new InvalidValue(`${quoted(url)} is not a stun:, stuns:, turn: or turns: URL`);
+    return url;
+  }),
+);
+
+/** A ws:// or wss:// URL. */
+export const wsUrlValue = parsedBy(z.string({ error: 'expected a ws:// or wss:// URL' }), (value) => parseWsUrl(value.trim()));
+
+/** A shared secret; kept as written. */
+export const secretValue = parsedBy(z.string({ error: 'expected a string (quote it in YAML if it looks like a number)' }), (value) => nonEmpty(value, 'a secret'));
+
+/** A file path; relative paths in a config file are relative to that file's folder. */
+export const pathValue = parsedBy(z.string({ error: 'expected a file path' }), (value) => nonEmpty(value, 'a path').trim());
+
+/** on/off (also true/false, yes/no, 1/0, or a YAML/JSON boolean). */
+export const switchValue = parsedBy(z.union([z.boolean(), z.string()], { error: 'expected on or off' }), (value) => (typeof value === 'boolean' ? value : parseSwitch(value)));
+
+export const roleValue = parsedBy(z.string({ error: `expected a role (${ROLES.join(', ')})` }), (value) => oneOf(ROLES, value.trim(), 'a role'));
+
+export const logLevelValue = parsedBy(z.string({ error: `expected a log level (${LOG_LEVELS.join(', ')})` }), (value) => oneOf(LOG_LEVELS, value.trim().toLowerCase(), 'a log level'));
+
+/** How long a call rings, in ms (1000-600000). */
+export const ringTimeoutValue = parsedBy(numberOrString('a number of milliseconds'), (value) => parseRingTimeout(String(value).trim()));

@@ -1,0 +1,263 @@
+/**
+ * Every setting of `roundtable start`, as data: its key in a config file, its
+ * environment variable, its flag, its default as `--help` shows it, the roles that use
+ * it, and the zod schema of its value. The config file schema, the environment and flag
+ * readers and the help text are all made from this table.
+ */
+import { DEFAULT_MEDIA_CONFIG } from '@roundtable/media';
+import { DEFAULT_DB_PATH } from '@roundtable/signaling';
+import type { z } from 'zod';
+import {
+  hostValue,
+  iceServersValue,
+  ipAddressListValue,
+  ipAddressValue,
+  logLevelValue,
+  pathValue,
+  portRangeValue,
+  portValue,
+  ringTimeoutValue,
+  roleValue,
+  secretValue,
+  switchValue,
+  wsUrlValue,
+  type LogLevel,
+  type Role,
+} from './configValues.js';
+
+export const DEFAULT_ROLE: Role = 'all';
+export const DEFAULT_HOST = '0.0.0.0';
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+export const DEFAULT_KURENTO_HOST = '127.0.0.1';
+export const DEFAULT_KURENTO_PORT = 8888;
+export const DEFAULT_RING_TIMEOUT_MS = 60_000;
+export { DEFAULT_DB_PATH };
+
+/** The groups of `--help`. */
+export type SettingSection = 'general' | 'tls' | 'engine' | 'remoteMedia' | 'kurento' | 'signaling';
+
+export const SECTION_TITLES: Readonly<Record<SettingSection, string>> = {
+  general: 'General',
+  tls: 'HTTPS and wss:// (PEM files)',
+  engine: 'Media engine (roles all and media)',
+  remoteMedia: 'Media server in another process (role signaling; role all may use one too)',
+  kurento: 'Kurento Protocol endpoint (roles all and media)',
+  signaling: 'Signaling server at /ws: accounts, IM, calls, rooms (roles all and signaling)',
+};
+
+export interface SettingSpec {
+  section: SettingSection;
+  /** Environment variable. */
+  env: string;
+  /** Older variable names, read when `env` is unset. */
+  envAliases?: readonly string[];
+  /** Flag of `roundtable start`, without the leading `--`. */
+  flag: string;
+  /** Placeholder of the flag's value in `--help`. */
+  arg: string;
+  /** The default, as `--help` shows it. */
+  default: string;
+  /** One line for `--help`. */
+  help: string;
+  /** A file path: relative to the config file's folder when it comes from a config file. */
+  isPath?: boolean;
+  schema: z.ZodType;
+}
+
+const [MIN_MEDIA_PORT, MAX_MEDIA_PORT] = DEFAULT_MEDIA_CONFIG.portRange;
+
+/** The settings by their key in a config file (`section.name` inside a section). */
+export const SETTINGS = {
+  role: {
+    section: 'general',
+    env: 'ROUNDTABLE_ROLE',
+    flag: 'role',
+    arg: 'ROLE',
+    default: DEFAULT_ROLE,
+    help: 'all: everything in one process; signaling: web pages and /ws, media from media.url; media: the media engine behind the Kurento Protocol, and /healthz',
+    schema: roleValue,
+  },
+  host: {
+    section: 'general',
+    env: 'ROUNDTABLE_HOST',
+    flag: 'host',
+    arg: 'ADDRESS',
+    default: DEFAULT_HOST,
+    help: 'address the HTTP(S) server binds to (web pages, /ws, /healthz)',
+    schema: hostValue,
+  },
+  port: {
+    section: 'general',
+    env: 'ROUNDTABLE_PORT',
+    flag: 'port',
+    arg: 'PORT',
+    default: String(DEFAULT_PORT),
+    help: 'TCP port of the HTTP(S) server; 0 picks a free one',
+    schema: portValue,
+  },
+  logLevel: {
+    section: 'general',
+    env: 'ROUNDTABLE_LOG_LEVEL',
+    envAliases: ['LOG_LEVEL'],
+    flag: 'log-level',
+    arg: 'LEVEL',
+    default: DEFAULT_LOG_LEVEL,
+    help: 'fatal, error, warn, info, debug, trace or silent (JSON lines on stdout)',
+    schema: logLevelValue,
+  },
+  'tls.cert': {
+    section: 'tls',
+    env: 'ROUNDTABLE_TLS_CERT',
+    flag: 'tls-cert',
+    arg: 'FILE',
+    default: 'none (plain HTTP)',
+    help: 'PEM certificate (chain) file: serve HTTPS and wss:// instead of HTTP and ws://; needs tls.key',
+    isPath: true,
+    schema: pathValue,
+  },
+  'tls.key': {
+    section: 'tls',
+    env: 'ROUNDTABLE_TLS_KEY',
+    flag: 'tls-key',
+    arg: 'FILE',
+    default: 'none',
+    help: 'PEM private key file of tls.cert',
+    isPath: true,
+    schema: pathValue,
+  },
+  'media.portRange': {
+    section: 'engine',
+    env: 'ROUNDTABLE_PORT_RANGE',
+    flag: 'port-range',
+    arg: 'MIN-MAX',
+    default: `${MIN_MEDIA_PORT}-${MAX_MEDIA_PORT}`,
+    help: 'UDP ports for media (open them in the firewall)',
+    schema: portRangeValue,
+  },
+  'media.iceAddresses': {
+    section: 'engine',
+    env: 'ROUNDTABLE_ICE_ADDRESSES',
+    flag: 'ice-addresses',
+    arg: 'IP,...',
+    default: 'every non-internal IPv4 address',
+    help: 'local addresses the media engine offers in ICE candidates',
+    schema: ipAddressListValue,
+  },
+  'media.announcedAddress': {
+    section: 'engine',
+    env: 'ROUNDTABLE_ANNOUNCED_ADDRESS',
+    flag: 'announced-address',
+    arg: 'IP',
+    default: 'none',
+    help: 'public address announced in ICE candidates, for a server behind NAT',
+    schema: ipAddressValue,
+  },
+  'media.url': {
+    section: 'remoteMedia',
+    env: 'ROUNDTABLE_MEDIA_URL',
+    flag: 'media-url',
+    arg: 'URL',
+    default: 'none',
+    help: 'Kurento Protocol URL of a media-role process (or of a Kurento Media Server); required for role signaling; with role all, calls use it instead of the engine in this process',
+    schema: wsUrlValue,
+  },
+  'media.secret': {
+    section: 'remoteMedia',
+    env: 'ROUNDTABLE_MEDIA_SECRET',
+    flag: 'media-secret',
+    arg: 'SECRET',
+    default: 'none',
+    help: "shared secret of the media server at media.url (its kurento.secret)",
+    schema: secretValue,
+  },
+  'kurento.enabled': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO',
+    flag: 'kurento',
+    arg: 'on|off',
+    default: 'on',
+    help: 'serve the Kurento Protocol for Kurento applications and signaling-role processes (always on for role media)',
+    schema: switchValue,
+  },
+  'kurento.host': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_HOST',
+    flag: 'kurento-host',
+    arg: 'ADDRESS',
+    default: DEFAULT_KURENTO_HOST,
+    help: 'address the Kurento Protocol endpoint binds to; beyond loopback it needs kurento.secret',
+    schema: hostValue,
+  },
+  'kurento.port': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_PORT',
+    flag: 'kurento-port',
+    arg: 'PORT',
+    default: String(DEFAULT_KURENTO_PORT),
+    help: 'TCP port of the Kurento Protocol endpoint (ws://HOST:PORT/kurento); 0 picks a free one',
+    schema: portValue,
+  },
+  'kurento.secret': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_SECRET',
+    flag: 'kurento-secret',
+    arg: 'SECRET',
+    default: 'none',
+    help: 'shared secret clients send as ?access_token= (or Authorization: Bearer)',
+    schema: secretValue,
+  },
+  'signaling.db': {
+    section: 'signaling',
+    env: 'ROUNDTABLE_DB',
+    flag: 'db',
+    arg: 'FILE',
+    default: DEFAULT_DB_PATH,
+    help: 'SQLite file of accounts, conversations and call records (its folder is created)',
+    isPath: true,
+    schema: pathValue,
+  },
+  'signaling.iceServers': {
+    section: 'signaling',
+    env: 'ROUNDTABLE_ICE_SERVERS',
+    flag: 'ice-servers',
+    arg: 'URL,...',
+    default: 'none',
+    help: 'STUN/TURN URLs handed to clients (stun:, stuns:, turn:, turns:)',
+    schema: iceServersValue,
+  },
+  'signaling.turnSecret': {
+    section: 'signaling',
+    env: 'ROUNDTABLE_TURN_SECRET',
+    flag: 'turn-secret',
+    arg: 'SECRET',
+    default: 'none',
+    help: "coturn's static-auth-secret, for TURN REST credentials; required with a turn: URL",
+    schema: secretValue,
+  },
+  'signaling.ringTimeoutMs': {
+    section: 'signaling',
+    env: 'ROUNDTABLE_RING_TIMEOUT_MS',
+    flag: 'ring-timeout-ms',
+    arg: 'MS',
+    default: String(DEFAULT_RING_TIMEOUT_MS),
+    help: 'how long an unanswered call rings (1000-600000)',
+    schema: ringTimeoutValue,
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingKey = keyof typeof SETTINGS;
+export type SettingValue<K extends SettingKey> = z.output<(typeof SETTINGS)[K]['schema']>;
+/** Settings by key, each validated and converted; absent when not given. */
+export type SettingValues = { [K in SettingKey]?: SettingValue<K> };
+
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+/** The config file itself: a flag and a variable, never a key of the file. */
+export const CONFIG_FILE_SETTING = { env: 'ROUNDTABLE_CONFIG', flag: 'config', arg: 'FILE' } as const;
+
+/** How to set `key` from each source, for messages about a missing value. */
+export function howToSet(key: SettingKey): string {
+  const spec: SettingSpec = SETTINGS[key];
+  return `set ${key} in the config file, ${spec.env} or --${spec.flag}`;
+}

@@ -1,0 +1,216 @@
+/**
+ * `startServer()`: the composition root. Builds the parts a role runs (media engine,
+ * Kurento Protocol server, signaling server, HTTP(S) server), starts them, and closes
+ * them in reverse order.
+ */
+import { fileURLToPath } from 'node:url';
+import { isIPv6 } from 'node:net';
+import { resolveMediaConfig, type MediaConfig } from '@roundtable/media';
+import type { Logger } from 'pino';
+import { KurentoServer } from '@roundtable/kurento';
+import { InProcessMediaServer, RemoteMediaServer, Signaling, type MediaServer } from '@roundtable/signaling';
+import { DEFAULT_HOST, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT, DEFAULT_PORT, type KurentoOptions, type Role, type SignalingConfig } from './config.js';
+import { isLoopback } from './configValues.js';
+import { ConfigError, ServerError } from './errors.js';
+import { HttpServer, type TlsOptions } from './HttpServer.js';
+import { createLogger } from './logger.js';
+
+export interface StartServerOptions {
+  /**
+   * What this process runs. Default 'all'. Options for parts a role does not run are
+   * ignored: `signaling` runs the web server and the signaling server (media at
+   * `signaling.mediaUrl`, required); `media` runs the media engine behind the Kurento
+   * Protocol (`kurento`, on by default for this role) and `/healthz`.
+   */
+  role?: Role;
+  /** Address to bind. Default '0.0.0.0'. */
+  host?: string;
+  /** HTTP port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Serve HTTPS and wss:// with this PEM certificate and key. Default: plain HTTP. */
+  tls?: TlsOptions;
+  /** Settings for every session's MediaPipeline. Default: the media engine's defaults. */
+  media?: Partial<MediaConfig>;
+  /** Default: a pino logger at `LOG_LEVEL` (default 'info'). */
+  logger?: Logger;
+  /** Folder of static files. Default: this package's `public/`. */
+  publicDir?: string;
+  /**
+   * Serve the Kurento Protocol too. Default: off for role 'all' (the CLI turns it on from
+   * the config), on at ws://127.0.0.1:8888/kurento for role 'media', where it cannot be off.
+   */
+  kurento?: KurentoOptions | false;
+  /**
+   * Serve the signaling server at `/ws`. Default: off for role 'all' (the CLI turns it on
+   * from the config); required for role 'signaling'.
+   */
+  signaling?: SignalingConfig | false;
+}
+
+export interface RunningServer {
+  readonly role: Role;
+  /** Base URL with a trailing slash, e.g. 'http://127.0.0.1:8080/' ('https://' with TLS). */
+  readonly url: string;
+  readonly port: number;
+  /** The Kurento Protocol URL, when that endpoint is on. */
+  readonly kurentoUrl: string | undefined;
+  /** The signaling WebSocket URL ('ws://' or 'wss://'), when that endpoint is on. */
+  readonly signalingUrl: string | undefined;
+  /** Closes every session, socket and the listener. Idempotent. */
+  close(): Promise<void>;
+}
+
+export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+
+/** What a role's composition serves: the HTTP(S) server (not yet listening) and the other endpoints. */
+interface Composed {
+  http: HttpServer;
+  kurentoUrl?: string;
+  signaling?: boolean;
+}
+
+/** Owns what a start-up opened, to close it in reverse order (also when start-up fails halfway). */
+class Parts {
+  private readonly opened: Array<{ close(): Promise<void> }> = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly logger: Logger) {}
+
+  add<T extends { close(): Promise<void> }>(part: T): T {
+    this.opened.push(part);
+    return part;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const part of this.opened.reverse()) {
+        await part.close().catch((error: unknown) => this.logger.error({ event: 'closeFailed', err: error }, 'close failed'));
+      }
+    })();
+    return this.closing;
+  }
+}
+
+type Composer = (options: StartServerOptions, parts: Parts, logger: Logger) => Promise<Composed>;
+
+const COMPOSERS: Record<Role, Composer> = {
+  all: composeAll,
+  signaling: composeSignaling,
+  media: composeMedia,
+};
+
+/** Starts the server for `options.role` (default 'all') and resolves once it listens. */
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const role = options.role ?? 'all';
+  const logger = options.logger ?? createLogger();
+  const parts = new Parts(logger);
+  try {
+    const composed = await COMPOSERS[role](options, parts, logger);
+    const port = await composed.http.listen();
+    const url = `${options.tls ? 'https' : 'http'}://${urlHost(options.host ?? DEFAULT_HOST)}:${port}/`;
+    return {
+      role,
+      url,
+      port,
+      kurentoUrl: composed.kurentoUrl,
+      signalingUrl: composed.signaling ? `${url.replace(/^http/, 'ws')}ws` : undefined,
+      close: () => parts.close(),
+    };
+  } catch (error) {
+    await parts.close();
+    throw error;
+  }
+}
+
+/** Everything in one process: pages, /ws/loopback, /ws with the in-process (or a remote) media server, the Kurento Protocol. */
+async function composeAll(options: StartServerOptions, parts: Parts, logger: Logger): Promise<Composed> {
+  const media = options.media ?? {};
+  // Fail at start-up, not at the first call, when the media settings are wrong.
+  resolveMediaConfig(media);
+  let signaling: Signaling | undefined;
+  if (options.signaling) {
+    const mediaServer = options.signaling.mediaUrl ? await connectRemoteMedia(options.signaling, parts) : parts.add(new InProcessMediaServer(media));
+    signaling = await openSignaling(options.signaling, mediaServer, parts, logger);
+  }
+  const http = parts.add(httpServer(options, logger, { publicDir: options.publicDir ?? PUBLIC_DIR, media, signaling }));
+  const kurentoUrl = options.kurento ? await listenKurento(options.kurento, media, parts, logger) : undefined;
+  return { http, ...(kurentoUrl ? { kurentoUrl } : {}), signaling: signaling !== undefined };
+}
+
+/** Pages and /ws; calls get their media from a media-role process at `signaling.mediaUrl`. */
+async function composeSignaling(options: StartServerOptions, parts: Parts, logger: Logger): Promise<Composed> {
+  const config = options.signaling;
+  if (!config || !config.mediaUrl) {
+    throw new ConfigError({ setting: 'media.url', where: 'media.url', reason: 'the signaling role needs a media server: set signaling.mediaUrl' });
+  }
+  const signaling = await openSignaling(config, await connectRemoteMedia(config, parts), parts, logger);
+  const http = parts.add(httpServer(options, logger, { publicDir: options.publicDir ?? PUBLIC_DIR, signaling }));
+  return { http, signaling: true };
+}
+
+/** The media engine behind the Kurento Protocol, and /healthz. */
+async function composeMedia(options: StartServerOptions, parts: Parts, logger: Logger): Promise<Composed> {
+  const media = options.media ?? {};
+  resolveMediaConfig(media);
+  if (options.kurento === false) {
+    throw new ConfigError({ setting: 'kurento.enabled', where: 'kurento', reason: 'the media role serves the media engine over the Kurento Protocol: it cannot be turned off' });
+  }
+  const kurento = options.kurento ?? { host: DEFAULT_KURENTO_HOST, port: DEFAULT_KURENTO_PORT };
+  if (!isLoopback(kurento.host) && !kurento.secret) {
+    throw new ConfigError({ setting: 'kurento.secret', where: 'kurento.secret', reason: `the Kurento Protocol endpoint binds ${kurento.host}, beyond loopback: it needs a shared secret` });
+  }
+  const kurentoUrl = await listenKurento(kurento, media, parts, logger);
+  const http = parts.add(httpServer(options, logger, {}));
+  return { http, kurentoUrl };
+}
+
+/** The HTTP(S) server with what a role puts on it: static pages, /ws/loopback (needs the engine), /ws; /healthz always. */
+function httpServer(options: StartServerOptions, logger: Logger, serves: { publicDir?: string; media?: Partial<MediaConfig>; signaling?: Signaling | undefined }): HttpServer {
+  const { signaling } = serves;
+  return new HttpServer({
+    host: options.host ?? DEFAULT_HOST,
+    port: options.port ?? DEFAULT_PORT,
+    logger,
+    ...(serves.publicDir === undefined ? {} : { publicDir: serves.publicDir }),
+    ...(serves.media === undefined ? {} : { media: serves.media }),
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(signaling ? { upgradeHandlers: [(req, socket, head) => signaling.handleUpgrade(req, socket, head)] } : {}),
+  });
+}
+
+async function openSignaling(config: SignalingConfig, media: MediaServer, parts: Parts, logger: Logger): Promise<Signaling> {
+  return parts.add(
+    await Signaling.open({
+      dbPath: config.dbPath,
+      media,
+      iceServers: { urls: config.iceServers, ...(config.turnSecret ? { sharedSecret: config.turnSecret } : {}) },
+      ringTimeoutMs: config.ringTimeoutMs,
+      logger: logger.child({ component: 'signaling' }),
+    }),
+  );
+}
+
+async function connectRemoteMedia(config: SignalingConfig, parts: Parts): Promise<MediaServer> {
+  const url = config.mediaUrl ?? '';
+  try {
+    return parts.add(await RemoteMediaServer.connect({ url, ...(config.mediaSecret ? { accessToken: config.mediaSecret } : {}) }));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const hint = /\b401\b/.test(reason) ? ' (media.secret is missing or is not the media server\'s kurento.secret)' : '';
+    throw new ServerError('MEDIA_UNREACHABLE', `cannot reach the media server at ${url} (media.url): ${reason}${hint}`);
+  }
+}
+
+async function listenKurento(options: KurentoOptions, media: Partial<MediaConfig>, parts: Parts, logger: Logger): Promise<string> {
+  const kurento = new KurentoServer({ ...options, media, logger: logger.child({ component: 'kurento' }) });
+  // Added before listening: a failed listen still leaves a server to close.
+  parts.add(kurento);
+  return (await kurento.listen()).url;
+}
+
+// A wildcard bind is reachable on localhost, which browsers also treat as a secure
+// context (getUserMedia needs one).
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return isIPv6(host) ? `[${host}]` : host;
+}
