@@ -38,3 +38,4 @@ export {
   type ConnectionState,
 } from './webrtc/WebRtcEndpoint.js';
 export { validateRemoteSdp, parseCandidate, SUPPORTED_CODECS } from './webrtc/sdp.js';
+export { engineStats, type EngineStats, type KindTotals } from './core/engineStats.js';

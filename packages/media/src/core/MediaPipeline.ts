@@ -32,12 +32,20 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
   private readonly hubs = new Map<string, Hub>();
   private readonly clock: NodeJS.Timeout;
 
+  private static readonly live = new Set<MediaPipeline>();
+
+  /** Every open pipeline of this process (for metrics). */
+  static all(): MediaPipeline[] {
+    return [...MediaPipeline.live];
+  }
+
   constructor(config: Partial<MediaConfig> = {}) {
     super('MediaPipeline', undefined);
     this.config = resolveMediaConfig(config);
     this.ports = PortAllocator.shared(this.config.portRange[0], this.config.portRange[1]);
     this.clock = setInterval(() => this.tick(), CLOCK_MS);
     this.clock.unref();
+    MediaPipeline.live.add(this);
   }
 
   createWebRtcEndpoint(options: WebRtcEndpointOptions = {}): WebRtcEndpoint {
@@ -87,6 +95,7 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
   }
 
   protected onClose(): void {
+    MediaPipeline.live.delete(this);
     clearInterval(this.clock);
     for (const element of [...this.elements.values()]) element.close();
     this.elements.clear();

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { FakePublisher } from '../testing/FakePublisher.js';
+import { collect, until, useMediaHarness } from '../testing/harness.js';
+import { waitForConnected } from '../testing/peers.js';
+import { negotiate } from '../testing/signal.js';
+import { engineStats } from './engineStats.js';
+import { MediaPipeline } from './MediaPipeline.js';
+
+const h = useMediaHarness([46700, 46799]);
+
+describe('engineStats()', () => {
+  it('adds up the elements and counters of every open pipeline, and forgets closed ones', async () => {
+    const before = engineStats();
+    const p = h.pipeline();
+    const ep = p.createWebRtcEndpoint();
+    p.createPassThrough();
+    ep.connect(ep);
+    const pc = h.peer();
+    const pub = new FakePublisher(1);
+    pub.attach(pc, 'sendrecv');
+    const video = collect(pc, 'video');
+    await negotiate(pc, ep);
+    await waitForConnected(pc);
+    pub.start();
+    await until(() => video.length > 10);
+    pub.stop();
+    const during = engineStats();
+    expect(during.pipelines).toBe(before.pipelines + 1);
+    expect(during.elements.WebRtcEndpoint).toBe((before.elements.WebRtcEndpoint ?? 0) + 1);
+    expect(during.elements.PassThrough).toBe((before.elements.PassThrough ?? 0) + 1);
+    expect(during.kinds.video.packetsIn).toBeGreaterThan(10);
+    expect(during.kinds.video.packetsOut).toBeGreaterThan(10);
+    expect(during.webrtcStates.connected).toBeGreaterThanOrEqual(1);
+    p.close();
+    expect(engineStats().pipelines).toBe(before.pipelines);
+    expect(MediaPipeline.all()).not.toContain(p);
+  });
+
+  it('a pipeline whose configuration is refused is not counted', () => {
+    const before = engineStats().pipelines;
+    expect(() => new MediaPipeline({ portRange: [5000, 10] })).toThrow();
+    expect(engineStats().pipelines).toBe(before);
+  });
+});

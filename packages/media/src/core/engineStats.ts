@@ -1,0 +1,73 @@
+import { RtpEndpoint } from '../rtp/RtpEndpoint.js';
+import { WebRtcEndpoint } from '../webrtc/WebRtcEndpoint.js';
+import { MediaPipeline } from './MediaPipeline.js';
+import { MEDIA_KINDS, type MediaKind } from './types.js';
+
+export interface KindTotals {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  packetsLost: number;
+  nacksReceived: number;
+  retransmitted: number;
+  plisReceived: number;
+  firsReceived: number;
+  keyframeRequestsSent: number;
+}
+
+/** Totals over every open pipeline of this process, for metrics. */
+export interface EngineStats {
+  pipelines: number;
+  /** Elements by type name (WebRtcEndpoint, RtpEndpoint, PassThrough, HubPort, ...). */
+  elements: Record<string, number>;
+  /** WebRtcEndpoints by connection state. */
+  webrtcStates: Record<string, number>;
+  invalidPackets: number;
+  kinds: Record<MediaKind, KindTotals>;
+}
+
+const zero = (): KindTotals => ({
+  packetsIn: 0,
+  bytesIn: 0,
+  packetsOut: 0,
+  bytesOut: 0,
+  packetsLost: 0,
+  nacksReceived: 0,
+  retransmitted: 0,
+  plisReceived: 0,
+  firsReceived: 0,
+  keyframeRequestsSent: 0,
+});
+
+/** Adds up the counters of every endpoint in every open pipeline. Cheap: no I/O. */
+export function engineStats(): EngineStats {
+  const out: EngineStats = { pipelines: 0, elements: {}, webrtcStates: {}, invalidPackets: 0, kinds: { audio: zero(), video: zero() } };
+  for (const pipeline of MediaPipeline.all()) {
+    out.pipelines++;
+    for (const element of pipeline.getElements()) {
+      out.elements[element.typeName] = (out.elements[element.typeName] ?? 0) + 1;
+      if (!(element instanceof WebRtcEndpoint) && !(element instanceof RtpEndpoint)) continue;
+      const stats = element.getStats();
+      if (element instanceof WebRtcEndpoint) {
+        out.webrtcStates[element.getConnectionState()] = (out.webrtcStates[element.getConnectionState()] ?? 0) + 1;
+      }
+      out.invalidPackets += stats.invalidPackets ?? 0;
+      for (const kind of MEDIA_KINDS) {
+        const s = stats[kind];
+        const t = out.kinds[kind];
+        t.packetsIn += s.packetsReceived;
+        t.bytesIn += s.bytesReceived;
+        t.packetsOut += s.packetsSent;
+        t.bytesOut += s.bytesSent;
+        t.packetsLost += s.packetsLost;
+        t.nacksReceived += s.nacksReceived;
+        t.retransmitted += s.retransmitted;
+        t.plisReceived += s.plisReceived;
+        t.firsReceived += s.firsReceived;
+        t.keyframeRequestsSent += s.keyframeRequestsSent;
+      }
+    }
+  }
+  return out;
+}
