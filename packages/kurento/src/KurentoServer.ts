@@ -183,7 +183,7 @@ export class KurentoServer {
       return id === undefined ? undefined : JSON.stringify({ jsonrpc: '2.0', id, result });
     } catch (error) {
       const err = kurentoErrorOf(error);
-      this.log.debug({ method: request.method, code: err.code, message: err.message }, 'request failed');
+      this.log.debug({ event: 'requestFailed', sessionId: conn.session?.id, method: request.method, code: err.code, message: err.message }, 'request failed');
       return id === undefined ? undefined : JSON.stringify({ jsonrpc: '2.0', id, error: err.toJson() });
     }
   }
@@ -347,6 +347,7 @@ export class KurentoServer {
       throw error;
     }
     this.notifyLifecycle(r.session, 'created', id);
+    this.log.debug({ event: 'objectCreated', sessionId: r.session.id, objectId: id }, 'object created');
     return id;
   }
 
@@ -523,6 +524,7 @@ export class KurentoServer {
     obj.parent?.children.delete(obj);
     this.objects.delete(obj.id);
     this.notifyLifecycle(obj.owner, 'destroyed', obj.id);
+    this.log.debug({ event: 'objectReleased', sessionId: obj.owner?.id, objectId: obj.id }, 'object released');
   }
 
   private notifyLifecycle(owner: Session | undefined, event: 'created' | 'destroyed', id: string): void {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient } from '@roundtable/kurento/testing';
+import { HttpServer } from './HttpServer.js';
 import { startServer, type RunningServer } from './index.js';
 import { WsTestClient } from './testing/WsTestClient.js';
 
@@ -205,5 +206,51 @@ describe('startServer() with the signaling server', () => {
       await both.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('HttpServer on its own', () => {
+  it('/readyz says what is not ready with 503, /metrics serves its source, and HEAD gets headers only', async () => {
+    let ready = false;
+    const http = new HttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      logger: pino({ level: 'silent' }),
+      readiness: async () => ({ ready, checks: { database: ready ? 'ok' : 'the SQLite database does not answer' } }),
+      metrics: { contentType: 'text/plain; version=0.0.4; charset=utf-8', text: async () => 'up 1\n' },
+    });
+    const port = await http.listen();
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const notReady = await fetch(`${url}/readyz`);
+      expect(notReady.status).toBe(503);
+      expect(notReady.headers.get('cache-control')).toBe('no-store');
+      expect(await notReady.json()).toEqual({ status: 'not ready', checks: { database: 'the SQLite database does not answer' } });
+      ready = true;
+      expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', checks: { database: 'ok' } });
+      const metrics = await fetch(`${url}/metrics`);
+      expect(metrics.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      expect(await metrics.text()).toBe('up 1\n');
+      const head = await fetch(`${url}/metrics`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(await head.text()).toBe('');
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('drain() stops taking connections while an open WebSocket goes on until close()', async () => {
+    const http = new HttpServer({ host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), media: { iceAddresses: ['127.0.0.1'], portRange: [47000, 47999] } });
+    const port = await http.listen();
+    const open = await WsTestClient.connect(`ws://127.0.0.1:${port}/ws/loopback`);
+
+    http.drain();
+
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    open.send({ id: 'onIceCandidate', candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 } });
+    expect(await open.next()).toMatchObject({ id: 'error' });
+    const closed = new Promise<number>((resolve) => open.ws.once('close', (code) => resolve(code)));
+    await http.close();
+    expect(await closed).toBe(1001);
   });
 });

@@ -8,13 +8,14 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { MediaOptions } from './config.js';
 import { LoopbackSession } from './LoopbackSession.js';
 import { MAX_MESSAGE_BYTES, type ServerMessage } from './loopbackProtocol.js';
+import type { ReadinessReport } from './Readiness.js';
 import { StaticFiles } from './StaticFiles.js';
 
 export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Folder served as static files. Default: none, only `/healthz` answers. */
+  /** Folder served as static files. Default: none, only `/healthz`, `/readyz` and `/metrics` answer. */
   publicDir?: string;
   /**
    * Settings of the media engine for the loopback sessions at `/ws/loopback`. Default:
@@ -31,6 +32,15 @@ export interface HttpServerOptions {
    * true when it took the upgrade. Default: none.
    */
   upgradeHandlers?: Array<(request: IncomingMessage, socket: Duplex, head: Buffer) => boolean>;
+  /** What `/readyz` reports (200 when ready, 503 otherwise). Default: always ready. */
+  readiness?: () => Promise<ReadinessReport>;
+  /** Prometheus metrics at `/metrics`. Default: none, `/metrics` is 404. */
+  metrics?: MetricsSource;
+}
+
+export interface MetricsSource {
+  readonly contentType: string;
+  text(): Promise<string>;
 }
 
 export interface TlsOptions {
@@ -40,11 +50,14 @@ export interface TlsOptions {
 
 const WS_PATH = '/ws/loopback';
 const HEALTH_PATH = '/healthz';
+const READY_PATH = '/readyz';
+const METRICS_PATH = '/metrics';
 const CLOSE_GRACE_MS = 1000;
 
 /**
- * The HTTP(S) server: static files, `/healthz`, and the loopback WebSocket at
- * `/ws/loopback`. Each WebSocket owns one `LoopbackSession`, closed with the socket.
+ * The HTTP(S) server: static files, `/healthz` (the process is up), `/readyz` (it can take
+ * clients), `/metrics`, and the loopback WebSocket at `/ws/loopback`. Each WebSocket
+ * owns one `LoopbackSession`, closed with the socket.
  */
 export class HttpServer {
   private readonly server: Server | HttpsServer;
@@ -53,6 +66,8 @@ export class HttpServer {
   private readonly sessions = new Map<WebSocket, LoopbackSession>();
   private readonly alive = new WeakSet<WebSocket>();
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Set by drain(): resolves once the listener is closed and every connection has ended. */
+  private listenerClosed: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: HttpServerOptions) {
@@ -92,6 +107,17 @@ export class HttpServer {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /**
+   * The first step of a shutdown: stops accepting connections and WebSocket upgrades
+   * (answered 503) and closes idle keep-alive connections; open WebSockets and requests in
+   * flight go on until close(). Idempotent.
+   */
+  drain(): void {
+    if (this.listenerClosed) return;
+    this.listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+  }
+
   /** Closes every session and socket, then the listener. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.doClose();
@@ -99,6 +125,7 @@ export class HttpServer {
   }
 
   private async doClose(): Promise<void> {
+    this.drain();
     clearInterval(this.heartbeat);
     for (const [ws, session] of this.sessions) {
       session.close();
@@ -112,10 +139,8 @@ export class HttpServer {
     clearTimeout(graceTimer);
     for (const ws of this.wss.clients) ws.terminate();
     await wssClosed;
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    this.server.closeAllConnections();
+    await this.listenerClosed;
   }
 
   private async handleRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -126,8 +151,17 @@ export class HttpServer {
       return;
     }
     if (pathname === HEALTH_PATH) {
-      const body = JSON.stringify({ status: 'ok' });
-      response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+      sendJson(request, response, 200, { status: 'ok' });
+      return;
+    }
+    if (pathname === READY_PATH) {
+      const report = this.options.readiness ? await this.options.readiness() : { ready: true, checks: {} };
+      sendJson(request, response, report.ready ? 200 : 503, { status: report.ready ? 'ready' : 'not ready', checks: report.checks });
+      return;
+    }
+    if (pathname === METRICS_PATH && this.options.metrics) {
+      const body = await this.options.metrics.text();
+      response.writeHead(200, { 'Content-Type': this.options.metrics.contentType, 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
       response.end(request.method === 'HEAD' ? undefined : body);
       return;
     }
@@ -136,9 +170,13 @@ export class HttpServer {
   }
 
   private handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (!this.closing) for (const handler of this.options.upgradeHandlers ?? []) if (handler(request, socket, head)) return;
+    if (this.listenerClosed) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    for (const handler of this.options.upgradeHandlers ?? []) if (handler(request, socket, head)) return;
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
-    if (pathname !== WS_PATH || !this.options.media || this.closing) {
+    if (pathname !== WS_PATH || !this.options.media) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -188,6 +226,12 @@ function rawToString(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
   return data.toString('utf8');
+}
+
+function sendJson(request: IncomingMessage, response: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  response.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+  response.end(request.method === 'HEAD' ? undefined : body);
 }
 
 function sendText(response: ServerResponse, status: number, text: string): void {

@@ -82,13 +82,13 @@ export class LoopbackSession {
         this.options.send({ id: 'iceCandidate', candidate: { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null } });
       });
       endpoint.on('connectionStateChange', (state) => {
-        this.options.logger.info({ event: 'connectionStateChange', state }, 'loopback endpoint state');
+        this.options.logger.info({ event: 'connectionStateChange', pipelineId: pipeline.id, elementId: endpoint.id, state }, 'loopback endpoint state');
       });
       endpoint.connect(endpoint);
       const sdpAnswer = await endpoint.processOffer(sdpOffer);
       if (this.pipeline !== pipeline) return; // closed while the offer was processed
       this.options.send({ id: 'startResponse', sdpAnswer });
-      this.options.logger.info({ event: 'loopbackStarted' }, 'loopback started');
+      this.options.logger.info({ event: 'loopbackStarted', pipelineId: pipeline.id, elementId: endpoint.id }, 'loopback started');
       await endpoint.gatherCandidates();
     } catch (error) {
       // A failed start leaves the session as it was: idle, with nothing open.
@@ -109,9 +109,10 @@ export class LoopbackSession {
   }
 
   private stop(): void {
-    if (!this.pipeline) return;
+    const pipeline = this.pipeline;
+    if (!pipeline) return;
     this.releasePipeline();
-    this.options.logger.info({ event: 'loopbackStopped' }, 'loopback stopped');
+    this.options.logger.info({ event: 'loopbackStopped', pipelineId: pipeline.id }, 'loopback stopped');
   }
 
   private releasePipeline(): void {

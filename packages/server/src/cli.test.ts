@@ -1,9 +1,12 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CallId, ConversationInfo } from '@roundtable/protocol';
+import { SqliteStore } from '@roundtable/signaling';
+import { TestClient } from '@roundtable/signaling/testing';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliIo, type CliOutcome } from './cli.js';
@@ -166,5 +169,113 @@ describe('the roundtable executable', () => {
     expect(result.code).toBe(0);
     expect(await healthz).toEqual({ status: 'ok' });
     expect(result.stdout).toContain('"event":"closed"');
+  });
+});
+
+describe('roundtable start: graceful shutdown', () => {
+  const running: ChildProcess[] = [];
+  const clients: TestClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) {
+      client.ws.resume();
+      await client.close();
+    }
+    for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
+  /** `roundtable start` in its own process, on 127.0.0.1 with a free port, its SQLite file in `db`. */
+  function startProcess(db: string) {
+    const child = spawn(process.execPath, [BIN, 'start', '--host', '127.0.0.1', '--port', '0', '--kurento', 'off', '--db', db], {
+      cwd: dir,
+      env: { PATH: process.env['PATH'] ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.push(child);
+    let stdout = '';
+    const lineWaiters: Array<{ event: string; resolve: (line: Record<string, unknown>) => void }> = [];
+    child.stdout.on('data', (chunk: Buffer) => {
+      const before = stdout.length;
+      stdout += chunk.toString('utf8');
+      for (const text of stdout.slice(stdout.lastIndexOf('\n', before - 1) + 1).split('\n')) {
+        if (!text.startsWith('{') || !text.endsWith('}')) continue;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        for (const waiter of lineWaiters.filter((w) => w.event === line['event'])) {
+          lineWaiters.splice(lineWaiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    });
+    /** Resolves with the first log line of `event` from now on. */
+    const logged = (event: string) => new Promise<Record<string, unknown>>((resolve) => lineWaiters.push({ event, resolve }));
+    const listening = logged('listening');
+    const exited = new Promise<{ code: number | null; at: number; stdout: string }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now(), stdout })));
+    return {
+      child,
+      logged,
+      exited,
+      signalingUrl: async () => {
+        const line = await Promise.race([listening, exited.then((e) => Promise.reject(new Error(`exited ${e.code} before listening: ${e.stdout}`)))]);
+        return String(line['signaling']);
+      },
+    };
+  }
+
+  async function signIn(url: string, name: string): Promise<TestClient> {
+    const client = await TestClient.signIn(url, name, { timeoutMs: 15_000 });
+    clients.push(client);
+    return client;
+  }
+
+  it('SIGTERM during a call: both sides get call.ended then session.ended, the process exits 0 within seconds, and the call is recorded', async () => {
+    const db = join(dir, 'shutdown.db');
+    const server = startProcess(db);
+    const url = await server.signalingUrl();
+    const alice = await signIn(url, 'alice');
+    const bob = await signIn(url, 'bob');
+    const conversation = (await alice.request('conversations.direct', { userId: bob.userId })) as ConversationInfo;
+    const { callId } = (await alice.request('call.start', { conversationId: conversation.id, audioOnly: true, topology: 'p2p' })) as { callId: CallId };
+    await bob.waitFor('call.incoming');
+    await bob.request('call.answer', { callId, audioOnly: true });
+    await alice.waitFor('call.answered');
+
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    const exit = await server.exited;
+
+    expect(exit.code).toBe(0);
+    expect(exit.at - signalled).toBeLessThan(5000);
+    for (const client of [alice, bob]) {
+      // The server's hang-up: reason hangup, by nobody.
+      expect(await client.waitFor('call.ended')).toMatchObject({ callId, reason: 'hangup', by: null });
+      expect(await client.waitFor('session.ended')).toEqual({ type: 'session.ended', reason: 'serverShutdown' });
+      const order = client.notifications.map((n) => n.type);
+      expect(order.indexOf('call.ended')).toBeLessThan(order.indexOf('session.ended'));
+    }
+    expect(exit.stdout).toContain('"event":"shutdown"');
+    expect(exit.stdout).toContain('"event":"closed"');
+    const store = new SqliteStore({ path: db });
+    try {
+      expect((await store.callRecord(callId))?.record).toMatchObject({ callId, endReason: 'hangup', missed: false, participants: [alice.userId, bob.userId] });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a second signal during the shutdown exits at once with code 1', async () => {
+    const server = startProcess(join(dir, 'forced.db'));
+    const client = await signIn(await server.signalingUrl(), 'carol');
+    // A client that never answers the close frame holds the shutdown for its grace period (1 s).
+    client.ws.pause();
+
+    server.child.kill('SIGTERM');
+    await server.logged('shutdown');
+    const second = Date.now();
+    server.child.kill('SIGINT');
+    const exit = await server.exited;
+
+    expect(exit.code).toBe(1);
+    expect(exit.at - second).toBeLessThan(900);
+    expect(exit.stdout).toContain('"event":"forcedExit"');
+    expect(exit.stdout).not.toContain('"event":"closed"');
   });
 });

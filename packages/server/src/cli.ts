@@ -1,13 +1,14 @@
 /**
  * The `roundtable` command (`npm start` runs `roundtable start`):
  *
- *   roundtable start [options]   reads the configuration, starts the server, closes it on SIGINT/SIGTERM
+ *   roundtable start [options]   reads the configuration, starts the server, shuts it down on SIGINT/SIGTERM
  *   roundtable --help            every setting, with its default, variable and flag
  *
- * Exit codes: 0 after a clean shutdown, 1 when start-up fails, 2 for a bad command line or
- * configuration (then nothing has been started).
+ * Exit codes: 0 after a clean shutdown, 1 when start-up fails (or a shutdown is cut short
+ * by a second signal or does not finish in time), 2 for a bad command line or configuration
+ * (then nothing has been started).
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
@@ -17,6 +18,7 @@ import { helpText } from './help.js';
 import { startServer, type RunningServer, type StartServerOptions } from './startServer.js';
 import { createLogger } from './logger.js';
 import { CONFIG_FILE_SETTING, SETTINGS, SETTING_KEYS, type SettingSpec } from './settings.js';
+import { serverVersion } from './version.js';
 
 export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
@@ -33,6 +35,12 @@ export type CliOutcome = { exitCode: number } | { server: RunningServer; logger:
 
 const COMMANDS = ['start'] as const;
 const USAGE_ERROR = 2;
+/**
+ * How long a shutdown may take before the process exits anyway (code 1), with a log line
+ * saying so. A clean one takes a second or two; this is below the 10 s that `docker stop`
+ * waits before SIGKILL, and far below systemd's TimeoutStopSec in deploy/.
+ */
+const SHUTDOWN_TIMEOUT_MS = 8000;
 
 class UsageError extends Error {}
 
@@ -47,7 +55,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
     return { exitCode: USAGE_ERROR };
   }
   if (parsed.version) {
-    io.stdout(`roundtable ${version()}\n`);
+    io.stdout(`roundtable ${serverVersion()}\n`);
     return { exitCode: 0 };
   }
   if (parsed.help) {
@@ -93,6 +101,7 @@ function startOptions(config: ServerConfig, logger: Logger): StartServerOptions 
     media: config.media,
     kurento: config.kurento,
     signaling: config.signaling,
+    metrics: config.metrics,
     logger,
     ...(config.tls ? { tls: config.tls } : {}),
   };
@@ -155,12 +164,6 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
-function version(): string {
-  const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-  const value = typeof pkg === 'object' && pkg !== null ? (pkg as Record<string, unknown>)['version'] : undefined;
-  return typeof value === 'string' ? value : 'unknown';
-}
-
 /** The process entry point: runs the command line, and for `start` stays up until a signal. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const outcome = await runCli(argv, {
@@ -181,7 +184,12 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       process.exit(1);
     }
     stopping = true;
-    logger.info({ event: 'shutdown', signal }, 'shutting down');
+    logger.info({ event: 'shutdown', signal }, 'shutting down (a second signal exits at once)');
+    // A shutdown that hangs (a peer that never lets go) must not keep the process forever.
+    setTimeout(() => {
+      logger.error({ event: 'forcedExit', afterMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown did not finish in time, exiting now');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
     server.close().then(
       () => {
         logger.info({ event: 'closed' }, 'server closed');

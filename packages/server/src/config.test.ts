@@ -12,6 +12,7 @@ const DEFAULTS = {
   host: '0.0.0.0',
   port: 8080,
   logLevel: 'info',
+  metrics: true,
   media: {},
   kurento: { host: '127.0.0.1', port: 8888 },
   signaling: { dbPath: '.roundtable/roundtable.db', iceServers: [], ringTimeoutMs: 60000 },
@@ -120,6 +121,13 @@ describe('loadConfig() from environment variables', () => {
     expect(configError({ env: { ROUNDTABLE_KURENTO_PORT: '70000' } }).message).toMatch(/^ROUNDTABLE_KURENTO_PORT: /);
   });
 
+  it('turns the metrics off with ROUNDTABLE_METRICS or --metrics, and refuses a value that is not a switch', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_METRICS: 'off' } }).metrics).toBe(false);
+    expect(loadConfig({ env: { ROUNDTABLE_METRICS: 'off' }, flags: { metrics: 'on' } }).metrics).toBe(true);
+    expect(loadConfig({ flags: { metrics: 'no' } }).metrics).toBe(false);
+    expect(configError({ flags: { metrics: 'sometimes' } }).message).toBe("--metrics: 'sometimes' is not on or off");
+  });
+
   it('reads the signaling settings and refuses bad ones by name', () => {
     const config = loadConfig({
       env: {
@@ -219,7 +227,7 @@ describe('loadConfig() from a config file and flags', () => {
   it.each([
     ['a bad value', 'media:\n  portRange: 49999-40000\n', /^media\.portRange in .*bad\.yaml: range 49999-40000 needs MIN below MAX$/],
     ['an unknown key', 'media:\n  portrange: 40000-49999\n', /bad\.yaml: unknown key 'media\.portrange' \(known here: portRange, /],
-    ['an unknown section', 'medai:\n  portRange: 40000-49999\n', /bad\.yaml: unknown key 'medai' \(known here: role, host, port, logLevel, tls, media, kurento, signaling\)/],
+    ['an unknown section', 'medai:\n  portRange: 40000-49999\n', /bad\.yaml: unknown key 'medai' \(known here: role, host, port, logLevel, metrics, tls, media, kurento, signaling\)/],
     ['a value of the wrong type', 'port: true\n', /^port in .*bad\.yaml: expected a port number/],
     ['a number for a secret', 'kurento:\n  secret: 1234\n', /^kurento\.secret in .*bad\.yaml: expected a string/],
     ['a section that is not one', 'tls: yes\n', /^tls in .*bad\.yaml: expected a section with the keys cert, key/],
@@ -329,5 +337,19 @@ describe('docs/configuration.md', () => {
       expect(doc).toContain(`| \`${key}\` | \`${spec.env}\``);
       expect(doc).toContain(`\`--${spec.flag}\``);
     }
+  });
+});
+
+describe('deploy/roundtable.env.example', () => {
+  it('loads as an environment: the defaults, but for the database in the state directory', () => {
+    const text = readFileSync(new URL('../../../deploy/roundtable.env.example', import.meta.url), 'utf8');
+    const env: Record<string, string> = {};
+    for (const line of text.split('\n')) {
+      const match = /^([A-Z_]+)=(.*)$/.exec(line);
+      if (match) env[match[1]!] = match[2]!;
+    }
+
+    expect(Object.keys(env).filter((name) => !SETTING_KEYS.some((key) => SETTINGS[key].env === name))).toEqual([]);
+    expect(loadConfig({ env })).toEqual({ ...DEFAULTS, media: { portRange: [40000, 49999] }, signaling: { ...DEFAULTS.signaling, dbPath: '/var/lib/roundtable/roundtable.db' } });
   });
 });

@@ -43,6 +43,8 @@ export interface ServerConfig {
   port: number;
   /** Default 'info' (`ROUNDTABLE_LOG_LEVEL`, or `LOG_LEVEL`). */
   logLevel: LogLevel;
+  /** Prometheus metrics at `/metrics`. Default on (`ROUNDTABLE_METRICS`, `--metrics`). */
+  metrics: boolean;
   /** HTTPS and wss:// with this certificate and key. Default: none, plain HTTP. */
   tls?: TlsConfig;
   /**
@@ -224,6 +226,7 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
     host,
     port,
     logLevel: s.get('logLevel') ?? DEFAULT_LOG_LEVEL,
+    metrics: s.get('metrics') ?? true,
     ...(tls ? { tls } : {}),
     media,
     kurento,

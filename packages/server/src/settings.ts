@@ -75,7 +75,7 @@ export const SETTINGS = {
     flag: 'role',
     arg: 'ROLE',
     default: DEFAULT_ROLE,
-    help: 'all: everything in one process; signaling: web pages and /ws, media from media.url; media: the media engine behind the Kurento Protocol, and /healthz',
+    help: 'all: everything in one process; signaling: web pages and /ws, media from media.url; media: the media engine behind the Kurento Protocol, and /healthz, /readyz, /metrics',
     schema: roleValue,
   },
   host: {
@@ -84,7 +84,7 @@ export const SETTINGS = {
     flag: 'host',
     arg: 'ADDRESS',
     default: DEFAULT_HOST,
-    help: 'address the HTTP(S) server binds to (web pages, /ws, /healthz)',
+    help: 'address the HTTP(S) server binds to (web pages, /ws, /healthz, /readyz, /metrics)',
     schema: hostValue,
   },
   port: {
@@ -105,6 +105,15 @@ export const SETTINGS = {
     default: DEFAULT_LOG_LEVEL,
     help: 'fatal, error, warn, info, debug, trace or silent (JSON lines on stdout)',
     schema: logLevelValue,
+  },
+  metrics: {
+    section: 'general',
+    env: 'ROUNDTABLE_METRICS',
+    flag: 'metrics',
+    arg: 'on|off',
+    default: 'on',
+    help: 'serve Prometheus metrics at /metrics on the HTTP(S) port',
+    schema: switchValue,
   },
   'tls.cert': {
     section: 'tls',

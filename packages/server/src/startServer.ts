@@ -1,7 +1,7 @@
 /**
  * `startServer()`: the composition root. Builds the parts a role runs (media engine,
- * Kurento Protocol server, signaling server, HTTP(S) server), starts them, and closes
- * them in reverse order.
+ * Kurento Protocol server, signaling server, HTTP(S) server), with their metrics and
+ * readiness checks, starts them, and shuts them down in order.
  */
 import { fileURLToPath } from 'node:url';
 import { isIPv6 } from 'node:net';
@@ -14,6 +14,9 @@ import { isLoopback } from './configValues.js';
 import { ConfigError, ServerError } from './errors.js';
 import { HttpServer, type TlsOptions } from './HttpServer.js';
 import { createLogger } from './logger.js';
+import { Metrics } from './Metrics.js';
+import { Readiness, databaseCheck, engineCheck, mediaServerCheck } from './Readiness.js';
+import { serverVersion } from './version.js';
 
 export interface StartServerOptions {
   /**
@@ -45,6 +48,8 @@ export interface StartServerOptions {
    * from the config); required for role 'signaling'.
    */
   signaling?: SignalingConfig | false;
+  /** Prometheus metrics at `/metrics`. Default: on. */
+  metrics?: boolean;
 }
 
 export interface RunningServer {
@@ -56,7 +61,13 @@ export interface RunningServer {
   readonly kurentoUrl: string | undefined;
   /** The signaling WebSocket URL ('ws://' or 'wss://'), when that endpoint is on. */
   readonly signalingUrl: string | undefined;
-  /** Closes every session, socket and the listener. Idempotent. */
+  /**
+   * Graceful shutdown: reports not ready and stops accepting connections; ends every call
+   * (participants get `call.ended {reason: 'hangup', by: null}`, and the call is
+   * recorded), tells every signaling client `session.ended {reason: 'serverShutdown'}`,
+   * closes the database, then the Kurento Protocol sessions, the web server and the media
+   * engine. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -66,7 +77,16 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 interface Composed {
   http: HttpServer;
   kurentoUrl?: string;
-  signaling?: boolean;
+  signaling?: Signaling;
+}
+
+/** What every composer gets: the options, the parts it opens, and where it registers metrics and readiness checks. */
+interface Context {
+  options: StartServerOptions;
+  parts: Parts;
+  logger: Logger;
+  metrics: Metrics | undefined;
+  readiness: Readiness;
 }
 
 /** Owns what a start-up opened, to close it in reverse order (also when start-up fails halfway). */
@@ -91,7 +111,7 @@ class Parts {
   }
 }
 
-type Composer = (options: StartServerOptions, parts: Parts, logger: Logger) => Promise<Composed>;
+type Composer = (context: Context) => Promise<Composed>;
 
 const COMPOSERS: Record<Role, Composer> = {
   all: composeAll,
@@ -104,17 +124,25 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const role = options.role ?? 'all';
   const logger = options.logger ?? createLogger();
   const parts = new Parts(logger);
+  const context: Context = {
+    options,
+    parts,
+    logger,
+    metrics: options.metrics === false ? undefined : new Metrics({ role, version: serverVersion() }),
+    readiness: new Readiness(),
+  };
   try {
-    const composed = await COMPOSERS[role](options, parts, logger);
+    const composed = await COMPOSERS[role](context);
     const port = await composed.http.listen();
     const url = `${options.tls ? 'https' : 'http'}://${urlHost(options.host ?? DEFAULT_HOST)}:${port}/`;
+    let closing: Promise<void> | undefined;
     return {
       role,
       url,
       port,
       kurentoUrl: composed.kurentoUrl,
       signalingUrl: composed.signaling ? `${url.replace(/^http/, 'ws')}ws` : undefined,
-      close: () => parts.close(),
+      close: () => (closing ??= shutdown(context, composed)),
     };
   } catch (error) {
     await parts.close();
@@ -122,34 +150,53 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   }
 }
 
+/** The order matters: no new clients first, then the clients are told, then the parts go. */
+async function shutdown(context: Context, composed: Composed): Promise<void> {
+  const { logger, parts, readiness } = context;
+  readiness.markShuttingDown();
+  composed.http.drain();
+  if (composed.signaling) {
+    const calls = composed.signaling.calls.activeCalls;
+    await composed.signaling.close().catch((error: unknown) => logger.error({ event: 'closeFailed', err: error }, 'closing the signaling server failed'));
+    logger.info({ event: 'signalingClosed', endedCalls: calls }, 'calls ended, clients told, database closed');
+  }
+  // Recordings do not exist yet. When they do, this is where they are flushed: after the
+  // calls have ended (no more media comes in) and before the media engine closes.
+  await parts.close();
+}
+
 /** Everything in one process: pages, /ws/loopback, /ws with the in-process (or a remote) media server, the Kurento Protocol. */
-async function composeAll(options: StartServerOptions, parts: Parts, logger: Logger): Promise<Composed> {
+async function composeAll(context: Context): Promise<Composed> {
+  const { options, parts } = context;
   const media = options.media ?? {};
   // Fail at start-up, not at the first call, when the media settings are wrong.
   resolveMediaConfig(media);
+  watchEngine(context, media);
   let signaling: Signaling | undefined;
   if (options.signaling) {
-    const mediaServer = options.signaling.mediaUrl ? await connectRemoteMedia(options.signaling, parts) : parts.add(new InProcessMediaServer(media));
-    signaling = await openSignaling(options.signaling, mediaServer, parts, logger);
+    const mediaServer = options.signaling.mediaUrl ? await connectRemoteMedia(options.signaling, context) : parts.add(new InProcessMediaServer(media));
+    signaling = await openSignaling(options.signaling, mediaServer, context);
   }
-  const http = parts.add(httpServer(options, logger, { publicDir: options.publicDir ?? PUBLIC_DIR, media, signaling }));
-  const kurentoUrl = options.kurento ? await listenKurento(options.kurento, media, parts, logger) : undefined;
-  return { http, ...(kurentoUrl ? { kurentoUrl } : {}), signaling: signaling !== undefined };
+  const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, media, signaling }));
+  const kurentoUrl = options.kurento ? await listenKurento(options.kurento, media, context) : undefined;
+  return { http, ...(kurentoUrl ? { kurentoUrl } : {}), ...(signaling ? { signaling } : {}) };
 }
 
 /** Pages and /ws; calls get their media from a media-role process at `signaling.mediaUrl`. */
-async function composeSignaling(options: StartServerOptions, parts: Parts, logger: Logger): Promise<Composed> {
+async function composeSignaling(context: Context): Promise<Composed> {
+  const { options, parts } = context;
   const config = options.signaling;
   if (!config || !config.mediaUrl) {
     throw new ConfigError({ setting: 'media.url', where: 'media.url', reason: 'the signaling role needs a media server: set signaling.mediaUrl' });
   }
-  const signaling = await openSignaling(config, await connectRemoteMedia(config, parts), parts, logger);
-  const http = parts.add(httpServer(options, logger, { publicDir: options.publicDir ?? PUBLIC_DIR, signaling }));
-  return { http, signaling: true };
+  const signaling = await openSignaling(config, await connectRemoteMedia(config, context), context);
+  const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, signaling }));
+  return { http, signaling };
 }
 
 /** The media engine behind the Kurento Protocol, and /healthz. */
-async function composeMedia(options: StartServerOptions, parts: Parts, logger: Logger): Promise<Composed> {
+async function composeMedia(context: Context): Promise<Composed> {
+  const { options, parts } = context;
   const media = options.media ?? {};
   resolveMediaConfig(media);
   if (options.kurento === false) {
@@ -159,18 +206,22 @@ async function composeMedia(options: StartServerOptions, parts: Parts, logger: L
   if (!isLoopback(kurento.host) && !kurento.secret) {
     throw new ConfigError({ setting: 'kurento.secret', where: 'kurento.secret', reason: `the Kurento Protocol endpoint binds ${kurento.host}, beyond loopback: it needs a shared secret` });
   }
-  const kurentoUrl = await listenKurento(kurento, media, parts, logger);
-  const http = parts.add(httpServer(options, logger, {}));
+  watchEngine(context, media);
+  const kurentoUrl = await listenKurento(kurento, media, context);
+  const http = parts.add(httpServer(context, {}));
   return { http, kurentoUrl };
 }
 
-/** The HTTP(S) server with what a role puts on it: static pages, /ws/loopback (needs the engine), /ws; /healthz always. */
-function httpServer(options: StartServerOptions, logger: Logger, serves: { publicDir?: string; media?: Partial<MediaConfig>; signaling?: Signaling | undefined }): HttpServer {
+/** The HTTP(S) server with what a role puts on it: static pages, /ws/loopback (needs the engine), /ws; /healthz, /readyz and /metrics (unless off) always. */
+function httpServer(context: Context, serves: { publicDir?: string; media?: Partial<MediaConfig>; signaling?: Signaling | undefined }): HttpServer {
+  const { options, logger, metrics, readiness } = context;
   const { signaling } = serves;
   return new HttpServer({
     host: options.host ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_PORT,
     logger,
+    readiness: () => readiness.report(),
+    ...(metrics ? { metrics } : {}),
     ...(serves.publicDir === undefined ? {} : { publicDir: serves.publicDir }),
     ...(serves.media === undefined ? {} : { media: serves.media }),
     ...(options.tls ? { tls: options.tls } : {}),
@@ -178,22 +229,35 @@ function httpServer(options: StartServerOptions, logger: Logger, serves: { publi
   });
 }
 
-async function openSignaling(config: SignalingConfig, media: MediaServer, parts: Parts, logger: Logger): Promise<Signaling> {
-  return parts.add(
+async function openSignaling(config: SignalingConfig, media: MediaServer, context: Context): Promise<Signaling> {
+  const { parts, logger, metrics, readiness } = context;
+  const signaling = parts.add(
     await Signaling.open({
       dbPath: config.dbPath,
       media,
       iceServers: { urls: config.iceServers, ...(config.turnSecret ? { sharedSecret: config.turnSecret } : {}) },
       ringTimeoutMs: config.ringTimeoutMs,
       logger: logger.child({ component: 'signaling' }),
+      ...(metrics ? { observe: metrics.observeRequest } : {}),
     }),
   );
+  metrics?.watchSignaling(signaling);
+  readiness.add('database', databaseCheck(signaling));
+  readiness.add('media', mediaServerCheck(signaling, config.mediaUrl));
+  return signaling;
 }
 
-async function connectRemoteMedia(config: SignalingConfig, parts: Parts): Promise<MediaServer> {
+/** The media engine runs in this process: its metrics and its readiness check. */
+function watchEngine(context: Context, media: Partial<MediaConfig>): void {
+  context.metrics?.watchEngine();
+  context.readiness.add('engine', engineCheck(media));
+}
+
+async function connectRemoteMedia(config: SignalingConfig, context: Context): Promise<MediaServer> {
   const url = config.mediaUrl ?? '';
   try {
-    return parts.add(await RemoteMediaServer.connect({ url, ...(config.mediaSecret ? { accessToken: config.mediaSecret } : {}) }));
+    const logger = context.logger.child({ component: 'media-client' });
+    return context.parts.add(await RemoteMediaServer.connect({ url, logger, ...(config.mediaSecret ? { accessToken: config.mediaSecret } : {}) }));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const hint = /\b401\b/.test(reason) ? ' (media.secret is missing or is not the media server\'s kurento.secret)' : '';
@@ -201,10 +265,11 @@ async function connectRemoteMedia(config: SignalingConfig, parts: Parts): Promis
   }
 }
 
-async function listenKurento(options: KurentoOptions, media: Partial<MediaConfig>, parts: Parts, logger: Logger): Promise<string> {
-  const kurento = new KurentoServer({ ...options, media, logger: logger.child({ component: 'kurento' }) });
+async function listenKurento(options: KurentoOptions, media: Partial<MediaConfig>, context: Context): Promise<string> {
+  const kurento = new KurentoServer({ ...options, media, logger: context.logger.child({ component: 'kurento' }) });
   // Added before listening: a failed listen still leaves a server to close.
-  parts.add(kurento);
+  context.parts.add(kurento);
+  context.metrics?.watchKurento(kurento);
   return (await kurento.listen()).url;
 }
 

@@ -6,7 +6,8 @@ import type { CallId, ChatMessage, ConversationInfo, SignalPayload, UserId } fro
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RtpPacket } from 'werift';
 import { InProcessMediaServer } from './media/InProcessMediaServer.js';
-import { Signaling } from './Signaling.js';
+import type { MediaServer } from './media/MediaServer.js';
+import { Signaling, type SignalingOptions } from './Signaling.js';
 import { SfuPeer } from './testing/sfuPeer.js';
 import { TestClient } from './testing/TestClient.js';
 
@@ -28,9 +29,9 @@ afterEach(async () => {
 });
 
 /** The whole signaling server on a real WebSocket and a real SQLite file. */
-async function start(dbPath = join(dir, `db-${Date.now()}-${Math.random()}.sqlite`), ringTimeoutMs?: number) {
+async function start(dbPath = join(dir, `db-${Date.now()}-${Math.random()}.sqlite`), ringTimeoutMs?: number, options: Partial<SignalingOptions> = {}) {
   const media = new InProcessMediaServer({ iceAddresses: ['127.0.0.1'], portRange: [41000, 41999] });
-  const signaling = await Signaling.open({ dbPath, media, ...(ringTimeoutMs ? { ringTimeoutMs } : {}) });
+  const signaling = await Signaling.open({ ...options, dbPath, media: options.media ?? media, ...(ringTimeoutMs ? { ringTimeoutMs } : {}) });
   const address = await signaling.server.listen({ host: '127.0.0.1', port: 0 });
   const url = `ws://127.0.0.1:${address.port}/ws`;
   let closed = false;
@@ -217,5 +218,62 @@ describe('signaling end to end (WebSocket, SQLite, media engine, Node WebRTC pee
     }
     expect(env.signaling.calls.activeCalls).toBe(0);
     void (0 as unknown as UserId);
+  });
+});
+
+describe('Signaling operations hooks', () => {
+  it('observe is told the type of every answered request, with the error code of those that failed', async () => {
+    const seen: Array<[string, string | undefined]> = [];
+    const env = await start(undefined, undefined, { observe: (type, code) => void seen.push([type, code]) });
+    const alice = await env.signIn('alice3');
+
+    await alice.send('users.find', { username: 'nobody' });
+    alice.sendRaw('{"id": 99, "type": "no.such.type"}');
+    await alice.waitForError('BAD_REQUEST');
+
+    expect(seen).toEqual([
+      ['register', undefined],
+      ['hello', undefined],
+      ['users.find', 'NOT_FOUND'],
+      ['', 'BAD_REQUEST'],
+    ]);
+  });
+
+  it('readiness() says which of the database and the media server is not usable', async () => {
+    let mediaReady = true;
+    const media: MediaServer = { kind: 'remote', createRoom: () => Promise.reject(new Error('not in this test')), ready: async () => mediaReady, close: async () => undefined };
+    const env = await start(undefined, undefined, { media });
+    expect(await env.signaling.readiness()).toEqual({ database: true, media: true });
+    expect(await env.signaling.ready()).toBe(true);
+
+    mediaReady = false;
+    expect(await env.signaling.readiness()).toEqual({ database: true, media: false });
+    await env.signaling.store.close();
+
+    expect(await env.signaling.readiness()).toEqual({ database: false, media: false });
+    expect(await env.signaling.ready()).toBe(false);
+  });
+
+  it('close() ends a call in progress as the server\'s hang-up, records it, then ends every session with serverShutdown', async () => {
+    const env = await start();
+    const alice = await env.signIn('alice4');
+    const bob = await env.signIn('bob4');
+    const conv = (await alice.request('conversations.direct', { userId: bob.userId })) as ConversationInfo;
+    const { callId } = (await alice.request('call.start', { conversationId: conv.id, audioOnly: true, topology: 'p2p' })) as { callId: CallId };
+    await bob.waitFor('call.incoming');
+    await bob.request('call.answer', { callId, audioOnly: true });
+
+    await env.close();
+
+    for (const client of [alice, bob]) {
+      const types = client.notifications.map((n) => n.type).filter((t) => t === 'call.ended' || t === 'session.ended');
+      expect(types).toEqual(['call.ended', 'session.ended']);
+      expect(client.notifications).toContainEqual(expect.objectContaining({ type: 'call.ended', callId, reason: 'hangup', by: null }));
+      expect(client.notifications).toContainEqual({ type: 'session.ended', reason: 'serverShutdown' });
+    }
+    const { SqliteStore } = await import('./store/SqliteStore.js');
+    const store = new SqliteStore({ path: env.dbPath });
+    cleanup.push(() => store.close());
+    expect((await store.callRecord(callId))?.record).toMatchObject({ callId, endReason: 'hangup', missed: false, participants: [alice.userId, bob.userId] });
   });
 });

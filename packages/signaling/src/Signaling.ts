@@ -27,8 +27,21 @@ export interface SignalingOptions {
   /** Lifetime of device tokens (ms). Default 30 days. */
   tokenTtlMs?: number;
   /** Limits of the WebSocket endpoint (frame size, rate, ...). */
-  server?: Omit<SignalingServerOptions, 'auth' | 'router' | 'handlers' | 'logger'>;
+  server?: Omit<SignalingServerOptions, 'auth' | 'router' | 'handlers' | 'logger' | 'observe'>;
+  /**
+   * Told about every answered request: its type ('' for a frame refused before it became
+   * a request) and, if it failed, the error code. For metrics. Default: none.
+   */
+  observe?: SignalingServerOptions['observe'];
   logger?: Logger;
+}
+
+/** What /readyz reports of the signaling server: each dependency usable or not. */
+export interface SignalingReadiness {
+  /** The SQLite database answers a query. */
+  database: boolean;
+  /** The media server takes new rooms (`MediaServer.ready()`). */
+  media: boolean;
 }
 
 export const DEFAULT_DB_PATH = '.roundtable/roundtable.db';
@@ -60,13 +73,14 @@ export class Signaling {
     const im = new ImService({ store, router });
     const ice = new IceServers(options.iceServers ?? {});
     const calls = new CallService(router, options.media, im, { logger, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
-    const rooms = new RoomService(router, options.media);
+    const rooms = new RoomService(router, options.media, { logger });
     const server = new SignalingServer({
       ...options.server,
       auth,
       router,
       handlers: [imHandlers(im), iceHandlers(ice), calls.handlers(), rooms.handlers()],
       logger,
+      ...(options.observe ? { observe: options.observe } : {}),
     });
     return new Signaling(store, router, im, calls, rooms, server, options.media);
   }
@@ -78,15 +92,28 @@ export class Signaling {
 
   /** Database and media server usable (for /readyz). */
   async ready(): Promise<boolean> {
-    try {
-      await this.store.userByName('~readiness-probe~');
-      return await this.media.ready();
-    } catch {
-      return false;
-    }
+    const { database, media } = await this.readiness();
+    return database && media;
   }
 
-  /** Ends calls (recorded), closes rooms, tells clients, closes the socket server and the database. */
+  /** Which of the database and the media server is usable (for /readyz); never throws. */
+  async readiness(): Promise<SignalingReadiness> {
+    const [database, media] = await Promise.all([
+      this.store.userByName('~readiness-probe~').then(
+        () => true,
+        () => false,
+      ),
+      this.media.ready().catch(() => false),
+    ]);
+    return { database, media };
+  }
+
+  /**
+   * Server shutdown: ends every call (participants get `call.ended {reason: 'hangup', by:
+   * null}`, the server's hang-up, and the call is recorded), closes the rooms, tells each
+   * client `session.ended {reason: 'serverShutdown'}` and closes its socket, then closes
+   * the database. Idempotent.
+   */
   close(): Promise<void> {
     return (this.closing ??= (async () => {
       await this.calls.close('hangup');

@@ -30,10 +30,10 @@ export { iceHandlers } from './ice/iceHandlers.js';
 
 // calls, rooms and media
 export { CallService, type CallServiceOptions, type ConversationDirectory } from './calls/CallService.js';
-export { RoomService, MAX_ROOM_MEMBERS } from './calls/RoomService.js';
+export { RoomService, MAX_ROOM_MEMBERS, type RoomServiceOptions } from './calls/RoomService.js';
 export type { MediaServer, MediaRoom, RoomCandidate } from './media/MediaServer.js';
 export { InProcessMediaServer } from './media/InProcessMediaServer.js';
 export { RemoteMediaServer, type RemoteMediaServerOptions } from './media/RemoteMediaServer.js';
 
 // the whole signaling server
-export { Signaling, DEFAULT_DB_PATH, type SignalingOptions } from './Signaling.js';
+export { Signaling, DEFAULT_DB_PATH, type SignalingOptions, type SignalingReadiness } from './Signaling.js';

@@ -326,3 +326,26 @@ describe('loopback self-test', () => {
     expect(env.directory.records[0]).toMatchObject({ conversationId: null, record: { topology: 'loopback' } });
   });
 });
+
+describe('counts and logs', () => {
+  it('participantCount counts people in calls, not those being rung; the log lines carry the call and user ids', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const env = setup({ logger: { info: (o) => lines.push({ ...o }), warn: (o) => lines.push({ ...o }) } });
+    const [a, b, c] = [env.router.connect('a'), env.router.connect('b'), env.router.connect('c')];
+    env.router.connect('d');
+    const ab = env.directory.add('direct', ['a', 'b']);
+    const cd = env.directory.add('direct', ['c', 'd']);
+
+    const { callId } = (await env.call(a, 'call.start', { conversationId: ab.id, audioOnly: true, topology: 'p2p' })) as { callId: CallId };
+    await env.call(c, 'call.start', { conversationId: cd.id, audioOnly: true, topology: 'p2p' });
+    expect(env.service.participantCount).toBe(2);
+    await env.call(b, 'call.answer', { callId, audioOnly: true });
+    expect(env.service.participantCount).toBe(3);
+    await env.call(a, 'call.bye', { callId, reason: 'hangup' });
+
+    expect(env.service.participantCount).toBe(1);
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'callStarted', callId, conversationId: ab.id, userId: 'a', deviceId: 'a-d1' }));
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'callAnswered', callId, userId: 'b', deviceId: 'b-d1' }));
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'callEnded', callId, conversationId: ab.id, reason: 'hangup', userId: 'a', participants: ['a', 'b'] }));
+  });
+});

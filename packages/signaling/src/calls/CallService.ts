@@ -87,6 +87,13 @@ export class CallService {
     return this.calls.size;
   }
 
+  /** People in a call now (answered, not left), over all calls; those still being rung are not counted. */
+  get participantCount(): number {
+    let count = 0;
+    for (const call of this.calls.values()) count += call.participants.size;
+    return count;
+  }
+
   /** Ends every call (server shutdown), recording them. */
   async close(reason: EndReason = 'hangup'): Promise<void> {
     for (const call of [...this.calls.values()]) await this.end(call, reason, null);
@@ -135,7 +142,7 @@ export class CallService {
       return { callId: call.id, ended: 'busy' };
     }
     this.armRingTimer(call);
-    this.log.info({ callId: call.id, from: me, invitees, topology: call.topology }, 'call started');
+    this.log.info({ event: 'callStarted', callId: call.id, conversationId: call.conversationId, userId: me, deviceId: ctx.link.deviceId, invitees, topology: call.topology, group }, 'call started');
     return { callId: call.id };
   }
 
@@ -149,6 +156,7 @@ export class CallService {
     call.room = await this.media.createRoom(`loopback ${call.id}`);
     call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
     await call.room.join(me);
+    this.log.info({ event: 'callStarted', callId: call.id, conversationId: null, userId: me, deviceId: ctx.link.deviceId, topology: call.topology }, 'loopback call started');
     return { callId: call.id };
   }
 
@@ -176,6 +184,7 @@ export class CallService {
       for (const u of others) this.sendSignal(call, call.participants.get(u)!, null, { type: 'newParticipantArrived', name: me });
     }
     if (!call.group || call.ringing.size === 0) this.clearRingTimer(call);
+    this.log.info({ event: 'callAnswered', callId: call.id, userId: me, deviceId: ctx.link.deviceId }, 'call answered');
     return { callId: call.id, participants: [...call.participants.keys()] };
   }
 
@@ -298,6 +307,7 @@ export class CallService {
 
   private async leave(call: Call, user: UserId): Promise<void> {
     if (!call.participants.delete(user)) return;
+    this.log.info({ event: 'callLeft', callId: call.id, userId: user }, 'left the call');
     this.releaseEngagement(user, call);
     await call.room?.leave(user);
     this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user }));
@@ -351,9 +361,12 @@ export class CallService {
       if (call.conversationId) await this.directory.appendCallRecord(call.conversationId, record);
       else await this.directory.saveCallRecord(record);
     } catch (error) {
-      this.log.warn({ callId: call.id, err: error }, 'call record not saved');
+      this.log.warn({ event: 'callRecordFailed', callId: call.id, conversationId: call.conversationId, err: error }, 'call record not saved');
     }
-    this.log.info({ callId: call.id, reason: call.endReason, duration: record.duration }, 'call ended');
+    this.log.info(
+      { event: 'callEnded', callId: call.id, conversationId: call.conversationId, reason: call.endReason, told: reason, userId: by, participants: record.participants, duration: record.duration },
+      'call ended',
+    );
   }
 
   private armRingTimer(call: Call): void {

@@ -5,7 +5,7 @@ import { InProcessMediaServer } from '../media/InProcessMediaServer.js';
 import type { HandlerTable } from '../net/Handlers.js';
 import { FakeRouter, type FakeLink } from '../testing/fakes.js';
 import { SfuPeer } from '../testing/sfuPeer.js';
-import { RoomService } from './RoomService.js';
+import { RoomService, type RoomServiceOptions } from './RoomService.js';
 
 const stun = new StunServer();
 let stunUrl = '';
@@ -21,10 +21,10 @@ afterEach(async () => {
 type Body<T extends RequestType> = Omit<RequestOf<T>, 'id' | 'type'>;
 const ROOM = 'standup' as RoomName;
 
-function setup(maxMembers?: number) {
+function setup(options: RoomServiceOptions = {}) {
   const router = new FakeRouter();
   const media = new InProcessMediaServer({ iceAddresses: ['127.0.0.1'], portRange: [45200, 45499] });
-  const rooms = new RoomService(router, media, maxMembers);
+  const rooms = new RoomService(router, media, options);
   const table: HandlerTable = rooms.handlers();
   cleanup.push(() => rooms.close(), () => media.close());
   const call = async <T extends RequestType>(link: FakeLink, type: T, body: Body<T>): Promise<unknown> => {
@@ -72,7 +72,7 @@ describe('open rooms', () => {
   });
 
   it('refuses signals from someone who has not joined, a second join, and a full room', async () => {
-    const env = setup(2);
+    const env = setup({ maxMembers: 2 });
     const [a, b, c] = [env.router.connect('a'), env.router.connect('b'), env.router.connect('c')];
     await env.call(a, 'room.join', { room: ROOM });
     await expect(env.call(b, 'room.signal', { room: ROOM, payload: { type: 'receiveVideoFrom', sender: 'a' as UserId, sdpOffer: 'v=0' } })).rejects.toMatchObject({ code: 'FORBIDDEN' });
@@ -88,5 +88,24 @@ describe('open rooms', () => {
     await env.call(b, 'room.join', { room: ROOM });
     env.router.disconnect(b);
     await a.waitFor('room.signal', (n) => n.payload.type === 'participantLeft' && n.payload.name === 'b');
+  });
+
+  it('participantCount counts the members of every open room; the log lines carry the room and user ids', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = (o: object) => void lines.push({ ...o });
+    const env = setup({ logger: { debug: log, info: log, warn: log, error: log } });
+    const [a, b, c] = [env.router.connect('a'), env.router.connect('b'), env.router.connect('c')];
+
+    await env.call(a, 'room.join', { room: ROOM });
+    await env.call(b, 'room.join', { room: ROOM });
+    await env.call(c, 'room.join', { room: 'other' as RoomName });
+    expect(env.rooms.participantCount).toBe(3);
+    await env.call(b, 'room.leave', { room: ROOM });
+
+    expect(env.rooms.participantCount).toBe(2);
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'roomJoined', room: ROOM, userId: 'b', deviceId: 'b-d1' }));
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'roomLeft', room: ROOM, userId: 'b' }));
+    await env.call(c, 'room.leave', { room: 'other' as RoomName });
+    expect(lines).toContainEqual({ event: 'roomClosed', room: 'other' });
   });
 });

@@ -2,6 +2,7 @@ import type { RequestOf, RoomName, ServerSignalPayload, UserId } from '@roundtab
 import type { MediaRoom, MediaServer } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
+import { silentLogger, type Logger } from '../logger.js';
 
 interface OpenRoom {
   name: RoomName;
@@ -12,6 +13,13 @@ interface OpenRoom {
 /** At most this many people in an open room (the same cap as calls). */
 export const MAX_ROOM_MEMBERS = 9;
 
+export interface RoomServiceOptions {
+  /** People per room. Default 9 (`MAX_ROOM_MEMBERS`). */
+  maxMembers?: number;
+  /** Default: silent. */
+  logger?: Logger;
+}
+
 /**
  * Open meeting rooms joined by name (the Kurento group-call model): any signed-in user
  * may join; the same uplink/downlink messages as group calls.
@@ -19,12 +27,16 @@ export const MAX_ROOM_MEMBERS = 9;
 export class RoomService {
   private readonly rooms = new Map<RoomName, OpenRoom>();
   private readonly opening = new Map<RoomName, Promise<OpenRoom>>();
+  private readonly maxMembers: number;
+  private readonly log: Logger;
 
   constructor(
     router: Router,
     private readonly media: MediaServer,
-    private readonly maxMembers = MAX_ROOM_MEMBERS,
+    options: RoomServiceOptions = {},
   ) {
+    this.maxMembers = options.maxMembers ?? MAX_ROOM_MEMBERS;
+    this.log = options.logger ?? silentLogger;
     router.onDeviceGone((link) => {
       for (const room of this.rooms.values()) if (room.members.get(link.userId) === link) void this.leave(room, link.userId);
     });
@@ -42,6 +54,13 @@ export class RoomService {
     return this.rooms.size;
   }
 
+  /** People in open rooms, over all rooms. */
+  get participantCount(): number {
+    let count = 0;
+    for (const room of this.rooms.values()) count += room.members.size;
+    return count;
+  }
+
   async close(): Promise<void> {
     for (const room of [...this.rooms.values()]) await this.closeRoom(room);
   }
@@ -56,6 +75,7 @@ export class RoomService {
     await room.media.join(me);
     this.send(room, ctx.link, { type: 'existingParticipants', data: others });
     for (const u of others) this.send(room, room.members.get(u)!, { type: 'newParticipantArrived', name: me });
+    this.log.info({ event: 'roomJoined', room: room.name, userId: me, deviceId: ctx.link.deviceId, members: room.members.size }, 'joined a room');
     return { room: r.room, participants: others };
   }
 
@@ -103,6 +123,7 @@ export class RoomService {
           if (link) this.send(room, link, { type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
         });
         this.rooms.set(name, room);
+        this.log.info({ event: 'roomOpened', room: name }, 'room opened');
         return room;
       })().finally(() => this.opening.delete(name));
       this.opening.set(name, pending);
@@ -112,6 +133,7 @@ export class RoomService {
 
   private async leave(room: OpenRoom, user: UserId): Promise<void> {
     if (!room.members.delete(user)) return;
+    this.log.info({ event: 'roomLeft', room: room.name, userId: user, members: room.members.size }, 'left a room');
     await room.media.leave(user);
     for (const link of room.members.values()) this.send(room, link, { type: 'participantLeft', name: user });
     if (room.members.size === 0) await this.closeRoom(room);
@@ -119,6 +141,7 @@ export class RoomService {
 
   private async closeRoom(room: OpenRoom): Promise<void> {
     this.rooms.delete(room.name);
+    this.log.info({ event: 'roomClosed', room: room.name }, 'room closed');
     await room.media.close();
   }
 

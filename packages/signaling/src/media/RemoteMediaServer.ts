@@ -1,5 +1,6 @@
 import { KurentoClient, type MediaPipeline, type WebRtcEndpoint } from '@roundtable/kurento/client';
 import type { IceCandidateInit } from '@roundtable/protocol';
+import type { Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
 import type { MediaRoom, MediaServer, RoomCandidate } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
@@ -9,6 +10,8 @@ export interface RemoteMediaServerOptions {
   url: string;
   /** Shared secret of the media server, if it requires one. */
   accessToken?: string;
+  /** Where the connection's events (disconnected, reconnected) go. Default: warnings to the console. */
+  logger?: Logger;
 }
 
 /**
@@ -20,7 +23,10 @@ export class RemoteMediaServer implements MediaServer {
   private constructor(private readonly client: KurentoClient) {}
 
   static async connect(options: RemoteMediaServerOptions): Promise<RemoteMediaServer> {
-    const client = await KurentoClient.connect(options.url, options.accessToken ? { accessToken: options.accessToken } : {});
+    const client = await KurentoClient.connect(options.url, {
+      ...(options.accessToken ? { accessToken: options.accessToken } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     return new RemoteMediaServer(client);
   }
 

@@ -35,8 +35,12 @@ export interface ConnectionHost {
   readonly limits: ConnectionLimits;
   /** A device session was logged out from one socket: end it on the others that use it. */
   sessionLoggedOut(tokenHash: string): void;
-  /** Told about every answered request (for metrics): its type, and the error code if it failed. */
-  observe?(type: string, errorCode: ErrorCode | undefined): void;
+  /**
+   * Told about every answered request (for metrics): its type, and the error code if it
+   * failed. A frame refused before it became a request (too large, over the rate, not
+   * JSON, unknown type) is told with type ''.
+   */
+  observe?(type: RequestType | '', errorCode: ErrorCode | undefined): void;
 }
 
 interface Binding {
@@ -142,7 +146,7 @@ export class Connection {
     const { limits } = this.host;
     const size = byteLength(data);
     if (size > limits.maxFrameBytes) {
-      this.sendError(null, 'TOO_LARGE', `frames are limited to ${limits.maxFrameBytes} bytes; this one has ${size}`);
+      this.refuseFrame(null, 'TOO_LARGE', `frames are limited to ${limits.maxFrameBytes} bytes; this one has ${size}`);
       this.close(CLOSE_CODES.tooLarge, 'frame too large');
       return;
     }
@@ -153,12 +157,12 @@ export class Connection {
     }
     this.refusedInARow = 0;
     if (text === undefined) {
-      this.sendError(null, 'BAD_REQUEST', 'binary frames are not accepted; send JSON text frames');
+      this.refuseFrame(null, 'BAD_REQUEST', 'binary frames are not accepted; send JSON text frames');
       return;
     }
     const decoded = decodeFrame(text);
     if (!decoded.ok) {
-      this.sendError(decoded.error.id, 'BAD_REQUEST', decoded.error.message);
+      this.refuseFrame(decoded.error.id, 'BAD_REQUEST', decoded.error.message);
       return;
     }
     const envelope = decoded.envelope;
@@ -169,7 +173,7 @@ export class Connection {
   private refuse(text: string | undefined): void {
     const { limits } = this.host;
     this.refusedInARow++;
-    this.sendError(text === undefined ? null : peekId(text), 'RATE_LIMITED', `too many requests: at most ${limits.ratePerSecond} per second, bursts of ${limits.burst}`);
+    this.refuseFrame(text === undefined ? null : peekId(text), 'RATE_LIMITED', `too many requests: at most ${limits.ratePerSecond} per second, bursts of ${limits.burst}`);
     if (this.refusedInARow >= limits.closeAfterRefused) {
       this.log('warn', { event: 'rateLimitClose', refused: this.refusedInARow }, 'closing a socket that keeps exceeding the rate limit');
       this.close(CLOSE_CODES.policyViolation, 'rate limit exceeded');
@@ -276,6 +280,12 @@ export class Connection {
     }
     this.log('error', { event: 'requestFailed', type: envelope.type, requestId: envelope.id, err: error }, 'request failed');
     this.sendError(envelope.id, 'INTERNAL', 'internal error');
+  }
+
+  /** Answers a frame that never became a request. */
+  private refuseFrame(id: number | null, code: ErrorCode, message: string): void {
+    this.sendError(id, code, message);
+    this.host.observe?.('', code);
   }
 
   private sendError(id: number | null, code: ErrorCode, message: string): void {

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthService } from '../auth/AuthService.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { ErrorCode } from '@roundtable/protocol';
+import type { ErrorCode, RequestType } from '@roundtable/protocol';
 import { Connection, SERVER_REQUESTS, type ConnectionHost, type ConnectionLimits } from './Connection.js';
 import type { HandlerTable } from './Handlers.js';
 import type { LinkRegistry } from './LinkRegistry.js';
@@ -40,8 +40,12 @@ export interface SignalingServerOptions {
   closeGraceMs?: number;
   /** Default: silent. */
   logger?: Logger;
-  /** Told about every answered request: its type and, if it failed, the error code (metrics). Default: none. */
-  observe?: (type: string, errorCode: ErrorCode | undefined) => void;
+  /**
+   * Told about every answered request: its type and, if it failed, the error code
+   * (metrics). A frame refused before it became a request (too large, over the rate
+   * limit, not JSON, an unknown type) is told with type ''. Default: none.
+   */
+  observe?: (type: RequestType | '', errorCode: ErrorCode | undefined) => void;
 }
 
 const DEFAULTS = {

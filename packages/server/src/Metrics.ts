@@ -1,0 +1,157 @@
+/**
+ * Prometheus metrics of one server (`GET /metrics`). Each server has its own registry,
+ * so several servers in one process (tests) do not share or clash. Everything but the
+ * request counters is read from its owner when Prometheus scrapes (`collect()`), so
+ * nothing is counted twice and nothing has to be kept in step.
+ */
+import type { KurentoServer } from '@roundtable/kurento';
+import { MEDIA_KINDS, engineStats, type ConnectionState, type EngineStats, type KindTotals } from '@roundtable/media';
+import type { Signaling, SignalingOptions } from '@roundtable/signaling';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Role } from './configValues.js';
+
+const PREFIX = 'roundtable_';
+
+/** Always exported, at 0 when no endpoint is in that state. */
+const CONNECTION_STATES = ['new', 'connecting', 'connected', 'disconnected', 'failed', 'closed'] as const satisfies readonly ConnectionState[];
+
+/** Label of signaling frames refused before they became a request (no type to name). */
+const NO_TYPE = 'none';
+
+/** The per-kind totals of the media engine, each as one gauge with a `kind` label. */
+const KIND_GAUGES: ReadonlyArray<{ name: string; help: string; value: keyof KindTotals }> = [
+  { name: 'media_packets_lost', help: 'RTP packets lost upstream, as reported by the receiving endpoints', value: 'packetsLost' },
+  { name: 'media_nacks_received', help: 'NACKs received from the peers of the sending endpoints', value: 'nacksReceived' },
+  { name: 'media_packets_retransmitted', help: 'RTP packets resent in answer to NACKs', value: 'retransmitted' },
+  { name: 'media_plis_received', help: 'PLIs (picture loss indications) received from peers', value: 'plisReceived' },
+  { name: 'media_firs_received', help: 'FIRs (full intra requests) received from peers', value: 'firsReceived' },
+  { name: 'media_keyframe_requests_sent', help: 'keyframe requests (PLI) sent to the sources', value: 'keyframeRequestsSent' },
+];
+
+// The engine totals are sums over the endpoints open at the moment: they fall when an
+// endpoint closes, so they are gauges, not counters (rate() over them would be wrong).
+const OVER_OPEN_ENDPOINTS = 'summed over the media endpoints open now (falls when endpoints close)';
+
+export interface MetricsOptions {
+  role: Role;
+  version: string;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'type'>;
+  private readonly errors: Counter<'type' | 'code'>;
+  private engineSnapshot: EngineStats | undefined;
+
+  constructor(options: MetricsOptions) {
+    // Process CPU, memory, file descriptors, event-loop lag, GC: prom-client's standard names.
+    collectDefaultMetrics({ register: this.registry });
+    this.gauge('info', 'this Roundtable process: its role and version (always 1)', ['role', 'version']).set({ role: options.role, version: options.version }, 1);
+    this.requests = new Counter({
+      name: `${PREFIX}signaling_requests_total`,
+      help: `signaling requests answered, by type (${NO_TYPE}: frames refused before they became a request)`,
+      labelNames: ['type'],
+      registers: [this.registry],
+    });
+    this.errors = new Counter({
+      name: `${PREFIX}signaling_errors_total`,
+      help: `signaling requests answered with an error, by type (${NO_TYPE}: frames refused before they became a request) and error code`,
+      labelNames: ['type', 'code'],
+      registers: [this.registry],
+    });
+  }
+
+  /** The `observe` hook of the signaling server: counts one answered request. */
+  readonly observeRequest: NonNullable<SignalingOptions['observe']> = (type, errorCode) => {
+    const label = type === '' ? NO_TYPE : type;
+    this.requests.inc({ type: label });
+    if (errorCode !== undefined) this.errors.inc({ type: label, code: errorCode });
+  };
+
+  /** Connections, online users, calls, rooms and participants of the signaling server. */
+  watchSignaling(signaling: Signaling): void {
+    this.gauge('signaling_connections', 'WebSockets open at /ws', [], (g) => g.set(signaling.server.connectionCount));
+    this.gauge('users_online', 'users with at least one device connected', [], (g) => g.set(signaling.router.onlineUserCount));
+    this.gauge('calls_active', 'calls ringing or in progress (1:1, group and loopback)', [], (g) => g.set(signaling.calls.activeCalls));
+    this.gauge('rooms_open', 'open rooms with at least one member', [], (g) => g.set(signaling.rooms.openRooms));
+    this.gauge('participants', 'people in a call (answered) or in an open room, by kind', ['kind'], (g) => {
+      g.set({ kind: 'call' }, signaling.calls.participantCount);
+      g.set({ kind: 'room' }, signaling.rooms.participantCount);
+    });
+  }
+
+  /** Sessions and objects of the Kurento Protocol endpoint. */
+  watchKurento(kurento: KurentoServer): void {
+    this.gauge('kurento_sessions', 'Kurento Protocol sessions (connected, or within their reconnection grace)', [], (g) => g.set(kurento.sessionCount));
+    this.gauge('kurento_objects', 'media objects held by Kurento Protocol sessions', [], (g) => g.set(kurento.objectCount));
+  }
+
+  /** The media engine of this process: pipelines, endpoints, packets, bytes, loss, NACK/PLI/FIR. */
+  watchEngine(): void {
+    this.gauge('media_pipelines', 'open media pipelines', [], (g) => g.set(this.engine().pipelines));
+    const seenTypes = new Set<string>();
+    this.gauge('media_elements', 'media elements by type', ['type'], (g) => {
+      const { elements } = this.engine();
+      for (const type of Object.keys(elements)) seenTypes.add(type);
+      // A type seen once stays, at 0, rather than vanish from the scrape.
+      for (const type of seenTypes) g.set({ type }, elements[type] ?? 0);
+    });
+    this.gauge('media_webrtc_endpoints', 'WebRTC endpoints by connection state', ['state'], (g) => {
+      const { webrtcStates } = this.engine();
+      for (const state of new Set<string>([...CONNECTION_STATES, ...Object.keys(webrtcStates)])) g.set({ state }, webrtcStates[state] ?? 0);
+    });
+    this.gauge('media_invalid_packets', `datagrams dropped as garbage or failing SRTP authentication, ${OVER_OPEN_ENDPOINTS}`, [], (g) => g.set(this.engine().invalidPackets));
+    this.gauge('media_packets', `RTP packets by kind and direction (in: from peers, out: to peers), ${OVER_OPEN_ENDPOINTS}`, ['kind', 'direction'], (g) => {
+      for (const kind of MEDIA_KINDS) {
+        const totals = this.engine().kinds[kind];
+        g.set({ kind, direction: 'in' }, totals.packetsIn);
+        g.set({ kind, direction: 'out' }, totals.packetsOut);
+      }
+    });
+    this.gauge('media_bytes', `RTP payload bytes by kind and direction (in: from peers, out: to peers), ${OVER_OPEN_ENDPOINTS}`, ['kind', 'direction'], (g) => {
+      for (const kind of MEDIA_KINDS) {
+        const totals = this.engine().kinds[kind];
+        g.set({ kind, direction: 'in' }, totals.bytesIn);
+        g.set({ kind, direction: 'out' }, totals.bytesOut);
+      }
+    });
+    for (const { name, help, value } of KIND_GAUGES) {
+      this.gauge(name, `${help}, by kind, ${OVER_OPEN_ENDPOINTS}`, ['kind'], (g) => {
+        for (const kind of MEDIA_KINDS) g.set({ kind }, this.engine().kinds[kind][value]);
+      });
+    }
+  }
+
+  /** The Content-Type of `text()`. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Every metric in the Prometheus text format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[], collect?: (gauge: Gauge<L>) => void): Gauge<L> {
+    const gauge: Gauge<L> = new Gauge<L>({
+      name: `${PREFIX}${name}`,
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(collect ? { collect: () => collect(gauge) } : {}),
+    });
+    return gauge;
+  }
+
+  /**
+   * engineStats() once per scrape: a scrape calls every collect() in one synchronous pass,
+   * so the snapshot is dropped on the next turn of the event loop.
+   */
+  private engine(): EngineStats {
+    if (this.engineSnapshot === undefined) {
+      this.engineSnapshot = engineStats();
+      setImmediate(() => (this.engineSnapshot = undefined));
+    }
+    return this.engineSnapshot;
+  }
+}
