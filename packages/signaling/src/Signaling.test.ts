@@ -9,6 +9,7 @@ import { InProcessMediaServer } from './media/InProcessMediaServer.js';
 import type { MediaServer } from './media/MediaServer.js';
 import { Signaling, type SignalingOptions } from './Signaling.js';
 import { SfuPeer } from './testing/sfuPeer.js';
+import { pumpSignals, until } from './testing/wait.js';
 import { TestClient } from './testing/TestClient.js';
 
 const stun = new StunServer();
@@ -54,24 +55,10 @@ async function start(dbPath = join(dir, `db-${Date.now()}-${Math.random()}.sqlit
 function sfu(client: TestClient, callId: () => CallId, tag: number, intervalMs = 20): SfuPeer {
   const peer = new SfuPeer(client.userId, { send: (payload: SignalPayload) => client.request('call.signal', { callId: callId(), payload }) }, stunUrl, tag, false, intervalMs);
   cleanup.push(() => peer.close());
-  let handled = 0;
-  const pump = setInterval(() => {
-    while (handled < client.notifications.length) {
-      const n = client.notifications[handled++]!;
-      if (n.type === 'call.signal') void peer.handle(n.payload);
-    }
-  }, 5);
-  cleanup.push(() => clearInterval(pump));
+  cleanup.push(pumpSignals(client.notifications, 'call.signal', (p) => peer.handle(p)));
   return peer;
 }
 
-async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('signaling end to end (WebSocket, SQLite, media engine, Node WebRTC peers)', () => {
   it('a 1:1 video call through the media server: both decode each other, the record lands in both timelines', async () => {

@@ -6,6 +6,7 @@ import { InProcessMediaServer } from '../media/InProcessMediaServer.js';
 import { SignalingError, type HandlerTable } from '../net/Handlers.js';
 import { FakeLink, FakeRouter, MemoryDirectory } from '../testing/fakes.js';
 import { SfuPeer } from '../testing/sfuPeer.js';
+import { pumpSignals, until } from '../testing/wait.js';
 import { CallService, type CallServiceOptions } from './CallService.js';
 
 const stun = new StunServer();
@@ -42,24 +43,10 @@ function setup(options: CallServiceOptions = {}) {
 function sfuPeer(env: ReturnType<typeof setup>, link: FakeLink, callId: () => CallId, tag: number, intervalMs = 20): SfuPeer {
   const peer = new SfuPeer(link.userId, { send: (payload: SignalPayload) => env.call(link, 'call.signal', { callId: callId(), payload }) }, stunUrl, tag, false, intervalMs);
   cleanup.push(() => peer.close());
-  let handled = 0;
-  const pump = setInterval(() => {
-    while (handled < link.received.length) {
-      const n = link.received[handled++]!;
-      if (n.type === 'call.signal') void peer.handle(n.payload);
-    }
-  }, 5);
-  cleanup.push(() => clearInterval(pump));
+  cleanup.push(pumpSignals(link.received, 'call.signal', (p) => peer.handle(p)));
   return peer;
 }
 
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function expectError(p: Promise<unknown>, code: string): Promise<void> {
   await expect(p).rejects.toBeInstanceOf(SignalingError);

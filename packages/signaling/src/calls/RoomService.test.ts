@@ -5,6 +5,7 @@ import { InProcessMediaServer } from '../media/InProcessMediaServer.js';
 import type { HandlerTable } from '../net/Handlers.js';
 import { FakeRouter, type FakeLink } from '../testing/fakes.js';
 import { SfuPeer } from '../testing/sfuPeer.js';
+import { pumpSignals, until } from '../testing/wait.js';
 import { RoomService, type RoomServiceOptions } from './RoomService.js';
 
 const stun = new StunServer();
@@ -37,24 +38,10 @@ function setup(options: RoomServiceOptions = {}) {
 function peerFor(env: ReturnType<typeof setup>, link: FakeLink, tag: number): SfuPeer {
   const peer = new SfuPeer(link.userId, { send: (payload: SignalPayload) => env.call(link, 'room.signal', { room: ROOM, payload }) }, stunUrl, tag);
   cleanup.push(() => peer.close());
-  let handled = 0;
-  const pump = setInterval(() => {
-    while (handled < link.received.length) {
-      const n = link.received[handled++]!;
-      if (n.type === 'room.signal') void peer.handle(n.payload);
-    }
-  }, 5);
-  cleanup.push(() => clearInterval(pump));
+  cleanup.push(pumpSignals(link.received, 'room.signal', (p) => peer.handle(p)));
   return peer;
 }
 
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('open rooms', () => {
   it('three people join by name and receive each other; a leaver is announced and the last one closes the room', async () => {
