@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakePublisher, StunServer, createWeriftPeer, waitForConnected } from '@roundtable/media/testing';
-import type { CallId, ChatMessage, ConversationInfo, SignalPayload, UserId } from '@roundtable/protocol';
+import type { CallId, ChatMessage, ConversationInfo, SignalPayload } from '@roundtable/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RtpPacket } from 'werift';
 import { InProcessMediaServer } from './media/InProcessMediaServer.js';
@@ -161,6 +161,7 @@ describe('signaling end to end (WebSocket, SQLite, media engine, Node WebRTC pee
   it('a user outside the call cannot signal into it or receive its media', async () => {
     const env = await start();
     const [a, b, eve] = [await env.signIn('anna'), await env.signIn('bert'), await env.signIn('eve')];
+    expect(b.userId).not.toBe(eve.userId);
     const conv = (await a.request('conversations.direct', { userId: b.userId })) as ConversationInfo;
     const { callId } = (await a.request('call.start', { conversationId: conv.id, audioOnly: false, topology: 'sfu' })) as { callId: CallId };
     const spy = await eve.send('call.signal', { callId, payload: { type: 'receiveVideoFrom', sender: a.userId, sdpOffer: 'v=0\r\n' } });
@@ -168,7 +169,6 @@ describe('signaling end to end (WebSocket, SQLite, media engine, Node WebRTC pee
     const join = await eve.send('call.answer', { callId, audioOnly: false });
     expect(join.ok ? null : join.error.code).toBe('FORBIDDEN');
     await eve.expectNo('call.incoming');
-    void b;
   });
 
   it('messages and call records survive a restart of the server', async () => {
@@ -204,7 +204,6 @@ describe('signaling end to end (WebSocket, SQLite, media engine, Node WebRTC pee
       expect(r.ok ? null : r.error.code).toBe('UNAUTHENTICATED');
     }
     expect(env.signaling.calls.activeCalls).toBe(0);
-    void (0 as unknown as UserId);
   });
 });
 

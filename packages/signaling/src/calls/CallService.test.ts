@@ -226,7 +226,7 @@ describe('1:1 calls', () => {
     await expectError(env.call(eve, 'call.bye', { callId, reason: 'hangup' }), 'FORBIDDEN');
     const other = env.directory.add('direct', ['a', 'b']);
     await expectError(env.call(eve, 'call.start', { conversationId: other.id, audioOnly: true, topology: 'p2p' }), 'FORBIDDEN');
-    void b;
+    expect(b.has('call.incoming')).toBe(true);
   });
 });
 

@@ -315,9 +315,8 @@ export class CallService {
       for (const link of call.participants.values()) this.sendSignal(call, link, null, { type: 'participantLeft', name: user });
     }
     if (!call.group && call.phase !== 'ended') {
-      const other = [...call.participants.keys()][0];
+      // A 1:1 call cannot go on with one side gone.
       await this.end(call, 'remoteHangup', user);
-      void other;
       return;
     }
     await this.endIfEmpty(call);
