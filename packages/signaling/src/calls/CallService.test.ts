@@ -336,3 +336,24 @@ describe('counts and logs', () => {
     expect(lines).toContainEqual(expect.objectContaining({ event: 'callEnded', callId, conversationId: ab.id, reason: 'hangup', userId: 'a', participants: ['a', 'b'] }));
   });
 });
+
+describe('a participant whose device drops', () => {
+  it('hears the call on a reconnected device before signalling, and is taken out after the grace period', async () => {
+    const env = setup({ disconnectGraceMs: 300 });
+    const a = env.router.connect('a');
+    const b = env.router.connect('b');
+    const conv = env.directory.add('direct', ['a', 'b']);
+    const { callId } = (await env.call(a, 'call.start', { conversationId: conv.id, audioOnly: true, topology: 'p2p' })) as { callId: CallId };
+    await env.call(b, 'call.answer', { callId, audioOnly: true });
+    env.router.disconnect(b);
+    const b2 = env.router.connect('b', 'b-reconnected');
+    await env.call(a, 'call.modify', { callId, audioOnly: false });
+    await b2.waitFor('call.modified', (n) => n.callId === callId);
+    // Signalling from the new device takes the call over: no drop after the grace period.
+    await env.call(b2, 'call.signal', { callId, payload: { type: 'candidate', candidate: '', sdpMid: '0', sdpMLineIndex: 0 } });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(env.service.activeCalls).toBe(1);
+    env.router.disconnect(b2);
+    await a.waitFor('call.ended', (n) => n.callId === callId && n.reason === 'remoteHangup');
+  });
+});

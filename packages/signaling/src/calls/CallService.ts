@@ -176,7 +176,7 @@ export class CallService {
     }
     if (call.audioOnly && !r.audioOnly) call.audioOnly = false;
     const answered = this.stamp({ type: 'call.answered', callId: call.id, by: me, deviceId: ctx.link.deviceId, audioOnly: r.audioOnly, transparent: r.transparent ?? false });
-    for (const [user, link] of call.participants) if (user !== me) link.send(answered);
+    for (const user of call.participants.keys()) if (user !== me) this.deliver(call, user, answered);
     if (call.room) {
       const others = [...call.participants.keys()].filter((u) => u !== me);
       await call.room.join(me);
@@ -344,8 +344,8 @@ export class CallService {
     this.clearRingTimer(call);
     for (const t of call.dropTimers.values()) clearTimeout(t);
     const ended = this.stamp({ type: 'call.ended', callId: call.id, reason, by });
-    for (const [user, link] of call.participants) {
-      if (user !== by) link.send(ended);
+    for (const user of call.participants.keys()) {
+      if (user !== by) this.deliver(call, user, ended);
       this.releaseEngagement(user, call);
     }
     for (const user of call.ringing) {
@@ -441,11 +441,21 @@ export class CallService {
   }
 
   private notifyParticipants(call: Call, n: ServerNotification, except?: UserId): void {
-    for (const [user, link] of call.participants) if (user !== except) link.send(n);
+    for (const user of call.participants.keys()) if (user !== except) this.deliver(call, user, n);
   }
 
   private sendSignal(call: Call, to: DeviceLink, from: UserId | null, payload: ServerSignalPayload): void {
-    to.send(this.stamp({ type: 'call.signal', callId: call.id, from, payload }));
+    this.deliver(call, to.userId, this.stamp({ type: 'call.signal', callId: call.id, from, payload }), to);
+  }
+
+  /**
+   * Sends to a participant on the device it uses for the call; while that device is gone
+   * (a reconnect in progress), to all of the user's devices, so a reconnected device
+   * hears the call before it has said anything.
+   */
+  private deliver(call: Call, user: UserId, n: ServerNotification, link = call.participants.get(user)): void {
+    if (call.dropTimers.has(user)) this.router.sendToUser(user, n);
+    else link?.send(n);
   }
 
   private sendCandidate(call: Call, participant: UserId, sender: string, candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): void {

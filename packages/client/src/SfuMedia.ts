@@ -1,0 +1,100 @@
+import type { ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
+import type { CallMedia, CallMediaContext } from './CallMedia.js';
+import { PeerLink } from './PeerLink.js';
+
+/**
+ * A call through the media server, in the Kurento group-call words: one uplink
+ * (receiveVideoFrom with sender = me) and one receive-only downlink per other
+ * participant; `name` in candidates and answers says which link they belong to.
+ */
+export class SfuMedia implements CallMedia {
+  private readonly links = new Map<UserId, PeerLink>();
+  private readonly connected = new Set<UserId>();
+  private closed = false;
+
+  constructor(private readonly ctx: CallMediaContext) {}
+
+  async answered(): Promise<void> {
+    // The server drives everything with existingParticipants / newParticipantArrived.
+  }
+
+  async handle(_from: UserId | null, payload: ServerSignalPayload): Promise<void> {
+    if (this.closed) return;
+    switch (payload.type) {
+      case 'existingParticipants':
+        await this.publish();
+        for (const sender of payload.data) await this.receiveFrom(sender);
+        break;
+      case 'newParticipantArrived':
+        await this.receiveFrom(payload.name);
+        break;
+      case 'participantLeft':
+        this.links.get(payload.name)?.close();
+        this.links.delete(payload.name);
+        this.connected.delete(payload.name);
+        this.ctx.onParticipantLeft(payload.name);
+        break;
+      case 'receiveVideoAnswer':
+        await this.links.get(payload.name)?.setRemote('answer', payload.sdpAnswer);
+        break;
+      case 'iceCandidate':
+        await this.links.get(payload.name)?.addCandidate(payload.candidate);
+        break;
+      default:
+        break;
+    }
+  }
+
+  resumeSignal(): SignalPayload {
+    // An empty candidate for our uplink: the media server ignores it.
+    return { type: 'onIceCandidate', name: this.ctx.me, candidate: { candidate: '', sdpMid: null, sdpMLineIndex: null } };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+  }
+
+  private async publish(): Promise<void> {
+    if (this.links.has(this.ctx.me)) return;
+    const link = await this.createLink(this.ctx.me);
+    for (const track of this.ctx.localTracks()) link.pc.addTransceiver(track, { direction: 'sendonly' });
+    await this.negotiate(link, this.ctx.me);
+  }
+
+  private async receiveFrom(sender: UserId): Promise<void> {
+    if (sender === this.ctx.me || this.links.has(sender)) return;
+    const link = await this.createLink(sender);
+    link.pc.addTransceiver('video', { direction: 'recvonly' });
+    link.pc.addTransceiver('audio', { direction: 'recvonly' });
+    await this.negotiate(link, sender);
+  }
+
+  private async createLink(name: UserId): Promise<PeerLink> {
+    const pc = await this.ctx.createPeer();
+    const link = new PeerLink(pc, {
+      onCandidate: (candidate) => void this.ctx.signal({ type: 'onIceCandidate', name, candidate }),
+      onTrack: (track) => {
+        if (name !== this.ctx.me) this.ctx.onTrack(name, track);
+      },
+      onConnectionState: (state) => {
+        if (state === 'failed') this.ctx.onError(new Error(`the link for ${name} failed`));
+        // The call is connected when media comes in from someone, not when our uplink is up
+        // (the caller's uplink connects while it is still ringing).
+        if (state !== 'connected' || name === this.ctx.me || this.connected.has(name)) return;
+        this.connected.add(name);
+        if (this.connected.size === 1) this.ctx.onConnected();
+      },
+    });
+    this.links.set(name, link);
+    if (this.closed) link.close();
+    return link;
+  }
+
+  private async negotiate(link: PeerLink, sender: UserId): Promise<void> {
+    const sdpOffer = await link.createOffer();
+    if (this.closed) return;
+    await this.ctx.signal({ type: 'receiveVideoFrom', sender, sdpOffer });
+  }
+}

@@ -1,0 +1,93 @@
+/*
+ * The few pieces of WebSocket and WebRTC the SDK uses, typed structurally so that the
+ * browser globals and Node implementations (ws, werift) both fit. Handlers use the
+ * method-bivariance idiom because implementations type their events more precisely.
+ */
+
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: Handler<unknown> | null | undefined;
+  onmessage: Handler<{ data: unknown }> | null | undefined;
+  onclose: Handler<{ code: number; reason: string }> | null | undefined;
+  onerror: Handler<unknown> | null | undefined;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** A media track: the browser's MediaStreamTrack or werift's. */
+export interface TrackLike {
+  readonly kind: string;
+  /** Always set by browsers; optional in werift. */
+  readonly id?: string;
+  enabled?: boolean;
+}
+
+/** Local media as the app supplies it: a MediaStream, or anything with its tracks. */
+export interface LocalMedia {
+  getTracks(): TrackLike[];
+}
+
+export interface IceServerLike {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface SessionDescriptionLike {
+  type: string;
+  sdp?: string;
+}
+
+export interface IceCandidateLike {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+/** What `ontrack` handlers receive. */
+export interface TrackEventLike {
+  track: TrackLike;
+}
+
+export type TransceiverDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+export interface PeerConnectionLike {
+  readonly connectionState: string;
+  readonly localDescription: SessionDescriptionLike | null;
+  readonly remoteDescription: SessionDescriptionLike | null;
+  onicecandidate: Handler<{ candidate?: IceCandidateLike | null }> | null | undefined;
+  /** Set to a `(event: TrackEventLike) => void`; typed loosely because implementations type the event more precisely (werift's RTCTrackEvent class). */
+  ontrack: ((event: never) => void) | null | undefined;
+  onconnectionstatechange: Handler<unknown> | null | undefined;
+  createOffer(): Promise<SessionDescriptionLike>;
+  createAnswer(): Promise<SessionDescriptionLike>;
+  setLocalDescription(description: { type: 'offer' | 'answer'; sdp: string }): Promise<unknown>;
+  setRemoteDescription(description: { type: 'offer' | 'answer'; sdp: string }): Promise<unknown>;
+  addIceCandidate(candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number }): Promise<unknown>;
+  addTrack(track: TrackLike): unknown;
+  addTransceiver(trackOrKind: TrackLike | string, init?: { direction?: TransceiverDirection }): unknown;
+  close(): unknown;
+}
+
+/** `RTCConfiguration`: ICE servers plus whatever else the implementation takes. */
+export interface PeerConnectionConfig {
+  iceServers: IceServerLike[];
+  [option: string]: unknown;
+}
+
+export type PeerConnectionConstructor = new (config: PeerConnectionConfig) => PeerConnectionLike;
+
+/** The browser's constructors, when there are any. */
+export function globalWebSocket(): WebSocketConstructor | undefined {
+  return (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+}
+
+export function globalPeerConnection(): PeerConnectionConstructor | undefined {
+  return (globalThis as { RTCPeerConnection?: PeerConnectionConstructor }).RTCPeerConnection;
+}
+
+export const SOCKET_OPEN = 1;

@@ -1,0 +1,12 @@
+import { describe, expect, it } from 'vitest';
+import { RTCPeerConnection as WeriftPeerConnection } from 'werift';
+import WebSocket from 'ws';
+import type { PeerConnectionConstructor, WebSocketConstructor } from './platform.js';
+
+describe('platform types', () => {
+  it('ws and werift fit the injected constructor types', () => {
+    const ws: WebSocketConstructor = WebSocket;
+    const pc: PeerConnectionConstructor = WeriftPeerConnection;
+    expect([typeof ws, typeof pc]).toEqual(['function', 'function']);
+  });
+});
