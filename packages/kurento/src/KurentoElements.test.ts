@@ -166,4 +166,63 @@ describe('Kurento elements over the protocol', () => {
     const crypto = await c.request('create', { type: 'RtpEndpoint', constructorParams: { mediaPipeline: pipeline, crypto: { crypto: 'AES_128_CM_HMAC_SHA1_80', key: '0123456789012345678901234567890' } } });
     expect(crypto.error?.code).toBe(40111);
   });
+
+  it('a WebRtcEndpoint with useDataChannels connected to itself with DATA echoes its peer, and raises the DataChannel events', async () => {
+    const c = await client();
+    const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
+    const ep = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline, useDataChannels: true } });
+    await c.value('invoke', { object: ep, operation: 'connect', operationParams: { sink: ep, mediaType: 'DATA' } });
+    for (const type of ['DataChannelOpen', 'OnDataChannelOpened', 'DataChannelClose']) await c.value('subscribe', { object: ep, type });
+    const pc = createWeriftPeer(h.stunUrl);
+    cleanup.push(() => pc.close());
+    pc.addTransceiver('audio', { direction: 'sendrecv' });
+    const channel = pc.createDataChannel('chat');
+    const echoed: string[] = [];
+    channel.onMessage.subscribe((data) => echoed.push(data.toString()));
+    const events = (type: string): Array<Record<string, unknown>> =>
+      c.notifications.filter((n) => n.params.value.object === ep && n.params.value.type === type).map((n) => n.params.value.data);
+
+    await attach(c, ep, pc);
+    await until(() => events('DataChannelOpen').length === 1 && channel.readyState === 'open');
+    channel.send('ping');
+    await until(() => echoed.length === 1);
+
+    expect(echoed).toEqual(['ping']);
+    const channelId = events('DataChannelOpen')[0]!.channelId;
+    expect(channelId).toBe(channel.id);
+    expect(events('OnDataChannelOpened')[0]).toMatchObject({ channelId, type: 'OnDataChannelOpened' });
+
+    await c.value('invoke', { object: ep, operation: 'createDataChannel', operationParams: { label: 'server', ordered: true, maxPacketLifeTime: -1, maxRetransmits: -1, protocol: '' } });
+    await until(() => events('DataChannelOpen').length === 2);
+    const serverChannel = events('DataChannelOpen')[1]!.channelId;
+    await c.value('invoke', { object: ep, operation: 'closeDataChannel', operationParams: { channelId: serverChannel } });
+    await until(() => events('DataChannelClose').length === 1);
+    expect(events('DataChannelClose')[0]).toMatchObject({ channelId: serverChannel });
+
+    const unknown = await c.request('invoke', { object: ep, operation: 'closeDataChannel', operationParams: { channelId: 999 } });
+    expect(unknown.error?.code).toBe(40107);
+  });
+
+  it('connect without mediaType between WebRtcEndpoints with useDataChannels forwards data too', async () => {
+    const c = await client();
+    const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
+    const create = (): Promise<string> => c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline, useDataChannels: true } });
+    const [a, b] = [await create(), await create()];
+    await c.value('invoke', { object: a, operation: 'connect', operationParams: { sink: b } });
+    const peers = [a, b].map(() => {
+      const pc = createWeriftPeer(h.stunUrl);
+      cleanup.push(() => pc.close());
+      pc.addTransceiver('audio', { direction: 'sendrecv' });
+      return { pc, channel: pc.createDataChannel('chat') };
+    });
+    const got: string[] = [];
+    peers[1]!.channel.onMessage.subscribe((data) => got.push(data.toString()));
+
+    await Promise.all([attach(c, a, peers[0]!.pc), attach(c, b, peers[1]!.pc)]);
+    await until(() => peers.every((p) => p.channel.readyState === 'open'));
+    peers[0]!.channel.send('to b');
+    await until(() => got.length === 1);
+
+    expect(got).toEqual(['to b']);
+  });
 });

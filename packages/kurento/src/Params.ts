@@ -84,7 +84,7 @@ export class Params {
   }
 }
 
-/** The engine kinds a Kurento media type selects (DATA selects none: not forwarded). */
+/** The audio/video kinds a Kurento media type selects (DATA selects none: data channels connect apart). */
 export function kindsOf(type: KurentoMediaType | undefined): MediaKind[] | undefined {
   if (type === undefined) return undefined;
   if (type === 'DATA') return [];

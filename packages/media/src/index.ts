@@ -31,6 +31,7 @@ export {
   type WebRtcEndpointEvents,
   type IceCandidateInit,
   type EndpointStats,
+  type WebRtcEndpointStats,
   type KindStats,
   type Direction,
   type IceState,
@@ -38,4 +39,5 @@ export {
   type ConnectionState,
 } from './webrtc/WebRtcEndpoint.js';
 export { validateRemoteSdp, parseCandidate, SUPPORTED_CODECS } from './webrtc/sdp.js';
+export { type DataChannelOptions, type DataChannelStats } from './webrtc/DataChannels.js';
 export { engineStats, type EngineStats, type KindTotals } from './core/engineStats.js';

@@ -1,8 +1,8 @@
 import { cpus } from 'node:os';
-import { MediaElement, MediaPipeline } from '@roundtable/media';
+import { MediaElement, MediaPipeline, WebRtcEndpoint } from '@roundtable/media';
 import type { ClassSpec, Emit } from '../ClassDef.js';
 import { KurentoError } from '../errors.js';
-import { kindsOf, toKurentoMediaType, type Params } from '../Params.js';
+import { kindsOf, toKurentoMediaType, type KurentoMediaType, type Params } from '../Params.js';
 import type { RemoteObject } from '../RemoteObject.js';
 import { complex, connectionData } from '../values.js';
 import { neverRaised, notSupported, storedProperty, targetOf } from './helpers.js';
@@ -131,6 +131,16 @@ function sinkIn(obj: RemoteObject, p: Params): MediaElement {
   return targetOf(sink, MediaElement);
 }
 
+/**
+ * DATA, or no media type, between two WebRtcEndpoints that both use data channels also
+ * connects their data channels; anywhere else DATA selects nothing.
+ */
+function dataPair(source: MediaElement, sink: MediaElement, type: KurentoMediaType | undefined): [WebRtcEndpoint, WebRtcEndpoint] | undefined {
+  if (type !== undefined && type !== 'DATA') return undefined;
+  if (!(source instanceof WebRtcEndpoint) || !(sink instanceof WebRtcEndpoint)) return undefined;
+  return source.dataChannelsEnabled && sink.dataChannelsEnabled ? [source, sink] : undefined;
+}
+
 function flowing(obj: RemoteObject, p: Params, direction: 'in' | 'out'): boolean {
   const type = p.mediaType('mediaType');
   if (!type) throw new KurentoError('INVALID_PARAMS', "parameter 'mediaType' is required");
@@ -151,17 +161,23 @@ export const MediaElementSpec: ClassSpec = {
   methods: {
     connect: (obj, p) => {
       const sink = sinkIn(obj, p);
-      const kinds = kindsOf(p.mediaType('mediaType'));
+      const type = p.mediaType('mediaType');
+      const kinds = kindsOf(type);
       const source = targetOf(obj, MediaElement);
       if (kinds === undefined) source.connect(sink);
       else for (const k of kinds) source.connect(sink, k);
+      const data = dataPair(source, sink, type);
+      if (data) data[0].connectData(data[1]);
     },
     disconnect: (obj, p) => {
       const sink = sinkIn(obj, p);
-      const kinds = kindsOf(p.mediaType('mediaType'));
+      const type = p.mediaType('mediaType');
+      const kinds = kindsOf(type);
       const source = targetOf(obj, MediaElement);
       if (kinds === undefined) source.disconnect(sink);
       else for (const k of kinds) source.disconnect(sink, k);
+      const data = dataPair(source, sink, type);
+      if (data) data[0].disconnectData(data[1]);
     },
     getSourceConnections: (obj, p, ctx) => {
       const kinds = kindsOf(p.mediaType('mediaType'));

@@ -6,7 +6,7 @@ import { IceComponentTracker } from '../IceComponentTracker.js';
 import { kindsOf } from '../Params.js';
 import type { RemoteObject } from '../RemoteObject.js';
 import { complex, iceCandidate, rtpStats } from '../values.js';
-import { neverRaised, notSupported, storedProperty, targetOf } from './helpers.js';
+import { storedProperty, targetOf } from './helpers.js';
 
 /** What SDP-negotiated engine endpoints (WebRtcEndpoint, RtpEndpoint) have in common. */
 interface SdpTarget {
@@ -146,6 +146,13 @@ const iceGatheringDone = (obj: RemoteObject, emit: Emit) => targetOf(obj, WebRtc
 const iceComponentState = (obj: RemoteObject, emit: Emit) =>
   trackerOf(obj).subscribe('state', (state) => emit({ streamId: 0, componentId: 1, state }));
 
+const dataChannelOpen = (obj: RemoteObject, emit: Emit) =>
+  targetOf(obj, WebRtcEndpoint).subscribe('dataChannelOpen', (channelId) => emit({ channelId }));
+const dataChannelClose = (obj: RemoteObject, emit: Emit) =>
+  targetOf(obj, WebRtcEndpoint).subscribe('dataChannelClose', (channelId) => emit({ channelId }));
+
+const unlimited = (n: number | undefined): number | undefined => (n === undefined || n < 0 ? undefined : n);
+
 function trackerOf(obj: RemoteObject): IceComponentTracker {
   const tracker = obj.stored.get('__iceTracker');
   if (!(tracker instanceof IceComponentTracker)) throw new KurentoError('UNEXPECTED_ERROR', 'no ICE tracker');
@@ -160,12 +167,14 @@ export const WebRtcEndpointSpec: ClassSpec = {
     const recvonly = p.optBool('recvonly') ?? false;
     const sendonly = p.optBool('sendonly') ?? false;
     if (recvonly && sendonly) throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', 'recvonly and sendonly cannot both be set');
-    if (p.optBool('useDataChannels')) notSupported('useDataChannels (WebRTC data channels)');
     const key = p.optString('certificateKeyType');
     if (key !== undefined && key !== 'RSA' && key !== 'ECDSA') {
       throw new KurentoError('INVALID_PARAMS', "parameter 'certificateKeyType' must be 'RSA' or 'ECDSA'");
     }
-    const ep = targetOf(pipeline, MediaPipeline).createWebRtcEndpoint({ direction: recvonly ? 'recvonly' : sendonly ? 'sendonly' : 'sendrecv' });
+    const ep = targetOf(pipeline, MediaPipeline).createWebRtcEndpoint({
+      direction: recvonly ? 'recvonly' : sendonly ? 'sendonly' : 'sendrecv',
+      useDataChannels: p.optBool('useDataChannels') ?? false,
+    });
     return { target: ep, parent: pipeline };
   },
   onCreated: (obj) => {
@@ -234,8 +243,15 @@ export const WebRtcEndpointSpec: ClassSpec = {
       const sdpMLineIndex = typeof c.sdpMLineIndex === 'number' ? c.sdpMLineIndex : null;
       return targetOf(obj, WebRtcEndpoint).addIceCandidate({ candidate: c.candidate, sdpMid, sdpMLineIndex });
     },
-    createDataChannel: () => notSupported('createDataChannel (WebRTC data channels)'),
-    closeDataChannel: () => notSupported('closeDataChannel (WebRTC data channels)'),
+    createDataChannel: (obj, p) =>
+      targetOf(obj, WebRtcEndpoint).createDataChannel(p.optString('label') ?? '', {
+        ordered: p.optBool('ordered'),
+        // KMS takes -1 for "no limit", as the browser API's null.
+        maxPacketLifeTime: unlimited(p.optInt('maxPacketLifeTime')),
+        maxRetransmits: unlimited(p.optInt('maxRetransmits')),
+        protocol: p.optString('protocol'),
+      }),
+    closeDataChannel: (obj, p) => targetOf(obj, WebRtcEndpoint).closeDataChannel(p.int('channelId')),
   },
   events: {
     IceCandidateFound: iceCandidateFound,
@@ -249,11 +265,11 @@ export const WebRtcEndpointSpec: ClassSpec = {
       targetOf(obj, WebRtcEndpoint).subscribe('candidatePairSelected', (pair) =>
         emit({ candidatePair: complex('IceCandidatePair', { streamID: '0', componentID: 1, ...pair }) }),
       ),
-    DataChannelOpen: neverRaised,
-    DataChannelOpened: neverRaised,
-    OnDataChannelOpened: neverRaised,
-    DataChannelClose: neverRaised,
-    DataChannelClosed: neverRaised,
-    OnDataChannelClosed: neverRaised,
+    DataChannelOpen: dataChannelOpen,
+    DataChannelOpened: dataChannelOpen,
+    OnDataChannelOpened: dataChannelOpen,
+    DataChannelClose: dataChannelClose,
+    DataChannelClosed: dataChannelClose,
+    OnDataChannelClosed: dataChannelClose,
   },
 };

@@ -13,7 +13,7 @@ export function targetOf<T>(obj: RemoteObject, ctor: Ctor<T>): T {
   return obj.target as T;
 }
 
-/** An event of the Kurento API that Roundtable never raises (no data channels, no transcoding). */
+/** An event of the Kurento API that Roundtable never raises (no transcoding, for one). */
 export const neverRaised = (): (() => void) => () => undefined;
 
 /** Maps engine errors onto Kurento's codes. */

@@ -109,8 +109,13 @@ describe('WebRtcEndpoint with werift peers', () => {
         if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
       }
     };
+    // Warm up first: the sink starts on a keyframe once its transport is up.
+    pub.start();
+    await until(() => video.length > 0);
+    pub.stop();
+    const warm = video.length;
     await sendBurst();
-    await until(() => video.length >= 250);
+    await until(() => video.length >= warm + 250);
     const target = video[video.length - 220]!;
     const seq = target.header.sequenceNumber;
     const t = transceiverOf(pb, 'video');

@@ -31,13 +31,17 @@ import { MEDIA_KINDS, type CodecInfo, type MediaKind } from '../core/types.js';
 import { InboundStream } from '../rtp/InboundStream.js';
 import { kindStats } from '../rtp/kindStats.js';
 import { OutboundStream, type RtpTransport } from '../rtp/OutboundStream.js';
+import { DataChannels, type DataChannelOptions, type DataChannelStats } from './DataChannels.js';
 import {
   announceCandidate,
   mapCandidateLines,
   parseCandidate,
   remoteCandidateFilter,
   validateRemoteSdp,
+  withoutDataSections,
+  withRejectedSections,
   type ParsedCandidate,
+  type RejectedSection,
 } from './sdp.js';
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly';
@@ -65,6 +69,12 @@ export interface WebRtcEndpointOptions {
    * Default: none (the lowest estimate of the current sinks is passed on as is).
    */
   maxVideoRecvBandwidth?: number;
+  /**
+   * Negotiate WebRTC data channels (SCTP): accept the offer's application section, and
+   * include one in generateOffer(). Default false: the application section is answered
+   * with port 0 (rejected).
+   */
+  useDataChannels?: boolean;
 }
 
 /** The ICE candidate pair in use. */
@@ -84,6 +94,10 @@ export interface WebRtcEndpointEvents extends MediaElementEvents {
   iceStateChange: [state: IceState];
   dtlsStateChange: [state: DtlsState];
   connectionStateChange: [state: ConnectionState];
+  /** A data channel opened by either side is open. */
+  dataChannelOpen: [channelId: number];
+  /** A data channel that was open is closing or closed. */
+  dataChannelClose: [channelId: number];
 }
 
 export interface KindStats {
@@ -112,6 +126,11 @@ export interface EndpointStats {
   remoteCandidatesIgnored: number;
   /** Datagrams dropped on the media port: garbage, or (S)RTP failing authentication. */
   invalidPackets: number;
+}
+
+export interface WebRtcEndpointStats extends EndpointStats {
+  /** Data channels: messages received from the peer and sent to it. */
+  data: DataChannelStats;
 }
 
 const CODECS = {
@@ -160,6 +179,15 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private iceState: IceState = 'new';
   private dtlsState: DtlsState = 'new';
   private connectionState: ConnectionState = 'new';
+  private rejectedSections: RejectedSection[] = [];
+  private readonly dataChannels = new DataChannels({
+    opened: (id) => this.emit('dataChannelOpen', id),
+    closed: (id) => this.emit('dataChannelClose', id),
+    message: (label, data) => this.forwardData(label, data),
+  });
+  /** Data is connected apart from the audio/video graph: one source per sink, as for media. */
+  private dataSource: WebRtcEndpoint | undefined;
+  private readonly dataSinks = new Set<WebRtcEndpoint>();
 
   constructor(pipeline: MediaPipeline, options: WebRtcEndpointOptions = {}) {
     super('WebRtcEndpoint', pipeline);
@@ -177,6 +205,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   getIceState(): IceState {
     return this.iceState;
+  }
+
+  /** True when this endpoint negotiates data channels (option useDataChannels). */
+  get dataChannelsEnabled(): boolean {
+    return this.options.useDataChannels ?? false;
   }
 
   getConnectionState(): ConnectionState {
@@ -245,9 +278,10 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.assertOpen();
     if (this.negotiated) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated; renegotiation is not supported');
     validateRemoteSdp(offer);
+    const { sdp, rejected } = this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
     const pc = this.createPeerConnection();
     try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: this.filterRemoteSdp(offer) });
+      await pc.setRemoteDescription({ type: 'offer', sdp: this.filterRemoteSdp(sdp) });
       for (const t of pc.getTransceivers()) {
         if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
       }
@@ -259,6 +293,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer offer: ${errorMessage(error)}`);
     }
     this.assertOpenOrRelease(pc);
+    this.rejectedSections = rejected;
     this.bindTransceivers(pc);
     await this.flushEarlyCandidates();
     return this.publicSdp(pc.localDescription!.sdp);
@@ -271,6 +306,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     const pc = this.createPeerConnection();
     try {
       for (const kind of this.options.offerKinds ?? MEDIA_KINDS) pc.addTransceiver(kind, { direction: this.direction });
+      // werift offers an application section only once it has an SCTP transport; make
+      // one without opening a channel the peer would see.
+      if (this.dataChannelsEnabled) (pc as unknown as { createSctpTransport(): unknown }).createSctpTransport();
       const offer = await pc.createOffer();
       this.disableImplicitStun(pc);
       await pc.setLocalDescription(offer);
@@ -341,7 +379,56 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
   }
 
-  getStats(): EndpointStats {
+  /**
+   * Opens a data channel to the peer; 'dataChannelOpen' reports its id once the peer
+   * accepts it. Needs data channels negotiated (option useDataChannels).
+   */
+  createDataChannel(label = '', options: DataChannelOptions = {}): void {
+    this.assertOpen();
+    if (!this.dataChannelsEnabled) throw new MediaError('INVALID_STATE', 'this endpoint was created without useDataChannels');
+    const pc = this.pc;
+    if (!pc?.sctp) throw new MediaError('INVALID_STATE', 'no data channel transport: negotiate an SDP with an application section first');
+    this.dataChannels.create(pc, label, options);
+  }
+
+  /** Closes the open data channel `channelId`; an unknown id is INVALID_ARGUMENT. */
+  closeDataChannel(channelId: number): void {
+    this.assertOpen();
+    this.dataChannels.close(channelId);
+  }
+
+  /**
+   * Sends what this endpoint's peer sends on its data channels to `sink`'s peer, on the
+   * channel with the same label (or the sink's first open channel). A sink takes data
+   * from one source: connecting another replaces it.
+   */
+  connectData(sink: WebRtcEndpoint): void {
+    this.assertOpen();
+    if (sink.closed) throw new MediaError('OBJECT_CLOSED', `sink ${sink.id} is closed`);
+    if (!this.dataChannelsEnabled || !sink.dataChannelsEnabled) {
+      throw new MediaError('INVALID_ARGUMENT', 'data connects only endpoints created with useDataChannels');
+    }
+    sink.dataSource?.dataSinks.delete(sink);
+    sink.dataSource = this;
+    this.dataSinks.add(sink);
+  }
+
+  disconnectData(sink: WebRtcEndpoint): void {
+    if (sink.dataSource !== this) return;
+    sink.dataSource = undefined;
+    this.dataSinks.delete(sink);
+  }
+
+  /** The endpoints this one sends data to. */
+  getDataSinks(): WebRtcEndpoint[] {
+    return [...this.dataSinks];
+  }
+
+  getDataSource(): WebRtcEndpoint | undefined {
+    return this.dataSource;
+  }
+
+  getStats(): WebRtcEndpointStats {
     const kind = (k: MediaKind): KindStats => kindStats(k, this.inbound.values(), this.outbound.get(k)?.stats, this.keyframeRequestsSent[k]);
     return {
       iceState: this.iceState,
@@ -351,6 +438,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       video: kind('video'),
       remoteCandidatesIgnored: this.remoteCandidatesIgnored,
       invalidPackets: this.invalidPackets,
+      data: this.dataChannels.getStats(),
     };
   }
 
@@ -388,6 +476,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   protected onClose(): void {
     this.disconnectAll();
+    this.dataSource?.disconnectData(this);
+    for (const sink of [...this.dataSinks]) this.disconnectData(sink);
+    this.dataChannels.closeAll();
     this.releaseTransport();
   }
 
@@ -419,6 +510,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       iceFilterCandidatePair: (pair) => this.acceptRemoteAddress(pair.remoteCandidate.host),
     });
     this.pc = pc;
+    if (this.dataChannelsEnabled) this.dataChannels.attach(pc);
     pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate) return;
       const init: IceCandidateInit = {
@@ -544,7 +636,12 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     // (Kurento's trickle model), not inside the SDP before gathering was asked for.
     let mapped = mapCandidateLines(sdp, (line) => (this.gathering ? announceCandidate(line, announced) : null));
     if (!this.gathering) mapped = mapped.replace(/^a=end-of-candidates\r?\n/gm, '');
-    return announced ? mapped.replace(/^c=IN IP4 \S+/gm, `c=IN IP4 ${announced}`) : mapped;
+    if (announced) mapped = mapped.replace(/^c=IN IP4 \S+/gm, `c=IN IP4 ${announced}`);
+    return withRejectedSections(mapped, this.rejectedSections);
+  }
+
+  private forwardData(label: string, data: string | Buffer): void {
+    for (const sink of this.dataSinks) sink.dataChannels.send(label, data);
   }
 
   private bindTransceivers(pc: RTCPeerConnection): void {

@@ -7,6 +7,8 @@ import {
   parseCandidate,
   remoteCandidateFilter,
   validateRemoteSdp,
+  withoutDataSections,
+  withRejectedSections,
   type ParsedCandidate,
 } from './sdp.js';
 
@@ -345,5 +347,41 @@ describe('remoteCandidateFilter', () => {
     expect(isLoopback('127.1.2.3')).toBe(true);
     expect(isLoopback('::1')).toBe(true);
     expect(isLoopback('10.0.0.1')).toBe(false);
+  });
+});
+
+describe('withoutDataSections / withRejectedSections', () => {
+  const MIDDLE = [
+    'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE a d v',
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=mid:a',
+    'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=mid:d', 'a=sctp-port:5000',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96', 'a=mid:v', '',
+  ].join('\r\n');
+
+  it('withoutDataSections() drops the application section and its mid from the BUNDLE group', () => {
+    const { sdp, rejected } = withoutDataSections(MIDDLE);
+
+    expect(sdp).not.toContain('m=application');
+    expect(sdp).toContain('a=group:BUNDLE a v\r\n');
+    expect(rejected).toEqual([{ index: 1, protoAndFormats: 'UDP/DTLS/SCTP webrtc-datachannel', mid: 'd' }]);
+  });
+
+  it('withRejectedSections() puts the section back at its index with port 0', () => {
+    const { sdp, rejected } = withoutDataSections(MIDDLE);
+
+    const answer = withRejectedSections(sdp, rejected);
+
+    expect(answer.split('\r\n').filter((l) => l.startsWith('m=') || l.startsWith('a=mid'))).toEqual([
+      'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'a=mid:a',
+      'm=application 0 UDP/DTLS/SCTP webrtc-datachannel', 'a=mid:d',
+      'm=video 9 UDP/TLS/RTP/SAVPF 96', 'a=mid:v',
+    ]);
+    expect(answer.endsWith('\r\n')).toBe(true);
+  });
+
+  it('withoutDataSections() leaves an SDP without application section unchanged', () => {
+    const plain = offer([{ kind: 'audio', codecs: ['opus/48000/2'] }]);
+
+    expect(withoutDataSections(plain)).toEqual({ sdp: plain, rejected: [] });
   });
 });

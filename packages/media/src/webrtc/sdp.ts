@@ -133,3 +133,59 @@ export function remoteCandidateFilter(localAddresses: string[]): (candidate: Par
 export function isLoopback(address: string): boolean {
   return address.startsWith('127.') || address === '::1';
 }
+
+/** An application (SCTP) section taken out of an offer, to be answered with port 0. */
+export interface RejectedSection {
+  index: number;
+  /** What follows the port on the m-line, e.g. 'UDP/DTLS/SCTP webrtc-datachannel'. */
+  protoAndFormats: string;
+  mid: string | undefined;
+}
+
+/**
+ * Removes the data channel (application) sections from an offer, and their mids from
+ * the BUNDLE group, so that werift does not negotiate SCTP for an endpoint without
+ * data channels. withRejectedSections() puts them back into the answer, rejected.
+ */
+export function withoutDataSections(sdp: string): { sdp: string; rejected: RejectedSection[] } {
+  const { eol, session, sections } = splitSdp(sdp);
+  const rejected: RejectedSection[] = [];
+  const kept = sections.filter((lines, index) => {
+    const m = M_LINE.exec(lines[0]!);
+    if (m?.[1] !== 'application') return true;
+    const mid = lines.find((l) => l.startsWith('a=mid:'))?.slice('a=mid:'.length);
+    rejected.push({ index, protoAndFormats: lines[0]!.split(' ').slice(2).join(' '), mid });
+    return false;
+  });
+  if (rejected.length === 0) return { sdp, rejected };
+  const removed = new Set(rejected.map((r) => r.mid));
+  const head = session.map((l) => (l.startsWith('a=group:BUNDLE') ? l.split(' ').filter((t) => !removed.has(t)).join(' ') : l));
+  return { sdp: joinSdp(eol, head, kept), rejected };
+}
+
+/** Puts rejected sections (port 0, as RFC 3264 answers a declined stream) back into an answer. */
+export function withRejectedSections(sdp: string, rejected: readonly RejectedSection[]): string {
+  if (rejected.length === 0) return sdp;
+  const { eol, session, sections } = splitSdp(sdp);
+  for (const r of rejected) {
+    const lines = [`m=application 0 ${r.protoAndFormats}`, 'c=IN IP4 0.0.0.0', ...(r.mid === undefined ? [] : [`a=mid:${r.mid}`])];
+    sections.splice(Math.min(r.index, sections.length), 0, lines);
+  }
+  return joinSdp(eol, session, sections);
+}
+
+function splitSdp(sdp: string): { eol: string; session: string[]; sections: string[][] } {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0);
+  const session: string[] = [];
+  const sections: string[][] = [];
+  for (const line of lines) {
+    if (line.startsWith('m=')) sections.push([line]);
+    else (sections.at(-1) ?? session).push(line);
+  }
+  return { eol, session, sections };
+}
+
+function joinSdp(eol: string, session: string[], sections: string[][]): string {
+  return [...session, ...sections.flat()].join(eol) + eol;
+}
