@@ -48,6 +48,7 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('hello'), token: z.string().min(1).max(256) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('logout') }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('users.find'), username }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('users.get'), userIds: z.array(zUserId).min(1).max(100) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('contacts.add'), userId: zUserId }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('contacts.list') }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('conversations.direct'), userId: zUserId }),
@@ -138,4 +139,5 @@ export type ServerSignalPayload =
   | { type: 'receiveVideoAnswer'; name: UserId; sdpAnswer: string }
   | { type: 'iceCandidate'; name: UserId; candidate: IceCandidateInit };
 
-export type ServerResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: string; message: string } };
+/** `id` is null for an error about a frame whose id could not be read. */
+export type ServerResponse = { id: number; ok: true; result: unknown } | { id: number | null; ok: false; error: { code: string; message: string } };

@@ -31,6 +31,8 @@ export interface ResultMap {
   hello: HelloResult;
   logout: LogoutResult;
   'users.find': UserInfo;
+  /** The known users among the ids asked for (unknown ids are left out). */
+  'users.get': UserInfo[];
   'contacts.add': Record<string, never>;
   /** By username. */
   'contacts.list': UserInfo[];

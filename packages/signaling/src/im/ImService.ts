@@ -48,6 +48,16 @@ export class ImService {
     return publicInfo(stored);
   }
 
+  /** Public profiles of the users with these ids that exist (in the order asked). */
+  async users(userIds: readonly UserId[]): Promise<UserInfo[]> {
+    const out: UserInfo[] = [];
+    for (const id of new Set(userIds)) {
+      const stored = await this.store.userById(id);
+      if (stored) out.push(publicInfo(stored));
+    }
+    return out;
+  }
+
   /** Looks a user up by exact username, or NOT_FOUND. */
   async findUser(username: string): Promise<UserInfo> {
     const stored = await this.store.userByName(username);

@@ -28,6 +28,19 @@ describe('IM over the signaling WebSocket', () => {
     expect(await bob.request('contacts.list')).toEqual([]);
   });
 
+  it('users.get names the members of a group who are not contacts, leaving unknown ids out', async () => {
+    const s = await start();
+    const alice = await s.signIn('alice');
+    const bob = await s.signIn('bob', { displayName: 'Bob' });
+    const carol = await s.signIn('carol', { displayName: 'Carol' });
+    const users = await alice.request('users.get', { userIds: [carol.userId, bob.userId, 'no-such-user' as typeof bob.userId, carol.userId] });
+    expect(users).toEqual([
+      { id: carol.userId, username: 'carol', displayName: 'Carol' },
+      { id: bob.userId, username: 'bob', displayName: 'Bob' },
+    ]);
+    expect(await alice.send('users.get', { userIds: [] })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+  });
+
   it('conversations.direct creates the conversation once and notifies both users', async () => {
     const s = await start();
     const alice = await s.signIn('alice');

@@ -7,6 +7,8 @@ export function imHandlers(im: ImService): HandlerTable {
   return {
     'users.find': async (request): Promise<ResultOf<'users.find'>> => im.findUser(request.username),
 
+    'users.get': async (request): Promise<ResultOf<'users.get'>> => im.users(request.userIds),
+
     'contacts.add': async (request, { link }): Promise<ResultOf<'contacts.add'>> => {
       await im.addContact(link.userId, request.userId);
       return {};
