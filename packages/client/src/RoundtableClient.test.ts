@@ -1,24 +1,15 @@
-import { FakePublisher, StunServer } from '@roundtable/media/testing';
+import { FakePublisher, useTestPeerEnvironment } from '@roundtable/media/testing';
 import type { CallState, ConversationId, EndReason } from '@roundtable/protocol';
 import { InProcessMediaServer, Signaling } from '@roundtable/signaling';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RTCPeerConnection as WeriftPeerConnection, type MediaStreamTrack } from 'werift';
 import WebSocket from 'ws';
 import type { Call } from './Call.js';
 import { ClientError } from './ClientError.js';
 import { RoundtableClient } from './RoundtableClient.js';
 
-const stun = new StunServer();
-let stunUrl = '';
-const cleanup: Array<() => unknown> = [];
-
-beforeAll(async () => {
-  stunUrl = (await stun.listen()).url;
-});
-afterAll(() => stun.close());
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const peerEnv = useTestPeerEnvironment();
+const cleanup = peerEnv.cleanup;
 
 async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const start = Date.now();
@@ -53,7 +44,7 @@ async function signUp(url: string, username: string, tag: number) {
     url,
     WebSocket: RecordingWebSocket,
     RTCPeerConnection: WeriftPeerConnection,
-    iceServers: [{ urls: stunUrl }],
+    iceServers: [{ urls: peerEnv.stunUrl }],
     rtcConfig: { iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'] },
     requestTimeoutMs: 15_000,
     reconnect: { initialDelayMs: 50, maxDelayMs: 500 },

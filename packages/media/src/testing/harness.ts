@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werift';
 import type { MediaConfig } from '../config.js';
 import { MediaPipeline } from '../core/MediaPipeline.js';
-import { StunServer } from '../net/StunServer.js';
 import { createWeriftPeer, transceiverOf } from './peers.js';
+import { useTestPeerEnvironment } from './stun.js';
 
 export interface MediaHarness {
   /** A pipeline on 127.0.0.1 in the harness's port range, closed after each test. */
@@ -20,26 +19,18 @@ export interface MediaHarness {
  * and peers that are closed after every test.
  */
 export function useMediaHarness(portRange: [number, number]): MediaHarness {
-  const stun = new StunServer();
-  let stunUrl = '';
-  const open: { close(): unknown }[] = [];
-  beforeAll(async () => {
-    stunUrl = (await stun.listen()).url;
-  });
-  afterAll(() => stun.close());
-  afterEach(async () => {
-    for (const o of open.splice(0)) await o.close();
-  });
+  const env = useTestPeerEnvironment();
+  const open = env.cleanup;
   const track = <T extends { close(): unknown }>(thing: T): T => {
-    open.push(thing);
+    open.push(() => thing.close());
     return thing;
   };
   return {
     pipeline: (extra = {}) => track(new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange, ...extra })),
-    peer: () => track(createWeriftPeer(stunUrl)),
+    peer: () => track(createWeriftPeer(env.stunUrl)),
     track,
     get stunUrl() {
-      return stunUrl;
+      return env.stunUrl;
     },
   };
 }

@@ -3,3 +3,4 @@ export { FakePublisher } from './FakePublisher.js';
 export { createWeriftPeer, transceiverOf, waitForConnected } from './peers.js';
 export { negotiate } from './signal.js';
 export { StunServer } from '../net/StunServer.js';
+export { useTestPeerEnvironment, type TestPeerEnvironment } from './stun.js';

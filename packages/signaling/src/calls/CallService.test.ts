@@ -1,6 +1,6 @@
-import { StunServer, createWeriftPeer, waitForConnected } from '@roundtable/media/testing';
+import { createWeriftPeer, useTestPeerEnvironment, waitForConnected } from '@roundtable/media/testing';
 import type { CallId, RequestOf, RequestType, ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werift';
 import { InProcessMediaServer } from '../media/InProcessMediaServer.js';
 import { SignalingError, type HandlerTable } from '../net/Handlers.js';
@@ -9,16 +9,8 @@ import { SfuPeer } from '../testing/sfuPeer.js';
 import { pumpSignals, until } from '../testing/wait.js';
 import { CallService, type CallServiceOptions } from './CallService.js';
 
-const stun = new StunServer();
-let stunUrl = '';
-const cleanup: Array<() => unknown> = [];
-beforeAll(async () => {
-  stunUrl = (await stun.listen()).url;
-});
-afterAll(() => stun.close());
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const peerEnv = useTestPeerEnvironment();
+const cleanup = peerEnv.cleanup;
 
 type Body<T extends RequestType> = Omit<RequestOf<T>, 'id' | 'type'>;
 
@@ -41,7 +33,7 @@ function setup(options: CallServiceOptions = {}) {
 
 /** An SFU participant driven by the notifications its link receives. */
 function sfuPeer(env: ReturnType<typeof setup>, link: FakeLink, callId: () => CallId, tag: number, intervalMs = 20): SfuPeer {
-  const peer = new SfuPeer(link.userId, { send: (payload: SignalPayload) => env.call(link, 'call.signal', { callId: callId(), payload }) }, stunUrl, tag, false, intervalMs);
+  const peer = new SfuPeer(link.userId, { send: (payload: SignalPayload) => env.call(link, 'call.signal', { callId: callId(), payload }) }, peerEnv.stunUrl, tag, false, intervalMs);
   cleanup.push(() => peer.close());
   cleanup.push(pumpSignals(link.received, 'call.signal', (p) => peer.handle(p)));
   return peer;
@@ -85,8 +77,8 @@ describe('1:1 calls', () => {
     await env.call(bob, 'call.answer', { callId, audioOnly: true, transparent: true });
     const answered = await alice.waitFor('call.answered');
     expect(answered.transparent).toBe(true);
-    const pcA: WeriftPeerConnection = createWeriftPeer(stunUrl);
-    const pcB: WeriftPeerConnection = createWeriftPeer(stunUrl);
+    const pcA: WeriftPeerConnection = createWeriftPeer(peerEnv.stunUrl);
+    const pcB: WeriftPeerConnection = createWeriftPeer(peerEnv.stunUrl);
     cleanup.push(() => pcA.close(), () => pcB.close());
     const got: RtpPacket[] = [];
     const { FakePublisher } = await import('@roundtable/media/testing');
@@ -301,7 +293,7 @@ describe('loopback self-test', () => {
     const env = setup();
     const me = env.router.connect('me');
     const { callId } = (await env.call(me, 'call.start', { audioOnly: false, topology: 'loopback' })) as { callId: CallId };
-    const peer = new SfuPeer(me.userId, { send: (payload) => env.call(me, 'call.signal', { callId, payload }) }, stunUrl, 42, true);
+    const peer = new SfuPeer(me.userId, { send: (payload) => env.call(me, 'call.signal', { callId, payload }) }, peerEnv.stunUrl, 42, true);
     cleanup.push(() => peer.close());
     const pump = setInterval(() => {
       for (const n of me.received.splice(0)) if (n.type === 'call.signal') void peer.handle(n.payload);

@@ -1,6 +1,6 @@
-import { StunServer } from '@roundtable/media/testing';
+import { useTestPeerEnvironment } from '@roundtable/media/testing';
 import type { RequestOf, RequestType, RoomName, SignalPayload, UserId } from '@roundtable/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InProcessMediaServer } from '../media/InProcessMediaServer.js';
 import type { HandlerTable } from '../net/Handlers.js';
 import { FakeRouter, type FakeLink } from '../testing/fakes.js';
@@ -8,16 +8,8 @@ import { SfuPeer } from '../testing/sfuPeer.js';
 import { pumpSignals, until } from '../testing/wait.js';
 import { RoomService, type RoomServiceOptions } from './RoomService.js';
 
-const stun = new StunServer();
-let stunUrl = '';
-const cleanup: Array<() => unknown> = [];
-beforeAll(async () => {
-  stunUrl = (await stun.listen()).url;
-});
-afterAll(() => stun.close());
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const peerEnv = useTestPeerEnvironment();
+const cleanup = peerEnv.cleanup;
 
 type Body<T extends RequestType> = Omit<RequestOf<T>, 'id' | 'type'>;
 const ROOM = 'standup' as RoomName;
@@ -36,7 +28,7 @@ function setup(options: RoomServiceOptions = {}) {
 }
 
 function peerFor(env: ReturnType<typeof setup>, link: FakeLink, tag: number): SfuPeer {
-  const peer = new SfuPeer(link.userId, { send: (payload: SignalPayload) => env.call(link, 'room.signal', { room: ROOM, payload }) }, stunUrl, tag);
+  const peer = new SfuPeer(link.userId, { send: (payload: SignalPayload) => env.call(link, 'room.signal', { room: ROOM, payload }) }, peerEnv.stunUrl, tag);
   cleanup.push(() => peer.close());
   cleanup.push(pumpSignals(link.received, 'room.signal', (p) => peer.handle(p)));
   return peer;
