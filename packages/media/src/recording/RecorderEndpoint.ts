@@ -1,0 +1,305 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { RtpPacket, type RtpHeader } from 'werift';
+import { MediaError } from '../core/errors.js';
+import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
+import type { MediaPipeline } from '../core/MediaPipeline.js';
+import type { MediaKind } from '../core/types.js';
+import type { InboundStream } from '../rtp/InboundStream.js';
+import { OutboundStream } from '../rtp/OutboundStream.js';
+import { concatSegments, segmentPath } from './segments.js';
+import { isMediaProfile, profileSpec, recorderPipeline, type MediaProfile, type ProfileSpec } from './profiles.js';
+import { SupervisedProcess } from './SupervisedProcess.js';
+import { checkWritable, filePathOf } from './uris.js';
+
+/** Kurento's UriEndpointState. */
+export type UriEndpointState = 'STOP' | 'START' | 'PAUSE';
+
+export interface RecorderEndpointOptions {
+  /** `file://` URI of the file to write. */
+  uri: string;
+  /** Container and kinds. Default 'WEBM' (VP8 + Opus). */
+  mediaProfile?: MediaProfile | string;
+  /** Stop when the source reaches its end (a PlayerEndpoint's EndOfStream). Default false. */
+  stopOnEndOfStream?: boolean;
+  /** gst-launch-1.0 binary. Default 'gst-launch-1.0' from PATH. */
+  gstLaunch?: string;
+  /** Restarts of a crashed recorder process before giving up. Default 3. */
+  maxRestarts?: number;
+  /** How long the recorder process starts before record() fails (ms). Default 10000. */
+  startTimeoutMs?: number;
+}
+
+export interface RecorderEndpointEvents extends MediaElementEvents {
+  /** Media is being written. */
+  recording: [];
+  paused: [];
+  /** The file is complete (finalised, segments joined) after stop(). */
+  stopped: [];
+  stateChanged: [state: UriEndpointState];
+  /** Something failed: the file cannot be written, the process keeps crashing. */
+  error: [error: MediaError];
+}
+
+/**
+ * Writes what its source sends into a file, without re-encoding: the forwarded RTP
+ * goes over 127.0.0.1 to a supervised gst-launch-1.0 process that depayloads and
+ * muxes it (WebM/Matroska/MP4). When the process crashes it is restarted into a new
+ * segment file; stop() joins the segments into the one file named by the URI.
+ */
+export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
+  protected readonly forwardsInput = false;
+  readonly uri: string;
+  readonly profile: MediaProfile;
+  readonly stopOnEndOfStream: boolean;
+  private readonly spec: ProfileSpec;
+  private readonly path: string;
+  private readonly pipeline: MediaPipeline;
+  private state: UriEndpointState = 'STOP';
+  private process: SupervisedProcess | undefined;
+  private socket: Socket | undefined;
+  private ports: Partial<Record<MediaKind, number>> = {};
+  private sendPort: number | undefined;
+  private readonly outbound = new Map<MediaKind, OutboundStream>();
+  /** True while the current process is up and takes media. */
+  private ready = false;
+  private segments: string[] = [];
+  private finishing: Promise<void> = Promise.resolve();
+
+  constructor(
+    pipeline: MediaPipeline,
+    private readonly options: RecorderEndpointOptions,
+  ) {
+    const profile = options.mediaProfile ?? 'WEBM';
+    if (!isMediaProfile(profile)) throw new MediaError('INVALID_ARGUMENT', `unknown media profile '${profile}'`);
+    const path = filePathOf(options.uri);
+    super('RecorderEndpoint', pipeline);
+    this.pipeline = pipeline;
+    this.uri = options.uri;
+    this.path = path;
+    this.profile = profile;
+    this.spec = profileSpec(profile);
+    this.stopOnEndOfStream = options.stopOnEndOfStream ?? false;
+  }
+
+  getState(): UriEndpointState {
+    return this.state;
+  }
+
+  /** Process id of the recorder process, while one runs. */
+  get processId(): number | undefined {
+    return this.process?.pid;
+  }
+
+  /** Starts (or resumes after pause()) recording. Rejects when the file cannot be written. */
+  async record(): Promise<void> {
+    this.assertOpen();
+    if (this.state === 'START') return;
+    if (this.state === 'PAUSE') {
+      this.setState('START');
+      this.emit('recording');
+      return;
+    }
+    await this.finishing;
+    try {
+      await checkWritable(this.path);
+    } catch (error) {
+      throw this.fail(error instanceof MediaError ? error : new MediaError('INVALID_ARGUMENT', String(error)));
+    }
+    this.segments = [];
+    this.setState('START');
+    try {
+      await this.startProcess();
+    } catch (error) {
+      this.setState('STOP');
+      this.release();
+      throw this.fail(error instanceof MediaError ? error : new MediaError('INVALID_STATE', (error as Error).message));
+    }
+    this.emit('recording');
+  }
+
+  /** Stops writing media; record() resumes in the same file. The paused time stays in the file's timeline. */
+  pause(): void {
+    this.assertOpen();
+    if (this.state !== 'START') return;
+    for (const out of this.outbound.values()) out.detach();
+    this.setState('PAUSE');
+    this.emit('paused');
+  }
+
+  /** Stops recording; the file is finalised in the background ('stopped' when done). */
+  stop(): void {
+    if (this.state === 'STOP') return;
+    this.setState('STOP');
+    this.finishing = this.finish();
+  }
+
+  /** Stops recording and resolves once the file is complete. */
+  async stopAndWait(): Promise<void> {
+    this.stop();
+    await this.finishing;
+  }
+
+  acceptRtp(stream: InboundStream, packet: RtpPacket, now: number): void {
+    if (this.closed || this.state !== 'START' || !this.ready) return;
+    this.lastIn[stream.kind] = now;
+    const out = this.outbound.get(stream.kind);
+    if (!out) return;
+    out.forward(stream, packet, now);
+    this.lastOut[stream.kind] = now;
+  }
+
+  /** Called by a source that reached its end (PlayerEndpoint). */
+  sourceEnded(): void {
+    if (this.stopOnEndOfStream) this.stop();
+  }
+
+  protected onClose(): void {
+    this.disconnectAll();
+    // The file is still finalised (gracefully, bounded by the process stop timeout).
+    if (this.state !== 'STOP') {
+      this.state = 'STOP';
+      this.finishing = this.finish();
+    } else {
+      this.process?.close();
+    }
+  }
+
+  private async startProcess(): Promise<void> {
+    this.socket = await this.bindSender();
+    for (const kind of this.spec.kinds) this.ports[kind] = this.pipeline.ports.reserve(1);
+    const proc = new SupervisedProcess({
+      name: `recorder ${this.id}`,
+      command: this.options.gstLaunch ?? 'gst-launch-1.0',
+      maxRestarts: this.options.maxRestarts ?? 3,
+      args: (run) => {
+        const path = segmentPath(this.path, run);
+        this.segments.push(path);
+        return recorderPipeline(this.spec, this.ports, path);
+      },
+    });
+    this.process = proc;
+    proc.on('output', (line) => {
+      if (/Setting pipeline to PLAYING/.test(line)) this.onProcessReady();
+    });
+    proc.on('restarting', (reason) => {
+      this.ready = false;
+      console.error(`recorder ${this.id}: ${reason}; restarting into a new segment`);
+    });
+    proc.on('failed', (error) => {
+      this.ready = false;
+      if (this.state !== 'STOP') {
+        this.fail(new MediaError('INVALID_STATE', `recording stopped: ${error.message}`));
+        this.stop();
+      }
+    });
+    const started = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new MediaError('INVALID_STATE', `recorder process did not start: ${proc.stderr}`)), this.options.startTimeoutMs ?? 10_000);
+      proc.once('output', function onLine(this: void, line: string) {
+        if (/Setting pipeline to PLAYING/.test(line)) {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          proc.once('output', onLine);
+        }
+      });
+      proc.once('failed', (error) => {
+        clearTimeout(timer);
+        reject(new MediaError('INVALID_STATE', error.message));
+      });
+    });
+    proc.start();
+    await started;
+  }
+
+  /** A (re)started process takes media: fresh outbound streams, so it starts on a keyframe. */
+  private onProcessReady(): void {
+    for (const out of this.outbound.values()) out.detach();
+    this.outbound.clear();
+    for (const kind of this.spec.kinds) {
+      const codec = this.spec.codecs[kind]!;
+      const port = this.ports[kind]!;
+      const transport = {
+        sendRtp: (payload: Buffer, header: RtpHeader) => this.send(new RtpPacket(header, payload).serialize(), port),
+        // RTCP would reach gst's RTP-only udpsrc: not sent.
+        sendRtcp: () => undefined,
+      };
+      this.outbound.set(kind, new OutboundStream(kind, randomBytes(4).readUInt32BE(0) || 1, [codec], transport, () => []));
+    }
+    this.ready = true;
+    this.requestKeyframe('video');
+  }
+
+  private async finish(): Promise<void> {
+    this.ready = false;
+    for (const out of this.outbound.values()) out.detach();
+    this.outbound.clear();
+    const proc = this.process;
+    this.process = undefined;
+    if (proc) {
+      await proc.stop();
+      proc.close();
+    }
+    this.release();
+    try {
+      await concatSegments(this.segments, this.path);
+    } catch (error) {
+      this.fail(new MediaError('INVALID_STATE', `joining the segments of ${this.path} failed: ${(error as Error).message}`));
+    }
+    this.emit('stopped');
+  }
+
+  private release(): void {
+    if (this.socket) {
+      try {
+        this.socket.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    this.socket = undefined;
+    if (this.sendPort !== undefined) this.pipeline.ports.release(this.sendPort, 1);
+    this.sendPort = undefined;
+    for (const port of Object.values(this.ports)) this.pipeline.ports.release(port, 1);
+    this.ports = {};
+  }
+
+  private async bindSender(): Promise<Socket> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = this.pipeline.ports.reserve(1);
+      const socket = createSocket('udp4');
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+      } catch {
+        socket.close();
+        this.pipeline.ports.release(port, 1);
+        continue;
+      }
+      socket.on('error', () => undefined); // ICMP unreachable while the process restarts
+      this.sendPort = port;
+      return socket;
+    }
+    throw new MediaError('NO_PORT_AVAILABLE', 'no free UDP port for the recorder');
+  }
+
+  private send(data: Buffer, port: number): void {
+    this.socket?.send(data, port, '127.0.0.1', () => undefined);
+  }
+
+  private setState(state: UriEndpointState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('stateChanged', state);
+  }
+
+  private fail(error: MediaError): MediaError {
+    this.emit('error', error);
+    return error;
+  }
+}

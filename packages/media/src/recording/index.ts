@@ -1,0 +1,6 @@
+export { RecorderEndpoint, type RecorderEndpointOptions, type RecorderEndpointEvents, type UriEndpointState } from './RecorderEndpoint.js';
+export { PlayerEndpoint, type PlayerEndpointOptions, type PlayerEndpointEvents, type VideoInfo } from './PlayerEndpoint.js';
+export { MEDIA_PROFILES, isMediaProfile, profileSpec, type MediaProfile } from './profiles.js';
+export { SupervisedProcess, type SupervisedProcessOptions, type SupervisedProcessEvents } from './SupervisedProcess.js';
+export { probeMedia, type ProbeResult, type ProbedStream } from './probe.js';
+export { createRecorderEndpoint, createPlayerEndpoint } from './factories.js';

@@ -1,0 +1,44 @@
+import { execFile } from 'node:child_process';
+import { rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+
+/** The file run `run` of a recorder writes: the target itself, then `<name>.part<run><ext>` after crashes. */
+export function segmentPath(path: string, run: number): string {
+  if (run <= 1) return path;
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}.part${String(run)}${ext}`;
+}
+
+async function nonEmpty(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Joins the segments a recorder wrote (after process crashes) into `target`, remuxing
+ * with FFmpeg's concat demuxer (no re-encoding), and removes the parts. One segment:
+ * nothing to do.
+ */
+export async function concatSegments(segments: string[], target: string, ffmpeg = 'ffmpeg'): Promise<void> {
+  const present: string[] = [];
+  for (const s of segments) if (await nonEmpty(s)) present.push(s);
+  if (present.length === 0 || (present.length === 1 && present[0] === target)) return;
+  const list = `${target}.segments.txt`;
+  const tmp = `${target}.joining${extname(target)}`;
+  await writeFile(list, present.map((p) => `file '${p.replaceAll("'", "'\\''")}'`).join('\n'));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      execFile(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', tmp], (error, _out, stderr) =>
+        error ? reject(new Error(stderr.trim() || error.message)) : resolve(),
+      );
+    });
+    await rename(tmp, target);
+    for (const s of present) if (s !== target) await unlink(s).catch(() => undefined);
+  } finally {
+    await unlink(list).catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+  }
+}

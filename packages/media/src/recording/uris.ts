@@ -1,0 +1,41 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MediaError } from '../core/errors.js';
+
+/** The local path of a `file://` URI; anything else is refused. */
+export function filePathOf(uri: string): string {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new MediaError('INVALID_ARGUMENT', `'${uri}' is not a URI (a recorder takes file:///path/name.webm)`);
+  }
+  if (url.protocol !== 'file:') throw new MediaError('INVALID_ARGUMENT', `'${uri}': only file:// URIs can be recorded to`);
+  const path = fileURLToPath(url);
+  // The path goes into a gst-launch description, where a double quote would end it.
+  if (path.includes('"')) throw new MediaError('INVALID_ARGUMENT', `'${uri}': a path with a double quote is not supported`);
+  return path;
+}
+
+/** Rejects with a clear MediaError when `path` cannot be created or overwritten. */
+export async function checkWritable(path: string): Promise<void> {
+  const dir = dirname(path);
+  try {
+    const info = await stat(dir);
+    if (!info.isDirectory()) throw new Error('not a directory');
+    await access(dir, constants.W_OK);
+  } catch (error) {
+    throw new MediaError('INVALID_ARGUMENT', `cannot write ${path}: directory ${dir} is not writable (${(error as Error).message})`);
+  }
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) throw new MediaError('INVALID_ARGUMENT', `cannot write ${path}: it is a directory`);
+    await access(path, constants.W_OK);
+  } catch (error) {
+    if (error instanceof MediaError) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new MediaError('INVALID_ARGUMENT', `cannot write ${path}: ${(error as Error).message}`);
+  }
+}

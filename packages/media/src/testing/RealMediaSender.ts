@@ -1,0 +1,82 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { SupervisedProcess } from '../recording/SupervisedProcess.js';
+
+export interface RealMediaSenderOptions {
+  /** Two local UDP ports (video, audio) the encoder sends to, from the test file's range. */
+  ports: [number, number];
+  video?: boolean;
+  audio?: boolean;
+  /** Tone of the audio test signal (Hz). Default 440. */
+  frequency?: number;
+}
+
+/**
+ * Real VP8 (payload type 96) and Opus (111) RTP for tests, encoded live by a
+ * gst-launch-1.0 process from test patterns (a moving test picture, a sine tone), with
+ * a keyframe every second. Packets arrive as buffers on `onPacket`, e.g. to be written
+ * into a werift track, or are relayed to another UDP address with relayTo().
+ */
+export class RealMediaSender {
+  private readonly sockets: Socket[] = [];
+  private readonly process: SupervisedProcess;
+  onPacket: (kind: 'audio' | 'video', packet: Buffer) => void = () => undefined;
+  packets = { audio: 0, video: 0 };
+
+  constructor(private readonly options: RealMediaSenderOptions) {
+    const [videoPort, audioPort] = options.ports;
+    const args: string[] = ['-q'];
+    if (options.video ?? true) {
+      args.push(
+        ...'videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! vp8enc deadline=1 keyframe-max-dist=30 target-bitrate=300000'.split(' '),
+        ...`! rtpvp8pay pt=96 mtu=1200 ! udpsink host=127.0.0.1 port=${String(videoPort)}`.split(' '),
+      );
+    }
+    if (options.audio ?? true) {
+      args.push(
+        ...`audiotestsrc is-live=true wave=sine freq=${String(options.frequency ?? 440)} ! audioconvert ! audioresample ! opusenc`.split(' '),
+        ...`! rtpopuspay pt=111 ! udpsink host=127.0.0.1 port=${String(audioPort)}`.split(' '),
+      );
+    }
+    this.process = new SupervisedProcess({ name: 'test media sender', command: 'gst-launch-1.0', args: () => args, maxRestarts: 0 });
+  }
+
+  async start(): Promise<void> {
+    const kinds: Array<['video' | 'audio', number]> = [
+      ['video', this.options.ports[0]],
+      ['audio', this.options.ports[1]],
+    ];
+    for (const [kind, port] of kinds) {
+      const socket = createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(port, '127.0.0.1', () => resolve());
+      });
+      socket.on('message', (data) => {
+        this.packets[kind]++;
+        this.onPacket(kind, data);
+      });
+      this.sockets.push(socket);
+    }
+    this.process.start();
+  }
+
+  /** Sends every packet on to `address:port` per kind (e.g. an RtpEndpoint's port). */
+  relayTo(ports: { video?: number; audio?: number }, address = '127.0.0.1'): void {
+    this.onPacket = (kind, packet) => {
+      const port = ports[kind];
+      if (port !== undefined) this.sockets[0]?.send(packet, port, address);
+    };
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  async close(): Promise<void> {
+    this.process.kill();
+    await this.process.exited();
+    this.process.close();
+    for (const s of this.sockets) s.close();
+    this.sockets.length = 0;
+  }
+}
