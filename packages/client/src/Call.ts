@@ -1,33 +1,31 @@
 import type { CallId, CallState, ConversationId, EndReason, ServerNotification, ServerSignalPayload, SignalPayload, Topology, UserId } from '@roundtable/protocol';
-import type { CallMedia, CallMediaContext } from './CallMedia.js';
+import type { CallMedia } from './CallMedia.js';
 import { CallStateMachine, type CallStateChange } from './CallStateMachine.js';
 import { ClientError } from './ClientError.js';
+import { LoopbackMedia } from './LoopbackMedia.js';
+import { MediaSession, type MediaSessionContext, type MediaSessionEvents } from './MediaSession.js';
 import { P2pMedia } from './P2pMedia.js';
-import type { LocalMedia, PeerConnectionLike, TrackLike } from './platform.js';
+import type { LocalMedia, TrackLike } from './platform.js';
+import type { ClientResultMap } from './results.js';
 import { SfuMedia } from './SfuMedia.js';
 import type { RequestFields } from './SignalingConnection.js';
-import { TypedEmitter, type ListenerErrorReporter } from './TypedEmitter.js';
 
-export type CallEvents = {
+export type CallEvents = MediaSessionEvents & {
   stateChanged: CallStateChange;
   ended: { reason: EndReason };
-  /** A remote track arrived (one per kind and participant). */
-  track: { participant: UserId; track: TrackLike };
-  participantLeft: { participant: UserId };
-  /** Voice <-> video, by the other side or by us. */
+  /** Voice <-> video, by another participant or by us. */
   modified: { audioOnly: boolean; by: UserId };
-  /** A media or signaling step failed; the call goes on unless it also ends. */
-  error: { error: unknown };
+  /** The initiator invited more members (they now ring). */
+  invited: { invitees: UserId[] };
 };
 
+type CallRequest = 'call.answer' | 'call.bye' | 'call.signal' | 'call.modify' | 'call.invite';
+
 /** What a call needs from the client: callbacks, not a reference to it. */
-export interface CallContext {
-  readonly me: UserId;
-  request<T extends 'call.answer' | 'call.bye' | 'call.signal' | 'call.modify'>(type: T, fields: RequestFields<T>): Promise<unknown>;
-  createPeer(): Promise<PeerConnectionLike>;
+export interface CallContext extends MediaSessionContext {
+  request<T extends CallRequest>(type: T, fields: RequestFields<T>): Promise<unknown>;
   /** The call ended: the client forgets it. */
   onEnded(call: Call): void;
-  reportError: ListenerErrorReporter;
 }
 
 export interface CallInit {
@@ -39,45 +37,65 @@ export interface CallInit {
   audioOnly: boolean;
   topology: Topology;
   localMedia?: LocalMedia;
+  /** Who started the call. */
+  initiator: UserId;
+  /** A group call (in a group conversation): up to 9 people, invite(), the initiator's hang-up ends it. */
+  group?: boolean;
+  /** The others being rung (outgoing), or everyone invited (incoming, from call.incoming). */
+  invitees?: UserId[];
 }
 
 /**
- * One call as this device sees it: its state machine, its media (P2P or SFU) and the
- * app's controls. Closing (hang-up, decline, remote end) releases every peer connection.
+ * One call as this device sees it: its state machine, the other participants, its media
+ * (P2P, SFU or loopback) and the app's controls. Closing (hang-up, decline, remote end)
+ * releases every peer connection.
  */
-export class Call extends TypedEmitter<CallEvents> {
+export class Call extends MediaSession<CallEvents> {
   readonly id: CallId;
   readonly direction: 'outgoing' | 'incoming';
   readonly conversationId: ConversationId | null;
-  readonly peer: UserId | null;
   readonly topology: Topology;
+  readonly initiator: UserId;
+  readonly group: boolean;
   private audio: boolean;
+  private peerId: UserId | null;
   private readonly machine: CallStateMachine;
-  private localMedia: LocalMedia | undefined;
-  private media: CallMedia | undefined;
-  /** Signals are handled one at a time, in arrival order (each may await the peer connection). */
-  private signalQueue: Promise<void> = Promise.resolve();
 
   constructor(
     init: CallInit,
     private readonly ctx: CallContext,
   ) {
-    super(ctx.reportError);
+    super(ctx, init.localMedia);
     this.id = init.id;
     this.direction = init.direction;
     this.conversationId = init.conversationId;
-    this.peer = init.peer;
+    this.peerId = init.peer;
     this.topology = init.topology;
     this.audio = init.audioOnly;
-    this.localMedia = init.localMedia;
+    this.initiator = init.initiator;
+    this.group = init.group ?? false;
     this.machine = new CallStateMachine(ctx.reportError);
     this.machine.on('change', (change) => this.emit('stateChanged', change));
     if (init.direction === 'outgoing') {
+      for (const u of init.invitees ?? []) this.people.ringing(u);
+      if (!this.group && init.invitees?.length === 1) this.peerId = init.invitees[0]!;
       this.machine.start();
       this.media = this.createMedia();
+      if (init.topology === 'loopback') {
+        // Nobody to wait for: the server took the call when it answered call.start.
+        this.machine.answered();
+        this.runMedia((media) => media.answered());
+      }
     } else {
+      this.people.joined(init.initiator);
+      for (const u of init.invitees ?? []) if (u !== ctx.me) this.people.ringing(u);
       this.machine.incoming();
     }
+  }
+
+  /** The other side of a 1:1 call (null in a group call, or while an outgoing call does not know it yet). */
+  get peer(): UserId | null {
+    return this.peerId;
   }
 
   get state(): CallState {
@@ -108,23 +126,37 @@ export class Call extends TypedEmitter<CallEvents> {
     if (options.audioOnly !== undefined) this.audio = options.audioOnly;
     this.media = this.createMedia();
     try {
-      await this.ctx.request('call.answer', { callId: this.id, audioOnly: this.audio, ...(this.topology === 'p2p' ? { transparent: true } : {}), sentAt: Date.now() });
+      const result = (await this.ctx.request('call.answer', { callId: this.id, audioOnly: this.audio, ...(this.topology === 'p2p' ? { transparent: true } : {}), sentAt: Date.now() })) as ClientResultMap['call.answer'];
+      for (const u of result.participants ?? []) this.people.joined(u);
     } catch (error) {
       this.finish('signalError');
       throw error;
     }
   }
 
-  /** Declines an incoming call (the caller is told remoteHangup). */
+  /** Declines an incoming call (a 1:1 caller is told remoteHangup; a group call goes on). */
   async decline(): Promise<void> {
     if (this.state !== 'INCOMING') throw new ClientError('INVALID_STATE', `decline() needs an incoming call; this one is ${this.state}`);
     await this.bye('hangup');
   }
 
-  /** Ends the call (or cancels it while it rings). Idempotent. */
+  /**
+   * Ends the call (or cancels it while it rings). In a group call, the initiator's
+   * hang-up ends it for everyone; anyone else's only takes them out. Idempotent.
+   */
   async hangUp(reason: EndReason = 'hangup'): Promise<void> {
     if (this.ended) return;
     await this.bye(reason);
+  }
+
+  /** Rings more members of the group conversation (the initiator only; at most 9 in the call). Resolves with those actually rung (busy ones are left out). */
+  async invite(userIds: UserId[]): Promise<UserId[]> {
+    if (this.ended) throw new ClientError('INVALID_STATE', 'the call has ended');
+    if (!this.group) throw new ClientError('INVALID_STATE', 'only group calls take more members');
+    if (this.initiator !== this.ctx.me) throw new ClientError('FORBIDDEN', 'only the initiator invites more members');
+    const result = (await this.ctx.request('call.invite', { callId: this.id, invitees: userIds })) as ClientResultMap['call.invite'];
+    this.onInvited(result.invited);
+    return result.invited;
   }
 
   switchToVideo(): Promise<void> {
@@ -140,13 +172,17 @@ export class Call extends TypedEmitter<CallEvents> {
     if (this.ended) return;
     switch (n.type) {
       case 'call.answered':
+        if (n.by !== this.ctx.me) {
+          if (!this.group) this.peerId ??= n.by;
+          this.people.joined(n.by);
+        }
         if (this.machine.can('answered')) {
           this.machine.answered();
           this.runMedia((media) => media.answered());
         }
         break;
       case 'call.signal':
-        this.runMedia((media) => media.handle(n.from, n.payload as ServerSignalPayload));
+        this.handleSignal(n.from, n.payload as ServerSignalPayload);
         break;
       case 'call.ended':
         this.finish(n.reason);
@@ -156,7 +192,10 @@ export class Call extends TypedEmitter<CallEvents> {
         this.emit('modified', { audioOnly: n.audioOnly, by: n.by });
         break;
       case 'call.left':
-        if (n.userId !== this.ctx.me) this.emit('participantLeft', { participant: n.userId });
+        this.people.left(n.userId);
+        break;
+      case 'call.invited':
+        this.onInvited(n.invitees);
         break;
       default:
         break;
@@ -174,6 +213,30 @@ export class Call extends TypedEmitter<CallEvents> {
     if (!this.ended) this.finish(reason);
   }
 
+  protected localTracks(): TrackLike[] {
+    const tracks = this.localMedia?.getTracks() ?? [];
+    return this.audio ? tracks.filter((t) => t.kind === 'audio') : tracks;
+  }
+
+  protected async sendSignal(payload: SignalPayload): Promise<void> {
+    if (this.ended) return;
+    try {
+      await this.ctx.request('call.signal', { callId: this.id, payload, sentAt: Date.now() });
+    } catch (error) {
+      if (!this.ended) this.fire('error', { error });
+    }
+  }
+
+  protected onMediaConnected(): void {
+    if (this.machine.can('mediaConnected')) this.machine.mediaConnected();
+  }
+
+  private onInvited(invitees: UserId[]): void {
+    const fresh = invitees.filter((u) => this.people.get(u)?.state !== 'ringing' && this.people.get(u)?.state !== 'joined');
+    for (const u of invitees) this.people.ringing(u);
+    if (fresh.length > 0) this.emit('invited', { invitees: fresh });
+  }
+
   private async bye(reason: EndReason): Promise<void> {
     this.finish(reason);
     await this.ctx.request('call.bye', { callId: this.id, reason, sentAt: Date.now() });
@@ -184,51 +247,21 @@ export class Call extends TypedEmitter<CallEvents> {
     await this.ctx.request('call.modify', { callId: this.id, audioOnly, sentAt: Date.now() });
     this.audio = audioOnly;
     // Without renegotiation: the video we already send is paused or resumed.
-    for (const track of this.localTracks()) if (track.kind === 'video' && track.enabled !== undefined) track.enabled = !audioOnly;
+    for (const track of this.localMedia?.getTracks() ?? []) if (track.kind === 'video' && track.enabled !== undefined) track.enabled = !audioOnly;
     this.emit('modified', { audioOnly, by: this.ctx.me });
   }
 
   private finish(reason: EndReason): void {
     if (this.ended) return;
-    this.media?.close();
+    this.closeMedia();
     this.machine.end(reason);
     this.emit('ended', { reason });
     this.ctx.onEnded(this);
   }
 
-  private localTracks(): TrackLike[] {
-    const tracks = this.localMedia?.getTracks() ?? [];
-    return this.audio ? tracks.filter((t) => t.kind === 'audio') : tracks;
-  }
-
   private createMedia(): CallMedia {
-    const ctx: CallMediaContext = {
-      me: this.ctx.me,
-      signal: (payload) => this.sendSignal(payload),
-      createPeer: () => this.ctx.createPeer(),
-      localTracks: () => this.localTracks(),
-      onTrack: (participant, track) => this.emit('track', { participant, track }),
-      onParticipantLeft: () => undefined, // reported from call.left
-      onConnected: () => {
-        if (this.machine.can('mediaConnected')) this.machine.mediaConnected();
-      },
-      onError: (error) => this.emit('error', { error }),
-    };
-    return this.topology === 'p2p' ? new P2pMedia(ctx, this.direction === 'outgoing', this.peer ?? undefined) : new SfuMedia(ctx);
-  }
-
-  private async sendSignal(payload: SignalPayload): Promise<void> {
-    if (this.ended) return;
-    try {
-      await this.ctx.request('call.signal', { callId: this.id, payload, sentAt: Date.now() });
-    } catch (error) {
-      if (!this.ended) this.emit('error', { error });
-    }
-  }
-
-  private runMedia(step: (media: CallMedia) => Promise<void>): void {
-    const media = this.media;
-    if (!media) return;
-    this.signalQueue = this.signalQueue.then(() => step(media)).catch((error: unknown) => this.emit('error', { error }));
+    const ctx = this.mediaContext();
+    if (this.topology === 'loopback') return new LoopbackMedia(ctx);
+    return this.topology === 'p2p' ? new P2pMedia(ctx, this.direction === 'outgoing', this.peerId ?? undefined) : new SfuMedia(ctx);
   }
 }

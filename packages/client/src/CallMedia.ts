@@ -9,6 +9,8 @@ export interface CallMediaContext {
   createPeer(): Promise<PeerConnectionLike>;
   localTracks(): TrackLike[];
   onTrack(participant: UserId, track: TrackLike): void;
+  /** The media server says this participant is in (SFU: existingParticipants, newParticipantArrived). */
+  onParticipantJoined(participant: UserId): void;
   onParticipantLeft(participant: UserId): void;
   /** Media flows with at least one other participant. */
   onConnected(): void;

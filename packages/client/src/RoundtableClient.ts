@@ -1,9 +1,12 @@
-import type { CallId, ConversationId, ServerNotification, Topology, UserId } from '@roundtable/protocol';
+import type { CallId, ConversationId, RoomName, ServerNotification, Topology, UserId } from '@roundtable/protocol';
 import { Call, type CallContext } from './Call.js';
 import { ClientError } from './ClientError.js';
+import { ImClient } from './ImClient.js';
+import { Room, type RoomContext, type RoomOptions } from './Room.js';
 import { globalPeerConnection, type IceServerLike, type LocalMedia, type PeerConnectionConstructor } from './platform.js';
-import type { SessionResult } from './results.js';
-import { SignalingConnection, type SignalingConnectionOptions } from './SignalingConnection.js';
+import type { CallInit } from './Call.js';
+import type { ClientResultMap, SessionResult } from './results.js';
+import { SignalingConnection, type RequestFields, type SignalingConnectionOptions } from './SignalingConnection.js';
 import { TypedEmitter, type ListenerErrorReporter } from './TypedEmitter.js';
 
 export interface RoundtableClientOptions extends SignalingConnectionOptions {
@@ -18,8 +21,16 @@ export interface RoundtableClientOptions extends SignalingConnectionOptions {
 export interface StartCallOptions {
   /** Default false (a video call). */
   audioOnly?: boolean;
-  /** Default 'sfu'. */
+  /** Default 'sfu'. Group calls are always 'sfu'; 'p2p' is for 1:1 calls only. */
   topology?: Exclude<Topology, 'loopback'>;
+  localMedia?: LocalMedia;
+  /** Group conversations: the members to ring (at most 8: 9 with you). Ignored for 1:1 conversations. */
+  members?: UserId[];
+}
+
+export interface LoopbackOptions {
+  /** Default false: video and audio come back. */
+  audioOnly?: boolean;
   localMedia?: LocalMedia;
 }
 
@@ -28,8 +39,10 @@ export type RoundtableClientEvents = {
   incomingCall: Call;
   reconnecting: { attempt: number; delayMs: number };
   reconnected: { attempts: number };
-  /** Every server notification, for what the SDK does not model yet (IM, rooms). */
+  /** Every server notification (raw), for anything the SDK does not model; IM events are on `client.im`. */
   notification: ServerNotification;
+  /** Closed for good: close(), or the session ended (logged out elsewhere, expired) so reconnecting cannot help. */
+  closed: { reason: 'closed' | 'sessionEnded' | 'reconnectDisabled' };
 };
 
 /**
@@ -38,7 +51,10 @@ export type RoundtableClientEvents = {
  */
 export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
   readonly signaling: SignalingConnection;
+  /** Users, contacts, conversations, messages, and their events. */
+  readonly im: ImClient;
   private readonly calls = new Map<CallId, Call>();
+  private readonly rooms = new Map<RoomName, Room>();
   private readonly PeerConnection: PeerConnectionConstructor | undefined;
   private readonly listenerErrors: ListenerErrorReporter;
   /** Call notifications that arrive before call.start answers (the SFU's first existingParticipants). */
@@ -52,11 +68,17 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     this.listenerErrors = reportError;
     this.PeerConnection = options.RTCPeerConnection ?? globalPeerConnection();
     this.signaling = new SignalingConnection({ ...options, onListenerError: reportError });
+    this.im = new ImClient(this.signaling, reportError);
     this.signaling.on('notification', (n) => this.onNotification(n));
     this.signaling.on('reconnecting', (e) => this.emit('reconnecting', e));
     this.signaling.on('reconnected', (e) => {
       for (const call of this.calls.values()) void call.resume();
+      for (const room of this.rooms.values()) void room.resume();
       this.emit('reconnected', e);
+    });
+    this.signaling.on('closed', (e) => {
+      if (e.reason !== 'closed') this.endAll();
+      this.emit('closed', e);
     });
   }
 
@@ -69,6 +91,11 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
   /** The calls of this device that have not ended. */
   get activeCalls(): Call[] {
     return [...this.calls.values()];
+  }
+
+  /** The rooms this device is in. */
+  get activeRooms(): Room[] {
+    return [...this.rooms.values()];
   }
 
   connect(): Promise<void> {
@@ -88,15 +115,75 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     return (await this.signaling.request('conversations.direct', { userId })).id;
   }
 
-  /** Calls the other member of a 1:1 conversation. Resolves once the server rang them (state OUTGOING). */
+  /**
+   * Starts a call in a conversation: a 1:1 conversation rings its other member; a group
+   * conversation rings `options.members` (through the media server). Resolves once the
+   * server rang them (state OUTGOING; `participants` lists them as ringing), or with an
+   * ended call (`endReason` 'busy') when the only callee is busy.
+   */
   async startCall(conversationId: ConversationId, options: StartCallOptions = {}): Promise<Call> {
     this.assertOpen();
     const audioOnly = options.audioOnly ?? false;
-    const topology = options.topology ?? 'sfu';
+    const group = options.members !== undefined;
+    const topology = group ? 'sfu' : (options.topology ?? 'sfu');
+    return this.start(
+      { conversationId, audioOnly, topology, ...(group ? { invitees: options.members } : {}), sentAt: Date.now() },
+      (result) => ({ id: result.callId, direction: 'outgoing', conversationId, peer: null, audioOnly, topology, group, initiator: this.userId, invitees: result.invitees ?? [], ...(options.localMedia ? { localMedia: options.localMedia } : {}) }),
+    );
+  }
+
+  /**
+   * The loopback self-test: your media goes to the media server and straight back; the
+   * call's `track` events carry it (participant = you). Resolves with the call CONNECTING;
+   * it is CONNECTED once media flows. hangUp() ends it.
+   */
+  async startLoopback(options: LoopbackOptions = {}): Promise<Call> {
+    this.assertOpen();
+    const audioOnly = options.audioOnly ?? false;
+    return this.start({ audioOnly, topology: 'loopback', sentAt: Date.now() }, (result) => ({
+      id: result.callId,
+      direction: 'outgoing',
+      conversationId: null,
+      peer: null,
+      audioOnly,
+      topology: 'loopback',
+      initiator: this.userId,
+      ...(options.localMedia ? { localMedia: options.localMedia } : {}),
+    }));
+  }
+
+  /** Joins an open room by name (made on first use; at most 9 people). Resolves once in (state CONNECTING, then CONNECTED when media reaches the server). */
+  async joinRoom(name: string, options: RoomOptions = {}): Promise<Room> {
+    this.assertOpen();
+    const roomName = name as RoomName;
+    if (this.rooms.has(roomName)) throw new ClientError('INVALID_STATE', `already in room ${name}`);
+    const room = new Room(roomName, options, this.roomContext());
+    this.rooms.set(roomName, room);
+    await room.join();
+    return room;
+  }
+
+  /** Ends every call and room (without telling the server: the socket goes) and closes the connection. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.endAll();
+    this.signaling.close();
+  }
+
+  private endAll(): void {
+    for (const call of [...this.calls.values()]) call.close('hangup');
+    this.calls.clear();
+    for (const room of [...this.rooms.values()]) room.close();
+    this.rooms.clear();
+  }
+
+  private async start(fields: RequestFields<'call.start'>, init: (result: ClientResultMap['call.start']) => CallInit): Promise<Call> {
     this.startsPending++;
     try {
-      const result = await this.signaling.request('call.start', { conversationId, audioOnly, topology, sentAt: Date.now() });
-      const call = new Call({ id: result.callId, direction: 'outgoing', conversationId, peer: null, audioOnly, topology, ...(options.localMedia ? { localMedia: options.localMedia } : {}) }, this.callContext());
+      const result = await this.signaling.request('call.start', fields);
+      if (result.ignored) throw new ClientError('INVALID_STATE', 'the server ignored call.start as stale (check the clock)', 'call.start');
+      const call = new Call(init(result), this.callContext());
       this.calls.set(call.id, call);
       for (const n of this.takeEarly(call.id)) call.handle(n);
       if (result.ended) call.close(result.ended);
@@ -106,21 +193,20 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     }
   }
 
-  /** Ends every call (without telling the server: the socket goes) and closes the connection. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const call of [...this.calls.values()]) call.close('hangup');
-    this.calls.clear();
-    this.signaling.close();
-  }
-
   private onNotification(n: ServerNotification): void {
     this.emit('notification', n);
+    if (n.type === 'room.signal') {
+      this.rooms.get(n.room)?.handle(n.payload);
+      return;
+    }
     if (!('callId' in n)) return;
     if (n.type === 'call.incoming') {
       if (this.calls.has(n.callId)) return;
-      const call = new Call({ id: n.callId, direction: 'incoming', conversationId: n.conversationId, peer: n.from, audioOnly: n.audioOnly, topology: n.topology }, this.callContext());
+      const group = n.group;
+      const call = new Call(
+        { id: n.callId, direction: 'incoming', conversationId: n.conversationId, peer: group ? null : n.from, audioOnly: n.audioOnly, topology: n.topology, group, initiator: n.from, invitees: n.invitees },
+        this.callContext(),
+      );
       this.calls.set(call.id, call);
       this.emit('incomingCall', call);
       return;
@@ -134,6 +220,18 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     const mine = this.early.filter((n) => 'callId' in n && n.callId === callId);
     this.early = this.early.filter((n) => !mine.includes(n));
     return mine;
+  }
+
+  private roomContext(): RoomContext {
+    return {
+      me: this.userId,
+      request: (type, fields) => this.signaling.send(type, fields),
+      createPeer: () => this.createPeer(),
+      onEnded: (room) => {
+        if (this.rooms.get(room.name) === room) this.rooms.delete(room.name);
+      },
+      reportError: this.listenerErrors,
+    };
   }
 
   private callContext(): CallContext {

@@ -12,7 +12,11 @@ export class SfuMedia implements CallMedia {
   private readonly connected = new Set<UserId>();
   private closed = false;
 
-  constructor(private readonly ctx: CallMediaContext) {}
+  constructor(
+    private readonly ctx: CallMediaContext,
+    /** Report "connected" when our own uplink connects (rooms: being in one alone is being in), not only when media comes in. Default false. */
+    private readonly connectedOnUplink = false,
+  ) {}
 
   async answered(): Promise<void> {
     // The server drives everything with existingParticipants / newParticipantArrived.
@@ -22,10 +26,12 @@ export class SfuMedia implements CallMedia {
     if (this.closed) return;
     switch (payload.type) {
       case 'existingParticipants':
+        for (const sender of payload.data) this.ctx.onParticipantJoined(sender);
         await this.publish();
         for (const sender of payload.data) await this.receiveFrom(sender);
         break;
       case 'newParticipantArrived':
+        this.ctx.onParticipantJoined(payload.name);
         await this.receiveFrom(payload.name);
         break;
       case 'participantLeft':
@@ -82,7 +88,7 @@ export class SfuMedia implements CallMedia {
         if (state === 'failed') this.ctx.onError(new Error(`the link for ${name} failed`));
         // The call is connected when media comes in from someone, not when our uplink is up
         // (the caller's uplink connects while it is still ringing).
-        if (state !== 'connected' || name === this.ctx.me || this.connected.has(name)) return;
+        if (state !== 'connected' || (name === this.ctx.me && !this.connectedOnUplink) || this.connected.has(name)) return;
         this.connected.add(name);
         if (this.connected.size === 1) this.ctx.onConnected();
       },

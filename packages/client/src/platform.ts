@@ -55,6 +55,42 @@ export interface TrackEventLike {
 
 export type TransceiverDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
+/** An RTCRtpSender: what the local controls need to swap the outgoing track without renegotiating. */
+export interface SenderLike {
+  readonly track: TrackLike | null;
+  /** Typed loosely: implementations take their own track class. */
+  replaceTrack(track: never): Promise<unknown>;
+}
+
+/** An RTCRtpTransceiver, as far as the SDK uses it. */
+export interface TransceiverLike {
+  readonly sender: SenderLike;
+}
+
+/** One entry of an RTCStatsReport (the fields the SDK reads; all optional across implementations). */
+export interface StatsLike {
+  readonly type: string;
+  readonly id?: string;
+  readonly timestamp?: number;
+  readonly kind?: string;
+  readonly bytesSent?: number;
+  readonly bytesReceived?: number;
+  readonly packetsSent?: number;
+  readonly packetsReceived?: number;
+  readonly packetsLost?: number;
+  readonly fractionLost?: number;
+  readonly roundTripTime?: number;
+  readonly currentRoundTripTime?: number;
+  readonly jitter?: number;
+  readonly state?: string;
+  readonly nominated?: boolean;
+}
+
+/** An RTCStatsReport: browsers' maplike and werift's Map both have forEach(). */
+export interface StatsReportLike {
+  forEach(callback: (value: unknown, key: string) => void): void;
+}
+
 export interface PeerConnectionLike {
   readonly connectionState: string;
   readonly localDescription: SessionDescriptionLike | null;
@@ -70,6 +106,10 @@ export interface PeerConnectionLike {
   addIceCandidate(candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number }): Promise<unknown>;
   addTrack(track: TrackLike): unknown;
   addTransceiver(trackOrKind: TrackLike | string, init?: { direction?: TransceiverDirection }): unknown;
+  getSenders(): SenderLike[];
+  getStats(): Promise<StatsReportLike>;
+  /** Browsers: marks the next offer as an ICE restart. Optional: not every implementation has it. */
+  restartIce?(): void;
   close(): unknown;
 }
 

@@ -9,4 +9,9 @@ describe('platform types', () => {
     const pc: PeerConnectionConstructor = WeriftPeerConnection;
     expect([typeof ws, typeof pc]).toEqual(['function', 'function']);
   });
+
+  it("the browser's RTCPeerConnection and WebSocket (DOM types) fit them too", () => {
+    const fits: [typeof RTCPeerConnection extends PeerConnectionConstructor ? true : false, typeof globalThis.WebSocket extends WebSocketConstructor ? true : false] = [true, true];
+    expect(fits).toEqual([true, true]);
+  });
 });

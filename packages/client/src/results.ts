@@ -1,4 +1,4 @@
-import type { CallId, ConversationInfo, DeviceId, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallId, ChatMessage, ConversationInfo, DeviceId, RoomName, UserId, UserInfo } from '@roundtable/protocol';
 import type { IceServerLike } from './platform.js';
 
 /*
@@ -21,8 +21,22 @@ export interface ClientResultMap {
   hello: { userId: UserId; deviceId: DeviceId; expiresAt: number; user: UserInfo };
   logout: Record<string, never>;
   'users.find': UserInfo;
+  /** The known users among the ids asked for (unknown ids are left out). */
+  'users.get': UserInfo[];
+  'contacts.add': Record<string, never>;
+  'contacts.list': UserInfo[];
   'conversations.direct': ConversationInfo;
+  'conversations.createGroup': ConversationInfo;
+  /** Most recently active first. */
+  'conversations.list': ConversationInfo[];
+  'messages.send': ChatMessage;
+  /** Oldest first. */
+  'messages.history': ChatMessage[];
   'ice.servers': { iceServers: IceServerLike[]; expiresAt: number | null };
-  'call.start': { callId: CallId; ended?: 'busy'; ignored?: true };
+  /** `invitees`: who is being rung (servers before this field was added leave it out). */
+  'call.start': { callId: CallId; invitees?: UserId[]; ended?: 'busy'; ignored?: true };
   'call.answer': { callId: CallId; participants: UserId[] };
+  'call.invite': { callId: CallId; invited: UserId[] };
+  'room.join': { room: RoomName; participants: UserId[] };
+  'room.leave': Record<string, never>;
 }

@@ -1,0 +1,85 @@
+import type { UserId } from '@roundtable/protocol';
+import type { TrackLike } from './platform.js';
+
+/**
+ * Where another person stands in a call or room:
+ * - `ringing`: invited, not answered yet (group and 1:1 calls);
+ * - `joined`: in the call (answered, or already there when we joined);
+ * - `left`: hung up, declined, was busy, or never answered before the ring timeout.
+ */
+export type ParticipantState = 'ringing' | 'joined' | 'left';
+
+/** A snapshot of one other participant (this device's user is never in the list). */
+export interface Participant {
+  readonly id: UserId;
+  readonly state: ParticipantState;
+  /** Their remote tracks received so far (at most one per kind). */
+  readonly tracks: readonly TrackLike[];
+}
+
+export interface ParticipantListCallbacks {
+  joined(id: UserId): void;
+  left(id: UserId): void;
+  changed(): void;
+}
+
+/** The other participants of a call or room, with the transitions the events report. */
+export class ParticipantList {
+  private readonly entries = new Map<UserId, { state: ParticipantState; tracks: Map<string, TrackLike> }>();
+
+  constructor(
+    private readonly me: UserId,
+    private readonly callbacks: ParticipantListCallbacks,
+  ) {}
+
+  list(): Participant[] {
+    return [...this.entries].map(([id, e]) => ({ id, state: e.state, tracks: [...e.tracks.values()] }));
+  }
+
+  get(id: UserId): Participant | undefined {
+    const e = this.entries.get(id);
+    return e ? { id, state: e.state, tracks: [...e.tracks.values()] } : undefined;
+  }
+
+  /** Ids of those in `state`. */
+  ids(state: ParticipantState): UserId[] {
+    return [...this.entries].filter(([, e]) => e.state === state).map(([id]) => id);
+  }
+
+  /** Someone is being rung; a joined participant stays joined. */
+  ringing(id: UserId): void {
+    if (id === this.me) return;
+    const e = this.entries.get(id);
+    if (e?.state === 'joined' || e?.state === 'ringing') return;
+    this.entries.set(id, { state: 'ringing', tracks: new Map() });
+    this.callbacks.changed();
+  }
+
+  joined(id: UserId): void {
+    if (id === this.me) return;
+    const e = this.entries.get(id);
+    if (e?.state === 'joined') return;
+    this.entries.set(id, { state: 'joined', tracks: new Map() });
+    this.callbacks.joined(id);
+    this.callbacks.changed();
+  }
+
+  left(id: UserId): void {
+    if (id === this.me) return;
+    const e = this.entries.get(id);
+    if (!e || e.state === 'left') return;
+    const wasIn = e.state === 'joined';
+    this.entries.set(id, { state: 'left', tracks: new Map() });
+    if (wasIn) this.callbacks.left(id);
+    this.callbacks.changed();
+  }
+
+  /** A remote track arrived: its sender is in (a track proves it), and the track is kept for late readers. */
+  track(id: UserId, track: TrackLike): void {
+    if (id !== this.me) this.joined(id);
+    const e = this.entries.get(id);
+    if (!e) return;
+    e.tracks.set(track.kind, track);
+    this.callbacks.changed();
+  }
+}

@@ -1,0 +1,147 @@
+import type { CallState, EndReason, RoomName, ServerSignalPayload, SignalPayload } from '@roundtable/protocol';
+import type { CallStateChange } from './CallStateMachine.js';
+import { ClientError } from './ClientError.js';
+import { MediaSession, type MediaSessionContext, type MediaSessionEvents } from './MediaSession.js';
+import type { LocalMedia, TrackLike } from './platform.js';
+import type { ClientResultMap } from './results.js';
+import { SfuMedia } from './SfuMedia.js';
+import type { RequestFields } from './SignalingConnection.js';
+
+export type RoomEvents = MediaSessionEvents & {
+  /** CONNECTING (joining) -> CONNECTED (our media reached the server) -> IDLE (left). */
+  stateChanged: CallStateChange;
+  /** Left: `hangup` after leave(), `signalError` when joining (or re-joining after a reconnect) failed. */
+  ended: { reason: EndReason };
+};
+
+type RoomRequest = 'room.join' | 'room.signal' | 'room.leave';
+
+export interface RoomContext extends MediaSessionContext {
+  request<T extends RoomRequest>(type: T, fields: RequestFields<T>): Promise<unknown>;
+  /** The room was left: the client forgets it. */
+  onEnded(room: Room): void;
+}
+
+export interface RoomOptions {
+  localMedia?: LocalMedia;
+  /** Send audio only. Default false. */
+  audioOnly?: boolean;
+}
+
+/**
+ * An open meeting room joined by name: anyone signed in may join (at most 9). The same
+ * media as a group call through the server, with the same events, without ringing.
+ * The server takes a member out as soon as its socket drops, so after a reconnect the
+ * room is joined again (same object, new peer connections).
+ */
+export class Room extends MediaSession<RoomEvents> {
+  readonly name: RoomName;
+  private current: CallState = 'IDLE';
+  private reason: EndReason | undefined;
+  private readonly audio: boolean;
+
+  constructor(
+    name: RoomName,
+    options: RoomOptions,
+    private readonly ctx: RoomContext,
+  ) {
+    super(ctx, options.localMedia);
+    this.name = name;
+    this.audio = options.audioOnly ?? false;
+  }
+
+  /** CONNECTING, CONNECTED, or IDLE once left. */
+  get state(): CallState {
+    return this.current;
+  }
+
+  get ended(): boolean {
+    return this.reason !== undefined;
+  }
+
+  get endReason(): EndReason | undefined {
+    return this.reason;
+  }
+
+  get audioOnly(): boolean {
+    return this.audio;
+  }
+
+  /** Joins (the client calls this once); resolves when the server took us in. */
+  async join(): Promise<void> {
+    if (this.ended) throw new ClientError('CLOSED', 'this room was left');
+    this.setState('CONNECTING', 'start');
+    this.media?.close();
+    this.media = new SfuMedia(this.mediaContext(), true);
+    try {
+      const result = (await this.ctx.request('room.join', { room: this.name })) as ClientResultMap['room.join'];
+      const present = new Set(result.participants);
+      for (const u of this.people.ids('joined')) if (!present.has(u)) this.people.left(u);
+      for (const u of result.participants) this.people.joined(u);
+    } catch (error) {
+      this.finish('signalError');
+      throw error;
+    }
+  }
+
+  /** Leaves the room and releases its media. Idempotent. */
+  async leave(): Promise<void> {
+    if (this.ended) return;
+    this.finish('hangup');
+    await this.ctx.request('room.leave', { room: this.name }).catch(() => undefined);
+  }
+
+  /** Feeds a room.signal payload from the server. */
+  handle(payload: ServerSignalPayload): void {
+    if (!this.ended) this.handleSignal(null, payload);
+  }
+
+  /** After a reconnect: the server dropped us when the socket went, so join again. */
+  async resume(): Promise<void> {
+    if (this.ended) return;
+    try {
+      await this.join();
+    } catch (error) {
+      this.fire('error', { error });
+    }
+  }
+
+  /** Releases the media without telling the server (the client is closing). */
+  close(): void {
+    if (!this.ended) this.finish('hangup');
+  }
+
+  protected localTracks(): TrackLike[] {
+    const tracks = this.localMedia?.getTracks() ?? [];
+    return this.audio ? tracks.filter((t) => t.kind === 'audio') : tracks;
+  }
+
+  protected async sendSignal(payload: SignalPayload): Promise<void> {
+    if (this.ended) return;
+    try {
+      await this.ctx.request('room.signal', { room: this.name, payload });
+    } catch (error) {
+      if (!this.ended) this.fire('error', { error });
+    }
+  }
+
+  protected onMediaConnected(): void {
+    if (this.current === 'CONNECTING') this.setState('CONNECTED', 'mediaConnected');
+  }
+
+  private setState(to: CallState, event: CallStateChange['event']): void {
+    if (this.current === to) return;
+    const from = this.current;
+    this.current = to;
+    this.emit('stateChanged', { from, to, event });
+  }
+
+  private finish(reason: EndReason): void {
+    if (this.ended) return;
+    this.reason = reason;
+    this.closeMedia();
+    this.setState('IDLE', 'end');
+    this.emit('ended', { reason });
+    this.ctx.onEnded(this);
+  }
+}
