@@ -120,7 +120,7 @@ export interface ChatMessage {
 export type ServerNotification =
   | { type: 'message'; message: ChatMessage }
   | { type: 'conversation'; conversation: ConversationInfo }
-  | { type: 'call.incoming'; callId: CallId; conversationId: ConversationId | null; from: UserId; audioOnly: boolean; topology: 'p2p' | 'sfu' | 'loopback'; invitees: UserId[]; sentAt: number }
+  | { type: 'call.incoming'; callId: CallId; conversationId: ConversationId | null; from: UserId; audioOnly: boolean; topology: 'p2p' | 'sfu' | 'loopback'; invitees: UserId[]; group: boolean; sentAt: number }
   | { type: 'call.answered'; callId: CallId; by: UserId; deviceId: DeviceId; audioOnly: boolean; transparent: boolean; sentAt: number }
   | { type: 'call.ended'; callId: CallId; reason: (typeof END_REASONS)[number]; by: UserId | null; sentAt: number }
   | { type: 'call.left'; callId: CallId; userId: UserId; sentAt: number }

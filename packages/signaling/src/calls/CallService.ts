@@ -143,7 +143,8 @@ export class CallService {
     }
     this.armRingTimer(call);
     this.log.info({ event: 'callStarted', callId: call.id, conversationId: call.conversationId, userId: me, deviceId: ctx.link.deviceId, invitees, topology: call.topology, group }, 'call started');
-    return { callId: call.id };
+    // `invitees`: the users now being rung (busy ones left out), so a client can list them before anyone answers.
+    return { callId: call.id, invitees: [...call.ringing] };
   }
 
   private async startLoopback(r: RequestOf<'call.start'>, ctx: RequestContext): Promise<unknown> {
@@ -294,7 +295,7 @@ export class CallService {
     call.ringing.add(user);
     this.router.sendToUser(
       user,
-      this.stamp({ type: 'call.incoming', callId: call.id, conversationId: call.conversationId, from: call.initiator, audioOnly: call.audioOnly, topology: call.topology, invitees: [...call.ringing, ...call.participants.keys()] }),
+      this.stamp({ type: 'call.incoming', callId: call.id, conversationId: call.conversationId, from: call.initiator, audioOnly: call.audioOnly, topology: call.topology, invitees: [...call.ringing, ...call.participants.keys()], group: call.group }),
     );
     return true;
   }
