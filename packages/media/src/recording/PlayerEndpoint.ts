@@ -220,7 +220,8 @@ export class PlayerEndpoint extends MediaElement<PlayerEndpointEvents> {
     const encoded = this.options.useEncodedMedia ?? false;
     for (const [kind, { port }] of this.sockets) {
       const stream = info.streams.find((s) => s.kind === kind)!;
-      const ssrcValue = randomBytes(4).readUInt32BE(0) || 1;
+      // FFmpeg takes the SSRC as a signed 32-bit option.
+      const ssrcValue = randomBytes(4).readUInt32BE(0) & 0x7fffffff || 1;
       this.currentSsrc.set(kind, ssrcValue);
       const ssrc = String(ssrcValue);
       if (kind === 'video') {
