@@ -41,3 +41,19 @@ export {
 export { validateRemoteSdp, parseCandidate, SUPPORTED_CODECS } from './webrtc/sdp.js';
 export { type DataChannelOptions, type DataChannelStats } from './webrtc/DataChannels.js';
 export { engineStats, type EngineStats, type KindTotals } from './core/engineStats.js';
+export {
+  RecorderEndpoint,
+  PlayerEndpoint,
+  createRecorderEndpoint,
+  createPlayerEndpoint,
+  MEDIA_PROFILES,
+  isMediaProfile,
+  SupervisedProcess,
+  probeMedia,
+  type RecorderEndpointOptions,
+  type PlayerEndpointOptions,
+  type UriEndpointState,
+  type VideoInfo,
+  type MediaProfile,
+  type ProbeResult,
+} from './recording/index.js';
