@@ -17,6 +17,13 @@ export interface ElementConnection {
   kind: MediaKind;
 }
 
+/** The pipeline (top of the parent chain) an object belongs to. */
+function rootOf(object: MediaObject): MediaObject {
+  let current = object;
+  while (current.parent) current = current.parent;
+  return current;
+}
+
 /** Media is "flowing" while a packet was seen within this window. */
 export const FLOWING_TIMEOUT_MS = 2000;
 
@@ -47,6 +54,9 @@ export abstract class MediaElement<E extends MediaElementEvents = MediaElementEv
   connect(sink: MediaElement, kind?: MediaKind): void {
     this.assertOpen();
     if (sink.closed) throw new MediaError('OBJECT_CLOSED', `sink ${sink.id} is closed`);
+    if (rootOf(sink) !== rootOf(this.self)) {
+      throw new MediaError('INVALID_ARGUMENT', `cannot connect ${this.id} to ${sink.id}: they belong to another pipeline each`);
+    }
     const kinds = kind ? [kind] : MEDIA_KINDS;
     for (const k of kinds) {
       if (sink.forwardsInput && this.reachableUpstream(sink, k)) {

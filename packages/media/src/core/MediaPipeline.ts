@@ -1,4 +1,5 @@
 import { resolveMediaConfig, type MediaConfig } from '../config.js';
+import { Composite, type CompositeOptions } from '../mcu/Composite.js';
 import { RtpEndpoint, type RtpEndpointOptions } from '../rtp/RtpEndpoint.js';
 import { WebRtcEndpoint, type WebRtcEndpointOptions } from '../webrtc/WebRtcEndpoint.js';
 import { Dispatcher } from './Dispatcher.js';
@@ -66,6 +67,11 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
 
   createDispatcherOneToMany(): DispatcherOneToMany {
     return this.adoptHub(new DispatcherOneToMany(this));
+  }
+
+  /** A Composite (MCU): audio mixed per port (all but its own), video composed in a grid. */
+  createComposite(options: CompositeOptions = {}): Composite {
+    return this.adoptHub(new Composite(this, options));
   }
 
   /** A new port of `hub` (a hub of this pipeline). The port is an element of the pipeline. */

@@ -1,0 +1,331 @@
+import type { ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { RtpHeader, RtpPacket } from 'werift';
+import type { PortAllocator } from '../core/PortAllocator.js';
+import type { CodecInfo } from '../core/types.js';
+import { InboundStream } from '../rtp/InboundStream.js';
+import { isVp8Keyframe } from '../rtp/keyframe.js';
+import { StreamRewriter } from '../rtp/StreamRewriter.js';
+import { spawnOwnedChild, stopChild } from './ChildProcesses.js';
+import { compositorPipeline } from './gstPipeline.js';
+import { gridLayout, MAX_TILES } from './gridLayout.js';
+
+export interface VideoCompositorOptions {
+  /** Output width in pixels. Default 640. */
+  width?: number;
+  /** Output height in pixels. Default 480. */
+  height?: number;
+  /** Output frames per second. Default 15. */
+  frameRate?: number;
+  /** VP8 target bitrate of the composed stream, bits/s. Default 800000. */
+  bitrate?: number;
+  /**
+   * Forced keyframe interval, ms. Default 1000. The encoder runs in a gst-launch child
+   * that takes no commands, so receivers' keyframe requests are met by this interval.
+   */
+  keyframeIntervalMs?: number;
+  /** The gst-launch-1.0 executable. Default 'gst-launch-1.0' (Debian's gstreamer1.0-tools). */
+  gstLaunch?: string;
+  /** Delay that coalesces layout changes before the child restarts, ms. Default 250. */
+  relayoutDelayMs?: number;
+}
+
+export interface VideoCompositorSink<K> {
+  /** One RTP packet of the composed stream. */
+  sendVideo(stream: InboundStream, packet: RtpPacket, now: number): void;
+  /** Ask whoever feeds `member` for a keyframe (the decoder needs one to start). */
+  requestInputKeyframe(member: K): void;
+  /** Something went wrong with the child (it is restarted). */
+  onChildError(message: string): void;
+}
+
+export interface VideoCompositorStats {
+  /** Children started (the first one, layout changes and restarts after a crash). */
+  starts: number;
+  /** Children that exited without being asked to. */
+  crashes: number;
+  /** Input packets not sent to the child (not VP8, waiting for a keyframe, not in the layout). */
+  inputDropped: number;
+  outputPackets: number;
+}
+
+interface Member {
+  rewriter: StreamRewriter<InboundStream>;
+  /** Fixed SSRC of this member's leg to the child, whatever source feeds it. */
+  ssrc: number;
+  awaitingKeyframe: boolean;
+}
+
+interface Generation {
+  child: ChildProcess;
+  tiles: unknown[];
+  firstPort: number;
+  ssrc: number;
+  stream: InboundStream;
+  /** The child sends output, so its inputs are bound: forward to it from now on. */
+  ready: boolean;
+  stopping: boolean;
+  stderr: string[];
+}
+
+const PAYLOAD_TYPE = 96;
+const VP8: CodecInfo = { mimeType: 'video/VP8', payloadType: PAYLOAD_TYPE, clockRate: 90000 };
+const MAX_BACKOFF_MS = 5000;
+
+const randomSsrc = (): number => (Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
+
+/**
+ * The video half of the Composite: a GStreamer child process (gst-launch-1.0) decodes
+ * each member's VP8, composes a grid (1, 2x1, 2x2, 3x3 by count) and encodes it once;
+ * the composed RTP comes back over local UDP on 127.0.0.1 and goes to every member.
+ * Members joining or leaving restart the child with the new layout (the output keeps
+ * its numbering for receivers: each child is a new source of the ports' outbound
+ * streams, which rewrite SSRC, sequence numbers and timestamps). The child is
+ * supervised: restarted after a crash with a growing delay, killed with the compositor.
+ */
+export class VideoCompositor<K> {
+  readonly stats: VideoCompositorStats = { starts: 0, crashes: 0, inputDropped: 0, outputPackets: 0 };
+  private readonly width: number;
+  private readonly height: number;
+  private readonly frameRate: number;
+  private readonly bitrate: number;
+  private readonly keyframeDistance: number;
+  private readonly gstLaunch: string;
+  private readonly relayoutDelayMs: number;
+  private readonly members = new Map<K, Member>();
+  private generation: Generation | undefined;
+  private socket: Socket | undefined;
+  private outputPort: number | undefined;
+  private relayoutTimer: NodeJS.Timeout | undefined;
+  private backoffMs = 250;
+  private readonly stopping = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly sink: VideoCompositorSink<K>,
+    private readonly ports: PortAllocator,
+    options: VideoCompositorOptions = {},
+  ) {
+    this.width = options.width ?? 640;
+    this.height = options.height ?? 480;
+    this.frameRate = options.frameRate ?? 15;
+    this.bitrate = options.bitrate ?? 800_000;
+    this.keyframeDistance = Math.max(1, Math.round((this.frameRate * (options.keyframeIntervalMs ?? 1000)) / 1000));
+    this.gstLaunch = options.gstLaunch ?? 'gst-launch-1.0';
+    this.relayoutDelayMs = options.relayoutDelayMs ?? 250;
+  }
+
+  /** Pid of the running child, if any. */
+  get childPid(): number | undefined {
+    return this.generation?.child.pid;
+  }
+
+  /** Members shown now, in tile order. */
+  get tiles(): K[] {
+    return (this.generation?.tiles ?? []) as K[];
+  }
+
+  /** One video packet from `member`. The first one puts the member in the grid. */
+  push(member: K, stream: InboundStream, packet: RtpPacket, now: number): void {
+    if (this.closed) return;
+    if (stream.codec.mimeType.toLowerCase() !== 'video/vp8') {
+      this.stats.inputDropped++;
+      return;
+    }
+    let m = this.members.get(member);
+    if (!m) {
+      m = { rewriter: new StreamRewriter<InboundStream>(), ssrc: randomSsrc(), awaitingKeyframe: true };
+      this.members.set(member, m);
+      this.scheduleRelayout();
+    }
+    const gen = this.generation;
+    const tile = gen?.ready ? gen.tiles.indexOf(member) : -1;
+    if (!gen || tile < 0 || !this.socket) {
+      this.stats.inputDropped++;
+      return;
+    }
+    if (m.rewriter.stream !== stream) m.awaitingKeyframe = true;
+    if (m.awaitingKeyframe) {
+      if (!isVp8Keyframe(packet.payload)) {
+        this.stats.inputDropped++;
+        this.sink.requestInputKeyframe(member);
+        return;
+      }
+      m.awaitingKeyframe = false;
+    }
+    const h = packet.header;
+    const out = m.rewriter.rewrite(stream, h.sequenceNumber, h.timestamp, 90000, now);
+    if (!out) return;
+    const header = new RtpHeader({ payloadType: PAYLOAD_TYPE, sequenceNumber: out.seq, timestamp: out.ts, ssrc: m.ssrc, marker: h.marker });
+    this.socket.send(new RtpPacket(header, packet.payload).serialize(), gen.firstPort + tile, '127.0.0.1');
+  }
+
+  /** The member left: the grid is laid out again without it. */
+  remove(member: K): void {
+    if (!this.members.delete(member)) return;
+    this.scheduleRelayout();
+  }
+
+  /**
+   * A receiver wants a keyframe. The gst-launch encoder cannot be told, so this is
+   * answered by the forced keyframe interval (keyframeIntervalMs).
+   */
+  requestKeyframe(): void {}
+
+  /** Stops the child and releases the sockets; resolves once the child has exited. */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      if (this.relayoutTimer) clearTimeout(this.relayoutTimer);
+      this.stopGeneration();
+      this.socket?.close();
+      this.socket = undefined;
+      if (this.outputPort !== undefined) this.ports.release(this.outputPort, 1);
+      this.outputPort = undefined;
+      this.members.clear();
+    }
+    await Promise.all([...this.stopping]);
+  }
+
+  private scheduleRelayout(delay = this.relayoutDelayMs): void {
+    if (this.closed || this.relayoutTimer) return;
+    this.relayoutTimer = setTimeout(() => {
+      this.relayoutTimer = undefined;
+      void this.relayout().catch((error: unknown) => this.sink.onChildError(`video mix: ${String(error)}`));
+    }, delay);
+    this.relayoutTimer.unref();
+  }
+
+  private async relayout(): Promise<void> {
+    if (this.closed) return;
+    const wanted = [...this.members.keys()].slice(0, MAX_TILES);
+    const current = this.generation;
+    if (current && !current.stopping && sameTiles(current.tiles, wanted)) return;
+    this.stopGeneration();
+    if (wanted.length === 0) return;
+    await this.ensureSocket();
+    if (this.closed) return;
+    this.startGeneration(wanted);
+  }
+
+  private async ensureSocket(): Promise<void> {
+    if (this.socket) return;
+    const port = this.ports.reserve(1);
+    const socket = createSocket('udp4');
+    socket.on('message', (msg) => this.onOutput(msg));
+    // ICMP "port unreachable" while a child starts shows up here: not an error of ours.
+    socket.on('error', () => undefined);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(port, '127.0.0.1', () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      this.ports.release(port, 1);
+      socket.close();
+      throw error;
+    }
+    if (this.closed) {
+      socket.close();
+      this.ports.release(port, 1);
+      return;
+    }
+    this.socket = socket;
+    this.outputPort = port;
+  }
+
+  private startGeneration(tiles: K[]): void {
+    const firstPort = this.ports.reserve(tiles.length);
+    const ssrc = randomSsrc();
+    const cells = gridLayout(tiles.length, this.width, this.height);
+    const args = compositorPipeline({
+      width: this.width,
+      height: this.height,
+      frameRate: this.frameRate,
+      bitrate: this.bitrate,
+      keyframeDistance: this.keyframeDistance,
+      ssrc,
+      outputPort: this.outputPort!,
+      payloadType: PAYLOAD_TYPE,
+      inputs: tiles.map((_, i) => ({ port: firstPort + i, cell: cells[i]! })),
+    });
+    const child = spawnOwnedChild(this.gstLaunch, args);
+    const gen: Generation = {
+      child,
+      tiles,
+      firstPort,
+      ssrc,
+      stream: new InboundStream('video', ssrc, VP8, () => this.requestKeyframe()),
+      ready: false,
+      stopping: false,
+      stderr: [],
+    };
+    this.generation = gen;
+    this.stats.starts++;
+    for (const member of tiles) {
+      const m = this.members.get(member);
+      if (m) m.awaitingKeyframe = true;
+    }
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      gen.stderr.push(...chunk.split('\n').filter((l) => l.trim() !== ''));
+      if (gen.stderr.length > 20) gen.stderr.splice(0, gen.stderr.length - 20);
+    });
+    let gone = false;
+    const onGone = (detail: string): void => {
+      if (gone) return;
+      gone = true;
+      this.ports.release(firstPort, tiles.length);
+      gen.stream.close();
+      if (gen.stopping || this.closed) return;
+      // Not asked to stop: a crash. Start again (same layout) after a growing delay.
+      this.stats.crashes++;
+      if (this.generation === gen) this.generation = undefined;
+      this.sink.onChildError(`video mix child ${detail}${gen.stderr.length ? `: ${gen.stderr.join(' | ')}` : ''}`);
+      const delay = this.backoffMs;
+      this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+      this.scheduleRelayout(delay);
+    };
+    child.once('exit', (code, signal) => onGone(`exited (${signal ?? `code ${code}`})`));
+    child.once('error', (error) => onGone(`failed to start (${error.message})`));
+  }
+
+  private stopGeneration(): void {
+    const gen = this.generation;
+    if (!gen) return;
+    this.generation = undefined;
+    gen.stopping = true;
+    const done = stopChild(gen.child);
+    this.stopping.add(done);
+    void done.then(() => this.stopping.delete(done));
+  }
+
+  private onOutput(msg: Buffer): void {
+    const gen = this.generation;
+    if (!gen || this.closed) return;
+    let packet: RtpPacket;
+    try {
+      packet = RtpPacket.deSerialize(msg);
+    } catch {
+      return;
+    }
+    // Late packets of a previous child carry its SSRC.
+    if (packet.header.ssrc !== gen.ssrc) return;
+    if (!gen.ready) {
+      gen.ready = true;
+      this.backoffMs = 250;
+      for (const member of gen.tiles) this.sink.requestInputKeyframe(member as K);
+    }
+    const now = performance.now();
+    gen.stream.receive(packet, now);
+    this.stats.outputPackets++;
+    this.sink.sendVideo(gen.stream, packet, now);
+  }
+}
+
+function sameTiles(a: unknown[], b: unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,55 @@
+import type { Cell } from './gridLayout.js';
+
+export interface CompositorPipelineSpec {
+  width: number;
+  height: number;
+  frameRate: number;
+  /** VP8 target bitrate, bits/s. */
+  bitrate: number;
+  /** Frames between forced keyframes. */
+  keyframeDistance: number;
+  /** SSRC of the composed stream (a new one per child, so its packets are told apart). */
+  ssrc: number;
+  /** Local UDP port the composed RTP is sent to. */
+  outputPort: number;
+  /** One local UDP port per tile, where that tile's VP8 RTP arrives. */
+  inputs: Array<{ port: number; cell: Cell }>;
+  /** RTP payload type used on the local legs. */
+  payloadType: number;
+}
+
+const INPUT_CAPS = (pt: number): string => `application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload=${pt}`;
+
+/**
+ * gst-launch-1.0 arguments of the video mix: a black live background drives the clock
+ * (so output never waits for an input), each input is depayloaded, decoded, scaled into
+ * its tile (letterboxed) and composed; the result is encoded once in VP8 and sent as RTP
+ * to `outputPort`. `ignore-inactive-pads` keeps a silent or frozen input from holding
+ * the compositor back.
+ */
+export function compositorPipeline(spec: CompositorPipelineSpec): string[] {
+  const raw = `video/x-raw,format=I420,width=${spec.width},height=${spec.height},framerate=${spec.frameRate}/1`;
+  const args: string[] = ['-q'];
+  args.push('videotestsrc', 'is-live=true', 'pattern=black', '!', raw, '!', 'mix.sink_0');
+  args.push('compositor', 'name=mix', 'background=black', 'ignore-inactive-pads=true', 'sink_0::zorder=0');
+  spec.inputs.forEach(({ cell }, i) => {
+    const pad = `sink_${i + 1}`;
+    args.push(`${pad}::xpos=${cell.x}`, `${pad}::ypos=${cell.y}`, `${pad}::zorder=${i + 1}`);
+  });
+  args.push(
+    'mix.', '!', raw, '!',
+    'vp8enc', 'deadline=1', 'cpu-used=8', 'threads=1', 'lag-in-frames=0', 'end-usage=cbr',
+    `target-bitrate=${spec.bitrate}`, `keyframe-max-dist=${spec.keyframeDistance}`, 'error-resilient=default', '!',
+    'rtpvp8pay', `pt=${spec.payloadType}`, `ssrc=${spec.ssrc}`, 'mtu=1200', 'picture-id-mode=15-bit', '!',
+    'udpsink', 'host=127.0.0.1', `port=${spec.outputPort}`, 'sync=false', 'async=false',
+  );
+  spec.inputs.forEach(({ port, cell }, i) => {
+    args.push(
+      'udpsrc', 'address=127.0.0.1', `port=${port}`, `caps=${INPUT_CAPS(spec.payloadType)}`, '!',
+      'rtpjitterbuffer', 'latency=100', '!', 'rtpvp8depay', '!', 'vp8dec', '!', 'videoconvert', '!',
+      'videoscale', 'add-borders=true', '!', `video/x-raw,format=I420,width=${cell.width},height=${cell.height},pixel-aspect-ratio=1/1`, '!',
+      `mix.sink_${i + 1}`,
+    );
+  });
+  return args;
+}
