@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ let server: RunningServer;
 const clients: WsTestClient[] = [];
 
 beforeAll(async () => {
-  server = await startServer({ host: '127.0.0.1', port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: [47000, 47999] }, logger: pino({ level: 'silent' }) });
+  // The server's own pages: without the web app (whose index.html would answer `/`).
+  server = await startServer({ host: '127.0.0.1', port: 0, webDir: false, media: { iceAddresses: ['127.0.0.1'], portRange: [47000, 47999] }, logger: pino({ level: 'silent' }) });
 });
 
 afterEach(async () => {
@@ -59,6 +60,28 @@ describe('HTTP', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await response.text()).toContain('href="loopback.html"');
+  });
+
+  it('with a web app folder, serves its index.html at / and its assets, and the server pages still answer', async () => {
+    const webDir = mkdtempSync(join(tmpdir(), 'roundtable-web-'));
+    writeFileSync(join(webDir, 'index.html'), '<!doctype html><div id="app"></div>');
+    mkdirSync(join(webDir, 'assets'));
+    writeFileSync(join(webDir, 'assets', 'app.js'), 'console.log(1);');
+    const withApp = await startServer({ host: '127.0.0.1', port: 0, webDir, logger: pino({ level: 'silent' }) });
+    try {
+      const index = await fetch(withApp.url);
+      const asset = await fetch(`${withApp.url}assets/app.js`);
+      const loopback = await fetch(`${withApp.url}loopback.html`);
+      const health = await fetch(`${withApp.url}healthz`);
+
+      expect(await index.text()).toContain('<div id="app">');
+      expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+      expect(await loopback.text()).toContain('src="loopback.js"');
+      expect(await health.json()).toEqual({ status: 'ok' });
+    } finally {
+      await withApp.close();
+      rmSync(webDir, { recursive: true, force: true });
+    }
   });
 
   it('serves loopback.html and loopback.js with their content types', async () => {

@@ -18,6 +18,11 @@ export interface HttpServerOptions {
   /** Folder served as static files. Default: none, only `/healthz`, `/readyz` and `/metrics` answer. */
   publicDir?: string;
   /**
+   * The built web app (`packages/web/dist`), served before `publicDir`: its `index.html`
+   * answers `/`. A missing folder is skipped (then `publicDir` answers). Default: none.
+   */
+  webDir?: string;
+  /**
    * Settings of the media engine for the loopback sessions at `/ws/loopback`. Default:
    * none, and no `/ws/loopback` (a process without the media engine).
    */
@@ -62,7 +67,8 @@ const CLOSE_GRACE_MS = 1000;
 export class HttpServer {
   private readonly server: Server | HttpsServer;
   private readonly wss: WebSocketServer;
-  private readonly staticFiles: StaticFiles | undefined;
+  /** The web app's files first, then the server's own pages. */
+  private readonly staticFiles: StaticFiles[];
   private readonly sessions = new Map<WebSocket, LoopbackSession>();
   private readonly alive = new WeakSet<WebSocket>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -71,7 +77,7 @@ export class HttpServer {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: HttpServerOptions) {
-    this.staticFiles = options.publicDir === undefined ? undefined : new StaticFiles(options.publicDir);
+    this.staticFiles = [options.webDir, options.publicDir].filter((dir): dir is string => dir !== undefined).map((dir) => new StaticFiles(dir));
     const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
       this.handleRequest(request, response).catch((error: unknown) => {
         options.logger.error({ event: 'httpError', err: error, url: request.url }, 'request failed');
@@ -165,7 +171,7 @@ export class HttpServer {
       response.end(request.method === 'HEAD' ? undefined : body);
       return;
     }
-    if (this.staticFiles && (await this.staticFiles.serve(request, response, pathname))) return;
+    for (const files of this.staticFiles) if (await files.serve(request, response, pathname)) return;
     sendText(response, 404, 'not found');
   }
 

@@ -11,6 +11,8 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.ico': 'image/x-icon',
+  // Source maps of the web app's bundle.
+  '.map': 'application/json; charset=utf-8',
 };
 
 /**

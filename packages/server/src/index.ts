@@ -15,4 +15,4 @@ export {
 export { ServerError, ConfigError, MessageError, type ConfigProblem } from './errors.js';
 export type { TlsOptions } from './HttpServer.js';
 export type { ServerMessage, ClientMessage } from './loopbackProtocol.js';
-export { startServer, PUBLIC_DIR, type StartServerOptions, type RunningServer } from './startServer.js';
+export { startServer, PUBLIC_DIR, WEB_DIST_DIR, type StartServerOptions, type RunningServer } from './startServer.js';

@@ -39,6 +39,11 @@ export interface StartServerOptions {
   /** Folder of static files. Default: this package's `public/`. */
   publicDir?: string;
   /**
+   * The built web app, served before `publicDir` (its `index.html` is the page at `/`).
+   * Default: `packages/web/dist` (`npm start` builds it when missing or stale); `false`: none.
+   */
+  webDir?: string | false;
+  /**
    * Serve the Kurento Protocol too. Default: off for role 'all' (the CLI turns it on from
    * the config), on at ws://127.0.0.1:8888/kurento for role 'media', where it cannot be off.
    */
@@ -72,6 +77,8 @@ export interface RunningServer {
 }
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+/** Where `vite build` puts the web app (packages/web). */
+export const WEB_DIST_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
 /** What a role's composition serves: the HTTP(S) server (not yet listening) and the other endpoints. */
 interface Composed {
@@ -177,7 +184,7 @@ async function composeAll(context: Context): Promise<Composed> {
     const mediaServer = options.signaling.mediaUrl ? await connectRemoteMedia(options.signaling, context) : parts.add(new InProcessMediaServer(media));
     signaling = await openSignaling(options.signaling, mediaServer, context);
   }
-  const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, media, signaling }));
+  const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, ...webDir(options), media, signaling }));
   const kurentoUrl = options.kurento ? await listenKurento(options.kurento, media, context) : undefined;
   return { http, ...(kurentoUrl ? { kurentoUrl } : {}), ...(signaling ? { signaling } : {}) };
 }
@@ -190,7 +197,7 @@ async function composeSignaling(context: Context): Promise<Composed> {
     throw new ConfigError({ setting: 'media.url', where: 'media.url', reason: 'the signaling role needs a media server: set signaling.mediaUrl' });
   }
   const signaling = await openSignaling(config, await connectRemoteMedia(config, context), context);
-  const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, signaling }));
+  const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, ...webDir(options), signaling }));
   return { http, signaling };
 }
 
@@ -213,7 +220,7 @@ async function composeMedia(context: Context): Promise<Composed> {
 }
 
 /** The HTTP(S) server with what a role puts on it: static pages, /ws/loopback (needs the engine), /ws; /healthz, /readyz and /metrics (unless off) always. */
-function httpServer(context: Context, serves: { publicDir?: string; media?: Partial<MediaConfig>; signaling?: Signaling | undefined }): HttpServer {
+function httpServer(context: Context, serves: { publicDir?: string; webDir?: string; media?: Partial<MediaConfig>; signaling?: Signaling | undefined }): HttpServer {
   const { options, logger, metrics, readiness } = context;
   const { signaling } = serves;
   return new HttpServer({
@@ -223,10 +230,17 @@ function httpServer(context: Context, serves: { publicDir?: string; media?: Part
     readiness: () => readiness.report(),
     ...(metrics ? { metrics } : {}),
     ...(serves.publicDir === undefined ? {} : { publicDir: serves.publicDir }),
+    ...(serves.webDir === undefined ? {} : { webDir: serves.webDir }),
     ...(serves.media === undefined ? {} : { media: serves.media }),
     ...(options.tls ? { tls: options.tls } : {}),
     ...(signaling ? { upgradeHandlers: [(req, socket, head) => signaling.handleUpgrade(req, socket, head)] } : {}),
   });
+}
+
+/** The web app's folder for roles that serve pages. */
+function webDir(options: StartServerOptions): { webDir?: string } {
+  if (options.webDir === false) return {};
+  return { webDir: options.webDir ?? WEB_DIST_DIR };
 }
 
 async function openSignaling(config: SignalingConfig, media: MediaServer, context: Context): Promise<Signaling> {

@@ -1,0 +1,234 @@
+/**
+ * One call (1:1, group) or open room as the call screen shows it: tiles per
+ * participant with their media, the local preview and its controls, the talk timer and
+ * the quality level. Wraps the SDK's Call or Room; owns the local stream and the stats timer.
+ */
+import { Call, type CallStateChange, type MediaSession, type MediaSessionEvents, type Participant, type Room } from '@roundtable/client';
+import type { CallState, ConversationId, EndReason, UserId } from '@roundtable/protocol';
+import { markRaw, reactive } from 'vue';
+import { openPeerConnections } from '../platform/peerConnections.js';
+import { stopStream } from '../platform/localMedia.js';
+import { collectStats, qualityOf, type CallStats, type Quality } from './stats.js';
+
+export type CallKind = 'direct' | 'group' | 'room';
+
+/** What calls and rooms have in common, as far as the call screen needs. */
+export type SessionLike = MediaSession<MediaSessionEvents & { stateChanged: CallStateChange; ended: { reason: EndReason } }> & {
+  readonly state: CallState;
+  readonly endReason: EndReason | undefined;
+  readonly audioOnly: boolean;
+};
+
+export interface Tile {
+  userId: UserId;
+  /** ringing (not answered yet) or joined. */
+  state: 'ringing' | 'joined';
+  /** Remote audio and video of this participant (tracks are added as they arrive). */
+  stream: MediaStream;
+}
+
+export interface CallSessionInit {
+  session: Call | Room;
+  kind: CallKind;
+  conversationId: ConversationId | null;
+  /** The room name, for kind 'room'. */
+  room?: string;
+  /** We started it (a group call's initiator may invite more and ends it for all). */
+  initiator: boolean;
+  localStream: MediaStream;
+}
+
+const STATS_INTERVAL_MS = 2000;
+
+export class CallSession {
+  /** The SDK object: a Call, or a Room. */
+  readonly sdk: Call | Room;
+  readonly kind: CallKind;
+  readonly conversationId: ConversationId | null;
+  readonly room: string | undefined;
+  readonly initiator: boolean;
+  readonly state = reactive({
+    phase: 'IDLE' as CallState,
+    /** Went through CONNECTING: someone answered. */
+    answered: false,
+    endReason: null as EndReason | null,
+    connectedAt: null as number | null,
+    tiles: [] as Tile[],
+    localStream: null as MediaStream | null,
+    audioOnly: false,
+    muted: false,
+    cameraOff: false,
+    sharing: false,
+    quality: 'unknown' as Quality,
+    lastError: null as string | null,
+  });
+  /** Remote track id -> its participant, to read per-participant stats. */
+  readonly trackOwners = new Map<string, UserId>();
+  private readonly streams = new Map<UserId, MediaStream>();
+  private cameraStream: MediaStream;
+  private screenStream: MediaStream | null = null;
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private lastStats: CallStats | undefined;
+  private readonly unsubscribe: Array<() => void> = [];
+  private disposed = false;
+
+  constructor(init: CallSessionInit) {
+    this.sdk = markRaw(init.session);
+    this.kind = init.kind;
+    this.conversationId = init.conversationId;
+    this.room = init.room;
+    this.initiator = init.initiator;
+    this.cameraStream = markRaw(init.localStream);
+    this.state.localStream = this.cameraStream;
+    const session = init.session as SessionLike;
+    this.state.audioOnly = session.audioOnly;
+    this.state.phase = session.state;
+    if (session.state === 'CONNECTING' || session.state === 'CONNECTED') this.onState(session.state);
+    this.syncTiles(session.participants);
+    this.unsubscribe.push(
+      session.on('stateChanged', ({ to }) => this.onState(to)),
+      session.on('participantsChanged', ({ participants }) => this.syncTiles(participants)),
+      session.on('error', ({ error }) => (this.state.lastError = error instanceof Error ? error.message : String(error))),
+      session.on('ended', ({ reason }) => {
+        this.state.endReason = reason;
+        this.state.phase = 'IDLE';
+      }),
+    );
+    if (init.session instanceof Call) {
+      const call = init.session;
+      this.unsubscribe.push(call.on('modified', ({ audioOnly }) => (this.state.audioOnly = audioOnly)));
+    }
+    if (session.ended) this.state.endReason = session.endReason ?? 'unknown';
+    this.statsTimer = setInterval(() => void this.sampleStats(), STATS_INTERVAL_MS);
+  }
+
+  get ended(): boolean {
+    return this.state.endReason !== null;
+  }
+
+  get id(): string {
+    return this.sdk instanceof Call ? this.sdk.id : `room:${this.sdk.name}`;
+  }
+  toggleMute(): void {
+    this.state.muted = !this.state.muted;
+    for (const track of this.cameraStream.getAudioTracks()) track.enabled = !this.state.muted;
+  }
+
+  toggleCamera(): void {
+    this.state.cameraOff = !this.state.cameraOff;
+    for (const track of this.cameraStream.getVideoTracks()) track.enabled = !this.state.cameraOff;
+  }
+
+  /** Sends the screen instead of the camera (same senders, no renegotiation). */
+  async toggleScreenShare(): Promise<void> {
+    if (this.state.sharing) {
+      await this.stopScreenShare();
+      return;
+    }
+    const camera = this.cameraStream.getVideoTracks()[0];
+    if (!camera) throw new Error('screen sharing needs a video call');
+    const screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const screenTrack = screen.getVideoTracks()[0];
+    if (!screenTrack || this.disposed) {
+      stopStream(screen);
+      return;
+    }
+    this.screenStream = markRaw(screen);
+    await this.replaceVideo(camera, screenTrack);
+    screenTrack.addEventListener('ended', () => void this.stopScreenShare());
+    this.state.sharing = true;
+    this.state.localStream = this.screenStream;
+  }
+
+  /** Current stats of this call's peer connections, by participant. */
+  stats(): Promise<CallStats> {
+    return collectStats(this.trackOwners);
+  }
+
+  /** Hangs up a call (ends it for all when we started a group call) or leaves a room. */
+  hangUp(): Promise<void> {
+    return this.sdk instanceof Call ? this.sdk.hangUp('hangup') : this.sdk.leave();
+  }
+
+  /** The initiator of a group call rings more members. */
+  async invite(userIds: UserId[]): Promise<void> {
+    if (this.sdk instanceof Call) await this.sdk.invite(userIds);
+  }
+
+  /** Releases the local media and timers (the call itself is ended by hangUp or remotely). Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearInterval(this.statsTimer);
+    for (const off of this.unsubscribe.splice(0)) off();
+    if (!this.sdk.ended) {
+      if (this.sdk instanceof Call) this.sdk.close('hangup');
+      else this.sdk.close();
+    }
+    stopStream(this.screenStream);
+    stopStream(this.cameraStream);
+  }
+
+  private onState(to: CallState): void {
+    this.state.phase = to;
+    if (to === 'CONNECTING') this.state.answered = true;
+    if (to === 'CONNECTED' && this.state.connectedAt === null) this.state.connectedAt = Date.now();
+  }
+
+  /** Tiles follow the SDK's participant list: ringing and joined people, with their tracks. */
+  private syncTiles(participants: Participant[]): void {
+    const present = participants.filter((p) => p.state !== 'left');
+    for (const p of present) {
+      let stream = this.streams.get(p.id);
+      if (!stream) this.streams.set(p.id, (stream = markRaw(new MediaStream())));
+      for (const track of p.tracks) this.addTrack(p.id, stream, track as MediaStreamTrack);
+      const tile = this.state.tiles.find((t) => t.userId === p.id);
+      if (tile) tile.state = p.state === 'ringing' ? 'ringing' : 'joined';
+      else this.state.tiles.push({ userId: p.id, state: p.state === 'ringing' ? 'ringing' : 'joined', stream });
+    }
+    const ids = new Set(present.map((p) => p.id));
+    for (const tile of [...this.state.tiles]) {
+      if (ids.has(tile.userId)) continue;
+      this.state.tiles.splice(this.state.tiles.indexOf(tile), 1);
+      for (const track of this.streams.get(tile.userId)?.getTracks() ?? []) this.trackOwners.delete(track.id);
+      this.streams.delete(tile.userId);
+    }
+  }
+
+  private addTrack(participant: UserId, stream: MediaStream, track: MediaStreamTrack): void {
+    if (stream.getTrackById(track.id)) return;
+    // A renegotiated link brings a new track of the same kind: it replaces the old one.
+    for (const old of stream.getTracks()) {
+      if (old.kind === track.kind) {
+        stream.removeTrack(old);
+        this.trackOwners.delete(old.id);
+      }
+    }
+    stream.addTrack(track);
+    this.trackOwners.set(track.id, participant);
+  }
+
+  private async replaceVideo(from: MediaStreamTrack, to: MediaStreamTrack): Promise<void> {
+    for (const pc of openPeerConnections()) {
+      for (const sender of pc.getSenders()) if (sender.track === from) await sender.replaceTrack(to);
+    }
+  }
+
+  private async stopScreenShare(): Promise<void> {
+    if (!this.state.sharing || !this.screenStream) return;
+    const screenTrack = this.screenStream.getVideoTracks()[0];
+    const camera = this.cameraStream.getVideoTracks()[0];
+    if (screenTrack && camera) await this.replaceVideo(screenTrack, camera);
+    stopStream(this.screenStream);
+    this.screenStream = null;
+    this.state.sharing = false;
+    this.state.localStream = this.cameraStream;
+  }
+
+  private async sampleStats(): Promise<void> {
+    if (this.disposed || this.state.phase !== 'CONNECTED') return;
+    const current = await this.stats();
+    this.state.quality = qualityOf(this.lastStats, current);
+    this.lastStats = current;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * What the app reads from getStats() of its open peer connections: per remote
+ * participant (inbound tracks mapped to their owner by track id) and the link quality.
+ */
+import type { UserId } from '@roundtable/protocol';
+import { openPeerConnections } from '../platform/peerConnections.js';
+
+export interface ParticipantStats {
+  videoFramesDecoded: number;
+  videoPacketsReceived: number;
+  videoFrameWidth: number;
+  audioPacketsReceived: number;
+  audioBytesReceived: number;
+  packetsLost: number;
+}
+
+export interface CallStats {
+  /** By participant id. */
+  participants: Record<string, ParticipantStats>;
+  packetsReceived: number;
+  packetsLost: number;
+  /** The largest current round trip over the selected ICE pairs (ms), when known. */
+  roundTripMs: number | null;
+  peerConnections: number;
+  connectionStates: string[];
+}
+
+export type Quality = 'unknown' | 'good' | 'fair' | 'poor';
+
+function emptyParticipant(): ParticipantStats {
+  return { videoFramesDecoded: 0, videoPacketsReceived: 0, videoFrameWidth: 0, audioPacketsReceived: 0, audioBytesReceived: 0, packetsLost: 0 };
+}
+
+type Stat = Record<string, unknown>;
+const num = (value: unknown): number => (typeof value === 'number' ? value : 0);
+
+export async function collectStats(trackOwners: ReadonlyMap<string, UserId>): Promise<CallStats> {
+  const result: CallStats = { participants: {}, packetsReceived: 0, packetsLost: 0, roundTripMs: null, peerConnections: 0, connectionStates: [] };
+  for (const pc of openPeerConnections()) {
+    result.peerConnections++;
+    result.connectionStates.push(pc.connectionState);
+    let report: RTCStatsReport;
+    try {
+      report = await pc.getStats();
+    } catch {
+      continue;
+    }
+    const stats: Stat[] = [];
+    report.forEach((s: Stat) => stats.push(s));
+    for (const s of stats) {
+      if (s['type'] === 'inbound-rtp') {
+        result.packetsReceived += num(s['packetsReceived']);
+        result.packetsLost += Math.max(0, num(s['packetsLost']));
+        const owner = trackOwners.get(String(s['trackIdentifier']));
+        if (!owner) continue;
+        const p = (result.participants[owner] ??= emptyParticipant());
+        p.packetsLost += Math.max(0, num(s['packetsLost']));
+        if (s['kind'] === 'video') {
+          p.videoFramesDecoded += num(s['framesDecoded']);
+          p.videoPacketsReceived += num(s['packetsReceived']);
+          p.videoFrameWidth = Math.max(p.videoFrameWidth, num(s['frameWidth']));
+        } else if (s['kind'] === 'audio') {
+          p.audioPacketsReceived += num(s['packetsReceived']);
+          p.audioBytesReceived += num(s['bytesReceived']);
+        }
+      }
+      if (s['type'] === 'candidate-pair' && s['state'] === 'succeeded' && typeof s['currentRoundTripTime'] === 'number') {
+        const ms = s['currentRoundTripTime'] * 1000;
+        result.roundTripMs = Math.max(result.roundTripMs ?? 0, ms);
+      }
+    }
+  }
+  return result;
+}
+
+/** A simple level from the loss over the last interval and the round trip. */
+export function qualityOf(previous: CallStats | undefined, current: CallStats): Quality {
+  if (!previous) return 'unknown';
+  const received = current.packetsReceived - previous.packetsReceived;
+  const lost = Math.max(0, current.packetsLost - previous.packetsLost);
+  if (received + lost === 0) return 'unknown';
+  const loss = lost / (received + lost);
+  const rtt = current.roundTripMs ?? 0;
+  if (loss < 0.02 && rtt < 300) return 'good';
+  if (loss < 0.08 && rtt < 800) return 'fair';
+  return 'poor';
+}

@@ -1,0 +1,21 @@
+import vue from '@vitejs/plugin-vue';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+// The bundle goes to dist/, which the server serves at http://HOST:8080/ (see docs/web.md).
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: '/',
+  plugins: [vue()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: true,
+    // The app is small; one chunk is simplest to serve and cache-bust.
+    chunkSizeWarningLimit: 1024,
+  },
+  server: {
+    // `vite dev` against a running `npm start`: signaling and the loopback WebSocket go there.
+    proxy: { '/ws': { target: 'ws://localhost:8080', ws: true } },
+  },
+});
