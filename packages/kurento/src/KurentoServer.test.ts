@@ -116,10 +116,11 @@ describe('Kurento Protocol: requests and errors', () => {
     expect((await c.request('create', { type: 'MediaElement', constructorParams: { mediaPipeline: pipeline } })).error?.code).toBe(40104);
   });
 
-  it('Composite, RecorderEndpoint and PlayerEndpoint answer a clear "not supported"', async () => {
+  it('Mixer and AlphaBlending answer a clear "not supported"; Composite is created', async () => {
     const c = await client();
     const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
-    for (const type of ['Composite', 'RecorderEndpoint', 'PlayerEndpoint']) {
+    expect(await c.value<string>('create', { type: 'Composite', constructorParams: { mediaPipeline: pipeline } })).toMatch(/_kurento\.Composite$/);
+    for (const type of ['Mixer', 'AlphaBlending']) {
       const r = await c.request('create', { type, constructorParams: { mediaPipeline: pipeline, uri: 'file:///tmp/x.webm' } });
       expect(r.error?.code).toBe(40111);
       expect(r.error?.message).toMatch(/not supported by Roundtable yet/);
@@ -281,7 +282,8 @@ describe('Kurento Protocol: sessions', () => {
     const info = await c.value<{ modules: Array<{ name: string; factories: string[] }> }>('invoke', { object: 'manager_ServerManager', operation: 'getInfo' });
     expect(info.modules.map((m) => m.name)).toEqual(['core', 'elements', 'filters']);
     expect(info.modules[1]!.factories).toContain('WebRtcEndpoint');
-    expect(info.modules[1]!.factories).not.toContain('Composite');
+    expect(info.modules[1]!.factories).toContain('Composite');
+    expect(info.modules[1]!.factories).not.toContain('Mixer');
     expect(await c.value('invoke', { object: 'manager_ServerManager', operation: 'getCpuCount' })).toBeGreaterThan(0);
     expect(await c.value('invoke', { object: 'manager_ServerManager', operation: 'getUsedMemory' })).toBeGreaterThan(1000);
     const used = await c.value<number>('invoke', { object: 'manager_ServerManager', operation: 'getUsedCpu', operationParams: { interval: 50 } });

@@ -4,4 +4,5 @@ export { createWeriftPeer, transceiverOf, waitForConnected } from './peers.js';
 export { negotiate } from './signal.js';
 export { StunServer } from '../net/StunServer.js';
 export { useTestPeerEnvironment, type TestPeerEnvironment } from './stun.js';
+export { RealMediaSender, type RealMediaSenderOptions } from './RealMediaSender.js';
 export { McuTestPeer, decodeVp8, meanColor, toneAmplitude, vp8PacketsToIvf, type McuTestPeerOptions, type DecodedVideo } from './mcu.js';
