@@ -1,4 +1,4 @@
-import { Dispatcher, DispatcherOneToMany, Hub, HubPort, MediaPipeline } from '@roundtable/media';
+import { Composite, Dispatcher, DispatcherOneToMany, Hub, HubPort, MediaPipeline } from '@roundtable/media';
 import type { ClassSpec } from '../ClassDef.js';
 import { KurentoError } from '../errors.js';
 import type { Params } from '../Params.js';
@@ -61,6 +61,21 @@ export const DispatcherOneToManySpec: ClassSpec = {
   methods: {
     setSource: (obj, p) => targetOf(obj, DispatcherOneToMany).setSource(portOf(obj, p, 'source')),
     removeSource: (obj) => targetOf(obj, DispatcherOneToMany).removeSource(),
+  },
+};
+
+/**
+ * Kurento's Composite (the MCU): each port sends out the mix of every other port's
+ * audio and one grid of every port's video (engine defaults: mono Opus, 640x480 VP8 at
+ * 15 fps; the video child starts with the first video that comes in).
+ */
+export const CompositeSpec: ClassSpec = {
+  name: 'Composite',
+  parent: 'Hub',
+  create: (p) => {
+    const { pipeline, engine } = pipelineOf(p);
+    const composite: Composite = engine.createComposite();
+    return { target: composite, parent: pipeline };
   },
 };
 
