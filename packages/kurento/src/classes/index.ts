@@ -3,11 +3,10 @@ import { KurentoError } from '../errors.js';
 import { EndpointSpec, FilterSpec, MediaElementSpec, MediaObjectSpec, MediaPipelineSpec, PassThroughSpec, ServerManagerSpec } from './core.js';
 import { BaseRtpEndpointSpec, SdpEndpointSpec, SessionEndpointSpec, WebRtcEndpointSpec } from './endpoints.js';
 import { CompositeSpec, DispatcherOneToManySpec, DispatcherSpec, HubPortSpec, HubSpec, RtpEndpointSpec } from './hubs.js';
+import { PlayerEndpointSpec, RecorderEndpointSpec, UriEndpointSpec } from './uri.js';
 
 /** Kurento classes whose engine elements come with later work: create answers "not supported". */
 const LATER: Record<string, string> = {
-  RecorderEndpoint: 'recording (RecorderEndpoint) comes with the MCU/recording work',
-  PlayerEndpoint: 'playback (PlayerEndpoint) comes with the MCU/recording work',
   Mixer: 'Mixer (media mixing) comes with the MCU/recording work',
   AlphaBlending: 'AlphaBlending (video composition) comes with the MCU/recording work',
   HttpPostEndpoint: 'HttpPostEndpoint is not planned',
@@ -42,12 +41,12 @@ const SPECS: ClassSpec[] = [
   DispatcherSpec,
   DispatcherOneToManySpec,
   CompositeSpec,
-  { name: 'UriEndpoint', parent: 'Endpoint', abstract: true },
+  UriEndpointSpec,
+  RecorderEndpointSpec,
+  PlayerEndpointSpec,
   { name: 'HttpEndpoint', parent: 'SessionEndpoint', abstract: true },
   later('Mixer', 'Hub'),
   later('AlphaBlending', 'Hub'),
-  later('RecorderEndpoint', 'UriEndpoint'),
-  later('PlayerEndpoint', 'UriEndpoint'),
   later('HttpPostEndpoint', 'HttpEndpoint'),
 ];
 
