@@ -1,5 +1,7 @@
 import { resolveMediaConfig, type MediaConfig } from '../config.js';
 import { Composite, type CompositeOptions } from '../mcu/Composite.js';
+import { PlayerEndpoint, type PlayerEndpointOptions } from '../recording/PlayerEndpoint.js';
+import { RecorderEndpoint, type RecorderEndpointOptions } from '../recording/RecorderEndpoint.js';
 import { RtpEndpoint, type RtpEndpointOptions } from '../rtp/RtpEndpoint.js';
 import { WebRtcEndpoint, type WebRtcEndpointOptions } from '../webrtc/WebRtcEndpoint.js';
 import { Dispatcher } from './Dispatcher.js';
@@ -72,6 +74,16 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
   /** A Composite (MCU): audio mixed per port (all but its own), video composed in a grid. */
   createComposite(options: CompositeOptions = {}): Composite {
     return this.adoptHub(new Composite(this, options));
+  }
+
+  /** Records what it is connected from into a file (remuxed, not re-encoded). */
+  createRecorderEndpoint(options: RecorderEndpointOptions): RecorderEndpoint {
+    return this.adopt(new RecorderEndpoint(this, options));
+  }
+
+  /** Plays a file or URL into the pipeline (a source element). */
+  createPlayerEndpoint(options: PlayerEndpointOptions): PlayerEndpoint {
+    return this.adopt(new PlayerEndpoint(this, options));
   }
 
   /** A new port of `hub` (a hub of this pipeline). The port is an element of the pipeline. */
