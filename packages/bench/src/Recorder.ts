@@ -1,0 +1,66 @@
+import { DELAY_BUCKET_US, type DownlinkCount, type WorkerReport } from './ipc.js';
+import { RTP_HEADER_BYTES, nowUs, type Kind, type ParsedHeader } from './traffic.js';
+
+/**
+ * Counts what the participants of one worker send and receive inside the measurement
+ * window (packets whose send time falls in it), and the one-way delay of each.
+ */
+export class Recorder {
+  private startUs = Number.POSITIVE_INFINITY;
+  private endUs = Number.NEGATIVE_INFINITY;
+  private readonly sent = new Map<string, number>();
+  private readonly downlinks = new Map<string, DownlinkCount>();
+  private readonly histogram = new Map<number, number>();
+  private receivedPackets = 0;
+  private receivedBytes = 0;
+  private sentPackets = 0;
+  private sentBytes = 0;
+
+  setWindow(startUs: number, endUs: number): void {
+    this.startUs = startUs;
+    this.endUs = endUs;
+  }
+
+  /** Declares a downlink, so that one that never receives anything still counts as 100 % loss. */
+  expect(receiver: number, sender: number, kind: Kind): void {
+    const key = `${receiver}>${sender}:${kind}`;
+    if (!this.downlinks.has(key)) this.downlinks.set(key, { receiver, sender, kind, received: 0 });
+  }
+
+  onSent(sender: number, kind: Kind, payloadBytes: number, sendUs: number): void {
+    if (sendUs < this.startUs || sendUs >= this.endUs) return;
+    const key = `${sender}:${kind}`;
+    this.sent.set(key, (this.sent.get(key) ?? 0) + 1);
+    this.sentPackets++;
+    this.sentBytes += payloadBytes + RTP_HEADER_BYTES;
+  }
+
+  onReceived(receiver: number, header: ParsedHeader, payloadBytes: number, recvUs = nowUs()): void {
+    if (header.sendUs < this.startUs || header.sendUs >= this.endUs) return;
+    const key = `${receiver}>${header.sender}:${header.kind}`;
+    let d = this.downlinks.get(key);
+    if (!d) {
+      d = { receiver, sender: header.sender, kind: header.kind, received: 0 };
+      this.downlinks.set(key, d);
+    }
+    d.received++;
+    this.receivedPackets++;
+    this.receivedBytes += payloadBytes + RTP_HEADER_BYTES;
+    const bucket = Math.max(0, Math.floor((recvUs - header.sendUs) / DELAY_BUCKET_US));
+    this.histogram.set(bucket, (this.histogram.get(bucket) ?? 0) + 1);
+  }
+
+  report(joinTimesMs: Array<number | null>, loopDelayP99Ms: number): WorkerReport {
+    return {
+      sent: Object.fromEntries(this.sent),
+      downlinks: [...this.downlinks.values()],
+      receivedPackets: this.receivedPackets,
+      receivedBytes: this.receivedBytes,
+      sentPackets: this.sentPackets,
+      sentBytes: this.sentBytes,
+      delayHistogram: Object.fromEntries([...this.histogram].map(([k, v]) => [String(k), v])),
+      joinTimesMs,
+      loopDelayP99Ms,
+    };
+  }
+}

@@ -1,0 +1,77 @@
+/** Messages between the bench orchestrator and its load-generator worker processes (over the Node IPC channel). */
+import type { Kind, TrafficOptions } from './traffic.js';
+
+/** Where the participants of one run connect. */
+export type TargetEndpoint =
+  | { kind: 'roundtable'; signalingUrl: string }
+  | { kind: 'janus'; wsUrl: string }
+  | { kind: 'floor'; host: string; port: number };
+
+export interface ParticipantSpec {
+  /** Unique within the run; written in every packet. */
+  id: number;
+  /** 0-based room index. */
+  room: number;
+  /** 0-based position in the room. */
+  index: number;
+}
+
+export interface JoinCommand {
+  type: 'join';
+  run: number;
+  endpoint: TargetEndpoint;
+  participants: ParticipantSpec[];
+  /** Participants per room (to know how many remote streams to expect). */
+  roomSize: number;
+  /** Participant ids of this run are idBase + room * roomSize + index. */
+  idBase: number;
+  traffic: TrafficOptions;
+  /** Participant k (over all rooms) starts joining k * joinStaggerMs after the command. */
+  joinStaggerMs: number;
+  /** Local address for every socket (the namespace's address). */
+  host: string;
+}
+
+export type ParentMessage =
+  | JoinCommand
+  /** Janus: subscribe to the other feeds once every publisher published. */
+  | { type: 'subscribe' }
+  | { type: 'status' }
+  | { type: 'window'; startUs: number; endUs: number }
+  | { type: 'collect' }
+  | { type: 'leave' }
+  | { type: 'exit' };
+
+export interface DownlinkCount {
+  receiver: number;
+  sender: number;
+  kind: Kind;
+  received: number;
+}
+
+export interface WorkerReport {
+  /** Packets sent in the window, by `${sender}:${kind}`. */
+  sent: Record<string, number>;
+  downlinks: DownlinkCount[];
+  /** Packets and bytes (payload + RTP header) received in the window. */
+  receivedPackets: number;
+  receivedBytes: number;
+  sentPackets: number;
+  sentBytes: number;
+  /** Delay histogram: bucket (100 µs) -> count. */
+  delayHistogram: Record<string, number>;
+  /** Event-loop delay of the worker during the window (ms): a starved generator sends late and reads late. */
+  loopDelayP99Ms: number;
+  /** Per participant: join request to first packet of every remote stream, ms; null if never complete. */
+  joinTimesMs: Array<number | null>;
+}
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'joined'; error?: string }
+  | { type: 'subscribed'; error?: string }
+  | { type: 'status'; streamsFlowing: number; streamsExpected: number; errors: string[] }
+  | { type: 'report'; report: WorkerReport }
+  | { type: 'left' };
+
+export const DELAY_BUCKET_US = 100;

@@ -1,0 +1,263 @@
+/**
+ * One measurement: R rooms of N participants against one target, for a fixed window.
+ * Join, wait until every remote stream flows, warm up, measure, collect, leave.
+ */
+import type { ParticipantSpec, WorkerReport } from './ipc.js';
+import { readMachineCpu, readProc } from './proc.js';
+import { histogramQuantileMs, mergeHistograms, quantile } from './stats.js';
+import type { Target } from './targets.js';
+import type { TargetEndpoint } from './ipc.js';
+import { nowUs, type TrafficOptions } from './traffic.js';
+import type { WorkerPool } from './WorkerPool.js';
+
+export interface MeasureOptions {
+  rooms: number;
+  roomSize: number;
+  durationS: number;
+  warmupS: number;
+  traffic: TrafficOptions;
+  host: string;
+  /** Longest wait for every remote stream to flow. */
+  joinTimeoutS: number;
+}
+
+/** The figures of one measurement. Rates are per second of the window. */
+export interface Sample {
+  target: string;
+  rooms: number;
+  roomSize: number;
+  run: number;
+  windowS: number;
+  /** user+sys CPU of the server process in the window, % of one core. */
+  serverCpuPct: number;
+  /** Server CPU µs per packet delivered to a subscriber. */
+  usPerPacket: number;
+  /** Server CPU µs per megabit delivered to subscribers (RTP payload + 12-byte header). */
+  usPerMbit: number;
+  packetsInPerS: number;
+  packetsOutPerS: number;
+  forwardedMbps: number;
+  /** Loss over all downlinks (1 - received / expected), and the worst downlink's, as fractions. */
+  loss: number;
+  worstDownlinkLoss: number;
+  downlinks: number;
+  delayP50Ms: number;
+  delayP99Ms: number;
+  joinP50Ms: number;
+  joinMaxMs: number;
+  /** Participants whose every remote stream never arrived. */
+  joinFailures: number;
+  rssIdleMb: number;
+  rssLoadMb: number;
+  rssPerParticipantMb: number;
+  /** Load-generator CPU: all workers together and the busiest one, % of one core. */
+  generatorCpuPct: number;
+  generatorMaxWorkerPct: number;
+  /** p99 event-loop delay of the busiest worker in the window, ms (> 50 ms: the generator is starved). */
+  generatorLoopDelayP99Ms: number;
+  /** CPU used by other processes of the machine during the window, % of one core (others' work skews every figure). */
+  otherCpuPct: number;
+  /** The generator (or the machine) was saturated: its figures are not the server's limit. */
+  generatorBound: boolean;
+  /** What went wrong without spoiling the whole sample (e.g. streams that never arrived). */
+  notes: string[];
+  error?: string;
+}
+
+/** Participants start joining this far apart (all rooms at once would be a burst of DTLS handshakes). */
+export const JOIN_STAGGER_MS = 200;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function measure(target: Target, endpoint: TargetEndpoint, pool: WorkerPool, options: MeasureOptions, run: number, cores: number, onPhase: (phase: string) => void): Promise<Sample> {
+  const { rooms, roomSize } = options;
+  const participants = rooms * roomSize;
+  const idle = readProc(target.pid);
+  const idBase = run * 1000;
+  const specs: ParticipantSpec[][] = pool.workers.map(() => []);
+  for (let room = 0; room < rooms; room++) {
+    for (let index = 0; index < roomSize; index++) {
+      const n = room * roomSize + index;
+      specs[n % specs.length]!.push({ id: idBase + n, room, index });
+    }
+  }
+  const base: Sample = emptySample(target.name, rooms, roomSize, run);
+  const notes: string[] = [];
+  try {
+    onPhase('joining');
+    const joined = await Promise.all(
+      pool.workers.map((w, i) => {
+        const answer = pool.next(w, 'joined', options.joinTimeoutS * 1000 + 60_000);
+        pool.send(w, { type: 'join', run, endpoint, participants: specs[i]!, roomSize, idBase, traffic: options.traffic, host: options.host, joinStaggerMs: JOIN_STAGGER_MS });
+        return answer;
+      }),
+    );
+    const joinError = joined.find((j) => j.error)?.error;
+    if (joinError) throw new Error(`join failed: ${joinError}`);
+    if (target.subscribePhase) {
+      onPhase('subscribing');
+      const subscribed = await pool.ask({ type: 'subscribe' }, 'subscribed', options.joinTimeoutS * 1000 + 30_000);
+      const error = subscribed.find((s) => s.error)?.error;
+      if (error) throw new Error(`subscribe failed: ${error}`);
+    }
+    onPhase('waiting for media');
+    const deadline = Date.now() + options.joinTimeoutS * 1000;
+    for (;;) {
+      target.check();
+      const status = await pool.ask({ type: 'status' }, 'status', 10_000);
+      const flowing = status.reduce((n, s) => n + s.streamsFlowing, 0);
+      const expected = status.reduce((n, s) => n + s.streamsExpected, 0);
+      onPhase(`waiting for media ${flowing}/${expected} streams`);
+      if (flowing >= expected) break;
+      if (Date.now() > deadline) {
+        const errors = status.flatMap((s) => s.errors);
+        notes.push(`${flowing}/${expected} remote streams flowing after ${options.joinTimeoutS} s${errors.length ? `; participant errors: ${errors.slice(0, 3).join('; ')}` : ''}`);
+        break;
+      }
+      await sleep(250);
+    }
+    onPhase('warming up');
+    await sleep(options.warmupS * 1000);
+    const startUs = nowUs() + 200_000;
+    const endUs = startUs + options.durationS * 1e6;
+    pool.broadcast({ type: 'window', startUs, endUs });
+    await sleep((startUs - nowUs()) / 1000);
+    const server0 = readProc(target.pid);
+    const workers0 = pool.pids.map((pid) => readProc(pid));
+    const machine0 = readMachineCpu();
+    onPhase('measuring');
+    await sleep((endUs - nowUs()) / 1000);
+    const server1 = readProc(target.pid);
+    const workers1 = pool.pids.map((pid) => readProc(pid));
+    const machine1 = readMachineCpu();
+    onPhase('collecting');
+    await sleep(1000); // packets sent at the end of the window are still on their way
+    const reports = await pool.reports();
+    target.check();
+    if (!server0 || !server1 || !idle) throw new Error('the server process is gone');
+    const windowS = (endUs - startUs) / 1e6;
+    const workerPct = workers0.map((w0, i) => {
+      const w1 = workers1[i];
+      return w0 && w1 ? ((w1.cpuUs - w0.cpuUs) / 1e6 / windowS) * 100 : Number.NaN;
+    });
+    return figures({ ...base, notes }, reports, {
+      windowS,
+      serverCpuUs: server1.cpuUs - server0.cpuUs,
+      rssIdle: idle.rssBytes,
+      rssLoad: server1.rssBytes,
+      participants,
+      workerPct,
+      cores,
+      machineBusyPct: ((machine1.busyUs - machine0.busyUs) / 1e6 / windowS) * 100,
+    });
+  } catch (error) {
+    return { ...base, error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    onPhase('leaving');
+    await pool.ask({ type: 'leave' }, 'left', 60_000).catch(() => undefined);
+    await sleep(500);
+  }
+}
+
+interface Raw {
+  windowS: number;
+  serverCpuUs: number;
+  rssIdle: number;
+  rssLoad: number;
+  participants: number;
+  workerPct: number[];
+  cores: number;
+  machineBusyPct: number;
+}
+
+function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
+  const sent = new Map<string, number>();
+  for (const r of reports) for (const [k, v] of Object.entries(r.sent)) sent.set(k, (sent.get(k) ?? 0) + v);
+  let expected = 0;
+  let received = 0;
+  const losses: number[] = [];
+  for (const r of reports) {
+    for (const d of r.downlinks) {
+      const e = sent.get(`${d.sender}:${d.kind}`) ?? 0;
+      if (e === 0) continue;
+      const got = Math.min(d.received, e);
+      expected += e;
+      received += got;
+      losses.push(1 - got / e);
+    }
+  }
+  const receivedPackets = reports.reduce((n, r) => n + r.receivedPackets, 0);
+  const receivedBytes = reports.reduce((n, r) => n + r.receivedBytes, 0);
+  const sentPackets = reports.reduce((n, r) => n + r.sentPackets, 0);
+  const histogram = mergeHistograms(reports.map((r) => r.delayHistogram));
+  const joins = reports.flatMap((r) => r.joinTimesMs);
+  const joinOk = joins.filter((j): j is number => j !== null);
+  const generatorCpuPct = raw.workerPct.reduce((a, b) => a + b, 0);
+  const generatorMaxWorkerPct = Math.max(...raw.workerPct);
+  const serverCpuPct = (raw.serverCpuUs / 1e6 / raw.windowS) * 100;
+  const otherCpuPct = Math.max(0, raw.machineBusyPct - serverCpuPct - generatorCpuPct);
+  const loopDelayP99Ms = Math.max(...reports.map((r) => r.loopDelayP99Ms));
+  return {
+    ...base,
+    windowS: raw.windowS,
+    serverCpuPct,
+    usPerPacket: receivedPackets > 0 ? raw.serverCpuUs / receivedPackets : Number.NaN,
+    usPerMbit: receivedBytes > 0 ? raw.serverCpuUs / ((receivedBytes * 8) / 1e6) : Number.NaN,
+    packetsInPerS: sentPackets / raw.windowS,
+    packetsOutPerS: receivedPackets / raw.windowS,
+    forwardedMbps: (receivedBytes * 8) / 1e6 / raw.windowS,
+    loss: expected > 0 ? 1 - received / expected : 1,
+    worstDownlinkLoss: losses.length ? Math.max(...losses) : 1,
+    downlinks: losses.length,
+    delayP50Ms: histogramQuantileMs(histogram, 0.5),
+    delayP99Ms: histogramQuantileMs(histogram, 0.99),
+    joinP50Ms: quantile(joinOk, 0.5),
+    joinMaxMs: joinOk.length ? Math.max(...joinOk) : Number.NaN,
+    joinFailures: joins.length - joinOk.length,
+    rssIdleMb: raw.rssIdle / 2 ** 20,
+    rssLoadMb: raw.rssLoad / 2 ** 20,
+    rssPerParticipantMb: (raw.rssLoad - raw.rssIdle) / 2 ** 20 / raw.participants,
+    generatorCpuPct,
+    generatorMaxWorkerPct,
+    // A worker near a full core, or the machine near all of its cores, limits what is measured.
+    generatorLoopDelayP99Ms: loopDelayP99Ms,
+    otherCpuPct,
+    // A worker near a full core, a worker whose timers run late (starved of CPU), or the
+    // machine near all of its cores: what is measured is then not the server's limit.
+    generatorBound: generatorMaxWorkerPct > 90 || loopDelayP99Ms > 50 || raw.machineBusyPct > raw.cores * 100 * 0.9,
+  };
+}
+
+function emptySample(target: string, rooms: number, roomSize: number, run: number): Sample {
+  const nan = Number.NaN;
+  return {
+    target,
+    rooms,
+    roomSize,
+    run,
+    windowS: 0,
+    serverCpuPct: nan,
+    usPerPacket: nan,
+    usPerMbit: nan,
+    packetsInPerS: nan,
+    packetsOutPerS: nan,
+    forwardedMbps: nan,
+    loss: nan,
+    worstDownlinkLoss: nan,
+    downlinks: 0,
+    delayP50Ms: nan,
+    delayP99Ms: nan,
+    joinP50Ms: nan,
+    joinMaxMs: nan,
+    joinFailures: rooms * roomSize,
+    rssIdleMb: nan,
+    rssLoadMb: nan,
+    rssPerParticipantMb: nan,
+    generatorCpuPct: nan,
+    generatorMaxWorkerPct: nan,
+    generatorLoopDelayP99Ms: nan,
+    otherCpuPct: nan,
+    generatorBound: false,
+    notes: [],
+  };
+}

@@ -1,0 +1,130 @@
+/** Command-line options of `npm run bench`. */
+import { parseArgs } from 'node:util';
+import { DEFAULT_TRAFFIC, type TrafficOptions } from './traffic.js';
+
+export const TARGET_NAMES = ['roundtable', 'janus', 'janus-el2', 'floor'] as const;
+
+export interface BenchOptions {
+  quick: boolean;
+  json: boolean;
+  /** Loads measured in full (rooms of `roomSize`), e.g. [1, 2]. */
+  rooms: number[];
+  /** Capacity search: keep adding rooms after the largest of `rooms` up to this many (0: no search). */
+  maxRooms: number;
+  roomSize: number;
+  durationS: number;
+  warmupS: number;
+  /** Alternating runs per load and target (medians are taken over them). */
+  runs: number;
+  targets: string[];
+  /** Extra Roundtable targets: `roundtable@<git ref>` (that revision's `roundtable start`). */
+  roundtableRefs: string[];
+  /** Extra Roundtable targets: `roundtable:<label>` with environment variables. */
+  roundtableEnvs: Array<{ label: string; env: Record<string, string> }>;
+  workers: number;
+  outDir: string | undefined;
+  traffic: TrafficOptions;
+  joinTimeoutS: number;
+  /** Run without the network namespace (no Janus). */
+  noNetns: boolean;
+}
+
+export const HELP = `npm run bench -- [options]
+
+Simulated 9-person group calls (real WebRTC: ICE, DTLS, SRTP) against Roundtable, Janus
+VideoRoom (default threading and event_loops = 2) and a bare UDP relay (the floor), in
+alternating runs; writes a Markdown report, an SVG chart and JSON to bench-results/<time>/.
+
+  --quick                 ~30-60 s smoke run: 1 room, 1 run, short windows, every figure
+  --json                  print the results as JSON on stdout (progress goes to stderr)
+  --rooms 1,2             loads measured, in rooms of --room-size (default 1,2; quick 1)
+  --max-rooms N           capacity search: add rooms up to N until loss > 1 %, p99 > 100 ms
+                          or the server saturates a core (default 6; quick: no search)
+  --room-size N           participants per room (default 9)
+  --duration S            measurement window per run, seconds (default 10; quick 3)
+  --warmup S              seconds of media before the window (default 2; quick 1)
+  --runs N                alternating runs per load and target (default 3; quick 1)
+  --bitrate KBPS          video bitrate per publisher (default 500)
+  --targets LIST          of roundtable,janus,janus-el2,floor (default all)
+  --roundtable-ref REF    also measure \`roundtable start\` of git revision REF (repeatable),
+                          e.g. the commit before the fast path: target roundtable@REF
+  --roundtable-env L:K=V[,K=V]  also measure Roundtable with these environment variables
+                          (repeatable): target roundtable:L
+  --workers N             load-generator processes (default: number of cores)
+  --out DIR               results folder (default bench-results/<timestamp>)
+  --no-netns              do not create the network namespace (Janus is then left out)
+  --help
+`;
+
+function list(value: string | undefined, fallback: number[]): number[] {
+  if (!value) return fallback;
+  const out = value.split(',').map((v) => Number(v.trim()));
+  if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--rooms: expected positive integers, got '${value}'`);
+  return out;
+}
+
+function num(value: string | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${what}: expected a positive number, got '${value}'`);
+  return n;
+}
+
+export function parseOptions(argv: string[], cores: number): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      rooms: { type: 'string' },
+      'max-rooms': { type: 'string' },
+      'room-size': { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      runs: { type: 'string' },
+      bitrate: { type: 'string' },
+      targets: { type: 'string' },
+      'roundtable-ref': { type: 'string', multiple: true },
+      'roundtable-env': { type: 'string', multiple: true },
+      workers: { type: 'string' },
+      out: { type: 'string' },
+      'no-netns': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const quick = values.quick ?? false;
+  const rooms = list(values.rooms, quick ? [1] : [1, 2]);
+  const targets = values.targets ? values.targets.split(',').map((t) => t.trim()) : [...TARGET_NAMES];
+  for (const t of targets) if (!(TARGET_NAMES as readonly string[]).includes(t)) throw new Error(`--targets: unknown target '${t}' (one of ${TARGET_NAMES.join(', ')})`);
+  const roundtableEnvs = (values['roundtable-env'] ?? []).map((spec) => {
+    const [label, rest = ''] = spec.split(/:(.*)/s);
+    if (!label || !/^[A-Za-z0-9_.-]+$/.test(label)) throw new Error(`--roundtable-env: expected LABEL:K=V[,K=V], got '${spec}'`);
+    const env: Record<string, string> = {};
+    for (const pair of rest.split(',').filter(Boolean)) {
+      const i = pair.indexOf('=');
+      if (i < 1) throw new Error(`--roundtable-env: expected K=V, got '${pair}'`);
+      env[pair.slice(0, i)] = pair.slice(i + 1);
+    }
+    return { label, env };
+  });
+  return {
+    quick,
+    json: values.json ?? false,
+    rooms,
+    maxRooms: values['max-rooms'] !== undefined ? Math.floor(num(values['max-rooms'], 0, '--max-rooms')) : quick ? 0 : 6,
+    roomSize: Math.floor(num(values['room-size'], 9, '--room-size')),
+    durationS: num(values.duration, quick ? 3 : 10, '--duration'),
+    warmupS: num(values.warmup, quick ? 1 : 2, '--warmup'),
+    runs: Math.floor(num(values.runs, quick ? 1 : 3, '--runs')),
+    targets,
+    roundtableRefs: values['roundtable-ref'] ?? [],
+    roundtableEnvs,
+    workers: Math.floor(num(values.workers, Math.max(2, cores), '--workers')),
+    outDir: values.out,
+    traffic: { ...DEFAULT_TRAFFIC, videoKbps: num(values.bitrate, DEFAULT_TRAFFIC.videoKbps, '--bitrate') },
+    joinTimeoutS: quick ? 30 : 60,
+    noNetns: values['no-netns'] ?? false,
+  };
+}

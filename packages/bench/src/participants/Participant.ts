@@ -1,0 +1,111 @@
+import type { JoinCommand, ParticipantSpec } from '../ipc.js';
+import type { Recorder } from '../Recorder.js';
+import { TrafficSchedule, nowUs, readPayload, writePayload, type Kind, type PlannedPacket } from '../traffic.js';
+
+/** What every simulated participant needs from its worker. */
+export interface ParticipantContext {
+  command: JoinCommand;
+  recorder: Recorder;
+  /** The worker's loopback STUN server URL (werift peers). */
+  stunUrl: string;
+}
+
+/**
+ * One simulated participant: publishes the synthetic schedule on its uplink, receives
+ * every other participant of its room, and measures its join time (join request to the
+ * first packet of every remote stream). Subclasses speak one target's protocol.
+ */
+export abstract class Participant {
+  readonly id: number;
+  protected readonly roomMembers: number[];
+  private schedule: TrafficSchedule | undefined;
+  private readonly seq: Record<Kind, number> = { audio: 0, video: 0 };
+  private readonly firstPackets = new Set<string>();
+  private joinStartUs = 0;
+  private joinDoneUs: number | undefined;
+  private lastKeyframeRequest = 0;
+  protected closed = false;
+  /** Errors after joining (signaling failures); they show as missing streams, and are reported. */
+  readonly errors: string[] = [];
+
+  constructor(
+    readonly spec: ParticipantSpec,
+    protected readonly context: ParticipantContext,
+  ) {
+    const { idBase, roomSize } = context.command;
+    this.id = spec.id;
+    this.roomMembers = Array.from({ length: roomSize }, (_, i) => idBase + spec.room * roomSize + i);
+    for (const sender of this.remoteIds) {
+      context.recorder.expect(this.id, sender, 'audio');
+      context.recorder.expect(this.id, sender, 'video');
+    }
+  }
+
+  get remoteIds(): number[] {
+    return this.roomMembers.filter((m) => m !== this.id);
+  }
+
+  get streamsExpected(): number {
+    return this.remoteIds.length * 2;
+  }
+
+  get streamsFlowing(): number {
+    return this.firstPackets.size;
+  }
+
+  get joinTimeMs(): number | null {
+    return this.joinDoneUs === undefined ? null : (this.joinDoneUs - this.joinStartUs) / 1000;
+  }
+
+  /** Joins: signs in and publishes. Resolves when the uplink is negotiated. */
+  async join(): Promise<void> {
+    this.joinStartUs = nowUs();
+    await this.connect();
+  }
+
+  /** Janus subscribes once every publisher published; the others receive from the server's offers. */
+  async subscribe(): Promise<void> {}
+
+  /** Sends whatever the schedule says is due. */
+  tick(nowMs: number): void {
+    if (!this.schedule || this.closed) return;
+    for (const planned of this.schedule.due(nowMs)) {
+      const payload = Buffer.allocUnsafe(planned.size);
+      const seq = this.seq[planned.kind]++;
+      const sendUs = nowUs();
+      writePayload(payload, planned, this.id, seq, sendUs);
+      this.transmit(planned, payload);
+      this.context.recorder.onSent(this.id, planned.kind, planned.size, sendUs);
+    }
+  }
+
+  abstract close(): Promise<void>;
+
+  protected abstract connect(): Promise<void>;
+  protected abstract transmit(planned: PlannedPacket, payload: Buffer): void;
+
+  /** Starts the uplink's schedule (once its transport is negotiated). */
+  protected startPublishing(): void {
+    this.schedule ??= new TrafficSchedule(this.context.command.traffic, performance.now());
+  }
+
+  /** A PLI/FIR from the server: a keyframe next, as a browser's encoder would (at most one per 300 ms). */
+  protected keyframeRequested(): void {
+    const now = performance.now();
+    if (now - this.lastKeyframeRequest < 300) return;
+    this.lastKeyframeRequest = now;
+    this.schedule?.requestKeyframe();
+  }
+
+  /** Feeds one received payload (RTP payload, or the floor's datagram past its fake RTP header). */
+  protected received(payload: Uint8Array, offset = 0): void {
+    const header = readPayload(payload, offset);
+    if (!header || header.sender === this.id) return;
+    const recvUs = nowUs();
+    if (this.joinDoneUs === undefined) {
+      this.firstPackets.add(`${header.sender}:${header.kind}`);
+      if (this.firstPackets.size >= this.streamsExpected) this.joinDoneUs = recvUs;
+    }
+    this.context.recorder.onReceived(this.id, header, payload.length - offset, recvUs);
+  }
+}

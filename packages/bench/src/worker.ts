@@ -1,0 +1,113 @@
+/**
+ * A load-generator worker process: runs several simulated participants, on the
+ * orchestrator's orders (IPC), and reports what they sent and received. Its CPU is
+ * read by the orchestrator from /proc, apart from the server's.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { JoinCommand, ParentMessage, WorkerMessage } from './ipc.js';
+import { FloorParticipant } from './participants/FloorParticipant.js';
+import { JanusParticipant } from './participants/JanusParticipant.js';
+import type { Participant, ParticipantContext } from './participants/Participant.js';
+import { RoundtableParticipant } from './participants/RoundtableParticipant.js';
+import { Recorder } from './Recorder.js';
+import { StunServer } from './stun.js';
+
+const TICK_MS = 5;
+
+let participants: Participant[] = [];
+let recorder = new Recorder();
+let ticker: NodeJS.Timeout | undefined;
+const stun = new StunServer();
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+let stunUrl: string | undefined;
+
+function post(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function create(command: JoinCommand, context: ParticipantContext): Participant[] {
+  return command.participants.map((spec) => {
+    switch (command.endpoint.kind) {
+      case 'roundtable':
+        return new RoundtableParticipant(spec, context);
+      case 'janus':
+        return new JanusParticipant(spec, context);
+      case 'floor':
+        return new FloorParticipant(spec, context);
+    }
+  });
+}
+
+async function join(command: JoinCommand): Promise<void> {
+  stunUrl ??= await stun.listen(command.host);
+  recorder = new Recorder();
+  participants = create(command, { command, recorder, stunUrl });
+  ticker ??= setInterval(() => {
+    const now = performance.now();
+    for (const p of participants) p.tick(now);
+  }, TICK_MS);
+  // People do not all join in the same millisecond; and a burst of dozens of DTLS
+  // handshakes at once only measures the handshake, not forwarding.
+  await Promise.all(
+    participants.map(async (p) => {
+      await new Promise((resolve) => setTimeout(resolve, (p.spec.room * command.roomSize + p.spec.index) * command.joinStaggerMs));
+      await p.join();
+    }),
+  );
+}
+
+async function leave(): Promise<void> {
+  const leaving = participants;
+  participants = [];
+  await Promise.all(leaving.map((p) => p.close().catch(() => undefined)));
+}
+
+process.on('message', (raw) => {
+  const message = raw as ParentMessage;
+  switch (message.type) {
+    case 'join':
+      join(message).then(
+        () => post({ type: 'joined' }),
+        (error: unknown) => post({ type: 'joined', error: errorText(error) }),
+      );
+      break;
+    case 'subscribe':
+      Promise.all(participants.map((p) => p.subscribe())).then(
+        () => post({ type: 'subscribed' }),
+        (error: unknown) => post({ type: 'subscribed', error: errorText(error) }),
+      );
+      break;
+    case 'status':
+      post({
+        type: 'status',
+        streamsFlowing: participants.reduce((n, p) => n + p.streamsFlowing, 0),
+        streamsExpected: participants.reduce((n, p) => n + p.streamsExpected, 0),
+        errors: participants.flatMap((p) => p.errors).slice(0, 5),
+      });
+      break;
+    case 'window':
+      recorder.setWindow(message.startUs, message.endUs);
+      setTimeout(() => loopDelay.reset(), Math.max(0, (message.startUs - Number(process.hrtime.bigint() / 1000n)) / 1000));
+      break;
+    case 'collect':
+      post({ type: 'report', report: recorder.report(participants.map((p) => p.joinTimeMs), loopDelay.percentile(99) / 1e6) });
+      break;
+    case 'leave':
+      void leave().then(() => post({ type: 'left' }));
+      break;
+    case 'exit':
+      void leave().then(() => {
+        if (ticker) clearInterval(ticker);
+        stun.close();
+        process.exit(0);
+      });
+      break;
+  }
+});
+
+post({ type: 'ready' });
