@@ -30,6 +30,12 @@ export interface MediaConfig {
   retransmissionMs: number;
   /** Interval between RTCP sender reports and REMB messages (ms). Default 1000. */
   rtcpIntervalMs: number;
+  /**
+   * Forward RTP/RTCP of WebRTC endpoints on Roundtable's own data path (native-crypto
+   * SRTP, in-place header rewriting, pooled buffers) once werift has done ICE and DTLS.
+   * false keeps every packet on werift's SRTP and packet objects. Default true.
+   */
+  fastPath: boolean;
 }
 
 export const DEFAULT_MEDIA_CONFIG: MediaConfig = {
@@ -38,6 +44,7 @@ export const DEFAULT_MEDIA_CONFIG: MediaConfig = {
   keyframeIntervalMs: 1000,
   retransmissionMs: 1000,
   rtcpIntervalMs: 1000,
+  fastPath: true,
 };
 
 export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaConfig {

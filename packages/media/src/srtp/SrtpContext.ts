@@ -16,7 +16,7 @@ export const SrtpDrop = {
 } as const;
 
 export interface SrtpContextOptions {
-  /** Replay window in packets: 64 (default) or 128. */
+  /** Replay window in packets: 64 (default), 128, or any multiple of 32 (libwebrtc uses 1024). */
   replayWindow?: number;
 }
 

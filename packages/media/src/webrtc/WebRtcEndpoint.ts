@@ -32,6 +32,7 @@ import { InboundStream } from '../rtp/InboundStream.js';
 import { kindStats } from '../rtp/kindStats.js';
 import { OutboundStream, type RtpTransport } from '../rtp/OutboundStream.js';
 import { DataChannels, type DataChannelOptions, type DataChannelStats } from './DataChannels.js';
+import { FastPath, type ExtensionLayout, type FastPathStats } from './FastPath.js';
 import {
   announceCandidate,
   mapCandidateLines,
@@ -176,6 +177,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private invalidPackets = 0;
   private keyframeRequestsSent = { audio: 0, video: 0 };
   private rtcpTimer: NodeJS.Timeout | undefined;
+  /** Roundtable's own RTP/RTCP path, once DTLS is up (config fastPath). */
+  private fastPath: FastPath | undefined;
   private iceState: IceState = 'new';
   private dtlsState: DtlsState = 'new';
   private connectionState: ConnectionState = 'new';
@@ -442,6 +445,15 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     };
   }
 
+  /**
+   * Counters of Roundtable's own RTP/RTCP path (datagrams in and out, SRTP drops),
+   * while it carries this endpoint's media; undefined before DTLS is up, with config
+   * fastPath false, or once the transport closed.
+   */
+  getFastPathStats(): FastPathStats | undefined {
+    return this.fastPath?.getStats();
+  }
+
   /** The stream this endpoint currently receives for `kind`. */
   getInboundStream(kind: MediaKind): InboundStream | undefined {
     return this.currentInbound.get(kind);
@@ -680,6 +692,13 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
         }
       });
       dtls.onStateChange.subscribe((state) => {
+        if (state === 'connected' && this.pipeline.config.fastPath && !this.fastPath && !this.transportReleased) {
+          // Before anything below sends RTCP: from here on one SRTCP context sends it all.
+          this.fastPath = FastPath.start(dtls, { invalid: () => this.invalidPackets++ });
+        } else if (state !== 'connected') {
+          this.fastPath?.close();
+          this.fastPath = undefined;
+        }
         this.dtlsState = state;
         this.emit('dtlsStateChange', state);
         if (state === 'connected') {
@@ -732,7 +751,10 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   private transportFor(t: RTCRtpTransceiver): RtpTransport {
+    const layout = this.extensionLayout(t);
     return {
+      forwardRtp: (packet, payloadType, seq, timestamp, ssrc) =>
+        this.fastPath?.forwardRtp(packet, payloadType, seq, timestamp, ssrc, layout) ?? false,
       sendRtp: (payload: Buffer, header: RtpHeader) => {
         const dtls = t.sender.dtlsTransport;
         if (dtls?.state !== 'connected') return;
@@ -744,6 +766,20 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
         dtls.sendRtcp(packets).catch(() => undefined);
       },
     };
+  }
+
+  private extensionLayout(t: RTCRtpTransceiver): ExtensionLayout {
+    const mid = t.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.sdesMid);
+    const abs = t.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.absSendTime);
+    const midValue = t.mid;
+    const layout: ExtensionLayout = {};
+    // One-byte extension elements (RFC 8285) hold ids 1-14 and 1-16 bytes.
+    if (mid && midValue && mid.id >= 1 && mid.id <= 14 && midValue.length >= 1 && midValue.length <= 16) {
+      layout.midId = mid.id;
+      layout.mid = Buffer.from(midValue, 'utf8');
+    }
+    if (abs && abs.id >= 1 && abs.id <= 14) layout.absSendTimeId = abs.id;
+    return layout;
   }
 
   private extensionWriter(t: RTCRtpTransceiver): () => Extension[] {
@@ -805,6 +841,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   private releaseTransport(): void {
     this.transportReleased = true;
+    this.fastPath?.close();
+    this.fastPath = undefined;
     if (this.rtcpTimer) clearInterval(this.rtcpTimer);
     this.rtcpTimer = undefined;
     for (const s of this.inbound.values()) s.close();
