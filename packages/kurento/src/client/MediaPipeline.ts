@@ -1,3 +1,4 @@
+import { Composite } from './Composite.js';
 import { Dispatcher } from './Dispatcher.js';
 import { DispatcherOneToMany } from './DispatcherOneToMany.js';
 import { PassThrough } from './PassThrough.js';
@@ -35,6 +36,11 @@ export class MediaPipeline extends RemoteMediaObject {
   async createDispatcher(): Promise<Dispatcher> {
     const id = await this.createChild('Dispatcher', { mediaPipeline: this.id });
     return new Dispatcher(this.host, id, 'Dispatcher', this);
+  }
+
+  async createComposite(): Promise<Composite> {
+    const id = await this.createChild('Composite', { mediaPipeline: this.id });
+    return new Composite(this.host, id, 'Composite', this);
   }
 
   async createDispatcherOneToMany(): Promise<DispatcherOneToMany> {

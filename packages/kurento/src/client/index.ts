@@ -9,6 +9,7 @@ export { RtpEndpoint } from './RtpEndpoint.js';
 export { PassThrough } from './PassThrough.js';
 export { Hub } from './Hub.js';
 export { HubPort } from './HubPort.js';
+export { Composite } from './Composite.js';
 export { Dispatcher } from './Dispatcher.js';
 export { DispatcherOneToMany } from './DispatcherOneToMany.js';
 export { ServerManager } from './ServerManager.js';

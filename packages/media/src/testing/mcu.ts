@@ -31,6 +31,11 @@ export interface McuTestPeerOptions {
    * video track. Default: no video.
    */
   video?: { port: number; color: 'red' | 'green' | 'blue' | 'white' };
+  /**
+   * Synthetic VP8-shaped video instead (for forwarding tests, not decodable): 15
+   * packets a second whose payload byte 2 is `tag`, a keyframe every 15. Default: none.
+   */
+  fakeVideoTag?: number;
 }
 
 const PATTERN = { white: 3, red: 4, green: 5, blue: 6 } as const;
@@ -52,6 +57,7 @@ export class McuTestPeer {
   private ts = Math.floor(Math.random() * 0x7fffffff);
   private sample = 0;
   private timer: NodeJS.Timeout | undefined;
+  private videoTimer: NodeJS.Timeout | undefined;
   private child: ChildProcess | undefined;
   private socket: Socket | undefined;
 
@@ -71,6 +77,20 @@ export class McuTestPeer {
 
   async start(): Promise<void> {
     this.timer = setInterval(() => this.sendTone(), 20);
+    const tag = this.options.fakeVideoTag;
+    if (tag !== undefined) {
+      let n = 0;
+      let seq = Math.floor(Math.random() * 60000);
+      this.videoTimer = setInterval(() => {
+        const payload = Buffer.alloc(300);
+        payload[0] = 0x10;
+        payload[1] = n % 15 === 0 ? 0x00 : 0x01;
+        payload[2] = tag;
+        this.video.writeRtp(new RtpPacket(new RtpHeader({ sequenceNumber: seq, timestamp: n * 6000, marker: true, payloadType: 96 }), payload));
+        seq = (seq + 1) & 0xffff;
+        n++;
+      }, 66);
+    }
     const video = this.options.video;
     if (!video) return;
     const socket = createSocket('udp4');
@@ -115,7 +135,9 @@ export class McuTestPeer {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.videoTimer) clearInterval(this.videoTimer);
     this.timer = undefined;
+    this.videoTimer = undefined;
     await this.stopVideo();
     this.socket?.close();
     this.socket = undefined;

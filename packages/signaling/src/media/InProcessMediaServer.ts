@@ -1,7 +1,7 @@
-import { MediaPipeline, type MediaConfig, type WebRtcEndpoint } from '@roundtable/media';
+import { MediaPipeline, type Composite, type HubPort, type MediaConfig, type WebRtcEndpoint } from '@roundtable/media';
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomCandidate } from './MediaServer.js';
+import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 /** The embedded default: rooms are pipelines of this process's media engine. */
@@ -11,8 +11,8 @@ export class InProcessMediaServer implements MediaServer {
 
   constructor(private readonly config: Partial<MediaConfig> = {}) {}
 
-  async createRoom(label: string): Promise<MediaRoom> {
-    const room = new InProcessRoom(label, new MediaPipeline(this.config), () => this.rooms.delete(room));
+  async createRoom(label: string, options: RoomOptions = {}): Promise<MediaRoom> {
+    const room = new InProcessRoom(label, options.audio ?? 'forwarded', new MediaPipeline(this.config), () => this.rooms.delete(room));
     this.rooms.add(room);
     return room;
   }
@@ -33,10 +33,14 @@ export class InProcessMediaServer implements MediaServer {
 class InProcessRoom implements MediaRoom {
   private readonly links = new RoomLinks<WebRtcEndpoint>();
   private readonly listeners: Array<(c: RoomCandidate) => void> = [];
+  /** The audio mix of a 'mixed' room, and each participant's port on it. */
+  private mixer: Composite | undefined;
+  private readonly mixPorts = new Map<string, HubPort>();
   private closed = false;
 
   constructor(
     readonly label: string,
+    readonly audio: RoomAudio,
     private readonly pipeline: MediaPipeline,
     private readonly onClosed: () => void,
   ) {}
@@ -44,7 +48,16 @@ class InProcessRoom implements MediaRoom {
   async join(participant: string): Promise<void> {
     this.assertOpen();
     if (this.links.has(participant)) return;
-    this.links.addUplink(participant, this.endpoint(participant, participant, 'recvonly'));
+    const uplink = this.endpoint(participant, participant, 'recvonly');
+    this.links.addUplink(participant, uplink);
+    if (this.audio === 'mixed') {
+      // The uplink's audio goes into the mix; the mix of the others comes back on it.
+      this.mixer ??= this.pipeline.createComposite({ video: false });
+      const port = this.mixer.createHubPort();
+      uplink.connect(port, 'audio');
+      port.connect(uplink, 'audio');
+      this.mixPorts.set(participant, port);
+    }
   }
 
   async receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
@@ -71,6 +84,8 @@ class InProcessRoom implements MediaRoom {
   }
 
   async leave(participant: string): Promise<void> {
+    this.mixPorts.get(participant)?.close();
+    this.mixPorts.delete(participant);
     for (const ep of this.links.remove(participant)) ep.close();
   }
 
@@ -97,7 +112,9 @@ class InProcessRoom implements MediaRoom {
       create
         ? (source) => {
             const ep = this.endpoint(participant, sender, 'sendonly');
-            source.connect(ep);
+            // In a mixed room, the sender's audio reaches others only through the mix.
+            if (this.audio === 'mixed') source.connect(ep, 'video');
+            else source.connect(ep);
             return ep;
           }
         : undefined,

@@ -8,10 +8,24 @@ import type { IceCandidateInit } from '@roundtable/protocol';
  */
 export interface MediaServer {
   readonly kind: 'in-process' | 'remote';
-  createRoom(label: string): Promise<MediaRoom>;
+  createRoom(label: string, options?: RoomOptions): Promise<MediaRoom>;
   /** True when it can take new rooms (for /readyz). */
   ready(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/**
+ * How a room carries audio. 'forwarded' (the default): each downlink carries its
+ * sender's audio, as it carries its video. 'mixed' (hybrid media): the server mixes the
+ * audio (a Composite); each participant receives ONE audio stream, the mix of all the
+ * others, back on its uplink connection (so the uplink's audio must be sendrecv), and
+ * downlinks carry video only.
+ */
+export type RoomAudio = 'forwarded' | 'mixed';
+
+export interface RoomOptions {
+  /** Default 'forwarded'. */
+  audio?: RoomAudio;
 }
 
 /** A local ICE candidate of one endpoint: `participant`'s link for `sender`'s media. */
@@ -24,6 +38,7 @@ export interface RoomCandidate {
 
 export interface MediaRoom {
   readonly label: string;
+  readonly audio: RoomAudio;
   /** Adds a participant (creates its uplink endpoint). Idempotent. */
   join(participant: string): Promise<void>;
   /**

@@ -1,8 +1,8 @@
-import { KurentoClient, type MediaPipeline, type WebRtcEndpoint } from '@roundtable/kurento/client';
+import { KurentoClient, type Composite, type HubPort, type MediaPipeline, type WebRtcEndpoint } from '@roundtable/kurento/client';
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomCandidate } from './MediaServer.js';
+import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 export interface RemoteMediaServerOptions {
@@ -30,9 +30,9 @@ export class RemoteMediaServer implements MediaServer {
     return new RemoteMediaServer(client);
   }
 
-  async createRoom(label: string): Promise<MediaRoom> {
+  async createRoom(label: string, options: RoomOptions = {}): Promise<MediaRoom> {
     try {
-      return new RemoteRoom(label, await this.client.createMediaPipeline());
+      return new RemoteRoom(label, options.audio ?? 'forwarded', await this.client.createMediaPipeline());
     } catch (error) {
       throw new SignalingError('MEDIA_ERROR', `media server: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -50,10 +50,14 @@ export class RemoteMediaServer implements MediaServer {
 class RemoteRoom implements MediaRoom {
   private readonly links = new RoomLinks<Promise<WebRtcEndpoint>>();
   private readonly listeners: Array<(c: RoomCandidate) => void> = [];
+  /** The audio mix of a 'mixed' room (a Composite on the media server), and each participant's port. */
+  private mixer: Promise<Composite> | undefined;
+  private readonly mixPorts = new Map<string, Promise<HubPort>>();
   private closed = false;
 
   constructor(
     readonly label: string,
+    readonly audio: RoomAudio,
     private readonly pipeline: MediaPipeline,
   ) {}
 
@@ -62,6 +66,19 @@ class RemoteRoom implements MediaRoom {
     if (this.links.has(participant)) return;
     const ep = this.endpoint(participant, participant, {});
     this.links.addUplink(participant, ep);
+    if (this.audio === 'mixed') {
+      // The uplink's audio goes into the mix; the mix of the others comes back on it.
+      const mixer = (this.mixer ??= media(() => this.pipeline.createComposite()));
+      const port = media(async () => {
+        const p = await (await mixer).createHubPort();
+        const uplink = await ep;
+        await uplink.connect(p, 'AUDIO');
+        await p.connect(uplink, 'AUDIO');
+        return p;
+      });
+      this.mixPorts.set(participant, port);
+      await port;
+    }
     await ep;
   }
 
@@ -83,6 +100,9 @@ class RemoteRoom implements MediaRoom {
   }
 
   async leave(participant: string): Promise<void> {
+    const port = this.mixPorts.get(participant);
+    this.mixPorts.delete(participant);
+    await (await port?.catch(() => undefined))?.release().catch(() => undefined);
     const doomed = this.links.remove(participant);
     await Promise.all(doomed.map(async (p) => (await p.catch(() => undefined))?.release().catch(() => undefined)));
   }
@@ -108,7 +128,9 @@ class RemoteRoom implements MediaRoom {
       create
         ? (source) =>
             this.endpoint(participant, sender, { sendonly: true }).then(async (down) => {
-              await (await source).connect(down);
+              // In a mixed room, the sender's audio reaches others only through the mix.
+              if (this.audio === 'mixed') await (await source).connect(down, 'VIDEO');
+              else await (await source).connect(down);
               return down;
             })
         : undefined,
