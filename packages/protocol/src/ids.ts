@@ -8,3 +8,4 @@ export type ConversationId = Brand<string, 'ConversationId'>;
 export type MessageId = Brand<string, 'MessageId'>;
 export type CallId = Brand<string, 'CallId'>;
 export type RoomName = Brand<string, 'RoomName'>;
+export type RecordingId = Brand<string, 'RecordingId'>;

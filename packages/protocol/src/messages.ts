@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { END_REASONS, TOPOLOGIES } from './calls.js';
-import type { CallId, ConversationId, DeviceId, MessageId, RoomName, UserId } from './ids.js';
+import { CALL_MEDIA, END_REASONS, TOPOLOGIES } from './calls.js';
+import type { CallId, ConversationId, DeviceId, MessageId, RecordingId, RoomName, UserId } from './ids.js';
 
 /*
  * The signaling protocol: one WebSocket per device at /ws, JSON text frames.
@@ -14,6 +14,7 @@ const id = <T extends string>() => z.string().min(1).max(128) as unknown as z.Zo
 export const zUserId = id<UserId>();
 export const zConversationId = id<ConversationId>();
 export const zCallId = id<CallId>();
+export const zRecordingId = id<RecordingId>();
 export const zRoomName = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'room names are 1-64 letters, digits, _ . -') as unknown as z.ZodType<RoomName>;
@@ -58,7 +59,7 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('messages.history'), conversationId: zConversationId, beforeSeq: z.number().int().positive().optional(), limit: z.number().int().min(1).max(100).optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('ice.servers') }),
   // Calls (seed types 400-405)
-  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.start'), conversationId: zConversationId.optional(), audioOnly: z.boolean(), topology: z.enum(TOPOLOGIES), invitees: z.array(zUserId).max(64).optional(), sentAt: z.number().optional() }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.start'), conversationId: zConversationId.optional(), audioOnly: z.boolean(), topology: z.enum(TOPOLOGIES), media: z.enum(CALL_MEDIA).optional(), invitees: z.array(zUserId).max(64).optional(), sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.answer'), callId: zCallId, audioOnly: z.boolean(), transparent: z.boolean().optional(), sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.bye'), callId: zCallId, reason: z.enum(END_REASONS), sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.signal'), callId: zCallId, to: zUserId.optional(), payload: zSignalPayload, sentAt: z.number().optional() }),
@@ -68,6 +69,11 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.join'), room: zRoomName }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.signal'), room: zRoomName, payload: zSignalPayload }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.leave'), room: zRoomName }),
+  // Recording (docs/recording.md)
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.record'), callId: zCallId, action: z.enum(['start', 'stop']) }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('room.record'), room: zRoomName, action: z.enum(['start', 'stop']) }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('recordings.list') }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('recordings.link'), recordingId: zRecordingId }),
 ]);
 export type ClientRequest = z.infer<typeof zClientRequest>;
 export type RequestType = ClientRequest['type'];
@@ -117,10 +123,30 @@ export interface ChatMessage {
   sentAt: number;
 }
 
+/** A recording of a call or room, as `recordings.list` and the recording notifications give it. */
+export interface RecordingInfo {
+  id: RecordingId;
+  callId: CallId | null;
+  room: RoomName | null;
+  startedBy: UserId;
+  /** Who may list and download it: everyone in the call or room while it was recorded. */
+  participants: UserId[];
+  startedAt: number;
+  /** null while recording. */
+  endedAt: number | null;
+  /** 'recording', 'complete', or 'failed' (the file may be partial). */
+  status: 'recording' | 'complete' | 'failed';
+  /** Bytes, once complete. */
+  size: number | null;
+  mimeType: string;
+  /** HTTP path of the file on the signaling server: GET it with `Authorization: Bearer <device token>`. */
+  downloadPath: string;
+}
+
 export type ServerNotification =
   | { type: 'message'; message: ChatMessage }
   | { type: 'conversation'; conversation: ConversationInfo }
-  | { type: 'call.incoming'; callId: CallId; conversationId: ConversationId | null; from: UserId; audioOnly: boolean; topology: 'p2p' | 'sfu' | 'loopback'; invitees: UserId[]; group: boolean; sentAt: number }
+  | { type: 'call.incoming'; callId: CallId; conversationId: ConversationId | null; from: UserId; audioOnly: boolean; topology: 'p2p' | 'sfu' | 'loopback'; media?: (typeof CALL_MEDIA)[number]; invitees: UserId[]; group: boolean; sentAt: number }
   | { type: 'call.answered'; callId: CallId; by: UserId; deviceId: DeviceId; audioOnly: boolean; transparent: boolean; sentAt: number }
   | { type: 'call.ended'; callId: CallId; reason: (typeof END_REASONS)[number]; by: UserId | null; sentAt: number }
   | { type: 'call.left'; callId: CallId; userId: UserId; sentAt: number }
@@ -128,6 +154,8 @@ export type ServerNotification =
   | { type: 'call.modified'; callId: CallId; by: UserId; audioOnly: boolean; sentAt: number }
   | { type: 'call.invited'; callId: CallId; invitees: UserId[]; sentAt: number }
   | { type: 'room.signal'; room: RoomName; payload: ServerSignalPayload }
+  | { type: 'call.recording'; callId: CallId; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number }
+  | { type: 'room.recording'; room: RoomName; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number }
   | { type: 'session.ended'; reason: 'expired' | 'loggedOut' | 'serverShutdown' };
 
 /** Signal payloads the server sends (SFU words) or relays (P2P words). */
