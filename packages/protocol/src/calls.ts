@@ -31,6 +31,15 @@ export type EndReason = (typeof END_REASONS)[number];
 export const TOPOLOGIES = ['p2p', 'sfu', 'loopback'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
 
+/**
+ * Media of a call through the media server. sfu (the default): every participant's
+ * audio and video are forwarded to every other participant. hybrid: video is forwarded
+ * as with sfu, audio is mixed by the server: each participant receives ONE audio
+ * stream, the mix of all the others, on its uplink connection (docs/mcu.md).
+ */
+export const CALL_MEDIA = ['sfu', 'hybrid'] as const;
+export type CallMedia = (typeof CALL_MEDIA)[number];
+
 /** At most this many participants in a group call, the initiator included. */
 export const MAX_CALL_PARTICIPANTS = 9;
 /** Call messages older than this are ignored (ms). */

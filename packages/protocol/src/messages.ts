@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { END_REASONS, TOPOLOGIES } from './calls.js';
+import { CALL_MEDIA, END_REASONS, TOPOLOGIES } from './calls.js';
 import type { CallId, ConversationId, DeviceId, MessageId, RecordingId, RoomName, UserId } from './ids.js';
 
 /*
@@ -59,7 +59,7 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('messages.history'), conversationId: zConversationId, beforeSeq: z.number().int().positive().optional(), limit: z.number().int().min(1).max(100).optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('ice.servers') }),
   // Calls (seed types 400-405)
-  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.start'), conversationId: zConversationId.optional(), audioOnly: z.boolean(), topology: z.enum(TOPOLOGIES), invitees: z.array(zUserId).max(64).optional(), sentAt: z.number().optional() }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.start'), conversationId: zConversationId.optional(), audioOnly: z.boolean(), topology: z.enum(TOPOLOGIES), media: z.enum(CALL_MEDIA).optional(), invitees: z.array(zUserId).max(64).optional(), sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.answer'), callId: zCallId, audioOnly: z.boolean(), transparent: z.boolean().optional(), sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.bye'), callId: zCallId, reason: z.enum(END_REASONS), sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.signal'), callId: zCallId, to: zUserId.optional(), payload: zSignalPayload, sentAt: z.number().optional() }),
@@ -146,7 +146,7 @@ export interface RecordingInfo {
 export type ServerNotification =
   | { type: 'message'; message: ChatMessage }
   | { type: 'conversation'; conversation: ConversationInfo }
-  | { type: 'call.incoming'; callId: CallId; conversationId: ConversationId | null; from: UserId; audioOnly: boolean; topology: 'p2p' | 'sfu' | 'loopback'; invitees: UserId[]; group: boolean; sentAt: number }
+  | { type: 'call.incoming'; callId: CallId; conversationId: ConversationId | null; from: UserId; audioOnly: boolean; topology: 'p2p' | 'sfu' | 'loopback'; media?: (typeof CALL_MEDIA)[number]; invitees: UserId[]; group: boolean; sentAt: number }
   | { type: 'call.answered'; callId: CallId; by: UserId; deviceId: DeviceId; audioOnly: boolean; transparent: boolean; sentAt: number }
   | { type: 'call.ended'; callId: CallId; reason: (typeof END_REASONS)[number]; by: UserId | null; sentAt: number }
   | { type: 'call.left'; callId: CallId; userId: UserId; sentAt: number }

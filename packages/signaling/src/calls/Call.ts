@@ -1,4 +1,4 @@
-import type { CallId, CallRecord, ConversationId, EndReason, Topology, UserId } from '@roundtable/protocol';
+import type { CallId, CallMedia, CallRecord, ConversationId, EndReason, Topology, UserId } from '@roundtable/protocol';
 import type { MediaRoom } from '../media/MediaServer.js';
 import type { DeviceLink } from '../net/Router.js';
 
@@ -17,6 +17,8 @@ export class Call {
   endedAt: number | null = null;
   endReason: EndReason = 'unknown';
   room: MediaRoom | undefined;
+  /** sfu: audio and video forwarded; hybrid: video forwarded, audio mixed by the server. */
+  media: CallMedia = 'sfu';
   ringTimer: NodeJS.Timeout | undefined;
   /** Devices that dropped, with the timer that takes their user out of the call. */
   readonly dropTimers = new Map<UserId, NodeJS.Timeout>();

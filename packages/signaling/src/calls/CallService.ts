@@ -126,11 +126,14 @@ export class CallService {
       invitees = conversation.memberIds.filter((u) => u !== me);
     }
 
+    if (r.media === 'hybrid' && r.topology !== 'sfu') throw new SignalingError('BAD_REQUEST', "hybrid media needs topology 'sfu' (the server mixes the audio)");
+
     const call = new Call(randomUUID() as CallId, conversation.id, me, r.audioOnly, r.topology, group, Date.now());
+    call.media = r.media ?? 'sfu';
     this.calls.set(call.id, call);
     this.join(call, ctx.link);
     if (call.usesMedia) {
-      call.room = await this.media.createRoom(`call ${call.id}`);
+      call.room = await this.media.createRoom(`call ${call.id}`, { audio: call.media === 'hybrid' ? 'mixed' : 'forwarded' });
       call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
       await call.room.join(me);
       this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [] });
@@ -142,9 +145,9 @@ export class CallService {
       return { callId: call.id, ended: 'busy' };
     }
     this.armRingTimer(call);
-    this.log.info({ event: 'callStarted', callId: call.id, conversationId: call.conversationId, userId: me, deviceId: ctx.link.deviceId, invitees, topology: call.topology, group }, 'call started');
+    this.log.info({ event: 'callStarted', callId: call.id, conversationId: call.conversationId, userId: me, deviceId: ctx.link.deviceId, invitees, topology: call.topology, media: call.media, group }, 'call started');
     // `invitees`: the users now being rung (busy ones left out), so a client can list them before anyone answers.
-    return { callId: call.id, invitees: [...call.ringing] };
+    return { callId: call.id, invitees: [...call.ringing], media: call.media };
   }
 
   private async startLoopback(r: RequestOf<'call.start'>, ctx: RequestContext): Promise<unknown> {
@@ -295,7 +298,7 @@ export class CallService {
     call.ringing.add(user);
     this.router.sendToUser(
       user,
-      this.stamp({ type: 'call.incoming', callId: call.id, conversationId: call.conversationId, from: call.initiator, audioOnly: call.audioOnly, topology: call.topology, invitees: [...call.ringing, ...call.participants.keys()], group: call.group }),
+      this.stamp({ type: 'call.incoming', callId: call.id, conversationId: call.conversationId, from: call.initiator, audioOnly: call.audioOnly, topology: call.topology, ...(call.usesMedia && call.topology !== 'loopback' ? { media: call.media } : {}), invitees: [...call.ringing, ...call.participants.keys()], group: call.group }),
     );
     return true;
   }

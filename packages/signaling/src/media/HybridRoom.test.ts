@@ -11,7 +11,7 @@ const stun = new StunServer();
 let stunUrl = '';
 let kurento: KurentoServer;
 let kurentoUrl = '';
-const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [56400, 56799] as [number, number] };
+const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [56400, 56599] as [number, number] };
 const cleanup: Array<() => unknown> = [];
 
 beforeAll(async () => {
