@@ -2,6 +2,7 @@ import { Composite } from './Composite.js';
 import { Dispatcher } from './Dispatcher.js';
 import { DispatcherOneToMany } from './DispatcherOneToMany.js';
 import { PassThrough } from './PassThrough.js';
+import { RecorderEndpoint, type RecorderEndpointOptions } from './RecorderEndpoint.js';
 import { RemoteMediaObject } from './RemoteMediaObject.js';
 import { RtpEndpoint } from './RtpEndpoint.js';
 import { WebRtcEndpoint } from './WebRtcEndpoint.js';
@@ -41,6 +42,14 @@ export class MediaPipeline extends RemoteMediaObject {
   async createComposite(): Promise<Composite> {
     const id = await this.createChild('Composite', { mediaPipeline: this.id });
     return new Composite(this.host, id, 'Composite', this);
+  }
+
+  async createRecorderEndpoint(options: RecorderEndpointOptions): Promise<RecorderEndpoint> {
+    const params: Record<string, unknown> = { mediaPipeline: this.id, uri: options.uri };
+    if (options.mediaProfile !== undefined) params.mediaProfile = options.mediaProfile;
+    if (options.stopOnEndOfStream !== undefined) params.stopOnEndOfStream = options.stopOnEndOfStream;
+    const id = await this.createChild('RecorderEndpoint', params);
+    return new RecorderEndpoint(this.host, id, 'RecorderEndpoint', this);
   }
 
   async createDispatcherOneToMany(): Promise<DispatcherOneToMany> {

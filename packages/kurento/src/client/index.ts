@@ -10,6 +10,7 @@ export { PassThrough } from './PassThrough.js';
 export { Hub } from './Hub.js';
 export { HubPort } from './HubPort.js';
 export { Composite } from './Composite.js';
+export { RecorderEndpoint, type RecorderEndpointOptions, type UriEndpointState } from './RecorderEndpoint.js';
 export { Dispatcher } from './Dispatcher.js';
 export { DispatcherOneToMany } from './DispatcherOneToMany.js';
 export { ServerManager } from './ServerManager.js';

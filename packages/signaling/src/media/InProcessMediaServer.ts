@@ -1,7 +1,8 @@
-import { MediaPipeline, type Composite, type HubPort, type MediaConfig, type WebRtcEndpoint } from '@roundtable/media';
+import { pathToFileURL } from 'node:url';
+import { MediaPipeline, type Composite, type HubPort, type MediaConfig, type RecorderEndpoint, type WebRtcEndpoint } from '@roundtable/media';
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions } from './MediaServer.js';
+import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 /** The embedded default: rooms are pipelines of this process's media engine. */
@@ -36,6 +37,9 @@ class InProcessRoom implements MediaRoom {
   /** The audio mix of a 'mixed' room, and each participant's port on it. */
   private mixer: Composite | undefined;
   private readonly mixPorts = new Map<string, HubPort>();
+  /** The recording: a Composite of every uplink whose output port feeds a recorder. */
+  private rec: { composite: Composite; recorder: RecorderEndpoint; path: string; ports: Map<string, HubPort>; failed?: string } | undefined;
+  private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
   private closed = false;
 
   constructor(
@@ -58,6 +62,7 @@ class InProcessRoom implements MediaRoom {
       port.connect(uplink, 'audio');
       this.mixPorts.set(participant, port);
     }
+    if (this.rec) this.addToRecording(participant, uplink);
   }
 
   async receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
@@ -84,6 +89,8 @@ class InProcessRoom implements MediaRoom {
   }
 
   async leave(participant: string): Promise<void> {
+    this.rec?.ports.get(participant)?.close();
+    this.rec?.ports.delete(participant);
     this.mixPorts.get(participant)?.close();
     this.mixPorts.delete(participant);
     for (const ep of this.links.remove(participant)) ep.close();
@@ -97,11 +104,69 @@ class InProcessRoom implements MediaRoom {
     this.listeners.push(listener);
   }
 
+  get recording(): boolean {
+    return this.rec !== undefined;
+  }
+
+  async startRecording(options: RoomRecordingOptions): Promise<void> {
+    this.assertOpen();
+    if (this.rec) throw new SignalingError('INVALID_STATE', `room ${this.label} is already being recorded`);
+    const video = options.video ?? true;
+    const composite = this.pipeline.createComposite(video ? {} : { video: false });
+    let recorder: RecorderEndpoint;
+    try {
+      recorder = this.pipeline.createRecorderEndpoint({ uri: pathToFileURL(options.path).href, mediaProfile: video ? 'WEBM' : 'WEBM_AUDIO_ONLY' });
+    } catch (error) {
+      composite.close();
+      throw new SignalingError('MEDIA_ERROR', error instanceof Error ? error.message : String(error));
+    }
+    // The output port has no input: it carries the mix of everyone (and the grid).
+    composite.createHubPort().connect(recorder);
+    const rec = { composite, recorder, path: options.path, ports: new Map<string, HubPort>() } as NonNullable<InProcessRoom['rec']>;
+    this.rec = rec;
+    recorder.on('error', (error) => {
+      rec.failed = error.message;
+    });
+    for (const participant of this.links.participants()) this.addToRecording(participant, this.links.linkFor(participant, participant));
+    try {
+      await recorder.record();
+    } catch (error) {
+      this.rec = undefined;
+      recorder.close();
+      composite.close();
+      throw new SignalingError('MEDIA_ERROR', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  async stopRecording(): Promise<RoomRecordingResult | undefined> {
+    const rec = this.rec;
+    if (!rec) return undefined;
+    this.rec = undefined;
+    await rec.recorder.stopAndWait();
+    rec.recorder.close();
+    rec.composite.close();
+    const result: RoomRecordingResult = rec.failed === undefined ? { path: rec.path, ok: true } : { path: rec.path, ok: false, error: rec.failed };
+    for (const l of this.recordingListeners) l(result);
+    return result;
+  }
+
+  onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
+    this.recordingListeners.push(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.stopRecording().catch(() => undefined);
     this.pipeline.close();
     this.onClosed();
+  }
+
+  private addToRecording(participant: string, uplink: WebRtcEndpoint): void {
+    if (!this.rec) return;
+    const port = this.rec.composite.createHubPort();
+    uplink.connect(port);
+    this.rec.ports.set(participant, port);
   }
 
   /** The endpoint for (participant, sender); a downlink is made (and fed) on first use. */

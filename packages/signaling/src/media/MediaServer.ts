@@ -36,6 +36,21 @@ export interface RoomCandidate {
   candidate: IceCandidateInit;
 }
 
+/** Recording a whole room into one file (docs/recording.md). */
+export interface RoomRecordingOptions {
+  /** Absolute path of the WebM file, on the media server's disk. */
+  path: string;
+  /** Record a video grid of everyone too; false: audio only. Default true. */
+  video?: boolean;
+}
+
+/** How a room recording ended: the file is complete, or failed (it may be partial). */
+export interface RoomRecordingResult {
+  path: string;
+  ok: boolean;
+  error?: string;
+}
+
 export interface MediaRoom {
   readonly label: string;
   readonly audio: RoomAudio;
@@ -52,6 +67,17 @@ export interface MediaRoom {
   leave(participant: string): Promise<void>;
   participants(): string[];
   onCandidate(listener: (c: RoomCandidate) => void): void;
-  /** Releases every endpoint of the room. Idempotent. */
+  /**
+   * Records the room into one file: every participant's uplink (also of those who join
+   * later) goes into a Composite whose mix (audio, and a video grid) is recorded.
+   * Rejects when already recording or when the file cannot be written.
+   */
+  startRecording(options: RoomRecordingOptions): Promise<void>;
+  /** Stops recording; resolves once the file is complete. Nothing happens when not recording. */
+  stopRecording(): Promise<RoomRecordingResult | undefined>;
+  readonly recording: boolean;
+  /** Told once per recording when it ends: stopRecording(), close() or a failure. */
+  onRecordingEnded(listener: (result: RoomRecordingResult) => void): void;
+  /** Releases every endpoint of the room (a recording is finished first). Idempotent. */
   close(): Promise<void>;
 }

@@ -1,8 +1,9 @@
-import { KurentoClient, type Composite, type HubPort, type MediaPipeline, type WebRtcEndpoint } from '@roundtable/kurento/client';
+import { pathToFileURL } from 'node:url';
+import { KurentoClient, type Composite, type HubPort, type MediaPipeline, type RecorderEndpoint, type WebRtcEndpoint } from '@roundtable/kurento/client';
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions } from './MediaServer.js';
+import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 export interface RemoteMediaServerOptions {
@@ -53,6 +54,9 @@ class RemoteRoom implements MediaRoom {
   /** The audio mix of a 'mixed' room (a Composite on the media server), and each participant's port. */
   private mixer: Promise<Composite> | undefined;
   private readonly mixPorts = new Map<string, Promise<HubPort>>();
+  /** The recording: a Composite of every uplink whose output port feeds a recorder, on the media server. */
+  private rec: { composite: Composite; recorder: RecorderEndpoint; path: string; ports: Map<string, Promise<HubPort>> } | undefined;
+  private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
   private closed = false;
 
   constructor(
@@ -80,6 +84,7 @@ class RemoteRoom implements MediaRoom {
       await port;
     }
     await ep;
+    if (this.rec) await this.addToRecording(participant, ep);
   }
 
   async receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
@@ -100,6 +105,9 @@ class RemoteRoom implements MediaRoom {
   }
 
   async leave(participant: string): Promise<void> {
+    const recPort = this.rec?.ports.get(participant);
+    this.rec?.ports.delete(participant);
+    await (await recPort?.catch(() => undefined))?.release().catch(() => undefined);
     const port = this.mixPorts.get(participant);
     this.mixPorts.delete(participant);
     await (await port?.catch(() => undefined))?.release().catch(() => undefined);
@@ -115,10 +123,68 @@ class RemoteRoom implements MediaRoom {
     this.listeners.push(listener);
   }
 
+  get recording(): boolean {
+    return this.rec !== undefined;
+  }
+
+  async startRecording(options: RoomRecordingOptions): Promise<void> {
+    this.assertOpen();
+    if (this.rec) throw new SignalingError('INVALID_STATE', `room ${this.label} is already being recorded`);
+    const video = options.video ?? true;
+    const composite = await media(() => this.pipeline.createComposite());
+    try {
+      const recorder = await media(() =>
+        this.pipeline.createRecorderEndpoint({ uri: pathToFileURL(options.path).href, mediaProfile: video ? 'WEBM' : 'WEBM_AUDIO_ONLY' }),
+      );
+      // The output port has no input: it carries the mix of everyone (and the grid).
+      await media(async () => (await composite.createHubPort()).connect(recorder));
+      this.rec = { composite, recorder, path: options.path, ports: new Map() };
+      for (const participant of this.links.participants()) await this.addToRecording(participant, this.links.linkFor(participant, participant));
+      await media(() => recorder.record());
+    } catch (error) {
+      this.rec = undefined;
+      await composite.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async stopRecording(): Promise<RoomRecordingResult | undefined> {
+    const rec = this.rec;
+    if (!rec) return undefined;
+    this.rec = undefined;
+    let result: RoomRecordingResult = { path: rec.path, ok: true };
+    try {
+      await rec.recorder.stopAndWait();
+    } catch (error) {
+      result = { path: rec.path, ok: false, error: error instanceof Error ? error.message : String(error) };
+    }
+    await rec.recorder.release().catch(() => undefined);
+    await rec.composite.release().catch(() => undefined);
+    for (const l of this.recordingListeners) l(result);
+    return result;
+  }
+
+  onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
+    this.recordingListeners.push(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.stopRecording().catch(() => undefined);
     await this.pipeline.release().catch(() => undefined);
+  }
+
+  private async addToRecording(participant: string, uplink: Promise<WebRtcEndpoint>): Promise<void> {
+    const rec = this.rec;
+    if (!rec) return;
+    const port = media(async () => {
+      const p = await rec.composite.createHubPort();
+      await (await uplink).connect(p);
+      return p;
+    });
+    rec.ports.set(participant, port);
+    await port;
   }
 
   private async linkFor(participant: string, sender: string, create: boolean): Promise<WebRtcEndpoint> {
