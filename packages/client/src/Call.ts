@@ -5,7 +5,7 @@ import { ClientError } from './ClientError.js';
 import { LoopbackMedia } from './LoopbackMedia.js';
 import { MediaSession, type MediaSessionContext, type MediaSessionEvents } from './MediaSession.js';
 import { P2pMedia } from './P2pMedia.js';
-import type { LocalMedia, TrackLike } from './platform.js';
+import type { LocalMedia } from './platform.js';
 import type { ClientResultMap } from './results.js';
 import { SfuMedia } from './SfuMedia.js';
 import type { RequestFields } from './SignalingConnection.js';
@@ -122,7 +122,7 @@ export class Call extends MediaSession<CallEvents> {
   /** Accepts an incoming call with the app's local media. */
   async accept(options: { localMedia?: LocalMedia; audioOnly?: boolean } = {}): Promise<void> {
     this.machine.answer();
-    this.localMedia = options.localMedia ?? this.localMedia;
+    this.local.use(options.localMedia);
     if (options.audioOnly !== undefined) this.audio = options.audioOnly;
     this.media = this.createMedia();
     try {
@@ -159,10 +159,12 @@ export class Call extends MediaSession<CallEvents> {
     return result.invited;
   }
 
+  /** Makes it a video call for everyone; opens the camera (mediaDevices) if there is none yet. */
   switchToVideo(): Promise<void> {
     return this.modify(false);
   }
 
+  /** Makes it a voice call for everyone: no video goes out (the camera track is disabled, not closed). */
   switchToVoice(): Promise<void> {
     return this.modify(true);
   }
@@ -188,7 +190,9 @@ export class Call extends MediaSession<CallEvents> {
         this.finish(n.reason);
         break;
       case 'call.modified':
+        // The whole call changes: our video goes (voice) or comes back if we have a camera (video).
         this.audio = n.audioOnly;
+        this.local.refresh().catch((error: unknown) => this.fire('error', { error }));
         this.emit('modified', { audioOnly: n.audioOnly, by: n.by });
         break;
       case 'call.left':
@@ -202,20 +206,16 @@ export class Call extends MediaSession<CallEvents> {
     }
   }
 
-  /** After a reconnect: make the server send this call's notifications to the new socket. */
+  /** After a reconnect: make the server send this call's notifications to the new socket, and restart ICE where a link lost its path. */
   async resume(): Promise<void> {
     if (this.ended || !this.media || this.state === 'INCOMING') return;
     await this.sendSignal(this.media.resumeSignal());
+    this.restartIceWhereNeeded();
   }
 
   /** Releases the media without telling the server (the client is closing). */
   close(reason: EndReason = 'hangup'): void {
     if (!this.ended) this.finish(reason);
-  }
-
-  protected localTracks(): TrackLike[] {
-    const tracks = this.localMedia?.getTracks() ?? [];
-    return this.audio ? tracks.filter((t) => t.kind === 'audio') : tracks;
   }
 
   protected async sendSignal(payload: SignalPayload): Promise<void> {
@@ -246,8 +246,9 @@ export class Call extends MediaSession<CallEvents> {
     if (this.ended) throw new ClientError('INVALID_STATE', 'the call has ended');
     await this.ctx.request('call.modify', { callId: this.id, audioOnly, sentAt: Date.now() });
     this.audio = audioOnly;
-    // Without renegotiation: the video we already send is paused or resumed.
-    for (const track of this.localMedia?.getTracks() ?? []) if (track.kind === 'video' && track.enabled !== undefined) track.enabled = !audioOnly;
+    // Without renegotiation: the video slot is always negotiated, so video goes out or stops by replaceTrack.
+    if (!audioOnly) await this.local.ensureCamera().catch((error: unknown) => this.fire('error', { error }));
+    await this.local.refresh();
     this.emit('modified', { audioOnly, by: this.ctx.me });
   }
 

@@ -1,5 +1,23 @@
 import type { IceCandidateInit, ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
-import type { PeerConnectionLike, TrackLike } from './platform.js';
+import type { PeerConnectionLike, SenderLike, TrackLike } from './platform.js';
+
+export type MediaKind = 'audio' | 'video';
+
+/**
+ * What this device offers to send, per kind. Both kinds always get a slot (a transceiver),
+ * even with no track (muted, camera off, voice call, no device): the local controls then
+ * swap tracks in with replaceTrack, never renegotiating.
+ */
+export interface OutgoingSlot {
+  kind: MediaKind;
+  track: TrackLike | null;
+}
+
+/** A peer connection whose stats count for a participant (`participant` = you: your SFU uplink). */
+export interface StatsSource {
+  participant: UserId;
+  pc: PeerConnectionLike;
+}
 
 /** What a call's media layer gets from the call: no reference to the call or the client. */
 export interface CallMediaContext {
@@ -7,7 +25,10 @@ export interface CallMediaContext {
   /** Sends a call.signal payload; failures are reported through onError. */
   signal(payload: SignalPayload): Promise<void>;
   createPeer(): Promise<PeerConnectionLike>;
-  localTracks(): TrackLike[];
+  /** What to send now (read when the sending link is made). */
+  outgoing(): OutgoingSlot[];
+  /** The senders of the sending link, by kind, once made (again after a re-join). */
+  onSenders(senders: Map<MediaKind, SenderLike>): void;
   onTrack(participant: UserId, track: TrackLike): void;
   /** The media server says this participant is in (SFU: existingParticipants, newParticipantArrived). */
   onParticipantJoined(participant: UserId): void;
@@ -17,14 +38,28 @@ export interface CallMediaContext {
   onError(error: unknown): void;
 }
 
-/** The media side of a call (P2P or through the SFU). */
+/** The media side of a call (P2P, through the SFU, or loopback). */
 export interface CallMedia {
   /** The call was answered (the caller learns it; the callee after accepting). */
   answered(): Promise<void>;
   handle(from: UserId | null, payload: ServerSignalPayload): Promise<void>;
   /** A signal that makes the server take the call on this socket after a reconnect, and changes nothing else. */
   resumeSignal(): SignalPayload;
+  /** Restarts ICE on links that lost their path (all links with `force`), where this media can. */
+  restartIce(force?: boolean): Promise<void>;
+  /** The peer connections to read stats from. */
+  statsSources(): StatsSource[];
   close(): void;
+}
+
+/** The senders of a link's transceivers, by the kind their receiver carries. */
+export function sendersByKind(pc: PeerConnectionLike): Map<MediaKind, SenderLike> {
+  const senders = new Map<MediaKind, SenderLike>();
+  for (const t of pc.getTransceivers()) {
+    const kind = t.kind ?? t.receiver.track?.kind;
+    if ((kind === 'audio' || kind === 'video') && !senders.has(kind)) senders.set(kind, t.sender);
+  }
+  return senders;
 }
 
 export type { IceCandidateInit };

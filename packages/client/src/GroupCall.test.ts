@@ -10,7 +10,12 @@ const PORTS: [number, number] = [50500, 50799];
 
 /** Everyone in `calls` gets both kinds of media from every other user in `users`, each with the right tag. */
 async function everyoneHearsEveryone(users: TestUser[], counters: RtpCounter[]): Promise<void> {
-  await until(() => users.every((me, i) => users.every((other) => other === me || counters[i]!.grew(other.id, 10))), 'everyone receives everyone else', 45_000);
+  await until(
+    () => users.every((me, i) => users.every((other) => other === me || counters[i]!.grew(other.id, 10))),
+    'everyone receives everyone else',
+    45_000,
+    () => counters.map((c) => c.snapshot()),
+  );
   for (const [i, me] of users.entries()) {
     for (const other of users) if (other !== me) expect(counters[i]!.tags.get(other.id)).toEqual(new Set([other.publisher.tag]));
   }
@@ -39,7 +44,12 @@ describe('group calls through the SDK', () => {
 
     for (const [i, c] of incoming.entries()) await c.accept({ localMedia: users[i + 1]!.localMedia });
 
-    await until(() => calls.every((c) => c.state === 'CONNECTED'), 'every call CONNECTED');
+    await until(
+      () => calls.every((c) => c.state === 'CONNECTED'),
+      'every call CONNECTED',
+      30_000,
+      () => calls.map((c) => c.state),
+    );
     await everyoneHearsEveryone(users, counters);
     expect(new Set(joined)).toEqual(new Set([bob.id, carol.id, dave.id]));
     for (const [i, c] of calls.entries()) {

@@ -1,5 +1,5 @@
 import type { ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
-import type { CallMedia, CallMediaContext } from './CallMedia.js';
+import { sendersByKind, type CallMedia, type CallMediaContext, type StatsSource } from './CallMedia.js';
 import { PeerLink } from './PeerLink.js';
 
 /**
@@ -35,7 +35,8 @@ export class LoopbackMedia implements CallMedia {
       link.close();
       return;
     }
-    for (const track of this.ctx.localTracks()) pc.addTransceiver(track, { direction: 'sendrecv' });
+    for (const slot of this.ctx.outgoing()) pc.addTransceiver(slot.track ?? slot.kind, { direction: 'sendrecv' });
+    this.ctx.onSenders(sendersByKind(pc));
     const sdpOffer = await link.createOffer();
     if (!this.closed) await this.ctx.signal({ type: 'receiveVideoFrom', sender: me, sdpOffer });
   }
@@ -48,6 +49,15 @@ export class LoopbackMedia implements CallMedia {
 
   resumeSignal(): SignalPayload {
     return { type: 'onIceCandidate', name: this.ctx.me, candidate: { candidate: '', sdpMid: null, sdpMLineIndex: null } };
+  }
+
+  async restartIce(_force = false): Promise<void> {
+    // One offer per endpoint on the media server: nothing to restart (see SfuMedia).
+    if (this.link?.pc.connectionState === 'failed') this.ctx.onError(new Error('the loopback link failed; ICE restart through the media server is not supported yet'));
+  }
+
+  statsSources(): StatsSource[] {
+    return this.link ? [{ participant: this.ctx.me, pc: this.link.pc }] : [];
   }
 
   close(): void {

@@ -1,7 +1,9 @@
 import type { ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
-import type { CallMedia, CallMediaContext } from './CallMedia.js';
+import type { CallMedia, CallMediaContext, MediaKind } from './CallMedia.js';
+import { LocalTracks, type LocalMediaState } from './LocalTracks.js';
 import { ParticipantList, type Participant } from './Participant.js';
-import type { LocalMedia, PeerConnectionLike, TrackLike } from './platform.js';
+import type { LocalMedia, MediaDevicesLike, PeerConnectionLike, TrackLike } from './platform.js';
+import { StatsCollector, type QualityLevel, type SessionStats } from './StatsCollector.js';
 import { TypedEmitter, type ListenerErrorReporter } from './TypedEmitter.js';
 
 /** The events every call and room emits (a call screen listens to these). */
@@ -14,6 +16,12 @@ export type MediaSessionEvents = {
   participantsChanged: { participants: Participant[] };
   /** A remote track arrived (one per kind and participant; in a loopback call the participant is you). */
   track: { participant: UserId; track: TrackLike };
+  /** Your own media changed (mute, camera, screen share, device switch): update the local preview and the buttons. */
+  localMediaChanged: LocalMediaState;
+  /** Every `statsIntervalMs` while media is up. */
+  stats: SessionStats;
+  /** The overall quality level changed (also sent once with the first stats). */
+  quality: { level: QualityLevel; previous: QualityLevel | null };
   /** A media or signaling step failed; the session goes on unless it also ends. */
   error: { error: unknown };
 };
@@ -23,16 +31,24 @@ export interface MediaSessionContext {
   readonly me: UserId;
   createPeer(): Promise<PeerConnectionLike>;
   reportError: ListenerErrorReporter;
+  /** Where cameras, microphones and screens come from (device switch, screen share, voice -> video). */
+  mediaDevices?: MediaDevicesLike | undefined;
+  /** How often `stats` is emitted (ms); 0 turns it off. */
+  statsIntervalMs: number;
 }
 
 /**
- * What calls and rooms share: the other participants, this device's local media, the
- * media layer (P2P, SFU or loopback) and the signals it exchanges, handled one at a time.
+ * What calls and rooms share: the other participants, this device's outgoing media and
+ * its controls, the media layer (P2P, SFU or loopback) and the signals it exchanges
+ * (handled one at a time), and stats.
  */
 export abstract class MediaSession<Events extends MediaSessionEvents> extends TypedEmitter<Events> {
-  protected localMedia: LocalMedia | undefined;
   protected media: CallMedia | undefined;
   protected readonly people: ParticipantList;
+  protected readonly local: LocalTracks;
+  private readonly collector: StatsCollector;
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private level: QualityLevel | null = null;
   /** Signals are handled one at a time, in arrival order (each may await the peer connection). */
   private signalQueue: Promise<void> = Promise.resolve();
 
@@ -41,12 +57,18 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
     localMedia: LocalMedia | undefined,
   ) {
     super(session.reportError);
-    this.localMedia = localMedia;
     this.people = new ParticipantList(session.me, {
       joined: (participant) => this.fire('participantJoined', { participant }),
       left: (participant) => this.fire('participantLeft', { participant }),
       changed: () => this.fire('participantsChanged', { participants: this.people.list() }),
     });
+    this.local = new LocalTracks(session.mediaDevices, {
+      videoWanted: () => !this.audioOnly,
+      changed: (state) => this.fire('localMediaChanged', state),
+      error: (error) => this.fire('error', { error }),
+    });
+    this.local.use(localMedia);
+    this.collector = new StatsCollector(session.me);
   }
 
   /** The other participants (never you), in the order they became known. */
@@ -57,13 +79,75 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   /** Whether the session is over (hung up, left, ended by the server). */
   abstract get ended(): boolean;
 
-  /** The tracks this device sends now (audio only when the session is audio-only). */
-  protected abstract localTracks(): TrackLike[];
+  /** Voice only: no video goes out (a screen share still does). */
+  abstract get audioOnly(): boolean;
+
+  // --- local controls ----------------------------------------------------------------
+
+  /** Your microphone, camera and screen, and whether each goes out. */
+  get localMedia(): LocalMediaState {
+    return this.local.state;
+  }
+
+  get audioMuted(): boolean {
+    return this.local.state.audioMuted;
+  }
+
+  get cameraOff(): boolean {
+    return this.local.state.cameraOff;
+  }
+
+  get screenSharing(): boolean {
+    return this.local.state.screenSharing;
+  }
+
+  /** Mutes (nothing goes out, the track is disabled) or unmutes the microphone. */
+  setAudioMuted(muted: boolean): Promise<void> {
+    return this.local.setAudioMuted(muted);
+  }
+
+  /** Turns the camera off (nothing goes out, the track is disabled) or on again. */
+  setCameraOff(off: boolean): Promise<void> {
+    return this.local.setCameraOff(off);
+  }
+
+  /** Shares a screen instead of the camera (getDisplayMedia); resolves with the screen track. Ends by stopScreenShare() or the browser's own "stop sharing". */
+  startScreenShare(): Promise<TrackLike> {
+    return this.local.startScreenShare();
+  }
+
+  stopScreenShare(): Promise<void> {
+    return this.local.stopScreenShare();
+  }
+
+  /** Switches microphone or camera mid-call to the device `deviceId` (from enumerateDevices()); the old track is stopped unless `stopOld` is false. */
+  switchDevice(kind: MediaKind, deviceId: string, options: { stopOld?: boolean } = {}): Promise<TrackLike> {
+    return this.local.switchDevice(kind, deviceId, options.stopOld ?? true);
+  }
+
+  /** Sends `track` as the microphone or camera from now on (a track the app opened itself). */
+  replaceLocalTrack(kind: MediaKind, track: TrackLike | null, options: { stopOld?: boolean } = {}): Promise<void> {
+    return this.local.replaceTrack(kind, track, options.stopOld ?? true);
+  }
+
+  // --- stats ---------------------------------------------------------------------------
+
+  /** Samples the peer connections now: per participant bitrate in/out, loss, RTT, quality. Rates cover the time since the previous sample. */
+  async getStats(): Promise<SessionStats> {
+    return this.collector.sample(this.media?.statsSources() ?? []);
+  }
+
+  /** Restarts ICE on every link where this session's media can (P2P calls); the SDK does it by itself after a reconnect when a link lost its path. */
+  async restartIce(): Promise<void> {
+    await this.media?.restartIce(true);
+  }
+
+  // --- for subclasses ----------------------------------------------------------------
 
   /** Sends a signal payload to the server for this session. */
   protected abstract sendSignal(payload: SignalPayload): Promise<void>;
 
-  /** Media became connected with at least one other participant (or with the server, for loopback). */
+  /** Media became connected with at least one other participant (or with the server, for loopback and rooms). */
   protected abstract onMediaConnected(): void;
 
   /** Emits one of the shared events (the subclass's event map includes them). */
@@ -76,14 +160,18 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
       me: this.session.me,
       signal: (payload) => this.sendSignal(payload),
       createPeer: () => this.session.createPeer(),
-      localTracks: () => this.localTracks(),
+      outgoing: () => this.local.slots(),
+      onSenders: (senders) => this.local.setSenders(senders),
       onTrack: (participant, track) => {
         this.people.track(participant, track);
         this.fire('track', { participant, track });
       },
       onParticipantJoined: (participant) => this.people.joined(participant),
       onParticipantLeft: (participant) => this.people.left(participant),
-      onConnected: () => this.onMediaConnected(),
+      onConnected: () => {
+        this.startStats();
+        this.onMediaConnected();
+      },
       onError: (error) => this.fire('error', { error }),
     };
   }
@@ -99,7 +187,41 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
     this.signalQueue = this.signalQueue.then(() => step(media)).catch((error: unknown) => this.fire('error', { error }));
   }
 
-  protected closeMedia(): void {
+  /** After a reconnect: restart ICE where a link lost its path. */
+  protected restartIceWhereNeeded(): void {
+    this.runMedia((media) => media.restartIce(false));
+  }
+
+  /** Closes the media layer; `final` also stops stats and the screen capture (the session is over). */
+  protected closeMedia(final = true): void {
     this.media?.close();
+    if (!final) return;
+    clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+    this.local.close();
+  }
+
+  private startStats(): void {
+    if (this.statsTimer || this.session.statsIntervalMs <= 0 || this.ended) return;
+    // A first sample now, so the first `stats` event already has rates.
+    void this.getStats().catch(() => undefined);
+    this.statsTimer = setInterval(() => void this.emitStats(), this.session.statsIntervalMs);
+  }
+
+  private async emitStats(): Promise<void> {
+    let stats: SessionStats;
+    try {
+      stats = await this.getStats();
+    } catch (error) {
+      this.fire('error', { error });
+      return;
+    }
+    if (this.ended) return;
+    this.fire('stats', stats);
+    if (stats.quality !== this.level) {
+      const previous = this.level;
+      this.level = stats.quality;
+      this.fire('quality', { level: stats.quality, previous });
+    }
   }
 }

@@ -1,10 +1,11 @@
 import type { ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
-import type { CallMedia, CallMediaContext } from './CallMedia.js';
+import { sendersByKind, type CallMedia, type CallMediaContext, type StatsSource } from './CallMedia.js';
 import { PeerLink } from './PeerLink.js';
 
 /**
  * A 1:1 call browser to browser: the caller offers once the callee answered; offer,
- * answer and candidates are relayed by the server as call.signal.
+ * answer and candidates are relayed by the server as call.signal. Either side may later
+ * send a new offer to restart ICE (after a network change); the other answers it.
  */
 export class P2pMedia implements CallMedia {
   private link: PeerLink | undefined;
@@ -24,7 +25,8 @@ export class P2pMedia implements CallMedia {
   async answered(): Promise<void> {
     if (!this.offerer || this.link || this.closed) return;
     const link = await this.createLink();
-    for (const track of this.ctx.localTracks()) link.pc.addTrack(track);
+    for (const slot of this.ctx.outgoing()) link.pc.addTransceiver(slot.track ?? slot.kind, { direction: 'sendrecv' });
+    this.ctx.onSenders(sendersByKind(link.pc));
     const sdp = await link.createOffer();
     await this.ctx.signal({ type: 'offer', sdp });
   }
@@ -34,11 +36,10 @@ export class P2pMedia implements CallMedia {
     if (from) this.remote ??= from;
     switch (payload.type) {
       case 'offer': {
+        const first = !this.link;
         const link = this.link ?? (await this.createLink());
-        // Tracks added after the offer is applied take its transceivers (sendrecv), as browsers do.
-        const sdp = await link.answer(payload.sdp, () => {
-          for (const track of this.ctx.localTracks()) link.pc.addTrack(track);
-        });
+        // A later offer is a renegotiation (ICE restart): the transceivers are already ours.
+        const sdp = await link.answer(payload.sdp, first ? () => this.takeTransceivers(link) : undefined);
         await this.ctx.signal({ type: 'answer', sdp });
         break;
       }
@@ -59,9 +60,41 @@ export class P2pMedia implements CallMedia {
     return { type: 'candidate', candidate: '', sdpMid: null, sdpMLineIndex: null };
   }
 
+  /** Sends a new offer with fresh ICE credentials when the link lost its path, or always with `force` (once the first negotiation is done). */
+  async restartIce(force = false): Promise<void> {
+    const link = this.link;
+    if (!link || this.closed || !link.pc.remoteDescription) return;
+    if (!force && !this.needsIceRestart) return;
+    link.pc.restartIce?.();
+    const sdp = await link.createOffer({ iceRestart: true });
+    await this.ctx.signal({ type: 'offer', sdp });
+  }
+
+  /** Whether the link lost its path (worth an ICE restart). */
+  get needsIceRestart(): boolean {
+    const state = this.link?.pc.connectionState;
+    return state === 'failed' || state === 'disconnected';
+  }
+
+  statsSources(): StatsSource[] {
+    return this.link && this.remote ? [{ participant: this.remote, pc: this.link.pc }] : [];
+  }
+
   close(): void {
     this.closed = true;
     this.link?.close();
+  }
+
+  /** The callee: tracks added after the offer is applied take its transceivers (sendrecv), as browsers do; empty slots are made sendrecv too. */
+  private takeTransceivers(link: PeerLink): void {
+    const slots = this.ctx.outgoing();
+    for (const slot of slots) if (slot.track) link.pc.addTrack(slot.track);
+    const senders = sendersByKind(link.pc);
+    for (const t of link.pc.getTransceivers()) {
+      const kind = t.kind ?? t.receiver.track?.kind;
+      if (slots.some((s) => s.kind === kind && !s.track) && t.direction === 'recvonly') t.direction = 'sendrecv';
+    }
+    this.ctx.onSenders(senders);
   }
 
   private async createLink(): Promise<PeerLink> {

@@ -39,8 +39,8 @@ export class PeerLink {
     return this.closed;
   }
 
-  async createOffer(): Promise<string> {
-    const offer = await this.pc.createOffer();
+  async createOffer(options?: { iceRestart?: boolean }): Promise<string> {
+    const offer = await this.pc.createOffer(options);
     await this.pc.setLocalDescription({ type: 'offer', sdp: offer.sdp ?? '' });
     return this.pc.localDescription?.sdp ?? offer.sdp ?? '';
   }

@@ -2,7 +2,7 @@ import type { CallState, EndReason, RoomName, ServerSignalPayload, SignalPayload
 import type { CallStateChange } from './CallStateMachine.js';
 import { ClientError } from './ClientError.js';
 import { MediaSession, type MediaSessionContext, type MediaSessionEvents } from './MediaSession.js';
-import type { LocalMedia, TrackLike } from './platform.js';
+import type { LocalMedia } from './platform.js';
 import type { ClientResultMap } from './results.js';
 import { SfuMedia } from './SfuMedia.js';
 import type { RequestFields } from './SignalingConnection.js';
@@ -71,7 +71,7 @@ export class Room extends MediaSession<RoomEvents> {
   async join(): Promise<void> {
     if (this.ended) throw new ClientError('CLOSED', 'this room was left');
     this.setState('CONNECTING', 'start');
-    this.media?.close();
+    this.closeMedia(false);
     this.media = new SfuMedia(this.mediaContext(), true);
     try {
       const result = (await this.ctx.request('room.join', { room: this.name })) as ClientResultMap['room.join'];
@@ -109,11 +109,6 @@ export class Room extends MediaSession<RoomEvents> {
   /** Releases the media without telling the server (the client is closing). */
   close(): void {
     if (!this.ended) this.finish('hangup');
-  }
-
-  protected localTracks(): TrackLike[] {
-    const tracks = this.localMedia?.getTracks() ?? [];
-    return this.audio ? tracks.filter((t) => t.kind === 'audio') : tracks;
   }
 
   protected async sendSignal(payload: SignalPayload): Promise<void> {

@@ -3,7 +3,7 @@ import { Call, type CallContext } from './Call.js';
 import { ClientError } from './ClientError.js';
 import { ImClient } from './ImClient.js';
 import { Room, type RoomContext, type RoomOptions } from './Room.js';
-import { globalPeerConnection, type IceServerLike, type LocalMedia, type PeerConnectionConstructor } from './platform.js';
+import { globalMediaDevices, globalPeerConnection, type IceServerLike, type LocalMedia, type MediaDevicesLike, type PeerConnectionConstructor } from './platform.js';
 import type { CallInit } from './Call.js';
 import type { ClientResultMap, SessionResult } from './results.js';
 import { SignalingConnection, type RequestFields, type SignalingConnectionOptions } from './SignalingConnection.js';
@@ -16,6 +16,10 @@ export interface RoundtableClientOptions extends SignalingConnectionOptions {
   iceServers?: IceServerLike[];
   /** Extra RTCConfiguration fields (implementation-specific ones included). Default: none. */
   rtcConfig?: Record<string, unknown>;
+  /** Cameras, microphones, screens (device switch, screen share, voice -> video). Default: `navigator.mediaDevices` when there is one. */
+  mediaDevices?: MediaDevicesLike;
+  /** How often calls and rooms emit `stats` (ms); 0 turns it off. Default 2000. */
+  statsIntervalMs?: number;
 }
 
 export interface StartCallOptions {
@@ -224,6 +228,7 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
 
   private roomContext(): RoomContext {
     return {
+      ...this.sessionOptions(),
       me: this.userId,
       request: (type, fields) => this.signaling.send(type, fields),
       createPeer: () => this.createPeer(),
@@ -234,8 +239,13 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     };
   }
 
+  private sessionOptions(): { mediaDevices: MediaDevicesLike | undefined; statsIntervalMs: number } {
+    return { mediaDevices: this.options.mediaDevices ?? globalMediaDevices(), statsIntervalMs: this.options.statsIntervalMs ?? 2000 };
+  }
+
   private callContext(): CallContext {
     return {
+      ...this.sessionOptions(),
       me: this.userId,
       request: (type, fields) => this.signaling.send(type, fields),
       createPeer: () => this.createPeer(),

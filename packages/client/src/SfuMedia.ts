@@ -1,5 +1,6 @@
 import type { ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
-import type { CallMedia, CallMediaContext } from './CallMedia.js';
+import { sendersByKind, type CallMedia, type CallMediaContext, type StatsSource } from './CallMedia.js';
+import { ClientError } from './ClientError.js';
 import { PeerLink } from './PeerLink.js';
 
 /**
@@ -56,6 +57,17 @@ export class SfuMedia implements CallMedia {
     return { type: 'onIceCandidate', name: this.ctx.me, candidate: { candidate: '', sdpMid: null, sdpMLineIndex: null } };
   }
 
+  async restartIce(force = false): Promise<void> {
+    // The media server's endpoints take one offer each (no renegotiation yet), so a link
+    // that lost its path cannot be restarted from here; say so rather than fail silently.
+    const lost = [...this.links].filter(([, link]) => force || link.pc.connectionState === 'failed').map(([name]) => name);
+    if (lost.length > 0) this.ctx.onError(new ClientError('MEDIA', `links to the media server failed (${lost.join(', ')}); ICE restart through the media server is not supported yet`));
+  }
+
+  statsSources(): StatsSource[] {
+    return [...this.links].map(([participant, link]) => ({ participant, pc: link.pc }));
+  }
+
   close(): void {
     this.closed = true;
     for (const link of this.links.values()) link.close();
@@ -65,7 +77,8 @@ export class SfuMedia implements CallMedia {
   private async publish(): Promise<void> {
     if (this.links.has(this.ctx.me)) return;
     const link = await this.createLink(this.ctx.me);
-    for (const track of this.ctx.localTracks()) link.pc.addTransceiver(track, { direction: 'sendonly' });
+    for (const slot of this.ctx.outgoing()) link.pc.addTransceiver(slot.track ?? slot.kind, { direction: 'sendonly' });
+    this.ctx.onSenders(sendersByKind(link.pc));
     await this.negotiate(link, this.ctx.me);
   }
 

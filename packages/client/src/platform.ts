@@ -24,6 +24,11 @@ export interface TrackLike {
   /** Always set by browsers; optional in werift. */
   readonly id?: string;
   enabled?: boolean;
+  /** Browsers: releases the device (camera light off). */
+  stop?(): void;
+  /** Browsers: 'ended' fires when the user stops a screen share from the browser's own UI. */
+  addEventListener?(type: 'ended', listener: () => void): void;
+  removeEventListener?(type: 'ended', listener: () => void): void;
 }
 
 /** Local media as the app supplies it: a MediaStream, or anything with its tracks. */
@@ -64,7 +69,11 @@ export interface SenderLike {
 
 /** An RTCRtpTransceiver, as far as the SDK uses it. */
 export interface TransceiverLike {
+  /** werift has it; browsers do not (their receiver's track says the kind). */
+  readonly kind?: string;
   readonly sender: SenderLike;
+  readonly receiver: { readonly track: TrackLike | null };
+  direction: string;
 }
 
 /** One entry of an RTCStatsReport (the fields the SDK reads; all optional across implementations). */
@@ -99,7 +108,7 @@ export interface PeerConnectionLike {
   /** Set to a `(event: TrackEventLike) => void`; typed loosely because implementations type the event more precisely (werift's RTCTrackEvent class). */
   ontrack: ((event: never) => void) | null | undefined;
   onconnectionstatechange: Handler<unknown> | null | undefined;
-  createOffer(): Promise<SessionDescriptionLike>;
+  createOffer(options?: { iceRestart?: boolean }): Promise<SessionDescriptionLike>;
   createAnswer(): Promise<SessionDescriptionLike>;
   setLocalDescription(description: { type: 'offer' | 'answer'; sdp: string }): Promise<unknown>;
   setRemoteDescription(description: { type: 'offer' | 'answer'; sdp: string }): Promise<unknown>;
@@ -107,6 +116,7 @@ export interface PeerConnectionLike {
   addTrack(track: TrackLike): unknown;
   addTransceiver(trackOrKind: TrackLike | string, init?: { direction?: TransceiverDirection }): unknown;
   getSenders(): SenderLike[];
+  getTransceivers(): TransceiverLike[];
   getStats(): Promise<StatsReportLike>;
   /** Browsers: marks the next offer as an ICE restart. Optional: not every implementation has it. */
   restartIce?(): void;
@@ -120,6 +130,31 @@ export interface PeerConnectionConfig {
 }
 
 export type PeerConnectionConstructor = new (config: PeerConnectionConfig) => PeerConnectionLike;
+
+/** What getUserMedia / getDisplayMedia take (the SDK asks for `{audio}`, `{video}` or `{video: true}`). */
+export interface MediaConstraintsLike {
+  audio?: boolean | { deviceId?: { exact: string } };
+  video?: boolean | { deviceId?: { exact: string } };
+}
+
+/** One entry of enumerateDevices(). */
+export interface MediaDeviceInfoLike {
+  readonly deviceId: string;
+  readonly kind: string;
+  readonly label: string;
+  readonly groupId?: string;
+}
+
+/** `navigator.mediaDevices`, or a stand-in (tests, Node): where cameras, microphones and screens come from. */
+export interface MediaDevicesLike {
+  getUserMedia(constraints: MediaConstraintsLike): Promise<LocalMedia>;
+  getDisplayMedia?(constraints: MediaConstraintsLike): Promise<LocalMedia>;
+  enumerateDevices?(): Promise<MediaDeviceInfoLike[]>;
+}
+
+export function globalMediaDevices(): MediaDevicesLike | undefined {
+  return (globalThis as { navigator?: { mediaDevices?: MediaDevicesLike } }).navigator?.mediaDevices;
+}
 
 /** The browser's constructors, when there are any. */
 export function globalWebSocket(): WebSocketConstructor | undefined {

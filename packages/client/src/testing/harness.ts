@@ -13,10 +13,11 @@ import type { Participant } from '../Participant.js';
 import type { TrackLike } from '../platform.js';
 import { RoundtableClient, type RoundtableClientOptions } from '../RoundtableClient.js';
 
-export async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+/** Polls `check`; on timeout the error names `what` and, when given, what `detail()` shows then. */
+export async function until(check: () => boolean, what: string, timeoutMs = 30_000, detail?: () => unknown): Promise<void> {
   const start = Date.now();
   while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms${detail ? `; ${JSON.stringify(detail())}` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
