@@ -50,7 +50,7 @@ export class Recorder {
     this.histogram.set(bucket, (this.histogram.get(bucket) ?? 0) + 1);
   }
 
-  report(joinTimesMs: Array<number | null>, loopDelayP99Ms: number): WorkerReport {
+  report(joins: WorkerReport['joins'], loopDelayP99Ms: number): WorkerReport {
     return {
       sent: Object.fromEntries(this.sent),
       downlinks: [...this.downlinks.values()],
@@ -59,7 +59,7 @@ export class Recorder {
       sentPackets: this.sentPackets,
       sentBytes: this.sentBytes,
       delayHistogram: Object.fromEntries([...this.histogram].map(([k, v]) => [String(k), v])),
-      joinTimesMs,
+      joins,
       loopDelayP99Ms,
     };
   }

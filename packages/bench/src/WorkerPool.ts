@@ -21,7 +21,7 @@ export class WorkerPool {
   }
 
   static async start(count: number): Promise<WorkerPool> {
-    const workers = Array.from({ length: count }, () => fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const workers = Array.from({ length: count }, () => fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
     const pool = new WorkerPool(workers);
     await Promise.all(workers.map((w) => pool.next(w, 'ready', 60_000)));
     return pool;

@@ -42,6 +42,14 @@ export type ParentMessage =
   | { type: 'leave' }
   | { type: 'exit' };
 
+export interface JoinInfo {
+  id: number;
+  /** The other participants of its room. */
+  remotes: number[];
+  startUs: number;
+  firstPacketUs: Record<string, number>;
+}
+
 export interface DownlinkCount {
   receiver: number;
   sender: number;
@@ -62,8 +70,8 @@ export interface WorkerReport {
   delayHistogram: Record<string, number>;
   /** Event-loop delay of the worker during the window (ms): a starved generator sends late and reads late. */
   loopDelayP99Ms: number;
-  /** Per participant: join request to first packet of every remote stream, ms; null if never complete. */
-  joinTimesMs: Array<number | null>;
+  /** Per participant: when it sent its join request, and when the first packet of each remote stream (`${sender}:${kind}`) came (µs, monotonic). */
+  joins: JoinInfo[];
 }
 
 export type WorkerMessage =

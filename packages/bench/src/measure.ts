@@ -19,6 +19,8 @@ export interface MeasureOptions {
   host: string;
   /** Longest wait for every remote stream to flow. */
   joinTimeoutS: number;
+  /** Participants start joining this far apart (all at once would be a burst of DTLS handshakes). */
+  joinStaggerMs: number;
 }
 
 /** The figures of one measurement. Rates are per second of the window. */
@@ -64,9 +66,6 @@ export interface Sample {
   error?: string;
 }
 
-/** Participants start joining this far apart (all rooms at once would be a burst of DTLS handshakes). */
-export const JOIN_STAGGER_MS = 200;
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function measure(target: Target, endpoint: TargetEndpoint, pool: WorkerPool, options: MeasureOptions, run: number, cores: number, onPhase: (phase: string) => void): Promise<Sample> {
@@ -88,7 +87,7 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     const joined = await Promise.all(
       pool.workers.map((w, i) => {
         const answer = pool.next(w, 'joined', options.joinTimeoutS * 1000 + 60_000);
-        pool.send(w, { type: 'join', run, endpoint, participants: specs[i]!, roomSize, idBase, traffic: options.traffic, host: options.host, joinStaggerMs: JOIN_STAGGER_MS });
+        pool.send(w, { type: 'join', run, endpoint, participants: specs[i]!, roomSize, idBase, traffic: options.traffic, host: options.host, joinStaggerMs: options.joinStaggerMs });
         return answer;
       }),
     );
@@ -190,7 +189,7 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
   const receivedBytes = reports.reduce((n, r) => n + r.receivedBytes, 0);
   const sentPackets = reports.reduce((n, r) => n + r.sentPackets, 0);
   const histogram = mergeHistograms(reports.map((r) => r.delayHistogram));
-  const joins = reports.flatMap((r) => r.joinTimesMs);
+  const joins = joinTimesMs(reports);
   const joinOk = joins.filter((j): j is number => j !== null);
   const generatorCpuPct = raw.workerPct.reduce((a, b) => a + b, 0);
   const generatorMaxWorkerPct = Math.max(...raw.workerPct);
@@ -226,6 +225,34 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
     // machine near all of its cores: what is measured is then not the server's limit.
     generatorBound: generatorMaxWorkerPct > 90 || loopDelayP99Ms > 50 || raw.machineBusyPct > raw.cores * 100 * 0.9,
   };
+}
+
+/**
+ * Join time of each participant: for every remote stream, from the moment both ends had
+ * asked to join (the later of the two join requests) to its first packet; the slowest
+ * stream counts. Null when a stream never arrived. (Participants join a little apart, so
+ * "from my own join request" would count the wait for people who had not arrived yet.)
+ */
+export function joinTimesMs(reports: WorkerReport[]): Array<number | null> {
+  const starts = new Map<number, number>();
+  for (const r of reports) for (const j of r.joins) starts.set(j.id, j.startUs);
+  return reports.flatMap((r) =>
+    r.joins.map((j) => {
+      let worst = 0;
+      let complete = true;
+      for (const sender of j.remotes) {
+        for (const kind of ['audio', 'video']) {
+          const first = j.firstPacketUs[`${sender}:${kind}`];
+          if (first === undefined) {
+            complete = false;
+            continue;
+          }
+          worst = Math.max(worst, first - Math.max(j.startUs, starts.get(sender) ?? j.startUs));
+        }
+      }
+      return complete ? worst / 1000 : null;
+    }),
+  );
 }
 
 function emptySample(target: string, rooms: number, roomSize: number, run: number): Sample {

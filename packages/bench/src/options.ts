@@ -25,6 +25,8 @@ export interface BenchOptions {
   outDir: string | undefined;
   traffic: TrafficOptions;
   joinTimeoutS: number;
+  /** Participant k starts joining k * joinStaggerMs after the first. */
+  joinStaggerMs: number;
   /** Run without the network namespace (no Janus). */
   noNetns: boolean;
 }
@@ -52,6 +54,8 @@ alternating runs; writes a Markdown report, an SVG chart and JSON to bench-resul
                           (repeatable): target roundtable:L
   --workers N             load-generator processes (default: number of cores)
   --out DIR               results folder (default bench-results/<timestamp>)
+  --join-timeout S        longest wait for every remote stream to flow (default 60; quick 30)
+  --join-stagger MS       participants start joining this far apart (default 300)
   --no-netns              do not create the network namespace (Janus is then left out)
   --help
 `;
@@ -89,6 +93,8 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
       workers: { type: 'string' },
       out: { type: 'string' },
       'no-netns': { type: 'boolean', default: false },
+      'join-timeout': { type: 'string' },
+      'join-stagger': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -124,7 +130,8 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
     workers: Math.floor(num(values.workers, Math.max(2, cores), '--workers')),
     outDir: values.out,
     traffic: { ...DEFAULT_TRAFFIC, videoKbps: num(values.bitrate, DEFAULT_TRAFFIC.videoKbps, '--bitrate') },
-    joinTimeoutS: quick ? 30 : 60,
+    joinTimeoutS: num(values['join-timeout'], quick ? 30 : 60, '--join-timeout'),
     noNetns: values['no-netns'] ?? false,
+    joinStaggerMs: values['join-stagger'] !== undefined ? Number(values['join-stagger']) : 300,
   };
 }

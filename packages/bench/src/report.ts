@@ -1,4 +1,136 @@
-import type { BenchResult } from './bench.js';
+/** The Markdown report of a bench run. */
+import type { Aggregate, BenchResult } from './bench.js';
+import { LIMITS } from './bench.js';
+import { median, type Spread } from './stats.js';
+
+export function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '—';
+}
+
+const pct = (n: number, digits = 2) => (Number.isFinite(n) ? `${(n * 100).toFixed(digits)} %` : '—');
+
+/** "median (min–max)" when there is more than one run. */
+function withSpread(s: Spread, digits = 1): string {
+  if (!Number.isFinite(s.median)) return '—';
+  return s.n > 1 ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : fmt(s.median, digits);
+}
+
+/** The better-tuned Janus at a load: the lower median µs per forwarded packet. */
+export function bestJanus(aggregates: Aggregate[], rooms: number): Aggregate | undefined {
+  return aggregates
+    .filter((a) => a.rooms === rooms && a.target.startsWith('janus') && Number.isFinite(a.usPerPacket.median))
+    .sort((a, b) => a.usPerPacket.median - b.usPerPacket.median)[0];
+}
+
+export interface Ratio {
+  target: string;
+  rooms: number;
+  vsJanus: number;
+  janusTarget: string | undefined;
+  vsFloor: number;
+}
+
+/** Roundtable (each variant) over the better Janus and over the floor, in median µs per forwarded packet, per load. */
+export function ratios(result: BenchResult): Ratio[] {
+  const out: Ratio[] = [];
+  const loads = [...new Set(result.aggregates.map((a) => a.rooms))].sort((a, b) => a - b);
+  for (const rooms of loads) {
+    const janus = bestJanus(result.aggregates, rooms);
+    const floor = result.aggregates.find((a) => a.rooms === rooms && a.target === 'floor');
+    for (const rt of result.aggregates.filter((a) => a.rooms === rooms && a.target.startsWith('roundtable'))) {
+      out.push({
+        target: rt.target,
+        rooms,
+        vsJanus: janus ? rt.usPerPacket.median / janus.usPerPacket.median : Number.NaN,
+        janusTarget: janus?.target,
+        vsFloor: floor ? rt.usPerPacket.median / floor.usPerPacket.median : Number.NaN,
+      });
+    }
+  }
+  return out;
+}
+
 export function markdownReport(result: BenchResult): string {
-  return JSON.stringify(result.aggregates, null, 1);
+  const { machine, options } = result;
+  const size = options.roomSize;
+  const targets = result.targets.map((t) => t.name);
+  const loads = [...new Set(result.aggregates.map((a) => a.rooms))].sort((a, b) => a - b);
+  const get = (target: string, rooms: number) => result.aggregates.find((a) => a.target === target && a.rooms === rooms);
+  const lines: string[] = [];
+  lines.push(`# Roundtable benchmark, ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC`);
+  lines.push('');
+  lines.push(`Machine: ${machine.cores} cores, ${machine.cpuModel}, Linux ${machine.kernel}, Node ${machine.node}.`);
+  const others = median(result.samples.filter((s) => !s.error).map((s) => s.otherCpuPct));
+  lines.push(`Other processes used a median ${fmt(others, 0)} % of one core during the measurement windows${others > 20 ? ' (**the machine was not quiet: treat these figures as noisy**)' : ''}.`);
+  lines.push('');
+  lines.push(
+    `Load: rooms of ${size}; each participant publishes Opus-sized audio (${options.traffic.audioPps} packets/s of ${options.traffic.audioBytes} B) and VP8-like video at ${options.traffic.videoKbps} kb/s (${options.traffic.fps} frames/s, packets ≤ ${options.traffic.maxVideoPayload} B, a keyframe ${options.traffic.keyframeFactor}× a frame every ${options.traffic.keyframeIntervalS} s), and receives the ${size - 1} others. ` +
+      `${options.durationS} s windows after ${options.warmupS} s of warm-up, ${options.runs} alternating run(s) per load and target (medians; min–max in brackets), ${options.workers} load-generator processes. ` +
+      `Capacity limits: loss > ${LIMITS.loss * 100} %, p99 delay > ${LIMITS.p99Ms} ms, or the server at a full core.${options.quick ? ' **Quick smoke run: figures are indicative only.**' : ''}`,
+  );
+  lines.push('');
+  lines.push('Targets:');
+  for (const t of result.targets) lines.push(`- \`${t.name}\`: ${t.description}`);
+  for (const s of result.skipped) lines.push(`- \`${s.name}\`: **not measured**: ${s.reason}`);
+  lines.push('');
+
+  lines.push('## Server CPU per forwarded packet (µs)');
+  lines.push('');
+  lines.push(`| load | ${targets.join(' | ')} |`);
+  lines.push(`|---|${targets.map(() => '---:').join('|')}|`);
+  for (const rooms of loads) lines.push(`| ${rooms}×${size} | ${targets.map((t) => withSpread(get(t, rooms)?.usPerPacket ?? emptySpread())).join(' | ')} |`);
+  lines.push('');
+  const rs = ratios(result);
+  if (rs.length > 0) {
+    lines.push('Ratios of medians (µs per forwarded packet; below 1 means Roundtable costs less):');
+    lines.push('');
+    lines.push('| load | target | Roundtable / better Janus | Roundtable / floor |');
+    lines.push('|---|---|---:|---:|');
+    for (const r of rs) lines.push(`| ${r.rooms}×${size} | ${r.target} | ${fmt(r.vsJanus, 2)}${r.janusTarget ? ` (vs ${r.janusTarget})` : ''} | ${fmt(r.vsFloor, 2)} |`);
+    lines.push('');
+  }
+
+  lines.push(`## Capacity: ${size}-person rooms per core`);
+  lines.push('');
+  lines.push('| target | rooms carried within the limits | what stopped the search | server\'s own limit? | rooms per core, extrapolated from CPU |');
+  lines.push('|---|---:|---|---|---:|');
+  for (const c of result.capacity) lines.push(`| ${c.target} | ${c.rooms} | ${c.stoppedBy} | ${c.serverLimited ? 'yes' : 'no (lower bound)'} | ${fmt(c.roomsPerCoreByCpu, 1)} |`);
+  lines.push('');
+  lines.push('"Rooms per core, extrapolated" is rooms ÷ (server CPU % ÷ 100) at the largest load that stayed within the limits: what one core would carry if cost stayed linear. When the search was stopped by the load generator, the measured count is only a lower bound.');
+  lines.push('');
+
+  lines.push('## Every figure (medians over runs)');
+  lines.push('');
+  lines.push('| load | target | server CPU % of a core | µs / packet | µs / Mbit | packets in/s | packets out/s | Mb/s out | loss (all / worst downlink) | delay p50 / p99 ms | join p50 / max ms | server RSS MB / participant | generator CPU % (loop p99 ms) | others % | limit |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---|');
+  for (const rooms of loads) {
+    for (const t of targets) {
+      const a = get(t, rooms);
+      if (!a) continue;
+      const flags = [a.limit ?? 'within limits', a.generatorBound ? 'GENERATOR-BOUND' : ''].filter(Boolean).join('; ');
+      lines.push(
+        `| ${rooms}×${size} | ${t} | ${withSpread(a.serverCpuPct)} | ${withSpread(a.usPerPacket)} | ${fmt(a.usPerMbit.median, 0)} | ${fmt(a.packetsInPerS.median, 0)} | ${fmt(a.packetsOutPerS.median, 0)} | ${fmt(a.forwardedMbps.median, 1)} | ${pct(a.loss.median)} / ${pct(a.worstDownlinkLoss.median)} | ${fmt(a.delayP50Ms.median)} / ${fmt(a.delayP99Ms.median)} | ${fmt(a.joinP50Ms.median, 0)} / ${fmt(a.joinMaxMs.median, 0)} | ${fmt(a.rssPerParticipantMb.median, 2)} | ${fmt(a.generatorCpuPct.median, 0)} (${fmt(a.generatorLoopDelayP99Ms.median, 0)}) | ${fmt(a.otherCpuPct.median, 0)} | ${flags} |`,
+      );
+    }
+  }
+  lines.push('');
+  const problems = result.samples.filter((s) => s.error || s.notes.length > 0);
+  if (problems.length > 0) {
+    lines.push('## Problems during the run');
+    lines.push('');
+    for (const s of problems) lines.push(`- ${s.rooms}×${size} ${s.target} (run ${s.run}): ${s.error ?? s.notes.join('; ')}`);
+    lines.push('');
+  }
+  const bound = result.aggregates.filter((a) => a.generatorBound);
+  if (bound.length > 0) {
+    lines.push(`**The load generator was the bottleneck** (a worker above 90 % of a core, its event loop more than 50 ms late at p99, or the whole machine above 90 % busy) at: ${bound.map((a) => `${a.target} ${a.rooms}×${size}`).join(', ')}. Loss and delay there say more about the generator than about the server.`);
+    lines.push('');
+  }
+  lines.push('How the figures are measured: docs/benchmark.md. Chart: cpu-vs-rooms.svg. Raw samples: results.json.');
+  lines.push('');
+  return lines.join('\n');
+}
+
+function emptySpread(): Spread {
+  return { median: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 };
 }

@@ -3,7 +3,7 @@
  * command from another git revision), Janus's VideoRoom (default threading, or
  * `event_loops = 2`), and the floor (a bare UDP relay). Each runs as its own process.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -271,12 +271,9 @@ admin: {
 let janusVersionText: string | undefined;
 export function janusVersion(): string {
   if (janusVersionText === undefined) {
-    try {
-      const out = execFileSync(JANUS_BIN, ['--version'], { encoding: 'utf8' });
-      janusVersionText = /\(([\d.]+)\)/.exec(out)?.[1] ?? 'unknown';
-    } catch {
-      janusVersionText = 'unknown';
-    }
+    // `janus --version` prints the version and exits non-zero.
+    const out = spawnSync(JANUS_BIN, ['--version'], { encoding: 'utf8' });
+    janusVersionText = /\(([\d.]+)\)/.exec(`${out.stdout ?? ''}${out.stderr ?? ''}`)?.[1] ?? 'unknown';
   }
   return janusVersionText;
 }

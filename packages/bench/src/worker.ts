@@ -95,7 +95,7 @@ process.on('message', (raw) => {
       setTimeout(() => loopDelay.reset(), Math.max(0, (message.startUs - Number(process.hrtime.bigint() / 1000n)) / 1000));
       break;
     case 'collect':
-      post({ type: 'report', report: recorder.report(participants.map((p) => p.joinTimeMs), loopDelay.percentile(99) / 1e6) });
+      post({ type: 'report', report: recorder.report(participants.map((p) => p.joinInfo()), loopDelay.percentile(99) / 1e6) });
       break;
     case 'leave':
       void leave().then(() => post({ type: 'left' }));

@@ -1,4 +1,4 @@
-import type { JoinCommand, ParticipantSpec } from '../ipc.js';
+import type { JoinCommand, JoinInfo, ParticipantSpec } from '../ipc.js';
 import type { Recorder } from '../Recorder.js';
 import { TrafficSchedule, nowUs, readPayload, writePayload, type Kind, type PlannedPacket } from '../traffic.js';
 
@@ -20,9 +20,8 @@ export abstract class Participant {
   protected readonly roomMembers: number[];
   private schedule: TrafficSchedule | undefined;
   private readonly seq: Record<Kind, number> = { audio: 0, video: 0 };
-  private readonly firstPackets = new Set<string>();
+  private readonly firstPackets = new Map<string, number>();
   private joinStartUs = 0;
-  private joinDoneUs: number | undefined;
   private lastKeyframeRequest = 0;
   protected closed = false;
   /** Errors after joining (signaling failures); they show as missing streams, and are reported. */
@@ -53,11 +52,12 @@ export abstract class Participant {
     return this.firstPackets.size;
   }
 
-  get joinTimeMs(): number | null {
-    return this.joinDoneUs === undefined ? null : (this.joinDoneUs - this.joinStartUs) / 1000;
+  /** When this participant asked to join, and when each remote stream's first packet came. */
+  joinInfo(): JoinInfo {
+    return { id: this.id, remotes: this.remoteIds, startUs: this.joinStartUs, firstPacketUs: Object.fromEntries(this.firstPackets) };
   }
 
-  /** Joins: signs in and publishes. Resolves when the uplink is negotiated. */
+  /** Joins: signs in and publishes. Resolves when the uplink is negotiated (Janus: connected). */
   async join(): Promise<void> {
     this.joinStartUs = nowUs();
     await this.connect();
@@ -102,9 +102,9 @@ export abstract class Participant {
     const header = readPayload(payload, offset);
     if (!header || header.sender === this.id) return;
     const recvUs = nowUs();
-    if (this.joinDoneUs === undefined) {
-      this.firstPackets.add(`${header.sender}:${header.kind}`);
-      if (this.firstPackets.size >= this.streamsExpected) this.joinDoneUs = recvUs;
+    if (this.firstPackets.size < this.streamsExpected) {
+      const key = `${header.sender}:${header.kind}`;
+      if (!this.firstPackets.has(key)) this.firstPackets.set(key, recvUs);
     }
     this.context.recorder.onReceived(this.id, header, payload.length - offset, recvUs);
   }
