@@ -1,0 +1,219 @@
+/**
+ * End to end: the web app (packages/web, built bundle) in real headless Chromium with
+ * fake camera and microphone, several browser contexts as different users, against the
+ * whole server started here. 1:1 chat and calls (P2P and through the media server),
+ * decline, busy, ring timeout, cancel, the loopback self-test, the language switch.
+ * Media is checked from the browsers' own getStats() through the app's debug hook.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../packages/server/src/index.js';
+import { launchChromium, skipBrowserTests } from './browser.js';
+import {
+  addContactAndOpenChat,
+  callRecords,
+  appState,
+  callState,
+  openConversation,
+  screenshot,
+  sendMessage,
+  signUp,
+  startAppServer,
+  waitForMediaFrom,
+  waitForPhase,
+  type AppUser,
+} from './webApp.js';
+
+describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  const users: AppUser[] = [];
+
+  beforeAll(async () => {
+    server = await startAppServer({ portRange: [54000, 54499] });
+    browser = await launchChromium();
+  });
+
+  afterEach(async () => {
+    await Promise.all(users.splice(0).map((u) => u.context.close()));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function user(prefix: string, locale?: string): Promise<AppUser> {
+    const u = await signUp(browser!, server!, prefix, locale);
+    users.push(u);
+    return u;
+  }
+
+  /** alice and bob, contacts, with their 1:1 chat open on both sides. */
+  async function pair(): Promise<[AppUser, AppUser]> {
+    const [alice, bob] = await Promise.all([user('alice'), user('bob')]);
+    await addContactAndOpenChat(alice, bob);
+    await openConversation(bob, alice.displayName);
+    return [alice, bob];
+  }
+
+  it('serves the built app at / and keeps /healthz, /loopback.html and /ws/loopback', async () => {
+    const index = await fetch(server!.url);
+    const html = await index.text();
+    expect(html).toContain('<div id="app">');
+    expect(html).toMatch(/src="\/assets\/index-[\w-]+\.js"/);
+    expect(await (await fetch(`${server!.url}healthz`)).json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${server!.url}loopback.html`)).status).toBe(200);
+  });
+
+  it('the loopback self-test shows the camera coming back from the server and the round trip', async () => {
+    const { context, page } = await browser!.newContext().then(async (ctx) => ({ context: ctx, page: await ctx.newPage() }));
+    try {
+      await page.goto(`${server!.url}#/loopback`);
+      await page.getByTestId('loopback-start').click();
+      await expect.poll(() => page.evaluate(() => (window as unknown as { __roundtableLoopback?: { state: { framesDecoded: number } } }).__roundtableLoopback?.state.framesDecoded ?? 0), { timeout: 30_000 }).toBeGreaterThan(10);
+      await expect.poll(() => page.getByTestId('loopback-rtt').textContent(), { timeout: 10_000 }).toMatch(/^\d+(\.\d)? ms$/);
+      // The returned video plays in the page, with a real frame size.
+      await expect.poll(() => page.locator('[data-testid="loopback-remote-video"]').evaluate((v) => (v as HTMLVideoElement).videoWidth), { timeout: 10_000 }).toBeGreaterThan(0);
+      expect(await page.getByTestId('loopback-phase').textContent()).toBe('connected');
+      await screenshot(page, 'loopback');
+      await page.getByTestId('loopback-stop').click();
+      expect(await page.getByTestId('loopback-phase').textContent()).toBe('stopped');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('two users find each other, chat, and see each other’s messages; the UI switches to Chinese', async () => {
+    const [alice, bob] = await pair();
+
+    await sendMessage(alice, 'hello bob');
+    await expect.poll(() => bob.page.getByTestId('message-text').allTextContents(), { timeout: 10_000 }).toEqual(['hello bob']);
+    await sendMessage(bob, 'hi alice');
+    await expect.poll(() => alice.page.getByTestId('message-text').allTextContents(), { timeout: 10_000 }).toEqual(['hello bob', 'hi alice']);
+
+    await bob.page.getByTestId('lang-toggle').click();
+    expect(await bob.page.getByTestId('call-video').textContent()).toContain('视频通话');
+    expect(await bob.page.getByTestId('lang-toggle').textContent()).toBe('English');
+    await screenshot(bob.page, 'chat-zh');
+    await bob.page.getByTestId('lang-toggle').click();
+    expect(await bob.page.getByTestId('call-video').textContent()).toContain('Video call');
+    await screenshot(alice.page, 'chat');
+  });
+
+  it('a Chinese browser gets the Chinese UI', async () => {
+    const li = await user('li', 'zh-CN');
+    expect(await li.page.getByTestId('nav-chats').textContent()).toContain('会话');
+  });
+
+  for (const topology of ['p2p', 'sfu'] as const) {
+    it(`1:1 video call (${topology}): accept, both decode video and audio, hang up, the record is in both timelines`, async () => {
+      const [alice, bob] = await pair();
+      await alice.page.getByTestId('topology-select').selectOption(topology);
+
+      await alice.page.getByTestId('call-video').click();
+      await waitForPhase(alice, 'OUTGOING', 10_000);
+      await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+      expect(await bob.page.getByTestId('incoming-text').textContent()).toContain(alice.displayName);
+      expect((await appState(bob.page))['ringing']).toBe('incoming');
+      await bob.page.getByTestId('accept-call').click();
+
+      await Promise.all([waitForPhase(alice, 'CONNECTED'), waitForPhase(bob, 'CONNECTED')]);
+      const [atAlice, atBob] = await Promise.all([waitForMediaFrom(alice, [bob]), waitForMediaFrom(bob, [alice])]);
+      expect(atAlice[bob.username]!.videoFramesDecoded).toBeGreaterThanOrEqual(30);
+      expect(atBob[alice.username]!.audioBytesReceived).toBeGreaterThan(0);
+      // The tile shows the video instead of the avatar; the timer runs; quality is measured.
+      await alice.page.locator(`[data-testid="tile"][data-user-id="${bob.id}"][data-has-video="true"]`).waitFor({ timeout: 10_000 });
+      await expect.poll(() => alice.page.getByTestId('talk-timer').textContent()).toMatch(/^\d\d:\d\d$/);
+      await expect.poll(() => alice.page.getByTestId('quality').getAttribute('data-level'), { timeout: 10_000 }).not.toBe('unknown');
+      await screenshot(alice.page, `call-1to1-${topology}`);
+
+      await alice.page.getByTestId('hang-up').click();
+      await Promise.all([alice.page.getByTestId('call-screen').waitFor({ state: 'detached' }), bob.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 })]);
+      for (const u of [alice, bob]) {
+        await expect.poll(() => callRecords(u), { timeout: 10_000 }).toEqual([expect.stringMatching(/^\[video call\] 00:\d\d$/)]);
+      }
+      await screenshot(bob.page, `chat-after-call-${topology}`);
+    });
+  }
+
+  it('decline: the caller is told, no call screen stays, and the record says missed call', async () => {
+    const [alice, bob] = await pair();
+    await alice.page.getByTestId('call-voice').click();
+    await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+    await bob.page.getByTestId('decline-call').click();
+
+    await alice.page.locator('[data-testid="call-notice"][data-declined="true"]').waitFor({ timeout: 10_000 });
+    expect(await alice.page.getByTestId('call-screen').count()).toBe(0);
+    expect(await bob.page.getByTestId('incoming-call').count()).toBe(0);
+    for (const u of [alice, bob]) await expect.poll(() => callRecords(u), { timeout: 10_000 }).toEqual(['missed call']);
+  });
+
+  it('busy: calling someone who is in a call ends at once with busy', async () => {
+    const [alice, bob] = await pair();
+    const carol = await user('carol');
+    await addContactAndOpenChat(carol, bob);
+    await alice.page.getByTestId('call-voice').click();
+    await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+    await bob.page.getByTestId('accept-call').click();
+    await waitForPhase(bob, 'CONNECTED');
+
+    await carol.page.getByTestId('call-voice').click();
+
+    await carol.page.locator('[data-testid="call-notice"][data-reason="busy"]').waitFor({ timeout: 10_000 });
+    expect(await carol.page.getByTestId('call-screen').count()).toBe(0);
+    // Bob's call goes on, and he was never rung.
+    expect(await bob.page.getByTestId('incoming-call').count()).toBe(0);
+    expect((await callState(bob.page))?.phase).toBe('CONNECTED');
+    await bob.page.getByTestId('hang-up').click();
+    await alice.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
+  });
+
+  it('cancel before answer: the callee stops ringing and both timelines get a missed call', async () => {
+    const [alice, bob] = await pair();
+    await alice.page.getByTestId('call-video').click();
+    await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+    await waitForPhase(alice, 'OUTGOING', 10_000);
+    expect((await appState(alice.page))['ringing']).toBe('outgoing');
+
+    await alice.page.getByTestId('hang-up').click();
+
+    await bob.page.getByTestId('incoming-call').waitFor({ state: 'detached', timeout: 10_000 });
+    expect(await alice.page.getByTestId('call-screen').count()).toBe(0);
+    expect((await appState(bob.page))['ringing']).toBeNull();
+    for (const u of [alice, bob]) await expect.poll(() => callRecords(u), { timeout: 10_000 }).toEqual(['missed call']);
+  });
+});
+
+describe.skipIf(skipBrowserTests('web app ring timeout'))('web app ring timeout in Chromium', () => {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    // A short ring: the call is never answered, so no media ports are used.
+    server = await startAppServer({ portRange: [54500, 54599], ringTimeoutMs: 3000 });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('an unanswered call ends with timeout on both sides and is a missed call', async () => {
+    const [alice, bob] = await Promise.all([signUp(browser!, server!, 'alice'), signUp(browser!, server!, 'bob')]);
+    try {
+      await addContactAndOpenChat(alice, bob);
+      await openConversation(bob, alice.displayName);
+      await alice.page.getByTestId('call-video').click();
+      await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+
+      await alice.page.locator('[data-testid="call-notice"][data-reason="timeout"]').waitFor({ timeout: 15_000 });
+      await bob.page.getByTestId('incoming-call').waitFor({ state: 'detached', timeout: 10_000 });
+      expect(await alice.page.getByTestId('call-notice').textContent()).toContain('No answer');
+      for (const u of [alice, bob]) await expect.poll(() => callRecords(u), { timeout: 10_000 }).toEqual(['missed call']);
+    } finally {
+      await Promise.all([alice.context.close(), bob.context.close()]);
+    }
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * Helpers for the web app's browser tests: a server serving the built bundle (built
+ * once, when stale, by ensureWebBuilt), users signed up through the UI in their own
+ * browser contexts, and readers of the app's debug hook (`window.__roundtable`).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { pino } from 'pino';
+import { expect } from 'vitest';
+import { ensureWebBuilt } from '../../packages/web/src/build/ensureBuilt.js';
+import { startServer, type RunningServer } from '../../packages/server/src/index.js';
+
+export const SCREENSHOT_DIR = path.resolve('test-results', 'screenshots');
+/** How long media may take to start flowing on a busy 2-core machine. */
+export const MEDIA_TIMEOUT_MS = 30_000;
+
+export interface AppServerOptions {
+  /** UDP ports of the media engine (each test file has its own range). */
+  portRange: [number, number];
+  /** Default 60 s (the server's). */
+  ringTimeoutMs?: number;
+}
+
+/** Builds the bundle if needed, then starts the whole server on 127.0.0.1 with an in-memory database. */
+export async function startAppServer(options: AppServerOptions): Promise<RunningServer> {
+  await ensureWebBuilt();
+  return startServer({
+    host: '127.0.0.1',
+    port: 0,
+    media: { iceAddresses: ['127.0.0.1'], portRange: options.portRange },
+    signaling: { dbPath: ':memory:', iceServers: [], ringTimeoutMs: options.ringTimeoutMs ?? 60_000 },
+    logger: pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }),
+  });
+}
+
+/** One person: a browser context (own storage, fake camera) with the app open and signed in. */
+export interface AppUser {
+  username: string;
+  displayName: string;
+  id: string;
+  context: BrowserContext;
+  page: Page;
+  /** The page's console errors and uncaught exceptions, for failure messages. */
+  logs: string[];
+}
+
+let counter = 0;
+
+/** A fresh username per call: tests never share users. */
+export function uniqueName(prefix: string): string {
+  counter++;
+  return `${prefix}${counter}_${process.pid}`.toLowerCase().slice(0, 32);
+}
+
+/** Opens the app in a new context and registers `prefix`-named user through the form. */
+export async function signUp(browser: Browser, server: RunningServer, prefix: string, locale = 'en-US'): Promise<AppUser> {
+  const context = await browser.newContext({ locale, viewport: { width: 1024, height: 700 } });
+  const page = await context.newPage();
+  const logs: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') logs.push(`[${message.type()}] ${message.text()}`);
+  });
+  page.on('pageerror', (error) => logs.push(`[pageerror] ${error.message}`));
+  const username = uniqueName(prefix);
+  const displayName = prefix.charAt(0).toUpperCase() + prefix.slice(1);
+  await page.goto(server.url);
+  await page.getByTestId('login-mode-toggle').click();
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-password').fill('correct horse battery');
+  await page.getByTestId('login-display-name').fill(displayName);
+  await page.getByTestId('login-submit').click();
+  await expect.poll(() => page.getByTestId('me-name').textContent(), { timeout: 10_000 }).toBe(displayName);
+  const state = await appState(page);
+  return { username, displayName, id: String(state['me']), context, page, logs };
+}
+
+/** `from` finds `to` by username, adds them as a contact and opens their 1:1 chat. */
+export async function addContactAndOpenChat(from: AppUser, to: AppUser): Promise<void> {
+  const page = from.page;
+  await page.getByTestId('nav-contacts').click();
+  await page.getByTestId('contact-search').fill(to.username);
+  await page.getByTestId('contact-search-submit').click();
+  await page.getByTestId('search-result').waitFor();
+  await page.getByTestId('add-contact').click();
+  await page.locator(`[data-testid="contact-item"][data-username="${to.username}"]`).waitFor();
+  await page.getByTestId('message-contact').click();
+  await expect.poll(() => page.getByTestId('chat-title').textContent(), { timeout: 10_000 }).toBe(to.displayName);
+}
+
+/** Opens the conversation named `name` from the chat list (it arrives by notification). */
+export async function openConversation(user: AppUser, name: string): Promise<void> {
+  await user.page.getByTestId('nav-chats').click();
+  await user.page.locator(`[data-testid="conversation-item"][data-name="${name}"]`).click({ timeout: 10_000 });
+  await expect.poll(() => user.page.getByTestId('chat-title').textContent(), { timeout: 10_000 }).toBe(name);
+}
+
+export async function sendMessage(user: AppUser, text: string): Promise<void> {
+  await user.page.getByTestId('composer-input').fill(text);
+  await user.page.getByTestId('composer-send').click();
+}
+
+/** The app's debug snapshot (`window.__roundtable.state()`). */
+export function appState(page: Page): Promise<Record<string, unknown>> {
+  return page.evaluate(() => window.__roundtable?.state() ?? {});
+}
+
+export interface CallSnapshot {
+  id: string;
+  kind: string;
+  phase: string;
+  endReason: string | null;
+  participants: Array<{ id: string; state: string }>;
+}
+
+export async function callState(page: Page): Promise<CallSnapshot | null> {
+  return ((await appState(page))['call'] as CallSnapshot | null | undefined) ?? null;
+}
+
+export interface MediaFrom {
+  videoFramesDecoded: number;
+  videoPacketsReceived: number;
+  audioPacketsReceived: number;
+  audioBytesReceived: number;
+}
+
+/** What `user` has received from each of `senders` (from the browser's getStats()). */
+export async function mediaFrom(user: AppUser, senders: AppUser[]): Promise<Record<string, MediaFrom>> {
+  const stats = await user.page.evaluate(() => window.__roundtable?.stats() ?? Promise.resolve(null));
+  const result: Record<string, MediaFrom> = {};
+  for (const sender of senders) {
+    const p = stats?.participants[sender.id];
+    result[sender.username] = { videoFramesDecoded: p?.videoFramesDecoded ?? 0, videoPacketsReceived: p?.videoPacketsReceived ?? 0, audioPacketsReceived: p?.audioPacketsReceived ?? 0, audioBytesReceived: p?.audioBytesReceived ?? 0 };
+  }
+  return result;
+}
+
+/**
+ * Waits until `user` has decoded at least `frames` video frames and received `audioPackets`
+ * audio packets from every one of `senders` (video is skipped for voice calls).
+ */
+export async function waitForMediaFrom(user: AppUser, senders: AppUser[], options: { frames?: number; audioPackets?: number; video?: boolean } = {}): Promise<Record<string, MediaFrom>> {
+  const frames = options.frames ?? 30;
+  const audioPackets = options.audioPackets ?? 50;
+  const deadline = Date.now() + MEDIA_TIMEOUT_MS;
+  let last: Record<string, MediaFrom> = {};
+  while (Date.now() < deadline) {
+    last = await mediaFrom(user, senders);
+    const done = Object.values(last).every((m) => (options.video === false || m.videoFramesDecoded >= frames) && m.audioPacketsReceived >= audioPackets);
+    if (done) return last;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(
+    `${user.username} did not receive media from ${senders.map((s) => s.username).join(', ')} within ${MEDIA_TIMEOUT_MS / 1000} s\n` +
+      `received: ${JSON.stringify(last)}\ncall: ${JSON.stringify(await callState(user.page))}\npage log:\n${user.logs.join('\n')}`,
+  );
+}
+
+/**
+ * Waits until `user` decodes more video frames and receives more audio from each of
+ * `senders` than it had: media still flows (e.g. after someone else left).
+ */
+export async function waitForMoreMediaFrom(user: AppUser, senders: AppUser[]): Promise<void> {
+  const before = await mediaFrom(user, senders);
+  const deadline = Date.now() + MEDIA_TIMEOUT_MS;
+  let last = before;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    last = await mediaFrom(user, senders);
+    const more = senders.every((s) => last[s.username]!.videoFramesDecoded > before[s.username]!.videoFramesDecoded && last[s.username]!.audioPacketsReceived > before[s.username]!.audioPacketsReceived);
+    if (more) return;
+  }
+  const stats = await user.page.evaluate(() => window.__roundtable?.stats() ?? Promise.resolve(null));
+  throw new Error(`${user.username}: media from ${senders.map((s) => s.username).join(', ')} stopped\nbefore: ${JSON.stringify(before)}\nafter: ${JSON.stringify(last)}\nstats: ${JSON.stringify(stats)}\ncall: ${JSON.stringify(await callState(user.page))}\npage log:\n${user.logs.join('\n')}`);
+}
+
+/** Waits for the call screen of `user` to be in `phase` (CONNECTED, OUTGOING...). */
+export async function waitForPhase(user: AppUser, phase: string, timeout = MEDIA_TIMEOUT_MS): Promise<void> {
+  try {
+    await user.page.locator(`[data-testid="call-screen"][data-phase="${phase}"]`).waitFor({ timeout });
+  } catch (error) {
+    const state = await appState(user.page).catch(() => ({}));
+    throw new Error(`${user.username}'s call screen did not reach ${phase}: ${String(error)}\napp: ${JSON.stringify(state)}\npage log:\n${user.logs.join('\n')}`, { cause: error });
+  }
+}
+
+/** The call records in the open conversation's timeline, as shown. */
+export async function callRecords(user: AppUser): Promise<string[]> {
+  return user.page.getByTestId('call-record').allTextContents();
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
