@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import type { Call } from '../Call.js';
 import type { MediaSessionEvents } from '../MediaSession.js';
 import type { Participant } from '../Participant.js';
-import type { TrackLike } from '../platform.js';
+import type { MediaConstraintsLike, MediaDevicesLike, TrackLike } from '../platform.js';
 import { RoundtableClient, type RoundtableClientOptions } from '../RoundtableClient.js';
 
 /** Polls `check`; on timeout the error names `what` and, when given, what `detail()` shows then. */
@@ -83,6 +83,8 @@ export async function signUp(env: TestPeerEnvironment, url: string, username: st
 export class RtpCounter {
   private readonly counts = new Map<string, number>();
   readonly tags = new Map<UserId, Set<number>>();
+  /** The tag of the latest video packet from each participant (which source it is sending now). */
+  readonly lastTag = new Map<UserId, number>();
 
   /** Counts the tracks the session has and every track it gets from now on. */
   constructor(session: { readonly participants: Participant[]; on(event: 'track', listener: (e: MediaSessionEvents['track']) => void): unknown }) {
@@ -98,6 +100,7 @@ export class RtpCounter {
         let tags = this.tags.get(participant);
         if (!tags) this.tags.set(participant, (tags = new Set()));
         tags.add(rtp.payload[2]!);
+        this.lastTag.set(participant, rtp.payload[2]!);
       }
     });
   }
@@ -123,4 +126,52 @@ export function nextIncoming(client: RoundtableClient): Promise<Call> {
 export function endedWith(call: { endReason: EndReason | undefined; once(event: 'ended', l: (e: { reason: EndReason }) => void): unknown }): Promise<EndReason> {
   if (call.endReason) return Promise.resolve(call.endReason);
   return new Promise((resolve) => call.once('ended', ({ reason }) => resolve(reason)));
+}
+
+/** Resolves once `read()` stops changing for `quietMs` (media stopped); fails if it keeps changing for `timeoutMs`. */
+export async function stalls(read: () => number, what: string, quietMs = 600, timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  let last = read();
+  let since = Date.now();
+  while (Date.now() - since < quietMs) {
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: still flowing after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+    const now = read();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+  }
+}
+
+/** A stand-in for navigator.mediaDevices: FakePublisher sources as cameras, microphones and screens. */
+export class FakeDevices implements MediaDevicesLike {
+  readonly publishers: FakePublisher[] = [];
+  readonly asked: MediaConstraintsLike[] = [];
+
+  constructor(
+    private readonly env: TestPeerEnvironment,
+    /** Tag of the first source made; each next one gets the next tag. */
+    private nextTag: number,
+  ) {}
+
+  async getUserMedia(constraints: MediaConstraintsLike): Promise<{ getTracks(): MediaStreamTrack[] }> {
+    this.asked.push(constraints);
+    const p = this.source();
+    return { getTracks: () => [...(constraints.audio ? [p.audio] : []), ...(constraints.video ? [p.video] : [])] };
+  }
+
+  async getDisplayMedia(constraints: MediaConstraintsLike): Promise<{ getTracks(): MediaStreamTrack[] }> {
+    this.asked.push(constraints);
+    const p = this.source();
+    return { getTracks: () => [p.video] };
+  }
+
+  private source(): FakePublisher {
+    const p = new FakePublisher(this.nextTag++);
+    p.start(20);
+    this.publishers.push(p);
+    this.env.cleanup.push(() => p.stop());
+    return p;
+  }
 }
