@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
-import { dirname } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { AuthService } from './auth/AuthService.js';
 import { CallService } from './calls/CallService.js';
@@ -13,6 +14,7 @@ import { silentLogger, type Logger } from './logger.js';
 import type { MediaServer } from './media/MediaServer.js';
 import { InMemoryRouter } from './net/InMemoryRouter.js';
 import { SignalingServer, type SignalingServerOptions } from './net/SignalingServer.js';
+import { RecordingService } from './recording/RecordingService.js';
 import { SqliteStore } from './store/SqliteStore.js';
 
 export interface SignalingOptions {
@@ -24,6 +26,12 @@ export interface SignalingOptions {
   iceServers?: IceServersOptions;
   /** Ring timeout of calls (ms). Default 60000. */
   ringTimeoutMs?: number;
+  /**
+   * Folder of call and room recordings. Default: `recordings` beside the SQLite file
+   * (a temporary folder for ':memory:'). With a remote media server this path must be
+   * the same folder on both hosts (the media server writes the files).
+   */
+  recordingsDir?: string;
   /** Lifetime of device tokens (ms). Default 30 days. */
   tokenTtlMs?: number;
   /** Limits of the WebSocket endpoint (frame size, rate, ...). */
@@ -59,6 +67,7 @@ export class Signaling {
     readonly im: ImService,
     readonly calls: CallService,
     readonly rooms: RoomService,
+    readonly recordings: RecordingService,
     readonly server: SignalingServer,
     readonly media: MediaServer,
   ) {}
@@ -74,20 +83,28 @@ export class Signaling {
     const ice = new IceServers(options.iceServers ?? {});
     const calls = new CallService(router, options.media, im, { logger, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
     const rooms = new RoomService(router, options.media, { logger });
+    const recordingsDir = options.recordingsDir ?? (dbPath === ':memory:' ? join(tmpdir(), `roundtable-recordings-${process.pid}`) : join(dirname(dbPath), 'recordings'));
+    const recordings = new RecordingService({ router, calls, rooms, auth, directory: recordingsDir, logger });
+    await recordings.recover();
     const server = new SignalingServer({
       ...options.server,
       auth,
       router,
-      handlers: [imHandlers(im), iceHandlers(ice), calls.handlers(), rooms.handlers()],
+      handlers: [imHandlers(im), iceHandlers(ice), calls.handlers(), rooms.handlers(), recordings.handlers()],
       logger,
       ...(options.observe ? { observe: options.observe } : {}),
     });
-    return new Signaling(store, router, im, calls, rooms, server, options.media);
+    return new Signaling(store, router, im, calls, rooms, recordings, server, options.media);
   }
 
   /** Takes a WebSocket upgrade for `/ws`; returns false (leaving the socket alone) for other paths. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     return this.server.handleUpgrade(request, socket, head);
+  }
+
+  /** Serves GET /recordings/<id> (device token as bearer, or a signed link); false for other paths. */
+  handleHttp(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+    return this.recordings.handleHttp(request, response);
   }
 
   /** Database and media server usable (for /readyz). */
@@ -116,6 +133,7 @@ export class Signaling {
    */
   close(): Promise<void> {
     return (this.closing ??= (async () => {
+      await this.recordings.close();
       await this.calls.close('hangup');
       await this.rooms.close();
       await this.server.close();

@@ -36,4 +36,6 @@ export { InProcessMediaServer } from './media/InProcessMediaServer.js';
 export { RemoteMediaServer, type RemoteMediaServerOptions } from './media/RemoteMediaServer.js';
 
 // the whole signaling server
+export { RecordingService, type RecordingServiceOptions, type RecordableCall, type RecordableRoom } from './recording/RecordingService.js';
+export { RecordingStore } from './recording/RecordingStore.js';
 export { Signaling, DEFAULT_DB_PATH, type SignalingOptions, type SignalingReadiness } from './Signaling.js';

@@ -83,6 +83,11 @@ export class CallService {
     };
   }
 
+  /** The call with this id while it is not over (for recording). */
+  find(id: CallId): Call | undefined {
+    return this.calls.get(id);
+  }
+
   get activeCalls(): number {
     return this.calls.size;
   }

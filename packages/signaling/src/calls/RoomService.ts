@@ -4,7 +4,7 @@ import { SignalingError, type HandlerTable, type RequestContext } from '../net/H
 import type { DeviceLink, Router } from '../net/Router.js';
 import { silentLogger, type Logger } from '../logger.js';
 
-interface OpenRoom {
+export interface OpenRoom {
   name: RoomName;
   media: MediaRoom;
   members: Map<UserId, DeviceLink>;
@@ -40,6 +40,11 @@ export class RoomService {
     router.onDeviceGone((link) => {
       for (const room of this.rooms.values()) if (room.members.get(link.userId) === link) void this.leave(room, link.userId);
     });
+  }
+
+  /** The open room of this name, if anyone is in it (for recording). */
+  find(name: RoomName): OpenRoom | undefined {
+    return this.rooms.get(name);
   }
 
   handlers(): HandlerTable {

@@ -12,8 +12,8 @@ import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, MediaServer } from './MediaServer.js';
 import { RemoteMediaServer } from './RemoteMediaServer.js';
 
-// Ports: media 55700-55899, test encoders 55960-55989.
-const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [55700, 55899] as [number, number] };
+// Ports: media 55700-55799, test encoders 55960-55989.
+const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [55700, 55799] as [number, number] };
 const stun = new StunServer();
 let stunUrl = '';
 let kurento: KurentoServer;
