@@ -6,6 +6,7 @@ import { useMediaHarness, until } from '../testing/harness.js';
 import { decodeVp8, McuTestPeer, meanColor } from '../testing/mcu.js';
 import { negotiate } from '../testing/signal.js';
 import { waitForConnected } from '../testing/peers.js';
+import { isVp8Keyframe } from '../rtp/keyframe.js';
 import { liveChildPids } from './ChildProcesses.js';
 import type { Composite } from './Composite.js';
 
@@ -36,6 +37,16 @@ async function join(p: MediaPipeline, composite: Composite, options: Constructor
 function hears(peer: McuTestPeer, present: number[], absent: number[]): boolean {
   const levels = peer.levels([...present, ...absent]);
   return present.every((f) => levels.get(f)! > 1500) && absent.every((f) => levels.get(f)! < 300);
+}
+
+/** until() for the video tests; on timeout the error says what the grid and the peers did. */
+async function untilVideo(composite: Composite, check: () => boolean, members: Member[]): Promise<void> {
+  try {
+    await until(check, 30_000);
+  } catch {
+    const received = members.map((m) => m.peer.receivedVideo.length);
+    throw new Error(`video condition not met in 30 s: stats ${JSON.stringify(composite.getStats())}, tiles ${composite.videoTiles.length}, video packets received ${received.join(', ')}`);
+  }
 }
 
 const pidGone = (pid: number): boolean => !existsSync(`/proc/${pid}`) || /\) Z /.test(readStat(pid));
@@ -80,7 +91,7 @@ describe('Composite audio', () => {
     await until(() => a.peer.receivedPcm.length > 50);
     const ticks = composite.getStats().audio.ticks;
     await until(() => composite.getStats().audio.ticks > ticks + 25);
-    expect(hears(b.peer, [440], [660])).toBe(true);
+    await until(() => hears(b.peer, [440], [660]));
 
     b.peer.silent = false;
     await until(() => hears(a.peer, [660], [440]));
@@ -114,7 +125,7 @@ describe('Composite video (GStreamer child)', () => {
     const composite = p.createComposite({ video: { width: 320, height: 240, frameRate: 15 } });
     const members = await Promise.all(COLORS.map((color, i) => join(p, composite, { frequency: TONES[i]!, video: { port: 56900 + i, color } })));
 
-    await until(() => composite.videoTiles.length === 3 && members.every((m) => m.peer.receivedVideo.length > 60), 30_000);
+    await untilVideo(composite, () => composite.videoTiles.length === 3 && members.every((m) => m.peer.receivedVideo.length > 60), members);
     const firstPid = composite.videoChildPid!;
     expect(firstPid).toBeGreaterThan(0);
     // Let every tile decode a keyframe, then look at what peer 0 sees.
@@ -158,11 +169,27 @@ describe('Composite video (GStreamer child)', () => {
     expect(liveChildPids().filter((x) => x === pid || x === firstPid)).toEqual([]);
   });
 
+  it("a receiver's keyframe request reaches the encoder in the child (RTCP PLI), not only the forced interval", async () => {
+    const p = h.pipeline();
+    const composite = p.createComposite({ video: { width: 320, height: 240, frameRate: 15, keyframeIntervalMs: 600_000 } });
+    const a = await join(p, composite, { frequency: 440, video: { port: 56920, color: 'green' } });
+    const keyframes = (): number => a.peer.receivedVideo.filter((x) => isVp8Keyframe(x.payload)).length;
+    await until(() => keyframes() >= 1 && a.peer.receivedVideo.length > 30, 30_000);
+    // Past the start, with a 10-minute forced interval no keyframe comes unasked.
+    await until(() => a.peer.receivedVideo.length > 60, 30_000);
+    const before = keyframes();
+
+    a.port.requestKeyframe('video');
+
+    await until(() => keyframes() > before, 20_000);
+    expect(composite.getStats().video!.keyframeRequests).toBeGreaterThanOrEqual(1);
+  });
+
   it('a crashed child is restarted and the grid comes back', async () => {
     const p = h.pipeline();
     const composite = p.createComposite({ video: { width: 320, height: 240, frameRate: 15 } });
     const a = await join(p, composite, { frequency: 440, video: { port: 56910, color: 'red' } });
-    await until(() => composite.videoChildPid !== undefined && a.peer.receivedVideo.length > 30, 30_000);
+    await untilVideo(composite, () => composite.videoChildPid !== undefined && a.peer.receivedVideo.length > 30, [a]);
     const pid = composite.videoChildPid!;
 
     process.kill(pid, 'SIGKILL');

@@ -123,7 +123,7 @@ export class Composite extends Hub {
     }
   }
 
-  /** A receiver of the grid wants a keyframe: the encoder's (forced) keyframes answer it. */
+  /** A receiver of the grid wants a keyframe: the request reaches the encoder (RTCP PLI to the child). */
   override requestKeyframeFor(_output: HubPort, kind: MediaKind): void {
     if (kind === 'video') this.compositor?.requestKeyframe();
   }

@@ -20,8 +20,8 @@ export interface VideoCompositorOptions {
   /** VP8 target bitrate of the composed stream, bits/s. Default 800000. */
   bitrate?: number;
   /**
-   * Forced keyframe interval, ms. Default 1000. The encoder runs in a gst-launch child
-   * that takes no commands, so receivers' keyframe requests are met by this interval.
+   * Forced keyframe interval, ms (a safety net: receivers' keyframe requests reach the
+   * encoder as RTCP PLI). Default 3000.
    */
   keyframeIntervalMs?: number;
   /** The gst-launch-1.0 executable. Default 'gst-launch-1.0' (Debian's gstreamer1.0-tools). */
@@ -44,6 +44,8 @@ export interface VideoCompositorStats {
   starts: number;
   /** Children that exited without being asked to. */
   crashes: number;
+  /** Keyframe requests (PLI) sent to the encoder. */
+  keyframeRequests: number;
   /** Input packets not sent to the child (not VP8, waiting for a keyframe, not in the layout). */
   inputDropped: number;
   outputPackets: number;
@@ -59,6 +61,7 @@ interface Member {
 interface Generation {
   child: ChildProcess;
   tiles: unknown[];
+  /** The child's RTCP port; the tiles' input ports follow it. */
   firstPort: number;
   ssrc: number;
   stream: InboundStream;
@@ -71,6 +74,8 @@ interface Generation {
 const PAYLOAD_TYPE = 96;
 const VP8: CodecInfo = { mimeType: 'video/VP8', payloadType: PAYLOAD_TYPE, clockRate: 90000 };
 const MAX_BACKOFF_MS = 5000;
+/** SSRC our PLIs to the child come from (any value the child does not use). */
+const PLI_SENDER_SSRC = 0x52544d43;
 
 const randomSsrc = (): number => (Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
 
@@ -84,7 +89,7 @@ const randomSsrc = (): number => (Math.floor(Math.random() * 0xfffffffe) + 1) >>
  * supervised: restarted after a crash with a growing delay, killed with the compositor.
  */
 export class VideoCompositor<K> {
-  readonly stats: VideoCompositorStats = { starts: 0, crashes: 0, inputDropped: 0, outputPackets: 0 };
+  readonly stats: VideoCompositorStats = { starts: 0, crashes: 0, keyframeRequests: 0, inputDropped: 0, outputPackets: 0 };
   private readonly width: number;
   private readonly height: number;
   private readonly frameRate: number;
@@ -110,7 +115,7 @@ export class VideoCompositor<K> {
     this.height = options.height ?? 480;
     this.frameRate = options.frameRate ?? 15;
     this.bitrate = options.bitrate ?? 800_000;
-    this.keyframeDistance = Math.max(1, Math.round((this.frameRate * (options.keyframeIntervalMs ?? 1000)) / 1000));
+    this.keyframeDistance = Math.max(1, Math.round((this.frameRate * (options.keyframeIntervalMs ?? 3000)) / 1000));
     this.gstLaunch = options.gstLaunch ?? 'gst-launch-1.0';
     this.relayoutDelayMs = options.relayoutDelayMs ?? 250;
   }
@@ -157,7 +162,7 @@ export class VideoCompositor<K> {
     const out = m.rewriter.rewrite(stream, h.sequenceNumber, h.timestamp, 90000, now);
     if (!out) return;
     const header = new RtpHeader({ payloadType: PAYLOAD_TYPE, sequenceNumber: out.seq, timestamp: out.ts, ssrc: m.ssrc, marker: h.marker });
-    this.socket.send(new RtpPacket(header, packet.payload).serialize(), gen.firstPort + tile, '127.0.0.1');
+    this.socket.send(new RtpPacket(header, packet.payload).serialize(), gen.firstPort + 1 + tile, '127.0.0.1');
   }
 
   /** The member left: the grid is laid out again without it. */
@@ -167,10 +172,12 @@ export class VideoCompositor<K> {
   }
 
   /**
-   * A receiver wants a keyframe. The gst-launch encoder cannot be told, so this is
-   * answered by the forced keyframe interval (keyframeIntervalMs).
+   * A receiver wants a keyframe: goes through the composed stream's KeyframeRequester
+   * (at most one per second, a later one deferred, never dropped) to the encoder.
    */
-  requestKeyframe(): void {}
+  requestKeyframe(): void {
+    this.generation?.stream.requestKeyframe();
+  }
 
   /** Stops the child and releases the sockets; resolves once the child has exited. */
   async close(): Promise<void> {
@@ -238,7 +245,7 @@ export class VideoCompositor<K> {
   }
 
   private startGeneration(tiles: K[]): void {
-    const firstPort = this.ports.reserve(tiles.length);
+    const firstPort = this.ports.reserve(tiles.length + 1);
     const ssrc = randomSsrc();
     const cells = gridLayout(tiles.length, this.width, this.height);
     const args = compositorPipeline({
@@ -249,8 +256,9 @@ export class VideoCompositor<K> {
       keyframeDistance: this.keyframeDistance,
       ssrc,
       outputPort: this.outputPort!,
+      rtcpPort: firstPort,
       payloadType: PAYLOAD_TYPE,
-      inputs: tiles.map((_, i) => ({ port: firstPort + i, cell: cells[i]! })),
+      inputs: tiles.map((_, i) => ({ port: firstPort + 1 + i, cell: cells[i]! })),
     });
     const child = spawnOwnedChild(this.gstLaunch, args);
     const gen: Generation = {
@@ -258,7 +266,7 @@ export class VideoCompositor<K> {
       tiles,
       firstPort,
       ssrc,
-      stream: new InboundStream('video', ssrc, VP8, () => this.requestKeyframe()),
+      stream: new InboundStream('video', ssrc, VP8, () => this.sendPli(gen)),
       ready: false,
       stopping: false,
       stderr: [],
@@ -278,7 +286,7 @@ export class VideoCompositor<K> {
     const onGone = (detail: string): void => {
       if (gone) return;
       gone = true;
-      this.ports.release(firstPort, tiles.length);
+      this.ports.release(firstPort, tiles.length + 1);
       gen.stream.close();
       if (gen.stopping || this.closed) return;
       // Not asked to stop: a crash. Start again (same layout) after a growing delay.
@@ -291,6 +299,23 @@ export class VideoCompositor<K> {
     };
     child.once('exit', (code, signal) => onGone(`exited (${signal ?? `code ${code}`})`));
     child.once('error', (error) => onGone(`failed to start (${error.message})`));
+  }
+
+  /** An RTCP receiver report + PLI (RFC 4585) for the child's SSRC, to its rtpbin. */
+  private sendPli(gen: Generation): void {
+    if (!this.socket || gen.stopping || !gen.ready) return;
+    const packet = Buffer.alloc(20);
+    packet.writeUInt8(0x80, 0); // RR, no report blocks
+    packet.writeUInt8(201, 1);
+    packet.writeUInt16BE(1, 2);
+    packet.writeUInt32BE(PLI_SENDER_SSRC, 4);
+    packet.writeUInt8(0x81, 8); // PSFB, FMT 1 = PLI
+    packet.writeUInt8(206, 9);
+    packet.writeUInt16BE(2, 10);
+    packet.writeUInt32BE(PLI_SENDER_SSRC, 12);
+    packet.writeUInt32BE(gen.ssrc, 16);
+    this.socket.send(packet, gen.firstPort, '127.0.0.1');
+    this.stats.keyframeRequests++;
   }
 
   private stopGeneration(): void {

@@ -27,13 +27,14 @@ describe('gridLayout', () => {
 
   it('builds one gst-launch input branch per tile into the compositor, and one VP8 output', () => {
     const args = compositorPipeline({
-      width: 640, height: 480, frameRate: 15, bitrate: 500000, keyframeDistance: 15, ssrc: 7, outputPort: 56100, payloadType: 96,
+      width: 640, height: 480, frameRate: 15, bitrate: 500000, keyframeDistance: 15, ssrc: 7, outputPort: 56100, rtcpPort: 56103, payloadType: 96,
       inputs: gridLayout(2, 640, 480).map((cell, i) => ({ port: 56101 + i, cell })),
     });
-    expect(args.filter((a) => a === 'udpsrc')).toHaveLength(2);
+    expect(args.filter((a) => a === 'udpsrc')).toHaveLength(3); // two tiles and RTCP in
     expect(args).toContain('sink_2::xpos=320');
     expect(args).toContain('port=56102');
     expect(args).toContain('keyframe-max-dist=15');
     expect(args.filter((a) => a === 'vp8enc')).toHaveLength(1);
+    expect(args).toContain('rtpbin.recv_rtcp_sink_0');
   });
 });

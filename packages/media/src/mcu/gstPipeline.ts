@@ -12,6 +12,8 @@ export interface CompositorPipelineSpec {
   ssrc: number;
   /** Local UDP port the composed RTP is sent to. */
   outputPort: number;
+  /** Local UDP port the child takes RTCP on: a PLI or FIR there makes the encoder send a keyframe. */
+  rtcpPort: number;
   /** One local UDP port per tile, where that tile's VP8 RTP arrives. */
   inputs: Array<{ port: number; cell: Cell }>;
   /** RTP payload type used on the local legs. */
@@ -25,7 +27,9 @@ const INPUT_CAPS = (pt: number): string => `application/x-rtp,media=video,clock-
  * (so output never waits for an input), each input is depayloaded, decoded, scaled into
  * its tile (letterboxed) and composed; the result is encoded once in VP8 and sent as RTP
  * to `outputPort`. `ignore-inactive-pads` keeps a silent or frozen input from holding
- * the compositor back.
+ * the compositor back. The payloader feeds an rtpbin whose RTCP input listens on
+ * `rtcpPort`: a PLI/FIR for `ssrc` arriving there becomes a force-key-unit request to
+ * the encoder, so receivers' keyframe requests reach it.
  */
 export function compositorPipeline(spec: CompositorPipelineSpec): string[] {
   const raw = `video/x-raw,format=I420,width=${spec.width},height=${spec.height},framerate=${spec.frameRate}/1`;
@@ -40,8 +44,11 @@ export function compositorPipeline(spec: CompositorPipelineSpec): string[] {
     'mix.', '!', raw, '!',
     'vp8enc', 'deadline=1', 'cpu-used=8', 'threads=1', 'lag-in-frames=0', 'end-usage=cbr',
     `target-bitrate=${spec.bitrate}`, `keyframe-max-dist=${spec.keyframeDistance}`, 'error-resilient=default', '!',
-    'rtpvp8pay', `pt=${spec.payloadType}`, `ssrc=${spec.ssrc}`, 'mtu=1200', 'picture-id-mode=15-bit', '!',
-    'udpsink', 'host=127.0.0.1', `port=${spec.outputPort}`, 'sync=false', 'async=false',
+    'rtpvp8pay', `pt=${spec.payloadType}`, `ssrc=${spec.ssrc}`, 'mtu=1200', 'picture-id-mode=15-bit', '!', 'rtpbin.send_rtp_sink_0',
+    'rtpbin', 'name=rtpbin',
+    'rtpbin.send_rtp_src_0', '!', 'udpsink', 'host=127.0.0.1', `port=${spec.outputPort}`, 'sync=false', 'async=false',
+    'rtpbin.send_rtcp_src_0', '!', 'fakesink', 'sync=false', 'async=false',
+    'udpsrc', 'address=127.0.0.1', `port=${spec.rtcpPort}`, 'caps=application/x-rtcp', '!', 'rtpbin.recv_rtcp_sink_0',
   );
   spec.inputs.forEach(({ port, cell }, i) => {
     args.push(
