@@ -127,6 +127,13 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
       await expect.poll(() => alice.page.getByTestId('talk-timer').textContent()).toMatch(/^\d\d:\d\d$/);
       await expect.poll(() => alice.page.getByTestId('quality').getAttribute('data-level'), { timeout: 10_000 }).not.toBe('unknown');
       await screenshot(alice.page, `call-1to1-${topology}`);
+      // Mute and camera off go through the SDK and come back in its local media state.
+      await alice.page.getByTestId('toggle-mute').click();
+      await alice.page.locator('[data-testid="toggle-mute"][data-on="true"]').waitFor({ timeout: 5000 });
+      await alice.page.getByTestId('toggle-camera').click();
+      await alice.page.locator('[data-testid="toggle-camera"][data-on="true"]').waitFor({ timeout: 5000 });
+      await alice.page.getByTestId('toggle-mute').click();
+      await alice.page.locator('[data-testid="toggle-mute"][data-on="false"]').waitFor({ timeout: 5000 });
 
       await alice.page.getByTestId('hang-up').click();
       await Promise.all([alice.page.getByTestId('call-screen').waitFor({ state: 'detached' }), bob.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 })]);

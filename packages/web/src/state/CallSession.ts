@@ -3,12 +3,11 @@
  * participant with their media, the local preview and its controls, the talk timer and
  * the quality level. Wraps the SDK's Call or Room; owns the local stream and the stats timer.
  */
-import { Call, type CallStateChange, type MediaSession, type MediaSessionEvents, type Participant, type Room } from '@roundtable/client';
+import { Call, type CallStateChange, type LocalMediaState, type MediaSession, type MediaSessionEvents, type Participant, type QualityLevel, type Room } from '@roundtable/client';
 import type { CallState, ConversationId, EndReason, UserId } from '@roundtable/protocol';
 import { markRaw, reactive } from 'vue';
-import { openPeerConnections } from '../platform/peerConnections.js';
 import { stopStream } from '../platform/localMedia.js';
-import { collectStats, qualityOf, type CallStats, type Quality } from './stats.js';
+import { collectStats, type CallStats } from './stats.js';
 
 export type CallKind = 'direct' | 'group' | 'room';
 
@@ -38,8 +37,6 @@ export interface CallSessionInit {
   localStream: MediaStream;
 }
 
-const STATS_INTERVAL_MS = 2000;
-
 export class CallSession {
   /** The SDK object: a Call, or a Room. */
   readonly sdk: Call | Room;
@@ -59,16 +56,15 @@ export class CallSession {
     muted: false,
     cameraOff: false,
     sharing: false,
-    quality: 'unknown' as Quality,
+    /** From the SDK's stats (loss and round trip); unknown until the first sample. */
+    quality: 'unknown' as QualityLevel | 'unknown',
     lastError: null as string | null,
   });
   /** Remote track id -> its participant, to read per-participant stats. */
   readonly trackOwners = new Map<string, UserId>();
   private readonly streams = new Map<UserId, MediaStream>();
   private cameraStream: MediaStream;
-  private screenStream: MediaStream | null = null;
-  private statsTimer: ReturnType<typeof setInterval> | undefined;
-  private lastStats: CallStats | undefined;
+  private previewScreen: MediaStream | null = null;
   private readonly unsubscribe: Array<() => void> = [];
   private disposed = false;
 
@@ -89,6 +85,8 @@ export class CallSession {
       session.on('stateChanged', ({ to }) => this.onState(to)),
       session.on('participantsChanged', ({ participants }) => this.syncTiles(participants)),
       session.on('error', ({ error }) => (this.state.lastError = error instanceof Error ? error.message : String(error))),
+      session.on('localMediaChanged', (local) => this.onLocalMedia(local)),
+      session.on('quality', ({ level }) => (this.state.quality = level)),
       session.on('ended', ({ reason }) => {
         this.state.endReason = reason;
         this.state.phase = 'IDLE';
@@ -99,7 +97,6 @@ export class CallSession {
       this.unsubscribe.push(call.on('modified', ({ audioOnly }) => (this.state.audioOnly = audioOnly)));
     }
     if (session.ended) this.state.endReason = session.endReason ?? 'unknown';
-    this.statsTimer = setInterval(() => void this.sampleStats(), STATS_INTERVAL_MS);
   }
 
   get ended(): boolean {
@@ -109,35 +106,18 @@ export class CallSession {
   get id(): string {
     return this.sdk instanceof Call ? this.sdk.id : `room:${this.sdk.name}`;
   }
-  toggleMute(): void {
-    this.state.muted = !this.state.muted;
-    for (const track of this.cameraStream.getAudioTracks()) track.enabled = !this.state.muted;
+  /** Mute / camera / screen share go through the SDK (replaceTrack on its senders). */
+  async toggleMute(): Promise<void> {
+    await this.controls().setAudioMuted(!this.state.muted);
   }
 
-  toggleCamera(): void {
-    this.state.cameraOff = !this.state.cameraOff;
-    for (const track of this.cameraStream.getVideoTracks()) track.enabled = !this.state.cameraOff;
+  async toggleCamera(): Promise<void> {
+    await this.controls().setCameraOff(!this.state.cameraOff);
   }
 
-  /** Sends the screen instead of the camera (same senders, no renegotiation). */
   async toggleScreenShare(): Promise<void> {
-    if (this.state.sharing) {
-      await this.stopScreenShare();
-      return;
-    }
-    const camera = this.cameraStream.getVideoTracks()[0];
-    if (!camera) throw new Error('screen sharing needs a video call');
-    const screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
-    const screenTrack = screen.getVideoTracks()[0];
-    if (!screenTrack || this.disposed) {
-      stopStream(screen);
-      return;
-    }
-    this.screenStream = markRaw(screen);
-    await this.replaceVideo(camera, screenTrack);
-    screenTrack.addEventListener('ended', () => void this.stopScreenShare());
-    this.state.sharing = true;
-    this.state.localStream = this.screenStream;
+    if (this.state.sharing) await this.controls().stopScreenShare();
+    else await this.controls().startScreenShare();
   }
 
   /** Current stats of this call's peer connections, by participant. */
@@ -159,13 +139,11 @@ export class CallSession {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    clearInterval(this.statsTimer);
     for (const off of this.unsubscribe.splice(0)) off();
     if (!this.sdk.ended) {
       if (this.sdk instanceof Call) this.sdk.close('hangup');
       else this.sdk.close();
     }
-    stopStream(this.screenStream);
     stopStream(this.cameraStream);
   }
 
@@ -208,27 +186,22 @@ export class CallSession {
     this.trackOwners.set(track.id, participant);
   }
 
-  private async replaceVideo(from: MediaStreamTrack, to: MediaStreamTrack): Promise<void> {
-    for (const pc of openPeerConnections()) {
-      for (const sender of pc.getSenders()) if (sender.track === from) await sender.replaceTrack(to);
+  private controls(): SessionLike {
+    return this.sdk as SessionLike;
+  }
+
+  private onLocalMedia(local: LocalMediaState): void {
+    this.state.muted = local.audioMuted;
+    this.state.cameraOff = local.cameraOff;
+    this.state.sharing = local.screenSharing;
+    // The preview shows what goes out: the screen while sharing, else the camera.
+    const screen = local.screen as MediaStreamTrack | null;
+    if (screen) {
+      if (this.previewScreen?.getVideoTracks()[0] !== screen) this.previewScreen = markRaw(new MediaStream([screen]));
+      this.state.localStream = this.previewScreen;
+    } else {
+      this.previewScreen = null;
+      this.state.localStream = this.cameraStream;
     }
-  }
-
-  private async stopScreenShare(): Promise<void> {
-    if (!this.state.sharing || !this.screenStream) return;
-    const screenTrack = this.screenStream.getVideoTracks()[0];
-    const camera = this.cameraStream.getVideoTracks()[0];
-    if (screenTrack && camera) await this.replaceVideo(screenTrack, camera);
-    stopStream(this.screenStream);
-    this.screenStream = null;
-    this.state.sharing = false;
-    this.state.localStream = this.cameraStream;
-  }
-
-  private async sampleStats(): Promise<void> {
-    if (this.disposed || this.state.phase !== 'CONNECTED') return;
-    const current = await this.stats();
-    this.state.quality = qualityOf(this.lastStats, current);
-    this.lastStats = current;
   }
 }

@@ -1,6 +1,7 @@
 /**
- * What the app reads from getStats() of its open peer connections: per remote
- * participant (inbound tracks mapped to their owner by track id) and the link quality.
+ * What the debug hook reads from getStats() of the open peer connections: per remote
+ * participant (inbound tracks mapped to their owner by track id), frames decoded
+ * included (the SDK's stats have bitrates, loss and RTT; the quality level comes from it).
  */
 import type { UserId } from '@roundtable/protocol';
 import { openPeerConnections } from '../platform/peerConnections.js';
@@ -24,8 +25,6 @@ export interface CallStats {
   peerConnections: number;
   connectionStates: string[];
 }
-
-export type Quality = 'unknown' | 'good' | 'fair' | 'poor';
 
 function emptyParticipant(): ParticipantStats {
   return { videoFramesDecoded: 0, videoPacketsReceived: 0, videoFrameWidth: 0, audioPacketsReceived: 0, audioBytesReceived: 0, packetsLost: 0 };
@@ -71,17 +70,4 @@ export async function collectStats(trackOwners: ReadonlyMap<string, UserId>): Pr
     }
   }
   return result;
-}
-
-/** A simple level from the loss over the last interval and the round trip. */
-export function qualityOf(previous: CallStats | undefined, current: CallStats): Quality {
-  if (!previous) return 'unknown';
-  const received = current.packetsReceived - previous.packetsReceived;
-  const lost = Math.max(0, current.packetsLost - previous.packetsLost);
-  if (received + lost === 0) return 'unknown';
-  const loss = lost / (received + lost);
-  const rtt = current.roundTripMs ?? 0;
-  if (loss < 0.02 && rtt < 300) return 'good';
-  if (loss < 0.08 && rtt < 800) return 'fair';
-  return 'poor';
 }

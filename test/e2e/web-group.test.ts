@@ -1,0 +1,91 @@
+/**
+ * End to end: a group call of 4 in the web app, in one headless Chromium with a browser
+ * context per person, through the media server of the server started here. Everyone
+ * decodes everyone else's video and audio (from getStats()); one leaves and the others'
+ * screens update; the initiator ends the call for all; the record is in the group chat.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../packages/server/src/index.js';
+import { launchChromium, skipBrowserTests } from './browser.js';
+import { addContactAndOpenChat, callRecords, callState, openConversation, screenshot, signUp, startAppServer, waitForMediaFrom, waitForMoreMediaFrom, waitForPhase, type AppUser } from './webApp.js';
+
+describe.skipIf(skipBrowserTests('web app group call'))('web app group call in Chromium', () => {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  const users: AppUser[] = [];
+
+  beforeAll(async () => {
+    server = await startAppServer({ portRange: [54600, 54999] });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await Promise.all(users.map((u) => u.context.close()));
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('4 people: everyone decodes everyone else, one leaves and the others update, the initiator ends it', async () => {
+    const [ann, ben, cat, dan] = await Promise.all(['ann', 'ben', 'cat', 'dan'].map((name) => signUp(browser!, server!, name)));
+    users.push(ann!, ben!, cat!, dan!);
+    const everyone = [ann!, ben!, cat!, dan!];
+    const others = (me: AppUser): AppUser[] => everyone.filter((u) => u !== me);
+
+    const t0 = Date.now();
+    const mark = (what: string): void => console.log(`group test: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // Ann adds the others as contacts and makes a group with them.
+    for (const u of others(ann!)) await addContactAndOpenChat(ann!, u);
+    await ann!.page.getByTestId('nav-chats').click();
+    await ann!.page.getByTestId('new-group').click();
+    await ann!.page.getByTestId('group-name').fill('Standup');
+    for (const u of others(ann!)) await ann!.page.locator(`[data-testid="member-option"][data-username="${u.username}"]`).check();
+    await ann!.page.getByTestId('picker-confirm').click();
+    await expect.poll(() => ann!.page.getByTestId('chat-title').textContent(), { timeout: 10_000 }).toBe('Standup');
+    for (const u of others(ann!)) await openConversation(u, 'Standup');
+
+    mark('group made');
+    // A video call to all three (the picker starts with every member ticked).
+    await ann!.page.getByTestId('call-video').click();
+    expect(await ann!.page.locator('[data-testid="member-option"]:checked').count()).toBe(3);
+    await ann!.page.getByTestId('picker-confirm').click();
+    await waitForPhase(ann!, 'OUTGOING', 10_000);
+    mark('ringing');
+    await Promise.all(
+      others(ann!).map(async (u) => {
+        await u.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+        await u.page.getByTestId('accept-call').click();
+      }),
+    );
+    mark('all accepted');
+    await Promise.all(everyone.map((u) => waitForPhase(u, 'CONNECTED')));
+    mark('all connected');
+    await Promise.all(everyone.map((u) => waitForMediaFrom(u, others(u), { frames: 20, audioPackets: 50 })));
+    for (const u of everyone) {
+      await expect.poll(() => u.page.locator('[data-testid="tile"][data-has-video="true"]').count(), { timeout: 15_000 }).toBe(3);
+    }
+    mark('all decode all');
+    await screenshot(ann!.page, 'group-call-4');
+    await screenshot(dan!.page, 'group-call-4-member');
+
+    mark('screenshots');
+    // Dan leaves: the others drop his tile and the call goes on.
+    await dan!.page.getByTestId('hang-up').click();
+    await dan!.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
+    for (const u of [ann!, ben!, cat!]) {
+      await u.page.locator(`[data-testid="tile"][data-user-id="${dan!.id}"]`).waitFor({ state: 'detached', timeout: 15_000 });
+      expect(await u.page.getByTestId('tile').count()).toBe(2);
+      expect((await callState(u.page))?.phase).toBe('CONNECTED');
+    }
+    // Media still flows between those who stayed.
+    await Promise.all([waitForMoreMediaFrom(ann!, [ben!, cat!]), waitForMoreMediaFrom(ben!, [ann!, cat!]), waitForMoreMediaFrom(cat!, [ann!, ben!])]);
+
+    mark('dan left');
+    // Ann (the initiator) ends it for everyone.
+    await ann!.page.getByTestId('hang-up').click();
+    for (const u of [ann!, ben!, cat!]) await u.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
+    for (const u of everyone) await expect.poll(() => callRecords(u), { timeout: 10_000 }).toEqual([expect.stringMatching(/^\[video call\] \d\d:\d\d$/)]);
+    await screenshot(ben!.page, 'group-chat-after-call');
+    // One scenario of several steps with 4 browser contexts (sign-ups, contacts, the group, the call): longer than one step's 60 s.
+  }, 180_000);
+});
