@@ -37,6 +37,11 @@ export interface HttpServerOptions {
    * true when it took the upgrade. Default: none.
    */
   upgradeHandlers?: Array<(request: IncomingMessage, socket: Duplex, head: Buffer) => boolean>;
+  /**
+   * Other GET/HEAD routes (the recordings at `/recordings/<id>`): asked before the static
+   * files, each resolves true when it answered. Default: none.
+   */
+  requestHandlers?: Array<(request: IncomingMessage, response: ServerResponse) => Promise<boolean>>;
   /** What `/readyz` reports (200 when ready, 503 otherwise). Default: always ready. */
   readiness?: () => Promise<ReadinessReport>;
   /** Prometheus metrics at `/metrics`. Default: none, `/metrics` is 404. */
@@ -171,6 +176,7 @@ export class HttpServer {
       response.end(request.method === 'HEAD' ? undefined : body);
       return;
     }
+    for (const handler of this.options.requestHandlers ?? []) if (await handler(request, response)) return;
     for (const files of this.staticFiles) if (await files.serve(request, response, pathname)) return;
     sendText(response, 404, 'not found');
   }

@@ -234,6 +234,7 @@ function httpServer(context: Context, serves: { publicDir?: string; webDir?: str
     ...(serves.media === undefined ? {} : { media: serves.media }),
     ...(options.tls ? { tls: options.tls } : {}),
     ...(signaling ? { upgradeHandlers: [(req, socket, head) => signaling.handleUpgrade(req, socket, head)] } : {}),
+    ...(signaling ? { requestHandlers: [(req, res) => signaling.handleHttp(req, res)] } : {}),
   });
 }
 
