@@ -105,7 +105,7 @@ describe('Composite (MCU), driven by the official kurento-client', () => {
       (ep.connect as unknown as (sink: KurentoElement, cb: (error: unknown) => void) => void)(port, (error) => resolve(error));
     });
     expect(connectError).toMatchObject({ message: expect.stringContaining('another pipeline') });
-    await expect(client.create('HubPort', { hub: ep })).rejects.toBeDefined();
+    await expect(client.create('HubPort', { hub: ep })).rejects.toMatchObject({ message: expect.stringContaining('must be a Hub') });
     await p1.release();
     await p2.release();
   });
