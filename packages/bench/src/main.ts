@@ -42,6 +42,12 @@ async function main(argv: string[]): Promise<number> {
   writeFileSync(join(outDir, 'report.md'), markdown);
   writeFileSync(join(outDir, 'cpu-vs-rooms.svg'), svgChart(result));
   writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+  if (options.saveLatest) {
+    const docs = join(REPO_ROOT, 'docs/bench');
+    mkdirSync(docs, { recursive: true });
+    writeFileSync(join(docs, 'latest.md'), markdown.replace('Chart: cpu-vs-rooms.svg.', 'Chart: latest.svg.'));
+    writeFileSync(join(docs, 'latest.svg'), svgChart(result));
+  }
   if (options.json) process.stdout.write(`${JSON.stringify({ ...result, outDir })}\n`);
   else process.stdout.write(`\n${markdown}\nReport, chart and JSON in ${outDir}\n`);
   return result.samples.length > 0 && result.samples.some((s) => !s.error) ? 0 : 1;

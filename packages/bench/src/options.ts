@@ -25,6 +25,8 @@ export interface BenchOptions {
   outDir: string | undefined;
   traffic: TrafficOptions;
   joinTimeoutS: number;
+  /** Also copy the report and chart to docs/bench/latest.md and latest.svg (for the README). */
+  saveLatest: boolean;
   /** Participant k starts joining k * joinStaggerMs after the first. */
   joinStaggerMs: number;
   /** Run without the network namespace (no Janus). */
@@ -56,6 +58,7 @@ alternating runs; writes a Markdown report, an SVG chart and JSON to bench-resul
   --out DIR               results folder (default bench-results/<timestamp>)
   --join-timeout S        longest wait for every remote stream to flow (default 60; quick 30)
   --join-stagger MS       participants start joining this far apart (default 300)
+  --save-latest           also copy report.md and the chart to docs/bench/latest.md, latest.svg
   --no-netns              do not create the network namespace (Janus is then left out)
   --help
 `;
@@ -95,6 +98,7 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
       'no-netns': { type: 'boolean', default: false },
       'join-timeout': { type: 'string' },
       'join-stagger': { type: 'string' },
+      'save-latest': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -132,6 +136,7 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
     traffic: { ...DEFAULT_TRAFFIC, videoKbps: num(values.bitrate, DEFAULT_TRAFFIC.videoKbps, '--bitrate') },
     joinTimeoutS: num(values['join-timeout'], quick ? 30 : 60, '--join-timeout'),
     noNetns: values['no-netns'] ?? false,
+    saveLatest: values['save-latest'] ?? false,
     joinStaggerMs: values['join-stagger'] !== undefined ? Number(values['join-stagger']) : 300,
   };
 }

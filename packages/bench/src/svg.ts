@@ -25,7 +25,7 @@ export function svgChart(result: BenchResult): string {
     points: result.aggregates
       .filter((a) => a.target === t.name && Number.isFinite(a.serverCpuPct.median))
       .sort((a, b) => a.rooms - b.rooms)
-      .map((a) => ({ x: a.rooms, y: a.serverCpuPct.median, lo: a.serverCpuPct.min, hi: a.serverCpuPct.max })),
+      .map((a) => ({ x: a.rooms, y: a.serverCpuPct.median, lo: a.serverCpuPct.min, hi: a.serverCpuPct.max, within: !a.limit })),
   }));
   const all = series.flatMap((s) => s.points);
   const maxX = Math.max(1, ...all.map((p) => p.x));
@@ -52,12 +52,13 @@ export function svgChart(result: BenchResult): string {
     if (s.points.length > 1) out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
     for (const p of s.points) {
       if (Number.isFinite(p.lo) && Number.isFinite(p.hi) && p.hi > p.lo) out.push(`<line x1="${sx(p.x)}" x2="${sx(p.x)}" y1="${sy(p.lo)}" y2="${sy(p.hi)}" stroke="${s.color}"/>`);
-      out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${s.color}"/>`);
+      out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${p.within ? s.color : 'white'}" stroke="${s.color}" stroke-width="1.5"/>`);
     }
     const ly = m.top + 10 + i * 20;
     out.push(`<line x1="${m.left + plotW + 16}" x2="${m.left + plotW + 36}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
     out.push(`<text x="${m.left + plotW + 42}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
+  out.push(`<text x="${m.left + plotW + 16}" y="${m.top + 10 + series.length * 20 + 10}" fill="#555" font-size="11">hollow: outside the limits</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

@@ -89,7 +89,7 @@ export class RoundtableParticipant extends Participant {
 
   private async handle(payload: Record<string, unknown>): Promise<void> {
     if (this.closed) return;
-    if (process.env['RTBENCH_DEBUG']) process.stderr.write(`[${this.id}] ${String(payload['type'])} ${String(payload['name'] ?? '')}\n`);
+    if (process.env['RTBENCH_DEBUG']) process.stderr.write(`${(performance.timeOrigin + performance.now()).toFixed(0)} [${this.id}] ${String(payload['type'])} ${String(payload['name'] ?? '')}\n`);
     switch (payload['type']) {
       case 'existingParticipants':
         await this.publish();
@@ -149,7 +149,8 @@ export class RoundtableParticipant extends Participant {
 
   private async negotiate(pc: RTCPeerConnection, sender: string): Promise<void> {
     this.peers.set(sender, pc);
-    if (process.env['RTBENCH_DEBUG']) pc.connectionStateChange.subscribe((state) => process.stderr.write(`[${this.id}] link ${sender === this.me ? 'up' : sender}: ${state}\n`));
+    if (process.env['RTBENCH_DEBUG']) pc.iceConnectionStateChange.subscribe((state) => process.stderr.write(`${(performance.timeOrigin + performance.now()).toFixed(0)} [${this.id}] ice ${sender === this.me ? 'up' : sender}: ${state}\n`));
+    if (process.env['RTBENCH_DEBUG']) pc.connectionStateChange.subscribe((state) => process.stderr.write(`${(performance.timeOrigin + performance.now()).toFixed(0)} [${this.id}] link ${sender === this.me ? 'up' : sender}: ${state}\n`));
     await pc.setLocalDescription(await pc.createOffer());
     // Candidates go in the offer: a browser trickles them, but nine peer connections'
     // worth of trickled candidates per participant would only add signaling load.
