@@ -8,6 +8,10 @@ export interface RealMediaSenderOptions {
   audio?: boolean;
   /** Tone of the audio test signal (Hz). Default 440. */
   frequency?: number;
+  /** Picture size and VP8 bitrate (bits/s). Default 320x240 at 300000. */
+  width?: number;
+  height?: number;
+  videoBitrate?: number;
 }
 
 /**
@@ -27,7 +31,8 @@ export class RealMediaSender {
     const args: string[] = ['-q'];
     if (options.video ?? true) {
       args.push(
-        ...'videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! vp8enc deadline=1 keyframe-max-dist=30 target-bitrate=300000'.split(' '),
+        ...`videotestsrc is-live=true pattern=ball ! video/x-raw,width=${String(options.width ?? 320)},height=${String(options.height ?? 240)},framerate=30/1`.split(' '),
+        ...`! vp8enc deadline=1 keyframe-max-dist=30 target-bitrate=${String(options.videoBitrate ?? 300_000)}`.split(' '),
         ...`! rtpvp8pay pt=96 mtu=1200 ! udpsink host=127.0.0.1 port=${String(videoPort)}`.split(' '),
       );
     }
