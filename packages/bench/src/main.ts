@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runBench, type Progress } from './bench.js';
-import { canUseNetns, createNetns, deleteNetns, netnsExists, NETNS_ADDRESS } from './netns.js';
+import { canUseNetns, createNetns, deleteNetns, deleteStaleNetns, netnsExists, NETNS_ADDRESS } from './netns.js';
 import { HELP, parseOptions } from './options.js';
 import { markdownReport } from './report.js';
 import { svgChart } from './svg.js';
@@ -59,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
  */
 async function runInNetns(argv: string[]): Promise<number> {
   // Namespaces of bench processes that died without cleaning up.
+  deleteStaleNetns('rtbench-');
   const name = `rtbench-${process.pid}`;
   createNetns(name);
   const child = spawn('ip', ['netns', 'exec', name, process.execPath, ...process.execArgv, process.argv[1]!, ...argv], {

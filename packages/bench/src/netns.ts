@@ -59,3 +59,28 @@ export function canUseNetns(): boolean {
     return false;
   }
 }
+
+/** Deletes `rtbench-<pid>` namespaces whose bench process is gone (a run killed with SIGKILL cannot clean up). */
+export function deleteStaleNetns(prefix: string): string[] {
+  let names: string[];
+  try {
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => line.split(' ')[0] ?? '')
+      .filter((name) => name.startsWith(prefix));
+  } catch {
+    return [];
+  }
+  const stale = names.filter((name) => {
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  for (const name of stale) deleteNetns(name);
+  return stale;
+}
