@@ -83,9 +83,10 @@ const randomSsrc = (): number => (Math.floor(Math.random() * 0xfffffffe) + 1) >>
  * The video half of the Composite: a GStreamer child process (gst-launch-1.0) decodes
  * each member's VP8, composes a grid (1, 2x1, 2x2, 3x3 by count) and encodes it once;
  * the composed RTP comes back over local UDP on 127.0.0.1 and goes to every member.
- * Members joining or leaving restart the child with the new layout (the output keeps
+ * Members joining or leaving start a child with the new layout, which takes over from
+ * the running one when its first packet arrives (make before break); the output keeps
  * its numbering for receivers: each child is a new source of the ports' outbound
- * streams, which rewrite SSRC, sequence numbers and timestamps). The child is
+ * streams, which rewrite SSRC, sequence numbers and timestamps. The child is
  * supervised: restarted after a crash with a growing delay, killed with the compositor.
  */
 export class VideoCompositor<K> {
@@ -98,7 +99,10 @@ export class VideoCompositor<K> {
   private readonly gstLaunch: string;
   private readonly relayoutDelayMs: number;
   private readonly members = new Map<K, Member>();
+  /** The child whose grid goes out now. */
   private generation: Generation | undefined;
+  /** A child starting with a new layout: it replaces `generation` once its output flows. */
+  private pending: Generation | undefined;
   private socket: Socket | undefined;
   private outputPort: number | undefined;
   private relayoutTimer: NodeJS.Timeout | undefined;
@@ -184,7 +188,8 @@ export class VideoCompositor<K> {
     if (!this.closed) {
       this.closed = true;
       if (this.relayoutTimer) clearTimeout(this.relayoutTimer);
-      this.stopGeneration();
+      this.stopGeneration('pending');
+      this.stopGeneration('generation');
       this.socket?.close();
       this.socket = undefined;
       if (this.outputPort !== undefined) this.ports.release(this.outputPort, 1);
@@ -203,13 +208,24 @@ export class VideoCompositor<K> {
     this.relayoutTimer.unref();
   }
 
+  /**
+   * Brings the child in line with the members. Make before break: the running child
+   * keeps sending its grid until the one with the new layout sends its first packet.
+   */
   private async relayout(): Promise<void> {
     if (this.closed) return;
     const wanted = [...this.members.keys()].slice(0, MAX_TILES);
-    const current = this.generation;
-    if (current && !current.stopping && sameTiles(current.tiles, wanted)) return;
-    this.stopGeneration();
-    if (wanted.length === 0) return;
+    const target = this.pending ?? this.generation;
+    if (target && sameTiles(target.tiles, wanted)) {
+      // Already starting (or running) this layout; a pending one for an older layout goes.
+      if (target === this.generation) this.stopGeneration('pending');
+      return;
+    }
+    this.stopGeneration('pending');
+    if (wanted.length === 0) {
+      this.stopGeneration('generation');
+      return;
+    }
     await this.ensureSocket();
     if (this.closed) return;
     this.startGeneration(wanted);
@@ -271,12 +287,9 @@ export class VideoCompositor<K> {
       stopping: false,
       stderr: [],
     };
-    this.generation = gen;
+    if (this.generation) this.pending = gen;
+    else this.generation = gen;
     this.stats.starts++;
-    for (const member of tiles) {
-      const m = this.members.get(member);
-      if (m) m.awaitingKeyframe = true;
-    }
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       gen.stderr.push(...chunk.split('\n').filter((l) => l.trim() !== ''));
@@ -292,6 +305,7 @@ export class VideoCompositor<K> {
       // Not asked to stop: a crash. Start again (same layout) after a growing delay.
       this.stats.crashes++;
       if (this.generation === gen) this.generation = undefined;
+      if (this.pending === gen) this.pending = undefined;
       this.sink.onChildError(`video mix child ${detail}${gen.stderr.length ? `: ${gen.stderr.join(' | ')}` : ''}`);
       const delay = this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
@@ -318,10 +332,10 @@ export class VideoCompositor<K> {
     this.stats.keyframeRequests++;
   }
 
-  private stopGeneration(): void {
-    const gen = this.generation;
+  private stopGeneration(which: 'generation' | 'pending'): void {
+    const gen = this[which];
     if (!gen) return;
-    this.generation = undefined;
+    this[which] = undefined;
     gen.stopping = true;
     const done = stopChild(gen.child);
     this.stopping.add(done);
@@ -329,20 +343,31 @@ export class VideoCompositor<K> {
   }
 
   private onOutput(msg: Buffer): void {
-    const gen = this.generation;
-    if (!gen || this.closed) return;
+    if (this.closed) return;
     let packet: RtpPacket;
     try {
       packet = RtpPacket.deSerialize(msg);
     } catch {
       return;
     }
+    // The new layout's child is up: it takes over, the previous one goes.
+    if (this.pending && packet.header.ssrc === this.pending.ssrc) {
+      this.stopGeneration('generation');
+      this.generation = this.pending;
+      this.pending = undefined;
+    }
+    const gen = this.generation;
     // Late packets of a previous child carry its SSRC.
-    if (packet.header.ssrc !== gen.ssrc) return;
+    if (!gen || packet.header.ssrc !== gen.ssrc) return;
     if (!gen.ready) {
+      // Its inputs are bound now: from here on they get media, starting at a keyframe.
       gen.ready = true;
       this.backoffMs = 250;
-      for (const member of gen.tiles) this.sink.requestInputKeyframe(member as K);
+      for (const member of gen.tiles) {
+        const m = this.members.get(member as K);
+        if (m) m.awaitingKeyframe = true;
+        this.sink.requestInputKeyframe(member as K);
+      }
     }
     const now = performance.now();
     gen.stream.receive(packet, now);
