@@ -21,7 +21,7 @@ const tools = requireTools(['gst-launch-1.0', 'ffprobe', 'ffmpeg']);
 let nextSenderPort = 55900;
 
 /** A plain-RTP endpoint fed with real VP8 + Opus from a gst-launch encoder. */
-async function liveSource(pipeline: MediaPipeline, kinds: { video?: boolean; audio?: boolean } = {}): Promise<RtpEndpoint> {
+async function liveSource(pipeline: MediaPipeline, kinds: { video?: boolean; audio?: boolean; videoCodec?: 'VP8' | 'H264' } = {}): Promise<RtpEndpoint> {
   const ep = pipeline.createRtpEndpoint({ direction: 'recvonly' });
   const base = nextSenderPort;
   nextSenderPort += 4;
@@ -34,8 +34,9 @@ async function liveSource(pipeline: MediaPipeline, kinds: { video?: boolean; aud
     `m=audio ${base + 2} RTP/AVP 111`,
     'a=rtpmap:111 opus/48000/2',
     'a=sendonly',
-    `m=video ${base} RTP/AVPF 96`,
-    'a=rtpmap:96 VP8/90000',
+    ...(kinds.videoCodec === 'H264'
+      ? [`m=video ${base} RTP/AVPF 102`, 'a=rtpmap:102 H264/90000', 'a=fmtp:102 packetization-mode=1;profile-level-id=42e01f']
+      : [`m=video ${base} RTP/AVPF 96`, 'a=rtpmap:96 VP8/90000']),
     'a=sendonly',
     '',
   ].join('\r\n');
@@ -46,6 +47,13 @@ async function liveSource(pipeline: MediaPipeline, kinds: { video?: boolean; aud
   await sender.start();
   sender.relayTo({ video: port, audio: port });
   return ep;
+}
+
+/** First and last packet time (s) of the file's audio ('a') or video ('v') stream. */
+function packetTimes(path: string, stream: 'a' | 'v'): { first: number; last: number } {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', `${stream}:0`, '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  const times = out.split('\n').filter((line) => line.trim() !== '').map(Number).filter((t) => Number.isFinite(t));
+  return { first: Math.min(...times), last: Math.max(...times) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -83,8 +91,10 @@ describe.skipIf(!tools)('RecorderEndpoint', () => {
     expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
     expect(info.duration).toBeDefined();
     expect(Math.abs(info.duration! - wall)).toBeLessThan(1);
-    const [a, v] = [info.streams.find((s) => s.kind === 'audio')!, info.streams.find((s) => s.kind === 'video')!];
-    expect(Math.abs((a.startTime ?? 0) - (v.startTime ?? 0))).toBeLessThan(0.3);
+    // One clock for both: they end together; video may start up to one keyframe interval (1 s) after audio.
+    const [a, v] = [packetTimes(path, 'a'), packetTimes(path, 'v')];
+    expect(Math.abs(a.last - v.last)).toBeLessThan(0.3);
+    expect(v.first - a.first).toBeLessThan(1.3);
     // Seekable: a seek to the middle decodes a frame.
     execFileSync('ffmpeg', ['-v', 'error', '-ss', '2', '-i', path, '-frames:v', '1', '-f', 'null', '-']);
     expect(processAlive(pid)).toBe(false);
@@ -109,6 +119,21 @@ describe.skipIf(!tools)('RecorderEndpoint', () => {
       expect(info.duration).toBeGreaterThan(1);
       if (name.endsWith('.mkv')) expect(info.formatName).toContain('matroska');
     }
+  });
+
+  it('MP4 takes H.264 as sent (no re-encoding) with Opus, in a fragmented MP4', async () => {
+    const pipeline = h.pipeline();
+    const source = await liveSource(pipeline, { videoCodec: 'H264' });
+    const path = join(dir, 'h264.mp4');
+    const recorder = createRecorderEndpoint(pipeline, { uri: pathToFileURL(path).href, mediaProfile: 'MP4' });
+    source.connect(recorder);
+    await recorder.record();
+    await sleep(3000);
+    await recorder.stopAndWait();
+    const info = await probeMedia(path);
+    expect(info.formatName).toContain('mp4');
+    expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:h264']);
+    expect(info.duration).toBeGreaterThan(2);
   });
 
   it('pause() stops writing and record() resumes in the same file', async () => {

@@ -8,6 +8,8 @@ export interface RealMediaSenderOptions {
   audio?: boolean;
   /** Tone of the audio test signal (Hz). Default 440. */
   frequency?: number;
+  /** 'H264' sends H.264 (payload type 102, packetization-mode 1) from openh264enc instead. Default 'VP8'. */
+  videoCodec?: 'VP8' | 'H264';
   /** Picture size and VP8 bitrate (bits/s). Default 320x240 at 300000. */
   width?: number;
   height?: number;
@@ -32,8 +34,11 @@ export class RealMediaSender {
     if (options.video ?? true) {
       args.push(
         ...`videotestsrc is-live=true pattern=ball ! video/x-raw,width=${String(options.width ?? 320)},height=${String(options.height ?? 240)},framerate=30/1`.split(' '),
-        ...`! vp8enc deadline=1 keyframe-max-dist=30 target-bitrate=${String(options.videoBitrate ?? 300_000)}`.split(' '),
-        ...`! rtpvp8pay pt=96 mtu=1200 ! udpsink host=127.0.0.1 port=${String(videoPort)}`.split(' '),
+        ...(options.videoCodec === 'H264'
+          ? `! videoconvert ! openh264enc gop-size=30 bitrate=${String(options.videoBitrate ?? 300_000)} ! h264parse ! rtph264pay pt=102 mtu=1200 config-interval=-1`
+          : `! vp8enc deadline=1 keyframe-max-dist=30 target-bitrate=${String(options.videoBitrate ?? 300_000)} ! rtpvp8pay pt=96 mtu=1200`
+        ).split(' '),
+        ...`! udpsink host=127.0.0.1 port=${String(videoPort)}`.split(' '),
       );
     }
     if (options.audio ?? true) {
