@@ -13,8 +13,8 @@ import { RawClient } from './testing/RawClient.js';
 import { useKurentoHarness } from './testing/harness.js';
 import { connectThroughKurento, receivedBy, until, viewerPeer, type Received } from './testing/kurentoPeers.js';
 
-// Ports: the server's media 55400-55699; test encoders from 55950.
-const h = useKurentoHarness([55400, 55699]);
+// Ports: the server's media 55400-55589; test encoders from 55950.
+const h = useKurentoHarness([55400, 55589]);
 const cleanup = h.cleanup;
 const dir = mkdtempSync(join(tmpdir(), 'rt-kurento-rec-'));
 const clip = join(dir, 'clip.webm');
