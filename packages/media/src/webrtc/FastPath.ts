@@ -1,4 +1,5 @@
 import type { Socket } from 'node:dgram';
+import { isIPv4 } from 'node:net';
 import { RtcpPacketConverter, RtpPacket, type RtcpPacket, type RtpHeader, type RTCDtlsTransport } from 'werift';
 import { isSupportedProfile, SrtpSession, type SrtpStats } from '../srtp/index.js';
 
@@ -282,6 +283,7 @@ export class FastPath {
     if (!pair) return;
     const socket = pair.protocol.transport?.socket;
     if (socket && !pair.protocol.transport?.closed) {
+      if (!directSockets.has(socket)) sendWithoutLookup(socket);
       const [address, port] = pair.remoteAddr;
       try {
         socket.send(buf, 0, length, port, address);
@@ -304,6 +306,31 @@ export class FastPath {
     this.ringAt = (this.ringAt + 1) % RING_SIZE;
     return buf;
   }
+}
+
+const directSockets = new WeakSet<Socket>();
+
+/**
+ * Node's dgram resolves the destination of every send() on an unconnected socket
+ * with dns.lookup(), which for an IP literal still defers the send to the next tick
+ * (a closure, a nextTick and an async-id scope per packet). Answer IPv4 literals at
+ * once instead, so a send goes to the kernel inside send(). This reaches into dgram's
+ * internal state (the 'state symbol' handle's lookup); when that is not there, the
+ * socket is left as it is.
+ */
+function sendWithoutLookup(socket: Socket): void {
+  if (directSockets.has(socket)) return;
+  directSockets.add(socket);
+  const stateKey = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'state symbol');
+  const state = stateKey ? (socket as unknown as Record<symbol, { handle?: { lookup?: unknown } } | undefined>)[stateKey] : undefined;
+  const handle = state?.handle;
+  const original = handle?.lookup;
+  if (!handle || typeof original !== 'function') return;
+  const lookup = original as (address: string, callback: (error: Error | null, ip?: string) => void) => void;
+  handle.lookup = (address: string, callback: (error: Error | null, ip?: string) => void): void => {
+    if (isIPv4(address)) callback(null, address);
+    else lookup.call(handle, address, callback);
+  };
 }
 
 /** abs-send-time (24-bit 6.18 fixed point seconds) without BigInt. */
