@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SupervisedProcess, probeMedia } from '@roundtable/media';
 import { RealMediaSender, StunServer } from '@roundtable/media/testing';
-import type { CallId, ConversationInfo, RecordingId, RecordingInfo, SignalPayload } from '@roundtable/protocol';
+import type { CallId, ConversationInfo, RecordingId, RecordingInfo, RoomName, SignalPayload } from '@roundtable/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessMediaServer } from '../media/InProcessMediaServer.js';
 import { Signaling } from '../Signaling.js';
@@ -174,6 +174,27 @@ describe.skipIf(!tools)('recording calls (call.record, recordings.list, GET /rec
     // No recorder process is left once the test's own encoders are gone.
     for (const sender of senders.splice(0)) await sender.close();
     await until(() => SupervisedProcess.runningPids().length === 0, 15_000);
+  });
+});
+
+describe.skipIf(!tools)('recording rooms (room.record)', () => {
+  it('a member records an open room: members are told, outsiders are refused, the recording is listed for members only', async () => {
+    const env = await start();
+    const [frank, gina, hank] = [await env.signIn('frank'), await env.signIn('gina'), await env.signIn('hank')];
+    const room = 'standup' as RoomName;
+    await frank.request('room.join', { room });
+    await gina.request('room.join', { room });
+    expect(await hank.send('room.record', { room, action: 'start' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    expect(await hank.send('room.record', { room: 'nowhere' as RoomName, action: 'start' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    const { recordingId } = (await gina.request('room.record', { room, action: 'start' })) as { recordingId: RecordingId };
+    for (const c of [frank, gina]) expect(await c.waitFor('room.recording', (n) => n.room === room && n.recording)).toMatchObject({ by: gina.userId, recordingId });
+    expect(await frank.send('room.record', { room, action: 'start' })).toMatchObject({ ok: false, error: { code: 'INVALID_STATE' } });
+    await frank.request('room.record', { room, action: 'stop' });
+    for (const c of [frank, gina]) await c.waitFor('room.recording', (n) => n.room === room && !n.recording && n.by === frank.userId);
+    const [rec] = (await gina.request('recordings.list', {})) as RecordingInfo[];
+    expect(rec).toMatchObject({ id: recordingId, room, callId: null, startedBy: gina.userId, status: 'complete' });
+    expect(await hank.request('recordings.list', {})).toEqual([]);
+    expect(await frank.send('room.record', { room, action: 'stop' })).toMatchObject({ ok: false, error: { code: 'INVALID_STATE' } });
   });
 });
 
