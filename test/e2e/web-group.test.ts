@@ -3,9 +3,10 @@
  * context per person, through the media server of the server started here. Everyone
  * decodes everyone else's video and audio (from getStats()); one leaves and the others'
  * screens update; the initiator ends the call for all; the record is in the group chat.
+ * Also open rooms joined by link.
  */
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../packages/server/src/index.js';
 import { launchChromium, skipBrowserTests } from './browser.js';
 import { addContactAndOpenChat, callRecords, callState, openConversation, screenshot, signUp, startAppServer, waitForMediaFrom, waitForMoreMediaFrom, waitForPhase, type AppUser } from './webApp.js';
@@ -20,8 +21,11 @@ describe.skipIf(skipBrowserTests('web app group call'))('web app group call in C
     browser = await launchChromium();
   });
 
+  afterEach(async () => {
+    await Promise.all(users.splice(0).map((u) => u.context.close()));
+  });
+
   afterAll(async () => {
-    await Promise.all(users.map((u) => u.context.close()));
     await browser?.close();
     await server?.close();
   });
@@ -88,4 +92,25 @@ describe.skipIf(skipBrowserTests('web app group call'))('web app group call in C
     await screenshot(ben!.page, 'group-chat-after-call');
     // One scenario of several steps with 4 browser contexts (sign-ups, contacts, the group, the call): longer than one step's 60 s.
   }, 180_000);
+
+  it('open rooms by link: two people who open #/room/<name> see and hear each other; leaving updates the other', async () => {
+    const [eve, fay] = await Promise.all(['eve', 'fay'].map((name) => signUp(browser!, server!, name)));
+    users.push(eve!, fay!);
+    const room = `standup-${process.pid}`;
+
+    await eve!.page.goto(`${server!.url}#/room/${room}`);
+    await eve!.page.getByTestId('call-screen').waitFor({ timeout: 10_000 });
+    expect(await eve!.page.getByTestId('call-screen').getAttribute('data-kind')).toBe('room');
+    await fay!.page.goto(`${server!.url}#/room/${room}`);
+
+    await Promise.all([waitForMediaFrom(eve!, [fay!]), waitForMediaFrom(fay!, [eve!])]);
+    await eve!.page.locator(`[data-testid="tile"][data-user-id="${fay!.id}"][data-has-video="true"]`).waitFor({ timeout: 10_000 });
+    await screenshot(fay!.page, 'room');
+
+    await fay!.page.getByTestId('hang-up').click();
+    await fay!.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
+    await eve!.page.locator(`[data-testid="tile"][data-user-id="${fay!.id}"]`).waitFor({ state: 'detached', timeout: 15_000 });
+    await eve!.page.getByTestId('hang-up').click();
+    await eve!.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
+  });
 });

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { expect } from 'vitest';
 import { ensureWebBuilt } from '../../packages/web/src/build/ensureBuilt.js';
 import { startServer, type RunningServer } from '../../packages/server/src/index.js';
+import { MediaPipeline, WebRtcEndpoint } from '../../packages/media/src/index.js';
 
 export const SCREENSHOT_DIR = path.resolve('test-results', 'screenshots');
 /** How long media may take to start flowing on a busy 2-core machine. */
@@ -171,7 +172,10 @@ export async function waitForMoreMediaFrom(user: AppUser, senders: AppUser[]): P
     if (more) return;
   }
   const stats = await user.page.evaluate(() => window.__roundtable?.stats() ?? Promise.resolve(null));
-  throw new Error(`${user.username}: media from ${senders.map((s) => s.username).join(', ')} stopped\nbefore: ${JSON.stringify(before)}\nafter: ${JSON.stringify(last)}\nstats: ${JSON.stringify(stats)}\ncall: ${JSON.stringify(await callState(user.page))}\npage log:\n${user.logs.join('\n')}`);
+  throw new Error(
+    `${user.username}: media from ${senders.map((s) => s.username).join(', ')} stopped\nbefore: ${JSON.stringify(before)}\nafter: ${JSON.stringify(last)}\nstats: ${JSON.stringify(stats)}\n` +
+      `call: ${JSON.stringify(await callState(user.page))}\nmedia server endpoints:\n${await endpointDump()}\npage log:\n${user.logs.join('\n')}`,
+  );
 }
 
 /** Waits for the call screen of `user` to be in `phase` (CONNECTED, OUTGOING...). */
@@ -194,4 +198,32 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(SCREENSHOT_DIR, `${name}.png`);
   await page.screenshot({ path: file });
   return file;
+}
+
+/**
+ * The media server's WebRTC endpoints in this process over two seconds: state, video
+ * source, and packets in and out per kind (totals, and + what moved meanwhile). For failure messages.
+ */
+export async function endpointDump(): Promise<string> {
+  const sample = (): Map<string, { line: string; counts: number[] }> => {
+    const out = new Map<string, { line: string; counts: number[] }>();
+    for (const pipeline of MediaPipeline.all()) {
+      for (const element of pipeline.getElements()) {
+        if (!(element instanceof WebRtcEndpoint)) continue;
+        const stats = element.getStats();
+        const source = element.getSourceConnections('video')[0]?.source.id.slice(-12) ?? '-';
+        out.set(element.id, { line: `${element.id.slice(-20)} ${element.getConnectionState()} source=${source}`, counts: [stats.audio.packetsReceived, stats.audio.packetsSent, stats.video.packetsReceived, stats.video.packetsSent] });
+      }
+    }
+    return out;
+  };
+  const first = sample();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const lines: string[] = [];
+  for (const [id, now] of sample()) {
+    const was = first.get(id)?.counts ?? [0, 0, 0, 0];
+    const [ai, ao, vi, vo] = now.counts.map((n, i) => `${n}(+${n - (was[i] ?? 0)})`);
+    lines.push(`${now.line} audio in ${ai} out ${ao}, video in ${vi} out ${vo}`);
+  }
+  return lines.join('\n');
 }
