@@ -150,7 +150,7 @@ export async function runBench(options: BenchOptions, host: string, netns: boole
             target,
             endpoint,
             pool,
-            { rooms, roomSize: options.roomSize, durationS: options.durationS, warmupS: options.warmupS, traffic: options.traffic, host, joinTimeoutS: options.joinTimeoutS, joinStaggerMs: options.joinStaggerMs },
+            { rooms, roomSize: options.roomSize, durationS: options.durationS, warmupS: options.warmupS, traffic: options.traffic, host, joinTimeoutS: options.joinTimeoutS, joinStaggerMs: options.joinStaggerMs, fastReceive: !options.weriftReceive },
             run++,
             machine.cores,
             (phase) => progress(`${label}: ${phase}`, true),

@@ -21,14 +21,17 @@ socket.on('message', (msg, rinfo) => {
   const key = `${rinfo.address}:${rinfo.port}`;
   if (msg.length >= 8 && msg.readUInt16BE(0) === 0xffff) {
     const room = msg.readUInt16BE(3);
-    const members = (rooms.get(room) ?? []).filter((m) => m.key !== key);
+    const members = rooms.get(room) ?? [];
+    const known = members.some((m) => m.key === key);
     if (msg[2] === 0x01) {
+      if (known) return; // a repeated join
       members.push({ key, address: rinfo.address, port: rinfo.port });
       roomOf.set(key, room);
+      rooms.set(room, members);
     } else {
       roomOf.delete(key);
+      rooms.set(room, members.filter((m) => m.key !== key));
     }
-    rooms.set(room, members);
     return;
   }
   const room = roomOf.get(key);

@@ -28,6 +28,8 @@ export interface JoinCommand {
   traffic: TrafficOptions;
   /** Participant k (over all rooms) starts joining k * joinStaggerMs after the command. */
   joinStaggerMs: number;
+  /** Downlinks unprotect SRTP with the engine's native-crypto SRTP instead of werift's stack. */
+  fastReceive: boolean;
   /** Local address for every socket (the namespace's address). */
   host: string;
 }

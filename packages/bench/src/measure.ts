@@ -19,6 +19,8 @@ export interface MeasureOptions {
   host: string;
   /** Longest wait for every remote stream to flow. */
   joinTimeoutS: number;
+  /** Downlinks unprotect with the engine's SRTP instead of werift's stack. */
+  fastReceive: boolean;
   /** Participants start joining this far apart (all at once would be a burst of DTLS handshakes). */
   joinStaggerMs: number;
 }
@@ -87,7 +89,7 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     const joined = await Promise.all(
       pool.workers.map((w, i) => {
         const answer = pool.next(w, 'joined', options.joinTimeoutS * 1000 + 60_000);
-        pool.send(w, { type: 'join', run, endpoint, participants: specs[i]!, roomSize, idBase, traffic: options.traffic, host: options.host, joinStaggerMs: options.joinStaggerMs });
+        pool.send(w, { type: 'join', run, endpoint, participants: specs[i]!, roomSize, idBase, traffic: options.traffic, host: options.host, joinStaggerMs: options.joinStaggerMs, fastReceive: options.fastReceive });
         return answer;
       }),
     );

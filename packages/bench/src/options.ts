@@ -27,6 +27,8 @@ export interface BenchOptions {
   joinTimeoutS: number;
   /** Also copy the report and chart to docs/bench/latest.md and latest.svg (for the README). */
   saveLatest: boolean;
+  /** Simulated participants receive through werift's own SRTP/RTP stack (slow) instead of the engine's SRTP. */
+  weriftReceive: boolean;
   /** Participant k starts joining k * joinStaggerMs after the first. */
   joinStaggerMs: number;
   /** Run without the network namespace (no Janus). */
@@ -58,6 +60,8 @@ alternating runs; writes a Markdown report, an SVG chart and JSON to bench-resul
   --out DIR               results folder (default bench-results/<timestamp>)
   --join-timeout S        longest wait for every remote stream to flow (default 60; quick 30)
   --join-stagger MS       participants start joining this far apart (default 300)
+  --werift-receive        participants receive through werift's SRTP/RTP stack (~40-50 µs per
+                          packet) instead of the engine's native-crypto SRTP
   --save-latest           also copy report.md and the chart to docs/bench/latest.md, latest.svg
   --no-netns              do not create the network namespace (Janus is then left out)
   --help
@@ -99,6 +103,7 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
       'join-timeout': { type: 'string' },
       'join-stagger': { type: 'string' },
       'save-latest': { type: 'boolean', default: false },
+      'werift-receive': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -137,6 +142,7 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
     joinTimeoutS: num(values['join-timeout'], quick ? 30 : 60, '--join-timeout'),
     noNetns: values['no-netns'] ?? false,
     saveLatest: values['save-latest'] ?? false,
+    weriftReceive: values['werift-receive'] ?? false,
     joinStaggerMs: values['join-stagger'] !== undefined ? Number(values['join-stagger']) : 300,
   };
 }

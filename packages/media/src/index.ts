@@ -62,3 +62,4 @@ export {
   type MediaProfile,
   type ProbeResult,
 } from './recording/index.js';
+export { SrtpContext, SrtpSession, isSupportedProfile, rtpHeaderLength, type SrtpProfile, type SrtpContextOptions } from './srtp/index.js';

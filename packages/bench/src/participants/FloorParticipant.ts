@@ -16,6 +16,7 @@ export class FloorParticipant extends Participant {
   private socket: Socket | undefined;
   private relay: { host: string; port: number } | undefined;
   private readonly rtpHeader = Buffer.alloc(RTP_HEADER_BYTES);
+  private rejoin: NodeJS.Timeout | undefined;
 
   protected async connect(): Promise<void> {
     const endpoint = this.context.command.endpoint;
@@ -28,6 +29,8 @@ export class FloorParticipant extends Participant {
     await new Promise<void>((resolve) => socket.bind(0, this.context.command.host, () => resolve()));
     this.rtpHeader[0] = 0x80;
     this.control(FLOOR_JOIN);
+    // UDP: a lost join would leave this participant out for good; the relay treats a repeat as a no-op.
+    this.rejoin = setInterval(() => this.control(FLOOR_JOIN), 1000);
     this.startPublishing();
   }
 
@@ -40,6 +43,7 @@ export class FloorParticipant extends Participant {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.rejoin) clearInterval(this.rejoin);
     this.control(FLOOR_LEAVE);
     await new Promise<void>((resolve) => setTimeout(resolve, 20));
     this.socket?.close();

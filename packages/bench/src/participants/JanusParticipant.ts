@@ -1,5 +1,6 @@
 import type { RTCPeerConnection } from 'werift';
 import type { PlannedPacket } from '../traffic.js';
+import { receiveRtp } from './fastReceive.js';
 import { JsonSocket, PendingRequests } from './JsonSocket.js';
 import { Participant } from './Participant.js';
 import { UplinkTracks, createPeer, gatheringComplete, waitConnected } from './weriftPeer.js';
@@ -68,9 +69,7 @@ export class JanusParticipant extends Participant {
     if (!offer) throw new Error(`Janus subscribe gave no offer: ${JSON.stringify(attached['plugindata'])}`);
     const pc = createPeer(this.context.command.host, this.context.stunUrl);
     this.subscriber = pc;
-    pc.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((packet) => this.received(packet.payload));
-    });
+    receiveRtp(pc, (payload) => this.received(payload), this.context.command.fastReceive);
     await pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
     await pc.setLocalDescription(await pc.createAnswer());
     await gatheringComplete(pc);

@@ -1,5 +1,6 @@
 import type { RTCPeerConnection } from 'werift';
 import type { PlannedPacket } from '../traffic.js';
+import { receiveRtp } from './fastReceive.js';
 import { JsonSocket, PendingRequests } from './JsonSocket.js';
 import { Participant } from './Participant.js';
 import { UplinkTracks, createPeer, gatheringComplete } from './weriftPeer.js';
@@ -141,9 +142,7 @@ export class RoundtableParticipant extends Participant {
     const pc = createPeer(this.context.command.host, this.context.stunUrl);
     pc.addTransceiver('audio', { direction: 'recvonly' });
     pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((packet) => this.received(packet.payload));
-    });
+    receiveRtp(pc, (payload) => this.received(payload), this.context.command.fastReceive);
     await this.negotiate(pc, sender);
   }
 
