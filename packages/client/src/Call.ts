@@ -1,4 +1,4 @@
-import type { CallId, CallState, ConversationId, EndReason, ServerNotification, ServerSignalPayload, SignalPayload, Topology, UserId } from '@roundtable/protocol';
+import type { CallId, CallMedia as CallMediaMode, CallState, ConversationId, EndReason, ServerNotification, ServerSignalPayload, SignalPayload, Topology, UserId } from '@roundtable/protocol';
 import type { CallMedia } from './CallMedia.js';
 import { CallStateMachine, type CallStateChange } from './CallStateMachine.js';
 import { ClientError } from './ClientError.js';
@@ -43,6 +43,8 @@ export interface CallInit {
   group?: boolean;
   /** The others being rung (outgoing), or everyone invited (incoming, from call.incoming). */
   invitees?: UserId[];
+  /** Through the media server: 'sfu' (everything forwarded, the default) or 'hybrid' (video forwarded, audio mixed by the server). */
+  media?: CallMediaMode;
 }
 
 /**
@@ -57,6 +59,8 @@ export class Call extends MediaSession<CallEvents> {
   readonly topology: Topology;
   readonly initiator: UserId;
   readonly group: boolean;
+  /** 'hybrid': the others' audio comes mixed in one track (`mixedAudio`); 'sfu' otherwise (also for P2P and loopback). */
+  readonly mediaMode: CallMediaMode;
   private audio: boolean;
   private peerId: UserId | null;
   private readonly machine: CallStateMachine;
@@ -74,6 +78,7 @@ export class Call extends MediaSession<CallEvents> {
     this.audio = init.audioOnly;
     this.initiator = init.initiator;
     this.group = init.group ?? false;
+    this.mediaMode = init.media ?? 'sfu';
     this.machine = new CallStateMachine(ctx.reportError);
     this.machine.on('change', (change) => this.emit('stateChanged', change));
     if (init.direction === 'outgoing') {
@@ -263,6 +268,6 @@ export class Call extends MediaSession<CallEvents> {
   private createMedia(): CallMedia {
     const ctx = this.mediaContext();
     if (this.topology === 'loopback') return new LoopbackMedia(ctx);
-    return this.topology === 'p2p' ? new P2pMedia(ctx, this.direction === 'outgoing', this.peerId ?? undefined) : new SfuMedia(ctx);
+    return this.topology === 'p2p' ? new P2pMedia(ctx, this.direction === 'outgoing', this.peerId ?? undefined) : new SfuMedia(ctx, { hybrid: this.mediaMode === 'hybrid' });
   }
 }

@@ -30,6 +30,8 @@ export interface CallMediaContext {
   /** The senders of the sending link, by kind, once made (again after a re-join). */
   onSenders(senders: Map<MediaKind, SenderLike>): void;
   onTrack(participant: UserId, track: TrackLike): void;
+  /** Hybrid calls: the server's mix of the other participants' audio arrived (on the uplink). */
+  onMixedAudio?(track: TrackLike): void;
   /** The media server says this participant is in (SFU: existingParticipants, newParticipantArrived). */
   onParticipantJoined(participant: UserId): void;
   onParticipantLeft(participant: UserId): void;

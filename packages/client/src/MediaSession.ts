@@ -16,6 +16,8 @@ export type MediaSessionEvents = {
   participantsChanged: { participants: Participant[] };
   /** A remote track arrived (one per kind and participant; in a loopback call the participant is you). */
   track: { participant: UserId; track: TrackLike };
+  /** Hybrid calls: the server's mix of everyone else's audio (play this one; the others' tracks are video only). */
+  mixedAudio: { track: TrackLike };
   /** Your own media changed (mute, camera, screen share, device switch): update the local preview and the buttons. */
   localMediaChanged: LocalMediaState;
   /** Every `statsIntervalMs` while media is up. */
@@ -49,6 +51,7 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   private readonly collector: StatsCollector;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private level: QualityLevel | null = null;
+  private mix: TrackLike | null = null;
   /** Signals are handled one at a time, in arrival order (each may await the peer connection). */
   private signalQueue: Promise<void> = Promise.resolve();
 
@@ -74,6 +77,11 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   /** The other participants (never you), in the order they became known. */
   get participants(): Participant[] {
     return this.people.list();
+  }
+
+  /** Hybrid calls: the server's audio mix of the others, once it arrived (null otherwise). */
+  get mixedAudio(): TrackLike | null {
+    return this.mix;
   }
 
   /** Whether the session is over (hung up, left, ended by the server). */
@@ -165,6 +173,10 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
       onTrack: (participant, track) => {
         this.people.track(participant, track);
         this.fire('track', { participant, track });
+      },
+      onMixedAudio: (track) => {
+        this.mix = track;
+        this.fire('mixedAudio', { track });
       },
       onParticipantJoined: (participant) => this.people.joined(participant),
       onParticipantLeft: (participant) => this.people.left(participant),

@@ -72,7 +72,7 @@ export class Room extends MediaSession<RoomEvents> {
     if (this.ended) throw new ClientError('CLOSED', 'this room was left');
     this.setState('CONNECTING', 'start');
     this.closeMedia(false);
-    this.media = new SfuMedia(this.mediaContext(), true);
+    this.media = new SfuMedia(this.mediaContext(), { connectedOnUplink: true });
     try {
       const result = (await this.ctx.request('room.join', { room: this.name })) as ClientResultMap['room.join'];
       const present = new Set(result.participants);

@@ -1,4 +1,4 @@
-import type { CallId, ConversationId, RoomName, ServerNotification, Topology, UserId } from '@roundtable/protocol';
+import type { CallId, CallMedia as CallMediaMode, ConversationId, RoomName, ServerNotification, Topology, UserId } from '@roundtable/protocol';
 import { Call, type CallContext } from './Call.js';
 import { ClientError } from './ClientError.js';
 import { ImClient } from './ImClient.js';
@@ -30,6 +30,8 @@ export interface StartCallOptions {
   localMedia?: LocalMedia;
   /** Group conversations: the members to ring (at most 8: 9 with you). Ignored for 1:1 conversations. */
   members?: UserId[];
+  /** Through the media server: 'sfu' (default) forwards everyone's audio; 'hybrid' has the server mix the others' audio into one track (`mixedAudio`), video still forwarded. */
+  media?: CallMediaMode;
 }
 
 export interface LoopbackOptions {
@@ -130,9 +132,22 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     const audioOnly = options.audioOnly ?? false;
     const group = options.members !== undefined;
     const topology = group ? 'sfu' : (options.topology ?? 'sfu');
+    const media = options.media ?? 'sfu';
     return this.start(
-      { conversationId, audioOnly, topology, ...(group ? { invitees: options.members } : {}), sentAt: Date.now() },
-      (result) => ({ id: result.callId, direction: 'outgoing', conversationId, peer: null, audioOnly, topology, group, initiator: this.userId, invitees: result.invitees ?? [], ...(options.localMedia ? { localMedia: options.localMedia } : {}) }),
+      { conversationId, audioOnly, topology, ...(media !== 'sfu' ? { media } : {}), ...(group ? { invitees: options.members } : {}), sentAt: Date.now() },
+      (result) => ({
+        id: result.callId,
+        direction: 'outgoing',
+        conversationId,
+        peer: null,
+        audioOnly,
+        topology,
+        group,
+        initiator: this.userId,
+        invitees: result.invitees ?? [],
+        media: result.media ?? media,
+        ...(options.localMedia ? { localMedia: options.localMedia } : {}),
+      }),
     );
   }
 
@@ -208,7 +223,7 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
       if (this.calls.has(n.callId)) return;
       const group = n.group;
       const call = new Call(
-        { id: n.callId, direction: 'incoming', conversationId: n.conversationId, peer: group ? null : n.from, audioOnly: n.audioOnly, topology: n.topology, group, initiator: n.from, invitees: n.invitees },
+        { id: n.callId, direction: 'incoming', conversationId: n.conversationId, peer: group ? null : n.from, audioOnly: n.audioOnly, topology: n.topology, group, initiator: n.from, invitees: n.invitees, ...(n.media ? { media: n.media } : {}) },
         this.callContext(),
       );
       this.calls.set(call.id, call);

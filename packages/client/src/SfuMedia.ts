@@ -15,8 +15,12 @@ export class SfuMedia implements CallMedia {
 
   constructor(
     private readonly ctx: CallMediaContext,
-    /** Report "connected" when our own uplink connects (rooms: being in one alone is being in), not only when media comes in. Default false. */
-    private readonly connectedOnUplink = false,
+    private readonly options: {
+      /** Report "connected" when our own uplink connects (rooms: being in one alone is being in), not only when media comes in. Default false. */
+      connectedOnUplink?: boolean;
+      /** Hybrid media: the uplink's audio is sendrecv and brings back the server's mix of the others; downlinks carry video only. Default false. */
+      hybrid?: boolean;
+    } = {},
   ) {}
 
   async answered(): Promise<void> {
@@ -77,7 +81,7 @@ export class SfuMedia implements CallMedia {
   private async publish(): Promise<void> {
     if (this.links.has(this.ctx.me)) return;
     const link = await this.createLink(this.ctx.me);
-    for (const slot of this.ctx.outgoing()) link.pc.addTransceiver(slot.track ?? slot.kind, { direction: 'sendonly' });
+    for (const slot of this.ctx.outgoing()) link.pc.addTransceiver(slot.track ?? slot.kind, { direction: this.options.hybrid && slot.kind === 'audio' ? 'sendrecv' : 'sendonly' });
     this.ctx.onSenders(sendersByKind(link.pc));
     await this.negotiate(link, this.ctx.me);
   }
@@ -86,7 +90,7 @@ export class SfuMedia implements CallMedia {
     if (sender === this.ctx.me || this.links.has(sender)) return;
     const link = await this.createLink(sender);
     link.pc.addTransceiver('video', { direction: 'recvonly' });
-    link.pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (!this.options.hybrid) link.pc.addTransceiver('audio', { direction: 'recvonly' });
     await this.negotiate(link, sender);
   }
 
@@ -96,12 +100,13 @@ export class SfuMedia implements CallMedia {
       onCandidate: (candidate) => void this.ctx.signal({ type: 'onIceCandidate', name, candidate }),
       onTrack: (track) => {
         if (name !== this.ctx.me) this.ctx.onTrack(name, track);
+        else if (this.options.hybrid && track.kind === 'audio') this.ctx.onMixedAudio?.(track);
       },
       onConnectionState: (state) => {
         if (state === 'failed') this.ctx.onError(new Error(`the link for ${name} failed`));
         // The call is connected when media comes in from someone, not when our uplink is up
         // (the caller's uplink connects while it is still ringing).
-        if (state !== 'connected' || (name === this.ctx.me && !this.connectedOnUplink) || this.connected.has(name)) return;
+        if (state !== 'connected' || (name === this.ctx.me && !this.options.connectedOnUplink) || this.connected.has(name)) return;
         this.connected.add(name);
         if (this.connected.size === 1) this.ctx.onConnected();
       },

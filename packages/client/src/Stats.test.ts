@@ -5,7 +5,7 @@ import { qualityOf, QUALITY_THRESHOLDS } from './StatsCollector.js';
 import { nextIncoming, signUp, startServer, until } from './testing/harness.js';
 
 const env = useTestPeerEnvironment();
-const PORTS: [number, number] = [51350, 51499];
+const PORTS: [number, number] = [51350, 51419];
 
 async function call(prefix: string, topology: 'sfu' | 'p2p') {
   const server = await startServer(env, PORTS);

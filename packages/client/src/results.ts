@@ -1,4 +1,4 @@
-import type { CallId, ChatMessage, ConversationInfo, DeviceId, RoomName, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallId, CallMedia, ChatMessage, ConversationInfo, DeviceId, RoomName, UserId, UserInfo } from '@roundtable/protocol';
 import type { IceServerLike } from './platform.js';
 
 /*
@@ -34,7 +34,7 @@ export interface ClientResultMap {
   'messages.history': ChatMessage[];
   'ice.servers': { iceServers: IceServerLike[]; expiresAt: number | null };
   /** `invitees`: who is being rung (servers before this field was added leave it out). */
-  'call.start': { callId: CallId; invitees?: UserId[]; ended?: 'busy'; ignored?: true };
+  'call.start': { callId: CallId; invitees?: UserId[]; media?: CallMedia; ended?: 'busy'; ignored?: true };
   'call.answer': { callId: CallId; participants: UserId[] };
   'call.invite': { callId: CallId; invited: UserId[] };
   'room.join': { room: RoomName; participants: UserId[] };
