@@ -60,6 +60,21 @@ describe('open rooms', () => {
     await expect(env.call(c, 'room.join', { room: ROOM })).rejects.toMatchObject({ code: 'CALL_FULL' });
   });
 
+  it('joining again from another socket (the old one not yet seen as gone) takes the place: the others see a leave and a join', async () => {
+    const env = setup();
+    const [a, b] = [env.router.connect('a'), env.router.connect('b')];
+    await env.call(a, 'room.join', { room: ROOM });
+    await env.call(b, 'room.join', { room: ROOM });
+    const b2 = env.router.connect('b');
+
+    await expect(env.call(b2, 'room.join', { room: ROOM })).resolves.toEqual({ room: ROOM, participants: ['a'] });
+
+    await a.waitFor('room.signal', (n) => n.payload.type === 'participantLeft' && n.payload.name === 'b');
+    await a.waitFor('room.signal', (n) => n.payload.type === 'newParticipantArrived' && n.payload.name === 'b');
+    await expect(env.call(b2, 'room.join', { room: ROOM })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    expect(env.rooms.participantCount).toBe(2);
+  });
+
   it('a member whose device drops leaves the room', async () => {
     const env = setup();
     const [a, b] = [env.router.connect('a'), env.router.connect('b')];

@@ -72,8 +72,15 @@ export class RoomService {
 
   private async join(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
     const me = ctx.link.userId;
-    const room = await this.open(r.room);
-    if (room.members.has(me)) throw new SignalingError('INVALID_STATE', `you are already in room ${r.room}`);
+    let room = await this.open(r.room);
+    const current = room.members.get(me);
+    if (current === ctx.link) throw new SignalingError('INVALID_STATE', `you are already in room ${r.room}`);
+    if (current) {
+      // The same user from another socket: a reconnect that came back before the server saw
+      // the old socket go. The new one takes the place (the others see a leave and a join).
+      await this.leave(room, me);
+      room = await this.open(r.room);
+    }
     if (room.members.size >= this.maxMembers) throw new SignalingError('CALL_FULL', `room ${r.room} is full (${this.maxMembers})`);
     const others = [...room.members.keys()];
     room.members.set(me, ctx.link);
