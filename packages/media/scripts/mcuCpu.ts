@@ -30,7 +30,7 @@ const [inW, inH] = inSize.split('x').map(Number) as [number, number];
 const [outSize, outFps] = (process.env.OUTPUT ?? '640x480@15').split('@') as [string, string];
 const [outW, outH] = outSize.split('x').map(Number) as [number, number];
 const TONES = [440, 660, 990, 1320];
-const PORT_RANGE: [number, number] = [56800, 56899];
+const PORT_RANGE: [number, number] = [56800, 56849];
 const SENDER_PORTS = 56960;
 const CLK_TCK = 100;
 
