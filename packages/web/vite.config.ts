@@ -13,6 +13,8 @@ export default defineConfig({
     sourcemap: true,
     // The app is small; one chunk is simplest to serve and cache-bust.
     chunkSizeWarningLimit: 1024,
+    // The build runs inside `npm start` and the tests on busy machines: no timing reports.
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
   server: {
     // `vite dev` against a running `npm start`: signaling and the loopback WebSocket go there.
