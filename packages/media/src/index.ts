@@ -62,4 +62,18 @@ export {
   type MediaProfile,
   type ProbeResult,
 } from './recording/index.js';
-export { SrtpContext, SrtpSession, isSupportedProfile, rtpHeaderLength, type SrtpProfile, type SrtpContextOptions } from './srtp/index.js';
+export {
+  SrtpContext,
+  SrtpSession,
+  SrtpProfile,
+  SrtpDrop,
+  ReplayWindow,
+  deriveSessionKeys,
+  profileParams,
+  rtpHeaderLength,
+  type SrtpContextOptions,
+  type SrtpStats,
+  type SrtpKeyingMaterial,
+  type SessionKeys,
+} from './srtp/index.js';
+export { type FastPathStats } from './webrtc/FastPath.js';
