@@ -1,61 +1,16 @@
-import { FakePublisher, useTestPeerEnvironment } from '@roundtable/media/testing';
-import type { CallState, ConversationId, EndReason } from '@roundtable/protocol';
-import { InProcessMediaServer, Signaling } from '@roundtable/signaling';
+import { useTestPeerEnvironment } from '@roundtable/media/testing';
+import type { CallState } from '@roundtable/protocol';
 import { describe, expect, it } from 'vitest';
-import { RTCPeerConnection as WeriftPeerConnection, type MediaStreamTrack } from 'werift';
-import WebSocket from 'ws';
 import type { Call } from './Call.js';
 import { ClientError } from './ClientError.js';
-import { RoundtableClient } from './RoundtableClient.js';
+import { endedWith, nextIncoming, signUp as signUpWith, startServer as startServerWith, until } from './testing/harness.js';
+import type { MediaStreamTrack } from 'werift';
 
 const peerEnv = useTestPeerEnvironment();
-const cleanup = peerEnv.cleanup;
+const PORTS: [number, number] = [50000, 50499];
 
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** The real signaling server, in process, with the in-process media engine. */
-async function startServer() {
-  const media = new InProcessMediaServer({ iceAddresses: ['127.0.0.1'], portRange: [50000, 50499] });
-  const signaling = await Signaling.open({ dbPath: ':memory:', media });
-  const { port } = await signaling.server.listen({ host: '127.0.0.1', port: 0 });
-  cleanup.push(async () => {
-    await signaling.close();
-    await media.close();
-  });
-  return { url: `ws://127.0.0.1:${port}/ws`, media };
-}
-
-/** An SDK client on ws + werift, publishing FakePublisher media; its sockets are kept for the reconnect test. */
-async function signUp(url: string, username: string, tag: number) {
-  const sockets: WebSocket[] = [];
-  class RecordingWebSocket extends WebSocket {
-    constructor(address: string) {
-      super(address);
-      sockets.push(this);
-    }
-  }
-  const client = new RoundtableClient({
-    url,
-    WebSocket: RecordingWebSocket,
-    RTCPeerConnection: WeriftPeerConnection,
-    iceServers: [{ urls: peerEnv.stunUrl }],
-    rtcConfig: { iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'] },
-    requestTimeoutMs: 15_000,
-    reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
-  });
-  const publisher = new FakePublisher(tag);
-  publisher.start(20);
-  cleanup.push(() => client.close(), () => publisher.stop());
-  await client.connect();
-  await client.register(username, 'password-123');
-  return { client, publisher, sockets, localMedia: { getTracks: () => [publisher.video, publisher.audio] } };
-}
+const startServer = () => startServerWith(peerEnv, PORTS);
+const signUp = (url: string, username: string, tag: number) => signUpWith(peerEnv, url, username, tag);
 
 /** Counts the RTP packets of the remote tracks of a call, by kind. */
 function countRtp(call: Call): Record<string, number> {
@@ -66,20 +21,11 @@ function countRtp(call: Call): Record<string, number> {
   return counts;
 }
 
-function nextIncoming(client: RoundtableClient): Promise<Call> {
-  return new Promise((resolve) => client.once('incomingCall', resolve));
-}
-
-function endedWith(call: Call): Promise<EndReason> {
-  if (call.endReason) return Promise.resolve(call.endReason);
-  return new Promise((resolve) => call.once('ended', ({ reason }) => resolve(reason)));
-}
-
 async function twoUsers(prefix: string) {
   const server = await startServer();
   const alice = await signUp(server.url, `${prefix}alice`, 1);
   const bob = await signUp(server.url, `${prefix}bob`, 2);
-  const conversationId: ConversationId = await alice.client.directConversation(bob.client.userId);
+  const conversationId = await alice.client.directConversation(bob.client.userId);
   return { server, alice, bob, conversationId };
 }
 
