@@ -3,7 +3,7 @@
  * context per person, through the media server of the server started here. Everyone
  * decodes everyone else's video and audio (from getStats()); one leaves and the others'
  * screens update; the initiator ends the call for all; the record is in the group chat.
- * Also open rooms joined by link.
+ * Also inviting a member mid-call, and open rooms joined by link.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,40 @@ describe.skipIf(skipBrowserTests('web app group call'))('web app group call in C
     await screenshot(ben!.page, 'group-chat-after-call');
     // One scenario of several steps with 4 browser contexts (sign-ups, contacts, the group, the call): longer than one step's 60 s.
   }, 180_000);
+
+  it('the initiator invites a member during a group call: the invitee rings, joins, and all three decode each other', async () => {
+    const [gus, hal, ivy] = await Promise.all(['gus', 'hal', 'ivy'].map((name) => signUp(browser!, server!, name)));
+    users.push(gus!, hal!, ivy!);
+    for (const u of [hal!, ivy!]) await addContactAndOpenChat(gus!, u);
+    await gus!.page.getByTestId('nav-chats').click();
+    await gus!.page.getByTestId('new-group').click();
+    await gus!.page.getByTestId('group-name').fill('Trio');
+    for (const u of [hal!, ivy!]) await gus!.page.locator(`[data-testid="member-option"][data-username="${u.username}"]`).check();
+    await gus!.page.getByTestId('picker-confirm').click();
+    for (const u of [hal!, ivy!]) await openConversation(u, 'Trio');
+
+    // Gus rings only Hal.
+    await gus!.page.getByTestId('call-video').click();
+    await gus!.page.locator(`[data-testid="member-option"][data-username="${ivy!.username}"]`).uncheck();
+    await gus!.page.getByTestId('picker-confirm').click();
+    await hal!.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+    await hal!.page.getByTestId('accept-call').click();
+    await Promise.all([waitForPhase(gus!, 'CONNECTED'), waitForPhase(hal!, 'CONNECTED')]);
+    expect(await ivy!.page.getByTestId('incoming-call').count()).toBe(0);
+    // Only the initiator may invite.
+    expect(await hal!.page.getByTestId('invite-open').count()).toBe(0);
+
+    await gus!.page.getByTestId('invite-open').click();
+    await gus!.page.locator(`[data-testid="member-option"][data-username="${ivy!.username}"]`).check();
+    await gus!.page.getByTestId('picker-confirm').click();
+    await ivy!.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+    await ivy!.page.getByTestId('accept-call').click();
+
+    await Promise.all([waitForMediaFrom(gus!, [hal!, ivy!], { frames: 10 }), waitForMediaFrom(hal!, [gus!, ivy!], { frames: 10 }), waitForMediaFrom(ivy!, [gus!, hal!], { frames: 10 })]);
+    for (const u of [gus!, hal!]) await u.page.locator(`[data-testid="tile"][data-user-id="${ivy!.id}"]`).waitFor({ timeout: 10_000 });
+    await gus!.page.getByTestId('hang-up').click();
+    for (const u of [hal!, ivy!]) await u.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
+  }, 120_000);
 
   it('open rooms by link: two people who open #/room/<name> see and hear each other; leaving updates the other', async () => {
     const [eve, fay] = await Promise.all(['eve', 'fay'].map((name) => signUp(browser!, server!, name)));
