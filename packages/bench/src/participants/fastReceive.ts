@@ -1,4 +1,4 @@
-import { SrtpContext, isSupportedProfile, rtpHeaderLength } from '@roundtable/media';
+import { SrtpContext, rtpHeaderLength, type SrtpProfile } from '@roundtable/media';
 import type { RTCPeerConnection } from 'werift';
 
 /** The parts of werift's ICE objects this uses (werift does not type them publicly). */
@@ -36,11 +36,16 @@ export function receiveRtp(pc: RTCPeerConnection, onPayload: (payload: Buffer) =
 function hookSrtp(pc: RTCPeerConnection, onPayload: (payload: Buffer) => void): boolean {
   const dtls = pc.dtlsTransports[0];
   const config = (dtls as unknown as { srtp?: { config?: { profile: number; keys: Record<string, Buffer | undefined> } } } | undefined)?.srtp?.config;
-  if (!dtls || !dtls.srtpStarted || !config || !isSupportedProfile(config.profile)) return false;
+  if (!dtls || !dtls.srtpStarted || !config) return false;
   const key = config.keys['remoteMasterKey'];
   const salt = config.keys['remoteMasterSalt'];
   if (!key || !salt) return false;
-  const inbound = new SrtpContext(config.profile, key, salt, { replayWindow: REPLAY_WINDOW });
+  let inbound: SrtpContext;
+  try {
+    inbound = new SrtpContext(config.profile as SrtpProfile, key, salt, { replayWindow: REPLAY_WINDOW });
+  } catch {
+    return false; // a profile the engine's SRTP does not do: werift's stack keeps receiving
+  }
   const connection = dtls.iceTransport.connection as unknown as { protocols?: UdpProtocol[] };
   const protocols = connection.protocols ?? [];
   if (protocols.length === 0) return false;
