@@ -70,6 +70,7 @@ export {
   ReplayWindow,
   deriveSessionKeys,
   profileParams,
+  isSupportedProfile,
   rtpHeaderLength,
   type SrtpContextOptions,
   type SrtpStats,
