@@ -173,6 +173,8 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
       command: this.options.gstLaunch ?? 'gst-launch-1.0',
       maxRestarts: this.options.maxRestarts ?? 3,
       args: (run) => {
+        // A restart may follow a failed bind (another process took a port): new ports.
+        if (run > 1) this.renewPorts();
         const path = segmentPath(this.path, run);
         this.segments.push(path);
         return recorderPipeline(this.spec, this.ports, path);
@@ -262,6 +264,14 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
     this.sendPort = undefined;
     for (const port of Object.values(this.ports)) this.pipeline.ports.release(port, 1);
     this.ports = {};
+  }
+
+  private renewPorts(): void {
+    for (const kind of this.spec.kinds) {
+      const old = this.ports[kind];
+      this.ports[kind] = this.pipeline.ports.reserve(1);
+      if (old !== undefined) this.pipeline.ports.release(old, 1);
+    }
   }
 
   private async bindSender(): Promise<Socket> {
