@@ -1,5 +1,6 @@
 import { useTestPeerEnvironment } from '@roundtable/media/testing';
 import { describe, expect, it } from 'vitest';
+import type { SessionStats } from './StatsCollector.js';
 import { RtpCounter, signUp, startServer, until } from './testing/harness.js';
 
 const env = useTestPeerEnvironment();
@@ -19,6 +20,14 @@ describe('the loopback self-test through the SDK', () => {
     expect(call.state).toBe('CONNECTED');
     expect(call.stateHistory).toEqual(['IDLE', 'OUTGOING', 'CONNECTING', 'CONNECTED']);
     expect(server.media.roomCount).toBe(1);
+    // The self-test's numbers: the round trip to the server and the rates both ways, on the uplink.
+    let stats: SessionStats | undefined;
+    await until(() => {
+      void call.getStats().then((s) => (stats = s));
+      return stats?.uplink?.rttMs != null && stats.uplink.bitrateIn > 0 && stats.uplink.bitrateOut > 0;
+    }, 'loopback stats with RTT and rates');
+    expect(stats!.participants).toEqual([]);
+    expect(stats!.uplink!.participant).toBe(alice.id);
 
     await call.hangUp();
     expect(call.endReason).toBe('hangup');
