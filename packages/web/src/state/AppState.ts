@@ -288,8 +288,9 @@ export class AppState {
     session.dispose();
     if (this.state.call === session) this.state.call = null;
     this.ringer.stop();
-    // Our own hang-up needs no explanation.
-    if (reason !== 'hangup') this.state.notice = { reason, declined: reason === 'remoteHangup' && !answered && session.initiator };
+    // Our own hang-up, or the others hanging up a call that went on, need no explanation.
+    const normalEnd = reason === 'hangup' || (answered && (reason === 'remoteHangup' || reason === 'allLeft'));
+    if (!normalEnd) this.state.notice = { reason, declined: reason === 'remoteHangup' && !answered && session.initiator };
   }
 
   private endCallLocally(): void {
