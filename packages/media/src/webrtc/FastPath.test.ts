@@ -77,7 +77,7 @@ describe('WebRtcEndpoint fast path with werift peers', () => {
     expect(ep.getStats().video.packetsSent).toBeGreaterThanOrEqual(10);
   });
 
-  it('replayed, forged and truncated SRTP on the media port are dropped and counted; the stream and another peer go on', async () => {
+  it('replayed, forged, truncated SRTP and random garbage on the media port are dropped and counted; the stream and another peer go on', async () => {
     const p = h.pipeline();
     const ep = p.createWebRtcEndpoint();
     const other = p.createWebRtcEndpoint();
@@ -121,6 +121,16 @@ describe('WebRtcEndpoint fast path with werift peers', () => {
       forged.writeUInt16BE((forged.readUInt16BE(2) + 3000) & 0xffff, 2);
       attacker.send(forged, port, '127.0.0.1');
       attacker.send(genuine.subarray(0, 6), port, '127.0.0.1'); // truncated
+    }
+    // Random garbage, much of it shaped like RTP/RTCP (first byte 128-191), of any size.
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    for (let i = 0; i < 300; i++) {
+      const junk = Buffer.alloc(Math.floor(random() * 3000));
+      for (let j = 0; j < junk.length; j++) junk[j] = Math.floor(random() * 256);
+      if (junk.length > 1 && i % 2 === 0) junk[0] = 0x80 | (junk[0]! & 0x3f);
+      if (junk.length > 1 && i % 4 === 0) junk[1] = 200 + (i % 8);
+      attacker.send(junk, port, '127.0.0.1');
     }
     const [v1, v2] = [video.length, video2.length];
     await until(() => {
