@@ -39,6 +39,22 @@ async function connected(prefix: string, topology: Exclude<Topology, 'loopback'>
   return { alice, bob, aliceCall, bobCall, aliceGot, bobGot, aliceDevices, bobDevices };
 }
 
+describe('devices', () => {
+  it('listDevices() sorts the devices by kind; openLocalMedia() asks getUserMedia for the default or a chosen device', async () => {
+    const server = await startServer(env, PORTS);
+    const devices = new FakeDevices(env, 40);
+    const alice = await signUp(env, server.url, 'dalice', 1, { mediaDevices: devices });
+
+    const list = await alice.client.listDevices();
+    expect([list.audioInputs.map((d) => d.deviceId), list.videoInputs.map((d) => d.deviceId), list.audioOutputs.map((d) => d.deviceId)]).toEqual([['mic-1'], ['camera-1', 'camera-2'], ['speaker-1']]);
+
+    const media = await alice.client.openLocalMedia({ audio: true, video: 'camera-2' });
+    expect(devices.asked).toEqual([{ audio: true, video: { deviceId: { exact: 'camera-2' } } }]);
+    expect(media.getTracks().map((t) => t.kind)).toEqual(['audio', 'video']);
+    await expect(alice.client.openLocalMedia({})).rejects.toMatchObject({ code: 'MEDIA' });
+  });
+});
+
 describe('local controls', () => {
   it('mute / unmute and camera off / on: nothing goes out while off, the track is disabled, media resumes when on', async () => {
     const { alice, bob, aliceCall, bobGot } = await connected('m', 'sfu');

@@ -3,7 +3,7 @@ import { Call, type CallContext } from './Call.js';
 import { ClientError } from './ClientError.js';
 import { ImClient } from './ImClient.js';
 import { Room, type RoomContext, type RoomOptions } from './Room.js';
-import { globalMediaDevices, globalPeerConnection, type IceServerLike, type LocalMedia, type MediaDevicesLike, type PeerConnectionConstructor } from './platform.js';
+import { globalMediaDevices, globalPeerConnection, type IceServerLike, type LocalMedia, type MediaDeviceInfoLike, type MediaDevicesLike, type PeerConnectionConstructor } from './platform.js';
 import type { CallInit } from './Call.js';
 import type { ClientResultMap, SessionResult } from './results.js';
 import { SignalingConnection, type RequestFields, type SignalingConnectionOptions } from './SignalingConnection.js';
@@ -32,6 +32,19 @@ export interface StartCallOptions {
   members?: UserId[];
   /** Through the media server: 'sfu' (default) forwards everyone's audio; 'hybrid' has the server mix the others' audio into one track (`mixedAudio`), video still forwarded. */
   media?: CallMediaMode;
+}
+
+/** The devices of this machine by kind (labels are empty until the user allowed access once). */
+export interface DeviceList {
+  audioInputs: MediaDeviceInfoLike[];
+  videoInputs: MediaDeviceInfoLike[];
+  audioOutputs: MediaDeviceInfoLike[];
+}
+
+/** What openLocalMedia() opens: true for the default device, a deviceId for that one, false/absent for none. */
+export interface LocalMediaRequest {
+  audio?: boolean | string;
+  video?: boolean | string;
 }
 
 export interface LoopbackOptions {
@@ -182,6 +195,26 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     return room;
   }
 
+  /** Cameras, microphones and speakers, for a device picker (switch with `session.switchDevice(kind, deviceId)`). */
+  async listDevices(): Promise<DeviceList> {
+    const devices = this.mediaDevices();
+    const all = (await devices.enumerateDevices?.()) ?? [];
+    return {
+      audioInputs: all.filter((d) => d.kind === 'audioinput'),
+      videoInputs: all.filter((d) => d.kind === 'videoinput'),
+      audioOutputs: all.filter((d) => d.kind === 'audiooutput'),
+    };
+  }
+
+  /** Opens the microphone and/or camera (the browser asks the user); pass the result as `localMedia`. Rejects with `MEDIA` when nothing is asked. */
+  async openLocalMedia(request: LocalMediaRequest): Promise<LocalMedia> {
+    const pick = (want: boolean | string | undefined) => (typeof want === 'string' ? { deviceId: { exact: want } } : want === true);
+    const audio = pick(request.audio);
+    const video = pick(request.video);
+    if (!audio && !video) throw new ClientError('MEDIA', 'openLocalMedia() needs audio or video');
+    return this.mediaDevices().getUserMedia({ ...(audio ? { audio } : {}), ...(video ? { video } : {}) });
+  }
+
   /** Ends every call and room (without telling the server: the socket goes) and closes the connection. Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -252,6 +285,12 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
       },
       reportError: this.listenerErrors,
     };
+  }
+
+  private mediaDevices(): MediaDevicesLike {
+    const devices = this.options.mediaDevices ?? globalMediaDevices();
+    if (!devices) throw new ClientError('MEDIA', 'no media devices: pass options.mediaDevices (browsers: navigator.mediaDevices)');
+    return devices;
   }
 
   private sessionOptions(): { mediaDevices: MediaDevicesLike | undefined; statsIntervalMs: number } {

@@ -1,5 +1,5 @@
 // Public surface of @roundtable/client. Runs in browsers and Node: no Node-only imports here.
-export { RoundtableClient, type LoopbackOptions, type RoundtableClientEvents, type RoundtableClientOptions, type StartCallOptions } from './RoundtableClient.js';
+export { RoundtableClient, type DeviceList, type LocalMediaRequest, type LoopbackOptions, type RoundtableClientEvents, type RoundtableClientOptions, type StartCallOptions } from './RoundtableClient.js';
 export { SignalingConnection, type ReconnectOptions, type RequestFields, type ResultOf, type SignalingConnectionEvents, type SignalingConnectionOptions } from './SignalingConnection.js';
 export { Call, type CallEvents } from './Call.js';
 export { Room, type RoomEvents, type RoomOptions } from './Room.js';

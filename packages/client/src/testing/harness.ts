@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import type { Call } from '../Call.js';
 import type { MediaSessionEvents } from '../MediaSession.js';
 import type { Participant } from '../Participant.js';
-import type { MediaConstraintsLike, MediaDevicesLike, TrackLike } from '../platform.js';
+import type { MediaConstraintsLike, MediaDeviceInfoLike, MediaDevicesLike, TrackLike } from '../platform.js';
 import { RoundtableClient, type RoundtableClientOptions } from '../RoundtableClient.js';
 
 /** Polls `check`; on timeout the error names `what` and, when given, what `detail()` shows then. */
@@ -159,6 +159,15 @@ export class FakeDevices implements MediaDevicesLike {
     this.asked.push(constraints);
     const p = this.source();
     return { getTracks: () => [...(constraints.audio ? [p.audio] : []), ...(constraints.video ? [p.video] : [])] };
+  }
+
+  async enumerateDevices(): Promise<MediaDeviceInfoLike[]> {
+    return [
+      { deviceId: 'mic-1', kind: 'audioinput', label: 'Fake microphone' },
+      { deviceId: 'camera-1', kind: 'videoinput', label: 'Fake camera 1' },
+      { deviceId: 'camera-2', kind: 'videoinput', label: 'Fake camera 2' },
+      { deviceId: 'speaker-1', kind: 'audiooutput', label: 'Fake speaker' },
+    ];
   }
 
   async getDisplayMedia(constraints: MediaConstraintsLike): Promise<{ getTracks(): MediaStreamTrack[] }> {
