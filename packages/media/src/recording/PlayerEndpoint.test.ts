@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { isVp8Keyframe } from '../rtp/keyframe.js';
+import { waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
 import { createPlayerEndpoint, createRecorderEndpoint } from './factories.js';
 import { probeMedia } from './probe.js';
@@ -49,6 +50,8 @@ describe.skipIf(!tools)('PlayerEndpoint', () => {
     const video = collect(pc, 'video');
     const audio = collect(pc, 'audio');
     await negotiate(pc, ep);
+    // The clip lasts 3 s: play it once the peer is connected, so it sees all of it.
+    await waitForConnected(pc);
 
     const states: string[] = [];
     player.on('stateChanged', (s) => states.push(s));
