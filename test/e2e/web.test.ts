@@ -20,6 +20,7 @@ import {
   signUp,
   startAppServer,
   waitForMediaFrom,
+  waitForMoreMediaFrom,
   waitForPhase,
   type AppUser,
 } from './webApp.js';
@@ -134,6 +135,14 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
       await alice.page.locator('[data-testid="toggle-camera"][data-on="true"]').waitFor({ timeout: 5000 });
       await alice.page.getByTestId('toggle-mute').click();
       await alice.page.locator('[data-testid="toggle-mute"][data-on="false"]').waitFor({ timeout: 5000 });
+      await alice.page.getByTestId('toggle-camera').click();
+      await alice.page.locator('[data-testid="toggle-camera"][data-on="false"]').waitFor({ timeout: 5000 });
+      // Device switching: the fake microphones are listed; switching to another one keeps Bob hearing Alice.
+      await alice.page.getByTestId('toggle-devices').click();
+      const mics = await alice.page.locator('[data-testid="device-audio"] option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+      expect(mics.length).toBeGreaterThan(0);
+      await alice.page.getByTestId('device-audio').selectOption(mics[mics.length - 1]!);
+      await waitForMoreMediaFrom(bob, [alice]);
 
       await alice.page.getByTestId('hang-up').click();
       await Promise.all([alice.page.getByTestId('call-screen').waitFor({ state: 'detached' }), bob.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 })]);

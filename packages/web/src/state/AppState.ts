@@ -244,6 +244,12 @@ export class AppState {
     }
   }
 
+  /** Microphones and cameras, for switching mid-call (labels are known once the camera was allowed). */
+  async listDevices(): Promise<{ audioInputs: MediaDeviceInfo[]; videoInputs: MediaDeviceInfo[] }> {
+    const list = await this.requireClient().listDevices();
+    return { audioInputs: list.audioInputs as MediaDeviceInfo[], videoInputs: list.videoInputs as MediaDeviceInfo[] };
+  }
+
   dismissNotice(): void {
     this.state.notice = null;
   }

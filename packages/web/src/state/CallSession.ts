@@ -120,6 +120,14 @@ export class CallSession {
     else await this.controls().startScreenShare();
   }
 
+  /** Switches the microphone or camera mid-call (replaceTrack; the preview follows through localMediaChanged). */
+  async switchDevice(kind: 'audio' | 'video', deviceId: string): Promise<void> {
+    const track = (await this.controls().switchDevice(kind, deviceId)) as MediaStreamTrack;
+    // The preview stream keeps showing what goes out.
+    for (const old of this.cameraStream.getTracks()) if (old.kind === track.kind && old !== track) this.cameraStream.removeTrack(old);
+    if (!this.cameraStream.getTrackById(track.id)) this.cameraStream.addTrack(track);
+  }
+
   /** Current stats of this call's peer connections, by participant. */
   stats(): Promise<CallStats> {
     return collectStats(this.trackOwners);
