@@ -1,8 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
 import type { HubPort } from '../core/HubPort.js';
 import { useMediaHarness, until } from '../testing/harness.js';
+import { ProbeSource } from '../testing/probes.js';
 import { decodeVp8, McuTestPeer, meanColor } from '../testing/mcu.js';
 import { negotiate } from '../testing/signal.js';
 import { waitForConnected } from '../testing/peers.js';
@@ -183,6 +186,26 @@ describe('Composite video (GStreamer child)', () => {
 
     await until(() => keyframes() > before, 20_000);
     expect(composite.getStats().video!.keyframeRequests).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a child that hangs at start (sends nothing) is killed after startTimeoutMs and started again', async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'roundtable-mcu-'));
+    h.track({ close: () => rmSync(dir, { recursive: true, force: true }) });
+    const hanging = joinPath(dir, 'hanging-gst-launch');
+    writeFileSync(hanging, '#!/bin/sh\nexec sleep 60\n');
+    chmodSync(hanging, 0o755);
+    const p = h.pipeline();
+    const composite = p.createComposite({ video: { gstLaunch: hanging, startTimeoutMs: 500, relayoutDelayMs: 10 } });
+    const source = h.track(new ProbeSource(p, 1));
+    source.connect(composite.createHubPort());
+
+    source.send('video');
+
+    await until(() => composite.getStats().video!.crashes >= 1 && composite.getStats().video!.starts >= 2, 20_000);
+    const pid = composite.videoChildPid!;
+    p.close();
+    await composite.whenStopped();
+    expect(pidGone(pid)).toBe(true);
   });
 
   it('a crashed child is restarted and the grid comes back', async () => {

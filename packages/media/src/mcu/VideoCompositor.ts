@@ -28,6 +28,8 @@ export interface VideoCompositorOptions {
   gstLaunch?: string;
   /** Delay that coalesces layout changes before the child restarts, ms. Default 250. */
   relayoutDelayMs?: number;
+  /** A child that sends nothing this long after its start is killed and started again, ms. Default 10000. */
+  startTimeoutMs?: number;
 }
 
 export interface VideoCompositorSink<K> {
@@ -42,7 +44,7 @@ export interface VideoCompositorSink<K> {
 export interface VideoCompositorStats {
   /** Children started (the first one, layout changes and restarts after a crash). */
   starts: number;
-  /** Children that exited without being asked to. */
+  /** Children that exited without being asked to, or hung at start (see startTimeoutMs). */
   crashes: number;
   /** Keyframe requests (PLI) sent to the encoder. */
   keyframeRequests: number;
@@ -98,6 +100,7 @@ export class VideoCompositor<K> {
   private readonly keyframeDistance: number;
   private readonly gstLaunch: string;
   private readonly relayoutDelayMs: number;
+  private readonly startTimeoutMs: number;
   private readonly members = new Map<K, Member>();
   /** The child whose grid goes out now. */
   private generation: Generation | undefined;
@@ -122,6 +125,7 @@ export class VideoCompositor<K> {
     this.keyframeDistance = Math.max(1, Math.round((this.frameRate * (options.keyframeIntervalMs ?? 3000)) / 1000));
     this.gstLaunch = options.gstLaunch ?? 'gst-launch-1.0';
     this.relayoutDelayMs = options.relayoutDelayMs ?? 250;
+    this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
   }
 
   /** Pid of the running child, if any. */
@@ -295,10 +299,18 @@ export class VideoCompositor<K> {
       gen.stderr.push(...chunk.split('\n').filter((l) => l.trim() !== ''));
       if (gen.stderr.length > 20) gen.stderr.splice(0, gen.stderr.length - 20);
     });
+    // A child that never sends is as good as crashed: kill it, the exit handler restarts it.
+    const watchdog = setTimeout(() => {
+      if (gen.ready || gen.stopping) return;
+      gen.stderr.push(`no output ${this.startTimeoutMs} ms after start: killed`);
+      child.kill('SIGKILL');
+    }, this.startTimeoutMs);
+    watchdog.unref();
     let gone = false;
     const onGone = (detail: string): void => {
       if (gone) return;
       gone = true;
+      clearTimeout(watchdog);
       this.ports.release(firstPort, tiles.length + 1);
       gen.stream.close();
       if (gen.stopping || this.closed) return;

