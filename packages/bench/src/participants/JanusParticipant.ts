@@ -64,7 +64,13 @@ export class JanusParticipant extends Participant {
   override async subscribe(): Promise<void> {
     this.subscriberHandle = await this.attach();
     const streams = this.remoteIds.map((id) => ({ feed: janusFeedId(id) }));
-    const attached = await this.message(this.subscriberHandle, { request: 'join', ptype: 'subscriber', room: this.room, streams });
+    let attached = await this.message(this.subscriberHandle, { request: 'join', ptype: 'subscriber', room: this.room, streams });
+    // Janus lists a feed a moment after its publisher's PeerConnection is up on our side
+    // (error 428, no such feed): ask again, for up to 10 s.
+    for (let attempt = 0; attempt < 20 && errorCode(attached) === 428; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      attached = await this.message(this.subscriberHandle, { request: 'join', ptype: 'subscriber', room: this.room, streams });
+    }
     const offer = attached['jsep'] as { type: 'offer'; sdp: string } | undefined;
     if (!offer) throw new Error(`Janus subscribe gave no offer: ${JSON.stringify(attached['plugindata'])}`);
     const pc = createPeer(this.context.command.host, this.context.stunUrl);
@@ -117,6 +123,12 @@ export class JanusParticipant extends Participant {
     if (frame['janus'] === 'ack' || typeof transaction !== 'string') return;
     this.transactions.settle(transaction, frame);
   }
+}
+
+/** The VideoRoom error code of a plugin event, if it is an error. */
+function errorCode(frame: Record<string, unknown>): number | undefined {
+  const data = (frame['plugindata'] as { data?: { error_code?: number } } | undefined)?.data;
+  return data?.error_code;
 }
 
 /** The VideoRoom answer of a plugin event; throws on a plugin error. */
