@@ -46,7 +46,7 @@ export interface FastPathHooks {
   invalid(): void;
 }
 
-const RING_SIZE = 256;
+const RING_SIZE = 1024;
 const REPLAY_WINDOW = 1024;
 const SLOT_BYTES = 1500 + 128;
 const NTP_EPOCH_OFFSET = 2208988800;
@@ -64,8 +64,6 @@ const NTP_EPOCH_OFFSET = 2208988800;
 export class FastPath {
   readonly session: SrtpSession;
   private readonly connection: IceConnection;
-  private readonly ring: Buffer[] = [];
-  private ringAt = 0;
   private readonly hooked = new Map<UdpProtocol, UdpProtocol['datagramReceived']>();
   private readonly originalSendRtcp: RTCDtlsTransport['sendRtcp'];
   private readonly originalSendRtp: RTCDtlsTransport['sendRtp'];
@@ -80,7 +78,6 @@ export class FastPath {
   ) {
     this.session = session;
     this.connection = dtls.iceTransport.connection as unknown as IceConnection;
-    for (let i = 0; i < RING_SIZE; i++) this.ring.push(Buffer.allocUnsafe(SLOT_BYTES));
     this.originalSendRtcp = dtls.sendRtcp;
     this.originalSendRtp = dtls.sendRtp;
     // werift's own RTCP (receiver reports, NACK, PLI) must share our SRTCP index.
@@ -296,16 +293,30 @@ export class FastPath {
     connection.send(Buffer.from(buf.subarray(0, length))).catch(() => undefined);
   }
 
-  /**
-   * A buffer from the ring. Node's dgram sends synchronously when the socket is
-   * writable; a send it has to queue still holds its buffer until RING_SIZE more
-   * packets went out, which is far longer than a queued send takes.
-   */
   private nextSlot(): Buffer {
-    const buf = this.ring[this.ringAt]!;
-    this.ringAt = (this.ringAt + 1) % RING_SIZE;
-    return buf;
+    return nextSlot();
   }
+}
+
+/**
+ * Send buffers, one ring for the whole process (1.6 MB): every endpoint writes and
+ * sends from the main thread, and a send reaches the kernel inside socket.send() (see
+ * sendWithoutLookup), so a slot is free again as soon as send() returns. A send the
+ * kernel makes Node queue (socket buffer full), or one deferred by a lookup (an IPv6
+ * destination), keeps its slot until RING_SIZE more packets were written, which is far
+ * longer than either takes.
+ */
+const ring: Buffer[] = [];
+let ringAt = 0;
+
+function nextSlot(): Buffer {
+  let buf = ring[ringAt];
+  if (!buf) {
+    buf = Buffer.allocUnsafe(SLOT_BYTES);
+    ring[ringAt] = buf;
+  }
+  ringAt = (ringAt + 1) % RING_SIZE;
+  return buf;
 }
 
 const directSockets = new WeakSet<Socket>();
