@@ -84,7 +84,16 @@ describe('loadConfig() from environment variables', () => {
     expect(loadConfig({ env: { LOG_LEVEL: 'warn', ROUNDTABLE_LOG_LEVEL: 'error' } }).logLevel).toBe('error');
   });
 
+  it('turns the fast data path off and moves the recordings folder on request', () => {
+    const config = loadConfig({ env: { ROUNDTABLE_FAST_PATH: 'off', ROUNDTABLE_RECORDINGS: '/var/lib/roundtable/rec' } });
+    expect(config.media.fastPath).toBe(false);
+    expect(config.signaling.recordingsDir).toBe('/var/lib/roundtable/rec');
+    expect(loadConfig({ flags: { 'fast-path': 'on' } }).media.fastPath).toBe(true);
+    expect(loadConfig({ env: {} }).media.fastPath).toBeUndefined();
+  });
+
   it.each([
+    ['ROUNDTABLE_FAST_PATH', 'maybe', /on or off/],
     ['ROUNDTABLE_PORT', 'http', /not a port number/],
     ['ROUNDTABLE_PORT', '8080.5', /not a port number/],
     ['ROUNDTABLE_PORT', '-1', /not a port number/],
@@ -319,7 +328,7 @@ describe('docs/configuration.md', () => {
 
     expect(config).toEqual({
       ...DEFAULTS,
-      media: { portRange: [40000, 49999] },
+      media: { portRange: [40000, 49999], fastPath: true },
       signaling: { ...DEFAULTS.signaling, iceServers: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp'], turnSecret: 'change-me' },
     });
   });

@@ -32,7 +32,7 @@ export { ROLES, LOG_LEVELS, type Role, type LogLevel } from './configValues.js';
 export { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT } from './settings.js';
 
 /** The media settings the server passes through to every `MediaPipeline`. */
-export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress'>;
+export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress' | 'fastPath'>;
 
 export interface ServerConfig {
   /** What this process runs. Default 'all' (`role`, `ROUNDTABLE_ROLE`, `--role`). */
@@ -77,6 +77,8 @@ export interface SignalingConfig {
   iceServers: string[];
   /** coturn's static-auth-secret (`ROUNDTABLE_TURN_SECRET`); needed with a turn: URL. */
   turnSecret?: string;
+  /** Folder of recordings (`ROUNDTABLE_RECORDINGS`). Default: `recordings` beside the SQLite file. */
+  recordingsDir?: string;
   /** Ring timeout in ms (`ROUNDTABLE_RING_TIMEOUT_MS`). Default 60000. */
   ringTimeoutMs: number;
   /**
@@ -217,6 +219,8 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
   if (portRange !== undefined) media.portRange = portRange;
   const announcedAddress = s.get('media.announcedAddress');
   if (announcedAddress !== undefined) media.announcedAddress = announcedAddress;
+  const fastPath = s.get('media.fastPath');
+  if (fastPath !== undefined) media.fastPath = fastPath;
 
   const kurento = resolveKurento(s, role, { host, port }, problems);
   const signaling = resolveSignaling(s, role, problems);
@@ -266,6 +270,7 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
   const turnSecret = s.get('signaling.turnSecret');
   const mediaUrl = s.get('media.url');
   const mediaSecret = s.get('media.secret');
+  const recordingsDir = s.get('signaling.recordings');
   if (role !== 'media') {
     if (iceServers.some((url) => url.startsWith('turn')) && turnSecret === undefined) {
       problems.push(
@@ -278,6 +283,7 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
   }
   return {
     dbPath: s.get('signaling.db') ?? DEFAULT_DB_PATH,
+    ...(recordingsDir === undefined ? {} : { recordingsDir }),
     iceServers,
     ...(turnSecret === undefined ? {} : { turnSecret }),
     ringTimeoutMs: s.get('signaling.ringTimeoutMs') ?? DEFAULT_RING_TIMEOUT_MS,
