@@ -41,7 +41,7 @@ Simulated 9-person group calls (real WebRTC: ICE, DTLS, SRTP) against Roundtable
 VideoRoom (default threading and event_loops = 2) and a bare UDP relay (the floor), in
 alternating runs; writes a Markdown report, an SVG chart and JSON to bench-results/<time>/.
 
-  --quick                 ~30-60 s smoke run: 1 room, 1 run, short windows, every figure
+  --quick                 smoke run (~1-1.5 min, 4 targets): 1 room, 1 run, 3 s windows, every figure
   --json                  print the results as JSON on stdout (progress goes to stderr)
   --rooms 1,2             loads measured, in rooms of --room-size (default 1,2; quick 1)
   --max-rooms N           capacity search: add rooms up to N until loss > 1 %, p99 > 100 ms
