@@ -1,4 +1,4 @@
-import type { CallId, CallMedia as CallMediaMode, CallState, ConversationId, EndReason, ServerNotification, ServerSignalPayload, SignalPayload, Topology, UserId } from '@roundtable/protocol';
+import type { CallId, CallMedia as CallMediaMode, CallState, ConversationId, EndReason, RecordingId, ServerNotification, ServerSignalPayload, SignalPayload, Topology, UserId } from '@roundtable/protocol';
 import type { CallMedia } from './CallMedia.js';
 import { CallStateMachine, type CallStateChange } from './CallStateMachine.js';
 import { ClientError } from './ClientError.js';
@@ -19,7 +19,7 @@ export type CallEvents = MediaSessionEvents & {
   invited: { invitees: UserId[] };
 };
 
-type CallRequest = 'call.answer' | 'call.bye' | 'call.signal' | 'call.modify' | 'call.invite';
+type CallRequest = 'call.answer' | 'call.bye' | 'call.signal' | 'call.modify' | 'call.invite' | 'call.record';
 
 /** What a call needs from the client: callbacks, not a reference to it. */
 export interface CallContext extends MediaSessionContext {
@@ -164,6 +164,13 @@ export class Call extends MediaSession<CallEvents> {
     return result.invited;
   }
 
+  /** Starts or stops recording the call (through the media server only; any participant). Resolves with the recording's id. */
+  async record(action: 'start' | 'stop'): Promise<RecordingId> {
+    if (this.ended) throw new ClientError('INVALID_STATE', 'the call has ended');
+    const result = (await this.ctx.request('call.record', { callId: this.id, action })) as ClientResultMap['call.record'];
+    return result.recordingId;
+  }
+
   /** Makes it a video call for everyone; opens the camera (mediaDevices) if there is none yet. */
   switchToVideo(): Promise<void> {
     return this.modify(false);
@@ -205,6 +212,9 @@ export class Call extends MediaSession<CallEvents> {
         break;
       case 'call.invited':
         this.onInvited(n.invitees);
+        break;
+      case 'call.recording':
+        this.onRecording({ recording: n.recording, by: n.by, recordingId: n.recordingId });
         break;
       default:
         break;

@@ -1,4 +1,4 @@
-import type { ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
+import type { RecordingId, ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
 import type { CallMedia, CallMediaContext, MediaKind } from './CallMedia.js';
 import { LocalTracks, type LocalMediaState } from './LocalTracks.js';
 import { ParticipantList, type Participant } from './Participant.js';
@@ -26,7 +26,17 @@ export type MediaSessionEvents = {
   quality: { level: QualityLevel; previous: QualityLevel | null };
   /** A media or signaling step failed; the session goes on unless it also ends. */
   error: { error: unknown };
+  /** Recording started or stopped (by `by`, anyone in the session; null when the server stopped it): show a red dot while `recording`. */
+  recording: RecordingChange;
 };
+
+/** A recording of a call or room started or stopped. */
+export interface RecordingChange {
+  recording: boolean;
+  /** Who started or stopped it; null when it stopped because the session ended. */
+  by: UserId | null;
+  recordingId: RecordingId;
+}
 
 /** What a session needs from the client: callbacks, not a reference to it. */
 export interface MediaSessionContext {
@@ -52,6 +62,7 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private level: QualityLevel | null = null;
   private mix: TrackLike | null = null;
+  private recordingNow: RecordingChange | null = null;
   /** Signals are handled one at a time, in arrival order (each may await the peer connection). */
   private signalQueue: Promise<void> = Promise.resolve();
 
@@ -86,6 +97,29 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
 
   /** Whether the session is over (hung up, left, ended by the server). */
   abstract get ended(): boolean;
+
+  /** Whether the session is being recorded (from the server's recording notifications). */
+  get recording(): boolean {
+    return this.recordingNow?.recording ?? false;
+  }
+
+  /** The recording in progress, if any. */
+  get recordingId(): RecordingId | null {
+    return this.recordingNow?.recording ? this.recordingNow.recordingId : null;
+  }
+
+  /**
+   * Starts or stops recording the session (through the media server: SFU calls and
+   * rooms; a P2P call answers INVALID_STATE). Resolves with the recording's id; everyone
+   * in it then gets the `recording` event. Any participant may start or stop it.
+   */
+  abstract record(action: 'start' | 'stop'): Promise<RecordingId>;
+
+  /** A recording notification for this session. */
+  protected onRecording(change: RecordingChange): void {
+    this.recordingNow = change;
+    this.fire('recording', change);
+  }
 
   /** Voice only: no video goes out (a screen share still does). */
   abstract get audioOnly(): boolean;

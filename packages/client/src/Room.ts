@@ -1,4 +1,4 @@
-import type { CallState, EndReason, RoomName, ServerSignalPayload, SignalPayload } from '@roundtable/protocol';
+import type { CallState, EndReason, RecordingId, RoomName, ServerNotification, ServerSignalPayload, SignalPayload } from '@roundtable/protocol';
 import type { CallStateChange } from './CallStateMachine.js';
 import { ClientError } from './ClientError.js';
 import { MediaSession, type MediaSessionContext, type MediaSessionEvents } from './MediaSession.js';
@@ -14,7 +14,7 @@ export type RoomEvents = MediaSessionEvents & {
   ended: { reason: EndReason };
 };
 
-type RoomRequest = 'room.join' | 'room.signal' | 'room.leave';
+type RoomRequest = 'room.join' | 'room.signal' | 'room.leave' | 'room.record';
 
 export interface RoomContext extends MediaSessionContext {
   request<T extends RoomRequest>(type: T, fields: RequestFields<T>): Promise<unknown>;
@@ -94,6 +94,18 @@ export class Room extends MediaSession<RoomEvents> {
   /** Feeds a room.signal payload from the server. */
   handle(payload: ServerSignalPayload): void {
     if (!this.ended) this.handleSignal(null, payload);
+  }
+
+  /** Feeds a room.recording notification from the server. */
+  handleRecording(n: Extract<ServerNotification, { type: 'room.recording' }>): void {
+    if (!this.ended) this.onRecording({ recording: n.recording, by: n.by, recordingId: n.recordingId });
+  }
+
+  /** Starts or stops recording the room (any member). Resolves with the recording's id. */
+  async record(action: 'start' | 'stop'): Promise<RecordingId> {
+    if (this.ended) throw new ClientError('INVALID_STATE', 'this room was left');
+    const result = (await this.ctx.request('room.record', { room: this.name, action })) as ClientResultMap['room.record'];
+    return result.recordingId;
   }
 
   /** After a reconnect: the server dropped us when the socket went, so join again. */

@@ -1,7 +1,8 @@
-import type { CallId, CallMedia as CallMediaMode, ConversationId, RoomName, ServerNotification, Topology, UserId } from '@roundtable/protocol';
+import type { CallId, CallMedia as CallMediaMode, ConversationId, RecordingId, RecordingInfo, RoomName, ServerNotification, Topology, UserId } from '@roundtable/protocol';
 import { Call, type CallContext } from './Call.js';
 import { ClientError } from './ClientError.js';
 import { ImClient } from './ImClient.js';
+import type { RecordingChange } from './MediaSession.js';
 import { Room, type RoomContext, type RoomOptions } from './Room.js';
 import { globalMediaDevices, globalPeerConnection, type IceServerLike, type LocalMedia, type MediaDeviceInfoLike, type MediaDevicesLike, type PeerConnectionConstructor } from './platform.js';
 import type { CallInit } from './Call.js';
@@ -53,11 +54,19 @@ export interface LoopbackOptions {
   localMedia?: LocalMedia;
 }
 
+/** A recording notification, for whoever lists recordings (calls and rooms also emit `recording`). */
+export type RecordingNotice = RecordingChange & { callId: CallId | null; room: RoomName | null };
+
 export type RoundtableClientEvents = {
   /** A call rings on this device; accept() or decline() it. */
   incomingCall: Call;
   reconnecting: { attempt: number; delayMs: number };
   reconnected: { attempts: number };
+  /**
+   * A call or room you are (or were) in started or stopped being recorded; also after the
+   * call ended (`recording: false`, `by: null`), when the file is complete: refresh a list of recordings then.
+   */
+  recording: RecordingNotice;
   /** Every server notification (raw), for anything the SDK does not model; IM events are on `client.im`. */
   notification: ServerNotification;
   /** Closed for good: close(), or the session ended (logged out elsewhere, expired) so reconnecting cannot help. */
@@ -127,6 +136,44 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
 
   login(username: string, password: string, deviceName?: string): Promise<SessionResult> {
     return this.signaling.login(username, password, deviceName);
+  }
+
+  /**
+   * Resumes a device session with its stored token (from `register`/`login`, e.g. kept in
+   * localStorage across page reloads): signs this client in as that user, as login does.
+   * Rejects with `UNAUTHENTICATED` when the token expired or was logged out.
+   */
+  hello(token: string): Promise<SessionResult> {
+    return this.signaling.resume(token);
+  }
+
+  /** The device token of the signed-in session (store it to resume with hello() later), or null. */
+  get sessionToken(): string | null {
+    return this.signaling.sessionToken;
+  }
+
+  /** Ends this device's session on the server (its token stops working) and closes the client. */
+  async logout(): Promise<void> {
+    try {
+      await this.signaling.logout();
+    } finally {
+      this.close();
+    }
+  }
+
+  /** The recordings you may see (of calls and rooms you were in), newest first. */
+  async recordings(): Promise<RecordingInfo[]> {
+    const list = await this.signaling.request('recordings.list');
+    return [...list].sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /**
+   * A signed download link of a recording (absolute, on the server's HTTP origin), valid a
+   * few minutes (`expiresAt`), usable without credentials: for `<a href download>` or `<video src>`.
+   */
+  async recordingLink(recordingId: RecordingId): Promise<{ url: string; expiresAt: number }> {
+    const { url, expiresAt } = await this.signaling.request('recordings.link', { recordingId });
+    return { url: new URL(url, httpOrigin(this.options.url)).toString(), expiresAt };
   }
 
   /** The 1:1 conversation with `userId` (made on first use). */
@@ -251,6 +298,12 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
       this.rooms.get(n.room)?.handle(n.payload);
       return;
     }
+    if (n.type === 'room.recording') {
+      this.rooms.get(n.room)?.handleRecording(n);
+      this.emit('recording', { recording: n.recording, by: n.by, recordingId: n.recordingId, callId: null, room: n.room });
+      return;
+    }
+    if (n.type === 'call.recording') this.emit('recording', { recording: n.recording, by: n.by, recordingId: n.recordingId, callId: n.callId, room: null });
     if (!('callId' in n)) return;
     if (n.type === 'call.incoming') {
       if (this.calls.has(n.callId)) return;
@@ -319,4 +372,11 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
   private assertOpen(): void {
     if (this.closed) throw new ClientError('CLOSED', 'the client is closed');
   }
+}
+
+/** ws://host/ws -> http://host/, wss: -> https: (recordings are served on the signaling server's origin). */
+function httpOrigin(signalingUrl: string): string {
+  const url = new URL(signalingUrl);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
+  return url.origin;
 }

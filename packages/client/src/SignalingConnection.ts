@@ -115,11 +115,36 @@ export class SignalingConnection extends TypedEmitter<SignalingConnectionEvents>
     return this.signIn(await this.request('login', { username, password, ...(deviceName ? { deviceName } : {}) }));
   }
 
-  /** Binds this socket to an existing device session (a stored token). */
+  /** The token of the signed-in device session (login, register or resume), if any. */
+  get sessionToken(): string | null {
+    return this.session ? this.token ?? null : null;
+  }
+
+  /** Binds this socket to an existing device session (a stored token). Prefer resume(), which also signs in. */
   async hello(token: string): Promise<ClientResultMap['hello']> {
     const result = await this.request('hello', { token });
     this.token = token;
     return result;
+  }
+
+  /**
+   * Resumes a device session from a stored token (after a page reload): binds this socket
+   * and signs in as its user, as login() does. Rejects with UNAUTHENTICATED for an expired or logged-out token.
+   */
+  async resume(token: string): Promise<SessionResult> {
+    const result = await this.hello(token);
+    this.session = { ...result, token };
+    return this.session;
+  }
+
+  /** Ends the device session on the server (its token stops working) and forgets it here; the socket stays open, signed out. */
+  async logout(): Promise<void> {
+    try {
+      await this.request('logout');
+    } finally {
+      this.token = undefined;
+      this.session = undefined;
+    }
   }
 
   /** Sends a request; resolves with its result, rejects with a ClientError (the wire code, TIMEOUT or DISCONNECTED). */

@@ -24,6 +24,8 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<ServerNotification['type
   'call.modified',
   'call.invited',
   'room.signal',
+  'call.recording',
+  'room.recording',
   'session.ended',
 ]);
 

@@ -1,9 +1,9 @@
 // Public surface of @roundtable/client. Runs in browsers and Node: no Node-only imports here.
-export { RoundtableClient, type DeviceList, type LocalMediaRequest, type LoopbackOptions, type RoundtableClientEvents, type RoundtableClientOptions, type StartCallOptions } from './RoundtableClient.js';
+export { RoundtableClient, type DeviceList, type LocalMediaRequest, type LoopbackOptions, type RecordingNotice, type RoundtableClientEvents, type RoundtableClientOptions, type StartCallOptions } from './RoundtableClient.js';
 export { SignalingConnection, type ReconnectOptions, type RequestFields, type ResultOf, type SignalingConnectionEvents, type SignalingConnectionOptions } from './SignalingConnection.js';
 export { Call, type CallEvents } from './Call.js';
 export { Room, type RoomEvents, type RoomOptions } from './Room.js';
-export { MediaSession, type MediaSessionEvents } from './MediaSession.js';
+export { MediaSession, type MediaSessionEvents, type RecordingChange } from './MediaSession.js';
 export type { Participant, ParticipantState } from './Participant.js';
 export type { LocalMediaState } from './LocalTracks.js';
 export type { MediaKind } from './CallMedia.js';

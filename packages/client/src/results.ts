@@ -1,4 +1,4 @@
-import type { CallId, CallMedia, ChatMessage, ConversationInfo, DeviceId, RoomName, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallId, CallMedia, ChatMessage, ConversationInfo, DeviceId, RecordingId, RecordingInfo, RoomName, UserId, UserInfo } from '@roundtable/protocol';
 import type { IceServerLike } from './platform.js';
 
 /*
@@ -39,4 +39,10 @@ export interface ClientResultMap {
   'call.invite': { callId: CallId; invited: UserId[] };
   'room.join': { room: RoomName; participants: UserId[] };
   'room.leave': Record<string, never>;
+  'call.record': { recordingId: RecordingId };
+  'room.record': { recordingId: RecordingId };
+  /** The recordings you may see (you were in the call or room while it was recorded). */
+  'recordings.list': RecordingInfo[];
+  /** A signed download link (a path on the signaling server's HTTP origin), valid until `expiresAt`. */
+  'recordings.link': { url: string; expiresAt: number };
 }
