@@ -44,6 +44,7 @@ import {
   type ParsedCandidate,
   type RejectedSection,
 } from './sdp.js';
+import { candidateUfrag, checkReoffer, sessionShape, startRestartedChecks } from './renegotiation.js';
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly';
 export type IceState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed';
@@ -173,6 +174,12 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private gatheringAnnounced = false;
   private iceConnectedOnce = false;
   private negotiated = false;
+  /** A subsequent offer is being answered. */
+  private renegotiating = false;
+  /** The peer's current ICE ufrag, and the ones it used before (their candidates are stale). */
+  private remoteUfrag: string | undefined;
+  private readonly oldRemoteUfrags = new Set<string>();
+  private iceRestarts = 0;
   private remoteCandidatesIgnored = 0;
   private invalidPackets = 0;
   private keyframeRequestsSent = { audio: 0, video: 0 };
@@ -276,10 +283,15 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     return this.selectedPair ? { ...this.selectedPair } : undefined;
   }
 
-  /** Answers the peer's offer. On any error nothing is changed and the endpoint stays usable. */
+  /**
+   * Answers the peer's offer. On any error nothing is changed and the endpoint stays
+   * usable. A later offer from the same peer (same media sections, same DTLS
+   * certificate) is answered too: with new ICE credentials it restarts ICE (see
+   * processReoffer).
+   */
   async processOffer(offer: string): Promise<string> {
     this.assertOpen();
-    if (this.negotiated) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated; renegotiation is not supported');
+    if (this.negotiated) return this.processReoffer(offer);
     validateRemoteSdp(offer);
     const { sdp, rejected } = this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
     const pc = this.createPeerConnection();
@@ -297,10 +309,62 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
     this.assertOpenOrRelease(pc);
     this.rejectedSections = rejected;
+    this.noteRemoteUfrag(sdp);
     this.bindTransceivers(pc);
     await this.flushEarlyCandidates();
     return this.publicSdp(pc.localDescription!.sdp);
   }
+
+  /** How many times the peer restarted ICE on this endpoint. */
+  get iceRestartCount(): number {
+    return this.iceRestarts;
+  }
+
+  /**
+   * A subsequent offer on the negotiated transport. With a new ice-ufrag/ice-pwd it is an
+   * ICE restart (RFC 8445 9): the answer carries new local credentials, candidates are
+   * gathered again (emitted as 'iceCandidate' at once, gathering having been asked for
+   * already) and checked against the peer's new ones. DTLS is not renegotiated (RFC
+   * 8842: same fingerprint, same association), so the SRTP contexts, the fast path and
+   * forwarding carry on; the fast path sends on whichever pair ICE selects. An offer
+   * that changes the media sections or the certificate is refused (INVALID_SDP) and
+   * changes nothing.
+   */
+  private async processReoffer(offer: string): Promise<string> {
+    const pc = this.pc;
+    if (!pc || this.transportReleased) throw new MediaError('INVALID_STATE', 'the transport of this endpoint is closed (ICE failed); negotiate a new endpoint');
+    if (this.renegotiating || pc.signalingState !== 'stable') throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
+    validateRemoteSdp(offer);
+    const { sdp, rejected } = this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
+    const restart = checkReoffer(pc.remoteDescription?.sdp ?? '', sdp);
+    this.renegotiating = true;
+    try {
+      if (restart) {
+        // werift restarts the ICE agent when the remote credentials change: a fresh
+        // 'connected' (and gathering) will follow for the new generation.
+        this.iceConnectedOnce = false;
+        this.gatheringDone = false;
+        this.iceRestarts++;
+      }
+      await pc.setRemoteDescription({ type: 'offer', sdp: this.filterRemoteSdp(sdp) });
+      for (const t of pc.getTransceivers()) {
+        if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
+      }
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+    } catch (error) {
+      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer the new offer: ${errorMessage(error)}`);
+    } finally {
+      this.renegotiating = false;
+    }
+    this.assertOpen();
+    this.rejectedSections = rejected;
+    this.noteRemoteUfrag(sdp);
+    if (restart) startRestartedChecks(pc);
+    await this.flushEarlyCandidates();
+    return this.publicSdp(pc.localDescription!.sdp);
+  }
+
 
   /** Makes an offer for the peer to answer with processAnswer(). */
   async generateOffer(): Promise<string> {
@@ -336,6 +400,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     } catch (error) {
       throw new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
     }
+    this.noteRemoteUfrag(answer);
     this.bindTransceivers(pc);
     await this.flushEarlyCandidates();
   }
@@ -371,6 +436,13 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       return;
     }
     if (this.transportReleased) return;
+    const ufrag = candidateUfrag(init.candidate);
+    if (ufrag !== undefined && ufrag !== this.remoteUfrag) {
+      // A candidate of a generation the peer left behind is of no use; one of a new
+      // generation overtook its offer (an ICE restart): keep it until the offer is in.
+      if (!this.oldRemoteUfrags.has(ufrag)) this.earlyRemoteCandidates.push(init);
+      return;
+    }
     try {
       await pc.addIceCandidate({
         candidate: init.candidate,
@@ -568,6 +640,12 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     for (const transport of pc.iceTransports) {
       (transport.connection as { stunServer?: unknown }).stunServer = undefined;
     }
+  }
+
+  private noteRemoteUfrag(sdp: string): void {
+    const ufrag = sessionShape(sdp).ufrag;
+    if (this.remoteUfrag !== undefined && this.remoteUfrag !== ufrag) this.oldRemoteUfrags.add(this.remoteUfrag);
+    this.remoteUfrag = ufrag;
   }
 
   private async flushEarlyCandidates(): Promise<void> {
