@@ -21,6 +21,8 @@ export interface AppServerOptions {
   portRange: [number, number];
   /** Default 60 s (the server's). */
   ringTimeoutMs?: number;
+  /** Folder of recordings. Default: the server's (a temporary folder with the in-memory database). */
+  recordingsDir?: string;
 }
 
 /** Builds the bundle if needed, then starts the whole server on 127.0.0.1 with an in-memory database. */
@@ -30,7 +32,7 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
     host: '127.0.0.1',
     port: 0,
     media: { iceAddresses: ['127.0.0.1'], portRange: options.portRange },
-    signaling: { dbPath: ':memory:', iceServers: [], ringTimeoutMs: options.ringTimeoutMs ?? 60_000 },
+    signaling: { dbPath: ':memory:', iceServers: [], ringTimeoutMs: options.ringTimeoutMs ?? 60_000, ...(options.recordingsDir ? { recordingsDir: options.recordingsDir } : {}) },
     logger: pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }),
   });
 }

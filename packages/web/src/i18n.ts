@@ -105,6 +105,21 @@ const en = {
   error: 'Error: {message}',
   members: '{count} members',
   group: 'Group',
+  record: 'Record',
+  stopRecording: 'Stop recording',
+  recIndicator: 'REC',
+  recordingBy: 'Recording (started by {name})',
+  recordings: 'Recordings',
+  noRecordings: 'No recordings yet: press Record during a call through the media server.',
+  recordingOf: 'Call recording',
+  roomRecordingOf: 'Room {room}',
+  recordingStatus_recording: 'recording…',
+  recordingStatus_complete: 'complete',
+  recordingStatus_failed: 'failed (may be partial)',
+  download: 'Download',
+  refresh: 'Refresh',
+  mixedAudio: 'Mixed audio (saves bandwidth)',
+  mixedAudioHint: 'The server mixes everyone’s voice into one stream for you; video stays per person.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -210,6 +225,21 @@ const zh: Table = {
   error: '错误：{message}',
   members: '{count} 位成员',
   group: '群组',
+  record: '录制',
+  stopRecording: '停止录制',
+  recIndicator: 'REC',
+  recordingBy: '正在录制（{name} 开始）',
+  recordings: '录制',
+  noRecordings: '还没有录制：在经媒体服务器的通话中按“录制”。',
+  recordingOf: '通话录制',
+  roomRecordingOf: '会议室 {room}',
+  recordingStatus_recording: '录制中…',
+  recordingStatus_complete: '已完成',
+  recordingStatus_failed: '失败（可能不完整）',
+  download: '下载',
+  refresh: '刷新',
+  mixedAudio: '混合音频（节省带宽）',
+  mixedAudioHint: '服务器把所有人的声音混成一路发给你；视频仍按人分开。',
 };
 
 export type Locale = 'en' | 'zh';

@@ -1,4 +1,4 @@
-/** Hash routes: #/chats, #/chat/<id>, #/contacts, #/loopback, #/rooms, #/room/<name>. */
+/** Hash routes: #/chats, #/chat/<id>, #/contacts, #/loopback, #/rooms, #/room/<name>, #/recordings. */
 import { ref } from 'vue';
 
 export type Route =
@@ -6,7 +6,8 @@ export type Route =
   | { name: 'contacts' }
   | { name: 'loopback' }
   | { name: 'rooms' }
-  | { name: 'room'; room: string };
+  | { name: 'room'; room: string }
+  | { name: 'recordings' };
 
 export function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map((p) => decodeURIComponent(p));
@@ -19,6 +20,8 @@ export function parseHash(hash: string): Route {
       return { name: 'loopback' };
     case 'rooms':
       return { name: 'rooms' };
+    case 'recordings':
+      return { name: 'recordings' };
     case 'room':
       return parts[1] ? { name: 'room', room: parts[1] } : { name: 'rooms' };
     default:

@@ -4,8 +4,8 @@
  * dialogs show. Components read `state` and call the actions; nothing else talks to
  * the server.
  */
-import { Call, RoundtableClient, type Room } from '@roundtable/client';
-import type { ChatMessage, ConversationId, ConversationInfo, EndReason, RoomName, ServerNotification, UserId, UserInfo } from '@roundtable/protocol';
+import { Call, ClientError, RoundtableClient, type Room, type SessionResult } from '@roundtable/client';
+import type { ChatMessage, ConversationId, ConversationInfo, EndReason, RecordingId, RecordingInfo, RoomName, ServerNotification, UserId, UserInfo } from '@roundtable/protocol';
 import { MAX_CALL_PARTICIPANTS } from '@roundtable/protocol';
 import { markRaw, reactive, type Raw } from 'vue';
 import { openLocalMedia } from '../platform/localMedia.js';
@@ -31,6 +31,16 @@ export interface CallNotice {
 
 export const MAX_GROUP_INVITEES = MAX_CALL_PARTICIPANTS - 1;
 
+/** Where the device token is kept so that a page reload resumes the session (cleared by sign-out). */
+export const SESSION_STORAGE_KEY = 'roundtable.session';
+
+/** A recording as the Recordings page shows it: a signed download link once complete. */
+export interface RecordingRow {
+  info: RecordingInfo;
+  /** Absolute, signed, valid a few minutes (refreshed with the list). */
+  url: string | null;
+}
+
 function signalingUrl(): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/ws`;
@@ -55,6 +65,8 @@ export class AppState {
     notice: null as CallNotice | null,
     error: null as string | null,
     topology: 'sfu' as Topology1to1,
+    recordings: [] as RecordingRow[],
+    recordingsLoading: false,
   });
   private client: RoundtableClient | null = null;
   private readonly ringer = new Ringer();
@@ -66,15 +78,42 @@ export class AppState {
   // --- accounts ----------------------------------------------------------------------
 
   async signIn(mode: 'login' | 'register', username: string, password: string, displayName?: string): Promise<void> {
+    await this.openSession((client) => (mode === 'register' ? client.register(username, password, displayName) : client.login(username, password, navigator.userAgent.slice(0, 60))));
+  }
+
+  /**
+   * Resumes the session kept in localStorage (after a page reload) with the SDK's
+   * hello(token). A token the server no longer takes (expired, signed out) is forgotten;
+   * a server that cannot be reached leaves it for the next reload. No stored token: nothing happens.
+   */
+  async resume(): Promise<void> {
+    const token = storedToken();
+    if (!token || this.client) return;
+    await this.openSession((client) => client.hello(token), true);
+  }
+
+  signOut(): void {
+    this.endCallLocally();
+    forgetToken();
+    const client = this.client;
+    if (client) void client.logout().catch(() => client.close());
+    this.client = null;
+    Object.assign(this.state, { auth: 'signedOut', me: null, contacts: [], conversations: [], messages: {}, unread: {}, selected: null, incoming: null, recordings: [] });
+  }
+
+  private async openSession(signIn: (client: RoundtableClient) => Promise<SessionResult>, resuming = false): Promise<void> {
     this.state.error = null;
     this.state.auth = 'signingIn';
     const client = markRaw(new RoundtableClient({ url: signalingUrl(), RTCPeerConnection: TrackedPeerConnection }));
     try {
       await client.connect();
-      const session = mode === 'register' ? await client.register(username, password, displayName) : await client.login(username, password, navigator.userAgent.slice(0, 60));
+      const session = await signIn(client);
       this.client = client;
+      keepToken(session.token);
       client.on('notification', (n) => this.onNotification(n));
       client.on('incomingCall', (call) => this.onIncoming(markRaw(call)));
+      // Started: listed as recording; stopped: the file is complete and gets its link.
+      client.on('recording', () => void this.loadRecordings());
       this.state.me = session.user;
       this.rememberUsers([session.user]);
       this.state.auth = 'signedIn';
@@ -83,16 +122,35 @@ export class AppState {
       client.close();
       this.client = null;
       this.state.auth = 'signedOut';
-      this.state.error = messageOf(error);
+      if (resuming && error instanceof ClientError && error.code === 'UNAUTHENTICATED') forgetToken();
+      this.state.error = resuming && error instanceof ClientError && error.code === 'UNAUTHENTICATED' ? null : messageOf(error);
     }
   }
 
-  signOut(): void {
-    this.endCallLocally();
-    void this.client?.signaling.request('logout').catch(() => undefined);
-    this.client?.close();
-    this.client = null;
-    Object.assign(this.state, { auth: 'signedOut', me: null, contacts: [], conversations: [], messages: {}, unread: {}, selected: null, incoming: null });
+  // --- recordings --------------------------------------------------------------------
+
+  /** The recordings this user may see, newest first, each complete one with a fresh signed download link. */
+  async loadRecordings(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.state.recordingsLoading = true;
+    try {
+      const list = await client.recordings();
+      const rows = await Promise.all(
+        list.map(async (info): Promise<RecordingRow> => ({ info, url: info.status === 'recording' ? null : await this.recordingUrl(client, info.id) })),
+      );
+      if (this.client !== client) return;
+      this.state.recordings = rows;
+      await this.loadUsers(list.flatMap((r) => r.participants));
+    } catch (error) {
+      this.state.error = messageOf(error);
+    } finally {
+      this.state.recordingsLoading = false;
+    }
+  }
+
+  private async recordingUrl(client: RoundtableClient, id: RecordingId): Promise<string | null> {
+    return (await client.recordingLink(id).catch(() => null))?.url ?? null;
   }
 
   // --- contacts and conversations ----------------------------------------------------
@@ -173,7 +231,7 @@ export class AppState {
   // --- calls -------------------------------------------------------------------------
 
   /** Starts a call from a conversation: 1:1 (P2P or SFU, per `state.topology`) or a group call ringing `invitees`. */
-  async startCall(conversationId: ConversationId, audioOnly: boolean, invitees?: UserId[]): Promise<void> {
+  async startCall(conversationId: ConversationId, audioOnly: boolean, invitees?: UserId[], media: 'sfu' | 'hybrid' = 'sfu'): Promise<void> {
     const client = this.requireClient();
     const conversation = this.conversation(conversationId);
     if (!conversation || this.state.call) return;
@@ -182,7 +240,7 @@ export class AppState {
     const localStream = await this.openMedia(audioOnly);
     if (!localStream) return;
     try {
-      const call = await client.startCall(conversationId, { audioOnly, topology: this.state.topology, localMedia: localStream, ...(group ? { members: invitees } : {}) });
+      const call = await client.startCall(conversationId, { audioOnly, topology: this.state.topology, localMedia: localStream, ...(group ? { members: invitees, media } : {}) });
       this.beginSession({ session: markRaw(call), kind: group ? 'group' : 'direct', conversationId, initiator: true, localStream });
     } catch (error) {
       for (const track of localStream.getTracks()) track.stop();
@@ -262,9 +320,22 @@ export class AppState {
       me: this.state.me?.id ?? null,
       selected: this.state.selected,
       incoming: this.state.incoming ? { callId: this.state.incoming.call.id, from: this.state.incoming.from } : null,
-      call: call ? { id: call.id, kind: call.kind, phase: call.state.phase, endReason: call.state.endReason, participants: call.state.tiles.map((t) => ({ id: t.userId, state: t.state })), connectedAt: call.state.connectedAt } : null,
+      call: call
+        ? {
+            id: call.id,
+            kind: call.kind,
+            phase: call.state.phase,
+            endReason: call.state.endReason,
+            participants: call.state.tiles.map((t) => ({ id: t.userId, state: t.state })),
+            connectedAt: call.state.connectedAt,
+            recording: call.state.recording,
+            mediaMode: call.mediaMode,
+            mixedAudio: call.state.mixedAudio !== null,
+          }
+        : null,
       notice: this.state.notice ? { ...this.state.notice } : null,
       ringing: this.ringer.kind ?? null,
+      sessionStored: storedToken() !== null,
     };
   }
 
@@ -344,6 +415,7 @@ export class AppState {
         break;
       case 'session.ended':
         this.state.error = `session ended: ${n.reason}`;
+        if (n.reason !== 'serverShutdown') forgetToken();
         break;
       default:
         break;
@@ -379,6 +451,30 @@ export class AppState {
   private requireClient(): RoundtableClient {
     if (!this.client) throw new Error('sign in first');
     return this.client;
+  }
+}
+
+function storedToken(): string | null {
+  try {
+    return globalThis.localStorage?.getItem(SESSION_STORAGE_KEY) ?? null;
+  } catch {
+    return null; // storage disabled: no session across reloads
+  }
+}
+
+function keepToken(token: string): void {
+  try {
+    globalThis.localStorage?.setItem(SESSION_STORAGE_KEY, token);
+  } catch {
+    // storage disabled or full: the session just does not survive a reload
+  }
+}
+
+function forgetToken(): void {
+  try {
+    globalThis.localStorage?.removeItem(SESSION_STORAGE_KEY);
+  } catch {
+    // nothing stored
   }
 }
 

@@ -11,6 +11,9 @@ import { collectStats, type CallStats } from './stats.js';
 
 export type CallKind = 'direct' | 'group' | 'room';
 
+/** The stats key of a hybrid call's mixed audio (not a user id). */
+export const MIXED_AUDIO_OWNER = 'mixedAudio' as UserId;
+
 /** What calls and rooms have in common, as far as the call screen needs. */
 export type SessionLike = MediaSession<MediaSessionEvents & { stateChanged: CallStateChange; ended: { reason: EndReason } }> & {
   readonly state: CallState;
@@ -44,6 +47,10 @@ export class CallSession {
   readonly conversationId: ConversationId | null;
   readonly room: string | undefined;
   readonly initiator: boolean;
+  /** Through the media server (SFU calls and rooms): it can be recorded. P2P media never reaches the server. */
+  readonly recordable: boolean;
+  /** 'hybrid': video per participant, audio mixed by the server. */
+  readonly mediaMode: 'sfu' | 'hybrid';
   readonly state = reactive({
     phase: 'IDLE' as CallState,
     /** Went through CONNECTING: someone answered. */
@@ -59,6 +66,13 @@ export class CallSession {
     /** From the SDK's stats (loss and round trip); unknown until the first sample. */
     quality: 'unknown' as QualityLevel | 'unknown',
     lastError: null as string | null,
+    /** Someone in the call is recording it (the red REC dot). */
+    recording: false,
+    recordingBy: null as UserId | null,
+    /** A record/stop request is on its way. */
+    recordingBusy: false,
+    /** Hybrid calls: the server's mix of the others' audio, played once. */
+    mixedAudio: null as MediaStream | null,
   });
   /** Remote track id -> its participant, to read per-participant stats. */
   readonly trackOwners = new Map<string, UserId>();
@@ -74,6 +88,8 @@ export class CallSession {
     this.conversationId = init.conversationId;
     this.room = init.room;
     this.initiator = init.initiator;
+    this.recordable = init.session instanceof Call ? init.session.topology === 'sfu' : true;
+    this.mediaMode = init.session instanceof Call ? init.session.mediaMode : 'sfu';
     this.cameraStream = markRaw(init.localStream);
     this.state.localStream = this.cameraStream;
     const session = init.session as SessionLike;
@@ -87,6 +103,11 @@ export class CallSession {
       session.on('error', ({ error }) => (this.state.lastError = error instanceof Error ? error.message : String(error))),
       session.on('localMediaChanged', (local) => this.onLocalMedia(local)),
       session.on('quality', ({ level }) => (this.state.quality = level)),
+      session.on('recording', ({ recording, by }) => {
+        this.state.recording = recording;
+        this.state.recordingBy = recording ? by : null;
+      }),
+      session.on('mixedAudio', ({ track }) => this.onMixedAudio(track as MediaStreamTrack)),
       session.on('ended', ({ reason }) => {
         this.state.endReason = reason;
         this.state.phase = 'IDLE';
@@ -97,6 +118,8 @@ export class CallSession {
       this.unsubscribe.push(call.on('modified', ({ audioOnly }) => (this.state.audioOnly = audioOnly)));
     }
     if (session.ended) this.state.endReason = session.endReason ?? 'unknown';
+    this.state.recording = session.recording;
+    if (session.mixedAudio) this.onMixedAudio(session.mixedAudio as MediaStreamTrack);
   }
 
   get ended(): boolean {
@@ -126,6 +149,17 @@ export class CallSession {
     // The preview stream keeps showing what goes out.
     for (const old of this.cameraStream.getTracks()) if (old.kind === track.kind && old !== track) this.cameraStream.removeTrack(old);
     if (!this.cameraStream.getTrackById(track.id)) this.cameraStream.addTrack(track);
+  }
+
+  /** Starts recording, or stops it while someone records (anyone in the call may). The REC dot follows the server's notification. */
+  async toggleRecording(): Promise<void> {
+    if (!this.recordable || this.state.recordingBusy) return;
+    this.state.recordingBusy = true;
+    try {
+      await this.controls().record(this.state.recording ? 'stop' : 'start');
+    } finally {
+      this.state.recordingBusy = false;
+    }
   }
 
   /** Current stats of this call's peer connections, by participant. */
@@ -192,6 +226,13 @@ export class CallSession {
     }
     stream.addTrack(track);
     this.trackOwners.set(track.id, participant);
+  }
+
+  private onMixedAudio(track: MediaStreamTrack): void {
+    if (this.state.mixedAudio?.getTrackById(track.id)) return;
+    this.state.mixedAudio = markRaw(new MediaStream([track]));
+    // Counted under a pseudo-participant: the mix belongs to nobody in particular.
+    this.trackOwners.set(track.id, MIXED_AUDIO_OWNER);
   }
 
   private controls(): SessionLike {
