@@ -107,6 +107,28 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
     expect(await li.page.getByTestId('nav-chats').textContent()).toContain('会话');
   });
 
+  it('a page reload keeps you signed in (device token in localStorage); signing out forgets it', async () => {
+    const [alice, bob] = await pair();
+    await sendMessage(alice, 'before reload');
+
+    await alice.page.reload();
+
+    await expect.poll(() => alice.page.getByTestId('me-name').textContent(), { timeout: 10_000 }).toBe(alice.displayName);
+    expect((await appState(alice.page))['me']).toBe(alice.id);
+    await openConversation(alice, bob.displayName);
+    expect(await alice.page.getByTestId('message-text').allTextContents()).toEqual(['before reload']);
+    // The resumed session is a signed-in device like any other: it receives messages.
+    await sendMessage(bob, 'after reload');
+    await expect.poll(() => alice.page.getByTestId('message-text').allTextContents(), { timeout: 10_000 }).toEqual(['before reload', 'after reload']);
+
+    await alice.page.getByTestId('sign-out').click();
+    await alice.page.getByTestId('login').waitFor({ timeout: 10_000 });
+    expect((await appState(alice.page))['sessionStored']).toBe(false);
+    await alice.page.reload();
+    await alice.page.getByTestId('login').waitFor({ timeout: 10_000 });
+    expect(await alice.page.getByTestId('me-name').count()).toBe(0);
+  });
+
   for (const topology of ['p2p', 'sfu'] as const) {
     it(`1:1 video call (${topology}): accept, both decode video and audio, hang up, the record is in both timelines`, async () => {
       const [alice, bob] = await pair();
