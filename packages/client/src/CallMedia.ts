@@ -38,6 +38,8 @@ export interface CallMediaContext {
   /** Media flows with at least one other participant. */
   onConnected(): void;
   onError(error: unknown): void;
+  /** A link lost its path ('failed', or 'disconnected' for a while): the session restarts ICE where needed. */
+  onPathLost?(): void;
 }
 
 /** The media side of a call (P2P, through the SFU, or loopback). */

@@ -179,7 +179,11 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
     return this.collector.sample(this.media?.statsSources() ?? []);
   }
 
-  /** Restarts ICE on every link where this session's media can (P2P calls); the SDK does it by itself after a reconnect when a link lost its path. */
+  /**
+   * Restarts ICE now on every link of this session (P2P: a new offer to the other side;
+   * through the media server: a new offer per link to the server). The SDK does it by
+   * itself when a link loses its path and after a reconnect when a link lost it.
+   */
   async restartIce(): Promise<void> {
     await this.media?.restartIce(true);
   }
@@ -219,6 +223,7 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
         this.onMediaConnected();
       },
       onError: (error) => this.fire('error', { error }),
+      onPathLost: () => this.restartIceWhereNeeded(),
     };
   }
 

@@ -65,15 +65,13 @@ export class P2pMedia implements CallMedia {
     const link = this.link;
     if (!link || this.closed || !link.pc.remoteDescription) return;
     if (!force && !this.needsIceRestart) return;
-    link.pc.restartIce?.();
-    const sdp = await link.createOffer({ iceRestart: true });
+    const sdp = await link.createRestartOffer();
     await this.ctx.signal({ type: 'offer', sdp });
   }
 
   /** Whether the link lost its path (worth an ICE restart). */
   get needsIceRestart(): boolean {
-    const state = this.link?.pc.connectionState;
-    return state === 'failed' || state === 'disconnected';
+    return this.link?.pathLost ?? false;
   }
 
   statsSources(): StatsSource[] {
@@ -111,6 +109,11 @@ export class P2pMedia implements CallMedia {
         } else if (state === 'failed') {
           this.ctx.onError(new Error('the peer connection failed'));
         }
+      },
+      // One side restarts, or both would offer at once: the caller. The callee restarts
+      // only after its own reconnect (restartIce from the session).
+      onPathLost: () => {
+        if (this.offerer) this.ctx.onPathLost?.();
       },
     });
     if (this.closed) link.close();

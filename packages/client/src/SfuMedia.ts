@@ -1,6 +1,5 @@
 import type { ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
 import { sendersByKind, type CallMedia, type CallMediaContext, type StatsSource } from './CallMedia.js';
-import { ClientError } from './ClientError.js';
 import { PeerLink } from './PeerLink.js';
 
 /**
@@ -61,11 +60,19 @@ export class SfuMedia implements CallMedia {
     return { type: 'onIceCandidate', name: this.ctx.me, candidate: { candidate: '', sdpMid: null, sdpMLineIndex: null } };
   }
 
+  /**
+   * Restarts ICE on the links that lost their path (every link with `force`): a new
+   * offer with fresh credentials for the same endpoint on the media server
+   * (receiveVideoFrom again), answered by receiveVideoAnswer; DTLS and the media carry on.
+   */
   async restartIce(force = false): Promise<void> {
-    // The media server's endpoints take one offer each (no renegotiation yet), so a link
-    // that lost its path cannot be restarted from here; say so rather than fail silently.
-    const lost = [...this.links].filter(([, link]) => force || link.pc.connectionState === 'failed').map(([name]) => name);
-    if (lost.length > 0) this.ctx.onError(new ClientError('MEDIA', `links to the media server failed (${lost.join(', ')}); ICE restart through the media server is not supported yet`));
+    for (const [name, link] of [...this.links]) {
+      if (this.closed) return;
+      if (link.isClosed || !link.pc.remoteDescription || (!force && !link.pathLost)) continue;
+      const sdpOffer = await link.createRestartOffer();
+      if (this.closed || link.isClosed) return;
+      await this.ctx.signal({ type: 'receiveVideoFrom', sender: name, sdpOffer });
+    }
   }
 
   statsSources(): StatsSource[] {
@@ -110,6 +117,7 @@ export class SfuMedia implements CallMedia {
         this.connected.add(name);
         if (this.connected.size === 1) this.ctx.onConnected();
       },
+      onPathLost: () => this.ctx.onPathLost?.(),
     });
     this.links.set(name, link);
     if (this.closed) link.close();
