@@ -42,6 +42,10 @@ describe('resuming a session with a stored token (page reload)', () => {
     expect(incoming.initiator).toBe(alice.id);
     await call.hangUp();
     await until(() => incoming.ended, 'bob’s ringing call ended');
+    // The lower-level signaling.hello() signs in the same way.
+    const another = await freshClient(server.url);
+    await another.signaling.hello(token!);
+    expect([another.userId, another.signaling.user?.username]).toEqual([alice.id, 'sessalice']);
   });
 
   it('hello() with a logged-out token rejects with UNAUTHENTICATED and leaves the client signed out', async () => {

@@ -120,21 +120,21 @@ export class SignalingConnection extends TypedEmitter<SignalingConnectionEvents>
     return this.session ? this.token ?? null : null;
   }
 
-  /** Binds this socket to an existing device session (a stored token). Prefer resume(), which also signs in. */
+  /** Binds this socket to an existing device session (a stored token) and signs in as its user, as login() does. */
   async hello(token: string): Promise<ClientResultMap['hello']> {
     const result = await this.request('hello', { token });
     this.token = token;
+    this.session = { ...result, token };
     return result;
   }
 
   /**
-   * Resumes a device session from a stored token (after a page reload): binds this socket
-   * and signs in as its user, as login() does. Rejects with UNAUTHENTICATED for an expired or logged-out token.
+   * Resumes a device session from a stored token (after a page reload): hello() with the
+   * result shaped as login()'s. Rejects with UNAUTHENTICATED for an expired or logged-out token.
    */
   async resume(token: string): Promise<SessionResult> {
     const result = await this.hello(token);
-    this.session = { ...result, token };
-    return this.session;
+    return { ...result, token };
   }
 
   /** Ends the device session on the server (its token stops working) and forgets it here; the socket stays open, signed out. */
