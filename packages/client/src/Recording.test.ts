@@ -52,6 +52,33 @@ describe('recording through the SDK', () => {
     await call.hangUp();
   });
 
+  it('room.record(start|stop): every member gets the recording event and the client-level notice names the room', async () => {
+    const server = await startServer(env, PORTS);
+    const alice = await signUp(env, server.url, 'recralice', 5);
+    const bob = await signUp(env, server.url, 'recrbob', 6);
+    const aliceRoom = await alice.client.joinRoom('rec-room', { localMedia: alice.localMedia });
+    const bobRoom = await bob.client.joinRoom('rec-room', { localMedia: bob.localMedia });
+    await until(() => aliceRoom.state === 'CONNECTED' && bobRoom.state === 'CONNECTED', 'both in the room');
+    const seen: RecordingChange[] = [];
+    aliceRoom.on('recording', (e) => seen.push(e));
+    const notices: RecordingNotice[] = [];
+    alice.client.on('recording', (n) => notices.push(n));
+
+    const recordingId = await bobRoom.record('start');
+    await until(() => seen.length === 1 && bobRoom.recording, 'recording started in the room');
+    expect(seen[0]).toEqual({ recording: true, by: bob.id, recordingId });
+    await aliceRoom.record('stop');
+    await until(() => seen.length === 2, 'recording stopped in the room', 30_000);
+
+    expect([seen[1]!.recording, seen[1]!.by, aliceRoom.recording, bobRoom.recording]).toEqual([false, alice.id, false, false]);
+    expect(notices.map((n) => [n.recording, n.room, n.callId])).toEqual([
+      [true, 'rec-room', null],
+      [false, 'rec-room', null],
+    ]);
+    expect((await bob.client.recordings()).map((r) => [r.id, r.room])).toEqual([[recordingId, 'rec-room']]);
+    await Promise.all([aliceRoom.leave(), bobRoom.leave()]);
+  });
+
   it('a peer-to-peer call cannot be recorded: record() rejects with INVALID_STATE and nothing changes', async () => {
     const server = await startServer(env, PORTS);
     const alice = await signUp(env, server.url, 'recpalice', 3);
