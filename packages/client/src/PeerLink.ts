@@ -105,6 +105,9 @@ export class PeerLink {
   /** Applies a remote offer and returns the local answer. */
   async answer(sdp: string, beforeAnswer?: () => void): Promise<string> {
     const restart = this.pc.remoteDescription != null && iceUfrag(this.pc.remoteDescription.sdp ?? '') !== iceUfrag(sdp);
+    // Their offer wins over a restart offer of ours still waiting (glare: the stack rolls
+    // ours back): candidates no longer wait for an answer that will not come.
+    this.restarting = false;
     await this.setRemote('offer', sdp);
     beforeAnswer?.();
     const answer = await this.pc.createAnswer();
