@@ -45,6 +45,7 @@ import {
   type RejectedSection,
 } from './sdp.js';
 import { candidateUfrag, checkReoffer, sessionShape, startRestartedChecks } from './renegotiation.js';
+import { followRenomination } from './renomination.js';
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly';
 export type IceState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed';
@@ -302,6 +303,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       }
       const answer = await pc.createAnswer();
       this.disableImplicitStun(pc);
+      followRenomination(pc);
       await pc.setLocalDescription(answer);
     } catch (error) {
       this.discardPeerConnection(pc);
@@ -378,6 +380,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       if (this.dataChannelsEnabled) (pc as unknown as { createSctpTransport(): unknown }).createSctpTransport();
       const offer = await pc.createOffer();
       this.disableImplicitStun(pc);
+      followRenomination(pc);
       await pc.setLocalDescription(offer);
     } catch (error) {
       this.discardPeerConnection(pc);
