@@ -78,7 +78,10 @@ describe('Composite audio', () => {
     expect(levels.get(660)!).toBeGreaterThan(1500);
     expect(levels.get(990)!).toBeGreaterThan(1500);
     expect(levels.get(440)!).toBeLessThan(300);
-    expect(composite.getStats().audio.ticks).toBeGreaterThan(25);
+    // The mix runs on the mixer's clock: one frame per port per tick, so every frame a
+    // peer decoded came from a tick (how many ticks passed is a matter of time, not checked).
+    const ticks = composite.getStats().audio.ticks;
+    for (const m of members) expect(ticks).toBeGreaterThanOrEqual(m.peer.receivedPcm.length);
     expect(composite.videoChildPid).toBeUndefined();
   });
 
