@@ -118,6 +118,8 @@ export class RoundtableTarget extends ProcessTarget {
     const db = join(dir, `${safe(this.name)}.db`);
     for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
     const args = [
+      // e.g. ROUNDTABLE_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (Node refuses --cpu-prof in NODE_OPTIONS)
+      ...(process.env.ROUNDTABLE_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
       join(this.root, 'packages/server/bin/roundtable.mjs'),
       'start',
       '--host', host,
