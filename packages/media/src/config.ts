@@ -36,6 +36,13 @@ export interface MediaConfig {
    * false keeps every packet on werift's SRTP and packet objects. Default true.
    */
   fastPath: boolean;
+  /**
+   * One UDP port for every WebRTC peer of the process (ICE host candidates of all
+   * endpoints share a socket per ICE address; datagrams are told apart by ICE ufrag,
+   * then by 5-tuple: see net/UdpMux.ts). false: a socket per endpoint from portRange.
+   * Default: single-port mode on the first port of portRange (40000).
+   */
+  udpPort?: number | false;
 }
 
 export const DEFAULT_MEDIA_CONFIG: MediaConfig = {
@@ -59,10 +66,22 @@ export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaCon
   if (config.announcedAddress !== undefined && !isIP(config.announcedAddress)) {
     throw new MediaError('INVALID_ARGUMENT', `invalid announced address '${config.announcedAddress}'`);
   }
+  if (config.udpPort !== undefined && config.udpPort !== false) {
+    const port = config.udpPort;
+    if (!Number.isInteger(port) || port < 1024 || port > 65535) {
+      throw new MediaError('INVALID_ARGUMENT', `invalid media UDP port ${String(port)}: need an integer 1024-65535, or false for the port range`);
+    }
+  }
   for (const key of ['keyframeIntervalMs', 'retransmissionMs', 'rtcpIntervalMs'] as const) {
     if (!(config[key] > 0)) throw new MediaError('INVALID_ARGUMENT', `${key} must be a positive number`);
   }
   return config;
+}
+
+/** The shared UDP port of single-port mode, or undefined in port-range mode. */
+export function singleUdpPort(config: MediaConfig): number | undefined {
+  if (config.udpPort === false) return undefined;
+  return config.udpPort ?? config.portRange[0];
 }
 
 /** The addresses host candidates are gathered on. */
