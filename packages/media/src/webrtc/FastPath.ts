@@ -2,7 +2,6 @@ import type { Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import { RtcpPacketConverter, RtpPacket, type RtcpPacket, type RtpHeader, type RTCDtlsTransport } from 'werift';
 import { isSupportedProfile, SrtpSession, type SrtpStats } from '../srtp/index.js';
-import { queueSend } from './SendBatch.js';
 
 /** Header extensions a forwarded packet carries towards one sink (RFC 8285 one-byte form). */
 export interface ExtensionLayout {
@@ -283,7 +282,11 @@ export class FastPath {
     if (socket && !pair.protocol.transport?.closed) {
       if (!directSockets.has(socket)) sendWithoutLookup(socket);
       const [address, port] = pair.remoteAddr;
-      queueSend(socket, buf, length, port, address);
+      try {
+        socket.send(buf, 0, length, port, address);
+      } catch {
+        // socket closing under us
+      }
       return;
     }
     // TURN and other non-UDP candidates: werift's send, with a copy (it is asynchronous).
