@@ -40,7 +40,9 @@ export interface MediaConfig {
    * One UDP port for every WebRTC peer of the process (ICE host candidates of all
    * endpoints share a socket per ICE address; datagrams are told apart by ICE ufrag,
    * then by 5-tuple: see net/UdpMux.ts). false: a socket per endpoint from portRange.
-   * Default: single-port mode on the first port of portRange (40000).
+   * Default: single-port mode on the first port of portRange (40000; the next free one
+   * of the range if another socket of the machine already holds it). A port set here
+   * must be free: the first endpoint fails with an error naming it otherwise.
    */
   udpPort?: number | false;
 }
@@ -78,10 +80,14 @@ export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaCon
   return config;
 }
 
-/** The shared UDP port of single-port mode, or undefined in port-range mode. */
-export function singleUdpPort(config: MediaConfig): number | undefined {
+/**
+ * Single-port mode's port: the configured one, or by default the first port of
+ * portRange (the first free one of its first 32, should another socket of the machine
+ * hold it); undefined in port-range mode.
+ */
+export function singleUdpPort(config: MediaConfig): number | readonly [number, number] | undefined {
   if (config.udpPort === false) return undefined;
-  return config.udpPort ?? config.portRange[0];
+  return config.udpPort ?? config.portRange;
 }
 
 /** The addresses host candidates are gathered on. */
