@@ -6,6 +6,7 @@ import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
+import { UdpMux } from '../net/UdpMux.js';
 import { parseCandidate } from './sdp.js';
 import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
 
@@ -77,8 +78,11 @@ describe('WebRtcEndpoint fast path with werift peers', () => {
     expect(ep.getStats().video.packetsSent).toBeGreaterThanOrEqual(10);
   });
 
-  it('replayed, forged, truncated SRTP and random garbage on the media port are dropped and counted; the stream and another peer go on', async () => {
-    const p = h.pipeline();
+  it.each([
+    ['single-port mode', undefined],
+    ['port-range mode', false],
+  ] as const)('%s: replayed, forged, truncated SRTP and random garbage on the media port are dropped and counted; the stream and another peer go on', async (_mode, udpPort) => {
+    const p = h.pipeline({ udpPort });
     const ep = p.createWebRtcEndpoint();
     const other = p.createWebRtcEndpoint();
     ep.connect(ep);
@@ -111,17 +115,24 @@ describe('WebRtcEndpoint fast path with werift peers', () => {
 
     const attacker = createSocket('udp4');
     const port = firstPort(candidates);
+    const muxBefore = UdpMux.find('127.0.0.1', port)?.getStats();
+    const invalidBefore = ep.getStats().invalidPackets;
     const before = ep.getFastPathStats()!.inbound;
     capturing = false;
-    for (const genuine of sent) attacker.send(genuine, port, '127.0.0.1'); // replayed
+    // From the peer's own address and port (an attacker spoofing it): in single-port mode
+    // only a known 5-tuple reaches an endpoint's SRTP at all.
+    const spoofed = (data: Buffer): void => send(data, port, '127.0.0.1');
+    for (const genuine of sent) spoofed(genuine); // replayed
     const rtp = sent.filter((d) => d[1]! < 192 || d[1]! > 223);
     for (const genuine of rtp.slice(0, 10)) {
       // A sequence number not received yet (so not a replay), under the old tag.
       const forged = Buffer.from(genuine);
       forged.writeUInt16BE((forged.readUInt16BE(2) + 3000) & 0xffff, 2);
-      attacker.send(forged, port, '127.0.0.1');
-      attacker.send(genuine.subarray(0, 6), port, '127.0.0.1'); // truncated
+      spoofed(forged);
+      spoofed(genuine.subarray(0, 6)); // truncated
     }
+    // The same bytes from another address: a stranger to every endpoint.
+    for (const genuine of rtp.slice(0, 10)) attacker.send(genuine, port, '127.0.0.1');
     // Random garbage, much of it shaped like RTP/RTCP (first byte 128-191), of any size.
     let seed = 7;
     const random = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
@@ -144,7 +155,18 @@ describe('WebRtcEndpoint fast path with werift peers', () => {
     attacker.close();
     pub.stop();
     pub2.stop();
-    expect(ep.getStats().invalidPackets).toBeGreaterThanOrEqual(sent.length + 20);
+    const invalid = ep.getStats().invalidPackets - invalidBefore;
+    if (udpPort === false) {
+      // Port-range mode: the endpoint's own socket gets everything sent to it.
+      expect(invalid).toBeGreaterThanOrEqual(sent.length + 20 + 10);
+      expect(muxBefore).toBeUndefined();
+    } else {
+      // Single-port mode: the stranger's datagrams never got past the mux.
+      expect(invalid).toBeGreaterThanOrEqual(sent.length + 20);
+      expect(invalid).toBeLessThan(sent.length + 20 + 10 + 300);
+      const mux = UdpMux.find('127.0.0.1', port)!.getStats();
+      expect(mux.droppedUnknown + mux.droppedMalformed - muxBefore!.droppedUnknown - muxBefore!.droppedMalformed).toBeGreaterThanOrEqual(300);
+    }
     expect(other.getStats().invalidPackets).toBe(0);
     const otherStats = other.getFastPathStats()!.inbound;
     expect(otherStats.replayed + otherStats.authFailures + otherStats.truncated).toBe(0);

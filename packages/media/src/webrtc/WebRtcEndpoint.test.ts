@@ -9,6 +9,7 @@ import {
   type RtpPacket,
 } from 'werift';
 import { MediaError } from '../core/errors.js';
+import { UdpMux } from '../net/UdpMux.js';
 import { parseCandidate } from './sdp.js';
 import { rembPacket, type WebRtcEndpoint } from './WebRtcEndpoint.js';
 import { MediaPipeline } from '../core/MediaPipeline.js';
@@ -220,8 +221,38 @@ describe('WebRtcEndpoint with werift peers', () => {
     expect(b.getStats().video.roundTripTime!).toBeLessThan(1);
   });
 
-  it('gathers host candidates only on the configured addresses and inside the port range', async () => {
-    const p = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43100, 43109] });
+  it('single-port mode: the host candidate of every endpoint is the first port of the range, on a socket bound to the configured address only', async () => {
+    const p = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43110, 43119] });
+    h.track(p);
+    const eps = [p.createWebRtcEndpoint(), p.createWebRtcEndpoint()];
+    const ports: number[] = [];
+    for (const ep of eps) {
+      ep.on('iceCandidate', (c) => ports.push(parseCandidate(c.candidate)!.port));
+      const pc = peer();
+      new FakePublisher(6).attach(pc);
+      await pc.setLocalDescription(await pc.createOffer());
+      await ep.processOffer(pc.localDescription!.sdp);
+      await ep.gatherCandidates();
+    }
+    await until(() => ports.length >= 2);
+    // 43110 unless another socket of the machine held it (the default takes the next free one).
+    const port = UdpMux.find('127.0.0.1', ports[0]!)!.port;
+    expect(port).toBeGreaterThanOrEqual(43110);
+    expect(port).toBeLessThanOrEqual(43119);
+    expect(ports.every((p) => p === port)).toBe(true);
+    expect(eps.every((ep) => ep.reservedPorts === undefined)).toBe(true);
+    expect(p.ports.inUse).toBe(0);
+    const hex = port.toString(16).toUpperCase().padStart(4, '0');
+    const sockets = readFileSync('/proc/net/udp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)[1]);
+    expect(sockets.filter((s) => s === `0100007F:${hex}`)).toHaveLength(1);
+    expect(sockets).not.toContain(`00000000:${hex}`);
+    for (const ep of eps) ep.close();
+    // The last user gone, the socket is closed.
+    expect(UdpMux.find('127.0.0.1', port)).toBeUndefined();
+  });
+
+  it('port-range mode: gathers host candidates only on the configured addresses and inside the port range', async () => {
+    const p = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43100, 43109], udpPort: false });
     h.track(p);
     const ep = p.createWebRtcEndpoint();
     const candidates: string[] = [];
@@ -287,8 +318,11 @@ describe('WebRtcEndpoint with bad input', () => {
     expect(ep.getStats().remoteCandidatesIgnored).toBe(2);
   });
 
-  it('garbage datagrams on a media port are dropped and counted while media keeps flowing', async () => {
-    const p = pipeline();
+  it.each([
+    ['single-port mode', undefined],
+    ['port-range mode', false],
+  ] as const)('%s: garbage datagrams on a media port are dropped and counted while media keeps flowing', async (_mode, udpPort) => {
+    const p = pipeline({ udpPort });
     const ep = p.createWebRtcEndpoint();
     const other = p.createWebRtcEndpoint();
     ep.connect(ep);
@@ -309,6 +343,7 @@ describe('WebRtcEndpoint with bad input', () => {
     pub2.start();
     await until(() => video.length > 5 && video2.length > 5);
     const port = parseCandidate(candidates[0]!)!.port;
+    const muxBefore = UdpMux.find('127.0.0.1', port)?.getStats();
     const socket = createSocket('udp4');
     for (let i = 0; i < 200; i++) {
       const junk = Buffer.alloc(1 + (i % 300));
@@ -321,7 +356,15 @@ describe('WebRtcEndpoint with bad input', () => {
     socket.close();
     pub.stop();
     pub2.stop();
-    expect(ep.getStats().invalidPackets).toBeGreaterThan(50);
+    if (udpPort === false) {
+      expect(ep.getStats().invalidPackets).toBeGreaterThan(50);
+    } else {
+      // One port for both: the mux drops what no endpoint's 5-tuple, ufrag or STUN
+      // transaction claims, before any endpoint sees it.
+      const mux = UdpMux.find('127.0.0.1', port)!.getStats();
+      expect(mux.droppedUnknown + mux.droppedMalformed - muxBefore!.droppedUnknown - muxBefore!.droppedMalformed).toBe(200);
+      expect(ep.getStats().invalidPackets).toBe(0);
+    }
     expect(other.getStats().invalidPackets).toBe(0);
   });
 });

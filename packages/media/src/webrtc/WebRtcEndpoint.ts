@@ -23,7 +23,8 @@ import {
   type RTCRtpTransceiver,
 } from 'werift';
 import { isIP, isIPv4 } from 'node:net';
-import { hostAddresses, type IceServerConfig } from '../config.js';
+import { hostAddresses, singleUdpPort, type IceServerConfig } from '../config.js';
+import { UdpMux } from '../net/UdpMux.js';
 import { MediaError } from '../core/errors.js';
 import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
@@ -46,6 +47,7 @@ import {
 } from './sdp.js';
 import { candidateUfrag, checkReoffer, sessionShape, startRestartedChecks } from './renegotiation.js';
 import { followRenomination } from './renomination.js';
+import { useUdpMux, type MuxedIceAgent } from './iceMux.js';
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly';
 export type IceState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed';
@@ -163,6 +165,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private readonly acceptRemote: (candidate: ParsedCandidate) => boolean;
   private pc: RTCPeerConnection | undefined;
   private portBlock: { start: number; count: number } | undefined;
+  /** Single-port mode: the shared sockets (one per ICE address) this endpoint holds, and its agents on them. */
+  private muxes: Map<string, UdpMux> | undefined;
+  private readonly muxedAgents: MuxedIceAgent[] = [];
   private readonly transceivers = new Map<MediaKind, RTCRtpTransceiver>();
   private readonly inbound = new Map<number, InboundStream>();
   private readonly currentInbound = new Map<MediaKind, InboundStream>();
@@ -295,6 +300,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (this.negotiated) return this.processReoffer(offer);
     validateRemoteSdp(offer);
     const { sdp, rejected } = this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
+    await this.openMuxes();
     const pc = this.createPeerConnection();
     try {
       await pc.setRemoteDescription({ type: 'offer', sdp: this.filterRemoteSdp(sdp) });
@@ -372,6 +378,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   async generateOffer(): Promise<string> {
     this.assertOpen();
     if (this.negotiated || this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
+    await this.openMuxes();
     const pc = this.createPeerConnection();
     try {
       for (const kind of this.options.offerKinds ?? MEDIA_KINDS) pc.addTransceiver(kind, { direction: this.direction });
@@ -573,17 +580,23 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   private createPeerConnection(): RTCPeerConnection {
     if (this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
-    // One port per host address, plus slack: werift probes the block in order and
-    // skips ports another process holds.
-    const count = this.localAddresses.length + 3;
-    const start = this.pipeline.ports.reserve(count);
-    this.portBlock = { start, count };
     const iceServers = this.options.iceServers ?? this.pipeline.config.iceServers;
+    const muxes = this.muxes;
+    // Port-range mode: one port per host address, plus slack (werift probes the block in
+    // order and skips ports another process holds). Single-port mode: host candidates
+    // are on the shared port; only a TURN client still needs a socket of its own.
+    const needsPorts = !muxes || iceServers.some((s) => [s.urls].flat().some((u) => u.startsWith('turn')));
+    if (needsPorts) {
+      const count = muxes ? 2 : this.localAddresses.length + 3;
+      const start = this.pipeline.ports.reserve(count);
+      this.portBlock = { start, count };
+    }
+    const block = this.portBlock;
     const pc = new RTCPeerConnection({
       codecs: CODECS,
       headerExtensions: HEADER_EXTENSIONS,
       iceServers: iceServers.map((s) => ({ ...s })),
-      icePortRange: [start, start + count],
+      icePortRange: block ? [block.start, block.start + block.count] : undefined,
       iceUseIpv4: false,
       iceUseIpv6: false,
       iceAdditionalHostAddresses: this.localAddresses,
@@ -596,6 +609,15 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       iceFilterStunResponse: (_message, addr) => this.acceptRemoteAddress(addr[0]),
       iceFilterCandidatePair: (pair) => this.acceptRemoteAddress(pair.remoteCandidate.host),
     });
+    if (muxes) {
+      try {
+        useUdpMux(pc, muxes, (agent) => this.muxedAgents.push(agent));
+      } catch (error) {
+        void pc.close().catch(() => undefined);
+        this.releasePorts();
+        throw error;
+      }
+    }
     this.pc = pc;
     if (this.dataChannelsEnabled) this.dataChannels.attach(pc);
     pc.onIceCandidate.subscribe((candidate) => {
@@ -936,6 +958,33 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private releasePorts(): void {
     if (this.portBlock) this.pipeline.ports.release(this.portBlock.start, this.portBlock.count);
     this.portBlock = undefined;
+    for (const agent of this.muxedAgents.splice(0)) agent.close();
+    const muxes = this.muxes;
+    this.muxes = undefined;
+    for (const mux of muxes?.values() ?? []) mux.release();
+  }
+
+  /**
+   * Single-port mode: joins (or binds, for the first endpoint of the process) the shared
+   * socket of every ICE address. A port that cannot be bound fails the negotiation here
+   * with an error naming it.
+   */
+  private async openMuxes(): Promise<void> {
+    const port = singleUdpPort(this.pipeline.config);
+    if (port === undefined || this.muxes) return;
+    const muxes = new Map<string, UdpMux>();
+    try {
+      for (const address of this.localAddresses) muxes.set(address, await UdpMux.acquire(address, port));
+    } catch (error) {
+      for (const mux of muxes.values()) mux.release();
+      throw error;
+    }
+    if (this.closed || this.muxes) {
+      for (const mux of muxes.values()) mux.release();
+      this.assertOpen();
+      return;
+    }
+    this.muxes = muxes;
   }
 }
 

@@ -1,0 +1,238 @@
+import type { Socket } from 'node:dgram';
+import {
+  candidateFoundation,
+  candidatePriority,
+  candidateToIce,
+  IceCandidate,
+  serverReflexiveCandidate,
+  StunProtocol,
+  type RTCDtlsTransport,
+  type RTCPeerConnection,
+} from 'werift';
+import { MediaError } from '../core/errors.js';
+import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
+
+/*
+ * Single-port mode on werift's ICE. werift gathers a host candidate by creating one
+ * StunProtocol per local address, each with its own UdpTransport (socket). Here, as
+ * soon as the peer connection creates its ICE transport, the agent (werift's
+ * `Connection`) is given, per local address, a StunProtocol whose transport is a
+ * binding on the shared UdpMux: werift then skips those addresses when it gathers
+ * (it only creates protocols for addresses that have none), pairs, checks, nominates
+ * and sends through them as through its own sockets. The agent's ufrag is made unique
+ * in the process and registered on the mux; ICE restarts register the new one.
+ * Everything patched is on the instance, and checked first: if werift's internals
+ * ever change shape, useUdpMux() fails loudly instead of silently gathering elsewhere.
+ */
+
+/** The parts of werift's ICE agent (`Connection`, untyped publicly) used here. */
+interface IceAgent {
+  localUsername: string;
+  localPassword: string;
+  userHistory: Record<string, string>;
+  protocols: unknown[];
+  localCandidatesStart: boolean;
+  stunServer?: MuxAddress;
+  ensureProtocol(protocol: StunProtocol): void;
+  appendLocalCandidate(candidate: unknown): void;
+  getCandidatePromises(addresses: string[], timeout?: number): Array<Promise<unknown>>;
+  close(): Promise<void>;
+}
+
+interface SecureManager {
+  createTransport(): RTCDtlsTransport;
+}
+
+/** What werift's StunProtocol needs of its transport (UdpTransport's surface). */
+interface MuxTransport {
+  readonly type: 'udp';
+  readonly socketType: 'udp4';
+  readonly socket: Socket;
+  closed: boolean;
+  onData: (data: Buffer, addr: MuxAddress) => void;
+  send(data: Buffer, addr?: MuxAddress): Promise<void>;
+  readonly address: { address: string; port: number; family: string };
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** One agent's use of the muxes: its bindings and ufrags, released when it closes. */
+export class MuxedIceAgent {
+  private readonly bindings: UdpMuxBinding[] = [];
+  private readonly ufrags: string[] = [];
+  private closed = false;
+
+  constructor(private readonly agent: IceAgent) {}
+
+  get localUfrags(): readonly string[] {
+    return this.ufrags;
+  }
+
+  addBinding(binding: UdpMuxBinding): void {
+    this.bindings.push(binding);
+    for (const ufrag of this.ufrags) binding.addUfrag(ufrag, () => this.passwordFor(ufrag));
+  }
+
+  addUfrag(ufrag: string): void {
+    if (this.closed) {
+      releaseUfrag(ufrag);
+      return;
+    }
+    this.ufrags.push(ufrag);
+    for (const binding of this.bindings) binding.addUfrag(ufrag, () => this.passwordFor(ufrag));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const binding of this.bindings) binding.close();
+    for (const ufrag of this.ufrags) releaseUfrag(ufrag);
+  }
+
+  private passwordFor(ufrag: string): string | undefined {
+    return this.agent.userHistory[ufrag] ?? (this.agent.localUsername === ufrag ? this.agent.localPassword : undefined);
+  }
+}
+
+/**
+ * Puts every ICE transport `pc` creates on the given muxes (one per local address, in
+ * the order of `addresses`). Call right after constructing the peer connection, before
+ * any description is set. `onAgent` sees each agent (for tests and release).
+ */
+export function useUdpMux(pc: RTCPeerConnection, muxes: ReadonlyMap<string, UdpMux>, onAgent: (agent: MuxedIceAgent) => void): void {
+  const manager = (pc as unknown as { secureManager?: Partial<SecureManager> }).secureManager;
+  const createTransport = manager?.createTransport;
+  if (!manager || typeof createTransport !== 'function') {
+    throw new MediaError('INVALID_STATE', 'single-port mode: werift RTCPeerConnection has no secureManager.createTransport (werift changed); set udpPort to false');
+  }
+  manager.createTransport = function (this: unknown): RTCDtlsTransport {
+    const dtls = createTransport.call(manager) as RTCDtlsTransport;
+    const agent = dtls.iceTransport.connection as unknown as IceAgent;
+    onAgent(attachAgent(agent, muxes));
+    return dtls;
+  };
+}
+
+function assertAgentShape(agent: IceAgent): void {
+  const missing: string[] = [];
+  for (const name of ['ensureProtocol', 'appendLocalCandidate', 'getCandidatePromises', 'close'] as const) {
+    if (typeof agent[name] !== 'function') missing.push(name);
+  }
+  if (!Array.isArray(agent.protocols)) missing.push('protocols');
+  if (typeof agent.userHistory !== 'object' || agent.userHistory === null) missing.push('userHistory');
+  const own = Object.getOwnPropertyDescriptor(agent, 'localUsername');
+  if (!own || !('value' in own) || typeof own.value !== 'string') missing.push('localUsername');
+  if (typeof StunProtocol !== 'function' || typeof candidateToIce !== 'function') missing.push('StunProtocol/candidateToIce exports');
+  if (missing.length > 0) {
+    throw new MediaError('INVALID_STATE', `single-port mode: werift's ICE agent lacks ${missing.join(', ')} (werift changed); set udpPort to false`);
+  }
+}
+
+function attachAgent(agent: IceAgent, muxes: ReadonlyMap<string, UdpMux>): MuxedIceAgent {
+  assertAgentShape(agent);
+  const muxed = new MuxedIceAgent(agent);
+
+  // A ufrag unique in the process, now and after every restart (werift assigns
+  // localUsername in restart() and when copying credentials between transports).
+  let ufrag = claimUfrag();
+  agent.userHistory[ufrag] = agent.localPassword;
+  Object.defineProperty(agent, 'localUsername', {
+    configurable: true,
+    enumerable: true,
+    get: () => ufrag,
+    set: (value: string) => {
+      ufrag = claimUfrag(value);
+      muxed.addUfrag(ufrag);
+    },
+  });
+  muxed.addUfrag(ufrag);
+
+  const ours: StunProtocol[] = [];
+  for (const [address, mux] of muxes) {
+    const protocol = new StunProtocol();
+    agent.ensureProtocol(protocol);
+    // Dynamic dispatch: the fast path replaces datagramReceived on the instance.
+    const receiver = protocol as unknown as { datagramReceived(data: Buffer, addr: MuxAddress): void };
+    const binding = mux.bind((data, addr) => receiver.datagramReceived(data, addr));
+    muxed.addBinding(binding);
+    protocol.transport = muxTransport(mux, binding) as unknown as StunProtocol['transport'];
+    protocol.localIp = address;
+    protocol.localCandidate = candidateToIce(
+      new IceCandidate(1, candidateFoundation('host', 'udp', address), address, mux.port, candidatePriority('host', { transport: 'udp' }), 'udp', 'host'),
+    );
+    agent.protocols.push(protocol);
+    ours.push(protocol);
+  }
+
+  // werift asks a STUN server for reflexive candidates only on protocols it created:
+  // do it for ours (the response comes back to the mux by transaction id).
+  const getCandidatePromises = agent.getCandidatePromises;
+  agent.getCandidatePromises = function (this: IceAgent, addresses: string[], timeout?: number): Array<Promise<unknown>> {
+    const promises = getCandidatePromises.call(agent, addresses, timeout);
+    const stunServer = agent.stunServer;
+    if (!stunServer) return promises;
+    for (const protocol of ours) {
+      promises.push(
+        withTimeout(serverReflexiveCandidate(protocol, stunServer), (timeout ?? 5) * 1000).then((candidate) => {
+          if (candidate && agent.protocols.includes(protocol)) agent.appendLocalCandidate(candidate);
+          return candidate;
+        }),
+      );
+    }
+    return promises;
+  };
+
+  const close = agent.close;
+  agent.close = async function (this: IceAgent): Promise<void> {
+    try {
+      await close.call(agent);
+    } finally {
+      muxed.close();
+    }
+  };
+  return muxed;
+}
+
+function muxTransport(mux: UdpMux, binding: UdpMuxBinding): MuxTransport {
+  const transport: MuxTransport = {
+    type: 'udp',
+    socketType: 'udp4',
+    socket: mux.socket,
+    closed: false,
+    onData: () => undefined,
+    send: async (data: Buffer, addr?: MuxAddress): Promise<void> => {
+      if (addr && !transport.closed) binding.send(data, addr);
+    },
+    get address() {
+      return { address: mux.address, port: mux.port, family: 'IPv4' };
+    },
+    get host() {
+      return mux.address;
+    },
+    get port() {
+      return mux.port;
+    },
+    close: async (): Promise<void> => {
+      transport.closed = true;
+      binding.close();
+    },
+  };
+  return transport;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}
