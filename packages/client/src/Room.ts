@@ -10,7 +10,10 @@ import type { RequestFields } from './SignalingConnection.js';
 export type RoomEvents = MediaSessionEvents & {
   /** CONNECTING (joining) -> CONNECTED (our media reached the server) -> IDLE (left). */
   stateChanged: CallStateChange;
-  /** Left: `hangup` after leave(), `signalError` when joining (or re-joining after a reconnect) failed. */
+  /**
+   * Left: `hangup` after leave(), `signalError` when joining (or re-joining after a
+   * reconnect) failed, `mediaError` when the server lost the room's media (room.ended).
+   */
   ended: { reason: EndReason };
 };
 
@@ -99,6 +102,11 @@ export class Room extends MediaSession<RoomEvents> {
   /** Feeds a room.recording notification from the server. */
   handleRecording(n: Extract<ServerNotification, { type: 'room.recording' }>): void {
     if (!this.ended) this.onRecording({ recording: n.recording, by: n.by, recordingId: n.recordingId });
+  }
+
+  /** The server ended the room (its media was lost): the room is left, with that reason. */
+  handleEnded(reason: EndReason): void {
+    this.finish(reason);
   }
 
   /** Starts or stops recording the room (any member). Resolves with the recording's id. */

@@ -26,6 +26,7 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<ServerNotification['type
   'room.signal',
   'call.recording',
   'room.recording',
+  'room.ended',
   'session.ended',
 ]);
 

@@ -156,6 +156,8 @@ export type ServerNotification =
   | { type: 'room.signal'; room: RoomName; payload: ServerSignalPayload }
   | { type: 'call.recording'; callId: CallId; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number }
   | { type: 'room.recording'; room: RoomName; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number }
+  /** The server ended the room for everyone in it (reason 'mediaError': the media server lost it); join again to start a new one. */
+  | { type: 'room.ended'; room: RoomName; reason: (typeof END_REASONS)[number] }
   | { type: 'session.ended'; reason: 'expired' | 'loggedOut' | 'serverShutdown' };
 
 /** Signal payloads the server sends (SFU words) or relays (P2P words). */

@@ -34,6 +34,8 @@ export { RoomService, MAX_ROOM_MEMBERS, type RoomServiceOptions } from './calls/
 export type { MediaServer, MediaRoom, RoomCandidate } from './media/MediaServer.js';
 export { InProcessMediaServer } from './media/InProcessMediaServer.js';
 export { RemoteMediaServer, type RemoteMediaServerOptions } from './media/RemoteMediaServer.js';
+export { WorkerMediaServer, type WorkerMediaServerOptions, type MediaWorkerStats } from './media/workers/WorkerMediaServer.js';
+export { splitMediaPorts, type WorkerPorts } from './media/workers/portSplit.js';
 
 // the whole signaling server
 export { RecordingService, type RecordingServiceOptions, type RecordableCall, type RecordableRoom } from './recording/RecordingService.js';

@@ -140,6 +140,7 @@ export class CallService {
     if (call.usesMedia) {
       call.room = await this.media.createRoom(`call ${call.id}`, { audio: call.media === 'hybrid' ? 'mixed' : 'forwarded' });
       call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
+      call.room.onClosed((reason) => void this.mediaLost(call, reason));
       await call.room.join(me);
       this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [] });
     }
@@ -164,6 +165,7 @@ export class CallService {
     call.answeredAt = call.startedAt;
     call.room = await this.media.createRoom(`loopback ${call.id}`);
     call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
+    call.room.onClosed((reason) => void this.mediaLost(call, reason));
     await call.room.join(me);
     this.log.info({ event: 'callStarted', callId: call.id, conversationId: null, userId: me, deviceId: ctx.link.deviceId, topology: call.topology }, 'loopback call started');
     return { callId: call.id };
@@ -339,6 +341,13 @@ export class CallService {
     } else if (call.participants.size === 1 && call.ringing.size === 0 && call.answeredAt !== null) {
       await this.end(call, 'allLeft', null);
     }
+  }
+
+  /** The media server lost the call's room (e.g. its media worker crashed): the call cannot go on. */
+  private async mediaLost(call: Call, reason: string): Promise<void> {
+    if (call.phase === 'ended') return;
+    this.log.warn({ event: 'callMediaLost', callId: call.id, conversationId: call.conversationId, reason }, 'the media server lost the call\'s room');
+    await this.end(call, 'mediaError', null);
   }
 
   /**

@@ -134,6 +134,7 @@ export class RoomService {
           const link = room.members.get(c.participant as UserId);
           if (link) this.send(room, link, { type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
         });
+        media.onClosed((reason) => this.mediaLost(room, reason));
         this.rooms.set(name, room);
         this.log.info({ event: 'roomOpened', room: name }, 'room opened');
         return room;
@@ -149,6 +150,16 @@ export class RoomService {
     await room.media.leave(user);
     for (const link of room.members.values()) this.send(room, link, { type: 'participantLeft', name: user });
     if (room.members.size === 0) await this.closeRoom(room);
+  }
+
+  /** The media server lost the room (e.g. its media worker crashed): everyone is out, and told so. */
+  private mediaLost(room: OpenRoom, reason: string): void {
+    if (this.rooms.get(room.name) !== room) return;
+    this.rooms.delete(room.name);
+    this.log.warn({ event: 'roomMediaLost', room: room.name, members: [...room.members.keys()], reason }, 'the media server lost the room');
+    const links = [...room.members.values()];
+    room.members.clear();
+    for (const link of links) link.send({ type: 'room.ended', room: room.name, reason: 'mediaError' });
   }
 
   private async closeRoom(room: OpenRoom): Promise<void> {

@@ -46,7 +46,7 @@ class InProcessRoom implements MediaRoom {
     readonly label: string,
     readonly audio: RoomAudio,
     private readonly pipeline: MediaPipeline,
-    private readonly onClosed: () => void,
+    private readonly onGone: () => void,
   ) {}
 
   async join(participant: string): Promise<void> {
@@ -154,12 +154,16 @@ class InProcessRoom implements MediaRoom {
     this.recordingListeners.push(listener);
   }
 
+  onClosed(_listener: (reason: string) => void): void {
+    // Nothing but close() ends a room of this thread's engine: a fault here ends the process.
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.stopRecording().catch(() => undefined);
     this.pipeline.close();
-    this.onClosed();
+    this.onGone();
   }
 
   private addToRecording(participant: string, uplink: WebRtcEndpoint): void {

@@ -7,7 +7,8 @@ import type { IceCandidateInit } from '@roundtable/protocol';
  * Protocol, so signaling never touches media objects itself.
  */
 export interface MediaServer {
-  readonly kind: 'in-process' | 'remote';
+  /** in-process: this thread's engine; workers: media worker threads; remote: over the Kurento Protocol. */
+  readonly kind: 'in-process' | 'workers' | 'remote';
   createRoom(label: string, options?: RoomOptions): Promise<MediaRoom>;
   /** True when it can take new rooms (for /readyz). */
   ready(): Promise<boolean>;
@@ -78,6 +79,12 @@ export interface MediaRoom {
   readonly recording: boolean;
   /** Told once per recording when it ends: stopRecording(), close() or a failure. */
   onRecordingEnded(listener: (result: RoomRecordingResult) => void): void;
+  /**
+   * Told once when the room ends without close() being called: the media server lost it
+   * (its media worker stopped, the remote media server forgot the session). `reason` says
+   * why, for logs. The room is closed by then: its calls fail, leave() does nothing.
+   */
+  onClosed(listener: (reason: string) => void): void;
   /** Releases every endpoint of the room (a recording is finished first). Idempotent. */
   close(): Promise<void>;
 }

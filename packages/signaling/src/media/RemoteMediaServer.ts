@@ -21,7 +21,16 @@ export interface RemoteMediaServerOptions {
  */
 export class RemoteMediaServer implements MediaServer {
   readonly kind = 'remote';
-  private constructor(private readonly client: KurentoClient) {}
+  private readonly rooms = new Set<RemoteRoom>();
+
+  private constructor(private readonly client: KurentoClient) {
+    // The media server forgot our session: every pipeline, so every room, is gone.
+    client.on('sessionLost', (sessionId) => {
+      const lost = [...this.rooms];
+      this.rooms.clear();
+      for (const room of lost) room.lost(`the media server lost session ${sessionId}`);
+    });
+  }
 
   static async connect(options: RemoteMediaServerOptions): Promise<RemoteMediaServer> {
     const client = await KurentoClient.connect(options.url, {
@@ -33,7 +42,9 @@ export class RemoteMediaServer implements MediaServer {
 
   async createRoom(label: string, options: RoomOptions = {}): Promise<MediaRoom> {
     try {
-      return new RemoteRoom(label, options.audio ?? 'forwarded', await this.client.createMediaPipeline());
+      const room: RemoteRoom = new RemoteRoom(label, options.audio ?? 'forwarded', await this.client.createMediaPipeline(), () => this.rooms.delete(room));
+      this.rooms.add(room);
+      return room;
     } catch (error) {
       throw new SignalingError('MEDIA_ERROR', `media server: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -57,12 +68,14 @@ class RemoteRoom implements MediaRoom {
   /** The recording: a Composite of every uplink whose output port feeds a recorder, on the media server. */
   private rec: { composite: Composite; recorder: RecorderEndpoint; path: string; ports: Map<string, Promise<HubPort>> } | undefined;
   private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
+  private readonly closedListeners: Array<(reason: string) => void> = [];
   private closed = false;
 
   constructor(
     readonly label: string,
     readonly audio: RoomAudio,
     private readonly pipeline: MediaPipeline,
+    private readonly onGone: () => void,
   ) {}
 
   async join(participant: string): Promise<void> {
@@ -168,11 +181,28 @@ class RemoteRoom implements MediaRoom {
     this.recordingListeners.push(listener);
   }
 
+  onClosed(listener: (reason: string) => void): void {
+    this.closedListeners.push(listener);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.onGone();
     await this.stopRecording().catch(() => undefined);
     await this.pipeline.release().catch(() => undefined);
+  }
+
+  /** The media server lost the room's pipeline. */
+  lost(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.rec) {
+      const result: RoomRecordingResult = { path: this.rec.path, ok: false, error: reason };
+      this.rec = undefined;
+      for (const l of this.recordingListeners) l(result);
+    }
+    for (const l of this.closedListeners) l(reason);
   }
 
   private async addToRecording(participant: string, uplink: Promise<WebRtcEndpoint>): Promise<void> {

@@ -11,8 +11,9 @@ import { SfuPeer } from '../testing/sfuPeer.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, MediaServer } from './MediaServer.js';
 import { RemoteMediaServer } from './RemoteMediaServer.js';
+import { WorkerMediaServer } from './workers/WorkerMediaServer.js';
 
-// Ports: media 55700-55799, test encoders 55960-55989.
+// Ports: media 55700-55799 (on media workers: 61700-61799), test encoders 55960-55989.
 const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [55700, 55799] as [number, number] };
 const stun = new StunServer();
 let stunUrl = '';
@@ -79,6 +80,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const implementations: Array<[string, () => Promise<MediaServer>]> = [
   ['in process', async () => new InProcessMediaServer(MEDIA)],
   ['remote, over the Kurento Protocol', async () => RemoteMediaServer.connect({ url: kurentoUrl })],
+  ['on 2 media worker threads', async () => WorkerMediaServer.start({ media: { ...MEDIA, portRange: [61700, 61799] }, workers: 2 })],
 ];
 
 describe.skipIf(!tools).each(implementations)('room recording, MediaServer %s', (name, make) => {

@@ -1,0 +1,134 @@
+import { Worker } from 'node:worker_threads';
+import { SignalingError } from '../../net/Handlers.js';
+import { deserializeError, type ParamsOf, type ResultOf, type WorkerInit, type WorkerMessage, type WorkerMethod, type WorkerRequest } from './rpc.js';
+
+const ENTRY = new URL('./workerEntry.mjs', import.meta.url);
+/** How long close() lets a worker close its rooms before ending the thread (ms). */
+const SHUTDOWN_WAIT_MS = 15_000;
+
+export interface MediaWorkerHandlers {
+  /** A room event from the worker (a candidate, a recording that ended). */
+  onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'recordingEnded' }>): void;
+  /** The thread stopped without being asked to (crash, exit, out of memory). Called once. */
+  onStopped(reason: string): void;
+}
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+
+/**
+ * One media worker thread as the main thread sees it: calls with pending answers, the
+ * events it sends, and its end. When the thread stops, every pending call rejects with
+ * "media worker N stopped: <reason>".
+ */
+export class MediaWorker {
+  /** Resolves once the worker has loaded and answers calls; rejects if it stops first. */
+  readonly started: Promise<void>;
+  readonly startedAt = Date.now();
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private state: 'starting' | 'ready' | 'closing' | 'stopped' = 'starting';
+  /** The first cause of death seen (an 'error' comes before its 'exit'). */
+  private cause: string | undefined;
+  private markStarted!: () => void;
+  private failStart!: (error: Error) => void;
+
+  constructor(
+    readonly index: number,
+    init: WorkerInit,
+    private readonly handlers: MediaWorkerHandlers,
+  ) {
+    this.started = new Promise<void>((resolve, reject) => {
+      this.markStarted = resolve;
+      this.failStart = reject;
+    });
+    // A caller that only cares about the stop (onStopped) must not leave this unhandled.
+    this.started.catch(() => undefined);
+    this.worker = new Worker(ENTRY, { workerData: init, name: `media-worker-${index}` });
+    this.worker.on('message', (message: WorkerMessage) => this.onMessage(message));
+    this.worker.on('error', (error: Error) => {
+      this.cause ??= error.message;
+    });
+    this.worker.on('messageerror', (error: Error) => {
+      this.cause ??= `unreadable message: ${error.message}`;
+    });
+    this.worker.on('exit', (code: number) => this.onExit(code));
+  }
+
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  get alive(): boolean {
+    return this.state === 'starting' || this.state === 'ready';
+  }
+
+  get threadId(): number {
+    return this.worker.threadId;
+  }
+
+  call<M extends WorkerMethod>(method: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
+    if (!this.alive) return Promise.reject(this.stoppedError());
+    const id = this.nextId++;
+    return new Promise<ResultOf<M>>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.worker.postMessage({ id, method, params } as WorkerRequest);
+    });
+  }
+
+  /** Closes the worker's rooms (finishing recordings), then ends the thread. Idempotent. */
+  async close(): Promise<void> {
+    if (!this.alive) return;
+    const wasReady = this.state === 'ready';
+    this.state = 'closing';
+    this.cause = 'closed';
+    if (wasReady) {
+      const id = this.nextId++;
+      await new Promise<void>((resolve) => {
+        // Finishing recordings takes a moment; a worker that hangs is ended anyway.
+        const timer = setTimeout(resolve, SHUTDOWN_WAIT_MS);
+        const done = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.pending.set(id, { resolve: done, reject: done });
+        this.worker.postMessage({ id, method: 'shutdown', params: {} } satisfies WorkerRequest);
+      });
+    }
+    await this.worker.terminate();
+  }
+
+  private onMessage(message: WorkerMessage): void {
+    switch (message.type) {
+      case 'ready':
+        if (this.state === 'starting') this.state = 'ready';
+        this.markStarted();
+        return;
+      case 'response': {
+        const pending = this.pending.get(message.id);
+        if (!pending) return;
+        this.pending.delete(message.id);
+        if (message.ok) pending.resolve(message.result);
+        else pending.reject(deserializeError(message.error));
+        return;
+      }
+      default:
+        this.handlers.onEvent(message);
+    }
+  }
+
+  private onExit(code: number): void {
+    const asked = this.state === 'closing';
+    this.state = 'stopped';
+    this.cause ??= `the thread exited with code ${code}`;
+    const error = this.stoppedError();
+    this.failStart(error);
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+    if (!asked) this.handlers.onStopped(this.cause);
+  }
+
+  private stoppedError(): SignalingError {
+    return new SignalingError('MEDIA_ERROR', `media worker ${this.index} stopped: ${this.cause ?? 'unknown reason'}`);
+  }
+}

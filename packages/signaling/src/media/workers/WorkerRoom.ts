@@ -1,0 +1,145 @@
+import type { IceCandidateInit } from '@roundtable/protocol';
+import type { Logger } from '../../logger.js';
+import { SignalingError } from '../../net/Handlers.js';
+import type { MediaRoom, RoomAudio, RoomCandidate, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
+import type { MediaWorker } from './MediaWorker.js';
+import type { WorkerRoomId } from './rpc.js';
+
+/**
+ * A room on a media worker, as the main thread sees it: every call goes to the worker
+ * that holds the room (a room never spans two workers). It keeps what MediaRoom answers
+ * synchronously (participants, recording) from the calls' outcomes and the worker's events.
+ */
+export class WorkerRoom implements MediaRoom {
+  private readonly members = new Set<string>();
+  private readonly candidateListeners: Array<(c: RoomCandidate) => void> = [];
+  private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
+  private readonly closedListeners: Array<(reason: string) => void> = [];
+  /** The file being recorded, while recording. */
+  private recordingPath: string | undefined;
+  private closed = false;
+
+  constructor(
+    readonly id: WorkerRoomId,
+    readonly label: string,
+    readonly audio: RoomAudio,
+    readonly worker: MediaWorker,
+    private readonly log: Logger,
+    private readonly onGone: (room: WorkerRoom) => void,
+  ) {}
+
+  async join(participant: string): Promise<void> {
+    this.assertOpen();
+    if (this.members.has(participant)) return;
+    await this.worker.call('join', { roomId: this.id, participant });
+    if (!this.closed) this.members.add(participant);
+  }
+
+  receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
+    this.assertOpen();
+    return this.worker.call('receiveVideoFrom', { roomId: this.id, participant, sender, sdpOffer, options });
+  }
+
+  async addIceCandidate(participant: string, sender: string, candidate: IceCandidateInit): Promise<void> {
+    this.assertOpen();
+    await this.worker.call('addIceCandidate', { roomId: this.id, participant, sender, candidate });
+  }
+
+  async leave(participant: string): Promise<void> {
+    this.members.delete(participant);
+    if (this.closed) return;
+    try {
+      await this.worker.call('leave', { roomId: this.id, participant });
+    } catch (error) {
+      // The worker stopped meanwhile: the room and the participant are gone anyway.
+      if (!this.closed) throw error;
+    }
+  }
+
+  participants(): string[] {
+    return [...this.members];
+  }
+
+  get participantCount(): number {
+    return this.members.size;
+  }
+
+  onCandidate(listener: (c: RoomCandidate) => void): void {
+    this.candidateListeners.push(listener);
+  }
+
+  get recording(): boolean {
+    return this.recordingPath !== undefined;
+  }
+
+  async startRecording(options: RoomRecordingOptions): Promise<void> {
+    this.assertOpen();
+    if (this.recordingPath !== undefined) throw new SignalingError('INVALID_STATE', `room ${this.label} is already being recorded`);
+    this.recordingPath = options.path;
+    try {
+      await this.worker.call('startRecording', { roomId: this.id, options });
+    } catch (error) {
+      this.recordingPath = undefined;
+      throw error;
+    }
+  }
+
+  async stopRecording(): Promise<RoomRecordingResult | undefined> {
+    if (this.recordingPath === undefined || this.closed) return undefined;
+    // The listeners hear of the end from the worker's recordingEnded event, which comes first.
+    return (await this.worker.call('stopRecording', { roomId: this.id })) ?? undefined;
+  }
+
+  onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
+    this.recordingListeners.push(listener);
+  }
+
+  onClosed(listener: (reason: string) => void): void {
+    this.closedListeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      // Still registered meanwhile: a recording that closing finishes is reported by an event.
+      await this.worker.call('close', { roomId: this.id });
+    } catch {
+      // A stopped worker took the room with it.
+    }
+    this.members.clear();
+    this.onGone(this);
+  }
+
+  /** A candidate from the worker. */
+  candidate(c: RoomCandidate): void {
+    for (const l of this.candidateListeners) this.safely('candidate', () => l(c));
+  }
+
+  /** The worker says the recording ended. */
+  recordingEnded(result: RoomRecordingResult): void {
+    this.recordingPath = undefined;
+    for (const l of this.recordingListeners) this.safely('recordingEnded', () => l(result));
+  }
+
+  /** The worker stopped: the room is gone. A recording ends as failed (its file may be partial). */
+  lost(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.members.clear();
+    if (this.recordingPath !== undefined) this.recordingEnded({ path: this.recordingPath, ok: false, error: reason });
+    for (const l of this.closedListeners) this.safely('closed', () => l(reason));
+  }
+
+  private safely(event: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.log.error({ event: 'mediaRoomListenerFailed', room: this.label, roomEvent: event, err: error }, 'a media room listener threw');
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SignalingError('INVALID_STATE', `room ${this.label} is closed`);
+  }
+}
