@@ -31,6 +31,7 @@ interface Route {
 
 interface PendingTransaction {
   binding: UdpMuxBinding;
+  to: MuxAddress;
   expires: number;
 }
 
@@ -210,9 +211,9 @@ export class UdpMux {
   }
 
   /** @internal */
-  noteRequest(binding: UdpMuxBinding, data: Buffer): void {
+  noteRequest(binding: UdpMuxBinding, data: Buffer, to: MuxAddress): void {
     if (!isStunRequest(data)) return;
-    this.transactions.set(data.toString('hex', 8, STUN_HEADER), { binding, expires: Date.now() + TRANSACTION_TTL_MS });
+    this.transactions.set(data.toString('hex', 8, STUN_HEADER), { binding, to, expires: Date.now() + TRANSACTION_TTL_MS });
   }
 
   /** @internal */
@@ -312,8 +313,14 @@ export class UdpMux {
       const pending = this.transactions.get(id);
       if (pending) {
         this.transactions.delete(id);
-        const known = this.routes.get(rinfo.address)?.get(rinfo.port);
-        pending.binding.deliver(data, known?.binding === pending.binding ? known.address : [rinfo.address, rinfo.port]);
+        // The address we asked answered: from now on it is this agent's (an ICE-lite
+        // peer never sends checks of its own; its DTLS comes from this 5-tuple).
+        if (pending.to[0] === rinfo.address && pending.to[1] === rinfo.port) {
+          const route = this.learn(pending.binding, rinfo.address, rinfo.port);
+          pending.binding.deliver(data, route.address);
+        } else {
+          pending.binding.deliver(data, [rinfo.address, rinfo.port]);
+        }
         return;
       }
     }
@@ -384,7 +391,7 @@ export class UdpMuxBinding {
   /** Sends from the shared socket; STUN requests are remembered so their responses find us. */
   send(data: Buffer, to: MuxAddress): void {
     if (this.closed) return;
-    this.mux.noteRequest(this, data);
+    this.mux.noteRequest(this, data, to);
     try {
       this.mux.socket.send(data, to[1], to[0]);
     } catch {
