@@ -30,7 +30,7 @@ function send(socket: Socket, data: Buffer, port: number): void {
 }
 
 /** A STUN message (RFC 5389): attributes as [type, value], then MESSAGE-INTEGRITY with `password` if given. */
-function stun(type: number, attributes: Array<[number, Buffer]>, password?: string, transactionId = randomBytes(12)): Buffer {
+function stun(type: number, attributes: Array<[number, Buffer]>, password?: string, transactionId: Uint8Array = randomBytes(12)): Buffer {
   const parts: Buffer[] = [];
   for (const [t, value] of attributes) {
     const head = Buffer.alloc(4);
