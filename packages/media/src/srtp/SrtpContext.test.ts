@@ -285,3 +285,27 @@ describe('interop with werift SRTP', () => {
 function weriftSafeDecrypt(session: WeriftSrtp, buf: Buffer): Buffer {
   return Buffer.from(session.decrypt(Buffer.from(buf)));
 }
+
+describe('AES-CM keystreams made ahead for the packets we send', () => {
+  it('protects like werift whatever the order, size and rollover of the packets', () => {
+    const key = randomBytes(16);
+    const salt = randomBytes(14);
+    const keys = { localMasterKey: key, localMasterSalt: salt, remoteMasterKey: key, remoteMasterSalt: salt };
+    const werift = new WeriftSrtp({ keys, profile: SrtpProfile.AES_CM_128_HMAC_SHA1_80 });
+    const tx = new SrtpContext(SrtpProfile.AES_CM_128_HMAC_SHA1_80, key, salt);
+    // [seq, payload length]: small audio-like packets, then larger ones (the cache grows),
+    // a retransmission of an older packet, a jump past the cache, a rollover, a shrink.
+    const plan: Array<[number, number]> = [];
+    for (let seq = 65000; seq < 65020; seq++) plan.push([seq, 80 + (seq % 5)]);
+    for (let seq = 65020; seq < 65040; seq++) plan.push([seq, 1100]);
+    plan.push([65003, 80], [65041, 1400], [65300, 300]);
+    for (let seq = 65520; seq < 65536; seq++) plan.push([seq, 500]);
+    for (let seq = 0; seq < 40; seq++) plan.push([seq, seq % 3 === 0 ? 1200 : 60]);
+    plan.push([65530, 500], [40, 20]);
+    for (const [seq, length] of plan) {
+      const packet = rtp(seq, 0x5eed5eed, length);
+      const back = weriftSafeDecrypt(werift, protect(tx, packet));
+      expect(back.equals(packet), `seq ${seq}, ${length} bytes`).toBe(true);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { AesCmKeystream } from './AesCmKeystream.js';
+import { AesCmKeystream, KeystreamCache } from './AesCmKeystream.js';
 import { HmacSha1, tagsEqual } from './HmacSha1.js';
 import { deriveSessionKeys, type SessionKeys } from './kdf.js';
 import { profileParams, type ProfileParams, type SrtpProfile } from './profiles.js';
@@ -32,6 +32,8 @@ export interface SrtpStats {
 
 interface RtpState {
   roc: number;
+  /** Keystreams made ahead for the packets we send (AES-CM). */
+  cache?: KeystreamCache;
   /** Highest sequence number seen (s_l, RFC 3711 §3.3.1). */
   sl: number;
   replay: ReplayWindow | undefined;
@@ -75,6 +77,8 @@ export class SrtpContext {
   private readonly rtcpMac: HmacSha1 | undefined;
   private readonly gcmAlgorithm: 'aes-128-gcm' | 'aes-256-gcm';
   private readonly gcmIv = Buffer.alloc(12);
+  /** The computed tag of a packet being authenticated. */
+  private readonly tag = Buffer.alloc(20);
   private readonly gcmAad = Buffer.alloc(12);
 
   constructor(
@@ -135,10 +139,12 @@ export class SrtpContext {
     this.stats.rtpProtected++;
     if (this.params.mode === 'gcm') return this.gcmSeal(this.keys.rtpKey, this.rtpGcmIv(ssrc, roc, seq), buf, 0, hl, length, undefined);
     const cm = this.rtpCm!;
-    this.writeCmIv(cm.ivBuffer, this.keys.rtpSalt, ssrc, roc, seq);
-    cm.xor(buf, hl, length);
-    const tag = this.rtpMac!.mac(buf, 0, length, roc);
-    tag.copy(buf, length, 0, this.params.rtpTagLength);
+    state.cache ??= new KeystreamCache();
+    if (!state.cache.xor(cm, this.keys.rtpSalt, ssrc, roc * 65536 + seq, buf, hl, length)) {
+      this.writeCmIv(cm.ivBuffer, this.keys.rtpSalt, ssrc, roc, seq);
+      cm.xor(buf, hl, length);
+    }
+    this.rtpMac!.macInto(buf, 0, length, roc, buf, length, this.params.rtpTagLength);
     return length + this.params.rtpTagLength;
   }
 
@@ -178,7 +184,8 @@ export class SrtpContext {
         return SrtpDrop.AUTH_FAILED;
       }
     } else {
-      const tag = this.rtpMac!.mac(buf, 0, end, roc);
+      const tag = this.tag;
+      this.rtpMac!.macInto(buf, 0, end, roc, tag, 0, tagLength);
       if (!tagsEqual(tag, 0, buf, end, tagLength)) {
         this.stats.authFailures++;
         return SrtpDrop.AUTH_FAILED;
@@ -233,8 +240,7 @@ export class SrtpContext {
     this.writeCmIv(cm.ivBuffer, this.keys.rtcpSalt, ssrc, 0, 0, index);
     cm.xor(buf, 8, length);
     buf.writeUInt32BE(word, length);
-    const tag = this.rtcpMac!.mac(buf, 0, length + 4);
-    tag.copy(buf, length + 4, 0, this.params.rtcpTagLength);
+    this.rtcpMac!.macInto(buf, 0, length + 4, undefined, buf, length + 4, this.params.rtcpTagLength);
     return length + 4 + this.params.rtcpTagLength;
   }
 
@@ -270,7 +276,8 @@ export class SrtpContext {
       }
     } else {
       end = wordAt;
-      const tag = this.rtcpMac!.mac(buf, 0, wordAt + 4);
+      const tag = this.tag;
+      this.rtcpMac!.macInto(buf, 0, wordAt + 4, undefined, tag, 0, tagLength);
       if (!tagsEqual(tag, 0, buf, wordAt + 4, tagLength)) {
         this.stats.authFailures++;
         return SrtpDrop.AUTH_FAILED;
