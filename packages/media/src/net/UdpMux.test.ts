@@ -42,7 +42,7 @@ function stun(type: number, attributes: Array<[number, Buffer]>, password?: stri
   const header = Buffer.alloc(20);
   header.writeUInt16BE(type, 0);
   header.writeUInt32BE(0x2112a442, 4);
-  transactionId.copy(header, 8);
+  header.set(transactionId, 8);
   if (password !== undefined) {
     header.writeUInt16BE(body.length + 24, 2);
     const mac = createHmac('sha1', password).update(header).update(body).digest();
