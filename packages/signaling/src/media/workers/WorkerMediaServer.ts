@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import type { MediaConfig } from '@roundtable/media';
+import type { EngineStats, MediaConfig } from '@roundtable/media';
 import { silentLogger, type Logger } from '../../logger.js';
 import { SignalingError } from '../../net/Handlers.js';
 import type { MediaRoom, MediaServer, RoomOptions } from '../MediaServer.js';
@@ -11,8 +11,13 @@ import { WorkerRoom } from './WorkerRoom.js';
 export interface WorkerMediaServerOptions {
   /** Media engine settings; the port range (and single port) are split between the workers. Default: the engine's defaults. */
   media?: Partial<MediaConfig>;
-  /** How many worker threads. Default: `os.availableParallelism()`. */
+  /** How many worker threads. Default: `os.availableParallelism()`; ignored when `ports` is given. */
   workers?: number;
+  /**
+   * Each worker's ports, one entry per worker (the composition root keeps a share of the
+   * range for the main thread's engine this way). Default: `splitMediaPorts(media, workers)`.
+   */
+  ports?: WorkerPorts[];
   /** Where worker crashes and restarts are logged. Default: nowhere. */
   logger?: Logger;
 }
@@ -64,8 +69,9 @@ export class WorkerMediaServer implements MediaServer {
   private constructor(options: WorkerMediaServerOptions) {
     this.log = options.logger ?? silentLogger;
     this.media = options.media ?? {};
-    const workers = options.workers ?? availableParallelism();
-    splitMediaPorts(this.media, workers).forEach((ports, index) => {
+    const shares = options.ports ?? splitMediaPorts(this.media, options.workers ?? availableParallelism());
+    if (shares.length === 0) throw new RangeError('a WorkerMediaServer needs at least one worker');
+    shares.forEach((ports, index) => {
       const slot: Slot = { index, ports, rooms: new Set(), restarts: 0, restartDelayMs: RESTART_MIN_MS } as Slot;
       slot.worker = this.spawn(slot);
       this.slots.push(slot);
@@ -126,6 +132,13 @@ export class WorkerMediaServer implements MediaServer {
       participants: participantsOf(slot),
       restarts: slot.restarts,
     }));
+  }
+
+  /** The engine totals of every running worker, for /metrics (a worker that does not answer counts for nothing). */
+  async engineStats(): Promise<EngineStats[]> {
+    const running = this.slots.filter((slot) => slot.worker.ready);
+    const stats = await Promise.all(running.map((slot) => slot.worker.call('engineStats', {}).catch(() => undefined)));
+    return stats.filter((s): s is EngineStats => s !== undefined);
   }
 
   /** The worker that holds a room of this server (for tests and diagnostics). */

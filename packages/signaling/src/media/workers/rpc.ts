@@ -3,6 +3,7 @@
  * MessagePort. Messages are structured clones inside one process, so they are typed,
  * not validated: both ends are this code.
  */
+import type { EngineStats } from '@roundtable/media';
 import { ERROR_CODES, type ErrorCode } from '@roundtable/protocol';
 import { SignalingError } from '../../net/Handlers.js';
 import type { RoomCandidate, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
@@ -24,6 +25,8 @@ export interface WorkerCalls {
   startRecording: { params: { roomId: WorkerRoomId; options: RoomRecordingOptions }; result: null };
   stopRecording: { params: { roomId: WorkerRoomId }; result: RoomRecordingResult | null };
   close: { params: { roomId: WorkerRoomId }; result: null };
+  /** The worker's engine totals (pipelines, endpoints, packets), for /metrics. */
+  engineStats: { params: Record<string, never>; result: EngineStats };
   /** Closes every room of the worker; the main thread then ends the thread. */
   shutdown: { params: Record<string, never>; result: null };
   /** Throws `message` outside any handler, as a bug in the engine would, and never answers: for crash drills and tests. */

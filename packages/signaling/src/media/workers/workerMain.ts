@@ -3,7 +3,7 @@
  * with its own ports) driven over the RPC of rpc.ts by the WorkerMediaServer on the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { MediaConfig } from '@roundtable/media';
+import { engineStats, type MediaConfig } from '@roundtable/media';
 import { SignalingError } from '../../net/Handlers.js';
 import { InProcessMediaServer } from '../InProcessMediaServer.js';
 import type { MediaRoom } from '../MediaServer.js';
@@ -60,6 +60,7 @@ const handlers: Handlers = {
     await closing?.close();
     return null;
   },
+  engineStats: async () => engineStats(),
   async shutdown() {
     rooms.clear();
     await server.close();
