@@ -1,4 +1,4 @@
-export { DEFAULT_MEDIA_CONFIG, resolveMediaConfig, hostAddresses, type MediaConfig, type IceServerConfig } from './config.js';
+export { DEFAULT_MEDIA_CONFIG, resolveMediaConfig, hostAddresses, singleUdpPort, type MediaConfig, type IceServerConfig } from './config.js';
 export { MediaError, ClosedError, SdpError, type MediaErrorCode } from './core/errors.js';
 export { MediaElement, FLOWING_TIMEOUT_MS, type MediaElementEvents, type ElementConnection } from './core/MediaElement.js';
 export { MediaObject, type MediaObjectEvents } from './core/MediaObject.js';
@@ -14,6 +14,7 @@ export { type VideoCompositorOptions } from './mcu/VideoCompositor.js';
 export { liveChildPids } from './mcu/ChildProcesses.js';
 export { createOpusCoder, type OpusCoder, type OpusLibrary } from './mcu/opus.js';
 export { PortAllocator } from './core/PortAllocator.js';
+export { UdpMux, UdpMuxBinding, holdUdpPort, parseStun, type UdpMuxStats, type MuxAddress } from './net/UdpMux.js';
 export { TypedEmitter, type EventMap } from './core/TypedEmitter.js';
 export { MEDIA_KINDS, isMediaKind, codecsCompatible, type MediaKind, type CodecInfo, type ElementId } from './core/types.js';
 export { InboundStream } from './rtp/InboundStream.js';

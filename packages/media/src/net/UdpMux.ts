@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { hostAddresses, singleUdpPort, type MediaConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
 
 /** A remote transport address, as werift writes it: [ip, port]. */
@@ -524,4 +525,33 @@ function verifyIntegrity(data: Buffer, integrityAt: number, password: string | u
   header.writeUInt16BE(integrityAt + 24 - STUN_HEADER, 2);
   const mac = createHmac('sha1', Buffer.from(password, 'utf8')).update(header).update(data.subarray(4, integrityAt)).digest();
   return timingSafeEqual(mac, data.subarray(integrityAt + 4, integrityAt + 24));
+}
+
+/**
+ * Single-port mode: binds (or joins) the shared socket of every ICE address of `config`
+ * now and holds it until the returned function is called; nothing in port-range mode.
+ * For a server to fail at start-up, naming `setting`, rather than at the first call. With
+ * no port configured, the port must be the first of the range (the engine alone would
+ * take the next free one; an operator opened that one in the firewall).
+ */
+export async function holdUdpPort(config: MediaConfig, setting: string): Promise<() => void> {
+  const ports = singleUdpPort(config);
+  if (ports === undefined) return () => undefined;
+  const held: UdpMux[] = [];
+  const release = (): void => {
+    for (const mux of held.splice(0)) mux.release();
+  };
+  try {
+    for (const address of hostAddresses(config)) {
+      const mux = await UdpMux.acquire(address, ports, setting);
+      held.push(mux);
+      if (typeof ports !== 'number' && mux.port !== ports[0]) {
+        throw new MediaError('INVALID_ARGUMENT', `UDP port ${ports[0]} on ${address} is already in use: set another port with ${setting}, or turn the single port off to use the port range`);
+      }
+    }
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return release;
 }
