@@ -46,6 +46,7 @@ import {
   type RejectedSection,
 } from './sdp.js';
 import { candidateUfrag, checkReoffer, sessionShape, startRestartedChecks } from './renegotiation.js';
+import { applyDtlsPreferences } from './dtlsPreferences.js';
 import { followRenomination } from './renomination.js';
 import { useUdpMux, type MuxedIceAgent } from './iceMux.js';
 
@@ -307,6 +308,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       for (const t of pc.getTransceivers()) {
         if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
       }
+      applyDtlsPreferences(pc, true);
       const answer = await pc.createAnswer();
       this.disableImplicitStun(pc);
       followRenomination(pc);
@@ -358,6 +360,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       for (const t of pc.getTransceivers()) {
         if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
       }
+      applyDtlsPreferences(pc, true);
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
     } catch (error) {
@@ -385,6 +388,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       // werift offers an application section only once it has an SCTP transport; make
       // one without opening a channel the peer would see.
       if (this.dataChannelsEnabled) (pc as unknown as { createSctpTransport(): unknown }).createSctpTransport();
+      applyDtlsPreferences(pc, false);
       const offer = await pc.createOffer();
       this.disableImplicitStun(pc);
       followRenomination(pc);
