@@ -92,6 +92,19 @@ describe('loadConfig() from environment variables', () => {
     expect(loadConfig({ env: {} }).media.fastPath).toBeUndefined();
   });
 
+  it('reads the single media UDP port or off from the environment, a flag or a file, and refuses a port below 1024', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_UDP_PORT: '3478' } }).media.udpPort).toBe(3478);
+    expect(loadConfig({ env: { ROUNDTABLE_UDP_PORT: '3478' }, flags: { 'udp-port': 'off' } }).media.udpPort).toBe(false);
+    expect(loadConfig({ flags: { config: file('udp.yaml', 'media:\n  udpPort: 40100\n') } }).media.udpPort).toBe(40100);
+    expect(loadConfig({ flags: { config: file('udp-off.yaml', 'media:\n  udpPort: off\n') } }).media.udpPort).toBe(false);
+    expect(loadConfig({ env: {} }).media.udpPort).toBeUndefined();
+    for (const bad of ['80', '70000', 'maybe', '4000x']) {
+      const error = configError({ env: { ROUNDTABLE_UDP_PORT: bad } });
+      expect(error.setting).toBe('media.udpPort');
+      expect(error.message).toMatch(/ROUNDTABLE_UDP_PORT: .*is not a UDP port \(1024-65535\) or off/);
+    }
+  });
+
   it.each([
     ['ROUNDTABLE_FAST_PATH', 'maybe', /on or off/],
     ['ROUNDTABLE_PORT', 'http', /not a port number/],

@@ -32,7 +32,7 @@ export { ROLES, LOG_LEVELS, type Role, type LogLevel } from './configValues.js';
 export { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT } from './settings.js';
 
 /** The media settings the server passes through to every `MediaPipeline`. */
-export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress' | 'fastPath'>;
+export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress' | 'fastPath' | 'udpPort'>;
 
 export interface ServerConfig {
   /** What this process runs. Default 'all' (`role`, `ROUNDTABLE_ROLE`, `--role`). */
@@ -221,6 +221,8 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
   if (announcedAddress !== undefined) media.announcedAddress = announcedAddress;
   const fastPath = s.get('media.fastPath');
   if (fastPath !== undefined) media.fastPath = fastPath;
+  const udpPort = s.get('media.udpPort');
+  if (udpPort !== undefined) media.udpPort = udpPort;
 
   const kurento = resolveKurento(s, role, { host, port }, problems);
   const signaling = resolveSignaling(s, role, problems);

@@ -173,6 +173,15 @@ export const secretValue = parsedBy(z.string({ error: 'expected a string (quote 
 /** A file path; relative paths in a config file are relative to that file's folder. */
 export const pathValue = parsedBy(z.string({ error: 'expected a file path' }), (value) => nonEmpty(value, 'a path').trim());
 
+/** The media engine's single UDP port: a port 1024-65535, or off (false) for the port range. */
+export const udpPortValue = parsedBy(z.union([z.number(), z.boolean(), z.string()], { error: 'expected a UDP port (1024-65535) or off' }), (value) => {
+  if (value === false || (typeof value === 'string' && SWITCH_OFF.includes(value.trim().toLowerCase()))) return false;
+  const text = String(value).trim();
+  const port = Number(text);
+  if (!/^\d{1,5}$/.test(text) || port < 1024 || port > 65535) throw new InvalidValue(`${quoted(text)} is not a UDP port (1024-65535) or off`);
+  return port;
+});
+
 /** on/off (also true/false, yes/no, 1/0, or a YAML/JSON boolean). */
 export const switchValue = parsedBy(z.union([z.boolean(), z.string()], { error: 'expected on or off' }), (value) => (typeof value === 'boolean' ? value : parseSwitch(value)));
 

@@ -20,6 +20,7 @@ import {
   roleValue,
   secretValue,
   switchValue,
+  udpPortValue,
   wsUrlValue,
   type LogLevel,
   type Role,
@@ -143,6 +144,15 @@ export const SETTINGS = {
     default: `${MIN_MEDIA_PORT}-${MAX_MEDIA_PORT}`,
     help: 'UDP ports for media (open them in the firewall)',
     schema: portRangeValue,
+  },
+  'media.udpPort': {
+    section: 'engine',
+    env: 'ROUNDTABLE_UDP_PORT',
+    flag: 'udp-port',
+    arg: 'PORT|off',
+    default: 'the first port of media.portRange (40000)',
+    help: 'one UDP port for the media of every peer (open it in the firewall); off: a port per peer from media.portRange (docs/performance.md)',
+    schema: udpPortValue,
   },
   'media.iceAddresses': {
     section: 'engine',

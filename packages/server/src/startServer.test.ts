@@ -1,8 +1,10 @@
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawClient } from '@roundtable/kurento/testing';
+import { UdpMux } from '@roundtable/media';
 import { StunServer } from '@roundtable/media/testing';
 import type { CallId, ServerSignalPayload } from '@roundtable/protocol';
 import { SfuPeer, TestClient } from '@roundtable/signaling/testing';
@@ -115,6 +117,21 @@ describe('startServer() role media', () => {
     await expect(beyond).rejects.toBeInstanceOf(ConfigError);
     await expect(beyond).rejects.toMatchObject({ setting: 'kurento.secret', message: expect.stringMatching(/beyond loopback: it needs a shared secret/) });
     await expect(startServer({ role: 'media', host: '127.0.0.1', port: 0, kurento: false, logger })).rejects.toMatchObject({ setting: 'kurento.enabled' });
+  });
+
+  it('holds the single media UDP port from start to shutdown, and refuses to start when the configured one is in use', async () => {
+    const media = { iceAddresses: ['127.0.0.1'], portRange: [61090, 61097] as [number, number], udpPort: 61099 };
+    const server = await startServer({ role: 'media', host: '127.0.0.1', port: 0, media, kurento: { host: '127.0.0.1', port: 0 }, logger });
+    expect(UdpMux.find('127.0.0.1', 61099)?.users).toBe(1);
+    await server.close();
+    expect(UdpMux.find('127.0.0.1', 61099)).toBeUndefined();
+
+    const squatter = createSocket('udp4');
+    await new Promise<void>((resolve) => squatter.bind(61099, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
+    const start = startServer({ role: 'media', host: '127.0.0.1', port: 0, media, kurento: { host: '127.0.0.1', port: 0 }, logger });
+    await expect(start).rejects.toBeInstanceOf(ConfigError);
+    await expect(start).rejects.toMatchObject({ setting: 'media.udpPort', message: expect.stringMatching(/UDP port 61099 on 127\.0\.0\.1 is already in use: set another port with media\.udpPort/) });
   });
 });
 

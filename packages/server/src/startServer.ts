@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { isIPv6 } from 'node:net';
-import { resolveMediaConfig, type MediaConfig } from '@roundtable/media';
+import { holdUdpPort, MediaError, resolveMediaConfig, type MediaConfig } from '@roundtable/media';
 import type { Logger } from 'pino';
 import { KurentoServer } from '@roundtable/kurento';
 import { InProcessMediaServer, RemoteMediaServer, Signaling, type MediaServer } from '@roundtable/signaling';
@@ -178,6 +178,7 @@ async function composeAll(context: Context): Promise<Composed> {
   const media = options.media ?? {};
   // Fail at start-up, not at the first call, when the media settings are wrong.
   resolveMediaConfig(media);
+  await holdMediaPort(context, media);
   watchEngine(context, media);
   let signaling: Signaling | undefined;
   if (options.signaling) {
@@ -213,6 +214,7 @@ async function composeMedia(context: Context): Promise<Composed> {
   if (!isLoopback(kurento.host) && !kurento.secret) {
     throw new ConfigError({ setting: 'kurento.secret', where: 'kurento.secret', reason: `the Kurento Protocol endpoint binds ${kurento.host}, beyond loopback: it needs a shared secret` });
   }
+  await holdMediaPort(context, media);
   watchEngine(context, media);
   const kurentoUrl = await listenKurento(kurento, media, context);
   const http = parts.add(httpServer(context, {}));
@@ -267,6 +269,27 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
 function watchEngine(context: Context, media: Partial<MediaConfig>): void {
   context.metrics?.watchEngine();
   context.readiness.add('engine', engineCheck(media));
+}
+
+/**
+ * Single-port mode: binds the media engine's UDP port (one per ICE address) at start-up
+ * and holds it until shutdown, so that a configured port in use stops the start with a
+ * message naming it instead of failing the first call. Unconfigured, the first free
+ * port of the range's first 32 is taken, and a warning says so when it is not the first.
+ */
+async function holdMediaPort(context: Context, media: Partial<MediaConfig>): Promise<void> {
+  try {
+    const config = resolveMediaConfig(media);
+    const { port, release } = await holdUdpPort(config, 'media.udpPort (ROUNDTABLE_UDP_PORT, --udp-port)');
+    context.parts.add({ close: async () => release() });
+    if (port === undefined) return;
+    const wanted = config.udpPort === undefined || config.udpPort === false ? config.portRange[0] : config.udpPort;
+    if (port === wanted) context.logger.info({ event: 'mediaPort', udpPort: port }, `media on UDP port ${port}`);
+    else context.logger.warn({ event: 'mediaPort', udpPort: port, wanted }, `UDP port ${wanted} is in use: media on UDP port ${port} instead (open it, or set media.udpPort)`);
+  } catch (error) {
+    if (!(error instanceof MediaError)) throw error;
+    throw new ConfigError({ setting: 'media.udpPort', where: 'media.udpPort', reason: error.message });
+  }
 }
 
 async function connectRemoteMedia(config: SignalingConfig, context: Context): Promise<MediaServer> {

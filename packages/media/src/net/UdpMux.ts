@@ -529,29 +529,23 @@ function verifyIntegrity(data: Buffer, integrityAt: number, password: string | u
 
 /**
  * Single-port mode: binds (or joins) the shared socket of every ICE address of `config`
- * now and holds it until the returned function is called; nothing in port-range mode.
- * For a server to fail at start-up, naming `setting`, rather than at the first call. With
- * no port configured, the port must be the first of the range (the engine alone would
- * take the next free one; an operator opened that one in the firewall).
+ * now and holds it until `release()`; nothing in port-range mode (`port` undefined).
+ * For a server to fail at start-up, naming `setting`, rather than at the first call. A
+ * configured port must be free; with none configured the first free port of the range's
+ * first 32 is taken (`port` says which: the operator must open that one).
  */
-export async function holdUdpPort(config: MediaConfig, setting: string): Promise<() => void> {
+export async function holdUdpPort(config: MediaConfig, setting: string): Promise<{ port: number | undefined; release: () => void }> {
   const ports = singleUdpPort(config);
-  if (ports === undefined) return () => undefined;
+  if (ports === undefined) return { port: undefined, release: () => undefined };
   const held: UdpMux[] = [];
   const release = (): void => {
     for (const mux of held.splice(0)) mux.release();
   };
   try {
-    for (const address of hostAddresses(config)) {
-      const mux = await UdpMux.acquire(address, ports, setting);
-      held.push(mux);
-      if (typeof ports !== 'number' && mux.port !== ports[0]) {
-        throw new MediaError('INVALID_ARGUMENT', `UDP port ${ports[0]} on ${address} is already in use: set another port with ${setting}, or turn the single port off to use the port range`);
-      }
-    }
+    for (const address of hostAddresses(config)) held.push(await UdpMux.acquire(address, ports, setting));
   } catch (error) {
     release();
     throw error;
   }
-  return release;
+  return { port: held[0]?.port, release };
 }
