@@ -11,12 +11,9 @@ describe('splitMediaPorts', () => {
     expect(splitMediaPorts({ portRange: [50000, 50999], udpPort: false } as never, 1)).toEqual([{ portRange: [50000, 50999] }]);
   });
 
-  it('single-port mode by default: worker k listens on the first port of the range + k, and the slices start after those ports', () => {
-    const split = splitMediaPorts({ portRange: [40000, 40101] }, 2);
-    expect(split).toEqual([
-      { portRange: [40002, 40051], udpPort: 40000 },
-      { portRange: [40052, 40101], udpPort: 40001 },
-    ]);
+  it('single-port mode by default: the range is cut the same way, each engine takes the first free port of its own slice', () => {
+    const split = splitMediaPorts({ portRange: [40000, 40099] }, 2);
+    expect(split).toEqual([{ portRange: [40000, 40049] }, { portRange: [40050, 40099] }]);
   });
 
   it('single-port mode with udpPort outside the range: udpPort + k, the whole range split', () => {
@@ -37,13 +34,11 @@ describe('splitMediaPorts', () => {
   });
 
   it('the engine defaults apply when nothing is set', () => {
-    const split = splitMediaPorts({}, 2);
-    expect(split[0]).toEqual({ portRange: [40002, 45000], udpPort: 40000 });
-    expect(split[1]).toEqual({ portRange: [45001, 49999], udpPort: 40001 });
+    expect(splitMediaPorts({}, 2)).toEqual([{ portRange: [40000, 44999] }, { portRange: [45000, 49999] }]);
   });
 
   it('slices never overlap and stay inside the range, for any worker count', () => {
-    for (const udpPort of [false, undefined, 40010] as const) {
+    for (const udpPort of [false, undefined, 40010, 40000] as const) {
       for (let n = 1; n <= 12; n++) {
         const split = splitMediaPorts({ portRange: [40000, 40200], ...(udpPort === undefined ? {} : { udpPort }) } as never, n);
         expect(split).toHaveLength(n);
@@ -51,15 +46,19 @@ describe('splitMediaPorts', () => {
         for (let i = 1; i < ports.length; i++) expect(ports[i]!).toBeGreaterThan(ports[i - 1]!);
         expect(ports[0]).toBeGreaterThanOrEqual(40000);
         expect(ports.at(-1)).toBeLessThanOrEqual(40200);
-        if (udpPort === false) expect(split.every((w) => w.udpPort === undefined)).toBe(true);
-        else expect(new Set(split.map((w) => w.udpPort)).size).toBe(n);
+        if (typeof udpPort !== 'number') expect(split.every((w) => w.udpPort === undefined)).toBe(true);
+        else {
+          expect(split.map((w) => w.udpPort)).toEqual(split.map((_, k) => udpPort + k));
+          for (const w of split) for (const other of split) expect(other.udpPort! < w.portRange[0] || other.udpPort! > w.portRange[1]).toBe(true);
+        }
       }
     }
   });
 
   it('a range too small for the workers is refused with the numbers', () => {
-    expect(() => splitMediaPorts({ portRange: [40000, 40020], udpPort: false } as never, 4)).toThrow(/40000-40020 is too small for 4 media workers/);
+    expect(() => splitMediaPorts({ portRange: [40000, 40020], udpPort: false } as never, 4)).toThrow(/40000-40020 is too small for 4 media engines/);
     expect(() => splitMediaPorts({ portRange: [40000, 40099] }, 0)).toThrow(RangeError);
+    expect(() => splitMediaPorts({ portRange: [40000, 40030], udpPort: 40000 } as never, 4)).toThrow(/besides the shared ports 40000-40003/);
     expect(() => splitMediaPorts({ portRange: [40000, 40099], udpPort: 65535 } as never, 2)).toThrow(/beyond 65535/);
   });
 });

@@ -7,11 +7,15 @@ import { DEFAULT_MEDIA_CONFIG, type MediaConfig } from '@roundtable/media';
  */
 type UdpPortSetting = number | false | undefined;
 
-/** The UDP ports one media worker may use. */
+/** The UDP ports one media engine (a media worker, or the main thread) may use. */
 export interface WorkerPorts {
-  /** The worker's own slice of the media port range (its PortAllocator's range). */
+  /** The engine's own slice of the media port range (its PortAllocator's range). */
   portRange: [number, number];
-  /** In single-port mode, the worker's own shared port; absent in port-range mode. */
+  /**
+   * Its own single port, when `udpPort` was set to a port; absent otherwise (port-range
+   * mode, or single-port mode by default: the engine then takes the first free port of
+   * its own slice).
+   */
   udpPort?: number;
 }
 
@@ -19,30 +23,31 @@ export interface WorkerPorts {
 export const MIN_PORTS_PER_WORKER = 8;
 
 /**
- * Splits the media ports between `workers` media workers, so that no two workers (each
- * with its own port allocator) ever contend for a port.
+ * Splits the media ports between `workers` media engines (worker threads, and the main
+ * thread), so that no two of them, each with its own port allocator and single-port
+ * socket, ever contend for a port. `portRange` is cut into `workers` contiguous, equal
+ * slices (the first ones take the remainder), engine k getting slice k:
  *
- * - Port-range mode (`udpPort: false`): worker k gets the k-th of `workers` contiguous,
- *   equal slices of `portRange` (the first slices take the remainder).
- * - Single-port mode (`udpPort` a number, or unset: the first port of the range): worker
- *   k listens on `udpPort + k`. Those `workers` ports are taken out of the range before
- *   it is split (when they lie inside it; by default they are its first ports), so the
- *   slices never contain another worker's shared port.
+ * - `udpPort` unset (single-port mode by default) or `false` (port-range mode): nothing
+ *   more; in single-port mode each engine's default applies to its own slice (its first
+ *   free port).
+ * - `udpPort` a number (single-port mode on a chosen port): engine k listens on
+ *   `udpPort + k`. Those ports are taken out of the range before it is cut (when they lie
+ *   inside it), so no slice contains another engine's shared port.
  *
- * Throws a RangeError when the range is too small for that many workers.
+ * Throws a RangeError when the range is too small for that many engines.
  */
 export function splitMediaPorts(config: Partial<MediaConfig>, workers: number): WorkerPorts[] {
-  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`media workers must be a positive integer, not ${workers}`);
+  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`media engines must be a positive integer, not ${workers}`);
   const [min, max] = config.portRange ?? DEFAULT_MEDIA_CONFIG.portRange;
   const setting = (config as { udpPort?: UdpPortSetting }).udpPort;
-  const single = setting !== false;
-  const first = typeof setting === 'number' ? setting : min;
-  if (single && first + workers - 1 > 65535) {
-    throw new RangeError(`single-port mode with ${workers} media workers needs UDP ports ${first}-${first + workers - 1}: beyond 65535`);
+  const first = typeof setting === 'number' ? setting : undefined;
+  if (first !== undefined && first + workers - 1 > 65535) {
+    throw new RangeError(`single-port mode with ${workers} media engines needs UDP ports ${first}-${first + workers - 1}: beyond 65535`);
   }
   // The part of the range left for the slices: all of it, or the largest stretch beside the shared ports.
   let [lo, hi] = [min, max];
-  if (single) {
+  if (first !== undefined) {
     const last = first + workers - 1;
     if (first <= max && last >= min) {
       const below: [number, number] = [min, first - 1];
@@ -54,8 +59,8 @@ export function splitMediaPorts(config: Partial<MediaConfig>, workers: number): 
   const each = Math.floor(size / workers);
   if (each < MIN_PORTS_PER_WORKER) {
     throw new RangeError(
-      `media port range ${min}-${max} is too small for ${workers} media workers: each needs at least ${MIN_PORTS_PER_WORKER} ports` +
-        (single ? ` besides the shared ports ${first}-${first + workers - 1}` : ''),
+      `media port range ${min}-${max} is too small for ${workers} media engines: each needs at least ${MIN_PORTS_PER_WORKER} ports` +
+        (first !== undefined ? ` besides the shared ports ${first}-${first + workers - 1}` : ''),
     );
   }
   const extra = size - each * workers;
@@ -63,7 +68,7 @@ export function splitMediaPorts(config: Partial<MediaConfig>, workers: number): 
   let start = lo;
   for (let k = 0; k < workers; k++) {
     const end = start + each - 1 + (k < extra ? 1 : 0);
-    out.push(single ? { portRange: [start, end], udpPort: first + k } : { portRange: [start, end] });
+    out.push(first !== undefined ? { portRange: [start, end], udpPort: first + k } : { portRange: [start, end] });
     start = end + 1;
   }
   return out;
