@@ -152,6 +152,26 @@ describe('GET /metrics', () => {
     expect(m.has('roundtable_calls_active')).toBe(false);
   });
 
+  it('with media workers: how many run, and rooms, participants and restarts per worker', async () => {
+    const server = await start({ mediaWorkers: 2 });
+    const m = await scrape(server);
+
+    expect(m.get('roundtable_media_workers')).toBe(2);
+    for (const worker of ['0', '1']) {
+      expect(m.get(`roundtable_media_worker_rooms{worker="${worker}"}`)).toBe(0);
+      expect(m.get(`roundtable_media_worker_participants{worker="${worker}"}`)).toBe(0);
+      expect(m.get(`roundtable_media_worker_restarts{worker="${worker}"}`)).toBe(0);
+    }
+  });
+
+  it('with rooms in the main thread (0 media workers) there are no worker metrics', async () => {
+    const server = await start({ mediaWorkers: 0 });
+    const m = await scrape(server);
+
+    expect(m.has('roundtable_media_workers')).toBe(false);
+    expect(m.get('roundtable_media_pipelines')).toBe(0);
+  });
+
   it('is 404 with metrics off', async () => {
     const server = await start({ metrics: false });
 

@@ -6,7 +6,7 @@
  */
 import type { KurentoServer } from '@roundtable/kurento';
 import { MEDIA_KINDS, engineStats, type ConnectionState, type EngineStats, type KindTotals } from '@roundtable/media';
-import type { Signaling, SignalingOptions } from '@roundtable/signaling';
+import type { Signaling, SignalingOptions, WorkerMediaServer } from '@roundtable/signaling';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Role } from './configValues.js';
 
@@ -42,6 +42,9 @@ export class Metrics {
   private readonly requests: Counter<'type'>;
   private readonly errors: Counter<'type' | 'code'>;
   private engineSnapshot: EngineStats | undefined;
+  /** The media workers' engines, when rooms run on workers; and their totals during a scrape. */
+  private workerEngines: (() => Promise<EngineStats[]>) | undefined;
+  private workerSnapshot: EngineStats[] | undefined;
 
   constructor(options: MetricsOptions) {
     // Process CPU, memory, file descriptors, event-loop lag, GC: prom-client's standard names.
@@ -86,6 +89,24 @@ export class Metrics {
     this.gauge('kurento_objects', 'media objects held by Kurento Protocol sessions', [], (g) => g.set(kurento.objectCount));
   }
 
+  /**
+   * Media worker threads: rooms and participants per worker, restarts; their engines
+   * count in the media_* engine metrics (asked for at each scrape).
+   */
+  watchMediaWorkers(workers: WorkerMediaServer): void {
+    this.workerEngines = () => workers.engineStats();
+    this.gauge('media_workers', 'media worker threads running (able to take rooms)', [], (g) => g.set(workers.stats().filter((w) => w.ready).length));
+    this.gauge('media_worker_rooms', 'rooms on each media worker', ['worker'], (g) => {
+      for (const w of workers.stats()) g.set({ worker: String(w.index) }, w.rooms);
+    });
+    this.gauge('media_worker_participants', 'participants in the rooms of each media worker', ['worker'], (g) => {
+      for (const w of workers.stats()) g.set({ worker: String(w.index) }, w.participants);
+    });
+    this.gauge('media_worker_restarts', 'times each media worker was replaced after it stopped (crash, exit, out of memory)', ['worker'], (g) => {
+      for (const w of workers.stats()) g.set({ worker: String(w.index) }, w.restarts);
+    });
+  }
+
   /** The media engine of this process: pipelines, endpoints, packets, bytes, loss, NACK/PLI/FIR. */
   watchEngine(): void {
     this.gauge('media_pipelines', 'open media pipelines', [], (g) => g.set(this.engine().pipelines));
@@ -128,8 +149,14 @@ export class Metrics {
   }
 
   /** Every metric in the Prometheus text format. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    // The workers' engines answer asynchronously: asked once, before the synchronous collect() pass.
+    this.workerSnapshot = this.workerEngines ? await this.workerEngines() : undefined;
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.workerSnapshot = undefined;
+    }
   }
 
   private gauge<L extends string>(name: string, help: string, labelNames: readonly L[], collect?: (gauge: Gauge<L>) => void): Gauge<L> {
@@ -149,9 +176,24 @@ export class Metrics {
    */
   private engine(): EngineStats {
     if (this.engineSnapshot === undefined) {
-      this.engineSnapshot = engineStats();
+      this.engineSnapshot = addEngineStats(engineStats(), this.workerSnapshot ?? []);
       setImmediate(() => (this.engineSnapshot = undefined));
     }
     return this.engineSnapshot;
   }
+}
+
+/** `main` plus every total of `others` (the media workers' engines). */
+function addEngineStats(main: EngineStats, others: readonly EngineStats[]): EngineStats {
+  for (const other of others) {
+    main.pipelines += other.pipelines;
+    main.invalidPackets += other.invalidPackets;
+    for (const [type, n] of Object.entries(other.elements)) main.elements[type] = (main.elements[type] ?? 0) + n;
+    for (const [state, n] of Object.entries(other.webrtcStates)) main.webrtcStates[state] = (main.webrtcStates[state] ?? 0) + n;
+    for (const kind of MEDIA_KINDS) {
+      const [into, from] = [main.kinds[kind], other.kinds[kind]];
+      for (const key of Object.keys(into) as Array<keyof KindTotals>) into[key] += from[key];
+    }
+  }
+  return main;
 }

@@ -99,6 +99,7 @@ function startOptions(config: ServerConfig, logger: Logger): StartServerOptions 
     host: config.host,
     port: config.port,
     media: config.media,
+    ...(config.mediaWorkers === undefined ? {} : { mediaWorkers: config.mediaWorkers }),
     kurento: config.kurento,
     signaling: config.signaling,
     metrics: config.metrics,

@@ -105,7 +105,17 @@ describe('loadConfig() from environment variables', () => {
     }
   });
 
+  it('reads the number of media workers from the environment, a flag or a file; unset leaves the default (one per core)', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_MEDIA_WORKERS: '3' } }).mediaWorkers).toBe(3);
+    expect(loadConfig({ env: { ROUNDTABLE_MEDIA_WORKERS: '3' }, flags: { 'media-workers': '0' } }).mediaWorkers).toBe(0);
+    expect(loadConfig({ flags: { config: file('workers.yaml', 'media:\n  workers: 2\n') } }).mediaWorkers).toBe(2);
+    expect(loadConfig({ env: {} }).mediaWorkers).toBeUndefined();
+  });
+
   it.each([
+    ['ROUNDTABLE_MEDIA_WORKERS', 'many', /not a number of media workers/],
+    ['ROUNDTABLE_MEDIA_WORKERS', '-1', /not a number of media workers/],
+    ['ROUNDTABLE_MEDIA_WORKERS', '1000', /not a number of media workers/],
     ['ROUNDTABLE_FAST_PATH', 'maybe', /on or off/],
     ['ROUNDTABLE_PORT', 'http', /not a port number/],
     ['ROUNDTABLE_PORT', '8080.5', /not a port number/],

@@ -54,6 +54,11 @@ export interface ServerConfig {
    */
   media: MediaOptions;
   /**
+   * Media worker threads for the rooms of the signaling server (`ROUNDTABLE_MEDIA_WORKERS`,
+   * `--media-workers`); 0: rooms in the main thread. Left out when not set: one per core.
+   */
+  mediaWorkers?: number;
+  /**
    * The Kurento Protocol endpoint, or false when turned off (`ROUNDTABLE_KURENTO=off`).
    * Default: on, at ws://127.0.0.1:8888/kurento.
    */
@@ -224,6 +229,8 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
   const udpPort = s.get('media.udpPort');
   if (udpPort !== undefined) media.udpPort = udpPort;
 
+  const mediaWorkers = s.get('media.workers');
+
   const kurento = resolveKurento(s, role, { host, port }, problems);
   const signaling = resolveSignaling(s, role, problems);
   const tls = resolveTls(s, problems);
@@ -235,6 +242,7 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
     metrics: s.get('metrics') ?? true,
     ...(tls ? { tls } : {}),
     media,
+    ...(mediaWorkers === undefined ? {} : { mediaWorkers }),
     kurento,
     signaling,
   };

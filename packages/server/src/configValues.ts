@@ -189,5 +189,17 @@ export const roleValue = parsedBy(z.string({ error: `expected a role (${ROLES.jo
 
 export const logLevelValue = parsedBy(z.string({ error: `expected a log level (${LOG_LEVELS.join(', ')})` }), (value) => oneOf(LOG_LEVELS, value.trim().toLowerCase(), 'a log level'));
 
+const MAX_MEDIA_WORKERS = 256;
+
+function parseWorkerCount(text: string): number {
+  if (!/^\d{1,3}$/.test(text) || Number(text) > MAX_MEDIA_WORKERS) {
+    throw new InvalidValue(`${quoted(text)} is not a number of media workers (0-${MAX_MEDIA_WORKERS}; 0: rooms in the main thread)`);
+  }
+  return Number(text);
+}
+
+/** A number of media worker threads, 0-256 (0: rooms run in the main thread). */
+export const workerCountValue = parsedBy(numberOrString('a number of media workers'), (value) => parseWorkerCount(String(value).trim()));
+
 /** How long a call rings, in ms (1000-600000). */
 export const ringTimeoutValue = parsedBy(numberOrString('a number of milliseconds'), (value) => parseRingTimeout(String(value).trim()));

@@ -21,6 +21,7 @@ import {
   secretValue,
   switchValue,
   udpPortValue,
+  workerCountValue,
   wsUrlValue,
   type LogLevel,
   type Role,
@@ -180,6 +181,15 @@ export const SETTINGS = {
     default: 'on',
     help: "forward RTP/RTCP through Roundtable's own SRTP path once ICE and DTLS are up (off: through werift, slower; for comparison)",
     schema: switchValue,
+  },
+  'media.workers': {
+    section: 'engine',
+    env: 'ROUNDTABLE_MEDIA_WORKERS',
+    flag: 'media-workers',
+    arg: 'N',
+    default: 'one per core',
+    help: 'worker threads that carry the rooms of /ws calls (signaling and the Kurento Protocol stay on the main thread; a crashed worker ends only its rooms); 0: rooms in the main thread (docs/workers.md)',
+    schema: workerCountValue,
   },
   'media.url': {
     section: 'remoteMedia',

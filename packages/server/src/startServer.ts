@@ -5,10 +5,11 @@
  */
 import { fileURLToPath } from 'node:url';
 import { isIPv6 } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { holdUdpPort, MediaError, resolveMediaConfig, type MediaConfig } from '@roundtable/media';
 import type { Logger } from 'pino';
 import { KurentoServer } from '@roundtable/kurento';
-import { InProcessMediaServer, RemoteMediaServer, Signaling, type MediaServer } from '@roundtable/signaling';
+import { InProcessMediaServer, RemoteMediaServer, Signaling, WorkerMediaServer, splitMediaPorts, type MediaServer, type WorkerPorts } from '@roundtable/signaling';
 import { DEFAULT_HOST, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT, DEFAULT_PORT, type KurentoOptions, type Role, type SignalingConfig } from './config.js';
 import { isLoopback } from './configValues.js';
 import { ConfigError, ServerError } from './errors.js';
@@ -34,6 +35,14 @@ export interface StartServerOptions {
   tls?: TlsOptions;
   /** Settings for every session's MediaPipeline. Default: the media engine's defaults. */
   media?: Partial<MediaConfig>;
+  /**
+   * Worker threads that carry the rooms of the signaling server (role 'all' with the
+   * engine in this process): each runs its own media engine on its own share of the
+   * ports; the Kurento Protocol and /ws/loopback stay on the main thread, on a share of
+   * their own (docs/workers.md). Default: `os.availableParallelism()`; 0: every room in
+   * the main thread.
+   */
+  mediaWorkers?: number;
   /** Default: a pino logger at `LOG_LEVEL` (default 'info'). */
   logger?: Logger;
   /** Folder of static files. Default: this package's `public/`. */
@@ -175,14 +184,22 @@ async function shutdown(context: Context, composed: Composed): Promise<void> {
 /** Everything in one process: pages, /ws/loopback, /ws with the in-process (or a remote) media server, the Kurento Protocol. */
 async function composeAll(context: Context): Promise<Composed> {
   const { options, parts } = context;
-  const media = options.media ?? {};
+  const configured = options.media ?? {};
   // Fail at start-up, not at the first call, when the media settings are wrong.
-  resolveMediaConfig(media);
+  resolveMediaConfig(configured);
+  const workers = options.signaling && !options.signaling.mediaUrl ? (options.mediaWorkers ?? availableParallelism()) : 0;
+  // With media workers, the main thread's engine (Kurento Protocol, loopback) gets the first share of the ports.
+  const shares = workers > 0 ? splitPorts(configured, workers + 1) : undefined;
+  const media: Partial<MediaConfig> = shares ? { ...configured, ...shares[0] } : configured;
   await holdMediaPort(context, media);
   watchEngine(context, media);
   let signaling: Signaling | undefined;
   if (options.signaling) {
-    const mediaServer = options.signaling.mediaUrl ? await connectRemoteMedia(options.signaling, context) : parts.add(new InProcessMediaServer(media));
+    const mediaServer = options.signaling.mediaUrl
+      ? await connectRemoteMedia(options.signaling, context)
+      : shares
+        ? await startWorkers(configured, shares.slice(1), context)
+        : parts.add(new InProcessMediaServer(media));
     signaling = await openSignaling(options.signaling, mediaServer, context);
   }
   const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, ...webDir(options), media, signaling }));
@@ -290,6 +307,24 @@ async function holdMediaPort(context: Context, media: Partial<MediaConfig>): Pro
     if (!(error instanceof MediaError)) throw error;
     throw new ConfigError({ setting: 'media.udpPort', where: 'media.udpPort', reason: error.message });
   }
+}
+
+/** The media ports split between the main thread and the media workers; a range too small for them is a configuration error. */
+function splitPorts(media: Partial<MediaConfig>, engines: number): WorkerPorts[] {
+  try {
+    return splitMediaPorts(media, engines);
+  } catch (error) {
+    const reason = `${error instanceof Error ? error.message : String(error)} (the main thread takes a share too; lower media.workers or widen media.portRange)`;
+    throw new ConfigError({ setting: 'media.workers', where: 'media.workers', reason });
+  }
+}
+
+async function startWorkers(media: Partial<MediaConfig>, ports: WorkerPorts[], context: Context): Promise<MediaServer> {
+  const logger = context.logger.child({ component: 'media-workers' });
+  const server = context.parts.add(await WorkerMediaServer.start({ media, ports, logger }));
+  context.metrics?.watchMediaWorkers(server);
+  logger.info({ event: 'mediaWorkersStarted', workers: server.workerCount, ports }, `${server.workerCount} media workers started`);
+  return server;
 }
 
 async function connectRemoteMedia(config: SignalingConfig, context: Context): Promise<MediaServer> {
