@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaPipeline } from '../core/MediaPipeline.js';
 import { StunServer } from '../net/StunServer.js';
+import { UdpMux } from '../net/UdpMux.js';
 
 const stun = new StunServer();
 let stunUrl = '';
@@ -38,7 +39,10 @@ describe('WebRtcEndpoint consent freshness', () => {
       ep.on('iceCandidate', (c) => child.stdin.write(`${JSON.stringify(c)}\n`));
       await connected;
       await ep.waitFor('mediaFlowingIn', 10_000, (kind, flowing) => kind === 'audio' && flowing);
-      expect(pipeline.ports.inUse).toBeGreaterThan(0);
+      // Single-port mode (the default): the endpoint holds the shared socket, no port of the range.
+      const port = ep.sharedUdpPort;
+      expect(port).toBeGreaterThanOrEqual(44500);
+      expect(UdpMux.find('127.0.0.1', port!)?.getStats().bindings).toBe(1);
       const start = Date.now();
       child.kill('SIGKILL');
       await ep.waitFor('connectionStateChange', 60_000, (state) => state === 'failed');
@@ -47,6 +51,9 @@ describe('WebRtcEndpoint consent freshness', () => {
       expect(seconds).toBeLessThan(50);
       expect(ep.getConnectionState()).toBe('failed');
       expect(pipeline.ports.inUse).toBe(0);
+      expect(ep.sharedUdpPort).toBeUndefined();
+      // It was the last user: the shared socket is closed.
+      expect(UdpMux.find('127.0.0.1', port!)).toBeUndefined();
       await ep.waitFor('mediaFlowingIn', 5_000, (kind, flowing) => kind === 'audio' && !flowing).catch(() => undefined);
       expect(ep.isMediaFlowingIn('audio')).toBe(false);
     } finally {

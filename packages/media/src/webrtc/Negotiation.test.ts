@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MediaStreamTrack, RtpHeader, RtpPacket, useH264, type RtpPacket as Packet } from 'werift';
 import { MediaError } from '../core/errors.js';
 import { StunServer } from '../net/StunServer.js';
+import { UdpMux } from '../net/UdpMux.js';
 import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { createWeriftPeer, transceiverOf, waitForConnected } from '../testing/peers.js';
@@ -170,20 +171,32 @@ describe('MediaPipeline and PassThrough', () => {
     expect(sink.getSourceConnections('audio')).toEqual([]);
   });
 
-  it('closing a pipeline closes its elements and releases their ports; closed objects refuse use', async () => {
-    const p = pipeline();
+  it.each([
+    ['single-port mode', undefined],
+    ['port-range mode', false],
+  ] as const)('%s: closing a pipeline closes its elements and releases their ports; closed objects refuse use', async (_mode, udpPort) => {
+    const p = pipeline({ udpPort });
     const ep = p.createWebRtcEndpoint();
     const pass = p.createPassThrough();
     ep.connect(pass);
     const pc = peer();
     new FakePublisher(25).attach(pc);
     await negotiate(pc, ep);
-    expect(p.ports.inUse).toBeGreaterThan(0);
+    const shared = ep.sharedUdpPort;
+    if (udpPort === false) {
+      expect(p.ports.inUse).toBeGreaterThan(0);
+      expect(shared).toBeUndefined();
+    } else {
+      expect(p.ports.inUse).toBe(0);
+      expect(UdpMux.find('127.0.0.1', shared!)?.getStats().bindings).toBe(1);
+    }
     p.close();
     p.close();
     expect(ep.closed && pass.closed).toBe(true);
     expect(p.getElements()).toEqual([]);
     expect(p.ports.inUse).toBe(0);
+    expect(ep.sharedUdpPort).toBeUndefined();
+    if (shared !== undefined) expect(UdpMux.find('127.0.0.1', shared)).toBeUndefined();
     expect(() => p.createPassThrough()).toThrow(/closed/);
     await expect(ep.processOffer('v=0')).rejects.toMatchObject({ code: 'OBJECT_CLOSED' });
     expect(ep).toBeInstanceOf(WebRtcEndpoint);

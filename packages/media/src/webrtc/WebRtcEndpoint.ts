@@ -549,7 +549,13 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     return this.outbound.get(kind);
   }
 
-  /** UDP ports reserved for this endpoint's ICE sockets, if any. */
+  /** Single-port mode: the shared UDP port this endpoint's ICE is on, while it holds it. */
+  get sharedUdpPort(): number | undefined {
+    for (const mux of this.muxes?.values() ?? []) return mux.port;
+    return undefined;
+  }
+
+  /** UDP ports reserved for this endpoint's ICE sockets, if any (port-range mode, or a TURN client's). */
   get reservedPorts(): [number, number] | undefined {
     return this.portBlock ? [this.portBlock.start, this.portBlock.start + this.portBlock.count - 1] : undefined;
   }
