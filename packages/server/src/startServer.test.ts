@@ -207,3 +207,23 @@ describe('startServer() role signaling', () => {
     }
   });
 });
+
+describe('startServer() with media workers', () => {
+  // 61940-61959: a range with room for the main thread's engine and one worker only.
+  const SMALL_RANGE: [number, number] = [61940, 61959];
+  const signaling = { dbPath: ':memory:', iceServers: [], ringTimeoutMs: 60_000 };
+
+  it('by default runs as many workers as the port range has room for (at most one per core), and says so in /metrics', async () => {
+    const server = track(await startServer({ host: '127.0.0.1', port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: SMALL_RANGE }, signaling, logger }));
+    const metrics = await (await fetch(`${server.url}metrics`)).text();
+    expect(metrics).toMatch(/^roundtable_media_workers 1$/m);
+    expect((await fetch(`${server.url}readyz`)).status).toBe(200);
+  });
+
+  it('refuses more workers than the port range has room for, naming media.workers', async () => {
+    const error = await startServer({ host: '127.0.0.1', port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: SMALL_RANGE }, mediaWorkers: 4, signaling, logger }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems[0]).toMatchObject({ setting: 'media.workers' });
+    expect((error as ConfigError).message).toMatch(/61940-61959 is too small for 5 media engines/);
+  });
+});

@@ -187,7 +187,7 @@ async function composeAll(context: Context): Promise<Composed> {
   const configured = options.media ?? {};
   // Fail at start-up, not at the first call, when the media settings are wrong.
   resolveMediaConfig(configured);
-  const workers = options.signaling && !options.signaling.mediaUrl ? (options.mediaWorkers ?? availableParallelism()) : 0;
+  const workers = options.signaling && !options.signaling.mediaUrl ? mediaWorkerCount(options, configured, context) : 0;
   // With media workers, the main thread's engine (Kurento Protocol, loopback) gets the first share of the ports.
   const shares = workers > 0 ? splitPorts(configured, workers + 1) : undefined;
   const media: Partial<MediaConfig> = shares ? { ...configured, ...shares[0] } : configured;
@@ -307,6 +307,26 @@ async function holdMediaPort(context: Context, media: Partial<MediaConfig>): Pro
     if (!(error instanceof MediaError)) throw error;
     throw new ConfigError({ setting: 'media.udpPort', where: 'media.udpPort', reason: error.message });
   }
+}
+
+/**
+ * How many media workers: as set, or by default one per core, but no more than the port
+ * range has room for (a small range in a test, say: fewer workers, with a warning).
+ */
+function mediaWorkerCount(options: StartServerOptions, media: Partial<MediaConfig>, context: Context): number {
+  if (options.mediaWorkers !== undefined) return options.mediaWorkers;
+  const cores = availableParallelism();
+  for (let workers = cores; workers > 0; workers--) {
+    try {
+      splitMediaPorts(media, workers + 1);
+    } catch {
+      continue;
+    }
+    if (workers < cores) context.logger.warn({ event: 'mediaWorkersCapped', workers, cores }, `media.portRange has room for ${workers} media workers only, not one per core (${cores})`);
+    return workers;
+  }
+  context.logger.warn({ event: 'mediaWorkersCapped', workers: 0, cores }, 'media.portRange is too small for media workers: rooms run in the main thread');
+  return 0;
 }
 
 /** The media ports split between the main thread and the media workers; a range too small for them is a configuration error. */

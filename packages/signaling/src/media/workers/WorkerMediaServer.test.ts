@@ -9,8 +9,8 @@ import { SfuPeer } from '../../testing/sfuPeer.js';
 import type { MediaRoom, RoomRecordingResult } from '../MediaServer.js';
 import { WorkerMediaServer } from './WorkerMediaServer.js';
 
-// Ports: media 61800-61959 (the MediaServer and RoomRecording tests use 61500-61799 for their worker runs).
-const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [61800, 61959] as [number, number] };
+// Ports: media 61800-61939 (the MediaServer and RoomRecording tests use 61500-61799 for their worker runs).
+const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [61800, 61939] as [number, number] };
 const stun = new StunServer();
 let stunUrl = '';
 const dir = mkdtempSync(join(tmpdir(), 'rt-workers-'));
