@@ -59,7 +59,7 @@ async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
 const implementations: Array<[string, () => Promise<MediaServer>]> = [
   ['in process', async () => new InProcessMediaServer(MEDIA)],
   ['remote, over the Kurento Protocol', async () => RemoteMediaServer.connect({ url: kurentoUrl })],
-  ['on 2 media worker threads', async () => WorkerMediaServer.start({ media: { ...MEDIA, portRange: [61500, 61699] }, workers: 2 })],
+  ['on 2 media worker threads', async () => WorkerMediaServer.start({ media: { ...MEDIA, portRange: [61500, 61639] }, workers: 2 })],
 ];
 
 describe.each(implementations)('MediaServer %s', (_name, make) => {

@@ -9,7 +9,7 @@ import { SfuPeer } from '../../testing/sfuPeer.js';
 import type { MediaRoom, RoomRecordingResult } from '../MediaServer.js';
 import { WorkerMediaServer } from './WorkerMediaServer.js';
 
-// Ports: media 61800-61939 (the MediaServer and RoomRecording tests use 61500-61799 for their worker runs).
+// Ports: media 61800-61939 (MediaServer and RoomRecording tests: 61500-61639 and 61700-61799; client RoomMediaLost: 61640-61699).
 const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [61800, 61939] as [number, number] };
 const stun = new StunServer();
 let stunUrl = '';
