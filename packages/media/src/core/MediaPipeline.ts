@@ -1,4 +1,4 @@
-import { resolveMediaConfig, type MediaConfig } from '../config.js';
+import { resolveMediaConfig, singleUdpPort, type MediaConfig } from '../config.js';
 import { Composite, type CompositeOptions } from '../mcu/Composite.js';
 import { PlayerEndpoint, type PlayerEndpointOptions } from '../recording/PlayerEndpoint.js';
 import { RecorderEndpoint, type RecorderEndpointOptions } from '../recording/RecorderEndpoint.js';
@@ -46,6 +46,9 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
     super('MediaPipeline', undefined);
     this.config = resolveMediaConfig(config);
     this.ports = PortAllocator.shared(this.config.portRange[0], this.config.portRange[1]);
+    // Single-port mode: the shared port is not for anything else (recorders, players, the MCU).
+    const single = singleUdpPort(this.config);
+    if (single !== undefined) this.ports.exclude(typeof single === 'number' ? single : single[0]);
     this.clock = setInterval(() => this.tick(), CLOCK_MS);
     this.clock.unref();
     MediaPipeline.live.add(this);

@@ -143,6 +143,20 @@ describe('PortAllocator', () => {
     expect(ports.inUse).toBe(0);
   });
 
+  it('never hands out an excluded port (the single port), in blocks or alone', () => {
+    const ports = new PortAllocator(40000, 40009);
+    ports.exclude(40000);
+    ports.exclude(40005);
+    ports.exclude(50000); // outside the range: ignored
+
+    const got = Array.from({ length: 8 }, () => ports.reserve(1));
+    expect(got.sort((x, y) => x - y)).toEqual([40001, 40002, 40003, 40004, 40006, 40007, 40008, 40009]);
+    expect(ports.inUse).toBe(8);
+    expectMediaError(() => ports.reserve(1), 'NO_PORT_AVAILABLE');
+    for (const port of got) ports.release(port, 1);
+    expect(ports.reserve(4)).toBe(40001);
+  });
+
   it('shared() returns one allocator per range', () => {
     const a = PortAllocator.shared(41000, 41099);
     const b = PortAllocator.shared(41000, 41099);

@@ -7,6 +7,8 @@ import { MediaError } from './errors.js';
  */
 export class PortAllocator {
   private readonly reserved = new Set<number>();
+  /** Ports never handed out: the shared port of single-port mode. */
+  private readonly excluded = new Set<number>();
   private next: number;
 
   constructor(
@@ -49,7 +51,7 @@ export class PortAllocator {
       if (start + count - 1 > this.max) continue;
       let free = true;
       for (let p = start; p < start + count; p++) {
-        if (this.reserved.has(p)) {
+        if (this.reserved.has(p) || this.excluded.has(p)) {
           free = false;
           break;
         }
@@ -60,6 +62,11 @@ export class PortAllocator {
       return start;
     }
     throw new MediaError('NO_PORT_AVAILABLE', `no ${count} free consecutive UDP ports left in ${this.min}-${this.max}`);
+  }
+
+  /** Never hands out `port` (another socket of the process holds it for good). */
+  exclude(port: number): void {
+    if (port >= this.min && port <= this.max) this.excluded.add(port);
   }
 
   release(start: number, count: number): void {

@@ -995,6 +995,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       return;
     }
     this.muxes = muxes;
+    for (const mux of muxes.values()) this.pipeline.ports.exclude(mux.port);
   }
 }
 
