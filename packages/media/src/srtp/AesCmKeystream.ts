@@ -98,12 +98,13 @@ const CACHE_BLOCKS = 1024;
 const MAX_CACHED_PACKETS = 64;
 
 /**
- * The keystreams of the next packets of one stream WE send, made ahead in one AES call:
- * a sender numbers its packets consecutively, and an AES-CM keystream depends only on
+ * The keystreams of the next packets of one stream, made ahead in one AES call: a
+ * sender numbers its packets consecutively, and an AES-CM keystream depends only on
  * the SSRC and the packet index (RFC 3711 §4.1.1), not on the data. Node's cipher
  * update() costs ~1.5 µs a call whatever the size; one call for up to 64 packets takes
- * that off the per-packet cost (docs/performance.md). Packets out of order (a
- * retransmission of an older index) and the first of a stream are left to the caller.
+ * that off the per-packet cost (docs/performance.md). Packets older than the cache (a
+ * retransmission, reordering) are left to the caller. On the receiving side only
+ * authenticated packets may use it, so a forged index cannot make it refill.
  */
 export class KeystreamCache {
   private base = -1;

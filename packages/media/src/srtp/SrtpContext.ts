@@ -32,7 +32,7 @@ export interface SrtpStats {
 
 interface RtpState {
   roc: number;
-  /** Keystreams made ahead for the packets we send (AES-CM). */
+  /** Keystreams made ahead for the next packets of the stream (AES-CM). */
   cache?: KeystreamCache;
   /** Highest sequence number seen (s_l, RFC 3711 §3.3.1). */
   sl: number;
@@ -190,9 +190,13 @@ export class SrtpContext {
         this.stats.authFailures++;
         return SrtpDrop.AUTH_FAILED;
       }
+      // Authenticated: only now may the packet's index steer the keystream cache.
       const cm = this.rtpCm!;
-      this.writeCmIv(cm.ivBuffer, this.keys.rtpSalt, ssrc, roc, seq);
-      cm.xor(buf, hl, end);
+      state.cache ??= new KeystreamCache();
+      if (!state.cache.xor(cm, this.keys.rtpSalt, ssrc, index, buf, hl, end)) {
+        this.writeCmIv(cm.ivBuffer, this.keys.rtpSalt, ssrc, roc, seq);
+        cm.xor(buf, hl, end);
+      }
     }
     if (fresh) this.rtp.set(ssrc, state);
     replay.accept(index);
