@@ -6,6 +6,17 @@ const ENTRY = new URL('./workerEntry.mjs', import.meta.url);
 /** How long close() lets a worker close its rooms before ending the thread (ms). */
 const SHUTDOWN_WAIT_MS = 15_000;
 
+export interface MediaWorkerOptions {
+  /**
+   * A worker that leaves a ping unanswered this long (ms) is taken for hung (an endless
+   * loop in the engine) and ended, as if it had crashed. Pings go out every quarter of
+   * it. Default 15000; 0: no liveness check.
+   */
+  unresponsiveMs?: number;
+}
+
+const DEFAULT_UNRESPONSIVE_MS = 15_000;
+
 export interface MediaWorkerHandlers {
   /** A room event from the worker (a candidate, a recording that ended). */
   onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'recordingEnded' }>): void;
@@ -33,10 +44,15 @@ export class MediaWorker {
   private markStarted!: () => void;
   private failStart!: (error: Error) => void;
 
+  private liveness: NodeJS.Timeout | undefined;
+  /** When the ping still unanswered went out. */
+  private pingSentAt: number | undefined;
+
   constructor(
     readonly index: number,
     init: WorkerInit,
     private readonly handlers: MediaWorkerHandlers,
+    options: MediaWorkerOptions = {},
   ) {
     this.started = new Promise<void>((resolve, reject) => {
       this.markStarted = resolve;
@@ -53,6 +69,11 @@ export class MediaWorker {
       this.cause ??= `unreadable message: ${error.message}`;
     });
     this.worker.on('exit', (code: number) => this.onExit(code));
+    const unresponsiveMs = options.unresponsiveMs ?? DEFAULT_UNRESPONSIVE_MS;
+    if (unresponsiveMs > 0) {
+      this.liveness = setInterval(() => this.checkAlive(unresponsiveMs), Math.max(10, Math.floor(unresponsiveMs / 4)));
+      this.liveness.unref();
+    }
   }
 
   get ready(): boolean {
@@ -117,7 +138,25 @@ export class MediaWorker {
     }
   }
 
+  /** Sends a ping when none is out; ends the thread when the one out is overdue. */
+  private checkAlive(unresponsiveMs: number): void {
+    if (this.state !== 'ready') return;
+    if (this.pingSentAt === undefined) {
+      this.pingSentAt = Date.now();
+      this.call('ping', {}).then(
+        () => (this.pingSentAt = undefined),
+        () => undefined,
+      );
+      return;
+    }
+    const waited = Date.now() - this.pingSentAt;
+    if (waited < unresponsiveMs) return;
+    this.cause ??= `it did not answer for ${Math.round(waited / 1000)} s (hung)`;
+    void this.worker.terminate();
+  }
+
   private onExit(code: number): void {
+    if (this.liveness) clearInterval(this.liveness);
     const asked = this.state === 'closing';
     this.state = 'stopped';
     this.cause ??= `the thread exited with code ${code}`;

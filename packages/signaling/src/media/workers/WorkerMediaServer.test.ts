@@ -168,6 +168,31 @@ describe('WorkerMediaServer', () => {
     }
   });
 
+  it('a worker that hangs (its event loop blocked) is ended as hung after unresponsiveMs, its rooms told why, and replaced', async () => {
+    const server = await WorkerMediaServer.start({ media: MEDIA, workers: 2, unresponsiveMs: 3000 });
+    try {
+      const stuck = await server.createRoom('stuck');
+      const fine = await server.createRoom('fine');
+      await stuck.join('a');
+      const reasons: string[] = [];
+      stuck.onClosed((reason) => reasons.push(reason));
+      const fineReasons: string[] = [];
+      fine.onClosed((reason) => fineReasons.push(reason));
+
+      const hang = server.simulateHang(0);
+      await expect(hang).rejects.toMatchObject({ code: 'MEDIA_ERROR', message: expect.stringMatching(/^media worker 0 stopped: it did not answer for \d+ s \(hung\)$/) as unknown });
+      expect(reasons).toHaveLength(1);
+      expect(reasons[0]).toMatch(/^media worker 0 stopped: it did not answer/);
+      expect(fineReasons).toEqual([]);
+      await fine.join('b');
+      expect(fine.participants()).toEqual(['b']);
+      await until(() => server.stats()[0]!.ready);
+      expect(server.stats()[0]!.restarts).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it.skipIf(!hasGstreamer())('a recording on a crashed worker ends as failed, and its recorder process does not outlive the worker', async () => {
     const server = await WorkerMediaServer.start({ media: MEDIA, workers: 1 });
     const path = join(dir, 'crash.webm');

@@ -20,6 +20,8 @@ export interface WorkerMediaServerOptions {
   ports?: WorkerPorts[];
   /** Where worker crashes and restarts are logged. Default: nowhere. */
   logger?: Logger;
+  /** A worker that does not answer a ping this long (ms) is ended as hung and replaced. Default 15000; 0: never. */
+  unresponsiveMs?: number;
 }
 
 /** One worker's share of the load, for /metrics and /readyz. */
@@ -53,9 +55,10 @@ interface Slot {
  * Rooms on media worker threads: each worker runs its own media engine (an
  * InProcessMediaServer with its own slice of the UDP ports), signaling stays on this
  * thread. A new room goes to the worker with the fewest participants (then the fewest
- * rooms), and stays there. When a worker stops (crash, exit, out of memory), its rooms
- * are lost: their pending calls reject, their onClosed listeners are told why, the other
- * workers' rooms carry on, and a new worker takes its place for new rooms.
+ * rooms), and stays there. When a worker stops (crash, exit, out of memory, or hung: no
+ * answer to a ping for `unresponsiveMs`), its rooms are lost: their pending calls reject,
+ * their onClosed listeners are told why, the other workers' rooms carry on, and a new
+ * worker takes its place for new rooms.
  */
 export class WorkerMediaServer implements MediaServer {
   readonly kind = 'workers';
@@ -63,12 +66,14 @@ export class WorkerMediaServer implements MediaServer {
   private readonly rooms = new Map<number, WorkerRoom>();
   private readonly log: Logger;
   private readonly media: Partial<MediaConfig>;
+  private readonly unresponsiveMs: number | undefined;
   private nextRoomId = 1;
   private closed = false;
 
   private constructor(options: WorkerMediaServerOptions) {
     this.log = options.logger ?? silentLogger;
     this.media = options.media ?? {};
+    this.unresponsiveMs = options.unresponsiveMs;
     const shares = options.ports ?? splitMediaPorts(this.media, options.workers ?? availableParallelism());
     if (shares.length === 0) throw new RangeError('a WorkerMediaServer needs at least one worker');
     shares.forEach((ports, index) => {
@@ -156,6 +161,13 @@ export class WorkerMediaServer implements MediaServer {
     return slot.worker.call('crash', { message });
   }
 
+  /** Makes worker `index` loop for good, as an endless loop in the engine would: it is ended as hung and replaced. For drills and tests. */
+  simulateHang(index: number): Promise<unknown> {
+    const slot = this.slots[index];
+    if (!slot) throw new RangeError(`there is no media worker ${index}`);
+    return slot.worker.call('hang', {});
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -187,6 +199,7 @@ export class WorkerMediaServer implements MediaServer {
         onEvent: (message) => this.onEvent(message),
         onStopped: (reason) => this.onStopped(slot, worker, reason),
       },
+      this.unresponsiveMs === undefined ? {} : { unresponsiveMs: this.unresponsiveMs },
     );
     return worker;
   }

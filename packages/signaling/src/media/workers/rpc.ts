@@ -31,6 +31,10 @@ export interface WorkerCalls {
   shutdown: { params: Record<string, never>; result: null };
   /** Throws `message` outside any handler, as a bug in the engine would, and never answers: for crash drills and tests. */
   crash: { params: { message: string }; result: null };
+  /** Blocks the thread's event loop for good, as an endless loop in the engine would: for drills and tests. */
+  hang: { params: Record<string, never>; result: null };
+  /** Answers at once: the main thread's liveness check. */
+  ping: { params: Record<string, never>; result: null };
 }
 
 export type WorkerMethod = keyof WorkerCalls;

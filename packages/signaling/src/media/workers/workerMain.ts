@@ -66,6 +66,13 @@ const handlers: Handlers = {
     await server.close();
     return null;
   },
+  ping: async () => null,
+  hang: () =>
+    new Promise<null>(() => {
+      setImmediate(() => {
+        for (;;);
+      });
+    }),
   // Never answers: the thread dies first, so the call shows how pending calls end.
   crash: ({ message }) =>
     new Promise<null>(() => {
