@@ -148,6 +148,9 @@ describe.skipIf(skipBrowserTests('fast path with Chromium'))('fast path with Chr
     expect(loopStats.rtcpIn).toBeGreaterThan(0);
     expect(outStats.rtpOut).toBeGreaterThan(100);
     expect(loopStats.inbound.authFailures + loopStats.inbound.truncated).toBe(0);
+    // Both browser pages on the one shared server port (single-port mode, the default).
+    expect(loop.sharedUdpPort).toBeDefined();
+    expect(out.sharedUdpPort).toBe(loop.sharedUdpPort);
     console.log(`Chromium negotiated SRTP profile ${loopStats.profile}`);
   });
 });
