@@ -272,6 +272,21 @@ describe('single-port mode with real peers', () => {
     expect(responses[0]!.readUInt16BE(0)).toBe(0x0101); // Binding success
   });
 
+  it('with a STUN server configured, the endpoint asks it through the shared socket and offers a server-reflexive candidate of the shared port', async () => {
+    const ep = h.pipeline({ iceServers: [{ urls: h.stunUrl }] }).createWebRtcEndpoint();
+    const candidates: string[] = [];
+    ep.on('iceCandidate', (c) => candidates.push(c.candidate));
+    const peer = publishingPeer(80);
+    await negotiate(peer.pc, ep);
+    await until(() => candidates.some((c) => c.includes(' typ srflx')));
+    const host = parseCandidate(candidates.find((c) => c.includes(' typ host'))!)!;
+    const srflx = parseCandidate(candidates.find((c) => c.includes(' typ srflx'))!)!;
+    expect(host.port).toBe(ep.sharedUdpPort);
+    // The loopback STUN server sees the shared socket itself.
+    expect([srflx.address, srflx.port]).toEqual([HOST, ep.sharedUdpPort]);
+    await waitForConnected(peer.pc);
+  });
+
   it('sockets for a 9-person room: one in single-port mode, one per participant or more in port-range mode', async () => {
     const counts: Record<string, number> = {};
     for (const [mode, udpPort, range] of [
