@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import { hostAddresses, singleUdpPort, type MediaConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
 
@@ -128,7 +129,7 @@ export class UdpMux {
   private static async open(address: string, ports: number | readonly [number, number], setting: string, key: string): Promise<UdpMux> {
     const [first, last] = typeof ports === 'number' ? [ports, ports] : [ports[0], Math.min(ports[1], ports[0] + 31)];
     for (let port = first; ; port++) {
-      const socket = createSocket('udp4');
+      const socket = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
       const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
         socket.once('error', resolve);
         socket.once('listening', () => {

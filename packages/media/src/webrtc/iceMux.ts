@@ -1,4 +1,5 @@
 import type { Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import {
   candidateFoundation,
   candidatePriority,
@@ -46,7 +47,7 @@ interface SecureManager {
 /** What werift's StunProtocol needs of its transport (UdpTransport's surface). */
 interface MuxTransport {
   readonly type: 'udp';
-  readonly socketType: 'udp4';
+  readonly socketType: 'udp4' | 'udp6';
   readonly socket: Socket;
   closed: boolean;
   onData: (data: Buffer, addr: MuxAddress) => void;
@@ -197,7 +198,7 @@ function attachAgent(agent: IceAgent, muxes: ReadonlyMap<string, UdpMux>): Muxed
 function muxTransport(mux: UdpMux, binding: UdpMuxBinding): MuxTransport {
   const transport: MuxTransport = {
     type: 'udp',
-    socketType: 'udp4',
+    socketType: isIPv6(mux.address) ? 'udp6' : 'udp4',
     socket: mux.socket,
     closed: false,
     onData: () => undefined,
@@ -205,7 +206,7 @@ function muxTransport(mux: UdpMux, binding: UdpMuxBinding): MuxTransport {
       if (addr && !transport.closed) binding.send(data, addr);
     },
     get address() {
-      return { address: mux.address, port: mux.port, family: 'IPv4' };
+      return { address: mux.address, port: mux.port, family: isIPv6(mux.address) ? 'IPv6' : 'IPv4' };
     },
     get host() {
       return mux.address;
