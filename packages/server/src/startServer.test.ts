@@ -220,6 +220,38 @@ describe('startServer() with media workers', () => {
     expect((await fetch(`${server.url}readyz`)).status).toBe(200);
   });
 
+  it('in single-port mode the main thread and the workers listen side by side from the start of the range: a loopback call answers from the worker\'s port', async () => {
+    const server = track(await startServer({ host: '127.0.0.1', port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: SMALL_RANGE }, mediaWorkers: 1, signaling, logger }));
+    // The main thread's port is held from the start.
+    const probe = createSocket('udp4');
+    const bound = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      probe.once('error', resolve);
+      probe.bind({ address: '127.0.0.1', port: SMALL_RANGE[0], exclusive: true }, () => resolve(undefined));
+    });
+    probe.close();
+    expect(bound?.code).toBe('EADDRINUSE');
+
+    const client = await TestClient.signIn(server.signalingUrl!, 'wendy', { timeoutMs: 15_000 });
+    cleanup.push(() => client.close());
+    const { callId } = (await client.request('call.start', { audioOnly: false, topology: 'loopback' })) as { callId: CallId };
+    const peer = new SfuPeer(client.userId, { send: (payload) => client.request('call.signal', { callId, payload }) }, stunUrl, 60, true);
+    cleanup.push(() => peer.close());
+    const serverCandidatePorts: number[] = [];
+    let handled = 0;
+    const pump = setInterval(() => {
+      while (handled < client.notifications.length) {
+        const n = client.notifications[handled++]!;
+        if (n.type !== 'call.signal') continue;
+        if (n.payload.type === 'iceCandidate') serverCandidatePorts.push(Number(n.payload.candidate.candidate.split(' ')[5]));
+        void peer.handle(n.payload);
+      }
+    }, 5);
+    cleanup.push(() => clearInterval(pump));
+    await peer.publish();
+    await until(() => peer.videoCount(client.userId) > 10);
+    expect(new Set(serverCandidatePorts)).toEqual(new Set([SMALL_RANGE[0] + 1]));
+  });
+
   it('refuses more workers than the port range has room for, naming media.workers', async () => {
     const error = await startServer({ host: '127.0.0.1', port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: SMALL_RANGE }, mediaWorkers: 4, signaling, logger }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);

@@ -188,10 +188,18 @@ async function composeAll(context: Context): Promise<Composed> {
   // Fail at start-up, not at the first call, when the media settings are wrong.
   resolveMediaConfig(configured);
   const workers = options.signaling && !options.signaling.mediaUrl ? mediaWorkerCount(options, configured, context) : 0;
-  // With media workers, the main thread's engine (Kurento Protocol, loopback) gets the first share of the ports.
-  const shares = workers > 0 ? splitPorts(configured, workers + 1) : undefined;
+  // With media workers, the main thread's engine (Kurento Protocol, loopback) gets the first share of the ports,
+  // and in single-port mode the engines' shared ports sit side by side (one firewall rule).
+  const block = workers > 0 ? await sharedPortBlock(configured, workers + 1) : undefined;
+  const shares = workers > 0 ? splitPorts(block ? { ...configured, udpPort: block.first } : configured, workers + 1) : undefined;
   const media: Partial<MediaConfig> = shares ? { ...configured, ...shares[0] } : configured;
   await holdMediaPort(context, media);
+  // The workers bind their own ports: the probe lets go of them now.
+  block?.release();
+  if (shares) {
+    const ports = shares.map((share) => share.udpPort).filter((port) => port !== undefined);
+    if (ports.length > 0) context.logger.info({ event: 'mediaPorts', udpPorts: ports }, `media on UDP ports ${ports[0]}-${ports.at(-1)} (the main thread, then one per media worker)`);
+  }
   watchEngine(context, media);
   let signaling: Signaling | undefined;
   if (options.signaling) {
@@ -316,9 +324,12 @@ async function holdMediaPort(context: Context, media: Partial<MediaConfig>): Pro
 function mediaWorkerCount(options: StartServerOptions, media: Partial<MediaConfig>, context: Context): number {
   if (options.mediaWorkers !== undefined) return options.mediaWorkers;
   const cores = availableParallelism();
+  // In single-port mode by default, the shared ports come off the start of the range (sharedPortBlock).
+  const config = resolveMediaConfig(media);
+  const probe = config.udpPort === undefined ? { ...media, udpPort: config.portRange[0] } : media;
   for (let workers = cores; workers > 0; workers--) {
     try {
-      splitMediaPorts(media, workers + 1);
+      splitMediaPorts(probe, workers + 1);
     } catch {
       continue;
     }
@@ -327,6 +338,33 @@ function mediaWorkerCount(options: StartServerOptions, media: Partial<MediaConfi
   }
   context.logger.warn({ event: 'mediaWorkersCapped', workers: 0, cores }, 'media.portRange is too small for media workers: rooms run in the main thread');
   return 0;
+}
+
+/**
+ * Single-port mode by default (media.udpPort unset) with media workers: the first run of
+ * `engines` free UDP ports from the start of the range (within its first 32 ports, as the
+ * engine alone looks for its port), so that the main thread and the workers listen on
+ * `first`, `first + 1`, ... The ports are held until `release()`; undefined when
+ * media.udpPort is set (those ports, strictly) or off (no shared ports).
+ */
+async function sharedPortBlock(media: Partial<MediaConfig>, engines: number): Promise<{ first: number; release: () => void } | undefined> {
+  const config = resolveMediaConfig(media);
+  if (config.udpPort !== undefined) return undefined;
+  const [min, max] = config.portRange;
+  for (let first = min; first <= Math.min(max - engines + 1, min + 31); first++) {
+    const releases: Array<() => void> = [];
+    const release = (): void => {
+      for (const r of releases.splice(0)) r();
+    };
+    try {
+      for (let port = first; port < first + engines; port++) releases.push((await holdUdpPort({ ...config, udpPort: port }, 'media.udpPort')).release);
+      return { first, release };
+    } catch (error) {
+      release();
+      if (!(error instanceof MediaError)) throw error;
+    }
+  }
+  throw new ConfigError({ setting: 'media.udpPort', where: 'media.udpPort', reason: `no ${engines} free UDP ports side by side in the first 32 of media.portRange ${min}-${max} for the main thread and the media workers: set media.udpPort` });
 }
 
 /** The media ports split between the main thread and the media workers; a range too small for them is a configuration error. */
