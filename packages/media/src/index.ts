@@ -46,7 +46,7 @@ export {
 } from './webrtc/WebRtcEndpoint.js';
 export { validateRemoteSdp, parseCandidate, SUPPORTED_CODECS } from './webrtc/sdp.js';
 export { type DataChannelOptions, type DataChannelStats } from './webrtc/DataChannels.js';
-export { engineStats, type EngineStats, type KindTotals } from './core/engineStats.js';
+export { engineStats, type EngineStats, type KindTotals, type UdpTotals } from './core/engineStats.js';
 export {
   RecorderEndpoint,
   PlayerEndpoint,

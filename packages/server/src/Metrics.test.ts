@@ -125,6 +125,11 @@ describe('GET /metrics', () => {
     expect(during.has('roundtable_media_packets_lost{kind="video"}')).toBe(true);
     expect(during.has('roundtable_media_nacks_received{kind="video"}')).toBe(true);
     expect(during.has('roundtable_media_plis_received{kind="video"}')).toBe(true);
+    // Single-port mode: the call's datagrams came through a shared socket.
+    expect(during.get('roundtable_media_udp_shared_sockets')).toBeGreaterThanOrEqual(1);
+    expect(during.get('roundtable_media_udp_datagrams')).toBeGreaterThan(20);
+    expect(during.get('roundtable_media_udp_dropped{reason="unknown"}')).toBeGreaterThanOrEqual(0);
+    expect(during.has('roundtable_media_udp_dropped{reason="unauthenticated"}')).toBe(true);
     expect(after.get('roundtable_calls_active')).toBe(0);
     expect(after.get('roundtable_media_pipelines')).toBe(0);
     // A type once seen stays, at 0.

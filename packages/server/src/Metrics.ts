@@ -5,7 +5,7 @@
  * nothing is counted twice and nothing has to be kept in step.
  */
 import type { KurentoServer } from '@roundtable/kurento';
-import { MEDIA_KINDS, engineStats, type ConnectionState, type EngineStats, type KindTotals } from '@roundtable/media';
+import { MEDIA_KINDS, engineStats, type ConnectionState, type EngineStats, type KindTotals, type UdpTotals } from '@roundtable/media';
 import type { Signaling, SignalingOptions, WorkerMediaServer } from '@roundtable/signaling';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Role } from './configValues.js';
@@ -122,6 +122,14 @@ export class Metrics {
       for (const state of new Set<string>([...CONNECTION_STATES, ...Object.keys(webrtcStates)])) g.set({ state }, webrtcStates[state] ?? 0);
     });
     this.gauge('media_invalid_packets', `datagrams dropped as garbage or failing SRTP authentication, ${OVER_OPEN_ENDPOINTS}`, [], (g) => g.set(this.engine().invalidPackets));
+    this.gauge('media_udp_shared_sockets', 'open shared media sockets (single-port mode: one per ICE address and engine)', [], (g) => g.set(this.engine().udp.sockets));
+    this.gauge('media_udp_datagrams', 'datagrams received on the shared media sockets, over the open ones', [], (g) => g.set(this.engine().udp.datagrams));
+    this.gauge('media_udp_dropped', 'datagrams the shared media sockets dropped before any endpoint (unknown: no known sender, ufrag or STUN transaction; malformed: bad STUN; unauthenticated: a STUN request failing MESSAGE-INTEGRITY), over the open ones', ['reason'], (g) => {
+      const { udp } = this.engine();
+      g.set({ reason: 'unknown' }, udp.droppedUnknown);
+      g.set({ reason: 'malformed' }, udp.droppedMalformed);
+      g.set({ reason: 'unauthenticated' }, udp.droppedUnauthenticated);
+    });
     this.gauge('media_packets', `RTP packets by kind and direction (in: from peers, out: to peers), ${OVER_OPEN_ENDPOINTS}`, ['kind', 'direction'], (g) => {
       for (const kind of MEDIA_KINDS) {
         const totals = this.engine().kinds[kind];
@@ -188,6 +196,7 @@ function addEngineStats(main: EngineStats, others: readonly EngineStats[]): Engi
   for (const other of others) {
     main.pipelines += other.pipelines;
     main.invalidPackets += other.invalidPackets;
+    for (const key of Object.keys(main.udp) as Array<keyof UdpTotals>) main.udp[key] += other.udp[key];
     for (const [type, n] of Object.entries(other.elements)) main.elements[type] = (main.elements[type] ?? 0) + n;
     for (const [state, n] of Object.entries(other.webrtcStates)) main.webrtcStates[state] = (main.webrtcStates[state] ?? 0) + n;
     for (const kind of MEDIA_KINDS) {

@@ -31,6 +31,9 @@ describe('engineStats()', () => {
     expect(during.kinds.video.packetsIn).toBeGreaterThan(10);
     expect(during.kinds.video.packetsOut).toBeGreaterThan(10);
     expect(during.webrtcStates.connected).toBeGreaterThanOrEqual(1);
+    // Single-port mode (the default): the endpoint's peer talks to the one shared socket.
+    expect(during.udp.sockets).toBeGreaterThanOrEqual(1);
+    expect(during.udp.datagrams).toBeGreaterThan(10);
     p.close();
     expect(engineStats().pipelines).toBe(before.pipelines);
     expect(MediaPipeline.all()).not.toContain(p);

@@ -1,3 +1,4 @@
+import { UdpMux } from '../net/UdpMux.js';
 import { RtpEndpoint } from '../rtp/RtpEndpoint.js';
 import { WebRtcEndpoint } from '../webrtc/WebRtcEndpoint.js';
 import { MediaPipeline } from './MediaPipeline.js';
@@ -16,6 +17,16 @@ export interface KindTotals {
   keyframeRequestsSent: number;
 }
 
+/** The shared sockets of single-port mode (net/UdpMux.ts), over those open now. */
+export interface UdpTotals {
+  sockets: number;
+  /** Datagrams received, and dropped before any endpoint saw them, by reason. */
+  datagrams: number;
+  droppedUnknown: number;
+  droppedMalformed: number;
+  droppedUnauthenticated: number;
+}
+
 /** Totals over every open pipeline of this process, for metrics. */
 export interface EngineStats {
   pipelines: number;
@@ -25,6 +36,7 @@ export interface EngineStats {
   webrtcStates: Record<string, number>;
   invalidPackets: number;
   kinds: Record<MediaKind, KindTotals>;
+  udp: UdpTotals;
 }
 
 const zero = (): KindTotals => ({
@@ -42,7 +54,16 @@ const zero = (): KindTotals => ({
 
 /** Adds up the counters of every endpoint in every open pipeline. Cheap: no I/O. */
 export function engineStats(): EngineStats {
-  const out: EngineStats = { pipelines: 0, elements: {}, webrtcStates: {}, invalidPackets: 0, kinds: { audio: zero(), video: zero() } };
+  const udp: UdpTotals = { sockets: 0, datagrams: 0, droppedUnknown: 0, droppedMalformed: 0, droppedUnauthenticated: 0 };
+  for (const mux of UdpMux.all()) {
+    const s = mux.getStats();
+    udp.sockets++;
+    udp.datagrams += s.datagrams;
+    udp.droppedUnknown += s.droppedUnknown;
+    udp.droppedMalformed += s.droppedMalformed;
+    udp.droppedUnauthenticated += s.droppedUnauthenticated;
+  }
+  const out: EngineStats = { pipelines: 0, elements: {}, webrtcStates: {}, invalidPackets: 0, kinds: { audio: zero(), video: zero() }, udp };
   for (const pipeline of MediaPipeline.all()) {
     out.pipelines++;
     for (const element of pipeline.getElements()) {
