@@ -11,9 +11,7 @@ const MAX_BLOCKS = 128; // 2048 bytes: more than any datagram we forward
 export class AesCmKeystream {
   private readonly ecb: Cipher;
   private readonly blocks = Buffer.alloc(MAX_BLOCKS * 16);
-  private readonly words = new Uint32Array(this.blocks.buffer, this.blocks.byteOffset, MAX_BLOCKS * 4);
   private readonly iv = Buffer.alloc(16);
-  private readonly ivWords = new Uint32Array(this.iv.buffer, this.iv.byteOffset, 4);
 
   constructor(key: Buffer) {
     this.ecb = createCipheriv(key.length === 32 ? 'aes-256-ecb' : 'aes-128-ecb', key, null);
@@ -27,7 +25,8 @@ export class AesCmKeystream {
 
   /**
    * The keystreams of `count` consecutive packets in one AES call: `ivs` holds their
-   * 16-byte IVs (the counter in the last two bytes zero), and packet k's `blocks`
+   * 16-byte IVs (the counter in the last two bytes zero; `ivs` 4-byte aligned, as
+   * Buffer.alloc() gives), and packet k's `blocks`
    * keystream blocks start at byte k * blocks * 16 of the result.
    */
   keystreams(ivs: Buffer, count: number, blocks: number): Buffer {
@@ -58,22 +57,7 @@ export class AesCmKeystream {
     if (length <= 0) return;
     const n = Math.ceil(length / 16);
     if (n > MAX_BLOCKS) throw new RangeError(`AES-CM: ${length} bytes is more than one datagram`);
-    const w = this.words;
-    const b = this.blocks;
-    const i0 = this.ivWords[0]!;
-    const i1 = this.ivWords[1]!;
-    const i2 = this.ivWords[2]!;
-    const i3 = this.ivWords[3]!;
-    for (let k = 0; k < n; k++) {
-      const o = k * 4;
-      w[o] = i0;
-      w[o + 1] = i1;
-      w[o + 2] = i2;
-      w[o + 3] = i3;
-      b[k * 16 + 14] = k >>> 8;
-      b[k * 16 + 15] = k & 0xff;
-    }
-    xorInto(data, start, end, this.ecb.update(b.subarray(0, n * 16)), 0);
+    xorInto(data, start, end, this.keystreams(this.iv, 1, n), 0);
   }
 }
 
