@@ -1,9 +1,8 @@
 import { KurentoServer } from '@roundtable/kurento';
 import { StunServer } from '@roundtable/media/testing';
-import type { SignalPayload, UserId } from '@roundtable/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection } from 'werift';
-import { SfuPeer } from '../testing/sfuPeer.js';
+import { roomPeer, type SfuPeer } from '../testing/sfuPeer.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, MediaServer } from './MediaServer.js';
 import { RemoteMediaServer } from './RemoteMediaServer.js';
@@ -25,25 +24,7 @@ afterAll(async () => {
 });
 
 function participant(room: MediaRoom, name: string, tag: number): SfuPeer {
-  const peer: SfuPeer = new SfuPeer(
-    name as UserId,
-    {
-      send: async (p: SignalPayload) => {
-        if (p.type === 'receiveVideoFrom') {
-          const sdpAnswer = await room.receiveVideoFrom(name, p.sender, p.sdpOffer);
-          await peer.handle({ type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
-        } else if (p.type === 'onIceCandidate') {
-          await room.addIceCandidate(name, p.name, p.candidate);
-        }
-      },
-    },
-    stunUrl,
-    tag,
-  );
-  room.onCandidate((c) => {
-    if (c.participant === name) void peer.handle({ type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
-  });
-  return peer;
+  return roomPeer(room, name, stunUrl, tag);
 }
 
 /**

@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { KurentoServer } from '@roundtable/kurento';
 import { SupervisedProcess, probeMedia } from '@roundtable/media';
 import { RealMediaSender, StunServer } from '@roundtable/media/testing';
-import type { SignalPayload, UserId } from '@roundtable/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SfuPeer } from '../testing/sfuPeer.js';
+import { roomPeer, type SfuPeer } from '../testing/sfuPeer.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, MediaServer } from './MediaServer.js';
 import { RemoteMediaServer } from './RemoteMediaServer.js';
@@ -47,27 +46,8 @@ afterAll(async () => {
 
 /** A participant whose uplink carries real VP8 + Opus (a gst-launch encoder), not synthetic packets. */
 async function participant(room: MediaRoom, name: string, frequency: number): Promise<{ peer: SfuPeer; sender: RealMediaSender }> {
-  const peer: SfuPeer = new SfuPeer(
-    name as UserId,
-    {
-      send: async (p: SignalPayload) => {
-        if (p.type === 'receiveVideoFrom') {
-          const sdpAnswer = await room.receiveVideoFrom(name, p.sender, p.sdpOffer);
-          await peer.handle({ type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
-        } else if (p.type === 'onIceCandidate') {
-          await room.addIceCandidate(name, p.name, p.candidate);
-        }
-      },
-    },
-    stunUrl,
-    frequency,
-    false,
-    // The synthetic publisher stays quiet: the real encoder feeds its tracks.
-    3_600_000,
-  );
-  room.onCandidate((c) => {
-    if (c.participant === name) void peer.handle({ type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
-  });
+  // The synthetic publisher stays quiet: the real encoder feeds its tracks.
+  const peer = roomPeer(room, name, stunUrl, frequency, { publishIntervalMs: 3_600_000 });
   const sender = new RealMediaSender({ ports: [nextSenderPort, nextSenderPort + 1], frequency });
   nextSenderPort += 2;
   sender.onPacket = (kind, packet) => (kind === 'video' ? peer.publisher.video : peer.publisher.audio).writeRtp(packet);

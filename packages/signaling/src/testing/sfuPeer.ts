@@ -1,6 +1,7 @@
 import { FakePublisher, createWeriftPeer } from '@roundtable/media/testing';
 import type { IceCandidateInit, ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
 import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werift';
+import type { MediaRoom } from '../media/MediaServer.js';
 
 /** How an SFU participant reaches the server: call.signal or room.signal underneath. */
 export interface SignalChannel {
@@ -124,4 +125,33 @@ export class SfuPeer {
   private async addCandidate(pc: WeriftPeerConnection, c: IceCandidateInit): Promise<void> {
     await pc.addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined }).catch(() => undefined);
   }
+}
+
+/**
+ * An SfuPeer wired straight to a MediaRoom, with no signaling server between them:
+ * its receiveVideoFrom and onIceCandidate go to the room, and the room's candidates
+ * for `name` come back to it. `loopback` and `publishIntervalMs` as for SfuPeer.
+ */
+export function roomPeer(room: MediaRoom, name: string, stunUrl: string, tag: number, options: { loopback?: boolean; publishIntervalMs?: number } = {}): SfuPeer {
+  const peer: SfuPeer = new SfuPeer(
+    name as UserId,
+    {
+      send: async (p: SignalPayload) => {
+        if (p.type === 'receiveVideoFrom') {
+          const sdpAnswer = await room.receiveVideoFrom(name, p.sender, p.sdpOffer);
+          await peer.handle({ type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
+        } else if (p.type === 'onIceCandidate') {
+          await room.addIceCandidate(name, p.name, p.candidate);
+        }
+      },
+    },
+    stunUrl,
+    tag,
+    options.loopback,
+    options.publishIntervalMs,
+  );
+  room.onCandidate((c) => {
+    if (c.participant === name) void peer.handle({ type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
+  });
+  return peer;
 }

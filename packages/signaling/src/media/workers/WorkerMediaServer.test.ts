@@ -3,9 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StunServer } from '@roundtable/media/testing';
-import type { SignalPayload, UserId } from '@roundtable/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SfuPeer } from '../../testing/sfuPeer.js';
+import { roomPeer, type SfuPeer } from '../../testing/sfuPeer.js';
 import type { MediaRoom, RoomRecordingResult } from '../MediaServer.js';
 import { WorkerMediaServer } from './WorkerMediaServer.js';
 
@@ -48,25 +47,7 @@ function processesMentioning(text: string): number {
 }
 
 function participant(room: MediaRoom, name: string, tag: number): SfuPeer {
-  const peer: SfuPeer = new SfuPeer(
-    name as UserId,
-    {
-      send: async (p: SignalPayload) => {
-        if (p.type === 'receiveVideoFrom') {
-          const sdpAnswer = await room.receiveVideoFrom(name, p.sender, p.sdpOffer);
-          await peer.handle({ type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
-        } else if (p.type === 'onIceCandidate') {
-          await room.addIceCandidate(name, p.name, p.candidate);
-        }
-      },
-    },
-    stunUrl,
-    tag,
-  );
-  room.onCandidate((c) => {
-    if (c.participant === name) void peer.handle({ type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
-  });
-  return peer;
+  return roomPeer(room, name, stunUrl, tag);
 }
 
 /** Two participants in `room` receiving each other. */
