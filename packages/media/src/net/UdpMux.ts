@@ -314,15 +314,12 @@ export class UdpMux {
       const id = data.toString('hex', 8, STUN_HEADER);
       const pending = this.transactions.get(id);
       if (pending) {
+        // Not learned here: the response is not checked yet (any host that got a check,
+        // a wrongly trickled candidate's, answers with its own password). The agent
+        // learns the 5-tuple once its ICE layer verified the answer (UdpMuxBinding.learn).
         this.transactions.delete(id);
-        // The address we asked answered: from now on it is this agent's (an ICE-lite
-        // peer never sends checks of its own; its DTLS comes from this 5-tuple).
-        if (pending.to[0] === rinfo.address && pending.to[1] === rinfo.port) {
-          const route = this.learn(pending.binding, rinfo.address, rinfo.port);
-          pending.binding.deliver(data, route.address);
-        } else {
-          pending.binding.deliver(data, [rinfo.address, rinfo.port]);
-        }
+        const known = this.routes.get(rinfo.address)?.get(rinfo.port);
+        pending.binding.deliver(data, known?.binding === pending.binding ? known.address : [rinfo.address, rinfo.port]);
         return;
       }
     }
@@ -383,6 +380,15 @@ export class UdpMuxBinding {
     if (this.closed) return;
     this.mux.addUfrag(this, ufrag);
     this.ufrags.set(ufrag, password);
+  }
+
+  /**
+   * Claims a remote 5-tuple for this agent, after its ICE layer verified a response from
+   * there (MESSAGE-INTEGRITY with the peer's password): an ICE-lite peer sends no checks
+   * of its own, then DTLS from that 5-tuple.
+   */
+  learn(ip: string, port: number): void {
+    if (!this.closed) this.mux.learn(this, ip, port);
   }
 
   /** @internal */

@@ -159,6 +159,14 @@ function attachAgent(agent: IceAgent, muxes: ReadonlyMap<string, UdpMux>): Muxed
     muxed.addBinding(binding);
     protocol.transport = muxTransport(mux, binding) as unknown as StunProtocol['transport'];
     protocol.localIp = address;
+    // A connectivity check answered with the peer's MESSAGE-INTEGRITY (werift verified
+    // it: request() resolves only then) makes the answering 5-tuple this agent's.
+    const request = protocol.request;
+    protocol.request = async function (this: StunProtocol, ...args: Parameters<StunProtocol['request']>): ReturnType<StunProtocol['request']> {
+      const result = await request.apply(protocol, args);
+      if (args[2] !== undefined) binding.learn(result[1][0], result[1][1]);
+      return result;
+    };
     protocol.localCandidate = candidateToIce(
       new IceCandidate(1, candidateFoundation('host', 'udp', address), address, mux.port, candidatePriority('host', { transport: 'udp' }), 'udp', 'host'),
     );
