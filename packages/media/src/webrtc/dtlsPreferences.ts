@@ -1,5 +1,6 @@
 import type { RTCPeerConnection } from 'werift';
 import { SrtpProfile } from '../srtp/index.js';
+import { guardHelloVerifyRequests } from './dtlsHelloGuard.js';
 
 /**
  * The SRTP profiles the engine accepts, most preferred first. AES_CM_128_HMAC_SHA1_80
@@ -27,6 +28,7 @@ interface DtlsTransportSettings {
 export function applyDtlsPreferences(pc: RTCPeerConnection, answering: boolean): void {
   const transports = (pc as unknown as { dtlsTransports?: DtlsTransportSettings[] }).dtlsTransports ?? [];
   for (const dtls of transports) {
+    guardHelloVerifyRequests(dtls);
     dtls.srtpProfiles = [...PREFERRED_SRTP_PROFILES];
     // A peer that offered a=setup:passive is the server; otherwise (actpass, active) we are.
     if (answering && dtls.role === 'auto' && dtls.remoteParameters?.role !== 'server') dtls.role = 'server';

@@ -15,9 +15,9 @@ const cleanup = peerEnv.cleanup;
 type Body<T extends RequestType> = Omit<RequestOf<T>, 'id' | 'type'>;
 
 /** The call service with fakes around it and real media inside. */
-function setup(options: CallServiceOptions = {}, mediaOptions: { udpPort?: number | false } = {}) {
+function setup(options: CallServiceOptions = {}) {
   const router = new FakeRouter();
-  const media = new InProcessMediaServer({ iceAddresses: ['127.0.0.1'], portRange: [43200, 43999], ...mediaOptions });
+  const media = new InProcessMediaServer({ iceAddresses: ['127.0.0.1'], portRange: [43200, 43999] });
   const directory = new MemoryDirectory();
   const service = new CallService(router, media, directory, { ringTimeoutMs: 60_000, ...options });
   const table: HandlerTable = service.handlers();
@@ -224,12 +224,7 @@ describe('1:1 calls', () => {
 
 describe('group calls', () => {
   it('nine people: everyone receives everyone else; a tenth is refused', async () => {
-    // Port-range mode: with all 81 endpoints on the single port, the werift test clients
-    // (all in this one loaded process) intermittently fail their DTLS handshake: a client
-    // handles the server's HelloVerifyRequest after its own 500 ms ClientHello
-    // retransmission, gets a second one and gives up (werift's client throws on it). A
-    // known issue of single-port mode under this load (docs/performance.md, One UDP port).
-    const env = setup({}, { udpPort: false });
+    const env = setup();
     const names = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9', 'u10'];
     const links = names.map((n) => env.router.connect(n));
     const conv = env.directory.add('group', names);
