@@ -1,7 +1,10 @@
 import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werift';
 import type { MediaConfig } from '../config.js';
 import { MediaPipeline } from '../core/MediaPipeline.js';
-import { createWeriftPeer, transceiverOf } from './peers.js';
+import type { WebRtcEndpoint } from '../webrtc/WebRtcEndpoint.js';
+import { FakePublisher } from './FakePublisher.js';
+import { createWeriftPeer, transceiverOf, waitForConnected } from './peers.js';
+import { negotiate } from './signal.js';
 import { useTestPeerEnvironment } from './stun.js';
 
 export interface MediaHarness {
@@ -49,4 +52,27 @@ export async function until(check: () => boolean, timeoutMs = 10_000): Promise<v
     if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * A loopback endpoint (its uplink sent back to its own peer) on a new pipeline, and a
+ * werift peer publishing a FakePublisher tagged `tag` into it: negotiated, connected,
+ * and streaming until at least `packets` video packets came back (default 10).
+ */
+export async function streamingLoopback(
+  h: MediaHarness,
+  tag: number,
+  options: { config?: Partial<MediaConfig>; packets?: number } = {},
+): Promise<{ ep: WebRtcEndpoint; pc: WeriftPeerConnection; pub: FakePublisher; video: RtpPacket[] }> {
+  const ep = h.pipeline(options.config).createWebRtcEndpoint();
+  ep.connect(ep);
+  const pc = h.peer();
+  const pub = new FakePublisher(tag);
+  pub.attach(pc, 'sendrecv');
+  const video = collect(pc, 'video');
+  await negotiate(pc, ep);
+  await waitForConnected(pc);
+  pub.start();
+  await until(() => video.length >= (options.packets ?? 10));
+  return { ep, pc, pub, video };
 }

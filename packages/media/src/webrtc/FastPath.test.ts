@@ -3,7 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection } from 'werift';
 import { FakePublisher } from '../testing/FakePublisher.js';
-import { collect, until, useMediaHarness } from '../testing/harness.js';
+import { collect, streamingLoopback, until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
 import { UdpMux } from '../net/UdpMux.js';
@@ -62,17 +62,7 @@ describe('WebRtcEndpoint fast path with werift peers', () => {
   });
 
   it('with fastPath false werift carries the media and there are no fast-path stats', async () => {
-    const p = h.pipeline({ fastPath: false });
-    const ep = p.createWebRtcEndpoint();
-    ep.connect(ep);
-    const pc = h.peer();
-    const pub = new FakePublisher(22);
-    pub.attach(pc, 'sendrecv');
-    const video = collect(pc, 'video');
-    await negotiate(pc, ep);
-    await waitForConnected(pc);
-    pub.start();
-    await until(() => video.length >= 10);
+    const { ep, pub } = await streamingLoopback(h, 22, { config: { fastPath: false } });
     pub.stop();
     expect(ep.getFastPathStats()).toBeUndefined();
     expect(ep.getStats().video.packetsSent).toBeGreaterThanOrEqual(10);

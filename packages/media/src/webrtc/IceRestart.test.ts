@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection } from 'werift';
 import { MediaError } from '../core/errors.js';
 import { FakePublisher } from '../testing/FakePublisher.js';
-import { collect, until, useMediaHarness } from '../testing/harness.js';
+import { collect, streamingLoopback, until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
 import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
@@ -101,16 +101,7 @@ describe('WebRtcEndpoint ICE restart', () => {
   });
 
   it('a candidate of the new generation that overtakes the new offer is kept until the offer is in', async () => {
-    const ep = h.pipeline().createWebRtcEndpoint();
-    ep.connect(ep);
-    const pc = h.peer();
-    const pub = new FakePublisher(9);
-    pub.attach(pc, 'sendrecv');
-    const video = collect(pc, 'video');
-    await negotiate(pc, ep);
-    await waitForConnected(pc);
-    pub.start();
-    await until(() => video.length >= 10);
+    const { ep, pc, pub, video } = await streamingLoopback(h, 9);
 
     // Hold the peer's trickled candidates and hand them over BEFORE the offer.
     pc.restartIce();
@@ -132,16 +123,7 @@ describe('WebRtcEndpoint ICE restart', () => {
   });
 
   it('a new offer that changes the media sections is refused and the call goes on', async () => {
-    const ep = h.pipeline().createWebRtcEndpoint();
-    ep.connect(ep);
-    const pc = h.peer();
-    const pub = new FakePublisher(3);
-    pub.attach(pc, 'sendrecv');
-    const video = collect(pc, 'video');
-    await negotiate(pc, ep);
-    await waitForConnected(pc);
-    pub.start();
-    await until(() => video.length >= 10);
+    const { ep, pc, pub, video } = await streamingLoopback(h, 3);
     const current = pc.localDescription!.sdp;
     const audioOnly = current.slice(0, current.indexOf('m=audio')).replace(/^a=group:BUNDLE .*$/m, 'a=group:BUNDLE 0');
 
