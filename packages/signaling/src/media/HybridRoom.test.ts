@@ -3,6 +3,7 @@ import { createWeriftPeer, McuTestPeer, StunServer } from '@roundtable/media/tes
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werift';
+import { until } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, MediaServer } from './MediaServer.js';
 import { RemoteMediaServer } from './RemoteMediaServer.js';
@@ -27,13 +28,6 @@ afterAll(async () => {
   stun.close();
 });
 
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface Downlink {
   video: RtpPacket[];

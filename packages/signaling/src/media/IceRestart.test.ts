@@ -3,6 +3,7 @@ import { StunServer } from '@roundtable/media/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection } from 'werift';
 import { roomPeer, type SfuPeer } from '../testing/sfuPeer.js';
+import { until as waitUntil } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, MediaServer } from './MediaServer.js';
 import { RemoteMediaServer } from './RemoteMediaServer.js';
@@ -51,13 +52,7 @@ function ufrag(sdp: string): string {
   return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? '';
 }
 
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (check: () => boolean, timeoutMs = 15_000): Promise<void> => waitUntil(check, timeoutMs);
 
 const implementations: Array<[string, () => Promise<MediaServer>]> = [
   ['in process', async () => new InProcessMediaServer(MEDIA)],

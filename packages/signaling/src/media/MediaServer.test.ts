@@ -1,8 +1,8 @@
 import { KurentoServer } from '@roundtable/kurento';
 import { StunServer } from '@roundtable/media/testing';
-import type { SignalPayload, UserId } from '@roundtable/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SfuPeer } from '../testing/sfuPeer.js';
+import { roomPeer, type SfuPeer } from '../testing/sfuPeer.js';
+import { until as waitUntil } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, MediaServer } from './MediaServer.js';
 import { RemoteMediaServer } from './RemoteMediaServer.js';
@@ -26,35 +26,10 @@ afterAll(async () => {
 
 /** Plays a participant against a room directly, as the call logic would on its behalf. */
 function participant(room: MediaRoom, name: string, tag: number, loopback = false): SfuPeer {
-  const peer: SfuPeer = new SfuPeer(
-    name as UserId,
-    {
-      send: async (p: SignalPayload) => {
-        if (p.type === 'receiveVideoFrom') {
-          const sdpAnswer = await room.receiveVideoFrom(name, p.sender, p.sdpOffer, { loopback });
-          await peer.handle({ type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
-        } else if (p.type === 'onIceCandidate') {
-          await room.addIceCandidate(name, p.name, p.candidate);
-        }
-      },
-    },
-    stunUrl,
-    tag,
-    loopback,
-  );
-  room.onCandidate((c) => {
-    if (c.participant === name) void peer.handle({ type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
-  });
-  return peer;
+  return roomPeer(room, name, stunUrl, tag, { loopback });
 }
 
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (check: () => boolean, timeoutMs = 15_000): Promise<void> => waitUntil(check, timeoutMs);
 
 const implementations: Array<[string, () => Promise<MediaServer>]> = [
   ['in process', async () => new InProcessMediaServer(MEDIA)],

@@ -130,7 +130,8 @@ export class SfuPeer {
 /**
  * An SfuPeer wired straight to a MediaRoom, with no signaling server between them:
  * its receiveVideoFrom and onIceCandidate go to the room, and the room's candidates
- * for `name` come back to it. `loopback` and `publishIntervalMs` as for SfuPeer.
+ * for `name` come back to it. `loopback` (the room sends the uplink back to it too)
+ * and `publishIntervalMs` as for SfuPeer.
  */
 export function roomPeer(room: MediaRoom, name: string, stunUrl: string, tag: number, options: { loopback?: boolean; publishIntervalMs?: number } = {}): SfuPeer {
   const peer: SfuPeer = new SfuPeer(
@@ -138,7 +139,7 @@ export function roomPeer(room: MediaRoom, name: string, stunUrl: string, tag: nu
     {
       send: async (p: SignalPayload) => {
         if (p.type === 'receiveVideoFrom') {
-          const sdpAnswer = await room.receiveVideoFrom(name, p.sender, p.sdpOffer);
+          const sdpAnswer = await room.receiveVideoFrom(name, p.sender, p.sdpOffer, { loopback: options.loopback ?? false });
           await peer.handle({ type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
         } else if (p.type === 'onIceCandidate') {
           await room.addIceCandidate(name, p.name, p.candidate);

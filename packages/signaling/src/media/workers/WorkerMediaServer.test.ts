@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { StunServer } from '@roundtable/media/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roomPeer, type SfuPeer } from '../../testing/sfuPeer.js';
+import { until } from '../../testing/wait.js';
 import type { MediaRoom, RoomRecordingResult } from '../MediaServer.js';
 import { WorkerMediaServer } from './WorkerMediaServer.js';
 
@@ -63,13 +64,6 @@ async function pair(room: MediaRoom, names: [string, string], tags: [number, num
   return [x, y];
 }
 
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('WorkerMediaServer', () => {
   it('places rooms on the least loaded worker, each room on one worker, and sums the workers\' engine stats', async () => {
