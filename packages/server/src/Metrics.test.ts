@@ -1,6 +1,6 @@
 import { StunServer } from '@roundtable/media/testing';
 import type { CallId } from '@roundtable/protocol';
-import { SfuPeer, TestClient } from '@roundtable/signaling/testing';
+import { SfuPeer, TestClient, until } from '@roundtable/signaling/testing';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer, type StartServerOptions } from './startServer.js';
@@ -53,14 +53,6 @@ async function scrape(server: RunningServer): Promise<Map<string, number>> {
     samples.set(line.slice(0, space), Number(line.slice(space + 1)));
   }
   return samples;
-}
-
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('GET /metrics', () => {

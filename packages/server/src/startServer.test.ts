@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { RawClient } from '@roundtable/kurento/testing';
 import { UdpMux } from '@roundtable/media';
 import { StunServer } from '@roundtable/media/testing';
-import type { CallId, ServerSignalPayload } from '@roundtable/protocol';
-import { SfuPeer, TestClient } from '@roundtable/signaling/testing';
+import type { CallId } from '@roundtable/protocol';
+import { pumpSignals, SfuPeer, TestClient, until } from '@roundtable/signaling/testing';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ServerError } from './errors.js';
@@ -55,12 +55,25 @@ function httpsGet(url: string, ca: string): Promise<{ status: number; body: stri
   });
 }
 
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/**
+ * A loopback call through the server's media as `name`: the peer publishes a stream
+ * tagged `tag` and gets it back; the ports of the server's ICE candidates are collected.
+ */
+async function loopbackCall(signalingUrl: string, name: string, tag: number): Promise<{ client: TestClient; callId: CallId; peer: SfuPeer; serverCandidatePorts: number[]; tag: number }> {
+  const client = await TestClient.signIn(signalingUrl, name, { timeoutMs: 15_000 });
+  cleanup.push(() => client.close());
+  const { callId } = (await client.request('call.start', { audioOnly: false, topology: 'loopback' })) as { callId: CallId };
+  const peer = new SfuPeer(client.userId, { send: (payload) => client.request('call.signal', { callId, payload }) }, stunUrl, tag, true);
+  cleanup.push(() => peer.close());
+  const serverCandidatePorts: number[] = [];
+  cleanup.push(
+    pumpSignals(client.notifications, 'call.signal', (payload) => {
+      if (payload.type === 'iceCandidate') serverCandidatePorts.push(Number(payload.candidate.candidate.split(' ')[5]));
+      return peer.handle(payload);
+    }),
+  );
+  await peer.publish();
+  return { client, callId, peer, serverCandidatePorts, tag };
 }
 
 describe('startServer() with TLS', () => {
@@ -172,29 +185,7 @@ describe('startServer() role signaling', () => {
     await expect(WsTestClient.connect(`${signaling.url.replace('http', 'ws')}ws/loopback`)).rejects.toThrow(/404/);
     expect((await fetch(`${signaling.url}loopback.html`)).status).toBe(200);
 
-    const users = await Promise.all(
-      (['alice', 'bob'] as const).map(async (name, i) => {
-        const client = await TestClient.signIn(signaling.signalingUrl!, name, { timeoutMs: 15_000 });
-        cleanup.push(() => client.close());
-        const { callId } = (await client.request('call.start', { audioOnly: false, topology: 'loopback' })) as { callId: CallId };
-        const peer = new SfuPeer(client.userId, { send: (payload) => client.request('call.signal', { callId, payload }) }, stunUrl, 50 + i, true);
-        cleanup.push(() => peer.close());
-        const serverCandidatePorts: number[] = [];
-        let handled = 0;
-        const pump = setInterval(() => {
-          while (handled < client.notifications.length) {
-            const n = client.notifications[handled++]!;
-            if (n.type !== 'call.signal') continue;
-            const payload: ServerSignalPayload = n.payload;
-            if (payload.type === 'iceCandidate') serverCandidatePorts.push(Number(payload.candidate.candidate.split(' ')[5]));
-            void peer.handle(payload);
-          }
-        }, 5);
-        cleanup.push(() => clearInterval(pump));
-        await peer.publish();
-        return { client, callId, peer, serverCandidatePorts, tag: 50 + i };
-      }),
-    );
+    const users = await Promise.all((['alice', 'bob'] as const).map((name, i) => loopbackCall(signaling.signalingUrl!, name, 50 + i)));
 
     await until(() => users.every((u) => u.peer.videoCount(u.client.userId) > 10));
     for (const user of users) {
@@ -231,23 +222,7 @@ describe('startServer() with media workers', () => {
     probe.close();
     expect(bound?.code).toBe('EADDRINUSE');
 
-    const client = await TestClient.signIn(server.signalingUrl!, 'wendy', { timeoutMs: 15_000 });
-    cleanup.push(() => client.close());
-    const { callId } = (await client.request('call.start', { audioOnly: false, topology: 'loopback' })) as { callId: CallId };
-    const peer = new SfuPeer(client.userId, { send: (payload) => client.request('call.signal', { callId, payload }) }, stunUrl, 60, true);
-    cleanup.push(() => peer.close());
-    const serverCandidatePorts: number[] = [];
-    let handled = 0;
-    const pump = setInterval(() => {
-      while (handled < client.notifications.length) {
-        const n = client.notifications[handled++]!;
-        if (n.type !== 'call.signal') continue;
-        if (n.payload.type === 'iceCandidate') serverCandidatePorts.push(Number(n.payload.candidate.candidate.split(' ')[5]));
-        void peer.handle(n.payload);
-      }
-    }, 5);
-    cleanup.push(() => clearInterval(pump));
-    await peer.publish();
+    const { client, peer, serverCandidatePorts } = await loopbackCall(server.signalingUrl!, 'wendy', 60);
     await until(() => peer.videoCount(client.userId) > 10);
     expect(new Set(serverCandidatePorts)).toEqual(new Set([SMALL_RANGE[0] + 1]));
   });
