@@ -127,7 +127,7 @@ export class FastPath {
     if (this.closed) return false;
     const h = packet.header;
     const payload = packet.payload;
-    const buf = this.nextSlot();
+    const buf = nextSlot();
     const csrcs = h.csrc;
     const cc = csrcs.length & 0x0f;
     let extLength = 0;
@@ -247,7 +247,7 @@ export class FastPath {
 
   private async sendRtcp(packets: RtcpPacket[]): Promise<number | undefined> {
     if (this.closed) return undefined;
-    const buf = this.nextSlot();
+    const buf = nextSlot();
     let at = 0;
     for (const packet of packets) {
       const bytes = packet.serialize();
@@ -264,7 +264,7 @@ export class FastPath {
   private async sendRtpHeader(payload: Buffer, header: RtpHeader): Promise<number> {
     if (this.closed) return 0;
     const bytes = new RtpPacket(header, payload).serialize();
-    const buf = this.nextSlot();
+    const buf = nextSlot();
     if (bytes.length + this.session.outbound.rtpOverhead > SLOT_BYTES) return 0;
     bytes.copy(buf);
     const length = this.session.outbound.protectRtp(buf, bytes.length);
@@ -292,19 +292,15 @@ export class FastPath {
     // TURN and other non-UDP candidates: werift's send, with a copy (it is asynchronous).
     connection.send(Buffer.from(buf.subarray(0, length))).catch(() => undefined);
   }
-
-  private nextSlot(): Buffer {
-    return nextSlot();
-  }
 }
 
 /**
- * Send buffers, one ring for the whole process (1.6 MB): every endpoint writes and
- * sends from the main thread, and a send reaches the kernel inside socket.send() (see
- * sendWithoutLookup), so a slot is free again as soon as send() returns. A send the
- * kernel makes Node queue (socket buffer full), or one deferred by a lookup (an IPv6
- * destination), keeps its slot until RING_SIZE more packets were written, which is far
- * longer than either takes.
+ * Send buffers, one ring per thread (1.6 MB; the main thread and each media worker
+ * have their own module instance): every endpoint of a thread writes and sends from
+ * it, and a send reaches the kernel inside socket.send() (see sendWithoutLookup), so
+ * a slot is free again as soon as send() returns. A send the kernel makes Node queue
+ * (socket buffer full), or one deferred by a lookup (an IPv6 destination), keeps its
+ * slot until RING_SIZE more packets were written, which is far longer than either takes.
  */
 const ring: Buffer[] = [];
 let ringAt = 0;
