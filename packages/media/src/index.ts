@@ -56,6 +56,7 @@ export {
   isMediaProfile,
   SupervisedProcess,
   probeMedia,
+  UploadError,
   type RecorderEndpointOptions,
   type PlayerEndpointOptions,
   type UriEndpointState,

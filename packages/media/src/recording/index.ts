@@ -4,3 +4,4 @@ export { MEDIA_PROFILES, isMediaProfile, profileSpec, type MediaProfile } from '
 export { SupervisedProcess, type SupervisedProcessOptions, type SupervisedProcessEvents } from './SupervisedProcess.js';
 export { probeMedia, type ProbeResult, type ProbedStream } from './probe.js';
 export { createRecorderEndpoint, createPlayerEndpoint } from './factories.js';
+export { UploadError, uploadFile, CONTAINER_MIME, type UploadOptions } from './upload.js';
