@@ -57,6 +57,8 @@ export {
   SupervisedProcess,
   probeMedia,
   UploadError,
+  HttpPostEndpoint,
+  type HttpPostEndpointOptions,
   type RecorderEndpointOptions,
   type PlayerEndpointOptions,
   type UriEndpointState,

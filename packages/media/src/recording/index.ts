@@ -5,3 +5,5 @@ export { SupervisedProcess, type SupervisedProcessOptions, type SupervisedProces
 export { probeMedia, type ProbeResult, type ProbedStream } from './probe.js';
 export { createRecorderEndpoint, createPlayerEndpoint } from './factories.js';
 export { UploadError, uploadFile, CONTAINER_MIME, type UploadOptions } from './upload.js';
+export { HttpPostEndpoint, type HttpPostEndpointOptions, type HttpPostEndpointEvents, type PlayStreamOptions } from './HttpPostEndpoint.js';
+export { probeHead } from './probe.js';
