@@ -47,11 +47,15 @@ interface Upload {
   file: string;
 }
 
-/** An HTTP server of the test's own: stores each POST body in a file and answers `status`. */
-async function uploadServer(status: number): Promise<{ url: string; uploads: Upload[]; server: Server }> {
+/** An HTTP server of the test's own: stores each POST body in a file and answers `status` ('cut': drops the connection mid-body). */
+async function uploadServer(status: number | 'cut'): Promise<{ url: string; uploads: Upload[]; server: Server }> {
   const uploads: Upload[] = [];
   let n = 0;
   const server = createServer((req, res) => {
+    if (status === 'cut') {
+      req.once('data', () => req.socket.destroy());
+      return;
+    }
     const file = join(dir, `received-${String(++n)}.webm`);
     void pump(req, createWriteStream(file)).then(() => {
       uploads.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, file });
@@ -116,8 +120,9 @@ describe.skipIf(!tools)('RecorderEndpoint to an http:// URI through the official
     await pipeline.release();
   });
 
-  it('a refused upload (HTTP 500) and an absent server raise the Error event; each local copy is kept, named in it, and plays', async () => {
+  it('a refused upload (HTTP 500), an absent server and a cut connection raise the Error event; each local copy is kept, named in it, and plays', async () => {
     const refusing = await uploadServer(500);
+    const cutting = await uploadServer('cut');
     const absent = await uploadServer(200);
     await new Promise<void>((resolve) => absent.server.close(() => resolve()));
     const client = await kurento();
@@ -126,8 +131,9 @@ describe.skipIf(!tools)('RecorderEndpoint to an http:// URI through the official
     const recorders = [
       await pipeline.create('RecorderEndpoint', { uri: `${refusing.url}/refused.webm` }),
       await pipeline.create('RecorderEndpoint', { uri: `${absent.url}/absent.webm` }),
+      await pipeline.create('RecorderEndpoint', { uri: `${cutting.url}/cut.webm` }),
     ];
-    const errors: Array<Array<Record<string, unknown>>> = [[], []];
+    const errors: Array<Array<Record<string, unknown>>> = [[], [], []];
     recorders.forEach((r, i) => r.on('Error', (e) => errors[i]!.push(e)));
     let ended = false;
     player.on('EndOfStream', () => {
@@ -146,7 +152,9 @@ describe.skipIf(!tools)('RecorderEndpoint to an http:// URI through the official
     expect(String(errors[0]![0]!.description)).toMatch(/HTTP response error \(received: 500\)/);
     expect(errors[1]![0]).toMatchObject({ type: 'UNEXPECTED_ELEMENT_ERROR', errorCode: 10 });
     expect(String(errors[1]![0]!.description)).toMatch(/ECONNREFUSED/);
-    for (const [i, name] of ['refused.webm', 'absent.webm'].entries()) {
+    expect(errors[2]![0]).toMatchObject({ type: 'UNEXPECTED_ELEMENT_ERROR', errorCode: 10 });
+    expect(String(errors[2]![0]!.description)).toMatch(/EPIPE|ECONNRESET|socket hang up/);
+    for (const [i, name] of ['refused.webm', 'absent.webm', 'cut.webm'].entries()) {
       const kept = /kept at (.+)$/.exec(String(errors[i]![0]!.description))?.[1];
       expect(kept).toMatch(new RegExp(`roundtable-recordings/.+-${name}$`));
       expect(existsSync(kept!)).toBe(true);
