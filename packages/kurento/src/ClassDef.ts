@@ -20,6 +20,8 @@ export interface ServerFacade {
   readonly version: string;
   /** URLs of HttpPostEndpoints, served on the server's own HTTP port. */
   readonly httpPost: HttpPostServer;
+  /** Folder of the local copies of recordings to http(s) URIs (undefined: the engine's default). */
+  readonly recordingSpoolDir: string | undefined;
 }
 
 export type Operation = (obj: RemoteObject, params: Params, ctx: CallContext) => unknown;

@@ -34,6 +34,8 @@ export interface KurentoServerOptions {
   media?: Partial<MediaConfig>;
   /** HttpPostEndpoint URLs (announced address, body cap, idle timeout). */
   httpPost?: HttpPostServerOptions;
+  /** Folder of the local copies of recordings to http(s) URIs. Default `<os.tmpdir()>/roundtable-recordings`. */
+  recordingSpoolDir?: string;
   logger?: KurentoLogger;
 }
 
@@ -103,6 +105,7 @@ export class KurentoServer {
       mediaConfig: options.media ?? {},
       version: ROUNDTABLE_KMS_VERSION,
       httpPost: this.httpPost,
+      recordingSpoolDir: options.recordingSpoolDir,
     };
     this.ctx = { server: facade };
     this.manager = new RemoteObject(SERVER_MANAGER_ID, this.classDef('ServerManager'), {}, undefined, undefined);

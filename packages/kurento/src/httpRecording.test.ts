@@ -14,9 +14,10 @@ import { useKurentoHarness } from './testing/harness.js';
 import { until } from './testing/kurentoPeers.js';
 
 // Ports: the server's media 62400-62549.
-const h = useKurentoHarness([62400, 62549]);
-const cleanup = h.cleanup;
 const dir = mkdtempSync(join(tmpdir(), 'rt-kurento-upload-'));
+const spool = join(dir, 'spool');
+const h = useKurentoHarness([62400, 62549], { recordingSpoolDir: spool });
+const cleanup = h.cleanup;
 const clip = join(dir, 'clip.webm');
 const tools = hasTools();
 
@@ -114,9 +115,8 @@ describe.skipIf(!tools)('RecorderEndpoint to an http:// URI through the official
     expect(info.duration).toBeGreaterThan(2.5);
     expect(info.duration).toBeLessThan(5);
     expect(errors).toEqual([]);
-    // The local copy is gone once the server has the file.
-    const spool = join(tmpdir(), 'roundtable-recordings');
-    expect(existsSync(spool) ? readdirSync(spool).filter((n) => n.endsWith('-call.webm')) : []).toEqual([]);
+    // The local copy (in the spool folder given to the server) is gone once the server has the file.
+    expect(readdirSync(spool)).toEqual([]);
     await pipeline.release();
   });
 
@@ -156,9 +156,9 @@ describe.skipIf(!tools)('RecorderEndpoint to an http:// URI through the official
     expect(String(errors[2]![0]!.description)).toMatch(/EPIPE|ECONNRESET|socket hang up/);
     for (const [i, name] of ['refused.webm', 'absent.webm', 'cut.webm'].entries()) {
       const kept = /kept at (.+)$/.exec(String(errors[i]![0]!.description))?.[1];
-      expect(kept).toMatch(new RegExp(`roundtable-recordings/.+-${name}$`));
+      expect(kept!.startsWith(`${spool}/`)).toBe(true);
+      expect(kept).toMatch(new RegExp(`-${name}$`));
       expect(existsSync(kept!)).toBe(true);
-      cleanup.push(() => rmSync(kept!, { force: true }));
       const info = await probeMedia(kept!);
       expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
       expect(info.duration).toBeGreaterThan(2.5);

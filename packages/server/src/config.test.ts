@@ -163,6 +163,10 @@ describe('loadConfig() from environment variables', () => {
     expect(configError({ flags: { 'kurento-announced-address': 'not a host!' } }).message).toMatch(/^--kurento-announced-address: /);
   });
 
+  it('reads the folder of recordings waiting for their upload', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_KURENTO_UPLOAD_SPOOL: '/var/spool/roundtable' } }).kurento).toEqual({ host: '127.0.0.1', port: 8888, recordingSpoolDir: '/var/spool/roundtable' });
+  });
+
   it('turns the metrics off with ROUNDTABLE_METRICS or --metrics, and refuses a value that is not a switch', () => {
     expect(loadConfig({ env: { ROUNDTABLE_METRICS: 'off' } }).metrics).toBe(false);
     expect(loadConfig({ env: { ROUNDTABLE_METRICS: 'off' }, flags: { metrics: 'on' } }).metrics).toBe(true);

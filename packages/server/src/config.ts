@@ -104,6 +104,8 @@ export interface KurentoOptions {
    * and the body cap (`ROUNDTABLE_KURENTO_HTTP_POST_MAX_BYTES`). Left out when neither is set.
    */
   httpPost?: { announcedAddress?: string; maxBodyBytes?: number };
+  /** Folder of the local copies of recordings to http(s) URIs (`ROUNDTABLE_KURENTO_UPLOAD_SPOOL`). Left out when not set. */
+  recordingSpoolDir?: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -280,7 +282,14 @@ function resolveKurento(s: Settings, role: Role, http: { host: string; port: num
   const announcedAddress = s.get('kurento.announcedAddress');
   const maxBodyBytes = s.get('kurento.httpPostMaxBytes');
   const httpPost = { ...(announcedAddress === undefined ? {} : { announcedAddress }), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) };
-  return { host, port, ...(secret === undefined ? {} : { secret }), ...(Object.keys(httpPost).length > 0 ? { httpPost } : {}) };
+  const recordingSpoolDir = s.get('kurento.uploadSpool');
+  return {
+    host,
+    port,
+    ...(secret === undefined ? {} : { secret }),
+    ...(Object.keys(httpPost).length > 0 ? { httpPost } : {}),
+    ...(recordingSpoolDir === undefined ? {} : { recordingSpoolDir }),
+  };
 }
 
 function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): SignalingConfig {

@@ -265,6 +265,16 @@ export const SETTINGS = {
     help: 'largest media file accepted by one POST to an HttpPostEndpoint (more is answered 413)',
     schema: byteCountValue,
   },
+  'kurento.uploadSpool': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_UPLOAD_SPOOL',
+    flag: 'kurento-upload-spool',
+    arg: 'DIR',
+    default: "'roundtable-recordings' in the system's temporary folder",
+    help: 'folder where recordings to http(s):// URIs are written before their upload; a failed upload leaves its file there',
+    isPath: true,
+    schema: pathValue,
+  },
   'signaling.db': {
     section: 'signaling',
     env: 'ROUNDTABLE_DB',

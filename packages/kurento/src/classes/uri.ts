@@ -68,10 +68,12 @@ const simple = (event: 'recording' | 'paused' | 'stopped') => (obj: RemoteObject
 export const RecorderEndpointSpec: ClassSpec = {
   name: 'RecorderEndpoint',
   parent: 'UriEndpoint',
-  create: (p) => {
+  create: (p, ctx) => {
     const pipeline = p.object('mediaPipeline', 'MediaPipeline');
+    const spoolDir = ctx.server.recordingSpoolDir;
     const recorder = createRecorderEndpoint(targetOf(pipeline, MediaPipeline), {
       uri: p.string('uri'),
+      ...(spoolDir === undefined ? {} : { spoolDir }),
       mediaProfile: p.optString('mediaProfile') ?? 'WEBM',
       stopOnEndOfStream: p.optBool('stopOnEndOfStream') ?? false,
     });
