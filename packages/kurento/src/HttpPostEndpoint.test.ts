@@ -19,6 +19,8 @@ const dir = mkdtempSync(join(tmpdir(), 'rt-kurento-httppost-'));
 const clip = join(dir, 'clip.webm');
 /** Larger than what is read to probe the tracks (256 KiB): the rest streams in at the media's pace. */
 const bigClip = join(dir, 'big.webm');
+/** H.264 + AAC with its index first, as `-movflags +faststart` writes it. */
+const mp4Clip = join(dir, 'clip.mp4');
 const tools = hasTools();
 
 function hasTools(): boolean {
@@ -41,6 +43,10 @@ beforeAll(() => {
   execFileSync('ffmpeg', [
     ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x480:rate=30:duration=4', '-f', 'lavfi', '-i', 'sine=frequency=660:duration=4'],
     ...['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2M', '-minrate', '2M', '-maxrate', '2M', '-c:a', 'libopus', bigClip],
+  ]);
+  execFileSync('ffmpeg', [
+    ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30:duration=2', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2'],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', mp4Clip],
   ]);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,10 +86,11 @@ function post(url: string, body: Readable | Buffer, headers: Record<string, stri
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!tools)('HttpPostEndpoint through the official kurento-client', () => {
-  it('a WebM file POSTed to getUrl() plays into a WebRtcEndpoint a werift peer receives; a second POST meanwhile is refused; EndOfStream at its end', async () => {
+  it('a WebM file POSTed to getUrl() plays (useEncodedMedia: as it is) into a WebRtcEndpoint a werift peer receives; a second POST meanwhile is refused; EndOfStream at its end', async () => {
     const client = await kurento();
     const pipeline = await client.create('MediaPipeline');
-    const httpPost = await pipeline.create('HttpPostEndpoint', { disconnectionTimeout: 5 });
+    // VP8 + Opus are sent as they are (no transcoding of the large clip on a busy machine).
+    const httpPost = await pipeline.create('HttpPostEndpoint', { disconnectionTimeout: 5, useEncodedMedia: true });
     const ep = await pipeline.create('WebRtcEndpoint');
     const viewer = viewerPeer(h.stunUrl);
     cleanup.push(() => viewer.pc.close());
@@ -109,10 +116,10 @@ describe.skipIf(!tools)('HttpPostEndpoint through the official kurento-client', 
     await pipeline.release();
   });
 
-  it('a multipart/form-data upload plays too; disconnectionTimeout after the POST ends expires the URL: MediaSessionTerminated, getUrl() empty, 404', async () => {
+  it('a multipart/form-data upload plays too (transcoded); disconnectionTimeout after the POST ends expires the URL: MediaSessionTerminated, getUrl() empty, 404', async () => {
     const client = await kurento();
     const pipeline = await client.create('MediaPipeline');
-    const httpPost = await pipeline.create('HttpPostEndpoint', { disconnectionTimeout: 1, useEncodedMedia: true });
+    const httpPost = await pipeline.create('HttpPostEndpoint', { disconnectionTimeout: 1 });
     const ep = await pipeline.create('WebRtcEndpoint');
     const viewer = viewerPeer(h.stunUrl);
     cleanup.push(() => viewer.pc.close());
@@ -139,6 +146,28 @@ describe.skipIf(!tools)('HttpPostEndpoint through the official kurento-client', 
     expect(await call<string>(httpPost, 'getUrl')).toBe('');
     expect((await post(url, readFileSync(clip))).status).toBe(404);
     expect((await post(url.replace(/[0-9a-f-]{36}$/, '00000000-0000-4000-8000-000000000000'), Buffer.from('x'))).status).toBe(404);
+    await pipeline.release();
+  });
+
+  it('an MP4 (H.264 + AAC) POSTed plays as VP8 + Opus', async () => {
+    const client = await kurento();
+    const pipeline = await client.create('MediaPipeline');
+    const httpPost = await pipeline.create('HttpPostEndpoint');
+    const ep = await pipeline.create('WebRtcEndpoint');
+    const viewer = viewerPeer(h.stunUrl);
+    cleanup.push(() => viewer.pc.close());
+    await httpPost.connect(ep);
+    await connectThroughKurento(viewer.pc, ep);
+    let ended = false;
+    httpPost.on('EndOfStream', () => {
+      ended = true;
+    });
+    await sleep(200);
+    const answer = await post(await call<string>(httpPost, 'getUrl'), readFileSync(mp4Clip), { 'content-type': 'video/mp4' });
+    expect(answer.status).toBe(200);
+    await until(() => ended);
+    expect(viewer.got.video.length).toBeGreaterThan(40);
+    expect(viewer.got.audio.length).toBeGreaterThan(40);
     await pipeline.release();
   });
 
