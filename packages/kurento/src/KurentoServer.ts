@@ -167,9 +167,9 @@ export class KurentoServer {
           }),
       ),
     );
+    this.httpPost.close(); // ends uploads in progress, which would hold http.close() up
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     this.http = undefined;
-    this.httpPost.close();
     for (const session of [...this.sessions.values()]) this.endSession(session);
   }
 
