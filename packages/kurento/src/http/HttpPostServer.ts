@@ -142,7 +142,9 @@ export class HttpPostServer {
       body.destroy(error);
     };
     req.once('error', failed);
-    req.once('aborted', () => failed(new Error('the client closed the connection')));
+    req.once('close', () => {
+      if (!req.complete) failed(new Error('the client closed the connection'));
+    });
     limiter.once('error', failed);
     try {
       await reg.endpoint.play(body, { idleTimeoutMs: this.options.idleTimeoutMs ?? 10_000 });
