@@ -1,4 +1,5 @@
 import type { MediaConfig } from '@roundtable/media';
+import type { HttpPostServer } from './http/HttpPostServer.js';
 import type { Params } from './Params.js';
 import type { RemoteObject } from './RemoteObject.js';
 
@@ -17,6 +18,10 @@ export interface ServerFacade {
   onObjectLifecycle(owner: RemoteObject['owner'], listener: (event: 'created' | 'destroyed', id: string) => void): () => void;
   readonly mediaConfig: Partial<MediaConfig>;
   readonly version: string;
+  /** URLs of HttpPostEndpoints, served on the server's own HTTP port. */
+  readonly httpPost: HttpPostServer;
+  /** Folder of the local copies of recordings to http(s) URIs (undefined: the engine's default). */
+  readonly recordingSpoolDir: string | undefined;
 }
 
 export type Operation = (obj: RemoteObject, params: Params, ctx: CallContext) => unknown;

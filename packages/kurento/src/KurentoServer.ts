@@ -5,6 +5,7 @@ import { MediaObject, type MediaConfig } from '@roundtable/media';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CallContext, ClassDef, ServerFacade } from './ClassDef.js';
 import { buildClasses } from './classes/index.js';
+import { HttpPostServer, type HttpPostServerOptions } from './http/HttpPostServer.js';
 import { kurentoErrorOf } from './classes/helpers.js';
 import { KurentoError } from './errors.js';
 import { JsonStreamSplitter, parseRequest, type JsonRpcRequest } from './jsonrpc.js';
@@ -31,6 +32,10 @@ export interface KurentoServerOptions {
   sessionGraceMs?: number;
   /** Settings of the pipelines created through this server. */
   media?: Partial<MediaConfig>;
+  /** HttpPostEndpoint URLs (announced address, body cap, idle timeout). */
+  httpPost?: HttpPostServerOptions;
+  /** Folder of the local copies of recordings to http(s) URIs. Default `<os.tmpdir()>/roundtable-recordings`. */
+  recordingSpoolDir?: string;
   logger?: KurentoLogger;
 }
 
@@ -71,6 +76,7 @@ export class KurentoServer {
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
   private readonly graceMs: number;
+  private readonly httpPost: HttpPostServer;
 
   private readonly handlers: Record<string, Handler> = {
     create: (r) => this.create(r),
@@ -86,6 +92,7 @@ export class KurentoServer {
   constructor(private readonly options: KurentoServerOptions = {}) {
     this.log = options.logger ?? silent;
     this.graceMs = options.sessionGraceMs ?? 240_000;
+    this.httpPost = new HttpPostServer(options.httpPost ?? {}, this.log);
     const facade: ServerFacade = {
       idOf: (target) => this.idsByTarget.get(target),
       sessionIds: () => [...this.sessions.keys()],
@@ -97,6 +104,8 @@ export class KurentoServer {
       },
       mediaConfig: options.media ?? {},
       version: ROUNDTABLE_KMS_VERSION,
+      httpPost: this.httpPost,
+      recordingSpoolDir: options.recordingSpoolDir,
     };
     this.ctx = { server: facade };
     this.manager = new RemoteObject(SERVER_MANAGER_ID, this.classDef('ServerManager'), {}, undefined, undefined);
@@ -104,7 +113,8 @@ export class KurentoServer {
   }
 
   async listen(): Promise<{ url: string; port: number }> {
-    const http = createServer((_req, res) => {
+    const http = createServer((req, res) => {
+      if (this.httpPost.handles(req)) return this.httpPost.handle(req, res);
       res.writeHead(426, { 'content-type': 'text/plain' }).end('Kurento Protocol: connect with a WebSocket\n');
     });
     const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
@@ -120,6 +130,8 @@ export class KurentoServer {
       }
       wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
     });
+    // Media POSTs are paced by playback and may outlast Node's 5-minute request limit; HttpPostServer has its own idle timeout.
+    http.requestTimeout = 0;
     this.http = http;
     this.wss = wss;
     const host = this.options.host ?? '127.0.0.1';
@@ -128,6 +140,7 @@ export class KurentoServer {
       http.listen(this.options.port ?? 8888, host, () => resolve());
     });
     const port = (http.address() as AddressInfo).port;
+    this.httpPost.listening(host, port);
     if (!isLoopback(host) && !this.options.secret) {
       this.log.warn({ host }, 'Kurento Protocol listens beyond loopback without a shared secret');
     }
@@ -154,6 +167,7 @@ export class KurentoServer {
           }),
       ),
     );
+    this.httpPost.close(); // ends uploads in progress, which would hold http.close() up
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     this.http = undefined;
     for (const session of [...this.sessions.values()]) this.endSession(session);

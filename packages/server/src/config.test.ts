@@ -153,6 +153,20 @@ describe('loadConfig() from environment variables', () => {
     expect(configError({ env: { ROUNDTABLE_KURENTO_PORT: '70000' } }).message).toMatch(/^ROUNDTABLE_KURENTO_PORT: /);
   });
 
+  it('reads the HttpPostEndpoint URL settings: the announced host and the body cap', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_KURENTO_ANNOUNCED_ADDRESS: 'media.example.com' }, flags: { 'kurento-http-post-max-bytes': '1048576' } }).kurento).toEqual({
+      host: '127.0.0.1',
+      port: 8888,
+      httpPost: { announcedAddress: 'media.example.com', maxBodyBytes: 1048576 },
+    });
+    expect(configError({ env: { ROUNDTABLE_KURENTO_HTTP_POST_MAX_BYTES: '1 GB' } }).message).toMatch(/^ROUNDTABLE_KURENTO_HTTP_POST_MAX_BYTES: '1 GB' is not a number of bytes/);
+    expect(configError({ flags: { 'kurento-announced-address': 'not a host!' } }).message).toMatch(/^--kurento-announced-address: /);
+  });
+
+  it('reads the folder of recordings waiting for their upload', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_KURENTO_UPLOAD_SPOOL: '/var/spool/roundtable' } }).kurento).toEqual({ host: '127.0.0.1', port: 8888, recordingSpoolDir: '/var/spool/roundtable' });
+  });
+
   it('turns the metrics off with ROUNDTABLE_METRICS or --metrics, and refuses a value that is not a switch', () => {
     expect(loadConfig({ env: { ROUNDTABLE_METRICS: 'off' } }).metrics).toBe(false);
     expect(loadConfig({ env: { ROUNDTABLE_METRICS: 'off' }, flags: { metrics: 'on' } }).metrics).toBe(true);

@@ -99,6 +99,13 @@ export interface KurentoOptions {
   host: string;
   port: number;
   secret?: string;
+  /**
+   * HttpPostEndpoint URLs: the host announced in them (`ROUNDTABLE_KURENTO_ANNOUNCED_ADDRESS`)
+   * and the body cap (`ROUNDTABLE_KURENTO_HTTP_POST_MAX_BYTES`). Left out when neither is set.
+   */
+  httpPost?: { announcedAddress?: string; maxBodyBytes?: number };
+  /** Folder of the local copies of recordings to http(s) URIs (`ROUNDTABLE_KURENTO_UPLOAD_SPOOL`). Left out when not set. */
+  recordingSpoolDir?: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -272,7 +279,17 @@ function resolveKurento(s: Settings, role: Role, http: { host: string; port: num
   if (port !== 0 && port === http.port && hostsOverlap(host, http.host)) {
     problems.push(s.problem('kurento.port', `port ${port} is also the HTTP port (${s.where('port')}): give the Kurento Protocol endpoint another port`));
   }
-  return { host, port, ...(secret === undefined ? {} : { secret }) };
+  const announcedAddress = s.get('kurento.announcedAddress');
+  const maxBodyBytes = s.get('kurento.httpPostMaxBytes');
+  const httpPost = { ...(announcedAddress === undefined ? {} : { announcedAddress }), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) };
+  const recordingSpoolDir = s.get('kurento.uploadSpool');
+  return {
+    host,
+    port,
+    ...(secret === undefined ? {} : { secret }),
+    ...(Object.keys(httpPost).length > 0 ? { httpPost } : {}),
+    ...(recordingSpoolDir === undefined ? {} : { recordingSpoolDir }),
+  };
 }
 
 function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): SignalingConfig {

@@ -201,5 +201,14 @@ function parseWorkerCount(text: string): number {
 /** A number of media worker threads, 0-256 (0: rooms run in the main thread). */
 export const workerCountValue = parsedBy(numberOrString('a number of media workers'), (value) => parseWorkerCount(String(value).trim()));
 
+function parseByteCount(text: string): number {
+  const bytes = Number(text);
+  if (!/^\d+$/.test(text) || bytes < 1024 || !Number.isSafeInteger(bytes)) throw new InvalidValue(`${quoted(text)} is not a number of bytes (an integer, at least 1024)`);
+  return bytes;
+}
+
+/** A size in bytes (an integer, at least 1024). */
+export const byteCountValue = parsedBy(numberOrString('a number of bytes'), (value) => parseByteCount(String(value).trim()));
+
 /** How long a call rings, in ms (1000-600000). */
 export const ringTimeoutValue = parsedBy(numberOrString('a number of milliseconds'), (value) => parseRingTimeout(String(value).trim()));

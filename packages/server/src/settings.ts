@@ -8,6 +8,7 @@ import { DEFAULT_MEDIA_CONFIG } from '@roundtable/media';
 import { DEFAULT_DB_PATH } from '@roundtable/signaling';
 import type { z } from 'zod';
 import {
+  byteCountValue,
   hostValue,
   iceServersValue,
   ipAddressListValue,
@@ -33,6 +34,7 @@ export const DEFAULT_PORT = 8080;
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 export const DEFAULT_KURENTO_HOST = '127.0.0.1';
 export const DEFAULT_KURENTO_PORT = 8888;
+export const DEFAULT_HTTP_POST_MAX_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_RING_TIMEOUT_MS = 60_000;
 export { DEFAULT_DB_PATH };
 
@@ -244,6 +246,34 @@ export const SETTINGS = {
     default: 'none',
     help: 'shared secret clients send as ?access_token= (or Authorization: Bearer)',
     schema: secretValue,
+  },
+  'kurento.announcedAddress': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_ANNOUNCED_ADDRESS',
+    flag: 'kurento-announced-address',
+    arg: 'HOST',
+    default: 'kurento.host; the first non-internal IPv4 address when that is 0.0.0.0',
+    help: "host in the URLs of HttpPostEndpoints (getUrl), which the application's clients POST media to",
+    schema: hostValue,
+  },
+  'kurento.httpPostMaxBytes': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_HTTP_POST_MAX_BYTES',
+    flag: 'kurento-http-post-max-bytes',
+    arg: 'BYTES',
+    default: String(DEFAULT_HTTP_POST_MAX_BYTES),
+    help: 'largest media file accepted by one POST to an HttpPostEndpoint (more is answered 413)',
+    schema: byteCountValue,
+  },
+  'kurento.uploadSpool': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_UPLOAD_SPOOL',
+    flag: 'kurento-upload-spool',
+    arg: 'DIR',
+    default: "'roundtable-recordings' in the system's temporary folder",
+    help: 'folder where recordings to http(s):// URIs are written before their upload; a failed upload leaves its file there',
+    isPath: true,
+    schema: pathValue,
   },
   'signaling.db': {
     section: 'signaling',

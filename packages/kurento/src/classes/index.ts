@@ -2,6 +2,7 @@ import { ClassDef, type ClassSpec } from '../ClassDef.js';
 import { KurentoError } from '../errors.js';
 import { EndpointSpec, FilterSpec, MediaElementSpec, MediaObjectSpec, MediaPipelineSpec, PassThroughSpec, ServerManagerSpec } from './core.js';
 import { BaseRtpEndpointSpec, SdpEndpointSpec, SessionEndpointSpec, WebRtcEndpointSpec } from './endpoints.js';
+import { HttpEndpointSpec, HttpPostEndpointSpec } from './httpPost.js';
 import { CompositeSpec, DispatcherOneToManySpec, DispatcherSpec, HubPortSpec, HubSpec, RtpEndpointSpec } from './hubs.js';
 import { PlayerEndpointSpec, RecorderEndpointSpec, UriEndpointSpec } from './uri.js';
 
@@ -9,7 +10,6 @@ import { PlayerEndpointSpec, RecorderEndpointSpec, UriEndpointSpec } from './uri
 const LATER: Record<string, string> = {
   Mixer: 'Mixer (media mixing) comes with the MCU/recording work',
   AlphaBlending: 'AlphaBlending (video composition) comes with the MCU/recording work',
-  HttpPostEndpoint: 'HttpPostEndpoint is not planned',
 };
 
 function later(name: string, parent: string): ClassSpec {
@@ -44,10 +44,10 @@ const SPECS: ClassSpec[] = [
   UriEndpointSpec,
   RecorderEndpointSpec,
   PlayerEndpointSpec,
-  { name: 'HttpEndpoint', parent: 'SessionEndpoint', abstract: true },
+  HttpEndpointSpec,
+  HttpPostEndpointSpec,
   later('Mixer', 'Hub'),
   later('AlphaBlending', 'Hub'),
-  later('HttpPostEndpoint', 'HttpEndpoint'),
 ];
 
 /** Every remote class by name, with parents resolved. */

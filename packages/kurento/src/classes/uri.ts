@@ -3,6 +3,7 @@ import {
   MediaPipeline,
   PlayerEndpoint,
   RecorderEndpoint,
+  UploadError,
   createPlayerEndpoint,
   createRecorderEndpoint,
   type UriEndpointState,
@@ -15,6 +16,8 @@ import { kurentoErrorOf, targetOf } from './helpers.js';
 
 type UriTarget = RecorderEndpoint | PlayerEndpoint;
 
+const GST_RESOURCE_ERROR_WRITE = 10;
+
 function uriTarget(obj: RemoteObject): UriTarget {
   if (obj.target instanceof RecorderEndpoint || obj.target instanceof PlayerEndpoint) return obj.target;
   throw new KurentoError('MEDIA_OBJECT_OPERATION_NOT_SUPPORTED', `${obj.type} is not a UriEndpoint`);
@@ -25,6 +28,12 @@ function errorEvent(obj: RemoteObject, emit: Emit): () => void {
   const target = obj.target;
   if (!(target instanceof RecorderEndpoint || target instanceof PlayerEndpoint)) return () => undefined;
   const onError = (error: MediaError): void => {
+    if (error instanceof UploadError) {
+      // KMS reports its HTTP sink's failure as an element error with GStreamer's
+      // GST_RESOURCE_ERROR_WRITE code.
+      emit({ description: error.message, errorCode: GST_RESOURCE_ERROR_WRITE, type: 'UNEXPECTED_ELEMENT_ERROR' });
+      return;
+    }
     const k = kurentoErrorOf(error);
     emit({ description: error.message, errorCode: k.code, type: k.type });
   };
@@ -59,10 +68,12 @@ const simple = (event: 'recording' | 'paused' | 'stopped') => (obj: RemoteObject
 export const RecorderEndpointSpec: ClassSpec = {
   name: 'RecorderEndpoint',
   parent: 'UriEndpoint',
-  create: (p) => {
+  create: (p, ctx) => {
     const pipeline = p.object('mediaPipeline', 'MediaPipeline');
+    const spoolDir = ctx.server.recordingSpoolDir;
     const recorder = createRecorderEndpoint(targetOf(pipeline, MediaPipeline), {
       uri: p.string('uri'),
+      ...(spoolDir === undefined ? {} : { spoolDir }),
       mediaProfile: p.optString('mediaProfile') ?? 'WEBM',
       stopOnEndOfStream: p.optBool('stopOnEndOfStream') ?? false,
     });

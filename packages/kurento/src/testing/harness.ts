@@ -1,6 +1,6 @@
 import { StunServer } from '@roundtable/media/testing';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { KurentoServer } from '../KurentoServer.js';
+import { KurentoServer, type KurentoServerOptions } from '../KurentoServer.js';
 
 export interface KurentoHarness {
   /** The Kurento Protocol URL of the file's server. */
@@ -14,14 +14,15 @@ export interface KurentoHarness {
 
 /**
  * One Kurento server (media on 127.0.0.1 in `portRange`) and one loopback STUN server
- * per test file; what a test registers in `cleanup` is undone after it.
+ * per test file (with `options`, e.g. a recording spool); what a test registers in
+ * `cleanup` is undone after it.
  */
-export function useKurentoHarness(portRange: [number, number]): KurentoHarness {
+export function useKurentoHarness(portRange: [number, number], options: Omit<KurentoServerOptions, 'port' | 'media'> = {}): KurentoHarness {
   const stun = new StunServer();
   const state = { url: '', stunUrl: '', server: undefined as KurentoServer | undefined };
   const cleanup: Array<() => unknown> = [];
   beforeAll(async () => {
-    state.server = new KurentoServer({ port: 0, media: { iceAddresses: ['127.0.0.1'], portRange } });
+    state.server = new KurentoServer({ ...options, port: 0, media: { iceAddresses: ['127.0.0.1'], portRange } });
     state.url = (await state.server.listen()).url;
     state.stunUrl = (await stun.listen()).url;
   });

@@ -1,5 +1,6 @@
 import { resolveMediaConfig, singleUdpPort, type MediaConfig } from '../config.js';
 import { Composite, type CompositeOptions } from '../mcu/Composite.js';
+import { HttpPostEndpoint, type HttpPostEndpointOptions } from '../recording/HttpPostEndpoint.js';
 import { PlayerEndpoint, type PlayerEndpointOptions } from '../recording/PlayerEndpoint.js';
 import { RecorderEndpoint, type RecorderEndpointOptions } from '../recording/RecorderEndpoint.js';
 import { RtpEndpoint, type RtpEndpointOptions } from '../rtp/RtpEndpoint.js';
@@ -87,6 +88,11 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
   /** Plays a file or URL into the pipeline (a source element). */
   createPlayerEndpoint(options: PlayerEndpointOptions): PlayerEndpoint {
     return this.adopt(new PlayerEndpoint(this, options));
+  }
+
+  /** Plays media files POSTed to it into the pipeline (a source element; the HTTP side is the caller's). */
+  createHttpPostEndpoint(options: HttpPostEndpointOptions = {}): HttpPostEndpoint {
+    return this.adopt(new HttpPostEndpoint(this, options));
   }
 
   /** A new port of `hub` (a hub of this pipeline). The port is an element of the pipeline. */

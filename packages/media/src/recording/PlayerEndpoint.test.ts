@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -62,6 +64,29 @@ describe.skipIf(!tools)('PlayerEndpoint', () => {
     expect(player.getPosition()).toBeGreaterThan(0);
     await ended;
     expect(states).toEqual(['START', 'STOP']);
+    expect(player.getState()).toBe('STOP');
+  });
+
+  it('plays an http:// URL (a local HTTP server of the test) the same way', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'video/webm' });
+      createReadStream(clip).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    h.track({ close: () => server.close() });
+    const pipeline = h.pipeline();
+    const player = createPlayerEndpoint(pipeline, { uri: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/clip.webm` });
+    const ep = pipeline.createWebRtcEndpoint({ direction: 'sendonly' });
+    player.connect(ep);
+    const pc = h.peer();
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    const video = collect(pc, 'video');
+    await negotiate(pc, ep);
+    await waitForConnected(pc);
+    const ended = player.waitFor('endOfStream', 30_000);
+    await player.play();
+    await until(() => video.length > 20, 20_000);
+    await ended;
     expect(player.getState()).toBe('STOP');
   });
 

@@ -1,12 +1,8 @@
-import { createSocket, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { RtpPacket } from 'werift';
 import { MediaError } from '../core/errors.js';
 import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
-import type { CodecInfo, MediaKind } from '../core/types.js';
-import { InboundStream } from '../rtp/InboundStream.js';
+import { FfmpegRtpInput } from './FfmpegRtpInput.js';
 import { probeMedia, type ProbeResult } from './probe.js';
 import { RecorderEndpoint, type UriEndpointState } from './RecorderEndpoint.js';
 import { SupervisedProcess } from './SupervisedProcess.js';
@@ -39,10 +35,6 @@ export interface VideoInfo {
   duration: number;
 }
 
-const VP8: CodecInfo = { mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 };
-const OPUS: CodecInfo = { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 };
-const CODECS: Record<MediaKind, CodecInfo> = { video: VP8, audio: OPUS };
-
 /**
  * A source element that plays a file or URL into the pipeline: a supervised FFmpeg
  * process reads it in real time, encodes VP8 and Opus (a keyframe every second, since
@@ -54,13 +46,9 @@ export class PlayerEndpoint extends MediaElement<PlayerEndpointEvents> {
   protected readonly forwardsInput = false;
   readonly uri: string;
   private readonly input: string;
-  private readonly pipeline: MediaPipeline;
   private state: UriEndpointState = 'STOP';
   private process: SupervisedProcess | undefined;
-  private readonly sockets = new Map<MediaKind, { socket: Socket; port: number }>();
-  private readonly inbound = new Map<number, InboundStream>();
-  /** SSRCs of the current FFmpeg run: packets of a killed run still in flight are dropped. */
-  private readonly currentSsrc = new Map<MediaKind, number>();
+  private readonly rtp: FfmpegRtpInput;
   private info: ProbeResult | undefined;
   /** Position (ms) at which the current process started, and when it started (performance.now()). */
   private offsetMs = 0;
@@ -72,9 +60,16 @@ export class PlayerEndpoint extends MediaElement<PlayerEndpointEvents> {
   ) {
     const input = inputOf(options.uri);
     super('PlayerEndpoint', pipeline);
-    this.pipeline = pipeline;
     this.uri = options.uri;
     this.input = input;
+    this.rtp = new FfmpegRtpInput(
+      pipeline,
+      () => this.state === 'START',
+      (stream, packet, now) => {
+        this.lastIn[stream.kind] = now;
+        this.emitRtp(stream, packet, now);
+      },
+    );
   }
 
   getState(): UriEndpointState {
@@ -93,7 +88,7 @@ export class PlayerEndpoint extends MediaElement<PlayerEndpointEvents> {
     if (!info.streams.some((s) => s.kind === 'audio' || s.kind === 'video')) {
       throw this.fail(new MediaError('INVALID_ARGUMENT', `${this.uri} has neither audio nor video`));
     }
-    await this.openSockets(info);
+    await this.rtp.open(info);
     this.assertOpen();
     this.setState('START');
     this.launch();
@@ -160,13 +155,7 @@ export class PlayerEndpoint extends MediaElement<PlayerEndpointEvents> {
   protected onClose(): void {
     this.disconnectAll();
     this.killProcess();
-    for (const s of this.inbound.values()) s.close();
-    this.inbound.clear();
-    for (const { socket, port } of this.sockets.values()) {
-      socket.close();
-      this.pipeline.ports.release(port, 1);
-    }
-    this.sockets.clear();
+    this.rtp.close();
     this.state = 'STOP';
   }
 
@@ -216,25 +205,7 @@ export class PlayerEndpoint extends MediaElement<PlayerEndpointEvents> {
     if (!live) args.push('-re');
     if (this.offsetMs > 0) args.push('-ss', (this.offsetMs / 1000).toFixed(3));
     if (live) args.push('-rtsp_transport', 'tcp');
-    args.push('-i', this.input);
-    const encoded = this.options.useEncodedMedia ?? false;
-    for (const [kind, { port }] of this.sockets) {
-      const stream = info.streams.find((s) => s.kind === kind)!;
-      // FFmpeg takes the SSRC as a signed 32-bit option.
-      const ssrcValue = randomBytes(4).readUInt32BE(0) & 0x7fffffff || 1;
-      this.currentSsrc.set(kind, ssrcValue);
-      const ssrc = String(ssrcValue);
-      if (kind === 'video') {
-        args.push('-map', '0:v:0', '-an');
-        if (encoded && stream.codec === 'vp8') args.push('-c:v', 'copy');
-        else args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '800k', '-pix_fmt', 'yuv420p', '-force_key_frames', 'expr:gte(t,n_forced*1)');
-      } else {
-        args.push('-map', '0:a:0', '-vn');
-        if (encoded && stream.codec === 'opus') args.push('-c:a', 'copy');
-        else args.push('-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '64k');
-      }
-      args.push('-payload_type', String(CODECS[kind].payloadType), '-ssrc', ssrc, '-f', 'rtp', `rtp://127.0.0.1:${String(port)}?rtcpport=${String(port)}&pkt_size=1200`);
-    }
+    args.push('-i', this.input, ...this.rtp.outputArgs(info, this.options.useEncodedMedia ?? false));
     return args;
   }
 
@@ -251,70 +222,6 @@ export class PlayerEndpoint extends MediaElement<PlayerEndpointEvents> {
     const proc = this.process;
     this.process = undefined;
     proc?.close();
-  }
-
-  private async openSockets(info: ProbeResult): Promise<void> {
-    for (const kind of ['video', 'audio'] as const) {
-      if (this.sockets.has(kind) || !info.streams.some((s) => s.kind === kind)) continue;
-      for (let attempt = 0; ; attempt++) {
-        const port = this.pipeline.ports.reserve(1);
-        const socket = createSocket('udp4');
-        try {
-          await new Promise<void>((resolve, reject) => {
-            socket.once('error', reject);
-            socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => {
-              socket.off('error', reject);
-              resolve();
-            });
-          });
-        } catch (error) {
-          socket.close();
-          this.pipeline.ports.release(port, 1);
-          if (attempt < 4) continue;
-          throw new MediaError('NO_PORT_AVAILABLE', `no free UDP port for the player: ${(error as Error).message}`);
-        }
-        socket.on('message', (data, from) => {
-          if (from.address === '127.0.0.1') this.onDatagram(kind, data);
-        });
-        socket.on('error', () => undefined);
-        this.sockets.set(kind, { socket, port });
-        break;
-      }
-    }
-  }
-
-  private onDatagram(kind: MediaKind, data: Buffer): void {
-    if (this.closed || this.state !== 'START' || data.length < 12 || data[0]! >> 6 !== 2) return;
-    const second = data[1]!;
-    if (second >= 200 && second <= 204) return; // FFmpeg's RTCP, on the same port
-    let packet: RtpPacket;
-    try {
-      packet = RtpPacket.deSerialize(data);
-    } catch {
-      return;
-    }
-    const ssrc = packet.header.ssrc;
-    if (this.currentSsrc.get(kind) !== ssrc) return;
-    let stream = this.inbound.get(ssrc);
-    if (!stream) {
-      // A new FFmpeg run (play after pause, seek, restart) sends a new SSRC: sinks switch
-      // over seamlessly. Older streams are dropped.
-      for (const [old, s] of this.inbound) {
-        if (s.kind === kind) {
-          s.close();
-          this.inbound.delete(old);
-        }
-      }
-      stream = new InboundStream(kind, ssrc, CODECS[kind], () => undefined, {
-        retransmissionMs: this.pipeline.config.retransmissionMs,
-        keyframeIntervalMs: this.pipeline.config.keyframeIntervalMs,
-      });
-      this.inbound.set(ssrc, stream);
-    }
-    const now = performance.now();
-    if (!stream.receive(packet, now)) return;
-    this.lastIn[kind] = now;
-    this.emitRtp(stream, packet, now);
   }
 
   private setState(state: UriEndpointState): void {

@@ -1,5 +1,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { mkdir, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, extname, join } from 'node:path';
 import { RtpPacket, type RtpHeader } from 'werift';
 import { MediaError } from '../core/errors.js';
 import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
@@ -10,14 +13,26 @@ import { OutboundStream } from '../rtp/OutboundStream.js';
 import { concatSegments, segmentPath } from './segments.js';
 import { isMediaProfile, profileSpec, recorderPipeline, type MediaProfile, type ProfileSpec } from './profiles.js';
 import { SupervisedProcess } from './SupervisedProcess.js';
-import { checkWritable, filePathOf } from './uris.js';
+import { CONTAINER_MIME, UploadError, uploadFile } from './upload.js';
+import { checkWritable, recordingTargetOf } from './uris.js';
 
 /** Kurento's UriEndpointState. */
 export type UriEndpointState = 'STOP' | 'START' | 'PAUSE';
 
 export interface RecorderEndpointOptions {
-  /** `file://` URI of the file to write. */
+  /**
+   * `file://` URI of the file to write, or an `http(s)://` URL the finished recording
+   * is POSTed to (see uploadFile); until then it is written under `spoolDir`.
+   */
   uri: string;
+  /**
+   * Folder of the local copies of recordings to HTTP URLs: written there, uploaded at
+   * stop, removed once uploaded and kept when the upload fails. Default
+   * `<os.tmpdir()>/roundtable-recordings`.
+   */
+  spoolDir?: string;
+  /** An upload that makes no progress for this long fails (ms). Default 30000. */
+  uploadIdleTimeoutMs?: number;
   /** Container and kinds. Default 'WEBM' (VP8 + Opus). */
   mediaProfile?: MediaProfile | string;
   /** Stop when the source reaches its end (a PlayerEndpoint's EndOfStream). Default false. */
@@ -34,7 +49,7 @@ export interface RecorderEndpointEvents extends MediaElementEvents {
   /** Media is being written. */
   recording: [];
   paused: [];
-  /** The file is complete (finalised, segments joined) after stop(). */
+  /** The file is complete (finalised, segments joined; uploaded, or its upload failed) after stop(). */
   stopped: [];
   stateChanged: [state: UriEndpointState];
   /** Something failed: the file cannot be written, the process keeps crashing. */
@@ -53,7 +68,10 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
   readonly profile: MediaProfile;
   readonly stopOnEndOfStream: boolean;
   private readonly spec: ProfileSpec;
+  /** The file the recorder process writes: the target file, or the local copy of an upload. */
   private readonly path: string;
+  /** Where the finished file is POSTed, for http(s) URIs. */
+  private readonly uploadUrl: string | undefined;
   private readonly pipeline: MediaPipeline;
   private state: UriEndpointState = 'STOP';
   private process: SupervisedProcess | undefined;
@@ -72,13 +90,19 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
   ) {
     const profile = options.mediaProfile ?? 'WEBM';
     if (!isMediaProfile(profile)) throw new MediaError('INVALID_ARGUMENT', `unknown media profile '${profile}'`);
-    const path = filePathOf(options.uri);
+    const target = recordingTargetOf(options.uri);
     super('RecorderEndpoint', pipeline);
     this.pipeline = pipeline;
     this.uri = options.uri;
-    this.path = path;
     this.profile = profile;
     this.spec = profileSpec(profile);
+    if (target.kind === 'file') {
+      this.path = target.path;
+      this.uploadUrl = undefined;
+    } else {
+      this.uploadUrl = target.url;
+      this.path = spoolPath(options.spoolDir ?? join(tmpdir(), 'roundtable-recordings'), this.id, target.url, this.spec.extension);
+    }
     this.stopOnEndOfStream = options.stopOnEndOfStream ?? false;
   }
 
@@ -102,6 +126,7 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
     }
     await this.finishing;
     try {
+      if (this.uploadUrl) await mkdir(join(this.path, '..'), { recursive: true });
       await checkWritable(this.path);
     } catch (error) {
       throw this.fail(error instanceof MediaError ? error : new MediaError('INVALID_ARGUMENT', String(error)));
@@ -248,7 +273,22 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
     } catch (error) {
       this.fail(new MediaError('INVALID_STATE', `joining the segments of ${this.path} failed: ${(error as Error).message}`));
     }
+    if (this.uploadUrl) await this.upload(this.uploadUrl);
     this.emit('stopped');
+  }
+
+  /** POSTs the finished local copy; removes it once the server took it, keeps it (and says where) when not. */
+  private async upload(url: string): Promise<void> {
+    try {
+      await uploadFile(this.path, url, { contentType: CONTAINER_MIME[this.spec.container], idleTimeoutMs: this.options.uploadIdleTimeoutMs });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const failed = new UploadError(`${reason}; the recording is kept at ${this.path}`, this.path, error instanceof UploadError ? error.status : undefined);
+      console.error(JSON.stringify({ event: 'recordingUploadFailed', recorderId: this.id, url, localCopy: this.path, reason }));
+      this.fail(failed);
+      return;
+    }
+    await unlink(this.path).catch(() => undefined);
   }
 
   private release(): void {
@@ -312,4 +352,11 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
     this.emit('error', error);
     return error;
   }
+}
+
+/** The local copy of a recording to `url`: `<dir>/<element id>-<last path segment of the URL>`. */
+function spoolPath(dir: string, id: string, url: string, extension: string): string {
+  const last = basename(decodeURIComponent(new URL(url).pathname)).replace(/[^A-Za-z0-9._-]/g, '_');
+  const name = last === '' ? `recording.${extension}` : extname(last) === '' ? `${last}.${extension}` : last;
+  return join(dir, `${id.replace(/[^A-Za-z0-9_-]/g, '_')}-${name}`);
 }
