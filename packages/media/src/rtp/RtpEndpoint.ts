@@ -34,6 +34,12 @@ export interface RtpEndpointOptions {
   offerKinds?: MediaKind[];
   /** SDES-SRTP. Not supported yet: giving it throws MediaError INVALID_ARGUMENT. Default none. */
   crypto?: SdesOptions;
+  /**
+   * Answer as Kurento's RtpEndpoint does: an offer of which no section is usable (no
+   * codec Roundtable forwards, SDES-SRTP, port 0) gets an answer that rejects every
+   * section, and no media, instead of an error. Default false: NO_COMMON_CODEC.
+   */
+  rejectUnusableMedia?: boolean;
 }
 
 export interface RtpEndpointEvents extends MediaElementEvents {
@@ -114,7 +120,13 @@ export class RtpEndpoint extends MediaElement<RtpEndpointEvents> {
   /** Answers the remote's offer. On any error nothing is changed and the endpoint stays usable. */
   async processOffer(offer: string): Promise<string> {
     this.assertCanNegotiate();
-    const { lines, media } = answerOffer(parseRtpSdp(offer), this.direction);
+    const { lines, media } = answerOffer(parseRtpSdp(offer), this.direction, this.options.rejectUnusableMedia ?? false);
+    if (media.length === 0) {
+      // Nothing accepted: no socket, no media; the answer says so with port 0 everywhere.
+      this.localSdp = this.describe(lines);
+      this.remoteSdp = offer;
+      return this.localSdp;
+    }
     await this.openSocket();
     this.localSdp = this.describe(lines);
     this.remoteSdp = offer;
@@ -122,10 +134,15 @@ export class RtpEndpoint extends MediaElement<RtpEndpointEvents> {
     return this.localSdp;
   }
 
-  /** Makes an offer for the remote to answer with processAnswer(). */
-  async generateOffer(): Promise<string> {
+  /**
+   * Makes an offer, of `kinds` (default: option offerKinds, or both), for the remote
+   * to answer with processAnswer().
+   */
+  async generateOffer(options: { kinds?: readonly MediaKind[] } = {}): Promise<string> {
     this.assertCanNegotiate();
-    const lines = offerLines(this.options.offerKinds ?? MEDIA_KINDS, this.direction);
+    const kinds = options.kinds ?? this.options.offerKinds ?? MEDIA_KINDS;
+    if (kinds.length === 0) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio or video');
+    const lines = offerLines(kinds, this.direction);
     await this.openSocket();
     this.offered = lines;
     this.localSdp = this.describe(lines);
@@ -204,7 +221,7 @@ export class RtpEndpoint extends MediaElement<RtpEndpointEvents> {
   private describe(lines: MediaLine[]): string {
     return writeRtpSdp({
       address: this.pipeline.config.announcedAddress ?? this.bindAddress,
-      port: this.port!,
+      port: this.port ?? 0,
       sessionId: `${Date.now()}`,
       cname: this.cname,
       ssrcs: this.ssrcs,

@@ -216,10 +216,11 @@ export function offerLines(kinds: readonly MediaKind[], direction: SdpDirection)
 
 /**
  * Answers a remote offer: accepts the first audio and the first video section in a
- * plain RTP profile with a codec we forward, rejects the others. Throws SdpError
- * NO_COMMON_CODEC when nothing is accepted.
+ * plain RTP profile with a codec we forward, rejects the others. When nothing is
+ * accepted: throws SdpError NO_COMMON_CODEC, or with `rejectAll` answers every
+ * section rejected (and no media), as Kurento does.
  */
-export function answerOffer(offer: SdpSession, direction: SdpDirection): { lines: MediaLine[]; media: NegotiatedMedia[] } {
+export function answerOffer(offer: SdpSession, direction: SdpDirection, rejectAll = false): { lines: MediaLine[]; media: NegotiatedMedia[] } {
   const lines: MediaLine[] = [];
   const media: NegotiatedMedia[] = [];
   for (const m of offer.media) {
@@ -236,7 +237,7 @@ export function answerOffer(offer: SdpSession, direction: SdpDirection): { lines
     const infos = codecs.map((c) => toCodecInfo(kind, c));
     media.push({ kind, sendCodecs: infos, receiveCodecs: infos, send: sends(ours), receive: receives(ours), remote: remoteOf(m, m.rtcpMux) });
   }
-  if (media.length === 0) {
+  if (media.length === 0 && !rejectAll) {
     const offered = [...new Set(offer.media.flatMap((m) => m.codecs.map((c) => `${m.kind} ${c.name} (${m.proto})`)))].join(', ') || 'none';
     throw new SdpError(`nothing to answer: offered ${offered}; RtpEndpoint takes opus, VP8 and H264 over RTP/AVP(F)`, 'NO_COMMON_CODEC');
   }

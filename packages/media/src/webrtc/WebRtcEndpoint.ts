@@ -39,8 +39,11 @@ import {
   mapCandidateLines,
   parseCandidate,
   remoteCandidateFilter,
+  rejectingAnswer,
   validateRemoteSdp,
+  validateSdpSyntax,
   withoutDataSections,
+  withoutUnusableSections,
   withRejectedSections,
   type ParsedCandidate,
   type RejectedSection,
@@ -81,6 +84,14 @@ export interface WebRtcEndpointOptions {
    * with port 0 (rejected).
    */
   useDataChannels?: boolean;
+  /**
+   * Answer as Kurento's WebRtcEndpoint does: the offer's sections this endpoint cannot
+   * use (plain RTP/AVP without ICE credentials or DTLS fingerprint, no codec Roundtable
+   * forwards, other media) are answered with port 0, and an offer of which nothing is
+   * usable gets an answer that rejects every section (no transport, no media) instead
+   * of an error. Default false: such offers fail with INVALID_SDP / NO_COMMON_CODEC.
+   */
+  rejectUnusableMedia?: boolean;
 }
 
 /** The ICE candidate pair in use. */
@@ -197,6 +208,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private dtlsState: DtlsState = 'new';
   private connectionState: ConnectionState = 'new';
   private rejectedSections: RejectedSection[] = [];
+  /** Negotiated without a transport: every section of the offer was rejected (option rejectUnusableMedia). */
+  private rejectedOffer: { offer: string; answer: string } | undefined;
   private readonly dataChannels = new DataChannels({
     opened: (id) => this.emit('dataChannelOpen', id),
     closed: (id) => this.emit('dataChannelClose', id),
@@ -239,17 +252,19 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   /** The negotiated local description, once there is one. */
   getLocalSessionDescriptor(): string | undefined {
+    if (this.rejectedOffer) return this.rejectedOffer.answer;
     const sdp = this.pc?.localDescription?.sdp;
     return sdp ? this.publicSdp(sdp) : undefined;
   }
 
   getRemoteSessionDescriptor(): string | undefined {
+    if (this.rejectedOffer) return this.rejectedOffer.offer;
     return this.pc?.remoteDescription?.sdp;
   }
 
   /** True once an offer/answer exchange has started; transport settings are then fixed. */
   get negotiationStarted(): boolean {
-    return this.pc !== undefined;
+    return this.pc !== undefined || this.rejectedOffer !== undefined;
   }
 
   /** Sets this endpoint's STUN/TURN servers; only before negotiation. */
@@ -299,8 +314,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   async processOffer(offer: string): Promise<string> {
     this.assertOpen();
     if (this.negotiated) return this.processReoffer(offer);
-    validateRemoteSdp(offer);
-    const { sdp, rejected } = this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
+    const { sdp, rejected } = this.usableSections(offer);
+    if (sdp === undefined) return this.rejectWholeOffer(offer, rejected);
     await this.openMuxes();
     const pc = this.createPeerConnection();
     try {
@@ -341,11 +356,12 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    * changes nothing.
    */
   private async processReoffer(offer: string): Promise<string> {
+    if (this.rejectedOffer) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated (it rejected every section of the offer)');
     const pc = this.pc;
     if (!pc || this.transportReleased) throw new MediaError('INVALID_STATE', 'the transport of this endpoint is closed (ICE failed); negotiate a new endpoint');
     if (this.renegotiating || pc.signalingState !== 'stable') throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
-    validateRemoteSdp(offer);
-    const { sdp, rejected } = this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
+    const { sdp, rejected } = this.usableSections(offer);
+    if (sdp === undefined) throw new MediaError('INVALID_SDP', 'the new offer has no section this endpoint can use');
     const restart = checkReoffer(pc.remoteDescription?.sdp ?? '', sdp);
     this.renegotiating = true;
     try {
@@ -377,14 +393,42 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
 
-  /** Makes an offer for the peer to answer with processAnswer(). */
-  async generateOffer(): Promise<string> {
+  /**
+   * The sections of `offer` to negotiate, and the ones to answer with port 0. Throws
+   * SdpError when the offer is malformed (or, without option rejectUnusableMedia, when
+   * it is not a WebRTC offer with a codec in common).
+   */
+  private usableSections(offer: string): { sdp: string | undefined; rejected: RejectedSection[] } {
+    if (this.options.rejectUnusableMedia) {
+      validateSdpSyntax(offer);
+      return withoutUnusableSections(offer, this.dataChannelsEnabled);
+    }
+    validateRemoteSdp(offer);
+    return this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
+  }
+
+  /** Kurento's answer to an offer of which nothing is usable: every section rejected, no transport. */
+  private rejectWholeOffer(offer: string, rejected: RejectedSection[]): string {
+    const address = this.getAnnouncedAddress() ?? this.localAddresses[0] ?? '0.0.0.0';
+    const answer = rejectingAnswer(rejected, `${Date.now()}`, address);
+    this.rejectedOffer = { offer, answer };
+    this.negotiated = true;
+    return answer;
+  }
+
+  /**
+   * Makes an offer for the peer to answer with processAnswer(), of `kinds` (default:
+   * option offerKinds, or both).
+   */
+  async generateOffer(options: { kinds?: readonly MediaKind[] } = {}): Promise<string> {
     this.assertOpen();
     if (this.negotiated || this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
+    const kinds = options.kinds ?? this.options.offerKinds ?? MEDIA_KINDS;
+    if (kinds.length === 0 && !this.dataChannelsEnabled) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio, video or data channels');
     await this.openMuxes();
     const pc = this.createPeerConnection();
     try {
-      for (const kind of this.options.offerKinds ?? MEDIA_KINDS) pc.addTransceiver(kind, { direction: this.direction });
+      for (const kind of kinds) pc.addTransceiver(kind, { direction: this.direction });
       // werift offers an application section only once it has an SCTP transport; make
       // one without opening a channel the peer would see.
       if (this.dataChannelsEnabled) (pc as unknown as { createSctpTransport(): unknown }).createSctpTransport();
