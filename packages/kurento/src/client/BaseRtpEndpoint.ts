@@ -5,7 +5,7 @@ import { connectionStateSchema, type ConnectionState } from './types.js';
 
 /** What WebRtcEndpoint and RtpEndpoint share: SDP negotiation and the transport's state. */
 export class BaseRtpEndpoint<E extends BaseRtpEndpointEvents = BaseRtpEndpointEvents> extends MediaElement<E> {
-  /** Answers a remote offer; resolves with the SDP answer. Rejects with SDP_PARSE_ERROR (40208) on a bad offer. */
+  /** Answers a remote offer; resolves with the SDP answer. Rejects with SDP_PARSE_ERROR (40201) on a bad offer. */
   processOffer(offer: string): Promise<string> {
     return this.invokeAs(z.string(), 'processOffer', { offer });
   }

@@ -187,11 +187,11 @@ describe('KurentoClient errors', () => {
     expect(error).toMatchObject({ code: 40101, type: 'MEDIA_OBJECT_NOT_FOUND' });
   });
 
-  it('a bad SDP offer rejects with 40208 SDP_PARSE_ERROR and the endpoint stays usable', async () => {
+  it('a bad SDP offer rejects with 40201 SDP_PARSE_ERROR and the endpoint stays usable', async () => {
     const c = await client();
     const pipeline = await c.createMediaPipeline();
     const ep = await pipeline.createWebRtcEndpoint();
-    await expect(ep.processOffer('garbage')).rejects.toMatchObject({ code: 40208, type: 'SDP_PARSE_ERROR' });
+    await expect(ep.processOffer('garbage')).rejects.toMatchObject({ code: 40201, type: 'SDP_PARSE_ERROR' });
     expect(await ep.getMediaState()).toBe('DISCONNECTED');
   });
 
