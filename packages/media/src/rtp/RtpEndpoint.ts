@@ -45,6 +45,8 @@ export interface RtpEndpointOptions {
 export interface RtpEndpointEvents extends MediaElementEvents {
   /** 'connecting' once negotiated, 'connected' when the first packet from the remote arrives. */
   connectionStateChange: [state: ConnectionState];
+  /** An offer was answered (processOffer) or an answer applied (processAnswer). */
+  negotiated: [];
 }
 
 export interface RtpEndpointStats {
@@ -125,12 +127,14 @@ export class RtpEndpoint extends MediaElement<RtpEndpointEvents> {
       // Nothing accepted: no socket, no media; the answer says so with port 0 everywhere.
       this.localSdp = this.describe(lines);
       this.remoteSdp = offer;
+      this.emit('negotiated');
       return this.localSdp;
     }
     await this.openSocket();
     this.localSdp = this.describe(lines);
     this.remoteSdp = offer;
     this.start(media);
+    this.emit('negotiated');
     return this.localSdp;
   }
 
@@ -157,6 +161,7 @@ export class RtpEndpoint extends MediaElement<RtpEndpointEvents> {
     const media = acceptAnswer(this.offered, parseRtpSdp(answer));
     this.remoteSdp = answer;
     this.start(media);
+    this.emit('negotiated');
   }
 
   getStats(): RtpEndpointStats {

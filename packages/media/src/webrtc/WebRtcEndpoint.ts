@@ -111,6 +111,8 @@ export interface WebRtcEndpointEvents extends MediaElementEvents {
   iceStateChange: [state: IceState];
   dtlsStateChange: [state: DtlsState];
   connectionStateChange: [state: ConnectionState];
+  /** The first offer was answered (processOffer) or the answer to ours applied (processAnswer). */
+  negotiated: [];
   /** A data channel opened by either side is open. */
   dataChannelOpen: [channelId: number];
   /** A data channel that was open is closing or closed. */
@@ -337,6 +339,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.noteRemoteUfrag(sdp);
     this.bindTransceivers(pc);
     await this.flushEarlyCandidates();
+    this.emit('negotiated');
     return this.publicSdp(pc.localDescription!.sdp);
   }
 
@@ -413,6 +416,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     const answer = rejectingAnswer(rejected, `${Date.now()}`, address);
     this.rejectedOffer = { offer, answer };
     this.negotiated = true;
+    this.emit('negotiated');
     return answer;
   }
 
@@ -461,6 +465,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.noteRemoteUfrag(answer);
     this.bindTransceivers(pc);
     await this.flushEarlyCandidates();
+    this.emit('negotiated');
   }
 
   /** Starts emitting local candidates as 'iceCandidate' events (Kurento semantics). */
@@ -501,15 +506,31 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       if (!this.oldRemoteUfrags.has(ufrag)) this.earlyRemoteCandidates.push(init);
       return;
     }
+    const sdpMLineIndex = this.negotiatedIndex(init);
+    if (sdpMLineIndex === null) return;
     try {
       await pc.addIceCandidate({
         candidate: init.candidate,
         sdpMid: init.sdpMid ?? undefined,
-        sdpMLineIndex: init.sdpMLineIndex ?? undefined,
+        sdpMLineIndex,
       });
     } catch (error) {
       throw new MediaError('INVALID_CANDIDATE', `cannot add ICE candidate: ${errorMessage(error)}`);
     }
+  }
+
+  /**
+   * The index, among the sections negotiated, of the section a remote candidate names
+   * by its index in the peer's offer (rejected sections are not negotiated); null when
+   * it names a rejected section.
+   */
+  private negotiatedIndex(init: IceCandidateInit): number | undefined | null {
+    const rejected = this.rejectedSections;
+    if (init.sdpMid != null && rejected.some((r) => r.mid === init.sdpMid)) return null;
+    const index = init.sdpMLineIndex ?? undefined;
+    if (index === undefined || rejected.length === 0) return index;
+    if (rejected.some((r) => r.index === index)) return init.sdpMid != null ? undefined : null;
+    return index - rejected.filter((r) => r.index < index).length;
   }
 
   /**
