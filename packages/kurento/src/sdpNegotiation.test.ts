@@ -87,9 +87,11 @@ class PlainRtpPeer {
 const portIn = (sdp: string, kind: string): number => Number(new RegExp(`^m=${kind} (\\d+) `, 'm').exec(sdp)![1]);
 
 describe('SDP negotiation as Kurento Media Server does it, driven by the official kurento-client', () => {
-  it('a WebRtcEndpoint answers a plain RTP/AVP offer with every section rejected: port 0, the offer\'s profile and formats, no ICE, no fingerprint', async () => {
+  it('a WebRtcEndpoint answers a plain RTP/AVP offer with every section rejected (port 0, the offer\'s profile and formats, no ICE, no fingerprint) and starts the session', async () => {
     const p = await pipeline();
     const ep = await p.create('WebRtcEndpoint');
+    let started = 0;
+    ep.on('MediaSessionStarted', () => started++);
 
     const answer = await ep.processOffer(ANDROID_OFFER);
 
@@ -98,6 +100,7 @@ describe('SDP negotiation as Kurento Media Server does it, driven by the officia
     expect(answer).not.toMatch(/a=ice-ufrag|a=ice-pwd|a=fingerprint|a=candidate/);
     expect(await ep.getLocalSessionDescriptor()).toBe(answer);
     expect(await ep.getRemoteSessionDescriptor()).toBe(ANDROID_OFFER);
+    await until(() => started === 1);
     // No transport: gathering is accepted and finds nothing; a second negotiation is refused.
     await ep.gatherCandidates();
     expect(await codeOf(ep, 'processOffer', ANDROID_OFFER)).toBe(40208);
@@ -191,11 +194,14 @@ describe('SDP negotiation as Kurento Media Server does it, driven by the officia
     await pc.setLocalDescription(await pc.createAnswer());
     const answer = pc.localDescription!.sdp;
 
+    let started = 0;
+    ep.on('MediaSessionStarted', () => started++);
     const local = await ep.processAnswer(answer);
 
     expect(local).toBe(await ep.getLocalSessionDescriptor());
     expect(await ep.getRemoteSessionDescriptor()).toBe(answer);
     expect(await codeOf(ep, 'processAnswer', answer)).toBe(40210);
+    await until(() => started === 1);
     await ep.gatherCandidates();
     pub.start();
     await until(() => got.video.length > 10 && got.audio.length > 10);

@@ -15,7 +15,7 @@ interface SdpTarget extends SdpNegotiator {
   getStats(): EndpointStats;
 }
 
-type SessionEvents = EventMap & { connectionStateChange: [ConnectionState] };
+type SessionEvents = EventMap & { connectionStateChange: [ConnectionState]; negotiated: [] };
 
 function sdpTarget(obj: RemoteObject): SdpTarget & TypedEmitter<SessionEvents> {
   const t = obj.target as Partial<SdpTarget>;
@@ -38,26 +38,26 @@ function stateEvent(obj: RemoteObject, emit: Emit): () => void {
   });
 }
 
-function sessionEvent(which: 'started' | 'terminated') {
-  return (obj: RemoteObject, emit: Emit) => {
-    let started = sdpTarget(obj).getConnectionState() === 'connected';
-    return sdpTarget(obj).subscribe('connectionStateChange', (s) => {
-      if (s === 'connected' && !started) {
-        started = true;
-        if (which === 'started') emit({});
-      } else if ((s === 'failed' || s === 'closed') && started) {
-        started = false;
-        if (which === 'terminated') emit({});
-      }
-    });
-  };
+/** MediaSessionStarted: as KMS, when processOffer or processAnswer succeeds. */
+const sessionStarted = (obj: RemoteObject, emit: Emit): (() => void) => sdpTarget(obj).subscribe('negotiated', () => emit({}));
+
+/** MediaSessionTerminated: the transport of a session that connected failed or closed. */
+function sessionTerminated(obj: RemoteObject, emit: Emit): () => void {
+  let connected = sdpTarget(obj).getConnectionState() === 'connected';
+  return sdpTarget(obj).subscribe('connectionStateChange', (s) => {
+    if (s === 'connected') connected = true;
+    else if ((s === 'failed' || s === 'closed') && connected) {
+      connected = false;
+      emit({});
+    }
+  });
 }
 
 export const SessionEndpointSpec: ClassSpec = {
   name: 'SessionEndpoint',
   parent: 'Endpoint',
   abstract: true,
-  events: { MediaSessionStarted: sessionEvent('started'), MediaSessionTerminated: sessionEvent('terminated') },
+  events: { MediaSessionStarted: sessionStarted, MediaSessionTerminated: sessionTerminated },
 };
 
 export const SdpEndpointSpec: ClassSpec = {
