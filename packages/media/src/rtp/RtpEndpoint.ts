@@ -158,9 +158,10 @@ export class RtpEndpoint extends MediaElement<RtpEndpointEvents> {
     if (!this.offered || this.remoteSdp !== undefined) {
       throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from generateOffer() first');
     }
-    const media = acceptAnswer(this.offered, parseRtpSdp(answer));
+    const media = acceptAnswer(this.offered, parseRtpSdp(answer), this.options.rejectUnusableMedia ?? false);
     this.remoteSdp = answer;
-    this.start(media);
+    // An answer that accepts nothing (allowed with rejectUnusableMedia) leaves no media to start.
+    if (media.length > 0) this.start(media);
     this.emit('negotiated');
   }
 

@@ -246,9 +246,10 @@ export function answerOffer(offer: SdpSession, direction: SdpDirection, rejectAl
 
 /**
  * Applies the remote answer to our offer. Throws SdpError: INVALID_SDP when the answer
- * does not match the offer, NO_COMMON_CODEC when it accepts nothing we can forward.
+ * does not match the offer, NO_COMMON_CODEC when it accepts nothing we can forward
+ * (unless `acceptNothing`: then no media, as Kurento takes such an answer).
  */
-export function acceptAnswer(offered: readonly MediaLine[], answer: SdpSession): NegotiatedMedia[] {
+export function acceptAnswer(offered: readonly MediaLine[], answer: SdpSession, acceptNothing = false): NegotiatedMedia[] {
   if (answer.media.length !== offered.length) {
     throw new SdpError(`the answer has ${answer.media.length} media sections, the offer had ${offered.length}`);
   }
@@ -269,7 +270,7 @@ export function acceptAnswer(offered: readonly MediaLine[], answer: SdpSession):
     }
     media.push({ kind, sendCodecs, receiveCodecs, send: sends(ours), receive: receives(ours), remote: remoteOf(m, line.rtcpMux && m.rtcpMux) });
   });
-  if (media.length === 0) throw new SdpError('the answer accepts no media section with a codec Roundtable forwards', 'NO_COMMON_CODEC');
+  if (media.length === 0 && !acceptNothing) throw new SdpError('the answer accepts no media section with a codec Roundtable forwards', 'NO_COMMON_CODEC');
   return media;
 }
 

@@ -40,6 +40,7 @@ import {
   parseCandidate,
   remoteCandidateFilter,
   rejectingAnswer,
+  rejectsEverything,
   validateRemoteSdp,
   validateSdpSyntax,
   withoutDataSections,
@@ -210,8 +211,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private dtlsState: DtlsState = 'new';
   private connectionState: ConnectionState = 'new';
   private rejectedSections: RejectedSection[] = [];
-  /** Negotiated without a transport: every section of the offer was rejected (option rejectUnusableMedia). */
-  private rejectedOffer: { offer: string; answer: string } | undefined;
+  /**
+   * Negotiated without a transport (option rejectUnusableMedia): every section of the
+   * offer, ours or the peer's, was rejected. The descriptions stay readable.
+   */
+  private withoutTransport: { local: string; remote: string } | undefined;
   private readonly dataChannels = new DataChannels({
     opened: (id) => this.emit('dataChannelOpen', id),
     closed: (id) => this.emit('dataChannelClose', id),
@@ -254,19 +258,19 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   /** The negotiated local description, once there is one. */
   getLocalSessionDescriptor(): string | undefined {
-    if (this.rejectedOffer) return this.rejectedOffer.answer;
+    if (this.withoutTransport) return this.withoutTransport.local;
     const sdp = this.pc?.localDescription?.sdp;
     return sdp ? this.publicSdp(sdp) : undefined;
   }
 
   getRemoteSessionDescriptor(): string | undefined {
-    if (this.rejectedOffer) return this.rejectedOffer.offer;
+    if (this.withoutTransport) return this.withoutTransport.remote;
     return this.pc?.remoteDescription?.sdp;
   }
 
   /** True once an offer/answer exchange has started; transport settings are then fixed. */
   get negotiationStarted(): boolean {
-    return this.pc !== undefined || this.rejectedOffer !== undefined;
+    return this.pc !== undefined || this.withoutTransport !== undefined;
   }
 
   /** Sets this endpoint's STUN/TURN servers; only before negotiation. */
@@ -359,7 +363,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    * changes nothing.
    */
   private async processReoffer(offer: string): Promise<string> {
-    if (this.rejectedOffer) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated (it rejected every section of the offer)');
+    if (this.withoutTransport) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated (every media section was rejected)');
     const pc = this.pc;
     if (!pc || this.transportReleased) throw new MediaError('INVALID_STATE', 'the transport of this endpoint is closed (ICE failed); negotiate a new endpoint');
     if (this.renegotiating || pc.signalingState !== 'stable') throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
@@ -414,7 +418,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private rejectWholeOffer(offer: string, rejected: RejectedSection[]): string {
     const address = this.getAnnouncedAddress() ?? this.localAddresses[0] ?? '0.0.0.0';
     const answer = rejectingAnswer(rejected, `${Date.now()}`, address);
-    this.rejectedOffer = { offer, answer };
+    this.withoutTransport = { local: answer, remote: offer };
     this.negotiated = true;
     this.emit('negotiated');
     return answer;
@@ -455,6 +459,17 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     const pc = this.pc;
     if (!pc || this.negotiated || pc.signalingState !== 'have-local-offer') {
       throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from generateOffer() first');
+    }
+    if (this.options.rejectUnusableMedia) {
+      validateSdpSyntax(answer);
+      if (rejectsEverything(answer)) {
+        // As Kurento takes such an answer: negotiated, without media; the transport is let go.
+        this.withoutTransport = { local: this.publicSdp(pc.localDescription!.sdp), remote: answer };
+        this.negotiated = true;
+        this.discardPeerConnection(pc);
+        this.emit('negotiated');
+        return;
+      }
     }
     validateRemoteSdp(answer);
     try {

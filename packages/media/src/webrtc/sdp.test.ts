@@ -8,6 +8,7 @@ import {
   remoteCandidateFilter,
   validateRemoteSdp,
   rejectingAnswer,
+  rejectsEverything,
   validateSdpSyntax,
   withoutDataSections,
   withoutUnusableSections,
@@ -426,6 +427,11 @@ describe('withoutUnusableSections / rejectingAnswer (Kurento\'s WebRtcEndpoint a
       [4, 'application', 'UDP/DTLS/SCTP webrtc-datachannel'],
     ]);
     expect(withoutUnusableSections(mixed, true).rejected.map((r) => r.index)).toEqual([1, 2, 3]);
+  });
+
+  it('rejectsEverything() is true only when every media section has port 0', () => {
+    expect(rejectsEverything(rejectingAnswer(withoutUnusableSections(ANDROID, false).rejected, '7', '127.0.0.1'))).toBe(true);
+    expect(rejectsEverything(CHROMIUM_OFFER)).toBe(false);
   });
 
   it('leaves a browser offer as it is', () => {

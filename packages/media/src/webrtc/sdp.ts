@@ -223,6 +223,11 @@ function withoutSections(sdp: string, keep: (section: OfferedSection) => boolean
   return { sdp: joinSdp(eol, head, kept), rejected };
 }
 
+/** True when every media section of `sdp` has port 0 (an answer that accepts nothing). */
+export function rejectsEverything(sdp: string): boolean {
+  return splitSdp(sdp).sections.every((lines) => Number(M_LINE.exec(lines[0]!)?.[2] ?? 0) === 0);
+}
+
 /**
  * The answer to an offer of which nothing is usable: every section rejected (port 0,
  * as Kurento answers it), no ICE credentials, no fingerprint, no candidates.
