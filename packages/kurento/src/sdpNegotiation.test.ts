@@ -224,6 +224,19 @@ describe('SDP negotiation as Kurento Media Server does it, driven by the officia
     expect(await ep.getRemoteSessionDescriptor()).toBe(answer);
   });
 
+  it('an answer that rejects every section is taken as KMS takes it: negotiated, without media, on both endpoint types', async () => {
+    const p = await pipeline();
+    for (const type of ['WebRtcEndpoint', 'RtpEndpoint']) {
+      const ep = await p.create(type);
+      const offer = await ep.generateOffer();
+      const rejecting = ['v=0', 'o=- 3 3 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 0.0.0.0', 't=0 0', ...mLines(offer).map((l) => l.replace(/^(m=\w+) \d+/, '$1 0')), ''].join('\r\n');
+
+      expect(await ep.processAnswer(rejecting)).toBe(offer);
+      expect(await ep.getRemoteSessionDescriptor()).toBe(rejecting);
+      expect(await codeOf(ep, 'processAnswer', rejecting)).toBe(40210);
+    }
+  });
+
   it('generateOffer with OfferOptions offers only the kinds asked for; an RtpEndpoint takes a plain RTP answer and media flows both ways', async () => {
     const p = await pipeline();
     const web = await p.create('WebRtcEndpoint');
