@@ -10,9 +10,13 @@ export class BaseRtpEndpoint<E extends BaseRtpEndpointEvents = BaseRtpEndpointEv
     return this.invokeAs(z.string(), 'processOffer', { offer });
   }
 
-  /** Makes an SDP offer for the remote side to answer. */
-  generateOffer(): Promise<string> {
-    return this.invokeAs(z.string(), 'generateOffer');
+  /**
+   * Makes an SDP offer for the remote side to answer; `options` (Kurento's OfferOptions)
+   * leave out audio or video. Rejects with SDP_END_POINT_ALREADY_NEGOTIATED (40208) once
+   * an offer was generated or processed.
+   */
+  generateOffer(options?: { offerToReceiveAudio?: boolean; offerToReceiveVideo?: boolean }): Promise<string> {
+    return this.invokeAs(z.string(), 'generateOffer', options ? { options: { __module__: 'kurento', __type__: 'OfferOptions', ...options } } : undefined);
   }
 
   /** Applies the remote answer to generateOffer(); resolves with the local description. */
