@@ -434,6 +434,13 @@ describe('withoutUnusableSections / rejectingAnswer (Kurento\'s WebRtcEndpoint a
     expect(rejectsEverything(CHROMIUM_OFFER)).toBe(false);
   });
 
+  it('keeps a bundle-only section (port 0, transport of its BUNDLE group)', () => {
+    const bundleOnly = CHROMIUM_OFFER.replace('m=video 9 UDP/TLS/RTP/SAVPF', 'm=video 0 UDP/TLS/RTP/SAVPF').replace(/(m=video [^\r]*\r\n)/, '$1a=bundle-only\r\n');
+
+    expect(bundleOnly).toMatch(/^m=video 0 .*\r\na=bundle-only\r$/m);
+    expect(withoutUnusableSections(bundleOnly, true).rejected).toEqual([]);
+  });
+
   it('leaves a browser offer as it is', () => {
     expect(withoutUnusableSections(CHROMIUM_OFFER, true)).toEqual({ sdp: CHROMIUM_OFFER, rejected: [] });
   });

@@ -174,8 +174,10 @@ export interface OfferedSection {
   proto: string;
   /** Lower case encoding names of its a=rtpmap lines. */
   codecs: string[];
-  /** It, or the session, carries ICE credentials and a DTLS fingerprint. */
+  /** It, the session, or (bundled) its BUNDLE group carries ICE credentials and a DTLS fingerprint. */
   secureTransport: boolean;
+  /** Offered with port 0 and a=bundle-only (RFC 8843): it rides on the group's transport. */
+  bundleOnly: boolean;
 }
 
 /** Kurento's WebRtcEndpoint takes these profiles: RTP/SAVP(F), with or without UDP/TLS/. */
@@ -190,7 +192,7 @@ const WEBRTC_RTP_PROFILE = /^(UDP\/TLS\/)?RTP\/SAVPF?$/i;
  */
 export function withoutUnusableSections(sdp: string, dataChannels: boolean): { sdp: string | undefined; rejected: RejectedSection[] } {
   return withoutSections(sdp, (s) => {
-    if (s.port === 0 || !s.secureTransport) return false;
+    if ((s.port === 0 && !s.bundleOnly) || !s.secureTransport) return false;
     if (s.kind === 'application') return dataChannels && /SCTP/i.test(s.proto);
     if (s.kind !== 'audio' && s.kind !== 'video') return false;
     return WEBRTC_RTP_PROFILE.test(s.proto) && s.codecs.some((c) => SUPPORTED_CODECS[s.kind as 'audio' | 'video'].includes(c));
@@ -199,20 +201,25 @@ export function withoutUnusableSections(sdp: string, dataChannels: boolean): { s
 
 function withoutSections(sdp: string, keep: (section: OfferedSection) => boolean): { sdp: string | undefined; rejected: RejectedSection[] } {
   const { eol, session, sections } = splitSdp(sdp);
-  const sessionSecure = session.some((l) => l.startsWith('a=fingerprint:')) && session.some((l) => l.startsWith('a=ice-ufrag:'));
+  const has = (lines: string[], prefix: string): boolean => lines.some((l) => l.startsWith(prefix));
+  const midOf = (lines: string[]): string | undefined => lines.find((l) => l.startsWith('a=mid:'))?.slice('a=mid:'.length);
+  const secure = (lines: string[]): boolean =>
+    (has(session, 'a=fingerprint:') || has(lines, 'a=fingerprint:')) && (has(session, 'a=ice-ufrag:') || has(lines, 'a=ice-ufrag:'));
+  const bundled = new Set(session.filter((l) => l.startsWith('a=group:BUNDLE ')).flatMap((l) => l.split(' ').slice(1)));
+  const bundleSecure = sections.some((lines) => bundled.has(midOf(lines) ?? '') && secure(lines));
   const rejected: RejectedSection[] = [];
   const kept = sections.filter((lines, index) => {
     const m = M_LINE.exec(lines[0]!);
-    const has = (prefix: string): boolean => lines.some((l) => l.startsWith(prefix));
+    const mid = midOf(lines);
     const section: OfferedSection = {
       kind: m?.[1] ?? '',
       port: Number(m?.[2] ?? 0),
       proto: m?.[3] ?? '',
       codecs: lines.flatMap((l) => RTPMAP.exec(l)?.[2]?.toLowerCase() ?? []),
-      secureTransport: (sessionSecure || has('a=fingerprint:')) && (sessionSecure || has('a=ice-ufrag:')),
+      secureTransport: secure(lines) || (mid !== undefined && bundled.has(mid) && bundleSecure),
+      bundleOnly: has(lines, 'a=bundle-only'),
     };
     if (keep(section)) return true;
-    const mid = lines.find((l) => l.startsWith('a=mid:'))?.slice('a=mid:'.length);
     rejected.push({ index, kind: section.kind, protoAndFormats: lines[0]!.split(' ').slice(2).join(' '), mid });
     return false;
   });
