@@ -304,6 +304,26 @@ describe('WebRtcEndpoint with bad input', () => {
     await expect(ep.processOffer(sdp)).rejects.toMatchObject({ code: 'NO_COMMON_CODEC' });
   });
 
+  it('with rejectUnusableMedia, an offer of unknown codecs is answered with every section rejected and no transport', async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint({ rejectUnusableMedia: true });
+    const pc = peer();
+    new FakePublisher(9).attach(pc);
+    const offer = await pc.createOffer();
+    const sdp = offer.sdp.replace(/opus/gi, 'X-UNKNOWN').replace(/VP8/g, 'X-VID').replace(/H264/g, 'X-VID2');
+
+    const answer = await ep.processOffer(sdp);
+
+    expect(answer.split('\r\n').filter((l) => l.startsWith('m=')).map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual([
+      'm=video 0 UDP/TLS/RTP/SAVPF',
+      'm=audio 0 UDP/TLS/RTP/SAVPF',
+    ]);
+    expect(answer).not.toMatch(/a=fingerprint|a=ice-ufrag/);
+    expect(ep.getRemoteSessionDescriptor()).toBe(sdp);
+    expect(p.ports.inUse).toBe(0);
+    await expect(ep.generateOffer()).rejects.toMatchObject({ code: 'INVALID_STATE' });
+  });
+
   it('addIceCandidate() rejects a malformed candidate and ignores unreachable ones', async () => {
     const p = pipeline();
     const ep = p.createWebRtcEndpoint();
