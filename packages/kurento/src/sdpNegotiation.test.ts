@@ -211,7 +211,11 @@ describe('SDP negotiation as Kurento Media Server does it, driven by the officia
   it('a bad answer is refused with 40201 or 40206 and changes nothing: the right answer still negotiates', async () => {
     const p = await pipeline();
     const ep = await p.create('RtpEndpoint');
-    await ep.generateOffer();
+    expect(await codeOf(ep, 'getLocalSessionDescriptor')).toBe(40202);
+    expect(await codeOf(ep, 'getRemoteSessionDescriptor')).toBe(40203);
+    expect(await codeOf(ep, 'processAnswer', 'v=0\r\n')).toBe(40209);
+    const offer = await ep.generateOffer();
+    expect(await ep.getLocalSessionDescriptor()).toBe(offer);
     const other = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=text 5000 RTP/AVP 96\r\n';
 
     expect(await codeOf(ep, 'processAnswer', '')).toBe(40201);
