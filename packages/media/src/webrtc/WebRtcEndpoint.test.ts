@@ -324,6 +324,18 @@ describe('WebRtcEndpoint with bad input', () => {
     await expect(ep.generateOffer()).rejects.toMatchObject({ code: 'INVALID_STATE' });
   });
 
+  it('an endpoint that made an offer refuses an offer, even one it would reject whole, and keeps its own', async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint({ rejectUnusableMedia: true });
+    const offer = await ep.generateOffer();
+    const plain = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n';
+
+    await expect(ep.processOffer(plain)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+
+    expect(ep.getLocalSessionDescriptor()).toBe(offer);
+    expect(ep.getRemoteSessionDescriptor()).toBeUndefined();
+  });
+
   it('addIceCandidate() rejects a malformed candidate and ignores unreachable ones', async () => {
     const p = pipeline();
     const ep = p.createWebRtcEndpoint();

@@ -320,6 +320,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   async processOffer(offer: string): Promise<string> {
     this.assertOpen();
     if (this.negotiated) return this.processReoffer(offer);
+    if (this.pc) throw new MediaError('INVALID_STATE', 'this endpoint made an offer: it takes an answer (processAnswer), not an offer');
     const { sdp, rejected } = this.usableSections(offer);
     if (sdp === undefined) return this.rejectWholeOffer(offer, rejected);
     await this.openMuxes();
