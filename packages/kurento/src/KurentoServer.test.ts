@@ -132,7 +132,7 @@ describe('Kurento Protocol: requests and errors', () => {
     const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
     const ep = await c.value<string>('create', { type: 'WebRtcEndpoint', constructorParams: { mediaPipeline: pipeline } });
     const bad = await c.request('invoke', { object: ep, operation: 'processOffer', operationParams: { offer: 'garbage' } });
-    expect(bad.error?.code).toBe(40208);
+    expect(bad.error?.code).toBe(40201);
     expect((await c.request('invoke', { object: ep, operation: 'processOffer', operationParams: { offer: 5 } })).error?.code).toBe(-32602);
     const answer = await c.value<string>('invoke', { object: ep, operation: 'processOffer', operationParams: { offer: await offerSdp() } });
     expect(answer).toMatch(/^v=0/);

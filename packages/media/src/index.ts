@@ -44,7 +44,7 @@ export {
   type DtlsState,
   type ConnectionState,
 } from './webrtc/WebRtcEndpoint.js';
-export { validateRemoteSdp, parseCandidate, SUPPORTED_CODECS } from './webrtc/sdp.js';
+export { validateRemoteSdp, validateSdpSyntax, parseCandidate, SUPPORTED_CODECS } from './webrtc/sdp.js';
 export { type DataChannelOptions, type DataChannelStats } from './webrtc/DataChannels.js';
 export { engineStats, type EngineStats, type KindTotals, type UdpTotals } from './core/engineStats.js';
 export {

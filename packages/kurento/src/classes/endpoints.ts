@@ -7,19 +7,15 @@ import { kindsOf } from '../Params.js';
 import type { RemoteObject } from '../RemoteObject.js';
 import { complex, iceCandidate, rtpStats } from '../values.js';
 import { storedProperty, targetOf } from './helpers.js';
+import { sdpNegotiation, type SdpNegotiator } from './sdpNegotiation.js';
 
 /** What SDP-negotiated engine endpoints (WebRtcEndpoint, RtpEndpoint) have in common. */
-interface SdpTarget {
-  processOffer(offer: string): Promise<string>;
-  generateOffer(): Promise<string>;
-  processAnswer(answer: string): Promise<void>;
-  getLocalSessionDescriptor(): string | undefined;
-  getRemoteSessionDescriptor(): string | undefined;
+interface SdpTarget extends SdpNegotiator {
   getConnectionState(): ConnectionState;
   getStats(): EndpointStats;
 }
 
-type SessionEvents = EventMap & { connectionStateChange: [ConnectionState] };
+type SessionEvents = EventMap & { connectionStateChange: [ConnectionState]; negotiated: [] };
 
 function sdpTarget(obj: RemoteObject): SdpTarget & TypedEmitter<SessionEvents> {
   const t = obj.target as Partial<SdpTarget>;
@@ -42,26 +38,26 @@ function stateEvent(obj: RemoteObject, emit: Emit): () => void {
   });
 }
 
-function sessionEvent(which: 'started' | 'terminated') {
-  return (obj: RemoteObject, emit: Emit) => {
-    let started = sdpTarget(obj).getConnectionState() === 'connected';
-    return sdpTarget(obj).subscribe('connectionStateChange', (s) => {
-      if (s === 'connected' && !started) {
-        started = true;
-        if (which === 'started') emit({});
-      } else if ((s === 'failed' || s === 'closed') && started) {
-        started = false;
-        if (which === 'terminated') emit({});
-      }
-    });
-  };
+/** MediaSessionStarted: as KMS, when processOffer or processAnswer succeeds. */
+const sessionStarted = (obj: RemoteObject, emit: Emit): (() => void) => sdpTarget(obj).subscribe('negotiated', () => emit({}));
+
+/** MediaSessionTerminated: the transport of a session that connected failed or closed. */
+function sessionTerminated(obj: RemoteObject, emit: Emit): () => void {
+  let connected = sdpTarget(obj).getConnectionState() === 'connected';
+  return sdpTarget(obj).subscribe('connectionStateChange', (s) => {
+    if (s === 'connected') connected = true;
+    else if ((s === 'failed' || s === 'closed') && connected) {
+      connected = false;
+      emit({});
+    }
+  });
 }
 
 export const SessionEndpointSpec: ClassSpec = {
   name: 'SessionEndpoint',
   parent: 'Endpoint',
   abstract: true,
-  events: { MediaSessionStarted: sessionEvent('started'), MediaSessionTerminated: sessionEvent('terminated') },
+  events: { MediaSessionStarted: sessionStarted, MediaSessionTerminated: sessionTerminated },
 };
 
 export const SdpEndpointSpec: ClassSpec = {
@@ -80,15 +76,11 @@ export const SdpEndpointSpec: ClassSpec = {
     },
   },
   methods: {
-    generateOffer: (obj) => sdpTarget(obj).generateOffer(),
-    processOffer: (obj, p) => sdpTarget(obj).processOffer(p.string('offer')),
-    processAnswer: async (obj, p) => {
-      const target = sdpTarget(obj);
-      await target.processAnswer(p.string('answer'));
-      return target.getLocalSessionDescriptor() ?? '';
-    },
-    getLocalSessionDescriptor: (obj) => sdpTarget(obj).getLocalSessionDescriptor() ?? '',
-    getRemoteSessionDescriptor: (obj) => sdpTarget(obj).getRemoteSessionDescriptor() ?? '',
+    generateOffer: (obj, p) => sdpNegotiation.generateOffer(obj, sdpTarget(obj), p),
+    processOffer: (obj, p) => sdpNegotiation.processOffer(obj, sdpTarget(obj), p.string('offer')),
+    processAnswer: (obj, p) => sdpNegotiation.processAnswer(obj, sdpTarget(obj), p.string('answer')),
+    getLocalSessionDescriptor: (obj) => sdpNegotiation.localDescriptor(sdpTarget(obj)),
+    getRemoteSessionDescriptor: (obj) => sdpNegotiation.remoteDescriptor(sdpTarget(obj)),
     getStats: (obj, p) => {
       const kinds = kindsOf(p.mediaType('mediaType')) ?? ['audio', 'video'];
       const stats = sdpTarget(obj).getStats();
@@ -174,6 +166,7 @@ export const WebRtcEndpointSpec: ClassSpec = {
     const ep = targetOf(pipeline, MediaPipeline).createWebRtcEndpoint({
       direction: recvonly ? 'recvonly' : sendonly ? 'sendonly' : 'sendrecv',
       useDataChannels: p.optBool('useDataChannels') ?? false,
+      rejectUnusableMedia: true,
     });
     return { target: ep, parent: pipeline };
   },

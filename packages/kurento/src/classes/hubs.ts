@@ -91,7 +91,7 @@ export const RtpEndpointSpec: ClassSpec = {
     if (crypto && (crypto.key !== undefined || crypto.keyBase64 !== undefined || crypto.crypto !== undefined)) {
       throw new KurentoError('MEDIA_OBJECT_OPERATION_NOT_SUPPORTED', 'SDES-SRTP on RtpEndpoint is not supported by Roundtable yet');
     }
-    return { target: engine.createRtpEndpoint(), parent: pipeline };
+    return { target: engine.createRtpEndpoint({ rejectUnusableMedia: true }), parent: pipeline };
   },
   events: {
     OnKeySoftLimit: () => () => undefined,

@@ -187,12 +187,23 @@ describe('KurentoClient errors', () => {
     expect(error).toMatchObject({ code: 40101, type: 'MEDIA_OBJECT_NOT_FOUND' });
   });
 
-  it('a bad SDP offer rejects with 40208 SDP_PARSE_ERROR and the endpoint stays usable', async () => {
+  it('a bad SDP offer rejects with 40201 SDP_PARSE_ERROR and the endpoint stays usable', async () => {
     const c = await client();
     const pipeline = await c.createMediaPipeline();
     const ep = await pipeline.createWebRtcEndpoint();
-    await expect(ep.processOffer('garbage')).rejects.toMatchObject({ code: 40208, type: 'SDP_PARSE_ERROR' });
+    await expect(ep.processOffer('garbage')).rejects.toMatchObject({ code: 40201, type: 'SDP_PARSE_ERROR' });
     expect(await ep.getMediaState()).toBe('DISCONNECTED');
+  });
+
+  it('generateOffer() takes OfferOptions: without video it offers audio only; a second one rejects with 40208', async () => {
+    const c = await client();
+    const pipeline = await c.createMediaPipeline();
+    const ep = await pipeline.createRtpEndpoint();
+
+    const offer = await ep.generateOffer({ offerToReceiveVideo: false });
+
+    expect(offer.split('\r\n').filter((l) => l.startsWith('m='))).toEqual([expect.stringMatching(/^m=audio \d+ RTP\/AVPF /)]);
+    await expect(ep.generateOffer()).rejects.toMatchObject({ code: 40208, type: 'SDP_END_POINT_ALREADY_NEGOTIATED' });
   });
 
   it('a released object and its children reject locally with OBJECT_RELEASED; release() is idempotent', async () => {

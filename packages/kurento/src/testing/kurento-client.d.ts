@@ -14,8 +14,10 @@ declare module 'kurento-client' {
     connect(sink: KurentoElement, mediaType?: string): Promise<void>;
     disconnect(sink: KurentoElement, mediaType?: string): Promise<void>;
     processOffer(offer: string): Promise<string>;
-    generateOffer(): Promise<string>;
+    generateOffer(options?: unknown): Promise<string>;
     processAnswer(answer: string): Promise<string>;
+    getLocalSessionDescriptor(): Promise<string>;
+    getRemoteSessionDescriptor(): Promise<string>;
     gatherCandidates(): Promise<void>;
     addIceCandidate(candidate: unknown): Promise<void>;
     getSourceConnections(mediaType?: string): Promise<Array<Record<string, unknown>>>;

@@ -298,6 +298,20 @@ describe('RtpEndpoint with bad input', () => {
     expect(p.ports.inUse).toBe(0);
   });
 
+  it('with rejectUnusableMedia, such an offer is answered with every section rejected, and no socket', async () => {
+    const p = h.pipeline();
+    const ep = p.createRtpEndpoint({ rejectUnusableMedia: true });
+    const offer = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 5002 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA\r\n';
+
+    const answer = await ep.processOffer(offer);
+
+    expect(answer.split('\r\n').filter((l) => l.startsWith('m='))).toEqual(['m=audio 0 RTP/AVP 0', 'm=video 0 RTP/SAVP 96']);
+    expect(ep.getRemoteSessionDescriptor()).toBe(offer);
+    expect(ep.reservedPorts).toBeUndefined();
+    expect(p.ports.inUse).toBe(0);
+    await expect(ep.processOffer(offer)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+  });
+
   it('processAnswer() needs an offer first, and a malformed answer leaves the offer pending', async () => {
     const p = h.pipeline();
     const [a, b] = [p.createRtpEndpoint(), p.createRtpEndpoint()];

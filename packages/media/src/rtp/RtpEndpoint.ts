@@ -34,11 +34,19 @@ export interface RtpEndpointOptions {
   offerKinds?: MediaKind[];
   /** SDES-SRTP. Not supported yet: giving it throws MediaError INVALID_ARGUMENT. Default none. */
   crypto?: SdesOptions;
+  /**
+   * Answer as Kurento's RtpEndpoint does: an offer of which no section is usable (no
+   * codec Roundtable forwards, SDES-SRTP, port 0) gets an answer that rejects every
+   * section, and no media, instead of an error. Default false: NO_COMMON_CODEC.
+   */
+  rejectUnusableMedia?: boolean;
 }
 
 export interface RtpEndpointEvents extends MediaElementEvents {
   /** 'connecting' once negotiated, 'connected' when the first packet from the remote arrives. */
   connectionStateChange: [state: ConnectionState];
+  /** An offer was answered (processOffer) or an answer applied (processAnswer). */
+  negotiated: [];
 }
 
 export interface RtpEndpointStats {
@@ -114,18 +122,31 @@ export class RtpEndpoint extends MediaElement<RtpEndpointEvents> {
   /** Answers the remote's offer. On any error nothing is changed and the endpoint stays usable. */
   async processOffer(offer: string): Promise<string> {
     this.assertCanNegotiate();
-    const { lines, media } = answerOffer(parseRtpSdp(offer), this.direction);
+    const { lines, media } = answerOffer(parseRtpSdp(offer), this.direction, this.options.rejectUnusableMedia ?? false);
+    if (media.length === 0) {
+      // Nothing accepted: no socket, no media; the answer says so with port 0 everywhere.
+      this.localSdp = this.describe(lines);
+      this.remoteSdp = offer;
+      this.emit('negotiated');
+      return this.localSdp;
+    }
     await this.openSocket();
     this.localSdp = this.describe(lines);
     this.remoteSdp = offer;
     this.start(media);
+    this.emit('negotiated');
     return this.localSdp;
   }
 
-  /** Makes an offer for the remote to answer with processAnswer(). */
-  async generateOffer(): Promise<string> {
+  /**
+   * Makes an offer, of `kinds` (default: option offerKinds, or both), for the remote
+   * to answer with processAnswer().
+   */
+  async generateOffer(options: { kinds?: readonly MediaKind[] } = {}): Promise<string> {
     this.assertCanNegotiate();
-    const lines = offerLines(this.options.offerKinds ?? MEDIA_KINDS, this.direction);
+    const kinds = options.kinds ?? this.options.offerKinds ?? MEDIA_KINDS;
+    if (kinds.length === 0) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio or video');
+    const lines = offerLines(kinds, this.direction);
     await this.openSocket();
     this.offered = lines;
     this.localSdp = this.describe(lines);
@@ -137,9 +158,11 @@ export class RtpEndpoint extends MediaElement<RtpEndpointEvents> {
     if (!this.offered || this.remoteSdp !== undefined) {
       throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from generateOffer() first');
     }
-    const media = acceptAnswer(this.offered, parseRtpSdp(answer));
+    const media = acceptAnswer(this.offered, parseRtpSdp(answer), this.options.rejectUnusableMedia ?? false);
     this.remoteSdp = answer;
-    this.start(media);
+    // An answer that accepts nothing (allowed with rejectUnusableMedia) leaves no media to start.
+    if (media.length > 0) this.start(media);
+    this.emit('negotiated');
   }
 
   getStats(): RtpEndpointStats {
@@ -204,7 +227,7 @@ export class RtpEndpoint extends MediaElement<RtpEndpointEvents> {
   private describe(lines: MediaLine[]): string {
     return writeRtpSdp({
       address: this.pipeline.config.announcedAddress ?? this.bindAddress,
-      port: this.port!,
+      port: this.port ?? 0,
       sessionId: `${Date.now()}`,
       cname: this.cname,
       ssrcs: this.ssrcs,

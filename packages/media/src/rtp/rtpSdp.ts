@@ -216,10 +216,11 @@ export function offerLines(kinds: readonly MediaKind[], direction: SdpDirection)
 
 /**
  * Answers a remote offer: accepts the first audio and the first video section in a
- * plain RTP profile with a codec we forward, rejects the others. Throws SdpError
- * NO_COMMON_CODEC when nothing is accepted.
+ * plain RTP profile with a codec we forward, rejects the others. When nothing is
+ * accepted: throws SdpError NO_COMMON_CODEC, or with `rejectAll` answers every
+ * section rejected (and no media), as Kurento does.
  */
-export function answerOffer(offer: SdpSession, direction: SdpDirection): { lines: MediaLine[]; media: NegotiatedMedia[] } {
+export function answerOffer(offer: SdpSession, direction: SdpDirection, rejectAll = false): { lines: MediaLine[]; media: NegotiatedMedia[] } {
   const lines: MediaLine[] = [];
   const media: NegotiatedMedia[] = [];
   for (const m of offer.media) {
@@ -236,7 +237,7 @@ export function answerOffer(offer: SdpSession, direction: SdpDirection): { lines
     const infos = codecs.map((c) => toCodecInfo(kind, c));
     media.push({ kind, sendCodecs: infos, receiveCodecs: infos, send: sends(ours), receive: receives(ours), remote: remoteOf(m, m.rtcpMux) });
   }
-  if (media.length === 0) {
+  if (media.length === 0 && !rejectAll) {
     const offered = [...new Set(offer.media.flatMap((m) => m.codecs.map((c) => `${m.kind} ${c.name} (${m.proto})`)))].join(', ') || 'none';
     throw new SdpError(`nothing to answer: offered ${offered}; RtpEndpoint takes opus, VP8 and H264 over RTP/AVP(F)`, 'NO_COMMON_CODEC');
   }
@@ -245,9 +246,10 @@ export function answerOffer(offer: SdpSession, direction: SdpDirection): { lines
 
 /**
  * Applies the remote answer to our offer. Throws SdpError: INVALID_SDP when the answer
- * does not match the offer, NO_COMMON_CODEC when it accepts nothing we can forward.
+ * does not match the offer, NO_COMMON_CODEC when it accepts nothing we can forward
+ * (unless `acceptNothing`: then no media, as Kurento takes such an answer).
  */
-export function acceptAnswer(offered: readonly MediaLine[], answer: SdpSession): NegotiatedMedia[] {
+export function acceptAnswer(offered: readonly MediaLine[], answer: SdpSession, acceptNothing = false): NegotiatedMedia[] {
   if (answer.media.length !== offered.length) {
     throw new SdpError(`the answer has ${answer.media.length} media sections, the offer had ${offered.length}`);
   }
@@ -268,7 +270,7 @@ export function acceptAnswer(offered: readonly MediaLine[], answer: SdpSession):
     }
     media.push({ kind, sendCodecs, receiveCodecs, send: sends(ours), receive: receives(ours), remote: remoteOf(m, line.rtcpMux && m.rtcpMux) });
   });
-  if (media.length === 0) throw new SdpError('the answer accepts no media section with a codec Roundtable forwards', 'NO_COMMON_CODEC');
+  if (media.length === 0 && !acceptNothing) throw new SdpError('the answer accepts no media section with a codec Roundtable forwards', 'NO_COMMON_CODEC');
   return media;
 }
 

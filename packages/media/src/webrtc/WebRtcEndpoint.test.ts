@@ -304,6 +304,69 @@ describe('WebRtcEndpoint with bad input', () => {
     await expect(ep.processOffer(sdp)).rejects.toMatchObject({ code: 'NO_COMMON_CODEC' });
   });
 
+  it('with rejectUnusableMedia, an offer of unknown codecs is answered with every section rejected and no transport', async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint({ rejectUnusableMedia: true });
+    const pc = peer();
+    new FakePublisher(9).attach(pc);
+    const offer = await pc.createOffer();
+    const sdp = offer.sdp.replace(/opus/gi, 'X-UNKNOWN').replace(/VP8/g, 'X-VID').replace(/H264/g, 'X-VID2');
+
+    const answer = await ep.processOffer(sdp);
+
+    expect(answer.split('\r\n').filter((l) => l.startsWith('m=')).map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual([
+      'm=video 0 UDP/TLS/RTP/SAVPF',
+      'm=audio 0 UDP/TLS/RTP/SAVPF',
+    ]);
+    expect(answer).not.toMatch(/a=fingerprint|a=ice-ufrag/);
+    expect(ep.getRemoteSessionDescriptor()).toBe(sdp);
+    expect(p.ports.inUse).toBe(0);
+    await expect(ep.generateOffer()).rejects.toMatchObject({ code: 'INVALID_STATE' });
+  });
+
+  it('with rejectUnusableMedia, a plain RTP/AVP section ahead of WebRTC ones is rejected; the others negotiate and media flows', async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint({ rejectUnusableMedia: true });
+    ep.connect(ep);
+    const pc = peer();
+    const pub = new FakePublisher(5);
+    pub.attach(pc, 'sendrecv');
+    const video = collect(pc, 'video');
+    const plain = 'm=audio 5000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\na=rtpmap:0 PCMU/8000\r\n';
+    ep.on('iceCandidate', (c) => void pc.addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: (c.sdpMLineIndex ?? 1) - 1 }));
+    // The peer's candidates are named as in the offer the endpoint saw: one section further on.
+    pc.onIceCandidate.subscribe((c) => {
+      if (c) void ep.addIceCandidate({ candidate: c.candidate, sdpMid: null, sdpMLineIndex: (c.sdpMLineIndex ?? 0) + 1 }).catch(() => undefined);
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    const local = pc.localDescription!.sdp;
+    const first = local.indexOf('m=');
+
+    const answer = await ep.processOffer(local.slice(0, first) + plain + local.slice(first));
+
+    const sections = answer.split(/\r\n(?=m=)/).slice(1);
+    expect(sections[0]).toMatch(/^m=audio 0 RTP\/AVP 0\r\n/);
+    expect(sections.slice(1).map((m) => m.split(' ').slice(0, 3).join(' '))).toEqual(['m=video 9 UDP/TLS/RTP/SAVPF', 'm=audio 9 UDP/TLS/RTP/SAVPF']);
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.replace(/m=audio 0 RTP\/AVP 0\r\n(?:[^m][^\r]*\r\n)*/, '') });
+    await ep.gatherCandidates();
+    await waitForConnected(pc);
+    pub.start();
+    await until(() => video.length > 10);
+    expect(new Set(video.map((v) => v.payload[2]))).toEqual(new Set([5]));
+  });
+
+  it('an endpoint that made an offer refuses an offer, even one it would reject whole, and keeps its own', async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint({ rejectUnusableMedia: true });
+    const offer = await ep.generateOffer();
+    const plain = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n';
+
+    await expect(ep.processOffer(plain)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+
+    expect(ep.getLocalSessionDescriptor()).toBe(offer);
+    expect(ep.getRemoteSessionDescriptor()).toBeUndefined();
+  });
+
   it('addIceCandidate() rejects a malformed candidate and ignores unreachable ones', async () => {
     const p = pipeline();
     const ep = p.createWebRtcEndpoint();

@@ -39,8 +39,12 @@ import {
   mapCandidateLines,
   parseCandidate,
   remoteCandidateFilter,
+  rejectingAnswer,
+  rejectsEverything,
   validateRemoteSdp,
+  validateSdpSyntax,
   withoutDataSections,
+  withoutUnusableSections,
   withRejectedSections,
   type ParsedCandidate,
   type RejectedSection,
@@ -81,6 +85,14 @@ export interface WebRtcEndpointOptions {
    * with port 0 (rejected).
    */
   useDataChannels?: boolean;
+  /**
+   * Answer as Kurento's WebRtcEndpoint does: the offer's sections this endpoint cannot
+   * use (plain RTP/AVP without ICE credentials or DTLS fingerprint, no codec Roundtable
+   * forwards, other media) are answered with port 0, and an offer of which nothing is
+   * usable gets an answer that rejects every section (no transport, no media) instead
+   * of an error. Default false: such offers fail with INVALID_SDP / NO_COMMON_CODEC.
+   */
+  rejectUnusableMedia?: boolean;
 }
 
 /** The ICE candidate pair in use. */
@@ -100,6 +112,8 @@ export interface WebRtcEndpointEvents extends MediaElementEvents {
   iceStateChange: [state: IceState];
   dtlsStateChange: [state: DtlsState];
   connectionStateChange: [state: ConnectionState];
+  /** The first offer was answered (processOffer) or the answer to ours applied (processAnswer). */
+  negotiated: [];
   /** A data channel opened by either side is open. */
   dataChannelOpen: [channelId: number];
   /** A data channel that was open is closing or closed. */
@@ -197,6 +211,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private dtlsState: DtlsState = 'new';
   private connectionState: ConnectionState = 'new';
   private rejectedSections: RejectedSection[] = [];
+  /**
+   * Negotiated without a transport (option rejectUnusableMedia): every section of the
+   * offer, ours or the peer's, was rejected. The descriptions stay readable.
+   */
+  private withoutTransport: { local: string; remote: string } | undefined;
   private readonly dataChannels = new DataChannels({
     opened: (id) => this.emit('dataChannelOpen', id),
     closed: (id) => this.emit('dataChannelClose', id),
@@ -239,17 +258,19 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   /** The negotiated local description, once there is one. */
   getLocalSessionDescriptor(): string | undefined {
+    if (this.withoutTransport) return this.withoutTransport.local;
     const sdp = this.pc?.localDescription?.sdp;
     return sdp ? this.publicSdp(sdp) : undefined;
   }
 
   getRemoteSessionDescriptor(): string | undefined {
+    if (this.withoutTransport) return this.withoutTransport.remote;
     return this.pc?.remoteDescription?.sdp;
   }
 
   /** True once an offer/answer exchange has started; transport settings are then fixed. */
   get negotiationStarted(): boolean {
-    return this.pc !== undefined;
+    return this.pc !== undefined || this.withoutTransport !== undefined;
   }
 
   /** Sets this endpoint's STUN/TURN servers; only before negotiation. */
@@ -299,8 +320,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   async processOffer(offer: string): Promise<string> {
     this.assertOpen();
     if (this.negotiated) return this.processReoffer(offer);
-    validateRemoteSdp(offer);
-    const { sdp, rejected } = this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
+    if (this.pc) throw new MediaError('INVALID_STATE', 'this endpoint made an offer: it takes an answer (processAnswer), not an offer');
+    const { sdp, rejected } = this.usableSections(offer);
+    if (sdp === undefined) return this.rejectWholeOffer(offer, rejected);
     await this.openMuxes();
     const pc = this.createPeerConnection();
     try {
@@ -322,6 +344,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.noteRemoteUfrag(sdp);
     this.bindTransceivers(pc);
     await this.flushEarlyCandidates();
+    this.emit('negotiated');
     return this.publicSdp(pc.localDescription!.sdp);
   }
 
@@ -341,11 +364,12 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    * changes nothing.
    */
   private async processReoffer(offer: string): Promise<string> {
+    if (this.withoutTransport) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated (every media section was rejected)');
     const pc = this.pc;
     if (!pc || this.transportReleased) throw new MediaError('INVALID_STATE', 'the transport of this endpoint is closed (ICE failed); negotiate a new endpoint');
     if (this.renegotiating || pc.signalingState !== 'stable') throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
-    validateRemoteSdp(offer);
-    const { sdp, rejected } = this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
+    const { sdp, rejected } = this.usableSections(offer);
+    if (sdp === undefined) throw new MediaError('INVALID_SDP', 'the new offer has no section this endpoint can use');
     const restart = checkReoffer(pc.remoteDescription?.sdp ?? '', sdp);
     this.renegotiating = true;
     try {
@@ -377,14 +401,43 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
 
-  /** Makes an offer for the peer to answer with processAnswer(). */
-  async generateOffer(): Promise<string> {
+  /**
+   * The sections of `offer` to negotiate, and the ones to answer with port 0. Throws
+   * SdpError when the offer is malformed (or, without option rejectUnusableMedia, when
+   * it is not a WebRTC offer with a codec in common).
+   */
+  private usableSections(offer: string): { sdp: string | undefined; rejected: RejectedSection[] } {
+    if (this.options.rejectUnusableMedia) {
+      validateSdpSyntax(offer);
+      return withoutUnusableSections(offer, this.dataChannelsEnabled);
+    }
+    validateRemoteSdp(offer);
+    return this.dataChannelsEnabled ? { sdp: offer, rejected: [] } : withoutDataSections(offer);
+  }
+
+  /** Kurento's answer to an offer of which nothing is usable: every section rejected, no transport. */
+  private rejectWholeOffer(offer: string, rejected: RejectedSection[]): string {
+    const address = this.getAnnouncedAddress() ?? this.localAddresses[0] ?? '0.0.0.0';
+    const answer = rejectingAnswer(rejected, `${Date.now()}`, address);
+    this.withoutTransport = { local: answer, remote: offer };
+    this.negotiated = true;
+    this.emit('negotiated');
+    return answer;
+  }
+
+  /**
+   * Makes an offer for the peer to answer with processAnswer(), of `kinds` (default:
+   * option offerKinds, or both).
+   */
+  async generateOffer(options: { kinds?: readonly MediaKind[] } = {}): Promise<string> {
     this.assertOpen();
     if (this.negotiated || this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
+    const kinds = options.kinds ?? this.options.offerKinds ?? MEDIA_KINDS;
+    if (kinds.length === 0 && !this.dataChannelsEnabled) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio, video or data channels');
     await this.openMuxes();
     const pc = this.createPeerConnection();
     try {
-      for (const kind of this.options.offerKinds ?? MEDIA_KINDS) pc.addTransceiver(kind, { direction: this.direction });
+      for (const kind of kinds) pc.addTransceiver(kind, { direction: this.direction });
       // werift offers an application section only once it has an SCTP transport; make
       // one without opening a channel the peer would see.
       if (this.dataChannelsEnabled) (pc as unknown as { createSctpTransport(): unknown }).createSctpTransport();
@@ -408,6 +461,17 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (!pc || this.negotiated || pc.signalingState !== 'have-local-offer') {
       throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from generateOffer() first');
     }
+    if (this.options.rejectUnusableMedia) {
+      validateSdpSyntax(answer);
+      if (rejectsEverything(answer)) {
+        // As Kurento takes such an answer: negotiated, without media; the transport is let go.
+        this.withoutTransport = { local: this.publicSdp(pc.localDescription!.sdp), remote: answer };
+        this.negotiated = true;
+        this.discardPeerConnection(pc);
+        this.emit('negotiated');
+        return;
+      }
+    }
     validateRemoteSdp(answer);
     try {
       await pc.setRemoteDescription({ type: 'answer', sdp: this.filterRemoteSdp(answer) });
@@ -417,6 +481,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.noteRemoteUfrag(answer);
     this.bindTransceivers(pc);
     await this.flushEarlyCandidates();
+    this.emit('negotiated');
   }
 
   /** Starts emitting local candidates as 'iceCandidate' events (Kurento semantics). */
@@ -457,15 +522,31 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       if (!this.oldRemoteUfrags.has(ufrag)) this.earlyRemoteCandidates.push(init);
       return;
     }
+    const sdpMLineIndex = this.negotiatedIndex(init);
+    if (sdpMLineIndex === null) return;
     try {
       await pc.addIceCandidate({
         candidate: init.candidate,
         sdpMid: init.sdpMid ?? undefined,
-        sdpMLineIndex: init.sdpMLineIndex ?? undefined,
+        sdpMLineIndex,
       });
     } catch (error) {
       throw new MediaError('INVALID_CANDIDATE', `cannot add ICE candidate: ${errorMessage(error)}`);
     }
+  }
+
+  /**
+   * The index, among the sections negotiated, of the section a remote candidate names
+   * by its index in the peer's offer (rejected sections are not negotiated); null when
+   * it names a rejected section.
+   */
+  private negotiatedIndex(init: IceCandidateInit): number | undefined | null {
+    const rejected = this.rejectedSections;
+    if (init.sdpMid != null && rejected.some((r) => r.mid === init.sdpMid)) return null;
+    const index = init.sdpMLineIndex ?? undefined;
+    if (index === undefined || rejected.length === 0) return index;
+    if (rejected.some((r) => r.index === index)) return init.sdpMid != null ? undefined : null;
+    return index - rejected.filter((r) => r.index < index).length;
   }
 
   /**

@@ -7,7 +7,11 @@ import {
   parseCandidate,
   remoteCandidateFilter,
   validateRemoteSdp,
+  rejectingAnswer,
+  rejectsEverything,
+  validateSdpSyntax,
   withoutDataSections,
+  withoutUnusableSections,
   withRejectedSections,
   type ParsedCandidate,
 } from './sdp.js';
@@ -363,7 +367,7 @@ describe('withoutDataSections / withRejectedSections', () => {
 
     expect(sdp).not.toContain('m=application');
     expect(sdp).toContain('a=group:BUNDLE a v\r\n');
-    expect(rejected).toEqual([{ index: 1, protoAndFormats: 'UDP/DTLS/SCTP webrtc-datachannel', mid: 'd' }]);
+    expect(rejected).toEqual([{ index: 1, kind: 'application', protoAndFormats: 'UDP/DTLS/SCTP webrtc-datachannel', mid: 'd' }]);
   });
 
   it('withRejectedSections() puts the section back at its index with port 0', () => {
@@ -383,5 +387,61 @@ describe('withoutDataSections / withRejectedSections', () => {
     const plain = offer([{ kind: 'audio', codecs: ['opus/48000/2'] }]);
 
     expect(withoutDataSections(plain)).toEqual({ sdp: plain, rejected: [] });
+  });
+});
+
+describe('withoutUnusableSections / rejectingAnswer (Kurento\'s WebRtcEndpoint answers)', () => {
+  const ANDROID = [
+    'v=0', 'o=- 12345 12345 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
+    'm=video 52126 RTP/AVP 96 97 98', 'a=rtpmap:96 H264/90000', 'a=rtpmap:97 MP4V-ES/90000', 'a=rtpmap:98 H263-1998/90000', 'a=recvonly', '',
+  ].join('\r\n');
+
+  it('takes out a plain RTP/AVP section (no ICE, no fingerprint), leaving nothing to negotiate', () => {
+    const { sdp, rejected } = withoutUnusableSections(ANDROID, false);
+
+    expect(sdp).toBeUndefined();
+    expect(rejected).toEqual([{ index: 0, kind: 'video', protoAndFormats: 'RTP/AVP 96 97 98', mid: undefined }]);
+  });
+
+  it('rejectingAnswer() rejects every section with port 0, in the offer\'s profile, without ICE or fingerprint', () => {
+    const answer = rejectingAnswer(withoutUnusableSections(ANDROID, false).rejected, '7', '127.0.0.1');
+
+    expect(answer).toBe('v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=Roundtable\r\nt=0 0\r\nm=video 0 RTP/AVP 96 97 98\r\nc=IN IP4 0.0.0.0\r\n');
+    expect(() => validateSdpSyntax(answer)).not.toThrow();
+  });
+
+  it('keeps the WebRTC sections of a mixed offer and takes out the AVP one, no common codec, port 0 and (without data channels) SCTP', () => {
+    const mixed = offer([
+      { kind: 'audio', codecs: ['opus/48000/2'] },
+      { kind: 'video', codecs: ['VP9/90000'] },
+    ])
+      .replace(/\r\n$/, '\r\nm=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n');
+
+    const { sdp, rejected } = withoutUnusableSections(mixed, false);
+
+    expect(sdp?.split('\r\n').filter((l) => l.startsWith('m='))).toEqual(['m=audio 9 UDP/TLS/RTP/SAVPF 96']);
+    expect(rejected.map((r) => [r.index, r.kind, r.protoAndFormats])).toEqual([
+      [1, 'video', 'UDP/TLS/RTP/SAVPF 97'],
+      [2, 'audio', 'RTP/AVP 0'],
+      [3, 'video', 'UDP/TLS/RTP/SAVPF 96'],
+      [4, 'application', 'UDP/DTLS/SCTP webrtc-datachannel'],
+    ]);
+    expect(withoutUnusableSections(mixed, true).rejected.map((r) => r.index)).toEqual([1, 2, 3]);
+  });
+
+  it('rejectsEverything() is true only when every media section has port 0', () => {
+    expect(rejectsEverything(rejectingAnswer(withoutUnusableSections(ANDROID, false).rejected, '7', '127.0.0.1'))).toBe(true);
+    expect(rejectsEverything(CHROMIUM_OFFER)).toBe(false);
+  });
+
+  it('keeps a bundle-only section (port 0, transport of its BUNDLE group)', () => {
+    const bundleOnly = CHROMIUM_OFFER.replace('m=video 9 UDP/TLS/RTP/SAVPF', 'm=video 0 UDP/TLS/RTP/SAVPF').replace(/(m=video [^\r]*\r\n)/, '$1a=bundle-only\r\n');
+
+    expect(bundleOnly).toMatch(/^m=video 0 .*\r\na=bundle-only\r$/m);
+    expect(withoutUnusableSections(bundleOnly, true).rejected).toEqual([]);
+  });
+
+  it('leaves a browser offer as it is', () => {
+    expect(withoutUnusableSections(CHROMIUM_OFFER, true)).toEqual({ sdp: CHROMIUM_OFFER, rejected: [] });
   });
 });

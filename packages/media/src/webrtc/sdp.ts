@@ -22,6 +22,32 @@ export interface ParsedMedia {
  * section offers a codec Roundtable forwards).
  */
 export function validateRemoteSdp(sdp: unknown): ParsedMedia[] {
+  const { media, fingerprint, ufrag } = parseSdpStructure(sdp);
+  if (media.length === 0) throw new SdpError('SDP has no media section');
+  if (!fingerprint) throw new SdpError('SDP has no DTLS fingerprint (a=fingerprint)');
+  if (!ufrag) throw new SdpError('SDP has no ICE credentials (a=ice-ufrag)');
+  const av = media.filter((m) => m.kind === 'audio' || m.kind === 'video');
+  if (av.length === 0) throw new SdpError('SDP has no audio or video section', 'NO_COMMON_CODEC');
+  const common = av.some((m) => m.codecs.some((c) => SUPPORTED_CODECS[m.kind as 'audio' | 'video'].includes(c)));
+  if (!common) {
+    const offered = [...new Set(av.flatMap((m) => m.codecs))].join(', ') || 'none';
+    throw new SdpError(
+      `no codec in common: offered ${offered}; Roundtable forwards opus, VP8 and H264`,
+      'NO_COMMON_CODEC',
+    );
+  }
+  return media;
+}
+
+/**
+ * Checks only that `sdp` is a well-formed session description (what Kurento's parser
+ * asks of an offer before answering it); throws SdpError INVALID_SDP otherwise.
+ */
+export function validateSdpSyntax(sdp: unknown): void {
+  parseSdpStructure(sdp);
+}
+
+function parseSdpStructure(sdp: unknown): { media: ParsedMedia[]; fingerprint: boolean; ufrag: boolean } {
   if (typeof sdp !== 'string' || sdp.trim() === '') throw new SdpError('SDP must be a non-empty string');
   const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0);
   if (lines[0] !== 'v=0') throw new SdpError("SDP must start with 'v=0'");
@@ -46,20 +72,7 @@ export function validateRemoteSdp(sdp: unknown): ParsedMedia[] {
       if (r) current.codecs.push(r[2]!.toLowerCase());
     }
   }
-  if (media.length === 0) throw new SdpError('SDP has no media section');
-  if (!fingerprint) throw new SdpError('SDP has no DTLS fingerprint (a=fingerprint)');
-  if (!ufrag) throw new SdpError('SDP has no ICE credentials (a=ice-ufrag)');
-  const av = media.filter((m) => m.kind === 'audio' || m.kind === 'video');
-  if (av.length === 0) throw new SdpError('SDP has no audio or video section', 'NO_COMMON_CODEC');
-  const common = av.some((m) => m.codecs.some((c) => SUPPORTED_CODECS[m.kind as 'audio' | 'video'].includes(c)));
-  if (!common) {
-    const offered = [...new Set(av.flatMap((m) => m.codecs))].join(', ') || 'none';
-    throw new SdpError(
-      `no codec in common: offered ${offered}; Roundtable forwards opus, VP8 and H264`,
-      'NO_COMMON_CODEC',
-    );
-  }
-  return media;
+  return { media, fingerprint, ufrag };
 }
 
 export interface ParsedCandidate {
@@ -134,9 +147,11 @@ export function isLoopback(address: string): boolean {
   return address.startsWith('127.') || address === '::1';
 }
 
-/** An application (SCTP) section taken out of an offer, to be answered with port 0. */
+/** A section taken out of an offer, to be answered with port 0. */
 export interface RejectedSection {
   index: number;
+  /** The media of the m-line: 'audio', 'video', 'application', ... */
+  kind: string;
   /** What follows the port on the m-line, e.g. 'UDP/DTLS/SCTP webrtc-datachannel'. */
   protoAndFormats: string;
   mid: string | undefined;
@@ -148,19 +163,86 @@ export interface RejectedSection {
  * data channels. withRejectedSections() puts them back into the answer, rejected.
  */
 export function withoutDataSections(sdp: string): { sdp: string; rejected: RejectedSection[] } {
+  const result = withoutSections(sdp, (section) => section.kind !== 'application');
+  return { sdp: result.sdp ?? sdp, rejected: result.rejected };
+}
+
+/** What withoutUnusableSections() looks at in one media section. */
+export interface OfferedSection {
+  kind: string;
+  port: number;
+  proto: string;
+  /** Lower case encoding names of its a=rtpmap lines. */
+  codecs: string[];
+  /** It, the session, or (bundled) its BUNDLE group carries ICE credentials and a DTLS fingerprint. */
+  secureTransport: boolean;
+  /** Offered with port 0 and a=bundle-only (RFC 8843): it rides on the group's transport. */
+  bundleOnly: boolean;
+}
+
+/** Kurento's WebRtcEndpoint takes these profiles: RTP/SAVP(F), with or without UDP/TLS/. */
+const WEBRTC_RTP_PROFILE = /^(UDP\/TLS\/)?RTP\/SAVPF?$/i;
+
+/**
+ * Takes out of an offer every section a WebRtcEndpoint cannot answer, as Kurento's
+ * WebRtcEndpoint rejects them: audio/video not in an RTP/SAVP(F) profile (a plain
+ * RTP/AVP offer, say), without ICE credentials and a DTLS fingerprint, without a
+ * codec Roundtable forwards, or offered with port 0; data channel sections unless
+ * `dataChannels`; any other media. `sdp` is undefined when nothing is left.
+ */
+export function withoutUnusableSections(sdp: string, dataChannels: boolean): { sdp: string | undefined; rejected: RejectedSection[] } {
+  return withoutSections(sdp, (s) => {
+    if ((s.port === 0 && !s.bundleOnly) || !s.secureTransport) return false;
+    if (s.kind === 'application') return dataChannels && /SCTP/i.test(s.proto);
+    if (s.kind !== 'audio' && s.kind !== 'video') return false;
+    return WEBRTC_RTP_PROFILE.test(s.proto) && s.codecs.some((c) => SUPPORTED_CODECS[s.kind as 'audio' | 'video'].includes(c));
+  });
+}
+
+function withoutSections(sdp: string, keep: (section: OfferedSection) => boolean): { sdp: string | undefined; rejected: RejectedSection[] } {
   const { eol, session, sections } = splitSdp(sdp);
+  const has = (lines: string[], prefix: string): boolean => lines.some((l) => l.startsWith(prefix));
+  const midOf = (lines: string[]): string | undefined => lines.find((l) => l.startsWith('a=mid:'))?.slice('a=mid:'.length);
+  const secure = (lines: string[]): boolean =>
+    (has(session, 'a=fingerprint:') || has(lines, 'a=fingerprint:')) && (has(session, 'a=ice-ufrag:') || has(lines, 'a=ice-ufrag:'));
+  const bundled = new Set(session.filter((l) => l.startsWith('a=group:BUNDLE ')).flatMap((l) => l.split(' ').slice(1)));
+  const bundleSecure = sections.some((lines) => bundled.has(midOf(lines) ?? '') && secure(lines));
   const rejected: RejectedSection[] = [];
   const kept = sections.filter((lines, index) => {
     const m = M_LINE.exec(lines[0]!);
-    if (m?.[1] !== 'application') return true;
-    const mid = lines.find((l) => l.startsWith('a=mid:'))?.slice('a=mid:'.length);
-    rejected.push({ index, protoAndFormats: lines[0]!.split(' ').slice(2).join(' '), mid });
+    const mid = midOf(lines);
+    const section: OfferedSection = {
+      kind: m?.[1] ?? '',
+      port: Number(m?.[2] ?? 0),
+      proto: m?.[3] ?? '',
+      codecs: lines.flatMap((l) => RTPMAP.exec(l)?.[2]?.toLowerCase() ?? []),
+      secureTransport: secure(lines) || (mid !== undefined && bundled.has(mid) && bundleSecure),
+      bundleOnly: has(lines, 'a=bundle-only'),
+    };
+    if (keep(section)) return true;
+    rejected.push({ index, kind: section.kind, protoAndFormats: lines[0]!.split(' ').slice(2).join(' '), mid });
     return false;
   });
   if (rejected.length === 0) return { sdp, rejected };
+  if (kept.length === 0) return { sdp: undefined, rejected };
   const removed = new Set(rejected.map((r) => r.mid));
   const head = session.map((l) => (l.startsWith('a=group:BUNDLE') ? l.split(' ').filter((t) => !removed.has(t)).join(' ') : l));
   return { sdp: joinSdp(eol, head, kept), rejected };
+}
+
+/** True when every media section of `sdp` has port 0 (an answer that accepts nothing). */
+export function rejectsEverything(sdp: string): boolean {
+  return splitSdp(sdp).sections.every((lines) => Number(M_LINE.exec(lines[0]!)?.[2] ?? 0) === 0);
+}
+
+/**
+ * The answer to an offer of which nothing is usable: every section rejected (port 0,
+ * as Kurento answers it), no ICE credentials, no fingerprint, no candidates.
+ */
+export function rejectingAnswer(rejected: readonly RejectedSection[], sessionId: string, address: string): string {
+  const ipVersion = isIP(address) === 6 ? 'IP6' : 'IP4';
+  const head = ['v=0', `o=- ${sessionId} 1 IN ${ipVersion} ${address}`, 's=Roundtable', 't=0 0'];
+  return withRejectedSections(head.join('\r\n') + '\r\n', rejected);
 }
 
 /** Puts rejected sections (port 0, as RFC 3264 answers a declined stream) back into an answer. */
@@ -168,7 +250,7 @@ export function withRejectedSections(sdp: string, rejected: readonly RejectedSec
   if (rejected.length === 0) return sdp;
   const { eol, session, sections } = splitSdp(sdp);
   for (const r of rejected) {
-    const lines = [`m=application 0 ${r.protoAndFormats}`, 'c=IN IP4 0.0.0.0', ...(r.mid === undefined ? [] : [`a=mid:${r.mid}`])];
+    const lines = [`m=${r.kind} 0 ${r.protoAndFormats}`, 'c=IN IP4 0.0.0.0', ...(r.mid === undefined ? [] : [`a=mid:${r.mid}`])];
     sections.splice(Math.min(r.index, sections.length), 0, lines);
   }
   return joinSdp(eol, session, sections);
