@@ -19,6 +19,8 @@ export interface ScenarioContext {
   faceFrame?: (n: number) => RTCVideoFrame;
   /** Tells whether a received picture carries the overlay (magic-mirror). */
   hasOverlay?: (frame: RTCVideoFrame) => boolean;
+  /** Why there is no face source, when there is none. */
+  missing?: string;
 }
 
 /** A page of the tutorial: its socket, its WebRtcPeer and what it closes. */
@@ -193,7 +195,9 @@ export async function magicMirror(ctx: ScenarioContext): Promise<Check[]> {
     if (ctx.hasOverlay) {
       const hasOverlay = ctx.hasOverlay;
       const overlaid = await until(() => r.lastFrame !== undefined && hasOverlay(r.lastFrame), 20_000);
-      checks.push({ receiver: 'browser', check: 'the overlay is drawn over the face', got: overlaid ? 'overlay seen' : 'no overlay in the returned picture', ok: overlaid });
+      checks.push({ receiver: 'browser', check: 'the overlay is drawn over the face', got: overlaid ? 'returned picture differs around the face' : 'returned picture is the camera\'s', ok: overlaid });
+    } else {
+      checks.push({ receiver: 'browser', check: 'the overlay is drawn over the face', got: ctx.missing ?? 'no face source', ok: false });
     }
     page.socket.send({ id: 'stop' });
     checks.push(await releasedCheck(ctx, 'after stop'));
