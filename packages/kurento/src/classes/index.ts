@@ -2,6 +2,7 @@ import { ClassDef, type ClassSpec } from '../ClassDef.js';
 import { KurentoError } from '../errors.js';
 import { EndpointSpec, FilterSpec, MediaElementSpec, MediaObjectSpec, MediaPipelineSpec, PassThroughSpec, ServerManagerSpec } from './core.js';
 import { BaseRtpEndpointSpec, SdpEndpointSpec, SessionEndpointSpec, WebRtcEndpointSpec } from './endpoints.js';
+import { FaceOverlayFilterSpec, GStreamerFilterSpec, ImageOverlayFilterSpec, ZBarFilterSpec } from './filters.js';
 import { CompositeSpec, DispatcherOneToManySpec, DispatcherSpec, HubPortSpec, HubSpec, RtpEndpointSpec } from './hubs.js';
 import { PlayerEndpointSpec, RecorderEndpointSpec, UriEndpointSpec } from './uri.js';
 
@@ -44,6 +45,10 @@ const SPECS: ClassSpec[] = [
   UriEndpointSpec,
   RecorderEndpointSpec,
   PlayerEndpointSpec,
+  GStreamerFilterSpec,
+  ZBarFilterSpec,
+  FaceOverlayFilterSpec,
+  ImageOverlayFilterSpec,
   { name: 'HttpEndpoint', parent: 'SessionEndpoint', abstract: true },
   later('Mixer', 'Hub'),
   later('AlphaBlending', 'Hub'),
