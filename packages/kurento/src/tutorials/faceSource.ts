@@ -13,9 +13,9 @@ export interface FaceSource {
   missing?: string;
 }
 
-/** Mean absolute luma difference of two pictures over `rect` (given for 320x240, scaled to `a`). */
-function lumaDifference(a: RTCVideoFrame, b: RTCVideoFrame, rect: { x: number; y: number; width: number; height: number }): number {
-  let sum = 0;
+/** Share of the pixels of `rect` (given for 320x240, scaled to each picture) whose luma differs by more than 40. */
+function changedShare(a: RTCVideoFrame, b: RTCVideoFrame, rect: { x: number; y: number; width: number; height: number }): number {
+  let changed = 0;
   let n = 0;
   for (let y = Math.round(rect.y); y < Math.round(rect.y + rect.height); y++) {
     for (let x = Math.round(rect.x); x < Math.round(rect.x + rect.width); x++) {
@@ -23,17 +23,17 @@ function lumaDifference(a: RTCVideoFrame, b: RTCVideoFrame, rect: { x: number; y
       const xa = Math.min(a.width - 1, Math.round((x * a.width) / 320));
       const yb = Math.min(b.height - 1, Math.round((y * b.height) / 240));
       const xb = Math.min(b.width - 1, Math.round((x * b.width) / 320));
-      sum += Math.abs(a.data[ya * a.width + xa]! - b.data[yb * b.width + xb]!);
+      if (Math.abs(a.data[ya * a.width + xa]! - b.data[yb * b.width + xb]!) > 40) changed++;
       n++;
     }
   }
-  return n === 0 ? 0 : sum / n;
+  return n === 0 ? 0 : changed / n;
 }
 
 /**
  * A still face (the astronaut picture, 320x240) as magic-mirror's camera. Whatever picture
- * the app overlays, it goes on and around the face: the returned picture then differs from
- * the camera's there by far more than VP8's loss.
+ * the app overlays, it goes on and around the face: a good part of the pixels there then
+ * differ from the camera's by far more than VP8's loss (which moves few by over 40).
  */
 export async function faceSource(): Promise<FaceSource> {
   if (!findFaceImage()) return { missing: 'no face picture on this machine (see makeFaceClip)' };
@@ -42,7 +42,7 @@ export async function faceSource(): Promise<FaceSource> {
     const face = await readY4mFrame(await makeFaceClip({ output: join(dir, 'face.y4m'), width: 320, height: 240, frameRate: 1, seconds: 1 }));
     const f = ASTRONAUT_FACE_320x240;
     const around = { x: Math.max(0, f.x - f.width), y: 0, width: 3 * f.width, height: Math.min(240, f.y + 2 * f.height) };
-    return { faceFrame: () => face, hasOverlay: (frame) => lumaDifference(frame, face, around) > 20 };
+    return { faceFrame: () => face, hasOverlay: (frame) => changedShare(frame, face, around) > 0.05 };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
