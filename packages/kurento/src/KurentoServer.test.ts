@@ -110,7 +110,7 @@ describe('Kurento Protocol: requests and errors', () => {
     const c = await client();
     const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
     expect((await c.request('invoke', { object: 'nope_kurento.MediaPipeline', operation: 'getName' })).error?.code).toBe(40101);
-    expect((await c.request('create', { type: 'FaceOverlayFilter', constructorParams: { mediaPipeline: pipeline } })).error?.code).toBe(40100);
+    expect((await c.request('create', { type: 'NoSuchFilter', constructorParams: { mediaPipeline: pipeline } })).error?.code).toBe(40100);
     expect((await c.request('invoke', { object: pipeline, operation: 'fly' })).error?.code).toBe(40105);
     expect((await c.request('subscribe', { object: pipeline, type: 'Nonsense' })).error?.code).toBe(40106);
     expect((await c.request('create', { type: 'MediaElement', constructorParams: { mediaPipeline: pipeline } })).error?.code).toBe(40104);
@@ -286,6 +286,8 @@ describe('Kurento Protocol: sessions', () => {
     expect(info.modules[1]!.factories).toContain('WebRtcEndpoint');
     expect(info.modules[1]!.factories).toContain('Composite');
     expect(info.modules[1]!.factories).not.toContain('Mixer');
+    expect(info.modules[1]!.factories).not.toContain('ZBarFilter');
+    expect([...info.modules[2]!.factories].sort()).toEqual(['FaceOverlayFilter', 'GStreamerFilter', 'ImageOverlayFilter', 'ZBarFilter']);
     expect(await c.value('invoke', { object: 'manager_ServerManager', operation: 'getCpuCount' })).toBeGreaterThan(0);
     expect(await c.value('invoke', { object: 'manager_ServerManager', operation: 'getUsedMemory' })).toBeGreaterThan(1000);
     const used = await c.value<number>('invoke', { object: 'manager_ServerManager', operation: 'getUsedCpu', operationParams: { interval: 50 } });

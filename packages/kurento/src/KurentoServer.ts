@@ -6,6 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { CallContext, ClassDef, ServerFacade } from './ClassDef.js';
 import { buildClasses } from './classes/index.js';
 import { HttpPostServer, type HttpPostServerOptions } from './http/HttpPostServer.js';
+import { FILTER_CLASSES } from './classes/filters.js';
 import { kurentoErrorOf } from './classes/helpers.js';
 import { KurentoError } from './errors.js';
 import { JsonStreamSplitter, parseRequest, type JsonRpcRequest } from './jsonrpc.js';
@@ -429,12 +430,13 @@ export class KurentoServer {
     }
   }
 
-  /** Creatable classes per Kurento module (no filters exist in Roundtable yet). */
+  /** Creatable classes per Kurento module. */
   private factoriesOf(module: string): string[] {
     const CORE = ['MediaPipeline', 'PassThrough', 'HubPort'];
     const creatable = [...this.classes.values()].filter((d) => d.spec.create && !d.spec.abstract && !d.spec.unsupported).map((d) => d.name);
     if (module === 'core') return creatable.filter((n) => CORE.includes(n));
-    if (module === 'elements') return creatable.filter((n) => !CORE.includes(n));
+    if (module === 'filters') return creatable.filter((n) => FILTER_CLASSES.includes(n));
+    if (module === 'elements') return creatable.filter((n) => !CORE.includes(n) && !FILTER_CLASSES.includes(n));
     return [];
   }
 

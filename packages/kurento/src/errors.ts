@@ -10,6 +10,8 @@ export const KurentoErrorCode = {
   INVALID_PARAMS: -32602,
   INTERNAL_ERROR: -32603,
   UNEXPECTED_ERROR: 40001,
+  /** KMS's MARSHALL_ERROR (e.g. a GStreamerFilter command GStreamer cannot make an element of). */
+  MARSHALL_ERROR: 40001,
   INVALID_SESSION: 40007,
   MEDIA_OBJECT_TYPE_NOT_FOUND: 40100,
   MEDIA_OBJECT_NOT_FOUND: 40101,

@@ -1,6 +1,26 @@
 export { DEFAULT_MEDIA_CONFIG, resolveMediaConfig, hostAddresses, singleUdpPort, type MediaConfig, type IceServerConfig } from './config.js';
 export { MediaError, ClosedError, SdpError, type MediaErrorCode } from './core/errors.js';
-export { MediaElement, FLOWING_TIMEOUT_MS, type MediaElementEvents, type ElementConnection } from './core/MediaElement.js';
+export { MediaElement, FLOWING_TIMEOUT_MS, type MediaElementEvents, type ElementConnection, type VideoFormat, type AudioFormat } from './core/MediaElement.js';
+export {
+  Filter,
+  GStreamerFilter,
+  ZBarFilter,
+  FaceOverlayFilter,
+  ImageOverlayFilter,
+  FilterChild,
+  parseGStreamerCommand,
+  fetchOverlayImage,
+  type FilterOptions,
+  type FilterEvents,
+  type FilterType,
+  type GStreamerFilterOptions,
+  type ZBarFilterEvents,
+  type FaceOverlayFilterEvents,
+  type FaceOverlayPlacement,
+  type Face,
+  type ImagePlacement,
+  type FilterChildStats,
+} from './filters/index.js';
 export { MediaObject, type MediaObjectEvents } from './core/MediaObject.js';
 export { MediaPipeline, type MediaPipelineEvents } from './core/MediaPipeline.js';
 export { PassThrough } from './core/PassThrough.js';

@@ -5,6 +5,7 @@ import { KurentoError } from '../errors.js';
 import { kindsOf, toKurentoMediaType, type KurentoMediaType, type Params } from '../Params.js';
 import type { RemoteObject } from '../RemoteObject.js';
 import { complex, connectionData } from '../values.js';
+import { filterErrorEvent } from './filters.js';
 import { neverRaised, notSupported, storedProperty, targetOf } from './helpers.js';
 
 const ro = (get: (obj: RemoteObject) => unknown) => ({ get, readOnly: true });
@@ -148,6 +149,12 @@ function flowing(obj: RemoteObject, p: Params, direction: 'in' | 'out'): boolean
   return (kindsOf(type) ?? []).some((k) => (direction === 'in' ? element.isMediaFlowingIn(k) : element.isMediaFlowingOut(k)));
 }
 
+function transcodingEvent(obj: RemoteObject, emit: Emit): () => void {
+  return targetOf(obj, MediaElement).subscribe('mediaTranscoding', (kind, transcoding) =>
+    emit({ state: transcoding ? 'TRANSCODING' : 'NOT_TRANSCODING', binName: `${obj.id}_${kind}_transcoder`, mediaType: toKurentoMediaType(kind) }),
+  );
+}
+
 export const MediaElementSpec: ClassSpec = {
   name: 'MediaElement',
   parent: 'MediaObject',
@@ -189,8 +196,33 @@ export const MediaElementSpec: ClassSpec = {
       const all = targetOf(obj, MediaElement).getSinkConnections();
       return all.filter((c) => !kinds || kinds.includes(c.kind)).map((c) => connectionData(c, (o) => ctx.server.idOf(o)));
     },
-    setAudioFormat: () => notSupported('setAudioFormat (transcoding)'),
-    setVideoFormat: () => notSupported('setVideoFormat (transcoding)'),
+    setAudioFormat: (obj, p) => {
+      const caps = p.record('caps');
+      const codec = caps['codec'];
+      if (codec !== 'OPUS' && codec !== 'PCMU' && codec !== 'RAW') throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', `Invalid parameter provided: ${String(codec)}`);
+      const bitrate = caps['bitrate'];
+      if (bitrate !== undefined && (typeof bitrate !== 'number' || !Number.isInteger(bitrate))) {
+        throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', 'AudioCaps.bitrate must be an integer');
+      }
+      // KMS's bitrate 0 (or none) leaves the encoder's default.
+      targetOf(obj, MediaElement).setAudioFormat({ codec, bitrate: bitrate ? bitrate : undefined });
+    },
+    setVideoFormat: (obj, p) => {
+      const caps = p.record('caps');
+      const codec = caps['codec'];
+      if (codec !== 'VP8' && codec !== 'H264' && codec !== 'RAW') throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', `Invalid parameter provided: ${String(codec)}`);
+      const fraction = caps['framerate'] as { numerator?: unknown; denominator?: unknown } | undefined;
+      let frameRate: { numerator: number; denominator: number } | undefined;
+      if (fraction !== undefined && fraction !== null) {
+        const { numerator, denominator } = fraction;
+        if (typeof numerator !== 'number' || typeof denominator !== 'number') {
+          throw new KurentoError('MEDIA_OBJECT_ILLEGAL_PARAM_ERROR', 'VideoCaps.framerate must be a Fraction of integers');
+        }
+        // 0/1 (or 0/0) asks for no particular frame rate.
+        if (numerator !== 0) frameRate = { numerator, denominator };
+      }
+      targetOf(obj, MediaElement).setVideoFormat({ codec, frameRate });
+    },
     getGstreamerDot: (obj, _p, ctx) => dot(obj, (o) => ctx.server.idOf(o)),
     setOutputBitrate: (obj, p) => {
       obj.stored.set('outputBitrate', p.int('bitrate'));
@@ -199,8 +231,13 @@ export const MediaElementSpec: ClassSpec = {
     getStats: () => ({}),
     isMediaFlowingIn: (obj, p) => flowing(obj, p, 'in'),
     isMediaFlowingOut: (obj, p) => flowing(obj, p, 'out'),
-    // Roundtable forwards without transcoding.
-    isMediaTranscoding: () => false,
+    // True while setVideoFormat/setAudioFormat makes the element transcode its output of that kind.
+    isMediaTranscoding: (obj, p) => {
+      const type = p.mediaType('mediaType');
+      if (!type) throw new KurentoError('INVALID_PARAMS', "parameter 'mediaType' is required");
+      const element = targetOf(obj, MediaElement);
+      return (kindsOf(type) ?? []).some((k) => element.isMediaTranscoding(k));
+    },
   },
   events: {
     ElementConnected: connectionEvent('elementConnected'),
@@ -209,13 +246,13 @@ export const MediaElementSpec: ClassSpec = {
     MediaFlowOutStateChanged: flowEvent('mediaFlowingOut'),
     MediaFlowInStateChange: flowEvent('mediaFlowingIn'),
     MediaFlowInStateChanged: flowEvent('mediaFlowingIn'),
-    MediaTranscodingStateChange: neverRaised,
-    MediaTranscodingStateChanged: neverRaised,
+    MediaTranscodingStateChange: transcodingEvent,
+    MediaTranscodingStateChanged: transcodingEvent,
   },
 };
 
 export const EndpointSpec: ClassSpec = { name: 'Endpoint', parent: 'MediaElement', abstract: true };
-export const FilterSpec: ClassSpec = { name: 'Filter', parent: 'MediaElement', abstract: true };
+export const FilterSpec: ClassSpec = { name: 'Filter', parent: 'MediaElement', abstract: true, events: { Error: filterErrorEvent } };
 
 export const PassThroughSpec: ClassSpec = {
   name: 'PassThrough',

@@ -29,6 +29,8 @@ export function kurentoErrorOf(error: unknown): KurentoError {
       INVALID_CANDIDATE: 'ICE_ADD_CANDIDATE_ERROR',
       NOT_CONNECTED: 'CONNECT_ERROR',
       NO_PORT_AVAILABLE: 'NOT_ENOUGH_RESOURCES',
+      FILTER_UNAVAILABLE: 'MEDIA_OBJECT_NOT_AVAILABLE',
+      INVALID_FILTER_COMMAND: 'MARSHALL_ERROR',
     };
     return new KurentoError(map[error.code] ?? 'UNEXPECTED_ERROR', error.message);
   }

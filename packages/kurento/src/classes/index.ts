@@ -3,6 +3,7 @@ import { KurentoError } from '../errors.js';
 import { EndpointSpec, FilterSpec, MediaElementSpec, MediaObjectSpec, MediaPipelineSpec, PassThroughSpec, ServerManagerSpec } from './core.js';
 import { BaseRtpEndpointSpec, SdpEndpointSpec, SessionEndpointSpec, WebRtcEndpointSpec } from './endpoints.js';
 import { HttpEndpointSpec, HttpPostEndpointSpec } from './httpPost.js';
+import { FaceOverlayFilterSpec, GStreamerFilterSpec, ImageOverlayFilterSpec, ZBarFilterSpec } from './filters.js';
 import { CompositeSpec, DispatcherOneToManySpec, DispatcherSpec, HubPortSpec, HubSpec, RtpEndpointSpec } from './hubs.js';
 import { PlayerEndpointSpec, RecorderEndpointSpec, UriEndpointSpec } from './uri.js';
 
@@ -46,6 +47,10 @@ const SPECS: ClassSpec[] = [
   PlayerEndpointSpec,
   HttpEndpointSpec,
   HttpPostEndpointSpec,
+  GStreamerFilterSpec,
+  ZBarFilterSpec,
+  FaceOverlayFilterSpec,
+  ImageOverlayFilterSpec,
   later('Mixer', 'Hub'),
   later('AlphaBlending', 'Hub'),
 ];

@@ -1,7 +1,10 @@
 import type { RtpPacket } from 'werift';
 import type { InboundStream } from '../rtp/InboundStream.js';
+import { FilterChild } from '../filters/FilterChild.js';
+import { childCodecOf, type ChildCodec } from '../filters/filterPipeline.js';
 import { MediaError } from './errors.js';
 import { MediaObject, type MediaObjectEvents } from './MediaObject.js';
+import { PortAllocator } from './PortAllocator.js';
 import { MEDIA_KINDS, type MediaKind } from './types.js';
 
 export interface MediaElementEvents extends MediaObjectEvents {
@@ -9,6 +12,26 @@ export interface MediaElementEvents extends MediaObjectEvents {
   elementDisconnected: [sink: MediaElement, kind: MediaKind];
   mediaFlowingIn: [kind: MediaKind, flowing: boolean];
   mediaFlowingOut: [kind: MediaKind, flowing: boolean];
+  /** The element's output of `kind` started (true) or stopped (false) being transcoded (setVideoFormat / setAudioFormat). */
+  mediaTranscoding: [kind: MediaKind, transcoding: boolean];
+}
+
+/** Kurento's VideoCaps: the codec (and frame rate) an element's video leaves in. RAW: as it comes. */
+export interface VideoFormat {
+  codec: 'VP8' | 'H264' | 'RAW';
+  frameRate?: { numerator: number; denominator: number };
+}
+
+/** Kurento's AudioCaps: the codec (and bitrate, bits/s) an element's audio leaves in. RAW: as it comes. */
+export interface AudioFormat {
+  codec: 'OPUS' | 'PCMU' | 'RAW';
+  bitrate?: number;
+}
+
+interface Transcoder {
+  target: ChildCodec;
+  child: FilterChild;
+  transcoding: boolean;
 }
 
 export interface ElementConnection {
@@ -43,6 +66,7 @@ export abstract class MediaElement<E extends MediaElementEvents = MediaElementEv
   protected readonly lastOut = { audio: 0, video: 0 };
   private readonly flowingIn = { audio: false, video: false };
   private readonly flowingOut = { audio: false, video: false };
+  private readonly transcoders = new Map<MediaKind, Transcoder>();
 
   private get self(): MediaElement {
     return this as unknown as MediaElement;
@@ -132,8 +156,77 @@ export abstract class MediaElement<E extends MediaElementEvents = MediaElementEv
     }
   }
 
-  /** Sends a packet to every sink of its kind. */
+  /**
+   * Makes this element's video leave in `format` (Kurento's setVideoFormat): media of
+   * another codec is transcoded in a supervised gst-launch-1.0 child (frame rate forced
+   * when given); media already in that codec goes out as it is. RAW removes the format.
+   */
+  setVideoFormat(format: VideoFormat): void {
+    this.assertOpen();
+    const { frameRate } = format;
+    if (frameRate && (!(frameRate.numerator > 0) || !(frameRate.denominator > 0) || !Number.isInteger(frameRate.numerator) || !Number.isInteger(frameRate.denominator))) {
+      throw new MediaError('INVALID_ARGUMENT', `invalid frame rate ${frameRate.numerator}/${frameRate.denominator}`);
+    }
+    if (format.codec !== 'VP8' && format.codec !== 'H264' && format.codec !== 'RAW') throw new MediaError('INVALID_ARGUMENT', `unknown video codec '${String(format.codec)}'`);
+    this.setTranscoder('video', format.codec === 'RAW' ? undefined : format.codec, { frameRate });
+  }
+
+  /** Makes this element's audio leave in `format` (Kurento's setAudioFormat); see setVideoFormat. */
+  setAudioFormat(format: AudioFormat): void {
+    this.assertOpen();
+    if (format.bitrate !== undefined && !(format.bitrate >= 6000 && format.bitrate <= 510_000)) {
+      throw new MediaError('INVALID_ARGUMENT', `audio bitrate ${format.bitrate} is outside 6000-510000 bits/s`);
+    }
+    if (format.codec !== 'OPUS' && format.codec !== 'PCMU' && format.codec !== 'RAW') throw new MediaError('INVALID_ARGUMENT', `unknown audio codec '${String(format.codec)}'`);
+    this.setTranscoder('audio', format.codec === 'RAW' ? undefined : format.codec, { bitrate: format.bitrate });
+  }
+
+  /** True while this element's output of `kind` is being transcoded. */
+  isMediaTranscoding(kind: MediaKind): boolean {
+    return this.transcoders.get(kind)?.transcoding ?? false;
+  }
+
+  private setTranscoder(kind: MediaKind, target: ChildCodec | undefined, settings: { frameRate?: VideoFormat['frameRate']; bitrate?: number }): void {
+    const previous = this.transcoders.get(kind);
+    if (previous) {
+      this.transcoders.delete(kind);
+      previous.child.close();
+      if (previous.transcoding) this.emit('mediaTranscoding', kind, false);
+    }
+    if (!target) return;
+    const root = rootOf(this.self) as MediaObject & { ports?: unknown };
+    if (!(root.ports instanceof PortAllocator)) throw new MediaError('INVALID_STATE', `${this.id} is not in a pipeline`);
+    const child = new FilterChild(root.ports, {
+      name: `${this.typeName} ${this.id} ${kind} transcoder`,
+      kind,
+      stage: () => [],
+      outputCodec: () => target,
+      frameRate: settings.frameRate,
+      bitrate: settings.bitrate,
+    });
+    const transcoder: Transcoder = { target, child, transcoding: false };
+    child.on('output', (stream, packet, now) => this.distribute(stream, packet, now));
+    child.on('keyframeNeeded', () => this.requestKeyframe(kind));
+    child.on('running', (running) => {
+      if (transcoder.transcoding === running || this.transcoders.get(kind) !== transcoder) return;
+      transcoder.transcoding = running;
+      this.emit('mediaTranscoding', kind, running);
+    });
+    child.on('failed', (error) => console.error(`${this.typeName} ${this.id}: ${kind} transcoding stopped: ${error.message}`));
+    this.transcoders.set(kind, transcoder);
+  }
+
+  /** Sends a packet to every sink of its kind (through the transcoder when a format is set). */
   protected emitRtp(stream: InboundStream, packet: RtpPacket, now: number): void {
+    const transcoder = this.transcoders.get(stream.kind);
+    if (transcoder && childCodecOf(stream.codec) !== transcoder.target) {
+      if (this.sinks.get(stream.kind)!.size > 0) transcoder.child.push(stream, packet, now);
+      return;
+    }
+    this.distribute(stream, packet, now);
+  }
+
+  private distribute(stream: InboundStream, packet: RtpPacket, now: number): void {
     const sinks = this.sinks.get(stream.kind)!;
     if (sinks.size === 0) return;
     this.lastOut[stream.kind] = now;
@@ -157,6 +250,11 @@ export abstract class MediaElement<E extends MediaElementEvents = MediaElementEv
 
   /** Detaches every connection, both ways; for subclasses' onClose(). */
   protected disconnectAll(): void {
+    for (const [kind, t] of this.transcoders) {
+      t.child.close();
+      if (t.transcoding) this.emit('mediaTranscoding', kind, false);
+    }
+    this.transcoders.clear();
     for (const k of MEDIA_KINDS) {
       this.sources.get(k)?.detachSink(this.self, k);
       for (const sink of [...this.sinks.get(k)!]) this.detachSink(sink, k);

@@ -1,4 +1,10 @@
 import { resolveMediaConfig, singleUdpPort, type MediaConfig } from '../config.js';
+import { FaceOverlayFilter } from '../filters/FaceOverlayFilter.js';
+import type { FilterOptions } from '../filters/Filter.js';
+import { GStreamerFilter, parseGStreamerCommand, type GStreamerFilterOptions } from '../filters/GStreamerFilter.js';
+import { ImageOverlayFilter } from '../filters/ImageOverlayFilter.js';
+import type { FetchImageOptions } from '../filters/overlayImage.js';
+import { ZBarFilter } from '../filters/ZBarFilter.js';
 import { Composite, type CompositeOptions } from '../mcu/Composite.js';
 import { HttpPostEndpoint, type HttpPostEndpointOptions } from '../recording/HttpPostEndpoint.js';
 import { PlayerEndpoint, type PlayerEndpointOptions } from '../recording/PlayerEndpoint.js';
@@ -93,6 +99,38 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
   /** Plays media files POSTed to it into the pipeline (a source element; the HTTP side is the caller's). */
   createHttpPostEndpoint(options: HttpPostEndpointOptions = {}): HttpPostEndpoint {
     return this.adopt(new HttpPostEndpoint(this, options));
+  }
+
+  /**
+   * Kurento's GStreamerFilter. The command is checked first (one element whose pads
+   * take raw media of the filter's type, run once on test media): rejects with
+   * INVALID_FILTER_COMMAND, and nothing is created.
+   */
+  async createGStreamerFilter(options: GStreamerFilterOptions): Promise<GStreamerFilter> {
+    this.assertOpen();
+    const parsed = await parseGStreamerCommand(options.command, options.filterType ?? 'AUTODETECT', options);
+    return this.adopt(new GStreamerFilter(this, { ...parsed, command: options.command }, options));
+  }
+
+  /** Kurento's ZBarFilter; rejects with FILTER_UNAVAILABLE when GStreamer's zbar is missing. */
+  async createZBarFilter(options: FilterOptions = {}): Promise<ZBarFilter> {
+    this.assertOpen();
+    await ZBarFilter.check(options);
+    return this.adopt(new ZBarFilter(this, options));
+  }
+
+  /** Kurento's FaceOverlayFilter; rejects with FILTER_UNAVAILABLE when facedetect/faceoverlay or OpenCV's cascade is missing. */
+  async createFaceOverlayFilter(options: FilterOptions & { fetch?: FetchImageOptions } = {}): Promise<FaceOverlayFilter> {
+    this.assertOpen();
+    await FaceOverlayFilter.check(options);
+    return this.adopt(new FaceOverlayFilter(this, options));
+  }
+
+  /** Kurento's ImageOverlayFilter; rejects with FILTER_UNAVAILABLE when rsvgoverlay is missing. */
+  async createImageOverlayFilter(options: FilterOptions & { fetch?: FetchImageOptions } = {}): Promise<ImageOverlayFilter> {
+    this.assertOpen();
+    await ImageOverlayFilter.check(options);
+    return this.adopt(new ImageOverlayFilter(this, options));
   }
 
   /** A new port of `hub` (a hub of this pipeline). The port is an element of the pipeline. */

@@ -10,7 +10,11 @@ export type MediaErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_CANDIDATE'
   | 'NOT_CONNECTED'
-  | 'NO_PORT_AVAILABLE';
+  | 'NO_PORT_AVAILABLE'
+  /** A filter this machine cannot run: a GStreamer element (or its data) is missing. */
+  | 'FILTER_UNAVAILABLE'
+  /** A GStreamerFilter command that does not make one usable element. */
+  | 'INVALID_FILTER_COMMAND';
 
 export class MediaError extends Error {
   constructor(

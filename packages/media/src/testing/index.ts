@@ -6,3 +6,13 @@ export { StunServer } from '../net/StunServer.js';
 export { useTestPeerEnvironment, type TestPeerEnvironment } from './stun.js';
 export { RealMediaSender, type RealMediaSenderOptions } from './RealMediaSender.js';
 export { McuTestPeer, decodeVp8, meanColor, toneAmplitude, vp8PacketsToIvf, type McuTestPeerOptions, type DecodedVideo } from './mcu.js';
+export {
+  findFaceImage,
+  makeFaceClip,
+  makeStillClip,
+  solidPng,
+  colorShare,
+  FACE_IMAGE_CANDIDATES,
+  ASTRONAUT_FACE_320x240,
+  type StillClipOptions,
+} from './faceClip.js';

@@ -1,0 +1,10 @@
+export { Filter, type FilterOptions, type FilterEvents } from './Filter.js';
+export { FilterChild, type FilterChildOptions, type FilterChildStats } from './FilterChild.js';
+export { GStreamerFilter, parseGStreamerCommand, splitCommand, type FilterType, type GStreamerFilterOptions, type ParsedCommand } from './GStreamerFilter.js';
+export { ZBarFilter, type ZBarFilterEvents } from './ZBarFilter.js';
+export { FaceOverlayFilter, type FaceOverlayFilterEvents, type FaceOverlayPlacement, type Face } from './FaceOverlayFilter.js';
+export { ImageOverlayFilter, placeImage, type ImagePlacement } from './ImageOverlayFilter.js';
+export { fetchOverlayImage, sniffImage, overlaySvg, type OverlayImage, type FetchImageOptions } from './overlayImage.js';
+export { parseBusMessage, parseFaces, type BusMessage } from './busMessage.js';
+export { filterPipeline, childCodecOf, childCodecInfo, type ChildCodec, type FilterPipelineSpec } from './filterPipeline.js';
+export { inspectElement, missingElement, faceCascadeInstalled, FACE_CASCADE, type ElementInfo } from './gstInspect.js';
