@@ -99,7 +99,10 @@ describe('Kurento elements over the protocol', () => {
     await until(() => v.got.video.length > 10);
     expect(tags(v.got)).toEqual([6]);
     expect(v.got.audio).toHaveLength(0);
-    expect(await c.value('invoke', { object: pass, operation: 'isMediaFlowingIn', operationParams: { mediaType: 'VIDEO' } })).toBe(true);
+    // The pipeline updates its flowing states on a timer (every 500 ms): wait for the flag, then check it.
+    const flowingIn = (): Promise<boolean> => c.value<boolean>('invoke', { object: pass, operation: 'isMediaFlowingIn', operationParams: { mediaType: 'VIDEO' } });
+    for (const deadline = Date.now() + 15_000; !(await flowingIn()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    expect(await flowingIn()).toBe(true);
     expect((await c.request('invoke', { object: pass, operation: 'connect', operationParams: { sink: pass } })).error?.code).toBe(40107);
   });
 
