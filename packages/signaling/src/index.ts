@@ -18,6 +18,10 @@ export type { DeviceLink, Router } from './net/Router.js';
 export type { LinkRegistry } from './net/LinkRegistry.js';
 export { InMemoryRouter, type InMemoryRouterOptions } from './net/InMemoryRouter.js';
 export { SignalingServer, type SignalingServerOptions } from './net/SignalingServer.js';
+export { MessageQueue, type MessageQueueOptions } from './net/MessageQueue.js';
+export { AddressLimiter, type AddressLimiterOptions } from './net/AddressLimiter.js';
+export { TokenBucket } from './net/TokenBucket.js';
+export { originAllowed, normalizeOrigin, FORBIDDEN_ORIGIN_RESPONSE } from './net/origin.js';
 export type { HelloResult, LogoutResult, RegisterResult, ResultMap, ResultOf } from './results.js';
 
 // IM

@@ -7,8 +7,10 @@ import type { HelloResult, LogoutResult, RegisterResult } from '../results.js';
 import type { StoredSession } from '../store/Store.js';
 import { decodeFrame, peekId, validateRequest, type Envelope } from './frames.js';
 import { SignalingError } from './Handlers.js';
+import type { AddressLimiter } from './AddressLimiter.js';
 import type { LinkRegistry } from './LinkRegistry.js';
 import type { AnyHandler } from './mergeHandlerTables.js';
+import { MessageQueue } from './MessageQueue.js';
 import { SocketLink } from './SocketLink.js';
 import { TokenBucket } from './TokenBucket.js';
 
@@ -24,6 +26,8 @@ export interface ConnectionLimits {
   closeAfterRefused: number;
   requestTimeoutMs: number;
   maxBufferedBytes: number;
+  /** Requests that may wait while one runs; more are refused with RATE_LIMITED. */
+  maxQueuedRequests: number;
 }
 
 /** What a connection needs from its server. */
@@ -33,6 +37,8 @@ export interface ConnectionHost {
   readonly handlers: ReadonlyMap<RequestType, AnyHandler>;
   readonly logger: Logger;
   readonly limits: ConnectionLimits;
+  /** The rate of each remote address over all its sockets. Default: none. */
+  readonly addressLimiter?: AddressLimiter;
   /** A device session was logged out from one socket: end it on the others that use it. */
   sessionLoggedOut(tokenHash: string): void;
   /**
@@ -59,7 +65,9 @@ export const CLOSE_CODES = {
  * One client WebSocket: reads frames, enforces size and rate limits, keeps the
  * socket's login (`hello` binds it to a device session and registers it with the
  * router), and runs its requests one at a time, in the order they arrived, so a
- * client's requests never overtake each other.
+ * client's requests never overtake each other. Waiting requests sit in a bounded queue:
+ * beyond `maxQueuedRequests` a request is refused, and a socket that keeps being
+ * refused (over the rate, over the queue) is closed with 1008.
  */
 export class Connection {
   readonly id = randomUUID().slice(0, 8);
@@ -67,7 +75,7 @@ export class Connection {
   readonly closed: Promise<void>;
   private readonly bucket: TokenBucket;
   private refusedInARow = 0;
-  private queue: Promise<void> = Promise.resolve();
+  private readonly queue: MessageQueue<Envelope>;
   private binding: Binding | undefined;
   private alive = true;
   private closing = false;
@@ -78,6 +86,8 @@ export class Connection {
     private readonly remoteAddress: string | undefined,
   ) {
     this.bucket = new TokenBucket(host.limits.ratePerSecond, host.limits.burst);
+    // process() never rejects.
+    this.queue = new MessageQueue({ capacity: host.limits.maxQueuedRequests, handle: (envelope) => this.process(envelope) });
     ws.on('message', (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
     ws.on('pong', () => {
       this.alive = true;
@@ -86,6 +96,7 @@ export class Connection {
     this.closed = new Promise((resolve) => {
       ws.on('close', (code: number) => {
         this.closing = true;
+        this.queue.close();
         this.unbind();
         this.log('info', { event: 'wsClose', code }, 'websocket closed');
         resolve();
@@ -152,10 +163,13 @@ export class Connection {
     }
     const text = isBinary ? undefined : rawToString(data);
     if (!this.bucket.take()) {
-      this.refuse(text);
+      this.refuse(text, `too many requests: at most ${limits.ratePerSecond} per second, bursts of ${limits.burst}`);
       return;
     }
-    this.refusedInARow = 0;
+    if (this.remoteAddress !== undefined && this.host.addressLimiter && !this.host.addressLimiter.take(this.remoteAddress)) {
+      this.refuse(text, 'too many requests from this address');
+      return;
+    }
     if (text === undefined) {
       this.refuseFrame(null, 'BAD_REQUEST', 'binary frames are not accepted; send JSON text frames');
       return;
@@ -165,15 +179,17 @@ export class Connection {
       this.refuseFrame(decoded.error.id, 'BAD_REQUEST', decoded.error.message);
       return;
     }
-    const envelope = decoded.envelope;
-    // process() never rejects, so the chain never breaks.
-    this.queue = this.queue.then(() => this.process(envelope));
+    if (!this.queue.push(decoded.envelope)) {
+      this.refuse(text, `too many requests waiting: at most ${limits.maxQueuedRequests} while one runs`);
+      return;
+    }
+    this.refusedInARow = 0;
   }
 
-  private refuse(text: string | undefined): void {
+  private refuse(text: string | undefined, message: string): void {
     const { limits } = this.host;
     this.refusedInARow++;
-    this.refuseFrame(text === undefined ? null : peekId(text), 'RATE_LIMITED', `too many requests: at most ${limits.ratePerSecond} per second, bursts of ${limits.burst}`);
+    this.refuseFrame(text === undefined ? null : peekId(text), 'RATE_LIMITED', message);
     if (this.refusedInARow >= limits.closeAfterRefused) {
       this.log('warn', { event: 'rateLimitClose', refused: this.refusedInARow }, 'closing a socket that keeps exceeding the rate limit');
       this.close(CLOSE_CODES.policyViolation, 'rate limit exceeded');
@@ -305,6 +321,7 @@ export class Connection {
 
   private close(code: number, reason: string): void {
     this.closing = true;
+    this.queue.close();
     this.ws.close(code, reason);
   }
 

@@ -5,10 +5,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthService } from '../auth/AuthService.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { ErrorCode, RequestType } from '@roundtable/protocol';
+import { AddressLimiter } from './AddressLimiter.js';
 import { Connection, SERVER_REQUESTS, type ConnectionHost, type ConnectionLimits } from './Connection.js';
 import type { HandlerTable } from './Handlers.js';
 import type { LinkRegistry } from './LinkRegistry.js';
 import { mergeHandlerTables } from './mergeHandlerTables.js';
+import { FORBIDDEN_ORIGIN_RESPONSE, originAllowed } from './origin.js';
 
 export interface SignalingServerOptions {
   auth: AuthService;
@@ -28,6 +30,25 @@ export interface SignalingServerOptions {
   ratePerSecond?: number;
   /** Requests a socket may send at once above the rate. Default 100. */
   rateBurst?: number;
+  /**
+   * Requests that may wait on a socket while one runs; more are answered RATE_LIMITED (and
+   * count towards `closeAfterRefused`). Default 32.
+   */
+  maxQueuedRequests?: number;
+  /**
+   * Sustained requests per second of one remote address, over all its sockets (more are
+   * answered RATE_LIMITED). Behind a reverse proxy every client has the proxy's address:
+   * raise it there. Default 200.
+   */
+  addressRatePerSecond?: number;
+  /** Requests one address may send at once above `addressRatePerSecond`. Default 400. */
+  addressBurst?: number;
+  /**
+   * Origins (`https://app.example.com`) whose pages may open a socket, besides the
+   * server's own (the Origin equal to the Host header); `*` allows any. Requests without
+   * an Origin header (the Node SDK, scripts) are always allowed. Default: none.
+   */
+  allowedOrigins?: readonly string[];
   /** Refused requests in a row after which the socket is closed with 1008. Default 100. */
   closeAfterRefused?: number;
   /** A request still running after this is answered INTERNAL (and the socket's next request runs). Default 30 s. */
@@ -58,6 +79,9 @@ const DEFAULTS = {
   pingIntervalMs: 30_000,
   maxBufferedBytes: 8 * 1024 * 1024,
   closeGraceMs: 1000,
+  maxQueuedRequests: 32,
+  addressRatePerSecond: 200,
+  addressBurst: 400,
 } as const;
 
 /**
@@ -71,6 +95,7 @@ export class SignalingServer {
   private readonly path: string;
   private readonly pingIntervalMs: number;
   private readonly closeGraceMs: number;
+  private readonly allowedOrigins: readonly string[];
   private readonly connections = new Set<Connection>();
   private readonly attached = new Map<Server, (request: IncomingMessage, socket: Duplex, head: Buffer) => void>();
   private ownServer: Server | undefined;
@@ -85,7 +110,9 @@ export class SignalingServer {
       closeAfterRefused: options.closeAfterRefused ?? DEFAULTS.closeAfterRefused,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
+      maxQueuedRequests: options.maxQueuedRequests ?? DEFAULTS.maxQueuedRequests,
     };
+    this.allowedOrigins = [...(options.allowedOrigins ?? [])];
     this.path = options.path ?? DEFAULTS.path;
     this.pingIntervalMs = options.pingIntervalMs ?? DEFAULTS.pingIntervalMs;
     this.closeGraceMs = options.closeGraceMs ?? DEFAULTS.closeGraceMs;
@@ -96,6 +123,10 @@ export class SignalingServer {
       handlers: mergeHandlerTables(options.handlers ?? [], SERVER_REQUESTS),
       logger,
       limits,
+      addressLimiter: new AddressLimiter({
+        ratePerSecond: options.addressRatePerSecond ?? DEFAULTS.addressRatePerSecond,
+        burst: options.addressBurst ?? DEFAULTS.addressBurst,
+      }),
       ...(options.observe ? { observe: options.observe } : {}),
       sessionLoggedOut: (tokenHash) => {
         for (const connection of this.connections) if (connection.session?.tokenHash === tokenHash) connection.endSession('loggedOut');
@@ -134,6 +165,11 @@ export class SignalingServer {
     if (pathOf(request) !== this.path) return false;
     if (this.closing) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return true;
+    }
+    if (!originAllowed(request, this.allowedOrigins)) {
+      this.host.logger.info({ event: 'wsOriginRefused', origin: request.headers.origin, remoteAddress: request.socket.remoteAddress }, 'websocket from a foreign origin refused');
+      socket.end(FORBIDDEN_ORIGIN_RESPONSE);
       return true;
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.wss.emit('connection', ws, request));
