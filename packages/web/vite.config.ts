@@ -10,7 +10,8 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    sourcemap: true,
+    // No source maps: the served bundle should not hand out the app's sources (the server refuses *.map too).
+    sourcemap: false,
     // The app is small; one chunk is simplest to serve and cache-bust.
     chunkSizeWarningLimit: 1024,
     // The build runs inside `npm start` and the tests on busy machines: no timing reports.

@@ -233,14 +233,13 @@ describe('startServer() with the signaling server', () => {
 });
 
 describe('HttpServer on its own', () => {
-  it('/readyz says what is not ready with 503, /metrics serves its source, and HEAD gets headers only', async () => {
+  it('/readyz says what is not ready with 503, /metrics is not on the public port, and HEAD gets headers only', async () => {
     let ready = false;
     const http = new HttpServer({
       host: '127.0.0.1',
       port: 0,
       logger: pino({ level: 'silent' }),
       readiness: async () => ({ ready, checks: { database: ready ? 'ok' : 'the SQLite database does not answer' } }),
-      metrics: { contentType: 'text/plain; version=0.0.4; charset=utf-8', text: async () => 'up 1\n' },
     });
     const port = await http.listen();
     try {
@@ -251,11 +250,10 @@ describe('HttpServer on its own', () => {
       expect(await notReady.json()).toEqual({ status: 'not ready', checks: { database: 'the SQLite database does not answer' } });
       ready = true;
       expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', checks: { database: 'ok' } });
-      const metrics = await fetch(`${url}/metrics`);
-      expect(metrics.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
-      expect(await metrics.text()).toBe('up 1\n');
-      const head = await fetch(`${url}/metrics`, { method: 'HEAD' });
+      expect((await fetch(`${url}/metrics`)).status).toBe(404);
+      const head = await fetch(`${url}/readyz`, { method: 'HEAD' });
       expect(head.status).toBe(200);
+      expect(head.headers.get('content-type')).toBe('application/json');
       expect(await head.text()).toBe('');
     } finally {
       await http.close();

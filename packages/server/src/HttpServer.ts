@@ -1,14 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { MediaOptions } from './config.js';
-import { LoopbackSession } from './LoopbackSession.js';
-import { MAX_MESSAGE_BYTES, type ServerMessage } from './loopbackProtocol.js';
+import { LoopbackEndpoint, type LoopbackLimits } from './LoopbackEndpoint.js';
 import type { ReadinessReport } from './Readiness.js';
+import { securityHeaders } from './securityHeaders.js';
 import { StaticFiles } from './StaticFiles.js';
 
 export interface HttpServerOptions {
@@ -27,6 +25,18 @@ export interface HttpServerOptions {
    * none, and no `/ws/loopback` (a process without the media engine).
    */
   media?: MediaOptions;
+  /** Limits of `/ws/loopback` (sessions, rates, origins); each field defaults as `DEFAULT_LOOPBACK_LIMITS` says. */
+  loopback?: Partial<LoopbackLimits>;
+  /**
+   * How long a client may take to send a request's headers before it is cut (Node's
+   * `headersTimeout`; slowloris). Default 10 s.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * How long a client may take to send a whole request, body included, before it is
+   * answered 408 and cut (Node's `requestTimeout`; slow bodies). Default 30 s.
+   */
+  requestTimeoutMs?: number;
   /** Serve HTTPS (and wss://) with this PEM certificate chain and key. Default: plain HTTP. */
   tls?: TlsOptions;
   logger: Logger;
@@ -44,13 +54,6 @@ export interface HttpServerOptions {
   requestHandlers?: Array<(request: IncomingMessage, response: ServerResponse) => Promise<boolean>>;
   /** What `/readyz` reports (200 when ready, 503 otherwise). Default: always ready. */
   readiness?: () => Promise<ReadinessReport>;
-  /** Prometheus metrics at `/metrics`. Default: none, `/metrics` is 404. */
-  metrics?: MetricsSource;
-}
-
-export interface MetricsSource {
-  readonly contentType: string;
-  text(): Promise<string>;
 }
 
 export interface TlsOptions {
@@ -61,21 +64,20 @@ export interface TlsOptions {
 const WS_PATH = '/ws/loopback';
 const HEALTH_PATH = '/healthz';
 const READY_PATH = '/readyz';
-const METRICS_PATH = '/metrics';
-const CLOSE_GRACE_MS = 1000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * The HTTP(S) server: static files, `/healthz` (the process is up), `/readyz` (it can take
- * clients), `/metrics`, and the loopback WebSocket at `/ws/loopback`. Each WebSocket
- * owns one `LoopbackSession`, closed with the socket.
+ * clients), and the loopback WebSocket at `/ws/loopback` (`LoopbackEndpoint`). Every
+ * answer carries the security headers (`securityHeaders`). Metrics are served by their
+ * own listener (`MetricsServer`), not here.
  */
 export class HttpServer {
   private readonly server: Server | HttpsServer;
-  private readonly wss: WebSocketServer;
   /** The web app's files first, then the server's own pages. */
   private readonly staticFiles: StaticFiles[];
-  private readonly sessions = new Map<WebSocket, LoopbackSession>();
-  private readonly alive = new WeakSet<WebSocket>();
+  private readonly loopback: LoopbackEndpoint | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   /** Set by drain(): resolves once the listener is closed and every connection has ended. */
   private listenerClosed: Promise<void> | undefined;
@@ -90,17 +92,26 @@ export class HttpServer {
         else response.destroy();
       });
     };
+    const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    // Node refuses a headers timeout longer than the request timeout, which covers the headers too.
+    const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+    // Node checks both timeouts every connectionsCheckingInterval (30 s by default): often enough that they hold as set.
+    const timeouts = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout, requestTimeout) };
     if (options.tls) {
-      const https = createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest);
+      const https = createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...timeouts }, onRequest);
       // A failed handshake (a plain-HTTP client, a client that does not trust the certificate) is the client's problem.
       https.on('tlsClientError', (error) => options.logger.debug({ event: 'tlsClientError', err: error }, 'TLS handshake failed'));
       this.server = https;
     } else {
-      this.server = createServer(onRequest);
+      this.server = createServer(timeouts, onRequest);
     }
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+    this.loopback = options.media ? new LoopbackEndpoint({ media: options.media, logger: options.logger, ...(options.loopback ? { limits: options.loopback } : {}) }) : undefined;
     this.server.on('upgrade', (request, socket, head) => this.handleUpgrade(request, socket, head));
-    this.wss.on('connection', (ws) => this.handleConnection(ws));
+  }
+
+  /** Sessions open at `/ws/loopback`. */
+  get loopbackSessionCount(): number {
+    return this.loopback?.sessionCount ?? 0;
   }
 
   /** Starts listening; resolves with the bound port. */
@@ -138,24 +149,14 @@ export class HttpServer {
   private async doClose(): Promise<void> {
     this.drain();
     clearInterval(this.heartbeat);
-    for (const [ws, session] of this.sessions) {
-      session.close();
-      ws.close(1001, 'server shutting down');
-    }
-    this.sessions.clear();
-    // Give clients a moment to answer the close frame, then cut whoever has not.
-    const wssClosed = new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    let graceTimer: NodeJS.Timeout | undefined;
-    await Promise.race([wssClosed, new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
-    clearTimeout(graceTimer);
-    for (const ws of this.wss.clients) ws.terminate();
-    await wssClosed;
+    await this.loopback?.close();
     this.server.closeAllConnections();
     await this.listenerClosed;
   }
 
   private async handleRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    for (const [name, value] of Object.entries(securityHeaders(request))) response.setHeader(name, value);
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.setHeader('Allow', 'GET, HEAD');
       sendText(response, 405, 'method not allowed');
@@ -170,12 +171,6 @@ export class HttpServer {
       sendJson(request, response, report.ready ? 200 : 503, { status: report.ready ? 'ready' : 'not ready', checks: report.checks });
       return;
     }
-    if (pathname === METRICS_PATH && this.options.metrics) {
-      const body = await this.options.metrics.text();
-      response.writeHead(200, { 'Content-Type': this.options.metrics.contentType, 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
-      response.end(request.method === 'HEAD' ? undefined : body);
-      return;
-    }
     for (const handler of this.options.requestHandlers ?? []) if (await handler(request, response)) return;
     for (const files of this.staticFiles) if (await files.serve(request, response, pathname)) return;
     sendText(response, 404, 'not found');
@@ -188,56 +183,16 @@ export class HttpServer {
     }
     for (const handler of this.options.upgradeHandlers ?? []) if (handler(request, socket, head)) return;
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
-    if (pathname !== WS_PATH || !this.options.media) {
+    if (pathname !== WS_PATH || !this.loopback) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.wss.emit('connection', ws, request));
+    this.loopback.handleUpgrade(request, socket, head);
   }
 
-  private handleConnection(ws: WebSocket): void {
-    const logger = this.options.logger.child({ sessionId: randomUUID() });
-    const send = (message: ServerMessage): void => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
-    };
-    const session = new LoopbackSession({ media: this.options.media ?? {}, send, logger });
-    this.sessions.set(ws, session);
-    this.alive.add(ws);
-    logger.info({ event: 'wsOpen' }, 'websocket connected');
-
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (isBinary) {
-        send({ id: 'error', message: 'binary messages are not supported; send JSON text' });
-        return;
-      }
-      session.receive(rawToString(data));
-    });
-    ws.on('pong', () => this.alive.add(ws));
-    ws.on('error', (error) => logger.warn({ event: 'wsError', err: error }, 'websocket error'));
-    ws.on('close', (code) => {
-      session.close();
-      this.sessions.delete(ws);
-      logger.info({ event: 'wsClose', code }, 'websocket closed');
-    });
-  }
-
-  // A client that vanished without a close frame would otherwise hold its pipeline forever.
   private checkHeartbeats(): void {
-    for (const ws of this.sessions.keys()) {
-      if (!this.alive.has(ws)) {
-        ws.terminate();
-        continue;
-      }
-      this.alive.delete(ws);
-      ws.ping();
-    }
+    this.loopback?.heartbeat();
   }
-}
-
-function rawToString(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
 }
 
 function sendJson(request: IncomingMessage, response: ServerResponse, status: number, value: unknown): void {

@@ -1,7 +1,8 @@
 import { MediaError, MediaPipeline, type MediaConfig, type WebRtcEndpoint } from '@roundtable/media';
+import { MessageQueue } from '@roundtable/signaling';
 import type { Logger } from 'pino';
 import { MessageError, ServerError } from './errors.js';
-import { parseClientMessage, type ClientMessageId, type ClientMessageOf, type ServerMessage } from './loopbackProtocol.js';
+import { parseClientMessage, type ClientMessage, type ClientMessageId, type ClientMessageOf, type ServerMessage } from './loopbackProtocol.js';
 
 export interface LoopbackSessionOptions {
   /** Settings for the session's `MediaPipeline`. */
@@ -9,6 +10,8 @@ export interface LoopbackSessionOptions {
   /** Delivers a message to the client; the session never sends anything else. */
   send: (message: ServerMessage) => void;
   logger: Logger;
+  /** Messages that may wait while one is handled; more are refused. Default 32. */
+  maxQueuedMessages?: number;
 }
 
 type Handler<K extends ClientMessageId> = (message: ClientMessageOf<K>) => Promise<void>;
@@ -20,13 +23,14 @@ type Handler<K extends ClientMessageId> = (message: ClientMessageOf<K>) => Promi
  * `close()`.
  *
  * Messages are handled one at a time, in arrival order, so a candidate sent right
- * after the offer is applied only once the offer has been processed.
+ * after the offer is applied only once the offer has been processed. They wait in a
+ * bounded queue: beyond `maxQueuedMessages`, `receive` refuses them.
  */
 export class LoopbackSession {
   private pipeline: MediaPipeline | undefined;
   private endpoint: WebRtcEndpoint | undefined;
   private closed = false;
-  private queue: Promise<void> = Promise.resolve();
+  private readonly queue: MessageQueue<ClientMessage>;
 
   private readonly handlers: { [K in ClientMessageId]: Handler<K> } = {
     start: (message) => this.start(message.sdpOffer),
@@ -34,29 +38,37 @@ export class LoopbackSession {
     stop: async () => this.stop(),
   };
 
-  constructor(private readonly options: LoopbackSessionOptions) {}
+  constructor(private readonly options: LoopbackSessionOptions) {
+    // dispatch() never rejects.
+    this.queue = new MessageQueue({ capacity: options.maxQueuedMessages ?? 32, handle: (message) => this.dispatch(message) });
+  }
 
   get isClosed(): boolean {
     return this.closed;
   }
 
-  /** Takes one text frame from the client. A bad message gets an `error` reply and changes nothing. */
-  receive(text: string): void {
-    if (this.closed) return;
-    let message: ReturnType<typeof parseClientMessage>;
+  /**
+   * Takes one text frame from the client. A bad message gets an `error` reply and
+   * changes nothing. Returns false when the message was refused because too many wait
+   * (the caller answers and counts it); true otherwise.
+   */
+  receive(text: string): boolean {
+    if (this.closed) return true;
+    let message: ClientMessage;
     try {
       message = parseClientMessage(text);
     } catch (error) {
       this.replyError(error);
-      return;
+      return true;
     }
-    this.queue = this.queue.then(() => this.dispatch(message));
+    return this.queue.push(message);
   }
 
   /** Closes the pipeline, if any. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.queue.close();
     this.releasePipeline();
   }
 

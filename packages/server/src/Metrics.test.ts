@@ -43,7 +43,8 @@ async function signIn(server: RunningServer, name: string): Promise<TestClient> 
 
 /** The samples of a Prometheus text exposition, by series ('name{labels}') . */
 async function scrape(server: RunningServer): Promise<Map<string, number>> {
-  const response = await fetch(`${server.url}metrics`);
+  expect(server.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+  const response = await fetch(server.metricsUrl!);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   const samples = new Map<string, number>();
@@ -169,9 +170,12 @@ describe('GET /metrics', () => {
     expect(m.get('roundtable_media_pipelines')).toBe(0);
   });
 
-  it('is 404 with metrics off', async () => {
-    const server = await start({ metrics: false });
+  it('is 404 on the public port, and with metrics off there is no metrics listener', async () => {
+    const on = await start();
+    const off = await start({ metrics: false });
 
-    expect((await fetch(`${server.url}metrics`)).status).toBe(404);
+    expect((await fetch(`${on.url}metrics`)).status).toBe(404);
+    expect(off.metricsUrl).toBeUndefined();
+    expect((await fetch(`${off.url}metrics`)).status).toBe(404);
   });
 });

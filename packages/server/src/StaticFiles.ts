@@ -11,13 +11,12 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.ico': 'image/x-icon',
-  // Source maps of the web app's bundle.
-  '.map': 'application/json; charset=utf-8',
+  // No '.map': source maps are never served, even if a build left some behind.
 };
 
 /**
  * Serves the files under one folder for GET and HEAD. Only files with a known type
- * are served, `/` maps to `index.html`, and no path can leave the folder.
+ * are served (source maps are not one), `/` maps to `index.html`, and no path can leave the folder.
  */
 export class StaticFiles {
   private readonly root: string;
@@ -40,7 +39,6 @@ export class StaticFiles {
       'Content-Length': info.size,
       // The page is tiny and changes with the server; always revalidate.
       'Cache-Control': 'no-cache',
-      'X-Content-Type-Options': 'nosniff',
     });
     if (request.method === 'HEAD') {
       response.end();

@@ -87,7 +87,7 @@ async function start(flags: Record<string, string>, io: CliIo): Promise<CliOutco
     return { exitCode: 1 };
   }
   logger.info(
-    { event: 'listening', role: server.role, url: server.url, signaling: server.signalingUrl, kurento: server.kurentoUrl },
+    { event: 'listening', role: server.role, url: server.url, signaling: server.signalingUrl, kurento: server.kurentoUrl, metrics: server.metricsUrl },
     `Roundtable (role ${server.role}) listening on ${server.url}${server.kurentoUrl ? ` (Kurento Protocol on ${server.kurentoUrl})` : ''}`,
   );
   return { server, logger };
@@ -102,7 +102,9 @@ function startOptions(config: ServerConfig, logger: Logger): StartServerOptions 
     ...(config.mediaWorkers === undefined ? {} : { mediaWorkers: config.mediaWorkers }),
     kurento: config.kurento,
     signaling: config.signaling,
-    metrics: config.metrics,
+    metrics: config.metrics ? config.metricsListen : false,
+    http: config.http,
+    loopback: config.loopback,
     logger,
     ...(config.tls ? { tls: config.tls } : {}),
   };

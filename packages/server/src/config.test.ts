@@ -13,6 +13,9 @@ const DEFAULTS = {
   port: 8080,
   logLevel: 'info',
   metrics: true,
+  metricsListen: { host: '127.0.0.1', port: 9464 },
+  http: { allowedOrigins: [], headersTimeoutMs: 10000, requestTimeoutMs: 30000, wsRatePerAddress: 200 },
+  loopback: { maxSessions: 32, maxSessionsPerAddress: 4 },
   media: {},
   kurento: { host: '127.0.0.1', port: 8888 },
   signaling: { dbPath: '.roundtable/roundtable.db', iceServers: [], ringTimeoutMs: 60000 },
@@ -167,6 +170,27 @@ describe('loadConfig() from environment variables', () => {
     expect(loadConfig({ env: { ROUNDTABLE_KURENTO_UPLOAD_SPOOL: '/var/spool/roundtable' } }).kurento).toEqual({ host: '127.0.0.1', port: 8888, recordingSpoolDir: '/var/spool/roundtable' });
   });
 
+  it('reads the metrics listener, the HTTP limits and the loopback limits from each source', () => {
+    const config = loadConfig({
+      env: { ROUNDTABLE_METRICS_PORT: '9100', ROUNDTABLE_ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173', ROUNDTABLE_LOOPBACK_MAX_SESSIONS: '8' },
+      flags: { 'metrics-host': '10.0.0.5', 'metrics-token': 'scrape-me', 'headers-timeout-ms': '5000', 'request-timeout-ms': '20000', 'ws-rate-per-address': '1000', 'loopback-max-sessions-per-address': '1' },
+    });
+    expect(config.metricsListen).toEqual({ host: '10.0.0.5', port: 9100, token: 'scrape-me' });
+    expect(config.http).toEqual({ allowedOrigins: ['https://app.example.com', 'http://localhost:5173'], headersTimeoutMs: 5000, requestTimeoutMs: 20000, wsRatePerAddress: 1000 });
+    expect(config.loopback).toEqual({ maxSessions: 8, maxSessionsPerAddress: 1 });
+  });
+
+  it('refuses a metrics listener beyond loopback without a token, on the HTTP port, bad origins and a headers timeout over the request timeout', () => {
+    expect(configError({ flags: { 'metrics-host': '0.0.0.0' } }).message).toMatch(/^metricsToken: the metrics listener binds 0\.0\.0\.0 \(--metrics-host\), beyond loopback: it needs a bearer token/);
+    expect(loadConfig({ flags: { 'metrics-host': '0.0.0.0', metrics: 'off' } }).metrics).toBe(false);
+    expect(configError({ flags: { 'metrics-port': '8080' } }).message).toMatch(/^--metrics-port: port 8080 is also the HTTP port/);
+    expect(configError({ flags: { 'allowed-origins': 'https://app.example.com/path' } }).message).toMatch(/is not an origin/);
+    expect(configError({ flags: { 'allowed-origins': 'app.example.com' } }).message).toMatch(/is not an origin/);
+    expect(loadConfig({ flags: { 'allowed-origins': '*' } }).http.allowedOrigins).toEqual(['*']);
+    expect(configError({ flags: { 'headers-timeout-ms': '40000' } }).message).toMatch(/^--headers-timeout-ms: 40000 ms is longer than http\.requestTimeoutMs \(30000 ms\)/);
+    expect(configError({ flags: { 'loopback-max-sessions': '0' } }).message).toMatch(/is not a count/);
+  });
+
   it('turns the metrics off with ROUNDTABLE_METRICS or --metrics, and refuses a value that is not a switch', () => {
     expect(loadConfig({ env: { ROUNDTABLE_METRICS: 'off' } }).metrics).toBe(false);
     expect(loadConfig({ env: { ROUNDTABLE_METRICS: 'off' }, flags: { metrics: 'on' } }).metrics).toBe(true);
@@ -273,7 +297,7 @@ describe('loadConfig() from a config file and flags', () => {
   it.each([
     ['a bad value', 'media:\n  portRange: 49999-40000\n', /^media\.portRange in .*bad\.yaml: range 49999-40000 needs MIN below MAX$/],
     ['an unknown key', 'media:\n  portrange: 40000-49999\n', /bad\.yaml: unknown key 'media\.portrange' \(known here: portRange, /],
-    ['an unknown section', 'medai:\n  portRange: 40000-49999\n', /bad\.yaml: unknown key 'medai' \(known here: role, host, port, logLevel, metrics, tls, media, kurento, signaling\)/],
+    ['an unknown section', 'medai:\n  portRange: 40000-49999\n', /bad\.yaml: unknown key 'medai' \(known here: role, host, port, logLevel, metrics, metricsHost, metricsPort, metricsToken, http, loopback, tls, media, kurento, signaling\)/],
     ['a value of the wrong type', 'port: true\n', /^port in .*bad\.yaml: expected a port number/],
     ['a number for a secret', 'kurento:\n  secret: 1234\n', /^kurento\.secret in .*bad\.yaml: expected a string/],
     ['a section that is not one', 'tls: yes\n', /^tls in .*bad\.yaml: expected a section with the keys cert, key/],

@@ -13,13 +13,20 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import {
   CONFIG_FILE_SETTING,
   DEFAULT_DB_PATH,
+  DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_HOST,
   DEFAULT_KURENTO_HOST,
   DEFAULT_KURENTO_PORT,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_LOOPBACK_MAX_SESSIONS,
+  DEFAULT_LOOPBACK_MAX_SESSIONS_PER_ADDRESS,
+  DEFAULT_METRICS_HOST,
+  DEFAULT_METRICS_PORT,
   DEFAULT_PORT,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RING_TIMEOUT_MS,
   DEFAULT_ROLE,
+  DEFAULT_WS_RATE_PER_ADDRESS,
   SETTINGS,
   SETTING_KEYS,
   howToSet,
@@ -45,6 +52,12 @@ export interface ServerConfig {
   logLevel: LogLevel;
   /** Prometheus metrics at `/metrics`. Default on (`ROUNDTABLE_METRICS`, `--metrics`). */
   metrics: boolean;
+  /** Where the metrics listener binds, and the bearer token a scrape needs. Default 127.0.0.1:9464, no token. */
+  metricsListen: MetricsListenConfig;
+  /** Exposure and limits of the HTTP(S) server and its WebSockets (docs/security.md). */
+  http: HttpLimitsConfig;
+  /** Limits of the loopback test at `/ws/loopback`. */
+  loopback: LoopbackConfig;
   /** HTTPS and wss:// with this certificate and key. Default: none, plain HTTP. */
   tls?: TlsConfig;
   /**
@@ -65,6 +78,33 @@ export interface ServerConfig {
   kurento: KurentoOptions | false;
   /** The signaling server (accounts, IM, calls, rooms) at `/ws`. */
   signaling: SignalingConfig;
+}
+
+export interface MetricsListenConfig {
+  /** `ROUNDTABLE_METRICS_HOST`. Default '127.0.0.1'. */
+  host: string;
+  /** `ROUNDTABLE_METRICS_PORT`. Default 9464. */
+  port: number;
+  /** `ROUNDTABLE_METRICS_TOKEN`; required when `host` is beyond loopback. Default: none. */
+  token?: string;
+}
+
+export interface HttpLimitsConfig {
+  /** Other origins whose pages may open /ws and /ws/loopback (`ROUNDTABLE_ALLOWED_ORIGINS`). Default: none. */
+  allowedOrigins: string[];
+  /** `ROUNDTABLE_HEADERS_TIMEOUT_MS`. Default 10000. */
+  headersTimeoutMs: number;
+  /** `ROUNDTABLE_REQUEST_TIMEOUT_MS`. Default 30000. */
+  requestTimeoutMs: number;
+  /** Requests per second of one address over its /ws sockets (`ROUNDTABLE_WS_RATE_PER_ADDRESS`). Default 200. */
+  wsRatePerAddress: number;
+}
+
+export interface LoopbackConfig {
+  /** `ROUNDTABLE_LOOPBACK_MAX_SESSIONS`. Default 32. */
+  maxSessions: number;
+  /** `ROUNDTABLE_LOOPBACK_MAX_SESSIONS_PER_ADDRESS`. Default 4. */
+  maxSessionsPerAddress: number;
 }
 
 export interface TlsConfig {
@@ -239,6 +279,11 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
   const mediaWorkers = s.get('media.workers');
 
   const kurento = resolveKurento(s, role, { host, port }, problems);
+  const headersTimeoutMs = s.get('http.headersTimeoutMs') ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const requestTimeoutMs = s.get('http.requestTimeoutMs') ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (headersTimeoutMs > requestTimeoutMs) {
+    problems.push(s.problem('http.headersTimeoutMs', `${headersTimeoutMs} ms is longer than http.requestTimeoutMs (${requestTimeoutMs} ms), which covers the headers too`));
+  }
   const signaling = resolveSignaling(s, role, problems);
   const tls = resolveTls(s, problems);
   return {
@@ -247,12 +292,38 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
     port,
     logLevel: s.get('logLevel') ?? DEFAULT_LOG_LEVEL,
     metrics: s.get('metrics') ?? true,
+    metricsListen: resolveMetricsListen(s, problems),
+    http: {
+      allowedOrigins: s.get('http.allowedOrigins') ?? [],
+      headersTimeoutMs,
+      requestTimeoutMs,
+      wsRatePerAddress: s.get('http.wsRatePerAddress') ?? DEFAULT_WS_RATE_PER_ADDRESS,
+    },
+    loopback: {
+      maxSessions: s.get('loopback.maxSessions') ?? DEFAULT_LOOPBACK_MAX_SESSIONS,
+      maxSessionsPerAddress: s.get('loopback.maxSessionsPerAddress') ?? DEFAULT_LOOPBACK_MAX_SESSIONS_PER_ADDRESS,
+    },
     ...(tls ? { tls } : {}),
     media,
     ...(mediaWorkers === undefined ? {} : { mediaWorkers }),
     kurento,
     signaling,
   };
+}
+
+function resolveMetricsListen(s: Settings, problems: ConfigProblem[]): MetricsListenConfig {
+  const host = s.get('metricsHost') ?? DEFAULT_METRICS_HOST;
+  const token = s.get('metricsToken');
+  // The metrics tell who is online and what runs: beyond loopback, a token.
+  if ((s.get('metrics') ?? true) && !isLoopback(host) && token === undefined) {
+    problems.push(s.problem('metricsToken', `the metrics listener binds ${host} (${s.where('metricsHost')}), beyond loopback: it needs a bearer token; ${howToSet('metricsToken')}`));
+  }
+  const port = s.get('metricsPort') ?? DEFAULT_METRICS_PORT;
+  const http = { host: s.get('host') ?? DEFAULT_HOST, port: s.get('port') ?? DEFAULT_PORT };
+  if ((s.get('metrics') ?? true) && port !== 0 && port === http.port && hostsOverlap(host, http.host)) {
+    problems.push(s.problem('metricsPort', `port ${port} is also the HTTP port (${s.where('port')}): give the metrics listener another port`));
+  }
+  return { host, port, ...(token === undefined ? {} : { token }) };
 }
 
 function resolveKurento(s: Settings, role: Role, http: { host: string; port: number }, problems: ConfigProblem[]): KurentoOptions | false {

@@ -212,3 +212,35 @@ export const byteCountValue = parsedBy(numberOrString('a number of bytes'), (val
 
 /** How long a call rings, in ms (1000-600000). */
 export const ringTimeoutValue = parsedBy(numberOrString('a number of milliseconds'), (value) => parseRingTimeout(String(value).trim()));
+
+function parseOrigin(text: string): string {
+  if (text === '*') return text;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  const bare = url !== undefined && url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && !/\/\/.*\/./.test(text);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !bare) {
+    throw new InvalidValue(`${quoted(text)} is not an origin (expected scheme://host[:port], e.g. https://app.example.com, or *)`);
+  }
+  return url.origin;
+}
+
+/** Origins (`https://app.example.com`) whose pages may open WebSockets, or `*`. */
+export const originListValue = parsedBy(listInput('origins'), (value) => listOf(value, 'origins').map((item) => parseOrigin(item)));
+
+function boundedInteger(what: string, min: number, max: number) {
+  return parsedBy(numberOrString(what), (value) => {
+    const text = String(value).trim();
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) throw new InvalidValue(`${quoted(text)} is not ${what} (an integer, ${min}-${max})`);
+    return n;
+  });
+}
+
+/** An HTTP timeout in ms (1000-3600000). */
+export const httpTimeoutValue = boundedInteger('a number of milliseconds', 1000, 3_600_000);
+/** A count of sessions or requests (1-1000000). */
+export const countValue = boundedInteger('a count', 1, 1_000_000);

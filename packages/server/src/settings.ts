@@ -9,11 +9,14 @@ import { DEFAULT_DB_PATH } from '@roundtable/signaling';
 import type { z } from 'zod';
 import {
   byteCountValue,
+  countValue,
+  httpTimeoutValue,
   hostValue,
   iceServersValue,
   ipAddressListValue,
   ipAddressValue,
   logLevelValue,
+  originListValue,
   pathValue,
   portRangeValue,
   portValue,
@@ -36,13 +39,21 @@ export const DEFAULT_KURENTO_HOST = '127.0.0.1';
 export const DEFAULT_KURENTO_PORT = 8888;
 export const DEFAULT_HTTP_POST_MAX_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_RING_TIMEOUT_MS = 60_000;
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+export const DEFAULT_METRICS_PORT = 9464;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_LOOPBACK_MAX_SESSIONS = 32;
+export const DEFAULT_LOOPBACK_MAX_SESSIONS_PER_ADDRESS = 4;
+export const DEFAULT_WS_RATE_PER_ADDRESS = 200;
 export { DEFAULT_DB_PATH };
 
 /** The groups of `--help`. */
-export type SettingSection = 'general' | 'tls' | 'engine' | 'remoteMedia' | 'kurento' | 'signaling';
+export type SettingSection = 'general' | 'security' | 'tls' | 'engine' | 'remoteMedia' | 'kurento' | 'signaling';
 
 export const SECTION_TITLES: Readonly<Record<SettingSection, string>> = {
   general: 'General',
+  security: 'Limits and exposure of the HTTP(S) server (docs/security.md)',
   tls: 'HTTPS and wss:// (PEM files)',
   engine: 'Media engine (roles all and media)',
   remoteMedia: 'Media server in another process (role signaling; role all may use one too)',
@@ -116,8 +127,89 @@ export const SETTINGS = {
     flag: 'metrics',
     arg: 'on|off',
     default: 'on',
-    help: 'serve Prometheus metrics at /metrics on the HTTP(S) port',
+    help: 'serve Prometheus metrics at http://METRICS_HOST:METRICS_PORT/metrics (a listener of their own, not the public port)',
     schema: switchValue,
+  },
+  metricsHost: {
+    section: 'general',
+    env: 'ROUNDTABLE_METRICS_HOST',
+    flag: 'metrics-host',
+    arg: 'ADDRESS',
+    default: DEFAULT_METRICS_HOST,
+    help: 'address the metrics listener binds to; beyond loopback it needs metricsToken',
+    schema: hostValue,
+  },
+  metricsPort: {
+    section: 'general',
+    env: 'ROUNDTABLE_METRICS_PORT',
+    flag: 'metrics-port',
+    arg: 'PORT',
+    default: String(DEFAULT_METRICS_PORT),
+    help: 'TCP port of the metrics listener; 0 picks a free one',
+    schema: portValue,
+  },
+  metricsToken: {
+    section: 'general',
+    env: 'ROUNDTABLE_METRICS_TOKEN',
+    flag: 'metrics-token',
+    arg: 'SECRET',
+    default: 'none',
+    help: 'bearer token a scrape must send (Authorization: Bearer SECRET; Prometheus: authorization.credentials)',
+    schema: secretValue,
+  },
+  'http.allowedOrigins': {
+    section: 'security',
+    env: 'ROUNDTABLE_ALLOWED_ORIGINS',
+    flag: 'allowed-origins',
+    arg: 'ORIGIN,...',
+    default: 'none (the server\'s own origin only)',
+    help: 'other origins (https://app.example.com) whose pages may open /ws and /ws/loopback; * for any; clients without an Origin header (the Node SDK) are always allowed',
+    schema: originListValue,
+  },
+  'http.headersTimeoutMs': {
+    section: 'security',
+    env: 'ROUNDTABLE_HEADERS_TIMEOUT_MS',
+    flag: 'headers-timeout-ms',
+    arg: 'MS',
+    default: String(DEFAULT_HEADERS_TIMEOUT_MS),
+    help: 'a client that has not sent its request headers within this is cut (1000-3600000)',
+    schema: httpTimeoutValue,
+  },
+  'http.requestTimeoutMs': {
+    section: 'security',
+    env: 'ROUNDTABLE_REQUEST_TIMEOUT_MS',
+    flag: 'request-timeout-ms',
+    arg: 'MS',
+    default: String(DEFAULT_REQUEST_TIMEOUT_MS),
+    help: 'a request (headers and body) not complete within this is answered 408 and cut (1000-3600000)',
+    schema: httpTimeoutValue,
+  },
+  'http.wsRatePerAddress': {
+    section: 'security',
+    env: 'ROUNDTABLE_WS_RATE_PER_ADDRESS',
+    flag: 'ws-rate-per-address',
+    arg: 'N',
+    default: String(DEFAULT_WS_RATE_PER_ADDRESS),
+    help: 'requests per second one remote address may send over all its /ws sockets (bursts of twice that); raise it behind a reverse proxy',
+    schema: countValue,
+  },
+  'loopback.maxSessions': {
+    section: 'security',
+    env: 'ROUNDTABLE_LOOPBACK_MAX_SESSIONS',
+    flag: 'loopback-max-sessions',
+    arg: 'N',
+    default: String(DEFAULT_LOOPBACK_MAX_SESSIONS),
+    help: 'loopback test sessions (/ws/loopback, each a media pipeline, no sign-in needed) open at once',
+    schema: countValue,
+  },
+  'loopback.maxSessionsPerAddress': {
+    section: 'security',
+    env: 'ROUNDTABLE_LOOPBACK_MAX_SESSIONS_PER_ADDRESS',
+    flag: 'loopback-max-sessions-per-address',
+    arg: 'N',
+    default: String(DEFAULT_LOOPBACK_MAX_SESSIONS_PER_ADDRESS),
+    help: 'loopback test sessions one remote address may have open at once',
+    schema: countValue,
   },
   'tls.cert': {
     section: 'tls',

@@ -206,7 +206,7 @@ describe('startServer() with media workers', () => {
 
   it('by default runs as many workers as the port range has room for (at most one per core), and says so in /metrics', async () => {
     const server = track(await startServer({ host: '127.0.0.1', port: 0, media: { iceAddresses: ['127.0.0.1'], portRange: SMALL_RANGE }, signaling, logger }));
-    const metrics = await (await fetch(`${server.url}metrics`)).text();
+    const metrics = await (await fetch(server.metricsUrl!)).text();
     expect(metrics).toMatch(/^roundtable_media_workers 1$/m);
     expect((await fetch(`${server.url}readyz`)).status).toBe(200);
   });

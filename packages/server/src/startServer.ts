@@ -14,8 +14,10 @@ import { DEFAULT_HOST, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT, DEFAULT_PORT,
 import { isLoopback } from './configValues.js';
 import { ConfigError, ServerError } from './errors.js';
 import { HttpServer, type TlsOptions } from './HttpServer.js';
+import type { LoopbackLimits } from './LoopbackEndpoint.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './Metrics.js';
+import { MetricsServer } from './MetricsServer.js';
 import { Readiness, databaseCheck, engineCheck, mediaServerCheck } from './Readiness.js';
 import { serverVersion } from './version.js';
 
@@ -62,8 +64,37 @@ export interface StartServerOptions {
    * from the config); required for role 'signaling'.
    */
   signaling?: SignalingConfig | false;
-  /** Prometheus metrics at `/metrics`. Default: on. */
-  metrics?: boolean;
+  /**
+   * Prometheus metrics at `/metrics`, on a listener of their own (never on the public
+   * port): `true` binds 127.0.0.1 on a free port (`RunningServer.metricsUrl` says which);
+   * an object sets the address, the port and a bearer token. Default: `true`. The CLI
+   * binds 127.0.0.1:9464 by default.
+   */
+  metrics?: boolean | MetricsListenOptions;
+  /** Exposure and limits of the HTTP(S) server and of `/ws` (docs/security.md). Each field has its default. */
+  http?: HttpLimitsOptions;
+  /** Limits of `/ws/loopback`; each field defaults as `DEFAULT_LOOPBACK_LIMITS` says. */
+  loopback?: Partial<LoopbackLimits>;
+}
+
+export interface MetricsListenOptions {
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** A scrape must send `Authorization: Bearer <token>`. Default: none. */
+  token?: string;
+}
+
+export interface HttpLimitsOptions {
+  /** Other origins whose pages may open `/ws` and `/ws/loopback` (`*`: any). No Origin header is always allowed. Default: none. */
+  allowedOrigins?: readonly string[];
+  /** Node's `headersTimeout`. Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Node's `requestTimeout` (headers and body). Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Requests per second of one address over all its `/ws` sockets; bursts of twice that. Default 200. */
+  wsRatePerAddress?: number;
 }
 
 export interface RunningServer {
@@ -75,6 +106,8 @@ export interface RunningServer {
   readonly kurentoUrl: string | undefined;
   /** The signaling WebSocket URL ('ws://' or 'wss://'), when that endpoint is on. */
   readonly signalingUrl: string | undefined;
+  /** The metrics URL (`http://127.0.0.1:PORT/metrics`), when metrics are on. */
+  readonly metricsUrl: string | undefined;
   /**
    * Graceful shutdown: reports not ready and stops accepting connections; ends every call
    * (participants get `call.ended {reason: 'hangup', by: null}`, and the call is
@@ -150,6 +183,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   try {
     const composed = await COMPOSERS[role](context);
     const port = await composed.http.listen();
+    const metricsUrl = context.metrics ? await listenMetrics(context.metrics, options.metrics, context) : undefined;
     const url = `${options.tls ? 'https' : 'http'}://${urlHost(options.host ?? DEFAULT_HOST)}:${port}/`;
     let closing: Promise<void> | undefined;
     return {
@@ -158,6 +192,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       port,
       kurentoUrl: composed.kurentoUrl,
       signalingUrl: composed.signaling ? `${url.replace(/^http/, 'ws')}ws` : undefined,
+      metricsUrl,
       close: () => (closing ??= shutdown(context, composed)),
     };
   } catch (error) {
@@ -248,14 +283,16 @@ async function composeMedia(context: Context): Promise<Composed> {
 
 /** The HTTP(S) server with what a role puts on it: static pages, /ws/loopback (needs the engine), /ws; /healthz, /readyz and /metrics (unless off) always. */
 function httpServer(context: Context, serves: { publicDir?: string; webDir?: string; media?: Partial<MediaConfig>; signaling?: Signaling | undefined }): HttpServer {
-  const { options, logger, metrics, readiness } = context;
+  const { options, logger, readiness } = context;
   const { signaling } = serves;
   return new HttpServer({
     host: options.host ?? DEFAULT_HOST,
     port: options.port ?? DEFAULT_PORT,
     logger,
     readiness: () => readiness.report(),
-    ...(metrics ? { metrics } : {}),
+    ...(options.http?.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.http.headersTimeoutMs }),
+    ...(options.http?.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.http.requestTimeoutMs }),
+    loopback: { ...options.loopback, ...(options.http?.allowedOrigins ? { allowedOrigins: options.http.allowedOrigins } : {}) },
     ...(serves.publicDir === undefined ? {} : { publicDir: serves.publicDir }),
     ...(serves.webDir === undefined ? {} : { webDir: serves.webDir }),
     ...(serves.media === undefined ? {} : { media: serves.media }),
@@ -272,7 +309,8 @@ function webDir(options: StartServerOptions): { webDir?: string } {
 }
 
 async function openSignaling(config: SignalingConfig, media: MediaServer, context: Context): Promise<Signaling> {
-  const { parts, logger, metrics, readiness } = context;
+  const { options, parts, logger, metrics, readiness } = context;
+  const rate = options.http?.wsRatePerAddress;
   const signaling = parts.add(
     await Signaling.open({
       dbPath: config.dbPath,
@@ -280,6 +318,10 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
       media,
       iceServers: { urls: config.iceServers, ...(config.turnSecret ? { sharedSecret: config.turnSecret } : {}) },
       ringTimeoutMs: config.ringTimeoutMs,
+      server: {
+        ...(options.http?.allowedOrigins ? { allowedOrigins: options.http.allowedOrigins } : {}),
+        ...(rate === undefined ? {} : { addressRatePerSecond: rate, addressBurst: rate * 2 }),
+      },
       logger: logger.child({ component: 'signaling' }),
       ...(metrics ? { observe: metrics.observeRequest } : {}),
     }),
@@ -288,6 +330,21 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
   readiness.add('database', databaseCheck(signaling));
   readiness.add('media', mediaServerCheck(signaling, config.mediaUrl));
   return signaling;
+}
+
+/** The metrics on their own listener; resolves with its URL. */
+async function listenMetrics(source: Metrics, option: StartServerOptions['metrics'], context: Context): Promise<string> {
+  const listen = typeof option === 'object' ? option : {};
+  const server = context.parts.add(
+    new MetricsServer({
+      source,
+      host: listen.host ?? '127.0.0.1',
+      port: listen.port ?? 0,
+      ...(listen.token === undefined ? {} : { token: listen.token }),
+      logger: context.logger,
+    }),
+  );
+  return server.listen();
 }
 
 /** The media engine runs in this process: its metrics and its readiness check. */

@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** What the flooding process saw. */
+export interface FloodReport {
+  /** How the server closed the socket; null when it was still open when the flooder gave up. */
+  close: { code: number; reason: string } | null;
+  /** Text frames the server sent back. */
+  answers: number;
+  /** The first few answers, for messages. */
+  sample: string[];
+}
+
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+// Runs in its own process, so that sending the flood does not block the test's event loop (which measures the server).
+const SCRIPT = `
+import WebSocket from 'ws';
+const [url, frame, count, origin] = process.argv.slice(1);
+const ws = new WebSocket(url, origin ? { origin } : {});
+let answers = 0;
+const sample = [];
+const done = (close) => { process.stdout.write(JSON.stringify({ close, answers, sample })); process.exit(0); };
+ws.on('message', (data) => { answers++; if (sample.length < 5) sample.push(String(data)); });
+ws.on('open', () => { for (let i = 0; i < Number(count); i++) ws.send(frame); });
+ws.on('close', (code, reason) => done({ code, reason: String(reason) }));
+ws.on('error', () => undefined);
+setTimeout(() => done(null), 20000).unref();
+`;
+
+/**
+ * Opens a WebSocket from another process and sends `frame` `count` times at once; resolves
+ * with what came back once the server has closed the socket (or after 20 s).
+ */
+export function flood(url: string, frame: string, count: number, origin?: string): Promise<FloodReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT, url, frame, String(count), ...(origin ? [origin] : [])], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`the flooder exited with ${code}: ${stderr}`));
+      else resolve(JSON.parse(stdout) as FloodReport);
+    });
+  });
+}
