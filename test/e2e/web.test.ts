@@ -67,6 +67,30 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
     expect((await fetch(`${server!.url}loopback.html`)).status).toBe(200);
   });
 
+  it('runs under its Content-Security-Policy without a violation, and refuses to be framed by another page', async () => {
+    const index = await fetch(server!.url);
+    expect(index.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(index.headers.get('x-frame-options')).toBe('DENY');
+    // The bundle has no source maps, and the server would not serve one.
+    expect(await index.text()).not.toContain('.map');
+    const alice = await user('alice');
+    await alice.page.goto(`${server!.url}#/loopback`);
+    await alice.page.getByTestId('loopback-start').click();
+    await expect.poll(() => alice.page.getByTestId('loopback-phase').textContent(), { timeout: 30_000 }).toBe('connected');
+    await alice.page.getByTestId('loopback-stop').click();
+    expect(alice.logs.filter((line) => /Content Security Policy|Refused to/i.test(line))).toEqual([]);
+
+    // A page elsewhere (here about:blank) that frames the app gets an empty, blocked frame.
+    const framer = await alice.context.newPage();
+    const blocked: string[] = [];
+    framer.on('console', (message) => blocked.push(message.text()));
+    await framer.setContent(`<iframe id="victim" src="${server!.url}"></iframe>`);
+    await expect.poll(() => blocked.some((text) => /frame-ancestors|X-Frame-Options|Refused to (display|frame)/i.test(text)), { timeout: 10_000 }).toBe(true);
+    const frame = framer.frames().find((f) => f !== framer.mainFrame());
+    expect(await frame?.locator('#app').count().catch(() => 0)).toBe(0);
+    await framer.close();
+  });
+
   it('the loopback self-test shows the camera coming back from the server and the round trip', async () => {
     const { context, page } = await browser!.newContext().then(async (ctx) => ({ context: ctx, page: await ctx.newPage() }));
     try {

@@ -14,6 +14,11 @@ describe('originAllowed()', () => {
     expect(originAllowed(request({ host: 'RT.example.com', origin: 'https://rt.example.com' }), [])).toBe(true);
   });
 
+  it('allows the origin a reverse proxy names in X-Forwarded-Host when it rewrote Host', () => {
+    expect(originAllowed(request({ host: '127.0.0.1:8080', 'x-forwarded-host': 'rt.example.com', origin: 'https://rt.example.com' }), [])).toBe(true);
+    expect(originAllowed(request({ host: '127.0.0.1:8080', 'x-forwarded-host': 'rt.example.com', origin: 'https://evil.example' }), [])).toBe(false);
+  });
+
   it('refuses another site, another port, null and a malformed Origin', () => {
     expect(originAllowed(request({ host: 'rt.example.com', origin: 'https://evil.example' }), [])).toBe(false);
     expect(originAllowed(request({ host: 'rt.example.com:8080', origin: 'http://rt.example.com:9090' }), [])).toBe(false);

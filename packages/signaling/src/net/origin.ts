@@ -6,7 +6,8 @@ import type { IncomingMessage } from 'node:http';
  * network position (or, for `/ws/loopback`, make us build media pipelines for it).
  *
  * - no Origin header: allowed (a non-browser client: the Node SDK, a test, a script);
- * - the same origin as the request's Host header: allowed;
+ * - the same origin as the request's Host header (or as its `X-Forwarded-Host`, which a
+ *   reverse proxy that rewrites Host sets; a page cannot set it on a WebSocket): allowed;
  * - an origin in `allowed` (`scheme://host[:port]`, compared after URL normalisation),
  *   or `*` in `allowed`: allowed;
  * - anything else, `null` included (sandboxed frames, file: pages): refused.
@@ -22,8 +23,9 @@ export function originAllowed(request: IncomingMessage, allowed: readonly string
     return false;
   }
   if (url.origin === 'null') return false;
-  const host = request.headers.host?.toLowerCase();
-  if (host !== undefined && url.host === host) return true;
+  const forwarded = request.headers['x-forwarded-host'];
+  const hosts = [request.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',') : [])].map((host) => host?.trim().toLowerCase());
+  if (hosts.includes(url.host)) return true;
   return allowed.some((entry) => normalizeOrigin(entry) === url.origin);
 }
 
