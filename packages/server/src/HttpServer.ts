@@ -13,7 +13,7 @@ export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Folder served as static files. Default: none, only `/healthz`, `/readyz` and `/metrics` answer. */
+  /** Folder served as static files. Default: none, only `/healthz` and `/readyz` answer. */
   publicDir?: string;
   /**
    * The built web app (`packages/web/dist`), served before `publicDir`: its `index.html`

@@ -90,7 +90,7 @@ export const SETTINGS = {
     flag: 'role',
     arg: 'ROLE',
     default: DEFAULT_ROLE,
-    help: 'all: everything in one process; signaling: web pages and /ws, media from media.url; media: the media engine behind the Kurento Protocol, and /healthz, /readyz, /metrics',
+    help: 'all: everything in one process; signaling: web pages and /ws, media from media.url; media: the media engine behind the Kurento Protocol, and /healthz, /readyz (and /metrics on its own listener)',
     schema: roleValue,
   },
   host: {
@@ -99,7 +99,7 @@ export const SETTINGS = {
     flag: 'host',
     arg: 'ADDRESS',
     default: DEFAULT_HOST,
-    help: 'address the HTTP(S) server binds to (web pages, /ws, /healthz, /readyz, /metrics)',
+    help: 'address the HTTP(S) server binds to (web pages, /ws, /ws/loopback, /healthz, /readyz)',
     schema: hostValue,
   },
   port: {

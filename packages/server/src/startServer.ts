@@ -281,7 +281,7 @@ async function composeMedia(context: Context): Promise<Composed> {
   return { http, kurentoUrl };
 }
 
-/** The HTTP(S) server with what a role puts on it: static pages, /ws/loopback (needs the engine), /ws; /healthz, /readyz and /metrics (unless off) always. */
+/** The HTTP(S) server with what a role puts on it: static pages, /ws/loopback (needs the engine), /ws; /healthz and /readyz always (/metrics has its own listener). */
 function httpServer(context: Context, serves: { publicDir?: string; webDir?: string; media?: Partial<MediaConfig>; signaling?: Signaling | undefined }): HttpServer {
   const { options, logger, readiness } = context;
   const { signaling } = serves;
