@@ -131,7 +131,10 @@ export class RoundtableTarget extends ProcessTarget {
       '--metrics', 'off',
       '--log-level', 'warn',
     ];
-    this.server = ServerProcess.start(process.execPath, args, join(dir, `${safe(this.name)}.log`), { ...process.env, ...this.extraEnv });
+    // Every simulated participant connects from this one host: lift the per-address /ws rate (docs/security.md). An
+    // environment variable, not a flag, so that older revisions (which do not know it) start with the same arguments.
+    const env = { ROUNDTABLE_WS_RATE_PER_ADDRESS: '1000000', ...process.env, ...this.extraEnv };
+    this.server = ServerProcess.start(process.execPath, args, join(dir, `${safe(this.name)}.log`), env);
     await this.server.waitReady(async () => (await fetch(`http://${host}:${port}/readyz`)).ok, 60_000);
     return { kind: 'roundtable', signalingUrl: `ws://${host}:${port}/ws` };
   }
