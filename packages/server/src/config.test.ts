@@ -14,7 +14,7 @@ const DEFAULTS = {
   logLevel: 'info',
   metrics: true,
   metricsListen: { host: '127.0.0.1', port: 9464 },
-  http: { allowedOrigins: [], headersTimeoutMs: 10000, requestTimeoutMs: 30000, wsRatePerAddress: 200 },
+  http: { allowedOrigins: [], headersTimeoutMs: 10000, requestTimeoutMs: 30000, wsRatePerAddress: 500 },
   loopback: { maxSessions: 32, maxSessionsPerAddress: 4 },
   media: {},
   kurento: { host: '127.0.0.1', port: 8888 },

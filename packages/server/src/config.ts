@@ -96,7 +96,7 @@ export interface HttpLimitsConfig {
   headersTimeoutMs: number;
   /** `ROUNDTABLE_REQUEST_TIMEOUT_MS`. Default 30000. */
   requestTimeoutMs: number;
-  /** Requests per second of one address over its /ws sockets (`ROUNDTABLE_WS_RATE_PER_ADDRESS`). Default 200. */
+  /** Requests per second of one address over its /ws sockets (`ROUNDTABLE_WS_RATE_PER_ADDRESS`). Default 500. */
   wsRatePerAddress: number;
 }
 

@@ -45,7 +45,7 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_LOOPBACK_MAX_SESSIONS = 32;
 export const DEFAULT_LOOPBACK_MAX_SESSIONS_PER_ADDRESS = 4;
-export const DEFAULT_WS_RATE_PER_ADDRESS = 200;
+export const DEFAULT_WS_RATE_PER_ADDRESS = 500;
 export { DEFAULT_DB_PATH };
 
 /** The groups of `--help`. */

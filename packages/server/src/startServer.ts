@@ -93,7 +93,7 @@ export interface HttpLimitsOptions {
   headersTimeoutMs?: number;
   /** Node's `requestTimeout` (headers and body). Default 30 s. */
   requestTimeoutMs?: number;
-  /** Requests per second of one address over all its `/ws` sockets; bursts of twice that. Default 200. */
+  /** Requests per second of one address over all its `/ws` sockets; bursts of twice that. Default 500. */
   wsRatePerAddress?: number;
 }
 

@@ -37,11 +37,11 @@ export interface SignalingServerOptions {
   maxQueuedRequests?: number;
   /**
    * Sustained requests per second of one remote address, over all its sockets (more are
-   * answered RATE_LIMITED). Behind a reverse proxy every client has the proxy's address:
-   * raise it there. Default 200.
+   * answered RATE_LIMITED). Several users behind one NAT share an address; behind a reverse
+   * proxy every client has the proxy's address: raise it there. Default 500.
    */
   addressRatePerSecond?: number;
-  /** Requests one address may send at once above `addressRatePerSecond`. Default 400. */
+  /** Requests one address may send at once above `addressRatePerSecond`. Default 1000. */
   addressBurst?: number;
   /**
    * Origins (`https://app.example.com`) whose pages may open a socket, besides the
@@ -80,8 +80,8 @@ const DEFAULTS = {
   maxBufferedBytes: 8 * 1024 * 1024,
   closeGraceMs: 1000,
   maxQueuedRequests: 32,
-  addressRatePerSecond: 200,
-  addressBurst: 400,
+  addressRatePerSecond: 500,
+  addressBurst: 1000,
 } as const;
 
 /**
