@@ -7,7 +7,7 @@ export interface FloodReport {
   close: { code: number; reason: string } | null;
   /** Text frames the server sent back. */
   answers: number;
-  /** The first few answers, for messages. */
+  /** The different answers (up to 10), for messages. */
   sample: string[];
 }
 
@@ -21,7 +21,7 @@ const ws = new WebSocket(url, origin ? { origin } : {});
 let answers = 0;
 const sample = [];
 const done = (close) => { process.stdout.write(JSON.stringify({ close, answers, sample })); process.exit(0); };
-ws.on('message', (data) => { answers++; if (sample.length < 5) sample.push(String(data)); });
+ws.on('message', (data) => { answers++; const text = String(data); if (sample.length < 10 && !sample.includes(text)) sample.push(text); });
 ws.on('open', () => { for (let i = 0; i < Number(count); i++) ws.send(frame); });
 ws.on('close', (code, reason) => done({ code, reason: String(reason) }));
 ws.on('error', () => undefined);
