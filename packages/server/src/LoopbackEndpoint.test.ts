@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { HttpServer } from './HttpServer.js';
 import type { LoopbackLimits } from './LoopbackEndpoint.js';
-import { flood } from './testing/flooder.js';
+import { flood } from '@roundtable/signaling/testing';
 import { WsTestClient } from './testing/WsTestClient.js';
 
 // This file's UDP range (63800-64099); no test here starts media, the sessions stay idle.

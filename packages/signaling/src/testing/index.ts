@@ -2,3 +2,4 @@
 export { TestClient, RequestFailed, type SignInOptions, type TestClientOptions, type WireResponse, type NotificationOf } from './TestClient.js';
 export { SfuPeer, roomPeer, type SignalChannel } from './sfuPeer.js';
 export { until, pumpSignals } from './wait.js';
+export { flood, type FloodReport } from './flooder.js';
