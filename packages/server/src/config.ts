@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import type { KurentoLimits } from '@roundtable/kurento';
 import type { MediaConfig } from '@roundtable/media';
 import { readConfigFile } from './configFile.js';
 import { isLoopback, type LogLevel, type Role } from './configValues.js';
@@ -99,6 +100,8 @@ export interface KurentoOptions {
   host: string;
   port: number;
   secret?: string;
+  /** Limits per client and per server (`kurento.max*`); each left out takes the Kurento server's default. */
+  limits?: Partial<KurentoLimits>;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -248,6 +251,15 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
   };
 }
 
+/** The Kurento server's limits and the settings that set them. */
+const LIMIT_SETTINGS = [
+  ['maxObjects', 'kurento.maxObjects'],
+  ['maxSessionObjects', 'kurento.maxSessionObjects'],
+  ['maxFrameRequests', 'kurento.maxFrameRequests'],
+  ['maxQueuedRequests', 'kurento.maxQueuedRequests'],
+  ['maxUnreadBytes', 'kurento.maxUnreadBytes'],
+] as const satisfies ReadonlyArray<readonly [keyof KurentoLimits, string]>;
+
 function resolveKurento(s: Settings, role: Role, http: { host: string; port: number }, problems: ConfigProblem[]): KurentoOptions | false {
   const enabled = s.get('kurento.enabled') ?? true;
   if (!enabled) {
@@ -272,7 +284,12 @@ function resolveKurento(s: Settings, role: Role, http: { host: string; port: num
   if (port !== 0 && port === http.port && hostsOverlap(host, http.host)) {
     problems.push(s.problem('kurento.port', `port ${port} is also the HTTP port (${s.where('port')}): give the Kurento Protocol endpoint another port`));
   }
-  return { host, port, ...(secret === undefined ? {} : { secret }) };
+  const limits: Partial<KurentoLimits> = {};
+  for (const [name, key] of LIMIT_SETTINGS) {
+    const value = s.get(key);
+    if (value !== undefined) limits[name] = value;
+  }
+  return { host, port, ...(secret === undefined ? {} : { secret }), ...(Object.keys(limits).length > 0 ? { limits } : {}) };
 }
 
 function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): SignalingConfig {
