@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { WebSocket } from 'ws';
 import { KurentoError } from './errors.js';
 import { JsonStreamSplitter, requestIdOf } from './jsonrpc.js';
@@ -12,9 +13,12 @@ export interface ConnectionHandlers {
 }
 
 interface Frame {
-  text: string;
+  data: Buffer;
   binary: boolean;
 }
+
+/** Bytes of a binary frame decoded and split per step of the reading loop. */
+const DECODE_STEP = 64 * 1024;
 
 let nextConnectionId = 1;
 
@@ -28,7 +32,10 @@ export class Connection implements SessionOwner {
   readonly id = nextConnectionId++;
   /** The session this connection created or resumed, and acts for. */
   session: Session | undefined;
-  private readonly splitter = new JsonStreamSplitter();
+  /** A request may span frames, but not grow beyond a frame's size. */
+  private readonly splitter: JsonStreamSplitter;
+  /** The binary frames are one UTF-8 stream: a character may straddle two frames. */
+  private readonly decoder = new StringDecoder('utf8');
   /** Frames received while earlier ones are being split (at most one socket read's worth). */
   private readonly frames: Frame[] = [];
   private readonly queue: string[] = [];
@@ -40,7 +47,9 @@ export class Connection implements SessionOwner {
     private readonly ws: WebSocket,
     private readonly limits: KurentoLimits,
     private readonly handlers: ConnectionHandlers,
-  ) {}
+  ) {
+    this.splitter = new JsonStreamSplitter(limits.maxFrameBytes);
+  }
 
   get open(): boolean {
     return !this.closed && this.ws.readyState === this.ws.OPEN;
@@ -65,9 +74,9 @@ export class Connection implements SessionOwner {
   };
 
   /** A WebSocket frame arrived; reading pauses until it is split. */
-  onFrame(text: string, binary: boolean): void {
+  onFrame(data: Buffer, binary: boolean): void {
     if (this.closed) return;
-    this.frames.push({ text, binary });
+    this.frames.push({ data, binary });
     this.ws.pause();
     if (!this.reading) void this.readFrames();
   }
@@ -88,12 +97,15 @@ export class Connection implements SessionOwner {
         // Browsers send one request per text frame; the official client streams binary
         // frames that may hold several requests, or part of one.
         if (!frame.binary) {
-          this.accept(frame.text);
+          this.accept(frame.data.toString('utf8'));
         } else {
-          this.splitter.push(frame.text);
           let count = 0;
-          for (let text = this.splitter.next(); text !== undefined && !this.closed; text = this.splitter.next()) {
-            if (++count <= this.limits.maxFrameRequests) this.accept(text);
+          for (let offset = 0; offset < frame.data.length && !this.closed; offset += DECODE_STEP) {
+            this.splitter.push(this.decoder.write(frame.data.subarray(offset, offset + DECODE_STEP)));
+            for (let text = this.splitter.next(); text !== undefined && !this.closed; text = this.splitter.next()) {
+              if (++count <= this.limits.maxFrameRequests) this.accept(text);
+              await budget.yieldIfSpent();
+            }
             await budget.yieldIfSpent();
           }
           if (count > this.limits.maxFrameRequests) {

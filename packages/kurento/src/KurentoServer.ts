@@ -112,7 +112,7 @@ export class KurentoServer {
     const http = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('Kurento Protocol: connect with a WebSocket\n');
     });
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes });
     http.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname !== (this.options.path ?? '/kurento')) {
@@ -209,8 +209,7 @@ export class KurentoServer {
       },
     });
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      conn.onFrame(text, isBinary);
+      conn.onFrame(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data), isBinary);
     });
     ws.on('close', () => {
       conn.close();

@@ -13,6 +13,11 @@ export interface KurentoLimits {
   maxQueuedRequests: number;
   /** Bytes of replies and events a client leaves unread before it is cut. Default 16 MiB. */
   maxUnreadBytes: number;
+  /**
+   * Bytes of one WebSocket frame; a bigger one closes the connection (1009), as the
+   * work of receiving it cannot be sliced. Default 1 MiB.
+   */
+  maxFrameBytes: number;
 }
 
 export const DEFAULT_KURENTO_LIMITS: Readonly<KurentoLimits> = {
@@ -21,6 +26,7 @@ export const DEFAULT_KURENTO_LIMITS: Readonly<KurentoLimits> = {
   maxFrameRequests: 500,
   maxQueuedRequests: 1_000,
   maxUnreadBytes: 16 * 1024 * 1024,
+  maxFrameBytes: 1024 * 1024,
 };
 
 /**
@@ -29,7 +35,7 @@ export const DEFAULT_KURENTO_LIMITS: Readonly<KurentoLimits> = {
  */
 export class WorkBudget {
   private since = performance.now();
-  constructor(private readonly sliceMs = 4) {}
+  constructor(private readonly sliceMs = 2) {}
 
   get spent(): boolean {
     return performance.now() - this.since > this.sliceMs;

@@ -155,12 +155,12 @@ describe('loadConfig() from environment variables', () => {
   });
 
   it('reads the Kurento limits from the environment, flags and the file, and refuses a value out of range', () => {
-    const path = file('limits.yaml', 'kurento:\n  maxObjects: 300\n  maxUnreadBytes: 1048576\n');
+    const path = file('limits.yaml', 'kurento:\n  maxObjects: 300\n  maxUnreadBytes: 1048576\n  maxFrameBytes: 262144\n');
     const config = loadConfig({
       env: { ROUNDTABLE_KURENTO_MAX_SESSION_OBJECTS: '40', ROUNDTABLE_KURENTO_MAX_FRAME_REQUESTS: '50' },
       flags: { config: path, 'kurento-max-queued-requests': '60', 'kurento-max-frame-requests': '70' },
     });
-    expect(config.kurento && config.kurento.limits).toEqual({ maxObjects: 300, maxSessionObjects: 40, maxFrameRequests: 70, maxQueuedRequests: 60, maxUnreadBytes: 1048576 });
+    expect(config.kurento && config.kurento.limits).toEqual({ maxObjects: 300, maxSessionObjects: 40, maxFrameRequests: 70, maxQueuedRequests: 60, maxUnreadBytes: 1048576, maxFrameBytes: 262144 });
     expect(configError({ env: { ROUNDTABLE_KURENTO_MAX_OBJECTS: '0' } }).message).toMatch(/^ROUNDTABLE_KURENTO_MAX_OBJECTS: '0' is not a number of media objects/);
     expect(configError({ flags: { 'kurento-max-unread-bytes': 'lots' } }).message).toMatch(/^--kurento-max-unread-bytes: /);
   });

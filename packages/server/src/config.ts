@@ -258,6 +258,7 @@ const LIMIT_SETTINGS = [
   ['maxFrameRequests', 'kurento.maxFrameRequests'],
   ['maxQueuedRequests', 'kurento.maxQueuedRequests'],
   ['maxUnreadBytes', 'kurento.maxUnreadBytes'],
+  ['maxFrameBytes', 'kurento.maxFrameBytes'],
 ] as const satisfies ReadonlyArray<readonly [keyof KurentoLimits, string]>;
 
 function resolveKurento(s: Settings, role: Role, http: { host: string; port: number }, problems: ConfigProblem[]): KurentoOptions | false {

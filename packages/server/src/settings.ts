@@ -292,6 +292,15 @@ export const SETTINGS = {
     help: 'replies and events a client may leave unread before its connection is cut (its session stays for reconnection)',
     schema: countValue('a number of bytes', 65_536, 1_073_741_824),
   },
+  'kurento.maxFrameBytes': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_FRAME_BYTES',
+    flag: 'kurento-max-frame-bytes',
+    arg: 'BYTES',
+    default: String(DEFAULT_KURENTO_LIMITS.maxFrameBytes),
+    help: 'size of one WebSocket frame from a client; a bigger one closes its connection (1009)',
+    schema: countValue('a number of bytes', 65_536, 67_108_864),
+  },
   'signaling.db': {
     section: 'signaling',
     env: 'ROUNDTABLE_DB',
