@@ -1,4 +1,5 @@
 import type { MediaConfig } from '@roundtable/media';
+import type { ClassTable } from './ClassTable.js';
 import type { Params } from './Params.js';
 import type { RemoteObject } from './RemoteObject.js';
 
@@ -16,6 +17,8 @@ export interface ServerFacade {
   onObjectLifecycle(owner: RemoteObject['owner'], listener: (event: 'created' | 'destroyed', id: string) => void): () => void;
   readonly mediaConfig: Partial<MediaConfig>;
   readonly version: string;
+  /** The remote classes, by bare and qualified name. */
+  readonly classes: ClassTable;
 }
 
 export type Operation = (obj: RemoteObject, params: Params, ctx: CallContext) => unknown;

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MediaObject, type MediaConfig } from '@roundtable/media';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { CallContext, ClassDef, KurentoModule, ServerFacade } from './ClassDef.js';
+import type { CallContext, ClassDef, ServerFacade } from './ClassDef.js';
+import { KURENTO_MODULES } from './ClassTable.js';
 import { buildClasses } from './classes/index.js';
 import { kurentoErrorOf } from './classes/helpers.js';
 import { Connection } from './Connection.js';
@@ -43,8 +44,6 @@ export const ROUNDTABLE_KMS_VERSION = '6.13.0';
 
 type Handler = (req: RequestContext) => Promise<unknown>;
 
-/** KMS's modules, in the order its ServerInfo lists them. */
-const MODULES: readonly KurentoModule[] = ['core', 'elements', 'filters'];
 
 interface RequestContext {
   conn: Connection;
@@ -102,6 +101,7 @@ export class KurentoServer {
       },
       mediaConfig: options.media ?? {},
       version: ROUNDTABLE_KMS_VERSION,
+      classes: this.classes,
     };
     this.ctx = { server: facade };
     this.manager = new RemoteObject(SERVER_MANAGER_ID, this.classDef('ServerManager'), {}, undefined, undefined);
@@ -428,7 +428,7 @@ export class KurentoServer {
           __module__: 'kurento',
           __type__: 'ServerInfo',
           version: ROUNDTABLE_KMS_VERSION,
-          modules: MODULES.map((name) => ({
+          modules: KURENTO_MODULES.map((name) => ({
             __module__: 'kurento',
             __type__: 'ModuleInfo',
             version: ROUNDTABLE_KMS_VERSION,
