@@ -58,7 +58,8 @@ export class Session {
   }
 
   send(message: string): void {
-    if (this.owner) {
+    // A socket that is closing (or was cut) gets nothing more: its events wait for the resume.
+    if (this.owner?.open) {
       this.owner.deliver(message);
       return;
     }

@@ -76,6 +76,11 @@ describe('Kurento sessions: a connection acts only for its own session', () => {
     await o.c.value('invoke', { object: o.a, operation: 'connect', operationParams: { sink: o.b } });
     await until(() => o.c.notifications.some((n) => n.params.value.type === 'ElementConnected' && n.params.value.data.sink === o.b));
     expect(intruder.notifications).toEqual([]);
+
+    // And it keeps its own expiry: once its owner drops, it ends after the grace period.
+    o.c.drop();
+    await until(() => kurento.sessionCount === 0, GRACE_MS * 5);
+    expect(kurento.objectCount).toBe(0);
   });
 
   it('a dropped session is resumed within its grace period by its id, by connect or by any request', async () => {
@@ -115,8 +120,10 @@ describe('Kurento sessions: a connection acts only for its own session', () => {
     const o = await owner(url);
     o.c.drop();
     await sleep(50);
+    // A connection with a session of its own touches the dropped one (a request naming it), then leaves.
     const touch = await client(url);
-    expect((await touch.request('connect', { sessionId: o.sessionId })).result?.sessionId).toBe(o.sessionId);
+    await touch.value('create', { type: 'MediaPipeline' });
+    expect((await touch.request('invoke', { object: o.pipeline, operation: 'getName', sessionId: o.sessionId })).result?.sessionId).toBe(o.sessionId);
     await touch.close();
     const start = Date.now();
     await until(() => kurento.sessionCount === 0, GRACE_MS * 5);
