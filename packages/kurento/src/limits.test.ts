@@ -276,6 +276,23 @@ describe('Kurento limits: one client cannot stall the server', () => {
   });
 });
 
+describe('Kurento frames', () => {
+  it('a request split across binary frames, even inside a UTF-8 character, is put back together', async () => {
+    const { url } = await server();
+    const c = await socket(url);
+    const bytes = Buffer.from(request(1, 'create', { type: 'MediaPipeline', properties: { name: 'café ☕' } }));
+    const cut = bytes.indexOf(Buffer.from('é')) + 1;
+    c.ws.send(bytes.subarray(0, cut));
+    await new Promise((r) => setTimeout(r, 50));
+    c.ws.send(bytes.subarray(cut));
+    await until(() => c.replies.length === 1);
+    const pipeline = c.replies[0]!.result!.value as string;
+    c.ws.send(Buffer.from(request(2, 'invoke', { object: pipeline, operation: 'getName' })));
+    await until(() => c.replies.length === 2);
+    expect(c.replies[1]!.result?.value).toBe('café ☕');
+  });
+});
+
 describe('Kurento limits: objects per session and per server', () => {
   it('create beyond a limit answers 40009 NOT_ENOUGH_RESOURCES and makes nothing; freeing one lets the next in', async () => {
     const { kurento, url } = await server({ maxObjects: 6, maxSessionObjects: 4 });
