@@ -44,7 +44,6 @@ export const ROUNDTABLE_KMS_VERSION = '6.13.0';
 
 type Handler = (req: RequestContext) => Promise<unknown>;
 
-
 interface RequestContext {
   conn: Connection;
   session: Session;
