@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_KURENTO_LIMITS } from '@roundtable/kurento';
 import { loadConfig, type ConfigSources } from './config.js';
 import { ConfigError } from './errors.js';
 import { SETTINGS, SETTING_KEYS, type SettingSpec } from './settings.js';
@@ -165,6 +166,17 @@ describe('loadConfig() from environment variables', () => {
 
   it('reads the folder of recordings waiting for their upload', () => {
     expect(loadConfig({ env: { ROUNDTABLE_KURENTO_UPLOAD_SPOOL: '/var/spool/roundtable' } }).kurento).toEqual({ host: '127.0.0.1', port: 8888, recordingSpoolDir: '/var/spool/roundtable' });
+  });
+
+  it('reads the Kurento limits from the environment, flags and the file, and refuses a value out of range', () => {
+    const path = file('limits.yaml', 'kurento:\n  maxObjects: 300\n  maxUnreadBytes: 1048576\n  maxFrameBytes: 262144\n');
+    const config = loadConfig({
+      env: { ROUNDTABLE_KURENTO_MAX_SESSION_OBJECTS: '40', ROUNDTABLE_KURENTO_MAX_FRAME_REQUESTS: '50' },
+      flags: { config: path, 'kurento-max-queued-requests': '60', 'kurento-max-frame-requests': '70' },
+    });
+    expect(config.kurento && config.kurento.limits).toEqual({ maxObjects: 300, maxSessionObjects: 40, maxFrameRequests: 70, maxQueuedRequests: 60, maxUnreadBytes: 1048576, maxFrameBytes: 262144 });
+    expect(configError({ env: { ROUNDTABLE_KURENTO_MAX_OBJECTS: '0' } }).message).toMatch(/^ROUNDTABLE_KURENTO_MAX_OBJECTS: '0' is not a number of media objects/);
+    expect(configError({ flags: { 'kurento-max-unread-bytes': 'lots' } }).message).toMatch(/^--kurento-max-unread-bytes: /);
   });
 
   it('turns the metrics off with ROUNDTABLE_METRICS or --metrics, and refuses a value that is not a switch', () => {
@@ -366,6 +378,7 @@ describe('docs/configuration.md', () => {
     expect(config).toEqual({
       ...DEFAULTS,
       media: { portRange: [40000, 49999], fastPath: true },
+      kurento: { ...DEFAULTS.kurento, limits: DEFAULT_KURENTO_LIMITS },
       signaling: { ...DEFAULTS.signaling, iceServers: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp'], turnSecret: 'change-me' },
     });
   });

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import type { KurentoLimits } from '@roundtable/kurento';
 import type { MediaConfig } from '@roundtable/media';
 import { readConfigFile } from './configFile.js';
 import { isLoopback, type LogLevel, type Role } from './configValues.js';
@@ -106,6 +107,8 @@ export interface KurentoOptions {
   httpPost?: { announcedAddress?: string; maxBodyBytes?: number };
   /** Folder of the local copies of recordings to http(s) URIs (`ROUNDTABLE_KURENTO_UPLOAD_SPOOL`). Left out when not set. */
   recordingSpoolDir?: string;
+  /** Limits per client and per server (`kurento.max*`); each left out takes the Kurento server's default. */
+  limits?: Partial<KurentoLimits>;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -255,6 +258,16 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
   };
 }
 
+/** The Kurento server's limits and the settings that set them. */
+const LIMIT_SETTINGS = [
+  ['maxObjects', 'kurento.maxObjects'],
+  ['maxSessionObjects', 'kurento.maxSessionObjects'],
+  ['maxFrameRequests', 'kurento.maxFrameRequests'],
+  ['maxQueuedRequests', 'kurento.maxQueuedRequests'],
+  ['maxUnreadBytes', 'kurento.maxUnreadBytes'],
+  ['maxFrameBytes', 'kurento.maxFrameBytes'],
+] as const satisfies ReadonlyArray<readonly [keyof KurentoLimits, string]>;
+
 function resolveKurento(s: Settings, role: Role, http: { host: string; port: number }, problems: ConfigProblem[]): KurentoOptions | false {
   const enabled = s.get('kurento.enabled') ?? true;
   if (!enabled) {
@@ -283,12 +296,18 @@ function resolveKurento(s: Settings, role: Role, http: { host: string; port: num
   const maxBodyBytes = s.get('kurento.httpPostMaxBytes');
   const httpPost = { ...(announcedAddress === undefined ? {} : { announcedAddress }), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) };
   const recordingSpoolDir = s.get('kurento.uploadSpool');
+  const limits: Partial<KurentoLimits> = {};
+  for (const [name, key] of LIMIT_SETTINGS) {
+    const value = s.get(key);
+    if (value !== undefined) limits[name] = value;
+  }
   return {
     host,
     port,
     ...(secret === undefined ? {} : { secret }),
     ...(Object.keys(httpPost).length > 0 ? { httpPost } : {}),
     ...(recordingSpoolDir === undefined ? {} : { recordingSpoolDir }),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
   };
 }
 

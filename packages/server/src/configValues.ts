@@ -212,3 +212,13 @@ export const byteCountValue = parsedBy(numberOrString('a number of bytes'), (val
 
 /** How long a call rings, in ms (1000-600000). */
 export const ringTimeoutValue = parsedBy(numberOrString('a number of milliseconds'), (value) => parseRingTimeout(String(value).trim()));
+
+function parseCount(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new InvalidValue(`${quoted(text)} is not ${what} (${min}-${max})`);
+  return n;
+}
+
+/** A whole number in [min, max], e.g. a limit; `what` names it in messages ("a number of objects"). */
+export const countValue = (what: string, min: number, max: number) =>
+  parsedBy(numberOrString(what), (value) => parseCount(String(value).trim(), what, min, max));

@@ -4,11 +4,13 @@
  * it, and the zod schema of its value. The config file schema, the environment and flag
  * readers and the help text are all made from this table.
  */
+import { DEFAULT_KURENTO_LIMITS } from '@roundtable/kurento';
 import { DEFAULT_MEDIA_CONFIG } from '@roundtable/media';
 import { DEFAULT_DB_PATH } from '@roundtable/signaling';
 import type { z } from 'zod';
 import {
   byteCountValue,
+  countValue,
   hostValue,
   iceServersValue,
   ipAddressListValue,
@@ -274,6 +276,60 @@ export const SETTINGS = {
     help: 'folder where recordings to http(s):// URIs are written before their upload; a failed upload leaves its file there',
     isPath: true,
     schema: pathValue,
+  },
+  'kurento.maxObjects': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_OBJECTS',
+    flag: 'kurento-max-objects',
+    arg: 'COUNT',
+    default: String(DEFAULT_KURENTO_LIMITS.maxObjects),
+    help: 'media objects of all Kurento sessions together; create beyond it answers 40009 NOT_ENOUGH_RESOURCES',
+    schema: countValue('a number of media objects', 1, 10_000_000),
+  },
+  'kurento.maxSessionObjects': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_SESSION_OBJECTS',
+    flag: 'kurento-max-session-objects',
+    arg: 'COUNT',
+    default: String(DEFAULT_KURENTO_LIMITS.maxSessionObjects),
+    help: 'media objects of one Kurento session (a signaling-role server holds all its calls in one); beyond it, 40009',
+    schema: countValue('a number of media objects', 1, 10_000_000),
+  },
+  'kurento.maxFrameRequests': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_FRAME_REQUESTS',
+    flag: 'kurento-max-frame-requests',
+    arg: 'COUNT',
+    default: String(DEFAULT_KURENTO_LIMITS.maxFrameRequests),
+    help: 'requests run from one WebSocket frame, and operations of one transaction; the rest get 40009',
+    schema: countValue('a number of requests', 1, 1_000_000),
+  },
+  'kurento.maxQueuedRequests': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_QUEUED_REQUESTS',
+    flag: 'kurento-max-queued-requests',
+    arg: 'COUNT',
+    default: String(DEFAULT_KURENTO_LIMITS.maxQueuedRequests),
+    help: 'requests of one connection waiting their turn; beyond it, each gets 40009',
+    schema: countValue('a number of requests', 1, 1_000_000),
+  },
+  'kurento.maxUnreadBytes': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_UNREAD_BYTES',
+    flag: 'kurento-max-unread-bytes',
+    arg: 'BYTES',
+    default: String(DEFAULT_KURENTO_LIMITS.maxUnreadBytes),
+    help: 'replies and events a client may leave unread before its connection is cut (its session stays for reconnection)',
+    schema: countValue('a number of bytes', 65_536, 1_073_741_824),
+  },
+  'kurento.maxFrameBytes': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_FRAME_BYTES',
+    flag: 'kurento-max-frame-bytes',
+    arg: 'BYTES',
+    default: String(DEFAULT_KURENTO_LIMITS.maxFrameBytes),
+    help: 'size of one WebSocket frame from a client; a bigger one closes its connection (1009)',
+    schema: countValue('a number of bytes', 65_536, 67_108_864),
   },
   'signaling.db': {
     section: 'signaling',
