@@ -7,7 +7,7 @@ import { kindsOf, toKurentoMediaType, type KurentoMediaType, type Params } from 
 import type { RemoteObject } from '../RemoteObject.js';
 import { complex, connectionData } from '../values.js';
 import { filterErrorEvent } from './filters.js';
-import { neverRaised, notSupported, storedProperty, targetOf } from './helpers.js';
+import { neverRaised, storedProperty, targetOf } from './helpers.js';
 
 const ro = (get: (obj: RemoteObject) => unknown) => ({ get, readOnly: true });
 
