@@ -212,6 +212,33 @@ describe('loadConfig() from environment variables', () => {
     expect(configError({ env: { ROUNDTABLE_MEDIA_URL: 'media-host' } }).message).toMatch(/^ROUNDTABLE_MEDIA_URL: /);
   });
 
+  it('reads the login limits, quotas and retention from the environment, flags or a file; unset ones are left to the defaults', () => {
+    expect(loadConfig({ env: {} }).signaling.limits).toBeUndefined();
+    const config = loadConfig({
+      env: {
+        ROUNDTABLE_LOGIN_FAILURES_PER_ACCOUNT: '5',
+        ROUNDTABLE_LOGIN_FAILURES_PER_ADDRESS: '50',
+        ROUNDTABLE_REGISTRATIONS_PER_HOUR: '10',
+        ROUNDTABLE_PASSWORD_HASH_QUEUE: '32',
+        ROUNDTABLE_ROOMS_PER_USER: '3',
+        ROUNDTABLE_RECORDINGS_PER_USER: '1',
+        ROUNDTABLE_RECORDING_QUOTA_PER_USER: '500M',
+        ROUNDTABLE_RECORDING_RETENTION_DAYS: '90',
+      },
+      flags: { 'sockets-per-user': '8', 'recordings-max': '6', 'recording-quota': '0' },
+    });
+    expect(config.signaling.limits).toEqual({
+      loginLimits: { account: { maxFailures: 5 }, address: { maxFailures: 50 }, registrationsPerHour: 10, hashing: { maxQueued: 32 } },
+      maxRoomsPerUser: 3,
+      maxSocketsPerUser: 8,
+      recordingLimits: { maxActivePerUser: 1, maxActive: 6, diskQuotaPerUserBytes: 500 * 1024 ** 2, diskQuotaTotalBytes: 0, retentionDays: 90 },
+    });
+    const fromFile = loadConfig({ flags: { config: file('limits.yaml', 'limits:\n  roomsPerUser: 2\n  recordingQuota: 20G\n') } });
+    expect(fromFile.signaling.limits).toEqual({ maxRoomsPerUser: 2, recordingLimits: { diskQuotaTotalBytes: 20 * 1024 ** 3 } });
+    expect(configError({ env: { ROUNDTABLE_ROOMS_PER_USER: '0' } }).message).toBe("ROUNDTABLE_ROOMS_PER_USER: '0' is not a number of rooms (1-10000)");
+    expect(configError({ flags: { 'recording-quota': '5 lots' } }).message).toMatch(/^--recording-quota: '5 lots' is not a size/);
+  });
+
   it('lists every problem at once', () => {
     const error = configError({ env: { ROUNDTABLE_PORT: 'x', ROUNDTABLE_HOST: '!', ROUNDTABLE_ROLE: 'edge' } });
 
@@ -285,7 +312,7 @@ describe('loadConfig() from a config file and flags', () => {
   it.each([
     ['a bad value', 'media:\n  portRange: 49999-40000\n', /^media\.portRange in .*bad\.yaml: range 49999-40000 needs MIN below MAX$/],
     ['an unknown key', 'media:\n  portrange: 40000-49999\n', /bad\.yaml: unknown key 'media\.portrange' \(known here: portRange, /],
-    ['an unknown section', 'medai:\n  portRange: 40000-49999\n', /bad\.yaml: unknown key 'medai' \(known here: role, host, port, logLevel, metrics, tls, media, kurento, signaling\)/],
+    ['an unknown section', 'medai:\n  portRange: 40000-49999\n', /bad\.yaml: unknown key 'medai' \(known here: role, host, port, logLevel, metrics, tls, media, kurento, signaling, limits\)/],
     ['a value of the wrong type', 'port: true\n', /^port in .*bad\.yaml: expected a port number/],
     ['a number for a secret', 'kurento:\n  secret: 1234\n', /^kurento\.secret in .*bad\.yaml: expected a string/],
     ['a section that is not one', 'tls: yes\n', /^tls in .*bad\.yaml: expected a section with the keys cert, key/],

@@ -94,6 +94,16 @@ export interface SignalingConfig {
    */
   mediaUrl?: string;
   mediaSecret?: string;
+  /** Login limits, quotas and retention (`limits.*`); only those set. Left out when none is: the signaling package's defaults apply. */
+  limits?: SignalingLimits;
+}
+
+/** The `limits.*` settings as the signaling server takes them; each absent one keeps its default. */
+export interface SignalingLimits {
+  loginLimits?: { account?: { maxFailures: number }; address?: { maxFailures: number }; registrationsPerHour?: number; hashing?: { maxQueued: number } };
+  maxRoomsPerUser?: number;
+  maxSocketsPerUser?: number;
+  recordingLimits?: { maxActivePerUser?: number; maxActive?: number; diskQuotaPerUserBytes?: number; diskQuotaTotalBytes?: number; retentionDays?: number };
 }
 
 export interface KurentoOptions {
@@ -327,7 +337,9 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
       problems.push(s.problem('media.url', `the signaling role needs a media server (a process with role media, or a Kurento Media Server): ${howToSet('media.url')}`));
     }
   }
+  const limits = resolveLimits(s);
   return {
+    ...(limits === undefined ? {} : { limits }),
     dbPath: s.get('signaling.db') ?? DEFAULT_DB_PATH,
     ...(recordingsDir === undefined ? {} : { recordingsDir }),
     iceServers,
@@ -336,6 +348,30 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
     ...(mediaUrl === undefined ? {} : { mediaUrl }),
     ...(mediaSecret === undefined ? {} : { mediaSecret }),
   };
+}
+
+function resolveLimits(s: Settings): SignalingLimits | undefined {
+  const defined = <T extends object>(value: T): T | undefined => {
+    const kept = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+    return Object.keys(kept).length > 0 ? (kept as T) : undefined;
+  };
+  const accountFailures = s.get('limits.loginFailuresPerAccount');
+  const addressFailures = s.get('limits.loginFailuresPerAddress');
+  const hashQueue = s.get('limits.passwordHashQueue');
+  const loginLimits = defined({
+    account: accountFailures === undefined ? undefined : { maxFailures: accountFailures },
+    address: addressFailures === undefined ? undefined : { maxFailures: addressFailures },
+    registrationsPerHour: s.get('limits.registrationsPerHour'),
+    hashing: hashQueue === undefined ? undefined : { maxQueued: hashQueue },
+  });
+  const recordingLimits = defined({
+    maxActivePerUser: s.get('limits.recordingsPerUser'),
+    maxActive: s.get('limits.recordings'),
+    diskQuotaPerUserBytes: s.get('limits.recordingQuotaPerUser'),
+    diskQuotaTotalBytes: s.get('limits.recordingQuota'),
+    retentionDays: s.get('limits.recordingRetentionDays'),
+  });
+  return defined({ loginLimits, maxRoomsPerUser: s.get('limits.roomsPerUser'), maxSocketsPerUser: s.get('limits.socketsPerUser'), recordingLimits });
 }
 
 /** Reads the certificate and key, and checks that they load and belong together. */

@@ -215,10 +215,23 @@ export const ringTimeoutValue = parsedBy(numberOrString('a number of millisecond
 
 function parseCount(text: string, what: string, min: number, max: number): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new InvalidValue(`${quoted(text)} is not ${what} (${min}-${max})`);
+  if (!/^\d{1,9}$/.test(text) || n < min || n > max) throw new InvalidValue(`${quoted(text)} is not ${what} (${min}-${max})`);
   return n;
 }
 
-/** A whole number in [min, max], e.g. a limit; `what` names it in messages ("a number of objects"). */
-export const countValue = (what: string, min: number, max: number) =>
-  parsedBy(numberOrString(what), (value) => parseCount(String(value).trim(), what, min, max));
+/** A whole number from `min` to `max`; `what` names it in messages ("a number of rooms"). */
+export function countValue(what: string, min: number, max: number) {
+  return parsedBy(numberOrString(what), (value) => parseCount(String(value).trim(), what, min, max));
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+function parseQuotaBytes(text: string): number {
+  const match = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(text);
+  const bytes = match ? Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(bytes)) throw new InvalidValue(`${quoted(text)} is not a size (bytes, or with K, M, G or T: 500M, 5G; 0: no limit)`);
+  return bytes;
+}
+
+/** A disk quota: bytes, or a number with K, M, G or T (powers of 1024: '5G'); 0: no limit. */
+export const quotaBytesValue = parsedBy(numberOrString('a size (bytes, or 500M, 5G; 0: no limit)'), (value) => parseQuotaBytes(String(value).trim()));

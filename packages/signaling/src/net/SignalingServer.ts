@@ -36,6 +36,8 @@ export interface SignalingServerOptions {
   pingIntervalMs?: number;
   /** Outgoing bytes a socket may have queued before it is cut as a slow consumer. Default 8 MiB. */
   maxBufferedBytes?: number;
+  /** Sockets one account may have bound by `hello` at once (one more: QUOTA_EXCEEDED). Default 20. */
+  maxSocketsPerUser?: number;
   /** How long close() waits for clients to answer the close handshake before cutting them. Default 1 s. */
   closeGraceMs?: number;
   /** Default: silent. */
@@ -58,6 +60,7 @@ const DEFAULTS = {
   pingIntervalMs: 30_000,
   maxBufferedBytes: 8 * 1024 * 1024,
   closeGraceMs: 1000,
+  maxSocketsPerUser: 20,
 } as const;
 
 /**
@@ -85,6 +88,7 @@ export class SignalingServer {
       closeAfterRefused: options.closeAfterRefused ?? DEFAULTS.closeAfterRefused,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
+      maxSocketsPerUser: options.maxSocketsPerUser ?? DEFAULTS.maxSocketsPerUser,
     };
     this.path = options.path ?? DEFAULTS.path;
     this.pingIntervalMs = options.pingIntervalMs ?? DEFAULTS.pingIntervalMs;
