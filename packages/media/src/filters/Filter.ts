@@ -46,7 +46,7 @@ export abstract class Filter<E extends FilterEvents = FilterEvents> extends Medi
         gstLaunch: filterOptions.gstLaunch,
       });
       child.on('output', (stream, packet, now) => this.emitRtp(stream, packet, now));
-      child.on('keyframeNeeded', () => super.requestKeyframe(kind));
+      child.on('keyframeNeeded', () => this.requestInputKeyframe(kind));
       child.on('message', (line) => {
         const message = parseBusMessage(line);
         if (message) this.onBusMessage(message);
