@@ -82,7 +82,7 @@ describe.skipIf(!f.tools)('filters', () => {
     const sink = await play(p, clips.face, filter);
     await until(() => videoOf(sink).length > 20, 20_000);
     const guard = filter.childPid('video')!;
-    const gst = Number(execFileSync('pgrep', ['-P', String(guard)]).toString().trim().split('\n')[0]);
+    const gst = Number(execFileSync('pgrep', ['-P', String(guard), '-x', 'gst-launch-1.0']).toString().trim());
     expect(gst).toBeGreaterThan(0);
     process.kill(gst, 'SIGKILL');
     await until(() => filter.getFilterStats().video!.crashes === 1, 10_000);
