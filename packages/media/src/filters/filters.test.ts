@@ -195,6 +195,18 @@ describe.skipIf(!f.tools)('filters', () => {
     expect(pass.isMediaTranscoding('video')).toBe(false);
     expect(states).toContainEqual(['video', false]);
   }, 40_000);
+
+  it('a filter whose child keeps failing on the real media raises error', async () => {
+    const p = h.pipeline();
+    // Passes the check on 64x48 test frames, cannot take the clip's 320x240.
+    const filter = await p.createGStreamerFilter({ command: 'capsfilter caps=video/x-raw,width=64,height=48', filterType: 'VIDEO', maxRestarts: 1 });
+    const errors: MediaError[] = [];
+    filter.on('error', (e) => errors.push(e));
+    await play(p, clips.bars, filter);
+    await until(() => errors.length > 0, 20_000);
+    expect(errors[0]!.message).toMatch(/^GStreamerFilter video processing stopped: .*not.negotiated/i);
+    expect(filter.getFilterStats().video!.crashes).toBe(1);
+  }, 30_000);
 });
 
 function ulawToLinear(u: number): number {
