@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MediaError } from '../core/errors.js';
@@ -82,7 +81,7 @@ describe.skipIf(!f.tools)('filters', () => {
     const sink = await play(p, clips.face, filter);
     await until(() => videoOf(sink).length > 20, 20_000);
     const guard = filter.childPid('video')!;
-    const gst = Number(execFileSync('pgrep', ['-P', String(guard), '-x', 'gst-launch-1.0']).toString().trim());
+    const gst = childNamed(guard, 'gst-launch-1.0')!;
     expect(gst).toBeGreaterThan(0);
     process.kill(gst, 'SIGKILL');
     await until(() => filter.getFilterStats().video!.crashes === 1, 10_000);
@@ -208,6 +207,22 @@ describe.skipIf(!f.tools)('filters', () => {
     expect(filter.getFilterStats().video!.crashes).toBe(1);
   }, 30_000);
 });
+
+/** Pid of the child of `parent` whose command is `name` (from /proc, as procps may be missing). */
+function childNamed(parent: number, name: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && comm === name) return Number(entry);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return undefined;
+}
 
 function ulawToLinear(u: number): number {
   const x = ~u & 0xff;
