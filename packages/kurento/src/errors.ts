@@ -9,9 +9,11 @@ export const KurentoErrorCode = {
   METHOD_NOT_FOUND: -32601,
   INVALID_PARAMS: -32602,
   INTERNAL_ERROR: -32603,
-  UNEXPECTED_ERROR: 40001,
   /** KMS's MARSHALL_ERROR (e.g. a GStreamerFilter command GStreamer cannot make an element of). */
   MARSHALL_ERROR: 40001,
+  UNEXPECTED_ERROR: 40003,
+  /** KMS's CONNECT_ERROR: a connection between elements that cannot be made. */
+  CONNECT_ERROR: 40004,
   INVALID_SESSION: 40007,
   MEDIA_OBJECT_TYPE_NOT_FOUND: 40100,
   MEDIA_OBJECT_NOT_FOUND: 40101,
@@ -34,8 +36,6 @@ export const KurentoErrorCode = {
   ICE_ADD_CANDIDATE_ERROR: 40401,
   SERVER_MANAGER_ERROR_KMD_NOT_FOUND: 40500,
   NOT_ENOUGH_RESOURCES: 40009,
-  CONNECT_ERROR: 40300,
-  UNAUTHORIZED: 40003,
 } as const;
 
 export type KurentoErrorName = keyof typeof KurentoErrorCode;
