@@ -14,7 +14,6 @@ import type { Params } from '../Params.js';
 import type { RemoteObject } from '../RemoteObject.js';
 import { kurentoErrorOf, targetOf } from './helpers.js';
 
-
 function pipelineOf(p: Params): { pipeline: RemoteObject; engine: MediaPipeline } {
   const pipeline = p.object('mediaPipeline', 'MediaPipeline');
   return { pipeline, engine: targetOf(pipeline, MediaPipeline) };
