@@ -103,6 +103,15 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
     expect(probe.format.format_name).toContain('webm');
     expect(Number(probe.format.duration)).toBeGreaterThan(0);
     expect(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:opus', 'video:vp8']);
+
+    // Only Alice, who started it, may delete it: two clicks, and it is gone for both.
+    expect(await bob.page.getByTestId('recording-delete').count()).toBe(0);
+    await alice.page.getByTestId('recording-delete').click();
+    await alice.page.getByTestId('recording-delete-confirm').click();
+    await alice.page.getByTestId('no-recordings').waitFor({ timeout: 10_000 });
+    await bob.page.getByTestId('recordings-refresh').click();
+    await bob.page.getByTestId('no-recordings').waitFor({ timeout: 10_000 });
+    expect((await fetch(href)).status).toBe(404);
   });
 
   it('a group call with "mixed audio": one tile per participant, everyone decodes the others’ video and plays one mixed audio track', async () => {

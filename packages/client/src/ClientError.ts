@@ -15,6 +15,8 @@ export class ClientError extends Error {
     message: string,
     /** The request type, when a request failed. */
     readonly requestType?: string,
+    /** With TOO_MANY_ATTEMPTS and OVERLOADED: how long to wait before trying again (ms). */
+    readonly retryAfterMs?: number,
   ) {
     super(requestType ? `${requestType}: ${code}: ${message}` : `${code}: ${message}`);
     this.name = 'ClientError';

@@ -176,6 +176,14 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     return { url: new URL(url, httpOrigin(this.options.url)).toString(), expiresAt };
   }
 
+  /**
+   * Deletes a recording you started (its file and its entry, for everyone who could see
+   * it). Someone else's: FORBIDDEN; one still running: INVALID_STATE.
+   */
+  async deleteRecording(recordingId: RecordingId): Promise<void> {
+    await this.signaling.request('recordings.delete', { recordingId });
+  }
+
   /** The 1:1 conversation with `userId` (made on first use). */
   async directConversation(userId: UserId): Promise<ConversationId> {
     return (await this.signaling.request('conversations.direct', { userId })).id;

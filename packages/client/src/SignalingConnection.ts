@@ -234,7 +234,7 @@ export class SignalingConnection extends TypedEmitter<SignalingConnectionEvents>
     this.pending.delete(frame.id);
     clearTimeout(pending.timer);
     if (frame.ok) pending.resolve(frame.result);
-    else pending.reject(new ClientError(wireCode(frame.error.code), frame.error.message, pending.type));
+    else pending.reject(new ClientError(wireCode(frame.error.code), frame.error.message, pending.type, frame.error.retryAfterMs));
   }
 
   private onDrop(socket: WebSocketLike): void {

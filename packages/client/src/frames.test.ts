@@ -18,6 +18,14 @@ describe('parseServerFrame', () => {
   it('reads responses, error responses and notifications', () => {
     expect(parseServerFrame('{"id": 3, "ok": true, "result": {"a": 1}}')).toEqual({ kind: 'response', id: 3, ok: true, result: { a: 1 } });
     expect(parseServerFrame('{"id": null, "ok": false, "error": {"code": "BAD_REQUEST", "message": "m"}}')).toEqual({ kind: 'response', id: null, ok: false, error: { code: 'BAD_REQUEST', message: 'm' } });
+    expect(parseServerFrame('{"id": 3, "ok": false, "error": {"code": "TOO_MANY_ATTEMPTS", "message": "m", "retryAfterMs": 30000}}')).toEqual({
+      kind: 'response',
+      id: 3,
+      ok: false,
+      error: { code: 'TOO_MANY_ATTEMPTS', message: 'm', retryAfterMs: 30000 },
+    });
+    // A retryAfterMs that is not a number is left out.
+    expect(parseServerFrame('{"id": 3, "ok": false, "error": {"code": "OVERLOADED", "message": "m", "retryAfterMs": "soon"}}')).toEqual({ kind: 'response', id: 3, ok: false, error: { code: 'OVERLOADED', message: 'm' } });
     expect(parseServerFrame('{"type": "call.ended", "callId": "c", "reason": "hangup", "by": null, "sentAt": 1}')).toMatchObject({ kind: 'notification', notification: { type: 'call.ended', callId: 'c' } });
   });
 });

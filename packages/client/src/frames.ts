@@ -8,7 +8,7 @@ import type { ServerNotification } from '@roundtable/protocol';
 
 export type InboundFrame =
   | { kind: 'response'; id: number; ok: true; result: unknown }
-  | { kind: 'response'; id: number | null; ok: false; error: { code: string; message: string } }
+  | { kind: 'response'; id: number | null; ok: false; error: { code: string; message: string; retryAfterMs?: number } }
   | { kind: 'notification'; notification: ServerNotification };
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -44,7 +44,9 @@ export function parseServerFrame(data: unknown): InboundFrame | undefined {
     if (frame['ok'] === true && typeof id === 'number') return { kind: 'response', id, ok: true, result: frame['result'] };
     const error = frame['error'];
     if (frame['ok'] === false && (typeof id === 'number' || id === null) && isObject(error) && typeof error['code'] === 'string' && typeof error['message'] === 'string') {
-      return { kind: 'response', id, ok: false, error: { code: error['code'], message: error['message'] } };
+      const retryAfterMs = error['retryAfterMs'];
+      const retry = typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? { retryAfterMs } : {};
+      return { kind: 'response', id, ok: false, error: { code: error['code'], message: error['message'], ...retry } };
     }
     return undefined;
   }

@@ -45,4 +45,5 @@ export interface ClientResultMap {
   'recordings.list': RecordingInfo[];
   /** A signed download link (a path on the signaling server's HTTP origin), valid until `expiresAt`. */
   'recordings.link': { url: string; expiresAt: number };
+  'recordings.delete': Record<string, never>;
 }

@@ -1,5 +1,6 @@
 import type { MediaConfig } from '@roundtable/media';
 import type { HttpPostServer } from './http/HttpPostServer.js';
+import type { ClassTable } from './ClassTable.js';
 import type { Params } from './Params.js';
 import type { RemoteObject } from './RemoteObject.js';
 
@@ -11,7 +12,6 @@ export interface CallContext {
 export interface ServerFacade {
   /** The Kurento id of an engine object, if it is a live remote object. */
   idOf(target: object): string | undefined;
-  sessionIds(): string[];
   /** Pipelines owned by a session. */
   pipelinesOf(owner: RemoteObject['owner']): RemoteObject[];
   /** Listens to objects created/destroyed in a session; returns the detach function. */
@@ -22,6 +22,8 @@ export interface ServerFacade {
   readonly httpPost: HttpPostServer;
   /** Folder of the local copies of recordings to http(s) URIs (undefined: the engine's default). */
   readonly recordingSpoolDir: string | undefined;
+  /** The remote classes, by bare and qualified name. */
+  readonly classes: ClassTable;
 }
 
 export type Operation = (obj: RemoteObject, params: Params, ctx: CallContext) => unknown;
@@ -43,9 +45,17 @@ export interface Created {
   parent: RemoteObject | undefined;
 }
 
+/** The Kurento modules whose classes Roundtable serves. */
+export type KurentoModule = 'core' | 'elements' | 'filters';
+
 export interface ClassSpec {
   name: string;
   parent?: string;
+  /**
+   * The Kurento module the class belongs to. Default: 'core' for the classes of KMS's
+   * core module, 'filters' for a Filter, 'elements' for anything else.
+   */
+  module?: KurentoModule;
   abstract?: boolean;
   /** Known to the API but not built yet: create() answers "not supported". */
   unsupported?: boolean;
@@ -56,6 +66,25 @@ export interface ClassSpec {
   properties?: Record<string, PropertyDef>;
   events?: Record<string, EventBinder>;
 }
+
+/** The classes of KMS's core module (kms-core); the rest are elements or filters. */
+const CORE_CLASSES = new Set([
+  'MediaObject',
+  'ServerManager',
+  'MediaPipeline',
+  'MediaElement',
+  'Endpoint',
+  'Filter',
+  'Hub',
+  'HubPort',
+  'PassThrough',
+  'SessionEndpoint',
+  'SdpEndpoint',
+  'BaseRtpEndpoint',
+  'UriEndpoint',
+]);
+
+const QUALIFIER: Readonly<Record<KurentoModule, string>> = { core: 'kurento', elements: 'kurento', filters: 'kurento' };
 
 /** A remote class with its ancestry resolved. */
 export class ClassDef {
@@ -68,11 +97,30 @@ export class ClassDef {
     return this.spec.name;
   }
 
+  get module(): KurentoModule {
+    if (this.spec.module) return this.spec.module;
+    if (CORE_CLASSES.has(this.name)) return 'core';
+    return this.isA('Filter') ? 'filters' : 'elements';
+  }
+
+  /**
+   * The module-qualified name, as KMS registers it beside the bare one: its core,
+   * elements and filters modules all use the prefix "kurento".
+   */
+  get qualifiedName(): string {
+    return `${QUALIFIER[this.module]}.${this.name}`;
+  }
+
   /** Ancestors, nearest first, qualified like KMS ("kurento.MediaElement"). */
   get hierarchy(): string[] {
     const out: string[] = [];
-    for (let d = this.parentDef; d; d = d.parentDef) out.push(`kurento.${d.name}`);
+    for (let d = this.parentDef; d; d = d.parentDef) out.push(d.qualifiedName);
     return out;
+  }
+
+  /** Creatable by `create` (KMS has a factory for it). */
+  get creatable(): boolean {
+    return this.spec.create !== undefined && !this.spec.abstract && !this.spec.unsupported;
   }
 
   /** This class, then its ancestors. */

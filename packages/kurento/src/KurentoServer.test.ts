@@ -110,10 +110,11 @@ describe('Kurento Protocol: requests and errors', () => {
     const c = await client();
     const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
     expect((await c.request('invoke', { object: 'nope_kurento.MediaPipeline', operation: 'getName' })).error?.code).toBe(40101);
-    expect((await c.request('create', { type: 'NoSuchFilter', constructorParams: { mediaPipeline: pipeline } })).error?.code).toBe(40100);
+    expect((await c.request('create', { type: 'NoSuchFilter', constructorParams: { mediaPipeline: pipeline } })).error?.code).toBe(40108);
     expect((await c.request('invoke', { object: pipeline, operation: 'fly' })).error?.code).toBe(40105);
     expect((await c.request('subscribe', { object: pipeline, type: 'Nonsense' })).error?.code).toBe(40106);
-    expect((await c.request('create', { type: 'MediaElement', constructorParams: { mediaPipeline: pipeline } })).error?.code).toBe(40104);
+    expect((await c.request('create', { type: 'MediaElement', constructorParams: { mediaPipeline: pipeline } })).error?.code).toBe(40108);
+    expect((await c.request('create', { type: 'kurento.MediaElement', constructorParams: { mediaPipeline: pipeline } })).error?.code).toBe(40108);
   });
 
   it('Mixer and AlphaBlending answer a clear "not supported"; Composite is created', async () => {

@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { MediaObject, type MediaConfig } from '@roundtable/media';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CallContext, ClassDef, ServerFacade } from './ClassDef.js';
+import { KURENTO_MODULES } from './ClassTable.js';
 import { buildClasses } from './classes/index.js';
 import { HttpPostServer, type HttpPostServerOptions } from './http/HttpPostServer.js';
-import { FILTER_CLASSES } from './classes/filters.js';
 import { kurentoErrorOf } from './classes/helpers.js';
+import { Connection } from './Connection.js';
 import { KurentoError } from './errors.js';
-import { JsonStreamSplitter, parseRequest, type JsonRpcRequest } from './jsonrpc.js';
+import { parseRequest, type JsonRpcRequest } from './jsonrpc.js';
+import { DEFAULT_KURENTO_LIMITS, WorkBudget, type KurentoLimits } from './limits.js';
 import { Params } from './Params.js';
 import { RemoteObject } from './RemoteObject.js';
 import { Session } from './Session.js';
@@ -37,6 +39,8 @@ export interface KurentoServerOptions {
   httpPost?: HttpPostServerOptions;
   /** Folder of the local copies of recordings to http(s) URIs. Default `<os.tmpdir()>/roundtable-recordings`. */
   recordingSpoolDir?: string;
+  /** What one client, and all together, may take; each default is in `DEFAULT_KURENTO_LIMITS`. */
+  limits?: Partial<KurentoLimits>;
   logger?: KurentoLogger;
 }
 
@@ -44,12 +48,6 @@ const SERVER_MANAGER_ID = 'manager_ServerManager';
 export const ROUNDTABLE_KMS_VERSION = '6.13.0';
 
 type Handler = (req: RequestContext) => Promise<unknown>;
-
-interface Connection {
-  session: Session | undefined;
-  deliver: (message: string) => void;
-  queue: Promise<void>;
-}
 
 interface RequestContext {
   conn: Connection;
@@ -78,6 +76,10 @@ export class KurentoServer {
   private wss: WebSocketServer | undefined;
   private readonly graceMs: number;
   private readonly httpPost: HttpPostServer;
+  readonly limits: Readonly<KurentoLimits>;
+  /** Objects being created (counted against the server's limit meanwhile). */
+  private reserved = 0;
+  private cutCount = 0;
 
   private readonly handlers: Record<string, Handler> = {
     create: (r) => this.create(r),
@@ -94,9 +96,9 @@ export class KurentoServer {
     this.log = options.logger ?? silent;
     this.graceMs = options.sessionGraceMs ?? 240_000;
     this.httpPost = new HttpPostServer(options.httpPost ?? {}, this.log);
+    this.limits = { ...DEFAULT_KURENTO_LIMITS, ...options.limits };
     const facade: ServerFacade = {
       idOf: (target) => this.idsByTarget.get(target),
-      sessionIds: () => [...this.sessions.keys()],
       pipelinesOf: (owner) => [...this.objects.values()].filter((o) => o.type === 'MediaPipeline' && o.owner === owner),
       onObjectLifecycle: (owner, fn) => {
         const entry = { owner, fn };
@@ -107,6 +109,7 @@ export class KurentoServer {
       version: ROUNDTABLE_KMS_VERSION,
       httpPost: this.httpPost,
       recordingSpoolDir: options.recordingSpoolDir,
+      classes: this.classes,
     };
     this.ctx = { server: facade };
     this.manager = new RemoteObject(SERVER_MANAGER_ID, this.classDef('ServerManager'), {}, undefined, undefined);
@@ -118,7 +121,7 @@ export class KurentoServer {
       if (this.httpPost.handles(req)) return this.httpPost.handle(req, res);
       res.writeHead(426, { 'content-type': 'text/plain' }).end('Kurento Protocol: connect with a WebSocket\n');
     });
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes });
     http.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname !== (this.options.path ?? '/kurento')) {
@@ -183,6 +186,11 @@ export class KurentoServer {
     return this.sessions.size;
   }
 
+  /** Connections cut for leaving more than `maxUnreadBytes` unread. */
+  get cutConnections(): number {
+    return this.cutCount;
+  }
+
   /** Handles one JSON-RPC text; returns the response text, if any. Exposed for tests. */
   async handleText(conn: Connection, text: string): Promise<string | undefined> {
     let request: JsonRpcRequest;
@@ -206,41 +214,22 @@ export class KurentoServer {
   // --- connections and sessions ------------------------------------------------
 
   private onSocket(ws: WebSocket): void {
-    const conn: Connection = {
-      session: undefined,
-      deliver: (message) => {
-        if (ws.readyState === ws.OPEN) ws.send(message);
+    const conn = new Connection(ws, this.limits, {
+      handle: (c, text) => this.handleText(c, text),
+      cut: (c, unread) => {
+        this.cutCount++;
+        this.log.warn({ event: 'clientCut', connection: c.id, sessionId: c.session?.id, unreadBytes: unread }, 'Kurento client cut: it leaves its replies unread');
       },
-      queue: Promise.resolve(),
-    };
-    const splitter = new JsonStreamSplitter();
+    });
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      // Browsers send one request per text frame; the official client streams binary
-      // frames that may hold several requests, or part of one.
-      for (const message of isBinary ? splitter.push(text) : [text]) this.enqueue(conn, message);
+      conn.onFrame(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data), isBinary);
     });
     ws.on('close', () => {
+      conn.close();
       const session = conn.session;
-      if (!session) return;
-      session.detach(conn.deliver, this.graceMs, () => {
-        this.log.info({ sessionId: session.id }, 'session expired');
-        this.endSession(session);
-      });
+      if (session) this.detach(conn, session);
     });
     ws.on('error', () => undefined);
-  }
-
-  private enqueue(conn: Connection, text: string): void {
-    // Pings are answered at once, even while a long request is running.
-    if (isPing(text)) {
-      void this.handleText(conn, text).then((out) => out && conn.deliver(out));
-      return;
-    }
-    conn.queue = conn.queue.then(async () => {
-      const out = await this.handleText(conn, text);
-      if (out) conn.deliver(out);
-    });
   }
 
   private authorized(req: IncomingMessage, url: URL): boolean {
@@ -267,42 +256,59 @@ export class KurentoServer {
   private connect(conn: Connection, params: Record<string, unknown>): { value: string; sessionId: string } {
     const wanted = params.sessionId;
     if (wanted !== undefined && typeof wanted !== 'string') throw new KurentoError('INVALID_PARAMS', "parameter 'sessionId' must be a string");
-    let session: Session;
-    if (wanted) {
-      const found = this.sessions.get(wanted);
-      if (!found) throw new KurentoError('INVALID_SESSION', `session ${wanted} is unknown or expired`);
-      session = found;
-    } else {
-      session = conn.session ?? this.newSession();
-    }
-    this.bind(conn, session);
+    const session = wanted ? this.resume(conn, wanted) : (conn.session ?? this.openSession(conn));
     return { value: session.id, sessionId: session.id };
   }
 
+  /**
+   * The session a request acts for: the connection's own, or, named by its id, a
+   * session the connection may resume. A request without one opens a session.
+   */
   private sessionFor(conn: Connection, params: Record<string, unknown>): Session {
     const wanted = params.sessionId;
-    if (typeof wanted === 'string' && wanted !== '') {
-      const found = this.sessions.get(wanted);
-      if (!found) throw new KurentoError('INVALID_SESSION', `session ${wanted} is unknown or expired`);
-      if (conn.session !== found) this.bind(conn, found);
-      return found;
-    }
-    if (conn.session) return conn.session;
-    const session = this.newSession();
-    this.bind(conn, session);
-    return session;
+    if (typeof wanted === 'string' && wanted !== '') return this.resume(conn, wanted);
+    return conn.session ?? this.openSession(conn);
   }
 
-  private newSession(): Session {
+  /**
+   * A connection may act only for the session it created or resumed. A dropped
+   * session (within its grace period) is resumed by whoever knows its id; a session
+   * whose owner is still connected is refused, and nothing of it changes.
+   */
+  private resume(conn: Connection, id: string): Session {
+    if (conn.session?.id === id) return conn.session;
+    const found = this.sessions.get(id);
+    if (!found) throw new KurentoError('INVALID_SESSION', `session ${id} is unknown or expired`);
+    if (found.attached) {
+      this.log.warn({ event: 'sessionRefused', connection: conn.id, sessionId: id }, 'a connection named a session that another connection holds');
+      throw new KurentoError('INVALID_SESSION', `session ${id} is held by another connection`);
+    }
+    // The session this connection had is dropped in turn: its grace period starts.
+    if (conn.session) this.detach(conn, conn.session);
+    this.bind(conn, found);
+    this.log.info({ sessionId: id, connection: conn.id }, 'session resumed');
+    return found;
+  }
+
+  private openSession(conn: Connection): Session {
     const session = new Session();
     this.sessions.set(session.id, session);
-    this.log.info({ sessionId: session.id }, 'session opened');
+    this.bind(conn, session);
+    this.log.info({ sessionId: session.id, connection: conn.id }, 'session opened');
     return session;
   }
 
   private bind(conn: Connection, session: Session): void {
     conn.session = session;
-    session.attach(conn.deliver);
+    session.attach(conn);
+  }
+
+  private detach(conn: Connection, session: Session): void {
+    if (conn.session === session) conn.session = undefined;
+    session.detach(conn, this.graceMs, () => {
+      this.log.info({ sessionId: session.id }, 'session expired');
+      this.endSession(session);
+    });
   }
 
   private endSession(session: Session): void {
@@ -333,19 +339,31 @@ export class KurentoServer {
 
   private classDef(name: string): ClassDef {
     const def = this.classes.get(name);
-    if (!def) throw new KurentoError('MEDIA_OBJECT_TYPE_NOT_FOUND', `unknown media object type '${name}'`);
+    if (!def) throw new KurentoError('MEDIA_OBJECT_TYPE_NOT_FOUND', `unknown media object type '${name.slice(0, 100)}'`);
     return def;
   }
 
   private async create(r: RequestContext): Promise<string> {
     const p = this.params(r, r.params);
-    const def = this.classDef(p.string('type'));
-    if (def.spec.abstract || !def.spec.create) {
-      throw new KurentoError('MEDIA_OBJECT_CONSTRUCTOR_NOT_FOUND', `${def.name} is abstract and cannot be created`);
+    const type = p.string('type');
+    // KMS has a factory for each creatable class, under its bare and its qualified
+    // name; any other name, abstract classes included, is "Factory not found".
+    const def = this.classes.get(type);
+    const create = def && !def.spec.abstract ? def.spec.create : undefined;
+    if (!def || !create) {
+      const what = def ? `${def.name} is abstract: ` : '';
+      throw new KurentoError('MEDIA_OBJECT_NOT_AVAILABLE', `${what}Factory '${type.slice(0, 100)}' not found`);
     }
     const ctorParams = p.has('constructorParams') ? p.record('constructorParams') : {};
     const properties = p.has('properties') ? p.record('properties') : {};
-    const created = await def.spec.create(this.params(r, ctorParams), this.ctx);
+    this.reserve(r.session);
+    let created;
+    try {
+      created = await create(this.params(r, ctorParams), this.ctx);
+    } finally {
+      this.reserved--;
+      r.session.reserved--;
+    }
     const base = `${randomUUID()}_kurento.${def.name}`;
     const id = created.parent ? `${created.parent.id}/${base}` : base;
     const obj = new RemoteObject(id, def, created.target, r.session, created.parent);
@@ -364,6 +382,19 @@ export class KurentoServer {
     this.notifyLifecycle(r.session, 'created', id);
     this.log.debug({ event: 'objectCreated', sessionId: r.session.id, objectId: id }, 'object created');
     return id;
+  }
+
+  /** Counts an object about to be made against the limits; KMS answers NOT_ENOUGH_RESOURCES at its own. */
+  private reserve(session: Session): void {
+    const { maxObjects, maxSessionObjects } = this.limits;
+    if (this.objectCount + this.reserved >= maxObjects) {
+      throw new KurentoError('NOT_ENOUGH_RESOURCES', `Reached the server's limit of ${maxObjects} media objects`);
+    }
+    if (session.objects.size + session.reserved >= maxSessionObjects) {
+      throw new KurentoError('NOT_ENOUGH_RESOURCES', `Reached the session's limit of ${maxSessionObjects} media objects`);
+    }
+    this.reserved++;
+    session.reserved++;
   }
 
   private register(obj: RemoteObject): void {
@@ -391,7 +422,7 @@ export class KurentoServer {
       const name = [rest.charAt(0).toLowerCase() + rest.slice(1), rest].find((n) => obj.def.findProperty(n));
       const prop = name ? obj.def.findProperty(name) : undefined;
       if (prop && name) {
-        if (kind === 'get' && prop.get) return this.propertyValue(obj, name, prop.get(obj, this.ctx));
+        if (kind === 'get' && prop.get) return this.propertyValue(r.session, obj, name, prop.get(obj, this.ctx));
         if (kind === 'set' && prop.set && !prop.readOnly) {
           prop.set(obj, args.has(name) ? args : this.params(r, { [name]: args.value(Object.keys(r.params.operationParams ?? {})[0] ?? name) }), this.ctx);
           return undefined;
@@ -401,8 +432,8 @@ export class KurentoServer {
     throw new KurentoError('MEDIA_OBJECT_METHOD_NOT_FOUND', `${obj.type} has no operation '${operation}'`);
   }
 
-  /** ServerManager's properties are computed from the server's own state. */
-  private propertyValue(obj: RemoteObject, name: string, value: unknown): unknown {
+  /** ServerManager's properties are computed from the server's state, as the caller's session may see it. */
+  private propertyValue(session: Session, obj: RemoteObject, name: string, value: unknown): unknown {
     if (obj !== this.manager) return value;
     switch (name) {
       case 'info':
@@ -410,34 +441,25 @@ export class KurentoServer {
           __module__: 'kurento',
           __type__: 'ServerInfo',
           version: ROUNDTABLE_KMS_VERSION,
-          modules: ['core', 'elements', 'filters'].map((name) => ({
+          modules: KURENTO_MODULES.map((name) => ({
             __module__: 'kurento',
             __type__: 'ModuleInfo',
             version: ROUNDTABLE_KMS_VERSION,
             name,
             generationTime: new Date(0).toISOString(),
-            factories: this.factoriesOf(name),
+            factories: this.classes.factoriesOf(name),
           })),
           type: 'KMS',
           capabilities: ['transactions'],
         };
+      // Another session's ids are never shown: a session id is what resumes a session.
       case 'pipelines':
-        return [...this.objects.values()].filter((o) => o.type === 'MediaPipeline').map((o) => o.id);
+        return [...session.objects].filter((o) => o.type === 'MediaPipeline').map((o) => o.id);
       case 'sessions':
-        return [...this.sessions.keys()];
+        return [session.id];
       default:
         return value;
     }
-  }
-
-  /** Creatable classes per Kurento module. */
-  private factoriesOf(module: string): string[] {
-    const CORE = ['MediaPipeline', 'PassThrough', 'HubPort'];
-    const creatable = [...this.classes.values()].filter((d) => d.spec.create && !d.spec.abstract && !d.spec.unsupported).map((d) => d.name);
-    if (module === 'core') return creatable.filter((n) => CORE.includes(n));
-    if (module === 'filters') return creatable.filter((n) => FILTER_CLASSES.includes(n));
-    if (module === 'elements') return creatable.filter((n) => !CORE.includes(n) && !FILTER_CLASSES.includes(n));
-    return [];
   }
 
   private async subscribe(r: RequestContext): Promise<string> {
@@ -495,15 +517,20 @@ export class KurentoServer {
 
   private async describe(r: RequestContext): Promise<Record<string, unknown>> {
     const obj = this.params(r, r.params).object('object');
-    return { type: obj.type, hierarchy: obj.def.hierarchy, qualifiedType: `kurento.${obj.type}` };
+    return { type: obj.type, qualifiedType: obj.def.qualifiedName, hierarchy: obj.def.hierarchy };
   }
 
   private async transaction(r: RequestContext): Promise<unknown[]> {
     const ops = r.params.operations;
     if (!Array.isArray(ops)) throw new KurentoError('INVALID_PARAMS', "parameter 'operations' must be a list of requests");
+    if (ops.length > this.limits.maxFrameRequests) {
+      throw new KurentoError('NOT_ENOUGH_RESOURCES', `a transaction may hold at most ${this.limits.maxFrameRequests} operations (it has ${ops.length}): none was run`);
+    }
     const results: unknown[] = [];
     const values: unknown[] = [];
+    const budget = new WorkBudget();
     for (const op of ops) {
+      await budget.yieldIfSpent();
       const req = op as Partial<JsonRpcRequest> | null;
       try {
         if (!req || typeof req !== 'object' || typeof req.method !== 'string') {
@@ -564,13 +591,4 @@ function resultOf(method: string, value: unknown, sessionId: string): Record<str
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || host === '::1';
-}
-
-function isPing(text: string): boolean {
-  if (text.length > 512 || !text.includes('"ping"')) return false;
-  try {
-    return (JSON.parse(text) as { method?: unknown } | null)?.method === 'ping';
-  } catch {
-    return false;
-  }
 }

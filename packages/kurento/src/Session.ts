@@ -8,45 +8,59 @@ export interface Subscription {
   detach: () => void;
 }
 
-/** Where a session's notifications go while a client is attached. */
-export type Deliver = (message: string) => void;
+/** The connection a session is attached to: where its notifications go. */
+export interface SessionOwner {
+  deliver(message: string): void;
+  /** False once its socket is closing or closed. */
+  readonly open: boolean;
+}
 
 /**
  * A client session of the Kurento Protocol: the objects it created, its event
- * subscriptions, and the socket it is attached to. A detached session lives on for a
- * grace period, so that its client can come back with `connect`.
+ * subscriptions, and the one connection it is attached to (its owner). A detached
+ * session lives on for a grace period, so that its client can come back with `connect`;
+ * only detaching starts that period and only attaching stops it.
  */
 export class Session {
   readonly id = randomUUID();
   readonly objects = new Set<RemoteObject>();
   readonly subscriptions = new Map<string, Subscription>();
-  private deliver: Deliver | undefined;
+  /** Objects being created for this session (counted against its limit meanwhile). */
+  reserved = 0;
+  private owner: SessionOwner | undefined;
   /** Events raised while no socket is attached, delivered when the client comes back. */
   private readonly backlog: string[] = [];
   private graceTimer: NodeJS.Timeout | undefined;
 
+  /** Attached to a connection whose socket is still open. */
   get attached(): boolean {
-    return this.deliver !== undefined;
+    return this.owner !== undefined && this.owner.open;
   }
 
-  attach(deliver: Deliver): void {
-    this.deliver = deliver;
+  isOwnedBy(owner: SessionOwner): boolean {
+    return this.owner === owner;
+  }
+
+  attach(owner: SessionOwner): void {
+    this.owner = owner;
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
-    for (const message of this.backlog.splice(0)) deliver(message);
+    for (const message of this.backlog.splice(0)) owner.deliver(message);
   }
 
-  /** Detaches the client; `onExpire` runs if nobody reattaches within `graceMs`. */
-  detach(deliver: Deliver, graceMs: number, onExpire: () => void): void {
-    if (this.deliver !== deliver) return;
-    this.deliver = undefined;
+  /** Detaches its owner; `onExpire` runs if nobody reattaches within `graceMs`. Others change nothing. */
+  detach(owner: SessionOwner, graceMs: number, onExpire: () => void): void {
+    if (this.owner !== owner) return;
+    this.owner = undefined;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = setTimeout(onExpire, graceMs);
     this.graceTimer.unref();
   }
 
   send(message: string): void {
-    if (this.deliver) {
-      this.deliver(message);
+    // A socket that is closing (or was cut) gets nothing more: its events wait for the resume.
+    if (this.owner?.open) {
+      this.owner.deliver(message);
       return;
     }
     this.backlog.push(message);
@@ -67,7 +81,7 @@ export class Session {
   close(): void {
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
-    this.deliver = undefined;
+    this.owner = undefined;
     this.backlog.length = 0;
     this.unsubscribeAll();
   }

@@ -9,9 +9,11 @@ export const KurentoErrorCode = {
   METHOD_NOT_FOUND: -32601,
   INVALID_PARAMS: -32602,
   INTERNAL_ERROR: -32603,
-  UNEXPECTED_ERROR: 40001,
   /** KMS's MARSHALL_ERROR (e.g. a GStreamerFilter command GStreamer cannot make an element of). */
   MARSHALL_ERROR: 40001,
+  UNEXPECTED_ERROR: 40003,
+  /** KMS's CONNECT_ERROR: a connection between elements that cannot be made. */
+  CONNECT_ERROR: 40004,
   INVALID_SESSION: 40007,
   MEDIA_OBJECT_TYPE_NOT_FOUND: 40100,
   MEDIA_OBJECT_NOT_FOUND: 40101,
@@ -32,9 +34,8 @@ export const KurentoErrorCode = {
   SDP_END_POINT_NOT_OFFER_GENERATED: 40209,
   SDP_END_POINT_ANSWER_ALREADY_PROCCESED: 40210,
   ICE_ADD_CANDIDATE_ERROR: 40401,
-  NOT_ENOUGH_RESOURCES: 40002,
-  CONNECT_ERROR: 40300,
-  UNAUTHORIZED: 40003,
+  SERVER_MANAGER_ERROR_KMD_NOT_FOUND: 40500,
+  NOT_ENOUGH_RESOURCES: 40009,
 } as const;
 
 export type KurentoErrorName = keyof typeof KurentoErrorCode;

@@ -7,17 +7,19 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import kurentoClient from 'kurento-client';
 import type { KurentoClientInstance, KurentoObject } from 'kurento-client';
-import { ASTRONAUT_FACE_320x240, colorShare, decodeVp8, findFaceImage, makeFaceClip, makeStillClip, solidPng } from '@roundtable/media/testing';
+import { ASTRONAUT_FACE_320x240, RealMediaSender, colorShare, createWeriftPeer, decodeVp8, findFaceImage, makeStillClip, solidPng } from '@roundtable/media/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MediaStreamTrack } from 'werift';
 import { useKurentoHarness } from './testing/harness.js';
-import { connectThroughKurento, until, viewerPeer } from './testing/kurentoPeers.js';
+import { connectThroughKurento, receivedBy, until, viewerPeer } from './testing/kurentoPeers.js';
 
-// Ports: the server's media 63100-63299.
-const h = useKurentoHarness([63100, 63299]);
+// Ports: the server's media 63100-63269; test encoders from 63280.
+const h = useKurentoHarness([63100, 63269]);
+let nextSenderPort = 63280;
 const cleanup = h.cleanup;
 const dir = mkdtempSync(join(tmpdir(), 'rt-kurento-filters-'));
 const QR_TEXT = 'roundtable:filters:42';
-const clips = { qr: join(dir, 'qr.webm'), face: join(dir, 'face.webm') };
+const clips = { qr: join(dir, 'qr.webm') };
 const tools = hasTools();
 let https: HttpsServer | undefined;
 let imageBase = '';
@@ -38,7 +40,7 @@ beforeAll(async () => {
   if (!tools) return;
   const qrPng = join(dir, 'qr.png');
   execFileSync('qrencode', ['-o', qrPng, '-s', '6', '-m', '2', QR_TEXT]);
-  await Promise.all([makeStillClip({ picture: qrPng, output: clips.qr, seconds: 8 }), makeFaceClip({ output: clips.face, seconds: 12 })]);
+  await makeStillClip({ picture: qrPng, output: clips.qr, seconds: 8 });
   // Kurento's magic-mirror tutorial serves its picture over https with a self-signed certificate.
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   const hat = solidPng(32, 32, [255, 0, 0, 255]);
@@ -87,23 +89,30 @@ describe.skipIf(!tools)('Kurento filters through the official kurento-client', (
     expect(found[0]).toMatchObject({ type: 'CodeFound', codeType: 'QR-Code', value: QR_TEXT, source: zbar.id });
   }, 40_000);
 
-  it("FaceOverlayFilter: the magic-mirror flow draws the picture from an https server with a self-signed certificate over the face", async () => {
+  it("FaceOverlayFilter: magic-mirror's loopback (browser -> WebRtcEndpoint -> filter -> same endpoint) draws the https picture (self-signed) over the face", async () => {
     const client = await kurento();
     const pipeline = await client.create('MediaPipeline');
     cleanup.push(() => pipeline.release());
-    const player = await pipeline.create('PlayerEndpoint', { uri: pathToFileURL(clips.face).href, useEncodedMedia: true });
-    const face = await pipeline.create('FaceOverlayFilter');
     const ep = await pipeline.create('WebRtcEndpoint');
+    const face = await pipeline.create('FaceOverlayFilter');
     // The tutorial's placement: a hat above the face, 1.6 face sizes.
     await call(face, 'setOverlayedImage', `${imageBase}/img/mario-wings.png`, -0.35, -1.2, 1.6, 1.6);
-    await player.connect(face);
+    await ep.connect(face);
     await face.connect(ep);
-    const viewer = viewerPeer(h.stunUrl);
-    cleanup.push(() => viewer.pc.close());
-    await connectThroughKurento(viewer.pc, ep);
-    await call(player, 'play');
-    await until(() => viewer.got.video.length > 150, 25_000);
-    const video = await decodeVp8(viewer.got.video);
+    // The "browser": a werift peer whose camera shows the face picture.
+    const pc = createWeriftPeer(h.stunUrl);
+    cleanup.push(() => pc.close());
+    const camera = new MediaStreamTrack({ kind: 'video' });
+    pc.addTransceiver(camera, { direction: 'sendrecv' });
+    const got = receivedBy(pc);
+    const sender = new RealMediaSender({ ports: [nextSenderPort, nextSenderPort + 1], audio: false, picture: findFaceImage()!, frameRate: 10 });
+    nextSenderPort += 2;
+    sender.onPacket = (_kind, packet) => camera.writeRtp(packet);
+    cleanup.push(() => sender.close());
+    await connectThroughKurento(pc, ep);
+    await sender.start();
+    await until(() => got.video.length > 150, 30_000);
+    const video = await decodeVp8(got.video);
     expect(video.width).toBe(320);
     expect(video.frames.length).toBeGreaterThan(3);
     const f = ASTRONAUT_FACE_320x240;

@@ -11,6 +11,9 @@ export const ERROR_CODES = [
   'CALL_FULL', // the 9-participant cap
   'BUSY', // the callee is in another call
   'MEDIA_ERROR', // the media server refused (bad SDP, ...)
+  'TOO_MANY_ATTEMPTS', // login or registration back-off for this account or address (error.retryAfterMs)
+  'OVERLOADED', // the server is too busy for this request now, e.g. its password-hashing queue is full (error.retryAfterMs)
+  'QUOTA_EXCEEDED', // a per-user or per-server quota: open rooms, recordings, sockets, recording disk space
   'INTERNAL',
 ] as const;
 
@@ -19,4 +22,6 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export interface WireError {
   code: ErrorCode;
   message: string;
+  /** With TOO_MANY_ATTEMPTS and OVERLOADED: how long to wait before trying again (ms). */
+  retryAfterMs?: number;
 }

@@ -74,6 +74,7 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.record'), room: zRoomName, action: z.enum(['start', 'stop']) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('recordings.list') }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('recordings.link'), recordingId: zRecordingId }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('recordings.delete'), recordingId: zRecordingId }),
 ]);
 export type ClientRequest = z.infer<typeof zClientRequest>;
 export type RequestType = ClientRequest['type'];
@@ -154,8 +155,8 @@ export type ServerNotification =
   | { type: 'call.modified'; callId: CallId; by: UserId; audioOnly: boolean; sentAt: number }
   | { type: 'call.invited'; callId: CallId; invitees: UserId[]; sentAt: number }
   | { type: 'room.signal'; room: RoomName; payload: ServerSignalPayload }
-  | { type: 'call.recording'; callId: CallId; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number }
-  | { type: 'room.recording'; room: RoomName; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number }
+  | { type: 'call.recording'; callId: CallId; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number; /** Set when the server stopped it: the disk quota was reached. */ reason?: 'diskQuota' }
+  | { type: 'room.recording'; room: RoomName; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number; /** Set when the server stopped it: the disk quota was reached. */ reason?: 'diskQuota' }
   /** The server ended the room for everyone in it (reason 'mediaError': the media server lost it); join again to start a new one. */
   | { type: 'room.ended'; room: RoomName; reason: (typeof END_REASONS)[number] }
   | { type: 'session.ended'; reason: 'expired' | 'loggedOut' | 'serverShutdown' };
@@ -170,4 +171,4 @@ export type ServerSignalPayload =
   | { type: 'iceCandidate'; name: UserId; candidate: IceCandidateInit };
 
 /** `id` is null for an error about a frame whose id could not be read. */
-export type ServerResponse = { id: number; ok: true; result: unknown } | { id: number | null; ok: false; error: { code: string; message: string } };
+export type ServerResponse = { id: number; ok: true; result: unknown } | { id: number | null; ok: false; error: { code: string; message: string; retryAfterMs?: number } };

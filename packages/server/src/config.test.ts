@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_KURENTO_LIMITS } from '@roundtable/kurento';
 import { loadConfig, type ConfigSources } from './config.js';
 import { ConfigError } from './errors.js';
 import { SETTINGS, SETTING_KEYS, type SettingSpec } from './settings.js';
@@ -188,7 +189,18 @@ describe('loadConfig() from environment variables', () => {
     expect(configError({ flags: { 'allowed-origins': 'app.example.com' } }).message).toMatch(/is not an origin/);
     expect(loadConfig({ flags: { 'allowed-origins': '*' } }).http.allowedOrigins).toEqual(['*']);
     expect(configError({ flags: { 'headers-timeout-ms': '40000' } }).message).toMatch(/^--headers-timeout-ms: 40000 ms is longer than http\.requestTimeoutMs \(30000 ms\)/);
-    expect(configError({ flags: { 'loopback-max-sessions': '0' } }).message).toMatch(/is not a count/);
+    expect(configError({ flags: { 'loopback-max-sessions': '0' } }).message).toMatch(/^--loopback-max-sessions: '0' is not a number of sessions \(1-1000000\)/);
+  });
+
+  it('reads the Kurento limits from the environment, flags and the file, and refuses a value out of range', () => {
+    const path = file('limits.yaml', 'kurento:\n  maxObjects: 300\n  maxUnreadBytes: 1048576\n  maxFrameBytes: 262144\n');
+    const config = loadConfig({
+      env: { ROUNDTABLE_KURENTO_MAX_SESSION_OBJECTS: '40', ROUNDTABLE_KURENTO_MAX_FRAME_REQUESTS: '50' },
+      flags: { config: path, 'kurento-max-queued-requests': '60', 'kurento-max-frame-requests': '70' },
+    });
+    expect(config.kurento && config.kurento.limits).toEqual({ maxObjects: 300, maxSessionObjects: 40, maxFrameRequests: 70, maxQueuedRequests: 60, maxUnreadBytes: 1048576, maxFrameBytes: 262144 });
+    expect(configError({ env: { ROUNDTABLE_KURENTO_MAX_OBJECTS: '0' } }).message).toMatch(/^ROUNDTABLE_KURENTO_MAX_OBJECTS: '0' is not a number of media objects/);
+    expect(configError({ flags: { 'kurento-max-unread-bytes': 'lots' } }).message).toMatch(/^--kurento-max-unread-bytes: /);
   });
 
   it('turns the metrics off with ROUNDTABLE_METRICS or --metrics, and refuses a value that is not a switch', () => {
@@ -222,6 +234,33 @@ describe('loadConfig() from environment variables', () => {
     );
     expect(configError({ env: { ROUNDTABLE_RING_TIMEOUT_MS: '5' } }).message).toMatch(/^ROUNDTABLE_RING_TIMEOUT_MS: /);
     expect(configError({ env: { ROUNDTABLE_MEDIA_URL: 'media-host' } }).message).toMatch(/^ROUNDTABLE_MEDIA_URL: /);
+  });
+
+  it('reads the login limits, quotas and retention from the environment, flags or a file; unset ones are left to the defaults', () => {
+    expect(loadConfig({ env: {} }).signaling.limits).toBeUndefined();
+    const config = loadConfig({
+      env: {
+        ROUNDTABLE_LOGIN_FAILURES_PER_ACCOUNT: '5',
+        ROUNDTABLE_LOGIN_FAILURES_PER_ADDRESS: '50',
+        ROUNDTABLE_REGISTRATIONS_PER_HOUR: '10',
+        ROUNDTABLE_PASSWORD_HASH_QUEUE: '32',
+        ROUNDTABLE_ROOMS_PER_USER: '3',
+        ROUNDTABLE_RECORDINGS_PER_USER: '1',
+        ROUNDTABLE_RECORDING_QUOTA_PER_USER: '500M',
+        ROUNDTABLE_RECORDING_RETENTION_DAYS: '90',
+      },
+      flags: { 'sockets-per-user': '8', 'recordings-max': '6', 'recording-quota': '0' },
+    });
+    expect(config.signaling.limits).toEqual({
+      loginLimits: { account: { maxFailures: 5 }, address: { maxFailures: 50 }, registrationsPerHour: 10, hashing: { maxQueued: 32 } },
+      maxRoomsPerUser: 3,
+      maxSocketsPerUser: 8,
+      recordingLimits: { maxActivePerUser: 1, maxActive: 6, diskQuotaPerUserBytes: 500 * 1024 ** 2, diskQuotaTotalBytes: 0, retentionDays: 90 },
+    });
+    const fromFile = loadConfig({ flags: { config: file('limits.yaml', 'limits:\n  roomsPerUser: 2\n  recordingQuota: 20G\n') } });
+    expect(fromFile.signaling.limits).toEqual({ maxRoomsPerUser: 2, recordingLimits: { diskQuotaTotalBytes: 20 * 1024 ** 3 } });
+    expect(configError({ env: { ROUNDTABLE_ROOMS_PER_USER: '0' } }).message).toBe("ROUNDTABLE_ROOMS_PER_USER: '0' is not a number of rooms (1-10000)");
+    expect(configError({ flags: { 'recording-quota': '5 lots' } }).message).toMatch(/^--recording-quota: '5 lots' is not a size/);
   });
 
   it('lists every problem at once', () => {
@@ -297,7 +336,7 @@ describe('loadConfig() from a config file and flags', () => {
   it.each([
     ['a bad value', 'media:\n  portRange: 49999-40000\n', /^media\.portRange in .*bad\.yaml: range 49999-40000 needs MIN below MAX$/],
     ['an unknown key', 'media:\n  portrange: 40000-49999\n', /bad\.yaml: unknown key 'media\.portrange' \(known here: portRange, /],
-    ['an unknown section', 'medai:\n  portRange: 40000-49999\n', /bad\.yaml: unknown key 'medai' \(known here: role, host, port, logLevel, metrics, metricsHost, metricsPort, metricsToken, http, loopback, tls, media, kurento, signaling\)/],
+    ['an unknown section', 'medai:\n  portRange: 40000-49999\n', /bad\.yaml: unknown key 'medai' \(known here: role, host, port, logLevel, metrics, metricsHost, metricsPort, metricsToken, http, loopback, tls, media, kurento, signaling, limits\)/],
     ['a value of the wrong type', 'port: true\n', /^port in .*bad\.yaml: expected a port number/],
     ['a number for a secret', 'kurento:\n  secret: 1234\n', /^kurento\.secret in .*bad\.yaml: expected a string/],
     ['a section that is not one', 'tls: yes\n', /^tls in .*bad\.yaml: expected a section with the keys cert, key/],
@@ -390,6 +429,7 @@ describe('docs/configuration.md', () => {
     expect(config).toEqual({
       ...DEFAULTS,
       media: { portRange: [40000, 49999], fastPath: true },
+      kurento: { ...DEFAULTS.kurento, limits: DEFAULT_KURENTO_LIMITS },
       signaling: { ...DEFAULTS.signaling, iceServers: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp'], turnSecret: 'change-me' },
     });
   });

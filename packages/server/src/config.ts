@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import type { KurentoLimits } from '@roundtable/kurento';
 import type { MediaConfig } from '@roundtable/media';
 import { readConfigFile } from './configFile.js';
 import { isLoopback, type LogLevel, type Role } from './configValues.js';
@@ -133,6 +134,16 @@ export interface SignalingConfig {
    */
   mediaUrl?: string;
   mediaSecret?: string;
+  /** Login limits, quotas and retention (`limits.*`); only those set. Left out when none is: the signaling package's defaults apply. */
+  limits?: SignalingLimits;
+}
+
+/** The `limits.*` settings as the signaling server takes them; each absent one keeps its default. */
+export interface SignalingLimits {
+  loginLimits?: { account?: { maxFailures: number }; address?: { maxFailures: number }; registrationsPerHour?: number; hashing?: { maxQueued: number } };
+  maxRoomsPerUser?: number;
+  maxSocketsPerUser?: number;
+  recordingLimits?: { maxActivePerUser?: number; maxActive?: number; diskQuotaPerUserBytes?: number; diskQuotaTotalBytes?: number; retentionDays?: number };
 }
 
 export interface KurentoOptions {
@@ -146,6 +157,8 @@ export interface KurentoOptions {
   httpPost?: { announcedAddress?: string; maxBodyBytes?: number };
   /** Folder of the local copies of recordings to http(s) URIs (`ROUNDTABLE_KURENTO_UPLOAD_SPOOL`). Left out when not set. */
   recordingSpoolDir?: string;
+  /** Limits per client and per server (`kurento.max*`); each left out takes the Kurento server's default. */
+  limits?: Partial<KurentoLimits>;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -326,6 +339,16 @@ function resolveMetricsListen(s: Settings, problems: ConfigProblem[]): MetricsLi
   return { host, port, ...(token === undefined ? {} : { token }) };
 }
 
+/** The Kurento server's limits and the settings that set them. */
+const LIMIT_SETTINGS = [
+  ['maxObjects', 'kurento.maxObjects'],
+  ['maxSessionObjects', 'kurento.maxSessionObjects'],
+  ['maxFrameRequests', 'kurento.maxFrameRequests'],
+  ['maxQueuedRequests', 'kurento.maxQueuedRequests'],
+  ['maxUnreadBytes', 'kurento.maxUnreadBytes'],
+  ['maxFrameBytes', 'kurento.maxFrameBytes'],
+] as const satisfies ReadonlyArray<readonly [keyof KurentoLimits, string]>;
+
 function resolveKurento(s: Settings, role: Role, http: { host: string; port: number }, problems: ConfigProblem[]): KurentoOptions | false {
   const enabled = s.get('kurento.enabled') ?? true;
   if (!enabled) {
@@ -354,12 +377,18 @@ function resolveKurento(s: Settings, role: Role, http: { host: string; port: num
   const maxBodyBytes = s.get('kurento.httpPostMaxBytes');
   const httpPost = { ...(announcedAddress === undefined ? {} : { announcedAddress }), ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) };
   const recordingSpoolDir = s.get('kurento.uploadSpool');
+  const limits: Partial<KurentoLimits> = {};
+  for (const [name, key] of LIMIT_SETTINGS) {
+    const value = s.get(key);
+    if (value !== undefined) limits[name] = value;
+  }
   return {
     host,
     port,
     ...(secret === undefined ? {} : { secret }),
     ...(Object.keys(httpPost).length > 0 ? { httpPost } : {}),
     ...(recordingSpoolDir === undefined ? {} : { recordingSpoolDir }),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
   };
 }
 
@@ -379,7 +408,9 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
       problems.push(s.problem('media.url', `the signaling role needs a media server (a process with role media, or a Kurento Media Server): ${howToSet('media.url')}`));
     }
   }
+  const limits = resolveLimits(s);
   return {
+    ...(limits === undefined ? {} : { limits }),
     dbPath: s.get('signaling.db') ?? DEFAULT_DB_PATH,
     ...(recordingsDir === undefined ? {} : { recordingsDir }),
     iceServers,
@@ -388,6 +419,30 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
     ...(mediaUrl === undefined ? {} : { mediaUrl }),
     ...(mediaSecret === undefined ? {} : { mediaSecret }),
   };
+}
+
+function resolveLimits(s: Settings): SignalingLimits | undefined {
+  const defined = <T extends object>(value: T): T | undefined => {
+    const kept = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+    return Object.keys(kept).length > 0 ? (kept as T) : undefined;
+  };
+  const accountFailures = s.get('limits.loginFailuresPerAccount');
+  const addressFailures = s.get('limits.loginFailuresPerAddress');
+  const hashQueue = s.get('limits.passwordHashQueue');
+  const loginLimits = defined({
+    account: accountFailures === undefined ? undefined : { maxFailures: accountFailures },
+    address: addressFailures === undefined ? undefined : { maxFailures: addressFailures },
+    registrationsPerHour: s.get('limits.registrationsPerHour'),
+    hashing: hashQueue === undefined ? undefined : { maxQueued: hashQueue },
+  });
+  const recordingLimits = defined({
+    maxActivePerUser: s.get('limits.recordingsPerUser'),
+    maxActive: s.get('limits.recordings'),
+    diskQuotaPerUserBytes: s.get('limits.recordingQuotaPerUser'),
+    diskQuotaTotalBytes: s.get('limits.recordingQuota'),
+    retentionDays: s.get('limits.recordingRetentionDays'),
+  });
+  return defined({ loginLimits, maxRoomsPerUser: s.get('limits.roomsPerUser'), maxSocketsPerUser: s.get('limits.socketsPerUser'), recordingLimits });
 }
 
 /** Reads the certificate and key, and checks that they load and belong together. */

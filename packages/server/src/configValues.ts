@@ -231,16 +231,28 @@ function parseOrigin(text: string): string {
 /** Origins (`https://app.example.com`) whose pages may open WebSockets, or `*`. */
 export const originListValue = parsedBy(listInput('origins'), (value) => listOf(value, 'origins').map((item) => parseOrigin(item)));
 
-function boundedInteger(what: string, min: number, max: number) {
-  return parsedBy(numberOrString(what), (value) => {
-    const text = String(value).trim();
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) throw new InvalidValue(`${quoted(text)} is not ${what} (an integer, ${min}-${max})`);
-    return n;
-  });
+function parseCount(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d{1,9}$/.test(text) || n < min || n > max) throw new InvalidValue(`${quoted(text)} is not ${what} (${min}-${max})`);
+  return n;
+}
+
+/** A whole number from `min` to `max`; `what` names it in messages ("a number of rooms"). */
+export function countValue(what: string, min: number, max: number) {
+  return parsedBy(numberOrString(what), (value) => parseCount(String(value).trim(), what, min, max));
 }
 
 /** An HTTP timeout in ms (1000-3600000). */
-export const httpTimeoutValue = boundedInteger('a number of milliseconds', 1000, 3_600_000);
-/** A count of sessions or requests (1-1000000). */
-export const countValue = boundedInteger('a count', 1, 1_000_000);
+export const httpTimeoutValue = countValue('a number of milliseconds', 1000, 3_600_000);
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+function parseQuotaBytes(text: string): number {
+  const match = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(text);
+  const bytes = match ? Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(bytes)) throw new InvalidValue(`${quoted(text)} is not a size (bytes, or with K, M, G or T: 500M, 5G; 0: no limit)`);
+  return bytes;
+}
+
+/** A disk quota: bytes, or a number with K, M, G or T (powers of 1024: '5G'); 0: no limit. */
+export const quotaBytesValue = parsedBy(numberOrString('a size (bytes, or 500M, 5G; 0: no limit)'), (value) => parseQuotaBytes(String(value).trim()));

@@ -4,8 +4,9 @@
  * it, and the zod schema of its value. The config file schema, the environment and flag
  * readers and the help text are all made from this table.
  */
+import { DEFAULT_KURENTO_LIMITS } from '@roundtable/kurento';
 import { DEFAULT_MEDIA_CONFIG } from '@roundtable/media';
-import { DEFAULT_DB_PATH } from '@roundtable/signaling';
+import { DEFAULT_DB_PATH, DEFAULT_HASH_QUEUE, DEFAULT_LOGIN_LIMITS, DEFAULT_MAX_ROOMS_PER_USER, DEFAULT_RECORDING_LIMITS } from '@roundtable/signaling';
 import type { z } from 'zod';
 import {
   byteCountValue,
@@ -20,6 +21,7 @@ import {
   pathValue,
   portRangeValue,
   portValue,
+  quotaBytesValue,
   ringTimeoutValue,
   roleValue,
   secretValue,
@@ -49,7 +51,11 @@ export const DEFAULT_WS_RATE_PER_ADDRESS = 500;
 export { DEFAULT_DB_PATH };
 
 /** The groups of `--help`. */
-export type SettingSection = 'general' | 'security' | 'tls' | 'engine' | 'remoteMedia' | 'kurento' | 'signaling';
+export type SettingSection = 'general' | 'security' | 'tls' | 'engine' | 'remoteMedia' | 'kurento' | 'signaling' | 'limits';
+
+/** The default of the maximum of open sockets per account (`limits.socketsPerUser`). */
+export const DEFAULT_SOCKETS_PER_USER = 20;
+const GIB = 1024 ** 3;
 
 export const SECTION_TITLES: Readonly<Record<SettingSection, string>> = {
   general: 'General',
@@ -59,6 +65,7 @@ export const SECTION_TITLES: Readonly<Record<SettingSection, string>> = {
   remoteMedia: 'Media server in another process (role signaling; role all may use one too)',
   kurento: 'Kurento Protocol endpoint (roles all and media)',
   signaling: 'Signaling server at /ws: accounts, IM, calls, rooms (roles all and signaling)',
+  limits: 'Login limits, quotas and retention of the signaling server (docs/security.md)',
 };
 
 export interface SettingSpec {
@@ -191,7 +198,7 @@ export const SETTINGS = {
     arg: 'N',
     default: String(DEFAULT_WS_RATE_PER_ADDRESS),
     help: 'requests per second one remote address may send over all its /ws sockets (bursts of twice that); raise it behind a reverse proxy',
-    schema: countValue,
+    schema: countValue('a number of requests a second', 1, 1_000_000),
   },
   'loopback.maxSessions': {
     section: 'security',
@@ -200,7 +207,7 @@ export const SETTINGS = {
     arg: 'N',
     default: String(DEFAULT_LOOPBACK_MAX_SESSIONS),
     help: 'loopback test sessions (/ws/loopback, each a media pipeline, no sign-in needed) open at once',
-    schema: countValue,
+    schema: countValue('a number of sessions', 1, 1_000_000),
   },
   'loopback.maxSessionsPerAddress': {
     section: 'security',
@@ -209,7 +216,7 @@ export const SETTINGS = {
     arg: 'N',
     default: String(DEFAULT_LOOPBACK_MAX_SESSIONS_PER_ADDRESS),
     help: 'loopback test sessions one remote address may have open at once',
-    schema: countValue,
+    schema: countValue('a number of sessions', 1, 1_000_000),
   },
   'tls.cert': {
     section: 'tls',
@@ -367,6 +374,60 @@ export const SETTINGS = {
     isPath: true,
     schema: pathValue,
   },
+  'kurento.maxObjects': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_OBJECTS',
+    flag: 'kurento-max-objects',
+    arg: 'COUNT',
+    default: String(DEFAULT_KURENTO_LIMITS.maxObjects),
+    help: 'media objects of all Kurento sessions together; create beyond it answers 40009 NOT_ENOUGH_RESOURCES',
+    schema: countValue('a number of media objects', 1, 10_000_000),
+  },
+  'kurento.maxSessionObjects': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_SESSION_OBJECTS',
+    flag: 'kurento-max-session-objects',
+    arg: 'COUNT',
+    default: String(DEFAULT_KURENTO_LIMITS.maxSessionObjects),
+    help: 'media objects of one Kurento session (a signaling-role server holds all its calls in one); beyond it, 40009',
+    schema: countValue('a number of media objects', 1, 10_000_000),
+  },
+  'kurento.maxFrameRequests': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_FRAME_REQUESTS',
+    flag: 'kurento-max-frame-requests',
+    arg: 'COUNT',
+    default: String(DEFAULT_KURENTO_LIMITS.maxFrameRequests),
+    help: 'requests run from one WebSocket frame, and operations of one transaction; the rest get 40009',
+    schema: countValue('a number of requests', 1, 1_000_000),
+  },
+  'kurento.maxQueuedRequests': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_QUEUED_REQUESTS',
+    flag: 'kurento-max-queued-requests',
+    arg: 'COUNT',
+    default: String(DEFAULT_KURENTO_LIMITS.maxQueuedRequests),
+    help: 'requests of one connection waiting their turn; beyond it, each gets 40009',
+    schema: countValue('a number of requests', 1, 1_000_000),
+  },
+  'kurento.maxUnreadBytes': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_UNREAD_BYTES',
+    flag: 'kurento-max-unread-bytes',
+    arg: 'BYTES',
+    default: String(DEFAULT_KURENTO_LIMITS.maxUnreadBytes),
+    help: 'replies and events a client may leave unread before its connection is cut (its session stays for reconnection)',
+    schema: countValue('a number of bytes', 65_536, 1_073_741_824),
+  },
+  'kurento.maxFrameBytes': {
+    section: 'kurento',
+    env: 'ROUNDTABLE_KURENTO_MAX_FRAME_BYTES',
+    flag: 'kurento-max-frame-bytes',
+    arg: 'BYTES',
+    default: String(DEFAULT_KURENTO_LIMITS.maxFrameBytes),
+    help: 'size of one WebSocket frame from a client; a bigger one closes its connection (1009)',
+    schema: countValue('a number of bytes', 65_536, 67_108_864),
+  },
   'signaling.db': {
     section: 'signaling',
     env: 'ROUNDTABLE_DB',
@@ -413,6 +474,105 @@ export const SETTINGS = {
     default: String(DEFAULT_RING_TIMEOUT_MS),
     help: 'how long an unanswered call rings (1000-600000)',
     schema: ringTimeoutValue,
+  },
+  'limits.loginFailuresPerAccount': {
+    section: 'limits',
+    env: 'ROUNDTABLE_LOGIN_FAILURES_PER_ACCOUNT',
+    flag: 'login-failures-per-account',
+    arg: 'N',
+    default: String(DEFAULT_LOGIN_LIMITS.account.maxFailures),
+    help: 'failed logins for one username before its logins wait (TOO_MANY_ATTEMPTS): 30 s, doubling to 15 min; one is forgiven per minute',
+    schema: countValue('a number of failed logins', 1, 1_000_000),
+  },
+  'limits.loginFailuresPerAddress': {
+    section: 'limits',
+    env: 'ROUNDTABLE_LOGIN_FAILURES_PER_ADDRESS',
+    flag: 'login-failures-per-address',
+    arg: 'N',
+    default: String(DEFAULT_LOGIN_LIMITS.address.maxFailures),
+    help: 'failed logins from one client address before its logins wait (TOO_MANY_ATTEMPTS): 30 s, doubling to 15 min; one is forgiven per 20 s',
+    schema: countValue('a number of failed logins', 1, 1_000_000),
+  },
+  'limits.registrationsPerHour': {
+    section: 'limits',
+    env: 'ROUNDTABLE_REGISTRATIONS_PER_HOUR',
+    flag: 'registrations-per-hour',
+    arg: 'N',
+    default: String(DEFAULT_LOGIN_LIMITS.registrationsPerHour),
+    help: 'new accounts per client address and hour (more: TOO_MANY_ATTEMPTS)',
+    schema: countValue('a number of registrations', 1, 1_000_000),
+  },
+  'limits.passwordHashQueue': {
+    section: 'limits',
+    env: 'ROUNDTABLE_PASSWORD_HASH_QUEUE',
+    flag: 'password-hash-queue',
+    arg: 'N',
+    default: String(DEFAULT_HASH_QUEUE.maxQueued),
+    help: `logins and registrations waiting for a password hash (${DEFAULT_HASH_QUEUE.concurrency} run at once, ${DEFAULT_HASH_QUEUE.perSource} per address); more: OVERLOADED`,
+    schema: countValue('a queue length', 0, 100_000),
+  },
+  'limits.roomsPerUser': {
+    section: 'limits',
+    env: 'ROUNDTABLE_ROOMS_PER_USER',
+    flag: 'rooms-per-user',
+    arg: 'N',
+    default: String(DEFAULT_MAX_ROOMS_PER_USER),
+    help: 'open rooms one user may be in at once (more: QUOTA_EXCEEDED)',
+    schema: countValue('a number of rooms', 1, 10_000),
+  },
+  'limits.socketsPerUser': {
+    section: 'limits',
+    env: 'ROUNDTABLE_SOCKETS_PER_USER',
+    flag: 'sockets-per-user',
+    arg: 'N',
+    default: String(DEFAULT_SOCKETS_PER_USER),
+    help: 'signed-in /ws sockets one account may have open, over all its devices (more: QUOTA_EXCEEDED)',
+    schema: countValue('a number of sockets', 1, 100_000),
+  },
+  'limits.recordingsPerUser': {
+    section: 'limits',
+    env: 'ROUNDTABLE_RECORDINGS_PER_USER',
+    flag: 'recordings-per-user',
+    arg: 'N',
+    default: String(DEFAULT_RECORDING_LIMITS.maxActivePerUser),
+    help: 'recordings one user may have running at once (more: QUOTA_EXCEEDED)',
+    schema: countValue('a number of recordings', 1, 10_000),
+  },
+  'limits.recordings': {
+    section: 'limits',
+    env: 'ROUNDTABLE_RECORDINGS_MAX',
+    flag: 'recordings-max',
+    arg: 'N',
+    default: String(DEFAULT_RECORDING_LIMITS.maxActive),
+    help: 'recordings running at once on this server, each a few GStreamer/FFmpeg processes (more: QUOTA_EXCEEDED)',
+    schema: countValue('a number of recordings', 1, 10_000),
+  },
+  'limits.recordingQuotaPerUser': {
+    section: 'limits',
+    env: 'ROUNDTABLE_RECORDING_QUOTA_PER_USER',
+    flag: 'recording-quota-per-user',
+    arg: 'SIZE',
+    default: `${DEFAULT_RECORDING_LIMITS.diskQuotaPerUserBytes / GIB}G`,
+    help: 'disk space of the recordings one user started (full: new ones are refused, a running one is stopped); 0: no limit',
+    schema: quotaBytesValue,
+  },
+  'limits.recordingQuota': {
+    section: 'limits',
+    env: 'ROUNDTABLE_RECORDING_QUOTA',
+    flag: 'recording-quota',
+    arg: 'SIZE',
+    default: `${DEFAULT_RECORDING_LIMITS.diskQuotaTotalBytes / GIB}G`,
+    help: 'disk space of all recordings (full: new ones are refused, running ones are stopped); 0: no limit',
+    schema: quotaBytesValue,
+  },
+  'limits.recordingRetentionDays': {
+    section: 'limits',
+    env: 'ROUNDTABLE_RECORDING_RETENTION_DAYS',
+    flag: 'recording-retention-days',
+    arg: 'DAYS',
+    default: String(DEFAULT_RECORDING_LIMITS.retentionDays),
+    help: 'delete recordings this many days after they ended (swept at start and hourly); 0: keep them until their owner deletes them',
+    schema: countValue('a number of days', 0, 100_000),
   },
 } as const satisfies Record<string, SettingSpec>;
 

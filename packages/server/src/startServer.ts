@@ -321,7 +321,11 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
       server: {
         ...(options.http?.allowedOrigins ? { allowedOrigins: options.http.allowedOrigins } : {}),
         ...(rate === undefined ? {} : { addressRatePerSecond: rate, addressBurst: rate * 2 }),
+        ...(config.limits?.maxSocketsPerUser ? { maxSocketsPerUser: config.limits.maxSocketsPerUser } : {}),
       },
+      ...(config.limits?.loginLimits ? { loginLimits: config.limits.loginLimits } : {}),
+      ...(config.limits?.maxRoomsPerUser ? { maxRoomsPerUser: config.limits.maxRoomsPerUser } : {}),
+      ...(config.limits?.recordingLimits ? { recordingLimits: config.limits.recordingLimits } : {}),
       logger: logger.child({ component: 'signaling' }),
       ...(metrics ? { observe: metrics.observeRequest } : {}),
     }),

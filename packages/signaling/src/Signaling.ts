@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { AuthService } from './auth/AuthService.js';
+import { AuthService, type LoginLimits } from './auth/AuthService.js';
 import { CallService } from './calls/CallService.js';
 import { RoomService } from './calls/RoomService.js';
 import { IceServers, type IceServersOptions } from './ice/IceServers.js';
@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from './logger.js';
 import type { MediaServer } from './media/MediaServer.js';
 import { InMemoryRouter } from './net/InMemoryRouter.js';
 import { SignalingServer, type SignalingServerOptions } from './net/SignalingServer.js';
-import { RecordingService } from './recording/RecordingService.js';
+import { RecordingService, type RecordingLimits } from './recording/RecordingService.js';
 import { SqliteStore } from './store/SqliteStore.js';
 
 export interface SignalingOptions {
@@ -34,6 +34,12 @@ export interface SignalingOptions {
   recordingsDir?: string;
   /** Lifetime of device tokens (ms). Default 30 days. */
   tokenTtlMs?: number;
+  /** Login and registration limits, the password-hashing queue. Default `DEFAULT_LOGIN_LIMITS`. */
+  loginLimits?: LoginLimits;
+  /** Open rooms one user may be in at once. Default 4. */
+  maxRoomsPerUser?: number;
+  /** Recording quotas (running, disk) and retention. Default `DEFAULT_RECORDING_LIMITS`. */
+  recordingLimits?: RecordingLimits;
   /** Limits of the WebSocket endpoint (frame size, rate, ...). */
   server?: Omit<SignalingServerOptions, 'auth' | 'router' | 'handlers' | 'logger' | 'observe'>;
   /**
@@ -78,14 +84,15 @@ export class Signaling {
     if (dbPath !== ':memory:') mkdirSync(dirname(dbPath), { recursive: true });
     const store = new SqliteStore({ path: dbPath });
     const router = new InMemoryRouter({ logger });
-    const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}) });
+    const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}) });
     const im = new ImService({ store, router });
     const ice = new IceServers(options.iceServers ?? {});
     const calls = new CallService(router, options.media, im, { logger, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
-    const rooms = new RoomService(router, options.media, { logger });
+    const rooms = new RoomService(router, options.media, { logger, ...(options.maxRoomsPerUser ? { maxRoomsPerUser: options.maxRoomsPerUser } : {}) });
     const recordingsDir = options.recordingsDir ?? (dbPath === ':memory:' ? join(tmpdir(), `roundtable-recordings-${process.pid}`) : join(dirname(dbPath), 'recordings'));
-    const recordings = new RecordingService({ router, calls, rooms, auth, directory: recordingsDir, logger });
+    const recordings = new RecordingService({ router, calls, rooms, auth, directory: recordingsDir, logger, ...(options.recordingLimits ? { limits: options.recordingLimits } : {}) });
     await recordings.recover();
+    await recordings.sweep();
     const server = new SignalingServer({
       ...options.server,
       auth,

@@ -9,7 +9,9 @@ export { SqliteStore, type SqliteStoreOptions } from './store/SqliteStore.js';
 export { StoreError, type StoreErrorCode } from './store/StoreError.js';
 
 // accounts and device logins
-export { AuthService, DEFAULT_TOKEN_TTL_MS, type AuthServiceOptions, type LoginInput, type LoginResult, type RegisterInput } from './auth/AuthService.js';
+export { AuthService, DEFAULT_LOGIN_LIMITS, DEFAULT_TOKEN_TTL_MS, type AuthServiceOptions, type LoginInput, type LoginLimits, type LoginResult, type RegisterInput } from './auth/AuthService.js';
+export { AttemptLimiter, type AttemptLimits } from './auth/AttemptLimiter.js';
+export { DEFAULT_HASH_QUEUE, HashQueue, type HashQueueLimits } from './auth/HashQueue.js';
 export { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword, type ScryptParams } from './auth/passwords.js';
 
 // transport: WebSocket endpoint, handler tables, presence
@@ -34,7 +36,7 @@ export { iceHandlers } from './ice/iceHandlers.js';
 
 // calls, rooms and media
 export { CallService, type CallServiceOptions, type ConversationDirectory } from './calls/CallService.js';
-export { RoomService, MAX_ROOM_MEMBERS, type RoomServiceOptions } from './calls/RoomService.js';
+export { RoomService, DEFAULT_MAX_ROOMS_PER_USER, MAX_ROOM_MEMBERS, type RoomServiceOptions } from './calls/RoomService.js';
 export type { MediaServer, MediaRoom, RoomCandidate } from './media/MediaServer.js';
 export { InProcessMediaServer } from './media/InProcessMediaServer.js';
 export { RemoteMediaServer, type RemoteMediaServerOptions } from './media/RemoteMediaServer.js';
@@ -42,6 +44,6 @@ export { WorkerMediaServer, type WorkerMediaServerOptions, type MediaWorkerStats
 export { splitMediaPorts, type WorkerPorts } from './media/workers/portSplit.js';
 
 // the whole signaling server
-export { RecordingService, type RecordingServiceOptions, type RecordableCall, type RecordableRoom } from './recording/RecordingService.js';
+export { DEFAULT_RECORDING_LIMITS, RecordingService, type RecordingLimits, type RecordingServiceOptions, type RecordableCall, type RecordableRoom } from './recording/RecordingService.js';
 export { RecordingStore } from './recording/RecordingStore.js';
 export { Signaling, DEFAULT_DB_PATH, type SignalingOptions, type SignalingReadiness } from './Signaling.js';

@@ -1,12 +1,13 @@
 import { cpus } from 'node:os';
 import { MediaElement, MediaPipeline, WebRtcEndpoint } from '@roundtable/media';
 import type { ClassSpec, Emit } from '../ClassDef.js';
+import { isKurentoModule } from '../ClassTable.js';
 import { KurentoError } from '../errors.js';
 import { kindsOf, toKurentoMediaType, type KurentoMediaType, type Params } from '../Params.js';
 import type { RemoteObject } from '../RemoteObject.js';
 import { complex, connectionData } from '../values.js';
 import { filterErrorEvent } from './filters.js';
-import { neverRaised, notSupported, storedProperty, targetOf } from './helpers.js';
+import { neverRaised, storedProperty, targetOf } from './helpers.js';
 
 const ro = (get: (obj: RemoteObject) => unknown) => ({ get, readOnly: true });
 
@@ -63,7 +64,11 @@ export const ServerManagerSpec: ClassSpec = {
     metadata: ro(() => ''),
   },
   methods: {
-    getKmd: () => notSupported('getKmd'),
+    getKmd: (_obj, p, ctx) => {
+      const module = p.string('moduleName');
+      if (!isKurentoModule(module)) throw new KurentoError('SERVER_MANAGER_ERROR_KMD_NOT_FOUND', "Requested kmd module doesn't exist");
+      return JSON.stringify(ctx.server.classes.kmdOf(module, ctx.server.version));
+    },
     getCpuCount: () => cpus().length,
     getUsedCpu: async (_obj, p) => {
       const interval = Math.min(Math.max(p.optInt('interval') ?? 1000, 10), 10_000);

@@ -14,9 +14,6 @@ import type { Params } from '../Params.js';
 import type { RemoteObject } from '../RemoteObject.js';
 import { kurentoErrorOf, targetOf } from './helpers.js';
 
-/** Kurento's filter classes, in the `filters` module of ServerManager's info. */
-export const FILTER_CLASSES = ['GStreamerFilter', 'ZBarFilter', 'FaceOverlayFilter', 'ImageOverlayFilter'];
-
 function pipelineOf(p: Params): { pipeline: RemoteObject; engine: MediaPipeline } {
   const pipeline = p.object('mediaPipeline', 'MediaPipeline');
   return { pipeline, engine: targetOf(pipeline, MediaPipeline) };

@@ -1,4 +1,5 @@
 import { ClassDef, type ClassSpec } from '../ClassDef.js';
+import { ClassTable } from '../ClassTable.js';
 import { KurentoError } from '../errors.js';
 import { EndpointSpec, FilterSpec, MediaElementSpec, MediaObjectSpec, MediaPipelineSpec, PassThroughSpec, ServerManagerSpec } from './core.js';
 import { BaseRtpEndpointSpec, SdpEndpointSpec, SessionEndpointSpec, WebRtcEndpointSpec } from './endpoints.js';
@@ -55,8 +56,8 @@ const SPECS: ClassSpec[] = [
   later('AlphaBlending', 'Hub'),
 ];
 
-/** Every remote class by name, with parents resolved. */
-export function buildClasses(): Map<string, ClassDef> {
+/** Every remote class, with parents resolved, by its bare and its qualified name. */
+export function buildClasses(): ClassTable {
   const specs = new Map(SPECS.map((s) => [s.name, s]));
   const defs = new Map<string, ClassDef>();
   const resolve = (name: string): ClassDef => {
@@ -69,5 +70,5 @@ export function buildClasses(): Map<string, ClassDef> {
     return def;
   };
   for (const name of specs.keys()) resolve(name);
-  return defs;
+  return new ClassTable(defs.values());
 }

@@ -37,9 +37,9 @@ export class HubPort extends MediaElement {
   }
 
   /** @internal Called by the hub: asks the element feeding this port's input for a keyframe. */
-  requestInputKeyframe(kind: MediaKind): void {
+  override requestInputKeyframe(kind: MediaKind): void {
     if (this.closed) return;
-    super.requestKeyframe(kind);
+    super.requestInputKeyframe(kind);
   }
 
   /** A new source feeds this port's input: it is the one to ask for a keyframe. */

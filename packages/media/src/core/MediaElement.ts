@@ -135,8 +135,18 @@ export abstract class MediaElement<E extends MediaElementEvents = MediaElementEv
    */
   abstract acceptRtp(stream: InboundStream, packet: RtpPacket, now: number): void;
 
-  /** Asks whoever originates this element's `kind` media for a keyframe. */
+  /**
+   * Asks whoever originates this element's `kind` media for a keyframe: the encoder of
+   * its output when setVideoFormat makes it transcode, its source otherwise.
+   */
   requestKeyframe(kind: MediaKind): void {
+    const transcoder = this.transcoders.get(kind);
+    if (transcoder?.transcoding) transcoder.child.requestKeyframe();
+    else this.requestInputKeyframe(kind);
+  }
+
+  /** Asks this element's source of `kind` for a keyframe. */
+  protected requestInputKeyframe(kind: MediaKind): void {
     this.sources.get(kind)?.requestKeyframe(kind);
   }
 
@@ -203,10 +213,16 @@ export abstract class MediaElement<E extends MediaElementEvents = MediaElementEv
       outputCodec: () => target,
       frameRate: settings.frameRate,
       bitrate: settings.bitrate,
+      keyframeDistance: 30,
     });
     const transcoder: Transcoder = { target, child, transcoding: false };
     child.on('output', (stream, packet, now) => this.distribute(stream, packet, now));
-    child.on('keyframeNeeded', () => this.requestKeyframe(kind));
+    // The transcoder's decoder needs a keyframe: elements that originate media (endpoints,
+    // filters) answer requestKeyframe themselves; the others ask their source.
+    child.on('keyframeNeeded', () => {
+      if (this.requestKeyframe === MediaElement.prototype.requestKeyframe) this.requestInputKeyframe(kind);
+      else this.requestKeyframe(kind);
+    });
     child.on('running', (running) => {
       if (transcoder.transcoding === running || this.transcoders.get(kind) !== transcoder) return;
       transcoder.transcoding = running;

@@ -12,6 +12,8 @@ export interface FilterOptions {
   gstLaunch?: string;
   /** The gst-inspect-1.0 executable, asked once per element whether it exists. Default 'gst-inspect-1.0'. */
   gstInspect?: string;
+  /** Restarts of a crashing child before the filter gives up and raises 'error'. Default 5. */
+  maxRestarts?: number;
 }
 
 export interface FilterEvents extends MediaElementEvents {
@@ -44,9 +46,10 @@ export abstract class Filter<E extends FilterEvents = FilterEvents> extends Medi
         kind,
         stage: () => this.stage(kind),
         gstLaunch: filterOptions.gstLaunch,
+        maxRestarts: filterOptions.maxRestarts,
       });
       child.on('output', (stream, packet, now) => this.emitRtp(stream, packet, now));
-      child.on('keyframeNeeded', () => super.requestKeyframe(kind));
+      child.on('keyframeNeeded', () => this.requestInputKeyframe(kind));
       child.on('message', (line) => {
         const message = parseBusMessage(line);
         if (message) this.onBusMessage(message);

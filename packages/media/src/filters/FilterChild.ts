@@ -20,6 +20,8 @@ export interface FilterChildOptions {
   /** Encoder settings (see FilterPipelineSpec). */
   frameRate?: FilterPipelineSpec['frameRate'];
   bitrate?: number;
+  /** Frames between forced keyframes (a safety net: keyframe requests reach the encoder as PLI). Default 60. */
+  keyframeDistance?: number;
   /** Restarts after a crash before the child gives up ('failed'). Default 5. */
   maxRestarts?: number;
   /** The gst-launch-1.0 executable. Default 'gst-launch-1.0'. */
@@ -188,6 +190,7 @@ export class FilterChild extends TypedEmitter<FilterChildEvents> {
           ssrc: this.ssrc,
           frameRate: this.options.frameRate,
           bitrate: this.options.bitrate,
+          keyframeDistance: this.options.keyframeDistance,
         })];
       },
     });

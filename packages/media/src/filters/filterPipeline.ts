@@ -112,6 +112,10 @@ export function filterPipeline(spec: FilterPipelineSpec): string[] {
   const args: string[] = [];
   if (kind === 'video') args.push('rtpbin', 'name=rtpbin');
   args.push(...depay(spec.input, spec.inputPort), '!');
+  // A stage slower than the input (face detection on a big picture) drops frames here
+  // instead of falling further and further behind; the queue's thread also lets decoding
+  // and the stage run on two cores.
+  if (kind === 'video') args.push('queue', 'max-size-buffers=2', 'max-size-bytes=0', 'max-size-time=0', 'leaky=downstream', '!');
   if (spec.stage.length > 0) args.push(...spec.stage, '!');
   if (kind === 'video' && spec.frameRate) {
     args.push('videorate', '!', `video/x-raw,framerate=${spec.frameRate.numerator}/${spec.frameRate.denominator}`, '!');

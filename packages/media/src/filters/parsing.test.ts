@@ -80,7 +80,7 @@ describe('filter helpers', () => {
     const args = filterPipeline({ input: 'VP8', output: 'H264', stage: ['videoflip', 'video-direction=4'], inputPort: 1000, outputPort: 2000, rtcpPort: 1001, ssrc: 42 });
     const text = args.join(' ');
     expect(text).toContain('port=1000 caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload=96');
-    expect(text).toMatch(/vp8dec ! videoconvert ! videoflip video-direction=4 ! videoconvert .* openh264enc .* rtph264pay pt=102 ssrc=42/);
+    expect(text).toMatch(/vp8dec ! videoconvert ! queue .*leaky=downstream ! videoflip video-direction=4 ! videoconvert .* openh264enc .* rtph264pay pt=102 ssrc=42/);
     expect(text).toContain('udpsrc address=127.0.0.1 port=1001 caps=application/x-rtcp ! rtpbin.recv_rtcp_sink_0');
     expect(() => filterPipeline({ input: 'OPUS', output: 'VP8', stage: [], inputPort: 1, outputPort: 2, rtcpPort: 3, ssrc: 1 })).toThrow();
   });

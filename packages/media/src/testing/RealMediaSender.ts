@@ -14,6 +14,13 @@ export interface RealMediaSenderOptions {
   width?: number;
   height?: number;
   videoBitrate?: number;
+  /**
+   * A still picture (PNG or JPEG) sent as the video instead of the moving test pattern,
+   * stretched to width x height, e.g. findFaceImage() for FaceOverlayFilter tests. Default: none.
+   */
+  picture?: string;
+  /** Frames per second of the video. Default 30. */
+  frameRate?: number;
 }
 
 /**
@@ -32,8 +39,12 @@ export class RealMediaSender {
     const [videoPort, audioPort] = options.ports;
     const args: string[] = ['-q'];
     if (options.video ?? true) {
+      const caps = `video/x-raw,width=${String(options.width ?? 320)},height=${String(options.height ?? 240)},framerate=${String(options.frameRate ?? 30)}/1`;
+      const source = options.picture
+        ? ['filesrc', `location=${options.picture}`, '!', 'decodebin', '!', 'videoconvert', '!', 'imagefreeze', 'is-live=true', '!', 'videoconvert', '!', 'videoscale', 'add-borders=false', '!', `${caps},pixel-aspect-ratio=1/1`]
+        : `videotestsrc is-live=true pattern=ball ! ${caps}`.split(' ');
       args.push(
-        ...`videotestsrc is-live=true pattern=ball ! video/x-raw,width=${String(options.width ?? 320)},height=${String(options.height ?? 240)},framerate=30/1`.split(' '),
+        ...source,
         ...(options.videoCodec === 'H264'
           ? `! videoconvert ! openh264enc gop-size=30 bitrate=${String(options.videoBitrate ?? 300_000)} ! h264parse ! rtph264pay pt=102 mtu=1200 config-interval=-1`
           : `! vp8enc deadline=1 keyframe-max-dist=30 target-bitrate=${String(options.videoBitrate ?? 300_000)} ! rtpvp8pay pt=96 mtu=1200`

@@ -15,7 +15,11 @@ export const FACE_IMAGE_CANDIDATES = [
   '/usr/lib/python3/dist-packages/skimage/data/astronaut.png',
 ];
 
-/** Path of the face picture, or undefined when this machine has none (see FACE_IMAGE_CANDIDATES). */
+/**
+ * Path of the face picture, or undefined when this machine has none (see
+ * FACE_IMAGE_CANDIDATES). A werift peer can send it live as its camera with
+ * `new RealMediaSender({ picture: findFaceImage(), frameRate: 10, ... })`.
+ */
 export function findFaceImage(): string | undefined {
   const fromEnv = process.env['ROUNDTABLE_FACE_IMAGE'];
   if (fromEnv && existsSync(fromEnv)) return fromEnv;

@@ -3,6 +3,8 @@ import type { DeviceId, UserId, UserInfo } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
 import type { Store, StoredSession } from '../store/Store.js';
 import { StoreError } from '../store/StoreError.js';
+import { AttemptLimiter, type AttemptLimits } from './AttemptLimiter.js';
+import { HashQueue, type HashQueueLimits } from './HashQueue.js';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword, type ScryptParams } from './passwords.js';
 import { hashToken, newToken } from './tokens.js';
 
@@ -14,13 +16,35 @@ export interface AuthServiceOptions {
   scrypt?: ScryptParams;
   /** Clock, in ms. Default `Date.now`. */
   now?: () => number;
+  /** Login and registration limits. Defaults: `DEFAULT_LOGIN_LIMITS`. */
+  limits?: LoginLimits;
 }
+
+/** How many logins and registrations are let through, per account and per address. */
+export interface LoginLimits {
+  /** Failed logins per account (by username, known or not). Default 10, decaying by one a minute; lock 30 s doubling to 15 min. */
+  account?: Partial<AttemptLimits>;
+  /** Failed logins per client address. Default 30, decaying by one every 20 s; lock 30 s doubling to 15 min. */
+  address?: Partial<AttemptLimits>;
+  /** New accounts per client address and hour (attempts on a taken name do not count). Default 30. */
+  registrationsPerHour?: number;
+  /** The password-hashing queue. Default `DEFAULT_HASH_QUEUE` (2 at once, 64 waiting, 16 per address). */
+  hashing?: HashQueueLimits;
+}
+
+export const DEFAULT_LOGIN_LIMITS = {
+  account: { maxFailures: 10, decayMs: 60_000, lockMs: 30_000, maxLockMs: 15 * 60_000 },
+  address: { maxFailures: 30, decayMs: 20_000, lockMs: 30_000, maxLockMs: 15 * 60_000 },
+  registrationsPerHour: 30,
+} as const;
 
 export interface RegisterInput {
   username: string;
   password: string;
   /** Default: the username. */
   displayName?: string;
+  /** The client's address, for the per-address limits. Default: one shared 'unknown' address. */
+  address?: string | undefined;
 }
 
 export interface LoginInput {
@@ -28,6 +52,8 @@ export interface LoginInput {
   password: string;
   /** A label for the device ("Firefox on laptop"). Default ''. */
   deviceName?: string;
+  /** The client's address, for the per-address limits. Default: one shared 'unknown' address. */
+  address?: string | undefined;
 }
 
 /** What a login (or a registration) hands the client: the bearer token is shown this once and never stored. */
@@ -55,6 +81,10 @@ export class AuthService {
   private readonly now: () => number;
   // Checked against when the user does not exist, so a login costs the same either way.
   private dummyHash: Promise<string> | undefined;
+  private readonly accountFailures: AttemptLimiter;
+  private readonly addressFailures: AttemptLimiter;
+  private readonly registrations: AttemptLimiter;
+  private readonly hashing: HashQueue;
 
   constructor(options: AuthServiceOptions) {
     this.store = options.store;
@@ -62,13 +92,35 @@ export class AuthService {
     this.scrypt = options.scrypt ?? DEFAULT_SCRYPT_PARAMS;
     this.now = options.now ?? Date.now;
     if (!(this.tokenTtlMs > 0)) throw new RangeError('tokenTtlMs must be positive');
+    const limits = options.limits ?? {};
+    this.accountFailures = new AttemptLimiter({ ...DEFAULT_LOGIN_LIMITS.account, ...limits.account }, this.now);
+    this.addressFailures = new AttemptLimiter({ ...DEFAULT_LOGIN_LIMITS.address, ...limits.address }, this.now);
+    const perHour = limits.registrationsPerHour ?? DEFAULT_LOGIN_LIMITS.registrationsPerHour;
+    if (!(perHour >= 1)) throw new RangeError('registrationsPerHour must be at least 1');
+    // A bucket of `perHour` registrations that refills one every hour / perHour.
+    const refillMs = 3_600_000 / perHour;
+    this.registrations = new AttemptLimiter({ maxFailures: perHour, decayMs: refillMs, lockMs: refillMs, maxLockMs: refillMs }, this.now);
+    this.hashing = new HashQueue(limits.hashing);
   }
 
-  /** Creates an account. A taken username rejects with CONFLICT. */
+  /** Password hashes running and waiting (for metrics and tests). */
+  get hashQueue(): { active: number; queued: number } {
+    return { active: this.hashing.active, queued: this.hashing.queued };
+  }
+
+  /**
+   * Creates an account. A taken username rejects with CONFLICT; more than
+   * `registrationsPerHour` attempts from one address with TOO_MANY_ATTEMPTS.
+   */
   async register(input: RegisterInput): Promise<UserInfo> {
+    const address = addressKey(input.address);
+    const refusal = this.registrations.refusal(address);
+    if (refusal) throw new SignalingError('TOO_MANY_ATTEMPTS', `too many registrations from this address; try again in ${seconds(refusal.retryAfterMs)} s`, refusal.retryAfterMs);
     if (await this.store.userByName(input.username)) throw new SignalingError('CONFLICT', `the username '${input.username}' is taken`);
+    // Counted once it costs a hash: a taken name is answered without one.
+    this.registrations.record(address);
     const user: UserInfo = { id: randomUUID() as UserId, username: input.username, displayName: input.displayName ?? input.username };
-    const passwordHash = await hashPassword(input.password, this.scrypt);
+    const passwordHash = await this.hashing.run(address, () => hashPassword(input.password, this.scrypt));
     try {
       await this.store.createUser({ ...user, passwordHash, createdAt: this.now() });
     } catch (error) {
@@ -79,12 +131,32 @@ export class AuthService {
     return user;
   }
 
-  /** Checks the password and opens a new device session. Wrong user or password: UNAUTHENTICATED, the same message for both. */
+  /**
+   * Checks the password and opens a new device session. Wrong user or password:
+   * UNAUTHENTICATED, the same message and the same work (a hash) for both. Too many
+   * failures for the username or from the address: TOO_MANY_ATTEMPTS with
+   * `retryAfterMs`, without checking the password; a full hashing queue: OVERLOADED.
+   */
   async login(input: LoginInput): Promise<LoginResult> {
-    const stored = await this.store.userByName(input.username);
-    const valid = await verifyPassword(input.password, stored?.passwordHash ?? (await this.getDummyHash()));
-    if (!stored || !valid) throw new SignalingError('UNAUTHENTICATED', BAD_CREDENTIALS);
-    return this.openSession({ id: stored.id, username: stored.username, displayName: stored.displayName }, input.deviceName);
+    const account = input.username.toLowerCase();
+    const address = addressKey(input.address);
+    const refusal = this.accountFailures.refusal(account) ?? this.addressFailures.refusal(address);
+    if (refusal) throw new SignalingError('TOO_MANY_ATTEMPTS', `too many failed logins; try again in ${seconds(refusal.retryAfterMs)} s`, refusal.retryAfterMs);
+    this.accountFailures.begin(account);
+    this.addressFailures.begin(address);
+    let outcome: 'failure' | 'success' | 'none' = 'none';
+    try {
+      const stored = await this.store.userByName(input.username);
+      const encoded = stored?.passwordHash ?? (await this.getDummyHash());
+      const valid = await this.hashing.run(address, () => verifyPassword(input.password, encoded));
+      outcome = stored && valid ? 'success' : 'failure';
+      if (!stored || !valid) throw new SignalingError('UNAUTHENTICATED', BAD_CREDENTIALS);
+      return await this.openSession({ id: stored.id, username: stored.username, displayName: stored.displayName }, input.deviceName);
+    } finally {
+      this.accountFailures.end(account, outcome);
+      // A success does not clear the address: its owner may be trying other accounts too.
+      this.addressFailures.end(address, outcome === 'failure' ? 'failure' : 'none');
+    }
   }
 
   /** A new device session (token) for a user whose identity is already established (e.g. just registered). */
@@ -138,7 +210,17 @@ export class AuthService {
   }
 
   private getDummyHash(): Promise<string> {
+    // Made outside the queue once; every later unknown-user login verifies against it in the queue.
     this.dummyHash ??= hashPassword(randomBytes(16).toString('hex'), this.scrypt);
     return this.dummyHash;
   }
+}
+
+function addressKey(address: string | undefined): string {
+  // IPv4 clients of a dual-stack socket show as ::ffff:a.b.c.d.
+  return address ? address.replace(/^::ffff:/, '') : 'unknown';
+}
+
+function seconds(ms: number): number {
+  return Math.ceil(ms / 1000);
 }

@@ -13,9 +13,14 @@ export interface OpenRoom {
 /** At most this many people in an open room (the same cap as calls). */
 export const MAX_ROOM_MEMBERS = 9;
 
+/** Open rooms one user may be in at once, by default. */
+export const DEFAULT_MAX_ROOMS_PER_USER = 4;
+
 export interface RoomServiceOptions {
   /** People per room. Default 9 (`MAX_ROOM_MEMBERS`). */
   maxMembers?: number;
+  /** Open rooms one user may be in at once (a further join: QUOTA_EXCEEDED). Default 4. */
+  maxRoomsPerUser?: number;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -28,6 +33,9 @@ export class RoomService {
   private readonly rooms = new Map<RoomName, OpenRoom>();
   private readonly opening = new Map<RoomName, Promise<OpenRoom>>();
   private readonly maxMembers: number;
+  private readonly maxRoomsPerUser: number;
+  /** Joins in progress per user, counted against the quota until they end. */
+  private readonly joining = new Map<UserId, number>();
   private readonly log: Logger;
 
   constructor(
@@ -36,6 +44,8 @@ export class RoomService {
     options: RoomServiceOptions = {},
   ) {
     this.maxMembers = options.maxMembers ?? MAX_ROOM_MEMBERS;
+    this.maxRoomsPerUser = options.maxRoomsPerUser ?? DEFAULT_MAX_ROOMS_PER_USER;
+    if (!(this.maxRoomsPerUser >= 1)) throw new RangeError('maxRoomsPerUser must be at least 1');
     this.log = options.logger ?? silentLogger;
     router.onDeviceGone((link) => {
       for (const room of this.rooms.values()) if (room.members.get(link.userId) === link) void this.leave(room, link.userId);
@@ -70,7 +80,30 @@ export class RoomService {
     for (const room of [...this.rooms.values()]) await this.closeRoom(room);
   }
 
+  /** The rooms `user` is in. */
+  roomsOf(user: UserId): RoomName[] {
+    return [...this.rooms.values()].filter((room) => room.members.has(user)).map((room) => room.name);
+  }
+
   private async join(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
+    const me = ctx.link.userId;
+    // Checked before the room is opened: a refused join leaves no media room behind.
+    const inRooms = this.roomsOf(me);
+    const pending = this.joining.get(me) ?? 0;
+    if (!inRooms.includes(r.room) && inRooms.length + pending >= this.maxRoomsPerUser) {
+      throw new SignalingError('QUOTA_EXCEEDED', `you are in ${inRooms.length + pending} open rooms, the most one user may be in at once (${this.maxRoomsPerUser}); leave one first`);
+    }
+    this.joining.set(me, pending + 1);
+    try {
+      return await this.joinRoom(r, ctx);
+    } finally {
+      const left = (this.joining.get(me) ?? 1) - 1;
+      if (left > 0) this.joining.set(me, left);
+      else this.joining.delete(me);
+    }
+  }
+
+  private async joinRoom(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
     const me = ctx.link.userId;
     let room = await this.open(r.room);
     const current = room.members.get(me);

@@ -28,6 +28,8 @@ export interface ConnectionLimits {
   maxBufferedBytes: number;
   /** Requests that may wait while one runs; more are refused with RATE_LIMITED. */
   maxQueuedRequests: number;
+  /** Sockets one account may have bound (by `hello`) at once, over all its devices. */
+  maxSocketsPerUser: number;
 }
 
 /** What a connection needs from its server. */
@@ -230,11 +232,11 @@ export class Connection {
   private async handleOpen(request: ClientRequest): Promise<unknown> {
     switch (request.type) {
       case 'register': {
-        const user = await this.host.auth.register({ username: request.username, password: request.password, displayName: request.displayName });
+        const user = await this.host.auth.register({ username: request.username, password: request.password, displayName: request.displayName, address: this.remoteAddress });
         return this.host.auth.openSession(user) satisfies Promise<RegisterResult>;
       }
       case 'login':
-        return this.host.auth.login({ username: request.username, password: request.password, deviceName: request.deviceName });
+        return this.host.auth.login({ username: request.username, password: request.password, deviceName: request.deviceName, address: this.remoteAddress });
       case 'hello':
         return this.hello(request);
       default:
@@ -258,6 +260,10 @@ export class Connection {
     if (this.closing) throw new SignalingError('INVALID_STATE', 'the socket is closing');
     if (this.binding?.session.tokenHash !== session.tokenHash) {
       // A socket serves one device at a time: a hello with another token switches it.
+      const bound = this.host.router.devicesOf(session.userId).filter((link) => link !== this.binding?.link).length;
+      if (bound >= this.host.limits.maxSocketsPerUser) {
+        throw new SignalingError('QUOTA_EXCEEDED', `this account has ${bound} sockets open, the most at once (${this.host.limits.maxSocketsPerUser}); close one first`);
+      }
       this.unbind();
       const link = new SocketLink(session.userId, session.deviceId, (frame) => this.send(frame));
       this.binding = { session, link };
@@ -286,7 +292,7 @@ export class Connection {
 
   private respondWithError(envelope: Envelope, error: unknown): void {
     if (error instanceof SignalingError) {
-      this.sendError(envelope.id, error.code, error.message);
+      this.sendError(envelope.id, error.code, error.message, error.retryAfterMs);
       return;
     }
     if (error instanceof RequestTimeout) {
@@ -304,8 +310,8 @@ export class Connection {
     this.host.observe?.('', code);
   }
 
-  private sendError(id: number | null, code: ErrorCode, message: string): void {
-    this.send({ id, ok: false, error: { code, message } });
+  private sendError(id: number | null, code: ErrorCode, message: string, retryAfterMs?: number): void {
+    this.send({ id, ok: false, error: retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs: Math.ceil(retryAfterMs) } });
   }
 
   private send(frame: object): void {

@@ -6,6 +6,8 @@ export class SignalingError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Sent as `error.retryAfterMs` (TOO_MANY_ATTEMPTS, OVERLOADED): when trying again may succeed. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'SignalingError';

@@ -57,6 +57,8 @@ export interface SignalingServerOptions {
   pingIntervalMs?: number;
   /** Outgoing bytes a socket may have queued before it is cut as a slow consumer. Default 8 MiB. */
   maxBufferedBytes?: number;
+  /** Sockets one account may have bound by `hello` at once (one more: QUOTA_EXCEEDED). Default 20. */
+  maxSocketsPerUser?: number;
   /** How long close() waits for clients to answer the close handshake before cutting them. Default 1 s. */
   closeGraceMs?: number;
   /** Default: silent. */
@@ -82,6 +84,7 @@ const DEFAULTS = {
   maxQueuedRequests: 32,
   addressRatePerSecond: 500,
   addressBurst: 1000,
+  maxSocketsPerUser: 20,
 } as const;
 
 /**
@@ -111,6 +114,7 @@ export class SignalingServer {
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
       maxQueuedRequests: options.maxQueuedRequests ?? DEFAULTS.maxQueuedRequests,
+      maxSocketsPerUser: options.maxSocketsPerUser ?? DEFAULTS.maxSocketsPerUser,
     };
     this.allowedOrigins = [...(options.allowedOrigins ?? [])];
     this.path = options.path ?? DEFAULTS.path;

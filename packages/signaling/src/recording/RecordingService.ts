@@ -37,14 +37,50 @@ export interface RecordingServiceOptions {
   linkTtlMs?: number;
   /** Key of the signed links. Default: random per process (links die with a restart). */
   linkSecret?: Buffer;
+  /** Quotas and retention. Defaults: `DEFAULT_RECORDING_LIMITS`. */
+  limits?: RecordingLimits;
+  /** Clock, in ms (retention ages, timestamps). Default `Date.now`. */
+  now?: () => number;
   logger?: Logger;
 }
+
+export interface RecordingLimits {
+  /** Recordings one user may have running at once (started by them). Default 2. */
+  maxActivePerUser?: number;
+  /** Recordings running at once on this server (each is a few child processes). Default 4. */
+  maxActive?: number;
+  /** Bytes of recordings one user may have (the ones they started, finished and running); 0: no limit. Default 5 GiB. */
+  diskQuotaPerUserBytes?: number;
+  /** Bytes of all recordings; 0: no limit. Default 50 GiB. */
+  diskQuotaTotalBytes?: number;
+  /** How often running recordings are measured against the disk quotas (ms). Default 5000. */
+  quotaCheckIntervalMs?: number;
+  /** Recordings older than this many days (by their end) are deleted; 0: kept for ever. Default 0. */
+  retentionDays?: number;
+  /** How often the retention sweep runs (ms). Default 1 hour. */
+  retentionSweepIntervalMs?: number;
+}
+
+const GIB = 1024 ** 3;
+export const DEFAULT_RECORDING_LIMITS = {
+  maxActivePerUser: 2,
+  maxActive: 4,
+  diskQuotaPerUserBytes: 5 * GIB,
+  diskQuotaTotalBytes: 50 * GIB,
+  quotaCheckIntervalMs: 5000,
+  retentionDays: 0,
+  retentionSweepIntervalMs: 3_600_000,
+} as const satisfies Required<RecordingLimits>;
+
+const DAY_MS = 24 * 3_600_000;
 
 interface Active {
   info: RecordingInfo;
   target: { kind: 'call'; id: CallId } | { kind: 'room'; name: RoomName };
   room: MediaRoom;
   stoppedBy: UserId | null;
+  /** Set when the server stopped it for the disk quota. */
+  reason?: 'diskQuota';
 }
 
 const PATH = /^\/recordings\/([A-Za-z0-9-]{1,64})$/;
@@ -61,11 +97,28 @@ export class RecordingService {
   private readonly watched = new WeakSet<MediaRoom>();
   private readonly secret: Buffer;
   private readonly log: Logger;
+  private readonly limits: Required<RecordingLimits>;
+  private readonly now: () => number;
+  /** Sizes of the finished recordings by who started them, loaded once from the store. */
+  private finishedSizes: Promise<Map<RecordingId, { startedBy: UserId; size: number }>> | undefined;
+  private quotaTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly options: RecordingServiceOptions) {
     this.store = new RecordingStore(options.directory);
     this.secret = options.linkSecret ?? randomBytes(32);
     this.log = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+    this.limits = { ...DEFAULT_RECORDING_LIMITS, ...definedOnly(options.limits ?? {}) };
+    const l = this.limits;
+    if (!(l.maxActivePerUser >= 1) || !(l.maxActive >= 1)) throw new RangeError('maxActivePerUser and maxActive must be at least 1');
+    if (!(l.diskQuotaPerUserBytes >= 0) || !(l.diskQuotaTotalBytes >= 0) || !(l.retentionDays >= 0)) throw new RangeError('disk quotas and retentionDays must not be negative');
+    if (!(l.quotaCheckIntervalMs > 0) || !(l.retentionSweepIntervalMs > 0)) throw new RangeError('check intervals must be positive');
+    if (l.retentionDays > 0) {
+      this.sweepTimer = setInterval(() => void this.sweep().catch((error: unknown) => this.log.warn({ event: 'retentionSweepFailed', err: error }, 'retention sweep failed')), l.retentionSweepIntervalMs);
+      this.sweepTimer.unref();
+    }
   }
 
   /** Marks recordings left 'recording' by a previous process (it stopped without finishing them) as failed. */
@@ -82,6 +135,7 @@ export class RecordingService {
       'room.record': (r, ctx) => this.roomRecord(r, ctx),
       'recordings.list': (_r, ctx) => this.list(ctx.link.userId),
       'recordings.link': (r, ctx) => this.link(r, ctx),
+      'recordings.delete': (r, ctx) => this.deleteRequest(r, ctx),
     };
   }
 
@@ -89,9 +143,52 @@ export class RecordingService {
     return this.active.size;
   }
 
-  /** Stops every recording (server shutdown), finishing the files. */
+  /** Stops every recording (server shutdown), finishing the files, and the quota and retention timers. */
   async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    clearInterval(this.quotaTimer);
+    this.quotaTimer = undefined;
     for (const room of [...this.active.keys()]) await room.stopRecording().catch(() => undefined);
+  }
+
+  /**
+   * Bytes of recordings, in total and started by `user`: the finished ones as stored,
+   * the running ones as their files are now.
+   */
+  async diskUsage(user?: UserId): Promise<{ total: number; user: number }> {
+    let total = 0;
+    let mine = 0;
+    for (const entry of (await this.sizes()).values()) {
+      total += entry.size;
+      if (entry.startedBy === user) mine += entry.size;
+    }
+    for (const active of this.active.values()) {
+      const size = (await sizeOf(this.store.filePath(active.info.id))) ?? 0;
+      total += size;
+      if (active.info.startedBy === user) mine += size;
+    }
+    return { total, user: mine };
+  }
+
+  /**
+   * Retention: deletes the finished recordings that ended more than `retentionDays` ago
+   * (running ones are never touched). Runs every `retentionSweepIntervalMs` when
+   * retention is on; returns the ids deleted.
+   */
+  async sweep(): Promise<RecordingId[]> {
+    const days = this.limits.retentionDays;
+    if (days <= 0) return [];
+    const before = this.now() - days * DAY_MS;
+    const deleted: RecordingId[] = [];
+    for (const info of await this.store.all()) {
+      if (info.status === 'recording' || this.isActive(info.id)) continue;
+      if ((info.endedAt ?? info.startedAt) >= before) continue;
+      await this.remove(info.id);
+      deleted.push(info.id);
+    }
+    if (deleted.length > 0) this.log.info({ event: 'retentionSweep', deleted: deleted.length, retentionDays: days }, 'old recordings deleted');
+    return deleted;
   }
 
   /** Serves GET /recordings/<id>; returns false for other paths. */
@@ -144,6 +241,11 @@ export class RecordingService {
 
   private async start(room: MediaRoom, target: Active['target'], me: UserId, participants: UserId[], video: boolean): Promise<{ recordingId: RecordingId }> {
     if (this.active.has(room) || room.recording) throw new SignalingError('INVALID_STATE', 'already being recorded');
+    this.checkActiveQuotas(me);
+    await this.checkDiskQuotas(me);
+    // The disk check awaited: other starts may have run meanwhile, so the counts are checked again.
+    if (this.active.has(room) || room.recording) throw new SignalingError('INVALID_STATE', 'already being recorded');
+    this.checkActiveQuotas(me);
     const id = randomUUID() as RecordingId;
     const info: RecordingInfo = {
       id,
@@ -151,7 +253,7 @@ export class RecordingService {
       room: target.kind === 'room' ? target.name : null,
       startedBy: me,
       participants,
-      startedAt: Date.now(),
+      startedAt: this.now(),
       endedAt: null,
       status: 'recording',
       size: null,
@@ -175,7 +277,64 @@ export class RecordingService {
     }
     this.log.info({ event: 'recordingStarted', recordingId: id, ...this.targetIds(target), userId: me }, 'recording started');
     this.notify(active, true, me);
+    this.watchQuota();
     return { recordingId: id };
+  }
+
+  /** Refuses a start (QUOTA_EXCEEDED) that would pass the running recordings of the user or of the server. */
+  private checkActiveQuotas(me: UserId): void {
+    const l = this.limits;
+    const mine = [...this.active.values()].filter((a) => a.info.startedBy === me).length;
+    if (mine >= l.maxActivePerUser) throw new SignalingError('QUOTA_EXCEEDED', `you are running ${mine} recordings, the most one user may run at once (${l.maxActivePerUser})`);
+    if (this.active.size >= l.maxActive) throw new SignalingError('QUOTA_EXCEEDED', `the server is running ${this.active.size} recordings, its most at once (${l.maxActive}); try again later`);
+  }
+
+  /** Refuses a start (QUOTA_EXCEEDED) when the user's or the server's recordings fill their disk quota. */
+  private async checkDiskQuotas(me: UserId): Promise<void> {
+    const l = this.limits;
+    if (l.diskQuotaPerUserBytes === 0 && l.diskQuotaTotalBytes === 0) return;
+    const usage = await this.diskUsage(me);
+    if (l.diskQuotaPerUserBytes > 0 && usage.user >= l.diskQuotaPerUserBytes) {
+      throw new SignalingError('QUOTA_EXCEEDED', `your recordings take ${usage.user} bytes, your disk quota is ${l.diskQuotaPerUserBytes}; delete some first`);
+    }
+    if (l.diskQuotaTotalBytes > 0 && usage.total >= l.diskQuotaTotalBytes) {
+      throw new SignalingError('QUOTA_EXCEEDED', `the server's recordings take ${usage.total} bytes, its disk quota is ${l.diskQuotaTotalBytes}`);
+    }
+  }
+
+  /** While anything records, measures the running recordings against the disk quotas now and then. */
+  private watchQuota(): void {
+    if (this.quotaTimer || this.closed) return;
+    if (this.limits.diskQuotaPerUserBytes === 0 && this.limits.diskQuotaTotalBytes === 0) return;
+    this.quotaTimer = setInterval(() => void this.enforceDiskQuota().catch((error: unknown) => this.log.warn({ event: 'diskQuotaCheckFailed', err: error }, 'disk quota check failed')), this.limits.quotaCheckIntervalMs);
+    this.quotaTimer.unref();
+  }
+
+  /**
+   * Stops (cleanly: the file is finished and playable) every running recording whose
+   * starter is over their disk quota, or all of them when the server is over its quota.
+   * Everyone in the call or room is told, with `reason: 'diskQuota'`.
+   */
+  async enforceDiskQuota(): Promise<RecordingId[]> {
+    if (this.active.size === 0) {
+      clearInterval(this.quotaTimer);
+      this.quotaTimer = undefined;
+      return [];
+    }
+    const l = this.limits;
+    const total = l.diskQuotaTotalBytes > 0 ? (await this.diskUsage()).total : 0;
+    const overTotal = l.diskQuotaTotalBytes > 0 && total >= l.diskQuotaTotalBytes;
+    const stopped: RecordingId[] = [];
+    for (const active of [...this.active.values()]) {
+      if (active.reason) continue;
+      const over = overTotal || (l.diskQuotaPerUserBytes > 0 && (await this.diskUsage(active.info.startedBy)).user >= l.diskQuotaPerUserBytes);
+      if (!over || this.active.get(active.room) !== active) continue;
+      active.reason = 'diskQuota';
+      this.log.warn({ event: 'recordingOverQuota', recordingId: active.info.id, userId: active.info.startedBy, serverQuota: overTotal }, 'stopping a recording: disk quota reached');
+      stopped.push(active.info.id);
+      await active.room.stopRecording().catch((error: unknown) => this.log.warn({ event: 'recordingStopFailed', recordingId: active.info.id, err: error }, 'could not stop a recording'));
+    }
+    return stopped;
   }
 
   private async stop(room: MediaRoom, me: UserId): Promise<{ recordingId: RecordingId }> {
@@ -195,14 +354,46 @@ export class RecordingService {
     const info: RecordingInfo = {
       ...active.info,
       participants: [...participants],
-      endedAt: Date.now(),
+      endedAt: this.now(),
       status: result.ok ? 'complete' : 'failed',
       size: await sizeOf(result.path),
     };
     active.info = info;
+    (await this.sizes()).set(info.id, { startedBy: info.startedBy, size: info.size ?? 0 });
     await this.store.save(info).catch((error: unknown) => this.log.warn({ event: 'recordingSaveFailed', recordingId: info.id, err: error }, 'recording metadata not saved'));
     this.log.info({ event: 'recordingStopped', recordingId: info.id, ...this.targetIds(active.target), userId: active.stoppedBy, ok: result.ok, size: info.size }, 'recording stopped');
-    this.notify(active, false, active.stoppedBy);
+    this.notify(active, false, active.stoppedBy, active.reason);
+  }
+
+  /** Deletes a recording its caller started (the file and its entry); others' are FORBIDDEN, running ones INVALID_STATE. */
+  private async deleteRequest(r: RequestOf<'recordings.delete'>, ctx: RequestContext): Promise<Record<string, never>> {
+    const me = ctx.link.userId;
+    const info = await this.store.get(r.recordingId);
+    if (!info || !mayAccess(info, me)) throw new SignalingError('NOT_FOUND', `no recording ${r.recordingId}`);
+    if (info.startedBy !== me) throw new SignalingError('FORBIDDEN', 'only the person who started a recording can delete it');
+    if (info.status === 'recording' || this.isActive(info.id)) throw new SignalingError('INVALID_STATE', 'the recording is still running; stop it first');
+    await this.remove(info.id);
+    this.log.info({ event: 'recordingDeleted', recordingId: info.id, userId: me }, 'recording deleted');
+    return {};
+  }
+
+  private async remove(id: RecordingId): Promise<void> {
+    await this.store.delete(id);
+    (await this.sizes()).delete(id);
+  }
+
+  private isActive(id: RecordingId): boolean {
+    for (const active of this.active.values()) if (active.info.id === id) return true;
+    return false;
+  }
+
+  private sizes(): Promise<Map<RecordingId, { startedBy: UserId; size: number }>> {
+    this.finishedSizes ??= this.store.all().then((all) => {
+      const map = new Map<RecordingId, { startedBy: UserId; size: number }>();
+      for (const info of all) if (info.status !== 'recording') map.set(info.id, { startedBy: info.startedBy, size: info.size ?? 0 });
+      return map;
+    });
+    return this.finishedSizes;
   }
 
   private async list(me: UserId): Promise<RecordingInfo[]> {
@@ -224,12 +415,13 @@ export class RecordingService {
   }
 
   /** Tells everyone in the call or room (and everyone recorded, once it is over). */
-  private notify(active: Active, recording: boolean, by: UserId | null): void {
+  private notify(active: Active, recording: boolean, by: UserId | null, reason?: 'diskQuota'): void {
     const users = new Set([...this.currentParticipants(active), ...(recording ? [] : active.info.participants)]);
+    const why = reason ? { reason } : {};
     const n: ServerNotification =
       active.target.kind === 'call'
-        ? { type: 'call.recording', callId: active.target.id, recording, by, recordingId: active.info.id, sentAt: Date.now() }
-        : { type: 'room.recording', room: active.target.name, recording, by, recordingId: active.info.id, sentAt: Date.now() };
+        ? { type: 'call.recording', callId: active.target.id, recording, by, recordingId: active.info.id, sentAt: Date.now(), ...why }
+        : { type: 'room.recording', room: active.target.name, recording, by, recordingId: active.info.id, sentAt: Date.now(), ...why };
     for (const user of users) this.options.router.sendToUser(user, n);
   }
 
@@ -325,4 +517,8 @@ function reply(response: ServerResponse, status: number, text: string): true {
   response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   response.end(text);
   return true;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RecordingId, RecordingInfo } from '@roundtable/protocol';
 
@@ -40,5 +40,12 @@ export class RecordingStore {
       if (info) out.push(info);
     }
     return out.sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /** Removes a recording: its metadata first (so it leaves every list at once), then its file. */
+  async delete(id: RecordingId): Promise<void> {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) return;
+    await rm(join(this.dir, `${id}.json`), { force: true });
+    await rm(this.filePath(id), { force: true });
   }
 }

@@ -1,4 +1,5 @@
-import { AuthService } from '../auth/AuthService.js';
+import { AuthService, type LoginLimits } from '../auth/AuthService.js';
+import type { ScryptParams } from '../auth/passwords.js';
 import { IceServers, type IceServersOptions } from '../ice/IceServers.js';
 import { iceHandlers } from '../ice/iceHandlers.js';
 import { ImService } from '../im/ImService.js';
@@ -23,6 +24,10 @@ export interface TestServerOptions {
   dbPath?: string;
   /** Default 30 days. */
   tokenTtlMs?: number;
+  /** Login and registration limits. Default: the product's (`DEFAULT_LOGIN_LIMITS`). */
+  loginLimits?: LoginLimits;
+  /** scrypt cost. Default: a cheap one (N 1024), so a suite can register many users. */
+  scrypt?: ScryptParams;
   /** Default: one STUN and one TURN URL with a test secret. */
   iceServers?: IceServersOptions;
   /** SignalingServer limits (frame size, rate, ping...). */
@@ -55,7 +60,12 @@ export class TestServer implements TestServerParts {
   static async start(options: TestServerOptions = {}): Promise<TestServer> {
     const store = new SqliteStore({ path: options.dbPath ?? ':memory:' });
     const router = new InMemoryRouter(options.logger ? { logger: options.logger } : {});
-    const auth = new AuthService({ store, scrypt: TEST_SCRYPT, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}) });
+    const auth = new AuthService({
+      store,
+      scrypt: options.scrypt ?? TEST_SCRYPT,
+      ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}),
+      ...(options.loginLimits ? { limits: options.loginLimits } : {}),
+    });
     const im = new ImService({ store, router });
     const ice = new IceServers(options.iceServers ?? { urls: ['stun:127.0.0.1:3478', 'turn:127.0.0.1:3478'], sharedSecret: 'test-secret' });
     const handlers = [imHandlers(im), iceHandlers(ice), ...(options.modules?.({ store, router, auth, im }) ?? [])];

@@ -149,6 +149,17 @@ export class AppState {
     }
   }
 
+  /** Deletes a recording this user started; it leaves the list. */
+  async deleteRecording(id: RecordingId): Promise<void> {
+    const client = this.requireClient();
+    try {
+      await client.deleteRecording(id);
+      this.state.recordings = this.state.recordings.filter((row) => row.info.id !== id);
+    } catch (error) {
+      this.state.error = messageOf(error);
+    }
+  }
+
   private async recordingUrl(client: RoundtableClient, id: RecordingId): Promise<string | null> {
     return (await client.recordingLink(id).catch(() => null))?.url ?? null;
   }
