@@ -1,4 +1,3 @@
-import kurentoClient from 'kurento-client';
 import type { KurentoClientInstance, KurentoElement, MediaPipeline } from 'kurento-client';
 import { liveChildPids } from '@roundtable/media';
 import { createWeriftPeer, decodeVp8, McuTestPeer, type McuTestPeerOptions } from '@roundtable/media/testing';
@@ -14,11 +13,7 @@ afterAll(async () => {
   await until(() => liveChildPids().length === 0, 10_000);
 });
 
-async function kurento(): Promise<KurentoClientInstance> {
-  const client = await kurentoClient(h.url, { failAfter: 1 });
-  cleanup.push(() => client.close());
-  return client;
-}
+const kurento = (): Promise<KurentoClientInstance> => h.officialClient();
 
 interface Member {
   peer: McuTestPeer;

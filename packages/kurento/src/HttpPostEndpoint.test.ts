@@ -4,12 +4,12 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import kurentoClient from 'kurento-client';
-import type { KurentoClientInstance, KurentoObject } from 'kurento-client';
+import type { KurentoClientInstance } from 'kurento-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KurentoServer } from './KurentoServer.js';
 import { RawClient } from './testing/RawClient.js';
 import { useKurentoHarness } from './testing/harness.js';
+import { callOperation, makeWebmClip, mediaToolsAvailable } from './testing/officialClient.js';
 import { connectThroughKurento, until, viewerPeer } from './testing/kurentoPeers.js';
 
 // Ports: the servers' media 62550-62699.
@@ -21,25 +21,12 @@ const clip = join(dir, 'clip.webm');
 const bigClip = join(dir, 'big.webm');
 /** H.264 + AAC with its index first, as `-movflags +faststart` writes it. */
 const mp4Clip = join(dir, 'clip.mp4');
-const tools = hasTools();
+const tools = mediaToolsAvailable('HttpPostEndpoint tests', ['ffmpeg', 'ffprobe']);
 
-function hasTools(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v ffmpeg && command -v ffprobe'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env['CI']) throw new Error('HttpPostEndpoint tests need ffmpeg and ffprobe (CI installs them)');
-    console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING HttpPostEndpoint tests: ffmpeg/ffprobe missing.\n!! Under CI (CI set) they fail instead.\n${'!'.repeat(78)}\n`);
-    return false;
-  }
-}
 
 beforeAll(() => {
   if (!tools) return;
-  execFileSync('ffmpeg', [
-    ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30:duration=3', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3'],
-    ...['-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '500k', '-c:a', 'libopus', clip],
-  ]);
+  makeWebmClip(clip);
   execFileSync('ffmpeg', [
     ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30:duration=4', '-f', 'lavfi', '-i', 'sine=frequency=660:duration=4'],
     // Near-lossless quantisers make a small picture big (about 700 KB) at little encoding cost.
@@ -52,18 +39,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function kurento(): Promise<KurentoClientInstance> {
-  const client = await kurentoClient(h.url, { failAfter: 1 });
-  cleanup.push(() => client.close());
-  return client;
-}
+const kurento = (): Promise<KurentoClientInstance> => h.officialClient();
 
-function call<T = unknown>(obj: KurentoObject, operation: string, ...args: unknown[]): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const callback = (error: unknown, result: T): void => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result));
-    (obj[operation] as (...a: unknown[]) => unknown).apply(obj, [...args, callback]);
-  });
-}
+const call = callOperation;
 
 interface Answer {
   status: number;

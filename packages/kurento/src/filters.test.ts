@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import kurentoClient from 'kurento-client';
-import type { KurentoClientInstance, KurentoObject } from 'kurento-client';
+import type { KurentoClientInstance } from 'kurento-client';
 import { ASTRONAUT_FACE_320x240, RealMediaSender, colorShare, createWeriftPeer, decodeVp8, findFaceImage, makeStillClip, solidPng } from '@roundtable/media/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaStreamTrack } from 'werift';
 import { useKurentoHarness } from './testing/harness.js';
+import { callOperation } from './testing/officialClient.js';
 import { connectThroughKurento, receivedBy, until, viewerPeer } from './testing/kurentoPeers.js';
 
 // Ports: the server's media 63100-63269; test encoders from 63280.
@@ -57,19 +58,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function kurento(): Promise<KurentoClientInstance> {
-  const client = await kurentoClient(h.url, { failAfter: 1 });
-  cleanup.push(() => client.close());
-  return client;
-}
+const kurento = (): Promise<KurentoClientInstance> => h.officialClient();
 
 /** Calls an operation the typings do not list, rejecting on an error answer. */
-function call<T = unknown>(obj: KurentoObject, operation: string, ...args: unknown[]): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const callback = (error: unknown, result: T): void => (error ? reject(error instanceof Error ? error : new Error(JSON.stringify(error))) : resolve(result));
-    (obj[operation] as (...a: unknown[]) => unknown).apply(obj, [...args, callback]);
-  });
-}
+const call = callOperation;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

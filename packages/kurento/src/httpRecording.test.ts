@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline as pump } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import kurentoClient from 'kurento-client';
-import type { KurentoClientInstance, KurentoObject } from 'kurento-client';
+import type { KurentoClientInstance } from 'kurento-client';
 import { probeMedia } from '@roundtable/media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKurentoHarness } from './testing/harness.js';
+import { callOperation, makeWebmClip, mediaToolsAvailable } from './testing/officialClient.js';
 import { until } from './testing/kurentoPeers.js';
 
 // Ports: the server's media 62400-62549.
@@ -19,25 +18,12 @@ const spool = join(dir, 'spool');
 const h = useKurentoHarness([62400, 62549], { recordingSpoolDir: spool });
 const cleanup = h.cleanup;
 const clip = join(dir, 'clip.webm');
-const tools = hasTools();
+const tools = mediaToolsAvailable('Kurento HTTP recording tests', ['gst-launch-1.0', 'ffmpeg', 'ffprobe']);
 
-function hasTools(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v gst-launch-1.0 && command -v ffmpeg && command -v ffprobe'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env['CI']) throw new Error('recording tests need gst-launch-1.0, ffmpeg and ffprobe (CI installs them)');
-    console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING Kurento HTTP recording tests: gst-launch-1.0/ffmpeg/ffprobe missing.\n!! Under CI (CI set) they fail instead.\n${'!'.repeat(78)}\n`);
-    return false;
-  }
-}
 
 beforeAll(() => {
   if (!tools) return;
-  execFileSync('ffmpeg', [
-    ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30:duration=3', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3'],
-    ...['-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '500k', '-c:a', 'libopus', clip],
-  ]);
+  makeWebmClip(clip);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -68,18 +54,9 @@ async function uploadServer(status: number | 'cut'): Promise<{ url: string; uplo
   return { url: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`, uploads, server };
 }
 
-async function kurento(): Promise<KurentoClientInstance> {
-  const client = await kurentoClient(h.url, { failAfter: 1 });
-  cleanup.push(() => client.close());
-  return client;
-}
+const kurento = (): Promise<KurentoClientInstance> => h.officialClient();
 
-function call<T = unknown>(obj: KurentoObject, operation: string, ...args: unknown[]): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const callback = (error: unknown, result: T): void => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result));
-    (obj[operation] as (...a: unknown[]) => unknown).apply(obj, [...args, callback]);
-  });
-}
+const call = callOperation;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,4 +1,3 @@
-import kurentoClient from 'kurento-client';
 import type { KurentoClientInstance, KurentoElement } from 'kurento-client';
 import { PortAllocator, UdpMux } from '@roundtable/media';
 import { FakePublisher, createWeriftPeer } from '@roundtable/media/testing';
@@ -11,11 +10,7 @@ const RANGE: [number, number] = [49500, 49999];
 const h = useKurentoHarness(RANGE);
 const cleanup = h.cleanup;
 
-async function kurento(): Promise<KurentoClientInstance> {
-  const client = await kurentoClient(h.url, { failAfter: 1 });
-  cleanup.push(() => client.close());
-  return client;
-}
+const kurento = (): Promise<KurentoClientInstance> => h.officialClient();
 
 function peer(): WeriftPeerConnection {
   const pc = createWeriftPeer(h.stunUrl);

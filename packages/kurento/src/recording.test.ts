@@ -1,16 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import kurentoClient from 'kurento-client';
-import type { KurentoClientInstance, KurentoObject } from 'kurento-client';
+import type { KurentoClientInstance } from 'kurento-client';
 import { SupervisedProcess, probeMedia } from '@roundtable/media';
 import { RealMediaSender, createWeriftPeer } from '@roundtable/media/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaStreamTrack, type RTCPeerConnection as WeriftPeerConnection } from 'werift';
 import { RawClient } from './testing/RawClient.js';
 import { useKurentoHarness } from './testing/harness.js';
+import { callOperation, makeWebmClip, mediaToolsAvailable } from './testing/officialClient.js';
 import { connectThroughKurento, receivedBy, until, viewerPeer, type Received } from './testing/kurentoPeers.js';
 
 // Ports: the server's media 55400-55589; test encoders from 55950.
@@ -19,45 +18,18 @@ const cleanup = h.cleanup;
 const dir = mkdtempSync(join(tmpdir(), 'rt-kurento-rec-'));
 const clip = join(dir, 'clip.webm');
 let nextSenderPort = 55950;
-const tools = hasTools();
+const tools = mediaToolsAvailable('Kurento recording tests', ['gst-launch-1.0', 'ffmpeg', 'ffprobe']);
 
-function hasTools(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v gst-launch-1.0 && command -v ffmpeg && command -v ffprobe'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env['CI']) throw new Error('recording tests need gst-launch-1.0, ffmpeg and ffprobe (CI installs them)');
-    console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING Kurento recording tests: gst-launch-1.0/ffmpeg/ffprobe missing.\n!! Under CI (CI set) they fail instead.\n${'!'.repeat(78)}\n`);
-    return false;
-  }
-}
 
 beforeAll(() => {
   if (!tools) return;
-  execFileSync('ffmpeg', [
-    ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30:duration=3', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3'],
-    ...['-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '500k', '-c:a', 'libopus', clip],
-  ]);
+  makeWebmClip(clip);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function kurento(): Promise<KurentoClientInstance> {
-  const client = await kurentoClient(h.url, { failAfter: 1 });
-  cleanup.push(() => client.close());
-  return client;
-}
+const kurento = (): Promise<KurentoClientInstance> => h.officialClient();
 
-/**
- * Calls a Kurento operation the typings do not list. With a callback: kurento-client
- * resolves a callback-less call of a method without parameters (record(), play()) even
- * when the server answers an error.
- */
-function call<T = unknown>(obj: KurentoObject, operation: string, ...args: unknown[]): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const callback = (error: unknown, result: T): void => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result));
-    (obj[operation] as (...a: unknown[]) => unknown).apply(obj, [...args, callback]);
-  });
-}
+const call = callOperation;
 
 /** A werift peer sending real VP8 + Opus (encoded live by gst-launch) and receiving. */
 async function realPeer(frequency: number): Promise<{ pc: WeriftPeerConnection; sender: RealMediaSender; got: Received }> {

@@ -1,3 +1,4 @@
+import kurentoClient, { type KurentoClientInstance } from 'kurento-client';
 import { StunServer } from '@roundtable/media/testing';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { KurentoServer, type KurentoServerOptions } from '../KurentoServer.js';
@@ -10,6 +11,8 @@ export interface KurentoHarness {
   readonly server: KurentoServer;
   /** Functions run (last first) after each test. */
   readonly cleanup: Array<() => unknown>;
+  /** The unmodified official kurento-client, connected to the file's server; closed after the test. */
+  officialClient(): Promise<KurentoClientInstance>;
 }
 
 /**
@@ -45,5 +48,10 @@ export function useKurentoHarness(portRange: [number, number], options: Omit<Kur
       return state.server;
     },
     cleanup,
+    officialClient: async () => {
+      const client = await kurentoClient(state.url, { failAfter: 1 });
+      cleanup.push(() => client.close());
+      return client;
+    },
   };
 }
