@@ -1,3 +1,4 @@
+import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { MediaError, type MediaErrorCode } from './errors.js';
 import { PortAllocator } from './PortAllocator.js';
@@ -164,5 +165,40 @@ describe('PortAllocator', () => {
 
     expect(a).toBe(b);
     expect(other).not.toBe(a);
+  });
+});
+
+describe('PortAllocator.bindLoopback', () => {
+  const hold = (port: number): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const socket = createSocket('udp4');
+      socket.once('error', reject);
+      socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => resolve(socket));
+    });
+
+  it('skips a port another socket holds, gives it back, and binds the next', async () => {
+    const ports = new PortAllocator(64470, 64479);
+    const held = await hold(64470);
+    try {
+      const { socket, port } = await ports.bindLoopback('a test');
+      expect(port).toBe(64471);
+      expect(socket.address()).toMatchObject({ address: '127.0.0.1', port: 64471 });
+      expect(ports.inUse).toBe(1);
+      socket.close();
+      ports.release(port, 1);
+    } finally {
+      held.close();
+    }
+  });
+
+  it('answers NO_PORT_AVAILABLE naming what it was for once every attempt failed, and keeps nothing reserved', async () => {
+    const ports = new PortAllocator(64480, 64481);
+    const held = await Promise.all([hold(64480), hold(64481)]);
+    try {
+      await expect(ports.bindLoopback('a test leg', 2)).rejects.toMatchObject({ code: 'NO_PORT_AVAILABLE', message: expect.stringMatching(/^no free UDP port for a test leg after 2 attempts: /) });
+      expect(ports.inUse).toBe(0);
+    } finally {
+      for (const s of held) s.close();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { createSocket, type Socket } from 'node:dgram';
 import { MediaError } from './errors.js';
 
 /**
@@ -71,5 +72,34 @@ export class PortAllocator {
 
   release(start: number, count: number): void {
     for (let p = start; p < start + count; p++) this.reserved.delete(p);
+  }
+
+  /**
+   * Reserves a port and binds a UDP socket on 127.0.0.1 to it (the RTP leg to or from a
+   * child process). A port that another process holds is given back and the next one
+   * tried, up to `attempts`; then NO_PORT_AVAILABLE naming `what`. The caller releases
+   * the port when it closes the socket.
+   */
+  async bindLoopback(what: string, attempts = 5): Promise<{ socket: Socket; port: number }> {
+    let failure = '';
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const port = this.reserve(1);
+      const socket = createSocket('udp4');
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+        return { socket, port };
+      } catch (error) {
+        socket.close();
+        this.release(port, 1);
+        failure = error instanceof Error ? error.message : String(error);
+      }
+    }
+    throw new MediaError('NO_PORT_AVAILABLE', `no free UDP port for ${what} after ${attempts} attempts: ${failure}`);
   }
 }

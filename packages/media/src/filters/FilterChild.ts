@@ -1,4 +1,4 @@
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { RtpHeader, RtpPacket } from 'werift';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import type { PortAllocator } from '../core/PortAllocator.js';
@@ -244,35 +244,17 @@ export class FilterChild extends TypedEmitter<FilterChildEvents> {
 
   private async ensureSocket(): Promise<void> {
     if (this.socket) return;
-    for (let attempt = 0; ; attempt++) {
-      const port = this.portAllocator.reserve(1);
-      const socket = createSocket('udp4');
-      try {
-        await new Promise<void>((resolve, reject) => {
-          socket.once('error', reject);
-          socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => {
-            socket.off('error', reject);
-            resolve();
-          });
-        });
-      } catch (error) {
-        socket.close();
-        this.portAllocator.release(port, 1);
-        if (attempt < 4) continue;
-        throw error;
-      }
-      // ICMP "port unreachable" while a child (re)starts shows up here: not an error of ours.
-      socket.on('error', () => undefined);
-      socket.on('message', (msg) => this.onOutput(msg));
-      if (this.closed) {
-        socket.close();
-        this.portAllocator.release(port, 1);
-        return;
-      }
-      this.socket = socket;
-      this.outputPort = port;
+    const { socket, port } = await this.portAllocator.bindLoopback("a filter's output");
+    // ICMP "port unreachable" while a child (re)starts shows up here: not an error of ours.
+    socket.on('error', () => undefined);
+    socket.on('message', (msg) => this.onOutput(msg));
+    if (this.closed) {
+      socket.close();
+      this.portAllocator.release(port, 1);
       return;
     }
+    this.socket = socket;
+    this.outputPort = port;
   }
 
   private onOutput(msg: Buffer): void {

@@ -1,7 +1,6 @@
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { RtpPacket } from 'werift';
-import { MediaError } from '../core/errors.js';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
 import type { CodecInfo, MediaKind } from '../core/types.js';
 import { InboundStream } from '../rtp/InboundStream.js';
@@ -36,35 +35,17 @@ export class FfmpegRtpInput {
   async open(info: ProbeResult): Promise<void> {
     for (const kind of ['video', 'audio'] as const) {
       if (this.sockets.has(kind) || !info.streams.some((s) => s.kind === kind)) continue;
-      for (let attempt = 0; ; attempt++) {
-        const port = this.pipeline.ports.reserve(1);
-        const socket = createSocket('udp4');
-        try {
-          await new Promise<void>((resolve, reject) => {
-            socket.once('error', reject);
-            socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => {
-              socket.off('error', reject);
-              resolve();
-            });
-          });
-        } catch (error) {
-          socket.close();
-          this.pipeline.ports.release(port, 1);
-          if (attempt < 4) continue;
-          throw new MediaError('NO_PORT_AVAILABLE', `no free UDP port for FFmpeg's RTP: ${(error as Error).message}`);
-        }
-        if (this.closed) {
-          socket.close();
-          this.pipeline.ports.release(port, 1);
-          return;
-        }
-        socket.on('message', (data, from) => {
-          if (from.address === '127.0.0.1') this.onDatagram(kind, data);
-        });
-        socket.on('error', () => undefined);
-        this.sockets.set(kind, { socket, port });
-        break;
+      const { socket, port } = await this.pipeline.ports.bindLoopback("FFmpeg's RTP");
+      if (this.closed) {
+        socket.close();
+        this.pipeline.ports.release(port, 1);
+        return;
       }
+      socket.on('message', (data, from) => {
+        if (from.address === '127.0.0.1') this.onDatagram(kind, data);
+      });
+      socket.on('error', () => undefined);
+      this.sockets.set(kind, { socket, port });
     }
   }
 

@@ -1,4 +1,4 @@
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { mkdir, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -315,27 +315,10 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
   }
 
   private async bindSender(): Promise<Socket> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const port = this.pipeline.ports.reserve(1);
-      const socket = createSocket('udp4');
-      try {
-        await new Promise<void>((resolve, reject) => {
-          socket.once('error', reject);
-          socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => {
-            socket.off('error', reject);
-            resolve();
-          });
-        });
-      } catch {
-        socket.close();
-        this.pipeline.ports.release(port, 1);
-        continue;
-      }
-      socket.on('error', () => undefined); // ICMP unreachable while the process restarts
-      this.sendPort = port;
-      return socket;
-    }
-    throw new MediaError('NO_PORT_AVAILABLE', 'no free UDP port for the recorder');
+    const { socket, port } = await this.pipeline.ports.bindLoopback('the recorder');
+    socket.on('error', () => undefined); // ICMP unreachable while the process restarts
+    this.sendPort = port;
+    return socket;
   }
 
   private send(data: Buffer, port: number): void {
