@@ -196,13 +196,17 @@ export abstract class MediaElement<E extends MediaElementEvents = MediaElementEv
     return this.transcoders.get(kind)?.transcoding ?? false;
   }
 
+  /** Ends the transcoder of `kind`, if any (its output stops being transcoded). */
+  private dropTranscoder(kind: MediaKind): void {
+    const transcoder = this.transcoders.get(kind);
+    if (!transcoder) return;
+    this.transcoders.delete(kind);
+    transcoder.child.close();
+    if (transcoder.transcoding) this.emit('mediaTranscoding', kind, false);
+  }
+
   private setTranscoder(kind: MediaKind, target: ChildCodec | undefined, settings: { frameRate?: VideoFormat['frameRate']; bitrate?: number }): void {
-    const previous = this.transcoders.get(kind);
-    if (previous) {
-      this.transcoders.delete(kind);
-      previous.child.close();
-      if (previous.transcoding) this.emit('mediaTranscoding', kind, false);
-    }
+    this.dropTranscoder(kind);
     if (!target) return;
     const root = rootOf(this.self) as MediaObject & { ports?: unknown };
     if (!(root.ports instanceof PortAllocator)) throw new MediaError('INVALID_STATE', `${this.id} is not in a pipeline`);
@@ -266,11 +270,7 @@ export abstract class MediaElement<E extends MediaElementEvents = MediaElementEv
 
   /** Detaches every connection, both ways; for subclasses' onClose(). */
   protected disconnectAll(): void {
-    for (const [kind, t] of this.transcoders) {
-      t.child.close();
-      if (t.transcoding) this.emit('mediaTranscoding', kind, false);
-    }
-    this.transcoders.clear();
+    for (const kind of [...this.transcoders.keys()]) this.dropTranscoder(kind);
     for (const k of MEDIA_KINDS) {
       this.sources.get(k)?.detachSink(this.self, k);
       for (const sink of [...this.sinks.get(k)!]) this.detachSink(sink, k);
