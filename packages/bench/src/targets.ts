@@ -131,9 +131,10 @@ export class RoundtableTarget extends ProcessTarget {
       '--metrics', 'off',
       '--log-level', 'warn',
     ];
-    // Every simulated participant connects from this one host: lift the per-address /ws rate (docs/security.md). An
-    // environment variable, not a flag, so that older revisions (which do not know it) start with the same arguments.
-    const env = { ROUNDTABLE_WS_RATE_PER_ADDRESS: '1000000', ...process.env, ...this.extraEnv };
+    // Every simulated participant connects, and registers, from this one host: lift the per-address /ws rate and
+    // registrations (docs/security.md). Environment variables, not flags, so that older revisions (which do not know
+    // them) start with the same arguments.
+    const env = { ROUNDTABLE_WS_RATE_PER_ADDRESS: '1000000', ROUNDTABLE_REGISTRATIONS_PER_HOUR: '1000000', ...process.env, ...this.extraEnv };
     this.server = ServerProcess.start(process.execPath, args, join(dir, `${safe(this.name)}.log`), env);
     await this.server.waitReady(async () => (await fetch(`http://${host}:${port}/readyz`)).ok, 60_000);
     return { kind: 'roundtable', signalingUrl: `ws://${host}:${port}/ws` };
