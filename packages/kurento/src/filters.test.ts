@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import kurentoClient from 'kurento-client';
 import type { KurentoClientInstance } from 'kurento-client';
-import { ASTRONAUT_FACE_320x240, RealMediaSender, colorShare, createWeriftPeer, decodeVp8, findFaceImage, makeStillClip, solidPng } from '@roundtable/media/testing';
+import { ASTRONAUT_FACE_320x240, RealMediaSender, colorShare, createWeriftPeer, decodeVp8, findFaceImage, makeStillClip, solidPng, selfSignedCert } from '@roundtable/media/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaStreamTrack } from 'werift';
 import { useKurentoHarness } from './testing/harness.js';
@@ -43,9 +43,9 @@ beforeAll(async () => {
   execFileSync('qrencode', ['-o', qrPng, '-s', '6', '-m', '2', QR_TEXT]);
   await makeStillClip({ picture: qrPng, output: clips.qr, seconds: 8 });
   // Kurento's magic-mirror tutorial serves its picture over https with a self-signed certificate.
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const { key, cert } = selfSignedCert(dir);
   const hat = solidPng(32, 32, [255, 0, 0, 255]);
-  https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
+  https = createHttpsServer({ key, cert }, (req, res) => {
     if (req.url === '/img/mario-wings.png') res.writeHead(200, { 'content-type': 'image/png' }).end(hat);
     else res.writeHead(404).end();
   });

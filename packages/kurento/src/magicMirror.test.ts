@@ -6,10 +6,9 @@ import wrtc from '@roamhq/wrtc';
 import kurentoClient from 'kurento-client';
 import { FaceOverlayFilter } from '@roundtable/media';
 import type { KurentoElement } from 'kurento-client';
-import { ASTRONAUT_FACE_320x240, findFaceImage, makeFaceClip, solidPng } from '@roundtable/media/testing';
+import { ASTRONAUT_FACE_320x240, findFaceImage, makeFaceClip, solidPng, selfSignedCert } from '@roundtable/media/testing';
 import { describe, expect, it } from 'vitest';
 import { useKurentoHarness } from './testing/harness.js';
-import { selfSignedCert } from './testing/selfSignedCert.js';
 import { readY4mFrame } from './testing/y4m.js';
 import { BrowserPeer, type RTCVideoFrame } from './tutorials/BrowserPeer.js';
 
@@ -50,7 +49,7 @@ function middle(r: Rect): Rect {
 /** An https server with a self-signed certificate serving one picture, as the magic-mirror app serves its own. */
 async function servePicture(png: Buffer): Promise<{ url: string; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'rt-magic-mirror-'));
-  const { key, cert } = await selfSignedCert(dir);
+  const { key, cert } = selfSignedCert(dir);
   const server: Server = createHttpsServer({ key, cert }, (req, res) => {
     if (req.url === '/img/overlay.png') res.writeHead(200, { 'content-type': 'image/png' }).end(png);
     else res.writeHead(404).end();

@@ -1,12 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedCert, type TestCertificate } from '@roundtable/media/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_KURENTO_LIMITS } from '@roundtable/kurento';
 import { loadConfig, type ConfigSources } from './config.js';
 import { ConfigError } from './errors.js';
 import { SETTINGS, SETTING_KEYS, type SettingSpec } from './settings.js';
-import { selfSignedCert, type TestCertificate } from './testing/selfSignedCert.js';
 
 const DEFAULTS = {
   role: 'all',

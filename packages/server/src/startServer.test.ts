@@ -5,14 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawClient } from '@roundtable/kurento/testing';
 import { UdpMux } from '@roundtable/media';
-import { StunServer } from '@roundtable/media/testing';
+import { StunServer, selfSignedCert, type TestCertificate } from '@roundtable/media/testing';
 import type { CallId } from '@roundtable/protocol';
 import { pumpSignals, SfuPeer, TestClient, until } from '@roundtable/signaling/testing';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ServerError } from './errors.js';
 import { startServer, type RunningServer } from './startServer.js';
-import { selfSignedCert, type TestCertificate } from './testing/selfSignedCert.js';
 import { WsTestClient } from './testing/WsTestClient.js';
 
 const logger = pino({ level: 'silent' });

@@ -3,7 +3,7 @@ import { cp, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { selfSignedCert } from '../testing/selfSignedCert.js';
+import { selfSignedCert } from '@roundtable/media/testing';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -41,7 +41,7 @@ export class TutorialApp {
   static async start(appDir: string, kurentoUrl: string, nodeModules: string, kurentoClient = 'kurento-client'): Promise<TutorialApp> {
     const dir = await mkdtemp(join(tmpdir(), `kurento-tutorial-${basename(appDir)}-`));
     await cp(appDir, dir, { recursive: true, filter: (src) => !/[/\\](node_modules|bower_components|keys)([/\\]|$)/.test(src.slice(appDir.length)) });
-    await selfSignedCert(join(dir, 'keys'));
+    selfSignedCert(join(dir, 'keys'), { cert: 'server.crt', key: 'server.key' });
     await mkdir(join(dir, 'node_modules'));
     for (const entry of await readdir(nodeModules)) {
       if (entry.startsWith('.')) continue;

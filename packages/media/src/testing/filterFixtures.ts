@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { findFaceImage, makeFaceClip, makeStillClip, solidPng } from './faceClip
 import { useMediaHarness, type MediaHarness } from './harness.js';
 import { decodeVp8, type DecodedVideo } from './mcu.js';
 import { ProbeSink } from './probes.js';
+import { selfSignedCert } from './selfSignedCert.js';
 
 export const QR_TEXT = 'https://roundtable.example/join?room=42&who=a b,c;d"e';
 
@@ -78,9 +79,9 @@ export function useFilterFixtures(portRange: [number, number]): FilterFixtures {
       makeStillClip({ picture: pattern('smpte'), output: clips.bars, seconds: 10 }),
       makeStillClip({ picture: pattern('black'), output: clips.black, seconds: 15 }),
     ]);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const { key, cert } = selfSignedCert(dir);
     const pictures: Record<string, Buffer> = { '/red.png': solidPng(40, 40, [255, 0, 0, 255]), '/wide.png': solidPng(100, 50, [255, 0, 0, 255]) };
-    https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
+    https = createHttpsServer({ key, cert }, (req, res) => {
       const body = pictures[req.url ?? ''];
       res.writeHead(body ? 200 : 404, { 'content-type': 'image/png' }).end(body ?? '');
     });

@@ -16,3 +16,4 @@ export {
   ASTRONAUT_FACE_320x240,
   type StillClipOptions,
 } from './faceClip.js';
+export { selfSignedCert, type TestCertificate } from './selfSignedCert.js';

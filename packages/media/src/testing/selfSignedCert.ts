@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface TestCertificate {
@@ -12,12 +12,14 @@ export interface TestCertificate {
 
 /**
  * A self-signed certificate for localhost and 127.0.0.1 (P-256, one day), written to
- * `dir` as cert.pem and key.pem by the openssl command (Debian's ca-certificates
- * depends on it, so CI has it). Test-only.
+ * `dir` (made if missing) by the openssl command (Debian's ca-certificates depends on it,
+ * so CI has it): as `<name>-cert.pem` and `<name>-key.pem`, or under the file names
+ * given (Kurento's tutorial apps read `keys/server.crt` and `keys/server.key`). Test-only.
  */
-export function selfSignedCert(dir: string, name = 'localhost'): TestCertificate {
-  const certFile = join(dir, `${name}-cert.pem`);
-  const keyFile = join(dir, `${name}-key.pem`);
+export function selfSignedCert(dir: string, name: string | { cert: string; key: string } = 'localhost'): TestCertificate {
+  mkdirSync(dir, { recursive: true });
+  const certFile = join(dir, typeof name === 'string' ? `${name}-cert.pem` : name.cert);
+  const keyFile = join(dir, typeof name === 'string' ? `${name}-key.pem` : name.key);
   execFileSync(
     'openssl',
     [
