@@ -1,6 +1,11 @@
 import type { RtpPacket } from 'werift';
 import { seqDiff } from './seq.js';
 
+/** What the buffer needs of a packet: its sequence number. */
+export interface SequencedPacket {
+  readonly header: { readonly sequenceNumber: number };
+}
+
 export interface RetransmissionBufferOptions {
   /** Packets younger than this are never evicted (ms). Default 1000. */
   retentionMs?: number;
@@ -15,8 +20,8 @@ export interface RetransmissionBufferOptions {
  * at least the last `retentionMs` of packets: when a write would evict a packet younger
  * than that, the ring grows (up to `maxSize`). Answers NACKs from any sink of the source.
  */
-export class RetransmissionBuffer {
-  private slots: (RtpPacket | undefined)[];
+export class RetransmissionBuffer<P extends SequencedPacket = RtpPacket> {
+  private slots: (P | undefined)[];
   private times: Float64Array;
   private mask: number;
   private readonly retentionMs: number;
@@ -28,7 +33,7 @@ export class RetransmissionBuffer {
     this.maxSize = options.maxSize ?? 32768;
     const size = options.initialSize ?? 512;
     if (size & (size - 1) || this.maxSize & (this.maxSize - 1)) throw new RangeError('sizes must be powers of two');
-    this.slots = new Array<RtpPacket | undefined>(size);
+    this.slots = new Array<P | undefined>(size);
     this.times = new Float64Array(size);
     this.mask = size - 1;
   }
@@ -37,7 +42,7 @@ export class RetransmissionBuffer {
     return this.slots.length;
   }
 
-  push(packet: RtpPacket, now = performance.now()): void {
+  push(packet: P, now = performance.now()): void {
     const seq = packet.header.sequenceNumber;
     let index = seq & this.mask;
     const old = this.slots[index];
@@ -51,7 +56,7 @@ export class RetransmissionBuffer {
   }
 
   /** The packet with this sequence number, if it is still held. */
-  get(seq: number): RtpPacket | undefined {
+  get(seq: number): P | undefined {
     const packet = this.slots[seq & this.mask];
     return packet && packet.header.sequenceNumber === seq ? packet : undefined;
   }
@@ -63,7 +68,7 @@ export class RetransmissionBuffer {
 
   private grow(): void {
     const size = this.slots.length * 2;
-    const slots = new Array<RtpPacket | undefined>(size);
+    const slots = new Array<P | undefined>(size);
     const times = new Float64Array(size);
     const mask = size - 1;
     for (let i = 0; i < this.slots.length; i++) {

@@ -1,0 +1,221 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ClosedError } from '../core/errors.js';
+import { TypedEmitter } from '../core/TypedEmitter.js';
+import type { MediaKind } from '../core/types.js';
+import { isKeyframe } from '../rtp/keyframe.js';
+import { StreamRewriter } from '../rtp/StreamRewriter.js';
+import type { Producer } from './Producer.js';
+import { compactNtp, ntpNow, writeSr, type ReportBlock } from './rtcp.js';
+import { payloadOf, type RtpView } from './RtpView.js';
+import type { NegotiatedCodec } from './transportSdp.js';
+
+export interface ConsumerStats {
+  packets: number;
+  bytes: number;
+  /** Video packets held back until the first keyframe (at start, after resume). */
+  droppedAwaitingKeyframe: number;
+  /** Late packets from before the start point (their numbers belong to nothing). */
+  droppedBeforeStart: number;
+  nacksReceived: number;
+  retransmitted: number;
+  /** NACKed packets no longer (or never) in the producer's history. */
+  retransmitMisses: number;
+  plisReceived: number;
+  firsReceived: number;
+  receiverReports: number;
+  senderReportsSent: number;
+  /** From the subscriber's receiver reports. */
+  roundTripTime: number | undefined;
+  fractionLost: number | undefined;
+  packetsLostReported: number | undefined;
+}
+
+export interface ConsumerEvents extends Record<string, unknown[]> {
+  close: [];
+  /** The producer closed (the consumer closes right after). */
+  producerclose: [];
+}
+
+/** What a consumer asks of its transport. */
+export interface ConsumerLink {
+  /** Sends one RTP packet: `packet`'s payload with these header fields. */
+  sendRtp(packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void;
+  consumerClosed(consumer: Consumer): void;
+}
+
+/** The payload type each codec gets in a receiving transport's offer. */
+export function consumerPayloadType(codec: NegotiatedCodec): number {
+  const mime = codec.mimeType.toLowerCase();
+  if (mime === 'audio/opus') return 111;
+  if (mime === 'video/vp8') return 96;
+  if (mime === 'video/h264') return /packetization-mode=1/.test(codec.parameters ?? '') ? 102 : 104;
+  return 100;
+}
+
+/**
+ * One subscriber's copy of a producer on a receiving transport (one m-line): its own
+ * SSRC and sequence/timestamp space (StreamRewriter), its mid, the NACK history view
+ * (which source packet each of its sequence numbers was), keyframe requests toward
+ * the producer, pause/resume, sender reports and what the subscriber's reports say.
+ */
+export class Consumer extends TypedEmitter<ConsumerEvents> {
+  readonly id = randomUUID();
+  readonly ssrc = randomBytes(4).readUInt32BE(0) || 1;
+  readonly kind: MediaKind;
+  readonly codec: NegotiatedCodec;
+  readonly cname: string;
+  readonly streamId: string;
+  readonly trackId = randomUUID();
+  readonly rewriter = new StreamRewriter<Producer>();
+  readonly stats: ConsumerStats = {
+    packets: 0,
+    bytes: 0,
+    droppedAwaitingKeyframe: 0,
+    droppedBeforeStart: 0,
+    nacksReceived: 0,
+    retransmitted: 0,
+    retransmitMisses: 0,
+    plisReceived: 0,
+    firsReceived: 0,
+    receiverReports: 0,
+    senderReportsSent: 0,
+    roundTripTime: undefined,
+    fractionLost: undefined,
+    packetsLostReported: undefined,
+  };
+  /** The subscriber's bandwidth estimate (REMB), bits/s. */
+  estimatedBitrate: number | undefined;
+  private closed = false;
+  private paused: boolean;
+  private awaitingKeyframe: boolean;
+  private lastSr: { compact: number; at: number } | undefined;
+
+  constructor(
+    readonly producer: Producer,
+    /** The m-line, set by the transport when it places the consumer in its offer. */
+    public mid: string,
+    private readonly link: ConsumerLink,
+    options: { paused?: boolean; streamId?: string } = {},
+  ) {
+    super();
+    this.kind = producer.kind;
+    const codec = producer.codec;
+    this.codec = {
+      ...codec,
+      payloadType: consumerPayloadType(codec),
+      rtcpFeedback: producer.kind === 'video' ? ['nack', 'nack pli', 'ccm fir', 'goog-remb'] : [],
+    };
+    this.cname = producer.cname ?? `rt-${producer.id.slice(0, 8)}`;
+    this.streamId = options.streamId ?? producer.id;
+    this.paused = options.paused ?? false;
+    this.awaitingKeyframe = producer.kind === 'video';
+    producer.consumers.add(this);
+    if (!this.paused) producer.requestKeyframe();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  pause(): void {
+    this.assertOpen();
+    this.paused = true;
+  }
+
+  /** Forwards again, from the producer's next keyframe (asked for now). */
+  resume(): void {
+    this.assertOpen();
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.kind === 'video') {
+      this.awaitingKeyframe = true;
+      this.producer.requestKeyframe();
+    }
+  }
+
+  requestKeyframe(): void {
+    if (!this.closed) this.producer.requestKeyframe();
+  }
+
+  /** @internal a packet of the producer. */
+  forward(packet: RtpView, now: number): void {
+    if (this.closed || this.paused) return;
+    if (this.awaitingKeyframe) {
+      if (!isKeyframe(this.codec.mimeType, payloadOf(packet))) {
+        this.stats.droppedAwaitingKeyframe++;
+        return;
+      }
+      this.awaitingKeyframe = false;
+    }
+    const h = packet.header;
+    const out = this.rewriter.rewrite(this.producer, h.sequenceNumber, h.timestamp, this.codec.clockRate, now);
+    if (!out) {
+      this.stats.droppedBeforeStart++;
+      return;
+    }
+    this.link.sendRtp(packet, this.codec.payloadType, out.seq, out.ts, this.ssrc);
+    this.stats.packets++;
+    this.stats.bytes += packet.end - packet.payloadOffset;
+  }
+
+  /** @internal the subscriber lost these of our sequence numbers: resend them from the producer's history. */
+  onNack(lost: readonly number[]): void {
+    this.stats.nacksReceived++;
+    for (const seq of lost) {
+      const sent = this.rewriter.lookup(seq);
+      const original = sent ? sent.stream.buffer.get(sent.inSeq) : undefined;
+      if (!sent || !original) {
+        this.stats.retransmitMisses++;
+        continue;
+      }
+      this.link.sendRtp(original, this.codec.payloadType, seq, (original.header.timestamp + sent.tsOffset) >>> 0, this.ssrc);
+      this.stats.retransmitted++;
+    }
+  }
+
+  /** @internal PLI (or FIR) from the subscriber. */
+  onKeyframeRequest(fir: boolean): void {
+    if (fir) this.stats.firsReceived++;
+    else this.stats.plisReceived++;
+    this.producer.requestKeyframe();
+  }
+
+  /** @internal a report block about our SSRC from the subscriber's RR or SR. */
+  onReport(block: ReportBlock, now: number): void {
+    this.stats.receiverReports++;
+    this.stats.fractionLost = block.fractionLost / 256;
+    this.stats.packetsLostReported = block.packetsLost;
+    if (this.lastSr && block.lsr === this.lastSr.compact && block.lsr !== 0) {
+      const rtt = (now - this.lastSr.at) / 1000 - block.dlsr / 65536;
+      if (rtt >= 0) this.stats.roundTripTime = rtt;
+    }
+  }
+
+  /** @internal our sender report, once anything was sent. */
+  senderReport(now: number): Buffer | undefined {
+    if (this.stats.packets === 0 || this.closed) return undefined;
+    const ntp = ntpNow();
+    this.lastSr = { compact: compactNtp(ntp.sec, ntp.frac), at: now };
+    this.stats.senderReportsSent++;
+    return writeSr(this.ssrc, ntp.sec, ntp.frac, this.rewriter.timestampAt(now, this.codec.clockRate), this.stats.packets, this.stats.bytes);
+  }
+
+  /** Stops forwarding and leaves the producer; the transport frees the m-line. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.producer.consumers.delete(this);
+    if (this.producer.isClosed) this.emit('producerclose');
+    this.link.consumerClosed(this);
+    this.emit('close');
+    this.removeAllListeners();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError(`consumer ${this.id}`);
+  }
+}

@@ -1,0 +1,138 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import { CipherContext, DtlsClient, DtlsServer, HashAlgorithm, NamedCurveAlgorithm, SignatureAlgorithm, type DtlsSocket, type SignatureHash } from 'werift';
+import { isSupportedProfile, profileParams, SrtpSession, type SrtpProfile } from '../srtp/index.js';
+import { PREFERRED_SRTP_PROFILES } from '../webrtc/dtlsPreferences.js';
+
+/** A DTLS certificate and its key, shared by every transport of an engine. */
+export class DtlsCertificate {
+  /** "sha-256" fingerprint as SDP writes it (upper-case hex pairs joined by ':'). */
+  readonly fingerprint: string;
+
+  private constructor(
+    readonly certPem: string,
+    readonly keyPem: string,
+    readonly signatureHash: SignatureHash,
+  ) {
+    const der = new X509Certificate(certPem).raw;
+    this.fingerprint = fingerprintOf(der);
+  }
+
+  /** A fresh self-signed ECDSA P-256 certificate (what browsers make for themselves). */
+  static async generate(): Promise<DtlsCertificate> {
+    const { certPem, keyPem, signatureHash } = await CipherContext.createSelfSignedCertificateWithKey(
+      { signature: SignatureAlgorithm.ecdsa_3, hash: HashAlgorithm.sha256_4 },
+      NamedCurveAlgorithm.secp256r1_23,
+    );
+    return new DtlsCertificate(certPem, keyPem, signatureHash);
+  }
+}
+
+/** The SHA-256 fingerprint of a DER certificate, as SDP writes it. */
+export function fingerprintOf(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+}
+
+export type DtlsRole = 'server' | 'client';
+
+export interface DtlsSessionEvents {
+  /** The handshake finished and the peer's certificate matched: SRTP keys for this side. */
+  connected(srtp: SrtpSession, profile: SrtpProfile): void;
+  /** The handshake failed, the certificate did not match, or the peer sent an alert. */
+  failed(reason: string): void;
+}
+
+/**
+ * One DTLS association (RFC 6347) over a transport's selected pair, for DTLS-SRTP
+ * (RFC 5764): werift's DTLS client or server used as a library. Records from the peer
+ * are handed in with receive(); records to send go out through `send`. Once
+ * connected, the peer's certificate is checked against the fingerprint of its SDP and
+ * the SRTP keys are exported into our own SrtpSession; after that DTLS carries nothing
+ * (no data channels yet) but close alerts.
+ */
+export class DtlsSession {
+  private readonly socket: DtlsSocket;
+  private readonly link = {
+    type: 'udp',
+    address: {} as never,
+    closed: false,
+    onData: (_data: Buffer, _addr: never): void => undefined,
+    send: async (data: Buffer): Promise<void> => {
+      if (!this.closed) this.send(data);
+    },
+    close: async (): Promise<void> => undefined,
+  };
+  private closed = false;
+  private done = false;
+  private started = false;
+
+  constructor(
+    readonly role: DtlsRole,
+    certificate: DtlsCertificate,
+    private readonly remoteFingerprint: { algorithm: string; value: string },
+    private readonly send: (data: Buffer) => void,
+    private readonly events: DtlsSessionEvents,
+  ) {
+    const options = {
+      cert: certificate.certPem,
+      key: certificate.keyPem,
+      signatureHash: certificate.signatureHash,
+      transport: this.link as never,
+      srtpProfiles: [...PREFERRED_SRTP_PROFILES] as never,
+      extendedMasterSecret: true,
+    };
+    this.socket = role === 'server' ? new DtlsServer({ ...options, certificateRequest: true }) : new DtlsClient(options);
+    this.socket.onConnect.subscribe(() => this.onConnect());
+    this.socket.onError.subscribe((error: Error) => this.fail(`DTLS handshake failed: ${error.message ?? String(error)}`));
+    this.socket.onClose.subscribe(() => this.fail('DTLS alert from the peer'));
+  }
+
+  get isConnected(): boolean {
+    return this.done && !this.closed;
+  }
+
+  /** As the client: sends the first ClientHello (once the ICE pair is selected). */
+  start(): void {
+    if (this.role !== 'client' || this.started || this.closed) return;
+    this.started = true;
+    (this.socket as DtlsClient).connect().catch((error: unknown) => this.fail(`DTLS connect failed: ${String(error)}`));
+  }
+
+  /** A DTLS record from the peer (first byte 20-63). */
+  receive(data: Buffer): void {
+    if (this.closed) return;
+    this.link.onData(data, undefined as never);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.link.closed = true;
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private onConnect(): void {
+    if (this.done || this.closed) return;
+    const certificate = this.socket.remoteCertificate;
+    if (!certificate) return this.fail('the peer sent no DTLS certificate');
+    if (this.remoteFingerprint.algorithm.toLowerCase() !== 'sha-256') return this.fail(`unsupported fingerprint algorithm ${this.remoteFingerprint.algorithm}`);
+    if (fingerprintOf(Buffer.from(certificate)) !== this.remoteFingerprint.value.toUpperCase()) return this.fail('the peer DTLS certificate does not match its SDP fingerprint');
+    const profile = this.socket.srtp.srtpProfile;
+    if (profile === undefined || !isSupportedProfile(profile)) return this.fail(`no usable SRTP profile negotiated (${String(profile)})`);
+    const { keyLength, saltLength } = profileParams(profile);
+    const material = this.socket.exportKeyingMaterial('EXTRACTOR-dtls_srtp', 2 * (keyLength + saltLength));
+    // libwebrtc's replay window: senders reorder bursts by more than 128.
+    const srtp = SrtpSession.fromDtlsExport(profile, material, this.role === 'client', { replayWindow: 1024 });
+    this.done = true;
+    this.events.connected(srtp, profile);
+  }
+
+  private fail(reason: string): void {
+    if (this.closed) return;
+    this.close();
+    this.events.failed(reason);
+  }
+}

@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import { ClosedError } from '../core/errors.js';
+import { TypedEmitter } from '../core/TypedEmitter.js';
+import type { MediaKind } from '../core/types.js';
+import { KeyframeRequester } from '../rtp/KeyframeRequester.js';
+import { RetransmissionBuffer } from '../rtp/RetransmissionBuffer.js';
+import { seqDiff } from '../rtp/seq.js';
+import type { Consumer } from './Consumer.js';
+import { compactNtp, type ReportBlock } from './rtcp.js';
+import type { RtpView } from './RtpView.js';
+import type { NegotiatedCodec } from './transportSdp.js';
+
+export interface ProducerStats {
+  packets: number;
+  bytes: number;
+  /** Packets missing from the sequence now (late arrivals and retransmissions subtract again). */
+  lost: number;
+  /** Packets that arrived twice (a retransmission of one already held). */
+  duplicates: number;
+  /** RTX packets received and unwrapped. */
+  retransmissionsReceived: number;
+  nacksSent: number;
+  nackedPackets: number;
+  keyframeRequests: number;
+  keyframeRequestsSent: number;
+  senderReports: number;
+  /** Interarrival jitter (RFC 3550 §6.4.1), in timestamp units. */
+  jitter: number;
+}
+
+export interface ProducerEvents extends Record<string, unknown[]> {
+  close: [];
+}
+
+/** What a producer asks of its transport. */
+export interface ProducerLink {
+  /** Sends a NACK for `lost` of `ssrc` to the sender. */
+  sendNack(ssrc: number, lost: number[]): void;
+  /** Asks the sender for a keyframe of `ssrc` (PLI, or FIR when only FIR was negotiated). */
+  sendKeyframeRequest(ssrc: number): void;
+  /** The producer closed: forget it. */
+  producerClosed(producer: Producer): void;
+}
+
+export interface ProducerParameters {
+  kind: MediaKind;
+  mid: string;
+  codec: NegotiatedCodec;
+  ssrc: number | undefined;
+  rtxSsrc: number | undefined;
+  rtxPayloadType: number | undefined;
+  cname: string | undefined;
+}
+
+const MAX_NACK_GAP = 100;
+
+/**
+ * One track a participant sends on a sending transport (one m-line): its SSRC (learned
+ * from the SDP, or from the first packet carrying its mid), its codec, RTX if
+ * negotiated. Keeps the retransmission history its consumers answer NACKs from,
+ * coalesces their keyframe requests into PLIs, asks the sender for lost packets, and
+ * gives each received packet to every consumer.
+ */
+export class Producer extends TypedEmitter<ProducerEvents> {
+  readonly id = randomUUID();
+  readonly kind: MediaKind;
+  readonly mid: string;
+  readonly codec: NegotiatedCodec;
+  readonly rtxPayloadType: number | undefined;
+  readonly cname: string | undefined;
+  readonly consumers = new Set<Consumer>();
+  readonly buffer = new RetransmissionBuffer<RtpView>({ retentionMs: 1000 });
+  readonly stats: ProducerStats = {
+    packets: 0,
+    bytes: 0,
+    lost: 0,
+    duplicates: 0,
+    retransmissionsReceived: 0,
+    nacksSent: 0,
+    nackedPackets: 0,
+    keyframeRequests: 0,
+    keyframeRequestsSent: 0,
+    senderReports: 0,
+    jitter: 0,
+  };
+  private ssrcValue: number | undefined;
+  private rtxSsrcValue: number | undefined;
+  private readonly keyframes: KeyframeRequester;
+  private closed = false;
+  private paused = false;
+  private highestSeq: number | undefined;
+  private cycles = 0;
+  private baseSeq = 0;
+  private lastReport = { expected: 0, received: 0 };
+  private lastSr: { compact: number; at: number } | undefined;
+  private transit: number | undefined;
+
+  constructor(
+    parameters: ProducerParameters,
+    private readonly link: ProducerLink,
+  ) {
+    super();
+    this.kind = parameters.kind;
+    this.mid = parameters.mid;
+    this.codec = parameters.codec;
+    this.ssrcValue = parameters.ssrc;
+    this.rtxSsrcValue = parameters.rtxSsrc;
+    this.rtxPayloadType = parameters.rtxPayloadType;
+    this.cname = parameters.cname;
+    this.keyframes = new KeyframeRequester(() => {
+      if (this.ssrcValue === undefined) return;
+      this.stats.keyframeRequestsSent++;
+      this.link.sendKeyframeRequest(this.ssrcValue);
+    }, 500);
+  }
+
+  get ssrc(): number | undefined {
+    return this.ssrcValue;
+  }
+
+  get rtxSsrc(): number | undefined {
+    return this.rtxSsrcValue;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** @internal the transport learned the SSRC from a packet carrying this producer's mid. */
+  bindSsrc(ssrc: number): void {
+    this.ssrcValue = ssrc;
+  }
+
+  /** Stops forwarding to consumers (packets are still received and held). */
+  pause(): void {
+    this.assertOpen();
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.assertOpen();
+    if (!this.paused) return;
+    this.paused = false;
+    this.requestKeyframe();
+  }
+
+  /** A consumer (or the owner) wants a keyframe: one PLI per 500 ms at most goes to the sender. */
+  requestKeyframe(): void {
+    if (this.closed || this.kind !== 'video') return;
+    this.stats.keyframeRequests++;
+    this.keyframes.request();
+  }
+
+  /** @internal one packet from the sender, unprotected (and unwrapped if it came as RTX). */
+  receive(packet: RtpView, now: number, retransmission: boolean): void {
+    const seq = packet.header.sequenceNumber;
+    if (this.buffer.get(seq)) {
+      this.stats.duplicates++;
+      return;
+    }
+    if (retransmission) this.stats.retransmissionsReceived++;
+    this.stats.packets++;
+    this.stats.bytes += packet.end - packet.payloadOffset;
+    this.track(seq, packet.header.timestamp, now);
+    this.buffer.push(packet, now);
+    if (this.paused) return;
+    for (const consumer of this.consumers) consumer.forward(packet, now);
+  }
+
+  /** @internal a sender report from the sender: remembered for our receiver report's LSR/DLSR. */
+  onSenderReport(ntpSec: number, ntpFrac: number, now: number): void {
+    this.stats.senderReports++;
+    this.lastSr = { compact: compactNtp(ntpSec, ntpFrac), at: now };
+  }
+
+  /** @internal the report block of our receiver report (RFC 3550 §6.4.1); undefined before any packet. */
+  reportBlock(now: number): ReportBlock | undefined {
+    if (this.highestSeq === undefined || this.ssrcValue === undefined) return undefined;
+    const extended = this.cycles * 0x10000 + this.highestSeq;
+    const expected = extended - this.baseSeq + 1;
+    const received = this.stats.packets;
+    const expectedInterval = expected - this.lastReport.expected;
+    const receivedInterval = received - this.lastReport.received;
+    const lostInterval = expectedInterval - receivedInterval;
+    this.lastReport = { expected, received };
+    return {
+      ssrc: this.ssrcValue,
+      fractionLost: expectedInterval <= 0 || lostInterval <= 0 ? 0 : Math.min(255, Math.floor((lostInterval * 256) / expectedInterval)),
+      packetsLost: Math.max(0, expected - received),
+      highestSeq: extended >>> 0,
+      jitter: Math.floor(this.stats.jitter),
+      lsr: this.lastSr?.compact ?? 0,
+      dlsr: this.lastSr ? Math.floor(((now - this.lastSr.at) / 1000) * 65536) : 0,
+    };
+  }
+
+  /** Lowest bitrate any consumer's receiver reported (REMB), if any did. */
+  minConsumerBitrate(): number | undefined {
+    let min: number | undefined;
+    for (const c of this.consumers) {
+      const e = c.estimatedBitrate;
+      if (e !== undefined && (min === undefined || e < min)) min = e;
+    }
+    return min;
+  }
+
+  /** Closes the producer and every consumer of it. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.keyframes.close();
+    for (const consumer of [...this.consumers]) consumer.close();
+    this.consumers.clear();
+    this.buffer.clear();
+    this.link.producerClosed(this);
+    this.emit('close');
+    this.removeAllListeners();
+  }
+
+  private track(seq: number, timestamp: number, now: number): void {
+    // Interarrival jitter in timestamp units.
+    const arrival = (now * this.codec.clockRate) / 1000;
+    const transit = arrival - timestamp;
+    if (this.transit !== undefined) {
+      const d = Math.abs(transit - this.transit);
+      if (d < this.codec.clockRate * 10) this.stats.jitter += (d - this.stats.jitter) / 16;
+    }
+    this.transit = transit;
+    if (this.highestSeq === undefined) {
+      this.highestSeq = seq;
+      this.baseSeq = seq;
+      return;
+    }
+    const d = seqDiff(seq, this.highestSeq);
+    if (d > 0) {
+      if (seq < this.highestSeq) this.cycles++;
+      if (d > 1) {
+        this.stats.lost += d - 1;
+        if (d - 1 <= MAX_NACK_GAP && this.ssrcValue !== undefined && this.codec.rtcpFeedback.includes('nack')) {
+          const lost: number[] = [];
+          for (let i = 1; i < d; i++) lost.push((this.highestSeq + i) & 0xffff);
+          this.stats.nacksSent++;
+          this.stats.nackedPackets += lost.length;
+          this.link.sendNack(this.ssrcValue, lost);
+        }
+      }
+      this.highestSeq = seq;
+    } else if (this.stats.lost > 0) {
+      this.stats.lost--;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError(`producer ${this.id}`);
+  }
+}

@@ -1,0 +1,693 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ClosedError, MediaError, SdpError } from '../core/errors.js';
+import { TypedEmitter } from '../core/TypedEmitter.js';
+import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
+import type { SrtpSession } from '../srtp/index.js';
+import { Consumer } from './Consumer.js';
+import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.js';
+import { Producer } from './Producer.js';
+import { readRtcp, writeNack, writePli, writeFir, writeRemb, writeRr } from './rtcp.js';
+import { readExtension, readRtp, unwrapRtx, type RtpView } from './RtpView.js';
+import { BINDING_REQUEST, BINDING_SUCCESS, fingerprintValid, integrityValid, readStun, StunAttr, writeStun, xorMappedAddress } from './stun.js';
+import {
+  directionOf,
+  offeredSender,
+  parseSdp,
+  remoteTransportParameters,
+  VIDEO_FEEDBACK,
+  writeDescription,
+  type AcceptedSection,
+  type LocalTransportParameters,
+  type RemoteTransportParameters,
+  type SetupRole,
+  type WrittenSection,
+} from './transportSdp.js';
+
+export type IceState = 'new' | 'connected' | 'failed' | 'closed';
+export type DtlsState = 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
+
+export interface WebRtcTransportOptions {
+  /** The shared UDP port (acquired by the caller, who also releases it). */
+  mux: UdpMux;
+  certificate: DtlsCertificate;
+  /** The address written into candidates. Default: the mux's address. */
+  announcedAddress?: string;
+  /** No valid connectivity check for this long ends the pair (consent, RFC 7675). Default 30000 ms. */
+  consentTimeoutMs?: number;
+  /** Receiver and sender reports every this many ms (±25%). Default 1000. */
+  rtcpIntervalMs?: number;
+  /** REMB sent to senders: at most this many bits/s (the lowest consumer estimate below it wins). Default 2000000. */
+  maxIncomingBitrate?: number;
+  /** Tests only: drop datagrams before they are handled, forwarded packets before they are sent. */
+  testHooks?: TransportTestHooks;
+}
+
+export interface TransportTestHooks {
+  dropIncoming?(data: Buffer): boolean;
+  dropOutgoingRtp?(ssrc: number, seq: number): boolean;
+}
+
+export interface WebRtcTransportEvents extends Record<string, unknown[]> {
+  icestatechange: [IceState];
+  dtlsstatechange: [DtlsState];
+  /** The peer nominated a pair from another address; media follows it. */
+  tuplechange: [MuxAddress];
+  /** A client's offer brought a new track. */
+  producer: [Producer];
+  close: [];
+}
+
+export interface WebRtcTransportStats {
+  iceState: IceState;
+  dtlsState: DtlsState;
+  selectedTuple: MuxAddress | undefined;
+  srtpProfile: number | undefined;
+  bindingRequests: number;
+  /** Datagrams dropped by reason. */
+  droppedStun: number;
+  droppedDtlsBeforeKeys: number;
+  droppedSrtp: number;
+  droppedUnknownSsrc: number;
+  droppedOther: number;
+  rtpIn: number;
+  rtcpIn: number;
+  rtpOut: number;
+  rtcpOut: number;
+  pairSwitches: number;
+}
+
+type Mode = 'send' | 'recv';
+
+interface Slot {
+  mid: string;
+  kind: string;
+  consumer: Consumer | undefined;
+}
+
+const RING_SIZE = 1024;
+const SLOT_BYTES = 1500 + 128;
+
+/**
+ * A WebRTC transport of the media engine: one ICE-lite agent, one DTLS association,
+ * one SRTP session and one selected 5-tuple on the shared UDP port, carrying any
+ * number of producers (tracks the peer sends) and consumers (tracks it receives),
+ * one m-line each, bundled. A sending transport takes the client's offer
+ * (processOffer); a receiving transport makes the offer (createOffer) and takes the
+ * answer (processAnswer). Received packets go from the socket through our SRTP to the
+ * producer and its consumers, and out through our SRTP to the socket; nothing on that
+ * path leaves our code.
+ */
+export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
+  readonly id = randomUUID();
+  readonly producers = new Map<string, Producer>();
+  readonly consumers = new Map<string, Consumer>();
+  readonly ufrag: string;
+  readonly pwd = randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 24);
+  private readonly mux: UdpMux;
+  private readonly binding: UdpMuxBinding;
+  private readonly certificate: DtlsCertificate;
+  private readonly announced: string;
+  private readonly consentTimeoutMs: number;
+  private readonly rtcpIntervalMs: number;
+  private readonly maxIncomingBitrate: number;
+  private readonly hooks: TransportTestHooks;
+  private readonly rtcpSsrc = randomBytes(4).readUInt32BE(0) || 1;
+  private readonly sessionId = String(BigInt('0x' + randomBytes(6).toString('hex')));
+  private sessionVersion = 0;
+  private mode: Mode | undefined;
+  private remote: RemoteTransportParameters | undefined;
+  private dtls: DtlsSession | undefined;
+  private srtp: SrtpSession | undefined;
+  private profile: number | undefined;
+  private selected: MuxAddress | undefined;
+  private nominated = false;
+  private lastCheckAt = 0;
+  private ice: IceState = 'new';
+  private dtlsStateValue: DtlsState = 'new';
+  private closed = false;
+  private readonly bySsrc = new Map<number, Producer>();
+  private readonly byRtxSsrc = new Map<number, Producer>();
+  private readonly consumersBySsrc = new Map<number, Consumer>();
+  private readonly slots: Slot[] = [];
+  private nextMid = 0;
+  private firSeq = 0;
+  private consentTimer: NodeJS.Timeout | undefined;
+  private rtcpTimer: NodeJS.Timeout | undefined;
+  private readonly ring: Buffer[] = [];
+  private ringAt = 0;
+  private readonly counters = {
+    bindingRequests: 0,
+    droppedStun: 0,
+    droppedDtlsBeforeKeys: 0,
+    droppedSrtp: 0,
+    droppedUnknownSsrc: 0,
+    droppedOther: 0,
+    rtpIn: 0,
+    rtcpIn: 0,
+    rtpOut: 0,
+    rtcpOut: 0,
+    pairSwitches: 0,
+  };
+
+  constructor(options: WebRtcTransportOptions) {
+    super();
+    this.mux = options.mux;
+    this.certificate = options.certificate;
+    this.announced = options.announcedAddress ?? options.mux.address;
+    this.consentTimeoutMs = options.consentTimeoutMs ?? 30_000;
+    this.rtcpIntervalMs = options.rtcpIntervalMs ?? 1000;
+    this.maxIncomingBitrate = options.maxIncomingBitrate ?? 2_000_000;
+    this.hooks = options.testHooks ?? {};
+    this.ufrag = claimUfrag();
+    this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
+    this.binding.addUfrag(this.ufrag, () => this.pwd);
+  }
+
+  get iceState(): IceState {
+    return this.ice;
+  }
+
+  get dtlsState(): DtlsState {
+    return this.dtlsStateValue;
+  }
+
+  get selectedTuple(): MuxAddress | undefined {
+    return this.selected;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  getStats(): WebRtcTransportStats {
+    return { iceState: this.ice, dtlsState: this.dtlsStateValue, selectedTuple: this.selected, srtpProfile: this.profile, ...this.counters };
+  }
+
+  // --- negotiation: sending transport ------------------------------------------------
+
+  /**
+   * Takes a client's offer on a sending transport and returns the answer: one producer
+   * per m-line the client sends on (new mids make new producers, emitted as
+   * 'producer'; m-lines it stopped sending on close theirs). SdpError for an offer
+   * that cannot be used; then nothing changes.
+   */
+  processOffer(sdp: string): string {
+    this.assertOpen();
+    if (this.mode === 'recv') throw new MediaError('INVALID_STATE', 'a receiving transport makes the offers; use createOffer()');
+    const parsed = parseSdp(sdp);
+    const remote = remoteTransportParameters(parsed);
+    const sections: WrittenSection[] = [];
+    const offered = new Map<string, ReturnType<typeof offeredSender>>();
+    for (const section of parsed.media) {
+      const sender = offeredSender(section);
+      const mid = sender?.mid ?? section.attributes.find((a) => a.startsWith('mid:'))?.slice(4) ?? String(sections.length);
+      if (!sender) {
+        sections.push({ mid, kind: section.kind, proto: section.proto, formats: section.formats, closed: true });
+        continue;
+      }
+      const feedback = sender.kind === 'video' ? VIDEO_FEEDBACK.filter((f) => sender.codec.rtcpFeedback.includes(f)) : [];
+      const accepted: AcceptedSection = {
+        mid: sender.mid,
+        kind: sender.kind,
+        codec: { ...sender.codec, rtcpFeedback: feedback },
+        direction: 'recvonly',
+      };
+      if (sender.rtxPayloadType !== undefined) accepted.rtxPayloadType = sender.rtxPayloadType;
+      if (sender.midExtensionId !== undefined) accepted.midExtensionId = sender.midExtensionId;
+      sections.push(accepted);
+      offered.set(sender.mid, { ...sender, codec: accepted.codec });
+    }
+    if (offered.size === 0 && this.producers.size === 0 && !sections.some((s) => !('closed' in s))) {
+      if (parsed.media.length === 0) throw new SdpError('the offer has no media section');
+    }
+    // Valid: apply.
+    this.mode = 'send';
+    this.setRemote(remote);
+    const answer = writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, sections);
+    for (const producer of [...this.producers.values()]) {
+      const now = offered.get(producer.mid);
+      if (!now || now.codec.payloadType !== producer.codec.payloadType) producer.close();
+    }
+    for (const sender of offered.values()) {
+      if (!sender || [...this.producers.values()].some((p) => p.mid === sender.mid)) continue;
+      const producer = new Producer(
+        {
+          kind: sender.kind,
+          mid: sender.mid,
+          codec: sender.codec,
+          ssrc: sender.ssrc,
+          rtxSsrc: sender.rtxSsrc,
+          rtxPayloadType: sender.rtxPayloadType,
+          cname: sender.cname,
+        },
+        this.producerLink,
+      );
+      this.producers.set(producer.id, producer);
+      if (producer.ssrc !== undefined) this.bySsrc.set(producer.ssrc, producer);
+      if (producer.rtxSsrc !== undefined) this.byRtxSsrc.set(producer.rtxSsrc, producer);
+      this.midExtensionIds.set(producer.mid, sender.midExtensionId);
+      this.emit('producer', producer);
+    }
+    return answer;
+  }
+
+  private readonly midExtensionIds = new Map<string, number | undefined>();
+
+  // --- negotiation: receiving transport ----------------------------------------------
+
+  /**
+   * A copy of `producer` toward this transport's peer: a new m-line (or a recycled
+   * one of a closed consumer) in the next createOffer(). Media flows once the peer
+   * answered.
+   */
+  consume(producer: Producer, options: { paused?: boolean; streamId?: string } = {}): Consumer {
+    this.assertOpen();
+    if (this.mode === 'send') throw new MediaError('INVALID_STATE', 'a sending transport carries producers; consume on a receiving transport');
+    if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
+    this.mode = 'recv';
+    const mid = String(this.nextMid++);
+    const consumer = new Consumer(producer, mid, this.consumerLink, options);
+    // A closed m-line of the same kind is reused (with a new mid), as browsers expect.
+    const free = this.slots.find((s) => s.consumer === undefined && s.kind === producer.kind);
+    if (free) {
+      free.mid = mid;
+      free.consumer = consumer;
+    } else {
+      this.slots.push({ mid, kind: producer.kind, consumer });
+    }
+    this.consumers.set(consumer.id, consumer);
+    this.consumersBySsrc.set(consumer.ssrc, consumer);
+    return consumer;
+  }
+
+  /** The offer of a receiving transport: every consumer's m-line, closed ones at port 0. */
+  createOffer(): string {
+    this.assertOpen();
+    if (this.mode === 'send') throw new MediaError('INVALID_STATE', 'a sending transport takes the client\'s offer; use processOffer()');
+    this.mode = 'recv';
+    const sections: WrittenSection[] = this.slots.map((slot): WrittenSection => {
+      const c = slot.consumer;
+      if (!c) {
+        const pt = slot.kind === 'audio' ? '111' : '96';
+        return { mid: slot.mid, kind: slot.kind, proto: 'UDP/TLS/RTP/SAVPF', formats: [pt], closed: true };
+      }
+      return {
+        mid: c.mid,
+        kind: c.kind,
+        codec: c.codec,
+        direction: c.isPaused ? 'inactive' : 'sendonly',
+        sender: { ssrc: c.ssrc, cname: c.cname, streamId: c.streamId, trackId: c.trackId },
+      };
+    });
+    const setup: SetupRole = this.dtls ? (this.dtls.role === 'server' ? 'passive' : 'active') : 'actpass';
+    return writeDescription(this.localParameters(setup), this.sessionId, this.sessionVersion++, sections);
+  }
+
+  /** The peer's answer to createOffer(). SdpError when it cannot be used (nothing changes). */
+  processAnswer(sdp: string): void {
+    this.assertOpen();
+    if (this.mode !== 'recv') throw new MediaError('INVALID_STATE', 'processAnswer() answers createOffer() of a receiving transport');
+    const parsed = parseSdp(sdp);
+    const remote = remoteTransportParameters(parsed);
+    if (remote.setup === 'actpass') throw new SdpError('an answer must say a=setup:active or passive');
+    for (const section of parsed.media) {
+      if (section.port !== 0 && directionOf(section) === 'sendonly') throw new SdpError('the answer sends on a receive-only m-line');
+    }
+    this.setRemote(remote);
+  }
+
+  // --- lifecycle ------------------------------------------------------------------------
+
+  /** Closes the transport, its producers and consumers, and its place on the port. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.consentTimer) clearInterval(this.consentTimer);
+    if (this.rtcpTimer) clearTimeout(this.rtcpTimer);
+    for (const producer of [...this.producers.values()]) producer.close();
+    for (const consumer of [...this.consumers.values()]) consumer.close();
+    this.dtls?.close();
+    this.binding.close();
+    releaseUfrag(this.ufrag);
+    this.setIce('closed');
+    this.setDtls('closed');
+    this.emit('close');
+    this.removeAllListeners();
+  }
+
+  // --- remote description -------------------------------------------------------------
+
+  private setRemote(remote: RemoteTransportParameters): void {
+    const first = this.remote === undefined;
+    if (!first && this.remote!.fingerprint.value.toUpperCase() !== remote.fingerprint.value.toUpperCase() && this.dtls) {
+      throw new SdpError('the DTLS fingerprint changed; make a new transport');
+    }
+    this.remote = remote;
+    if (first) {
+      const role: DtlsRole = remote.setup === 'passive' ? 'client' : 'server';
+      this.dtls = new DtlsSession(role, this.certificate, remote.fingerprint, (data) => this.sendRaw(data), {
+        connected: (srtp, profile) => {
+          this.srtp = srtp;
+          this.profile = profile;
+          this.setDtls('connected');
+          this.scheduleRtcp();
+        },
+        failed: () => this.setDtls('failed'),
+      });
+      if (role === 'client' && this.selected) this.startDtlsClient();
+    }
+  }
+
+  private localParameters(setup: SetupRole): LocalTransportParameters {
+    return {
+      ufrag: this.ufrag,
+      pwd: this.pwd,
+      fingerprint: this.certificate.fingerprint,
+      candidates: [{ ip: this.announced, port: this.mux.port }],
+      setup,
+    };
+  }
+
+  // --- receive ------------------------------------------------------------------------
+
+  private onDatagram(data: Buffer, from: MuxAddress): void {
+    if (this.closed) return;
+    if (this.hooks.dropIncoming?.(data)) return;
+    const first = data[0]!;
+    if (first < 4) this.onStun(data, from);
+    else if (first >= 20 && first <= 63) this.onDtls(data);
+    else if (first >= 128 && first <= 191) this.onSrtp(data);
+    else this.counters.droppedOther++;
+  }
+
+  /** ICE-lite (RFC 8445 §2.5): answer checks, follow the nominated pair, note consent. */
+  private onStun(data: Buffer, from: MuxAddress): void {
+    const message = readStun(data);
+    if (!message || message.type !== BINDING_REQUEST) {
+      this.counters.droppedStun++;
+      return;
+    }
+    if (message.fingerprintAt >= 0 && !fingerprintValid(data, message.fingerprintAt)) {
+      this.counters.droppedStun++;
+      return;
+    }
+    const [local, remote] = (message.username ?? '').split(':');
+    if (local !== this.ufrag || (this.remote && remote !== this.remote.ufrag) || !integrityValid(data, message.integrityAt, this.pwd)) {
+      this.counters.droppedStun++;
+      return;
+    }
+    this.counters.bindingRequests++;
+    const response = writeStun(BINDING_SUCCESS, message.transactionId, [[StunAttr.XOR_MAPPED_ADDRESS, xorMappedAddress(from[0], from[1], message.transactionId)]], this.pwd);
+    this.binding.send(response, from);
+    this.lastCheckAt = performance.now();
+    if (message.useCandidate || !this.nominated) this.select(from, message.useCandidate);
+    if (this.ice !== 'connected' && this.ice !== 'closed') {
+      this.setIce('connected');
+      this.consentTimer ??= setInterval(() => this.checkConsent(), Math.min(1000, this.consentTimeoutMs / 2)).unref();
+    }
+    this.startDtlsClient();
+  }
+
+  private select(from: MuxAddress, nominate: boolean): void {
+    const previous = this.selected;
+    if (nominate) this.nominated = true;
+    if (previous && previous[0] === from[0] && previous[1] === from[1]) return;
+    this.selected = from;
+    if (previous && nominate) {
+      this.counters.pairSwitches++;
+      this.emit('tuplechange', from);
+    }
+  }
+
+  private checkConsent(): void {
+    if (this.ice !== 'connected') return;
+    if (performance.now() - this.lastCheckAt > this.consentTimeoutMs) {
+      this.selected = undefined;
+      this.nominated = false;
+      this.setIce('failed');
+    }
+  }
+
+  private startDtlsClient(): void {
+    if (this.dtls?.role === 'client' && this.selected && this.dtlsStateValue === 'new') {
+      this.setDtls('connecting');
+      this.dtls.start();
+    }
+  }
+
+  private onDtls(data: Buffer): void {
+    if (!this.dtls) {
+      this.counters.droppedDtlsBeforeKeys++;
+      return;
+    }
+    if (this.dtlsStateValue === 'new') this.setDtls('connecting');
+    this.dtls.receive(data);
+  }
+
+  private onSrtp(data: Buffer): void {
+    const srtp = this.srtp;
+    if (!srtp) {
+      this.counters.droppedSrtp++;
+      return;
+    }
+    // RFC 5761: RTCP packet types 192-223 in the second byte.
+    const second = data.length > 1 ? data[1]! : 0;
+    if (second >= 192 && second <= 223) {
+      const n = srtp.inbound.unprotectRtcp(data);
+      if (n < 0) {
+        this.counters.droppedSrtp++;
+        return;
+      }
+      this.counters.rtcpIn++;
+      this.onRtcp(data, n);
+      return;
+    }
+    const n = srtp.inbound.unprotectRtp(data);
+    if (n < 0) {
+      this.counters.droppedSrtp++;
+      return;
+    }
+    const packet = readRtp(data, n);
+    if (!packet) {
+      this.counters.droppedOther++;
+      return;
+    }
+    this.counters.rtpIn++;
+    this.onRtp(packet);
+  }
+
+  private onRtp(packet: RtpView): void {
+    const now = performance.now();
+    const ssrc = packet.header.ssrc;
+    let producer = this.bySsrc.get(ssrc);
+    if (producer) {
+      producer.receive(packet, now, false);
+      return;
+    }
+    producer = this.byRtxSsrc.get(ssrc);
+    if (producer && packet.header.payloadType === producer.rtxPayloadType && producer.ssrc !== undefined) {
+      const original = unwrapRtx(packet, producer.ssrc, producer.codec.payloadType);
+      if (original) producer.receive(original, now, true);
+      return;
+    }
+    producer = this.producerByMid(packet);
+    if (!producer) {
+      this.counters.droppedUnknownSsrc++;
+      return;
+    }
+    if (packet.header.payloadType === producer.rtxPayloadType) {
+      if (producer.rtxSsrc === undefined) this.byRtxSsrc.set(ssrc, producer);
+      return;
+    }
+    if (packet.header.payloadType !== producer.codec.payloadType) {
+      this.counters.droppedUnknownSsrc++;
+      return;
+    }
+    producer.bindSsrc(ssrc);
+    this.bySsrc.set(ssrc, producer);
+    producer.receive(packet, now, false);
+  }
+
+  /** An SSRC the SDP did not name: the producer whose mid the packet carries (RFC 8843 §9.2). */
+  private producerByMid(packet: RtpView): Producer | undefined {
+    for (const producer of this.producers.values()) {
+      const id = this.midExtensionIds.get(producer.mid);
+      if (id === undefined) continue;
+      const mid = readExtension(packet, id);
+      if (mid && mid.toString('latin1') === producer.mid && (producer.ssrc === undefined || packet.header.payloadType === producer.rtxPayloadType)) return producer;
+    }
+    return undefined;
+  }
+
+  private onRtcp(data: Buffer, length: number): void {
+    const now = performance.now();
+    for (const message of readRtcp(data, length)) {
+      switch (message.type) {
+        case 'sr':
+          this.bySsrc.get(message.ssrc)?.onSenderReport(message.ntpSec, message.ntpFrac, now);
+          for (const block of message.reports) this.consumersBySsrc.get(block.ssrc)?.onReport(block, now);
+          break;
+        case 'rr':
+          for (const block of message.reports) this.consumersBySsrc.get(block.ssrc)?.onReport(block, now);
+          break;
+        case 'nack':
+          this.consumersBySsrc.get(message.media)?.onNack(message.lost);
+          break;
+        case 'pli':
+          this.consumersBySsrc.get(message.media)?.onKeyframeRequest(false);
+          break;
+        case 'fir':
+          for (const ssrc of message.media) this.consumersBySsrc.get(ssrc)?.onKeyframeRequest(true);
+          break;
+        case 'remb':
+          for (const ssrc of message.ssrcs) {
+            const consumer = this.consumersBySsrc.get(ssrc);
+            if (consumer) consumer.estimatedBitrate = message.bitrate;
+          }
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  // --- send -----------------------------------------------------------------------------
+
+  private nextSlot(): Buffer {
+    let buf = this.ring[this.ringAt];
+    if (!buf) {
+      buf = Buffer.allocUnsafe(SLOT_BYTES);
+      this.ring[this.ringAt] = buf;
+    }
+    this.ringAt = (this.ringAt + 1) % RING_SIZE;
+    return buf;
+  }
+
+  private sendRaw(data: Buffer): void {
+    if (this.selected && !this.closed) this.binding.send(data, this.selected);
+  }
+
+  /** Writes a forwarded packet (no header extensions) into a send slot, protects and sends it. */
+  private sendForwarded(packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void {
+    const srtp = this.srtp;
+    const to = this.selected;
+    if (!srtp || !to || this.closed) return;
+    if (this.hooks.dropOutgoingRtp?.(ssrc, seq)) return;
+    const src = packet.data;
+    const cc = packet.csrcCount;
+    const payloadLength = packet.end - packet.payloadOffset;
+    const length = 12 + cc * 4 + payloadLength;
+    if (length + srtp.outbound.rtpOverhead > SLOT_BYTES) return;
+    const buf = this.nextSlot();
+    buf[0] = 0x80 | (packet.padding ? 0x20 : 0) | cc;
+    buf[1] = (packet.header.marker ? 0x80 : 0) | (payloadType & 0x7f);
+    buf.writeUInt16BE(seq & 0xffff, 2);
+    buf.writeUInt32BE(timestamp >>> 0, 4);
+    buf.writeUInt32BE(ssrc >>> 0, 8);
+    if (cc > 0) src.copy(buf, 12, 12, 12 + cc * 4);
+    src.copy(buf, 12 + cc * 4, packet.payloadOffset, packet.end);
+    const protectedLength = srtp.outbound.protectRtp(buf, length);
+    this.counters.rtpOut++;
+    this.binding.send(buf.subarray(0, protectedLength), to);
+  }
+
+  private sendRtcp(packets: readonly Buffer[]): void {
+    const srtp = this.srtp;
+    const to = this.selected;
+    if (!srtp || !to || this.closed) return;
+    const buf = this.nextSlot();
+    let at = 0;
+    for (const p of packets) {
+      if (at + p.length + srtp.outbound.rtcpOverhead > SLOT_BYTES) break;
+      at += p.copy(buf, at);
+    }
+    if (at < 8) return;
+    const length = srtp.outbound.protectRtcp(buf, at);
+    this.counters.rtcpOut++;
+    this.binding.send(buf.subarray(0, length), to);
+  }
+
+  /** Reports every rtcpIntervalMs ±25%: RR (+ REMB) for what we receive, SR for what we send. */
+  private scheduleRtcp(): void {
+    if (this.rtcpTimer || this.closed) return;
+    const delay = this.rtcpIntervalMs * (0.75 + Math.random() * 0.5);
+    this.rtcpTimer = setTimeout(() => {
+      this.rtcpTimer = undefined;
+      this.sendReports();
+      this.scheduleRtcp();
+    }, delay).unref();
+  }
+
+  private sendReports(): void {
+    const now = performance.now();
+    const blocks = [];
+    const remb: number[] = [];
+    let bitrate = this.maxIncomingBitrate;
+    for (const producer of this.producers.values()) {
+      const block = producer.reportBlock(now);
+      if (block) blocks.push(block);
+      if (producer.kind === 'video' && producer.ssrc !== undefined && producer.codec.rtcpFeedback.includes('goog-remb')) {
+        remb.push(producer.ssrc);
+        const min = producer.minConsumerBitrate();
+        if (min !== undefined) bitrate = Math.min(bitrate, min);
+      }
+    }
+    if (blocks.length > 0) {
+      const packets = [writeRr(this.rtcpSsrc, blocks.slice(0, 31))];
+      if (remb.length > 0) packets.push(writeRemb(this.rtcpSsrc, bitrate, remb));
+      this.sendRtcp(packets);
+    }
+    const srs: Buffer[] = [];
+    for (const consumer of this.consumers.values()) {
+      const sr = consumer.senderReport(now);
+      if (sr) srs.push(sr);
+    }
+    for (let i = 0; i < srs.length; i += 8) this.sendRtcp(srs.slice(i, i + 8));
+  }
+
+  // --- links for producers and consumers -----------------------------------------------
+
+  private readonly producerLink = {
+    sendNack: (ssrc: number, lost: number[]): void => {
+      for (let i = 0; i < lost.length; i += 64) this.sendRtcp([writeNack(this.rtcpSsrc, ssrc, lost.slice(i, i + 64))]);
+    },
+    sendKeyframeRequest: (ssrc: number): void => {
+      const producer = this.bySsrc.get(ssrc);
+      const fb = producer?.codec.rtcpFeedback ?? [];
+      if (!fb.includes('nack pli') && fb.includes('ccm fir')) this.sendRtcp([writeFir(this.rtcpSsrc, ssrc, this.firSeq++)]);
+      else this.sendRtcp([writePli(this.rtcpSsrc, ssrc)]);
+    },
+    producerClosed: (producer: Producer): void => {
+      this.producers.delete(producer.id);
+      if (producer.ssrc !== undefined && this.bySsrc.get(producer.ssrc) === producer) this.bySsrc.delete(producer.ssrc);
+      for (const [ssrc, p] of this.byRtxSsrc) if (p === producer) this.byRtxSsrc.delete(ssrc);
+      this.midExtensionIds.delete(producer.mid);
+    },
+  };
+
+  private readonly consumerLink = {
+    sendRtp: (packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void => this.sendForwarded(packet, payloadType, seq, timestamp, ssrc),
+    consumerClosed: (consumer: Consumer): void => {
+      this.consumers.delete(consumer.id);
+      this.consumersBySsrc.delete(consumer.ssrc);
+      const slot = this.slots.find((s) => s.consumer === consumer);
+      if (slot) slot.consumer = undefined;
+    },
+  };
+
+  private setIce(state: IceState): void {
+    if (this.ice === state) return;
+    this.ice = state;
+    this.emit('icestatechange', state);
+  }
+
+  private setDtls(state: DtlsState): void {
+    if (this.dtlsStateValue === state) return;
+    this.dtlsStateValue = state;
+    this.emit('dtlsstatechange', state);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError(`transport ${this.id}`);
+  }
+}

@@ -1,0 +1,258 @@
+import { SdpError } from '../core/errors.js';
+import type { CodecInfo, MediaKind } from '../core/types.js';
+
+/*
+ * The SDP of a WebRtcTransport (unified plan, BUNDLE, rtcp-mux, ICE-lite): reading a
+ * client's offer or answer, writing the answer of a sending transport and the offer
+ * of a receiving transport. Only what those need; everything else of the remote SDP
+ * is ignored.
+ */
+
+export interface SdpSection {
+  kind: string;
+  port: number;
+  proto: string;
+  formats: string[];
+  /** Attribute lines without "a=", in order. */
+  attributes: string[];
+}
+
+export interface ParsedSdp {
+  session: string[];
+  media: SdpSection[];
+}
+
+const M_LINE = /^m=(\S+) (\d+)(?:\/\d+)? (\S+)(?: (.*))?$/;
+
+/** Splits an SDP into session attributes and media sections; SdpError when it is not one. */
+export function parseSdp(sdp: unknown): ParsedSdp {
+  if (typeof sdp !== 'string' || sdp.trim() === '') throw new SdpError('SDP must be a non-empty string');
+  const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0);
+  if (lines[0] !== 'v=0') throw new SdpError("SDP must start with 'v=0'");
+  const parsed: ParsedSdp = { session: [], media: [] };
+  let current: SdpSection | undefined;
+  for (const line of lines) {
+    if (!/^[a-z]=/.test(line)) throw new SdpError(`malformed SDP line '${line.slice(0, 60)}'`);
+    if (line.startsWith('m=')) {
+      const m = M_LINE.exec(line);
+      if (!m) throw new SdpError(`malformed media line '${line.slice(0, 60)}'`);
+      current = { kind: m[1]!, port: Number(m[2]), proto: m[3]!, formats: (m[4] ?? '').split(' ').filter(Boolean), attributes: [] };
+      parsed.media.push(current);
+    } else if (line.startsWith('a=')) {
+      (current ? current.attributes : parsed.session).push(line.slice(2));
+    }
+  }
+  return parsed;
+}
+
+/** Values of attribute `name` ("name:value" or a bare "name" as ""). */
+export function attributes(lines: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line === name) out.push('');
+    else if (line.startsWith(name + ':')) out.push(line.slice(name.length + 1));
+  }
+  return out;
+}
+
+export function attribute(lines: readonly string[], name: string): string | undefined {
+  return attributes(lines, name)[0];
+}
+
+export type SetupRole = 'actpass' | 'active' | 'passive';
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/** The peer's ICE and DTLS parameters from its description. */
+export interface RemoteTransportParameters {
+  ufrag: string;
+  pwd: string;
+  fingerprint: { algorithm: string; value: string };
+  setup: SetupRole;
+}
+
+/** ICE credentials, fingerprint and setup of the first section in use (or the session level). */
+export function remoteTransportParameters(sdp: ParsedSdp): RemoteTransportParameters {
+  const section = sdp.media.find((m) => m.port !== 0) ?? sdp.media[0];
+  const find = (name: string): string | undefined => (section ? attribute(section.attributes, name) : undefined) ?? attribute(sdp.session, name);
+  const ufrag = find('ice-ufrag');
+  const pwd = find('ice-pwd');
+  const fingerprint = find('fingerprint');
+  if (!ufrag || !pwd) throw new SdpError('SDP has no ICE credentials (a=ice-ufrag, a=ice-pwd)');
+  if (!fingerprint) throw new SdpError('SDP has no DTLS fingerprint (a=fingerprint)');
+  const [algorithm, value] = fingerprint.split(' ');
+  if (!algorithm || !value) throw new SdpError(`malformed a=fingerprint '${fingerprint}'`);
+  const setup = find('setup') ?? 'actpass';
+  if (setup !== 'actpass' && setup !== 'active' && setup !== 'passive') throw new SdpError(`unknown a=setup '${setup}'`);
+  return { ufrag, pwd, fingerprint: { algorithm, value }, setup };
+}
+
+export function directionOf(section: SdpSection): Direction {
+  for (const d of ['sendrecv', 'sendonly', 'recvonly', 'inactive'] as const) if (section.attributes.includes(d)) return d;
+  return 'sendrecv';
+}
+
+export const MID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:mid';
+
+/** A codec as negotiated on one m-line, with its RTCP feedback. */
+export interface NegotiatedCodec extends CodecInfo {
+  rtcpFeedback: string[];
+}
+
+/** What a client offers to send on one m-line of a sending transport. */
+export interface OfferedSender {
+  mid: string;
+  kind: MediaKind;
+  codec: NegotiatedCodec;
+  /** The RTX payload type for `codec`, when the client offered one. */
+  rtxPayloadType: number | undefined;
+  /** SSRCs from a=ssrc / a=ssrc-group:FID, when the client signalled them. */
+  ssrc: number | undefined;
+  rtxSsrc: number | undefined;
+  midExtensionId: number | undefined;
+  cname: string | undefined;
+}
+
+/** The codecs Roundtable forwards, most preferred first. */
+const PREFERRED: Record<MediaKind, Array<(c: CodecInfo) => boolean>> = {
+  audio: [(c) => c.mimeType.toLowerCase() === 'audio/opus' && c.clockRate === 48000],
+  video: [
+    (c) => c.mimeType.toLowerCase() === 'video/vp8',
+    (c) => c.mimeType.toLowerCase() === 'video/h264' && /packetization-mode=1/.test(c.parameters ?? '') && /profile-level-id=42e01f/i.test(c.parameters ?? ''),
+    (c) => c.mimeType.toLowerCase() === 'video/h264' && /packetization-mode=1/.test(c.parameters ?? ''),
+  ],
+};
+
+/** The codecs of one m-line, in the order it lists them. */
+export function sectionCodecs(section: SdpSection): NegotiatedCodec[] {
+  const codecs: NegotiatedCodec[] = [];
+  for (const value of attributes(section.attributes, 'rtpmap')) {
+    const m = /^(\d+) ([^/\s]+)\/(\d+)(?:\/(\d+))?/.exec(value);
+    if (!m) continue;
+    const payloadType = Number(m[1]);
+    const fmtp = attributes(section.attributes, 'fmtp').find((f) => f.startsWith(`${payloadType} `));
+    const codec: NegotiatedCodec = {
+      mimeType: `${section.kind}/${m[2]}`,
+      payloadType,
+      clockRate: Number(m[3]),
+      rtcpFeedback: attributes(section.attributes, 'rtcp-fb')
+        .filter((f) => f.startsWith(`${payloadType} `))
+        .map((f) => f.slice(String(payloadType).length + 1)),
+    };
+    if (m[4]) codec.channels = Number(m[4]);
+    if (fmtp) codec.parameters = fmtp.slice(String(payloadType).length + 1);
+    codecs.push(codec);
+  }
+  return codecs;
+}
+
+/**
+ * Reads one m-line of a client's offer to a sending transport: undefined when the
+ * client sends nothing there, or nothing Roundtable forwards.
+ */
+export function offeredSender(section: SdpSection): OfferedSender | undefined {
+  if (section.port === 0 || (section.kind !== 'audio' && section.kind !== 'video')) return undefined;
+  const direction = directionOf(section);
+  if (direction !== 'sendonly' && direction !== 'sendrecv') return undefined;
+  const mid = attribute(section.attributes, 'mid');
+  if (mid === undefined) throw new SdpError(`an ${section.kind} section has no a=mid (unified plan is required)`);
+  const kind = section.kind;
+  const codecs = sectionCodecs(section);
+  let codec: NegotiatedCodec | undefined;
+  for (const accept of PREFERRED[kind]) {
+    codec = codecs.find(accept);
+    if (codec) break;
+  }
+  if (!codec) return undefined;
+  const rtx = codecs.find((c) => c.mimeType.toLowerCase().endsWith('/rtx') && c.parameters?.replace(/\s/g, '') === `apt=${codec.payloadType}`);
+  let ssrc: number | undefined;
+  let rtxSsrc: number | undefined;
+  const fid = attributes(section.attributes, 'ssrc-group').find((g) => g.startsWith('FID '));
+  if (fid) {
+    const [, a, b] = fid.split(' ');
+    ssrc = Number(a);
+    rtxSsrc = Number(b);
+  } else {
+    const first = attribute(section.attributes, 'ssrc');
+    if (first) ssrc = Number(first.split(' ')[0]);
+  }
+  const cnameLine = attributes(section.attributes, 'ssrc').find((l) => l.includes(' cname:'));
+  const midExt = attributes(section.attributes, 'extmap').find((e) => e.split(' ')[1] === MID_EXTENSION);
+  return {
+    mid,
+    kind,
+    codec,
+    rtxPayloadType: rtx?.payloadType,
+    ssrc: Number.isInteger(ssrc) ? ssrc : undefined,
+    rtxSsrc: rtx && Number.isInteger(rtxSsrc) ? rtxSsrc : undefined,
+    midExtensionId: midExt ? Number(midExt.split(' ')[0]!.split('/')[0]) : undefined,
+    cname: cnameLine?.split(' cname:')[1],
+  };
+}
+
+/** This side's ICE and DTLS parameters, written into every section. */
+export interface LocalTransportParameters {
+  ufrag: string;
+  pwd: string;
+  fingerprint: string;
+  candidates: ReadonlyArray<{ ip: string; port: number }>;
+  setup: SetupRole;
+}
+
+export interface AcceptedSection {
+  mid: string;
+  kind: MediaKind;
+  codec: NegotiatedCodec;
+  rtxPayloadType?: number;
+  midExtensionId?: number;
+  direction: Direction;
+  /** For the offer of a receiving transport: the stream it sends. */
+  sender?: { ssrc: number; cname: string; streamId: string; trackId: string };
+}
+
+export interface ClosedSection {
+  mid: string;
+  kind: string;
+  proto: string;
+  formats: string[];
+  closed: true;
+}
+
+export type WrittenSection = AcceptedSection | ClosedSection;
+
+/** Video feedback Roundtable answers: NACK, PLI, FIR, and REMB. */
+export const VIDEO_FEEDBACK = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
+
+/** One description (offer or answer) of a transport: ICE-lite, BUNDLE over the sections in use. */
+export function writeDescription(local: LocalTransportParameters, sessionId: string, version: number, sections: readonly WrittenSection[]): string {
+  const bundled = sections.filter((s) => !('closed' in s)).map((s) => s.mid);
+  const lines = ['v=0', `o=- ${sessionId} ${version} IN IP4 0.0.0.0`, 's=-', 't=0 0', 'a=ice-lite'];
+  if (bundled.length > 0) lines.push(`a=group:BUNDLE ${bundled.join(' ')}`);
+  lines.push('a=msid-semantic: WMS *');
+  for (const section of sections) {
+    if ('closed' in section) {
+      lines.push(`m=${section.kind} 0 ${section.proto} ${section.formats.join(' ') || '0'}`, 'c=IN IP4 0.0.0.0', `a=mid:${section.mid}`, 'a=inactive');
+      continue;
+    }
+    const { codec } = section;
+    const formats = [codec.payloadType, ...(section.rtxPayloadType !== undefined ? [section.rtxPayloadType] : [])];
+    lines.push(`m=${section.kind} 9 UDP/TLS/RTP/SAVPF ${formats.join(' ')}`, 'c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0');
+    lines.push(`a=ice-ufrag:${local.ufrag}`, `a=ice-pwd:${local.pwd}`, `a=fingerprint:sha-256 ${local.fingerprint}`, `a=setup:${local.setup}`);
+    lines.push(`a=mid:${section.mid}`);
+    if (section.midExtensionId !== undefined) lines.push(`a=extmap:${section.midExtensionId} ${MID_EXTENSION}`);
+    lines.push(`a=${section.direction}`, 'a=rtcp-mux', 'a=rtcp-rsize');
+    const name = codec.mimeType.split('/')[1];
+    lines.push(`a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ''}`);
+    for (const fb of codec.rtcpFeedback) lines.push(`a=rtcp-fb:${codec.payloadType} ${fb}`);
+    if (codec.parameters) lines.push(`a=fmtp:${codec.payloadType} ${codec.parameters}`);
+    if (section.rtxPayloadType !== undefined) {
+      lines.push(`a=rtpmap:${section.rtxPayloadType} rtx/${codec.clockRate}`, `a=fmtp:${section.rtxPayloadType} apt=${codec.payloadType}`);
+    }
+    if (section.sender) {
+      const s = section.sender;
+      lines.push(`a=msid:${s.streamId} ${s.trackId}`, `a=ssrc:${s.ssrc} cname:${s.cname}`, `a=ssrc:${s.ssrc} msid:${s.streamId} ${s.trackId}`);
+    }
+    local.candidates.forEach((c, i) => lines.push(`a=candidate:${i + 1} 1 udp ${2130706431 - i} ${c.ip} ${c.port} typ host`));
+    lines.push('a=end-of-candidates');
+  }
+  return lines.join('\r\n') + '\r\n';
+}
