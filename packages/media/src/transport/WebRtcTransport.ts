@@ -351,6 +351,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
           this.profile = profile;
           this.setDtls('connected');
           this.scheduleRtcp();
+          // Keyframe requests of consumers made before the keys were there went nowhere.
+          for (const producer of this.producers.values()) if (producer.consumers.size > 0) producer.requestKeyframe();
         },
         failed: () => this.setDtls('failed'),
       });
