@@ -98,9 +98,13 @@ export class DtlsSession {
   }
 
   /** A DTLS record from the peer (first byte 20-63). */
-  receive(data: Buffer): void {
-    if (this.closed) return;
+  receive(data: Buffer): boolean {
+    if (this.closed) return false;
+    // Once connected, an alert must come encrypted (epoch > 0): a plaintext one would
+    // let anyone on the 5-tuple end the session.
+    if (this.done && hasPlaintextAlert(data)) return false;
     this.link.onData(data, undefined as never);
+    return true;
   }
 
   close(): void {
@@ -135,4 +139,21 @@ export class DtlsSession {
     this.close();
     this.events.failed(reason);
   }
+}
+
+const CONTENT_ALERT = 21;
+
+/**
+ * Record header (RFC 6347 §4.1): type (1), version (2), epoch (2), sequence (6),
+ * length (2). True when a record of the datagram is an alert in epoch 0, or the
+ * records do not fit.
+ */
+function hasPlaintextAlert(data: Buffer): boolean {
+  let at = 0;
+  while (at < data.length) {
+    if (at + 13 > data.length) return true;
+    if (data[at] === CONTENT_ALERT && data.readUInt16BE(at + 3) === 0) return true;
+    at += 13 + data.readUInt16BE(at + 11);
+  }
+  return at !== data.length;
 }

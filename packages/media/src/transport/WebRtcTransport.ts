@@ -65,7 +65,9 @@ export interface WebRtcTransportStats {
   bindingRequests: number;
   /** Datagrams dropped by reason. */
   droppedStun: number;
-  droppedDtlsBeforeKeys: number;
+  droppedDtlsEarly: number;
+  /** DTLS records refused: a plaintext alert or a malformed record after the handshake. */
+  droppedDtls: number;
   droppedSrtp: number;
   droppedUnknownSsrc: number;
   droppedOther: number;
@@ -138,7 +140,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private readonly counters = {
     bindingRequests: 0,
     droppedStun: 0,
-    droppedDtlsBeforeKeys: 0,
+    droppedDtlsEarly: 0,
+    droppedDtls: 0,
     droppedSrtp: 0,
     droppedUnknownSsrc: 0,
     droppedOther: 0,
@@ -169,6 +172,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   get dtlsState(): DtlsState {
     return this.dtlsStateValue;
+  }
+
+  /** This side's DTLS role, once the remote description said it. */
+  get dtlsRole(): DtlsRole | undefined {
+    return this.dtls?.role;
   }
 
   get selectedTuple(): MuxAddress | undefined {
@@ -439,11 +447,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   private onDtls(data: Buffer): void {
     if (!this.dtls) {
-      this.counters.droppedDtlsBeforeKeys++;
+      this.counters.droppedDtlsEarly++;
       return;
     }
     if (this.dtlsStateValue === 'new') this.setDtls('connecting');
-    this.dtls.receive(data);
+    if (!this.dtls.receive(data)) this.counters.droppedDtls++;
   }
 
   private onSrtp(data: Buffer): void {
