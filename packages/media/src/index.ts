@@ -34,6 +34,20 @@ export { type VideoCompositorOptions } from './mcu/VideoCompositor.js';
 export { liveChildPids } from './mcu/ChildProcesses.js';
 export { createOpusCoder, type OpusCoder, type OpusLibrary } from './mcu/opus.js';
 export { PortAllocator } from './core/PortAllocator.js';
+export {
+  WebRtcTransport,
+  Producer,
+  Consumer,
+  DtlsCertificate,
+  type WebRtcTransportOptions,
+  type WebRtcTransportEvents,
+  type WebRtcTransportStats,
+  type TransportIceState,
+  type TransportDtlsState,
+  type ProducerStats,
+  type ConsumerStats,
+  type NegotiatedCodec,
+} from './transport/index.js';
 export { UdpMux, UdpMuxBinding, holdUdpPort, parseStun, type UdpMuxStats, type MuxAddress } from './net/UdpMux.js';
 export { TypedEmitter, type EventMap } from './core/TypedEmitter.js';
 export { MEDIA_KINDS, isMediaKind, codecsCompatible, type MediaKind, type CodecInfo, type ElementId } from './core/types.js';

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UdpMux } from '../net/UdpMux.js';
 import { DtlsCertificate } from './DtlsSession.js';
 import { createPublisher, createSubscriber, publish, statsOf, subscribe, total, until, type Peer, type Publisher, type Stat } from './testPeers.js';
+import { CLIENT_OFFER } from './testSdp.js';
 import { WebRtcTransport } from './WebRtcTransport.js';
 
 let mux: UdpMux;
@@ -34,6 +35,52 @@ function subscriber(): Peer {
   cleanups.push(() => pc.close());
   return pc;
 }
+
+describe('WebRtcTransport API', () => {
+  it('processOffer() with a bad SDP rejects with SdpError and leaves the transport as it was', () => {
+    const t = transport();
+    expect(() => t.processOffer('v=0\r\nnot an sdp')).toThrow(expect.objectContaining({ code: 'INVALID_SDP' }));
+    expect(() => t.processOffer(CLIENT_OFFER.replace(/a=ice-ufrag:.*\r\n/, ''))).toThrow(expect.objectContaining({ code: 'INVALID_SDP' }));
+    expect(t.producers.size).toBe(0);
+    expect(t.dtlsRole).toBeUndefined();
+    const answer = t.processOffer(CLIENT_OFFER);
+    expect([...t.producers.values()].map((p) => p.mid)).toEqual(['0', '1']);
+    expect(answer).toContain('a=setup:passive');
+    expect(answer).toMatch(/m=application 0 /);
+    expect(t.dtlsRole).toBe('server');
+  });
+
+  it('a sending transport refuses consume() and createOffer(), a receiving one refuses processOffer(), with INVALID_STATE', () => {
+    const send = transport();
+    send.processOffer(CLIENT_OFFER);
+    const producer = [...send.producers.values()][0]!;
+    expect(() => send.consume(producer)).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
+    expect(() => send.createOffer()).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
+    const recv = transport();
+    recv.consume(producer);
+    expect(() => recv.processOffer(CLIENT_OFFER)).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
+  });
+
+  it('close() is idempotent, closes the producers and consumers, and later calls throw OBJECT_CLOSED', () => {
+    const send = transport();
+    const recv = transport();
+    send.processOffer(CLIENT_OFFER);
+    const producers = [...send.producers.values()];
+    const consumer = recv.consume(producers[0]!);
+    expect(producers[0]!.consumers.has(consumer)).toBe(true);
+    const closed: string[] = [];
+    consumer.on('producerclose', () => closed.push('producerclose'));
+    consumer.on('close', () => closed.push('consumer'));
+    send.close();
+    send.close();
+    expect(producers.every((p) => p.isClosed)).toBe(true);
+    expect(closed).toEqual(['producerclose', 'consumer']);
+    expect(recv.consumers.size).toBe(0);
+    expect(() => send.processOffer(CLIENT_OFFER)).toThrow(expect.objectContaining({ code: 'OBJECT_CLOSED' }));
+    expect(() => recv.consume(producers[0]!)).toThrow(expect.objectContaining({ code: 'OBJECT_CLOSED' }));
+    expect(send.iceState).toBe('closed');
+  });
+});
 
 describe('WebRtcTransport', () => {
   it('a libwebrtc client publishing audio and video on a sending transport connects over ICE-lite and DTLS, and its SRTP arrives at one producer per track', async () => {

@@ -23,8 +23,8 @@ import {
   type WrittenSection,
 } from './transportSdp.js';
 
-export type IceState = 'new' | 'connected' | 'failed' | 'closed';
-export type DtlsState = 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
+export type TransportIceState = 'new' | 'connected' | 'failed' | 'closed';
+export type TransportDtlsState = 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
 
 export interface WebRtcTransportOptions {
   /** The shared UDP port (acquired by the caller, who also releases it). */
@@ -48,8 +48,8 @@ export interface TransportTestHooks {
 }
 
 export interface WebRtcTransportEvents extends Record<string, unknown[]> {
-  icestatechange: [IceState];
-  dtlsstatechange: [DtlsState];
+  icestatechange: [TransportIceState];
+  dtlsstatechange: [TransportDtlsState];
   /** The peer nominated a pair from another address; media follows it. */
   tuplechange: [MuxAddress];
   /** A client's offer brought a new track. */
@@ -58,8 +58,8 @@ export interface WebRtcTransportEvents extends Record<string, unknown[]> {
 }
 
 export interface WebRtcTransportStats {
-  iceState: IceState;
-  dtlsState: DtlsState;
+  iceState: TransportIceState;
+  dtlsState: TransportDtlsState;
   selectedTuple: MuxAddress | undefined;
   srtpProfile: number | undefined;
   bindingRequests: number;
@@ -124,8 +124,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private selected: MuxAddress | undefined;
   private nominated = false;
   private lastCheckAt = 0;
-  private ice: IceState = 'new';
-  private dtlsStateValue: DtlsState = 'new';
+  private ice: TransportIceState = 'new';
+  private dtlsStateValue: TransportDtlsState = 'new';
   private closed = false;
   private readonly bySsrc = new Map<number, Producer>();
   private readonly byRtxSsrc = new Map<number, Producer>();
@@ -166,11 +166,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.binding.addUfrag(this.ufrag, () => this.pwd);
   }
 
-  get iceState(): IceState {
+  get iceState(): TransportIceState {
     return this.ice;
   }
 
-  get dtlsState(): DtlsState {
+  get dtlsState(): TransportDtlsState {
     return this.dtlsStateValue;
   }
 
@@ -225,12 +225,10 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       sections.push(accepted);
       offered.set(sender.mid, { ...sender, codec: accepted.codec });
     }
-    if (offered.size === 0 && this.producers.size === 0 && !sections.some((s) => !('closed' in s))) {
-      if (parsed.media.length === 0) throw new SdpError('the offer has no media section');
-    }
+    if (parsed.media.length === 0) throw new SdpError('the offer has no media section');
     // Valid: apply.
-    this.mode = 'send';
     this.setRemote(remote);
+    this.mode = 'send';
     const answer = writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, sections);
     for (const producer of [...this.producers.values()]) {
       const now = offered.get(producer.mid);
@@ -685,13 +683,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     },
   };
 
-  private setIce(state: IceState): void {
+  private setIce(state: TransportIceState): void {
     if (this.ice === state) return;
     this.ice = state;
     this.emit('icestatechange', state);
   }
 
-  private setDtls(state: DtlsState): void {
+  private setDtls(state: TransportDtlsState): void {
     if (this.dtlsStateValue === state) return;
     this.dtlsStateValue = state;
     this.emit('dtlsstatechange', state);

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { SdpError } from '../core/errors.js';
+import { CLIENT_OFFER } from './testSdp.js';
+import { offeredSender, parseSdp, remoteTransportParameters, writeDescription } from './transportSdp.js';
+
+describe('transport SDP', () => {
+  it('reads what a client sends: VP8 with its RTX and FID SSRCs, the mid extension, opus; nothing for data or receive-only sections', () => {
+    const sdp = parseSdp(CLIENT_OFFER);
+    const [video, audio, data, recvonly] = sdp.media.map(offeredSender);
+    expect(video).toMatchObject({ mid: '0', kind: 'video', rtxPayloadType: 97, ssrc: 1111, rtxSsrc: 2222, midExtensionId: 4, cname: 'me' });
+    expect(video!.codec).toMatchObject({ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 });
+    expect(video!.codec.rtcpFeedback).toEqual(['goog-remb', 'transport-cc', 'ccm fir', 'nack', 'nack pli']);
+    expect(audio).toMatchObject({ mid: '1', kind: 'audio', ssrc: 3333, rtxPayloadType: undefined });
+    expect(audio!.codec).toMatchObject({ mimeType: 'audio/opus', payloadType: 111, channels: 2, parameters: 'minptime=10;useinbandfec=1' });
+    expect(data).toBeUndefined();
+    expect(recvonly).toBeUndefined();
+    expect(remoteTransportParameters(sdp)).toEqual({ ufrag: 'abcd', pwd: '0123456789abcdefghijkl', fingerprint: { algorithm: 'sha-256', value: 'AA:BB:CC' }, setup: 'actpass' });
+  });
+
+  it('refuses what is not an SDP, a section without a=mid, and a description without ICE credentials or fingerprint, with SdpError', () => {
+    expect(() => parseSdp('hello')).toThrow(SdpError);
+    expect(() => parseSdp(42)).toThrow(SdpError);
+    expect(() => offeredSender(parseSdp(CLIENT_OFFER.replace('a=mid:0\r\n', '')).media[0]!)).toThrow(/a=mid/);
+    expect(() => remoteTransportParameters(parseSdp(CLIENT_OFFER.replace(/a=ice-pwd:.*\r\n/, '')))).toThrow(/ICE credentials/);
+    expect(() => remoteTransportParameters(parseSdp(CLIENT_OFFER.replace(/a=fingerprint:.*\r\n/, '')))).toThrow(/fingerprint/);
+  });
+
+  it('writes ICE-lite, BUNDLE over the sections in use, and a closed section at port 0, inactive and outside the group', () => {
+    const local = { ufrag: 'u', pwd: 'p', fingerprint: 'AA', candidates: [{ ip: '127.0.0.1', port: 5000 }], setup: 'actpass' as const };
+    const codec = { mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, rtcpFeedback: ['nack'] };
+    const text = writeDescription(local, '1', 2, [
+      { mid: '0', kind: 'video', codec, direction: 'sendonly', sender: { ssrc: 5, cname: 'c', streamId: 's', trackId: 't' } },
+      { mid: '1', kind: 'video', proto: 'UDP/TLS/RTP/SAVPF', formats: ['96'], closed: true },
+    ]);
+    expect(text).toContain('a=ice-lite\r\n');
+    expect(text).toContain('a=group:BUNDLE 0\r\n');
+    expect(text).toContain('m=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=inactive\r\n');
+    expect(text).toContain('a=ssrc:5 cname:c\r\n');
+    expect(text).toContain('a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n');
+    expect(parseSdp(text).media.length).toBe(2);
+  });
+});
