@@ -261,6 +261,29 @@ describe('WebRtcTransport', () => {
     const pair = pubStats.find((x) => x.type === 'candidate-pair' && x['nominated'] === true);
     expect(Number(pair?.['availableOutgoingBitrate'])).toBeLessThanOrEqual(300_000);
   });
+
+  it('a paused consumer sends nothing and a resumed one starts again from a keyframe, without a new offer', async () => {
+    const send = transport();
+    const recv = transport();
+    const pub = publisher(1);
+    await publish(pub.pc, send);
+    const sub = subscriber();
+    const consumer = recv.consume([...send.producers.values()].find((p) => p.kind === 'video')!);
+    await subscribe(sub, recv);
+    const frames = async (): Promise<number> => arrived(await statsOf(sub), consumer.ssrc);
+    await until(frames, (n) => n > 5);
+    consumer.pause();
+    await new Promise((r) => setTimeout(r, 200));
+    const sent = consumer.stats.packets;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(consumer.stats.packets).toBe(sent);
+    const requests = consumer.producer.stats.keyframeRequests;
+    consumer.resume();
+    const atResume = await frames();
+    const after = await until(frames, (n) => n > atResume + 5);
+    expect(after).toBeGreaterThan(atResume + 5);
+    expect(consumer.producer.stats.keyframeRequests).toBeGreaterThan(requests);
+  });
 });
 
 /** What shows one stream reached the client: decoded frames for video, packets for audio. */

@@ -301,7 +301,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         mid: c.mid,
         kind: c.kind,
         codec: c.codec,
-        direction: c.isPaused ? 'inactive' : 'sendonly',
+        // Pausing is ours alone: the m-line stays sendonly, so resuming needs no new offer.
+        direction: 'sendonly',
         sender: { ssrc: c.ssrc, cname: c.cname, streamId: c.streamId, trackId: c.trackId },
       };
     });
@@ -416,12 +417,14 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.startDtlsClient();
   }
 
+  /** Before any nomination the latest checked address is used (DTLS may start then); after, only a nominated one moves the pair. */
   private select(from: MuxAddress, nominate: boolean): void {
     const previous = this.selected;
+    const wasNominated = this.nominated;
     if (nominate) this.nominated = true;
     if (previous && previous[0] === from[0] && previous[1] === from[1]) return;
     this.selected = from;
-    if (previous && nominate) {
+    if (previous && wasNominated) {
       this.counters.pairSwitches++;
       this.emit('tuplechange', from);
     }
