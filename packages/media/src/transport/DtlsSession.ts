@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { CipherContext, DtlsClient, DtlsServer, HashAlgorithm, NamedCurveAlgorithm, SignatureAlgorithm, type DtlsSocket, type SignatureHash } from 'werift';
 import { isSupportedProfile, profileParams, SrtpSession, type SrtpProfile } from '../srtp/index.js';
+import { isCookieless } from '../webrtc/dtlsHelloGuard.js';
 import { PREFERRED_SRTP_PROFILES } from '../webrtc/dtlsPreferences.js';
 
 /** A DTLS certificate and its key, shared by every transport of an engine. */
@@ -63,6 +64,7 @@ export class DtlsSession {
   };
   private closed = false;
   private done = false;
+  private helloAnsweredAt = -Infinity;
   private started = false;
 
   constructor(
@@ -103,6 +105,14 @@ export class DtlsSession {
     // Once connected, an alert must come encrypted (epoch > 0): a plaintext one would
     // let anyone on the 5-tuple end the session.
     if (this.done && hasPlaintextAlert(data)) return false;
+    // One HelloVerifyRequest per 2 s (see webrtc/dtlsHelloGuard.ts): a busy client
+    // retransmits its first ClientHello before it handled our answer, and werift's client
+    // fails the handshake on a second HelloVerifyRequest.
+    if (this.role === 'server' && !this.done && isCookielessClientHello(data)) {
+      const now = performance.now();
+      if (now - this.helloAnsweredAt < HELLO_REPEAT_MS) return false;
+      this.helloAnsweredAt = now;
+    }
     this.link.onData(data, undefined as never);
     return true;
   }
@@ -142,6 +152,14 @@ export class DtlsSession {
 }
 
 const CONTENT_ALERT = 21;
+const CONTENT_HANDSHAKE = 22;
+const CLIENT_HELLO = 1;
+const HELLO_REPEAT_MS = 2000;
+
+/** A datagram whose first record is a whole ClientHello without a cookie (record header 13, handshake header 12). */
+export function isCookielessClientHello(data: Buffer): boolean {
+  return data.length > 13 + 12 + 35 && data[0] === CONTENT_HANDSHAKE && data[13] === CLIENT_HELLO && isCookieless(data.subarray(25));
+}
 
 /**
  * Record header (RFC 6347 §4.1): type (1), version (2), epoch (2), sequence (6),

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import type { SrtpSession } from '../srtp/index.js';
+import { DtlsCertificate, DtlsSession, isCookielessClientHello } from './DtlsSession.js';
+
+interface End {
+  session: DtlsSession;
+  keys: Promise<SrtpSession>;
+  sent: Buffer[];
+}
+
+/** Two sessions wired to each other in memory (each datagram delivered on the next tick). */
+async function pair(serverExpects?: string): Promise<{ server: End; client: End }> {
+  const [serverCert, clientCert] = await Promise.all([DtlsCertificate.generate(), DtlsCertificate.generate()]);
+  const ends: Partial<Record<'server' | 'client', End>> = {};
+  const make = (role: 'server' | 'client', own: DtlsCertificate, peer: DtlsCertificate, expected?: string): End => {
+    let resolve!: (s: SrtpSession) => void;
+    let reject!: (e: Error) => void;
+    const keys = new Promise<SrtpSession>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const sent: Buffer[] = [];
+    const other = role === 'server' ? 'client' : 'server';
+    const session = new DtlsSession(
+      role,
+      own,
+      { algorithm: 'sha-256', value: expected ?? peer.fingerprint },
+      (data) => {
+        sent.push(Buffer.from(data));
+        setImmediate(() => ends[other]?.session.receive(Buffer.from(data)));
+      },
+      { connected: (srtp) => resolve(srtp), failed: (reason) => reject(new Error(reason)) },
+    );
+    return { session, keys, sent };
+  };
+  ends.server = make('server', serverCert, clientCert, serverExpects);
+  ends.client = make('client', clientCert, serverCert);
+  return { server: ends.server, client: ends.client };
+}
+
+describe('DtlsSession', () => {
+  it('a server and a client finish the handshake and get mirrored SRTP keys: what one protects the other unprotects', async () => {
+    const { server, client } = await pair();
+    client.session.start();
+    const [s, c] = await Promise.all([server.keys, client.keys]);
+    expect(server.session.isConnected && client.session.isConnected).toBe(true);
+    const packet = Buffer.alloc(100);
+    packet[0] = 0x80;
+    packet[1] = 96;
+    packet.writeUInt32BE(1234, 8);
+    const length = c.outbound.protectRtp(packet, 40);
+    expect(s.inbound.unprotectRtp(packet, length)).toBe(40);
+    server.session.close();
+    client.session.close();
+  });
+
+  it('a peer certificate that does not match the SDP fingerprint fails the session', async () => {
+    const { server, client } = await pair('00:11:22');
+    client.keys.catch(() => undefined);
+    client.session.start();
+    await expect(server.keys).rejects.toThrow(/does not match/);
+    client.session.close();
+  });
+
+  it('the server answers a repeated cookieless ClientHello once per 2 s', async () => {
+    const { server, client } = await pair();
+    client.session.start();
+    await new Promise((r) => setTimeout(r, 50));
+    const hello = client.sent[0]!;
+    expect(isCookielessClientHello(hello)).toBe(true);
+    expect(server.session.receive(hello)).toBe(false);
+    server.session.close();
+    client.session.close();
+  });
+});
