@@ -65,7 +65,8 @@ describe('DtlsSession', () => {
   it('the server answers a repeated cookieless ClientHello once per 2 s', async () => {
     const { server, client } = await pair();
     client.session.start();
-    await new Promise((r) => setTimeout(r, 50));
+    // Once the server answered the first ClientHello (its HelloVerifyRequest went out):
+    while (server.sent.length === 0) await new Promise((r) => setTimeout(r, 10));
     const hello = client.sent[0]!;
     expect(isCookielessClientHello(hello)).toBe(true);
     expect(server.session.receive(hello)).toBe(false);
