@@ -38,6 +38,8 @@ export interface ConsumerEvents extends Record<string, unknown[]> {
 
 /** What a consumer asks of its transport. */
 export interface ConsumerLink {
+  /** False while the transport cannot send (no keys yet, no pair, consent lost). */
+  canSend(): boolean;
   /** Sends one RTP packet: `packet`'s payload with these header fields. */
   sendRtp(packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void;
   consumerClosed(consumer: Consumer): void;
@@ -144,6 +146,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   /** @internal a packet of the producer. */
   forward(packet: RtpView, now: number): void {
     if (this.closed || this.paused) return;
+    if (!this.link.canSend()) {
+      // Whatever reaches the subscriber first after the gap must be a keyframe.
+      if (this.kind === 'video') this.awaitingKeyframe = true;
+      return;
+    }
     if (this.awaitingKeyframe) {
       if (!isKeyframe(this.codec.mimeType, payloadOf(packet))) {
         this.stats.droppedAwaitingKeyframe++;

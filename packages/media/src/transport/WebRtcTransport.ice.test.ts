@@ -129,7 +129,7 @@ describe('WebRtcTransport ICE and DTLS', () => {
     expect(recv.getStats().pairSwitches).toBe(1);
   });
 
-  it('silence ends consent: no valid check for consentTimeoutMs makes the ICE state failed and stops sending', async () => {
+  it('silence ends consent: no valid check for consentTimeoutMs makes the ICE state failed and stops sending; the next check of the peer brings the media back', async () => {
     let silent = false;
     const { recv, sub } = await call({ consentTimeoutMs: 6000, testHooks: { dropIncoming: (d) => silent && d[0]! < 4 } });
     await until(() => frames(sub), (n) => n > 5);
@@ -140,6 +140,12 @@ describe('WebRtcTransport ICE and DTLS', () => {
     const sent = recv.getStats().rtpOut;
     await new Promise((r) => setTimeout(r, 300));
     expect(recv.getStats().rtpOut).toBe(sent);
+
+    const back = recv.waitFor('icestatechange', 10_000);
+    silent = false;
+    expect((await back)[0]).toBe('connected');
+    const atReturn = await frames(sub);
+    expect(await until(() => frames(sub), (n) => n > atReturn + 5)).toBeGreaterThan(atReturn + 5);
   });
 
   it('a client that answers a=setup:passive makes the transport the DTLS client, and media flows', async () => {

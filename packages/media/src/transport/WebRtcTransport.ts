@@ -358,8 +358,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
           this.profile = profile;
           this.setDtls('connected');
           this.scheduleRtcp();
-          // Keyframe requests of consumers made before the keys were there went nowhere.
-          for (const producer of this.producers.values()) if (producer.consumers.size > 0) producer.requestKeyframe();
+          this.requestKeyframes();
         },
         failed: () => this.setDtls('failed'),
       });
@@ -411,7 +410,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.lastCheckAt = performance.now();
     if (message.useCandidate || !this.nominated) this.select(from, message.useCandidate);
     if (this.ice !== 'connected' && this.ice !== 'closed') {
+      const back = this.ice === 'failed';
       this.setIce('connected');
+      if (back) this.requestKeyframes();
       this.consentTimer ??= setInterval(() => this.checkConsent(), Math.min(1000, this.consentTimeoutMs / 2)).unref();
     }
     this.startDtlsClient();
@@ -437,6 +438,16 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.nominated = false;
       this.setIce('failed');
     }
+  }
+
+  /**
+   * The transport can send again (keys just made, or the pair came back): keyframe
+   * requests of our producers' consumers made meanwhile went nowhere, and our consumers
+   * wait for a keyframe.
+   */
+  private requestKeyframes(): void {
+    for (const producer of this.producers.values()) if (producer.consumers.size > 0) producer.requestKeyframe();
+    for (const consumer of this.consumers.values()) consumer.requestKeyframe();
   }
 
   private startDtlsClient(): void {
@@ -677,6 +688,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   };
 
   private readonly consumerLink = {
+    canSend: (): boolean => this.srtp !== undefined && this.selected !== undefined && !this.closed,
     sendRtp: (packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void => this.sendForwarded(packet, payloadType, seq, timestamp, ssrc),
     consumerClosed: (consumer: Consumer): void => {
       this.consumers.delete(consumer.id);
