@@ -156,9 +156,19 @@ const CONTENT_HANDSHAKE = 22;
 const CLIENT_HELLO = 1;
 const HELLO_REPEAT_MS = 2000;
 
-/** A datagram whose first record is a whole ClientHello without a cookie (record header 13, handshake header 12). */
+/**
+ * A datagram whose first record is a whole, unfragmented ClientHello without a cookie.
+ * Record header (13): type, version, epoch, sequence, length. Handshake header (12):
+ * msg_type, length (3), message_seq (2), fragment_offset (3), fragment_length (3).
+ * A fragmented hello is never one: its later fragments would read as anything (this
+ * Chromium's ClientHello is 1413 bytes, sent as fragments of 1175 and 238).
+ */
 export function isCookielessClientHello(data: Buffer): boolean {
-  return data.length > 13 + 12 + 35 && data[0] === CONTENT_HANDSHAKE && data[13] === CLIENT_HELLO && isCookieless(data.subarray(25));
+  if (data.length <= 13 + 12 + 35 || data[0] !== CONTENT_HANDSHAKE || data[13] !== CLIENT_HELLO) return false;
+  const length = data.readUIntBE(14, 3);
+  const offset = data.readUIntBE(19, 3);
+  const fragmentLength = data.readUIntBE(22, 3);
+  return offset === 0 && fragmentLength === length && 25 + length <= data.length && isCookieless(data.subarray(25));
 }
 
 /**
