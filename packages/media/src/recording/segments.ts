@@ -19,19 +19,25 @@ async function nonEmpty(path: string): Promise<boolean> {
 
 /**
  * Joins the segments a recorder wrote (after process crashes) into `target`, remuxing
- * with FFmpeg's concat demuxer (no re-encoding), and removes the parts. One segment:
- * nothing to do.
+ * with FFmpeg's concat demuxer (no re-encoding), and removes the parts. One segment is
+ * left as it is, unless `remux`: a process killed with SIGKILL leaves its file without
+ * a duration or an index (players play it, but cannot seek, and ffprobe reports no
+ * duration), and remuxing writes both.
  */
-export async function concatSegments(segments: string[], target: string, ffmpeg = 'ffmpeg'): Promise<void> {
+export async function concatSegments(segments: string[], target: string, options: { remux?: boolean; ffmpeg?: string } = {}): Promise<void> {
   const present: string[] = [];
-  for (const s of segments) if (await nonEmpty(s)) present.push(s);
-  if (present.length === 0 || (present.length === 1 && present[0] === target)) return;
+  for (const s of segments) {
+    if (await nonEmpty(s)) present.push(s);
+    // A run killed before it wrote anything leaves an empty part.
+    else if (s !== target) await unlink(s).catch(() => undefined);
+  }
+  if (present.length === 0 || (present.length === 1 && present[0] === target && !options.remux)) return;
   const list = `${target}.segments.txt`;
   const tmp = `${target}.joining${extname(target)}`;
   await writeFile(list, present.map((p) => `file '${p.replaceAll("'", "'\\''")}'`).join('\n'));
   try {
     await new Promise<void>((resolve, reject) => {
-      execFile(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', tmp], (error, _out, stderr) =>
+      execFile(options.ffmpeg ?? 'ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', tmp], (error, _out, stderr) =>
         error ? reject(new Error(stderr.trim() || error.message)) : resolve(),
       );
     });
