@@ -76,6 +76,7 @@ export {
   isMediaProfile,
   SupervisedProcess,
   probeMedia,
+  finaliseRecording,
   UploadError,
   HttpPostEndpoint,
   type HttpPostEndpointOptions,

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
 
 /** The file run `run` of a recorder writes: the target itself, then `<name>.part<run><ext>` after crashes. */
 export function segmentPath(path: string, run: number): string {
@@ -47,4 +47,24 @@ export async function concatSegments(segments: string[], target: string, options
     await unlink(list).catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
   }
+}
+
+/**
+ * Finishes, after the fact, a recording whose process (or server) was killed before it
+ * could: joins `path` and the `.part<n>` segments left beside it, in order, and remuxes
+ * the result so it has a duration and an index. For recordings found unfinished when the
+ * server starts. A file that was finalised already is only copied again.
+ */
+export async function finaliseRecording(path: string, ffmpeg?: string): Promise<void> {
+  const ext = extname(path);
+  const prefix = `${basename(path, ext)}.part`;
+  const runOf = (name: string): number | undefined => {
+    const middle = name.startsWith(prefix) && name.endsWith(ext) ? name.slice(prefix.length, name.length - ext.length) : '';
+    return /^\d+$/.test(middle) ? Number(middle) : undefined;
+  };
+  const parts = (await readdir(dirname(path)).catch(() => [] as string[]))
+    .filter((name) => runOf(name) !== undefined)
+    .sort((a, b) => runOf(a)! - runOf(b)!)
+    .map((name) => join(dirname(path), name));
+  await concatSegments([path, ...parts], path, { remux: true, ...(ffmpeg ? { ffmpeg } : {}) });
 }
