@@ -6,8 +6,8 @@ import type { Room } from './Room.js';
 import { RtpCounter, signUp, until, type TestUser } from './testing/harness.js';
 
 const env = useTestPeerEnvironment();
-// Ports: media 64700-64729 (three slices of 10: the main thread and two workers).
-const PORTS: [number, number] = [64700, 64729];
+// Ports: media 64700-64723 (three slices of 8: the main thread and two workers).
+const PORTS: [number, number] = [64700, 64723];
 
 /** What an app does with a room whose media was lost: join it again, once. */
 function rejoinOnMediaError(user: TestUser, room: Room): Promise<Room> {

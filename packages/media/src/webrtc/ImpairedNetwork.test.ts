@@ -8,8 +8,8 @@ import { requireTools } from '../recording/testTools.js';
 import { vp8Playback } from '../testing/vp8Playback.js';
 import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
 
-// Ports: pipelines 64768-64777, the test encoder 64778-64779, impairment relays 64780-64787.
-const h = useMediaHarness([64768, 64777]);
+// Ports: pipelines 64742-64751, the test encoder 64752-64753, impairment relays 64754-64761.
+const h = useMediaHarness([64742, 64751]);
 const tools = requireTools(['gst-launch-1.0']);
 const IMPAIRMENT = { loss: 0.05, delayMs: 200 };
 
@@ -32,7 +32,7 @@ describe.skipIf(!tools)('a participant behind 5 % loss and 200 ms delay (a user-
     const uplink = pipeline.createWebRtcEndpoint();
     const downlink = pipeline.createWebRtcEndpoint({ direction: 'sendonly' });
     uplink.connect(downlink);
-    const [upPath, downPath] = [new ImpairedPath({ ...IMPAIRMENT, seed: 7, portRange: [64780, 64783] }), new ImpairedPath({ ...IMPAIRMENT, seed: 11, portRange: [64784, 64787] })];
+    const [upPath, downPath] = [new ImpairedPath({ ...IMPAIRMENT, seed: 7, portRange: [64754, 64757] }), new ImpairedPath({ ...IMPAIRMENT, seed: 11, portRange: [64758, 64761] })];
     h.track({ close: () => void upPath.close() });
     h.track({ close: () => void downPath.close() });
 
@@ -47,7 +47,7 @@ describe.skipIf(!tools)('a participant behind 5 % loss and 200 ms delay (a user-
     const received: RtpPacket[] = collect(viewer, 'video');
     await Promise.all([negotiateThrough(publisher, uplink, upPath), negotiateThrough(viewer, downlink, downPath)]);
     await Promise.all([waitForConnected(publisher, 30_000), waitForConnected(viewer, 30_000)]);
-    const sender = h.track(new RealMediaSender({ ports: [64778, 64779], audio: false }));
+    const sender = h.track(new RealMediaSender({ ports: [64752, 64753], audio: false }));
     sender.onPacket = (_kind, packet) => track.writeRtp(packet);
     await sender.start();
 

@@ -10,11 +10,11 @@ import { until } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, RoomRecordingResult } from './MediaServer.js';
 
-// Ports: media 64730-64759, test encoders 64760-64767.
-const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [64730, 64759] as [number, number] };
+// Ports: media 64724-64739, test encoders 64740-64741.
+const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [64724, 64739] as [number, number] };
 const stun = new StunServer();
 let stunUrl = '';
-let nextSenderPort = 64760;
+let nextSenderPort = 64740;
 const dir = mkdtempSync(join(tmpdir(), 'rt-rec-killed-'));
 const tools = hasTools();
 
