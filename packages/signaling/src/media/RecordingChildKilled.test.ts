@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { liveChildPids, probeMedia } from '@roundtable/media';
 import { RealMediaSender, StunServer } from '@roundtable/media/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { roomPeer, type SfuPeer } from '../testing/sfuPeer.js';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { roomPeer } from '../testing/sfuPeer.js';
 import { until } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, RoomRecordingResult } from './MediaServer.js';
@@ -14,7 +14,6 @@ import type { MediaRoom, RoomRecordingResult } from './MediaServer.js';
 const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [64724, 64739] as [number, number] };
 const stun = new StunServer();
 let stunUrl = '';
-let nextSenderPort = 64740;
 const dir = mkdtempSync(join(tmpdir(), 'rt-rec-killed-'));
 const tools = hasTools();
 
@@ -61,121 +60,104 @@ function mediaSpan(path: string): number {
   return times.length === 0 ? 0 : Math.max(...times) - Math.min(...times);
 }
 
-/** Waits until the recording at `path` holds `seconds` of media (on a busy machine the first keyframe of the grid may take a while). */
+/** Waits until the recording at `path` holds `seconds` of media (on a busy machine the grid's first keyframe may take a while). */
 async function recorded(path: string, seconds: number): Promise<void> {
-  await until(() => mediaSpan(path) >= seconds, 30_000);
+  await until(() => mediaSpan(path) >= seconds, 45_000);
 }
 
-/** A room on the in-process engine with a participant sending real VP8 + Opus, and its recording's end. */
+/** A room on the in-process engine with a participant sending real VP8 + Opus, and the ends of its recordings; closed after the test. */
 async function recordedRoom(name: string) {
   const server = new InProcessMediaServer(MEDIA);
   const room: MediaRoom = await server.createRoom(name);
-  const people: Array<{ peer: SfuPeer; sender: RealMediaSender }> = [];
   const ended: RoomRecordingResult[] = [];
   room.onRecordingEnded((r) => ended.push(r));
-  for (const [who, frequency] of [['a', 440]] as const) {
-    await room.join(who);
-    const peer = roomPeer(room, who, stunUrl, frequency, { publishIntervalMs: 3_600_000 });
-    const sender = new RealMediaSender({ ports: [nextSenderPort, nextSenderPort + 1], frequency });
-    nextSenderPort += 2;
-    sender.onPacket = (kind, packet) => (kind === 'video' ? peer.publisher.video : peer.publisher.audio).writeRtp(packet);
-    await sender.start();
-    await peer.publish();
-    people.push({ peer, sender });
-  }
+  await room.join('a');
+  const peer = roomPeer(room, 'a', stunUrl, 440, { publishIntervalMs: 3_600_000 });
+  const sender = new RealMediaSender({ ports: [64740, 64741], frequency: 440 });
+  sender.onPacket = (kind, packet) => (kind === 'video' ? peer.publisher.video : peer.publisher.audio).writeRtp(packet);
+  await sender.start();
+  await peer.publish();
   const close = async (): Promise<void> => {
-    for (const p of people) {
-      await p.peer.close();
-      await p.sender.close();
-    }
+    await peer.close();
+    await sender.close();
     await room.close();
     await server.close();
   };
-  return { room, ended, close };
+  onTestFinished(close);
+  return { room, ended };
 }
 
-describe.skipIf(!tools)('a recording whose GStreamer child is killed (SIGKILL)', () => {
+// Each test starts an encoder, a grid compositor and a recorder, and restarts them: 15-25 s on a busy machine.
+describe.skipIf(!tools)('a recording whose GStreamer child is killed (SIGKILL)', { timeout: 90_000 }, () => {
   it('the recorder and the grid compositor killed mid-recording are restarted; the file plays (VP8 + Opus) and holds what came before and after the kills', async () => {
-    const { room, ended, close } = await recordedRoom('killed');
+    const { room, ended } = await recordedRoom('killed');
     const path = join(dir, 'killed.webm');
-    try {
-      await room.startRecording({ path });
-      await recorded(path, 2);
-      const recorder = recorderPid(path);
-      expect(recorder).toBeDefined();
-      process.kill(recorder!, 'SIGKILL');
-      // What the killed process had written: a WebM without duration or index, which plays.
-      const before = mediaSpan(path);
-      expect(before).toBeGreaterThan(1);
-      await until(() => recorderPid(path.replace('.webm', '.part2.webm')) !== undefined, 15_000);
-      const compositor = liveChildPids();
-      expect(compositor).toHaveLength(1);
-      process.kill(compositor[0]!, 'SIGKILL');
-      await until(() => liveChildPids().length === 1 && liveChildPids()[0] !== compositor[0], 15_000);
-      await sleep(2500);
-      const result = await room.stopRecording();
+    await room.startRecording({ path });
+    await recorded(path, 2);
+    const recorder = recorderPid(path);
+    expect(recorder).toBeDefined();
+    process.kill(recorder!, 'SIGKILL');
+    // What the killed process had written: a WebM without duration or index, which plays.
+    const before = mediaSpan(path);
+    expect(before).toBeGreaterThan(1);
+    await until(() => recorderPid(path.replace('.webm', '.part2.webm')) !== undefined, 15_000);
+    const compositor = liveChildPids();
+    expect(compositor).toHaveLength(1);
+    process.kill(compositor[0]!, 'SIGKILL');
+    await until(() => liveChildPids().length === 1 && liveChildPids()[0] !== compositor[0], 15_000);
+    await sleep(2500);
+    const result = await room.stopRecording();
 
-      expect(result).toEqual({ path, ok: true });
-      expect(ended).toEqual([{ path, ok: true }]);
-      const info = await probeMedia(path);
-      expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
-      // What was written before the kill is in the file, and what came after the restarts (2.5 s) follows it.
-      expect(info.duration).toBeGreaterThan(before + 1);
-      expect(Math.abs(mediaSpan(path) - info.duration!)).toBeLessThan(0.5);
-      expect(readdirSync(dir).filter((f) => f.startsWith('killed.'))).toEqual(['killed.webm']);
-    } finally {
-      await close();
-    }
+    expect(result).toEqual({ path, ok: true });
+    expect(ended.filter((r) => r.path === path)).toEqual([{ path, ok: true }]);
+    const info = await probeMedia(path);
+    expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
+    // What was written before the kill is in the file, and what came after the restarts (2.5 s) follows it.
+    expect(info.duration).toBeGreaterThan(before + 1);
+    expect(Math.abs(mediaSpan(path) - info.duration!)).toBeLessThan(0.5);
+    expect(readdirSync(dir).filter((f) => f.startsWith('killed.'))).toEqual(['killed.webm']);
   });
 
   it('a recorder killed just before the recording stops leaves a finalised file: ffprobe reads its duration', async () => {
-    const { room, close } = await recordedRoom('cut');
+    const { room } = await recordedRoom('cut');
     const path = join(dir, 'cut.webm');
-    try {
-      await room.startRecording({ path });
-      await recorded(path, 2.5);
-      process.kill(recorderPid(path)!, 'SIGKILL');
-      // Stopped while the process is down (inside the restart delay): only the cut segment exists.
-      const result = await room.stopRecording();
-      const before = mediaSpan(path);
-      expect(before).toBeGreaterThan(1.5);
+    await room.startRecording({ path });
+    await recorded(path, 2.5);
+    process.kill(recorderPid(path)!, 'SIGKILL');
+    // Stopped while the process is down (inside the restart delay): only the cut segment exists.
+    const result = await room.stopRecording();
+    const before = mediaSpan(path);
+    expect(before).toBeGreaterThan(1.5);
 
-      expect(result).toEqual({ path, ok: true });
-      const info = await probeMedia(path);
-      expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
-      // A cut WebM has no duration: ffprobe reports one because the recorder remuxed it, and it covers every packet.
-      expect(info.duration).toBeGreaterThan(before - 0.1);
-      expect(info.duration).toBeLessThan(before + 0.5);
-    } finally {
-      await close();
-    }
+    expect(result).toEqual({ path, ok: true });
+    const info = await probeMedia(path);
+    expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
+    // A cut WebM has no duration: ffprobe reports one because the recorder remuxed it, and it covers every packet.
+    expect(info.duration).toBeGreaterThan(before - 0.1);
+    expect(info.duration).toBeLessThan(before + 0.5);
   });
 
   it('a recorder that keeps being killed gives up: the recording ends as failed, and the file plays with what was recorded', async () => {
-    const { room, ended, close } = await recordedRoom('gaveup');
+    const { room, ended } = await recordedRoom('gaveup');
     const path = join(dir, 'gaveup.webm');
-    try {
-      await room.startRecording({ path });
-      await recorded(path, 2);
-      const before = mediaSpan(path);
-      // The first run and its 3 restarts.
-      for (let run = 1; run <= 4; run++) {
-        const file = run === 1 ? path : path.replace('.webm', `.part${String(run)}.webm`);
-        await until(() => recorderPid(file) !== undefined, 15_000);
-        if (run > 1) await sleep(300);
-        process.kill(recorderPid(file)!, 'SIGKILL');
-      }
-      await until(() => ended.length === 1, 20_000);
-
-      expect(ended[0]).toMatchObject({ path, ok: false, error: expect.stringMatching(/recording stopped: .*exited with/) });
-      expect(room.recording).toBe(false);
-      expect(await room.stopRecording()).toBeUndefined();
-      const info = await probeMedia(path);
-      expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
-      expect(info.duration).toBeGreaterThan(before - 0.1);
-      expect(readdirSync(dir).filter((f) => f.startsWith('gaveup.'))).toEqual(['gaveup.webm']);
-    } finally {
-      await close();
+    await room.startRecording({ path });
+    await recorded(path, 2);
+    const before = mediaSpan(path);
+    // The first run and its 3 restarts.
+    for (let run = 1; run <= 4; run++) {
+      const file = run === 1 ? path : path.replace('.webm', `.part${String(run)}.webm`);
+      await until(() => recorderPid(file) !== undefined, 15_000);
+      if (run > 1) await sleep(300);
+      process.kill(recorderPid(file)!, 'SIGKILL');
     }
+    await until(() => ended.some((r) => r.path === path), 20_000);
+
+    expect(ended.find((r) => r.path === path)).toMatchObject({ path, ok: false, error: expect.stringMatching(/recording stopped: .*exited with/) });
+    expect(room.recording).toBe(false);
+    expect(await room.stopRecording()).toBeUndefined();
+    const info = await probeMedia(path);
+    expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
+    expect(info.duration).toBeGreaterThan(before - 0.1);
+    expect(readdirSync(dir).filter((f) => f.startsWith('gaveup.'))).toEqual(['gaveup.webm']);
   });
 });
