@@ -53,17 +53,37 @@ export function skipTurnTests(suite: string): boolean {
 export class Coturn {
   private output = '';
   private exited = false;
-  private readonly exit: Promise<void>;
+  private exit!: Promise<void>;
   private closing: Promise<void> | undefined;
 
   private constructor(
-    private readonly child: ChildProcess,
+    private child: ChildProcess,
     private readonly dir: string,
     /** Listening port, UDP and TCP, on 127.0.0.1. */
     readonly port: number,
     readonly secret: string,
     readonly realm: string,
   ) {
+    this.watch(child);
+  }
+
+  /**
+   * Kills turnserver (SIGKILL: its allocations are gone, as in a crash) and starts it
+   * again on the same port with the same configuration; resolves once it answers.
+   */
+  async restart(timeoutMs = 10_000): Promise<void> {
+    if (this.closing) throw new Error('coturn is closed');
+    if (!this.exited) {
+      this.child.kill('SIGKILL');
+      await this.exit;
+    }
+    this.exited = false;
+    this.watch(spawn(TURNSERVER_PATH, ['-c', join(this.dir, 'turnserver.conf')], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+    await this.waitUntilReady(timeoutMs);
+  }
+
+  private watch(child: ChildProcess): void {
+    this.child = child;
     const append = (chunk: Buffer): void => {
       this.output += chunk.toString('utf8');
     };

@@ -156,7 +156,8 @@ export class Room extends MediaSession<RoomEvents> {
     this.reason = reason;
     this.closeMedia();
     this.setState('IDLE', 'end');
-    this.emit('ended', { reason });
+    // The client forgets the room first, so an 'ended' listener may join it again at once.
     this.ctx.onEnded(this);
+    this.emit('ended', { reason });
   }
 }

@@ -90,6 +90,7 @@ export {
   isMediaProfile,
   SupervisedProcess,
   probeMedia,
+  finaliseRecording,
   UploadError,
   HttpPostEndpoint,
   type HttpPostEndpointOptions,

@@ -82,6 +82,8 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
   /** True while the current process is up and takes media. */
   private ready = false;
   private segments: string[] = [];
+  /** A run of the process ended without finishing its segment (killed, crashed): the file needs a remux. */
+  private cut = false;
   private finishing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -132,6 +134,7 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
       throw this.fail(error instanceof MediaError ? error : new MediaError('INVALID_ARGUMENT', String(error)));
     }
     this.segments = [];
+    this.cut = false;
     this.setState('START');
     try {
       await this.startProcess();
@@ -211,10 +214,12 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
     });
     proc.on('restarting', (reason) => {
       this.ready = false;
+      this.cut = true;
       console.error(`recorder ${this.id}: ${reason}; restarting into a new segment`);
     });
     proc.on('failed', (error) => {
       this.ready = false;
+      this.cut = true;
       if (this.state !== 'STOP') {
         this.fail(new MediaError('INVALID_STATE', `recording stopped: ${error.message}`));
         this.stop();
@@ -266,10 +271,12 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
     if (proc) {
       await proc.stop();
       proc.close();
+      // Killed after the grace time, or by someone else while stopping: not finalised.
+      if (proc.lastExit && proc.lastExit.code !== 0) this.cut = true;
     }
     this.release();
     try {
-      await concatSegments(this.segments, this.path);
+      await concatSegments(this.segments, this.path, { remux: this.cut });
     } catch (error) {
       this.fail(new MediaError('INVALID_STATE', `joining the segments of ${this.path} failed: ${(error as Error).message}`));
     }

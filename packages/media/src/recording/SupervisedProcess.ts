@@ -66,6 +66,7 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
   private runs = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly stderrTail: string[] = [];
+  private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
   constructor(private readonly options: SupervisedProcessOptions) {
     super();
@@ -84,6 +85,14 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  /**
+   * How the last run ended (undefined while none has): code 0 after a clean stop; a
+   * signal, or the guard's 128 + n for a command killed by signal n, when it was cut.
+   */
+  get lastExit(): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    return this.exit;
   }
 
   /** The last lines the command wrote to stderr, for error messages. */
@@ -173,6 +182,7 @@ export class SupervisedProcess extends TypedEmitter<SupervisedProcessEvents> {
     this.exitPromise = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.child = undefined;
+        this.exit = { code, signal };
         if (this.closed) SupervisedProcess.live.delete(this);
         this.onExit(code, signal);
         resolve();

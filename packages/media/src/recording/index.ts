@@ -7,3 +7,4 @@ export { createRecorderEndpoint, createPlayerEndpoint } from './factories.js';
 export { UploadError, uploadFile, CONTAINER_MIME, type UploadOptions } from './upload.js';
 export { HttpPostEndpoint, type HttpPostEndpointOptions, type HttpPostEndpointEvents, type PlayStreamOptions } from './HttpPostEndpoint.js';
 export { probeHead } from './probe.js';
+export { finaliseRecording } from './segments.js';

@@ -17,3 +17,5 @@ export {
   type StillClipOptions,
 } from './faceClip.js';
 export { selfSignedCert, type TestCertificate } from './selfSignedCert.js';
+export { ImpairedPath, ImpairmentRelay, stripPeerCandidates, type DirectionStats, type ImpairmentOptions } from './ImpairmentRelay.js';
+export { vp8Playback, type Vp8Playback } from './vp8Playback.js';

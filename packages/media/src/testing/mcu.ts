@@ -277,7 +277,7 @@ function unwrapOrder(a: RtpPacket, b: RtpPacket): number {
 }
 
 /** Length of the VP8 payload descriptor (RFC 7741), or -1 when malformed. */
-function vp8DescriptorLength(payload: Buffer): number {
+export function vp8DescriptorLength(payload: Buffer): number {
   if (payload.length < 1) return -1;
   const b0 = payload[0]!;
   let offset = 1;

@@ -127,6 +127,11 @@ class InProcessRoom implements MediaRoom {
     recorder.on('error', (error) => {
       rec.failed = error.message;
     });
+    // The recorder stopped by itself (its process kept crashing and it gave up): the
+    // recording ends here, as failed, with what was written so far finalised.
+    recorder.on('stopped', () => {
+      if (this.rec === rec) void this.stopRecording();
+    });
     for (const participant of this.links.participants()) this.addToRecording(participant, this.links.linkFor(participant, participant));
     try {
       await recorder.record();

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallId, RecordingId, RecordingInfo, RequestOf, RoomName, ServerNotification, UserId } from '@roundtable/protocol';
+import { finaliseRecording } from '@roundtable/media';
 import { silentLogger, type Logger } from '../logger.js';
 import type { MediaRoom, RoomRecordingResult } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
@@ -121,11 +122,23 @@ export class RecordingService {
     }
   }
 
-  /** Marks recordings left 'recording' by a previous process (it stopped without finishing them) as failed. */
+  /**
+   * Recordings left 'recording' by a previous process (killed, or the machine stopped,
+   * before it finished them): their file is finalised (the segments of recorder restarts
+   * joined, a cut file remuxed so it has a duration and plays to where it stopped) and
+   * they are marked failed.
+   */
   async recover(): Promise<void> {
     for (const info of await this.store.all()) {
       if (info.status !== 'recording') continue;
-      await this.store.save({ ...info, status: 'failed', endedAt: info.endedAt ?? Date.now(), size: await sizeOf(this.store.filePath(info.id)) });
+      const path = this.store.filePath(info.id);
+      try {
+        if (((await sizeOf(path)) ?? 0) > 0) await finaliseRecording(path);
+      } catch (error) {
+        this.log.warn({ event: 'recordingRecoveryFailed', recordingId: info.id, err: error }, 'an unfinished recording could not be finalised');
+      }
+      await this.store.save({ ...info, status: 'failed', endedAt: info.endedAt ?? Date.now(), size: await sizeOf(path) });
+      this.log.warn({ event: 'recordingRecovered', recordingId: info.id, size: await sizeOf(path) }, 'a recording left unfinished by the previous process was marked failed');
     }
   }
 

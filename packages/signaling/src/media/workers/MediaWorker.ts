@@ -119,6 +119,16 @@ export class MediaWorker {
     await this.worker.terminate();
   }
 
+  /**
+   * Ends the thread at once, from outside, as the operating system would end a process:
+   * nothing runs in it any more (no close, no shutdown). Handled as a crash with `reason`.
+   */
+  kill(reason: string): void {
+    if (!this.alive) return;
+    this.cause ??= reason;
+    void this.worker.terminate();
+  }
+
   private onMessage(message: WorkerMessage): void {
     switch (message.type) {
       case 'ready':

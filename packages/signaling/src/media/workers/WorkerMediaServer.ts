@@ -161,6 +161,17 @@ export class WorkerMediaServer implements MediaServer {
     return slot.worker.call('crash', { message });
   }
 
+  /**
+   * Ends worker `index`'s thread from outside at once (Worker.terminate(), the nearest a
+   * thread comes to SIGKILL): nothing in it runs again, not even its error handling. Its
+   * rooms are lost and it is replaced, as after a crash. For drills and tests.
+   */
+  simulateKill(index: number): void {
+    const slot = this.slots[index];
+    if (!slot) throw new RangeError(`there is no media worker ${index}`);
+    slot.worker.kill('killed');
+  }
+
   /** Makes worker `index` loop for good, as an endless loop in the engine would: it is ended as hung and replaced. For drills and tests. */
   simulateHang(index: number): Promise<unknown> {
     const slot = this.slots[index];
