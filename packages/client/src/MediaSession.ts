@@ -205,7 +205,7 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   protected wireState(): PeerState {
     const local = this.local.state;
     const videoOut = local.screenSharing || (!local.cameraOff && !this.audioOnly && local.video !== null);
-    return { audioMuted: local.audioMuted, cameraOff: !videoOut, handRaised: this.hand };
+    return { audioMuted: local.audioMuted, cameraOff: !videoOut, screenSharing: local.screenSharing, handRaised: this.hand };
   }
 
   /**
@@ -221,6 +221,7 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
     const change: Partial<PeerState> = {};
     if (now.audioMuted !== last.audioMuted) change.audioMuted = now.audioMuted;
     if (now.cameraOff !== last.cameraOff) change.cameraOff = now.cameraOff;
+    if (now.screenSharing !== last.screenSharing) change.screenSharing = now.screenSharing;
     if (now.handRaised !== last.handRaised) change.handRaised = now.handRaised;
     if (Object.keys(change).length === 0) return;
     this.announcedState = now;

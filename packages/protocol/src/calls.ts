@@ -54,13 +54,14 @@ export type Reaction = (typeof REACTIONS)[number];
 /**
  * What the others see of one participant's media and hand (`call.state` / `room.state`):
  * `audioMuted`: nothing from the microphone goes out; `cameraOff`: no video goes out
- * (camera off, or voice only; a screen share counts as video); `handRaised`: the hand is up.
- * Everyone starts with all three false.
+ * (camera off, or voice only; a screen share counts as video); `screenSharing`: the video is a
+ * screen (show it whole, not cropped); `handRaised`: the hand is up. Everyone starts with all false.
  */
 export interface PeerState {
   audioMuted: boolean;
   cameraOff: boolean;
+  screenSharing: boolean;
   handRaised: boolean;
 }
 
-export const DEFAULT_PEER_STATE: Readonly<PeerState> = Object.freeze({ audioMuted: false, cameraOff: false, handRaised: false });
+export const DEFAULT_PEER_STATE: Readonly<PeerState> = Object.freeze({ audioMuted: false, cameraOff: false, screenSharing: false, handRaised: false });

@@ -40,7 +40,7 @@ export const zSignalPayload = z.discriminatedUnion('type', [
 export type SignalPayload = z.infer<typeof zSignalPayload>;
 
 /** The fields of `call.state` / `room.state`: each one left out keeps its value. */
-const zPeerStateChange = { audioMuted: z.boolean().optional(), cameraOff: z.boolean().optional(), handRaised: z.boolean().optional() };
+const zPeerStateChange = { audioMuted: z.boolean().optional(), cameraOff: z.boolean().optional(), screenSharing: z.boolean().optional(), handRaised: z.boolean().optional() };
 
 const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, 'usernames are 3-32 lower-case letters, digits, _ . -');
 const password = z.string().min(8, 'passwords have at least 8 characters').max(128);

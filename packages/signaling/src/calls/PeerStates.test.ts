@@ -35,14 +35,14 @@ describe('participant state and reactions', () => {
     const conv = env.directory.add('direct', ['alice', 'bob']);
     const { callId } = (await env.call(alice, 'call.start', { conversationId: conv.id, audioOnly: false, topology: 'p2p' })) as { callId: CallId };
 
-    await expect(env.call(alice, 'call.state', { callId, audioMuted: true })).resolves.toEqual({ state: { audioMuted: true, cameraOff: false, handRaised: false } });
+    await expect(env.call(alice, 'call.state', { callId, audioMuted: true })).resolves.toEqual({ state: { audioMuted: true, cameraOff: false, screenSharing: false, handRaised: false } });
     await expect(env.call(bob, 'call.state', { callId, handRaised: true })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await env.call(bob, 'call.answer', { callId, audioOnly: false });
     await bob.waitFor('call.participantState', (n) => n.userId === 'alice' && n.state.audioMuted && !n.state.cameraOff);
 
     await env.call(bob, 'call.state', { callId, cameraOff: true, handRaised: true });
     const seen = await alice.waitFor('call.participantState', (n) => n.userId === 'bob');
-    expect(seen.state).toEqual({ audioMuted: false, cameraOff: true, handRaised: true });
+    expect(seen.state).toEqual({ audioMuted: false, cameraOff: true, screenSharing: false, handRaised: true });
     expect(bob.received.some((n) => n.type === 'call.participantState' && n.userId === 'bob')).toBe(false);
 
     await env.call(alice, 'call.react', { callId, reaction: '👏' });
@@ -58,7 +58,7 @@ describe('participant state and reactions', () => {
     await env.call(a, 'room.join', { room });
     await env.call(a, 'room.state', { room, cameraOff: true });
     await env.call(b, 'room.join', { room });
-    expect((await b.waitFor('room.participantState', (n) => n.userId === 'a')).state).toEqual({ audioMuted: false, cameraOff: true, handRaised: false });
+    expect((await b.waitFor('room.participantState', (n) => n.userId === 'a')).state).toEqual({ audioMuted: false, cameraOff: true, screenSharing: false, handRaised: false });
 
     await env.call(b, 'room.react', { room, reaction: '🎉' });
     await a.waitFor('room.reaction', (n) => n.from === 'b' && n.reaction === '🎉');

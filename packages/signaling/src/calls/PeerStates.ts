@@ -13,6 +13,7 @@ export class PeerStates {
     const next = this.get(user);
     if (change.audioMuted !== undefined) next.audioMuted = change.audioMuted;
     if (change.cameraOff !== undefined) next.cameraOff = change.cameraOff;
+    if (change.screenSharing !== undefined) next.screenSharing = change.screenSharing;
     if (change.handRaised !== undefined) next.handRaised = change.handRaised;
     this.states.set(user, next);
     return { ...next };
@@ -25,6 +26,6 @@ export class PeerStates {
 
   /** Those whose state is not all false (a joiner is told these), except `except`. */
   announced(except: UserId): Array<[UserId, PeerState]> {
-    return [...this.states].filter(([u, s]) => u !== except && (s.audioMuted || s.cameraOff || s.handRaised)).map(([u, s]) => [u, { ...s }]);
+    return [...this.states].filter(([u, s]) => u !== except && (s.audioMuted || s.cameraOff || s.screenSharing || s.handRaised)).map(([u, s]) => [u, { ...s }]);
   }
 }
