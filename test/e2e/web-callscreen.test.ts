@@ -81,6 +81,9 @@ describe.skipIf(skipBrowserTests('web call screen'))('web call screen in Chromiu
     await waitForMediaFrom(bob, [alice], { frames: 10, audioPackets: 20 });
     const tileAtBob = bob.page.locator(`[data-testid="tile"][data-user-id="${alice.id}"]`);
     await tileAtBob.and(bob.page.locator('[data-has-video="true"]')).waitFor({ timeout: 10_000 });
+    // Alice's (fake) microphone beeps: her audio level makes her the active speaker on Bob's screen.
+    await expect.poll(() => bob.page.getByTestId('call-screen').getAttribute('data-active-speaker'), { timeout: 15_000 }).toBe(alice.id);
+    await tileAtBob.and(bob.page.locator('[data-speaking="true"]')).waitFor({ timeout: 5000 });
 
     await expectThumbFriendly(alice.page, 'portrait');
     await alice.page.getByTestId('more-open').tap();
@@ -150,8 +153,40 @@ describe.skipIf(skipBrowserTests('web call screen'))('web call screen in Chromiu
       .poll(async () => (await mediaFrom(carol, [dave]))[dave.username]!.videoFramesDecoded - before, { timeout: 30_000, interval: 500 })
       .toBeGreaterThanOrEqual(30);
     await daveAtCarol.and(carol.page.locator('[data-camera-off="false"][data-has-video="true"]')).waitFor({ timeout: 10_000 });
+    // Pinning Dave's tile: the speaker layout with Dave big; pinning again goes back to the grid.
+    await daveAtCarol.click();
+    await carol.page.locator('[data-testid="call-screen"][data-layout="speaker"]').waitFor({ timeout: 5000 });
+    await carol.page.locator(`.stage-main [data-testid="tile"][data-user-id="${dave.id}"][data-pinned="true"]`).waitFor({ timeout: 5000 });
+    await carol.page.locator(`[data-testid="tile"][data-user-id="${dave.id}"]`).click();
+    await carol.page.locator('[data-testid="call-screen"][data-layout="grid"]').waitFor({ timeout: 5000 });
     await dave.page.locator('[data-testid="local-preview"][data-has-video="true"]').waitFor({ timeout: 10_000 });
     await carol.page.getByTestId('hang-up').click();
     await dave.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
   }, 90_000);
+
+  it('in a room: "copy invite link" gives the room\'s link; mute and a reaction go through the room; the headcount is the people in it', async () => {
+    const [erin, fred] = await Promise.all([signUp(browser!, server!, 'erin'), signUp(browser!, server!, 'fred')]);
+    users.push(erin, fred);
+    await erin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server!.url });
+    const room = `huddle-${process.pid}`;
+    await erin.page.goto(`${server!.url}#/room/${room}`);
+    await erin.page.getByTestId('call-screen').waitFor({ timeout: 10_000 });
+    await fred.page.goto(`${server!.url}#/room/${room}`);
+    await erin.page.locator(`[data-testid="tile"][data-user-id="${fred.id}"][data-has-video="true"]`).waitFor({ timeout: 30_000 });
+    await expect.poll(() => erin.page.getByTestId('participant-count').getAttribute('data-count'), { timeout: 10_000 }).toBe('2');
+
+    await erin.page.getByTestId('copy-invite-link').click();
+    const link = `${server!.url.replace(/\/$/, '')}/#/room/${room}`;
+    await expect.poll(() => erin.page.getByTestId('call-toast').getAttribute('data-link'), { timeout: 5000 }).toBe(link);
+    expect(await erin.page.evaluate(() => navigator.clipboard.readText())).toBe(link);
+
+    await fred.page.getByTestId('toggle-mute').click();
+    await erin.page.locator(`[data-testid="tile"][data-user-id="${fred.id}"][data-muted="true"]`).waitFor({ timeout: 10_000 });
+    await erin.page.getByTestId('react-open').click();
+    await erin.page.locator('[data-testid="reaction-option"][data-reaction="🎉"]').click();
+    await fred.page.locator(`[data-testid="tile"][data-user-id="${erin.id}"] [data-testid="tile-reaction"][data-reaction="🎉"]`).waitFor({ timeout: 10_000 });
+    await fred.page.getByTestId('hang-up').click();
+    await expect.poll(() => erin.page.getByTestId('participant-count').getAttribute('data-count'), { timeout: 15_000 }).toBe('1');
+    await erin.page.getByTestId('hang-up').click();
+  }, 60_000);
 });
