@@ -48,7 +48,7 @@ export const REACTION_SHOWN_MS = 4000;
 /** An audio level above this counts as speaking (getStats audioLevel, 0-1). */
 export const SPEAKING_LEVEL = 0.02;
 /** How often the audio levels are read (ms). */
-const LEVEL_INTERVAL_MS = 400;
+const LEVEL_INTERVAL_MS = 500;
 /** The active speaker stays highlighted this long after they went quiet (ms), so the highlight does not flicker. */
 const SPEAKER_HOLD_MS = 1500;
 
