@@ -68,6 +68,16 @@ describe.skipIf(skipBrowserTests('web call screen'))('web call screen in Chromiu
     users.push(alice, bob);
     await addContactAndOpenChat(alice, bob);
     await openConversation(bob, alice.displayName);
+    // Every section fits the phone's width; the tab bar is at the bottom.
+    for (const section of ['contacts', 'rooms', 'recordings', 'loopback', 'chats']) {
+      await alice.page.getByTestId(`nav-${section}`).tap();
+      await expect.poll(() => overflowX(alice.page), { timeout: 5000 }).toBeLessThanOrEqual(0);
+      const tab = await alice.page.getByTestId(`nav-${section}`).boundingBox();
+      expect(tab!.y + tab!.height).toBeGreaterThan(844 - 60);
+      expect(Math.min(tab!.width, tab!.height)).toBeGreaterThanOrEqual(44);
+    }
+    await alice.page.locator(`[data-testid="conversation-item"][data-name="${bob.displayName}"]`).tap();
+    await alice.page.getByTestId('chat-title').waitFor();
     // The open chat fills the phone's width; the list gives way to it.
     expect(await overflowX(alice.page)).toBeLessThanOrEqual(0);
     expect(await alice.page.locator('.sidebar').isVisible()).toBe(false);
@@ -188,5 +198,5 @@ describe.skipIf(skipBrowserTests('web call screen'))('web call screen in Chromiu
     await fred.page.getByTestId('hang-up').click();
     await expect.poll(() => erin.page.getByTestId('participant-count').getAttribute('data-count'), { timeout: 15_000 }).toBe('1');
     await erin.page.getByTestId('hang-up').click();
-  }, 60_000);
+  }, 90_000);
 });

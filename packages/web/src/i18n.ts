@@ -145,7 +145,6 @@ const en = {
   ringingMember: 'ringing…',
   noMessagesYet: 'No messages yet',
   callControls: 'Call controls',
-  sentReaction: '{name}: {reaction}',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -291,7 +290,6 @@ const zh: Table = {
   ringingMember: '呼叫中…',
   noMessagesYet: '还没有消息',
   callControls: '通话控制',
-  sentReaction: '{name}：{reaction}',
 };
 
 export type Locale = 'en' | 'zh';

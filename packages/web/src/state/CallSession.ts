@@ -96,6 +96,8 @@ export class CallSession {
     recordingBusy: false,
     /** Hybrid calls: the server's mix of the others' audio, played once. */
     mixedAudio: null as MediaStream | null,
+    /** A camera track is open (a voice call, or a voice-only answer, has none until "Turn camera on"). */
+    hasCamera: false,
     /** My hand is raised. */
     handRaised: false,
     /** Reactions on screen now (each goes after REACTION_SHOWN_MS). */
@@ -125,6 +127,7 @@ export class CallSession {
     this.mediaMode = init.session instanceof Call ? init.session.mediaMode : 'sfu';
     this.cameraStream = markRaw(init.localStream);
     this.state.localStream = this.cameraStream;
+    this.state.hasCamera = this.cameraStream.getVideoTracks().length > 0;
     const session = init.session as SessionLike;
     this.state.audioOnly = session.audioOnly;
     this.state.phase = session.state;
@@ -196,6 +199,11 @@ export class CallSession {
    */
   async turnCameraOn(): Promise<void> {
     if (this.sdk instanceof Call) await this.sdk.switchToVideo();
+    else if (!this.controls().localMedia.video) {
+      // A room joined without a camera: open one and send it.
+      const camera = (await navigator.mediaDevices.getUserMedia({ video: true })).getVideoTracks()[0];
+      if (camera) await this.controls().replaceLocalTrack('video', camera);
+    }
     this.state.audioOnly = this.controls().audioOnly;
     if (this.state.cameraOff) await this.controls().setCameraOff(false);
     this.onLocalMedia(this.controls().localMedia);
@@ -347,6 +355,7 @@ export class CallSession {
     this.state.muted = local.audioMuted;
     this.state.cameraOff = local.cameraOff;
     this.state.sharing = local.screenSharing;
+    this.state.hasCamera = local.video !== null;
     // The preview shows what goes out: the screen while sharing, else the camera.
     const screen = local.screen as MediaStreamTrack | null;
     if (screen) {
