@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import { ensureWebBuilt } from '../../packages/web/src/build/ensureBuilt.js';
@@ -57,8 +57,8 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Opens the app in a new context and registers `prefix`-named user through the form. */
-export async function signUp(browser: Browser, server: RunningServer, prefix: string, locale = 'en-US'): Promise<AppUser> {
-  const context = await browser.newContext({ locale, viewport: { width: 1024, height: 700 } });
+export async function signUp(browser: Browser, server: RunningServer, prefix: string, locale = 'en-US', contextOptions: BrowserContextOptions = {}): Promise<AppUser> {
+  const context = await browser.newContext({ locale, viewport: { width: 1024, height: 700 }, ...contextOptions });
   const page = await context.newPage();
   const logs: string[] = [];
   page.on('console', (message) => {

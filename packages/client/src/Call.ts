@@ -1,4 +1,4 @@
-import type { CallId, CallMedia as CallMediaMode, CallState, ConversationId, EndReason, RecordingId, ServerNotification, ServerSignalPayload, SignalPayload, Topology, UserId } from '@roundtable/protocol';
+import type { CallId, CallMedia as CallMediaMode, CallState, ConversationId, EndReason, PeerState, Reaction, RecordingId, ServerNotification, ServerSignalPayload, SignalPayload, Topology, UserId } from '@roundtable/protocol';
 import type { CallMedia } from './CallMedia.js';
 import { CallStateMachine, type CallStateChange } from './CallStateMachine.js';
 import { ClientError } from './ClientError.js';
@@ -19,7 +19,7 @@ export type CallEvents = MediaSessionEvents & {
   invited: { invitees: UserId[] };
 };
 
-type CallRequest = 'call.answer' | 'call.bye' | 'call.signal' | 'call.modify' | 'call.invite' | 'call.record';
+type CallRequest = 'call.answer' | 'call.bye' | 'call.signal' | 'call.modify' | 'call.invite' | 'call.record' | 'call.state' | 'call.react';
 
 /** What a call needs from the client: callbacks, not a reference to it. */
 export interface CallContext extends MediaSessionContext {
@@ -86,6 +86,8 @@ export class Call extends MediaSession<CallEvents> {
       if (!this.group && init.invitees?.length === 1) this.peerId = init.invitees[0]!;
       this.machine.start();
       this.media = this.createMedia();
+      // We are in the call as soon as call.start answered: the others see our state once they answer.
+      this.announceState();
       if (init.topology === 'loopback') {
         // Nobody to wait for: the server took the call when it answered call.start.
         this.machine.answered();
@@ -133,6 +135,7 @@ export class Call extends MediaSession<CallEvents> {
     try {
       const result = (await this.ctx.request('call.answer', { callId: this.id, audioOnly: this.audio, ...(this.topology === 'p2p' ? { transparent: true } : {}), sentAt: Date.now() })) as ClientResultMap['call.answer'];
       for (const u of result.participants ?? []) this.people.joined(u);
+      this.announceState();
     } catch (error) {
       this.finish('signalError');
       throw error;
@@ -169,6 +172,12 @@ export class Call extends MediaSession<CallEvents> {
     if (this.ended) throw new ClientError('INVALID_STATE', 'the call has ended');
     const result = (await this.ctx.request('call.record', { callId: this.id, action })) as ClientResultMap['call.record'];
     return result.recordingId;
+  }
+
+  /** Sends a reaction to everyone in the call (the `reaction` event comes back to us too). */
+  async react(reaction: Reaction): Promise<void> {
+    if (this.ended) throw new ClientError('INVALID_STATE', 'the call has ended');
+    await this.ctx.request('call.react', { callId: this.id, reaction });
   }
 
   /** Makes it a video call for everyone; opens the camera (mediaDevices) if there is none yet. */
@@ -216,6 +225,12 @@ export class Call extends MediaSession<CallEvents> {
       case 'call.recording':
         this.onRecording({ recording: n.recording, by: n.by, recordingId: n.recordingId });
         break;
+      case 'call.participantState':
+        this.onPeerState(n.userId, n.state);
+        break;
+      case 'call.reaction':
+        this.onReaction(n.from, n.reaction);
+        break;
       default:
         break;
     }
@@ -244,6 +259,15 @@ export class Call extends MediaSession<CallEvents> {
 
   protected onMediaConnected(): void {
     if (this.machine.can('mediaConnected')) this.machine.mediaConnected();
+  }
+
+  protected canAnnounce(): boolean {
+    // An incoming call is ours once accepted (the request is on its way or answered).
+    return this.machine !== undefined && this.state !== 'INCOMING' && this.state !== 'IDLE' && this.topology !== 'loopback';
+  }
+
+  protected async sendPeerState(change: Partial<PeerState>): Promise<void> {
+    await this.ctx.request('call.state', { callId: this.id, ...change });
   }
 
   private onInvited(invitees: UserId[]): void {

@@ -1,4 +1,4 @@
-import type { RecordingId, ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
+import { DEFAULT_PEER_STATE, type PeerState, type Reaction, type RecordingId, type ServerSignalPayload, type SignalPayload, type UserId } from '@roundtable/protocol';
 import type { CallMedia, CallMediaContext, MediaKind } from './CallMedia.js';
 import { LocalTracks, type LocalMediaState } from './LocalTracks.js';
 import { ParticipantList, type Participant } from './Participant.js';
@@ -28,6 +28,10 @@ export type MediaSessionEvents = {
   error: { error: unknown };
   /** Recording started or stopped (by `by`, anyone in the session; null when the server stopped it): show a red dot while `recording`. */
   recording: RecordingChange;
+  /** Someone (you included) sent a reaction: show it briefly over their tile. */
+  reaction: { participant: UserId; reaction: Reaction };
+  /** Your raised hand changed (the others see it in their participant list). */
+  handRaised: { raised: boolean };
 };
 
 /** A recording of a call or room started or stopped. */
@@ -63,6 +67,9 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   private level: QualityLevel | null = null;
   private mix: TrackLike | null = null;
   private recordingNow: RecordingChange | null = null;
+  /** The state the server was last told (what the others see on our tile). */
+  private announcedState: PeerState = { ...DEFAULT_PEER_STATE };
+  private hand = false;
   /** Signals are handled one at a time, in arrival order (each may await the peer connection). */
   private signalQueue: Promise<void> = Promise.resolve();
 
@@ -78,7 +85,10 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
     });
     this.local = new LocalTracks(session.mediaDevices, {
       videoWanted: () => !this.audioOnly,
-      changed: (state) => this.fire('localMediaChanged', state),
+      changed: (state) => {
+        this.fire('localMediaChanged', state);
+        this.announceState();
+      },
       error: (error) => this.fire('error', { error }),
     });
     this.local.use(localMedia);
@@ -170,6 +180,72 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   /** Sends `track` as the microphone or camera from now on (a track the app opened itself). */
   replaceLocalTrack(kind: MediaKind, track: TrackLike | null, options: { stopOld?: boolean } = {}): Promise<void> {
     return this.local.replaceTrack(kind, track, options.stopOld ?? true);
+  }
+
+  /** Whether your hand is raised (the others see it). */
+  get handRaised(): boolean {
+    return this.hand;
+  }
+
+  /** Raises or lowers your hand: the others see it (`Participant.handRaised`). */
+  async setHandRaised(raised: boolean): Promise<void> {
+    if (this.hand === raised) return;
+    this.hand = raised;
+    this.fire('handRaised', { raised });
+    this.announceState();
+  }
+
+  /** Sends a reaction to everyone in the session (you get the `reaction` event too, from the server). */
+  abstract react(reaction: Reaction): Promise<void>;
+
+  /**
+   * What the others are to see of us: mute, whether any video goes out (camera off,
+   * voice only, or no camera at all; a screen share is video), hand.
+   */
+  protected wireState(): PeerState {
+    const local = this.local.state;
+    const videoOut = local.screenSharing || (!local.cameraOff && !this.audioOnly && local.video !== null);
+    return { audioMuted: local.audioMuted, cameraOff: !videoOut, screenSharing: local.screenSharing, handRaised: this.hand };
+  }
+
+  /**
+   * Tells the server what changed since it was last told, once the session may (the
+   * server takes `call.state` / `room.state` from those in it). Called on every local
+   * change and when the session is joined; after a rejoin, with `fresh` (the server forgot).
+   */
+  protected announceState(fresh = false): void {
+    if (fresh) this.announcedState = { ...DEFAULT_PEER_STATE };
+    if (this.ended || !this.canAnnounce()) return;
+    const now = this.wireState();
+    const last = this.announcedState;
+    const change: Partial<PeerState> = {};
+    if (now.audioMuted !== last.audioMuted) change.audioMuted = now.audioMuted;
+    if (now.cameraOff !== last.cameraOff) change.cameraOff = now.cameraOff;
+    if (now.screenSharing !== last.screenSharing) change.screenSharing = now.screenSharing;
+    if (now.handRaised !== last.handRaised) change.handRaised = now.handRaised;
+    if (Object.keys(change).length === 0) return;
+    this.announcedState = now;
+    this.sendPeerState(change).catch((error: unknown) => {
+      // Not taken: told again with the next change.
+      this.announcedState = { ...DEFAULT_PEER_STATE, ...last };
+      if (!this.ended) this.fire('error', { error });
+    });
+  }
+
+  /** Whether the server now takes our state (we are in the session). */
+  protected abstract canAnnounce(): boolean;
+
+  /** Sends `call.state` / `room.state` with the fields that changed. */
+  protected abstract sendPeerState(change: Partial<PeerState>): Promise<void>;
+
+  /** A participant state notification for this session. */
+  protected onPeerState(participant: UserId, state: PeerState): void {
+    this.people.peerState(participant, state);
+  }
+
+  /** A reaction notification for this session. */
+  protected onReaction(participant: UserId, reaction: Reaction): void {
+    this.fire('reaction', { participant, reaction });
   }
 
   // --- stats ---------------------------------------------------------------------------

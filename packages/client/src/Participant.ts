@@ -1,4 +1,4 @@
-import type { UserId } from '@roundtable/protocol';
+import { DEFAULT_PEER_STATE, type PeerState, type UserId } from '@roundtable/protocol';
 import type { TrackLike } from './platform.js';
 
 /**
@@ -9,8 +9,12 @@ import type { TrackLike } from './platform.js';
  */
 export type ParticipantState = 'ringing' | 'joined' | 'left';
 
-/** A snapshot of one other participant (this device's user is never in the list). */
-export interface Participant {
+/**
+ * A snapshot of one other participant (this device's user is never in the list), with
+ * what they announced (`call.state` / `room.state`): `audioMuted`, `cameraOff` (no video
+ * goes out: show their avatar, not the last frame), `screenSharing` (fit it, do not crop) and `handRaised`; all false until they say otherwise.
+ */
+export interface Participant extends Readonly<PeerState> {
   readonly id: UserId;
   readonly state: ParticipantState;
   /** Their remote tracks received so far (at most one per kind). */
@@ -26,6 +30,8 @@ export interface ParticipantListCallbacks {
 /** The other participants of a call or room, with the transitions the events report. */
 export class ParticipantList {
   private readonly entries = new Map<UserId, { state: ParticipantState; tracks: Map<string, TrackLike> }>();
+  /** Announced states, kept apart: one may arrive before its participant is listed (a joiner is told them first). */
+  private readonly announced = new Map<UserId, PeerState>();
 
   constructor(
     private readonly me: UserId,
@@ -33,12 +39,19 @@ export class ParticipantList {
   ) {}
 
   list(): Participant[] {
-    return [...this.entries].map(([id, e]) => ({ id, state: e.state, tracks: [...e.tracks.values()] }));
+    return [...this.entries].map(([id, e]) => ({ id, state: e.state, tracks: [...e.tracks.values()], ...(this.announced.get(id) ?? DEFAULT_PEER_STATE) }));
   }
 
   get(id: UserId): Participant | undefined {
     const e = this.entries.get(id);
-    return e ? { id, state: e.state, tracks: [...e.tracks.values()] } : undefined;
+    return e ? { id, state: e.state, tracks: [...e.tracks.values()], ...(this.announced.get(id) ?? DEFAULT_PEER_STATE) } : undefined;
+  }
+
+  /** Someone announced their mute / camera / hand state. */
+  peerState(id: UserId, state: PeerState): void {
+    if (id === this.me) return;
+    this.announced.set(id, { audioMuted: state.audioMuted, cameraOff: state.cameraOff, screenSharing: state.screenSharing ?? false, handRaised: state.handRaised });
+    if (this.entries.has(id)) this.callbacks.changed();
   }
 
   /** Ids of those in `state`. */
@@ -70,6 +83,8 @@ export class ParticipantList {
     if (!e || e.state === 'left') return;
     const wasIn = e.state === 'joined';
     this.entries.set(id, { state: 'left', tracks: new Map() });
+    // Back later, they start afresh (the server forgot their state too).
+    this.announced.delete(id);
     if (wasIn) this.callbacks.left(id);
     this.callbacks.changed();
   }

@@ -1,4 +1,4 @@
-import type { CallState, EndReason, RecordingId, RoomName, ServerNotification, ServerSignalPayload, SignalPayload } from '@roundtable/protocol';
+import type { CallState, EndReason, PeerState, Reaction, RecordingId, RoomName, ServerNotification, ServerSignalPayload, SignalPayload } from '@roundtable/protocol';
 import type { CallStateChange } from './CallStateMachine.js';
 import { ClientError } from './ClientError.js';
 import { MediaSession, type MediaSessionContext, type MediaSessionEvents } from './MediaSession.js';
@@ -17,7 +17,7 @@ export type RoomEvents = MediaSessionEvents & {
   ended: { reason: EndReason };
 };
 
-type RoomRequest = 'room.join' | 'room.signal' | 'room.leave' | 'room.record';
+type RoomRequest = 'room.join' | 'room.signal' | 'room.leave' | 'room.record' | 'room.state' | 'room.react';
 
 export interface RoomContext extends MediaSessionContext {
   request<T extends RoomRequest>(type: T, fields: RequestFields<T>): Promise<unknown>;
@@ -42,6 +42,8 @@ export class Room extends MediaSession<RoomEvents> {
   private current: CallState = 'IDLE';
   private reason: EndReason | undefined;
   private readonly audio: boolean;
+  /** room.join answered (the server takes our state from then on). */
+  private joined = false;
 
   constructor(
     name: RoomName,
@@ -74,6 +76,7 @@ export class Room extends MediaSession<RoomEvents> {
   async join(): Promise<void> {
     if (this.ended) throw new ClientError('CLOSED', 'this room was left');
     this.setState('CONNECTING', 'start');
+    this.joined = false;
     this.closeMedia(false);
     this.media = new SfuMedia(this.mediaContext(), { connectedOnUplink: true });
     try {
@@ -81,6 +84,9 @@ export class Room extends MediaSession<RoomEvents> {
       const present = new Set(result.participants);
       for (const u of this.people.ids('joined')) if (!present.has(u)) this.people.left(u);
       for (const u of result.participants) this.people.joined(u);
+      this.joined = true;
+      // A rejoin starts afresh on the server: tell it again.
+      this.announceState(true);
     } catch (error) {
       this.finish('signalError');
       throw error;
@@ -102,6 +108,19 @@ export class Room extends MediaSession<RoomEvents> {
   /** Feeds a room.recording notification from the server. */
   handleRecording(n: Extract<ServerNotification, { type: 'room.recording' }>): void {
     if (!this.ended) this.onRecording({ recording: n.recording, by: n.by, recordingId: n.recordingId });
+  }
+
+  /** Feeds a room.participantState or room.reaction notification from the server. */
+  handlePeer(n: Extract<ServerNotification, { type: 'room.participantState' | 'room.reaction' }>): void {
+    if (this.ended) return;
+    if (n.type === 'room.participantState') this.onPeerState(n.userId, n.state);
+    else this.onReaction(n.from, n.reaction);
+  }
+
+  /** Sends a reaction to everyone in the room (the `reaction` event comes back to us too). */
+  async react(reaction: Reaction): Promise<void> {
+    if (this.ended) throw new ClientError('INVALID_STATE', 'this room was left');
+    await this.ctx.request('room.react', { room: this.name, reaction });
   }
 
   /** The server ended the room (its media was lost): the room is left, with that reason. */
@@ -142,6 +161,14 @@ export class Room extends MediaSession<RoomEvents> {
 
   protected onMediaConnected(): void {
     if (this.current === 'CONNECTING') this.setState('CONNECTED', 'mediaConnected');
+  }
+
+  protected canAnnounce(): boolean {
+    return this.joined;
+  }
+
+  protected async sendPeerState(change: Partial<PeerState>): Promise<void> {
+    await this.ctx.request('room.state', { room: this.name, ...change });
   }
 
   private setState(to: CallState, event: CallStateChange['event']): void {

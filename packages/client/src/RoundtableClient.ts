@@ -306,6 +306,10 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
       this.rooms.get(n.room)?.handle(n.payload);
       return;
     }
+    if (n.type === 'room.participantState' || n.type === 'room.reaction') {
+      this.rooms.get(n.room)?.handlePeer(n);
+      return;
+    }
     if (n.type === 'room.ended') {
       this.rooms.get(n.room)?.handleEnded(n.reason);
       return;

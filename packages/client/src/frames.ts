@@ -28,6 +28,10 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<ServerNotification['type
   'room.recording',
   'room.ended',
   'session.ended',
+  'call.participantState',
+  'room.participantState',
+  'call.reaction',
+  'room.reaction',
 ]);
 
 export function parseServerFrame(data: unknown): InboundFrame | undefined {
@@ -54,5 +58,7 @@ export function parseServerFrame(data: unknown): InboundFrame | undefined {
   if (typeof type !== 'string' || !NOTIFICATION_TYPES.has(type)) return undefined;
   if (type.startsWith('call.') && typeof frame['callId'] !== 'string') return undefined;
   if ((type === 'call.signal' || type === 'room.signal') && !(isObject(frame['payload']) && typeof frame['payload']['type'] === 'string')) return undefined;
+  if (type.endsWith('.participantState') && !(isObject(frame['state']) && typeof frame['userId'] === 'string')) return undefined;
+  if (type.endsWith('.reaction') && !(typeof frame['reaction'] === 'string' && typeof frame['from'] === 'string')) return undefined;
   return { kind: 'notification', notification: frame as unknown as ServerNotification };
 }

@@ -1,4 +1,4 @@
-import type { CallId, CallMedia, ChatMessage, ConversationInfo, DeviceId, RecordingId, RecordingInfo, RoomName, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallId, CallMedia, ChatMessage, PeerState, ConversationInfo, DeviceId, RecordingId, RecordingInfo, RoomName, UserId, UserInfo } from '@roundtable/protocol';
 import type { IceServerLike } from './platform.js';
 
 /*
@@ -46,4 +46,9 @@ export interface ClientResultMap {
   /** A signed download link (a path on the signaling server's HTTP origin), valid until `expiresAt`. */
   'recordings.link': { url: string; expiresAt: number };
   'recordings.delete': Record<string, never>;
+  /** Your state as the others now see it. */
+  'call.state': { state: PeerState };
+  'room.state': { state: PeerState };
+  'call.react': Record<string, never>;
+  'room.react': Record<string, never>;
 }

@@ -46,3 +46,22 @@ export const MAX_CALL_PARTICIPANTS = 9;
 export const STALE_CALL_MESSAGE_MS = 90_000;
 /** Default ring timeout (ms). */
 export const DEFAULT_RING_TIMEOUT_MS = 60_000;
+
+/** The reactions a participant may send to a call or room (shown briefly over their tile). */
+export const REACTIONS = ['👍', '👏', '😂', '❤️', '🎉', '😮'] as const;
+export type Reaction = (typeof REACTIONS)[number];
+
+/**
+ * What the others see of one participant's media and hand (`call.state` / `room.state`):
+ * `audioMuted`: nothing from the microphone goes out; `cameraOff`: no video goes out
+ * (camera off, or voice only; a screen share counts as video); `screenSharing`: the video is a
+ * screen (show it whole, not cropped); `handRaised`: the hand is up. Everyone starts with all false.
+ */
+export interface PeerState {
+  audioMuted: boolean;
+  cameraOff: boolean;
+  screenSharing: boolean;
+  handRaised: boolean;
+}
+
+export const DEFAULT_PEER_STATE: Readonly<PeerState> = Object.freeze({ audioMuted: false, cameraOff: false, screenSharing: false, handRaised: false });

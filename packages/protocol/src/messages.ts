@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CALL_MEDIA, END_REASONS, TOPOLOGIES } from './calls.js';
+import { CALL_MEDIA, END_REASONS, REACTIONS, TOPOLOGIES, type PeerState, type Reaction } from './calls.js';
 import type { CallId, ConversationId, DeviceId, MessageId, RecordingId, RoomName, UserId } from './ids.js';
 
 /*
@@ -39,6 +39,9 @@ export const zSignalPayload = z.discriminatedUnion('type', [
 ]);
 export type SignalPayload = z.infer<typeof zSignalPayload>;
 
+/** The fields of `call.state` / `room.state`: each one left out keeps its value. */
+const zPeerStateChange = { audioMuted: z.boolean().optional(), cameraOff: z.boolean().optional(), screenSharing: z.boolean().optional(), handRaised: z.boolean().optional() };
+
 const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, 'usernames are 3-32 lower-case letters, digits, _ . -');
 const password = z.string().min(8, 'passwords have at least 8 characters').max(128);
 
@@ -75,6 +78,11 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('recordings.list') }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('recordings.link'), recordingId: zRecordingId }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('recordings.delete'), recordingId: zRecordingId }),
+  // Participant state and reactions (what the others see on your tile); fields left out stay as they are.
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.state'), callId: zCallId, ...zPeerStateChange }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('room.state'), room: zRoomName, ...zPeerStateChange }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.react'), callId: zCallId, reaction: z.enum(REACTIONS) }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('room.react'), room: zRoomName, reaction: z.enum(REACTIONS) }),
 ]);
 export type ClientRequest = z.infer<typeof zClientRequest>;
 export type RequestType = ClientRequest['type'];
@@ -159,7 +167,13 @@ export type ServerNotification =
   | { type: 'room.recording'; room: RoomName; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number; /** Set when the server stopped it: the disk quota was reached. */ reason?: 'diskQuota' }
   /** The server ended the room for everyone in it (reason 'mediaError': the media server lost it); join again to start a new one. */
   | { type: 'room.ended'; room: RoomName; reason: (typeof END_REASONS)[number] }
-  | { type: 'session.ended'; reason: 'expired' | 'loggedOut' | 'serverShutdown' };
+  | { type: 'session.ended'; reason: 'expired' | 'loggedOut' | 'serverShutdown' }
+  /** A participant's mute / camera / hand changed (also sent to a joiner for everyone already in, whose state is not all false). */
+  | { type: 'call.participantState'; callId: CallId; userId: UserId; state: PeerState; sentAt: number }
+  | { type: 'room.participantState'; room: RoomName; userId: UserId; state: PeerState }
+  /** A participant sent a reaction (to everyone in the call or room, the sender included). */
+  | { type: 'call.reaction'; callId: CallId; from: UserId; reaction: Reaction; sentAt: number }
+  | { type: 'room.reaction'; room: RoomName; from: UserId; reaction: Reaction };
 
 /** Signal payloads the server sends (SFU words) or relays (P2P words). */
 export type ServerSignalPayload =

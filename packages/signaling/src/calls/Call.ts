@@ -1,6 +1,7 @@
 import type { CallId, CallMedia, CallRecord, ConversationId, EndReason, Topology, UserId } from '@roundtable/protocol';
 import type { MediaRoom } from '../media/MediaServer.js';
 import type { DeviceLink } from '../net/Router.js';
+import { PeerStates } from './PeerStates.js';
 
 export type CallPhase = 'ringing' | 'active' | 'ended';
 
@@ -22,6 +23,8 @@ export class Call {
   ringTimer: NodeJS.Timeout | undefined;
   /** Devices that dropped, with the timer that takes their user out of the call. */
   readonly dropTimers = new Map<UserId, NodeJS.Timeout>();
+  /** What each participant announced of their mute, camera and hand (`call.state`). */
+  readonly peerStates = new PeerStates();
 
   constructor(
     readonly id: CallId,

@@ -80,6 +80,8 @@ export class CallService {
       'call.signal': (r, ctx) => this.signal(r, ctx),
       'call.modify': (r, ctx) => this.modify(r, ctx),
       'call.invite': (r, ctx) => this.invite(r, ctx),
+      'call.state': (r, ctx) => this.peerState(r, ctx),
+      'call.react': (r, ctx) => this.react(r, ctx),
     };
   }
 
@@ -188,6 +190,8 @@ export class CallService {
     if (call.audioOnly && !r.audioOnly) call.audioOnly = false;
     const answered = this.stamp({ type: 'call.answered', callId: call.id, by: me, deviceId: ctx.link.deviceId, audioOnly: r.audioOnly, transparent: r.transparent ?? false });
     for (const user of call.participants.keys()) if (user !== me) this.deliver(call, user, answered);
+    call.peerStates.forget(me);
+    for (const [user, state] of call.peerStates.announced(me)) this.deliver(call, me, this.stamp({ type: 'call.participantState', callId: call.id, userId: user, state }));
     if (call.room) {
       const others = [...call.participants.keys()].filter((u) => u !== me);
       await call.room.join(me);
@@ -293,6 +297,25 @@ export class CallService {
     return { callId: call.id, invited: rung };
   }
 
+  /** A participant's mute / camera / hand changed: the others are told (and a later joiner on answering). */
+  private async peerState(r: RequestOf<'call.state'>, ctx: RequestContext): Promise<unknown> {
+    const call = this.callOf(r.callId);
+    const me = ctx.link.userId;
+    if (!call.participants.has(me)) throw new SignalingError('FORBIDDEN', 'you are not in this call');
+    const state = call.peerStates.apply(me, r);
+    this.notifyParticipants(call, this.stamp({ type: 'call.participantState', callId: call.id, userId: me, state }), me);
+    return { state };
+  }
+
+  /** A reaction goes to everyone in the call, the sender included (all their screens show it). */
+  private async react(r: RequestOf<'call.react'>, ctx: RequestContext): Promise<unknown> {
+    const call = this.callOf(r.callId);
+    const me = ctx.link.userId;
+    if (!call.participants.has(me)) throw new SignalingError('FORBIDDEN', 'you are not in this call');
+    this.notifyParticipants(call, this.stamp({ type: 'call.reaction', callId: call.id, from: me, reaction: r.reaction }));
+    return {};
+  }
+
   // --- call life ----------------------------------------------------------------------
 
   /** Rings a user's devices; a busy user is skipped (and told nothing rings). */
@@ -318,6 +341,7 @@ export class CallService {
 
   private async leave(call: Call, user: UserId): Promise<void> {
     if (!call.participants.delete(user)) return;
+    call.peerStates.forget(user);
     this.log.info({ event: 'callLeft', callId: call.id, userId: user }, 'left the call');
     this.releaseEngagement(user, call);
     await call.room?.leave(user);

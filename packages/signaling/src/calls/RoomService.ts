@@ -3,11 +3,14 @@ import type { MediaRoom, MediaServer } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { PeerStates } from './PeerStates.js';
 
 export interface OpenRoom {
   name: RoomName;
   media: MediaRoom;
   members: Map<UserId, DeviceLink>;
+  /** What each member announced of their mute, camera and hand (`room.state`). */
+  peerStates: PeerStates;
 }
 
 /** At most this many people in an open room (the same cap as calls). */
@@ -62,6 +65,8 @@ export class RoomService {
       'room.join': (r, ctx) => this.join(r, ctx),
       'room.signal': (r, ctx) => this.signal(r, ctx),
       'room.leave': (r, ctx) => this.leaveRequest(r, ctx),
+      'room.state': (r, ctx) => this.peerState(r, ctx),
+      'room.react': (r, ctx) => this.react(r, ctx),
     };
   }
 
@@ -120,6 +125,8 @@ export class RoomService {
     await room.media.join(me);
     this.send(room, ctx.link, { type: 'existingParticipants', data: others });
     for (const u of others) this.send(room, room.members.get(u)!, { type: 'newParticipantArrived', name: me });
+    room.peerStates.forget(me);
+    for (const [userId, state] of room.peerStates.announced(me)) ctx.link.send({ type: 'room.participantState', room: room.name, userId, state });
     this.log.info({ event: 'roomJoined', room: room.name, userId: me, deviceId: ctx.link.deviceId, members: room.members.size }, 'joined a room');
     return { room: r.room, participants: others };
   }
@@ -148,6 +155,28 @@ export class RoomService {
     }
   }
 
+  /** A member's mute / camera / hand changed: the others are told (and later joiners when they join). */
+  private async peerState(r: RequestOf<'room.state'>, ctx: RequestContext): Promise<unknown> {
+    const room = this.memberRoom(r.room, ctx);
+    const me = ctx.link.userId;
+    const state = room.peerStates.apply(me, r);
+    for (const [user, link] of room.members) if (user !== me) link.send({ type: 'room.participantState', room: room.name, userId: me, state });
+    return { state };
+  }
+
+  /** A reaction goes to every member, the sender included. */
+  private async react(r: RequestOf<'room.react'>, ctx: RequestContext): Promise<unknown> {
+    const room = this.memberRoom(r.room, ctx);
+    for (const link of room.members.values()) link.send({ type: 'room.reaction', room: room.name, from: ctx.link.userId, reaction: r.reaction });
+    return {};
+  }
+
+  private memberRoom(name: RoomName, ctx: RequestContext): OpenRoom {
+    const room = this.rooms.get(name);
+    if (!room || !room.members.has(ctx.link.userId)) throw new SignalingError('FORBIDDEN', `you are not in room ${name}`);
+    return room;
+  }
+
   private async leaveRequest(r: RequestOf<'room.leave'>, ctx: RequestContext): Promise<unknown> {
     const room = this.rooms.get(r.room);
     if (!room || !room.members.has(ctx.link.userId)) throw new SignalingError('FORBIDDEN', `you are not in room ${r.room}`);
@@ -162,7 +191,7 @@ export class RoomService {
     if (!pending) {
       pending = (async () => {
         const media = await this.media.createRoom(`room ${name}`);
-        const room: OpenRoom = { name, media, members: new Map() };
+        const room: OpenRoom = { name, media, members: new Map(), peerStates: new PeerStates() };
         media.onCandidate((c) => {
           const link = room.members.get(c.participant as UserId);
           if (link) this.send(room, link, { type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
@@ -179,6 +208,7 @@ export class RoomService {
 
   private async leave(room: OpenRoom, user: UserId): Promise<void> {
     if (!room.members.delete(user)) return;
+    room.peerStates.forget(user);
     this.log.info({ event: 'roomLeft', room: room.name, userId: user, members: room.members.size }, 'left a room');
     await room.media.leave(user);
     for (const link of room.members.values()) this.send(room, link, { type: 'participantLeft', name: user });

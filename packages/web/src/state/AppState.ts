@@ -210,6 +210,11 @@ export class AppState {
     this.state.selected = conversationId;
     if (!conversationId) return;
     this.state.unread[conversationId] = 0;
+    await this.loadHistory(conversationId);
+  }
+
+  /** Loads the latest messages of a conversation (the chat, and the chat beside a call), keeping those that arrived meanwhile. */
+  async loadHistory(conversationId: ConversationId): Promise<void> {
     const history = (await this.requireClient().signaling.request('messages.history', { conversationId, limit: 100 })) as ChatMessage[];
     // Messages that arrived while the history was on its way are kept.
     const live = this.state.messages[conversationId] ?? [];
@@ -222,6 +227,14 @@ export class AppState {
     const conversationId = this.state.selected;
     const trimmed = text.trim();
     if (!conversationId || trimmed === '') return;
+    const message = (await this.requireClient().signaling.request('messages.send', { conversationId, text: trimmed })) as ChatMessage;
+    this.addMessage(message);
+  }
+
+  /** Sends a text message to a conversation other than the selected one (the chat beside a call). */
+  async sendTo(conversationId: ConversationId, text: string): Promise<void> {
+    const trimmed = text.trim();
+    if (trimmed === '') return;
     const message = (await this.requireClient().signaling.request('messages.send', { conversationId, text: trimmed })) as ChatMessage;
     this.addMessage(message);
   }
@@ -273,6 +286,7 @@ export class AppState {
     const session = this.beginSession({ session: incoming.call, kind: incoming.group ? 'group' : 'direct', conversationId: incoming.conversationId, initiator: false, localStream });
     try {
       await incoming.call.accept({ localMedia: localStream, audioOnly: voice });
+      session.accepted();
     } catch (error) {
       this.state.error = messageOf(error);
       if (session.ended) this.finishSession(session);
@@ -337,7 +351,9 @@ export class AppState {
             kind: call.kind,
             phase: call.state.phase,
             endReason: call.state.endReason,
-            participants: call.state.tiles.map((t) => ({ id: t.userId, state: t.state })),
+            participants: call.state.tiles.map((t) => ({ id: t.userId, state: t.state, audioMuted: t.audioMuted, cameraOff: t.cameraOff, handRaised: t.handRaised, level: t.level })),
+            activeSpeaker: call.state.activeSpeaker,
+            audioOnly: call.state.audioOnly,
             connectedAt: call.state.connectedAt,
             recording: call.state.recording,
             mediaMode: call.mediaMode,

@@ -4,10 +4,10 @@
  * the quality level. Wraps the SDK's Call or Room; owns the local stream and the stats timer.
  */
 import { Call, type CallStateChange, type LocalMediaState, type MediaSession, type MediaSessionEvents, type Participant, type QualityLevel, type Room } from '@roundtable/client';
-import type { CallState, ConversationId, EndReason, UserId } from '@roundtable/protocol';
+import type { CallState, ConversationId, EndReason, Reaction, UserId } from '@roundtable/protocol';
 import { markRaw, reactive } from 'vue';
 import { stopStream } from '../platform/localMedia.js';
-import { collectStats, type CallStats } from './stats.js';
+import { audioLevels, collectStats, type CallStats } from './stats.js';
 
 export type CallKind = 'direct' | 'group' | 'room';
 
@@ -27,7 +27,30 @@ export interface Tile {
   state: 'ringing' | 'joined';
   /** Remote audio and video of this participant (tracks are added as they arrive). */
   stream: MediaStream;
+  /** What they announced (call.state / room.state). */
+  audioMuted: boolean;
+  cameraOff: boolean;
+  screenSharing: boolean;
+  handRaised: boolean;
+  /** Their audio level now (0-1, from getStats; 0 in hybrid calls, whose audio comes mixed). */
+  level: number;
 }
+
+/** A reaction shown for a few seconds over its sender's tile. */
+export interface ShownReaction {
+  key: number;
+  from: UserId;
+  reaction: Reaction;
+}
+
+/** How long a reaction stays on screen (ms). */
+export const REACTION_SHOWN_MS = 4000;
+/** An audio level above this counts as speaking (getStats audioLevel, 0-1). */
+export const SPEAKING_LEVEL = 0.02;
+/** How often the audio levels are read (ms). */
+const LEVEL_INTERVAL_MS = 500;
+/** The active speaker stays highlighted this long after they went quiet (ms), so the highlight does not flicker. */
+const SPEAKER_HOLD_MS = 1500;
 
 export interface CallSessionInit {
   session: Call | Room;
@@ -73,6 +96,14 @@ export class CallSession {
     recordingBusy: false,
     /** Hybrid calls: the server's mix of the others' audio, played once. */
     mixedAudio: null as MediaStream | null,
+    /** A camera track is open (a voice call, or a voice-only answer, has none until "Turn camera on"). */
+    hasCamera: false,
+    /** My hand is raised. */
+    handRaised: false,
+    /** Reactions on screen now (each goes after REACTION_SHOWN_MS). */
+    reactions: [] as ShownReaction[],
+    /** The remote participant speaking loudest lately (from their audio level), or null. */
+    activeSpeaker: null as UserId | null,
   });
   /** Remote track id -> its participant, to read per-participant stats. */
   readonly trackOwners = new Map<string, UserId>();
@@ -81,6 +112,10 @@ export class CallSession {
   private previewScreen: MediaStream | null = null;
   private readonly unsubscribe: Array<() => void> = [];
   private disposed = false;
+  private levelTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly reactionTimers = new Set<ReturnType<typeof setTimeout>>();
+  private reactionKey = 0;
+  private speakerSince = 0;
 
   constructor(init: CallSessionInit) {
     this.sdk = markRaw(init.session);
@@ -92,6 +127,7 @@ export class CallSession {
     this.mediaMode = init.session instanceof Call ? init.session.mediaMode : 'sfu';
     this.cameraStream = markRaw(init.localStream);
     this.state.localStream = this.cameraStream;
+    this.state.hasCamera = this.cameraStream.getVideoTracks().length > 0;
     const session = init.session as SessionLike;
     this.state.audioOnly = session.audioOnly;
     this.state.phase = session.state;
@@ -108,6 +144,8 @@ export class CallSession {
         this.state.recordingBy = recording ? by : null;
       }),
       session.on('mixedAudio', ({ track }) => this.onMixedAudio(track as MediaStreamTrack)),
+      session.on('reaction', ({ participant, reaction }) => this.showReaction(participant, reaction)),
+      session.on('handRaised', ({ raised }) => (this.state.handRaised = raised)),
       session.on('ended', ({ reason }) => {
         this.state.endReason = reason;
         this.state.phase = 'IDLE';
@@ -120,6 +158,17 @@ export class CallSession {
     if (session.ended) this.state.endReason = session.endReason ?? 'unknown';
     this.state.recording = session.recording;
     if (session.mixedAudio) this.onMixedAudio(session.mixedAudio as MediaStreamTrack);
+    this.levelTimer = setInterval(() => void this.readLevels(), LEVEL_INTERVAL_MS);
+  }
+
+  /** People in the call now: those who joined, and me (those still being rung are not in it). */
+  get headcount(): number {
+    return this.state.tiles.filter((t) => t.state === 'joined').length + 1;
+  }
+
+  /** The call was answered (by us, with `audioOnly` for "voice only"): the controls follow the SDK. */
+  accepted(): void {
+    this.state.audioOnly = this.controls().audioOnly;
   }
 
   get ended(): boolean {
@@ -141,6 +190,31 @@ export class CallSession {
   async toggleScreenShare(): Promise<void> {
     if (this.state.sharing) await this.controls().stopScreenShare();
     else await this.controls().startScreenShare();
+  }
+
+  /**
+   * Voice only (a voice call, or a video call answered with voice only): turns the camera
+   * on. A call asks the others too (call.modify: it becomes a video call); the SDK opens
+   * the camera when there is none, and the preview shows it.
+   */
+  async turnCameraOn(): Promise<void> {
+    if (this.sdk instanceof Call) await this.sdk.switchToVideo();
+    else if (!this.controls().localMedia.video) {
+      // A room joined without a camera: open one and send it.
+      const camera = (await navigator.mediaDevices.getUserMedia({ video: true })).getVideoTracks()[0];
+      if (camera) await this.controls().replaceLocalTrack('video', camera);
+    }
+    this.state.audioOnly = this.controls().audioOnly;
+    if (this.state.cameraOff) await this.controls().setCameraOff(false);
+    this.onLocalMedia(this.controls().localMedia);
+  }
+
+  async toggleHand(): Promise<void> {
+    await this.controls().setHandRaised(!this.state.handRaised);
+  }
+
+  async react(reaction: Reaction): Promise<void> {
+    await this.controls().react(reaction);
   }
 
   /** Switches the microphone or camera mid-call (replaceTrack; the preview follows through localMediaChanged). */
@@ -181,6 +255,9 @@ export class CallSession {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    clearInterval(this.levelTimer);
+    for (const timer of this.reactionTimers) clearTimeout(timer);
+    this.reactionTimers.clear();
     for (const off of this.unsubscribe.splice(0)) off();
     if (!this.sdk.ended) {
       if (this.sdk instanceof Call) this.sdk.close('hangup');
@@ -203,8 +280,9 @@ export class CallSession {
       if (!stream) this.streams.set(p.id, (stream = markRaw(new MediaStream())));
       for (const track of p.tracks) this.addTrack(p.id, stream, track as MediaStreamTrack);
       const tile = this.state.tiles.find((t) => t.userId === p.id);
-      if (tile) tile.state = p.state === 'ringing' ? 'ringing' : 'joined';
-      else this.state.tiles.push({ userId: p.id, state: p.state === 'ringing' ? 'ringing' : 'joined', stream });
+      const announced = { audioMuted: p.audioMuted, cameraOff: p.cameraOff, screenSharing: p.screenSharing, handRaised: p.handRaised };
+      if (tile) Object.assign(tile, { state: p.state === 'ringing' ? 'ringing' : 'joined', ...announced });
+      else this.state.tiles.push({ userId: p.id, state: p.state === 'ringing' ? 'ringing' : 'joined', stream, level: 0, ...announced });
     }
     const ids = new Set(present.map((p) => p.id));
     for (const tile of [...this.state.tiles]) {
@@ -228,6 +306,40 @@ export class CallSession {
     this.trackOwners.set(track.id, participant);
   }
 
+  /** Reads each remote participant's audio level and picks the active speaker (held a little, so it does not flicker). */
+  private async readLevels(): Promise<void> {
+    if (this.disposed || this.state.phase === 'IDLE') return;
+    const levels = await audioLevels(this.trackOwners).catch(() => new Map<UserId, number>());
+    if (this.disposed) return;
+    let loudest: Tile | null = null;
+    for (const tile of this.state.tiles) {
+      tile.level = tile.audioMuted ? 0 : (levels.get(tile.userId) ?? 0);
+      if (tile.level >= SPEAKING_LEVEL && (!loudest || tile.level > loudest.level)) loudest = tile;
+    }
+    const now = Date.now();
+    if (loudest) {
+      if (loudest.userId !== this.state.activeSpeaker) this.state.activeSpeaker = loudest.userId;
+      this.speakerSince = now;
+    } else if (this.state.activeSpeaker && now - this.speakerSince > SPEAKER_HOLD_MS) {
+      this.state.activeSpeaker = null;
+    }
+    // Someone who left or muted is not speaking any more.
+    const speaker = this.state.tiles.find((t) => t.userId === this.state.activeSpeaker);
+    if (this.state.activeSpeaker && (!speaker || speaker.audioMuted)) this.state.activeSpeaker = null;
+  }
+
+  private showReaction(from: UserId, reaction: Reaction): void {
+    if (this.disposed) return;
+    const key = ++this.reactionKey;
+    this.state.reactions.push({ key, from, reaction });
+    const timer = setTimeout(() => {
+      this.reactionTimers.delete(timer);
+      const index = this.state.reactions.findIndex((r) => r.key === key);
+      if (index >= 0) this.state.reactions.splice(index, 1);
+    }, REACTION_SHOWN_MS);
+    this.reactionTimers.add(timer);
+  }
+
   private onMixedAudio(track: MediaStreamTrack): void {
     if (this.state.mixedAudio?.getTrackById(track.id)) return;
     this.state.mixedAudio = markRaw(new MediaStream([track]));
@@ -243,6 +355,7 @@ export class CallSession {
     this.state.muted = local.audioMuted;
     this.state.cameraOff = local.cameraOff;
     this.state.sharing = local.screenSharing;
+    this.state.hasCamera = local.video !== null;
     // The preview shows what goes out: the screen while sharing, else the camera.
     const screen = local.screen as MediaStreamTrack | null;
     if (screen) {
@@ -250,7 +363,15 @@ export class CallSession {
       this.state.localStream = this.previewScreen;
     } else {
       this.previewScreen = null;
-      this.state.localStream = this.cameraStream;
+      // A camera the SDK opened (voice only, then camera on) joins the preview (and is stopped with it).
+      const camera = local.video as MediaStreamTrack | null;
+      if (camera && !this.cameraStream.getTrackById(camera.id)) {
+        for (const old of this.cameraStream.getVideoTracks()) this.cameraStream.removeTrack(old);
+        this.cameraStream.addTrack(camera);
+        this.state.localStream = markRaw(new MediaStream(this.cameraStream.getTracks()));
+        return;
+      }
+      if (this.state.localStream !== this.cameraStream && this.state.localStream?.getVideoTracks()[0] !== camera) this.state.localStream = this.cameraStream;
     }
   }
 }

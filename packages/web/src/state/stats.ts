@@ -71,3 +71,26 @@ export async function collectStats(trackOwners: ReadonlyMap<string, UserId>): Pr
   }
   return result;
 }
+
+/**
+ * Each remote participant's audio level now (0-1, the browser's `audioLevel` of their
+ * inbound audio track), for the active-speaker highlight. A hybrid call's mix belongs to
+ * nobody (its owner is the pseudo-participant) and gives no one a level.
+ */
+export async function audioLevels(trackOwners: ReadonlyMap<string, UserId>): Promise<Map<UserId, number>> {
+  const levels = new Map<UserId, number>();
+  for (const pc of openPeerConnections()) {
+    let report: RTCStatsReport;
+    try {
+      report = await pc.getStats();
+    } catch {
+      continue; // closed meanwhile: nothing to read
+    }
+    report.forEach((s: Stat) => {
+      if (s['type'] !== 'inbound-rtp' || s['kind'] !== 'audio') return;
+      const owner = trackOwners.get(String(s['trackIdentifier']));
+      if (owner) levels.set(owner, Math.max(levels.get(owner) ?? 0, num(s['audioLevel'])));
+    });
+  }
+  return levels;
+}
