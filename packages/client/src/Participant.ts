@@ -15,17 +15,21 @@ export interface Participant {
   readonly state: ParticipantState;
   /** Their remote tracks received so far (at most one per kind). */
   readonly tracks: readonly TrackLike[];
+  /** Joined, but their device dropped: the server gives them a grace period to come back (calls). */
+  readonly reconnecting: boolean;
 }
 
 export interface ParticipantListCallbacks {
   joined(id: UserId): void;
-  left(id: UserId): void;
+  left(id: UserId, dropped: boolean): void;
+  /** A joined participant's device dropped (`reconnecting` true) or came back. */
+  connection(id: UserId, reconnecting: boolean): void;
   changed(): void;
 }
 
 /** The other participants of a call or room, with the transitions the events report. */
 export class ParticipantList {
-  private readonly entries = new Map<UserId, { state: ParticipantState; tracks: Map<string, TrackLike> }>();
+  private readonly entries = new Map<UserId, { state: ParticipantState; tracks: Map<string, TrackLike>; reconnecting?: boolean }>();
 
   constructor(
     private readonly me: UserId,
@@ -33,12 +37,12 @@ export class ParticipantList {
   ) {}
 
   list(): Participant[] {
-    return [...this.entries].map(([id, e]) => ({ id, state: e.state, tracks: [...e.tracks.values()] }));
+    return [...this.entries].map(([id, e]) => ({ id, state: e.state, tracks: [...e.tracks.values()], reconnecting: e.reconnecting === true }));
   }
 
   get(id: UserId): Participant | undefined {
     const e = this.entries.get(id);
-    return e ? { id, state: e.state, tracks: [...e.tracks.values()] } : undefined;
+    return e ? { id, state: e.state, tracks: [...e.tracks.values()], reconnecting: e.reconnecting === true } : undefined;
   }
 
   /** Ids of those in `state`. */
@@ -64,13 +68,23 @@ export class ParticipantList {
     this.callbacks.changed();
   }
 
-  left(id: UserId): void {
+  /** `dropped`: their device went and did not come back in time (they did not hang up). */
+  left(id: UserId, dropped = false): void {
     if (id === this.me) return;
     const e = this.entries.get(id);
     if (!e || e.state === 'left') return;
     const wasIn = e.state === 'joined';
     this.entries.set(id, { state: 'left', tracks: new Map() });
-    if (wasIn) this.callbacks.left(id);
+    if (wasIn) this.callbacks.left(id, dropped);
+    this.callbacks.changed();
+  }
+
+  /** A joined participant's device dropped (`reconnecting`) or came back. */
+  connection(id: UserId, reconnecting: boolean): void {
+    const e = this.entries.get(id);
+    if (!e || e.state !== 'joined' || (e.reconnecting === true) === reconnecting) return;
+    e.reconnecting = reconnecting;
+    this.callbacks.connection(id, reconnecting);
     this.callbacks.changed();
   }
 
