@@ -381,7 +381,8 @@ const zh: Table = {
 };
 
 export type Locale = 'en' | 'zh';
-const TABLES: Readonly<Record<Locale, Table>> = { en, zh };
+/** Both message tables (for the completeness test). */
+export const TABLES: Readonly<Record<Locale, Table>> = { en, zh };
 const STORAGE_KEY = 'roundtable.locale';
 
 function initialLocale(): Locale {
