@@ -130,4 +130,25 @@ describe.skipIf(skipBrowserTests('web app meetings'))('web app: pre-join, droppe
     await bob.page.getByTestId('hang-up').click();
     await expect.poll(() => alice.page.getByTestId('call-screen').count(), { timeout: 10_000 }).toBe(0);
   }, 90_000);
+
+  it('a reloaded page in a room offers it back; one click joins it again, as muted as before', async () => {
+    const [alice, bob] = await Promise.all([signUp(browser!, server!, 'alice'), signUp(browser!, server!, 'bob')]);
+    users.push(alice, bob);
+    const room = `reload-${process.pid}`;
+    await alice.page.goto(`${server!.url}#/room/${room}`);
+    await bob.page.goto(`${server!.url}#/room/${room}`);
+    await Promise.all([waitForPhase(alice, 'CONNECTED'), waitForPhase(bob, 'CONNECTED')]);
+    await alice.page.getByTestId('toggle-mute').click();
+    await waitForMediaFrom(bob, [alice], { frames: 10, audioPackets: 0 });
+
+    await alice.page.reload();
+    const rejoin = alice.page.getByTestId('rejoin');
+    await rejoin.waitFor({ timeout: 10_000 });
+    expect(await alice.page.getByTestId('rejoin-banner').textContent()).toContain(`You were in room ${room}`);
+    await rejoin.click();
+    await waitForPhase(alice, 'CONNECTED');
+    expect(await alice.page.getByTestId('toggle-mute').getAttribute('data-on')).toBe('true');
+    await waitForMediaFrom(alice, [bob], { frames: 20, audioPackets: 20 });
+    await videoFlows(bob, alice);
+  }, 90_000);
 });
