@@ -64,7 +64,7 @@ describe.skipIf(skipBrowserTests('web call screen'))('web call screen in Chromiu
   });
 
   it('on a phone: one column, thumb-sized controls inside the screen (portrait and landscape); the other sees mute, camera off (avatar), the raised hand, the in-call chat and a reaction', async () => {
-    const [alice, bob] = await Promise.all([signUp(browser!, server!, 'alice', 'en-US', PHONE), signUp(browser!, server!, 'bob')]);
+    const [alice, bob] = await Promise.all([signUp(browser!, server!, 'alice', 'en-US', { context: PHONE }), signUp(browser!, server!, 'bob')]);
     users.push(alice, bob);
     await addContactAndOpenChat(alice, bob);
     await openConversation(bob, alice.displayName);

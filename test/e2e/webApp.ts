@@ -56,9 +56,29 @@ export function uniqueName(prefix: string): string {
   return `${prefix}${counter}_${process.pid}`.toLowerCase().slice(0, 32);
 }
 
+export interface SignUpOptions {
+  /**
+   * Show the pre-join screen before calls and rooms (the app's default). Default false:
+   * the user's "Show this before every call" preference is off, so a call starts at once,
+   * as the tests of calls expect.
+   */
+  prejoin?: boolean;
+  /** Browser context settings over the desktop defaults (e.g. a phone's viewport and touch). */
+  context?: BrowserContextOptions;
+}
+
 /** Opens the app in a new context and registers `prefix`-named user through the form. */
-export async function signUp(browser: Browser, server: RunningServer, prefix: string, locale = 'en-US', contextOptions: BrowserContextOptions = {}): Promise<AppUser> {
-  const context = await browser.newContext({ locale, viewport: { width: 1024, height: 700 }, ...contextOptions });
+export async function signUp(browser: Browser, server: RunningServer, prefix: string, locale = 'en-US', options: SignUpOptions = {}): Promise<AppUser> {
+  const context = await browser.newContext({ locale, viewport: { width: 1024, height: 700 }, ...options.context });
+  if (!options.prejoin) {
+    await context.addInitScript(() => {
+      try {
+        if (location.protocol.startsWith('http') && localStorage.getItem('roundtable.prejoin') === null) localStorage.setItem('roundtable.prejoin', 'off');
+      } catch {
+        // no storage on this page
+      }
+    });
+  }
   const page = await context.newPage();
   const logs: string[] = [];
   page.on('console', (message) => {

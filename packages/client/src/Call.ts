@@ -12,7 +12,8 @@ import type { RequestFields } from './SignalingConnection.js';
 
 export type CallEvents = MediaSessionEvents & {
   stateChanged: CallStateChange;
-  ended: { reason: EndReason };
+  /** `dropped`: the call ended because the other side's device went and did not come back (1:1 calls). */
+  ended: { reason: EndReason; dropped?: boolean };
   /** Voice <-> video, by another participant or by us. */
   modified: { audioOnly: boolean; by: UserId };
   /** The initiator invited more members (they now ring). */
@@ -41,6 +42,8 @@ export interface CallInit {
   initiator: UserId;
   /** A group call (in a group conversation): up to 9 people, invite(), the initiator's hang-up ends it. */
   group?: boolean;
+  /** Taken over with `client.rejoinCall()`: the call is in progress; it starts CONNECTING with fresh media. */
+  rejoined?: { participants: UserId[]; ringing: UserId[] };
   /** The others being rung (outgoing), or everyone invited (incoming, from call.incoming). */
   invitees?: UserId[];
   /** Through the media server: 'sfu' (everything forwarded, the default) or 'hybrid' (video forwarded, audio mixed by the server). */
@@ -93,6 +96,12 @@ export class Call extends MediaSession<CallEvents> {
         this.machine.answered();
         this.runMedia((media) => media.answered());
       }
+    } else if (init.rejoined) {
+      for (const u of init.rejoined.participants) this.people.joined(u);
+      for (const u of init.rejoined.ringing) this.people.ringing(u);
+      this.machine.incoming();
+      this.machine.answer();
+      this.media = this.createMedia();
     } else {
       this.people.joined(init.initiator);
       for (const u of init.invitees ?? []) if (u !== ctx.me) this.people.ringing(u);
@@ -208,7 +217,10 @@ export class Call extends MediaSession<CallEvents> {
         this.handleSignal(n.from, n.payload as ServerSignalPayload);
         break;
       case 'call.ended':
-        this.finish(n.reason);
+        this.finish(n.reason, n.dropped === true);
+        break;
+      case 'call.participant':
+        this.people.connection(n.userId, n.connection === 'reconnecting');
         break;
       case 'call.modified':
         // The whole call changes: our video goes (voice) or comes back if we have a camera (video).
@@ -217,7 +229,7 @@ export class Call extends MediaSession<CallEvents> {
         this.emit('modified', { audioOnly: n.audioOnly, by: n.by });
         break;
       case 'call.left':
-        this.people.left(n.userId);
+        this.people.left(n.userId, n.dropped === true);
         break;
       case 'call.invited':
         this.onInvited(n.invitees);
@@ -291,11 +303,11 @@ export class Call extends MediaSession<CallEvents> {
     this.emit('modified', { audioOnly, by: this.ctx.me });
   }
 
-  private finish(reason: EndReason): void {
+  private finish(reason: EndReason, dropped = false): void {
     if (this.ended) return;
     this.closeMedia();
     this.machine.end(reason);
-    this.emit('ended', { reason });
+    this.emit('ended', { reason, ...(dropped ? { dropped } : {}) });
     this.ctx.onEnded(this);
   }
 

@@ -40,6 +40,8 @@ export interface CallMediaContext {
   onError(error: unknown): void;
   /** A link lost its path ('failed', or 'disconnected' for a while): the session restarts ICE where needed. */
   onPathLost?(): void;
+  /** A link's connectionState changed (`link`: the participant it carries, or 'peer' / 'loopback'); 'closed' when the link is dropped. */
+  onLinkState?(link: string, state: string): void;
 }
 
 /** The media side of a call (P2P, through the SFU, or loopback). */

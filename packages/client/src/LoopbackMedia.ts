@@ -22,6 +22,7 @@ export class LoopbackMedia implements CallMedia {
       onCandidate: (candidate) => void this.ctx.signal({ type: 'onIceCandidate', name: me, candidate }),
       onTrack: (track) => this.ctx.onTrack(me, track),
       onConnectionState: (state) => {
+        this.ctx.onLinkState?.('loopback', state);
         if (state === 'connected' && !this.connected) {
           this.connected = true;
           this.ctx.onConnected();

@@ -10,8 +10,12 @@ import { TypedEmitter, type ListenerErrorReporter } from './TypedEmitter.js';
 export type MediaSessionEvents = {
   /** Someone is now in (answered, or was there when we joined). */
   participantJoined: { participant: UserId };
-  /** Someone who was in left (hung up, or dropped for good). */
-  participantLeft: { participant: UserId };
+  /** Someone who was in left: hung up, or (`dropped`) their device went and did not come back in time. */
+  participantLeft: { participant: UserId; dropped: boolean };
+  /** A participant's device dropped (`reconnecting`: they have a grace period to come back) or came back (calls; a room member who drops leaves at once). */
+  participantConnection: { participant: UserId; reconnecting: boolean };
+  /** This device's own media links: `reconnecting` while one lost its path (ICE restarts) until every link is connected again. */
+  connection: { reconnecting: boolean };
   /** Any change of `participants` (ringing, joined, left, a new track): re-read the list. */
   participantsChanged: { participants: Participant[] };
   /** A remote track arrived (one per kind and participant; in a loopback call the participant is you). */
@@ -70,6 +74,9 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   /** The state the server was last told (what the others see on our tile). */
   private announcedState: PeerState = { ...DEFAULT_PEER_STATE };
   private hand = false;
+  /** connectionState of each media link, for the `connection` event. */
+  private readonly linkStates = new Map<string, string>();
+  private linksReconnecting = false;
   /** Signals are handled one at a time, in arrival order (each may await the peer connection). */
   private signalQueue: Promise<void> = Promise.resolve();
 
@@ -80,7 +87,8 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
     super(session.reportError);
     this.people = new ParticipantList(session.me, {
       joined: (participant) => this.fire('participantJoined', { participant }),
-      left: (participant) => this.fire('participantLeft', { participant }),
+      left: (participant, dropped) => this.fire('participantLeft', { participant, dropped }),
+      connection: (participant, reconnecting) => this.fire('participantConnection', { participant, reconnecting }),
       changed: () => this.fire('participantsChanged', { participants: this.people.list() }),
     });
     this.local = new LocalTracks(session.mediaDevices, {
@@ -129,6 +137,11 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   protected onRecording(change: RecordingChange): void {
     this.recordingNow = change;
     this.fire('recording', change);
+  }
+
+  /** Whether one of this device's media links lost its path and is being restarted (see the `connection` event). */
+  get reconnecting(): boolean {
+    return this.linksReconnecting;
   }
 
   /** Voice only: no video goes out (a screen share still does). */
@@ -300,7 +313,17 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
       },
       onError: (error) => this.fire('error', { error }),
       onPathLost: () => this.restartIceWhereNeeded(),
+      onLinkState: (link, state) => this.onLinkState(link, state),
     };
+  }
+
+  private onLinkState(link: string, state: string): void {
+    if (state === 'closed') this.linkStates.delete(link);
+    else this.linkStates.set(link, state);
+    const reconnecting = !this.ended && [...this.linkStates.values()].some((s) => s === 'disconnected' || s === 'failed');
+    if (reconnecting === this.linksReconnecting) return;
+    this.linksReconnecting = reconnecting;
+    this.fire('connection', { reconnecting });
   }
 
   /** Queues a signal for the media layer. */

@@ -103,6 +103,7 @@ export class P2pMedia implements CallMedia {
         if (this.remote) this.ctx.onTrack(this.remote, track);
       },
       onConnectionState: (state) => {
+        this.ctx.onLinkState?.('peer', state);
         if (state === 'connected' && !this.connected) {
           this.connected = true;
           this.ctx.onConnected();

@@ -19,17 +19,21 @@ export interface Participant extends Readonly<PeerState> {
   readonly state: ParticipantState;
   /** Their remote tracks received so far (at most one per kind). */
   readonly tracks: readonly TrackLike[];
+  /** Joined, but their device dropped: the server gives them a grace period to come back (calls). */
+  readonly reconnecting: boolean;
 }
 
 export interface ParticipantListCallbacks {
   joined(id: UserId): void;
-  left(id: UserId): void;
+  left(id: UserId, dropped: boolean): void;
+  /** A joined participant's device dropped (`reconnecting` true) or came back. */
+  connection(id: UserId, reconnecting: boolean): void;
   changed(): void;
 }
 
 /** The other participants of a call or room, with the transitions the events report. */
 export class ParticipantList {
-  private readonly entries = new Map<UserId, { state: ParticipantState; tracks: Map<string, TrackLike> }>();
+  private readonly entries = new Map<UserId, { state: ParticipantState; tracks: Map<string, TrackLike>; reconnecting?: boolean }>();
   /** Announced states, kept apart: one may arrive before its participant is listed (a joiner is told them first). */
   private readonly announced = new Map<UserId, PeerState>();
 
@@ -39,12 +43,12 @@ export class ParticipantList {
   ) {}
 
   list(): Participant[] {
-    return [...this.entries].map(([id, e]) => ({ id, state: e.state, tracks: [...e.tracks.values()], ...(this.announced.get(id) ?? DEFAULT_PEER_STATE) }));
+    return [...this.entries].map(([id, e]) => ({ id, state: e.state, tracks: [...e.tracks.values()], reconnecting: e.reconnecting === true, ...(this.announced.get(id) ?? DEFAULT_PEER_STATE) }));
   }
 
   get(id: UserId): Participant | undefined {
     const e = this.entries.get(id);
-    return e ? { id, state: e.state, tracks: [...e.tracks.values()], ...(this.announced.get(id) ?? DEFAULT_PEER_STATE) } : undefined;
+    return e ? { id, state: e.state, tracks: [...e.tracks.values()], reconnecting: e.reconnecting === true, ...(this.announced.get(id) ?? DEFAULT_PEER_STATE) } : undefined;
   }
 
   /** Someone announced their mute / camera / hand state. */
@@ -77,7 +81,8 @@ export class ParticipantList {
     this.callbacks.changed();
   }
 
-  left(id: UserId): void {
+  /** `dropped`: their device went and did not come back in time (they did not hang up). */
+  left(id: UserId, dropped = false): void {
     if (id === this.me) return;
     const e = this.entries.get(id);
     if (!e || e.state === 'left') return;
@@ -85,7 +90,16 @@ export class ParticipantList {
     this.entries.set(id, { state: 'left', tracks: new Map() });
     // Back later, they start afresh (the server forgot their state too).
     this.announced.delete(id);
-    if (wasIn) this.callbacks.left(id);
+    if (wasIn) this.callbacks.left(id, dropped);
+    this.callbacks.changed();
+  }
+
+  /** A joined participant's device dropped (`reconnecting`) or came back. */
+  connection(id: UserId, reconnecting: boolean): void {
+    const e = this.entries.get(id);
+    if (!e || e.state !== 'joined' || (e.reconnecting === true) === reconnecting) return;
+    e.reconnecting = reconnecting;
+    this.callbacks.connection(id, reconnecting);
     this.callbacks.changed();
   }
 

@@ -183,4 +183,39 @@ describe('SfuMedia', () => {
     expect(uplink.offers.every((o) => !o.iceRestart)).toBe(true);
     media.close();
   });
+
+  it('reports each link’s state (closed when dropped), and a participant who arrives again gets a new downlink', async () => {
+    const peers: FakePeer[] = [];
+    const states: string[] = [];
+    const me = 'me' as UserId;
+    const other = 'other' as UserId;
+    const ctx: CallMediaContext = {
+      me,
+      signal: async () => undefined,
+      createPeer: async () => {
+        const pc = new FakePeer();
+        peers.push(pc);
+        return pc;
+      },
+      outgoing: () => [],
+      onSenders: () => undefined,
+      onTrack: () => undefined,
+      onParticipantJoined: () => undefined,
+      onParticipantLeft: () => undefined,
+      onConnected: () => undefined,
+      onError: () => undefined,
+      onLinkState: (link, state) => states.push(`${link}:${state}`),
+    };
+    const media = new SfuMedia(ctx);
+    await media.handle(null, { type: 'existingParticipants', data: [other] });
+    const [, first] = peers as [FakePeer, FakePeer];
+    first.setState('connected');
+    first.setState('disconnected');
+    // They rejoined (a page reload): the old downlink goes, a new one is made.
+    await media.handle(null, { type: 'newParticipantArrived', name: other });
+    expect(peers).toHaveLength(3);
+    expect(media.statsSources().find((s) => s.participant === other)?.pc).toBe(peers[2]);
+    expect(states).toEqual(['other:connected', 'other:disconnected', 'other:closed']);
+    media.close();
+  });
 });

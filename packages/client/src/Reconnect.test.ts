@@ -37,7 +37,12 @@ describe('reconnecting mid-call', () => {
     await carolCall!.accept({ localMedia: carol.localMedia });
     await until(() => got.every((g, i) => users.every((u, j) => i === j || g.grew(u.id, 10))), 'everyone gets everyone', 30_000, () => got.map((g) => g.snapshot()));
 
+    const seenByAlice: boolean[] = [];
+    call.on('participantConnection', ({ participant, reconnecting }) => participant === bob.id && seenByAlice.push(reconnecting));
     await dropSocket(bob);
+    // Alice is told bob's device dropped, then that it came back.
+    await until(() => seenByAlice.length === 2, 'alice hears bob reconnecting and back', 10_000, () => seenByAlice);
+    expect(seenByAlice).toEqual([true, false]);
 
     const before = got.map((g) => g.snapshot());
     await until(() => got[1]!.grew(alice.id, 20, before[1]) && got[1]!.grew(carol.id, 20, before[1]) && got[0]!.grew(bob.id, 20, before[0]), 'media to and from bob still flowing');

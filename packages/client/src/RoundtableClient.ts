@@ -239,6 +239,42 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     }));
   }
 
+  /**
+   * Takes a call you are still in onto this device with fresh media: after a page reload
+   * (within the server's grace period for a dropped device) or from another device.
+   * Calls through the media server only (peer-to-peer: INVALID_STATE). Resolves with the
+   * call CONNECTING; it is CONNECTED once media flows.
+   */
+  async rejoinCall(callId: CallId, options: { localMedia?: LocalMedia } = {}): Promise<Call> {
+    this.assertOpen();
+    if (this.calls.has(callId)) throw new ClientError('INVALID_STATE', `call ${callId} is already on this device`);
+    this.startsPending++;
+    try {
+      const result = await this.signaling.request('call.rejoin', { callId });
+      const call = new Call(
+        {
+          id: result.callId,
+          direction: 'incoming',
+          conversationId: result.conversationId,
+          peer: result.group ? null : (result.participants[0] ?? null),
+          audioOnly: result.audioOnly,
+          topology: result.topology,
+          group: result.group,
+          initiator: result.initiator,
+          media: result.media,
+          rejoined: { participants: result.participants, ringing: result.ringing },
+          ...(options.localMedia ? { localMedia: options.localMedia } : {}),
+        },
+        this.callContext(),
+      );
+      this.calls.set(call.id, call);
+      for (const n of this.takeEarly(call.id)) call.handle(n);
+      return call;
+    } finally {
+      if (--this.startsPending === 0) this.early = [];
+    }
+  }
+
   /** Joins an open room by name (made on first use; at most 9 people). Resolves once in (state CONNECTING, then CONNECTED when media reaches the server). */
   async joinRoom(name: string, options: RoomOptions = {}): Promise<Room> {
     this.assertOpen();

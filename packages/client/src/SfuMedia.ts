@@ -35,13 +35,13 @@ export class SfuMedia implements CallMedia {
         for (const sender of payload.data) await this.receiveFrom(sender);
         break;
       case 'newParticipantArrived':
+        // Someone we already receive arrived again (they rejoined with new media): a new downlink.
+        this.dropLink(payload.name);
         this.ctx.onParticipantJoined(payload.name);
         await this.receiveFrom(payload.name);
         break;
       case 'participantLeft':
-        this.links.get(payload.name)?.close();
-        this.links.delete(payload.name);
-        this.connected.delete(payload.name);
+        this.dropLink(payload.name);
         this.ctx.onParticipantLeft(payload.name);
         break;
       case 'receiveVideoAnswer':
@@ -85,6 +85,15 @@ export class SfuMedia implements CallMedia {
     this.links.clear();
   }
 
+  private dropLink(name: UserId): void {
+    const link = this.links.get(name);
+    if (!link) return;
+    link.close();
+    this.links.delete(name);
+    this.connected.delete(name);
+    this.ctx.onLinkState?.(name, 'closed');
+  }
+
   private async publish(): Promise<void> {
     if (this.links.has(this.ctx.me)) return;
     const link = await this.createLink(this.ctx.me);
@@ -110,6 +119,7 @@ export class SfuMedia implements CallMedia {
         else if (this.options.hybrid && track.kind === 'audio') this.ctx.onMixedAudio?.(track);
       },
       onConnectionState: (state) => {
+        this.ctx.onLinkState?.(name, state);
         if (state === 'failed') this.ctx.onError(new Error(`the link for ${name} failed`));
         // The call is connected when media comes in from someone, not when our uplink is up
         // (the caller's uplink connects while it is still ringing).

@@ -23,6 +23,8 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<ServerNotification['type
   'call.signal',
   'call.modified',
   'call.invited',
+  'call.participant',
+  'presence',
   'room.signal',
   'call.recording',
   'room.recording',

@@ -1,4 +1,4 @@
-import type { CallId, CallMedia, ChatMessage, PeerState, ConversationInfo, DeviceId, RecordingId, RecordingInfo, RoomName, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallId, CallMedia, ChatMessage, ContactInfo, ConversationId, ConversationInfo, PeerState, Topology, DeviceId, RecordingId, RecordingInfo, RoomName, UserId, UserInfo } from '@roundtable/protocol';
 import type { IceServerLike } from './platform.js';
 
 /*
@@ -24,7 +24,8 @@ export interface ClientResultMap {
   /** The known users among the ids asked for (unknown ids are left out). */
   'users.get': UserInfo[];
   'contacts.add': Record<string, never>;
-  'contacts.list': UserInfo[];
+  /** Each with whether they are online now. */
+  'contacts.list': ContactInfo[];
   'conversations.direct': ConversationInfo;
   'conversations.createGroup': ConversationInfo;
   /** Most recently active first. */
@@ -37,6 +38,9 @@ export interface ClientResultMap {
   'call.start': { callId: CallId; invitees?: UserId[]; media?: CallMedia; ended?: 'busy'; ignored?: true };
   'call.answer': { callId: CallId; participants: UserId[] };
   'call.invite': { callId: CallId; invited: UserId[] };
+  'call.rejoin': { callId: CallId; conversationId: ConversationId | null; initiator: UserId; audioOnly: boolean; topology: Topology; media: CallMedia; group: boolean; participants: UserId[]; ringing: UserId[] };
+  /** The watched users online now. */
+  'presence.watch': { online: UserId[] };
   'room.join': { room: RoomName; participants: UserId[] };
   'room.leave': Record<string, never>;
   'call.record': { recordingId: RecordingId };

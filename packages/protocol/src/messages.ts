@@ -10,6 +10,18 @@ import type { CallId, ConversationId, DeviceId, MessageId, RecordingId, RoomName
  * Every inbound frame is validated here before anything acts on it.
  */
 
+/** The longest text message, in characters (UTF-16 code units, as JavaScript counts them). */
+export const MAX_MESSAGE_LENGTH = 4000;
+/** The most users one socket may watch the presence of. */
+export const MAX_PRESENCE_WATCH = 1000;
+/** Usernames: 3-32 of these. */
+export const USERNAME_PATTERN = /^[a-z0-9_.-]{3,32}$/;
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 128;
+export const MAX_DISPLAY_NAME_LENGTH = 64;
+/** Open room names: 1-64 of these. */
+export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
 const id = <T extends string>() => z.string().min(1).max(128) as unknown as z.ZodType<T>;
 export const zUserId = id<UserId>();
 export const zConversationId = id<ConversationId>();
@@ -17,7 +29,7 @@ export const zCallId = id<CallId>();
 export const zRecordingId = id<RecordingId>();
 export const zRoomName = z
   .string()
-  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'room names are 1-64 letters, digits, _ . -') as unknown as z.ZodType<RoomName>;
+  .regex(ROOM_NAME_PATTERN, 'room names are 1-64 letters, digits, _ . -') as unknown as z.ZodType<RoomName>;
 
 export const zIceCandidate = z.object({
   candidate: z.string().max(1024),
@@ -42,12 +54,13 @@ export type SignalPayload = z.infer<typeof zSignalPayload>;
 /** The fields of `call.state` / `room.state`: each one left out keeps its value. */
 const zPeerStateChange = { audioMuted: z.boolean().optional(), cameraOff: z.boolean().optional(), screenSharing: z.boolean().optional(), handRaised: z.boolean().optional() };
 
-const username = z.string().regex(/^[a-z0-9_.-]{3,32}$/, 'usernames are 3-32 lower-case letters, digits, _ . -');
-const password = z.string().min(8, 'passwords have at least 8 characters').max(128);
+
+const username = z.string().regex(USERNAME_PATTERN, 'usernames are 3-32 lower-case letters, digits, _ . -');
+const password = z.string().min(MIN_PASSWORD_LENGTH, `passwords have at least ${MIN_PASSWORD_LENGTH} characters`).max(MAX_PASSWORD_LENGTH);
 
 /** Every request a client may send, by type. */
 export const zClientRequest = z.discriminatedUnion('type', [
-  z.object({ id: z.number().int().nonnegative(), type: z.literal('register'), username, password, displayName: z.string().min(1).max(64).optional() }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('register'), username, password, displayName: z.string().min(1).max(MAX_DISPLAY_NAME_LENGTH).optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('login'), username, password: z.string().min(1).max(128), deviceName: z.string().max(64).optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('hello'), token: z.string().min(1).max(256) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('logout') }),
@@ -58,7 +71,7 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('conversations.direct'), userId: zUserId }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('conversations.createGroup'), name: z.string().min(1).max(64), memberIds: z.array(zUserId).min(1).max(500) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('conversations.list') }),
-  z.object({ id: z.number().int().nonnegative(), type: z.literal('messages.send'), conversationId: zConversationId, text: z.string().min(1).max(4000) }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('messages.send'), conversationId: zConversationId, text: z.string().min(1).max(MAX_MESSAGE_LENGTH, `messages have at most ${MAX_MESSAGE_LENGTH} characters`) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('messages.history'), conversationId: zConversationId, beforeSeq: z.number().int().positive().optional(), limit: z.number().int().min(1).max(100).optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('ice.servers') }),
   // Calls (seed types 400-405)
@@ -68,6 +81,8 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.signal'), callId: zCallId, to: zUserId.optional(), payload: zSignalPayload, sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.modify'), callId: zCallId, audioOnly: z.boolean(), sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.invite'), callId: zCallId, invitees: z.array(zUserId).min(1).max(64) }),
+  /** Takes a call you are still in (your device dropped or the page reloaded) onto this socket with fresh media (media-server calls). */
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.rejoin'), callId: zCallId }),
   // Open rooms
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.join'), room: zRoomName }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.signal'), room: zRoomName, payload: zSignalPayload }),
@@ -83,6 +98,8 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.state'), room: zRoomName, ...zPeerStateChange }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.react'), callId: zCallId, reaction: z.enum(REACTIONS) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.react'), room: zRoomName, reaction: z.enum(REACTIONS) }),
+  /** Online status of these contacts now, and `presence` notifications on this socket when it changes (replaces the socket's earlier list). */
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('presence.watch'), userIds: z.array(zUserId).max(MAX_PRESENCE_WATCH) }),
 ]);
 export type ClientRequest = z.infer<typeof zClientRequest>;
 export type RequestType = ClientRequest['type'];
@@ -102,6 +119,13 @@ export interface ConversationInfo {
   name: string;
   memberIds: UserId[];
   createdAt: number;
+  /** `conversations.list` only: the newest message, for the list's preview line. */
+  lastMessage?: ChatMessage;
+}
+
+/** A contact as `contacts.list` gives it: with whether any of their devices is online now. */
+export interface ContactInfo extends UserInfo {
+  online: boolean;
 }
 
 export interface CallRecord {
@@ -157,8 +181,12 @@ export type ServerNotification =
   | { type: 'conversation'; conversation: ConversationInfo }
   | { type: 'call.incoming'; callId: CallId; conversationId: ConversationId | null; from: UserId; audioOnly: boolean; topology: 'p2p' | 'sfu' | 'loopback'; media?: (typeof CALL_MEDIA)[number]; invitees: UserId[]; group: boolean; sentAt: number }
   | { type: 'call.answered'; callId: CallId; by: UserId; deviceId: DeviceId; audioOnly: boolean; transparent: boolean; sentAt: number }
-  | { type: 'call.ended'; callId: CallId; reason: (typeof END_REASONS)[number]; by: UserId | null; sentAt: number }
-  | { type: 'call.left'; callId: CallId; userId: UserId; sentAt: number }
+  | { type: 'call.ended'; callId: CallId; reason: (typeof END_REASONS)[number]; by: UserId | null; sentAt: number; /** `by` did not hang up: their device dropped and did not come back. */ dropped?: true }
+  | { type: 'call.left'; callId: CallId; userId: UserId; sentAt: number; /** Their device dropped and did not come back in time. */ dropped?: true }
+  /** A participant's device dropped ('reconnecting': they have the grace period to come back) or came back ('connected'). */
+  | { type: 'call.participant'; callId: CallId; userId: UserId; connection: 'reconnecting' | 'connected'; sentAt: number }
+  /** A watched contact's first device came online, or their last one went. */
+  | { type: 'presence'; userId: UserId; online: boolean }
   | { type: 'call.signal'; callId: CallId; from: UserId | null; payload: ServerSignalPayload; sentAt: number }
   | { type: 'call.modified'; callId: CallId; by: UserId; audioOnly: boolean; sentAt: number }
   | { type: 'call.invited'; callId: CallId; invitees: UserId[]; sentAt: number }

@@ -10,6 +10,7 @@ import { IceServers, type IceServersOptions } from './ice/IceServers.js';
 import { iceHandlers } from './ice/iceHandlers.js';
 import { ImService } from './im/ImService.js';
 import { imHandlers } from './im/imHandlers.js';
+import { PresenceService } from './im/PresenceService.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { MediaServer } from './media/MediaServer.js';
 import { InMemoryRouter } from './net/InMemoryRouter.js';
@@ -86,6 +87,7 @@ export class Signaling {
     const router = new InMemoryRouter({ logger });
     const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}) });
     const im = new ImService({ store, router });
+    const presence = new PresenceService(router, im);
     const ice = new IceServers(options.iceServers ?? {});
     const calls = new CallService(router, options.media, im, { logger, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
     const rooms = new RoomService(router, options.media, { logger, ...(options.maxRoomsPerUser ? { maxRoomsPerUser: options.maxRoomsPerUser } : {}) });
@@ -97,7 +99,7 @@ export class Signaling {
       ...options.server,
       auth,
       router,
-      handlers: [imHandlers(im), iceHandlers(ice), calls.handlers(), rooms.handlers(), recordings.handlers()],
+      handlers: [imHandlers(im), presence.handlers(), iceHandlers(ice), calls.handlers(), rooms.handlers(), recordings.handlers()],
       logger,
       ...(options.observe ? { observe: options.observe } : {}),
     });

@@ -1,4 +1,4 @@
-import type { ChatMessage, ConversationInfo, DeviceId, RequestType, UserId, UserInfo } from '@roundtable/protocol';
+import type { ChatMessage, ContactInfo, ConversationInfo, DeviceId, RequestType, UserId, UserInfo } from '@roundtable/protocol';
 import type { LoginResult } from './auth/AuthService.js';
 import type { IceServersResult } from './ice/IceServers.js';
 
@@ -34,12 +34,12 @@ export interface ResultMap {
   /** The known users among the ids asked for (unknown ids are left out). */
   'users.get': UserInfo[];
   'contacts.add': Record<string, never>;
-  /** By username. */
-  'contacts.list': UserInfo[];
+  /** By username, each with whether they are online now. */
+  'contacts.list': ContactInfo[];
   /** Made on first use. */
   'conversations.direct': ConversationInfo;
   'conversations.createGroup': ConversationInfo;
-  /** Most recently active first. */
+  /** Most recently active first, each with its newest message (`lastMessage`) when it has one. */
   'conversations.list': ConversationInfo[];
   'messages.send': ChatMessage;
   /** Oldest first; page backwards with `beforeSeq` = the first seq of the previous page. */

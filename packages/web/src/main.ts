@@ -4,6 +4,7 @@ import { installDebugHook } from './debugHook.js';
 import { locale, setLocale } from './i18n.js';
 import { app } from './state/AppState.js';
 import './style.css';
+import './meeting.css';
 
 setLocale(locale.value);
 installDebugHook();

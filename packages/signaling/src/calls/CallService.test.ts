@@ -338,14 +338,42 @@ describe('a participant whose device drops', () => {
     const { callId } = (await env.call(a, 'call.start', { conversationId: conv.id, audioOnly: true, topology: 'p2p' })) as { callId: CallId };
     await env.call(b, 'call.answer', { callId, audioOnly: true });
     env.router.disconnect(b);
+    await a.waitFor('call.participant', (n) => n.userId === 'b' && n.connection === 'reconnecting');
     const b2 = env.router.connect('b', 'b-reconnected');
     await env.call(a, 'call.modify', { callId, audioOnly: false });
     await b2.waitFor('call.modified', (n) => n.callId === callId);
     // Signalling from the new device takes the call over: no drop after the grace period.
     await env.call(b2, 'call.signal', { callId, payload: { type: 'candidate', candidate: '', sdpMid: '0', sdpMLineIndex: 0 } });
+    await a.waitFor('call.participant', (n) => n.userId === 'b' && n.connection === 'connected');
     await new Promise((r) => setTimeout(r, 500));
     expect(env.service.activeCalls).toBe(1);
     env.router.disconnect(b2);
-    await a.waitFor('call.ended', (n) => n.callId === callId && n.reason === 'remoteHangup');
+    // Not a hang-up: the others are told the device dropped.
+    const ended = await a.waitFor('call.ended', (n) => n.callId === callId && n.reason === 'remoteHangup');
+    expect(ended).toMatchObject({ by: 'b', dropped: true });
+  });
+
+  it('call.rejoin from a new device gets fresh media: the others are told the participant arrived again; P2P calls refuse it', async () => {
+    const env = setup({ disconnectGraceMs: 5_000 });
+    const a = env.router.connect('a');
+    const b = env.router.connect('b');
+    const conv = env.directory.add('direct', ['a', 'b']);
+    const { callId } = (await env.call(a, 'call.start', { conversationId: conv.id, audioOnly: false, topology: 'sfu' })) as { callId: CallId };
+    await env.call(b, 'call.answer', { callId, audioOnly: false });
+    env.router.disconnect(b);
+    await a.waitFor('call.participant', (n) => n.userId === 'b' && n.connection === 'reconnecting');
+    const b2 = env.router.connect('b', 'b-reloaded');
+    const result = await env.call(b2, 'call.rejoin', { callId });
+    expect(result).toMatchObject({ callId, conversationId: conv.id, initiator: 'a', topology: 'sfu', group: false, participants: ['a'], ringing: [] });
+    await a.waitFor('call.participant', (n) => n.userId === 'b' && n.connection === 'connected');
+    await a.waitFor('call.signal', (n) => n.payload.type === 'newParticipantArrived' && n.payload.name === 'b');
+    await b2.waitFor('call.signal', (n) => n.payload.type === 'existingParticipants' && n.payload.data.includes('a' as UserId));
+    const c = env.router.connect('c');
+    await expectError(env.call(c, 'call.rejoin', { callId }), 'FORBIDDEN');
+
+    const p2p = env.directory.add('direct', ['c', 'd']);
+    env.router.connect('d');
+    const { callId: p2pId } = (await env.call(c, 'call.start', { conversationId: p2p.id, audioOnly: true, topology: 'p2p' })) as { callId: CallId };
+    await expectError(env.call(c, 'call.rejoin', { callId: p2pId }), 'INVALID_STATE');
   });
 });

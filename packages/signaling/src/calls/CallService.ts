@@ -82,6 +82,7 @@ export class CallService {
       'call.invite': (r, ctx) => this.invite(r, ctx),
       'call.state': (r, ctx) => this.peerState(r, ctx),
       'call.react': (r, ctx) => this.react(r, ctx),
+      'call.rejoin': (r, ctx) => this.rejoin(r, ctx),
     };
   }
 
@@ -316,6 +317,38 @@ export class CallService {
     return {};
   }
 
+  /**
+   * A participant takes the call onto this socket with fresh media: after a page reload
+   * (the old socket is gone, the grace period runs) or from another device. Their media
+   * endpoints are made anew; the others are told they arrived again (newParticipantArrived)
+   * and make a new downlink from them.
+   */
+  private async rejoin(r: RequestOf<'call.rejoin'>, ctx: RequestContext): Promise<unknown> {
+    const call = this.callOf(r.callId);
+    const me = ctx.link.userId;
+    if (!call.participants.has(me)) throw new SignalingError('FORBIDDEN', 'you are not in this call');
+    if (!call.room || call.topology === 'loopback') throw new SignalingError('INVALID_STATE', 'only calls through the media server can be rejoined');
+    this.adoptDevice(call, ctx.link);
+    // The old endpoints belong to a peer connection that is gone.
+    await call.room.leave(me);
+    await call.room.join(me);
+    const others = [...call.participants.keys()].filter((u) => u !== me);
+    this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: others });
+    for (const u of others) this.sendSignal(call, call.participants.get(u)!, null, { type: 'newParticipantArrived', name: me });
+    this.log.info({ event: 'callRejoined', callId: call.id, userId: me, deviceId: ctx.link.deviceId }, 'rejoined the call');
+    return {
+      callId: call.id,
+      conversationId: call.conversationId,
+      initiator: call.initiator,
+      audioOnly: call.audioOnly,
+      topology: call.topology,
+      media: call.media,
+      group: call.group,
+      participants: others,
+      ringing: [...call.ringing],
+    };
+  }
+
   // --- call life ----------------------------------------------------------------------
 
   /** Rings a user's devices; a busy user is skipped (and told nothing rings). */
@@ -339,19 +372,20 @@ export class CallService {
     this.engaged.set(link.userId, call.id);
   }
 
-  private async leave(call: Call, user: UserId): Promise<void> {
+  /** `dropped`: the user's device went and did not come back in time (they did not hang up). */
+  private async leave(call: Call, user: UserId, dropped = false): Promise<void> {
     if (!call.participants.delete(user)) return;
     call.peerStates.forget(user);
-    this.log.info({ event: 'callLeft', callId: call.id, userId: user }, 'left the call');
+    this.log.info({ event: 'callLeft', callId: call.id, userId: user, dropped }, 'left the call');
     this.releaseEngagement(user, call);
     await call.room?.leave(user);
-    this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user }));
+    this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user, ...(dropped ? { dropped: true as const } : {}) }));
     if (call.room) {
       for (const link of call.participants.values()) this.sendSignal(call, link, null, { type: 'participantLeft', name: user });
     }
     if (!call.group && call.phase !== 'ended') {
       // A 1:1 call cannot go on with one side gone.
-      await this.end(call, 'remoteHangup', user);
+      await this.end(call, 'remoteHangup', user, 'remoteHangup', dropped);
       return;
     }
     await this.endIfEmpty(call);
@@ -378,14 +412,14 @@ export class CallService {
    * Ends the call for everyone still in it or being rung, frees its media and writes
    * its record. `reason` is what the others are told; `recorded` what the record keeps.
    */
-  private async end(call: Call, reason: EndReason, by: UserId | null, recorded: EndReason = reason): Promise<void> {
+  private async end(call: Call, reason: EndReason, by: UserId | null, recorded: EndReason = reason, dropped = false): Promise<void> {
     if (call.phase === 'ended') return;
     call.phase = 'ended';
     call.endedAt = Date.now();
     call.endReason = recorded === 'remoteHangup' ? 'hangup' : recorded;
     this.clearRingTimer(call);
     for (const t of call.dropTimers.values()) clearTimeout(t);
-    const ended = this.stamp({ type: 'call.ended', callId: call.id, reason, by });
+    const ended = this.stamp({ type: 'call.ended', callId: call.id, reason, by, ...(dropped ? { dropped: true as const } : {}) });
     for (const user of call.participants.keys()) {
       if (user !== by) this.deliver(call, user, ended);
       this.releaseEngagement(user, call);
@@ -446,10 +480,11 @@ export class CallService {
     // A network blip is not a hang-up: wait for the user to come back on some device.
     const timer = setTimeout(() => {
       call.dropTimers.delete(link.userId);
-      if (call.participants.get(link.userId) === link) void this.leave(call, link.userId);
+      if (call.participants.get(link.userId) === link) void this.leave(call, link.userId, true);
     }, this.graceMs);
     timer.unref();
     call.dropTimers.set(link.userId, timer);
+    this.notifyParticipants(call, this.stamp({ type: 'call.participant', callId: call.id, userId: link.userId, connection: 'reconnecting' }), link.userId);
   }
 
   /** A participant signalling from a new device (after a reconnect) takes the call there. */
@@ -460,6 +495,7 @@ export class CallService {
     if (timer) clearTimeout(timer);
     call.dropTimers.delete(link.userId);
     call.participants.set(link.userId, link);
+    if (timer) this.notifyParticipants(call, this.stamp({ type: 'call.participant', callId: call.id, userId: link.userId, connection: 'connected' }), link.userId);
   }
 
   // --- helpers ----------------------------------------------------------------------

@@ -47,7 +47,8 @@ describe('ImService', () => {
 
   it('addContact() refuses unknown users and oneself', async () => {
     expect(await im.addContact(alice.id, bob.id)).toEqual(bob);
-    expect(await im.contacts(alice.id)).toEqual([bob]);
+    // bob has no device online.
+    expect(await im.contacts(alice.id)).toEqual([{ ...bob, online: false }]);
     await expect(im.addContact(alice.id, 'ghost' as UserId)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(im.addContact(alice.id, alice.id)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
@@ -96,6 +97,12 @@ describe('ImService', () => {
     expect(a2.inbox).toEqual([{ type: 'message', message }]);
     expect(b1.inbox).toEqual([{ type: 'message', message }]);
     expect(c1.inbox).toEqual([]);
+    // The list carries the newest message, for its preview line; a conversation without one has none.
+    const second = await im.sendMessage(bob.id, conversation.id, 'hi back');
+    await im.createGroup(alice.id, 'quiet', [carol.id]);
+    const listed = await im.conversations(alice.id);
+    expect(listed.find((c) => c.id === conversation.id)?.lastMessage).toEqual(second);
+    expect(listed.find((c) => c.name === 'quiet')).not.toHaveProperty('lastMessage');
   });
 
   it('non-members may neither send nor read; unknown conversations are NOT_FOUND', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CallRecord, ChatMessage, ConversationId, ConversationInfo, MessageId, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallRecord, ChatMessage, ContactInfo, ConversationId, ConversationInfo, MessageId, UserId, UserInfo } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
 import type { Store } from '../store/Store.js';
@@ -73,8 +73,9 @@ export class ImService {
     return contact;
   }
 
-  async contacts(userId: UserId): Promise<UserInfo[]> {
-    return this.store.contactsOf(userId);
+  /** The user's contacts, each with whether they are online now. */
+  async contacts(userId: UserId): Promise<ContactInfo[]> {
+    return (await this.store.contactsOf(userId)).map((u) => ({ ...publicInfo(u), online: this.router.isOnline(u.id) }));
   }
 
   // --- conversations ---------------------------------------------------------------
@@ -117,9 +118,15 @@ export class ImService {
     return conversation;
   }
 
-  /** The user's conversations, most recently active first. */
+  /** The user's conversations, most recently active first, each with its newest message (for a preview line). */
   async conversations(userId: UserId): Promise<ConversationInfo[]> {
-    return this.store.conversationsOf(userId);
+    const list = await this.store.conversationsOf(userId);
+    return Promise.all(
+      list.map(async (c) => {
+        const [lastMessage] = await this.store.history(c.id, undefined, 1);
+        return lastMessage ? { ...c, lastMessage } : c;
+      }),
+    );
   }
 
   /** A conversation by id; undefined when there is none. (For the call module.) */

@@ -24,7 +24,8 @@ describe('IM over the signaling WebSocket', () => {
     expect(user).toEqual({ id: bob.userId, username: 'bob', displayName: 'Bob' });
     expect(await alice.send('users.find', { username: 'nobody' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     expect(await alice.request('contacts.add', { userId: bob.userId })).toEqual({});
-    expect(await alice.request('contacts.list')).toEqual([user]);
+    // bob is signed in: online.
+    expect(await alice.request('contacts.list')).toEqual([{ ...user, online: true }]);
     expect(await bob.request('contacts.list')).toEqual([]);
   });
 

@@ -22,6 +22,22 @@ describe('InMemoryRouter', () => {
     expect(router.sendToUser('nobody' as UserId, note)).toBe(0);
   });
 
+  it('onDeviceAdded() hears each new device once (adding the same link again is no news); a throwing listener does not stop the others', () => {
+    const router = new InMemoryRouter();
+    const heard: string[] = [];
+    router.onDeviceAdded(() => {
+      throw new Error('bad listener');
+    });
+    const off = router.onDeviceAdded((l) => heard.push(l.deviceId));
+    const a1 = link('alice', 'a1');
+    router.addLink(a1);
+    router.addLink(a1);
+    router.addLink(link('alice', 'a2'));
+    off();
+    router.addLink(link('bob', 'b1'));
+    expect(heard).toEqual(['a1', 'a2']);
+  });
+
   it('tracks presence as devices come and go', () => {
     const router = new InMemoryRouter();
     const [a1, a2] = [link('alice', 'a1'), link('alice', 'a2')];

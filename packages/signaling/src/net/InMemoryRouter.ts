@@ -12,6 +12,7 @@ export interface InMemoryRouterOptions {
 export class InMemoryRouter implements LinkRegistry {
   private readonly links = new Map<UserId, Set<DeviceLink>>();
   private readonly goneListeners = new Set<(link: DeviceLink) => void>();
+  private readonly addedListeners = new Set<(link: DeviceLink) => void>();
   private readonly logger: Logger;
 
   constructor(options: InMemoryRouterOptions = {}) {
@@ -21,20 +22,16 @@ export class InMemoryRouter implements LinkRegistry {
   addLink(link: DeviceLink): void {
     let set = this.links.get(link.userId);
     if (!set) this.links.set(link.userId, (set = new Set()));
+    if (set.has(link)) return;
     set.add(link);
+    this.tell(this.addedListeners, link, 'deviceAddedListenerFailed');
   }
 
   removeLink(link: DeviceLink): boolean {
     const set = this.links.get(link.userId);
     if (!set?.delete(link)) return false;
     if (set.size === 0) this.links.delete(link.userId);
-    for (const listener of [...this.goneListeners]) {
-      try {
-        listener(link);
-      } catch (error) {
-        this.logger.error({ event: 'deviceGoneListenerFailed', err: error, userId: link.userId, deviceId: link.deviceId }, 'a device-gone listener threw');
-      }
-    }
+    this.tell(this.goneListeners, link, 'deviceGoneListenerFailed');
     return true;
   }
 
@@ -61,12 +58,30 @@ export class InMemoryRouter implements LinkRegistry {
   }
 
   onDeviceGone(listener: (link: DeviceLink) => void): () => void {
+    return this.subscribe(this.goneListeners, listener);
+  }
+
+  onDeviceAdded(listener: (link: DeviceLink) => void): () => void {
+    return this.subscribe(this.addedListeners, listener);
+  }
+
+  private subscribe(listeners: Set<(link: DeviceLink) => void>, listener: (link: DeviceLink) => void): () => void {
     // A wrapper per subscription, so subscribing the same function twice needs two unsubscribes.
     const subscription = (link: DeviceLink): void => listener(link);
-    this.goneListeners.add(subscription);
+    listeners.add(subscription);
     return () => {
-      this.goneListeners.delete(subscription);
+      listeners.delete(subscription);
     };
+  }
+
+  private tell(listeners: Set<(link: DeviceLink) => void>, link: DeviceLink, event: string): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(link);
+      } catch (error) {
+        this.logger.error({ event, err: error, userId: link.userId, deviceId: link.deviceId }, 'a device listener threw');
+      }
+    }
   }
 
   /** How many users have at least one device online. */

@@ -19,4 +19,6 @@ export interface Router {
   isOnline(userId: UserId): boolean;
   /** Called when a device goes offline (socket closed). Returns an unsubscribe function. */
   onDeviceGone(listener: (link: DeviceLink) => void): () => void;
+  /** Called when a device comes online (bound by hello, login or register). Returns an unsubscribe function. */
+  onDeviceAdded(listener: (link: DeviceLink) => void): () => void;
 }

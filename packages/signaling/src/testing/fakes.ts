@@ -47,12 +47,14 @@ export class FakeLink implements DeviceLink {
 export class FakeRouter implements Router {
   private readonly links = new Map<UserId, Set<DeviceLink>>();
   private readonly goneListeners = new Set<(link: DeviceLink) => void>();
+  private readonly addedListeners = new Set<(link: DeviceLink) => void>();
 
   connect(userId: string, deviceId = `${userId}-d1`): FakeLink {
     const link = new FakeLink(userId as UserId, deviceId as DeviceId);
     let set = this.links.get(link.userId);
     if (!set) this.links.set(link.userId, (set = new Set()));
     set.add(link);
+    for (const l of this.addedListeners) l(link);
     return link;
   }
 
@@ -82,6 +84,11 @@ export class FakeRouter implements Router {
   onDeviceGone(listener: (link: DeviceLink) => void): () => void {
     this.goneListeners.add(listener);
     return () => this.goneListeners.delete(listener);
+  }
+
+  onDeviceAdded(listener: (link: DeviceLink) => void): () => void {
+    this.addedListeners.add(listener);
+    return () => this.addedListeners.delete(listener);
   }
 }
 

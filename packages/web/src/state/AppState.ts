@@ -5,13 +5,20 @@
  * the server.
  */
 import { Call, ClientError, RoundtableClient, type Room, type SessionResult } from '@roundtable/client';
-import type { ChatMessage, ConversationId, ConversationInfo, EndReason, RecordingId, RecordingInfo, RoomName, ServerNotification, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallId, ChatMessage, ContactInfo, ConversationId, ConversationInfo, EndReason, RecordingId, RecordingInfo, RoomName, ServerNotification, UserId, UserInfo } from '@roundtable/protocol';
 import { MAX_CALL_PARTICIPANTS } from '@roundtable/protocol';
 import { markRaw, reactive, type Raw } from 'vue';
 import { openLocalMedia } from '../platform/localMedia.js';
 import { TrackedPeerConnection } from '../platform/peerConnections.js';
 import { Ringer } from '../platform/ringer.js';
+import { displayName } from '../format.js';
+import { t } from '../i18n.js';
+import { CallHealth } from './CallHealth.js';
 import { CallSession, type CallKind, type SessionLike } from './CallSession.js';
+import { errorText, signInError, type FieldError } from './errors.js';
+import { Notifier } from './notifier.js';
+import { prejoinWanted, type PreJoinChoice, type PreJoinRequest } from './PreJoin.js';
+import { forgetCall, storeCall, storedCall, type StoredCall } from './rejoin.js';
 
 export type Topology1to1 = 'p2p' | 'sfu';
 
@@ -27,6 +34,8 @@ export interface CallNotice {
   reason: EndReason;
   /** The call ended before anyone answered and the other side said no. */
   declined: boolean;
+  /** The call ended because this participant's device dropped and did not come back. */
+  dropped?: UserId;
 }
 
 export const MAX_GROUP_INVITEES = MAX_CALL_PARTICIPANTS - 1;
@@ -47,7 +56,7 @@ function signalingUrl(): string {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorText(error);
 }
 
 export class AppState {
@@ -67,7 +76,20 @@ export class AppState {
     topology: 'sfu' as Topology1to1,
     recordings: [] as RecordingRow[],
     recordingsLoading: false,
+    /** Why sign-in or registration failed, next to its field. */
+    authError: null as FieldError | null,
+    /** Contacts' presence, by user id (from contacts.list and presence notifications). */
+    online: {} as Record<string, boolean>,
+    /** The signaling socket dropped; the SDK reconnects. */
+    reconnecting: false,
+    /** The pre-join screen waits for the user's choices. */
+    prejoin: null as Raw<PreJoinRequest> | null,
+    /** How the call in progress holds up (banner). */
+    health: null as Raw<CallHealth> | null,
+    /** A call or room this tab was in before a reload, that the user may take up again. */
+    rejoin: null as StoredCall | null,
   });
+  readonly notifier = new Notifier();
   private client: RoundtableClient | null = null;
   private readonly ringer = new Ringer();
 
@@ -98,11 +120,13 @@ export class AppState {
     const client = this.client;
     if (client) void client.logout().catch(() => client.close());
     this.client = null;
-    Object.assign(this.state, { auth: 'signedOut', me: null, contacts: [], conversations: [], messages: {}, unread: {}, selected: null, incoming: null, recordings: [] });
+    forgetCall();
+    Object.assign(this.state, { auth: 'signedOut', me: null, contacts: [], conversations: [], messages: {}, unread: {}, selected: null, incoming: null, recordings: [], online: {}, rejoin: null, reconnecting: false });
   }
 
   private async openSession(signIn: (client: RoundtableClient) => Promise<SessionResult>, resuming = false): Promise<void> {
     this.state.error = null;
+    this.state.authError = null;
     this.state.auth = 'signingIn';
     const client = markRaw(new RoundtableClient({ url: signalingUrl(), RTCPeerConnection: TrackedPeerConnection }));
     try {
@@ -114,16 +138,24 @@ export class AppState {
       client.on('incomingCall', (call) => this.onIncoming(markRaw(call)));
       // Started: listed as recording; stopped: the file is complete and gets its link.
       client.on('recording', () => void this.loadRecordings());
+      client.on('reconnecting', () => (this.state.reconnecting = true));
+      client.on('reconnected', () => {
+        this.state.reconnecting = false;
+        // Presence is watched per socket: the new one asks again.
+        void this.refresh().catch((error: unknown) => (this.state.error = messageOf(error)));
+      });
       this.state.me = session.user;
       this.rememberUsers([session.user]);
       this.state.auth = 'signedIn';
+      this.state.rejoin = storedCall();
       await this.refresh();
     } catch (error) {
       client.close();
       this.client = null;
       this.state.auth = 'signedOut';
-      if (resuming && error instanceof ClientError && error.code === 'UNAUTHENTICATED') forgetToken();
-      this.state.error = resuming && error instanceof ClientError && error.code === 'UNAUTHENTICATED' ? null : messageOf(error);
+      const tokenRefused = resuming && error instanceof ClientError && error.code === 'UNAUTHENTICATED';
+      if (tokenRefused) forgetToken();
+      this.state.authError = tokenRefused ? null : signInError(error);
     }
   }
 
@@ -168,11 +200,22 @@ export class AppState {
 
   async refresh(): Promise<void> {
     const client = this.requireClient();
-    const [contacts, conversations] = await Promise.all([client.signaling.request('contacts.list') as Promise<UserInfo[]>, client.signaling.request('conversations.list') as Promise<ConversationInfo[]>]);
-    this.rememberUsers(contacts);
+    const [contacts, conversations] = await Promise.all([client.signaling.request('contacts.list') as Promise<ContactInfo[]>, client.signaling.request('conversations.list') as Promise<ConversationInfo[]>]);
+    this.rememberUsers(contacts.map((c) => ({ id: c.id, username: c.username, displayName: c.displayName })));
     this.state.contacts = contacts.map((u) => u.id);
+    for (const c of contacts) this.state.online[c.id] = c.online;
     this.state.conversations = conversations;
+    await this.watchPresence();
     await this.loadUsers(conversations.flatMap((c) => c.memberIds));
+  }
+
+  /** Asks the server to tell this socket when a contact comes online or goes. */
+  private async watchPresence(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const result = (await client.signaling.request('presence.watch', { userIds: [...this.state.contacts] })) as { online: UserId[] };
+    const online = new Set(result.online);
+    for (const id of this.state.contacts) this.state.online[id] = online.has(id);
   }
 
   /** Finds a user by exact username; undefined when there is none. */
@@ -189,6 +232,7 @@ export class AppState {
   async addContact(userId: UserId): Promise<void> {
     await this.requireClient().signaling.request('contacts.add', { userId });
     if (!this.state.contacts.includes(userId)) this.state.contacts.push(userId);
+    await this.watchPresence().catch((error: unknown) => (this.state.error = messageOf(error)));
   }
 
   /** Opens (making it on first use) the 1:1 conversation with `userId`. */
@@ -258,14 +302,20 @@ export class AppState {
   async startCall(conversationId: ConversationId, audioOnly: boolean, invitees?: UserId[], media: 'sfu' | 'hybrid' = 'sfu'): Promise<void> {
     const client = this.requireClient();
     const conversation = this.conversation(conversationId);
-    if (!conversation || this.state.call) return;
+    if (!conversation || this.state.call || this.state.prejoin) return;
     const group = conversation.kind === 'group';
     if (group && (!invitees || invitees.length === 0 || invitees.length > MAX_GROUP_INVITEES)) throw new Error(`pick 1 to ${MAX_GROUP_INVITEES} members`);
-    const localStream = await this.openMedia(audioOnly);
-    if (!localStream) return;
+    const title = group ? conversation.name : displayName(this.user(this.peerOf(conversation)), conversation.name);
+    const choice = await this.prepare('call', title, audioOnly);
+    if (!choice || this.state.call) {
+      if (choice) for (const track of choice.stream.getTracks()) track.stop();
+      return;
+    }
+    const localStream = choice.stream;
     try {
       const call = await client.startCall(conversationId, { audioOnly, topology: this.state.topology, localMedia: localStream, ...(group ? { members: invitees, media } : {}) });
-      this.beginSession({ session: markRaw(call), kind: group ? 'group' : 'direct', conversationId, initiator: true, localStream });
+      const session = this.beginSession({ session: markRaw(call), kind: group ? 'group' : 'direct', conversationId, initiator: true, localStream });
+      await session.applyChoices(choice.muted, choice.cameraOff);
     } catch (error) {
       for (const track of localStream.getTracks()) track.stop();
       this.state.error = messageOf(error);
@@ -314,17 +364,73 @@ export class AppState {
     await session.invite(invitees);
   }
 
-  async joinRoom(room: RoomName): Promise<void> {
-    if (this.state.call) return;
-    const localStream = await this.openMedia(false);
-    if (!localStream) return;
+  /** Joins an open room, after the pre-join screen (unless `preset` carries the choices: a rejoin). */
+  async joinRoom(room: RoomName, preset?: { muted: boolean; cameraOff: boolean }): Promise<void> {
+    if (this.state.call || this.state.prejoin) return;
+    const choice = preset ? await this.openChoice(false, preset) : await this.prepare('room', room, false);
+    if (!choice || this.state.call) {
+      if (choice) for (const track of choice.stream.getTracks()) track.stop();
+      return;
+    }
+    const localStream = choice.stream;
     try {
       const joined = await this.requireClient().joinRoom(room, { localMedia: localStream });
-      this.beginSession({ session: markRaw(joined), kind: 'room', conversationId: null, room, initiator: false, localStream });
+      const session = this.beginSession({ session: markRaw(joined), kind: 'room', conversationId: null, room, initiator: false, localStream });
+      await session.applyChoices(choice.muted, choice.cameraOff);
     } catch (error) {
       for (const track of localStream.getTracks()) track.stop();
       this.state.error = messageOf(error);
     }
+  }
+
+  /** Takes up the call or room this tab was in before a reload (the one-click Rejoin). */
+  async rejoin(): Promise<void> {
+    const stored = this.state.rejoin;
+    this.state.rejoin = null;
+    if (!stored || this.state.call) return;
+    const preset = { muted: stored.muted, cameraOff: stored.cameraOff };
+    if (stored.kind === 'room' && stored.room) {
+      await this.joinRoom(stored.room as RoomName, preset);
+      return;
+    }
+    if (!stored.callId) return;
+    const choice = await this.openChoice(false, preset);
+    if (!choice) return;
+    try {
+      const call = await this.requireClient().rejoinCall(stored.callId as CallId, { localMedia: choice.stream });
+      const session = this.beginSession({ session: markRaw(call), kind: stored.kind, conversationId: call.conversationId, initiator: call.initiator === this.state.me?.id, localStream: choice.stream });
+      await session.applyChoices(choice.muted, choice.cameraOff);
+    } catch (error) {
+      for (const track of choice.stream.getTracks()) track.stop();
+      forgetCall();
+      this.state.error = messageOf(error);
+    }
+  }
+
+  dismissRejoin(): void {
+    this.state.rejoin = null;
+    forgetCall();
+  }
+
+  /** The pre-join screen answered (null: cancelled). */
+  settlePrejoin(choice: PreJoinChoice | null): void {
+    const request = this.state.prejoin;
+    this.state.prejoin = null;
+    request?.settle(choice);
+  }
+
+  /** The pre-join screen (when wanted), else the default devices unmuted. */
+  private prepare(kind: 'call' | 'room', title: string, audioOnly: boolean): Promise<PreJoinChoice | null> {
+    if (!prejoinWanted()) return this.openChoice(audioOnly, { muted: false, cameraOff: false });
+    this.state.prejoin?.settle(null);
+    return new Promise((resolve) => {
+      this.state.prejoin = markRaw({ kind, title, audioOnly, settle: resolve });
+    });
+  }
+
+  private async openChoice(audioOnly: boolean, choices: { muted: boolean; cameraOff: boolean }): Promise<PreJoinChoice | null> {
+    const stream = await this.openMedia(audioOnly);
+    return stream ? { stream, ...choices } : null;
   }
 
   /** Microphones and cameras, for switching mid-call (labels are known once the camera was allowed). */
@@ -363,6 +469,15 @@ export class AppState {
       notice: this.state.notice ? { ...this.state.notice } : null,
       ringing: this.ringer.kind ?? null,
       sessionStored: storedToken() !== null,
+      reconnecting: this.state.reconnecting,
+      health: this.state.health
+        ? { mediaReconnecting: this.state.health.state.mediaReconnecting, poor: this.state.health.state.poor, peersReconnecting: [...this.state.health.state.peersReconnecting], notices: this.state.health.state.notices.map((n) => ({ ...n })) }
+        : null,
+      online: { ...this.state.online },
+      rejoin: this.state.rejoin ? { ...this.state.rejoin } : null,
+      notificationsShown: this.notifier.shown,
+      muted: call?.state.muted ?? null,
+      cameraOff: call?.state.cameraOff ?? null,
     };
   }
 
@@ -372,13 +487,20 @@ export class AppState {
     const session = markRaw(new CallSession(init));
     this.state.call = session;
     this.state.notice = null;
+    this.state.rejoin = null;
+    this.state.health = markRaw(new CallHealth(init.session as SessionLike));
+    this.keepForRejoin(session);
     const ended = (): void => this.finishSession(session);
     if (session.ended) {
       ended();
       return session;
     }
     const sdk = init.session as SessionLike;
-    sdk.on('ended', ended);
+    sdk.on('ended', (e) => {
+      if ('dropped' in e && e.dropped === true) session.droppedPeer = this.lastPeer(session);
+      ended();
+    });
+    sdk.on('localMediaChanged', () => this.keepForRejoin(session));
     sdk.on('stateChanged', ({ to }) => this.updateRinger(session, to));
     sdk.on('participantsChanged', ({ participants }) => void this.loadUsers(participants.map((p) => p.id)));
     this.updateRinger(session, sdk.state);
@@ -390,11 +512,40 @@ export class AppState {
     const reason = session.state.endReason ?? 'unknown';
     const answered = session.state.answered || (session.sdk instanceof Call && session.sdk.stateHistory.includes('CONNECTING'));
     session.dispose();
-    if (this.state.call === session) this.state.call = null;
+    if (this.state.call === session) {
+      this.state.call = null;
+      this.state.health?.dispose();
+      this.state.health = null;
+      forgetCall();
+    }
     this.ringer.stop();
+    if (session.droppedPeer) {
+      this.state.notice = { reason, declined: false, dropped: session.droppedPeer };
+      return;
+    }
     // Our own hang-up, or the others hanging up a call that went on, need no explanation.
     const normalEnd = reason === 'hangup' || (answered && (reason === 'remoteHangup' || reason === 'allLeft'));
     if (!normalEnd) this.state.notice = { reason, declined: reason === 'remoteHangup' && !answered && session.initiator };
+  }
+
+  /** The other side of a 1:1 call (for the "lost the connection" notice). */
+  private lastPeer(session: CallSession): UserId | undefined {
+    return session.sdk instanceof Call ? (session.sdk.peer ?? undefined) : undefined;
+  }
+
+  /** Calls through the media server and rooms can be taken up again after a reload. */
+  private keepForRejoin(session: CallSession): void {
+    if (this.state.call !== session || session.ended) return;
+    const sdk = session.sdk;
+    if (sdk instanceof Call && sdk.topology !== 'sfu') return;
+    storeCall({
+      kind: session.kind,
+      callId: sdk instanceof Call ? sdk.id : null,
+      room: session.room ?? null,
+      conversationId: session.conversationId,
+      muted: sdk.audioMuted,
+      cameraOff: sdk.cameraOff,
+    });
   }
 
   private endCallLocally(): void {
@@ -422,7 +573,11 @@ export class AppState {
   private onIncoming(call: Raw<Call>): void {
     const incoming: IncomingCall = { call, from: call.initiator, audioOnly: call.audioOnly, conversationId: call.conversationId, group: call.group };
     this.state.incoming = incoming;
-    void this.loadUsers([call.initiator]);
+    void this.loadUsers([call.initiator]).then(() => {
+      if (this.state.incoming?.call !== call || !Notifier.away()) return;
+      const name = displayName(this.user(call.initiator), '…');
+      this.notifier.show(t(call.audioOnly ? 'incomingVoice' : 'incomingVideo', { name }), '', `call:${call.id}`);
+    });
     this.ringer.start('incoming');
     call.on('ended', () => {
       if (this.state.incoming?.call !== call) return;
@@ -440,8 +595,11 @@ export class AppState {
         this.upsertConversation(n.conversation);
         void this.loadUsers(n.conversation.memberIds);
         break;
+      case 'presence':
+        this.state.online[n.userId] = n.online;
+        break;
       case 'session.ended':
-        this.state.error = `session ended: ${n.reason}`;
+        this.state.error = t('err_sessionEnded', { reason: t(`reason_${n.reason}`) });
         if (n.reason !== 'serverShutdown') forgetToken();
         break;
       default:
@@ -454,13 +612,31 @@ export class AppState {
     if (list.some((m) => m.seq === message.seq)) return;
     list.push(message);
     list.sort((a, b) => a.seq - b.seq);
-    if (message.conversationId !== this.state.selected) this.state.unread[message.conversationId] = (this.state.unread[message.conversationId] ?? 0) + 1;
-    if (!this.conversation(message.conversationId)) void this.refresh();
+    const mine = message.senderId === this.state.me?.id;
+    if (message.conversationId !== this.state.selected && !mine) this.state.unread[message.conversationId] = (this.state.unread[message.conversationId] ?? 0) + 1;
+    const index = this.state.conversations.findIndex((c) => c.id === message.conversationId);
+    if (index < 0) {
+      void this.refresh();
+      return;
+    }
+    // The list is most recently active first: this conversation moves to the top, with its preview.
+    const [conversation] = this.state.conversations.splice(index, 1);
+    const last = conversation!.lastMessage;
+    this.state.conversations.unshift(!last || last.seq <= message.seq ? { ...conversation!, lastMessage: message } : conversation!);
+    if (!mine && (message.conversationId !== this.state.selected || Notifier.away())) this.notifyMessage(message);
+  }
+
+  private notifyMessage(message: ChatMessage): void {
+    const sender = displayName(this.user(message.senderId), '…');
+    const body = message.kind === 'text' ? (message.text ?? '').slice(0, 140) : '';
+    this.notifier.show(t('newMessageFrom', { name: sender }), body, `message:${message.conversationId}`, () => {
+      location.hash = `#/chat/${message.conversationId}`;
+    });
   }
 
   private upsertConversation(conversation: ConversationInfo): void {
     const index = this.state.conversations.findIndex((c) => c.id === conversation.id);
-    if (index >= 0) this.state.conversations[index] = conversation;
+    if (index >= 0) this.state.conversations[index] = { ...conversation, ...(this.state.conversations[index]!.lastMessage ? { lastMessage: this.state.conversations[index]!.lastMessage } : {}) };
     else this.state.conversations.unshift(conversation);
   }
 

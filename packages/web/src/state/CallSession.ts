@@ -116,6 +116,8 @@ export class CallSession {
   private readonly reactionTimers = new Set<ReturnType<typeof setTimeout>>();
   private reactionKey = 0;
   private speakerSince = 0;
+  /** Set when the call ended because the other side's device dropped (for the notice). */
+  droppedPeer: UserId | undefined;
 
   constructor(init: CallSessionInit) {
     this.sdk = markRaw(init.session);
@@ -178,6 +180,12 @@ export class CallSession {
   get id(): string {
     return this.sdk instanceof Call ? this.sdk.id : `room:${this.sdk.name}`;
   }
+  /** The pre-join choices, applied before any media goes out (the SDK puts the state on its senders when they are made). */
+  async applyChoices(muted: boolean, cameraOff: boolean): Promise<void> {
+    if (muted) await this.controls().setAudioMuted(true);
+    if (cameraOff) await this.controls().setCameraOff(true);
+  }
+
   /** Mute / camera / screen share go through the SDK (replaceTrack on its senders). */
   async toggleMute(): Promise<void> {
     await this.controls().setAudioMuted(!this.state.muted);

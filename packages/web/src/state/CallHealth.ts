@@ -1,0 +1,84 @@
+/**
+ * How a call or room is holding up, for the connection banner: this device
+ * reconnecting (its signaling socket, or a media link restarting ICE), a poor network
+ * (from the SDK's loss and round-trip stats), others reconnecting, and short notices
+ * when someone leaves (dropped or not). Listens to the SDK session; dispose() lets go.
+ */
+import type { SessionStats } from '@roundtable/client';
+import type { UserId } from '@roundtable/protocol';
+import { reactive } from 'vue';
+import type { SessionLike } from './CallSession.js';
+
+export interface PeerNotice {
+  id: number;
+  userId: UserId;
+  /** Their device dropped and did not come back; otherwise they left. */
+  dropped: boolean;
+}
+
+/** How long a "left" notice stays (ms). */
+export const NOTICE_MS = 10_000;
+
+export class CallHealth {
+  readonly state = reactive({
+    /** A media link of ours lost its path (the SDK restarts ICE). */
+    mediaReconnecting: false,
+    /** Worst loss (%) and round trip (ms) over the links while the quality is poor; null otherwise. */
+    poor: null as { lossPercent: number; rttMs: number } | null,
+    peersReconnecting: [] as UserId[],
+    notices: [] as PeerNotice[],
+  });
+  private readonly off: Array<() => void> = [];
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private nextId = 1;
+  private quality: string | null = null;
+
+  constructor(sdk: SessionLike) {
+    this.off.push(
+      sdk.on('connection', ({ reconnecting }) => (this.state.mediaReconnecting = reconnecting)),
+      sdk.on('quality', ({ level }) => {
+        this.quality = level;
+        if (level !== 'poor') this.state.poor = null;
+      }),
+      sdk.on('stats', (stats) => this.onStats(stats)),
+      sdk.on('participantConnection', ({ participant, reconnecting }) => this.setReconnecting(participant, reconnecting)),
+      sdk.on('participantLeft', ({ participant, dropped }) => {
+        this.setReconnecting(participant, false);
+        this.notice(participant, dropped);
+      }),
+    );
+  }
+
+  dispose(): void {
+    for (const off of this.off.splice(0)) off();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  dismiss(id: number): void {
+    this.state.notices = this.state.notices.filter((n) => n.id !== id);
+  }
+
+  private onStats(stats: SessionStats): void {
+    if (stats.quality !== 'poor' && this.quality !== 'poor') return;
+    const links = [...stats.participants, ...(stats.uplink ? [stats.uplink] : [])];
+    const loss = Math.max(0, ...links.map((l) => l.lossRate));
+    const rtt = Math.max(0, ...links.map((l) => l.rttMs ?? 0));
+    this.state.poor = stats.quality === 'poor' ? { lossPercent: Math.round(loss * 100), rttMs: Math.round(rtt) } : null;
+  }
+
+  private setReconnecting(userId: UserId, reconnecting: boolean): void {
+    const others = this.state.peersReconnecting.filter((u) => u !== userId);
+    this.state.peersReconnecting = reconnecting ? [...others, userId] : others;
+  }
+
+  private notice(userId: UserId, dropped: boolean): void {
+    const id = this.nextId++;
+    this.state.notices.push({ id, userId, dropped });
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.dismiss(id);
+    }, NOTICE_MS);
+    this.timers.add(timer);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * End to end, the web app as a meeting product: the pre-join screen (its choices take
+ * effect: joined muted), a page closed mid-call as the other side sees it
+ * (reconnecting, then left with a notice), and a reload that rejoins the call.
+ * Real Chromium pages against the whole server; media read from getStats().
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../packages/server/src/index.js';
+import { launchChromium, skipBrowserTests } from './browser.js';
+import { addContactAndOpenChat, appState, mediaFrom, openConversation, screenshot, signUp, startAppServer, waitForMediaFrom, waitForPhase, type AppUser } from './webApp.js';
+
+describe.skipIf(skipBrowserTests('web app meetings'))('web app: pre-join, dropped and reloaded participants', () => {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  const users: AppUser[] = [];
+
+  beforeAll(async () => {
+    server = await startAppServer({ portRange: [64950, 64974] });
+    browser = await launchChromium();
+  });
+
+  afterEach(async () => {
+    await Promise.all(users.splice(0).map((u) => u.context.close()));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function pair(options: { prejoin?: boolean } = {}): Promise<[AppUser, AppUser]> {
+    const [alice, bob] = await Promise.all([signUp(browser!, server!, 'alice', 'en-US', options), signUp(browser!, server!, 'bob')]);
+    users.push(alice, bob);
+    await addContactAndOpenChat(alice, bob);
+    await openConversation(bob, alice.displayName);
+    return [alice, bob];
+  }
+
+  /** Alice video-calls bob (through the media server) and bob accepts: both CONNECTED, media both ways. */
+  async function connect(alice: AppUser, bob: AppUser): Promise<void> {
+    await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+    await bob.page.getByTestId('accept-call').click();
+    await Promise.all([waitForPhase(alice, 'CONNECTED'), waitForPhase(bob, 'CONNECTED')]);
+  }
+
+  /** Video from `sender` decodes at `user` now (frames grow between two samples a second apart). */
+  async function videoFlows(user: AppUser, sender: AppUser): Promise<void> {
+    await expect
+      .poll(
+        async () => {
+          const before = (await mediaFrom(user, [sender]))[sender.username]!.videoFramesDecoded;
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          return (await mediaFrom(user, [sender]))[sender.username]!.videoFramesDecoded - before;
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBeGreaterThan(5);
+  }
+
+  it('the pre-join screen shows the camera and the microphone level, leads to the self-test, and its choices take effect: the call starts muted', async () => {
+    const [alice, bob] = await pair({ prejoin: true });
+    await alice.page.getByTestId('call-video').click();
+    await alice.page.getByTestId('prejoin').waitFor();
+    await expect.poll(() => alice.page.getByTestId('prejoin-video').evaluate((v) => (v as HTMLVideoElement).videoWidth), { timeout: 10_000 }).toBeGreaterThan(0);
+    // The fake microphone beeps: the meter moves.
+    await expect.poll(async () => Number(await alice.page.getByTestId('prejoin-level').getAttribute('data-level')), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await alice.page.getByTestId('prejoin-audio').locator('option').count()).toBeGreaterThan(0);
+    expect(await alice.page.getByTestId('prejoin-camera').locator('option').count()).toBeGreaterThan(0);
+    await screenshot(alice.page, 'prejoin-en');
+    // The self-test is one click away, and nothing was started.
+    await alice.page.getByTestId('prejoin-self-test').click();
+    await alice.page.getByTestId('loopback').waitFor();
+    expect(await bob.page.getByTestId('incoming-call').count()).toBe(0);
+
+    await openConversation(alice, bob.displayName);
+    await alice.page.getByTestId('call-video').click();
+    await alice.page.getByTestId('prejoin-muted').check();
+    await alice.page.getByTestId('prejoin-join').click();
+    await connect(alice, bob);
+
+    expect(await alice.page.getByTestId('toggle-mute').getAttribute('data-on')).toBe('true');
+    expect((await appState(alice.page))['muted']).toBe(true);
+    // Bob gets alice's picture but not one audio packet: the microphone never went out.
+    const received = await waitForMediaFrom(bob, [alice], { frames: 20, audioPackets: 0 });
+    expect(received[alice.username]!.audioPacketsReceived).toBe(0);
+    // Unmuted, her voice reaches him.
+    await alice.page.getByTestId('toggle-mute').click();
+    await waitForMediaFrom(bob, [alice], { frames: 20, audioPackets: 20 });
+    await alice.page.getByTestId('hang-up').click();
+  });
+
+  it('a page closed mid-call: the other side sees "reconnecting", then the call ends with a notice that the connection was lost', async () => {
+    const [alice, bob] = await pair();
+    await alice.page.getByTestId('call-video').click();
+    await connect(alice, bob);
+    await waitForMediaFrom(bob, [alice], { frames: 10, audioPackets: 10 });
+
+    await alice.page.close();
+    const reconnecting = bob.page.locator(`[data-testid="peer-reconnecting"][data-user-id="${alice.id}"]`);
+    await reconnecting.waitFor({ timeout: 10_000 });
+    expect(await reconnecting.textContent()).toContain(`${alice.displayName} is reconnecting`);
+    await screenshot(bob.page, 'peer-reconnecting');
+    // The server's grace for a dropped device is 15 s; then the 1:1 call ends, and says why.
+    const notice = bob.page.getByTestId('call-notice');
+    await notice.waitFor({ timeout: 30_000 });
+    expect(await notice.getAttribute('data-dropped')).toBe(alice.id);
+    expect(await notice.textContent()).toContain(`${alice.displayName} lost the connection; the call ended.`);
+    expect(await bob.page.getByTestId('call-screen').count()).toBe(0);
+  }, 90_000);
+
+  it('a reloaded page offers the call back; one click rejoins it with fresh media and the other side sees the participant reconnect', async () => {
+    const [alice, bob] = await pair();
+    await alice.page.getByTestId('call-video').click();
+    await connect(alice, bob);
+    await waitForMediaFrom(alice, [bob], { frames: 10, audioPackets: 10 });
+
+    await alice.page.reload();
+    await bob.page.locator(`[data-testid="peer-reconnecting"][data-user-id="${alice.id}"]`).waitFor({ timeout: 10_000 });
+    const rejoin = alice.page.getByTestId('rejoin');
+    await rejoin.waitFor({ timeout: 10_000 });
+    await screenshot(alice.page, 'rejoin-offer');
+    await rejoin.click();
+    await waitForPhase(alice, 'CONNECTED');
+    await expect.poll(() => bob.page.getByTestId('peer-reconnecting').count(), { timeout: 10_000 }).toBe(0);
+    // The reloaded page decodes bob from zero; bob decodes alice's new uplink.
+    await waitForMediaFrom(alice, [bob], { frames: 20, audioPackets: 20 });
+    await videoFlows(bob, alice);
+    expect((await appState(bob.page))['call']).toMatchObject({ phase: 'CONNECTED' });
+    await bob.page.getByTestId('hang-up').click();
+    await expect.poll(() => alice.page.getByTestId('call-screen').count(), { timeout: 10_000 }).toBe(0);
+  }, 90_000);
+
+  it('a reloaded page in a room offers it back; one click joins it again, as muted as before', async () => {
+    const [alice, bob] = await Promise.all([signUp(browser!, server!, 'alice'), signUp(browser!, server!, 'bob')]);
+    users.push(alice, bob);
+    const room = `reload-${process.pid}`;
+    await alice.page.goto(`${server!.url}#/room/${room}`);
+    await bob.page.goto(`${server!.url}#/room/${room}`);
+    await Promise.all([waitForPhase(alice, 'CONNECTED'), waitForPhase(bob, 'CONNECTED')]);
+    await alice.page.getByTestId('toggle-mute').click();
+    await waitForMediaFrom(bob, [alice], { frames: 10, audioPackets: 0 });
+
+    await alice.page.reload();
+    const rejoin = alice.page.getByTestId('rejoin');
+    await rejoin.waitFor({ timeout: 10_000 });
+    expect(await alice.page.getByTestId('rejoin-banner').textContent()).toContain(`You were in room ${room}`);
+    await rejoin.click();
+    await waitForPhase(alice, 'CONNECTED');
+    expect(await alice.page.getByTestId('toggle-mute').getAttribute('data-on')).toBe('true');
+    await waitForMediaFrom(alice, [bob], { frames: 20, audioPackets: 20 });
+    await videoFlows(bob, alice);
+  }, 90_000);
+});
