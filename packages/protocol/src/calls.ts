@@ -46,3 +46,7 @@ export const MAX_CALL_PARTICIPANTS = 9;
 export const STALE_CALL_MESSAGE_MS = 90_000;
 /** Default ring timeout (ms). */
 export const DEFAULT_RING_TIMEOUT_MS = 60_000;
+
+/** What happens to a call from someone who is not your contact (a user setting): it rings, or it comes as a request. */
+export const CALLS_FROM_NON_CONTACTS = ['ring', 'request'] as const;
+export type CallsFromNonContacts = (typeof CALLS_FROM_NON_CONTACTS)[number];
