@@ -28,6 +28,8 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<ServerNotification['type
   'room.recording',
   'room.ended',
   'session.ended',
+  'contact.request',
+  'contact.accepted',
 ]);
 
 export function parseServerFrame(data: unknown): InboundFrame | undefined {

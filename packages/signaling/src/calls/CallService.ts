@@ -198,6 +198,8 @@ export class CallService {
       if (!r.switch) throw new SignalingError('INVALID_STATE', 'you are in another call: answer with switch: true to leave it for this one');
       // Switching: the current call goes on without the user (a 1:1 call ends), as with a hang-up.
       await this.hangUpFor(other, me, 'hangup');
+      // The user's other devices (the one in that call may not be this one) learn it is over for them.
+      this.router.sendToUser(me, this.stamp({ type: 'call.ended', callId: other.id, reason: 'hangup', by: me }), ctx.link);
       if (!call.ringing.has(me)) throw new SignalingError('NOT_FOUND', 'the call ended while you were leaving the other one');
     }
     call.ringing.delete(me);
