@@ -78,7 +78,7 @@ export async function signUp(browser: Browser, server: RunningServer, prefix: st
   return { username, displayName, id: String(state['me']), context, page, logs };
 }
 
-/** `from` finds `to` by username, adds them as a contact and opens their 1:1 chat. */
+/** `from` finds `to` by username, asks them to be a contact (listed as waiting for an answer) and opens their 1:1 chat. */
 export async function addContactAndOpenChat(from: AppUser, to: AppUser): Promise<void> {
   const page = from.page;
   await page.getByTestId('nav-contacts').click();
@@ -86,7 +86,7 @@ export async function addContactAndOpenChat(from: AppUser, to: AppUser): Promise
   await page.getByTestId('contact-search-submit').click();
   await page.getByTestId('search-result').waitFor();
   await page.getByTestId('add-contact').click();
-  await page.locator(`[data-testid="contact-item"][data-username="${to.username}"]`).waitFor();
+  await page.locator(`[data-testid="contact-pending"][data-username="${to.username}"], [data-testid="contact-item"][data-username="${to.username}"]`).first().waitFor();
   await page.getByTestId('message-contact').click();
   await expect.poll(() => page.getByTestId('chat-title').textContent(), { timeout: 10_000 }).toBe(to.displayName);
 }
