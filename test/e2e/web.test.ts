@@ -15,6 +15,7 @@ import {
   callRecords,
   appState,
   callState,
+  openChatWith,
   openConversation,
   screenshot,
   sendMessage,
@@ -215,7 +216,8 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
   it('call waiting: a call to someone in a call shows as waiting; declining it tells the caller busy and the current call goes on', async () => {
     const [alice, bob] = await pair();
     const carol = await user('carol');
-    await addContactAndOpenChat(carol, bob);
+    // Carol is a stranger to Bob: she opens a 1:1 chat without asking him, and calls.
+    await openChatWith(carol, bob);
     await alice.page.getByTestId('call-voice').click();
     await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
     await bob.page.getByTestId('accept-call').click();
@@ -238,12 +240,17 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
   it('call waiting: switching to the waiting call ends the current one for its other side and connects the new one with media', async () => {
     const [alice, bob] = await pair();
     const carol = await user('carol');
-    await addContactAndOpenChat(carol, bob);
+    // Carol is a stranger to Bob: she opens a 1:1 chat without asking him, and calls.
+    await openChatWith(carol, bob);
+    const t0 = Date.now();
+    const mark = (what: string): void => console.log(`call waiting test: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await alice.page.getByTestId('call-voice').click();
     await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
     await bob.page.getByTestId('accept-call').click();
-    await waitForPhase(bob, 'CONNECTED');
+    // Answered (Alice heard it): Bob is in the call for the server; media need not flow yet.
+    await alice.page.locator('[data-testid="call-screen"][data-phase="CONNECTING"], [data-testid="call-screen"][data-phase="CONNECTED"]').first().waitFor({ timeout: 10_000 });
     const first = (await callState(bob.page))!.id;
+    mark('first call answered');
 
     await carol.page.getByTestId('call-voice').click();
     await bob.page.locator('[data-testid="incoming-call"][data-waiting="true"]').waitFor({ timeout: 10_000 });
@@ -252,16 +259,19 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
 
     // Alice's call ended (Bob hung up on her); Bob and Carol are in the new one, with media.
     await alice.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
+    mark('switched');
     await Promise.all([waitForPhase(bob, 'CONNECTED'), waitForPhase(carol, 'CONNECTED')]);
+    mark('second call CONNECTED');
     const second = await callState(bob.page);
     expect(second!.id).not.toBe(first);
     expect(second!.participants.map((p) => p.id)).toContain(carol.id);
     await waitForMediaFrom(bob, [carol], { video: false });
     await waitForMediaFrom(carol, [bob], { video: false });
     expect(await bob.page.getByTestId('incoming-call').count()).toBe(0);
+    mark('media both ways');
     await carol.page.getByTestId('hang-up').click();
     await bob.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
-  });
+  }, 90_000);
 
   it('cancel before answer: the callee stops ringing and both timelines get a missed call', async () => {
     const [alice, bob] = await pair();

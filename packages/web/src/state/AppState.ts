@@ -7,7 +7,7 @@
 import { Call, ClientError, RoundtableClient, type Room, type SessionResult } from '@roundtable/client';
 import type { ChatMessage, ConversationId, ConversationInfo, EndReason, RecordingId, RecordingInfo, RoomName, ServerNotification, UserId, UserInfo } from '@roundtable/protocol';
 import { MAX_CALL_PARTICIPANTS } from '@roundtable/protocol';
-import { markRaw, reactive, type Raw } from 'vue';
+import { markRaw, nextTick, reactive, type Raw } from 'vue';
 import { openLocalMedia } from '../platform/localMedia.js';
 import { TrackedPeerConnection } from '../platform/peerConnections.js';
 import { Ringer } from '../platform/ringer.js';
@@ -326,6 +326,11 @@ export class AppState {
     // A room is not a call for the server: leave it here. A call is left by the server (accept with switch).
     if (current?.kind === 'room') await current.hangUp().catch(() => undefined);
     const switching = current !== null && current.kind !== 'room';
+    if (switching) {
+      // The call screen is made for one session: let it go before the new call's comes.
+      this.state.call = null;
+      await nextTick();
+    }
     const voice = audioOnly ?? incoming.audioOnly;
     const localStream = await this.openMedia(voice);
     if (!localStream) {
@@ -439,6 +444,8 @@ export class AppState {
     session.dispose();
     if (this.state.call === session) this.state.call = null;
     this.ringer.stop();
+    // A call that waited while this one went on rings now.
+    if (this.state.incoming && !this.state.incoming.request && !this.state.call) this.ringer.start('incoming');
     // Our own hang-up, or the others hanging up a call that went on, need no explanation.
     const normalEnd = reason === 'hangup' || (answered && (reason === 'remoteHangup' || reason === 'allLeft'));
     if (!normalEnd) this.state.notice = { reason, declined: reason === 'remoteHangup' && !answered && session.initiator };
