@@ -146,6 +146,7 @@ export class CallService {
     const policies = await this.policiesFor(invitees, me);
     // A 1:1 caller who is blocked learns only that the call does not go through (docs/security.md).
     if (!group && policies.get(invitees[0]!) === 'blocked') throw new SignalingError('FORBIDDEN', NOT_ACCEPTED);
+    // Checked again: another device of the user may have started or answered a call while the store was read.
     if (this.inCall.has(me)) throw new SignalingError('BUSY', 'you are already in a call');
 
     const call = new Call(randomUUID() as CallId, conversation.id, me, r.audioOnly, r.topology, group, Date.now());
