@@ -2,7 +2,8 @@
  * End to end: the web app (packages/web, built bundle) in real headless Chromium with
  * fake camera and microphone, several browser contexts as different users, against the
  * whole server started here. 1:1 chat and calls (P2P and through the media server),
- * decline, busy, ring timeout, cancel, the loopback self-test, the language switch.
+ * decline, call waiting (switch, decline as busy), ring timeout, cancel, the loopback
+ * self-test, the language switch.
  * Media is checked from the browsers' own getStats() through the app's debug hook.
  */
 import type { Browser } from 'playwright-core';
@@ -14,6 +15,7 @@ import {
   callRecords,
   appState,
   callState,
+  openChatWith,
   openConversation,
   screenshot,
   sendMessage,
@@ -211,25 +213,65 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
     for (const u of [alice, bob]) await expect.poll(() => callRecords(u), { timeout: 10_000 }).toEqual(['missed call']);
   });
 
-  it('busy: calling someone who is in a call ends at once with busy', async () => {
+  it('call waiting: a call to someone in a call shows as waiting; declining it tells the caller busy and the current call goes on', async () => {
     const [alice, bob] = await pair();
     const carol = await user('carol');
-    await addContactAndOpenChat(carol, bob);
+    // Carol is a stranger to Bob: she opens a 1:1 chat without asking him, and calls.
+    await openChatWith(carol, bob);
     await alice.page.getByTestId('call-voice').click();
     await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
     await bob.page.getByTestId('accept-call').click();
     await waitForPhase(bob, 'CONNECTED');
 
     await carol.page.getByTestId('call-voice').click();
+    await bob.page.locator('[data-testid="incoming-call"][data-waiting="true"]').waitFor({ timeout: 10_000 });
+    // Waiting, not ringing over the call.
+    expect((await appState(bob.page))['ringing']).toBeNull();
+    await bob.page.getByTestId('decline-call').click();
 
     await carol.page.locator('[data-testid="call-notice"][data-reason="busy"]').waitFor({ timeout: 10_000 });
     expect(await carol.page.getByTestId('call-screen').count()).toBe(0);
-    // Bob's call goes on, and he was never rung.
     expect(await bob.page.getByTestId('incoming-call').count()).toBe(0);
     expect((await callState(bob.page))?.phase).toBe('CONNECTED');
     await bob.page.getByTestId('hang-up').click();
     await alice.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
   });
+
+  it('call waiting: switching to the waiting call ends the current one for its other side and connects the new one with media', async () => {
+    const [alice, bob] = await pair();
+    const carol = await user('carol');
+    // Carol is a stranger to Bob: she opens a 1:1 chat without asking him, and calls.
+    await openChatWith(carol, bob);
+    const t0 = Date.now();
+    const mark = (what: string): void => console.log(`call waiting test: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await alice.page.getByTestId('call-voice').click();
+    await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
+    await bob.page.getByTestId('accept-call').click();
+    // Answered (Alice heard it): Bob is in the call for the server; media need not flow yet.
+    await alice.page.locator('[data-testid="call-screen"][data-phase="CONNECTING"], [data-testid="call-screen"][data-phase="CONNECTED"]').first().waitFor({ timeout: 10_000 });
+    const first = (await callState(bob.page))!.id;
+    mark('first call answered');
+
+    await carol.page.getByTestId('call-voice').click();
+    await bob.page.locator('[data-testid="incoming-call"][data-waiting="true"]').waitFor({ timeout: 10_000 });
+    await screenshot(bob.page, 'web-call-waiting');
+    await bob.page.getByTestId('switch-call').click();
+
+    // Alice's call ended (Bob hung up on her); Bob and Carol are in the new one, with media.
+    await alice.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
+    mark('switched');
+    await Promise.all([waitForPhase(bob, 'CONNECTED'), waitForPhase(carol, 'CONNECTED')]);
+    mark('second call CONNECTED');
+    const second = await callState(bob.page);
+    expect(second!.id).not.toBe(first);
+    expect(second!.participants.map((p) => p.id)).toContain(carol.id);
+    await waitForMediaFrom(bob, [carol], { video: false });
+    await waitForMediaFrom(carol, [bob], { video: false });
+    expect(await bob.page.getByTestId('incoming-call').count()).toBe(0);
+    mark('media both ways');
+    await carol.page.getByTestId('hang-up').click();
+    await bob.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 });
+  }, 90_000);
 
   it('cancel before answer: the callee stops ringing and both timelines get a missed call', async () => {
     const [alice, bob] = await pair();

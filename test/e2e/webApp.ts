@@ -98,7 +98,21 @@ export async function signUp(browser: Browser, server: RunningServer, prefix: st
   return { username, displayName, id: String(state['me']), context, page, logs };
 }
 
-/** `from` finds `to` by username, adds them as a contact and opens their 1:1 chat. */
+/** `from` finds `to` by username and opens their 1:1 chat, without asking to be a contact (a stranger's way in). */
+export async function openChatWith(from: AppUser, to: AppUser): Promise<void> {
+  const page = from.page;
+  await page.getByTestId('nav-contacts').click();
+  await page.getByTestId('contact-search').fill(to.username);
+  await page.getByTestId('contact-search-submit').click();
+  await page.getByTestId('search-result').waitFor();
+  await page.getByTestId('message-contact').click();
+  await expect.poll(() => page.getByTestId('chat-title').textContent(), { timeout: 10_000 }).toBe(to.displayName);
+}
+
+/**
+ * `from` finds `to` by username and asks them to be a contact, `to` accepts the request
+ * on their Contacts page (both are contacts then), and `from` opens their 1:1 chat.
+ */
 export async function addContactAndOpenChat(from: AppUser, to: AppUser): Promise<void> {
   const page = from.page;
   await page.getByTestId('nav-contacts').click();
@@ -106,7 +120,11 @@ export async function addContactAndOpenChat(from: AppUser, to: AppUser): Promise
   await page.getByTestId('contact-search-submit').click();
   await page.getByTestId('search-result').waitFor();
   await page.getByTestId('add-contact').click();
-  await page.locator(`[data-testid="contact-item"][data-username="${to.username}"]`).waitFor();
+  await page.locator(`[data-testid="contact-pending"][data-username="${to.username}"]`).waitFor();
+  await to.page.getByTestId('nav-contacts').click();
+  await to.page.locator(`[data-testid="contact-request"][data-username="${from.username}"] [data-testid="accept-contact"]`).click({ timeout: 10_000 });
+  await to.page.locator(`[data-testid="contact-item"][data-username="${from.username}"]`).waitFor();
+  await page.locator(`[data-testid="contact-item"][data-username="${to.username}"]`).waitFor({ timeout: 10_000 });
   await page.getByTestId('message-contact').click();
   await expect.poll(() => page.getByTestId('chat-title').textContent(), { timeout: 10_000 }).toBe(to.displayName);
 }

@@ -27,6 +27,8 @@ export interface CallContext extends MediaSessionContext {
   request<T extends CallRequest>(type: T, fields: RequestFields<T>): Promise<unknown>;
   /** The call ended: the client forgets it. */
   onEnded(call: Call): void;
+  /** This call was answered with `switch`: the server took the user out of their other call. */
+  onSwitched(call: Call): void;
 }
 
 export interface CallInit {
@@ -48,6 +50,10 @@ export interface CallInit {
   invitees?: UserId[];
   /** Through the media server: 'sfu' (everything forwarded, the default) or 'hybrid' (video forwarded, audio mixed by the server). */
   media?: CallMediaMode;
+  /** Incoming: you were in another call when it came (call waiting). */
+  waiting?: boolean;
+  /** Incoming: a call request from a non-contact (your setting): show it without ringing. */
+  request?: boolean;
 }
 
 /**
@@ -64,6 +70,10 @@ export class Call extends MediaSession<CallEvents> {
   readonly group: boolean;
   /** 'hybrid': the others' audio comes mixed in one track (`mixedAudio`); 'sfu' otherwise (also for P2P and loopback). */
   readonly mediaMode: CallMediaMode;
+  /** Incoming: it came while you were in another call; accept({ switch: true }) leaves that one for this one. */
+  readonly waiting: boolean;
+  /** Incoming: a call request from someone who is not your contact (you asked for these to need acceptance): do not ring. */
+  readonly request: boolean;
   private audio: boolean;
   private peerId: UserId | null;
   private readonly machine: CallStateMachine;
@@ -82,6 +92,8 @@ export class Call extends MediaSession<CallEvents> {
     this.initiator = init.initiator;
     this.group = init.group ?? false;
     this.mediaMode = init.media ?? 'sfu';
+    this.waiting = init.waiting ?? false;
+    this.request = init.request ?? false;
     this.machine = new CallStateMachine(ctx.reportError);
     this.machine.on('change', (change) => this.emit('stateChanged', change));
     if (init.direction === 'outgoing') {
@@ -135,14 +147,19 @@ export class Call extends MediaSession<CallEvents> {
     return this.audio;
   }
 
-  /** Accepts an incoming call with the app's local media. */
-  async accept(options: { localMedia?: LocalMedia; audioOnly?: boolean } = {}): Promise<void> {
+  /**
+   * Accepts an incoming call with the app's local media. While you are in another call
+   * the server refuses (INVALID_STATE) unless `switch` is true: then it takes you out of
+   * that call first (a 1:1 call ends for the other side) and this client ends it here.
+   */
+  async accept(options: { localMedia?: LocalMedia; audioOnly?: boolean; switch?: boolean } = {}): Promise<void> {
     this.machine.answer();
     this.local.use(options.localMedia);
     if (options.audioOnly !== undefined) this.audio = options.audioOnly;
     this.media = this.createMedia();
     try {
-      const result = (await this.ctx.request('call.answer', { callId: this.id, audioOnly: this.audio, ...(this.topology === 'p2p' ? { transparent: true } : {}), sentAt: Date.now() })) as ClientResultMap['call.answer'];
+      const result = (await this.ctx.request('call.answer', { callId: this.id, audioOnly: this.audio, ...(this.topology === 'p2p' ? { transparent: true } : {}), ...(options.switch ? { switch: true } : {}), sentAt: Date.now() })) as ClientResultMap['call.answer'];
+      if (options.switch) this.ctx.onSwitched(this);
       for (const u of result.participants ?? []) this.people.joined(u);
       this.announceState();
     } catch (error) {
@@ -151,10 +168,13 @@ export class Call extends MediaSession<CallEvents> {
     }
   }
 
-  /** Declines an incoming call (a 1:1 caller is told remoteHangup; a group call goes on). */
-  async decline(): Promise<void> {
+  /**
+   * Declines an incoming call (a group call goes on). A 1:1 caller is told remoteHangup,
+   * or busy with `reason` 'busy' (e.g. for a waiting call).
+   */
+  async decline(reason: 'hangup' | 'busy' = 'hangup'): Promise<void> {
     if (this.state !== 'INCOMING') throw new ClientError('INVALID_STATE', `decline() needs an incoming call; this one is ${this.state}`);
-    await this.bye('hangup');
+    await this.bye(reason);
   }
 
   /**

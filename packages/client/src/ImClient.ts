@@ -1,4 +1,4 @@
-import type { CallRecord, ChatMessage, ConversationId, ConversationInfo, ServerNotification, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallRecord, ChatMessage, ConversationId, ConversationInfo, ServerNotification, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
 import type { SignalingConnection } from './SignalingConnection.js';
 import { TypedEmitter, type ListenerErrorReporter } from './TypedEmitter.js';
 
@@ -13,8 +13,12 @@ export type ImEvents = {
   callRecord: { conversationId: ConversationId; record: CallRecord; message: ChatMessage };
   /** A conversation you are a member of was made (by you on another device, or by someone else). */
   conversation: { conversation: ConversationInfo };
-  /** Your contact list changed on this device (the server does not announce contact changes). */
+  /** Your contact list changed through this device (a request you accepted, or one of yours the other side had already made). */
   contactsChanged: { contacts: UserInfo[] };
+  /** Someone asks to become your contact: acceptContact() or declineContact(). */
+  contactRequest: { from: UserInfo };
+  /** You and `user` are contacts now: they accepted your request (or you accepted theirs on another device). */
+  contactAccepted: { user: UserInfo };
 };
 
 /**
@@ -45,12 +49,57 @@ export class ImClient extends TypedEmitter<ImEvents> {
     return this.signaling.request('contacts.list');
   }
 
-  /** Adds a contact (one way, idempotent); resolves with the new list. */
-  async addContact(userId: UserId): Promise<UserInfo[]> {
-    await this.signaling.request('contacts.add', { userId });
+  /**
+   * Asks `userId` to become a contact: 'requested' until they accept (you then get
+   * `contactAccepted`), or 'contacts' at once when they had asked you. Idempotent.
+   * Someone who blocked you: FORBIDDEN.
+   */
+  async addContact(userId: UserId): Promise<'requested' | 'contacts'> {
+    const { status } = await this.signaling.request('contacts.add', { userId });
+    if (status === 'contacts') this.emit('contactsChanged', { contacts: await this.contacts() });
+    return status;
+  }
+
+  /** Requests to you (accept or decline them) and yours that wait for an answer. */
+  contactRequests(): Promise<{ incoming: UserInfo[]; outgoing: UserInfo[] }> {
+    return this.signaling.request('contacts.requests');
+  }
+
+  /** Accepts `userId`'s request: you are each other's contacts. Resolves with the new list. */
+  async acceptContact(userId: UserId): Promise<UserInfo[]> {
+    await this.signaling.request('contacts.accept', { userId });
     const contacts = await this.contacts();
     this.emit('contactsChanged', { contacts });
     return contacts;
+  }
+
+  /** Declines `userId`'s request (they are not told). */
+  async declineContact(userId: UserId): Promise<void> {
+    await this.signaling.request('contacts.decline', { userId });
+  }
+
+  /** Blocks `userId`: their calls, messages and contact requests no longer reach you. Idempotent. */
+  async block(userId: UserId): Promise<void> {
+    await this.signaling.request('blocks.add', { userId });
+  }
+
+  async unblock(userId: UserId): Promise<void> {
+    await this.signaling.request('blocks.remove', { userId });
+  }
+
+  /** The users you blocked. */
+  blocked(): Promise<UserInfo[]> {
+    return this.signaling.request('blocks.list');
+  }
+
+  /** Your settings (e.g. whether calls from non-contacts ring or come as requests). */
+  settings(): Promise<UserSettings> {
+    return this.signaling.request('settings.get');
+  }
+
+  /** Changes the settings given; resolves with all of them. */
+  updateSettings(patch: Partial<UserSettings>): Promise<UserSettings> {
+    return this.signaling.request('settings.set', patch);
   }
 
   /** Your conversations, most recently active first. */
@@ -85,6 +134,10 @@ export class ImClient extends TypedEmitter<ImEvents> {
       if (message.kind === 'call' && message.call) this.emit('callRecord', { conversationId: message.conversationId, record: message.call, message });
     } else if (n.type === 'conversation') {
       this.emit('conversation', { conversation: n.conversation });
+    } else if (n.type === 'contact.request') {
+      this.emit('contactRequest', { from: n.from });
+    } else if (n.type === 'contact.accepted') {
+      this.emit('contactAccepted', { user: n.user });
     }
   }
 }

@@ -58,7 +58,11 @@ export interface LoopbackOptions {
 export type RecordingNotice = RecordingChange & { callId: CallId | null; room: RoomName | null };
 
 export type RoundtableClientEvents = {
-  /** A call rings on this device; accept() or decline() it. */
+  /**
+   * A call rings on this device; accept() or decline() it. `call.waiting`: you are in
+   * another call (accept({ switch: true }) leaves it); `call.request`: a non-contact's call
+   * you asked to accept first (do not ring).
+   */
   incomingCall: Call;
   reconnecting: { attempt: number; delayMs: number };
   reconnected: { attempts: number };
@@ -361,7 +365,7 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
       if (this.calls.has(n.callId)) return;
       const group = n.group;
       const call = new Call(
-        { id: n.callId, direction: 'incoming', conversationId: n.conversationId, peer: group ? null : n.from, audioOnly: n.audioOnly, topology: n.topology, group, initiator: n.from, invitees: n.invitees, ...(n.media ? { media: n.media } : {}) },
+        { id: n.callId, direction: 'incoming', conversationId: n.conversationId, peer: group ? null : n.from, audioOnly: n.audioOnly, topology: n.topology, group, initiator: n.from, invitees: n.invitees, ...(n.media ? { media: n.media } : {}), waiting: n.waiting === true, request: n.request === true },
         this.callContext(),
       );
       this.calls.set(call.id, call);
@@ -410,6 +414,10 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
       createPeer: () => this.createPeer(),
       onEnded: (call) => {
         if (this.calls.get(call.id) === call) this.calls.delete(call.id);
+      },
+      onSwitched: (call) => {
+        // The server took us out of the call we were in (it tells everyone but us).
+        for (const other of [...this.calls.values()]) if (other !== call && other.state !== 'INCOMING') other.close('hangup');
       },
       reportError: this.listenerErrors,
     };

@@ -34,6 +34,8 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<ServerNotification['type
   'room.participantState',
   'call.reaction',
   'room.reaction',
+  'contact.request',
+  'contact.accepted',
 ]);
 
 export function parseServerFrame(data: unknown): InboundFrame | undefined {

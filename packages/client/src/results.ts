@@ -1,4 +1,4 @@
-import type { CallId, CallMedia, ChatMessage, ContactInfo, ConversationId, ConversationInfo, PeerState, Topology, DeviceId, RecordingId, RecordingInfo, RoomName, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallId, CallMedia, ChatMessage, ContactInfo, ConversationId, ConversationInfo, PeerState, Topology, DeviceId, RecordingId, RecordingInfo, RoomName, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
 import type { IceServerLike } from './platform.js';
 
 /*
@@ -23,9 +23,18 @@ export interface ClientResultMap {
   'users.find': UserInfo;
   /** The known users among the ids asked for (unknown ids are left out). */
   'users.get': UserInfo[];
-  'contacts.add': Record<string, never>;
+  /** 'requested': the other side must accept; 'contacts': you are contacts now. */
+  'contacts.add': { status: 'requested' | 'contacts' };
   /** Each with whether they are online now. */
   'contacts.list': ContactInfo[];
+  'contacts.requests': { incoming: UserInfo[]; outgoing: UserInfo[] };
+  'contacts.accept': UserInfo;
+  'contacts.decline': Record<string, never>;
+  'blocks.add': Record<string, never>;
+  'blocks.remove': Record<string, never>;
+  'blocks.list': UserInfo[];
+  'settings.get': UserSettings;
+  'settings.set': UserSettings;
   'conversations.direct': ConversationInfo;
   'conversations.createGroup': ConversationInfo;
   /** Most recently active first. */

@@ -65,3 +65,7 @@ export interface PeerState {
 }
 
 export const DEFAULT_PEER_STATE: Readonly<PeerState> = Object.freeze({ audioMuted: false, cameraOff: false, screenSharing: false, handRaised: false });
+
+/** What happens to a call from someone who is not your contact (a user setting): it rings, or it comes as a request. */
+export const CALLS_FROM_NON_CONTACTS = ['ring', 'request'] as const;
+export type CallsFromNonContacts = (typeof CALLS_FROM_NON_CONTACTS)[number];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CALL_MEDIA, END_REASONS, REACTIONS, TOPOLOGIES, type PeerState, type Reaction } from './calls.js';
+import { CALL_MEDIA, CALLS_FROM_NON_CONTACTS, END_REASONS, REACTIONS, TOPOLOGIES, type PeerState, type Reaction } from './calls.js';
 import type { CallId, ConversationId, DeviceId, MessageId, RecordingId, RoomName, UserId } from './ids.js';
 
 /*
@@ -68,6 +68,15 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('users.get'), userIds: z.array(zUserId).min(1).max(100) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('contacts.add'), userId: zUserId }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('contacts.list') }),
+  // Contact requests, blocking, the call preference (docs/signaling-protocol.md, docs/security.md)
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('contacts.requests') }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('contacts.accept'), userId: zUserId }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('contacts.decline'), userId: zUserId }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('blocks.add'), userId: zUserId }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('blocks.remove'), userId: zUserId }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('blocks.list') }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('settings.get') }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('settings.set'), callsFromNonContacts: z.enum(CALLS_FROM_NON_CONTACTS).optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('conversations.direct'), userId: zUserId }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('conversations.createGroup'), name: z.string().min(1).max(64), memberIds: z.array(zUserId).min(1).max(500) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('conversations.list') }),
@@ -76,7 +85,7 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('ice.servers') }),
   // Calls (seed types 400-405)
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.start'), conversationId: zConversationId.optional(), audioOnly: z.boolean(), topology: z.enum(TOPOLOGIES), media: z.enum(CALL_MEDIA).optional(), invitees: z.array(zUserId).max(64).optional(), sentAt: z.number().optional() }),
-  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.answer'), callId: zCallId, audioOnly: z.boolean(), transparent: z.boolean().optional(), sentAt: z.number().optional() }),
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('call.answer'), callId: zCallId, audioOnly: z.boolean(), transparent: z.boolean().optional(), switch: z.boolean().optional(), sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.bye'), callId: zCallId, reason: z.enum(END_REASONS), sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.signal'), callId: zCallId, to: zUserId.optional(), payload: zSignalPayload, sentAt: z.number().optional() }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.modify'), callId: zCallId, audioOnly: z.boolean(), sentAt: z.number().optional() }),
@@ -111,6 +120,12 @@ export interface UserInfo {
   id: UserId;
   username: string;
   displayName: string;
+}
+
+/** A user's own preferences, as `settings.get` / `settings.set` give them. */
+export interface UserSettings {
+  /** Calls from users who are not your contacts: 'ring' (default) rings like any call; 'request' arrives as a call request (`call.incoming` with `request: true`) to accept or decline, without ringing. */
+  callsFromNonContacts: (typeof CALLS_FROM_NON_CONTACTS)[number];
 }
 
 export interface ConversationInfo {
@@ -179,7 +194,7 @@ export interface RecordingInfo {
 export type ServerNotification =
   | { type: 'message'; message: ChatMessage }
   | { type: 'conversation'; conversation: ConversationInfo }
-  | { type: 'call.incoming'; callId: CallId; conversationId: ConversationId | null; from: UserId; audioOnly: boolean; topology: 'p2p' | 'sfu' | 'loopback'; media?: (typeof CALL_MEDIA)[number]; invitees: UserId[]; group: boolean; sentAt: number }
+  | { type: 'call.incoming'; callId: CallId; conversationId: ConversationId | null; from: UserId; audioOnly: boolean; topology: 'p2p' | 'sfu' | 'loopback'; media?: (typeof CALL_MEDIA)[number]; invitees: UserId[]; group: boolean; /** You are in another call: this one waits (answer with `switch: true` to leave that one). */ waiting: boolean; /** A call request: the caller is not your contact and you asked for such calls to need acceptance (do not ring). */ request: boolean; sentAt: number }
   | { type: 'call.answered'; callId: CallId; by: UserId; deviceId: DeviceId; audioOnly: boolean; transparent: boolean; sentAt: number }
   | { type: 'call.ended'; callId: CallId; reason: (typeof END_REASONS)[number]; by: UserId | null; sentAt: number; /** `by` did not hang up: their device dropped and did not come back. */ dropped?: true }
   | { type: 'call.left'; callId: CallId; userId: UserId; sentAt: number; /** Their device dropped and did not come back in time. */ dropped?: true }
@@ -195,6 +210,10 @@ export type ServerNotification =
   | { type: 'room.recording'; room: RoomName; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number; /** Set when the server stopped it: the disk quota was reached. */ reason?: 'diskQuota' }
   /** The server ended the room for everyone in it (reason 'mediaError': the media server lost it); join again to start a new one. */
   | { type: 'room.ended'; room: RoomName; reason: (typeof END_REASONS)[number] }
+  /** Someone asks to become your contact: contacts.accept or contacts.decline. */
+  | { type: 'contact.request'; from: UserInfo }
+  /** You and `user` are contacts now (they accepted your request, or you accepted theirs on another device). */
+  | { type: 'contact.accepted'; user: UserInfo }
   | { type: 'session.ended'; reason: 'expired' | 'loggedOut' | 'serverShutdown' }
   /** A participant's mute / camera / hand changed (also sent to a joiner for everyone already in, whose state is not all false). */
   | { type: 'call.participantState'; callId: CallId; userId: UserId; state: PeerState; sentAt: number }

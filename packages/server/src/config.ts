@@ -143,6 +143,7 @@ export interface SignalingLimits {
   loginLimits?: { account?: { maxFailures: number }; address?: { maxFailures: number }; registrationsPerHour?: number; hashing?: { maxQueued: number } };
   maxRoomsPerUser?: number;
   maxSocketsPerUser?: number;
+  maxDevicesPerUser?: number;
   recordingLimits?: { maxActivePerUser?: number; maxActive?: number; diskQuotaPerUserBytes?: number; diskQuotaTotalBytes?: number; retentionDays?: number };
 }
 
@@ -442,7 +443,7 @@ function resolveLimits(s: Settings): SignalingLimits | undefined {
     diskQuotaTotalBytes: s.get('limits.recordingQuota'),
     retentionDays: s.get('limits.recordingRetentionDays'),
   });
-  return defined({ loginLimits, maxRoomsPerUser: s.get('limits.roomsPerUser'), maxSocketsPerUser: s.get('limits.socketsPerUser'), recordingLimits });
+  return defined({ loginLimits, maxRoomsPerUser: s.get('limits.roomsPerUser'), maxSocketsPerUser: s.get('limits.socketsPerUser'), maxDevicesPerUser: s.get('limits.devicesPerUser'), recordingLimits });
 }
 
 /** Reads the certificate and key, and checks that they load and belong together. */

@@ -6,7 +6,7 @@
  */
 import { DEFAULT_KURENTO_LIMITS } from '@roundtable/kurento';
 import { DEFAULT_MEDIA_CONFIG } from '@roundtable/media';
-import { DEFAULT_DB_PATH, DEFAULT_HASH_QUEUE, DEFAULT_LOGIN_LIMITS, DEFAULT_MAX_ROOMS_PER_USER, DEFAULT_RECORDING_LIMITS } from '@roundtable/signaling';
+import { DEFAULT_DB_PATH, DEFAULT_HASH_QUEUE, DEFAULT_LOGIN_LIMITS, DEFAULT_MAX_DEVICES_PER_USER, DEFAULT_MAX_ROOMS_PER_USER, DEFAULT_RECORDING_LIMITS } from '@roundtable/signaling';
 import type { z } from 'zod';
 import {
   byteCountValue,
@@ -528,6 +528,15 @@ export const SETTINGS = {
     default: String(DEFAULT_SOCKETS_PER_USER),
     help: 'signed-in /ws sockets one account may have open, over all its devices (more: QUOTA_EXCEEDED)',
     schema: countValue('a number of sockets', 1, 100_000),
+  },
+  'limits.devicesPerUser': {
+    section: 'limits',
+    env: 'ROUNDTABLE_DEVICES_PER_USER',
+    flag: 'devices-per-user',
+    arg: 'N',
+    default: String(DEFAULT_MAX_DEVICES_PER_USER),
+    help: 'device logins (unexpired tokens) one account may hold; one more login: QUOTA_EXCEEDED',
+    schema: countValue('a number of devices', 1, 100_000),
   },
   'limits.recordingsPerUser': {
     section: 'limits',

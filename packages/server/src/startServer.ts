@@ -325,6 +325,7 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
       },
       ...(config.limits?.loginLimits ? { loginLimits: config.limits.loginLimits } : {}),
       ...(config.limits?.maxRoomsPerUser ? { maxRoomsPerUser: config.limits.maxRoomsPerUser } : {}),
+      ...(config.limits?.maxDevicesPerUser ? { maxDevicesPerUser: config.limits.maxDevicesPerUser } : {}),
       ...(config.limits?.recordingLimits ? { recordingLimits: config.limits.recordingLimits } : {}),
       logger: logger.child({ component: 'signaling' }),
       ...(metrics ? { observe: metrics.observeRequest } : {}),

@@ -112,6 +112,23 @@ describe('quotas of rooms and sockets', () => {
     await until(() => env.signaling.router.devicesOf(first.userId).length === 1);
     expect(await extra.send('hello', { token: first.token! })).toMatchObject({ ok: true });
   });
+
+  it('an account holding maxDevicesPerUser device logins is refused one more login with QUOTA_EXCEEDED (a wrong password still gets UNAUTHENTICATED); signing out on one frees a place', async () => {
+    const env = await start({ maxDevicesPerUser: 2 });
+    const first = await env.signIn('alice');
+    await env.signIn('alice');
+    const third = await TestClient.connect(env.url);
+    cleanup.push(() => third.close());
+    expect(await third.send('login', { username: 'alice', password: 'wrong-password' })).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    const refused = await third.send('login', { username: 'alice', password: 'password-123' });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'QUOTA_EXCEEDED' } });
+    // No session was made: the socket is not signed in.
+    expect(await third.send('conversations.list', {})).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    // Other accounts are not limited by Alice's devices.
+    await env.signIn('bob');
+    await first.request('logout', {});
+    expect(await third.send('login', { username: 'alice', password: 'password-123' })).toMatchObject({ ok: true });
+  });
 });
 
 describe.skipIf(!tools)('quotas of recordings', () => {

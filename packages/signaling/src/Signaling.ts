@@ -37,6 +37,8 @@ export interface SignalingOptions {
   tokenTtlMs?: number;
   /** Login and registration limits, the password-hashing queue. Default `DEFAULT_LOGIN_LIMITS`. */
   loginLimits?: LoginLimits;
+  /** Device logins (unexpired tokens) per account; one more login: QUOTA_EXCEEDED. Default 50. */
+  maxDevicesPerUser?: number;
   /** Open rooms one user may be in at once. Default 4. */
   maxRoomsPerUser?: number;
   /** Recording quotas (running, disk) and retention. Default `DEFAULT_RECORDING_LIMITS`. */
@@ -85,7 +87,7 @@ export class Signaling {
     if (dbPath !== ':memory:') mkdirSync(dirname(dbPath), { recursive: true });
     const store = new SqliteStore({ path: dbPath });
     const router = new InMemoryRouter({ logger });
-    const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}) });
+    const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}), ...(options.maxDevicesPerUser ? { maxDevicesPerUser: options.maxDevicesPerUser } : {}) });
     const im = new ImService({ store, router });
     const presence = new PresenceService(router, im);
     const ice = new IceServers(options.iceServers ?? {});

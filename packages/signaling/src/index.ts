@@ -9,7 +9,7 @@ export { SqliteStore, type SqliteStoreOptions } from './store/SqliteStore.js';
 export { StoreError, type StoreErrorCode } from './store/StoreError.js';
 
 // accounts and device logins
-export { AuthService, DEFAULT_LOGIN_LIMITS, DEFAULT_TOKEN_TTL_MS, type AuthServiceOptions, type LoginInput, type LoginLimits, type LoginResult, type RegisterInput } from './auth/AuthService.js';
+export { AuthService, DEFAULT_LOGIN_LIMITS, DEFAULT_MAX_DEVICES_PER_USER, DEFAULT_TOKEN_TTL_MS, type AuthServiceOptions, type LoginInput, type LoginLimits, type LoginResult, type RegisterInput } from './auth/AuthService.js';
 export { AttemptLimiter, type AttemptLimits } from './auth/AttemptLimiter.js';
 export { DEFAULT_HASH_QUEUE, HashQueue, type HashQueueLimits } from './auth/HashQueue.js';
 export { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword, type ScryptParams } from './auth/passwords.js';
@@ -35,7 +35,7 @@ export { DEFAULT_TURN_TTL_MS, IceServers, turnCredentials, type IceServer, type 
 export { iceHandlers } from './ice/iceHandlers.js';
 
 // calls, rooms and media
-export { CallService, type CallServiceOptions, type ConversationDirectory } from './calls/CallService.js';
+export { CallService, type CallPolicy, type CallServiceOptions, type ConversationDirectory } from './calls/CallService.js';
 export { RoomService, DEFAULT_MAX_ROOMS_PER_USER, MAX_ROOM_MEMBERS, type RoomServiceOptions } from './calls/RoomService.js';
 export type { MediaServer, MediaRoom, RoomCandidate } from './media/MediaServer.js';
 export { InProcessMediaServer } from './media/InProcessMediaServer.js';

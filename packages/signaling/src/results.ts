@@ -1,4 +1,4 @@
-import type { ChatMessage, ContactInfo, ConversationInfo, DeviceId, RequestType, UserId, UserInfo } from '@roundtable/protocol';
+import type { ChatMessage, ContactInfo, ConversationInfo, DeviceId, RequestType, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
 import type { LoginResult } from './auth/AuthService.js';
 import type { IceServersResult } from './ice/IceServers.js';
 
@@ -33,9 +33,22 @@ export interface ResultMap {
   'users.find': UserInfo;
   /** The known users among the ids asked for (unknown ids are left out). */
   'users.get': UserInfo[];
-  'contacts.add': Record<string, never>;
-  /** By username, each with whether they are online now. */
+  /** 'requested': they must accept; 'contacts': you are contacts now (they had asked you, or already were). */
+  'contacts.add': { status: 'requested' | 'contacts' };
+  /** By username: your contacts, each of whom accepted (or asked) — and contacts added before requests existed; each with whether they are online now. */
   'contacts.list': ContactInfo[];
+  /** Requests to you (accept or decline them) and from you (waiting), by username. */
+  'contacts.requests': { incoming: UserInfo[]; outgoing: UserInfo[] };
+  /** The new contact. */
+  'contacts.accept': UserInfo;
+  'contacts.decline': Record<string, never>;
+  'blocks.add': Record<string, never>;
+  'blocks.remove': Record<string, never>;
+  /** The users you blocked, by username. */
+  'blocks.list': UserInfo[];
+  'settings.get': UserSettings;
+  /** The settings after the change. */
+  'settings.set': UserSettings;
   /** Made on first use. */
   'conversations.direct': ConversationInfo;
   'conversations.createGroup': ConversationInfo;

@@ -212,6 +212,20 @@ const en = {
   reason_expired: 'the session expired',
   reason_loggedOut: 'signed out on the server',
   reason_serverShutdown: 'the server restarted',
+  // Call waiting, call requests, contact requests, blocking
+  waitingCall: '{name} is calling you while you are in a call',
+  callRequest: '{name} is not in your contacts and asks to call you',
+  switchCall: 'End current call and answer',
+  declineBusy: 'Decline (busy)',
+  contactRequests: 'Contact requests',
+  requestSent: 'Request sent',
+  pendingRequests: 'Waiting for an answer',
+  acceptRequest: 'Accept',
+  declineRequest: 'Decline',
+  block: 'Block',
+  unblock: 'Unblock',
+  blockedUsers: 'Blocked',
+  callsFromNonContactsRequest: 'Calls from people not in my contacts need my acceptance',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -424,6 +438,19 @@ const zh: Table = {
   reason_expired: '登录已过期',
   reason_loggedOut: '已在服务器上退出',
   reason_serverShutdown: '服务器已重启',
+  waitingCall: '{name} 正在呼叫你（你正在通话中）',
+  callRequest: '{name} 不在你的联系人中，请求与你通话',
+  switchCall: '挂断当前通话并接听',
+  declineBusy: '拒绝（忙线）',
+  contactRequests: '好友请求',
+  requestSent: '请求已发送',
+  pendingRequests: '等待对方回应',
+  acceptRequest: '接受',
+  declineRequest: '拒绝',
+  block: '屏蔽',
+  unblock: '取消屏蔽',
+  blockedUsers: '已屏蔽',
+  callsFromNonContactsRequest: '非联系人的来电需要我先同意',
 };
 
 export type Locale = 'en' | 'zh';

@@ -18,7 +18,16 @@ export interface AuthServiceOptions {
   now?: () => number;
   /** Login and registration limits. Defaults: `DEFAULT_LOGIN_LIMITS`. */
   limits?: LoginLimits;
+  /** Device logins (unexpired tokens) one account may hold; one more login is refused with QUOTA_EXCEEDED. Default `DEFAULT_MAX_DEVICES_PER_USER` (50). */
+  maxDevicesPerUser?: number;
 }
+
+/**
+ * Default of `maxDevicesPerUser`. Above a day's logins for the token lifetime (30 days),
+ * so someone who never signs out (a private window a day) is not locked out, while one
+ * account cannot pile up sessions without end.
+ */
+export const DEFAULT_MAX_DEVICES_PER_USER = 50;
 
 /** How many logins and registrations are let through, per account and per address. */
 export interface LoginLimits {
@@ -85,6 +94,7 @@ export class AuthService {
   private readonly addressFailures: AttemptLimiter;
   private readonly registrations: AttemptLimiter;
   private readonly hashing: HashQueue;
+  private readonly maxDevices: number;
 
   constructor(options: AuthServiceOptions) {
     this.store = options.store;
@@ -101,6 +111,8 @@ export class AuthService {
     const refillMs = 3_600_000 / perHour;
     this.registrations = new AttemptLimiter({ maxFailures: perHour, decayMs: refillMs, lockMs: refillMs, maxLockMs: refillMs }, this.now);
     this.hashing = new HashQueue(limits.hashing);
+    this.maxDevices = options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER;
+    if (!(this.maxDevices >= 1)) throw new RangeError('maxDevicesPerUser must be at least 1');
   }
 
   /** Password hashes running and waiting (for metrics and tests). */
@@ -159,10 +171,18 @@ export class AuthService {
     }
   }
 
-  /** A new device session (token) for a user whose identity is already established (e.g. just registered). */
+  /**
+   * A new device session (token) for a user whose identity is already established (e.g.
+   * just registered). An account holding `maxDevicesPerUser` unexpired sessions is
+   * refused with QUOTA_EXCEEDED (checked after the password, so only the owner learns it).
+   */
   async openSession(user: UserInfo, deviceName = ''): Promise<LoginResult> {
-    const token = newToken();
     const createdAt = this.now();
+    const devices = await this.store.countSessions(user.id, createdAt);
+    if (devices >= this.maxDevices) {
+      throw new SignalingError('QUOTA_EXCEEDED', `this account is signed in on ${devices} devices, the most at once (${this.maxDevices}); sign out on one, or wait for its login to expire`);
+    }
+    const token = newToken();
     const session: StoredSession = {
       tokenHash: hashToken(token),
       userId: user.id,

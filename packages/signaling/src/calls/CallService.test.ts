@@ -127,7 +127,7 @@ describe('1:1 calls', () => {
     await expectError(env.call(alice, 'call.signal', { callId, payload: { type: 'leaveRoom' } }), 'BAD_REQUEST');
   });
 
-  it('busy: calling someone already in a call ends at once with reason busy', async () => {
+  it('call waiting: calling someone already in a call rings them as waiting; declining it with busy ends it with busy; someone in a call gets BUSY for a call of their own', async () => {
     const env = setup();
     const [a, b, c] = [env.router.connect('a'), env.router.connect('b'), env.router.connect('c')];
     const ab = env.directory.add('direct', ['a', 'b']);
@@ -135,8 +135,10 @@ describe('1:1 calls', () => {
     const first = (await env.call(a, 'call.start', { conversationId: ab.id, audioOnly: true, topology: 'p2p' })) as { callId: CallId };
     await env.call(b, 'call.answer', { callId: first.callId, audioOnly: true });
     const second = (await env.call(c, 'call.start', { conversationId: cb.id, audioOnly: true, topology: 'p2p' })) as { callId: CallId; ended?: string };
-    expect(second.ended).toBe('busy');
-    expect(b.received.filter((n) => n.type === 'call.incoming')).toHaveLength(1);
+    expect(second.ended).toBeUndefined();
+    expect(b.received.filter((n) => n.type === 'call.incoming').map((n) => n.type === 'call.incoming' && n.waiting)).toEqual([false, true]);
+    await env.call(b, 'call.bye', { callId: second.callId, reason: 'busy' });
+    await c.waitFor('call.ended', (n) => n.callId === second.callId && n.reason === 'busy');
     expect(env.directory.records.find((r) => r.record.callId === second.callId)!.record).toMatchObject({ endReason: 'busy', missed: true });
     await expectError(env.call(a, 'call.start', { conversationId: ab.id, audioOnly: true, topology: 'p2p' }), 'BUSY');
   });

@@ -26,7 +26,14 @@ export interface ConversationDirectory {
   appendCallRecord(conversationId: ConversationId, record: CallRecord): Promise<void>;
   /** Persists the record of a call outside any conversation (loopback). */
   saveCallRecord(record: CallRecord): Promise<void>;
+  /** How a call from `callerId` reaches `calleeId`: it rings, it comes as a request (a non-contact), or not at all (blocked). */
+  callPolicy(calleeId: UserId, callerId: UserId): Promise<CallPolicy>;
 }
+
+export type CallPolicy = 'ring' | 'request' | 'blocked';
+
+/** What a caller who was blocked is told: that the call did not go through, nothing about the callee. */
+const NOT_ACCEPTED = 'this user does not accept this from you';
 
 export interface CallServiceOptions {
   /** Unanswered calls end with reason `timeout` after this (ms). Default 60000. */
@@ -48,11 +55,15 @@ const silent = { info: () => undefined, warn: () => undefined };
  * The call model of docs/signaling-protocol.md: 1:1 calls P2P or through the media
  * server, group calls of up to 9 through the media server, the loopback self-test.
  * Calls live in conversations; each leaves a record there when it ends.
+ *
+ * A user is in at most one call at a time, but may be rung for several: being rung
+ * never makes anyone busy (call waiting). A call to someone in a call rings as
+ * `waiting`; answering it with `switch` leaves the current call first.
  */
 export class CallService {
   private readonly calls = new Map<CallId, Call>();
-  /** The call each user is in or being rung for: they are not IDLE. */
-  private readonly engaged = new Map<UserId, CallId>();
+  /** The call each user is in (answered or started, not left). Being rung does not count. */
+  private readonly inCall = new Map<UserId, CallId>();
   private readonly ringTimeoutMs: number;
   private readonly graceMs: number;
   private readonly staleMs: number;
@@ -112,7 +123,7 @@ export class CallService {
   private async start(r: RequestOf<'call.start'>, ctx: RequestContext): Promise<unknown> {
     if (this.stale(r.sentAt)) return { ignored: true, reason: 'stale' };
     const me = ctx.link.userId;
-    if (this.engaged.has(me)) throw new SignalingError('BUSY', 'you are already in a call');
+    if (this.inCall.has(me)) throw new SignalingError('BUSY', 'you are already in a call');
     if (r.topology === 'loopback') return this.startLoopback(r, ctx);
 
     if (!r.conversationId) throw new SignalingError('BAD_REQUEST', 'conversationId is required for a call');
@@ -135,6 +146,11 @@ export class CallService {
     }
 
     if (r.media === 'hybrid' && r.topology !== 'sfu') throw new SignalingError('BAD_REQUEST', "hybrid media needs topology 'sfu' (the server mixes the audio)");
+    const policies = await this.policiesFor(invitees, me);
+    // A 1:1 caller who is blocked learns only that the call does not go through (docs/security.md).
+    if (!group && policies.get(invitees[0]!) === 'blocked') throw new SignalingError('FORBIDDEN', NOT_ACCEPTED);
+    // Checked again: another device of the user may have started or answered a call while the store was read.
+    if (this.inCall.has(me)) throw new SignalingError('BUSY', 'you are already in a call');
 
     const call = new Call(randomUUID() as CallId, conversation.id, me, r.audioOnly, r.topology, group, Date.now());
     call.media = r.media ?? 'sfu';
@@ -147,7 +163,7 @@ export class CallService {
       await call.room.join(me);
       this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [] });
     }
-    for (const u of invitees) this.ring(call, u);
+    for (const u of invitees) this.ring(call, u, policies.get(u)!);
     if (call.ringing.size === 0 && !group) {
       // The only callee is busy: the seed answers CallStart with CallBye(busy).
       await this.end(call, 'busy', null);
@@ -180,6 +196,16 @@ export class CallService {
     const me = ctx.link.userId;
     if (call.participants.has(me)) throw new SignalingError('INVALID_STATE', 'you already answered this call');
     if (!call.ringing.has(me)) throw new SignalingError('FORBIDDEN', 'you are not invited to this call');
+    const current = this.inCall.get(me);
+    const other = current === undefined ? undefined : this.calls.get(current);
+    if (other) {
+      if (!r.switch) throw new SignalingError('INVALID_STATE', 'you are in another call: answer with switch: true to leave it for this one');
+      // Switching: the current call goes on without the user (a 1:1 call ends), as with a hang-up.
+      await this.hangUpFor(other, me, 'hangup');
+      // The user's other devices (the one in that call may not be this one) learn it is over for them.
+      this.router.sendToUser(me, this.stamp({ type: 'call.ended', callId: other.id, reason: 'hangup', by: me }), ctx.link);
+      if (!call.ringing.has(me)) throw new SignalingError('NOT_FOUND', 'the call ended while you were leaving the other one');
+    }
     call.ringing.delete(me);
     this.join(call, ctx.link);
     // The user's other devices stop ringing.
@@ -211,7 +237,6 @@ export class CallService {
     if (call.ringing.has(me)) {
       // A decline.
       call.ringing.delete(me);
-      this.releaseEngagement(me, call);
       this.router.sendToUser(me, this.stamp({ type: 'call.ended', callId: call.id, reason: r.reason, by: me }), ctx.link);
       if (!call.group) {
         await this.end(call, r.reason === 'busy' ? 'busy' : 'remoteHangup', me, r.reason);
@@ -222,12 +247,17 @@ export class CallService {
       return { callId: call.id };
     }
     if (!call.participants.has(me)) throw new SignalingError('FORBIDDEN', 'you are not in this call');
+    await this.hangUpFor(call, me, r.reason);
+    return { callId: call.id };
+  }
+
+  /** A participant hangs up: a 1:1 call, or a group call its initiator hangs up, ends; otherwise they leave it. */
+  private async hangUpFor(call: Call, me: UserId, reason: EndReason): Promise<void> {
     if (!call.group || me === call.initiator) {
-      await this.end(call, this.remoteReason(r.reason), me, r.reason);
+      await this.end(call, this.remoteReason(reason), me, reason);
     } else {
       await this.leave(call, me);
     }
-    return { callId: call.id };
   }
 
   private async signal(r: RequestOf<'call.signal'>, ctx: RequestContext): Promise<unknown> {
@@ -292,7 +322,9 @@ export class CallService {
     if (call.headcount + fresh.length > MAX_CALL_PARTICIPANTS) {
       throw new SignalingError('CALL_FULL', `a call has at most ${MAX_CALL_PARTICIPANTS} participants, the initiator included`);
     }
-    const rung = fresh.filter((u) => this.ring(call, u));
+    const policies = await this.policiesFor(fresh, me);
+    if (call.phase === 'ended') throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
+    const rung = fresh.filter((u) => this.ring(call, u, policies.get(u)!));
     this.notifyParticipants(call, this.stamp({ type: 'call.invited', callId: call.id, invitees: rung }));
     if (rung.length > 0) this.armRingTimer(call);
     return { callId: call.id, invited: rung };
@@ -351,25 +383,46 @@ export class CallService {
 
   // --- call life ----------------------------------------------------------------------
 
-  /** Rings a user's devices; a busy user is skipped (and told nothing rings). */
-  private ring(call: Call, user: UserId): boolean {
-    if (this.engaged.has(user)) {
+  /**
+   * Rings a user's devices, as a waiting call when they are in another call, as a request
+   * when the policy says so. A user who blocked the initiator is not rung; the others in
+   * a group call see them leave, as after a decline.
+   */
+  private ring(call: Call, user: UserId, policy: CallPolicy): boolean {
+    if (policy === 'blocked') {
       if (call.group) this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user }));
       return false;
     }
-    this.engaged.set(user, call.id);
     call.ringing.add(user);
     this.router.sendToUser(
       user,
-      this.stamp({ type: 'call.incoming', callId: call.id, conversationId: call.conversationId, from: call.initiator, audioOnly: call.audioOnly, topology: call.topology, ...(call.usesMedia && call.topology !== 'loopback' ? { media: call.media } : {}), invitees: [...call.ringing, ...call.participants.keys()], group: call.group }),
+      this.stamp({
+        type: 'call.incoming',
+        callId: call.id,
+        conversationId: call.conversationId,
+        from: call.initiator,
+        audioOnly: call.audioOnly,
+        topology: call.topology,
+        ...(call.usesMedia && call.topology !== 'loopback' ? { media: call.media } : {}),
+        invitees: [...call.ringing, ...call.participants.keys()],
+        group: call.group,
+        waiting: this.inCall.has(user),
+        request: policy === 'request',
+      }),
     );
     return true;
+  }
+
+  private async policiesFor(users: readonly UserId[], caller: UserId): Promise<Map<UserId, CallPolicy>> {
+    const policies = new Map<UserId, CallPolicy>();
+    for (const u of users) policies.set(u, await this.directory.callPolicy(u, caller));
+    return policies;
   }
 
   private join(call: Call, link: DeviceLink): void {
     call.participants.set(link.userId, link);
     call.everJoined.add(link.userId);
-    this.engaged.set(link.userId, call.id);
+    this.inCall.set(link.userId, call.id);
   }
 
   /** `dropped`: the user's device went and did not come back in time (they did not hang up). */
@@ -377,7 +430,7 @@ export class CallService {
     if (!call.participants.delete(user)) return;
     call.peerStates.forget(user);
     this.log.info({ event: 'callLeft', callId: call.id, userId: user, dropped }, 'left the call');
-    this.releaseEngagement(user, call);
+    this.forgetInCall(user, call);
     await call.room?.leave(user);
     this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user, ...(dropped ? { dropped: true as const } : {}) }));
     if (call.room) {
@@ -422,12 +475,9 @@ export class CallService {
     const ended = this.stamp({ type: 'call.ended', callId: call.id, reason, by, ...(dropped ? { dropped: true as const } : {}) });
     for (const user of call.participants.keys()) {
       if (user !== by) this.deliver(call, user, ended);
-      this.releaseEngagement(user, call);
+      this.forgetInCall(user, call);
     }
-    for (const user of call.ringing) {
-      this.router.sendToUser(user, ended);
-      this.releaseEngagement(user, call);
-    }
+    for (const user of call.ringing) this.router.sendToUser(user, ended);
     call.ringing.clear();
     this.calls.delete(call.id);
     await call.room?.close().catch(() => undefined);
@@ -466,7 +516,6 @@ export class CallService {
     const timedOut = this.stamp({ type: 'call.ended', callId: call.id, reason: 'timeout', by: null });
     for (const user of call.ringing) {
       this.router.sendToUser(user, timedOut);
-      this.releaseEngagement(user, call);
       this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user }));
     }
     call.ringing.clear();
@@ -474,7 +523,7 @@ export class CallService {
   }
 
   private onDeviceGone(link: DeviceLink): void {
-    const callId = this.engaged.get(link.userId);
+    const callId = this.inCall.get(link.userId);
     const call = callId ? this.calls.get(callId) : undefined;
     if (!call || call.participants.get(link.userId) !== link) return;
     // A network blip is not a hang-up: wait for the user to come back on some device.
@@ -506,8 +555,8 @@ export class CallService {
     return call;
   }
 
-  private releaseEngagement(user: UserId, call: Call): void {
-    if (this.engaged.get(user) === call.id) this.engaged.delete(user);
+  private forgetInCall(user: UserId, call: Call): void {
+    if (this.inCall.get(user) === call.id) this.inCall.delete(user);
   }
 
   private stale(sentAt: number | undefined): boolean {

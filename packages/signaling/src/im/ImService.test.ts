@@ -45,12 +45,16 @@ describe('ImService', () => {
     await expect(im.findUser('nobody')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
-  it('addContact() refuses unknown users and oneself', async () => {
-    expect(await im.addContact(alice.id, bob.id)).toEqual(bob);
-    // bob has no device online.
+  it('requestContact() asks, acceptContact() makes both contacts; unknown users and oneself are refused', async () => {
+    expect(await im.requestContact(alice.id, bob.id)).toEqual({ status: 'requested', user: bob });
+    expect(await im.contacts(alice.id)).toEqual([]);
+    expect(await im.contactRequests(bob.id)).toEqual({ incoming: [alice], outgoing: [] });
+    expect(await im.acceptContact(bob.id, alice.id)).toEqual(alice);
     expect(await im.contacts(alice.id)).toEqual([{ ...bob, online: false }]);
-    await expect(im.addContact(alice.id, 'ghost' as UserId)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(im.addContact(alice.id, alice.id)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(await im.contacts(bob.id)).toEqual([{ ...alice, online: false }]);
+    expect(await im.contactRequests(bob.id)).toEqual({ incoming: [], outgoing: [] });
+    await expect(im.requestContact(alice.id, 'ghost' as UserId)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(im.requestContact(alice.id, alice.id)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
   it('directConversation() creates the pair conversation once and announces only the creation', async () => {

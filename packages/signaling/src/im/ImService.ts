@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CallRecord, ChatMessage, ContactInfo, ConversationId, ConversationInfo, MessageId, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallRecord, ChatMessage, ContactInfo, ConversationId, ConversationInfo, MessageId, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
 import type { Store } from '../store/Store.js';
@@ -65,17 +65,96 @@ export class ImService {
     return publicInfo(stored);
   }
 
-  /** Adds `contactId` to the user's contacts (one way, idempotent). */
-  async addContact(userId: UserId, contactId: UserId): Promise<UserInfo> {
+  /**
+   * Asks `contactId` to become a contact. They get a `contact.request`; once they accept,
+   * both are each other's contacts. If they had asked first, this accepts their request.
+   * Idempotent. Someone who blocked the user: FORBIDDEN (docs/security.md).
+   */
+  async requestContact(userId: UserId, contactId: UserId, except?: DeviceLink): Promise<{ status: 'requested' | 'contacts'; user: UserInfo }> {
     if (contactId === userId) throw new SignalingError('BAD_REQUEST', 'you cannot add yourself as a contact');
     const contact = await this.user(contactId);
-    await this.store.addContact(userId, contactId);
-    return contact;
+    if (await this.store.isBlocked(contactId, userId)) throw new SignalingError('FORBIDDEN', NOT_ACCEPTED);
+    if ((await this.store.isContact(userId, contactId)) && (await this.store.isContact(contactId, userId))) return { status: 'contacts', user: contact };
+    if (await this.store.hasContactRequest(contactId, userId)) {
+      await this.acceptContact(userId, contactId, except);
+      return { status: 'contacts', user: contact };
+    }
+    const fresh = !(await this.store.hasContactRequest(userId, contactId));
+    await this.store.addContactRequest(userId, contactId);
+    if (fresh) this.router.sendToUser(contactId, { type: 'contact.request', from: await this.user(userId) });
+    return { status: 'requested', user: contact };
+  }
+
+  /** Accepts `fromId`'s request: both become contacts, and both users' devices hear `contact.accepted`. NOT_FOUND without a request. */
+  async acceptContact(userId: UserId, fromId: UserId, except?: DeviceLink): Promise<UserInfo> {
+    if (!(await this.store.hasContactRequest(fromId, userId))) throw new SignalingError('NOT_FOUND', 'no contact request from this user');
+    const [me, them] = [await this.user(userId), await this.user(fromId)];
+    await this.store.makeContacts(userId, fromId);
+    this.router.sendToUser(fromId, { type: 'contact.accepted', user: me });
+    this.router.sendToUser(userId, { type: 'contact.accepted', user: them }, except);
+    return them;
+  }
+
+  /** Declines (deletes) `fromId`'s request; the requester is not told. NOT_FOUND without a request. */
+  async declineContact(userId: UserId, fromId: UserId): Promise<void> {
+    if (!(await this.store.deleteContactRequest(fromId, userId))) throw new SignalingError('NOT_FOUND', 'no contact request from this user');
   }
 
   /** The user's contacts, each with whether they are online now. */
   async contacts(userId: UserId): Promise<ContactInfo[]> {
     return (await this.store.contactsOf(userId)).map((u) => ({ ...publicInfo(u), online: this.router.isOnline(u.id) }));
+  }
+
+  /** Contact requests to the user and from the user. */
+  async contactRequests(userId: UserId): Promise<{ incoming: UserInfo[]; outgoing: UserInfo[] }> {
+    return this.store.contactRequestsOf(userId);
+  }
+
+  // --- blocking and the call preference ---------------------------------------------
+
+  /**
+   * Blocks `otherId`: their calls, messages and contact requests no longer reach the
+   * user (they get FORBIDDEN in 1:1; docs/security.md). Their pending request is
+   * dropped; contacts stay (unblocking restores everything). Idempotent.
+   */
+  async block(userId: UserId, otherId: UserId): Promise<void> {
+    if (otherId === userId) throw new SignalingError('BAD_REQUEST', 'you cannot block yourself');
+    await this.user(otherId);
+    await this.store.addBlock(userId, otherId);
+    await this.store.deleteContactRequest(otherId, userId);
+  }
+
+  /** Idempotent. */
+  async unblock(userId: UserId, otherId: UserId): Promise<void> {
+    await this.store.deleteBlock(userId, otherId);
+  }
+
+  /** The users this user blocked, by username. */
+  async blocked(userId: UserId): Promise<UserInfo[]> {
+    return this.store.blockedBy(userId);
+  }
+
+  async settings(userId: UserId): Promise<UserSettings> {
+    return this.store.userSettings(userId);
+  }
+
+  /** Changes the settings given; the others keep their value. */
+  async updateSettings(userId: UserId, patch: Partial<UserSettings>): Promise<UserSettings> {
+    const settings = { ...(await this.store.userSettings(userId)), ...definedOnly(patch) };
+    await this.store.saveUserSettings(userId, settings);
+    return settings;
+  }
+
+  /**
+   * How a call from `callerId` reaches `calleeId` (for the call module): 'blocked' when
+   * the callee blocked the caller, 'request' when the caller is not the callee's contact
+   * and the callee wants such calls as requests, 'ring' otherwise.
+   */
+  async callPolicy(calleeId: UserId, callerId: UserId): Promise<'ring' | 'request' | 'blocked'> {
+    if (await this.store.isBlocked(calleeId, callerId)) return 'blocked';
+    const { callsFromNonContacts } = await this.store.userSettings(calleeId);
+    if (callsFromNonContacts === 'request' && !(await this.store.isContact(calleeId, callerId))) return 'request';
+    return 'ring';
   }
 
   // --- conversations ---------------------------------------------------------------
@@ -145,6 +224,10 @@ export class ImService {
   /** Persists a text message from a member and delivers it to every member's online devices. */
   async sendMessage(senderId: UserId, conversationId: ConversationId, text: string, except?: DeviceLink): Promise<ChatMessage> {
     const conversation = await this.memberConversation(conversationId, senderId);
+    if (conversation.kind === 'direct') {
+      const other = conversation.memberIds.find((u) => u !== senderId)!;
+      if (await this.store.isBlocked(other, senderId)) throw new SignalingError('FORBIDDEN', NOT_ACCEPTED);
+    }
     return this.append(conversation, { senderId, kind: 'text', text }, except);
   }
 
@@ -165,9 +248,13 @@ export class ImService {
 
   /** A page of a conversation's messages, oldest first (see `Store.history`); members only. */
   async history(userId: UserId, conversationId: ConversationId, beforeSeq?: number, limit?: number): Promise<ChatMessage[]> {
-    await this.memberConversation(conversationId, userId);
+    const conversation = await this.memberConversation(conversationId, userId);
     const pageSize = Math.min(this.maxHistoryLimit, Math.max(1, limit ?? this.defaultHistoryLimit));
-    return this.store.history(conversationId, beforeSeq, pageSize);
+    const page = await this.store.history(conversationId, beforeSeq, pageSize);
+    if (conversation.kind !== 'group') return page;
+    // In a group, the text of members the user blocked is left out (a page may come back shorter).
+    const blocked = new Set((await this.store.blockedBy(userId)).map((u) => u.id));
+    return blocked.size === 0 ? page : page.filter((m) => m.kind !== 'text' || !blocked.has(m.senderId));
   }
 
   private async requireConversation(conversationId: ConversationId): Promise<ConversationInfo> {
@@ -193,7 +280,8 @@ export class ImService {
       ...definedOnly(content),
       sentAt: this.now(),
     });
-    for (const memberId of conversation.memberIds) this.router.sendToUser(memberId, { type: 'message', message }, except);
+    const blockers = content.kind === 'text' ? new Set(await this.store.blockersOf(content.senderId)) : new Set<UserId>();
+    for (const memberId of conversation.memberIds) if (!blockers.has(memberId)) this.router.sendToUser(memberId, { type: 'message', message }, except);
     return message;
   }
 
@@ -201,6 +289,9 @@ export class ImService {
     for (const memberId of conversation.memberIds) this.router.sendToUser(memberId, { type: 'conversation', conversation }, except);
   }
 }
+
+/** What someone blocked is told: that it did not go through, not why nor anything about the other user. */
+const NOT_ACCEPTED = 'this user does not accept this from you';
 
 function publicInfo(user: UserInfo): UserInfo {
   return { id: user.id, username: user.username, displayName: user.displayName };

@@ -16,17 +16,19 @@ describe('IM over the signaling WebSocket', () => {
     await Promise.all(servers.splice(0).map((server) => server.close()));
   });
 
-  it('users.find and contacts.add/list', async () => {
+  it('users.find, and contacts.add/list: a contact is listed once the other side accepted', async () => {
     const s = await start();
     const alice = await s.signIn('alice');
     const bob = await s.signIn('bob', { displayName: 'Bob' });
     const user = await alice.request('users.find', { username: 'bob' });
     expect(user).toEqual({ id: bob.userId, username: 'bob', displayName: 'Bob' });
     expect(await alice.send('users.find', { username: 'nobody' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
-    expect(await alice.request('contacts.add', { userId: bob.userId })).toEqual({});
-    // bob is signed in: online.
+    expect(await alice.request('contacts.add', { userId: bob.userId })).toEqual({ status: 'requested' });
+    // A request: nobody is a contact until Bob accepts.
+    expect(await alice.request('contacts.list')).toEqual([]);
+    await bob.request('contacts.accept', { userId: alice.userId });
     expect(await alice.request('contacts.list')).toEqual([{ ...user, online: true }]);
-    expect(await bob.request('contacts.list')).toEqual([]);
+    expect((await bob.request('contacts.list')).map((u) => u.username)).toEqual(['alice']);
   });
 
   it('users.get names the members of a group who are not contacts, leaving unknown ids out', async () => {
@@ -140,6 +142,7 @@ describe('IM over the signaling WebSocket', () => {
       const group = await alice.request('conversations.createGroup', { name: 'Team', memberIds: [bob.userId] });
       await alice.request('messages.send', { conversationId: conversation.id, text: 'before the restart' });
       await alice.request('contacts.add', { userId: bob.userId });
+      await bob.request('contacts.accept', { userId: alice.userId });
       const oldToken = alice.token!;
       await before.close();
 

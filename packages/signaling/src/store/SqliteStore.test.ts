@@ -210,6 +210,35 @@ describe('SqliteStore (file)', () => {
     }
   });
 
+  it('migrating a version-1 database keeps its contacts: a one-way contact stays, and the one added gets a request to accept', async () => {
+    const path = join(dir, 'v1.db');
+    const raw = new Database(path);
+    raw.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1); ${MIGRATIONS[0]!.sql}`);
+    const insertUser = raw.prepare('INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, 1)');
+    for (const name of ['alice', 'bob', 'carol']) insertUser.run(`u-${name}`, name, name.toUpperCase(), 'h');
+    const insertContact = raw.prepare('INSERT INTO contacts (user_id, contact_id, created_at) VALUES (?, ?, 1)');
+    // Alice and Bob added each other; Alice added Carol, who never added her back.
+    for (const [a, b] of [['alice', 'bob'], ['bob', 'alice'], ['alice', 'carol']]) insertContact.run(`u-${a}`, `u-${b}`);
+    raw.close();
+
+    const store = new SqliteStore({ path });
+    try {
+      expect(store.schemaVersion).toBe(MIGRATIONS.at(-1)!.version);
+      expect((await store.contactsOf(uid('u-alice'))).map((u) => u.username)).toEqual(['bob', 'carol']);
+      expect((await store.contactsOf(uid('u-bob'))).map((u) => u.username)).toEqual(['alice']);
+      expect(await store.contactsOf(uid('u-carol'))).toEqual([]);
+      const carols = await store.contactRequestsOf(uid('u-carol'));
+      expect({ incoming: carols.incoming.map((u) => u.username), outgoing: carols.outgoing }).toEqual({ incoming: ['alice'], outgoing: [] });
+      expect(await store.contactRequestsOf(uid('u-bob'))).toEqual({ incoming: [], outgoing: [] });
+      await store.makeContacts(uid('u-carol'), uid('u-alice'));
+      expect((await store.contactsOf(uid('u-carol'))).map((u) => u.username)).toEqual(['alice']);
+      expect(await store.contactRequestsOf(uid('u-carol'))).toEqual({ incoming: [], outgoing: [] });
+      expect(await store.userSettings(uid('u-carol'))).toEqual({ callsFromNonContacts: 'ring' });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a database whose schema is newer than it knows, and leaves it untouched', () => {
     const path = join(dir, 'future.db');
     const raw = new Database(path);

@@ -11,6 +11,7 @@ import type {
   MessageId,
   UserId,
   UserInfo,
+  UserSettings,
 } from '@roundtable/protocol';
 import type { Store, StoredSession, StoredUser } from './Store.js';
 import { StoreError } from './StoreError.js';
@@ -169,6 +170,12 @@ export class SqliteStore implements Store {
     this.statements.deleteSession.run(tokenHash);
   }
 
+  async countSessions(userId: UserId, now: number): Promise<number> {
+    this.open();
+    this.statements.deleteExpiredSessionsOf.run(userId, now);
+    return this.statements.countSessions.get(userId)!.n;
+  }
+
   /** Deletes sessions that expired at or before `now`; returns how many. (Not part of `Store`: housekeeping.) */
   async deleteExpiredSessions(now: number): Promise<number> {
     this.open();
@@ -186,6 +193,92 @@ export class SqliteStore implements Store {
   async contactsOf(userId: UserId): Promise<UserInfo[]> {
     this.open();
     return this.statements.contactsOf.all(userId).map((row) => toUserInfo(row));
+  }
+
+  async isContact(userId: UserId, contactId: UserId): Promise<boolean> {
+    this.open();
+    return this.statements.isContact.get(userId, contactId) !== undefined;
+  }
+
+  // --- contact requests ------------------------------------------------------------
+
+  /** Idempotent: a second request keeps the first. */
+  async addContactRequest(fromId: UserId, toId: UserId): Promise<void> {
+    this.open();
+    guard(() => this.statements.insertContactRequest.run(fromId, toId, Date.now()));
+  }
+
+  async hasContactRequest(fromId: UserId, toId: UserId): Promise<boolean> {
+    this.open();
+    return this.statements.hasContactRequest.get(fromId, toId) !== undefined;
+  }
+
+  async deleteContactRequest(fromId: UserId, toId: UserId): Promise<boolean> {
+    this.open();
+    return this.statements.deleteContactRequest.run(fromId, toId).changes > 0;
+  }
+
+  async makeContacts(a: UserId, b: UserId): Promise<void> {
+    this.open();
+    const now = Date.now();
+    guard(() =>
+      this.db.transaction(() => {
+        this.statements.insertContact.run(a, b, now);
+        this.statements.insertContact.run(b, a, now);
+        this.statements.deleteContactRequest.run(a, b);
+        this.statements.deleteContactRequest.run(b, a);
+      })(),
+    );
+  }
+
+  async contactRequestsOf(userId: UserId): Promise<{ incoming: UserInfo[]; outgoing: UserInfo[] }> {
+    this.open();
+    return {
+      incoming: this.statements.requestsTo.all(userId).map((row) => toUserInfo(row)),
+      outgoing: this.statements.requestsFrom.all(userId).map((row) => toUserInfo(row)),
+    };
+  }
+
+  // --- blocks ----------------------------------------------------------------------
+
+  /** Idempotent. */
+  async addBlock(userId: UserId, blockedId: UserId): Promise<void> {
+    this.open();
+    guard(() => this.statements.insertBlock.run(userId, blockedId, Date.now()));
+  }
+
+  /** Idempotent. */
+  async deleteBlock(userId: UserId, blockedId: UserId): Promise<void> {
+    this.open();
+    this.statements.deleteBlock.run(userId, blockedId);
+  }
+
+  async isBlocked(userId: UserId, blockedId: UserId): Promise<boolean> {
+    this.open();
+    return this.statements.isBlocked.get(userId, blockedId) !== undefined;
+  }
+
+  async blockedBy(userId: UserId): Promise<UserInfo[]> {
+    this.open();
+    return this.statements.blockedBy.all(userId).map((row) => toUserInfo(row));
+  }
+
+  async blockersOf(userId: UserId): Promise<UserId[]> {
+    this.open();
+    return this.statements.blockersOf.all(userId).map((row) => row.user_id as UserId);
+  }
+
+  // --- settings --------------------------------------------------------------------
+
+  async userSettings(userId: UserId): Promise<UserSettings> {
+    this.open();
+    const row = this.statements.userSettings.get(userId);
+    return { callsFromNonContacts: row?.calls_from_non_contacts ?? 'ring' };
+  }
+
+  async saveUserSettings(userId: UserId, settings: UserSettings): Promise<void> {
+    this.open();
+    guard(() => this.statements.upsertUserSettings.run(userId, settings.callsFromNonContacts));
   }
 
   // --- conversations ---------------------------------------------------------------
@@ -344,6 +437,23 @@ function prepareStatements(db: Database.Database) {
     insertContact: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO contacts (user_id, contact_id, created_at) VALUES (?, ?, ?)'),
     contactsOf: db.prepare<[string], UserRow>(
       'SELECT u.* FROM contacts k JOIN users u ON u.id = k.contact_id WHERE k.user_id = ? ORDER BY u.username',
+    ),
+    isContact: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM contacts WHERE user_id = ? AND contact_id = ?'),
+    deleteExpiredSessionsOf: db.prepare<[string, number]>('DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?'),
+    countSessions: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?'),
+    insertContactRequest: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO contact_requests (from_id, to_id, created_at) VALUES (?, ?, ?)'),
+    hasContactRequest: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM contact_requests WHERE from_id = ? AND to_id = ?'),
+    deleteContactRequest: db.prepare<[string, string]>('DELETE FROM contact_requests WHERE from_id = ? AND to_id = ?'),
+    requestsTo: db.prepare<[string], UserRow>('SELECT u.* FROM contact_requests r JOIN users u ON u.id = r.from_id WHERE r.to_id = ? ORDER BY u.username'),
+    requestsFrom: db.prepare<[string], UserRow>('SELECT u.* FROM contact_requests r JOIN users u ON u.id = r.to_id WHERE r.from_id = ? ORDER BY u.username'),
+    insertBlock: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?)'),
+    deleteBlock: db.prepare<[string, string]>('DELETE FROM blocks WHERE user_id = ? AND blocked_id = ?'),
+    isBlocked: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM blocks WHERE user_id = ? AND blocked_id = ?'),
+    blockedBy: db.prepare<[string], UserRow>('SELECT u.* FROM blocks b JOIN users u ON u.id = b.blocked_id WHERE b.user_id = ? ORDER BY u.username'),
+    blockersOf: db.prepare<[string], { user_id: string }>('SELECT user_id FROM blocks WHERE blocked_id = ?'),
+    userSettings: db.prepare<[string], { calls_from_non_contacts: UserSettings['callsFromNonContacts'] }>('SELECT calls_from_non_contacts FROM user_settings WHERE user_id = ?'),
+    upsertUserSettings: db.prepare<[string, string]>(
+      'INSERT INTO user_settings (user_id, calls_from_non_contacts) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET calls_from_non_contacts = excluded.calls_from_non_contacts',
     ),
     insertConversation: db.prepare<[Record<string, string | number | null>]>(
       'INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at) VALUES (@id, @kind, @name, @direct_key, @created_at, @created_at)',

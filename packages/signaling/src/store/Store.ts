@@ -1,4 +1,4 @@
-import type { CallRecord, ChatMessage, ConversationId, ConversationInfo, DeviceId, UserId, UserInfo } from '@roundtable/protocol';
+import type { CallRecord, ChatMessage, ConversationId, ConversationInfo, DeviceId, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
 
 export interface StoredUser extends UserInfo {
   passwordHash: string;
@@ -29,9 +29,32 @@ export interface Store {
   createSession(session: StoredSession): Promise<void>;
   sessionByTokenHash(tokenHash: string): Promise<StoredSession | undefined>;
   deleteSession(tokenHash: string): Promise<void>;
+  /** Sessions of the user that have not expired at `now` (the user's devices); expired ones of the user are deleted. */
+  countSessions(userId: UserId, now: number): Promise<number>;
   // contacts
   addContact(userId: UserId, contactId: UserId): Promise<void>;
   contactsOf(userId: UserId): Promise<UserInfo[]>;
+  isContact(userId: UserId, contactId: UserId): Promise<boolean>;
+  // contact requests: accepting one makes both users each other's contacts
+  addContactRequest(fromId: UserId, toId: UserId): Promise<void>;
+  hasContactRequest(fromId: UserId, toId: UserId): Promise<boolean>;
+  /** Deletes the request; whether there was one. */
+  deleteContactRequest(fromId: UserId, toId: UserId): Promise<boolean>;
+  /** In one transaction: both contacts rows, and the requests between the two deleted. */
+  makeContacts(a: UserId, b: UserId): Promise<void>;
+  /** Requests to the user (incoming) and from the user (outgoing), by username. */
+  contactRequestsOf(userId: UserId): Promise<{ incoming: UserInfo[]; outgoing: UserInfo[] }>;
+  // blocks: userId blocked blockedId
+  addBlock(userId: UserId, blockedId: UserId): Promise<void>;
+  deleteBlock(userId: UserId, blockedId: UserId): Promise<void>;
+  isBlocked(userId: UserId, blockedId: UserId): Promise<boolean>;
+  /** The users this user blocked, by username. */
+  blockedBy(userId: UserId): Promise<UserInfo[]>;
+  /** The ids of the users who blocked this user. */
+  blockersOf(userId: UserId): Promise<UserId[]>;
+  // settings
+  userSettings(userId: UserId): Promise<UserSettings>;
+  saveUserSettings(userId: UserId, settings: UserSettings): Promise<void>;
   // conversations
   createConversation(conversation: ConversationInfo): Promise<void>;
   conversationById(id: ConversationId): Promise<ConversationInfo | undefined>;

@@ -92,4 +92,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX call_records_by_initiator ON call_records(initiator, started_at);
     `,
   },
+  {
+    version: 2,
+    description: 'contact requests, blocks, user settings; one-way contacts become requests to the other side',
+    sql: `
+      -- A request from from_id to to_id to become contacts; accepting makes two contacts rows.
+      CREATE TABLE contact_requests (
+        from_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        to_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (from_id, to_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX contact_requests_to ON contact_requests(to_id);
+
+      -- user_id blocked blocked_id: blocked_id's calls, messages and requests do not reach user_id.
+      CREATE TABLE blocks (
+        user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        blocked_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, blocked_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX blocks_by_blocked ON blocks(blocked_id);
+
+      -- One row per user who changed a setting; absent: the defaults.
+      CREATE TABLE user_settings (
+        user_id                  TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        calls_from_non_contacts  TEXT NOT NULL DEFAULT 'ring' CHECK (calls_from_non_contacts IN ('ring', 'request'))
+      );
+
+      -- Contacts were one way before: whoever added someone keeps them, and the one who was
+      -- added (and did not add back) now has a request to accept or decline.
+      INSERT OR IGNORE INTO contact_requests (from_id, to_id, created_at)
+        SELECT k.user_id, k.contact_id, k.created_at FROM contacts k
+        WHERE NOT EXISTS (SELECT 1 FROM contacts r WHERE r.user_id = k.contact_id AND r.contact_id = k.user_id);
+    `,
+  },
 ];

@@ -114,4 +114,11 @@ export class MemoryDirectory implements ConversationDirectory {
   async saveCallRecord(record: CallRecord): Promise<void> {
     this.records.push({ conversationId: null, record });
   }
+
+  /** How calls reach a callee, by `${callee} ${caller}`; absent: 'ring'. */
+  readonly policies = new Map<string, 'ring' | 'request' | 'blocked'>();
+
+  async callPolicy(calleeId: UserId, callerId: UserId): Promise<'ring' | 'request' | 'blocked'> {
+    return this.policies.get(`${calleeId} ${callerId}`) ?? 'ring';
+  }
 }

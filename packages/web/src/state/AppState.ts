@@ -7,7 +7,7 @@
 import { Call, ClientError, RoundtableClient, type Room, type SessionResult } from '@roundtable/client';
 import type { CallId, ChatMessage, ContactInfo, ConversationId, ConversationInfo, EndReason, RecordingId, RecordingInfo, RoomName, ServerNotification, UserId, UserInfo } from '@roundtable/protocol';
 import { MAX_CALL_PARTICIPANTS } from '@roundtable/protocol';
-import { markRaw, reactive, type Raw } from 'vue';
+import { markRaw, nextTick, reactive, type Raw } from 'vue';
 import { openLocalMedia } from '../platform/localMedia.js';
 import { TrackedPeerConnection } from '../platform/peerConnections.js';
 import { Ringer } from '../platform/ringer.js';
@@ -28,6 +28,8 @@ export interface IncomingCall {
   audioOnly: boolean;
   conversationId: ConversationId | null;
   group: boolean;
+  /** A call request from a non-contact (the user's setting): shown without ringing. */
+  request: boolean;
 }
 
 export interface CallNotice {
@@ -88,6 +90,12 @@ export class AppState {
     health: null as Raw<CallHealth> | null,
     /** A call or room this tab was in before a reload, that the user may take up again. */
     rejoin: null as StoredCall | null,
+    /** Calls that came while another was already shown in the incoming call dialog: shown next. */
+    queued: [] as IncomingCall[],
+    requestsIn: [] as UserId[],
+    requestsOut: [] as UserId[],
+    blocked: [] as UserId[],
+    callsFromNonContacts: 'ring' as 'ring' | 'request',
   });
   readonly notifier = new Notifier();
   private client: RoundtableClient | null = null;
@@ -121,7 +129,7 @@ export class AppState {
     if (client) void client.logout().catch(() => client.close());
     this.client = null;
     forgetCall();
-    Object.assign(this.state, { auth: 'signedOut', me: null, contacts: [], conversations: [], messages: {}, unread: {}, selected: null, incoming: null, recordings: [], online: {}, rejoin: null, reconnecting: false });
+    Object.assign(this.state, { auth: 'signedOut', me: null, contacts: [], conversations: [], messages: {}, unread: {}, selected: null, incoming: null, recordings: [], online: {}, rejoin: null, reconnecting: false, queued: [], requestsIn: [], requestsOut: [], blocked: [] });
   }
 
   private async openSession(signIn: (client: RoundtableClient) => Promise<SessionResult>, resuming = false): Promise<void> {
@@ -207,6 +215,7 @@ export class AppState {
     this.state.conversations = conversations;
     await this.watchPresence();
     await this.loadUsers(conversations.flatMap((c) => c.memberIds));
+    await this.loadContactRequests();
   }
 
   /** Asks the server to tell this socket when a contact comes online or goes. */
@@ -229,10 +238,55 @@ export class AppState {
     }
   }
 
+  /** Asks `userId` to become a contact; they are listed once they accept (at once when they had asked first). */
   async addContact(userId: UserId): Promise<void> {
-    await this.requireClient().signaling.request('contacts.add', { userId });
+    const status = await this.requireClient().im.addContact(userId);
+    if (status === 'contacts') this.becameContacts(userId);
+    else if (!this.state.requestsOut.includes(userId)) this.state.requestsOut.push(userId);
+  }
+
+  async acceptContact(userId: UserId): Promise<void> {
+    await this.requireClient().im.acceptContact(userId).catch((error: unknown) => (this.state.error = messageOf(error)));
+    this.becameContacts(userId);
+  }
+
+  async declineContact(userId: UserId): Promise<void> {
+    await this.requireClient().im.declineContact(userId).catch((error: unknown) => (this.state.error = messageOf(error)));
+    this.state.requestsIn = this.state.requestsIn.filter((u) => u !== userId);
+  }
+
+  /** Blocks `userId`: their calls, messages and contact requests no longer reach this user. */
+  async block(userId: UserId): Promise<void> {
+    await this.requireClient().im.block(userId);
+    if (!this.state.blocked.includes(userId)) this.state.blocked.push(userId);
+    this.state.requestsIn = this.state.requestsIn.filter((u) => u !== userId);
+  }
+
+  async unblock(userId: UserId): Promise<void> {
+    await this.requireClient().im.unblock(userId);
+    this.state.blocked = this.state.blocked.filter((u) => u !== userId);
+  }
+
+  /** Whether calls from non-contacts ring ('ring') or come as requests ('request'). */
+  async setCallsFromNonContacts(value: 'ring' | 'request'): Promise<void> {
+    this.state.callsFromNonContacts = (await this.requireClient().im.updateSettings({ callsFromNonContacts: value })).callsFromNonContacts;
+  }
+
+  private async loadContactRequests(): Promise<void> {
+    const im = this.requireClient().im;
+    const [requests, blocked, settings] = await Promise.all([im.contactRequests(), im.blocked(), im.settings()]);
+    this.rememberUsers([...requests.incoming, ...requests.outgoing, ...blocked]);
+    this.state.requestsIn = requests.incoming.map((u) => u.id);
+    this.state.requestsOut = requests.outgoing.map((u) => u.id);
+    this.state.blocked = blocked.map((u) => u.id);
+    this.state.callsFromNonContacts = settings.callsFromNonContacts;
+  }
+
+  private becameContacts(userId: UserId): void {
     if (!this.state.contacts.includes(userId)) this.state.contacts.push(userId);
-    await this.watchPresence().catch((error: unknown) => (this.state.error = messageOf(error)));
+    this.state.requestsIn = this.state.requestsIn.filter((u) => u !== userId);
+    this.state.requestsOut = this.state.requestsOut.filter((u) => u !== userId);
+    void this.watchPresence().catch((error: unknown) => (this.state.error = messageOf(error)));
   }
 
   /** Opens (making it on first use) the 1:1 conversation with `userId`. */
@@ -322,11 +376,24 @@ export class AppState {
     }
   }
 
+  /**
+   * Answers the call in the incoming call dialog. While in another call (call waiting)
+   * this switches: the current call or room is left first.
+   */
   async acceptIncoming(audioOnly?: boolean): Promise<void> {
     const incoming = this.state.incoming;
     if (!incoming) return;
     this.ringer.stop();
-    this.state.incoming = null;
+    this.showNextIncoming();
+    const current = this.state.call;
+    // A room is not a call for the server: leave it here. A call is left by the server (accept with switch).
+    if (current?.kind === 'room') await current.hangUp().catch(() => undefined);
+    const switching = current !== null && current.kind !== 'room';
+    if (switching) {
+      // The call screen is made for one session: let it go before the new call's comes.
+      this.state.call = null;
+      await nextTick();
+    }
     const voice = audioOnly ?? incoming.audioOnly;
     const localStream = await this.openMedia(voice);
     if (!localStream) {
@@ -335,7 +402,7 @@ export class AppState {
     }
     const session = this.beginSession({ session: incoming.call, kind: incoming.group ? 'group' : 'direct', conversationId: incoming.conversationId, initiator: false, localStream });
     try {
-      await incoming.call.accept({ localMedia: localStream, audioOnly: voice });
+      await incoming.call.accept({ localMedia: localStream, audioOnly: voice, switch: switching });
       session.accepted();
     } catch (error) {
       this.state.error = messageOf(error);
@@ -343,12 +410,13 @@ export class AppState {
     }
   }
 
+  /** Declines the call in the incoming call dialog; a call waiting while in another call is declined as busy. */
   async declineIncoming(): Promise<void> {
     const incoming = this.state.incoming;
     if (!incoming) return;
     this.ringer.stop();
-    this.state.incoming = null;
-    await incoming.call.decline().catch((error: unknown) => (this.state.error = messageOf(error)));
+    this.showNextIncoming();
+    await incoming.call.decline(this.state.call ? 'busy' : 'hangup').catch((error: unknown) => (this.state.error = messageOf(error)));
   }
 
   async hangUp(): Promise<void> {
@@ -450,7 +518,7 @@ export class AppState {
       auth: this.state.auth,
       me: this.state.me?.id ?? null,
       selected: this.state.selected,
-      incoming: this.state.incoming ? { callId: this.state.incoming.call.id, from: this.state.incoming.from } : null,
+      incoming: this.state.incoming ? { callId: this.state.incoming.call.id, from: this.state.incoming.from, waiting: this.state.call !== null, request: this.state.incoming.request } : null,
       call: call
         ? {
             id: call.id,
@@ -519,6 +587,8 @@ export class AppState {
       forgetCall();
     }
     this.ringer.stop();
+    // A call that waited while this one went on rings now.
+    if (this.state.incoming && !this.state.incoming.request && !this.state.call) this.ringer.start('incoming');
     if (session.droppedPeer) {
       this.state.notice = { reason, declined: false, dropped: session.droppedPeer };
       return;
@@ -571,19 +641,32 @@ export class AppState {
   }
 
   private onIncoming(call: Raw<Call>): void {
-    const incoming: IncomingCall = { call, from: call.initiator, audioOnly: call.audioOnly, conversationId: call.conversationId, group: call.group };
-    this.state.incoming = incoming;
+    const incoming: IncomingCall = { call, from: call.initiator, audioOnly: call.audioOnly, conversationId: call.conversationId, group: call.group, request: call.request };
     void this.loadUsers([call.initiator]).then(() => {
       if (this.state.incoming?.call !== call || !Notifier.away()) return;
       const name = displayName(this.user(call.initiator), '…');
       this.notifier.show(t(call.audioOnly ? 'incomingVoice' : 'incomingVideo', { name }), '', `call:${call.id}`);
     });
-    this.ringer.start('incoming');
     call.on('ended', () => {
+      this.state.queued = this.state.queued.filter((q) => q.call !== call);
       if (this.state.incoming?.call !== call) return;
-      this.state.incoming = null;
       this.ringer.stop();
+      this.showNextIncoming();
     });
+    if (this.state.incoming) this.state.queued.push(incoming);
+    else this.showIncoming(incoming);
+  }
+
+  /** Shows a call in the dialog; it rings unless it is a request or the user is in a call (then it shows as waiting). */
+  private showIncoming(incoming: IncomingCall): void {
+    this.state.incoming = incoming;
+    if (!incoming.request && !this.state.call) this.ringer.start('incoming');
+  }
+
+  private showNextIncoming(): void {
+    const next = this.state.queued.shift();
+    this.state.incoming = null;
+    if (next) this.showIncoming(next);
   }
 
   private onNotification(n: ServerNotification): void {
@@ -597,6 +680,14 @@ export class AppState {
         break;
       case 'presence':
         this.state.online[n.userId] = n.online;
+        break;
+      case 'contact.request':
+        this.rememberUsers([n.from]);
+        if (!this.state.requestsIn.includes(n.from.id)) this.state.requestsIn.push(n.from.id);
+        break;
+      case 'contact.accepted':
+        this.rememberUsers([n.user]);
+        this.becameContacts(n.user.id);
         break;
       case 'session.ended':
         this.state.error = t('err_sessionEnded', { reason: t(`reason_${n.reason}`) });
