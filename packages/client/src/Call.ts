@@ -327,8 +327,9 @@ export class Call extends MediaSession<CallEvents> {
     if (this.ended) return;
     this.closeMedia();
     this.machine.end(reason);
-    this.emit('ended', { reason, ...(dropped ? { dropped } : {}) });
+    // The client forgets the call before its listeners hear of it: one may start or answer another at once.
     this.ctx.onEnded(this);
+    this.emit('ended', { reason, ...(dropped ? { dropped } : {}) });
   }
 
   private createMedia(): CallMedia {
