@@ -48,6 +48,12 @@ export interface RecorderEndpointOptions {
 export interface RecorderEndpointEvents extends MediaElementEvents {
   /** Media is being written. */
   recording: [];
+  /**
+   * The first media of the file (or of a new segment after a process restart) went to
+   * the recorder process, at `at` (performance clock, ms): the file's timeline starts
+   * here, at a video keyframe when the profile has video.
+   */
+  writing: [at: number];
   paused: [];
   /** The file is complete (finalised, segments joined; uploaded, or its upload failed) after stop(). */
   stopped: [];
@@ -81,6 +87,8 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
   private readonly outbound = new Map<MediaKind, OutboundStream>();
   /** True while the current process is up and takes media. */
   private ready = false;
+  /** The current process has been sent media (the `writing` event was emitted). */
+  private written = false;
   private segments: string[] = [];
   private finishing: Promise<void> = Promise.resolve();
 
@@ -170,8 +178,16 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
     this.lastIn[stream.kind] = now;
     const out = this.outbound.get(stream.kind);
     if (!out) return;
+    // The file starts at the first decodable picture: with video in the profile, audio
+    // waits for the first video keyframe (the video stream drops until it comes).
+    if (stream.kind === 'audio' && this.spec.kinds.includes('video') && (this.outbound.get('video')?.stats.packets ?? 0) === 0) return;
+    const before = out.stats.packets;
     out.forward(stream, packet, now);
     this.lastOut[stream.kind] = now;
+    if (!this.written && out.stats.packets > before) {
+      this.written = true;
+      this.emit('writing', now);
+    }
   }
 
   /** Called by a source that reached its end (PlayerEndpoint). */
@@ -254,6 +270,7 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
       this.outbound.set(kind, new OutboundStream(kind, randomBytes(4).readUInt32BE(0) || 1, [codec], transport, () => []));
     }
     this.ready = true;
+    this.written = false;
     this.requestKeyframe('video');
   }
 

@@ -56,6 +56,9 @@ export function recorderPipeline(spec: ProfileSpec, ports: Partial<Record<MediaK
       'udpsrc',
       'address=127.0.0.1',
       `port=${String(ports[kind])}`,
+      // Room for seconds of media while a busy machine leaves the process unscheduled
+      // (the kernel caps it at net.core.rmem_max).
+      'buffer-size=4194304',
       `caps=application/x-rtp,media=${kind},encoding-name=${encoding},clock-rate=${String(codec.clockRate)},payload=${String(codec.payloadType)}`,
       '!',
       'rtpjitterbuffer',
