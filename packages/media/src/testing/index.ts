@@ -17,3 +17,5 @@ export {
   type StillClipOptions,
 } from './faceClip.js';
 export { selfSignedCert, type TestCertificate } from './selfSignedCert.js';
+export { CpuHog, type CpuHogOptions } from './CpuHog.js';
+export { openingPicture, packetTimes, type OpeningPicture } from './recordingChecks.js';
