@@ -23,7 +23,7 @@ afterEach(() => hog?.stop());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A werift peer sending a coloured picture and a tone into `composite` (as the product's recording does with each uplink). */
-async function member(pipeline: MediaPipeline, composite: Composite, frequency: number, color: 'red' | 'blue', port: number): Promise<void> {
+async function member(pipeline: MediaPipeline, composite: Composite, frequency: number, color: 'red' | 'blue' | 'green', port: number): Promise<void> {
   const pc = h.peer();
   const peer = h.track(new McuTestPeer({ frequency, video: { port, color } }));
   peer.attach(pc);
@@ -37,7 +37,7 @@ async function member(pipeline: MediaPipeline, composite: Composite, frequency: 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!tools)('recording on a busy machine', () => {
-  it('a Composite recorded while CPU hogs run and the event loop stalls: the file starts with picture and is as long as the media sent', async () => {
+  it('a Composite recorded while CPU hogs run and the event loop stalls, someone joining midway: the file starts with picture, never goes black, and is as long as the media sent', async () => {
     const pipeline = h.pipeline();
     const composite = pipeline.createComposite();
     await member(pipeline, composite, 440, 'red', 64840);
@@ -52,7 +52,10 @@ describe.skipIf(!tools)('recording on a busy machine', () => {
     composite.createHubPort().connect(recorder);
     await recorder.record();
     await until(() => writingAt !== undefined, 30_000);
-    await sleep(6000);
+    await sleep(2000);
+    // Someone joins: the grid's new layout takes over only with every picture in it.
+    await member(pipeline, composite, 990, 'green', 64844);
+    await sleep(4000);
     const stopAt = performance.now();
     await recorder.stopAndWait();
     hog.stop();
@@ -71,10 +74,11 @@ describe.skipIf(!tools)('recording on a busy machine', () => {
     const [a, v] = [await packetTimes(path, 'a'), await packetTimes(path, 'v')];
     expect(Math.abs(a.last - v.last), JSON.stringify({ a, v })).toBeLessThan(0.4);
     expect(Math.abs(a.first - v.first), JSON.stringify({ a, v })).toBeLessThan(0.2);
-    // Picture from the first frame: no black opening.
+    // Picture from the first frame: no black opening, and no black grid when the layout changed.
     const opening = await openingPicture(path, 1);
     expect(opening.frames).toBeGreaterThan(3);
     expect(opening.black).toEqual([]);
+    expect((await openingPicture(path, 60)).black).toEqual([]);
     expect(Math.min(...opening.luma), JSON.stringify(opening)).toBeGreaterThan(24);
   });
 });

@@ -61,8 +61,12 @@ export function recorderPipeline(spec: ProfileSpec, ports: Partial<Record<MediaK
       'buffer-size=4194304',
       `caps=application/x-rtp,media=${kind},encoding-name=${encoding},clock-rate=${String(codec.clockRate)},payload=${String(codec.payloadType)}`,
       '!',
+      // The file's timeline is the media's own (RTP timestamps), not when packets happened
+      // to arrive: a busy engine forwards in bursts, and fitting those to the arrival
+      // clock (the default 'slave' mode) squeezed or stretched the file by seconds.
       'rtpjitterbuffer',
       'latency=300',
+      'mode=none',
       '!',
       ...chain.flatMap((element) => [element, '!']),
       'queue',
