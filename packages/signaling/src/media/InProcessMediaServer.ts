@@ -5,6 +5,28 @@ import { SignalingError } from '../net/Handlers.js';
 import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
+/**
+ * How long starting a recording waits for its file to begin (the media to reach the
+ * recorder); after that it counts as started anyway (nobody sends video yet, say).
+ */
+const FIRST_WRITE_WAIT_MS = 10_000;
+
+/** Resolves when `recorder` writes its first media, or after `ms`. */
+function firstWrite(recorder: RecorderEndpoint, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      offWriting();
+      offStopped();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    const offWriting = recorder.subscribe('writing', done);
+    const offStopped = recorder.subscribe('stopped', done);
+  });
+}
+
 /** The embedded default: rooms are pipelines of this process's media engine. */
 export class InProcessMediaServer implements MediaServer {
   readonly kind = 'in-process';
@@ -128,8 +150,12 @@ class InProcessRoom implements MediaRoom {
       rec.failed = error.message;
     });
     for (const participant of this.links.participants()) this.addToRecording(participant, this.links.linkFor(participant, participant));
+    // The recording starts when its file does: at the grid's first picture (with every
+    // tile's keyframe in it), so what people are told matches what is written.
+    const writing = firstWrite(recorder, FIRST_WRITE_WAIT_MS);
     try {
       await recorder.record();
+      await writing;
     } catch (error) {
       this.rec = undefined;
       recorder.close();
