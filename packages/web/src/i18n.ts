@@ -122,6 +122,10 @@ const en = {
   refresh: 'Refresh',
   mixedAudio: 'Mixed audio (saves bandwidth)',
   mixedAudioHint: 'The server mixes everyone’s voice into one stream for you; video stays per person.',
+  playRecording: 'Play',
+  closePlayer: 'Close player',
+  recordingLength: 'length {length}',
+  recordingPlayer: 'Recording player',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -244,6 +248,10 @@ const zh: Table = {
   refresh: '刷新',
   mixedAudio: '混合音频（节省带宽）',
   mixedAudioHint: '服务器把所有人的声音混成一路发给你；视频仍按人分开。',
+  playRecording: '播放',
+  closePlayer: '关闭播放器',
+  recordingLength: '时长 {length}',
+  recordingPlayer: '录制播放器',
 };
 
 export type Locale = 'en' | 'zh';
