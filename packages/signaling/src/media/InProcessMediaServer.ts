@@ -151,8 +151,11 @@ class InProcessRoom implements MediaRoom {
     });
     for (const participant of this.links.participants()) this.addToRecording(participant, this.links.linkFor(participant, participant));
     // The recording starts when its file does: at the grid's first picture (with every
-    // tile's keyframe in it), so what people are told matches what is written.
-    const writing = firstWrite(recorder, FIRST_WRITE_WAIT_MS);
+    // tile's keyframe in it), so what people are told matches what is written. Nobody
+    // sending yet: nothing to wait for.
+    const kind = video ? 'video' : 'audio';
+    const sending = this.links.participants().some((p) => this.links.linkFor(p, p).isMediaFlowingIn(kind));
+    const writing = sending ? firstWrite(recorder, FIRST_WRITE_WAIT_MS) : Promise.resolve();
     try {
       await recorder.record();
       await writing;
