@@ -35,6 +35,15 @@ export interface RecorderEndpointOptions {
   uploadIdleTimeoutMs?: number;
   /** Container and kinds. Default 'WEBM' (VP8 + Opus). */
   mediaProfile?: MediaProfile | string;
+  /**
+   * With video in the profile, audio waits for the first video keyframe, so the file (and
+   * each segment) opens on a picture with audio and video together; and the file's
+   * timeline is the streams' RTP timestamps (not arrival times, which a busy engine
+   * bunches), which needs the streams to start together. Default false (as Kurento:
+   * audio from the start, video from its first keyframe, arrival-time timeline); the
+   * product's call and room recordings set it.
+   */
+  startWithPicture?: boolean;
   /** Stop when the source reaches its end (a PlayerEndpoint's EndOfStream). Default false. */
   stopOnEndOfStream?: boolean;
   /** gst-launch-1.0 binary. Default 'gst-launch-1.0' from PATH. */
@@ -51,7 +60,7 @@ export interface RecorderEndpointEvents extends MediaElementEvents {
   /**
    * The first media of the file (or of a new segment after a process restart) went to
    * the recorder process, at `at` (performance clock, ms): the file's timeline starts
-   * here, at a video keyframe when the profile has video.
+   * here (with startWithPicture, at a video keyframe).
    */
   writing: [at: number];
   paused: [];
@@ -178,9 +187,8 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
     this.lastIn[stream.kind] = now;
     const out = this.outbound.get(stream.kind);
     if (!out) return;
-    // The file starts at the first decodable picture: with video in the profile, audio
-    // waits for the first video keyframe (the video stream drops until it comes).
-    if (stream.kind === 'audio' && this.spec.kinds.includes('video') && (this.outbound.get('video')?.stats.packets ?? 0) === 0) return;
+    // startWithPicture: audio waits for the first video keyframe (the video stream drops until it comes).
+    if (stream.kind === 'audio' && this.options.startWithPicture && this.spec.kinds.includes('video') && (this.outbound.get('video')?.stats.packets ?? 0) === 0) return;
     const before = out.stats.packets;
     out.forward(stream, packet, now);
     this.lastOut[stream.kind] = now;
@@ -218,7 +226,7 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
         if (run > 1) this.renewPorts();
         const path = segmentPath(this.path, run);
         this.segments.push(path);
-        return recorderPipeline(this.spec, this.ports, path);
+        return recorderPipeline(this.spec, this.ports, path, { rtpTimeline: this.options.startWithPicture ?? false });
       },
     });
     this.process = proc;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
 import type { Composite } from '../mcu/Composite.js';
@@ -45,8 +46,12 @@ describe.skipIf(!tools)('recording on a busy machine', () => {
     // The machine gets busy: a busy loop per core beside us, and our own event loop
     // blocked 250 ms a second (the audio mix's 20 ms clock falls 12 frames behind).
     hog = new CpuHog({ stallMs: 250, everyMs: 1000 });
+    // How late this process's event loop runs: it notes the two instants the file is measured against.
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
     const path = join(dir, 'grid.webm');
-    const recorder = pipeline.createRecorderEndpoint({ uri: pathToFileURL(path).href });
+    // As the product records calls and rooms.
+    const recorder = pipeline.createRecorderEndpoint({ uri: pathToFileURL(path).href, startWithPicture: true });
     let writingAt: number | undefined;
     recorder.on('writing', (at) => (writingAt ??= at));
     composite.createHubPort().connect(recorder);
@@ -59,20 +64,24 @@ describe.skipIf(!tools)('recording on a busy machine', () => {
     const stopAt = performance.now();
     await recorder.stopAndWait();
     hog.stop();
+    lag.disable();
+    const maxLag = lag.max / 1e9;
     const sent = (stopAt - writingAt!) / 1000;
     const skipped = composite.getStats().audio.skippedFrames;
 
     const info = await probeMedia(path);
     expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
     // As long as the media sent to it. The error allowed: a frame of the grid (67 ms) at
-    // each end, the video keyframe the file starts on (the first packet sent may precede
-    // it by a frame or two) and the event loop's own lateness in noting the two instants
-    // (up to a 250 ms stall each): 0.6 s. Before the fix the audio mix lost every stall
-    // from its clock.
-    expect(Math.abs(info.duration! - sent), `file ${info.duration} s, media sent ${sent.toFixed(2)} s, audio frames skipped ${skipped}`).toBeLessThan(0.6);
-    // Audio covers the file too (its clock kept wall time through the stalls).
+    // each end and the keyframe the file starts on (0.3 s together), and the event loop's
+    // lateness in noting each of the two instants (measured: at least the 250 ms stalls,
+    // more when the machine is loaded beyond our hogs). Before the fixes the audio mix
+    // lost every stall from its clock and the recorder squeezed or stretched bursts.
+    const tolerance = 0.3 + 2 * maxLag;
+    expect(Math.abs(info.duration! - sent), `file ${info.duration} s, media sent ${sent.toFixed(2)} s, event loop up to ${maxLag.toFixed(2)} s late, audio frames skipped ${skipped}`).toBeLessThan(tolerance);
+    // Audio covers the file too (its clock kept wall time through the stalls); the grid's
+    // video trails the audio mix by its own latency (INPUT_LATENCY_MS + MIX_LATENCY_MS = 0.4 s).
     const [a, v] = [await packetTimes(path, 'a'), await packetTimes(path, 'v')];
-    expect(Math.abs(a.last - v.last), JSON.stringify({ a, v })).toBeLessThan(0.4);
+    expect(Math.abs(a.last - v.last), JSON.stringify({ a, v, maxLag })).toBeLessThan(0.4 + 0.4);
     expect(Math.abs(a.first - v.first), JSON.stringify({ a, v })).toBeLessThan(0.2);
     // Picture from the first frame: no black opening, and no black grid when the layout changed.
     const opening = await openingPicture(path, 1);

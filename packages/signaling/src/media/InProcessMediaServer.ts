@@ -137,7 +137,7 @@ class InProcessRoom implements MediaRoom {
     const composite = this.pipeline.createComposite(video ? {} : { video: false });
     let recorder: RecorderEndpoint;
     try {
-      recorder = this.pipeline.createRecorderEndpoint({ uri: pathToFileURL(options.path).href, mediaProfile: video ? 'WEBM' : 'WEBM_AUDIO_ONLY' });
+      recorder = this.pipeline.createRecorderEndpoint({ uri: pathToFileURL(options.path).href, mediaProfile: video ? 'WEBM' : 'WEBM_AUDIO_ONLY', startWithPicture: true });
     } catch (error) {
       composite.close();
       throw new SignalingError('MEDIA_ERROR', error instanceof Error ? error.message : String(error));
