@@ -101,11 +101,12 @@ const PLI_SENDER_SSRC = 0x52544d43;
 /**
  * Media time (90 kHz) from a tile's keyframe entering the child to its picture in the
  * grid: the grid's latency (its inputs' jitter buffer and the compositor's wait for late
- * tiles) and 400 ms for decoding and a frame or two of the compositor. Counted in the
+ * tiles) and 800 ms for decoding and a frame or two of the compositor (a child starved
+ * of CPU took more than 400 ms: measured 0.33 s of black with Chromium at load 34). Counted in the
  * child's own output timestamps, so a child slowed down by a busy machine is given the
  * same media time, not less.
  */
-const PICTURE_DELAY_TICKS = 90 * (INPUT_LATENCY_MS + MIX_LATENCY_MS + 400);
+const PICTURE_DELAY_TICKS = 90 * (INPUT_LATENCY_MS + MIX_LATENCY_MS + 800);
 
 const randomSsrc = (): number => (Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
 
