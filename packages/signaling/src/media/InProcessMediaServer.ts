@@ -11,17 +11,28 @@ import { RoomLinks } from './RoomLinks.js';
  */
 const FIRST_WRITE_WAIT_MS = 10_000;
 
-/** Resolves when `recorder` writes its first media, or after `ms`. */
-function firstWrite(recorder: RecorderEndpoint, ms: number): Promise<void> {
+/** How long starting a recording waits before it checks that anyone sends media at all. */
+const NOBODY_SENDS_AFTER_MS = 5000;
+
+/**
+ * Resolves when `recorder` writes its first media, after `ms`, or after
+ * NOBODY_SENDS_AFTER_MS when `sending()` says no media comes in.
+ */
+function firstWrite(recorder: RecorderEndpoint, ms: number, sending: () => boolean): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
+      clearTimeout(check);
       offWriting();
       offStopped();
       resolve();
     };
     const timer = setTimeout(done, ms);
     timer.unref();
+    const check = setTimeout(() => {
+      if (!sending()) done();
+    }, NOBODY_SENDS_AFTER_MS);
+    check.unref();
     const offWriting = recorder.subscribe('writing', done);
     const offStopped = recorder.subscribe('stopped', done);
   });
@@ -151,11 +162,11 @@ class InProcessRoom implements MediaRoom {
     });
     for (const participant of this.links.participants()) this.addToRecording(participant, this.links.linkFor(participant, participant));
     // The recording starts when its file does: at the grid's first picture (with every
-    // tile's keyframe in it), so what people are told matches what is written. Nobody
-    // sending yet: nothing to wait for.
+    // tile's keyframe in it), so what people are told matches what is written. When after
+    // a while nobody sends media at all, there is nothing to wait for.
     const kind = video ? 'video' : 'audio';
-    const sending = this.links.participants().some((p) => this.links.linkFor(p, p).isMediaFlowingIn(kind));
-    const writing = sending ? firstWrite(recorder, FIRST_WRITE_WAIT_MS) : Promise.resolve();
+    const sending = (): boolean => this.links.participants().some((p) => this.links.linkFor(p, p).isMediaFlowingIn(kind));
+    const writing = firstWrite(recorder, FIRST_WRITE_WAIT_MS, sending);
     try {
       await recorder.record();
       await writing;
