@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openingPicture } from '@roundtable/media/testing';
 import type { RunningServer } from '../../packages/server/src/index.js';
 import { launchChromium, skipBrowserTests } from './browser.js';
 import { addContactAndOpenChat, appState, callState, MEDIA_TIMEOUT_MS, openConversation, screenshot, signUp, startAppServer, waitForMediaFrom, waitForPhase, type AppUser } from './webApp.js';
@@ -113,6 +114,61 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
     await bob.page.getByTestId('no-recordings').waitFor({ timeout: 10_000 });
     expect((await fetch(href)).status).toBe(404);
   });
+
+  it('a room being recorded shows REC to who joins late; the Recordings page plays the file (which opens with picture) at its own length, and deletes it', async () => {
+    const [ann, ben] = await Promise.all([user('ann'), user('ben')]);
+    const room = `rec${Date.now() % 100000}`;
+    await ann.page.evaluate((name) => (location.hash = `#/room/${name}`), room);
+    await waitForPhase(ann, 'CONNECTED');
+    await ann.page.getByTestId('toggle-record').click();
+    await ann.page.getByTestId('rec-indicator').waitFor({ timeout: 30_000 });
+
+    // Ben comes in while it records: he sees REC without anyone pressing anything.
+    await ben.page.evaluate((name) => (location.hash = `#/room/${name}`), room);
+    await waitForPhase(ben, 'CONNECTED');
+    await ben.page.getByTestId('rec-indicator').waitFor({ timeout: 10_000 });
+    expect((await callState(ben.page)) as unknown as { recording: boolean }).toMatchObject({ recording: true });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await ben.page.getByTestId('toggle-record').click();
+    for (const u of [ann, ben]) await u.page.getByTestId('rec-indicator').waitFor({ state: 'detached', timeout: 30_000 });
+    for (const u of [ann, ben]) await u.page.getByTestId('hang-up').click();
+
+    await ann.page.getByTestId('nav-recordings').click();
+    const item = ann.page.locator('[data-testid="recording-item"][data-status="complete"]');
+    await item.waitFor({ timeout: 15_000 });
+    // The listed length is the file's own (the server probed it).
+    const listed = Number(await item.getAttribute('data-duration'));
+    const href = (await item.getByTestId('recording-download').getAttribute('href')) ?? '';
+    const file = path.join(dir, 'room.webm');
+    writeFileSync(file, Buffer.from(await (await fetch(href)).arrayBuffer()));
+    const probe = await ffprobe(file);
+    expect(listed).toBeCloseTo(Number(probe.format.duration), 2);
+    expect(listed).toBeGreaterThan(1);
+    // It opens with picture: no black first second.
+    const opening = await openingPicture(file, 1);
+    expect(opening.frames).toBeGreaterThan(3);
+    expect(opening.black).toEqual([]);
+
+    // The player plays it in the page.
+    await item.getByTestId('recording-play').click();
+    await ann.page.getByTestId('recording-player').waitFor({ timeout: 10_000 });
+    await ann.page.waitForFunction(
+      () => {
+        const video = document.querySelector<HTMLVideoElement>('[data-testid="recording-player"]');
+        if (video && video.paused && video.readyState >= 2) void video.play().catch(() => undefined);
+        return video !== null && video.currentTime > 0.3 && video.videoWidth > 0;
+      },
+      undefined,
+      { timeout: 30_000 },
+    );
+    await screenshot(ann.page, 'recording-player');
+
+    await item.getByTestId('recording-delete').click();
+    await item.getByTestId('recording-delete-confirm').click();
+    await ann.page.getByTestId('no-recordings').waitFor({ timeout: 10_000 });
+    expect((await fetch(href)).status).toBe(404);
+    // Two people, a room recording and a player: more than the usual minute on a busy machine.
+  }, 120_000);
 
   it('a group call with "mixed audio": one tile per participant, everyone decodes the others’ video and plays one mixed audio track', async () => {
     const [ann, ben, cat] = await Promise.all([user('ann'), user('ben'), user('cat')]);

@@ -186,6 +186,12 @@ export interface RecordingInfo {
   status: 'recording' | 'complete' | 'failed';
   /** Bytes, once complete. */
   size: number | null;
+  /**
+   * Seconds of media in the file, as ffprobe reads it when the recording is finished;
+   * null while recording or when the file could not be read. Shorter than endedAt -
+   * startedAt: the file starts at its first picture and ends with the last media.
+   */
+  duration: number | null;
   mimeType: string;
   /** HTTP path of the file on the signaling server: GET it with `Authorization: Bearer <device token>`. */
   downloadPath: string;

@@ -95,6 +95,9 @@ export class Signaling {
     const rooms = new RoomService(router, options.media, { logger, ...(options.maxRoomsPerUser ? { maxRoomsPerUser: options.maxRoomsPerUser } : {}) });
     const recordingsDir = options.recordingsDir ?? (dbPath === ':memory:' ? join(tmpdir(), `roundtable-recordings-${process.pid}`) : join(dirname(dbPath), 'recordings'));
     const recordings = new RecordingService({ router, calls, rooms, auth, directory: recordingsDir, logger, ...(options.recordingLimits ? { limits: options.recordingLimits } : {}) });
+    // Who joins a call or room being recorded is told so, as the others were.
+    calls.onJoined((callId, user) => recordings.joined({ callId }, user));
+    rooms.onJoined((room, user) => recordings.joined({ room }, user));
     await recordings.recover();
     await recordings.sweep();
     const server = new SignalingServer({

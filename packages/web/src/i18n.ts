@@ -226,6 +226,10 @@ const en = {
   unblock: 'Unblock',
   blockedUsers: 'Blocked',
   callsFromNonContactsRequest: 'Calls from people not in my contacts need my acceptance',
+  playRecording: 'Play',
+  closePlayer: 'Close player',
+  recordingLength: 'length {length}',
+  recordingPlayer: 'Recording player',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -451,6 +455,10 @@ const zh: Table = {
   unblock: '取消屏蔽',
   blockedUsers: '已屏蔽',
   callsFromNonContactsRequest: '非联系人的来电需要我先同意',
+  playRecording: '播放',
+  closePlayer: '关闭播放器',
+  recordingLength: '时长 {length}',
+  recordingPlayer: '录制播放器',
 };
 
 export type Locale = 'en' | 'zh';

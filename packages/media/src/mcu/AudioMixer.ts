@@ -18,12 +18,20 @@ export interface AudioMixerSink<K> {
   wantsMix(member: K): boolean;
   /** One encoded 20 ms frame of the mix for `member`; `samples` advance its RTP clock. */
   sendMix(member: K, opus: Buffer, samples: number): void;
+  /**
+   * The clock ran too late to catch up and skipped `samples` without mixing them: every
+   * mix's RTP clock must jump by as much, so the mixes keep wall time (a recording of
+   * them is as long as the call, with a gap instead of lost time).
+   */
+  skip(samples: number): void;
 }
 
 export interface AudioMixerStats {
   ticks: number;
   /** Clock ticks run late enough that frames were produced back to back to catch up. */
   catchUps: number;
+  /** 20 ms frames skipped (not mixed) because the clock ran more than MAX_CATCH_UP frames late. */
+  skippedFrames: number;
   decodeErrors: number;
   lost: number;
 }
@@ -49,7 +57,7 @@ const MAX_CATCH_UP = 5;
  * waits for anyone.
  */
 export class AudioMixer<K> {
-  readonly stats: AudioMixerStats = { ticks: 0, catchUps: 0, decodeErrors: 0, lost: 0 };
+  readonly stats: AudioMixerStats = { ticks: 0, catchUps: 0, skippedFrames: 0, decodeErrors: 0, lost: 0 };
   private readonly members = new Map<K, Member>();
   private readonly channels: 1 | 2;
   private readonly bitrate: number;
@@ -141,7 +149,12 @@ export class AudioMixer<K> {
     const now = performance.now();
     let behind = Math.floor((now - this.nextTickAt) / FRAME_MS) + 1;
     if (behind > MAX_CATCH_UP) {
-      this.nextTickAt += (behind - 1) * FRAME_MS;
+      // Mixing every missed frame back to back would make an overloaded process later
+      // still: skip them, but move the mixes' clocks on, so no time is lost from them.
+      const skipped = behind - 1;
+      this.nextTickAt += skipped * FRAME_MS;
+      this.stats.skippedFrames += skipped;
+      this.sink.skip(skipped * FRAME_SAMPLES);
       behind = 1;
     }
     if (behind > 1) this.stats.catchUps++;

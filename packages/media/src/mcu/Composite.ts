@@ -56,6 +56,9 @@ export class Composite extends Hub {
       {
         wantsMix: (port) => !port.closed && port.getSinkConnections('audio').length > 0,
         sendMix: (port, opus, samples) => this.sendMix(port, opus, samples),
+        skip: (samples) => {
+          for (const state of this.audio.values()) state.ts = (state.ts + samples) >>> 0;
+        },
       },
       options.audio,
     );

@@ -7,7 +7,7 @@ import { InboundStream } from '../rtp/InboundStream.js';
 import { isVp8Keyframe } from '../rtp/keyframe.js';
 import { StreamRewriter } from '../rtp/StreamRewriter.js';
 import { spawnOwnedChild, stopChild } from './ChildProcesses.js';
-import { compositorPipeline } from './gstPipeline.js';
+import { compositorPipeline, INPUT_LATENCY_MS, MIX_LATENCY_MS } from './gstPipeline.js';
 import { gridLayout, MAX_TILES } from './gridLayout.js';
 
 export interface VideoCompositorOptions {
@@ -30,6 +30,13 @@ export interface VideoCompositorOptions {
   relayoutDelayMs?: number;
   /** A child that sends nothing this long after its start is killed and started again, ms. Default 10000. */
   startTimeoutMs?: number;
+  /**
+   * How long a new child's grid is held back (not sent) while some tile has not shown a
+   * picture yet, ms after its first output. A grid goes out once every tile's keyframe has
+   * reached the child and been decoded, or after this time (an input that sends no
+   * keyframe must not hold the grid for ever). Default 3000.
+   */
+  pictureTimeoutMs?: number;
 }
 
 export interface VideoCompositorSink<K> {
@@ -51,13 +58,16 @@ export interface VideoCompositorStats {
   /** Input packets not sent to the child (not VP8, waiting for a keyframe, not in the layout). */
   inputDropped: number;
   outputPackets: number;
+  /** Output packets held back: the child's grid had no picture in some tile yet. */
+  outputHeld: number;
+  /** Grids that went out after pictureTimeoutMs with a tile still waiting for its keyframe. */
+  pictureTimeouts: number;
 }
 
 interface Member {
   rewriter: StreamRewriter<InboundStream>;
   /** Fixed SSRC of this member's leg to the child, whatever source feeds it. */
   ssrc: number;
-  awaitingKeyframe: boolean;
 }
 
 interface Generation {
@@ -69,6 +79,16 @@ interface Generation {
   stream: InboundStream;
   /** The child sends output, so its inputs are bound: forward to it from now on. */
   ready: boolean;
+  /** Tiles whose keyframe went to this child (their decoder has started). */
+  keyframed: Set<unknown>;
+  /** RTP timestamp of the child's newest output packet. */
+  lastTs: number;
+  /** Output RTP timestamp at which the last tile's keyframe went in (picture follows the child's latency later). */
+  allKeyframedTs: number | undefined;
+  /** Wall time of the child's first output (performance clock, ms). */
+  readyAt: number;
+  /** Every tile shows a picture (or pictureTimeoutMs passed): its grid may go out. */
+  picture: boolean;
   stopping: boolean;
   stderr: string[];
 }
@@ -78,6 +98,15 @@ const VP8: CodecInfo = { mimeType: 'video/VP8', payloadType: PAYLOAD_TYPE, clock
 const MAX_BACKOFF_MS = 5000;
 /** SSRC our PLIs to the child come from (any value the child does not use). */
 const PLI_SENDER_SSRC = 0x52544d43;
+/**
+ * Media time (90 kHz) from a tile's keyframe entering the child to its picture in the
+ * grid: the grid's latency (its inputs' jitter buffer and the compositor's wait for late
+ * tiles) and 800 ms for decoding and a frame or two of the compositor (a child starved
+ * of CPU took more than 400 ms: measured 0.33 s of black with Chromium at load 34). Counted in the
+ * child's own output timestamps, so a child slowed down by a busy machine is given the
+ * same media time, not less.
+ */
+const PICTURE_DELAY_TICKS = 90 * (INPUT_LATENCY_MS + MIX_LATENCY_MS + 800);
 
 const randomSsrc = (): number => (Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
 
@@ -92,7 +121,7 @@ const randomSsrc = (): number => (Math.floor(Math.random() * 0xfffffffe) + 1) >>
  * supervised: restarted after a crash with a growing delay, killed with the compositor.
  */
 export class VideoCompositor<K> {
-  readonly stats: VideoCompositorStats = { starts: 0, crashes: 0, keyframeRequests: 0, inputDropped: 0, outputPackets: 0 };
+  readonly stats: VideoCompositorStats = { starts: 0, crashes: 0, keyframeRequests: 0, inputDropped: 0, outputPackets: 0, outputHeld: 0, pictureTimeouts: 0 };
   private readonly width: number;
   private readonly height: number;
   private readonly frameRate: number;
@@ -101,6 +130,7 @@ export class VideoCompositor<K> {
   private readonly gstLaunch: string;
   private readonly relayoutDelayMs: number;
   private readonly startTimeoutMs: number;
+  private readonly pictureTimeoutMs: number;
   private readonly members = new Map<K, Member>();
   /** The child whose grid goes out now. */
   private generation: Generation | undefined;
@@ -126,6 +156,7 @@ export class VideoCompositor<K> {
     this.gstLaunch = options.gstLaunch ?? 'gst-launch-1.0';
     this.relayoutDelayMs = options.relayoutDelayMs ?? 250;
     this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
+    this.pictureTimeoutMs = options.pictureTimeoutMs ?? 3000;
   }
 
   /** Pid of the running child, if any. */
@@ -138,7 +169,12 @@ export class VideoCompositor<K> {
     return (this.generation?.tiles ?? []) as K[];
   }
 
-  /** One video packet from `member`. The first one puts the member in the grid. */
+  /**
+   * One video packet from `member`. The first one puts the member in the grid. It goes
+   * to the running child and to a child starting with a new layout, each from the
+   * member's next keyframe on (asked for), so the new grid has its pictures before it
+   * takes over.
+   */
   push(member: K, stream: InboundStream, packet: RtpPacket, now: number): void {
     if (this.closed) return;
     if (stream.codec.mimeType.toLowerCase() !== 'video/vp8') {
@@ -147,30 +183,39 @@ export class VideoCompositor<K> {
     }
     let m = this.members.get(member);
     if (!m) {
-      m = { rewriter: new StreamRewriter<InboundStream>(), ssrc: randomSsrc(), awaitingKeyframe: true };
+      m = { rewriter: new StreamRewriter<InboundStream>(), ssrc: randomSsrc() };
       this.members.set(member, m);
       this.scheduleRelayout();
     }
-    const gen = this.generation;
-    const tile = gen?.ready ? gen.tiles.indexOf(member) : -1;
-    if (!gen || tile < 0 || !this.socket) {
+    const targets: Array<{ gen: Generation; tile: number }> = [];
+    for (const gen of [this.generation, this.pending]) {
+      const tile = gen?.ready ? gen.tiles.indexOf(member) : -1;
+      if (gen && tile >= 0) targets.push({ gen, tile });
+    }
+    if (targets.length === 0 || !this.socket) {
       this.stats.inputDropped++;
       return;
     }
-    if (m.rewriter.stream !== stream) m.awaitingKeyframe = true;
-    if (m.awaitingKeyframe) {
-      if (!isVp8Keyframe(packet.payload)) {
-        this.stats.inputDropped++;
-        this.sink.requestInputKeyframe(member);
-        return;
-      }
-      m.awaitingKeyframe = false;
+    // A new source of this member: every child's decoder needs its keyframe first.
+    if (m.rewriter.stream !== stream) for (const { gen } of targets) gen.keyframed.delete(member);
+    const keyframe = isVp8Keyframe(packet.payload);
+    const open = targets.filter(({ gen }) => gen.keyframed.has(member) || keyframe);
+    if (open.length < targets.length) this.sink.requestInputKeyframe(member);
+    if (open.length === 0) {
+      this.stats.inputDropped++;
+      return;
     }
     const h = packet.header;
     const out = m.rewriter.rewrite(stream, h.sequenceNumber, h.timestamp, 90000, now);
     if (!out) return;
-    const header = new RtpHeader({ payloadType: PAYLOAD_TYPE, sequenceNumber: out.seq, timestamp: out.ts, ssrc: m.ssrc, marker: h.marker });
-    this.socket.send(new RtpPacket(header, packet.payload).serialize(), gen.firstPort + 1 + tile, '127.0.0.1');
+    const data = new RtpPacket(new RtpHeader({ payloadType: PAYLOAD_TYPE, sequenceNumber: out.seq, timestamp: out.ts, ssrc: m.ssrc, marker: h.marker }), packet.payload).serialize();
+    for (const { gen, tile } of open) {
+      if (!gen.keyframed.has(member)) {
+        gen.keyframed.add(member);
+        if (gen.tiles.every((t) => gen.keyframed.has(t))) gen.allKeyframedTs = gen.lastTs;
+      }
+      this.socket.send(data, gen.firstPort + 1 + tile, '127.0.0.1');
+    }
   }
 
   /** The member left: the grid is laid out again without it. */
@@ -288,6 +333,11 @@ export class VideoCompositor<K> {
       ssrc,
       stream: new InboundStream('video', ssrc, VP8, () => this.sendPli(gen)),
       ready: false,
+      keyframed: new Set(),
+      lastTs: 0,
+      allKeyframedTs: undefined,
+      readyAt: 0,
+      picture: false,
       stopping: false,
       stderr: [],
     };
@@ -362,29 +412,51 @@ export class VideoCompositor<K> {
     } catch {
       return;
     }
-    // The new layout's child is up: it takes over, the previous one goes.
-    if (this.pending && packet.header.ssrc === this.pending.ssrc) {
-      this.stopGeneration('generation');
-      this.generation = this.pending;
-      this.pending = undefined;
-    }
-    const gen = this.generation;
+    const ssrc = packet.header.ssrc;
     // Late packets of a previous child carry its SSRC.
-    if (!gen || packet.header.ssrc !== gen.ssrc) return;
+    const gen = this.generation?.ssrc === ssrc ? this.generation : this.pending?.ssrc === ssrc ? this.pending : undefined;
+    if (!gen) return;
+    const now = performance.now();
     if (!gen.ready) {
       // Its inputs are bound now: from here on they get media, starting at a keyframe.
       gen.ready = true;
+      gen.readyAt = now;
       this.backoffMs = 250;
-      for (const member of gen.tiles) {
-        const m = this.members.get(member as K);
-        if (m) m.awaitingKeyframe = true;
-        this.sink.requestInputKeyframe(member as K);
+      for (const member of gen.tiles) this.sink.requestInputKeyframe(member as K);
+    }
+    gen.stream.receive(packet, now);
+    gen.lastTs = packet.header.timestamp;
+    if (!gen.picture && this.hasPicture(gen, packet.header.timestamp, now)) {
+      gen.picture = true;
+      // Its first grid with every picture: a keyframe, so receivers start on it.
+      this.sendPli(gen);
+      if (gen === this.pending) {
+        // The new layout's child is complete: it takes over, the previous one goes.
+        this.stopGeneration('generation');
+        this.generation = gen;
+        this.pending = undefined;
       }
     }
-    const now = performance.now();
-    gen.stream.receive(packet, now);
+    if (!gen.picture || gen !== this.generation) {
+      this.stats.outputHeld++;
+      return;
+    }
     this.stats.outputPackets++;
     this.sink.sendVideo(gen.stream, packet, now);
+  }
+
+  /**
+   * True once every tile's keyframe went into the child PICTURE_DELAY_TICKS of its media
+   * time ago (so its grid shows them all), or pictureTimeoutMs after its first output.
+   */
+  private hasPicture(gen: Generation, timestamp: number, now: number): boolean {
+    if (gen.allKeyframedTs !== undefined) {
+      const since = (timestamp - gen.allKeyframedTs) >>> 0;
+      if (since >= PICTURE_DELAY_TICKS && since < 0x80000000) return true;
+    }
+    if (now - gen.readyAt < this.pictureTimeoutMs) return false;
+    this.stats.pictureTimeouts++;
+    return true;
   }
 }
 

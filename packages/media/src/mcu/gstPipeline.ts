@@ -20,6 +20,11 @@ export interface CompositorPipelineSpec {
   payloadType: number;
 }
 
+/** The inputs' jitter buffer, ms. */
+export const INPUT_LATENCY_MS = 100;
+/** What the compositor waits for late tiles on top of INPUT_LATENCY_MS, ms. */
+export const MIX_LATENCY_MS = 300;
+
 const INPUT_CAPS = (pt: number): string => `application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload=${pt}`;
 
 /**
@@ -38,7 +43,10 @@ export function compositorPipeline(spec: CompositorPipelineSpec): string[] {
   args.push('videotestsrc', 'is-live=true', 'pattern=black', '!', raw, '!', 'mix.sink_0');
   // start-time-selection=first: with the default (zero) the compositor sometimes never
   // produced a frame when started (measured: 5 of 20 starts; 0 of 24 with 'first').
-  args.push('compositor', 'name=mix', 'background=black', 'ignore-inactive-pads=true', 'start-time-selection=first', 'sink_0::zorder=0');
+  // latency: how long the grid waits for a tile's frame beyond the inputs' own latency.
+  // A decoder starved of CPU on a busy machine delivers late; without the wait its
+  // frames all came after their grid went out and the tile stayed black.
+  args.push('compositor', 'name=mix', 'background=black', 'ignore-inactive-pads=true', 'start-time-selection=first', `latency=${String(MIX_LATENCY_MS * 1_000_000)}`, 'sink_0::zorder=0');
   spec.inputs.forEach(({ cell }, i) => {
     const pad = `sink_${i + 1}`;
     args.push(`${pad}::xpos=${cell.x}`, `${pad}::ypos=${cell.y}`, `${pad}::zorder=${i + 1}`);
@@ -55,7 +63,7 @@ export function compositorPipeline(spec: CompositorPipelineSpec): string[] {
   spec.inputs.forEach(({ port, cell }, i) => {
     args.push(
       'udpsrc', 'address=127.0.0.1', `port=${port}`, `caps=${INPUT_CAPS(spec.payloadType)}`, '!',
-      'rtpjitterbuffer', 'latency=100', '!', 'rtpvp8depay', '!', 'vp8dec', '!', 'videoconvert', '!',
+      'rtpjitterbuffer', `latency=${String(INPUT_LATENCY_MS)}`, '!', 'rtpvp8depay', '!', 'vp8dec', '!', 'videoconvert', '!',
       'videoscale', 'add-borders=true', '!', `video/x-raw,format=I420,width=${cell.width},height=${cell.height},pixel-aspect-ratio=1/1`, '!',
       `mix.sink_${i + 1}`,
     );

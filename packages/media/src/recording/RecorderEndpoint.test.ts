@@ -100,6 +100,25 @@ describe.skipIf(!tools)('RecorderEndpoint', () => {
     expect(processAlive(pid)).toBe(false);
   });
 
+  it('startWithPicture: audio waits for the first video keyframe, so the file opens on a picture with both; its length runs from the writing event', async () => {
+    const pipeline = h.pipeline();
+    const source = await liveSource(pipeline);
+    const path = join(dir, 'picture-first.webm');
+    const recorder = createRecorderEndpoint(pipeline, { uri: pathToFileURL(path).href, startWithPicture: true });
+    source.connect(recorder);
+    let writingAt = 0;
+    recorder.on('writing', (at) => (writingAt ||= at));
+    await recorder.record();
+    await until(() => writingAt > 0, 10_000);
+    await sleep(3000);
+    const stopAt = performance.now();
+    await recorder.stopAndWait();
+    const [a, v] = [packetTimes(path, 'a'), packetTimes(path, 'v')];
+    expect(Math.abs(v.first - a.first)).toBeLessThan(0.1);
+    const info = await probeMedia(path);
+    expect(Math.abs(info.duration! - (stopAt - writingAt) / 1000)).toBeLessThan(0.5);
+  });
+
   it('audio-only and video-only profiles write one stream; MKV writes Matroska', async () => {
     const pipeline = h.pipeline();
     const source = await liveSource(pipeline);

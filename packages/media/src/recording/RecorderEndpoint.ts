@@ -35,6 +35,15 @@ export interface RecorderEndpointOptions {
   uploadIdleTimeoutMs?: number;
   /** Container and kinds. Default 'WEBM' (VP8 + Opus). */
   mediaProfile?: MediaProfile | string;
+  /**
+   * With video in the profile, audio waits for the first video keyframe, so the file (and
+   * each segment) opens on a picture with audio and video together; and the file's
+   * timeline is the streams' RTP timestamps (not arrival times, which a busy engine
+   * bunches), which needs the streams to start together. Default false (as Kurento:
+   * audio from the start, video from its first keyframe, arrival-time timeline); the
+   * product's call and room recordings set it.
+   */
+  startWithPicture?: boolean;
   /** Stop when the source reaches its end (a PlayerEndpoint's EndOfStream). Default false. */
   stopOnEndOfStream?: boolean;
   /** gst-launch-1.0 binary. Default 'gst-launch-1.0' from PATH. */
@@ -48,6 +57,12 @@ export interface RecorderEndpointOptions {
 export interface RecorderEndpointEvents extends MediaElementEvents {
   /** Media is being written. */
   recording: [];
+  /**
+   * The first media of the file (or of a new segment after a process restart) went to
+   * the recorder process, at `at` (performance clock, ms): the file's timeline starts
+   * here (with startWithPicture, at a video keyframe).
+   */
+  writing: [at: number];
   paused: [];
   /** The file is complete (finalised, segments joined; uploaded, or its upload failed) after stop(). */
   stopped: [];
@@ -81,6 +96,8 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
   private readonly outbound = new Map<MediaKind, OutboundStream>();
   /** True while the current process is up and takes media. */
   private ready = false;
+  /** The current process has been sent media (the `writing` event was emitted). */
+  private written = false;
   private segments: string[] = [];
   /** A run of the process ended without finishing its segment (killed, crashed): the file needs a remux. */
   private cut = false;
@@ -173,8 +190,15 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
     this.lastIn[stream.kind] = now;
     const out = this.outbound.get(stream.kind);
     if (!out) return;
+    // startWithPicture: audio waits for the first video keyframe (the video stream drops until it comes).
+    if (stream.kind === 'audio' && this.options.startWithPicture && this.spec.kinds.includes('video') && (this.outbound.get('video')?.stats.packets ?? 0) === 0) return;
+    const before = out.stats.packets;
     out.forward(stream, packet, now);
     this.lastOut[stream.kind] = now;
+    if (!this.written && out.stats.packets > before) {
+      this.written = true;
+      this.emit('writing', now);
+    }
   }
 
   /** Called by a source that reached its end (PlayerEndpoint). */
@@ -205,7 +229,7 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
         if (run > 1) this.renewPorts();
         const path = segmentPath(this.path, run);
         this.segments.push(path);
-        return recorderPipeline(this.spec, this.ports, path);
+        return recorderPipeline(this.spec, this.ports, path, { rtpTimeline: this.options.startWithPicture ?? false });
       },
     });
     this.process = proc;
@@ -259,6 +283,7 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
       this.outbound.set(kind, new OutboundStream(kind, randomBytes(4).readUInt32BE(0) || 1, [codec], transport, () => []));
     }
     this.ready = true;
+    this.written = false;
     this.requestKeyframe('video');
   }
 

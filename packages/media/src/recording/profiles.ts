@@ -47,7 +47,7 @@ export function profileSpec(profile: MediaProfile): ProfileSpec {
  * the container's muxer, and a file written as it goes. Matroska/WebM written live
  * stays playable when the process dies; MP4 is fragmented for the same reason.
  */
-export function recorderPipeline(spec: ProfileSpec, ports: Partial<Record<MediaKind, number>>, path: string): string[] {
+export function recorderPipeline(spec: ProfileSpec, ports: Partial<Record<MediaKind, number>>, path: string, options: { rtpTimeline?: boolean } = {}): string[] {
   // Not -q: the recorder waits for gst-launch's "Setting pipeline to PLAYING" line.
   const args = ['-e'];
   const branch = (kind: MediaKind, codec: CodecInfo, chain: string[]): void => {
@@ -56,10 +56,19 @@ export function recorderPipeline(spec: ProfileSpec, ports: Partial<Record<MediaK
       'udpsrc',
       'address=127.0.0.1',
       `port=${String(ports[kind])}`,
+      // Room for seconds of media while a busy machine leaves the process unscheduled
+      // (the kernel caps it at net.core.rmem_max).
+      'buffer-size=4194304',
       `caps=application/x-rtp,media=${kind},encoding-name=${encoding},clock-rate=${String(codec.clockRate)},payload=${String(codec.payloadType)}`,
       '!',
+      // rtpTimeline: the file's timeline is the media's own (RTP timestamps from each
+      // stream's first packet), not when packets happened to arrive: a busy engine
+      // forwards in bursts, and fitting those to the arrival clock (the default 'slave'
+      // mode) squeezed or stretched the file by seconds. Each stream is anchored at its
+      // first packet, so this needs the streams to start together (startWithPicture).
       'rtpjitterbuffer',
       'latency=300',
+      ...(options.rtpTimeline ? ['mode=none'] : []),
       '!',
       ...chain.flatMap((element) => [element, '!']),
       'queue',

@@ -21,6 +21,11 @@ export interface RealMediaSenderOptions {
   picture?: string;
   /** Frames per second of the video. Default 30. */
   frameRate?: number;
+  /**
+   * videotestsrc pattern of the moving picture, e.g. 'smpte' (colour bars, bright: a test
+   * can tell it from black). Default 'ball' (a white ball on black).
+   */
+  pattern?: string;
 }
 
 /**
@@ -42,7 +47,7 @@ export class RealMediaSender {
       const caps = `video/x-raw,width=${String(options.width ?? 320)},height=${String(options.height ?? 240)},framerate=${String(options.frameRate ?? 30)}/1`;
       const source = options.picture
         ? ['filesrc', `location=${options.picture}`, '!', 'decodebin', '!', 'videoconvert', '!', 'imagefreeze', 'is-live=true', '!', 'videoconvert', '!', 'videoscale', 'add-borders=false', '!', `${caps},pixel-aspect-ratio=1/1`]
-        : `videotestsrc is-live=true pattern=ball ! ${caps}`.split(' ');
+        : `videotestsrc is-live=true pattern=${options.pattern ?? 'ball'} ! ${caps}`.split(' ');
       args.push(
         ...source,
         ...(options.videoCodec === 'H264'

@@ -19,3 +19,5 @@ export {
 export { selfSignedCert, type TestCertificate } from './selfSignedCert.js';
 export { ImpairedPath, ImpairmentRelay, stripPeerCandidates, type DirectionStats, type ImpairmentOptions } from './ImpairmentRelay.js';
 export { vp8Playback, type Vp8Playback } from './vp8Playback.js';
+export { CpuHog, type CpuHogOptions } from './CpuHog.js';
+export { openingPicture, packetTimes, type OpeningPicture } from './recordingChecks.js';

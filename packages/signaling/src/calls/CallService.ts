@@ -68,6 +68,7 @@ export class CallService {
   private readonly graceMs: number;
   private readonly staleMs: number;
   private readonly log: NonNullable<CallServiceOptions['logger']>;
+  private readonly joinedListeners: Array<(callId: CallId, user: UserId) => void> = [];
 
   constructor(
     private readonly router: Router,
@@ -80,6 +81,11 @@ export class CallService {
     this.staleMs = options.staleAfterMs ?? STALE_CALL_MESSAGE_MS;
     this.log = options.logger ?? silent;
     router.onDeviceGone((link) => this.onDeviceGone(link));
+  }
+
+  /** Told when someone joins a running call (answers it): e.g. to tell them it is being recorded. */
+  onJoined(listener: (callId: CallId, user: UserId) => void): void {
+    this.joinedListeners.push(listener);
   }
 
   /** The request handlers of the call messages (seed types 400-405, and invite). */
@@ -226,6 +232,7 @@ export class CallService {
       for (const u of others) this.sendSignal(call, call.participants.get(u)!, null, { type: 'newParticipantArrived', name: me });
     }
     if (!call.group || call.ringing.size === 0) this.clearRingTimer(call);
+    for (const listener of this.joinedListeners) listener(call.id, me);
     this.log.info({ event: 'callAnswered', callId: call.id, userId: me, deviceId: ctx.link.deviceId }, 'call answered');
     return { callId: call.id, participants: [...call.participants.keys()] };
   }
@@ -367,6 +374,9 @@ export class CallService {
     const others = [...call.participants.keys()].filter((u) => u !== me);
     this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: others });
     for (const u of others) this.sendSignal(call, call.participants.get(u)!, null, { type: 'newParticipantArrived', name: me });
+    // The reloaded page knows nothing: the others' mute / camera / hand, and a recording in progress (REC).
+    for (const [user, state] of call.peerStates.announced(me)) this.deliver(call, me, this.stamp({ type: 'call.participantState', callId: call.id, userId: user, state }));
+    for (const listener of this.joinedListeners) listener(call.id, me);
     this.log.info({ event: 'callRejoined', callId: call.id, userId: me, deviceId: ctx.link.deviceId }, 'rejoined the call');
     return {
       callId: call.id,

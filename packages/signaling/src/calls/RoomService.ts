@@ -40,6 +40,7 @@ export class RoomService {
   /** Joins in progress per user, counted against the quota until they end. */
   private readonly joining = new Map<UserId, number>();
   private readonly log: Logger;
+  private readonly joinedListeners: Array<(room: RoomName, user: UserId) => void> = [];
 
   constructor(
     router: Router,
@@ -53,6 +54,11 @@ export class RoomService {
     router.onDeviceGone((link) => {
       for (const room of this.rooms.values()) if (room.members.get(link.userId) === link) void this.leave(room, link.userId);
     });
+  }
+
+  /** Told when someone joins a room: e.g. to tell them it is being recorded. */
+  onJoined(listener: (room: RoomName, user: UserId) => void): void {
+    this.joinedListeners.push(listener);
   }
 
   /** The open room of this name, if anyone is in it (for recording). */
@@ -127,6 +133,7 @@ export class RoomService {
     for (const u of others) this.send(room, room.members.get(u)!, { type: 'newParticipantArrived', name: me });
     room.peerStates.forget(me);
     for (const [userId, state] of room.peerStates.announced(me)) ctx.link.send({ type: 'room.participantState', room: room.name, userId, state });
+    for (const listener of this.joinedListeners) listener(room.name, me);
     this.log.info({ event: 'roomJoined', room: room.name, userId: me, deviceId: ctx.link.deviceId, members: room.members.size }, 'joined a room');
     return { room: r.room, participants: others };
   }

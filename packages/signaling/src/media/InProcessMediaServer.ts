@@ -5,6 +5,39 @@ import { SignalingError } from '../net/Handlers.js';
 import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
+/**
+ * How long starting a recording waits for its file to begin (the media to reach the
+ * recorder); after that it counts as started anyway (nobody sends video yet, say).
+ */
+const FIRST_WRITE_WAIT_MS = 10_000;
+
+/** How long starting a recording waits before it checks that anyone sends media at all. */
+const NOBODY_SENDS_AFTER_MS = 5000;
+
+/**
+ * Resolves when `recorder` writes its first media, after `ms`, or after
+ * NOBODY_SENDS_AFTER_MS when `sending()` says no media comes in.
+ */
+function firstWrite(recorder: RecorderEndpoint, ms: number, sending: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      clearTimeout(check);
+      offWriting();
+      offStopped();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    const check = setTimeout(() => {
+      if (!sending()) done();
+    }, NOBODY_SENDS_AFTER_MS);
+    check.unref();
+    const offWriting = recorder.subscribe('writing', done);
+    const offStopped = recorder.subscribe('stopped', done);
+  });
+}
+
 /** The embedded default: rooms are pipelines of this process's media engine. */
 export class InProcessMediaServer implements MediaServer {
   readonly kind = 'in-process';
@@ -115,7 +148,7 @@ class InProcessRoom implements MediaRoom {
     const composite = this.pipeline.createComposite(video ? {} : { video: false });
     let recorder: RecorderEndpoint;
     try {
-      recorder = this.pipeline.createRecorderEndpoint({ uri: pathToFileURL(options.path).href, mediaProfile: video ? 'WEBM' : 'WEBM_AUDIO_ONLY' });
+      recorder = this.pipeline.createRecorderEndpoint({ uri: pathToFileURL(options.path).href, mediaProfile: video ? 'WEBM' : 'WEBM_AUDIO_ONLY', startWithPicture: true });
     } catch (error) {
       composite.close();
       throw new SignalingError('MEDIA_ERROR', error instanceof Error ? error.message : String(error));
@@ -133,8 +166,15 @@ class InProcessRoom implements MediaRoom {
       if (this.rec === rec) void this.stopRecording();
     });
     for (const participant of this.links.participants()) this.addToRecording(participant, this.links.linkFor(participant, participant));
+    // The recording starts when its file does: at the grid's first picture (with every
+    // tile's keyframe in it), so what people are told matches what is written. When after
+    // a while nobody sends media at all, there is nothing to wait for.
+    const kind = video ? 'video' : 'audio';
+    const sending = (): boolean => this.links.participants().some((p) => this.links.linkFor(p, p).isMediaFlowingIn(kind));
+    const writing = firstWrite(recorder, FIRST_WRITE_WAIT_MS, sending);
     try {
       await recorder.record();
+      await writing;
     } catch (error) {
       this.rec = undefined;
       recorder.close();

@@ -93,7 +93,7 @@ describe.skipIf(!tools).each(implementations)('room recording, MediaServer %s', 
 
       const info = await probeMedia(path);
       expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
-      expect(Math.abs(info.duration! - wall)).toBeLessThan(1.5);
+      expect(Math.abs(info.duration! - wall), `file ${info.duration} s, wall ${wall} s`).toBeLessThan(1.5);
       expect(await room.stopRecording()).toBeUndefined();
     } finally {
       for (const p of people) {

@@ -132,6 +132,8 @@ describe.skipIf(!tools)('recording calls (call.record, recordings.list, GET /rec
     const info = await probeMedia(file);
     expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
     expect(Math.abs(info.duration! - wall)).toBeLessThan(1.5);
+    // The listed length is the file's own (probed when it was finished), not the time between start and stop.
+    expect(listed[0]!.duration).toBeCloseTo(info.duration!, 2);
     const partial = await fetch(url, { headers: { Authorization: `Bearer ${alice.token}`, Range: 'bytes=0-99' } });
     expect(partial.status).toBe(206);
     expect((await partial.arrayBuffer()).byteLength).toBe(100);
@@ -178,9 +180,9 @@ describe.skipIf(!tools)('recording calls (call.record, recordings.list, GET /rec
 });
 
 describe.skipIf(!tools)('recording rooms (room.record)', () => {
-  it('a member records an open room: members are told, outsiders are refused, the recording is listed for members only', async () => {
+  it('a member records an open room: members are told, also one who joins later, outsiders are refused, the recording is listed for members only', async () => {
     const env = await start();
-    const [frank, gina, hank] = [await env.signIn('frank'), await env.signIn('gina'), await env.signIn('hank')];
+    const [frank, gina, hank, ivan] = [await env.signIn('frank'), await env.signIn('gina'), await env.signIn('hank'), await env.signIn('ivan')];
     const room = 'standup' as RoomName;
     await frank.request('room.join', { room });
     await gina.request('room.join', { room });
@@ -189,11 +191,16 @@ describe.skipIf(!tools)('recording rooms (room.record)', () => {
     const { recordingId } = (await gina.request('room.record', { room, action: 'start' })) as { recordingId: RecordingId };
     for (const c of [frank, gina]) expect(await c.waitFor('room.recording', (n) => n.room === room && n.recording)).toMatchObject({ by: gina.userId, recordingId });
     expect(await frank.send('room.record', { room, action: 'start' })).toMatchObject({ ok: false, error: { code: 'INVALID_STATE' } });
+    // Who joins while it records is told at once, as the others were (they see REC too).
+    const late = ivan.waitFor('room.recording', (n) => n.room === room);
+    await ivan.request('room.join', { room });
+    expect(await late).toMatchObject({ recording: true, by: gina.userId, recordingId });
     await frank.request('room.record', { room, action: 'stop' });
     for (const c of [frank, gina]) await c.waitFor('room.recording', (n) => n.room === room && !n.recording && n.by === frank.userId);
     const [rec] = (await gina.request('recordings.list', {})) as RecordingInfo[];
     expect(rec).toMatchObject({ id: recordingId, room, callId: null, startedBy: gina.userId, status: 'complete' });
     expect(await hank.request('recordings.list', {})).toEqual([]);
+    expect((await ivan.request('recordings.list', {})) as RecordingInfo[]).toMatchObject([{ id: recordingId }]);
     expect(await frank.send('room.record', { room, action: 'stop' })).toMatchObject({ ok: false, error: { code: 'INVALID_STATE' } });
   });
 });

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallId, RecordingId, RecordingInfo, RequestOf, RoomName, ServerNotification, UserId } from '@roundtable/protocol';
-import { finaliseRecording } from '@roundtable/media';
+import { finaliseRecording, probeMedia } from '@roundtable/media';
 import { silentLogger, type Logger } from '../logger.js';
 import type { MediaRoom, RoomRecordingResult } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
@@ -137,7 +137,7 @@ export class RecordingService {
       } catch (error) {
         this.log.warn({ event: 'recordingRecoveryFailed', recordingId: info.id, err: error }, 'an unfinished recording could not be finalised');
       }
-      await this.store.save({ ...info, status: 'failed', endedAt: info.endedAt ?? Date.now(), size: await sizeOf(path) });
+      await this.store.save({ ...info, status: 'failed', endedAt: info.endedAt ?? Date.now(), size: await sizeOf(path), duration: await this.durationOf(path) });
       this.log.warn({ event: 'recordingRecovered', recordingId: info.id, size: await sizeOf(path) }, 'a recording left unfinished by the previous process was marked failed');
     }
   }
@@ -150,6 +150,19 @@ export class RecordingService {
       'recordings.link': (r, ctx) => this.link(r, ctx),
       'recordings.delete': (r, ctx) => this.deleteRequest(r, ctx),
     };
+  }
+
+  /**
+   * Someone joined a call or room (answered, joined late): when it is being recorded,
+   * they get the recording notification the others got at its start, so they see REC too.
+   */
+  joined(target: { callId: CallId } | { room: RoomName }, user: UserId): void {
+    for (const active of this.active.values()) {
+      const t = active.target;
+      const same = 'callId' in target ? t.kind === 'call' && t.id === target.callId : t.kind === 'room' && t.name === target.room;
+      if (!same) continue;
+      this.options.router.sendToUser(user, this.notification(active, true, active.info.startedBy));
+    }
   }
 
   get recordingCount(): number {
@@ -270,6 +283,7 @@ export class RecordingService {
       endedAt: null,
       status: 'recording',
       size: null,
+      duration: null,
       mimeType: video ? 'video/webm' : 'audio/webm',
       downloadPath: `/recordings/${id}`,
     };
@@ -370,6 +384,7 @@ export class RecordingService {
       endedAt: this.now(),
       status: result.ok ? 'complete' : 'failed',
       size: await sizeOf(result.path),
+      duration: await this.durationOf(result.path),
     };
     active.info = info;
     (await this.sizes()).set(info.id, { startedBy: info.startedBy, size: info.size ?? 0 });
@@ -422,6 +437,18 @@ export class RecordingService {
 
   // --- helpers --------------------------------------------------------------------
 
+  /** The file's own length (ffprobe), which the recordings list shows; null when it cannot be read. */
+  private async durationOf(path: string): Promise<number | null> {
+    if ((await sizeOf(path)) === null) return null;
+    try {
+      const seconds = (await probeMedia(path, { timeoutMs: 30_000 })).duration;
+      return seconds === undefined ? null : Math.round(seconds * 1000) / 1000;
+    } catch (error) {
+      this.log.warn({ event: 'recordingProbeFailed', path, err: error }, 'could not read the duration of a recording');
+      return null;
+    }
+  }
+
   private currentParticipants(active: Active): UserId[] {
     if (active.target.kind === 'call') return [...(this.options.calls.find(active.target.id)?.participants.keys() ?? [])];
     return [...(this.options.rooms.find(active.target.name)?.members.keys() ?? [])];
@@ -430,12 +457,15 @@ export class RecordingService {
   /** Tells everyone in the call or room (and everyone recorded, once it is over). */
   private notify(active: Active, recording: boolean, by: UserId | null, reason?: 'diskQuota'): void {
     const users = new Set([...this.currentParticipants(active), ...(recording ? [] : active.info.participants)]);
-    const why = reason ? { reason } : {};
-    const n: ServerNotification =
-      active.target.kind === 'call'
-        ? { type: 'call.recording', callId: active.target.id, recording, by, recordingId: active.info.id, sentAt: Date.now(), ...why }
-        : { type: 'room.recording', room: active.target.name, recording, by, recordingId: active.info.id, sentAt: Date.now(), ...why };
+    const n = this.notification(active, recording, by, reason);
     for (const user of users) this.options.router.sendToUser(user, n);
+  }
+
+  private notification(active: Active, recording: boolean, by: UserId | null, reason?: 'diskQuota'): ServerNotification {
+    const why = reason ? { reason } : {};
+    return active.target.kind === 'call'
+      ? { type: 'call.recording', callId: active.target.id, recording, by, recordingId: active.info.id, sentAt: Date.now(), ...why }
+      : { type: 'room.recording', room: active.target.name, recording, by, recordingId: active.info.id, sentAt: Date.now(), ...why };
   }
 
   private targetIds(target: Active['target']): Record<string, string> {

@@ -26,7 +26,9 @@ export class RecordingStore {
   async get(id: RecordingId): Promise<RecordingInfo | undefined> {
     if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) return undefined;
     try {
-      return JSON.parse(await readFile(join(this.dir, `${id}.json`), 'utf8')) as RecordingInfo;
+      const info = JSON.parse(await readFile(join(this.dir, `${id}.json`), 'utf8')) as RecordingInfo;
+      // Written before durations were probed: unknown.
+      return { ...info, duration: info.duration ?? null };
     } catch {
       return undefined;
     }

@@ -200,6 +200,12 @@ export class AppState {
     }
   }
 
+  /** A fresh signed link to a recording (links live 5 minutes), e.g. for the player; null when refused. */
+  async freshRecordingUrl(id: RecordingId): Promise<string | null> {
+    const client = this.client;
+    return client ? this.recordingUrl(client, id) : null;
+  }
+
   private async recordingUrl(client: RoundtableClient, id: RecordingId): Promise<string | null> {
     return (await client.recordingLink(id).catch(() => null))?.url ?? null;
   }
