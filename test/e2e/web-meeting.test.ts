@@ -117,12 +117,18 @@ describe.skipIf(skipBrowserTests('web app meetings'))('web app: pre-join, droppe
 
     await alice.page.reload();
     await bob.page.locator(`[data-testid="peer-reconnecting"][data-user-id="${alice.id}"]`).waitFor({ timeout: 10_000 });
+    // Her own tile says so too: dimmed, "Reconnecting…" over it.
+    const aliceTile = bob.page.locator(`[data-testid="tile"][data-user-id="${alice.id}"]`);
+    expect(await aliceTile.getAttribute('data-reconnecting')).toBe('true');
+    expect(await aliceTile.getByTestId('tile-reconnecting').textContent()).toBe('Reconnecting…');
     const rejoin = alice.page.getByTestId('rejoin');
     await rejoin.waitFor({ timeout: 10_000 });
     await screenshot(alice.page, 'rejoin-offer');
     await rejoin.click();
     await waitForPhase(alice, 'CONNECTED');
     await expect.poll(() => bob.page.getByTestId('peer-reconnecting').count(), { timeout: 10_000 }).toBe(0);
+    expect(await aliceTile.getAttribute('data-reconnecting')).toBe('false');
+    expect(await aliceTile.getByTestId('tile-reconnecting').count()).toBe(0);
     // The reloaded page decodes bob from zero; bob decodes alice's new uplink.
     await waitForMediaFrom(alice, [bob], { frames: 20, audioPackets: 20 });
     await videoFlows(bob, alice);

@@ -18,7 +18,7 @@ import { CallSession, type CallKind, type SessionLike } from './CallSession.js';
 import { errorText, signInError, type FieldError } from './errors.js';
 import { Notifier } from './notifier.js';
 import { prejoinWanted, type PreJoinChoice, type PreJoinRequest } from './PreJoin.js';
-import { forgetCall, storeCall, storedCall, type StoredCall } from './rejoin.js';
+import { forgetCall, rejoinAfterEnd, storeCall, storedCall, type StoredCall } from './rejoin.js';
 
 export type Topology1to1 = 'p2p' | 'sfu';
 
@@ -585,6 +585,7 @@ export class AppState {
   private finishSession(session: CallSession): void {
     const reason = session.state.endReason ?? 'unknown';
     const answered = session.state.answered || (session.sdk instanceof Call && session.sdk.stateHistory.includes('CONNECTING'));
+    const offer = this.state.call === session ? rejoinAfterEnd({ kind: session.kind, room: session.room ?? null, reason, muted: session.sdk.audioMuted, cameraOff: session.sdk.cameraOff }) : null;
     session.dispose();
     if (this.state.call === session) {
       this.state.call = null;
@@ -595,6 +596,11 @@ export class AppState {
     this.ringer.stop();
     // A call that waited while this one went on rings now.
     if (this.state.incoming && !this.state.incoming.request && !this.state.call) this.ringer.start('incoming');
+    // A room lost to a media failure: the one-click Rejoin (its banner says what happened).
+    if (offer) {
+      this.state.rejoin = offer;
+      return;
+    }
     if (session.droppedPeer) {
       this.state.notice = { reason, declined: false, dropped: session.droppedPeer };
       return;

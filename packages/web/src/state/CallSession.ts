@@ -7,7 +7,9 @@ import { Call, type CallStateChange, type LocalMediaState, type MediaSession, ty
 import type { CallState, ConversationId, EndReason, Reaction, UserId } from '@roundtable/protocol';
 import { markRaw, reactive } from 'vue';
 import { stopStream } from '../platform/localMedia.js';
+import { errorText } from './errors.js';
 import { audioLevels, collectStats, type CallStats } from './stats.js';
+import { tileState } from './tileState.js';
 
 export type CallKind = 'direct' | 'group' | 'room';
 
@@ -32,6 +34,8 @@ export interface Tile {
   cameraOff: boolean;
   screenSharing: boolean;
   handRaised: boolean;
+  /** Their device dropped and the server waits for it to come back (the SDK's `Participant.reconnecting`). */
+  reconnecting: boolean;
   /** Their audio level now (0-1, from getStats; 0 in hybrid calls, whose audio comes mixed). */
   level: number;
 }
@@ -138,7 +142,7 @@ export class CallSession {
     this.unsubscribe.push(
       session.on('stateChanged', ({ to }) => this.onState(to)),
       session.on('participantsChanged', ({ participants }) => this.syncTiles(participants)),
-      session.on('error', ({ error }) => (this.state.lastError = error instanceof Error ? error.message : String(error))),
+      session.on('error', ({ error }) => (this.state.lastError = errorText(error))),
       session.on('localMediaChanged', (local) => this.onLocalMedia(local)),
       session.on('quality', ({ level }) => (this.state.quality = level)),
       session.on('recording', ({ recording, by }) => {
@@ -288,9 +292,8 @@ export class CallSession {
       if (!stream) this.streams.set(p.id, (stream = markRaw(new MediaStream())));
       for (const track of p.tracks) this.addTrack(p.id, stream, track as MediaStreamTrack);
       const tile = this.state.tiles.find((t) => t.userId === p.id);
-      const announced = { audioMuted: p.audioMuted, cameraOff: p.cameraOff, screenSharing: p.screenSharing, handRaised: p.handRaised };
-      if (tile) Object.assign(tile, { state: p.state === 'ringing' ? 'ringing' : 'joined', ...announced });
-      else this.state.tiles.push({ userId: p.id, state: p.state === 'ringing' ? 'ringing' : 'joined', stream, level: 0, ...announced });
+      if (tile) Object.assign(tile, tileState(p));
+      else this.state.tiles.push({ userId: p.id, stream, level: 0, ...tileState(p) });
     }
     const ids = new Set(present.map((p) => p.id));
     for (const tile of [...this.state.tiles]) {

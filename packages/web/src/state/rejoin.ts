@@ -3,7 +3,11 @@
  * page can offer to take it up again: a call through the media server with
  * `client.rejoinCall()` (the server keeps a dropped participant 15 s), a room by joining
  * it again. Cleared when the call ends here.
+ *
+ * A room that the server ended with `mediaError` (its media worker died, see
+ * docs/faults.md) is offered the same way, at once: joining again lands on a running worker.
  */
+import type { EndReason } from '@roundtable/protocol';
 import type { CallKind } from './CallSession.js';
 
 export interface StoredCall {
@@ -15,6 +19,8 @@ export interface StoredCall {
   cameraOff: boolean;
   /** When it was last written (ms). */
   at: number;
+  /** Why it is offered: a reload (absent), or the server ended the room on a media failure. */
+  after?: 'mediaError';
 }
 
 const KEY = 'roundtable.activeCall';
@@ -46,4 +52,14 @@ export function forgetCall(): void {
   } catch {
     // nothing stored
   }
+}
+
+/**
+ * What to offer when a session ended here (null: nothing). Only a room ended by the
+ * server's media failure: a call ended that way is over for everyone (the server ended it),
+ * and every other end was wanted or is explained by its notice.
+ */
+export function rejoinAfterEnd(ended: { kind: CallKind; room: string | null; reason: EndReason; muted: boolean; cameraOff: boolean }): StoredCall | null {
+  if (ended.kind !== 'room' || !ended.room || ended.reason !== 'mediaError') return null;
+  return { kind: 'room', callId: null, room: ended.room, conversationId: null, muted: ended.muted, cameraOff: ended.cameraOff, at: Date.now(), after: 'mediaError' };
 }
