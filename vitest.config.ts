@@ -1,12 +1,43 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Test files that load the machine: headless Chromium (several browser contexts that
+ * encode and decode video), the benchmark, and GStreamer/FFmpeg children (recording,
+ * playback, the MCU mix, filters). They run one at a time, so that two of them never
+ * share the 2 cores and starve each other's handshakes or media clocks.
+ */
+const HEAVY = [
+  'test/e2e/**/*.test.ts',
+  'packages/bench/src/**/*.test.ts',
+  'packages/media/src/mcu/{ChildProcesses,Composite}.test.ts',
+  'packages/media/src/recording/**/*.test.ts',
+  'packages/media/src/filters/{filters,overlays}.test.ts',
+  'packages/kurento/src/{Composite,filters,recording,httpRecording,HttpPostEndpoint,magicMirror}.test.ts',
+  'packages/signaling/src/media/{RoomRecording,HybridRoom}.test.ts',
+  'packages/signaling/src/recording/**/*.test.ts',
+  'packages/client/src/{Recording,HybridCall}.test.ts',
+  'packages/server/src/{cli,recordings}.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     // WebRTC handshakes and browser start-up take seconds on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    projects: [
+      {
+        // Everything else: unit tests, and WebRTC/signaling tests between Node peers that
+        // mostly wait (handshakes, timers, sockets). Two files at a time; each file has its
+        // own UDP port range, and the engine takes the next free port when one is busy.
+        extends: true,
+        test: { name: 'light', include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'], exclude: ['**/node_modules/**', ...HEAVY], maxWorkers: 2, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'heavy', include: HEAVY, maxWorkers: 1, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });
