@@ -112,7 +112,8 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
     await bob.page.getByTestId('recordings-refresh').click();
     await bob.page.getByTestId('no-recordings').waitFor({ timeout: 10_000 });
     expect((await fetch(href)).status).toBe(404);
-  });
+    // Sign-ups, the call, the recording, its listing and download: several steps, each with its own limit.
+  }, 120_000);
 
   it('a group call with "mixed audio": one tile per participant, everyone decodes the others’ video and plays one mixed audio track', async () => {
     const [ann, ben, cat] = await Promise.all([user('ann'), user('ben'), user('cat')]);
@@ -152,7 +153,8 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
     await screenshot(cat.page, 'call-hybrid');
     await ann.page.getByTestId('hang-up').click();
     await Promise.all(others(ann).map((u) => u.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 })));
-  });
+    // One scenario of several steps with 3 browser contexts (sign-ups, contacts, the group, the call): longer than one step's 60 s.
+  }, 150_000);
 });
 
 /** Waits until `user` has received `packets` packets of the hybrid call's mixed audio (browser getStats()). */

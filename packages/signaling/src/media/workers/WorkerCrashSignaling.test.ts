@@ -67,5 +67,6 @@ describe('signaling on media workers', () => {
     await env.call(x, 'room.join', { room });
     expect(env.rooms.openRooms).toBe(1);
     expect(env.media.stats()[0]).toMatchObject({ rooms: 1, participants: 1 });
-  });
+    // Three worker starts (two of them replacements) and a call: 10 s or more each on a busy 2-core machine; the steps keep their own limits.
+  }, 120_000);
 });

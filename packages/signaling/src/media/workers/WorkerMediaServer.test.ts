@@ -141,7 +141,8 @@ describe('WorkerMediaServer', () => {
       for (const p of peers) await p.close();
       await server.close();
     }
-  });
+    // Two worker starts and a replacement, three WebRTC pairs: the steps keep their own limits.
+  }, 120_000);
 
   it('a worker that hangs (its event loop blocked) is ended as hung after unresponsiveMs, its rooms told why, and replaced', async () => {
     const server = await WorkerMediaServer.start({ media: MEDIA, workers: 2, unresponsiveMs: 3000 });
