@@ -169,6 +169,33 @@ describe('WorkerMediaServer', () => {
     }
   });
 
+  it('a main thread blocked for longer than unresponsiveMs does not make a healthy worker count as hung (its answers waiting to be read are read first)', async () => {
+    const server = await WorkerMediaServer.start({ media: MEDIA, workers: 1, unresponsiveMs: 400 });
+    try {
+      const room = await server.createRoom('patient');
+      await room.join('a');
+      const reasons: string[] = [];
+      room.onClosed((reason) => reasons.push(reason));
+      // Blocks of 600 ms, one per turn of the event loop: each liveness check finds its
+      // ping out for longer than 400 ms while the worker's answer waits in the queue.
+      for (let i = 0; i < 8; i++) {
+        await new Promise<void>((resolve) =>
+          setImmediate(() => {
+            const until = Date.now() + 600;
+            while (Date.now() < until);
+            resolve();
+          }),
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(reasons).toEqual([]);
+      expect(server.stats()[0]).toMatchObject({ ready: true, restarts: 0, rooms: 1 });
+      expect(room.participants()).toEqual(['a']);
+    } finally {
+      await server.close();
+    }
+  });
+
   it.skipIf(!hasGstreamer())('a recording on a crashed worker ends as failed, and its recorder process does not outlive the worker', async () => {
     const server = await WorkerMediaServer.start({ media: MEDIA, workers: 1 });
     const path = join(dir, 'crash.webm');
