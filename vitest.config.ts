@@ -2,9 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Test files that load the machine: headless Chromium (several browser contexts that
- * encode and decode video), the benchmark, and GStreamer/FFmpeg children (recording,
- * playback, the MCU mix, filters). They run one at a time, so that two of them never
- * share the 2 cores and starve each other's handshakes or media clocks.
+ * encode and decode video), the benchmark, GStreamer/FFmpeg children (recording,
+ * playback, the MCU mix, filters), calls of nine WebRTC peers in one process; and those
+ * that time another client's round trips under a flood. They run one at a time, so that
+ * two of them never share the 2 cores and starve each other's handshakes, media clocks
+ * or event loops.
  */
 const HEAVY = [
   'test/e2e/**/*.test.ts',
@@ -12,7 +14,9 @@ const HEAVY = [
   'packages/media/src/mcu/{ChildProcesses,Composite}.test.ts',
   'packages/media/src/recording/**/*.test.ts',
   'packages/media/src/filters/{filters,overlays}.test.ts',
-  'packages/kurento/src/{Composite,filters,recording,httpRecording,HttpPostEndpoint,magicMirror}.test.ts',
+  'packages/kurento/src/{Composite,filters,recording,httpRecording,HttpPostEndpoint,magicMirror,limits}.test.ts',
+  'packages/signaling/src/{Signaling,calls/CallService}.test.ts',
+  'packages/media/src/webrtc/SinglePort.test.ts',
   'packages/signaling/src/media/{RoomRecording,HybridRoom}.test.ts',
   'packages/signaling/src/recording/**/*.test.ts',
   'packages/client/src/{Recording,HybridCall}.test.ts',
