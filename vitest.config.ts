@@ -23,6 +23,9 @@ const HEAVY = [
   'packages/server/src/{cli,recordings}.test.ts',
 ];
 
+/** Light files at a time: 2 by default; `ROUNDTABLE_TEST_WORKERS=1` runs them one by one (a machine busy with other work). */
+const LIGHT_WORKERS = Number(process.env['ROUNDTABLE_TEST_WORKERS'] ?? '') || 2;
+
 export default defineConfig({
   test: {
     // WebRTC handshakes and browser start-up take seconds on a 2-core machine.
@@ -36,7 +39,7 @@ export default defineConfig({
         // mostly wait (handshakes, timers, sockets). Two files at a time; each file has its
         // own UDP port range, and the engine takes the next free port when one is busy.
         extends: true,
-        test: { name: 'light', include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'], exclude: ['**/node_modules/**', ...HEAVY], maxWorkers: 2, sequence: { groupOrder: 0 } },
+        test: { name: 'light', include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'], exclude: ['**/node_modules/**', ...HEAVY], maxWorkers: LIGHT_WORKERS, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
