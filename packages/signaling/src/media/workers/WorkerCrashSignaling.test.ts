@@ -60,7 +60,8 @@ describe('signaling on media workers', () => {
     expect(x.received.some((n) => n.type === 'room.ended')).toBe(false);
 
     // The room's worker dies: both members are told, the room is gone, and joining again opens a new one on a new worker.
-    await until(() => env.media.stats()[0]!.ready);
+    // A replacement loads the whole engine in its thread: 1-2 s, over 20 s on a busy 2-core machine.
+    await until(() => env.media.stats()[0]!.ready, 60_000);
     await env.media.simulateCrash(1).catch(() => undefined);
     for (const link of [x, y]) expect(await link.waitFor('room.ended', (n) => n.room === room)).toMatchObject({ reason: 'mediaError' });
     expect(env.rooms.openRooms).toBe(0);

@@ -132,7 +132,8 @@ describe('WorkerMediaServer', () => {
       expect(survivor.participants()).toEqual(['c', 'd']);
 
       // A new worker replaces the one that stopped, on the same ports, and takes new rooms.
-      await until(() => server.stats()[0]!.ready);
+      // A replacement loads the whole engine in its thread: 1-2 s, over 20 s on a busy 2-core machine.
+      await until(() => server.stats()[0]!.ready, 60_000);
       expect(server.stats()[0]).toEqual({ index: 0, ready: true, rooms: 0, participants: 0, restarts: 1 });
       const fresh = await server.createRoom('fresh');
       expect(server.workerOf(fresh)).toBe(0);
@@ -162,12 +163,13 @@ describe('WorkerMediaServer', () => {
       expect(fineReasons).toEqual([]);
       await fine.join('b');
       expect(fine.participants()).toEqual(['b']);
-      await until(() => server.stats()[0]!.ready);
+      // A replacement loads the whole engine in its thread: 1-2 s, over 20 s on a busy 2-core machine.
+      await until(() => server.stats()[0]!.ready, 60_000);
       expect(server.stats()[0]!.restarts).toBe(1);
     } finally {
       await server.close();
     }
-  });
+  }, 120_000);
 
   it('a main thread blocked for longer than unresponsiveMs does not make a healthy worker count as hung (its answers waiting to be read are read first)', async () => {
     const server = await WorkerMediaServer.start({ media: MEDIA, workers: 1, unresponsiveMs: 400 });
