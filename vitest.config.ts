@@ -1,12 +1,50 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Test files that load the machine: headless Chromium (several browser contexts that
+ * encode and decode video), the benchmark, GStreamer/FFmpeg children (recording,
+ * playback, the MCU mix, filters), calls of nine WebRTC peers in one process; and those
+ * that time another client's round trips under a flood. They run one at a time, so that
+ * two of them never share the 2 cores and starve each other's handshakes, media clocks
+ * or event loops.
+ */
+const HEAVY = [
+  'test/e2e/**/*.test.ts',
+  'packages/bench/src/**/*.test.ts',
+  'packages/media/src/mcu/{ChildProcesses,Composite}.test.ts',
+  'packages/media/src/recording/**/*.test.ts',
+  'packages/media/src/filters/{filters,overlays}.test.ts',
+  'packages/kurento/src/{Composite,filters,recording,httpRecording,HttpPostEndpoint,magicMirror,limits}.test.ts',
+  'packages/signaling/src/{Signaling,calls/CallService}.test.ts',
+  'packages/media/src/webrtc/SinglePort.test.ts',
+  'packages/signaling/src/media/{RoomRecording,HybridRoom}.test.ts',
+  'packages/signaling/src/recording/**/*.test.ts',
+  'packages/client/src/{Recording,HybridCall}.test.ts',
+  'packages/server/src/{cli,recordings}.test.ts',
+];
+
+/** Light files at a time: 2 by default; `ROUNDTABLE_TEST_WORKERS=1` runs them one by one (a machine busy with other work). */
+const LIGHT_WORKERS = Number(process.env['ROUNDTABLE_TEST_WORKERS'] ?? '') || 2;
+
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     // WebRTC handshakes and browser start-up take seconds on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    projects: [
+      {
+        // Everything else: unit tests, and WebRTC/signaling tests between Node peers that
+        // mostly wait (handshakes, timers, sockets). Two files at a time; each file has its
+        // own UDP port range, and the engine takes the next free port when one is busy.
+        extends: true,
+        test: { name: 'light', include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'], exclude: ['**/node_modules/**', ...HEAVY], maxWorkers: LIGHT_WORKERS, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'heavy', include: HEAVY, maxWorkers: 1, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

@@ -113,7 +113,8 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
     await bob.page.getByTestId('recordings-refresh').click();
     await bob.page.getByTestId('no-recordings').waitFor({ timeout: 10_000 });
     expect((await fetch(href)).status).toBe(404);
-  });
+    // Sign-ups, the call, the recording, its listing and download: several steps, each with its own limit.
+  }, 120_000);
 
   it('a room being recorded shows REC to who joins late; the Recordings page plays the file (which opens with picture) at its own length, and deletes it', async () => {
     const [ann, ben] = await Promise.all([user('ann'), user('ben')]);
@@ -208,7 +209,8 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
     await screenshot(cat.page, 'call-hybrid');
     await ann.page.getByTestId('hang-up').click();
     await Promise.all(others(ann).map((u) => u.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 })));
-  });
+    // One scenario of several steps with 3 browser contexts (sign-ups, contacts, the group, the call): longer than one step's 60 s.
+  }, 150_000);
 });
 
 /** Waits until `user` has received `packets` packets of the hybrid call's mixed audio (browser getStats()). */

@@ -20,7 +20,11 @@ const DEFAULT_UNRESPONSIVE_MS = 15_000;
 export interface MediaWorkerHandlers {
   /** A room event from the worker (a candidate, a recording that ended). */
   onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'recordingEnded' }>): void;
-  /** The thread stopped without being asked to (crash, exit, out of memory). Called once. */
+  /**
+   * The thread stopped, or is stopping, without being asked to (crash, exit, out of
+   * memory, hung). Called once, as soon as it is known: on the uncaught error, before the
+   * thread has finished tearing down (its sockets may still be open: see `exited`).
+   */
   onStopped(reason: string): void;
 }
 
@@ -34,6 +38,8 @@ type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => vo
 export class MediaWorker {
   /** Resolves once the worker has loaded and answers calls; rejects if it stops first. */
   readonly started: Promise<void>;
+  /** Resolves once the thread has ended and released its sockets (a replacement may bind the same ports). */
+  readonly exited: Promise<void>;
   readonly startedAt = Date.now();
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
@@ -43,6 +49,7 @@ export class MediaWorker {
   private cause: string | undefined;
   private markStarted!: () => void;
   private failStart!: (error: Error) => void;
+  private markExited!: () => void;
 
   private liveness: NodeJS.Timeout | undefined;
   /** When the ping still unanswered went out. */
@@ -60,10 +67,14 @@ export class MediaWorker {
     });
     // A caller that only cares about the stop (onStopped) must not leave this unhandled.
     this.started.catch(() => undefined);
+    this.exited = new Promise<void>((resolve) => (this.markExited = resolve));
     this.worker = new Worker(ENTRY, { workerData: init, name: `media-worker-${index}` });
     this.worker.on('message', (message: WorkerMessage) => this.onMessage(message));
+    // An uncaught error ends the thread, but its teardown (closing the engine's sockets,
+    // freeing the heap) takes a while, seconds on a busy machine: the rooms are lost now.
     this.worker.on('error', (error: Error) => {
       this.cause ??= error.message;
+      this.lose();
     });
     this.worker.on('messageerror', (error: Error) => {
       this.cause ??= `unreadable message: ${error.message}`;
@@ -99,7 +110,7 @@ export class MediaWorker {
 
   /** Closes the worker's rooms (finishing recordings), then ends the thread. Idempotent. */
   async close(): Promise<void> {
-    if (!this.alive) return;
+    if (!this.alive) return this.exited;
     const wasReady = this.state === 'ready';
     this.state = 'closing';
     this.cause = 'closed';
@@ -117,6 +128,7 @@ export class MediaWorker {
       });
     }
     await this.worker.terminate();
+    await this.exited;
   }
 
   /**
@@ -159,17 +171,32 @@ export class MediaWorker {
       );
       return;
     }
-    const waited = Date.now() - this.pingSentAt;
-    if (waited < unresponsiveMs) return;
-    this.cause ??= `it did not answer for ${Math.round(waited / 1000)} s (hung)`;
-    void this.worker.terminate();
+    const sentAt = this.pingSentAt;
+    if (Date.now() - sentAt < unresponsiveMs) return;
+    // The answer may be waiting to be read: after this thread's own event loop was blocked
+    // (a busy machine, a burst of work), timers run before the messages that came in
+    // meanwhile. Judge after those are read (setImmediate runs after the poll phase).
+    setImmediate(() => {
+      if (this.state !== 'ready' || this.pingSentAt !== sentAt) return;
+      this.cause ??= `it did not answer for ${Math.round((Date.now() - sentAt) / 1000)} s (hung)`;
+      this.lose();
+      void this.worker.terminate();
+    });
   }
 
   private onExit(code: number): void {
+    this.cause ??= `the thread exited with code ${code}`;
+    this.lose();
+    this.markExited();
+  }
+
+  /** The thread is gone or going: pending calls reject, and the owner is told once (unless it asked for the end). */
+  private lose(): void {
+    if (this.state === 'stopped') return;
     if (this.liveness) clearInterval(this.liveness);
     const asked = this.state === 'closing';
     this.state = 'stopped';
-    this.cause ??= `the thread exited with code ${code}`;
+    this.cause ??= 'unknown reason';
     const error = this.stoppedError();
     this.failStart(error);
     for (const pending of this.pending.values()) pending.reject(error);

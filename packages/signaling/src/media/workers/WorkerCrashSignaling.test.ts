@@ -60,12 +60,14 @@ describe('signaling on media workers', () => {
     expect(x.received.some((n) => n.type === 'room.ended')).toBe(false);
 
     // The room's worker dies: both members are told, the room is gone, and joining again opens a new one on a new worker.
-    await until(() => env.media.stats()[0]!.ready);
+    // A replacement loads the whole engine in its thread: 1-2 s, over 20 s on a busy 2-core machine.
+    await until(() => env.media.stats()[0]!.ready, 60_000);
     await env.media.simulateCrash(1).catch(() => undefined);
     for (const link of [x, y]) expect(await link.waitFor('room.ended', (n) => n.room === room)).toMatchObject({ reason: 'mediaError' });
     expect(env.rooms.openRooms).toBe(0);
     await env.call(x, 'room.join', { room });
     expect(env.rooms.openRooms).toBe(1);
     expect(env.media.stats()[0]).toMatchObject({ rooms: 1, participants: 1 });
-  });
+    // Three worker starts (two of them replacements) and a call: 10 s or more each on a busy 2-core machine; the steps keep their own limits.
+  }, 120_000);
 });

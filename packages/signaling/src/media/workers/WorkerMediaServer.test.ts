@@ -132,7 +132,8 @@ describe('WorkerMediaServer', () => {
       expect(survivor.participants()).toEqual(['c', 'd']);
 
       // A new worker replaces the one that stopped, on the same ports, and takes new rooms.
-      await until(() => server.stats()[0]!.ready);
+      // A replacement loads the whole engine in its thread: 1-2 s, over 20 s on a busy 2-core machine.
+      await until(() => server.stats()[0]!.ready, 60_000);
       expect(server.stats()[0]).toEqual({ index: 0, ready: true, rooms: 0, participants: 0, restarts: 1 });
       const fresh = await server.createRoom('fresh');
       expect(server.workerOf(fresh)).toBe(0);
@@ -141,7 +142,8 @@ describe('WorkerMediaServer', () => {
       for (const p of peers) await p.close();
       await server.close();
     }
-  });
+    // Two worker starts and a replacement, three WebRTC pairs: the steps keep their own limits.
+  }, 120_000);
 
   it('a worker that hangs (its event loop blocked) is ended as hung after unresponsiveMs, its rooms told why, and replaced', async () => {
     const server = await WorkerMediaServer.start({ media: MEDIA, workers: 2, unresponsiveMs: 3000 });
@@ -161,8 +163,36 @@ describe('WorkerMediaServer', () => {
       expect(fineReasons).toEqual([]);
       await fine.join('b');
       expect(fine.participants()).toEqual(['b']);
-      await until(() => server.stats()[0]!.ready);
+      // A replacement loads the whole engine in its thread: 1-2 s, over 20 s on a busy 2-core machine.
+      await until(() => server.stats()[0]!.ready, 60_000);
       expect(server.stats()[0]!.restarts).toBe(1);
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
+
+  it('a main thread blocked for longer than unresponsiveMs does not make a healthy worker count as hung (its answers waiting to be read are read first)', async () => {
+    const server = await WorkerMediaServer.start({ media: MEDIA, workers: 1, unresponsiveMs: 400 });
+    try {
+      const room = await server.createRoom('patient');
+      await room.join('a');
+      const reasons: string[] = [];
+      room.onClosed((reason) => reasons.push(reason));
+      // Blocks of 600 ms, one per turn of the event loop: each liveness check finds its
+      // ping out for longer than 400 ms while the worker's answer waits in the queue.
+      for (let i = 0; i < 8; i++) {
+        await new Promise<void>((resolve) =>
+          setImmediate(() => {
+            const until = Date.now() + 600;
+            while (Date.now() < until);
+            resolve();
+          }),
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(reasons).toEqual([]);
+      expect(server.stats()[0]).toMatchObject({ ready: true, restarts: 0, rooms: 1 });
+      expect(room.participants()).toEqual(['a']);
     } finally {
       await server.close();
     }

@@ -236,16 +236,20 @@ export class WorkerMediaServer implements MediaServer {
     const young = Date.now() - worker.startedAt < STABLE_MS;
     const delay = young ? slot.restartDelayMs : 0;
     slot.restartDelayMs = young ? Math.min(slot.restartDelayMs * 2, RESTART_MAX_MS) : RESTART_MIN_MS;
-    slot.restartTimer = setTimeout(() => {
-      slot.restartTimer = undefined;
-      if (this.closed) return;
-      slot.restarts++;
-      slot.worker = this.spawn(slot);
-      slot.worker.started.then(
-        () => this.log.info({ event: 'mediaWorkerRestarted', worker: slot.index, restarts: slot.restarts }, `media worker ${slot.index} restarted`),
-        () => undefined,
-      );
-    }, delay);
+    // The replacement binds the same ports: it starts once the old thread has released them.
+    void worker.exited.then(() => {
+      if (this.closed || slot.worker !== worker) return;
+      slot.restartTimer = setTimeout(() => {
+        slot.restartTimer = undefined;
+        if (this.closed) return;
+        slot.restarts++;
+        slot.worker = this.spawn(slot);
+        slot.worker.started.then(
+          () => this.log.info({ event: 'mediaWorkerRestarted', worker: slot.index, restarts: slot.restarts }, `media worker ${slot.index} restarted`),
+          () => undefined,
+        );
+      }, delay);
+    });
   }
 }
 
