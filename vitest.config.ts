@@ -16,10 +16,10 @@ const HEAVY = [
   'packages/media/src/filters/{filters,overlays}.test.ts',
   'packages/kurento/src/{Composite,filters,recording,httpRecording,HttpPostEndpoint,magicMirror,limits}.test.ts',
   'packages/signaling/src/{Signaling,calls/CallService}.test.ts',
-  'packages/media/src/webrtc/SinglePort.test.ts',
-  'packages/signaling/src/media/{RoomRecording,HybridRoom}.test.ts',
+  'packages/media/src/webrtc/{SinglePort,ImpairedNetwork}.test.ts',
+  'packages/signaling/src/media/{RoomRecording,HybridRoom,RecordingChildKilled}.test.ts',
   'packages/signaling/src/recording/**/*.test.ts',
-  'packages/client/src/{Recording,HybridCall}.test.ts',
+  'packages/client/src/{Recording,HybridCall,WorkerKilled}.test.ts',
   'packages/server/src/{cli,recordings}.test.ts',
 ];
 
