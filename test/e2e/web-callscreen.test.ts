@@ -6,11 +6,10 @@
  * reaction; "accept with voice only" then the camera on, reaching the other side as
  * decoded frames.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../packages/server/src/index.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
-import { addContactAndOpenChat, mediaFrom, openConversation, screenshot, signUp, startAppServer, waitForMediaFrom, waitForPhase, type AppUser } from './webApp.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { skipBrowserTests } from './browser.js';
+import { addContactAndOpenChat, mediaFrom, openConversation, screenshot, signUp, waitForMediaFrom, waitForPhase, webAppSuite } from './webApp.js';
 
 const PHONE = { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2 };
 
@@ -45,26 +44,11 @@ async function expectThumbFriendly(page: Page, what: string): Promise<void> {
 }
 
 describe.skipIf(skipBrowserTests('web call screen'))('web call screen in Chromium', () => {
-  let server: RunningServer | undefined;
-  let browser: Browser | undefined;
-  const users: AppUser[] = [];
-
-  beforeAll(async () => {
-    server = await startAppServer({ portRange: [64900, 64949] });
-    browser = await launchChromium();
-  });
-
-  afterEach(async () => {
-    await Promise.all(users.splice(0).map((u) => u.context.close()));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const suite = webAppSuite({ portRange: [64900, 64949] });
+  const users = suite.users;
 
   it('on a phone: one column, thumb-sized controls inside the screen (portrait and landscape); the other sees mute, camera off (avatar), the raised hand, the in-call chat and a reaction', async () => {
-    const [alice, bob] = await Promise.all([signUp(browser!, server!, 'alice', 'en-US', { context: PHONE }), signUp(browser!, server!, 'bob')]);
+    const [alice, bob] = await Promise.all([signUp(suite.browser, suite.server, 'alice', 'en-US', { context: PHONE }), signUp(suite.browser, suite.server, 'bob')]);
     users.push(alice, bob);
     await addContactAndOpenChat(alice, bob);
     await openConversation(bob, alice.displayName);
@@ -140,7 +124,7 @@ describe.skipIf(skipBrowserTests('web call screen'))('web call screen in Chromiu
   }, 120_000);
 
   it('"accept with voice only", then the camera on: the caller decodes the callee\'s video; the self-preview shows the user\'s initials', async () => {
-    const [carol, dave] = await Promise.all([signUp(browser!, server!, 'carol'), signUp(browser!, server!, 'dave')]);
+    const [carol, dave] = await Promise.all([signUp(suite.browser, suite.server, 'carol'), signUp(suite.browser, suite.server, 'dave')]);
     users.push(carol, dave);
     await addContactAndOpenChat(carol, dave);
     await openConversation(dave, carol.displayName);
@@ -175,18 +159,18 @@ describe.skipIf(skipBrowserTests('web call screen'))('web call screen in Chromiu
   }, 90_000);
 
   it('in a room: "copy invite link" gives the room\'s link; mute and a reaction go through the room; the headcount is the people in it', async () => {
-    const [erin, fred] = await Promise.all([signUp(browser!, server!, 'erin'), signUp(browser!, server!, 'fred')]);
+    const [erin, fred] = await Promise.all([signUp(suite.browser, suite.server, 'erin'), signUp(suite.browser, suite.server, 'fred')]);
     users.push(erin, fred);
-    await erin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server!.url });
+    await erin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.server.url });
     const room = `huddle-${process.pid}`;
-    await erin.page.goto(`${server!.url}#/room/${room}`);
+    await erin.page.goto(`${suite.server.url}#/room/${room}`);
     await erin.page.getByTestId('call-screen').waitFor({ timeout: 10_000 });
-    await fred.page.goto(`${server!.url}#/room/${room}`);
+    await fred.page.goto(`${suite.server.url}#/room/${room}`);
     await erin.page.locator(`[data-testid="tile"][data-user-id="${fred.id}"][data-has-video="true"]`).waitFor({ timeout: 30_000 });
     await expect.poll(() => erin.page.getByTestId('participant-count').getAttribute('data-count'), { timeout: 10_000 }).toBe('2');
 
     await erin.page.getByTestId('copy-invite-link').click();
-    const link = `${server!.url.replace(/\/$/, '')}/#/room/${room}`;
+    const link = `${suite.server.url.replace(/\/$/, '')}/#/room/${room}`;
     await expect.poll(() => erin.page.getByTestId('call-toast').getAttribute('data-link'), { timeout: 5000 }).toBe(link);
     expect(await erin.page.evaluate(() => navigator.clipboard.readText())).toBe(link);
 

@@ -5,33 +5,16 @@
  * screens update; the initiator ends the call for all; the record is in the group chat.
  * Also inviting a member mid-call, and open rooms joined by link.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../packages/server/src/index.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
-import { addContactAndOpenChat, callRecords, callState, openConversation, screenshot, signUp, startAppServer, waitForMediaFrom, waitForMoreMediaFrom, waitForPhase, type AppUser } from './webApp.js';
+import { describe, expect, it } from 'vitest';
+import { skipBrowserTests } from './browser.js';
+import { addContactAndOpenChat, callRecords, callState, openConversation, screenshot, signUp, waitForMediaFrom, waitForMoreMediaFrom, waitForPhase, type AppUser, webAppSuite } from './webApp.js';
 
 describe.skipIf(skipBrowserTests('web app group call'))('web app group call in Chromium', () => {
-  let server: RunningServer | undefined;
-  let browser: Browser | undefined;
-  const users: AppUser[] = [];
-
-  beforeAll(async () => {
-    server = await startAppServer({ portRange: [54600, 54999] });
-    browser = await launchChromium();
-  });
-
-  afterEach(async () => {
-    await Promise.all(users.splice(0).map((u) => u.context.close()));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const suite = webAppSuite({ portRange: [54600, 54999] });
+  const users = suite.users;
 
   it('4 people: everyone decodes everyone else, one leaves and the others update, the initiator ends it', async () => {
-    const [ann, ben, cat, dan] = await Promise.all(['ann', 'ben', 'cat', 'dan'].map((name) => signUp(browser!, server!, name)));
+    const [ann, ben, cat, dan] = await Promise.all(['ann', 'ben', 'cat', 'dan'].map((name) => signUp(suite.browser, suite.server, name)));
     users.push(ann!, ben!, cat!, dan!);
     const everyone = [ann!, ben!, cat!, dan!];
     const others = (me: AppUser): AppUser[] => everyone.filter((u) => u !== me);
@@ -94,7 +77,7 @@ describe.skipIf(skipBrowserTests('web app group call'))('web app group call in C
   }, 180_000);
 
   it('the initiator invites a member during a group call: the invitee rings, joins, and all three decode each other', async () => {
-    const [gus, hal, ivy] = await Promise.all(['gus', 'hal', 'ivy'].map((name) => signUp(browser!, server!, name)));
+    const [gus, hal, ivy] = await Promise.all(['gus', 'hal', 'ivy'].map((name) => signUp(suite.browser, suite.server, name)));
     users.push(gus!, hal!, ivy!);
     for (const u of [hal!, ivy!]) await addContactAndOpenChat(gus!, u);
     await gus!.page.getByTestId('nav-chats').click();
@@ -128,14 +111,14 @@ describe.skipIf(skipBrowserTests('web app group call'))('web app group call in C
   }, 120_000);
 
   it('open rooms by link: two people who open #/room/<name> see and hear each other; leaving updates the other', async () => {
-    const [eve, fay] = await Promise.all(['eve', 'fay'].map((name) => signUp(browser!, server!, name)));
+    const [eve, fay] = await Promise.all(['eve', 'fay'].map((name) => signUp(suite.browser, suite.server, name)));
     users.push(eve!, fay!);
     const room = `standup-${process.pid}`;
 
-    await eve!.page.goto(`${server!.url}#/room/${room}`);
+    await eve!.page.goto(`${suite.server.url}#/room/${room}`);
     await eve!.page.getByTestId('call-screen').waitFor({ timeout: 10_000 });
     expect(await eve!.page.getByTestId('call-screen').getAttribute('data-kind')).toBe('room');
-    await fay!.page.goto(`${server!.url}#/room/${room}`);
+    await fay!.page.goto(`${suite.server.url}#/room/${room}`);
 
     await Promise.all([waitForMediaFrom(eve!, [fay!]), waitForMediaFrom(fay!, [eve!])]);
     await eve!.page.locator(`[data-testid="tile"][data-user-id="${fay!.id}"][data-has-video="true"]`).waitFor({ timeout: 10_000 });

@@ -4,33 +4,16 @@
  * (reconnecting, then left with a notice), and a reload that rejoins the call.
  * Real Chromium pages against the whole server; media read from getStats().
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../packages/server/src/index.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
-import { addContactAndOpenChat, appState, mediaFrom, openConversation, screenshot, signUp, startAppServer, waitForMediaFrom, waitForPhase, type AppUser } from './webApp.js';
+import { describe, expect, it } from 'vitest';
+import { skipBrowserTests } from './browser.js';
+import { addContactAndOpenChat, appState, mediaFrom, openConversation, screenshot, signUp, waitForMediaFrom, waitForPhase, type AppUser, webAppSuite } from './webApp.js';
 
 describe.skipIf(skipBrowserTests('web app meetings'))('web app: pre-join, dropped and reloaded participants', () => {
-  let server: RunningServer | undefined;
-  let browser: Browser | undefined;
-  const users: AppUser[] = [];
-
-  beforeAll(async () => {
-    server = await startAppServer({ portRange: [64950, 64974] });
-    browser = await launchChromium();
-  });
-
-  afterEach(async () => {
-    await Promise.all(users.splice(0).map((u) => u.context.close()));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const suite = webAppSuite({ portRange: [64950, 64974] });
+  const users = suite.users;
 
   async function pair(options: { prejoin?: boolean } = {}): Promise<[AppUser, AppUser]> {
-    const [alice, bob] = await Promise.all([signUp(browser!, server!, 'alice', 'en-US', options), signUp(browser!, server!, 'bob')]);
+    const [alice, bob] = await Promise.all([signUp(suite.browser, suite.server, 'alice', 'en-US', options), signUp(suite.browser, suite.server, 'bob')]);
     users.push(alice, bob);
     await addContactAndOpenChat(alice, bob);
     await openConversation(bob, alice.displayName);
@@ -138,11 +121,11 @@ describe.skipIf(skipBrowserTests('web app meetings'))('web app: pre-join, droppe
   }, 90_000);
 
   it('a reloaded page in a room offers it back; one click joins it again, as muted as before', async () => {
-    const [alice, bob] = await Promise.all([signUp(browser!, server!, 'alice'), signUp(browser!, server!, 'bob')]);
+    const [alice, bob] = await Promise.all([signUp(suite.browser, suite.server, 'alice'), signUp(suite.browser, suite.server, 'bob')]);
     users.push(alice, bob);
     const room = `reload-${process.pid}`;
-    await alice.page.goto(`${server!.url}#/room/${room}`);
-    await bob.page.goto(`${server!.url}#/room/${room}`);
+    await alice.page.goto(`${suite.server.url}#/room/${room}`);
+    await bob.page.goto(`${suite.server.url}#/room/${room}`);
     await Promise.all([waitForPhase(alice, 'CONNECTED'), waitForPhase(bob, 'CONNECTED')]);
     await alice.page.getByTestId('toggle-mute').click();
     await waitForMediaFrom(bob, [alice], { frames: 10, audioPackets: 0 });

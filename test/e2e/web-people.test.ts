@@ -6,12 +6,11 @@
  * tab-title count and desktop notifications, and a walk of the Chinese pages for
  * English words.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { latinWords } from '../../packages/web/src/i18nWords.js';
-import type { RunningServer } from '../../packages/server/src/index.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
-import { addContactAndOpenChat, appState, openConversation, screenshot, sendMessage, signUp, startAppServer, type AppUser } from './webApp.js';
+import { skipBrowserTests } from './browser.js';
+import { addContactAndOpenChat, appState, openConversation, screenshot, sendMessage, signUp, type AppUser, webAppSuite } from './webApp.js';
 
 /** The page's visible words, without what users typed or chose (names, device labels, links, avatars' initials). */
 function visibleText(page: Page, userStrings: string[]): Promise<string> {
@@ -31,26 +30,11 @@ function visibleText(page: Page, userStrings: string[]): Promise<string> {
 }
 
 describe.skipIf(skipBrowserTests('web app words and lists'))('web app: errors, lists, presence, Chinese', () => {
-  let server: RunningServer | undefined;
-  let browser: Browser | undefined;
-  const users: AppUser[] = [];
-
-  beforeAll(async () => {
-    server = await startAppServer({ portRange: [64975, 64999] });
-    browser = await launchChromium();
-  });
-
-  afterEach(async () => {
-    await Promise.all(users.splice(0).map((u) => u.context.close().catch(() => undefined)));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const suite = webAppSuite({ portRange: [64975, 64999] });
+  const users = suite.users;
 
   async function user(prefix: string, locale = 'en-US', prejoin = false): Promise<AppUser> {
-    const u = await signUp(browser!, server!, prefix, locale, { prejoin });
+    const u = await signUp(suite.browser, suite.server, prefix, locale, { prejoin });
     users.push(u);
     return u;
   }
@@ -62,10 +46,10 @@ describe.skipIf(skipBrowserTests('web app words and lists'))('web app: errors, l
       { locale: 'zh-CN', rule: '3 到 32 个字符：小写字母 a-z、数字和 _ . -', pw: '至少 8 个字符。', badName: '不能使用这个用户名。', short: '密码太短。', taken: '这个用户名已被占用，请换一个。', wrong: '用户名或密码错误。' },
     ];
     for (const c of cases) {
-      const context = await browser!.newContext({ locale: c.locale });
+      const context = await suite.browser.newContext({ locale: c.locale });
       try {
         const page = await context.newPage();
-        await page.goto(server!.url);
+        await page.goto(suite.server.url);
         await page.getByTestId('login-mode-toggle').click();
         expect(await page.getByTestId('username-rule').textContent()).toBe(c.rule);
         expect(await page.getByTestId('password-rule').textContent()).toBe(c.pw);
@@ -114,11 +98,11 @@ describe.skipIf(skipBrowserTests('web app words and lists'))('web app: errors, l
 
   it('a room name that cannot be used is refused with the rule, from the form and from a link', async () => {
     const alice = await user('alice');
-    await alice.page.goto(`${server!.url}#/rooms`);
+    await alice.page.goto(`${suite.server.url}#/rooms`);
     await alice.page.getByTestId('room-name').fill('my room');
     await alice.page.getByTestId('room-join').click();
     expect(await alice.page.getByTestId('room-name-error').textContent()).toBe('This room name cannot be used. 1 to 64 characters: letters, digits and _ . - (no spaces).');
-    await alice.page.goto(`${server!.url}#/room/${encodeURIComponent('a'.repeat(65))}`);
+    await alice.page.goto(`${suite.server.url}#/room/${encodeURIComponent('a'.repeat(65))}`);
     await alice.page.getByTestId('room-name-error').waitFor();
     expect(await alice.page.getByTestId('call-screen').count()).toBe(0);
     expect((await appState(alice.page))['call']).toBeNull();
@@ -139,7 +123,7 @@ describe.skipIf(skipBrowserTests('web app words and lists'))('web app: errors, l
     await expect.poll(order, { timeout: 10_000 }).toEqual([bob.displayName, carol.displayName]);
     expect(await previews()).toEqual(['from bob', 'from carol']);
 
-    await alice.page.goto(server!.url);
+    await alice.page.goto(suite.server.url);
     await alice.page.reload();
     await expect.poll(order, { timeout: 10_000 }).toEqual([bob.displayName, carol.displayName]);
     expect(await previews()).toEqual(['from bob', 'from carol']);
@@ -149,7 +133,7 @@ describe.skipIf(skipBrowserTests('web app words and lists'))('web app: errors, l
 
   it('a contact’s presence shows online and offline; a message while away counts in the tab title and shows a desktop notification', async () => {
     const [alice, bob] = await Promise.all([user('alice'), user('bob')]);
-    await alice.context.grantPermissions(['notifications'], { origin: new URL(server!.url).origin });
+    await alice.context.grantPermissions(['notifications'], { origin: new URL(suite.server.url).origin });
     await addContactAndOpenChat(alice, bob);
     await openConversation(bob, alice.displayName);
     const dot = alice.page.locator(`[data-testid="presence"][data-user-id="${bob.id}"]`).first();
@@ -192,11 +176,11 @@ describe.skipIf(skipBrowserTests('web app words and lists'))('web app: errors, l
     await screenshot(li.page, 'prejoin-zh');
     await li.page.getByTestId('prejoin-cancel').click();
     for (const [hash, testId] of [['#/contacts', 'contacts'], ['#/rooms', 'rooms'], ['#/recordings', 'nav-recordings'], ['#/loopback', 'loopback']] as const) {
-      await li.page.goto(`${server!.url}${hash}`);
+      await li.page.goto(`${suite.server.url}${hash}`);
       await li.page.getByTestId(testId).first().waitFor();
       await check(hash);
     }
-    await li.page.goto(`${server!.url}#/rooms`);
+    await li.page.goto(`${suite.server.url}#/rooms`);
     await li.page.getByTestId('room-name').fill('bad name');
     await li.page.getByTestId('room-join').click();
     await check('room error');

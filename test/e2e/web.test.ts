@@ -7,7 +7,7 @@
  * Media is checked from the browsers' own getStats() through the app's debug hook.
  */
 import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../packages/server/src/index.js';
 import { launchChromium, skipBrowserTests } from './browser.js';
 import {
@@ -20,34 +20,20 @@ import {
   screenshot,
   sendMessage,
   signUp,
-  startAppServer,
   waitForMediaFrom,
   waitForMoreMediaFrom,
   waitForPhase,
+  startAppServer,
   type AppUser,
+  webAppSuite,
 } from './webApp.js';
 
 describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
-  let server: RunningServer | undefined;
-  let browser: Browser | undefined;
-  const users: AppUser[] = [];
-
-  beforeAll(async () => {
-    server = await startAppServer({ portRange: [54000, 54499] });
-    browser = await launchChromium();
-  });
-
-  afterEach(async () => {
-    await Promise.all(users.splice(0).map((u) => u.context.close()));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const suite = webAppSuite({ portRange: [54000, 54499] });
+  const users = suite.users;
 
   async function user(prefix: string, locale?: string): Promise<AppUser> {
-    const u = await signUp(browser!, server!, prefix, locale);
+    const u = await signUp(suite.browser, suite.server, prefix, locale);
     users.push(u);
     return u;
   }
@@ -61,22 +47,22 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
   }
 
   it('serves the built app at / and keeps /healthz, /loopback.html and /ws/loopback', async () => {
-    const index = await fetch(server!.url);
+    const index = await fetch(suite.server.url);
     const html = await index.text();
     expect(html).toContain('<div id="app">');
     expect(html).toMatch(/src="\/assets\/index-[\w-]+\.js"/);
-    expect(await (await fetch(`${server!.url}healthz`)).json()).toEqual({ status: 'ok' });
-    expect((await fetch(`${server!.url}loopback.html`)).status).toBe(200);
+    expect(await (await fetch(`${suite.server.url}healthz`)).json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${suite.server.url}loopback.html`)).status).toBe(200);
   });
 
   it('runs under its Content-Security-Policy without a violation, and refuses to be framed by another page', async () => {
-    const index = await fetch(server!.url);
+    const index = await fetch(suite.server.url);
     expect(index.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(index.headers.get('x-frame-options')).toBe('DENY');
     // The bundle has no source maps, and the server would not serve one.
     expect(await index.text()).not.toContain('.map');
     const alice = await user('alice');
-    await alice.page.goto(`${server!.url}#/loopback`);
+    await alice.page.goto(`${suite.server.url}#/loopback`);
     await alice.page.getByTestId('loopback-start').click();
     await expect.poll(() => alice.page.getByTestId('loopback-phase').textContent(), { timeout: 30_000 }).toBe('connected');
     await alice.page.getByTestId('loopback-stop').click();
@@ -86,7 +72,7 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
     const framer = await alice.context.newPage();
     const blocked: string[] = [];
     framer.on('console', (message) => blocked.push(message.text()));
-    await framer.setContent(`<iframe id="victim" src="${server!.url}"></iframe>`);
+    await framer.setContent(`<iframe id="victim" src="${suite.server.url}"></iframe>`);
     await expect.poll(() => blocked.some((text) => /frame-ancestors|X-Frame-Options|Refused to (display|frame)/i.test(text)), { timeout: 10_000 }).toBe(true);
     const frame = framer.frames().find((f) => f !== framer.mainFrame());
     expect(await frame?.locator('#app').count().catch(() => 0)).toBe(0);
@@ -94,9 +80,9 @@ describe.skipIf(skipBrowserTests('web app'))('web app in Chromium', () => {
   });
 
   it('the loopback self-test shows the camera coming back from the server and the round trip', async () => {
-    const { context, page } = await browser!.newContext().then(async (ctx) => ({ context: ctx, page: await ctx.newPage() }));
+    const { context, page } = await suite.browser.newContext().then(async (ctx) => ({ context: ctx, page: await ctx.newPage() }));
     try {
-      await page.goto(`${server!.url}#/loopback`);
+      await page.goto(`${suite.server.url}#/loopback`);
       await page.getByTestId('loopback-start').click();
       await expect.poll(() => page.evaluate(() => (window as unknown as { __roundtableLoopback?: { state: { framesDecoded: number } } }).__roundtableLoopback?.state.framesDecoded ?? 0), { timeout: 30_000 }).toBeGreaterThan(10);
       await expect.poll(() => page.getByTestId('loopback-rtt').textContent(), { timeout: 10_000 }).toMatch(/^\d+(\.\d)? ms$/);

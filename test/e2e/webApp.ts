@@ -7,10 +7,11 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { pino } from 'pino';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { ensureWebBuilt } from '../../packages/web/src/build/ensureBuilt.js';
 import { startServer, type RunningServer } from '../../packages/server/src/index.js';
 import { MediaPipeline, WebRtcEndpoint } from '../../packages/media/src/index.js';
+import { launchChromium } from './browser.js';
 
 export const SCREENSHOT_DIR = path.resolve('test-results', 'screenshots');
 /** How long media may take to start flowing on a busy 2-core machine. */
@@ -35,6 +36,54 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
     signaling: { dbPath: ':memory:', iceServers: [], ringTimeoutMs: options.ringTimeoutMs ?? 60_000, ...(options.recordingsDir ? { recordingsDir: options.recordingsDir } : {}) },
     logger: pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }),
   });
+}
+
+/** What a describe block of web app tests shares: one server, one Chromium, and the users of the test running now. */
+export interface WebAppSuite {
+  readonly server: RunningServer;
+  readonly browser: Browser;
+  /** Users to close after the test (`user()` adds its own). */
+  readonly users: AppUser[];
+  /** Signs up a user who is closed after the test. */
+  user(prefix: string, locale?: string, options?: SignUpOptions): Promise<AppUser>;
+}
+
+/**
+ * Registers the hooks of a describe block of web app tests: the server and Chromium start
+ * before its first test and stop after its last; each test's users are closed after it.
+ */
+export function webAppSuite(options: AppServerOptions): WebAppSuite {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  const users: AppUser[] = [];
+  beforeAll(async () => {
+    server = await startAppServer(options);
+    browser = await launchChromium();
+  });
+  afterEach(async () => {
+    await Promise.all(users.splice(0).map((u) => u.context.close().catch(() => undefined)));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  const suite: WebAppSuite = {
+    get server(): RunningServer {
+      if (!server) throw new Error('the web app server has not started');
+      return server;
+    },
+    get browser(): Browser {
+      if (!browser) throw new Error('Chromium has not started');
+      return browser;
+    },
+    users,
+    async user(prefix, locale, signUpOptions) {
+      const u = await signUp(suite.browser, suite.server, prefix, locale, signUpOptions);
+      users.push(u);
+      return u;
+    },
+  };
+  return suite;
 }
 
 /** One person: a browser context (own storage, fake camera) with the app open and signed in. */
