@@ -5,6 +5,8 @@ import { JsonSocket, PendingRequests } from './JsonSocket.js';
 import { Participant } from './Participant.js';
 import { UplinkTracks, createPeer, gatheringComplete } from './weriftPeer.js';
 
+const SIGN_IN_TIMEOUT_MS = 60_000;
+
 interface CandidateInit {
   candidate: string;
   sdpMid?: string | null;
@@ -27,20 +29,37 @@ export class RoundtableParticipant extends Participant {
   private signals: Promise<void> = Promise.resolve();
 
   private get roomName(): string {
-    const { run } = this.context.command;
-    return `bench-${run}-${this.spec.room}`;
+    const { run, roomPrefix } = this.context.command;
+    return `${roomPrefix ?? `bench-${run}`}-${this.spec.room}`;
   }
 
   protected async connect(): Promise<void> {
     const endpoint = this.context.command.endpoint;
     if (endpoint.kind !== 'roundtable') throw new Error('not a Roundtable endpoint');
     this.socket = await JsonSocket.open(endpoint.signalingUrl, undefined, (frame) => this.onFrame(frame));
-    const username = `bench${this.context.command.run}u${this.id}`;
-    const registered = await this.request('register', { username, password: 'bench-password' });
-    const token = String(registered['token']);
+    const token = await this.signIn();
     const hello = await this.request('hello', { token });
     this.me = String(hello['userId']);
     await this.request('room.join', { room: this.roomName });
+  }
+
+  /** Sends a signaling request for the soak (e.g. `room.record` of its room); `room` is filled in. */
+  async roomRequest(type: string, fields: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (!this.socket?.isOpen) throw new Error('not connected');
+    return this.request(type, { room: this.roomName, ...fields });
+  }
+
+  /** A new account, or the spec's own: registered the first time, logged in to afterwards. */
+  private async signIn(): Promise<string> {
+    const password = 'bench-password';
+    const username = this.spec.username ?? `bench${this.context.command.run}u${this.id}`;
+    // A password hash is a 32 MiB scrypt, two at a time: on a busy machine a burst of sign-ins waits its turn.
+    try {
+      return String((await this.request('register', { username, password }, SIGN_IN_TIMEOUT_MS))['token']);
+    } catch (error) {
+      if (!this.spec.username || !String(error).includes('CONFLICT')) throw error;
+      return String((await this.request('login', { username, password }, SIGN_IN_TIMEOUT_MS))['token']);
+    }
   }
 
   protected transmit(planned: PlannedPacket, payload: Buffer): void {
@@ -59,9 +78,9 @@ export class RoundtableParticipant extends Participant {
     this.peers.clear();
   }
 
-  private async request(type: string, fields: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private async request(type: string, fields: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>> {
     const id = this.nextId++;
-    const answer = this.requests.wait(id, type);
+    const answer = this.requests.wait(id, type, timeoutMs);
     this.socket?.send({ id, type, ...fields });
     const response = await answer;
     if (response['ok'] !== true) {
