@@ -101,6 +101,8 @@ export interface RoundtableListen {
   portRange?: string;
   /** Serve /metrics on 127.0.0.1 at this port. Default: metrics off. */
   metricsPort?: number;
+  /** Longest wait for /readyz (tsx compiles the server at start: slow on a busy machine). Default 60 s. */
+  readyTimeoutMs?: number;
 }
 
 /** `roundtable start` (signaling + in-process media) from `root`: this checkout, or an extracted git revision. */
@@ -152,7 +154,7 @@ export class RoundtableTarget extends ProcessTarget {
     // them) start with the same arguments.
     const env = { ROUNDTABLE_WS_RATE_PER_ADDRESS: '1000000', ROUNDTABLE_REGISTRATIONS_PER_HOUR: '1000000', ...process.env, ...this.extraEnv };
     this.server = ServerProcess.start(process.execPath, args, join(dir, `${safe(this.name)}.log`), env);
-    await this.server.waitReady(async () => (await fetch(`http://${host}:${port}/readyz`)).ok, 60_000);
+    await this.server.waitReady(async () => (await fetch(`http://${host}:${port}/readyz`)).ok, this.listen.readyTimeoutMs ?? 60_000);
     return { kind: 'roundtable', signalingUrl: `ws://${host}:${port}/ws` };
   }
 }

@@ -85,7 +85,7 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
   const host = '127.0.0.1';
   mkdirSync(workDir, { recursive: true });
   const [port, metricsPort] = [await freePort(), await freePort()];
-  const target = new RoundtableTarget({ dir: workDir, host, netns: false }, 'roundtable', 0, REPO_ROOT, {}, { port, metricsPort, portRange: options.portRange });
+  const target = new RoundtableTarget({ dir: workDir, host, netns: false }, 'roundtable', 0, REPO_ROOT, {}, { port, metricsPort, portRange: options.portRange, readyTimeoutMs: 300_000 });
   const result: SoakResult = {
     startedAt,
     finishedAt: startedAt,
@@ -115,7 +115,7 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
   const lossTotals = { expected: 0, received: 0 };
   try {
     progress(`starting the server (http ${port}, metrics ${metricsPort}, media ${options.portRange}) and ${options.workers} load-generator workers`);
-    starting = WorkerPool.start(options.workers);
+    starting = WorkerPool.start(options.workers, 300_000);
     starting.catch(() => undefined);
     const endpoint = await target.start();
     const sampler = new ServerSampler(target.pid, target.metricsUrl!, t0);
