@@ -54,7 +54,8 @@ export class RoundtableParticipant extends Participant {
     const password = 'bench-password';
     const username = this.spec.username ?? `bench${this.context.command.run}u${this.id}`;
     // A password hash is a 32 MiB scrypt, two at a time and 16 waiting per address: a burst of
-    // sign-ins from the generator's one address is told to wait (TOO_MANY_ATTEMPTS, OVERLOADED)
+    // sign-ins from the generator's one address is told to wait (TOO_MANY_ATTEMPTS, OVERLOADED, or the
+    // server's request timeout while it waited in the queue)
     // and tries again, as a client does.
     let type = 'register';
     for (let attempt = 1; ; attempt++) {
@@ -63,7 +64,7 @@ export class RoundtableParticipant extends Participant {
       } catch (error) {
         const text = String(error);
         if (type === 'register' && this.spec.username && text.includes('CONFLICT')) type = 'login';
-        else if (attempt < 30 && (text.includes('TOO_MANY_ATTEMPTS') || text.includes('OVERLOADED'))) await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 2000));
+        else if (attempt < 30 && (text.includes('TOO_MANY_ATTEMPTS') || text.includes('OVERLOADED') || text.includes('timed out'))) await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 2000));
         else throw error;
       }
     }

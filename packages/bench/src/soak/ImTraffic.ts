@@ -42,7 +42,7 @@ class ImUser {
       } catch (error) {
         const text = String(error);
         if (type === 'register' && text.includes('CONFLICT')) type = 'login';
-        else if (attempt < 30 && (text.includes('TOO_MANY_ATTEMPTS') || text.includes('OVERLOADED'))) await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 2000));
+        else if (attempt < 30 && (text.includes('TOO_MANY_ATTEMPTS') || text.includes('OVERLOADED') || text.includes('timed out'))) await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 2000));
         else throw error;
       }
     }

@@ -150,6 +150,8 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
       result.churn.leaves++;
     };
 
+    // IM users sign in first: six password hashes, before the rooms' burst of them.
+    im = await ImTraffic.start(endpoint.kind === 'roundtable' ? endpoint.signalingUrl : '', 'soak', options.imUsers, options.imEveryMs);
     progress(`filling ${options.rooms} rooms of ${options.roomSize}`);
     for (let i = 0; i < options.roomSize; i++) {
       for (let room = 0; room < options.rooms; room++) {
@@ -157,7 +159,6 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
         await sleep(options.joinStaggerMs);
       }
     }
-    im = await ImTraffic.start(endpoint.kind === 'roundtable' ? endpoint.signalingUrl : '', 'soak', options.imUsers, options.imEveryMs);
     const record = async (action: 'start' | 'stop'): Promise<void> => {
       for (let attempt = 0; attempt < 10; attempt++) {
         for (const w of workers.workers) {
