@@ -112,6 +112,7 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
   const stun = new StunServer();
   const membership = new Membership(options.rooms, options.roomSize, options.workers, 'soak');
   const histograms: Array<Record<string, number>> = [];
+  const skipped: string[] = [];
   const lossTotals = { expected: 0, received: 0 };
   try {
     progress(`starting the server (http ${port}, metrics ${metricsPort}, media ${options.portRange}) and ${options.workers} load-generator workers`);
@@ -201,8 +202,16 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
       await sleep((endUs - nowUs()) / 1000 + 1000);
       const cpu1 = readProc(target.pid);
       const machine1 = readMachineCpu();
-      const reports = await workers.reports();
-      const status = (await workers.ask({ type: 'status' }, 'status', 15_000)).flatMap((s) => s.participants);
+      // A worker starved of CPU on a busy machine may answer late: that window is lost, not the run.
+      const reports = await workers.reports(60_000).catch((error: unknown) => {
+        skipped.push(String(error));
+        return undefined;
+      });
+      const status = await askStatus(workers);
+      if (!reports || !status) {
+        progress(`window skipped: a load-generator worker did not answer (${skipped.length} so far)`);
+        continue;
+      }
       const reading = await sampler.read();
       const seconds = (endUs - startUs) / 1e6 + 1;
       const figures = windowFigures(reports, status, membership, startUs, endUs);
@@ -249,7 +258,7 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
     const settleEnd = Date.now() + 60_000;
     for (;;) {
       target.check();
-      const status = (await workers.ask({ type: 'status' }, 'status', 15_000)).flatMap((s) => s.participants);
+      const status = (await askStatus(workers)) ?? [];
       const flow = streamCounts(status, membership);
       const reading = await sampler.read();
       const expectedEndpoints = membership.expectedEndpoints();
@@ -305,6 +314,7 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
     p99Ms: histogramQuantileMs(merged, 0.99),
   };
   if (result.start) result.checks = checkLeaks({ start: result.start, load: result.points, settled: result.settled, end: result.end });
+  if (skipped.length > 0) result.problems.push(`${skipped.length} window(s) skipped: a load-generator worker did not answer in time (${skipped[0]})`);
   const failedLoopbacks = result.loopbacks.filter((l) => !l.ok);
   if (failedLoopbacks.length > 0) result.problems.push(`${failedLoopbacks.length} of ${result.loopbacks.length} loopback tests failed: ${failedLoopbacks.map((l) => l.error).slice(0, 3).join('; ')}`);
   if (result.recordings.errors.length > 0) result.problems.push(`recording: ${result.recordings.errors.slice(0, 3).join('; ')}`);
@@ -312,6 +322,15 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
   result.ok = result.start !== undefined && result.checks.length > 0 && result.checks.every((c) => c.ok) && !result.problems.some((p) => p.startsWith('the soak stopped early'));
   result.finishedAt = new Date().toISOString();
   return result;
+}
+
+/** Every worker's participants, or undefined when a worker did not answer within a minute. */
+async function askStatus(workers: WorkerPool): Promise<ParticipantStatus[] | undefined> {
+  try {
+    return (await workers.ask({ type: 'status' }, 'status', 60_000)).flatMap((s) => s.participants);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Flowing streams against those expected: every present participant that joined should get audio and video of every other. */
