@@ -38,6 +38,8 @@ export interface SoakPoint extends ServerReading {
   serverCpuPct: number;
   /** CPU of the whole machine, % of one core (others' work included). */
   machineCpuPct: number;
+  /** The busiest load-generator worker's event-loop delay p99 in the window, ms: above 50 ms it was starved of CPU, and loss and delay are its own. */
+  generatorLoopP99Ms: number;
 }
 
 export interface SoakResult {
@@ -230,10 +232,11 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
         p99Ms: figures.p99Ms,
         serverCpuPct: cpu0 && cpu1 ? ((cpu1.cpuUs - cpu0.cpuUs) / 1e6 / seconds) * 100 : Number.NaN,
         machineCpuPct: ((machine1.busyUs - machine0.busyUs) / 1e6 / seconds) * 100,
+        generatorLoopP99Ms: Math.max(...reports.map((r) => r.loopDelayP99Ms)),
       };
       result.points.push(point);
       progress(
-        `${(point.t / 60).toFixed(1)} min: RSS ${point.rssMb.toFixed(0)} MiB, heap ${point.heapMb.toFixed(0)} MiB, ${point.fds} fds, ${point.udpPorts} UDP ports, ${point.children} children, endpoints ${point.endpoints}/${point.expectedEndpoints}, streams ${point.streamsFlowing}/${point.streamsExpected}, loss ${(point.loss * 100).toFixed(2)} %, p99 ${point.p99Ms.toFixed(0)} ms, server CPU ${point.serverCpuPct.toFixed(0)} %, machine ${point.machineCpuPct.toFixed(0)} %`,
+        `${(point.t / 60).toFixed(1)} min: RSS ${point.rssMb.toFixed(0)} MiB, heap ${point.heapMb.toFixed(0)} MiB, ${point.fds} fds, ${point.udpPorts} UDP ports, ${point.children} children, endpoints ${point.endpoints}/${point.expectedEndpoints}, streams ${point.streamsFlowing}/${point.streamsExpected}, loss ${(point.loss * 100).toFixed(2)} %, p99 ${point.p99Ms.toFixed(0)} ms, server CPU ${point.serverCpuPct.toFixed(0)} %, machine ${point.machineCpuPct.toFixed(0)} %, generator loop p99 ${point.generatorLoopP99Ms.toFixed(0)} ms`,
       );
       membership.prune(startUs - 600e6);
       if (Date.now() - lastLoopback >= options.loopbackEveryS * 1000 && Date.now() < loadEnd) {

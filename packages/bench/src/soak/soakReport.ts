@@ -12,7 +12,7 @@ export function soakMarkdown(r: SoakResult): string {
   const lines: string[] = [];
   lines.push(`# Roundtable soak, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC: ${r.ok ? 'no leak found' : '**FAILED**'}`);
   lines.push('');
-  lines.push(`Machine: ${r.machine.cores} cores, ${r.machine.cpuModel}, Linux ${r.machine.kernel}, Node ${r.machine.node}. Median machine CPU during the load: ${fmt(median(r.points.map((p) => p.machineCpuPct)), 0)} % of one core (the server's: ${fmt(median(r.points.map((p) => p.serverCpuPct)), 0)} %).`);
+  lines.push(`Machine: ${r.machine.cores} cores, ${r.machine.cpuModel}, Linux ${r.machine.kernel}, Node ${r.machine.node}. Median machine CPU during the load: ${fmt(median(r.points.map((p) => p.machineCpuPct)), 0)} % of one core (the server's: ${fmt(median(r.points.map((p) => p.serverCpuPct)), 0)} %); the busiest load-generator worker's event loop ran a median ${fmt(median(r.points.map((p) => p.generatorLoopP99Ms)), 0)} ms late at p99 (above 50 ms it is starved of CPU, and loss and delay are more its own than the server's).`);
   lines.push('');
   lines.push(
     `Load: ${o.minutes} min of ${o.rooms} rooms of up to ${o.roomSize} simulated participants (real WebRTC; audio ${o.traffic.audioPps} packets/s, video ${o.traffic.videoKbps} kb/s each), someone joining or leaving every ${o.churnS} s (${r.churn.joins} joins, ${r.churn.leaves} leaves), ${o.imUsers} IM users sending a message every ${o.imEveryMs} ms in turn, room 0 recorded (${r.recordings.started} recording(s)${o.recordRotateMin > 0 ? `, a new one every ${o.recordRotateMin} min` : ''}), a loopback test every ${o.loopbackEveryS} s; a window of ${o.windowS} s and a sample after each.`,
