@@ -16,9 +16,22 @@ export class Recorder {
   private sentPackets = 0;
   private sentBytes = 0;
 
+  /** Starts a new window: what was counted in the previous one is dropped (the soak measures window after window). */
   setWindow(startUs: number, endUs: number): void {
     this.startUs = startUs;
     this.endUs = endUs;
+    this.sent.clear();
+    for (const d of this.downlinks.values()) d.received = 0;
+    this.histogram.clear();
+    this.receivedPackets = 0;
+    this.receivedBytes = 0;
+    this.sentPackets = 0;
+    this.sentBytes = 0;
+  }
+
+  /** Forgets the downlinks of participants that left (the soak's churn would otherwise grow the report without end). */
+  forget(ids: ReadonlySet<number>): void {
+    for (const [key, d] of this.downlinks) if (ids.has(d.receiver) || ids.has(d.sender)) this.downlinks.delete(key);
   }
 
   /** Declares a downlink, so that one that never receives anything still counts as 100 % loss. */

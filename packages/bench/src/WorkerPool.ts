@@ -20,10 +20,16 @@ export class WorkerPool {
     }
   }
 
-  static async start(count: number): Promise<WorkerPool> {
+  /** `readyTimeoutMs`: longest wait for the workers to start (tsx compiles them: slow on a busy machine). Default 60 s. */
+  static async start(count: number, readyTimeoutMs = 60_000): Promise<WorkerPool> {
     const workers = Array.from({ length: count }, () => fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
     const pool = new WorkerPool(workers);
-    await Promise.all(workers.map((w) => pool.next(w, 'ready', 60_000)));
+    try {
+      await Promise.all(workers.map((w) => pool.next(w, 'ready', readyTimeoutMs)));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
     return pool;
   }
 

@@ -14,6 +14,11 @@ export interface ParticipantSpec {
   room: number;
   /** 0-based position in the room. */
   index: number;
+  /**
+   * Account to sign in with (registered on first use, then logged in to): the soak's
+   * people come back under the same name. Default: a new account per participant.
+   */
+  username?: string;
 }
 
 export interface JoinCommand {
@@ -32,10 +37,37 @@ export interface JoinCommand {
   fastReceive: boolean;
   /** Local address for every socket (the namespace's address). */
   host: string;
+  /**
+   * Rooms whose members come and go (the soak): a participant does not expect a fixed set
+   * of remote streams, and records the first packet of every sender it ever hears.
+   * Default false (the bench: fixed rooms of `roomSize`).
+   */
+  openMembership?: boolean;
+  /** Roundtable room names are `${roomPrefix}-${room}`. Default `bench-${run}`. */
+  roomPrefix?: string;
+}
+
+/** The soak: participants that join the running ones (churn), rather than replacing them. */
+export type AddCommand = Omit<JoinCommand, 'type'> & { type: 'add' };
+
+/** What one participant of a worker has heard so far (the soak compares it with who is in its room). */
+export interface ParticipantStatus {
+  id: number;
+  room: number;
+  /** Whether its join (sign-in, room.join, uplink offer) finished. */
+  joined: boolean;
+  /** `${sender}:${kind}` of every remote stream it received at least one packet of. */
+  streams: string[];
+  errors: string[];
 }
 
 export type ParentMessage =
   | JoinCommand
+  | AddCommand
+  /** The soak: these participants leave (room.leave, then their peer connections close). */
+  | { type: 'remove'; ids: number[] }
+  /** The soak: one present participant of `room` sends this signaling request (e.g. room.record). */
+  | { type: 'roomRequest'; room: number; request: string; fields: Record<string, unknown> }
   /** Janus: subscribe to the other feeds once every publisher published. */
   | { type: 'subscribe' }
   | { type: 'status' }
@@ -80,8 +112,11 @@ export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'joined'; error?: string }
   | { type: 'subscribed'; error?: string }
-  | { type: 'status'; streamsFlowing: number; streamsExpected: number; errors: string[] }
+  | { type: 'status'; streamsFlowing: number; streamsExpected: number; errors: string[]; participants: ParticipantStatus[] }
   | { type: 'report'; report: WorkerReport }
-  | { type: 'left' };
+  | { type: 'left' }
+  | { type: 'removed' }
+  /** `error` when no participant of the room could send it, or the server refused it. */
+  | { type: 'roomAnswer'; result?: Record<string, unknown>; error?: string };
 
 export const DELAY_BUCKET_US = 100;

@@ -1,6 +1,6 @@
 /** CPU time and memory of a process, from /proc (Linux). */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 let clockTicks: number | undefined;
 
@@ -74,4 +74,99 @@ export function readMachineCpu(): { busyUs: number; totalUs: number } {
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
   const scale = 1e6 / ticksPerSecond();
   return { busyUs: (total - idle) * scale, totalUs: total * scale };
+}
+
+/** A process below another one: its pid and command name. */
+export interface ChildProcessInfo {
+  pid: number;
+  comm: string;
+}
+
+/** Every process below `pid` (children, their children, ...), from the parent pids in /proc/<pid>/stat. */
+export function descendants(pid: number): ChildProcessInfo[] {
+  const parentOf = new Map<number, { ppid: number; comm: string }>();
+  for (const entry of readdirSafe('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      parentOf.set(Number(entry), { ppid, comm });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out: ChildProcessInfo[] = [];
+  const below = new Set([pid]);
+  // Parents come before children in pid order almost always; loop until nothing is added, for the rest.
+  for (let added = true; added; ) {
+    added = false;
+    for (const [p, { ppid, comm }] of parentOf) {
+      if (below.has(ppid) && !below.has(p)) {
+        below.add(p);
+        out.push({ pid: p, comm });
+        added = true;
+      }
+    }
+  }
+  return out.sort((a, b) => a.pid - b.pid);
+}
+
+/** Open file descriptors of a process (entries of /proc/<pid>/fd); NaN when it is gone. */
+export function openFds(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The socket inodes a process holds (its fds that are `socket:[inode]`). */
+function socketInodes(pid: number): Set<string> {
+  const out = new Set<string>();
+  for (const fd of readdirSafe(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m) out.add(m[1]!);
+    } catch {
+      // closed while we looked
+    }
+  }
+  return out;
+}
+
+/**
+ * The local UDP ports bound by sockets of these processes, sorted: their socket fds
+ * matched by inode against /proc/net/udp and udp6 (of this network namespace).
+ */
+export function udpPorts(pids: readonly number[]): number[] {
+  const inodes = new Set<string>();
+  for (const pid of pids) for (const inode of socketInodes(pid)) inodes.add(inode);
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      if (cols.length < 10 || !inodes.has(cols[9]!)) continue;
+      const port = parseInt(cols[1]!.split(':')[1] ?? '', 16);
+      if (Number.isFinite(port)) ports.add(port);
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

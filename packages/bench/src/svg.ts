@@ -1,17 +1,6 @@
 /** The chart of a bench run, written by hand: server CPU (% of one core) against rooms, one line per target. */
 import type { BenchResult } from './bench.js';
-
-const COLORS = ['#1f77b4', '#d62728', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
-
-function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function niceStep(max: number): number {
-  const raw = max / 5;
-  const pow = 10 ** Math.floor(Math.log10(raw));
-  return [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? raw;
-}
+import { COLORS, esc, niceStep } from './chart.js';
 
 export function svgChart(result: BenchResult): string {
   const width = 720;

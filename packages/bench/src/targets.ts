@@ -93,6 +93,18 @@ abstract class ProcessTarget implements Target {
   }
 }
 
+/** Where a Roundtable target listens, when not the bench's own ports (the soak). */
+export interface RoundtableListen {
+  /** HTTP port. Default: the bench's port of the slot. */
+  port?: number;
+  /** Media UDP range `MIN-MAX`. Default: the bench's range of the slot. */
+  portRange?: string;
+  /** Serve /metrics on 127.0.0.1 at this port. Default: metrics off. */
+  metricsPort?: number;
+  /** Longest wait for /readyz (tsx compiles the server at start: slow on a busy machine). Default 60 s. */
+  readyTimeoutMs?: number;
+}
+
 /** `roundtable start` (signaling + in-process media) from `root`: this checkout, or an extracted git revision. */
 export class RoundtableTarget extends ProcessTarget {
   readonly family = 'roundtable';
@@ -103,8 +115,14 @@ export class RoundtableTarget extends ProcessTarget {
     private readonly slot: number,
     private readonly root: string = REPO_ROOT,
     private readonly extraEnv: Record<string, string> = {},
+    private readonly listen: RoundtableListen = {},
   ) {
     super();
+  }
+
+  /** The metrics URL, when metrics are on. */
+  get metricsUrl(): string | undefined {
+    return this.listen.metricsPort === undefined ? undefined : `http://127.0.0.1:${this.listen.metricsPort}/metrics`;
   }
 
   get description(): string {
@@ -114,7 +132,7 @@ export class RoundtableTarget extends ProcessTarget {
 
   async start(): Promise<TargetEndpoint> {
     const { dir, host } = this.context;
-    const port = PORTS.roundtableHttp[this.slot % PORTS.roundtableHttp.length]!;
+    const port = this.listen.port ?? PORTS.roundtableHttp[this.slot % PORTS.roundtableHttp.length]!;
     const db = join(dir, `${safe(this.name)}.db`);
     for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
     const args = [
@@ -124,11 +142,11 @@ export class RoundtableTarget extends ProcessTarget {
       'start',
       '--host', host,
       '--port', String(port),
-      '--port-range', roundtableMediaRange(this.slot, this.context.netns),
+      '--port-range', this.listen.portRange ?? roundtableMediaRange(this.slot, this.context.netns),
       '--ice-addresses', host,
       '--db', db,
       '--kurento', 'off',
-      '--metrics', 'off',
+      ...(this.listen.metricsPort === undefined ? ['--metrics', 'off'] : ['--metrics', 'on', '--metrics-host', '127.0.0.1', '--metrics-port', String(this.listen.metricsPort)]),
       '--log-level', 'warn',
     ];
     // Every simulated participant connects, and registers, from this one host: lift the per-address /ws rate and
@@ -136,7 +154,7 @@ export class RoundtableTarget extends ProcessTarget {
     // them) start with the same arguments.
     const env = { ROUNDTABLE_WS_RATE_PER_ADDRESS: '1000000', ROUNDTABLE_REGISTRATIONS_PER_HOUR: '1000000', ...process.env, ...this.extraEnv };
     this.server = ServerProcess.start(process.execPath, args, join(dir, `${safe(this.name)}.log`), env);
-    await this.server.waitReady(async () => (await fetch(`http://${host}:${port}/readyz`)).ok, 60_000);
+    await this.server.waitReady(async () => (await fetch(`http://${host}:${port}/readyz`)).ok, this.listen.readyTimeoutMs ?? 60_000);
     return { kind: 'roundtable', signalingUrl: `ws://${host}:${port}/ws` };
   }
 }

@@ -1,10 +1,11 @@
-import type { JoinCommand, JoinInfo, ParticipantSpec } from '../ipc.js';
+import type { JoinCommand, JoinInfo, ParticipantSpec, ParticipantStatus } from '../ipc.js';
 import type { Recorder } from '../Recorder.js';
 import { TrafficSchedule, nowUs, readPayload, writePayload, type Kind, type PlannedPacket } from '../traffic.js';
 
 /** What every simulated participant needs from its worker. */
 export interface ParticipantContext {
-  command: JoinCommand;
+  /** The bench's join, or the soak's add (the same fields). */
+  command: Omit<JoinCommand, 'type'>;
   recorder: Recorder;
   /** The worker's loopback STUN server URL (werift peers). */
   stunUrl: string;
@@ -24,6 +25,9 @@ export abstract class Participant {
   private joinStartUs = 0;
   private lastKeyframeRequest = 0;
   protected closed = false;
+  private joined = false;
+  /** Members come and go (the soak): no fixed set of remote streams is expected. */
+  private readonly openMembership: boolean;
   /** Errors after joining (signaling failures); they show as missing streams, and are reported. */
   readonly errors: string[] = [];
 
@@ -33,7 +37,8 @@ export abstract class Participant {
   ) {
     const { idBase, roomSize } = context.command;
     this.id = spec.id;
-    this.roomMembers = Array.from({ length: roomSize }, (_, i) => idBase + spec.room * roomSize + i);
+    this.openMembership = context.command.openMembership ?? false;
+    this.roomMembers = this.openMembership ? [] : Array.from({ length: roomSize }, (_, i) => idBase + spec.room * roomSize + i);
     for (const sender of this.remoteIds) {
       context.recorder.expect(this.id, sender, 'audio');
       context.recorder.expect(this.id, sender, 'video');
@@ -57,10 +62,16 @@ export abstract class Participant {
     return { id: this.id, remotes: this.remoteIds, startUs: this.joinStartUs, firstPacketUs: Object.fromEntries(this.firstPackets) };
   }
 
+  /** What it has heard so far, for the soak (which knows who is in the room). */
+  status(): ParticipantStatus {
+    return { id: this.id, room: this.spec.room, joined: this.joined, streams: [...this.firstPackets.keys()], errors: this.errors.slice(0, 3) };
+  }
+
   /** Joins: signs in and publishes. Resolves when the uplink is negotiated (Janus: connected). */
   async join(): Promise<void> {
     this.joinStartUs = nowUs();
     await this.connect();
+    this.joined = true;
   }
 
   /** Janus subscribes once every publisher published; the others receive from the server's offers. */
@@ -102,7 +113,7 @@ export abstract class Participant {
     const header = readPayload(payload, offset);
     if (!header || header.sender === this.id) return;
     const recvUs = nowUs();
-    if (this.firstPackets.size < this.streamsExpected) {
+    if (this.openMembership || this.firstPackets.size < this.streamsExpected) {
       const key = `${header.sender}:${header.kind}`;
       if (!this.firstPackets.has(key)) this.firstPackets.set(key, recvUs);
     }

@@ -5,6 +5,8 @@ import { JsonSocket, PendingRequests } from './JsonSocket.js';
 import { Participant } from './Participant.js';
 import { UplinkTracks, createPeer, gatheringComplete } from './weriftPeer.js';
 
+const SIGN_IN_TIMEOUT_MS = 60_000;
+
 interface CandidateInit {
   candidate: string;
   sdpMid?: string | null;
@@ -27,20 +29,45 @@ export class RoundtableParticipant extends Participant {
   private signals: Promise<void> = Promise.resolve();
 
   private get roomName(): string {
-    const { run } = this.context.command;
-    return `bench-${run}-${this.spec.room}`;
+    const { run, roomPrefix } = this.context.command;
+    return `${roomPrefix ?? `bench-${run}`}-${this.spec.room}`;
   }
 
   protected async connect(): Promise<void> {
     const endpoint = this.context.command.endpoint;
     if (endpoint.kind !== 'roundtable') throw new Error('not a Roundtable endpoint');
     this.socket = await JsonSocket.open(endpoint.signalingUrl, undefined, (frame) => this.onFrame(frame));
-    const username = `bench${this.context.command.run}u${this.id}`;
-    const registered = await this.request('register', { username, password: 'bench-password' });
-    const token = String(registered['token']);
+    const token = await this.signIn();
     const hello = await this.request('hello', { token });
     this.me = String(hello['userId']);
     await this.request('room.join', { room: this.roomName });
+  }
+
+  /** Sends a signaling request for the soak (e.g. `room.record` of its room); `room` is filled in. */
+  async roomRequest(type: string, fields: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (!this.socket?.isOpen) throw new Error('not connected');
+    return this.request(type, { room: this.roomName, ...fields });
+  }
+
+  /** A new account, or the spec's own: registered the first time, logged in to afterwards. */
+  private async signIn(): Promise<string> {
+    const password = 'bench-password';
+    const username = this.spec.username ?? `bench${this.context.command.run}u${this.id}`;
+    // A password hash is a 32 MiB scrypt, two at a time and 16 waiting per address: a burst of
+    // sign-ins from the generator's one address is told to wait (TOO_MANY_ATTEMPTS, OVERLOADED, or the
+    // server's request timeout while it waited in the queue)
+    // and tries again, as a client does.
+    let type = 'register';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return String((await this.request(type, { username, password }, SIGN_IN_TIMEOUT_MS))['token']);
+      } catch (error) {
+        const text = String(error);
+        if (type === 'register' && this.spec.username && text.includes('CONFLICT')) type = 'login';
+        else if (attempt < 30 && (text.includes('TOO_MANY_ATTEMPTS') || text.includes('OVERLOADED') || text.includes('timed out'))) await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 2000));
+        else throw error;
+      }
+    }
   }
 
   protected transmit(planned: PlannedPacket, payload: Buffer): void {
@@ -59,9 +86,9 @@ export class RoundtableParticipant extends Participant {
     this.peers.clear();
   }
 
-  private async request(type: string, fields: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private async request(type: string, fields: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>> {
     const id = this.nextId++;
-    const answer = this.requests.wait(id, type);
+    const answer = this.requests.wait(id, type, timeoutMs);
     this.socket?.send({ id, type, ...fields });
     const response = await answer;
     if (response['ok'] !== true) {

@@ -36,10 +36,13 @@ export class UplinkTracks {
   private readonly frameTs = { audio: 0, video: 0 };
   private readonly startMs = performance.now();
 
-  /** Adds send-only transceivers (audio first, like FakePublisher in the tests) and calls `onPli` on PLI/FIR. */
-  attach(pc: RTCPeerConnection, onPli: () => void): RTCRtpTransceiver[] {
-    const audio = pc.addTransceiver(this.audio, { direction: 'sendonly' });
-    const video = pc.addTransceiver(this.video, { direction: 'sendonly' });
+  /**
+   * Adds the transceivers (audio first, like FakePublisher in the tests; send-only unless
+   * told, sendrecv for a loopback test) and calls `onPli` on PLI/FIR.
+   */
+  attach(pc: RTCPeerConnection, onPli: () => void, direction: 'sendonly' | 'sendrecv' = 'sendonly'): RTCRtpTransceiver[] {
+    const audio = pc.addTransceiver(this.audio, { direction });
+    const video = pc.addTransceiver(this.video, { direction });
     video.sender.onPictureLossIndication.subscribe(onPli);
     return [audio, video];
   }
