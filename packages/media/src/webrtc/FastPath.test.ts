@@ -224,7 +224,9 @@ describe('WebRtcEndpoint fast path with a libwebrtc peer (@roamhq/wrtc)', () => 
     };
     let last = await inbound();
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && !((last.v?.framesDecoded ?? 0) > 10 && (last.a?.packetsReceived ?? 0) > 20)) {
+    // Media may decode before the peer's first RTCP report (about a second in): wait for both.
+    const rtcpArrived = (): boolean => (ep.getFastPathStats()?.rtcpIn ?? 0) > 0;
+    while (Date.now() < deadline && !((last.v?.framesDecoded ?? 0) > 10 && (last.a?.packetsReceived ?? 0) > 20 && rtcpArrived())) {
       await new Promise((r) => setTimeout(r, 250));
       last = await inbound();
     }
