@@ -50,6 +50,33 @@ describe('open rooms', () => {
     expect(env.media.roomCount).toBe(0);
   });
 
+  it('a member who leaves while another joins is not announced to them, and the join goes through', async () => {
+    const env = setup();
+    // The media room's join of b is held until a has left.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const createRoom = env.media.createRoom.bind(env.media);
+    env.media.createRoom = async (label, options) => {
+      const room = await createRoom(label, options);
+      const join = room.join.bind(room);
+      room.join = async (participant) => {
+        if (participant === 'b') await held;
+        return join(participant);
+      };
+      return room;
+    };
+    const [a, b] = [env.router.connect('a'), env.router.connect('b')];
+    await env.call(a, 'room.join', { room: ROOM });
+    const joining = env.call(b, 'room.join', { room: ROOM });
+    await until(() => env.rooms.find(ROOM)?.members.has('b' as UserId) ?? false);
+    await env.call(a, 'room.leave', { room: ROOM });
+    release();
+    expect(await joining).toEqual({ room: ROOM, participants: [] });
+    expect(b.received.some((n) => n.type === 'room.signal' && n.payload.type === 'existingParticipants' && n.payload.data.length === 0)).toBe(true);
+    expect(a.received.some((n) => n.type === 'room.signal' && n.payload.type === 'newParticipantArrived')).toBe(false);
+    await env.call(b, 'room.leave', { room: ROOM });
+  });
+
   it('refuses signals from someone who has not joined, a second join, and a full room', async () => {
     const env = setup({ maxMembers: 2 });
     const [a, b, c] = [env.router.connect('a'), env.router.connect('b'), env.router.connect('c')];

@@ -126,9 +126,12 @@ export class RoomService {
       room = await this.open(r.room);
     }
     if (room.members.size >= this.maxMembers) throw new SignalingError('CALL_FULL', `room ${r.room} is full (${this.maxMembers})`);
-    const others = [...room.members.keys()];
     room.members.set(me, ctx.link);
     await room.media.join(me);
+    // Others may have left while the media room took this user in (or this user's own
+    // socket may have gone): who is in the room is read again after the wait.
+    if (room.members.get(me) !== ctx.link) throw new SignalingError('INVALID_STATE', `you left room ${r.room} while joining it`);
+    const others = [...room.members.keys()].filter((u) => u !== me);
     this.send(room, ctx.link, { type: 'existingParticipants', data: others });
     for (const u of others) this.send(room, room.members.get(u)!, { type: 'newParticipantArrived', name: me });
     room.peerStates.forget(me);
