@@ -121,6 +121,25 @@ describe('PortAllocator', () => {
     }
   });
 
+  it('reserveFree() skips a block of which another socket holds a port, and gives up after its attempts', async () => {
+    // This file's UDP range: ports the other tests do not bind (65520-65529).
+    const ports = new PortAllocator(65520, 65529);
+    const other = createSocket('udp4');
+    await new Promise<void>((resolve) => other.bind({ port: 65521, address: '127.0.0.1', exclusive: true }, resolve));
+    try {
+      // 65520-65521 holds 65521: the next block 65522-65523 is handed out instead.
+      expect(await ports.reserveFree(2, 'a test child')).toBe(65522);
+      expect(ports.inUse).toBe(2);
+      // The held port is not left reserved, and every handed-out port can be bound.
+      const probe = createSocket('udp4');
+      await new Promise<void>((resolve) => probe.bind({ port: 65522, address: '127.0.0.1', exclusive: true }, resolve));
+      probe.close();
+      await expect(new PortAllocator(65521, 65522).reserveFree(2, 'a test child', 3)).rejects.toMatchObject({ code: 'NO_PORT_AVAILABLE', message: expect.stringContaining('a test child') });
+    } finally {
+      other.close();
+    }
+  });
+
   it('rejects invalid ranges with MediaError INVALID_ARGUMENT', () => {
     expectMediaError(() => new PortAllocator(1000, 2000), 'INVALID_ARGUMENT');
     expectMediaError(() => new PortAllocator(40000, 70000), 'INVALID_ARGUMENT');

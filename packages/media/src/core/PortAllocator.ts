@@ -75,6 +75,28 @@ export class PortAllocator {
   }
 
   /**
+   * Reserves `count` consecutive ports that no socket of the machine holds now (each is
+   * bound on 127.0.0.1 for a moment and let go), for a child process to bind: a port of
+   * the range that another process took (an outgoing socket given an ephemeral port in
+   * the range, say) is skipped instead of making the child fail its bind. Up to
+   * `attempts` blocks are tried; then NO_PORT_AVAILABLE naming `what`.
+   */
+  async reserveFree(count: number, what: string, attempts = 8): Promise<number> {
+    let failure = '';
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const start = this.reserve(count);
+      try {
+        for (let port = start; port < start + count; port++) await probeBind(port);
+        return start;
+      } catch (error) {
+        this.release(start, count);
+        failure = error instanceof Error ? error.message : String(error);
+      }
+    }
+    throw new MediaError('NO_PORT_AVAILABLE', `no ${count} free UDP ports for ${what} after ${attempts} attempts: ${failure}`);
+  }
+
+  /**
    * Reserves a port and binds a UDP socket on 127.0.0.1 to it (the RTP leg to or from a
    * child process). A port that another process holds is given back and the next one
    * tried, up to `attempts`; then NO_PORT_AVAILABLE naming `what`. The caller releases
@@ -102,4 +124,16 @@ export class PortAllocator {
     }
     throw new MediaError('NO_PORT_AVAILABLE', `no free UDP port for ${what} after ${attempts} attempts: ${failure}`);
   }
+}
+
+/** Binds a UDP socket on 127.0.0.1:port and closes it: rejects when another socket holds the port. */
+function probeBind(port: number): Promise<void> {
+  const socket = createSocket('udp4');
+  return new Promise<void>((resolve, reject) => {
+    socket.once('error', (error) => {
+      socket.close();
+      reject(error);
+    });
+    socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => socket.close(() => resolve()));
+  });
 }

@@ -277,7 +277,14 @@ export class VideoCompositor<K> {
     }
     await this.ensureSocket();
     if (this.closed) return;
-    this.startGeneration(wanted);
+    // Ports that another process holds would make the child fail its bind (and the grid
+    // stop until a restart after back-off): only ports free now are handed to it.
+    const firstPort = await this.ports.reserveFree(wanted.length + 1, 'the video mix');
+    if (this.closed) {
+      this.ports.release(firstPort, wanted.length + 1);
+      return;
+    }
+    this.startGeneration(wanted, firstPort);
   }
 
   private async ensureSocket(): Promise<void> {
@@ -309,8 +316,8 @@ export class VideoCompositor<K> {
     this.outputPort = port;
   }
 
-  private startGeneration(tiles: K[]): void {
-    const firstPort = this.ports.reserve(tiles.length + 1);
+  /** Starts a child for `tiles`, its RTCP on `firstPort` and its inputs on the ports after it (reserved by the caller). */
+  private startGeneration(tiles: K[], firstPort: number): void {
     const ssrc = randomSsrc();
     const cells = gridLayout(tiles.length, this.width, this.height);
     const args = compositorPipeline({

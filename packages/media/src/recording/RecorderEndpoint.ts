@@ -219,7 +219,7 @@ export class RecorderEndpoint extends MediaElement<RecorderEndpointEvents> {
 
   private async startProcess(): Promise<void> {
     this.socket = await this.bindSender();
-    for (const kind of this.spec.kinds) this.ports[kind] = this.pipeline.ports.reserve(1);
+    for (const kind of this.spec.kinds) this.ports[kind] = await this.pipeline.ports.reserveFree(1, 'the recorder');
     const proc = new SupervisedProcess({
       name: `recorder ${this.id}`,
       command: this.options.gstLaunch ?? 'gst-launch-1.0',
