@@ -60,9 +60,14 @@ async function withTimeout(check: ReadinessCheck, timeoutMs: number): Promise<st
   }
 }
 
-/** The signaling server's database answers a query. */
+/** The signaling server's database (the SQLite file, or PostgreSQL) answers a query; if not, which one and why. */
 export function databaseCheck(signaling: Signaling): ReadinessCheck {
-  return async () => ((await signaling.readiness()).database ? undefined : 'the SQLite database does not answer');
+  const { store } = signaling;
+  return () =>
+    store.ping().then(
+      () => undefined,
+      (error: unknown) => `the ${store.description} does not answer: ${error instanceof Error ? error.message : String(error)}`,
+    );
 }
 
 /** The signaling server's media server takes new rooms (for a remote one: it is connected). */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CallId, ConversationInfo } from '@roundtable/protocol';
-import { SqliteStore } from '@roundtable/signaling';
+import { MIGRATIONS, SqliteStore } from '@roundtable/signaling';
 import { TestClient } from '@roundtable/signaling/testing';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { SETTINGS, SETTING_KEYS, type SettingSpec } from './settings.js';
 import type { RunningServer } from './startServer.js';
 
 const BIN = fileURLToPath(new URL('../bin/roundtable.mjs', import.meta.url));
+const LATEST = MIGRATIONS.at(-1)!.version;
 
 let dir: string;
 const servers: RunningServer[] = [];
@@ -89,6 +90,30 @@ describe('roundtable command line errors exit 2 with a message on stderr', () =>
     expect(exitCode(outcome)).toBe(2);
     expect(stderr).toMatch(message);
     expect(stdout).toBe('');
+  });
+});
+
+describe('roundtable migrate', () => {
+  it('migrate --help names the database settings and exits 0', async () => {
+    const { outcome, stdout } = await run(['migrate', '--help']);
+
+    expect(exitCode(outcome)).toBe(0);
+    expect(stdout).toMatch(/^Usage: roundtable migrate \[options\]/);
+    expect(stdout).toContain('--db FILE');
+    expect(stdout).toContain('--db-url URL');
+    expect(stdout).not.toContain('--port PORT');
+  });
+
+  it('on the SQLite file: applies every migration and says which, then finds nothing to apply', async () => {
+    const db = join(dir, 'migrate', 'roundtable.db');
+
+    const first = await run(['migrate', '--db', db]);
+    const second = await run(['migrate'], { ROUNDTABLE_DB: db });
+
+    expect(exitCode(first.outcome)).toBe(0);
+    expect(first.stdout).toBe(`SQLite database ${db}: applied ${MIGRATIONS.length} migrations, schema version 0 -> ${LATEST}:\n${MIGRATIONS.map((m) => `  ${m.version}  ${m.description}\n`).join('')}`);
+    expect(exitCode(second.outcome)).toBe(0);
+    expect(second.stdout).toBe(`SQLite database ${db}: up to date at schema version ${LATEST}; no migration applied\n`);
   });
 });
 

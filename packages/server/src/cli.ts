@@ -2,16 +2,18 @@
  * The `roundtable` command (`npm start` runs `roundtable start`):
  *
  *   roundtable start [options]   reads the configuration, starts the server, shuts it down on SIGINT/SIGTERM
+ *   roundtable migrate [options] applies the database migrations (PostgreSQL or the SQLite file), says which, exits
  *   roundtable --help            every setting, with its default, variable and flag
  *
- * Exit codes: 0 after a clean shutdown, 1 when start-up fails (or a shutdown is cut short
- * by a second signal or does not finish in time), 2 for a bad command line or configuration
- * (then nothing has been started).
+ * Exit codes: 0 after a clean shutdown (or migration), 1 when start-up fails (or a shutdown
+ * is cut short by a second signal or does not finish in time, or a migration fails), 2 for
+ * a bad command line or configuration (then nothing has been started).
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
+import { openStore, type MigrationReport, type Store } from '@roundtable/signaling';
 import { loadConfig, type ServerConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import { helpText } from './help.js';
@@ -33,7 +35,8 @@ export interface CliIo {
 /** How a command ended, or the server `start` left running (its owner closes it). */
 export type CliOutcome = { exitCode: number } | { server: RunningServer; logger: Logger };
 
-const COMMANDS = ['start'] as const;
+const COMMANDS = ['start', 'migrate'] as const;
+type Command = (typeof COMMANDS)[number];
 const USAGE_ERROR = 2;
 /**
  * How long a shutdown may take before the process exits anyway (code 1), with a log line
@@ -66,7 +69,39 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
     io.stderr('roundtable: no command given (usage: roundtable start [options]; see roundtable --help)\n');
     return { exitCode: USAGE_ERROR };
   }
-  return start(parsed.flags, io);
+  return parsed.command === 'migrate' ? migrate(parsed.flags, io) : start(parsed.flags, io);
+}
+
+/** Opens the configured store, which applies the migrations it has not had, and says which. */
+async function migrate(flags: Record<string, string>, io: CliIo): Promise<CliOutcome> {
+  let config: ServerConfig;
+  try {
+    config = loadConfig({ env: io.env, flags, cwd: io.cwd });
+  } catch (error) {
+    if (error instanceof ConfigError) return configFailure(error, io);
+    throw error;
+  }
+  const { dbPath, dbUrl } = config.signaling;
+  let store: Store;
+  try {
+    store = await openStore(dbUrl === undefined ? { dbPath } : { dbUrl });
+  } catch (error) {
+    const which = dbUrl === undefined ? `the SQLite file ${dbPath}` : 'the PostgreSQL database (signaling.dbUrl)';
+    io.stderr(`roundtable: migrating ${which} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    return { exitCode: 1 };
+  }
+  try {
+    io.stdout(migrationText(store.description, store.migration));
+  } finally {
+    await store.close();
+  }
+  return { exitCode: 0 };
+}
+
+function migrationText(database: string, { from, to, applied }: MigrationReport): string {
+  if (applied.length === 0) return `${database}: up to date at schema version ${to}; no migration applied\n`;
+  const lines = applied.map((m) => `  ${m.version}  ${m.description}\n`).join('');
+  return `${database}: applied ${applied.length} migration${applied.length === 1 ? '' : 's'}, schema version ${from} -> ${to}:\n${lines}`;
 }
 
 async function start(flags: Record<string, string>, io: CliIo): Promise<CliOutcome> {
@@ -116,7 +151,7 @@ function configFailure(error: ConfigError, io: CliIo): CliOutcome {
   return { exitCode: USAGE_ERROR };
 }
 
-function parseCommandLine(argv: readonly string[]): { command: 'start' | undefined; help: boolean; version: boolean; flags: Record<string, string> } {
+function parseCommandLine(argv: readonly string[]): { command: Command | undefined; help: boolean; version: boolean; flags: Record<string, string> } {
   const options: NonNullable<ParseArgsConfig['options']> = {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
@@ -141,7 +176,7 @@ function parseCommandLine(argv: readonly string[]): { command: 'start' | undefin
   if (command === undefined && Object.keys(flags).length > 0 && values['help'] !== true) {
     throw new UsageError(`settings need a command: roundtable start ${argv.join(' ')}`);
   }
-  return { command: command === 'start' ? 'start' : undefined, help: values['help'] === true, version: values['version'] === true, flags };
+  return { command: COMMANDS.find((c) => c === command), help: values['help'] === true, version: values['version'] === true, flags };
 }
 
 /** parseArgs's message, shorter, with the nearest known flag for a typo. */

@@ -236,6 +236,20 @@ describe('loadConfig() from environment variables', () => {
     expect(configError({ env: { ROUNDTABLE_MEDIA_URL: 'media-host' } }).message).toMatch(/^ROUNDTABLE_MEDIA_URL: /);
   });
 
+  it('reads a PostgreSQL URL from ROUNDTABLE_DB_URL, --db-url or the file, refuses another scheme without quoting it, and refuses it beside signaling.db', () => {
+    const url = 'postgres://roundtable:pw@db.internal:5432/roundtable?sslmode=require';
+    expect(loadConfig({ env: { ROUNDTABLE_DB_URL: url } }).signaling).toEqual({ ...DEFAULTS.signaling, dbUrl: url });
+    expect(loadConfig({ flags: { 'db-url': 'postgresql://db/rt' } }).signaling.dbUrl).toBe('postgresql://db/rt');
+    expect(loadConfig({ flags: { config: file('pg.yaml', `signaling:\n  dbUrl: ${url}\n`) } }).signaling.dbUrl).toBe(url);
+
+    expect(configError({ env: { ROUNDTABLE_DB_URL: 'mysql://root:hunter2@db/rt' } }).message).toBe(
+      'ROUNDTABLE_DB_URL: not a postgres:// or postgresql:// URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)',
+    );
+    expect(configError({ env: { ROUNDTABLE_DB: 'x.db', ROUNDTABLE_DB_URL: url } }).message).toMatch(
+      /^ROUNDTABLE_DB_URL: PostgreSQL is set here, and the SQLite file signaling\.db too \(ROUNDTABLE_DB\)/,
+    );
+  });
+
   it('reads the login limits, quotas and retention from the environment, flags or a file; unset ones are left to the defaults', () => {
     expect(loadConfig({ env: {} }).signaling.limits).toBeUndefined();
     const config = loadConfig({

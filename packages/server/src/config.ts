@@ -117,8 +117,10 @@ export interface TlsConfig {
 }
 
 export interface SignalingConfig {
-  /** SQLite file (`ROUNDTABLE_DB`). Default '.roundtable/roundtable.db'. */
+  /** SQLite file (`ROUNDTABLE_DB`), used when `dbUrl` is not set. Default '.roundtable/roundtable.db'. */
   dbPath: string;
+  /** PostgreSQL database (`ROUNDTABLE_DB_URL`) instead of the SQLite file. Default: none. */
+  dbUrl?: string;
   /** STUN/TURN URLs handed to clients (`ROUNDTABLE_ICE_SERVERS`, comma-separated). Default: none. */
   iceServers: string[];
   /** coturn's static-auth-secret (`ROUNDTABLE_TURN_SECRET`); needed with a turn: URL. */
@@ -399,7 +401,13 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
   const mediaUrl = s.get('media.url');
   const mediaSecret = s.get('media.secret');
   const recordingsDir = s.get('signaling.recordings');
+  const dbUrl = s.get('signaling.dbUrl');
   if (role !== 'media') {
+    if (dbUrl !== undefined && s.get('signaling.db') !== undefined) {
+      problems.push(
+        s.problem('signaling.dbUrl', `PostgreSQL is set here, and the SQLite file signaling.db too (${s.where('signaling.db')}): the data goes to one database; unset signaling.db to use PostgreSQL, or signaling.dbUrl to keep the SQLite file`),
+      );
+    }
     if (iceServers.some((url) => url.startsWith('turn')) && turnSecret === undefined) {
       problems.push(
         s.problem('signaling.turnSecret', `a TURN server is configured in signaling.iceServers (${s.where('signaling.iceServers')}): its shared secret is needed; ${howToSet('signaling.turnSecret')}`),
@@ -413,6 +421,7 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
   return {
     ...(limits === undefined ? {} : { limits }),
     dbPath: s.get('signaling.db') ?? DEFAULT_DB_PATH,
+    ...(dbUrl === undefined ? {} : { dbUrl }),
     ...(recordingsDir === undefined ? {} : { recordingsDir }),
     iceServers,
     ...(turnSecret === undefined ? {} : { turnSecret }),

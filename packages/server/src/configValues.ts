@@ -130,6 +130,20 @@ function parseWsUrl(text: string): string {
   return text;
 }
 
+/** The value itself is never quoted back: it may hold a password. */
+function parsePostgresUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || /\s/.test(text)) {
+    throw new InvalidValue('not a postgres:// or postgresql:// URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)');
+  }
+  return text;
+}
+
 function nonEmpty(text: string, what: string): string {
   if (text.trim() === '') throw new InvalidValue(`${what} must not be empty`);
   return text;
@@ -166,6 +180,9 @@ export const iceServersValue = parsedBy(listInput('stun:/turn: URLs'), (value) =
 
 /** A ws:// or wss:// URL. */
 export const wsUrlValue = parsedBy(z.string({ error: 'expected a ws:// or wss:// URL' }), (value) => parseWsUrl(value.trim()));
+
+/** A PostgreSQL database: postgres://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://), with libpq-style parameters. */
+export const postgresUrlValue = parsedBy(z.string({ error: 'expected a postgres:// URL' }), (value) => parsePostgresUrl(value.trim()));
 
 /** A shared secret; kept as written. */
 export const secretValue = parsedBy(z.string({ error: 'expected a string (quote it in YAML if it looks like a number)' }), (value) => nonEmpty(value, 'a secret'));

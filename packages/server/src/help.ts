@@ -4,8 +4,12 @@ import { CONFIG_FILE_SETTING, SECTION_TITLES, SETTINGS, SETTING_KEYS, type Setti
 const WIDTH = 100;
 const FLAG_COLUMN = 30;
 
-/** Help for `roundtable` (no command) or for `roundtable start`. */
-export function helpText(command?: 'start'): string {
+/** The settings `roundtable migrate` reads (with the config file). */
+const MIGRATE_SETTINGS: readonly SettingKey[] = ['signaling.db', 'signaling.dbUrl'];
+
+/** Help for `roundtable` (no command), `roundtable start` or `roundtable migrate`. */
+export function helpText(command?: 'start' | 'migrate'): string {
+  if (command === 'migrate') return migrateHelp();
   const lines: string[] = [];
   if (command === 'start') {
     lines.push('Usage: roundtable start [options]', '', 'Starts Roundtable and runs until SIGINT or SIGTERM.');
@@ -15,6 +19,7 @@ export function helpText(command?: 'start'): string {
       '',
       'Usage:',
       '  roundtable start [options]    start the server',
+      '  roundtable migrate [options]  apply the database migrations, say which, and exit',
       '  roundtable --help             this help (also: roundtable start --help)',
       '  roundtable --version          print the version',
     );
@@ -38,14 +43,38 @@ export function helpText(command?: 'start'): string {
   );
   for (const [section, keys] of sections()) {
     lines.push('', SECTION_TITLES[section]);
-    for (const key of keys) {
-      const spec: SettingSpec = SETTINGS[key];
-      const env = [spec.env, ...(spec.envAliases ?? [])].join(' or ');
-      lines.push(...entry(`--${spec.flag} ${spec.arg}`, spec.help, `default ${spec.default} | env ${env} | key ${key}`));
-    }
+    for (const key of keys) lines.push(...settingEntry(key));
   }
-  if (command !== 'start') lines.push('', 'Exit codes: 0 after a clean shutdown, 1 when start-up fails, 2 for a bad command line or configuration.');
+  if (command !== 'start') lines.push('', 'Exit codes: 0 after a clean shutdown (or migration), 1 when start-up (or a migration) fails, 2 for a bad command line or configuration.');
   return `${lines.join('\n')}\n`;
+}
+
+function migrateHelp(): string {
+  return `${[
+    'Usage: roundtable migrate [options]',
+    '',
+    ...wrap(
+      'Applies the database migrations that the store has not had, each in its own transaction, prints which, and exits: ' +
+        'PostgreSQL at signaling.dbUrl when it is set, else the SQLite file signaling.db. `roundtable start` applies them too when it opens the store; ' +
+        'with several signaling nodes on one PostgreSQL database, run this once before starting the new version. ' +
+        'It reads the same config file, variables and flags as `roundtable start` and uses these:',
+      0,
+    ),
+    '',
+    ...entry(`--${CONFIG_FILE_SETTING.flag} ${CONFIG_FILE_SETTING.arg}`, 'config file to read: .json is read as JSON, anything else as YAML', `default none | env ${CONFIG_FILE_SETTING.env}`),
+    ...MIGRATE_SETTINGS.flatMap((key) => settingEntry(key)),
+    '',
+    ...wrap(
+      'Exit codes: 0 when the schema is up to date (migrated now or before), 1 when the database cannot be reached or a migration fails (nothing of that migration is kept), 2 for a bad command line or configuration.',
+      0,
+    ),
+  ].join('\n')}\n`;
+}
+
+function settingEntry(key: SettingKey): string[] {
+  const spec: SettingSpec = SETTINGS[key];
+  const env = [spec.env, ...(spec.envAliases ?? [])].join(' or ');
+  return entry(`--${spec.flag} ${spec.arg}`, spec.help, `default ${spec.default} | env ${env} | key ${key}`);
 }
 
 function sections(): Map<SettingSection, SettingKey[]> {

@@ -314,6 +314,7 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
   const signaling = parts.add(
     await Signaling.open({
       dbPath: config.dbPath,
+      ...(config.dbUrl === undefined ? {} : { dbUrl: config.dbUrl }),
       ...(config.recordingsDir === undefined ? {} : { recordingsDir: config.recordingsDir }),
       media,
       iceServers: { urls: config.iceServers, ...(config.turnSecret ? { sharedSecret: config.turnSecret } : {}) },

@@ -16,11 +16,18 @@ import type { MediaServer } from './media/MediaServer.js';
 import { InMemoryRouter } from './net/InMemoryRouter.js';
 import { SignalingServer, type SignalingServerOptions } from './net/SignalingServer.js';
 import { RecordingService, type RecordingLimits } from './recording/RecordingService.js';
-import { SqliteStore } from './store/SqliteStore.js';
+import { DEFAULT_DB_PATH, openStore } from './store/openStore.js';
+import type { Store } from './store/Store.js';
 
 export interface SignalingOptions {
-  /** SQLite file. Default '.roundtable/roundtable.db' (its folder is created). */
+  /** SQLite file, used when `dbUrl` is not set. Default '.roundtable/roundtable.db' (its folder is created). */
   dbPath?: string;
+  /**
+   * PostgreSQL database (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) instead of the
+   * SQLite file: what several signaling nodes share. Its schema is migrated at open.
+   * Default: none.
+   */
+  dbUrl?: string;
   /** Where calls and rooms get their media. */
   media: MediaServer;
   /** STUN/TURN servers handed to clients. Default: none. */
@@ -29,8 +36,9 @@ export interface SignalingOptions {
   ringTimeoutMs?: number;
   /**
    * Folder of call and room recordings. Default: `recordings` beside the SQLite file
-   * (a temporary folder for ':memory:'). With a remote media server this path must be
-   * the same folder on both hosts (the media server writes the files).
+   * (`dbPath`, or its default also with `dbUrl`; a temporary folder for ':memory:'). With
+   * a remote media server this path must be the same folder on both hosts (the media
+   * server writes the files).
    */
   recordingsDir?: string;
   /** Lifetime of device tokens (ms). Default 30 days. */
@@ -55,23 +63,24 @@ export interface SignalingOptions {
 
 /** What /readyz reports of the signaling server: each dependency usable or not. */
 export interface SignalingReadiness {
-  /** The SQLite database answers a query. */
+  /** The database (SQLite or PostgreSQL) answers a query. */
   database: boolean;
   /** The media server takes new rooms (`MediaServer.ready()`). */
   media: boolean;
 }
 
-export const DEFAULT_DB_PATH = '.roundtable/roundtable.db';
+export { DEFAULT_DB_PATH };
 
 /**
- * The signaling server as the product runs it: SQLite store, accounts, presence, IM,
- * ICE servers, calls and open rooms behind one WebSocket endpoint (`/ws`).
+ * The signaling server as the product runs it: the store (SQLite or PostgreSQL),
+ * accounts, presence, IM, ICE servers, calls and open rooms behind one WebSocket
+ * endpoint (`/ws`).
  */
 export class Signaling {
   private closing: Promise<void> | undefined;
 
   private constructor(
-    readonly store: SqliteStore,
+    readonly store: Store,
     readonly router: InMemoryRouter,
     readonly im: ImService,
     readonly calls: CallService,
@@ -84,8 +93,22 @@ export class Signaling {
   static async open(options: SignalingOptions): Promise<Signaling> {
     const logger = options.logger ?? silentLogger;
     const dbPath = options.dbPath ?? DEFAULT_DB_PATH;
-    if (dbPath !== ':memory:') mkdirSync(dirname(dbPath), { recursive: true });
-    const store = new SqliteStore({ path: dbPath });
+    if (options.dbUrl === undefined && dbPath !== ':memory:') mkdirSync(dirname(dbPath), { recursive: true });
+    const store = await openStore({ dbPath, ...(options.dbUrl === undefined ? {} : { dbUrl: options.dbUrl }), logger });
+    const { from, to, applied } = store.migration;
+    logger.info(
+      { event: 'storeOpened', store: store.kind, database: store.description, schemaVersion: to, migrated: applied.map((m) => m.version) },
+      applied.length > 0 ? `${store.description}: schema migrated from version ${from} to ${to}` : `${store.description}: schema version ${to}`,
+    );
+    try {
+      return await Signaling.compose(options, store, dbPath, logger);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+
+  private static async compose(options: SignalingOptions, store: Store, dbPath: string, logger: Logger): Promise<Signaling> {
     const router = new InMemoryRouter({ logger });
     const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}), ...(options.maxDevicesPerUser ? { maxDevicesPerUser: options.maxDevicesPerUser } : {}) });
     const im = new ImService({ store, router });
@@ -130,7 +153,7 @@ export class Signaling {
   /** Which of the database and the media server is usable (for /readyz); never throws. */
   async readiness(): Promise<SignalingReadiness> {
     const [database, media] = await Promise.all([
-      this.store.userByName('~readiness-probe~').then(
+      this.store.ping().then(
         () => true,
         () => false,
       ),

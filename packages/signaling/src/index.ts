@@ -4,8 +4,11 @@
 export { silentLogger, type Logger } from './logger.js';
 
 // persistence
-export type { Store, StoredSession, StoredUser } from './store/Store.js';
+export type { Store, StoreKind, StoredSession, StoredUser } from './store/Store.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/SqliteStore.js';
+export { PostgresStore, type PostgresStoreOptions } from './store/PostgresStore.js';
+export { openStore, type StoreOptions } from './store/openStore.js';
+export { MIGRATIONS, type Migration, type MigrationReport } from './store/migrations.js';
 export { StoreError, type StoreErrorCode } from './store/StoreError.js';
 
 // accounts and device logins

@@ -1,21 +1,24 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  CallId,
-  CallRecord,
-  ChatMessage,
-  ConversationId,
-  ConversationInfo,
-  DeviceId,
-  MessageId,
-  UserId,
-  UserInfo,
-  UserSettings,
-} from '@roundtable/protocol';
+import type { CallId, CallRecord, ChatMessage, ConversationId, ConversationInfo, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
 import type { Store, StoredSession, StoredUser } from './Store.js';
 import { StoreError } from './StoreError.js';
-import { MIGRATIONS, type Migration } from './migrations.js';
+import { MIGRATIONS, newerSchemaError, type Migration, type MigrationReport } from './migrations.js';
+import {
+  directKeyOf,
+  toCallRecord,
+  toConversation,
+  toMessage,
+  toSession,
+  toUser,
+  toUserInfo,
+  type CallRecordRow,
+  type ConversationRow,
+  type MessageRow,
+  type SessionRow,
+  type UserRow,
+} from './rows.js';
 
 export interface SqliteStoreOptions {
   /** Database file (its folder is created if missing), or `':memory:'` for a private in-memory database. */
@@ -24,51 +27,9 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-interface UserRow {
-  id: string;
-  username: string;
-  display_name: string;
-  password_hash: string;
-  created_at: number;
-}
-interface SessionRow {
-  token_hash: string;
-  user_id: string;
-  device_id: string;
-  device_name: string;
-  created_at: number;
-  expires_at: number;
-}
-interface ConversationRow {
-  id: string;
-  kind: 'direct' | 'group';
-  name: string;
-  created_at: number;
+interface SqliteConversationRow extends ConversationRow {
+  /** JSON array text. */
   member_ids: string;
-}
-interface MessageRow {
-  id: string;
-  conversation_id: string;
-  seq: number;
-  sender_id: string;
-  kind: 'text' | 'call';
-  text: string | null;
-  call_json: string | null;
-  sent_at: number;
-}
-interface CallRecordRow {
-  call_id: string;
-  conversation_id: string | null;
-  initiator: string;
-  audio_only: number;
-  topology: CallRecord['topology'];
-  participants: string;
-  started_at: number;
-  answered_at: number | null;
-  ended_at: number;
-  duration: number;
-  end_reason: CallRecord['endReason'];
-  missed: number;
 }
 
 // Members come back in the order they were given (the creator first).
@@ -85,11 +46,15 @@ const CONVERSATION_COLUMNS = `
  * a multi-statement method is atomic with respect to the event loop as well.
  */
 export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly description: string;
+  readonly migration: MigrationReport;
   private readonly db: Database.Database;
   private readonly statements: ReturnType<typeof prepareStatements>;
   private closed = false;
 
   constructor(options: SqliteStoreOptions) {
+    this.description = options.path === ':memory:' ? 'SQLite database in memory' : `SQLite database ${options.path}`;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path);
     try {
@@ -98,7 +63,7 @@ export class SqliteStore implements Store {
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-      migrate(this.db, MIGRATIONS);
+      this.migration = migrateSqlite(this.db, MIGRATIONS);
       this.statements = prepareStatements(this.db);
     } catch (error) {
       this.db.close();
@@ -106,9 +71,13 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** The schema version of the open database. */
-  get schemaVersion(): number {
+  /** The schema version of the open database. (Not part of `Store`.) */
+  async schemaVersion(): Promise<number> {
     return currentVersion(this.open());
+  }
+
+  async ping(): Promise<void> {
+    this.open().prepare('SELECT 1').get();
   }
 
   /** The journal mode in force ('wal' for files; in-memory databases report 'memory'). */
@@ -310,19 +279,19 @@ export class SqliteStore implements Store {
   async conversationById(id: ConversationId): Promise<ConversationInfo | undefined> {
     this.open();
     const row = this.statements.conversationById.get(id);
-    return row && toConversation(row);
+    return row && toConversation(row, JSON.parse(row.member_ids) as string[]);
   }
 
   async directConversation(a: UserId, b: UserId): Promise<ConversationInfo | undefined> {
     this.open();
     const row = this.statements.conversationByDirectKey.get(directKeyOf(a, b));
-    return row && toConversation(row);
+    return row && toConversation(row, JSON.parse(row.member_ids) as string[]);
   }
 
   /** The user's conversations, most recently active first. */
   async conversationsOf(userId: UserId): Promise<ConversationInfo[]> {
     this.open();
-    return this.statements.conversationsOf.all(userId).map((row) => toConversation(row));
+    return this.statements.conversationsOf.all(userId).map((row) => toConversation(row, JSON.parse(row.member_ids) as string[]));
   }
 
   // --- messages --------------------------------------------------------------------
@@ -400,20 +369,28 @@ export class SqliteStore implements Store {
   }
 }
 
-function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+/**
+ * Applies the migrations after the database's version, each in its own transaction, and
+ * says which. A database newer than `migrations` is refused and left untouched.
+ * (Exported for tests, which build databases of older versions.)
+ */
+export function migrateSqlite(db: Database.Database, migrations: readonly Migration[]): MigrationReport {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
   const ordered = [...migrations].sort((a, b) => a.version - b.version);
   const known = ordered.at(-1)?.version ?? 0;
   const from = currentVersion(db);
-  if (from > known) throw new Error(`the database has schema version ${from}, newer than this server knows (${known})`);
+  if (from > known) throw newerSchemaError(from, known);
+  const applied: MigrationReport['applied'] = [];
   for (const migration of ordered) {
     if (migration.version <= from) continue;
     db.transaction(() => {
-      db.exec(migration.sql);
+      db.exec(migration.sqlite);
       db.prepare('DELETE FROM schema_version').run();
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migration.version);
     })();
+    applied.push({ version: migration.version, description: migration.description });
   }
+  return { from, to: Math.max(from, known), applied };
 }
 
 function currentVersion(db: Database.Database): number {
@@ -459,9 +436,9 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at) VALUES (@id, @kind, @name, @direct_key, @created_at, @created_at)',
     ),
     insertMember: db.prepare<[string, string, number]>('INSERT INTO conversation_members (conversation_id, user_id, position) VALUES (?, ?, ?)'),
-    conversationById: db.prepare<[string], ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?`),
-    conversationByDirectKey: db.prepare<[string], ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.direct_key = ?`),
-    conversationsOf: db.prepare<[string], ConversationRow>(
+    conversationById: db.prepare<[string], SqliteConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?`),
+    conversationByDirectKey: db.prepare<[string], SqliteConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.direct_key = ?`),
+    conversationsOf: db.prepare<[string], SqliteConversationRow>(
       `SELECT ${CONVERSATION_COLUMNS} FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id
        WHERE m.user_id = ? ORDER BY c.last_activity_at DESC, c.created_at DESC, c.id`,
     ),
@@ -496,67 +473,4 @@ function guard<T>(fn: () => T): T {
     }
     throw error;
   }
-}
-
-function directKeyOf(a: UserId, b: UserId): string {
-  return a < b ? `${a} ${b}` : `${b} ${a}`;
-}
-
-function toUserInfo(row: UserRow): UserInfo {
-  return { id: row.id as UserId, username: row.username, displayName: row.display_name };
-}
-
-function toUser(row: UserRow): StoredUser {
-  return { ...toUserInfo(row), passwordHash: row.password_hash, createdAt: row.created_at };
-}
-
-function toSession(row: SessionRow): StoredSession {
-  return {
-    tokenHash: row.token_hash,
-    userId: row.user_id as UserId,
-    deviceId: row.device_id as DeviceId,
-    deviceName: row.device_name,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-  };
-}
-
-function toConversation(row: ConversationRow): ConversationInfo {
-  return {
-    id: row.id as ConversationId,
-    kind: row.kind,
-    name: row.name,
-    memberIds: JSON.parse(row.member_ids) as UserId[],
-    createdAt: row.created_at,
-  };
-}
-
-function toMessage(row: MessageRow): ChatMessage {
-  const message: ChatMessage = {
-    id: row.id as MessageId,
-    conversationId: row.conversation_id as ConversationId,
-    seq: row.seq,
-    senderId: row.sender_id as UserId,
-    kind: row.kind,
-    sentAt: row.sent_at,
-  };
-  if (row.text !== null) message.text = row.text;
-  if (row.call_json !== null) message.call = JSON.parse(row.call_json) as CallRecord;
-  return message;
-}
-
-function toCallRecord(row: CallRecordRow): CallRecord {
-  return {
-    callId: row.call_id as CallId,
-    initiator: row.initiator as UserId,
-    audioOnly: row.audio_only === 1,
-    topology: row.topology,
-    participants: JSON.parse(row.participants) as UserId[],
-    startedAt: row.started_at,
-    answeredAt: row.answered_at,
-    endedAt: row.ended_at,
-    duration: row.duration,
-    endReason: row.end_reason,
-    missed: row.missed === 1,
-  };
 }

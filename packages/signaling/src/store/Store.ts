@@ -1,4 +1,5 @@
 import type { CallRecord, ChatMessage, ConversationId, ConversationInfo, DeviceId, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
+import type { MigrationReport } from './migrations.js';
 
 export interface StoredUser extends UserInfo {
   passwordHash: string;
@@ -15,12 +16,23 @@ export interface StoredSession {
   expiresAt: number;
 }
 
+/** Which database a store keeps its data in. */
+export type StoreKind = 'sqlite' | 'postgres';
+
 /**
- * The data layer. SQLite (one file) by default; written against this interface so a
- * PostgreSQL implementation can follow. Every method is synchronous-or-async safe:
- * callers always await.
+ * The data layer: SQLite (one file, `SqliteStore`) by default, PostgreSQL
+ * (`PostgresStore`) for several signaling nodes. Every method is async and callers
+ * always await; each method is atomic on its own (a multi-statement one runs in a
+ * transaction), but two calls may interleave with other callers' calls.
  */
 export interface Store {
+  readonly kind: StoreKind;
+  /** The database, for logs and messages: the SQLite file, or the PostgreSQL URL without its password. */
+  readonly description: string;
+  /** What opening the store applied to the schema. */
+  readonly migration: MigrationReport;
+  /** Resolves when the database answers a query; rejects with why it does not (for /readyz). */
+  ping(): Promise<void>;
   // users
   createUser(user: StoredUser): Promise<void>;
   userById(id: UserId): Promise<StoredUser | undefined>;
