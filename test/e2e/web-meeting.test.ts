@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { skipBrowserTests } from './browser.js';
-import { addContactAndOpenChat, appState, mediaFrom, openConversation, screenshot, signUp, waitForMediaFrom, waitForPhase, type AppUser, webAppSuite } from './webApp.js';
+import { addContactAndOpenChat, appState, openConversation, screenshot, signUp, videoFlows, waitForMediaFrom, waitForPhase, watchForFlicker, type AppUser, webAppSuite } from './webApp.js';
 
 describe.skipIf(skipBrowserTests('web app meetings'))('web app: pre-join, dropped and reloaded participants', () => {
   const suite = webAppSuite({ portRange: [64950, 64974] });
@@ -25,20 +25,6 @@ describe.skipIf(skipBrowserTests('web app meetings'))('web app: pre-join, droppe
     await bob.page.getByTestId('incoming-call').waitFor({ timeout: 10_000 });
     await bob.page.getByTestId('accept-call').click();
     await Promise.all([waitForPhase(alice, 'CONNECTED'), waitForPhase(bob, 'CONNECTED')]);
-  }
-
-  /** Video from `sender` decodes at `user` now (frames grow between two samples a second apart). */
-  async function videoFlows(user: AppUser, sender: AppUser): Promise<void> {
-    await expect
-      .poll(
-        async () => {
-          const before = (await mediaFrom(user, [sender]))[sender.username]!.videoFramesDecoded;
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-          return (await mediaFrom(user, [sender]))[sender.username]!.videoFramesDecoded - before;
-        },
-        { timeout: 30_000, interval: 500 },
-      )
-      .toBeGreaterThan(5);
   }
 
   it('the pre-join screen shows the camera and the microphone level, leads to the self-test, and its choices take effect: the call starts muted', async () => {
@@ -129,8 +115,11 @@ describe.skipIf(skipBrowserTests('web app meetings'))('web app: pre-join, droppe
     await Promise.all([waitForPhase(alice, 'CONNECTED'), waitForPhase(bob, 'CONNECTED')]);
     await alice.page.getByTestId('toggle-mute').click();
     await waitForMediaFrom(bob, [alice], { frames: 10, audioPackets: 0 });
+    const flickers = await watchForFlicker(bob, alice);
 
     await alice.page.reload();
+    // The room keeps her for the grace period: bob sees her reconnecting, not gone.
+    await bob.page.locator(`[data-testid="peer-reconnecting"][data-user-id="${alice.id}"]`).waitFor({ timeout: 10_000 });
     const rejoin = alice.page.getByTestId('rejoin');
     await rejoin.waitFor({ timeout: 10_000 });
     expect(await alice.page.getByTestId('rejoin-banner').textContent()).toContain(`You were in room ${room}`);
@@ -139,5 +128,9 @@ describe.skipIf(skipBrowserTests('web app meetings'))('web app: pre-join, droppe
     expect(await alice.page.getByTestId('toggle-mute').getAttribute('data-on')).toBe('true');
     await waitForMediaFrom(alice, [bob], { frames: 20, audioPackets: 20 });
     await videoFlows(bob, alice);
+    await expect.poll(() => bob.page.getByTestId('peer-reconnecting').count(), { timeout: 10_000 }).toBe(0);
+    // Back in her place: bob never saw her leave and join again, and still sees her muted.
+    expect(await flickers()).toEqual([]);
+    await expect.poll(() => bob.page.locator(`[data-testid="tile"][data-user-id="${alice.id}"]`).getAttribute('data-muted'), { timeout: 10_000 }).toBe('true');
   }, 90_000);
 });

@@ -30,7 +30,7 @@ function visibleText(page: Page, userStrings: string[]): Promise<string> {
 }
 
 describe.skipIf(skipBrowserTests('web app words and lists'))('web app: errors, lists, presence, Chinese', () => {
-  const suite = webAppSuite({ portRange: [64975, 64999] });
+  const suite = webAppSuite({ portRange: [64975, 64984] });
   const users = suite.users;
 
   async function user(prefix: string, locale = 'en-US', prejoin = false): Promise<AppUser> {

@@ -171,7 +171,7 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
     // Two people, a room recording and a player: more than the usual minute on a busy machine.
   }, 120_000);
 
-  it('a group call with "mixed audio": one tile per participant, everyone decodes the others’ video and plays one mixed audio track', async () => {
+  it('a group call with "mixed audio": one tile per participant, everyone decodes the others’ video and plays one mixed audio track; the active speaker comes from what each page announces of its own microphone', async () => {
     const [ann, ben, cat] = await Promise.all([user('ann'), user('ben'), user('cat')]);
     const everyone = [ann, ben, cat];
     const others = (me: AppUser): AppUser[] => everyone.filter((u) => u !== me);
@@ -207,6 +207,18 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
       for (const o of others(u)) expect(media[i]![o.username]!.audioPacketsReceived).toBe(0);
     }
     await screenshot(cat.page, 'call-hybrid');
+
+    // The active speaker: nobody's level can be read from a mix, so each page announces its
+    // own microphone's. All fake microphones beep: someone speaks on ann's screen.
+    const speaker = (): Promise<string | null> => ann.page.getByTestId('call-screen').getAttribute('data-active-speaker');
+    await expect.poll(speaker, { timeout: 15_000 }).toMatch(new RegExp(`^(${ben.id}|${cat.id})$`));
+    // Ben and cat mute: nobody speaks. Cat unmutes: she is the active speaker, with the ring on her tile.
+    await ben.page.getByTestId('toggle-mute').click();
+    await cat.page.getByTestId('toggle-mute').click();
+    await expect.poll(speaker, { timeout: 10_000 }).toBe('');
+    await cat.page.getByTestId('toggle-mute').click();
+    await expect.poll(speaker, { timeout: 15_000 }).toBe(cat.id);
+    await ann.page.locator(`[data-testid="tile"][data-user-id="${cat.id}"][data-speaking="true"]`).waitFor({ timeout: 5000 });
     await ann.page.getByTestId('hang-up').click();
     await Promise.all(others(ann).map((u) => u.page.getByTestId('call-screen').waitFor({ state: 'detached', timeout: 10_000 })));
     // One scenario of several steps with 3 browser contexts (sign-ups, contacts, the group, the call): longer than one step's 60 s.

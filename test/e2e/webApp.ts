@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Page, WebSocketRoute } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { ensureWebBuilt } from '../../packages/web/src/build/ensureBuilt.js';
@@ -265,6 +265,78 @@ export async function waitForMoreMediaFrom(user: AppUser, senders: AppUser[]): P
     `${user.username}: media from ${senders.map((s) => s.username).join(', ')} stopped\nbefore: ${JSON.stringify(before)}\nafter: ${JSON.stringify(last)}\nstats: ${JSON.stringify(stats)}\n` +
       `call: ${JSON.stringify(await callState(user.page))}\nmedia server endpoints:\n${await endpointDump()}\npage log:\n${user.logs.join('\n')}`,
   );
+}
+
+/** Video from `sender` decodes at `user` now (frames grow between two samples a second apart): a new link carries it, not an old one's count. */
+export async function videoFlows(user: AppUser, sender: AppUser): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        const before = (await mediaFrom(user, [sender]))[sender.username]!.videoFramesDecoded;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return (await mediaFrom(user, [sender]))[sender.username]!.videoFramesDecoded - before;
+      },
+      { timeout: MEDIA_TIMEOUT_MS, interval: 500 },
+    )
+    .toBeGreaterThan(5);
+}
+
+/** A user's signaling socket, routed through the test: `cut()` closes it and refuses new ones until `restore()`. */
+export interface SignalingSwitch {
+  cut(): Promise<void>;
+  restore(): void;
+}
+
+/**
+ * Routes `user`'s signaling WebSocket (`/ws`) through Playwright (the page reloads to take
+ * the route; the stored session signs it in again), so a test can take it offline:
+ * `cut()` closes both sides of the open socket and closes each new one at once, as a
+ * network that is gone would, until `restore()`. Media is not touched.
+ */
+export async function routeSignaling(user: AppUser): Promise<SignalingSwitch> {
+  let offline = false;
+  const open: Array<{ page: WebSocketRoute; server: WebSocketRoute }> = [];
+  await user.context.routeWebSocket(/\/ws$/, (ws) => {
+    if (offline) {
+      void ws.close();
+      return;
+    }
+    open.push({ page: ws, server: ws.connectToServer() });
+  });
+  await user.page.reload();
+  await expect.poll(() => user.page.getByTestId('me-name').textContent(), { timeout: 10_000 }).toBe(user.displayName);
+  return {
+    async cut() {
+      offline = true;
+      for (const socket of open.splice(0)) {
+        await socket.server.close().catch(() => undefined);
+        await socket.page.close().catch(() => undefined);
+      }
+    },
+    restore() {
+      offline = false;
+    },
+  };
+}
+
+/**
+ * Records on `user`'s page, from now on, every "left" notice shown and every removal of
+ * `watched`'s tile (a leave and a join would remove it); read with `flickers()`.
+ */
+export async function watchForFlicker(user: AppUser, watched: AppUser): Promise<() => Promise<string[]>> {
+  await user.page.evaluate((id) => {
+    const w = window as unknown as { __flicker?: string[] };
+    w.__flicker = [];
+    const tile = `[data-testid="tile"][data-user-id="${id}"]`;
+    const notice = '[data-testid="peer-notice"]';
+    new MutationObserver((records) => {
+      for (const r of records) {
+        for (const n of Array.from(r.addedNodes)) if (n instanceof Element && (n.matches(notice) || n.querySelector(notice))) w.__flicker!.push(`notice: ${n.textContent ?? ''}`);
+        for (const n of Array.from(r.removedNodes)) if (n instanceof Element && (n.matches(tile) || n.querySelector(tile))) w.__flicker!.push('tile removed');
+      }
+    }).observe(document.body, { childList: true, subtree: true });
+  }, watched.id);
+  return () => user.page.evaluate(() => (window as unknown as { __flicker?: string[] }).__flicker ?? []);
 }
 
 /** Waits for the call screen of `user` to be in `phase` (CONNECTED, OUTGOING...). */

@@ -114,6 +114,8 @@ export class Call extends MediaSession<CallEvents> {
       this.machine.incoming();
       this.machine.answer();
       this.media = this.createMedia();
+      // The server still holds what the reloaded page last announced (a raised hand, say).
+      this.announceState(true);
     } else {
       this.people.joined(init.initiator);
       for (const u of init.invitees ?? []) if (u !== ctx.me) this.people.ringing(u);

@@ -12,7 +12,7 @@ export type MediaSessionEvents = {
   participantJoined: { participant: UserId };
   /** Someone who was in left: hung up, or (`dropped`) their device went and did not come back in time. */
   participantLeft: { participant: UserId; dropped: boolean };
-  /** A participant's device dropped (`reconnecting`: they have a grace period to come back) or came back (calls; a room member who drops leaves at once). */
+  /** A participant's device dropped (`reconnecting`: the server gives them a grace period to come back) or came back. */
   participantConnection: { participant: UserId; reconnecting: boolean };
   /** This device's own media links: `reconnecting` while one lost its path (ICE restarts) until every link is connected again. */
   connection: { reconnecting: boolean };
@@ -73,7 +73,11 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   private recordingNow: RecordingChange | null = null;
   /** The state the server was last told (what the others see on our tile). */
   private announcedState: PeerState = { ...DEFAULT_PEER_STATE };
+  /** The server is to be told the whole state, not what changed (after a rejoin it may hold an old one). */
+  private announceWhole = false;
   private hand = false;
+  /** What the app measured of our own microphone (setSpeaking). */
+  private speakingNow = false;
   /** connectionState of each media link, for the `connection` event. */
   private readonly linkStates = new Map<string, string>();
   private linksReconnecting = false;
@@ -212,35 +216,51 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   abstract react(reaction: Reaction): Promise<void>;
 
   /**
+   * Tells the others whether you speak (`Participant.speaking`), from your own microphone
+   * level as the app measures it: for sessions where they cannot measure it themselves (mixed
+   * audio: each gets only the server's mix). Announced only when it changes; never while muted.
+   */
+  setSpeaking(speaking: boolean): void {
+    if (this.speakingNow === speaking) return;
+    this.speakingNow = speaking;
+    this.announceState();
+  }
+
+  /**
    * What the others are to see of us: mute, whether any video goes out (camera off,
    * voice only, or no camera at all; a screen share is video), hand.
    */
   protected wireState(): PeerState {
     const local = this.local.state;
     const videoOut = local.screenSharing || (!local.cameraOff && !this.audioOnly && local.video !== null);
-    return { audioMuted: local.audioMuted, cameraOff: !videoOut, screenSharing: local.screenSharing, handRaised: this.hand };
+    return { audioMuted: local.audioMuted, cameraOff: !videoOut, screenSharing: local.screenSharing, handRaised: this.hand, ...(this.speakingNow && !local.audioMuted ? { speaking: true } : {}) };
   }
 
   /**
    * Tells the server what changed since it was last told, once the session may (the
    * server takes `call.state` / `room.state` from those in it). Called on every local
-   * change and when the session is joined; after a rejoin, with `fresh` (the server forgot).
+   * change and when the session is joined; after a (re)join, with `fresh`: the whole
+   * state (the server forgot it, or still holds the one of a page that reloaded).
    */
   protected announceState(fresh = false): void {
-    if (fresh) this.announcedState = { ...DEFAULT_PEER_STATE };
+    if (fresh) this.announceWhole = true;
     if (this.ended || !this.canAnnounce()) return;
     const now = this.wireState();
     const last = this.announcedState;
-    const change: Partial<PeerState> = {};
+    const whole = this.announceWhole;
+    const change: Partial<PeerState> = whole ? { ...now } : {};
     if (now.audioMuted !== last.audioMuted) change.audioMuted = now.audioMuted;
     if (now.cameraOff !== last.cameraOff) change.cameraOff = now.cameraOff;
     if (now.screenSharing !== last.screenSharing) change.screenSharing = now.screenSharing;
     if (now.handRaised !== last.handRaised) change.handRaised = now.handRaised;
+    if ((now.speaking === true) !== (last.speaking === true)) change.speaking = now.speaking === true;
     if (Object.keys(change).length === 0) return;
     this.announcedState = now;
+    this.announceWhole = false;
     this.sendPeerState(change).catch((error: unknown) => {
       // Not taken: told again with the next change.
       this.announcedState = { ...DEFAULT_PEER_STATE, ...last };
+      if (whole) this.announceWhole = true;
       if (!this.ended) this.fire('error', { error });
     });
   }

@@ -12,7 +12,8 @@ export type ParticipantState = 'ringing' | 'joined' | 'left';
 /**
  * A snapshot of one other participant (this device's user is never in the list), with
  * what they announced (`call.state` / `room.state`): `audioMuted`, `cameraOff` (no video
- * goes out: show their avatar, not the last frame), `screenSharing` (fit it, do not crop) and `handRaised`; all false until they say otherwise.
+ * goes out: show their avatar, not the last frame), `screenSharing` (fit it, do not crop) and `handRaised`; all false until they say otherwise;
+ * `speaking` where they announce it (`setSpeaking`: calls with mixed audio).
  */
 export interface Participant extends Readonly<PeerState> {
   readonly id: UserId;
@@ -54,7 +55,7 @@ export class ParticipantList {
   /** Someone announced their mute / camera / hand state. */
   peerState(id: UserId, state: PeerState): void {
     if (id === this.me) return;
-    this.announced.set(id, { audioMuted: state.audioMuted, cameraOff: state.cameraOff, screenSharing: state.screenSharing ?? false, handRaised: state.handRaised });
+    this.announced.set(id, { audioMuted: state.audioMuted, cameraOff: state.cameraOff, screenSharing: state.screenSharing ?? false, handRaised: state.handRaised, ...(state.speaking ? { speaking: true } : {}) });
     if (this.entries.has(id)) this.callbacks.changed();
   }
 

@@ -7,7 +7,7 @@ const env = useTestPeerEnvironment();
 const PORTS: [number, number] = [64900, 64949];
 
 describe('participant state and reactions', () => {
-  it('mute, camera off and a raised hand reach the other side as Participant fields; reactions reach both; voice only counts as camera off', async () => {
+  it('mute, camera off, a raised hand and speaking reach the other side as Participant fields; reactions reach both; voice only counts as camera off', async () => {
     const server = await startServer(env, PORTS);
     const alice = await signUp(env, server.url, 'psalice', 1, { mediaDevices: new FakeDevices(env, 11) });
     const bob = await signUp(env, server.url, 'psbob', 2, { mediaDevices: new FakeDevices(env, 21) });
@@ -30,6 +30,16 @@ describe('participant state and reactions', () => {
     await aliceCall.setHandRaised(true);
     await until(() => seenByBob()?.audioMuted === false && seenByBob()?.cameraOff === true && seenByBob()?.handRaised === true, 'bob sees alice unmuted, camera off, hand up');
     expect(aliceCall.handRaised).toBe(true);
+
+    // Speaking, as the app measures her own microphone: announced on change, never while muted.
+    aliceCall.setSpeaking(true);
+    await until(() => seenByBob()?.speaking === true, 'bob sees alice speaking');
+    await aliceCall.setAudioMuted(true);
+    await until(() => seenByBob()?.audioMuted === true && seenByBob()?.speaking !== true, 'muted: not speaking');
+    await aliceCall.setAudioMuted(false);
+    await until(() => seenByBob()?.speaking === true, 'unmuted while she still speaks');
+    aliceCall.setSpeaking(false);
+    await until(() => seenByBob()?.speaking !== true, 'quiet again');
 
     const reactions: Array<[string, UserId, Reaction]> = [];
     aliceCall.on('reaction', ({ participant, reaction }) => reactions.push(['alice', participant, reaction]));

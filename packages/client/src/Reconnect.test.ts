@@ -78,7 +78,7 @@ describe('reconnecting mid-call', () => {
     expect(await endedWith(aliceCall)).toBe('remoteHangup');
   }, 90_000);
 
-  it('a room member whose socket drops joins again by itself (same Room): the others see it leave and come back, media flows again', async () => {
+  it('a room member whose socket drops joins again by itself (same Room): the others see it reconnecting and back, never leaving; media flows again', async () => {
     const server = await startServer(env, PORTS);
     const alice = await signUp(env, server.url, 'ralice', 1);
     const bob = await signUp(env, server.url, 'rbob', 2);
@@ -90,13 +90,14 @@ describe('reconnecting mid-call', () => {
     const seen: string[] = [];
     bobRoom.on('participantLeft', ({ participant }) => seen.push(`left ${participant}`));
     bobRoom.on('participantJoined', ({ participant }) => seen.push(`joined ${participant}`));
+    bobRoom.on('participantConnection', ({ participant, reconnecting }) => seen.push(`${reconnecting ? 'reconnecting' : 'back'} ${participant}`));
     const states: CallState[] = [];
     aliceRoom.on('stateChanged', ({ to }) => states.push(to));
 
     await dropSocket(alice);
 
-    await until(() => seen.length === 2 && aliceRoom.state === 'CONNECTED', 'alice back in the room');
-    expect(seen).toEqual([`left ${alice.id}`, `joined ${alice.id}`]);
+    await until(() => seen.length === 2 && aliceRoom.state === 'CONNECTED', 'alice back in the room', 30_000, () => seen);
+    expect(seen).toEqual([`reconnecting ${alice.id}`, `back ${alice.id}`]);
     expect(states).toEqual(['CONNECTING', 'CONNECTED']);
     expect(alice.client.activeRooms).toEqual([aliceRoom]);
     const before = [aliceGot.snapshot(), bobGot.snapshot()];

@@ -48,4 +48,27 @@ describe('open rooms through the SDK', () => {
     expect(states).toEqual(['CONNECTED', 'IDLE']);
     await until(() => server.signaling.rooms.openRooms === 0, 'the room closed');
   }, 90_000);
+
+  it('the room chat: sendMessage() reaches every member (`message`, `messages`), and one who joins later has what was said', async () => {
+    const server = await startServer(env, PORTS);
+    const alice = await signUp(env, server.url, 'calice', 1);
+    const bob = await signUp(env, server.url, 'cbob', 2);
+    const aliceRoom = await alice.client.joinRoom('retro', { localMedia: alice.localMedia });
+    const heard: string[] = [];
+    aliceRoom.on('message', ({ message }) => heard.push(message.text));
+
+    const sent = await aliceRoom.sendMessage('first point');
+
+    expect(sent).toMatchObject({ seq: 1, senderId: alice.id, text: 'first point' });
+    const bobRoom = await bob.client.joinRoom('retro', { localMedia: bob.localMedia });
+    expect(bobRoom.messages.map((m) => m.text)).toEqual(['first point']);
+    await bobRoom.sendMessage('second point');
+    await until(() => aliceRoom.messages.length === 2, 'alice gets bob\'s message');
+    expect(aliceRoom.messages.map((m) => [m.seq, m.senderId, m.text])).toEqual([[1, alice.id, 'first point'], [2, bob.id, 'second point']]);
+    // Her own message once (the notification and the request's result are the same message).
+    expect(heard).toEqual(['first point', 'second point']);
+    await bobRoom.leave();
+    await aliceRoom.leave();
+    await expect(aliceRoom.sendMessage('too late')).rejects.toBeInstanceOf(ClientError);
+  }, 60_000);
 });

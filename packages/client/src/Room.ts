@@ -1,4 +1,4 @@
-import type { CallState, EndReason, PeerState, Reaction, RecordingId, RoomName, ServerNotification, ServerSignalPayload, SignalPayload } from '@roundtable/protocol';
+import type { CallState, EndReason, PeerState, Reaction, RecordingId, RoomMessage, RoomName, ServerNotification, ServerSignalPayload, SignalPayload } from '@roundtable/protocol';
 import type { CallStateChange } from './CallStateMachine.js';
 import { ClientError } from './ClientError.js';
 import { MediaSession, type MediaSessionContext, type MediaSessionEvents } from './MediaSession.js';
@@ -15,9 +15,14 @@ export type RoomEvents = MediaSessionEvents & {
    * reconnect) failed, `mediaError` when the server lost the room's media (room.ended).
    */
   ended: { reason: EndReason };
+  /** A message in the room's chat (yours too, once the server took it). */
+  message: { message: RoomMessage };
 };
 
-type RoomRequest = 'room.join' | 'room.signal' | 'room.leave' | 'room.record' | 'room.state' | 'room.react';
+type RoomRequest = 'room.join' | 'room.signal' | 'room.leave' | 'room.record' | 'room.state' | 'room.react' | 'room.message';
+
+/** The room notifications about its members and chat, fed to `Room.handlePeer`. */
+export type RoomPeerNotification = Extract<ServerNotification, { type: 'room.participantState' | 'room.reaction' | 'room.participant' | 'room.left' | 'room.message' }>;
 
 export interface RoomContext extends MediaSessionContext {
   request<T extends RoomRequest>(type: T, fields: RequestFields<T>): Promise<unknown>;
@@ -34,8 +39,10 @@ export interface RoomOptions {
 /**
  * An open meeting room joined by name: anyone signed in may join (at most 9). The same
  * media as a group call through the server, with the same events, without ringing.
- * The server takes a member out as soon as its socket drops, so after a reconnect the
- * room is joined again (same object, new peer connections).
+ * A member whose socket drops is kept by the server for a grace period (the others get
+ * `participantConnection`); after a reconnect the room is joined again (same object, new
+ * peer connections) and the others see no leave. The room has a chat of its own
+ * (`messages`, `sendMessage`), kept by the server while the room is open.
  */
 export class Room extends MediaSession<RoomEvents> {
   readonly name: RoomName;
@@ -44,6 +51,7 @@ export class Room extends MediaSession<RoomEvents> {
   private readonly audio: boolean;
   /** room.join answered (the server takes our state from then on). */
   private joined = false;
+  private readonly chat: RoomMessage[] = [];
 
   constructor(
     name: RoomName,
@@ -72,6 +80,11 @@ export class Room extends MediaSession<RoomEvents> {
     return this.audio;
   }
 
+  /** The room's chat, oldest first: what was said before we joined (kept by the server while the room is open) and since. */
+  get messages(): readonly RoomMessage[] {
+    return this.chat;
+  }
+
   /** Joins (the client calls this once); resolves when the server took us in. */
   async join(): Promise<void> {
     if (this.ended) throw new ClientError('CLOSED', 'this room was left');
@@ -84,6 +97,7 @@ export class Room extends MediaSession<RoomEvents> {
       const present = new Set(result.participants);
       for (const u of this.people.ids('joined')) if (!present.has(u)) this.people.left(u);
       for (const u of result.participants) this.people.joined(u);
+      this.takeHistory(result.messages ?? []);
       this.joined = true;
       // A rejoin starts afresh on the server: tell it again.
       this.announceState(true);
@@ -110,11 +124,34 @@ export class Room extends MediaSession<RoomEvents> {
     if (!this.ended) this.onRecording({ recording: n.recording, by: n.by, recordingId: n.recordingId });
   }
 
-  /** Feeds a room.participantState or room.reaction notification from the server. */
-  handlePeer(n: Extract<ServerNotification, { type: 'room.participantState' | 'room.reaction' }>): void {
+  /** Feeds a room notification about a member (state, reaction, connection, leave) or the chat. */
+  handlePeer(n: RoomPeerNotification): void {
     if (this.ended) return;
-    if (n.type === 'room.participantState') this.onPeerState(n.userId, n.state);
-    else this.onReaction(n.from, n.reaction);
+    switch (n.type) {
+      case 'room.participantState':
+        this.onPeerState(n.userId, n.state);
+        break;
+      case 'room.reaction':
+        this.onReaction(n.from, n.reaction);
+        break;
+      case 'room.participant':
+        this.people.connection(n.userId, n.connection === 'reconnecting');
+        break;
+      case 'room.left':
+        this.people.left(n.userId, n.dropped === true);
+        break;
+      case 'room.message':
+        this.addMessage(n.message);
+        break;
+    }
+  }
+
+  /** Sends a message to the room's chat (at most 4,000 characters); resolves with it as the server keeps it (the `message` event comes too). */
+  async sendMessage(text: string): Promise<RoomMessage> {
+    if (this.ended) throw new ClientError('INVALID_STATE', 'this room was left');
+    const message = (await this.ctx.request('room.message', { room: this.name, text })) as ClientResultMap['room.message'];
+    this.addMessage(message);
+    return message;
   }
 
   /** Sends a reaction to everyone in the room (the `reaction` event comes back to us too). */
@@ -169,6 +206,25 @@ export class Room extends MediaSession<RoomEvents> {
 
   protected async sendPeerState(change: Partial<PeerState>): Promise<void> {
     await this.ctx.request('room.state', { room: this.name, ...change });
+  }
+
+  /**
+   * The chat as room.join gives it: the server's is the one that counts (after a reconnect
+   * the room may even be a new one of the same name, its seqs starting again from 1).
+   */
+  private takeHistory(history: RoomMessage[]): void {
+    const known = new Set(this.chat.map((m) => `${m.seq}/${m.sentAt}`));
+    this.chat.splice(0, this.chat.length, ...history);
+    for (const message of history) if (!known.has(`${message.seq}/${message.sentAt}`)) this.emit('message', { message });
+  }
+
+  /** Keeps a chat message once (it may come both as the request's result and as a notification). */
+  private addMessage(message: RoomMessage): void {
+    if (this.chat.some((m) => m.seq === message.seq)) return;
+    const after = this.chat.findIndex((m) => m.seq > message.seq);
+    if (after < 0) this.chat.push(message);
+    else this.chat.splice(after, 0, message);
+    this.emit('message', { message });
   }
 
   private setState(to: CallState, event: CallStateChange['event']): void {

@@ -346,7 +346,7 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
       this.rooms.get(n.room)?.handle(n.payload);
       return;
     }
-    if (n.type === 'room.participantState' || n.type === 'room.reaction') {
+    if (n.type === 'room.participantState' || n.type === 'room.reaction' || n.type === 'room.participant' || n.type === 'room.left' || n.type === 'room.message') {
       this.rooms.get(n.room)?.handlePeer(n);
       return;
     }

@@ -11,6 +11,8 @@ describe('parseServerFrame', () => {
     ['an unknown notification type', '{"type": "no.such.thing"}'],
     ['a call notification without callId', '{"type": "call.ended", "reason": "hangup"}'],
     ['a call.signal without a payload type', '{"type": "call.signal", "callId": "c", "payload": {}}'],
+    ['a room.left without a userId', '{"type": "room.left", "room": "r"}'],
+    ['a room.message without its text', '{"type": "room.message", "room": "r", "message": {"seq": 1, "senderId": "u"}}'],
   ])('drops %s', (_what, data) => {
     expect(parseServerFrame(data)).toBeUndefined();
   });
@@ -27,5 +29,7 @@ describe('parseServerFrame', () => {
     // A retryAfterMs that is not a number is left out.
     expect(parseServerFrame('{"id": 3, "ok": false, "error": {"code": "OVERLOADED", "message": "m", "retryAfterMs": "soon"}}')).toEqual({ kind: 'response', id: 3, ok: false, error: { code: 'OVERLOADED', message: 'm' } });
     expect(parseServerFrame('{"type": "call.ended", "callId": "c", "reason": "hangup", "by": null, "sentAt": 1}')).toMatchObject({ kind: 'notification', notification: { type: 'call.ended', callId: 'c' } });
+    expect(parseServerFrame('{"type": "room.participant", "room": "r", "userId": "u", "connection": "reconnecting"}')).toMatchObject({ kind: 'notification', notification: { type: 'room.participant', userId: 'u' } });
+    expect(parseServerFrame('{"type": "room.message", "room": "r", "message": {"seq": 1, "senderId": "u", "text": "hi", "sentAt": 1}}')).toMatchObject({ kind: 'notification', notification: { type: 'room.message', message: { text: 'hi' } } });
   });
 });

@@ -34,6 +34,9 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<ServerNotification['type
   'room.participantState',
   'call.reaction',
   'room.reaction',
+  'room.participant',
+  'room.left',
+  'room.message',
   'contact.request',
   'contact.accepted',
 ]);
@@ -64,5 +67,7 @@ export function parseServerFrame(data: unknown): InboundFrame | undefined {
   if ((type === 'call.signal' || type === 'room.signal') && !(isObject(frame['payload']) && typeof frame['payload']['type'] === 'string')) return undefined;
   if (type.endsWith('.participantState') && !(isObject(frame['state']) && typeof frame['userId'] === 'string')) return undefined;
   if (type.endsWith('.reaction') && !(typeof frame['reaction'] === 'string' && typeof frame['from'] === 'string')) return undefined;
+  if ((type === 'room.participant' || type === 'room.left') && typeof frame['userId'] !== 'string') return undefined;
+  if (type === 'room.message' && !(isObject(frame['message']) && typeof frame['message']['seq'] === 'number' && typeof frame['message']['text'] === 'string' && typeof frame['message']['senderId'] === 'string')) return undefined;
   return { kind: 'notification', notification: frame as unknown as ServerNotification };
 }

@@ -1,4 +1,4 @@
-import type { CallId, CallMedia, ChatMessage, ContactInfo, ConversationId, ConversationInfo, PeerState, Topology, DeviceId, RecordingId, RecordingInfo, RoomName, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
+import type { CallId, CallMedia, ChatMessage, ContactInfo, ConversationId, ConversationInfo, PeerState, Topology, DeviceId, RecordingId, RecordingInfo, RoomMessage, RoomName, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
 import type { IceServerLike } from './platform.js';
 
 /*
@@ -50,7 +50,9 @@ export interface ClientResultMap {
   'call.rejoin': { callId: CallId; conversationId: ConversationId | null; initiator: UserId; audioOnly: boolean; topology: Topology; media: CallMedia; group: boolean; participants: UserId[]; ringing: UserId[] };
   /** The watched users online now. */
   'presence.watch': { online: UserId[] };
-  'room.join': { room: RoomName; participants: UserId[] };
+  /** `messages`: the room's chat so far, oldest first (servers before the room chat leave it out). */
+  'room.join': { room: RoomName; participants: UserId[]; messages?: RoomMessage[] };
+  'room.message': RoomMessage;
   'room.leave': Record<string, never>;
   'call.record': { recordingId: RecordingId };
   'room.record': { recordingId: RecordingId };

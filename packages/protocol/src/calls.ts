@@ -56,12 +56,15 @@ export type Reaction = (typeof REACTIONS)[number];
  * `audioMuted`: nothing from the microphone goes out; `cameraOff`: no video goes out
  * (camera off, or voice only; a screen share counts as video); `screenSharing`: the video is a
  * screen (show it whole, not cropped); `handRaised`: the hand is up. Everyone starts with all false.
+ * `speaking` (absent: false): their own microphone level says they speak, announced where
+ * the others cannot measure it (calls with mixed audio: everyone gets only the mix).
  */
 export interface PeerState {
   audioMuted: boolean;
   cameraOff: boolean;
   screenSharing: boolean;
   handRaised: boolean;
+  speaking?: boolean;
 }
 
 export const DEFAULT_PEER_STATE: Readonly<PeerState> = Object.freeze({ audioMuted: false, cameraOff: false, screenSharing: false, handRaised: false });

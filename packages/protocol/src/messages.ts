@@ -52,7 +52,7 @@ export const zSignalPayload = z.discriminatedUnion('type', [
 export type SignalPayload = z.infer<typeof zSignalPayload>;
 
 /** The fields of `call.state` / `room.state`: each one left out keeps its value. */
-const zPeerStateChange = { audioMuted: z.boolean().optional(), cameraOff: z.boolean().optional(), screenSharing: z.boolean().optional(), handRaised: z.boolean().optional() };
+const zPeerStateChange = { audioMuted: z.boolean().optional(), cameraOff: z.boolean().optional(), screenSharing: z.boolean().optional(), handRaised: z.boolean().optional(), speaking: z.boolean().optional() };
 
 
 const username = z.string().regex(USERNAME_PATTERN, 'usernames are 3-32 lower-case letters, digits, _ . -');
@@ -96,6 +96,8 @@ export const zClientRequest = z.discriminatedUnion('type', [
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.join'), room: zRoomName }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.signal'), room: zRoomName, payload: zSignalPayload }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.leave'), room: zRoomName }),
+  /** A message to the room's own chat (kept while the room is open; rooms have no conversation). */
+  z.object({ id: z.number().int().nonnegative(), type: z.literal('room.message'), room: zRoomName, text: z.string().min(1).max(MAX_MESSAGE_LENGTH, `messages have at most ${MAX_MESSAGE_LENGTH} characters`) }),
   // Recording (docs/recording.md)
   z.object({ id: z.number().int().nonnegative(), type: z.literal('call.record'), callId: zCallId, action: z.enum(['start', 'stop']) }),
   z.object({ id: z.number().int().nonnegative(), type: z.literal('room.record'), room: zRoomName, action: z.enum(['start', 'stop']) }),
@@ -197,6 +199,18 @@ export interface RecordingInfo {
   downloadPath: string;
 }
 
+/** A message of a room's own chat: kept by the server while the room is open (the last `MAX_ROOM_MESSAGES`), gone when it closes. */
+export interface RoomMessage {
+  /** Position in the room's chat, from 1. */
+  seq: number;
+  senderId: UserId;
+  text: string;
+  sentAt: number;
+}
+
+/** A room keeps this many of its newest chat messages for those who join later. */
+export const MAX_ROOM_MESSAGES = 200;
+
 export type ServerNotification =
   | { type: 'message'; message: ChatMessage }
   | { type: 'conversation'; conversation: ConversationInfo }
@@ -224,6 +238,12 @@ export type ServerNotification =
   /** A participant's mute / camera / hand changed (also sent to a joiner for everyone already in, whose state is not all false). */
   | { type: 'call.participantState'; callId: CallId; userId: UserId; state: PeerState; sentAt: number }
   | { type: 'room.participantState'; room: RoomName; userId: UserId; state: PeerState }
+  /** A member's device dropped ('reconnecting': the room keeps them for the grace period) or they are back ('connected'). */
+  | { type: 'room.participant'; room: RoomName; userId: UserId; connection: 'reconnecting' | 'connected' }
+  /** A member left the room (sent before the media words' participantLeft); `dropped`: their device went and did not come back in time. */
+  | { type: 'room.left'; room: RoomName; userId: UserId; dropped?: true }
+  /** A message in the room's chat (to every member, the sender included). */
+  | { type: 'room.message'; room: RoomName; message: RoomMessage }
   /** A participant sent a reaction (to everyone in the call or room, the sender included). */
   | { type: 'call.reaction'; callId: CallId; from: UserId; reaction: Reaction; sentAt: number }
   | { type: 'room.reaction'; room: RoomName; from: UserId; reaction: Reaction };

@@ -544,6 +544,8 @@ export class CallService {
     timer.unref();
     call.dropTimers.set(link.userId, timer);
     this.notifyParticipants(call, this.stamp({ type: 'call.participant', callId: call.id, userId: link.userId, connection: 'reconnecting' }), link.userId);
+    const quiet = call.peerStates.silence(link.userId);
+    if (quiet) this.notifyParticipants(call, this.stamp({ type: 'call.participantState', callId: call.id, userId: link.userId, state: quiet }), link.userId);
   }
 
   /** A participant signalling from a new device (after a reconnect) takes the call there. */

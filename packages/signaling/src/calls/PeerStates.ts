@@ -15,8 +15,15 @@ export class PeerStates {
     if (change.cameraOff !== undefined) next.cameraOff = change.cameraOff;
     if (change.screenSharing !== undefined) next.screenSharing = change.screenSharing;
     if (change.handRaised !== undefined) next.handRaised = change.handRaised;
+    if (change.speaking !== undefined) next.speaking = change.speaking;
     this.states.set(user, next);
     return { ...next };
+  }
+
+  /** The user's device dropped: they do not speak any more. Returns the new state when that changed it. */
+  silence(user: UserId): PeerState | null {
+    if (this.states.get(user)?.speaking !== true) return null;
+    return this.apply(user, { speaking: false });
   }
 
   /** The user left: they start afresh if they come back. */
@@ -26,6 +33,6 @@ export class PeerStates {
 
   /** Those whose state is not all false (a joiner is told these), except `except`. */
   announced(except: UserId): Array<[UserId, PeerState]> {
-    return [...this.states].filter(([u, s]) => u !== except && (s.audioMuted || s.cameraOff || s.screenSharing || s.handRaised)).map(([u, s]) => [u, { ...s }]);
+    return [...this.states].filter(([u, s]) => u !== except && (s.audioMuted || s.cameraOff || s.screenSharing || s.handRaised || s.speaking === true)).map(([u, s]) => [u, { ...s }]);
   }
 }

@@ -1,5 +1,5 @@
 import { useTestPeerEnvironment } from '@roundtable/media/testing';
-import type { RequestOf, RequestType, RoomName, SignalPayload, UserId } from '@roundtable/protocol';
+import { MAX_ROOM_MESSAGES, type RequestOf, type RequestType, type RoomName, type SignalPayload, type UserId } from '@roundtable/protocol';
 import { describe, expect, it } from 'vitest';
 import { InProcessMediaServer } from '../media/InProcessMediaServer.js';
 import type { HandlerTable } from '../net/Handlers.js';
@@ -87,28 +87,107 @@ describe('open rooms', () => {
     await expect(env.call(c, 'room.join', { room: ROOM })).rejects.toMatchObject({ code: 'CALL_FULL' });
   });
 
-  it('joining again from another socket (the old one not yet seen as gone) takes the place: the others see a leave and a join', async () => {
+  it('joining again from another socket (the old one not yet seen as gone) takes the place back: the others see her arrive again, never leave; the old socket is told the room ended for it', async () => {
     const env = setup();
     const [a, b] = [env.router.connect('a'), env.router.connect('b')];
     await env.call(a, 'room.join', { room: ROOM });
     await env.call(b, 'room.join', { room: ROOM });
-    const b2 = env.router.connect('b');
+    const b2 = env.router.connect('b', 'b-d2');
 
-    await expect(env.call(b2, 'room.join', { room: ROOM })).resolves.toEqual({ room: ROOM, participants: ['a'] });
+    await expect(env.call(b2, 'room.join', { room: ROOM })).resolves.toEqual({ room: ROOM, participants: ['a'], messages: [] });
 
-    await a.waitFor('room.signal', (n) => n.payload.type === 'participantLeft' && n.payload.name === 'b');
     await a.waitFor('room.signal', (n) => n.payload.type === 'newParticipantArrived' && n.payload.name === 'b');
+    expect(a.received.filter((n) => n.type === 'room.left' || (n.type === 'room.signal' && n.payload.type === 'participantLeft'))).toEqual([]);
+    await b.waitFor('room.ended', (n) => n.reason === 'acceptByOtherClient');
     await expect(env.call(b2, 'room.join', { room: ROOM })).rejects.toMatchObject({ code: 'INVALID_STATE' });
     expect(env.rooms.participantCount).toBe(2);
   });
 
-  it('a member whose device drops leaves the room', async () => {
-    const env = setup();
+  it('a member whose device drops is shown reconnecting for the grace period, then leaves as dropped', async () => {
+    const env = setup({ disconnectGraceMs: 300 });
     const [a, b] = [env.router.connect('a'), env.router.connect('b')];
     await env.call(a, 'room.join', { room: ROOM });
     await env.call(b, 'room.join', { room: ROOM });
+
     env.router.disconnect(b);
+
+    await a.waitFor('room.participant', (n) => n.userId === 'b' && n.connection === 'reconnecting');
+    expect(env.rooms.participantCount).toBe(2);
+    await a.waitFor('room.left', (n) => n.userId === 'b' && n.dropped === true);
     await a.waitFor('room.signal', (n) => n.payload.type === 'participantLeft' && n.payload.name === 'b');
+    expect(env.rooms.participantCount).toBe(1);
+  });
+
+  it('a member who drops and joins again within the grace is back in her place: connected, her state kept, no leave', async () => {
+    const env = setup({ disconnectGraceMs: 60_000 });
+    const [a, b] = [env.router.connect('a'), env.router.connect('b')];
+    await env.call(a, 'room.join', { room: ROOM });
+    await env.call(b, 'room.join', { room: ROOM });
+    await env.call(b, 'room.state', { room: ROOM, audioMuted: true });
+    env.router.disconnect(b);
+    await a.waitFor('room.participant', (n) => n.userId === 'b' && n.connection === 'reconnecting');
+
+    const b2 = env.router.connect('b', 'b-d2');
+    await expect(env.call(b2, 'room.join', { room: ROOM })).resolves.toMatchObject({ participants: ['a'] });
+
+    await a.waitFor('room.participant', (n) => n.userId === 'b' && n.connection === 'connected');
+    await a.waitFor('room.signal', (n) => n.payload.type === 'newParticipantArrived' && n.payload.name === 'b');
+    expect(a.received.filter((n) => n.type === 'room.left')).toEqual([]);
+    expect(b.received.filter((n) => n.type === 'room.ended')).toEqual([]);
+    // A later joiner still learns she is muted (until she says otherwise).
+    const c = env.router.connect('c');
+    await env.call(c, 'room.join', { room: ROOM });
+    expect(c.received).toContainEqual({ type: 'room.participantState', room: ROOM, userId: 'b', state: { audioMuted: true, cameraOff: false, screenSharing: false, handRaised: false } });
+  });
+
+  it('a member who signals from a new socket within the grace takes her place there and is back', async () => {
+    const env = setup({ disconnectGraceMs: 60_000 });
+    const [a, b] = [env.router.connect('a'), env.router.connect('b')];
+    await env.call(a, 'room.join', { room: ROOM });
+    const peer = peerFor(env, b, 2);
+    await env.call(b, 'room.join', { room: ROOM });
+    // Her uplink is on the server (answered) before her socket goes; the old socket says nothing more.
+    await b.waitFor('room.signal', (n) => n.payload.type === 'receiveVideoAnswer' && n.payload.name === 'b');
+    await peer.close();
+    env.router.disconnect(b);
+    const b2 = env.router.connect('b', 'b-d2');
+
+    await env.call(b2, 'room.signal', { room: ROOM, payload: { type: 'onIceCandidate', name: 'b' as UserId, candidate: { candidate: '', sdpMid: null, sdpMLineIndex: null } } });
+
+    await a.waitFor('room.participant', (n) => n.userId === 'b' && n.connection === 'connected');
+    await env.call(a, 'room.react', { room: ROOM, reaction: '👍' });
+    await b2.waitFor('room.reaction', (n) => n.from === 'a');
+  });
+
+  it('the room chat: a message goes to every member, one who joins later gets it with room.join, a non-member may not send, and it goes with the room', async () => {
+    const env = setup();
+    const [a, b, c] = [env.router.connect('a'), env.router.connect('b'), env.router.connect('c')];
+    await env.call(a, 'room.join', { room: ROOM });
+    await env.call(b, 'room.join', { room: ROOM });
+
+    const sent = await env.call(a, 'room.message', { room: ROOM, text: 'agenda: one item' });
+
+    expect(sent).toMatchObject({ seq: 1, senderId: 'a', text: 'agenda: one item' });
+    await a.waitFor('room.message', (n) => n.message.seq === 1);
+    await b.waitFor('room.message', (n) => n.message.text === 'agenda: one item' && n.message.senderId === 'a');
+    await expect(env.call(c, 'room.message', { room: ROOM, text: 'let me in' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(env.call(c, 'room.join', { room: ROOM })).resolves.toMatchObject({ messages: [sent] });
+    for (const l of [a, b, c]) await env.call(l, 'room.leave', { room: ROOM });
+    expect(env.rooms.openRooms).toBe(0);
+    await expect(env.call(a, 'room.join', { room: ROOM })).resolves.toMatchObject({ messages: [] });
+  });
+
+  it(`the room chat keeps the newest ${MAX_ROOM_MESSAGES} messages for later joiners`, async () => {
+    const env = setup();
+    const a = env.router.connect('a');
+    await env.call(a, 'room.join', { room: ROOM });
+    for (let i = 1; i <= MAX_ROOM_MESSAGES + 5; i++) await env.call(a, 'room.message', { room: ROOM, text: `m${i}` });
+
+    const joined = (await env.call(env.router.connect('b'), 'room.join', { room: ROOM })) as { messages: Array<{ seq: number }> };
+
+    expect(joined.messages).toHaveLength(MAX_ROOM_MESSAGES);
+    expect(joined.messages[0]!.seq).toBe(6);
+    expect(joined.messages.at(-1)!.seq).toBe(MAX_ROOM_MESSAGES + 5);
   });
 
   it('participantCount counts the members of every open room; the log lines carry the room and user ids', async () => {

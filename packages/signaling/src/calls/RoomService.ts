@@ -1,4 +1,4 @@
-import type { RequestOf, RoomName, ServerSignalPayload, UserId } from '@roundtable/protocol';
+import { MAX_ROOM_MESSAGES, type RequestOf, type RoomMessage, type RoomName, type ServerNotification, type ServerSignalPayload, type UserId } from '@roundtable/protocol';
 import type { MediaRoom, MediaServer } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
@@ -11,6 +11,12 @@ export interface OpenRoom {
   members: Map<UserId, DeviceLink>;
   /** What each member announced of their mute, camera and hand (`room.state`). */
   peerStates: PeerStates;
+  /** Members whose device dropped: taken out when their timer fires, unless they join again first. */
+  dropTimers: Map<UserId, NodeJS.Timeout>;
+  /** The room's own chat, the newest `MAX_ROOM_MESSAGES` (rooms have no conversation); gone with the room. */
+  messages: RoomMessage[];
+  /** The seq of the room's last chat message. */
+  lastSeq: number;
 }
 
 /** At most this many people in an open room (the same cap as calls). */
@@ -24,19 +30,24 @@ export interface RoomServiceOptions {
   maxMembers?: number;
   /** Open rooms one user may be in at once (a further join: QUOTA_EXCEEDED). Default 4. */
   maxRoomsPerUser?: number;
+  /** A member whose device dropped is taken out after this unless they join again (ms). Default 15000, as for calls. */
+  disconnectGraceMs?: number;
   /** Default: silent. */
   logger?: Logger;
 }
 
 /**
  * Open meeting rooms joined by name (the Kurento group-call model): any signed-in user
- * may join; the same uplink/downlink messages as group calls.
+ * may join; the same uplink/downlink messages as group calls. A member whose device
+ * drops stays for a grace period (the others see them reconnecting); joining again in
+ * that time takes their place back with fresh media, without a leave and a join.
  */
 export class RoomService {
   private readonly rooms = new Map<RoomName, OpenRoom>();
   private readonly opening = new Map<RoomName, Promise<OpenRoom>>();
   private readonly maxMembers: number;
   private readonly maxRoomsPerUser: number;
+  private readonly graceMs: number;
   /** Joins in progress per user, counted against the quota until they end. */
   private readonly joining = new Map<UserId, number>();
   private readonly log: Logger;
@@ -49,10 +60,11 @@ export class RoomService {
   ) {
     this.maxMembers = options.maxMembers ?? MAX_ROOM_MEMBERS;
     this.maxRoomsPerUser = options.maxRoomsPerUser ?? DEFAULT_MAX_ROOMS_PER_USER;
+    this.graceMs = options.disconnectGraceMs ?? 15_000;
     if (!(this.maxRoomsPerUser >= 1)) throw new RangeError('maxRoomsPerUser must be at least 1');
     this.log = options.logger ?? silentLogger;
     router.onDeviceGone((link) => {
-      for (const room of this.rooms.values()) if (room.members.get(link.userId) === link) void this.leave(room, link.userId);
+      for (const room of this.rooms.values()) if (room.members.get(link.userId) === link) this.dropped(room, link);
     });
   }
 
@@ -73,6 +85,7 @@ export class RoomService {
       'room.leave': (r, ctx) => this.leaveRequest(r, ctx),
       'room.state': (r, ctx) => this.peerState(r, ctx),
       'room.react': (r, ctx) => this.react(r, ctx),
+      'room.message': (r, ctx) => this.message(r, ctx),
     };
   }
 
@@ -116,15 +129,12 @@ export class RoomService {
 
   private async joinRoom(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
     const me = ctx.link.userId;
-    let room = await this.open(r.room);
+    const room = await this.open(r.room);
     const current = room.members.get(me);
     if (current === ctx.link) throw new SignalingError('INVALID_STATE', `you are already in room ${r.room}`);
-    if (current) {
-      // The same user from another socket: a reconnect that came back before the server saw
-      // the old socket go. The new one takes the place (the others see a leave and a join).
-      await this.leave(room, me);
-      room = await this.open(r.room);
-    }
+    // The same user from another socket: a reconnect or a reloaded page (the old socket gone,
+    // or not yet seen as gone), or another device. It takes the place back.
+    if (current) return this.rejoin(room, current, ctx);
     if (room.members.size >= this.maxMembers) throw new SignalingError('CALL_FULL', `room ${r.room} is full (${this.maxMembers})`);
     room.members.set(me, ctx.link);
     await room.media.join(me);
@@ -138,14 +148,58 @@ export class RoomService {
     for (const [userId, state] of room.peerStates.announced(me)) ctx.link.send({ type: 'room.participantState', room: room.name, userId, state });
     for (const listener of this.joinedListeners) listener(room.name, me);
     this.log.info({ event: 'roomJoined', room: room.name, userId: me, deviceId: ctx.link.deviceId, members: room.members.size }, 'joined a room');
-    return { room: r.room, participants: others };
+    return { room: r.room, participants: others, messages: [...room.messages] };
+  }
+
+  /**
+   * A member joins again from another socket. Their media endpoints are made anew (the old
+   * ones belong to a peer connection that is gone); the others are told they arrived again
+   * (newParticipantArrived: a new downlink) and, if they were reconnecting, that they are
+   * back. Nobody sees them leave. Their announced state stays until they announce again.
+   */
+  private async rejoin(room: OpenRoom, old: DeviceLink, ctx: RequestContext): Promise<unknown> {
+    const me = ctx.link.userId;
+    const timer = room.dropTimers.get(me);
+    clearTimeout(timer);
+    room.dropTimers.delete(me);
+    room.members.set(me, ctx.link);
+    // Another device of the user still in the room: it is out of it now.
+    if (!timer) old.send({ type: 'room.ended', room: room.name, reason: 'acceptByOtherClient' });
+    await room.media.leave(me);
+    await room.media.join(me);
+    const others = [...room.members.keys()].filter((u) => u !== me);
+    this.send(room, ctx.link, { type: 'existingParticipants', data: others });
+    for (const u of others) {
+      const link = room.members.get(u)!;
+      this.send(room, link, { type: 'newParticipantArrived', name: me });
+      if (timer) link.send({ type: 'room.participant', room: room.name, userId: me, connection: 'connected' });
+    }
+    for (const [userId, state] of room.peerStates.announced(me)) ctx.link.send({ type: 'room.participantState', room: room.name, userId, state });
+    for (const listener of this.joinedListeners) listener(room.name, me);
+    this.log.info({ event: 'roomRejoined', room: room.name, userId: me, deviceId: ctx.link.deviceId, wasDropped: timer !== undefined }, 'joined a room again');
+    return { room: room.name, participants: others, messages: [...room.messages] };
+  }
+
+  /** A member's device dropped: the others see them reconnecting; they are out when the grace period ends. */
+  private dropped(room: OpenRoom, link: DeviceLink): void {
+    const user = link.userId;
+    if (room.dropTimers.has(user)) return;
+    const timer = setTimeout(() => {
+      room.dropTimers.delete(user);
+      if (room.members.get(user) === link) void this.leave(room, user, true);
+    }, this.graceMs);
+    timer.unref();
+    room.dropTimers.set(user, timer);
+    this.log.info({ event: 'roomMemberDropped', room: room.name, userId: user, deviceId: link.deviceId, graceMs: this.graceMs }, 'a room member\'s device dropped');
+    this.notify(room, { type: 'room.participant', room: room.name, userId: user, connection: 'reconnecting' }, user);
+    const quiet = room.peerStates.silence(user);
+    if (quiet) this.notify(room, { type: 'room.participantState', room: room.name, userId: user, state: quiet }, user);
   }
 
   private async signal(r: RequestOf<'room.signal'>, ctx: RequestContext): Promise<unknown> {
-    const room = this.rooms.get(r.room);
+    const room = this.memberRoom(r.room, ctx);
     const me = ctx.link.userId;
-    if (!room || !room.members.has(me)) throw new SignalingError('FORBIDDEN', `you are not in room ${r.room}`);
-    room.members.set(me, ctx.link);
+    this.adoptDevice(room, ctx.link);
     const p = r.payload;
     switch (p.type) {
       case 'receiveVideoFrom': {
@@ -170,14 +224,24 @@ export class RoomService {
     const room = this.memberRoom(r.room, ctx);
     const me = ctx.link.userId;
     const state = room.peerStates.apply(me, r);
-    for (const [user, link] of room.members) if (user !== me) link.send({ type: 'room.participantState', room: room.name, userId: me, state });
+    this.notify(room, { type: 'room.participantState', room: room.name, userId: me, state }, me);
     return { state };
+  }
+
+  /** A chat message goes to every member, the sender included, and is kept for those who join later. */
+  private async message(r: RequestOf<'room.message'>, ctx: RequestContext): Promise<unknown> {
+    const room = this.memberRoom(r.room, ctx);
+    const message: RoomMessage = { seq: ++room.lastSeq, senderId: ctx.link.userId, text: r.text, sentAt: Date.now() };
+    room.messages.push(message);
+    if (room.messages.length > MAX_ROOM_MESSAGES) room.messages.splice(0, room.messages.length - MAX_ROOM_MESSAGES);
+    this.notify(room, { type: 'room.message', room: room.name, message });
+    return message;
   }
 
   /** A reaction goes to every member, the sender included. */
   private async react(r: RequestOf<'room.react'>, ctx: RequestContext): Promise<unknown> {
     const room = this.memberRoom(r.room, ctx);
-    for (const link of room.members.values()) link.send({ type: 'room.reaction', room: room.name, from: ctx.link.userId, reaction: r.reaction });
+    this.notify(room, { type: 'room.reaction', room: room.name, from: ctx.link.userId, reaction: r.reaction });
     return {};
   }
 
@@ -201,7 +265,7 @@ export class RoomService {
     if (!pending) {
       pending = (async () => {
         const media = await this.media.createRoom(`room ${name}`);
-        const room: OpenRoom = { name, media, members: new Map(), peerStates: new PeerStates() };
+        const room: OpenRoom = { name, media, members: new Map(), peerStates: new PeerStates(), dropTimers: new Map(), messages: [], lastSeq: 0 };
         media.onCandidate((c) => {
           const link = room.members.get(c.participant as UserId);
           if (link) this.send(room, link, { type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
@@ -216,13 +280,29 @@ export class RoomService {
     return pending;
   }
 
-  private async leave(room: OpenRoom, user: UserId): Promise<void> {
+  /** `dropped`: the user's device went and did not come back in time (they did not leave). */
+  private async leave(room: OpenRoom, user: UserId, dropped = false): Promise<void> {
     if (!room.members.delete(user)) return;
+    clearTimeout(room.dropTimers.get(user));
+    room.dropTimers.delete(user);
     room.peerStates.forget(user);
-    this.log.info({ event: 'roomLeft', room: room.name, userId: user, members: room.members.size }, 'left a room');
+    this.log.info({ event: 'roomLeft', room: room.name, userId: user, dropped, members: room.members.size }, 'left a room');
     await room.media.leave(user);
-    for (const link of room.members.values()) this.send(room, link, { type: 'participantLeft', name: user });
+    for (const link of room.members.values()) {
+      link.send({ type: 'room.left', room: room.name, userId: user, ...(dropped ? { dropped: true as const } : {}) });
+      this.send(room, link, { type: 'participantLeft', name: user });
+    }
     if (room.members.size === 0) await this.closeRoom(room);
+  }
+
+  /** A member signalling from a new socket (the old one dropped) takes their place there. */
+  private adoptDevice(room: OpenRoom, link: DeviceLink): void {
+    if (room.members.get(link.userId) === link) return;
+    const timer = room.dropTimers.get(link.userId);
+    clearTimeout(timer);
+    room.dropTimers.delete(link.userId);
+    room.members.set(link.userId, link);
+    if (timer) this.notify(room, { type: 'room.participant', room: room.name, userId: link.userId, connection: 'connected' }, link.userId);
   }
 
   /** The media server lost the room (e.g. its media worker crashed): everyone is out, and told so. */
@@ -232,16 +312,28 @@ export class RoomService {
     this.log.warn({ event: 'roomMediaLost', room: room.name, members: [...room.members.keys()], reason }, 'the media server lost the room');
     const links = [...room.members.values()];
     room.members.clear();
+    this.clearDropTimers(room);
     for (const link of links) link.send({ type: 'room.ended', room: room.name, reason: 'mediaError' });
   }
 
   private async closeRoom(room: OpenRoom): Promise<void> {
     this.rooms.delete(room.name);
+    this.clearDropTimers(room);
     this.log.info({ event: 'roomClosed', room: room.name }, 'room closed');
     await room.media.close();
   }
 
+  private clearDropTimers(room: OpenRoom): void {
+    for (const timer of room.dropTimers.values()) clearTimeout(timer);
+    room.dropTimers.clear();
+  }
+
   private send(room: OpenRoom, link: DeviceLink, payload: ServerSignalPayload): void {
     link.send({ type: 'room.signal', room: room.name, payload });
+  }
+
+  /** To every member (but `except`). */
+  private notify(room: OpenRoom, n: ServerNotification, except?: UserId): void {
+    for (const [user, link] of room.members) if (user !== except) link.send(n);
   }
 }

@@ -579,6 +579,12 @@ export class AppState {
     sdk.on('participantsChanged', ({ participants }) => void this.loadUsers(participants.map((p) => p.id)));
     this.updateRinger(session, sdk.state);
     void this.loadUsers(sdk.participants.map((p) => p.id));
+    if (!(init.session instanceof Call)) {
+      // A room's chat may hold messages of people who left before we came.
+      const room = init.session;
+      room.on('message', ({ message }) => void this.loadUsers([message.senderId]));
+      void this.loadUsers(room.messages.map((m) => m.senderId));
+    }
     return session;
   }
 

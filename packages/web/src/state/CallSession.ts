@@ -4,11 +4,11 @@
  * the quality level. Wraps the SDK's Call or Room; owns the local stream and the stats timer.
  */
 import { Call, type CallStateChange, type LocalMediaState, type MediaSession, type MediaSessionEvents, type Participant, type QualityLevel, type Room } from '@roundtable/client';
-import type { CallState, ConversationId, EndReason, Reaction, UserId } from '@roundtable/protocol';
+import type { CallState, ConversationId, EndReason, Reaction, RoomMessage, UserId } from '@roundtable/protocol';
 import { markRaw, reactive } from 'vue';
 import { stopStream } from '../platform/localMedia.js';
 import { errorText } from './errors.js';
-import { audioLevels, collectStats, type CallStats } from './stats.js';
+import { audioLevels, collectStats, ownAudioLevel, type CallStats } from './stats.js';
 import { tileState } from './tileState.js';
 
 export type CallKind = 'direct' | 'group' | 'room';
@@ -36,8 +36,10 @@ export interface Tile {
   handRaised: boolean;
   /** Their device dropped and the server waits for it to come back (the SDK's `Participant.reconnecting`). */
   reconnecting: boolean;
-  /** Their audio level now (0-1, from getStats; 0 in hybrid calls, whose audio comes mixed). */
+  /** Their audio level now (0-1, from getStats; in hybrid calls, whose audio comes mixed, 1 while they announce they speak). */
   level: number;
+  /** They say they speak (hybrid calls: from their own microphone level, through signaling). */
+  announcesSpeaking: boolean;
 }
 
 /** A reaction shown for a few seconds over its sender's tile. */
@@ -108,6 +110,8 @@ export class CallSession {
     reactions: [] as ShownReaction[],
     /** The remote participant speaking loudest lately (from their audio level), or null. */
     activeSpeaker: null as UserId | null,
+    /** Rooms: the room's own chat, oldest first (kept by the server while the room is open). Calls use their conversation's messages. */
+    roomMessages: [] as RoomMessage[],
   });
   /** Remote track id -> its participant, to read per-participant stats. */
   readonly trackOwners = new Map<string, UserId>();
@@ -120,6 +124,8 @@ export class CallSession {
   private readonly reactionTimers = new Set<ReturnType<typeof setTimeout>>();
   private reactionKey = 0;
   private speakerSince = 0;
+  /** Hybrid calls: when our own microphone was last loud enough to count as speaking. */
+  private selfSpokeAt = 0;
   /** Set when the call ended because the other side's device dropped (for the notice). */
   droppedPeer: UserId | undefined;
 
@@ -160,6 +166,10 @@ export class CallSession {
     if (init.session instanceof Call) {
       const call = init.session;
       this.unsubscribe.push(call.on('modified', ({ audioOnly }) => (this.state.audioOnly = audioOnly)));
+    } else {
+      const room = init.session;
+      this.state.roomMessages = [...room.messages];
+      this.unsubscribe.push(room.on('message', () => (this.state.roomMessages = [...room.messages])));
     }
     if (session.ended) this.state.endReason = session.endReason ?? 'unknown';
     this.state.recording = session.recording;
@@ -258,6 +268,12 @@ export class CallSession {
     return this.sdk instanceof Call ? this.sdk.hangUp('hangup') : this.sdk.leave();
   }
 
+  /** Rooms: sends a message to the room's chat (it shows once the server took it). */
+  async sendRoomMessage(text: string): Promise<void> {
+    if (this.sdk instanceof Call) throw new Error('a call has its conversation: send to that');
+    await this.sdk.sendMessage(text);
+  }
+
   /** The initiator of a group call rings more members. */
   async invite(userIds: UserId[]): Promise<void> {
     if (this.sdk instanceof Call) await this.sdk.invite(userIds);
@@ -317,14 +333,21 @@ export class CallSession {
     this.trackOwners.set(track.id, participant);
   }
 
-  /** Reads each remote participant's audio level and picks the active speaker (held a little, so it does not flicker). */
+  /**
+   * Reads each remote participant's audio level and picks the active speaker (held a
+   * little, so it does not flicker). In a hybrid call each page gets only the server's mix,
+   * so nobody's level can be read here: each page measures its own microphone and announces
+   * whether it speaks (`setSpeaking`), and the others' announcements stand for their level.
+   */
   private async readLevels(): Promise<void> {
     if (this.disposed || this.state.phase === 'IDLE') return;
-    const levels = await audioLevels(this.trackOwners).catch(() => new Map<UserId, number>());
+    const hybrid = this.mediaMode === 'hybrid';
+    const levels = hybrid ? new Map<UserId, number>() : await audioLevels(this.trackOwners).catch(() => new Map<UserId, number>());
+    if (hybrid) await this.announceOwnSpeaking();
     if (this.disposed) return;
     let loudest: Tile | null = null;
     for (const tile of this.state.tiles) {
-      tile.level = tile.audioMuted ? 0 : (levels.get(tile.userId) ?? 0);
+      tile.level = tile.audioMuted ? 0 : hybrid ? (tile.announcesSpeaking ? 1 : 0) : (levels.get(tile.userId) ?? 0);
       if (tile.level >= SPEAKING_LEVEL && (!loudest || tile.level > loudest.level)) loudest = tile;
     }
     const now = Date.now();
@@ -337,6 +360,15 @@ export class CallSession {
     // Someone who left or muted is not speaking any more.
     const speaker = this.state.tiles.find((t) => t.userId === this.state.activeSpeaker);
     if (this.state.activeSpeaker && (!speaker || speaker.audioMuted)) this.state.activeSpeaker = null;
+  }
+
+  /** Hybrid calls: tells the others whether we speak, from our own microphone's level (held as the highlight is, so it is not announced on every syllable). */
+  private async announceOwnSpeaking(): Promise<void> {
+    const level = this.state.muted ? 0 : await ownAudioLevel().catch(() => 0);
+    if (this.disposed) return;
+    const now = Date.now();
+    if (level >= SPEAKING_LEVEL) this.selfSpokeAt = now;
+    this.controls().setSpeaking(!this.state.muted && now - this.selfSpokeAt <= SPEAKER_HOLD_MS);
   }
 
   private showReaction(from: UserId, reaction: Reaction): void {

@@ -94,3 +94,20 @@ export async function audioLevels(trackOwners: ReadonlyMap<string, UserId>): Pro
   }
   return levels;
 }
+
+/** The level of our own microphone as it is sent (0-1): the loudest audio `media-source` of the open peer connections. */
+export async function ownAudioLevel(): Promise<number> {
+  let level = 0;
+  for (const pc of openPeerConnections()) {
+    let report: RTCStatsReport;
+    try {
+      report = await pc.getStats();
+    } catch {
+      continue; // closed meanwhile: nothing to read
+    }
+    report.forEach((s: Stat) => {
+      if (s['type'] === 'media-source' && s['kind'] === 'audio') level = Math.max(level, num(s['audioLevel']));
+    });
+  }
+  return level;
+}

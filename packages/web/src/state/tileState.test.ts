@@ -12,7 +12,8 @@ describe('tileState', () => {
   });
 
   it('carries what they announced, and a ringing participant is never reconnecting', () => {
-    expect(tileState({ ...base, audioMuted: true, cameraOff: true, handRaised: true })).toEqual({ state: 'joined', audioMuted: true, cameraOff: true, screenSharing: false, handRaised: true, reconnecting: false });
+    expect(tileState({ ...base, audioMuted: true, cameraOff: true, handRaised: true })).toEqual({ state: 'joined', audioMuted: true, cameraOff: true, screenSharing: false, handRaised: true, reconnecting: false, announcesSpeaking: false });
+    expect(tileState({ ...base, speaking: true })).toMatchObject({ announcesSpeaking: true });
     expect(tileState({ ...base, state: 'ringing', reconnecting: true })).toMatchObject({ state: 'ringing', reconnecting: false });
   });
 });
