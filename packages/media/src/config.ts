@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { MediaError } from './core/errors.js';
+import { isPacketCoreSetting, type PacketCoreSetting } from './native/PacketCore.js';
 
 export interface IceServerConfig {
   urls: string | string[];
@@ -45,6 +46,14 @@ export interface MediaConfig {
    * must be free: the first endpoint fails with an error naming it otherwise.
    */
   udpPort?: number | false;
+  /**
+   * The packet path of the engine's own transport (transport/) on the shared port:
+   * 'native' the native packet core (native/packet_core.cc: batched receive and send,
+   * SRTP and routing off the JavaScript thread; an error when its addon is not built),
+   * 'typescript' the reference path in TypeScript, 'auto' the native core when its addon
+   * loads, else TypeScript. Default: ROUNDTABLE_PACKET_CORE, else 'auto'.
+   */
+  packetCore?: PacketCoreSetting;
 }
 
 export const DEFAULT_MEDIA_CONFIG: MediaConfig = {
@@ -73,6 +82,9 @@ export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaCon
     if (!Number.isInteger(port) || port < 1024 || port > 65535) {
       throw new MediaError('INVALID_ARGUMENT', `invalid media UDP port ${String(port)}: need an integer 1024-65535, or false for the port range`);
     }
+  }
+  if (config.packetCore !== undefined && !isPacketCoreSetting(config.packetCore)) {
+    throw new MediaError('INVALID_ARGUMENT', `invalid packet core '${String(config.packetCore)}': need auto, native or typescript`);
   }
   for (const key of ['keyframeIntervalMs', 'retransmissionMs', 'rtcpIntervalMs'] as const) {
     if (!(config[key] > 0)) throw new MediaError('INVALID_ARGUMENT', `${key} must be a positive number`);

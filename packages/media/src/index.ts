@@ -49,6 +49,7 @@ export {
   type NegotiatedCodec,
 } from './transport/index.js';
 export { UdpMux, UdpMuxBinding, holdUdpPort, parseStun, type UdpMuxStats, type MuxAddress } from './net/UdpMux.js';
+export { choosePacketCore, packetCoreSetting, isPacketCoreSetting, NativePacketCore, type PacketCoreChoice, type PacketCorePath, type PacketCoreSetting, type NativeCoreStats } from './native/PacketCore.js';
 export { TypedEmitter, type EventMap } from './core/TypedEmitter.js';
 export { MEDIA_KINDS, isMediaKind, codecsCompatible, type MediaKind, type CodecInfo, type ElementId } from './core/types.js';
 export { InboundStream } from './rtp/InboundStream.js';

@@ -1,3 +1,4 @@
+import { choosePacketCore } from '@roundtable/media';
 import { StunServer } from '@roundtable/media/testing';
 import type { CallId } from '@roundtable/protocol';
 import { SfuPeer, TestClient, until } from '@roundtable/signaling/testing';
@@ -81,6 +82,10 @@ describe('GET /metrics', () => {
     expect(m.get('roundtable_kurento_sessions')).toBe(0);
     expect(m.get('roundtable_media_pipelines')).toBe(0);
     expect(m.get('roundtable_media_webrtc_endpoints{state="connected"}')).toBe(0);
+    // The packet path of the engine's own transport: exactly one of the two is in use.
+    const path = choosePacketCore().path;
+    expect(m.get(`roundtable_media_packet_core{path="${path}"}`)).toBe(1);
+    expect(m.get(`roundtable_media_packet_core{path="${path === 'native' ? 'typescript' : 'native'}"}`)).toBe(0);
     expect(m.get('process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(m.has('nodejs_eventloop_lag_seconds')).toBe(true);
   });

@@ -5,7 +5,7 @@
  * nothing is counted twice and nothing has to be kept in step.
  */
 import type { KurentoServer } from '@roundtable/kurento';
-import { MEDIA_KINDS, engineStats, type ConnectionState, type EngineStats, type KindTotals, type UdpTotals } from '@roundtable/media';
+import { MEDIA_KINDS, NativePacketCore, engineStats, type ConnectionState, type EngineStats, type KindTotals, type PacketCoreChoice, type UdpTotals } from '@roundtable/media';
 import type { Signaling, SignalingOptions, WorkerMediaServer } from '@roundtable/signaling';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Role } from './configValues.js';
@@ -108,7 +108,18 @@ export class Metrics {
   }
 
   /** The media engine of this process: pipelines, endpoints, packets, bytes, loss, NACK/PLI/FIR. */
-  watchEngine(): void {
+  watchEngine(packetCore?: PacketCoreChoice): void {
+    if (packetCore) {
+      this.gauge('media_packet_core', "the packet path of the engine's own transport (media.packetCore): 1 for the one in use", ['path'], (g) => {
+        for (const path of ['native', 'typescript'] as const) g.set({ path }, packetCore.path === path ? 1 : 0);
+      });
+      this.gauge('media_packet_core_packets', 'the native packet core since it started (0 on the TypeScript path): datagrams received, RTP packets forwarded, batches handed up to JavaScript', ['what'], (g) => {
+        const stats = NativePacketCore.current()?.stats();
+        g.set({ what: 'received' }, stats?.datagrams ?? 0);
+        g.set({ what: 'forwarded' }, stats?.forwarded ?? 0);
+        g.set({ what: 'upcalls' }, stats?.upcalls ?? 0);
+      });
+    }
     this.gauge('media_pipelines', 'open media pipelines', [], (g) => g.set(this.engine().pipelines));
     const seenTypes = new Set<string>();
     this.gauge('media_elements', 'media elements by type', ['type'], (g) => {

@@ -109,6 +109,16 @@ describe('loadConfig() from environment variables', () => {
     }
   });
 
+  it('reads the packet core from the environment, a flag or a file; unset leaves it to the engine (ROUNDTABLE_PACKET_CORE, else auto); refuses other values', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_PACKET_CORE: 'typescript' } }).media.packetCore).toBe('typescript');
+    expect(loadConfig({ env: { ROUNDTABLE_PACKET_CORE: 'typescript' }, flags: { 'packet-core': 'Native' } }).media.packetCore).toBe('native');
+    expect(loadConfig({ flags: { config: file('core.yaml', 'media:\n  packetCore: auto\n') } }).media.packetCore).toBe('auto');
+    expect(loadConfig({ env: {} }).media.packetCore).toBeUndefined();
+    const error = configError({ env: { ROUNDTABLE_PACKET_CORE: 'rust' } });
+    expect(error.setting).toBe('media.packetCore');
+    expect(error.message).toMatch(/ROUNDTABLE_PACKET_CORE: .*is not a packet core \(expected auto, native, typescript\)/);
+  });
+
   it('reads the number of media workers from the environment, a flag or a file; unset leaves the default (one per core)', () => {
     expect(loadConfig({ env: { ROUNDTABLE_MEDIA_WORKERS: '3' } }).mediaWorkers).toBe(3);
     expect(loadConfig({ env: { ROUNDTABLE_MEDIA_WORKERS: '3' }, flags: { 'media-workers': '0' } }).mediaWorkers).toBe(0);
@@ -442,7 +452,7 @@ describe('docs/configuration.md', () => {
 
     expect(config).toEqual({
       ...DEFAULTS,
-      media: { portRange: [40000, 49999], fastPath: true },
+      media: { portRange: [40000, 49999], fastPath: true, packetCore: 'auto' },
       kurento: { ...DEFAULTS.kurento, limits: DEFAULT_KURENTO_LIMITS },
       signaling: { ...DEFAULTS.signaling, iceServers: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp'], turnSecret: 'change-me' },
     });

@@ -40,7 +40,7 @@ export { ROLES, LOG_LEVELS, type Role, type LogLevel } from './configValues.js';
 export { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT } from './settings.js';
 
 /** The media settings the server passes through to every `MediaPipeline`. */
-export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress' | 'fastPath' | 'udpPort'>;
+export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress' | 'fastPath' | 'udpPort' | 'packetCore'>;
 
 export interface ServerConfig {
   /** What this process runs. Default 'all' (`role`, `ROUNDTABLE_ROLE`, `--role`). */
@@ -291,6 +291,8 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
   if (fastPath !== undefined) media.fastPath = fastPath;
   const udpPort = s.get('media.udpPort');
   if (udpPort !== undefined) media.udpPort = udpPort;
+  const packetCore = s.get('media.packetCore');
+  if (packetCore !== undefined) media.packetCore = packetCore;
 
   const mediaWorkers = s.get('media.workers');
 

@@ -204,6 +204,10 @@ export const switchValue = parsedBy(z.union([z.boolean(), z.string()], { error: 
 
 export const roleValue = parsedBy(z.string({ error: `expected a role (${ROLES.join(', ')})` }), (value) => oneOf(ROLES, value.trim(), 'a role'));
 
+export const PACKET_CORES = ['auto', 'native', 'typescript'] as const;
+
+export const packetCoreValue = parsedBy(z.string({ error: `expected a packet core (${PACKET_CORES.join(', ')})` }), (value) => oneOf(PACKET_CORES, value.trim().toLowerCase(), 'a packet core'));
+
 export const logLevelValue = parsedBy(z.string({ error: `expected a log level (${LOG_LEVELS.join(', ')})` }), (value) => oneOf(LOG_LEVELS, value.trim().toLowerCase(), 'a log level'));
 
 const MAX_MEDIA_WORKERS = 256;

@@ -18,6 +18,7 @@ import {
   ipAddressValue,
   logLevelValue,
   originListValue,
+  packetCoreValue,
   pathValue,
   portRangeValue,
   portValue,
@@ -283,6 +284,15 @@ export const SETTINGS = {
     default: 'on',
     help: "forward RTP/RTCP through Roundtable's own SRTP path once ICE and DTLS are up (off: through werift, slower; for comparison)",
     schema: switchValue,
+  },
+  'media.packetCore': {
+    section: 'engine',
+    env: 'ROUNDTABLE_PACKET_CORE',
+    flag: 'packet-core',
+    arg: 'auto|native|typescript',
+    default: 'auto',
+    help: "packet path of the engine's own transport: native (the C++ packet core npm install builds), typescript (the reference path), auto (native when it is built; docs/performance.md)",
+    schema: packetCoreValue,
   },
   'media.workers': {
     section: 'engine',

@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { holdUdpPort, MediaError, resolveMediaConfig, type MediaConfig } from '@roundtable/media';
+import { choosePacketCore, holdUdpPort, MediaError, resolveMediaConfig, type MediaConfig, type PacketCoreChoice } from '@roundtable/media';
 import type { Logger } from 'pino';
 import { KurentoServer } from '@roundtable/kurento';
 import { InProcessMediaServer, RemoteMediaServer, Signaling, WorkerMediaServer, splitMediaPorts, type MediaServer, type WorkerPorts } from '@roundtable/signaling';
@@ -355,8 +355,23 @@ async function listenMetrics(source: Metrics, option: StartServerOptions['metric
 
 /** The media engine runs in this process: its metrics and its readiness check. */
 function watchEngine(context: Context, media: Partial<MediaConfig>): void {
-  context.metrics?.watchEngine();
+  context.metrics?.watchEngine(packetCore(context, media));
   context.readiness.add('engine', engineCheck(media));
+}
+
+/** The packet path of the engine's own transport (media.packetCore), said once at start-up. */
+function packetCore(context: Context, media: Partial<MediaConfig>): PacketCoreChoice {
+  let choice: PacketCoreChoice;
+  try {
+    choice = choosePacketCore(media.packetCore);
+  } catch (error) {
+    if (!(error instanceof MediaError)) throw error;
+    throw new ConfigError({ setting: 'media.packetCore', where: 'media.packetCore', reason: error.message });
+  }
+  const fields = { event: 'packetCore', path: choice.path, setting: choice.setting, reason: choice.reason };
+  if (choice.path === 'native') context.logger.info(fields, `media packet path: native (${choice.reason})`);
+  else context.logger.info(fields, `media packet path: TypeScript (${choice.reason})`);
+  return choice;
 }
 
 /**

@@ -1,8 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { hostAddresses, singleUdpPort, type MediaConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
+import { choosePacketCore, NativePacketCore, type PacketCoreChoice, type PacketCorePath, type PacketCoreSetting } from '../native/PacketCore.js';
 
 /** A remote transport address, as werift writes it: [ip, port]. */
 export type MuxAddress = readonly [string, number];
@@ -75,11 +76,30 @@ export class UdpMux {
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly counters = { datagrams: 0, bytes: 0, droppedUnknown: 0, droppedMalformed: 0, droppedUnauthenticated: 0 };
 
+  /**
+   * The socket: a Node `dgram` socket on the TypeScript packet path, undefined on the
+   * native one (the packet core owns the socket and hands up what it does not handle).
+   */
+  readonly socket: Socket | undefined;
+  /** Which packet path this socket's transports use, and why (media.packetCore). */
+  readonly packetCore: PacketCoreChoice;
+  private readonly nativeSocket: { core: NativePacketCore; index: number } | undefined;
+
   private constructor(
     readonly address: string,
-    readonly socket: Socket,
+    backend: Socket | { core: NativePacketCore; index: number },
     private readonly key: string,
+    choice: PacketCoreChoice,
   ) {
+    this.packetCore = choice;
+    if ('core' in backend) {
+      this.socket = undefined;
+      this.nativeSocket = backend;
+      return;
+    }
+    const socket = backend;
+    this.socket = socket;
+    this.nativeSocket = undefined;
     // After binding, errors (ICMP unreachable on some systems, a closing socket) must
     // not become uncaught exceptions.
     socket.on('error', () => undefined);
@@ -90,7 +110,17 @@ export class UdpMux {
     } catch {
       // keep the defaults
     }
-    socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
+    socket.on('message', (data, rinfo) => this.onMessage(data, rinfo.address, rinfo.port));
+  }
+
+  /** @internal the native packet core and this socket's index in it (native path only). */
+  get native(): { core: NativePacketCore; index: number } | undefined {
+    return this.nativeSocket;
+  }
+
+  /** The packet path of this socket's transports. */
+  get packetPath(): PacketCorePath {
+    return this.packetCore.path;
   }
 
   /** The bound port. */
@@ -106,13 +136,13 @@ export class UdpMux {
    * configured, the first port of the media range) is the first of its ports that
    * binds, trying up to 32 from min, and is then shared by every user of that range.
    */
-  static async acquire(address: string, ports: number | readonly [number, number], setting = 'MediaConfig.udpPort'): Promise<UdpMux> {
+  static async acquire(address: string, ports: number | readonly [number, number], setting = 'MediaConfig.udpPort', packetCore?: PacketCoreSetting): Promise<UdpMux> {
     const key = typeof ports === 'number' ? `${address}:${ports}` : `${address}:${ports[0]}-${ports[1]}`;
     const pendingClose = UdpMux.closing.get(key);
     if (pendingClose) await pendingClose;
     let opening = UdpMux.opening.get(key);
     if (!UdpMux.registry.has(key) && !opening) {
-      opening = UdpMux.open(address, ports, setting, key).finally(() => UdpMux.opening.delete(key));
+      opening = UdpMux.open(address, ports, setting, key, choosePacketCore(packetCore)).finally(() => UdpMux.opening.delete(key));
       UdpMux.opening.set(key, opening);
     }
     if (opening) {
@@ -126,8 +156,9 @@ export class UdpMux {
 
   private static readonly opening = new Map<string, Promise<UdpMux>>();
 
-  private static async open(address: string, ports: number | readonly [number, number], setting: string, key: string): Promise<UdpMux> {
+  private static async open(address: string, ports: number | readonly [number, number], setting: string, key: string, choice: PacketCoreChoice): Promise<UdpMux> {
     const [first, last] = typeof ports === 'number' ? [ports, ports] : [ports[0], Math.min(ports[1], ports[0] + 31)];
+    if (choice.path === 'native') return UdpMux.openNative(address, first, last, setting, key, choice);
     for (let port = first; ; port++) {
       const socket = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
       const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
@@ -139,7 +170,7 @@ export class UdpMux {
         socket.bind({ address, port, exclusive: true });
       });
       if (!error) {
-        const mux = new UdpMux(address, socket, key);
+        const mux = new UdpMux(address, socket, key, choice);
         mux.boundPort = port;
         return mux;
       }
@@ -151,9 +182,26 @@ export class UdpMux {
         }
       });
       if (error.code === 'EADDRINUSE' && port < last) continue;
-      const what = first === last ? `UDP port ${port} on ${address}` : `UDP ports ${first}-${last} on ${address}`;
-      const why = error.code === 'EADDRINUSE' ? (first === last ? 'is already in use' : 'are all in use') : error.code === 'EADDRNOTAVAIL' ? 'cannot be bound: not an address of this machine' : `cannot be bound (${error.message})`;
-      throw new MediaError('INVALID_ARGUMENT', `${what} ${why}: set another port with ${setting}, or turn the single port off to use the port range`);
+      throw bindError(address, first, last, port, error, setting);
+    }
+  }
+
+  /** The same search on the native packet core's sockets. */
+  private static openNative(address: string, first: number, last: number, setting: string, key: string, choice: PacketCoreChoice): UdpMux {
+    const core = NativePacketCore.get();
+    if (!core) throw new MediaError('INVALID_STATE', `the native packet core cannot load: ${choice.reason}`);
+    let mux: UdpMux | undefined;
+    for (let port = first; ; port++) {
+      try {
+        const opened = core.openSocket(address, port, (data, ip, from) => mux?.onMessage(data, ip, from));
+        mux = new UdpMux(address, { core, index: opened.index }, key, choice);
+        mux.boundPort = opened.port;
+        return mux;
+      } catch (error) {
+        const e = error as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE' && port < last) continue;
+        throw bindError(address, first, last, port, e, setting);
+      }
     }
   }
 
@@ -191,7 +239,14 @@ export class UdpMux {
   }
 
   getStats(): UdpMuxStats {
-    return { ...this.counters, bindings: this.bindingSet.size, tuples: this.tupleCount };
+    const stats = { ...this.counters, bindings: this.bindingSet.size, tuples: this.tupleCount };
+    // On the native path most datagrams never come up: the core counts them all.
+    const native = this.nativeSocket && !this.closed ? this.nativeSocket.core.socketStats(this.nativeSocket.index) : undefined;
+    if (native) {
+      stats.datagrams = native.datagrams;
+      stats.bytes = native.bytes;
+    }
+    return stats;
   }
 
   /** Registers an ICE agent (its datagrams go to `receiver`). */
@@ -255,7 +310,7 @@ export class UdpMux {
 
   // --- receive ---------------------------------------------------------------------
 
-  private onMessage(data: Buffer, rinfo: RemoteInfo): void {
+  private onMessage(data: Buffer, ip: string, port: number): void {
     const counters = this.counters;
     counters.datagrams++;
     counters.bytes += data.length;
@@ -267,10 +322,10 @@ export class UdpMux {
       }
       // RFC 7983: 0-3 is STUN; everything else (DTLS, RTP/RTCP, TURN channels) goes by 5-tuple.
       if (first < 4) {
-        this.onStun(data, rinfo);
+        this.onStun(data, ip, port);
         return;
       }
-      const route = this.routes.get(rinfo.address)?.get(rinfo.port);
+      const route = this.routes.get(ip)?.get(port);
       if (!route) {
         counters.droppedUnknown++;
         return;
@@ -282,7 +337,7 @@ export class UdpMux {
     }
   }
 
-  private onStun(data: Buffer, rinfo: RemoteInfo): void {
+  private onStun(data: Buffer, ip: string, port: number): void {
     const message = parseStun(data);
     if (!message) {
       this.counters.droppedMalformed++;
@@ -298,13 +353,13 @@ export class UdpMux {
           this.counters.droppedUnauthenticated++;
           return;
         }
-        const route = this.learn(binding, rinfo.address, rinfo.port);
+        const route = this.learn(binding, ip, port);
         binding.deliver(data, route.address);
         return;
       }
       // A request for nobody we know (a stale ufrag): only an agent that already talks
       // with this 5-tuple may answer it.
-      const route = this.routes.get(rinfo.address)?.get(rinfo.port);
+      const route = this.routes.get(ip)?.get(port);
       if (route) route.binding.deliver(data, route.address);
       else this.counters.droppedUnknown++;
       return;
@@ -318,13 +373,13 @@ export class UdpMux {
         // a wrongly trickled candidate's, answers with its own password). The agent
         // learns the 5-tuple once its ICE layer verified the answer (UdpMuxBinding.learn).
         this.transactions.delete(id);
-        const known = this.routes.get(rinfo.address)?.get(rinfo.port);
-        pending.binding.deliver(data, known?.binding === pending.binding ? known.address : [rinfo.address, rinfo.port]);
+        const known = this.routes.get(ip)?.get(port);
+        pending.binding.deliver(data, known?.binding === pending.binding ? known.address : [ip, port]);
         return;
       }
     }
     // Indications (consent-free keepalives) and duplicate responses: by 5-tuple.
-    const route = this.routes.get(rinfo.address)?.get(rinfo.port);
+    const route = this.routes.get(ip)?.get(port);
     if (route) route.binding.deliver(data, route.address);
     else this.counters.droppedUnknown++;
   }
@@ -338,14 +393,32 @@ export class UdpMux {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    const native = this.nativeSocket;
+    if (native) {
+      native.core.closeSocket(native.index);
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
       try {
-        this.socket.close(() => resolve());
+        this.socket!.close(() => resolve());
       } catch {
         resolve();
       }
     });
   }
+
+  /** @internal sends one datagram from the shared socket. */
+  sendTo(data: Buffer, to: MuxAddress): void {
+    const native = this.nativeSocket;
+    if (native) native.core.send(native.index, data, to[0], to[1]);
+    else this.socket!.send(data, to[1], to[0]);
+  }
+}
+
+function bindError(address: string, first: number, last: number, port: number, error: NodeJS.ErrnoException, setting: string): MediaError {
+  const what = first === last ? `UDP port ${port} on ${address}` : `UDP ports ${first}-${last} on ${address}`;
+  const why = error.code === 'EADDRINUSE' ? (first === last ? 'is already in use' : 'are all in use') : error.code === 'EADDRNOTAVAIL' ? 'cannot be bound: not an address of this machine' : `cannot be bound (${error.message})`;
+  return new MediaError('INVALID_ARGUMENT', `${what} ${why}: set another port with ${setting}, or turn the single port off to use the port range`);
 }
 
 /**
@@ -401,7 +474,7 @@ export class UdpMuxBinding {
     if (this.closed) return;
     this.mux.noteRequest(this, data, to);
     try {
-      this.mux.socket.send(data, to[1], to[0]);
+      this.mux.sendTo(data, to);
     } catch {
       // the socket is closing
     }
@@ -549,7 +622,7 @@ export async function holdUdpPort(config: MediaConfig, setting: string): Promise
     for (const mux of held.splice(0)) mux.release();
   };
   try {
-    for (const address of hostAddresses(config)) held.push(await UdpMux.acquire(address, ports, setting));
+    for (const address of hostAddresses(config)) held.push(await UdpMux.acquire(address, ports, setting, config.packetCore));
   } catch (error) {
     release();
     throw error;

@@ -14,7 +14,11 @@ export class SrtpSession {
   readonly outbound: SrtpContext;
   readonly inbound: SrtpContext;
 
-  constructor(keys: SrtpKeyingMaterial, options: SrtpContextOptions = {}) {
+  constructor(
+    /** The master keys (the native packet core derives its own contexts from them). */
+    readonly keys: SrtpKeyingMaterial,
+    options: SrtpContextOptions = {},
+  ) {
     this.outbound = new SrtpContext(keys.profile, keys.localMasterKey, keys.localMasterSalt, options);
     this.inbound = new SrtpContext(keys.profile, keys.remoteMasterKey, keys.remoteMasterSalt, options);
   }

@@ -2,7 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ClosedError } from '../core/errors.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import type { MediaKind } from '../core/types.js';
+import type { NativeConsumer } from '../native/NativeTransport.js';
 import { isKeyframe } from '../rtp/keyframe.js';
+import { tsAdd } from '../rtp/seq.js';
 import { StreamRewriter } from '../rtp/StreamRewriter.js';
 import type { Producer } from './Producer.js';
 import { compactNtp, ntpNow, writeSr, type ReportBlock } from './rtcp.js';
@@ -69,7 +71,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   readonly streamId: string;
   readonly trackId = randomUUID();
   readonly rewriter = new StreamRewriter<Producer>();
-  readonly stats: ConsumerStats = {
+  private readonly counters: ConsumerStats = {
     packets: 0,
     bytes: 0,
     droppedAwaitingKeyframe: 0,
@@ -85,6 +87,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     fractionLost: undefined,
     packetsLostReported: undefined,
   };
+  /** @internal the consumer's entry in the native packet core (native path only): it forwards, rewrites and answers NACKs there. */
+  native: NativeConsumer | undefined;
   /** The subscriber's bandwidth estimate (REMB), bits/s. */
   estimatedBitrate: number | undefined;
   private closed = false;
@@ -115,6 +119,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (!this.paused) producer.requestKeyframe();
   }
 
+  /** Send statistics (on the native path, as the packet core counts them). */
+  get stats(): ConsumerStats {
+    this.syncNative();
+    return this.counters;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -126,6 +136,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   pause(): void {
     this.assertOpen();
     this.paused = true;
+    this.native?.setPaused(true);
   }
 
   /** Forwards again, from the producer's next keyframe (asked for now). */
@@ -133,6 +144,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.assertOpen();
     if (!this.paused) return;
     this.paused = false;
+    // The core waits for a keyframe itself on resume.
+    this.native?.setPaused(false);
     if (this.kind === 'video') {
       this.awaitingKeyframe = true;
       this.producer.requestKeyframe();
@@ -153,7 +166,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     }
     if (this.awaitingKeyframe) {
       if (!isKeyframe(this.codec.mimeType, payloadOf(packet))) {
-        this.stats.droppedAwaitingKeyframe++;
+        this.counters.droppedAwaitingKeyframe++;
         return;
       }
       this.awaitingKeyframe = false;
@@ -161,44 +174,46 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     const h = packet.header;
     const out = this.rewriter.rewrite(this.producer, h.sequenceNumber, h.timestamp, this.codec.clockRate, now);
     if (!out) {
-      this.stats.droppedBeforeStart++;
+      this.counters.droppedBeforeStart++;
       return;
     }
     this.link.sendRtp(packet, this.codec.payloadType, out.seq, out.ts, this.ssrc);
-    this.stats.packets++;
-    this.stats.bytes += packet.end - packet.payloadOffset;
+    this.counters.packets++;
+    this.counters.bytes += packet.end - packet.payloadOffset;
   }
 
   /** @internal the subscriber lost these of our sequence numbers: resend them from the producer's history. */
   onNack(lost: readonly number[]): void {
-    this.stats.nacksReceived++;
+    // The native core answered it already, from its own history, and counted it.
+    if (this.native) return;
+    this.counters.nacksReceived++;
     for (const seq of lost) {
       const sent = this.rewriter.lookup(seq);
       const original = sent ? sent.stream.buffer.get(sent.inSeq) : undefined;
       if (!sent || !original) {
-        this.stats.retransmitMisses++;
+        this.counters.retransmitMisses++;
         continue;
       }
       this.link.sendRtp(original, this.codec.payloadType, seq, (original.header.timestamp + sent.tsOffset) >>> 0, this.ssrc);
-      this.stats.retransmitted++;
+      this.counters.retransmitted++;
     }
   }
 
   /** @internal PLI (or FIR) from the subscriber. */
   onKeyframeRequest(fir: boolean): void {
-    if (fir) this.stats.firsReceived++;
-    else this.stats.plisReceived++;
+    if (fir) this.counters.firsReceived++;
+    else this.counters.plisReceived++;
     this.producer.requestKeyframe();
   }
 
   /** @internal a report block about our SSRC from the subscriber's RR or SR. */
   onReport(block: ReportBlock, now: number): void {
-    this.stats.receiverReports++;
-    this.stats.fractionLost = block.fractionLost / 256;
-    this.stats.packetsLostReported = block.packetsLost;
+    this.counters.receiverReports++;
+    this.counters.fractionLost = block.fractionLost / 256;
+    this.counters.packetsLostReported = block.packetsLost;
     if (this.lastSr && block.lsr === this.lastSr.compact && block.lsr !== 0) {
       const rtt = (now - this.lastSr.at) / 1000 - block.dlsr / 65536;
-      if (rtt >= 0) this.stats.roundTripTime = rtt;
+      if (rtt >= 0) this.counters.roundTripTime = rtt;
     }
   }
 
@@ -207,19 +222,41 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (this.stats.packets === 0 || this.closed) return undefined;
     const ntp = ntpNow();
     this.lastSr = { compact: compactNtp(ntp.sec, ntp.frac), at: now };
-    this.stats.senderReportsSent++;
-    return writeSr(this.ssrc, ntp.sec, ntp.frac, this.rewriter.timestampAt(now, this.codec.clockRate), this.stats.packets, this.stats.bytes);
+    this.counters.senderReportsSent++;
+    return writeSr(this.ssrc, ntp.sec, ntp.frac, this.timestampAt(now), this.counters.packets, this.counters.bytes);
+  }
+
+  /** The RTP timestamp of wall time `now` in our stream (for sender reports). */
+  private timestampAt(now: number): number {
+    const n = this.native?.counters();
+    if (n?.lastTimestamp !== undefined) return tsAdd(n.lastTimestamp, Math.round((n.msSinceLast * this.codec.clockRate) / 1000));
+    return this.rewriter.timestampAt(now, this.codec.clockRate);
   }
 
   /** Stops forwarding and leaves the producer; the transport frees the m-line. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.syncNative();
     this.producer.consumers.delete(this);
     if (this.producer.isClosed) this.emit('producerclose');
     this.link.consumerClosed(this);
     this.emit('close');
     this.removeAllListeners();
+  }
+
+  /** The native core's counts replace ours (forward() and onNack() do nothing there). */
+  private syncNative(): void {
+    const n = this.native?.counters();
+    if (!n) return;
+    const c = this.counters;
+    c.packets = n.packets;
+    c.bytes = n.bytes;
+    c.droppedAwaitingKeyframe = n.droppedAwaitingKeyframe;
+    c.droppedBeforeStart = n.droppedBeforeStart;
+    c.nacksReceived = n.nacksReceived;
+    c.retransmitted = n.retransmitted;
+    c.retransmitMisses = n.retransmitMisses;
   }
 
   private assertOpen(): void {

@@ -5,6 +5,7 @@ import type { MediaKind } from '../core/types.js';
 import { KeyframeRequester } from '../rtp/KeyframeRequester.js';
 import { RetransmissionBuffer } from '../rtp/RetransmissionBuffer.js';
 import { seqDiff } from '../rtp/seq.js';
+import type { NativeProducer } from '../native/NativeTransport.js';
 import type { Consumer } from './Consumer.js';
 import { compactNtp, type ReportBlock } from './rtcp.js';
 import type { RtpView } from './RtpView.js';
@@ -70,7 +71,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   readonly cname: string | undefined;
   readonly consumers = new Set<Consumer>();
   readonly buffer = new RetransmissionBuffer<RtpView>({ retentionMs: 1000 });
-  readonly stats: ProducerStats = {
+  private readonly counters: ProducerStats = {
     packets: 0,
     bytes: 0,
     lost: 0,
@@ -83,6 +84,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     senderReports: 0,
     jitter: 0,
   };
+  /** @internal the producer's entry in the native packet core (native path only): packets never reach JavaScript then. */
+  native: NativeProducer | undefined;
   private ssrcValue: number | undefined;
   private rtxSsrcValue: number | undefined;
   private readonly keyframes: KeyframeRequester;
@@ -109,9 +112,15 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.cname = parameters.cname;
     this.keyframes = new KeyframeRequester(() => {
       if (this.ssrcValue === undefined) return;
-      this.stats.keyframeRequestsSent++;
+      this.counters.keyframeRequestsSent++;
       this.link.sendKeyframeRequest(this.ssrcValue);
     }, 500);
+  }
+
+  /** Receive statistics (on the native path, as the packet core counts them). */
+  get stats(): ProducerStats {
+    this.syncNative();
+    return this.counters;
   }
 
   get ssrc(): number | undefined {
@@ -139,19 +148,21 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   pause(): void {
     this.assertOpen();
     this.paused = true;
+    this.native?.setPaused(true);
   }
 
   resume(): void {
     this.assertOpen();
     if (!this.paused) return;
     this.paused = false;
+    this.native?.setPaused(false);
     this.requestKeyframe();
   }
 
   /** A consumer (or the owner) wants a keyframe: one PLI per 500 ms at most goes to the sender. */
   requestKeyframe(): void {
     if (this.closed || this.kind !== 'video') return;
-    this.stats.keyframeRequests++;
+    this.counters.keyframeRequests++;
     this.keyframes.request();
   }
 
@@ -159,12 +170,12 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   receive(packet: RtpView, now: number, retransmission: boolean): void {
     const seq = packet.header.sequenceNumber;
     if (this.buffer.get(seq)) {
-      this.stats.duplicates++;
+      this.counters.duplicates++;
       return;
     }
-    if (retransmission) this.stats.retransmissionsReceived++;
-    this.stats.packets++;
-    this.stats.bytes += packet.end - packet.payloadOffset;
+    if (retransmission) this.counters.retransmissionsReceived++;
+    this.counters.packets++;
+    this.counters.bytes += packet.end - packet.payloadOffset;
     this.track(seq, packet.header.timestamp, now);
     this.buffer.push(packet, now);
     if (this.paused) return;
@@ -173,16 +184,17 @@ export class Producer extends TypedEmitter<ProducerEvents> {
 
   /** @internal a sender report from the sender: remembered for our receiver report's LSR/DLSR. */
   onSenderReport(ntpSec: number, ntpFrac: number, now: number): void {
-    this.stats.senderReports++;
+    this.counters.senderReports++;
     this.lastSr = { compact: compactNtp(ntpSec, ntpFrac), at: now };
   }
 
   /** @internal the report block of our receiver report (RFC 3550 §6.4.1); undefined before any packet. */
   reportBlock(now: number): ReportBlock | undefined {
+    this.syncNative();
     if (this.highestSeq === undefined || this.ssrcValue === undefined) return undefined;
     const extended = this.cycles * 0x10000 + this.highestSeq;
     const expected = extended - this.baseSeq + 1;
-    const received = this.stats.packets;
+    const received = this.counters.packets;
     const expectedInterval = expected - this.lastReport.expected;
     const receivedInterval = received - this.lastReport.received;
     const lostInterval = expectedInterval - receivedInterval;
@@ -192,7 +204,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       fractionLost: expectedInterval <= 0 || lostInterval <= 0 ? 0 : Math.min(255, Math.floor((lostInterval * 256) / expectedInterval)),
       packetsLost: Math.max(0, expected - received),
       highestSeq: extended >>> 0,
-      jitter: Math.floor(this.stats.jitter),
+      jitter: Math.floor(this.counters.jitter),
       lsr: this.lastSr?.compact ?? 0,
       dlsr: this.lastSr ? Math.floor(((now - this.lastSr.at) / 1000) * 65536) : 0,
     };
@@ -212,6 +224,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.syncNative();
     this.keyframes.close();
     for (const consumer of [...this.consumers]) consumer.close();
     this.consumers.clear();
@@ -221,13 +234,34 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.removeAllListeners();
   }
 
+  /** The native core's counts and sequence state replace ours (nothing reaches receive() there). */
+  private syncNative(): void {
+    if (!this.native) return;
+    const n = this.native.counters();
+    if (!n) return;
+    const c = this.counters;
+    c.packets = n.packets;
+    c.bytes = n.bytes;
+    c.lost = n.lost;
+    c.duplicates = n.duplicates;
+    c.retransmissionsReceived = n.retransmissionsReceived;
+    c.nacksSent = n.nacksSent;
+    c.nackedPackets = n.nackedPackets;
+    c.jitter = n.jitter;
+    if (n.highestSeq !== undefined) {
+      this.highestSeq = n.highestSeq;
+      this.cycles = n.cycles;
+      this.baseSeq = n.baseSeq;
+    }
+  }
+
   private track(seq: number, timestamp: number, now: number): void {
     // Interarrival jitter in timestamp units.
     const arrival = (now * this.codec.clockRate) / 1000;
     const transit = arrival - timestamp;
     if (this.transit !== undefined) {
       const d = Math.abs(transit - this.transit);
-      if (d < this.codec.clockRate * 10) this.stats.jitter += (d - this.stats.jitter) / 16;
+      if (d < this.codec.clockRate * 10) this.counters.jitter += (d - this.counters.jitter) / 16;
     }
     this.transit = transit;
     if (this.highestSeq === undefined) {
@@ -239,18 +273,18 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     if (d > 0) {
       if (seq < this.highestSeq) this.cycles++;
       if (d > 1) {
-        this.stats.lost += d - 1;
+        this.counters.lost += d - 1;
         if (d - 1 <= MAX_NACK_GAP && this.ssrcValue !== undefined && this.codec.rtcpFeedback.includes('nack')) {
           const lost: number[] = [];
           for (let i = 1; i < d; i++) lost.push((this.highestSeq + i) & 0xffff);
-          this.stats.nacksSent++;
-          this.stats.nackedPackets += lost.length;
+          this.counters.nacksSent++;
+          this.counters.nackedPackets += lost.length;
           this.link.sendNack(this.ssrcValue, lost);
         }
       }
       this.highestSeq = seq;
-    } else if (this.stats.lost > 0) {
-      this.stats.lost--;
+    } else if (this.counters.lost > 0) {
+      this.counters.lost--;
     }
   }
 

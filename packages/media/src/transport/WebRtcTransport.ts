@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ClosedError, MediaError, SdpError } from '../core/errors.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
+import { NativeTransport } from '../native/NativeTransport.js';
 import type { SrtpSession } from '../srtp/index.js';
 import { Consumer } from './Consumer.js';
 import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.js';
@@ -137,6 +138,12 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private rtcpTimer: NodeJS.Timeout | undefined;
   private readonly ring: Buffer[] = [];
   private ringAt = 0;
+  /**
+   * The transport's place in the native packet core, when its mux is on the native path
+   * (media.packetCore): SRTP in and out, routing to consumers, NACK answers and their
+   * counters are there; this object keeps ICE, DTLS, the RTCP it makes and reads.
+   */
+  private readonly native: NativeTransport | undefined;
   private readonly counters = {
     bindingRequests: 0,
     droppedStun: 0,
@@ -164,6 +171,21 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.ufrag = claimUfrag();
     this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
     this.binding.addUfrag(this.ufrag, () => this.pwd);
+    const native = this.mux.native;
+    this.native = native
+      ? new NativeTransport(native.core, native.index, this.rtcpSsrc, {
+          rtcp: (data) => this.onRtcp(data, data.length),
+          unknownRtp: (data) => this.onUnknownRtp(data),
+          outgoing: (data) => this.onOutgoing(data),
+        })
+      : undefined;
+    // Test hooks see every packet: the core hands them up (test runs only).
+    if (this.native && (this.hooks.dropIncoming || this.hooks.dropOutgoingRtp)) this.native.setHooked(true);
+  }
+
+  /** Which packet path carries this transport's media. */
+  get packetPath(): 'native' | 'typescript' {
+    return this.native ? 'native' : 'typescript';
   }
 
   get iceState(): TransportIceState {
@@ -188,7 +210,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   getStats(): WebRtcTransportStats {
-    return { iceState: this.ice, dtlsState: this.dtlsStateValue, selectedTuple: this.selected, srtpProfile: this.profile, ...this.counters };
+    const stats = { iceState: this.ice, dtlsState: this.dtlsStateValue, selectedTuple: this.selected, srtpProfile: this.profile, ...this.counters };
+    if (this.native) {
+      const n = this.native.counters();
+      stats.rtpIn += n.rtpIn;
+      stats.rtcpIn += n.rtcpIn;
+      stats.rtpOut += n.rtpOut;
+      stats.rtcpOut += n.rtcpOut;
+      stats.droppedSrtp += n.droppedSrtp;
+      stats.droppedUnknownSsrc += n.droppedUnknownSsrc;
+      stats.droppedOther += n.droppedOther;
+    }
+    return stats;
   }
 
   // --- negotiation: sending transport ------------------------------------------------
@@ -248,6 +281,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         },
         this.producerLink,
       );
+      if (this.native) {
+        producer.native = this.native.addProducer({
+          ssrc: producer.ssrc,
+          rtxSsrc: producer.rtxSsrc,
+          payloadType: producer.codec.payloadType,
+          rtxPayloadType: producer.rtxPayloadType,
+          clockRate: producer.codec.clockRate,
+          mimeType: producer.codec.mimeType,
+          video: producer.kind === 'video',
+          nack: producer.codec.rtcpFeedback.includes('nack'),
+        });
+      }
       this.producers.set(producer.id, producer);
       if (producer.ssrc !== undefined) this.bySsrc.set(producer.ssrc, producer);
       if (producer.rtxSsrc !== undefined) this.byRtxSsrc.set(producer.rtxSsrc, producer);
@@ -270,6 +315,10 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.assertOpen();
     if (this.mode === 'send') throw new MediaError('INVALID_STATE', 'a sending transport carries producers; consume on a receiving transport');
     if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
+    // Packets of a producer on the native core never reach JavaScript, and the other way round.
+    if ((producer.native !== undefined) !== (this.native !== undefined)) {
+      throw new MediaError('INVALID_STATE', `producer ${producer.id} is on the ${producer.native ? 'native' : 'TypeScript'} packet path and this transport on the other (media.packetCore)`);
+    }
     this.mode = 'recv';
     const mid = String(this.nextMid++);
     const consumer = new Consumer(producer, mid, this.consumerLink, options);
@@ -280,6 +329,16 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       free.consumer = consumer;
     } else {
       this.slots.push({ mid, kind: producer.kind, consumer });
+    }
+    if (this.native && producer.native) {
+      consumer.native = this.native.addConsumer(producer.native, {
+        ssrc: consumer.ssrc,
+        payloadType: consumer.codec.payloadType,
+        clockRate: consumer.codec.clockRate,
+        mimeType: consumer.codec.mimeType,
+        video: consumer.kind === 'video',
+        paused: consumer.isPaused,
+      });
     }
     this.consumers.set(consumer.id, consumer);
     this.consumersBySsrc.set(consumer.ssrc, consumer);
@@ -334,6 +393,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     for (const producer of [...this.producers.values()]) producer.close();
     for (const consumer of [...this.consumers.values()]) consumer.close();
     this.dtls?.close();
+    this.native?.close();
     this.binding.close();
     releaseUfrag(this.ufrag);
     this.setIce('closed');
@@ -354,6 +414,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       const role: DtlsRole = remote.setup === 'passive' ? 'client' : 'server';
       this.dtls = new DtlsSession(role, this.certificate, remote.fingerprint, (data) => this.sendRaw(data), {
         connected: (srtp, profile) => {
+          // On the native path the core protects and unprotects from now on (it takes every profile we negotiate).
+          if (this.native && !this.native.setKeys(srtp.keys)) return this.setDtls('failed');
           this.srtp = srtp;
           this.profile = profile;
           this.setDtls('connected');
@@ -425,6 +487,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (nominate) this.nominated = true;
     if (previous && previous[0] === from[0] && previous[1] === from[1]) return;
     this.selected = from;
+    this.native?.setTuple(from);
     if (previous && wasNominated) {
       this.counters.pairSwitches++;
       this.emit('tuplechange', from);
@@ -435,6 +498,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (this.ice !== 'connected') return;
     if (performance.now() - this.lastCheckAt > this.consentTimeoutMs) {
       this.selected = undefined;
+      this.native?.setTuple(undefined);
       this.nominated = false;
       this.setIce('failed');
     }
@@ -472,6 +536,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.counters.droppedSrtp++;
       return;
     }
+    if (this.native) {
+      // From a 5-tuple other than the selected one, or past a test hook: the core's path all the same.
+      this.native.inject(data);
+      return;
+    }
     // RFC 5761: RTCP packet types 192-223 in the second byte.
     const second = data.length > 1 ? data[1]! : 0;
     if (second >= 192 && second <= 223) {
@@ -503,13 +572,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const ssrc = packet.header.ssrc;
     let producer = this.bySsrc.get(ssrc);
     if (producer) {
-      producer.receive(packet, now, false);
+      this.receive(producer, packet, now, false);
       return;
     }
     producer = this.byRtxSsrc.get(ssrc);
     if (producer && packet.header.payloadType === producer.rtxPayloadType && producer.ssrc !== undefined) {
       const original = unwrapRtx(packet, producer.ssrc, producer.codec.payloadType);
-      if (original) producer.receive(original, now, true);
+      if (original) this.receive(producer, original, now, true);
       return;
     }
     producer = this.producerByMid(packet);
@@ -518,7 +587,10 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       return;
     }
     if (packet.header.payloadType === producer.rtxPayloadType) {
-      if (producer.rtxSsrc === undefined) this.byRtxSsrc.set(ssrc, producer);
+      if (producer.rtxSsrc === undefined) {
+        this.byRtxSsrc.set(ssrc, producer);
+        producer.native?.bindSsrc(ssrc, true);
+      }
       return;
     }
     if (packet.header.payloadType !== producer.codec.payloadType) {
@@ -527,7 +599,33 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     }
     producer.bindSsrc(ssrc);
     this.bySsrc.set(ssrc, producer);
-    producer.receive(packet, now, false);
+    producer.native?.bindSsrc(ssrc, false);
+    this.receive(producer, packet, now, false);
+  }
+
+  /** A packet for `producer`: to it, or on the native path back to the core, which now knows its SSRC. */
+  private receive(producer: Producer, packet: RtpView, now: number, retransmission: boolean): void {
+    if (this.native) this.native.routeDecrypted(packet.data.subarray(0, packet.end));
+    else producer.receive(packet, now, retransmission);
+  }
+
+  /** Native path: a decrypted packet whose SSRC the core does not know (the SDP did not name it). */
+  private onUnknownRtp(data: Buffer): void {
+    const packet = readRtp(data);
+    if (!packet) {
+      this.counters.droppedOther++;
+      return;
+    }
+    this.onRtp(packet);
+  }
+
+  /** Native path, test hooks only: a protected packet the core would have sent. */
+  private onOutgoing(data: Buffer): void {
+    const to = this.selected;
+    if (!to || this.closed || data.length < 12) return;
+    if (this.hooks.dropOutgoingRtp?.(data.readUInt32BE(8), data.readUInt16BE(2))) return;
+    this.counters.rtpOut++;
+    this.binding.send(data, to);
   }
 
   /** An SSRC the SDP did not name: the producer whose mid the packet carries (RFC 8843 §9.2). */
@@ -593,7 +691,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private sendForwarded(packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void {
     const srtp = this.srtp;
     const to = this.selected;
-    if (!srtp || !to || this.closed) return;
+    // On the native path consumers forward in the core; nothing comes here.
+    if (!srtp || !to || this.closed || this.native) return;
     if (this.hooks.dropOutgoingRtp?.(ssrc, seq)) return;
     const src = packet.data;
     const cc = packet.csrcCount;
@@ -624,6 +723,10 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       at += p.copy(buf, at);
     }
     if (at < 8) return;
+    if (this.native) {
+      if (this.native.sendRtcp(buf.subarray(0, at))) this.counters.rtcpOut++;
+      return;
+    }
     const length = srtp.outbound.protectRtcp(buf, at);
     this.counters.rtcpOut++;
     this.binding.send(buf.subarray(0, length), to);
@@ -680,6 +783,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       else this.sendRtcp([writePli(this.rtcpSsrc, ssrc)]);
     },
     producerClosed: (producer: Producer): void => {
+      producer.native?.remove();
       this.producers.delete(producer.id);
       if (producer.ssrc !== undefined && this.bySsrc.get(producer.ssrc) === producer) this.bySsrc.delete(producer.ssrc);
       for (const [ssrc, p] of this.byRtxSsrc) if (p === producer) this.byRtxSsrc.delete(ssrc);
@@ -691,6 +795,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     canSend: (): boolean => this.srtp !== undefined && this.selected !== undefined && !this.closed,
     sendRtp: (packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void => this.sendForwarded(packet, payloadType, seq, timestamp, ssrc),
     consumerClosed: (consumer: Consumer): void => {
+      consumer.native?.remove();
       this.consumers.delete(consumer.id);
       this.consumersBySsrc.delete(consumer.ssrc);
       const slot = this.slots.find((s) => s.consumer === consumer);

@@ -15,7 +15,8 @@ export interface ExtensionLayout {
 /** The parts of werift's ICE objects the fast path uses (werift does not type them publicly). */
 interface UdpProtocol {
   datagramReceived(data: Buffer, addr: [string, number]): void;
-  transport?: { socket?: Socket; closed?: boolean };
+  /** sendNow: the shared port's transport when the native packet core owns the socket (no dgram socket then). */
+  transport?: { socket?: Socket; closed?: boolean; sendNow?: (data: Buffer, addr: readonly [string, number]) => void };
 }
 interface IcePair {
   protocol: UdpProtocol;
@@ -278,8 +279,14 @@ export class FastPath {
     if (connection.canSendApplicationData && !connection.canSendApplicationData()) return;
     const pair = connection.nominated;
     if (!pair) return;
-    const socket = pair.protocol.transport?.socket;
-    if (socket && !pair.protocol.transport?.closed) {
+    const transport = pair.protocol.transport;
+    if (transport?.sendNow && !transport.closed) {
+      // Sent before this returns (the native core's sendto): the ring slot is free again.
+      transport.sendNow(buf.subarray(0, length), pair.remoteAddr);
+      return;
+    }
+    const socket = transport?.socket;
+    if (socket && !transport?.closed) {
       if (!directSockets.has(socket)) sendWithoutLookup(socket);
       const [address, port] = pair.remoteAddr;
       try {

@@ -1065,7 +1065,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (port === undefined || this.muxes) return;
     const muxes = new Map<string, UdpMux>();
     try {
-      for (const address of this.localAddresses) muxes.set(address, await UdpMux.acquire(address, port));
+      for (const address of this.localAddresses) muxes.set(address, await UdpMux.acquire(address, port, undefined, this.pipeline.config.packetCore));
     } catch (error) {
       for (const mux of muxes.values()) mux.release();
       throw error;

@@ -48,10 +48,13 @@ interface SecureManager {
 interface MuxTransport {
   readonly type: 'udp';
   readonly socketType: 'udp4' | 'udp6';
-  readonly socket: Socket;
+  /** Unused by werift's UDP path; undefined when the native packet core owns the socket. */
+  readonly socket: Socket | undefined;
   closed: boolean;
   onData: (data: Buffer, addr: MuxAddress) => void;
   send(data: Buffer, addr?: MuxAddress): Promise<void>;
+  /** On the native packet core's socket (no dgram socket): sends before it returns (the fast path's sends). */
+  readonly sendNow: ((data: Buffer, addr: MuxAddress) => void) | undefined;
   readonly address: { address: string; port: number; family: string };
   readonly host: string;
   readonly port: number;
@@ -213,6 +216,11 @@ function muxTransport(mux: UdpMux, binding: UdpMuxBinding): MuxTransport {
     send: async (data: Buffer, addr?: MuxAddress): Promise<void> => {
       if (addr && !transport.closed) binding.send(data, addr);
     },
+    sendNow: mux.native
+      ? (data: Buffer, addr: MuxAddress): void => {
+          if (!transport.closed) binding.send(data, addr);
+        }
+      : undefined,
     get address() {
       return { address: mux.address, port: mux.port, family: isIPv6(mux.address) ? 'IPv6' : 'IPv4' };
     },

@@ -1,0 +1,215 @@
+import { randomInt } from 'node:crypto';
+import type { MuxAddress } from '../net/UdpMux.js';
+import { deriveSessionKeys, type SessionKeys } from '../srtp/kdf.js';
+import type { SrtpKeyingMaterial } from '../srtp/SrtpSession.js';
+import type { NativePacketCore, NativeTransportReceiver } from './PacketCore.js';
+
+/** What the core counts for one transport (added to the transport's own counters). */
+export interface NativeTransportCounters {
+  rtpIn: number;
+  rtcpIn: number;
+  rtpOut: number;
+  /** RTCP the core made itself: NACKs to senders. */
+  rtcpOut: number;
+  droppedSrtp: number;
+  droppedUnknownSsrc: number;
+  droppedOther: number;
+}
+
+/** A producer's receive statistics as the core keeps them (Producer.ts reads them). */
+export interface NativeProducerCounters {
+  packets: number;
+  bytes: number;
+  lost: number;
+  duplicates: number;
+  retransmissionsReceived: number;
+  nacksSent: number;
+  nackedPackets: number;
+  jitter: number;
+  /** Undefined before the first packet. */
+  highestSeq: number | undefined;
+  cycles: number;
+  baseSeq: number;
+}
+
+/** A consumer's send statistics and rewrite state as the core keeps them. */
+export interface NativeConsumerCounters {
+  packets: number;
+  bytes: number;
+  droppedAwaitingKeyframe: number;
+  droppedBeforeStart: number;
+  nacksReceived: number;
+  retransmitted: number;
+  retransmitMisses: number;
+  /** The newest packet's output timestamp and how long ago it was sent (ms); undefined before any. */
+  lastTimestamp: number | undefined;
+  msSinceLast: number;
+}
+
+/** A producer's entry in the core's tables. */
+export class NativeProducer {
+  constructor(
+    private readonly core: NativePacketCore,
+    readonly id: number,
+  ) {}
+
+  /** An SSRC (or RTX SSRC) learned from a packet's mid. */
+  bindSsrc(ssrc: number, rtx: boolean): void {
+    if (!this.core.isClosed) this.core.raw.bindProducerSsrc(this.id, ssrc >>> 0, rtx);
+  }
+
+  setPaused(paused: boolean): void {
+    if (!this.core.isClosed) this.core.raw.setProducerPaused(this.id, paused);
+  }
+
+  counters(): NativeProducerCounters | undefined {
+    const v = this.core.isClosed ? undefined : this.core.raw.producerStats(this.id);
+    if (!v) return undefined;
+    const [packets, bytes, lost, duplicates, retransmissionsReceived, nacksSent, nackedPackets, jitter, started, highestSeq, cycles, baseSeq] = v as [number, number, number, number, number, number, number, number, number, number, number, number];
+    return { packets, bytes, lost, duplicates, retransmissionsReceived, nacksSent, nackedPackets, jitter, highestSeq: started ? highestSeq : undefined, cycles, baseSeq };
+  }
+
+  remove(): void {
+    if (!this.core.isClosed) this.core.raw.removeProducer(this.id);
+  }
+}
+
+/** A consumer's entry in the core's tables. */
+export class NativeConsumer {
+  constructor(
+    private readonly core: NativePacketCore,
+    readonly id: number,
+  ) {}
+
+  setPaused(paused: boolean): void {
+    if (!this.core.isClosed) this.core.raw.setConsumerPaused(this.id, paused);
+  }
+
+  counters(): NativeConsumerCounters | undefined {
+    const v = this.core.isClosed ? undefined : this.core.raw.consumerStats(this.id);
+    if (!v) return undefined;
+    const [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started] = v as [number, number, number, number, number, number, number, number, number, number];
+    return { packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTimestamp: started ? lastTs : undefined, msSinceLast };
+  }
+
+  remove(): void {
+    if (!this.core.isClosed) this.core.raw.removeConsumer(this.id);
+  }
+}
+
+export interface NativeProducerParameters {
+  ssrc: number | undefined;
+  rtxSsrc: number | undefined;
+  payloadType: number;
+  rtxPayloadType: number | undefined;
+  clockRate: number;
+  mimeType: string;
+  video: boolean;
+  nack: boolean;
+}
+
+export interface NativeConsumerParameters {
+  ssrc: number;
+  payloadType: number;
+  clockRate: number;
+  mimeType: string;
+  video: boolean;
+  paused: boolean;
+}
+
+/** The codec number the core's keyframe detection knows (native/rtp.h). */
+function codecOf(mimeType: string): number {
+  const mime = mimeType.toLowerCase();
+  if (mime === 'video/vp8') return 1;
+  if (mime === 'video/h264') return 2;
+  return 0;
+}
+
+function keyBuffers(keys: SessionKeys): Buffer[] {
+  return [keys.rtpKey, keys.rtpSalt, keys.rtpAuth, keys.rtcpKey, keys.rtcpSalt, keys.rtcpAuth];
+}
+
+/**
+ * One WebRtcTransport's place in the native packet core: its keys, its selected
+ * 5-tuple (SRTP from there is handled natively; the core sends there), its producers
+ * and consumers. The transport keeps ICE, DTLS, RTCP timers and everything else.
+ */
+export class NativeTransport {
+  readonly id: number;
+  private closed = false;
+  private last: NativeTransportCounters | undefined;
+
+  constructor(
+    private readonly core: NativePacketCore,
+    socket: number,
+    rtcpSsrc: number,
+    receiver: NativeTransportReceiver,
+  ) {
+    this.id = core.addTransport(socket, rtcpSsrc >>> 0, receiver);
+  }
+
+  private get usable(): boolean {
+    return !this.closed && !this.core.isClosed;
+  }
+
+  /** Keys from the DTLS handshake; false when the core cannot use the profile (it can use every one we negotiate). */
+  setKeys(material: SrtpKeyingMaterial): boolean {
+    if (!this.usable) return false;
+    const inbound = deriveSessionKeys(material.profile, material.remoteMasterKey, material.remoteMasterSalt);
+    const outbound = deriveSessionKeys(material.profile, material.localMasterKey, material.localMasterSalt);
+    return this.core.raw.setKeys(this.id, material.profile, ...keyBuffers(inbound), ...keyBuffers(outbound));
+  }
+
+  /** The selected 5-tuple (undefined: none, nothing is sent). */
+  setTuple(tuple: MuxAddress | undefined): void {
+    if (!this.usable) return;
+    if (tuple) this.core.raw.setTuple(this.id, tuple[0], tuple[1]);
+    else this.core.raw.setTuple(this.id);
+  }
+
+  /** Tests only: incoming SRTP comes up to JavaScript first, outgoing RTP goes up before it is sent. */
+  setHooked(hooked: boolean): void {
+    if (this.usable) this.core.raw.setHooked(this.id, hooked);
+  }
+
+  /** An SRTP/SRTCP datagram that reached JavaScript: through the native path. */
+  inject(data: Buffer): void {
+    if (this.usable) this.core.raw.inject(this.id, data, false);
+  }
+
+  /** An unprotected RTP packet whose SSRC JavaScript just bound: routed natively. */
+  routeDecrypted(data: Buffer): void {
+    if (this.usable) this.core.raw.inject(this.id, data, true);
+  }
+
+  /** Protects and sends a compound RTCP packet; false when it cannot be sent now. */
+  sendRtcp(data: Buffer): boolean {
+    return this.usable && this.core.raw.sendRtcp(this.id, data);
+  }
+
+  addProducer(p: NativeProducerParameters): NativeProducer {
+    const id = this.core.raw.addProducer(this.id, p.ssrc ?? -1, p.rtxSsrc ?? -1, p.payloadType, p.rtxPayloadType ?? -1, p.clockRate, codecOf(p.mimeType), p.video, p.nack);
+    return new NativeProducer(this.core, id);
+  }
+
+  addConsumer(producer: NativeProducer, c: NativeConsumerParameters): NativeConsumer {
+    const id = this.core.raw.addConsumer(producer.id, this.id, c.ssrc >>> 0, c.payloadType, c.clockRate, codecOf(c.mimeType), c.video, c.paused, randomInt(0, 0x8000), randomInt(0, 0x7fffffff));
+    return new NativeConsumer(this.core, id);
+  }
+
+  counters(): NativeTransportCounters {
+    const v = this.usable ? this.core.raw.transportStats(this.id) : undefined;
+    if (!v) return this.last ?? { rtpIn: 0, rtcpIn: 0, rtpOut: 0, rtcpOut: 0, droppedSrtp: 0, droppedUnknownSsrc: 0, droppedOther: 0 };
+    const [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther] = v as [number, number, number, number, number, number, number];
+    return { rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther };
+  }
+
+  /** Removes the transport, its producers and consumers from the core. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    // What it counted stays readable after the close.
+    this.last = this.counters();
+    this.closed = true;
+    this.core.removeTransport(this.id);
+  }
+}
