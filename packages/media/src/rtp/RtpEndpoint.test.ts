@@ -16,7 +16,7 @@ import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
-import type { ConnectionState } from '../webrtc/WebRtcEndpoint.js';
+import type { ConnectionState } from '../core/endpointTypes.js';
 import type { RtpEndpoint } from './RtpEndpoint.js';
 
 const h = useMediaHarness([49000, 49499]);

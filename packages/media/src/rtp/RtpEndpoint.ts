@@ -14,7 +14,7 @@ import { MediaError } from '../core/errors.js';
 import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
 import { MEDIA_KINDS, type CodecInfo, type MediaKind } from '../core/types.js';
-import type { ConnectionState, Direction, KindStats } from '../webrtc/WebRtcEndpoint.js';
+import type { ConnectionState, Direction, KindStats } from '../core/endpointTypes.js';
 import { InboundStream } from './InboundStream.js';
 import { kindStats } from './kindStats.js';
 import { OutboundStream, type RtpTransport } from './OutboundStream.js';

@@ -1,5 +1,5 @@
 import type { MediaKind } from '../core/types.js';
-import type { KindStats } from '../webrtc/WebRtcEndpoint.js';
+import type { KindStats } from '../core/endpointTypes.js';
 import type { InboundStream } from './InboundStream.js';
 import type { OutboundStats } from './OutboundStream.js';
 

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import { ClosedError, MediaError, SdpError } from '../core/errors.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
@@ -6,6 +7,7 @@ import { NativeTransport } from '../native/NativeTransport.js';
 import type { SrtpSession } from '../srtp/index.js';
 import { Consumer } from './Consumer.js';
 import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.js';
+import { IceChecks, readCandidate, type IceChecksOptions, type RemoteCandidate } from './IceChecks.js';
 import { Producer } from './Producer.js';
 import { readRtcp, writeNack, writePli, writeFir, writeRemb, writeRr } from './rtcp.js';
 import { readExtension, readRtp, unwrapRtx, type RtpView } from './RtpView.js';
@@ -14,11 +16,13 @@ import {
   directionOf,
   offeredSender,
   parseSdp,
+  remoteIceParameters,
   remoteTransportParameters,
   VIDEO_FEEDBACK,
   writeDescription,
   type AcceptedSection,
   type LocalTransportParameters,
+  type RemoteIceParameters,
   type RemoteTransportParameters,
   type SetupRole,
   type WrittenSection,
@@ -39,6 +43,15 @@ export interface WebRtcTransportOptions {
   rtcpIntervalMs?: number;
   /** REMB sent to senders: at most this many bits/s (the lowest consumer estimate below it wins). Default 2000000. */
   maxIncomingBitrate?: number;
+  /**
+   * ICE-lite (true) or full ICE (false). A full transport leaves a=ice-lite out of its
+   * descriptions and, when it made the offer, checks the peer (controlling role). With a
+   * peer that is itself lite, a transport checks it either way: two lite agents would
+   * wait for each other. Default true.
+   */
+  iceLite?: boolean;
+  /** Pace, retransmission, timeout and consent interval of those checks (IceChecksOptions' defaults). */
+  iceChecks?: IceChecksOptions;
   /** Tests only: drop datagrams before they are handled, forwarded packets before they are sent. */
   testHooks?: TransportTestHooks;
 }
@@ -77,6 +90,8 @@ export interface WebRtcTransportStats {
   rtpOut: number;
   rtcpOut: number;
   pairSwitches: number;
+  /** Our own connectivity checks (controlling role), 0 while the peer checks us. */
+  iceChecksSent: number;
 }
 
 type Mode = 'send' | 'recv';
@@ -114,6 +129,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private readonly rtcpIntervalMs: number;
   private readonly maxIncomingBitrate: number;
   private readonly hooks: TransportTestHooks;
+  private readonly iceLite: boolean;
+  private readonly iceChecksOptions: IceChecksOptions;
+  /** Our checks toward the peer, when this transport is the controlling agent. */
+  private checks: IceChecks | undefined;
+  private readonly remoteCandidates: RemoteCandidate[] = [];
+  /** This transport wrote the offer (createOffer) of the current negotiation. */
+  private offerer = false;
   private readonly rtcpSsrc = randomBytes(4).readUInt32BE(0) || 1;
   private readonly sessionId = String(BigInt('0x' + randomBytes(6).toString('hex')));
   private sessionVersion = 0;
@@ -168,6 +190,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.rtcpIntervalMs = options.rtcpIntervalMs ?? 1000;
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? 2_000_000;
     this.hooks = options.testHooks ?? {};
+    this.iceLite = options.iceLite ?? true;
+    this.iceChecksOptions = options.iceChecks ?? {};
     this.ufrag = claimUfrag();
     this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
     this.binding.addUfrag(this.ufrag, () => this.pwd);
@@ -210,7 +234,14 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   getStats(): WebRtcTransportStats {
-    const stats = { iceState: this.ice, dtlsState: this.dtlsStateValue, selectedTuple: this.selected, srtpProfile: this.profile, ...this.counters };
+    const stats = {
+      iceState: this.ice,
+      dtlsState: this.dtlsStateValue,
+      selectedTuple: this.selected,
+      srtpProfile: this.profile,
+      ...this.counters,
+      iceChecksSent: this.checks?.checksSent ?? 0,
+    };
     if (this.native) {
       const n = this.native.counters();
       stats.rtpIn += n.rtpIn;
@@ -260,7 +291,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     }
     if (parsed.media.length === 0) throw new SdpError('the offer has no media section');
     // Valid: apply.
-    this.setRemote(remote);
+    this.offerer = false;
+    this.setRemote(remote, remoteIceParameters(parsed));
     this.mode = 'send';
     const answer = writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, sections);
     for (const producer of [...this.producers.values()]) {
@@ -366,6 +398,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       };
     });
     const setup: SetupRole = this.dtls ? (this.dtls.role === 'server' ? 'passive' : 'active') : 'actpass';
+    this.offerer = true;
     return writeDescription(this.localParameters(setup), this.sessionId, this.sessionVersion++, sections);
   }
 
@@ -379,7 +412,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     for (const section of parsed.media) {
       if (section.port !== 0 && directionOf(section) === 'sendonly') throw new SdpError('the answer sends on a receive-only m-line');
     }
-    this.setRemote(remote);
+    this.setRemote(remote, remoteIceParameters(parsed));
   }
 
   // --- lifecycle ------------------------------------------------------------------------
@@ -390,6 +423,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.closed = true;
     if (this.consentTimer) clearInterval(this.consentTimer);
     if (this.rtcpTimer) clearTimeout(this.rtcpTimer);
+    this.checks?.close();
     for (const producer of [...this.producers.values()]) producer.close();
     for (const consumer of [...this.consumers.values()]) consumer.close();
     this.dtls?.close();
@@ -404,7 +438,21 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   // --- remote description -------------------------------------------------------------
 
-  private setRemote(remote: RemoteTransportParameters): void {
+  /**
+   * A remote candidate trickled by the peer ("candidate:..." as in SDP). Used by our
+   * checks when this transport is the controlling agent; a lite transport that is
+   * checked by its peer needs none. INVALID_CANDIDATE when it cannot be read.
+   */
+  addRemoteCandidate(candidate: string): void {
+    this.assertOpen();
+    if (typeof candidate !== 'string' || candidate === '') return;
+    const parsed = readCandidate(candidate);
+    if (!parsed) throw new MediaError('INVALID_CANDIDATE', `cannot use ICE candidate '${String(candidate).slice(0, 80)}' (UDP, component 1 only)`);
+    this.remoteCandidates.push(parsed);
+    this.checks?.addCandidate(parsed);
+  }
+
+  private setRemote(remote: RemoteTransportParameters, ice: RemoteIceParameters): void {
     const first = this.remote === undefined;
     if (!first && this.remote!.fingerprint.value.toUpperCase() !== remote.fingerprint.value.toUpperCase() && this.dtls) {
       throw new SdpError('the DTLS fingerprint changed; make a new transport');
@@ -425,11 +473,35 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         failed: () => this.setDtls('failed'),
       });
       if (role === 'client' && this.selected) this.startDtlsClient();
+      // Someone must check: a lite peer never does, and a full peer we offered to waits
+      // for the offerer (controlling) to nominate.
+      if (ice.lite || (!this.iceLite && this.offerer)) this.startChecks(remote, ice);
     }
   }
 
+  private startChecks(remote: RemoteTransportParameters, ice: RemoteIceParameters): void {
+    const checks = new IceChecks(this.ufrag, { ufrag: remote.ufrag, pwd: remote.pwd }, isIPv4(this.mux.address), this.iceCheckLink, this.iceChecksOptions);
+    this.checks = checks;
+    for (const candidate of [...ice.candidates, ...this.remoteCandidates]) checks.addCandidate(candidate);
+    checks.start();
+  }
+
+  private readonly iceCheckLink = {
+    send: (data: Buffer, to: MuxAddress): void => this.binding.send(data, to),
+    succeeded: (to: MuxAddress): void => {
+      if (this.closed) return;
+      // DTLS and SRTP from there are ours now (the mux routes a 5-tuple it learned).
+      this.binding.learn(to[0], to[1]);
+      this.checked(to, true);
+    },
+    failed: (): void => {
+      if (!this.closed && this.ice !== 'connected') this.setIce('failed');
+    },
+  };
+
   private localParameters(setup: SetupRole): LocalTransportParameters {
     return {
+      iceLite: this.iceLite,
       ufrag: this.ufrag,
       pwd: this.pwd,
       fingerprint: this.certificate.fingerprint,
@@ -453,6 +525,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   /** ICE-lite (RFC 8445 §2.5): answer checks, follow the nominated pair, note consent. */
   private onStun(data: Buffer, from: MuxAddress): void {
     const message = readStun(data);
+    if (message && message.type !== BINDING_REQUEST && this.checks) {
+      // An answer to our own checks (controlling role), verified there.
+      if (this.checks.onResponse(message, data, from) !== 'handled') this.counters.droppedStun++;
+      return;
+    }
     if (!message || message.type !== BINDING_REQUEST) {
       this.counters.droppedStun++;
       return;
@@ -469,8 +546,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.counters.bindingRequests++;
     const response = writeStun(BINDING_SUCCESS, message.transactionId, [[StunAttr.XOR_MAPPED_ADDRESS, xorMappedAddress(from[0], from[1], message.transactionId)]], this.pwd);
     this.binding.send(response, from);
+    this.checked(from, message.useCandidate);
+  }
+
+  /** A verified check from the peer, or a verified answer to ours: consent, selection, DTLS. */
+  private checked(from: MuxAddress, nominate: boolean): void {
     this.lastCheckAt = performance.now();
-    if (message.useCandidate || !this.nominated) this.select(from, message.useCandidate);
+    if (nominate || !this.nominated) this.select(from, nominate);
     if (this.ice !== 'connected' && this.ice !== 'closed') {
       const back = this.ice === 'failed';
       this.setIce('connected');

@@ -1,5 +1,6 @@
 import { SdpError } from '../core/errors.js';
 import type { CodecInfo, MediaKind } from '../core/types.js';
+import { readCandidate, type RemoteCandidate } from './IceChecks.js';
 
 /*
  * The SDP of a WebRtcTransport (unified plan, BUNDLE, rtcp-mux, ICE-lite): reading a
@@ -84,6 +85,22 @@ export function remoteTransportParameters(sdp: ParsedSdp): RemoteTransportParame
   const setup = find('setup') ?? 'actpass';
   if (setup !== 'actpass' && setup !== 'active' && setup !== 'passive') throw new SdpError(`unknown a=setup '${setup}'`);
   return { ufrag, pwd, fingerprint: { algorithm, value }, setup };
+}
+
+/** What the peer's description says of its ICE agent: lite or full, and its candidates (those of the first section in use). */
+export interface RemoteIceParameters {
+  lite: boolean;
+  candidates: RemoteCandidate[];
+}
+
+export function remoteIceParameters(sdp: ParsedSdp): RemoteIceParameters {
+  const section = sdp.media.find((m) => m.port !== 0) ?? sdp.media[0];
+  const candidates: RemoteCandidate[] = [];
+  for (const value of section ? attributes(section.attributes, 'candidate') : []) {
+    const candidate = readCandidate(`candidate:${value}`);
+    if (candidate) candidates.push(candidate);
+  }
+  return { lite: sdp.session.includes('ice-lite'), candidates };
 }
 
 export function directionOf(section: SdpSection): Direction {
@@ -196,6 +213,8 @@ export interface LocalTransportParameters {
   fingerprint: string;
   candidates: ReadonlyArray<{ ip: string; port: number }>;
   setup: SetupRole;
+  /** Write a=ice-lite. Default true. */
+  iceLite?: boolean;
 }
 
 export interface AcceptedSection {
@@ -225,7 +244,8 @@ export const VIDEO_FEEDBACK = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
 /** One description (offer or answer) of a transport: ICE-lite, BUNDLE over the sections in use. */
 export function writeDescription(local: LocalTransportParameters, sessionId: string, version: number, sections: readonly WrittenSection[]): string {
   const bundled = sections.filter((s) => !('closed' in s)).map((s) => s.mid);
-  const lines = ['v=0', `o=- ${sessionId} ${version} IN IP4 0.0.0.0`, 's=-', 't=0 0', 'a=ice-lite'];
+  const lines = ['v=0', `o=- ${sessionId} ${version} IN IP4 0.0.0.0`, 's=-', 't=0 0'];
+  if (local.iceLite !== false) lines.push('a=ice-lite');
   if (bundled.length > 0) lines.push(`a=group:BUNDLE ${bundled.join(' ')}`);
   lines.push('a=msid-semantic: WMS *');
   for (const section of sections) {

@@ -1,174 +1,67 @@
-import {
-  ReceiverEstimatedMaxBitrate,
-  RtcpPayloadSpecificFeedback,
-  RTCPeerConnection,
-  RTP_EXTENSION_URI,
-  serializeAbsSendTime,
-  serializeSdesMid,
-  useAbsSendTime,
-  useFIR,
-  useH264,
-  useNACK,
-  useOPUS,
-  usePLI,
-  useREMB,
-  useSdesMid,
-  useVP8,
-  type Extension,
-  type MediaStreamTrack,
-  type RtcpPacket,
-  type RtpHeader,
-  type RtpPacket,
-  type RTCDtlsTransport,
-  type RTCRtpTransceiver,
-} from 'werift';
+import type { RtpPacket, RTCPeerConnection } from 'werift';
 import { isIP, isIPv4 } from 'node:net';
-import { hostAddresses, singleUdpPort, type IceServerConfig } from '../config.js';
-import { UdpMux } from '../net/UdpMux.js';
+import { hostAddresses, type IceServerConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
-import { MediaElement, type MediaElementEvents } from '../core/MediaElement.js';
+import { MediaElement } from '../core/MediaElement.js';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
-import { MEDIA_KINDS, type CodecInfo, type MediaKind } from '../core/types.js';
-import { InboundStream } from '../rtp/InboundStream.js';
-import { kindStats } from '../rtp/kindStats.js';
-import { OutboundStream, type RtpTransport } from '../rtp/OutboundStream.js';
-import { DataChannels, type DataChannelOptions, type DataChannelStats } from './DataChannels.js';
-import { FastPath, type ExtensionLayout, type FastPathStats } from './FastPath.js';
+import { MEDIA_KINDS, type MediaKind } from '../core/types.js';
+import type { InboundStream } from '../rtp/InboundStream.js';
+import type { OutboundStream } from '../rtp/OutboundStream.js';
+import { CandidateExchange, negotiatedIndex } from './CandidateExchange.js';
+import { DataChannels, type DataChannelOptions } from './DataChannels.js';
+import { EndpointMedia } from './EndpointMedia.js';
+import { EndpointSockets } from './EndpointSockets.js';
+import type { FastPathStats } from './FastPath.js';
+import { createPeerConnection, disableImplicitStun } from './peerConnection.js';
 import {
   announceCandidate,
   mapCandidateLines,
-  parseCandidate,
-  remoteCandidateFilter,
   rejectingAnswer,
   rejectsEverything,
+  remoteCandidateFilter,
   validateRemoteSdp,
   validateSdpSyntax,
   withoutDataSections,
   withoutUnusableSections,
   withRejectedSections,
-  type ParsedCandidate,
   type RejectedSection,
 } from './sdp.js';
-import { candidateUfrag, checkReoffer, sessionShape, startRestartedChecks } from './renegotiation.js';
+import { checkReoffer, startRestartedChecks } from './renegotiation.js';
 import { applyDtlsPreferences } from './dtlsPreferences.js';
 import { followRenomination } from './renomination.js';
-import { useUdpMux, type MuxedIceAgent } from './iceMux.js';
+import { useUdpMux } from './iceMux.js';
+import type {
+  ConnectionState,
+  Direction,
+  DtlsState,
+  IceCandidateInit,
+  IceState,
+  SelectedCandidatePair,
+  WebRtcEndpointEvents,
+  WebRtcEndpointOptions,
+  WebRtcEndpointStats,
+} from './types.js';
 
-export type Direction = 'sendrecv' | 'sendonly' | 'recvonly';
-export type IceState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed';
-export type DtlsState = 'new' | 'connecting' | 'connected' | 'closed' | 'failed';
-export type ConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
-
-export interface IceCandidateInit {
-  candidate: string;
-  sdpMid?: string | null;
-  sdpMLineIndex?: number | null;
-}
-
-export interface WebRtcEndpointOptions {
-  /** What this endpoint does with media: 'sendrecv' (default), 'sendonly' or 'recvonly'. */
-  direction?: Direction;
-  /** Media kinds negotiated when this endpoint makes the offer. Default both. */
-  offerKinds?: MediaKind[];
-  /** STUN/TURN servers for this endpoint only. Default: the pipeline's. */
-  iceServers?: IceServerConfig[];
-  /** Public address announced for this endpoint only. Default: the pipeline's. */
-  announcedAddress?: string;
-  /**
-   * Cap on the bandwidth estimate sent back to this endpoint's video source, kbit/s.
-   * Default: none (the lowest estimate of the current sinks is passed on as is).
-   */
-  maxVideoRecvBandwidth?: number;
-  /**
-   * Negotiate WebRTC data channels (SCTP): accept the offer's application section, and
-   * include one in generateOffer(). Default false: the application section is answered
-   * with port 0 (rejected).
-   */
-  useDataChannels?: boolean;
-  /**
-   * Answer as Kurento's WebRtcEndpoint does: the offer's sections this endpoint cannot
-   * use (plain RTP/AVP without ICE credentials or DTLS fingerprint, no codec Roundtable
-   * forwards, other media) are answered with port 0, and an offer of which nothing is
-   * usable gets an answer that rejects every section (no transport, no media) instead
-   * of an error. Default false: such offers fail with INVALID_SDP / NO_COMMON_CODEC.
-   */
-  rejectUnusableMedia?: boolean;
-}
-
-/** The ICE candidate pair in use. */
-export interface SelectedCandidatePair {
-  localCandidate: string;
-  remoteCandidate: string;
-}
-
-export interface WebRtcEndpointEvents extends MediaElementEvents {
-  /** A local candidate, emitted once gatherCandidates() has been called. */
-  iceCandidate: [candidate: IceCandidateInit];
-  iceGatheringDone: [];
-  /** gatherCandidates() was called: candidates are on their way. */
-  iceGatheringStarted: [];
-  /** ICE selected (or changed) the candidate pair media flows on. */
-  candidatePairSelected: [pair: SelectedCandidatePair];
-  iceStateChange: [state: IceState];
-  dtlsStateChange: [state: DtlsState];
-  connectionStateChange: [state: ConnectionState];
-  /** The first offer was answered (processOffer) or the answer to ours applied (processAnswer). */
-  negotiated: [];
-  /** A data channel opened by either side is open. */
-  dataChannelOpen: [channelId: number];
-  /** A data channel that was open is closing or closed. */
-  dataChannelClose: [channelId: number];
-}
-
-export interface KindStats {
-  packetsReceived: number;
-  bytesReceived: number;
-  packetsLost: number;
-  packetsSent: number;
-  bytesSent: number;
-  nacksReceived: number;
-  retransmitted: number;
-  plisReceived: number;
-  firsReceived: number;
-  keyframeRequestsSent: number;
-  roundTripTime: number | undefined;
-  fractionLostReported: number | undefined;
-  codecMismatches: number;
-}
-
-export interface EndpointStats {
-  iceState: IceState;
-  dtlsState: DtlsState;
-  connectionState: ConnectionState;
-  audio: KindStats;
-  video: KindStats;
-  /** Remote candidates ignored (unreachable from the configured addresses). */
-  remoteCandidatesIgnored: number;
-  /** Datagrams dropped on the media port: garbage, or (S)RTP failing authentication. */
-  invalidPackets: number;
-}
-
-export interface WebRtcEndpointStats extends EndpointStats {
-  /** Data channels: messages received from the peer and sent to it. */
-  data: DataChannelStats;
-}
-
-const CODECS = {
-  audio: [useOPUS()],
-  video: [
-    useVP8({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] }),
-    useH264({ rtcpFeedback: [useNACK(), usePLI(), useFIR(), useREMB()] }),
-  ],
-};
-const HEADER_EXTENSIONS = {
-  audio: [useSdesMid()],
-  video: [useSdesMid(), useAbsSendTime()],
-};
+export type {
+  ConnectionState,
+  Direction,
+  DtlsState,
+  EndpointStats,
+  IceCandidateInit,
+  IceState,
+  KindStats,
+  SelectedCandidatePair,
+  WebRtcEndpointEvents,
+  WebRtcEndpointOptions,
+  WebRtcEndpointStats,
+} from './types.js';
+export { rembPacket } from './EndpointMedia.js';
 
 /**
- * A WebRTC transport negotiated by SDP (offer from the peer or from us), with trickle
- * ICE both ways, over werift's ICE and DTLS. Media it receives enters the graph as
- * InboundStreams; media from its source goes out through one OutboundStream per kind.
+ * Kurento's WebRtcEndpoint: a WebRTC transport negotiated by SDP (offer from the peer or
+ * from us), with trickle ICE both ways, over werift's ICE and DTLS. This class holds the
+ * negotiation and the endpoint's state; trickle ICE is CandidateExchange, the sockets
+ * EndpointSockets, the media and its RTCP EndpointMedia, data channels DataChannels.
  */
 export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   protected readonly forwardsInput = false;
@@ -177,36 +70,16 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private selectedPair: SelectedCandidatePair | undefined;
   private readonly localAddresses: string[];
   private readonly bindAddress: string | undefined;
-  private readonly acceptRemote: (candidate: ParsedCandidate) => boolean;
   private pc: RTCPeerConnection | undefined;
-  private portBlock: { start: number; count: number } | undefined;
-  /** Single-port mode: the shared sockets (one per ICE address) this endpoint holds, and its agents on them. */
-  private muxes: Map<string, UdpMux> | undefined;
-  private readonly muxedAgents: MuxedIceAgent[] = [];
-  private readonly transceivers = new Map<MediaKind, RTCRtpTransceiver>();
-  private readonly inbound = new Map<number, InboundStream>();
-  private readonly currentInbound = new Map<MediaKind, InboundStream>();
-  private readonly outbound = new Map<MediaKind, OutboundStream>();
-  private readonly pendingCandidates: IceCandidateInit[] = [];
-  private readonly earlyRemoteCandidates: IceCandidateInit[] = [];
+  private readonly sockets: EndpointSockets;
+  private readonly candidates: CandidateExchange;
+  private readonly media: EndpointMedia;
   private transportReleased = false;
-  private gathering = false;
-  private gatheringDone = false;
-  private gatheringAnnounced = false;
   private iceConnectedOnce = false;
   private negotiated = false;
   /** A subsequent offer is being answered. */
   private renegotiating = false;
-  /** The peer's current ICE ufrag, and the ones it used before (their candidates are stale). */
-  private remoteUfrag: string | undefined;
-  private readonly oldRemoteUfrags = new Set<string>();
   private iceRestarts = 0;
-  private remoteCandidatesIgnored = 0;
-  private invalidPackets = 0;
-  private keyframeRequestsSent = { audio: 0, video: 0 };
-  private rtcpTimer: NodeJS.Timeout | undefined;
-  /** Roundtable's own RTP/RTCP path, once DTLS is up (config fastPath). */
-  private fastPath: FastPath | undefined;
   private iceState: IceState = 'new';
   private dtlsState: DtlsState = 'new';
   private connectionState: ConnectionState = 'new';
@@ -230,9 +103,24 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.pipeline = pipeline;
     this.options = { ...options };
     this.localAddresses = hostAddresses(pipeline.config);
-    this.acceptRemote = remoteCandidateFilter(this.localAddresses);
     const configured = pipeline.config.iceAddresses ?? [];
     this.bindAddress = configured.length === 1 && isIPv4(configured[0]!) ? configured[0] : undefined;
+    this.sockets = new EndpointSockets(pipeline.config, pipeline.ports, this.localAddresses, () => this.closed);
+    this.candidates = new CandidateExchange(remoteCandidateFilter(this.localAddresses), {
+      candidate: (candidate) => this.emit('iceCandidate', candidate),
+      gatheringStarted: () => this.emit('iceGatheringStarted'),
+      gatheringDone: () => this.emit('iceGatheringDone'),
+    });
+    this.media = new EndpointMedia({
+      config: pipeline.config,
+      isClosed: () => this.closed,
+      canSend: () => this.pc !== undefined && this.dtlsState === 'connected',
+      received: (kind, stream, packet, now) => {
+        this.lastIn[kind] = now;
+        this.emitRtp(stream, packet, now);
+      },
+      maxVideoRecvBandwidth: () => this.options.maxVideoRecvBandwidth,
+    });
   }
 
   get direction(): Direction {
@@ -280,7 +168,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   getIceServers(): IceServerConfig[] {
-    return (this.options.iceServers ?? this.pipeline.config.iceServers).map((s) => ({ ...s }));
+    return this.iceServers().map((s) => ({ ...s }));
   }
 
   /** Sets the public address announced for this endpoint; only before negotiation. */
@@ -311,6 +199,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     return this.selectedPair ? { ...this.selectedPair } : undefined;
   }
 
+  // --- negotiation ----------------------------------------------------------------
+
   /**
    * Answers the peer's offer. On any error nothing is changed and the endpoint stays
    * usable. A later offer from the same peer (same media sections, same DTLS
@@ -323,16 +213,16 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (this.pc) throw new MediaError('INVALID_STATE', 'this endpoint made an offer: it takes an answer (processAnswer), not an offer');
     const { sdp, rejected } = this.usableSections(offer);
     if (sdp === undefined) return this.rejectWholeOffer(offer, rejected);
-    await this.openMuxes();
+    await this.openSockets();
     const pc = this.createPeerConnection();
     try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: this.filterRemoteSdp(sdp) });
+      await pc.setRemoteDescription({ type: 'offer', sdp: this.candidates.filterRemoteSdp(sdp) });
       for (const t of pc.getTransceivers()) {
         if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
       }
       applyDtlsPreferences(pc, true);
       const answer = await pc.createAnswer();
-      this.disableImplicitStun(pc);
+      disableImplicitStun(pc, this.iceServers());
       followRenomination(pc);
       await pc.setLocalDescription(answer);
     } catch (error) {
@@ -341,7 +231,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
     this.assertOpenOrRelease(pc);
     this.rejectedSections = rejected;
-    this.noteRemoteUfrag(sdp);
+    this.candidates.noteRemoteDescription(sdp);
     this.bindTransceivers(pc);
     await this.flushEarlyCandidates();
     this.emit('negotiated');
@@ -377,10 +267,10 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
         // werift restarts the ICE agent when the remote credentials change: a fresh
         // 'connected' (and gathering) will follow for the new generation.
         this.iceConnectedOnce = false;
-        this.gatheringDone = false;
+        this.candidates.restartLocal();
         this.iceRestarts++;
       }
-      await pc.setRemoteDescription({ type: 'offer', sdp: this.filterRemoteSdp(sdp) });
+      await pc.setRemoteDescription({ type: 'offer', sdp: this.candidates.filterRemoteSdp(sdp) });
       for (const t of pc.getTransceivers()) {
         if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
       }
@@ -394,12 +284,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
     this.assertOpen();
     this.rejectedSections = rejected;
-    this.noteRemoteUfrag(sdp);
+    this.candidates.noteRemoteDescription(sdp);
     if (restart) startRestartedChecks(pc);
     await this.flushEarlyCandidates();
     return this.publicSdp(pc.localDescription!.sdp);
   }
-
 
   /**
    * The sections of `offer` to negotiate, and the ones to answer with port 0. Throws
@@ -434,7 +323,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (this.negotiated || this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
     const kinds = options.kinds ?? this.options.offerKinds ?? MEDIA_KINDS;
     if (kinds.length === 0 && !this.dataChannelsEnabled) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio, video or data channels');
-    await this.openMuxes();
+    await this.openSockets();
     const pc = this.createPeerConnection();
     try {
       for (const kind of kinds) pc.addTransceiver(kind, { direction: this.direction });
@@ -443,7 +332,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       if (this.dataChannelsEnabled) (pc as unknown as { createSctpTransport(): unknown }).createSctpTransport();
       applyDtlsPreferences(pc, false);
       const offer = await pc.createOffer();
-      this.disableImplicitStun(pc);
+      disableImplicitStun(pc, this.iceServers());
       followRenomination(pc);
       await pc.setLocalDescription(offer);
     } catch (error) {
@@ -474,55 +363,39 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
     validateRemoteSdp(answer);
     try {
-      await pc.setRemoteDescription({ type: 'answer', sdp: this.filterRemoteSdp(answer) });
+      await pc.setRemoteDescription({ type: 'answer', sdp: this.candidates.filterRemoteSdp(answer) });
     } catch (error) {
       throw new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
     }
-    this.noteRemoteUfrag(answer);
+    this.candidates.noteRemoteDescription(answer);
     this.bindTransceivers(pc);
     await this.flushEarlyCandidates();
     this.emit('negotiated');
   }
 
+  // --- trickle ICE ----------------------------------------------------------------
+
   /** Starts emitting local candidates as 'iceCandidate' events (Kurento semantics). */
   async gatherCandidates(): Promise<void> {
     this.assertOpen();
-    if (this.gathering) return;
-    this.gathering = true;
-    for (const c of this.pendingCandidates.splice(0)) this.emitCandidate(c);
-    if (this.gatheringDone) this.finishGathering();
+    if (!this.candidates.start()) return;
     if (this.pc?.remoteDescription) await this.flushEarlyCandidates();
   }
 
   /** Adds a remote candidate. An empty candidate string ends the remote candidates. */
   async addIceCandidate(init: IceCandidateInit): Promise<void> {
     this.assertOpen();
-    if (!init || typeof init.candidate !== 'string') {
-      throw new MediaError('INVALID_CANDIDATE', 'candidate must be an object with a candidate string');
-    }
-    if (init.candidate === '') return;
-    const parsed = parseCandidate(init.candidate);
-    if (!parsed) throw new MediaError('INVALID_CANDIDATE', `malformed ICE candidate '${init.candidate.slice(0, 80)}'`);
-    if (!this.acceptRemote(parsed)) {
-      this.remoteCandidatesIgnored++;
-      return;
-    }
+    if (!this.candidates.accepts(init)) return;
     const pc = this.pc;
-    if (!pc || !pc.remoteDescription || !this.gathering) {
+    if (!pc || !pc.remoteDescription || !this.candidates.gathering) {
       // Trickled candidates often overtake the offer; and as in Kurento, ICE starts
       // only once gatherCandidates() is called. Keep them until then.
-      this.earlyRemoteCandidates.push(init);
+      this.candidates.hold(init);
       return;
     }
     if (this.transportReleased) return;
-    const ufrag = candidateUfrag(init.candidate);
-    if (ufrag !== undefined && ufrag !== this.remoteUfrag) {
-      // A candidate of a generation the peer left behind is of no use; one of a new
-      // generation overtook its offer (an ICE restart): keep it until the offer is in.
-      if (!this.oldRemoteUfrags.has(ufrag)) this.earlyRemoteCandidates.push(init);
-      return;
-    }
-    const sdpMLineIndex = this.negotiatedIndex(init);
+    if (!this.candidates.ofCurrentGeneration(init)) return;
+    const sdpMLineIndex = negotiatedIndex(init, this.rejectedSections);
     if (sdpMLineIndex === null) return;
     try {
       await pc.addIceCandidate({
@@ -535,19 +408,14 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
   }
 
-  /**
-   * The index, among the sections negotiated, of the section a remote candidate names
-   * by its index in the peer's offer (rejected sections are not negotiated); null when
-   * it names a rejected section.
-   */
-  private negotiatedIndex(init: IceCandidateInit): number | undefined | null {
-    const rejected = this.rejectedSections;
-    if (init.sdpMid != null && rejected.some((r) => r.mid === init.sdpMid)) return null;
-    const index = init.sdpMLineIndex ?? undefined;
-    if (index === undefined || rejected.length === 0) return index;
-    if (rejected.some((r) => r.index === index)) return init.sdpMid != null ? undefined : null;
-    return index - rejected.filter((r) => r.index < index).length;
+  private async flushEarlyCandidates(): Promise<void> {
+    if (!this.candidates.gathering) return;
+    for (const c of this.candidates.takeHeld()) {
+      await this.addIceCandidate(c).catch(() => undefined);
+    }
   }
+
+  // --- data channels ----------------------------------------------------------------
 
   /**
    * Opens a data channel to the peer; 'dataChannelOpen' reports its id once the peer
@@ -598,16 +466,21 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     return this.dataSource;
   }
 
+  private forwardData(label: string, data: string | Buffer): void {
+    for (const sink of this.dataSinks) sink.dataChannels.send(label, data);
+  }
+
+  // --- statistics and media ---------------------------------------------------------
+
   getStats(): WebRtcEndpointStats {
-    const kind = (k: MediaKind): KindStats => kindStats(k, this.inbound.values(), this.outbound.get(k)?.stats, this.keyframeRequestsSent[k]);
     return {
       iceState: this.iceState,
       dtlsState: this.dtlsState,
       connectionState: this.connectionState,
-      audio: kind('audio'),
-      video: kind('video'),
-      remoteCandidatesIgnored: this.remoteCandidatesIgnored,
-      invalidPackets: this.invalidPackets,
+      audio: this.media.kindStats('audio'),
+      video: this.media.kindStats('video'),
+      remoteCandidatesIgnored: this.candidates.remoteCandidatesIgnored,
+      invalidPackets: this.media.invalidPackets,
       data: this.dataChannels.getStats(),
     };
   }
@@ -618,31 +491,30 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    * fastPath false, or once the transport closed.
    */
   getFastPathStats(): FastPathStats | undefined {
-    return this.fastPath?.getStats();
+    return this.media.getFastPathStats();
   }
 
   /** The stream this endpoint currently receives for `kind`. */
   getInboundStream(kind: MediaKind): InboundStream | undefined {
-    return this.currentInbound.get(kind);
+    return this.media.getInboundStream(kind);
   }
 
   getOutboundStream(kind: MediaKind): OutboundStream | undefined {
-    return this.outbound.get(kind);
+    return this.media.getOutboundStream(kind);
   }
 
   /** Single-port mode: the shared UDP port this endpoint's ICE is on, while it holds it. */
   get sharedUdpPort(): number | undefined {
-    for (const mux of this.muxes?.values() ?? []) return mux.port;
-    return undefined;
+    return this.sockets.sharedUdpPort;
   }
 
   /** UDP ports reserved for this endpoint's ICE sockets, if any (port-range mode, or a TURN client's). */
   get reservedPorts(): [number, number] | undefined {
-    return this.portBlock ? [this.portBlock.start, this.portBlock.start + this.portBlock.count - 1] : undefined;
+    return this.sockets.reservedPorts;
   }
 
   acceptRtp(stream: InboundStream, packet: RtpPacket, now: number): void {
-    const out = this.outbound.get(stream.kind);
+    const out = this.media.getOutboundStream(stream.kind);
     // Until DTLS is up nothing can be sent: leave the stream untouched, so that the
     // first packet that does go out starts cleanly (on a keyframe).
     if (!out || this.closed || this.dtlsState !== 'connected') return;
@@ -652,11 +524,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   override requestKeyframe(kind: MediaKind): void {
-    this.currentInbound.get(kind)?.requestKeyframe();
+    this.media.requestKeyframe(kind);
   }
 
   protected override onSourceDisconnected(kind: MediaKind): void {
-    this.outbound.get(kind)?.detach();
+    this.media.getOutboundStream(kind)?.detach();
   }
 
   protected onClose(): void {
@@ -667,45 +539,34 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.releaseTransport();
   }
 
-  // --- internals ---------------------------------------------------------------
+  // --- the peer connection ------------------------------------------------------------
+
+  private iceServers(): IceServerConfig[] {
+    return this.options.iceServers ?? this.pipeline.config.iceServers;
+  }
+
+  private async openSockets(): Promise<void> {
+    await this.sockets.open();
+    this.assertOpen();
+  }
 
   private createPeerConnection(): RTCPeerConnection {
     if (this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
-    const iceServers = this.options.iceServers ?? this.pipeline.config.iceServers;
-    const muxes = this.muxes;
-    // Port-range mode: one port per host address, plus slack (werift probes the block in
-    // order and skips ports another process holds). Single-port mode: host candidates
-    // are on the shared port; only a TURN client still needs a socket of its own.
-    const needsPorts = !muxes || iceServers.some((s) => [s.urls].flat().some((u) => u.startsWith('turn')));
-    if (needsPorts) {
-      const count = muxes ? 2 : this.localAddresses.length + 3;
-      const start = this.pipeline.ports.reserve(count);
-      this.portBlock = { start, count };
-    }
-    const block = this.portBlock;
-    const pc = new RTCPeerConnection({
-      codecs: CODECS,
-      headerExtensions: HEADER_EXTENSIONS,
-      iceServers: iceServers.map((s) => ({ ...s })),
-      icePortRange: block ? [block.start, block.start + block.count] : undefined,
-      iceUseIpv4: false,
-      iceUseIpv6: false,
-      iceAdditionalHostAddresses: this.localAddresses,
-      // With one configured IPv4 address, bind to it rather than to the wildcard, so
-      // the media socket is reachable on that address only.
-      iceInterfaceAddresses: this.bindAddress ? { udp4: this.bindAddress } : undefined,
-      bundlePolicy: 'max-bundle',
-      // Never answer or probe addresses outside what the remote filter accepts
-      // (peer-reflexive checks from other local interfaces, for one).
-      iceFilterStunResponse: (_message, addr) => this.acceptRemoteAddress(addr[0]),
-      iceFilterCandidatePair: (pair) => this.acceptRemoteAddress(pair.remoteCandidate.host),
+    const iceServers = this.iceServers();
+    const pc = createPeerConnection({
+      iceServers,
+      portRange: this.sockets.reserveFor(iceServers),
+      localAddresses: this.localAddresses,
+      bindAddress: this.bindAddress,
+      acceptsAddress: (address) => this.candidates.acceptsAddress(address),
     });
+    const muxes = this.sockets.muxes;
     if (muxes) {
       try {
-        useUdpMux(pc, muxes, (agent) => this.muxedAgents.push(agent));
+        useUdpMux(pc, muxes, (agent) => this.sockets.addAgent(agent));
       } catch (error) {
         void pc.close().catch(() => undefined);
-        this.releasePorts();
+        this.sockets.release();
         throw error;
       }
     }
@@ -713,18 +574,14 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (this.dataChannelsEnabled) this.dataChannels.attach(pc);
     pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate) return;
-      const init: IceCandidateInit = {
+      this.candidates.local({
         candidate: announceCandidate(candidate.candidate, this.getAnnouncedAddress()),
         sdpMid: candidate.sdpMid ?? null,
         sdpMLineIndex: candidate.sdpMLineIndex ?? null,
-      };
-      if (this.gathering) this.emitCandidate(init);
-      else this.pendingCandidates.push(init);
+      });
     });
     pc.iceGatheringStateChange.subscribe((state) => {
-      if (state !== 'complete' || this.gatheringDone) return;
-      this.gatheringDone = true;
-      if (this.gathering) this.finishGathering();
+      if (state === 'complete') this.candidates.localComplete();
     });
     pc.iceConnectionStateChange.subscribe((state) => {
       // werift reports 'completed' when local gathering ends, before any check: that
@@ -745,30 +602,22 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     return pc;
   }
 
-  /**
-   * werift asks a public STUN server for a reflexive candidate whenever none is
-   * configured; the media server must not contact anything its operator did not name.
-   */
-  private disableImplicitStun(pc: RTCPeerConnection): void {
-    const servers = this.options.iceServers ?? this.pipeline.config.iceServers;
-    const hasStun = servers.some((s) => [s.urls].flat().some((u) => u.startsWith('stun:')));
-    if (hasStun) return;
-    for (const transport of pc.iceTransports) {
-      (transport.connection as { stunServer?: unknown }).stunServer = undefined;
-    }
-  }
-
-  private noteRemoteUfrag(sdp: string): void {
-    const ufrag = sessionShape(sdp).ufrag;
-    if (this.remoteUfrag !== undefined && this.remoteUfrag !== ufrag) this.oldRemoteUfrags.add(this.remoteUfrag);
-    this.remoteUfrag = ufrag;
-  }
-
-  private async flushEarlyCandidates(): Promise<void> {
-    if (!this.gathering) return;
-    for (const c of this.earlyRemoteCandidates.splice(0)) {
-      await this.addIceCandidate(c).catch(() => undefined);
-    }
+  private bindTransceivers(pc: RTCPeerConnection): void {
+    this.negotiated = true;
+    this.media.bind(pc);
+    const dtls = pc.dtlsTransports[0];
+    dtls?.onStateChange.subscribe((state) => {
+      this.media.onDtlsState(dtls, state, this.transportReleased);
+      this.dtlsState = state;
+      this.emit('dtlsStateChange', state);
+      if (state === 'connected') {
+        // Our own source may be waited for by sinks, and our sink side can now send:
+        // ask both directions for a keyframe.
+        this.requestKeyframe('video');
+        this.getSourceConnections('video')[0]?.source.requestKeyframe('video');
+      }
+    });
+    this.media.startRtcp(this.pipeline.config.rtcpIntervalMs);
   }
 
   private noteSelectedPair(pc: RTCPeerConnection): void {
@@ -791,33 +640,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (this.pc) throw new MediaError('INVALID_STATE', `${what} can only be set before negotiation`);
   }
 
-  /** Kurento's order: the first candidate, then the GATHERING state, ... then done. */
-  private emitCandidate(candidate: IceCandidateInit): void {
-    this.emit('iceCandidate', candidate);
-    this.announceGathering();
-  }
-
-  private finishGathering(): void {
-    this.announceGathering();
-    this.emit('iceGatheringDone');
-  }
-
-  private announceGathering(): void {
-    if (this.gatheringAnnounced) return;
-    this.gatheringAnnounced = true;
-    this.emit('iceGatheringStarted');
-  }
-
-  private acceptRemoteAddress(address: string): boolean {
-    return this.acceptRemote({ foundation: '', component: 1, protocol: 'udp', priority: 0, address, port: 0, type: 'prflx' });
-  }
-
   private discardPeerConnection(pc: RTCPeerConnection): void {
     if (this.pc === pc) this.pc = undefined;
     void pc.close().catch(() => undefined);
-    this.releasePorts();
-    this.pendingCandidates.length = 0;
-    this.gatheringDone = false;
+    this.sockets.release();
+    this.candidates.discardLocal();
   }
 
   private assertOpenOrRelease(pc: RTCPeerConnection): void {
@@ -827,287 +654,24 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
   }
 
-  private filterRemoteSdp(sdp: string): string {
-    return mapCandidateLines(sdp, (line) => {
-      const parsed = parseCandidate(line);
-      if (parsed && this.acceptRemote(parsed)) return line;
-      this.remoteCandidatesIgnored++;
-      return null;
-    });
-  }
-
   private publicSdp(sdp: string): string {
     const announced = this.getAnnouncedAddress();
+    const gathering = this.candidates.gathering;
     // Candidates reach the peer through gatherCandidates() and 'iceCandidate' events
     // (Kurento's trickle model), not inside the SDP before gathering was asked for.
-    let mapped = mapCandidateLines(sdp, (line) => (this.gathering ? announceCandidate(line, announced) : null));
-    if (!this.gathering) mapped = mapped.replace(/^a=end-of-candidates\r?\n/gm, '');
+    let mapped = mapCandidateLines(sdp, (line) => (gathering ? announceCandidate(line, announced) : null));
+    if (!gathering) mapped = mapped.replace(/^a=end-of-candidates\r?\n/gm, '');
     if (announced) mapped = mapped.replace(/^c=IN IP4 \S+/gm, `c=IN IP4 ${announced}`);
     return withRejectedSections(mapped, this.rejectedSections);
   }
 
-  private forwardData(label: string, data: string | Buffer): void {
-    for (const sink of this.dataSinks) sink.dataChannels.send(label, data);
-  }
-
-  private bindTransceivers(pc: RTCPeerConnection): void {
-    this.negotiated = true;
-    for (const t of pc.getTransceivers()) {
-      const kind = t.kind;
-      if ((kind !== 'audio' && kind !== 'video') || this.transceivers.has(kind)) continue;
-      this.transceivers.set(kind, t);
-      const dir = t.currentDirection ?? t.direction;
-      if (dir === 'sendrecv' || dir === 'recvonly') {
-        // werift announces remote tracks during setRemoteDescription: take the ones
-        // already there, and any that come later.
-        const bound = new Set<MediaStreamTrack>();
-        const bind = (track: MediaStreamTrack): void => {
-          if (bound.has(track)) return;
-          bound.add(track);
-          track.onReceiveRtp.subscribe((packet) => this.onRemoteRtp(kind, t, packet));
-        };
-        for (const track of t.receiver.tracks) bind(track);
-        t.onTrack.subscribe(bind);
-      }
-      if (dir === 'sendrecv' || dir === 'sendonly') {
-        const out = new OutboundStream(kind, t.sender.ssrc, t.codecs.map(toCodecInfo), this.transportFor(t), this.extensionWriter(t));
-        this.outbound.set(kind, out);
-        t.sender.onRtcp.subscribe((packet) => out.handleRtcp(packet));
-      }
-    }
-    const dtls = pc.dtlsTransports[0];
-    if (dtls) {
-      this.countInvalidDatagrams(dtls);
-      // werift routes FIR by the wrong SSRC field: pick it up here by its FCI entries.
-      dtls.onRtcp.subscribe((packet) => {
-        if (packet.type !== 206 || packet.feedback.count !== 4 || !('fir' in packet.feedback)) return;
-        for (const entry of packet.feedback.fir) {
-          for (const out of this.outbound.values()) if (out.ssrc === entry.ssrc) out.handleRtcp(packet);
-        }
-      });
-      dtls.onStateChange.subscribe((state) => {
-        if (state === 'connected' && this.pipeline.config.fastPath && !this.fastPath && !this.transportReleased) {
-          // Before anything below sends RTCP: from here on one SRTCP context sends it all.
-          this.fastPath = FastPath.start(dtls, { invalid: () => this.invalidPackets++ });
-        } else if (state !== 'connected') {
-          this.fastPath?.close();
-          this.fastPath = undefined;
-        }
-        this.dtlsState = state;
-        this.emit('dtlsStateChange', state);
-        if (state === 'connected') {
-          // Our own source may be waited for by sinks, and our sink side can now send:
-          // ask both directions for a keyframe.
-          this.requestKeyframe('video');
-          this.getSourceConnections('video')[0]?.source.requestKeyframe('video');
-        }
-      });
-    }
-    this.rtcpTimer = setInterval(() => this.sendPeriodicRtcp(), this.pipeline.config.rtcpIntervalMs);
-    this.rtcpTimer.unref();
-  }
-
-  /**
-   * Anything on the media port that is neither STUN, DTLS nor (S)RTP, and (S)RTP that
-   * fails authentication, is dropped by werift; count it so operators can see it.
-   */
-  private countInvalidDatagrams(dtls: RTCDtlsTransport): void {
-    let wrapped: object | undefined;
-    const wrap = (session: { decrypt: (buf: Buffer) => Buffer }): void => {
-      const decrypt = session.decrypt;
-      session.decrypt = (buf: Buffer): Buffer => {
-        try {
-          return decrypt(buf);
-        } catch (error) {
-          this.invalidPackets++;
-          throw error;
-        }
-      };
-    };
-    dtls.iceTransport.connection.onData.subscribe((data: Buffer) => {
-      const first = data[0];
-      const dtlsRange = first !== undefined && first >= 20 && first <= 63;
-      const rtpRange = first !== undefined && first >= 128 && first <= 191;
-      if (!dtlsRange && !rtpRange) {
-        this.invalidPackets++;
-        return;
-      }
-      if (rtpRange && (data.length < 12 || !dtls.srtpStarted)) {
-        this.invalidPackets++;
-        return;
-      }
-      if (dtls.srtpStarted && wrapped !== dtls.srtp) {
-        wrapped = dtls.srtp;
-        wrap(dtls.srtp);
-        wrap(dtls.srtcp);
-      }
-    });
-  }
-
-  private transportFor(t: RTCRtpTransceiver): RtpTransport {
-    const layout = this.extensionLayout(t);
-    return {
-      forwardRtp: (packet, payloadType, seq, timestamp, ssrc) =>
-        this.fastPath?.forwardRtp(packet, payloadType, seq, timestamp, ssrc, layout) ?? false,
-      sendRtp: (payload: Buffer, header: RtpHeader) => {
-        const dtls = t.sender.dtlsTransport;
-        if (dtls?.state !== 'connected') return;
-        dtls.sendRtp(payload, header).catch(() => undefined);
-      },
-      sendRtcp: (packets: RtcpPacket[]) => {
-        const dtls = t.sender.dtlsTransport;
-        if (dtls?.state !== 'connected') return;
-        dtls.sendRtcp(packets).catch(() => undefined);
-      },
-    };
-  }
-
-  private extensionLayout(t: RTCRtpTransceiver): ExtensionLayout {
-    const mid = t.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.sdesMid);
-    const abs = t.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.absSendTime);
-    const midValue = t.mid;
-    const layout: ExtensionLayout = {};
-    // One-byte extension elements (RFC 8285) hold ids 1-14 and 1-16 bytes.
-    if (mid && midValue && mid.id >= 1 && mid.id <= 14 && midValue.length >= 1 && midValue.length <= 16) {
-      layout.midId = mid.id;
-      layout.mid = Buffer.from(midValue, 'utf8');
-    }
-    if (abs && abs.id >= 1 && abs.id <= 14) layout.absSendTimeId = abs.id;
-    return layout;
-  }
-
-  private extensionWriter(t: RTCRtpTransceiver): () => Extension[] {
-    const mid = t.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.sdesMid);
-    const abs = t.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.absSendTime);
-    const midValue = t.mid;
-    const midPayload = mid && midValue ? serializeSdesMid(midValue) : undefined;
-    return () => {
-      const list: Extension[] = [];
-      if (mid && midPayload) list.push({ id: mid.id, payload: midPayload });
-      if (abs) list.push({ id: abs.id, payload: serializeAbsSendTime(ntpTimeNow()) });
-      return list;
-    };
-  }
-
-  private onRemoteRtp(kind: MediaKind, t: RTCRtpTransceiver, packet: RtpPacket): void {
-    if (this.closed) return;
-    const now = performance.now();
-    const ssrc = packet.header.ssrc;
-    let stream = this.inbound.get(ssrc);
-    const codec = t.codecs.find((c) => c.payloadType === packet.header.payloadType);
-    if (!codec) return;
-    if (!stream) {
-      stream = new InboundStream(kind, ssrc, toCodecInfo(codec), () => this.sendKeyframeRequest(t, kind, ssrc), {
-        retransmissionMs: this.pipeline.config.retransmissionMs,
-        keyframeIntervalMs: this.pipeline.config.keyframeIntervalMs,
-      });
-      this.inbound.set(ssrc, stream);
-    } else if (stream.codec.payloadType !== codec.payloadType) {
-      stream.codec = toCodecInfo(codec);
-    }
-    this.currentInbound.set(kind, stream);
-    if (!stream.receive(packet, now)) return;
-    this.lastIn[kind] = now;
-    this.emitRtp(stream, packet, now);
-  }
-
-  private sendKeyframeRequest(t: RTCRtpTransceiver, kind: MediaKind, ssrc: number): void {
-    if (!this.pc || this.dtlsState !== 'connected') return;
-    this.keyframeRequestsSent[kind]++;
-    // PLI: every WebRTC receiver answers it; FIR from sinks is folded into it too.
-    t.receiver.sendRtcpPLI(ssrc).catch(() => undefined);
-  }
-
-  private sendPeriodicRtcp(): void {
-    if (this.closed || this.dtlsState !== 'connected') return;
-    for (const out of this.outbound.values()) out.sendSenderReport();
-    // Pass the lowest estimate of the sinks' receivers back to the source peer.
-    for (const [kind, stream] of this.currentInbound) {
-      if (kind !== 'video') continue;
-      const cap = this.options.maxVideoRecvBandwidth ? this.options.maxVideoRecvBandwidth * 1000 : undefined;
-      const fromSinks = stream.minSubscriberBitrate();
-      const bitrate = fromSinks === undefined ? cap : cap === undefined ? fromSinks : Math.min(fromSinks, cap);
-      const t = this.transceivers.get(kind);
-      if (bitrate === undefined || !t) continue;
-      t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, stream.ssrc, bitrate)]).catch(() => undefined);
-    }
-  }
-
   private releaseTransport(): void {
     this.transportReleased = true;
-    this.fastPath?.close();
-    this.fastPath = undefined;
-    if (this.rtcpTimer) clearInterval(this.rtcpTimer);
-    this.rtcpTimer = undefined;
-    for (const s of this.inbound.values()) s.close();
-    for (const o of this.outbound.values()) o.detach();
+    this.media.close();
     const pc = this.pc;
     if (pc) void pc.close().catch(() => undefined);
-    this.releasePorts();
+    this.sockets.release();
   }
-
-  private releasePorts(): void {
-    if (this.portBlock) this.pipeline.ports.release(this.portBlock.start, this.portBlock.count);
-    this.portBlock = undefined;
-    for (const agent of this.muxedAgents.splice(0)) agent.close();
-    const muxes = this.muxes;
-    this.muxes = undefined;
-    for (const mux of muxes?.values() ?? []) mux.release();
-  }
-
-  /**
-   * Single-port mode: joins (or binds, for the first endpoint of the process) the shared
-   * socket of every ICE address. A port that cannot be bound fails the negotiation here
-   * with an error naming it.
-   */
-  private async openMuxes(): Promise<void> {
-    const port = singleUdpPort(this.pipeline.config);
-    if (port === undefined || this.muxes) return;
-    const muxes = new Map<string, UdpMux>();
-    try {
-      for (const address of this.localAddresses) muxes.set(address, await UdpMux.acquire(address, port, undefined, this.pipeline.config.packetCore));
-    } catch (error) {
-      for (const mux of muxes.values()) mux.release();
-      throw error;
-    }
-    if (this.closed || this.muxes) {
-      for (const mux of muxes.values()) mux.release();
-      this.assertOpen();
-      return;
-    }
-    this.muxes = muxes;
-    for (const mux of muxes.values()) this.pipeline.ports.exclude(mux.port);
-  }
-}
-
-function toCodecInfo(c: { mimeType: string; payloadType: number; clockRate: number; channels?: number; parameters?: string }): CodecInfo {
-  return { mimeType: c.mimeType, payloadType: c.payloadType, clockRate: c.clockRate, channels: c.channels, parameters: c.parameters };
-}
-
-export function rembPacket(senderSsrc: number, mediaSsrc: number, bitrate: number): RtcpPayloadSpecificFeedback {
-  let mantissa = Math.max(0, Math.floor(bitrate));
-  let exp = 0;
-  while (mantissa >= 1 << 18) {
-    mantissa >>>= 1;
-    exp++;
-  }
-  return new RtcpPayloadSpecificFeedback({
-    feedback: new ReceiverEstimatedMaxBitrate({
-      senderSsrc,
-      mediaSsrc: 0,
-      ssrcNum: 1,
-      brExp: exp,
-      brMantissa: mantissa,
-      bitrate: BigInt(mantissa) << BigInt(exp),
-      ssrcFeedbacks: [mediaSsrc],
-    }),
-  });
-}
-
-const NTP_EPOCH_OFFSET = 2208988800;
-function ntpTimeNow(): bigint {
-  const ms = Date.now();
-  return (BigInt(Math.floor(ms / 1000) + NTP_EPOCH_OFFSET) << 32n) | BigInt(Math.floor(((ms % 1000) / 1000) * 2 ** 32));
 }
 
 function errorMessage(error: unknown): string {
