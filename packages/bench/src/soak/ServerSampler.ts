@@ -17,6 +17,8 @@ export interface ServerReading {
   childNames: string[];
   /** Local UDP ports of the server and its children. */
   udpPorts: number;
+  /** Local UDP ports of the server process itself. */
+  serverUdpPorts: number;
   /** WebRTC endpoints not closed, over every engine of the server (main thread and media workers). */
   endpoints: number;
   pipelines: number;
@@ -70,6 +72,7 @@ export class ServerSampler {
       children: children.length,
       childNames: children.map((c) => c.comm),
       udpPorts: udpPorts([this.pid, ...children.map((c) => c.pid)]).length,
+      serverUdpPorts: udpPorts([this.pid]).length,
       endpoints: metricSum(text, 'roundtable_media_webrtc_endpoints', (labels) => !labels.includes('state="closed"')),
       pipelines: metricSum(text, 'roundtable_media_pipelines'),
       signalingConnections: metricSum(text, 'roundtable_signaling_connections'),

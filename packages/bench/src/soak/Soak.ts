@@ -16,7 +16,7 @@ import { REPO_ROOT, RoundtableTarget } from '../targets.js';
 import { nowUs } from '../traffic.js';
 import { WorkerPool } from '../WorkerPool.js';
 import { ImTraffic, type ImCounts } from './ImTraffic.js';
-import { checkLeaks, type Check } from './leaks.js';
+import { checkLeaks, type Check, type HandleSample } from './leaks.js';
 import { loopbackProbe, type LoopbackResult } from './LoopbackProbe.js';
 import { Membership, type Member } from './Membership.js';
 import type { SoakOptions } from './options.js';
@@ -50,6 +50,8 @@ export interface SoakResult {
   /** The idle server before any load. */
   start: ServerReading | undefined;
   points: SoakPoint[];
+  /** The server sampled every `sampleS` under load (the drift criteria's samples), with who was present. */
+  handles: HandleSample[];
   settled: { reading: ServerReading; expectedEndpoints: number; streamsFlowing: number; streamsExpected: number } | undefined;
   end: ServerReading | undefined;
   loopbacks: LoopbackResult[];
@@ -95,6 +97,7 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
     options,
     start: undefined,
     points: [],
+    handles: [],
     settled: undefined,
     end: undefined,
     loopbacks: [],
@@ -111,6 +114,7 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
   let pool: WorkerPool | undefined;
   let im: ImTraffic | undefined;
   let churnTimer: NodeJS.Timeout | undefined;
+  let handleSampling: { stop: () => Promise<void> } | undefined;
   const stun = new StunServer();
   const membership = new Membership(options.rooms, options.roomSize, options.workers, 'soak');
   const histograms: Array<Record<string, number>> = [];
@@ -192,6 +196,9 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
     }, options.churnS * 1000);
 
     const loadEnd = Date.now() + options.minutes * 60_000;
+    handleSampling = sampleHandles(sampler, options.sampleS * 1000, (reading) => {
+      result.handles.push({ ...reading, present: Array.from({ length: options.rooms }, (_, room) => membership.present(room).length) });
+    });
     let lastLoopback = 0;
     let lastRotate = Date.now();
     while (Date.now() < loadEnd) {
@@ -257,6 +264,8 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
     progress('churn stopped; waiting for the rooms to settle');
     clearInterval(churnTimer);
     churnTimer = undefined;
+    await handleSampling.stop();
+    handleSampling = undefined;
     im.stop();
     const settleEnd = Date.now() + 60_000;
     for (;;) {
@@ -301,6 +310,7 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
     result.problems.push(`the soak stopped early: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     if (churnTimer) clearInterval(churnTimer);
+    await handleSampling?.stop();
     if (im) {
       result.im ??= im.figures;
       im.close();
@@ -316,7 +326,7 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
     p50Ms: histogramQuantileMs(merged, 0.5),
     p99Ms: histogramQuantileMs(merged, 0.99),
   };
-  if (result.start) result.checks = checkLeaks({ start: result.start, load: result.points, settled: result.settled, end: result.end });
+  if (result.start) result.checks = checkLeaks({ start: result.start, handles: result.handles, settled: result.settled, end: result.end });
   if (skipped.length > 0) result.problems.push(`${skipped.length} window(s) skipped: a load-generator worker did not answer in time (${skipped[0]})`);
   const failedLoopbacks = result.loopbacks.filter((l) => !l.ok);
   if (failedLoopbacks.length > 0) result.problems.push(`${failedLoopbacks.length} of ${result.loopbacks.length} loopback tests failed: ${failedLoopbacks.map((l) => l.error).slice(0, 3).join('; ')}`);
@@ -325,6 +335,29 @@ export async function runSoak(options: SoakOptions, workDir: string, progress: P
   result.ok = result.start !== undefined && result.checks.length > 0 && result.checks.every((c) => c.ok) && !result.problems.some((p) => p.startsWith('the soak stopped early'));
   result.finishedAt = new Date().toISOString();
   return result;
+}
+
+/**
+ * Samples the server every `periodMs` until stopped, handing each reading with the load
+ * at that moment to `record` (the membership is read when the reading is in, which is
+ * when the /proc and /metrics figures were taken, within milliseconds).
+ */
+function sampleHandles(sampler: ServerSampler, periodMs: number, record: (reading: ServerReading) => void): { stop: () => Promise<void> } {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const next = Date.now() + periodMs;
+      const reading = await sampler.read().catch(() => undefined);
+      if (reading && !stopped) record(reading);
+      await sleep(Math.max(0, next - Date.now()));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
 }
 
 /** Every worker's participants, or undefined when a worker did not answer within a minute. */

@@ -11,6 +11,8 @@ export interface SoakOptions {
   churnS: number;
   /** Measurement window (loss, delay); a sample of the server follows each. */
   windowS: number;
+  /** The server is sampled this often under load (RSS, heap, fds, UDP ports, children), for their drift; apart from the windows. */
+  sampleS: number;
   /** A loopback test every this many seconds. */
   loopbackEveryS: number;
   /** IM users in the group conversation, and a message from the next of them every imEveryMs. */
@@ -34,6 +36,7 @@ export const SOAK_DEFAULTS = {
   roomSize: 9,
   churnS: 4,
   windowS: 20,
+  sampleS: 1,
   loopbackEveryS: 60,
   imUsers: 6,
   imEveryMs: 1000,
@@ -57,6 +60,7 @@ writes report.md, soak.svg and soak.json to soak-results/<time>/; exits 1 on a l
   --room-size N           people per room at most (default ${SOAK_DEFAULTS.roomSize}); churn keeps each between N-1 and N
   --churn S               someone joins or leaves every S seconds (default ${SOAK_DEFAULTS.churnS})
   --window S              measurement window, and sample period (default ${SOAK_DEFAULTS.windowS})
+  --sample-every S        the server sampled this often for the leak drift (default ${SOAK_DEFAULTS.sampleS})
   --loopback-every S      a loopback test every S seconds (default ${SOAK_DEFAULTS.loopbackEveryS})
   --im-users N            IM users in one group conversation (default ${SOAK_DEFAULTS.imUsers})
   --im-every MS           a message every MS milliseconds, from each user in turn (default ${SOAK_DEFAULTS.imEveryMs})
@@ -86,6 +90,7 @@ export function parseSoakOptions(argv: string[], cores: number): SoakOptions | '
       'room-size': { type: 'string' },
       churn: { type: 'string' },
       window: { type: 'string' },
+      'sample-every': { type: 'string' },
       'loopback-every': { type: 'string' },
       'im-users': { type: 'string' },
       'im-every': { type: 'string' },
@@ -108,6 +113,7 @@ export function parseSoakOptions(argv: string[], cores: number): SoakOptions | '
     roomSize: Math.floor(num(values['room-size'], SOAK_DEFAULTS.roomSize, '--room-size', 2)),
     churnS: num(values.churn, SOAK_DEFAULTS.churnS, '--churn', 0.5),
     windowS: num(values.window, SOAK_DEFAULTS.windowS, '--window', 2),
+    sampleS: num(values['sample-every'], SOAK_DEFAULTS.sampleS, '--sample-every', 0.2),
     loopbackEveryS: num(values['loopback-every'], SOAK_DEFAULTS.loopbackEveryS, '--loopback-every', 5),
     imUsers: Math.floor(num(values['im-users'], SOAK_DEFAULTS.imUsers, '--im-users', 2)),
     imEveryMs: num(values['im-every'], SOAK_DEFAULTS.imEveryMs, '--im-every', 50),
