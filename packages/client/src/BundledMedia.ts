@@ -25,6 +25,8 @@ export class BundledMedia {
   private recv: PeerLink | undefined;
   /** Whose media each mid of the receiving connection carries. */
   private readonly tracks = new Map<string, SubscribedTrack>();
+  /** The SSRC the server sends on each mid (from its offer): stats entries name one or the other. */
+  private readonly ssrcs = new Map<string, number>();
   /** The track each mid delivered (werift announces every sending m-line again at each offer). */
   private readonly delivered = new Map<string, TrackLike>();
   private connected = false;
@@ -92,7 +94,9 @@ export class BundledMedia {
       const people = new Set([...this.tracks.values()].map((t) => t.participant).filter((p): p is UserId => p !== null));
       for (const participant of people) {
         const mids = new Set([...this.tracks.values()].filter((t) => t.participant === participant).map((t) => t.mid));
-        sources.push({ participant, pc: recv.pc, include: (s: StatsLike) => s.type !== 'inbound-rtp' || (s.mid !== undefined && mids.has(s.mid)) });
+        const ssrcs = new Set([...mids].map((mid) => this.ssrcs.get(mid)));
+        const theirs = (s: StatsLike): boolean => (s.mid !== undefined && mids.has(s.mid)) || (s.ssrc !== undefined && ssrcs.has(s.ssrc));
+        sources.push({ participant, pc: recv.pc, include: (s: StatsLike) => s.type !== 'inbound-rtp' || theirs(s) });
       }
     }
     return sources;
@@ -107,6 +111,8 @@ export class BundledMedia {
   private async subscribe(sdpOffer: string, tracks: SubscribedTrack[]): Promise<void> {
     // Known before the offer is applied: its tracks arrive while it is.
     for (const t of tracks) this.tracks.set(t.mid, t);
+    this.ssrcs.clear();
+    for (const [mid, ssrc] of ssrcsByMid(sdpOffer)) this.ssrcs.set(mid, ssrc);
     for (const mid of [...this.tracks.keys()]) {
       if (tracks.some((t) => t.mid === mid)) continue;
       this.tracks.delete(mid);
@@ -154,4 +160,15 @@ export class BundledMedia {
 /** The first a=ice-ufrag of an SDP. */
 function iceUfrag(sdp: string): string | undefined {
   return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+}
+
+/** The first a=ssrc of each m-line, by its a=mid. */
+function ssrcsByMid(sdp: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const section of sdp.split(/\r?\nm=/).slice(1)) {
+    const mid = /^a=mid:(\S+)/m.exec(section)?.[1];
+    const ssrc = /^a=ssrc:(\d+)/m.exec(section)?.[1];
+    if (mid !== undefined && ssrc !== undefined) out.set(mid, Number(ssrc));
+  }
+  return out;
 }

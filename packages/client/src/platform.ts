@@ -84,8 +84,9 @@ export interface StatsLike {
   readonly id?: string;
   readonly timestamp?: number;
   readonly kind?: string;
-  /** inbound-rtp / outbound-rtp: the m-line. */
+  /** inbound-rtp / outbound-rtp: the m-line, and the stream. */
   readonly mid?: string;
+  readonly ssrc?: number;
   readonly bytesSent?: number;
   readonly bytesReceived?: number;
   readonly packetsSent?: number;
