@@ -243,8 +243,14 @@ class InProcessRoom implements MediaRoom {
 
   async addIceCandidate(participant: string, sender: string, candidate: IceCandidateInit): Promise<void> {
     this.assertOpen();
-    // The bundled words need no candidates (the transports are ICE-lite), and a link not made yet takes none.
-    if (this.transports?.has(participant) || !this.links.has(participant)) return;
+    // The bundled words need no candidates: the transports are ICE-lite.
+    if (this.transports?.has(participant)) return;
+    // A client of the seed's words may trickle its uplink's candidates before its offer
+    // arrives: the uplink takes them. (An empty one only says "this socket": nothing to make.)
+    if (!this.links.has(participant)) {
+      if (sender !== participant || candidate.candidate === '') return;
+      this.ensureUplink(participant);
+    }
     const ep = this.linkFor(participant, sender, false);
     try {
       await ep.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null });
