@@ -24,6 +24,36 @@ const implementations: Array<[string, () => Promise<MediaServer>]> = [
 ];
 
 describe.each(implementations)('bundled rooms, %s', (_name, make) => {
+  it('a member left with nothing to receive gets a fresh receiving transport: the next offer has other ICE credentials and its media flows on a new connection', async () => {
+    const server = await make();
+    const room = await server.createRoom('alone');
+    const a = new BundledPeer(room, 'a', stunUrl, 1);
+    const b = new BundledPeer(room, 'b', stunUrl, 2);
+    const b2 = new BundledPeer(room, 'b', stunUrl, 3);
+    try {
+      await room.join('a');
+      await room.join('b');
+      await a.publish();
+      await b.publish();
+      await until(() => a.videoCount('b') > 10 && b.videoCount('a') > 10);
+      const offers = a.offers.length;
+      await room.leave('b');
+      await b.close();
+      expect(await room.connectionCount()).toBe(2);
+      await room.join('b');
+      await b2.publish();
+      await until(() => a.videoCount('b') > 0 && new Set(a.videoFrom.get('b')!.map((p) => p.payload[2])).has(3));
+      // No offer rejecting every m-line went out; the one that brought b back came on a new connection.
+      expect(a.offers.slice(offers).every((tracks) => tracks.length > 0)).toBe(true);
+      expect(a.receivingConnections).toBe(1);
+      expect(await room.connectionCount()).toBe(4);
+    } finally {
+      await Promise.all([a.close(), b.close(), b2.close()]);
+      await room.close();
+      await server.close();
+    }
+  }, 60_000);
+
   it('two transports per participant; each gets the others\' tracks on one receiving connection; a participant of the seed\'s words is in the same room both ways; leaving renegotiates', async () => {
     const server = await make();
     const room = await server.createRoom('bundled');

@@ -21,6 +21,8 @@ export class BundledPeer {
   /** Offers are answered one at a time, in order. */
   private answering: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Receiving connections replaced (the room made a fresh receiving transport). */
+  receivingConnections = 0;
 
   constructor(
     private readonly room: MediaRoom,
@@ -70,6 +72,13 @@ export class BundledPeer {
     if (this.closed) return;
     this.offers.push(tracks);
     for (const t of tracks) this.tracks.set(t.mid, t);
+    const ufrag = (sdp: string | undefined): string | undefined => (sdp ? /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] : undefined);
+    // Other ICE credentials: the room made a fresh receiving transport; answer on a new connection.
+    if (this.recv?.remoteDescription && ufrag(this.recv.remoteDescription.sdp) !== ufrag(sdp)) {
+      await this.recv.close();
+      this.recv = undefined;
+      this.receivingConnections++;
+    }
     if (!this.recv) {
       const pc = createWeriftPeer(this.stunUrl);
       this.recv = pc;
