@@ -20,7 +20,7 @@ const HEAVY = [
   'packages/media/src/webrtc/{SinglePort,ImpairedNetwork}.test.ts',
   'packages/signaling/src/media/{RoomRecording,HybridRoom,RecordingChildKilled}.test.ts',
   'packages/signaling/src/recording/**/*.test.ts',
-  'packages/client/src/{Recording,HybridCall,WorkerKilled}.test.ts',
+  'packages/client/src/{Recording,HybridCall,WorkerKilled,BundledRoom}.test.ts',
   'packages/server/src/{cli,recordings}.test.ts',
 ];
 

@@ -1,5 +1,5 @@
 import type { IceCandidateInit, ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
-import type { PeerConnectionLike, SenderLike, TrackLike } from './platform.js';
+import type { PeerConnectionLike, SenderLike, StatsLike, TrackLike } from './platform.js';
 
 export type MediaKind = 'audio' | 'video';
 
@@ -17,6 +17,8 @@ export interface OutgoingSlot {
 export interface StatsSource {
   participant: UserId;
   pc: PeerConnectionLike;
+  /** Which stats entries count for `participant` (a receiving connection shared by everyone). Default: all. */
+  include?: (entry: StatsLike) => boolean;
 }
 
 /** What a call's media layer gets from the call: no reference to the call or the client. */

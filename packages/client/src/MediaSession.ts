@@ -55,6 +55,8 @@ export interface MediaSessionContext {
   mediaDevices?: MediaDevicesLike | undefined;
   /** How often `stats` is emitted (ms); 0 turns it off. */
   statsIntervalMs: number;
+  /** Use the media server's bundled words when it takes them (SfuMedia). Default true. */
+  bundledMedia?: boolean;
 }
 
 /**

@@ -4,7 +4,8 @@ import type { PeerConnectionLike, TrackEventLike, TrackLike } from './platform.j
 export interface PeerLinkCallbacks {
   /** A local candidate to trickle to the other side. */
   onCandidate(candidate: IceCandidateInit): void;
-  onTrack(track: TrackLike): void;
+  /** `mid`: the transceiver's, when the stack says it. */
+  onTrack(track: TrackLike, mid: string | null): void;
   onConnectionState(state: string): void;
   /**
    * The link lost its path: 'failed', or 'disconnected' for longer than
@@ -46,7 +47,7 @@ export class PeerLink {
       callbacks.onCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null });
     };
     const onTrack = (event: TrackEventLike): void => {
-      if (!this.closed) callbacks.onTrack(event.track);
+      if (!this.closed) callbacks.onTrack(event.track, event.transceiver?.mid ?? null);
     };
     pc.ontrack = onTrack;
     pc.onconnectionstatechange = () => {

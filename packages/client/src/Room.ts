@@ -91,7 +91,7 @@ export class Room extends MediaSession<RoomEvents> {
     this.setState('CONNECTING', 'start');
     this.joined = false;
     this.closeMedia(false);
-    this.media = new SfuMedia(this.mediaContext(), { connectedOnUplink: true });
+    this.media = new SfuMedia(this.mediaContext(), { connectedOnUplink: true, bundled: this.session.bundledMedia ?? true });
     try {
       const result = (await this.ctx.request('room.join', { room: this.name })) as ClientResultMap['room.join'];
       const present = new Set(result.participants);

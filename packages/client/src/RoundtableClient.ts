@@ -21,6 +21,12 @@ export interface RoundtableClientOptions extends SignalingConnectionOptions {
   mediaDevices?: MediaDevicesLike;
   /** How often calls and rooms emit `stats` (ms); 0 turns it off. Default 2000. */
   statsIntervalMs?: number;
+  /**
+   * Through the media server, use its bundled words when it takes them: one sending and
+   * one receiving connection whatever the number of participants. false: always the
+   * seed's words (an uplink and a downlink per participant). Default true.
+   */
+  bundledMedia?: boolean;
 }
 
 export interface StartCallOptions {
@@ -402,8 +408,8 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     return devices;
   }
 
-  private sessionOptions(): { mediaDevices: MediaDevicesLike | undefined; statsIntervalMs: number } {
-    return { mediaDevices: this.options.mediaDevices ?? globalMediaDevices(), statsIntervalMs: this.options.statsIntervalMs ?? 2000 };
+  private sessionOptions(): { mediaDevices: MediaDevicesLike | undefined; statsIntervalMs: number; bundledMedia: boolean } {
+    return { mediaDevices: this.options.mediaDevices ?? globalMediaDevices(), statsIntervalMs: this.options.statsIntervalMs ?? 2000, bundledMedia: this.options.bundledMedia ?? true };
   }
 
   private callContext(): CallContext {

@@ -1,14 +1,18 @@
 import type { ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
 import { sendersByKind, type CallMedia, type CallMediaContext, type StatsSource } from './CallMedia.js';
+import { BundledMedia } from './BundledMedia.js';
 import { PeerLink } from './PeerLink.js';
 
 /**
- * A call through the media server, in the Kurento group-call words: one uplink
- * (receiveVideoFrom with sender = me) and one receive-only downlink per other
+ * A call through the media server. When the server says it takes the bundled words
+ * (existingParticipants with `bundled`, and `bundled` is not turned off here), media
+ * goes over two connections (BundledMedia). Otherwise, in the Kurento group-call words:
+ * one uplink (receiveVideoFrom with sender = me) and one receive-only downlink per other
  * participant; `name` in candidates and answers says which link they belong to.
  */
 export class SfuMedia implements CallMedia {
   private readonly links = new Map<UserId, PeerLink>();
+  private bundledMedia: BundledMedia | undefined;
   private readonly connected = new Set<UserId>();
   private closed = false;
 
@@ -19,6 +23,8 @@ export class SfuMedia implements CallMedia {
       connectedOnUplink?: boolean;
       /** Hybrid media: the uplink's audio is sendrecv and brings back the server's mix of the others; downlinks carry video only. Default false. */
       hybrid?: boolean;
+      /** Use the bundled words when the server takes them (two connections whatever the size). false: always the seed's words. Default true. */
+      bundled?: boolean;
     } = {},
   ) {}
 
@@ -28,6 +34,16 @@ export class SfuMedia implements CallMedia {
 
   async handle(_from: UserId | null, payload: ServerSignalPayload): Promise<void> {
     if (this.closed) return;
+    if (payload.type === 'existingParticipants' && payload.bundled && this.options.bundled !== false && this.links.size === 0) {
+      this.bundledMedia ??= new BundledMedia(this.ctx, { connectedOnUplink: this.options.connectedOnUplink ?? false });
+      for (const sender of payload.data) this.ctx.onParticipantJoined(sender);
+      await this.bundledMedia.publish();
+      return;
+    }
+    if (this.bundledMedia) {
+      await this.bundledMedia.handle(payload);
+      return;
+    }
     switch (payload.type) {
       case 'existingParticipants':
         for (const sender of payload.data) this.ctx.onParticipantJoined(sender);
@@ -66,6 +82,7 @@ export class SfuMedia implements CallMedia {
    * (receiveVideoFrom again), answered by receiveVideoAnswer; DTLS and the media carry on.
    */
   async restartIce(force = false): Promise<void> {
+    if (this.bundledMedia) return this.bundledMedia.restartIce(force);
     for (const [name, link] of [...this.links]) {
       if (this.closed) return;
       if (link.isClosed || !link.pc.remoteDescription || (!force && !link.pathLost)) continue;
@@ -76,11 +93,13 @@ export class SfuMedia implements CallMedia {
   }
 
   statsSources(): StatsSource[] {
+    if (this.bundledMedia) return this.bundledMedia.statsSources();
     return [...this.links].map(([participant, link]) => ({ participant, pc: link.pc }));
   }
 
   close(): void {
     this.closed = true;
+    this.bundledMedia?.close();
     for (const link of this.links.values()) link.close();
     this.links.clear();
   }

@@ -71,7 +71,7 @@ export class StatsCollector {
   async sample(sources: StatsSource[], now = Date.now()): Promise<SessionStats> {
     const links: LinkStats[] = [];
     const seen = new Set<string>();
-    for (const { participant, pc } of sources) {
+    for (const { participant, pc, include } of sources) {
       let report;
       try {
         report = await pc.getStats();
@@ -80,7 +80,7 @@ export class StatsCollector {
       }
       const entries: StatsLike[] = [];
       report.forEach((value) => {
-        if (typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string') entries.push(value as StatsLike);
+        if (typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' && (!include || include(value as StatsLike))) entries.push(value as StatsLike);
       });
       seen.add(participant);
       links.push(this.link(participant, entries, now));

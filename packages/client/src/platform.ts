@@ -56,6 +56,8 @@ export interface IceCandidateLike {
 /** What `ontrack` handlers receive. */
 export interface TrackEventLike {
   track: TrackLike;
+  /** The transceiver the track arrived on (its mid says whose media it is, on a bundled receiving connection). */
+  readonly transceiver?: { readonly mid: string | null } | null;
 }
 
 export type TransceiverDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
@@ -82,6 +84,9 @@ export interface StatsLike {
   readonly id?: string;
   readonly timestamp?: number;
   readonly kind?: string;
+  /** inbound-rtp / outbound-rtp: the m-line, and the stream. */
+  readonly mid?: string;
+  readonly ssrc?: number;
   readonly bytesSent?: number;
   readonly bytesReceived?: number;
   readonly packetsSent?: number;

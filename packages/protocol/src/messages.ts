@@ -40,7 +40,13 @@ export type IceCandidateInit = z.infer<typeof zIceCandidate>;
 
 const sdp = z.string().min(1).max(64 * 1024);
 
-/** Signal payloads: P2P words, and the SFU words of the Kurento group-call tutorial. */
+/**
+ * Signal payloads: P2P words; the SFU words of the Kurento group-call tutorial
+ * (receiveVideoFrom per sender); and the bundled words (one sending and one receiving
+ * connection per participant): `publish` offers all of your tracks on the sending
+ * connection (answered by `publishAnswer`), `subscribeAnswer` answers the server's
+ * `subscribeOffer` on the receiving connection.
+ */
 export const zSignalPayload = z.discriminatedUnion('type', [
   z.object({ type: z.literal('offer'), sdp }),
   z.object({ type: z.literal('answer'), sdp }),
@@ -48,6 +54,8 @@ export const zSignalPayload = z.discriminatedUnion('type', [
   z.object({ type: z.literal('receiveVideoFrom'), sender: zUserId, sdpOffer: sdp }),
   z.object({ type: z.literal('onIceCandidate'), name: zUserId, candidate: zIceCandidate }),
   z.object({ type: z.literal('leaveRoom') }),
+  z.object({ type: z.literal('publish'), sdpOffer: sdp }),
+  z.object({ type: z.literal('subscribeAnswer'), sdpAnswer: sdp }),
 ]);
 export type SignalPayload = z.infer<typeof zSignalPayload>;
 
@@ -248,10 +256,21 @@ export type ServerNotification =
   | { type: 'call.reaction'; callId: CallId; from: UserId; reaction: Reaction; sentAt: number }
   | { type: 'room.reaction'; room: RoomName; from: UserId; reaction: Reaction };
 
+/** One m-line of the receiving connection's offer: whose media it carries (null: the server's audio mix of a hybrid call). */
+export interface SubscribedTrack {
+  mid: string;
+  kind: 'audio' | 'video';
+  participant: UserId | null;
+}
+
 /** Signal payloads the server sends (SFU words) or relays (P2P words). */
 export type ServerSignalPayload =
   | SignalPayload
-  | { type: 'existingParticipants'; data: UserId[] }
+  /** `bundled`: the media server takes the bundled words (publish / subscribeOffer); without it, only receiveVideoFrom. */
+  | { type: 'existingParticipants'; data: UserId[]; bundled?: boolean }
+  | { type: 'publishAnswer'; sdpAnswer: string }
+  /** The server's offer on your receiving connection (someone's tracks came or went): answer with subscribeAnswer. */
+  | { type: 'subscribeOffer'; sdpOffer: string; tracks: SubscribedTrack[] }
   | { type: 'newParticipantArrived'; name: UserId }
   | { type: 'participantLeft'; name: UserId }
   | { type: 'receiveVideoAnswer'; name: UserId; sdpAnswer: string }

@@ -241,6 +241,9 @@ export type WrittenSection = AcceptedSection | ClosedSection;
 /** Video feedback Roundtable answers: NACK, PLI, FIR, and REMB. */
 export const VIDEO_FEEDBACK = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
 
+/** The codec written for the payload type of a closed m-line in a receiving transport's offer (see createOffer). */
+const CLOSED_SECTION_CODECS: Record<string, string> = { 'audio 111': 'opus/48000/2', 'video 96': 'VP8/90000' };
+
 /** One description (offer or answer) of a transport: ICE-lite, BUNDLE over the sections in use. */
 export function writeDescription(local: LocalTransportParameters, sessionId: string, version: number, sections: readonly WrittenSection[]): string {
   const bundled = sections.filter((s) => !('closed' in s)).map((s) => s.mid);
@@ -251,6 +254,9 @@ export function writeDescription(local: LocalTransportParameters, sessionId: str
   for (const section of sections) {
     if ('closed' in section) {
       lines.push(`m=${section.kind} 0 ${section.proto} ${section.formats.join(' ') || '0'}`, 'c=IN IP4 0.0.0.0', `a=mid:${section.mid}`, 'a=inactive');
+      // A closed m-line of our own offer keeps the codec of its kind: werift refuses an offered m-line without one, even at port 0.
+      const known = section.formats.length === 1 ? CLOSED_SECTION_CODECS[`${section.kind} ${section.formats[0]}`] : undefined;
+      if (known) lines.push(`a=rtpmap:${section.formats[0]} ${known}`);
       continue;
     }
     const { codec } = section;

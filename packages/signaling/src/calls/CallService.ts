@@ -14,7 +14,7 @@ import {
   type SignalPayload,
   type UserId,
 } from '@roundtable/protocol';
-import type { MediaServer } from '../media/MediaServer.js';
+import type { MediaServer, RoomOffer } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
 import { Call } from './Call.js';
@@ -165,9 +165,10 @@ export class CallService {
     if (call.usesMedia) {
       call.room = await this.media.createRoom(`call ${call.id}`, { audio: call.media === 'hybrid' ? 'mixed' : 'forwarded' });
       call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
+      call.room.onOffer((o) => this.sendOffer(call, o));
       call.room.onClosed((reason) => void this.mediaLost(call, reason));
       await call.room.join(me);
-      this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [] });
+      this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [], bundled: call.room.bundled });
     }
     for (const u of invitees) this.ring(call, u, policies.get(u)!);
     if (call.ringing.size === 0 && !group) {
@@ -228,7 +229,7 @@ export class CallService {
     if (call.room) {
       const others = [...call.participants.keys()].filter((u) => u !== me);
       await call.room.join(me);
-      this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: others });
+      this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: others, bundled: call.room.bundled });
       for (const u of others) this.sendSignal(call, call.participants.get(u)!, null, { type: 'newParticipantArrived', name: me });
     }
     if (!call.group || call.ringing.size === 0) this.clearRingTimer(call);
@@ -296,6 +297,14 @@ export class CallService {
         this.sendSignal(call, call.participants.get(me)!, null, { type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
         return {};
       }
+      case 'publish': {
+        const sdpAnswer = await room.publish(me, p.sdpOffer);
+        this.sendSignal(call, call.participants.get(me)!, null, { type: 'publishAnswer', sdpAnswer });
+        return {};
+      }
+      case 'subscribeAnswer':
+        await room.subscribeAnswer(me, p.sdpAnswer);
+        return {};
       case 'onIceCandidate':
         await room.addIceCandidate(me, p.name, p.candidate);
         return {};
@@ -372,7 +381,7 @@ export class CallService {
     await call.room.leave(me);
     await call.room.join(me);
     const others = [...call.participants.keys()].filter((u) => u !== me);
-    this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: others });
+    this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: others, bundled: call.room.bundled });
     for (const u of others) this.sendSignal(call, call.participants.get(u)!, null, { type: 'newParticipantArrived', name: me });
     // The reloaded page knows nothing: the others' mute / camera / hand, and a recording in progress (REC).
     for (const [user, state] of call.peerStates.announced(me)) this.deliver(call, me, this.stamp({ type: 'call.participantState', callId: call.id, userId: user, state }));
@@ -557,6 +566,8 @@ export class CallService {
     call.dropTimers.delete(link.userId);
     call.participants.set(link.userId, link);
     if (timer) this.notifyParticipants(call, this.stamp({ type: 'call.participant', callId: call.id, userId: link.userId, connection: 'connected' }), link.userId);
+    // An offer on its receiving connection may have gone out while the device was away.
+    if (call.room?.bundled) void call.room.repeatOffer(link.userId).catch(() => undefined);
   }
 
   // --- helpers ----------------------------------------------------------------------
@@ -600,6 +611,12 @@ export class CallService {
   private sendCandidate(call: Call, participant: UserId, sender: string, candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): void {
     const link = call.participants.get(participant);
     if (link) this.sendSignal(call, link, null, { type: 'iceCandidate', name: sender as UserId, candidate });
+  }
+
+  /** The media server's offer on a participant's receiving connection. */
+  private sendOffer(call: Call, o: RoomOffer): void {
+    const link = call.participants.get(o.participant as UserId);
+    if (link) this.sendSignal(call, link, null, { type: 'subscribeOffer', sdpOffer: o.sdp, tracks: o.tracks.map((t) => ({ ...t, participant: t.participant as UserId | null })) });
   }
 
   private stamp(n: Unstamped): ServerNotification {

@@ -142,7 +142,7 @@ export class RoomService {
     // socket may have gone): who is in the room is read again after the wait.
     if (room.members.get(me) !== ctx.link) throw new SignalingError('INVALID_STATE', `you left room ${r.room} while joining it`);
     const others = [...room.members.keys()].filter((u) => u !== me);
-    this.send(room, ctx.link, { type: 'existingParticipants', data: others });
+    this.send(room, ctx.link, { type: 'existingParticipants', data: others, bundled: room.media.bundled });
     for (const u of others) this.send(room, room.members.get(u)!, { type: 'newParticipantArrived', name: me });
     room.peerStates.forget(me);
     for (const [userId, state] of room.peerStates.announced(me)) ctx.link.send({ type: 'room.participantState', room: room.name, userId, state });
@@ -168,7 +168,7 @@ export class RoomService {
     await room.media.leave(me);
     await room.media.join(me);
     const others = [...room.members.keys()].filter((u) => u !== me);
-    this.send(room, ctx.link, { type: 'existingParticipants', data: others });
+    this.send(room, ctx.link, { type: 'existingParticipants', data: others, bundled: room.media.bundled });
     for (const u of others) {
       const link = room.members.get(u)!;
       this.send(room, link, { type: 'newParticipantArrived', name: me });
@@ -208,6 +208,14 @@ export class RoomService {
         this.send(room, ctx.link, { type: 'receiveVideoAnswer', name: p.sender, sdpAnswer });
         return {};
       }
+      case 'publish': {
+        const sdpAnswer = await room.media.publish(me, p.sdpOffer);
+        this.send(room, ctx.link, { type: 'publishAnswer', sdpAnswer });
+        return {};
+      }
+      case 'subscribeAnswer':
+        await room.media.subscribeAnswer(me, p.sdpAnswer);
+        return {};
       case 'onIceCandidate':
         await room.media.addIceCandidate(me, p.name, p.candidate);
         return {};
@@ -269,6 +277,10 @@ export class RoomService {
         media.onCandidate((c) => {
           const link = room.members.get(c.participant as UserId);
           if (link) this.send(room, link, { type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
+        });
+        media.onOffer((o) => {
+          const link = room.members.get(o.participant as UserId);
+          if (link) this.send(room, link, { type: 'subscribeOffer', sdpOffer: o.sdp, tracks: o.tracks.map((t) => ({ ...t, participant: t.participant as UserId | null })) });
         });
         media.onClosed((reason) => this.mediaLost(room, reason));
         this.rooms.set(name, room);

@@ -1,8 +1,23 @@
 import { pathToFileURL } from 'node:url';
-import { MediaPipeline, type Composite, type HubPort, type MediaConfig, type RecorderEndpoint, type WebRtcEndpoint } from '@roundtable/media';
+import {
+  DtlsCertificate,
+  hostAddresses,
+  MediaError,
+  MediaPipeline,
+  resolveMediaConfig,
+  singleUdpPort,
+  TransportRoom,
+  UdpMux,
+  type Composite,
+  type HubPort,
+  type MediaConfig,
+  type MediaElement,
+  type RecorderEndpoint,
+  type WebRtcEndpoint,
+} from '@roundtable/media';
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
+import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 /**
@@ -10,6 +25,12 @@ import { RoomLinks } from './RoomLinks.js';
  * recorder); after that it counts as started anyway (nobody sends video yet, say).
  */
 const FIRST_WRITE_WAIT_MS = 10_000;
+
+/**
+ * A receiveVideoFrom naming a sender that has not said anything yet waits this long for
+ * its first words (they say whether it publishes on transports or on an uplink endpoint).
+ */
+const SENDER_WAIT_MS = 2000;
 
 /** How long starting a recording waits before it checks that anyone sends media at all. */
 const NOBODY_SENDS_AFTER_MS = 5000;
@@ -38,17 +59,44 @@ function firstWrite(recorder: RecorderEndpoint, ms: number, sending: () => boole
   });
 }
 
-/** The embedded default: rooms are pipelines of this process's media engine. */
+/** An engine error as the signaling error a client gets (a bad SDP, a closed object...). */
+function mediaError(error: unknown): SignalingError {
+  if (error instanceof SignalingError) return error;
+  if (error instanceof MediaError && error.code === 'INVALID_STATE') return new SignalingError('INVALID_STATE', error.message);
+  return new SignalingError('MEDIA_ERROR', error instanceof Error ? error.message : String(error));
+}
+
+/** What the rooms' transports share: the UDP port and the DTLS certificate. */
+interface TransportEngine {
+  mux: UdpMux;
+  certificate: DtlsCertificate;
+  announcedAddress: string | undefined;
+}
+
+/**
+ * The embedded default: rooms are pipelines of this process's media engine. A room
+ * serves both words: the bundled ones on a TransportRoom (two transports per
+ * participant), the seed's receiveVideoFrom on an endpoint per (participant, sender).
+ */
 export class InProcessMediaServer implements MediaServer {
   readonly kind = 'in-process';
   private readonly rooms = new Set<InProcessRoom>();
+  private engine: Promise<TransportEngine> | undefined;
+  private closed = false;
 
   constructor(private readonly config: Partial<MediaConfig> = {}) {}
 
   async createRoom(label: string, options: RoomOptions = {}): Promise<MediaRoom> {
-    const room = new InProcessRoom(label, options.audio ?? 'forwarded', new MediaPipeline(this.config), () => this.rooms.delete(room));
+    const room = new InProcessRoom(label, options.audio ?? 'forwarded', new MediaPipeline(this.config), () => this.transportEngine(), () => this.rooms.delete(room));
     this.rooms.add(room);
     return room;
+  }
+
+  /** Server transports and endpoints over every room. */
+  async connectionCount(): Promise<number> {
+    let n = 0;
+    for (const room of this.rooms) n += await room.connectionCount();
+    return n;
   }
 
   async ready(): Promise<boolean> {
@@ -61,11 +109,46 @@ export class InProcessMediaServer implements MediaServer {
 
   async close(): Promise<void> {
     for (const room of [...this.rooms]) await room.close();
+    this.closed = true;
+    const engine = this.engine;
+    this.engine = undefined;
+    if (engine) (await engine.catch(() => undefined))?.mux.release();
+  }
+
+  /** The shared port (the first ICE address, single-port mode's port) and certificate, made at the first use. */
+  private transportEngine(): Promise<TransportEngine> {
+    if (this.closed) return Promise.reject(new SignalingError('INVALID_STATE', 'the media server is closed'));
+    this.engine ??= (async () => {
+      const config = resolveMediaConfig(this.config);
+      const address = hostAddresses(config)[0]!;
+      const mux = await UdpMux.acquire(address, singleUdpPort(config) ?? config.portRange, 'media.udpPort');
+      try {
+        return { mux, certificate: await DtlsCertificate.generate(), announcedAddress: config.announcedAddress };
+      } catch (error) {
+        mux.release();
+        throw error;
+      }
+    })();
+    const engine = this.engine;
+    engine.catch(() => {
+      if (this.engine === engine) this.engine = undefined;
+    });
+    return engine;
   }
 }
 
 class InProcessRoom implements MediaRoom {
+  readonly bundled = true;
+  /** Everyone who joined, whichever words they speak. */
+  private readonly members = new Set<string>();
+  /** The seed's words: an uplink endpoint per participant, a downlink per (receiver, sender). */
   private readonly links = new RoomLinks<WebRtcEndpoint>();
+  /** The bundled words: two transports per participant, made at its first publish. */
+  private transports: TransportRoom | undefined;
+  private opening: Promise<TransportRoom> | undefined;
+  /** Participants whose first publish waits for the TransportRoom. */
+  private readonly publishing = new Set<string>();
+  private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
   private readonly listeners: Array<(c: RoomCandidate) => void> = [];
   /** The audio mix of a 'mixed' room, and each participant's port on it. */
   private mixer: Composite | undefined;
@@ -79,27 +162,74 @@ class InProcessRoom implements MediaRoom {
     readonly label: string,
     readonly audio: RoomAudio,
     private readonly pipeline: MediaPipeline,
+    private readonly engine: () => Promise<TransportEngine>,
     private readonly onGone: () => void,
   ) {}
 
   async join(participant: string): Promise<void> {
     this.assertOpen();
-    if (this.links.has(participant)) return;
-    const uplink = this.endpoint(participant, participant, 'recvonly');
-    this.links.addUplink(participant, uplink);
-    if (this.audio === 'mixed') {
-      // The uplink's audio goes into the mix; the mix of the others comes back on it.
-      this.mixer ??= this.pipeline.createComposite({ video: false });
-      const port = this.mixer.createHubPort();
-      uplink.connect(port, 'audio');
-      port.connect(uplink, 'audio');
-      this.mixPorts.set(participant, port);
+    this.members.add(participant);
+  }
+
+  async publish(participant: string, sdpOffer: string): Promise<string> {
+    this.assertOpen();
+    this.assertMember(participant);
+    if (this.links.has(participant)) throw new SignalingError('INVALID_STATE', `${participant} already sends with receiveVideoFrom in this room`);
+    this.publishing.add(participant);
+    let room: TransportRoom;
+    try {
+      room = await this.transportRoom();
+    } finally {
+      this.publishing.delete(participant);
     }
-    if (this.rec) this.addToRecording(participant, uplink);
+    this.assertMember(participant);
+    const first = !room.has(participant);
+    let answer: string;
+    try {
+      answer = room.publish(participant, sdpOffer);
+    } catch (error) {
+      throw mediaError(error);
+    }
+    if (first && this.rec) this.addToRecording(participant, room.elementOf(participant)!);
+    return answer;
+  }
+
+  async subscribeAnswer(participant: string, sdpAnswer: string): Promise<void> {
+    this.assertOpen();
+    if (!this.transports?.has(participant)) throw new SignalingError('INVALID_STATE', `${participant} has not published in this room`);
+    try {
+      this.transports.answer(participant, sdpAnswer);
+    } catch (error) {
+      throw mediaError(error);
+    }
+  }
+
+  async repeatOffer(participant: string): Promise<void> {
+    this.transports?.repeatOffer(participant);
+  }
+
+  onOffer(listener: (offer: RoomOffer) => void): void {
+    this.offerListeners.push(listener);
+  }
+
+  async connectionCount(): Promise<number> {
+    return (this.transports?.transportCount ?? 0) + this.links.endpointCount();
   }
 
   async receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
     this.assertOpen();
+    this.assertMember(participant);
+    if (this.transports?.has(participant)) throw new SignalingError('INVALID_STATE', `${participant} publishes on its sending connection in this room`);
+    this.ensureUplink(participant);
+    if (sender !== participant) {
+      this.assertMember(sender);
+      // The sender's own first words may still be on their way: they say which words it speaks.
+      const started = await this.started(sender);
+      this.assertOpen();
+      this.assertMember(participant);
+      this.assertMember(sender);
+      if (!started) this.ensureUplink(sender);
+    }
     const ep = this.linkFor(participant, sender, true);
     if (sender === participant && options.loopback) ep.connect(ep);
     try {
@@ -113,6 +243,14 @@ class InProcessRoom implements MediaRoom {
 
   async addIceCandidate(participant: string, sender: string, candidate: IceCandidateInit): Promise<void> {
     this.assertOpen();
+    // The bundled words need no candidates: the transports are ICE-lite.
+    if (this.transports?.has(participant)) return;
+    // A client of the seed's words may trickle its uplink's candidates before its offer
+    // arrives: the uplink takes them. (An empty one only says "this socket": nothing to make.)
+    if (!this.links.has(participant)) {
+      if (sender !== participant || candidate.candidate === '') return;
+      this.ensureUplink(participant);
+    }
     const ep = this.linkFor(participant, sender, false);
     try {
       await ep.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null });
@@ -122,15 +260,17 @@ class InProcessRoom implements MediaRoom {
   }
 
   async leave(participant: string): Promise<void> {
+    this.members.delete(participant);
     this.rec?.ports.get(participant)?.close();
     this.rec?.ports.delete(participant);
     this.mixPorts.get(participant)?.close();
     this.mixPorts.delete(participant);
+    this.transports?.leave(participant);
     for (const ep of this.links.remove(participant)) ep.close();
   }
 
   participants(): string[] {
-    return this.links.participants();
+    return [...this.members];
   }
 
   onCandidate(listener: (c: RoomCandidate) => void): void {
@@ -166,11 +306,13 @@ class InProcessRoom implements MediaRoom {
       if (this.rec === rec) void this.stopRecording();
     });
     for (const participant of this.links.participants()) this.addToRecording(participant, this.links.linkFor(participant, participant));
+    for (const participant of this.transports?.participants() ?? []) this.addToRecording(participant, this.transports!.elementOf(participant)!);
     // The recording starts when its file does: at the grid's first picture (with every
     // tile's keyframe in it), so what people are told matches what is written. When after
     // a while nobody sends media at all, there is nothing to wait for.
     const kind = video ? 'video' : 'audio';
-    const sending = (): boolean => this.links.participants().some((p) => this.links.linkFor(p, p).isMediaFlowingIn(kind));
+    const sending = (): boolean =>
+      this.links.participants().some((p) => this.links.linkFor(p, p).isMediaFlowingIn(kind)) || (this.transports?.participants() ?? []).some((p) => this.transports!.isSending(p, kind));
     const writing = firstWrite(recorder, FIRST_WRITE_WAIT_MS, sending);
     try {
       await recorder.record();
@@ -207,11 +349,82 @@ class InProcessRoom implements MediaRoom {
     if (this.closed) return;
     this.closed = true;
     await this.stopRecording().catch(() => undefined);
+    this.transports?.close();
     this.pipeline.close();
     this.onGone();
   }
 
-  private addToRecording(participant: string, uplink: WebRtcEndpoint): void {
+  /** The room's TransportRoom, made at the first publish (it needs the shared port and certificate). */
+  private async transportRoom(): Promise<TransportRoom> {
+    if (this.transports) return this.transports;
+    this.opening ??= this.engine().then((engine) => {
+      this.assertOpen();
+      const room = new TransportRoom({
+        pipeline: this.pipeline,
+        mux: engine.mux,
+        certificate: engine.certificate,
+        audio: this.audio,
+        ...(this.audio === 'mixed' ? { mixer: this.mix() } : {}),
+        transport: engine.announcedAddress === undefined ? {} : { announcedAddress: engine.announcedAddress },
+      });
+      room.on('offer', (participant, sdp, tracks) => {
+        for (const l of this.offerListeners) l({ participant, sdp, tracks });
+      });
+      // Those who speak the seed's words reach the transports' participants through their uplinks.
+      for (const p of this.links.participants()) room.addSource(p, this.links.linkFor(p, p));
+      this.transports = room;
+      return room;
+    });
+    try {
+      return await this.opening;
+    } catch (error) {
+      this.opening = undefined;
+      throw error instanceof SignalingError ? error : new SignalingError('MEDIA_ERROR', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** The Composite of a 'mixed' room, shared by the endpoints' and the transports' participants. */
+  private mix(): Composite {
+    this.mixer ??= this.pipeline.createComposite({ video: false });
+    return this.mixer;
+  }
+
+  /** The seed's words: `participant`'s uplink endpoint, made at its first use (into the mix and the recording). */
+  private ensureUplink(participant: string): void {
+    if (this.links.has(participant)) return;
+    const uplink = this.endpoint(participant, participant, 'recvonly');
+    this.links.addUplink(participant, uplink);
+    if (this.audio === 'mixed') {
+      // The uplink's audio goes into the mix; the mix of the others comes back on it.
+      const port = this.mix().createHubPort();
+      uplink.connect(port, 'audio');
+      port.connect(uplink, 'audio');
+      this.mixPorts.set(participant, port);
+    }
+    if (this.rec) this.addToRecording(participant, uplink);
+    this.transports?.addSource(participant, uplink);
+  }
+
+  /**
+   * Whether `participant` sends media by now (an uplink, or transports); waits up to
+   * SENDER_WAIT_MS for it to start. False: it has not said anything yet.
+   */
+  private async started(participant: string): Promise<boolean> {
+    const deadline = Date.now() + SENDER_WAIT_MS;
+    for (;;) {
+      if (this.links.has(participant) || this.transports?.has(participant)) return true;
+      if (this.closed || !this.members.has(participant)) return false;
+      // A first publish waiting for the transports is on its way.
+      if (Date.now() >= deadline && !this.publishing.has(participant)) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private assertMember(participant: string): void {
+    if (!this.members.has(participant)) throw new SignalingError('NOT_FOUND', `${participant} is not in this room`);
+  }
+
+  private addToRecording(participant: string, uplink: MediaElement): void {
     if (!this.rec) return;
     const port = this.rec.composite.createHubPort();
     uplink.connect(port);
@@ -220,19 +433,21 @@ class InProcessRoom implements MediaRoom {
 
   /** The endpoint for (participant, sender); a downlink is made (and fed) on first use. */
   private linkFor(participant: string, sender: string, create: boolean): WebRtcEndpoint {
-    return this.links.linkFor(
-      participant,
-      sender,
-      create
-        ? (source) => {
-            const ep = this.endpoint(participant, sender, 'sendonly');
-            // In a mixed room, the sender's audio reaches others only through the mix.
-            if (this.audio === 'mixed') source.connect(ep, 'video');
-            else source.connect(ep);
-            return ep;
-          }
-        : undefined,
-    );
+    const feed = (source: MediaElement, ep: WebRtcEndpoint): WebRtcEndpoint => {
+      // In a mixed room, the sender's audio reaches others only through the mix.
+      if (this.audio === 'mixed') source.connect(ep, 'video');
+      else source.connect(ep);
+      return ep;
+    };
+    const bundledSender = sender !== participant ? this.transports?.elementOf(sender) : undefined;
+    if (bundledSender) {
+      // A sender on transports, seen by a receiver of the seed's words: its media as an element.
+      if (!create) return this.links.downlink(participant, sender, () => {
+        throw new SignalingError('INVALID_STATE', `no link from ${sender} to ${participant} yet: send receiveVideoFrom first`);
+      });
+      return this.links.downlink(participant, sender, () => feed(bundledSender, this.endpoint(participant, sender, 'sendonly')));
+    }
+    return this.links.linkFor(participant, sender, create ? (source) => feed(source, this.endpoint(participant, sender, 'sendonly')) : undefined);
   }
 
   private endpoint(participant: string, sender: string, direction: 'sendonly' | 'recvonly'): WebRtcEndpoint {

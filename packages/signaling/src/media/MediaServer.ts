@@ -1,10 +1,12 @@
 import type { IceCandidateInit } from '@roundtable/protocol';
 
 /**
- * What signaling needs from a media server: rooms in which each participant publishes
- * one uplink and receives one downlink per other participant (the Kurento group-call
- * model). Implemented in process over @roundtable/media, and remotely over the Kurento
- * Protocol, so signaling never touches media objects itself.
+ * What signaling needs from a media server: rooms in which each participant has one
+ * sending and one receiving connection (the bundled words: publish, and the server's
+ * offers on the receiving connection), or, in the seed's words (the Kurento group-call
+ * model), one uplink and one downlink per other participant. Implemented in process over
+ * @roundtable/media (both), and remotely over the Kurento Protocol (the seed's words
+ * only), so signaling never touches media objects itself.
  */
 export interface MediaServer {
   /** in-process: this thread's engine; workers: media worker threads; remote: over the Kurento Protocol. */
@@ -37,6 +39,20 @@ export interface RoomCandidate {
   candidate: IceCandidateInit;
 }
 
+/** One m-line of a participant's receiving connection: whose media it carries (null: the room's audio mix). */
+export interface RoomTrack {
+  mid: string;
+  kind: 'audio' | 'video';
+  participant: string | null;
+}
+
+/** The media server's offer on `participant`'s receiving connection (bundled rooms). */
+export interface RoomOffer {
+  participant: string;
+  sdp: string;
+  tracks: RoomTrack[];
+}
+
 /** Recording a whole room into one file (docs/recording.md). */
 export interface RoomRecordingOptions {
   /** Absolute path of the WebM file, on the media server's disk. */
@@ -55,8 +71,27 @@ export interface RoomRecordingResult {
 export interface MediaRoom {
   readonly label: string;
   readonly audio: RoomAudio;
-  /** Adds a participant (creates its uplink endpoint). Idempotent. */
+  /**
+   * Whether the room serves the bundled words: publish(), onOffer() and
+   * subscribeAnswer(). False on the remote media server (the seed's words only).
+   */
+  readonly bundled: boolean;
+  /** Adds a participant (its media is made when it first publishes or sends receiveVideoFrom). Idempotent. */
   join(participant: string): Promise<void>;
+  /**
+   * Bundled: takes the offer of `participant`'s sending connection (all its tracks) and
+   * returns the answer. Its tracks reach every other participant's receiving connection,
+   * which the media server then offers again (onOffer).
+   */
+  publish(participant: string, sdpOffer: string): Promise<string>;
+  /** Bundled: `participant`'s answer to the last offer on its receiving connection. */
+  subscribeAnswer(participant: string, sdpAnswer: string): Promise<void>;
+  /** Bundled: tells onOffer listeners again of the offer that waits for `participant`'s answer, if one does (its device reconnected and may have missed it). */
+  repeatOffer(participant: string): Promise<void>;
+  /** Bundled: told of every offer on a receiving connection (a participant's tracks came or went). */
+  onOffer(listener: (offer: RoomOffer) => void): void;
+  /** Server-side media connections open in the room (transports and endpoints), for tests and diagnostics. */
+  connectionCount(): Promise<number>;
   /**
    * Negotiates the endpoint carrying `sender`'s media to `participant` (its uplink when
    * sender === participant) and returns the SDP answer. With `loopback`, a participant's

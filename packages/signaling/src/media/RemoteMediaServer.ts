@@ -3,7 +3,7 @@ import { KurentoClient, type Composite, type HubPort, type MediaPipeline, type R
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
+import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 export interface RemoteMediaServerOptions {
@@ -60,6 +60,8 @@ export class RemoteMediaServer implements MediaServer {
 }
 
 class RemoteRoom implements MediaRoom {
+  /** The seed's words only: the Kurento Protocol has endpoints, not the engine's transports (docs/architecture.md). */
+  readonly bundled = false;
   private readonly links = new RoomLinks<Promise<WebRtcEndpoint>>();
   private readonly listeners: Array<(c: RoomCandidate) => void> = [];
   /** The audio mix of a 'mixed' room (a Composite on the media server), and each participant's port. */
@@ -126,6 +128,26 @@ class RemoteRoom implements MediaRoom {
     await (await port?.catch(() => undefined))?.release().catch(() => undefined);
     const doomed = this.links.remove(participant);
     await Promise.all(doomed.map(async (p) => (await p.catch(() => undefined))?.release().catch(() => undefined)));
+  }
+
+  async publish(): Promise<string> {
+    throw new SignalingError('INVALID_STATE', 'this media server takes the seed\'s words only (receiveVideoFrom per sender)');
+  }
+
+  async subscribeAnswer(): Promise<void> {
+    throw new SignalingError('INVALID_STATE', 'this media server takes the seed\'s words only (receiveVideoFrom per sender)');
+  }
+
+  async repeatOffer(): Promise<void> {
+    // Nothing is ever offered by the media server here.
+  }
+
+  onOffer(_listener: (offer: RoomOffer) => void): void {
+    // It never offers: every connection is offered by the client.
+  }
+
+  async connectionCount(): Promise<number> {
+    return this.links.endpointCount();
   }
 
   participants(): string[] {

@@ -42,6 +42,28 @@ export class RoomLinks<T> {
     return link;
   }
 
+  /**
+   * The downlink carrying `sender`'s media to `participant` when the sender has no
+   * uplink here (it publishes on transports): made with `create()` at the first use.
+   */
+  downlink(participant: string, sender: string, create: () => T): T {
+    const links = this.downlinks.get(participant);
+    if (links === undefined) throw new SignalingError('NOT_FOUND', `${participant} is not in this room`);
+    let link = links.get(sender);
+    if (link === undefined) {
+      link = create();
+      links.set(sender, link);
+    }
+    return link;
+  }
+
+  /** Uplinks and downlinks. */
+  endpointCount(): number {
+    let n = this.uplinks.size;
+    for (const links of this.downlinks.values()) n += links.size;
+    return n;
+  }
+
   /** Forgets a participant; returns every endpoint that went with it (to release). */
   remove(participant: string): T[] {
     const gone: T[] = [];

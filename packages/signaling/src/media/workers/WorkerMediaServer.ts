@@ -215,10 +215,11 @@ export class WorkerMediaServer implements MediaServer {
     return worker;
   }
 
-  private onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'recordingEnded' }>): void {
+  private onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'offer' | 'recordingEnded' }>): void {
     const room = this.rooms.get(message.roomId);
     if (!room) return;
     if (message.type === 'candidate') room.candidate(message.candidate);
+    else if (message.type === 'offer') room.offer(message.offer);
     else room.recordingEnded(message.result);
   }
 

@@ -1,7 +1,7 @@
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../../logger.js';
 import { SignalingError } from '../../net/Handlers.js';
-import type { MediaRoom, RoomAudio, RoomCandidate, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
+import type { MediaRoom, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
 import type { MediaWorker } from './MediaWorker.js';
 import type { WorkerRoomId } from './rpc.js';
 
@@ -11,7 +11,10 @@ import type { WorkerRoomId } from './rpc.js';
  * synchronously (participants, recording) from the calls' outcomes and the worker's events.
  */
 export class WorkerRoom implements MediaRoom {
+  /** The worker hosts an in-process room, which serves both words. */
+  readonly bundled = true;
   private readonly members = new Set<string>();
+  private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
   private readonly candidateListeners: Array<(c: RoomCandidate) => void> = [];
   private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
   private readonly closedListeners: Array<(reason: string) => void> = [];
@@ -38,6 +41,30 @@ export class WorkerRoom implements MediaRoom {
   receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
     this.assertOpen();
     return this.worker.call('receiveVideoFrom', { roomId: this.id, participant, sender, sdpOffer, options });
+  }
+
+  publish(participant: string, sdpOffer: string): Promise<string> {
+    this.assertOpen();
+    return this.worker.call('publish', { roomId: this.id, participant, sdpOffer });
+  }
+
+  async subscribeAnswer(participant: string, sdpAnswer: string): Promise<void> {
+    this.assertOpen();
+    await this.worker.call('subscribeAnswer', { roomId: this.id, participant, sdpAnswer });
+  }
+
+  async repeatOffer(participant: string): Promise<void> {
+    if (this.closed) return;
+    await this.worker.call('repeatOffer', { roomId: this.id, participant });
+  }
+
+  onOffer(listener: (offer: RoomOffer) => void): void {
+    this.offerListeners.push(listener);
+  }
+
+  async connectionCount(): Promise<number> {
+    if (this.closed) return 0;
+    return this.worker.call('connectionCount', { roomId: this.id });
   }
 
   async addIceCandidate(participant: string, sender: string, candidate: IceCandidateInit): Promise<void> {
@@ -114,6 +141,11 @@ export class WorkerRoom implements MediaRoom {
   /** A candidate from the worker. */
   candidate(c: RoomCandidate): void {
     for (const l of this.candidateListeners) this.safely('candidate', () => l(c));
+  }
+
+  /** An offer from the worker. */
+  offer(o: RoomOffer): void {
+    for (const l of this.offerListeners) this.safely('offer', () => l(o));
   }
 
   /** The worker says the recording ended. */

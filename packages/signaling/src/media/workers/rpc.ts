@@ -6,7 +6,7 @@
 import type { EngineStats } from '@roundtable/media';
 import { ERROR_CODES, type ErrorCode } from '@roundtable/protocol';
 import { SignalingError } from '../../net/Handlers.js';
-import type { RoomCandidate, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
+import type { RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
 
 /** A room on a worker, by a number the main thread gives it. */
 export type WorkerRoomId = number;
@@ -19,6 +19,10 @@ export interface WorkerCalls {
     params: { roomId: WorkerRoomId; participant: string; sender: string; sdpOffer: string; options: { loopback?: boolean } };
     result: string;
   };
+  publish: { params: { roomId: WorkerRoomId; participant: string; sdpOffer: string }; result: string };
+  subscribeAnswer: { params: { roomId: WorkerRoomId; participant: string; sdpAnswer: string }; result: null };
+  repeatOffer: { params: { roomId: WorkerRoomId; participant: string }; result: null };
+  connectionCount: { params: { roomId: WorkerRoomId }; result: number };
   addIceCandidate: { params: { roomId: WorkerRoomId; participant: string; sender: string; candidate: RoomCandidate['candidate'] }; result: null };
   leave: { params: { roomId: WorkerRoomId; participant: string }; result: null };
   participants: { params: { roomId: WorkerRoomId }; result: string[] };
@@ -58,6 +62,7 @@ export type WorkerMessage =
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: SerializedError }
   | { type: 'candidate'; roomId: WorkerRoomId; candidate: RoomCandidate }
+  | { type: 'offer'; roomId: WorkerRoomId; offer: RoomOffer }
   | { type: 'recordingEnded'; roomId: WorkerRoomId; result: RoomRecordingResult };
 
 /** What the worker is started with (`workerData`). */

@@ -32,6 +32,7 @@ const handlers: Handlers = {
     const created = await server.createRoom(label, options);
     rooms.set(roomId, created);
     created.onCandidate((candidate) => post({ type: 'candidate', roomId, candidate }));
+    created.onOffer((offer) => post({ type: 'offer', roomId, offer }));
     created.onRecordingEnded((result) => post({ type: 'recordingEnded', roomId, result }));
     return null;
   },
@@ -40,6 +41,16 @@ const handlers: Handlers = {
     return null;
   },
   receiveVideoFrom: ({ roomId, participant, sender, sdpOffer, options }) => room(roomId).receiveVideoFrom(participant, sender, sdpOffer, options),
+  publish: ({ roomId, participant, sdpOffer }) => room(roomId).publish(participant, sdpOffer),
+  async subscribeAnswer({ roomId, participant, sdpAnswer }) {
+    await room(roomId).subscribeAnswer(participant, sdpAnswer);
+    return null;
+  },
+  async repeatOffer({ roomId, participant }) {
+    await room(roomId).repeatOffer(participant);
+    return null;
+  },
+  connectionCount: ({ roomId }) => room(roomId).connectionCount(),
   async addIceCandidate({ roomId, participant, sender, candidate }) {
     await room(roomId).addIceCandidate(participant, sender, candidate);
     return null;

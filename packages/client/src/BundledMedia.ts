@@ -1,0 +1,174 @@
+import type { ServerSignalPayload, SubscribedTrack, UserId } from '@roundtable/protocol';
+import { sendersByKind, type CallMediaContext, type StatsSource } from './CallMedia.js';
+import { PeerLink } from './PeerLink.js';
+import type { StatsLike, TrackLike } from './platform.js';
+
+export interface BundledMediaOptions {
+  /** Report "connected" when our sending connection connects (rooms), not only when media comes in. Default false. */
+  connectedOnUplink?: boolean;
+}
+
+/** connectionState keys of the two links (for the session's `connection` event). */
+const SEND = ':send';
+const RECEIVE = ':receive';
+
+/**
+ * A call or room through the media server in the bundled words: ONE sending connection
+ * carrying all our tracks (`publish`, answered by `publishAnswer`) and ONE receiving
+ * connection the server offers on (`subscribeOffer`, one m-line per track of the
+ * others, plus the audio mix in hybrid calls; we answer with `subscribeAnswer`),
+ * whatever the number of participants. The offer says whose track each mid carries.
+ * The server is ICE-lite: its candidates are in its SDP, ours are not sent.
+ */
+export class BundledMedia {
+  private send: PeerLink | undefined;
+  private recv: PeerLink | undefined;
+  /** Whose media each mid of the receiving connection carries. */
+  private readonly tracks = new Map<string, SubscribedTrack>();
+  /** The SSRC the server sends on each mid (from its offer): stats entries name one or the other. */
+  private readonly ssrcs = new Map<string, number>();
+  /** The track each mid delivered (werift announces every sending m-line again at each offer). */
+  private readonly delivered = new Map<string, TrackLike>();
+  private connected = false;
+  private closed = false;
+
+  constructor(
+    private readonly ctx: CallMediaContext,
+    private readonly options: BundledMediaOptions = {},
+  ) {}
+
+  /** Publishes our tracks (once). */
+  async publish(): Promise<void> {
+    if (this.send || this.closed) return;
+    const link = await this.createLink(SEND);
+    this.send = link;
+    for (const slot of this.ctx.outgoing()) link.pc.addTransceiver(slot.track ?? slot.kind, { direction: 'sendonly' });
+    this.ctx.onSenders(sendersByKind(link.pc));
+    const sdpOffer = await link.createOffer();
+    // Not awaited: see SfuMedia.negotiate (the answer comes as publishAnswer).
+    if (!this.closed) void this.ctx.signal({ type: 'publish', sdpOffer });
+  }
+
+  async handle(payload: ServerSignalPayload): Promise<void> {
+    if (this.closed) return;
+    switch (payload.type) {
+      case 'publishAnswer':
+        await this.send?.setRemote('answer', payload.sdpAnswer);
+        break;
+      case 'subscribeOffer':
+        await this.subscribe(payload.sdpOffer, payload.tracks);
+        break;
+      case 'newParticipantArrived':
+        // Their tracks come in the next subscribeOffer.
+        this.ctx.onParticipantJoined(payload.name);
+        break;
+      case 'participantLeft':
+        this.ctx.onParticipantLeft(payload.name);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /**
+   * Restarts ICE on the sending connection (a publish with new credentials). The
+   * receiving connection is offered by the server, whose ICE-lite credentials stay: a
+   * failed one is reported, not restarted.
+   */
+  async restartIce(force = false): Promise<void> {
+    const send = this.send;
+    if (send && !send.isClosed && send.pc.remoteDescription && (force || send.pathLost)) {
+      const sdpOffer = await send.createRestartOffer();
+      if (this.closed || send.isClosed) return;
+      await this.ctx.signal({ type: 'publish', sdpOffer });
+    }
+    if (this.recv?.pc.connectionState === 'failed') this.ctx.onError(new Error('the receiving connection failed'));
+  }
+
+  /** The sending connection counts for us; the receiving one for each participant, by the mids that carry their media. */
+  statsSources(): StatsSource[] {
+    const sources: StatsSource[] = [];
+    if (this.send) sources.push({ participant: this.ctx.me, pc: this.send.pc });
+    const recv = this.recv;
+    if (recv) {
+      const people = new Set([...this.tracks.values()].map((t) => t.participant).filter((p): p is UserId => p !== null));
+      for (const participant of people) {
+        const mids = new Set([...this.tracks.values()].filter((t) => t.participant === participant).map((t) => t.mid));
+        const ssrcs = new Set([...mids].map((mid) => this.ssrcs.get(mid)));
+        const theirs = (s: StatsLike): boolean => (s.mid !== undefined && mids.has(s.mid)) || (s.ssrc !== undefined && ssrcs.has(s.ssrc));
+        sources.push({ participant, pc: recv.pc, include: (s: StatsLike) => s.type !== 'inbound-rtp' || theirs(s) });
+      }
+    }
+    return sources;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.send?.close();
+    this.recv?.close();
+  }
+
+  private async subscribe(sdpOffer: string, tracks: SubscribedTrack[]): Promise<void> {
+    // Known before the offer is applied: its tracks arrive while it is.
+    for (const t of tracks) this.tracks.set(t.mid, t);
+    this.ssrcs.clear();
+    for (const [mid, ssrc] of ssrcsByMid(sdpOffer)) this.ssrcs.set(mid, ssrc);
+    for (const mid of [...this.tracks.keys()]) {
+      if (tracks.some((t) => t.mid === mid)) continue;
+      this.tracks.delete(mid);
+      this.delivered.delete(mid);
+    }
+    // Other ICE credentials: the server made a fresh receiving transport (everyone had left): a new connection.
+    const current = this.recv?.pc.remoteDescription?.sdp;
+    if (this.recv && current && iceUfrag(current) !== iceUfrag(sdpOffer)) {
+      this.recv.close();
+      this.ctx.onLinkState?.(RECEIVE, 'closed');
+      this.recv = undefined;
+    }
+    this.recv ??= await this.createLink(RECEIVE);
+    const sdpAnswer = await this.recv.answer(sdpOffer);
+    // Not awaited: the next offer comes after the server took this answer anyway.
+    if (!this.closed) void this.ctx.signal({ type: 'subscribeAnswer', sdpAnswer });
+  }
+
+  private async createLink(name: string): Promise<PeerLink> {
+    const pc = await this.ctx.createPeer();
+    const link = new PeerLink(pc, {
+      // ICE-lite server: it learns our address from our checks.
+      onCandidate: () => undefined,
+      onTrack: (track, mid) => {
+        const t = mid === null ? undefined : this.tracks.get(mid);
+        if (!t || mid === null || this.delivered.get(mid) === track) return;
+        this.delivered.set(mid, track);
+        if (t.participant === null) this.ctx.onMixedAudio?.(track);
+        else this.ctx.onTrack(t.participant, track);
+      },
+      onConnectionState: (state) => {
+        this.ctx.onLinkState?.(name, state);
+        if (state === 'failed') this.ctx.onError(new Error(`the ${name === SEND ? 'sending' : 'receiving'} connection failed`));
+        if (state !== 'connected' || this.connected || (name === SEND && !this.options.connectedOnUplink)) return;
+        this.connected = true;
+        this.ctx.onConnected();
+      },
+      onPathLost: () => this.ctx.onPathLost?.(),
+    });
+    if (this.closed) link.close();
+    return link;
+  }
+}
+
+/** The first a=ice-ufrag of an SDP. */
+function iceUfrag(sdp: string): string | undefined {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+}
+
+/** The first a=ssrc of each m-line, by its a=mid. */
+function ssrcsByMid(sdp: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const section of sdp.split(/\r?\nm=/).slice(1)) {
+    const mid = /^a=mid:(\S+)/m.exec(section)?.[1];
+    const ssrc = /^a=ssrc:(\d+)/m.exec(section)?.[1];
+    if (mid !== undefined && ssrc !== undefined) out.set(mid, Number(ssrc));
+  }
+  return out;
+}

@@ -1,0 +1,334 @@
+import type { HubPort } from '../core/HubPort.js';
+import { MediaError } from '../core/errors.js';
+import type { MediaElement } from '../core/MediaElement.js';
+import type { MediaPipeline } from '../core/MediaPipeline.js';
+import { TypedEmitter } from '../core/TypedEmitter.js';
+import type { MediaKind } from '../core/types.js';
+import type { Composite } from '../mcu/Composite.js';
+import type { UdpMux } from '../net/UdpMux.js';
+import type { Consumer } from '../transport/Consumer.js';
+import type { DtlsCertificate } from '../transport/DtlsSession.js';
+import type { Producer } from '../transport/Producer.js';
+import { WebRtcTransport, type WebRtcTransportOptions } from '../transport/WebRtcTransport.js';
+import { TransportBridge } from './TransportBridge.js';
+
+/** How a room carries audio: forwarded like video (default), or mixed (each member receives the mix of the others). */
+export type TransportRoomAudio = 'forwarded' | 'mixed';
+
+export interface TransportRoomOptions {
+  /** Holds the room's Composite (mixed audio) and whatever the owner connects to the members' media. */
+  pipeline: MediaPipeline;
+  /** The shared UDP port (the caller acquires and releases it). */
+  mux: UdpMux;
+  certificate: DtlsCertificate;
+  /** Default 'forwarded'. */
+  audio?: TransportRoomAudio;
+  /**
+   * The Composite that mixes a 'mixed' room's audio, when the owner shares it with other
+   * participants of its own (the owner closes it). Default: the room makes one (and closes it).
+   */
+  mixer?: Composite;
+  /** Options of every transport (see WebRtcTransportOptions; their defaults). */
+  transport?: Pick<WebRtcTransportOptions, 'announcedAddress' | 'consentTimeoutMs' | 'rtcpIntervalMs' | 'maxIncomingBitrate'>;
+}
+
+/** One m-line of a member's receiving transport: whose media it carries (null: the room's audio mix). */
+export interface RoomTrack {
+  mid: string;
+  kind: MediaKind;
+  participant: string | null;
+}
+
+export interface TransportRoomEvents extends Record<string, unknown[]> {
+  /** The server's offer on `participant`'s receiving transport: send it, and give the answer to answer(). */
+  offer: [participant: string, sdp: string, tracks: RoomTrack[]];
+}
+
+/** One participant: a sending and a receiving transport, and its media as an element of the pipeline. */
+class Member {
+  /** Consumers on the receiving transport, and whose media each carries. */
+  readonly consumers = new Map<Consumer, string | null>();
+  /** An offer of ours waits for its answer. */
+  offering = false;
+  /** Consumers changed while the offer was out: offer again once it is answered. */
+  stale = false;
+  /** The offer out, while it waits for its answer. */
+  pending: { sdp: string; tracks: RoomTrack[] } | undefined;
+  /** The receiving transport was offered at least once. */
+  offered = false;
+  /** An offer is due at the end of this turn (changes made together go into one offer). */
+  scheduled = false;
+  mixPort: HubPort | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly send: WebRtcTransport,
+    /** Replaced by a fresh one when nothing is left to receive (see offerNow). */
+    public recv: WebRtcTransport,
+    readonly bridge: TransportBridge,
+  ) {}
+}
+
+/**
+ * A room of participants over the engine's transports: each member has ONE sending
+ * transport (it offers its tracks: publish) and ONE receiving transport (the server
+ * offers one m-line per consumer: offer event, answer()), whatever the room's size. A
+ * member's new producer is consumed on every other member's receiving transport, which
+ * is renegotiated (one offer in flight per transport; changes made meanwhile go into the
+ * next). Closed producers (a re-offer without them, a member leaving) take their
+ * consumers with them, and those transports are renegotiated too.
+ *
+ * Each member's media is also an element of the pipeline (`elementOf`, a TransportBridge):
+ * a recorder's Composite connects to it, and in a 'mixed' room the room's Composite does,
+ * whose per-member mix comes back as a producer consumed on that member's receiving
+ * transport (a track whose participant is null).
+ */
+export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
+  private readonly members = new Map<string, Member>();
+  /** Participants whose media comes from an element of the pipeline (addSource), as producers. */
+  private readonly sources = new Map<string, TransportBridge>();
+  private readonly pipeline: MediaPipeline;
+  private readonly transportOptions: WebRtcTransportOptions;
+  readonly audio: TransportRoomAudio;
+  private mixer: Composite | undefined;
+  private readonly ownsMixer: boolean;
+  private closed = false;
+
+  constructor(options: TransportRoomOptions) {
+    super();
+    this.pipeline = options.pipeline;
+    this.audio = options.audio ?? 'forwarded';
+    this.mixer = options.mixer;
+    this.ownsMixer = options.mixer === undefined;
+    this.transportOptions = { ...options.transport, mux: options.mux, certificate: options.certificate };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Participants with transports. */
+  participants(): string[] {
+    return [...this.members.keys()];
+  }
+
+  has(participant: string): boolean {
+    return this.members.has(participant);
+  }
+
+  /** Transports open in this room: two per member. */
+  get transportCount(): number {
+    let n = 0;
+    for (const m of this.members.values()) n += (m.send.isClosed ? 0 : 1) + (m.recv.isClosed ? 0 : 1);
+    return n;
+  }
+
+  /** A member's transports (for stats and tests). */
+  transportsOf(participant: string): { send: WebRtcTransport; recv: WebRtcTransport } | undefined {
+    const m = this.members.get(participant);
+    return m ? { send: m.send, recv: m.recv } : undefined;
+  }
+
+  /** A member's media as an element of the pipeline (connect it to a Composite's port, a recorder...). */
+  elementOf(participant: string): MediaElement | undefined {
+    return this.members.get(participant)?.bridge;
+  }
+
+  /** Whether `participant` sent `kind` media lately. */
+  isSending(participant: string, kind: MediaKind): boolean {
+    return this.members.get(participant)?.bridge.isReceiving(kind) ?? false;
+  }
+
+  /**
+   * Takes `participant`'s offer on its sending transport (making the member and its
+   * transports at the first one) and returns the answer. New tracks are consumed by the
+   * other members (their receiving transports are offered again). SdpError for an offer
+   * that cannot be used: nothing changes then.
+   */
+  publish(participant: string, sdpOffer: string): string {
+    this.assertOpen();
+    const existing = this.members.get(participant);
+    const member = existing ?? this.createMember(participant);
+    try {
+      return member.send.processOffer(sdpOffer);
+    } catch (error) {
+      if (!existing) this.remove(member);
+      throw error;
+    }
+  }
+
+  /** `participant`'s answer to the room's last offer on its receiving transport. */
+  answer(participant: string, sdpAnswer: string): void {
+    this.assertOpen();
+    const member = this.members.get(participant);
+    if (!member) throw new MediaError('INVALID_STATE', `${participant} has not published in this room`);
+    if (!member.offering) throw new MediaError('INVALID_STATE', `no offer to ${participant} is waiting for an answer`);
+    try {
+      member.recv.processAnswer(sdpAnswer);
+    } finally {
+      member.offering = false;
+      member.pending = undefined;
+    }
+    if (member.stale) this.renegotiate(member);
+  }
+
+  /**
+   * A participant without transports whose media comes from `element` (an endpoint of
+   * the seed's words, say): what it sends becomes producers that every member
+   * consumes (in a 'mixed' room its video only: its audio is the owner's to mix).
+   */
+  addSource(participant: string, element: MediaElement): void {
+    this.assertOpen();
+    if (this.members.has(participant) || this.sources.has(participant)) throw new MediaError('INVALID_STATE', `${participant} is already in this room`);
+    const bridge = new TransportBridge(this.pipeline);
+    this.sources.set(participant, bridge);
+    bridge.on('producer', (producer) => {
+      if (!this.forwarded(producer)) return;
+      for (const member of this.members.values()) this.consume(member, producer, participant);
+    });
+    if (this.audio === 'mixed') element.connect(bridge, 'video');
+    else element.connect(bridge);
+  }
+
+  /** Sends the offer that waits for `participant`'s answer again (its client may have missed it: a reconnect). */
+  repeatOffer(participant: string): void {
+    const member = this.members.get(participant);
+    if (member?.pending) this.emit('offer', member.id, member.pending.sdp, member.pending.tracks);
+  }
+
+  /** Takes `participant` out: its transports (or its source) close, the others stop receiving it. Idempotent. */
+  leave(participant: string): void {
+    const member = this.members.get(participant);
+    if (member) this.remove(member);
+    const source = this.sources.get(participant);
+    this.sources.delete(participant);
+    source?.close();
+  }
+
+  /** Closes every member's transports and the room's mix. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const member of [...this.members.values()]) this.remove(member);
+    for (const source of this.sources.values()) source.close();
+    this.sources.clear();
+    if (this.ownsMixer) this.mixer?.close();
+    this.mixer = undefined;
+    this.removeAllListeners();
+  }
+
+  private createMember(participant: string): Member {
+    const send = new WebRtcTransport(this.transportOptions);
+    const recv = new WebRtcTransport(this.transportOptions);
+    const bridge = new TransportBridge(this.pipeline);
+    const member = new Member(participant, send, recv, bridge);
+    this.members.set(participant, member);
+    send.on('producer', (producer) => this.onProducer(member, producer));
+    if (this.audio === 'mixed') {
+      // The member's audio goes into the mix; the mix of the others comes back out of the port.
+      this.mixer ??= this.pipeline.createComposite({ video: false });
+      const port = this.mixer.createHubPort();
+      bridge.connect(port, 'audio');
+      port.connect(bridge, 'audio');
+      member.mixPort = port;
+      bridge.on('producer', (mix) => {
+        if (mix.kind === 'audio') this.consume(member, mix, null);
+      });
+    }
+    // What the others already send.
+    for (const other of this.members.values()) {
+      if (other === member) continue;
+      for (const producer of other.send.producers.values()) if (this.forwarded(producer)) this.consume(member, producer, other.id);
+    }
+    for (const [id, source] of this.sources) {
+      for (const kind of ['audio', 'video'] as const) {
+        const producer = source.output(kind);
+        if (producer && this.forwarded(producer)) this.consume(member, producer, id);
+      }
+    }
+    return member;
+  }
+
+  private onProducer(owner: Member, producer: Producer): void {
+    owner.bridge.attach(producer);
+    if (!this.forwarded(producer)) return;
+    for (const member of this.members.values()) if (member !== owner) this.consume(member, producer, owner.id);
+  }
+
+  /** In a mixed room audio reaches the others only through the mix. */
+  private forwarded(producer: Producer): boolean {
+    return !(this.audio === 'mixed' && producer.kind === 'audio');
+  }
+
+  private consume(member: Member, producer: Producer, from: string | null): void {
+    if (member.recv.isClosed || producer.isClosed) return;
+    const consumer = member.recv.consume(producer, { streamId: streamIdOf(from) });
+    member.consumers.set(consumer, from);
+    consumer.on('close', () => {
+      member.consumers.delete(consumer);
+      if (!member.recv.isClosed) this.renegotiate(member);
+    });
+    this.renegotiate(member);
+  }
+
+  /** Offers the member's receiving transport at the end of this turn, or after the answer to the offer that is out. */
+  private renegotiate(member: Member): void {
+    if (member.scheduled) return;
+    member.scheduled = true;
+    queueMicrotask(() => {
+      member.scheduled = false;
+      this.offerNow(member);
+    });
+  }
+
+  private offerNow(member: Member): void {
+    if (this.closed || member.recv.isClosed || this.members.get(member.id) !== member) return;
+    if (member.offering) {
+      member.stale = true;
+      return;
+    }
+    if (member.consumers.size === 0) {
+      // Nothing (left) to receive. An offer rejecting every m-line would end the client's
+      // BUNDLE transport, and a later m-line would need a new DTLS session: the next
+      // consumer goes on a fresh receiving transport instead (its offer has other ICE
+      // credentials, which tell the client to answer on a new connection).
+      if (member.offered) this.renewReceiving(member);
+      return;
+    }
+    member.stale = false;
+    member.offering = true;
+    member.offered = true;
+    const sdp = member.recv.createOffer();
+    const tracks: RoomTrack[] = [...member.consumers].map(([consumer, participant]) => ({ mid: consumer.mid, kind: consumer.kind, participant }));
+    member.pending = { sdp, tracks };
+    this.emit('offer', member.id, sdp, tracks);
+  }
+
+  private renewReceiving(member: Member): void {
+    const old = member.recv;
+    member.recv = new WebRtcTransport(this.transportOptions);
+    member.offered = false;
+    member.stale = false;
+    member.pending = undefined;
+    old.close();
+  }
+
+  private remove(member: Member): void {
+    if (this.members.get(member.id) !== member) return;
+    this.members.delete(member.id);
+    member.mixPort?.close();
+    member.bridge.close();
+    // Its producers close with the sending transport, and their consumers in the others with them.
+    member.recv.close();
+    member.send.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new MediaError('OBJECT_CLOSED', 'the room is closed');
+  }
+}
+
+/** The msid stream id of a consumer: the participant, in the characters msid allows. */
+function streamIdOf(participant: string | null): string {
+  return participant === null ? 'mix' : participant.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'participant';
+}
