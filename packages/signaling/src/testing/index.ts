@@ -3,3 +3,4 @@ export { TestClient, RequestFailed, type SignInOptions, type TestClientOptions, 
 export { SfuPeer, roomPeer, type SignalChannel } from './sfuPeer.js';
 export { until, pumpSignals } from './wait.js';
 export { flood, type FloodReport } from './flooder.js';
+export { RedisServer, hasRedisServer } from './redisServer.js';
