@@ -75,7 +75,7 @@ async function metric(node: Node, name: string): Promise<number | undefined> {
 }
 
 describe.skipIf(!tools)('two signaling nodes on one Redis (processes)', () => {
-  it('users on different nodes chat and call; a node SIGKILLed ends its calls for the others, and its users sign in on the other node and call again; /readyz follows Redis', async () => {
+  it('users on different nodes chat and call; a node SIGKILLed ends the calls it owned for the others, the calls owned by the node left go on, and its users sign in on the node left and call again; /readyz follows Redis', async () => {
     redis = await RedisServer.start();
     const one = await startNode(redis.url, '64700-64719');
     const two = await startNode(redis.url, '64720-64739');
@@ -97,10 +97,26 @@ describe.skipIf(!tools)('two signaling nodes on one Redis (processes)', () => {
     await bob.waitFor('call.answered', (n) => n.callId === callId);
     expect(await metric(one, 'cluster_forwarded_requests')).toBeGreaterThanOrEqual(1);
 
+    // Carol's call with Dave is owned by node one, which stays.
+    const carol = await signIn(one, 'ncarol');
+    const dave = await signIn(two, 'ndave');
+    const carolDave = (await carol.request('conversations.direct', { userId: dave.userId })).id as ConversationId;
+    const kept = ((await carol.request('call.start', { conversationId: carolDave, audioOnly: true, topology: 'p2p' })) as { callId: CallId }).callId;
+    await dave.waitFor('call.incoming', (n) => n.callId === kept);
+    await dave.request('call.answer', { callId: kept, audioOnly: true });
+    await carol.waitFor('call.answered', (n) => n.callId === kept);
+
     two.child.kill('SIGKILL');
     await two.exited;
-    // Node one finds node two gone (its key expired, then missing twice its TTL): the call ends for Alice.
+    // Dave's client reconnects to node one and signals in his call again at once: it goes on.
+    const daveAgain = await signIn(one, 'ndave');
+    await daveAgain.request('call.signal', { callId: kept, payload: { type: 'offer', sdp: 'v=0 ice restart after the node died' } });
+    await carol.waitFor('call.signal', (n) => n.callId === kept && n.payload.type === 'offer');
+    // Node one finds node two gone (its key expired, then missing twice its TTL): the call it owned ends for Alice.
     expect(await alice.waitFor('call.ended', (n) => n.callId === callId, 20_000)).toMatchObject({ reason: 'signalError', by: null });
+    await carol.expectNo('call.ended', (n) => n.callId === kept, 500);
+    await daveAgain.request('call.bye', { callId: kept, reason: 'hangup' });
+    await carol.waitFor('call.ended', (n) => n.callId === kept && n.by === daveAgain.userId);
 
     // Bob's client reconnects to the node that is left, and they call again (and chat).
     const bobAgain = await signIn(one, 'nbob');
