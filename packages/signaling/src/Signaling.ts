@@ -50,7 +50,7 @@ export interface SignalingOptions {
   /** Recording quotas (running, disk) and retention. Default `DEFAULT_RECORDING_LIMITS`. */
   recordingLimits?: RecordingLimits;
   /** Limits of the WebSocket endpoint (frame size, rate, ...). */
-  server?: Omit<SignalingServerOptions, 'auth' | 'router' | 'handlers' | 'logger' | 'observe'>;
+  server?: Omit<SignalingServerOptions, 'auth' | 'router' | 'handlers' | 'logger' | 'observe' | 'onSessionLoggedOut'>;
   /**
    * Told about every answered request: its type ('' for a frame refused before it became
    * a request) and, if it failed, the error code. For metrics. Default: none.
@@ -141,7 +141,9 @@ export class Signaling {
       handlers: [imHandlers(im), presence.handlers(), iceHandlers(ice), ...owned.map((table) => routeToOwner(cluster, table, callOrRoomTarget))],
       logger,
       ...(options.observe ? { observe: options.observe } : {}),
+      onSessionLoggedOut: (tokenHash) => cluster.sessionLoggedOut(tokenHash),
     });
+    cluster.onSessionLoggedOut((tokenHash) => server.endSession(tokenHash));
     return new Signaling(store, router, im, calls, rooms, recordings, server, options.media, cluster);
   }
 

@@ -61,6 +61,10 @@ export interface Cluster {
   forward(node: string, type: RequestType, request: ClientRequest, link: DeviceLink): Promise<unknown>;
   /** The handlers that run requests forwarded to this node. */
   serve(handlers: ReadonlyMap<RequestType, AnyHandler>): void;
+  /** A device session was logged out on this node: the other nodes end it on their sockets. */
+  sessionLoggedOut(tokenHash: string): void;
+  /** Told when a device session was logged out on another node. Returns an unsubscribe function. */
+  onSessionLoggedOut(listener: (tokenHash: string) => void): () => void;
   /** How many other nodes are alive now. */
   peers(): Promise<number>;
   /** Counts for /metrics. */

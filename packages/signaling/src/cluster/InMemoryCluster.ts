@@ -45,6 +45,12 @@ export class InMemoryCluster implements Cluster {
 
   serve(): void {}
 
+  sessionLoggedOut(): void {}
+
+  onSessionLoggedOut(): () => void {
+    return () => undefined;
+  }
+
   async peers(): Promise<number> {
     return 0;
   }

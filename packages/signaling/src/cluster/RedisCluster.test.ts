@@ -249,6 +249,17 @@ describe.skipIf(!tools)('signaling nodes sharing one Redis', () => {
     expect(two.signaling.rooms.openRooms).toBe(1);
   }, 60_000);
 
+  it('a device session logged out on one node ends on its sockets on the other node', async () => {
+    const { one, two } = await twoNodes();
+    const alice = await one.signIn('oalice');
+    const sameDevice = await TestClient.connect(two.url, { timeoutMs: 15_000 });
+    cleanup.push(() => sameDevice.close());
+    await sameDevice.request('hello', { token: alice.token! });
+    await alice.request('logout', {});
+    expect(await sameDevice.waitFor('session.ended')).toMatchObject({ reason: 'loggedOut' });
+    expect(await sameDevice.send('contacts.list', {})).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+  }, 30_000);
+
   it('Redis restarted: readiness says so, the nodes re-register, and messages and a call that was going on cross again', async () => {
     const { one, two } = await twoNodes();
     const alice = await one.signIn('xalice');

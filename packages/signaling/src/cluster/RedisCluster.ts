@@ -36,7 +36,7 @@ type InboxMessage =
   | { t: 'r'; id: number; ok: false; code: ErrorCode; message: string; retryAfterMs?: number };
 
 /** Messages to every node. */
-type ClusterEvent = { t: 'add'; e: DeviceEntry } | { t: 'rm'; e: DeviceEntry };
+type ClusterEvent = { t: 'add'; e: DeviceEntry } | { t: 'rm'; e: DeviceEntry } | { t: 'out'; node: string; h: string };
 
 interface Pending {
   resolve(value: unknown): void;
@@ -127,6 +127,7 @@ export class RedisCluster implements Cluster {
   private readonly pending = new Map<number, Pending>();
   private readonly missingSince = new Map<string, number>();
   private served: ReadonlyMap<RequestType, AnyHandler> = new Map();
+  private readonly logoutListeners = new Set<(tokenHash: string) => void>();
   private heartbeat: NodeJS.Timeout | undefined;
   private rpcSeq = 0;
   private forwardedCount = 0;
@@ -290,6 +291,18 @@ export class RedisCluster implements Cluster {
   }
 
   // --- health and lifecycle -------------------------------------------------------------
+
+  sessionLoggedOut(tokenHash: string): void {
+    this.publish(this.eventsChannel(), { t: 'out', node: this.nodeId, h: tokenHash });
+  }
+
+  onSessionLoggedOut(listener: (tokenHash: string) => void): () => void {
+    const subscription = (tokenHash: string): void => listener(tokenHash);
+    this.logoutListeners.add(subscription);
+    return () => {
+      this.logoutListeners.delete(subscription);
+    };
+  }
 
   async peers(): Promise<number> {
     const nodes = (await this.cmd.smembers(this.key('nodes'))).filter((node) => node !== this.nodeId);
@@ -481,6 +494,16 @@ export class RedisCluster implements Cluster {
         return;
       case 'rm':
         if (message.e.node !== this.nodeId) this.router.remoteRemoved(message.e.key);
+        return;
+      case 'out':
+        if (message.node === this.nodeId) return;
+        for (const listener of [...this.logoutListeners]) {
+          try {
+            listener(message.h);
+          } catch (error) {
+            this.logger.error({ event: 'logoutListenerFailed', err: error }, 'a logout listener threw');
+          }
+        }
         return;
       case 'n':
         this.router.deliverLocal(message.k, message.n);
