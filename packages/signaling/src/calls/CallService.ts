@@ -52,9 +52,10 @@ export interface CallServiceOptions {
 }
 
 /** What calls need of the cluster (docs/architecture.md, "Cluster"). */
-export type CallCluster = Pick<Cluster, 'own' | 'release' | 'setInCall' | 'clearInCall' | 'inCallElsewhere' | 'forward'>;
+export type CallCluster = Pick<Cluster, 'shared' | 'own' | 'release' | 'setInCall' | 'clearInCall' | 'inCallElsewhere' | 'forward'>;
 
 const NO_CLUSTER: CallCluster = {
+  shared: false,
   own: () => undefined,
   release: () => undefined,
   setInCall: () => undefined,
@@ -151,7 +152,7 @@ export class CallService {
   private async start(r: RequestOf<'call.start'>, ctx: RequestContext): Promise<unknown> {
     if (this.stale(r.sentAt)) return { ignored: true, reason: 'stale' };
     const me = ctx.link.userId;
-    if (await this.busy(me)) throw new SignalingError('BUSY', 'you are already in a call');
+    if (this.inCall.has(me) || (this.cluster.shared && (await this.busy(me)))) throw new SignalingError('BUSY', 'you are already in a call');
     if (r.topology === 'loopback') return this.startLoopback(r, ctx);
 
     if (!r.conversationId) throw new SignalingError('BAD_REQUEST', 'conversationId is required for a call');
@@ -177,9 +178,10 @@ export class CallService {
     const policies = await this.policiesFor(invitees, me);
     // A 1:1 caller who is blocked learns only that the call does not go through (docs/security.md).
     if (!group && policies.get(invitees[0]!) === 'blocked') throw new SignalingError('FORBIDDEN', NOT_ACCEPTED);
-    const waiting = await this.busyAmong(invitees);
+    // In one process, who is in a call is known when ringing (below); in a cluster, asked of Redis now.
+    const waiting = this.cluster.shared ? await this.busyAmong(invitees) : undefined;
     // Checked again: another device of the user may have started or answered a call while the store was read.
-    if (await this.busy(me)) throw new SignalingError('BUSY', 'you are already in a call');
+    if (this.inCall.has(me) || (this.cluster.shared && (await this.busy(me)))) throw new SignalingError('BUSY', 'you are already in a call');
 
     const call = new Call(randomUUID() as CallId, conversation.id, me, r.audioOnly, r.topology, group, Date.now());
     call.media = r.media ?? 'sfu';
@@ -194,7 +196,7 @@ export class CallService {
       await call.room.join(me);
       this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [] });
     }
-    for (const u of invitees) this.ring(call, u, policies.get(u)!, waiting.has(u));
+    for (const u of invitees) this.ring(call, u, policies.get(u)!, waiting?.has(u) ?? this.inCall.has(u));
     if (call.ringing.size === 0 && !group) {
       // The only callee is busy: the seed answers CallStart with CallBye(busy).
       await this.end(call, 'busy', null);
@@ -230,10 +232,10 @@ export class CallService {
     if (!call.ringing.has(me)) throw new SignalingError('FORBIDDEN', 'you are not invited to this call');
     const current = this.inCall.get(me);
     const other = current === undefined ? undefined : this.calls.get(current);
-    const elsewhere = other ? undefined : await this.cluster.inCallElsewhere(me);
-    if (!call.ringing.has(me)) throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
+    const elsewhere = other || !this.cluster.shared ? undefined : await this.cluster.inCallElsewhere(me);
     if (elsewhere && elsewhere.callId !== call.id) {
       // In a call owned by another node: that node hangs it up for the user.
+      if (!call.ringing.has(me)) throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
       if (!r.switch) throw new SignalingError('INVALID_STATE', 'you are in another call: answer with switch: true to leave it for this one');
       await this.cluster.forward(elsewhere.node, 'call.bye', { id: 0, type: 'call.bye', callId: elsewhere.callId as CallId, reason: 'hangup' }, ctx.link).catch((error: unknown) => {
         if (!(error instanceof SignalingError && error.code === 'NOT_FOUND')) throw error;
@@ -367,9 +369,9 @@ export class CallService {
       throw new SignalingError('CALL_FULL', `a call has at most ${MAX_CALL_PARTICIPANTS} participants, the initiator included`);
     }
     const policies = await this.policiesFor(fresh, me);
-    const waiting = await this.busyAmong(fresh);
+    const waiting = this.cluster.shared ? await this.busyAmong(fresh) : undefined;
     if (call.phase === 'ended') throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
-    const rung = fresh.filter((u) => this.ring(call, u, policies.get(u)!, waiting.has(u)));
+    const rung = fresh.filter((u) => this.ring(call, u, policies.get(u)!, waiting?.has(u) ?? this.inCall.has(u)));
     this.notifyParticipants(call, this.stamp({ type: 'call.invited', callId: call.id, invitees: rung }));
     if (rung.length > 0) this.armRingTimer(call);
     return { callId: call.id, invited: rung };

@@ -35,9 +35,10 @@ export interface RoomServiceOptions {
 }
 
 /** What rooms need of the cluster (docs/architecture.md, "Cluster"). */
-export type RoomCluster = Pick<Cluster, 'nodeId' | 'claim' | 'release' | 'setInRoom' | 'clearInRoom' | 'roomsElsewhere'>;
+export type RoomCluster = Pick<Cluster, 'shared' | 'nodeId' | 'claim' | 'release' | 'setInRoom' | 'clearInRoom' | 'roomsElsewhere'>;
 
 const NO_CLUSTER: RoomCluster = {
+  shared: false,
   nodeId: 'local',
   claim: async () => 'local',
   release: () => undefined,
@@ -88,7 +89,7 @@ export class RoomService {
 
   handlers(): HandlerTable {
     return {
-      'room.join': (r, ctx) => this.joinOrRelease(r, ctx),
+      'room.join': (r, ctx) => (this.cluster.shared ? this.joinOrRelease(r, ctx) : this.join(r, ctx)),
       'room.signal': (r, ctx) => this.signal(r, ctx),
       'room.leave': (r, ctx) => this.leaveRequest(r, ctx),
       'room.state': (r, ctx) => this.peerState(r, ctx),
@@ -119,7 +120,7 @@ export class RoomService {
   private async join(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
     const me = ctx.link.userId;
     // Checked before the room is opened: a refused join leaves no media room behind.
-    const elsewhere = await this.cluster.roomsElsewhere(me);
+    const elsewhere = this.cluster.shared ? await this.cluster.roomsElsewhere(me) : [];
     const inRooms = [...new Set([...this.roomsOf(me), ...(elsewhere as RoomName[])])];
     const pending = this.joining.get(me) ?? 0;
     if (!inRooms.includes(r.room) && inRooms.length + pending >= this.maxRoomsPerUser) {
@@ -229,7 +230,7 @@ export class RoomService {
     if (!pending) {
       pending = (async () => {
         // Usually claimed already, by the join that got here; a room that closed meanwhile is claimed again.
-        const owner = await this.cluster.claim('room', name);
+        const owner = this.cluster.shared ? await this.cluster.claim('room', name) : this.cluster.nodeId;
         if (owner !== this.cluster.nodeId) throw new SignalingError('CONFLICT', `room ${name} is being opened on another server; join again`);
         const media = await this.media.createRoom(`room ${name}`);
         const room: OpenRoom = { name, media, members: new Map(), peerStates: new PeerStates() };

@@ -30,6 +30,11 @@ export type OwnedKind = 'call' | 'room';
 export interface Cluster {
   /** This node's id (unique per process start). */
   readonly nodeId: string;
+  /**
+   * Whether other nodes share the users (Redis). When false, the services skip every
+   * cluster look-up and run exactly as in one process.
+   */
+  readonly shared: boolean;
   /** Presence and delivery over every node's devices. */
   readonly router: LinkRegistry & { readonly onlineUserCount: number };
   /** The live node that owns the call or room; undefined when none does. */

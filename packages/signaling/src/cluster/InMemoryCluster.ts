@@ -9,6 +9,7 @@ import type { Cluster, ClusterStats } from './Cluster.js';
  */
 export class InMemoryCluster implements Cluster {
   readonly nodeId = 'local';
+  readonly shared = false;
   readonly router: InMemoryRouter;
 
   constructor(options: { logger?: Logger } = {}) {

@@ -117,6 +117,7 @@ return deleted`;
  */
 export class RedisCluster implements Cluster {
   readonly nodeId: string;
+  readonly shared = true;
   readonly router: ClusterRouter;
   private readonly prefix: string;
   private readonly ttlMs: number;

@@ -25,6 +25,7 @@ export function routeToOwner(cluster: Cluster, table: HandlerTable, targetOf: Ta
     const local = table[type] as AnyHandler | undefined;
     if (!local) continue;
     routed[type] = async (request, ctx) => {
+      if (!cluster.shared) return local(request, ctx);
       const target = targetOf(request);
       if (!target) return local(request, ctx);
       const owner = target.claim ? await cluster.claim(target.kind, target.key) : await cluster.ownerOf(target.kind, target.key);
