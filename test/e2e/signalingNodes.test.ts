@@ -100,6 +100,7 @@ describe.skipIf(!tools)('two signaling nodes on one Redis (processes)', () => {
     // Carol's call with Dave is owned by node one, which stays.
     const carol = await signIn(one, 'ncarol');
     const dave = await signIn(two, 'ndave');
+    await eventually(async () => (await metric(one, 'users_online')) === 4, 'node one sees Dave');
     const carolDave = (await carol.request('conversations.direct', { userId: dave.userId })).id as ConversationId;
     const kept = ((await carol.request('call.start', { conversationId: carolDave, audioOnly: true, topology: 'p2p' })) as { callId: CallId }).callId;
     await dave.waitFor('call.incoming', (n) => n.callId === kept);

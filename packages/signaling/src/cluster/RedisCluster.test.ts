@@ -103,6 +103,8 @@ describe.skipIf(!tools)('signaling nodes sharing one Redis', () => {
     await bob.waitFor('conversation', (n) => n.conversation.id === conversationId);
     // A second device of Alice's, on Bob's node, hears what the first sends.
     const alice2 = await two.signIn('calice');
+    // Delivery follows the registry: node one sends to the devices it knows of (its mirror).
+    await until(() => one.signaling.router.devicesOf(alice.userId).length === 2, 10_000);
     const sent = await alice.request('messages.send', { conversationId, text: 'hello from node one' });
     expect((await bob.waitFor('message', (n) => n.message.id === sent.id)).message.text).toBe('hello from node one');
     await alice2.waitFor('message', (n) => n.message.id === sent.id);
