@@ -79,6 +79,10 @@ describe('GET /metrics', () => {
     expect(m.get('roundtable_calls_active')).toBe(0);
     expect(m.get('roundtable_rooms_open')).toBe(0);
     expect(m.get('roundtable_participants{kind="call"}')).toBe(0);
+    // One process, no Redis: a cluster of one.
+    expect(m.get('roundtable_cluster_node{node="local"}')).toBe(1);
+    expect(m.get('roundtable_cluster_nodes')).toBe(1);
+    expect(m.get('roundtable_cluster_forwarded_requests')).toBe(0);
     expect(m.get('roundtable_kurento_sessions')).toBe(0);
     expect(m.get('roundtable_media_pipelines')).toBe(0);
     expect(m.get('roundtable_media_webrtc_endpoints{state="connected"}')).toBe(0);

@@ -81,6 +81,11 @@ export class Metrics {
       g.set({ kind: 'call' }, signaling.calls.participantCount);
       g.set({ kind: 'room' }, signaling.rooms.participantCount);
     });
+    // Per node: calls and rooms above are those this node owns; users_online counts the whole cluster.
+    this.gauge('cluster_node', 'this signaling node, by its cluster id (\'local\' without Redis)', ['node'], (g) => g.set({ node: signaling.cluster.nodeId }, 1));
+    this.gauge('cluster_nodes', 'signaling nodes with devices online, this one included', [], (g) => g.set(signaling.cluster.stats().nodes));
+    this.gauge('cluster_forwarded_requests', 'requests this node sent to the node owning their call or room (since start)', [], (g) => g.set(signaling.cluster.stats().forwarded));
+    this.gauge('cluster_served_requests', 'requests other nodes sent to this node, the owner of their call or room (since start)', [], (g) => g.set(signaling.cluster.stats().served));
   }
 
   /** Sessions and objects of the Kurento Protocol endpoint. */

@@ -78,6 +78,11 @@ export function mediaServerCheck(signaling: Signaling, mediaUrl: string | undefi
   };
 }
 
+/** The Redis of the signaling cluster answers (and this node is subscribed to it). */
+export function clusterCheck(signaling: Signaling, redisUrl: string): ReadinessCheck {
+  return async () => ((await signaling.readiness()).cluster ? undefined : `Redis at ${redisUrl.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} does not answer`);
+}
+
 /** The media engine of this process can create a pipeline and has UDP ports to give. */
 export function engineCheck(media: Partial<MediaConfig>): ReadinessCheck {
   return async () => {

@@ -396,6 +396,16 @@ describe('loadConfig() roles', () => {
     expect(config).toMatchObject({ role: 'signaling', kurento: false, signaling: { mediaUrl: 'ws://10.0.0.2:8888/kurento', mediaSecret: 's' } });
   });
 
+  it('signaling nodes on Redis: --redis-url and the node TTL reach the signaling config; a URL that is not redis:// is refused without showing its password', () => {
+    const config = loadConfig({ env: { ROUNDTABLE_REDIS_URL: 'redis://:s3cret@redis.internal:6379/2' }, flags: { role: 'signaling', 'media-url': 'ws://10.0.0.2:8888/kurento', 'redis-node-ttl-ms': '3000' } });
+
+    expect(config).toMatchObject({ signaling: { redisUrl: 'redis://:s3cret@redis.internal:6379/2', redisNodeTtlMs: 3000 } });
+    const error = configError({ flags: { 'redis-url': 'http://user:s3cret@redis.internal:6379' } });
+    expect(error.message).toMatch(/^--redis-url: .*is not a redis:\/\/ or rediss:\/\/ URL/);
+    expect(error.message).not.toContain('s3cret');
+    expect(configError({ flags: { 'redis-node-ttl-ms': '10' } }).problems.map((p) => p.setting)).toEqual(['signaling.redisNodeTtlMs']);
+  });
+
   it('the media role cannot turn the Kurento Protocol off', () => {
     expect(configError({ env: { ROUNDTABLE_KURENTO: 'off' }, flags: { role: 'media' } }).message).toMatch(/^ROUNDTABLE_KURENTO: the media role .* cannot be turned off/);
   });

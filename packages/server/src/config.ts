@@ -136,6 +136,13 @@ export interface SignalingConfig {
    */
   mediaUrl?: string;
   mediaSecret?: string;
+  /**
+   * Redis of a cluster of signaling nodes (`ROUNDTABLE_REDIS_URL`, `--redis-url`). Default:
+   * none, this process alone.
+   */
+  redisUrl?: string;
+  /** With `redisUrl`: when a silent node is taken for gone (`ROUNDTABLE_REDIS_NODE_TTL_MS`). Default 10000. */
+  redisNodeTtlMs?: number;
   /** Login limits, quotas and retention (`limits.*`); only those set. Left out when none is: the signaling package's defaults apply. */
   limits?: SignalingLimits;
 }
@@ -404,6 +411,8 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
   const mediaSecret = s.get('media.secret');
   const recordingsDir = s.get('signaling.recordings');
   const dbUrl = s.get('signaling.dbUrl');
+  const redisUrl = s.get('signaling.redisUrl');
+  const redisNodeTtlMs = s.get('signaling.redisNodeTtlMs');
   if (role !== 'media') {
     if (dbUrl !== undefined && s.get('signaling.db') !== undefined) {
       problems.push(
@@ -430,6 +439,8 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
     ringTimeoutMs: s.get('signaling.ringTimeoutMs') ?? DEFAULT_RING_TIMEOUT_MS,
     ...(mediaUrl === undefined ? {} : { mediaUrl }),
     ...(mediaSecret === undefined ? {} : { mediaSecret }),
+    ...(redisUrl === undefined ? {} : { redisUrl }),
+    ...(redisNodeTtlMs === undefined ? {} : { redisNodeTtlMs }),
   };
 }
 

@@ -144,6 +144,24 @@ function parsePostgresUrl(text: string): string {
   return text;
 }
 
+function parseRedisUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || /\s/.test(text) || url.hostname === '') {
+    throw new InvalidValue(`${quoted(redactPassword(text))} is not a redis:// or rediss:// URL`);
+  }
+  return text;
+}
+
+/** A URL as it may be shown: its password replaced by ***. */
+export function redactPassword(text: string): string {
+  return text.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
 function nonEmpty(text: string, what: string): string {
   if (text.trim() === '') throw new InvalidValue(`${what} must not be empty`);
   return text;
@@ -183,6 +201,8 @@ export const wsUrlValue = parsedBy(z.string({ error: 'expected a ws:// or wss://
 
 /** A PostgreSQL database: postgres://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://), with libpq-style parameters. */
 export const postgresUrlValue = parsedBy(z.string({ error: 'expected a postgres:// URL' }), (value) => parsePostgresUrl(value.trim()));
+/** The URL of the cluster's Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS). */
+export const redisUrlValue = parsedBy(z.string({ error: 'expected a redis:// or rediss:// URL' }), (value) => parseRedisUrl(value.trim()));
 
 /** A shared secret; kept as written. */
 export const secretValue = parsedBy(z.string({ error: 'expected a string (quote it in YAML if it looks like a number)' }), (value) => nonEmpty(value, 'a secret'));

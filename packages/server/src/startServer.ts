@@ -18,7 +18,7 @@ import type { LoopbackLimits } from './LoopbackEndpoint.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './Metrics.js';
 import { MetricsServer } from './MetricsServer.js';
-import { Readiness, databaseCheck, engineCheck, mediaServerCheck } from './Readiness.js';
+import { Readiness, clusterCheck, databaseCheck, engineCheck, mediaServerCheck } from './Readiness.js';
 import { serverVersion } from './version.js';
 
 export interface StartServerOptions {
@@ -319,6 +319,8 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
       media,
       iceServers: { urls: config.iceServers, ...(config.turnSecret ? { sharedSecret: config.turnSecret } : {}) },
       ringTimeoutMs: config.ringTimeoutMs,
+      ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
+      ...(config.redisNodeTtlMs === undefined ? {} : { cluster: { nodeTtlMs: config.redisNodeTtlMs } }),
       server: {
         ...(options.http?.allowedOrigins ? { allowedOrigins: options.http.allowedOrigins } : {}),
         ...(rate === undefined ? {} : { addressRatePerSecond: rate, addressBurst: rate * 2 }),
@@ -335,6 +337,7 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
   metrics?.watchSignaling(signaling);
   readiness.add('database', databaseCheck(signaling));
   readiness.add('media', mediaServerCheck(signaling, config.mediaUrl));
+  if (config.redisUrl !== undefined) readiness.add('redis', clusterCheck(signaling, config.redisUrl));
   return signaling;
 }
 

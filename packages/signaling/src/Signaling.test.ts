@@ -225,18 +225,18 @@ describe('Signaling operations hooks', () => {
     ]);
   });
 
-  it('readiness() says which of the database and the media server is not usable', async () => {
+  it('readiness() says which of the database and the media server is not usable (the cluster of one process always is)', async () => {
     let mediaReady = true;
     const media: MediaServer = { kind: 'remote', createRoom: () => Promise.reject(new Error('not in this test')), ready: async () => mediaReady, close: async () => undefined };
     const env = await start(undefined, undefined, { media });
-    expect(await env.signaling.readiness()).toEqual({ database: true, media: true });
+    expect(await env.signaling.readiness()).toEqual({ database: true, media: true, cluster: true });
     expect(await env.signaling.ready()).toBe(true);
 
     mediaReady = false;
-    expect(await env.signaling.readiness()).toEqual({ database: true, media: false });
+    expect(await env.signaling.readiness()).toEqual({ database: true, media: false, cluster: true });
     await env.signaling.store.close();
 
-    expect(await env.signaling.readiness()).toEqual({ database: false, media: false });
+    expect(await env.signaling.readiness()).toEqual({ database: false, media: false, cluster: true });
     expect(await env.signaling.ready()).toBe(false);
   });
 

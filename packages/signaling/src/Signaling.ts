@@ -5,6 +5,10 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { AuthService, type LoginLimits } from './auth/AuthService.js';
 import { CallService } from './calls/CallService.js';
+import type { Cluster } from './cluster/Cluster.js';
+import { InMemoryCluster } from './cluster/InMemoryCluster.js';
+import { RedisCluster, type RedisClusterOptions } from './cluster/RedisCluster.js';
+import { callOrRoomTarget, routeToOwner } from './cluster/routeToOwner.js';
 import { RoomService } from './calls/RoomService.js';
 import { IceServers, type IceServersOptions } from './ice/IceServers.js';
 import { iceHandlers } from './ice/iceHandlers.js';
@@ -13,8 +17,10 @@ import { imHandlers } from './im/imHandlers.js';
 import { PresenceService } from './im/PresenceService.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { MediaServer } from './media/MediaServer.js';
-import { InMemoryRouter } from './net/InMemoryRouter.js';
+import type { LinkRegistry } from './net/LinkRegistry.js';
+import { mergeHandlerTables } from './net/mergeHandlerTables.js';
 import { SignalingServer, type SignalingServerOptions } from './net/SignalingServer.js';
+import { SERVER_REQUESTS } from './net/Connection.js';
 import { RecordingService, type RecordingLimits } from './recording/RecordingService.js';
 import { DEFAULT_DB_PATH, openStore } from './store/openStore.js';
 import type { Store } from './store/Store.js';
@@ -52,13 +58,21 @@ export interface SignalingOptions {
   /** Recording quotas (running, disk) and retention. Default `DEFAULT_RECORDING_LIMITS`. */
   recordingLimits?: RecordingLimits;
   /** Limits of the WebSocket endpoint (frame size, rate, ...). */
-  server?: Omit<SignalingServerOptions, 'auth' | 'router' | 'handlers' | 'logger' | 'observe'>;
+  server?: Omit<SignalingServerOptions, 'auth' | 'router' | 'handlers' | 'logger' | 'observe' | 'onSessionLoggedOut'>;
   /**
    * Told about every answered request: its type ('' for a frame refused before it became
    * a request) and, if it failed, the error code. For metrics. Default: none.
    */
   observe?: SignalingServerOptions['observe'];
   logger?: Logger;
+  /**
+   * Redis of a cluster of signaling nodes (`redis://host:6379`): devices, presence, calls'
+   * and rooms' owners and the quotas are shared there, so any number of nodes can serve one
+   * company behind any load balancer (docs/deployment.md). Default: none, one process.
+   */
+  redisUrl?: string;
+  /** Heartbeat, forwarding and key settings of the Redis cluster (`redisUrl`). Each has its default. */
+  cluster?: Omit<RedisClusterOptions, 'url' | 'logger'>;
 }
 
 /** What /readyz reports of the signaling server: each dependency usable or not. */
@@ -67,6 +81,8 @@ export interface SignalingReadiness {
   database: boolean;
   /** The media server takes new rooms (`MediaServer.ready()`). */
   media: boolean;
+  /** The cluster's Redis answers (always true without one). */
+  cluster: boolean;
 }
 
 export { DEFAULT_DB_PATH };
@@ -81,13 +97,15 @@ export class Signaling {
 
   private constructor(
     readonly store: Store,
-    readonly router: InMemoryRouter,
+    readonly router: LinkRegistry & { readonly onlineUserCount: number },
     readonly im: ImService,
     readonly calls: CallService,
     readonly rooms: RoomService,
     readonly recordings: RecordingService,
     readonly server: SignalingServer,
     readonly media: MediaServer,
+    /** The nodes this one shares users with (an in-memory one without Redis). */
+    readonly cluster: Cluster,
   ) {}
 
   static async open(options: SignalingOptions): Promise<Signaling> {
@@ -100,38 +118,49 @@ export class Signaling {
       { event: 'storeOpened', store: store.kind, database: store.description, schemaVersion: to, migrated: applied.map((m) => m.version) },
       applied.length > 0 ? `${store.description}: schema migrated from version ${from} to ${to}` : `${store.description}: schema version ${to}`,
     );
+    let cluster: Cluster | undefined;
     try {
-      return await Signaling.compose(options, store, dbPath, logger);
+      cluster = options.redisUrl ? await RedisCluster.connect({ ...options.cluster, url: options.redisUrl, logger }) : new InMemoryCluster({ logger });
+      return await Signaling.compose(options, store, cluster, dbPath, logger);
     } catch (error) {
+      await cluster?.close();
       await store.close();
       throw error;
     }
   }
 
-  private static async compose(options: SignalingOptions, store: Store, dbPath: string, logger: Logger): Promise<Signaling> {
-    const router = new InMemoryRouter({ logger });
+  private static async compose(options: SignalingOptions, store: Store, cluster: Cluster, dbPath: string, logger: Logger): Promise<Signaling> {
+    const router = cluster.router;
     const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}), ...(options.maxDevicesPerUser ? { maxDevicesPerUser: options.maxDevicesPerUser } : {}) });
     const im = new ImService({ store, router });
     const presence = new PresenceService(router, im);
     const ice = new IceServers(options.iceServers ?? {});
-    const calls = new CallService(router, options.media, im, { logger, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
-    const rooms = new RoomService(router, options.media, { logger, ...(options.maxRoomsPerUser ? { maxRoomsPerUser: options.maxRoomsPerUser } : {}) });
+    const calls = new CallService(router, options.media, im, { logger, cluster, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
+    const rooms = new RoomService(router, options.media, { logger, cluster, ...(options.maxRoomsPerUser ? { maxRoomsPerUser: options.maxRoomsPerUser } : {}) });
     const recordingsDir = options.recordingsDir ?? (dbPath === ':memory:' ? join(tmpdir(), `roundtable-recordings-${process.pid}`) : join(dirname(dbPath), 'recordings'));
     const recordings = new RecordingService({ router, calls, rooms, auth, directory: recordingsDir, logger, ...(options.recordingLimits ? { limits: options.recordingLimits } : {}) });
     // Who joins a call or room being recorded is told so, as the others were.
     calls.onJoined((callId, user) => recordings.joined({ callId }, user));
     rooms.onJoined((room, user) => recordings.joined({ room }, user));
-    await recordings.recover();
+    // Recordings left 'recording' are another node's running ones while other nodes are up.
+    const peers = await cluster.peers();
+    if (peers === 0) await recordings.recover();
+    else logger.info({ event: 'recordingRecoverySkipped', peers }, 'other signaling nodes are up: unfinished recordings are left to them');
     await recordings.sweep();
+    // Requests about a call or a room run on the node that owns it (docs/architecture.md, "Cluster").
+    const owned = [calls.handlers(), rooms.handlers(), recordings.handlers()];
+    cluster.serve(mergeHandlerTables(owned, SERVER_REQUESTS));
     const server = new SignalingServer({
       ...options.server,
       auth,
       router,
-      handlers: [imHandlers(im), presence.handlers(), iceHandlers(ice), calls.handlers(), rooms.handlers(), recordings.handlers()],
+      handlers: [imHandlers(im), presence.handlers(), iceHandlers(ice), ...owned.map((table) => routeToOwner(cluster, table, callOrRoomTarget))],
       logger,
       ...(options.observe ? { observe: options.observe } : {}),
+      onSessionLoggedOut: (tokenHash) => cluster.sessionLoggedOut(tokenHash),
     });
-    return new Signaling(store, router, im, calls, rooms, recordings, server, options.media);
+    cluster.onSessionLoggedOut((tokenHash) => server.endSession(tokenHash));
+    return new Signaling(store, router, im, calls, rooms, recordings, server, options.media, cluster);
   }
 
   /** Takes a WebSocket upgrade for `/ws`; returns false (leaving the socket alone) for other paths. */
@@ -144,22 +173,23 @@ export class Signaling {
     return this.recordings.handleHttp(request, response);
   }
 
-  /** Database and media server usable (for /readyz). */
+  /** Database, media server and cluster usable (for /readyz). */
   async ready(): Promise<boolean> {
-    const { database, media } = await this.readiness();
-    return database && media;
+    const { database, media, cluster } = await this.readiness();
+    return database && media && cluster;
   }
 
-  /** Which of the database and the media server is usable (for /readyz); never throws. */
+  /** Which of the database, the media server and the cluster is usable (for /readyz); never throws. */
   async readiness(): Promise<SignalingReadiness> {
-    const [database, media] = await Promise.all([
+    const [database, media, cluster] = await Promise.all([
       this.store.ping().then(
         () => true,
         () => false,
       ),
       this.media.ready().catch(() => false),
+      this.cluster.ready().catch(() => false),
     ]);
-    return { database, media };
+    return { database, media, cluster };
   }
 
   /**
@@ -174,6 +204,7 @@ export class Signaling {
       await this.calls.close('hangup');
       await this.rooms.close();
       await this.server.close();
+      await this.cluster.close();
       await this.store.close();
     })());
   }

@@ -46,6 +46,12 @@ export { RemoteMediaServer, type RemoteMediaServerOptions } from './media/Remote
 export { WorkerMediaServer, type WorkerMediaServerOptions, type MediaWorkerStats } from './media/workers/WorkerMediaServer.js';
 export { splitMediaPorts, type WorkerPorts } from './media/workers/portSplit.js';
 
+// the cluster of signaling nodes
+export type { Cluster, OwnedKind } from './cluster/Cluster.js';
+export { InMemoryCluster } from './cluster/InMemoryCluster.js';
+export { RedisCluster, type RedisClusterOptions } from './cluster/RedisCluster.js';
+export { ClusterRouter } from './cluster/ClusterRouter.js';
+
 // the whole signaling server
 export { DEFAULT_RECORDING_LIMITS, RecordingService, type RecordingLimits, type RecordingServiceOptions, type RecordableCall, type RecordableRoom } from './recording/RecordingService.js';
 export { RecordingStore } from './recording/RecordingStore.js';

@@ -14,6 +14,7 @@ import {
   type SignalPayload,
   type UserId,
 } from '@roundtable/protocol';
+import type { Cluster } from '../cluster/Cluster.js';
 import type { MediaServer, RoomOffer } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
@@ -43,7 +44,27 @@ export interface CallServiceOptions {
   /** Call messages older than this (by their `sentAt`) are ignored (ms). Default 90000. */
   staleAfterMs?: number;
   logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+  /**
+   * The signaling nodes this one shares users with: calls are owned here and announced
+   * there, and who is in a call elsewhere counts as busy. Default: none (one process).
+   */
+  cluster?: CallCluster;
 }
+
+/** What calls need of the cluster (docs/architecture.md, "Cluster"). */
+export type CallCluster = Pick<Cluster, 'shared' | 'own' | 'release' | 'setInCall' | 'clearInCall' | 'inCallElsewhere' | 'forward'>;
+
+const NO_CLUSTER: CallCluster = {
+  shared: false,
+  own: () => undefined,
+  release: () => undefined,
+  setInCall: () => undefined,
+  clearInCall: () => undefined,
+  inCallElsewhere: async () => undefined,
+  forward: async () => {
+    throw new Error('no cluster');
+  },
+};
 
 type WithoutSentAt<U> = U extends { sentAt: number } ? Omit<U, 'sentAt'> : U;
 /** A notification before the server stamps its send time. */
@@ -69,6 +90,7 @@ export class CallService {
   private readonly staleMs: number;
   private readonly log: NonNullable<CallServiceOptions['logger']>;
   private readonly joinedListeners: Array<(callId: CallId, user: UserId) => void> = [];
+  private readonly cluster: CallCluster;
 
   constructor(
     private readonly router: Router,
@@ -80,6 +102,7 @@ export class CallService {
     this.graceMs = options.disconnectGraceMs ?? 15_000;
     this.staleMs = options.staleAfterMs ?? STALE_CALL_MESSAGE_MS;
     this.log = options.logger ?? silent;
+    this.cluster = options.cluster ?? NO_CLUSTER;
     router.onDeviceGone((link) => this.onDeviceGone(link));
   }
 
@@ -129,7 +152,7 @@ export class CallService {
   private async start(r: RequestOf<'call.start'>, ctx: RequestContext): Promise<unknown> {
     if (this.stale(r.sentAt)) return { ignored: true, reason: 'stale' };
     const me = ctx.link.userId;
-    if (this.inCall.has(me)) throw new SignalingError('BUSY', 'you are already in a call');
+    if (this.inCall.has(me) || (this.cluster.shared && (await this.busy(me)))) throw new SignalingError('BUSY', 'you are already in a call');
     if (r.topology === 'loopback') return this.startLoopback(r, ctx);
 
     if (!r.conversationId) throw new SignalingError('BAD_REQUEST', 'conversationId is required for a call');
@@ -155,12 +178,16 @@ export class CallService {
     const policies = await this.policiesFor(invitees, me);
     // A 1:1 caller who is blocked learns only that the call does not go through (docs/security.md).
     if (!group && policies.get(invitees[0]!) === 'blocked') throw new SignalingError('FORBIDDEN', NOT_ACCEPTED);
+    // In one process, who is in a call is known when ringing (below); in a cluster, asked of Redis now.
+    const waiting = this.cluster.shared ? await this.busyAmong(invitees) : undefined;
     // Checked again: another device of the user may have started or answered a call while the store was read.
-    if (this.inCall.has(me)) throw new SignalingError('BUSY', 'you are already in a call');
+    if (this.inCall.has(me) || (this.cluster.shared && (await this.busy(me)))) throw new SignalingError('BUSY', 'you are already in a call');
 
     const call = new Call(randomUUID() as CallId, conversation.id, me, r.audioOnly, r.topology, group, Date.now());
     call.media = r.media ?? 'sfu';
     this.calls.set(call.id, call);
+    // Before anyone is rung: a callee on another node answers through the owner it finds.
+    this.cluster.own('call', call.id);
     this.join(call, ctx.link);
     if (call.usesMedia) {
       call.room = await this.media.createRoom(`call ${call.id}`, { audio: call.media === 'hybrid' ? 'mixed' : 'forwarded' });
@@ -170,7 +197,7 @@ export class CallService {
       await call.room.join(me);
       this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [], bundled: call.room.bundled });
     }
-    for (const u of invitees) this.ring(call, u, policies.get(u)!);
+    for (const u of invitees) this.ring(call, u, policies.get(u)!, waiting?.has(u) ?? this.inCall.has(u));
     if (call.ringing.size === 0 && !group) {
       // The only callee is busy: the seed answers CallStart with CallBye(busy).
       await this.end(call, 'busy', null);
@@ -186,6 +213,7 @@ export class CallService {
     const me = ctx.link.userId;
     const call = new Call(randomUUID() as CallId, null, me, r.audioOnly, 'loopback', false, Date.now());
     this.calls.set(call.id, call);
+    this.cluster.own('call', call.id);
     this.join(call, ctx.link);
     call.phase = 'active';
     call.answeredAt = call.startedAt;
@@ -205,6 +233,17 @@ export class CallService {
     if (!call.ringing.has(me)) throw new SignalingError('FORBIDDEN', 'you are not invited to this call');
     const current = this.inCall.get(me);
     const other = current === undefined ? undefined : this.calls.get(current);
+    const elsewhere = other || !this.cluster.shared ? undefined : await this.cluster.inCallElsewhere(me);
+    if (elsewhere && elsewhere.callId !== call.id) {
+      // In a call owned by another node: that node hangs it up for the user.
+      if (!call.ringing.has(me)) throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
+      if (!r.switch) throw new SignalingError('INVALID_STATE', 'you are in another call: answer with switch: true to leave it for this one');
+      await this.cluster.forward(elsewhere.node, 'call.bye', { id: 0, type: 'call.bye', callId: elsewhere.callId as CallId, reason: 'hangup' }, ctx.link).catch((error: unknown) => {
+        if (!(error instanceof SignalingError && error.code === 'NOT_FOUND')) throw error;
+      });
+      this.router.sendToUser(me, this.stamp({ type: 'call.ended', callId: elsewhere.callId as CallId, reason: 'hangup', by: me }), ctx.link);
+      if (!call.ringing.has(me)) throw new SignalingError('NOT_FOUND', 'the call ended while you were leaving the other one');
+    }
     if (other) {
       if (!r.switch) throw new SignalingError('INVALID_STATE', 'you are in another call: answer with switch: true to leave it for this one');
       // Switching: the current call goes on without the user (a 1:1 call ends), as with a hang-up.
@@ -339,8 +378,9 @@ export class CallService {
       throw new SignalingError('CALL_FULL', `a call has at most ${MAX_CALL_PARTICIPANTS} participants, the initiator included`);
     }
     const policies = await this.policiesFor(fresh, me);
+    const waiting = this.cluster.shared ? await this.busyAmong(fresh) : undefined;
     if (call.phase === 'ended') throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
-    const rung = fresh.filter((u) => this.ring(call, u, policies.get(u)!));
+    const rung = fresh.filter((u) => this.ring(call, u, policies.get(u)!, waiting?.has(u) ?? this.inCall.has(u)));
     this.notifyParticipants(call, this.stamp({ type: 'call.invited', callId: call.id, invitees: rung }));
     if (rung.length > 0) this.armRingTimer(call);
     return { callId: call.id, invited: rung };
@@ -407,7 +447,7 @@ export class CallService {
    * when the policy says so. A user who blocked the initiator is not rung; the others in
    * a group call see them leave, as after a decline.
    */
-  private ring(call: Call, user: UserId, policy: CallPolicy): boolean {
+  private ring(call: Call, user: UserId, policy: CallPolicy, waiting: boolean): boolean {
     if (policy === 'blocked') {
       if (call.group) this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user }));
       return false;
@@ -425,7 +465,7 @@ export class CallService {
         ...(call.usesMedia && call.topology !== 'loopback' ? { media: call.media } : {}),
         invitees: [...call.ringing, ...call.participants.keys()],
         group: call.group,
-        waiting: this.inCall.has(user),
+        waiting,
         request: policy === 'request',
       }),
     );
@@ -442,6 +482,7 @@ export class CallService {
     call.participants.set(link.userId, link);
     call.everJoined.add(link.userId);
     this.inCall.set(link.userId, call.id);
+    this.cluster.setInCall(link.userId, call.id);
   }
 
   /** `dropped`: the user's device went and did not come back in time (they did not hang up). */
@@ -499,6 +540,7 @@ export class CallService {
     for (const user of call.ringing) this.router.sendToUser(user, ended);
     call.ringing.clear();
     this.calls.delete(call.id);
+    this.cluster.release('call', call.id);
     await call.room?.close().catch(() => undefined);
     const record = call.record();
     try {
@@ -579,7 +621,24 @@ export class CallService {
   }
 
   private forgetInCall(user: UserId, call: Call): void {
-    if (this.inCall.get(user) === call.id) this.inCall.delete(user);
+    if (this.inCall.get(user) !== call.id) return;
+    this.inCall.delete(user);
+    this.cluster.clearInCall(user, call.id);
+  }
+
+  /** In a call here, or in one another node owns. */
+  private async busy(user: UserId): Promise<boolean> {
+    if (this.inCall.has(user)) return true;
+    const elsewhere = await this.cluster.inCallElsewhere(user);
+    // Looked at again after the wait: a call may have been started here meanwhile.
+    return elsewhere !== undefined || this.inCall.has(user);
+  }
+
+  /** Those of `users` in a call now (rung for another call, they hear it as waiting). */
+  private async busyAmong(users: readonly UserId[]): Promise<Set<UserId>> {
+    const busy = new Set<UserId>();
+    for (const u of users) if (await this.busy(u)) busy.add(u);
+    return busy;
   }
 
   private stale(sentAt: number | undefined): boolean {

@@ -1,4 +1,5 @@
 import { MAX_ROOM_MESSAGES, type RequestOf, type RoomMessage, type RoomName, type ServerNotification, type ServerSignalPayload, type UserId } from '@roundtable/protocol';
+import type { Cluster } from '../cluster/Cluster.js';
 import type { MediaRoom, MediaServer } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
@@ -34,7 +35,25 @@ export interface RoomServiceOptions {
   disconnectGraceMs?: number;
   /** Default: silent. */
   logger?: Logger;
+  /**
+   * The signaling nodes this one shares users with: a room opened here is owned here, and
+   * the rooms a user is in on other nodes count toward `maxRoomsPerUser`. Default: none.
+   */
+  cluster?: RoomCluster;
 }
+
+/** What rooms need of the cluster (docs/architecture.md, "Cluster"). */
+export type RoomCluster = Pick<Cluster, 'shared' | 'nodeId' | 'claim' | 'release' | 'setInRoom' | 'clearInRoom' | 'roomsElsewhere'>;
+
+const NO_CLUSTER: RoomCluster = {
+  shared: false,
+  nodeId: 'local',
+  claim: async () => 'local',
+  release: () => undefined,
+  setInRoom: () => undefined,
+  clearInRoom: () => undefined,
+  roomsElsewhere: async () => [],
+};
 
 /**
  * Open meeting rooms joined by name (the Kurento group-call model): any signed-in user
@@ -52,6 +71,7 @@ export class RoomService {
   private readonly joining = new Map<UserId, number>();
   private readonly log: Logger;
   private readonly joinedListeners: Array<(room: RoomName, user: UserId) => void> = [];
+  private readonly cluster: RoomCluster;
 
   constructor(
     router: Router,
@@ -63,6 +83,7 @@ export class RoomService {
     this.graceMs = options.disconnectGraceMs ?? 15_000;
     if (!(this.maxRoomsPerUser >= 1)) throw new RangeError('maxRoomsPerUser must be at least 1');
     this.log = options.logger ?? silentLogger;
+    this.cluster = options.cluster ?? NO_CLUSTER;
     router.onDeviceGone((link) => {
       for (const room of this.rooms.values()) if (room.members.get(link.userId) === link) this.dropped(room, link);
     });
@@ -80,7 +101,7 @@ export class RoomService {
 
   handlers(): HandlerTable {
     return {
-      'room.join': (r, ctx) => this.join(r, ctx),
+      'room.join': (r, ctx) => (this.cluster.shared ? this.joinOrRelease(r, ctx) : this.join(r, ctx)),
       'room.signal': (r, ctx) => this.signal(r, ctx),
       'room.leave': (r, ctx) => this.leaveRequest(r, ctx),
       'room.state': (r, ctx) => this.peerState(r, ctx),
@@ -112,7 +133,8 @@ export class RoomService {
   private async join(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
     const me = ctx.link.userId;
     // Checked before the room is opened: a refused join leaves no media room behind.
-    const inRooms = this.roomsOf(me);
+    const elsewhere = this.cluster.shared ? await this.cluster.roomsElsewhere(me) : [];
+    const inRooms = [...new Set([...this.roomsOf(me), ...(elsewhere as RoomName[])])];
     const pending = this.joining.get(me) ?? 0;
     if (!inRooms.includes(r.room) && inRooms.length + pending >= this.maxRoomsPerUser) {
       throw new SignalingError('QUOTA_EXCEEDED', `you are in ${inRooms.length + pending} open rooms, the most one user may be in at once (${this.maxRoomsPerUser}); leave one first`);
@@ -127,6 +149,15 @@ export class RoomService {
     }
   }
 
+  /** A join that opened nothing (refused, failed) leaves no claim on the room's name. */
+  private async joinOrRelease(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
+    try {
+      return await this.join(r, ctx);
+    } finally {
+      if (!this.rooms.has(r.room) && !this.opening.has(r.room)) this.cluster.release('room', r.room);
+    }
+  }
+
   private async joinRoom(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
     const me = ctx.link.userId;
     const room = await this.open(r.room);
@@ -137,6 +168,7 @@ export class RoomService {
     if (current) return this.rejoin(room, current, ctx);
     if (room.members.size >= this.maxMembers) throw new SignalingError('CALL_FULL', `room ${r.room} is full (${this.maxMembers})`);
     room.members.set(me, ctx.link);
+    this.cluster.setInRoom(me, room.name);
     await room.media.join(me);
     // Others may have left while the media room took this user in (or this user's own
     // socket may have gone): who is in the room is read again after the wait.
@@ -272,6 +304,9 @@ export class RoomService {
     let pending = this.opening.get(name);
     if (!pending) {
       pending = (async () => {
+        // Usually claimed already, by the join that got here; a room that closed meanwhile is claimed again.
+        const owner = this.cluster.shared ? await this.cluster.claim('room', name) : this.cluster.nodeId;
+        if (owner !== this.cluster.nodeId) throw new SignalingError('CONFLICT', `room ${name} is being opened on another server; join again`);
         const media = await this.media.createRoom(`room ${name}`);
         const room: OpenRoom = { name, media, members: new Map(), peerStates: new PeerStates(), dropTimers: new Map(), messages: [], lastSeq: 0 };
         media.onCandidate((c) => {
@@ -297,6 +332,7 @@ export class RoomService {
     if (!room.members.delete(user)) return;
     clearTimeout(room.dropTimers.get(user));
     room.dropTimers.delete(user);
+    this.cluster.clearInRoom(user, room.name);
     room.peerStates.forget(user);
     this.log.info({ event: 'roomLeft', room: room.name, userId: user, dropped, members: room.members.size }, 'left a room');
     await room.media.leave(user);
@@ -323,14 +359,18 @@ export class RoomService {
     this.rooms.delete(room.name);
     this.log.warn({ event: 'roomMediaLost', room: room.name, members: [...room.members.keys()], reason }, 'the media server lost the room');
     const links = [...room.members.values()];
+    for (const user of room.members.keys()) this.cluster.clearInRoom(user, room.name);
     room.members.clear();
     this.clearDropTimers(room);
+    this.cluster.release('room', room.name);
     for (const link of links) link.send({ type: 'room.ended', room: room.name, reason: 'mediaError' });
   }
 
   private async closeRoom(room: OpenRoom): Promise<void> {
     this.rooms.delete(room.name);
     this.clearDropTimers(room);
+    for (const user of room.members.keys()) this.cluster.clearInRoom(user, room.name);
+    this.cluster.release('room', room.name);
     this.log.info({ event: 'roomClosed', room: room.name }, 'room closed');
     await room.media.close();
   }

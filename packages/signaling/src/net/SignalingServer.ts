@@ -69,6 +69,11 @@ export interface SignalingServerOptions {
    * limit, not JSON, an unknown type) is told with type ''. Default: none.
    */
   observe?: (type: RequestType | '', errorCode: ErrorCode | undefined) => void;
+  /**
+   * Told when a device session was logged out on one of this server's sockets, after its
+   * other sockets here were told: to end it on other signaling nodes too. Default: none.
+   */
+  onSessionLoggedOut?: (tokenHash: string) => void;
 }
 
 const DEFAULTS = {
@@ -133,12 +138,18 @@ export class SignalingServer {
       }),
       ...(options.observe ? { observe: options.observe } : {}),
       sessionLoggedOut: (tokenHash) => {
-        for (const connection of this.connections) if (connection.session?.tokenHash === tokenHash) connection.endSession('loggedOut');
+        this.endSession(tokenHash);
+        options.onSessionLoggedOut?.(tokenHash);
       },
     };
     // Frames up to 4x the limit are read so the client can be told why it is closed.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes * 4, perMessageDeflate: false, clientTracking: false });
     this.wss.on('connection', (ws: WebSocket, request: IncomingMessage) => this.handleConnection(ws, request));
+  }
+
+  /** A device session was logged out (on another node): its sockets here are told `session.ended {reason: 'loggedOut'}`. */
+  endSession(tokenHash: string): void {
+    for (const connection of this.connections) if (connection.session?.tokenHash === tokenHash) connection.endSession('loggedOut');
   }
 
   /** How many sockets are open. */

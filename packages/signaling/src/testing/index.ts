@@ -5,3 +5,4 @@ export { BundledPeer } from './bundledPeer.js';
 export { until, pumpSignals } from './wait.js';
 export { flood, type FloodReport } from './flooder.js';
 export { PostgresCluster, postgresBinDir, skipPostgresTests, type PostgresClusterOptions } from './PostgresCluster.js';
+export { RedisServer, hasRedisServer } from './redisServer.js';

@@ -1,0 +1,68 @@
+import type { RequestType } from '@roundtable/protocol';
+import type { Logger } from '../logger.js';
+import { InMemoryRouter } from '../net/InMemoryRouter.js';
+import type { Cluster, ClusterStats } from './Cluster.js';
+
+/**
+ * One process, nothing shared: this node owns everything, and the local state of the
+ * services (CallService's calls, RoomService's rooms) is the whole truth. The embedded default.
+ */
+export class InMemoryCluster implements Cluster {
+  readonly nodeId = 'local';
+  readonly shared = false;
+  readonly router: InMemoryRouter;
+
+  constructor(options: { logger?: Logger } = {}) {
+    this.router = new InMemoryRouter(options.logger ? { logger: options.logger } : {});
+  }
+
+  async ownerOf(): Promise<string> {
+    return this.nodeId;
+  }
+
+  async claim(): Promise<string> {
+    return this.nodeId;
+  }
+
+  own(): void {}
+  release(): void {}
+  setInCall(): void {}
+  clearInCall(): void {}
+
+  async inCallElsewhere(): Promise<undefined> {
+    return undefined;
+  }
+
+  setInRoom(): void {}
+  clearInRoom(): void {}
+
+  async roomsElsewhere(): Promise<string[]> {
+    return [];
+  }
+
+  async forward(node: string, type: RequestType): Promise<unknown> {
+    throw new Error(`a single-process cluster has no node '${node}' to run '${type}' on`);
+  }
+
+  serve(): void {}
+
+  sessionLoggedOut(): void {}
+
+  onSessionLoggedOut(): () => void {
+    return () => undefined;
+  }
+
+  async peers(): Promise<number> {
+    return 0;
+  }
+
+  stats(): ClusterStats {
+    return { nodes: 1, forwarded: 0, served: 0 };
+  }
+
+  async ready(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}
