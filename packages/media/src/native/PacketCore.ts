@@ -77,11 +77,15 @@ export function isPacketCoreSetting(value: unknown): value is PacketCoreSetting 
   return typeof value === 'string' && (SETTINGS as readonly string[]).includes(value);
 }
 
-/** The setting in force: `value` when given, else ROUNDTABLE_PACKET_CORE, else 'auto'. */
+/**
+ * The setting in force: `value` when given, else ROUNDTABLE_PACKET_CORE, else 'typescript'
+ * (the native core does not carry rooms yet: a JavaScript sink such as the element graph's
+ * bridge gets no packets from it; docs/performance.md).
+ */
 export function packetCoreSetting(value?: PacketCoreSetting): PacketCoreSetting {
   if (value !== undefined) return value;
   const env = process.env['ROUNDTABLE_PACKET_CORE'];
-  if (env === undefined || env === '') return 'auto';
+  if (env === undefined || env === '') return 'typescript';
   if (!isPacketCoreSetting(env)) throw new MediaError('INVALID_ARGUMENT', `ROUNDTABLE_PACKET_CORE must be auto, native or typescript, not '${env}'`);
   return env;
 }

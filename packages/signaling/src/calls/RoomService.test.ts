@@ -71,7 +71,7 @@ describe('open rooms', () => {
     await until(() => env.rooms.find(ROOM)?.members.has('b' as UserId) ?? false);
     await env.call(a, 'room.leave', { room: ROOM });
     release();
-    expect(await joining).toEqual({ room: ROOM, participants: [] });
+    expect(await joining).toEqual({ room: ROOM, participants: [], messages: [] });
     expect(b.received.some((n) => n.type === 'room.signal' && n.payload.type === 'existingParticipants' && n.payload.data.length === 0)).toBe(true);
     expect(a.received.some((n) => n.type === 'room.signal' && n.payload.type === 'newParticipantArrived')).toBe(false);
     await env.call(b, 'room.leave', { room: ROOM });
