@@ -126,6 +126,18 @@ describe.skipIf(skipBrowserTests('engine transport with Chromium'))('engine tran
     expect(kept.every((c) => (r[c.ssrc] ?? 0) > (before[c.ssrc] ?? 0) + 10), JSON.stringify(r)).toBe(true);
     const transceivers = await page.evaluate(() => (window as unknown as TransportPage).recv.getTransceivers().map((t) => ({ mid: t.mid, dir: t.currentDirection })));
     expect(transceivers.find((t) => t.mid === consumers[2]!.mid)?.dir ?? 'stopped').toBe('stopped');
+
+    // The first m-line (the BUNDLE tag) removed: it stays in the BUNDLE group, inactive, so
+    // that Chromium keeps its bundled transport and the others' media goes on.
+    consumers[0]!.close();
+    const offer = recv.createOffer();
+    expect(/^a=group:BUNDLE (.*)$/m.exec(offer)?.[1]?.split(' ')[0]).toBe(consumers[0]!.mid);
+    expect(offer).toMatch(new RegExp(`m=video 9 [^\\r]*\\r\\n(?:[^m][^\\r]*\\r\\n)*?a=mid:${consumers[0]!.mid}\\r\\n(?:[^m][^\\r]*\\r\\n)*?a=inactive`));
+    await subscribe(page, recv);
+    const before2 = await received(page);
+    const left = [consumers[1]!, fourth];
+    r = await until(page, (x) => left.every((c) => (x[c.ssrc] ?? 0) > (before2[c.ssrc] ?? 0) + 10));
+    expect(left.every((c) => (r[c.ssrc] ?? 0) > (before2[c.ssrc] ?? 0) + 10), JSON.stringify(r)).toBe(true);
     expect(video.stats.keyframeRequestsSent).toBeGreaterThan(0);
     expect(send.getStats().droppedSrtp + recv.getStats().droppedSrtp).toBe(0);
   });

@@ -72,8 +72,9 @@ export class BundledMedia {
 
   /**
    * Restarts ICE on the sending connection (a publish with new credentials). The
-   * receiving connection is offered by the server, whose ICE-lite credentials stay: a
-   * failed one is reported, not restarted.
+   * receiving connection is offered by the server as ICE-lite, so it cannot be restarted
+   * from here: the server is asked for it anew (`subscribeRestart`), and its offer on a
+   * fresh transport (other ICE credentials) is answered on a new connection.
    */
   async restartIce(force = false): Promise<void> {
     const send = this.send;
@@ -82,7 +83,11 @@ export class BundledMedia {
       if (this.closed || send.isClosed) return;
       await this.ctx.signal({ type: 'publish', sdpOffer });
     }
-    if (this.recv?.pc.connectionState === 'failed') this.ctx.onError(new Error('the receiving connection failed'));
+    const recv = this.recv;
+    if (recv && !recv.isClosed && recv.pc.remoteDescription && (force || recv.pathLost || recv.pc.connectionState === 'failed')) {
+      if (this.closed) return;
+      await this.ctx.signal({ type: 'subscribeRestart' });
+    }
   }
 
   /** The sending connection counts for us; the receiving one for each participant, by the mids that carry their media. */

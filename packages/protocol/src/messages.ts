@@ -45,7 +45,9 @@ const sdp = z.string().min(1).max(64 * 1024);
  * (receiveVideoFrom per sender); and the bundled words (one sending and one receiving
  * connection per participant): `publish` offers all of your tracks on the sending
  * connection (answered by `publishAnswer`), `subscribeAnswer` answers the server's
- * `subscribeOffer` on the receiving connection.
+ * `subscribeOffer` on the receiving connection, and `subscribeRestart` asks for that
+ * connection anew when it failed (the server offers on a fresh transport, with other ICE
+ * credentials: the client answers on a new peer connection).
  */
 export const zSignalPayload = z.discriminatedUnion('type', [
   z.object({ type: z.literal('offer'), sdp }),
@@ -56,6 +58,7 @@ export const zSignalPayload = z.discriminatedUnion('type', [
   z.object({ type: z.literal('leaveRoom') }),
   z.object({ type: z.literal('publish'), sdpOffer: sdp }),
   z.object({ type: z.literal('subscribeAnswer'), sdpAnswer: sdp }),
+  z.object({ type: z.literal('subscribeRestart') }),
 ]);
 export type SignalPayload = z.infer<typeof zSignalPayload>;
 

@@ -190,6 +190,28 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     else element.connect(bridge);
   }
 
+  /**
+   * `participant`'s receiving connection failed: the server offers it as ICE-lite, so the
+   * client cannot restart its ICE. It gets a fresh receiving transport carrying the same
+   * producers (new consumers, whose first packets wait for a keyframe), offered at once:
+   * the offer's other ICE credentials tell the client to answer on a new connection.
+   */
+  restartReceiving(participant: string): void {
+    this.assertOpen();
+    const member = this.members.get(participant);
+    if (!member) throw new MediaError('INVALID_STATE', `${participant} has not published in this room`);
+    const carried = [...member.consumers].map(([consumer, from]) => ({ producer: consumer.producer, from }));
+    const old = member.recv;
+    member.recv = new WebRtcTransport(this.transportOptions);
+    member.consumers.clear();
+    member.offering = false;
+    member.offered = false;
+    member.stale = false;
+    member.pending = undefined;
+    old.close();
+    for (const { producer, from } of carried) this.consume(member, producer, from);
+  }
+
   /** Sends the offer that waits for `participant`'s answer again (its client may have missed it: a reconnect). */
   repeatOffer(participant: string): void {
     const member = this.members.get(participant);

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { ClosedError, MediaError, SdpError } from '../core/errors.js';
+import type { MediaKind } from '../core/types.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
 import { NativeTransport } from '../native/NativeTransport.js';
@@ -22,6 +23,7 @@ import {
   writeDescription,
   type AcceptedSection,
   type LocalTransportParameters,
+  type NegotiatedCodec,
   type RemoteIceParameters,
   type RemoteTransportParameters,
   type SetupRole,
@@ -98,8 +100,10 @@ type Mode = 'send' | 'recv';
 
 interface Slot {
   mid: string;
-  kind: string;
+  kind: MediaKind;
   consumer: Consumer | undefined;
+  /** The codec of the last consumer it carried (the first slot stays offered with it, inactive). */
+  codec?: NegotiatedCodec;
 }
 
 const RING_SIZE = 1024;
@@ -354,13 +358,15 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.mode = 'recv';
     const mid = String(this.nextMid++);
     const consumer = new Consumer(producer, mid, this.consumerLink, options);
-    // A closed m-line of the same kind is reused (with a new mid), as browsers expect.
-    const free = this.slots.find((s) => s.consumer === undefined && s.kind === producer.kind);
+    // A closed m-line of the same kind is reused (with a new mid), as browsers expect; not
+    // the first one, which stays the BUNDLE tag (see createOffer).
+    const free = this.slots.find((s, i) => i > 0 && s.consumer === undefined && s.kind === producer.kind);
     if (free) {
       free.mid = mid;
       free.consumer = consumer;
+      free.codec = consumer.codec;
     } else {
-      this.slots.push({ mid, kind: producer.kind, consumer });
+      this.slots.push({ mid, kind: producer.kind, consumer, codec: consumer.codec });
     }
     if (this.native && producer.native) {
       consumer.native = this.native.addConsumer(producer.native, {
@@ -377,13 +383,19 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     return consumer;
   }
 
-  /** The offer of a receiving transport: every consumer's m-line, closed ones at port 0. */
+  /**
+   * The offer of a receiving transport: every consumer's m-line, closed ones at port 0 —
+   * but for the first m-line, the BUNDLE tag: rejecting it would end the peer's bundled
+   * transport (Chromium then drops every other m-line's media), so once its consumer is
+   * gone it stays in the BUNDLE group, inactive, and is never reused.
+   */
   createOffer(): string {
     this.assertOpen();
     if (this.mode === 'send') throw new MediaError('INVALID_STATE', 'a sending transport takes the client\'s offer; use processOffer()');
     this.mode = 'recv';
-    const sections: WrittenSection[] = this.slots.map((slot): WrittenSection => {
+    const sections: WrittenSection[] = this.slots.map((slot, index): WrittenSection => {
       const c = slot.consumer;
+      if (!c && index === 0 && slot.codec) return { mid: slot.mid, kind: slot.kind, codec: slot.codec, direction: 'inactive' };
       if (!c) {
         const pt = slot.kind === 'audio' ? '111' : '96';
         return { mid: slot.mid, kind: slot.kind, proto: 'UDP/TLS/RTP/SAVPF', formats: [pt], closed: true };

@@ -344,6 +344,9 @@ export class CallService {
       case 'subscribeAnswer':
         await room.subscribeAnswer(me, p.sdpAnswer);
         return {};
+      case 'subscribeRestart':
+        await room.restartReceiving(me);
+        return {};
       case 'onIceCandidate':
         await room.addIceCandidate(me, p.name, p.candidate);
         return {};

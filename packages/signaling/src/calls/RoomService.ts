@@ -248,6 +248,9 @@ export class RoomService {
       case 'subscribeAnswer':
         await room.media.subscribeAnswer(me, p.sdpAnswer);
         return {};
+      case 'subscribeRestart':
+        await room.media.restartReceiving(me);
+        return {};
       case 'onIceCandidate':
         await room.media.addIceCandidate(me, p.name, p.candidate);
         return {};

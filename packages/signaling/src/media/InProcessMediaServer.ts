@@ -194,6 +194,16 @@ class InProcessRoom implements MediaRoom {
     return answer;
   }
 
+  async restartReceiving(participant: string): Promise<void> {
+    this.assertOpen();
+    if (!this.transports?.has(participant)) throw new SignalingError('INVALID_STATE', `${participant} has not published in this room`);
+    try {
+      this.transports.restartReceiving(participant);
+    } catch (error) {
+      throw mediaError(error);
+    }
+  }
+
   async subscribeAnswer(participant: string, sdpAnswer: string): Promise<void> {
     this.assertOpen();
     if (!this.transports?.has(participant)) throw new SignalingError('INVALID_STATE', `${participant} has not published in this room`);

@@ -86,6 +86,12 @@ export interface MediaRoom {
   publish(participant: string, sdpOffer: string): Promise<string>;
   /** Bundled: `participant`'s answer to the last offer on its receiving connection. */
   subscribeAnswer(participant: string, sdpAnswer: string): Promise<void>;
+  /**
+   * Bundled: `participant`'s receiving connection failed (ICE restart cannot be taken on a
+   * connection the server offers as ICE-lite): a fresh receiving transport with the same
+   * tracks, offered at once (onOffer) with other ICE credentials.
+   */
+  restartReceiving(participant: string): Promise<void>;
   /** Bundled: tells onOffer listeners again of the offer that waits for `participant`'s answer, if one does (its device reconnected and may have missed it). */
   repeatOffer(participant: string): Promise<void>;
   /** Bundled: told of every offer on a receiving connection (a participant's tracks came or went). */

@@ -138,6 +138,10 @@ class RemoteRoom implements MediaRoom {
     throw new SignalingError('INVALID_STATE', 'this media server takes the seed\'s words only (receiveVideoFrom per sender)');
   }
 
+  async restartReceiving(): Promise<void> {
+    throw new SignalingError('INVALID_STATE', 'this media server takes the seed\'s words only (receiveVideoFrom per sender)');
+  }
+
   async repeatOffer(): Promise<void> {
     // Nothing is ever offered by the media server here.
   }

@@ -53,6 +53,11 @@ export class WorkerRoom implements MediaRoom {
     await this.worker.call('subscribeAnswer', { roomId: this.id, participant, sdpAnswer });
   }
 
+  async restartReceiving(participant: string): Promise<void> {
+    this.assertOpen();
+    await this.worker.call('restartReceiving', { roomId: this.id, participant });
+  }
+
   async repeatOffer(participant: string): Promise<void> {
     if (this.closed) return;
     await this.worker.call('repeatOffer', { roomId: this.id, participant });

@@ -21,6 +21,7 @@ export interface WorkerCalls {
   };
   publish: { params: { roomId: WorkerRoomId; participant: string; sdpOffer: string }; result: string };
   subscribeAnswer: { params: { roomId: WorkerRoomId; participant: string; sdpAnswer: string }; result: null };
+  restartReceiving: { params: { roomId: WorkerRoomId; participant: string }; result: null };
   repeatOffer: { params: { roomId: WorkerRoomId; participant: string }; result: null };
   connectionCount: { params: { roomId: WorkerRoomId }; result: number };
   addIceCandidate: { params: { roomId: WorkerRoomId; participant: string; sender: string; candidate: RoomCandidate['candidate'] }; result: null };

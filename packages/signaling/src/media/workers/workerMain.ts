@@ -46,6 +46,10 @@ const handlers: Handlers = {
     await room(roomId).subscribeAnswer(participant, sdpAnswer);
     return null;
   },
+  async restartReceiving({ roomId, participant }) {
+    await room(roomId).restartReceiving(participant);
+    return null;
+  },
   async repeatOffer({ roomId, participant }) {
     await room(roomId).repeatOffer(participant);
     return null;
