@@ -72,9 +72,34 @@ export async function collectStats(trackOwners: ReadonlyMap<string, UserId>): Pr
   return result;
 }
 
+/** Per peer connection and audio stat: the energy totals at the last read. */
+const lastEnergy = new WeakMap<RTCPeerConnection, Map<string, { energy: number; duration: number }>>();
+
 /**
- * Each remote participant's audio level now (0-1, the browser's `audioLevel` of their
- * inbound audio track), for the active-speaker highlight. A hybrid call's mix belongs to
+ * An audio stat's level (0-1) over the time since it was last read, not only at this
+ * instant: the root mean square from the growth of `totalAudioEnergy` over
+ * `totalSamplesDuration` (the energy is the sum of level² × duration), or the instant
+ * `audioLevel` when louder or when the totals are missing. The instant level alone misses a
+ * short sound between two reads (a syllable, a beep), and with reads at a steady rhythm it
+ * can miss every one of a sound that repeats at that rhythm.
+ */
+function levelSinceLastRead(pc: RTCPeerConnection, s: Stat): number {
+  const instant = num(s['audioLevel']);
+  const energy = s['totalAudioEnergy'];
+  const duration = s['totalSamplesDuration'];
+  if (typeof energy !== 'number' || typeof duration !== 'number') return instant;
+  let byId = lastEnergy.get(pc);
+  if (!byId) lastEnergy.set(pc, (byId = new Map()));
+  const id = String(s['id']);
+  const last = byId.get(id);
+  byId.set(id, { energy, duration });
+  if (!last || duration <= last.duration || energy < last.energy) return instant;
+  return Math.max(instant, Math.sqrt((energy - last.energy) / (duration - last.duration)));
+}
+
+/**
+ * Each remote participant's audio level since the last read (0-1, from the browser's stats of
+ * their inbound audio track), for the active-speaker highlight. A hybrid call's mix belongs to
  * nobody (its owner is the pseudo-participant) and gives no one a level.
  */
 export async function audioLevels(trackOwners: ReadonlyMap<string, UserId>): Promise<Map<UserId, number>> {
@@ -89,13 +114,13 @@ export async function audioLevels(trackOwners: ReadonlyMap<string, UserId>): Pro
     report.forEach((s: Stat) => {
       if (s['type'] !== 'inbound-rtp' || s['kind'] !== 'audio') return;
       const owner = trackOwners.get(String(s['trackIdentifier']));
-      if (owner) levels.set(owner, Math.max(levels.get(owner) ?? 0, num(s['audioLevel'])));
+      if (owner) levels.set(owner, Math.max(levels.get(owner) ?? 0, levelSinceLastRead(pc, s)));
     });
   }
   return levels;
 }
 
-/** The level of our own microphone as it is sent (0-1): the loudest audio `media-source` of the open peer connections. */
+/** The level of our own microphone as it is sent (0-1) since the last read: the loudest audio `media-source` of the open peer connections. */
 export async function ownAudioLevel(): Promise<number> {
   let level = 0;
   for (const pc of openPeerConnections()) {
@@ -106,7 +131,7 @@ export async function ownAudioLevel(): Promise<number> {
       continue; // closed meanwhile: nothing to read
     }
     report.forEach((s: Stat) => {
-      if (s['type'] === 'media-source' && s['kind'] === 'audio') level = Math.max(level, num(s['audioLevel']));
+      if (s['type'] === 'media-source' && s['kind'] === 'audio') level = Math.max(level, levelSinceLastRead(pc, s));
     });
   }
   return level;
