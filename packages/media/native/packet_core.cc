@@ -8,6 +8,12 @@
 //
 // Threads: the receive thread and the JavaScript thread share the tables under one
 // mutex; the receive thread holds it for one batch (receive, handle, send).
+//
+// JavaScript sinks (the element graph's bridges: the Composite, a recorder) meet the
+// core both ways: a tapped producer hands its packets up (decrypted, unwrapped from RTX,
+// in the receive batch's one upcall) while JavaScript has a sink on it; a fed producer
+// has no transport: JavaScript hands its packets down (feed), and the core forwards them
+// to its consumers as any producer's.
 
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -51,7 +57,7 @@ static double nowMs() {
   return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-enum EventType : int { kEvDatagram = 0, kEvRtcp = 1, kEvRtpUnknown = 2, kEvOutgoing = 3 };
+enum EventType : int { kEvDatagram = 0, kEvRtcp = 1, kEvRtpUnknown = 2, kEvOutgoing = 3, kEvTapped = 4 };
 
 struct Event {
   int type;
@@ -178,6 +184,8 @@ struct Producer {
   uint32_t clockRate = 90000;
   int codec = kCodecOther;
   bool video = false, nack = false, paused = false;
+  // tapped: JavaScript has sinks on it (packets go up); fed: no transport, JavaScript feeds it.
+  bool tapped = false, fed = false;
   std::vector<uint32_t> consumers;
   // Receive statistics (RFC 3550 §6.4.1), as Producer.ts keeps them.
   bool started = false;
@@ -218,7 +226,7 @@ struct OutPacket {
 };
 
 struct CoreCounters {
-  double datagrams = 0, bytes = 0, batches = 0, upcalls = 0, forwarded = 0, sendBatches = 0, sendErrors = 0;
+  double datagrams = 0, bytes = 0, batches = 0, upcalls = 0, forwarded = 0, sendBatches = 0, sendErrors = 0, tapped = 0, fed = 0;
 };
 
 class Core {
@@ -440,6 +448,17 @@ class Core {
     for (uint32_t cid : p.consumers) {
       auto c = consumers.find(cid);
       if (c != consumers.end()) consumerForward(*c->second, v, now);
+    }
+    if (p.tapped) {
+      // Up to JavaScript's sinks, in this batch's one upcall; port carries the RTX flag.
+      counters.tapped++;
+      Event ev;
+      ev.type = kEvTapped;
+      ev.sock = 0;
+      ev.tid = p.id;
+      ev.data.assign(v.data, v.data + v.end);
+      ev.port = retransmission ? 1 : 0;
+      up(std::move(ev));
     }
   }
 
@@ -873,6 +892,7 @@ static void callJs(napi_env env, napi_value callback, void* context, void* data)
   for (Event& ev : *batch) {
     napi_value type, id, buf, ip, port;
     napi_create_uint32(env, uint32_t(ev.type), &type);
+    // The socket of a datagram, the producer of a tapped packet, else the transport.
     napi_create_uint32(env, ev.type == kEvDatagram ? ev.sock : ev.tid, &id);
     void* out = nullptr;
     napi_create_buffer_copy(env, ev.data.size(), ev.data.empty() ? "" : reinterpret_cast<const char*>(ev.data.data()), &out, &buf);
@@ -1270,6 +1290,67 @@ static napi_value RemoveProducer(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+/** setProducerTapped(pid, tapped): its packets go up to JavaScript (tapped events) while true. */
+static napi_value SetProducerTapped(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t pid = a.u32(0);
+  bool tapped = a.boolean(1);
+  if (!a.ok) return throwError(env, "ERR_INVALID_ARG_VALUE", "setProducerTapped(id, bool)");
+  std::lock_guard<std::mutex> lock(a.core->mu);
+  auto p = a.core->producers.find(pid);
+  if (p != a.core->producers.end() && !p->second->fed) p->second->tapped = tapped;
+  return undefinedValue(env);
+}
+
+/** addFedProducer(payloadType, clockRate, codec, video) -> id: a producer of no transport, fed by JavaScript. */
+static napi_value AddFedProducer(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t pt = a.u32(0), clockRate = a.u32(1), codec = a.u32(2);
+  bool video = a.boolean(3);
+  if (!a.ok || clockRate == 0) return throwError(env, "ERR_INVALID_ARG_VALUE", "addFedProducer(payloadType, clockRate, codec, video)");
+  std::lock_guard<std::mutex> lock(a.core->mu);
+  Core& c = *a.core;
+  auto p = std::make_unique<Producer>();
+  p->id = c.nextId++;
+  p->tid = 0;  // no transport has id 0
+  p->fed = true;
+  p->payloadType = int(pt & 0x7f);
+  p->clockRate = clockRate;
+  p->codec = int(codec);
+  p->video = video;
+  // Its consumers' subscribers NACK: answered from the ring as any producer's.
+  if (video) p->ring.resize(kRingSize);
+  uint32_t id = p->id;
+  c.producers.emplace(id, std::move(p));
+  return u32Value(env, id);
+}
+
+/**
+ * feed(pid, buffer): an unprotected RTP packet of a fed producer (made in JavaScript: a
+ * mix, an endpoint's media), forwarded to its consumers (rewritten, protected, sent)
+ * before this returns. Packets of other producers and malformed ones are dropped.
+ */
+static napi_value Feed(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t pid = a.u32(0);
+  size_t length;
+  uint8_t* data = a.bytes(1, &length);
+  if (!a.ok) return throwError(env, "ERR_INVALID_ARG_VALUE", "feed(id, buffer)");
+  std::lock_guard<std::mutex> lock(a.core->mu);
+  Core& c = *a.core;
+  auto p = c.producers.find(pid);
+  if (p == c.producers.end() || !p->second->fed || length == 0 || length > 1500 + 64) return undefinedValue(env);
+  uint8_t buf[kSlotBytes];
+  std::memcpy(buf, data, length);
+  RtpView v;
+  if (!readRtp(buf, int(length), &v)) return undefinedValue(env);
+  c.counters.fed++;
+  c.producerReceive(*p->second, v, nowMs(), false);
+  c.flushLocked();
+  c.postLocked();
+  return undefinedValue(env);
+}
+
 /** addConsumer(pid, tid, ssrc, payloadType, clockRate, codec, video, paused, initialSeq, initialTs) -> id */
 static napi_value AddConsumer(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
@@ -1377,7 +1458,7 @@ static napi_value SocketStats(napi_env env, napi_callback_info info) {
   return numbers(env, v, 2);
 }
 
-/** stats(): [datagrams, bytes, batches, upcalls, forwarded, sendBatches, sendErrors, transports, producers, consumers, sockets] */
+/** stats(): [datagrams, bytes, batches, upcalls, forwarded, sendBatches, sendErrors, transports, producers, consumers, sockets, tapped, fed] */
 static napi_value Stats(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
   std::lock_guard<std::mutex> lock(a.core->mu);
@@ -1385,7 +1466,7 @@ static napi_value Stats(napi_env env, napi_callback_info info) {
   double open = 0;
   for (Socket& s : c.sockets)
     if (s.fd >= 0) open++;
-  double v[] = {c.counters.datagrams, c.counters.bytes, c.counters.batches, c.counters.upcalls, c.counters.forwarded, c.counters.sendBatches, c.counters.sendErrors, double(c.transports.size()), double(c.producers.size()), double(c.consumers.size()), open};
+  double v[] = {c.counters.datagrams, c.counters.bytes, c.counters.batches, c.counters.upcalls, c.counters.forwarded, c.counters.sendBatches, c.counters.sendErrors, double(c.transports.size()), double(c.producers.size()), double(c.consumers.size()), open, c.counters.tapped, c.counters.fed};
   return numbers(env, v, sizeof v / sizeof v[0]);
 }
 
@@ -1413,6 +1494,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"bindProducerSsrc", nullptr, BindProducerSsrc, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setProducerPaused", nullptr, SetProducerPaused, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"removeProducer", nullptr, RemoveProducer, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setProducerTapped", nullptr, SetProducerTapped, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addFedProducer", nullptr, AddFedProducer, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"feed", nullptr, Feed, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addConsumer", nullptr, AddConsumer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setConsumerPaused", nullptr, SetConsumerPaused, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"removeConsumer", nullptr, RemoveConsumer, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -291,7 +291,7 @@ export const SETTINGS = {
     env: 'ROUNDTABLE_PACKET_CORE',
     flag: 'packet-core',
     arg: 'auto|native|typescript',
-    default: 'typescript',
+    default: 'auto',
     help: "packet path of the engine's own transport: native (the C++ packet core npm install builds), typescript (the reference path), auto (native when it is built; docs/performance.md)",
     schema: packetCoreValue,
   },

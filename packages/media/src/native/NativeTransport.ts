@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { MuxAddress } from '../net/UdpMux.js';
 import { deriveSessionKeys, type SessionKeys } from '../srtp/kdf.js';
 import type { SrtpKeyingMaterial } from '../srtp/SrtpSession.js';
-import type { NativePacketCore, NativeTransportReceiver } from './PacketCore.js';
+import type { NativePacketCore, NativeTapReceiver, NativeTransportReceiver } from './PacketCore.js';
 
 /** What the core counts for one transport (added to the transport's own counters). */
 export interface NativeTransportCounters {
@@ -46,12 +46,35 @@ export interface NativeConsumerCounters {
   msSinceLast: number;
 }
 
-/** A producer's entry in the core's tables. */
+/**
+ * A producer's entry in the core's tables: one of a transport (its packets arrive in the
+ * core), or a fed one (NativeProducer.fed: JavaScript hands its packets down).
+ */
 export class NativeProducer {
   constructor(
-    private readonly core: NativePacketCore,
+    readonly core: NativePacketCore,
     readonly id: number,
   ) {}
+
+  /** A producer of no transport whose packets JavaScript feeds (a mix, an endpoint's media) to consumers in the core. */
+  static fed(core: NativePacketCore, p: { payloadType: number; clockRate: number; mimeType: string; video: boolean }): NativeProducer {
+    return new NativeProducer(core, core.raw.addFedProducer(p.payloadType, p.clockRate, codecOf(p.mimeType), p.video));
+  }
+
+  /** Whether its entry is still usable (its core runs: a core ends with its last socket). */
+  get usable(): boolean {
+    return !this.core.isClosed;
+  }
+
+  /** Fed producers: one unprotected RTP packet, forwarded to the core's consumers of it before this returns. */
+  feed(packet: Buffer): void {
+    if (!this.core.isClosed) this.core.raw.feed(this.id, packet);
+  }
+
+  /** Its packets come up to `receiver` (JavaScript sinks), until undefined. */
+  setTap(receiver: NativeTapReceiver | undefined): void {
+    this.core.setTap(this.id, receiver);
+  }
 
   /** An SSRC (or RTX SSRC) learned from a packet's mid. */
   bindSsrc(ssrc: number, rtx: boolean): void {
@@ -70,6 +93,7 @@ export class NativeProducer {
   }
 
   remove(): void {
+    this.core.setTap(this.id, undefined);
     if (!this.core.isClosed) this.core.raw.removeProducer(this.id);
   }
 }
@@ -140,7 +164,7 @@ export class NativeTransport {
   private last: NativeTransportCounters | undefined;
 
   constructor(
-    private readonly core: NativePacketCore,
+    readonly core: NativePacketCore,
     socket: number,
     rtcpSsrc: number,
     receiver: NativeTransportReceiver,

@@ -31,6 +31,9 @@ export interface RawPacketCore {
   bindProducerSsrc(pid: number, ssrc: number, rtx: boolean): void;
   setProducerPaused(pid: number, paused: boolean): void;
   removeProducer(pid: number): void;
+  setProducerTapped(pid: number, tapped: boolean): void;
+  addFedProducer(payloadType: number, clockRate: number, codec: number, video: boolean): number;
+  feed(pid: number, data: Buffer): void;
   addConsumer(pid: number, tid: number, ssrc: number, payloadType: number, clockRate: number, codec: number, video: boolean, paused: boolean, initialSeq: number, initialTs: number): number;
   setConsumerPaused(cid: number, paused: boolean): void;
   removeConsumer(cid: number): void;
@@ -46,8 +49,8 @@ interface Addon {
   PacketCore: new (onEvents: (events: unknown[]) => void) => RawPacketCore;
 }
 
-/** Event types of the addon's batches: [type, id, buffer, ip, port] each. */
-export const PacketCoreEvent = { DATAGRAM: 0, RTCP: 1, RTP_UNKNOWN: 2, OUTGOING: 3 } as const;
+/** Event types of the addon's batches: [type, id, buffer, ip, port] each (TAPPED: id the producer, port 1 for a retransmission). */
+export const PacketCoreEvent = { DATAGRAM: 0, RTCP: 1, RTP_UNKNOWN: 2, OUTGOING: 3, TAPPED: 4 } as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The addon built by `npm install` (native/build.mjs); ROUNDTABLE_PACKET_CORE_ADDON names another build (the ASan one). */
@@ -77,15 +80,11 @@ export function isPacketCoreSetting(value: unknown): value is PacketCoreSetting 
   return typeof value === 'string' && (SETTINGS as readonly string[]).includes(value);
 }
 
-/**
- * The setting in force: `value` when given, else ROUNDTABLE_PACKET_CORE, else 'typescript'
- * (the native core does not carry rooms yet: a JavaScript sink such as the element graph's
- * bridge gets no packets from it; docs/performance.md).
- */
+/** The setting in force: `value` when given, else ROUNDTABLE_PACKET_CORE, else 'auto' (native when its addon loads). */
 export function packetCoreSetting(value?: PacketCoreSetting): PacketCoreSetting {
   if (value !== undefined) return value;
   const env = process.env['ROUNDTABLE_PACKET_CORE'];
-  if (env === undefined || env === '') return 'typescript';
+  if (env === undefined || env === '') return 'auto';
   if (!isPacketCoreSetting(env)) throw new MediaError('INVALID_ARGUMENT', `ROUNDTABLE_PACKET_CORE must be auto, native or typescript, not '${env}'`);
   return env;
 }
@@ -116,6 +115,9 @@ export interface NativeTransportReceiver {
   outgoing(data: Buffer): void;
 }
 
+/** Receives a tapped producer's packets: decrypted, unwrapped from RTX (`retransmission` then). */
+export type NativeTapReceiver = (data: Buffer, retransmission: boolean) => void;
+
 /**
  * The process's native packet core: one receive thread over every native socket, the
  * routing tables of every transport on them. Shared by the UdpMuxes of the process
@@ -126,6 +128,8 @@ export class NativePacketCore {
   readonly raw: RawPacketCore;
   private readonly sockets = new Map<number, NativeSocketReceiver>();
   private readonly transports = new Map<number, NativeTransportReceiver>();
+  /** Tapped producers: their packets go up to JavaScript sinks. */
+  private readonly taps = new Map<number, NativeTapReceiver>();
   private closed = false;
   /** Listener errors in handed-up events: counted, never thrown into the core. */
   listenerErrors = 0;
@@ -163,6 +167,7 @@ export class NativePacketCore {
       // Nothing left to receive on: the thread ends; a later socket makes a new core.
       this.closed = true;
       this.transports.clear();
+      this.taps.clear();
       this.raw.close();
     }
   }
@@ -183,6 +188,14 @@ export class NativePacketCore {
     this.raw.removeTransport(tid);
   }
 
+  /** While `receiver` is set, producer `pid`'s packets come up to it (batched with the rest of a receive); undefined stops them. */
+  setTap(pid: number, receiver: NativeTapReceiver | undefined): void {
+    if (this.closed) return;
+    if (receiver) this.taps.set(pid, receiver);
+    else if (!this.taps.delete(pid)) return;
+    this.raw.setProducerTapped(pid, receiver !== undefined);
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -195,9 +208,9 @@ export class NativePacketCore {
 
   /** Core-wide counters. */
   stats(): NativeCoreStats {
-    if (this.closed) return { datagrams: 0, bytes: 0, batches: 0, upcalls: 0, forwarded: 0, sendBatches: 0, sendErrors: 0, transports: 0, producers: 0, consumers: 0, sockets: 0 };
-    const [datagrams, bytes, batches, upcalls, forwarded, sendBatches, sendErrors, transports, producers, consumers, sockets] = this.raw.stats();
-    return { datagrams: datagrams!, bytes: bytes!, batches: batches!, upcalls: upcalls!, forwarded: forwarded!, sendBatches: sendBatches!, sendErrors: sendErrors!, transports: transports!, producers: producers!, consumers: consumers!, sockets: sockets! };
+    if (this.closed) return { datagrams: 0, bytes: 0, batches: 0, upcalls: 0, forwarded: 0, sendBatches: 0, sendErrors: 0, transports: 0, producers: 0, consumers: 0, sockets: 0, tapped: 0, fed: 0 };
+    const [datagrams, bytes, batches, upcalls, forwarded, sendBatches, sendErrors, transports, producers, consumers, sockets, tapped, fed] = this.raw.stats();
+    return { datagrams: datagrams!, bytes: bytes!, batches: batches!, upcalls: upcalls!, forwarded: forwarded!, sendBatches: sendBatches!, sendErrors: sendErrors!, transports: transports!, producers: producers!, consumers: consumers!, sockets: sockets!, tapped: tapped!, fed: fed! };
   }
 
   private onEvents(events: unknown[]): void {
@@ -208,6 +221,10 @@ export class NativePacketCore {
       try {
         if (type === PacketCoreEvent.DATAGRAM) {
           this.sockets.get(id)?.(data, events[i + 3] as string, events[i + 4] as number);
+          continue;
+        }
+        if (type === PacketCoreEvent.TAPPED) {
+          this.taps.get(id)?.(data, events[i + 4] === 1);
           continue;
         }
         const receiver = this.transports.get(id);
@@ -238,4 +255,8 @@ export interface NativeCoreStats {
   producers: number;
   consumers: number;
   sockets: number;
+  /** Packets of tapped producers handed up to JavaScript sinks. */
+  tapped: number;
+  /** Packets JavaScript fed to fed producers. */
+  fed: number;
 }

@@ -47,6 +47,15 @@ export interface ConsumerLink {
   consumerClosed(consumer: Consumer): void;
 }
 
+export interface ConsumerOptions {
+  /** Default false. */
+  paused?: boolean;
+  /** The msid stream id. Default: the producer's id. */
+  streamId?: string;
+  /** Makes the consumer's entry in the native packet core (a receiving transport on the core). Default: none, a JavaScript sink. */
+  native?: (consumer: Consumer) => NativeConsumer;
+}
+
 /** The payload type each codec gets in a receiving transport's offer. */
 export function consumerPayloadType(codec: NegotiatedCodec): number {
   const mime = codec.mimeType.toLowerCase();
@@ -87,7 +96,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     fractionLost: undefined,
     packetsLostReported: undefined,
   };
-  /** @internal the consumer's entry in the native packet core (native path only): it forwards, rewrites and answers NACKs there. */
+  /**
+   * @internal the consumer's entry in the native packet core (a receiving transport on the
+   * core): it forwards, rewrites and answers NACKs there, from its producer's entry or
+   * from the one its producer feeds. Undefined: a JavaScript sink (forward() is called).
+   */
   native: NativeConsumer | undefined;
   /** The subscriber's bandwidth estimate (REMB), bits/s. */
   estimatedBitrate: number | undefined;
@@ -101,7 +114,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     /** The m-line, set by the transport when it places the consumer in its offer. */
     public mid: string,
     private readonly link: ConsumerLink,
-    options: { paused?: boolean; streamId?: string } = {},
+    options: ConsumerOptions = {},
   ) {
     super();
     this.kind = producer.kind;
@@ -115,7 +128,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.streamId = options.streamId ?? producer.id;
     this.paused = options.paused ?? false;
     this.awaitingKeyframe = producer.kind === 'video';
+    // Known before the producer counts it: a consumer in the core is no JavaScript sink.
+    if (options.native) this.native = options.native(this);
     producer.consumers.add(this);
+    producer.sinksChanged();
     if (!this.paused) producer.requestKeyframe();
   }
 
@@ -137,6 +153,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.assertOpen();
     this.paused = true;
     this.native?.setPaused(true);
+    this.producer.sinksChanged();
   }
 
   /** Forwards again, from the producer's next keyframe (asked for now). */
@@ -146,6 +163,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.paused = false;
     // The core waits for a keyframe itself on resume.
     this.native?.setPaused(false);
+    this.producer.sinksChanged();
     if (this.kind === 'video') {
       this.awaitingKeyframe = true;
       this.producer.requestKeyframe();
@@ -239,6 +257,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.closed = true;
     this.syncNative();
     this.producer.consumers.delete(this);
+    this.producer.sinksChanged();
     if (this.producer.isClosed) this.emit('producerclose');
     this.link.consumerClosed(this);
     this.emit('close');

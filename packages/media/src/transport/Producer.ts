@@ -5,10 +5,11 @@ import type { MediaKind } from '../core/types.js';
 import { KeyframeRequester } from '../rtp/KeyframeRequester.js';
 import { RetransmissionBuffer } from '../rtp/RetransmissionBuffer.js';
 import { seqDiff } from '../rtp/seq.js';
-import type { NativeProducer } from '../native/NativeTransport.js';
+import { NativeProducer } from '../native/NativeTransport.js';
+import type { NativePacketCore } from '../native/PacketCore.js';
 import type { Consumer } from './Consumer.js';
 import { compactNtp, type ReportBlock } from './rtcp.js';
-import type { RtpView } from './RtpView.js';
+import { readRtp, type RtpView } from './RtpView.js';
 import type { NegotiatedCodec } from './transportSdp.js';
 
 export interface ProducerStats {
@@ -61,6 +62,14 @@ const MAX_NACK_GAP = 100;
  * negotiated. Keeps the retransmission history its consumers answer NACKs from,
  * coalesces their keyframe requests into PLIs, asks the sender for lost packets, and
  * gives each received packet to every consumer.
+ *
+ * Across the two packet paths (media.packetCore), consumers are of two sorts: those in
+ * the native core (`consumer.native`: a receiving transport on the core) and JavaScript
+ * sinks (a TransportBridge's consumer, a TypeScript transport's). A producer in the core
+ * (`native`) is tapped while it has an active JavaScript sink: the core hands its packets
+ * up, batched. A producer fed from JavaScript (a bridge's output) gets an entry of its
+ * own in the core once a native transport consumes it, and hands each packet down once
+ * for all its native consumers.
  */
 export class Producer extends TypedEmitter<ProducerEvents> {
   readonly id = randomUUID();
@@ -84,8 +93,11 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     senderReports: 0,
     jitter: 0,
   };
-  /** @internal the producer's entry in the native packet core (native path only): packets never reach JavaScript then. */
+  /** @internal the producer's entry in the native packet core (its transport is on the core): packets reach JavaScript only while it is tapped (sinksChanged). */
   native: NativeProducer | undefined;
+  /** The entry in the core that JavaScript feeds, once a transport on the core consumes this producer (not one of the core's). */
+  private fed: NativeProducer | undefined;
+  private tapped = false;
   private ssrcValue: number | undefined;
   private rtxSsrcValue: number | undefined;
   private readonly keyframes: KeyframeRequester;
@@ -179,7 +191,50 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.track(seq, packet.header.timestamp, now);
     this.buffer.push(packet, now);
     if (this.paused) return;
-    for (const consumer of this.consumers) consumer.forward(packet, now);
+    let native = false;
+    for (const consumer of this.consumers) {
+      if (consumer.native) native = true;
+      else consumer.forward(packet, now);
+    }
+    // Once for every consumer in the core, which rewrites, protects and sends for each.
+    if (native) this.fed?.feed(packet.data.subarray(0, packet.end));
+  }
+
+  /**
+   * @internal the producer's entry in `core` that consumers there forward from: its own
+   * when it is in the core, else one that this producer feeds with what it receives.
+   */
+  nativeSource(core: NativePacketCore): NativeProducer {
+    this.assertOpen();
+    if (this.native) return this.native;
+    if (this.fed?.core !== core || !this.fed.usable) {
+      this.fed = NativeProducer.fed(core, { payloadType: this.codec.payloadType, clockRate: this.codec.clockRate, mimeType: this.codec.mimeType, video: this.kind === 'video' });
+    }
+    return this.fed;
+  }
+
+  /**
+   * @internal a consumer came, went, paused or resumed: a producer in the core is tapped
+   * while a JavaScript sink of it forwards.
+   */
+  sinksChanged(): void {
+    if (!this.native || this.closed) return;
+    let sinks = false;
+    for (const consumer of this.consumers) if (!consumer.native && !consumer.isPaused) sinks = true;
+    if (sinks === this.tapped) return;
+    this.tapped = sinks;
+    this.native.setTap(sinks ? (data, retransmission) => this.onTapped(data, retransmission) : undefined);
+  }
+
+  /** A packet the core handed up for the JavaScript sinks (it counted, deduplicated and forwarded it natively). */
+  private onTapped(data: Buffer, retransmission: boolean): void {
+    const packet = readRtp(data);
+    if (!packet || this.closed) return;
+    const now = performance.now();
+    // For a TypeScript transport's consumer, whose subscriber NACKs here.
+    if (!retransmission || !this.buffer.get(packet.header.sequenceNumber)) this.buffer.push(packet, now);
+    if (this.paused) return;
+    for (const consumer of this.consumers) if (!consumer.native) consumer.forward(packet, now);
   }
 
   /** @internal a sender report from the sender: remembered for our receiver report's LSR/DLSR. */
@@ -229,6 +284,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     for (const consumer of [...this.consumers]) consumer.close();
     this.consumers.clear();
     this.buffer.clear();
+    this.fed?.remove();
+    this.fed = undefined;
     this.link.producerClosed(this);
     this.emit('close');
     this.removeAllListeners();

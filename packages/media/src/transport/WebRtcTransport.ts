@@ -351,13 +351,26 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.assertOpen();
     if (this.mode === 'send') throw new MediaError('INVALID_STATE', 'a sending transport carries producers; consume on a receiving transport');
     if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
-    // Packets of a producer on the native core never reach JavaScript, and the other way round.
-    if ((producer.native !== undefined) !== (this.native !== undefined)) {
-      throw new MediaError('INVALID_STATE', `producer ${producer.id} is on the ${producer.native ? 'native' : 'TypeScript'} packet path and this transport on the other (media.packetCore)`);
-    }
     this.mode = 'recv';
     const mid = String(this.nextMid++);
-    const consumer = new Consumer(producer, mid, this.consumerLink, options);
+    // In the core: from the producer's own entry there, or (a producer of JavaScript: a
+    // bridge's output, a TypeScript transport's) from the entry it feeds. A consumer here
+    // on the TypeScript path is a JavaScript sink: a producer in the core is tapped for it.
+    const native = this.native;
+    const consumer = new Consumer(producer, mid, this.consumerLink, {
+      ...options,
+      native: native
+        ? (c) =>
+            native.addConsumer(producer.nativeSource(native.core), {
+              ssrc: c.ssrc,
+              payloadType: c.codec.payloadType,
+              clockRate: c.codec.clockRate,
+              mimeType: c.codec.mimeType,
+              video: c.kind === 'video',
+              paused: c.isPaused,
+            })
+        : undefined,
+    });
     // A closed m-line of the same kind is reused (with a new mid), as browsers expect; not
     // the first one, which stays the BUNDLE tag (see createOffer).
     const free = this.slots.find((s, i) => i > 0 && s.consumer === undefined && s.kind === producer.kind);
@@ -367,16 +380,6 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       free.codec = consumer.codec;
     } else {
       this.slots.push({ mid, kind: producer.kind, consumer, codec: consumer.codec });
-    }
-    if (this.native && producer.native) {
-      consumer.native = this.native.addConsumer(producer.native, {
-        ssrc: consumer.ssrc,
-        payloadType: consumer.codec.payloadType,
-        clockRate: consumer.codec.clockRate,
-        mimeType: consumer.codec.mimeType,
-        video: consumer.kind === 'video',
-        paused: consumer.isPaused,
-      });
     }
     this.consumers.set(consumer.id, consumer);
     this.consumersBySsrc.set(consumer.ssrc, consumer);
