@@ -41,6 +41,33 @@ class LongestFirst extends BaseSequencer {
   }
 }
 
+/**
+ * The packet path (media.packetCore). `npm test` runs every file on the default, `auto`:
+ * the native packet core, which `npm install` builds (under CI=true a missing build fails
+ * its tests). The files below run a second time on the TypeScript path (the reference,
+ * and the fallback of an install without a compiler), as the project 'typescript'. Not
+ * the whole suite twice: it would add about 15 minutes to a suite that must stay under 15.
+ * Only what depends on the path: the transport's and the bridge's own files already run
+ * on both paths in one run (`packetPathsUnderTest()`); these are the layers above them and
+ * the socket under them, about 45 s one at a time:
+ * - the shared socket on the dgram backend (the native core owns it otherwise): UdpMux,
+ *   and werift endpoints on it (SinglePort);
+ * - rooms on transports with their JavaScript sinks: bundled rooms with the seed words'
+ *   bridges (in process and in workers), ICE restarts on them, a mixed-audio room (the
+ *   Composite through bridges), and Chromium in a bundled room.
+ * They run last, one at a time: never beside their own native run (same UDP ports, and
+ * the heavy ones must be alone). `ROUNDTABLE_PACKET_CORE=typescript npm test` still runs
+ * everything on the TypeScript path.
+ */
+const TYPESCRIPT_PATH = [
+  'packages/media/src/net/UdpMux.test.ts',
+  'packages/media/src/webrtc/SinglePort.test.ts',
+  'packages/signaling/src/media/BundledRoom.test.ts',
+  'packages/signaling/src/media/HybridRoom.test.ts',
+  'packages/client/src/IceRestart.test.ts',
+  'test/e2e/web-room-bundled.test.ts',
+];
+
 /** Light files at a time: 2 by default; `ROUNDTABLE_TEST_WORKERS=1` runs them one by one (a machine busy with other work). */
 const LIGHT_WORKERS = Number(process.env['ROUNDTABLE_TEST_WORKERS'] ?? '') || 2;
 
@@ -63,6 +90,10 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'heavy', include: HEAVY, maxWorkers: 1, sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: { name: 'typescript', include: TYPESCRIPT_PATH, env: { ROUNDTABLE_PACKET_CORE: 'typescript' }, maxWorkers: 1, sequence: { groupOrder: 2 } },
       },
     ],
   },
