@@ -462,7 +462,7 @@ describe('docs/configuration.md', () => {
 
     expect(config).toEqual({
       ...DEFAULTS,
-      media: { portRange: [40000, 49999], fastPath: true, packetCore: 'typescript' },
+      media: { portRange: [40000, 49999], fastPath: true, packetCore: 'auto' },
       kurento: { ...DEFAULTS.kurento, limits: DEFAULT_KURENTO_LIMITS },
       signaling: { ...DEFAULTS.signaling, iceServers: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp'], turnSecret: 'change-me' },
     });
