@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run test:native-asan: builds the native packet core with AddressSanitizer and runs
 # the native tests (the core's own, the hostile-datagram fuzz, the 10,000-transport
-# leak check, the transport's tests on the native path) against that build. Node itself
+# leak check, the transport's and the bridge's tests on the native path) against that build. Node itself
 # is not instrumented, so the ASan runtime is preloaded; leak detection is off because
 # Node keeps memory to its exit by design (the leak test counts what the core holds).
 set -euo pipefail
@@ -27,4 +27,5 @@ npx vitest run \
   packages/media/src/native/fuzz.test.ts \
   packages/media/src/native/leak.test.ts \
   packages/media/src/transport/WebRtcTransport.lite.test.ts \
-  packages/media/src/transport/WebRtcTransport.ice.test.ts
+  packages/media/src/transport/WebRtcTransport.ice.test.ts \
+  packages/media/src/room/TransportBridge.test.ts

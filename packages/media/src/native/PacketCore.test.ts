@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UdpMux } from '../net/UdpMux.js';
 import { SrtpProfile } from '../srtp/index.js';
 import { until } from '../testing/harness.js';
+import { NativeProducer } from './NativeTransport.js';
 import { choosePacketCore } from './PacketCore.js';
 import { CorePeer, emptyRr, fields, HOST, nack, rtp, vp8 } from './testCore.js';
 import { nativeCoreUnderTest } from './testPaths.js';
@@ -162,6 +163,48 @@ describe.runIf(native)('native packet core', () => {
     await pub.sendRtp(rtp(0x4242, 2, 1920, 111, Buffer.alloc(40, 2)));
     await until(() => sub.received.length === 2);
     expect(sub.received.map((p) => fields(p).payload[0])).toEqual([1, 2]);
+  });
+
+  it('a tapped producer hands its packets up (RTX unwrapped, flagged) while tapped, and nothing when not', async () => {
+    const { pub, sub, producer } = await pair();
+    const { core } = mux.native!;
+    const up: Array<{ seq: number; retransmission: boolean }> = [];
+    await pub.sendRtp(rtp(PUB_SSRC, 10, 0, 96, vp8(true)));
+    await until(() => sub.received.length === 1);
+    producer.setTap((data, retransmission) => up.push({ seq: data.readUInt16BE(2), retransmission }));
+    await pub.sendRtp(rtp(PUB_SSRC, 12, 0, 96, vp8(false)));
+    await pub.sendRtp(rtp(RTX_SSRC, 500, 0, 97, Buffer.concat([Buffer.from([0, 11]), vp8(false)])));
+    await until(() => up.length === 2);
+    expect(up).toEqual([{ seq: 12, retransmission: false }, { seq: 11, retransmission: true }]);
+    producer.setTap(undefined);
+    const tapped = core.stats().tapped;
+    await pub.sendRtp(rtp(PUB_SSRC, 13, 0, 96, vp8(false)));
+    await until(() => sub.received.length === 4);
+    expect(core.stats().tapped).toBe(tapped);
+    expect(up.length).toBe(2);
+  });
+
+  it('a fed producer forwards what JavaScript hands down to its consumers, and drops what is not RTP that fits', async () => {
+    const sub = await peer();
+    const { core } = mux.native!;
+    const fed = NativeProducer.fed(core, { payloadType: 96, clockRate: 90000, mimeType: 'video/VP8', video: true });
+    open.push(() => fed.remove());
+    sub.transport.addConsumer(fed, { ssrc: 0x5656, payloadType: 96, clockRate: 90000, mimeType: 'video/VP8', video: true, paused: false });
+    const extensionPastEnd = rtp(1, 3, 0, 96, Buffer.alloc(8));
+    extensionPastEnd[0] = 0x90;
+    extensionPastEnd.writeUInt16BE(0xffff, 14);
+    for (const bad of [Buffer.alloc(0), Buffer.alloc(11, 0x80), Buffer.alloc(40, 0xff), extensionPastEnd, Buffer.alloc(3000, 0x80)]) fed.feed(bad);
+    fed.feed(rtp(1, 1, 0, 96, vp8(true)));
+    fed.feed(rtp(1, 2, 3000, 96, vp8(false)));
+    await until(() => sub.received.length === 2);
+    expect(sub.received.map((p) => fields(p).ssrc)).toEqual([0x5656, 0x5656]);
+    // A fed producer is never tapped, and a transport's call on it changes nothing.
+    const tapped = core.stats().tapped;
+    fed.setTap(() => undefined);
+    fed.feed(rtp(1, 3, 6000, 96, vp8(false)));
+    await until(() => sub.received.length === 3);
+    expect(core.stats().tapped).toBe(tapped);
+    expect(core.stats().fed).toBeGreaterThanOrEqual(3);
   });
 
   it('removing a producer removes its consumers from the core, and closing a transport removes what it had', async () => {
