@@ -8,13 +8,18 @@
  * A benchmark, not a test: it asserts nothing.
  *
  * Run: npx tsx packages/media/scripts/packetCoreBench.ts
- * Env: ROUNDS (default 2), SECONDS per run (6), SUBSCRIBERS (8), VIDEO_PPS (300), VIDEO_BYTES (1000).
+ * Env: ROUNDS (default 2), SECONDS per run (6), SUBSCRIBERS (8), VIDEO_PPS (300), VIDEO_BYTES (1000);
+ * SINK=1 also gives the producer a JavaScript sink (a TransportBridge with an element
+ * connected, as a recorder or a room's mix has): on the native path the core then
+ * hands its packets up.
  * Ports: 65480-65499 on 127.0.0.1.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { MediaPipeline } from '../src/core/MediaPipeline.js';
 import { UdpMux } from '../src/net/UdpMux.js';
 import type { PacketCorePath } from '../src/native/PacketCore.js';
+import { TransportBridge } from '../src/room/TransportBridge.js';
 import { DtlsCertificate } from '../src/transport/DtlsSession.js';
 import { LitePeer } from '../src/transport/testLitePeer.js';
 import { CLIENT_OFFER } from '../src/transport/testSdp.js';
@@ -36,6 +41,7 @@ const ROUNDS = Number(process.env['ROUNDS'] ?? 2);
 const SUBSCRIBERS = Number(process.env['SUBSCRIBERS'] ?? 8);
 const VIDEO_PPS = Number(process.env['VIDEO_PPS'] ?? 300);
 const VIDEO_BYTES = Number(process.env['VIDEO_BYTES'] ?? 1000);
+const SINK = process.env['SINK'] === '1';
 
 async function child(): Promise<void> {
   const send = (m: FromChild): void => void process.send!(m);
@@ -55,6 +61,12 @@ async function child(): Promise<void> {
       const video = [...sender.producers.values()].find((p) => p.kind === 'video')!;
       const receivers = Array.from({ length: m.subscribers }, () => new WebRtcTransport({ mux, certificate }));
       for (const r of receivers) r.consume(video);
+      if (SINK) {
+        const pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'] });
+        const bridge = new TransportBridge(pipeline);
+        bridge.attach(video);
+        bridge.connect(pipeline.createPassThrough(), 'video');
+      }
       transports = [sender, ...receivers];
       let waiting = transports.length;
       for (const t of transports) {
@@ -138,7 +150,7 @@ async function run(path: PacketCorePath, certificate: DtlsCertificate): Promise<
 
 async function main(): Promise<void> {
   const certificate = await DtlsCertificate.generate();
-  console.log(`1 -> ${SUBSCRIBERS} video, ${VIDEO_PPS} pps x ${VIDEO_BYTES} B, ${SECONDS} s per run, ${ROUNDS} rounds, paths alternating`);
+  console.log(`1 -> ${SUBSCRIBERS} video${SINK ? ' and a JavaScript sink' : ''}, ${VIDEO_PPS} pps x ${VIDEO_BYTES} B, ${SECONDS} s per run, ${ROUNDS} rounds, paths alternating`);
   const totals: Record<PacketCorePath, { cpuUs: number; forwarded: number }> = { typescript: { cpuUs: 0, forwarded: 0 }, native: { cpuUs: 0, forwarded: 0 } };
   for (let round = 0; round < ROUNDS; round++) {
     for (const path of ['typescript', 'native'] as const) {
