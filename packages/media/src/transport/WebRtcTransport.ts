@@ -20,6 +20,7 @@ import {
   offeredSender,
   parseSdp,
   readMediaSection,
+  receives,
   reverseDirection,
   sends,
   remoteIceParameters,
@@ -69,6 +70,11 @@ export interface WebRtcTransportOptions {
    * (replacing the one it carried). Default false: a sending or a receiving transport.
    */
   bidirectional?: boolean;
+  /**
+   * A bidirectional transport's own direction (a Kurento endpoint's): what it may do on
+   * any m-line, whatever the peer asks. Default sendrecv.
+   */
+  direction?: 'sendrecv' | 'sendonly' | 'recvonly';
   /** Tests only: drop datagrams before they are handled, forwarded packets before they are sent. */
   testHooks?: TransportTestHooks;
 }
@@ -204,6 +210,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   /** Bidirectional transports: one per m-line, in order. */
   private readonly lines: Line[] = [];
   private readonly bidirectional: boolean;
+  private readonly ownDirection: Direction;
   /** A bidirectional transport's offer waits for its answer. */
   private awaitingAnswer = false;
   private nextMid = 0;
@@ -245,6 +252,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.iceLite = options.iceLite ?? true;
     this.iceChecksOptions = options.iceChecks ?? {};
     this.bidirectional = options.bidirectional ?? false;
+    this.ownDirection = options.direction ?? 'sendrecv';
     this.ufrag = claimUfrag();
     this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
     this.binding.addUfrag(this.ufrag, () => this.pwd);
@@ -501,7 +509,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       if (!read) return { mid, section, read: undefined, direction: 'inactive' as Direction, peerSends: false };
       const feedback = read.kind === 'video' ? VIDEO_FEEDBACK.filter((f) => read.codec.rtcpFeedback.includes(f)) : [];
       const peerDirection = directionOf(section);
-      return { mid, section, read: { ...read, codec: { ...read.codec, rtcpFeedback: feedback } }, direction: reverseDirection(peerDirection), peerSends: sends(peerDirection) };
+      const direction = this.limit(reverseDirection(peerDirection));
+      return { mid, section, read: { ...read, codec: { ...read.codec, rtcpFeedback: feedback } }, direction, peerSends: sends(peerDirection) && receives(direction) };
     });
     // Valid: apply.
     this.setRemote(remote, remoteIceParameters(parsed));
@@ -528,12 +537,12 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       if (wanted.length === 0) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio or video');
       for (const kind of wanted) {
         if (kind !== 'audio' && kind !== 'video') throw new MediaError('INVALID_ARGUMENT', `cannot offer '${String(kind)}'`);
-        this.openLine(this.lineFor(String(this.nextMid++), kind, OFFERED_CODECS[kind]), 'sendrecv', OFFERED_CODECS[kind], 1);
+        this.openLine(this.lineFor(String(this.nextMid++), kind, OFFERED_CODECS[kind]), this.ownDirection, OFFERED_CODECS[kind], 1);
       }
     } else if (kinds) {
       throw new MediaError('INVALID_STATE', 'the m-lines of this transport are negotiated already');
     }
-    for (const line of this.lines) if (!line.closed) line.direction = 'sendrecv';
+    for (const line of this.lines) if (!line.closed) line.direction = this.ownDirection;
     const setup: SetupRole = this.dtls ? (this.dtls.role === 'server' ? 'passive' : 'active') : 'actpass';
     this.offerer = true;
     this.awaitingAnswer = true;
@@ -565,8 +574,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         this.closeLine(line, section.proto, section.formats);
         continue;
       }
-      this.openLine(line, reverseDirection(peerDirection), line.codec!, read.midExtensionId);
-      this.syncProducer(line.mid, sends(peerDirection) ? read : undefined);
+      const direction = this.limit(reverseDirection(peerDirection));
+      this.openLine(line, direction, line.codec!, read.midExtensionId);
+      this.syncProducer(line.mid, sends(peerDirection) && receives(direction) ? read : undefined);
     }
   }
 
@@ -602,6 +612,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.consumers.set(consumer.id, consumer);
     this.consumersBySsrc.set(consumer.ssrc, consumer);
     return consumer;
+  }
+
+  /** `direction` within what this transport may do (its `direction` option). */
+  private limit(direction: Direction): Direction {
+    const send = sends(direction) && sends(this.ownDirection);
+    const receive = receives(direction) && receives(this.ownDirection);
+    return send && receive ? 'sendrecv' : send ? 'sendonly' : receive ? 'recvonly' : 'inactive';
   }
 
   private lineFor(mid: string, kind: string, codec: NegotiatedCodec | undefined): Line {

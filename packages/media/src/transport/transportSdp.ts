@@ -179,6 +179,11 @@ export function reverseDirection(direction: Direction): Direction {
   return direction;
 }
 
+/** Whether a side whose m-line says `direction` receives on it. */
+export function receives(direction: Direction): boolean {
+  return direction === 'sendrecv' || direction === 'recvonly';
+}
+
 /** Whether a side whose m-line says `direction` sends on it. */
 export function sends(direction: Direction): boolean {
   return direction === 'sendrecv' || direction === 'sendonly';
