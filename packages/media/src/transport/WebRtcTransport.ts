@@ -5,7 +5,7 @@ import type { MediaKind } from '../core/types.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
 import { NativeTransport } from '../native/NativeTransport.js';
-import type { SrtpSession } from '../srtp/index.js';
+import type { SrtpSession, SrtpStats } from '../srtp/index.js';
 import { Consumer } from './Consumer.js';
 import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.js';
 import { IceChecks, readCandidate, type IceChecksOptions, type RemoteCandidate } from './IceChecks.js';
@@ -155,6 +155,10 @@ interface Slot {
   codec?: NegotiatedCodec;
 }
 
+function newPassword(): string {
+  return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 24);
+}
+
 const RING_SIZE = 1024;
 const SLOT_BYTES = 1500 + 128;
 
@@ -172,8 +176,15 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   readonly id = randomUUID();
   readonly producers = new Map<string, Producer>();
   readonly consumers = new Map<string, Consumer>();
-  readonly ufrag: string;
-  readonly pwd = randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 24);
+  private ufragValue: string;
+  private pwdValue = newPassword();
+  /** Ufrags of earlier ICE generations (restartIce), held on the port until the transport closes. */
+  private readonly oldUfrags: string[] = [];
+  /** restartIce() was asked: the next description we write has new credentials. */
+  private pendingRestart = false;
+  /** Our checks stopped with the old generation: they start again with the peer's next description. */
+  private restartChecks = false;
+  private remoteIce: RemoteIceParameters | undefined;
   private readonly mux: UdpMux;
   private readonly binding: UdpMuxBinding;
   private readonly certificate: DtlsCertificate;
@@ -253,9 +264,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.iceChecksOptions = options.iceChecks ?? {};
     this.bidirectional = options.bidirectional ?? false;
     this.ownDirection = options.direction ?? 'sendrecv';
-    this.ufrag = claimUfrag();
+    this.ufragValue = claimUfrag();
     this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
-    this.binding.addUfrag(this.ufrag, () => this.pwd);
+    this.binding.addUfrag(this.ufragValue, () => this.pwdValue);
     const native = this.mux.native;
     this.native = native
       ? new NativeTransport(native.core, native.index, this.rtcpSsrc, {
@@ -266,6 +277,28 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       : undefined;
     // Test hooks see every packet: the core hands them up (test runs only).
     if (this.native && (this.hooks.dropIncoming || this.hooks.dropOutgoingRtp)) this.native.setHooked(true);
+  }
+
+  /** Our ICE username fragment (of the current generation). */
+  get ufrag(): string {
+    return this.ufragValue;
+  }
+
+  /** Our ICE password (of the current generation). */
+  get pwd(): string {
+    return this.pwdValue;
+  }
+
+  /**
+   * An ICE restart (RFC 8445 §9): the next description this transport writes (its answer
+   * to the peer's restarting offer, or its own offer) carries new ICE credentials, and
+   * checks must use them from then on. DTLS, SRTP, the selected pair, producers and
+   * consumers carry on; our own checks (controlling role) start again toward the peer's
+   * new candidates.
+   */
+  restartIce(): void {
+    this.assertOpen();
+    this.pendingRestart = true;
   }
 
   /** Which packet path carries this transport's media. */
@@ -316,6 +349,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     return stats;
   }
 
+  /** Our SRTP contexts' counters, once DTLS made the keys (TypeScript path: the native core counts its own). */
+  getSrtpStats(): { profile: number; inbound: SrtpStats; outbound: SrtpStats } | undefined {
+    const srtp = this.srtp;
+    if (!srtp || this.profile === undefined) return undefined;
+    return { profile: this.profile, inbound: { ...srtp.inbound.stats }, outbound: { ...srtp.outbound.stats } };
+  }
+
   // --- negotiation: sending transport ------------------------------------------------
 
   /**
@@ -356,6 +396,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.offerer = false;
     this.setRemote(remote, remoteIceParameters(parsed));
     this.mode = 'send';
+    this.applyRestart();
     const answer = writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, sections);
     for (const producer of [...this.producers.values()]) {
       const now = offered.get(producer.mid);
@@ -476,6 +517,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     });
     const setup: SetupRole = this.dtls ? (this.dtls.role === 'server' ? 'passive' : 'active') : 'actpass';
     this.offerer = true;
+    this.applyRestart();
     return writeDescription(this.localParameters(setup), this.sessionId, this.sessionVersion++, sections);
   }
 
@@ -516,6 +558,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.setRemote(remote, remoteIceParameters(parsed));
     this.offerer = false;
     this.mode = 'both';
+    this.applyRestart();
     for (const plan of planned) {
       const line = this.lineFor(plan.mid, plan.section.kind, plan.read?.codec);
       if (!plan.read) {
@@ -546,6 +589,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const setup: SetupRole = this.dtls ? (this.dtls.role === 'server' ? 'passive' : 'active') : 'actpass';
     this.offerer = true;
     this.awaitingAnswer = true;
+    this.applyRestart();
     this.mode = 'both';
     return writeDescription(this.localParameters(setup), this.sessionId, this.sessionVersion++, this.lineSections());
   }
@@ -696,7 +740,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.dtls?.close();
     this.native?.close();
     this.binding.close();
-    releaseUfrag(this.ufrag);
+    releaseUfrag(this.ufragValue);
+    for (const ufrag of this.oldUfrags) releaseUfrag(ufrag);
     this.setIce('closed');
     this.setDtls('closed');
     this.emit('close');
@@ -721,6 +766,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   private setRemote(remote: RemoteTransportParameters, ice: RemoteIceParameters): void {
     const first = this.remote === undefined;
+    this.remoteIce = ice;
     if (!first && this.remote!.fingerprint.value.toUpperCase() !== remote.fingerprint.value.toUpperCase() && this.dtls) {
       throw new SdpError('the DTLS fingerprint changed; make a new transport');
     }
@@ -743,7 +789,27 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       // Someone must check: a lite peer never does, and a full peer we offered to waits
       // for the offerer (controlling) to nominate.
       if (ice.lite || (!this.iceLite && this.offerer)) this.startChecks(remote, ice);
+    } else if (this.restartChecks) {
+      this.restartChecks = false;
+      this.startChecks(remote, ice);
     }
+  }
+
+  /** Applies a restartIce(): new credentials for the description being written. */
+  private applyRestart(): void {
+    if (!this.pendingRestart) return;
+    this.pendingRestart = false;
+    this.oldUfrags.push(this.ufragValue);
+    this.ufragValue = claimUfrag();
+    this.pwdValue = newPassword();
+    this.binding.addUfrag(this.ufragValue, () => this.pwdValue);
+    if (!this.checks) return;
+    this.checks.close();
+    this.checks = undefined;
+    this.remoteCandidates.length = 0;
+    // Answering, the peer's restarting description is in already: check its new candidates now.
+    if (this.remote && this.remoteIce && !this.offerer) this.startChecks(this.remote, this.remoteIce);
+    else this.restartChecks = true;
   }
 
   private startChecks(remote: RemoteTransportParameters, ice: RemoteIceParameters): void {

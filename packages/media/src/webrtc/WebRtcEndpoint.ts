@@ -85,6 +85,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private ownDescriptions: { local: string; remote: string } | undefined;
   private ownIce: TransportIceState = 'new';
   private ownCandidateAnnounced = false;
+  /** The m-line our host candidate is announced on (the BUNDLE tag). */
+  private ownCandidateMid: { mid: string; index: number } | undefined;
   private transportReleased = false;
   private iceConnectedOnce = false;
   private negotiated = false;
@@ -526,6 +528,13 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    * fastPath false, or once the transport closed.
    */
   getFastPathStats(): FastPathStats | undefined {
+    if (this.own) {
+      // The own transport is Roundtable's path from socket to socket: its counters.
+      const srtp = this.transportReleased ? undefined : this.own.transport.getSrtpStats();
+      if (!srtp) return undefined;
+      const t = this.own.transport.getStats();
+      return { rtpIn: t.rtpIn, rtcpIn: t.rtcpIn, rtpOut: t.rtpOut, rtcpOut: t.rtcpOut, ...srtp };
+    }
     return this.media.getFastPathStats();
   }
 
@@ -641,13 +650,20 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     const { sdp, rejected } = this.usableSections(offer);
     if (sdp === undefined) throw new MediaError('INVALID_SDP', 'the new offer has no section this endpoint can use');
     const restart = checkReoffer(this.ownDescriptions.remote, sdp);
+    // An ICE restart: our answer carries new credentials (applied only once the offer is taken), and a new host candidate follows.
+    if (restart) own.transport.restartIce();
     let answer: string;
     try {
       answer = own.transport.processOffer(this.candidates.filterRemoteSdp(sdp));
     } catch (error) {
       throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer the new offer: ${errorMessage(error)}`);
     }
-    if (restart) this.iceRestarts++;
+    if (restart) {
+      this.iceRestarts++;
+      this.candidates.restartLocal();
+      this.candidates.local({ candidate: own.hostCandidate(this.getAnnouncedAddress()), sdpMid: this.ownCandidateMid?.mid ?? '0', sdpMLineIndex: this.ownCandidateMid?.index ?? 0 });
+      this.candidates.localComplete();
+    }
     this.rejectedSections = rejected;
     this.candidates.noteRemoteDescription(sdp);
     this.ownDescriptions = { local: answer, remote: sdp };
@@ -693,7 +709,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       const local = this.publicSdp(this.ownDescriptions.local);
       const mids = [...local.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]!);
       const bundled = /^a=group:BUNDLE (\S+)/m.exec(local)?.[1] ?? mids[0] ?? '0';
-      this.candidates.local({ candidate: own.hostCandidate(this.getAnnouncedAddress()), sdpMid: bundled, sdpMLineIndex: Math.max(0, mids.indexOf(bundled)) });
+      this.ownCandidateMid = { mid: bundled, index: Math.max(0, mids.indexOf(bundled)) };
+      this.candidates.local({ candidate: own.hostCandidate(this.getAnnouncedAddress()), sdpMid: bundled, sdpMLineIndex: this.ownCandidateMid.index });
       this.candidates.localComplete();
     }
     if (this.ownIce === 'new') this.setIceState('checking');
@@ -903,10 +920,10 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 }
 
-/** Datagrams the own transport dropped: garbage, forged or replayed (S)RTP, STUN and DTLS that did not check. */
+/** What the werift path counts as invalid, on the own transport: garbage, malformed DTLS records, (S)RTP failing authentication. */
 function ownInvalidPackets(own: EndpointTransport): number {
   const s = own.transport.getStats();
-  return s.droppedStun + s.droppedDtlsEarly + s.droppedDtls + s.droppedSrtp + s.droppedUnknownSsrc + s.droppedOther;
+  return s.droppedDtls + s.droppedSrtp + s.droppedOther;
 }
 
 function errorMessage(error: unknown): string {
