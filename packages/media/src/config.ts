@@ -54,6 +54,22 @@ export interface MediaConfig {
    * loads, else TypeScript. Default: ROUNDTABLE_PACKET_CORE, else 'auto'.
    */
   packetCore?: PacketCoreSetting;
+  /**
+   * What a WebRtcEndpoint (Kurento's) runs on: 'werift' a werift RTCPeerConnection
+   * (webrtc/peerConnection.ts, with the patches listed in docs/transport.md), 'own' the
+   * engine's own bidirectional WebRtcTransport (webrtc/EndpointTransport.ts). 'own' is
+   * taken where it can serve the endpoint: single-port mode on the TypeScript packet
+   * path, one ICE address, no STUN/TURN servers, no data channels; other endpoints stay
+   * on werift. Default: ROUNDTABLE_ENDPOINT_TRANSPORT, else 'werift'.
+   */
+  endpointTransport?: EndpointTransportSetting;
+}
+
+export type EndpointTransportSetting = 'werift' | 'own';
+
+/** The endpoint transport a config asks for (its setting, else ROUNDTABLE_ENDPOINT_TRANSPORT, else werift). */
+export function endpointTransportOf(config: MediaConfig): EndpointTransportSetting {
+  return config.endpointTransport ?? (process.env['ROUNDTABLE_ENDPOINT_TRANSPORT'] === 'own' ? 'own' : 'werift');
 }
 
 export const DEFAULT_MEDIA_CONFIG: MediaConfig = {
@@ -85,6 +101,9 @@ export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaCon
   }
   if (config.packetCore !== undefined && !isPacketCoreSetting(config.packetCore)) {
     throw new MediaError('INVALID_ARGUMENT', `invalid packet core '${String(config.packetCore)}': need auto, native or typescript`);
+  }
+  if (config.endpointTransport !== undefined && config.endpointTransport !== 'werift' && config.endpointTransport !== 'own') {
+    throw new MediaError('INVALID_ARGUMENT', `invalid endpoint transport '${String(config.endpointTransport)}': need werift or own`);
   }
   for (const key of ['keyframeIntervalMs', 'retransmissionMs', 'rtcpIntervalMs'] as const) {
     if (!(config[key] > 0)) throw new MediaError('INVALID_ARGUMENT', `${key} must be a positive number`);

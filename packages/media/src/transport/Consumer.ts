@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ClosedError } from '../core/errors.js';
+import { ClosedError, MediaError } from '../core/errors.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import type { MediaKind } from '../core/types.js';
 import type { NativeConsumer } from '../native/NativeTransport.js';
@@ -71,15 +71,26 @@ export function consumerPayloadType(codec: NegotiatedCodec): number {
  * (which source packet each of its sequence numbers was), keyframe requests toward
  * the producer, pause/resume, sender reports and what the subscriber's reports say.
  */
+export interface ConsumerOptions {
+  paused?: boolean;
+  streamId?: string;
+  /** The SSRC to send with (an m-line that named it already). Default: a new random one. */
+  ssrc?: number;
+  /** The payload type to send with (the one negotiated on its m-line). Default: consumerPayloadType(). */
+  payloadType?: number;
+  /** The numbering to continue (the m-line's earlier consumers'). Default: a new one. */
+  rewriter?: StreamRewriter<Producer>;
+}
+
 export class Consumer extends TypedEmitter<ConsumerEvents> {
   readonly id = randomUUID();
-  readonly ssrc = randomBytes(4).readUInt32BE(0) || 1;
+  readonly ssrc: number;
   readonly kind: MediaKind;
   readonly codec: NegotiatedCodec;
   readonly cname: string;
   readonly streamId: string;
   readonly trackId = randomUUID();
-  readonly rewriter = new StreamRewriter<Producer>();
+  readonly rewriter: StreamRewriter<Producer>;
   private readonly counters: ConsumerStats = {
     packets: 0,
     bytes: 0,
@@ -109,19 +120,25 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   private awaitingKeyframe: boolean;
   private lastSr: { compact: number; at: number } | undefined;
 
+  /** The producer it copies (replaceProducer() changes it). */
+  private source: Producer;
+
   constructor(
-    readonly producer: Producer,
+    producer: Producer,
     /** The m-line, set by the transport when it places the consumer in its offer. */
     public mid: string,
     private readonly link: ConsumerLink,
     options: ConsumerOptions = {},
   ) {
     super();
+    this.source = producer;
+    this.ssrc = options.ssrc ?? (randomBytes(4).readUInt32BE(0) || 1);
+    this.rewriter = options.rewriter ?? new StreamRewriter<Producer>();
     this.kind = producer.kind;
     const codec = producer.codec;
     this.codec = {
       ...codec,
-      payloadType: consumerPayloadType(codec),
+      payloadType: options.payloadType ?? consumerPayloadType(codec),
       rtcpFeedback: producer.kind === 'video' ? ['nack', 'nack pli', 'ccm fir', 'goog-remb'] : [],
     };
     this.cname = producer.cname ?? `rt-${producer.id.slice(0, 8)}`;
@@ -132,6 +149,34 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (options.native) this.native = options.native(this);
     producer.consumers.add(this);
     producer.sinksChanged();
+    if (!this.paused) producer.requestKeyframe();
+  }
+
+  /** The producer whose packets it sends. */
+  get producer(): Producer {
+    return this.source;
+  }
+
+  /**
+   * Sends `producer`'s packets from now on instead (a Kurento sink connected to another
+   * source): same SSRC, m-line and codec; the sequence numbers and timestamps continue
+   * where the previous producer's stopped, and video waits for the new producer's
+   * keyframe (asked for now). The new producer must be of the same kind and codec;
+   * TypeScript packet path only (the native core keeps a consumer on its producer).
+   */
+  replaceProducer(producer: Producer): void {
+    this.assertOpen();
+    if (producer === this.source) return;
+    if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
+    if (producer.kind !== this.kind) throw new MediaError('INVALID_ARGUMENT', `a ${this.kind} consumer cannot send ${producer.kind}`);
+    if (producer.codec.mimeType.toLowerCase() !== this.codec.mimeType.toLowerCase()) {
+      throw new MediaError('INVALID_STATE', `this consumer's m-line carries ${this.codec.mimeType}, the producer sends ${producer.codec.mimeType}`);
+    }
+    if (this.native || producer.native) throw new MediaError('INVALID_STATE', 'a consumer on the native packet core cannot change producer (media.packetCore)');
+    this.source.consumers.delete(this);
+    this.source = producer;
+    producer.consumers.add(this);
+    if (this.kind === 'video') this.awaitingKeyframe = true;
     if (!this.paused) producer.requestKeyframe();
   }
 
@@ -190,7 +235,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       this.awaitingKeyframe = false;
     }
     const h = packet.header;
-    const out = this.rewriter.rewrite(this.producer, h.sequenceNumber, h.timestamp, this.codec.clockRate, now);
+    const out = this.rewriter.rewrite(this.source, h.sequenceNumber, h.timestamp, this.codec.clockRate, now);
     if (!out) {
       this.counters.droppedBeforeStart++;
       return;

@@ -5,25 +5,33 @@ import type { MediaKind } from '../core/types.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
 import { NativeTransport } from '../native/NativeTransport.js';
-import type { SrtpSession } from '../srtp/index.js';
+import type { SrtpSession, SrtpStats } from '../srtp/index.js';
 import { Consumer } from './Consumer.js';
 import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.js';
 import { IceChecks, readCandidate, type IceChecksOptions, type RemoteCandidate } from './IceChecks.js';
+import { StreamRewriter } from '../rtp/StreamRewriter.js';
 import { Producer } from './Producer.js';
 import { readRtcp, writeNack, writePli, writeFir, writeRemb, writeRr } from './rtcp.js';
 import { readExtension, readRtp, unwrapRtx, type RtpView } from './RtpView.js';
 import { BINDING_REQUEST, BINDING_SUCCESS, fingerprintValid, integrityValid, readStun, StunAttr, writeStun, xorMappedAddress } from './stun.js';
 import {
+  attribute,
   directionOf,
   offeredSender,
   parseSdp,
+  readMediaSection,
+  receives,
+  reverseDirection,
+  sends,
   remoteIceParameters,
   remoteTransportParameters,
   VIDEO_FEEDBACK,
   writeDescription,
   type AcceptedSection,
+  type Direction,
   type LocalTransportParameters,
   type NegotiatedCodec,
+  type OfferedSender,
   type RemoteIceParameters,
   type RemoteTransportParameters,
   type SetupRole,
@@ -54,6 +62,19 @@ export interface WebRtcTransportOptions {
   iceLite?: boolean;
   /** Pace, retransmission, timeout and consent interval of those checks (IceChecksOptions' defaults). */
   iceChecks?: IceChecksOptions;
+  /**
+   * Both ways on one m-line per track (a Kurento WebRtcEndpoint): processOffer() answers
+   * each m-line in the direction the peer asks (sendrecv: a producer and our SSRC beside
+   * it), createOffer({ kinds }) offers sendrecv m-lines and processAnswer() takes what the
+   * peer sends from the answer, and consume() puts a producer on the m-line of its kind
+   * (replacing the one it carried). Default false: a sending or a receiving transport.
+   */
+  bidirectional?: boolean;
+  /**
+   * A bidirectional transport's own direction (a Kurento endpoint's): what it may do on
+   * any m-line, whatever the peer asks. Default sendrecv.
+   */
+  direction?: 'sendrecv' | 'sendonly' | 'recvonly';
   /** Tests only: drop datagrams before they are handled, forwarded packets before they are sent. */
   testHooks?: TransportTestHooks;
 }
@@ -96,7 +117,35 @@ export interface WebRtcTransportStats {
   iceChecksSent: number;
 }
 
-type Mode = 'send' | 'recv';
+type Mode = 'send' | 'recv' | 'both';
+
+/** An m-line of a bidirectional transport: what it carries each way, and our stream on it. */
+interface Line {
+  mid: string;
+  /** audio or video; another kind only for a line written at port 0. */
+  kind: string;
+  /** Our direction on it, as negotiated (or offered). */
+  direction: Direction;
+  /** The codec we send with (the payload type both sides agreed on); undefined on a line that never had one. */
+  codec: NegotiatedCodec | undefined;
+  rtxPayloadType: number | undefined;
+  midExtensionId: number | undefined;
+  /** Our stream on it: named in every description, continued across the consumers it carries. */
+  ssrc: number;
+  cname: string;
+  streamId: string;
+  trackId: string;
+  rewriter: StreamRewriter<Producer>;
+  consumer: Consumer | undefined;
+  /** Written at port 0 (the peer rejected it, or nothing we forward). */
+  closed?: { proto: string; formats: string[] };
+}
+
+/** The codecs a bidirectional transport offers (the payload types a receiving transport's offer uses). */
+const OFFERED_CODECS: Record<MediaKind, NegotiatedCodec> = {
+  audio: { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: 'minptime=10;useinbandfec=1', rtcpFeedback: [] },
+  video: { mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, rtcpFeedback: [...VIDEO_FEEDBACK] },
+};
 
 interface Slot {
   mid: string;
@@ -104,6 +153,10 @@ interface Slot {
   consumer: Consumer | undefined;
   /** The codec of the last consumer it carried (the first slot stays offered with it, inactive). */
   codec?: NegotiatedCodec;
+}
+
+function newPassword(): string {
+  return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 24);
 }
 
 const RING_SIZE = 1024;
@@ -123,8 +176,15 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   readonly id = randomUUID();
   readonly producers = new Map<string, Producer>();
   readonly consumers = new Map<string, Consumer>();
-  readonly ufrag: string;
-  readonly pwd = randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 24);
+  private ufragValue: string;
+  private pwdValue = newPassword();
+  /** Ufrags of earlier ICE generations (restartIce), held on the port until the transport closes. */
+  private readonly oldUfrags: string[] = [];
+  /** restartIce() was asked: the next description we write has new credentials. */
+  private pendingRestart = false;
+  /** Our checks stopped with the old generation: they start again with the peer's next description. */
+  private restartChecks = false;
+  private remoteIce: RemoteIceParameters | undefined;
   private readonly mux: UdpMux;
   private readonly binding: UdpMuxBinding;
   private readonly certificate: DtlsCertificate;
@@ -158,6 +218,12 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private readonly byRtxSsrc = new Map<number, Producer>();
   private readonly consumersBySsrc = new Map<number, Consumer>();
   private readonly slots: Slot[] = [];
+  /** Bidirectional transports: one per m-line, in order. */
+  private readonly lines: Line[] = [];
+  private readonly bidirectional: boolean;
+  private readonly ownDirection: Direction;
+  /** A bidirectional transport's offer waits for its answer. */
+  private awaitingAnswer = false;
   private nextMid = 0;
   private firSeq = 0;
   private consentTimer: NodeJS.Timeout | undefined;
@@ -196,9 +262,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.hooks = options.testHooks ?? {};
     this.iceLite = options.iceLite ?? true;
     this.iceChecksOptions = options.iceChecks ?? {};
-    this.ufrag = claimUfrag();
+    this.bidirectional = options.bidirectional ?? false;
+    this.ownDirection = options.direction ?? 'sendrecv';
+    this.ufragValue = claimUfrag();
     this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
-    this.binding.addUfrag(this.ufrag, () => this.pwd);
+    this.binding.addUfrag(this.ufragValue, () => this.pwdValue);
     const native = this.mux.native;
     this.native = native
       ? new NativeTransport(native.core, native.index, this.rtcpSsrc, {
@@ -209,6 +277,28 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       : undefined;
     // Test hooks see every packet: the core hands them up (test runs only).
     if (this.native && (this.hooks.dropIncoming || this.hooks.dropOutgoingRtp)) this.native.setHooked(true);
+  }
+
+  /** Our ICE username fragment (of the current generation). */
+  get ufrag(): string {
+    return this.ufragValue;
+  }
+
+  /** Our ICE password (of the current generation). */
+  get pwd(): string {
+    return this.pwdValue;
+  }
+
+  /**
+   * An ICE restart (RFC 8445 §9): the next description this transport writes (its answer
+   * to the peer's restarting offer, or its own offer) carries new ICE credentials, and
+   * checks must use them from then on. DTLS, SRTP, the selected pair, producers and
+   * consumers carry on; our own checks (controlling role) start again toward the peer's
+   * new candidates.
+   */
+  restartIce(): void {
+    this.assertOpen();
+    this.pendingRestart = true;
   }
 
   /** Which packet path carries this transport's media. */
@@ -259,6 +349,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     return stats;
   }
 
+  /** Our SRTP contexts' counters, once DTLS made the keys (TypeScript path: the native core counts its own). */
+  getSrtpStats(): { profile: number; inbound: SrtpStats; outbound: SrtpStats } | undefined {
+    const srtp = this.srtp;
+    if (!srtp || this.profile === undefined) return undefined;
+    return { profile: this.profile, inbound: { ...srtp.inbound.stats }, outbound: { ...srtp.outbound.stats } };
+  }
+
   // --- negotiation: sending transport ------------------------------------------------
 
   /**
@@ -269,6 +366,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
    */
   processOffer(sdp: string): string {
     this.assertOpen();
+    if (this.bidirectional) return this.processOfferBoth(sdp);
     if (this.mode === 'recv') throw new MediaError('INVALID_STATE', 'a receiving transport makes the offers; use createOffer()');
     const parsed = parseSdp(sdp);
     const remote = remoteTransportParameters(parsed);
@@ -298,6 +396,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.offerer = false;
     this.setRemote(remote, remoteIceParameters(parsed));
     this.mode = 'send';
+    this.applyRestart();
     const answer = writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, sections);
     for (const producer of [...this.producers.values()]) {
       const now = offered.get(producer.mid);
@@ -305,37 +404,42 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     }
     for (const sender of offered.values()) {
       if (!sender || [...this.producers.values()].some((p) => p.mid === sender.mid)) continue;
-      const producer = new Producer(
-        {
-          kind: sender.kind,
-          mid: sender.mid,
-          codec: sender.codec,
-          ssrc: sender.ssrc,
-          rtxSsrc: sender.rtxSsrc,
-          rtxPayloadType: sender.rtxPayloadType,
-          cname: sender.cname,
-        },
-        this.producerLink,
-      );
-      if (this.native) {
-        producer.native = this.native.addProducer({
-          ssrc: producer.ssrc,
-          rtxSsrc: producer.rtxSsrc,
-          payloadType: producer.codec.payloadType,
-          rtxPayloadType: producer.rtxPayloadType,
-          clockRate: producer.codec.clockRate,
-          mimeType: producer.codec.mimeType,
-          video: producer.kind === 'video',
-          nack: producer.codec.rtcpFeedback.includes('nack'),
-        });
-      }
-      this.producers.set(producer.id, producer);
-      if (producer.ssrc !== undefined) this.bySsrc.set(producer.ssrc, producer);
-      if (producer.rtxSsrc !== undefined) this.byRtxSsrc.set(producer.rtxSsrc, producer);
-      this.midExtensionIds.set(producer.mid, sender.midExtensionId);
-      this.emit('producer', producer);
+      this.addProducer(sender);
     }
     return answer;
+  }
+
+  /** A producer for what the peer sends on one m-line (emitted as 'producer'). */
+  private addProducer(sender: OfferedSender): void {
+    const producer = new Producer(
+      {
+        kind: sender.kind,
+        mid: sender.mid,
+        codec: sender.codec,
+        ssrc: sender.ssrc,
+        rtxSsrc: sender.rtxSsrc,
+        rtxPayloadType: sender.rtxPayloadType,
+        cname: sender.cname,
+      },
+      this.producerLink,
+    );
+    if (this.native) {
+      producer.native = this.native.addProducer({
+        ssrc: producer.ssrc,
+        rtxSsrc: producer.rtxSsrc,
+        payloadType: producer.codec.payloadType,
+        rtxPayloadType: producer.rtxPayloadType,
+        clockRate: producer.codec.clockRate,
+        mimeType: producer.codec.mimeType,
+        video: producer.kind === 'video',
+        nack: producer.codec.rtcpFeedback.includes('nack'),
+      });
+    }
+    this.producers.set(producer.id, producer);
+    if (producer.ssrc !== undefined) this.bySsrc.set(producer.ssrc, producer);
+    if (producer.rtxSsrc !== undefined) this.byRtxSsrc.set(producer.rtxSsrc, producer);
+    this.midExtensionIds.set(producer.mid, sender.midExtensionId);
+    this.emit('producer', producer);
   }
 
   private readonly midExtensionIds = new Map<string, number | undefined>();
@@ -349,6 +453,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
    */
   consume(producer: Producer, options: { paused?: boolean; streamId?: string } = {}): Consumer {
     this.assertOpen();
+    if (this.bidirectional) return this.consumeBoth(producer, options);
     if (this.mode === 'send') throw new MediaError('INVALID_STATE', 'a sending transport carries producers; consume on a receiving transport');
     if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
     this.mode = 'recv';
@@ -392,8 +497,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
    * transport (Chromium then drops every other m-line's media), so once its consumer is
    * gone it stays in the BUNDLE group, inactive, and is never reused.
    */
-  createOffer(): string {
+  createOffer(options: { kinds?: readonly MediaKind[] } = {}): string {
     this.assertOpen();
+    if (this.bidirectional) return this.createOfferBoth(options.kinds);
     if (this.mode === 'send') throw new MediaError('INVALID_STATE', 'a sending transport takes the client\'s offer; use processOffer()');
     this.mode = 'recv';
     const sections: WrittenSection[] = this.slots.map((slot, index): WrittenSection => {
@@ -414,12 +520,14 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     });
     const setup: SetupRole = this.dtls ? (this.dtls.role === 'server' ? 'passive' : 'active') : 'actpass';
     this.offerer = true;
+    this.applyRestart();
     return writeDescription(this.localParameters(setup), this.sessionId, this.sessionVersion++, sections);
   }
 
   /** The peer's answer to createOffer(). SdpError when it cannot be used (nothing changes). */
   processAnswer(sdp: string): void {
     this.assertOpen();
+    if (this.bidirectional) return this.processAnswerBoth(sdp);
     if (this.mode !== 'recv') throw new MediaError('INVALID_STATE', 'processAnswer() answers createOffer() of a receiving transport');
     const parsed = parseSdp(sdp);
     const remote = remoteTransportParameters(parsed);
@@ -428,6 +536,197 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       if (section.port !== 0 && directionOf(section) === 'sendonly') throw new SdpError('the answer sends on a receive-only m-line');
     }
     this.setRemote(remote, remoteIceParameters(parsed));
+  }
+
+  // --- negotiation: bidirectional transport ---------------------------------------------
+
+  /** processOffer() of a bidirectional transport: each m-line answered in the direction the peer asks. */
+  private processOfferBoth(sdp: string): string {
+    if (this.awaitingAnswer) throw new MediaError('INVALID_STATE', 'this transport made an offer: it takes an answer (processAnswer), not an offer');
+    const parsed = parseSdp(sdp);
+    const remote = remoteTransportParameters(parsed);
+    if (parsed.media.length === 0) throw new SdpError('the offer has no media section');
+    const planned = parsed.media.map((section, index) => {
+      const mid = attribute(section.attributes, 'mid') ?? String(index);
+      const existing = this.lines.find((l) => l.mid === mid);
+      if (existing && existing.kind !== section.kind) throw new SdpError(`m-line ${mid} changed from ${existing.kind} to ${section.kind}`);
+      const read = readMediaSection(section);
+      if (!read) return { mid, section, read: undefined, direction: 'inactive' as Direction, peerSends: false };
+      const feedback = read.kind === 'video' ? VIDEO_FEEDBACK.filter((f) => read.codec.rtcpFeedback.includes(f)) : [];
+      const peerDirection = directionOf(section);
+      const direction = this.limit(reverseDirection(peerDirection));
+      return { mid, section, read: { ...read, codec: { ...read.codec, rtcpFeedback: feedback } }, direction, peerSends: sends(peerDirection) && receives(direction) };
+    });
+    // Valid: apply.
+    this.setRemote(remote, remoteIceParameters(parsed));
+    this.offerer = false;
+    this.mode = 'both';
+    this.applyRestart();
+    for (const plan of planned) {
+      const line = this.lineFor(plan.mid, plan.section.kind, plan.read?.codec);
+      if (!plan.read) {
+        this.closeLine(line, plan.section.proto, plan.section.formats);
+        continue;
+      }
+      this.openLine(line, plan.direction, plan.read.codec, plan.read.midExtensionId);
+      line.rtxPayloadType = plan.peerSends ? plan.read.rtxPayloadType : undefined;
+      this.syncProducer(plan.mid, plan.peerSends ? plan.read : undefined);
+    }
+    return writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, this.lineSections());
+  }
+
+  /** createOffer() of a bidirectional transport: sendrecv m-lines of `kinds` (default audio and video) the first time, the negotiated ones after. */
+  private createOfferBoth(kinds: readonly MediaKind[] | undefined): string {
+    if (this.awaitingAnswer) throw new MediaError('INVALID_STATE', 'an offer of this transport waits for its answer (processAnswer)');
+    if (this.lines.length === 0) {
+      const wanted = kinds ?? (['audio', 'video'] as const);
+      if (wanted.length === 0) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio or video');
+      for (const kind of wanted) {
+        if (kind !== 'audio' && kind !== 'video') throw new MediaError('INVALID_ARGUMENT', `cannot offer '${String(kind)}'`);
+        this.openLine(this.lineFor(String(this.nextMid++), kind, OFFERED_CODECS[kind]), this.ownDirection, OFFERED_CODECS[kind], 1);
+      }
+    } else if (kinds) {
+      throw new MediaError('INVALID_STATE', 'the m-lines of this transport are negotiated already');
+    }
+    for (const line of this.lines) if (!line.closed) line.direction = this.ownDirection;
+    const setup: SetupRole = this.dtls ? (this.dtls.role === 'server' ? 'passive' : 'active') : 'actpass';
+    this.offerer = true;
+    this.awaitingAnswer = true;
+    this.applyRestart();
+    this.mode = 'both';
+    return writeDescription(this.localParameters(setup), this.sessionId, this.sessionVersion++, this.lineSections());
+  }
+
+  /** processAnswer() of a bidirectional transport: what the peer sends becomes producers, what it receives our streams. */
+  private processAnswerBoth(sdp: string): void {
+    if (!this.awaitingAnswer) throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from createOffer() first');
+    const parsed = parseSdp(sdp);
+    const remote = remoteTransportParameters(parsed);
+    if (remote.setup === 'actpass') throw new SdpError('an answer must say a=setup:active or passive');
+    const planned = this.lines.map((line, index) => {
+      const section = parsed.media.find((m) => attribute(m.attributes, 'mid') === line.mid) ?? parsed.media[index];
+      if (!section) throw new SdpError(`the answer has no m-line for mid ${line.mid}`);
+      if (section.kind !== line.kind) throw new SdpError(`the answer's m-line ${line.mid} is ${section.kind}, the offer's ${line.kind}`);
+      const read = line.closed || !line.codec ? undefined : readMediaSection(section);
+      if (read && read.codec.payloadType !== line.codec!.payloadType) throw new SdpError(`the answer's m-line ${line.mid} uses payload type ${read.codec.payloadType}, not one offered`);
+      const peerDirection = directionOf(section);
+      const feedback = read?.kind === 'video' ? VIDEO_FEEDBACK.filter((f) => read.codec.rtcpFeedback.includes(f)) : [];
+      return { line, section, read: read ? { ...read, codec: { ...read.codec, rtcpFeedback: feedback } } : undefined, peerDirection };
+    });
+    // Valid: apply.
+    this.setRemote(remote, remoteIceParameters(parsed));
+    this.awaitingAnswer = false;
+    for (const { line, section, read, peerDirection } of planned) {
+      if (!read) {
+        this.closeLine(line, section.proto, section.formats);
+        continue;
+      }
+      const direction = this.limit(reverseDirection(peerDirection));
+      this.openLine(line, direction, line.codec!, read.midExtensionId);
+      this.syncProducer(line.mid, sends(peerDirection) && receives(direction) ? read : undefined);
+    }
+  }
+
+  /** consume() of a bidirectional transport: `producer` on the m-line of its kind, replacing what it carried (numbering continues). */
+  private consumeBoth(producer: Producer, options: { paused?: boolean; streamId?: string }): Consumer {
+    if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
+    if ((producer.native !== undefined) !== (this.native !== undefined)) {
+      throw new MediaError('INVALID_STATE', `producer ${producer.id} is on the ${producer.native ? 'native' : 'TypeScript'} packet path and this transport on the other (media.packetCore)`);
+    }
+    const line = this.lines.find((l) => !l.closed && l.kind === producer.kind && sends(l.direction));
+    if (!line || !line.codec) throw new MediaError('INVALID_STATE', `no negotiated m-line of this transport sends ${producer.kind} to its peer`);
+    if (line.codec.mimeType.toLowerCase() !== producer.codec.mimeType.toLowerCase()) {
+      throw new MediaError('INVALID_STATE', `the ${producer.kind} m-line carries ${line.codec.mimeType}, the producer sends ${producer.codec.mimeType}`);
+    }
+    const current = line.consumer;
+    if (current && !current.isClosed && !current.native) {
+      current.replaceProducer(producer);
+      return current;
+    }
+    current?.close();
+    const consumer = new Consumer(producer, line.mid, this.consumerLink, { ...options, ssrc: line.ssrc, payloadType: line.codec.payloadType, rewriter: line.rewriter });
+    if (this.native && producer.native) {
+      consumer.native = this.native.addConsumer(producer.native, {
+        ssrc: consumer.ssrc,
+        payloadType: consumer.codec.payloadType,
+        clockRate: consumer.codec.clockRate,
+        mimeType: consumer.codec.mimeType,
+        video: consumer.kind === 'video',
+        paused: consumer.isPaused,
+      });
+    }
+    line.consumer = consumer;
+    this.consumers.set(consumer.id, consumer);
+    this.consumersBySsrc.set(consumer.ssrc, consumer);
+    return consumer;
+  }
+
+  /** `direction` within what this transport may do (its `direction` option). */
+  private limit(direction: Direction): Direction {
+    const send = sends(direction) && sends(this.ownDirection);
+    const receive = receives(direction) && receives(this.ownDirection);
+    return send && receive ? 'sendrecv' : send ? 'sendonly' : receive ? 'recvonly' : 'inactive';
+  }
+
+  private lineFor(mid: string, kind: string, codec: NegotiatedCodec | undefined): Line {
+    let line = this.lines.find((l) => l.mid === mid);
+    if (!line) {
+      line = {
+        mid,
+        kind,
+        direction: 'inactive',
+        codec,
+        rtxPayloadType: undefined,
+        midExtensionId: undefined,
+        ssrc: randomBytes(4).readUInt32BE(0) || 1,
+        cname: `rt-${this.id.slice(0, 8)}`,
+        streamId: this.id,
+        trackId: randomUUID(),
+        rewriter: new StreamRewriter<Producer>(),
+        consumer: undefined,
+      };
+      this.lines.push(line);
+    }
+    return line;
+  }
+
+  private openLine(line: Line, direction: Direction, codec: NegotiatedCodec, midExtensionId: number | undefined): void {
+    line.closed = undefined;
+    line.direction = direction;
+    line.midExtensionId = midExtensionId;
+    const consumer = line.consumer;
+    // Our stream keeps its payload type; a consumer that can no longer send on the m-line goes.
+    if (consumer && (!sends(direction) || consumer.codec.payloadType !== codec.payloadType)) consumer.close();
+    line.codec = codec;
+  }
+
+  private closeLine(line: Line, proto: string, formats: string[]): void {
+    line.closed = { proto, formats };
+    line.direction = 'inactive';
+    line.consumer?.close();
+    this.syncProducer(line.mid, undefined);
+  }
+
+  /** The producer of m-line `mid`: kept while the peer sends the same codec there, made when it starts, closed when it stops. */
+  private syncProducer(mid: string, sender: OfferedSender | undefined): void {
+    const current = [...this.producers.values()].find((p) => p.mid === mid);
+    if (current && (!sender || current.codec.payloadType !== sender.codec.payloadType)) current.close();
+    else if (current) return;
+    if (sender) this.addProducer(sender);
+  }
+
+  /** The m-lines of a bidirectional transport's description. */
+  private lineSections(): WrittenSection[] {
+    return this.lines.map((line): WrittenSection => {
+      if (line.closed || !line.codec || (line.kind !== 'audio' && line.kind !== 'video')) {
+        return { mid: line.mid, kind: line.kind, proto: line.closed?.proto ?? 'UDP/TLS/RTP/SAVPF', formats: line.closed?.formats ?? [], closed: true };
+      }
+      const section: AcceptedSection = { mid: line.mid, kind: line.kind, codec: line.codec, direction: line.direction };
+      if (line.rtxPayloadType !== undefined) section.rtxPayloadType = line.rtxPayloadType;
+      if (line.midExtensionId !== undefined) section.midExtensionId = line.midExtensionId;
+      if (sends(line.direction)) section.sender = { ssrc: line.ssrc, cname: line.cname, streamId: line.streamId, trackId: line.trackId };
+      return section;
+    });
   }
 
   // --- lifecycle ------------------------------------------------------------------------
@@ -444,7 +743,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.dtls?.close();
     this.native?.close();
     this.binding.close();
-    releaseUfrag(this.ufrag);
+    releaseUfrag(this.ufragValue);
+    for (const ufrag of this.oldUfrags) releaseUfrag(ufrag);
     this.setIce('closed');
     this.setDtls('closed');
     this.emit('close');
@@ -469,6 +769,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   private setRemote(remote: RemoteTransportParameters, ice: RemoteIceParameters): void {
     const first = this.remote === undefined;
+    this.remoteIce = ice;
     if (!first && this.remote!.fingerprint.value.toUpperCase() !== remote.fingerprint.value.toUpperCase() && this.dtls) {
       throw new SdpError('the DTLS fingerprint changed; make a new transport');
     }
@@ -491,7 +792,27 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       // Someone must check: a lite peer never does, and a full peer we offered to waits
       // for the offerer (controlling) to nominate.
       if (ice.lite || (!this.iceLite && this.offerer)) this.startChecks(remote, ice);
+    } else if (this.restartChecks) {
+      this.restartChecks = false;
+      this.startChecks(remote, ice);
     }
+  }
+
+  /** Applies a restartIce(): new credentials for the description being written. */
+  private applyRestart(): void {
+    if (!this.pendingRestart) return;
+    this.pendingRestart = false;
+    this.oldUfrags.push(this.ufragValue);
+    this.ufragValue = claimUfrag();
+    this.pwdValue = newPassword();
+    this.binding.addUfrag(this.ufragValue, () => this.pwdValue);
+    if (!this.checks) return;
+    this.checks.close();
+    this.checks = undefined;
+    this.remoteCandidates.length = 0;
+    // Answering, the peer's restarting description is in already: check its new candidates now.
+    if (this.remote && this.remoteIce && !this.offerer) this.startChecks(this.remote, this.remoteIce);
+    else this.restartChecks = true;
   }
 
   private startChecks(remote: RemoteTransportParameters, ice: RemoteIceParameters): void {
@@ -897,6 +1218,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.consumersBySsrc.delete(consumer.ssrc);
       const slot = this.slots.find((s) => s.consumer === consumer);
       if (slot) slot.consumer = undefined;
+      const line = this.lines.find((l) => l.consumer === consumer);
+      if (line) line.consumer = undefined;
     },
   };
 

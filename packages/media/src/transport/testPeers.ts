@@ -14,15 +14,15 @@ export interface Publisher {
   stop(): void;
 }
 
-/** A peer sending `videoTracks` synthetic 320x240 videos (30 fps) and one 440 Hz tone, sendonly. */
-export function createPublisher(videoTracks = 1): Publisher {
+/** A peer sending `videoTracks` synthetic 320x240 videos (30 fps) and one 440 Hz tone, sendonly (or sendrecv: it receives on the same m-lines). */
+export function createPublisher(videoTracks = 1, direction: 'sendonly' | 'sendrecv' = 'sendonly'): Publisher {
   const pc = new RTCPeerConnection();
   const width = 320;
   const height = 240;
   const sources = Array.from({ length: videoTracks }, () => new nonstandard.RTCVideoSource());
   const audio = new nonstandard.RTCAudioSource();
-  for (const source of sources) pc.addTransceiver(source.createTrack(), { direction: 'sendonly' });
-  pc.addTransceiver(audio.createTrack(), { direction: 'sendonly' });
+  for (const source of sources) pc.addTransceiver(source.createTrack(), { direction });
+  pc.addTransceiver(audio.createTrack(), { direction });
   const frame = new Uint8Array((width * height * 3) / 2);
   let n = 0;
   const videoTimer = setInterval(() => {

@@ -167,9 +167,34 @@ export function sectionCodecs(section: SdpSection): NegotiatedCodec[] {
  * client sends nothing there, or nothing Roundtable forwards.
  */
 export function offeredSender(section: SdpSection): OfferedSender | undefined {
-  if (section.port === 0 || (section.kind !== 'audio' && section.kind !== 'video')) return undefined;
   const direction = directionOf(section);
   if (direction !== 'sendonly' && direction !== 'sendrecv') return undefined;
+  return readMediaSection(section);
+}
+
+/** The direction an answerer takes toward an offered `direction` (what the offerer sends, it receives). */
+export function reverseDirection(direction: Direction): Direction {
+  if (direction === 'sendonly') return 'recvonly';
+  if (direction === 'recvonly') return 'sendonly';
+  return direction;
+}
+
+/** Whether a side whose m-line says `direction` receives on it. */
+export function receives(direction: Direction): boolean {
+  return direction === 'sendrecv' || direction === 'recvonly';
+}
+
+/** Whether a side whose m-line says `direction` sends on it. */
+export function sends(direction: Direction): boolean {
+  return direction === 'sendrecv' || direction === 'sendonly';
+}
+
+/**
+ * Reads one audio or video m-line in any direction (the codec Roundtable forwards, its
+ * RTX, SSRCs, mid extension): undefined at port 0 or without such a codec.
+ */
+export function readMediaSection(section: SdpSection): OfferedSender | undefined {
+  if (section.port === 0 || (section.kind !== 'audio' && section.kind !== 'video')) return undefined;
   const mid = attribute(section.attributes, 'mid');
   if (mid === undefined) throw new SdpError(`an ${section.kind} section has no a=mid (unified plan is required)`);
   const kind = section.kind;

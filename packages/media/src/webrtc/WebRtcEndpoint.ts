@@ -1,6 +1,6 @@
 import type { RtpPacket, RTCPeerConnection } from 'werift';
 import { isIP, isIPv4 } from 'node:net';
-import { hostAddresses, type IceServerConfig } from '../config.js';
+import { endpointTransportOf, hostAddresses, singleUdpPort, type IceServerConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
 import { MediaElement } from '../core/MediaElement.js';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
@@ -10,6 +10,8 @@ import type { OutboundStream } from '../rtp/OutboundStream.js';
 import { CandidateExchange, negotiatedIndex } from './CandidateExchange.js';
 import { DataChannels, type DataChannelOptions } from './DataChannels.js';
 import { EndpointMedia } from './EndpointMedia.js';
+import { EndpointTransport } from './EndpointTransport.js';
+import type { TransportDtlsState, TransportIceState } from '../transport/WebRtcTransport.js';
 import { EndpointSockets } from './EndpointSockets.js';
 import type { FastPathStats } from './FastPath.js';
 import { createPeerConnection, disableImplicitStun } from './peerConnection.js';
@@ -74,6 +76,17 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private readonly sockets: EndpointSockets;
   private readonly candidates: CandidateExchange;
   private readonly media: EndpointMedia;
+  /**
+   * The engine's own transport, when config endpointTransport is 'own' and it can serve
+   * this endpoint (EndpointTransport): then there is no werift peer connection (pc).
+   */
+  private own: EndpointTransport | undefined;
+  /** The descriptions of the own transport's negotiation (remote '' while our offer waits). */
+  private ownDescriptions: { local: string; remote: string } | undefined;
+  private ownIce: TransportIceState = 'new';
+  private ownCandidateAnnounced = false;
+  /** The m-line our host candidate is announced on (the BUNDLE tag). */
+  private ownCandidateMid: { mid: string; index: number } | undefined;
   private transportReleased = false;
   private iceConnectedOnce = false;
   private negotiated = false;
@@ -127,6 +140,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     return this.options.direction ?? 'sendrecv';
   }
 
+  /** What carries this endpoint once it negotiates: the engine's own transport, or a werift peer connection (config endpointTransport). */
+  get transportKind(): 'own' | 'werift' | undefined {
+    return this.own ? 'own' : this.pc ? 'werift' : undefined;
+  }
+
   getIceState(): IceState {
     return this.iceState;
   }
@@ -147,18 +165,20 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   /** The negotiated local description, once there is one. */
   getLocalSessionDescriptor(): string | undefined {
     if (this.withoutTransport) return this.withoutTransport.local;
+    if (this.ownDescriptions) return this.publicSdp(this.ownDescriptions.local);
     const sdp = this.pc?.localDescription?.sdp;
     return sdp ? this.publicSdp(sdp) : undefined;
   }
 
   getRemoteSessionDescriptor(): string | undefined {
     if (this.withoutTransport) return this.withoutTransport.remote;
+    if (this.ownDescriptions) return this.ownDescriptions.remote || undefined;
     return this.pc?.remoteDescription?.sdp;
   }
 
   /** True once an offer/answer exchange has started; transport settings are then fixed. */
   get negotiationStarted(): boolean {
-    return this.pc !== undefined || this.withoutTransport !== undefined;
+    return this.pc !== undefined || this.own !== undefined || this.withoutTransport !== undefined;
   }
 
   /** Sets this endpoint's STUN/TURN servers; only before negotiation. */
@@ -210,9 +230,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   async processOffer(offer: string): Promise<string> {
     this.assertOpen();
     if (this.negotiated) return this.processReoffer(offer);
-    if (this.pc) throw new MediaError('INVALID_STATE', 'this endpoint made an offer: it takes an answer (processAnswer), not an offer');
+    if (this.pc || this.own) throw new MediaError('INVALID_STATE', 'this endpoint made an offer: it takes an answer (processAnswer), not an offer');
     const { sdp, rejected } = this.usableSections(offer);
     if (sdp === undefined) return this.rejectWholeOffer(offer, rejected);
+    const own = await this.openOwnTransport(false);
+    if (own) return this.answerOnOwnTransport(own, sdp, rejected);
     await this.openSockets();
     const pc = this.createPeerConnection();
     try {
@@ -255,6 +277,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    */
   private async processReoffer(offer: string): Promise<string> {
     if (this.withoutTransport) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated (every media section was rejected)');
+    if (this.own) return this.reofferOnOwnTransport(this.own, offer);
     const pc = this.pc;
     if (!pc || this.transportReleased) throw new MediaError('INVALID_STATE', 'the transport of this endpoint is closed (ICE failed); negotiate a new endpoint');
     if (this.renegotiating || pc.signalingState !== 'stable') throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
@@ -320,9 +343,21 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    */
   async generateOffer(options: { kinds?: readonly MediaKind[] } = {}): Promise<string> {
     this.assertOpen();
-    if (this.negotiated || this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
+    if (this.negotiated || this.pc || this.own) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
     const kinds = options.kinds ?? this.options.offerKinds ?? MEDIA_KINDS;
     if (kinds.length === 0 && !this.dataChannelsEnabled) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio, video or data channels');
+    const own = await this.openOwnTransport(true);
+    if (own) {
+      let offer: string;
+      try {
+        offer = own.transport.createOffer({ kinds });
+      } catch (error) {
+        this.discardOwnTransport();
+        throw error instanceof MediaError ? error : new MediaError('INVALID_STATE', `cannot create offer: ${errorMessage(error)}`);
+      }
+      this.ownDescriptions = { local: offer, remote: '' };
+      return this.publicSdp(offer);
+    }
     await this.openSockets();
     const pc = this.createPeerConnection();
     try {
@@ -346,6 +381,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   async processAnswer(answer: string): Promise<void> {
     this.assertOpen();
+    if (this.own) return this.answeredOnOwnTransport(this.own, answer);
     const pc = this.pc;
     if (!pc || this.negotiated || pc.signalingState !== 'have-local-offer') {
       throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from generateOffer() first');
@@ -379,13 +415,14 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   async gatherCandidates(): Promise<void> {
     this.assertOpen();
     if (!this.candidates.start()) return;
-    if (this.pc?.remoteDescription) await this.flushEarlyCandidates();
+    if (this.pc?.remoteDescription || (this.own && this.negotiated)) await this.flushEarlyCandidates();
   }
 
   /** Adds a remote candidate. An empty candidate string ends the remote candidates. */
   async addIceCandidate(init: IceCandidateInit): Promise<void> {
     this.assertOpen();
     if (!this.candidates.accepts(init)) return;
+    if (this.own) return this.addCandidateOnOwnTransport(this.own, init);
     const pc = this.pc;
     if (!pc || !pc.remoteDescription || !this.candidates.gathering) {
       // Trickled candidates often overtake the offer; and as in Kurento, ICE starts
@@ -477,10 +514,10 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       iceState: this.iceState,
       dtlsState: this.dtlsState,
       connectionState: this.connectionState,
-      audio: this.media.kindStats('audio'),
-      video: this.media.kindStats('video'),
+      audio: this.own ? this.own.kindStats('audio') : this.media.kindStats('audio'),
+      video: this.own ? this.own.kindStats('video') : this.media.kindStats('video'),
       remoteCandidatesIgnored: this.candidates.remoteCandidatesIgnored,
-      invalidPackets: this.media.invalidPackets,
+      invalidPackets: this.own ? ownInvalidPackets(this.own) : this.media.invalidPackets,
       data: this.dataChannels.getStats(),
     };
   }
@@ -491,11 +528,19 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    * fastPath false, or once the transport closed.
    */
   getFastPathStats(): FastPathStats | undefined {
+    if (this.own) {
+      // The own transport is Roundtable's path from socket to socket: its counters.
+      const srtp = this.transportReleased ? undefined : this.own.transport.getSrtpStats();
+      if (!srtp) return undefined;
+      const t = this.own.transport.getStats();
+      return { rtpIn: t.rtpIn, rtcpIn: t.rtcpIn, rtpOut: t.rtpOut, rtcpOut: t.rtcpOut, ...srtp };
+    }
     return this.media.getFastPathStats();
   }
 
   /** The stream this endpoint currently receives for `kind`. */
   getInboundStream(kind: MediaKind): InboundStream | undefined {
+    if (this.own) return this.own.inboundStream(kind);
     return this.media.getInboundStream(kind);
   }
 
@@ -505,6 +550,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   /** Single-port mode: the shared UDP port this endpoint's ICE is on, while it holds it. */
   get sharedUdpPort(): number | undefined {
+    if (this.own) return this.transportReleased ? undefined : this.own.port;
     return this.sockets.sharedUdpPort;
   }
 
@@ -514,6 +560,13 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   acceptRtp(stream: InboundStream, packet: RtpPacket, now: number): void {
+    if (this.own) {
+      if (this.closed || this.transportReleased) return;
+      this.lastIn[stream.kind] = now;
+      this.own.acceptRtp(stream, packet, now);
+      this.lastOut[stream.kind] = now;
+      return;
+    }
     const out = this.media.getOutboundStream(stream.kind);
     // Until DTLS is up nothing can be sent: leave the stream untouched, so that the
     // first packet that does go out starts cleanly (on a keyframe).
@@ -524,10 +577,12 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   override requestKeyframe(kind: MediaKind): void {
-    this.media.requestKeyframe(kind);
+    if (this.own) this.own.requestKeyframe(kind);
+    else this.media.requestKeyframe(kind);
   }
 
   protected override onSourceDisconnected(kind: MediaKind): void {
+    this.own?.sourceDisconnected(kind);
     this.media.getOutboundStream(kind)?.detach();
   }
 
@@ -537,6 +592,196 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     for (const sink of [...this.dataSinks]) this.disconnectData(sink);
     this.dataChannels.closeAll();
     this.releaseTransport();
+  }
+
+  // --- the engine's own transport (config endpointTransport 'own') ---------------------
+
+  /** The own transport for this endpoint, when the config asks for it and it can serve it; undefined: werift. */
+  private async openOwnTransport(offering: boolean): Promise<EndpointTransport | undefined> {
+    const config = this.pipeline.config;
+    const port = singleUdpPort(config);
+    if (endpointTransportOf(config) !== 'own' || port === undefined || this.dataChannelsEnabled || this.localAddresses.length !== 1 || this.iceServers().length > 0) return undefined;
+    const own = await EndpointTransport.open(config, this.localAddresses[0]!, port, { announcedAddress: this.getAnnouncedAddress(), direction: this.direction, offering }, {
+      received: (kind, stream, packet, now) => {
+        this.lastIn[kind] = now;
+        this.emitRtp(stream, packet, now);
+      },
+      requestSourceKeyframe: (kind) => this.requestInputKeyframe(kind),
+      iceState: (state) => this.onOwnIceState(state),
+      dtlsState: (state) => this.onOwnDtlsState(state),
+      tuple: (address, port) => this.onOwnTuple(address, port),
+    });
+    if (!own) return undefined;
+    if (this.closed || this.pc || this.own) {
+      own.close();
+      this.assertOpen();
+      throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
+    }
+    this.own = own;
+    return own;
+  }
+
+  private discardOwnTransport(): void {
+    this.own?.close();
+    this.own = undefined;
+    this.ownDescriptions = undefined;
+  }
+
+  private async answerOnOwnTransport(own: EndpointTransport, sdp: string, rejected: RejectedSection[]): Promise<string> {
+    let answer: string;
+    try {
+      answer = own.transport.processOffer(this.candidates.filterRemoteSdp(sdp));
+    } catch (error) {
+      this.discardOwnTransport();
+      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer offer: ${errorMessage(error)}`);
+    }
+    this.rejectedSections = rejected;
+    this.candidates.noteRemoteDescription(sdp);
+    this.ownDescriptions = { local: answer, remote: sdp };
+    this.negotiatedOnOwnTransport(own);
+    await this.flushEarlyCandidates();
+    this.emit('negotiated');
+    return this.publicSdp(answer);
+  }
+
+  private async reofferOnOwnTransport(own: EndpointTransport, offer: string): Promise<string> {
+    if (this.transportReleased) throw new MediaError('INVALID_STATE', 'the transport of this endpoint is closed (ICE failed); negotiate a new endpoint');
+    if (this.renegotiating || !this.ownDescriptions?.remote) throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
+    const { sdp, rejected } = this.usableSections(offer);
+    if (sdp === undefined) throw new MediaError('INVALID_SDP', 'the new offer has no section this endpoint can use');
+    const restart = checkReoffer(this.ownDescriptions.remote, sdp);
+    // An ICE restart: our answer carries new credentials (applied only once the offer is taken), and a new host candidate follows.
+    if (restart) own.transport.restartIce();
+    let answer: string;
+    try {
+      answer = own.transport.processOffer(this.candidates.filterRemoteSdp(sdp));
+    } catch (error) {
+      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer the new offer: ${errorMessage(error)}`);
+    }
+    if (restart) {
+      this.iceRestarts++;
+      this.candidates.restartLocal();
+      this.candidates.local({ candidate: own.hostCandidate(this.getAnnouncedAddress()), sdpMid: this.ownCandidateMid?.mid ?? '0', sdpMLineIndex: this.ownCandidateMid?.index ?? 0 });
+      this.candidates.localComplete();
+    }
+    this.rejectedSections = rejected;
+    this.candidates.noteRemoteDescription(sdp);
+    this.ownDescriptions = { local: answer, remote: sdp };
+    own.negotiated();
+    await this.flushEarlyCandidates();
+    return this.publicSdp(answer);
+  }
+
+  private async answeredOnOwnTransport(own: EndpointTransport, answer: string): Promise<void> {
+    const descriptions = this.ownDescriptions;
+    if (!descriptions || this.negotiated || descriptions.remote !== '') {
+      throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from generateOffer() first');
+    }
+    if (this.options.rejectUnusableMedia) {
+      validateSdpSyntax(answer);
+      if (rejectsEverything(answer)) {
+        this.withoutTransport = { local: this.publicSdp(descriptions.local), remote: answer };
+        this.negotiated = true;
+        this.discardOwnTransport();
+        this.emit('negotiated');
+        return;
+      }
+    }
+    validateRemoteSdp(answer);
+    try {
+      own.transport.processAnswer(this.candidates.filterRemoteSdp(answer));
+    } catch (error) {
+      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
+    }
+    descriptions.remote = answer;
+    this.candidates.noteRemoteDescription(answer);
+    this.negotiatedOnOwnTransport(own);
+    await this.flushEarlyCandidates();
+    this.emit('negotiated');
+  }
+
+  /** The first negotiation is done: media may go out, the host candidate is held for gatherCandidates(), checks are awaited. */
+  private negotiatedOnOwnTransport(own: EndpointTransport): void {
+    this.negotiated = true;
+    own.negotiated();
+    if (!this.ownCandidateAnnounced && this.ownDescriptions) {
+      this.ownCandidateAnnounced = true;
+      const local = this.publicSdp(this.ownDescriptions.local);
+      const mids = [...local.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]!);
+      const bundled = /^a=group:BUNDLE (\S+)/m.exec(local)?.[1] ?? mids[0] ?? '0';
+      this.ownCandidateMid = { mid: bundled, index: Math.max(0, mids.indexOf(bundled)) };
+      this.candidates.local({ candidate: own.hostCandidate(this.getAnnouncedAddress()), sdpMid: bundled, sdpMLineIndex: this.ownCandidateMid.index });
+      this.candidates.localComplete();
+    }
+    if (this.ownIce === 'new') this.setIceState('checking');
+    this.setConnectionState('connecting');
+  }
+
+  private async addCandidateOnOwnTransport(own: EndpointTransport, init: IceCandidateInit): Promise<void> {
+    if (!this.negotiated || !this.candidates.gathering) {
+      // As on werift: held until the description is in and gatherCandidates() was called.
+      this.candidates.hold(init);
+      return;
+    }
+    if (this.transportReleased || !this.candidates.ofCurrentGeneration(init)) return;
+    if (negotiatedIndex(init, this.rejectedSections) === null) return;
+    try {
+      own.transport.addRemoteCandidate(init.candidate);
+    } catch {
+      // Well-formed (accepts() checked) but not one the transport checks (TCP, another component): not needed.
+    }
+  }
+
+  private onOwnIceState(state: TransportIceState): void {
+    this.ownIce = state;
+    if (state === 'closed' || this.transportReleased) return;
+    this.setIceState(state === 'connected' ? 'connected' : state);
+    this.updateOwnConnectionState();
+  }
+
+  private onOwnDtlsState(state: TransportDtlsState): void {
+    if (this.transportReleased) return;
+    this.dtlsState = state;
+    this.emit('dtlsStateChange', state);
+    if (state === 'connected') {
+      this.requestKeyframe('video');
+      this.getSourceConnections('video')[0]?.source.requestKeyframe('video');
+    }
+    this.updateOwnConnectionState();
+  }
+
+  private updateOwnConnectionState(): void {
+    if (this.ownIce === 'failed' || this.dtlsState === 'failed') {
+      this.setConnectionState('failed');
+      // The peer is gone (consent expired, RFC 7675): give the port back, as on werift.
+      this.releaseTransport();
+    } else if (this.ownIce === 'connected' && this.dtlsState === 'connected') {
+      this.setConnectionState('connected');
+    }
+  }
+
+  private onOwnTuple(address: string, port: number): void {
+    const own = this.own;
+    if (!own) return;
+    const selected: SelectedCandidatePair = {
+      localCandidate: own.hostCandidate(this.getAnnouncedAddress()),
+      remoteCandidate: `candidate:1 1 udp 2130706431 ${address} ${port} typ prflx`,
+    };
+    if (this.selectedPair?.remoteCandidate === selected.remoteCandidate) return;
+    this.selectedPair = selected;
+    this.emit('candidatePairSelected', selected);
+  }
+
+  private setIceState(state: IceState): void {
+    if (this.iceState === state) return;
+    this.iceState = state;
+    this.emit('iceStateChange', state);
+  }
+
+  private setConnectionState(state: ConnectionState): void {
+    if (this.connectionState === state || this.transportReleased) return;
+    this.connectionState = state;
+    this.emit('connectionStateChange', state);
   }
 
   // --- the peer connection ------------------------------------------------------------
@@ -637,7 +882,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   private assertConfigurable(what: string): void {
     this.assertOpen();
-    if (this.pc) throw new MediaError('INVALID_STATE', `${what} can only be set before negotiation`);
+    if (this.pc || this.own) throw new MediaError('INVALID_STATE', `${what} can only be set before negotiation`);
   }
 
   private discardPeerConnection(pc: RTCPeerConnection): void {
@@ -667,11 +912,18 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   private releaseTransport(): void {
     this.transportReleased = true;
+    this.own?.close();
     this.media.close();
     const pc = this.pc;
     if (pc) void pc.close().catch(() => undefined);
     this.sockets.release();
   }
+}
+
+/** What the werift path counts as invalid, on the own transport: garbage, malformed DTLS records, (S)RTP failing authentication. */
+function ownInvalidPackets(own: EndpointTransport): number {
+  const s = own.transport.getStats();
+  return s.droppedDtls + s.droppedSrtp + s.droppedOther;
 }
 
 function errorMessage(error: unknown): string {

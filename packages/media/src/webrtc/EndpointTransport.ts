@@ -1,0 +1,302 @@
+import { RtpHeader, RtpPacket } from 'werift';
+import type { MediaConfig } from '../config.js';
+import type { KindStats } from '../core/endpointTypes.js';
+import type { MediaKind } from '../core/types.js';
+import { UdpMux } from '../net/UdpMux.js';
+import { InboundStream } from '../rtp/InboundStream.js';
+import { Consumer, type ConsumerLink } from '../transport/Consumer.js';
+import { DtlsCertificate } from '../transport/DtlsSession.js';
+import { Producer, type ProducerLink } from '../transport/Producer.js';
+import { payloadOf, readRtp, type RtpView } from '../transport/RtpView.js';
+import type { NegotiatedCodec } from '../transport/transportSdp.js';
+import { WebRtcTransport, type TransportDtlsState, type TransportIceState } from '../transport/WebRtcTransport.js';
+import type { Direction } from './types.js';
+
+/** What an EndpointTransport tells its WebRtcEndpoint. */
+export interface EndpointTransportHost {
+  /** A packet of the peer's `kind` media, into the element graph. */
+  received(kind: MediaKind, stream: InboundStream, packet: RtpPacket, now: number): void;
+  /** The endpoint's source of `kind` is asked for a keyframe (the peer asked us for one). */
+  requestSourceKeyframe(kind: MediaKind): void;
+  iceState(state: TransportIceState): void;
+  dtlsState(state: TransportDtlsState): void;
+  /** The pair media flows on, first selected or moved by the peer. */
+  tuple(address: string, port: number): void;
+}
+
+/** The graph stream a transport producer is emitted as, per producer: a sink endpoint on a transport consumes the producer itself. */
+const producerOfStream = new WeakMap<InboundStream, Producer>();
+
+/** One certificate per process for the endpoints on their own transport (as for the rooms' transports). */
+let certificate: Promise<DtlsCertificate> | undefined;
+
+interface Emitted {
+  consumer: Consumer;
+  stream: InboundStream;
+}
+
+interface Input {
+  /** The graph stream that feeds it. */
+  stream: InboundStream;
+  /** The producer the transport consumes: the source endpoint's own (direct), or one made of the stream's packets. */
+  producer: Producer;
+  /** Made here from the stream's packets (closed when the input changes). */
+  made: boolean;
+}
+
+/**
+ * A Kurento WebRtcEndpoint's media on the engine's own transport (option
+ * `endpointTransport: 'own'`): one bidirectional WebRtcTransport on the shared UDP port
+ * (ICE-lite toward browsers, checks of its own toward lite peers, DTLS through werift's
+ * DTLS package as a library, our SRTP and RTCP), no werift peer connection. Its
+ * producers (what the peer sends) go into the element graph through a consumer each;
+ * what the graph sends to the endpoint goes out through the transport's consumer of the
+ * m-line's kind: the source endpoint's producer itself when the source is an endpoint
+ * on its own transport too (connect() is then a consumer of that producer, as between
+ * transports), else a producer made of the element's packets.
+ */
+export class EndpointTransport {
+  private readonly emitted = new Map<string, Emitted>();
+  private readonly inputs = new Map<MediaKind, Input>();
+  private readonly keyframeRequestsSent = { audio: 0, video: 0 };
+  private closed = false;
+
+  private constructor(
+    readonly transport: WebRtcTransport,
+    private readonly mux: UdpMux,
+    private readonly config: MediaConfig,
+    private readonly host: EndpointTransportHost,
+  ) {
+    transport.on('producer', (producer) => this.emitProducer(producer));
+    transport.on('icestatechange', (state) => {
+      if (state === 'connected') this.noteTuple();
+      host.iceState(state);
+    });
+    transport.on('dtlsstatechange', (state) => host.dtlsState(state));
+    transport.on('tuplechange', () => this.noteTuple());
+  }
+
+  /**
+   * The transport of one endpoint on the shared port of `address`; undefined when that
+   * port is on the native packet core (a consumer there cannot take the graph's
+   * producers: the endpoint stays on werift).
+   */
+  static async open(config: MediaConfig, address: string, port: number | readonly [number, number], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean }, host: EndpointTransportHost): Promise<EndpointTransport | undefined> {
+    const mux = await UdpMux.acquire(address, port, undefined, config.packetCore);
+    if (mux.native) {
+      mux.release();
+      return undefined;
+    }
+    try {
+      certificate ??= DtlsCertificate.generate();
+      const transport = new WebRtcTransport({
+        mux,
+        certificate: await certificate,
+        bidirectional: true,
+        direction: options.direction,
+        // Offering, the endpoint runs full ICE and checks its peer (the controlling agent): an answerer need not take the
+        // controlling role toward a lite offerer (werift does not).
+        iceLite: !options.offering,
+        announcedAddress: options.announcedAddress,
+        rtcpIntervalMs: config.rtcpIntervalMs,
+      });
+      return new EndpointTransport(transport, mux, config, host);
+    } catch (error) {
+      mux.release();
+      throw error;
+    }
+  }
+
+  get port(): number {
+    return this.mux.port;
+  }
+
+  /** The one host candidate (the shared port), as trickled. */
+  hostCandidate(announced: string | undefined): string {
+    return `candidate:1 1 udp 2130706431 ${announced ?? this.mux.address} ${this.mux.port} typ host generation 0 ufrag ${this.transport.ufrag}`;
+  }
+
+  /** Negotiation changed the m-lines: what the graph sends goes on them now. */
+  negotiated(): void {
+    for (const kind of ['audio', 'video'] as const) {
+      const input = this.inputs.get(kind);
+      if (input) this.consume(kind, input.producer);
+    }
+  }
+
+  // --- the graph into the transport (the endpoint as a sink) --------------------------
+
+  /** A packet from the endpoint's source of `stream.kind`: to the peer through the transport. */
+  acceptRtp(stream: InboundStream, packet: RtpPacket, now: number): void {
+    if (this.closed) return;
+    const kind = stream.kind;
+    let input = this.inputs.get(kind);
+    if (!input || input.stream !== stream) {
+      input = this.input(stream);
+      if (!input) return;
+    }
+    if (!input.made || input.producer.isClosed) return;
+    const view = readRtp(packet.serialize());
+    if (view) input.producer.receive(view, now, false);
+  }
+
+  /** The endpoint's source of `kind` went: nothing more is sent on that m-line until another comes. */
+  sourceDisconnected(kind: MediaKind): void {
+    const input = this.inputs.get(kind);
+    if (!input) return;
+    this.inputs.delete(kind);
+    const consumer = [...this.transport.consumers.values()].find((c) => c.kind === kind);
+    if (consumer && !consumer.isClosed && !consumer.isPaused) consumer.pause();
+    if (input.made) input.producer.close();
+  }
+
+  // --- the transport into the graph (the endpoint as a source) ------------------------
+
+  /** A sink asked for a keyframe of what the endpoint emits: the peer is asked. */
+  requestKeyframe(kind: MediaKind): void {
+    for (const e of this.emitted.values()) {
+      if (e.consumer.kind !== kind) continue;
+      this.keyframeRequestsSent[kind]++;
+      e.consumer.requestKeyframe();
+    }
+  }
+
+  /** The graph stream of the peer's `kind` media, once it sent some. */
+  inboundStream(kind: MediaKind): InboundStream | undefined {
+    for (const e of this.emitted.values()) {
+      if (e.stream.kind !== kind || e.consumer.isClosed) continue;
+      // Sinks on their own transport ask the producer itself, not this stream: its count of requests is the source's.
+      const requests = e.consumer.producer.stats.keyframeRequests;
+      if (requests > e.stream.keyframes.requested) e.stream.keyframes.requested = requests;
+      return e.stream;
+    }
+    return undefined;
+  }
+
+  kindStats(kind: MediaKind): KindStats {
+    const stats: KindStats = {
+      packetsReceived: 0,
+      bytesReceived: 0,
+      packetsLost: 0,
+      packetsSent: 0,
+      bytesSent: 0,
+      nacksReceived: 0,
+      retransmitted: 0,
+      plisReceived: 0,
+      firsReceived: 0,
+      keyframeRequestsSent: this.keyframeRequestsSent[kind],
+      roundTripTime: undefined,
+      fractionLostReported: undefined,
+      codecMismatches: 0,
+    };
+    for (const producer of this.transport.producers.values()) {
+      if (producer.kind !== kind) continue;
+      const p = producer.stats;
+      stats.packetsReceived += p.packets;
+      stats.bytesReceived += p.bytes;
+      stats.packetsLost += p.lost;
+    }
+    for (const consumer of this.transport.consumers.values()) {
+      if (consumer.kind !== kind) continue;
+      const c = consumer.stats;
+      stats.packetsSent += c.packets;
+      stats.bytesSent += c.bytes;
+      stats.nacksReceived += c.nacksReceived;
+      stats.retransmitted += c.retransmitted;
+      stats.plisReceived += c.plisReceived;
+      stats.firsReceived += c.firsReceived;
+      stats.roundTripTime ??= c.roundTripTime;
+      stats.fractionLostReported ??= c.fractionLost;
+    }
+    return stats;
+  }
+
+  /** Closes the transport (its producers and consumers) and gives the port back. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const input of this.inputs.values()) if (input.made) input.producer.close();
+    this.inputs.clear();
+    for (const e of this.emitted.values()) {
+      e.consumer.close();
+      e.stream.close();
+    }
+    this.emitted.clear();
+    this.transport.close();
+    this.mux.release();
+  }
+
+  private emitProducer(producer: Producer): void {
+    const kind = producer.kind;
+    const link: ConsumerLink = {
+      canSend: () => !this.closed,
+      sendRtp: (packet, payloadType, seq, timestamp, ssrc) => this.emitPacket(producer.id, packet, payloadType, seq, timestamp, ssrc),
+      consumerClosed: () => {
+        const e = this.emitted.get(producer.id);
+        if (!e) return;
+        this.emitted.delete(producer.id);
+        e.stream.close();
+      },
+    };
+    const consumer = new Consumer(producer, `graph-${kind}`, link);
+    const stream = new InboundStream(kind, consumer.ssrc, consumer.codec, () => consumer.requestKeyframe(), {
+      retransmissionMs: this.config.retransmissionMs,
+      keyframeIntervalMs: this.config.keyframeIntervalMs,
+    });
+    producerOfStream.set(stream, producer);
+    this.emitted.set(producer.id, { consumer, stream });
+  }
+
+  private emitPacket(id: string, packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void {
+    const e = this.emitted.get(id);
+    if (!e || this.closed) return;
+    const now = performance.now();
+    const header = new RtpHeader({ payloadType, sequenceNumber: seq, timestamp, ssrc, marker: packet.header.marker });
+    const rtp = new RtpPacket(header, Buffer.from(payloadOf(packet)));
+    if (!e.stream.receive(rtp, now)) return;
+    this.host.received(e.stream.kind, e.stream, rtp, now);
+  }
+
+  /** A new graph stream for `stream.kind`: consume its source's producer, or one made of its packets. */
+  private input(stream: InboundStream): Input | undefined {
+    const kind = stream.kind;
+    const previous = this.inputs.get(kind);
+    const direct = producerOfStream.get(stream);
+    let input: Input;
+    if (direct && !direct.isClosed) {
+      input = { stream, producer: direct, made: false };
+    } else {
+      const codec: NegotiatedCodec = { ...stream.codec, rtcpFeedback: kind === 'video' ? ['nack', 'nack pli'] : [] };
+      const link: ProducerLink = {
+        // Packets lost between the source element and this endpoint are not asked for again: they are in this process.
+        sendNack: () => undefined,
+        sendKeyframeRequest: () => this.host.requestSourceKeyframe(kind),
+        producerClosed: () => undefined,
+      };
+      const producer = new Producer({ kind, mid: `graph-${kind}`, codec, ssrc: stream.ssrc, rtxSsrc: undefined, rtxPayloadType: undefined, cname: undefined }, link);
+      input = { stream, producer, made: true };
+    }
+    this.inputs.set(kind, input);
+    this.consume(kind, input.producer);
+    if (previous?.made) previous.producer.close();
+    return input;
+  }
+
+  /** `producer` on the m-line of `kind`, when one sends to the peer (else at the next negotiation). */
+  private consume(kind: MediaKind, producer: Producer): void {
+    if (producer.isClosed || this.transport.isClosed) return;
+    const sending = [...this.transport.consumers.values()].find((c) => c.kind === kind);
+    try {
+      const consumer = this.transport.consume(producer);
+      if (consumer.isPaused) consumer.resume();
+    } catch {
+      // No m-line sends this kind yet (not negotiated), or its codec differs: nothing goes out.
+      if (sending && !sending.isClosed && !sending.isPaused) sending.pause();
+    }
+  }
+
+  private noteTuple(): void {
+    const tuple = this.transport.selectedTuple;
+    if (tuple) this.host.tuple(tuple[0], tuple[1]);
+  }
+}
