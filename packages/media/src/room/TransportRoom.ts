@@ -63,8 +63,8 @@ class Member {
   answeredUfrag: string | undefined;
   /** Ufrags of the client's connections whose receiving transport was replaced: a late answer from one is stale. */
   readonly retiredUfrags: string[] = [];
-  /** Which client connection the sending transport serves: its SDP session id and DTLS fingerprint (from its offers). */
-  sendOrigin: string | undefined;
+  /** The DTLS fingerprint of the client's sending connection (from its offers). */
+  sendFingerprint: string | undefined;
 
   constructor(
     readonly id: string,
@@ -152,21 +152,22 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
    * other members (their receiving transports are offered again). SdpError for an offer
    * that cannot be used: nothing changes then.
    *
-   * An offer with another SDP session id (o= line, RFC 3264 §5: fixed for a connection's
-   * life) or DTLS fingerprint than the ones taken comes from a new connection of the client (its sending connection failed, and an ICE restart could not bring it
-   * back): it gets a fresh sending transport. The old one closes with its producers; the
-   * others' receiving transports drop their consumers and take the new producers in one
-   * renegotiation.
+   * An offer from a new connection of the client (`renew`: its sending connection
+   * failed, and an ICE restart could not bring it back; or another DTLS fingerprint than
+   * the one taken) gets a fresh sending transport. The old one closes with its
+   * producers; the others' receiving transports drop their consumers and take the new
+   * producers in one renegotiation. (The SDP session id cannot tell: werift makes a new
+   * one for every offer, and shares one certificate between its connections.)
    */
-  publish(participant: string, sdpOffer: string): string {
+  publish(participant: string, sdpOffer: string, options: { renew?: boolean } = {}): string {
     this.assertOpen();
     const existing = this.members.get(participant);
     const member = existing ?? this.createMember(participant);
-    const origin = originOf(sdpOffer);
-    if (existing && member.sendOrigin !== undefined && origin !== member.sendOrigin) this.renewSending(member);
+    const fingerprint = fingerprintOf(sdpOffer);
+    if (existing && (options.renew === true || (member.sendFingerprint !== undefined && fingerprint !== member.sendFingerprint))) this.renewSending(member);
     try {
       const answer = member.send.processOffer(sdpOffer);
-      member.sendOrigin = origin;
+      member.sendFingerprint = fingerprint;
       return answer;
     } catch (error) {
       if (!existing) this.remove(member);
@@ -377,7 +378,7 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     const old = member.send;
     member.send = new WebRtcTransport(this.transportOptions);
     member.send.on('producer', (producer) => this.onProducer(member, producer));
-    member.sendOrigin = undefined;
+    member.sendFingerprint = undefined;
     old.close();
   }
 
@@ -401,11 +402,9 @@ function iceUfragOf(sdp: string): string | undefined {
   return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
 }
 
-/** Which connection made an SDP: the o= line's session id and the first a=fingerprint. */
-function originOf(sdp: string): string {
-  const session = /^o=\S+ (\S+)/m.exec(sdp)?.[1] ?? '';
-  const fingerprint = /^a=fingerprint:\S+ (\S+)/m.exec(sdp)?.[1]?.toUpperCase() ?? '';
-  return `${session} ${fingerprint}`;
+/** The first a=fingerprint value of an SDP, upper case. */
+function fingerprintOf(sdp: string): string | undefined {
+  return /^a=fingerprint:\S+ (\S+)/m.exec(sdp)?.[1]?.toUpperCase();
 }
 
 /** The msid stream id of a consumer: the participant, in the characters msid allows. */

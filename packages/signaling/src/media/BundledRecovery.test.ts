@@ -22,7 +22,7 @@ function tagsFrom(peer: BundledPeer, sender: string): Set<number> {
 }
 
 describe('bundled rooms: links rebuilt on new transports', () => {
-  it('a publish from a new sending connection (other DTLS fingerprint) gets a fresh sending transport: the others receive its media again, two transports each', async () => {
+  it('a publish from a new sending connection (renew) gets a fresh sending transport: the others receive its media again, two transports each', async () => {
     const server = new InProcessMediaServer(MEDIA);
     const room = await server.createRoom('republish');
     const a = new BundledPeer(room, 'a', stunUrl, 1);
