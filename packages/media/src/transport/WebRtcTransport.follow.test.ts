@@ -77,38 +77,42 @@ function suite(path: PacketCorePath): void {
     return { socket, srtp: () => srtp, check };
   }
 
-  it('media from a checked address the peer moved to is followed: the sending transport answers there, and a late packet from the old address does not move it back', async () => {
-    const { send, pub, got } = await room();
-    let seq = 1;
-    for (let i = 0; i < 5; i++) pub.sendRtp(rtp(seq++, i === 0));
-    await until(() => got.length, (n) => n >= 5, 10_000);
-    const moved = await elsewhere(send, pub);
-    const switched = send.waitFor('tuplechange', 10_000);
+  // The TypeScript path only: the native core authenticates media after the hand-over, so
+  // there a move is followed by the checks (the next test).
+  if (path === 'typescript') {
+    it('media from a checked address the peer moved to is followed: the sending transport answers there, and a late packet from the old address does not move it back', async () => {
+      const { send, pub, got } = await room();
+      let seq = 1;
+      for (let i = 0; i < 5; i++) pub.sendRtp(rtp(seq++, i === 0));
+      await until(() => got.length, (n) => n >= 5, 10_000);
+      const moved = await elsewhere(send, pub);
+      const switched = send.waitFor('tuplechange', 10_000);
 
-    // Checked from the new address, then media from there (the old socket stays open and silent).
-    moved.check();
-    await until(() => send.getStats().bindingRequests, (n) => n >= 2, 5_000);
-    const protect = (packet: Buffer): Buffer => {
-      const buf = Buffer.allocUnsafe(packet.length + 16);
-      packet.copy(buf);
-      return buf.subarray(0, pub.srtp!.outbound.protectRtp(buf, packet.length));
-    };
-    const timer = setInterval(() => moved.socket.send(protect(rtp(seq++, false)), mux.port, '127.0.0.1'), 20);
-    cleanups.push(() => clearInterval(timer));
-    const [tuple] = await switched;
+      // Checked from the new address, then media from there (the old socket stays open and silent).
+      moved.check();
+      await until(() => send.getStats().bindingRequests, (n) => n >= 2, 5_000);
+      const protect = (packet: Buffer): Buffer => {
+        const buf = Buffer.allocUnsafe(packet.length + 16);
+        packet.copy(buf);
+        return buf.subarray(0, pub.srtp!.outbound.protectRtp(buf, packet.length));
+      };
+      const timer = setInterval(() => moved.socket.send(protect(rtp(seq++, false)), mux.port, '127.0.0.1'), 20);
+      cleanups.push(() => clearInterval(timer));
+      const [tuple] = await switched;
 
-    expect(tuple[1]).toBe(moved.socket.address().port);
-    const before = got.length;
-    await until(() => got.length, (n) => n >= before + 10, 10_000);
-    expect(got.length).toBeGreaterThanOrEqual(before + 10);
-    // The transport's reports go to the new address.
-    expect(await until(() => moved.srtp(), (n) => n >= 2, 10_000)).toBeGreaterThanOrEqual(2);
-    // A packet of the old pair still in flight.
-    pub.sendRtp(rtp(seq++, false));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(send.selectedTuple?.[1]).toBe(moved.socket.address().port);
-    expect(send.getStats().pairSwitches).toBe(1);
-  }, 30_000);
+      expect(tuple[1]).toBe(moved.socket.address().port);
+      const before = got.length;
+      await until(() => got.length, (n) => n >= before + 10, 10_000);
+      expect(got.length).toBeGreaterThanOrEqual(before + 10);
+      // The transport's reports go to the new address.
+      expect(await until(() => moved.srtp(), (n) => n >= 2, 10_000)).toBeGreaterThanOrEqual(2);
+      // A packet of the old pair still in flight.
+      pub.sendRtp(rtp(seq++, false));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(send.selectedTuple?.[1]).toBe(moved.socket.address().port);
+      expect(send.getStats().pairSwitches).toBe(1);
+    }, 30_000);
+  }
 
   it('a receiving peer whose checks move to another address while the selected one goes quiet is followed (not while the selected one is still checked)', async () => {
     const { recv, sub, pub, send } = await room();

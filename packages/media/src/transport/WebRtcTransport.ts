@@ -113,10 +113,11 @@ interface Slot {
 /**
  * A peer that switched its pair without nominating it again is followed once the
  * selected address has passed no check for this long while another address did. Longer
- * than a browser's check interval on a stable pair (about 2.5 s in Chromium), so the
- * checks it sends on its other pairs now and then do not move the media.
+ * than the check interval on a stable pair (about 2.5 s in Chromium, up to 6 s for our
+ * own IceChecks), so the checks a peer sends on its other pairs now and then do not move
+ * the media.
  */
-export const FOLLOW_QUIET_MS = 4000;
+export const FOLLOW_QUIET_MS = 6500;
 /** At most this many checked addresses are remembered (a peer has a handful of pairs). */
 const CHECKED_TUPLES = 16;
 
@@ -623,7 +624,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   /**
-   * Media from an address other than the selected one: the peer moved its pair (a
+   * Authenticated media from an address other than the selected one (the TypeScript
+   * path; the native core authenticates after the hand-over): the peer moved its pair (a
    * browser does, from 127.0.0.1 to another host address, say). Followed when that
    * address passed a check more recently than the selected one, so a packet of the old
    * pair still in flight does not move it back.
@@ -680,8 +682,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     }
     if (this.native) {
       // From a 5-tuple other than the selected one, or past a test hook: the core's path
-      // all the same. Only a checked address is followed (the core authenticates the packet).
-      this.mayFollow(from);
+      // all the same. Not followed from here: the core authenticates the packet after this
+      // (on this path a peer that moved is followed by its checks, see selectedQuiet).
       this.native.inject(data);
       return;
     }
