@@ -2,7 +2,8 @@
  * End to end: a Chromium page in a room starved of CPU for 20 s (its renderer stopped
  * with SIGSTOP, as an overloaded machine does to it) gets its media back afterwards,
  * both ways, on at most two peer connections. The starved page runs in a Chromium of
- * its own, so that only its renderers are stopped.
+ * its own, so that only its renderers are stopped. And a page whose receiving connection
+ * fails gets a new one (a new server transport) while the app says it restores the media.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +50,41 @@ async function peerConnections(user: AppUser): Promise<{ count: number; states: 
   return { count: stats?.peerConnections ?? 0, states: stats?.connectionStates ?? [] };
 }
 
+/**
+ * Run in the page before the app: peer connections a test can cut. `__cutReceiving()`
+ * closes the connected receiving (answering) connection, which then says 'failed', as
+ * when consent fails; `__recoveringSeen` turns true once the app showed that it restores
+ * the media.
+ */
+function breakablePeerConnections(): void {
+  const w = window as unknown as { RTCPeerConnection: typeof RTCPeerConnection; __pcs: RTCPeerConnection[]; __cutReceiving: () => boolean; __recoveringSeen: boolean };
+  const Native = w.RTCPeerConnection;
+  const cut = new WeakSet<RTCPeerConnection>();
+  w.__pcs = [];
+  w.__recoveringSeen = false;
+  w.RTCPeerConnection = class extends Native {
+    constructor(config?: RTCConfiguration) {
+      super(config);
+      w.__pcs.push(this);
+    }
+
+    override get connectionState(): RTCPeerConnectionState {
+      return cut.has(this) ? 'failed' : super.connectionState;
+    }
+  };
+  w.__cutReceiving = () => {
+    const pc = w.__pcs.filter((p) => !cut.has(p) && p.connectionState === 'connected' && p.localDescription?.type === 'answer').at(-1);
+    if (!pc) return false;
+    cut.add(pc);
+    pc.close();
+    pc.onconnectionstatechange?.call(pc, new Event('connectionstatechange'));
+    return true;
+  };
+  new MutationObserver(() => {
+    if (document.querySelector('[data-testid="media-recovering-banner"]')) w.__recoveringSeen = true;
+  }).observe(document, { childList: true, subtree: true });
+}
+
 describe.skipIf(skipBrowserTests('recovery'))('a room page starved of CPU, in Chromium', () => {
   const suite = webAppSuite({ portRange: [63160, 63199] });
 
@@ -86,4 +122,27 @@ describe.skipIf(skipBrowserTests('recovery'))('a room page starved of CPU, in Ch
       await starvedBrowser.close();
     }
   }, 150_000);
+
+  it('a page whose receiving connection fails gets a new one on a new server transport, shows that it restores the media meanwhile, and decodes the others again', async () => {
+    const ann = await suite.user('ann');
+    const bo = await suite.user('bo');
+    await bo.context.addInitScript(breakablePeerConnections);
+    await bo.page.reload();
+    const room = `cut-${process.pid}`;
+    for (const u of [ann, bo]) {
+      await u.page.goto(`${suite.server.url}#/room/${room}`);
+      await u.page.getByTestId('call-screen').waitFor({ timeout: 10_000 });
+    }
+    await Promise.all([waitForMediaFrom(ann, [bo], { frames: 20, audioPackets: 30 }), waitForMediaFrom(bo, [ann], { frames: 20, audioPackets: 30 })]);
+    const made = await bo.page.evaluate(() => (window as unknown as { __pcs: unknown[] }).__pcs.length);
+
+    expect(await bo.page.evaluate(() => (window as unknown as { __cutReceiving: () => boolean }).__cutReceiving())).toBe(true);
+
+    await expect.poll(() => bo.page.evaluate(() => (window as unknown as { __recoveringSeen: boolean }).__recoveringSeen), { timeout: 15_000 }).toBe(true);
+    await videoFlows(bo, ann);
+    expect(await bo.page.evaluate(() => (window as unknown as { __pcs: unknown[] }).__pcs.length)).toBe(made + 1);
+    await expect.poll(async () => (await peerConnections(bo)).states, { timeout: 30_000 }).toEqual(['connected', 'connected']);
+    await bo.page.getByTestId('media-recovering-banner').waitFor({ state: 'detached', timeout: 15_000 });
+    await waitForMoreMediaFrom(ann, [bo]);
+  }, 90_000);
 });
