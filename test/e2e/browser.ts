@@ -46,8 +46,8 @@ export function skipBrowserTests(suite: string): boolean {
   return true;
 }
 
-/** Launches headless Chromium; throws a clear error if it is not installed. */
-export async function launchChromium(): Promise<Browser> {
+/** Launches headless Chromium (with `extraArgs` after the usual ones); throws a clear error if it is not installed. */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) throw new Error(missingMessage());
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS], headless: true });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true });
 }

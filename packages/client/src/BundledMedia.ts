@@ -1,5 +1,6 @@
 import type { ServerSignalPayload, SubscribedTrack, UserId } from '@roundtable/protocol';
 import { sendersByKind, type CallMediaContext, type StatsSource } from './CallMedia.js';
+import { LinkRecovery } from './LinkRecovery.js';
 import { PeerLink } from './PeerLink.js';
 import type { StatsLike, TrackLike } from './platform.js';
 
@@ -31,14 +32,25 @@ export class BundledMedia {
   private readonly delivered = new Map<string, TrackLike>();
   private connected = false;
   private closed = false;
+  /** Retries of each link once it lost its path (see LinkRecovery). */
+  private readonly sendRecovery: LinkRecovery;
+  private readonly recvRecovery: LinkRecovery;
+  /** The server's ICE ufrags of sending connections we replaced: a late publishAnswer with one is for a connection that is gone. */
+  private readonly retiredSendUfrags = new Set<string>();
 
   constructor(
     private readonly ctx: CallMediaContext,
     private readonly options: BundledMediaOptions = {},
-  ) {}
+  ) {
+    const report = (change: Parameters<NonNullable<CallMediaContext['onRecovery']>>[0]): void => {
+      if (!this.closed) this.ctx.onRecovery?.(change);
+    };
+    this.sendRecovery = new LinkRecovery('sending', { attempt: (n) => this.attemptSend(n), report }, ctx.recovery);
+    this.recvRecovery = new LinkRecovery('receiving', { attempt: () => this.attemptReceive(), report }, ctx.recovery);
+  }
 
-  /** Publishes our tracks (once). */
-  async publish(): Promise<void> {
+  /** Publishes our tracks (once; again on a new connection with `renew`, see attemptSend). */
+  async publish(renew = false): Promise<void> {
     if (this.send || this.closed) return;
     const link = await this.createLink(SEND);
     this.send = link;
@@ -46,28 +58,51 @@ export class BundledMedia {
     this.ctx.onSenders(sendersByKind(link.pc));
     const sdpOffer = await link.createOffer();
     // Not awaited: see SfuMedia.negotiate (the answer comes as publishAnswer).
-    if (!this.closed) void this.ctx.signal({ type: 'publish', sdpOffer });
+    if (!this.closed) void this.ctx.signal({ type: 'publish', sdpOffer, ...(renew ? { renew: true } : {}) });
   }
 
   async handle(payload: ServerSignalPayload): Promise<void> {
     if (this.closed) return;
     switch (payload.type) {
-      case 'publishAnswer':
+      case 'publishAnswer': {
+        // For a sending connection replaced since (an answer that crossed our new publish).
+        const ufrag = iceUfrag(payload.sdpAnswer);
+        if (ufrag !== undefined && this.retiredSendUfrags.has(ufrag)) break;
         await this.send?.setRemote('answer', payload.sdpAnswer);
         break;
+      }
       case 'subscribeOffer':
         await this.subscribe(payload.sdpOffer, payload.tracks);
         break;
+      default:
+        this.handleNow(payload);
+        break;
+    }
+  }
+
+  /**
+   * Who came and who left: at once, not in the signal queue (where an answer may wait on
+   * a busy connection). True when the payload was one of those.
+   */
+  handleNow(payload: ServerSignalPayload): boolean {
+    if (this.closed) return false;
+    switch (payload.type) {
       case 'newParticipantArrived':
         // Their tracks come in the next subscribeOffer.
         this.ctx.onParticipantJoined(payload.name);
-        break;
+        return true;
       case 'participantLeft':
         this.ctx.onParticipantLeft(payload.name);
-        break;
+        return true;
       default:
-        break;
+        return false;
     }
+  }
+
+  /** After giving up (the `recovery` event said 'failed'): tries the failed links again. */
+  retry(): void {
+    this.sendRecovery.retry();
+    this.recvRecovery.retry();
   }
 
   /**
@@ -77,6 +112,12 @@ export class BundledMedia {
    * fresh transport (other ICE credentials) is answered on a new connection.
    */
   async restartIce(force = false): Promise<void> {
+    if (!force) {
+      // A link that lost its path is brought back by its recovery (with back-off).
+      if (this.send?.pathLost) this.sendRecovery.lost();
+      if (this.recv?.pathLost) this.recvRecovery.lost();
+      return;
+    }
     const send = this.send;
     if (send && !send.isClosed && send.pc.remoteDescription && (force || send.pathLost)) {
       const sdpOffer = await send.createRestartOffer();
@@ -109,6 +150,8 @@ export class BundledMedia {
 
   close(): void {
     this.closed = true;
+    this.sendRecovery.close();
+    this.recvRecovery.close();
     this.send?.close();
     this.recv?.close();
   }
@@ -136,6 +179,36 @@ export class BundledMedia {
     if (!this.closed) void this.ctx.signal({ type: 'subscribeAnswer', sdpAnswer });
   }
 
+  /**
+   * Attempt `n` to bring the sending connection back: first an ICE restart (a publish
+   * with new credentials), then a new connection, published with `renew`: the server
+   * takes it on a new sending transport.
+   */
+  private async attemptSend(n: number): Promise<void> {
+    const send = this.send;
+    if (this.closed) return;
+    if (n === 1 && send && !send.isClosed && send.pc.remoteDescription) {
+      const sdpOffer = await send.createRestartOffer();
+      if (this.closed || send !== this.send) return;
+      void this.ctx.signal({ type: 'publish', sdpOffer });
+      return;
+    }
+    if (send) {
+      const ufrag = iceUfrag(send.pc.remoteDescription?.sdp ?? '');
+      if (ufrag !== undefined) this.retiredSendUfrags.add(ufrag);
+      send.close();
+      this.ctx.onLinkState?.(SEND, 'closed');
+      this.send = undefined;
+    }
+    await this.publish(true);
+  }
+
+  /** The receiving connection is offered by the ICE-lite server: it makes a fresh transport (subscribeRestart) and offers it. */
+  private async attemptReceive(): Promise<void> {
+    if (this.closed || !this.recv) return;
+    void this.ctx.signal({ type: 'subscribeRestart' });
+  }
+
   private async createLink(name: string): Promise<PeerLink> {
     const pc = await this.ctx.createPeer();
     const link = new PeerLink(pc, {
@@ -150,12 +223,13 @@ export class BundledMedia {
       },
       onConnectionState: (state) => {
         this.ctx.onLinkState?.(name, state);
+        if (state === 'connected') (name === SEND ? this.sendRecovery : this.recvRecovery).connected();
         if (state === 'failed') this.ctx.onError(new Error(`the ${name === SEND ? 'sending' : 'receiving'} connection failed`));
         if (state !== 'connected' || this.connected || (name === SEND && !this.options.connectedOnUplink)) return;
         this.connected = true;
         this.ctx.onConnected();
       },
-      onPathLost: () => this.ctx.onPathLost?.(),
+      onPathLost: () => (name === SEND ? this.sendRecovery : this.recvRecovery).lost(),
     });
     if (this.closed) link.close();
     return link;

@@ -1,4 +1,5 @@
 import type { IceCandidateInit, ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
+import type { RecoveryChange, RecoveryOptions } from './LinkRecovery.js';
 import type { PeerConnectionLike, SenderLike, StatsLike, TrackLike } from './platform.js';
 
 export type MediaKind = 'audio' | 'video';
@@ -44,6 +45,10 @@ export interface CallMediaContext {
   onPathLost?(): void;
   /** A link's connectionState changed (`link`: the participant it carries, or 'peer' / 'loopback'); 'closed' when the link is dropped. */
   onLinkState?(link: string, state: string): void;
+  /** How lost links are retried (bundled media). Default: RecoveryOptions' defaults. */
+  recovery?: RecoveryOptions | undefined;
+  /** A step of a lost link's recovery (bundled media). */
+  onRecovery?(change: RecoveryChange): void;
 }
 
 /** The media side of a call (P2P, through the SFU, or loopback). */
@@ -51,6 +56,10 @@ export interface CallMedia {
   /** The call was answered (the caller learns it; the callee after accepting). */
   answered(): Promise<void>;
   handle(from: UserId | null, payload: ServerSignalPayload): Promise<void>;
+  /** Handles a payload at once, outside the signal queue, when it needs no peer connection work (who came, who left). True when it did. */
+  handleNow?(from: UserId | null, payload: ServerSignalPayload): boolean;
+  /** After a lost link's recovery gave up: tries again. */
+  retry?(): void;
   /** A signal that makes the server take the call on this socket after a reconnect, and changes nothing else. */
   resumeSignal(): SignalPayload;
   /** Restarts ICE on links that lost their path (all links with `force`), where this media can. */

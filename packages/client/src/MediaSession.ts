@@ -1,5 +1,6 @@
 import { DEFAULT_PEER_STATE, type PeerState, type Reaction, type RecordingId, type ServerSignalPayload, type SignalPayload, type UserId } from '@roundtable/protocol';
 import type { CallMedia, CallMediaContext, MediaKind } from './CallMedia.js';
+import type { RecoveringLink, RecoveryChange, RecoveryOptions } from './LinkRecovery.js';
 import { LocalTracks, type LocalMediaState } from './LocalTracks.js';
 import { ParticipantList, type Participant } from './Participant.js';
 import type { LocalMedia, MediaDevicesLike, PeerConnectionLike, TrackLike } from './platform.js';
@@ -16,6 +17,12 @@ export type MediaSessionEvents = {
   participantConnection: { participant: UserId; reconnecting: boolean };
   /** This device's own media links: `reconnecting` while one lost its path (ICE restarts) until every link is connected again. */
   connection: { reconnecting: boolean };
+  /**
+   * A lost media link is being brought back (bundled media): each attempt ('retrying',
+   * with its number and the wait before it), then 'recovered', or 'failed' once every
+   * attempt failed: show it, and offer `retryMedia()`.
+   */
+  recovery: RecoveryChange;
   /** Any change of `participants` (ringing, joined, left, a new track): re-read the list. */
   participantsChanged: { participants: Participant[] };
   /** A remote track arrived (one per kind and participant; in a loopback call the participant is you). */
@@ -57,6 +64,8 @@ export interface MediaSessionContext {
   statsIntervalMs: number;
   /** Use the media server's bundled words when it takes them (SfuMedia). Default true. */
   bundledMedia?: boolean;
+  /** How lost links are retried (bundled media). Default: RecoveryOptions' defaults. */
+  recovery?: RecoveryOptions | undefined;
 }
 
 /**
@@ -83,6 +92,8 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   /** connectionState of each media link, for the `connection` event. */
   private readonly linkStates = new Map<string, string>();
   private linksReconnecting = false;
+  /** Links whose recovery gave up. */
+  private readonly failedLinks = new Set<RecoveringLink>();
   /** Signals are handled one at a time, in arrival order (each may await the peer connection). */
   private signalQueue: Promise<void> = Promise.resolve();
 
@@ -148,6 +159,16 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   /** Whether one of this device's media links lost its path and is being restarted (see the `connection` event). */
   get reconnecting(): boolean {
     return this.linksReconnecting;
+  }
+
+  /** Whether a media link's recovery gave up (the `recovery` event said 'failed'): offer `retryMedia()`. */
+  get mediaFailed(): boolean {
+    return this.failedLinks.size > 0;
+  }
+
+  /** After a media link's recovery gave up: tries again (the `recovery` events follow). */
+  retryMedia(): void {
+    this.media?.retry?.();
   }
 
   /** Voice only: no video goes out (a screen share still does). */
@@ -336,6 +357,12 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
       onError: (error) => this.fire('error', { error }),
       onPathLost: () => this.restartIceWhereNeeded(),
       onLinkState: (link, state) => this.onLinkState(link, state),
+      recovery: this.session.recovery,
+      onRecovery: (change) => {
+        if (change.state === 'failed') this.failedLinks.add(change.link);
+        else this.failedLinks.delete(change.link);
+        if (!this.ended) this.fire('recovery', change);
+      },
     };
   }
 
@@ -350,6 +377,8 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
 
   /** Queues a signal for the media layer. */
   protected handleSignal(from: UserId | null, payload: ServerSignalPayload): void {
+    // Who came and who left never wait behind peer connection work.
+    if (this.media?.handleNow?.(from, payload)) return;
     this.runMedia((media) => media.handle(from, payload));
   }
 
@@ -367,6 +396,7 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   /** Closes the media layer; `final` also stops stats and the screen capture (the session is over). */
   protected closeMedia(final = true): void {
     this.media?.close();
+    this.failedLinks.clear();
     if (!final) return;
     clearInterval(this.statsTimer);
     this.statsTimer = undefined;

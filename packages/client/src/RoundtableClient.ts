@@ -1,4 +1,5 @@
 import type { CallId, CallMedia as CallMediaMode, ConversationId, RecordingId, RecordingInfo, RoomName, ServerNotification, Topology, UserId } from '@roundtable/protocol';
+import type { RecoveryOptions } from './LinkRecovery.js';
 import { Call, type CallContext } from './Call.js';
 import { ClientError } from './ClientError.js';
 import { ImClient } from './ImClient.js';
@@ -27,6 +28,8 @@ export interface RoundtableClientOptions extends SignalingConnectionOptions {
    * seed's words (an uplink and a downlink per participant). Default true.
    */
   bundledMedia?: boolean;
+  /** How calls and rooms on the bundled words retry a media link that lost its path (back-off, give-up). Default: RecoveryOptions' defaults. */
+  mediaRecovery?: RecoveryOptions;
 }
 
 export interface StartCallOptions {
@@ -408,8 +411,8 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     return devices;
   }
 
-  private sessionOptions(): { mediaDevices: MediaDevicesLike | undefined; statsIntervalMs: number; bundledMedia: boolean } {
-    return { mediaDevices: this.options.mediaDevices ?? globalMediaDevices(), statsIntervalMs: this.options.statsIntervalMs ?? 2000, bundledMedia: this.options.bundledMedia ?? true };
+  private sessionOptions(): { mediaDevices: MediaDevicesLike | undefined; statsIntervalMs: number; bundledMedia: boolean; recovery: RecoveryOptions | undefined } {
+    return { mediaDevices: this.options.mediaDevices ?? globalMediaDevices(), statsIntervalMs: this.options.statsIntervalMs ?? 2000, bundledMedia: this.options.bundledMedia ?? true, recovery: this.options.mediaRecovery };
   }
 
   private callContext(): CallContext {

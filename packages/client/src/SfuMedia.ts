@@ -71,6 +71,15 @@ export class SfuMedia implements CallMedia {
     }
   }
 
+  handleNow(_from: UserId | null, payload: ServerSignalPayload): boolean {
+    // The seed's words keep their order: a downlink is made for whoever arrives.
+    return !this.closed && this.bundledMedia !== undefined && this.bundledMedia.handleNow(payload);
+  }
+
+  retry(): void {
+    this.bundledMedia?.retry();
+  }
+
   resumeSignal(): SignalPayload {
     // An empty candidate for our uplink: the media server ignores it.
     return { type: 'onIceCandidate', name: this.ctx.me, candidate: { candidate: '', sdpMid: null, sdpMLineIndex: null } };

@@ -7,6 +7,7 @@ export { MediaSession, type MediaSessionEvents, type RecordingChange } from './M
 export type { Participant, ParticipantState } from './Participant.js';
 export type { LocalMediaState } from './LocalTracks.js';
 export type { MediaKind } from './CallMedia.js';
+export type { RecoveringLink, RecoveryChange, RecoveryOptions } from './LinkRecovery.js';
 export { QUALITY_THRESHOLDS, qualityOf, type LinkStats, type QualityLevel, type SessionStats } from './StatsCollector.js';
 export { ImClient, type ImEvents } from './ImClient.js';
 export { CallStateMachine, CALL_EVENTS, type CallEvent, type CallStateChange, type CallStateMachineEvents } from './CallStateMachine.js';

@@ -47,7 +47,9 @@ const sdp = z.string().min(1).max(64 * 1024);
  * connection (answered by `publishAnswer`), `subscribeAnswer` answers the server's
  * `subscribeOffer` on the receiving connection, and `subscribeRestart` asks for that
  * connection anew when it failed (the server offers on a fresh transport, with other ICE
- * credentials: the client answers on a new peer connection).
+ * credentials: the client answers on a new peer connection). A `publish` with `renew`
+ * comes from a new sending connection (the old one failed): the server takes it on a new
+ * sending transport.
  */
 export const zSignalPayload = z.discriminatedUnion('type', [
   z.object({ type: z.literal('offer'), sdp }),
@@ -56,7 +58,7 @@ export const zSignalPayload = z.discriminatedUnion('type', [
   z.object({ type: z.literal('receiveVideoFrom'), sender: zUserId, sdpOffer: sdp }),
   z.object({ type: z.literal('onIceCandidate'), name: zUserId, candidate: zIceCandidate }),
   z.object({ type: z.literal('leaveRoom') }),
-  z.object({ type: z.literal('publish'), sdpOffer: sdp }),
+  z.object({ type: z.literal('publish'), sdpOffer: sdp, renew: z.boolean().optional() }),
   z.object({ type: z.literal('subscribeAnswer'), sdpAnswer: sdp }),
   z.object({ type: z.literal('subscribeRestart') }),
 ]);

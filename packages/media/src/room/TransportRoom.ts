@@ -59,10 +59,17 @@ class Member {
   /** An offer is due at the end of this turn (changes made together go into one offer). */
   scheduled = false;
   mixPort: HubPort | undefined;
+  /** The client's ICE ufrag in the last answer taken on the receiving transport. */
+  answeredUfrag: string | undefined;
+  /** Ufrags of the client's connections whose receiving transport was replaced: a late answer from one is stale. */
+  readonly retiredUfrags: string[] = [];
+  /** The DTLS fingerprint of the client's sending connection (from its offers). */
+  sendFingerprint: string | undefined;
 
   constructor(
     readonly id: string,
-    readonly send: WebRtcTransport,
+    /** Replaced by a fresh one when the client publishes from a new connection (see publish). */
+    public send: WebRtcTransport,
     /** Replaced by a fresh one when nothing is left to receive (see offerNow). */
     public recv: WebRtcTransport,
     readonly bridge: TransportBridge,
@@ -144,32 +151,53 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
    * transports at the first one) and returns the answer. New tracks are consumed by the
    * other members (their receiving transports are offered again). SdpError for an offer
    * that cannot be used: nothing changes then.
+   *
+   * An offer from a new connection of the client (`renew`: its sending connection
+   * failed, and an ICE restart could not bring it back; or another DTLS fingerprint than
+   * the one taken) gets a fresh sending transport. The old one closes with its
+   * producers; the others' receiving transports drop their consumers and take the new
+   * producers in one renegotiation. (The SDP session id cannot tell: werift makes a new
+   * one for every offer, and shares one certificate between its connections.)
    */
-  publish(participant: string, sdpOffer: string): string {
+  publish(participant: string, sdpOffer: string, options: { renew?: boolean } = {}): string {
     this.assertOpen();
     const existing = this.members.get(participant);
     const member = existing ?? this.createMember(participant);
+    const fingerprint = fingerprintOf(sdpOffer);
+    if (existing && (options.renew === true || (member.sendFingerprint !== undefined && fingerprint !== member.sendFingerprint))) this.renewSending(member);
     try {
-      return member.send.processOffer(sdpOffer);
+      const answer = member.send.processOffer(sdpOffer);
+      member.sendFingerprint = fingerprint;
+      return answer;
     } catch (error) {
       if (!existing) this.remove(member);
       throw error;
     }
   }
 
-  /** `participant`'s answer to the room's last offer on its receiving transport. */
-  answer(participant: string, sdpAnswer: string): void {
+  /**
+   * `participant`'s answer to the room's last offer on its receiving transport. Returns
+   * false, changing nothing, for a stale answer: one from a client connection whose
+   * receiving transport was replaced since (the client answered an offer on the old
+   * transport while its subscribeRestart made the new one). INVALID_STATE when no offer
+   * waits for an answer.
+   */
+  answer(participant: string, sdpAnswer: string): boolean {
     this.assertOpen();
     const member = this.members.get(participant);
     if (!member) throw new MediaError('INVALID_STATE', `${participant} has not published in this room`);
+    const ufrag = iceUfragOf(sdpAnswer);
+    if (ufrag !== undefined && member.retiredUfrags.includes(ufrag)) return false;
     if (!member.offering) throw new MediaError('INVALID_STATE', `no offer to ${participant} is waiting for an answer`);
     try {
       member.recv.processAnswer(sdpAnswer);
+      member.answeredUfrag = ufrag;
     } finally {
       member.offering = false;
       member.pending = undefined;
     }
     if (member.stale) this.renegotiate(member);
+    return true;
   }
 
   /**
@@ -202,6 +230,7 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     if (!member) throw new MediaError('INVALID_STATE', `${participant} has not published in this room`);
     const carried = [...member.consumers].map(([consumer, from]) => ({ producer: consumer.producer, from }));
     const old = member.recv;
+    this.retireAnswered(member);
     member.recv = new WebRtcTransport(this.transportOptions);
     member.consumers.clear();
     member.offering = false;
@@ -328,10 +357,28 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
 
   private renewReceiving(member: Member): void {
     const old = member.recv;
+    this.retireAnswered(member);
     member.recv = new WebRtcTransport(this.transportOptions);
     member.offered = false;
     member.stale = false;
     member.pending = undefined;
+    old.close();
+  }
+
+  /** The client connection that answered on the receiving transport being replaced: its late answers are stale. */
+  private retireAnswered(member: Member): void {
+    if (member.answeredUfrag === undefined) return;
+    member.retiredUfrags.push(member.answeredUfrag);
+    if (member.retiredUfrags.length > 8) member.retiredUfrags.shift();
+    member.answeredUfrag = undefined;
+  }
+
+  /** A fresh sending transport (the client publishes from a new connection); the old one's producers close with it. */
+  private renewSending(member: Member): void {
+    const old = member.send;
+    member.send = new WebRtcTransport(this.transportOptions);
+    member.send.on('producer', (producer) => this.onProducer(member, producer));
+    member.sendFingerprint = undefined;
     old.close();
   }
 
@@ -348,6 +395,16 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
   private assertOpen(): void {
     if (this.closed) throw new MediaError('OBJECT_CLOSED', 'the room is closed');
   }
+}
+
+/** The first a=ice-ufrag of an SDP. */
+function iceUfragOf(sdp: string): string | undefined {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+}
+
+/** The first a=fingerprint value of an SDP, upper case. */
+function fingerprintOf(sdp: string): string | undefined {
+  return /^a=fingerprint:\S+ (\S+)/m.exec(sdp)?.[1]?.toUpperCase();
 }
 
 /** The msid stream id of a consumer: the participant, in the characters msid allows. */

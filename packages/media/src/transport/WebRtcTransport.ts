@@ -87,7 +87,11 @@ export interface TransportTestHooks {
 export interface WebRtcTransportEvents extends Record<string, unknown[]> {
   icestatechange: [TransportIceState];
   dtlsstatechange: [TransportDtlsState];
-  /** The peer nominated a pair from another address; media follows it. */
+  /**
+   * Media follows the peer to another address: it nominated a pair there, or it moved
+   * without nominating (checks, then media, from a checked address while the selected
+   * one went quiet: see FOLLOW_QUIET_MS).
+   */
   tuplechange: [MuxAddress];
   /** A client's offer brought a new track. */
   producer: [Producer];
@@ -159,6 +163,17 @@ function newPassword(): string {
   return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 24);
 }
 
+/**
+ * A peer that switched its pair without nominating it again is followed once the
+ * selected address has passed no check for this long while another address did. Longer
+ * than the check interval on a stable pair (about 2.5 s in Chromium, up to 6 s for our
+ * own IceChecks), so the checks a peer sends on its other pairs now and then do not move
+ * the media.
+ */
+export const FOLLOW_QUIET_MS = 6500;
+/** At most this many checked addresses are remembered (a peer has a handful of pairs). */
+const CHECKED_TUPLES = 16;
+
 const RING_SIZE = 1024;
 const SLOT_BYTES = 1500 + 128;
 
@@ -211,6 +226,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private selected: MuxAddress | undefined;
   private nominated = false;
   private lastCheckAt = 0;
+  /** When each address of the peer last passed a check ("ip:port" -> performance.now()). */
+  private readonly checkedAt = new Map<string, number>();
   private ice: TransportIceState = 'new';
   private dtlsStateValue: TransportDtlsState = 'new';
   private closed = false;
@@ -854,7 +871,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const first = data[0]!;
     if (first < 4) this.onStun(data, from);
     else if (first >= 20 && first <= 63) this.onDtls(data);
-    else if (first >= 128 && first <= 191) this.onSrtp(data);
+    else if (first >= 128 && first <= 191) this.onSrtp(data, from);
     else this.counters.droppedOther++;
   }
 
@@ -887,8 +904,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   /** A verified check from the peer, or a verified answer to ours: consent, selection, DTLS. */
   private checked(from: MuxAddress, nominate: boolean): void {
-    this.lastCheckAt = performance.now();
+    const now = performance.now();
+    this.lastCheckAt = now;
+    this.noteChecked(from, now);
     if (nominate || !this.nominated) this.select(from, nominate);
+    else if (this.selectedQuiet(now)) this.select(from, true);
     if (this.ice !== 'connected' && this.ice !== 'closed') {
       const back = this.ice === 'failed';
       this.setIce('connected');
@@ -910,6 +930,36 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.counters.pairSwitches++;
       this.emit('tuplechange', from);
     }
+  }
+
+  private noteChecked(from: MuxAddress, now: number): void {
+    const key = `${from[0]}:${from[1]}`;
+    this.checkedAt.delete(key);
+    this.checkedAt.set(key, now);
+    // Oldest first (insertion order): forget the ones the peer no longer checks.
+    if (this.checkedAt.size > CHECKED_TUPLES) this.checkedAt.delete(this.checkedAt.keys().next().value!);
+  }
+
+  /** The selected address passed no check for FOLLOW_QUIET_MS (a peer checks the pair it uses). */
+  private selectedQuiet(now: number): boolean {
+    const selected = this.selected;
+    if (!selected) return true;
+    return now - (this.checkedAt.get(`${selected[0]}:${selected[1]}`) ?? 0) > FOLLOW_QUIET_MS;
+  }
+
+  /**
+   * Authenticated media from an address other than the selected one (the TypeScript
+   * path; the native core authenticates after the hand-over): the peer moved its pair (a
+   * browser does, from 127.0.0.1 to another host address, say). Followed when that
+   * address passed a check more recently than the selected one, so a packet of the old
+   * pair still in flight does not move it back.
+   */
+  private mayFollow(from: MuxAddress): void {
+    const selected = this.selected;
+    if (!selected || !this.nominated || (selected[0] === from[0] && selected[1] === from[1])) return;
+    const at = this.checkedAt.get(`${from[0]}:${from[1]}`);
+    if (at === undefined || performance.now() - at > this.consentTimeoutMs) return;
+    if (at > (this.checkedAt.get(`${selected[0]}:${selected[1]}`) ?? 0)) this.select(from, true);
   }
 
   private checkConsent(): void {
@@ -948,14 +998,16 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (!this.dtls.receive(data)) this.counters.droppedDtls++;
   }
 
-  private onSrtp(data: Buffer): void {
+  private onSrtp(data: Buffer, from: MuxAddress): void {
     const srtp = this.srtp;
     if (!srtp) {
       this.counters.droppedSrtp++;
       return;
     }
     if (this.native) {
-      // From a 5-tuple other than the selected one, or past a test hook: the core's path all the same.
+      // From a 5-tuple other than the selected one, or past a test hook: the core's path
+      // all the same. Not followed from here: the core authenticates the packet after this
+      // (on this path a peer that moved is followed by its checks, see selectedQuiet).
       this.native.inject(data);
       return;
     }
@@ -968,6 +1020,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         return;
       }
       this.counters.rtcpIn++;
+      this.mayFollow(from);
       this.onRtcp(data, n);
       return;
     }
@@ -976,6 +1029,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.counters.droppedSrtp++;
       return;
     }
+    this.mayFollow(from);
     const packet = readRtp(data, n);
     if (!packet) {
       this.counters.droppedOther++;

@@ -337,7 +337,7 @@ export class CallService {
         return {};
       }
       case 'publish': {
-        const sdpAnswer = await room.publish(me, p.sdpOffer);
+        const sdpAnswer = await room.publish(me, p.sdpOffer, { renew: p.renew === true });
         this.sendSignal(call, call.participants.get(me)!, null, { type: 'publishAnswer', sdpAnswer });
         return {};
       }

@@ -241,7 +241,7 @@ export class RoomService {
         return {};
       }
       case 'publish': {
-        const sdpAnswer = await room.media.publish(me, p.sdpOffer);
+        const sdpAnswer = await room.media.publish(me, p.sdpOffer, { renew: p.renew === true });
         this.send(room, ctx.link, { type: 'publishAnswer', sdpAnswer });
         return {};
       }

@@ -17,7 +17,7 @@ import {
 } from '@roundtable/media';
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
+import type { MediaRoom, MediaServer, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 /**
@@ -171,7 +171,7 @@ class InProcessRoom implements MediaRoom {
     this.members.add(participant);
   }
 
-  async publish(participant: string, sdpOffer: string): Promise<string> {
+  async publish(participant: string, sdpOffer: string, options: PublishOptions = {}): Promise<string> {
     this.assertOpen();
     this.assertMember(participant);
     if (this.links.has(participant)) throw new SignalingError('INVALID_STATE', `${participant} already sends with receiveVideoFrom in this room`);
@@ -186,7 +186,7 @@ class InProcessRoom implements MediaRoom {
     const first = !room.has(participant);
     let answer: string;
     try {
-      answer = room.publish(participant, sdpOffer);
+      answer = room.publish(participant, sdpOffer, { renew: options.renew === true });
     } catch (error) {
       throw mediaError(error);
     }

@@ -81,9 +81,10 @@ export interface MediaRoom {
   /**
    * Bundled: takes the offer of `participant`'s sending connection (all its tracks) and
    * returns the answer. Its tracks reach every other participant's receiving connection,
-   * which the media server then offers again (onOffer).
+   * which the media server then offers again (onOffer). With `renew`, the offer comes
+   * from a new sending connection: it gets a new sending transport.
    */
-  publish(participant: string, sdpOffer: string): Promise<string>;
+  publish(participant: string, sdpOffer: string, options?: PublishOptions): Promise<string>;
   /** Bundled: `participant`'s answer to the last offer on its receiving connection. */
   subscribeAnswer(participant: string, sdpAnswer: string): Promise<void>;
   /**
@@ -128,4 +129,10 @@ export interface MediaRoom {
   onClosed(listener: (reason: string) => void): void;
   /** Releases every endpoint of the room (a recording is finished first). Idempotent. */
   close(): Promise<void>;
+}
+
+/** How a publish is taken. */
+export interface PublishOptions {
+  /** The offer comes from a new sending connection of the client (its old one failed): a new sending transport takes it. Default false. */
+  renew?: boolean;
 }

@@ -12,7 +12,8 @@ import type { MediaRoom, RoomTrack } from '../media/MediaServer.js';
 export class BundledPeer {
   readonly videoFrom = new Map<string | null, RtpPacket[]>();
   readonly audioFrom = new Map<string | null, RtpPacket[]>();
-  readonly publisher: FakePublisher;
+  /** Replaced by republish(). */
+  publisher: FakePublisher;
   /** Every offer's tracks, in order. */
   readonly offers: RoomTrack[][] = [];
   private send: WeriftPeerConnection | undefined;
@@ -38,14 +39,30 @@ export class BundledPeer {
   }
 
   /** Publishes audio and video on the sending connection. */
-  async publish(): Promise<void> {
+  async publish(renew = false): Promise<void> {
     const pc = createWeriftPeer(this.stunUrl);
     this.send = pc;
     this.publisher.attach(pc, 'sendonly');
     await pc.setLocalDescription(await pc.createOffer());
-    const answer = await this.room.publish(this.me, pc.localDescription!.sdp);
+    const answer = await this.room.publish(this.me, pc.localDescription!.sdp, { renew });
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     this.publisher.start(20);
+  }
+
+  /**
+   * Publishes again from a new sending connection (`renew`: other ICE credentials and
+   * port), as a client does when its sending connection failed; its packets carry `tag`.
+   */
+  async republish(tag: number): Promise<void> {
+    this.publisher.stop();
+    await this.send?.close();
+    this.publisher = new FakePublisher(tag);
+    await this.publish(true);
+  }
+
+  /** The answer our receiving connection gave last (a test replays it late). */
+  get lastAnswer(): string | undefined {
+    return this.recv?.localDescription?.sdp;
   }
 
   videoCount(sender: string | null): number {

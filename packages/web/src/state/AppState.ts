@@ -545,7 +545,7 @@ export class AppState {
       sessionStored: storedToken() !== null,
       reconnecting: this.state.reconnecting,
       health: this.state.health
-        ? { mediaReconnecting: this.state.health.state.mediaReconnecting, poor: this.state.health.state.poor, peersReconnecting: [...this.state.health.state.peersReconnecting], notices: this.state.health.state.notices.map((n) => ({ ...n })) }
+        ? { mediaReconnecting: this.state.health.state.mediaReconnecting, poor: this.state.health.state.poor, peersReconnecting: [...this.state.health.state.peersReconnecting], notices: this.state.health.state.notices.map((n) => ({ ...n })), mediaRecovery: this.state.health.state.mediaRecovery ? { ...this.state.health.state.mediaRecovery } : null }
         : null,
       online: { ...this.state.online },
       rejoin: this.state.rejoin ? { ...this.state.rejoin } : null,

@@ -53,4 +53,22 @@ describe('CallHealth', () => {
     session.fireEvent('connection', { reconnecting: true });
     expect(health.state.mediaReconnecting).toBe(false);
   });
+
+  it('shows a media link being brought back, then that it gave up (retry() asks the SDK again), and nothing once it recovered', () => {
+    const session = new FakeSession();
+    let retries = 0;
+    const health = new CallHealth(Object.assign(session, { retryMedia: () => retries++ }) as unknown as SessionLike);
+    session.fireEvent('recovery', { link: 'receiving', state: 'retrying', attempt: 2, maxAttempts: 5, delayMs: 1000 });
+    expect(health.state.mediaRecovery).toEqual({ failed: false, attempt: 2, maxAttempts: 5 });
+    session.fireEvent('recovery', { link: 'sending', state: 'retrying', attempt: 1, maxAttempts: 5, delayMs: 0 });
+    session.fireEvent('recovery', { link: 'receiving', state: 'failed', attempt: 5, maxAttempts: 5, delayMs: 0 });
+    expect(health.state.mediaRecovery).toEqual({ failed: true, attempt: 5, maxAttempts: 5 });
+    health.retry();
+    expect(retries).toBe(1);
+    session.fireEvent('recovery', { link: 'receiving', state: 'recovered', attempt: 1, maxAttempts: 5, delayMs: 0 });
+    expect(health.state.mediaRecovery).toEqual({ failed: false, attempt: 1, maxAttempts: 5 });
+    session.fireEvent('recovery', { link: 'sending', state: 'recovered', attempt: 1, maxAttempts: 5, delayMs: 0 });
+    expect(health.state.mediaRecovery).toBeNull();
+    health.dispose();
+  });
 });

@@ -2,7 +2,9 @@
  * How a call or room is holding up, for the connection banner: this device
  * reconnecting (its signaling socket, or a media link restarting ICE), a poor network
  * (from the SDK's loss and round-trip stats), others reconnecting, and short notices
- * when someone leaves (dropped or not). Listens to the SDK session; dispose() lets go.
+ * when someone leaves (dropped or not), and a media link being brought back (its
+ * attempts, or that they gave up: then retry() tries again). Listens to the SDK session;
+ * dispose() lets go.
  */
 import type { SessionStats } from '@roundtable/client';
 import type { UserId } from '@roundtable/protocol';
@@ -27,14 +29,27 @@ export class CallHealth {
     poor: null as { lossPercent: number; rttMs: number } | null,
     peersReconnecting: [] as UserId[],
     notices: [] as PeerNotice[],
+    /**
+     * A media link of ours is being brought back (the SDK's `recovery` event): the attempt
+     * under way, or `failed` once every attempt failed (offer retry()). Null when all is well.
+     */
+    mediaRecovery: null as { failed: boolean; attempt: number; maxAttempts: number } | null,
   });
+  /** Links whose recovery is under way or gave up, and their last step. */
+  private readonly recovering = new Map<string, { failed: boolean; attempt: number; maxAttempts: number }>();
   private readonly off: Array<() => void> = [];
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private nextId = 1;
   private quality: string | null = null;
 
-  constructor(sdk: SessionLike) {
+  constructor(private readonly sdk: SessionLike) {
     this.off.push(
+      sdk.on('recovery', ({ link, state, attempt, maxAttempts }) => {
+        if (state === 'recovered') this.recovering.delete(link);
+        else this.recovering.set(link, { failed: state === 'failed', attempt, maxAttempts });
+        const steps = [...this.recovering.values()];
+        this.state.mediaRecovery = steps.find((r) => r.failed) ?? steps[0] ?? null;
+      }),
       sdk.on('connection', ({ reconnecting }) => (this.state.mediaReconnecting = reconnecting)),
       sdk.on('quality', ({ level }) => {
         this.quality = level;
@@ -53,6 +68,11 @@ export class CallHealth {
     for (const off of this.off.splice(0)) off();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+  }
+
+  /** After the media's recovery gave up: the SDK tries again. */
+  retry(): void {
+    this.sdk.retryMedia();
   }
 
   dismiss(id: number): void {

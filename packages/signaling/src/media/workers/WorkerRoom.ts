@@ -1,7 +1,7 @@
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../../logger.js';
 import { SignalingError } from '../../net/Handlers.js';
-import type { MediaRoom, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
+import type { MediaRoom, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
 import type { MediaWorker } from './MediaWorker.js';
 import type { WorkerRoomId } from './rpc.js';
 
@@ -43,9 +43,9 @@ export class WorkerRoom implements MediaRoom {
     return this.worker.call('receiveVideoFrom', { roomId: this.id, participant, sender, sdpOffer, options });
   }
 
-  publish(participant: string, sdpOffer: string): Promise<string> {
+  publish(participant: string, sdpOffer: string, options: PublishOptions = {}): Promise<string> {
     this.assertOpen();
-    return this.worker.call('publish', { roomId: this.id, participant, sdpOffer });
+    return this.worker.call('publish', { roomId: this.id, participant, sdpOffer, renew: options.renew === true });
   }
 
   async subscribeAnswer(participant: string, sdpAnswer: string): Promise<void> {

@@ -19,7 +19,7 @@ export interface WorkerCalls {
     params: { roomId: WorkerRoomId; participant: string; sender: string; sdpOffer: string; options: { loopback?: boolean } };
     result: string;
   };
-  publish: { params: { roomId: WorkerRoomId; participant: string; sdpOffer: string }; result: string };
+  publish: { params: { roomId: WorkerRoomId; participant: string; sdpOffer: string; renew: boolean }; result: string };
   subscribeAnswer: { params: { roomId: WorkerRoomId; participant: string; sdpAnswer: string }; result: null };
   restartReceiving: { params: { roomId: WorkerRoomId; participant: string }; result: null };
   repeatOffer: { params: { roomId: WorkerRoomId; participant: string }; result: null };

@@ -41,7 +41,7 @@ const handlers: Handlers = {
     return null;
   },
   receiveVideoFrom: ({ roomId, participant, sender, sdpOffer, options }) => room(roomId).receiveVideoFrom(participant, sender, sdpOffer, options),
-  publish: ({ roomId, participant, sdpOffer }) => room(roomId).publish(participant, sdpOffer),
+  publish: ({ roomId, participant, sdpOffer, renew }) => room(roomId).publish(participant, sdpOffer, { renew }),
   async subscribeAnswer({ roomId, participant, sdpAnswer }) {
     await room(roomId).subscribeAnswer(participant, sdpAnswer);
     return null;
