@@ -6,6 +6,7 @@ import { KeyframeRequester } from '../rtp/KeyframeRequester.js';
 import { RetransmissionBuffer } from '../rtp/RetransmissionBuffer.js';
 import { seqDiff } from '../rtp/seq.js';
 import type { NativeProducer } from '../native/NativeTransport.js';
+import { AudioLevelMeter, readAudioLevel } from './audioLevel.js';
 import type { Consumer } from './Consumer.js';
 import { compactNtp, type ReportBlock } from './rtcp.js';
 import type { RtpView } from './RtpView.js';
@@ -51,6 +52,8 @@ export interface ProducerParameters {
   rtxSsrc: number | undefined;
   rtxPayloadType: number | undefined;
   cname: string | undefined;
+  /** The audio level extension's id (RFC 6464), when negotiated: the producer then keeps an AudioLevelMeter. Default none. */
+  audioLevelExtensionId?: number | undefined;
 }
 
 const MAX_NACK_GAP = 100;
@@ -71,6 +74,13 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   readonly cname: string | undefined;
   readonly consumers = new Set<Consumer>();
   readonly buffer = new RetransmissionBuffer<RtpView>({ retentionMs: 1000 });
+  /**
+   * The levels its packets carry, when the audio level extension was negotiated (audio
+   * only; undefined otherwise). On the native packet path packets never reach JavaScript,
+   * so nothing is measured there.
+   */
+  readonly audioLevel: AudioLevelMeter | undefined;
+  private readonly audioLevelExtensionId: number | undefined;
   private readonly counters: ProducerStats = {
     packets: 0,
     bytes: 0,
@@ -110,6 +120,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.rtxSsrcValue = parameters.rtxSsrc;
     this.rtxPayloadType = parameters.rtxPayloadType;
     this.cname = parameters.cname;
+    this.audioLevelExtensionId = parameters.kind === 'audio' ? parameters.audioLevelExtensionId : undefined;
+    this.audioLevel = this.audioLevelExtensionId !== undefined ? new AudioLevelMeter() : undefined;
     this.keyframes = new KeyframeRequester(() => {
       if (this.ssrcValue === undefined) return;
       this.counters.keyframeRequestsSent++;
@@ -178,6 +190,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.counters.bytes += packet.end - packet.payloadOffset;
     this.track(seq, packet.header.timestamp, now);
     this.buffer.push(packet, now);
+    if (this.audioLevel) {
+      const level = readAudioLevel(packet, this.audioLevelExtensionId!);
+      if (level) this.audioLevel.push(level);
+    }
     if (this.paused) return;
     for (const consumer of this.consumers) consumer.forward(packet, now);
   }

@@ -290,6 +290,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       };
       if (sender.rtxPayloadType !== undefined) accepted.rtxPayloadType = sender.rtxPayloadType;
       if (sender.midExtensionId !== undefined) accepted.midExtensionId = sender.midExtensionId;
+      if (sender.audioLevelExtensionId !== undefined) accepted.audioLevelExtensionId = sender.audioLevelExtensionId;
       sections.push(accepted);
       offered.set(sender.mid, { ...sender, codec: accepted.codec });
     }
@@ -314,6 +315,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
           rtxSsrc: sender.rtxSsrc,
           rtxPayloadType: sender.rtxPayloadType,
           cname: sender.cname,
+          audioLevelExtensionId: sender.audioLevelExtensionId,
         },
         this.producerLink,
       );

@@ -1,5 +1,6 @@
 import { SdpError } from '../core/errors.js';
 import type { CodecInfo, MediaKind } from '../core/types.js';
+import { AUDIO_LEVEL_EXTENSION } from './audioLevel.js';
 import { readCandidate, type RemoteCandidate } from './IceChecks.js';
 
 /*
@@ -126,6 +127,8 @@ export interface OfferedSender {
   ssrc: number | undefined;
   rtxSsrc: number | undefined;
   midExtensionId: number | undefined;
+  /** The id of the audio level extension (RFC 6464), when the client offered it on an audio m-line. */
+  audioLevelExtensionId: number | undefined;
   cname: string | undefined;
 }
 
@@ -194,6 +197,7 @@ export function offeredSender(section: SdpSection): OfferedSender | undefined {
   }
   const cnameLine = attributes(section.attributes, 'ssrc').find((l) => l.includes(' cname:'));
   const midExt = attributes(section.attributes, 'extmap').find((e) => e.split(' ')[1] === MID_EXTENSION);
+  const levelExt = kind === 'audio' ? attributes(section.attributes, 'extmap').find((e) => e.split(' ')[1] === AUDIO_LEVEL_EXTENSION) : undefined;
   return {
     mid,
     kind,
@@ -201,9 +205,17 @@ export function offeredSender(section: SdpSection): OfferedSender | undefined {
     rtxPayloadType: rtx?.payloadType,
     ssrc: Number.isInteger(ssrc) ? ssrc : undefined,
     rtxSsrc: rtx && Number.isInteger(rtxSsrc) ? rtxSsrc : undefined,
-    midExtensionId: midExt ? Number(midExt.split(' ')[0]!.split('/')[0]) : undefined,
+    midExtensionId: extensionId(midExt),
+    audioLevelExtensionId: extensionId(levelExt),
     cname: cnameLine?.split(' cname:')[1],
   };
+}
+
+/** The id of an a=extmap value ("4 urn:..." or "4/recvonly urn:..."); undefined when absent or not a one-byte-header id (1-14). */
+function extensionId(extmap: string | undefined): number | undefined {
+  if (extmap === undefined) return undefined;
+  const id = Number(extmap.split(' ')[0]!.split('/')[0]);
+  return Number.isInteger(id) && id >= 1 && id <= 14 ? id : undefined;
 }
 
 /** This side's ICE and DTLS parameters, written into every section. */
@@ -223,6 +235,8 @@ export interface AcceptedSection {
   codec: NegotiatedCodec;
   rtxPayloadType?: number;
   midExtensionId?: number;
+  /** Accept the client's audio level extension (RFC 6464) with this id. */
+  audioLevelExtensionId?: number;
   direction: Direction;
   /** For the offer of a receiving transport: the stream it sends. */
   sender?: { ssrc: number; cname: string; streamId: string; trackId: string };
@@ -265,6 +279,7 @@ export function writeDescription(local: LocalTransportParameters, sessionId: str
     lines.push(`a=ice-ufrag:${local.ufrag}`, `a=ice-pwd:${local.pwd}`, `a=fingerprint:sha-256 ${local.fingerprint}`, `a=setup:${local.setup}`);
     lines.push(`a=mid:${section.mid}`);
     if (section.midExtensionId !== undefined) lines.push(`a=extmap:${section.midExtensionId} ${MID_EXTENSION}`);
+    if (section.audioLevelExtensionId !== undefined) lines.push(`a=extmap:${section.audioLevelExtensionId} ${AUDIO_LEVEL_EXTENSION}`);
     lines.push(`a=${section.direction}`, 'a=rtcp-mux', 'a=rtcp-rsize');
     const name = codec.mimeType.split('/')[1];
     lines.push(`a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ''}`);
