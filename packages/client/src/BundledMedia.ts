@@ -65,6 +65,9 @@ export class BundledMedia {
       case 'participantLeft':
         this.ctx.onParticipantLeft(payload.name);
         break;
+      case 'activeSpeaker':
+        this.ctx.onActiveSpeaker?.(payload.speaker, payload.levels);
+        break;
       default:
         break;
     }
