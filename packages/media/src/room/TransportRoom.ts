@@ -30,7 +30,7 @@ export interface TransportRoomOptions {
    */
   mixer?: Composite;
   /** Options of every transport (see WebRtcTransportOptions; their defaults). */
-  transport?: Pick<WebRtcTransportOptions, 'announcedAddress' | 'consentTimeoutMs' | 'rtcpIntervalMs' | 'maxIncomingBitrate'>;
+  transport?: Pick<WebRtcTransportOptions, 'announcedAddress' | 'consentTimeoutMs' | 'rtcpIntervalMs' | 'maxIncomingBitrate' | 'opus'>;
   /** The active speaker detection (see ActiveSpeakerOptions; their defaults). */
   activeSpeaker?: ActiveSpeakerOptions;
 }
@@ -112,7 +112,8 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     this.audio = options.audio ?? 'forwarded';
     this.mixer = options.mixer;
     this.ownsMixer = options.mixer === undefined;
-    this.transportOptions = { ...options.transport, mux: options.mux, certificate: options.certificate };
+    // Roundtable's own calls ask senders for Opus FEC and DTX and take RED (the Kurento layer's transports do not: KMS does not).
+    this.transportOptions = { opus: { fec: true, dtx: true, red: true }, ...options.transport, mux: options.mux, certificate: options.certificate };
     this.speakers = new ActiveSpeaker(options.activeSpeaker);
     this.speakers.on('update', (update) => this.emit('speaker', update));
   }

@@ -52,6 +52,8 @@ export interface ProducerParameters {
   rtxSsrc: number | undefined;
   rtxPayloadType: number | undefined;
   cname: string | undefined;
+  /** RED (RFC 2198) of the codec, when negotiated: packets of this payload type are RED. Default none. */
+  redPayloadType?: number | undefined;
   /** The audio level extension's id (RFC 6464), when negotiated: the producer then keeps an AudioLevelMeter. Default none. */
   audioLevelExtensionId?: number | undefined;
 }
@@ -71,6 +73,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   readonly mid: string;
   readonly codec: NegotiatedCodec;
   readonly rtxPayloadType: number | undefined;
+  /** RED's payload type, when the sender may send RED (RFC 2198). */
+  readonly redPayloadType: number | undefined;
   readonly cname: string | undefined;
   readonly consumers = new Set<Consumer>();
   readonly buffer = new RetransmissionBuffer<RtpView>({ retentionMs: 1000 });
@@ -119,6 +123,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.ssrcValue = parameters.ssrc;
     this.rtxSsrcValue = parameters.rtxSsrc;
     this.rtxPayloadType = parameters.rtxPayloadType;
+    this.redPayloadType = parameters.redPayloadType;
     this.cname = parameters.cname;
     this.audioLevelExtensionId = parameters.kind === 'audio' ? parameters.audioLevelExtensionId : undefined;
     this.audioLevel = this.audioLevelExtensionId !== undefined ? new AudioLevelMeter() : undefined;

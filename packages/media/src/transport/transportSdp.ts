@@ -127,6 +127,8 @@ export interface OfferedSender {
   ssrc: number | undefined;
   rtxSsrc: number | undefined;
   midExtensionId: number | undefined;
+  /** The payload type of RED (RFC 2198) carrying `codec`, when the client offered it (audio). */
+  redPayloadType: number | undefined;
   /** The id of the audio level extension (RFC 6464), when the client offered it on an audio m-line. */
   audioLevelExtensionId: number | undefined;
   cname: string | undefined;
@@ -184,6 +186,8 @@ export function offeredSender(section: SdpSection): OfferedSender | undefined {
   }
   if (!codec) return undefined;
   const rtx = codecs.find((c) => c.mimeType.toLowerCase().endsWith('/rtx') && c.parameters?.replace(/\s/g, '') === `apt=${codec.payloadType}`);
+  // RED whose blocks are all of the chosen codec ("111/111").
+  const red = kind === 'audio' ? codecs.find((c) => c.mimeType.toLowerCase() === 'audio/red' && c.clockRate === codec.clockRate && (c.parameters ?? '').split('/').every((pt) => pt.trim() === String(codec.payloadType))) : undefined;
   let ssrc: number | undefined;
   let rtxSsrc: number | undefined;
   const fid = attributes(section.attributes, 'ssrc-group').find((g) => g.startsWith('FID '));
@@ -203,6 +207,7 @@ export function offeredSender(section: SdpSection): OfferedSender | undefined {
     kind,
     codec,
     rtxPayloadType: rtx?.payloadType,
+    redPayloadType: red?.payloadType,
     ssrc: Number.isInteger(ssrc) ? ssrc : undefined,
     rtxSsrc: rtx && Number.isInteger(rtxSsrc) ? rtxSsrc : undefined,
     midExtensionId: extensionId(midExt),
@@ -235,6 +240,8 @@ export interface AcceptedSection {
   codec: NegotiatedCodec;
   rtxPayloadType?: number;
   midExtensionId?: number;
+  /** RED (RFC 2198) of `codec` with this payload type, beside it on the m-line. */
+  redPayloadType?: number;
   /** Accept the client's audio level extension (RFC 6464) with this id. */
   audioLevelExtensionId?: number;
   direction: Direction;
@@ -274,7 +281,10 @@ export function writeDescription(local: LocalTransportParameters, sessionId: str
       continue;
     }
     const { codec } = section;
-    const formats = [codec.payloadType, ...(section.rtxPayloadType !== undefined ? [section.rtxPayloadType] : [])];
+    const red = section.redPayloadType !== undefined ? [section.redPayloadType] : [];
+    const rtx = section.rtxPayloadType !== undefined ? [section.rtxPayloadType] : [];
+    // In our answer to a sender RED comes first: libwebrtc sends RED only when it is listed before the codec it carries.
+    const formats = section.direction === 'recvonly' ? [...red, codec.payloadType, ...rtx] : [codec.payloadType, ...red, ...rtx];
     lines.push(`m=${section.kind} 9 UDP/TLS/RTP/SAVPF ${formats.join(' ')}`, 'c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0');
     lines.push(`a=ice-ufrag:${local.ufrag}`, `a=ice-pwd:${local.pwd}`, `a=fingerprint:sha-256 ${local.fingerprint}`, `a=setup:${local.setup}`);
     lines.push(`a=mid:${section.mid}`);
@@ -285,6 +295,9 @@ export function writeDescription(local: LocalTransportParameters, sessionId: str
     lines.push(`a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ''}`);
     for (const fb of codec.rtcpFeedback) lines.push(`a=rtcp-fb:${codec.payloadType} ${fb}`);
     if (codec.parameters) lines.push(`a=fmtp:${codec.payloadType} ${codec.parameters}`);
+    if (section.redPayloadType !== undefined) {
+      lines.push(`a=rtpmap:${section.redPayloadType} red/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ''}`, `a=fmtp:${section.redPayloadType} ${codec.payloadType}/${codec.payloadType}`);
+    }
     if (section.rtxPayloadType !== undefined) {
       lines.push(`a=rtpmap:${section.rtxPayloadType} rtx/${codec.clockRate}`, `a=fmtp:${section.rtxPayloadType} apt=${codec.payloadType}`);
     }
