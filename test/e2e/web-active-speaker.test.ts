@@ -29,7 +29,12 @@ describe.skipIf(skipBrowserTests('active speaker'))('the server names who speaks
     const room = `speaker-${process.pid}`;
     for (const u of everyone) {
       await u.page.goto(`${suite.server.url}#/room/${room}`);
-      await u.page.getByTestId('call-screen').waitFor({ timeout: 10_000 });
+      await u.page
+        .getByTestId('call-screen')
+        .waitFor({ timeout: 30_000 })
+        .catch(async (error: unknown) => {
+          throw new Error(`${u.username}'s room screen did not open: ${String(error)}\napp: ${JSON.stringify(await appState(u.page))}\npage log:\n${u.logs.join('\n')}`);
+        });
     }
     await Promise.all(everyone.map((u) => waitForMediaFrom(u, others(u), { frames: 5, audioPackets: 30 })));
     // Everyone beeps: the server names someone, and every page takes its levels from the server.
@@ -39,7 +44,7 @@ describe.skipIf(skipBrowserTests('active speaker'))('the server names who speaks
     for (const u of everyone) await u.page.getByTestId('toggle-mute').click();
     for (const u of everyone) {
       await expect.poll(async () => (await speakerView(u))?.serverSpeaker, { timeout: 15_000 }).toBeNull();
-      await expect.poll(() => u.page.getByTestId('call-screen').getAttribute('data-active-speaker'), { timeout: 10_000 }).toBe('');
+      await expect.poll(() => u.page.getByTestId('call-screen').getAttribute('data-active-speaker'), { timeout: 20_000 }).toBe('');
     }
 
     // Ida unmutes: she is the only one with signal. Jon and Kai are told. (How fast is logged,
@@ -49,15 +54,15 @@ describe.skipIf(skipBrowserTests('active speaker'))('the server names who speaks
     await ida!.page.getByTestId('toggle-mute').click();
     const toldAfter = await Promise.all(
       [jon!, kai!].map(async (u) => {
-        await expect.poll(async () => (await speakerView(u))?.serverSpeaker, { timeout: 10_000, interval: 50 }).toBe(ida!.id);
+        await expect.poll(async () => (await speakerView(u))?.serverSpeaker, { timeout: 20_000, interval: 50 }).toBe(ida!.id);
         return Date.now() - start;
       }),
     );
     console.log(`active speaker: told after ${toldAfter.join(' ms, ')} ms (unmute click to the SDK's activeSpeaker on the two other pages)`);
     // Their screens highlight her tile.
     for (const u of [jon!, kai!]) {
-      await expect.poll(() => u.page.getByTestId('call-screen').getAttribute('data-active-speaker'), { timeout: 5000 }).toBe(ida!.id);
-      await u.page.locator(`[data-testid="tile"][data-user-id="${ida!.id}"][data-speaking="true"]`).waitFor({ timeout: 5000 });
+      await expect.poll(() => u.page.getByTestId('call-screen').getAttribute('data-active-speaker'), { timeout: 10_000 }).toBe(ida!.id);
+      await u.page.locator(`[data-testid="tile"][data-user-id="${ida!.id}"][data-speaking="true"]`).waitFor({ timeout: 10_000 });
     }
     for (const u of everyone) await u.page.getByTestId('hang-up').click();
   }, 90_000);

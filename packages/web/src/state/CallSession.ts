@@ -364,6 +364,11 @@ export class CallSession {
       levels = new Map(this.sdk.audioLevels);
       for (const [participant, peak] of this.serverPeaks) levels.set(participant, Math.max(peak, levels.get(participant) ?? 0));
       this.serverPeaks.clear();
+      // Someone the server does not measure (their audio carries no levels, or they speak the seed's words): getStats for them, where their own audio comes.
+      if (this.mediaMode !== 'hybrid' && this.state.tiles.some((t) => !levels.has(t.userId))) {
+        const measured = await audioLevels(this.trackOwners).catch(() => new Map<UserId, number>());
+        for (const [participant, level] of measured) if (!levels.has(participant)) levels.set(participant, level);
+      }
     } else {
       levels = hybrid ? new Map<UserId, number>() : await audioLevels(this.trackOwners).catch(() => new Map<UserId, number>());
     }
