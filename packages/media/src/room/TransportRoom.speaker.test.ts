@@ -90,8 +90,9 @@ describe('TransportRoom active speaker', () => {
       const named = updates.find((u) => u.speaker === 'alice')!;
       // Named in the first period that hears her: no update showed her loud while naming nobody.
       expect(updates.filter((u) => u.at <= named.at && (u.levels['alice'] ?? 0) >= 0.01 && u.speaker !== 'alice')).toEqual([]);
-      // One period is 200 ms: well within the 2 s asked for (logged, not asserted: a loaded machine delays timers, not the decision).
-      console.log(`active speaker: named ${named.at - audioAt} ms after her audio was seen at the server`);
+      // Not before her audio came (the check above polls every 200 ms). One period is 200 ms, well within the
+      // 2 s asked for; not asserted in wall time: a loaded machine delays timers, not the decision.
+      expect(named.at).toBeGreaterThanOrEqual(audioAt - 1000);
       const levels = room.audioLevels();
       expect([...levels.keys()].sort()).toEqual(['alice', 'bob', 'carol']);
       expect(levels.get('alice')).toBeGreaterThan(0.05);
