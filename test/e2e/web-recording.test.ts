@@ -171,7 +171,7 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
     // Two people, a room recording and a player: more than the usual minute on a busy machine.
   }, 120_000);
 
-  it('a group call with "mixed audio": one tile per participant, everyone decodes the others’ video and plays one mixed audio track; the active speaker comes from what each page announces of its own microphone', async () => {
+  it('a group call with "mixed audio": one tile per participant, everyone decodes the others’ video and plays one mixed audio track; the active speaker comes from the levels the media server reads in each participant\'s own audio', async () => {
     const [ann, ben, cat] = await Promise.all([user('ann'), user('ben'), user('cat')]);
     const everyone = [ann, ben, cat];
     const others = (me: AppUser): AppUser[] => everyone.filter((u) => u !== me);
@@ -208,8 +208,9 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
     }
     await screenshot(cat.page, 'call-hybrid');
 
-    // The active speaker: nobody's level can be read from a mix, so each page announces its
-    // own microphone's. All fake microphones beep: someone speaks on ann's screen.
+    // The active speaker: nobody's level can be read from a mix on the page; the media server
+    // reads each participant's own audio's level (docs/adaptation.md). All fake microphones
+    // beep: someone speaks on ann's screen.
     const speaker = (): Promise<string | null> => ann.page.getByTestId('call-screen').getAttribute('data-active-speaker');
     await expect.poll(speaker, { timeout: 15_000 }).toMatch(new RegExp(`^(${ben.id}|${cat.id})$`));
     // Ben and cat mute: nobody speaks. Cat unmutes: she is the active speaker, with the ring on her tile.

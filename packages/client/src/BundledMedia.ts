@@ -94,6 +94,9 @@ export class BundledMedia {
       case 'participantLeft':
         this.ctx.onParticipantLeft(payload.name);
         return true;
+      case 'activeSpeaker':
+        this.ctx.onActiveSpeaker?.(payload.speaker, payload.levels);
+        return true;
       default:
         return false;
     }

@@ -35,6 +35,8 @@ export interface CallMediaContext {
   onTrack(participant: UserId, track: TrackLike): void;
   /** Hybrid calls: the server's mix of the other participants' audio arrived (on the uplink). */
   onMixedAudio?(track: TrackLike): void;
+  /** The media server says who speaks (bundled calls and rooms): the dominant speaker and everyone's level (0-1) by user id. */
+  onActiveSpeaker?(speaker: UserId | null, levels: Record<string, number>): void;
   /** The media server says this participant is in (SFU: existingParticipants, newParticipantArrived). */
   onParticipantJoined(participant: UserId): void;
   onParticipantLeft(participant: UserId): void;

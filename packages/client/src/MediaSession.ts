@@ -41,6 +41,14 @@ export type MediaSessionEvents = {
   recording: RecordingChange;
   /** Someone (you included) sent a reaction: show it briefly over their tile. */
   reaction: { participant: UserId; reaction: Reaction };
+  /**
+   * Who speaks, as the media server measures it from the audio levels in everyone's
+   * audio (bundled calls and rooms; never in P2P calls, nor when the server measures no
+   * levels: read getStats' audioLevel there). `speaker`: the dominant speaker (you
+   * included), null when nobody speaks; `levels`: each participant's level now (0-1, as
+   * getStats' audioLevel), yours included. At most every 200 ms, when something changed.
+   */
+  activeSpeaker: { speaker: UserId | null; levels: ReadonlyMap<UserId, number> };
   /** Your raised hand changed (the others see it in their participant list). */
   handRaised: { raised: boolean };
 };
@@ -81,6 +89,10 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private level: QualityLevel | null = null;
   private mix: TrackLike | null = null;
+  private speakerNow: UserId | null = null;
+  private levelsNow: ReadonlyMap<UserId, number> = new Map();
+  /** The media server sent who speaks at least once (it measures levels). */
+  private serverSpeakers = false;
   private recordingNow: RecordingChange | null = null;
   /** The state the server was last told (what the others see on our tile). */
   private announcedState: PeerState = { ...DEFAULT_PEER_STATE };
@@ -128,6 +140,24 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   /** Hybrid calls: the server's audio mix of the others, once it arrived (null otherwise). */
   get mixedAudio(): TrackLike | null {
     return this.mix;
+  }
+
+  /**
+   * The dominant speaker as the media server last said (null: nobody, or the server says
+   * nothing: see `serverMeasuresSpeakers`).
+   */
+  get activeSpeaker(): UserId | null {
+    return this.speakerNow;
+  }
+
+  /** Each participant's audio level (0-1) as the media server last said, you included. */
+  get audioLevels(): ReadonlyMap<UserId, number> {
+    return this.levelsNow;
+  }
+
+  /** Whether the media server told us who speaks (then `activeSpeaker` and `audioLevels` hold; else measure levels on the device). */
+  get serverMeasuresSpeakers(): boolean {
+    return this.serverSpeakers;
   }
 
   /** Whether the session is over (hung up, left, ended by the server). */
@@ -347,6 +377,12 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
       onMixedAudio: (track) => {
         this.mix = track;
         this.fire('mixedAudio', { track });
+      },
+      onActiveSpeaker: (speaker, levels) => {
+        this.serverSpeakers = true;
+        this.speakerNow = speaker;
+        this.levelsNow = new Map((Object.entries(levels ?? {}) as Array<[UserId, unknown]>).filter((e): e is [UserId, number] => typeof e[1] === 'number'));
+        this.fire('activeSpeaker', { speaker, levels: this.levelsNow });
       },
       onParticipantJoined: (participant) => this.people.joined(participant),
       onParticipantLeft: (participant) => this.people.left(participant),

@@ -48,7 +48,7 @@ export {
   type ConsumerStats,
   type NegotiatedCodec,
 } from './transport/index.js';
-export { TransportRoom, TransportBridge, type TransportRoomOptions, type TransportRoomEvents, type TransportRoomAudio, type RoomTrack, type TransportBridgeEvents } from './room/index.js';
+export { TransportRoom, TransportBridge, ActiveSpeaker, type TransportRoomOptions, type TransportRoomEvents, type TransportRoomAudio, type RoomTrack, type TransportBridgeEvents, type ActiveSpeakerOptions, type SpeakerUpdate } from './room/index.js';
 export { UdpMux, UdpMuxBinding, holdUdpPort, parseStun, type UdpMuxStats, type MuxAddress } from './net/UdpMux.js';
 export { choosePacketCore, packetCoreSetting, isPacketCoreSetting, NativePacketCore, type PacketCoreChoice, type PacketCorePath, type PacketCoreSetting, type NativeCoreStats } from './native/PacketCore.js';
 export { TypedEmitter, type EventMap } from './core/TypedEmitter.js';

@@ -276,6 +276,14 @@ export type ServerSignalPayload =
   | { type: 'publishAnswer'; sdpAnswer: string }
   /** The server's offer on your receiving connection (someone's tracks came or went): answer with subscribeAnswer. */
   | { type: 'subscribeOffer'; sdpOffer: string; tracks: SubscribedTrack[] }
+  /**
+   * Bundled calls and rooms: who speaks, as the media server measures it from the audio
+   * levels in everyone's audio (RFC 6464): the dominant speaker (null: nobody speaks) and
+   * each participant's level of the last period (linear 0-1, as getStats' audioLevel;
+   * keys are user ids; only those whose audio carries levels). Sent to everyone when the
+   * speaker or a level changes, at most every 200 ms.
+   */
+  | { type: 'activeSpeaker'; speaker: UserId | null; levels: Record<string, number> }
   | { type: 'newParticipantArrived'; name: UserId }
   | { type: 'participantLeft'; name: UserId }
   | { type: 'receiveVideoAnswer'; name: UserId; sdpAnswer: string }

@@ -10,6 +10,7 @@ import type { Consumer } from '../transport/Consumer.js';
 import type { DtlsCertificate } from '../transport/DtlsSession.js';
 import type { Producer } from '../transport/Producer.js';
 import { WebRtcTransport, type WebRtcTransportOptions } from '../transport/WebRtcTransport.js';
+import { ActiveSpeaker, type ActiveSpeakerOptions, type SpeakerUpdate } from './ActiveSpeaker.js';
 import { TransportBridge } from './TransportBridge.js';
 
 /** How a room carries audio: forwarded like video (default), or mixed (each member receives the mix of the others). */
@@ -29,7 +30,9 @@ export interface TransportRoomOptions {
    */
   mixer?: Composite;
   /** Options of every transport (see WebRtcTransportOptions; their defaults). */
-  transport?: Pick<WebRtcTransportOptions, 'announcedAddress' | 'consentTimeoutMs' | 'rtcpIntervalMs' | 'maxIncomingBitrate'>;
+  transport?: Pick<WebRtcTransportOptions, 'announcedAddress' | 'consentTimeoutMs' | 'rtcpIntervalMs' | 'maxIncomingBitrate' | 'opus'>;
+  /** The active speaker detection (see ActiveSpeakerOptions; their defaults). */
+  activeSpeaker?: ActiveSpeakerOptions;
 }
 
 /** One m-line of a member's receiving transport: whose media it carries (null: the room's audio mix). */
@@ -42,6 +45,12 @@ export interface RoomTrack {
 export interface TransportRoomEvents extends Record<string, unknown[]> {
   /** The server's offer on `participant`'s receiving transport: send it, and give the answer to answer(). */
   offer: [participant: string, sdp: string, tracks: RoomTrack[]];
+  /**
+   * The dominant speaker or a member's audio level changed (at most once per period of
+   * the detection), from the audio level extension of the members' audio (members whose
+   * client did not negotiate it, and sources, are not in `levels`).
+   */
+  speaker: [update: SpeakerUpdate];
 }
 
 /** One participant: a sending and a receiving transport, and its media as an element of the pipeline. */
@@ -99,6 +108,9 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
   readonly audio: TransportRoomAudio;
   private mixer: Composite | undefined;
   private readonly ownsMixer: boolean;
+  private readonly speakers: ActiveSpeaker;
+  /** The audio producer whose levels speak for each member. */
+  private readonly levelSources = new Map<string, Producer>();
   private closed = false;
 
   constructor(options: TransportRoomOptions) {
@@ -107,7 +119,20 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     this.audio = options.audio ?? 'forwarded';
     this.mixer = options.mixer;
     this.ownsMixer = options.mixer === undefined;
-    this.transportOptions = { ...options.transport, mux: options.mux, certificate: options.certificate };
+    // Roundtable's own calls ask senders for Opus FEC and DTX and take RED (the Kurento layer's transports do not: KMS does not).
+    this.transportOptions = { opus: { fec: true, dtx: true, red: true }, ...options.transport, mux: options.mux, certificate: options.certificate };
+    this.speakers = new ActiveSpeaker(options.activeSpeaker);
+    this.speakers.on('update', (update) => this.emit('speaker', update));
+  }
+
+  /** The dominant speaker now (null: nobody speaks, or no member's levels are known). */
+  get activeSpeaker(): string | null {
+    return this.speakers.speaker;
+  }
+
+  /** Each member's audio level of the last period (linear, 0-1), for members whose audio carries levels. */
+  audioLevels(): Map<string, number> {
+    return this.speakers.levels();
   }
 
   get isClosed(): boolean {
@@ -263,6 +288,8 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     for (const member of [...this.members.values()]) this.remove(member);
     for (const source of this.sources.values()) source.close();
     this.sources.clear();
+    this.speakers.close();
+    this.levelSources.clear();
     if (this.ownsMixer) this.mixer?.close();
     this.mixer = undefined;
     this.removeAllListeners();
@@ -302,8 +329,22 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
 
   private onProducer(owner: Member, producer: Producer): void {
     owner.bridge.attach(producer);
+    this.followLevels(owner, producer);
     if (!this.forwarded(producer)) return;
     for (const member of this.members.values()) if (member !== owner) this.consume(member, producer, owner.id);
+  }
+
+  /** A member's audio producer that carries levels speaks for it in the active speaker detection (in mixed rooms too). */
+  private followLevels(owner: Member, producer: Producer): void {
+    const meter = producer.audioLevel;
+    if (!meter) return;
+    this.levelSources.set(owner.id, producer);
+    this.speakers.add(owner.id, () => meter.read());
+    producer.on('close', () => {
+      if (this.levelSources.get(owner.id) !== producer) return;
+      this.levelSources.delete(owner.id);
+      this.speakers.remove(owner.id);
+    });
   }
 
   /** In a mixed room audio reaches the others only through the mix. */
@@ -385,6 +426,8 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
   private remove(member: Member): void {
     if (this.members.get(member.id) !== member) return;
     this.members.delete(member.id);
+    this.levelSources.delete(member.id);
+    this.speakers.remove(member.id);
     member.mixPort?.close();
     member.bridge.close();
     // Its producers close with the sending transport, and their consumers in the others with them.

@@ -7,6 +7,7 @@ import { isKeyframe } from '../rtp/keyframe.js';
 import { tsAdd } from '../rtp/seq.js';
 import { StreamRewriter } from '../rtp/StreamRewriter.js';
 import type { Producer } from './Producer.js';
+import { primaryOf, withBlockPayloadType } from './red.js';
 import { compactNtp, ntpNow, writeSr, type ReportBlock } from './rtcp.js';
 import { payloadOf, type RtpView } from './RtpView.js';
 import type { NegotiatedCodec } from './transportSdp.js';
@@ -18,6 +19,12 @@ export interface ConsumerStats {
   droppedAwaitingKeyframe: number;
   /** Late packets from before the start point (their numbers belong to nothing). */
   droppedBeforeStart: number;
+  /** RED packets (RFC 2198) whose blocks could not be read. */
+  droppedMalformedRed: number;
+  /** RED packets sent as RED (the subscriber accepted it). */
+  redForwarded: number;
+  /** RED packets of which only the primary block was sent (the subscriber did not accept RED). */
+  redPrimaryOnly: number;
   nacksReceived: number;
   retransmitted: number;
   /** NACKed packets no longer (or never) in the producer's history. */
@@ -65,6 +72,9 @@ export function consumerPayloadType(codec: NegotiatedCodec): number {
   return 100;
 }
 
+/** The payload type of RED (RFC 2198) in a receiving transport's offer, when its producer's sender sends RED. */
+export const CONSUMER_RED_PAYLOAD_TYPE = 63;
+
 /**
  * One subscriber's copy of a producer on a receiving transport (one m-line): its own
  * SSRC and sequence/timestamp space (StreamRewriter), its mid, the NACK history view
@@ -96,6 +106,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     bytes: 0,
     droppedAwaitingKeyframe: 0,
     droppedBeforeStart: 0,
+    droppedMalformedRed: 0,
+    redForwarded: 0,
+    redPrimaryOnly: 0,
     nacksReceived: 0,
     retransmitted: 0,
     retransmitMisses: 0,
@@ -113,11 +126,15 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
    * from the one its producer feeds. Undefined: a JavaScript sink (forward() is called).
    */
   native: NativeConsumer | undefined;
+  /** RED's payload type in our offer, when the producer may send RED (the subscriber may accept it or not). */
+  readonly redPayloadType: number | undefined;
   /** The subscriber's bandwidth estimate (REMB), bits/s. */
   estimatedBitrate: number | undefined;
   private closed = false;
   private paused: boolean;
   private awaitingKeyframe: boolean;
+  /** The subscriber accepted RED: RED packets go as they are, else their primary block only. */
+  private red = false;
   private lastSr: { compact: number; at: number } | undefined;
 
   /** The producer it copies (replaceProducer() changes it). */
@@ -141,6 +158,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       payloadType: options.payloadType ?? consumerPayloadType(codec),
       rtcpFeedback: producer.kind === 'video' ? ['nack', 'nack pli', 'ccm fir', 'goog-remb'] : [],
     };
+    this.redPayloadType = producer.redPayloadType !== undefined ? CONSUMER_RED_PAYLOAD_TYPE : undefined;
     this.cname = producer.cname ?? `rt-${producer.id.slice(0, 8)}`;
     this.streamId = options.streamId ?? producer.id;
     this.paused = options.paused ?? false;
@@ -219,6 +237,16 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (!this.closed) this.producer.requestKeyframe();
   }
 
+  /** Whether the subscriber gets RED (RFC 2198): the transport sets it from the subscriber's answer. */
+  get receivesRed(): boolean {
+    return this.red;
+  }
+
+  /** @internal the subscriber's answer kept RED on our m-line, or not. */
+  setRed(accepted: boolean): void {
+    this.red = accepted && this.redPayloadType !== undefined;
+  }
+
   /** @internal a packet of the producer. */
   forward(packet: RtpView, now: number): void {
     if (this.closed || this.paused) return;
@@ -234,13 +262,29 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       }
       this.awaitingKeyframe = false;
     }
+    let payloadType = this.codec.payloadType;
+    if (this.producer.redPayloadType !== undefined && packet.header.payloadType === this.producer.redPayloadType) {
+      // RED as it is to a subscriber that takes it (its blocks numbered as our Opus), else the newest block alone.
+      const converted = this.red ? withBlockPayloadType(packet, this.codec.payloadType) : primaryOf(packet);
+      if (!converted) {
+        this.counters.droppedMalformedRed++;
+        return;
+      }
+      packet = converted;
+      if (this.red && this.redPayloadType !== undefined) {
+        payloadType = this.redPayloadType;
+        this.counters.redForwarded++;
+      } else {
+        this.counters.redPrimaryOnly++;
+      }
+    }
     const h = packet.header;
     const out = this.rewriter.rewrite(this.source, h.sequenceNumber, h.timestamp, this.codec.clockRate, now);
     if (!out) {
       this.counters.droppedBeforeStart++;
       return;
     }
-    this.link.sendRtp(packet, this.codec.payloadType, out.seq, out.ts, this.ssrc);
+    this.link.sendRtp(packet, payloadType, out.seq, out.ts, this.ssrc);
     this.counters.packets++;
     this.counters.bytes += packet.end - packet.payloadOffset;
   }

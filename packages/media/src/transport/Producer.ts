@@ -7,6 +7,7 @@ import { RetransmissionBuffer } from '../rtp/RetransmissionBuffer.js';
 import { seqDiff } from '../rtp/seq.js';
 import { NativeProducer } from '../native/NativeTransport.js';
 import type { NativePacketCore } from '../native/PacketCore.js';
+import { AudioLevelMeter, readAudioLevel } from './audioLevel.js';
 import type { Consumer } from './Consumer.js';
 import { compactNtp, type ReportBlock } from './rtcp.js';
 import { readRtp, type RtpView } from './RtpView.js';
@@ -52,6 +53,10 @@ export interface ProducerParameters {
   rtxSsrc: number | undefined;
   rtxPayloadType: number | undefined;
   cname: string | undefined;
+  /** RED (RFC 2198) of the codec, when negotiated: packets of this payload type are RED. Default none. */
+  redPayloadType?: number | undefined;
+  /** The audio level extension's id (RFC 6464), when negotiated: the producer then keeps an AudioLevelMeter. Default none. */
+  audioLevelExtensionId?: number | undefined;
 }
 
 const MAX_NACK_GAP = 100;
@@ -77,9 +82,18 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   readonly mid: string;
   readonly codec: NegotiatedCodec;
   readonly rtxPayloadType: number | undefined;
+  /** RED's payload type, when the sender may send RED (RFC 2198). */
+  readonly redPayloadType: number | undefined;
   readonly cname: string | undefined;
   readonly consumers = new Set<Consumer>();
   readonly buffer = new RetransmissionBuffer<RtpView>({ retentionMs: 1000 });
+  /**
+   * The levels its packets carry, when the audio level extension was negotiated (audio
+   * only; undefined otherwise). On the native packet path packets never reach JavaScript,
+   * so nothing is measured there.
+   */
+  readonly audioLevel: AudioLevelMeter | undefined;
+  private readonly audioLevelExtensionId: number | undefined;
   private readonly counters: ProducerStats = {
     packets: 0,
     bytes: 0,
@@ -121,7 +135,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.ssrcValue = parameters.ssrc;
     this.rtxSsrcValue = parameters.rtxSsrc;
     this.rtxPayloadType = parameters.rtxPayloadType;
+    this.redPayloadType = parameters.redPayloadType;
     this.cname = parameters.cname;
+    this.audioLevelExtensionId = parameters.kind === 'audio' ? parameters.audioLevelExtensionId : undefined;
+    this.audioLevel = this.audioLevelExtensionId !== undefined ? new AudioLevelMeter() : undefined;
     this.keyframes = new KeyframeRequester(() => {
       if (this.ssrcValue === undefined) return;
       this.counters.keyframeRequestsSent++;
@@ -190,6 +207,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.counters.bytes += packet.end - packet.payloadOffset;
     this.track(seq, packet.header.timestamp, now);
     this.buffer.push(packet, now);
+    if (this.audioLevel) {
+      const level = readAudioLevel(packet, this.audioLevelExtensionId!);
+      if (level) this.audioLevel.push(level);
+    }
     if (this.paused) return;
     let native = false;
     for (const consumer of this.consumers) {

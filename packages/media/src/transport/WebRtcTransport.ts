@@ -11,6 +11,7 @@ import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.
 import { IceChecks, readCandidate, type IceChecksOptions, type RemoteCandidate } from './IceChecks.js';
 import { StreamRewriter } from '../rtp/StreamRewriter.js';
 import { Producer } from './Producer.js';
+import { opusAnswerParameters, type OpusReceiveOptions } from './opus.js';
 import { readRtcp, writeNack, writePli, writeFir, writeRemb, writeRr } from './rtcp.js';
 import { readExtension, readRtp, unwrapRtx, type RtpView } from './RtpView.js';
 import { BINDING_REQUEST, BINDING_SUCCESS, fingerprintValid, integrityValid, readStun, StunAttr, writeStun, xorMappedAddress } from './stun.js';
@@ -75,6 +76,12 @@ export interface WebRtcTransportOptions {
    * any m-line, whatever the peer asks. Default sendrecv.
    */
   direction?: 'sendrecv' | 'sendonly' | 'recvonly';
+  /**
+   * What a sending transport asks of an Opus sender in its answer: in-band FEC, DTX
+   * (see opus.ts). Default neither: the client's parameters are echoed, as Kurento Media
+   * Server does (Roundtable's rooms ask for both).
+   */
+  opus?: OpusReceiveOptions;
   /** Tests only: drop datagrams before they are handled, forwarded packets before they are sent. */
   testHooks?: TransportTestHooks;
 }
@@ -207,6 +214,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private readonly consentTimeoutMs: number;
   private readonly rtcpIntervalMs: number;
   private readonly maxIncomingBitrate: number;
+  private readonly opus: OpusReceiveOptions;
   private readonly hooks: TransportTestHooks;
   private readonly iceLite: boolean;
   private readonly iceChecksOptions: IceChecksOptions;
@@ -276,6 +284,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.consentTimeoutMs = options.consentTimeoutMs ?? 30_000;
     this.rtcpIntervalMs = options.rtcpIntervalMs ?? 1000;
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? 2_000_000;
+    this.opus = options.opus ?? {};
     this.hooks = options.testHooks ?? {};
     this.iceLite = options.iceLite ?? true;
     this.iceChecksOptions = options.iceChecks ?? {};
@@ -397,16 +406,25 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         continue;
       }
       const feedback = sender.kind === 'video' ? VIDEO_FEEDBACK.filter((f) => sender.codec.rtcpFeedback.includes(f)) : [];
+      const codec = { ...sender.codec, rtcpFeedback: feedback };
+      if (codec.mimeType.toLowerCase() === 'audio/opus' && (this.opus.fec || this.opus.dtx)) {
+        const parameters = opusAnswerParameters(codec.parameters, this.opus);
+        if (parameters !== undefined) codec.parameters = parameters;
+      }
       const accepted: AcceptedSection = {
         mid: sender.mid,
         kind: sender.kind,
-        codec: { ...sender.codec, rtcpFeedback: feedback },
+        codec,
         direction: 'recvonly',
       };
       if (sender.rtxPayloadType !== undefined) accepted.rtxPayloadType = sender.rtxPayloadType;
       if (sender.midExtensionId !== undefined) accepted.midExtensionId = sender.midExtensionId;
+      if (sender.audioLevelExtensionId !== undefined) accepted.audioLevelExtensionId = sender.audioLevelExtensionId;
+      // The native core forwards payloads as they are: RED would reach receivers as Opus.
+      const red = this.opus.red && !this.native ? sender.redPayloadType : undefined;
+      if (red !== undefined) accepted.redPayloadType = red;
       sections.push(accepted);
-      offered.set(sender.mid, { ...sender, codec: accepted.codec });
+      offered.set(sender.mid, { ...sender, codec: accepted.codec, redPayloadType: red });
     }
     if (parsed.media.length === 0) throw new SdpError('the offer has no media section');
     // Valid: apply.
@@ -417,7 +435,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const answer = writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, sections);
     for (const producer of [...this.producers.values()]) {
       const now = offered.get(producer.mid);
-      if (!now || now.codec.payloadType !== producer.codec.payloadType) producer.close();
+      if (!now || now.codec.payloadType !== producer.codec.payloadType || now.redPayloadType !== producer.redPayloadType) producer.close();
     }
     for (const sender of offered.values()) {
       if (!sender || [...this.producers.values()].some((p) => p.mid === sender.mid)) continue;
@@ -437,6 +455,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         rtxSsrc: sender.rtxSsrc,
         rtxPayloadType: sender.rtxPayloadType,
         cname: sender.cname,
+        audioLevelExtensionId: sender.audioLevelExtensionId,
+        redPayloadType: sender.redPayloadType,
       },
       this.producerLink,
     );
@@ -533,6 +553,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         // Pausing is ours alone: the m-line stays sendonly, so resuming needs no new offer.
         direction: 'sendonly',
         sender: { ssrc: c.ssrc, cname: c.cname, streamId: c.streamId, trackId: c.trackId },
+        ...(c.redPayloadType !== undefined ? { redPayloadType: c.redPayloadType } : {}),
       };
     });
     const setup: SetupRole = this.dtls ? (this.dtls.role === 'server' ? 'passive' : 'active') : 'actpass';
@@ -553,6 +574,12 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       if (section.port !== 0 && directionOf(section) === 'sendonly') throw new SdpError('the answer sends on a receive-only m-line');
     }
     this.setRemote(remote, remoteIceParameters(parsed));
+    // RED goes to the receivers whose answer kept it.
+    for (const section of parsed.media) {
+      const mid = attribute(section.attributes, 'mid');
+      const consumer = this.slots.find((s) => s.mid === mid)?.consumer;
+      if (consumer?.redPayloadType !== undefined) consumer.setRed(section.port !== 0 && section.formats.includes(String(consumer.redPayloadType)));
+    }
   }
 
   // --- negotiation: bidirectional transport ---------------------------------------------

@@ -17,6 +17,30 @@ describe('transport SDP', () => {
     expect(remoteTransportParameters(sdp)).toEqual({ ufrag: 'abcd', pwd: '0123456789abcdefghijkl', fingerprint: { algorithm: 'sha-256', value: 'AA:BB:CC' }, setup: 'actpass' });
   });
 
+  it('takes the audio level extension (RFC 6464) of an audio m-line, not of a video one, and writes it into the answer', () => {
+    const withLevels = CLIENT_OFFER.replace('a=mid:1\r\n', 'a=mid:1\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n').replace('a=mid:0\r\n', 'a=mid:0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n');
+    const [video, audio] = parseSdp(withLevels).media.map(offeredSender);
+    expect(audio!.audioLevelExtensionId).toBe(1);
+    expect(video!.audioLevelExtensionId).toBeUndefined();
+    expect(offeredSender(parseSdp(CLIENT_OFFER).media[1]!)!.audioLevelExtensionId).toBeUndefined();
+    const local = { ufrag: 'u', pwd: 'p', fingerprint: 'AA', candidates: [], setup: 'passive' as const };
+    const text = writeDescription(local, '1', 2, [{ mid: '1', kind: 'audio', codec: audio!.codec, direction: 'recvonly', audioLevelExtensionId: 1 }]);
+    expect(text).toContain('a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n');
+  });
+
+  it('takes RED of Opus (RFC 2198) when offered, and writes it first in an answer to a sender (libwebrtc sends RED only so), after Opus in an offer', () => {
+    const withRed = CLIENT_OFFER.replace('m=audio 9 UDP/TLS/RTP/SAVPF 111 0', 'm=audio 9 UDP/TLS/RTP/SAVPF 111 63 0').replace('a=mid:1\r\n', 'a=mid:1\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n');
+    const audio = offeredSender(parseSdp(withRed).media[1]!)!;
+    expect(audio.redPayloadType).toBe(63);
+    expect(offeredSender(parseSdp(withRed.replace('a=fmtp:63 111/111', 'a=fmtp:63 0/0')).media[1]!)!.redPayloadType).toBeUndefined();
+    const local = { ufrag: 'u', pwd: 'p', fingerprint: 'AA', candidates: [], setup: 'passive' as const };
+    const answer = writeDescription(local, '1', 2, [{ mid: '1', kind: 'audio', codec: audio.codec, direction: 'recvonly', redPayloadType: 63 }]);
+    expect(answer).toContain('m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\n');
+    expect(answer).toContain('a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n');
+    const offer = writeDescription(local, '1', 2, [{ mid: '1', kind: 'audio', codec: audio.codec, direction: 'sendonly', redPayloadType: 63 }]);
+    expect(offer).toContain('m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\n');
+  });
+
   it('refuses what is not an SDP, a section without a=mid, and a description without ICE credentials or fingerprint, with SdpError', () => {
     expect(() => parseSdp('hello')).toThrow(SdpError);
     expect(() => parseSdp(42)).toThrow(SdpError);

@@ -1,5 +1,6 @@
 import { SdpError } from '../core/errors.js';
 import type { CodecInfo, MediaKind } from '../core/types.js';
+import { AUDIO_LEVEL_EXTENSION } from './audioLevel.js';
 import { readCandidate, type RemoteCandidate } from './IceChecks.js';
 
 /*
@@ -126,6 +127,10 @@ export interface OfferedSender {
   ssrc: number | undefined;
   rtxSsrc: number | undefined;
   midExtensionId: number | undefined;
+  /** The payload type of RED (RFC 2198) carrying `codec`, when the client offered it (audio). */
+  redPayloadType: number | undefined;
+  /** The id of the audio level extension (RFC 6464), when the client offered it on an audio m-line. */
+  audioLevelExtensionId: number | undefined;
   cname: string | undefined;
 }
 
@@ -206,6 +211,8 @@ export function readMediaSection(section: SdpSection): OfferedSender | undefined
   }
   if (!codec) return undefined;
   const rtx = codecs.find((c) => c.mimeType.toLowerCase().endsWith('/rtx') && c.parameters?.replace(/\s/g, '') === `apt=${codec.payloadType}`);
+  // RED whose blocks are all of the chosen codec ("111/111").
+  const red = kind === 'audio' ? codecs.find((c) => c.mimeType.toLowerCase() === 'audio/red' && c.clockRate === codec.clockRate && (c.parameters ?? '').split('/').every((pt) => pt.trim() === String(codec.payloadType))) : undefined;
   let ssrc: number | undefined;
   let rtxSsrc: number | undefined;
   const fid = attributes(section.attributes, 'ssrc-group').find((g) => g.startsWith('FID '));
@@ -219,16 +226,26 @@ export function readMediaSection(section: SdpSection): OfferedSender | undefined
   }
   const cnameLine = attributes(section.attributes, 'ssrc').find((l) => l.includes(' cname:'));
   const midExt = attributes(section.attributes, 'extmap').find((e) => e.split(' ')[1] === MID_EXTENSION);
+  const levelExt = kind === 'audio' ? attributes(section.attributes, 'extmap').find((e) => e.split(' ')[1] === AUDIO_LEVEL_EXTENSION) : undefined;
   return {
     mid,
     kind,
     codec,
     rtxPayloadType: rtx?.payloadType,
+    redPayloadType: red?.payloadType,
     ssrc: Number.isInteger(ssrc) ? ssrc : undefined,
     rtxSsrc: rtx && Number.isInteger(rtxSsrc) ? rtxSsrc : undefined,
-    midExtensionId: midExt ? Number(midExt.split(' ')[0]!.split('/')[0]) : undefined,
+    midExtensionId: extensionId(midExt),
+    audioLevelExtensionId: extensionId(levelExt),
     cname: cnameLine?.split(' cname:')[1],
   };
+}
+
+/** The id of an a=extmap value ("4 urn:..." or "4/recvonly urn:..."); undefined when absent or not a one-byte-header id (1-14). */
+function extensionId(extmap: string | undefined): number | undefined {
+  if (extmap === undefined) return undefined;
+  const id = Number(extmap.split(' ')[0]!.split('/')[0]);
+  return Number.isInteger(id) && id >= 1 && id <= 14 ? id : undefined;
 }
 
 /** This side's ICE and DTLS parameters, written into every section. */
@@ -248,6 +265,10 @@ export interface AcceptedSection {
   codec: NegotiatedCodec;
   rtxPayloadType?: number;
   midExtensionId?: number;
+  /** RED (RFC 2198) of `codec` with this payload type, beside it on the m-line. */
+  redPayloadType?: number;
+  /** Accept the client's audio level extension (RFC 6464) with this id. */
+  audioLevelExtensionId?: number;
   direction: Direction;
   /** For the offer of a receiving transport: the stream it sends. */
   sender?: { ssrc: number; cname: string; streamId: string; trackId: string };
@@ -285,16 +306,23 @@ export function writeDescription(local: LocalTransportParameters, sessionId: str
       continue;
     }
     const { codec } = section;
-    const formats = [codec.payloadType, ...(section.rtxPayloadType !== undefined ? [section.rtxPayloadType] : [])];
+    const red = section.redPayloadType !== undefined ? [section.redPayloadType] : [];
+    const rtx = section.rtxPayloadType !== undefined ? [section.rtxPayloadType] : [];
+    // In our answer to a sender RED comes first: libwebrtc sends RED only when it is listed before the codec it carries.
+    const formats = section.direction === 'recvonly' ? [...red, codec.payloadType, ...rtx] : [codec.payloadType, ...red, ...rtx];
     lines.push(`m=${section.kind} 9 UDP/TLS/RTP/SAVPF ${formats.join(' ')}`, 'c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0');
     lines.push(`a=ice-ufrag:${local.ufrag}`, `a=ice-pwd:${local.pwd}`, `a=fingerprint:sha-256 ${local.fingerprint}`, `a=setup:${local.setup}`);
     lines.push(`a=mid:${section.mid}`);
     if (section.midExtensionId !== undefined) lines.push(`a=extmap:${section.midExtensionId} ${MID_EXTENSION}`);
+    if (section.audioLevelExtensionId !== undefined) lines.push(`a=extmap:${section.audioLevelExtensionId} ${AUDIO_LEVEL_EXTENSION}`);
     lines.push(`a=${section.direction}`, 'a=rtcp-mux', 'a=rtcp-rsize');
     const name = codec.mimeType.split('/')[1];
     lines.push(`a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ''}`);
     for (const fb of codec.rtcpFeedback) lines.push(`a=rtcp-fb:${codec.payloadType} ${fb}`);
     if (codec.parameters) lines.push(`a=fmtp:${codec.payloadType} ${codec.parameters}`);
+    if (section.redPayloadType !== undefined) {
+      lines.push(`a=rtpmap:${section.redPayloadType} red/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ''}`, `a=fmtp:${section.redPayloadType} ${codec.payloadType}/${codec.payloadType}`);
+    }
     if (section.rtxPayloadType !== undefined) {
       lines.push(`a=rtpmap:${section.rtxPayloadType} rtx/${codec.clockRate}`, `a=fmtp:${section.rtxPayloadType} apt=${codec.payloadType}`);
     }

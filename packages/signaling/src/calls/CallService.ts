@@ -15,7 +15,7 @@ import {
   type UserId,
 } from '@roundtable/protocol';
 import type { Cluster } from '../cluster/Cluster.js';
-import type { MediaServer, RoomOffer } from '../media/MediaServer.js';
+import type { MediaServer, RoomOffer, RoomSpeakers } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
 import { Call } from './Call.js';
@@ -193,6 +193,7 @@ export class CallService {
       call.room = await this.media.createRoom(`call ${call.id}`, { audio: call.media === 'hybrid' ? 'mixed' : 'forwarded' });
       call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
       call.room.onOffer((o) => this.sendOffer(call, o));
+      call.room.onSpeakers((s) => this.sendSpeakers(call, s));
       call.room.onClosed((reason) => void this.mediaLost(call, reason));
       await call.room.join(me);
       this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [], bundled: call.room.bundled });
@@ -673,6 +674,13 @@ export class CallService {
   private sendCandidate(call: Call, participant: UserId, sender: string, candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): void {
     const link = call.participants.get(participant);
     if (link) this.sendSignal(call, link, null, { type: 'iceCandidate', name: sender as UserId, candidate });
+  }
+
+  /** Who speaks, to everyone in the call. */
+  private sendSpeakers(call: Call, s: RoomSpeakers): void {
+    const payload: ServerSignalPayload = { type: 'activeSpeaker', speaker: s.speaker as UserId | null, levels: s.levels };
+    // Not to the devices of someone reconnecting: the next update reaches them once back.
+    for (const [user, link] of call.participants) if (!call.dropTimers.has(user)) link.send(this.stamp({ type: 'call.signal', callId: call.id, from: null, payload }));
   }
 
   /** The media server's offer on a participant's receiving connection. */

@@ -320,6 +320,10 @@ export class RoomService {
           const link = room.members.get(o.participant as UserId);
           if (link) this.send(room, link, { type: 'subscribeOffer', sdpOffer: o.sdp, tracks: o.tracks.map((t) => ({ ...t, participant: t.participant as UserId | null })) });
         });
+        media.onSpeakers((s) => {
+          const payload: ServerSignalPayload = { type: 'activeSpeaker', speaker: s.speaker as UserId | null, levels: s.levels };
+          for (const link of room.members.values()) this.send(room, link, payload);
+        });
         media.onClosed((reason) => this.mediaLost(room, reason));
         this.rooms.set(name, room);
         this.log.info({ event: 'roomOpened', room: name }, 'room opened');

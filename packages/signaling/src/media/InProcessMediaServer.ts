@@ -17,7 +17,7 @@ import {
 } from '@roundtable/media';
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
+import type { MediaRoom, MediaServer, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomSpeakers } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 /**
@@ -149,6 +149,7 @@ class InProcessRoom implements MediaRoom {
   /** Participants whose first publish waits for the TransportRoom. */
   private readonly publishing = new Set<string>();
   private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
+  private readonly speakerListeners: Array<(s: RoomSpeakers) => void> = [];
   private readonly listeners: Array<(c: RoomCandidate) => void> = [];
   /** The audio mix of a 'mixed' room, and each participant's port on it. */
   private mixer: Composite | undefined;
@@ -220,6 +221,10 @@ class InProcessRoom implements MediaRoom {
 
   onOffer(listener: (offer: RoomOffer) => void): void {
     this.offerListeners.push(listener);
+  }
+
+  onSpeakers(listener: (speakers: RoomSpeakers) => void): void {
+    this.speakerListeners.push(listener);
   }
 
   async connectionCount(): Promise<number> {
@@ -379,6 +384,9 @@ class InProcessRoom implements MediaRoom {
       });
       room.on('offer', (participant, sdp, tracks) => {
         for (const l of this.offerListeners) l({ participant, sdp, tracks });
+      });
+      room.on('speaker', (update) => {
+        for (const l of this.speakerListeners) l({ speaker: update.speaker, levels: update.levels });
       });
       // Those who speak the seed's words reach the transports' participants through their uplinks.
       for (const p of this.links.participants()) room.addSource(p, this.links.linkFor(p, p));

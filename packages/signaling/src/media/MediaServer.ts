@@ -53,6 +53,18 @@ export interface RoomOffer {
   tracks: RoomTrack[];
 }
 
+/**
+ * Who speaks in a bundled room, from the audio levels the participants' own audio
+ * carries (RFC 6464), as the media server measures them: sent when the dominant speaker
+ * or a level changes (at most every 200 ms).
+ */
+export interface RoomSpeakers {
+  /** The dominant speaker, or null when nobody speaks. */
+  speaker: string | null;
+  /** Each participant's level of the last period (linear, 0-1, as getStats' audioLevel), for those whose audio carries levels. */
+  levels: Record<string, number>;
+}
+
 /** Recording a whole room into one file (docs/recording.md). */
 export interface RoomRecordingOptions {
   /** Absolute path of the WebM file, on the media server's disk. */
@@ -97,6 +109,8 @@ export interface MediaRoom {
   repeatOffer(participant: string): Promise<void>;
   /** Bundled: told of every offer on a receiving connection (a participant's tracks came or went). */
   onOffer(listener: (offer: RoomOffer) => void): void;
+  /** Bundled: told when the dominant speaker or a level changes (never on the remote media server, which measures no levels). */
+  onSpeakers(listener: (speakers: RoomSpeakers) => void): void;
   /** Server-side media connections open in the room (transports and endpoints), for tests and diagnostics. */
   connectionCount(): Promise<number>;
   /**

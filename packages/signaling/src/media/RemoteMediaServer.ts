@@ -3,7 +3,7 @@ import { KurentoClient, type Composite, type HubPort, type MediaPipeline, type R
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from './MediaServer.js';
+import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomSpeakers } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 export interface RemoteMediaServerOptions {
@@ -148,6 +148,10 @@ class RemoteRoom implements MediaRoom {
 
   onOffer(_listener: (offer: RoomOffer) => void): void {
     // It never offers: every connection is offered by the client.
+  }
+
+  onSpeakers(_listener: (speakers: RoomSpeakers) => void): void {
+    // Kurento measures no levels for us: never told.
   }
 
   async connectionCount(): Promise<number> {

@@ -533,6 +533,9 @@ export class AppState {
             endReason: call.state.endReason,
             participants: call.state.tiles.map((t) => ({ id: t.userId, state: t.state, audioMuted: t.audioMuted, cameraOff: t.cameraOff, handRaised: t.handRaised, level: t.level })),
             activeSpeaker: call.state.activeSpeaker,
+            // Where levels come from: the media server (bundled calls and rooms), or this device's getStats.
+            levelsFrom: call.sdk.serverMeasuresSpeakers ? 'server' : 'device',
+            serverSpeaker: call.sdk.activeSpeaker,
             audioOnly: call.state.audioOnly,
             connectedAt: call.state.connectedAt,
             recording: call.state.recording,

@@ -36,7 +36,11 @@ export interface Tile {
   handRaised: boolean;
   /** Their device dropped and the server waits for it to come back (the SDK's `Participant.reconnecting`). */
   reconnecting: boolean;
-  /** Their audio level now (0-1, from getStats; in hybrid calls, whose audio comes mixed, 1 while they announce they speak). */
+  /**
+   * Their audio level now (0-1): from the media server where it measures levels (bundled
+   * calls and rooms), else from getStats; in hybrid calls without the server's levels, 1
+   * while they announce they speak.
+   */
   level: number;
   /** They say they speak (hybrid calls: from their own microphone level, through signaling). */
   announcesSpeaking: boolean;
@@ -124,6 +128,8 @@ export class CallSession {
   private readonly reactionTimers = new Set<ReturnType<typeof setTimeout>>();
   private reactionKey = 0;
   private speakerSince = 0;
+  /** The loudest level the media server reported of each participant since the last read (when it measures levels). */
+  private readonly serverPeaks = new Map<UserId, number>();
   /** Hybrid calls: when our own microphone was last loud enough to count as speaking. */
   private selfSpokeAt = 0;
   /** Set when the call ended because the other side's device dropped (for the notice). */
@@ -158,6 +164,7 @@ export class CallSession {
       session.on('mixedAudio', ({ track }) => this.onMixedAudio(track as MediaStreamTrack)),
       session.on('reaction', ({ participant, reaction }) => this.showReaction(participant, reaction)),
       session.on('handRaised', ({ raised }) => (this.state.handRaised = raised)),
+      session.on('activeSpeaker', ({ levels }) => this.onServerLevels(levels)),
       session.on('ended', ({ reason }) => {
         this.state.endReason = reason;
         this.state.phase = 'IDLE';
@@ -333,16 +340,38 @@ export class CallSession {
     this.trackOwners.set(track.id, participant);
   }
 
+  /** The media server's levels (every 200 ms at most): the loudest of each since the last read counts, so a short sound between two reads is not missed. */
+  private onServerLevels(levels: ReadonlyMap<UserId, number>): void {
+    for (const [participant, level] of levels) this.serverPeaks.set(participant, Math.max(level, this.serverPeaks.get(participant) ?? 0));
+  }
+
   /**
    * Reads each remote participant's audio level and picks the active speaker (held a
-   * little, so it does not flicker). In a hybrid call each page gets only the server's mix,
-   * so nobody's level can be read here: each page measures its own microphone and announces
-   * whether it speaks (`setSpeaking`), and the others' announcements stand for their level.
+   * little, so it does not flicker). Where the media server measures levels (the audio
+   * level extension of everyone's audio, bundled calls and rooms; hybrid ones too), its
+   * levels are used; otherwise getStats'. In a hybrid call without them each page gets
+   * only the server's mix, so nobody's level can be read here: each page measures its own
+   * microphone and announces whether it speaks (`setSpeaking`), and the others'
+   * announcements stand for their level.
    */
   private async readLevels(): Promise<void> {
     if (this.disposed || this.state.phase === 'IDLE') return;
-    const hybrid = this.mediaMode === 'hybrid';
-    const levels = hybrid ? new Map<UserId, number>() : await audioLevels(this.trackOwners).catch(() => new Map<UserId, number>());
+    const server = this.sdk.serverMeasuresSpeakers;
+    const hybrid = this.mediaMode === 'hybrid' && !server;
+    let levels: Map<UserId, number>;
+    if (server) {
+      // The server says a level again only when it changes: the latest one holds until then.
+      levels = new Map(this.sdk.audioLevels);
+      for (const [participant, peak] of this.serverPeaks) levels.set(participant, Math.max(peak, levels.get(participant) ?? 0));
+      this.serverPeaks.clear();
+      // Someone the server does not measure (their audio carries no levels, or they speak the seed's words): getStats for them, where their own audio comes.
+      if (this.mediaMode !== 'hybrid' && this.state.tiles.some((t) => !levels.has(t.userId))) {
+        const measured = await audioLevels(this.trackOwners).catch(() => new Map<UserId, number>());
+        for (const [participant, level] of measured) if (!levels.has(participant)) levels.set(participant, level);
+      }
+    } else {
+      levels = hybrid ? new Map<UserId, number>() : await audioLevels(this.trackOwners).catch(() => new Map<UserId, number>());
+    }
     if (hybrid) await this.announceOwnSpeaking();
     if (this.disposed) return;
     let loudest: Tile | null = null;
@@ -350,6 +379,9 @@ export class CallSession {
       tile.level = tile.audioMuted ? 0 : hybrid ? (tile.announcesSpeaking ? 1 : 0) : (levels.get(tile.userId) ?? 0);
       if (tile.level >= SPEAKING_LEVEL && (!loudest || tile.level > loudest.level)) loudest = tile;
     }
+    // The server's dominant speaker (held by its hysteresis) wins over the loudest of this read, when it is one of the others and speaks.
+    const dominant = server ? this.state.tiles.find((t) => t.userId === this.sdk.activeSpeaker && t.level >= SPEAKING_LEVEL) : undefined;
+    if (dominant) loudest = dominant;
     const now = Date.now();
     if (loudest) {
       if (loudest.userId !== this.state.activeSpeaker) this.state.activeSpeaker = loudest.userId;

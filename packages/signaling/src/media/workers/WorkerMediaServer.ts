@@ -215,11 +215,12 @@ export class WorkerMediaServer implements MediaServer {
     return worker;
   }
 
-  private onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'offer' | 'recordingEnded' }>): void {
+  private onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'offer' | 'speakers' | 'recordingEnded' }>): void {
     const room = this.rooms.get(message.roomId);
     if (!room) return;
     if (message.type === 'candidate') room.candidate(message.candidate);
     else if (message.type === 'offer') room.offer(message.offer);
+    else if (message.type === 'speakers') room.speakers(message.speakers);
     else room.recordingEnded(message.result);
   }
 

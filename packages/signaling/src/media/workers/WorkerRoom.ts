@@ -1,7 +1,7 @@
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../../logger.js';
 import { SignalingError } from '../../net/Handlers.js';
-import type { MediaRoom, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
+import type { MediaRoom, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult, RoomSpeakers } from '../MediaServer.js';
 import type { MediaWorker } from './MediaWorker.js';
 import type { WorkerRoomId } from './rpc.js';
 
@@ -15,6 +15,7 @@ export class WorkerRoom implements MediaRoom {
   readonly bundled = true;
   private readonly members = new Set<string>();
   private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
+  private readonly speakerListeners: Array<(s: RoomSpeakers) => void> = [];
   private readonly candidateListeners: Array<(c: RoomCandidate) => void> = [];
   private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
   private readonly closedListeners: Array<(reason: string) => void> = [];
@@ -65,6 +66,10 @@ export class WorkerRoom implements MediaRoom {
 
   onOffer(listener: (offer: RoomOffer) => void): void {
     this.offerListeners.push(listener);
+  }
+
+  onSpeakers(listener: (speakers: RoomSpeakers) => void): void {
+    this.speakerListeners.push(listener);
   }
 
   async connectionCount(): Promise<number> {
@@ -151,6 +156,11 @@ export class WorkerRoom implements MediaRoom {
   /** An offer from the worker. */
   offer(o: RoomOffer): void {
     for (const l of this.offerListeners) this.safely('offer', () => l(o));
+  }
+
+  /** Who speaks, from the worker. */
+  speakers(s: RoomSpeakers): void {
+    for (const l of this.speakerListeners) this.safely('speakers', () => l(s));
   }
 
   /** The worker says the recording ended. */

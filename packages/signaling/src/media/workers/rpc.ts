@@ -6,7 +6,7 @@
 import type { EngineStats } from '@roundtable/media';
 import { ERROR_CODES, type ErrorCode } from '@roundtable/protocol';
 import { SignalingError } from '../../net/Handlers.js';
-import type { RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult } from '../MediaServer.js';
+import type { RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomSpeakers } from '../MediaServer.js';
 
 /** A room on a worker, by a number the main thread gives it. */
 export type WorkerRoomId = number;
@@ -64,6 +64,7 @@ export type WorkerMessage =
   | { type: 'response'; id: number; ok: false; error: SerializedError }
   | { type: 'candidate'; roomId: WorkerRoomId; candidate: RoomCandidate }
   | { type: 'offer'; roomId: WorkerRoomId; offer: RoomOffer }
+  | { type: 'speakers'; roomId: WorkerRoomId; speakers: RoomSpeakers }
   | { type: 'recordingEnded'; roomId: WorkerRoomId; result: RoomRecordingResult };
 
 /** What the worker is started with (`workerData`). */

@@ -33,6 +33,7 @@ const handlers: Handlers = {
     rooms.set(roomId, created);
     created.onCandidate((candidate) => post({ type: 'candidate', roomId, candidate }));
     created.onOffer((offer) => post({ type: 'offer', roomId, offer }));
+    created.onSpeakers((speakers) => post({ type: 'speakers', roomId, speakers }));
     created.onRecordingEnded((result) => post({ type: 'recordingEnded', roomId, result }));
     return null;
   },
