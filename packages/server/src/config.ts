@@ -424,8 +424,8 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
         s.problem('signaling.turnSecret', `a TURN server is configured in signaling.iceServers (${s.where('signaling.iceServers')}): its shared secret is needed; ${howToSet('signaling.turnSecret')}`),
       );
     }
-    if (role === 'signaling' && mediaUrl === undefined) {
-      problems.push(s.problem('media.url', `the signaling role needs a media server (a process with role media, or a Kurento Media Server): ${howToSet('media.url')}`));
+    if (role === 'signaling' && mediaUrl === undefined && redisUrl === undefined) {
+      problems.push(s.problem('media.url', `the signaling role needs a media server (a process with role media, or a Kurento Media Server): ${howToSet('media.url')}; or signaling.redisUrl, for the media nodes registered there`));
     }
   }
   const limits = resolveLimits(s);

@@ -100,7 +100,7 @@ export const SETTINGS = {
     flag: 'role',
     arg: 'ROLE',
     default: DEFAULT_ROLE,
-    help: 'all: everything in one process; signaling: web pages and /ws, media from media.url; media: the media engine behind the Kurento Protocol, and /healthz, /readyz (and /metrics on its own listener)',
+    help: 'all: everything in one process; signaling: web pages and /ws, media from media.url (or, with signaling.redisUrl and no media.url, from the media nodes registered in Redis); media: the media engine behind the Kurento Protocol, and /healthz, /readyz (and /metrics on its own listener); with signaling.redisUrl it registers in Redis as a media node',
     schema: roleValue,
   },
   host: {
@@ -310,7 +310,7 @@ export const SETTINGS = {
     flag: 'media-url',
     arg: 'URL',
     default: 'none',
-    help: 'Kurento Protocol URL of a media-role process (or of a Kurento Media Server); required for role signaling; with role all, calls use it instead of the engine in this process',
+    help: 'Kurento Protocol URL of a media-role process (or of a Kurento Media Server); role signaling needs it, or signaling.redisUrl (the media nodes registered there); with role all, calls use it instead of the engine in this process',
     schema: wsUrlValue,
   },
   'media.secret': {
@@ -319,7 +319,7 @@ export const SETTINGS = {
     flag: 'media-secret',
     arg: 'SECRET',
     default: 'none',
-    help: "shared secret of the media server at media.url (its kurento.secret)",
+    help: "shared secret of the media server at media.url, or of the media nodes (their kurento.secret)",
     schema: secretValue,
   },
   'kurento.enabled': {
@@ -465,7 +465,7 @@ export const SETTINGS = {
     flag: 'redis-url',
     arg: 'URL',
     default: 'none',
-    help: 'Redis shared by several signaling nodes behind a load balancer (redis://host:6379): devices, presence, calls, rooms and quotas over all nodes (docs/deployment.md); none: this process alone',
+    help: 'Redis shared by several signaling nodes behind a load balancer (redis://host:6379): devices, presence, calls, rooms and quotas over all nodes; media nodes (role media) register there with their load (docs/deployment.md); none: this process alone',
     schema: redisUrlValue,
   },
   'signaling.redisNodeTtlMs': {

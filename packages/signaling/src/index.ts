@@ -43,6 +43,9 @@ export { RoomService, DEFAULT_MAX_ROOMS_PER_USER, MAX_ROOM_MEMBERS, type RoomSer
 export type { MediaServer, MediaRoom, RoomCandidate } from './media/MediaServer.js';
 export { InProcessMediaServer } from './media/InProcessMediaServer.js';
 export { RemoteMediaServer, type RemoteMediaServerOptions } from './media/RemoteMediaServer.js';
+export { MediaNodesServer, type MediaNodesServerOptions } from './media/nodes/MediaNodesServer.js';
+export { MediaNodeRegistry, type MediaNodeRegistryOptions, type MediaNodeInfo, type MediaNodeLoad } from './media/nodes/MediaNodeRegistry.js';
+export { MediaNodeHeartbeat, type MediaNodeHeartbeatOptions } from './media/nodes/MediaNodeHeartbeat.js';
 export { WorkerMediaServer, type WorkerMediaServerOptions, type MediaWorkerStats } from './media/workers/WorkerMediaServer.js';
 export { splitMediaPorts, type WorkerPorts } from './media/workers/portSplit.js';
 
