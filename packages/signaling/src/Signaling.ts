@@ -131,7 +131,7 @@ export class Signaling {
 
   private static async compose(options: SignalingOptions, store: Store, cluster: Cluster, dbPath: string, logger: Logger): Promise<Signaling> {
     const router = cluster.router;
-    const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}), ...(options.maxDevicesPerUser ? { maxDevicesPerUser: options.maxDevicesPerUser } : {}) });
+    const auth = new AuthService({ store, attemptCounters: (name, limits, now) => cluster.attemptCounter(name, limits, now), ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}), ...(options.maxDevicesPerUser ? { maxDevicesPerUser: options.maxDevicesPerUser } : {}) });
     const im = new ImService({ store, router });
     const presence = new PresenceService(router, im);
     const ice = new IceServers(options.iceServers ?? {});
@@ -158,6 +158,7 @@ export class Signaling {
       logger,
       ...(options.observe ? { observe: options.observe } : {}),
       onSessionLoggedOut: (tokenHash) => cluster.sessionLoggedOut(tokenHash),
+      sharedRate: (ratePerSecond, burst) => cluster.sharedRate(ratePerSecond, burst),
     });
     cluster.onSessionLoggedOut((tokenHash) => server.endSession(tokenHash));
     return new Signaling(store, router, im, calls, rooms, recordings, server, options.media, cluster);
