@@ -383,6 +383,7 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
       dbPath: config.dbPath,
       ...(config.dbUrl === undefined ? {} : { dbUrl: config.dbUrl }),
       ...(config.recordingsDir === undefined ? {} : { recordingsDir: config.recordingsDir }),
+      ...(config.recordingsUpload === undefined ? {} : { recordingsUpload: config.recordingsUpload }),
       media,
       iceServers: { urls: config.iceServers, ...(config.turnSecret ? { sharedSecret: config.turnSecret } : {}) },
       ringTimeoutMs: config.ringTimeoutMs,

@@ -57,5 +57,5 @@ export { ClusterRouter } from './cluster/ClusterRouter.js';
 
 // the whole signaling server
 export { DEFAULT_RECORDING_LIMITS, RecordingService, type RecordingLimits, type RecordingServiceOptions, type RecordableCall, type RecordableRoom } from './recording/RecordingService.js';
-export { RecordingStore } from './recording/RecordingStore.js';
+export { RecordingStore, type RecordingUpload } from './recording/RecordingStore.js';
 export { Signaling, DEFAULT_DB_PATH, type SignalingOptions, type SignalingReadiness } from './Signaling.js';
