@@ -15,6 +15,8 @@ export type RoomEvents = MediaSessionEvents & {
    * reconnect) failed, `mediaError` when the server lost the room's media (room.ended).
    */
   ended: { reason: EndReason };
+  /** The room's media moved to another media server: new peer connections follow (the state goes back to CONNECTING). */
+  moved: Record<string, never>;
   /** A message in the room's chat (yours too, once the server took it). */
   message: { message: RoomMessage };
 };
@@ -163,6 +165,20 @@ export class Room extends MediaSession<RoomEvents> {
   /** The server ended the room (its media was lost): the room is left, with that reason. */
   handleEnded(reason: EndReason): void {
     this.finish(reason);
+  }
+
+  /**
+   * The server moved the room's media to another media server (room.moved): we are still
+   * in the room; the peer connections to the old server are dropped and new ones are made
+   * when the server's `existingParticipants` follows, as after a join. CONNECTING until
+   * media flows again.
+   */
+  handleMoved(): void {
+    if (this.ended) return;
+    this.closeMedia(false);
+    this.media = new SfuMedia(this.mediaContext(), { connectedOnUplink: true, bundled: this.session.bundledMedia ?? true });
+    this.setState('CONNECTING', 'start');
+    this.emit('moved', {});
   }
 
   /** Starts or stops recording the room (any member). Resolves with the recording's id. */

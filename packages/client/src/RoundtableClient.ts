@@ -363,6 +363,10 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
       this.rooms.get(n.room)?.handleEnded(n.reason);
       return;
     }
+    if (n.type === 'room.moved') {
+      this.rooms.get(n.room)?.handleMoved();
+      return;
+    }
     if (n.type === 'room.recording') {
       this.rooms.get(n.room)?.handleRecording(n);
       this.emit('recording', { recording: n.recording, by: n.by, recordingId: n.recordingId, callId: null, room: n.room });

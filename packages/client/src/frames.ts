@@ -29,6 +29,7 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<ServerNotification['type
   'call.recording',
   'room.recording',
   'room.ended',
+  'room.moved',
   'session.ended',
   'call.participantState',
   'room.participantState',

@@ -243,6 +243,12 @@ export type ServerNotification =
   | { type: 'room.recording'; room: RoomName; recording: boolean; by: UserId | null; recordingId: RecordingId; sentAt: number; /** Set when the server stopped it: the disk quota was reached. */ reason?: 'diskQuota' }
   /** The server ended the room for everyone in it (reason 'mediaError': the media server lost it); join again to start a new one. */
   | { type: 'room.ended'; room: RoomName; reason: (typeof END_REASONS)[number] }
+  /**
+   * The room's media moved to another media server (its media node stopped): every member
+   * stays in the room, and its media starts afresh: drop the room's peer connections and
+   * answer the `existingParticipants` that follows (room.signal) as after a join.
+   */
+  | { type: 'room.moved'; room: RoomName }
   /** Someone asks to become your contact: contacts.accept or contacts.decline. */
   | { type: 'contact.request'; from: UserInfo }
   /** You and `user` are contacts now (they accepted your request, or you accepted theirs on another device). */

@@ -137,6 +137,7 @@ function startOptions(config: ServerConfig, logger: Logger): StartServerOptions 
     ...(config.mediaWorkers === undefined ? {} : { mediaWorkers: config.mediaWorkers }),
     kurento: config.kurento,
     signaling: config.signaling,
+    ...(config.role === 'media' && config.signaling.redisUrl !== undefined ? { mediaNode: { redisUrl: config.signaling.redisUrl } } : {}),
     metrics: config.metrics ? config.metricsListen : false,
     http: config.http,
     loopback: config.loopback,

@@ -127,6 +127,8 @@ export interface SignalingConfig {
   turnSecret?: string;
   /** Folder of recordings (`ROUNDTABLE_RECORDINGS`). Default: `recordings` beside the SQLite file. */
   recordingsDir?: string;
+  /** Upload finished recordings there (`ROUNDTABLE_RECORDINGS_UPLOAD_URL`), with this bearer token (`ROUNDTABLE_RECORDINGS_UPLOAD_TOKEN`). Default: none. */
+  recordingsUpload?: { url: string; token?: string };
   /** Ring timeout in ms (`ROUNDTABLE_RING_TIMEOUT_MS`). Default 60000. */
   ringTimeoutMs: number;
   /**
@@ -410,6 +412,8 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
   const mediaUrl = s.get('media.url');
   const mediaSecret = s.get('media.secret');
   const recordingsDir = s.get('signaling.recordings');
+  const uploadUrl = s.get('signaling.recordingsUploadUrl');
+  const uploadToken = s.get('signaling.recordingsUploadToken');
   const dbUrl = s.get('signaling.dbUrl');
   const redisUrl = s.get('signaling.redisUrl');
   const redisNodeTtlMs = s.get('signaling.redisNodeTtlMs');
@@ -424,8 +428,8 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
         s.problem('signaling.turnSecret', `a TURN server is configured in signaling.iceServers (${s.where('signaling.iceServers')}): its shared secret is needed; ${howToSet('signaling.turnSecret')}`),
       );
     }
-    if (role === 'signaling' && mediaUrl === undefined) {
-      problems.push(s.problem('media.url', `the signaling role needs a media server (a process with role media, or a Kurento Media Server): ${howToSet('media.url')}`));
+    if (role === 'signaling' && mediaUrl === undefined && redisUrl === undefined) {
+      problems.push(s.problem('media.url', `the signaling role needs a media server (a process with role media, or a Kurento Media Server): ${howToSet('media.url')}; or signaling.redisUrl, for the media nodes registered there`));
     }
   }
   const limits = resolveLimits(s);
@@ -434,6 +438,7 @@ function resolveSignaling(s: Settings, role: Role, problems: ConfigProblem[]): S
     dbPath: s.get('signaling.db') ?? DEFAULT_DB_PATH,
     ...(dbUrl === undefined ? {} : { dbUrl }),
     ...(recordingsDir === undefined ? {} : { recordingsDir }),
+    ...(uploadUrl === undefined ? {} : { recordingsUpload: { url: uploadUrl, ...(uploadToken === undefined ? {} : { token: uploadToken }) } }),
     iceServers,
     ...(turnSecret === undefined ? {} : { turnSecret }),
     ringTimeoutMs: s.get('signaling.ringTimeoutMs') ?? DEFAULT_RING_TIMEOUT_MS,

@@ -204,6 +204,19 @@ export const postgresUrlValue = parsedBy(z.string({ error: 'expected a postgres:
 /** The URL of the cluster's Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS). */
 export const redisUrlValue = parsedBy(z.string({ error: 'expected a redis:// or rediss:// URL' }), (value) => parseRedisUrl(value.trim()));
 
+/** An http:// or https:// URL (a recordings upload folder). */
+export const httpUrlValue = parsedBy(z.string({ error: 'expected an http:// or https:// URL' }), (value) => {
+  const text = value.trim();
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || /\s/.test(text)) throw new InvalidValue(`${quoted(text)} is not an http:// or https:// URL`);
+  return text;
+});
+
 /** A shared secret; kept as written. */
 export const secretValue = parsedBy(z.string({ error: 'expected a string (quote it in YAML if it looks like a number)' }), (value) => nonEmpty(value, 'a secret'));
 

@@ -2,7 +2,7 @@
  * Error classes of the server. Each has a stable code so that callers (and the wire)
  * can tell the cases apart without parsing messages.
  */
-export type ServerErrorCode = 'INVALID_CONFIG' | 'INVALID_MESSAGE' | 'INVALID_STATE' | 'MEDIA_UNREACHABLE' | 'INTERNAL_ERROR';
+export type ServerErrorCode = 'INVALID_CONFIG' | 'INVALID_MESSAGE' | 'INVALID_STATE' | 'MEDIA_UNREACHABLE' | 'REDIS_UNREACHABLE' | 'INTERNAL_ERROR';
 
 export class ServerError extends Error {
   constructor(

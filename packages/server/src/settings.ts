@@ -25,6 +25,7 @@ import {
   postgresUrlValue,
   quotaBytesValue,
   redisUrlValue,
+  httpUrlValue,
   ringTimeoutValue,
   roleValue,
   secretValue,
@@ -100,7 +101,7 @@ export const SETTINGS = {
     flag: 'role',
     arg: 'ROLE',
     default: DEFAULT_ROLE,
-    help: 'all: everything in one process; signaling: web pages and /ws, media from media.url; media: the media engine behind the Kurento Protocol, and /healthz, /readyz (and /metrics on its own listener)',
+    help: 'all: everything in one process; signaling: web pages and /ws, media from media.url or the media nodes in Redis; media: the media engine behind the Kurento Protocol, /healthz, /readyz (a media node in Redis with signaling.redisUrl)',
     schema: roleValue,
   },
   host: {
@@ -310,7 +311,7 @@ export const SETTINGS = {
     flag: 'media-url',
     arg: 'URL',
     default: 'none',
-    help: 'Kurento Protocol URL of a media-role process (or of a Kurento Media Server); required for role signaling; with role all, calls use it instead of the engine in this process',
+    help: 'Kurento Protocol URL of a media-role process (or of a Kurento Media Server); role signaling needs it, or signaling.redisUrl (the media nodes registered there); with role all, calls use it instead of the engine in this process',
     schema: wsUrlValue,
   },
   'media.secret': {
@@ -319,7 +320,7 @@ export const SETTINGS = {
     flag: 'media-secret',
     arg: 'SECRET',
     default: 'none',
-    help: "shared secret of the media server at media.url (its kurento.secret)",
+    help: "shared secret of the media server at media.url, or of the media nodes (their kurento.secret)",
     schema: secretValue,
   },
   'kurento.enabled': {
@@ -465,7 +466,7 @@ export const SETTINGS = {
     flag: 'redis-url',
     arg: 'URL',
     default: 'none',
-    help: 'Redis shared by several signaling nodes behind a load balancer (redis://host:6379): devices, presence, calls, rooms and quotas over all nodes (docs/deployment.md); none: this process alone',
+    help: 'Redis shared by several signaling nodes behind a load balancer (redis://host:6379): devices, presence, calls, rooms and quotas over all nodes; media nodes (role media) register there with their load (docs/deployment.md); none: this process alone',
     schema: redisUrlValue,
   },
   'signaling.redisNodeTtlMs': {
@@ -476,6 +477,24 @@ export const SETTINGS = {
     default: '10000',
     help: 'with signaling.redisUrl: a node silent this long is missing, and after twice as long again it is gone: its clients offline, its calls and rooms ended (1000-600000; heartbeats every third of it)',
     schema: countValue('a number of milliseconds', 1000, 600_000),
+  },
+  'signaling.recordingsUploadUrl': {
+    section: 'signaling',
+    env: 'ROUNDTABLE_RECORDINGS_UPLOAD_URL',
+    flag: 'recordings-upload-url',
+    arg: 'URL',
+    default: 'none',
+    help: 'upload each finished recording to <URL><id>.webm (HTTP PUT, GET, DELETE: a WebDAV folder, an object store) and serve it from there on any signaling node; none: files stay in signaling.recordings',
+    schema: httpUrlValue,
+  },
+  'signaling.recordingsUploadToken': {
+    section: 'signaling',
+    env: 'ROUNDTABLE_RECORDINGS_UPLOAD_TOKEN',
+    flag: 'recordings-upload-token',
+    arg: 'TOKEN',
+    default: 'none',
+    help: 'with signaling.recordingsUploadUrl: sent as Authorization: Bearer <TOKEN> with each upload, download and delete',
+    schema: secretValue,
   },
   'signaling.recordings': {
     section: 'signaling',

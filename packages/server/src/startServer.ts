@@ -9,9 +9,11 @@ import { availableParallelism } from 'node:os';
 import { choosePacketCore, holdUdpPort, MediaError, resolveMediaConfig, type MediaConfig, type PacketCoreChoice } from '@roundtable/media';
 import type { Logger } from 'pino';
 import { KurentoServer } from '@roundtable/kurento';
-import { InProcessMediaServer, RemoteMediaServer, Signaling, WorkerMediaServer, splitMediaPorts, type MediaServer, type WorkerPorts } from '@roundtable/signaling';
+import { randomUUID } from 'node:crypto';
+import { InProcessMediaServer, MediaNodeHeartbeat, MediaNodeRegistry, MediaNodesServer, RemoteMediaServer, Signaling, WorkerMediaServer, splitMediaPorts, type MediaServer, type WorkerPorts } from '@roundtable/signaling';
 import { DEFAULT_HOST, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT, DEFAULT_PORT, type KurentoOptions, type Role, type SignalingConfig } from './config.js';
 import { isLoopback } from './configValues.js';
+import { mediaNodeLoadMeter } from './mediaNodeLoad.js';
 import { ConfigError, ServerError } from './errors.js';
 import { HttpServer, type TlsOptions } from './HttpServer.js';
 import type { LoopbackLimits } from './LoopbackEndpoint.js';
@@ -75,6 +77,21 @@ export interface StartServerOptions {
   http?: HttpLimitsOptions;
   /** Limits of `/ws/loopback`; each field defaults as `DEFAULT_LOOPBACK_LIMITS` says. */
   loopback?: Partial<LoopbackLimits>;
+  /**
+   * Role 'media': register in this Redis as one of the deployment's media nodes, with a
+   * heartbeat carrying the load (docs/deployment.md, "Media nodes"). Default: none (the
+   * one media server of `signaling.mediaUrl`).
+   */
+  mediaNode?: MediaNodeOptions;
+}
+
+export interface MediaNodeOptions {
+  /** The Redis of the signaling nodes. */
+  redisUrl: string;
+  /** Between heartbeats (ms). Default 1000. */
+  heartbeatMs?: number;
+  /** A node silent this long is gone and its rooms move (ms). Default 3000. */
+  ttlMs?: number;
 }
 
 export interface MetricsListenOptions {
@@ -254,10 +271,11 @@ async function composeAll(context: Context): Promise<Composed> {
 async function composeSignaling(context: Context): Promise<Composed> {
   const { options, parts } = context;
   const config = options.signaling;
-  if (!config || !config.mediaUrl) {
-    throw new ConfigError({ setting: 'media.url', where: 'media.url', reason: 'the signaling role needs a media server: set signaling.mediaUrl' });
+  if (!config || (!config.mediaUrl && !config.redisUrl)) {
+    throw new ConfigError({ setting: 'media.url', where: 'media.url', reason: 'the signaling role needs a media server: set signaling.mediaUrl, or signaling.redisUrl for the media nodes registered there' });
   }
-  const signaling = await openSignaling(config, await connectRemoteMedia(config, context), context);
+  const media = config.mediaUrl ? await connectRemoteMedia(config, context) : await connectMediaNodes(config, context);
+  const signaling = await openSignaling(config, media, context);
   const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, ...webDir(options), signaling }));
   return { http, signaling };
 }
@@ -277,8 +295,57 @@ async function composeMedia(context: Context): Promise<Composed> {
   await holdMediaPort(context, media);
   watchEngine(context, media);
   const kurentoUrl = await listenKurento(kurento, media, context);
+  if (options.mediaNode) await registerMediaNode(options.mediaNode, advertisedUrl(kurento, kurentoUrl), context);
   const http = parts.add(httpServer(context, {}));
   return { http, kurentoUrl };
+}
+
+/** The Kurento Protocol URL signaling nodes reach: kurento.host, or kurento.announcedAddress when it binds every address. */
+function advertisedUrl(kurento: KurentoOptions, listening: string): string {
+  const announced = kurento.httpPost?.announcedAddress;
+  const wildcard = kurento.host === '0.0.0.0' || kurento.host === '::';
+  if (!wildcard) return listening;
+  if (!announced) {
+    throw new ConfigError({ setting: 'kurento.announcedAddress', where: 'kurento.announcedAddress', reason: `a media node registered in Redis binds ${kurento.host}: set kurento.announcedAddress to the address signaling nodes reach it at` });
+  }
+  const url = new URL(listening);
+  url.hostname = isIPv6(announced) ? `[${announced}]` : announced;
+  return url.toString();
+}
+
+/** A media node: registered in Redis with its load until shutdown (withdrawn first thing then). */
+async function registerMediaNode(node: MediaNodeOptions, url: string, context: Context): Promise<void> {
+  const logger = context.logger.child({ component: 'media-node' });
+  let registry: MediaNodeRegistry;
+  try {
+    registry = await MediaNodeRegistry.connect({ url: node.redisUrl, logger });
+  } catch (error) {
+    throw new ServerError('REDIS_UNREACHABLE', `${error instanceof Error ? error.message : String(error)} (signaling.redisUrl)`);
+  }
+  context.parts.add(registry);
+  const id = randomUUID();
+  context.parts.add(
+    await MediaNodeHeartbeat.start(registry, {
+      id,
+      url,
+      load: mediaNodeLoadMeter(),
+      logger,
+      ...(node.heartbeatMs === undefined ? {} : { intervalMs: node.heartbeatMs }),
+      ...(node.ttlMs === undefined ? {} : { ttlMs: node.ttlMs }),
+    }),
+  );
+  context.readiness.add('redis', async () => ((await registry.ready()) ? undefined : 'Redis does not answer: this media node cannot beat (signaling nodes take it for gone)'));
+  logger.info({ event: 'mediaNodeRegistered', mediaNode: id, url }, `registered in Redis as media node ${id} (${url})`);
+}
+
+/** Rooms on the media nodes registered in Redis. */
+async function connectMediaNodes(config: SignalingConfig, context: Context): Promise<MediaServer> {
+  const logger = context.logger.child({ component: 'media-nodes' });
+  try {
+    return context.parts.add(await MediaNodesServer.connect({ redisUrl: config.redisUrl ?? '', logger, ...(config.mediaSecret ? { accessToken: config.mediaSecret } : {}) }));
+  } catch (error) {
+    throw new ServerError('REDIS_UNREACHABLE', `${error instanceof Error ? error.message : String(error)} (signaling.redisUrl)`);
+  }
 }
 
 /** The HTTP(S) server with what a role puts on it: static pages, /ws/loopback (needs the engine), /ws; /healthz and /readyz always (/metrics has its own listener). */
@@ -316,6 +383,7 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
       dbPath: config.dbPath,
       ...(config.dbUrl === undefined ? {} : { dbUrl: config.dbUrl }),
       ...(config.recordingsDir === undefined ? {} : { recordingsDir: config.recordingsDir }),
+      ...(config.recordingsUpload === undefined ? {} : { recordingsUpload: config.recordingsUpload }),
       media,
       iceServers: { urls: config.iceServers, ...(config.turnSecret ? { sharedSecret: config.turnSecret } : {}) },
       ringTimeoutMs: config.ringTimeoutMs,

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeMedia } from '@roundtable/media';
@@ -62,7 +62,8 @@ async function start(options: Omit<SignalingOptions, 'media' | 'dbPath'> = {}) {
     return client;
   };
   const recordingsDir = join(home, 'recordings');
-  const stored = (): string[] => readdirSync(recordingsDir).filter((f) => f.endsWith('.json'));
+  // The recordings' metadata, as the store keeps it.
+  const stored = async (): Promise<string[]> => (await signaling.store.recordings()).map((r) => r.info.id);
   return { signaling, signIn, url, recordingsDir, stored };
 }
 
@@ -139,14 +140,14 @@ describe.skipIf(!tools)('quotas of recordings', () => {
     await alice.request('room.join', { room: room('q2') });
     await bob.request('room.join', { room: room('q2') });
     await carol.request('room.join', { room: room('q3') });
-    const before = env.stored().length;
+    const before = (await env.stored()).length;
 
     const first = (await alice.request('room.record', { room: room('q1'), action: 'start' })) as { recordingId: RecordingId };
     expect(await alice.send('room.record', { room: room('q2'), action: 'start' })).toMatchObject({ ok: false, error: { code: 'QUOTA_EXCEEDED' } });
     await bob.request('room.record', { room: room('q2'), action: 'start' });
     expect(await carol.send('room.record', { room: room('q3'), action: 'start' })).toMatchObject({ ok: false, error: { code: 'QUOTA_EXCEEDED' } });
     expect(env.signaling.recordings.recordingCount).toBe(2);
-    expect(env.stored().length).toBe(before + 2);
+    expect((await env.stored()).length).toBe(before + 2);
     expect(await carol.request('recordings.list', {})).toEqual([]);
 
     await alice.request('room.record', { room: room('q1'), action: 'stop' });
@@ -184,7 +185,7 @@ describe.skipIf(!tools)('quotas of recordings', () => {
     expect(existsSync(join(env.recordingsDir, `${recordingId}.webm`))).toBe(true);
     expect(await alice.send('recordings.delete', { recordingId })).toMatchObject({ ok: true });
     expect(existsSync(join(env.recordingsDir, `${recordingId}.webm`))).toBe(false);
-    expect(existsSync(join(env.recordingsDir, `${recordingId}.json`))).toBe(false);
+    expect(await env.signaling.store.recordingById(recordingId)).toBeUndefined();
     expect(await bob.request('recordings.list', {})).toEqual([]);
     expect(await alice.send('recordings.delete', { recordingId })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
 
@@ -217,9 +218,8 @@ describe.skipIf(!tools)('quotas of recordings', () => {
     }
     await until(() => env.signaling.recordings.recordingCount === 0);
     // Age the first one: it ended 31 days ago.
-    const metaPath = join(env.recordingsDir, `${ids[0]}.json`);
-    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as RecordingInfo;
-    writeFileSync(metaPath, JSON.stringify({ ...meta, startedAt: Date.now() - 31 * 86_400_000, endedAt: Date.now() - 31 * 86_400_000 }));
+    const meta = (await env.signaling.store.recordingById(ids[0]!))!.info;
+    await env.signaling.store.saveRecording({ ...meta, startedAt: Date.now() - 31 * 86_400_000, endedAt: Date.now() - 31 * 86_400_000 });
 
     expect(await env.signaling.recordings.sweep()).toEqual([ids[0]]);
     expect(existsSync(join(env.recordingsDir, `${ids[0]}.webm`))).toBe(false);

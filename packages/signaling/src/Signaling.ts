@@ -21,6 +21,7 @@ import type { LinkRegistry } from './net/LinkRegistry.js';
 import { mergeHandlerTables } from './net/mergeHandlerTables.js';
 import { SignalingServer, type SignalingServerOptions } from './net/SignalingServer.js';
 import { SERVER_REQUESTS } from './net/Connection.js';
+import type { RecordingUpload } from './recording/RecordingStore.js';
 import { RecordingService, type RecordingLimits } from './recording/RecordingService.js';
 import { DEFAULT_DB_PATH, openStore } from './store/openStore.js';
 import type { Store } from './store/Store.js';
@@ -47,6 +48,8 @@ export interface SignalingOptions {
    * server writes the files).
    */
   recordingsDir?: string;
+  /** Upload each finished recording there and serve it from there (any node can). Default: none, the files stay in `recordingsDir`. */
+  recordingsUpload?: RecordingUpload;
   /** Lifetime of device tokens (ms). Default 30 days. */
   tokenTtlMs?: number;
   /** Login and registration limits, the password-hashing queue. Default `DEFAULT_LOGIN_LIMITS`. */
@@ -131,18 +134,29 @@ export class Signaling {
 
   private static async compose(options: SignalingOptions, store: Store, cluster: Cluster, dbPath: string, logger: Logger): Promise<Signaling> {
     const router = cluster.router;
-    const auth = new AuthService({ store, ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}), ...(options.maxDevicesPerUser ? { maxDevicesPerUser: options.maxDevicesPerUser } : {}) });
+    const auth = new AuthService({ store, attemptCounters: (name, limits, now) => cluster.attemptCounter(name, limits, now), ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.loginLimits ? { limits: options.loginLimits } : {}), ...(options.maxDevicesPerUser ? { maxDevicesPerUser: options.maxDevicesPerUser } : {}) });
     const im = new ImService({ store, router });
     const presence = new PresenceService(router, im);
     const ice = new IceServers(options.iceServers ?? {});
     const calls = new CallService(router, options.media, im, { logger, cluster, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
     const rooms = new RoomService(router, options.media, { logger, cluster, ...(options.maxRoomsPerUser ? { maxRoomsPerUser: options.maxRoomsPerUser } : {}) });
     const recordingsDir = options.recordingsDir ?? (dbPath === ':memory:' ? join(tmpdir(), `roundtable-recordings-${process.pid}`) : join(dirname(dbPath), 'recordings'));
-    const recordings = new RecordingService({ router, calls, rooms, auth, directory: recordingsDir, logger, ...(options.recordingLimits ? { limits: options.recordingLimits } : {}) });
+    const recordings = new RecordingService({
+      router,
+      calls,
+      rooms,
+      auth,
+      directory: recordingsDir,
+      store,
+      logger,
+      ...(options.recordingsUpload ? { upload: options.recordingsUpload } : {}),
+      ...(options.recordingLimits ? { limits: options.recordingLimits } : {}),
+    });
     // Who joins a call or room being recorded is told so, as the others were.
     calls.onJoined((callId, user) => recordings.joined({ callId }, user));
     rooms.onJoined((room, user) => recordings.joined({ room }, user));
     // Recordings left 'recording' are another node's running ones while other nodes are up.
+    await recordings.importFiles();
     const peers = await cluster.peers();
     if (peers === 0) await recordings.recover();
     else logger.info({ event: 'recordingRecoverySkipped', peers }, 'other signaling nodes are up: unfinished recordings are left to them');
@@ -158,6 +172,7 @@ export class Signaling {
       logger,
       ...(options.observe ? { observe: options.observe } : {}),
       onSessionLoggedOut: (tokenHash) => cluster.sessionLoggedOut(tokenHash),
+      sharedRate: (ratePerSecond, burst) => cluster.sharedRate(ratePerSecond, burst),
     });
     cluster.onSessionLoggedOut((tokenHash) => server.endSession(tokenHash));
     return new Signaling(store, router, im, calls, rooms, recordings, server, options.media, cluster);

@@ -43,6 +43,9 @@ export { RoomService, DEFAULT_MAX_ROOMS_PER_USER, MAX_ROOM_MEMBERS, type RoomSer
 export type { MediaServer, MediaRoom, RoomCandidate } from './media/MediaServer.js';
 export { InProcessMediaServer } from './media/InProcessMediaServer.js';
 export { RemoteMediaServer, type RemoteMediaServerOptions } from './media/RemoteMediaServer.js';
+export { MediaNodesServer, type MediaNodesServerOptions } from './media/nodes/MediaNodesServer.js';
+export { MediaNodeRegistry, type MediaNodeRegistryOptions, type MediaNodeInfo, type MediaNodeLoad } from './media/nodes/MediaNodeRegistry.js';
+export { MediaNodeHeartbeat, type MediaNodeHeartbeatOptions } from './media/nodes/MediaNodeHeartbeat.js';
 export { WorkerMediaServer, type WorkerMediaServerOptions, type MediaWorkerStats } from './media/workers/WorkerMediaServer.js';
 export { splitMediaPorts, type WorkerPorts } from './media/workers/portSplit.js';
 
@@ -54,5 +57,5 @@ export { ClusterRouter } from './cluster/ClusterRouter.js';
 
 // the whole signaling server
 export { DEFAULT_RECORDING_LIMITS, RecordingService, type RecordingLimits, type RecordingServiceOptions, type RecordableCall, type RecordableRoom } from './recording/RecordingService.js';
-export { RecordingStore } from './recording/RecordingStore.js';
+export { RecordingStore, type RecordingUpload } from './recording/RecordingStore.js';
 export { Signaling, DEFAULT_DB_PATH, type SignalingOptions, type SignalingReadiness } from './Signaling.js';

@@ -3,7 +3,8 @@ import type { DeviceId, UserId, UserInfo } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
 import type { Store, StoredSession } from '../store/Store.js';
 import { StoreError } from '../store/StoreError.js';
-import { AttemptLimiter, type AttemptLimits } from './AttemptLimiter.js';
+import { localAttemptCounters, type AttemptCounter, type AttemptCounterFactory } from './AttemptCounter.js';
+import type { AttemptLimits } from './AttemptLimiter.js';
 import { HashQueue, type HashQueueLimits } from './HashQueue.js';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword, type ScryptParams } from './passwords.js';
 import { hashToken, newToken } from './tokens.js';
@@ -20,6 +21,8 @@ export interface AuthServiceOptions {
   limits?: LoginLimits;
   /** Device logins (unexpired tokens) one account may hold; one more login is refused with QUOTA_EXCEEDED. Default `DEFAULT_MAX_DEVICES_PER_USER` (50). */
   maxDevicesPerUser?: number;
+  /** Where the login and registration counts live. Default: in this process (`localAttemptCounters`); signaling nodes on Redis share them there. */
+  attemptCounters?: AttemptCounterFactory;
 }
 
 /**
@@ -90,9 +93,9 @@ export class AuthService {
   private readonly now: () => number;
   // Checked against when the user does not exist, so a login costs the same either way.
   private dummyHash: Promise<string> | undefined;
-  private readonly accountFailures: AttemptLimiter;
-  private readonly addressFailures: AttemptLimiter;
-  private readonly registrations: AttemptLimiter;
+  private readonly accountFailures: AttemptCounter;
+  private readonly addressFailures: AttemptCounter;
+  private readonly registrations: AttemptCounter;
   private readonly hashing: HashQueue;
   private readonly maxDevices: number;
 
@@ -103,13 +106,14 @@ export class AuthService {
     this.now = options.now ?? Date.now;
     if (!(this.tokenTtlMs > 0)) throw new RangeError('tokenTtlMs must be positive');
     const limits = options.limits ?? {};
-    this.accountFailures = new AttemptLimiter({ ...DEFAULT_LOGIN_LIMITS.account, ...limits.account }, this.now);
-    this.addressFailures = new AttemptLimiter({ ...DEFAULT_LOGIN_LIMITS.address, ...limits.address }, this.now);
+    const counters = options.attemptCounters ?? localAttemptCounters;
+    this.accountFailures = counters('account', { ...DEFAULT_LOGIN_LIMITS.account, ...limits.account }, this.now);
+    this.addressFailures = counters('address', { ...DEFAULT_LOGIN_LIMITS.address, ...limits.address }, this.now);
     const perHour = limits.registrationsPerHour ?? DEFAULT_LOGIN_LIMITS.registrationsPerHour;
     if (!(perHour >= 1)) throw new RangeError('registrationsPerHour must be at least 1');
     // A bucket of `perHour` registrations that refills one every hour / perHour.
     const refillMs = 3_600_000 / perHour;
-    this.registrations = new AttemptLimiter({ maxFailures: perHour, decayMs: refillMs, lockMs: refillMs, maxLockMs: refillMs }, this.now);
+    this.registrations = counters('registration', { maxFailures: perHour, decayMs: refillMs, lockMs: refillMs, maxLockMs: refillMs }, this.now);
     this.hashing = new HashQueue(limits.hashing);
     this.maxDevices = options.maxDevicesPerUser ?? DEFAULT_MAX_DEVICES_PER_USER;
     if (!(this.maxDevices >= 1)) throw new RangeError('maxDevicesPerUser must be at least 1');
@@ -126,11 +130,11 @@ export class AuthService {
    */
   async register(input: RegisterInput): Promise<UserInfo> {
     const address = addressKey(input.address);
-    const refusal = this.registrations.refusal(address);
+    const refusal = await this.registrations.refusal(address);
     if (refusal) throw new SignalingError('TOO_MANY_ATTEMPTS', `too many registrations from this address; try again in ${seconds(refusal.retryAfterMs)} s`, refusal.retryAfterMs);
     if (await this.store.userByName(input.username)) throw new SignalingError('CONFLICT', `the username '${input.username}' is taken`);
     // Counted once it costs a hash: a taken name is answered without one.
-    this.registrations.record(address);
+    await this.registrations.record(address);
     const user: UserInfo = { id: randomUUID() as UserId, username: input.username, displayName: input.displayName ?? input.username };
     const passwordHash = await this.hashing.run(address, () => hashPassword(input.password, this.scrypt));
     try {
@@ -152,10 +156,14 @@ export class AuthService {
   async login(input: LoginInput): Promise<LoginResult> {
     const account = input.username.toLowerCase();
     const address = addressKey(input.address);
-    const refusal = this.accountFailures.refusal(account) ?? this.addressFailures.refusal(address);
-    if (refusal) throw new SignalingError('TOO_MANY_ATTEMPTS', `too many failed logins; try again in ${seconds(refusal.retryAfterMs)} s`, refusal.retryAfterMs);
-    this.accountFailures.begin(account);
-    this.addressFailures.begin(address);
+    const refused = (r: { retryAfterMs: number }): SignalingError => new SignalingError('TOO_MANY_ATTEMPTS', `too many failed logins; try again in ${seconds(r.retryAfterMs)} s`, r.retryAfterMs);
+    const byAccount = await this.accountFailures.tryBegin(account);
+    if (byAccount) throw refused(byAccount);
+    const byAddress = await this.addressFailures.tryBegin(address);
+    if (byAddress) {
+      await this.accountFailures.end(account, 'none');
+      throw refused(byAddress);
+    }
     let outcome: 'failure' | 'success' | 'none' = 'none';
     try {
       const stored = await this.store.userByName(input.username);
@@ -165,9 +173,9 @@ export class AuthService {
       if (!stored || !valid) throw new SignalingError('UNAUTHENTICATED', BAD_CREDENTIALS);
       return await this.openSession({ id: stored.id, username: stored.username, displayName: stored.displayName }, input.deviceName);
     } finally {
-      this.accountFailures.end(account, outcome);
+      await this.accountFailures.end(account, outcome);
       // A success does not clear the address: its owner may be trying other accounts too.
-      this.addressFailures.end(address, outcome === 'failure' ? 'failure' : 'none');
+      await this.addressFailures.end(address, outcome === 'failure' ? 'failure' : 'none');
     }
   }
 

@@ -18,6 +18,8 @@ export interface OpenRoom {
   messages: RoomMessage[];
   /** The seq of the room's last chat message. */
   lastSeq: number;
+  /** Set while the room's media is being re-created on another media node. */
+  moving?: Promise<void> | undefined;
 }
 
 /** At most this many people in an open room (the same cap as calls). */
@@ -161,6 +163,8 @@ export class RoomService {
   private async joinRoom(r: RequestOf<'room.join'>, ctx: RequestContext): Promise<unknown> {
     const me = ctx.link.userId;
     const room = await this.open(r.room);
+    // A room moving to another media node takes its joiners on the new one.
+    await room.moving;
     const current = room.members.get(me);
     if (current === ctx.link) throw new SignalingError('INVALID_STATE', `you are already in room ${r.room}`);
     // The same user from another socket: a reconnect or a reloaded page (the old socket gone,
@@ -312,19 +316,7 @@ export class RoomService {
         if (owner !== this.cluster.nodeId) throw new SignalingError('CONFLICT', `room ${name} is being opened on another server; join again`);
         const media = await this.media.createRoom(`room ${name}`);
         const room: OpenRoom = { name, media, members: new Map(), peerStates: new PeerStates(), dropTimers: new Map(), messages: [], lastSeq: 0 };
-        media.onCandidate((c) => {
-          const link = room.members.get(c.participant as UserId);
-          if (link) this.send(room, link, { type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
-        });
-        media.onOffer((o) => {
-          const link = room.members.get(o.participant as UserId);
-          if (link) this.send(room, link, { type: 'subscribeOffer', sdpOffer: o.sdp, tracks: o.tracks.map((t) => ({ ...t, participant: t.participant as UserId | null })) });
-        });
-        media.onSpeakers((s) => {
-          const payload: ServerSignalPayload = { type: 'activeSpeaker', speaker: s.speaker as UserId | null, levels: s.levels };
-          for (const link of room.members.values()) this.send(room, link, payload);
-        });
-        media.onClosed((reason) => this.mediaLost(room, reason));
+        this.attachMedia(room, media);
         this.rooms.set(name, room);
         this.log.info({ event: 'roomOpened', room: name }, 'room opened');
         return room;
@@ -332,6 +324,27 @@ export class RoomService {
       this.opening.set(name, pending);
     }
     return pending;
+  }
+
+  /** The room's media tells its members of candidates and offers, and of its loss; a media room the room has moved away from is not heard. */
+  private attachMedia(room: OpenRoom, media: MediaRoom): void {
+    room.media = media;
+    media.onCandidate((c) => {
+      const link = room.members.get(c.participant as UserId);
+      if (link && room.media === media) this.send(room, link, { type: 'iceCandidate', name: c.sender as UserId, candidate: c.candidate });
+    });
+    media.onOffer((o) => {
+      const link = room.members.get(o.participant as UserId);
+      if (link && room.media === media) this.send(room, link, { type: 'subscribeOffer', sdpOffer: o.sdp, tracks: o.tracks.map((t) => ({ ...t, participant: t.participant as UserId | null })) });
+    });
+    media.onSpeakers((s) => {
+      if (room.media !== media) return;
+      const payload: ServerSignalPayload = { type: 'activeSpeaker', speaker: s.speaker as UserId | null, levels: s.levels };
+      for (const link of room.members.values()) this.send(room, link, payload);
+    });
+    media.onClosed((reason) => {
+      if (room.media === media) this.mediaLost(room, reason);
+    });
   }
 
   /** `dropped`: the user's device went and did not come back in time (they did not leave). */
@@ -360,9 +373,52 @@ export class RoomService {
     if (timer) this.notify(room, { type: 'room.participant', room: room.name, userId: link.userId, connection: 'connected' }, link.userId);
   }
 
-  /** The media server lost the room (e.g. its media worker crashed): everyone is out, and told so. */
+  /**
+   * The media server lost the room. On media nodes (which place a new room elsewhere) the
+   * room moves: its members stay. Otherwise (e.g. its media worker crashed) everyone is
+   * out, and told so.
+   */
   private mediaLost(room: OpenRoom, reason: string): void {
     if (this.rooms.get(room.name) !== room) return;
+    if (this.media.kind === 'nodes' && room.members.size > 0 && !room.moving) {
+      room.moving = this.move(room, reason).finally(() => (room.moving = undefined));
+      return;
+    }
+    this.endLost(room, reason);
+  }
+
+  /**
+   * Re-creates the room's media on another media node and moves its members there: each
+   * gets room.moved (drop the old peer connections) and existingParticipants (publish and
+   * receive again, as after a join). Their chat, states and recording flags stay.
+   */
+  private async move(room: OpenRoom, reason: string): Promise<void> {
+    const started = Date.now();
+    this.log.warn({ event: 'roomMediaMoving', room: room.name, members: [...room.members.keys()], reason }, 'the room\'s media node stopped: moving the room');
+    let media: MediaRoom | undefined;
+    try {
+      media = await this.media.createRoom(`room ${room.name}`);
+      if (this.rooms.get(room.name) !== room || room.members.size === 0) {
+        await media.close();
+        return;
+      }
+      this.attachMedia(room, media);
+      for (const user of room.members.keys()) await media.join(user);
+    } catch (error) {
+      this.log.warn({ event: 'roomMoveFailed', room: room.name, err: error }, 'the room could not be moved to another media node');
+      await media?.close().catch(() => undefined);
+      if (this.rooms.get(room.name) === room) this.endLost(room, reason);
+      return;
+    }
+    for (const [user, link] of room.members) {
+      link.send({ type: 'room.moved', room: room.name });
+      this.send(room, link, { type: 'existingParticipants', data: [...room.members.keys()].filter((u) => u !== user), bundled: media.bundled });
+    }
+    this.log.info({ event: 'roomMediaMoved', room: room.name, members: room.members.size, ms: Date.now() - started }, 'room moved to another media node');
+  }
+
+  /** The room ends for everyone in it (mediaError): its media is gone for good. */
+  private endLost(room: OpenRoom, reason: string): void {
     this.rooms.delete(room.name);
     this.log.warn({ event: 'roomMediaLost', room: room.name, members: [...room.members.keys()], reason }, 'the media server lost the room');
     const links = [...room.members.values()];

@@ -1,5 +1,8 @@
 import type { ClientRequest, RequestType, UserId } from '@roundtable/protocol';
+import type { AttemptCounter } from '../auth/AttemptCounter.js';
+import type { AttemptLimits } from '../auth/AttemptLimiter.js';
 import type { LinkRegistry } from '../net/LinkRegistry.js';
+import type { SharedRate } from '../net/SharedRate.js';
 import type { AnyHandler } from '../net/mergeHandlerTables.js';
 import type { DeviceLink } from '../net/Router.js';
 
@@ -70,6 +73,13 @@ export interface Cluster {
   sessionLoggedOut(tokenHash: string): void;
   /** Told when a device session was logged out on another node. Returns an unsubscribe function. */
   onSessionLoggedOut(listener: (tokenHash: string) => void): () => void;
+  /**
+   * The counter of one kind of login attempt (`name`: 'account', 'address',
+   * 'registration'): in this process, or in Redis over every node.
+   */
+  attemptCounter(name: string, limits: AttemptLimits, now: () => number): AttemptCounter;
+  /** The per-address message rate counted over every node (undefined in one process). Closed with the cluster. */
+  sharedRate(ratePerSecond: number, burst: number): SharedRate | undefined;
   /** How many other nodes are alive now. */
   peers(): Promise<number>;
   /** Counts for /metrics. */

@@ -1,6 +1,8 @@
 import type { RequestType } from '@roundtable/protocol';
 import type { Logger } from '../logger.js';
 import { InMemoryRouter } from '../net/InMemoryRouter.js';
+import { LocalAttemptCounter, type AttemptCounter } from '../auth/AttemptCounter.js';
+import type { AttemptLimits } from '../auth/AttemptLimiter.js';
 import type { Cluster, ClusterStats } from './Cluster.js';
 
 /**
@@ -22,6 +24,14 @@ export class InMemoryCluster implements Cluster {
 
   async claim(): Promise<string> {
     return this.nodeId;
+  }
+
+  attemptCounter(_name: string, limits: AttemptLimits, now: () => number): AttemptCounter {
+    return new LocalAttemptCounter(limits, now);
+  }
+
+  sharedRate(): undefined {
+    return undefined;
   }
 
   own(): void {}

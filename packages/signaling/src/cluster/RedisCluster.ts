@@ -5,7 +5,11 @@ import { silentLogger, type Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
 import type { AnyHandler } from '../net/mergeHandlerTables.js';
 import type { DeviceLink } from '../net/Router.js';
+import type { AttemptCounter } from '../auth/AttemptCounter.js';
+import type { AttemptLimits } from '../auth/AttemptLimiter.js';
 import type { Cluster, ClusterStats, OwnedKind } from './Cluster.js';
+import { RedisAttemptCounter } from './RedisAttemptCounter.js';
+import { RedisSharedRate } from './RedisSharedRate.js';
 import { ClusterRouter, type DeviceEntry } from './ClusterRouter.js';
 import { RemoteLink } from './RemoteLink.js';
 
@@ -118,6 +122,8 @@ return deleted`;
 export class RedisCluster implements Cluster {
   readonly nodeId: string;
   readonly shared = true;
+  /** The shared message rates handed out, closed with the cluster. */
+  private readonly rates: RedisSharedRate[] = [];
   readonly router: ClusterRouter;
   private readonly prefix: string;
   private readonly ttlMs: number;
@@ -316,6 +322,16 @@ export class RedisCluster implements Cluster {
     return { nodes: 1 + this.router.remoteNodes().size, forwarded: this.forwardedCount, served: this.servedCount };
   }
 
+  sharedRate(ratePerSecond: number, burst: number): RedisSharedRate {
+    const rate = new RedisSharedRate(this.cmd, this.key('rate:'), ratePerSecond, burst, this.logger);
+    this.rates.push(rate);
+    return rate;
+  }
+
+  attemptCounter(name: string, limits: AttemptLimits, now: () => number): AttemptCounter {
+    return new RedisAttemptCounter(this.cmd, this.key(`attempts:${name}:`), limits, now, this.logger);
+  }
+
   async ready(): Promise<boolean> {
     if (this.cmd.status !== 'ready' || this.sub.status !== 'ready') return false;
     try {
@@ -329,6 +345,7 @@ export class RedisCluster implements Cluster {
   close(): Promise<void> {
     return (this.closing ??= (async () => {
       clearInterval(this.heartbeat);
+      for (const rate of this.rates) rate.close();
       for (const id of [...this.pending.keys()]) this.settle(id, new SignalingError('INTERNAL', 'this signaling node is shutting down'));
       try {
         if (this.cmd.status === 'ready') {

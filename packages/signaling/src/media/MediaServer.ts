@@ -9,8 +9,13 @@ import type { IceCandidateInit } from '@roundtable/protocol';
  * only), so signaling never touches media objects itself.
  */
 export interface MediaServer {
-  /** in-process: this thread's engine; workers: media worker threads; remote: over the Kurento Protocol. */
-  readonly kind: 'in-process' | 'workers' | 'remote';
+  /**
+   * in-process: this thread's engine; workers: media worker threads; remote: over the
+   * Kurento Protocol; nodes: media nodes found in Redis (each room on one of them, moved
+   * to another when its node stops: a room's onClosed may then be followed by a
+   * createRoom() that lands elsewhere).
+   */
+  readonly kind: 'in-process' | 'workers' | 'remote' | 'nodes';
   createRoom(label: string, options?: RoomOptions): Promise<MediaRoom>;
   /** True when it can take new rooms (for /readyz). */
   ready(): Promise<boolean>;

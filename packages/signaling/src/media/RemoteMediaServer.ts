@@ -25,11 +25,22 @@ export class RemoteMediaServer implements MediaServer {
 
   private constructor(private readonly client: KurentoClient) {
     // The media server forgot our session: every pipeline, so every room, is gone.
-    client.on('sessionLost', (sessionId) => {
-      const lost = [...this.rooms];
-      this.rooms.clear();
-      for (const room of lost) room.lost(`the media server lost session ${sessionId}`);
-    });
+    client.on('sessionLost', (sessionId) => this.loseRooms(`the media server lost session ${sessionId}`));
+  }
+
+  /**
+   * Every room of this server is gone (the server stopped, as its owner found out): their
+   * onClosed listeners are told `reason`. Rooms made afterwards are not affected.
+   */
+  loseRooms(reason: string): void {
+    const lost = [...this.rooms];
+    this.rooms.clear();
+    for (const room of lost) room.lost(reason);
+  }
+
+  /** Whether the connection to the media server is up (false while it reconnects). */
+  get connected(): boolean {
+    return this.client.connected;
   }
 
   static async connect(options: RemoteMediaServerOptions): Promise<RemoteMediaServer> {

@@ -1,3 +1,4 @@
+import type { SharedRate } from './SharedRate.js';
 import { TokenBucket } from './TokenBucket.js';
 
 export interface AddressLimiterOptions {
@@ -8,6 +9,8 @@ export interface AddressLimiterOptions {
   /** Buckets kept at most; beyond it, full (idle) buckets are dropped first. Default 10000. */
   maxAddresses?: number;
   now?: () => number;
+  /** The same rate counted over every signaling node too (Redis). Default: this node only. */
+  shared?: SharedRate;
 }
 
 /**
@@ -39,7 +42,10 @@ export class AddressLimiter {
       bucket = new TokenBucket(this.options.ratePerSecond, this.options.burst, this.options.now);
       this.buckets.set(address, bucket);
     }
-    return bucket.take();
+    if (this.options.shared?.blocked(address)) return false;
+    const taken = bucket.take();
+    if (taken) this.options.shared?.count(address);
+    return taken;
   }
 
   /** Forgets the buckets that are full again; if none is, the oldest. */

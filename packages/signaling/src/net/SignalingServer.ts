@@ -6,6 +6,7 @@ import type { AuthService } from '../auth/AuthService.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { ErrorCode, RequestType } from '@roundtable/protocol';
 import { AddressLimiter } from './AddressLimiter.js';
+import type { SharedRateFactory } from './SharedRate.js';
 import { Connection, SERVER_REQUESTS, type ConnectionHost, type ConnectionLimits } from './Connection.js';
 import type { HandlerTable } from './Handlers.js';
 import type { LinkRegistry } from './LinkRegistry.js';
@@ -43,6 +44,8 @@ export interface SignalingServerOptions {
   addressRatePerSecond?: number;
   /** Requests one address may send at once above `addressRatePerSecond`. Default 1000. */
   addressBurst?: number;
+  /** The address rate counted over every signaling node as well (the cluster's). Default: none, this node only. */
+  sharedRate?: SharedRateFactory;
   /**
    * Origins (`https://app.example.com`) whose pages may open a socket, besides the
    * server's own (the Origin equal to the Host header); `*` allows any. Requests without
@@ -132,10 +135,7 @@ export class SignalingServer {
       handlers: mergeHandlerTables(options.handlers ?? [], SERVER_REQUESTS),
       logger,
       limits,
-      addressLimiter: new AddressLimiter({
-        ratePerSecond: options.addressRatePerSecond ?? DEFAULTS.addressRatePerSecond,
-        burst: options.addressBurst ?? DEFAULTS.addressBurst,
-      }),
+      addressLimiter: addressLimiter(options),
       ...(options.observe ? { observe: options.observe } : {}),
       sessionLoggedOut: (tokenHash) => {
         this.endSession(tokenHash);
@@ -270,4 +270,12 @@ function pathOf(request: IncomingMessage): string {
   } catch {
     return '';
   }
+}
+
+/** The per-address buckets of `/ws`, with the cluster's shared count when there is one. */
+function addressLimiter(options: SignalingServerOptions): AddressLimiter {
+  const ratePerSecond = options.addressRatePerSecond ?? DEFAULTS.addressRatePerSecond;
+  const burst = options.addressBurst ?? DEFAULTS.addressBurst;
+  const shared = options.sharedRate?.(ratePerSecond, burst);
+  return new AddressLimiter({ ratePerSecond, burst, ...(shared ? { shared } : {}) });
 }

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallId, RecordingId, RecordingInfo, RequestOf, RoomName, ServerNotification, UserId } from '@roundtable/protocol';
@@ -8,7 +9,8 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { MediaRoom, RoomRecordingResult } from '../media/MediaServer.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { Router } from '../net/Router.js';
-import { RecordingStore } from './RecordingStore.js';
+import type { Store } from '../store/Store.js';
+import { RecordingStore, type RecordingUpload } from './RecordingStore.js';
 
 /** What recording needs to know of a call: who is in it and its media room (none for P2P). */
 export interface RecordableCall {
@@ -34,6 +36,10 @@ export interface RecordingServiceOptions {
    * remote media server it must be the same path on both hosts (a shared folder).
    */
   directory: string;
+  /** Where the recordings' metadata is kept (every signaling node sees the same). Default: a JSON file beside each recording. */
+  store?: Store;
+  /** Upload each finished file there (and serve it from there). Default: files stay in `directory`. */
+  upload?: RecordingUpload;
   /** Lifetime of links from `recordings.link` (ms). Default 5 minutes. */
   linkTtlMs?: number;
   /** Key of the signed links. Default: random per process (links die with a restart). */
@@ -107,7 +113,7 @@ export class RecordingService {
   private closed = false;
 
   constructor(private readonly options: RecordingServiceOptions) {
-    this.store = new RecordingStore(options.directory);
+    this.store = new RecordingStore(options.directory, options.store, options.upload);
     this.secret = options.linkSecret ?? randomBytes(32);
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
@@ -140,6 +146,12 @@ export class RecordingService {
       await this.store.save({ ...info, status: 'failed', endedAt: info.endedAt ?? Date.now(), size: await sizeOf(path), duration: await this.durationOf(path) });
       this.log.warn({ event: 'recordingRecovered', recordingId: info.id, size: await sizeOf(path) }, 'a recording left unfinished by the previous process was marked failed');
     }
+  }
+
+  /** Moves the metadata of recordings made before the store kept it (JSON files) into the store. */
+  async importFiles(): Promise<void> {
+    const imported = await this.store.importFiles();
+    if (imported > 0) this.log.info({ event: 'recordingsImported', recordings: imported }, 'recordings\' metadata moved from JSON files into the database');
   }
 
   handlers(): HandlerTable {
@@ -391,6 +403,17 @@ export class RecordingService {
     await this.store.save(info).catch((error: unknown) => this.log.warn({ event: 'recordingSaveFailed', recordingId: info.id, err: error }, 'recording metadata not saved'));
     this.log.info({ event: 'recordingStopped', recordingId: info.id, ...this.targetIds(active.target), userId: active.stoppedBy, ok: result.ok, size: info.size }, 'recording stopped');
     this.notify(active, false, active.stoppedBy, active.reason);
+    if (this.store.uploads && (info.size ?? 0) > 0) await this.uploadFile(info);
+  }
+
+  /** Uploads a finished file; a failed upload leaves it in the folder (served from there) and says so. */
+  private async uploadFile(info: RecordingInfo): Promise<void> {
+    try {
+      const url = await this.store.uploadFile(info);
+      this.log.info({ event: 'recordingUploaded', recordingId: info.id, url, size: info.size }, 'recording uploaded');
+    } catch (error) {
+      this.log.warn({ event: 'recordingUploadFailed', recordingId: info.id, err: error }, 'recording not uploaded: it stays in the recordings folder');
+    }
   }
 
   /** Deletes a recording its caller started (the file and its entry); others' are FORBIDDEN, running ones INVALID_STATE. */
@@ -501,7 +524,9 @@ export class RecordingService {
     const path = this.store.filePath(info.id);
     const size = await sizeOf(path);
     if (size === null) {
-      reply(response, 404, 'the recording file is missing');
+      const url = await this.store.fileUrl(info.id);
+      if (url) await this.sendUploaded(request, response, info, url);
+      else reply(response, 404, 'the recording file is missing');
       return;
     }
     const headers: Record<string, string | number> = {
@@ -542,7 +567,44 @@ export class RecordingService {
       stream.pipe(response);
     });
   }
+
+  /** An uploaded file: fetched from the upload store (with the client's range) and passed on. */
+  private async sendUploaded(request: IncomingMessage, response: ServerResponse, info: RecordingInfo, url: string): Promise<void> {
+    const upstream = await this.store.fetchUploaded(url, request.headers.range);
+    if (!upstream.ok || !upstream.body) {
+      await upstream.body?.cancel();
+      reply(response, upstream.status === 416 ? 416 : 502, `the recording's uploaded file could not be read (${upstream.status})`);
+      return;
+    }
+    const headers: Record<string, string> = {
+      'Content-Type': info.mimeType,
+      'Cache-Control': 'private, no-store',
+      'Content-Disposition': `attachment; filename="recording-${info.id}.webm"`,
+    };
+    for (const name of UPLOADED_HEADERS) {
+      const value = upstream.headers.get(name);
+      if (value !== null) headers[name] = value;
+    }
+    response.writeHead(upstream.status === 206 ? 206 : 200, headers);
+    if (request.method === 'HEAD') {
+      await upstream.body.cancel();
+      response.end();
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const stream = Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream<Uint8Array>);
+      stream.on('error', reject);
+      response.on('close', () => {
+        stream.destroy();
+        resolve();
+      });
+      stream.pipe(response);
+    });
+  }
 }
+
+/** Headers passed on from the upload store's answer to a download. */
+const UPLOADED_HEADERS = ['content-length', 'content-range', 'accept-ranges'] as const;
 
 function mayAccess(info: RecordingInfo, user: UserId): boolean {
   return info.startedBy === user || info.participants.includes(user);

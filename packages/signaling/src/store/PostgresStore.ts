@@ -1,7 +1,7 @@
 import pg from 'pg';
-import type { CallId, CallRecord, ChatMessage, ConversationId, ConversationInfo, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
+import type { CallId, CallRecord, ChatMessage, ConversationId, ConversationInfo, RecordingId, RecordingInfo, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
 import { silentLogger, type Logger } from '../logger.js';
-import type { Store, StoredSession, StoredUser } from './Store.js';
+import type { Store, StoredRecording, StoredSession, StoredUser } from './Store.js';
 import { StoreError } from './StoreError.js';
 import { MIGRATIONS, newerSchemaError, type Migration, type MigrationReport } from './migrations.js';
 import {
@@ -371,6 +371,32 @@ export class PostgresStore implements Store {
   }
 
   /** Idempotent; resolves once every connection is closed. Any later call rejects with `StoreError('closed')`. */
+  // --- recordings' metadata ------------------------------------------------------------
+
+  async saveRecording(info: RecordingInfo, fileUrl?: string | null): Promise<void> {
+    const keep = fileUrl === undefined;
+    await this.query(
+      `INSERT INTO recordings (id, started_by, started_at, info, file_url) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET started_by = EXCLUDED.started_by, started_at = EXCLUDED.started_at, info = EXCLUDED.info,
+         file_url = ${keep ? 'recordings.file_url' : 'EXCLUDED.file_url'}`,
+      [info.id, info.startedBy, info.startedAt, JSON.stringify(info), fileUrl ?? null],
+    );
+  }
+
+  async recordingById(id: RecordingId): Promise<StoredRecording | undefined> {
+    const [row] = await this.query<{ info: string; file_url: string | null }>('SELECT info, file_url FROM recordings WHERE id = $1', [id]);
+    return row && { info: JSON.parse(row.info) as RecordingInfo, fileUrl: row.file_url };
+  }
+
+  async recordings(): Promise<StoredRecording[]> {
+    const rows = await this.query<{ info: string; file_url: string | null }>('SELECT info, file_url FROM recordings ORDER BY started_at DESC, id');
+    return rows.map((row) => ({ info: JSON.parse(row.info) as RecordingInfo, fileUrl: row.file_url }));
+  }
+
+  async deleteRecording(id: RecordingId): Promise<void> {
+    await this.query('DELETE FROM recordings WHERE id = $1', [id]);
+  }
+
   close(): Promise<void> {
     this.closing ??= this.pool.end();
     return this.closing;

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { CallId, CallRecord, ChatMessage, ConversationId, ConversationInfo, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
-import type { Store, StoredSession, StoredUser } from './Store.js';
+import type { CallId, CallRecord, ChatMessage, ConversationId, ConversationInfo, RecordingId, RecordingInfo, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
+import type { Store, StoredRecording, StoredSession, StoredUser } from './Store.js';
 import { StoreError } from './StoreError.js';
 import { MIGRATIONS, newerSchemaError, type Migration, type MigrationReport } from './migrations.js';
 import {
@@ -356,6 +356,30 @@ export class SqliteStore implements Store {
     return row && { record: toCallRecord(row), conversationId: row.conversation_id as ConversationId | null };
   }
 
+  // --- recordings' metadata ------------------------------------------------------------
+
+  async saveRecording(info: RecordingInfo, fileUrl?: string | null): Promise<void> {
+    this.open();
+    const row = { id: info.id, started_by: info.startedBy, started_at: info.startedAt, info: JSON.stringify(info), file_url: fileUrl ?? null };
+    guard(() => (fileUrl === undefined ? this.statements.upsertRecordingKeepUrl.run(row) : this.statements.upsertRecording.run(row)));
+  }
+
+  async recordingById(id: RecordingId): Promise<StoredRecording | undefined> {
+    this.open();
+    const row = this.statements.recordingById.get(id);
+    return row && toRecording(row);
+  }
+
+  async recordings(): Promise<StoredRecording[]> {
+    this.open();
+    return this.statements.recordings.all().map(toRecording);
+  }
+
+  async deleteRecording(id: RecordingId): Promise<void> {
+    this.open();
+    this.statements.deleteRecording.run(id);
+  }
+
   /** Idempotent. Any later call rejects with `StoreError('closed')`. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -398,8 +422,28 @@ function currentVersion(db: Database.Database): number {
   return row?.version ?? 0;
 }
 
+interface RecordingRow {
+  info: string;
+  file_url: string | null;
+}
+
+function toRecording(row: RecordingRow): StoredRecording {
+  return { info: JSON.parse(row.info) as RecordingInfo, fileUrl: row.file_url };
+}
+
 function prepareStatements(db: Database.Database) {
   return {
+    upsertRecording: db.prepare<[Record<string, string | number | null>]>(
+      `INSERT INTO recordings (id, started_by, started_at, info, file_url) VALUES (@id, @started_by, @started_at, @info, @file_url)
+       ON CONFLICT (id) DO UPDATE SET started_by = excluded.started_by, started_at = excluded.started_at, info = excluded.info, file_url = excluded.file_url`,
+    ),
+    upsertRecordingKeepUrl: db.prepare<[Record<string, string | number | null>]>(
+      `INSERT INTO recordings (id, started_by, started_at, info, file_url) VALUES (@id, @started_by, @started_at, @info, @file_url)
+       ON CONFLICT (id) DO UPDATE SET started_by = excluded.started_by, started_at = excluded.started_at, info = excluded.info`,
+    ),
+    recordingById: db.prepare<[string], RecordingRow>('SELECT info, file_url FROM recordings WHERE id = ?'),
+    recordings: db.prepare<[], RecordingRow>('SELECT info, file_url FROM recordings ORDER BY started_at DESC, id'),
+    deleteRecording: db.prepare<[string]>('DELETE FROM recordings WHERE id = ?'),
     insertUser: db.prepare<[Record<string, string | number>]>(
       'INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (@id, @username, @display_name, @password_hash, @created_at)',
     ),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CallId, CallRecord, ConversationId, ConversationInfo, DeviceId, MessageId, UserId } from '@roundtable/protocol';
+import type { CallId, CallRecord, ConversationId, ConversationInfo, DeviceId, MessageId, RecordingId, RecordingInfo, RoomName, UserId } from '@roundtable/protocol';
 import { PostgresCluster, skipPostgresTests } from '../testing/PostgresCluster.js';
 import { PostgresStore, migratePostgres } from './PostgresStore.js';
 import { SqliteStore, migrateSqlite } from './SqliteStore.js';
@@ -374,6 +374,38 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         const answered = { ...inConversation, answeredAt: 12, duration: 8, endReason: 'hangup' as const, missed: false };
         await store.saveCallRecord(answered, cid('g'));
         expect((await store.callRecord(inConversation.callId))?.record).toEqual(answered);
+      });
+
+      it("keeps recordings' metadata: saved and replaced (where the file was uploaded kept unless given), listed newest first, deleted", async () => {
+        const { store } = await openNew();
+        const recording = (id: string, startedAt: number): RecordingInfo => ({
+          id: id as RecordingId,
+          callId: null,
+          room: 'standup' as RoomName,
+          startedBy: alice.id,
+          participants: [alice.id, bob.id],
+          startedAt,
+          endedAt: null,
+          status: 'recording',
+          size: null,
+          duration: null,
+          mimeType: 'video/webm',
+          downloadPath: `/recordings/${id}`,
+        });
+        const [older, newer] = [recording('r1', 2 ** 40), recording('r2', 2 ** 40 + 1)];
+        await store.saveRecording(older);
+        await store.saveRecording(newer, null);
+        expect(await store.recordings()).toEqual([
+          { info: newer, fileUrl: null },
+          { info: older, fileUrl: null },
+        ]);
+        const done = { ...older, endedAt: 2 ** 40 + 5000, status: 'complete' as const, size: 12345, duration: 4.5 };
+        await store.saveRecording(done, 'https://files.example/r1.webm');
+        await store.saveRecording(done);
+        expect(await store.recordingById(done.id)).toEqual({ info: done, fileUrl: 'https://files.example/r1.webm' });
+        await store.deleteRecording(done.id);
+        expect(await store.recordingById(done.id)).toBeUndefined();
+        expect((await store.recordings()).map((r) => r.info.id)).toEqual(['r2']);
       });
 
       it('close() is idempotent and later calls reject with StoreError closed', async () => {

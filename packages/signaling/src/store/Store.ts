@@ -1,4 +1,4 @@
-import type { CallRecord, ChatMessage, ConversationId, ConversationInfo, DeviceId, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
+import type { CallRecord, ChatMessage, ConversationId, ConversationInfo, DeviceId, RecordingId, RecordingInfo, UserId, UserInfo, UserSettings } from '@roundtable/protocol';
 import type { MigrationReport } from './migrations.js';
 
 export interface StoredUser extends UserInfo {
@@ -77,5 +77,18 @@ export interface Store {
   history(conversationId: ConversationId, beforeSeq: number | undefined, limit: number): Promise<ChatMessage[]>;
   /** Call records of calls not in a conversation (loopback) are kept too. */
   saveCallRecord(record: CallRecord, conversationId: ConversationId | null): Promise<void>;
+  // recordings' metadata (their files are in the recordings folder, or uploaded: fileUrl)
+  /** Inserts or replaces a recording's metadata; `fileUrl` where its file was uploaded (kept as it was when undefined). */
+  saveRecording(info: RecordingInfo, fileUrl?: string | null): Promise<void>;
+  recordingById(id: RecordingId): Promise<StoredRecording | undefined>;
+  /** Every recording, newest first. */
+  recordings(): Promise<StoredRecording[]>;
+  deleteRecording(id: RecordingId): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface StoredRecording {
+  info: RecordingInfo;
+  /** Where its file was uploaded; null: in the recordings folder of the signaling nodes. */
+  fileUrl: string | null;
 }

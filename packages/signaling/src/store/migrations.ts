@@ -252,4 +252,30 @@ export const MIGRATIONS: readonly Migration[] = [
         ON CONFLICT DO NOTHING;
     `,
   },
+  {
+    version: 3,
+    description: 'recordings\' metadata (it was a JSON file beside each recording)',
+    sqlite: `
+      -- One row per recording; info is its RecordingInfo (JSON), file_url where its file
+      -- was uploaded (null: in the recordings folder).
+      CREATE TABLE recordings (
+        id         TEXT PRIMARY KEY,
+        started_by TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        info       TEXT NOT NULL,
+        file_url   TEXT
+      );
+      CREATE INDEX recordings_by_start ON recordings(started_at);
+    `,
+    postgres: `
+      CREATE TABLE recordings (
+        id         TEXT PRIMARY KEY,
+        started_by TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        info       TEXT NOT NULL,
+        file_url   TEXT
+      );
+      CREATE INDEX recordings_by_start ON recordings(started_at);
+    `,
+  },
 ];

@@ -1,0 +1,28 @@
+import { MediaPipeline, WebRtcEndpoint } from '@roundtable/media';
+import type { MediaNodeLoad } from '@roundtable/signaling';
+
+/**
+ * This process's media load, for its media-node heartbeat: rooms are its media
+ * pipelines; participants are counted from each pipeline's WebRTC endpoints (a room of n
+ * people in the Kurento group-call model has n uplinks and n(n-1) downlinks, n² in all);
+ * CPU is what the process used since the previous call, in cores.
+ */
+export function mediaNodeLoadMeter(): () => MediaNodeLoad {
+  let lastCpu = process.cpuUsage();
+  let lastAt = process.hrtime.bigint();
+  return () => {
+    let rooms = 0;
+    let participants = 0;
+    for (const pipeline of MediaPipeline.all()) {
+      rooms++;
+      const endpoints = pipeline.getElements().filter((e) => e instanceof WebRtcEndpoint).length;
+      participants += Math.round(Math.sqrt(endpoints));
+    }
+    const cpu = process.cpuUsage(lastCpu);
+    const now = process.hrtime.bigint();
+    const elapsedUs = Number(now - lastAt) / 1000;
+    lastCpu = process.cpuUsage();
+    lastAt = now;
+    return { rooms, participants, cpu: elapsedUs > 0 ? (cpu.user + cpu.system) / elapsedUs : 0 };
+  };
+}
