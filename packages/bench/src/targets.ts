@@ -31,6 +31,12 @@ export interface Target {
   start(): Promise<TargetEndpoint>;
   /** Throws when the server process has gone. */
   check(): void;
+  /**
+   * Roundtable: the server's WebRTC connections (ICE agents on its media sockets) and its
+   * open rooms, from its /metrics; undefined when it does not say (another target, an
+   * older revision).
+   */
+  serverConnections?(): Promise<{ connections: number; rooms: number } | undefined>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +57,7 @@ export interface TargetContext {
  */
 export const PORTS = {
   roundtableHttp: [58900, 58901, 58902, 58903],
+  roundtableMetrics: [58910, 58911, 58912, 58913],
   janusWs: [59990, 59991],
   floor: 59995,
 } as const;
@@ -99,7 +106,7 @@ export interface RoundtableListen {
   port?: number;
   /** Media UDP range `MIN-MAX`. Default: the bench's range of the slot. */
   portRange?: string;
-  /** Serve /metrics on 127.0.0.1 at this port. Default: metrics off. */
+  /** Serve /metrics on 127.0.0.1 at this port. Default: the bench's port of the slot. */
   metricsPort?: number;
   /** Longest wait for /readyz (tsx compiles the server at start: slow on a busy machine). Default 60 s. */
   readyTimeoutMs?: number;
@@ -120,9 +127,20 @@ export class RoundtableTarget extends ProcessTarget {
     super();
   }
 
-  /** The metrics URL, when metrics are on. */
-  get metricsUrl(): string | undefined {
-    return this.listen.metricsPort === undefined ? undefined : `http://127.0.0.1:${this.listen.metricsPort}/metrics`;
+  private get metricsPort(): number {
+    return this.listen.metricsPort ?? PORTS.roundtableMetrics[this.slot % PORTS.roundtableMetrics.length]!;
+  }
+
+  /** The metrics URL. */
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.metricsPort}/metrics`;
+  }
+
+  async serverConnections(): Promise<{ connections: number; rooms: number } | undefined> {
+    const text = await fetch(this.metricsUrl).then((r) => r.text()).catch(() => '');
+    const connections = metricValue(text, 'roundtable_media_udp_bindings');
+    const rooms = metricValue(text, 'roundtable_rooms_open');
+    return connections === undefined || rooms === undefined ? undefined : { connections, rooms };
   }
 
   get description(): string {
@@ -146,7 +164,8 @@ export class RoundtableTarget extends ProcessTarget {
       '--ice-addresses', host,
       '--db', db,
       '--kurento', 'off',
-      ...(this.listen.metricsPort === undefined ? ['--metrics', 'off'] : ['--metrics', 'on', '--metrics-host', '127.0.0.1', '--metrics-port', String(this.listen.metricsPort)]),
+      // Metrics on (as by default in production): the bench reads the server's connections there.
+      '--metrics', 'on', '--metrics-host', '127.0.0.1', '--metrics-port', String(this.metricsPort),
       '--log-level', 'warn',
     ];
     // Every simulated participant connects, and registers, from this one host: lift the per-address /ws rate and
@@ -338,6 +357,13 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** The value of an unlabelled metric in the Prometheus text format. */
+function metricValue(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  const n = line === undefined ? Number.NaN : Number(line.slice(name.length + 1).split(' ')[0]);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 function safe(name: string): string {

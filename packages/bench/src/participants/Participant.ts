@@ -64,7 +64,15 @@ export abstract class Participant {
 
   /** What it has heard so far, for the soak (which knows who is in the room). */
   status(): ParticipantStatus {
-    return { id: this.id, room: this.spec.room, joined: this.joined, streams: [...this.firstPackets.keys()], errors: this.errors.slice(0, 3) };
+    return { id: this.id, room: this.spec.room, joined: this.joined, streams: [...this.firstPackets.keys()], errors: this.errors.slice(0, 3), connections: this.connectionCount(), ...this.wordsSpoken() };
+  }
+
+  /** Its peer connections to the server now. */
+  protected abstract connectionCount(): number;
+
+  /** Roundtable: which words it speaks. */
+  protected wordsSpoken(): { bundled?: boolean } {
+    return {};
   }
 
   /** Joins: signs in and publishes. Resolves when the uplink is negotiated (Janus: connected). */
