@@ -62,6 +62,8 @@ export interface Sample {
   joinFailures: number;
   /** The server's WebRTC connections per room once media flowed (its /metrics; NaN when it does not say). */
   serverConnectionsPerRoom: number;
+  /** Roundtable: p99 event-loop delay of the server's main thread over the window, ms (its /metrics; with media workers the rooms run on other threads). */
+  serverLoopDelayP99Ms: number;
   /** Peer connections per participant, on the load generator's side. */
   connectionsPerParticipant: number;
   /** Roundtable: every participant spoke the bundled words. */
@@ -139,7 +141,8 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     onPhase('warming up');
     await sleep(options.warmupS * 1000);
     // Connections once every stream flowed, before the window (a scrape costs the server a little CPU).
-    const server = await target.serverConnections?.();
+    // (It also starts the server's loop-delay histogram afresh for the window.)
+    const server = await target.serverMetrics?.();
     const people = status.flatMap((s) => s.participants);
     const connections = {
       serverPerRoom: server && server.rooms > 0 ? server.connections / server.rooms : Number.NaN,
@@ -160,6 +163,7 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     const workers1 = pool.pids.map((pid) => readProc(pid));
     const machine1 = readMachineCpu();
     const hog1 = hog?.cpuUs() ?? 0;
+    const serverAfter = await target.serverMetrics?.();
     onPhase('collecting');
     await sleep(1000); // packets sent at the end of the window are still on their way
     const reports = await pool.reports();
@@ -181,6 +185,7 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
       machineBusyPct: ((machine1.busyUs - machine0.busyUs) / 1e6 / windowS) * 100,
       hogPct: ((hog1 - hog0) / 1e6 / windowS) * 100,
       connections,
+      serverLoopDelayP99Ms: serverAfter?.loopDelayP99Ms ?? Number.NaN,
     });
   } catch (error) {
     return { ...base, error: error instanceof Error ? error.message : String(error) };
@@ -204,6 +209,7 @@ interface Raw {
   /** CPU of the hog processes, % of one core. */
   hogPct: number;
   connections: { serverPerRoom: number; perParticipant: number; bundled: boolean };
+  serverLoopDelayP99Ms: number;
 }
 
 function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
@@ -253,6 +259,7 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
     joinMaxMs: joinOk.length ? Math.max(...joinOk) : Number.NaN,
     joinFailures: joins.length - joinOk.length,
     serverConnectionsPerRoom: raw.connections.serverPerRoom,
+    serverLoopDelayP99Ms: raw.serverLoopDelayP99Ms,
     connectionsPerParticipant: raw.connections.perParticipant,
     bundled: raw.connections.bundled,
     hogCpuPct: raw.hogPct,
@@ -324,6 +331,7 @@ function emptySample(target: string, rooms: number, roomSize: number, run: numbe
     joinMaxMs: nan,
     joinFailures: rooms * roomSize,
     serverConnectionsPerRoom: nan,
+    serverLoopDelayP99Ms: nan,
     connectionsPerParticipant: nan,
     bundled: false,
     rssIdleMb: nan,

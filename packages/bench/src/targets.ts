@@ -19,6 +19,12 @@ export const JANUS_LIB = '/usr/lib/x86_64-linux-gnu/janus';
 
 export type TargetFamily = 'roundtable' | 'janus' | 'floor';
 
+export interface ServerMetrics {
+  connections: number;
+  rooms: number;
+  loopDelayP99Ms: number;
+}
+
 export interface Target {
   /** Unique in a run, e.g. 'roundtable', 'roundtable@ba56623', 'janus', 'janus-el2', 'floor'. */
   readonly name: string;
@@ -32,11 +38,12 @@ export interface Target {
   /** Throws when the server process has gone. */
   check(): void;
   /**
-   * Roundtable: the server's WebRTC connections (ICE agents on its media sockets) and its
-   * open rooms, from its /metrics; undefined when it does not say (another target, an
-   * older revision).
+   * Roundtable: from its /metrics, the server's WebRTC connections (ICE agents on its
+   * media sockets), its open rooms, and the p99 event-loop delay of its main thread since
+   * the previous read (prom-client resets it at each scrape); a figure it does not give
+   * (an older revision) is NaN.
    */
-  serverConnections?(): Promise<{ connections: number; rooms: number } | undefined>;
+  serverMetrics?(): Promise<ServerMetrics>;
   stop(): Promise<void>;
 }
 
@@ -136,11 +143,13 @@ export class RoundtableTarget extends ProcessTarget {
     return `http://127.0.0.1:${this.metricsPort}/metrics`;
   }
 
-  async serverConnections(): Promise<{ connections: number; rooms: number } | undefined> {
+  async serverMetrics(): Promise<ServerMetrics> {
     const text = await fetch(this.metricsUrl).then((r) => r.text()).catch(() => '');
-    const connections = metricValue(text, 'roundtable_media_udp_bindings');
-    const rooms = metricValue(text, 'roundtable_rooms_open');
-    return connections === undefined || rooms === undefined ? undefined : { connections, rooms };
+    return {
+      connections: metricValue(text, 'roundtable_media_udp_bindings'),
+      rooms: metricValue(text, 'roundtable_rooms_open'),
+      loopDelayP99Ms: metricValue(text, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+    };
   }
 
   get description(): string {
@@ -359,11 +368,10 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** The value of an unlabelled metric in the Prometheus text format. */
-function metricValue(text: string, name: string): number | undefined {
+/** The value of an unlabelled metric in the Prometheus text format; NaN when it is not there. */
+function metricValue(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  const n = line === undefined ? Number.NaN : Number(line.slice(name.length + 1).split(' ')[0]);
-  return Number.isFinite(n) ? n : undefined;
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1).split(' ')[0]);
 }
 
 function safe(name: string): string {

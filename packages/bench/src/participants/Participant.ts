@@ -123,7 +123,10 @@ export abstract class Participant {
     const recvUs = nowUs();
     if (this.openMembership || this.firstPackets.size < this.streamsExpected) {
       const key = `${header.sender}:${header.kind}`;
-      if (!this.firstPackets.has(key)) this.firstPackets.set(key, recvUs);
+      if (!this.firstPackets.has(key)) {
+        this.firstPackets.set(key, recvUs);
+        if (process.env['RTBENCH_DEBUG']) process.stderr.write(`${(performance.timeOrigin + performance.now()).toFixed(0)} [${this.id}] first packet ${key}\n`);
+      }
     }
     this.context.recorder.onReceived(this.id, header, payload.length - offset, recvUs);
   }
