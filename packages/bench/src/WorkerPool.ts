@@ -22,7 +22,7 @@ export class WorkerPool {
 
   /** `readyTimeoutMs`: longest wait for the workers to start (tsx compiles them: slow on a busy machine). Default 60 s. */
   static async start(count: number, readyTimeoutMs = 60_000): Promise<WorkerPool> {
-    const workers = Array.from({ length: count }, () => fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+    const workers = Array.from({ length: count }, () => fork(WORKER, [], { execArgv: ['--import', 'tsx', ...(process.env['RTBENCH_WORKER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '')], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
     const pool = new WorkerPool(workers);
     try {
       await Promise.all(workers.map((w) => pool.next(w, 'ready', readyTimeoutMs)));

@@ -26,9 +26,10 @@ if (!janusPossible && !inCi) {
 }
 // roundtable, one Janus and the floor: janus-el2 is the same code with one config line
 // more, and would add a quarter to the run time. Rooms of 4 instead of 9: every code
-// path and figure is the same, with a fifth of the peer connections (Roundtable's
-// group calls take one per participant and sender), which keeps this run short while
-// other test files share the two cores.
+// path and figure is the same, with less than half the peer connections and a fifth
+// of the forwarded packets, which keeps this run short while other test files share
+// the two cores. Roundtable's participants speak the bundled words (the default): two
+// connections each, which the server's count must show.
 const targets = janusPossible || inCi ? 'roundtable,janus,floor' : 'roundtable,floor';
 
 const FIGURES = [
@@ -61,6 +62,7 @@ describe('npm run bench -- --quick', () => {
       samples: Array<{ target: string; error?: string }>;
     };
     const expected = targets.split(',');
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
     expect(result.skipped, 'targets that did not run').toEqual([]);
     expect(result.targets.map((t) => t.name).sort()).toEqual([...expected].sort());
     expect(result.samples.filter((s) => s.error)).toEqual([]);
@@ -73,7 +75,11 @@ describe('npm run bench -- --quick', () => {
       }
       expect(result.capacity.find((c) => c.target === target), `${target} capacity`).toBeDefined();
     }
-    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    // Roundtable's participants spoke the bundled words: two server connections each, counted by the server.
+    const roundtable = result.aggregates.find((a) => a.target === 'roundtable' && a.rooms === 1) as (Record<string, unknown> & { bundled: boolean }) | undefined;
+    expect(roundtable?.bundled).toBe(true);
+    expect((roundtable?.['serverConnectionsPerRoom'] as Spread).median).toBe(8);
+    expect(report).toContain('server connections / room');
     expect(report).toContain('Roundtable / better Janus');
     expect(report).toContain('Roundtable / floor');
     expect(report).toContain('rooms per core');

@@ -5,6 +5,7 @@
  * a target breaks a limit. Returns every sample and the medians.
  */
 import { mkdirSync } from 'node:fs';
+import { CpuHog } from './CpuHog.js';
 import { join } from 'node:path';
 import type { TargetEndpoint } from './ipc.js';
 import { measure, type Sample } from './measure.js';
@@ -20,6 +21,8 @@ export const LIMITS = { loss: 0.01, p99Ms: 100, cpuPct: 100 };
 export interface Aggregate {
   target: string;
   rooms: number;
+  /** CPU hog processes during these runs (0: quiet). */
+  busy: number;
   runs: number;
   errors: string[];
   serverCpuPct: Spread;
@@ -41,6 +44,12 @@ export interface Aggregate {
   generatorMaxWorkerPct: Spread;
   generatorLoopDelayP99Ms: Spread;
   otherCpuPct: Spread;
+  hogCpuPct: Spread;
+  serverConnectionsPerRoom: Spread;
+  connectionsPerParticipant: Spread;
+  serverLoopDelayP99Ms: Spread;
+  /** Roundtable: the participants spoke the bundled words (in most runs). */
+  bundled: boolean;
   generatorBound: boolean;
   /** Why this load breaks a limit, or undefined when it passes. */
   limit: string | undefined;
@@ -77,19 +86,36 @@ export type Progress = (line: string, transient?: boolean) => void;
 const FIGURES = [
   'serverCpuPct', 'usPerPacket', 'usPerMbit', 'packetsInPerS', 'packetsOutPerS', 'forwardedMbps', 'loss', 'worstDownlinkLoss',
   'delayP50Ms', 'delayP99Ms', 'joinP50Ms', 'joinMaxMs', 'joinFailures', 'rssPerParticipantMb', 'rssLoadMb', 'generatorCpuPct', 'generatorMaxWorkerPct', 'generatorLoopDelayP99Ms', 'otherCpuPct',
+  'hogCpuPct', 'serverConnectionsPerRoom', 'connectionsPerParticipant', 'serverLoopDelayP99Ms',
 ] as const;
 
-export function aggregate(target: string, rooms: number, samples: Sample[]): Aggregate {
+/**
+ * Server connections a room of `roomSize` may take on the bundled words: one sending and
+ * one receiving transport per participant (issue 18: ≤ 18 for 9).
+ */
+export function maxBundledConnections(roomSize: number): number {
+  return 2 * roomSize;
+}
+
+export function aggregate(target: string, rooms: number, samples: Sample[], busy = 0): Aggregate {
   const ok = samples.filter((s) => !s.error);
   const agg = Object.fromEntries(FIGURES.map((f) => [f, spread(ok.map((s) => s[f]))])) as Record<(typeof FIGURES)[number], Spread>;
   const generatorBound = ok.filter((s) => s.generatorBound).length * 2 > ok.length;
+  const bundled = ok.filter((s) => s.bundled).length * 2 > ok.length;
+  const roomSize = samples[0]?.roomSize ?? 0;
   let limit: string | undefined;
   if (ok.length === 0) limit = `failed: ${samples[0]?.error ?? 'no sample'}`;
+  // The bundled words' promise, checked on every run: at most two server connections per participant.
+  else if (bundled && agg.serverConnectionsPerRoom.max > maxBundledConnections(roomSize)) limit = `${fmtCount(agg.serverConnectionsPerRoom.max)} server connections per room > ${maxBundledConnections(roomSize)} (bundled words)`;
   else if (agg.loss.median > LIMITS.loss) limit = `loss ${(agg.loss.median * 100).toFixed(1)} % > 1 %`;
   else if (agg.delayP99Ms.median > LIMITS.p99Ms) limit = `p99 ${agg.delayP99Ms.median.toFixed(0)} ms > 100 ms`;
   else if (agg.serverCpuPct.median >= LIMITS.cpuPct * 0.95) limit = `server CPU ${agg.serverCpuPct.median.toFixed(0)} % of a core`;
   else if (agg.joinFailures.median > 0) limit = `${agg.joinFailures.median} participants never received every stream`;
-  return { target, rooms, runs: samples.length, errors: samples.filter((s) => s.error).map((s) => s.error!), ...agg, generatorBound, limit };
+  return { target, rooms, busy, runs: samples.length, errors: samples.filter((s) => s.error).map((s) => s.error!), ...agg, bundled, generatorBound, limit };
+}
+
+function fmtCount(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }
 
 /** `workDir` receives the targets' configs, databases and logs (kept for a look after the run). */
@@ -119,6 +145,7 @@ export async function runBench(options: BenchOptions, host: string, netns: boole
 
   const running: Array<{ target: Target; endpoint: TargetEndpoint }> = [];
   let pool: WorkerPool | undefined;
+  let hog: CpuHog | undefined;
   const samples: Sample[] = [];
   const aggregates: Aggregate[] = [];
   const capacity: Capacity[] = [];
@@ -134,35 +161,60 @@ export async function runBench(options: BenchOptions, host: string, netns: boole
     }
     progress(`starting ${options.workers} load-generator workers`);
     pool = await WorkerPool.start(options.workers);
+    if (options.busy > 0) {
+      progress(`starting ${options.busy} CPU hog processes (they spin during the busy runs only)`);
+      hog = CpuHog.start(options.busy);
+    }
     let active = [...running];
     const loads = [...new Set([...options.rooms, ...range(Math.max(...options.rooms) + 1, options.maxRooms)])].sort((a, b) => a - b);
     let run = 1;
     for (const rooms of loads) {
       const inSearch = !options.rooms.includes(rooms);
       if (active.length === 0) break;
-      const byTarget = new Map<string, Sample[]>(active.map((t) => [t.target.name, []]));
+      // The fixed loads are measured quiet and, with --busy, busy too; the capacity search quiet only.
+      const conditions = hog && !inSearch ? [undefined, hog] : [undefined];
+      const byTarget = new Map<string, Sample[]>(active.flatMap((t) => conditions.map((c) => [key(t.target.name, c?.count ?? 0), []] as [string, Sample[]])));
       for (let rep = 0; rep < options.runs; rep++) {
         // Rotate the order each repetition: no target always goes first (or last).
         const order = active.map((_, i) => active[(i + rep + rooms) % active.length]!);
-        for (const { target, endpoint } of order) {
-          const label = `${rooms}x${options.roomSize} ${target.name} run ${rep + 1}/${options.runs}`;
-          const sample = await measure(
-            target,
-            endpoint,
-            pool,
-            { rooms, roomSize: options.roomSize, durationS: options.durationS, warmupS: options.warmupS, traffic: options.traffic, host, joinTimeoutS: options.joinTimeoutS, joinStaggerMs: options.joinStaggerMs, fastReceive: !options.weriftReceive },
-            run++,
-            machine.cores,
-            (phase) => progress(`${label}: ${phase}`, true),
-          );
-          samples.push(sample);
-          byTarget.get(target.name)!.push(sample);
-          progress(`${label}: ${summary(sample)}`);
+        // Quiet and busy alternate too, starting with the other one each repetition.
+        const conditionOrder = rep % 2 === 0 ? conditions : [...conditions].reverse();
+        for (const condition of conditionOrder) {
+          for (const { target, endpoint } of order) {
+            const label = `${rooms}x${options.roomSize}${condition ? ` busy ${condition.count}` : ''} ${target.name} run ${rep + 1}/${options.runs}`;
+            const sample = await measure(
+              target,
+              endpoint,
+              pool,
+              {
+                rooms,
+                roomSize: options.roomSize,
+                durationS: options.durationS,
+                warmupS: options.warmupS,
+                traffic: options.traffic,
+                host,
+                joinTimeoutS: options.joinTimeoutS,
+                joinStaggerMs: options.joinStaggerMs,
+                fastReceive: !options.weriftReceive,
+                roundtableWords: options.roundtableWords,
+                hog: condition,
+              },
+              run++,
+              machine.cores,
+              (phase) => progress(`${label}: ${phase}`, true),
+            );
+            samples.push(sample);
+            byTarget.get(key(target.name, condition?.count ?? 0))!.push(sample);
+            progress(`${label}: ${summary(sample)}`);
+          }
         }
+      }
+      for (const entry of active) {
+        for (const condition of conditions.slice(1)) aggregates.push(aggregate(entry.target.name, rooms, byTarget.get(key(entry.target.name, condition!.count))!, condition!.count));
       }
       const stillActive: typeof active = [];
       for (const entry of active) {
-        const agg = aggregate(entry.target.name, rooms, byTarget.get(entry.target.name)!);
+        const agg = aggregate(entry.target.name, rooms, byTarget.get(key(entry.target.name, 0))!);
         aggregates.push(agg);
         if (agg.limit) {
           capacity.push(capacityOf(entry.target.name, aggregates, agg.limit, !agg.generatorBound));
@@ -175,6 +227,7 @@ export async function runBench(options: BenchOptions, host: string, netns: boole
     }
     for (const { target } of active) capacity.push(capacityOf(target.name, aggregates, `end of the search (${options.maxRooms || Math.max(...options.rooms)} rooms)`, false));
   } finally {
+    hog?.stop();
     await pool?.close();
     for (const { target } of running) await target.stop();
   }
@@ -192,8 +245,12 @@ export async function runBench(options: BenchOptions, host: string, netns: boole
   };
 }
 
+function key(target: string, busy: number): string {
+  return `${target}/${busy}`;
+}
+
 function capacityOf(target: string, aggregates: Aggregate[], stoppedBy: string, serverLimited: boolean): Capacity {
-  const passing = aggregates.filter((a) => a.target === target && !a.limit);
+  const passing = aggregates.filter((a) => a.target === target && a.busy === 0 && !a.limit);
   const best = passing.sort((a, b) => b.rooms - a.rooms)[0];
   return {
     target,
@@ -212,5 +269,6 @@ function range(from: number, to: number): number[] {
 
 function summary(s: Sample): string {
   if (s.error) return `FAILED: ${s.error}`;
-  return `cpu ${s.serverCpuPct.toFixed(1)} %, ${s.usPerPacket.toFixed(1)} µs/pkt, out ${s.packetsOutPerS.toFixed(0)} pkt/s, loss ${(s.loss * 100).toFixed(2)} %, p50/p99 ${s.delayP50Ms.toFixed(1)}/${s.delayP99Ms.toFixed(1)} ms, join p50 ${s.joinP50Ms.toFixed(0)} ms, generator ${s.generatorCpuPct.toFixed(0)} % (loop p99 ${s.generatorLoopDelayP99Ms.toFixed(0)} ms), others ${s.otherCpuPct.toFixed(0)} %${s.generatorBound ? ' (GENERATOR-BOUND)' : ''}`;
+  const connections = Number.isFinite(s.serverConnectionsPerRoom) ? `, ${fmtCount(s.serverConnectionsPerRoom)} server connections/room, server loop p99 ${s.serverLoopDelayP99Ms.toFixed(0)} ms` : '';
+  return `cpu ${s.serverCpuPct.toFixed(1)} %, ${s.usPerPacket.toFixed(1)} µs/pkt${connections}, out ${s.packetsOutPerS.toFixed(0)} pkt/s, loss ${(s.loss * 100).toFixed(2)} %, p50/p99 ${s.delayP50Ms.toFixed(1)}/${s.delayP99Ms.toFixed(1)} ms, join p50 ${s.joinP50Ms.toFixed(0)} ms, generator ${s.generatorCpuPct.toFixed(0)} % (loop p99 ${s.generatorLoopDelayP99Ms.toFixed(0)} ms), others ${s.otherCpuPct.toFixed(0)} %${s.busy ? `, hog ${s.hogCpuPct.toFixed(0)} %` : ''}${s.generatorBound ? ' (GENERATOR-BOUND)' : ''}`;
 }

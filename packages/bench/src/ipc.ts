@@ -1,6 +1,9 @@
 /** Messages between the bench orchestrator and its load-generator worker processes (over the Node IPC channel). */
 import type { Kind, TrafficOptions } from './traffic.js';
 
+/** The group-call words of Roundtable participants (see JoinCommand.roundtableWords). */
+export type RoundtableWords = 'seed' | 'bundled';
+
 /** Where the participants of one run connect. */
 export type TargetEndpoint =
   | { kind: 'roundtable'; signalingUrl: string }
@@ -35,6 +38,13 @@ export interface JoinCommand {
   joinStaggerMs: number;
   /** Downlinks unprotect SRTP with the engine's native-crypto SRTP instead of werift's stack. */
   fastReceive: boolean;
+  /**
+   * Roundtable: the group-call words participants speak. 'bundled': one sending and one
+   * receiving connection each (publish, answering the server's subscribeOffer), when the
+   * server announces them (existingParticipants.bundled), the seed's words otherwise (an
+   * older revision); 'seed': receiveVideoFrom per sender (1 + N-1 connections each).
+   */
+  roundtableWords: RoundtableWords;
   /** Local address for every socket (the namespace's address). */
   host: string;
   /**
@@ -59,6 +69,10 @@ export interface ParticipantStatus {
   /** `${sender}:${kind}` of every remote stream it received at least one packet of. */
   streams: string[];
   errors: string[];
+  /** Its peer connections to the server now. */
+  connections: number;
+  /** Roundtable: it speaks the bundled words (the server announced them and the run asked for them). */
+  bundled?: boolean;
 }
 
 export type ParentMessage =

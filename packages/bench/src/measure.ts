@@ -2,7 +2,8 @@
  * One measurement: R rooms of N participants against one target, for a fixed window.
  * Join, wait until every remote stream flows, warm up, measure, collect, leave.
  */
-import type { ParticipantSpec, WorkerReport } from './ipc.js';
+import type { CpuHog } from './CpuHog.js';
+import type { ParticipantSpec, RoundtableWords, WorkerMessage, WorkerReport } from './ipc.js';
 import { readMachineCpu, readProc } from './proc.js';
 import { histogramQuantileMs, mergeHistograms, quantile } from './stats.js';
 import type { Target } from './targets.js';
@@ -23,6 +24,10 @@ export interface MeasureOptions {
   fastReceive: boolean;
   /** Participants start joining this far apart (all at once would be a burst of DTLS handshakes). */
   joinStaggerMs: number;
+  /** Roundtable participants' group-call words. */
+  roundtableWords: RoundtableWords;
+  /** Processes spinning beside the bench during this measurement (resumed for it, paused after); none: quiet. */
+  hog?: CpuHog;
 }
 
 /** The figures of one measurement. Rates are per second of the window. */
@@ -31,6 +36,10 @@ export interface Sample {
   rooms: number;
   roomSize: number;
   run: number;
+  /** CPU hog processes spinning during the measurement (0: quiet). */
+  busy: number;
+  /** CPU the hog processes used in the window, % of one core. */
+  hogCpuPct: number;
   windowS: number;
   /** user+sys CPU of the server process in the window, % of one core. */
   serverCpuPct: number;
@@ -51,6 +60,14 @@ export interface Sample {
   joinMaxMs: number;
   /** Participants whose every remote stream never arrived. */
   joinFailures: number;
+  /** The server's WebRTC connections per room once media flowed (its /metrics; NaN when it does not say). */
+  serverConnectionsPerRoom: number;
+  /** Roundtable: p99 event-loop delay of the server's main thread over the window, ms (its /metrics; with media workers the rooms run on other threads). */
+  serverLoopDelayP99Ms: number;
+  /** Peer connections per participant, on the load generator's side. */
+  connectionsPerParticipant: number;
+  /** Roundtable: every participant spoke the bundled words. */
+  bundled: boolean;
   rssIdleMb: number;
   rssLoadMb: number;
   rssPerParticipantMb: number;
@@ -59,7 +76,7 @@ export interface Sample {
   generatorMaxWorkerPct: number;
   /** p99 event-loop delay of the busiest worker in the window, ms (> 50 ms: the generator is starved). */
   generatorLoopDelayP99Ms: number;
-  /** CPU used by other processes of the machine during the window, % of one core (others' work skews every figure). */
+  /** CPU used by other processes of the machine during the window (the hog's not counted), % of one core (others' work skews every figure). */
   otherCpuPct: number;
   /** The generator (or the machine) was saturated: its figures are not the server's limit. */
   generatorBound: boolean;
@@ -82,14 +99,17 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
       specs[n % specs.length]!.push({ id: idBase + n, room, index });
     }
   }
-  const base: Sample = emptySample(target.name, rooms, roomSize, run);
+  const hog = options.hog;
+  const base: Sample = { ...emptySample(target.name, rooms, roomSize, run), busy: hog?.count ?? 0 };
   const notes: string[] = [];
+  // Busy from the first join to the last leave: joins and handshakes happen on a busy machine too.
+  hog?.resume();
   try {
     onPhase('joining');
     const joined = await Promise.all(
       pool.workers.map((w, i) => {
         const answer = pool.next(w, 'joined', options.joinTimeoutS * 1000 + 60_000);
-        pool.send(w, { type: 'join', run, endpoint, participants: specs[i]!, roomSize, idBase, traffic: options.traffic, host: options.host, joinStaggerMs: options.joinStaggerMs, fastReceive: options.fastReceive });
+        pool.send(w, { type: 'join', run, endpoint, participants: specs[i]!, roomSize, idBase, traffic: options.traffic, host: options.host, joinStaggerMs: options.joinStaggerMs, fastReceive: options.fastReceive, roundtableWords: options.roundtableWords });
         return answer;
       }),
     );
@@ -103,9 +123,10 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     }
     onPhase('waiting for media');
     const deadline = Date.now() + options.joinTimeoutS * 1000;
+    let status: Array<Extract<WorkerMessage, { type: 'status' }>> = [];
     for (;;) {
       target.check();
-      const status = await pool.ask({ type: 'status' }, 'status', 10_000);
+      status = await pool.ask({ type: 'status' }, 'status', 10_000);
       const flowing = status.reduce((n, s) => n + s.streamsFlowing, 0);
       const expected = status.reduce((n, s) => n + s.streamsExpected, 0);
       onPhase(`waiting for media ${flowing}/${expected} streams`);
@@ -119,6 +140,15 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     }
     onPhase('warming up');
     await sleep(options.warmupS * 1000);
+    // Connections once every stream flowed, before the window (a scrape costs the server a little CPU).
+    // (It also starts the server's loop-delay histogram afresh for the window.)
+    const server = await target.serverMetrics?.();
+    const people = status.flatMap((s) => s.participants);
+    const connections = {
+      serverPerRoom: server && server.rooms > 0 ? server.connections / server.rooms : Number.NaN,
+      perParticipant: people.length > 0 ? people.reduce((n, p) => n + p.connections, 0) / people.length : Number.NaN,
+      bundled: people.length > 0 && people.every((p) => p.bundled === true),
+    };
     const startUs = nowUs() + 200_000;
     const endUs = startUs + options.durationS * 1e6;
     pool.broadcast({ type: 'window', startUs, endUs });
@@ -126,11 +156,14 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     const server0 = readProc(target.pid);
     const workers0 = pool.pids.map((pid) => readProc(pid));
     const machine0 = readMachineCpu();
+    const hog0 = hog?.cpuUs() ?? 0;
     onPhase('measuring');
     await sleep((endUs - nowUs()) / 1000);
     const server1 = readProc(target.pid);
     const workers1 = pool.pids.map((pid) => readProc(pid));
     const machine1 = readMachineCpu();
+    const hog1 = hog?.cpuUs() ?? 0;
+    const serverAfter = await target.serverMetrics?.();
     onPhase('collecting');
     await sleep(1000); // packets sent at the end of the window are still on their way
     const reports = await pool.reports();
@@ -150,12 +183,16 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
       workerPct,
       cores,
       machineBusyPct: ((machine1.busyUs - machine0.busyUs) / 1e6 / windowS) * 100,
+      hogPct: ((hog1 - hog0) / 1e6 / windowS) * 100,
+      connections,
+      serverLoopDelayP99Ms: serverAfter?.loopDelayP99Ms ?? Number.NaN,
     });
   } catch (error) {
     return { ...base, error: error instanceof Error ? error.message : String(error) };
   } finally {
     onPhase('leaving');
     await pool.ask({ type: 'leave' }, 'left', 60_000).catch(() => undefined);
+    hog?.pause();
     await sleep(500);
   }
 }
@@ -169,6 +206,10 @@ interface Raw {
   workerPct: number[];
   cores: number;
   machineBusyPct: number;
+  /** CPU of the hog processes, % of one core. */
+  hogPct: number;
+  connections: { serverPerRoom: number; perParticipant: number; bundled: boolean };
+  serverLoopDelayP99Ms: number;
 }
 
 function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
@@ -196,7 +237,9 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
   const generatorCpuPct = raw.workerPct.reduce((a, b) => a + b, 0);
   const generatorMaxWorkerPct = Math.max(...raw.workerPct);
   const serverCpuPct = (raw.serverCpuUs / 1e6 / raw.windowS) * 100;
-  const otherCpuPct = Math.max(0, raw.machineBusyPct - serverCpuPct - generatorCpuPct);
+  const otherCpuPct = Math.max(0, raw.machineBusyPct - serverCpuPct - generatorCpuPct - raw.hogPct);
+  // The hog's CPU is meant: "the whole machine busy" counts the bench's own processes only.
+  const benchBusyPct = raw.machineBusyPct - raw.hogPct;
   const loopDelayP99Ms = Math.max(...reports.map((r) => r.loopDelayP99Ms));
   return {
     ...base,
@@ -215,6 +258,11 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
     joinP50Ms: quantile(joinOk, 0.5),
     joinMaxMs: joinOk.length ? Math.max(...joinOk) : Number.NaN,
     joinFailures: joins.length - joinOk.length,
+    serverConnectionsPerRoom: raw.connections.serverPerRoom,
+    serverLoopDelayP99Ms: raw.serverLoopDelayP99Ms,
+    connectionsPerParticipant: raw.connections.perParticipant,
+    bundled: raw.connections.bundled,
+    hogCpuPct: raw.hogPct,
     rssIdleMb: raw.rssIdle / 2 ** 20,
     rssLoadMb: raw.rssLoad / 2 ** 20,
     rssPerParticipantMb: (raw.rssLoad - raw.rssIdle) / 2 ** 20 / raw.participants,
@@ -225,7 +273,8 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
     otherCpuPct,
     // A worker near a full core, a worker whose timers run late (starved of CPU), or the
     // machine near all of its cores: what is measured is then not the server's limit.
-    generatorBound: generatorMaxWorkerPct > 90 || loopDelayP99Ms > 50 || raw.machineBusyPct > raw.cores * 100 * 0.9,
+    // With --busy the hog fills the machine on purpose: its share is left out of the last check.
+    generatorBound: generatorMaxWorkerPct > 90 || loopDelayP99Ms > 50 || benchBusyPct > raw.cores * 100 * 0.9,
   };
 }
 
@@ -264,6 +313,8 @@ function emptySample(target: string, rooms: number, roomSize: number, run: numbe
     rooms,
     roomSize,
     run,
+    busy: 0,
+    hogCpuPct: 0,
     windowS: 0,
     serverCpuPct: nan,
     usPerPacket: nan,
@@ -279,6 +330,10 @@ function emptySample(target: string, rooms: number, roomSize: number, run: numbe
     joinP50Ms: nan,
     joinMaxMs: nan,
     joinFailures: rooms * roomSize,
+    serverConnectionsPerRoom: nan,
+    serverLoopDelayP99Ms: nan,
+    connectionsPerParticipant: nan,
+    bundled: false,
     rssIdleMb: nan,
     rssLoadMb: nan,
     rssPerParticipantMb: nan,

@@ -1,5 +1,6 @@
 /** Command-line options of `npm run bench`. */
 import { parseArgs } from 'node:util';
+import type { RoundtableWords } from './ipc.js';
 import { DEFAULT_TRAFFIC, type TrafficOptions } from './traffic.js';
 
 export const TARGET_NAMES = ['roundtable', 'janus', 'janus-el2', 'floor'] as const;
@@ -33,6 +34,14 @@ export interface BenchOptions {
   joinStaggerMs: number;
   /** Run without the network namespace (no Janus). */
   noNetns: boolean;
+  /** The group-call words Roundtable participants speak (default 'bundled'; see JoinCommand.roundtableWords). */
+  roundtableWords: RoundtableWords;
+  /**
+   * CPU hog processes beside the bench: with N > 0, every load of `rooms` is measured
+   * quiet and with N processes spinning (alternating); the capacity search stays quiet.
+   * Default 0 (quiet only).
+   */
+  busy: number;
 }
 
 export const HELP = `npm run bench -- [options]
@@ -62,6 +71,11 @@ alternating runs; writes a Markdown report, an SVG chart and JSON to bench-resul
   --join-stagger MS       participants start joining this far apart (default 300)
   --werift-receive        participants receive through werift's SRTP/RTP stack (~40-50 µs per
                           packet) instead of the engine's native-crypto SRTP
+  --roundtable-words W    bundled (default): Roundtable participants publish on one connection
+                          and answer the server's subscribeOffer on another (2 per participant,
+                          what the SDK speaks); seed: receiveVideoFrom per sender (1 + N-1)
+  --busy N                also measure every load of --rooms with N processes spinning on the
+                          CPU beside the bench (quiet and busy runs alternate; default 0: quiet only)
   --save-latest           also copy report.md and the chart to docs/bench/latest.md, latest.svg
   --no-netns              do not create the network namespace (Janus is then left out)
   --help
@@ -104,6 +118,8 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
       'join-stagger': { type: 'string' },
       'save-latest': { type: 'boolean', default: false },
       'werift-receive': { type: 'boolean', default: false },
+      'roundtable-words': { type: 'string' },
+      busy: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -124,6 +140,10 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
     }
     return { label, env };
   });
+  const words = values['roundtable-words'] ?? 'bundled';
+  if (words !== 'bundled' && words !== 'seed') throw new Error(`--roundtable-words: expected bundled or seed, got '${words}'`);
+  const busy = values.busy !== undefined ? Number(values.busy) : 0;
+  if (!Number.isInteger(busy) || busy < 0 || busy > 64) throw new Error(`--busy: expected a number of processes (0-64), got '${values.busy}'`);
   return {
     quick,
     json: values.json ?? false,
@@ -144,5 +164,7 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
     saveLatest: values['save-latest'] ?? false,
     weriftReceive: values['werift-receive'] ?? false,
     joinStaggerMs: values['join-stagger'] !== undefined ? Number(values['join-stagger']) : 300,
+    roundtableWords: words,
+    busy,
   };
 }

@@ -15,16 +15,17 @@ function withSpread(s: Spread, digits = 1): string {
   return s.n > 1 ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : fmt(s.median, digits);
 }
 
-/** The better-tuned Janus at a load: the lower median µs per forwarded packet. */
-export function bestJanus(aggregates: Aggregate[], rooms: number): Aggregate | undefined {
+/** The better-tuned Janus at a load (quiet, or with `busy` hog processes): the lower median µs per forwarded packet. */
+export function bestJanus(aggregates: Aggregate[], rooms: number, busy = 0): Aggregate | undefined {
   return aggregates
-    .filter((a) => a.rooms === rooms && a.target.startsWith('janus') && Number.isFinite(a.usPerPacket.median))
+    .filter((a) => a.rooms === rooms && a.busy === busy && a.target.startsWith('janus') && Number.isFinite(a.usPerPacket.median))
     .sort((a, b) => a.usPerPacket.median - b.usPerPacket.median)[0];
 }
 
 export interface Ratio {
   target: string;
   rooms: number;
+  busy: number;
   vsJanus: number;
   janusTarget: string | undefined;
   vsFloor: number;
@@ -33,14 +34,14 @@ export interface Ratio {
 /** Roundtable (each variant) over the better Janus and over the floor, in median µs per forwarded packet, per load. */
 export function ratios(result: BenchResult): Ratio[] {
   const out: Ratio[] = [];
-  const loads = [...new Set(result.aggregates.map((a) => a.rooms))].sort((a, b) => a - b);
-  for (const rooms of loads) {
-    const janus = bestJanus(result.aggregates, rooms);
-    const floor = result.aggregates.find((a) => a.rooms === rooms && a.target === 'floor');
-    for (const rt of result.aggregates.filter((a) => a.rooms === rooms && a.target.startsWith('roundtable'))) {
+  for (const { rooms, busy } of loadsOf(result)) {
+    const janus = bestJanus(result.aggregates, rooms, busy);
+    const floor = result.aggregates.find((a) => a.rooms === rooms && a.busy === busy && a.target === 'floor');
+    for (const rt of result.aggregates.filter((a) => a.rooms === rooms && a.busy === busy && a.target.startsWith('roundtable'))) {
       out.push({
         target: rt.target,
         rooms,
+        busy,
         vsJanus: janus ? rt.usPerPacket.median / janus.usPerPacket.median : Number.NaN,
         janusTarget: janus?.target,
         vsFloor: floor ? rt.usPerPacket.median / floor.usPerPacket.median : Number.NaN,
@@ -50,12 +51,23 @@ export function ratios(result: BenchResult): Ratio[] {
   return out;
 }
 
+/** Every load measured, quiet first then busy, by rooms. */
+export function loadsOf(result: BenchResult): Array<{ rooms: number; busy: number }> {
+  const seen = new Map<string, { rooms: number; busy: number }>();
+  for (const a of result.aggregates) seen.set(`${a.rooms}/${a.busy}`, { rooms: a.rooms, busy: a.busy });
+  return [...seen.values()].sort((a, b) => a.rooms - b.rooms || a.busy - b.busy);
+}
+
+/** Issue 18's goal on tail latency: p99 one-way delay at most the better Janus's + 10 ms. */
+export const P99_MARGIN_MS = 10;
+
 export function markdownReport(result: BenchResult): string {
   const { machine, options } = result;
   const size = options.roomSize;
   const targets = result.targets.map((t) => t.name);
-  const loads = [...new Set(result.aggregates.map((a) => a.rooms))].sort((a, b) => a - b);
-  const get = (target: string, rooms: number) => result.aggregates.find((a) => a.target === target && a.rooms === rooms);
+  const loads = loadsOf(result);
+  const get = (target: string, rooms: number, busy: number) => result.aggregates.find((a) => a.target === target && a.rooms === rooms && a.busy === busy);
+  const loadName = (rooms: number, busy: number) => `${rooms}×${size}${busy ? ` busy ${busy}` : ''}`;
   const lines: string[] = [];
   lines.push(`# Roundtable benchmark, ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC`);
   lines.push('');
@@ -66,7 +78,9 @@ export function markdownReport(result: BenchResult): string {
   lines.push(
     `Load: rooms of ${size}; each participant publishes Opus-sized audio (${options.traffic.audioPps} packets/s of ${options.traffic.audioBytes} B) and VP8-like video at ${options.traffic.videoKbps} kb/s (${options.traffic.fps} frames/s, packets ≤ ${options.traffic.maxVideoPayload} B, a keyframe ${options.traffic.keyframeFactor}× a frame every ${options.traffic.keyframeIntervalS} s), and receives the ${size - 1} others. ` +
       `${options.durationS} s windows after ${options.warmupS} s of warm-up, ${options.runs} alternating run(s) per load and target (medians; min–max in brackets), ${options.workers} load-generator processes. ` +
-      `Capacity limits: loss > ${LIMITS.loss * 100} %, p99 delay > ${LIMITS.p99Ms} ms, or the server at a full core.${options.quick ? ' **Quick smoke run: figures are indicative only.**' : ''}`,
+      `Capacity limits: loss > ${LIMITS.loss * 100} %, p99 delay > ${LIMITS.p99Ms} ms, or the server at a full core. ` +
+      `Roundtable participants speak the ${options.roundtableWords === 'bundled' ? 'bundled words (one sending and one receiving connection each, when the server announces them)' : "seed's words (receiveVideoFrom per sender)"}.` +
+      `${options.busy > 0 ? ` "busy ${options.busy}": the same load with ${options.busy} processes spinning on the CPU beside the bench (from the first join to the last leave), alternating with the quiet runs.` : ''}${options.quick ? ' **Quick smoke run: figures are indicative only.**' : ''}`,
   );
   lines.push('');
   lines.push('Targets:');
@@ -78,7 +92,7 @@ export function markdownReport(result: BenchResult): string {
   lines.push('');
   lines.push(`| load | ${targets.join(' | ')} |`);
   lines.push(`|---|${targets.map(() => '---:').join('|')}|`);
-  for (const rooms of loads) lines.push(`| ${rooms}×${size} | ${targets.map((t) => withSpread(get(t, rooms)?.usPerPacket ?? emptySpread())).join(' | ')} |`);
+  for (const { rooms, busy } of loads) lines.push(`| ${loadName(rooms, busy)} | ${targets.map((t) => withSpread(get(t, rooms, busy)?.usPerPacket ?? emptySpread())).join(' | ')} |`);
   lines.push('');
   const rs = ratios(result);
   if (rs.length > 0) {
@@ -86,7 +100,29 @@ export function markdownReport(result: BenchResult): string {
     lines.push('');
     lines.push('| load | target | Roundtable / better Janus | Roundtable / floor |');
     lines.push('|---|---|---:|---:|');
-    for (const r of rs) lines.push(`| ${r.rooms}×${size} | ${r.target} | ${fmt(r.vsJanus, 2)}${r.janusTarget ? ` (vs ${r.janusTarget})` : ''} | ${fmt(r.vsFloor, 2)} |`);
+    for (const r of rs) lines.push(`| ${loadName(r.rooms, r.busy)} | ${r.target} | ${fmt(r.vsJanus, 2)}${r.janusTarget ? ` (vs ${r.janusTarget})` : ''} | ${fmt(r.vsFloor, 2)} |`);
+    lines.push('');
+  }
+
+  const roundtables = targets.filter((t) => t.startsWith('roundtable'));
+  if (roundtables.length > 0) {
+    lines.push('## Tail latency and connections (issue 18)');
+    lines.push('');
+    lines.push(`Goal: p99 one-way delay ≤ the better Janus's p99 + ${P99_MARGIN_MS} ms, quiet and busy; at most ${2 * size} server connections per room of ${size} (bundled words: one sending and one receiving per participant); join → first packet of every remote stream p50 < 1 s; server RSS ≤ 1 MB per participant.`);
+    lines.push('');
+    lines.push('| load | target | p99 ms | better Janus p99 ms | p99 goal | server main-thread loop p99 ms | server connections / room | connections / participant | join p50 ms | RSS MB / participant |');
+    lines.push('|---|---|---:|---:|---|---:|---:|---:|---:|---:|');
+    for (const { rooms, busy } of loads) {
+      const janus = bestJanus(result.aggregates, rooms, busy);
+      for (const t of roundtables) {
+        const a = get(t, rooms, busy);
+        if (!a) continue;
+        const goal = janus && Number.isFinite(a.delayP99Ms.median) ? (a.delayP99Ms.median <= janus.delayP99Ms.median + P99_MARGIN_MS ? 'met' : '**not met**') : '—';
+        lines.push(
+          `| ${loadName(rooms, busy)} | ${t}${a.bundled ? ' (bundled)' : ''} | ${withSpread(a.delayP99Ms)} | ${janus ? `${fmt(janus.delayP99Ms.median)} (${janus.target})` : '—'} | ${goal} | ${fmt(a.serverLoopDelayP99Ms.median, 1)} | ${fmt(a.serverConnectionsPerRoom.median, 0)} | ${fmt(a.connectionsPerParticipant.median, 1)} | ${fmt(a.joinP50Ms.median, 0)} | ${fmt(a.rssPerParticipantMb.median, 2)} |`,
+        );
+      }
+    }
     lines.push('');
   }
 
@@ -101,15 +137,15 @@ export function markdownReport(result: BenchResult): string {
 
   lines.push('## Every figure (medians over runs)');
   lines.push('');
-  lines.push('| load | target | server CPU % of a core | µs / packet | µs / Mbit | packets in/s | packets out/s | Mb/s out | loss (all / worst downlink) | delay p50 / p99 ms | join p50 / max ms | server RSS MB / participant | generator CPU % (loop p99 ms) | others % | limit |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---|---:|---|');
-  for (const rooms of loads) {
+  lines.push('| load | target | server CPU % of a core | µs / packet | µs / Mbit | packets in/s | packets out/s | Mb/s out | loss (all / worst downlink) | delay p50 / p99 ms | join p50 / max ms | server RSS MB / participant | server connections / room | generator CPU % (loop p99 ms) | others % | hog % | limit |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---|---:|---:|---|');
+  for (const { rooms, busy } of loads) {
     for (const t of targets) {
-      const a = get(t, rooms);
+      const a = get(t, rooms, busy);
       if (!a) continue;
       const flags = [a.limit ?? 'within limits', a.generatorBound ? 'GENERATOR-BOUND' : ''].filter(Boolean).join('; ');
       lines.push(
-        `| ${rooms}×${size} | ${t} | ${withSpread(a.serverCpuPct)} | ${withSpread(a.usPerPacket)} | ${fmt(a.usPerMbit.median, 0)} | ${fmt(a.packetsInPerS.median, 0)} | ${fmt(a.packetsOutPerS.median, 0)} | ${fmt(a.forwardedMbps.median, 1)} | ${pct(a.loss.median)} / ${pct(a.worstDownlinkLoss.median)} | ${fmt(a.delayP50Ms.median)} / ${fmt(a.delayP99Ms.median)} | ${fmt(a.joinP50Ms.median, 0)} / ${fmt(a.joinMaxMs.median, 0)} | ${fmt(a.rssPerParticipantMb.median, 2)} | ${fmt(a.generatorCpuPct.median, 0)} (${fmt(a.generatorLoopDelayP99Ms.median, 0)}) | ${fmt(a.otherCpuPct.median, 0)} | ${flags} |`,
+        `| ${loadName(rooms, busy)} | ${t} | ${withSpread(a.serverCpuPct)} | ${withSpread(a.usPerPacket)} | ${fmt(a.usPerMbit.median, 0)} | ${fmt(a.packetsInPerS.median, 0)} | ${fmt(a.packetsOutPerS.median, 0)} | ${fmt(a.forwardedMbps.median, 1)} | ${pct(a.loss.median)} / ${pct(a.worstDownlinkLoss.median)} | ${fmt(a.delayP50Ms.median)} / ${fmt(a.delayP99Ms.median)} | ${fmt(a.joinP50Ms.median, 0)} / ${fmt(a.joinMaxMs.median, 0)} | ${fmt(a.rssPerParticipantMb.median, 2)} | ${fmt(a.serverConnectionsPerRoom.median, 0)} | ${fmt(a.generatorCpuPct.median, 0)} (${fmt(a.generatorLoopDelayP99Ms.median, 0)}) | ${fmt(a.otherCpuPct.median, 0)} | ${busy ? fmt(a.hogCpuPct.median, 0) : '—'} | ${flags} |`,
       );
     }
   }
@@ -118,12 +154,12 @@ export function markdownReport(result: BenchResult): string {
   if (problems.length > 0) {
     lines.push('## Problems during the run');
     lines.push('');
-    for (const s of problems) lines.push(`- ${s.rooms}×${size} ${s.target} (run ${s.run}): ${s.error ?? s.notes.join('; ')}`);
+    for (const s of problems) lines.push(`- ${loadName(s.rooms, s.busy)} ${s.target} (run ${s.run}): ${s.error ?? s.notes.join('; ')}`);
     lines.push('');
   }
   const bound = result.aggregates.filter((a) => a.generatorBound);
   if (bound.length > 0) {
-    lines.push(`**The load generator was the bottleneck** (a worker above 90 % of a core, its event loop more than 50 ms late at p99, or the whole machine above 90 % busy) at: ${bound.map((a) => `${a.target} ${a.rooms}×${size}`).join(', ')}. Loss and delay there say more about the generator than about the server.`);
+    lines.push(`**The load generator was the bottleneck** (a worker above 90 % of a core, its event loop more than 50 ms late at p99, or the whole machine above 90 % busy) at: ${bound.map((a) => `${a.target} ${loadName(a.rooms, a.busy)}`).join(', ')}. Loss and delay there say more about the generator than about the server.`);
     lines.push('');
   }
   lines.push('How the figures are measured: docs/benchmark.md. Chart: cpu-vs-rooms.svg. Raw samples: results.json.');

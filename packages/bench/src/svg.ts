@@ -12,7 +12,7 @@ export function svgChart(result: BenchResult): string {
     name: t.name,
     color: COLORS[i % COLORS.length]!,
     points: result.aggregates
-      .filter((a) => a.target === t.name && Number.isFinite(a.serverCpuPct.median))
+      .filter((a) => a.target === t.name && a.busy === 0 && Number.isFinite(a.serverCpuPct.median))
       .sort((a, b) => a.rooms - b.rooms)
       .map((a) => ({ x: a.rooms, y: a.serverCpuPct.median, lo: a.serverCpuPct.min, hi: a.serverCpuPct.max, within: !a.limit })),
   }));

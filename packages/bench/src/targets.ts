@@ -19,6 +19,12 @@ export const JANUS_LIB = '/usr/lib/x86_64-linux-gnu/janus';
 
 export type TargetFamily = 'roundtable' | 'janus' | 'floor';
 
+export interface ServerMetrics {
+  connections: number;
+  rooms: number;
+  loopDelayP99Ms: number;
+}
+
 export interface Target {
   /** Unique in a run, e.g. 'roundtable', 'roundtable@ba56623', 'janus', 'janus-el2', 'floor'. */
   readonly name: string;
@@ -31,6 +37,13 @@ export interface Target {
   start(): Promise<TargetEndpoint>;
   /** Throws when the server process has gone. */
   check(): void;
+  /**
+   * Roundtable: from its /metrics, the server's WebRTC connections (ICE agents on its
+   * media sockets), its open rooms, and the p99 event-loop delay of its main thread since
+   * the previous read (prom-client resets it at each scrape); a figure it does not give
+   * (an older revision) is NaN.
+   */
+  serverMetrics?(): Promise<ServerMetrics>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +64,7 @@ export interface TargetContext {
  */
 export const PORTS = {
   roundtableHttp: [58900, 58901, 58902, 58903],
+  roundtableMetrics: [58910, 58911, 58912, 58913],
   janusWs: [59990, 59991],
   floor: 59995,
 } as const;
@@ -99,7 +113,7 @@ export interface RoundtableListen {
   port?: number;
   /** Media UDP range `MIN-MAX`. Default: the bench's range of the slot. */
   portRange?: string;
-  /** Serve /metrics on 127.0.0.1 at this port. Default: metrics off. */
+  /** Serve /metrics on 127.0.0.1 at this port. Default: the bench's port of the slot. */
   metricsPort?: number;
   /** Longest wait for /readyz (tsx compiles the server at start: slow on a busy machine). Default 60 s. */
   readyTimeoutMs?: number;
@@ -120,9 +134,22 @@ export class RoundtableTarget extends ProcessTarget {
     super();
   }
 
-  /** The metrics URL, when metrics are on. */
-  get metricsUrl(): string | undefined {
-    return this.listen.metricsPort === undefined ? undefined : `http://127.0.0.1:${this.listen.metricsPort}/metrics`;
+  private get metricsPort(): number {
+    return this.listen.metricsPort ?? PORTS.roundtableMetrics[this.slot % PORTS.roundtableMetrics.length]!;
+  }
+
+  /** The metrics URL. */
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.metricsPort}/metrics`;
+  }
+
+  async serverMetrics(): Promise<ServerMetrics> {
+    const text = await fetch(this.metricsUrl).then((r) => r.text()).catch(() => '');
+    return {
+      connections: metricValue(text, 'roundtable_media_udp_bindings'),
+      rooms: metricValue(text, 'roundtable_rooms_open'),
+      loopDelayP99Ms: metricValue(text, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+    };
   }
 
   get description(): string {
@@ -146,7 +173,8 @@ export class RoundtableTarget extends ProcessTarget {
       '--ice-addresses', host,
       '--db', db,
       '--kurento', 'off',
-      ...(this.listen.metricsPort === undefined ? ['--metrics', 'off'] : ['--metrics', 'on', '--metrics-host', '127.0.0.1', '--metrics-port', String(this.listen.metricsPort)]),
+      // Metrics on (as by default in production): the bench reads the server's connections there.
+      '--metrics', 'on', '--metrics-host', '127.0.0.1', '--metrics-port', String(this.metricsPort),
       '--log-level', 'warn',
     ];
     // Every simulated participant connects, and registers, from this one host: lift the per-address /ws rate and
@@ -338,6 +366,12 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** The value of an unlabelled metric in the Prometheus text format; NaN when it is not there. */
+function metricValue(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1).split(' ')[0]);
 }
 
 function safe(name: string): string {

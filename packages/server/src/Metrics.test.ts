@@ -129,6 +129,8 @@ describe('GET /metrics', () => {
     expect(during.has('roundtable_media_plis_received{kind="video"}')).toBe(true);
     // Single-port mode: the call's datagrams came through a shared socket.
     expect(during.get('roundtable_media_udp_shared_sockets')).toBeGreaterThanOrEqual(1);
+    // One server-side connection: the call's endpoint.
+    expect(during.get('roundtable_media_udp_bindings')).toBe(1);
     expect(during.get('roundtable_media_udp_datagrams')).toBeGreaterThan(20);
     expect(during.get('roundtable_media_udp_dropped{reason="unknown"}')).toBeGreaterThanOrEqual(0);
     expect(during.has('roundtable_media_udp_dropped{reason="unauthenticated"}')).toBe(true);

@@ -139,6 +139,7 @@ export class Metrics {
     });
     this.gauge('media_invalid_packets', `datagrams dropped as garbage or failing SRTP authentication, ${OVER_OPEN_ENDPOINTS}`, [], (g) => g.set(this.engine().invalidPackets));
     this.gauge('media_udp_shared_sockets', 'open shared media sockets (single-port mode: one per ICE address and engine)', [], (g) => g.set(this.engine().udp.sockets));
+    this.gauge('media_udp_bindings', 'ICE agents on the shared media sockets: one per server-side WebRTC connection (a transport of a bundled room or call, or an endpoint)', [], (g) => g.set(this.engine().udp.bindings));
     this.gauge('media_udp_datagrams', 'datagrams received on the shared media sockets, over the open ones', [], (g) => g.set(this.engine().udp.datagrams));
     this.gauge('media_udp_dropped', 'datagrams the shared media sockets dropped before any endpoint (unknown: no known sender, ufrag or STUN transaction; malformed: bad STUN; unauthenticated: a STUN request failing MESSAGE-INTEGRITY), over the open ones', ['reason'], (g) => {
       const { udp } = this.engine();

@@ -34,6 +34,11 @@ export class FloorParticipant extends Participant {
     this.startPublishing();
   }
 
+  /** A plain UDP socket, no peer connection. */
+  protected connectionCount(): number {
+    return 0;
+  }
+
   protected transmit(planned: PlannedPacket, payload: Buffer): void {
     if (!this.socket || !this.relay) return;
     this.rtpHeader[1] = planned.kind === 'audio' ? 111 : 96;

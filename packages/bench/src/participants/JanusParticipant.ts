@@ -82,6 +82,10 @@ export class JanusParticipant extends Participant {
     await this.message(this.subscriberHandle, { request: 'start', room: this.room }, { type: 'answer', sdp: pc.localDescription!.sdp, trickle: false });
   }
 
+  protected connectionCount(): number {
+    return (this.publisher ? 1 : 0) + (this.subscriber ? 1 : 0);
+  }
+
   protected transmit(planned: PlannedPacket, payload: Buffer): void {
     this.uplink.send(planned, payload);
   }

@@ -64,7 +64,15 @@ export abstract class Participant {
 
   /** What it has heard so far, for the soak (which knows who is in the room). */
   status(): ParticipantStatus {
-    return { id: this.id, room: this.spec.room, joined: this.joined, streams: [...this.firstPackets.keys()], errors: this.errors.slice(0, 3) };
+    return { id: this.id, room: this.spec.room, joined: this.joined, streams: [...this.firstPackets.keys()], errors: this.errors.slice(0, 3), connections: this.connectionCount(), ...this.wordsSpoken() };
+  }
+
+  /** Its peer connections to the server now. */
+  protected abstract connectionCount(): number;
+
+  /** Roundtable: which words it speaks. */
+  protected wordsSpoken(): { bundled?: boolean } {
+    return {};
   }
 
   /** Joins: signs in and publishes. Resolves when the uplink is negotiated (Janus: connected). */
@@ -115,7 +123,10 @@ export abstract class Participant {
     const recvUs = nowUs();
     if (this.openMembership || this.firstPackets.size < this.streamsExpected) {
       const key = `${header.sender}:${header.kind}`;
-      if (!this.firstPackets.has(key)) this.firstPackets.set(key, recvUs);
+      if (!this.firstPackets.has(key)) {
+        this.firstPackets.set(key, recvUs);
+        if (process.env['RTBENCH_DEBUG']) process.stderr.write(`${(performance.timeOrigin + performance.now()).toFixed(0)} [${this.id}] first packet ${key}\n`);
+      }
     }
     this.context.recorder.onReceived(this.id, header, payload.length - offset, recvUs);
   }

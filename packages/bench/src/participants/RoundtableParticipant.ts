@@ -15,15 +15,35 @@ interface CandidateInit {
 
 /**
  * A participant of a Roundtable open room, through the normal signaling at /ws:
- * register + hello, `room.join`, then the Kurento group-call words a browser client
- * sends (receiveVideoFrom for its uplink and for each other participant, candidates).
+ * register + hello, `room.join`, then the group-call words of the run
+ * (JoinCommand.roundtableWords):
+ * - bundled (what the SDK and the web app speak): ONE sending connection (`publish`,
+ *   answered by `publishAnswer`) and ONE receiving connection that answers the server's
+ *   `subscribeOffer`s (renegotiated as others come and go; a fresh connection when the
+ *   offer has other ICE credentials). The server is ICE-lite: no candidates are sent.
+ * - seed: the Kurento group-call words (receiveVideoFrom for its uplink and for each
+ *   other participant, candidates): 1 + (N - 1) connections.
+ * A server that does not announce the bundled words (an older revision) gets the seed's.
  */
 export class RoundtableParticipant extends Participant {
   private socket: JsonSocket | undefined;
   private readonly requests = new PendingRequests<number>();
   private nextId = 1;
   private me = '';
+  /** Seed words: a connection per sender (its own id: the uplink). */
   private readonly peers = new Map<string, RTCPeerConnection>();
+  /** Bundled words: the sending and the receiving connection. */
+  private sendPc: RTCPeerConnection | undefined;
+  private recvPc: RTCPeerConnection | undefined;
+  /** Whether this participant speaks the bundled words in this room (decided at existingParticipants). */
+  private bundled = false;
+  /** existingParticipants came: the words are decided. */
+  private wordsKnown = false;
+  /**
+   * Arrivals announced before our own existingParticipants (the server tells members of a
+   * join while ours is still being made): with the seed's words they get a downlink then.
+   */
+  private readonly earlyArrivals: string[] = [];
   private readonly pendingCandidates = new Map<string, CandidateInit[]>();
   private readonly uplink = new UplinkTracks();
   private signals: Promise<void> = Promise.resolve();
@@ -63,11 +83,21 @@ export class RoundtableParticipant extends Participant {
         return String((await this.request(type, { username, password }, SIGN_IN_TIMEOUT_MS))['token']);
       } catch (error) {
         const text = String(error);
-        if (type === 'register' && this.spec.username && text.includes('CONFLICT')) type = 'login';
+        // A spec's own account registered before, or our earlier attempt that timed out on
+        // our side went through on the server's: the account is ours, log in to it.
+        if (type === 'register' && (this.spec.username || attempt > 1) && text.includes('CONFLICT')) type = 'login';
         else if (attempt < 30 && (text.includes('TOO_MANY_ATTEMPTS') || text.includes('OVERLOADED') || text.includes('timed out'))) await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 2000));
         else throw error;
       }
     }
+  }
+
+  protected connectionCount(): number {
+    return this.peers.size + (this.sendPc ? 1 : 0) + (this.recvPc ? 1 : 0);
+  }
+
+  protected override wordsSpoken(): { bundled?: boolean } {
+    return { bundled: this.bundled };
   }
 
   protected transmit(planned: PlannedPacket, payload: Buffer): void {
@@ -82,8 +112,11 @@ export class RoundtableParticipant extends Participant {
     }
     this.socket?.close();
     this.requests.rejectAll(new Error('closed'));
-    await Promise.all([...this.peers.values()].map((pc) => pc.close().catch(() => undefined)));
+    const all = [...this.peers.values(), ...[this.sendPc, this.recvPc].filter((pc): pc is RTCPeerConnection => pc !== undefined)];
+    await Promise.all(all.map((pc) => pc.close().catch(() => undefined)));
     this.peers.clear();
+    this.sendPc = undefined;
+    this.recvPc = undefined;
   }
 
   private async request(type: string, fields: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>> {
@@ -120,13 +153,28 @@ export class RoundtableParticipant extends Participant {
     if (process.env['RTBENCH_DEBUG']) process.stderr.write(`${(performance.timeOrigin + performance.now()).toFixed(0)} [${this.id}] ${String(payload['type'])} ${String(payload['name'] ?? '')}\n`);
     switch (payload['type']) {
       case 'existingParticipants':
+        this.wordsKnown = true;
+        this.bundled = this.context.command.roundtableWords === 'bundled' && payload['bundled'] === true;
+        if (this.bundled) {
+          await this.publishBundled();
+          break;
+        }
         await this.publish();
-        for (const sender of payload['data'] as string[]) await this.receiveFrom(sender);
+        for (const sender of [...(payload['data'] as string[]), ...this.earlyArrivals]) await this.receiveFrom(sender);
+        break;
+      case 'publishAnswer':
+        await this.sendPc?.setRemoteDescription({ type: 'answer', sdp: String(payload['sdpAnswer']) });
+        break;
+      case 'subscribeOffer':
+        await this.answerSubscription(String(payload['sdpOffer']));
         break;
       case 'newParticipantArrived':
-        await this.receiveFrom(String(payload['name']));
+        if (!this.wordsKnown) this.earlyArrivals.push(String(payload['name']));
+        // Bundled: their tracks come in the server's next subscribeOffer.
+        else if (!this.bundled) await this.receiveFrom(String(payload['name']));
         break;
       case 'participantLeft': {
+        if (this.bundled) break; // the server offers the receiving connection again without their tracks
         const name = String(payload['name']);
         await this.peers.get(name)?.close();
         this.peers.delete(name);
@@ -164,6 +212,52 @@ export class RoundtableParticipant extends Participant {
     await this.negotiate(pc, this.me);
   }
 
+  /** Bundled: one sending connection carrying audio and video, offered with `publish`. */
+  private async publishBundled(): Promise<void> {
+    if (this.sendPc) return;
+    const pc = createPeer(this.context.command.host, this.context.stunUrl);
+    this.sendPc = pc;
+    this.uplink.attach(pc, () => this.keyframeRequested());
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === 'connected') this.startPublishing();
+    });
+    this.debugStates(pc, 'send');
+    await pc.setLocalDescription(await pc.createOffer());
+    // The server is ICE-lite: it learns our address from our checks, so no candidates
+    // are needed in the offer (as the SDK, which does not wait for gathering either).
+    await this.request('room.signal', { room: this.roomName, payload: { type: 'publish', sdpOffer: pc.localDescription!.sdp } });
+  }
+
+  /**
+   * Bundled: answers the server's offer on the receiving connection (one m-line per
+   * track of the others). Other ICE credentials than the current connection's mean a
+   * fresh server transport (everyone had left): the answer goes on a new connection.
+   */
+  private async answerSubscription(sdpOffer: string): Promise<void> {
+    const current = this.recvPc?.remoteDescription?.sdp;
+    if (this.recvPc && current && iceUfrag(current) !== iceUfrag(sdpOffer)) {
+      await this.recvPc.close().catch(() => undefined);
+      this.recvPc = undefined;
+    }
+    if (!this.recvPc) {
+      const pc = createPeer(this.context.command.host, this.context.stunUrl);
+      this.recvPc = pc;
+      receiveRtp(pc, (payload) => this.received(payload), this.context.command.fastReceive);
+      this.debugStates(pc, 'receive');
+    }
+    const pc = this.recvPc;
+    await pc.setRemoteDescription({ type: 'offer', sdp: sdpOffer });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await this.request('room.signal', { room: this.roomName, payload: { type: 'subscribeAnswer', sdpAnswer: pc.localDescription!.sdp } });
+  }
+
+  private debugStates(pc: RTCPeerConnection, name: string): void {
+    if (!process.env['RTBENCH_DEBUG']) return;
+    const at = (): string => (performance.timeOrigin + performance.now()).toFixed(0);
+    pc.iceConnectionStateChange.subscribe((state) => process.stderr.write(`${at()} [${this.id}] ice ${name}: ${state}\n`));
+    pc.connectionStateChange.subscribe((state) => process.stderr.write(`${at()} [${this.id}] link ${name}: ${state}\n`));
+  }
+
   private async receiveFrom(sender: string): Promise<void> {
     if (sender === this.me || this.peers.has(sender)) return;
     const pc = createPeer(this.context.command.host, this.context.stunUrl);
@@ -175,8 +269,7 @@ export class RoundtableParticipant extends Participant {
 
   private async negotiate(pc: RTCPeerConnection, sender: string): Promise<void> {
     this.peers.set(sender, pc);
-    if (process.env['RTBENCH_DEBUG']) pc.iceConnectionStateChange.subscribe((state) => process.stderr.write(`${(performance.timeOrigin + performance.now()).toFixed(0)} [${this.id}] ice ${sender === this.me ? 'up' : sender}: ${state}\n`));
-    if (process.env['RTBENCH_DEBUG']) pc.connectionStateChange.subscribe((state) => process.stderr.write(`${(performance.timeOrigin + performance.now()).toFixed(0)} [${this.id}] link ${sender === this.me ? 'up' : sender}: ${state}\n`));
+    this.debugStates(pc, sender === this.me ? 'up' : sender);
     await pc.setLocalDescription(await pc.createOffer());
     // Candidates go in the offer: a browser trickles them, but nine peer connections'
     // worth of trickled candidates per participant would only add signaling load.
@@ -187,4 +280,9 @@ export class RoundtableParticipant extends Participant {
   private async addCandidate(pc: RTCPeerConnection, c: CandidateInit): Promise<void> {
     await pc.addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined }).catch(() => undefined);
   }
+}
+
+/** The first a=ice-ufrag of an SDP. */
+function iceUfrag(sdp: string): string | undefined {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
 }

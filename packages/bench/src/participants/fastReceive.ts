@@ -29,6 +29,7 @@ export function receiveRtp(pc: RTCPeerConnection, onPayload: (payload: Buffer) =
   const sub = pc.connectionStateChange.subscribe((state) => {
     if (state !== 'connected' || hooked) return;
     hooked = hookSrtp(pc, onPayload);
+    if (process.env['RTBENCH_DEBUG']) process.stderr.write(`fast receive: ${hooked ? 'hooked' : 'NOT hooked'}\n`);
     if (hooked) sub.unSubscribe();
   });
 }

@@ -20,6 +20,8 @@ export interface KindTotals {
 /** The shared sockets of single-port mode (net/UdpMux.ts), over those open now. */
 export interface UdpTotals {
   sockets: number;
+  /** ICE agents registered on them: one per server-side WebRTC connection (a transport, or an endpoint of the seed's words). */
+  bindings: number;
   /** Datagrams received, and dropped before any endpoint saw them, by reason. */
   datagrams: number;
   droppedUnknown: number;
@@ -54,10 +56,11 @@ const zero = (): KindTotals => ({
 
 /** Adds up the counters of every endpoint in every open pipeline. Cheap: no I/O. */
 export function engineStats(): EngineStats {
-  const udp: UdpTotals = { sockets: 0, datagrams: 0, droppedUnknown: 0, droppedMalformed: 0, droppedUnauthenticated: 0 };
+  const udp: UdpTotals = { sockets: 0, bindings: 0, datagrams: 0, droppedUnknown: 0, droppedMalformed: 0, droppedUnauthenticated: 0 };
   for (const mux of UdpMux.all()) {
     const s = mux.getStats();
     udp.sockets++;
+    udp.bindings += s.bindings;
     udp.datagrams += s.datagrams;
     udp.droppedUnknown += s.droppedUnknown;
     udp.droppedMalformed += s.droppedMalformed;

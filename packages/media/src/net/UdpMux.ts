@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import { hostAddresses, singleUdpPort, type MediaConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
 import { choosePacketCore, NativePacketCore, type PacketCoreChoice, type PacketCorePath, type PacketCoreSetting } from '../native/PacketCore.js';
@@ -160,7 +161,7 @@ export class UdpMux {
     const [first, last] = typeof ports === 'number' ? [ports, ports] : [ports[0], Math.min(ports[1], ports[0] + 31)];
     if (choice.path === 'native') return UdpMux.openNative(address, first, last, setting, key, choice);
     for (let port = first; ; port++) {
-      const socket = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
+      const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', lookup: literalLookup() });
       const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
         socket.once('error', resolve);
         socket.once('listening', () => {
@@ -413,6 +414,36 @@ export class UdpMux {
     if (native) native.core.send(native.index, data, to[0], to[1]);
     else this.socket!.send(data, to[1], to[0]);
   }
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * A shared socket's address lookup (dgram's `lookup` option). dgram resolves the
+ * destination of every send() with dns.lookup(), which for an IP literal answers on the
+ * next tick: each datagram cost a closure, a regular expression and a nextTick, and its
+ * send waited for the end of the task. Our destinations are IP literals (the peers'
+ * addresses as their datagrams brought them), so they are answered at once (the last
+ * one without even the check: a pair's datagrams go to one address), and send() reaches
+ * the kernel inside the call; a host name still goes to dns.lookup().
+ */
+function literalLookup(): (address: string, family: unknown, callback: LookupCallback) => void {
+  let last = '';
+  let lastFamily = 0;
+  return (address, family, callback) => {
+    if (address === last) {
+      callback(null, address, lastFamily);
+      return;
+    }
+    const version = isIP(address);
+    if (version !== 0) {
+      last = address;
+      lastFamily = version;
+      callback(null, address, version);
+      return;
+    }
+    dnsLookup(address, { family: family === 6 ? 6 : family === 4 ? 4 : 0 }, callback);
+  };
 }
 
 function bindError(address: string, first: number, last: number, port: number, error: NodeJS.ErrnoException, setting: string): MediaError {
