@@ -194,6 +194,10 @@ struct Producer {
   bool hasTransit = false;
   double transit = 0, jitter = 0;
   double packets = 0, bytes = 0, lost = 0, duplicates = 0, rtxReceived = 0, nacksSent = 0, nackedPackets = 0;
+  // The audio level extension (RFC 6464), when negotiated: the loudest level (-dBov, 0
+  // loudest, 127 silence) and the packets with a level since JavaScript last read them.
+  int audioLevelId = 0, loudest = 127;
+  double levelPackets = 0, voicePackets = 0;
   std::vector<RingSlot> ring;
 };
 
@@ -434,6 +438,14 @@ class Core {
       return;
     }
     if (retransmission) p.rtxReceived++;
+    if (p.audioLevelId > 0 && !retransmission) {
+      int level = readExtensionByte(v, p.audioLevelId);
+      if (level >= 0) {
+        p.levelPackets++;
+        if (level & 0x80) p.voicePackets++;
+        if ((level & 0x7f) < p.loudest) p.loudest = level & 0x7f;
+      }
+    }
     p.packets++;
     p.bytes += v.end - v.payloadOffset;
     track(p, v.seq, v.timestamp, now);
@@ -1302,6 +1314,33 @@ static napi_value SetProducerTapped(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+/** setProducerAudioLevel(pid, extensionId): read the audio level extension (RFC 6464) with this id from its packets (0: none). */
+static napi_value SetProducerAudioLevel(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t pid = a.u32(0), id = a.u32(1);
+  if (!a.ok || id > 255) return throwError(env, "ERR_INVALID_ARG_VALUE", "setProducerAudioLevel(id, extensionId)");
+  std::lock_guard<std::mutex> lock(a.core->mu);
+  auto p = a.core->producers.find(pid);
+  if (p != a.core->producers.end()) p->second->audioLevelId = int(id);
+  return undefinedValue(env);
+}
+
+/** readProducerAudioLevel(pid): [loudest -dBov, packets, voicePackets] since the last read (which this starts anew), or undefined. */
+static napi_value ReadProducerAudioLevel(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t pid = a.u32(0);
+  if (!a.ok) return throwError(env, "ERR_INVALID_ARG_VALUE", "readProducerAudioLevel(id)");
+  std::lock_guard<std::mutex> lock(a.core->mu);
+  auto pi = a.core->producers.find(pid);
+  if (pi == a.core->producers.end()) return undefinedValue(env);
+  Producer& p = *pi->second;
+  double v[] = {double(p.loudest), p.levelPackets, p.voicePackets};
+  p.loudest = 127;
+  p.levelPackets = 0;
+  p.voicePackets = 0;
+  return numbers(env, v, sizeof v / sizeof v[0]);
+}
+
 /** addFedProducer(payloadType, clockRate, codec, video) -> id: a producer of no transport, fed by JavaScript. */
 static napi_value AddFedProducer(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
@@ -1495,6 +1534,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setProducerPaused", nullptr, SetProducerPaused, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"removeProducer", nullptr, RemoveProducer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setProducerTapped", nullptr, SetProducerTapped, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setProducerAudioLevel", nullptr, SetProducerAudioLevel, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"readProducerAudioLevel", nullptr, ReadProducerAudioLevel, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addFedProducer", nullptr, AddFedProducer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"feed", nullptr, Feed, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addConsumer", nullptr, AddConsumer, nullptr, nullptr, nullptr, napi_default, nullptr},

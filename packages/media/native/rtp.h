@@ -61,6 +61,50 @@ inline bool readRtp(uint8_t* data, int length, RtpView* v) {
   return true;
 }
 
+/**
+ * The first byte of header extension element `id` of a packet read by readRtp (one-byte
+ * form, RFC 8285 §4.2, or two-byte form §4.3), or -1 when the packet has none. Every
+ * offset is checked against the extension block, which readRtp checked against the packet.
+ */
+inline int readExtensionByte(const RtpView& v, int id) {
+  const uint8_t* d = v.data;
+  if (!(d[0] & 0x10) || id <= 0) return -1;
+  int at = 12 + v.csrcCount * 4;
+  int profile = rd16(d + at);
+  int end = at + 4 + rd16(d + at + 2) * 4;  // == v.payloadOffset
+  int i = at + 4;
+  if (profile == 0xBEDE) {
+    if (id > 14) return -1;
+    while (i < end) {
+      int b = d[i];
+      if (b == 0) {  // padding
+        i++;
+        continue;
+      }
+      int elementId = b >> 4, length = (b & 0x0f) + 1;
+      if (elementId == 15) return -1;
+      if (i + 1 + length > end) return -1;
+      if (elementId == id) return d[i + 1];
+      i += 1 + length;
+    }
+  } else if ((profile & 0xfff0) == 0x1000) {
+    while (i < end) {
+      int elementId = d[i];
+      if (elementId == 0) {
+        i++;
+        continue;
+      }
+      if (i + 2 > end) return -1;
+      int length = d[i + 1];
+      if (i + 2 + length > end) return -1;
+      if (elementId == id) return length >= 1 ? d[i + 2] : -1;
+      i += 2 + length;
+    }
+  }
+  return -1;
+}
+
+
 inline int seqDiff(uint16_t a, uint16_t b) {
   int d = (a - b) & 0xffff;
   return d >= 0x8000 ? d - 0x10000 : d;

@@ -1,3 +1,4 @@
+import { linearLevel, type AudioLevelReading } from '../transport/audioLevel.js';
 import { randomInt } from 'node:crypto';
 import type { MuxAddress } from '../net/UdpMux.js';
 import { deriveSessionKeys, type SessionKeys } from '../srtp/kdf.js';
@@ -83,6 +84,19 @@ export class NativeProducer {
 
   setPaused(paused: boolean): void {
     if (!this.core.isClosed) this.core.raw.setProducerPaused(this.id, paused);
+  }
+
+  /** The core reads the audio level extension (RFC 6464) with this id from its packets. */
+  setAudioLevelExtension(extensionId: number): void {
+    if (!this.core.isClosed) this.core.raw.setProducerAudioLevel(this.id, extensionId);
+  }
+
+  /** The audio levels of its packets since the previous read (setAudioLevelExtension first); starts a new period. */
+  readAudioLevel(): AudioLevelReading {
+    const v = this.core.isClosed ? undefined : this.core.raw.readProducerAudioLevel(this.id);
+    if (!v) return { level: 0, packets: 0, voicePackets: 0 };
+    const [loudest, packets, voicePackets] = v as [number, number, number];
+    return { level: linearLevel(loudest), packets, voicePackets };
   }
 
   counters(): NativeProducerCounters | undefined {

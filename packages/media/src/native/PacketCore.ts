@@ -32,6 +32,8 @@ export interface RawPacketCore {
   setProducerPaused(pid: number, paused: boolean): void;
   removeProducer(pid: number): void;
   setProducerTapped(pid: number, tapped: boolean): void;
+  setProducerAudioLevel(pid: number, extensionId: number): void;
+  readProducerAudioLevel(pid: number): number[] | undefined;
   addFedProducer(payloadType: number, clockRate: number, codec: number, video: boolean): number;
   feed(pid: number, data: Buffer): void;
   addConsumer(pid: number, tid: number, ssrc: number, payloadType: number, clockRate: number, codec: number, video: boolean, paused: boolean, initialSeq: number, initialTs: number): number;

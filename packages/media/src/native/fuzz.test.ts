@@ -129,3 +129,49 @@ describe.runIf(native)('native packet core under hostile input', () => {
     }
   });
 });
+
+describe.runIf(native)('native packet core reading audio levels (RFC 6464) from hostile extension blocks', () => {
+  it('elements whose lengths run past their block, ids 0 and 15, both forms and unknown profiles are read safely; a valid level is read in either form', { timeout: 60_000 }, async () => {
+    const AUDIO = 0x0a0d10;
+    const pub = await CorePeer.create(mux, SrtpProfile.AES_CM_128_HMAC_SHA1_80);
+    try {
+      const producer = pub.transport.addProducer({ ssrc: AUDIO, rtxSsrc: undefined, payloadType: 111, rtxPayloadType: undefined, clockRate: 48000, mimeType: 'audio/opus', video: false, nack: false });
+      producer.setAudioLevelExtension(1);
+      /** An Opus packet with header extension block `block` (whole 32-bit words) under `profile`. */
+      const withExtension = (seq: number, profile: number, block: Buffer): Buffer => {
+        const head = Buffer.alloc(4);
+        head.writeUInt16BE(profile, 0);
+        head.writeUInt16BE(block.length / 4, 2);
+        const packet = Buffer.concat([rtp(AUDIO, seq, seq * 960, 111, Buffer.alloc(0)), head, block, randomBytes(40)]);
+        packet[0]! |= 0x10;
+        return packet;
+      };
+      let seq = 1;
+      // Hostile blocks: random words under the one-byte, two-byte and other profiles.
+      for (let i = 0; i < 600; i++) {
+        const profile = [0xbede, 0x1000, 0x100f, randomInt(0, 65536)][i % 4]!;
+        const block = randomBytes(4 * randomInt(0, 8));
+        await pub.sendRtp(withExtension(seq++, profile, block));
+        if (i % 100 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      // Lengths that run past the block, in both forms.
+      await pub.sendRtp(withExtension(seq++, 0xbede, Buffer.from([0x1f, 0, 0, 0])));
+      await pub.sendRtp(withExtension(seq++, 0x1000, Buffer.from([1, 200, 5, 0])));
+      await until(() => (producer.counters()?.packets ?? 0) >= 602, 20_000);
+      producer.readAudioLevel(); // whatever the garbage said: a new period
+
+      // Valid levels: -30 dBov (voice) in the one-byte form after a padding byte and another element, -20 in the two-byte form.
+      await pub.sendRtp(withExtension(seq++, 0xbede, Buffer.from([0x00, 0x20, 0xaa, 0x10, 0x80 | 30, 0, 0, 0].slice(0, 8))));
+      await pub.sendRtp(withExtension(seq++, 0x1000, Buffer.from([2, 1, 0xaa, 1, 1, 20, 0, 0])));
+      await until(() => (producer.counters()?.packets ?? 0) >= 604, 20_000);
+      const reading = producer.readAudioLevel();
+      expect(reading.packets).toBe(2);
+      expect(reading.voicePackets).toBe(1);
+      expect(reading.level).toBeCloseTo(Math.pow(10, -20 / 20), 6);
+      // A read starts a new period.
+      expect(producer.readAudioLevel()).toEqual({ level: 0, packets: 0, voicePackets: 0 });
+    } finally {
+      pub.close();
+    }
+  });
+});

@@ -2,6 +2,7 @@ import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaPipeline } from '../core/MediaPipeline.js';
 import { UdpMux } from '../net/UdpMux.js';
+import { packetPathsUnderTest } from '../native/testPaths.js';
 import { DtlsCertificate } from '../transport/DtlsSession.js';
 import { until } from '../transport/testPeers.js';
 import type { SpeakerUpdate } from './ActiveSpeaker.js';
@@ -33,16 +34,18 @@ function member(tone: boolean): { send: Peer; recv: Peer; stop(): void } {
   };
 }
 
-describe('TransportRoom active speaker', () => {
+// Ports: 63200-63239 on the TypeScript packet path, 63300-63339 on the native one.
+for (const path of packetPathsUnderTest()) describe(`TransportRoom active speaker (${path} packet path)`, () => {
   let mux: UdpMux;
   let certificate: DtlsCertificate;
   let pipeline: MediaPipeline;
 
   beforeAll(async () => {
-    // The TypeScript packet path: the native core does not read levels (docs/adaptation.md).
-    mux = await UdpMux.acquire('127.0.0.1', [63200, 63219], 'test', 'typescript');
+    // JavaScript reads the levels on the TypeScript path, the core on the native one.
+    const base = path === 'typescript' ? 63200 : 63300;
+    mux = await UdpMux.acquire('127.0.0.1', [base, base + 19], 'test', path);
     certificate = await DtlsCertificate.generate();
-    pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [63220, 63239] });
+    pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [base + 20, base + 39] });
   });
   afterAll(() => {
     pipeline.close();

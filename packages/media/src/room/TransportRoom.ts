@@ -336,10 +336,9 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
 
   /** A member's audio producer that carries levels speaks for it in the active speaker detection (in mixed rooms too). */
   private followLevels(owner: Member, producer: Producer): void {
-    const meter = producer.audioLevel;
-    if (!meter) return;
+    if (!producer.carriesAudioLevels) return;
     this.levelSources.set(owner.id, producer);
-    this.speakers.add(owner.id, () => meter.read());
+    this.speakers.add(owner.id, () => producer.readAudioLevel()!);
     producer.on('close', () => {
       if (this.levelSources.get(owner.id) !== producer) return;
       this.levelSources.delete(owner.id);

@@ -21,3 +21,4 @@ export { ImpairedPath, ImpairmentRelay, stripPeerCandidates, type DirectionStats
 export { vp8Playback, type Vp8Playback } from './vp8Playback.js';
 export { CpuHog, type CpuHogOptions } from './CpuHog.js';
 export { openingPicture, packetTimes, type OpeningPicture } from './recordingChecks.js';
+export { packetPathsUnderTest, nativeCoreUnderTest } from '../native/testPaths.js';

@@ -6,7 +6,7 @@ import { KeyframeRequester } from '../rtp/KeyframeRequester.js';
 import { seqDiff } from '../rtp/seq.js';
 import { NativeProducer } from '../native/NativeTransport.js';
 import type { NativePacketCore } from '../native/PacketCore.js';
-import { AudioLevelMeter, readAudioLevel } from './audioLevel.js';
+import { AudioLevelMeter, readAudioLevel, type AudioLevelReading } from './audioLevel.js';
 import type { Consumer } from './Consumer.js';
 import { PacketHistory } from './PacketHistory.js';
 import { compactNtp, type ReportBlock } from './rtcp.js';
@@ -89,12 +89,13 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   /** Recent packets (copies), for NACK answers: 256 of video (~2 s at 1 Mb/s, ~1 s at 2.5), 128 of audio (2.5 s); 370 kB per participant. */
   readonly buffer: PacketHistory;
   /**
-   * The levels its packets carry, when the audio level extension was negotiated (audio
-   * only; undefined otherwise). On the native packet path packets never reach JavaScript,
-   * so nothing is measured there.
+   * The levels its packets carry on the TypeScript path, when the audio level extension
+   * was negotiated (audio only; undefined otherwise). Read them with readAudioLevel(),
+   * which also covers the native path (the core reads them there).
    */
-  readonly audioLevel: AudioLevelMeter | undefined;
-  private readonly audioLevelExtensionId: number | undefined;
+  private readonly audioLevel: AudioLevelMeter | undefined;
+  /** The id of the audio level extension (RFC 6464) its packets carry (audio only), if negotiated. */
+  readonly audioLevelExtensionId: number | undefined;
   private readonly counters: ProducerStats = {
     packets: 0,
     bytes: 0,
@@ -258,6 +259,17 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     if (!retransmission || !this.buffer.has(packet.header.sequenceNumber)) this.buffer.push(packet);
     if (this.paused) return;
     for (const consumer of this.consumers) if (!consumer.native) consumer.forward(packet, now);
+  }
+
+  /** Whether its packets carry audio levels (RFC 6464 negotiated on an audio track). */
+  get carriesAudioLevels(): boolean {
+    return this.audioLevel !== undefined;
+  }
+
+  /** The audio levels of its packets since the previous read (a new period starts), from the core on the native path; undefined when it carries none. */
+  readAudioLevel(): AudioLevelReading | undefined {
+    if (!this.audioLevel) return undefined;
+    return this.native ? this.native.readAudioLevel() : this.audioLevel.read();
   }
 
   /** @internal a sender report from the sender: remembered for our receiver report's LSR/DLSR. */

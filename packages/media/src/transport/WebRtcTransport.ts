@@ -471,6 +471,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         video: producer.kind === 'video',
         nack: producer.codec.rtcpFeedback.includes('nack'),
       });
+      if (producer.carriesAudioLevels) producer.native.setAudioLevelExtension(producer.audioLevelExtensionId!);
     }
     this.producers.set(producer.id, producer);
     if (producer.ssrc !== undefined) this.bySsrc.set(producer.ssrc, producer);

@@ -1,5 +1,6 @@
 import wrtc from '@roamhq/wrtc';
 import { describe, expect, it } from 'vitest';
+import { packetPathsUnderTest } from '@roundtable/media/testing';
 import { until } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaServer, RoomSpeakers } from './MediaServer.js';
@@ -8,13 +9,14 @@ import { WorkerMediaServer } from './workers/WorkerMediaServer.js';
 const { RTCPeerConnection, nonstandard } = wrtc;
 type Peer = InstanceType<typeof RTCPeerConnection>;
 
-// The TypeScript packet path reads the levels (the native core does not: docs/adaptation.md).
-const MEDIA = { iceAddresses: ['127.0.0.1'], packetCore: 'typescript' as const };
-
-const implementations: Array<[string, () => Promise<MediaServer>]> = [
-  ['in process', async () => new InProcessMediaServer({ ...MEDIA, portRange: [63240, 63269] })],
-  ['on a media worker thread', async () => WorkerMediaServer.start({ media: { ...MEDIA, portRange: [63270, 63299] }, workers: 1 })],
-];
+// On each packet path: JavaScript reads the levels on the TypeScript one, the core on the native one.
+const implementations: Array<[string, () => Promise<MediaServer>]> = packetPathsUnderTest().flatMap((packetCore): Array<[string, () => Promise<MediaServer>]> => {
+  const media = { iceAddresses: ['127.0.0.1'], packetCore };
+  return [
+    [`in process (${packetCore} packet path)`, async () => new InProcessMediaServer({ ...media, portRange: [63240, 63269] })],
+    [`on a media worker thread (${packetCore} packet path)`, async () => WorkerMediaServer.start({ media: { ...media, portRange: [63270, 63299] }, workers: 1 })],
+  ];
+});
 
 /** A libwebrtc participant sending one audio track (a tone, or digital silence) and receiving on a second connection. */
 function participant(tone: boolean): { send: Peer; recv: Peer; stop(): void } {
