@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { ensureWebBuilt } from '../../packages/web/src/build/ensureBuilt.js';
 import { startServer, type RunningServer } from '../../packages/server/src/index.js';
 import { MediaPipeline, WebRtcEndpoint } from '../../packages/media/src/index.js';
-import { launchChromium } from './browser.js';
+import { openChromium } from './sharedChromium.js';
 
 export const SCREENSHOT_DIR = path.resolve('test-results', 'screenshots');
 /** How long media may take to start flowing on a busy 2-core machine. */
@@ -58,7 +58,7 @@ export function webAppSuite(options: AppServerOptions): WebAppSuite {
   const users: AppUser[] = [];
   beforeAll(async () => {
     server = await startAppServer(options);
-    browser = await launchChromium();
+    browser = await openChromium();
   });
   afterEach(async () => {
     await Promise.all(users.splice(0).map((u) => u.context.close().catch(() => undefined)));
