@@ -89,7 +89,8 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'heavy', include: HEAVY, maxWorkers: 1, sequence: { groupOrder: 1 } },
+        // One Chromium for all the group's browser files (test/e2e/chromiumServer.ts); each connects to it.
+        test: { name: 'heavy', include: HEAVY, maxWorkers: 1, sequence: { groupOrder: 1 }, globalSetup: ['test/e2e/chromiumServer.ts'] },
       },
       {
         extends: true,

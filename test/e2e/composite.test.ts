@@ -10,7 +10,8 @@ import { MediaPipeline, liveChildPids } from '@roundtable/media';
 import { createWeriftPeer, McuTestPeer, negotiate, StunServer, waitForConnected } from '@roundtable/media/testing';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, skipBrowserTests } from './browser.js';
+import { skipBrowserTests } from './browser.js';
+import { openChromium } from './sharedChromium.js';
 
 const skip = skipBrowserTests('Composite in Chromium');
 const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [56850, 56899] as [number, number] };
@@ -28,7 +29,7 @@ beforeAll(async () => {
   http = createServer((_req, res) => res.end('<!doctype html><title>composite</title><button id="play">play</button><audio id="out"></audio>'));
   await new Promise<void>((resolve) => http!.listen(0, '127.0.0.1', () => resolve()));
   pageUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
-  browser = await launchChromium();
+  browser = await openChromium();
 });
 afterAll(async () => {
   await browser?.close();

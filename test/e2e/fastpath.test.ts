@@ -7,7 +7,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaPipeline, type WebRtcEndpoint } from '../../packages/media/src/index.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
+import { skipBrowserTests } from './browser.js';
+import { openChromium } from './sharedChromium.js';
 import { openEndpointPage, trickleLoopbackFromPage, trickleToPage, waitForPageMedia, type PageWindow } from './endpointPage.js';
 
 /** Offers from the page, answers with the endpoint, and trickles both ways (the page's loopback candidates only). */
@@ -29,7 +30,7 @@ describe.skipIf(skipBrowserTests('fast path with Chromium'))('fast path with Chr
   let pipeline: MediaPipeline | undefined;
 
   beforeAll(async () => {
-    browser = await launchChromium();
+    browser = await openChromium();
   });
 
   afterAll(async () => {

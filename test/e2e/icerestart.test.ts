@@ -6,7 +6,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaPipeline, type WebRtcEndpoint } from '../../packages/media/src/index.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
+import { skipBrowserTests } from './browser.js';
+import { openChromium } from './sharedChromium.js';
 import { openEndpointPage, trickleLoopbackFromPage, trickleToPage, waitForPageMedia, type PageWindow } from './endpointPage.js';
 
 /** Offers from the page (a restart offer with `restart`), answers with the endpoint, and trickles the page's loopback candidates of this offer. */
@@ -31,7 +32,7 @@ describe.skipIf(skipBrowserTests('ICE restart with Chromium'))('ICE restart with
   let pipeline: MediaPipeline | undefined;
 
   beforeAll(async () => {
-    browser = await launchChromium();
+    browser = await openChromium();
   });
 
   afterAll(async () => {

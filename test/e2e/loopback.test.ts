@@ -10,7 +10,8 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../packages/server/src/index.js';
 import { WsTestClient } from '../../packages/server/src/testing/WsTestClient.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
+import { skipBrowserTests } from './browser.js';
+import { openChromium } from './sharedChromium.js';
 
 const MEDIA_TIMEOUT_MS = 30_000;
 /** An offer Chromium 156 made for sendrecv audio + video (fake devices); valid SDP the server must answer. */
@@ -108,7 +109,7 @@ describe.skipIf(skipBrowserTests('loopback page in Chromium'))('loopback page in
 
   beforeAll(async () => {
     server = await startLoopbackServer();
-    browser = await launchChromium();
+    browser = await openChromium();
   });
 
   afterAll(async () => {

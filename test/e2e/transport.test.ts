@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UdpMux } from '../../packages/media/src/net/UdpMux.js';
 import { DtlsCertificate } from '../../packages/media/src/transport/DtlsSession.js';
 import { WebRtcTransport } from '../../packages/media/src/transport/WebRtcTransport.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
+import { skipBrowserTests } from './browser.js';
+import { openChromium } from './sharedChromium.js';
 
 type TransportPage = { send: RTCPeerConnection; recv: RTCPeerConnection };
 
@@ -87,7 +88,7 @@ describe.skipIf(skipBrowserTests('engine transport with Chromium'))('engine tran
   const transports: WebRtcTransport[] = [];
 
   beforeAll(async () => {
-    browser = await launchChromium();
+    browser = await openChromium();
     mux = await UdpMux.acquire('127.0.0.1', [65200, 65231]);
   });
 

@@ -13,7 +13,8 @@ import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openingPicture } from '@roundtable/media/testing';
 import type { RunningServer } from '../../packages/server/src/index.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
+import { skipBrowserTests } from './browser.js';
+import { openChromium } from './sharedChromium.js';
 import { addContactAndOpenChat, appState, callState, MEDIA_TIMEOUT_MS, openConversation, screenshot, signUp, startAppServer, waitForMediaFrom, waitForPhase, type AppUser } from './webApp.js';
 
 const run = promisify(execFile);
@@ -37,7 +38,7 @@ describe.skipIf(skipBrowserTests('web app recording and hybrid calls'))('web app
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'rt-web-recording-'));
     server = await startAppServer({ portRange: [51600, 51999], recordingsDir: path.join(dir, 'recordings') });
-    browser = await launchChromium();
+    browser = await openChromium();
   });
 
   afterEach(async () => {

@@ -9,7 +9,8 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../packages/server/src/index.js';
-import { launchChromium, skipBrowserTests } from './browser.js';
+import { skipBrowserTests } from './browser.js';
+import { openChromium } from './sharedChromium.js';
 import {
   addContactAndOpenChat,
   callRecords,
@@ -282,7 +283,7 @@ describe.skipIf(skipBrowserTests('web app ring timeout'))('web app ring timeout 
   beforeAll(async () => {
     // A short ring: the call is never answered, so no media ports are used.
     server = await startAppServer({ portRange: [54500, 54599], ringTimeoutMs: 3000 });
-    browser = await launchChromium();
+    browser = await openChromium();
   });
 
   afterAll(async () => {

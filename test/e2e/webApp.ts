@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { ensureWebBuilt } from '../../packages/web/src/build/ensureBuilt.js';
 import { startServer, type RunningServer } from '../../packages/server/src/index.js';
 import { MediaPipeline, WebRtcEndpoint } from '../../packages/media/src/index.js';
-import { launchChromium } from './browser.js';
+import { openChromium } from './sharedChromium.js';
 
 export const SCREENSHOT_DIR = path.resolve('test-results', 'screenshots');
 /** How long media may take to start flowing on a busy 2-core machine. */
@@ -24,6 +24,8 @@ export interface AppServerOptions {
   ringTimeoutMs?: number;
   /** Folder of recordings. Default: the server's (a temporary folder with the in-memory database). */
   recordingsDir?: string;
+  /** How long a dropped member is kept (ms). Default 15 s (the server's); tests of what follows it shorten it. */
+  disconnectGraceMs?: number;
 }
 
 /** Builds the bundle if needed, then starts the whole server on 127.0.0.1 with an in-memory database. */
@@ -33,7 +35,13 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
     host: '127.0.0.1',
     port: 0,
     media: { iceAddresses: ['127.0.0.1'], portRange: options.portRange },
-    signaling: { dbPath: ':memory:', iceServers: [], ringTimeoutMs: options.ringTimeoutMs ?? 60_000, ...(options.recordingsDir ? { recordingsDir: options.recordingsDir } : {}) },
+    signaling: {
+      dbPath: ':memory:',
+      iceServers: [],
+      ringTimeoutMs: options.ringTimeoutMs ?? 60_000,
+      ...(options.recordingsDir ? { recordingsDir: options.recordingsDir } : {}),
+      ...(options.disconnectGraceMs ? { disconnectGraceMs: options.disconnectGraceMs } : {}),
+    },
     logger: pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }),
   });
 }
@@ -58,7 +66,7 @@ export function webAppSuite(options: AppServerOptions): WebAppSuite {
   const users: AppUser[] = [];
   beforeAll(async () => {
     server = await startAppServer(options);
-    browser = await launchChromium();
+    browser = await openChromium();
   });
   afterEach(async () => {
     await Promise.all(users.splice(0).map((u) => u.context.close().catch(() => undefined)));
@@ -387,4 +395,38 @@ export async function endpointDump(): Promise<string> {
     lines.push(`${now.line} audio in ${ai} out ${ao}, video in ${vi} out ${vo}`);
   }
   return lines.join('\n');
+}
+
+/** What a viewer's page showed of a member while that member was "reconnecting". */
+export interface ReconnectingView {
+  /** The "*Name* is reconnecting…" line. */
+  notice: string;
+  /** The member's tile's `data-reconnecting` ('true' while dimmed), or null without a tile. */
+  tile: string | null;
+  /** The headcount shown (`participant-count`'s `data-count`), or null without one. */
+  count: string | null;
+}
+
+/**
+ * Records on `viewer`'s page, from now on, every state shown while `watched` is reconnecting
+ * (the notice, their tile, the headcount), however short the state: a test of what follows
+ * a grace period can shorten the grace and still check what was shown within it. Read with
+ * the returned function.
+ */
+export async function watchReconnecting(viewer: AppUser, watched: AppUser): Promise<() => Promise<ReconnectingView[]>> {
+  await viewer.page.evaluate((id) => {
+    const w = window as unknown as { __reconnecting?: string[] };
+    w.__reconnecting = [];
+    const look = (): void => {
+      const notice = document.querySelector(`[data-testid="peer-reconnecting"][data-user-id="${id}"]`);
+      if (!notice) return;
+      const tile = document.querySelector(`[data-testid="tile"][data-user-id="${id}"]`);
+      const count = document.querySelector('[data-testid="participant-count"]');
+      const view = JSON.stringify({ notice: notice.textContent ?? '', tile: tile?.getAttribute('data-reconnecting') ?? null, count: count?.getAttribute('data-count') ?? null });
+      if (!w.__reconnecting!.includes(view)) w.__reconnecting!.push(view);
+    };
+    new MutationObserver(look).observe(document.body, { childList: true, subtree: true, attributes: true, characterData: true });
+    look();
+  }, watched.id);
+  return async () => (await viewer.page.evaluate(() => (window as unknown as { __reconnecting?: string[] }).__reconnecting ?? [])).map((view) => JSON.parse(view) as ReconnectingView);
 }

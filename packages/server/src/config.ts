@@ -132,6 +132,11 @@ export interface SignalingConfig {
   /** Ring timeout in ms (`ROUNDTABLE_RING_TIMEOUT_MS`). Default 60000. */
   ringTimeoutMs: number;
   /**
+   * How long a call or room keeps a member whose device dropped (ms). Default 15000. Not a
+   * setting of the file, the environment or the flags: only given in code (tests shorten it).
+   */
+  disconnectGraceMs?: number;
+  /**
    * A media server in another process, over the Kurento Protocol (`ROUNDTABLE_MEDIA_URL`,
    * with `ROUNDTABLE_MEDIA_SECRET`). Default: none, the media engine runs in this process.
    * Required for the signaling role.

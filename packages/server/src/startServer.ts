@@ -387,6 +387,7 @@ async function openSignaling(config: SignalingConfig, media: MediaServer, contex
       media,
       iceServers: { urls: config.iceServers, ...(config.turnSecret ? { sharedSecret: config.turnSecret } : {}) },
       ringTimeoutMs: config.ringTimeoutMs,
+      ...(config.disconnectGraceMs === undefined ? {} : { disconnectGraceMs: config.disconnectGraceMs }),
       ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
       ...(config.redisNodeTtlMs === undefined ? {} : { cluster: { nodeTtlMs: config.redisNodeTtlMs } }),
       server: {

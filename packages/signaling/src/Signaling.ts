@@ -42,6 +42,11 @@ export interface SignalingOptions {
   /** Ring timeout of calls (ms). Default 60000. */
   ringTimeoutMs?: number;
   /**
+   * How long a call or room keeps a member whose device dropped, for it to come back (ms).
+   * Default 15000. Tests of what happens after it shorten it so as not to sleep through it.
+   */
+  disconnectGraceMs?: number;
+  /**
    * Folder of call and room recordings. Default: `recordings` beside the SQLite file
    * (`dbPath`, or its default also with `dbUrl`; a temporary folder for ':memory:'). With
    * a remote media server this path must be the same folder on both hosts (the media
@@ -138,8 +143,9 @@ export class Signaling {
     const im = new ImService({ store, router });
     const presence = new PresenceService(router, im);
     const ice = new IceServers(options.iceServers ?? {});
-    const calls = new CallService(router, options.media, im, { logger, cluster, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
-    const rooms = new RoomService(router, options.media, { logger, cluster, ...(options.maxRoomsPerUser ? { maxRoomsPerUser: options.maxRoomsPerUser } : {}) });
+    const grace = options.disconnectGraceMs ? { disconnectGraceMs: options.disconnectGraceMs } : {};
+    const calls = new CallService(router, options.media, im, { logger, cluster, ...grace, ...(options.ringTimeoutMs ? { ringTimeoutMs: options.ringTimeoutMs } : {}) });
+    const rooms = new RoomService(router, options.media, { logger, cluster, ...grace, ...(options.maxRoomsPerUser ? { maxRoomsPerUser: options.maxRoomsPerUser } : {}) });
     const recordingsDir = options.recordingsDir ?? (dbPath === ':memory:' ? join(tmpdir(), `roundtable-recordings-${process.pid}`) : join(dirname(dbPath), 'recordings'));
     const recordings = new RecordingService({
       router,
