@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RtpHeader, RtpPacket, SrtcpSession as WeriftSrtcp, SrtpSession as WeriftSrtp } from 'werift';
 import { deriveSessionKeys, SrtpContext, SrtpDrop, SrtpProfile } from './index.js';
@@ -142,6 +142,29 @@ describe('AEAD_AES_128_GCM and AEAD_AES_256_GCM (RFC 7714 §16, §17)', () => {
     const sealed = Buffer.from(rtcpSealed128);
     const m = receiver.unprotectRtcp(sealed);
     expect(sealed.subarray(0, m).toString('hex')).toBe(rtcpPlain.toString('hex'));
+  });
+
+  it('authenticates an unencrypted SRTCP packet (E = 0, RFC 7714 §9.3: the whole packet and the index word are the AAD) and refuses it forged', () => {
+    const index = 0x5d4;
+    // Sealed here with node:crypto as §9.3 says, independently of SrtpContext.
+    const iv = Buffer.alloc(12);
+    rtcpPlain.copy(iv, 2, 4, 8);
+    iv.writeUInt32BE(index, 8);
+    for (let i = 0; i < 12; i++) iv[i]! ^= salt[i]!;
+    const word = Buffer.alloc(4);
+    word.writeUInt32BE(index, 0); // E = 0
+    const cipher = createCipheriv('aes-128-gcm', key128, iv, { authTagLength: 16 });
+    cipher.setAAD(Buffer.concat([rtcpPlain, word]));
+    cipher.final();
+    const sealed = Buffer.concat([rtcpPlain, cipher.getAuthTag(), word]);
+    const receiver = withSessionKeys(SrtpProfile.AEAD_AES_128_GCM, key128, salt);
+    const buf = Buffer.from(sealed);
+    const n = receiver.unprotectRtcp(buf);
+    expect(buf.subarray(0, n).toString('hex')).toBe(rtcpPlain.toString('hex'));
+    // A changed byte of the (unencrypted, authenticated) body is refused.
+    const forged = Buffer.from(sealed);
+    forged[20]! ^= 1;
+    expect(withSessionKeys(SrtpProfile.AEAD_AES_128_GCM, key128, salt).unprotectRtcp(forged)).toBe(SrtpDrop.AUTH_FAILED);
   });
 
   it('protects and unprotects the §17.2 RTCP packet (256-bit key)', () => {

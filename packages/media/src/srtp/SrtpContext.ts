@@ -273,7 +273,8 @@ export class SrtpContext {
       buf.copy(this.gcmAad, 0, 0, 8);
       const ok = encrypted
         ? this.gcmOpen(this.keys.rtcpKey, this.rtcpGcmIv(ssrc, index), buf, 0, 8, end, this.gcmAad)
-        : this.gcmOpen(this.keys.rtcpKey, this.rtcpGcmIv(ssrc, index), buf, 0, end, end, this.gcmAad.subarray(8));
+        : // Unencrypted (E = 0, RFC 7714 §9.3): the whole RTCP packet and the E||index word are the AAD, nothing is ciphertext.
+          this.gcmOpen(this.keys.rtcpKey, this.rtcpGcmIv(ssrc, index), buf, 0, end, end, Buffer.concat([buf.subarray(0, end), this.gcmAad.subarray(8, 12)]));
       if (!ok) {
         this.stats.authFailures++;
         return SrtpDrop.AUTH_FAILED;
