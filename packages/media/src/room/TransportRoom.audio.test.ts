@@ -1,37 +1,14 @@
-import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaPipeline } from '../core/MediaPipeline.js';
 import { UdpMux } from '../net/UdpMux.js';
 import type { Consumer } from '../transport/Consumer.js';
 import { DtlsCertificate } from '../transport/DtlsSession.js';
 import { statsOf, until, type Stat } from '../transport/testPeers.js';
+import { wrtcAudioMember } from '../testing/wrtcAudioMember.js';
 import { TransportRoom } from './TransportRoom.js';
 
-const { RTCPeerConnection, nonstandard } = wrtc;
-type Peer = InstanceType<typeof RTCPeerConnection>;
 
-/** A libwebrtc member sending one audio track (a 440 Hz tone, or digital silence). */
-function member(tone: boolean): { send: Peer; recv: Peer; stop(): void } {
-  const send = new RTCPeerConnection();
-  const recv = new RTCPeerConnection();
-  const source = new nonstandard.RTCAudioSource();
-  send.addTransceiver(source.createTrack(), { direction: 'sendonly' });
-  const samples = new Int16Array(480);
-  let phase = 0;
-  const timer = setInterval(() => {
-    for (let i = 0; i < samples.length; i++) samples[i] = tone ? Math.round(8000 * Math.sin((2 * Math.PI * 440 * phase++) / 48000)) : 0;
-    source.onData({ samples, sampleRate: 48000, bitsPerSample: 16, channelCount: 1, numberOfFrames: 480 });
-  }, 10);
-  return {
-    send,
-    recv,
-    stop: () => {
-      clearInterval(timer);
-      send.close();
-      recv.close();
-    },
-  };
-}
+const member = wrtcAudioMember;
 
 /** An answer without RED: the m-line's format and its rtpmap/fmtp lines go. */
 function withoutRed(sdp: string): string {

@@ -1,4 +1,3 @@
-import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaPipeline } from '../core/MediaPipeline.js';
 import { UdpMux } from '../net/UdpMux.js';
@@ -6,33 +5,11 @@ import { packetPathsUnderTest } from '../native/testPaths.js';
 import { DtlsCertificate } from '../transport/DtlsSession.js';
 import { until } from '../transport/testPeers.js';
 import type { SpeakerUpdate } from './ActiveSpeaker.js';
+import { wrtcAudioMember } from '../testing/wrtcAudioMember.js';
 import { TransportRoom } from './TransportRoom.js';
 
-const { RTCPeerConnection, nonstandard } = wrtc;
-type Peer = InstanceType<typeof RTCPeerConnection>;
 
-/** A libwebrtc member sending one audio track: a 440 Hz tone, or digital silence. Its levels go in the audio level extension (libwebrtc offers it). */
-function member(tone: boolean): { send: Peer; recv: Peer; stop(): void } {
-  const send = new RTCPeerConnection();
-  const recv = new RTCPeerConnection();
-  const source = new nonstandard.RTCAudioSource();
-  send.addTransceiver(source.createTrack(), { direction: 'sendonly' });
-  const samples = new Int16Array(480);
-  let phase = 0;
-  const timer = setInterval(() => {
-    for (let i = 0; i < samples.length; i++) samples[i] = tone ? Math.round(8000 * Math.sin((2 * Math.PI * 440 * phase++) / 48000)) : 0;
-    source.onData({ samples, sampleRate: 48000, bitsPerSample: 16, channelCount: 1, numberOfFrames: 480 });
-  }, 10);
-  return {
-    send,
-    recv,
-    stop: () => {
-      clearInterval(timer);
-      send.close();
-      recv.close();
-    },
-  };
-}
+const member = wrtcAudioMember;
 
 // Ports: 63200-63239 on the TypeScript packet path, 63300-63339 on the native one.
 for (const path of packetPathsUnderTest()) describe(`TransportRoom active speaker (${path} packet path)`, () => {

@@ -22,3 +22,4 @@ export { vp8Playback, type Vp8Playback } from './vp8Playback.js';
 export { CpuHog, type CpuHogOptions } from './CpuHog.js';
 export { openingPicture, packetTimes, type OpeningPicture } from './recordingChecks.js';
 export { packetPathsUnderTest, nativeCoreUnderTest } from '../native/testPaths.js';
+export { wrtcAudioMember, type WrtcAudioMember, type WrtcPeer } from './wrtcAudioMember.js';

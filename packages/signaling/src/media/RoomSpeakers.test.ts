@@ -1,13 +1,10 @@
-import wrtc from '@roamhq/wrtc';
 import { describe, expect, it } from 'vitest';
-import { packetPathsUnderTest } from '@roundtable/media/testing';
+import { packetPathsUnderTest, wrtcAudioMember } from '@roundtable/media/testing';
 import { until } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaServer, RoomSpeakers } from './MediaServer.js';
 import { WorkerMediaServer } from './workers/WorkerMediaServer.js';
 
-const { RTCPeerConnection, nonstandard } = wrtc;
-type Peer = InstanceType<typeof RTCPeerConnection>;
 
 // On each packet path: JavaScript reads the levels on the TypeScript one, the core on the native one.
 const implementations: Array<[string, () => Promise<MediaServer>]> = packetPathsUnderTest().flatMap((packetCore): Array<[string, () => Promise<MediaServer>]> => {
@@ -18,28 +15,7 @@ const implementations: Array<[string, () => Promise<MediaServer>]> = packetPaths
   ];
 });
 
-/** A libwebrtc participant sending one audio track (a tone, or digital silence) and receiving on a second connection. */
-function participant(tone: boolean): { send: Peer; recv: Peer; stop(): void } {
-  const send = new RTCPeerConnection();
-  const recv = new RTCPeerConnection();
-  const source = new nonstandard.RTCAudioSource();
-  send.addTransceiver(source.createTrack(), { direction: 'sendonly' });
-  const samples = new Int16Array(480);
-  let phase = 0;
-  const timer = setInterval(() => {
-    for (let i = 0; i < samples.length; i++) samples[i] = tone ? Math.round(8000 * Math.sin((2 * Math.PI * 440 * phase++) / 48000)) : 0;
-    source.onData({ samples, sampleRate: 48000, bitsPerSample: 16, channelCount: 1, numberOfFrames: 480 });
-  }, 10);
-  return {
-    send,
-    recv,
-    stop: () => {
-      clearInterval(timer);
-      send.close();
-      recv.close();
-    },
-  };
-}
+const participant = wrtcAudioMember;
 
 describe.each(implementations)('who speaks in a bundled room, %s', (_name, make) => {
   it('onSpeakers tells the dominant speaker and everyone\'s levels: the one with signal, not the silent ones', async () => {
