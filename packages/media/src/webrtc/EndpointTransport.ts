@@ -78,8 +78,9 @@ export class EndpointTransport {
 
   /**
    * The transport of one endpoint on the shared port of `address`; undefined when that
-   * port is on the native packet core (a consumer there cannot take the graph's
-   * producers: the endpoint stays on werift).
+   * port is on the native packet core: the endpoint stays on werift there (written before
+   * the core could feed and tap JavaScript producers; an endpoint on a native transport
+   * is not tried or tested yet).
    */
   static async open(config: MediaConfig, address: string, port: number | readonly [number, number], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean }, host: EndpointTransportHost): Promise<EndpointTransport | undefined> {
     const mux = await UdpMux.acquire(address, port, undefined, config.packetCore);

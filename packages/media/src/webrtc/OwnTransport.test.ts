@@ -14,7 +14,8 @@ import type { IceCandidateInit, IceState, WebRtcEndpoint } from './WebRtcEndpoin
  */
 
 const h = useMediaHarness([65380, 65399]);
-const pipeline = (): ReturnType<typeof h.pipeline> => h.pipeline({ endpointTransport: 'own' });
+// The TypeScript packet path: on the native core (the default `auto` when it is built) an endpoint stays on werift (EndpointTransport.open).
+const pipeline = (): ReturnType<typeof h.pipeline> => h.pipeline({ endpointTransport: 'own', packetCore: 'typescript' });
 
 function sequenceContinuous(packets: readonly RtpPacket[]): boolean {
   return packets.every((p, i) => i === 0 || p.header.sequenceNumber === ((packets[i - 1]!.header.sequenceNumber + 1) & 0xffff));
