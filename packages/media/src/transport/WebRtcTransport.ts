@@ -87,7 +87,8 @@ export interface WebRtcTransportOptions {
 }
 
 export interface TransportTestHooks {
-  dropIncoming?(data: Buffer): boolean;
+  /** `from`: the datagram's source address and port. */
+  dropIncoming?(data: Buffer, from: MuxAddress): boolean;
   dropOutgoingRtp?(ssrc: number, seq: number): boolean;
 }
 
@@ -895,7 +896,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   private onDatagram(data: Buffer, from: MuxAddress): void {
     if (this.closed) return;
-    if (this.hooks.dropIncoming?.(data)) return;
+    if (this.hooks.dropIncoming?.(data, from)) return;
     const first = data[0]!;
     if (first < 4) this.onStun(data, from);
     else if (first >= 20 && first <= 63) this.onDtls(data);
