@@ -1,6 +1,9 @@
 import { DELAY_BUCKET_US, type DownlinkCount, type WorkerReport } from './ipc.js';
 import { RTP_HEADER_BYTES, nowUs, type Kind, type ParsedHeader } from './traffic.js';
 
+/** Sequence numbers remembered per downlink to tell a duplicate (a few seconds of video). */
+const DUP_WINDOW = 2048;
+
 /**
  * Counts what the participants of one worker send and receive inside the measurement
  * window (packets whose send time falls in it), and the one-way delay of each.
@@ -12,6 +15,9 @@ export class Recorder {
   private readonly downlinks = new Map<string, DownlinkCount>();
   private readonly histogram = new Map<number, number>();
   private receivedPackets = 0;
+  private duplicatePackets = 0;
+  /** Per downlink, the sequence numbers of the last DUP_WINDOW packets (slot = seq % DUP_WINDOW): a second arrival is a duplicate. */
+  private readonly seen = new Map<string, Float64Array>();
   private receivedBytes = 0;
   private sentPackets = 0;
   private sentBytes = 0;
@@ -21,9 +27,13 @@ export class Recorder {
     this.startUs = startUs;
     this.endUs = endUs;
     this.sent.clear();
-    for (const d of this.downlinks.values()) d.received = 0;
+    for (const d of this.downlinks.values()) {
+      d.received = 0;
+      d.duplicates = 0;
+    }
     this.histogram.clear();
     this.receivedPackets = 0;
+    this.duplicatePackets = 0;
     this.receivedBytes = 0;
     this.sentPackets = 0;
     this.sentBytes = 0;
@@ -31,13 +41,17 @@ export class Recorder {
 
   /** Forgets the downlinks of participants that left (the soak's churn would otherwise grow the report without end). */
   forget(ids: ReadonlySet<number>): void {
-    for (const [key, d] of this.downlinks) if (ids.has(d.receiver) || ids.has(d.sender)) this.downlinks.delete(key);
+    for (const [key, d] of this.downlinks) {
+      if (!ids.has(d.receiver) && !ids.has(d.sender)) continue;
+      this.downlinks.delete(key);
+      this.seen.delete(key);
+    }
   }
 
   /** Declares a downlink, so that one that never receives anything still counts as 100 % loss. */
   expect(receiver: number, sender: number, kind: Kind): void {
     const key = `${receiver}>${sender}:${kind}`;
-    if (!this.downlinks.has(key)) this.downlinks.set(key, { receiver, sender, kind, received: 0 });
+    if (!this.downlinks.has(key)) this.downlinks.set(key, { receiver, sender, kind, received: 0, duplicates: 0 });
   }
 
   onSent(sender: number, kind: Kind, payloadBytes: number, sendUs: number): void {
@@ -53,9 +67,18 @@ export class Recorder {
     const key = `${receiver}>${header.sender}:${header.kind}`;
     let d = this.downlinks.get(key);
     if (!d) {
-      d = { receiver, sender: header.sender, kind: header.kind, received: 0 };
+      d = { receiver, sender: header.sender, kind: header.kind, received: 0, duplicates: 0 };
       this.downlinks.set(key, d);
     }
+    let seen = this.seen.get(key);
+    if (!seen) this.seen.set(key, (seen = new Float64Array(DUP_WINDOW).fill(-1)));
+    const slot = header.seq % DUP_WINDOW;
+    if (seen[slot] === header.seq) {
+      d.duplicates++;
+      this.duplicatePackets++;
+      return;
+    }
+    seen[slot] = header.seq;
     d.received++;
     this.receivedPackets++;
     this.receivedBytes += payloadBytes + RTP_HEADER_BYTES;
@@ -68,6 +91,7 @@ export class Recorder {
       sent: Object.fromEntries(this.sent),
       downlinks: [...this.downlinks.values()],
       receivedPackets: this.receivedPackets,
+      duplicatePackets: this.duplicatePackets,
       receivedBytes: this.receivedBytes,
       sentPackets: this.sentPackets,
       sentBytes: this.sentBytes,

@@ -79,6 +79,8 @@ describe('npm run bench -- --quick', () => {
     const roundtable = result.aggregates.find((a) => a.target === 'roundtable' && a.rooms === 1) as (Record<string, unknown> & { bundled: boolean }) | undefined;
     expect(roundtable?.bundled).toBe(true);
     expect((roundtable?.['serverConnectionsPerRoom'] as Spread).median).toBe(8);
+    // Each packet reaches each subscriber once (a server sending twice, or a participant counting twice, shows here).
+    for (const target of expected) expect((result.aggregates.find((a) => a.target === target && a.rooms === 1)?.['duplicatesPerS'] as Spread | undefined)?.median, `${target} duplicates/s`).toBe(0);
     expect(report).toContain('server connections / room');
     expect(report).toContain('Roundtable / better Janus');
     expect(report).toContain('Roundtable / floor');

@@ -30,6 +30,7 @@ export interface Aggregate {
   usPerMbit: Spread;
   packetsInPerS: Spread;
   packetsOutPerS: Spread;
+  duplicatesPerS: Spread;
   forwardedMbps: Spread;
   loss: Spread;
   worstDownlinkLoss: Spread;
@@ -84,7 +85,7 @@ export interface BenchResult {
 export type Progress = (line: string, transient?: boolean) => void;
 
 const FIGURES = [
-  'serverCpuPct', 'usPerPacket', 'usPerMbit', 'packetsInPerS', 'packetsOutPerS', 'forwardedMbps', 'loss', 'worstDownlinkLoss',
+  'serverCpuPct', 'usPerPacket', 'usPerMbit', 'packetsInPerS', 'packetsOutPerS', 'duplicatesPerS', 'forwardedMbps', 'loss', 'worstDownlinkLoss',
   'delayP50Ms', 'delayP99Ms', 'joinP50Ms', 'joinMaxMs', 'joinFailures', 'rssPerParticipantMb', 'rssLoadMb', 'generatorCpuPct', 'generatorMaxWorkerPct', 'generatorLoopDelayP99Ms', 'otherCpuPct',
   'hogCpuPct', 'serverConnectionsPerRoom', 'connectionsPerParticipant', 'serverLoopDelayP99Ms',
 ] as const;
@@ -270,5 +271,5 @@ function range(from: number, to: number): number[] {
 function summary(s: Sample): string {
   if (s.error) return `FAILED: ${s.error}`;
   const connections = Number.isFinite(s.serverConnectionsPerRoom) ? `, ${fmtCount(s.serverConnectionsPerRoom)} server connections/room, server loop p99 ${s.serverLoopDelayP99Ms.toFixed(0)} ms` : '';
-  return `cpu ${s.serverCpuPct.toFixed(1)} %, ${s.usPerPacket.toFixed(1)} µs/pkt${connections}, out ${s.packetsOutPerS.toFixed(0)} pkt/s, loss ${(s.loss * 100).toFixed(2)} %, p50/p99 ${s.delayP50Ms.toFixed(1)}/${s.delayP99Ms.toFixed(1)} ms, join p50 ${s.joinP50Ms.toFixed(0)} ms, generator ${s.generatorCpuPct.toFixed(0)} % (loop p99 ${s.generatorLoopDelayP99Ms.toFixed(0)} ms), others ${s.otherCpuPct.toFixed(0)} %${s.busy ? `, hog ${s.hogCpuPct.toFixed(0)} %` : ''}${s.generatorBound ? ' (GENERATOR-BOUND)' : ''}`;
+  return `cpu ${s.serverCpuPct.toFixed(1)} %, ${s.usPerPacket.toFixed(1)} µs/pkt${connections}, out ${s.packetsOutPerS.toFixed(0)} pkt/s${s.duplicatesPerS > 0 ? ` (+${s.duplicatesPerS.toFixed(0)} duplicates/s)` : ''}, loss ${(s.loss * 100).toFixed(2)} %, p50/p99 ${s.delayP50Ms.toFixed(1)}/${s.delayP99Ms.toFixed(1)} ms, join p50 ${s.joinP50Ms.toFixed(0)} ms, generator ${s.generatorCpuPct.toFixed(0)} % (loop p99 ${s.generatorLoopDelayP99Ms.toFixed(0)} ms), others ${s.otherCpuPct.toFixed(0)} %${s.busy ? `, hog ${s.hogCpuPct.toFixed(0)} %` : ''}${s.generatorBound ? ' (GENERATOR-BOUND)' : ''}`;
 }

@@ -103,14 +103,17 @@ export interface DownlinkCount {
   sender: number;
   kind: Kind;
   received: number;
+  /** Packets of the window received a second time (the same bench sequence number): sent twice by the server, or retransmitted after they had arrived. Not in `received`. */
+  duplicates: number;
 }
 
 export interface WorkerReport {
   /** Packets sent in the window, by `${sender}:${kind}`. */
   sent: Record<string, number>;
   downlinks: DownlinkCount[];
-  /** Packets and bytes (payload + RTP header) received in the window. */
+  /** Packets and bytes (payload + RTP header) received in the window, each packet once (duplicates are in `duplicatePackets`). */
   receivedPackets: number;
+  duplicatePackets: number;
   receivedBytes: number;
   sentPackets: number;
   sentBytes: number;

@@ -49,6 +49,8 @@ export interface Sample {
   usPerMbit: number;
   packetsInPerS: number;
   packetsOutPerS: number;
+  /** Packets a subscriber received a second time, per second (not in packetsOutPerS nor in the CPU per packet): a server that sends a packet twice pays for it and the subscriber gains nothing. */
+  duplicatesPerS: number;
   forwardedMbps: number;
   /** Loss over all downlinks (1 - received / expected), and the worst downlink's, as fractions. */
   loss: number;
@@ -229,6 +231,8 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
     }
   }
   const receivedPackets = reports.reduce((n, r) => n + r.receivedPackets, 0);
+  const duplicatePackets = reports.reduce((n, r) => n + r.duplicatePackets, 0);
+  if (process.env['RTBENCH_DEBUG']) for (const r of reports) for (const d of r.downlinks) if (d.duplicates > 0) process.stderr.write(`DUP ${d.receiver}>${d.sender}:${d.kind} received ${d.received} duplicates ${d.duplicates}\n`);
   const receivedBytes = reports.reduce((n, r) => n + r.receivedBytes, 0);
   const sentPackets = reports.reduce((n, r) => n + r.sentPackets, 0);
   const histogram = mergeHistograms(reports.map((r) => r.delayHistogram));
@@ -249,6 +253,7 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
     usPerMbit: receivedBytes > 0 ? raw.serverCpuUs / ((receivedBytes * 8) / 1e6) : Number.NaN,
     packetsInPerS: sentPackets / raw.windowS,
     packetsOutPerS: receivedPackets / raw.windowS,
+    duplicatesPerS: duplicatePackets / raw.windowS,
     forwardedMbps: (receivedBytes * 8) / 1e6 / raw.windowS,
     loss: expected > 0 ? 1 - received / expected : 1,
     worstDownlinkLoss: losses.length ? Math.max(...losses) : 1,
@@ -321,6 +326,7 @@ function emptySample(target: string, rooms: number, roomSize: number, run: numbe
     usPerMbit: nan,
     packetsInPerS: nan,
     packetsOutPerS: nan,
+    duplicatesPerS: nan,
     forwardedMbps: nan,
     loss: nan,
     worstDownlinkLoss: nan,

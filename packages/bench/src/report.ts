@@ -145,7 +145,7 @@ export function markdownReport(result: BenchResult): string {
       if (!a) continue;
       const flags = [a.limit ?? 'within limits', a.generatorBound ? 'GENERATOR-BOUND' : ''].filter(Boolean).join('; ');
       lines.push(
-        `| ${loadName(rooms, busy)} | ${t} | ${withSpread(a.serverCpuPct)} | ${withSpread(a.usPerPacket)} | ${fmt(a.usPerMbit.median, 0)} | ${fmt(a.packetsInPerS.median, 0)} | ${fmt(a.packetsOutPerS.median, 0)} | ${fmt(a.forwardedMbps.median, 1)} | ${pct(a.loss.median)} / ${pct(a.worstDownlinkLoss.median)} | ${fmt(a.delayP50Ms.median)} / ${fmt(a.delayP99Ms.median)} | ${fmt(a.joinP50Ms.median, 0)} / ${fmt(a.joinMaxMs.median, 0)} | ${fmt(a.rssPerParticipantMb.median, 2)} | ${fmt(a.serverConnectionsPerRoom.median, 0)} | ${fmt(a.generatorCpuPct.median, 0)} (${fmt(a.generatorLoopDelayP99Ms.median, 0)}) | ${fmt(a.otherCpuPct.median, 0)} | ${busy ? fmt(a.hogCpuPct.median, 0) : '—'} | ${flags} |`,
+        `| ${loadName(rooms, busy)} | ${t} | ${withSpread(a.serverCpuPct)} | ${withSpread(a.usPerPacket)} | ${fmt(a.usPerMbit.median, 0)} | ${fmt(a.packetsInPerS.median, 0)} | ${fmt(a.packetsOutPerS.median, 0)}${a.duplicatesPerS.median > 0 ? ` (+${fmt(a.duplicatesPerS.median, 0)} dup.)` : ''} | ${fmt(a.forwardedMbps.median, 1)} | ${pct(a.loss.median)} / ${pct(a.worstDownlinkLoss.median)} | ${fmt(a.delayP50Ms.median)} / ${fmt(a.delayP99Ms.median)} | ${fmt(a.joinP50Ms.median, 0)} / ${fmt(a.joinMaxMs.median, 0)} | ${fmt(a.rssPerParticipantMb.median, 2)} | ${fmt(a.serverConnectionsPerRoom.median, 0)} | ${fmt(a.generatorCpuPct.median, 0)} (${fmt(a.generatorLoopDelayP99Ms.median, 0)}) | ${fmt(a.otherCpuPct.median, 0)} | ${busy ? fmt(a.hogCpuPct.median, 0) : '—'} | ${flags} |`,
       );
     }
   }

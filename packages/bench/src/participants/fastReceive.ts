@@ -20,19 +20,36 @@ const REPLAY_WINDOW = 1024;
  */
 export function receiveRtp(pc: RTCPeerConnection, onPayload: (payload: Buffer) => void, fast: boolean): void {
   let hooked = false;
+  // werift fires ontrack again for every receiving m-line at each new offer: one subscription per track.
+  const subscribed = new WeakSet<object>();
   pc.onTrack.subscribe((track) => {
+    if (subscribed.has(track)) return;
+    subscribed.add(track);
     track.onReceiveRtp.subscribe((packet) => {
       if (!hooked) onPayload(packet.payload);
     });
   });
   if (!fast) return;
-  const sub = pc.connectionStateChange.subscribe((state) => {
-    if (state !== 'connected' || hooked) return;
+  // 'connected' can come before werift has its SRTP keys: tried again until they are there.
+  const tryHook = (attempt: number): void => {
+    if (hooked || pc.connectionState === 'closed') return;
     hooked = hookSrtp(pc, onPayload);
-    if (process.env['RTBENCH_DEBUG']) process.stderr.write(`fast receive: ${hooked ? 'hooked' : 'NOT hooked'}\n`);
-    if (hooked) sub.unSubscribe();
+    if (hooked || attempt >= HOOK_ATTEMPTS) {
+      if (process.env['RTBENCH_DEBUG']) process.stderr.write(`fast receive: ${hooked ? 'hooked' : 'NOT hooked'} (attempt ${attempt + 1})\n`);
+      return;
+    }
+    setTimeout(() => tryHook(attempt + 1), HOOK_RETRY_MS);
+  };
+  const sub = pc.connectionStateChange.subscribe((state) => {
+    if (state !== 'connected') return;
+    sub.unSubscribe();
+    tryHook(0);
   });
 }
+
+/** Tries to take a connected downlink off werift's stack, HOOK_RETRY_MS apart (10 s in all). */
+const HOOK_ATTEMPTS = 200;
+const HOOK_RETRY_MS = 50;
 
 function hookSrtp(pc: RTCPeerConnection, onPayload: (payload: Buffer) => void): boolean {
   const dtls = pc.dtlsTransports[0];
