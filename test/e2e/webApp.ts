@@ -233,6 +233,11 @@ export async function mediaFrom(user: AppUser, senders: AppUser[]): Promise<Reco
   return result;
 }
 
+/** Every inbound stream of `user`'s peer connections (connection index, mid, kind, the participant it is shown as, packets): for failure messages. */
+async function inboundStreams(user: AppUser): Promise<unknown> {
+  return user.page.evaluate(async () => (await window.__roundtable?.stats())?.inbound ?? null).catch((error: unknown) => String(error));
+}
+
 /**
  * Waits until `user` has decoded at least `frames` video frames and received `audioPackets`
  * audio packets from every one of `senders` (video is skipped for voice calls).
@@ -250,7 +255,7 @@ export async function waitForMediaFrom(user: AppUser, senders: AppUser[], option
   }
   throw new Error(
     `${user.username} did not receive media from ${senders.map((s) => s.username).join(', ')} within ${MEDIA_TIMEOUT_MS / 1000} s\n` +
-      `received: ${JSON.stringify(last)}\ncall: ${JSON.stringify(await callState(user.page))}\npage log:\n${user.logs.join('\n')}`,
+      `received: ${JSON.stringify(last)}\ninbound streams: ${JSON.stringify(await inboundStreams(user))}\ncall: ${JSON.stringify(await callState(user.page))}\npage log:\n${user.logs.join('\n')}`,
   );
 }
 

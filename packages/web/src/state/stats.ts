@@ -24,6 +24,8 @@ export interface CallStats {
   roundTripMs: number | null;
   peerConnections: number;
   connectionStates: string[];
+  /** Every inbound stream, owned or not: what a failing test prints (a track never attributed, or one without packets). */
+  inbound: Array<{ connection: number; mid: string | null; kind: string; owner: string | null; packets: number }>;
 }
 
 function emptyParticipant(): ParticipantStats {
@@ -34,7 +36,7 @@ type Stat = Record<string, unknown>;
 const num = (value: unknown): number => (typeof value === 'number' ? value : 0);
 
 export async function collectStats(trackOwners: ReadonlyMap<string, UserId>): Promise<CallStats> {
-  const result: CallStats = { participants: {}, packetsReceived: 0, packetsLost: 0, roundTripMs: null, peerConnections: 0, connectionStates: [] };
+  const result: CallStats = { participants: {}, packetsReceived: 0, packetsLost: 0, roundTripMs: null, peerConnections: 0, connectionStates: [], inbound: [] };
   for (const pc of openPeerConnections()) {
     result.peerConnections++;
     result.connectionStates.push(pc.connectionState);
@@ -51,6 +53,7 @@ export async function collectStats(trackOwners: ReadonlyMap<string, UserId>): Pr
         result.packetsReceived += num(s['packetsReceived']);
         result.packetsLost += Math.max(0, num(s['packetsLost']));
         const owner = trackOwners.get(String(s['trackIdentifier']));
+        result.inbound.push({ connection: result.peerConnections, mid: typeof s['mid'] === 'string' ? s['mid'] : null, kind: String(s['kind']), owner: owner ?? null, packets: num(s['packetsReceived']) });
         if (!owner) continue;
         const p = (result.participants[owner] ??= emptyParticipant());
         p.packetsLost += Math.max(0, num(s['packetsLost']));
