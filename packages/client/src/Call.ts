@@ -244,6 +244,9 @@ export class Call extends MediaSession<CallEvents> {
       case 'call.participant':
         this.people.connection(n.userId, n.connection === 'reconnecting');
         break;
+      case 'call.moved':
+        this.handleMoved();
+        break;
       case 'call.modified':
         // The whole call changes: our video goes (voice) or comes back if we have a camera (video).
         this.audio = n.audioOnly;
@@ -302,6 +305,18 @@ export class Call extends MediaSession<CallEvents> {
 
   protected async sendPeerState(change: Partial<PeerState>): Promise<void> {
     await this.ctx.request('call.state', { callId: this.id, ...change });
+  }
+
+  /**
+   * The server moved the call's media to another media server (call.moved): the call goes
+   * on (its state stays CONNECTED; `moved` says why the others' media paused); the peer
+   * connections to the old server are dropped and new ones are made when the server's
+   * `existingParticipants` follows.
+   */
+  private handleMoved(): void {
+    if (!this.media || this.topology === 'p2p' || this.topology === 'loopback') return;
+    this.moveMedia(this.createMedia());
+    this.emit('moved', {});
   }
 
   private onInvited(invitees: UserId[]): void {

@@ -51,6 +51,12 @@ export type MediaSessionEvents = {
   activeSpeaker: { speaker: UserId | null; levels: ReadonlyMap<UserId, number> };
   /** Your raised hand changed (the others see it in their participant list). */
   handRaised: { raised: boolean };
+  /**
+   * The media moved to another media server (its media node stopped; calls and rooms
+   * through the media server): we are still in, the others too; new peer connections
+   * follow at once, and `track` events bring the others' media again.
+   */
+  moved: Record<string, never>;
 };
 
 /** A recording of a call or room started or stopped. */
@@ -427,6 +433,17 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   /** After a reconnect: restart ICE where a link lost its path. */
   protected restartIceWhereNeeded(): void {
     this.runMedia((media) => media.restartIce(false));
+  }
+
+  /**
+   * The server moved our media to another media server (room.moved, call.moved): the
+   * peer connections to the old one are dropped and `fresh` answers the server's
+   * `existingParticipants` that follows, as after a join. The local tracks (and their
+   * mute states) stay.
+   */
+  protected moveMedia(fresh: CallMedia): void {
+    this.closeMedia(false);
+    this.media = fresh;
   }
 
   /** Closes the media layer; `final` also stops stats and the screen capture (the session is over). */

@@ -15,8 +15,6 @@ export type RoomEvents = MediaSessionEvents & {
    * reconnect) failed, `mediaError` when the server lost the room's media (room.ended).
    */
   ended: { reason: EndReason };
-  /** The room's media moved to another media server: new peer connections follow (the state goes back to CONNECTING). */
-  moved: Record<string, never>;
   /** A message in the room's chat (yours too, once the server took it). */
   message: { message: RoomMessage };
 };
@@ -175,8 +173,8 @@ export class Room extends MediaSession<RoomEvents> {
    */
   handleMoved(): void {
     if (this.ended) return;
-    this.closeMedia(false);
-    this.media = new SfuMedia(this.mediaContext(), { connectedOnUplink: true, bundled: this.session.bundledMedia ?? true });
+    this.moveMedia(new SfuMedia(this.mediaContext(), { connectedOnUplink: true, bundled: this.session.bundledMedia ?? true }));
+    // Rooms show CONNECTING until media flows again (`moved` says why).
     this.setState('CONNECTING', 'start');
     this.emit('moved', {});
   }

@@ -24,6 +24,7 @@ const NOTIFICATION_TYPES: ReadonlySet<string> = new Set<ServerNotification['type
   'call.modified',
   'call.invited',
   'call.participant',
+  'call.moved',
   'presence',
   'room.signal',
   'call.recording',

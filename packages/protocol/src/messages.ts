@@ -233,6 +233,13 @@ export type ServerNotification =
   | { type: 'call.left'; callId: CallId; userId: UserId; sentAt: number; /** Their device dropped and did not come back in time. */ dropped?: true }
   /** A participant's device dropped ('reconnecting': they have the grace period to come back) or came back ('connected'). */
   | { type: 'call.participant'; callId: CallId; userId: UserId; connection: 'reconnecting' | 'connected'; sentAt: number }
+  /**
+   * The call's media moved to another media server (its media node stopped): the call
+   * goes on with everyone in it, and its media starts afresh: drop the call's peer
+   * connections and answer the `existingParticipants` that follows (call.signal) as after
+   * answering. Calls through the media server only.
+   */
+  | { type: 'call.moved'; callId: CallId; sentAt: number }
   /** A watched contact's first device came online, or their last one went. */
   | { type: 'presence'; userId: UserId; online: boolean }
   | { type: 'call.signal'; callId: CallId; from: UserId | null; payload: ServerSignalPayload; sentAt: number }

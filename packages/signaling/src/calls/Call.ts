@@ -18,6 +18,8 @@ export class Call {
   endedAt: number | null = null;
   endReason: EndReason = 'unknown';
   room: MediaRoom | undefined;
+  /** Set while the call's media is being re-created on another media node. */
+  moving: Promise<void> | undefined = undefined;
   /** sfu: audio and video forwarded; hybrid: video forwarded, audio mixed by the server. */
   media: CallMedia = 'sfu';
   ringTimer: NodeJS.Timeout | undefined;

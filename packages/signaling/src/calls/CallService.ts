@@ -15,7 +15,8 @@ import {
   type UserId,
 } from '@roundtable/protocol';
 import type { Cluster } from '../cluster/Cluster.js';
-import type { MediaServer, RoomOffer, RoomSpeakers } from '../media/MediaServer.js';
+import type { MediaRoom, MediaServer, RoomOffer, RoomOptions, RoomSpeakers } from '../media/MediaServer.js';
+import { movesLostRooms, recreateRoom } from '../media/recreateRoom.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
 import { Call } from './Call.js';
@@ -190,13 +191,10 @@ export class CallService {
     this.cluster.own('call', call.id);
     this.join(call, ctx.link);
     if (call.usesMedia) {
-      call.room = await this.media.createRoom(`call ${call.id}`, { audio: call.media === 'hybrid' ? 'mixed' : 'forwarded' });
-      call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
-      call.room.onOffer((o) => this.sendOffer(call, o));
-      call.room.onSpeakers((s) => this.sendSpeakers(call, s));
-      call.room.onClosed((reason) => void this.mediaLost(call, reason));
-      await call.room.join(me);
-      this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [], bundled: call.room.bundled });
+      const room = await this.media.createRoom(`call ${call.id}`, this.roomOptions(call));
+      this.attachRoom(call, room);
+      await room.join(me);
+      this.sendSignal(call, ctx.link, null, { type: 'existingParticipants', data: [], bundled: room.bundled });
     }
     for (const u of invitees) this.ring(call, u, policies.get(u)!, waiting?.has(u) ?? this.inCall.has(u));
     if (call.ringing.size === 0 && !group) {
@@ -218,10 +216,9 @@ export class CallService {
     this.join(call, ctx.link);
     call.phase = 'active';
     call.answeredAt = call.startedAt;
-    call.room = await this.media.createRoom(`loopback ${call.id}`);
-    call.room.onCandidate((c) => this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate));
-    call.room.onClosed((reason) => void this.mediaLost(call, reason));
-    await call.room.join(me);
+    const room = await this.media.createRoom(`loopback ${call.id}`);
+    this.attachRoom(call, room);
+    await room.join(me);
     this.log.info({ event: 'callStarted', callId: call.id, conversationId: null, userId: me, deviceId: ctx.link.deviceId, topology: call.topology }, 'loopback call started');
     return { callId: call.id };
   }
@@ -252,6 +249,11 @@ export class CallService {
       // The user's other devices (the one in that call may not be this one) learn it is over for them.
       this.router.sendToUser(me, this.stamp({ type: 'call.ended', callId: other.id, reason: 'hangup', by: me }), ctx.link);
       if (!call.ringing.has(me)) throw new SignalingError('NOT_FOUND', 'the call ended while you were leaving the other one');
+    }
+    // A call moving to another media node takes its answerer on the new one.
+    if (call.moving) {
+      await call.moving;
+      if (!call.ringing.has(me)) throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
     }
     call.ringing.delete(me);
     this.join(call, ctx.link);
@@ -420,6 +422,8 @@ export class CallService {
     const me = ctx.link.userId;
     if (!call.participants.has(me)) throw new SignalingError('FORBIDDEN', 'you are not in this call');
     if (!call.room || call.topology === 'loopback') throw new SignalingError('INVALID_STATE', 'only calls through the media server can be rejoined');
+    await call.moving;
+    if (!call.participants.has(me) || !call.room) throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
     this.adoptDevice(call, ctx.link);
     // The old endpoints belong to a peer connection that is gone.
     await call.room.leave(me);
@@ -518,11 +522,71 @@ export class CallService {
     }
   }
 
-  /** The media server lost the call's room (e.g. its media worker crashed): the call cannot go on. */
+  private roomOptions(call: Call): RoomOptions {
+    return { audio: call.media === 'hybrid' ? 'mixed' : 'forwarded' };
+  }
+
+  /** The call's media room tells its participants of candidates, offers and speakers, and of its loss; a room the call has moved away from is not heard. */
+  private attachRoom(call: Call, room: MediaRoom): void {
+    call.room = room;
+    room.onCandidate((c) => {
+      if (call.room === room) this.sendCandidate(call, c.participant as UserId, c.sender, c.candidate);
+    });
+    room.onClosed((reason) => {
+      if (call.room === room) void this.mediaLost(call, reason);
+    });
+    if (call.topology === 'loopback') return;
+    room.onOffer((o) => {
+      if (call.room === room) this.sendOffer(call, o);
+    });
+    room.onSpeakers((s) => {
+      if (call.room === room) this.sendSpeakers(call, s);
+    });
+  }
+
+  /**
+   * The media server lost the call's room. On media nodes (which place a new room
+   * elsewhere) a call through the media server moves: its participants stay. Otherwise
+   * (e.g. its media worker crashed, or a loopback self-test) the call cannot go on.
+   */
   private async mediaLost(call: Call, reason: string): Promise<void> {
     if (call.phase === 'ended') return;
+    if (movesLostRooms(this.media) && call.topology !== 'loopback' && call.participants.size > 0) {
+      call.moving ??= this.move(call, reason).finally(() => (call.moving = undefined));
+      return;
+    }
     this.log.warn({ event: 'callMediaLost', callId: call.id, conversationId: call.conversationId, reason }, 'the media server lost the call\'s room');
     await this.end(call, 'mediaError', null);
+  }
+
+  /**
+   * Re-creates the call's media on another media node and moves its participants there:
+   * each gets call.moved (drop the old peer connections) and existingParticipants (publish
+   * and receive again, as after answering). The call, its record, its participants and
+   * their announced states stay; those still being rung are rung on.
+   */
+  private async move(call: Call, reason: string): Promise<void> {
+    const started = Date.now();
+    this.log.warn({ event: 'callMediaMoving', callId: call.id, conversationId: call.conversationId, participants: [...call.participants.keys()], reason }, 'the call\'s media node stopped: moving the call');
+    let room: MediaRoom | undefined;
+    try {
+      room = await recreateRoom(this.media, `call ${call.id}`, this.roomOptions(call), (made) => {
+        if (call.phase === 'ended' || call.participants.size === 0) return undefined;
+        this.attachRoom(call, made);
+        return call.participants.keys();
+      });
+    } catch (error) {
+      this.log.warn({ event: 'callMoveFailed', callId: call.id, conversationId: call.conversationId, err: error }, 'the call could not be moved to another media node');
+      await this.end(call, 'mediaError', null);
+      return;
+    }
+    if (!room || call.phase === 'ended') return;
+    const moved = this.stamp({ type: 'call.moved', callId: call.id });
+    for (const [user, link] of call.participants) {
+      this.deliver(call, user, moved);
+      this.sendSignal(call, link, null, { type: 'existingParticipants', data: [...call.participants.keys()].filter((u) => u !== user), bundled: room.bundled });
+    }
+    this.log.info({ event: 'callMediaMoved', callId: call.id, conversationId: call.conversationId, participants: call.participants.size, ms: Date.now() - started }, 'call moved to another media node');
   }
 
   /**

@@ -1,6 +1,7 @@
 import { MAX_ROOM_MESSAGES, type RequestOf, type RoomMessage, type RoomName, type ServerNotification, type ServerSignalPayload, type UserId } from '@roundtable/protocol';
 import type { Cluster } from '../cluster/Cluster.js';
 import type { MediaRoom, MediaServer } from '../media/MediaServer.js';
+import { movesLostRooms, recreateRoom } from '../media/recreateRoom.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -380,7 +381,7 @@ export class RoomService {
    */
   private mediaLost(room: OpenRoom, reason: string): void {
     if (this.rooms.get(room.name) !== room) return;
-    if (this.media.kind === 'nodes' && room.members.size > 0 && !room.moving) {
+    if (movesLostRooms(this.media) && room.members.size > 0 && !room.moving) {
       room.moving = this.move(room, reason).finally(() => (room.moving = undefined));
       return;
     }
@@ -397,19 +398,17 @@ export class RoomService {
     this.log.warn({ event: 'roomMediaMoving', room: room.name, members: [...room.members.keys()], reason }, 'the room\'s media node stopped: moving the room');
     let media: MediaRoom | undefined;
     try {
-      media = await this.media.createRoom(`room ${room.name}`);
-      if (this.rooms.get(room.name) !== room || room.members.size === 0) {
-        await media.close();
-        return;
-      }
-      this.attachMedia(room, media);
-      for (const user of room.members.keys()) await media.join(user);
+      media = await recreateRoom(this.media, `room ${room.name}`, {}, (made) => {
+        if (this.rooms.get(room.name) !== room || room.members.size === 0) return undefined;
+        this.attachMedia(room, made);
+        return room.members.keys();
+      });
     } catch (error) {
       this.log.warn({ event: 'roomMoveFailed', room: room.name, err: error }, 'the room could not be moved to another media node');
-      await media?.close().catch(() => undefined);
       if (this.rooms.get(room.name) === room) this.endLost(room, reason);
       return;
     }
+    if (!media) return;
     for (const [user, link] of room.members) {
       link.send({ type: 'room.moved', room: room.name });
       this.send(room, link, { type: 'existingParticipants', data: [...room.members.keys()].filter((u) => u !== user), bundled: media.bundled });
