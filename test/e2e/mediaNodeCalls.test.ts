@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { useTestPeerEnvironment } from '@roundtable/media/testing';
 import type { ConversationId, UserId } from '@roundtable/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startRoundtable, type RoundtableProcess } from './roundtableProcess.js';
 import type { Call } from '../../packages/client/src/Call.js';
 import { nextIncoming, RtpCounter, signUp, until, type TestUser } from '../../packages/client/src/testing/harness.js';
 import { MediaNodeRegistry } from '../../packages/signaling/src/media/nodes/MediaNodeRegistry.js';
@@ -15,7 +15,6 @@ import { RedisServer, hasRedisServer } from '../../packages/signaling/src/testin
 // a media node that is SIGKILLed mid-call (1:1 and P2P calls: calls/CallMoved.test.ts;
 // rooms over two signaling nodes: mediaNodes.test.ts). Media ports: 58000-58029 and
 // 58030-58059 (one shared UDP port each, then their ranges).
-const BIN = fileURLToPath(new URL('../../packages/server/bin/roundtable.mjs', import.meta.url));
 const tools = hasRedisServer();
 const env = useTestPeerEnvironment();
 const dir = mkdtempSync(join(tmpdir(), 'rt-media-node-calls-'));
@@ -30,38 +29,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Node {
-  child: ChildProcess;
-  ws: string | undefined;
-  kurento: string | undefined;
-  /** Its log lines so far. */
-  log: () => string;
-  exited: Promise<unknown>;
-}
+type Node = RoundtableProcess;
 
 /** `roundtable start` with these flags; resolves once it listens. */
-async function startNode(args: string[]): Promise<Node> {
-  const all = ['start', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info', ...args];
-  const child = spawn(process.execPath, [BIN, ...all], { cwd: dir, env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise<Node>((resolve, reject) => {
-    let listening = false;
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-      if (listening) return;
-      const line = stdout.split('\n').find((l) => l.includes('"event":"listening"'));
-      if (!line) return;
-      listening = true;
-      const said = JSON.parse(line) as { signaling?: string; kurento?: string };
-      resolve({ child, ws: said.signaling, kurento: said.kurento, log: () => stdout, exited });
-    });
-    void exited.then(() => reject(new Error(`the node exited before listening: ${stdout}${stderr}`)));
-  });
-}
+const startNode = (args: string[]): Promise<Node> => startRoundtable(['start', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info', ...args], dir, running);
 
 const mediaNode = (redisUrl: string, udpPort: number): Promise<Node> =>
   startNode(['--role', 'media', '--kurento-port', '0', '--redis-url', redisUrl, '--ice-addresses', '127.0.0.1', '--udp-port', String(udpPort), '--port-range', `${udpPort + 1}-${udpPort + 29}`]);

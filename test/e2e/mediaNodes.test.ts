@@ -1,18 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { useTestPeerEnvironment } from '@roundtable/media/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startRoundtable, type RoundtableProcess } from './roundtableProcess.js';
 import { RtpCounter, signUp, until } from '../../packages/client/src/testing/harness.js';
 import { MediaNodeRegistry } from '../../packages/signaling/src/media/nodes/MediaNodeRegistry.js';
 import { RedisServer, hasRedisServer } from '../../packages/signaling/src/testing/index.js';
 
 // Two signaling and two media processes (the real CLI) on one Redis and one SQLite file.
 // Media ports: 63400-63429 and 63430-63459 (one shared UDP port each, then their ranges).
-const BIN = fileURLToPath(new URL('../../packages/server/bin/roundtable.mjs', import.meta.url));
 const tools = hasRedisServer();
 const env = useTestPeerEnvironment();
 const dir = mkdtempSync(join(tmpdir(), 'rt-media-nodes-'));
@@ -29,35 +28,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Node {
-  child: ChildProcess;
-  /** Base URL (http://127.0.0.1:PORT/). */
-  url: string;
-  ws: string | undefined;
-  kurento: string | undefined;
-  exited: Promise<unknown>;
-}
+type Node = RoundtableProcess;
 
 /** `roundtable start` with these flags; resolves once it listens. */
-async function startNode(args: string[]): Promise<Node> {
-  const all = ['start', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info', ...args];
-  const child = spawn(process.execPath, [BIN, ...all], { cwd: dir, env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise<Node>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-      const line = stdout.split('\n').find((l) => l.includes('"event":"listening"'));
-      if (!line) return;
-      const listening = JSON.parse(line) as { url: string; signaling?: string; kurento?: string };
-      resolve({ child, url: listening.url, ws: listening.signaling, kurento: listening.kurento, exited });
-    });
-    void exited.then(() => reject(new Error(`the node exited before listening: ${stdout}${stderr}`)));
-  });
-}
+const startNode = (args: string[]): Promise<Node> => startRoundtable(['start', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info', ...args], dir, running);
 
 const mediaNode = (redisUrl: string, udpPort: number): Promise<Node> =>
   startNode(['--role', 'media', '--kurento-port', '0', '--redis-url', redisUrl, '--ice-addresses', '127.0.0.1', '--udp-port', String(udpPort), '--port-range', `${udpPort + 1}-${udpPort + 29}`]);

@@ -1,15 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CallId, ConversationId } from '@roundtable/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startRoundtable, type RoundtableProcess } from './roundtableProcess.js';
 import { RedisServer, TestClient, hasRedisServer } from '../../packages/signaling/src/testing/index.js';
 
 // Two `roundtable start` processes (the real CLI) on one Redis and one SQLite file, as
 // behind a load balancer. Media ports: 64700-64719 and 64720-64739.
-const BIN = fileURLToPath(new URL('../../packages/server/bin/roundtable.mjs', import.meta.url));
 const tools = hasRedisServer();
 const dir = mkdtempSync(join(tmpdir(), 'rt-signaling-nodes-'));
 const db = join(dir, 'roundtable.db');
@@ -23,35 +22,17 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Node {
-  child: ChildProcess;
-  /** Base URL (http://127.0.0.1:PORT/). */
-  url: string;
+interface Node extends RoundtableProcess {
   ws: string;
   metrics: string;
-  exited: Promise<unknown>;
 }
 
 /** A signaling node: `roundtable start` with `--redis-url`; resolves once it listens. */
 async function startNode(redisUrl: string, portRange: string): Promise<Node> {
   const args = ['start', '--host', '127.0.0.1', '--port', '0', '--kurento', 'off', '--db', db, '--ice-addresses', '127.0.0.1', '--port-range', portRange, '--media-workers', '0'];
   args.push('--metrics-port', '0', '--redis-url', redisUrl, '--redis-node-ttl-ms', '1000');
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise<Node>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-      const line = stdout.split('\n').find((l) => l.includes('"event":"listening"'));
-      if (!line) return;
-      const listening = JSON.parse(line) as { url: string; signaling: string; metrics: string };
-      resolve({ child, url: listening.url, ws: listening.signaling, metrics: listening.metrics, exited });
-    });
-    void exited.then(() => reject(new Error(`the node exited before listening: ${stdout}${stderr}`)));
-  });
+  const node = await startRoundtable(args, dir, running);
+  return { ...node, ws: node.ws!, metrics: node.metrics! };
 }
 
 async function signIn(node: Node, name: string): Promise<TestClient> {
