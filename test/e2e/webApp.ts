@@ -358,7 +358,9 @@ export async function waitForPhase(user: AppUser, phase: string, timeout = MEDIA
     await user.page.locator(`[data-testid="call-screen"][data-phase="${phase}"]`).waitFor({ timeout });
   } catch (error) {
     const state = await appState(user.page).catch(() => ({}));
-    throw new Error(`${user.username}'s call screen did not reach ${phase}: ${String(error)}\napp: ${JSON.stringify(state)}\npage log:\n${user.logs.join('\n')}`, { cause: error });
+    // The connections' states and inbound streams: which of the call's connections is stuck.
+    const stats = await user.page.evaluate(() => window.__roundtable?.stats() ?? Promise.resolve(null)).catch(() => null);
+    throw new Error(`${user.username}'s call screen did not reach ${phase}: ${String(error)}\napp: ${JSON.stringify(state)}\nstats: ${JSON.stringify(stats)}\npage log:\n${user.logs.join('\n')}`, { cause: error });
   }
 }
 

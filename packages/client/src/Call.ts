@@ -77,6 +77,12 @@ export class Call extends MediaSession<CallEvents> {
   private audio: boolean;
   private peerId: UserId | null;
   private readonly machine: CallStateMachine;
+  /**
+   * Our media connected while the call was still OUTGOING: a hybrid call's caller gets the
+   * mixed audio from the server before anyone answers. The first answer then finds the
+   * media up and goes straight on to CONNECTED.
+   */
+  private mediaUp = false;
 
   constructor(
     init: CallInit,
@@ -233,6 +239,7 @@ export class Call extends MediaSession<CallEvents> {
         if (this.machine.can('answered')) {
           this.machine.answered();
           this.runMedia((media) => media.answered());
+          if (this.mediaUp) this.onMediaConnected();
         }
         break;
       case 'call.signal':
@@ -295,6 +302,7 @@ export class Call extends MediaSession<CallEvents> {
   }
 
   protected onMediaConnected(): void {
+    this.mediaUp = true;
     if (this.machine.can('mediaConnected')) this.machine.mediaConnected();
   }
 

@@ -84,6 +84,35 @@ describe('hybrid group calls through the SDK', () => {
       () => ears.map((ear) => tones.map((f) => Math.round(ear.level(f)))),
     );
     expect(calls.every((c) => c.mixedAudio !== null)).toBe(true);
+    expect(calls.map((c) => c.state)).toEqual(['CONNECTED', 'CONNECTED', 'CONNECTED']);
     await call.hangUp();
   }, 120_000);
+
+  it("the caller's media is up before anyone answers (the mixed audio comes from the server at once): the first answer makes the call CONNECTED for the caller too", async () => {
+    const server = await startServer(env, PORTS);
+    const users: TestUser[] = [];
+    const sources: McuTestPeer[] = [];
+    for (const [i, name] of ['hdan', 'herin', 'hfay'].entries()) {
+      users.push(await signUp(env, server.url, name, i + 11, { statsIntervalMs: 200 }));
+      const source = new McuTestPeer({ frequency: 440 + 220 * i, fakeVideoTag: 40 + i });
+      await source.start();
+      env.cleanup.push(() => source.close());
+      sources.push(source);
+    }
+    const [dan, erin, fay] = users as [TestUser, TestUser, TestUser];
+    const media = (i: number) => ({ getTracks: () => [sources[i]!.audio, sources[i]!.video] });
+    const group = await dan.client.im.createGroup('mix early', [erin.id, fay.id]);
+    const rings = [nextIncoming(erin.client), nextIncoming(fay.client)];
+    const call = await dan.client.startCall(group.id, { members: [erin.id, fay.id], media: 'hybrid', localMedia: media(0) });
+    // Stats start when the media connects: the caller's connections are up, nobody answered yet.
+    let mediaUp = false;
+    call.once('stats', () => (mediaUp = true));
+    await until(() => mediaUp, "the caller's media connected before any answer", 30_000, () => call.state);
+    expect(call.state).toBe('OUTGOING');
+    const [erinCall] = await Promise.all(rings);
+    await erinCall!.accept({ localMedia: media(1) });
+    await until(() => call.state === 'CONNECTED' && erinCall!.state === 'CONNECTED', 'both CONNECTED after the first answer', 30_000, () => [call.state, erinCall!.state]);
+    expect(call.stateHistory).toEqual(['IDLE', 'OUTGOING', 'CONNECTING', 'CONNECTED']);
+    await call.hangUp();
+  }, 90_000);
 });
