@@ -47,6 +47,9 @@ export {
   type ProducerStats,
   type ConsumerStats,
   type NegotiatedCodec,
+  type LayerRequest,
+  type LayerState,
+  validateLayerRequest,
 } from './transport/index.js';
 export { TransportRoom, TransportBridge, ActiveSpeaker, type TransportRoomOptions, type TransportRoomEvents, type TransportRoomAudio, type RoomTrack, type TransportBridgeEvents, type ActiveSpeakerOptions, type SpeakerUpdate } from './room/index.js';
 export { UdpMux, UdpMuxBinding, holdUdpPort, parseStun, type UdpMuxStats, type MuxAddress } from './net/UdpMux.js';

@@ -4,13 +4,16 @@ import { ClosedError, MediaError, SdpError } from '../core/errors.js';
 import type { MediaKind } from '../core/types.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
-import { NativeTransport } from '../native/NativeTransport.js';
+import { NativeProducer, NativeTransport, type NativeProducerParameters } from '../native/NativeTransport.js';
+import type { NativePacketCore } from '../native/PacketCore.js';
+import { layerForSize, selectLayers, type LayerCandidate } from './simulcast/layerSelection.js';
+import { offeredSimulcast, simulcastAnswerLines } from './simulcast/simulcastSdp.js';
 import type { SrtpSession, SrtpStats } from '../srtp/index.js';
 import { Consumer } from './Consumer.js';
 import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.js';
 import { IceChecks, readCandidate, type IceChecksOptions, type RemoteCandidate } from './IceChecks.js';
 import { StreamRewriter } from '../rtp/StreamRewriter.js';
-import { Producer } from './Producer.js';
+import { Producer, type LayerState, type ProducerParameters } from './Producer.js';
 import { opusAnswerParameters, type OpusReceiveOptions } from './opus.js';
 import { readRtcp, writeNack, writePli, writeFir, writeRemb, writeRr } from './rtcp.js';
 import { readExtension, readRtp, unwrapRtx, type RtpView } from './RtpView.js';
@@ -179,6 +182,8 @@ function newPassword(): string {
  * the media.
  */
 export const FOLLOW_QUIET_MS = 6500;
+/** A receiving transport chooses its simulcast consumers' layers again this often (and at once on a change). */
+export const LAYER_SELECTION_INTERVAL_MS = 500;
 /** At most this many checked addresses are remembered (a peer has a handful of pairs). */
 const CHECKED_TUPLES = 16;
 
@@ -253,6 +258,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private nextMid = 0;
   private firSeq = 0;
   private consentTimer: NodeJS.Timeout | undefined;
+  private selectionTimer: NodeJS.Timeout | undefined;
+  /** Toward the peer, bits/s (setAvailableBitrate; Infinity: unlimited). */
+  private availableBitrate = Infinity;
   private rtcpTimer: NodeJS.Timeout | undefined;
   private readonly ring: Buffer[] = [];
   private ringAt = 0;
@@ -398,7 +406,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const parsed = parseSdp(sdp);
     const remote = remoteTransportParameters(parsed);
     const sections: WrittenSection[] = [];
-    const offered = new Map<string, ReturnType<typeof offeredSender>>();
+    const offered = new Map<string, (OfferedSender & { simulcast: ProducerParameters['simulcast'] }) | undefined>();
     for (const section of parsed.media) {
       const sender = offeredSender(section);
       const mid = sender?.mid ?? section.attributes.find((a) => a.startsWith('mid:'))?.slice(4) ?? String(sections.length);
@@ -421,11 +429,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       if (sender.rtxPayloadType !== undefined) accepted.rtxPayloadType = sender.rtxPayloadType;
       if (sender.midExtensionId !== undefined) accepted.midExtensionId = sender.midExtensionId;
       if (sender.audioLevelExtensionId !== undefined) accepted.audioLevelExtensionId = sender.audioLevelExtensionId;
+      // Simulcast: layers are told apart by their RID extension (and found by their mid first).
+      const offeredLayers = sender.kind === 'video' ? offeredSimulcast(section) : undefined;
+      let simulcast: ProducerParameters['simulcast'];
+      if (offeredLayers && offeredLayers.ridExtensionId !== undefined && sender.midExtensionId !== undefined) {
+        accepted.extraLines = simulcastAnswerLines(offeredLayers);
+        simulcast = { rids: offeredLayers.layers.map((l) => l.rid), ridExtensionId: offeredLayers.ridExtensionId, repairedRidExtensionId: offeredLayers.repairedRidExtensionId };
+      }
       // The native core forwards payloads as they are: RED would reach receivers as Opus.
       const red = this.opus.red && !this.native ? sender.redPayloadType : undefined;
       if (red !== undefined) accepted.redPayloadType = red;
       sections.push(accepted);
-      offered.set(sender.mid, { ...sender, codec: accepted.codec, redPayloadType: red });
+      offered.set(sender.mid, { ...sender, codec: accepted.codec, redPayloadType: red, simulcast });
     }
     if (parsed.media.length === 0) throw new SdpError('the offer has no media section');
     // Valid: apply.
@@ -436,17 +451,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const answer = writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, sections);
     for (const producer of [...this.producers.values()]) {
       const now = offered.get(producer.mid);
-      if (!now || now.codec.payloadType !== producer.codec.payloadType || now.redPayloadType !== producer.redPayloadType) producer.close();
+      const rids = producer.layers.map((l) => l.rid).join(';');
+      if (!now || now.codec.payloadType !== producer.codec.payloadType || now.redPayloadType !== producer.redPayloadType || (now.simulcast?.rids.join(';') ?? '') !== rids) producer.close();
     }
     for (const sender of offered.values()) {
       if (!sender || [...this.producers.values()].some((p) => p.mid === sender.mid)) continue;
-      this.addProducer(sender);
+      this.addProducer(sender, sender.simulcast);
     }
     return answer;
   }
 
   /** A producer for what the peer sends on one m-line (emitted as 'producer'). */
-  private addProducer(sender: OfferedSender): void {
+  private addProducer(sender: OfferedSender, simulcast?: ProducerParameters['simulcast']): void {
     const producer = new Producer(
       {
         kind: sender.kind,
@@ -458,10 +474,14 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         cname: sender.cname,
         audioLevelExtensionId: sender.audioLevelExtensionId,
         redPayloadType: sender.redPayloadType,
+        simulcast,
       },
       this.producerLink,
     );
-    if (this.native) {
+    // Simulcast on the native path: each layer is a stream of the core (SRTP, history, NACKs
+    // there), tapped while the producer has consumers; layer selection is done in JavaScript.
+    for (const layer of producer.layers) if (this.native) layer.native = this.native.addProducer(this.nativeProducerParameters(layer));
+    if (this.native && producer.layers.length === 0) {
       producer.native = this.native.addProducer({
         ssrc: producer.ssrc,
         rtxSsrc: producer.rtxSsrc,
@@ -482,6 +502,52 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   private readonly midExtensionIds = new Map<string, number | undefined>();
+
+  private nativeProducerParameters(producer: Producer): NativeProducerParameters {
+    return {
+      ssrc: producer.ssrc,
+      rtxSsrc: producer.rtxSsrc,
+      payloadType: producer.codec.payloadType,
+      rtxPayloadType: producer.rtxPayloadType,
+      clockRate: producer.codec.clockRate,
+      mimeType: producer.codec.mimeType,
+      video: producer.kind === 'video',
+      nack: producer.codec.rtcpFeedback.includes('nack'),
+    };
+  }
+
+  /**
+   * A simulcast layer's first packet (its SSRC is not known yet): the RID extension says
+   * which layer (the repaired RID, which layer an RTX stream repairs), whose SSRC is bound.
+   */
+  private bindLayer(producer: Producer, packet: RtpView, now: number): void {
+    const ssrc = packet.header.ssrc;
+    const rtx = packet.header.payloadType === producer.rtxPayloadType;
+    const id = rtx ? producer.repairedRidExtensionId : producer.ridExtensionId;
+    const rid = id === undefined ? undefined : readExtension(packet, id)?.toString('latin1');
+    const layer = rid === undefined ? undefined : producer.layerByRid(rid);
+    if (!layer) {
+      this.counters.droppedUnknownSsrc++;
+      return;
+    }
+    if (rtx) {
+      if (layer.rtxSsrc === undefined) {
+        layer.bindRtxSsrc(ssrc);
+        this.byRtxSsrc.set(ssrc, layer);
+        layer.native?.bindSsrc(ssrc, true);
+      }
+      return;
+    }
+    // Another SSRC for a layer that has one, or another codec: not ours to guess.
+    if (packet.header.payloadType !== producer.codec.payloadType || layer.ssrc !== undefined) {
+      this.counters.droppedUnknownSsrc++;
+      return;
+    }
+    layer.bindSsrc(ssrc);
+    this.bySsrc.set(ssrc, layer);
+    layer.native?.bindSsrc(ssrc, false);
+    this.receive(layer, packet, now, false);
+  }
 
   // --- negotiation: receiving transport ----------------------------------------------
 
@@ -505,7 +571,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       ...options,
       native: native
         ? (c) =>
-            native.addConsumer(producer.nativeSource(native.core), {
+            native.addConsumer(this.nativeSourceFor(c, producer, native.core), {
               ssrc: c.ssrc,
               payloadType: c.codec.payloadType,
               clockRate: c.codec.clockRate,
@@ -527,7 +593,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     }
     this.consumers.set(consumer.id, consumer);
     this.consumersBySsrc.set(consumer.ssrc, consumer);
+    if (consumer.simulcast) this.chooseLayers();
     return consumer;
+  }
+
+  /**
+   * The entry in the core a consumer there forwards from: a simulcast consumer's own (it
+   * selects the layer in JavaScript and feeds it), else its producer's.
+   */
+  private nativeSourceFor(consumer: Consumer, producer: Producer, core: NativePacketCore): NativeProducer {
+    if (producer.layers.length === 0) return producer.nativeSource(core);
+    consumer.feed = NativeProducer.fed(core, { payloadType: consumer.codec.payloadType, clockRate: consumer.codec.clockRate, mimeType: consumer.codec.mimeType, video: true });
+    return consumer.feed;
   }
 
   /**
@@ -782,6 +859,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.consentTimer) clearInterval(this.consentTimer);
+    if (this.selectionTimer) clearInterval(this.selectionTimer);
     if (this.rtcpTimer) clearTimeout(this.rtcpTimer);
     this.checks?.close();
     for (const producer of [...this.producers.values()]) producer.close();
@@ -1087,6 +1165,10 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.counters.droppedUnknownSsrc++;
       return;
     }
+    if (producer.layers.length > 0) {
+      this.bindLayer(producer, packet, now);
+      return;
+    }
     if (packet.header.payloadType === producer.rtxPayloadType) {
       if (producer.rtxSsrc === undefined) {
         this.byRtxSsrc.set(ssrc, producer);
@@ -1213,6 +1295,87 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.binding.send(buf.subarray(0, protectedLength), to);
   }
 
+  /**
+   * Native path: a packet a simulcast consumer selected and rewrote here goes down to its
+   * entry in the core (Consumer.feed), whose consumer there protects and sends it.
+   */
+  private feedNative(packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void {
+    const feed = this.consumersBySsrc.get(ssrc)?.feed;
+    if (!feed || this.closed) return;
+    const cc = packet.csrcCount;
+    const payloadLength = packet.end - packet.payloadOffset;
+    const length = 12 + cc * 4 + payloadLength;
+    if (length > SLOT_BYTES) return;
+    const buf = this.nextSlot();
+    buf[0] = 0x80 | (packet.padding ? 0x20 : 0) | cc;
+    buf[1] = (packet.header.marker ? 0x80 : 0) | (payloadType & 0x7f);
+    buf.writeUInt16BE(seq & 0xffff, 2);
+    buf.writeUInt32BE(timestamp >>> 0, 4);
+    buf.writeUInt32BE(ssrc >>> 0, 8);
+    if (cc > 0) packet.data.copy(buf, 12, 12, 12 + cc * 4);
+    packet.data.copy(buf, 12 + cc * 4, packet.payloadOffset, packet.end);
+    feed.feed(buf.subarray(0, length));
+  }
+
+  // --- layer selection (receiving transport) -------------------------------------------
+
+  /**
+   * The bitrate available toward this transport's peer, bits/s (the downlink estimate, or
+   * a limit set by hand): the layer selection of its simulcast consumers keeps within it.
+   * Default Infinity (unlimited: no estimate known). INVALID_ARGUMENT for a rate that is
+   * not a positive number.
+   */
+  setAvailableBitrate(bps: number): void {
+    this.assertOpen();
+    if (typeof bps !== 'number' || Number.isNaN(bps) || bps <= 0) throw new MediaError('INVALID_ARGUMENT', 'the available bitrate must be a positive number of bits/s (Infinity: unlimited)');
+    this.availableBitrate = bps;
+    this.chooseLayers();
+  }
+
+  get availableBitrateValue(): number {
+    return this.availableBitrate;
+  }
+
+  /**
+   * Chooses the target layer of each simulcast consumer (layerSelection.ts): at once when
+   * a request, the consumers or the available bitrate change, and every
+   * LAYER_SELECTION_INTERVAL_MS while there are any (layers come and go, rates change).
+   */
+  private chooseLayers(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    const chosen: Consumer[] = [];
+    let budget = this.availableBitrate;
+    const states = new Map<Producer, LayerState[]>();
+    for (const consumer of this.consumers.values()) {
+      if (consumer.isClosed || consumer.isPaused) continue;
+      if (consumer.simulcast) chosen.push(consumer);
+      // Audio and single-stream video first: what they carry is not ours to choose.
+      else budget -= consumer.producer.sampleBitrate(now) ?? 0;
+    }
+    if (chosen.length === 0) {
+      if (this.selectionTimer) clearInterval(this.selectionTimer);
+      this.selectionTimer = undefined;
+      return;
+    }
+    this.selectionTimer ??= setInterval(() => this.chooseLayers(), LAYER_SELECTION_INTERVAL_MS).unref();
+    const candidates: LayerCandidate[] = chosen.map((consumer) => {
+      let layers = states.get(consumer.producer);
+      if (!layers) {
+        layers = consumer.producer.layerStates(now);
+        states.set(consumer.producer, layers);
+      }
+      const request = consumer.layerRequest;
+      if (request === 'off') return { layers, cap: -1, current: consumer.currentLayer, priority: 0 };
+      const cap = Math.min(request.maxLayer ?? layers.length - 1, layerForSize(layers, request.maxWidth, request.maxHeight));
+      return { layers, cap, current: consumer.currentLayer, priority: (request.maxWidth ?? 10_000) * (request.maxHeight ?? 10_000) };
+    });
+    const targets = selectLayers(candidates, budget);
+    chosen.forEach((consumer, k) => {
+      if (!consumer.isClosed) consumer.setTargetLayer(targets[k]!);
+    });
+  }
+
   private sendRtcp(packets: readonly Buffer[]): void {
     const srtp = this.srtp;
     const to = this.selected;
@@ -1249,12 +1412,16 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const blocks = [];
     const remb: number[] = [];
     let bitrate = this.maxIncomingBitrate;
-    for (const producer of this.producers.values()) {
+    // A simulcast producer's layers are reported one by one.
+    const streams = [...this.producers.values()].flatMap((p) => (p.layers.length > 0 ? p.layers : [p]));
+    for (const producer of streams) {
       const block = producer.reportBlock(now);
       if (block) blocks.push(block);
       if (producer.kind === 'video' && producer.ssrc !== undefined && producer.codec.rtcpFeedback.includes('goog-remb')) {
         remb.push(producer.ssrc);
-        const min = producer.minConsumerBitrate();
+        // Not a simulcast layer's: each receiver takes the layer that suits it (a receiver's
+        // REMB would otherwise hold every layer down to what the weakest one takes).
+        const min = producer.parent ? undefined : producer.minConsumerBitrate();
         if (min !== undefined) bitrate = Math.min(bitrate, min);
       }
     }
@@ -1288,15 +1455,22 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.producers.delete(producer.id);
       if (producer.ssrc !== undefined && this.bySsrc.get(producer.ssrc) === producer) this.bySsrc.delete(producer.ssrc);
       for (const [ssrc, p] of this.byRtxSsrc) if (p === producer) this.byRtxSsrc.delete(ssrc);
-      this.midExtensionIds.delete(producer.mid);
+      // A simulcast layer shares its producer's mid.
+      if (!producer.parent) this.midExtensionIds.delete(producer.mid);
     },
   };
 
   private readonly consumerLink = {
     canSend: (): boolean => this.srtp !== undefined && this.selected !== undefined && !this.closed,
-    sendRtp: (packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void => this.sendForwarded(packet, payloadType, seq, timestamp, ssrc),
+    sendRtp: (packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void => {
+      if (this.native) this.feedNative(packet, payloadType, seq, timestamp, ssrc);
+      else this.sendForwarded(packet, payloadType, seq, timestamp, ssrc);
+    },
+    layersRequested: (): void => this.chooseLayers(),
     consumerClosed: (consumer: Consumer): void => {
       consumer.native?.remove();
+      consumer.feed?.remove();
+      if (consumer.simulcast) queueMicrotask(() => this.chooseLayers());
       this.consumers.delete(consumer.id);
       this.consumersBySsrc.delete(consumer.ssrc);
       const slot = this.slots.find((s) => s.consumer === consumer);

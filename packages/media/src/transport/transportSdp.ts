@@ -272,6 +272,8 @@ export interface AcceptedSection {
   direction: Direction;
   /** For the offer of a receiving transport: the stream it sends. */
   sender?: { ssrc: number; cname: string; streamId: string; trackId: string };
+  /** More attribute lines (without "a="), written after the direction: the simulcast lines of an answer (simulcastAnswerLines). */
+  extraLines?: string[];
 }
 
 export interface ClosedSection {
@@ -316,6 +318,7 @@ export function writeDescription(local: LocalTransportParameters, sessionId: str
     if (section.midExtensionId !== undefined) lines.push(`a=extmap:${section.midExtensionId} ${MID_EXTENSION}`);
     if (section.audioLevelExtensionId !== undefined) lines.push(`a=extmap:${section.audioLevelExtensionId} ${AUDIO_LEVEL_EXTENSION}`);
     lines.push(`a=${section.direction}`, 'a=rtcp-mux', 'a=rtcp-rsize');
+    for (const extra of section.extraLines ?? []) lines.push(`a=${extra}`);
     const name = codec.mimeType.split('/')[1];
     lines.push(`a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ''}`);
     for (const fb of codec.rtcpFeedback) lines.push(`a=rtcp-fb:${codec.payloadType} ${fb}`);

@@ -17,7 +17,7 @@ import {
 } from '@roundtable/media';
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomSpeakers } from './MediaServer.js';
+import type { MediaRoom, MediaServer, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers, RoomVideoRequest } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 /**
@@ -150,6 +150,7 @@ class InProcessRoom implements MediaRoom {
   private readonly publishing = new Set<string>();
   private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
   private readonly speakerListeners: Array<(s: RoomSpeakers) => void> = [];
+  private readonly layerListeners: Array<(l: RoomLayers) => void> = [];
   private readonly listeners: Array<(c: RoomCandidate) => void> = [];
   /** The audio mix of a 'mixed' room, and each participant's port on it. */
   private mixer: Composite | undefined;
@@ -225,6 +226,20 @@ class InProcessRoom implements MediaRoom {
 
   onSpeakers(listener: (speakers: RoomSpeakers) => void): void {
     this.speakerListeners.push(listener);
+  }
+
+  async requestVideo(participant: string, publisher: string, request: RoomVideoRequest): Promise<void> {
+    this.assertOpen();
+    if (!this.transports?.has(participant)) throw new SignalingError('INVALID_STATE', `${participant} has not published in this room`);
+    try {
+      this.transports.requestLayers(participant, publisher, request);
+    } catch (error) {
+      throw mediaError(error);
+    }
+  }
+
+  onLayers(listener: (layers: RoomLayers) => void): void {
+    this.layerListeners.push(listener);
   }
 
   async connectionCount(): Promise<number> {
@@ -384,6 +399,9 @@ class InProcessRoom implements MediaRoom {
       });
       room.on('offer', (participant, sdp, tracks) => {
         for (const l of this.offerListeners) l({ participant, sdp, tracks });
+      });
+      room.on('layers', (participant, mid, rids, active) => {
+        for (const l of this.layerListeners) l({ participant, mid, rids, active });
       });
       room.on('speaker', (update) => {
         for (const l of this.speakerListeners) l({ speaker: update.speaker, levels: update.levels });
