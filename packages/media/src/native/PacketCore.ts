@@ -38,6 +38,9 @@ export interface RawPacketCore {
   feed(pid: number, data: Buffer): void;
   addConsumer(pid: number, tid: number, ssrc: number, payloadType: number, clockRate: number, codec: number, video: boolean, paused: boolean, initialSeq: number, initialTs: number): number;
   setConsumerPaused(cid: number, paused: boolean): void;
+  setConsumerTransportCc(cid: number, extensionId: number): void;
+  /** [sendTime ms (-1: unknown), size] for `count` transport-wide numbers from `baseSeq`. */
+  sentPackets(tid: number, baseSeq: number, count: number): number[];
   removeConsumer(cid: number): void;
   transportStats(tid: number): number[] | undefined;
   producerStats(pid: number): number[] | undefined;

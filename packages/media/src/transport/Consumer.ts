@@ -128,7 +128,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   native: NativeConsumer | undefined;
   /** RED's payload type in our offer, when the producer may send RED (the subscriber may accept it or not). */
   readonly redPayloadType: number | undefined;
-  /** The subscriber's bandwidth estimate (REMB), bits/s. */
+  /** The subscriber's bandwidth estimate, bits/s: its REMB, or the transport's own estimate from its transport-cc feedback. */
   estimatedBitrate: number | undefined;
   private closed = false;
   private paused: boolean;
@@ -206,6 +206,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** The round trip to the subscriber (s) from its latest receiver report that answered our SR; cheaper than stats on the native path. */
+  get roundTripTime(): number | undefined {
+    return this.counters.roundTripTime;
   }
 
   get isPaused(): boolean {

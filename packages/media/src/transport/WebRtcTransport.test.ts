@@ -211,6 +211,8 @@ function suite(path: PacketCorePath): void {
       let outgoing = 0;
       let lostForGood: number | undefined;
       const recv = transport({
+        // The subscriber's own REMB is under test: no transport-cc offered (with it libwebrtc sends no REMB).
+        bandwidthEstimation: false,
         testHooks: {
           dropOutgoingRtp: (ssrc, seq) => {
             if (ssrc !== videoConsumer?.ssrc) return false;
