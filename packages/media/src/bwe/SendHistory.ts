@@ -20,6 +20,7 @@ export interface SentPackets {
   lookup(seq: number): { sendTime: number; size: number } | undefined;
 }
 
+/** As many as a feedback may report (MAX_FEEDBACK_PACKETS). */
 const SIZE = 8192;
 
 /**

@@ -64,6 +64,12 @@ describe('transport-cc feedback', () => {
       const part = Buffer.from(good.subarray(0, cut));
       expect(readTransportCcFeedback(part, 0, part.length)).toBeUndefined();
     }
+    // Two run-length chunks claiming 16382 packets: more than any sender keeps (a cheap way to make us walk them).
+    const runs = Buffer.from(good);
+    runs.writeUInt16BE(16382, 14);
+    runs.writeUInt16BE(0x1fff, 20);
+    runs.writeUInt16BE(0x1fff, 22);
+    expect(readTransportCcFeedback(runs, 0, runs.length)).toBeUndefined();
     // A status count the chunks do not reach.
     const counted = Buffer.from(good);
     counted.writeUInt16BE(5000, 14);

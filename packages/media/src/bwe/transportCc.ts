@@ -45,6 +45,12 @@ export const TRANSPORT_CC_FMT = 15;
 
 const DELTA_US = 250;
 const REFERENCE_US = 64_000;
+/**
+ * At most this many packets in one feedback: as many as a sender keeps send times of
+ * (SendHistory). More would be a few bytes of run-length chunks making us walk 65535
+ * packets: refused as malformed.
+ */
+export const MAX_FEEDBACK_PACKETS = 8192;
 
 /** One packet of a feedback: its transport-wide sequence number and, if it arrived, when. */
 export interface FeedbackPacket {
@@ -68,7 +74,7 @@ export interface TransportCcFeedback {
  * Reads one transport-cc feedback: bytes `at` (its common header) to `end` (where its
  * length says it ends; padding, when the P bit says so, is taken off here). Undefined
  * when it is malformed: truncated chunks or deltas, a reserved status, a run of
- * nothing, bad padding. Never throws.
+ * nothing, bad padding, more than MAX_FEEDBACK_PACKETS packets. Never throws.
  */
 export function readTransportCcFeedback(data: Buffer, at: number, end: number): TransportCcFeedback | undefined {
   if (at < 0 || end > data.length || at + 20 > end) return undefined;
@@ -87,7 +93,7 @@ export function readTransportCcFeedback(data: Buffer, at: number, end: number): 
   const count = data.readUInt16BE(at + 14);
   const referenceTime = (data[at + 16]! << 16) | (data[at + 17]! << 8) | data[at + 18]!;
   const feedbackCount = data[at + 19]!;
-  if (count === 0) return undefined;
+  if (count === 0 || count > MAX_FEEDBACK_PACKETS) return undefined;
   const statuses = new Uint8Array(count);
   let n = 0;
   let p = at + 20;
