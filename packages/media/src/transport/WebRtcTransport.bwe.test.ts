@@ -252,6 +252,7 @@ describe.skipIf(!shaped)('a receiver behind a shaped link (network namespace, tc
     const limitedAt = Date.now();
     const under = await until(() => recv.availableBitrate ?? 0, (bps) => bps < 300_000, 15_000);
     const downMs = Date.now() - limitedAt;
+    const parts = recv.getStats().bandwidthEstimate!;
     expect(under).toBeLessThan(300_000);
     // Held under it while the limit lasts.
     await new Promise((r) => setTimeout(r, 2000));
@@ -263,7 +264,12 @@ describe.skipIf(!shaped)('a receiver behind a shaped link (network namespace, tc
     const upMs = Date.now() - liftedAt;
     expect(back).toBeGreaterThan(600_000);
     const stats = recv.getStats();
-    console.log(`shaped link (${path} path): ${Math.round(free / 1000)} kbit/s free; under 300 kbit/s ${downMs} ms after the limit; over 600 kbit/s ${upMs} ms after the lift; ${stats.transportCcFeedbacks} feedbacks, ${stats.invalidTransportCc} invalid`);
+    const kbps = (bps: number | undefined): number => Math.round((bps ?? 0) / 1000);
+    console.log(
+      `shaped link (${path} path, times polled every 200 ms): ${kbps(free)} kbit/s free; under 300 kbit/s ${downMs} ms after the limit ` +
+        `(delay side ${kbps(parts.delayBased)}, loss side ${kbps(parts.lossBased)}, acknowledged ${kbps(parts.ackedBitrate)} kbit/s, ${parts.usage}); ` +
+        `over 600 kbit/s ${upMs} ms after the lift; ${stats.transportCcFeedbacks} feedbacks, ${stats.invalidTransportCc} invalid`,
+    );
     expect(stats.invalidTransportCc).toBe(0);
   });
 });
