@@ -245,7 +245,8 @@ describe.skipIf(!shaped)('a receiver behind a shaped link (network namespace, tc
     // Free: the receiver acknowledges what it is sent (about 900 kbit/s).
     const free = await until(() => recv.availableBitrate ?? 0, (bps) => bps > 700_000, 20_000);
     expect(free).toBeGreaterThan(700_000);
-    const received = await sub.request<{ packets: number }>({ stats: true }, 'stats');
+    // And the receiver gets the media (about 100 packets a second).
+    const received = await until(() => sub.request<{ packets: number }>({ stats: true }, 'stats'), (st) => st.packets > 100, 15_000);
     expect(received.packets).toBeGreaterThan(100);
 
     link.limit('300kbit');
