@@ -56,6 +56,28 @@ describe('BandwidthEstimator on simulated traces (trace time, no wall clock)', (
     expect(up! - 20_000).toBeLessThanOrEqual(15_000);
   });
 
+  it('probing when stepping up: a probe cluster every 2 s at twice the estimate finds the lifted limit sooner, and does not lift the estimate over a limit', () => {
+    const limited = (t: number): boolean => t >= 10_000 && t < 20_000;
+    const run = (probing: boolean): TraceSample[] =>
+      runTrace({
+        durationMs: 30_000,
+        capacity: (t) => (limited(t) ? 300_000 : 2.5 * MBPS),
+        sendRate: (_t, estimate) => Math.min(estimate, 1.5 * MBPS),
+        estimator: { startBitrate: 1 * MBPS },
+        // Layer selection wanting more than the estimate gives (up to 1.5 Mbit/s) probes before stepping up.
+        ...(probing ? { probe: (t: number, e: BandwidthEstimator) => (t % 2000 === 0 && e.bitrate < 1.5 * MBPS ? 2 * e.bitrate : undefined) } : {}),
+      });
+    const plain = run(false);
+    const probed = run(true);
+    const up = (samples: TraceSample[]): number => firstTime(samples, 20_000, (s) => s.estimate >= 600_000)! - 20_000;
+    const meanLimited = probed.filter((s) => s.t >= 13_000 && s.t < 20_000).reduce((sum, s, _i, all) => sum + s.estimate / all.length, 0);
+    const highLimited = Math.max(...probed.filter((s) => s.t >= 13_000 && s.t < 20_000).map((s) => s.estimate));
+    console.log(`probing: 600 kbit/s ${up(probed)} ms after the lift (without: ${up(plain)} ms); under the limit mean ${kbps(meanLimited)}, at most ${kbps(highLimited)}`);
+    expect(up(probed)).toBeLessThan(up(plain));
+    expect(up(probed)).toBeLessThanOrEqual(3000);
+    expect(meanLimited).toBeLessThan(330_000);
+  });
+
   it('10 % loss lowers the estimate; 1 % does not', () => {
     const run = (loss: number): TraceSample[] => runTrace({ durationMs: 15_000, capacity: () => 10 * MBPS, sendRate: () => 1 * MBPS, loss: () => loss, estimator: { startBitrate: 1 * MBPS } });
     const clean = run(0.01);

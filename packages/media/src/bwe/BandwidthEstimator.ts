@@ -32,7 +32,22 @@ export interface BandwidthEstimatorStats {
   feedbacks: number;
   /** Where the estimate comes from: transport-cc feedback, the receiver's REMB, or nothing yet (the start value). */
   source: 'transport-cc' | 'remb' | 'none';
+  /** Probe clusters sent, and what the last one measured (bits/s; undefined: none finished, or too few of its packets arrived). */
+  probes: number;
+  lastProbeResult: number | undefined;
 }
+
+/** A probe cluster in flight: its transport-wide numbers (16 bits) not yet reported, and what arrived. */
+interface ProbeCluster {
+  target: number;
+  sentAt: number;
+  count: number;
+  pending: Set<number>;
+  arrived: Array<{ arrival: number; size: number }>;
+}
+
+/** A cluster not fully reported after this long is judged on what arrived. */
+const PROBE_TIMEOUT_MS = 1000;
 
 /**
  * One receiving transport's downlink estimate, GCC-like (draft-ietf-rmcat-gcc-02): a
@@ -54,6 +69,9 @@ export class BandwidthEstimator {
   private estimate: number;
   private feedbacks = 0;
   private source: BandwidthEstimatorStats['source'] = 'none';
+  private readonly clusters: ProbeCluster[] = [];
+  private probes = 0;
+  private lastProbeResult: number | undefined;
 
   constructor(options: BandwidthEstimatorOptions = {}) {
     this.min = options.minBitrate ?? BWE_DEFAULTS.minBitrate;
@@ -94,7 +112,45 @@ export class BandwidthEstimator {
     const delayBased = received > 0 ? this.aimd.update(usage, acked, rtt, now) : this.aimd.bitrate;
     const lossBased = this.loss.update(ordered.length, received, Math.min(delayBased, this.estimate), acked, rtt, now);
     this.estimate = clamp(Math.min(delayBased, lossBased), this.min, this.max);
+    if (this.clusters.length > 0) this.judgeProbes(ordered, usage, now);
     return this.estimate;
+  }
+
+  /**
+   * A probe cluster was sent at `now`: packets with these transport-wide numbers (16
+   * bits), back to back, to see whether the link carries `target` bits/s. When their
+   * feedback is in, the rate they arrived at (their bytes over the spread of their
+   * arrivals: a train spreads to the bottleneck's rate), up to `target`, becomes the
+   * estimate if it is higher, unless the delay side saw overuse meanwhile.
+   */
+  onProbeSent(seqs: readonly number[], target: number, now: number): void {
+    if (seqs.length === 0) return;
+    this.probes++;
+    this.clusters.push({ target, sentAt: now, count: seqs.length, pending: new Set(seqs.map((s) => s & 0xffff)), arrived: [] });
+  }
+
+  private judgeProbes(results: readonly PacketResult[], usage: BandwidthUsage, now: number): void {
+    for (const r of results) {
+      const seq = r.seq & 0xffff;
+      const cluster = this.clusters.find((c) => c.pending.has(seq));
+      if (!cluster) continue;
+      cluster.pending.delete(seq);
+      if (r.arrival !== undefined) cluster.arrived.push({ arrival: r.arrival, size: r.size });
+    }
+    while (this.clusters.length > 0 && (this.clusters[0]!.pending.size === 0 || now - this.clusters[0]!.sentAt > PROBE_TIMEOUT_MS)) {
+      const cluster = this.clusters.shift()!;
+      const result = probeRate(cluster);
+      this.lastProbeResult = result;
+      if (result === undefined || usage === 'overusing' || result <= this.estimate) continue;
+      this.aimd.setEstimate(result, now);
+      this.loss.raiseTo(result);
+      this.estimate = clamp(result, this.min, this.max);
+    }
+  }
+
+  /** Whether a probe cluster waits for its feedback. */
+  get probing(): boolean {
+    return this.clusters.length > 0;
   }
 
   /** The receiver's own estimate (REMB), used when it gives no transport-cc feedback. */
@@ -116,6 +172,19 @@ export class BandwidthEstimator {
       fractionLost: this.loss.fractionLost,
       feedbacks: this.feedbacks,
       source: this.source,
+      probes: this.probes,
+      lastProbeResult: this.lastProbeResult,
     };
   }
+}
+
+/** The rate a cluster's packets arrived at, up to its target; undefined when fewer than 80 % (or 3) of them arrived. */
+function probeRate(cluster: ProbeCluster): number | undefined {
+  const arrived = [...cluster.arrived].sort((a, b) => a.arrival - b.arrival);
+  if (arrived.length < Math.max(3, 0.8 * cluster.count)) return undefined;
+  const span = arrived[arrived.length - 1]!.arrival - arrived[0]!.arrival;
+  // The first packet's bytes arrived before the span began.
+  const bytes = arrived.reduce((sum, p) => sum + p.size, 0) - arrived[0]!.size;
+  if (span <= 0) return cluster.target;
+  return Math.min(cluster.target, (bytes * 8 * 1000) / span);
 }

@@ -39,6 +39,11 @@ export class LossBasedEstimator {
     return this.estimate;
   }
 
+  /** A probe showed the link carries `bitrate`: the loss side does not hold the estimate under it. */
+  raiseTo(bitrate: number): void {
+    this.estimate = Math.min(this.options.maxBitrate, Math.max(this.estimate, bitrate));
+  }
+
   /** The fraction lost of the last complete period. */
   get fractionLost(): number {
     return this.lastFraction;

@@ -34,6 +34,11 @@ export class SendHistory implements SentPackets {
   private readonly times = new Float64Array(SIZE);
   private readonly sizes = new Uint16Array(SIZE);
 
+  /** The number the next packet will get. */
+  get nextSequenceNumber(): number {
+    return this.nextSeq;
+  }
+
   /** The number to stamp on the next packet, which is remembered as sent at `now` with `size` bytes. */
   next(now: number, size: number): number {
     const seq = this.nextSeq;

@@ -24,6 +24,13 @@ export interface TraceOptions {
   propagationMs?: number;
   estimator?: BandwidthEstimatorOptions;
   seed?: number;
+  /** A probe to send at time t (its target, bits/s), as WebRtcTransport.probe() does: 30 ms of the target in 5-30 packets, back to back. */
+  probe?(t: number, estimator: BandwidthEstimator): number | undefined;
+}
+
+/** The packets of a probe cluster for `target` (WebRtcTransport.probe's rule). */
+export function probePackets(target: number, packetBytes: number): number {
+  return Math.max(5, Math.min(30, Math.ceil((target * 0.03) / 8 / packetBytes)));
 }
 
 export interface TraceSample {
@@ -59,18 +66,26 @@ export function runTrace(options: TraceOptions): TraceSample[] {
     const rate = options.sendRate(t, estimator.bitrate);
     credit += (rate * 10) / 1000 / 8;
     const capacity = options.capacity(t);
-    while (credit >= PACKET) {
-      credit -= PACKET;
+    const send = (): number => {
       const seq = history.next(t, PACKET);
       const queued = Math.max(0, linkFreeAt - t);
       const lost = queued > queueLimitMs || random() < (options.loss?.(t) ?? 0);
       if (lost) {
         pending.push({ seq, arrival: undefined });
-        continue;
+        return seq;
       }
       linkFreeAt = Math.max(linkFreeAt, t) + (PACKET * 8 * 1000) / capacity;
       pending.push({ seq, arrival: linkFreeAt + propagation });
+      return seq;
+    };
+    while (credit >= PACKET) {
+      credit -= PACKET;
+      send();
     }
+    const target = estimator.probing ? undefined : options.probe?.(t, estimator);
+    const probeSeqs: number[] = [];
+    for (let i = 0; target !== undefined && i < probePackets(target, PACKET); i++) probeSeqs.push(send());
+    if (target !== undefined) estimator.onProbeSent(probeSeqs, target, t);
     if (t % 100 === 0 && pending.length > 0) {
       // What has arrived by now goes into this feedback; the rest waits for the next.
       const cut = pending.findIndex((p) => p.arrival !== undefined && p.arrival > t);
