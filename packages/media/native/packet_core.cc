@@ -1510,6 +1510,56 @@ static napi_value SentPackets(napi_env env, napi_callback_info info) {
   return numbers(env, v.data(), v.size());
 }
 
+/**
+ * sendPadding(cid, count, size): a bandwidth probe: `count` padding-only packets of
+ * `size` padding bytes in the consumer's stream, numbered after its newest packet (the
+ * stream continues after them; a late packet from before them is dropped), stamped;
+ * [first transport-wide number, packets sent]. StreamRewriter.reserve() on the
+ * TypeScript path.
+ */
+static napi_value SendPadding(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t cid = a.u32(0);
+  uint32_t count = a.u32(1);
+  uint32_t size = a.u32(2);
+  if (!a.ok || count > 64 || size < 1 || size > 255) return throwError(env, "ERR_INVALID_ARG_VALUE", "sendPadding(id, count <= 64, size 1-255)");
+  std::lock_guard<std::mutex> lock(a.core->mu);
+  Core& core = *a.core;
+  double v[2] = {0, 0};
+  auto ci = core.consumers.find(cid);
+  if (ci != core.consumers.end()) {
+    Consumer& c = *ci->second;
+    auto ti = core.transports.find(c.tid);
+    if (ti != core.transports.end() && c.started && c.video && !c.paused && c.twccId > 0 && ti->second->canSend() && count > 0) {
+      Transport& t = *ti->second;
+      uint8_t packet[12 + 255] = {0};
+      packet[12 + size - 1] = uint8_t(size);
+      RtpView view{};
+      view.data = packet;
+      view.end = int(12 + size);
+      view.payloadOffset = 12;
+      view.padding = true;
+      view.payloadType = uint8_t(c.payloadType);
+      view.timestamp = c.lastTs;
+      view.ssrc = c.ssrc;
+      uint16_t first = uint16_t(c.lastSeq + 1);
+      uint16_t newestIn = uint16_t(c.lastSeq - c.seqOffset);
+      c.baseInSeq = uint16_t(newestIn + 1);
+      c.seqOffset = uint16_t(c.seqOffset + count);
+      c.lastSeq = uint16_t(c.lastSeq + count);
+      v[0] = t.twccSeq;
+      for (uint32_t i = 0; i < count; i++) {
+        uint16_t seq = uint16_t(first + i);
+        // Not a packet of the producer's: a NACK for it is a miss.
+        c.history[seq % kHistory].outSeq = -1;
+        if (core.sendForwarded(t, view, c.payloadType, seq, c.lastTs, c.ssrc, c.twccId)) v[1]++;
+      }
+      core.flushLocked();
+    }
+  }
+  return numbers(env, v, 2);
+}
+
 static napi_value RemoveConsumer(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
   uint32_t cid = a.u32(0);
@@ -1614,6 +1664,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setConsumerPaused", nullptr, SetConsumerPaused, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setConsumerTransportCc", nullptr, SetConsumerTransportCc, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sentPackets", nullptr, SentPackets, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sendPadding", nullptr, SendPadding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"removeConsumer", nullptr, RemoveConsumer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transportStats", nullptr, TransportStats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"producerStats", nullptr, ProducerStats, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -129,6 +129,12 @@ export class NativeConsumer {
     if (!this.core.isClosed) this.core.raw.setConsumerTransportCc(this.id, extensionId);
   }
 
+  /** A bandwidth probe: `count` padding-only packets (`size` padding bytes) in its stream, stamped; the first transport-wide number used and how many went. */
+  sendPadding(count: number, size: number): { first: number; sent: number } {
+    const v = this.core.isClosed ? undefined : this.core.raw.sendPadding(this.id, count, size);
+    return v ? { first: v[0]!, sent: v[1]! } : { first: 0, sent: 0 };
+  }
+
   counters(): NativeConsumerCounters | undefined {
     const v = this.core.isClosed ? undefined : this.core.raw.consumerStats(this.id);
     if (!v) return undefined;

@@ -311,6 +311,29 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     }
   }
 
+  /**
+   * @internal a bandwidth probe (WebRtcTransport.probe): `count` padding-only packets of
+   * `size` padding bytes (at most 255) in our stream, numbered after the newest packet
+   * (the stream continues after them). TypeScript path; the core has its own.
+   */
+  sendPadding(count: number, size: number): void {
+    if (this.closed || this.paused || this.native || this.kind !== 'video' || !this.link.canSend()) return;
+    const reserved = this.rewriter.reserve(count);
+    if (!reserved) return;
+    const pad = Math.max(1, Math.min(255, size));
+    const data = Buffer.alloc(12 + pad);
+    data[data.length - 1] = pad;
+    const packet: RtpView = {
+      data,
+      header: { sequenceNumber: 0, timestamp: reserved.ts, ssrc: this.ssrc, payloadType: this.codec.payloadType, marker: false },
+      csrcCount: 0,
+      payloadOffset: 12,
+      end: data.length,
+      padding: true,
+    };
+    for (let i = 0; i < count; i++) this.link.sendRtp(packet, this.codec.payloadType, (reserved.seq + i) & 0xffff, reserved.ts, this.ssrc);
+  }
+
   /** @internal PLI (or FIR) from the subscriber. */
   onKeyframeRequest(fir: boolean): void {
     if (fir) this.counters.firsReceived++;

@@ -9,7 +9,7 @@ import type { PacketCorePath } from '../native/PacketCore.js';
 import { packetPathsUnderTest } from '../native/testPaths.js';
 import { DtlsCertificate } from './DtlsSession.js';
 import { LitePeer } from './testLitePeer.js';
-import { createSubscriber, subscribe, until, type Peer } from './testPeers.js';
+import { createSubscriber, statsOf, subscribe, total, until, type Peer } from './testPeers.js';
 import { CLIENT_OFFER } from './testSdp.js';
 import { WebRtcTransport } from './WebRtcTransport.js';
 
@@ -105,6 +105,21 @@ function suite(path: PacketCorePath): void {
     expect([...recv.consumers.values()][0]!.estimatedBitrate).toBe(recv.availableBitrate);
     // What /metrics reads: every receiving transport's estimate on the shared sockets.
     expect(engineStats().downlinkEstimates).toContain(recv.availableBitrate);
+
+    // A probe before stepping up: a train of padding in the video's stream, on a free link, shows the target carried.
+    const before = (await statsOf(sub)).filter((x) => x.type === 'inbound-rtp' && x.kind === 'video');
+    expect(recv.probe(4_000_000)).toBe(true);
+    expect(recv.probe(4_000_000)).toBe(false);
+    const probed = await until(() => recv.getStats().bandwidthEstimate!, (b) => b.lastProbeResult !== undefined, 10_000);
+    expect(probed.probes).toBe(1);
+    expect(probed.lastProbeResult).toBeGreaterThan(2_000_000);
+    expect(recv.availableBitrate).toBeGreaterThan(2_000_000);
+    expect(plain.probe(4_000_000)).toBe(false);
+    expect(send.probe(4_000_000)).toBe(false);
+    // The receiver took the padding in its stream and goes on receiving the media after it.
+    const packetsBefore = total(before, 'inbound-rtp', 'packetsReceived', 'video');
+    const after = await until(() => statsOf(sub), (st) => total(st, 'inbound-rtp', 'packetsReceived', 'video') > packetsBefore + 100, 10_000);
+    expect(total(after, 'inbound-rtp', 'packetsReceived', 'video')).toBeGreaterThan(packetsBefore + 100);
 
     const other = await until(() => plain.getStats(), (s) => s.bandwidthEstimate?.source === 'remb', 20_000);
     expect(other.bandwidthEstimate?.source).toBe('remb');

@@ -207,6 +207,9 @@ const CHECKED_TUPLES = 16;
 
 const RING_SIZE = 1024;
 const SLOT_BYTES = 1500 + 128;
+/** A probe's padding-only packets: 255 padding bytes (the most RFC 3550 allows), about 290 on the wire. */
+const PROBE_PADDING = 255;
+const PROBE_PACKET_BYTES = 12 + 8 + PROBE_PADDING + 10;
 /** The id our offers give the transport-wide sequence number extension. */
 export const TRANSPORT_CC_EXTENSION_ID = 3;
 
@@ -422,6 +425,38 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
    */
   get availableBitrate(): number | undefined {
     return this.estimator?.bitrate;
+  }
+
+  /**
+   * A bandwidth probe, for layer selection before it steps up: about 30 ms of
+   * `targetBps` as padding-only packets (5-30 of 255 padding bytes) in a video
+   * consumer's stream, back to back, each with its transport-wide number (the stream's
+   * numbering continues after them; the receiver discards padding). When their feedback
+   * is in, the rate they arrived at (a train spreads to the bottleneck's rate), up to
+   * the target, becomes the estimate if it is higher and the delay did not grow
+   * meanwhile. False when nothing can be probed now: no estimate, no video consumer
+   * whose receiver took transport-cc and that sent something, a probe still waiting for
+   * its feedback, nowhere to send.
+   */
+  probe(targetBps: number): boolean {
+    this.assertOpen();
+    const estimator = this.estimator;
+    if (!estimator || estimator.probing || !(targetBps > 0) || !this.srtp || !this.selected) return false;
+    const consumer = [...this.consumers.values()].find((c) => c.kind === 'video' && !c.isPaused && this.stamped.has(c.ssrc) && c.stats.packets > 0);
+    if (!consumer) return false;
+    const count = Math.max(5, Math.min(30, Math.ceil((targetBps * 0.03) / 8 / PROBE_PACKET_BYTES)));
+    let first: number;
+    let sent: number;
+    if (consumer.native) {
+      ({ first, sent } = consumer.native.sendPadding(count, PROBE_PADDING));
+    } else {
+      first = this.sendHistory.nextSequenceNumber;
+      consumer.sendPadding(count, PROBE_PADDING);
+      sent = (this.sendHistory.nextSequenceNumber - first) & 0xffff;
+    }
+    if (sent === 0) return false;
+    estimator.onProbeSent(Array.from({ length: sent }, (_, i) => (first + i) & 0xffff), targetBps, performance.now());
+    return true;
   }
 
   /** Our SRTP contexts' counters, once DTLS made the keys (TypeScript path: the native core counts its own). */
