@@ -63,6 +63,12 @@ export interface MediaConfig {
    * on werift. Default: ROUNDTABLE_ENDPOINT_TRANSPORT, else 'werift'.
    */
   endpointTransport?: EndpointTransportSetting;
+  /**
+   * The downlink bandwidth estimate of the rooms' receiving transports (see
+   * docs/adaptation.md): its start value and bounds, bits/s. Default start 600000,
+   * min 50000, max 10000000.
+   */
+  bandwidthEstimation?: { startBitrate?: number; minBitrate?: number; maxBitrate?: number };
 }
 
 export type EndpointTransportSetting = 'werift' | 'own';
@@ -104,6 +110,17 @@ export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaCon
   }
   if (config.endpointTransport !== undefined && config.endpointTransport !== 'werift' && config.endpointTransport !== 'own') {
     throw new MediaError('INVALID_ARGUMENT', `invalid endpoint transport '${String(config.endpointTransport)}': need werift or own`);
+  }
+  const bwe = config.bandwidthEstimation;
+  if (bwe !== undefined) {
+    for (const [key, value] of Object.entries(bwe)) {
+      if (value !== undefined && !(Number.isInteger(value) && value >= 10_000 && value <= 1_000_000_000)) {
+        throw new MediaError('INVALID_ARGUMENT', `bandwidthEstimation.${key} must be a whole number of bits/s from 10000 to 1000000000`);
+      }
+    }
+    if (bwe.minBitrate !== undefined && bwe.maxBitrate !== undefined && bwe.minBitrate > bwe.maxBitrate) {
+      throw new MediaError('INVALID_ARGUMENT', 'bandwidthEstimation.minBitrate must not be above maxBitrate');
+    }
   }
   for (const key of ['keyframeIntervalMs', 'retransmissionMs', 'rtcpIntervalMs'] as const) {
     if (!(config[key] > 0)) throw new MediaError('INVALID_ARGUMENT', `${key} must be a positive number`);

@@ -1,6 +1,7 @@
 import { linearLevel, type AudioLevelReading } from '../transport/audioLevel.js';
 import { randomInt } from 'node:crypto';
 import type { MuxAddress } from '../net/UdpMux.js';
+import type { SentPackets } from '../bwe/SendHistory.js';
 import { deriveSessionKeys, type SessionKeys } from '../srtp/kdf.js';
 import type { SrtpKeyingMaterial } from '../srtp/SrtpSession.js';
 import type { NativePacketCore, NativeTapReceiver, NativeTransportReceiver } from './PacketCore.js';
@@ -123,6 +124,17 @@ export class NativeConsumer {
     if (!this.core.isClosed) this.core.raw.setConsumerPaused(this.id, paused);
   }
 
+  /** The core stamps the transport-wide sequence number extension with this id on what it sends for this consumer (0: none). */
+  setTransportCc(extensionId: number): void {
+    if (!this.core.isClosed) this.core.raw.setConsumerTransportCc(this.id, extensionId);
+  }
+
+  /** A bandwidth probe: `count` padding-only packets (`size` padding bytes) in its stream, stamped; the first transport-wide number used and how many went. */
+  sendPadding(count: number, size: number): { first: number; sent: number } {
+    const v = this.core.isClosed ? undefined : this.core.raw.sendPadding(this.id, count, size);
+    return v ? { first: v[0]!, sent: v[1]! } : { first: 0, sent: 0 };
+  }
+
   counters(): NativeConsumerCounters | undefined {
     const v = this.core.isClosed ? undefined : this.core.raw.consumerStats(this.id);
     if (!v) return undefined;
@@ -233,6 +245,27 @@ export class NativeTransport {
   addConsumer(producer: NativeProducer, c: NativeConsumerParameters): NativeConsumer {
     const id = this.core.raw.addConsumer(producer.id, this.id, c.ssrc >>> 0, c.payloadType, c.clockRate, codecOf(c.mimeType), c.video, c.paused, randomInt(0, 0x8000), randomInt(0, 0x7fffffff));
     return new NativeConsumer(this.core, id);
+  }
+
+  /**
+   * The send times the core keeps of the transport-wide sequence numbers it stamped (ms
+   * on the core's monotonic clock: only differences are used), read once per feedback.
+   */
+  sentPackets(): SentPackets {
+    let base = 0;
+    let values: number[] = [];
+    return {
+      prepare: (baseSeq: number, count: number): void => {
+        base = baseSeq;
+        values = this.usable ? (this.core.raw.sentPackets(this.id, baseSeq, Math.min(count, 8192)) as number[]) : [];
+      },
+      lookup: (seq: number): { sendTime: number; size: number } | undefined => {
+        const i = (seq - base) & 0xffff;
+        const sendTime = values[2 * i];
+        if (sendTime === undefined || sendTime < 0) return undefined;
+        return { sendTime, size: values[2 * i + 1]! };
+      },
+    };
   }
 
   counters(): NativeTransportCounters {

@@ -30,7 +30,7 @@ export interface TransportRoomOptions {
    */
   mixer?: Composite;
   /** Options of every transport (see WebRtcTransportOptions; their defaults). */
-  transport?: Pick<WebRtcTransportOptions, 'announcedAddress' | 'consentTimeoutMs' | 'rtcpIntervalMs' | 'maxIncomingBitrate' | 'opus'>;
+  transport?: Pick<WebRtcTransportOptions, 'announcedAddress' | 'consentTimeoutMs' | 'rtcpIntervalMs' | 'maxIncomingBitrate' | 'opus' | 'bandwidthEstimation'>;
   /** The active speaker detection (see ActiveSpeakerOptions; their defaults). */
   activeSpeaker?: ActiveSpeakerOptions;
 }

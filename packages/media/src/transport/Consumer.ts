@@ -158,7 +158,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   native: NativeConsumer | undefined;
   /** RED's payload type in our offer, when the producer may send RED (the subscriber may accept it or not). */
   readonly redPayloadType: number | undefined;
-  /** The subscriber's bandwidth estimate (REMB), bits/s. */
+  /** The subscriber's bandwidth estimate, bits/s: its REMB, or the transport's own estimate from its transport-cc feedback. */
   estimatedBitrate: number | undefined;
   private closed = false;
   private paused: boolean;
@@ -309,6 +309,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** The round trip to the subscriber (s) from its latest receiver report that answered our SR; cheaper than stats on the native path. */
+  get roundTripTime(): number | undefined {
+    return this.counters.roundTripTime;
   }
 
   get isPaused(): boolean {
@@ -486,6 +491,29 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       this.link.sendRtp(original, this.codec.payloadType, seq, (original.header.timestamp + sent.tsOffset) >>> 0, this.ssrc);
       this.counters.retransmitted++;
     }
+  }
+
+  /**
+   * @internal a bandwidth probe (WebRtcTransport.probe): `count` padding-only packets of
+   * `size` padding bytes (at most 255) in our stream, numbered after the newest packet
+   * (the stream continues after them). TypeScript path; the core has its own.
+   */
+  sendPadding(count: number, size: number): void {
+    if (this.closed || this.paused || this.native || this.kind !== 'video' || !this.link.canSend()) return;
+    const reserved = this.rewriter.reserve(count);
+    if (!reserved) return;
+    const pad = Math.max(1, Math.min(255, size));
+    const data = Buffer.alloc(12 + pad);
+    data[data.length - 1] = pad;
+    const packet: RtpView = {
+      data,
+      header: { sequenceNumber: 0, timestamp: reserved.ts, ssrc: this.ssrc, payloadType: this.codec.payloadType, marker: false },
+      csrcCount: 0,
+      payloadOffset: 12,
+      end: data.length,
+      padding: true,
+    };
+    for (let i = 0; i < count; i++) this.link.sendRtp(packet, this.codec.payloadType, (reserved.seq + i) & 0xffff, reserved.ts, this.ssrc);
   }
 
   /** @internal PLI (or FIR) from the subscriber. */

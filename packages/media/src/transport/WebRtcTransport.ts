@@ -8,6 +8,9 @@ import { NativeProducer, NativeTransport, type NativeProducerParameters } from '
 import type { NativePacketCore } from '../native/PacketCore.js';
 import { layerForSize, selectLayers, type LayerCandidate } from './simulcast/layerSelection.js';
 import { offeredSimulcast, simulcastAnswerLines } from './simulcast/simulcastSdp.js';
+import { BandwidthEstimator, type BandwidthEstimatorOptions, type BandwidthEstimatorStats } from '../bwe/BandwidthEstimator.js';
+import { FeedbackReader, SendHistory, type SentPackets } from '../bwe/SendHistory.js';
+import type { TransportCcFeedback } from '../bwe/transportCc.js';
 import type { SrtpSession, SrtpStats } from '../srtp/index.js';
 import { Consumer } from './Consumer.js';
 import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.js';
@@ -28,6 +31,7 @@ import {
   reverseDirection,
   sends,
   remoteIceParameters,
+  transportCcExtensionId,
   remoteTransportParameters,
   VIDEO_FEEDBACK,
   writeDescription,
@@ -85,6 +89,15 @@ export interface WebRtcTransportOptions {
    * Server does (Roundtable's rooms ask for both).
    */
   opus?: OpusReceiveOptions;
+  /**
+   * Downlink bandwidth estimation of a receiving transport (see docs/adaptation.md): its
+   * offers ask for transport-cc (the transport-wide sequence number extension and
+   * `rtcp-fb transport-cc`), and where the receiver takes it, every packet sent is
+   * stamped and the receiver's feedback drives a GCC-like estimate; a receiver that
+   * sends only REMB gives its REMB. `false` turns it off (offers as before). Default
+   * on, with BandwidthEstimatorOptions' defaults (start 600 kbit/s, 50 kbit/s to 10 Mbit/s).
+   */
+  bandwidthEstimation?: BandwidthEstimatorOptions | false;
   /** Tests only: drop datagrams before they are handled, forwarded packets before they are sent. */
   testHooks?: TransportTestHooks;
 }
@@ -106,6 +119,11 @@ export interface WebRtcTransportEvents extends Record<string, unknown[]> {
   tuplechange: [MuxAddress];
   /** A client's offer brought a new track. */
   producer: [Producer];
+  /**
+   * The receiving transport's downlink estimate changed (bits/s): by 2 % or more, or at
+   * all after a second without an event. What layer selection splits among consumers.
+   */
+  bandwidthEstimate: [number];
   close: [];
 }
 
@@ -130,6 +148,11 @@ export interface WebRtcTransportStats {
   pairSwitches: number;
   /** Our own connectivity checks (controlling role), 0 while the peer checks us. */
   iceChecksSent: number;
+  /** Transport-cc feedback packets read, and those refused as malformed. */
+  transportCcFeedbacks: number;
+  invalidTransportCc: number;
+  /** The downlink estimate and its parts (a receiving transport with bandwidth estimation on). */
+  bandwidthEstimate: BandwidthEstimatorStats | undefined;
 }
 
 type Mode = 'send' | 'recv' | 'both';
@@ -189,6 +212,11 @@ const CHECKED_TUPLES = 16;
 
 const RING_SIZE = 1024;
 const SLOT_BYTES = 1500 + 128;
+/** A probe's padding-only packets: 255 padding bytes (the most RFC 3550 allows), about 290 on the wire. */
+const PROBE_PADDING = 255;
+const PROBE_PACKET_BYTES = 12 + 8 + PROBE_PADDING + 10;
+/** The id our offers give the transport-wide sequence number extension. */
+export const TRANSPORT_CC_EXTENSION_ID = 3;
 
 /**
  * A WebRTC transport of the media engine: one ICE-lite agent, one DTLS association,
@@ -260,7 +288,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private consentTimer: NodeJS.Timeout | undefined;
   private selectionTimer: NodeJS.Timeout | undefined;
   /** Toward the peer, bits/s (setAvailableBitrate; Infinity: unlimited). */
-  private availableBitrate = Infinity;
+  private bitrateLimit = Infinity;
   private rtcpTimer: NodeJS.Timeout | undefined;
   private readonly ring: Buffer[] = [];
   private ringAt = 0;
@@ -283,7 +311,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     rtpOut: 0,
     rtcpOut: 0,
     pairSwitches: 0,
+    transportCcFeedbacks: 0,
+    invalidTransportCc: 0,
   };
+  private readonly bweOptions: BandwidthEstimatorOptions | undefined;
+  /** The downlink estimate: made with the first consumer (a receiving transport), when bandwidthEstimation is on. */
+  private estimator: BandwidthEstimator | undefined;
+  /** Transport-wide sequence numbers and send times of what the TypeScript path sent. */
+  private readonly sendHistory = new SendHistory();
+  private feedbackReader: FeedbackReader | undefined;
+  /** Consumers' SSRCs whose m-line took transport-cc, and the extension id there. */
+  private readonly stamped = new Map<number, number>();
+  private lastEstimate: { bitrate: number; at: number } | undefined;
 
   constructor(options: WebRtcTransportOptions) {
     super();
@@ -299,6 +338,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.iceChecksOptions = options.iceChecks ?? {};
     this.bidirectional = options.bidirectional ?? false;
     this.ownDirection = options.direction ?? 'sendrecv';
+    this.bweOptions = options.bandwidthEstimation === false ? undefined : (options.bandwidthEstimation ?? {});
     this.ufragValue = claimUfrag();
     this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
     this.binding.addUfrag(this.ufragValue, () => this.pwdValue);
@@ -370,6 +410,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       srtpProfile: this.profile,
       ...this.counters,
       iceChecksSent: this.checks?.checksSent ?? 0,
+      bandwidthEstimate: this.estimator?.stats,
     };
     if (this.native) {
       const n = this.native.counters();
@@ -382,6 +423,48 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       stats.droppedOther += n.droppedOther;
     }
     return stats;
+  }
+
+  /**
+   * The downlink estimate of a receiving transport, bits/s: from the receiver's
+   * transport-cc feedback (or its REMB), the start value before any. Undefined on a
+   * sending transport, or with bandwidthEstimation off. Changes are the
+   * `bandwidthEstimate` event.
+   */
+  get availableBitrate(): number | undefined {
+    return this.estimator?.bitrate;
+  }
+
+  /**
+   * A bandwidth probe, for layer selection before it steps up: about 30 ms of
+   * `targetBps` as padding-only packets (5-30 of 255 padding bytes) in a video
+   * consumer's stream, back to back, each with its transport-wide number (the stream's
+   * numbering continues after them; the receiver discards padding). When their feedback
+   * is in, the rate they arrived at (a train spreads to the bottleneck's rate), up to
+   * the target, becomes the estimate if it is higher and the delay did not grow
+   * meanwhile. False when nothing can be probed now: no estimate, no video consumer
+   * whose receiver took transport-cc and that sent something, a probe still waiting for
+   * its feedback, nowhere to send.
+   */
+  probe(targetBps: number): boolean {
+    this.assertOpen();
+    const estimator = this.estimator;
+    if (!estimator || estimator.probing || !(targetBps > 0) || !this.srtp || !this.selected) return false;
+    const consumer = [...this.consumers.values()].find((c) => c.kind === 'video' && !c.isPaused && this.stamped.has(c.ssrc) && c.stats.packets > 0);
+    if (!consumer) return false;
+    const count = Math.max(5, Math.min(30, Math.ceil((targetBps * 0.03) / 8 / PROBE_PACKET_BYTES)));
+    let first: number;
+    let sent: number;
+    if (consumer.native) {
+      ({ first, sent } = consumer.native.sendPadding(count, PROBE_PADDING));
+    } else {
+      first = this.sendHistory.nextSequenceNumber;
+      consumer.sendPadding(count, PROBE_PADDING);
+      sent = (this.sendHistory.nextSequenceNumber - first) & 0xffff;
+    }
+    if (sent === 0) return false;
+    estimator.onProbeSent(Array.from({ length: sent }, (_, i) => (first + i) & 0xffff), targetBps, performance.now());
+    return true;
   }
 
   /** Our SRTP contexts' counters, once DTLS made the keys (TypeScript path: the native core counts its own). */
@@ -562,6 +645,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (this.mode === 'send') throw new MediaError('INVALID_STATE', 'a sending transport carries producers; consume on a receiving transport');
     if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
     this.mode = 'recv';
+    this.startEstimation();
     const mid = String(this.nextMid++);
     // In the core: from the producer's own entry there, or (a producer of JavaScript: a
     // bridge's output, a TypeScript transport's) from the entry it feeds. A consumer here
@@ -625,10 +709,12 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         const pt = slot.kind === 'audio' ? '111' : '96';
         return { mid: slot.mid, kind: slot.kind, proto: 'UDP/TLS/RTP/SAVPF', formats: [pt], closed: true };
       }
+      const bwe = this.estimator !== undefined;
       return {
         mid: c.mid,
         kind: c.kind,
-        codec: c.codec,
+        codec: bwe ? { ...c.codec, rtcpFeedback: [...c.codec.rtcpFeedback, 'transport-cc'] } : c.codec,
+        ...(bwe ? { transportCcExtensionId: TRANSPORT_CC_EXTENSION_ID } : {}),
         // Pausing is ours alone: the m-line stays sendonly, so resuming needs no new offer.
         direction: 'sendonly',
         sender: { ssrc: c.ssrc, cname: c.cname, streamId: c.streamId, trackId: c.trackId },
@@ -658,7 +744,54 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       const mid = attribute(section.attributes, 'mid');
       const consumer = this.slots.find((s) => s.mid === mid)?.consumer;
       if (consumer?.redPayloadType !== undefined) consumer.setRed(section.port !== 0 && section.formats.includes(String(consumer.redPayloadType)));
+      // Transport-cc where the receiver kept the extension: those packets are stamped.
+      if (consumer && this.estimator) {
+        const id = transportCcExtensionId(section);
+        if (id !== undefined) this.stamped.set(consumer.ssrc, id);
+        else this.stamped.delete(consumer.ssrc);
+        consumer.native?.setTransportCc(id ?? 0);
+      }
     }
+  }
+
+  /** A receiving transport with bandwidth estimation on: the estimator, fed from the path that sends. */
+  private startEstimation(): void {
+    if (this.estimator || !this.bweOptions) return;
+    this.estimator = new BandwidthEstimator(this.bweOptions);
+    this.binding.bandwidthEstimate = () => this.estimator?.bitrate;
+    const sent: SentPackets = this.native ? this.native.sentPackets() : this.sendHistory;
+    this.feedbackReader = new FeedbackReader(sent);
+  }
+
+  private onTransportCc(feedback: TransportCcFeedback | undefined, now: number): void {
+    if (!feedback || !this.estimator || !this.feedbackReader) {
+      this.counters.invalidTransportCc++;
+      return;
+    }
+    this.counters.transportCcFeedbacks++;
+    const bitrate = this.estimator.onPacketResults(this.feedbackReader.read(feedback), now, this.roundTripMs());
+    // A receiver giving transport-cc feedback sends no REMB: our estimate stands in for it
+    // (the REMB to publishers is the lowest of their consumers', as before).
+    for (const consumer of this.consumers.values()) consumer.estimatedBitrate = bitrate;
+    this.noteEstimate(now);
+  }
+
+  /** The lowest round trip our consumers' receiver reports gave, ms (100 before any). */
+  private roundTripMs(): number {
+    let rtt: number | undefined;
+    for (const c of this.consumers.values()) {
+      const r = c.roundTripTime;
+      if (r !== undefined && (rtt === undefined || r < rtt)) rtt = r;
+    }
+    return rtt === undefined ? 100 : rtt * 1000;
+  }
+
+  private noteEstimate(now: number): void {
+    const bitrate = Math.round(this.estimator!.bitrate);
+    const last = this.lastEstimate;
+    if (last && (bitrate === last.bitrate || (Math.abs(bitrate - last.bitrate) < 0.02 * last.bitrate && now - last.at < 1000))) return;
+    this.lastEstimate = { bitrate, at: now };
+    this.emit('bandwidthEstimate', bitrate);
   }
 
   // --- negotiation: bidirectional transport ---------------------------------------------
@@ -1242,11 +1375,24 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         case 'fir':
           for (const ssrc of message.media) this.consumersBySsrc.get(ssrc)?.onKeyframeRequest(true);
           break;
-        case 'remb':
+        case 'remb': {
+          let ours = false;
           for (const ssrc of message.ssrcs) {
             const consumer = this.consumersBySsrc.get(ssrc);
-            if (consumer) consumer.estimatedBitrate = message.bitrate;
+            if (consumer) {
+              consumer.estimatedBitrate = message.bitrate;
+              ours = true;
+            }
           }
+          // A receiver that gives no transport-cc feedback: its REMB is the estimate.
+          if (ours && this.estimator && this.estimator.stats.source !== 'transport-cc') {
+            this.estimator.onRemb(message.bitrate);
+            this.noteEstimate(now);
+          }
+          break;
+        }
+        case 'transport-cc':
+          this.onTransportCc(message.feedback, now);
           break;
         default:
           break;
@@ -1280,16 +1426,30 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const src = packet.data;
     const cc = packet.csrcCount;
     const payloadLength = packet.end - packet.payloadOffset;
-    const length = 12 + cc * 4 + payloadLength;
+    // Transport-cc: one one-byte-header extension block (RFC 8285) with the transport-wide number.
+    const twccId = this.stamped.get(ssrc);
+    const extension = twccId === undefined ? 0 : 8;
+    const length = 12 + cc * 4 + extension + payloadLength;
     if (length + srtp.outbound.rtpOverhead > SLOT_BYTES) return;
     const buf = this.nextSlot();
-    buf[0] = 0x80 | (packet.padding ? 0x20 : 0) | cc;
+    buf[0] = 0x80 | (packet.padding ? 0x20 : 0) | (extension ? 0x10 : 0) | cc;
     buf[1] = (packet.header.marker ? 0x80 : 0) | (payloadType & 0x7f);
     buf.writeUInt16BE(seq & 0xffff, 2);
     buf.writeUInt32BE(timestamp >>> 0, 4);
     buf.writeUInt32BE(ssrc >>> 0, 8);
     if (cc > 0) src.copy(buf, 12, 12, 12 + cc * 4);
-    src.copy(buf, 12 + cc * 4, packet.payloadOffset, packet.end);
+    const at = 12 + cc * 4;
+    if (twccId !== undefined) {
+      buf.writeUInt32BE(0xbede0001, at);
+      buf[at + 4] = (twccId << 4) | 1;
+      buf[at + 7] = 0;
+    }
+    src.copy(buf, at + extension, packet.payloadOffset, packet.end);
+    if (twccId !== undefined) {
+      // The wire size: header, payload and the SRTP tag.
+      const twccSeq = this.sendHistory.next(performance.now(), length + srtp.outbound.rtpOverhead);
+      buf.writeUInt16BE(twccSeq, at + 5);
+    }
     const protectedLength = srtp.outbound.protectRtp(buf, length);
     this.counters.rtpOut++;
     this.binding.send(buf.subarray(0, protectedLength), to);
@@ -1328,12 +1488,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   setAvailableBitrate(bps: number): void {
     this.assertOpen();
     if (typeof bps !== 'number' || Number.isNaN(bps) || bps <= 0) throw new MediaError('INVALID_ARGUMENT', 'the available bitrate must be a positive number of bits/s (Infinity: unlimited)');
-    this.availableBitrate = bps;
+    this.bitrateLimit = bps;
     this.chooseLayers();
   }
 
-  get availableBitrateValue(): number {
-    return this.availableBitrate;
+  /** The limit set with setAvailableBitrate (Infinity: none). */
+  get bitrateLimitValue(): number {
+    return this.bitrateLimit;
   }
 
   /**
@@ -1345,7 +1506,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (this.closed) return;
     const now = performance.now();
     const chosen: Consumer[] = [];
-    let budget = this.availableBitrate;
+    let budget = this.bitrateLimit;
     const states = new Map<Producer, LayerState[]>();
     for (const consumer of this.consumers.values()) {
       if (consumer.isClosed || consumer.isPaused) continue;
@@ -1473,6 +1634,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       if (consumer.simulcast) queueMicrotask(() => this.chooseLayers());
       this.consumers.delete(consumer.id);
       this.consumersBySsrc.delete(consumer.ssrc);
+      if (!this.bidirectional) this.stamped.delete(consumer.ssrc);
       const slot = this.slots.find((s) => s.consumer === consumer);
       if (slot) slot.consumer = undefined;
       const line = this.lines.find((l) => l.consumer === consumer);

@@ -71,6 +71,7 @@ interface TransportEngine {
   mux: UdpMux;
   certificate: DtlsCertificate;
   announcedAddress: string | undefined;
+  bandwidthEstimation: MediaConfig['bandwidthEstimation'];
 }
 
 /**
@@ -123,7 +124,7 @@ export class InProcessMediaServer implements MediaServer {
       const address = hostAddresses(config)[0]!;
       const mux = await UdpMux.acquire(address, singleUdpPort(config) ?? config.portRange, 'media.udpPort');
       try {
-        return { mux, certificate: await DtlsCertificate.generate(), announcedAddress: config.announcedAddress };
+        return { mux, certificate: await DtlsCertificate.generate(), announcedAddress: config.announcedAddress, bandwidthEstimation: config.bandwidthEstimation };
       } catch (error) {
         mux.release();
         throw error;
@@ -395,7 +396,10 @@ class InProcessRoom implements MediaRoom {
         certificate: engine.certificate,
         audio: this.audio,
         ...(this.audio === 'mixed' ? { mixer: this.mix() } : {}),
-        transport: engine.announcedAddress === undefined ? {} : { announcedAddress: engine.announcedAddress },
+        transport: {
+          ...(engine.announcedAddress === undefined ? {} : { announcedAddress: engine.announcedAddress }),
+          ...(engine.bandwidthEstimation === undefined ? {} : { bandwidthEstimation: engine.bandwidthEstimation }),
+        },
       });
       room.on('offer', (participant, sdp, tracks) => {
         for (const l of this.offerListeners) l({ participant, sdp, tracks });
