@@ -82,6 +82,12 @@ export interface WebRtcTransportOptions {
    * Server does (Roundtable's rooms ask for both).
    */
   opus?: OpusReceiveOptions;
+  /**
+   * The peer addresses this transport answers checks from (a Kurento endpoint's filter of
+   * the addresses the engine may reach: loopback only when its ICE addresses are). A check
+   * from another address is dropped (`droppedStun`), so no pair forms there. Default: any.
+   */
+  acceptsRemoteAddress?: (ip: string) => boolean;
   /** Tests only: drop datagrams before they are handled, forwarded packets before they are sent. */
   testHooks?: TransportTestHooks;
 }
@@ -117,6 +123,8 @@ export interface WebRtcTransportStats {
   droppedDtlsEarly: number;
   /** DTLS records refused: a plaintext alert or a malformed record after the handshake. */
   droppedDtls: number;
+  /** A peer's retransmitted ClientHello not answered again (one HelloVerifyRequest per 2 s): not counted as dropped. */
+  dtlsHelloRepeats: number;
   droppedSrtp: number;
   droppedUnknownSsrc: number;
   droppedOther: number;
@@ -248,6 +256,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private readonly lines: Line[] = [];
   private readonly bidirectional: boolean;
   private readonly ownDirection: Direction;
+  private readonly acceptsRemote: (ip: string) => boolean;
   /** A bidirectional transport's offer waits for its answer. */
   private awaitingAnswer = false;
   private nextMid = 0;
@@ -267,6 +276,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     droppedStun: 0,
     droppedDtlsEarly: 0,
     droppedDtls: 0,
+    dtlsHelloRepeats: 0,
     droppedSrtp: 0,
     droppedUnknownSsrc: 0,
     droppedOther: 0,
@@ -287,6 +297,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? 2_000_000;
     this.opus = options.opus ?? {};
     this.hooks = options.testHooks ?? {};
+    this.acceptsRemote = options.acceptsRemoteAddress ?? (() => true);
     this.iceLite = options.iceLite ?? true;
     this.iceChecksOptions = options.iceChecks ?? {};
     this.bidirectional = options.bidirectional ?? false;
@@ -676,31 +687,37 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   /** consume() of a bidirectional transport: `producer` on the m-line of its kind, replacing what it carried (numbering continues). */
   private consumeBoth(producer: Producer, options: { paused?: boolean; streamId?: string }): Consumer {
     if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
-    if ((producer.native !== undefined) !== (this.native !== undefined)) {
-      throw new MediaError('INVALID_STATE', `producer ${producer.id} is on the ${producer.native ? 'native' : 'TypeScript'} packet path and this transport on the other (media.packetCore)`);
-    }
     const line = this.lines.find((l) => !l.closed && l.kind === producer.kind && sends(l.direction));
     if (!line || !line.codec) throw new MediaError('INVALID_STATE', `no negotiated m-line of this transport sends ${producer.kind} to its peer`);
     if (line.codec.mimeType.toLowerCase() !== producer.codec.mimeType.toLowerCase()) {
       throw new MediaError('INVALID_STATE', `the ${producer.kind} m-line carries ${line.codec.mimeType}, the producer sends ${producer.codec.mimeType}`);
     }
     const current = line.consumer;
-    if (current && !current.isClosed && !current.native) {
+    if (current && !current.isClosed && !current.native && !producer.native) {
       current.replaceProducer(producer);
       return current;
     }
     current?.close();
-    const consumer = new Consumer(producer, line.mid, this.consumerLink, { ...options, ssrc: line.ssrc, payloadType: line.codec.payloadType, rewriter: line.rewriter });
-    if (this.native && producer.native) {
-      consumer.native = this.native.addConsumer(producer.native, {
-        ssrc: consumer.ssrc,
-        payloadType: consumer.codec.payloadType,
-        clockRate: consumer.codec.clockRate,
-        mimeType: consumer.codec.mimeType,
-        video: consumer.kind === 'video',
-        paused: consumer.isPaused,
-      });
-    }
+    // As in consume(): in the core from the producer's own entry there or from the one a JavaScript producer (a
+    // Kurento element's packets) feeds; on the TypeScript path a JavaScript sink (a producer in the core is tapped).
+    const native = this.native;
+    const consumer = new Consumer(producer, line.mid, this.consumerLink, {
+      ...options,
+      ssrc: line.ssrc,
+      payloadType: line.codec.payloadType,
+      rewriter: line.rewriter,
+      native: native
+        ? (c) =>
+            native.addConsumer(producer.nativeSource(native.core), {
+              ssrc: c.ssrc,
+              payloadType: c.codec.payloadType,
+              clockRate: c.codec.clockRate,
+              mimeType: c.codec.mimeType,
+              video: c.kind === 'video',
+              paused: c.isPaused,
+            })
+        : undefined,
+    });
     line.consumer = consumer;
     this.consumers.set(consumer.id, consumer);
     this.consumersBySsrc.set(consumer.ssrc, consumer);
@@ -921,7 +938,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       return;
     }
     const [local, remote] = (message.username ?? '').split(':');
-    if (local !== this.ufrag || (this.remote && remote !== this.remote.ufrag) || !integrityValid(data, message.integrityAt, this.pwd)) {
+    if (local !== this.ufrag || (this.remote && remote !== this.remote.ufrag) || !this.acceptsRemote(from[0]) || !integrityValid(data, message.integrityAt, this.pwd)) {
       this.counters.droppedStun++;
       return;
     }
@@ -1024,7 +1041,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       return;
     }
     if (this.dtlsStateValue === 'new') this.setDtls('connecting');
-    if (!this.dtls.receive(data)) this.counters.droppedDtls++;
+    const result = this.dtls.receive(data);
+    if (result === 'refused') this.counters.droppedDtls++;
+    else if (result === 'repeat') this.counters.dtlsHelloRepeats++;
   }
 
   private onSrtp(data: Buffer, from: MuxAddress): void {
