@@ -1482,7 +1482,7 @@ static napi_value ConsumerStats(napi_env env, napi_callback_info info) {
   auto ci = a.core->consumers.find(cid);
   if (ci == a.core->consumers.end()) return undefinedValue(env);
   const Consumer& c = *ci->second;
-  double v[] = {c.packets, c.bytes, c.droppedAwaitingKeyframe, c.droppedBeforeStart, c.nacksReceived, c.retransmitted, c.retransmitMisses, double(c.lastTs), c.started ? nowMs() - c.lastAt : 0.0, c.started ? 1.0 : 0.0};
+  double v[] = {c.packets, c.bytes, c.droppedAwaitingKeyframe, c.droppedBeforeStart, c.nacksReceived, c.retransmitted, c.retransmitMisses, double(c.lastTs), c.started ? nowMs() - c.lastAt : 0.0, c.started ? 1.0 : 0.0, double(c.lastSeq)};
   return numbers(env, v, sizeof v / sizeof v[0]);
 }
 

@@ -42,8 +42,9 @@ export interface NativeConsumerCounters {
   nacksReceived: number;
   retransmitted: number;
   retransmitMisses: number;
-  /** The newest packet's output timestamp and how long ago it was sent (ms); undefined before any. */
+  /** The newest packet's output timestamp and sequence number, and how long ago it was sent (ms); undefined before any. */
   lastTimestamp: number | undefined;
+  lastSequenceNumber: number | undefined;
   msSinceLast: number;
 }
 
@@ -126,8 +127,19 @@ export class NativeConsumer {
   counters(): NativeConsumerCounters | undefined {
     const v = this.core.isClosed ? undefined : this.core.raw.consumerStats(this.id);
     if (!v) return undefined;
-    const [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started] = v as [number, number, number, number, number, number, number, number, number, number];
-    return { packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTimestamp: started ? lastTs : undefined, msSinceLast };
+    const [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started, lastSeq] = v as [number, number, number, number, number, number, number, number, number, number, number];
+    return {
+      packets,
+      bytes,
+      droppedAwaitingKeyframe,
+      droppedBeforeStart,
+      nacksReceived,
+      retransmitted,
+      retransmitMisses,
+      lastTimestamp: started ? lastTs : undefined,
+      lastSequenceNumber: started ? lastSeq : undefined,
+      msSinceLast,
+    };
   }
 
   remove(): void {
@@ -153,6 +165,9 @@ export interface NativeConsumerParameters {
   mimeType: string;
   video: boolean;
   paused: boolean;
+  /** The first packet's output sequence number and timestamp (a stream continued on the same SSRC). Default: random. */
+  initialSequenceNumber?: number;
+  initialTimestamp?: number;
 }
 
 /** The codec number the core's keyframe detection knows (native/rtp.h). */
@@ -231,7 +246,9 @@ export class NativeTransport {
   }
 
   addConsumer(producer: NativeProducer, c: NativeConsumerParameters): NativeConsumer {
-    const id = this.core.raw.addConsumer(producer.id, this.id, c.ssrc >>> 0, c.payloadType, c.clockRate, codecOf(c.mimeType), c.video, c.paused, randomInt(0, 0x8000), randomInt(0, 0x7fffffff));
+    const initialSeq = c.initialSequenceNumber ?? randomInt(0, 0x8000);
+    const initialTs = c.initialTimestamp ?? randomInt(0, 0x7fffffff);
+    const id = this.core.raw.addConsumer(producer.id, this.id, c.ssrc >>> 0, c.payloadType, c.clockRate, codecOf(c.mimeType), c.video, c.paused, initialSeq & 0xffff, initialTs >>> 0);
     return new NativeConsumer(this.core, id);
   }
 

@@ -697,10 +697,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       current.replaceProducer(producer);
       return current;
     }
+    // On the core, the m-line's stream goes on where the closed consumer's stopped (as replaceProducer does here).
+    const continued = current && !current.isClosed ? current.native?.counters() : undefined;
     current?.close();
     // As in consume(): in the core from the producer's own entry there or from the one a JavaScript producer (a
     // Kurento element's packets) feeds; on the TypeScript path a JavaScript sink (a producer in the core is tapped).
     const native = this.native;
+    const clockRate = line.codec.clockRate;
     const consumer = new Consumer(producer, line.mid, this.consumerLink, {
       ...options,
       ssrc: line.ssrc,
@@ -715,6 +718,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
               mimeType: c.codec.mimeType,
               video: c.kind === 'video',
               paused: c.isPaused,
+              initialSequenceNumber: continued?.lastSequenceNumber !== undefined ? (continued.lastSequenceNumber + 1) & 0xffff : undefined,
+              initialTimestamp:
+                continued?.lastTimestamp !== undefined ? (continued.lastTimestamp + Math.max(1, Math.round((continued.msSinceLast * clockRate) / 1000))) >>> 0 : undefined,
             })
         : undefined,
     });

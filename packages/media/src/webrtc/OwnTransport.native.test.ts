@@ -24,6 +24,10 @@ function pathOf(ep: WebRtcEndpoint): string | undefined {
   return UdpMux.find(HOST, ep.sharedUdpPort!)?.packetPath;
 }
 
+function sequenceContinuous(packets: readonly RtpPacket[]): boolean {
+  return packets.every((p, i) => i === 0 || p.header.sequenceNumber === ((packets[i - 1]!.header.sequenceNumber + 1) & 0xffff));
+}
+
 const isKeyframe = (p: RtpPacket): boolean => (p.payload[1]! & 1) === 0;
 
 describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, native packet core', () => {
@@ -52,7 +56,7 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
     expect(ep.getFastPathStats()!.rtpOut).toBeGreaterThan(0);
   });
 
-  it('connect() between two endpoints is a consumer in the core; a new source keeps the SSRC and starts on its keyframe', async () => {
+  it('connect() between two endpoints is a consumer in the core; a new source keeps the SSRC and the numbering, and starts on its keyframe', async () => {
     const p = pipeline();
     const [a, c, b] = [p.createWebRtcEndpoint(), p.createWebRtcEndpoint(), p.createWebRtcEndpoint({ direction: 'sendonly' })];
     const [pa, pc, pb] = [h.peer(), h.peer(), h.peer()];
@@ -74,6 +78,8 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
     pubC.stop();
     expect([a, b, c].map(pathOf)).toEqual(['native', 'native', 'native']);
     expect(new Set(got.map((x) => x.header.ssrc)).size).toBe(1);
+    // The core's new consumer goes on where the previous one stopped.
+    expect(sequenceContinuous(got)).toBe(true);
     const firstOfC = got.findIndex((x) => x.payload[2] === 2);
     expect(isKeyframe(got[firstOfC]!)).toBe(true);
     expect(got.slice(firstOfC).every((x) => x.payload[2] === 2)).toBe(true);
