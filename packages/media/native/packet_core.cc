@@ -151,6 +151,14 @@ struct Socket {
 // Counters JavaScript reads, in the order of the arrays it gets.
 struct TransportCounters {
   double rtpIn = 0, rtcpIn = 0, rtpOut = 0, rtcpOut = 0, droppedSrtp = 0, droppedUnknownSsrc = 0, droppedOther = 0, nativeNacksSent = 0;
+  // droppedSrtp by reason (SrtpDirection's -1, -2, -3).
+  double srtpTruncated = 0, srtpAuthFailures = 0, srtpReplayed = 0;
+  void srtpDropped(int reason) {
+    droppedSrtp++;
+    if (reason == -1) srtpTruncated++;
+    else if (reason == -2) srtpAuthFailures++;
+    else srtpReplayed++;
+  }
 };
 
 struct Transport {
@@ -348,7 +356,7 @@ class Core {
     if (second >= 192 && second <= 223) {
       int n = t.in->unprotectRtcp(data, length);
       if (n < 0) {
-        t.counters.droppedSrtp++;
+        t.counters.srtpDropped(n);
         return;
       }
       t.counters.rtcpIn++;
@@ -364,7 +372,7 @@ class Core {
     }
     int n = t.in->unprotectRtp(data, length);
     if (n < 0) {
-      t.counters.droppedSrtp++;
+      t.counters.srtpDropped(n);
       return;
     }
     RtpView v;
@@ -1447,7 +1455,7 @@ static napi_value RemoveConsumer(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
-/** transportStats(tid): [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther, nativeNacksSent] */
+/** transportStats(tid): [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther, nativeNacksSent, srtpTruncated, srtpAuthFailures, srtpReplayed] */
 static napi_value TransportStats(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
   uint32_t tid = a.u32(0);
@@ -1456,7 +1464,7 @@ static napi_value TransportStats(napi_env env, napi_callback_info info) {
   auto t = a.core->transports.find(tid);
   if (t == a.core->transports.end()) return undefinedValue(env);
   const TransportCounters& k = t->second->counters;
-  double v[] = {k.rtpIn, k.rtcpIn, k.rtpOut, k.rtcpOut, k.droppedSrtp, k.droppedUnknownSsrc, k.droppedOther, k.nativeNacksSent};
+  double v[] = {k.rtpIn, k.rtcpIn, k.rtpOut, k.rtcpOut, k.droppedSrtp, k.droppedUnknownSsrc, k.droppedOther, k.nativeNacksSent, k.srtpTruncated, k.srtpAuthFailures, k.srtpReplayed};
   return numbers(env, v, sizeof v / sizeof v[0]);
 }
 

@@ -13,6 +13,10 @@ export interface NativeTransportCounters {
   /** RTCP the core made itself: NACKs to senders. */
   rtcpOut: number;
   droppedSrtp: number;
+  /** droppedSrtp by reason: truncated or malformed, failing authentication, replayed (or an index out of reach). */
+  srtpTruncated: number;
+  srtpAuthFailures: number;
+  srtpReplayed: number;
   droppedUnknownSsrc: number;
   droppedOther: number;
 }
@@ -254,9 +258,21 @@ export class NativeTransport {
 
   counters(): NativeTransportCounters {
     const v = this.usable ? this.core.raw.transportStats(this.id) : undefined;
-    if (!v) return this.last ?? { rtpIn: 0, rtcpIn: 0, rtpOut: 0, rtcpOut: 0, droppedSrtp: 0, droppedUnknownSsrc: 0, droppedOther: 0 };
-    const [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther] = v as [number, number, number, number, number, number, number];
-    return { rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther };
+    if (!v) return this.last ?? { rtpIn: 0, rtcpIn: 0, rtpOut: 0, rtcpOut: 0, droppedSrtp: 0, srtpTruncated: 0, srtpAuthFailures: 0, srtpReplayed: 0, droppedUnknownSsrc: 0, droppedOther: 0 };
+    const [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther, , srtpTruncated, srtpAuthFailures, srtpReplayed] = v as number[] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    return { rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, srtpTruncated, srtpAuthFailures, srtpReplayed, droppedUnknownSsrc, droppedOther };
   }
 
   /** Removes the transport, its producers and consumers from the core. Idempotent. */

@@ -387,11 +387,24 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     return stats;
   }
 
-  /** Our SRTP contexts' counters, once DTLS made the keys (TypeScript path: the native core counts its own). */
+  /** The SRTP counters, once DTLS made the keys: our contexts', and on the native path the core's (which protects and unprotects there). */
   getSrtpStats(): { profile: number; inbound: SrtpStats; outbound: SrtpStats } | undefined {
     const srtp = this.srtp;
     if (!srtp || this.profile === undefined) return undefined;
-    return { profile: this.profile, inbound: { ...srtp.inbound.stats }, outbound: { ...srtp.outbound.stats } };
+    const inbound = { ...srtp.inbound.stats };
+    const outbound = { ...srtp.outbound.stats };
+    if (this.native) {
+      const n = this.native.counters();
+      inbound.rtpUnprotected += n.rtpIn;
+      inbound.rtcpUnprotected += n.rtcpIn;
+      inbound.truncated += n.srtpTruncated;
+      inbound.authFailures += n.srtpAuthFailures;
+      inbound.replayed += n.srtpReplayed;
+      // RTCP we make is handed to the core to protect and send (counters.rtcpOut), as are the core's own NACKs.
+      outbound.rtpProtected += n.rtpOut;
+      outbound.rtcpProtected += n.rtcpOut + this.counters.rtcpOut;
+    }
+    return { profile: this.profile, inbound, outbound };
   }
 
   // --- negotiation: sending transport ------------------------------------------------

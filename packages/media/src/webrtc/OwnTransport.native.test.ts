@@ -120,4 +120,33 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
     expect(isKeyframe(video[0]!)).toBe(true);
     expect(sink.getStats().video.packetsSent).toBeGreaterThan(20);
   });
+
+  it('what an endpoint receives reaches the graph\'s JavaScript sinks (a werift endpoint): the core hands its producer\'s packets up', async () => {
+    const p = pipeline();
+    const source = p.createWebRtcEndpoint();
+    const sink = p.createWebRtcEndpoint({ useDataChannels: true });
+    source.connect(sink);
+    const ps = h.peer();
+    const pub = new FakePublisher(4);
+    pub.attach(ps);
+    const pk = h.peer();
+    pk.addTransceiver('video', { direction: 'recvonly' });
+    pk.addTransceiver('audio', { direction: 'recvonly' });
+    pk.createDataChannel('x');
+    const video = collect(pk, 'video');
+    const audio = collect(pk, 'audio');
+    await negotiate(ps, source);
+    await negotiate(pk, sink);
+    await Promise.all([waitForConnected(ps), waitForConnected(pk)]);
+    pub.start();
+    await until(() => video.length > 20 && audio.length > 20, 20_000).catch((e) => {
+      console.log(JSON.stringify(source.getStats()), JSON.stringify(sink.getStats()), video.length, audio.length);
+      throw e;
+    });
+    pub.stop();
+    expect([source.transportKind, sink.transportKind]).toEqual(['own', 'werift']);
+    expect(pathOf(source)).toBe('native');
+    expect(video[0]!.payload[2]).toBe(4);
+    expect(isKeyframe(video[0]!)).toBe(true);
+  });
 });
