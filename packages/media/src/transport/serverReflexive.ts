@@ -76,11 +76,12 @@ export async function serverReflexiveAddress(mux: UdpMux, server: StunServerAddr
       const mapped = readXorMappedAddress(data);
       if (mapped) done(mapped);
     });
-    const deadline = setTimeout(() => done(undefined), timeoutMs);
+    // Neither timer keeps the process alive: a query left running ends at its deadline.
+    const deadline = setTimeout(() => done(undefined), timeoutMs).unref();
     const send = (): void => {
       if (mux.isClosed) return done(undefined);
       binding.send(request, to);
-      retransmit = setTimeout(send, interval);
+      retransmit = setTimeout(send, interval).unref();
       interval *= 2;
     };
     send();

@@ -106,11 +106,6 @@ export class EndpointTransport {
     return this.mux.port;
   }
 
-  /** Which packet path carries the endpoint's media: the shared port's. */
-  get packetPath(): 'native' | 'typescript' {
-    return this.transport.packetPath;
-  }
-
   /** The one host candidate (the shared port), as trickled. */
   hostCandidate(announced: string | undefined): string {
     return `candidate:1 1 udp 2130706431 ${announced ?? this.mux.address} ${this.mux.port} typ host generation 0 ufrag ${this.transport.ufrag}`;
