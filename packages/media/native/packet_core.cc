@@ -49,6 +49,10 @@ constexpr int kOutBatch = 64;
 constexpr int kRingSize = 512;
 constexpr int kHistory = 1024;
 constexpr int kMaxNackGap = 100;
+// A packet NACKed and not received is asked for again every kNackRetryMs, kNackTries times
+// in all (a lost NACK or a lost retransmission is recovered too); at most kMaxNackGap wait.
+constexpr double kNackRetryMs = 250;
+constexpr int kNackTries = 4;
 constexpr int kMaxUnknownPerSecond = 200;
 // Transport-cc: the send times of the last this many transport-wide sequence numbers.
 constexpr int kSentHistory = 8192;
@@ -153,6 +157,14 @@ struct Socket {
 // Counters JavaScript reads, in the order of the arrays it gets.
 struct TransportCounters {
   double rtpIn = 0, rtcpIn = 0, rtpOut = 0, rtcpOut = 0, droppedSrtp = 0, droppedUnknownSsrc = 0, droppedOther = 0, nativeNacksSent = 0;
+  // droppedSrtp by reason (SrtpDirection's -1, -2, -3).
+  double srtpTruncated = 0, srtpAuthFailures = 0, srtpReplayed = 0;
+  void srtpDropped(int reason) {
+    droppedSrtp++;
+    if (reason == -1) srtpTruncated++;
+    else if (reason == -2) srtpAuthFailures++;
+    else srtpReplayed++;
+  }
 };
 
 // One packet stamped with a transport-wide sequence number (transport-cc).
@@ -211,6 +223,14 @@ struct Producer {
   int audioLevelId = 0, loudest = 127;
   double levelPackets = 0, voicePackets = 0;
   std::vector<RingSlot> ring;
+  // Packets NACKed and not received yet, oldest first (see kNackRetryMs).
+  struct Missing {
+    uint16_t seq;
+    int tries;
+    double at;
+  };
+  std::vector<Missing> missing;
+  double retryCheckedAt = 0;
 };
 
 struct HistoryEntry {
@@ -362,7 +382,7 @@ class Core {
     if (second >= 192 && second <= 223) {
       int n = t.in->unprotectRtcp(data, length);
       if (n < 0) {
-        t.counters.droppedSrtp++;
+        t.counters.srtpDropped(n);
         return;
       }
       t.counters.rtcpIn++;
@@ -378,7 +398,7 @@ class Core {
     }
     int n = t.in->unprotectRtp(data, length);
     if (n < 0) {
-      t.counters.droppedSrtp++;
+      t.counters.srtpDropped(n);
       return;
     }
     RtpView v;
@@ -498,6 +518,14 @@ class Core {
     }
     p.transit = transit;
     p.hasTransit = true;
+    if (!p.missing.empty()) {
+      for (size_t i = 0; i < p.missing.size(); i++) {
+        if (p.missing[i].seq == seq) {
+          p.missing.erase(p.missing.begin() + long(i));
+          break;
+        }
+      }
+    }
     if (!p.started) {
       p.started = true;
       p.highestSeq = seq;
@@ -512,27 +540,62 @@ class Core {
         if (d - 1 <= kMaxNackGap && p.hasSsrc && p.nack) {
           p.nacksSent++;
           p.nackedPackets += d - 1;
-          sendNack(p, uint16_t(p.highestSeq + 1), d - 1);
+          uint16_t lost[kMaxNackGap];
+          for (int i = 0; i < d - 1; i++) {
+            lost[i] = uint16_t(p.highestSeq + 1 + i);
+            p.missing.push_back({lost[i], 1, now});
+          }
+          if (p.missing.size() > size_t(kMaxNackGap)) p.missing.erase(p.missing.begin(), p.missing.end() - kMaxNackGap);
+          sendNack(p, lost, d - 1);
         }
       }
       p.highestSeq = seq;
     } else if (p.lost > 0) {
       p.lost--;
     }
+    retryNacks(p, now);
   }
 
-  /** A generic NACK (RFC 4585 §6.2.1) for count packets from first, to the producer's sender. */
-  void sendNack(Producer& p, uint16_t first, int count) {
+  /** Asks again for the packets NACKed kNackRetryMs ago and still missing; forgets those asked kNackTries times. */
+  void retryNacks(Producer& p, double now) {
+    if (p.missing.empty() || now - p.retryCheckedAt < 20) return;
+    p.retryCheckedAt = now;
+    uint16_t again[kMaxNackGap];
+    int n = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < p.missing.size(); i++) {
+      Producer::Missing m = p.missing[i];
+      if (now - m.at >= kNackRetryMs) {
+        if (m.tries >= kNackTries) continue;
+        m.tries++;
+        m.at = now;
+        if (n < kMaxNackGap) again[n++] = m.seq;
+      }
+      p.missing[kept++] = m;
+    }
+    p.missing.resize(kept);
+    if (n == 0) return;
+    p.nacksSent++;
+    p.nackedPackets += n;
+    sendNack(p, again, n);
+  }
+
+  /** A generic NACK (RFC 4585 §6.2.1) for count (<= kMaxNackGap) packets in sending order, to the producer's sender. */
+  void sendNack(Producer& p, const uint16_t* seqs, int count) {
     auto ti = transports.find(p.tid);
     if (ti == transports.end() || !ti->second->canSend()) return;
     Transport& t = *ti->second;
     uint8_t buf[12 + 4 * kMaxNackGap];
     int items = 0;
     for (int i = 0; i < count;) {
-      uint16_t pid = uint16_t(first + i);
+      uint16_t pid = seqs[i];
       uint16_t blp = 0;
       int j = 1;
-      for (; j <= 16 && i + j < count; j++) blp |= uint16_t(1 << (j - 1));
+      for (; i + j < count; j++) {
+        int bit = seqDiff(seqs[i + j], pid);
+        if (bit < 1 || bit > 16) break;
+        blp |= uint16_t(1 << (bit - 1));
+      }
       wr16(buf + 12 + items * 4, pid);
       wr16(buf + 14 + items * 4, blp);
       items++;
@@ -1569,7 +1632,7 @@ static napi_value RemoveConsumer(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
-/** transportStats(tid): [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther, nativeNacksSent] */
+/** transportStats(tid): [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther, nativeNacksSent, srtpTruncated, srtpAuthFailures, srtpReplayed] */
 static napi_value TransportStats(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
   uint32_t tid = a.u32(0);
@@ -1578,7 +1641,7 @@ static napi_value TransportStats(napi_env env, napi_callback_info info) {
   auto t = a.core->transports.find(tid);
   if (t == a.core->transports.end()) return undefinedValue(env);
   const TransportCounters& k = t->second->counters;
-  double v[] = {k.rtpIn, k.rtcpIn, k.rtpOut, k.rtcpOut, k.droppedSrtp, k.droppedUnknownSsrc, k.droppedOther, k.nativeNacksSent};
+  double v[] = {k.rtpIn, k.rtcpIn, k.rtpOut, k.rtcpOut, k.droppedSrtp, k.droppedUnknownSsrc, k.droppedOther, k.nativeNacksSent, k.srtpTruncated, k.srtpAuthFailures, k.srtpReplayed};
   return numbers(env, v, sizeof v / sizeof v[0]);
 }
 
@@ -1604,7 +1667,7 @@ static napi_value ConsumerStats(napi_env env, napi_callback_info info) {
   auto ci = a.core->consumers.find(cid);
   if (ci == a.core->consumers.end()) return undefinedValue(env);
   const Consumer& c = *ci->second;
-  double v[] = {c.packets, c.bytes, c.droppedAwaitingKeyframe, c.droppedBeforeStart, c.nacksReceived, c.retransmitted, c.retransmitMisses, double(c.lastTs), c.started ? nowMs() - c.lastAt : 0.0, c.started ? 1.0 : 0.0};
+  double v[] = {c.packets, c.bytes, c.droppedAwaitingKeyframe, c.droppedBeforeStart, c.nacksReceived, c.retransmitted, c.retransmitMisses, double(c.lastTs), c.started ? nowMs() - c.lastAt : 0.0, c.started ? 1.0 : 0.0, double(c.lastSeq)};
   return numbers(env, v, sizeof v / sizeof v[0]);
 }
 

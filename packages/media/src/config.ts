@@ -34,7 +34,8 @@ export interface MediaConfig {
   /**
    * Forward RTP/RTCP of WebRTC endpoints on Roundtable's own data path (native-crypto
    * SRTP, in-place header rewriting, pooled buffers) once werift has done ICE and DTLS.
-   * false keeps every packet on werift's SRTP and packet objects. Default true.
+   * false keeps every packet on werift's SRTP and packet objects. Default true. Endpoints
+   * on the own transport (endpointTransport 'own') have no other path than Roundtable's.
    */
   fastPath: boolean;
   /**
@@ -58,8 +59,8 @@ export interface MediaConfig {
    * What a WebRtcEndpoint (Kurento's) runs on: 'werift' a werift RTCPeerConnection
    * (webrtc/peerConnection.ts, with the patches listed in docs/transport.md), 'own' the
    * engine's own bidirectional WebRtcTransport (webrtc/EndpointTransport.ts). 'own' is
-   * taken where it can serve the endpoint: single-port mode on the TypeScript packet
-   * path, one ICE address, no STUN/TURN servers, no data channels; other endpoints stay
+   * taken where it can serve the endpoint: single-port mode (on either packet path), one
+   * ICE address, STUN servers but no TURN server, no data channels; other endpoints stay
    * on werift. Default: ROUNDTABLE_ENDPOINT_TRANSPORT, else 'werift'.
    */
   endpointTransport?: EndpointTransportSetting;

@@ -14,6 +14,10 @@ export interface NativeTransportCounters {
   /** RTCP the core made itself: NACKs to senders. */
   rtcpOut: number;
   droppedSrtp: number;
+  /** droppedSrtp by reason: truncated or malformed, failing authentication, replayed (or an index out of reach). */
+  srtpTruncated: number;
+  srtpAuthFailures: number;
+  srtpReplayed: number;
   droppedUnknownSsrc: number;
   droppedOther: number;
 }
@@ -43,8 +47,9 @@ export interface NativeConsumerCounters {
   nacksReceived: number;
   retransmitted: number;
   retransmitMisses: number;
-  /** The newest packet's output timestamp and how long ago it was sent (ms); undefined before any. */
+  /** The newest packet's output timestamp and sequence number, and how long ago it was sent (ms); undefined before any. */
   lastTimestamp: number | undefined;
+  lastSequenceNumber: number | undefined;
   msSinceLast: number;
 }
 
@@ -138,8 +143,19 @@ export class NativeConsumer {
   counters(): NativeConsumerCounters | undefined {
     const v = this.core.isClosed ? undefined : this.core.raw.consumerStats(this.id);
     if (!v) return undefined;
-    const [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started] = v as [number, number, number, number, number, number, number, number, number, number];
-    return { packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTimestamp: started ? lastTs : undefined, msSinceLast };
+    const [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started, lastSeq] = v as [number, number, number, number, number, number, number, number, number, number, number];
+    return {
+      packets,
+      bytes,
+      droppedAwaitingKeyframe,
+      droppedBeforeStart,
+      nacksReceived,
+      retransmitted,
+      retransmitMisses,
+      lastTimestamp: started ? lastTs : undefined,
+      lastSequenceNumber: started ? lastSeq : undefined,
+      msSinceLast,
+    };
   }
 
   remove(): void {
@@ -165,6 +181,9 @@ export interface NativeConsumerParameters {
   mimeType: string;
   video: boolean;
   paused: boolean;
+  /** The first packet's output sequence number and timestamp (a stream continued on the same SSRC). Default: random. */
+  initialSequenceNumber?: number;
+  initialTimestamp?: number;
 }
 
 /** The codec number the core's keyframe detection knows (native/rtp.h). */
@@ -243,7 +262,9 @@ export class NativeTransport {
   }
 
   addConsumer(producer: NativeProducer, c: NativeConsumerParameters): NativeConsumer {
-    const id = this.core.raw.addConsumer(producer.id, this.id, c.ssrc >>> 0, c.payloadType, c.clockRate, codecOf(c.mimeType), c.video, c.paused, randomInt(0, 0x8000), randomInt(0, 0x7fffffff));
+    const initialSeq = c.initialSequenceNumber ?? randomInt(0, 0x8000);
+    const initialTs = c.initialTimestamp ?? randomInt(0, 0x7fffffff);
+    const id = this.core.raw.addConsumer(producer.id, this.id, c.ssrc >>> 0, c.payloadType, c.clockRate, codecOf(c.mimeType), c.video, c.paused, initialSeq & 0xffff, initialTs >>> 0);
     return new NativeConsumer(this.core, id);
   }
 
@@ -270,9 +291,21 @@ export class NativeTransport {
 
   counters(): NativeTransportCounters {
     const v = this.usable ? this.core.raw.transportStats(this.id) : undefined;
-    if (!v) return this.last ?? { rtpIn: 0, rtcpIn: 0, rtpOut: 0, rtcpOut: 0, droppedSrtp: 0, droppedUnknownSsrc: 0, droppedOther: 0 };
-    const [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther] = v as [number, number, number, number, number, number, number];
-    return { rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther };
+    if (!v) return this.last ?? { rtpIn: 0, rtcpIn: 0, rtpOut: 0, rtcpOut: 0, droppedSrtp: 0, srtpTruncated: 0, srtpAuthFailures: 0, srtpReplayed: 0, droppedUnknownSsrc: 0, droppedOther: 0 };
+    const [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther, , srtpTruncated, srtpAuthFailures, srtpReplayed] = v as number[] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    return { rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, srtpTruncated, srtpAuthFailures, srtpReplayed, droppedUnknownSsrc, droppedOther };
   }
 
   /** Removes the transport, its producers and consumers from the core. Idempotent. */

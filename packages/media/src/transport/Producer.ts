@@ -94,6 +94,13 @@ export interface ProducerParameters {
 }
 
 const MAX_NACK_GAP = 100;
+/**
+ * A packet NACKed and not received is asked for again every NACK_RETRY_MS, NACK_TRIES
+ * times in all: a lost NACK or a lost retransmission is recovered too (as the native
+ * core does). At most MAX_NACK_GAP packets wait.
+ */
+const NACK_RETRY_MS = 250;
+const NACK_TRIES = 4;
 
 /**
  * One track a participant sends on a sending transport (one m-line): its SSRC (learned
@@ -177,6 +184,9 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   /** A layer's rate sampling and picture size (layers only). */
   private sample = { bytes: 0, at: -Infinity, bitrate: undefined as number | undefined, lastGrowthAt: -Infinity, resumedAt: -Infinity, refusedAt: -Infinity, changedAt: -Infinity };
   private size: { width: number; height: number } | undefined;
+  /** Packets NACKed and not received yet, oldest first: sequence number, NACKs sent, when the last went. */
+  private missing: Array<{ seq: number; tries: number; at: number }> = [];
+  private retryCheckedAt = 0;
 
   constructor(
     parameters: ProducerParameters,
@@ -571,6 +581,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       if (d < this.codec.clockRate * 10) this.counters.jitter += (d - this.counters.jitter) / 16;
     }
     this.transit = transit;
+    if (this.missing.length > 0) {
+      const i = this.missing.findIndex((m) => m.seq === seq);
+      if (i >= 0) this.missing.splice(i, 1);
+    }
     if (this.highestSeq === undefined) {
       this.highestSeq = seq;
       this.baseSeq = seq;
@@ -586,6 +600,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
           for (let i = 1; i < d; i++) lost.push((this.highestSeq + i) & 0xffff);
           this.counters.nacksSent++;
           this.counters.nackedPackets += lost.length;
+          for (const s of lost) this.missing.push({ seq: s, tries: 1, at: now });
+          if (this.missing.length > MAX_NACK_GAP) this.missing.splice(0, this.missing.length - MAX_NACK_GAP);
           this.link.sendNack(this.ssrcValue, lost);
         }
       }
@@ -593,6 +609,26 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     } else if (this.counters.lost > 0) {
       this.counters.lost--;
     }
+    this.retryNacks(now);
+  }
+
+  /** Asks again for the packets NACKed NACK_RETRY_MS ago and still missing; forgets those asked NACK_TRIES times. */
+  private retryNacks(now: number): void {
+    if (this.missing.length === 0 || now - this.retryCheckedAt < 20 || this.ssrcValue === undefined) return;
+    this.retryCheckedAt = now;
+    const again: number[] = [];
+    this.missing = this.missing.filter((m) => {
+      if (now - m.at < NACK_RETRY_MS) return true;
+      if (m.tries >= NACK_TRIES) return false;
+      m.tries++;
+      m.at = now;
+      again.push(m.seq);
+      return true;
+    });
+    if (again.length === 0) return;
+    this.counters.nacksSent++;
+    this.counters.nackedPackets += again.length;
+    this.link.sendNack(this.ssrcValue, again);
   }
 
   private assertOpen(): void {

@@ -98,6 +98,12 @@ export interface WebRtcTransportOptions {
    * on, with BandwidthEstimatorOptions' defaults (start 600 kbit/s, 50 kbit/s to 10 Mbit/s).
    */
   bandwidthEstimation?: BandwidthEstimatorOptions | false;
+  /**
+   * The peer addresses this transport answers checks from (a Kurento endpoint's filter of
+   * the addresses the engine may reach: loopback only when its ICE addresses are). A check
+   * from another address is dropped (`droppedStun`), so no pair forms there. Default: any.
+   */
+  acceptsRemoteAddress?: (ip: string) => boolean;
   /** Tests only: drop datagrams before they are handled, forwarded packets before they are sent. */
   testHooks?: TransportTestHooks;
 }
@@ -138,6 +144,8 @@ export interface WebRtcTransportStats {
   droppedDtlsEarly: number;
   /** DTLS records refused: a plaintext alert or a malformed record after the handshake. */
   droppedDtls: number;
+  /** A peer's retransmitted ClientHello not answered again (one HelloVerifyRequest per 2 s): not counted as dropped. */
+  dtlsHelloRepeats: number;
   droppedSrtp: number;
   droppedUnknownSsrc: number;
   droppedOther: number;
@@ -281,6 +289,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private readonly lines: Line[] = [];
   private readonly bidirectional: boolean;
   private readonly ownDirection: Direction;
+  private readonly acceptsRemote: (ip: string) => boolean;
   /** A bidirectional transport's offer waits for its answer. */
   private awaitingAnswer = false;
   private nextMid = 0;
@@ -303,6 +312,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     droppedStun: 0,
     droppedDtlsEarly: 0,
     droppedDtls: 0,
+    dtlsHelloRepeats: 0,
     droppedSrtp: 0,
     droppedUnknownSsrc: 0,
     droppedOther: 0,
@@ -334,6 +344,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? 2_000_000;
     this.opus = options.opus ?? {};
     this.hooks = options.testHooks ?? {};
+    this.acceptsRemote = options.acceptsRemoteAddress ?? (() => true);
     this.iceLite = options.iceLite ?? true;
     this.iceChecksOptions = options.iceChecks ?? {};
     this.bidirectional = options.bidirectional ?? false;
@@ -467,11 +478,24 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     return true;
   }
 
-  /** Our SRTP contexts' counters, once DTLS made the keys (TypeScript path: the native core counts its own). */
+  /** The SRTP counters, once DTLS made the keys: our contexts', and on the native path the core's (which protects and unprotects there). */
   getSrtpStats(): { profile: number; inbound: SrtpStats; outbound: SrtpStats } | undefined {
     const srtp = this.srtp;
     if (!srtp || this.profile === undefined) return undefined;
-    return { profile: this.profile, inbound: { ...srtp.inbound.stats }, outbound: { ...srtp.outbound.stats } };
+    const inbound = { ...srtp.inbound.stats };
+    const outbound = { ...srtp.outbound.stats };
+    if (this.native) {
+      const n = this.native.counters();
+      inbound.rtpUnprotected += n.rtpIn;
+      inbound.rtcpUnprotected += n.rtcpIn;
+      inbound.truncated += n.srtpTruncated;
+      inbound.authFailures += n.srtpAuthFailures;
+      inbound.replayed += n.srtpReplayed;
+      // RTCP we make is handed to the core to protect and send (counters.rtcpOut), as are the core's own NACKs.
+      outbound.rtpProtected += n.rtpOut;
+      outbound.rtcpProtected += n.rtcpOut + this.counters.rtcpOut;
+    }
+    return { profile: this.profile, inbound, outbound };
   }
 
   // --- negotiation: sending transport ------------------------------------------------
@@ -886,31 +910,43 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   /** consume() of a bidirectional transport: `producer` on the m-line of its kind, replacing what it carried (numbering continues). */
   private consumeBoth(producer: Producer, options: { paused?: boolean; streamId?: string }): Consumer {
     if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
-    if ((producer.native !== undefined) !== (this.native !== undefined)) {
-      throw new MediaError('INVALID_STATE', `producer ${producer.id} is on the ${producer.native ? 'native' : 'TypeScript'} packet path and this transport on the other (media.packetCore)`);
-    }
     const line = this.lines.find((l) => !l.closed && l.kind === producer.kind && sends(l.direction));
     if (!line || !line.codec) throw new MediaError('INVALID_STATE', `no negotiated m-line of this transport sends ${producer.kind} to its peer`);
     if (line.codec.mimeType.toLowerCase() !== producer.codec.mimeType.toLowerCase()) {
       throw new MediaError('INVALID_STATE', `the ${producer.kind} m-line carries ${line.codec.mimeType}, the producer sends ${producer.codec.mimeType}`);
     }
     const current = line.consumer;
-    if (current && !current.isClosed && !current.native) {
+    if (current && !current.isClosed && !current.native && !producer.native) {
       current.replaceProducer(producer);
       return current;
     }
+    // On the core, the m-line's stream goes on where the closed consumer's stopped (as replaceProducer does here).
+    const continued = current && !current.isClosed ? current.native?.counters() : undefined;
     current?.close();
-    const consumer = new Consumer(producer, line.mid, this.consumerLink, { ...options, ssrc: line.ssrc, payloadType: line.codec.payloadType, rewriter: line.rewriter });
-    if (this.native && producer.native) {
-      consumer.native = this.native.addConsumer(producer.native, {
-        ssrc: consumer.ssrc,
-        payloadType: consumer.codec.payloadType,
-        clockRate: consumer.codec.clockRate,
-        mimeType: consumer.codec.mimeType,
-        video: consumer.kind === 'video',
-        paused: consumer.isPaused,
-      });
-    }
+    // As in consume(): in the core from the producer's own entry there or from the one a JavaScript producer (a
+    // Kurento element's packets) feeds; on the TypeScript path a JavaScript sink (a producer in the core is tapped).
+    const native = this.native;
+    const clockRate = line.codec.clockRate;
+    const consumer = new Consumer(producer, line.mid, this.consumerLink, {
+      ...options,
+      ssrc: line.ssrc,
+      payloadType: line.codec.payloadType,
+      rewriter: line.rewriter,
+      native: native
+        ? (c) =>
+            native.addConsumer(producer.nativeSource(native.core), {
+              ssrc: c.ssrc,
+              payloadType: c.codec.payloadType,
+              clockRate: c.codec.clockRate,
+              mimeType: c.codec.mimeType,
+              video: c.kind === 'video',
+              paused: c.isPaused,
+              initialSequenceNumber: continued?.lastSequenceNumber !== undefined ? (continued.lastSequenceNumber + 1) & 0xffff : undefined,
+              initialTimestamp:
+                continued?.lastTimestamp !== undefined ? (continued.lastTimestamp + Math.max(1, Math.round((continued.msSinceLast * clockRate) / 1000))) >>> 0 : undefined,
+            })
+        : undefined,
+    });
     line.consumer = consumer;
     this.consumers.set(consumer.id, consumer);
     this.consumersBySsrc.set(consumer.ssrc, consumer);
@@ -1132,7 +1168,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       return;
     }
     const [local, remote] = (message.username ?? '').split(':');
-    if (local !== this.ufrag || (this.remote && remote !== this.remote.ufrag) || !integrityValid(data, message.integrityAt, this.pwd)) {
+    if (local !== this.ufrag || (this.remote && remote !== this.remote.ufrag) || !this.acceptsRemote(from[0]) || !integrityValid(data, message.integrityAt, this.pwd)) {
       this.counters.droppedStun++;
       return;
     }
@@ -1235,7 +1271,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       return;
     }
     if (this.dtlsStateValue === 'new') this.setDtls('connecting');
-    if (!this.dtls.receive(data)) this.counters.droppedDtls++;
+    const result = this.dtls.receive(data);
+    if (result === 'refused') this.counters.droppedDtls++;
+    else if (result === 'repeat') this.counters.dtlsHelloRepeats++;
   }
 
   private onSrtp(data: Buffer, from: MuxAddress): void {
