@@ -141,5 +141,12 @@ describe.skipIf(skipBrowserTests('engine transport with Chromium'))('engine tran
     expect(left.every((c) => (r[c.ssrc] ?? 0) > (before2[c.ssrc] ?? 0) + 10), JSON.stringify(r)).toBe(true);
     expect(video.stats.keyframeRequestsSent).toBeGreaterThan(0);
     expect(send.getStats().droppedSrtp + recv.getStats().droppedSrtp).toBe(0);
+    // Chromium takes transport-cc on the receiving transport: its feedback is read (none refused) and makes the downlink estimate.
+    const stats = recv.getStats();
+    expect(stats.transportCcFeedbacks).toBeGreaterThan(10);
+    expect(stats.invalidTransportCc).toBe(0);
+    expect(stats.bandwidthEstimate?.source).toBe('transport-cc');
+    expect(stats.bandwidthEstimate?.ackedBitrate).toBeGreaterThan(0);
+    console.log(`Chromium receiver: ${stats.transportCcFeedbacks} transport-cc feedbacks, estimate ${Math.round(recv.availableBitrate! / 1000)} kbit/s, acknowledged ${Math.round(stats.bandwidthEstimate!.ackedBitrate! / 1000)} kbit/s`);
   });
 });

@@ -1,12 +1,37 @@
-import type { ServerSignalPayload, SubscribedTrack, UserId } from '@roundtable/protocol';
+import type { ServerSignalPayload, SubscribedTrack, UserId, VideoQuality } from '@roundtable/protocol';
 import { sendersByKind, type CallMediaContext, type StatsSource } from './CallMedia.js';
 import { LinkRecovery } from './LinkRecovery.js';
 import { PeerLink } from './PeerLink.js';
-import type { StatsLike, TrackLike } from './platform.js';
+import type { SendEncodingLike, StatsLike, TrackLike } from './platform.js';
 
 export interface BundledMediaOptions {
   /** Report "connected" when our sending connection connects (rooms), not only when media comes in. Default false. */
   connectedOnUplink?: boolean;
+  /** Publish camera video as SIMULCAST_ENCODINGS. Default false. */
+  simulcast?: boolean;
+}
+
+/**
+ * The simulcast layers of our video, lowest first (the server takes them in this order):
+ * a quarter, half and the full size of the camera (simulcastEncodings picks those that
+ * suit its size).
+ */
+export const SIMULCAST_ENCODINGS: readonly SendEncodingLike[] = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
+/**
+ * The layers for a camera `height` pixels high: three from 540 up, two (half and full)
+ * from 270, none below (one stream). Chromium sends no more layers than the size allows
+ * (three from 960x540, two from 480x270), and when it sends fewer it drops the highest
+ * ones: asking for three at 480p would leave the full size out.
+ */
+export function simulcastEncodings(height: number | undefined): SendEncodingLike[] {
+  const h = height ?? 720;
+  const layers = h >= 540 ? SIMULCAST_ENCODINGS : h >= 270 ? SIMULCAST_ENCODINGS.slice(1) : [];
+  return layers.map((e) => ({ ...e }));
 }
 
 /** connectionState keys of the two links (for the session's `connection` event). */
@@ -35,6 +60,8 @@ export class BundledMedia {
   /** Retries of each link once it lost its path (see LinkRecovery). */
   private readonly sendRecovery: LinkRecovery;
   private readonly recvRecovery: LinkRecovery;
+  /** What we asked of each participant's video (setVideoQuality). */
+  private readonly qualities = new Map<UserId, VideoQuality>();
   /** The server's ICE ufrags of sending connections we replaced: a late publishAnswer with one is for a connection that is gone. */
   private readonly retiredSendUfrags = new Set<string>();
 
@@ -54,7 +81,10 @@ export class BundledMedia {
     if (this.send || this.closed) return;
     const link = await this.createLink(SEND);
     this.send = link;
-    for (const slot of this.ctx.outgoing()) link.pc.addTransceiver(slot.track ?? slot.kind, { direction: 'sendonly' });
+    for (const slot of this.ctx.outgoing()) {
+      const encodings = this.options.simulcast === true && slot.kind === 'video' && slot.track ? simulcastEncodings(slot.track.getSettings?.().height) : [];
+      link.pc.addTransceiver(slot.track ?? slot.kind, { direction: 'sendonly', ...(encodings.length > 1 ? { sendEncodings: encodings } : {}) });
+    }
     this.ctx.onSenders(sendersByKind(link.pc));
     const sdpOffer = await link.createOffer();
     // Not awaited: see SfuMedia.negotiate (the answer comes as publishAnswer).
@@ -69,6 +99,8 @@ export class BundledMedia {
         const ufrag = iceUfrag(payload.sdpAnswer);
         if (ufrag !== undefined && this.retiredSendUfrags.has(ufrag)) break;
         await this.send?.setRemote('answer', payload.sdpAnswer);
+        // The server takes our requests once we published: those made before go now.
+        for (const [participant, quality] of this.qualities) this.sendQuality(participant, quality);
         break;
       }
       case 'subscribeOffer':
@@ -97,9 +129,47 @@ export class BundledMedia {
       case 'activeSpeaker':
         this.ctx.onActiveSpeaker?.(payload.speaker, payload.levels);
         return true;
+      case 'publishLayers':
+        this.setLayers(payload.mid, payload.active);
+        return true;
       default:
         return false;
     }
+  }
+
+  /**
+   * What we ask of `participant`'s video: a level or the size of the tile we show it in.
+   * The server forwards the simulcast layer that fits (and asks the publisher to pause
+   * those nobody takes). Sent now if we published, else once we did.
+   */
+  setVideoQuality(participant: UserId, quality: VideoQuality): void {
+    const before = this.qualities.get(participant);
+    this.qualities.set(participant, quality);
+    if (before !== undefined && JSON.stringify(before) === JSON.stringify(quality)) return;
+    if (this.send?.pc.remoteDescription) this.sendQuality(participant, quality);
+  }
+
+  private sendQuality(participant: UserId, quality: VideoQuality): void {
+    if (this.closed) return;
+    // A participant the server does not know (gone meanwhile) is no reason to fail the call.
+    this.ctx.signal({ type: 'subscribeQuality', participant, quality }).catch(() => undefined);
+  }
+
+  /** The server says which simulcast layers of our video on `mid` someone takes: the others are paused. */
+  private setLayers(mid: string, active: Record<string, boolean>): void {
+    const pc = this.send?.pc;
+    const sender = pc?.getTransceivers().find((t) => (t as { mid?: string | null }).mid === mid)?.sender;
+    if (!sender?.getParameters || !sender.setParameters) return;
+    const parameters = sender.getParameters() as { encodings?: SendEncodingLike[] };
+    let changed = false;
+    for (const encoding of parameters.encodings ?? []) {
+      const wanted = encoding.rid !== undefined ? active[encoding.rid] : undefined;
+      if (wanted !== undefined && encoding.active !== wanted) {
+        encoding.active = wanted;
+        changed = true;
+      }
+    }
+    if (changed) Promise.resolve((sender.setParameters as (p: unknown) => unknown).call(sender, parameters)).catch((error: unknown) => this.ctx.onError(error));
   }
 
   /** After giving up (the `recovery` event said 'failed'): tries the failed links again. */

@@ -360,6 +360,6 @@ export class Call extends MediaSession<CallEvents> {
   private createMedia(): CallMedia {
     const ctx = this.mediaContext();
     if (this.topology === 'loopback') return new LoopbackMedia(ctx);
-    return this.topology === 'p2p' ? new P2pMedia(ctx, this.direction === 'outgoing', this.peerId ?? undefined) : new SfuMedia(ctx, { hybrid: this.mediaMode === 'hybrid', bundled: this.session.bundledMedia ?? true });
+    return this.topology === 'p2p' ? new P2pMedia(ctx, this.direction === 'outgoing', this.peerId ?? undefined) : new SfuMedia(ctx, { hybrid: this.mediaMode === 'hybrid', bundled: this.session.bundledMedia ?? true, simulcast: this.session.simulcast ?? false });
   }
 }

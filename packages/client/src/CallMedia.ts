@@ -1,4 +1,4 @@
-import type { IceCandidateInit, ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
+import type { IceCandidateInit, ServerSignalPayload, SignalPayload, UserId, VideoQuality } from '@roundtable/protocol';
 import type { RecoveryChange, RecoveryOptions } from './LinkRecovery.js';
 import type { PeerConnectionLike, SenderLike, StatsLike, TrackLike } from './platform.js';
 
@@ -68,6 +68,8 @@ export interface CallMedia {
   restartIce(force?: boolean): Promise<void>;
   /** The peer connections to read stats from. */
   statsSources(): StatsSource[];
+  /** What we ask of `participant`'s video (the tile size we show it at): the server forwards the simulcast layer that fits (bundled media only). */
+  setVideoQuality?(participant: UserId, quality: VideoQuality): void;
   close(): void;
 }
 

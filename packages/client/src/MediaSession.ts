@@ -1,4 +1,4 @@
-import { DEFAULT_PEER_STATE, type PeerState, type Reaction, type RecordingId, type ServerSignalPayload, type SignalPayload, type UserId } from '@roundtable/protocol';
+import { DEFAULT_PEER_STATE, type PeerState, type Reaction, type RecordingId, type ServerSignalPayload, type SignalPayload, type UserId, type VideoQuality } from '@roundtable/protocol';
 import type { CallMedia, CallMediaContext, MediaKind } from './CallMedia.js';
 import type { RecoveringLink, RecoveryChange, RecoveryOptions } from './LinkRecovery.js';
 import { LocalTracks, type LocalMediaState } from './LocalTracks.js';
@@ -80,6 +80,8 @@ export interface MediaSessionContext {
   bundledMedia?: boolean;
   /** How lost links are retried (bundled media). Default: RecoveryOptions' defaults. */
   recovery?: RecoveryOptions | undefined;
+  /** Publish camera video as simulcast layers on the bundled words (BundledMedia). Default false. */
+  simulcast?: boolean;
 }
 
 /**
@@ -357,6 +359,16 @@ export abstract class MediaSession<Events extends MediaSessionEvents> extends Ty
   }
 
   // --- for subclasses ----------------------------------------------------------------
+
+  /**
+   * What we ask of `participant`'s video: 'off', 'low', 'medium', 'high', or the size of
+   * the tile we show it in ({maxWidth, maxHeight}, CSS pixels times devicePixelRatio). On
+   * the bundled words the media server then forwards the simulcast layer that fits
+   * (docs/adaptation.md); elsewhere nothing changes.
+   */
+  setVideoQuality(participant: UserId, quality: VideoQuality): void {
+    this.media?.setVideoQuality?.(participant, quality);
+  }
 
   /** Sends a signal payload to the server for this session. */
   protected abstract sendSignal(payload: SignalPayload): Promise<void>;

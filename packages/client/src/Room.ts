@@ -91,7 +91,7 @@ export class Room extends MediaSession<RoomEvents> {
     this.setState('CONNECTING', 'start');
     this.joined = false;
     this.closeMedia(false);
-    this.media = new SfuMedia(this.mediaContext(), { connectedOnUplink: true, bundled: this.session.bundledMedia ?? true });
+    this.media = new SfuMedia(this.mediaContext(), { connectedOnUplink: true, bundled: this.session.bundledMedia ?? true, simulcast: this.session.simulcast ?? false });
     try {
       const result = (await this.ctx.request('room.join', { room: this.name })) as ClientResultMap['room.join'];
       const present = new Set(result.participants);
@@ -173,7 +173,7 @@ export class Room extends MediaSession<RoomEvents> {
    */
   handleMoved(): void {
     if (this.ended) return;
-    this.moveMedia(new SfuMedia(this.mediaContext(), { connectedOnUplink: true, bundled: this.session.bundledMedia ?? true }));
+    this.moveMedia(new SfuMedia(this.mediaContext(), { connectedOnUplink: true, bundled: this.session.bundledMedia ?? true, simulcast: this.session.simulcast ?? false }));
     // Rooms show CONNECTING until media flows again (`moved` says why).
     this.setState('CONNECTING', 'start');
     this.emit('moved', {});

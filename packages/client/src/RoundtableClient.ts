@@ -30,6 +30,13 @@ export interface RoundtableClientOptions extends SignalingConnectionOptions {
   bundledMedia?: boolean;
   /** How calls and rooms on the bundled words retry a media link that lost its path (back-off, give-up). Default: RecoveryOptions' defaults. */
   mediaRecovery?: RecoveryOptions;
+  /**
+   * On the bundled words, publish camera video as three simulcast layers (1/4, 1/2 and full
+   * size; the server forwards each receiver the one that suits it and asks to pause those
+   * nobody takes). Default: true where the peer connection can (browsers: RTCRtpSender has
+   * getParameters/setParameters), else false.
+   */
+  simulcast?: boolean;
 }
 
 export interface StartCallOptions {
@@ -415,8 +422,14 @@ export class RoundtableClient extends TypedEmitter<RoundtableClientEvents> {
     return devices;
   }
 
-  private sessionOptions(): { mediaDevices: MediaDevicesLike | undefined; statsIntervalMs: number; bundledMedia: boolean; recovery: RecoveryOptions | undefined } {
-    return { mediaDevices: this.options.mediaDevices ?? globalMediaDevices(), statsIntervalMs: this.options.statsIntervalMs ?? 2000, bundledMedia: this.options.bundledMedia ?? true, recovery: this.options.mediaRecovery };
+  private sessionOptions(): { mediaDevices: MediaDevicesLike | undefined; statsIntervalMs: number; bundledMedia: boolean; recovery: RecoveryOptions | undefined; simulcast: boolean } {
+    return {
+      mediaDevices: this.options.mediaDevices ?? globalMediaDevices(),
+      statsIntervalMs: this.options.statsIntervalMs ?? 2000,
+      bundledMedia: this.options.bundledMedia ?? true,
+      recovery: this.options.mediaRecovery,
+      simulcast: this.options.simulcast ?? simulcastSupported(),
+    };
   }
 
   private callContext(): CallContext {
@@ -452,4 +465,12 @@ function httpOrigin(signalingUrl: string): string {
   const url = new URL(signalingUrl);
   url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
   return url.origin;
+}
+
+/** Whether this platform's senders take simulcast encodings and their `active` flag (browsers do; werift and Node libwebrtc builds are not relied on). */
+function simulcastSupported(): boolean {
+  const sender: unknown = (globalThis as Record<string, unknown>)['RTCRtpSender'];
+  if (typeof sender !== 'function') return false;
+  const prototype: unknown = sender.prototype;
+  return typeof prototype === 'object' && prototype !== null && 'setParameters' in prototype && 'getParameters' in prototype;
 }

@@ -1,4 +1,4 @@
-import type { ServerSignalPayload, SignalPayload, UserId } from '@roundtable/protocol';
+import type { ServerSignalPayload, SignalPayload, UserId, VideoQuality } from '@roundtable/protocol';
 import { sendersByKind, type CallMedia, type CallMediaContext, type StatsSource } from './CallMedia.js';
 import { BundledMedia } from './BundledMedia.js';
 import { PeerLink } from './PeerLink.js';
@@ -25,8 +25,15 @@ export class SfuMedia implements CallMedia {
       hybrid?: boolean;
       /** Use the bundled words when the server takes them (two connections whatever the size). false: always the seed's words. Default true. */
       bundled?: boolean;
+      /** On the bundled words, publish camera video as simulcast layers (BundledMedia). Default false. */
+      simulcast?: boolean;
     } = {},
   ) {}
+
+  /** Bundled words only: the seed's words have no simulcast. */
+  setVideoQuality(participant: UserId, quality: VideoQuality): void {
+    this.bundledMedia?.setVideoQuality(participant, quality);
+  }
 
   async answered(): Promise<void> {
     // The server drives everything with existingParticipants / newParticipantArrived.
@@ -35,7 +42,7 @@ export class SfuMedia implements CallMedia {
   async handle(_from: UserId | null, payload: ServerSignalPayload): Promise<void> {
     if (this.closed) return;
     if (payload.type === 'existingParticipants' && payload.bundled && this.options.bundled !== false && this.links.size === 0) {
-      this.bundledMedia ??= new BundledMedia(this.ctx, { connectedOnUplink: this.options.connectedOnUplink ?? false });
+      this.bundledMedia ??= new BundledMedia(this.ctx, { connectedOnUplink: this.options.connectedOnUplink ?? false, simulcast: this.options.simulcast ?? false });
       for (const sender of payload.data) this.ctx.onParticipantJoined(sender);
       await this.bundledMedia.publish();
       return;

@@ -29,6 +29,8 @@ export interface TrackLike {
   /** Browsers: 'ended' fires when the user stops a screen share from the browser's own UI. */
   addEventListener?(type: 'ended', listener: () => void): void;
   removeEventListener?(type: 'ended', listener: () => void): void;
+  /** Browsers: the track's size now (the simulcast layers are chosen from it). */
+  getSettings?(): { width?: number; height?: number };
 }
 
 /** Local media as the app supplies it: a MediaStream, or anything with its tracks. */
@@ -62,11 +64,22 @@ export interface TrackEventLike {
 
 export type TransceiverDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
+/** One encoding of a sender (a simulcast layer, by its rid). */
+export interface SendEncodingLike {
+  rid?: string;
+  scaleResolutionDownBy?: number;
+  maxBitrate?: number;
+  active?: boolean;
+}
+
 /** An RTCRtpSender: what the local controls need to swap the outgoing track without renegotiating. */
 export interface SenderLike {
   readonly track: TrackLike | null;
   /** Typed loosely: implementations take their own track class. */
   replaceTrack(track: never): Promise<unknown>;
+  /** Browsers: the encodings (pausing a simulcast layer). Typed loosely (werift's differ); optional: not every implementation has them. */
+  getParameters?(): unknown;
+  setParameters?(parameters: never): unknown;
 }
 
 /** An RTCRtpTransceiver, as far as the SDK uses it. */
@@ -119,7 +132,7 @@ export interface PeerConnectionLike {
   setRemoteDescription(description: { type: 'offer' | 'answer'; sdp: string }): Promise<unknown>;
   addIceCandidate(candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number }): Promise<unknown>;
   addTrack(track: TrackLike): unknown;
-  addTransceiver(trackOrKind: TrackLike | string, init?: { direction?: TransceiverDirection }): unknown;
+  addTransceiver(trackOrKind: TrackLike | string, init?: { direction?: TransceiverDirection; sendEncodings?: SendEncodingLike[] }): unknown;
   getSenders(): SenderLike[];
   getTransceivers(): TransceiverLike[];
   getStats(): Promise<StatsReportLike>;

@@ -49,7 +49,13 @@ constexpr int kOutBatch = 64;
 constexpr int kRingSize = 512;
 constexpr int kHistory = 1024;
 constexpr int kMaxNackGap = 100;
+// A packet NACKed and not received is asked for again every kNackRetryMs, kNackTries times
+// in all (a lost NACK or a lost retransmission is recovered too); at most kMaxNackGap wait.
+constexpr double kNackRetryMs = 250;
+constexpr int kNackTries = 4;
 constexpr int kMaxUnknownPerSecond = 200;
+// Transport-cc: the send times of the last this many transport-wide sequence numbers.
+constexpr int kSentHistory = 8192;
 
 static double nowMs() {
   timespec ts;
@@ -151,6 +157,21 @@ struct Socket {
 // Counters JavaScript reads, in the order of the arrays it gets.
 struct TransportCounters {
   double rtpIn = 0, rtcpIn = 0, rtpOut = 0, rtcpOut = 0, droppedSrtp = 0, droppedUnknownSsrc = 0, droppedOther = 0, nativeNacksSent = 0;
+  // droppedSrtp by reason (SrtpDirection's -1, -2, -3).
+  double srtpTruncated = 0, srtpAuthFailures = 0, srtpReplayed = 0;
+  void srtpDropped(int reason) {
+    droppedSrtp++;
+    if (reason == -1) srtpTruncated++;
+    else if (reason == -2) srtpAuthFailures++;
+    else srtpReplayed++;
+  }
+};
+
+// One packet stamped with a transport-wide sequence number (transport-cc).
+struct SentPacket {
+  int32_t seq = -1;
+  double at = 0;
+  int size = 0;
 };
 
 struct Transport {
@@ -166,6 +187,9 @@ struct Transport {
   TransportCounters counters;
   double unknownWindowAt = 0;
   int unknownInWindow = 0;
+  // Transport-cc (WebRtcTransport's SendHistory): the next number, and what was sent when.
+  uint16_t twccSeq = 0;
+  std::vector<SentPacket> sent;
   bool canSend() const { return in && out && hasTuple; }
 };
 
@@ -199,6 +223,14 @@ struct Producer {
   int audioLevelId = 0, loudest = 127;
   double levelPackets = 0, voicePackets = 0;
   std::vector<RingSlot> ring;
+  // Packets NACKed and not received yet, oldest first (see kNackRetryMs).
+  struct Missing {
+    uint16_t seq;
+    int tries;
+    double at;
+  };
+  std::vector<Missing> missing;
+  double retryCheckedAt = 0;
 };
 
 struct HistoryEntry {
@@ -213,6 +245,8 @@ struct Consumer {
   uint32_t clockRate = 90000;
   int codec = kCodecOther;
   bool video = false, paused = false, awaitingKeyframe = false;
+  // The transport-cc extension id its m-line took (0: packets go without it).
+  int twccId = 0;
   // The rewrite state (StreamRewriter.ts with one source stream).
   bool started = false;
   uint16_t baseInSeq = 0, seqOffset = 0, lastSeq = 0;
@@ -348,7 +382,7 @@ class Core {
     if (second >= 192 && second <= 223) {
       int n = t.in->unprotectRtcp(data, length);
       if (n < 0) {
-        t.counters.droppedSrtp++;
+        t.counters.srtpDropped(n);
         return;
       }
       t.counters.rtcpIn++;
@@ -364,7 +398,7 @@ class Core {
     }
     int n = t.in->unprotectRtp(data, length);
     if (n < 0) {
-      t.counters.droppedSrtp++;
+      t.counters.srtpDropped(n);
       return;
     }
     RtpView v;
@@ -484,6 +518,14 @@ class Core {
     }
     p.transit = transit;
     p.hasTransit = true;
+    if (!p.missing.empty()) {
+      for (size_t i = 0; i < p.missing.size(); i++) {
+        if (p.missing[i].seq == seq) {
+          p.missing.erase(p.missing.begin() + long(i));
+          break;
+        }
+      }
+    }
     if (!p.started) {
       p.started = true;
       p.highestSeq = seq;
@@ -498,27 +540,62 @@ class Core {
         if (d - 1 <= kMaxNackGap && p.hasSsrc && p.nack) {
           p.nacksSent++;
           p.nackedPackets += d - 1;
-          sendNack(p, uint16_t(p.highestSeq + 1), d - 1);
+          uint16_t lost[kMaxNackGap];
+          for (int i = 0; i < d - 1; i++) {
+            lost[i] = uint16_t(p.highestSeq + 1 + i);
+            p.missing.push_back({lost[i], 1, now});
+          }
+          if (p.missing.size() > size_t(kMaxNackGap)) p.missing.erase(p.missing.begin(), p.missing.end() - kMaxNackGap);
+          sendNack(p, lost, d - 1);
         }
       }
       p.highestSeq = seq;
     } else if (p.lost > 0) {
       p.lost--;
     }
+    retryNacks(p, now);
   }
 
-  /** A generic NACK (RFC 4585 §6.2.1) for count packets from first, to the producer's sender. */
-  void sendNack(Producer& p, uint16_t first, int count) {
+  /** Asks again for the packets NACKed kNackRetryMs ago and still missing; forgets those asked kNackTries times. */
+  void retryNacks(Producer& p, double now) {
+    if (p.missing.empty() || now - p.retryCheckedAt < 20) return;
+    p.retryCheckedAt = now;
+    uint16_t again[kMaxNackGap];
+    int n = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < p.missing.size(); i++) {
+      Producer::Missing m = p.missing[i];
+      if (now - m.at >= kNackRetryMs) {
+        if (m.tries >= kNackTries) continue;
+        m.tries++;
+        m.at = now;
+        if (n < kMaxNackGap) again[n++] = m.seq;
+      }
+      p.missing[kept++] = m;
+    }
+    p.missing.resize(kept);
+    if (n == 0) return;
+    p.nacksSent++;
+    p.nackedPackets += n;
+    sendNack(p, again, n);
+  }
+
+  /** A generic NACK (RFC 4585 §6.2.1) for count (<= kMaxNackGap) packets in sending order, to the producer's sender. */
+  void sendNack(Producer& p, const uint16_t* seqs, int count) {
     auto ti = transports.find(p.tid);
     if (ti == transports.end() || !ti->second->canSend()) return;
     Transport& t = *ti->second;
     uint8_t buf[12 + 4 * kMaxNackGap];
     int items = 0;
     for (int i = 0; i < count;) {
-      uint16_t pid = uint16_t(first + i);
+      uint16_t pid = seqs[i];
       uint16_t blp = 0;
       int j = 1;
-      for (; j <= 16 && i + j < count; j++) blp |= uint16_t(1 << (j - 1));
+      for (; i + j < count; j++) {
+        int bit = seqDiff(seqs[i + j], pid);
+        if (bit < 1 || bit > 16) break;
+        blp |= uint16_t(1 << (bit - 1));
+      }
       wr16(buf + 12 + items * 4, pid);
       wr16(buf + 14 + items * 4, blp);
       items++;
@@ -569,7 +646,7 @@ class Core {
     h.outSeq = seq;
     h.inSeq = v.seq;
     h.tsOffset = c.tsOffset;
-    if (sendForwarded(*ti->second, v, c.payloadType, seq, ts, c.ssrc)) {
+    if (sendForwarded(*ti->second, v, c.payloadType, seq, ts, c.ssrc, c.twccId)) {
       c.packets++;
       c.bytes += v.end - v.payloadOffset;
     }
@@ -582,23 +659,45 @@ class Core {
     return &outs[nOut];
   }
 
-  /** Writes a forwarded packet (no header extensions), protects it and queues it. */
-  bool sendForwarded(Transport& t, const RtpView& v, int payloadType, uint16_t seq, uint32_t ts, uint32_t ssrc) {
+  /**
+   * Writes a forwarded packet, protects it and queues it. No header extensions but
+   * transport-cc's when twccId is set: one one-byte-header block (RFC 8285) with the
+   * transport's next transport-wide number, whose send time and size are kept for the
+   * feedback (JavaScript reads them: sentPackets).
+   */
+  bool sendForwarded(Transport& t, const RtpView& v, int payloadType, uint16_t seq, uint32_t ts, uint32_t ssrc, int twccId) {
     int cc = v.csrcCount;
     int payloadLength = v.end - v.payloadOffset;
-    int length = 12 + cc * 4 + payloadLength;
+    int extension = twccId > 0 ? 8 : 0;
+    int length = 12 + cc * 4 + extension + payloadLength;
     if (length + t.out->rtpOverhead() > kSlotBytes) return false;
     OutPacket* o = nextOut();
     uint8_t* b = o->data;
-    b[0] = uint8_t(0x80 | (v.padding ? 0x20 : 0) | cc);
+    b[0] = uint8_t(0x80 | (v.padding ? 0x20 : 0) | (extension ? 0x10 : 0) | cc);
     b[1] = uint8_t((v.marker ? 0x80 : 0) | (payloadType & 0x7f));
     wr16(b + 2, seq);
     wr32(b + 4, ts);
     wr32(b + 8, ssrc);
     if (cc > 0) std::memcpy(b + 12, v.data + 12, size_t(cc) * 4);
-    std::memcpy(b + 12 + cc * 4, v.data + v.payloadOffset, size_t(payloadLength));
+    int at = 12 + cc * 4;
+    uint16_t twccSeq = 0;
+    if (extension) {
+      twccSeq = t.twccSeq++;
+      wr32(b + at, 0xbede0001u);
+      b[at + 4] = uint8_t((twccId << 4) | 1);
+      wr16(b + at + 5, twccSeq);
+      b[at + 7] = 0;
+    }
+    std::memcpy(b + at + extension, v.data + v.payloadOffset, size_t(payloadLength));
     int n = t.out->protectRtp(b, length);
     if (n < 0) return false;
+    if (extension) {
+      if (t.sent.empty()) t.sent.resize(kSentHistory);
+      SentPacket& s = t.sent[twccSeq % kSentHistory];
+      s.seq = twccSeq;
+      s.at = nowMs();
+      s.size = n;
+    }
     counters.forwarded++;
     if (t.hooked) {
       // Tests only: JavaScript decides whether this packet is lost, then sends it.
@@ -712,7 +811,7 @@ class Core {
           continue;
         }
         if (!t.canSend()) continue;
-        if (sendForwarded(t, v, c.payloadType, seq, v.timestamp + h.tsOffset, c.ssrc)) c.retransmitted++;
+        if (sendForwarded(t, v, c.payloadType, seq, v.timestamp + h.tsOffset, c.ssrc, c.twccId)) c.retransmitted++;
       }
     }
   }
@@ -1438,6 +1537,92 @@ static napi_value SetConsumerPaused(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+/** setConsumerTransportCc(cid, extensionId): stamp transport-cc with this id on its packets (0: stop). */
+static napi_value SetConsumerTransportCc(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t cid = a.u32(0);
+  uint32_t id = a.u32(1);
+  if (!a.ok || id > 14) return throwError(env, "ERR_INVALID_ARG_VALUE", "setConsumerTransportCc(id, extensionId 0-14)");
+  std::lock_guard<std::mutex> lock(a.core->mu);
+  auto c = a.core->consumers.find(cid);
+  if (c != a.core->consumers.end()) c->second->twccId = int(id);
+  return undefinedValue(env);
+}
+
+/** sentPackets(tid, baseSeq, count): [sendTime ms (-1: not known), size] for each transport-wide number from baseSeq. */
+static napi_value SentPackets(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t tid = a.u32(0);
+  uint32_t base = a.u32(1);
+  uint32_t count = a.u32(2);
+  if (!a.ok || base > 0xffff || count > uint32_t(kSentHistory)) return throwError(env, "ERR_INVALID_ARG_VALUE", "sentPackets(id, baseSeq 0-65535, count <= 8192)");
+  std::vector<double> v(size_t(count) * 2, -1);
+  {
+    std::lock_guard<std::mutex> lock(a.core->mu);
+    auto t = a.core->transports.find(tid);
+    if (t != a.core->transports.end() && !t->second->sent.empty()) {
+      for (uint32_t i = 0; i < count; i++) {
+        uint16_t seq = uint16_t(base + i);
+        const SentPacket& s = t->second->sent[seq % kSentHistory];
+        if (s.seq != int32_t(seq)) continue;
+        v[2 * i] = s.at;
+        v[2 * i + 1] = s.size;
+      }
+    }
+  }
+  return numbers(env, v.data(), v.size());
+}
+
+/**
+ * sendPadding(cid, count, size): a bandwidth probe: `count` padding-only packets of
+ * `size` padding bytes in the consumer's stream, numbered after its newest packet (the
+ * stream continues after them; a late packet from before them is dropped), stamped;
+ * [first transport-wide number, packets sent]. StreamRewriter.reserve() on the
+ * TypeScript path.
+ */
+static napi_value SendPadding(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t cid = a.u32(0);
+  uint32_t count = a.u32(1);
+  uint32_t size = a.u32(2);
+  if (!a.ok || count > 64 || size < 1 || size > 255) return throwError(env, "ERR_INVALID_ARG_VALUE", "sendPadding(id, count <= 64, size 1-255)");
+  std::lock_guard<std::mutex> lock(a.core->mu);
+  Core& core = *a.core;
+  double v[2] = {0, 0};
+  auto ci = core.consumers.find(cid);
+  if (ci != core.consumers.end()) {
+    Consumer& c = *ci->second;
+    auto ti = core.transports.find(c.tid);
+    if (ti != core.transports.end() && c.started && c.video && !c.paused && c.twccId > 0 && ti->second->canSend() && count > 0) {
+      Transport& t = *ti->second;
+      uint8_t packet[12 + 255] = {0};
+      packet[12 + size - 1] = uint8_t(size);
+      RtpView view{};
+      view.data = packet;
+      view.end = int(12 + size);
+      view.payloadOffset = 12;
+      view.padding = true;
+      view.payloadType = uint8_t(c.payloadType);
+      view.timestamp = c.lastTs;
+      view.ssrc = c.ssrc;
+      uint16_t first = uint16_t(c.lastSeq + 1);
+      uint16_t newestIn = uint16_t(c.lastSeq - c.seqOffset);
+      c.baseInSeq = uint16_t(newestIn + 1);
+      c.seqOffset = uint16_t(c.seqOffset + count);
+      c.lastSeq = uint16_t(c.lastSeq + count);
+      v[0] = t.twccSeq;
+      for (uint32_t i = 0; i < count; i++) {
+        uint16_t seq = uint16_t(first + i);
+        // Not a packet of the producer's: a NACK for it is a miss.
+        c.history[seq % kHistory].outSeq = -1;
+        if (core.sendForwarded(t, view, c.payloadType, seq, c.lastTs, c.ssrc, c.twccId)) v[1]++;
+      }
+      core.flushLocked();
+    }
+  }
+  return numbers(env, v, 2);
+}
+
 static napi_value RemoveConsumer(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
   uint32_t cid = a.u32(0);
@@ -1447,7 +1632,7 @@ static napi_value RemoveConsumer(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
-/** transportStats(tid): [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther, nativeNacksSent] */
+/** transportStats(tid): [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther, nativeNacksSent, srtpTruncated, srtpAuthFailures, srtpReplayed] */
 static napi_value TransportStats(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
   uint32_t tid = a.u32(0);
@@ -1456,7 +1641,7 @@ static napi_value TransportStats(napi_env env, napi_callback_info info) {
   auto t = a.core->transports.find(tid);
   if (t == a.core->transports.end()) return undefinedValue(env);
   const TransportCounters& k = t->second->counters;
-  double v[] = {k.rtpIn, k.rtcpIn, k.rtpOut, k.rtcpOut, k.droppedSrtp, k.droppedUnknownSsrc, k.droppedOther, k.nativeNacksSent};
+  double v[] = {k.rtpIn, k.rtcpIn, k.rtpOut, k.rtcpOut, k.droppedSrtp, k.droppedUnknownSsrc, k.droppedOther, k.nativeNacksSent, k.srtpTruncated, k.srtpAuthFailures, k.srtpReplayed};
   return numbers(env, v, sizeof v / sizeof v[0]);
 }
 
@@ -1482,7 +1667,7 @@ static napi_value ConsumerStats(napi_env env, napi_callback_info info) {
   auto ci = a.core->consumers.find(cid);
   if (ci == a.core->consumers.end()) return undefinedValue(env);
   const Consumer& c = *ci->second;
-  double v[] = {c.packets, c.bytes, c.droppedAwaitingKeyframe, c.droppedBeforeStart, c.nacksReceived, c.retransmitted, c.retransmitMisses, double(c.lastTs), c.started ? nowMs() - c.lastAt : 0.0, c.started ? 1.0 : 0.0};
+  double v[] = {c.packets, c.bytes, c.droppedAwaitingKeyframe, c.droppedBeforeStart, c.nacksReceived, c.retransmitted, c.retransmitMisses, double(c.lastTs), c.started ? nowMs() - c.lastAt : 0.0, c.started ? 1.0 : 0.0, double(c.lastSeq)};
   return numbers(env, v, sizeof v / sizeof v[0]);
 }
 
@@ -1540,6 +1725,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"feed", nullptr, Feed, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addConsumer", nullptr, AddConsumer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setConsumerPaused", nullptr, SetConsumerPaused, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setConsumerTransportCc", nullptr, SetConsumerTransportCc, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sentPackets", nullptr, SentPackets, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sendPadding", nullptr, SendPadding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"removeConsumer", nullptr, RemoveConsumer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transportStats", nullptr, TransportStats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"producerStats", nullptr, ProducerStats, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -34,7 +34,8 @@ export interface MediaConfig {
   /**
    * Forward RTP/RTCP of WebRTC endpoints on Roundtable's own data path (native-crypto
    * SRTP, in-place header rewriting, pooled buffers) once werift has done ICE and DTLS.
-   * false keeps every packet on werift's SRTP and packet objects. Default true.
+   * false keeps every packet on werift's SRTP and packet objects. Default true. Endpoints
+   * on the own transport (endpointTransport 'own') have no other path than Roundtable's.
    */
   fastPath: boolean;
   /**
@@ -58,11 +59,17 @@ export interface MediaConfig {
    * What a WebRtcEndpoint (Kurento's) runs on: 'werift' a werift RTCPeerConnection
    * (webrtc/peerConnection.ts, with the patches listed in docs/transport.md), 'own' the
    * engine's own bidirectional WebRtcTransport (webrtc/EndpointTransport.ts). 'own' is
-   * taken where it can serve the endpoint: single-port mode on the TypeScript packet
-   * path, one ICE address, no STUN/TURN servers, no data channels; other endpoints stay
+   * taken where it can serve the endpoint: single-port mode (on either packet path), one
+   * ICE address, STUN servers but no TURN server, no data channels; other endpoints stay
    * on werift. Default: ROUNDTABLE_ENDPOINT_TRANSPORT, else 'werift'.
    */
   endpointTransport?: EndpointTransportSetting;
+  /**
+   * The downlink bandwidth estimate of the rooms' receiving transports (see
+   * docs/adaptation.md): its start value and bounds, bits/s. Default start 600000,
+   * min 50000, max 10000000.
+   */
+  bandwidthEstimation?: { startBitrate?: number; minBitrate?: number; maxBitrate?: number };
 }
 
 export type EndpointTransportSetting = 'werift' | 'own';
@@ -104,6 +111,17 @@ export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaCon
   }
   if (config.endpointTransport !== undefined && config.endpointTransport !== 'werift' && config.endpointTransport !== 'own') {
     throw new MediaError('INVALID_ARGUMENT', `invalid endpoint transport '${String(config.endpointTransport)}': need werift or own`);
+  }
+  const bwe = config.bandwidthEstimation;
+  if (bwe !== undefined) {
+    for (const [key, value] of Object.entries(bwe)) {
+      if (value !== undefined && !(Number.isInteger(value) && value >= 10_000 && value <= 1_000_000_000)) {
+        throw new MediaError('INVALID_ARGUMENT', `bandwidthEstimation.${key} must be a whole number of bits/s from 10000 to 1000000000`);
+      }
+    }
+    if (bwe.minBitrate !== undefined && bwe.maxBitrate !== undefined && bwe.minBitrate > bwe.maxBitrate) {
+      throw new MediaError('INVALID_ARGUMENT', 'bandwidthEstimation.minBitrate must not be above maxBitrate');
+    }
   }
   for (const key of ['keyframeIntervalMs', 'retransmissionMs', 'rtcpIntervalMs'] as const) {
     if (!(config[key] > 0)) throw new MediaError('INVALID_ARGUMENT', `${key} must be a positive number`);

@@ -47,7 +47,11 @@ export {
   type ProducerStats,
   type ConsumerStats,
   type NegotiatedCodec,
+  type LayerRequest,
+  type LayerState,
+  validateLayerRequest,
 } from './transport/index.js';
+export { BandwidthEstimator, BWE_DEFAULTS, allocateBitrate, priorityOrder, TRANSPORT_CC_EXTENSION, type BandwidthEstimatorOptions, type BandwidthEstimatorStats, type BitrateClaim, type BandwidthUsage } from './bwe/index.js';
 export { TransportRoom, TransportBridge, ActiveSpeaker, type TransportRoomOptions, type TransportRoomEvents, type TransportRoomAudio, type RoomTrack, type TransportBridgeEvents, type ActiveSpeakerOptions, type SpeakerUpdate } from './room/index.js';
 export { UdpMux, UdpMuxBinding, holdUdpPort, parseStun, type UdpMuxStats, type MuxAddress } from './net/UdpMux.js';
 export { choosePacketCore, packetCoreSetting, isPacketCoreSetting, NativePacketCore, type PacketCoreChoice, type PacketCorePath, type PacketCoreSetting, type NativeCoreStats } from './native/PacketCore.js';

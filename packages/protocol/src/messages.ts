@@ -41,6 +41,18 @@ export type IceCandidateInit = z.infer<typeof zIceCandidate>;
 const sdp = z.string().min(1).max(64 * 1024);
 
 /**
+ * What a receiver asks of someone's video in bundled calls and rooms (`subscribeQuality`):
+ * a level ('off': none; 'low', 'medium', 'high': the publisher's lowest, middle, highest
+ * simulcast layer at most) or the size of the tile it shows it in, in pixels (the
+ * smallest layer at least that big). Video that is not simulcast is unaffected.
+ */
+export const zVideoQuality = z.union([
+  z.enum(['off', 'low', 'medium', 'high']),
+  z.object({ maxWidth: z.number().int().min(1).max(16384).optional(), maxHeight: z.number().int().min(1).max(16384).optional() }).strict(),
+]);
+export type VideoQuality = z.infer<typeof zVideoQuality>;
+
+/**
  * Signal payloads: P2P words; the SFU words of the Kurento group-call tutorial
  * (receiveVideoFrom per sender); and the bundled words (one sending and one receiving
  * connection per participant): `publish` offers all of your tracks on the sending
@@ -61,6 +73,7 @@ export const zSignalPayload = z.discriminatedUnion('type', [
   z.object({ type: z.literal('publish'), sdpOffer: sdp, renew: z.boolean().optional() }),
   z.object({ type: z.literal('subscribeAnswer'), sdpAnswer: sdp }),
   z.object({ type: z.literal('subscribeRestart') }),
+  z.object({ type: z.literal('subscribeQuality'), participant: zUserId, quality: zVideoQuality }),
 ]);
 export type SignalPayload = z.infer<typeof zSignalPayload>;
 
@@ -297,6 +310,12 @@ export type ServerSignalPayload =
    * speaker or a level changes, at most every 200 ms.
    */
   | { type: 'activeSpeaker'; speaker: UserId | null; levels: Record<string, number> }
+  /**
+   * Bundled calls and rooms: which simulcast layers of your video on m-line `mid` of your
+   * sending connection someone takes (by rid): pause the others
+   * (`RTCRtpEncodingParameters.active = false`) and resume them when told so.
+   */
+  | { type: 'publishLayers'; mid: string; active: Record<string, boolean> }
   | { type: 'newParticipantArrived'; name: UserId }
   | { type: 'participantLeft'; name: UserId }
   | { type: 'receiveVideoAnswer'; name: UserId; sdpAnswer: string }

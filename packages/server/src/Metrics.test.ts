@@ -86,6 +86,9 @@ describe('GET /metrics', () => {
     expect(m.get('roundtable_kurento_sessions')).toBe(0);
     expect(m.get('roundtable_media_pipelines')).toBe(0);
     expect(m.get('roundtable_media_webrtc_endpoints{state="connected"}')).toBe(0);
+    // No bundled call: no receiving transport keeps a downlink estimate.
+    expect(m.get('roundtable_media_downlink_estimates')).toBe(0);
+    expect(m.get('roundtable_media_downlink_estimate_bps{stat="median"}')).toBe(0);
     // The packet path of the engine's own transport: exactly one of the two is in use.
     const path = choosePacketCore().path;
     expect(m.get(`roundtable_media_packet_core{path="${path}"}`)).toBe(1);

@@ -161,6 +161,13 @@ export class Metrics {
         g.set({ kind, direction: 'out' }, totals.bytesOut);
       }
     });
+    this.gauge('media_downlink_estimates', "receiving transports (one per participant of a bundled call or room) keeping a downlink bandwidth estimate", [], (g) => g.set(this.engine().downlinkEstimates.length));
+    this.gauge('media_downlink_estimate_bps', 'their downlink bandwidth estimates, bits/s: the lowest, the median and the highest (0 with none; docs/adaptation.md)', ['stat'], (g) => {
+      const sorted = [...this.engine().downlinkEstimates].sort((a, b) => a - b);
+      g.set({ stat: 'min' }, sorted[0] ?? 0);
+      g.set({ stat: 'median' }, sorted[Math.floor(sorted.length / 2)] ?? 0);
+      g.set({ stat: 'max' }, sorted[sorted.length - 1] ?? 0);
+    });
     for (const { name, help, value } of KIND_GAUGES) {
       this.gauge(name, `${help}, by kind, ${OVER_OPEN_ENDPOINTS}`, ['kind'], (g) => {
         for (const kind of MEDIA_KINDS) g.set({ kind }, this.engine().kinds[kind][value]);
@@ -213,6 +220,7 @@ function addEngineStats(main: EngineStats, others: readonly EngineStats[]): Engi
   for (const other of others) {
     main.pipelines += other.pipelines;
     main.invalidPackets += other.invalidPackets;
+    main.downlinkEstimates.push(...other.downlinkEstimates);
     for (const key of Object.keys(main.udp) as Array<keyof UdpTotals>) main.udp[key] += other.udp[key];
     for (const [type, n] of Object.entries(other.elements)) main.elements[type] = (main.elements[type] ?? 0) + n;
     for (const [state, n] of Object.entries(other.webrtcStates)) main.webrtcStates[state] = (main.webrtcStates[state] ?? 0) + n;

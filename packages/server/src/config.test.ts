@@ -119,6 +119,18 @@ describe('loadConfig() from environment variables', () => {
     expect(error.message).toMatch(/ROUNDTABLE_PACKET_CORE: .*is not a packet core \(expected auto, native, typescript\)/);
   });
 
+  it('reads the downlink estimate\'s start and bounds from the environment, a flag or a file; unset leaves the engine\'s defaults; refuses a minimum above the maximum', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_BWE_START_BITRATE: '300000' } }).media.bandwidthEstimation).toEqual({ startBitrate: 300_000 });
+    expect(loadConfig({ flags: { 'bwe-min-bitrate': '100000', 'bwe-max-bitrate': '4000000' } }).media.bandwidthEstimation).toEqual({ minBitrate: 100_000, maxBitrate: 4_000_000 });
+    expect(loadConfig({ flags: { config: file('bwe.yaml', 'media:\n  bweMaxBitrate: 2000000\n') } }).media.bandwidthEstimation).toEqual({ maxBitrate: 2_000_000 });
+    expect(loadConfig({ env: {} }).media.bandwidthEstimation).toBeUndefined();
+    expect(configError({ env: { ROUNDTABLE_BWE_START_BITRATE: '5k' } }).setting).toBe('media.bweStartBitrate');
+    expect(configError({ env: { ROUNDTABLE_BWE_MIN_BITRATE: '999' } }).setting).toBe('media.bweMinBitrate');
+    const inverted = configError({ env: { ROUNDTABLE_BWE_MIN_BITRATE: '500000', ROUNDTABLE_BWE_MAX_BITRATE: '400000' } });
+    expect(inverted.setting).toBe('media.bweMinBitrate');
+    expect(inverted.message).toMatch(/above media.bweMaxBitrate/);
+  });
+
   it('reads the number of media workers from the environment, a flag or a file; unset leaves the default (one per core)', () => {
     expect(loadConfig({ env: { ROUNDTABLE_MEDIA_WORKERS: '3' } }).mediaWorkers).toBe(3);
     expect(loadConfig({ env: { ROUNDTABLE_MEDIA_WORKERS: '3' }, flags: { 'media-workers': '0' } }).mediaWorkers).toBe(0);

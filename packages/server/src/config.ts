@@ -40,7 +40,7 @@ export { ROLES, LOG_LEVELS, type Role, type LogLevel } from './configValues.js';
 export { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT } from './settings.js';
 
 /** The media settings the server passes through to every `MediaPipeline`. */
-export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress' | 'fastPath' | 'udpPort' | 'packetCore'>;
+export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress' | 'fastPath' | 'udpPort' | 'packetCore' | 'bandwidthEstimation'>;
 
 export interface ServerConfig {
   /** What this process runs. Default 'all' (`role`, `ROUNDTABLE_ROLE`, `--role`). */
@@ -307,6 +307,13 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
   if (udpPort !== undefined) media.udpPort = udpPort;
   const packetCore = s.get('media.packetCore');
   if (packetCore !== undefined) media.packetCore = packetCore;
+  const bwe = { startBitrate: s.get('media.bweStartBitrate'), minBitrate: s.get('media.bweMinBitrate'), maxBitrate: s.get('media.bweMaxBitrate') };
+  if (Object.values(bwe).some((v) => v !== undefined)) {
+    media.bandwidthEstimation = Object.fromEntries(Object.entries(bwe).filter(([, v]) => v !== undefined));
+    if (bwe.minBitrate !== undefined && bwe.maxBitrate !== undefined && bwe.minBitrate > bwe.maxBitrate) {
+      problems.push(s.problem('media.bweMinBitrate', `${bwe.minBitrate} is above media.bweMaxBitrate (${bwe.maxBitrate})`));
+    }
+  }
 
   const mediaWorkers = s.get('media.workers');
 

@@ -296,6 +296,9 @@ export function countValue(what: string, min: number, max: number) {
   return parsedBy(numberOrString(what), (value) => parseCount(String(value).trim(), what, min, max));
 }
 
+/** A bitrate in bits/s (10000-1000000000): the bandwidth estimate's settings. */
+export const bitrateValue = countValue('a bitrate in bits/s', 10_000, 1_000_000_000);
+
 /** An HTTP timeout in ms (1000-3600000). */
 export const httpTimeoutValue = countValue('a number of milliseconds', 1000, 3_600_000);
 

@@ -39,6 +39,8 @@ export interface EngineStats {
   invalidPackets: number;
   kinds: Record<MediaKind, KindTotals>;
   udp: UdpTotals;
+  /** The downlink estimate (bits/s) of each receiving transport on the shared sockets (docs/adaptation.md). */
+  downlinkEstimates: number[];
 }
 
 const zero = (): KindTotals => ({
@@ -57,7 +59,9 @@ const zero = (): KindTotals => ({
 /** Adds up the counters of every endpoint in every open pipeline. Cheap: no I/O. */
 export function engineStats(): EngineStats {
   const udp: UdpTotals = { sockets: 0, bindings: 0, datagrams: 0, droppedUnknown: 0, droppedMalformed: 0, droppedUnauthenticated: 0 };
+  const downlinkEstimates: number[] = [];
   for (const mux of UdpMux.all()) {
+    downlinkEstimates.push(...mux.bandwidthEstimates());
     const s = mux.getStats();
     udp.sockets++;
     udp.bindings += s.bindings;
@@ -66,7 +70,7 @@ export function engineStats(): EngineStats {
     udp.droppedMalformed += s.droppedMalformed;
     udp.droppedUnauthenticated += s.droppedUnauthenticated;
   }
-  const out: EngineStats = { pipelines: 0, elements: {}, webrtcStates: {}, invalidPackets: 0, kinds: { audio: zero(), video: zero() }, udp };
+  const out: EngineStats = { pipelines: 0, elements: {}, webrtcStates: {}, invalidPackets: 0, kinds: { audio: zero(), video: zero() }, udp, downlinkEstimates };
   for (const pipeline of MediaPipeline.all()) {
     out.pipelines++;
     for (const element of pipeline.getElements()) {

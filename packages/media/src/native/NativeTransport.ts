@@ -1,6 +1,7 @@
 import { linearLevel, type AudioLevelReading } from '../transport/audioLevel.js';
 import { randomInt } from 'node:crypto';
 import type { MuxAddress } from '../net/UdpMux.js';
+import type { SentPackets } from '../bwe/SendHistory.js';
 import { deriveSessionKeys, type SessionKeys } from '../srtp/kdf.js';
 import type { SrtpKeyingMaterial } from '../srtp/SrtpSession.js';
 import type { NativePacketCore, NativeTapReceiver, NativeTransportReceiver } from './PacketCore.js';
@@ -13,6 +14,10 @@ export interface NativeTransportCounters {
   /** RTCP the core made itself: NACKs to senders. */
   rtcpOut: number;
   droppedSrtp: number;
+  /** droppedSrtp by reason: truncated or malformed, failing authentication, replayed (or an index out of reach). */
+  srtpTruncated: number;
+  srtpAuthFailures: number;
+  srtpReplayed: number;
   droppedUnknownSsrc: number;
   droppedOther: number;
 }
@@ -42,8 +47,9 @@ export interface NativeConsumerCounters {
   nacksReceived: number;
   retransmitted: number;
   retransmitMisses: number;
-  /** The newest packet's output timestamp and how long ago it was sent (ms); undefined before any. */
+  /** The newest packet's output timestamp and sequence number, and how long ago it was sent (ms); undefined before any. */
   lastTimestamp: number | undefined;
+  lastSequenceNumber: number | undefined;
   msSinceLast: number;
 }
 
@@ -123,11 +129,33 @@ export class NativeConsumer {
     if (!this.core.isClosed) this.core.raw.setConsumerPaused(this.id, paused);
   }
 
+  /** The core stamps the transport-wide sequence number extension with this id on what it sends for this consumer (0: none). */
+  setTransportCc(extensionId: number): void {
+    if (!this.core.isClosed) this.core.raw.setConsumerTransportCc(this.id, extensionId);
+  }
+
+  /** A bandwidth probe: `count` padding-only packets (`size` padding bytes) in its stream, stamped; the first transport-wide number used and how many went. */
+  sendPadding(count: number, size: number): { first: number; sent: number } {
+    const v = this.core.isClosed ? undefined : this.core.raw.sendPadding(this.id, count, size);
+    return v ? { first: v[0]!, sent: v[1]! } : { first: 0, sent: 0 };
+  }
+
   counters(): NativeConsumerCounters | undefined {
     const v = this.core.isClosed ? undefined : this.core.raw.consumerStats(this.id);
     if (!v) return undefined;
-    const [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started] = v as [number, number, number, number, number, number, number, number, number, number];
-    return { packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTimestamp: started ? lastTs : undefined, msSinceLast };
+    const [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started, lastSeq] = v as [number, number, number, number, number, number, number, number, number, number, number];
+    return {
+      packets,
+      bytes,
+      droppedAwaitingKeyframe,
+      droppedBeforeStart,
+      nacksReceived,
+      retransmitted,
+      retransmitMisses,
+      lastTimestamp: started ? lastTs : undefined,
+      lastSequenceNumber: started ? lastSeq : undefined,
+      msSinceLast,
+    };
   }
 
   remove(): void {
@@ -153,6 +181,9 @@ export interface NativeConsumerParameters {
   mimeType: string;
   video: boolean;
   paused: boolean;
+  /** The first packet's output sequence number and timestamp (a stream continued on the same SSRC). Default: random. */
+  initialSequenceNumber?: number;
+  initialTimestamp?: number;
 }
 
 /** The codec number the core's keyframe detection knows (native/rtp.h). */
@@ -231,15 +262,50 @@ export class NativeTransport {
   }
 
   addConsumer(producer: NativeProducer, c: NativeConsumerParameters): NativeConsumer {
-    const id = this.core.raw.addConsumer(producer.id, this.id, c.ssrc >>> 0, c.payloadType, c.clockRate, codecOf(c.mimeType), c.video, c.paused, randomInt(0, 0x8000), randomInt(0, 0x7fffffff));
+    const initialSeq = c.initialSequenceNumber ?? randomInt(0, 0x8000);
+    const initialTs = c.initialTimestamp ?? randomInt(0, 0x7fffffff);
+    const id = this.core.raw.addConsumer(producer.id, this.id, c.ssrc >>> 0, c.payloadType, c.clockRate, codecOf(c.mimeType), c.video, c.paused, initialSeq & 0xffff, initialTs >>> 0);
     return new NativeConsumer(this.core, id);
+  }
+
+  /**
+   * The send times the core keeps of the transport-wide sequence numbers it stamped (ms
+   * on the core's monotonic clock: only differences are used), read once per feedback.
+   */
+  sentPackets(): SentPackets {
+    let base = 0;
+    let values: number[] = [];
+    return {
+      prepare: (baseSeq: number, count: number): void => {
+        base = baseSeq;
+        values = this.usable ? (this.core.raw.sentPackets(this.id, baseSeq, Math.min(count, 8192)) as number[]) : [];
+      },
+      lookup: (seq: number): { sendTime: number; size: number } | undefined => {
+        const i = (seq - base) & 0xffff;
+        const sendTime = values[2 * i];
+        if (sendTime === undefined || sendTime < 0) return undefined;
+        return { sendTime, size: values[2 * i + 1]! };
+      },
+    };
   }
 
   counters(): NativeTransportCounters {
     const v = this.usable ? this.core.raw.transportStats(this.id) : undefined;
-    if (!v) return this.last ?? { rtpIn: 0, rtcpIn: 0, rtpOut: 0, rtcpOut: 0, droppedSrtp: 0, droppedUnknownSsrc: 0, droppedOther: 0 };
-    const [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther] = v as [number, number, number, number, number, number, number];
-    return { rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther };
+    if (!v) return this.last ?? { rtpIn: 0, rtcpIn: 0, rtpOut: 0, rtcpOut: 0, droppedSrtp: 0, srtpTruncated: 0, srtpAuthFailures: 0, srtpReplayed: 0, droppedUnknownSsrc: 0, droppedOther: 0 };
+    const [rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, droppedUnknownSsrc, droppedOther, , srtpTruncated, srtpAuthFailures, srtpReplayed] = v as number[] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    return { rtpIn, rtcpIn, rtpOut, rtcpOut, droppedSrtp, srtpTruncated, srtpAuthFailures, srtpReplayed, droppedUnknownSsrc, droppedOther };
   }
 
   /** Removes the transport, its producers and consumers from the core. Idempotent. */

@@ -124,6 +124,42 @@ describe.runIf(native)('native packet core', () => {
     expect(sub.received.length).toBe(9);
   });
 
+  it('a packet still missing is NACKed again every 250 ms, four times in all; one that came is not asked for again', async () => {
+    const { pub, producer } = await pair();
+    /** The sequence numbers the NACKs the publisher got name (first PID of each FCI item, with its BLP bits). */
+    const named = (): number[] =>
+      pub.receivedRtcp.flatMap((r) => {
+        const out: number[] = [];
+        for (let at = 12; at + 4 <= r.length; at += 4) {
+          const pid = r.readUInt16BE(at);
+          const blp = r.readUInt16BE(at + 2);
+          out.push(pid);
+          for (let b = 0; b < 16; b++) if (blp & (1 << b)) out.push((pid + b + 1) & 0xffff);
+        }
+        return out;
+      });
+    let seq = 200;
+    const send = (): Promise<void> => pub.sendRtp(rtp(PUB_SSRC, seq, seq++ * 3000, 96, vp8(seq === 201)));
+    await send();
+    seq += 2; // 201 and 202 lost
+    await send();
+    await until(() => named().length >= 2);
+    // 202 comes late (a retransmission); 201 never does.
+    await pub.sendRtp(rtp(PUB_SSRC, 202, 202 * 3000, 96, vp8(false)));
+    // Packets keep coming (the core retries when the producer's packets arrive): until the fourth NACK of 201, then 600 ms more.
+    const asked = (): number => named().filter((s) => s === 201).length;
+    const deadline = Date.now() + 20_000;
+    let fourthAt: number | undefined;
+    while (Date.now() < deadline && (fourthAt === undefined || Date.now() - fourthAt < 600)) {
+      await send();
+      await new Promise((r) => setTimeout(r, 40));
+      if (fourthAt === undefined && asked() >= 4) fourthAt = Date.now();
+    }
+    expect(named().filter((s) => s === 201).length).toBe(4);
+    expect(named().filter((s) => s === 202).length).toBe(1);
+    expect(producer.counters()).toMatchObject({ nacksSent: 4, nackedPackets: 5 });
+  });
+
   it('RTX from the publisher is unwrapped into the producer\'s stream and fills its gap', async () => {
     const { pub, sub, producer } = await pair();
     await pub.sendRtp(rtp(PUB_SSRC, 10, 0, 96, vp8(true)));

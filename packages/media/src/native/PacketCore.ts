@@ -38,6 +38,11 @@ export interface RawPacketCore {
   feed(pid: number, data: Buffer): void;
   addConsumer(pid: number, tid: number, ssrc: number, payloadType: number, clockRate: number, codec: number, video: boolean, paused: boolean, initialSeq: number, initialTs: number): number;
   setConsumerPaused(cid: number, paused: boolean): void;
+  setConsumerTransportCc(cid: number, extensionId: number): void;
+  /** [first transport-wide number, packets sent]: `count` (<= 64) padding-only packets of `size` (1-255) padding bytes in the consumer's stream (a bandwidth probe). */
+  sendPadding(cid: number, count: number, size: number): number[];
+  /** [sendTime ms (-1: unknown), size] for `count` transport-wide numbers from `baseSeq`. */
+  sentPackets(tid: number, baseSeq: number, count: number): number[];
   removeConsumer(cid: number): void;
   transportStats(tid: number): number[] | undefined;
   producerStats(pid: number): number[] | undefined;

@@ -250,6 +250,16 @@ export class UdpMux {
     return stats;
   }
 
+  /** The downlink estimates (bits/s) of the agents that keep one (receiving transports), for metrics. */
+  bandwidthEstimates(): number[] {
+    const out: number[] = [];
+    for (const binding of this.bindingSet) {
+      const bps = binding.bandwidthEstimate?.();
+      if (bps !== undefined) out.push(bps);
+    }
+    return out;
+  }
+
   /** Registers an ICE agent (its datagrams go to `receiver`). */
   bind(receiver: MuxReceiver): UdpMuxBinding {
     if (this.closed) throw new MediaError('OBJECT_CLOSED', `the UDP mux on ${this.address}:${this.port} is closed`);
@@ -460,6 +470,8 @@ export class UdpMuxBinding {
   private readonly ufrags = new Map<string, () => string | undefined>();
   private readonly tuples = new Map<string, [string, number]>();
   private closed = false;
+  /** The agent's downlink estimate, bits/s, if it keeps one (a receiving transport): read for metrics. */
+  bandwidthEstimate: (() => number | undefined) | undefined;
 
   /** @internal use UdpMux.bind() */
   constructor(

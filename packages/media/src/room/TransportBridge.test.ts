@@ -9,7 +9,7 @@ import { nack } from '../native/testCore.js';
 import { packetPathsUnderTest } from '../native/testPaths.js';
 import { InboundStream } from '../rtp/InboundStream.js';
 import { DtlsCertificate } from '../transport/DtlsSession.js';
-import { LitePeer } from '../transport/testLitePeer.js';
+import { LitePeer, rtpPayload } from '../transport/testLitePeer.js';
 import { until } from '../transport/testPeers.js';
 import { CLIENT_OFFER } from '../transport/testSdp.js';
 import { WebRtcTransport } from '../transport/WebRtcTransport.js';
@@ -158,7 +158,7 @@ function suite(path: PacketCorePath): void {
     await new Promise((r) => setTimeout(r, 200));
     expect(got.length).toBe(10);
     expect(got.every((p) => p.readUInt32BE(8) === consumer.ssrc && (p[1]! & 0x7f) === 96)).toBe(true);
-    expect(got[0]![13]).toBe(0x00);
+    expect(rtpPayload(got[0]!)[1]).toBe(0x00);
     const gap = got.findIndex((p, k) => k > 0 && ((p.readUInt16BE(2) - got[k - 1]!.readUInt16BE(2)) & 0xffff) !== 1);
     expect(gap).toBe(4);
     expect(got[4]!.readUInt16BE(2)).toBe((dropped! + 1) & 0xffff);
@@ -172,7 +172,7 @@ function suite(path: PacketCorePath): void {
     sub.send(buf.subarray(0, srtp.outbound.protectRtcp(buf, n.length)));
     await until(() => got.length, (k) => k >= 11, 10_000);
     expect(got[10]!.readUInt16BE(2)).toBe(dropped);
-    expect(got[10]!.subarray(12).equals(rtp(0, 0, false, 7).subarray(12))).toBe(true);
+    expect(rtpPayload(got[10]!).equals(rtp(0, 0, false, 7).subarray(12))).toBe(true);
     expect(consumer.stats.retransmitted).toBe(1);
 
     // The output producer closes with the bridge; its entry in the core goes with it.

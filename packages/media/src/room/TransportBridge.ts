@@ -107,7 +107,14 @@ export class TransportBridge extends MediaElement<TransportBridgeEvents> {
     const consumer = this.attached.get(kind)?.consumer;
     if (!consumer || consumer.isClosed) return;
     if (paused) consumer.pause();
-    else consumer.resume();
+    else {
+      // Of a simulcast producer, what is connected (a recording, the mix) gets the best layer that arrives.
+      if (consumer.simulcast) {
+        const best = consumer.producer.layerStates().reduce((top, l, i) => (l.arriving ? i : top), -1);
+        consumer.setTargetLayer(best >= 0 ? best : consumer.producer.layers.length - 1);
+      }
+      consumer.resume();
+    }
   }
 
   private detach(kind: MediaKind): void {

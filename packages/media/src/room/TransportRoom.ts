@@ -6,7 +6,7 @@ import { TypedEmitter } from '../core/TypedEmitter.js';
 import type { MediaKind } from '../core/types.js';
 import type { Composite } from '../mcu/Composite.js';
 import type { UdpMux } from '../net/UdpMux.js';
-import type { Consumer } from '../transport/Consumer.js';
+import { validateLayerRequest, type Consumer, type LayerRequest } from '../transport/Consumer.js';
 import type { DtlsCertificate } from '../transport/DtlsSession.js';
 import type { Producer } from '../transport/Producer.js';
 import { WebRtcTransport, type WebRtcTransportOptions } from '../transport/WebRtcTransport.js';
@@ -30,7 +30,7 @@ export interface TransportRoomOptions {
    */
   mixer?: Composite;
   /** Options of every transport (see WebRtcTransportOptions; their defaults). */
-  transport?: Pick<WebRtcTransportOptions, 'announcedAddress' | 'consentTimeoutMs' | 'rtcpIntervalMs' | 'maxIncomingBitrate' | 'opus'>;
+  transport?: Pick<WebRtcTransportOptions, 'announcedAddress' | 'consentTimeoutMs' | 'rtcpIntervalMs' | 'maxIncomingBitrate' | 'opus' | 'bandwidthEstimation'>;
   /** The active speaker detection (see ActiveSpeakerOptions; their defaults). */
   activeSpeaker?: ActiveSpeakerOptions;
 }
@@ -51,6 +51,12 @@ export interface TransportRoomEvents extends Record<string, unknown[]> {
    * client did not negotiate it, and sources, are not in `levels`).
    */
   speaker: [update: SpeakerUpdate];
+  /**
+   * Which simulcast layers of `participant`'s video on m-line `mid` some member takes
+   * (`active[i]` for `rids[i]`, lowest first): ask its client to pause the others and
+   * resume them (`RTCRtpEncodingParameters.active`).
+   */
+  layers: [participant: string, mid: string, rids: string[], active: boolean[]];
 }
 
 /** One participant: a sending and a receiving transport, and its media as an element of the pipeline. */
@@ -74,6 +80,8 @@ class Member {
   readonly retiredUfrags: string[] = [];
   /** The DTLS fingerprint of the client's sending connection (from its offers). */
   sendFingerprint: string | undefined;
+  /** What this member asked of each publisher's simulcast video (requestLayers), kept for consumers made later. */
+  readonly layerRequests = new Map<string, LayerRequest>();
 
   constructor(
     readonly id: string,
@@ -327,7 +335,42 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     return member;
   }
 
+  /**
+   * What `participant` asks of `publisher`'s simulcast video (the size of the tile it
+   * shows it in, a layer, or 'off'), for its consumers now and later. Video that is not
+   * simulcast is unaffected. INVALID_STATE for a participant not in the room,
+   * INVALID_ARGUMENT for a request that is not one (nothing changes then).
+   */
+  requestLayers(participant: string, publisher: string, request: LayerRequest): void {
+    this.assertOpen();
+    const member = this.members.get(participant);
+    if (!member) throw new MediaError('INVALID_STATE', `${participant} has not published in this room`);
+    const consumers = [...member.consumers].filter(([c, from]) => from === publisher && c.simulcast && !c.isClosed).map(([c]) => c);
+    // Validated by the first consumer (or by a throwaway check when there is none yet).
+    if (consumers.length === 0) validateLayerRequest(request);
+    for (const consumer of consumers) consumer.setRequest(request);
+    member.layerRequests.set(publisher, request === 'off' ? 'off' : { ...request });
+  }
+
+  /**
+   * The bitrate available toward `participant` (its downlink estimate; Infinity:
+   * unlimited, the default), which the layer selection of its simulcast consumers keeps
+   * within. INVALID_STATE for a participant not in the room.
+   */
+  setAvailableBitrate(participant: string, bps: number): void {
+    this.assertOpen();
+    const member = this.members.get(participant);
+    if (!member) throw new MediaError('INVALID_STATE', `${participant} has not published in this room`);
+    member.recv.setAvailableBitrate(bps);
+  }
+
   private onProducer(owner: Member, producer: Producer): void {
+    if (producer.layers.length > 0) {
+      const rids = producer.layers.map((l) => l.rid!);
+      producer.on('layers', (active) => {
+        if (this.members.get(owner.id) === owner) this.emit('layers', owner.id, producer.mid, rids, active);
+      });
+    }
     owner.bridge.attach(producer);
     this.followLevels(owner, producer);
     if (!this.forwarded(producer)) return;
@@ -355,6 +398,8 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     if (member.recv.isClosed || producer.isClosed) return;
     const consumer = member.recv.consume(producer, { streamId: streamIdOf(from) });
     member.consumers.set(consumer, from);
+    const request = from === null ? undefined : member.layerRequests.get(from);
+    if (request !== undefined && consumer.simulcast) consumer.setRequest(request);
     consumer.on('close', () => {
       member.consumers.delete(consumer);
       if (!member.recv.isClosed) this.renegotiate(member);
@@ -427,6 +472,7 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     this.members.delete(member.id);
     this.levelSources.delete(member.id);
     this.speakers.remove(member.id);
+    for (const other of this.members.values()) other.layerRequests.delete(member.id);
     member.mixPort?.close();
     member.bridge.close();
     // Its producers close with the sending transport, and their consumers in the others with them.

@@ -31,6 +31,20 @@ describe('StreamRewriter', () => {
     expect(third).toEqual({ seq: 1002, ts: 53_000, switched: false });
   });
 
+  it('reserve() takes numbers for padding after the newest packet: the stream continues after them, a late packet from before is dropped, NACKs of them find nothing', () => {
+    const rewriter = new StreamRewriter<Source>(65534, 50_000);
+    expect(rewriter.reserve(3)).toBeUndefined();
+    rewriter.rewrite(a, 7, 1000, VIDEO_CLOCK, 0);
+    rewriter.rewrite(a, 9, 4000, VIDEO_CLOCK, 33);
+
+    expect(rewriter.reserve(3)).toEqual({ seq: 1, ts: 53_000 });
+    expect(rewriter.lookup(1)).toBeUndefined();
+    // The late packet 8 would have gone out as 65535 + 3: one of the padding's numbers.
+    expect(rewriter.rewrite(a, 8, 2500, VIDEO_CLOCK, 40)).toBeUndefined();
+    expect(rewriter.rewrite(a, 10, 7000, VIDEO_CLOCK, 66)).toEqual({ seq: 4, ts: 56_000, switched: false });
+    expect(rewriter.lookup(4)).toMatchObject({ stream: a, inSeq: 10 });
+  });
+
   it('continues at the last sequence number + 1 when the source changes', () => {
     const rewriter = new StreamRewriter<Source>(1000, 50_000);
     for (let i = 0; i < 5; i++) rewriter.rewrite(a, 100 + i, 3000 * i, VIDEO_CLOCK, 33 * i);

@@ -94,6 +94,24 @@ export class StreamRewriter<K extends object> {
     return { seq, ts, switched };
   }
 
+  /**
+   * Takes the next `count` output sequence numbers for packets of our own (padding of a
+   * bandwidth probe): the stream continues after them, and a late packet from before
+   * them is dropped (rewrite() returns undefined), as its number may be one of them.
+   * Returns the first number and the timestamp to send them with (the newest's);
+   * undefined before the first packet.
+   */
+  reserve(count: number): { seq: number; ts: number } | undefined {
+    if (!this.started || count <= 0) return undefined;
+    const first = seqAdd(this.lastSeq, 1);
+    const newestIn = seqAdd(this.lastSeq, -this.seqOffset);
+    this.baseInSeq = seqAdd(newestIn, 1);
+    this.seqOffset = (this.seqOffset + count) & 0xffff;
+    for (let i = 0; i < count; i++) this.historyOutSeq[seqAdd(first, i) & (HISTORY - 1)] = -1;
+    this.lastSeq = seqAdd(this.lastSeq, count);
+    return { seq: first, ts: this.lastTs };
+  }
+
   /** Which source packet was sent under `outSeq`, if still remembered. */
   lookup(outSeq: number): SentPacketInfo<K> | undefined {
     const slot = outSeq & (HISTORY - 1);

@@ -2,14 +2,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ClosedError, MediaError } from '../core/errors.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import type { MediaKind } from '../core/types.js';
-import type { NativeConsumer } from '../native/NativeTransport.js';
+import type { NativeConsumer, NativeProducer } from '../native/NativeTransport.js';
 import { isKeyframe } from '../rtp/keyframe.js';
 import { tsAdd } from '../rtp/seq.js';
 import { StreamRewriter } from '../rtp/StreamRewriter.js';
 import type { Producer } from './Producer.js';
 import { primaryOf, withBlockPayloadType } from './red.js';
 import { compactNtp, ntpNow, writeSr, type ReportBlock } from './rtcp.js';
-import { payloadOf, type RtpView } from './RtpView.js';
+import { payloadOf, readRtp, type RtpView } from './RtpView.js';
+import { Vp8PictureRewriter } from './simulcast/vp8Descriptor.js';
 import type { NegotiatedCodec } from './transportSdp.js';
 
 export interface ConsumerStats {
@@ -21,6 +22,10 @@ export interface ConsumerStats {
   droppedBeforeStart: number;
   /** RED packets (RFC 2198) whose blocks could not be read. */
   droppedMalformedRed: number;
+  /** Simulcast VP8 packets whose payload descriptor could not be read. */
+  droppedMalformed: number;
+  /** Simulcast: switches from one layer to another (the first layer counts). */
+  layerSwitches: number;
   /** RED packets sent as RED (the subscriber accepted it). */
   redForwarded: number;
   /** RED packets of which only the primary block was sent (the subscriber did not accept RED). */
@@ -41,6 +46,8 @@ export interface ConsumerStats {
 
 export interface ConsumerEvents extends Record<string, unknown[]> {
   close: [];
+  /** A simulcast consumer started forwarding another layer (at its keyframe). */
+  layerchange: [layer: number];
   /** The producer closed (the consumer closes right after). */
   producerclose: [];
 }
@@ -52,6 +59,27 @@ export interface ConsumerLink {
   /** Sends one RTP packet: `packet`'s payload with these header fields. */
   sendRtp(packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void;
   consumerClosed(consumer: Consumer): void;
+  /** A simulcast consumer's request changed: the transport's layer selection runs again. Default: nothing. */
+  layersRequested?(consumer: Consumer): void;
+}
+
+/**
+ * What a receiver asks of a simulcast consumer: at most this layer (0: the lowest), or at
+ * most this size (the tile it shows: the smallest layer at least that big, as far as the
+ * layers' sizes are known); 'off': no layer at all (nothing is forwarded). Default: no
+ * limit (the highest layer the available bitrate allows).
+ */
+export type LayerRequest = { maxLayer?: number; maxWidth?: number; maxHeight?: number } | 'off';
+
+/** INVALID_ARGUMENT unless `request` is a LayerRequest. */
+export function validateLayerRequest(request: unknown): asserts request is LayerRequest {
+  if (request === 'off') return;
+  if (typeof request !== 'object' || request === null) throw new MediaError('INVALID_ARGUMENT', "a layer request is {maxLayer?, maxWidth?, maxHeight?} or 'off'");
+  const r = request as Record<string, unknown>;
+  for (const key of ['maxLayer', 'maxWidth', 'maxHeight']) {
+    const v = r[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) throw new MediaError('INVALID_ARGUMENT', `${key} must be a non-negative integer`);
+  }
 }
 
 export interface ConsumerOptions {
@@ -107,6 +135,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     droppedAwaitingKeyframe: 0,
     droppedBeforeStart: 0,
     droppedMalformedRed: 0,
+    droppedMalformed: 0,
+    layerSwitches: 0,
     redForwarded: 0,
     redPrimaryOnly: 0,
     nacksReceived: 0,
@@ -128,7 +158,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   native: NativeConsumer | undefined;
   /** RED's payload type in our offer, when the producer may send RED (the subscriber may accept it or not). */
   readonly redPayloadType: number | undefined;
-  /** The subscriber's bandwidth estimate (REMB), bits/s. */
+  /** The subscriber's bandwidth estimate, bits/s: its REMB, or the transport's own estimate from its transport-cc feedback. */
   estimatedBitrate: number | undefined;
   private closed = false;
   private paused: boolean;
@@ -139,6 +169,19 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
 
   /** The producer it copies (replaceProducer() changes it). */
   private source: Producer;
+  /** Simulcast: the layer forwarded now (-1: none yet, or waiting for a keyframe after a gap). */
+  private current = -1;
+  /** Simulcast: the layer to forward, from its next keyframe on (-1: none). */
+  private target = -1;
+  private request: LayerRequest = {};
+  /** Simulcast VP8: picture ids and TL0PICIDX continuous across layers. */
+  private readonly pictures = new Vp8PictureRewriter<Producer>();
+  /**
+   * @internal a simulcast consumer on a receiving transport on the native core: it selects
+   * and rewrites here, and hands its packets to this entry, which its NativeConsumer
+   * forwards (protects, sends, answers NACKs from).
+   */
+  feed: NativeProducer | undefined;
 
   constructor(
     producer: Producer,
@@ -167,7 +210,66 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     if (options.native) this.native = options.native(this);
     producer.consumers.add(this);
     producer.sinksChanged();
-    if (!this.paused) producer.requestKeyframe();
+    if (this.simulcast) {
+      // Until the transport's layer selection says otherwise: the lowest layer that arrives, or the lowest.
+      const states = producer.layerStates();
+      const arriving = states.findIndex((l) => l.arriving);
+      this.setTargetLayer(arriving >= 0 ? arriving : 0);
+    } else if (!this.paused) producer.requestKeyframe();
+  }
+
+  /** Whether its producer is simulcast (it forwards one layer of it). */
+  get simulcast(): boolean {
+    return this.source.layers.length > 0;
+  }
+
+  /** Simulcast: the layer it forwards now (-1: none). */
+  get currentLayer(): number {
+    return this.current;
+  }
+
+  /** Simulcast: the layer it switches to at that layer's next keyframe (-1: none). */
+  get targetLayer(): number {
+    return this.target;
+  }
+
+  /** What the receiver asked for (setRequest). */
+  get layerRequest(): LayerRequest {
+    return this.request;
+  }
+
+  /**
+   * The receiver's wish for a simulcast consumer (the tile size it shows, say): the
+   * transport's layer selection takes it with the available bitrate and the layers that
+   * arrive. INVALID_ARGUMENT for a request that is not one (nothing changes).
+   */
+  setRequest(request: LayerRequest): void {
+    this.assertOpen();
+    validateLayerRequest(request);
+    this.request = request === 'off' ? 'off' : { ...request };
+    if (request === 'off') this.setTargetLayer(-1);
+    this.link.layersRequested?.(this);
+  }
+
+  /**
+   * Simulcast: forward layer `layer` (-1: none) from its next keyframe, asked for now; the
+   * current layer goes on until then. The transport's layer selection calls this; tests
+   * and owners without one may too. INVALID_ARGUMENT for a layer the producer does not have.
+   */
+  setTargetLayer(layer: number): void {
+    this.assertOpen();
+    if (!Number.isInteger(layer) || layer < -1 || layer >= this.source.layers.length) throw new MediaError('INVALID_ARGUMENT', `no layer ${layer} (the producer has ${this.source.layers.length})`);
+    if (layer === this.target) return;
+    this.target = layer;
+    if (layer === -1) this.current = -1;
+    else if (layer !== this.current && !this.paused) this.source.layers[layer]!.requestKeyframe();
+    this.source.layersChanged();
+  }
+
+  /** @internal the layers it takes: the current and the target one (the producer pauses the others). */
+  takenLayers(): number[] {
+    if (this.closed || this.paused) return [];
+    return this.current === this.target ? [this.current] : [this.current, this.target];
   }
 
   /** The producer whose packets it sends. */
@@ -191,6 +293,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       throw new MediaError('INVALID_STATE', `this consumer's m-line carries ${this.codec.mimeType}, the producer sends ${producer.codec.mimeType}`);
     }
     if (this.native || producer.native) throw new MediaError('INVALID_STATE', 'a consumer on the native packet core cannot change producer (media.packetCore)');
+    if (this.simulcast || producer.layers.length > 0) throw new MediaError('INVALID_STATE', 'a simulcast consumer cannot change producer');
     this.source.consumers.delete(this);
     this.source = producer;
     producer.consumers.add(this);
@@ -208,6 +311,11 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     return this.closed;
   }
 
+  /** The round trip to the subscriber (s) from its latest receiver report that answered our SR; cheaper than stats on the native path. */
+  get roundTripTime(): number | undefined {
+    return this.counters.roundTripTime;
+  }
+
   get isPaused(): boolean {
     return this.paused;
   }
@@ -217,6 +325,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.paused = true;
     this.native?.setPaused(true);
     this.producer.sinksChanged();
+    if (this.simulcast) {
+      this.current = -1;
+      this.producer.layersChanged();
+    }
   }
 
   /** Forwards again, from the producer's next keyframe (asked for now). */
@@ -227,14 +339,23 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     // The core waits for a keyframe itself on resume.
     this.native?.setPaused(false);
     this.producer.sinksChanged();
-    if (this.kind === 'video') {
+    if (this.simulcast) {
+      this.producer.layersChanged();
+      this.requestKeyframe();
+    } else if (this.kind === 'video') {
       this.awaitingKeyframe = true;
       this.producer.requestKeyframe();
     }
   }
 
+  /** A keyframe of what it forwards (simulcast: of its target layer) is asked of the sender. */
   requestKeyframe(): void {
-    if (!this.closed) this.producer.requestKeyframe();
+    if (this.closed) return;
+    if (this.simulcast) {
+      if (this.target >= 0) this.source.layers[this.target]!.requestKeyframe();
+      return;
+    }
+    this.producer.requestKeyframe();
   }
 
   /** Whether the subscriber gets RED (RFC 2198): the transport sets it from the subscriber's answer. */
@@ -289,6 +410,70 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.counters.bytes += packet.end - packet.payloadOffset;
   }
 
+  /**
+   * @internal a packet of layer `index` (`layer`) of a simulcast producer: forwarded when
+   * it is of the current layer; the target layer's keyframe switches to it. Sequence
+   * numbers and timestamps continue across layers (StreamRewriter), so do VP8's picture
+   * ids (Vp8PictureRewriter).
+   */
+  forwardLayer(index: number, layer: Producer, packet: RtpView, now: number): void {
+    if (this.closed || this.paused || this.target < 0) return;
+    if (!this.link.canSend()) {
+      // Whatever reaches the subscriber first after the gap must be a keyframe.
+      this.current = -1;
+      return;
+    }
+    if (index !== this.current) {
+      if (index !== this.target) return;
+      const payload = payloadOf(packet);
+      if (payload.length === 0) return;
+      if (!isKeyframe(this.codec.mimeType, payload)) {
+        if (this.current < 0) this.counters.droppedAwaitingKeyframe++;
+        return;
+      }
+      this.current = index;
+      this.counters.layerSwitches++;
+      this.sendLayerPacket(layer, packet, now, true);
+      this.source.layersChanged();
+      this.emit('layerchange', index);
+      return;
+    }
+    this.sendLayerPacket(layer, packet, now, false);
+  }
+
+  /** Rewrites and sends one packet of a layer; false when it could not be sent. */
+  private sendLayerPacket(layer: Producer, packet: RtpView, now: number, restart: boolean): boolean {
+    // Padding-only packets (the sender probing) carry nothing to forward.
+    if (packet.end - packet.payloadOffset === 0 || payloadOf(packet).length === 0) return false;
+    const rewritten = this.rewritePayload(layer, packet, restart);
+    if (!rewritten) {
+      this.counters.droppedMalformed++;
+      return false;
+    }
+    const h = packet.header;
+    const out = this.rewriter.rewrite(layer, h.sequenceNumber, h.timestamp, this.codec.clockRate, now);
+    if (!out) {
+      this.counters.droppedBeforeStart++;
+      return false;
+    }
+    this.link.sendRtp(rewritten, this.codec.payloadType, out.seq, out.ts, this.ssrc);
+    this.counters.packets++;
+    this.counters.bytes += rewritten.end - rewritten.payloadOffset;
+    return true;
+  }
+
+  /** VP8: the packet with its picture id and TL0PICIDX continued for this consumer (a copy when they change). */
+  private rewritePayload(layer: Producer, packet: RtpView, restart: boolean): RtpView | undefined {
+    if (this.codec.mimeType.toLowerCase() !== 'video/vp8') return packet;
+    const payload = payloadOf(packet);
+    const out = this.pictures.rewrite(layer, payload, restart);
+    if (!out) return undefined;
+    if (out === payload) return packet;
+    const data = Buffer.from(packet.data.subarray(0, packet.end));
+    out.copy(data, packet.payloadOffset);
+    return readRtp(data);
+  }
+
   /** @internal the subscriber lost these of our sequence numbers: resend them from the producer's history. */
   onNack(lost: readonly number[]): void {
     // The native core answered it already, from its own history, and counted it.
@@ -296,7 +481,9 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.counters.nacksReceived++;
     for (const seq of lost) {
       const sent = this.rewriter.lookup(seq);
-      const original = sent ? sent.stream.buffer.get(sent.inSeq) : undefined;
+      const held = sent ? sent.stream.buffer.get(sent.inSeq) : undefined;
+      // A simulcast layer's packet gets the picture ids it was sent with.
+      const original = held && sent!.stream.parent ? this.rewritePayload(sent!.stream, held, false) : held;
       if (!sent || !original) {
         this.counters.retransmitMisses++;
         continue;
@@ -306,11 +493,34 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     }
   }
 
+  /**
+   * @internal a bandwidth probe (WebRtcTransport.probe): `count` padding-only packets of
+   * `size` padding bytes (at most 255) in our stream, numbered after the newest packet
+   * (the stream continues after them). TypeScript path; the core has its own.
+   */
+  sendPadding(count: number, size: number): void {
+    if (this.closed || this.paused || this.native || this.kind !== 'video' || !this.link.canSend()) return;
+    const reserved = this.rewriter.reserve(count);
+    if (!reserved) return;
+    const pad = Math.max(1, Math.min(255, size));
+    const data = Buffer.alloc(12 + pad);
+    data[data.length - 1] = pad;
+    const packet: RtpView = {
+      data,
+      header: { sequenceNumber: 0, timestamp: reserved.ts, ssrc: this.ssrc, payloadType: this.codec.payloadType, marker: false },
+      csrcCount: 0,
+      payloadOffset: 12,
+      end: data.length,
+      padding: true,
+    };
+    for (let i = 0; i < count; i++) this.link.sendRtp(packet, this.codec.payloadType, (reserved.seq + i) & 0xffff, reserved.ts, this.ssrc);
+  }
+
   /** @internal PLI (or FIR) from the subscriber. */
   onKeyframeRequest(fir: boolean): void {
     if (fir) this.counters.firsReceived++;
     else this.counters.plisReceived++;
-    this.producer.requestKeyframe();
+    this.requestKeyframe();
   }
 
   /** @internal a report block about our SSRC from the subscriber's RR or SR. */
@@ -347,6 +557,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.syncNative();
     this.producer.consumers.delete(this);
     this.producer.sinksChanged();
+    this.producer.layersChanged();
     if (this.producer.isClosed) this.emit('producerclose');
     this.link.consumerClosed(this);
     this.emit('close');

@@ -99,22 +99,27 @@ export class DtlsSession {
     (this.socket as DtlsClient).connect().catch((error: unknown) => this.fail(`DTLS connect failed: ${String(error)}`));
   }
 
-  /** A DTLS record from the peer (first byte 20-63). */
-  receive(data: Buffer): boolean {
-    if (this.closed) return false;
+  /**
+   * A DTLS record from the peer (first byte 20-63): 'taken', 'refused' (closed, or a
+   * plaintext alert or records that do not fit after the handshake), or 'repeat' (a
+   * retransmitted cookieless ClientHello within 2 s of the one answered: a peer's
+   * retransmission, not an invalid record).
+   */
+  receive(data: Buffer): 'taken' | 'refused' | 'repeat' {
+    if (this.closed) return 'refused';
     // Once connected, an alert must come encrypted (epoch > 0): a plaintext one would
     // let anyone on the 5-tuple end the session.
-    if (this.done && hasPlaintextAlert(data)) return false;
+    if (this.done && hasPlaintextAlert(data)) return 'refused';
     // One HelloVerifyRequest per 2 s (see webrtc/dtlsHelloGuard.ts): a busy client
     // retransmits its first ClientHello before it handled our answer, and werift's client
     // fails the handshake on a second HelloVerifyRequest.
     if (this.role === 'server' && !this.done && isCookielessClientHello(data)) {
       const now = performance.now();
-      if (now - this.helloAnsweredAt < HELLO_REPEAT_MS) return false;
+      if (now - this.helloAnsweredAt < HELLO_REPEAT_MS) return 'repeat';
       this.helloAnsweredAt = now;
     }
     this.link.onData(data, undefined as never);
-    return true;
+    return 'taken';
   }
 
   close(): void {

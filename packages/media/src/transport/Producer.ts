@@ -10,7 +10,8 @@ import { AudioLevelMeter, readAudioLevel, type AudioLevelReading } from './audio
 import type { Consumer } from './Consumer.js';
 import { PacketHistory } from './PacketHistory.js';
 import { compactNtp, type ReportBlock } from './rtcp.js';
-import { readRtp, type RtpView } from './RtpView.js';
+import { payloadOf, readRtp, type RtpView } from './RtpView.js';
+import { isVp8KeyframeStart, readVp8Descriptor } from './simulcast/vp8Descriptor.js';
 import type { NegotiatedCodec } from './transportSdp.js';
 
 export interface ProducerStats {
@@ -33,7 +34,34 @@ export interface ProducerStats {
 
 export interface ProducerEvents extends Record<string, unknown[]> {
   close: [];
+  /**
+   * A simulcast producer's layers that some consumer takes changed: `active[i]` says
+   * whether layer i (in `layers` order) is wanted. The owner asks the sender to pause the
+   * others (and to resume them when they are wanted again).
+   */
+  layers: [active: boolean[]];
 }
+
+/** A simulcast layer as the layer selection sees it (Producer.layerStates). */
+export interface LayerState {
+  rid: string;
+  /** Bits/s over the last second or so; the last known rate while it does not arrive, else undefined. */
+  bitrate: number | undefined;
+  /** Frame height from its last keyframe (VP8), when known. */
+  height: number | undefined;
+  width: number | undefined;
+  /** Packets arrived within LAYER_QUIET_MS. */
+  arriving: boolean;
+  /** Arriving, or just asked for (new, resumed), or paused by us after it came: a consumer may target it. */
+  available: boolean;
+  /** Whether the sender was last asked to send it (see the 'layers' event). */
+  wanted: boolean;
+}
+
+/** A layer whose packets stopped for this long is not offered to consumers (the sender dropped it). */
+export const LAYER_QUIET_MS = 2000;
+/** A paused layer that did not come back when asked is not asked again for this long. */
+export const LAYER_RETRY_MS = 10_000;
 
 /** What a producer asks of its transport. */
 export interface ProducerLink {
@@ -57,9 +85,22 @@ export interface ProducerParameters {
   redPayloadType?: number | undefined;
   /** The audio level extension's id (RFC 6464), when negotiated: the producer then keeps an AudioLevelMeter. Default none. */
   audioLevelExtensionId?: number | undefined;
+  /**
+   * Simulcast (video): the layers the sender offered, lowest resolution first, and the RID
+   * extensions that name them in packets. The producer then keeps one stream per layer
+   * (`layers`), whose SSRCs are learned from the RID extension. Default none: one stream.
+   */
+  simulcast?: { rids: string[]; ridExtensionId: number; repairedRidExtensionId: number | undefined } | undefined;
 }
 
 const MAX_NACK_GAP = 100;
+/**
+ * A packet NACKed and not received is asked for again every NACK_RETRY_MS, NACK_TRIES
+ * times in all: a lost NACK or a lost retransmission is recovered too (as the native
+ * core does). At most MAX_NACK_GAP packets wait.
+ */
+const NACK_RETRY_MS = 250;
+const NACK_TRIES = 4;
 
 /**
  * One track a participant sends on a sending transport (one m-line): its SSRC (learned
@@ -125,10 +166,33 @@ export class Producer extends TypedEmitter<ProducerEvents> {
   private lastReport = { expected: 0, received: 0 };
   private lastSr: { compact: number; at: number } | undefined;
   private transit: number | undefined;
+  /**
+   * Simulcast: one stream per layer, lowest first, each a Producer of its own (its SSRC,
+   * RTX, history, loss, NACKs, report block, keyframe requests) whose packets come to
+   * this one (fromLayer) for the consumers. Empty for a single stream.
+   */
+  readonly layers: Producer[] = [];
+  /** The simulcast layer's RTP stream id (a layer of `parent`); undefined otherwise. */
+  readonly rid: string | undefined;
+  /** The simulcast producer this one is a layer of. */
+  readonly parent: Producer | undefined;
+  /** The RID extensions of a simulcast producer's packets. */
+  readonly ridExtensionId: number | undefined;
+  readonly repairedRidExtensionId: number | undefined;
+  /** Layers wanted by some consumer, as last said in a 'layers' event (all, before any). */
+  private wantedLayers: boolean[] = [];
+  /** A layer's rate sampling and picture size (layers only). */
+  private sample = { bytes: 0, at: -Infinity, bitrate: undefined as number | undefined, lastGrowthAt: -Infinity, resumedAt: -Infinity, refusedAt: -Infinity, changedAt: -Infinity };
+  private size: { width: number; height: number } | undefined;
+  /** Packets NACKed and not received yet, oldest first: sequence number, NACKs sent, when the last went. */
+  private missing: Array<{ seq: number; tries: number; at: number }> = [];
+  private retryCheckedAt = 0;
 
   constructor(
     parameters: ProducerParameters,
     private readonly link: ProducerLink,
+    /** @internal set when the producer is a simulcast layer of `parent`. */
+    layer?: { rid: string; parent: Producer },
   ) {
     super();
     this.kind = parameters.kind;
@@ -141,6 +205,20 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.cname = parameters.cname;
     this.audioLevelExtensionId = parameters.kind === 'audio' ? parameters.audioLevelExtensionId : undefined;
     this.audioLevel = this.audioLevelExtensionId !== undefined ? new AudioLevelMeter() : undefined;
+    this.rid = layer?.rid;
+    this.parent = layer?.parent;
+    const simulcast = parameters.kind === 'video' && !layer ? parameters.simulcast : undefined;
+    this.ridExtensionId = simulcast?.ridExtensionId;
+    this.repairedRidExtensionId = simulcast?.repairedRidExtensionId;
+    if (simulcast) {
+      // Their SSRCs come from the RID extension of their first packets, never from the SDP.
+      this.ssrcValue = undefined;
+      this.rtxSsrcValue = undefined;
+      for (const rid of simulcast.rids) this.layers.push(new Producer({ ...parameters, ssrc: undefined, rtxSsrc: undefined, simulcast: undefined }, link, { rid, parent: this }));
+      this.wantedLayers = this.layers.map(() => true);
+      const now = performance.now();
+      for (const l of this.layers) l.sample.resumedAt = now;
+    }
     this.buffer = parameters.kind === 'video' ? new PacketHistory({ slots: 256, slotBytes: 1280 }) : new PacketHistory({ slots: 128, slotBytes: 320 });
     this.keyframes = new KeyframeRequester(() => {
       if (this.ssrcValue === undefined) return;
@@ -151,8 +229,28 @@ export class Producer extends TypedEmitter<ProducerEvents> {
 
   /** Receive statistics (on the native path, as the packet core counts them). */
   get stats(): ProducerStats {
+    if (this.layers.length > 0) return this.layerSum();
     this.syncNative();
     return this.counters;
+  }
+
+  /** A simulcast producer's counts: its layers' added up (jitter: the highest). */
+  private layerSum(): ProducerStats {
+    const sum = { ...this.counters, packets: 0, bytes: 0, lost: 0, duplicates: 0, retransmissionsReceived: 0, nacksSent: 0, nackedPackets: 0, keyframeRequestsSent: 0, senderReports: 0, jitter: 0 };
+    for (const layer of this.layers) {
+      const l = layer.stats;
+      sum.packets += l.packets;
+      sum.bytes += l.bytes;
+      sum.lost += l.lost;
+      sum.duplicates += l.duplicates;
+      sum.retransmissionsReceived += l.retransmissionsReceived;
+      sum.nacksSent += l.nacksSent;
+      sum.nackedPackets += l.nackedPackets;
+      sum.keyframeRequestsSent += l.keyframeRequestsSent;
+      sum.senderReports += l.senderReports;
+      sum.jitter = Math.max(sum.jitter, l.jitter);
+    }
+    return sum;
   }
 
   get ssrc(): number | undefined {
@@ -171,9 +269,91 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     return this.paused;
   }
 
-  /** @internal the transport learned the SSRC from a packet carrying this producer's mid. */
+  /** @internal the transport learned the SSRC from a packet carrying this producer's mid (or a layer's from its RID). */
   bindSsrc(ssrc: number): void {
     this.ssrcValue = ssrc;
+  }
+
+  /** @internal a simulcast layer's RTX SSRC, learned from the repaired RID extension. */
+  bindRtxSsrc(ssrc: number): void {
+    this.rtxSsrcValue = ssrc;
+  }
+
+  /** The simulcast layer of RTP stream id `rid`. */
+  layerByRid(rid: string): Producer | undefined {
+    return this.layers.find((l) => l.rid === rid);
+  }
+
+  /**
+   * The layers as the layer selection sees them now (simulcast producers; empty
+   * otherwise): their rates (sampled here, about once a second), sizes, whether they
+   * arrive, whether the sender was asked for them.
+   */
+  layerStates(now = performance.now()): LayerState[] {
+    return this.layers.map((layer, i) => {
+      const s = layer.sample;
+      layer.sampleBitrate(now);
+      const bytes = s.bytes;
+      const wanted = this.wantedLayers[i] ?? true;
+      const arriving = now - s.lastGrowthAt < LAYER_QUIET_MS;
+      // Asked for lately (a new producer, a resumed layer): its first packets may be on their way. One
+      // we paused comes back when asked, if it ever came.
+      const available = arriving || now - s.resumedAt < LAYER_QUIET_MS * 2 || (!wanted && bytes > 0 && now - s.refusedAt > LAYER_RETRY_MS);
+      return { rid: layer.rid!, bitrate: s.bitrate, width: layer.size?.width, height: layer.size?.height, arriving, available, wanted };
+    });
+  }
+
+  /**
+   * @internal the rate of its payload bytes, sampled about once a second by whoever asks
+   * (the layer selection); the last known rate while nothing arrives, undefined before.
+   */
+  sampleBitrate(now = performance.now()): number | undefined {
+    const s = this.sample;
+    const bytes = this.stats.bytes;
+    if (bytes > s.bytes) s.lastGrowthAt = now;
+    if (now - s.at >= 900 || bytes < s.bytes) {
+      // A simulcast layer's rate is kept from the last whole window it was wanted in: one cut by
+      // a pause or a resume reads low, and would make it look cheaper than it is.
+      const whole = !this.parent || (this.parent.isLayerWanted(this.parent.layers.indexOf(this)) && s.at >= s.changedAt);
+      if (s.at > -Infinity && bytes > s.bytes && whole) s.bitrate = ((bytes - s.bytes) * 8000) / (now - s.at);
+      s.bytes = bytes;
+      s.at = now;
+    }
+    return s.bitrate;
+  }
+
+  /**
+   * @internal the consumers' layers changed: the layers nobody takes (as current or
+   * target layer) are no longer wanted, and a 'layers' event asks the owner to tell the
+   * sender. While the producer is paused, nothing is wanted.
+   */
+  layersChanged(): void {
+    if (this.layers.length === 0 || this.closed) return;
+    const wanted = this.layers.map(() => false);
+    if (!this.paused) {
+      for (const consumer of this.consumers) for (const i of consumer.takenLayers()) if (i >= 0 && i < wanted.length) wanted[i] = true;
+    }
+    if (wanted.every((w, i) => w === this.wantedLayers[i])) return;
+    const now = performance.now();
+    wanted.forEach((w, i) => {
+      const s = this.layers[i]!.sample;
+      if (w && !this.wantedLayers[i]) s.resumedAt = now;
+      if (w !== this.wantedLayers[i]) s.changedAt = now;
+      // Asked back and never came (the sender's own bandwidth estimate keeps it off): not asked again for a while.
+      if (!w && this.wantedLayers[i] && s.lastGrowthAt < s.resumedAt) s.refusedAt = now;
+    });
+    this.wantedLayers = wanted;
+    this.emit('layers', [...wanted]);
+  }
+
+  /** Whether the sender was last asked to send layer `index` (true before any 'layers' event). */
+  isLayerWanted(index: number): boolean {
+    return this.wantedLayers[index] ?? false;
+  }
+
+  /** A layer's picture size from its last VP8 keyframe (undefined before one, and for H.264). */
+  get frameSize(): { width: number; height: number } | undefined {
+    return this.size;
   }
 
   /** Stops forwarding to consumers (packets are still received and held). */
@@ -181,6 +361,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.assertOpen();
     this.paused = true;
     this.native?.setPaused(true);
+    this.layersChanged();
   }
 
   resume(): void {
@@ -188,13 +369,23 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     if (!this.paused) return;
     this.paused = false;
     this.native?.setPaused(false);
+    this.layersChanged();
     this.requestKeyframe();
   }
 
-  /** A consumer (or the owner) wants a keyframe: one PLI per 500 ms at most goes to the sender. */
+  /**
+   * A consumer (or the owner) wants a keyframe: one PLI per 500 ms at most goes to the
+   * sender. A simulcast producer asks each layer that is wanted.
+   */
   requestKeyframe(): void {
     if (this.closed || this.kind !== 'video') return;
     this.counters.keyframeRequests++;
+    if (this.layers.length > 0) {
+      this.layers.forEach((layer, i) => {
+        if (this.wantedLayers[i]) layer.requestKeyframe();
+      });
+      return;
+    }
     this.keyframes.request();
   }
 
@@ -213,6 +404,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     if (this.audioLevel) {
       const level = readAudioLevel(packet, this.audioLevelExtensionId!);
       if (level) this.audioLevel.push(level);
+    }
+    if (this.parent) {
+      this.parent.fromLayer(this, packet, now);
+      return;
     }
     if (this.paused) return;
     let native = false;
@@ -242,8 +437,13 @@ export class Producer extends TypedEmitter<ProducerEvents> {
    * while a JavaScript sink of it forwards.
    */
   sinksChanged(): void {
+    for (const layer of this.layers) layer.sinksChanged();
     if (!this.native || this.closed) return;
     let sinks = false;
+    // A layer's packets go up for its simulcast producer's consumers, which all select in JavaScript.
+    if (this.parent) {
+      for (const consumer of this.parent.consumers) if (!consumer.isPaused) sinks = true;
+    }
     for (const consumer of this.consumers) if (!consumer.native && !consumer.isPaused) sinks = true;
     if (sinks === this.tapped) return;
     this.tapped = sinks;
@@ -257,8 +457,31 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     const now = performance.now();
     // For a TypeScript transport's consumer, whose subscriber NACKs here.
     if (!retransmission || !this.buffer.has(packet.header.sequenceNumber)) this.buffer.push(packet);
+    if (this.parent) {
+      this.parent.fromLayer(this, packet, now);
+      return;
+    }
     if (this.paused) return;
     for (const consumer of this.consumers) if (!consumer.native) consumer.forward(packet, now);
+  }
+
+  /** A packet of layer `layer` (one of ours): to every consumer, which keeps the layers it takes. */
+  private fromLayer(layer: Producer, packet: RtpView, now: number): void {
+    layer.readFrameSize(packet);
+    if (this.paused || this.closed) return;
+    const index = this.layers.indexOf(layer);
+    for (const consumer of this.consumers) consumer.forwardLayer(index, layer, packet, now);
+  }
+
+  /** A VP8 keyframe's size (RFC 6386 §9.1: 14 bits each after the start code), for the layer selection. */
+  private readFrameSize(packet: RtpView): void {
+    if (this.codec.mimeType.toLowerCase() !== 'video/vp8') return;
+    const payload = payloadOf(packet);
+    const d = readVp8Descriptor(payload);
+    if (!d || !isVp8KeyframeStart(payload, d)) return;
+    const at = d.length;
+    if (payload.length < at + 10 || payload[at + 3] !== 0x9d || payload[at + 4] !== 0x01 || payload[at + 5] !== 0x2a) return;
+    this.size = { width: payload.readUInt16LE(at + 6) & 0x3fff, height: payload.readUInt16LE(at + 8) & 0x3fff };
   }
 
   /** Whether its packets carry audio levels (RFC 6464 negotiated on an audio track). */
@@ -280,6 +503,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
 
   /** @internal the report block of our receiver report (RFC 3550 §6.4.1); undefined before any packet. */
   reportBlock(now: number): ReportBlock | undefined {
+    if (this.layers.length > 0) return undefined;
     this.syncNative();
     if (this.highestSeq === undefined || this.ssrcValue === undefined) return undefined;
     const extended = this.cycles * 0x10000 + this.highestSeq;
@@ -316,6 +540,7 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     this.closed = true;
     this.syncNative();
     this.keyframes.close();
+    for (const layer of this.layers) layer.close();
     for (const consumer of [...this.consumers]) consumer.close();
     this.consumers.clear();
     this.buffer.clear();
@@ -356,6 +581,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       if (d < this.codec.clockRate * 10) this.counters.jitter += (d - this.counters.jitter) / 16;
     }
     this.transit = transit;
+    if (this.missing.length > 0) {
+      const i = this.missing.findIndex((m) => m.seq === seq);
+      if (i >= 0) this.missing.splice(i, 1);
+    }
     if (this.highestSeq === undefined) {
       this.highestSeq = seq;
       this.baseSeq = seq;
@@ -371,6 +600,8 @@ export class Producer extends TypedEmitter<ProducerEvents> {
           for (let i = 1; i < d; i++) lost.push((this.highestSeq + i) & 0xffff);
           this.counters.nacksSent++;
           this.counters.nackedPackets += lost.length;
+          for (const s of lost) this.missing.push({ seq: s, tries: 1, at: now });
+          if (this.missing.length > MAX_NACK_GAP) this.missing.splice(0, this.missing.length - MAX_NACK_GAP);
           this.link.sendNack(this.ssrcValue, lost);
         }
       }
@@ -378,6 +609,26 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     } else if (this.counters.lost > 0) {
       this.counters.lost--;
     }
+    this.retryNacks(now);
+  }
+
+  /** Asks again for the packets NACKed NACK_RETRY_MS ago and still missing; forgets those asked NACK_TRIES times. */
+  private retryNacks(now: number): void {
+    if (this.missing.length === 0 || now - this.retryCheckedAt < 20 || this.ssrcValue === undefined) return;
+    this.retryCheckedAt = now;
+    const again: number[] = [];
+    this.missing = this.missing.filter((m) => {
+      if (now - m.at < NACK_RETRY_MS) return true;
+      if (m.tries >= NACK_TRIES) return false;
+      m.tries++;
+      m.at = now;
+      again.push(m.seq);
+      return true;
+    });
+    if (again.length === 0) return;
+    this.counters.nacksSent++;
+    this.counters.nackedPackets += again.length;
+    this.link.sendNack(this.ssrcValue, again);
   }
 
   private assertOpen(): void {

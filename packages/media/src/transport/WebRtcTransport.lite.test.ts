@@ -3,7 +3,7 @@ import { UdpMux } from '../net/UdpMux.js';
 import type { PacketCorePath } from '../native/PacketCore.js';
 import { packetPathsUnderTest } from '../native/testPaths.js';
 import { DtlsCertificate } from './DtlsSession.js';
-import { LitePeer } from './testLitePeer.js';
+import { LitePeer, rtpPayload } from './testLitePeer.js';
 import { until } from './testPeers.js';
 import { CLIENT_OFFER } from './testSdp.js';
 import { WebRtcTransport } from './WebRtcTransport.js';
@@ -69,8 +69,12 @@ function suite(path: PacketCorePath): void {
         expect((packets[k]!.readUInt16BE(2) - packets[k - 1]!.readUInt16BE(2)) & 0xffff).toBe(1);
         expect((packets[k]!.readUInt32BE(4) - packets[k - 1]!.readUInt32BE(4)) >>> 0).toBe(3000);
       }
-      expect(packets[0]![13]).toBe(0x00);
-      expect(packets[9]!.subarray(14).equals(rtp(0, 0, false, 11).subarray(14))).toBe(true);
+      expect(rtpPayload(packets[0]!)[1]).toBe(0x00);
+      // The subscriber's answer kept transport-cc: one extension block, the transport-wide numbers from 0 (each transport its own).
+      expect(packets.map((p) => p.readUInt32BE(12))).toEqual(packets.map(() => 0xbede0001));
+      expect(packets.map((p) => p[16])).toEqual(packets.map(() => (3 << 4) | 1));
+      expect(packets.map((p) => p.readUInt16BE(17))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(rtpPayload(packets[9]!).subarray(2).equals(rtp(0, 0, false, 11).subarray(14))).toBe(true);
     }
     expect(video.stats.packets).toBe(12);
     expect(consumers.map((c) => c.stats.droppedAwaitingKeyframe)).toEqual([2, 2]);

@@ -126,6 +126,16 @@ function suite(path: PacketCorePath): void {
       expect(total(stats, 'inbound-rtp', 'packetsReceived', 'audio')).toBeGreaterThan(20);
       expect(new Set(videos.map((v) => v.ssrc))).toEqual(new Set(consumers.filter((c) => c.kind === 'video').map((c) => c.ssrc)));
       expect(recv.dtlsState).toBe('connected');
+      // A bandwidth probe puts padding into a video stream: the subscriber keeps decoding both after it.
+      const decoded = videos.map((v) => Number(v['framesDecoded'] ?? 0));
+      await until(() => recv.getStats().transportCcFeedbacks, (n) => n > 0);
+      expect(recv.probe(2_000_000)).toBe(true);
+      const later = await until(
+        () => statsOf(sub),
+        (s) => s.filter((x) => x.type === 'inbound-rtp' && x.kind === 'video').every((x, i) => Number(x['framesDecoded'] ?? 0) > decoded[i]! + 20),
+      );
+      expect(later.filter((x) => x.type === 'inbound-rtp' && x.kind === 'video').map((x, i) => Number(x['framesDecoded'] ?? 0) > decoded[i]! + 20)).toEqual([true, true]);
+      expect(recv.getStats().bandwidthEstimate?.probes).toBe(1);
     });
 
     it('a receiving transport renegotiates under media: a tenth consumer is added, one is removed (its m-line goes to port 0) and a new one takes the freed m-line', async () => {
@@ -211,6 +221,8 @@ function suite(path: PacketCorePath): void {
       let outgoing = 0;
       let lostForGood: number | undefined;
       const recv = transport({
+        // The subscriber's own REMB is under test: no transport-cc offered (with it libwebrtc sends no REMB).
+        bandwidthEstimation: false,
         testHooks: {
           dropOutgoingRtp: (ssrc, seq) => {
             if (ssrc !== videoConsumer?.ssrc) return false;

@@ -4,13 +4,19 @@ import { ClosedError, MediaError, SdpError } from '../core/errors.js';
 import type { MediaKind } from '../core/types.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
-import { NativeTransport } from '../native/NativeTransport.js';
+import { NativeProducer, NativeTransport, type NativeProducerParameters } from '../native/NativeTransport.js';
+import type { NativePacketCore } from '../native/PacketCore.js';
+import { layerForSize, selectLayers, type LayerCandidate } from './simulcast/layerSelection.js';
+import { offeredSimulcast, simulcastAnswerLines } from './simulcast/simulcastSdp.js';
+import { BandwidthEstimator, type BandwidthEstimatorOptions, type BandwidthEstimatorStats } from '../bwe/BandwidthEstimator.js';
+import { FeedbackReader, SendHistory, type SentPackets } from '../bwe/SendHistory.js';
+import type { TransportCcFeedback } from '../bwe/transportCc.js';
 import type { SrtpSession, SrtpStats } from '../srtp/index.js';
 import { Consumer } from './Consumer.js';
 import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.js';
 import { IceChecks, readCandidate, type IceChecksOptions, type RemoteCandidate } from './IceChecks.js';
 import { StreamRewriter } from '../rtp/StreamRewriter.js';
-import { Producer } from './Producer.js';
+import { Producer, type LayerState, type ProducerParameters } from './Producer.js';
 import { opusAnswerParameters, type OpusReceiveOptions } from './opus.js';
 import { readRtcp, writeNack, writePli, writeFir, writeRemb, writeRr } from './rtcp.js';
 import { readExtension, readRtp, unwrapRtx, type RtpView } from './RtpView.js';
@@ -25,6 +31,7 @@ import {
   reverseDirection,
   sends,
   remoteIceParameters,
+  transportCcExtensionId,
   remoteTransportParameters,
   VIDEO_FEEDBACK,
   writeDescription,
@@ -82,6 +89,21 @@ export interface WebRtcTransportOptions {
    * Server does (Roundtable's rooms ask for both).
    */
   opus?: OpusReceiveOptions;
+  /**
+   * Downlink bandwidth estimation of a receiving transport (see docs/adaptation.md): its
+   * offers ask for transport-cc (the transport-wide sequence number extension and
+   * `rtcp-fb transport-cc`), and where the receiver takes it, every packet sent is
+   * stamped and the receiver's feedback drives a GCC-like estimate; a receiver that
+   * sends only REMB gives its REMB. `false` turns it off (offers as before). Default
+   * on, with BandwidthEstimatorOptions' defaults (start 600 kbit/s, 50 kbit/s to 10 Mbit/s).
+   */
+  bandwidthEstimation?: BandwidthEstimatorOptions | false;
+  /**
+   * The peer addresses this transport answers checks from (a Kurento endpoint's filter of
+   * the addresses the engine may reach: loopback only when its ICE addresses are). A check
+   * from another address is dropped (`droppedStun`), so no pair forms there. Default: any.
+   */
+  acceptsRemoteAddress?: (ip: string) => boolean;
   /** Tests only: drop datagrams before they are handled, forwarded packets before they are sent. */
   testHooks?: TransportTestHooks;
 }
@@ -103,6 +125,11 @@ export interface WebRtcTransportEvents extends Record<string, unknown[]> {
   tuplechange: [MuxAddress];
   /** A client's offer brought a new track. */
   producer: [Producer];
+  /**
+   * The receiving transport's downlink estimate changed (bits/s): by 2 % or more, or at
+   * all after a second without an event. What layer selection splits among consumers.
+   */
+  bandwidthEstimate: [number];
   close: [];
 }
 
@@ -117,6 +144,8 @@ export interface WebRtcTransportStats {
   droppedDtlsEarly: number;
   /** DTLS records refused: a plaintext alert or a malformed record after the handshake. */
   droppedDtls: number;
+  /** A peer's retransmitted ClientHello not answered again (one HelloVerifyRequest per 2 s): not counted as dropped. */
+  dtlsHelloRepeats: number;
   droppedSrtp: number;
   droppedUnknownSsrc: number;
   droppedOther: number;
@@ -127,6 +156,11 @@ export interface WebRtcTransportStats {
   pairSwitches: number;
   /** Our own connectivity checks (controlling role), 0 while the peer checks us. */
   iceChecksSent: number;
+  /** Transport-cc feedback packets read, and those refused as malformed. */
+  transportCcFeedbacks: number;
+  invalidTransportCc: number;
+  /** The downlink estimate and its parts (a receiving transport with bandwidth estimation on). */
+  bandwidthEstimate: BandwidthEstimatorStats | undefined;
 }
 
 type Mode = 'send' | 'recv' | 'both';
@@ -179,11 +213,18 @@ function newPassword(): string {
  * the media.
  */
 export const FOLLOW_QUIET_MS = 6500;
+/** A receiving transport chooses its simulcast consumers' layers again this often (and at once on a change). */
+export const LAYER_SELECTION_INTERVAL_MS = 500;
 /** At most this many checked addresses are remembered (a peer has a handful of pairs). */
 const CHECKED_TUPLES = 16;
 
 const RING_SIZE = 1024;
 const SLOT_BYTES = 1500 + 128;
+/** A probe's padding-only packets: 255 padding bytes (the most RFC 3550 allows), about 290 on the wire. */
+const PROBE_PADDING = 255;
+const PROBE_PACKET_BYTES = 12 + 8 + PROBE_PADDING + 10;
+/** The id our offers give the transport-wide sequence number extension. */
+export const TRANSPORT_CC_EXTENSION_ID = 3;
 
 /**
  * A WebRTC transport of the media engine: one ICE-lite agent, one DTLS association,
@@ -248,11 +289,15 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private readonly lines: Line[] = [];
   private readonly bidirectional: boolean;
   private readonly ownDirection: Direction;
+  private readonly acceptsRemote: (ip: string) => boolean;
   /** A bidirectional transport's offer waits for its answer. */
   private awaitingAnswer = false;
   private nextMid = 0;
   private firSeq = 0;
   private consentTimer: NodeJS.Timeout | undefined;
+  private selectionTimer: NodeJS.Timeout | undefined;
+  /** Toward the peer, bits/s (setAvailableBitrate; Infinity: unlimited). */
+  private bitrateLimit = Infinity;
   private rtcpTimer: NodeJS.Timeout | undefined;
   private readonly ring: Buffer[] = [];
   private ringAt = 0;
@@ -267,6 +312,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     droppedStun: 0,
     droppedDtlsEarly: 0,
     droppedDtls: 0,
+    dtlsHelloRepeats: 0,
     droppedSrtp: 0,
     droppedUnknownSsrc: 0,
     droppedOther: 0,
@@ -275,7 +321,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     rtpOut: 0,
     rtcpOut: 0,
     pairSwitches: 0,
+    transportCcFeedbacks: 0,
+    invalidTransportCc: 0,
   };
+  private readonly bweOptions: BandwidthEstimatorOptions | undefined;
+  /** The downlink estimate: made with the first consumer (a receiving transport), when bandwidthEstimation is on. */
+  private estimator: BandwidthEstimator | undefined;
+  /** Transport-wide sequence numbers and send times of what the TypeScript path sent. */
+  private readonly sendHistory = new SendHistory();
+  private feedbackReader: FeedbackReader | undefined;
+  /** Consumers' SSRCs whose m-line took transport-cc, and the extension id there. */
+  private readonly stamped = new Map<number, number>();
+  private lastEstimate: { bitrate: number; at: number } | undefined;
 
   constructor(options: WebRtcTransportOptions) {
     super();
@@ -287,10 +344,12 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? 2_000_000;
     this.opus = options.opus ?? {};
     this.hooks = options.testHooks ?? {};
+    this.acceptsRemote = options.acceptsRemoteAddress ?? (() => true);
     this.iceLite = options.iceLite ?? true;
     this.iceChecksOptions = options.iceChecks ?? {};
     this.bidirectional = options.bidirectional ?? false;
     this.ownDirection = options.direction ?? 'sendrecv';
+    this.bweOptions = options.bandwidthEstimation === false ? undefined : (options.bandwidthEstimation ?? {});
     this.ufragValue = claimUfrag();
     this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
     this.binding.addUfrag(this.ufragValue, () => this.pwdValue);
@@ -362,6 +421,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       srtpProfile: this.profile,
       ...this.counters,
       iceChecksSent: this.checks?.checksSent ?? 0,
+      bandwidthEstimate: this.estimator?.stats,
     };
     if (this.native) {
       const n = this.native.counters();
@@ -376,11 +436,66 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     return stats;
   }
 
-  /** Our SRTP contexts' counters, once DTLS made the keys (TypeScript path: the native core counts its own). */
+  /**
+   * The downlink estimate of a receiving transport, bits/s: from the receiver's
+   * transport-cc feedback (or its REMB), the start value before any. Undefined on a
+   * sending transport, or with bandwidthEstimation off. Changes are the
+   * `bandwidthEstimate` event.
+   */
+  get availableBitrate(): number | undefined {
+    return this.estimator?.bitrate;
+  }
+
+  /**
+   * A bandwidth probe, for layer selection before it steps up: about 30 ms of
+   * `targetBps` as padding-only packets (5-30 of 255 padding bytes) in a video
+   * consumer's stream, back to back, each with its transport-wide number (the stream's
+   * numbering continues after them; the receiver discards padding). When their feedback
+   * is in, the rate they arrived at (a train spreads to the bottleneck's rate), up to
+   * the target, becomes the estimate if it is higher and the delay did not grow
+   * meanwhile. False when nothing can be probed now: no estimate, no video consumer
+   * whose receiver took transport-cc and that sent something, a probe still waiting for
+   * its feedback, nowhere to send.
+   */
+  probe(targetBps: number): boolean {
+    this.assertOpen();
+    const estimator = this.estimator;
+    if (!estimator || estimator.probing || !(targetBps > 0) || !this.srtp || !this.selected) return false;
+    const consumer = [...this.consumers.values()].find((c) => c.kind === 'video' && !c.isPaused && this.stamped.has(c.ssrc) && c.stats.packets > 0);
+    if (!consumer) return false;
+    const count = Math.max(5, Math.min(30, Math.ceil((targetBps * 0.03) / 8 / PROBE_PACKET_BYTES)));
+    let first: number;
+    let sent: number;
+    if (consumer.native) {
+      ({ first, sent } = consumer.native.sendPadding(count, PROBE_PADDING));
+    } else {
+      first = this.sendHistory.nextSequenceNumber;
+      consumer.sendPadding(count, PROBE_PADDING);
+      sent = (this.sendHistory.nextSequenceNumber - first) & 0xffff;
+    }
+    if (sent === 0) return false;
+    estimator.onProbeSent(Array.from({ length: sent }, (_, i) => (first + i) & 0xffff), targetBps, performance.now());
+    return true;
+  }
+
+  /** The SRTP counters, once DTLS made the keys: our contexts', and on the native path the core's (which protects and unprotects there). */
   getSrtpStats(): { profile: number; inbound: SrtpStats; outbound: SrtpStats } | undefined {
     const srtp = this.srtp;
     if (!srtp || this.profile === undefined) return undefined;
-    return { profile: this.profile, inbound: { ...srtp.inbound.stats }, outbound: { ...srtp.outbound.stats } };
+    const inbound = { ...srtp.inbound.stats };
+    const outbound = { ...srtp.outbound.stats };
+    if (this.native) {
+      const n = this.native.counters();
+      inbound.rtpUnprotected += n.rtpIn;
+      inbound.rtcpUnprotected += n.rtcpIn;
+      inbound.truncated += n.srtpTruncated;
+      inbound.authFailures += n.srtpAuthFailures;
+      inbound.replayed += n.srtpReplayed;
+      // RTCP we make is handed to the core to protect and send (counters.rtcpOut), as are the core's own NACKs.
+      outbound.rtpProtected += n.rtpOut;
+      outbound.rtcpProtected += n.rtcpOut + this.counters.rtcpOut;
+    }
+    return { profile: this.profile, inbound, outbound };
   }
 
   // --- negotiation: sending transport ------------------------------------------------
@@ -398,7 +513,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const parsed = parseSdp(sdp);
     const remote = remoteTransportParameters(parsed);
     const sections: WrittenSection[] = [];
-    const offered = new Map<string, ReturnType<typeof offeredSender>>();
+    const offered = new Map<string, (OfferedSender & { simulcast: ProducerParameters['simulcast'] }) | undefined>();
     for (const section of parsed.media) {
       const sender = offeredSender(section);
       const mid = sender?.mid ?? section.attributes.find((a) => a.startsWith('mid:'))?.slice(4) ?? String(sections.length);
@@ -421,11 +536,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       if (sender.rtxPayloadType !== undefined) accepted.rtxPayloadType = sender.rtxPayloadType;
       if (sender.midExtensionId !== undefined) accepted.midExtensionId = sender.midExtensionId;
       if (sender.audioLevelExtensionId !== undefined) accepted.audioLevelExtensionId = sender.audioLevelExtensionId;
+      // Simulcast: layers are told apart by their RID extension (and found by their mid first).
+      const offeredLayers = sender.kind === 'video' ? offeredSimulcast(section) : undefined;
+      let simulcast: ProducerParameters['simulcast'];
+      if (offeredLayers && offeredLayers.ridExtensionId !== undefined && sender.midExtensionId !== undefined) {
+        accepted.extraLines = simulcastAnswerLines(offeredLayers);
+        simulcast = { rids: offeredLayers.layers.map((l) => l.rid), ridExtensionId: offeredLayers.ridExtensionId, repairedRidExtensionId: offeredLayers.repairedRidExtensionId };
+      }
       // The native core forwards payloads as they are: RED would reach receivers as Opus.
       const red = this.opus.red && !this.native ? sender.redPayloadType : undefined;
       if (red !== undefined) accepted.redPayloadType = red;
       sections.push(accepted);
-      offered.set(sender.mid, { ...sender, codec: accepted.codec, redPayloadType: red });
+      offered.set(sender.mid, { ...sender, codec: accepted.codec, redPayloadType: red, simulcast });
     }
     if (parsed.media.length === 0) throw new SdpError('the offer has no media section');
     // Valid: apply.
@@ -436,17 +558,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const answer = writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, sections);
     for (const producer of [...this.producers.values()]) {
       const now = offered.get(producer.mid);
-      if (!now || now.codec.payloadType !== producer.codec.payloadType || now.redPayloadType !== producer.redPayloadType) producer.close();
+      const rids = producer.layers.map((l) => l.rid).join(';');
+      if (!now || now.codec.payloadType !== producer.codec.payloadType || now.redPayloadType !== producer.redPayloadType || (now.simulcast?.rids.join(';') ?? '') !== rids) producer.close();
     }
     for (const sender of offered.values()) {
       if (!sender || [...this.producers.values()].some((p) => p.mid === sender.mid)) continue;
-      this.addProducer(sender);
+      this.addProducer(sender, sender.simulcast);
     }
     return answer;
   }
 
   /** A producer for what the peer sends on one m-line (emitted as 'producer'). */
-  private addProducer(sender: OfferedSender): void {
+  private addProducer(sender: OfferedSender, simulcast?: ProducerParameters['simulcast']): void {
     const producer = new Producer(
       {
         kind: sender.kind,
@@ -458,10 +581,14 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         cname: sender.cname,
         audioLevelExtensionId: sender.audioLevelExtensionId,
         redPayloadType: sender.redPayloadType,
+        simulcast,
       },
       this.producerLink,
     );
-    if (this.native) {
+    // Simulcast on the native path: each layer is a stream of the core (SRTP, history, NACKs
+    // there), tapped while the producer has consumers; layer selection is done in JavaScript.
+    for (const layer of producer.layers) if (this.native) layer.native = this.native.addProducer(this.nativeProducerParameters(layer));
+    if (this.native && producer.layers.length === 0) {
       producer.native = this.native.addProducer({
         ssrc: producer.ssrc,
         rtxSsrc: producer.rtxSsrc,
@@ -483,6 +610,52 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   private readonly midExtensionIds = new Map<string, number | undefined>();
 
+  private nativeProducerParameters(producer: Producer): NativeProducerParameters {
+    return {
+      ssrc: producer.ssrc,
+      rtxSsrc: producer.rtxSsrc,
+      payloadType: producer.codec.payloadType,
+      rtxPayloadType: producer.rtxPayloadType,
+      clockRate: producer.codec.clockRate,
+      mimeType: producer.codec.mimeType,
+      video: producer.kind === 'video',
+      nack: producer.codec.rtcpFeedback.includes('nack'),
+    };
+  }
+
+  /**
+   * A simulcast layer's first packet (its SSRC is not known yet): the RID extension says
+   * which layer (the repaired RID, which layer an RTX stream repairs), whose SSRC is bound.
+   */
+  private bindLayer(producer: Producer, packet: RtpView, now: number): void {
+    const ssrc = packet.header.ssrc;
+    const rtx = packet.header.payloadType === producer.rtxPayloadType;
+    const id = rtx ? producer.repairedRidExtensionId : producer.ridExtensionId;
+    const rid = id === undefined ? undefined : readExtension(packet, id)?.toString('latin1');
+    const layer = rid === undefined ? undefined : producer.layerByRid(rid);
+    if (!layer) {
+      this.counters.droppedUnknownSsrc++;
+      return;
+    }
+    if (rtx) {
+      if (layer.rtxSsrc === undefined) {
+        layer.bindRtxSsrc(ssrc);
+        this.byRtxSsrc.set(ssrc, layer);
+        layer.native?.bindSsrc(ssrc, true);
+      }
+      return;
+    }
+    // Another SSRC for a layer that has one, or another codec: not ours to guess.
+    if (packet.header.payloadType !== producer.codec.payloadType || layer.ssrc !== undefined) {
+      this.counters.droppedUnknownSsrc++;
+      return;
+    }
+    layer.bindSsrc(ssrc);
+    this.bySsrc.set(ssrc, layer);
+    layer.native?.bindSsrc(ssrc, false);
+    this.receive(layer, packet, now, false);
+  }
+
   // --- negotiation: receiving transport ----------------------------------------------
 
   /**
@@ -496,6 +669,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (this.mode === 'send') throw new MediaError('INVALID_STATE', 'a sending transport carries producers; consume on a receiving transport');
     if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
     this.mode = 'recv';
+    this.startEstimation();
     const mid = String(this.nextMid++);
     // In the core: from the producer's own entry there, or (a producer of JavaScript: a
     // bridge's output, a TypeScript transport's) from the entry it feeds. A consumer here
@@ -505,7 +679,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       ...options,
       native: native
         ? (c) =>
-            native.addConsumer(producer.nativeSource(native.core), {
+            native.addConsumer(this.nativeSourceFor(c, producer, native.core), {
               ssrc: c.ssrc,
               payloadType: c.codec.payloadType,
               clockRate: c.codec.clockRate,
@@ -527,7 +701,18 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     }
     this.consumers.set(consumer.id, consumer);
     this.consumersBySsrc.set(consumer.ssrc, consumer);
+    if (consumer.simulcast) this.chooseLayers();
     return consumer;
+  }
+
+  /**
+   * The entry in the core a consumer there forwards from: a simulcast consumer's own (it
+   * selects the layer in JavaScript and feeds it), else its producer's.
+   */
+  private nativeSourceFor(consumer: Consumer, producer: Producer, core: NativePacketCore): NativeProducer {
+    if (producer.layers.length === 0) return producer.nativeSource(core);
+    consumer.feed = NativeProducer.fed(core, { payloadType: consumer.codec.payloadType, clockRate: consumer.codec.clockRate, mimeType: consumer.codec.mimeType, video: true });
+    return consumer.feed;
   }
 
   /**
@@ -548,10 +733,12 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         const pt = slot.kind === 'audio' ? '111' : '96';
         return { mid: slot.mid, kind: slot.kind, proto: 'UDP/TLS/RTP/SAVPF', formats: [pt], closed: true };
       }
+      const bwe = this.estimator !== undefined;
       return {
         mid: c.mid,
         kind: c.kind,
-        codec: c.codec,
+        codec: bwe ? { ...c.codec, rtcpFeedback: [...c.codec.rtcpFeedback, 'transport-cc'] } : c.codec,
+        ...(bwe ? { transportCcExtensionId: TRANSPORT_CC_EXTENSION_ID } : {}),
         // Pausing is ours alone: the m-line stays sendonly, so resuming needs no new offer.
         direction: 'sendonly',
         sender: { ssrc: c.ssrc, cname: c.cname, streamId: c.streamId, trackId: c.trackId },
@@ -581,7 +768,54 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       const mid = attribute(section.attributes, 'mid');
       const consumer = this.slots.find((s) => s.mid === mid)?.consumer;
       if (consumer?.redPayloadType !== undefined) consumer.setRed(section.port !== 0 && section.formats.includes(String(consumer.redPayloadType)));
+      // Transport-cc where the receiver kept the extension: those packets are stamped.
+      if (consumer && this.estimator) {
+        const id = transportCcExtensionId(section);
+        if (id !== undefined) this.stamped.set(consumer.ssrc, id);
+        else this.stamped.delete(consumer.ssrc);
+        consumer.native?.setTransportCc(id ?? 0);
+      }
     }
+  }
+
+  /** A receiving transport with bandwidth estimation on: the estimator, fed from the path that sends. */
+  private startEstimation(): void {
+    if (this.estimator || !this.bweOptions) return;
+    this.estimator = new BandwidthEstimator(this.bweOptions);
+    this.binding.bandwidthEstimate = () => this.estimator?.bitrate;
+    const sent: SentPackets = this.native ? this.native.sentPackets() : this.sendHistory;
+    this.feedbackReader = new FeedbackReader(sent);
+  }
+
+  private onTransportCc(feedback: TransportCcFeedback | undefined, now: number): void {
+    if (!feedback || !this.estimator || !this.feedbackReader) {
+      this.counters.invalidTransportCc++;
+      return;
+    }
+    this.counters.transportCcFeedbacks++;
+    const bitrate = this.estimator.onPacketResults(this.feedbackReader.read(feedback), now, this.roundTripMs());
+    // A receiver giving transport-cc feedback sends no REMB: our estimate stands in for it
+    // (the REMB to publishers is the lowest of their consumers', as before).
+    for (const consumer of this.consumers.values()) consumer.estimatedBitrate = bitrate;
+    this.noteEstimate(now);
+  }
+
+  /** The lowest round trip our consumers' receiver reports gave, ms (100 before any). */
+  private roundTripMs(): number {
+    let rtt: number | undefined;
+    for (const c of this.consumers.values()) {
+      const r = c.roundTripTime;
+      if (r !== undefined && (rtt === undefined || r < rtt)) rtt = r;
+    }
+    return rtt === undefined ? 100 : rtt * 1000;
+  }
+
+  private noteEstimate(now: number): void {
+    const bitrate = Math.round(this.estimator!.bitrate);
+    const last = this.lastEstimate;
+    if (last && (bitrate === last.bitrate || (Math.abs(bitrate - last.bitrate) < 0.02 * last.bitrate && now - last.at < 1000))) return;
+    this.lastEstimate = { bitrate, at: now };
+    this.emit('bandwidthEstimate', bitrate);
   }
 
   // --- negotiation: bidirectional transport ---------------------------------------------
@@ -676,31 +910,43 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   /** consume() of a bidirectional transport: `producer` on the m-line of its kind, replacing what it carried (numbering continues). */
   private consumeBoth(producer: Producer, options: { paused?: boolean; streamId?: string }): Consumer {
     if (producer.isClosed) throw new ClosedError(`producer ${producer.id}`);
-    if ((producer.native !== undefined) !== (this.native !== undefined)) {
-      throw new MediaError('INVALID_STATE', `producer ${producer.id} is on the ${producer.native ? 'native' : 'TypeScript'} packet path and this transport on the other (media.packetCore)`);
-    }
     const line = this.lines.find((l) => !l.closed && l.kind === producer.kind && sends(l.direction));
     if (!line || !line.codec) throw new MediaError('INVALID_STATE', `no negotiated m-line of this transport sends ${producer.kind} to its peer`);
     if (line.codec.mimeType.toLowerCase() !== producer.codec.mimeType.toLowerCase()) {
       throw new MediaError('INVALID_STATE', `the ${producer.kind} m-line carries ${line.codec.mimeType}, the producer sends ${producer.codec.mimeType}`);
     }
     const current = line.consumer;
-    if (current && !current.isClosed && !current.native) {
+    if (current && !current.isClosed && !current.native && !producer.native) {
       current.replaceProducer(producer);
       return current;
     }
+    // On the core, the m-line's stream goes on where the closed consumer's stopped (as replaceProducer does here).
+    const continued = current && !current.isClosed ? current.native?.counters() : undefined;
     current?.close();
-    const consumer = new Consumer(producer, line.mid, this.consumerLink, { ...options, ssrc: line.ssrc, payloadType: line.codec.payloadType, rewriter: line.rewriter });
-    if (this.native && producer.native) {
-      consumer.native = this.native.addConsumer(producer.native, {
-        ssrc: consumer.ssrc,
-        payloadType: consumer.codec.payloadType,
-        clockRate: consumer.codec.clockRate,
-        mimeType: consumer.codec.mimeType,
-        video: consumer.kind === 'video',
-        paused: consumer.isPaused,
-      });
-    }
+    // As in consume(): in the core from the producer's own entry there or from the one a JavaScript producer (a
+    // Kurento element's packets) feeds; on the TypeScript path a JavaScript sink (a producer in the core is tapped).
+    const native = this.native;
+    const clockRate = line.codec.clockRate;
+    const consumer = new Consumer(producer, line.mid, this.consumerLink, {
+      ...options,
+      ssrc: line.ssrc,
+      payloadType: line.codec.payloadType,
+      rewriter: line.rewriter,
+      native: native
+        ? (c) =>
+            native.addConsumer(producer.nativeSource(native.core), {
+              ssrc: c.ssrc,
+              payloadType: c.codec.payloadType,
+              clockRate: c.codec.clockRate,
+              mimeType: c.codec.mimeType,
+              video: c.kind === 'video',
+              paused: c.isPaused,
+              initialSequenceNumber: continued?.lastSequenceNumber !== undefined ? (continued.lastSequenceNumber + 1) & 0xffff : undefined,
+              initialTimestamp:
+                continued?.lastTimestamp !== undefined ? (continued.lastTimestamp + Math.max(1, Math.round((continued.msSinceLast * clockRate) / 1000))) >>> 0 : undefined,
+            })
+        : undefined,
+    });
     line.consumer = consumer;
     this.consumers.set(consumer.id, consumer);
     this.consumersBySsrc.set(consumer.ssrc, consumer);
@@ -782,6 +1028,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.consentTimer) clearInterval(this.consentTimer);
+    if (this.selectionTimer) clearInterval(this.selectionTimer);
     if (this.rtcpTimer) clearTimeout(this.rtcpTimer);
     this.checks?.close();
     for (const producer of [...this.producers.values()]) producer.close();
@@ -921,7 +1168,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       return;
     }
     const [local, remote] = (message.username ?? '').split(':');
-    if (local !== this.ufrag || (this.remote && remote !== this.remote.ufrag) || !integrityValid(data, message.integrityAt, this.pwd)) {
+    if (local !== this.ufrag || (this.remote && remote !== this.remote.ufrag) || !this.acceptsRemote(from[0]) || !integrityValid(data, message.integrityAt, this.pwd)) {
       this.counters.droppedStun++;
       return;
     }
@@ -1024,7 +1271,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       return;
     }
     if (this.dtlsStateValue === 'new') this.setDtls('connecting');
-    if (!this.dtls.receive(data)) this.counters.droppedDtls++;
+    const result = this.dtls.receive(data);
+    if (result === 'refused') this.counters.droppedDtls++;
+    else if (result === 'repeat') this.counters.dtlsHelloRepeats++;
   }
 
   private onSrtp(data: Buffer, from: MuxAddress): void {
@@ -1085,6 +1334,10 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     producer = this.producerByMid(packet);
     if (!producer) {
       this.counters.droppedUnknownSsrc++;
+      return;
+    }
+    if (producer.layers.length > 0) {
+      this.bindLayer(producer, packet, now);
       return;
     }
     if (packet.header.payloadType === producer.rtxPayloadType) {
@@ -1160,11 +1413,24 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         case 'fir':
           for (const ssrc of message.media) this.consumersBySsrc.get(ssrc)?.onKeyframeRequest(true);
           break;
-        case 'remb':
+        case 'remb': {
+          let ours = false;
           for (const ssrc of message.ssrcs) {
             const consumer = this.consumersBySsrc.get(ssrc);
-            if (consumer) consumer.estimatedBitrate = message.bitrate;
+            if (consumer) {
+              consumer.estimatedBitrate = message.bitrate;
+              ours = true;
+            }
           }
+          // A receiver that gives no transport-cc feedback: its REMB is the estimate.
+          if (ours && this.estimator && this.estimator.stats.source !== 'transport-cc') {
+            this.estimator.onRemb(message.bitrate);
+            this.noteEstimate(now);
+          }
+          break;
+        }
+        case 'transport-cc':
+          this.onTransportCc(message.feedback, now);
           break;
         default:
           break;
@@ -1198,19 +1464,115 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const src = packet.data;
     const cc = packet.csrcCount;
     const payloadLength = packet.end - packet.payloadOffset;
-    const length = 12 + cc * 4 + payloadLength;
+    // Transport-cc: one one-byte-header extension block (RFC 8285) with the transport-wide number.
+    const twccId = this.stamped.get(ssrc);
+    const extension = twccId === undefined ? 0 : 8;
+    const length = 12 + cc * 4 + extension + payloadLength;
     if (length + srtp.outbound.rtpOverhead > SLOT_BYTES) return;
+    const buf = this.nextSlot();
+    buf[0] = 0x80 | (packet.padding ? 0x20 : 0) | (extension ? 0x10 : 0) | cc;
+    buf[1] = (packet.header.marker ? 0x80 : 0) | (payloadType & 0x7f);
+    buf.writeUInt16BE(seq & 0xffff, 2);
+    buf.writeUInt32BE(timestamp >>> 0, 4);
+    buf.writeUInt32BE(ssrc >>> 0, 8);
+    if (cc > 0) src.copy(buf, 12, 12, 12 + cc * 4);
+    const at = 12 + cc * 4;
+    if (twccId !== undefined) {
+      buf.writeUInt32BE(0xbede0001, at);
+      buf[at + 4] = (twccId << 4) | 1;
+      buf[at + 7] = 0;
+    }
+    src.copy(buf, at + extension, packet.payloadOffset, packet.end);
+    if (twccId !== undefined) {
+      // The wire size: header, payload and the SRTP tag.
+      const twccSeq = this.sendHistory.next(performance.now(), length + srtp.outbound.rtpOverhead);
+      buf.writeUInt16BE(twccSeq, at + 5);
+    }
+    const protectedLength = srtp.outbound.protectRtp(buf, length);
+    this.counters.rtpOut++;
+    this.binding.send(buf.subarray(0, protectedLength), to);
+  }
+
+  /**
+   * Native path: a packet a simulcast consumer selected and rewrote here goes down to its
+   * entry in the core (Consumer.feed), whose consumer there protects and sends it.
+   */
+  private feedNative(packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void {
+    const feed = this.consumersBySsrc.get(ssrc)?.feed;
+    if (!feed || this.closed) return;
+    const cc = packet.csrcCount;
+    const payloadLength = packet.end - packet.payloadOffset;
+    const length = 12 + cc * 4 + payloadLength;
+    if (length > SLOT_BYTES) return;
     const buf = this.nextSlot();
     buf[0] = 0x80 | (packet.padding ? 0x20 : 0) | cc;
     buf[1] = (packet.header.marker ? 0x80 : 0) | (payloadType & 0x7f);
     buf.writeUInt16BE(seq & 0xffff, 2);
     buf.writeUInt32BE(timestamp >>> 0, 4);
     buf.writeUInt32BE(ssrc >>> 0, 8);
-    if (cc > 0) src.copy(buf, 12, 12, 12 + cc * 4);
-    src.copy(buf, 12 + cc * 4, packet.payloadOffset, packet.end);
-    const protectedLength = srtp.outbound.protectRtp(buf, length);
-    this.counters.rtpOut++;
-    this.binding.send(buf.subarray(0, protectedLength), to);
+    if (cc > 0) packet.data.copy(buf, 12, 12, 12 + cc * 4);
+    packet.data.copy(buf, 12 + cc * 4, packet.payloadOffset, packet.end);
+    feed.feed(buf.subarray(0, length));
+  }
+
+  // --- layer selection (receiving transport) -------------------------------------------
+
+  /**
+   * The bitrate available toward this transport's peer, bits/s (the downlink estimate, or
+   * a limit set by hand): the layer selection of its simulcast consumers keeps within it.
+   * Default Infinity (unlimited: no estimate known). INVALID_ARGUMENT for a rate that is
+   * not a positive number.
+   */
+  setAvailableBitrate(bps: number): void {
+    this.assertOpen();
+    if (typeof bps !== 'number' || Number.isNaN(bps) || bps <= 0) throw new MediaError('INVALID_ARGUMENT', 'the available bitrate must be a positive number of bits/s (Infinity: unlimited)');
+    this.bitrateLimit = bps;
+    this.chooseLayers();
+  }
+
+  /** The limit set with setAvailableBitrate (Infinity: none). */
+  get bitrateLimitValue(): number {
+    return this.bitrateLimit;
+  }
+
+  /**
+   * Chooses the target layer of each simulcast consumer (layerSelection.ts): at once when
+   * a request, the consumers or the available bitrate change, and every
+   * LAYER_SELECTION_INTERVAL_MS while there are any (layers come and go, rates change).
+   */
+  private chooseLayers(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    const chosen: Consumer[] = [];
+    let budget = this.bitrateLimit;
+    const states = new Map<Producer, LayerState[]>();
+    for (const consumer of this.consumers.values()) {
+      if (consumer.isClosed || consumer.isPaused) continue;
+      if (consumer.simulcast) chosen.push(consumer);
+      // Audio and single-stream video first: what they carry is not ours to choose.
+      else budget -= consumer.producer.sampleBitrate(now) ?? 0;
+    }
+    if (chosen.length === 0) {
+      if (this.selectionTimer) clearInterval(this.selectionTimer);
+      this.selectionTimer = undefined;
+      return;
+    }
+    this.selectionTimer ??= setInterval(() => this.chooseLayers(), LAYER_SELECTION_INTERVAL_MS).unref();
+    const candidates: LayerCandidate[] = chosen.map((consumer) => {
+      let layers = states.get(consumer.producer);
+      if (!layers) {
+        layers = consumer.producer.layerStates(now);
+        states.set(consumer.producer, layers);
+      }
+      const request = consumer.layerRequest;
+      if (request === 'off') return { layers, cap: -1, current: consumer.currentLayer, priority: 0 };
+      const cap = Math.min(request.maxLayer ?? layers.length - 1, layerForSize(layers, request.maxWidth, request.maxHeight));
+      return { layers, cap, current: consumer.currentLayer, priority: (request.maxWidth ?? 10_000) * (request.maxHeight ?? 10_000) };
+    });
+    const targets = selectLayers(candidates, budget);
+    chosen.forEach((consumer, k) => {
+      if (!consumer.isClosed) consumer.setTargetLayer(targets[k]!);
+    });
   }
 
   private sendRtcp(packets: readonly Buffer[]): void {
@@ -1249,12 +1611,16 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const blocks = [];
     const remb: number[] = [];
     let bitrate = this.maxIncomingBitrate;
-    for (const producer of this.producers.values()) {
+    // A simulcast producer's layers are reported one by one.
+    const streams = [...this.producers.values()].flatMap((p) => (p.layers.length > 0 ? p.layers : [p]));
+    for (const producer of streams) {
       const block = producer.reportBlock(now);
       if (block) blocks.push(block);
       if (producer.kind === 'video' && producer.ssrc !== undefined && producer.codec.rtcpFeedback.includes('goog-remb')) {
         remb.push(producer.ssrc);
-        const min = producer.minConsumerBitrate();
+        // Not a simulcast layer's: each receiver takes the layer that suits it (a receiver's
+        // REMB would otherwise hold every layer down to what the weakest one takes).
+        const min = producer.parent ? undefined : producer.minConsumerBitrate();
         if (min !== undefined) bitrate = Math.min(bitrate, min);
       }
     }
@@ -1288,17 +1654,25 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.producers.delete(producer.id);
       if (producer.ssrc !== undefined && this.bySsrc.get(producer.ssrc) === producer) this.bySsrc.delete(producer.ssrc);
       for (const [ssrc, p] of this.byRtxSsrc) if (p === producer) this.byRtxSsrc.delete(ssrc);
-      this.midExtensionIds.delete(producer.mid);
+      // A simulcast layer shares its producer's mid.
+      if (!producer.parent) this.midExtensionIds.delete(producer.mid);
     },
   };
 
   private readonly consumerLink = {
     canSend: (): boolean => this.srtp !== undefined && this.selected !== undefined && !this.closed,
-    sendRtp: (packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void => this.sendForwarded(packet, payloadType, seq, timestamp, ssrc),
+    sendRtp: (packet: RtpView, payloadType: number, seq: number, timestamp: number, ssrc: number): void => {
+      if (this.native) this.feedNative(packet, payloadType, seq, timestamp, ssrc);
+      else this.sendForwarded(packet, payloadType, seq, timestamp, ssrc);
+    },
+    layersRequested: (): void => this.chooseLayers(),
     consumerClosed: (consumer: Consumer): void => {
       consumer.native?.remove();
+      consumer.feed?.remove();
+      if (consumer.simulcast) queueMicrotask(() => this.chooseLayers());
       this.consumers.delete(consumer.id);
       this.consumersBySsrc.delete(consumer.ssrc);
+      if (!this.bidirectional) this.stamped.delete(consumer.ssrc);
       const slot = this.slots.find((s) => s.consumer === consumer);
       if (slot) slot.consumer = undefined;
       const line = this.lines.find((l) => l.consumer === consumer);

@@ -7,7 +7,7 @@ export {
   type TransportDtlsState,
   type TransportTestHooks,
 } from './WebRtcTransport.js';
-export { Producer, type ProducerStats, type ProducerEvents } from './Producer.js';
-export { Consumer, type ConsumerStats, type ConsumerEvents } from './Consumer.js';
+export { Producer, LAYER_QUIET_MS, type ProducerStats, type ProducerEvents, type LayerState } from './Producer.js';
+export { Consumer, validateLayerRequest, type ConsumerStats, type ConsumerEvents, type LayerRequest } from './Consumer.js';
 export { DtlsCertificate, type DtlsRole } from './DtlsSession.js';
 export { type NegotiatedCodec } from './transportSdp.js';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { writeTransportCcFeedback } from '../bwe/transportCc.js';
 import { compactNtp, readRtcp, writeFir, writeNack, writePli, writeRemb, writeRr, writeSr, type ReportBlock } from './rtcp.js';
 
 const block: ReportBlock = { ssrc: 0xdeadbeef, fractionLost: 25, packetsLost: -3, highestSeq: 0x1_0005, jitter: 42, lsr: 0x12345678, dlsr: 65536 };
@@ -22,6 +23,16 @@ describe('RTCP', () => {
     expect(remb).toMatchObject({ type: 'remb', sender: 9, ssrcs: [10, 11] });
     // 18-bit mantissa: exact to within one step of the exponent.
     expect(Math.abs((remb as { bitrate: number }).bitrate - 1_500_000)).toBeLessThan(16);
+  });
+
+  it('transport-cc feedback (RTPFB FMT 15) is read beside the others; a malformed one is there as undefined, to be counted', () => {
+    const feedback = writeTransportCcFeedback(1, 2, 100, 0, [64_000, undefined, 65_000]);
+    const broken = Buffer.from(feedback);
+    broken.writeUInt16BE(0x6001, 20);
+    const [fb, nack, bad] = readRtcp(Buffer.concat([feedback, writeNack(3, 4, [7]), broken]));
+    expect(fb).toMatchObject({ type: 'transport-cc', feedback: { baseSeq: 100, packets: [{ seq: 100, arrivalUs: 64_000 }, { seq: 101, arrivalUs: undefined }, { seq: 102, arrivalUs: 65_000 }] } });
+    expect(nack).toEqual({ type: 'nack', sender: 3, media: 4, lost: [7] });
+    expect(bad).toEqual({ type: 'transport-cc', feedback: undefined });
   });
 
   it('a truncated or garbled compound packet gives what fits before the damage and never throws', () => {

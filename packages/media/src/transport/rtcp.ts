@@ -1,6 +1,9 @@
+import { readTransportCcFeedback, TRANSPORT_CC_FMT, type TransportCcFeedback } from '../bwe/transportCc.js';
+
 /*
  * The RTCP (RFC 3550, RFC 4585, RFC 5104, draft-alvestrand-rmcat-remb) a transport reads
- * and writes: sender and receiver reports, generic NACK, PLI, FIR and REMB. Each packet
+ * and writes: sender and receiver reports, generic NACK, PLI, FIR and REMB; it reads
+ * transport-cc feedback too (../bwe/transportCc.ts). Each packet
  * starts with the common header:
  *
  *  0                   1                   2                   3
@@ -30,6 +33,8 @@ export type RtcpMessage =
   | { type: 'pli'; sender: number; media: number }
   | { type: 'fir'; sender: number; media: number[] }
   | { type: 'remb'; sender: number; bitrate: number; ssrcs: number[] }
+  /** Transport-wide congestion control feedback; `feedback` undefined: malformed (count it, use nothing). */
+  | { type: 'transport-cc'; feedback: TransportCcFeedback | undefined }
   | { type: 'bye'; ssrcs: number[] };
 
 /**
@@ -79,6 +84,10 @@ function readOne(data: Buffer, at: number, end: number, pt: number, count: numbe
       return;
     }
     case RtcpType.RTPFB: {
+      if (count === TRANSPORT_CC_FMT) {
+        out.push({ type: 'transport-cc', feedback: readTransportCcFeedback(data, at, end) });
+        return;
+      }
       if (count !== 1 || at + 12 > end) return;
       const lost: number[] = [];
       for (let p = at + 12; p + 4 <= end; p += 4) {

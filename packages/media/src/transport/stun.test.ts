@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BINDING_REQUEST, BINDING_SUCCESS, fingerprintValid, integrityValid, readStun, StunAttr, writeStun, xorMappedAddress } from './stun.js';
+import { BINDING_REQUEST, BINDING_SUCCESS, fingerprintValid, integrityValid, readStun, readXorMappedAddress, StunAttr, writeStun, xorMappedAddress } from './stun.js';
 
 /** RFC 5769 §2.1: a sample Binding request with MESSAGE-INTEGRITY and FINGERPRINT. */
 const SAMPLE_REQUEST = Buffer.from(
@@ -47,5 +47,19 @@ describe('STUN for ICE-lite', () => {
   it('writes an IPv6 XOR-MAPPED-ADDRESS XORed with the cookie and transaction id (RFC 5769 §2.3)', () => {
     const tid = Buffer.from('b7e7a701bc34d686fa87dfae', 'hex');
     expect(xorMappedAddress('2001:db8:1234:5678:11:2233:4455:6677', 32853, tid).toString('hex')).toBe('0002a1470113a9faa5d3f179bc25f4b5bed2b9d9');
+  });
+
+  it('reads the mapped address of a STUN server\'s answer: the RFC 5769 §2.2 sample, IPv6, and nothing from a message without one or a truncated one', () => {
+    const sample = Buffer.from(
+      '0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220' +
+        '002000080001a147e112a643000800142b91f599fd9e90c38c7489f92af9ba53f06be7d780280004c07d4c96',
+      'hex',
+    );
+    expect(readXorMappedAddress(sample)).toEqual(['192.0.2.1', 32853]);
+    const tid = Buffer.from('b7e7a701bc34d686fa87dfae', 'hex');
+    const v6 = writeStun(BINDING_SUCCESS, tid, [[StunAttr.XOR_MAPPED_ADDRESS, xorMappedAddress('2001:db8:1234:5678:11:2233:4455:6677', 32853, tid)]], undefined);
+    expect(readXorMappedAddress(v6)).toEqual(['2001:db8:1234:5678:11:2233:4455:6677', 32853]);
+    expect(readXorMappedAddress(writeStun(BINDING_SUCCESS, tid, [], undefined))).toBeUndefined();
+    expect(readXorMappedAddress(sample.subarray(0, 44))).toBeUndefined();
   });
 });

@@ -190,3 +190,36 @@ function ipv6Bytes(ip: string): Buffer {
   groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) & 0xffff, i * 2));
   return out;
 }
+
+/**
+ * The address XOR-MAPPED-ADDRESS (RFC 5389 §15.2) of a Binding success response
+ * carries (IPv4 or IPv6); undefined when the message has none or it does not fit.
+ */
+export function readXorMappedAddress(data: Buffer): [string, number] | undefined {
+  if (data.length < STUN_HEADER || data.readUInt32BE(4) !== MAGIC_COOKIE) return undefined;
+  let at = STUN_HEADER;
+  while (at + 4 <= data.length) {
+    const type = data.readUInt16BE(at);
+    const len = data.readUInt16BE(at + 2);
+    const value = at + 4;
+    if (value + len > data.length) return undefined;
+    if (type === StunAttr.XOR_MAPPED_ADDRESS) {
+      const family = data[value + 1];
+      if (len < 8) return undefined;
+      const port = data.readUInt16BE(value + 2) ^ (MAGIC_COOKIE >>> 16);
+      if (family === 0x01 && len === 8) {
+        const ip = (data.readUInt32BE(value + 4) ^ MAGIC_COOKIE) >>> 0;
+        return [`${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}`, port];
+      }
+      if (family === 0x02 && len === 20) {
+        const mask = Buffer.concat([data.subarray(4, 8), data.subarray(8, STUN_HEADER)]);
+        const groups: string[] = [];
+        for (let i = 0; i < 16; i += 2) groups.push((((data[value + 4 + i]! ^ mask[i]!) << 8) | (data[value + 5 + i]! ^ mask[i + 1]!)).toString(16));
+        return [groups.join(':'), port];
+      }
+      return undefined;
+    }
+    at = value + len + ((4 - (len % 4)) % 4);
+  }
+  return undefined;
+}

@@ -12,6 +12,13 @@ import { BINDING_REQUEST, StunAttr, writeStun } from './stun.js';
 
 const HOST = '127.0.0.1';
 
+/** The payload of an unprotected RTP packet: after the CSRCs and the header extension (a receiving transport stamps transport-cc). */
+export function rtpPayload(packet: Buffer): Buffer {
+  let at = 12 + (packet[0]! & 0x0f) * 4;
+  if (packet[0]! & 0x10) at += 4 + packet.readUInt16BE(at + 2) * 4;
+  return packet.subarray(at);
+}
+
 export class LitePeer {
   readonly ufrag = randomBytes(4).toString('hex');
   readonly pwd = randomBytes(12).toString('hex');
@@ -30,14 +37,17 @@ export class LitePeer {
     public serverPort: number,
     /** Unprotect what arrives and hand it here (off by default: a benchmark's peer only counts). */
     private readonly onRtp?: (packet: Buffer) => void,
+    /** The transport's address. */
+    private readonly host = HOST,
   ) {
     socket.on('message', (data) => this.onDatagram(data));
   }
 
-  static async create(certificate: DtlsCertificate, serverPort: number, onRtp?: (packet: Buffer) => void): Promise<LitePeer> {
+  /** A peer on `host` (default 127.0.0.1) talking to the transport at `host`:`serverPort`. */
+  static async create(certificate: DtlsCertificate, serverPort: number, onRtp?: (packet: Buffer) => void, host = HOST): Promise<LitePeer> {
     const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, HOST, resolve));
-    return new LitePeer(socket, certificate, serverPort, onRtp);
+    await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+    return new LitePeer(socket, certificate, serverPort, onRtp, host);
   }
 
   /** A sending client's offer: `base` (a browser-shaped offer) with this peer's credentials, as DTLS client. */
@@ -94,7 +104,7 @@ export class LitePeer {
   }
 
   send(data: Buffer): void {
-    this.socket.send(data, this.serverPort, HOST);
+    this.socket.send(data, this.serverPort, this.host);
   }
 
   close(): void {

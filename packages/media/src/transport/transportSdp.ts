@@ -1,5 +1,6 @@
 import { SdpError } from '../core/errors.js';
 import type { CodecInfo, MediaKind } from '../core/types.js';
+import { TRANSPORT_CC_EXTENSION } from '../bwe/transportCc.js';
 import { AUDIO_LEVEL_EXTENSION } from './audioLevel.js';
 import { readCandidate, type RemoteCandidate } from './IceChecks.js';
 
@@ -241,6 +242,12 @@ export function readMediaSection(section: SdpSection): OfferedSender | undefined
   };
 }
 
+/** The id the section gives the transport-wide sequence number extension (transport-cc), if it has it. */
+export function transportCcExtensionId(section: SdpSection): number | undefined {
+  if (section.port === 0) return undefined;
+  return extensionId(attributes(section.attributes, 'extmap').find((e) => e.split(' ')[1] === TRANSPORT_CC_EXTENSION));
+}
+
 /** The id of an a=extmap value ("4 urn:..." or "4/recvonly urn:..."); undefined when absent or not a one-byte-header id (1-14). */
 function extensionId(extmap: string | undefined): number | undefined {
   if (extmap === undefined) return undefined;
@@ -269,9 +276,13 @@ export interface AcceptedSection {
   redPayloadType?: number;
   /** Accept the client's audio level extension (RFC 6464) with this id. */
   audioLevelExtensionId?: number;
+  /** The transport-wide sequence number extension (transport-cc) with this id (a receiving transport's offer). */
+  transportCcExtensionId?: number;
   direction: Direction;
   /** For the offer of a receiving transport: the stream it sends. */
   sender?: { ssrc: number; cname: string; streamId: string; trackId: string };
+  /** More attribute lines (without "a="), written after the direction: the simulcast lines of an answer (simulcastAnswerLines). */
+  extraLines?: string[];
 }
 
 export interface ClosedSection {
@@ -315,7 +326,9 @@ export function writeDescription(local: LocalTransportParameters, sessionId: str
     lines.push(`a=mid:${section.mid}`);
     if (section.midExtensionId !== undefined) lines.push(`a=extmap:${section.midExtensionId} ${MID_EXTENSION}`);
     if (section.audioLevelExtensionId !== undefined) lines.push(`a=extmap:${section.audioLevelExtensionId} ${AUDIO_LEVEL_EXTENSION}`);
+    if (section.transportCcExtensionId !== undefined) lines.push(`a=extmap:${section.transportCcExtensionId} ${TRANSPORT_CC_EXTENSION}`);
     lines.push(`a=${section.direction}`, 'a=rtcp-mux', 'a=rtcp-rsize');
+    for (const extra of section.extraLines ?? []) lines.push(`a=${extra}`);
     const name = codec.mimeType.split('/')[1];
     lines.push(`a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ''}`);
     for (const fb of codec.rtcpFeedback) lines.push(`a=rtcp-fb:${codec.payloadType} ${fb}`);

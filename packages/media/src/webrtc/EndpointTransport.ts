@@ -2,12 +2,13 @@ import { RtpHeader, RtpPacket } from 'werift';
 import type { MediaConfig } from '../config.js';
 import type { KindStats } from '../core/endpointTypes.js';
 import type { MediaKind } from '../core/types.js';
-import { UdpMux } from '../net/UdpMux.js';
+import { UdpMux, type MuxAddress } from '../net/UdpMux.js';
 import { InboundStream } from '../rtp/InboundStream.js';
 import { Consumer, type ConsumerLink } from '../transport/Consumer.js';
 import { DtlsCertificate } from '../transport/DtlsSession.js';
 import { Producer, type ProducerLink } from '../transport/Producer.js';
 import { payloadOf, readRtp, type RtpView } from '../transport/RtpView.js';
+import { serverReflexiveAddress, type StunServerAddress } from '../transport/serverReflexive.js';
 import type { NegotiatedCodec } from '../transport/transportSdp.js';
 import { WebRtcTransport, type TransportDtlsState, type TransportIceState } from '../transport/WebRtcTransport.js';
 import type { Direction } from './types.js';
@@ -59,6 +60,7 @@ export class EndpointTransport {
   private readonly emitted = new Map<string, Emitted>();
   private readonly inputs = new Map<MediaKind, Input>();
   private readonly keyframeRequestsSent = { audio: 0, video: 0 };
+  private reflexive: Promise<MuxAddress | undefined> | undefined;
   private closed = false;
 
   private constructor(
@@ -76,18 +78,9 @@ export class EndpointTransport {
     transport.on('tuplechange', () => this.noteTuple());
   }
 
-  /**
-   * The transport of one endpoint on the shared port of `address`; undefined when that
-   * port is on the native packet core: the endpoint stays on werift there (written before
-   * the core could feed and tap JavaScript producers; an endpoint on a native transport
-   * is not tried or tested yet).
-   */
-  static async open(config: MediaConfig, address: string, port: number | readonly [number, number], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean }, host: EndpointTransportHost): Promise<EndpointTransport | undefined> {
+  /** The transport of one endpoint on the shared port of `address` (on the TypeScript packet path or the native core, as the port is). */
+  static async open(config: MediaConfig, address: string, port: number | readonly [number, number], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
     const mux = await UdpMux.acquire(address, port, undefined, config.packetCore);
-    if (mux.native) {
-      mux.release();
-      return undefined;
-    }
     try {
       certificate ??= DtlsCertificate.generate();
       const transport = new WebRtcTransport({
@@ -99,6 +92,7 @@ export class EndpointTransport {
         // controlling role toward a lite offerer (werift does not).
         iceLite: !options.offering,
         announcedAddress: options.announcedAddress,
+        acceptsRemoteAddress: options.acceptsRemoteAddress,
         rtcpIntervalMs: config.rtcpIntervalMs,
       });
       return new EndpointTransport(transport, mux, config, host);
@@ -115,6 +109,18 @@ export class EndpointTransport {
   /** The one host candidate (the shared port), as trickled. */
   hostCandidate(announced: string | undefined): string {
     return `candidate:1 1 udp 2130706431 ${announced ?? this.mux.address} ${this.mux.port} typ host generation 0 ufrag ${this.transport.ufrag}`;
+  }
+
+  /**
+   * The server-reflexive candidate of the shared port (RFC 8445 §5.1.1.2): the address
+   * `server` sees the port at, asked once per endpoint (the mapping is the socket's, ICE
+   * restarts keep it); undefined when the server does not answer in time.
+   */
+  async serverReflexiveCandidate(server: StunServerAddress): Promise<string | undefined> {
+    this.reflexive ??= serverReflexiveAddress(this.mux, server);
+    const mapped = await this.reflexive;
+    if (!mapped || this.closed) return undefined;
+    return `candidate:2 1 udp 1694498815 ${mapped[0]} ${mapped[1]} typ srflx raddr ${this.mux.address} rport ${this.mux.port} generation 0 ufrag ${this.transport.ufrag}`;
   }
 
   /** Negotiation changed the m-lines: what the graph sends goes on them now. */
@@ -287,6 +293,11 @@ export class EndpointTransport {
   private consume(kind: MediaKind, producer: Producer): void {
     if (producer.isClosed || this.transport.isClosed) return;
     const sending = [...this.transport.consumers.values()].find((c) => c.kind === kind);
+    if (sending && !sending.isClosed && sending.producer === producer) {
+      // Already on it (a re-offer kept the m-line): on the native core a new consumer would start its numbering again.
+      if (sending.isPaused) sending.resume();
+      return;
+    }
     try {
       const consumer = this.transport.consume(producer);
       if (consumer.isPaused) consumer.resume();

@@ -14,7 +14,7 @@ import type { IceCandidateInit, IceState, WebRtcEndpoint } from './WebRtcEndpoin
  */
 
 const h = useMediaHarness([65380, 65399]);
-// The TypeScript packet path: on the native core (the default `auto` when it is built) an endpoint stays on werift (EndpointTransport.open).
+// The TypeScript packet path (OwnTransport.native.test.ts: the native core).
 const pipeline = (): ReturnType<typeof h.pipeline> => h.pipeline({ endpointTransport: 'own', packetCore: 'typescript' });
 
 function sequenceContinuous(packets: readonly RtpPacket[]): boolean {
@@ -145,7 +145,33 @@ describe('WebRtcEndpoint on the own transport', () => {
     await expect(b.processAnswer(pb.localDescription!.sdp)).rejects.toMatchObject({ code: 'INVALID_STATE' });
   });
 
-  it('an endpoint with data channels, or a pipeline with STUN servers, stays on werift', async () => {
+  it('with a STUN server, the host candidate is followed by a server-reflexive one of the shared port, asked through the shared socket; gathering ends after it', async () => {
+    const ep = h.pipeline({ endpointTransport: 'own', packetCore: 'typescript', iceServers: [{ urls: h.stunUrl }] }).createWebRtcEndpoint();
+    ep.connect(ep);
+    const events: string[] = [];
+    ep.on('iceCandidate', (c) => events.push(c.candidate));
+    ep.on('iceGatheringStarted', () => events.push('gathering'));
+    ep.on('iceGatheringDone', () => events.push('done'));
+    const pc = h.peer();
+    const pub = new FakePublisher(3);
+    pub.attach(pc, 'sendrecv');
+    const video = collect(pc, 'video');
+    await negotiate(pc, ep);
+    expect(ep.transportKind).toBe('own');
+    await until(() => events.includes('done'));
+    await waitForConnected(pc);
+    pub.start();
+    await until(() => video.length > 10);
+    pub.stop();
+    expect(events.map((e) => (e.startsWith('candidate:') ? / typ (\w+)/.exec(e)![1]! : e))).toEqual(['host', 'gathering', 'srflx', 'done']);
+    const srflx = events[2]!.split(' ');
+    // The loopback STUN server sees the shared socket itself; the related address is the host candidate's.
+    expect([srflx[4], Number(srflx[5])]).toEqual(['127.0.0.1', ep.sharedUdpPort]);
+    expect(events[2]).toContain(`raddr 127.0.0.1 rport ${ep.sharedUdpPort}`);
+    expect(events[2]).toMatch(/ ufrag \S+$/);
+  });
+
+  it('an endpoint with data channels, or a pipeline with a TURN server, stays on werift', async () => {
     const p = pipeline();
     const data = p.createWebRtcEndpoint({ useDataChannels: true });
     const pc = h.peer();
@@ -153,10 +179,11 @@ describe('WebRtcEndpoint on the own transport', () => {
     pc.createDataChannel('x');
     await negotiate(pc, data);
     expect(data.transportKind).toBe('werift');
-    const stun = h.pipeline({ endpointTransport: 'own', iceServers: [{ urls: h.stunUrl }] }).createWebRtcEndpoint();
+    const turn = h.pipeline({ endpointTransport: 'own', packetCore: 'typescript', iceServers: [{ urls: 'turn:127.0.0.1:9', username: 'u', credential: 'p' }] }).createWebRtcEndpoint();
     const other = h.peer();
     other.addTransceiver('video', { direction: 'sendrecv' });
-    await negotiate(other, stun);
-    expect(stun.transportKind).toBe('werift');
+    await other.setLocalDescription(await other.createOffer());
+    await turn.processOffer(other.localDescription!.sdp);
+    expect(turn.transportKind).toBe('werift');
   });
 });

@@ -11,6 +11,7 @@ import { CandidateExchange, negotiatedIndex } from './CandidateExchange.js';
 import { DataChannels, type DataChannelOptions } from './DataChannels.js';
 import { EndpointMedia } from './EndpointMedia.js';
 import { EndpointTransport } from './EndpointTransport.js';
+import { firstStunServer, hasTurnServer } from '../transport/serverReflexive.js';
 import type { TransportDtlsState, TransportIceState } from '../transport/WebRtcTransport.js';
 import { EndpointSockets } from './EndpointSockets.js';
 import type { FastPathStats } from './FastPath.js';
@@ -87,6 +88,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private ownCandidateAnnounced = false;
   /** The m-line our host candidate is announced on (the BUNDLE tag). */
   private ownCandidateMid: { mid: string; index: number } | undefined;
+  /** Gathering generations of the own transport (a restart's server-reflexive candidate is not the previous one's). */
+  private ownGeneration = 0;
   private transportReleased = false;
   private iceConnectedOnce = false;
   private negotiated = false;
@@ -600,8 +603,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private async openOwnTransport(offering: boolean): Promise<EndpointTransport | undefined> {
     const config = this.pipeline.config;
     const port = singleUdpPort(config);
-    if (endpointTransportOf(config) !== 'own' || port === undefined || this.dataChannelsEnabled || this.localAddresses.length !== 1 || this.iceServers().length > 0) return undefined;
-    const own = await EndpointTransport.open(config, this.localAddresses[0]!, port, { announcedAddress: this.getAnnouncedAddress(), direction: this.direction, offering }, {
+    // Not built on it yet: several ICE addresses, TURN (relayed candidates), port-range mode, data channels.
+    if (endpointTransportOf(config) !== 'own' || port === undefined || this.dataChannelsEnabled || this.localAddresses.length !== 1 || hasTurnServer(this.iceServers())) return undefined;
+    const own = await EndpointTransport.open(config, this.localAddresses[0]!, port, { announcedAddress: this.getAnnouncedAddress(), direction: this.direction, offering, acceptsRemoteAddress: (ip) => this.candidates.acceptsAddress(ip) }, {
       received: (kind, stream, packet, now) => {
         this.lastIn[kind] = now;
         this.emitRtp(stream, packet, now);
@@ -611,7 +615,6 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       dtlsState: (state) => this.onOwnDtlsState(state),
       tuple: (address, port) => this.onOwnTuple(address, port),
     });
-    if (!own) return undefined;
     if (this.closed || this.pc || this.own) {
       own.close();
       this.assertOpen();
@@ -662,7 +665,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       this.iceRestarts++;
       this.candidates.restartLocal();
       this.candidates.local({ candidate: own.hostCandidate(this.getAnnouncedAddress()), sdpMid: this.ownCandidateMid?.mid ?? '0', sdpMLineIndex: this.ownCandidateMid?.index ?? 0 });
-      this.candidates.localComplete();
+      this.gatherOwnReflexive(own);
     }
     this.rejectedSections = rejected;
     this.candidates.noteRemoteDescription(sdp);
@@ -711,10 +714,32 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       const bundled = /^a=group:BUNDLE (\S+)/m.exec(local)?.[1] ?? mids[0] ?? '0';
       this.ownCandidateMid = { mid: bundled, index: Math.max(0, mids.indexOf(bundled)) };
       this.candidates.local({ candidate: own.hostCandidate(this.getAnnouncedAddress()), sdpMid: bundled, sdpMLineIndex: this.ownCandidateMid.index });
-      this.candidates.localComplete();
+      this.gatherOwnReflexive(own);
     }
     if (this.ownIce === 'new') this.setIceState('checking');
     this.setConnectionState('connecting');
+  }
+
+  /**
+   * After the host candidate: the server-reflexive one of the shared port when a STUN
+   * server is configured (asked through the shared socket), then the end of gathering
+   * of this generation; at once without one.
+   */
+  private gatherOwnReflexive(own: EndpointTransport): void {
+    const server = firstStunServer(this.iceServers());
+    if (!server) {
+      this.candidates.localComplete();
+      return;
+    }
+    const generation = ++this.ownGeneration;
+    void own.serverReflexiveCandidate(server).then(
+      (candidate) => {
+        if (this.own !== own || this.closed || generation !== this.ownGeneration) return;
+        if (candidate) this.candidates.local({ candidate, sdpMid: this.ownCandidateMid?.mid ?? '0', sdpMLineIndex: this.ownCandidateMid?.index ?? 0 });
+        this.candidates.localComplete();
+      },
+      () => undefined,
+    );
   }
 
   private async addCandidateOnOwnTransport(own: EndpointTransport, init: IceCandidateInit): Promise<void> {

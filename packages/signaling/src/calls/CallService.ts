@@ -15,7 +15,7 @@ import {
   type UserId,
 } from '@roundtable/protocol';
 import type { Cluster } from '../cluster/Cluster.js';
-import type { MediaRoom, MediaServer, RoomOffer, RoomOptions, RoomSpeakers } from '../media/MediaServer.js';
+import { videoRequestOf, type MediaRoom, type MediaServer, type RoomLayers, type RoomOffer, type RoomOptions, type RoomSpeakers } from '../media/MediaServer.js';
 import { movesLostRooms, recreateRoom } from '../media/recreateRoom.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
@@ -350,6 +350,10 @@ export class CallService {
       case 'subscribeRestart':
         await room.restartReceiving(me);
         return {};
+      case 'subscribeQuality':
+        if (!call.participants.has(p.participant)) throw new SignalingError('NOT_FOUND', `${p.participant} is not in this call`);
+        await room.requestVideo(me, p.participant, videoRequestOf(p.quality));
+        return {};
       case 'onIceCandidate':
         await room.addIceCandidate(me, p.name, p.candidate);
         return {};
@@ -541,6 +545,9 @@ export class CallService {
     });
     room.onSpeakers((s) => {
       if (call.room === room) this.sendSpeakers(call, s);
+    });
+    room.onLayers((l) => {
+      if (call.room === room) this.sendLayers(call, l);
     });
   }
 
@@ -745,6 +752,12 @@ export class CallService {
     const payload: ServerSignalPayload = { type: 'activeSpeaker', speaker: s.speaker as UserId | null, levels: s.levels };
     // Not to the devices of someone reconnecting: the next update reaches them once back.
     for (const [user, link] of call.participants) if (!call.dropTimers.has(user)) link.send(this.stamp({ type: 'call.signal', callId: call.id, from: null, payload }));
+  }
+
+  /** Which layers of a participant's simulcast video someone takes, to that participant (its client pauses the others). */
+  private sendLayers(call: Call, l: RoomLayers): void {
+    const link = call.participants.get(l.participant as UserId);
+    if (link) this.sendSignal(call, link, null, { type: 'publishLayers', mid: l.mid, active: Object.fromEntries(l.rids.map((rid, i) => [rid, l.active[i] ?? true])) });
   }
 
   /** The media server's offer on a participant's receiving connection. */

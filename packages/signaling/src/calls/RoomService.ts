@@ -1,6 +1,6 @@
 import { MAX_ROOM_MESSAGES, type RequestOf, type RoomMessage, type RoomName, type ServerNotification, type ServerSignalPayload, type UserId } from '@roundtable/protocol';
 import type { Cluster } from '../cluster/Cluster.js';
-import type { MediaRoom, MediaServer } from '../media/MediaServer.js';
+import { videoRequestOf, type MediaRoom, type MediaServer } from '../media/MediaServer.js';
 import { movesLostRooms, recreateRoom } from '../media/recreateRoom.js';
 import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
@@ -256,6 +256,10 @@ export class RoomService {
       case 'subscribeRestart':
         await room.media.restartReceiving(me);
         return {};
+      case 'subscribeQuality':
+        if (!room.members.has(p.participant)) throw new SignalingError('NOT_FOUND', `${p.participant} is not in room ${r.room}`);
+        await room.media.requestVideo(me, p.participant, videoRequestOf(p.quality));
+        return {};
       case 'onIceCandidate':
         await room.media.addIceCandidate(me, p.name, p.candidate);
         return {};
@@ -342,6 +346,10 @@ export class RoomService {
       if (room.media !== media) return;
       const payload: ServerSignalPayload = { type: 'activeSpeaker', speaker: s.speaker as UserId | null, levels: s.levels };
       for (const link of room.members.values()) this.send(room, link, payload);
+    });
+    media.onLayers((l) => {
+      const link = room.members.get(l.participant as UserId);
+      if (link && room.media === media) this.send(room, link, { type: 'publishLayers', mid: l.mid, active: Object.fromEntries(l.rids.map((rid, i) => [rid, l.active[i] ?? true])) });
     });
     media.onClosed((reason) => {
       if (room.media === media) this.mediaLost(room, reason);

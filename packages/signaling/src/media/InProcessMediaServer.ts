@@ -17,7 +17,7 @@ import {
 } from '@roundtable/media';
 import type { IceCandidateInit } from '@roundtable/protocol';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomSpeakers } from './MediaServer.js';
+import type { MediaRoom, MediaServer, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers, RoomVideoRequest } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 /**
@@ -71,6 +71,7 @@ interface TransportEngine {
   mux: UdpMux;
   certificate: DtlsCertificate;
   announcedAddress: string | undefined;
+  bandwidthEstimation: MediaConfig['bandwidthEstimation'];
 }
 
 /**
@@ -123,7 +124,7 @@ export class InProcessMediaServer implements MediaServer {
       const address = hostAddresses(config)[0]!;
       const mux = await UdpMux.acquire(address, singleUdpPort(config) ?? config.portRange, 'media.udpPort');
       try {
-        return { mux, certificate: await DtlsCertificate.generate(), announcedAddress: config.announcedAddress };
+        return { mux, certificate: await DtlsCertificate.generate(), announcedAddress: config.announcedAddress, bandwidthEstimation: config.bandwidthEstimation };
       } catch (error) {
         mux.release();
         throw error;
@@ -150,6 +151,7 @@ class InProcessRoom implements MediaRoom {
   private readonly publishing = new Set<string>();
   private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
   private readonly speakerListeners: Array<(s: RoomSpeakers) => void> = [];
+  private readonly layerListeners: Array<(l: RoomLayers) => void> = [];
   private readonly listeners: Array<(c: RoomCandidate) => void> = [];
   /** The audio mix of a 'mixed' room, and each participant's port on it. */
   private mixer: Composite | undefined;
@@ -225,6 +227,20 @@ class InProcessRoom implements MediaRoom {
 
   onSpeakers(listener: (speakers: RoomSpeakers) => void): void {
     this.speakerListeners.push(listener);
+  }
+
+  async requestVideo(participant: string, publisher: string, request: RoomVideoRequest): Promise<void> {
+    this.assertOpen();
+    if (!this.transports?.has(participant)) throw new SignalingError('INVALID_STATE', `${participant} has not published in this room`);
+    try {
+      this.transports.requestLayers(participant, publisher, request);
+    } catch (error) {
+      throw mediaError(error);
+    }
+  }
+
+  onLayers(listener: (layers: RoomLayers) => void): void {
+    this.layerListeners.push(listener);
   }
 
   async connectionCount(): Promise<number> {
@@ -380,10 +396,16 @@ class InProcessRoom implements MediaRoom {
         certificate: engine.certificate,
         audio: this.audio,
         ...(this.audio === 'mixed' ? { mixer: this.mix() } : {}),
-        transport: engine.announcedAddress === undefined ? {} : { announcedAddress: engine.announcedAddress },
+        transport: {
+          ...(engine.announcedAddress === undefined ? {} : { announcedAddress: engine.announcedAddress }),
+          ...(engine.bandwidthEstimation === undefined ? {} : { bandwidthEstimation: engine.bandwidthEstimation }),
+        },
       });
       room.on('offer', (participant, sdp, tracks) => {
         for (const l of this.offerListeners) l({ participant, sdp, tracks });
+      });
+      room.on('layers', (participant, mid, rids, active) => {
+        for (const l of this.layerListeners) l({ participant, mid, rids, active });
       });
       room.on('speaker', (update) => {
         for (const l of this.speakerListeners) l({ speaker: update.speaker, levels: update.levels });

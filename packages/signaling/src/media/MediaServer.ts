@@ -1,4 +1,4 @@
-import type { IceCandidateInit } from '@roundtable/protocol';
+import type { IceCandidateInit, VideoQuality } from '@roundtable/protocol';
 
 /**
  * What signaling needs from a media server: rooms in which each participant has one
@@ -85,6 +85,32 @@ export interface RoomRecordingResult {
   error?: string;
 }
 
+/**
+ * What a participant asks of a publisher's simulcast video: at most a layer (0: the
+ * lowest), or at most a size (the tile it shows it in); 'off': none.
+ */
+export type RoomVideoRequest = { maxLayer?: number; maxWidth?: number; maxHeight?: number } | 'off';
+
+/** The media server's request for a quality a client asked for (`subscribeQuality`): 'low', 'medium', 'high' are layers 0, 1 and the highest. */
+export function videoRequestOf(quality: VideoQuality): RoomVideoRequest {
+  if (quality === 'off') return 'off';
+  if (quality === 'low') return { maxLayer: 0 };
+  if (quality === 'medium') return { maxLayer: 1 };
+  if (quality === 'high') return {};
+  const request: { maxWidth?: number; maxHeight?: number } = {};
+  if (quality.maxWidth !== undefined) request.maxWidth = quality.maxWidth;
+  if (quality.maxHeight !== undefined) request.maxHeight = quality.maxHeight;
+  return request;
+}
+
+/** Which simulcast layers of `participant`'s video on m-line `mid` someone takes (`active[i]` for `rids[i]`). */
+export interface RoomLayers {
+  participant: string;
+  mid: string;
+  rids: string[];
+  active: boolean[];
+}
+
 export interface MediaRoom {
   readonly label: string;
   readonly audio: RoomAudio;
@@ -116,6 +142,14 @@ export interface MediaRoom {
   onOffer(listener: (offer: RoomOffer) => void): void;
   /** Bundled: told when the dominant speaker or a level changes (never on the remote media server, which measures no levels). */
   onSpeakers(listener: (speakers: RoomSpeakers) => void): void;
+  /**
+   * Bundled: what `participant` asks of `publisher`'s simulcast video (kept for its later
+   * consumers too). INVALID_STATE when `participant` has not published yet; a no-op on the
+   * remote media server (no simulcast there).
+   */
+  requestVideo(participant: string, publisher: string, request: RoomVideoRequest): Promise<void>;
+  /** Bundled: told when the simulcast layers someone takes of a participant's video change (ask its client to pause the others). */
+  onLayers(listener: (layers: RoomLayers) => void): void;
   /** Server-side media connections open in the room (transports and endpoints), for tests and diagnostics. */
   connectionCount(): Promise<number>;
   /**

@@ -3,7 +3,7 @@ import { KurentoClient, type Composite, type HubPort, type MediaPipeline, type R
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomSpeakers } from './MediaServer.js';
+import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
 
 export interface RemoteMediaServerOptions {
@@ -163,6 +163,14 @@ class RemoteRoom implements MediaRoom {
 
   onSpeakers(_listener: (speakers: RoomSpeakers) => void): void {
     // Kurento measures no levels for us: never told.
+  }
+
+  async requestVideo(): Promise<void> {
+    // Kurento Media Server does no simulcast: every receiver gets the one stream.
+  }
+
+  onLayers(_listener: (layers: RoomLayers) => void): void {
+    // No simulcast: never told.
   }
 
   async connectionCount(): Promise<number> {

@@ -242,6 +242,18 @@ export class CallSession {
     await this.controls().setHandRaised(!this.state.handRaised);
   }
 
+  /**
+   * The size a remote participant's tile shows their video at (device pixels): the media
+   * server forwards them the simulcast layer that fits (docs/adaptation.md). A tile too
+   * small to show video (0) asks for none.
+   */
+  reportTileSize(userId: UserId, width: number, height: number): void {
+    if (this.disposed) return;
+    const w = Math.round(width);
+    const h = Math.round(height);
+    this.sdk.setVideoQuality(userId, w <= 0 || h <= 0 ? 'off' : { maxWidth: Math.min(w, 16384), maxHeight: Math.min(h, 16384) });
+  }
+
   async react(reaction: Reaction): Promise<void> {
     await this.controls().react(reaction);
   }

@@ -19,7 +19,7 @@ const DEFAULT_UNRESPONSIVE_MS = 15_000;
 
 export interface MediaWorkerHandlers {
   /** A room event from the worker (a candidate, a recording that ended). */
-  onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'offer' | 'speakers' | 'recordingEnded' }>): void;
+  onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'offer' | 'speakers' | 'layers' | 'recordingEnded' }>): void;
   /**
    * The thread stopped, or is stopping, without being asked to (crash, exit, out of
    * memory, hung). Called once, as soon as it is known: on the uncaught error, before the

@@ -215,12 +215,13 @@ export class WorkerMediaServer implements MediaServer {
     return worker;
   }
 
-  private onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'offer' | 'speakers' | 'recordingEnded' }>): void {
+  private onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'offer' | 'speakers' | 'layers' | 'recordingEnded' }>): void {
     const room = this.rooms.get(message.roomId);
     if (!room) return;
     if (message.type === 'candidate') room.candidate(message.candidate);
     else if (message.type === 'offer') room.offer(message.offer);
     else if (message.type === 'speakers') room.speakers(message.speakers);
+    else if (message.type === 'layers') room.layers(message.layers);
     else room.recordingEnded(message.result);
   }
 

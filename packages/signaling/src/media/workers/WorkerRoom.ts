@@ -1,7 +1,7 @@
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../../logger.js';
 import { SignalingError } from '../../net/Handlers.js';
-import type { MediaRoom, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult, RoomSpeakers } from '../MediaServer.js';
+import type { MediaRoom, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers, RoomVideoRequest } from '../MediaServer.js';
 import type { MediaWorker } from './MediaWorker.js';
 import type { WorkerRoomId } from './rpc.js';
 
@@ -16,6 +16,7 @@ export class WorkerRoom implements MediaRoom {
   private readonly members = new Set<string>();
   private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
   private readonly speakerListeners: Array<(s: RoomSpeakers) => void> = [];
+  private readonly layerListeners: Array<(l: RoomLayers) => void> = [];
   private readonly candidateListeners: Array<(c: RoomCandidate) => void> = [];
   private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
   private readonly closedListeners: Array<(reason: string) => void> = [];
@@ -70,6 +71,15 @@ export class WorkerRoom implements MediaRoom {
 
   onSpeakers(listener: (speakers: RoomSpeakers) => void): void {
     this.speakerListeners.push(listener);
+  }
+
+  async requestVideo(participant: string, publisher: string, request: RoomVideoRequest): Promise<void> {
+    this.assertOpen();
+    await this.worker.call('requestVideo', { roomId: this.id, participant, publisher, request });
+  }
+
+  onLayers(listener: (layers: RoomLayers) => void): void {
+    this.layerListeners.push(listener);
   }
 
   async connectionCount(): Promise<number> {
@@ -159,6 +169,11 @@ export class WorkerRoom implements MediaRoom {
   }
 
   /** Who speaks, from the worker. */
+  /** @internal the worker's room said which layers are taken. */
+  layers(layers: RoomLayers): void {
+    for (const l of this.layerListeners) this.safely('layers', () => l(layers));
+  }
+
   speakers(s: RoomSpeakers): void {
     for (const l of this.speakerListeners) this.safely('speakers', () => l(s));
   }

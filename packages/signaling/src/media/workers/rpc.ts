@@ -6,7 +6,7 @@
 import type { EngineStats } from '@roundtable/media';
 import { ERROR_CODES, type ErrorCode } from '@roundtable/protocol';
 import { SignalingError } from '../../net/Handlers.js';
-import type { RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomSpeakers } from '../MediaServer.js';
+import type { RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers, RoomVideoRequest } from '../MediaServer.js';
 
 /** A room on a worker, by a number the main thread gives it. */
 export type WorkerRoomId = number;
@@ -23,6 +23,7 @@ export interface WorkerCalls {
   subscribeAnswer: { params: { roomId: WorkerRoomId; participant: string; sdpAnswer: string }; result: null };
   restartReceiving: { params: { roomId: WorkerRoomId; participant: string }; result: null };
   repeatOffer: { params: { roomId: WorkerRoomId; participant: string }; result: null };
+  requestVideo: { params: { roomId: WorkerRoomId; participant: string; publisher: string; request: RoomVideoRequest }; result: null };
   connectionCount: { params: { roomId: WorkerRoomId }; result: number };
   addIceCandidate: { params: { roomId: WorkerRoomId; participant: string; sender: string; candidate: RoomCandidate['candidate'] }; result: null };
   leave: { params: { roomId: WorkerRoomId; participant: string }; result: null };
@@ -65,6 +66,7 @@ export type WorkerMessage =
   | { type: 'candidate'; roomId: WorkerRoomId; candidate: RoomCandidate }
   | { type: 'offer'; roomId: WorkerRoomId; offer: RoomOffer }
   | { type: 'speakers'; roomId: WorkerRoomId; speakers: RoomSpeakers }
+  | { type: 'layers'; roomId: WorkerRoomId; layers: RoomLayers }
   | { type: 'recordingEnded'; roomId: WorkerRoomId; result: RoomRecordingResult };
 
 /** What the worker is started with (`workerData`). */

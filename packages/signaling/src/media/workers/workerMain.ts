@@ -34,6 +34,7 @@ const handlers: Handlers = {
     created.onCandidate((candidate) => post({ type: 'candidate', roomId, candidate }));
     created.onOffer((offer) => post({ type: 'offer', roomId, offer }));
     created.onSpeakers((speakers) => post({ type: 'speakers', roomId, speakers }));
+    created.onLayers((layers) => post({ type: 'layers', roomId, layers }));
     created.onRecordingEnded((result) => post({ type: 'recordingEnded', roomId, result }));
     return null;
   },
@@ -45,6 +46,10 @@ const handlers: Handlers = {
   publish: ({ roomId, participant, sdpOffer, renew }) => room(roomId).publish(participant, sdpOffer, { renew }),
   async subscribeAnswer({ roomId, participant, sdpAnswer }) {
     await room(roomId).subscribeAnswer(participant, sdpAnswer);
+    return null;
+  },
+  async requestVideo({ roomId, participant, publisher, request }) {
+    await room(roomId).requestVideo(participant, publisher, request);
     return null;
   },
   async restartReceiving({ roomId, participant }) {

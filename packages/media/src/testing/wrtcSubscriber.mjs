@@ -1,0 +1,34 @@
+// A libwebrtc subscriber (@roamhq/wrtc) in its own process, so that a test can put it in
+// another network namespace (`ip netns exec`) behind a shaped link. Driven over stdin and
+// stdout with JSON lines: {offer} -> {answer}; {stats: true} -> {stats: {packets, bytes,
+// framesDecoded}} (its inbound video). Usage: node wrtcSubscriber.mjs
+import { createInterface } from 'node:readline';
+import wrtc from '@roamhq/wrtc';
+
+const pc = new wrtc.RTCPeerConnection();
+const send = (msg) => process.stdout.write(`${JSON.stringify(msg)}\n`);
+pc.onconnectionstatechange = () => send({ state: pc.connectionState });
+
+createInterface({ input: process.stdin }).on('line', async (line) => {
+  const msg = JSON.parse(line);
+  if (msg.offer) {
+    await pc.setRemoteDescription({ type: 'offer', sdp: msg.offer });
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    send({ answer: answer.sdp });
+  }
+  if (msg.stats) {
+    const stats = { packets: 0, bytes: 0, framesDecoded: 0 };
+    (await pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+      stats.packets += s.packetsReceived ?? 0;
+      stats.bytes += s.bytesReceived ?? 0;
+      stats.framesDecoded += s.framesDecoded ?? 0;
+    });
+    send({ stats });
+  }
+  if (msg.close) {
+    pc.close();
+    process.exit(0);
+  }
+});
