@@ -30,33 +30,53 @@ const HEAVY = [
 ];
 
 /**
+ * Heavy files that run with nothing beside them, first: they time things that a light
+ * file on the other core would slow on a loaded machine. Another client's round trips
+ * under a flood (ping under 100 ms), a recording's length against the wall clock and its
+ * audio against its video, the CLI's exit within a bound after a second signal. They are
+ * started first, so that they follow one another before the light files start, instead
+ * of each waiting for a light one to end.
+ */
+const ALONE = [
+  'packages/kurento/src/limits.test.ts',
+  'packages/media/src/recording/RecorderEndpoint.test.ts',
+  'packages/signaling/src/media/RoomRecording.test.ts',
+  'packages/signaling/src/recording/RecordingService.test.ts',
+  'packages/signaling/src/media/RecordingChildKilled.test.ts',
+  'packages/kurento/src/recording.test.ts',
+  'packages/server/src/cli.test.ts',
+];
+
+/**
  * The soak's 2-minute run (`packages/bench/src/soak/soak.test.ts`, a whole server under
  * simulated load with a recording) is not in HEAVY: it waits for its minute of load
  * more than it computes (38 s of CPU in 145 s of wall time), so it runs beside the heavy
- * files like a light one; it is started first.
+ * files like a light one; it is the first light file started.
  */
 const LONGEST_FIRST = ['packages/bench/src/soak/soak.test.ts'];
 
 /**
  * The order in which vitest starts the files (it starts WINDOW at a time, and the
- * scheduler in test/lanes/ decides which of those run): the heavy files, and between two
- * of them as many light files as keep the light work in step with the heavy work, by
- * share of each list's expected time (vitest's cached durations, or the files' sizes on a
- * first run). So a heavy file is among those started when the heavy lane frees, and a
- * light one when the other core does.
+ * scheduler in test/lanes/ decides which of those run): the ALONE files, then the other
+ * heavy files with, between two of them, as many light files as keep the light work in
+ * step with the heavy work, by share of each list's expected time (vitest's cached
+ * durations, or the files' sizes on a first run). So a heavy file is among those started
+ * when the heavy lane frees, and a light one when the other core does.
  */
 class Lanes extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
     const first = (spec: TestSpecification): number => (LONGEST_FIRST.some((path) => spec.moduleId.endsWith(path)) ? 0 : 1);
-    const heavy = sorted.filter((spec) => spec.project.config.provide?.heavyFile === true);
+    const path = (spec: TestSpecification): string => relative(this.ctx.config.root, spec.moduleId);
+    const alone = sorted.filter((spec) => ALONE.includes(path(spec)) && spec.project.config.provide?.heavyFile === true);
+    const heavy = sorted.filter((spec) => !alone.includes(spec) && spec.project.config.provide?.heavyFile === true);
     // Array.prototype.sort is stable: the rest keep the base order (cached durations, else size).
     const light = sorted.filter((spec) => spec.project.config.provide?.heavyFile !== true).sort((a, b) => first(a) - first(b));
     const heavyWeights = this.weights(heavy);
     const lightWeights = this.weights(light);
     const heavyTotal = heavyWeights.reduce((a, b) => a + b, 0) || 1;
     const lightTotal = lightWeights.reduce((a, b) => a + b, 0) || 1;
-    const out: TestSpecification[] = [];
+    const out: TestSpecification[] = [...alone];
     let heavyDone = 0;
     let lightDone = 0;
     let next = 0;
@@ -121,6 +141,7 @@ export default defineConfig({
     // lets RUNNING of them run (two: a heavy file and a light one, or two light ones).
     maxWorkers: WINDOW,
     globalSetup: ['test/lanes/scheduler.ts'],
+    provide: { aloneFiles: ALONE },
     setupFiles: ['test/lanes/takeTurn.ts'],
     projects: [
       {

@@ -5,7 +5,8 @@
  * file of both projects) and gives it back after its last. At most `RUNNING` files run at
  * a time (two on 2 cores), and of them at most one heavy file: two heavy files starve
  * each other's handshakes, media clocks and event loops (see `HEAVY` in
- * vitest.config.ts), a heavy file beside a light one does not. When the heavy lane is
+ * vitest.config.ts), a heavy file beside a light one does not. A few heavy files run with
+ * nothing beside them (`ALONE` in vitest.config.ts). When the heavy lane is
  * free, a heavy file that waits goes first: the heavy files, one after the other, are the
  * longest part of the run, and the light ones fill the other core beside them. Files
  * waiting for their turn do nothing (their imports are done meanwhile).
@@ -30,12 +31,17 @@ declare module 'vitest' {
     turnsPort: number;
     /** Set (in its project's config) for a file that takes the heavy lane. */
     heavyFile: boolean;
+    /** Heavy files (paths from the root) that run with nothing beside them: they time things that a light file beside them would slow. */
+    aloneFiles: string[];
   }
 }
 
+/** light: beside anything but its own other run; heavy: one at a time, beside a light file; alone: nothing beside it. */
+type Kind = 'light' | 'heavy' | 'alone';
+
 interface Waiter {
   socket: net.Socket;
-  heavy: boolean;
+  kind: Kind;
   /** The test file: two runs of one file (on the two packet paths) never run at once, they share UDP ports. */
   file: string;
   /** When its turn came (ms). */
@@ -69,11 +75,11 @@ class Scheduler {
     socket.on('error', () => undefined);
     socket.once('data', (data) => {
       const [kind, ...file] = data.toString().trim().split(' ');
-      const waiter: Waiter = { socket, heavy: kind === 'heavy', file: file.join(' ') };
+      const waiter: Waiter = { socket, kind: kind === 'heavy' || kind === 'alone' ? kind : 'light', file: file.join(' ') };
       let cpu = '';
       socket.on('data', (more) => (cpu += more.toString()));
       socket.once('close', () => {
-        if (this.running.delete(waiter)) log(`${waiter.heavy ? 'heavy' : 'light'} ${waiter.file} done after ${seconds(waiter.started)} s, ${cpu.trim() || 'cpu ?'} s`);
+        if (this.running.delete(waiter)) log(`${waiter.kind} ${waiter.file} done after ${seconds(waiter.started)} s, ${cpu.trim() || 'cpu ?'} s`);
         const index = this.waiting.indexOf(waiter);
         if (index >= 0) this.waiting.splice(index, 1);
         this.grant();
@@ -85,18 +91,21 @@ class Scheduler {
 
   private grant(): void {
     for (;;) {
-      if (this.running.size >= RUNNING) return;
       const running = [...this.running];
-      const laneFree = !running.some((w) => w.heavy);
+      if (running.length >= RUNNING || running.some((w) => w.kind === 'alone')) return;
+      const laneFree = running.every((w) => w.kind === 'light');
       const ready = this.waiting.filter((w) => !running.some((r) => r.file === w.file));
-      // The free lane goes to a heavy file that waits; a light file goes when there is room.
-      const next = (laneFree ? ready.find((w) => w.heavy) : undefined) ?? ready.find((w) => !w.heavy);
+      // The free lane goes to a heavy file that waits (one that must be alone waits for the
+      // light ones to end, and none starts meanwhile); a light file goes when there is room.
+      const heavy = laneFree ? ready.find((w) => w.kind !== 'light') : undefined;
+      if (heavy?.kind === 'alone' && running.length > 0) return;
+      const next = heavy ?? ready.find((w) => w.kind === 'light');
       if (!next) return;
       this.waiting.splice(this.waiting.indexOf(next), 1);
       this.running.add(next);
       next.started = Date.now();
       next.socket.write('go\n');
-      log(`${next.heavy ? 'heavy' : 'light'} ${next.file} starts (${this.waiting.length} waiting)`);
+      log(`${next.kind} ${next.file} starts (${this.waiting.length} waiting)`);
     }
   }
 }

@@ -18,7 +18,8 @@ beforeAll(async () => {
   if (!port) return;
   const file = path.relative(process.cwd(), expect.getState().testPath ?? '');
   turn = await new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(`${inject('heavyFile') ? 'heavy' : 'light'} ${file}\n`));
+    const kind = inject('aloneFiles')?.includes(file) ? 'alone' : inject('heavyFile') ? 'heavy' : 'light';
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(`${kind} ${file}\n`));
     const closed = (): void => reject(new Error('the test scheduler closed before this file had its turn'));
     socket.once('error', reject);
     socket.once('close', closed);
