@@ -1,14 +1,14 @@
 /**
- * Global set-up of the first test group (light and heavy files together): which of the
- * files that vitest has started may run now. Vitest starts more files than may run
- * (`WINDOW`); each one asks for its turn before its first hook (`takeTurn.ts`, a set-up
- * file of both projects) and gives it back after its last. At most `RUNNING` files run at
- * a time (two on 2 cores), and of them at most one heavy file: two heavy files starve
- * each other's handshakes, media clocks and event loops (see `HEAVY` in
- * vitest.config.ts), a heavy file beside a light one does not. A few heavy files run with
- * nothing beside them (`ALONE` in vitest.config.ts). When the heavy lane is
- * free, a heavy file that waits goes first: the heavy files, one after the other, are the
- * longest part of the run, and the light ones fill the other core beside them. Files
+ * Global set-up of every test project (light, heavy and the typescript runs side by
+ * side): which of the files that vitest has started may run now. Vitest starts more files
+ * than may run (`WINDOW`); each one asks for its turn before its first hook
+ * (`takeTurn.ts`, a set-up file of every project) and gives it back after its last. At
+ * most `RUNNING` files run at a time (two on 2 cores), and of them at most one heavy file:
+ * two heavy files starve each other's handshakes, media clocks and event loops (see
+ * `HEAVY` in vitest.config.ts), a heavy file beside a light one does not. A few heavy
+ * files run with nothing beside them (`ALONE` in vitest.config.ts). When the heavy lane
+ * is free, a heavy file that waits goes first: the heavy files, one after the other, are
+ * the longest part of the run, and the light ones fill the other core beside them. Files
  * waiting for their turn do nothing (their imports are done meanwhile).
  *
  * A turn is a TCP connection to a server in vitest's own process: a file whose worker
@@ -114,7 +114,7 @@ const KEY = Symbol.for('roundtable.test.scheduler');
 type WithScheduler = typeof globalThis & { [KEY]?: Promise<number> };
 
 export default async function setup(project: TestProject): Promise<void> {
-  // One scheduler for the projects of the group (each runs this set-up).
+  // One scheduler for all the projects (each runs this set-up).
   const g = globalThis as WithScheduler;
   g[KEY] ??= new Scheduler().listen();
   project.provide('turnsPort', await g[KEY]);

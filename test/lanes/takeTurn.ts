@@ -1,5 +1,5 @@
 /**
- * Set-up file of the first test group: this file's turn (`scheduler.ts`). It is asked for
+ * Set-up file of every test project: this file's turn (`scheduler.ts`). It is asked for
  * before the file's first hook, after its imports, and given back after its last hook.
  */
 import { readFileSync } from 'node:fs';
