@@ -55,10 +55,13 @@ const log = (line: string): void => {
   if (process.env['ROUNDTABLE_TEST_TURNS']) console.log(`turns ${seconds()} s: ${line}`);
 };
 
-class Scheduler {
+export class Scheduler {
   private readonly waiting: Waiter[] = [];
-  private readonly running = new Set<Waiter>();
+  private readonly active = new Set<Waiter>();
   private readonly server = net.createServer((socket) => this.accept(socket));
+
+  /** `maxRunning`: files at a time (default RUNNING). */
+  constructor(private readonly maxRunning = RUNNING) {}
 
   async listen(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
@@ -70,6 +73,15 @@ class Scheduler {
     return (this.server.address() as net.AddressInfo).port;
   }
 
+  close(): void {
+    this.server.close();
+  }
+
+  /** The files running and waiting, in order. */
+  state(): { running: string[]; waiting: string[] } {
+    return { running: [...this.active].map((w) => w.file), waiting: this.waiting.map((w) => w.file) };
+  }
+
   private accept(socket: net.Socket): void {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
@@ -79,7 +91,7 @@ class Scheduler {
       let cpu = '';
       socket.on('data', (more) => (cpu += more.toString()));
       socket.once('close', () => {
-        if (this.running.delete(waiter)) log(`${waiter.kind} ${waiter.file} done after ${seconds(waiter.started)} s, ${cpu.trim() || 'cpu ?'} s`);
+        if (this.active.delete(waiter)) log(`${waiter.kind} ${waiter.file} done after ${seconds(waiter.started)} s, ${cpu.trim() || 'cpu ?'} s`);
         const index = this.waiting.indexOf(waiter);
         if (index >= 0) this.waiting.splice(index, 1);
         this.grant();
@@ -91,8 +103,8 @@ class Scheduler {
 
   private grant(): void {
     for (;;) {
-      const running = [...this.running];
-      if (running.length >= RUNNING || running.some((w) => w.kind === 'alone')) return;
+      const running = [...this.active];
+      if (running.length >= this.maxRunning || running.some((w) => w.kind === 'alone')) return;
       const laneFree = running.every((w) => w.kind === 'light');
       const ready = this.waiting.filter((w) => !running.some((r) => r.file === w.file));
       // The free lane goes to a heavy file that waits (one that must be alone waits for the
@@ -102,7 +114,7 @@ class Scheduler {
       const next = heavy ?? ready.find((w) => w.kind === 'light');
       if (!next) return;
       this.waiting.splice(this.waiting.indexOf(next), 1);
-      this.running.add(next);
+      this.active.add(next);
       next.started = Date.now();
       next.socket.write('go\n');
       log(`${next.kind} ${next.file} starts (${this.waiting.length} waiting)`);
