@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // .vue files are type-checked by vue-tsc (npm run typecheck), not linted.
-  { ignores: ['**/node_modules/**', '**/dist/**', 'results/**', 'coverage/**', 'test-results/**', '**/*.vue'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'results/**', 'bench-results/**', 'soak-results/**', '.roundtable/**', 'coverage/**', 'test-results/**', '**/*.vue'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -23,6 +23,8 @@ const HEAVY = [
   'packages/kurento/src/{Composite,filters,recording,httpRecording,HttpPostEndpoint,magicMirror,limits}.test.ts',
   'packages/signaling/src/{Signaling,calls/CallService}.test.ts',
   'packages/media/src/webrtc/{SinglePort,ImpairedNetwork}.test.ts',
+  // The downlink estimate under a tbf limit (network namespaces, libwebrtc): delays a Chromium neighbour would add.
+  'packages/media/src/transport/WebRtcTransport.bwe.test.ts',
   'packages/signaling/src/media/{RoomRecording,HybridRoom,RecordingChildKilled}.test.ts',
   'packages/signaling/src/recording/**/*.test.ts',
   'packages/client/src/{Recording,HybridCall,WorkerKilled,BundledRoom}.test.ts',
