@@ -293,12 +293,13 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     return this.layers.map((layer, i) => {
       const s = layer.sample;
       layer.sampleBitrate(now);
-      const bytes = s.bytes;
       const wanted = this.wantedLayers[i] ?? true;
       const arriving = now - s.lastGrowthAt < LAYER_QUIET_MS;
       // Asked for lately (a new producer, a resumed layer): its first packets may be on their way. One
-      // we paused comes back when asked, if it ever came.
-      const available = arriving || now - s.resumedAt < LAYER_QUIET_MS * 2 || (!wanted && bytes > 0 && now - s.refusedAt > LAYER_RETRY_MS);
+      // we paused comes back when asked; one asked for that did not come is asked again after a
+      // while, also when it never came at all (a sender's bandwidth estimate ramps up slowly on a
+      // busy machine: a first window missed must not keep the layer off for the whole call).
+      const available = arriving || now - s.resumedAt < LAYER_QUIET_MS * 2 || (!wanted && now - s.refusedAt > LAYER_RETRY_MS);
       return { rid: layer.rid!, bitrate: s.bitrate, width: layer.size?.width, height: layer.size?.height, arriving, available, wanted };
     });
   }

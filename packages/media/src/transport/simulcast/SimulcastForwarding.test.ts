@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Consumer, type ConsumerLink } from '../Consumer.js';
-import { Producer, type ProducerLink } from '../Producer.js';
+import { LAYER_QUIET_MS, LAYER_RETRY_MS, Producer, type ProducerLink } from '../Producer.js';
 import { payloadOf, readRtp, type RtpView } from '../RtpView.js';
 import type { NegotiatedCodec } from '../transportSdp.js';
 import { readVp8Descriptor } from './vp8Descriptor.js';
@@ -191,6 +191,29 @@ describe('simulcast producer and consumer (issue #20, points 1 and 3)', () => {
     const count = events.length;
     b.setTargetLayer(2);
     expect(events).toHaveLength(count);
+    producer.close();
+  });
+
+  it('a layer asked for that never came (the sender kept it off) is not available, and is offered again after LAYER_RETRY_MS', () => {
+    const { producer, link } = setup();
+    const events: boolean[][] = [];
+    producer.on('layers', (active) => events.push(active));
+    const consumer = new Consumer(producer, '0', link);
+    consumer.setTargetLayer(2);
+    // Only q and h arrive.
+    const t0 = performance.now();
+    for (let n = 0; n < 3; n++) {
+      for (const i of [0, 1]) producer.layers[i]!.receive(rtp(1000 + i, 100 * i + n, 3000 * n, vp8(1000 * i + n, n, n === 0)), t0, false);
+    }
+    const later = t0 + LAYER_QUIET_MS * 2 + 100;
+    expect(producer.layerStates(later).map((l) => l.available)).toEqual([true, true, false]);
+    // The selection moves on to h: f is no longer wanted (asked for, never came).
+    consumer.setTargetLayer(1);
+    expect(events.at(-1)).toEqual([false, true, false]);
+    // (It was refused now, at about t0: the times below are past its first window.)
+    expect(producer.layerStates(later + 1000)[2]!.available).toBe(false);
+    // After a while it is offered again, though it never came: the sender may send it now.
+    expect(producer.layerStates(t0 + LAYER_RETRY_MS + 1000)[2]!.available).toBe(true);
     producer.close();
   });
 
