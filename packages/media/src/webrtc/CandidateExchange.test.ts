@@ -76,6 +76,21 @@ describe('CandidateExchange', () => {
     expect(ex.remoteCandidatesIgnored).toBe(1);
   });
 
+  it('remoteSdpForAgent() holds the candidates a description carries until start() (Kurento: no checks before gatherCandidates), then passes them through', () => {
+    const { ex } = exchange();
+    const sdp = (address: string) =>
+      `v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:a0\r\na=${remote(undefined, address).candidate}\r\na=${remote(undefined, '203.0.113.9').candidate}\r\na=end-of-candidates\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:v1\r\n`;
+    const before = ex.remoteSdpForAgent(sdp('127.0.0.1'));
+    expect(before).not.toContain('a=candidate');
+    expect(before).not.toContain('a=end-of-candidates');
+    expect(before).toContain('a=mid:v1');
+    expect(ex.remoteCandidatesIgnored).toBe(1);
+    expect(ex.takeHeld()).toEqual([{ candidate: remote().candidate, sdpMid: 'a0', sdpMLineIndex: null }]);
+    ex.start();
+    expect(ex.remoteSdpForAgent(sdp('127.0.0.1'))).toContain('127.0.0.1 6000');
+    expect(ex.takeHeld()).toEqual([]);
+  });
+
   it('negotiatedIndex() maps an offer\'s m-line index past the rejected sections, and null for a rejected one', () => {
     const rejected = [{ index: 0, kind: 'audio', protoAndFormats: 'RTP/AVP 0', mid: 'a' }];
     expect(negotiatedIndex({ candidate: 'x', sdpMLineIndex: 2 }, [])).toBe(2);

@@ -128,6 +128,38 @@ export class CandidateExchange {
     this.remoteUfrag = ufrag;
   }
 
+  /**
+   * The remote description for the ICE agent, without the candidates the engine cannot
+   * reach (counted). Before gatherCandidates(), the candidates the description carries
+   * are taken out of it and held like trickled ones: as in Kurento, ICE starts only once
+   * gathering was asked for. Given to the agent at once, they were checked straight
+   * away, and the pair was selected and connected before any local candidate or the
+   * GATHERING state had been announced.
+   */
+  remoteSdpForAgent(sdp: string): string {
+    const reachable = this.filterRemoteSdp(sdp);
+    if (this.asked) return reachable;
+    const eol = reachable.includes('\r\n') ? '\r\n' : '\n';
+    const sections = reachable.split(/\r?\n(?=m=)/);
+    return sections
+      .map((section, i) => {
+        if (i === 0) return section;
+        const mid = /^a=mid:(\S+)/m.exec(section)?.[1] ?? null;
+        return section
+          .split(/\r?\n/)
+          .filter((line) => {
+            // Its end too: the agent would take "no candidates, and no more" and fail. (A trickled end is not passed on either.)
+            if (line === 'a=end-of-candidates') return false;
+            if (!line.startsWith('a=candidate:')) return true;
+            // By mid: the index of this (usable) description is not the offer's when sections were rejected.
+            this.early.push({ candidate: line.slice(2), sdpMid: mid, sdpMLineIndex: mid === null ? i - 1 : null });
+            return false;
+          })
+          .join(eol);
+      })
+      .join(eol);
+  }
+
   /** The remote description without the candidates the engine cannot reach (counted). */
   filterRemoteSdp(sdp: string): string {
     return mapCandidateLines(sdp, (line) => {

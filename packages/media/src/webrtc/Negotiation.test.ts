@@ -103,6 +103,29 @@ describe('WebRtcEndpoint negotiation', () => {
     }
   });
 
+  it("an offer that carries the peer's candidates is not checked before gatherCandidates() (Kurento's order: GATHERING before a pair is selected)", async () => {
+    const p = pipeline();
+    const ep = p.createWebRtcEndpoint();
+    ep.connect(ep);
+    const events: string[] = [];
+    ep.on('iceGatheringStarted', () => events.push('gathering'));
+    ep.on('candidatePairSelected', () => events.push('pair'));
+    ep.on('iceStateChange', (s) => events.push(`ice:${s}`));
+    const pc = peer();
+    new FakePublisher(24).attach(pc);
+    ep.on('iceCandidate', (c) => void pc.addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined }));
+    await pc.setLocalDescription(await pc.createOffer());
+    expect(pc.localDescription!.sdp).toMatch(/a=candidate:/);
+    await pc.setRemoteDescription({ type: 'answer', sdp: await ep.processOffer(pc.localDescription!.sdp) });
+    // Time for checks of the offer's candidates, had they been given to the agent.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(events.filter((e) => e === 'pair' || e === 'ice:connected' || e === 'ice:completed')).toEqual([]);
+    await ep.gatherCandidates();
+    await waitForConnected(pc);
+    await until(() => events.includes('pair'));
+    expect(events.indexOf('gathering')).toBeLessThan(events.indexOf('pair'));
+  });
+
   it('announces the configured public address in candidates and SDP instead of the local one', async () => {
     const p = pipeline({ announcedAddress: '203.0.113.7' });
     const ep = p.createWebRtcEndpoint();

@@ -241,7 +241,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     await this.openSockets();
     const pc = this.createPeerConnection();
     try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: this.candidates.filterRemoteSdp(sdp) });
+      await pc.setRemoteDescription({ type: 'offer', sdp: this.candidates.remoteSdpForAgent(sdp) });
       for (const t of pc.getTransceivers()) {
         if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
       }
@@ -296,7 +296,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
         this.candidates.restartLocal();
         this.iceRestarts++;
       }
-      await pc.setRemoteDescription({ type: 'offer', sdp: this.candidates.filterRemoteSdp(sdp) });
+      await pc.setRemoteDescription({ type: 'offer', sdp: this.candidates.remoteSdpForAgent(sdp) });
       for (const t of pc.getTransceivers()) {
         if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
       }
@@ -402,7 +402,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
     validateRemoteSdp(answer);
     try {
-      await pc.setRemoteDescription({ type: 'answer', sdp: this.candidates.filterRemoteSdp(answer) });
+      await pc.setRemoteDescription({ type: 'answer', sdp: this.candidates.remoteSdpForAgent(answer) });
     } catch (error) {
       throw new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
     }
@@ -633,7 +633,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private async answerOnOwnTransport(own: EndpointTransport, sdp: string, rejected: RejectedSection[]): Promise<string> {
     let answer: string;
     try {
-      answer = own.transport.processOffer(this.candidates.filterRemoteSdp(sdp));
+      answer = own.transport.processOffer(this.candidates.remoteSdpForAgent(sdp));
     } catch (error) {
       this.discardOwnTransport();
       throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer offer: ${errorMessage(error)}`);
@@ -657,7 +657,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (restart) own.transport.restartIce();
     let answer: string;
     try {
-      answer = own.transport.processOffer(this.candidates.filterRemoteSdp(sdp));
+      answer = own.transport.processOffer(this.candidates.remoteSdpForAgent(sdp));
     } catch (error) {
       throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer the new offer: ${errorMessage(error)}`);
     }
@@ -692,7 +692,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     }
     validateRemoteSdp(answer);
     try {
-      own.transport.processAnswer(this.candidates.filterRemoteSdp(answer));
+      own.transport.processAnswer(this.candidates.remoteSdpForAgent(answer));
     } catch (error) {
       throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
     }
