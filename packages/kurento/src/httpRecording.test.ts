@@ -75,11 +75,13 @@ describe.skipIf(!tools)('RecorderEndpoint to an http:// URI through the official
     });
     await player.connect(recorder);
     await sleep(200);
+    const recordFrom = Date.now();
     await call(recorder, 'record');
     await call(player, 'play');
     await until(() => ended, 20_000);
 
     await call(recorder, 'stopAndWait');
+    const recorded = (Date.now() - recordFrom) / 1000;
     expect(target.uploads).toHaveLength(1);
     const upload = target.uploads[0]!;
     expect(upload.method).toBe('POST');
@@ -89,8 +91,10 @@ describe.skipIf(!tools)('RecorderEndpoint to an http:// URI through the official
     expect(upload.headers['content-disposition']).toBe('attachment; filename="call.webm"');
     const info = await probeMedia(upload.file);
     expect(info.streams.map((s) => `${s.kind}:${s.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
+    // The 3 s clip, in a file that runs on the wall clock from record() to the stop: no longer
+    // than that (on a busy machine the player's start and the end of stream take their time).
     expect(info.duration).toBeGreaterThan(2.5);
-    expect(info.duration).toBeLessThan(5);
+    expect(info.duration).toBeLessThanOrEqual(recorded + 0.2);
     expect(errors).toEqual([]);
     // The local copy (in the spool folder given to the server) is gone once the server has the file.
     expect(readdirSync(spool)).toEqual([]);
