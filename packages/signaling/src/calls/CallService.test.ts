@@ -239,7 +239,15 @@ describe('group calls', () => {
     }
     await expectError(env.call(links[9]!, 'call.answer', { callId, audioOnly: false }), 'FORBIDDEN');
     await expectError(env.call(links[0]!, 'call.invite', { callId, invitees: ['u10' as UserId] }), 'CALL_FULL');
-    await until(() => peers.every((p, i) => names.slice(0, 9).every((n, j) => j === i || p.videoCount(n) > 3)), 60_000);
+    // What is missing when it times out: who does not get whom, and that link's states.
+    const missing = () =>
+      peers.flatMap((p, i) =>
+        names
+          .slice(0, 9)
+          .filter((n, j) => j !== i && p.videoCount(n) <= 3)
+          .map((n) => `${names[i]}<${n}: ${p.videoCount(n)} ${p.peers.get(n)?.connectionState ?? 'no link'}/${p.peers.get(n)?.iceConnectionState ?? ''}`),
+      );
+    await until(() => peers.every((p, i) => names.slice(0, 9).every((n, j) => j === i || p.videoCount(n) > 3)), 60_000, missing);
     for (const [i, p] of peers.entries()) {
       for (const [j, n] of names.slice(0, 9).entries()) if (i !== j) expect(new Set(p.videoFrom.get(n)!.map((x) => x.payload[2]))).toEqual(new Set([j + 1]));
     }

@@ -1,10 +1,10 @@
 import type { ServerNotification, ServerSignalPayload } from '@roundtable/protocol';
 
-/** Polls `check` every 25 ms until it holds, or throws after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
+/** Polls `check` every 25 ms until it holds, or throws after `timeoutMs` (with what `state` says then). */
+export async function until(check: () => boolean, timeoutMs = 20_000, state?: () => unknown): Promise<void> {
   const start = Date.now();
   while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    if (Date.now() - start > timeoutMs) throw new Error(`condition not met in time${state ? `: ${JSON.stringify(state())}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
