@@ -95,13 +95,31 @@ export class InProcessMediaServer implements MediaServer {
 
   /** Server transports and endpoints over every room. */
   async connectionCount(): Promise<number> {
+    return this.connections;
+  }
+
+  /** connectionCount(), at once (for metrics). */
+  get connections(): number {
     let n = 0;
-    for (const room of this.rooms) n += await room.connectionCount();
+    for (const room of this.rooms) n += room.connections;
+    return n;
+  }
+
+  /** People in the rooms, whichever words they speak. */
+  get participantCount(): number {
+    let n = 0;
+    for (const room of this.rooms) n += room.participants().length;
     return n;
   }
 
   async ready(): Promise<boolean> {
     return true;
+  }
+
+  /** Whether `pipeline` is a room's of this server. */
+  holds(pipeline: MediaPipeline): boolean {
+    for (const room of this.rooms) if (room.pipeline === pipeline) return true;
+    return false;
   }
 
   get roomCount(): number {
@@ -164,7 +182,7 @@ class InProcessRoom implements MediaRoom {
   constructor(
     readonly label: string,
     readonly audio: RoomAudio,
-    private readonly pipeline: MediaPipeline,
+    readonly pipeline: MediaPipeline,
     private readonly engine: () => Promise<TransportEngine>,
     private readonly onGone: () => void,
   ) {}
@@ -244,6 +262,10 @@ class InProcessRoom implements MediaRoom {
   }
 
   async connectionCount(): Promise<number> {
+    return this.connections;
+  }
+
+  get connections(): number {
     return (this.transports?.transportCount ?? 0) + this.links.endpointCount();
   }
 

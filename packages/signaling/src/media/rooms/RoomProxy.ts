@@ -2,16 +2,17 @@ import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../../logger.js';
 import { SignalingError } from '../../net/Handlers.js';
 import type { MediaRoom, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers, RoomVideoRequest } from '../MediaServer.js';
-import type { MediaWorker } from './MediaWorker.js';
-import type { WorkerRoomId } from './rpc.js';
+import type { RoomChannel, RoomEvent, RoomId } from './roomCalls.js';
 
 /**
- * A room on a media worker, as the main thread sees it: every call goes to the worker
- * that holds the room (a room never spans two workers). It keeps what MediaRoom answers
- * synchronously (participants, recording) from the calls' outcomes and the worker's events.
+ * A room held elsewhere, on a media worker thread or on a media node, as signaling sees
+ * it: every call goes through `channel` to the RoomHost that holds the room (an
+ * InProcessMediaServer's room, the one room implementation), whose events come back
+ * through event(). It keeps what MediaRoom answers synchronously (participants,
+ * recording) from the calls' outcomes and the host's events.
  */
-export class WorkerRoom implements MediaRoom {
-  /** The worker hosts an in-process room, which serves both words. */
+export class RoomProxy implements MediaRoom {
+  /** The host's room is an in-process room, which serves both words. */
   readonly bundled = true;
   private readonly members = new Set<string>();
   private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
@@ -25,44 +26,44 @@ export class WorkerRoom implements MediaRoom {
   private closed = false;
 
   constructor(
-    readonly id: WorkerRoomId,
+    readonly id: RoomId,
     readonly label: string,
     readonly audio: RoomAudio,
-    readonly worker: MediaWorker,
+    private readonly channel: RoomChannel,
     private readonly log: Logger,
-    private readonly onGone: (room: WorkerRoom) => void,
+    private readonly onGone: (room: RoomProxy) => void,
   ) {}
 
   async join(participant: string): Promise<void> {
     this.assertOpen();
     if (this.members.has(participant)) return;
-    await this.worker.call('join', { roomId: this.id, participant });
+    await this.channel.call('join', { roomId: this.id, participant });
     if (!this.closed) this.members.add(participant);
   }
 
   receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
     this.assertOpen();
-    return this.worker.call('receiveVideoFrom', { roomId: this.id, participant, sender, sdpOffer, options });
+    return this.channel.call('receiveVideoFrom', { roomId: this.id, participant, sender, sdpOffer, options });
   }
 
   publish(participant: string, sdpOffer: string, options: PublishOptions = {}): Promise<string> {
     this.assertOpen();
-    return this.worker.call('publish', { roomId: this.id, participant, sdpOffer, renew: options.renew === true });
+    return this.channel.call('publish', { roomId: this.id, participant, sdpOffer, renew: options.renew === true });
   }
 
   async subscribeAnswer(participant: string, sdpAnswer: string): Promise<void> {
     this.assertOpen();
-    await this.worker.call('subscribeAnswer', { roomId: this.id, participant, sdpAnswer });
+    await this.channel.call('subscribeAnswer', { roomId: this.id, participant, sdpAnswer });
   }
 
   async restartReceiving(participant: string): Promise<void> {
     this.assertOpen();
-    await this.worker.call('restartReceiving', { roomId: this.id, participant });
+    await this.channel.call('restartReceiving', { roomId: this.id, participant });
   }
 
   async repeatOffer(participant: string): Promise<void> {
     if (this.closed) return;
-    await this.worker.call('repeatOffer', { roomId: this.id, participant });
+    await this.channel.call('repeatOffer', { roomId: this.id, participant });
   }
 
   onOffer(listener: (offer: RoomOffer) => void): void {
@@ -75,7 +76,7 @@ export class WorkerRoom implements MediaRoom {
 
   async requestVideo(participant: string, publisher: string, request: RoomVideoRequest): Promise<void> {
     this.assertOpen();
-    await this.worker.call('requestVideo', { roomId: this.id, participant, publisher, request });
+    await this.channel.call('requestVideo', { roomId: this.id, participant, publisher, request });
   }
 
   onLayers(listener: (layers: RoomLayers) => void): void {
@@ -84,21 +85,21 @@ export class WorkerRoom implements MediaRoom {
 
   async connectionCount(): Promise<number> {
     if (this.closed) return 0;
-    return this.worker.call('connectionCount', { roomId: this.id });
+    return this.channel.call('connectionCount', { roomId: this.id });
   }
 
   async addIceCandidate(participant: string, sender: string, candidate: IceCandidateInit): Promise<void> {
     this.assertOpen();
-    await this.worker.call('addIceCandidate', { roomId: this.id, participant, sender, candidate });
+    await this.channel.call('addIceCandidate', { roomId: this.id, participant, sender, candidate });
   }
 
   async leave(participant: string): Promise<void> {
     this.members.delete(participant);
     if (this.closed) return;
     try {
-      await this.worker.call('leave', { roomId: this.id, participant });
+      await this.channel.call('leave', { roomId: this.id, participant });
     } catch (error) {
-      // The worker stopped meanwhile: the room and the participant are gone anyway.
+      // The host stopped meanwhile: the room and the participant are gone anyway.
       if (!this.closed) throw error;
     }
   }
@@ -124,7 +125,7 @@ export class WorkerRoom implements MediaRoom {
     if (this.recordingPath !== undefined) throw new SignalingError('INVALID_STATE', `room ${this.label} is already being recorded`);
     this.recordingPath = options.path;
     try {
-      await this.worker.call('startRecording', { roomId: this.id, options });
+      await this.channel.call('startRecording', { roomId: this.id, options });
     } catch (error) {
       this.recordingPath = undefined;
       throw error;
@@ -133,8 +134,8 @@ export class WorkerRoom implements MediaRoom {
 
   async stopRecording(): Promise<RoomRecordingResult | undefined> {
     if (this.recordingPath === undefined || this.closed) return undefined;
-    // The listeners hear of the end from the worker's recordingEnded event, which comes first.
-    return (await this.worker.call('stopRecording', { roomId: this.id })) ?? undefined;
+    // The listeners hear of the end from the host's recordingEnded event, sent before the answer.
+    return (await this.channel.call('stopRecording', { roomId: this.id })) ?? undefined;
   }
 
   onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
@@ -150,41 +151,42 @@ export class WorkerRoom implements MediaRoom {
     this.closed = true;
     try {
       // Still registered meanwhile: a recording that closing finishes is reported by an event.
-      await this.worker.call('close', { roomId: this.id });
+      await this.channel.call('close', { roomId: this.id });
     } catch {
-      // A stopped worker took the room with it.
+      // A stopped host (a worker, a node) took the room with it.
     }
     this.members.clear();
     this.onGone(this);
   }
 
-  /** A candidate from the worker. */
-  candidate(c: RoomCandidate): void {
-    for (const l of this.candidateListeners) this.safely('candidate', () => l(c));
+  /** An event of the host's room. */
+  event(event: RoomEvent): void {
+    if (this.closed && event.type !== 'recordingEnded') return;
+    switch (event.type) {
+      case 'candidate':
+        for (const l of this.candidateListeners) this.safely('candidate', () => l(event.candidate));
+        return;
+      case 'offer':
+        for (const l of this.offerListeners) this.safely('offer', () => l(event.offer));
+        return;
+      case 'speakers':
+        for (const l of this.speakerListeners) this.safely('speakers', () => l(event.speakers));
+        return;
+      case 'layers':
+        for (const l of this.layerListeners) this.safely('layers', () => l(event.layers));
+        return;
+      case 'recordingEnded':
+        this.recordingEnded(event.result);
+        return;
+    }
   }
 
-  /** An offer from the worker. */
-  offer(o: RoomOffer): void {
-    for (const l of this.offerListeners) this.safely('offer', () => l(o));
-  }
-
-  /** Who speaks, from the worker. */
-  /** @internal the worker's room said which layers are taken. */
-  layers(layers: RoomLayers): void {
-    for (const l of this.layerListeners) this.safely('layers', () => l(layers));
-  }
-
-  speakers(s: RoomSpeakers): void {
-    for (const l of this.speakerListeners) this.safely('speakers', () => l(s));
-  }
-
-  /** The worker says the recording ended. */
-  recordingEnded(result: RoomRecordingResult): void {
+  private recordingEnded(result: RoomRecordingResult): void {
     this.recordingPath = undefined;
     for (const l of this.recordingListeners) this.safely('recordingEnded', () => l(result));
   }
 
-  /** The worker stopped: the room is gone. A recording ends as failed (its file may be partial). */
+  /** The host stopped (a worker died, a media node is gone): the room is gone. A recording ends as failed (its file may be partial). */
   lost(reason: string): void {
     if (this.closed) return;
     this.closed = true;
