@@ -224,6 +224,7 @@ export class KurentoServer {
   private onSocket(ws: WebSocket): void {
     const conn = new Connection(ws, this.limits, {
       handle: (c, text) => this.handleText(c, text),
+      concurrent: (text) => this.isExtensionCall(text),
       cut: (c, unread) => {
         this.cutCount++;
         this.log.warn({ event: 'clientCut', connection: c.id, sessionId: c.session?.id, unreadBytes: unread }, 'Kurento client cut: it leaves its replies unread');
@@ -260,6 +261,19 @@ export class KurentoServer {
     const session = this.sessionFor(conn, params);
     const value = extension ? await extension(this.extensionSession(session), params) : await handler!({ conn, session, params });
     return resultOf(request.method, value, session.id);
+  }
+
+  /** Whether a request text calls an extension method (those run beside each other, as a media worker's calls do). */
+  private isExtensionCall(text: string): boolean {
+    const names = Object.keys(this.options.extensions ?? {});
+    if (names.length === 0 || !names.some((name) => text.includes(`"${name}"`))) return false;
+    try {
+      const method = (JSON.parse(text) as { method?: unknown } | null)?.method;
+      return typeof method === 'string' && names.includes(method);
+    } catch {
+      // Not JSON: the queue's handling answers it with a parse error.
+      return false;
+    }
   }
 
   private extensionSession(session: Session): ExtensionSession {

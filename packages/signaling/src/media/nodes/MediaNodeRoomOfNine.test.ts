@@ -24,7 +24,7 @@ describe('a room of nine on a media node', () => {
       expect(room.bundled).toBe(true);
       for (const name of NAMES) await room.join(name);
       for (const peer of peers) await peer.publish();
-      await until(() => peers.every((p) => peers.every((q) => p === q || (p.videoCount(q.me) > 5 && p.audioCount(q.me) > 5))), 60_000);
+      await until(() => peers.every((p) => peers.every((q) => p === q || (p.videoCount(q.me) > 5 && p.audioCount(q.me) > 5))), 90_000);
       // Counted on the media node: asked over the connection, and as its metrics read it.
       expect(await room.connectionCount()).toBe(18);
       expect(server.node.connections).toBe(18);
@@ -35,5 +35,5 @@ describe('a room of nine on a media node', () => {
       await room.close();
       await server.close();
     }
-  }, 120_000);
+  }, 180_000);
 });

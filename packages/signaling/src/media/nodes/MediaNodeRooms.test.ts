@@ -70,4 +70,23 @@ describe('rooms on a media node (the room calls over the Kurento Protocol)', () 
     await until(() => rooms.load().rooms === 0, 10_000);
     expect(rooms.load()).toEqual({ rooms: 0, participants: 0 });
   });
+
+  it('a room call that waits for media does not hold up the calls of another room on the same connection', async () => {
+    const { url } = await node();
+    const c = await client(url);
+    const call = (method: string, params: Record<string, unknown>): Promise<unknown> => c.call(ROOM_CALL_METHOD, { method, params });
+    await call('createRoom', { roomId: 1, label: 'slow', options: {} });
+    await call('join', { roomId: 1, participant: 'ann' });
+    await call('join', { roomId: 1, participant: 'ben' });
+    const settled: string[] = [];
+    // Ben has not said anything yet: the room waits for his first words (2 s) before it takes Ann's offer.
+    const waiting = call('receiveVideoFrom', { roomId: 1, participant: 'ann', sender: 'ben', sdpOffer: 'v=0', options: {} }).then((reply) => {
+      settled.push('receiveVideoFrom');
+      return reply;
+    });
+    await call('createRoom', { roomId: 2, label: 'quick', options: {} });
+    settled.push('createRoom');
+    expect(await waiting).toMatchObject({ ok: false, error: { code: 'MEDIA_ERROR' } });
+    expect(settled).toEqual(['createRoom', 'receiveVideoFrom']);
+  });
 });
