@@ -259,7 +259,7 @@ async function composeAll(context: Context): Promise<Composed> {
       ? await connectRemoteMedia(options.signaling, context)
       : shares
         ? await startWorkers(configured, shares.slice(1), context)
-        : parts.add(new InProcessMediaServer(media));
+        : parts.add(new InProcessMediaServer(media, context.logger.child({ component: 'media' })));
     signaling = await openSignaling(options.signaling, mediaServer, context);
   }
   const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, ...webDir(options), media, signaling }));

@@ -1,7 +1,7 @@
 import type WebSocket from 'ws';
 import { z } from 'zod';
 import { KurentoErrorCode } from '../errors.js';
-import { ClientEmitter, type ClientEventMap } from './ClientEmitter.js';
+import { TypedEmitter, type EventMap } from '@roundtable/media/events';
 import { normalizeEventName } from './events.js';
 import { Heartbeat } from './Heartbeat.js';
 import { JsonRpcChannel } from './JsonRpcChannel.js';
@@ -42,7 +42,7 @@ export interface KurentoClientOptions {
   logger?: KurentoClientLogger;
 }
 
-export interface KurentoClientEvents extends ClientEventMap {
+export interface KurentoClientEvents extends EventMap {
   /** The socket dropped or stopped answering pings. With `reconnect` the client is now reconnecting; without, it is closed. */
   disconnected: [error: KurentoClientError];
   /** A new socket is in service and the session, if one was open, is resumed with its objects and subscriptions. */
@@ -77,7 +77,7 @@ const defaultLogger: KurentoClientLogger = {
  * keeps one session, resumes it after a dropped socket, and hands out typed proxies of
  * the remote objects (`createMediaPipeline()`, `getServerManager()`).
  */
-export class KurentoClient extends ClientEmitter<KurentoClientEvents> {
+export class KurentoClient extends TypedEmitter<KurentoClientEvents> {
   private readonly url: string;
   private readonly accessToken: string | undefined;
   private readonly requestTimeoutMs: number;

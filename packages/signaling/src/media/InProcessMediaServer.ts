@@ -16,9 +16,11 @@ import {
   type WebRtcEndpoint,
 } from '@roundtable/media';
 import type { IceCandidateInit } from '@roundtable/protocol';
+import { silentLogger, type Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
 import type { MediaRoom, MediaServer, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers, RoomVideoRequest } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
+import { RoomListeners } from './RoomListeners.js';
 
 /**
  * How long starting a recording waits for its file to begin (the media to reach the
@@ -85,10 +87,17 @@ export class InProcessMediaServer implements MediaServer {
   private engine: Promise<TransportEngine> | undefined;
   private closed = false;
 
-  constructor(private readonly config: Partial<MediaConfig> = {}) {}
+  /**
+   * @param config the engine's settings (default: its defaults)
+   * @param log where a room listener's failure is logged (default: nowhere)
+   */
+  constructor(
+    private readonly config: Partial<MediaConfig> = {},
+    private readonly log: Logger = silentLogger,
+  ) {}
 
   async createRoom(label: string, options: RoomOptions = {}): Promise<MediaRoom> {
-    const room = new InProcessRoom(label, options.audio ?? 'forwarded', new MediaPipeline(this.config), () => this.transportEngine(), () => this.rooms.delete(room));
+    const room = new InProcessRoom(label, options.audio ?? 'forwarded', new MediaPipeline(this.config), () => this.transportEngine(), () => this.rooms.delete(room), this.log);
     this.rooms.add(room);
     return room;
   }
@@ -167,16 +176,12 @@ class InProcessRoom implements MediaRoom {
   private opening: Promise<TransportRoom> | undefined;
   /** Participants whose first publish waits for the TransportRoom. */
   private readonly publishing = new Set<string>();
-  private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
-  private readonly speakerListeners: Array<(s: RoomSpeakers) => void> = [];
-  private readonly layerListeners: Array<(l: RoomLayers) => void> = [];
-  private readonly listeners: Array<(c: RoomCandidate) => void> = [];
+  private readonly listeners: RoomListeners;
   /** The audio mix of a 'mixed' room, and each participant's port on it. */
   private mixer: Composite | undefined;
   private readonly mixPorts = new Map<string, HubPort>();
   /** The recording: a Composite of every uplink whose output port feeds a recorder. */
   private rec: { composite: Composite; recorder: RecorderEndpoint; path: string; ports: Map<string, HubPort>; failed?: string } | undefined;
-  private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
   private closed = false;
 
   constructor(
@@ -185,7 +190,10 @@ class InProcessRoom implements MediaRoom {
     readonly pipeline: MediaPipeline,
     private readonly engine: () => Promise<TransportEngine>,
     private readonly onGone: () => void,
-  ) {}
+    log: Logger,
+  ) {
+    this.listeners = new RoomListeners(label, log);
+  }
 
   async join(participant: string): Promise<void> {
     this.assertOpen();
@@ -240,11 +248,11 @@ class InProcessRoom implements MediaRoom {
   }
 
   onOffer(listener: (offer: RoomOffer) => void): void {
-    this.offerListeners.push(listener);
+    this.listeners.add('offer', listener);
   }
 
   onSpeakers(listener: (speakers: RoomSpeakers) => void): void {
-    this.speakerListeners.push(listener);
+    this.listeners.add('speakers', listener);
   }
 
   async requestVideo(participant: string, publisher: string, request: RoomVideoRequest): Promise<void> {
@@ -258,7 +266,7 @@ class InProcessRoom implements MediaRoom {
   }
 
   onLayers(listener: (layers: RoomLayers) => void): void {
-    this.layerListeners.push(listener);
+    this.listeners.add('layers', listener);
   }
 
   async connectionCount(): Promise<number> {
@@ -327,7 +335,7 @@ class InProcessRoom implements MediaRoom {
   }
 
   onCandidate(listener: (c: RoomCandidate) => void): void {
-    this.listeners.push(listener);
+    this.listeners.add('candidate', listener);
   }
 
   get recording(): boolean {
@@ -386,12 +394,12 @@ class InProcessRoom implements MediaRoom {
     rec.recorder.close();
     rec.composite.close();
     const result: RoomRecordingResult = rec.failed === undefined ? { path: rec.path, ok: true } : { path: rec.path, ok: false, error: rec.failed };
-    for (const l of this.recordingListeners) l(result);
+    this.listeners.emit('recordingEnded', result);
     return result;
   }
 
   onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
-    this.recordingListeners.push(listener);
+    this.listeners.add('recordingEnded', listener);
   }
 
   onClosed(_listener: (reason: string) => void): void {
@@ -424,13 +432,13 @@ class InProcessRoom implements MediaRoom {
         },
       });
       room.on('offer', (participant, sdp, tracks) => {
-        for (const l of this.offerListeners) l({ participant, sdp, tracks });
+        this.listeners.emit('offer', { participant, sdp, tracks });
       });
       room.on('layers', (participant, mid, rids, active) => {
-        for (const l of this.layerListeners) l({ participant, mid, rids, active });
+        this.listeners.emit('layers', { participant, mid, rids, active });
       });
       room.on('speaker', (update) => {
-        for (const l of this.speakerListeners) l({ speaker: update.speaker, levels: update.levels });
+        this.listeners.emit('speakers', { speaker: update.speaker, levels: update.levels });
       });
       // Those who speak the seed's words reach the transports' participants through their uplinks.
       for (const p of this.links.participants()) room.addSource(p, this.links.linkFor(p, p));
@@ -516,7 +524,7 @@ class InProcessRoom implements MediaRoom {
     // An uplink only receives from its peer; a downlink only sends. Loopback needs both.
     const ep = this.pipeline.createWebRtcEndpoint({ direction: direction === 'recvonly' ? 'sendrecv' : 'sendonly' });
     ep.on('iceCandidate', (candidate) => {
-      for (const l of this.listeners) l({ participant, sender, candidate: { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null } });
+      this.listeners.emit('candidate', { participant, sender, candidate: { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null } });
     });
     return ep;
   }

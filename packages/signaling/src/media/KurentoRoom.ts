@@ -1,9 +1,11 @@
 import { pathToFileURL } from 'node:url';
 import type { Composite, HubPort, MediaPipeline, RecorderEndpoint, WebRtcEndpoint } from '@roundtable/kurento/client';
 import type { IceCandidateInit } from '@roundtable/protocol';
+import type { Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
 import type { MediaRoom, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingResult, RoomRecordingOptions, RoomLayers, RoomSpeakers } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
+import { RoomListeners } from './RoomListeners.js';
 
 /**
  * A room of Kurento endpoints, for a media server that has only the Kurento Protocol's
@@ -15,14 +17,12 @@ export class KurentoRoom implements MediaRoom {
   /** The seed's words only: the Kurento Protocol has endpoints, not the engine's transports (docs/architecture.md). */
   readonly bundled = false;
   private readonly links = new RoomLinks<Promise<WebRtcEndpoint>>();
-  private readonly listeners: Array<(c: RoomCandidate) => void> = [];
+  private readonly listeners: RoomListeners;
   /** The audio mix of a 'mixed' room (a Composite on the media server), and each participant's port. */
   private mixer: Promise<Composite> | undefined;
   private readonly mixPorts = new Map<string, Promise<HubPort>>();
   /** The recording: a Composite of every uplink whose output port feeds a recorder, on the media server. */
   private rec: { composite: Composite; recorder: RecorderEndpoint; path: string; ports: Map<string, Promise<HubPort>> } | undefined;
-  private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
-  private readonly closedListeners: Array<(reason: string) => void> = [];
   private closed = false;
 
   constructor(
@@ -30,7 +30,10 @@ export class KurentoRoom implements MediaRoom {
     readonly audio: RoomAudio,
     private readonly pipeline: MediaPipeline,
     private readonly onGone: () => void,
-  ) {}
+    log: Logger,
+  ) {
+    this.listeners = new RoomListeners(label, log);
+  }
 
   async join(participant: string): Promise<void> {
     this.assertOpen();
@@ -123,7 +126,7 @@ export class KurentoRoom implements MediaRoom {
   }
 
   onCandidate(listener: (c: RoomCandidate) => void): void {
-    this.listeners.push(listener);
+    this.listeners.add('candidate', listener);
   }
 
   get recording(): boolean {
@@ -163,16 +166,16 @@ export class KurentoRoom implements MediaRoom {
     }
     await rec.recorder.release().catch(() => undefined);
     await rec.composite.release().catch(() => undefined);
-    for (const l of this.recordingListeners) l(result);
+    this.listeners.emit('recordingEnded', result);
     return result;
   }
 
   onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
-    this.recordingListeners.push(listener);
+    this.listeners.add('recordingEnded', listener);
   }
 
   onClosed(listener: (reason: string) => void): void {
-    this.closedListeners.push(listener);
+    this.listeners.add('closed', listener);
   }
 
   async close(): Promise<void> {
@@ -190,9 +193,9 @@ export class KurentoRoom implements MediaRoom {
     if (this.rec) {
       const result: RoomRecordingResult = { path: this.rec.path, ok: false, error: reason };
       this.rec = undefined;
-      for (const l of this.recordingListeners) l(result);
+      this.listeners.emit('recordingEnded', result);
     }
-    for (const l of this.closedListeners) l(reason);
+    this.listeners.emit('closed', reason);
   }
 
   private async addToRecording(participant: string, uplink: Promise<WebRtcEndpoint>): Promise<void> {
@@ -227,7 +230,7 @@ export class KurentoRoom implements MediaRoom {
     const ep = await media(() => this.pipeline.createWebRtcEndpoint(options));
     await ep.on('IceCandidateFound', (event) => {
       const c = event.candidate;
-      for (const l of this.listeners) l({ participant, sender, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+      this.listeners.emit('candidate', { participant, sender, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
     });
     return ep;
   }

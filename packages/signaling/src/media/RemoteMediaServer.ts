@@ -99,7 +99,7 @@ export class RemoteMediaServer implements MediaServer {
       return room;
     }
     try {
-      const room: KurentoRoom = new KurentoRoom(label, audio, await this.client.createMediaPipeline(), () => this.rooms.delete(room));
+      const room: KurentoRoom = new KurentoRoom(label, audio, await this.client.createMediaPipeline(), () => this.rooms.delete(room), this.log);
       this.rooms.add(room);
       return room;
     } catch (error) {

@@ -24,7 +24,7 @@ export class MediaNodeRooms {
   };
 
   constructor(media: Partial<MediaConfig> = {}, logger: Logger = silentLogger) {
-    this.server = new InProcessMediaServer(media);
+    this.server = new InProcessMediaServer(media, logger);
     this.log = logger;
   }
 

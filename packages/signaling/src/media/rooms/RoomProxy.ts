@@ -2,6 +2,7 @@ import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../../logger.js';
 import { SignalingError } from '../../net/Handlers.js';
 import type { MediaRoom, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers, RoomVideoRequest } from '../MediaServer.js';
+import { RoomListeners } from '../RoomListeners.js';
 import type { RoomChannel, RoomEvent, RoomId } from './roomCalls.js';
 
 /**
@@ -15,12 +16,7 @@ export class RoomProxy implements MediaRoom {
   /** The host's room is an in-process room, which serves both words. */
   readonly bundled = true;
   private readonly members = new Set<string>();
-  private readonly offerListeners: Array<(o: RoomOffer) => void> = [];
-  private readonly speakerListeners: Array<(s: RoomSpeakers) => void> = [];
-  private readonly layerListeners: Array<(l: RoomLayers) => void> = [];
-  private readonly candidateListeners: Array<(c: RoomCandidate) => void> = [];
-  private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
-  private readonly closedListeners: Array<(reason: string) => void> = [];
+  private readonly listeners: RoomListeners;
   /** The file being recorded, while recording. */
   private recordingPath: string | undefined;
   private closed = false;
@@ -32,7 +28,9 @@ export class RoomProxy implements MediaRoom {
     private readonly channel: RoomChannel,
     private readonly log: Logger,
     private readonly onGone: (room: RoomProxy) => void,
-  ) {}
+  ) {
+    this.listeners = new RoomListeners(label, log);
+  }
 
   async join(participant: string): Promise<void> {
     this.assertOpen();
@@ -67,11 +65,11 @@ export class RoomProxy implements MediaRoom {
   }
 
   onOffer(listener: (offer: RoomOffer) => void): void {
-    this.offerListeners.push(listener);
+    this.listeners.add('offer', listener);
   }
 
   onSpeakers(listener: (speakers: RoomSpeakers) => void): void {
-    this.speakerListeners.push(listener);
+    this.listeners.add('speakers', listener);
   }
 
   async requestVideo(participant: string, publisher: string, request: RoomVideoRequest): Promise<void> {
@@ -80,7 +78,7 @@ export class RoomProxy implements MediaRoom {
   }
 
   onLayers(listener: (layers: RoomLayers) => void): void {
-    this.layerListeners.push(listener);
+    this.listeners.add('layers', listener);
   }
 
   async connectionCount(): Promise<number> {
@@ -113,7 +111,7 @@ export class RoomProxy implements MediaRoom {
   }
 
   onCandidate(listener: (c: RoomCandidate) => void): void {
-    this.candidateListeners.push(listener);
+    this.listeners.add('candidate', listener);
   }
 
   get recording(): boolean {
@@ -139,11 +137,11 @@ export class RoomProxy implements MediaRoom {
   }
 
   onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
-    this.recordingListeners.push(listener);
+    this.listeners.add('recordingEnded', listener);
   }
 
   onClosed(listener: (reason: string) => void): void {
-    this.closedListeners.push(listener);
+    this.listeners.add('closed', listener);
   }
 
   async close(): Promise<void> {
@@ -164,17 +162,13 @@ export class RoomProxy implements MediaRoom {
     if (this.closed && event.type !== 'recordingEnded') return;
     switch (event.type) {
       case 'candidate':
-        for (const l of this.candidateListeners) this.safely('candidate', () => l(event.candidate));
-        return;
+        return this.listeners.emit('candidate', event.candidate);
       case 'offer':
-        for (const l of this.offerListeners) this.safely('offer', () => l(event.offer));
-        return;
+        return this.listeners.emit('offer', event.offer);
       case 'speakers':
-        for (const l of this.speakerListeners) this.safely('speakers', () => l(event.speakers));
-        return;
+        return this.listeners.emit('speakers', event.speakers);
       case 'layers':
-        for (const l of this.layerListeners) this.safely('layers', () => l(event.layers));
-        return;
+        return this.listeners.emit('layers', event.layers);
       case 'recordingEnded':
         this.recordingEnded(event.result);
         return;
@@ -183,7 +177,7 @@ export class RoomProxy implements MediaRoom {
 
   private recordingEnded(result: RoomRecordingResult): void {
     this.recordingPath = undefined;
-    for (const l of this.recordingListeners) this.safely('recordingEnded', () => l(result));
+    this.listeners.emit('recordingEnded', result);
   }
 
   /** The host stopped (a worker died, a media node is gone): the room is gone. A recording ends as failed (its file may be partial). */
@@ -192,16 +186,9 @@ export class RoomProxy implements MediaRoom {
     this.closed = true;
     this.members.clear();
     if (this.recordingPath !== undefined) this.recordingEnded({ path: this.recordingPath, ok: false, error: reason });
-    for (const l of this.closedListeners) this.safely('closed', () => l(reason));
+    this.listeners.emit('closed', reason);
   }
 
-  private safely(event: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.log.error({ event: 'mediaRoomListenerFailed', room: this.label, roomEvent: event, err: error }, 'a media room listener threw');
-    }
-  }
 
   private assertOpen(): void {
     if (this.closed) throw new SignalingError('INVALID_STATE', `room ${this.label} is closed`);
