@@ -13,13 +13,21 @@ type Handlers = { [M in RoomMethod]: (params: RoomParamsOf<M>) => Promise<RoomRe
  */
 export class RoomHost {
   private readonly rooms = new Map<RoomId, MediaRoom>();
+  /** Ids whose room is being made (calls run concurrently: the same id twice must not make two). */
+  private readonly creating = new Set<RoomId>();
   private closed = false;
 
   private readonly handlers: Handlers = {
     hello: async () => ({ version: ROOM_API_VERSION }),
     createRoom: async ({ roomId, label, options }) => {
-      if (this.rooms.has(roomId)) throw new SignalingError('INVALID_STATE', `room ${roomId} exists on ${this.where}`);
-      const created = await this.server.createRoom(label, options);
+      if (this.rooms.has(roomId) || this.creating.has(roomId)) throw new SignalingError('INVALID_STATE', `room ${roomId} exists on ${this.where}`);
+      this.creating.add(roomId);
+      let created: MediaRoom;
+      try {
+        created = await this.server.createRoom(label, options);
+      } finally {
+        this.creating.delete(roomId);
+      }
       if (this.closed) {
         await created.close();
         throw new SignalingError('INVALID_STATE', `${this.where} is closing`);
