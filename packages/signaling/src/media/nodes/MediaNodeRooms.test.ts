@@ -14,8 +14,8 @@ afterEach(async () => {
   for (const o of opened.splice(0).reverse()) await o.close();
 });
 
-async function node(options: { sessionGraceMs?: number; rooms?: boolean } = {}): Promise<{ url: string; rooms: MediaNodeRooms }> {
-  const rooms = new MediaNodeRooms(MEDIA);
+async function node(options: { sessionGraceMs?: number; rooms?: boolean; maxRooms?: number } = {}): Promise<{ url: string; rooms: MediaNodeRooms }> {
+  const rooms = new MediaNodeRooms(MEDIA, undefined, options.maxRooms);
   const kurento = new KurentoServer({ port: 0, media: MEDIA, ...(options.rooms === false ? {} : { extensions: rooms.extensions }), ...(options.sessionGraceMs ? { sessionGraceMs: options.sessionGraceMs } : {}) });
   opened.push(rooms, kurento);
   return { url: (await kurento.listen()).url, rooms };
@@ -90,5 +90,17 @@ describe('rooms on a media node (the room calls over the Kurento Protocol)', () 
     settled.push('createRoom');
     expect(await waiting).toMatchObject({ ok: false, error: { code: 'MEDIA_ERROR' } });
     expect(settled).toEqual(['createRoom', 'receiveVideoFrom']);
+  });
+
+  it('a session over its rooms is refused with QUOTA_EXCEEDED and nothing is made; a closed room frees its place', async () => {
+    const { url, rooms } = await node({ maxRooms: 2 });
+    const c = await client(url);
+    const create = (roomId: number): Promise<unknown> => c.call(ROOM_CALL_METHOD, { method: 'createRoom', params: { roomId, label: `r${roomId}`, options: {} } });
+    await create(1);
+    await create(2);
+    await expect(create(3)).resolves.toMatchObject({ ok: false, error: { code: 'QUOTA_EXCEEDED' } });
+    expect(rooms.load().rooms).toBe(2);
+    await c.call(ROOM_CALL_METHOD, { method: 'close', params: { roomId: 1 } });
+    await expect(create(3)).resolves.toEqual({ ok: true, result: null });
   });
 });

@@ -23,7 +23,18 @@ export class MediaNodeRooms {
     [ROOM_CALL_METHOD]: (session, params) => this.call(session, params),
   };
 
-  constructor(media: Partial<MediaConfig> = {}, logger: Logger = silentLogger) {
+  /**
+   * @param media the engine's settings
+   * @param logger where failures are logged (default: nowhere)
+   * @param maxRoomsPerSession rooms one session (a signaling node) may hold here at once: a
+   *   client of the Kurento Protocol cannot take the node by making rooms, as its objects
+   *   are bounded (kurento.maxSessionObjects). Default 1000, far above what a node carries.
+   */
+  constructor(
+    media: Partial<MediaConfig> = {},
+    logger: Logger = silentLogger,
+    private readonly maxRoomsPerSession = 1000,
+  ) {
     this.server = new InProcessMediaServer(media, logger);
     this.log = logger;
   }
@@ -66,7 +77,7 @@ export class MediaNodeRooms {
   private host(session: ExtensionSession): RoomHost {
     let host = this.hosts.get(session.id);
     if (!host) {
-      const made = new RoomHost(this.server, (event) => session.notify(ROOM_EVENT_METHOD, event), `media node session ${session.id}`);
+      const made = new RoomHost(this.server, (event) => session.notify(ROOM_EVENT_METHOD, event), `media node session ${session.id}`, this.maxRoomsPerSession);
       host = made;
       this.hosts.set(session.id, made);
       if (this.closed) void made.close();

@@ -21,6 +21,7 @@ export class RoomHost {
     hello: async () => ({ version: ROOM_API_VERSION }),
     createRoom: async ({ roomId, label, options }) => {
       if (this.rooms.has(roomId) || this.creating.has(roomId)) throw new SignalingError('INVALID_STATE', `room ${roomId} exists on ${this.where}`);
+      if (this.rooms.size + this.creating.size >= this.maxRooms) throw new SignalingError('QUOTA_EXCEEDED', `${this.where} holds ${this.maxRooms} rooms, its most`);
       this.creating.add(roomId);
       let created: MediaRoom;
       try {
@@ -89,11 +90,13 @@ export class RoomHost {
    * @param server the rooms' engine (shared by the hosts of one process)
    * @param emit where the rooms' events go
    * @param where names this host in errors ("media worker 1", "media node session ...")
+   * @param maxRooms rooms it holds at most; more are QUOTA_EXCEEDED (default: no bound)
    */
   constructor(
     private readonly server: InProcessMediaServer,
     private readonly emit: (event: RoomEvent) => void,
     private readonly where: string,
+    private readonly maxRooms = Number.POSITIVE_INFINITY,
   ) {}
 
   get roomCount(): number {
