@@ -26,6 +26,8 @@ const HEAVY = [
   // The downlink estimate under a tbf limit (network namespaces, libwebrtc): delays a Chromium neighbour would add.
   'packages/media/src/transport/WebRtcTransport.bwe.test.ts',
   'packages/signaling/src/media/{RoomRecording,HybridRoom,RecordingChildKilled}.test.ts',
+  // Nine werift peers (eighteen connections) in one process against a media node.
+  'packages/signaling/src/media/nodes/MediaNodeRoomOfNine.test.ts',
   'packages/signaling/src/recording/**/*.test.ts',
   'packages/client/src/{Recording,HybridCall,WorkerKilled,BundledRoom}.test.ts',
   'packages/server/src/{cli,recordings}.test.ts',

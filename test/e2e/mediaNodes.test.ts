@@ -95,7 +95,7 @@ describe.skipIf(!tools)('media nodes registered in Redis (processes)', () => {
       placed = (await registry.list()).find((n) => n.rooms === 1 && n.participants === 2);
       if (!placed) await new Promise((r) => setTimeout(r, 200));
     }
-    expect(placed).toBeDefined();
+    expect(placed, `media nodes in Redis: ${JSON.stringify(await registry.list())}`).toBeDefined();
     const [holder, other] = placed!.url === media1.kurento ? [media1, media2] : [media2, media1];
 
     // Chat across the signaling nodes, then Redis restarts (empty): the nodes register again, no room moves, the message stays.

@@ -10,6 +10,12 @@ export interface ConnectionHandlers {
   handle(conn: Connection, text: string): Promise<string | undefined>;
   /** The connection was cut: its client left more than the bound of replies unread. */
   cut(conn: Connection, unreadBytes: number): void;
+  /**
+   * Whether a request runs at once, beside the others, instead of in the queue's order
+   * (the server's extension methods: a media node's room calls, which wait for media and
+   * must not hold up another room's). Default: none does.
+   */
+  concurrent?(text: string): boolean;
 }
 
 interface Frame {
@@ -39,6 +45,8 @@ export class Connection implements SessionOwner {
   /** Frames received while earlier ones are being split (at most one socket read's worth). */
   private readonly frames: Frame[] = [];
   private readonly queue: string[] = [];
+  /** Concurrent requests running (counted against maxQueuedRequests, as the queue is). */
+  private running = 0;
   private reading = false;
   private draining = false;
   private closed = false;
@@ -127,8 +135,17 @@ export class Connection implements SessionOwner {
       void this.handlers.handle(this, text).then((out) => out && this.deliver(out));
       return;
     }
-    if (this.queue.length >= this.limits.maxQueuedRequests) {
+    const concurrent = this.handlers.concurrent?.(text) ?? false;
+    if ((concurrent ? this.running : this.queue.length) >= this.limits.maxQueuedRequests) {
       this.reply(requestIdOf(text), new KurentoError('NOT_ENOUGH_RESOURCES', `too many requests waiting (at most ${this.limits.maxQueuedRequests} per connection): retry later`));
+      return;
+    }
+    if (concurrent) {
+      this.running++;
+      void this.handlers
+        .handle(this, text)
+        .then((out) => out && this.deliver(out))
+        .finally(() => this.running--);
       return;
     }
     this.queue.push(text);

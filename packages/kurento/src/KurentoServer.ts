@@ -10,6 +10,7 @@ import { HttpPostServer, type HttpPostServerOptions } from './http/HttpPostServe
 import { kurentoErrorOf } from './classes/helpers.js';
 import { Connection } from './Connection.js';
 import { KurentoError } from './errors.js';
+import type { ExtensionSession, KurentoExtensions } from './extensions.js';
 import { parseRequest, type JsonRpcRequest } from './jsonrpc.js';
 import { DEFAULT_KURENTO_LIMITS, WorkBudget, type KurentoLimits } from './limits.js';
 import { Params } from './Params.js';
@@ -41,6 +42,8 @@ export interface KurentoServerOptions {
   recordingSpoolDir?: string;
   /** What one client, and all together, may take; each default is in `DEFAULT_KURENTO_LIMITS`. */
   limits?: Partial<KurentoLimits>;
+  /** Methods of our own beside the protocol's (a media node's rooms). Default: none. */
+  extensions?: KurentoExtensions;
   logger?: KurentoLogger;
 }
 
@@ -68,6 +71,8 @@ export class KurentoServer {
   private readonly objects = new Map<string, RemoteObject>();
   private readonly idsByTarget = new WeakMap<object, string>();
   private readonly sessions = new Map<string, Session>();
+  /** Each session as extension methods see it, made at its first extension call. */
+  private readonly extensionSessions = new WeakMap<Session, ExtensionSession>();
   private readonly lifecycleListeners = new Set<{ owner: Session | undefined; fn: (e: 'created' | 'destroyed', id: string) => void }>();
   private readonly manager: RemoteObject;
   private readonly ctx: CallContext;
@@ -97,6 +102,9 @@ export class KurentoServer {
     this.graceMs = options.sessionGraceMs ?? 240_000;
     this.httpPost = new HttpPostServer(options.httpPost ?? {}, this.log);
     this.limits = { ...DEFAULT_KURENTO_LIMITS, ...options.limits };
+    for (const name of Object.keys(options.extensions ?? {})) {
+      if (name in this.handlers || name === 'ping' || name === 'connect') throw new RangeError(`the extension method '${name}' is a method of the Kurento Protocol`);
+    }
     const facade: ServerFacade = {
       idOf: (target) => this.idsByTarget.get(target),
       pipelinesOf: (owner) => [...this.objects.values()].filter((o) => o.type === 'MediaPipeline' && o.owner === owner),
@@ -216,6 +224,7 @@ export class KurentoServer {
   private onSocket(ws: WebSocket): void {
     const conn = new Connection(ws, this.limits, {
       handle: (c, text) => this.handleText(c, text),
+      concurrent: (text) => this.isExtensionCall(text),
       cut: (c, unread) => {
         this.cutCount++;
         this.log.warn({ event: 'clientCut', connection: c.id, sessionId: c.session?.id, unreadBytes: unread }, 'Kurento client cut: it leaves its replies unread');
@@ -246,11 +255,45 @@ export class KurentoServer {
       return sessionId ? { value: 'pong', sessionId } : { value: 'pong' };
     }
     if (request.method === 'connect') return this.connect(conn, params);
+    const extension = Object.hasOwn(this.options.extensions ?? {}, request.method) ? this.options.extensions![request.method] : undefined;
     const handler = this.handlers[request.method];
-    if (!handler) throw new KurentoError('METHOD_NOT_FOUND', `unknown method '${request.method}'`);
+    if (!handler && !extension) throw new KurentoError('METHOD_NOT_FOUND', `unknown method '${request.method}'`);
     const session = this.sessionFor(conn, params);
-    const value = await handler({ conn, session, params });
+    const value = extension ? await extension(this.extensionSession(session), params) : await handler!({ conn, session, params });
     return resultOf(request.method, value, session.id);
+  }
+
+  /** Whether a request text calls an extension method (those run beside each other, as a media worker's calls do). */
+  private isExtensionCall(text: string): boolean {
+    const names = Object.keys(this.options.extensions ?? {});
+    if (names.length === 0 || !names.some((name) => text.includes(`"${name}"`))) return false;
+    try {
+      const method = (JSON.parse(text) as { method?: unknown } | null)?.method;
+      return typeof method === 'string' && names.includes(method);
+    } catch {
+      // Not JSON: the queue's handling answers it with a parse error.
+      return false;
+    }
+  }
+
+  private extensionSession(session: Session): ExtensionSession {
+    let found = this.extensionSessions.get(session);
+    if (!found) {
+      found = {
+        id: session.id,
+        notify: (method, params) => session.send(JSON.stringify({ jsonrpc: '2.0', method, params })),
+        onClose: (listener) =>
+          session.onClose(() => {
+            try {
+              listener();
+            } catch (error) {
+              this.log.warn({ event: 'extensionCloseFailed', sessionId: session.id, err: error instanceof Error ? error.message : String(error) }, 'an extension failed to clean up after its session');
+            }
+          }),
+      };
+      this.extensionSessions.set(session, found);
+    }
+    return found;
   }
 
   private connect(conn: Connection, params: Record<string, unknown>): { value: string; sessionId: string } {

@@ -31,6 +31,7 @@ export class Session {
   /** Events raised while no socket is attached, delivered when the client comes back. */
   private readonly backlog: string[] = [];
   private graceTimer: NodeJS.Timeout | undefined;
+  private readonly closeListeners: Array<() => void> = [];
 
   /** Attached to a connection whose socket is still open. */
   get attached(): boolean {
@@ -78,7 +79,13 @@ export class Session {
     }
   }
 
+  /** Runs `listener` once when the session ends (expired, or the server closed). It must not throw (KurentoServer's extensions wrap theirs). */
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
   close(): void {
+    for (const listener of this.closeListeners.splice(0)) listener();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.owner = undefined;

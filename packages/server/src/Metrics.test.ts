@@ -1,6 +1,7 @@
 import { choosePacketCore } from '@roundtable/media';
 import { StunServer } from '@roundtable/media/testing';
 import type { CallId } from '@roundtable/protocol';
+import { RemoteMediaServer } from '@roundtable/signaling';
 import { SfuPeer, TestClient, until } from '@roundtable/signaling/testing';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +163,19 @@ describe('GET /metrics', () => {
     expect(m.get('roundtable_media_pipelines')).toBe(0);
     expect(m.get('roundtable_kurento_sessions')).toBe(0);
     expect(m.has('roundtable_calls_active')).toBe(false);
+    expect([m.get('roundtable_media_node_rooms'), m.get('roundtable_media_node_participants'), m.get('roundtable_media_node_connections')]).toEqual([0, 0, 0]);
+
+    // A signaling node's room on it is counted there.
+    const remote = await RemoteMediaServer.connect({ url: media.kurentoUrl! });
+    try {
+      const room = await remote.createRoom('counted');
+      await room.join('ann');
+      const after = await scrape(media);
+      expect([after.get('roundtable_media_node_rooms'), after.get('roundtable_media_node_participants'), after.get('roundtable_media_pipelines')]).toEqual([1, 1, 1]);
+      await room.close();
+    } finally {
+      await remote.close();
+    }
   });
 
   it('with media workers: how many run, and rooms, participants and restarts per worker', async () => {

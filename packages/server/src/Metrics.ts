@@ -6,7 +6,7 @@
  */
 import type { KurentoServer } from '@roundtable/kurento';
 import { MEDIA_KINDS, NativePacketCore, engineStats, type ConnectionState, type EngineStats, type KindTotals, type PacketCoreChoice, type UdpTotals } from '@roundtable/media';
-import type { Signaling, SignalingOptions, WorkerMediaServer } from '@roundtable/signaling';
+import type { MediaNodeRooms, Signaling, SignalingOptions, WorkerMediaServer } from '@roundtable/signaling';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Role } from './configValues.js';
 
@@ -92,6 +92,13 @@ export class Metrics {
   watchKurento(kurento: KurentoServer): void {
     this.gauge('kurento_sessions', 'Kurento Protocol sessions (connected, or within their reconnection grace)', [], (g) => g.set(kurento.sessionCount));
     this.gauge('kurento_objects', 'media objects held by Kurento Protocol sessions', [], (g) => g.set(kurento.objectCount));
+  }
+
+  /** The rooms a media node holds for signaling nodes (its room calls). */
+  watchMediaNodeRooms(rooms: MediaNodeRooms): void {
+    this.gauge('media_node_rooms', 'rooms this media node holds for signaling nodes', [], (g) => g.set(rooms.load().rooms));
+    this.gauge('media_node_participants', 'participants in the rooms this media node holds for signaling nodes', [], (g) => g.set(rooms.load().participants));
+    this.gauge('media_node_connections', 'server transports and endpoints of the rooms this media node holds (two transports per participant of the bundled words)', [], (g) => g.set(rooms.connections));
   }
 
   /**

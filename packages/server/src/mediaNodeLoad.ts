@@ -1,20 +1,22 @@
 import { MediaPipeline, WebRtcEndpoint } from '@roundtable/media';
-import type { MediaNodeLoad } from '@roundtable/signaling';
+import type { MediaNodeLoad, MediaNodeRooms } from '@roundtable/signaling';
 
 /**
  * This process's media load, for its media-node heartbeat: rooms are its media
- * pipelines; participants are counted from each pipeline's WebRTC endpoints (a room of n
- * people in the Kurento group-call model has n uplinks and n(n-1) downlinks, n² in all);
- * CPU is what the process used since the previous call, in cores.
+ * pipelines; participants are those of the rooms it holds for signaling nodes (`rooms`),
+ * and for the pipelines of other Kurento clients are counted from their WebRTC endpoints
+ * (a room of n people in the Kurento group-call model has n uplinks and n(n-1)
+ * downlinks, n² in all); CPU is what the process used since the previous call, in cores.
  */
-export function mediaNodeLoadMeter(): () => MediaNodeLoad {
+export function mediaNodeLoadMeter(rooms: MediaNodeRooms): () => MediaNodeLoad {
   let lastCpu = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
   return () => {
-    let rooms = 0;
-    let participants = 0;
+    let pipelines = 0;
+    let participants = rooms.load().participants;
     for (const pipeline of MediaPipeline.all()) {
-      rooms++;
+      pipelines++;
+      if (rooms.holds(pipeline)) continue;
       const endpoints = pipeline.getElements().filter((e) => e instanceof WebRtcEndpoint).length;
       participants += Math.round(Math.sqrt(endpoints));
     }
@@ -23,6 +25,6 @@ export function mediaNodeLoadMeter(): () => MediaNodeLoad {
     const elapsedUs = Number(now - lastAt) / 1000;
     lastCpu = process.cpuUsage();
     lastAt = now;
-    return { rooms, participants, cpu: elapsedUs > 0 ? (cpu.user + cpu.system) / elapsedUs : 0 };
+    return { rooms: pipelines, participants, cpu: elapsedUs > 0 ? (cpu.user + cpu.system) / elapsedUs : 0 };
   };
 }

@@ -10,7 +10,7 @@ import { choosePacketCore, holdUdpPort, MediaError, resolveMediaConfig, type Med
 import type { Logger } from 'pino';
 import { KurentoServer } from '@roundtable/kurento';
 import { randomUUID } from 'node:crypto';
-import { InProcessMediaServer, MediaNodeHeartbeat, MediaNodeRegistry, MediaNodesServer, RemoteMediaServer, Signaling, WorkerMediaServer, splitMediaPorts, type MediaServer, type WorkerPorts } from '@roundtable/signaling';
+import { InProcessMediaServer, MediaNodeHeartbeat, MediaNodeRooms, MediaNodeRegistry, MediaNodesServer, RemoteMediaServer, Signaling, WorkerMediaServer, splitMediaPorts, type MediaServer, type WorkerPorts } from '@roundtable/signaling';
 import { DEFAULT_HOST, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT, DEFAULT_PORT, type KurentoOptions, type Role, type SignalingConfig } from './config.js';
 import { isLoopback } from './configValues.js';
 import { mediaNodeLoadMeter } from './mediaNodeLoad.js';
@@ -259,7 +259,7 @@ async function composeAll(context: Context): Promise<Composed> {
       ? await connectRemoteMedia(options.signaling, context)
       : shares
         ? await startWorkers(configured, shares.slice(1), context)
-        : parts.add(new InProcessMediaServer(media));
+        : parts.add(new InProcessMediaServer(media, context.logger.child({ component: 'media' })));
     signaling = await openSignaling(options.signaling, mediaServer, context);
   }
   const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, ...webDir(options), media, signaling }));
@@ -294,8 +294,10 @@ async function composeMedia(context: Context): Promise<Composed> {
   }
   await holdMediaPort(context, media);
   watchEngine(context, media);
-  const kurentoUrl = await listenKurento(kurento, media, context);
-  if (options.mediaNode) await registerMediaNode(options.mediaNode, advertisedUrl(kurento, kurentoUrl), context);
+  const rooms = context.parts.add(new MediaNodeRooms(media, context.logger.child({ component: 'media-node-rooms' })));
+  context.metrics?.watchMediaNodeRooms(rooms);
+  const kurentoUrl = await listenKurento(kurento, media, context, rooms);
+  if (options.mediaNode) await registerMediaNode(options.mediaNode, advertisedUrl(kurento, kurentoUrl), context, rooms);
   const http = parts.add(httpServer(context, {}));
   return { http, kurentoUrl };
 }
@@ -314,7 +316,7 @@ function advertisedUrl(kurento: KurentoOptions, listening: string): string {
 }
 
 /** A media node: registered in Redis with its load until shutdown (withdrawn first thing then). */
-async function registerMediaNode(node: MediaNodeOptions, url: string, context: Context): Promise<void> {
+async function registerMediaNode(node: MediaNodeOptions, url: string, context: Context, rooms: MediaNodeRooms): Promise<void> {
   const logger = context.logger.child({ component: 'media-node' });
   let registry: MediaNodeRegistry;
   try {
@@ -328,7 +330,7 @@ async function registerMediaNode(node: MediaNodeOptions, url: string, context: C
     await MediaNodeHeartbeat.start(registry, {
       id,
       url,
-      load: mediaNodeLoadMeter(),
+      load: mediaNodeLoadMeter(rooms),
       logger,
       ...(node.heartbeatMs === undefined ? {} : { intervalMs: node.heartbeatMs }),
       ...(node.ttlMs === undefined ? {} : { ttlMs: node.ttlMs }),
@@ -547,8 +549,9 @@ async function connectRemoteMedia(config: SignalingConfig, context: Context): Pr
   }
 }
 
-async function listenKurento(options: KurentoOptions, media: Partial<MediaConfig>, context: Context): Promise<string> {
-  const kurento = new KurentoServer({ ...options, media, logger: context.logger.child({ component: 'kurento' }) });
+/** The Kurento Protocol endpoint; with `rooms`, it also holds rooms for signaling nodes (the room calls: a media node). */
+async function listenKurento(options: KurentoOptions, media: Partial<MediaConfig>, context: Context, rooms?: MediaNodeRooms): Promise<string> {
+  const kurento = new KurentoServer({ ...options, media, logger: context.logger.child({ component: 'kurento' }), ...(rooms ? { extensions: rooms.extensions } : {}) });
   // Added before listening: a failed listen still leaves a server to close.
   context.parts.add(kurento);
   context.metrics?.watchKurento(kurento);

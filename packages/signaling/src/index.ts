@@ -45,6 +45,7 @@ export { InProcessMediaServer } from './media/InProcessMediaServer.js';
 export { RemoteMediaServer, type RemoteMediaServerOptions } from './media/RemoteMediaServer.js';
 export { MediaNodesServer, type MediaNodesServerOptions } from './media/nodes/MediaNodesServer.js';
 export { MediaNodeRegistry, type MediaNodeRegistryOptions, type MediaNodeInfo, type MediaNodeLoad } from './media/nodes/MediaNodeRegistry.js';
+export { MediaNodeRooms } from './media/nodes/MediaNodeRooms.js';
 export { MediaNodeHeartbeat, type MediaNodeHeartbeatOptions } from './media/nodes/MediaNodeHeartbeat.js';
 export { WorkerMediaServer, type WorkerMediaServerOptions, type MediaWorkerStats } from './media/workers/WorkerMediaServer.js';
 export { splitMediaPorts, type WorkerPorts } from './media/workers/portSplit.js';

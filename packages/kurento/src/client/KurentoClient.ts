@@ -1,7 +1,7 @@
 import type WebSocket from 'ws';
 import { z } from 'zod';
 import { KurentoErrorCode } from '../errors.js';
-import { ClientEmitter, type ClientEventMap } from './ClientEmitter.js';
+import { TypedEmitter, type EventMap } from '@roundtable/media/events';
 import { normalizeEventName } from './events.js';
 import { Heartbeat } from './Heartbeat.js';
 import { JsonRpcChannel } from './JsonRpcChannel.js';
@@ -42,7 +42,7 @@ export interface KurentoClientOptions {
   logger?: KurentoClientLogger;
 }
 
-export interface KurentoClientEvents extends ClientEventMap {
+export interface KurentoClientEvents extends EventMap {
   /** The socket dropped or stopped answering pings. With `reconnect` the client is now reconnecting; without, it is closed. */
   disconnected: [error: KurentoClientError];
   /** A new socket is in service and the session, if one was open, is resumed with its objects and subscriptions. */
@@ -54,6 +54,8 @@ export interface KurentoClientEvents extends ClientEventMap {
    * new session.
    */
   sessionLost: [sessionId: string];
+  /** A notification of a server's own methods (anything but the protocol's `onEvent`), e.g. a Roundtable media node's room events. */
+  notification: [method: string, params: unknown];
   /** Trouble no request is waiting for: malformed messages or events from the server. */
   error: [error: KurentoClientError];
 }
@@ -75,7 +77,7 @@ const defaultLogger: KurentoClientLogger = {
  * keeps one session, resumes it after a dropped socket, and hands out typed proxies of
  * the remote objects (`createMediaPipeline()`, `getServerManager()`).
  */
-export class KurentoClient extends ClientEmitter<KurentoClientEvents> {
+export class KurentoClient extends TypedEmitter<KurentoClientEvents> {
   private readonly url: string;
   private readonly accessToken: string | undefined;
   private readonly requestTimeoutMs: number;
@@ -175,6 +177,15 @@ export class KurentoClient extends ClientEmitter<KurentoClientEvents> {
     return this.manager;
   }
 
+  /**
+   * A method of the server's own beside the protocol's (a Roundtable media node's
+   * rooms), in the client's session; resolves with the response's `value`. A server
+   * without it rejects with METHOD_NOT_FOUND (-32601).
+   */
+  async call(method: string, params: Record<string, unknown>): Promise<unknown> {
+    return (await this.request(method, params)).value;
+  }
+
   /** What the server says an object is (its class and hierarchy). */
   async describe(objectId: string): Promise<ObjectDescription> {
     const result = await this.request('describe', { object: objectId });
@@ -231,7 +242,7 @@ export class KurentoClient extends ClientEmitter<KurentoClientEvents> {
 
   private onNotification(method: string, params: unknown): void {
     if (method !== 'onEvent') {
-      this.log.debug({ method }, 'ignored a notification');
+      this.emit('notification', method, params);
       return;
     }
     const checked = eventNotificationSchema.safeParse(params);

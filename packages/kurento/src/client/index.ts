@@ -1,5 +1,6 @@
 export { KurentoClient, type KurentoClientOptions, type KurentoClientEvents, type KurentoClientLogger } from './KurentoClient.js';
 export { KurentoClientError, KurentoClientErrorCode, isKurentoClientError, type KurentoClientErrorName } from './KurentoClientError.js';
+export { KurentoErrorCode } from '../errors.js';
 export { RemoteMediaObject } from './RemoteMediaObject.js';
 export { MediaPipeline, type WebRtcEndpointOptions } from './MediaPipeline.js';
 export { MediaElement } from './MediaElement.js';

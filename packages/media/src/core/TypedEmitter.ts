@@ -1,13 +1,18 @@
 /**
- * A small typed event emitter. Listener errors are caught and reported to the
- * `onListenerError` hook (console by default) so that one bad listener cannot break
- * the object that emits.
+ * A small typed event emitter, the one of the engine and of the Kurento Protocol layer
+ * (server and client; the client imports it as `@roundtable/media/events`, a file that
+ * loads nothing of the engine). Listener errors are caught and reported to the
+ * emitter's own reporter, or else to the `onListenerError` hook (console by default),
+ * so that one bad listener cannot break the object that emits.
  */
 export type EventMap = Record<string, unknown[]>;
 type Listener<A extends unknown[]> = (...args: A) => void;
 
 export class TypedEmitter<E extends EventMap> {
   private readonly listeners = new Map<keyof E, Set<Listener<never[]>>>();
+
+  /** @param reportListenerError where this emitter's listener errors go (default: the static `onListenerError`) */
+  constructor(private readonly reportListenerError?: (error: unknown, event: string) => void) {}
 
   on<K extends keyof E>(event: K, listener: Listener<E[K]>): this {
     let set = this.listeners.get(event);
@@ -72,7 +77,7 @@ export class TypedEmitter<E extends EventMap> {
       try {
         (listener as unknown as Listener<E[K]>)(...args);
       } catch (error) {
-        TypedEmitter.onListenerError(error, String(event));
+        (this.reportListenerError ?? TypedEmitter.onListenerError)(error, String(event));
       }
     }
   }

@@ -1,6 +1,7 @@
 import { StunServer } from '@roundtable/media/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundledPeer } from '../testing/bundledPeer.js';
+import { MediaNodeHarness } from '../testing/mediaNode.js';
 import { roomPeer } from '../testing/sfuPeer.js';
 import { until as waitUntil } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
@@ -21,6 +22,7 @@ const until = (check: () => boolean, timeoutMs = 20_000): Promise<void> => waitU
 const implementations: Array<[string, () => Promise<MediaServer>]> = [
   ['in process', async () => new InProcessMediaServer(MEDIA)],
   ['on a media worker thread (the same room class)', async () => WorkerMediaServer.start({ media: { ...MEDIA, portRange: [65100, 65139] }, workers: 1 })],
+  ['on a media node, over the Kurento Protocol (the same room class)', async () => MediaNodeHarness.start({ ...MEDIA, portRange: [59400, 59439] })],
 ];
 
 describe.each(implementations)('bundled rooms, %s', (_name, make) => {

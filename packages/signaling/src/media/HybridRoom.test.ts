@@ -7,6 +7,7 @@ import { until } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, MediaServer } from './MediaServer.js';
 import { RemoteMediaServer } from './RemoteMediaServer.js';
+import { MediaNodeHarness } from '../testing/mediaNode.js';
 
 const stun = new StunServer();
 let stunUrl = '';
@@ -112,6 +113,7 @@ class HybridParticipant {
 const implementations: Array<[string, () => Promise<MediaServer>]> = [
   ['in process', async () => new InProcessMediaServer(MEDIA)],
   ['remote, over the Kurento Protocol (Composite and HubPorts)', async () => RemoteMediaServer.connect({ url: kurentoUrl })],
+  ['on a media node, over the Kurento Protocol (the in-process room there)', async () => MediaNodeHarness.start({ ...MEDIA, portRange: [59520, 59559] })],
 ];
 
 const TONES = [440, 660, 990, 1320];

@@ -1,10 +1,11 @@
-import { pathToFileURL } from 'node:url';
-import { KurentoClient, type Composite, type HubPort, type MediaPipeline, type RecorderEndpoint, type WebRtcEndpoint } from '@roundtable/kurento/client';
-import type { IceCandidateInit } from '@roundtable/protocol';
-import type { Logger } from '../logger.js';
+import { KurentoClient, KurentoErrorCode, isKurentoClientError } from '@roundtable/kurento/client';
+import { silentLogger, type Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, MediaServer, RoomAudio, RoomCandidate, RoomOffer, RoomOptions, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers } from './MediaServer.js';
-import { RoomLinks } from './RoomLinks.js';
+import { KurentoRoom } from './KurentoRoom.js';
+import type { MediaRoom, MediaServer, RoomOptions } from './MediaServer.js';
+import { RoomProxy } from './rooms/RoomProxy.js';
+import { ROOM_CALL_METHOD, ROOM_EVENT_METHOD } from './rooms/mediaNodeMethods.js';
+import { deserializeError, roomEventSchema, roomReplySchema, type RoomChannel, type RoomMethod, type RoomParamsOf, type RoomResultOf } from './rooms/roomCalls.js';
 
 export interface RemoteMediaServerOptions {
   /** Kurento Protocol URL of the media server, e.g. ws://media-host:8888/kurento. */
@@ -15,17 +16,42 @@ export interface RemoteMediaServerOptions {
   logger?: Logger;
 }
 
+/** A room of either kind this server makes. */
+type RemoteRoom = RoomProxy | KurentoRoom;
+
 /**
- * Rooms on a media server in another process (a Roundtable media node, or a Kurento
- * Media Server), reached over the Kurento Protocol: the split deployment of the seed.
+ * Rooms on a media server in another process, over one Kurento Protocol connection. A
+ * Roundtable media node holds each room itself, on the same room code as in process (its
+ * room calls, RoomHost behind them: two transports per participant); a server without
+ * them (a Kurento Media Server) gets rooms of Kurento endpoints (KurentoRoom, the seed's
+ * words only). Which one is found out once, at connect().
  */
 export class RemoteMediaServer implements MediaServer {
   readonly kind = 'remote';
   private readonly rooms = new Set<RemoteRoom>();
+  /** The rooms held by the node, by id, for its events. */
+  private readonly proxies = new Map<number, RoomProxy>();
+  private nextRoomId = 1;
+  private readonly channel: RoomChannel;
 
-  private constructor(private readonly client: KurentoClient) {
-    // The media server forgot our session: every pipeline, so every room, is gone.
+  private constructor(
+    private readonly client: KurentoClient,
+    /** Whether the server holds rooms itself (a Roundtable media node). */
+    readonly hostsRooms: boolean,
+    private readonly log: Logger,
+  ) {
+    // The media server forgot our session: every pipeline and room of it is gone.
     client.on('sessionLost', (sessionId) => this.loseRooms(`the media server lost session ${sessionId}`));
+    client.on('notification', (method, params) => {
+      if (method !== ROOM_EVENT_METHOD) return;
+      const checked = roomEventSchema.safeParse(params);
+      if (!checked.success) {
+        this.log.warn({ event: 'mediaNodeEventInvalid', issues: checked.error.issues.length }, 'the media node sent a room event we cannot read');
+        return;
+      }
+      this.proxies.get(checked.data.roomId)?.event(checked.data);
+    });
+    this.channel = { call: (method, params) => this.call(method, params) };
   }
 
   /**
@@ -35,6 +61,7 @@ export class RemoteMediaServer implements MediaServer {
   loseRooms(reason: string): void {
     const lost = [...this.rooms];
     this.rooms.clear();
+    this.proxies.clear();
     for (const room of lost) room.lost(reason);
   }
 
@@ -48,17 +75,43 @@ export class RemoteMediaServer implements MediaServer {
       ...(options.accessToken ? { accessToken: options.accessToken } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
-    return new RemoteMediaServer(client);
+    try {
+      return new RemoteMediaServer(client, await hostsRooms(client), options.logger ?? silentLogger);
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
   }
 
   async createRoom(label: string, options: RoomOptions = {}): Promise<MediaRoom> {
+    const audio = options.audio ?? 'forwarded';
+    if (this.hostsRooms) {
+      const id = this.nextRoomId++;
+      const room: RoomProxy = new RoomProxy(id, label, audio, this.channel, this.log, () => this.forget(room));
+      this.rooms.add(room);
+      this.proxies.set(id, room);
+      try {
+        await this.call('createRoom', { roomId: id, label, options: { audio } });
+      } catch (error) {
+        this.forget(room);
+        throw error;
+      }
+      return room;
+    }
     try {
-      const room: RemoteRoom = new RemoteRoom(label, options.audio ?? 'forwarded', await this.client.createMediaPipeline(), () => this.rooms.delete(room));
+      const room: KurentoRoom = new KurentoRoom(label, audio, await this.client.createMediaPipeline(), () => this.rooms.delete(room), this.log);
       this.rooms.add(room);
       return room;
     } catch (error) {
       throw new SignalingError('MEDIA_ERROR', `media server: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+
+  /** Server transports and endpoints over every room (asked of the media server). */
+  async connectionCount(): Promise<number> {
+    let n = 0;
+    for (const room of this.rooms) n += await room.connectionCount();
+    return n;
   }
 
   async ready(): Promise<boolean> {
@@ -68,240 +121,34 @@ export class RemoteMediaServer implements MediaServer {
   async close(): Promise<void> {
     await this.client.close();
   }
-}
 
-class RemoteRoom implements MediaRoom {
-  /** The seed's words only: the Kurento Protocol has endpoints, not the engine's transports (docs/architecture.md). */
-  readonly bundled = false;
-  private readonly links = new RoomLinks<Promise<WebRtcEndpoint>>();
-  private readonly listeners: Array<(c: RoomCandidate) => void> = [];
-  /** The audio mix of a 'mixed' room (a Composite on the media server), and each participant's port. */
-  private mixer: Promise<Composite> | undefined;
-  private readonly mixPorts = new Map<string, Promise<HubPort>>();
-  /** The recording: a Composite of every uplink whose output port feeds a recorder, on the media server. */
-  private rec: { composite: Composite; recorder: RecorderEndpoint; path: string; ports: Map<string, Promise<HubPort>> } | undefined;
-  private readonly recordingListeners: Array<(r: RoomRecordingResult) => void> = [];
-  private readonly closedListeners: Array<(reason: string) => void> = [];
-  private closed = false;
-
-  constructor(
-    readonly label: string,
-    readonly audio: RoomAudio,
-    private readonly pipeline: MediaPipeline,
-    private readonly onGone: () => void,
-  ) {}
-
-  async join(participant: string): Promise<void> {
-    this.assertOpen();
-    if (this.links.has(participant)) return;
-    const ep = this.endpoint(participant, participant, {});
-    this.links.addUplink(participant, ep);
-    if (this.audio === 'mixed') {
-      // The uplink's audio goes into the mix; the mix of the others comes back on it.
-      const mixer = (this.mixer ??= media(() => this.pipeline.createComposite()));
-      const port = media(async () => {
-        const p = await (await mixer).createHubPort();
-        const uplink = await ep;
-        await uplink.connect(p, 'AUDIO');
-        await p.connect(uplink, 'AUDIO');
-        return p;
-      });
-      this.mixPorts.set(participant, port);
-      await port;
-    }
-    await ep;
-    if (this.rec) await this.addToRecording(participant, ep);
+  private forget(room: RoomProxy): void {
+    this.rooms.delete(room);
+    if (this.proxies.get(room.id) === room) this.proxies.delete(room.id);
   }
 
-  async receiveVideoFrom(participant: string, sender: string, sdpOffer: string, options: { loopback?: boolean } = {}): Promise<string> {
-    this.assertOpen();
-    const ep = await this.linkFor(participant, sender, true);
-    return media(async () => {
-      if (sender === participant && options.loopback) await ep.connect(ep);
-      const answer = await ep.processOffer(sdpOffer);
-      await ep.gatherCandidates();
-      return answer;
-    });
-  }
-
-  async addIceCandidate(participant: string, sender: string, candidate: IceCandidateInit): Promise<void> {
-    this.assertOpen();
-    const ep = await this.linkFor(participant, sender, false);
-    await media(() => ep.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? '', sdpMLineIndex: candidate.sdpMLineIndex ?? 0 }));
-  }
-
-  async leave(participant: string): Promise<void> {
-    const recPort = this.rec?.ports.get(participant);
-    this.rec?.ports.delete(participant);
-    await (await recPort?.catch(() => undefined))?.release().catch(() => undefined);
-    const port = this.mixPorts.get(participant);
-    this.mixPorts.delete(participant);
-    await (await port?.catch(() => undefined))?.release().catch(() => undefined);
-    const doomed = this.links.remove(participant);
-    await Promise.all(doomed.map(async (p) => (await p.catch(() => undefined))?.release().catch(() => undefined)));
-  }
-
-  async publish(): Promise<string> {
-    throw new SignalingError('INVALID_STATE', 'this media server takes the seed\'s words only (receiveVideoFrom per sender)');
-  }
-
-  async subscribeAnswer(): Promise<void> {
-    throw new SignalingError('INVALID_STATE', 'this media server takes the seed\'s words only (receiveVideoFrom per sender)');
-  }
-
-  async restartReceiving(): Promise<void> {
-    throw new SignalingError('INVALID_STATE', 'this media server takes the seed\'s words only (receiveVideoFrom per sender)');
-  }
-
-  async repeatOffer(): Promise<void> {
-    // Nothing is ever offered by the media server here.
-  }
-
-  onOffer(_listener: (offer: RoomOffer) => void): void {
-    // It never offers: every connection is offered by the client.
-  }
-
-  onSpeakers(_listener: (speakers: RoomSpeakers) => void): void {
-    // Kurento measures no levels for us: never told.
-  }
-
-  async requestVideo(): Promise<void> {
-    // Kurento Media Server does no simulcast: every receiver gets the one stream.
-  }
-
-  onLayers(_listener: (layers: RoomLayers) => void): void {
-    // No simulcast: never told.
-  }
-
-  async connectionCount(): Promise<number> {
-    return this.links.endpointCount();
-  }
-
-  participants(): string[] {
-    return this.links.participants();
-  }
-
-  onCandidate(listener: (c: RoomCandidate) => void): void {
-    this.listeners.push(listener);
-  }
-
-  get recording(): boolean {
-    return this.rec !== undefined;
-  }
-
-  async startRecording(options: RoomRecordingOptions): Promise<void> {
-    this.assertOpen();
-    if (this.rec) throw new SignalingError('INVALID_STATE', `room ${this.label} is already being recorded`);
-    const video = options.video ?? true;
-    const composite = await media(() => this.pipeline.createComposite());
+  /** One room call on the media node: its answer, or its error as the room in this process would have thrown it. */
+  private async call<M extends RoomMethod>(method: M, params: RoomParamsOf<M>): Promise<RoomResultOf<M>> {
+    let raw: unknown;
     try {
-      const recorder = await media(() =>
-        this.pipeline.createRecorderEndpoint({ uri: pathToFileURL(options.path).href, mediaProfile: video ? 'WEBM' : 'WEBM_AUDIO_ONLY' }),
-      );
-      // The output port has no input: it carries the mix of everyone (and the grid).
-      await media(async () => (await composite.createHubPort()).connect(recorder));
-      this.rec = { composite, recorder, path: options.path, ports: new Map() };
-      for (const participant of this.links.participants()) await this.addToRecording(participant, this.links.linkFor(participant, participant));
-      await media(() => recorder.record());
+      raw = await this.client.call(ROOM_CALL_METHOD, { method, params });
     } catch (error) {
-      this.rec = undefined;
-      await composite.release().catch(() => undefined);
-      throw error;
+      throw new SignalingError('MEDIA_ERROR', `media node: ${error instanceof Error ? error.message : String(error)}`);
     }
-  }
-
-  async stopRecording(): Promise<RoomRecordingResult | undefined> {
-    const rec = this.rec;
-    if (!rec) return undefined;
-    this.rec = undefined;
-    let result: RoomRecordingResult = { path: rec.path, ok: true };
-    try {
-      await rec.recorder.stopAndWait();
-    } catch (error) {
-      result = { path: rec.path, ok: false, error: error instanceof Error ? error.message : String(error) };
-    }
-    await rec.recorder.release().catch(() => undefined);
-    await rec.composite.release().catch(() => undefined);
-    for (const l of this.recordingListeners) l(result);
-    return result;
-  }
-
-  onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
-    this.recordingListeners.push(listener);
-  }
-
-  onClosed(listener: (reason: string) => void): void {
-    this.closedListeners.push(listener);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.onGone();
-    await this.stopRecording().catch(() => undefined);
-    await this.pipeline.release().catch(() => undefined);
-  }
-
-  /** The media server lost the room's pipeline. */
-  lost(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.rec) {
-      const result: RoomRecordingResult = { path: this.rec.path, ok: false, error: reason };
-      this.rec = undefined;
-      for (const l of this.recordingListeners) l(result);
-    }
-    for (const l of this.closedListeners) l(reason);
-  }
-
-  private async addToRecording(participant: string, uplink: Promise<WebRtcEndpoint>): Promise<void> {
-    const rec = this.rec;
-    if (!rec) return;
-    const port = media(async () => {
-      const p = await rec.composite.createHubPort();
-      await (await uplink).connect(p);
-      return p;
-    });
-    rec.ports.set(participant, port);
-    await port;
-  }
-
-  private async linkFor(participant: string, sender: string, create: boolean): Promise<WebRtcEndpoint> {
-    return this.links.linkFor(
-      participant,
-      sender,
-      create
-        ? (source) =>
-            this.endpoint(participant, sender, { sendonly: true }).then(async (down) => {
-              // In a mixed room, the sender's audio reaches others only through the mix.
-              if (this.audio === 'mixed') await (await source).connect(down, 'VIDEO');
-              else await (await source).connect(down);
-              return down;
-            })
-        : undefined,
-    );
-  }
-
-  private async endpoint(participant: string, sender: string, options: { sendonly?: boolean }): Promise<WebRtcEndpoint> {
-    const ep = await media(() => this.pipeline.createWebRtcEndpoint(options));
-    await ep.on('IceCandidateFound', (event) => {
-      const c = event.candidate;
-      for (const l of this.listeners) l({ participant, sender, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
-    });
-    return ep;
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new SignalingError('INVALID_STATE', `room ${this.label} is closed`);
+    const reply = roomReplySchema.safeParse(raw);
+    if (!reply.success) throw new SignalingError('MEDIA_ERROR', `media node: an answer to ${method} we cannot read`);
+    if (!reply.data.ok) throw deserializeError(reply.data.error);
+    return reply.data.result as RoomResultOf<M>;
   }
 }
 
-/** Runs a media-server call, reporting its failure as MEDIA_ERROR. */
-async function media<T>(fn: () => Promise<T>): Promise<T> {
+/** Whether the server answers the room calls (a Roundtable media node), or only the Kurento Protocol's own methods. */
+async function hostsRooms(client: KurentoClient): Promise<boolean> {
   try {
-    return await fn();
+    await client.call(ROOM_CALL_METHOD, { method: 'hello', params: {} });
+    return true;
   } catch (error) {
-    if (error instanceof SignalingError) throw error;
+    if (isKurentoClientError(error, KurentoErrorCode.METHOD_NOT_FOUND)) return false;
     throw new SignalingError('MEDIA_ERROR', `media server: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

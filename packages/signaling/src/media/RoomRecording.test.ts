@@ -10,6 +10,7 @@ import { roomPeer, type SfuPeer } from '../testing/sfuPeer.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, MediaServer } from './MediaServer.js';
 import { RemoteMediaServer } from './RemoteMediaServer.js';
+import { MediaNodeHarness } from '../testing/mediaNode.js';
 import { WorkerMediaServer } from './workers/WorkerMediaServer.js';
 
 // Ports: media 55700-55799 (on media workers: 61700-61799), test encoders 55960-55989.
@@ -61,6 +62,7 @@ const implementations: Array<[string, () => Promise<MediaServer>]> = [
   ['in process', async () => new InProcessMediaServer(MEDIA)],
   ['remote, over the Kurento Protocol', async () => RemoteMediaServer.connect({ url: kurentoUrl })],
   ['on 2 media worker threads', async () => WorkerMediaServer.start({ media: { ...MEDIA, portRange: [61700, 61799] }, workers: 2 })],
+  ['node: on a media node, over the Kurento Protocol (the in-process room there)', async () => MediaNodeHarness.start({ ...MEDIA, portRange: [59560, 59599] })],
 ];
 
 describe.skipIf(!tools).each(implementations)('room recording, MediaServer %s', (name, make) => {

@@ -6,3 +6,4 @@ export { until, pumpSignals } from './wait.js';
 export { flood, type FloodReport } from './flooder.js';
 export { PostgresCluster, postgresBinDir, skipPostgresTests, type PostgresClusterOptions } from './PostgresCluster.js';
 export { RedisServer, hasRedisServer } from './redisServer.js';
+export { MediaNodeHarness } from './mediaNode.js';

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { SignalingError } from '../../net/Handlers.js';
+import type { RoomChannel, RoomEvent, RoomMethod, RoomParamsOf, RoomResultOf } from '../rooms/roomCalls.js';
 import { deserializeError, type ParamsOf, type ResultOf, type WorkerInit, type WorkerMessage, type WorkerMethod, type WorkerRequest } from './rpc.js';
 
 const ENTRY = new URL('./workerEntry.mjs', import.meta.url);
@@ -19,7 +20,7 @@ const DEFAULT_UNRESPONSIVE_MS = 15_000;
 
 export interface MediaWorkerHandlers {
   /** A room event from the worker (a candidate, a recording that ended). */
-  onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'offer' | 'speakers' | 'layers' | 'recordingEnded' }>): void;
+  onEvent(message: RoomEvent): void;
   /**
    * The thread stopped, or is stopping, without being asked to (crash, exit, out of
    * memory, hung). Called once, as soon as it is known: on the uncaught error, before the
@@ -98,6 +99,12 @@ export class MediaWorker {
   get threadId(): number {
     return this.worker.threadId;
   }
+
+  /** The worker's room calls, as a RoomProxy makes them. */
+  readonly rooms: RoomChannel = {
+    call: <M extends RoomMethod>(method: M, params: RoomParamsOf<M>): Promise<RoomResultOf<M>> =>
+      this.call(method, params as ParamsOf<M>) as Promise<RoomResultOf<M>>,
+  };
 
   call<M extends WorkerMethod>(method: M, params: ParamsOf<M>): Promise<ResultOf<M>> {
     if (!this.alive) return Promise.reject(this.stoppedError());

@@ -5,8 +5,8 @@ import { SignalingError } from '../../net/Handlers.js';
 import type { MediaRoom, MediaServer, RoomOptions } from '../MediaServer.js';
 import { MediaWorker } from './MediaWorker.js';
 import { splitMediaPorts, type WorkerPorts } from './portSplit.js';
-import type { WorkerMessage } from './rpc.js';
-import { WorkerRoom } from './WorkerRoom.js';
+import { RoomProxy } from '../rooms/RoomProxy.js';
+import type { RoomEvent } from '../rooms/roomCalls.js';
 
 export interface WorkerMediaServerOptions {
   /** Media engine settings; the port range (and single port) are split between the workers. Default: the engine's defaults. */
@@ -45,7 +45,7 @@ interface Slot {
   index: number;
   ports: WorkerPorts;
   worker: MediaWorker;
-  rooms: Set<WorkerRoom>;
+  rooms: Set<RoomProxy>;
   restarts: number;
   restartDelayMs: number;
   restartTimer?: NodeJS.Timeout;
@@ -63,7 +63,7 @@ interface Slot {
 export class WorkerMediaServer implements MediaServer {
   readonly kind = 'workers';
   private readonly slots: Slot[] = [];
-  private readonly rooms = new Map<number, WorkerRoom>();
+  private readonly rooms = new Map<number, RoomProxy>();
   private readonly log: Logger;
   private readonly media: Partial<MediaConfig>;
   private readonly unresponsiveMs: number | undefined;
@@ -106,7 +106,7 @@ export class WorkerMediaServer implements MediaServer {
     const id = this.nextRoomId++;
     const worker = slot.worker;
     const audio = options.audio ?? 'forwarded';
-    const room = new WorkerRoom(id, label, audio, worker, this.log, (gone) => {
+    const room = new RoomProxy(id, label, audio, worker.rooms, this.log, (gone) => {
       this.rooms.delete(gone.id);
       slot.rooms.delete(gone);
     });
@@ -215,14 +215,8 @@ export class WorkerMediaServer implements MediaServer {
     return worker;
   }
 
-  private onEvent(message: Extract<WorkerMessage, { type: 'candidate' | 'offer' | 'speakers' | 'layers' | 'recordingEnded' }>): void {
-    const room = this.rooms.get(message.roomId);
-    if (!room) return;
-    if (message.type === 'candidate') room.candidate(message.candidate);
-    else if (message.type === 'offer') room.offer(message.offer);
-    else if (message.type === 'speakers') room.speakers(message.speakers);
-    else if (message.type === 'layers') room.layers(message.layers);
-    else room.recordingEnded(message.result);
+  private onEvent(event: RoomEvent): void {
+    this.rooms.get(event.roomId)?.event(event);
   }
 
   private onStopped(slot: Slot, worker: MediaWorker, cause: string): void {
