@@ -28,6 +28,9 @@ export class CandidateExchange {
   private remoteUfrag: string | undefined;
   private readonly oldRemoteUfrags = new Set<string>();
   private ignored = 0;
+  /** The remote description applied last (given to remoteSdpForAgent(), then noted applied), with its candidates: the remote session descriptor. */
+  lastRemoteSdp: string | undefined;
+  private pendingRemoteSdp: string | undefined;
 
   constructor(
     private readonly acceptRemote: (candidate: ParsedCandidate) => boolean,
@@ -123,6 +126,8 @@ export class CandidateExchange {
 
   /** A remote description was applied: its ufrag is the current generation. */
   noteRemoteDescription(sdp: string): void {
+    if (this.pendingRemoteSdp !== undefined) this.lastRemoteSdp = this.pendingRemoteSdp;
+    this.pendingRemoteSdp = undefined;
     const ufrag = sessionShape(sdp).ufrag;
     if (this.remoteUfrag !== undefined && this.remoteUfrag !== ufrag) this.oldRemoteUfrags.add(this.remoteUfrag);
     this.remoteUfrag = ufrag;
@@ -138,6 +143,7 @@ export class CandidateExchange {
    */
   remoteSdpForAgent(sdp: string): string {
     const reachable = this.filterRemoteSdp(sdp);
+    this.pendingRemoteSdp = reachable;
     if (this.asked) return reachable;
     const eol = reachable.includes('\r\n') ? '\r\n' : '\n';
     const sections = reachable.split(/\r?\n(?=m=)/);

@@ -176,7 +176,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   getRemoteSessionDescriptor(): string | undefined {
     if (this.withoutTransport) return this.withoutTransport.remote;
     if (this.ownDescriptions) return this.ownDescriptions.remote || undefined;
-    return this.pc?.remoteDescription?.sdp;
+    // As given (its candidates included, which the agent only gets once gathering starts).
+    return this.pc?.remoteDescription ? (this.candidates.lastRemoteSdp ?? this.pc.remoteDescription.sdp) : undefined;
   }
 
   /** True once an offer/answer exchange has started; transport settings are then fixed. */
