@@ -80,7 +80,9 @@ function watchMoves(session: { on(event: 'moved', listener: () => void): unknown
 describe.skipIf(!tools)('a signaling node killed (processes)', () => {
   it('a call and a room through media owned by a signaling node that is SIGKILLed are adopted by the other node: the users there see them go on (moved, media again, never ended), the killed node\'s users reconnect through the balancer and go on with media both ways, their announced states and the room\'s chat; the call\'s record is written by the adopter', async () => {
     redis = await RedisServer.start();
-    const [media, sigA, sigB] = await Promise.all([mediaNode(redis.url, 59200), signalingNode(redis.url), signalingNode(redis.url)]);
+    // The signaling nodes one after the other: two first starts on one new SQLite file race to make its tables.
+    const [media, sigA] = await Promise.all([mediaNode(redis.url, 59200), signalingNode(redis.url)]);
+    const sigB = await signalingNode(redis.url);
 
     // Alice and Carol through the balancer (on node A while it lives), Bob and Dave on node B.
     const viaBalancer = await balancer([sigA.ws!, sigB.ws!]);
@@ -95,7 +97,9 @@ describe.skipIf(!tools)('a signaling node killed (processes)', () => {
     const aliceCall = await alice.client.startCall(conversationId, { localMedia: alice.localMedia });
     const bobCall = await ringing;
     await bobCall.accept({ localMedia: bob.localMedia });
-    expect(sigA.log().split('\n').some((l) => l.includes('"event":"callStarted"') && l.includes(aliceCall.id))).toBe(true);
+    // (Its log line comes through the child's stdout, maybe after the answer.)
+    const logged = (node: Node, event: string, id: string) => node.log().split('\n').some((l) => l.includes(`"event":"${event}"`) && l.includes(id));
+    await until(() => logged(sigA, 'callStarted', aliceCall.id), 'node A logs the call', 10_000);
     const [aliceGot, bobGot] = [new RtpCounter(aliceCall), new RtpCounter(bobCall)];
     const states = () => ({ alice: [aliceCall.state, aliceCall.endReason], bob: [bobCall.state, bobCall.endReason], aliceGot: aliceGot.snapshot(), bobGot: bobGot.snapshot() });
     await until(() => aliceGot.grew(bob.id, 10) && bobGot.grew(alice.id, 10), 'media flows both ways', 30_000, states);
@@ -106,7 +110,7 @@ describe.skipIf(!tools)('a signaling node killed (processes)', () => {
     // Carol opens a room on node A; Dave joins it from node B. Carol raises her hand and says something.
     const carolRoom = await carol.client.joinRoom('killed-standup', { localMedia: carol.localMedia });
     const daveRoom = await dave.client.joinRoom('killed-standup', { localMedia: dave.localMedia });
-    expect(sigA.log().split('\n').some((l) => l.includes('"event":"roomOpened"') && l.includes('killed-standup'))).toBe(true);
+    await until(() => logged(sigA, 'roomOpened', 'killed-standup'), 'node A logs the room', 10_000);
     const [carolGot, daveGot] = [new RtpCounter(carolRoom), new RtpCounter(daveRoom)];
     const roomStates = () => ({ carol: [carolRoom.state, carolRoom.endReason], dave: [daveRoom.state, daveRoom.endReason], carolGot: carolGot.snapshot(), daveGot: daveGot.snapshot() });
     await until(() => carolGot.grew(dave.id, 10) && daveGot.grew(carol.id, 10), 'media flows both ways in the room', 30_000, roomStates);

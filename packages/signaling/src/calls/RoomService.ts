@@ -457,10 +457,16 @@ export class RoomService {
     this.log.info({ event: 'roomMediaMoved', room: room.name, members: room.members.size, ms: Date.now() - started }, 'room moved to another media node');
   }
 
-  /** The room's media moved: `link`'s device drops its peer connections and makes new ones (existingParticipants, as after a join). */
+  /**
+   * The room's media moved: `link`'s device drops its peer connections and makes new ones
+   * (existingParticipants, as after a join). Members whose device is away are left out:
+   * they join again with new media, and the others then hear newParticipantArrived (one
+   * downlink from them, not one now and another then).
+   */
   private tellMoved(room: OpenRoom, link: DeviceLink): void {
     link.send({ type: 'room.moved', room: room.name });
-    this.send(room, link, { type: 'existingParticipants', data: [...room.members.keys()].filter((u) => u !== link.userId), bundled: room.media.bundled });
+    const others = [...room.members.keys()].filter((u) => u !== link.userId && !room.dropTimers.has(u));
+    this.send(room, link, { type: 'existingParticipants', data: others, bundled: room.media.bundled });
   }
 
   // --- rooms of a signaling node that died ---------------------------------------------
