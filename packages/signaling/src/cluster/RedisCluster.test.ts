@@ -318,6 +318,32 @@ describe.skipIf(!tools)('signaling nodes sharing one Redis', () => {
     expect(history.find((m) => m.call?.callId === callId)?.call).toMatchObject({ endReason: 'hangup', missed: false, participants: [alice.userId, bob.userId] });
   }, 60_000);
 
+  it('a node whose own key expired while another node took its call over drops the call without a word at its next beat, and registers again', async () => {
+    const { one, two, keyPrefix } = await twoNodes();
+    const alice = await one.signIn('salice');
+    const bob = await one.signIn('sbob');
+    const conversationId = await direct(alice, bob);
+    const callId = await p2pCall(alice, conversationId);
+    await bob.waitFor('call.incoming', (n) => n.callId === callId);
+    await bob.request('call.answer', { callId, audioOnly: true });
+    await alice.waitFor('call.answered', (n) => n.callId === callId);
+    const admin = new Redis(redis.url);
+    cleanup.push(() => admin.disconnect());
+    const k = (name: string): string => `${keyPrefix}${name}`;
+    await eventually(async () => (await admin.hget(k(`state:call:${callId}`), 'owner')) === one.signaling.cluster.nodeId, 5000);
+
+    // As if node one had stalled past its TTL and node two had adopted the call meanwhile.
+    const adopter = two.signaling.cluster.nodeId;
+    await admin.multi().set(k(`owner:call:${callId}`), adopter).del(k(`node:${one.signaling.cluster.nodeId}`), k(`devices:${one.signaling.cluster.nodeId}`)).exec();
+    await until(() => !one.signaling.calls.find(callId), 10_000);
+    await alice.expectNo('call.ended', (n) => n.callId === callId, 300);
+    await bob.expectNo('call.ended', (n) => n.callId === callId, 300);
+    // Node one's saves no longer touch the adopter's call; its devices are registered again (node two sees them).
+    expect(await admin.get(k(`owner:call:${callId}`))).toBe(adopter);
+    await eventually(async () => (await admin.hlen(k(`devices:${one.signaling.cluster.nodeId}`))) === 2, 5000);
+    await until(() => two.signaling.router.isOnline(alice.userId), 10_000);
+  }, 60_000);
+
   it('Redis restarted: readiness says so, the nodes re-register, and messages and a call that was going on cross again', async () => {
     const { one, two } = await twoNodes();
     const alice = await one.signIn('xalice');
