@@ -56,7 +56,7 @@ async function metric(node: Node, name: string): Promise<number | undefined> {
 }
 
 describe.skipIf(!tools)('two signaling nodes on one Redis (processes)', () => {
-  it('users on different nodes chat and call; a node SIGKILLed ends the calls it owned for the others, the calls owned by the node left go on, and its users sign in on the node left and call again; /readyz follows Redis', async () => {
+  it('users on different nodes chat and call; a node SIGKILLed: the node left takes over the calls it owned, the calls owned by the node left go on, and its users sign in on the node left and go on in their calls, then call again; /readyz follows Redis', async () => {
     redis = await RedisServer.start();
     const one = await startNode(redis.url, '64700-64719');
     const two = await startNode(redis.url, '64720-64739');
@@ -94,14 +94,22 @@ describe.skipIf(!tools)('two signaling nodes on one Redis (processes)', () => {
     const daveAgain = await signIn(one, 'ndave');
     await daveAgain.request('call.signal', { callId: kept, payload: { type: 'offer', sdp: 'v=0 ice restart after the node died' } });
     await carol.waitFor('call.signal', (n) => n.callId === kept && n.payload.type === 'offer');
-    // Node one finds node two gone (its key expired, then missing twice its TTL): the call it owned ends for Alice.
-    expect(await alice.waitFor('call.ended', (n) => n.callId === callId, 20_000)).toMatchObject({ reason: 'signalError', by: null });
+    // Node one finds node two gone (its key expired, then missing twice its TTL) and takes over the call node two owned: Alice sees Bob reconnecting.
+    expect(await alice.waitFor('call.participant', (n) => n.callId === callId && n.userId === bob.userId, 20_000)).toMatchObject({ connection: 'reconnecting' });
     await carol.expectNo('call.ended', (n) => n.callId === kept, 500);
     await daveAgain.request('call.bye', { callId: kept, reason: 'hangup' });
     await carol.waitFor('call.ended', (n) => n.callId === kept && n.by === daveAgain.userId);
 
-    // Bob's client reconnects to the node that is left, and they call again (and chat).
+    // Bob's client reconnects to the node that is left and signals in his call again: it goes on, then Alice hangs up.
     const bobAgain = await signIn(one, 'nbob');
+    await bobAgain.request('call.signal', { callId, payload: { type: 'offer', sdp: 'v=0 ice restart after the owner died' } });
+    await alice.waitFor('call.signal', (n) => n.callId === callId && n.payload.type === 'offer');
+    expect(await alice.waitFor('call.participant', (n) => n.callId === callId && n.userId === bob.userId && n.connection === 'connected')).toBeDefined();
+    await alice.expectNo('call.ended', (n) => n.callId === callId, 500);
+    await alice.request('call.bye', { callId, reason: 'hangup' });
+    await bobAgain.waitFor('call.ended', (n) => n.callId === callId && n.by === alice.userId);
+
+    // They call again (and chat).
     const again = (await alice.request('call.start', { conversationId, audioOnly: true, topology: 'p2p' })) as { callId: CallId; ended?: string };
     expect(again.ended).toBeUndefined();
     await bobAgain.waitFor('call.incoming', (n) => n.callId === again.callId);

@@ -7,6 +7,12 @@ import type { ClientResultMap } from './results.js';
 import { SfuMedia } from './SfuMedia.js';
 import type { RequestFields } from './SignalingConnection.js';
 
+/** How long a room is joined again after a reconnect while the server that held it is taken over (ms). */
+const REJOIN_RETRY_MS = 60_000;
+
+/** The failures of a rejoin that a takeover in progress explains: tried again. */
+const RETRIED_ON: ReadonlySet<ClientError['code']> = new Set(['NOT_FOUND', 'TIMEOUT', 'OVERLOADED', 'CONFLICT']);
+
 export type RoomEvents = MediaSessionEvents & {
   /** CONNECTING (joining) -> CONNECTED (our media reached the server) -> IDLE (left). */
   stateChanged: CallStateChange;
@@ -51,6 +57,8 @@ export class Room extends MediaSession<RoomEvents> {
   private readonly audio: boolean;
   /** room.join answered (the server takes our state from then on). */
   private joined = false;
+  /** Counts reconnects: a rejoin that a newer one overtook stops trying. */
+  private resumes = 0;
   private readonly chat: RoomMessage[] = [];
 
   constructor(
@@ -87,24 +95,29 @@ export class Room extends MediaSession<RoomEvents> {
 
   /** Joins (the client calls this once); resolves when the server took us in. */
   async join(): Promise<void> {
+    try {
+      await this.enter();
+    } catch (error) {
+      this.finish('signalError');
+      throw error;
+    }
+  }
+
+  /** Asks the server to take us in, with fresh media; a failure leaves the room as it is. */
+  private async enter(): Promise<void> {
     if (this.ended) throw new ClientError('CLOSED', 'this room was left');
     this.setState('CONNECTING', 'start');
     this.joined = false;
     this.closeMedia(false);
     this.media = new SfuMedia(this.mediaContext(), { connectedOnUplink: true, bundled: this.session.bundledMedia ?? true, simulcast: this.session.simulcast ?? false });
-    try {
-      const result = (await this.ctx.request('room.join', { room: this.name })) as ClientResultMap['room.join'];
-      const present = new Set(result.participants);
-      for (const u of this.people.ids('joined')) if (!present.has(u)) this.people.left(u);
-      for (const u of result.participants) this.people.joined(u);
-      this.takeHistory(result.messages ?? []);
-      this.joined = true;
-      // A rejoin starts afresh on the server: tell it again.
-      this.announceState(true);
-    } catch (error) {
-      this.finish('signalError');
-      throw error;
-    }
+    const result = (await this.ctx.request('room.join', { room: this.name })) as ClientResultMap['room.join'];
+    const present = new Set(result.participants);
+    for (const u of this.people.ids('joined')) if (!present.has(u)) this.people.left(u);
+    for (const u of result.participants) this.people.joined(u);
+    this.takeHistory(result.messages ?? []);
+    this.joined = true;
+    // A rejoin starts afresh on the server: tell it again.
+    this.announceState(true);
   }
 
   /** Leaves the room and releases its media. Idempotent. */
@@ -186,13 +199,31 @@ export class Room extends MediaSession<RoomEvents> {
     return result.recordingId;
   }
 
-  /** After a reconnect: the server dropped us when the socket went, so join again. */
+  /**
+   * After a reconnect: the server dropped us when the socket went, so join again. When the
+   * signaling node that held the room died, another node takes it over a little later
+   * (docs/deployment.md, "A node killed"): until then the join fails with NOT_FOUND (or
+   * times out), and is tried again every second for up to `REJOIN_RETRY_MS`.
+   */
   async resume(): Promise<void> {
     if (this.ended) return;
-    try {
-      await this.join();
-    } catch (error) {
-      this.fire('error', { error });
+    const attempt = ++this.resumes;
+    const giveUpAt = Date.now() + REJOIN_RETRY_MS;
+    for (;;) {
+      try {
+        await this.enter();
+        return;
+      } catch (error) {
+        if (this.ended || attempt !== this.resumes) return;
+        if (!(error instanceof ClientError && RETRIED_ON.has(error.code)) || Date.now() > giveUpAt) {
+          this.finish('signalError');
+          this.fire('error', { error });
+          return;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Left meanwhile, or a newer reconnect joins instead.
+      if (this.ended || attempt !== this.resumes) return;
     }
   }
 

@@ -503,7 +503,7 @@ export const SETTINGS = {
     flag: 'redis-node-ttl-ms',
     arg: 'MS',
     default: '10000',
-    help: 'with signaling.redisUrl: a node silent this long is missing, and after twice as long again it is gone: its clients offline, its calls and rooms ended (1000-600000; heartbeats every third of it)',
+    help: 'with signaling.redisUrl: a node silent this long is missing, and after twice as long again it is gone: its clients offline, its calls and rooms taken over by another node (1000-600000; heartbeats every third of it)',
     schema: countValue('a number of milliseconds', 1000, 600_000),
   },
   'signaling.recordingsUploadUrl': {

@@ -20,6 +20,11 @@ export class Call {
   room: MediaRoom | undefined;
   /** Set while the call's media is being re-created on another media node. */
   moving: Promise<void> | undefined = undefined;
+  /**
+   * Participants whose device was away when the call's media moved (an adopted call's
+   * users of the node that died): told `call.moved` when they signal again from a device.
+   */
+  readonly unmoved = new Set<UserId>();
   /** sfu: audio and video forwarded; hybrid: video forwarded, audio mixed by the server. */
   media: CallMedia = 'sfu';
   ringTimer: NodeJS.Timeout | undefined;

@@ -9,17 +9,19 @@ import {
   type ConversationInfo,
   type EndReason,
   type RequestOf,
+  type RequestType,
   type ServerNotification,
   type ServerSignalPayload,
   type SignalPayload,
   type UserId,
 } from '@roundtable/protocol';
-import type { Cluster } from '../cluster/Cluster.js';
+import type { Adopted, Cluster } from '../cluster/Cluster.js';
 import { videoRequestOf, type MediaRoom, type MediaServer, type RoomLayers, type RoomOffer, type RoomOptions, type RoomSpeakers } from '../media/MediaServer.js';
 import { movesLostRooms, recreateRoom } from '../media/recreateRoom.js';
-import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
+import { SignalingError, type Handler, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
 import { Call } from './Call.js';
+import { callFields, parseCall, type SavedCall } from './SavedState.js';
 
 /** What calls need from the IM side: conversations and a place for call records. */
 export interface ConversationDirectory {
@@ -53,12 +55,22 @@ export interface CallServiceOptions {
 }
 
 /** What calls need of the cluster (docs/architecture.md, "Cluster"). */
-export type CallCluster = Pick<Cluster, 'shared' | 'own' | 'release' | 'setInCall' | 'clearInCall' | 'inCallElsewhere' | 'forward'>;
+export type CallCluster = Pick<
+  Cluster,
+  'shared' | 'own' | 'release' | 'setInCall' | 'clearInCall' | 'inCallElsewhere' | 'forward' | 'saveState' | 'deviceRef' | 'linkOf' | 'onAdopted' | 'onDisowned'
+>;
 
 const NO_CLUSTER: CallCluster = {
   shared: false,
   own: () => undefined,
   release: () => undefined,
+  saveState: () => undefined,
+  deviceRef: () => undefined,
+  linkOf: () => {
+    throw new Error('no cluster');
+  },
+  onAdopted: () => () => undefined,
+  onDisowned: () => () => undefined,
   setInCall: () => undefined,
   clearInCall: () => undefined,
   inCallElsewhere: async () => undefined,
@@ -92,6 +104,8 @@ export class CallService {
   private readonly log: NonNullable<CallServiceOptions['logger']>;
   private readonly joinedListeners: Array<(callId: CallId, user: UserId) => void> = [];
   private readonly cluster: CallCluster;
+  /** Calls changed since their state was last saved in the cluster (saved once per turn of the event loop). */
+  private readonly unsaved = new Set<Call>();
 
   constructor(
     private readonly router: Router,
@@ -105,6 +119,12 @@ export class CallService {
     this.log = options.logger ?? silent;
     this.cluster = options.cluster ?? NO_CLUSTER;
     router.onDeviceGone((link) => this.onDeviceGone(link));
+    this.cluster.onAdopted((adopted) => {
+      if (adopted.kind === 'call') void this.adopt(adopted);
+    });
+    this.cluster.onDisowned((kind, key) => {
+      if (kind === 'call') void this.disown(key as CallId);
+    });
   }
 
   /** Told when someone joins a running call (answers it): e.g. to tell them it is being recorded. */
@@ -115,15 +135,31 @@ export class CallService {
   /** The request handlers of the call messages (seed types 400-405, and invite). */
   handlers(): HandlerTable {
     return {
-      'call.start': (r, ctx) => this.start(r, ctx),
-      'call.answer': (r, ctx) => this.answer(r, ctx),
-      'call.bye': (r, ctx) => this.bye(r, ctx),
+      'call.start': this.saving((r, ctx) => this.start(r, ctx)),
+      'call.answer': this.saving((r, ctx) => this.answer(r, ctx)),
+      'call.bye': this.saving((r, ctx) => this.bye(r, ctx)),
+      // Signals change the call only through adoptDevice and leave, which save it.
       'call.signal': (r, ctx) => this.signal(r, ctx),
-      'call.modify': (r, ctx) => this.modify(r, ctx),
-      'call.invite': (r, ctx) => this.invite(r, ctx),
-      'call.state': (r, ctx) => this.peerState(r, ctx),
+      'call.modify': this.saving((r, ctx) => this.modify(r, ctx)),
+      'call.invite': this.saving((r, ctx) => this.invite(r, ctx)),
+      'call.state': this.saving((r, ctx) => this.peerState(r, ctx)),
       'call.react': (r, ctx) => this.react(r, ctx),
-      'call.rejoin': (r, ctx) => this.rejoin(r, ctx),
+      'call.rejoin': this.saving((r, ctx) => this.rejoin(r, ctx)),
+    };
+  }
+
+  /** A handler whose call (the request's, or the one it started) is saved in the cluster once it ran, whatever came of it. */
+  private saving<T extends RequestType>(handler: Handler<T>): Handler<T> {
+    return async (r, ctx) => {
+      let result: unknown;
+      try {
+        result = await handler(r, ctx);
+        return result;
+      } finally {
+        const id = 'callId' in r && typeof r.callId === 'string' ? r.callId : (result as { callId?: CallId } | undefined)?.callId;
+        const call = id === undefined ? undefined : this.calls.get(id as CallId);
+        if (call) this.save(call);
+      }
     };
   }
 
@@ -314,9 +350,12 @@ export class CallService {
     if (this.stale(r.sentAt)) return { ignored: true, reason: 'stale' };
     const call = this.callOf(r.callId);
     const me = ctx.link.userId;
+    // A call taken over from a node that died has no media room until it is made.
+    if (call.moving && !call.room) await call.moving;
     const link = call.participants.get(me);
     if (!link) throw new SignalingError('FORBIDDEN', 'you are not in this call');
-    this.adoptDevice(call, ctx.link);
+    // A signal for media that is gone (the call moved while this device was away): it makes new media now.
+    if (this.adoptDevice(call, ctx.link)) return { moved: true };
     const p = r.payload;
     if (call.topology === 'p2p') {
       if (p.type !== 'offer' && p.type !== 'answer' && p.type !== 'candidate') {
@@ -428,6 +467,8 @@ export class CallService {
     if (!call.room || call.topology === 'loopback') throw new SignalingError('INVALID_STATE', 'only calls through the media server can be rejoined');
     await call.moving;
     if (!call.participants.has(me) || !call.room) throw new SignalingError('NOT_FOUND', 'no such call (it may have ended)');
+    // Its media is made anew below, on the room the call has now.
+    call.unmoved.delete(me);
     this.adoptDevice(call, ctx.link);
     // The old endpoints belong to a peer connection that is gone.
     await call.room.leave(me);
@@ -465,6 +506,7 @@ export class CallService {
       return false;
     }
     call.ringing.add(user);
+    this.save(call);
     this.router.sendToUser(
       user,
       this.stamp({
@@ -495,12 +537,15 @@ export class CallService {
     call.everJoined.add(link.userId);
     this.inCall.set(link.userId, call.id);
     this.cluster.setInCall(link.userId, call.id);
+    this.save(call);
   }
 
   /** `dropped`: the user's device went and did not come back in time (they did not hang up). */
   private async leave(call: Call, user: UserId, dropped = false): Promise<void> {
     if (!call.participants.delete(user)) return;
     call.peerStates.forget(user);
+    call.unmoved.delete(user);
+    this.save(call);
     this.log.info({ event: 'callLeft', callId: call.id, userId: user, dropped }, 'left the call');
     this.forgetInCall(user, call);
     await call.room?.leave(user);
@@ -588,12 +633,127 @@ export class CallService {
       return;
     }
     if (!room || call.phase === 'ended') return;
-    const moved = this.stamp({ type: 'call.moved', callId: call.id });
+    this.save(call);
     for (const [user, link] of call.participants) {
-      this.deliver(call, user, moved);
-      this.sendSignal(call, link, null, { type: 'existingParticipants', data: [...call.participants.keys()].filter((u) => u !== user), bundled: room.bundled });
+      // A device away (reconnecting, or on a signaling node that died) hears of it when it signals again.
+      if (call.dropTimers.has(user)) call.unmoved.add(user);
+      else this.tellMoved(call, link);
     }
     this.log.info({ event: 'callMediaMoved', callId: call.id, conversationId: call.conversationId, participants: call.participants.size, ms: Date.now() - started }, 'call moved to another media node');
+  }
+
+  /** The call's media moved: `link`'s device drops its peer connections and makes new ones (existingParticipants, as after answering). */
+  private tellMoved(call: Call, link: DeviceLink): void {
+    call.unmoved.delete(link.userId);
+    link.send(this.stamp({ type: 'call.moved', callId: call.id }));
+    this.sendSignal(call, link, null, { type: 'existingParticipants', data: [...call.participants.keys()].filter((u) => u !== link.userId), bundled: call.room?.bundled ?? false });
+  }
+
+  // --- calls of a signaling node that died ---------------------------------------------
+
+  /** Saves what the call needs to go on should this node die (in the cluster; once per turn of the event loop). */
+  private save(call: Call): void {
+    if (!this.cluster.shared || call.topology === 'loopback' || this.unsaved.has(call)) return;
+    this.unsaved.add(call);
+    queueMicrotask(() => {
+      this.unsaved.delete(call);
+      if (call.phase === 'ended' || this.calls.get(call.id) !== call) return;
+      this.cluster.saveState('call', call.id, callFields(this.savedOf(call)));
+    });
+  }
+
+  private savedOf(call: Call): SavedCall {
+    const participants = [...call.participants.values()].flatMap((link) => this.cluster.deviceRef(link) ?? []);
+    return {
+      conversationId: call.conversationId,
+      initiator: call.initiator,
+      audioOnly: call.audioOnly,
+      topology: call.topology,
+      media: call.media,
+      group: call.group,
+      startedAt: call.startedAt,
+      answeredAt: call.answeredAt,
+      mediaRoom: call.room?.label ?? null,
+      participants,
+      ringing: [...call.ringing],
+      everJoined: [...call.everJoined],
+      states: call.peerStates.entries(),
+    };
+  }
+
+  /**
+   * A call of a signaling node that died is ours now (docs/deployment.md, "A node
+   * killed"): it is made again from what its owner saved, with its participants, those
+   * still rung, their announced states and its record's data. Its media pipeline went
+   * with the dead node's media session: the call's media is made anew on a media server
+   * and its participants moved there (`call.moved`), as when a media node dies.
+   * Participants whose device was on the dead node are reconnecting: they have the grace
+   * period to signal again from a device (the SDK does on reconnecting), and are then
+   * moved too. A state that does not read ends the call for those it names.
+   */
+  private async adopt(adopted: Adopted): Promise<void> {
+    const callId = adopted.key as CallId;
+    let saved: SavedCall;
+    try {
+      saved = parseCall(adopted.state);
+      if (this.calls.has(callId)) throw new Error('a call with this id is going on here');
+    } catch (error) {
+      this.log.warn({ event: 'callAdoptFailed', callId, from: adopted.from, err: error }, 'could not take over a call of a signaling node that died');
+      this.cluster.release('call', callId);
+      return;
+    }
+    const call = new Call(callId, saved.conversationId, saved.initiator, saved.audioOnly, saved.topology, saved.group, saved.startedAt);
+    call.media = saved.media;
+    call.answeredAt = saved.answeredAt;
+    call.phase = saved.answeredAt === null ? 'ringing' : 'active';
+    for (const user of saved.everJoined) call.everJoined.add(user);
+    for (const user of saved.ringing) call.ringing.add(user);
+    for (const [user, state] of saved.states) call.peerStates.apply(user, state);
+    const away: DeviceLink[] = [];
+    for (const ref of saved.participants) {
+      let { link, online } = this.cluster.linkOf(ref);
+      // The same device, reconnected to a node that is left before the call was taken over.
+      const again = online ? undefined : this.router.devicesOf(ref.userId).find((l) => l.deviceId === ref.deviceId);
+      if (again) [link, online] = [again, true];
+      call.participants.set(ref.userId, link);
+      this.inCall.set(ref.userId, call.id);
+      this.cluster.setInCall(ref.userId, call.id);
+      if (!online) away.push(link);
+    }
+    this.calls.set(call.id, call);
+    this.cluster.own('call', call.id);
+    this.log.warn(
+      { event: 'callAdopted', callId, conversationId: call.conversationId, from: adopted.from, participants: [...call.participants.keys()], away: away.map((l) => l.userId), ringing: [...call.ringing] },
+      'took over a call of a signaling node that died',
+    );
+    for (const link of away) this.onDeviceGone(link);
+    if (call.ringing.size > 0) this.armRingTimer(call);
+    this.save(call);
+    if (call.participants.size === 0) {
+      await this.endIfEmpty(call);
+      return;
+    }
+    if (call.usesMedia) {
+      call.moving = this.move(call, `signaling node ${adopted.from} stopped`).finally(() => (call.moving = undefined));
+      await call.moving;
+    }
+  }
+
+  /**
+   * Another node adopted this call while this one stalled (docs/deployment.md): it goes on
+   * there. Dropped here without a word to anyone and without a record (the adopter writes
+   * it); its media room here is closed (the adopter made another).
+   */
+  private async disown(callId: CallId): Promise<void> {
+    const call = this.calls.get(callId);
+    if (!call) return;
+    call.phase = 'ended';
+    this.clearRingTimer(call);
+    for (const t of call.dropTimers.values()) clearTimeout(t);
+    for (const user of call.participants.keys()) this.forgetInCall(user, call);
+    this.calls.delete(call.id);
+    this.log.warn({ event: 'callDisowned', callId, conversationId: call.conversationId }, 'another node took over this call while this node stalled: dropped here');
+    await call.room?.close().catch(() => undefined);
   }
 
   /**
@@ -655,6 +815,7 @@ export class CallService {
       this.notifyParticipants(call, this.stamp({ type: 'call.left', callId: call.id, userId: user }));
     }
     call.ringing.clear();
+    this.save(call);
     await this.endIfEmpty(call);
   }
 
@@ -674,17 +835,27 @@ export class CallService {
     if (quiet) this.notifyParticipants(call, this.stamp({ type: 'call.participantState', callId: call.id, userId: link.userId, state: quiet }), link.userId);
   }
 
-  /** A participant signalling from a new device (after a reconnect) takes the call there. */
-  private adoptDevice(call: Call, link: DeviceLink): void {
+  /**
+   * A participant signalling from a new device (after a reconnect) takes the call there.
+   * True when the call's media moved while the device was away: it was told so (call.moved).
+   */
+  private adoptDevice(call: Call, link: DeviceLink): boolean {
     const current = call.participants.get(link.userId);
-    if (current === link) return;
+    if (current === link) return false;
     const timer = call.dropTimers.get(link.userId);
     if (timer) clearTimeout(timer);
     call.dropTimers.delete(link.userId);
     call.participants.set(link.userId, link);
+    this.save(call);
     if (timer) this.notifyParticipants(call, this.stamp({ type: 'call.participant', callId: call.id, userId: link.userId, connection: 'connected' }), link.userId);
+    // Its media moved while it was away: it makes new peer connections now.
+    if (call.unmoved.has(link.userId) && !call.moving) {
+      this.tellMoved(call, link);
+      return true;
+    }
     // An offer on its receiving connection may have gone out while the device was away.
     if (call.room?.bundled) void call.room.repeatOffer(link.userId).catch(() => undefined);
+    return false;
   }
 
   // --- helpers ----------------------------------------------------------------------

@@ -31,6 +31,11 @@ export class PeerStates {
     this.states.delete(user);
   }
 
+  /** Every state announced, to save (a call or room adopted by another node takes them back with `apply`). */
+  entries(): Array<[UserId, PeerState]> {
+    return [...this.states].map(([u, s]) => [u, { ...s }]);
+  }
+
   /** Those whose state is not all false (a joiner is told these), except `except`. */
   announced(except: UserId): Array<[UserId, PeerState]> {
     return [...this.states].filter(([u, s]) => u !== except && (s.audioMuted || s.cameraOff || s.screenSharing || s.handRaised || s.speaking === true)).map(([u, s]) => [u, { ...s }]);

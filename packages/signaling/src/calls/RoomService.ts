@@ -1,11 +1,12 @@
-import { MAX_ROOM_MESSAGES, type RequestOf, type RoomMessage, type RoomName, type ServerNotification, type ServerSignalPayload, type UserId } from '@roundtable/protocol';
-import type { Cluster } from '../cluster/Cluster.js';
+import { MAX_ROOM_MESSAGES, type RequestOf, type RequestType, type RoomMessage, type RoomName, type ServerNotification, type ServerSignalPayload, type UserId } from '@roundtable/protocol';
+import type { Adopted, Cluster } from '../cluster/Cluster.js';
 import { videoRequestOf, type MediaRoom, type MediaServer } from '../media/MediaServer.js';
 import { movesLostRooms, recreateRoom } from '../media/recreateRoom.js';
-import { SignalingError, type HandlerTable, type RequestContext } from '../net/Handlers.js';
+import { SignalingError, type Handler, type HandlerTable, type RequestContext } from '../net/Handlers.js';
 import type { DeviceLink, Router } from '../net/Router.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { PeerStates } from './PeerStates.js';
+import { parseRoom, roomFields, type SavedRoom } from './SavedState.js';
 
 export interface OpenRoom {
   name: RoomName;
@@ -46,13 +47,24 @@ export interface RoomServiceOptions {
 }
 
 /** What rooms need of the cluster (docs/architecture.md, "Cluster"). */
-export type RoomCluster = Pick<Cluster, 'shared' | 'nodeId' | 'claim' | 'release' | 'setInRoom' | 'clearInRoom' | 'roomsElsewhere'>;
+export type RoomCluster = Pick<
+  Cluster,
+  'shared' | 'nodeId' | 'claim' | 'own' | 'release' | 'setInRoom' | 'clearInRoom' | 'roomsElsewhere' | 'saveState' | 'deviceRef' | 'linkOf' | 'onAdopted' | 'onDisowned'
+>;
 
 const NO_CLUSTER: RoomCluster = {
   shared: false,
   nodeId: 'local',
   claim: async () => 'local',
+  own: () => undefined,
   release: () => undefined,
+  saveState: () => undefined,
+  deviceRef: () => undefined,
+  linkOf: () => {
+    throw new Error('no cluster');
+  },
+  onAdopted: () => () => undefined,
+  onDisowned: () => () => undefined,
   setInRoom: () => undefined,
   clearInRoom: () => undefined,
   roomsElsewhere: async () => [],
@@ -75,6 +87,8 @@ export class RoomService {
   private readonly log: Logger;
   private readonly joinedListeners: Array<(room: RoomName, user: UserId) => void> = [];
   private readonly cluster: RoomCluster;
+  /** Rooms changed since their state was last saved in the cluster (saved once per turn of the event loop). */
+  private readonly unsaved = new Set<OpenRoom>();
 
   constructor(
     router: Router,
@@ -90,6 +104,12 @@ export class RoomService {
     router.onDeviceGone((link) => {
       for (const room of this.rooms.values()) if (room.members.get(link.userId) === link) this.dropped(room, link);
     });
+    this.cluster.onAdopted((adopted) => {
+      if (adopted.kind === 'room') this.adopt(adopted);
+    });
+    this.cluster.onDisowned((kind, key) => {
+      if (kind === 'room') void this.disown(key as RoomName);
+    });
   }
 
   /** Told when someone joins a room: e.g. to tell them it is being recorded. */
@@ -104,12 +124,25 @@ export class RoomService {
 
   handlers(): HandlerTable {
     return {
-      'room.join': (r, ctx) => (this.cluster.shared ? this.joinOrRelease(r, ctx) : this.join(r, ctx)),
+      'room.join': this.saving((r, ctx) => (this.cluster.shared ? this.joinOrRelease(r, ctx) : this.join(r, ctx))),
+      // Signals change the room only through adoptDevice and leave, which save it.
       'room.signal': (r, ctx) => this.signal(r, ctx),
-      'room.leave': (r, ctx) => this.leaveRequest(r, ctx),
-      'room.state': (r, ctx) => this.peerState(r, ctx),
+      'room.leave': this.saving((r, ctx) => this.leaveRequest(r, ctx)),
+      'room.state': this.saving((r, ctx) => this.peerState(r, ctx)),
       'room.react': (r, ctx) => this.react(r, ctx),
-      'room.message': (r, ctx) => this.message(r, ctx),
+      'room.message': this.saving((r, ctx) => this.message(r, ctx)),
+    };
+  }
+
+  /** A handler whose room is saved in the cluster once it ran, whatever came of it. */
+  private saving<T extends RequestType>(handler: Handler<T>): Handler<T> {
+    return async (r, ctx) => {
+      try {
+        return await handler(r, ctx);
+      } finally {
+        const room = 'room' in r && typeof r.room === 'string' ? this.rooms.get(r.room as RoomName) : undefined;
+        if (room) this.save(room);
+      }
     };
   }
 
@@ -359,6 +392,7 @@ export class RoomService {
   /** `dropped`: the user's device went and did not come back in time (they did not leave). */
   private async leave(room: OpenRoom, user: UserId, dropped = false): Promise<void> {
     if (!room.members.delete(user)) return;
+    this.save(room);
     clearTimeout(room.dropTimers.get(user));
     room.dropTimers.delete(user);
     this.cluster.clearInRoom(user, room.name);
@@ -379,6 +413,7 @@ export class RoomService {
     clearTimeout(timer);
     room.dropTimers.delete(link.userId);
     room.members.set(link.userId, link);
+    this.save(room);
     if (timer) this.notify(room, { type: 'room.participant', room: room.name, userId: link.userId, connection: 'connected' }, link.userId);
   }
 
@@ -417,11 +452,114 @@ export class RoomService {
       return;
     }
     if (!media) return;
-    for (const [user, link] of room.members) {
-      link.send({ type: 'room.moved', room: room.name });
-      this.send(room, link, { type: 'existingParticipants', data: [...room.members.keys()].filter((u) => u !== user), bundled: media.bundled });
-    }
+    this.save(room);
+    for (const link of room.members.values()) this.tellMoved(room, link);
     this.log.info({ event: 'roomMediaMoved', room: room.name, members: room.members.size, ms: Date.now() - started }, 'room moved to another media node');
+  }
+
+  /**
+   * The room's media moved: `link`'s device drops its peer connections and makes new ones
+   * (existingParticipants, as after a join). Members whose device is away are left out:
+   * they join again with new media, and the others then hear newParticipantArrived (one
+   * downlink from them, not one now and another then).
+   */
+  private tellMoved(room: OpenRoom, link: DeviceLink): void {
+    link.send({ type: 'room.moved', room: room.name });
+    const others = [...room.members.keys()].filter((u) => u !== link.userId && !room.dropTimers.has(u));
+    this.send(room, link, { type: 'existingParticipants', data: others, bundled: room.media.bundled });
+  }
+
+  // --- rooms of a signaling node that died ---------------------------------------------
+
+  /** Saves what the room needs to go on should this node die (in the cluster; once per turn of the event loop). */
+  private save(room: OpenRoom): void {
+    if (!this.cluster.shared || this.unsaved.has(room)) return;
+    this.unsaved.add(room);
+    queueMicrotask(() => {
+      this.unsaved.delete(room);
+      if (this.rooms.get(room.name) !== room) return;
+      const saved: SavedRoom = {
+        members: [...room.members.values()].flatMap((link) => this.cluster.deviceRef(link) ?? []),
+        states: room.peerStates.entries(),
+        messages: room.messages,
+        lastSeq: room.lastSeq,
+        mediaRoom: room.media.label,
+      };
+      this.cluster.saveState('room', room.name, roomFields(saved));
+    });
+  }
+
+  /**
+   * A room of a signaling node that died is ours now (docs/deployment.md, "A node
+   * killed"): it opens here from what its owner saved (members, announced states, chat)
+   * with its media made anew on a media server (the old pipeline went with the dead
+   * node's media session). Members on other nodes are moved (`room.moved`); members whose
+   * device was on the dead node are reconnecting, and take their place back by joining
+   * again (the SDK does on reconnecting). Joins wait for it meanwhile.
+   */
+  private adopt(adopted: Adopted): void {
+    const name = adopted.key as RoomName;
+    if (this.rooms.has(name) || this.opening.has(name)) {
+      this.log.warn({ event: 'roomAdoptFailed', room: name, from: adopted.from }, 'a room taken over from a node that died is open here already');
+      return;
+    }
+    const pending = this.adoptRoom(name, adopted).finally(() => this.opening.delete(name));
+    this.opening.set(name, pending);
+    pending.catch(() => undefined);
+  }
+
+  private async adoptRoom(name: RoomName, adopted: Adopted): Promise<OpenRoom> {
+    let saved: SavedRoom;
+    try {
+      saved = parseRoom(adopted.state);
+    } catch (error) {
+      this.log.warn({ event: 'roomAdoptFailed', room: name, from: adopted.from, err: error }, 'could not take over a room of a signaling node that died');
+      this.cluster.release('room', name);
+      throw new SignalingError('NOT_FOUND', `room ${name} was lost with its server; join again`);
+    }
+    const members = new Map<UserId, DeviceLink>();
+    const away: DeviceLink[] = [];
+    for (const ref of saved.members) {
+      const { link, online } = this.cluster.linkOf(ref);
+      members.set(ref.userId, link);
+      this.cluster.setInRoom(ref.userId, name);
+      if (!online) away.push(link);
+    }
+    const peerStates = new PeerStates();
+    for (const [user, state] of saved.states) peerStates.apply(user, state);
+    this.cluster.own('room', name);
+    const made: { room?: OpenRoom } = {};
+    try {
+      await recreateRoom(this.media, `room ${name}`, {}, (media) => {
+        made.room = { name, media, members, peerStates, dropTimers: new Map(), messages: saved.messages, lastSeq: saved.lastSeq };
+        this.attachMedia(made.room, media);
+        return members.keys();
+      });
+    } catch (error) {
+      this.log.warn({ event: 'roomAdoptFailed', room: name, from: adopted.from, err: error }, 'could not make the media of a room taken over from a node that died');
+      for (const user of members.keys()) this.cluster.clearInRoom(user, name);
+      this.cluster.release('room', name);
+      for (const link of members.values()) link.send({ type: 'room.ended', room: name, reason: 'mediaError' });
+      throw error;
+    }
+    const room = made.room!;
+    this.rooms.set(name, room);
+    this.log.warn({ event: 'roomAdopted', room: name, from: adopted.from, members: [...members.keys()], away: away.map((l) => l.userId) }, 'took over a room of a signaling node that died');
+    for (const link of away) this.dropped(room, link);
+    for (const [user, link] of members) if (!room.dropTimers.has(user)) this.tellMoved(room, link);
+    this.save(room);
+    return room;
+  }
+
+  /** Another node adopted this room while this one stalled: it goes on there; dropped here without a word. */
+  private async disown(name: RoomName): Promise<void> {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    this.rooms.delete(name);
+    this.clearDropTimers(room);
+    for (const user of room.members.keys()) this.cluster.clearInRoom(user, name);
+    this.log.warn({ event: 'roomDisowned', room: name }, 'another node took over this room while this node stalled: dropped here');
+    await room.media.close().catch(() => undefined);
   }
 
   /** The room ends for everyone in it (mediaError): its media is gone for good. */

@@ -1,4 +1,4 @@
-import type { ClientRequest, RequestType, UserId } from '@roundtable/protocol';
+import type { ClientRequest, DeviceId, RequestType, UserId } from '@roundtable/protocol';
 import type { AttemptCounter } from '../auth/AttemptCounter.js';
 import type { AttemptLimits } from '../auth/AttemptLimiter.js';
 import type { LinkRegistry } from '../net/LinkRegistry.js';
@@ -18,6 +18,28 @@ export interface ClusterStats {
 
 /** What a node owns: a call (by id) or an open room (by name). */
 export type OwnedKind = 'call' | 'room';
+
+/** Where a device is connected: what a call or room saves of its participants' devices. */
+export interface DeviceRef {
+  node: string;
+  /** The socket's key in the cluster registry. */
+  key: string;
+  userId: UserId;
+  deviceId: DeviceId;
+}
+
+/**
+ * A call or room of a signaling node found gone, that this node now owns: the state its
+ * owner saved (`saveState`), to go on from.
+ */
+export interface Adopted {
+  kind: OwnedKind;
+  key: string;
+  /** The node that owned it. */
+  from: string;
+  /** The fields saved, as written. */
+  state: Record<string, string>;
+}
 
 /**
  * What the signaling nodes of one deployment share (docs/architecture.md, "Cluster").
@@ -49,8 +71,33 @@ export interface Cluster {
   claim(kind: OwnedKind, key: string): Promise<string>;
   /** This node owns it from now on (a fresh call id). Ordered before what this node sends next. */
   own(kind: OwnedKind, key: string): void;
-  /** This node no longer owns it (the call ended, the room closed). */
+  /** This node no longer owns it (the call ended, the room closed): its saved state goes too. */
   release(kind: OwnedKind, key: string): void;
+  /**
+   * Saves what a call or room this node owns needs to go on should this node die (a hash
+   * in Redis whose fields are replaced whole, at every change). Not written once another
+   * node owns it. A no-op in one process.
+   */
+  saveState(kind: OwnedKind, key: string, state: Record<string, string>): void;
+  /** Where a device is, to save; undefined for a socket the cluster does not know. */
+  deviceRef(link: DeviceLink): DeviceRef | undefined;
+  /**
+   * The link of a saved device: this node's socket, another live node's, or, for a device
+   * that is gone, a link that reaches nobody (`online` false).
+   */
+  linkOf(ref: DeviceRef): { link: DeviceLink; online: boolean };
+  /**
+   * Told of each call and room of a gone node that this node took over (claimed in one
+   * step in Redis, so no two nodes take the same one): it owns them from now on, with
+   * their users' in-call and in-room entries. Returns an unsubscribe function.
+   */
+  onAdopted(listener: (adopted: Adopted) => void): () => void;
+  /**
+   * Told of each call and room this node owned that another node adopted meanwhile: this
+   * node stalled so long that it was taken for gone. The service drops it without a word
+   * (its adopter carries it on). Returns an unsubscribe function.
+   */
+  onDisowned(listener: (kind: OwnedKind, key: string) => void): () => void;
   /** `user` is in `callId` (a call this node owns). */
   setInCall(user: UserId, callId: string): void;
   /** `user` left `callId`. */

@@ -88,4 +88,19 @@ describe('ClusterRouter', () => {
     expect(seen).toHaveLength(1);
     expect(events).toEqual(['+bob/bob-d']);
   });
+  it('linkOf() gives the link of a saved device while it is connected, and a link that reaches nobody (not counted online) once it is gone', () => {
+    const { router, wire, events } = setup();
+    const local = new FakeLink('alice' as UserId, 'a1' as DeviceId);
+    router.addLink(local);
+    const remote = router.remoteAdded(entry('two', 'two/1', 'bob'));
+    expect(router.linkOf({ node: 'me', key: router.keyOf(local)!, userId: 'alice' as UserId, deviceId: 'a1' as DeviceId })).toEqual({ link: local, online: true });
+    expect(router.linkOf(entry('two', 'two/1', 'bob'))).toEqual({ link: remote, online: true });
+
+    const gone = router.linkOf(entry('three', 'three/7', 'carol'));
+    expect(gone.online).toBe(false);
+    gone.link.send(hello);
+    expect(wire.delivered).toEqual([{ node: 'three', key: 'three/7', notification: hello }]);
+    expect(router.isOnline('carol' as UserId)).toBe(false);
+    expect(events).toEqual(['+alice/a1', '+bob/bob-d']);
+  });
 });

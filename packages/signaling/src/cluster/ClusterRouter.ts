@@ -140,6 +140,15 @@ export class ClusterRouter implements LinkRegistry {
     return link;
   }
 
+  /**
+   * The link of a device saved with a call or room: this node's socket or a mirrored one
+   * while it is connected; otherwise a link that reaches nobody, not counted as online.
+   */
+  linkOf(entry: DeviceEntry): { link: DeviceLink; online: boolean } {
+    const link = entry.node === this.nodeId ? this.local.get(entry.key) : this.remote.get(entry.key)?.link;
+    return link ? { link, online: true } : { link: this.placeholder(entry), online: false };
+  }
+
   /** Another node's device went. */
   remoteRemoved(key: string): void {
     this.tombstones.set(key, ++this.seq);

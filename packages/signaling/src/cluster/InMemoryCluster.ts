@@ -3,7 +3,8 @@ import type { Logger } from '../logger.js';
 import { InMemoryRouter } from '../net/InMemoryRouter.js';
 import { LocalAttemptCounter, type AttemptCounter } from '../auth/AttemptCounter.js';
 import type { AttemptLimits } from '../auth/AttemptLimiter.js';
-import type { Cluster, ClusterStats } from './Cluster.js';
+import type { DeviceLink } from '../net/Router.js';
+import type { Cluster, ClusterStats, DeviceRef } from './Cluster.js';
 
 /**
  * One process, nothing shared: this node owns everything, and the local state of the
@@ -36,6 +37,25 @@ export class InMemoryCluster implements Cluster {
 
   own(): void {}
   release(): void {}
+  saveState(): void {}
+
+  deviceRef(): undefined {
+    return undefined;
+  }
+
+  linkOf(ref: DeviceRef): { link: DeviceLink; online: boolean } {
+    // Nothing is saved in one process, so nothing is adopted.
+    throw new Error(`a single-process cluster holds no saved device (${ref.key})`);
+  }
+
+  onAdopted(): () => void {
+    return () => undefined;
+  }
+
+  onDisowned(): () => void {
+    return () => undefined;
+  }
+
   setInCall(): void {}
   clearInCall(): void {}
 

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StunServer } from '@roundtable/media/testing';
 import type { CallId, ConversationId, RoomName, SignalPayload } from '@roundtable/protocol';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { callFields } from '../calls/SavedState.js';
 import { InProcessMediaServer } from '../media/InProcessMediaServer.js';
 import { Signaling } from '../Signaling.js';
 import { RedisServer, hasRedisServer } from '../testing/redisServer.js';
@@ -60,7 +63,7 @@ async function twoNodes(options: { maxRoomsPerUser?: number } = {}) {
   };
   const one = await node([64520, 64534]);
   const two = await node([64535, 64549]);
-  return { one, two };
+  return { one, two, keyPrefix };
 }
 
 async function direct(from: TestClient, to: TestClient): Promise<ConversationId> {
@@ -261,6 +264,85 @@ describe.skipIf(!tools)('signaling nodes sharing one Redis', () => {
     expect(await sameDevice.waitFor('session.ended')).toMatchObject({ reason: 'loggedOut' });
     expect(await sameDevice.send('contacts.list', {})).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
   }, 30_000);
+
+  it('a call saved in Redis by a node that is gone is taken over by the node that finds it gone: owner and in-call entries move to it in one step, the participants signal in it and hang up, and its record is written', async () => {
+    const { one, keyPrefix } = await twoNodes();
+    const alice = await one.signIn('galice');
+    const bob = await one.signIn('gbob');
+    const conversationId = await direct(alice, bob);
+    const admin = new Redis(redis.url);
+    cleanup.push(() => admin.disconnect());
+    const k = (name: string): string => `${keyPrefix}${name}`;
+    // What a node that died mid-call left in Redis: it owned the call, both users were in it (on its sockets), its own key expired.
+    const callId = randomUUID() as CallId;
+    const device = (c: TestClient, n: number) => ({ node: 'ghost', key: `ghost/${n}`, userId: c.userId, deviceId: c.deviceId! });
+    const state = callFields({
+      conversationId,
+      initiator: alice.userId,
+      audioOnly: true,
+      topology: 'p2p',
+      media: 'sfu',
+      group: false,
+      startedAt: Date.now() - 5000,
+      answeredAt: Date.now() - 4000,
+      mediaRoom: null,
+      participants: [device(alice, 1), device(bob, 2)],
+      ringing: [],
+      everJoined: [alice.userId, bob.userId],
+      states: [],
+    });
+    const ownerKey = k(`owner:call:${callId}`);
+    await admin
+      .multi()
+      .set(ownerKey, 'ghost')
+      .hset(k(`state:call:${callId}`), { owner: 'ghost', ...state })
+      .set(k(`incall:${alice.userId}`), `ghost|${callId}`)
+      .set(k(`incall:${bob.userId}`), `ghost|${callId}`)
+      .sadd(k('owned:ghost'), ownerKey, k(`incall:${alice.userId}`), k(`incall:${bob.userId}`))
+      .sadd(k('nodes'), 'ghost')
+      .exec();
+
+    // Node one finds the ghost gone (missing for twice the TTL) and takes the call over; the reconnected devices (same device ids) are in it.
+    const me = one.signaling.cluster.nodeId;
+    await eventually(async () => (await admin.get(ownerKey)) === me, 15_000);
+    expect(await admin.mget(k(`incall:${alice.userId}`), k(`incall:${bob.userId}`))).toEqual([`${me}|${callId}`, `${me}|${callId}`]);
+    expect(await admin.hget(k(`state:call:${callId}`), 'owner')).toBe(me);
+    await alice.request('call.signal', { callId, payload: { type: 'offer', sdp: 'v=0 after the takeover' } });
+    await bob.waitFor('call.signal', (n) => n.callId === callId && n.payload.type === 'offer');
+    expect(await alice.request('call.start', { conversationId, audioOnly: true, topology: 'p2p' }).catch((error: unknown) => error)).toMatchObject({ code: 'BUSY' });
+
+    await alice.request('call.bye', { callId, reason: 'hangup' });
+    await bob.waitFor('call.ended', (n) => n.callId === callId && n.by === alice.userId);
+    await eventually(async () => (await admin.exists(ownerKey, k(`state:call:${callId}`))) === 0, 5000);
+    const history = await bob.request('messages.history', { conversationId });
+    expect(history.find((m) => m.call?.callId === callId)?.call).toMatchObject({ endReason: 'hangup', missed: false, participants: [alice.userId, bob.userId] });
+  }, 60_000);
+
+  it('a node whose own key expired while another node took its call over drops the call without a word at its next beat, and registers again', async () => {
+    const { one, two, keyPrefix } = await twoNodes();
+    const alice = await one.signIn('salice');
+    const bob = await one.signIn('sbob');
+    const conversationId = await direct(alice, bob);
+    const callId = await p2pCall(alice, conversationId);
+    await bob.waitFor('call.incoming', (n) => n.callId === callId);
+    await bob.request('call.answer', { callId, audioOnly: true });
+    await alice.waitFor('call.answered', (n) => n.callId === callId);
+    const admin = new Redis(redis.url);
+    cleanup.push(() => admin.disconnect());
+    const k = (name: string): string => `${keyPrefix}${name}`;
+    await eventually(async () => (await admin.hget(k(`state:call:${callId}`), 'owner')) === one.signaling.cluster.nodeId, 5000);
+
+    // As if node one had stalled past its TTL and node two had adopted the call meanwhile.
+    const adopter = two.signaling.cluster.nodeId;
+    await admin.multi().set(k(`owner:call:${callId}`), adopter).del(k(`node:${one.signaling.cluster.nodeId}`), k(`devices:${one.signaling.cluster.nodeId}`)).exec();
+    await until(() => !one.signaling.calls.find(callId), 10_000);
+    await alice.expectNo('call.ended', (n) => n.callId === callId, 300);
+    await bob.expectNo('call.ended', (n) => n.callId === callId, 300);
+    // Node one's saves no longer touch the adopter's call; its devices are registered again (node two sees them).
+    expect(await admin.get(k(`owner:call:${callId}`))).toBe(adopter);
+    await eventually(async () => (await admin.hlen(k(`devices:${one.signaling.cluster.nodeId}`))) === 2, 5000);
+    await until(() => two.signaling.router.isOnline(alice.userId), 10_000);
+  }, 60_000);
 
   it('Redis restarted: readiness says so, the nodes re-register, and messages and a call that was going on cross again', async () => {
     const { one, two } = await twoNodes();

@@ -7,7 +7,7 @@ import type { AnyHandler } from '../net/mergeHandlerTables.js';
 import type { DeviceLink } from '../net/Router.js';
 import type { AttemptCounter } from '../auth/AttemptCounter.js';
 import type { AttemptLimits } from '../auth/AttemptLimiter.js';
-import type { Cluster, ClusterStats, OwnedKind } from './Cluster.js';
+import type { Adopted, Cluster, ClusterStats, DeviceRef, OwnedKind } from './Cluster.js';
 import { RedisAttemptCounter } from './RedisAttemptCounter.js';
 import { RedisSharedRate } from './RedisSharedRate.js';
 import { ClusterRouter, type DeviceEntry } from './ClusterRouter.js';
@@ -56,10 +56,12 @@ local node = string.match(v, '^[^|]+')
 if redis.call('EXISTS', ARGV[1] .. node) == 1 then return v end
 return false`;
 
-// SET unless a live node holds it; returns the holder.
+// SET unless a live node holds it, or a gone node not yet found gone holds it with a saved
+// state (KEYS[3]; the node that finds it gone adopts it); returns the holder.
 const CLAIM = `
 local v = redis.call('GET', KEYS[1])
 if v and redis.call('EXISTS', ARGV[1] .. v) == 1 then return v end
+if v and v ~= ARGV[2] and redis.call('EXISTS', KEYS[3]) == 1 and redis.call('SISMEMBER', KEYS[4], v) == 1 then return v end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[2], KEYS[1])
 return ARGV[2]`;
@@ -68,6 +70,22 @@ return ARGV[2]`;
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 redis.call('SREM', KEYS[2], KEYS[1])
+return 1`;
+
+// DEL the owner key and the saved state if they are still ours.
+const RELEASE_OWNED = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[3])
+end
+redis.call('SREM', KEYS[2], KEYS[1])
+return 1`;
+
+// Replaces the saved state of a call or room (KEYS[2]) while this node (ARGV[1]) owns it (KEYS[1]).
+const SAVE_STATE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'owner', ARGV[1], unpack(ARGV, 2))
 return 1`;
 
 // HDEL if the field is still ours.
@@ -105,6 +123,68 @@ redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
 return deleted`;
 
+// A gone node (ARGV[1]) taken over by this one (ARGV[2]), in one step, by the first node
+// that finds it gone. Each call or room it owned with a saved state (ARGV[4] .. 'call:<id>')
+// is this node's from now on: its owner key, the state's owner, and the in-call and
+// in-room entries of its users name this node (and are in this node's owned set, KEYS[4]).
+// The rest is deleted as FORGET_NODE does. Returns {deleted, adopted}: deleted as
+// FORGET_NODE's, adopted as 'call:<id>' / 'room:<name>'.
+const ADOPT_NODE = `
+local entries = redis.call('SMEMBERS', KEYS[1])
+local ownerPrefix, statePrefix, inCallPrefix = ARGV[3], ARGV[4], ARGV[5]
+local deleted, adopted, taken = {}, {}, {}
+for _, entry in ipairs(entries) do
+  if not string.find(entry, '\t', 1, true) and string.sub(entry, 1, #ownerPrefix) == ownerPrefix then
+    local v = redis.call('GET', entry)
+    if v == ARGV[1] then
+      local what = string.sub(entry, #ownerPrefix + 1)
+      if redis.call('EXISTS', statePrefix .. what) == 1 then
+        redis.call('SET', entry, ARGV[2])
+        redis.call('SADD', KEYS[4], entry)
+        redis.call('HSET', statePrefix .. what, 'owner', ARGV[2])
+        table.insert(adopted, what)
+        taken[what] = true
+      else
+        redis.call('DEL', entry)
+        table.insert(deleted, entry .. '\t\t' .. v)
+      end
+    end
+  end
+end
+for _, entry in ipairs(entries) do
+  local tab = string.find(entry, '\t', 1, true)
+  if tab then
+    local key = string.sub(entry, 1, tab - 1)
+    local field = string.sub(entry, tab + 1)
+    local v = redis.call('HGET', key, field)
+    if v == ARGV[1] then
+      if taken['room:' .. field] then
+        redis.call('HSET', key, field, ARGV[2])
+        redis.call('SADD', KEYS[4], entry)
+      else
+        redis.call('HDEL', key, field)
+        table.insert(deleted, key .. '\t' .. field .. '\t' .. v)
+      end
+    end
+  elseif string.sub(entry, 1, #ownerPrefix) ~= ownerPrefix then
+    local v = redis.call('GET', entry)
+    if v and string.match(v, '^[^|]+') == ARGV[1] then
+      local callId = string.match(v, '|(.*)$')
+      if callId and string.sub(entry, 1, #inCallPrefix) == inCallPrefix and taken['call:' .. callId] then
+        redis.call('SET', entry, ARGV[2] .. '|' .. callId)
+        redis.call('SADD', KEYS[4], entry)
+      else
+        redis.call('DEL', entry)
+        table.insert(deleted, entry .. '\t\t' .. v)
+      end
+    end
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return {deleted, adopted}`;
+
 /**
  * The cluster on Redis (docs/architecture.md, "Cluster"):
  * - `<p>node:<id>`: this node is alive (a key with expiry, refreshed every `nodeTtlMs / 3`);
@@ -113,7 +193,10 @@ return deleted`;
  * - `<p>owner:call:<id>`, `<p>owner:room:<name>`: the owning node;
  * - `<p>incall:<user>`: `node|callId` of the call the user is in;
  * - `<p>rooms:<user>`: a hash room -> node of the rooms the user is in;
- * - `<p>owned:<id>`: what the node wrote, for whoever finds it gone to clean up;
+ * - `<p>state:call:<id>`, `<p>state:room:<name>`: what the owner saved of a call or room
+ *   (a hash: `owner` and the service's fields), for the node that adopts it should the
+ *   owner die;
+ * - `<p>owned:<id>`: what the node wrote, for whoever finds it gone to clean up or adopt;
  * - channels `<p>events` (devices online / gone, to every node) and `<p>inbox:<id>`
  *   (notifications for the node's sockets, forwarded requests and their answers).
  * Values that name a node count only while that node is alive. Everything this node
@@ -131,6 +214,12 @@ export class RedisCluster implements Cluster {
   private readonly logger: Logger;
   /** Keys this node set (owner, incall) and their value; hash fields as `hash\tfield`. */
   private readonly written = new Map<string, string>();
+  /** The states this node saved (state key -> fields), written again when Redis comes back. */
+  private readonly states = new Map<string, Record<string, string>>();
+  private readonly adoptedListeners = new Set<(adopted: Adopted) => void>();
+  private readonly disownedListeners = new Set<(kind: OwnedKind, key: string) => void>();
+  /** Whether a heartbeat went through: a later one that finds this node's key gone checks what it still owns. */
+  private beaten = false;
   private readonly pending = new Map<number, Pending>();
   private readonly missingSince = new Map<string, number>();
   private served: ReadonlyMap<RequestType, AnyHandler> = new Map();
@@ -213,7 +302,7 @@ export class RedisCluster implements Cluster {
 
   async claim(kind: OwnedKind, key: string): Promise<string> {
     const redisKey = this.ownerKey(kind, key);
-    const owner = await this.cmd.eval(CLAIM, 2, redisKey, this.ownedKey(this.nodeId), this.key('node:'), this.nodeId);
+    const owner = await this.cmd.eval(CLAIM, 4, redisKey, this.ownedKey(this.nodeId), this.stateKey(kind, key), this.key('nodes'), this.key('node:'), this.nodeId);
     if (owner === this.nodeId) this.written.set(redisKey, this.nodeId);
     return String(owner);
   }
@@ -223,7 +312,43 @@ export class RedisCluster implements Cluster {
   }
 
   release(kind: OwnedKind, key: string): void {
-    this.unset(this.ownerKey(kind, key), this.nodeId);
+    const redisKey = this.ownerKey(kind, key);
+    const stateKey = this.stateKey(kind, key);
+    if (this.written.get(redisKey) === this.nodeId) this.written.delete(redisKey);
+    this.states.delete(stateKey);
+    this.run('release', this.cmd.eval(RELEASE_OWNED, 3, redisKey, this.ownedKey(this.nodeId), stateKey, this.nodeId));
+  }
+
+  saveState(kind: OwnedKind, key: string, state: Record<string, string>): void {
+    const stateKey = this.stateKey(kind, key);
+    this.states.set(stateKey, state);
+    this.run('saveState', this.cmd.eval(SAVE_STATE, 2, this.ownerKey(kind, key), stateKey, this.nodeId, ...Object.entries(state).flat()));
+  }
+
+  deviceRef(link: DeviceLink): DeviceRef | undefined {
+    const key = link instanceof RemoteLink ? link.key : this.router.keyOf(link);
+    if (key === undefined) return undefined;
+    return { node: link instanceof RemoteLink ? link.node : this.nodeId, key, userId: link.userId, deviceId: link.deviceId };
+  }
+
+  linkOf(ref: DeviceRef): { link: DeviceLink; online: boolean } {
+    return this.router.linkOf(ref);
+  }
+
+  onAdopted(listener: (adopted: Adopted) => void): () => void {
+    const subscription = (adopted: Adopted): void => listener(adopted);
+    this.adoptedListeners.add(subscription);
+    return () => {
+      this.adoptedListeners.delete(subscription);
+    };
+  }
+
+  onDisowned(listener: (kind: OwnedKind, key: string) => void): () => void {
+    const subscription = (kind: OwnedKind, key: string): void => listener(kind, key);
+    this.disownedListeners.add(subscription);
+    return () => {
+      this.disownedListeners.delete(subscription);
+    };
   }
 
   setInCall(user: UserId, callId: string): void {
@@ -271,9 +396,8 @@ export class RedisCluster implements Cluster {
   }
 
   async forward(node: string, type: RequestType, request: ClientRequest, link: DeviceLink): Promise<unknown> {
-    const key = link instanceof RemoteLink ? link.key : this.router.keyOf(link);
-    if (key === undefined) throw new SignalingError('INTERNAL', 'this socket is not registered with the cluster');
-    const entry: DeviceEntry = { node: link instanceof RemoteLink ? link.node : this.nodeId, key, userId: link.userId, deviceId: link.deviceId };
+    const entry: DeviceEntry | undefined = this.deviceRef(link);
+    if (entry === undefined) throw new SignalingError('INTERNAL', 'this socket is not registered with the cluster');
     const id = ++this.rpcSeq;
     this.forwardedCount++;
     const answer = new Promise<unknown>((resolve, reject) => {
@@ -351,7 +475,8 @@ export class RedisCluster implements Cluster {
         if (this.cmd.status === 'ready') {
           await withTimeout(
             this.cmd.eval(FORGET_NODE, 3, this.ownedKey(this.nodeId), this.key(`devices:${this.nodeId}`), this.key('nodes'), this.nodeId).then(() =>
-              this.cmd.del(this.key(`node:${this.nodeId}`)),
+              // A state left (its call or room not ended) would be adopted by nobody.
+              this.cmd.del(this.key(`node:${this.nodeId}`), ...this.states.keys()),
             ),
             1000,
             'no answer',
@@ -414,6 +539,7 @@ export class RedisCluster implements Cluster {
       else multi.set(key, value);
       multi.sadd(owned, key);
     }
+    for (const [key, state] of this.states) multi.del(key).hset(key, { owner: this.nodeId, ...state });
     try {
       await multi.exec();
       this.logger.info({ event: 'clusterRegistered', devices: this.router.localEntries().length, keys: this.written.size }, 'registered this node with Redis');
@@ -426,18 +552,56 @@ export class RedisCluster implements Cluster {
     if (this.ticking || this.closing || this.cmd.status !== 'ready') return;
     this.ticking = true;
     try {
-      await this.cmd
+      const replies = await this.cmd
         .multi()
+        .exists(this.key(`node:${this.nodeId}`))
         .set(this.key(`node:${this.nodeId}`), String(Date.now()), 'PX', this.ttlMs)
         .sadd(this.key('nodes'), this.nodeId)
         .pexpire(this.key(`devices:${this.nodeId}`), this.ttlMs * 3)
         .exec();
+      // This node's key had expired: it stalled (or Redis restarted empty). Others may have taken it for gone.
+      if (this.beaten && replies?.[0]?.[1] === 0) await this.recover();
+      this.beaten = true;
       await this.reconcile();
     } catch (error) {
       this.logger.warn({ event: 'heartbeatFailed', err: error }, 'cluster heartbeat failed');
     } finally {
       this.ticking = false;
     }
+  }
+
+  /**
+   * After this node's key had expired: the calls and rooms another node adopted meanwhile
+   * are dropped here (told to the services), and the rest is written again (the node that
+   * took this one for gone deleted its devices).
+   */
+  private async recover(): Promise<void> {
+    const ownerPrefix = this.key('owner:');
+    const owned = [...this.written].filter(([key, value]) => key.startsWith(ownerPrefix) && value === this.nodeId).map(([key]) => key);
+    const values = owned.length === 0 ? [] : await this.cmd.mget(...owned);
+    const lost: Array<[OwnedKind, string]> = [];
+    owned.forEach((redisKey, i) => {
+      const value = values[i];
+      if (value === null || value === undefined || value === this.nodeId) return;
+      this.written.delete(redisKey);
+      const what = redisKey.slice(ownerPrefix.length);
+      const colon = what.indexOf(':');
+      const kind = what.slice(0, colon) as OwnedKind;
+      const key = what.slice(colon + 1);
+      this.states.delete(this.stateKey(kind, key));
+      lost.push([kind, key]);
+    });
+    this.logger.warn({ event: 'clusterNodeStalled', disowned: lost.map(([kind, key]) => `${kind}:${key}`) }, 'this node\'s registration had expired: registering again');
+    for (const [kind, key] of lost) {
+      for (const listener of [...this.disownedListeners]) {
+        try {
+          listener(kind, key);
+        } catch (error) {
+          this.logger.error({ event: 'disownedListenerFailed', err: error, kind, key }, 'a disowned listener threw');
+        }
+      }
+    }
+    await this.reassert();
   }
 
   /** Reads every node's devices and makes the mirror match; forgets nodes gone for longer than their TTL. */
@@ -472,9 +636,45 @@ export class RedisCluster implements Cluster {
     this.router.reconcile(snapshot, mark, keep);
     for (const node of gone) {
       this.missingSince.delete(node);
-      const deleted = await this.cmd.eval(FORGET_NODE, 3, this.ownedKey(node), this.key(`devices:${node}`), this.key('nodes'), node);
-      this.logger.warn({ event: 'clusterNodeGone', node }, 'a signaling node stopped heartbeating: its devices are offline, its calls and rooms forgotten');
-      this.tellLost(Array.isArray(deleted) ? deleted.map(String) : []);
+      const result = await this.cmd.eval(
+        ADOPT_NODE,
+        4,
+        this.ownedKey(node),
+        this.key(`devices:${node}`),
+        this.key('nodes'),
+        this.ownedKey(this.nodeId),
+        node,
+        this.nodeId,
+        this.key('owner:'),
+        this.key('state:'),
+        this.key('incall:'),
+      );
+      const [deleted, adopted] = Array.isArray(result) ? (result as unknown[]).map((list) => (Array.isArray(list) ? list.map(String) : [])) : [];
+      this.logger.warn(
+        { event: 'clusterNodeGone', node, adopted: adopted ?? [], lost: (deleted ?? []).length },
+        'a signaling node stopped heartbeating: its devices are offline, its calls and rooms adopted by this node (those with a saved state) or forgotten',
+      );
+      this.tellLost(deleted ?? []);
+      for (const what of adopted ?? []) await this.adopt(node, what);
+    }
+  }
+
+  /** Reads the saved state of a call or room this node took over from `from`, and tells the services. */
+  private async adopt(from: string, what: string): Promise<void> {
+    const colon = what.indexOf(':');
+    const kind = what.slice(0, colon) as OwnedKind;
+    const key = what.slice(colon + 1);
+    // Ours now: written again should Redis restart before the service saves it.
+    this.written.set(this.ownerKey(kind, key), this.nodeId);
+    const { owner: _owner, ...state } = await this.cmd.hgetall(this.stateKey(kind, key));
+    this.states.set(this.stateKey(kind, key), state);
+    this.logger.info({ event: 'clusterAdopted', kind, key, from }, 'took over a call or room of a gone signaling node');
+    for (const listener of [...this.adoptedListeners]) {
+      try {
+        listener({ kind, key, from, state });
+      } catch (error) {
+        this.logger.error({ event: 'adoptedListenerFailed', err: error, kind, key }, 'an adoption listener threw');
+      }
     }
   }
 
@@ -580,6 +780,10 @@ export class RedisCluster implements Cluster {
 
   private ownerKey(kind: OwnedKind, key: string): string {
     return this.key(`owner:${kind}:${key}`);
+  }
+
+  private stateKey(kind: OwnedKind, key: string): string {
+    return this.key(`state:${kind}:${key}`);
   }
 
   private ownedKey(node: string): string {
