@@ -297,8 +297,10 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       const wanted = this.wantedLayers[i] ?? true;
       const arriving = now - s.lastGrowthAt < LAYER_QUIET_MS;
       // Asked for lately (a new producer, a resumed layer): its first packets may be on their way. One
-      // we paused comes back when asked, if it ever came.
-      const available = arriving || now - s.resumedAt < LAYER_QUIET_MS * 2 || (!wanted && bytes > 0 && now - s.refusedAt > LAYER_RETRY_MS);
+      // we paused comes back when asked, if it ever came; the lowest always does (a browser drops the
+      // highest layers when its picture or its bitrate is small, never the lowest), even one paused
+      // before it came: a receiver whose downlink falls must have somewhere to go.
+      const available = arriving || now - s.resumedAt < LAYER_QUIET_MS * 2 || (!wanted && (i === 0 || (bytes > 0 && now - s.refusedAt > LAYER_RETRY_MS)));
       return { rid: layer.rid!, bitrate: s.bitrate, width: layer.size?.width, height: layer.size?.height, arriving, available, wanted };
     });
   }
