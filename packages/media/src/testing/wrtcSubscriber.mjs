@@ -1,7 +1,7 @@
 // A libwebrtc subscriber (@roamhq/wrtc) in its own process, so that a test can put it in
 // another network namespace (`ip netns exec`) behind a shaped link. Driven over stdin and
 // stdout with JSON lines: {offer} -> {answer}; {stats: true} -> {stats: {packets, bytes,
-// framesDecoded}} (its inbound video). Usage: node wrtcSubscriber.mjs
+// framesDecoded, frameWidth}} (its inbound video). Usage: node wrtcSubscriber.mjs
 import { createInterface } from 'node:readline';
 import wrtc from '@roamhq/wrtc';
 
@@ -18,12 +18,13 @@ createInterface({ input: process.stdin }).on('line', async (line) => {
     send({ answer: answer.sdp });
   }
   if (msg.stats) {
-    const stats = { packets: 0, bytes: 0, framesDecoded: 0 };
+    const stats = { packets: 0, bytes: 0, framesDecoded: 0, frameWidth: 0 };
     (await pc.getStats()).forEach((s) => {
       if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
       stats.packets += s.packetsReceived ?? 0;
       stats.bytes += s.bytesReceived ?? 0;
       stats.framesDecoded += s.framesDecoded ?? 0;
+      stats.frameWidth = s.frameWidth ?? stats.frameWidth;
     });
     send({ stats });
   }
