@@ -293,14 +293,14 @@ export class Producer extends TypedEmitter<ProducerEvents> {
     return this.layers.map((layer, i) => {
       const s = layer.sample;
       layer.sampleBitrate(now);
-      const bytes = s.bytes;
       const wanted = this.wantedLayers[i] ?? true;
       const arriving = now - s.lastGrowthAt < LAYER_QUIET_MS;
       // Asked for lately (a new producer, a resumed layer): its first packets may be on their way. One
-      // we paused comes back when asked, if it ever came; the lowest always does (a browser drops the
-      // highest layers when its picture or its bitrate is small, never the lowest), even one paused
-      // before it came: a receiver whose downlink falls must have somewhere to go.
-      const available = arriving || now - s.resumedAt < LAYER_QUIET_MS * 2 || (!wanted && (i === 0 || (bytes > 0 && now - s.refusedAt > LAYER_RETRY_MS)));
+      // we paused may be asked back: the lowest at any time (a browser drops the highest layers when its
+      // picture or its bitrate is small, never the lowest: a receiver whose downlink falls must have
+      // somewhere to go), another once LAYER_RETRY_MS passed since it was asked in vain, or since it was
+      // paused before it ever came (its sender's setParameters may not have taken the resume).
+      const available = arriving || now - s.resumedAt < LAYER_QUIET_MS * 2 || (!wanted && (i === 0 || now - s.refusedAt > LAYER_RETRY_MS));
       return { rid: layer.rid!, bitrate: s.bitrate, width: layer.size?.width, height: layer.size?.height, arriving, available, wanted };
     });
   }
