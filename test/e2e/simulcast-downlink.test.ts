@@ -1,6 +1,6 @@
 /**
  * End to end (issue #20, points 2 and 3): the downlink estimate moves a receiver's
- * simulcast layer. Chromium publishes two layers (320x180 and 640x360) to the engine; one
+ * simulcast layer (from its transport-cc feedback; a third test: from its REMB). Chromium publishes two layers (320x180 and 640x360) to the engine; one
  * receiver (libwebrtc, @roamhq/wrtc) sits in a network namespace whose downlink a
  * `tc ... tbf` limits to 300 kbit/s, another (a Chromium peer connection) does not. The
  * limited one's estimate (its transport-cc feedback) switches it to the low layer within
@@ -15,13 +15,14 @@ import { UdpMux } from '../../packages/media/src/net/UdpMux.js';
 import { packetPathsUnderTest } from '../../packages/media/src/native/testPaths.js';
 import type { Consumer } from '../../packages/media/src/transport/Consumer.js';
 import { DtlsCertificate } from '../../packages/media/src/transport/DtlsSession.js';
+import type { PacketCorePath } from '../../packages/media/src/native/PacketCore.js';
 import type { Producer } from '../../packages/media/src/transport/Producer.js';
 import { canUseNetns, ShapedLink, type RemoteSubscriber, type RemoteVideoStats } from '../../packages/media/src/transport/testShapedLink.js';
 import { WebRtcTransport } from '../../packages/media/src/transport/WebRtcTransport.js';
 import { skipBrowserTests } from './browser.js';
 import { openChromium } from './sharedChromium.js';
 
-// This file's UDP ports: 59000-59031 (TypeScript path), 59032-59063 (native).
+// This file's UDP ports: 59000-59031 (TypeScript path), 59032-59063 (native), 59064-59095 (REMB).
 
 const shaped = canUseNetns();
 if (!shaped) {
@@ -137,9 +138,13 @@ async function decodesAt(sub: RemoteSubscriber, width: number, frames: number, t
 
 describe.skipIf(skipBrowserTests('simulcast downlink with Chromium') || !shaped)('simulcast layers follow the downlink estimate (Chromium publisher, a receiver behind tc tbf)', () => {
   let browser: Browser | undefined;
+  // One link for the file: Chromium, on the host, keeps what it learnt of the interfaces, and a
+  // link made again with the same address left its connections to the second one without media.
+  let link: ShapedLink | undefined;
   const cleanups: Array<() => void> = [];
 
   beforeAll(async () => {
+    link = new ShapedLink('sdl', 98);
     browser = await openChromium();
   });
   afterEach(() => {
@@ -147,33 +152,56 @@ describe.skipIf(skipBrowserTests('simulcast downlink with Chromium') || !shaped)
   });
   afterAll(async () => {
     await browser?.close();
+    link?.remove();
   });
+
+  function linkOf(): ShapedLink {
+    if (!link) throw new Error('no shaped link');
+    return link;
+  }
+
+  /**
+   * The publisher on `path`'s mux at the link's address, and a receiving transport whose
+   * receiver (libwebrtc) sits behind the link; `transportCc: false`: its answer drops
+   * transport-cc, so it sends REMB.
+   */
+  async function setUp(path: PacketCorePath, ports: [number, number], options: { transportCc?: boolean } = {}) {
+    const link = linkOf();
+    // No limit left behind for the next test.
+    cleanups.push(() => {
+      try {
+        link.lift();
+      } catch {
+        // none on
+      }
+    });
+    const mux = await UdpMux.acquire(link.serverAddress, ports, 'test', path);
+    cleanups.push(() => mux.release());
+    expect(mux.packetPath).toBe(path);
+    const certificate = await DtlsCertificate.generate();
+    const send = new WebRtcTransport({ mux, certificate });
+    const limited = new WebRtcTransport({ mux, certificate });
+    cleanups.push(() => send.close(), () => limited.close());
+    const page = await openPage(browser!);
+    cleanups.push(() => void page.close().catch(() => undefined));
+    await publish(page, send);
+    const video: Producer = [...send.producers.values()].find((p) => p.kind === 'video')!;
+    expect(video.layers.map((l) => l.rid)).toEqual(['q', 'f']);
+    // The SDK's part: the layers nobody takes are paused at the sender.
+    video.on('layers', (active) => void page.evaluate((a) => (window as unknown as DownlinkPage).setActive(a), { q: active[0]!, f: active[1]! }).catch(() => undefined));
+    const slow = limited.consume(video);
+    const sub = link.subscriber();
+    cleanups.push(() => sub.close());
+    limited.processAnswer(await sub.answer(limited.createOffer(), options));
+    return { link, mux, certificate, page, video, limited, slow, sub };
+  }
 
   for (const path of packetPathsUnderTest()) {
     it(`(${path} packet path) a receiver limited to 300 kbit/s is switched to the low layer within 5 s and frames go on, one not limited keeps the high layer; the lifted one is back on the high layer within 10 s`, async () => {
-      const link = new ShapedLink('sdl', 98);
-      cleanups.push(() => link.remove());
-      const mux = await UdpMux.acquire(link.serverAddress, path === 'native' ? [59032, 59063] : [59000, 59031], 'test', path);
-      cleanups.push(() => mux.release());
-      expect(mux.packetPath).toBe(path);
-      const certificate = await DtlsCertificate.generate();
-      const send = new WebRtcTransport({ mux, certificate });
-      const limited = new WebRtcTransport({ mux, certificate });
+      const { link, mux, certificate, page, video, limited, slow, sub } = await setUp(path, path === 'native' ? [59032, 59063] : [59000, 59031]);
       const free = new WebRtcTransport({ mux, certificate });
-      cleanups.push(() => send.close(), () => limited.close(), () => free.close());
-      const page = await openPage(browser!);
-      cleanups.push(() => void page.close().catch(() => undefined));
-      await publish(page, send);
-      const video: Producer = [...send.producers.values()].find((p) => p.kind === 'video')!;
-      expect(video.layers.map((l) => l.rid)).toEqual(['q', 'f']);
-      // The SDK's part: the layers nobody takes are paused at the sender.
-      video.on('layers', (active) => void page.evaluate((a) => (window as unknown as DownlinkPage).setActive(a), { q: active[0]!, f: active[1]! }).catch(() => undefined));
-
-      const slow = limited.consume(video);
+      cleanups.push(() => free.close());
       const fast = free.consume(video);
-      const sub = link.subscriber();
-      cleanups.push(() => sub.close());
-      limited.processAnswer(await sub.answer(limited.createOffer()));
       await subscribePage(page, free);
       const context = (): string =>
         JSON.stringify({
@@ -224,4 +252,22 @@ describe.skipIf(skipBrowserTests('simulcast downlink with Chromium') || !shaped)
       expect(fast.stats.layerSwitches, context()).toBe(fastSwitches);
     });
   }
+
+  it('a receiver that answers without transport-cc gives REMB: its REMB is the estimate, and the 300 kbit/s limit switches it to the low layer within 5 s, frames going on', async () => {
+    const path = packetPathsUnderTest().at(-1)!;
+    const { link, video, limited, slow, sub } = await setUp(path, [59064, 59095], { transportCc: false });
+    const context = (): string => JSON.stringify({ layer: slow.currentLayer, target: slow.targetLayer, layerStates: video.layerStates(), estimate: limited.getStats().bandwidthEstimate, selection: limited.getStats().layerSelection });
+    await poll(() => [slow.currentLayer, video.layerStates()[1]!.bitrate ?? 0, limited.getStats().bandwidthEstimate?.source], ([l, rate, source]) => l === 1 && Number(rate) > 450_000 && source === 'remb', 40_000, 250);
+    expect(limited.getStats().bandwidthEstimate?.source, context()).toBe('remb');
+    expect(limited.getStats().transportCcFeedbacks).toBe(0);
+    expect(slow.currentLayer, context()).toBe(1);
+    expect((await decodesAt(sub, 640, 5)).frameWidth, context()).toBe(640);
+
+    link.limit('300kbit');
+    const downMs = await untilLayer(slow, 0, 15_000);
+    const estimate = limited.availableBitrate ?? 0;
+    expect(downMs, context()).toBeLessThan(5000);
+    expect((await decodesAt(sub, 320, 5)).frameWidth, context()).toBe(320);
+    console.log(`simulcast downlink, REMB only (${path} path): low layer ${downMs} ms after the 300 kbit/s limit (REMB ${Math.round(estimate / 1000)} kbit/s)`);
+  });
 });

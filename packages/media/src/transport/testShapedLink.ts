@@ -122,9 +122,9 @@ export class RemoteSubscriber {
     });
   }
 
-  /** Its answer to `offer`. */
-  answer(offer: string): Promise<string> {
-    return this.request<string>({ offer }, 'answer');
+  /** Its answer to `offer` (`transportCc: false`: without transport-cc, so that it sends REMB). */
+  answer(offer: string, options: { transportCc?: boolean } = {}): Promise<string> {
+    return this.request<string>({ offer, transportCc: options.transportCc ?? true }, 'answer');
   }
 
   stats(): Promise<RemoteVideoStats> {
