@@ -63,6 +63,19 @@ describe('LayerController: the downlink estimate moves the layers (issue #20, po
     expect(run(1000, 50_000)).toBe(0);
   });
 
+  it('keeps a layer while the estimate pays for 80 % of it (GCC after a spurious overuse), between that and the step-up headroom nothing moves', () => {
+    const { run, controller } = rig({ downHoldMs: 600, downTolerance: 0.8, upMargin: 1.1 });
+    // f costs 1.5 M: at 1.3 M (0.87 of it) for a long while, it stays.
+    expect(run(10_000, 1_300_000)).toBe(2);
+    expect(controller.stats.stepsDown).toBe(0);
+    // At 1.15 M (0.77) it goes, to what 1.15 M pays for.
+    expect(run(700, 1_150_000)).toBe(1);
+    // And h (500 k) is kept down to 400 k; back up to f only with 1.65 M.
+    expect(run(5000, 420_000)).toBe(1);
+    expect(run(5000, 1_600_000)).toBe(1);
+    expect(run(2100, 1_700_000)).toBe(2);
+  });
+
   it('steps up only once the estimate has allowed the layer, with headroom, for the hold', () => {
     const { run } = rig({ upHoldMs: 2000, upMargin: 1.1 }, 0);
     // 520 k would pay for h (500 k) but not with 10 % headroom.

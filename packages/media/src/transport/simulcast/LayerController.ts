@@ -5,10 +5,12 @@ import { layerCost, selectLayers, usableLayers, type LayerCandidate } from './la
  * The layer selection of one receiving transport over time (issue #20, points 2 and 3):
  * selectLayers() says what fits the bitrate now; this adds what a downlink estimate needs
  * on top of it.
- *   - Hysteresis: a layer that no longer fits is left once the estimate has stayed under
- *     it for downHoldMs (a short dip of the estimate, one keyframe's burst, does not
- *     switch); a higher layer is taken once the estimate has allowed it, with upMargin of
- *     headroom, for upHoldMs, or at once after a probe showed the link carries it.
+ *   - Hysteresis: a layer is left once the estimate has stayed under downTolerance of what
+ *     it costs for downHoldMs (a short dip of the estimate, one keyframe's burst, does not
+ *     switch, nor does GCC's decrease after a spurious overuse: to 0.85 x what was
+ *     acknowledged, about 0.9 x the layer's payload rate); a higher layer is taken once the
+ *     estimate has allowed it, with upMargin of headroom, for upHoldMs, or at once after a
+ *     probe showed the link carries it. Between the two, nothing moves.
  *   - Probing: an estimate only shows what the receiver was sent (a receiver on a low
  *     layer never acknowledges more), so when a consumer's next layer does not fit, the
  *     transport is asked to probe toward the rate the step needs (times probeGain), at
@@ -20,8 +22,10 @@ import { layerCost, selectLayers, usableLayers, type LayerCandidate } from './la
  */
 
 export interface LayerControllerOptions {
-  /** A layer is left once the estimate has stayed under it this long, ms. Default 1000. */
+  /** A layer is left once the estimate has stayed under downTolerance of its cost this long, ms. Default 1000. */
   downHoldMs?: number;
+  /** The layers taken are kept while the estimate pays for this share of them. Default 0.8. */
+  downTolerance?: number;
   /** A higher layer is taken once the estimate has allowed it this long, ms (a probe that showed it: at once). Default 2000. */
   upHoldMs?: number;
   /** A step up needs the estimate to cover the layers taken times this. Default 1.1. */
@@ -72,6 +76,7 @@ interface Hold {
 
 export class LayerController {
   private readonly downHoldMs: number;
+  private readonly downTolerance: number;
   private readonly upHoldMs: number;
   private readonly upMargin: number;
   private readonly probeWaitMs: number;
@@ -88,6 +93,7 @@ export class LayerController {
 
   constructor(options: LayerControllerOptions = {}) {
     this.downHoldMs = options.downHoldMs ?? 1000;
+    this.downTolerance = Math.min(1, Math.max(0.1, options.downTolerance ?? 0.8));
     this.upHoldMs = options.upHoldMs ?? 2000;
     this.upMargin = options.upMargin ?? 1.1;
     this.probeWaitMs = options.probeWaitMs ?? 2000;
@@ -120,6 +126,7 @@ export class LayerController {
     this.judgeProbe(now, state);
     const free = selectLayers(consumers, Infinity);
     const roomy = selectLayers(consumers, state.budget / this.upMargin);
+    const kept = selectLayers(consumers, state.budget / this.downTolerance);
     const targets = consumers.map((c, k) => {
       const hold = this.holdOf(c.id);
       const t = c.target;
@@ -128,7 +135,7 @@ export class LayerController {
         hold.downSince = hold.upSince = undefined;
         return fits[k]!;
       }
-      if (fits[k]! < t) {
+      if (kept[k]! < t) {
         hold.upSince = undefined;
         hold.downSince ??= now;
         if (now - hold.downSince < this.downHoldMs) return t;
@@ -138,7 +145,7 @@ export class LayerController {
         if (hold.upAt !== undefined && now - hold.upAt < STEP_UP_UNDONE_MS) this.backOff();
         hold.upAt = undefined;
         this.nextProbeAt = Math.max(this.nextProbeAt, now + this.wait);
-        return fits[k]!;
+        return Math.min(fits[k]!, t);
       }
       hold.downSince = undefined;
       if (roomy[k]! > t) {
