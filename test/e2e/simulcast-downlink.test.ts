@@ -61,17 +61,21 @@ async function openPage(browser: Browser): Promise<Page> {
         { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
       ],
     });
+    // One setParameters at a time, in order: two at once read the same parameters, and the last one
+    // written undoes the other's change (both layers could end up off, and nothing is sent).
+    let queue = Promise.resolve();
+    const change = (edit: (parameters: RTCRtpSendParameters) => void): Promise<void> =>
+      (queue = queue.then(async () => {
+        const parameters = transceiver.sender.getParameters();
+        edit(parameters);
+        await transceiver.sender.setParameters(parameters);
+      }).catch(() => undefined));
     // Under CPU load Chromium would scale the high layer down (its frames then read as the low layer's width).
-    void (async () => {
-      const parameters = transceiver.sender.getParameters();
-      (parameters as RTCRtpSendParameters & { degradationPreference?: string }).degradationPreference = 'maintain-resolution';
-      await transceiver.sender.setParameters(parameters);
-    })();
-    w.setActive = async (active) => {
-      const parameters = transceiver.sender.getParameters();
-      for (const encoding of parameters.encodings) if (encoding.rid !== undefined && encoding.rid in active) encoding.active = active[encoding.rid]!;
-      await transceiver.sender.setParameters(parameters);
-    };
+    void change((parameters) => ((parameters as RTCRtpSendParameters & { degradationPreference?: string }).degradationPreference = 'maintain-resolution'));
+    w.setActive = (active) =>
+      change((parameters) => {
+        for (const encoding of parameters.encodings) if (encoding.rid !== undefined && encoding.rid in active) encoding.active = active[encoding.rid]!;
+      });
   });
   return page;
 }
@@ -138,8 +142,7 @@ async function decodesAt(sub: RemoteSubscriber, width: number, frames: number, t
 
 describe.skipIf(skipBrowserTests('simulcast downlink with Chromium') || !shaped)('simulcast layers follow the downlink estimate (Chromium publisher, a receiver behind tc tbf)', () => {
   let browser: Browser | undefined;
-  // One link for the file: Chromium, on the host, keeps what it learnt of the interfaces, and a
-  // link made again with the same address left its connections to the second one without media.
+  // One link for the file: no interfaces made and removed between its tests under the shared Chromium.
   let link: ShapedLink | undefined;
   const cleanups: Array<() => void> = [];
 
