@@ -62,6 +62,8 @@ export class BundledMedia {
   private readonly recvRecovery: LinkRecovery;
   /** What we asked of each participant's video (setVideoQuality). */
   private readonly qualities = new Map<UserId, VideoQuality>();
+  /** The latest publishLayers per m-line while one is being applied (setLayers). */
+  private readonly layerWishes = new Map<string, Record<string, boolean>>();
   /** The server's ICE ufrags of sending connections we replaced: a late publishAnswer with one is for a connection that is gone. */
   private readonly retiredSendUfrags = new Set<string>();
 
@@ -155,8 +157,31 @@ export class BundledMedia {
     this.ctx.signal({ type: 'subscribeQuality', participant, quality }).catch(() => undefined);
   }
 
-  /** The server says which simulcast layers of our video on `mid` someone takes: the others are paused. */
+  /**
+   * The server says which simulcast layers of our video on `mid` someone takes: the others
+   * are paused. One setParameters at a time per m-line, the latest wish last: two at once
+   * read the same parameters, and the second is refused (or undoes the first), which could
+   * leave a layer the server waits for paused.
+   */
   private setLayers(mid: string, active: Record<string, boolean>): void {
+    const busy = this.layerWishes.has(mid);
+    this.layerWishes.set(mid, active);
+    if (!busy) void this.applyLayers(mid);
+  }
+
+  private async applyLayers(mid: string): Promise<void> {
+    for (let wish = this.layerWishes.get(mid); wish !== undefined && !this.closed; wish = this.layerWishes.get(mid)) {
+      try {
+        await this.writeLayers(mid, wish);
+      } catch (error) {
+        this.ctx.onError(error);
+      }
+      if (this.layerWishes.get(mid) === wish) this.layerWishes.delete(mid);
+    }
+    this.layerWishes.delete(mid);
+  }
+
+  private async writeLayers(mid: string, active: Record<string, boolean>): Promise<void> {
     const pc = this.send?.pc;
     const sender = pc?.getTransceivers().find((t) => (t as { mid?: string | null }).mid === mid)?.sender;
     if (!sender?.getParameters || !sender.setParameters) return;
@@ -169,7 +194,7 @@ export class BundledMedia {
         changed = true;
       }
     }
-    if (changed) Promise.resolve((sender.setParameters as (p: unknown) => unknown).call(sender, parameters)).catch((error: unknown) => this.ctx.onError(error));
+    if (changed) await (sender.setParameters as (p: unknown) => unknown).call(sender, parameters);
   }
 
   /** After giving up (the `recovery` event said 'failed'): tries the failed links again. */

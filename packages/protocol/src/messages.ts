@@ -44,11 +44,13 @@ const sdp = z.string().min(1).max(64 * 1024);
  * What a receiver asks of someone's video in bundled calls and rooms (`subscribeQuality`):
  * a level ('off': none; 'low', 'medium', 'high': the publisher's lowest, middle, highest
  * simulcast layer at most) or the size of the tile it shows it in, in pixels (the
- * smallest layer at least that big). Video that is not simulcast is unaffected.
+ * smallest layer at least that big), and whether it pinned that tile (`pinned`: served
+ * first when the receiver's downlink does not carry everything; default false). Video
+ * that is not simulcast is unaffected.
  */
 export const zVideoQuality = z.union([
   z.enum(['off', 'low', 'medium', 'high']),
-  z.object({ maxWidth: z.number().int().min(1).max(16384).optional(), maxHeight: z.number().int().min(1).max(16384).optional() }).strict(),
+  z.object({ maxWidth: z.number().int().min(1).max(16384).optional(), maxHeight: z.number().int().min(1).max(16384).optional(), pinned: z.boolean().optional() }).strict(),
 ]);
 export type VideoQuality = z.infer<typeof zVideoQuality>;
 

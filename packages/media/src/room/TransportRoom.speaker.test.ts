@@ -82,6 +82,10 @@ for (const path of packetPathsUnderTest()) describe(`TransportRoom active speake
       expect(room.audioLevels().get('bob')).toBe(0);
       expect(room.audioLevels().get('carol')).toBe(0);
       expect(updates.filter((u) => u.at >= named.at).every((u) => u.speaker === 'alice')).toBe(true);
+      // The others' consumers of her media are served first in their layer selection; no one else's are.
+      const speakerFlags = (who: string): Array<[string, boolean]> => [...room.transportsOf(who)!.recv.consumers.values()].map((c) => [c.streamId, c.isSpeaker]);
+      for (const who of ['bob', 'carol']) for (const [from, flag] of speakerFlags(who)) expect(flag, `${who}'s consumer of ${from}`).toBe(from === 'alice');
+      expect(speakerFlags('bob').some(([from]) => from === 'alice')).toBe(true);
       // Alice leaves: nobody speaks, and she is gone from the levels.
       room.leave('alice');
       expect(room.activeSpeaker).toBeNull();

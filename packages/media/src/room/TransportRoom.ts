@@ -130,7 +130,10 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     // Roundtable's own calls ask senders for Opus FEC and DTX and take RED (the Kurento layer's transports do not: KMS does not).
     this.transportOptions = { opus: { fec: true, dtx: true, red: true }, ...options.transport, mux: options.mux, certificate: options.certificate };
     this.speakers = new ActiveSpeaker(options.activeSpeaker);
-    this.speakers.on('update', (update) => this.emit('speaker', update));
+    this.speakers.on('update', (update) => {
+      this.markSpeaker(update.speaker);
+      this.emit('speaker', update);
+    });
   }
 
   /** The dominant speaker now (null: nobody speaks, or no member's levels are known). */
@@ -353,11 +356,12 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
   }
 
   /**
-   * The bitrate available toward `participant` (its downlink estimate; Infinity:
-   * unlimited, the default), which the layer selection of its simulcast consumers keeps
-   * within. INVALID_STATE for a participant not in the room.
+   * A bitrate toward `participant` set by hand (Infinity: unlimited), which the layer
+   * selection of its simulcast consumers keeps within instead of its downlink estimate;
+   * undefined (the default) gives it back to the estimate. INVALID_STATE for a
+   * participant not in the room.
    */
-  setAvailableBitrate(participant: string, bps: number): void {
+  setAvailableBitrate(participant: string, bps: number | undefined): void {
     this.assertOpen();
     const member = this.members.get(participant);
     if (!member) throw new MediaError('INVALID_STATE', `${participant} has not published in this room`);
@@ -389,6 +393,11 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     });
   }
 
+  /** The consumers of the active speaker's media are served first in their receivers' layer selection. */
+  private markSpeaker(speaker: string | null): void {
+    for (const member of this.members.values()) for (const [consumer, from] of member.consumers) consumer.setSpeaker(from !== null && from === speaker);
+  }
+
   /** In a mixed room audio reaches the others only through the mix. */
   private forwarded(producer: Producer): boolean {
     return !(this.audio === 'mixed' && producer.kind === 'audio');
@@ -400,6 +409,7 @@ export class TransportRoom extends TypedEmitter<TransportRoomEvents> {
     member.consumers.set(consumer, from);
     const request = from === null ? undefined : member.layerRequests.get(from);
     if (request !== undefined && consumer.simulcast) consumer.setRequest(request);
+    if (from !== null && from === this.speakers.speaker) consumer.setSpeaker(true);
     consumer.on('close', () => {
       member.consumers.delete(consumer);
       if (!member.recv.isClosed) this.renegotiate(member);

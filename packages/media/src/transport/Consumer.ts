@@ -66,16 +66,18 @@ export interface ConsumerLink {
 /**
  * What a receiver asks of a simulcast consumer: at most this layer (0: the lowest), or at
  * most this size (the tile it shows: the smallest layer at least that big, as far as the
- * layers' sizes are known); 'off': no layer at all (nothing is forwarded). Default: no
- * limit (the highest layer the available bitrate allows).
+ * layers' sizes are known); `pinned`: served before the others when the downlink does not
+ * carry everything (default false); 'off': no layer at all (nothing is forwarded).
+ * Default: no limit (the highest layer the available bitrate allows).
  */
-export type LayerRequest = { maxLayer?: number; maxWidth?: number; maxHeight?: number } | 'off';
+export type LayerRequest = { maxLayer?: number; maxWidth?: number; maxHeight?: number; pinned?: boolean } | 'off';
 
 /** INVALID_ARGUMENT unless `request` is a LayerRequest. */
 export function validateLayerRequest(request: unknown): asserts request is LayerRequest {
   if (request === 'off') return;
-  if (typeof request !== 'object' || request === null) throw new MediaError('INVALID_ARGUMENT', "a layer request is {maxLayer?, maxWidth?, maxHeight?} or 'off'");
+  if (typeof request !== 'object' || request === null) throw new MediaError('INVALID_ARGUMENT', "a layer request is {maxLayer?, maxWidth?, maxHeight?, pinned?} or 'off'");
   const r = request as Record<string, unknown>;
+  if (r['pinned'] !== undefined && typeof r['pinned'] !== 'boolean') throw new MediaError('INVALID_ARGUMENT', 'pinned must be a boolean');
   for (const key of ['maxLayer', 'maxWidth', 'maxHeight']) {
     const v = r[key];
     if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) throw new MediaError('INVALID_ARGUMENT', `${key} must be a non-negative integer`);
@@ -174,6 +176,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
   /** Simulcast: the layer to forward, from its next keyframe on (-1: none). */
   private target = -1;
   private request: LayerRequest = {};
+  /** It carries the room's active speaker (setSpeaker). */
+  private speaker = false;
   /** Simulcast VP8: picture ids and TL0PICIDX continuous across layers. */
   private readonly pictures = new Vp8PictureRewriter<Producer>();
   /**
@@ -249,6 +253,18 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.request = request === 'off' ? 'off' : { ...request };
     if (request === 'off') this.setTargetLayer(-1);
     this.link.layersRequested?.(this);
+  }
+
+  /** Whether it carries the room's active speaker (its video is served first when the downlink is short). */
+  get isSpeaker(): boolean {
+    return this.speaker;
+  }
+
+  /** The room's active speaker is (or is no longer) whom it carries: the layer selection runs again. */
+  setSpeaker(speaking: boolean): void {
+    if (this.closed || this.speaker === speaking) return;
+    this.speaker = speaking;
+    if (this.simulcast) this.link.layersRequested?.(this);
   }
 
   /**

@@ -296,10 +296,11 @@ export class Producer extends TypedEmitter<ProducerEvents> {
       const wanted = this.wantedLayers[i] ?? true;
       const arriving = now - s.lastGrowthAt < LAYER_QUIET_MS;
       // Asked for lately (a new producer, a resumed layer): its first packets may be on their way. One
-      // we paused comes back when asked; one asked for that did not come is asked again after a
-      // while, also when it never came at all (a sender's bandwidth estimate ramps up slowly on a
-      // busy machine: a first window missed must not keep the layer off for the whole call).
-      const available = arriving || now - s.resumedAt < LAYER_QUIET_MS * 2 || (!wanted && now - s.refusedAt > LAYER_RETRY_MS);
+      // we paused may be asked back: the lowest at any time (a browser drops the highest layers when its
+      // picture or its bitrate is small, never the lowest: a receiver whose downlink falls must have
+      // somewhere to go), another once LAYER_RETRY_MS passed since it was asked in vain, or since it was
+      // paused before it ever came (its sender's setParameters may not have taken the resume).
+      const available = arriving || now - s.resumedAt < LAYER_QUIET_MS * 2 || (!wanted && (i === 0 || now - s.refusedAt > LAYER_RETRY_MS));
       return { rid: layer.rid!, bitrate: s.bitrate, width: layer.size?.width, height: layer.size?.height, arriving, available, wanted };
     });
   }

@@ -1,6 +1,3 @@
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRANSPORT_CC_EXTENSION } from '../bwe/transportCc.js';
 import { engineStats } from '../core/engineStats.js';
@@ -9,6 +6,7 @@ import type { PacketCorePath } from '../native/PacketCore.js';
 import { packetPathsUnderTest } from '../native/testPaths.js';
 import { DtlsCertificate } from './DtlsSession.js';
 import { LitePeer } from './testLitePeer.js';
+import { canUseNetns, ShapedLink } from './testShapedLink.js';
 import { createSubscriber, statsOf, subscribe, total, until, type Peer } from './testPeers.js';
 import { CLIENT_OFFER } from './testSdp.js';
 import { WebRtcTransport } from './WebRtcTransport.js';
@@ -130,106 +128,10 @@ function suite(path: PacketCorePath): void {
 
 // --- a receiver behind a shaped link -----------------------------------------------------
 
-function canUseNetns(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-    execFileSync('tc', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const shaped = canUseNetns();
 if (!shaped) {
   if (process.env['CI'] === 'true') throw new Error('CI=true: the shaped-link test needs root, ip netns and tc');
   console.warn('\n!!! SKIPPING the shaped-link bandwidth estimation test: it needs root, ip netns and tc\n');
-}
-
-/** A network namespace holding the receiver, joined to ours by a veth pair whose egress toward it a tbf can shape. */
-class ShapedLink {
-  readonly ns = `rtbwe-${process.pid}`;
-  readonly outer = `bwe${process.pid % 100000}o`;
-  readonly inner = `bwe${process.pid % 100000}i`;
-  readonly subnet = `10.97.${process.pid % 250}`;
-  readonly serverAddress = `${this.subnet}.1`;
-
-  constructor() {
-    this.remove();
-    const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    ip('netns', 'add', this.ns);
-    try {
-      ip('-n', this.ns, 'link', 'set', 'lo', 'up');
-      ip('link', 'add', this.outer, 'type', 'veth', 'peer', 'name', this.inner);
-      ip('link', 'set', this.inner, 'netns', this.ns);
-      ip('addr', 'add', `${this.serverAddress}/30`, 'dev', this.outer);
-      ip('link', 'set', this.outer, 'up');
-      ip('-n', this.ns, 'addr', 'add', `${this.subnet}.2/30`, 'dev', this.inner);
-      ip('-n', this.ns, 'link', 'set', this.inner, 'up');
-    } catch (error) {
-      this.remove();
-      throw error;
-    }
-  }
-
-  /** The downlink (our side's egress toward the receiver) limited to `rate` (tc tbf). */
-  limit(rate: string): void {
-    execFileSync('tc', ['qdisc', 'replace', 'dev', this.outer, 'root', 'tbf', 'rate', rate, 'burst', '5000', 'latency', '300ms'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  }
-
-  lift(): void {
-    execFileSync('tc', ['qdisc', 'del', 'dev', this.outer, 'root'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  }
-
-  /** A node process inside the namespace. */
-  spawn(script: string): ChildProcessWithoutNullStreams {
-    return spawn('ip', ['netns', 'exec', this.ns, process.execPath, script], { stdio: ['pipe', 'pipe', 'pipe'] });
-  }
-
-  remove(): void {
-    try {
-      execFileSync('ip', ['link', 'del', this.outer], { stdio: 'ignore' });
-    } catch {
-      // not there
-    }
-    try {
-      execFileSync('ip', ['netns', 'del', this.ns], { stdio: 'ignore' });
-    } catch {
-      // not there
-    }
-  }
-}
-
-/** The libwebrtc subscriber of testing/wrtcSubscriber.mjs, in the namespace. */
-class RemoteSubscriber {
-  private readonly waiting: Array<(msg: Record<string, unknown>) => boolean> = [];
-
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const msg = JSON.parse(line) as Record<string, unknown>;
-      const i = this.waiting.findIndex((w) => w(msg));
-      if (i >= 0) this.waiting.splice(i, 1);
-    });
-  }
-
-  request<T>(msg: object, key: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${key} from the subscriber`)), 15_000);
-      this.waiting.push((m) => {
-        if (!(key in m)) return false;
-        clearTimeout(timer);
-        resolve(m[key] as T);
-        return true;
-      });
-      this.child.stdin.write(`${JSON.stringify(msg)}\n`);
-    });
-  }
-
-  close(): void {
-    this.child.stdin.write(`${JSON.stringify({ close: true })}\n`);
-    setTimeout(() => this.child.kill('SIGKILL'), 1000).unref();
-  }
 }
 
 describe.skipIf(!shaped)('a receiver behind a shaped link (network namespace, tc tbf)', () => {
@@ -251,7 +153,7 @@ describe.skipIf(!shaped)('a receiver behind a shaped link (network namespace, tc
     const recv = new WebRtcTransport({ mux, certificate });
     cleanups.push(() => recv.close());
     recv.consume(video);
-    const sub = new RemoteSubscriber(link.spawn(fileURLToPath(new URL('../testing/wrtcSubscriber.mjs', import.meta.url))));
+    const sub = link.subscriber();
     cleanups.push(() => sub.close());
     const answer = await sub.request<string>({ offer: recv.createOffer() }, 'answer');
     expect(answer).toContain(TRANSPORT_CC_EXTENSION);

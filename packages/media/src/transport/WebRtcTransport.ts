@@ -6,7 +6,8 @@ import { TypedEmitter } from '../core/TypedEmitter.js';
 import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
 import { NativeProducer, NativeTransport, type NativeProducerParameters } from '../native/NativeTransport.js';
 import type { NativePacketCore } from '../native/PacketCore.js';
-import { layerForSize, selectLayers, type LayerCandidate } from './simulcast/layerSelection.js';
+import { LayerController, type ControlledConsumer, type LayerControllerOptions } from './simulcast/LayerController.js';
+import { layerForSize } from './simulcast/layerSelection.js';
 import { offeredSimulcast, simulcastAnswerLines } from './simulcast/simulcastSdp.js';
 import { BandwidthEstimator, type BandwidthEstimatorOptions, type BandwidthEstimatorStats } from '../bwe/BandwidthEstimator.js';
 import { FeedbackReader, SendHistory, type SentPackets } from '../bwe/SendHistory.js';
@@ -99,6 +100,11 @@ export interface WebRtcTransportOptions {
    */
   bandwidthEstimation?: BandwidthEstimatorOptions | false;
   /**
+   * How a receiving transport's downlink estimate moves its simulcast consumers' layers:
+   * hysteresis and probing (see LayerControllerOptions; their defaults).
+   */
+  layerSelection?: LayerControllerOptions;
+  /**
    * The peer addresses this transport answers checks from (a Kurento endpoint's filter of
    * the addresses the engine may reach: loopback only when its ICE addresses are). A check
    * from another address is dropped (`droppedStun`), so no pair forms there. Default: any.
@@ -161,6 +167,8 @@ export interface WebRtcTransportStats {
   invalidTransportCc: number;
   /** The downlink estimate and its parts (a receiving transport with bandwidth estimation on). */
   bandwidthEstimate: BandwidthEstimatorStats | undefined;
+  /** The layer selection of a receiving transport's simulcast consumers: probes it asked for and that reached their goal, steps up and down for bitrate. */
+  layerSelection: { probes: number; probesReached: number; stepsUp: number; stepsDown: number; probeWaitMs: number };
 }
 
 type Mode = 'send' | 'recv' | 'both';
@@ -223,6 +231,12 @@ const SLOT_BYTES = 1500 + 128;
 /** A probe's padding-only packets: 255 padding bytes (the most RFC 3550 allows), about 290 on the wire. */
 const PROBE_PADDING = 255;
 const PROBE_PACKET_BYTES = 12 + 8 + PROBE_PADDING + 10;
+/**
+ * The probes the layer selection sends before a step up: at least this many packets (about
+ * 17 kB), well over a shaper's burst allowance, which lets a train through at line rate (a
+ * 30 ms train at 1 Mbit/s, 13 packets, passes a tbf bucket of 5 kB whole and reads as carried).
+ */
+const AUTO_PROBE_PACKETS = 60;
 /** The id our offers give the transport-wide sequence number extension. */
 export const TRANSPORT_CC_EXTENSION_ID = 3;
 
@@ -296,8 +310,10 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private firSeq = 0;
   private consentTimer: NodeJS.Timeout | undefined;
   private selectionTimer: NodeJS.Timeout | undefined;
-  /** Toward the peer, bits/s (setAvailableBitrate; Infinity: unlimited). */
-  private bitrateLimit = Infinity;
+  /** Toward the peer, bits/s, set by hand (setAvailableBitrate; Infinity: unlimited): overrides the estimate. */
+  private bitrateLimit: number | undefined;
+  /** Layer selection over time: hysteresis and probing when the downlink estimate drives it. */
+  private readonly layers: LayerController;
   private rtcpTimer: NodeJS.Timeout | undefined;
   private readonly ring: Buffer[] = [];
   private ringAt = 0;
@@ -350,6 +366,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.bidirectional = options.bidirectional ?? false;
     this.ownDirection = options.direction ?? 'sendrecv';
     this.bweOptions = options.bandwidthEstimation === false ? undefined : (options.bandwidthEstimation ?? {});
+    this.layers = new LayerController(options.layerSelection);
     this.ufragValue = claimUfrag();
     this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
     this.binding.addUfrag(this.ufragValue, () => this.pwdValue);
@@ -422,6 +439,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       ...this.counters,
       iceChecksSent: this.checks?.checksSent ?? 0,
       bandwidthEstimate: this.estimator?.stats,
+      layerSelection: this.layers.stats,
     };
     if (this.native) {
       const n = this.native.counters();
@@ -459,11 +477,16 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
    */
   probe(targetBps: number): boolean {
     this.assertOpen();
+    return this.sendProbe(targetBps, 5);
+  }
+
+  /** A probe cluster of at least `minPackets` (at most 30 beyond that, 64 in all). */
+  private sendProbe(targetBps: number, minPackets: number): boolean {
     const estimator = this.estimator;
     if (!estimator || estimator.probing || !(targetBps > 0) || !this.srtp || !this.selected) return false;
     const consumer = [...this.consumers.values()].find((c) => c.kind === 'video' && !c.isPaused && this.stamped.has(c.ssrc) && c.stats.packets > 0);
     if (!consumer) return false;
-    const count = Math.max(5, Math.min(30, Math.ceil((targetBps * 0.03) / 8 / PROBE_PACKET_BYTES)));
+    const count = Math.min(64, Math.max(minPackets, Math.min(30, Math.ceil((targetBps * 0.03) / 8 / PROBE_PACKET_BYTES))));
     let first: number;
     let sent: number;
     if (consumer.native) {
@@ -816,6 +839,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (last && (bitrate === last.bitrate || (Math.abs(bitrate - last.bitrate) < 0.02 * last.bitrate && now - last.at < 1000))) return;
     this.lastEstimate = { bitrate, at: now };
     this.emit('bandwidthEstimate', bitrate);
+    // The layers follow the estimate (between the periodic runs too).
+    if (this.selectionTimer) this.chooseLayers();
   }
 
   // --- negotiation: bidirectional transport ---------------------------------------------
@@ -1518,39 +1543,41 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   // --- layer selection (receiving transport) -------------------------------------------
 
   /**
-   * The bitrate available toward this transport's peer, bits/s (the downlink estimate, or
-   * a limit set by hand): the layer selection of its simulcast consumers keeps within it.
-   * Default Infinity (unlimited: no estimate known). INVALID_ARGUMENT for a rate that is
-   * not a positive number.
+   * A bitrate toward this transport's peer set by hand, bits/s (Infinity: unlimited): the
+   * layer selection of its simulcast consumers keeps within it, at once, instead of
+   * following the downlink estimate. `undefined` (the default) gives the selection back
+   * to the estimate (unlimited while there is none: bandwidth estimation off, no feedback
+   * or REMB yet). INVALID_ARGUMENT for a rate that is not a positive number.
    */
-  setAvailableBitrate(bps: number): void {
+  setAvailableBitrate(bps: number | undefined): void {
     this.assertOpen();
-    if (typeof bps !== 'number' || Number.isNaN(bps) || bps <= 0) throw new MediaError('INVALID_ARGUMENT', 'the available bitrate must be a positive number of bits/s (Infinity: unlimited)');
+    if (bps !== undefined && (typeof bps !== 'number' || Number.isNaN(bps) || bps <= 0)) throw new MediaError('INVALID_ARGUMENT', 'the available bitrate must be a positive number of bits/s (Infinity: unlimited), or undefined (the estimate)');
     this.bitrateLimit = bps;
     this.chooseLayers();
   }
 
-  /** The limit set with setAvailableBitrate (Infinity: none). */
-  get bitrateLimitValue(): number {
+  /** The rate set with setAvailableBitrate (undefined: the estimate drives the layers). */
+  get bitrateLimitValue(): number | undefined {
     return this.bitrateLimit;
   }
 
   /**
-   * Chooses the target layer of each simulcast consumer (layerSelection.ts): at once when
-   * a request, the consumers or the available bitrate change, and every
-   * LAYER_SELECTION_INTERVAL_MS while there are any (layers come and go, rates change).
+   * Chooses the target layer of each simulcast consumer (LayerController over
+   * layerSelection.ts): at once when a request, the consumers or the bitrate set by hand
+   * change, when the estimate moves, and every LAYER_SELECTION_INTERVAL_MS while there are
+   * any (layers come and go, rates change, holds run out). Asks for a probe when the
+   * controller wants one.
    */
   private chooseLayers(): void {
     if (this.closed) return;
     const now = performance.now();
     const chosen: Consumer[] = [];
-    let budget = this.bitrateLimit;
-    const states = new Map<Producer, LayerState[]>();
+    let fixed = 0;
     for (const consumer of this.consumers.values()) {
       if (consumer.isClosed || consumer.isPaused) continue;
       if (consumer.simulcast) chosen.push(consumer);
       // Audio and single-stream video first: what they carry is not ours to choose.
-      else budget -= consumer.producer.sampleBitrate(now) ?? 0;
+      else fixed += consumer.producer.sampleBitrate(now) ?? 0;
     }
     if (chosen.length === 0) {
       if (this.selectionTimer) clearInterval(this.selectionTimer);
@@ -1558,21 +1585,27 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       return;
     }
     this.selectionTimer ??= setInterval(() => this.chooseLayers(), LAYER_SELECTION_INTERVAL_MS).unref();
-    const candidates: LayerCandidate[] = chosen.map((consumer) => {
+    const states = new Map<Producer, LayerState[]>();
+    const candidates: ControlledConsumer[] = chosen.map((consumer) => {
       let layers = states.get(consumer.producer);
       if (!layers) {
         layers = consumer.producer.layerStates(now);
         states.set(consumer.producer, layers);
       }
       const request = consumer.layerRequest;
-      if (request === 'off') return { layers, cap: -1, current: consumer.currentLayer, priority: 0 };
+      const common = { id: consumer.id, layers, current: consumer.currentLayer, target: consumer.targetLayer, speaker: consumer.isSpeaker };
+      if (request === 'off') return { ...common, cap: -1, tileArea: 0 };
       const cap = Math.min(request.maxLayer ?? layers.length - 1, layerForSize(layers, request.maxWidth, request.maxHeight));
-      return { layers, cap, current: consumer.currentLayer, priority: (request.maxWidth ?? 10_000) * (request.maxHeight ?? 10_000) };
+      return { ...common, cap, pinned: request.pinned, tileArea: (request.maxWidth ?? 10_000) * (request.maxHeight ?? 10_000) };
     });
-    const targets = selectLayers(candidates, budget);
+    // The estimate once the receiver said something (transport-cc feedback or REMB); a rate set by hand wins.
+    const estimate = this.estimator && this.estimator.stats.source !== 'none' ? this.estimator.bitrate : undefined;
+    const total = this.bitrateLimit ?? estimate ?? Infinity;
+    const decision = this.layers.update(now, { budget: total - fixed, estimated: this.bitrateLimit === undefined && estimate !== undefined, fixed, probing: this.estimator?.probing ?? false }, candidates);
     chosen.forEach((consumer, k) => {
-      if (!consumer.isClosed) consumer.setTargetLayer(targets[k]!);
+      if (!consumer.isClosed) consumer.setTargetLayer(decision.targets[k]!);
     });
+    if (decision.probe !== undefined && !this.sendProbe(decision.probe, AUTO_PROBE_PACKETS)) this.layers.probeRefused(now);
   }
 
   private sendRtcp(packets: readonly Buffer[]): void {

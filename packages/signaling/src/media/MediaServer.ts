@@ -87,9 +87,10 @@ export interface RoomRecordingResult {
 
 /**
  * What a participant asks of a publisher's simulcast video: at most a layer (0: the
- * lowest), or at most a size (the tile it shows it in); 'off': none.
+ * lowest), or at most a size (the tile it shows it in), and whether it pinned it (served
+ * first when its downlink is short); 'off': none.
  */
-export type RoomVideoRequest = { maxLayer?: number; maxWidth?: number; maxHeight?: number } | 'off';
+export type RoomVideoRequest = { maxLayer?: number; maxWidth?: number; maxHeight?: number; pinned?: boolean } | 'off';
 
 /** The media server's request for a quality a client asked for (`subscribeQuality`): 'low', 'medium', 'high' are layers 0, 1 and the highest. */
 export function videoRequestOf(quality: VideoQuality): RoomVideoRequest {
@@ -97,9 +98,10 @@ export function videoRequestOf(quality: VideoQuality): RoomVideoRequest {
   if (quality === 'low') return { maxLayer: 0 };
   if (quality === 'medium') return { maxLayer: 1 };
   if (quality === 'high') return {};
-  const request: { maxWidth?: number; maxHeight?: number } = {};
+  const request: { maxWidth?: number; maxHeight?: number; pinned?: boolean } = {};
   if (quality.maxWidth !== undefined) request.maxWidth = quality.maxWidth;
   if (quality.maxHeight !== undefined) request.maxHeight = quality.maxHeight;
+  if (quality.pinned === true) request.pinned = true;
   return request;
 }
 

@@ -124,6 +124,9 @@ export class CallSession {
   private previewScreen: MediaStream | null = null;
   private readonly unsubscribe: Array<() => void> = [];
   private disposed = false;
+  /** The last size each remote tile reported (device pixels), and the pinned one: what setVideoQuality says. */
+  private readonly tileSizes = new Map<UserId, { w: number; h: number }>();
+  private pinnedUser: UserId | null = null;
   private levelTimer: ReturnType<typeof setInterval> | undefined;
   private readonly reactionTimers = new Set<ReturnType<typeof setTimeout>>();
   private reactionKey = 0;
@@ -251,7 +254,27 @@ export class CallSession {
     if (this.disposed) return;
     const w = Math.round(width);
     const h = Math.round(height);
-    this.sdk.setVideoQuality(userId, w <= 0 || h <= 0 ? 'off' : { maxWidth: Math.min(w, 16384), maxHeight: Math.min(h, 16384) });
+    this.tileSizes.set(userId, { w, h });
+    this.sendVideoQuality(userId);
+  }
+
+  /**
+   * The tile pinned by the user (null: none): its video is served first when our downlink
+   * does not carry everything (docs/adaptation.md).
+   */
+  setPinned(userId: UserId | null): void {
+    if (this.disposed || userId === this.pinnedUser) return;
+    const before = this.pinnedUser;
+    this.pinnedUser = userId;
+    for (const user of [before, userId]) if (user !== null) this.sendVideoQuality(user);
+  }
+
+  private sendVideoQuality(userId: UserId): void {
+    const size = this.tileSizes.get(userId);
+    if (!size) return;
+    const { w, h } = size;
+    const pinned = this.pinnedUser === userId ? { pinned: true } : {};
+    this.sdk.setVideoQuality(userId, w <= 0 || h <= 0 ? 'off' : { maxWidth: Math.min(w, 16384), maxHeight: Math.min(h, 16384), ...pinned });
   }
 
   async react(reaction: Reaction): Promise<void> {

@@ -224,8 +224,24 @@ describe('simulcast producer and consumer (issue #20, points 1 and 3)', () => {
     expect(() => consumer.setTargetLayer(3)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => consumer.setRequest({ maxHeight: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => consumer.setRequest('high' as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => consumer.setRequest({ pinned: 'yes' } as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(consumer.targetLayer).toBe(1);
     expect(consumer.layerRequest).toEqual({});
+    producer.close();
+  });
+
+  it('a pinned request and the active speaker flag run the layer selection again, once per change', () => {
+    const { producer, link } = setup();
+    const asked: Consumer[] = [];
+    const consumer = new Consumer(producer, '0', { ...link, layersRequested: (c) => asked.push(c) });
+    consumer.setRequest({ maxHeight: 360, pinned: true });
+    expect(consumer.layerRequest).toEqual({ maxHeight: 360, pinned: true });
+    expect(consumer.isSpeaker).toBe(false);
+    consumer.setSpeaker(true);
+    consumer.setSpeaker(true);
+    expect(consumer.isSpeaker).toBe(true);
+    consumer.setSpeaker(false);
+    expect(asked).toEqual([consumer, consumer, consumer]);
     producer.close();
   });
 });

@@ -13,7 +13,7 @@ function layers(overrides: Array<Partial<LayerState>> = []): LayerState[] {
 }
 
 function candidate(partial: Partial<LayerCandidate> = {}): LayerCandidate {
-  return { layers: layers(), cap: 2, current: 0, priority: 1, ...partial };
+  return { layers: layers(), cap: 2, current: 0, tileArea: 1, ...partial };
 }
 
 describe('layer selection (issue #20, point 3)', () => {
@@ -34,9 +34,19 @@ describe('layer selection (issue #20, point 3)', () => {
 
   it('within an available bitrate, the bigger tile goes up first and every consumer keeps at least the lowest layer', () => {
     // 150 + 150 for the lowest layers, then 350 more lets one of them reach h, not f.
-    expect(selectLayers([candidate({ priority: 1 }), candidate({ priority: 2 })], 700_000)).toEqual([0, 1]);
-    expect(selectLayers([candidate({ priority: 1 }), candidate({ priority: 2 })], 2_000_000)).toEqual([1, 2]);
+    expect(selectLayers([candidate({ tileArea: 1 }), candidate({ tileArea: 2 })], 700_000)).toEqual([0, 1]);
+    expect(selectLayers([candidate({ tileArea: 1 }), candidate({ tileArea: 2 })], 2_000_000)).toEqual([1, 2]);
     expect(selectLayers([candidate(), candidate()], 100_000)).toEqual([0, 0]);
+  });
+
+  it('the active speaker and the pinned go up before a bigger tile; what falls between two layers goes to the next in order', () => {
+    const big = candidate({ tileArea: 1280 * 720 });
+    expect(selectLayers([big, candidate({ tileArea: 320 * 180, speaker: true })], 700_000)).toEqual([0, 1]);
+    expect(selectLayers([big, candidate({ tileArea: 320 * 180, pinned: true })], 700_000)).toEqual([0, 1]);
+    // 1.2 M: the speaker's share (1.05 M) pays for h only; the 550 k it leaves lets the other reach h too.
+    expect(selectLayers([big, candidate({ tileArea: 320 * 180, speaker: true })], 1_200_000)).toEqual([1, 1]);
+    // A cap holds whatever the share: the speaker asked for q at most, the big tile takes the rest.
+    expect(selectLayers([big, candidate({ cap: 0, speaker: true })], 2_000_000)).toEqual([2, 0]);
   });
 
   it('layers that do not arrive are skipped; one that nothing forwards yet starts on a layer that arrives', () => {

@@ -1,3 +1,4 @@
+import { allocateBitrate, priorityOrder, type BitrateClaim } from '../../bwe/allocateBitrate.js';
 import type { LayerState } from '../Producer.js';
 
 /*
@@ -6,10 +7,13 @@ import type { LayerState } from '../Producer.js';
  *   - the receiver's request (a layer or a size: the tile it shows; 'off'),
  *   - the layers the publisher's sender makes available (those that arrive, or that we
  *     paused and can ask back),
- *   - the bitrate available toward the receiver (the downlink estimate; unlimited while
- *     none is known), of which the transport's audio and other single-stream video take
- *     their share first.
- * A pure function: the transport feeds it and applies the result (Consumer.setTargetLayer).
+ *   - the bitrate available toward the receiver (the downlink estimate, or a rate set by
+ *     hand; unlimited while none is known), of which the transport's audio and other
+ *     single-stream video took their share first,
+ *   - the consumer's priority: the active speaker's and pinned video first, then the
+ *     bigger requested tile (allocateBitrate's order).
+ * A pure function: LayerController adds hysteresis and probing, the transport applies the
+ * result (Consumer.setTargetLayer).
  */
 
 /** What the selection knows of one simulcast consumer. */
@@ -19,8 +23,12 @@ export interface LayerCandidate {
   cap: number;
   /** The layer forwarded now (-1: none): a consumer that forwards nothing yet starts on a layer that arrives. */
   current: number;
-  /** Higher first when the bitrate does not go round (the bigger tile). */
-  priority: number;
+  /** The video of the room's active speaker: served before the others. */
+  speaker?: boolean;
+  /** Pinned by the receiver: served before the others. */
+  pinned?: boolean;
+  /** The tile the receiver asked for, pixels (width x height; no size asked: a big number). Among the others, bigger first. */
+  tileArea: number;
 }
 
 /** What a layer is taken to cost before it was measured: the lowest ~150 kbit/s, each step up ~3 times more. */
@@ -28,8 +36,9 @@ export function assumedBitrate(index: number): number {
   return 150_000 * 3 ** index;
 }
 
-function cost(layer: LayerState, index: number): number {
-  return layer.bitrate ?? assumedBitrate(index);
+/** What layer `index` costs, bits/s: its measured rate, else the assumed one. */
+export function layerCost(layers: readonly LayerState[], index: number): number {
+  return layers[index]?.bitrate ?? assumedBitrate(index);
 }
 
 /**
@@ -61,44 +70,60 @@ export function layerForSize(layers: readonly LayerState[], maxWidth: number | u
 }
 
 /**
+ * The layers a candidate may target, lowest first: within its cap, available (one that
+ * forwards nothing yet: arriving, when one does).
+ */
+export function usableLayers(c: LayerCandidate): number[] {
+  const out: number[] = [];
+  if (c.cap < 0) return out;
+  const startable = c.current < 0 && c.layers.some((l, i) => i <= c.cap && l.arriving);
+  c.layers.forEach((l, i) => {
+    if (i <= c.cap && (startable ? l.arriving : l.available)) out.push(i);
+  });
+  return out;
+}
+
+/**
  * The target layer of each candidate (-1: none), within `budget` bits/s (Infinity:
- * unlimited). Every candidate that wants video gets at least its lowest usable layer
- * (video is not switched off for want of bitrate); then, by priority, each goes up as far
- * as its cap and the budget left allow.
+ * unlimited). The budget is split by allocateBitrate (every candidate its lowest usable
+ * layer first, then by priority up to its highest), each takes the highest layer its
+ * share pays for, and what the shares leave between layers goes, in the same order, to
+ * whoever it lets step up. Video is not switched off for want of bitrate: a candidate
+ * whose share is 0 keeps its lowest usable layer.
  */
 export function selectLayers(candidates: readonly LayerCandidate[], budget: number): number[] {
-  const targets = candidates.map(() => -1);
-  let left = budget;
-  const usable = candidates.map((c) => {
-    const out: number[] = [];
-    // One that forwards nothing yet starts on a layer that arrives, when one does.
-    const startable = c.current < 0 && c.layers.some((l, i) => i <= c.cap && l.arriving);
-    c.layers.forEach((l, i) => {
-      if (i <= c.cap && (startable ? l.arriving : l.available)) out.push(i);
-    });
-    return out;
+  const usable = candidates.map(usableLayers);
+  const targets = candidates.map((c, k) => {
+    if (c.cap < 0) return -1;
+    // Nothing arrives: keep what it forwards (its packets may come back), else wait for the lowest.
+    if (usable[k]!.length === 0) return c.current >= 0 && c.current <= c.cap ? c.current : 0;
+    return Number.isFinite(budget) ? usable[k]![0]! : usable[k]!.at(-1)!;
   });
+  if (!Number.isFinite(budget)) return targets;
+  const claims: BitrateClaim[] = [];
   candidates.forEach((c, k) => {
-    const lowest = usable[k]![0];
-    if (c.cap < 0) return;
-    if (lowest === undefined) {
-      // Nothing arrives: keep what it forwards (its packets may come back), else wait for the lowest.
-      targets[k] = c.current >= 0 && c.current <= c.cap ? c.current : 0;
-      return;
-    }
-    targets[k] = lowest;
-    left -= cost(c.layers[lowest]!, lowest);
+    const u = usable[k]!;
+    if (c.cap < 0 || u.length === 0) return;
+    claims.push({ id: String(k), kind: 'video', speaker: c.speaker, pinned: c.pinned, tileArea: c.tileArea, minBitrate: layerCost(c.layers, u[0]!), maxBitrate: layerCost(c.layers, u.at(-1)!) });
   });
-  const order = candidates.map((_, k) => k).sort((a, b) => candidates[b]!.priority - candidates[a]!.priority);
-  for (const k of order) {
+  const shares = allocateBitrate(budget, claims);
+  let left = budget;
+  for (const claim of claims) {
+    const k = Number(claim.id);
     const c = candidates[k]!;
-    const from = targets[k]!;
-    if (from < 0 || usable[k]!.length === 0) continue;
-    const base = cost(c.layers[from]!, from);
+    const share = shares.get(claim.id) ?? 0;
+    for (const i of usable[k]!) if (layerCost(c.layers, i) <= share) targets[k] = i;
+    left -= layerCost(c.layers, targets[k]!);
+  }
+  // What falls between layers, in priority order.
+  for (const claim of priorityOrder(claims)) {
+    const k = Number(claim.id);
+    const c = candidates[k]!;
+    const base = layerCost(c.layers, targets[k]!);
     for (const i of [...usable[k]!].reverse()) {
-      if (i <= from) break;
-      const extra = Math.max(0, cost(c.layers[i]!, i) - base);
-      if (left > 0 && extra <= left) {
+      if (i <= targets[k]!) break;
+      const extra = layerCost(c.layers, i) - base;
+      if (extra <= left) {
         targets[k] = i;
         left -= extra;
         break;
