@@ -96,8 +96,11 @@ describe('TransportRoom audio resilience', () => {
       const before = { ann: annAudio.stats.packets, ben: benAudio.stats.packets };
       await new Promise((r) => setTimeout(r, 3000));
       const sent = { ann: annAudio.stats.packets - before.ann, ben: benAudio.stats.packets - before.ben };
-      expect(sent.ann).toBeGreaterThan(100);
+      // Ann's is the control: a tone is never sent sparsely (150 in 3 s when her sender, a libwebrtc
+      // peer in this process, keeps time; 97 seen in CI beside a heavy file), several times Ben's.
       expect(sent.ben).toBeLessThan(40);
+      expect(sent.ann).toBeGreaterThan(60);
+      expect(sent.ann).toBeGreaterThan(2.5 * sent.ben);
       expect(errors).toEqual([]);
     } finally {
       stopping = true;
