@@ -41,8 +41,8 @@ afterEach(async () => {
 
 const NODE_TTL_MS = 1500;
 
-/** Two nodes on one database and one Redis (each test its own database and key prefix). */
-async function twoNodes(options: { maxRoomsPerUser?: number } = {}) {
+/** Signaling nodes on one database and one Redis (each test its own database and key prefix), started by `node`. */
+function nodesOnOneRedis(options: { maxRoomsPerUser?: number } = {}) {
   const dbPath = join(dir, `db-${Date.now()}-${Math.random()}.sqlite`);
   const keyPrefix = `t${Math.random().toString(36).slice(2, 8)}:`;
   const node = async (ports: [number, number]) => {
@@ -61,9 +61,20 @@ async function twoNodes(options: { maxRoomsPerUser?: number } = {}) {
     };
     return { signaling, url, signIn };
   };
+  return { node, keyPrefix };
+}
+
+async function twoNodes(options: { maxRoomsPerUser?: number } = {}) {
+  const { node, keyPrefix } = nodesOnOneRedis(options);
   const one = await node([64520, 64534]);
   const two = await node([64535, 64549]);
   return { one, two, keyPrefix };
+}
+
+/** One node alone: where a second would race it to adopt a gone node's calls. */
+async function oneNode() {
+  const { node, keyPrefix } = nodesOnOneRedis();
+  return { one: await node([64520, 64534]), keyPrefix };
 }
 
 async function direct(from: TestClient, to: TestClient): Promise<ConversationId> {
@@ -266,7 +277,7 @@ describe.skipIf(!tools)('signaling nodes sharing one Redis', () => {
   }, 30_000);
 
   it('a call saved in Redis by a node that is gone is taken over by the node that finds it gone: owner and in-call entries move to it in one step, the participants signal in it and hang up, and its record is written', async () => {
-    const { one, keyPrefix } = await twoNodes();
+    const { one, keyPrefix } = await oneNode();
     const alice = await one.signIn('galice');
     const bob = await one.signIn('gbob');
     const conversationId = await direct(alice, bob);
@@ -318,10 +329,12 @@ describe.skipIf(!tools)('signaling nodes sharing one Redis', () => {
     expect(history.find((m) => m.call?.callId === callId)?.call).toMatchObject({ endReason: 'hangup', missed: false, participants: [alice.userId, bob.userId] });
   }, 60_000);
 
-  it('a node whose own key expired while another node took its call over drops the call without a word at its next beat, and registers again', async () => {
-    const { one, two, keyPrefix } = await twoNodes();
-    const alice = await one.signIn('salice');
-    const bob = await one.signIn('sbob');
+  /** Alice and Bob on node one in an answered call that node one owns (its state saved). */
+  async function answeredCallOnOne() {
+    const nodes = await twoNodes();
+    const { one, keyPrefix } = nodes;
+    const alice = await one.signIn(`salice${Math.random().toString(36).slice(2, 6)}`);
+    const bob = await one.signIn(`sbob${Math.random().toString(36).slice(2, 6)}`);
     const conversationId = await direct(alice, bob);
     const callId = await p2pCall(alice, conversationId);
     await bob.waitFor('call.incoming', (n) => n.callId === callId);
@@ -331,7 +344,11 @@ describe.skipIf(!tools)('signaling nodes sharing one Redis', () => {
     cleanup.push(() => admin.disconnect());
     const k = (name: string): string => `${keyPrefix}${name}`;
     await eventually(async () => (await admin.hget(k(`state:call:${callId}`), 'owner')) === one.signaling.cluster.nodeId, 5000);
+    return { ...nodes, alice, bob, callId, admin, k };
+  }
 
+  it('a node whose own key expired while another node took its call over drops the call without a word at its next beat, and registers again', async () => {
+    const { one, two, alice, bob, callId, admin, k } = await answeredCallOnOne();
     // As if node one had stalled past its TTL and node two had adopted the call meanwhile.
     const adopter = two.signaling.cluster.nodeId;
     await admin.multi().set(k(`owner:call:${callId}`), adopter).del(k(`node:${one.signaling.cluster.nodeId}`), k(`devices:${one.signaling.cluster.nodeId}`)).exec();
@@ -342,6 +359,27 @@ describe.skipIf(!tools)('signaling nodes sharing one Redis', () => {
     expect(await admin.get(k(`owner:call:${callId}`))).toBe(adopter);
     await eventually(async () => (await admin.hlen(k(`devices:${one.signaling.cluster.nodeId}`))) === 2, 5000);
     await until(() => two.signaling.router.isOnline(alice.userId), 10_000);
+  }, 60_000);
+
+  it('a node cut off from Redis while another node took its call over drops the call when it reconnects, and leaves the call and its in-call entries to the adopter', async () => {
+    const { one, two, alice, bob, callId, admin, k } = await answeredCallOnOne();
+    // As if node one had lost Redis for longer than its TTL and node two had adopted the call meanwhile (node one's key is left: only the reconnection tells it).
+    const adopter = two.signaling.cluster.nodeId;
+    await admin
+      .multi()
+      .set(k(`owner:call:${callId}`), adopter)
+      .hset(k(`state:call:${callId}`), 'owner', adopter)
+      .set(k(`incall:${alice.userId}`), `${adopter}|${callId}`)
+      .set(k(`incall:${bob.userId}`), `${adopter}|${callId}`)
+      .exec();
+    await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    await until(() => !one.signaling.calls.find(callId), 10_000);
+    await alice.expectNo('call.ended', (n) => n.callId === callId, 300);
+    await bob.expectNo('call.ended', (n) => n.callId === callId, 300);
+    expect(await admin.get(k(`owner:call:${callId}`))).toBe(adopter);
+    expect(await admin.hget(k(`state:call:${callId}`), 'owner')).toBe(adopter);
+    expect(await admin.mget(k(`incall:${alice.userId}`), k(`incall:${bob.userId}`))).toEqual([`${adopter}|${callId}`, `${adopter}|${callId}`]);
+    await eventually(async () => (await admin.hlen(k(`devices:${one.signaling.cluster.nodeId}`))) === 2, 5000);
   }, 60_000);
 
   it('Redis restarted: readiness says so, the nodes re-register, and messages and a call that was going on cross again', async () => {

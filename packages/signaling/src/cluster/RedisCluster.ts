@@ -88,6 +88,24 @@ redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'owner', ARGV[1], unpack(ARGV, 2))
 return 1`;
 
+// Writes again a key (ARGV[2] empty) or hash field (ARGV[2]) this node (ARGV[3]) holds with
+// value ARGV[1], after its registration had expired or Redis came back, unless another node
+// has it now (the value names another node: it adopted the call or room meanwhile). Returns
+// that other value, or nil when written.
+const REASSERT = `
+local field = ARGV[2]
+local v
+if field ~= '' then v = redis.call('HGET', KEYS[1], field) else v = redis.call('GET', KEYS[1]) end
+if v and v ~= ARGV[1] and string.match(v, '^[^|]+') ~= ARGV[3] then return v end
+if field ~= '' then
+  redis.call('HSET', KEYS[1], field, ARGV[1])
+  redis.call('SADD', KEYS[2], KEYS[1] .. '\t' .. field)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SADD', KEYS[2], KEYS[1])
+end
+return false`;
+
 // HDEL if the field is still ours.
 const RELEASE_FIELD = `
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -278,7 +296,7 @@ export class RedisCluster implements Cluster {
     for (const client of [this.cmd, this.sub]) {
       client.on('error', (error: Error) => this.logger.warn({ event: 'redisError', err: error }, 'Redis connection error'));
     }
-    this.cmd.on('ready', () => void this.reassert());
+    this.cmd.on('ready', () => void this.reassert('reconnected'));
     this.sub.on('ready', () => void this.tick());
     this.cmd.on('close', () => {
       if (!this.closing) this.logger.warn({ event: 'redisDisconnected' }, 'lost Redis; reconnecting');
@@ -286,7 +304,7 @@ export class RedisCluster implements Cluster {
     this.sub.on('message', (channel: string, message: string) => this.receive(channel, message));
     await withTimeout(Promise.all([this.cmd.connect(), this.sub.connect()]), timeoutMs, 'no connection');
     await withTimeout(this.sub.subscribe(this.eventsChannel(), this.inbox(this.nodeId)), timeoutMs, 'could not subscribe');
-    await this.reassert();
+    await this.reassert('connected');
     await this.reconcile();
     this.heartbeat = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.ttlMs / 3)));
     this.heartbeat.unref();
@@ -526,25 +544,64 @@ export class RedisCluster implements Cluster {
     this.run('unset', this.cmd.eval(RELEASE, 2, redisKey, this.ownedKey(this.nodeId), value));
   }
 
-  /** Writes everything this node holds (after connecting, and again after Redis came back). */
-  private async reassert(): Promise<void> {
+  /**
+   * Writes everything this node holds (after connecting, after Redis came back, and after
+   * this node's registration had expired). What another node has taken meanwhile is not
+   * written back: a call or room whose owner key names another node is dropped here (told
+   * to the services), and the in-call and in-room entries naming another node are
+   * forgotten. `why` goes into the log.
+   */
+  private async reassert(why: 'connected' | 'reconnected' | 'stalled'): Promise<void> {
     const owned = this.ownedKey(this.nodeId);
     const hash = this.key(`devices:${this.nodeId}`);
     const multi = this.cmd.multi().set(this.key(`node:${this.nodeId}`), String(Date.now()), 'PX', this.ttlMs).sadd(this.key('nodes'), this.nodeId).del(hash);
-    for (const entry of this.router.localEntries()) multi.hset(hash, entry.key, JSON.stringify({ u: entry.userId, d: entry.deviceId }));
+    const devices = this.router.localEntries();
+    for (const entry of devices) multi.hset(hash, entry.key, JSON.stringify({ u: entry.userId, d: entry.deviceId }));
     multi.pexpire(hash, this.ttlMs * 3);
-    for (const [key, value] of this.written) {
+    // The replies to the entries below start after set, sadd, del, the devices and pexpire.
+    const first = 4 + devices.length;
+    const entries = [...this.written];
+    for (const [key, value] of entries) {
       const tab = key.indexOf('\t');
-      if (tab >= 0) multi.hset(key.slice(0, tab), key.slice(tab + 1), value);
-      else multi.set(key, value);
-      multi.sadd(owned, key);
+      if (tab >= 0) multi.eval(REASSERT, 2, key.slice(0, tab), owned, value, key.slice(tab + 1), this.nodeId);
+      else multi.eval(REASSERT, 2, key, owned, value, '', this.nodeId);
     }
-    for (const [key, state] of this.states) multi.del(key).hset(key, { owner: this.nodeId, ...state });
+    // A saved state is written only while its owner key (written just before) is this node's.
+    for (const [key, state] of this.states) multi.eval(SAVE_STATE, 2, this.ownerKeyOfState(key), key, this.nodeId, ...Object.entries(state).flat());
+    let replies: Array<[Error | null, unknown]> | null;
     try {
-      await multi.exec();
-      this.logger.info({ event: 'clusterRegistered', devices: this.router.localEntries().length, keys: this.written.size }, 'registered this node with Redis');
+      replies = await multi.exec();
     } catch (error) {
-      this.logger.warn({ event: 'clusterRegisterFailed', err: error }, 'could not register this node with Redis');
+      this.logger.warn({ event: 'clusterRegisterFailed', err: error, why }, 'could not register this node with Redis');
+      return;
+    }
+    const ownerPrefix = this.key('owner:');
+    const lost: Array<[OwnedKind, string]> = [];
+    entries.forEach(([redisKey, value], i) => {
+      const [error, other] = replies?.[first + i] ?? [null, null];
+      if (error !== null || typeof other !== 'string') return;
+      // Another node's now: forget it (unless this node wrote it anew meanwhile).
+      if (this.written.get(redisKey) === value) this.written.delete(redisKey);
+      if (!redisKey.startsWith(ownerPrefix)) return;
+      const what = redisKey.slice(ownerPrefix.length);
+      const colon = what.indexOf(':');
+      const kind = what.slice(0, colon) as OwnedKind;
+      const key = what.slice(colon + 1);
+      this.states.delete(this.stateKey(kind, key));
+      lost.push([kind, key]);
+    });
+    const disowned = lost.map(([kind, key]) => `${kind}:${key}`);
+    if (why === 'stalled') this.logger.warn({ event: 'clusterNodeStalled', disowned }, "this node's registration had expired: registered again");
+    else if (lost.length > 0) this.logger.warn({ event: 'clusterDisowned', disowned, why }, 'calls or rooms another node took over while this node was away from Redis: dropped here');
+    this.logger.info({ event: 'clusterRegistered', devices: devices.length, keys: this.written.size, why }, 'registered this node with Redis');
+    for (const [kind, key] of lost) {
+      for (const listener of [...this.disownedListeners]) {
+        try {
+          listener(kind, key);
+        } catch (error) {
+          this.logger.error({ event: 'disownedListenerFailed', err: error, kind, key }, 'a disowned listener threw');
+        }
+      }
     }
   }
 
@@ -560,7 +617,7 @@ export class RedisCluster implements Cluster {
         .pexpire(this.key(`devices:${this.nodeId}`), this.ttlMs * 3)
         .exec();
       // This node's key had expired: it stalled (or Redis restarted empty). Others may have taken it for gone.
-      if (this.beaten && replies?.[0]?.[1] === 0) await this.recover();
+      if (this.beaten && replies?.[0]?.[1] === 0) await this.reassert('stalled');
       this.beaten = true;
       await this.reconcile();
     } catch (error) {
@@ -568,40 +625,6 @@ export class RedisCluster implements Cluster {
     } finally {
       this.ticking = false;
     }
-  }
-
-  /**
-   * After this node's key had expired: the calls and rooms another node adopted meanwhile
-   * are dropped here (told to the services), and the rest is written again (the node that
-   * took this one for gone deleted its devices).
-   */
-  private async recover(): Promise<void> {
-    const ownerPrefix = this.key('owner:');
-    const owned = [...this.written].filter(([key, value]) => key.startsWith(ownerPrefix) && value === this.nodeId).map(([key]) => key);
-    const values = owned.length === 0 ? [] : await this.cmd.mget(...owned);
-    const lost: Array<[OwnedKind, string]> = [];
-    owned.forEach((redisKey, i) => {
-      const value = values[i];
-      if (value === null || value === undefined || value === this.nodeId) return;
-      this.written.delete(redisKey);
-      const what = redisKey.slice(ownerPrefix.length);
-      const colon = what.indexOf(':');
-      const kind = what.slice(0, colon) as OwnedKind;
-      const key = what.slice(colon + 1);
-      this.states.delete(this.stateKey(kind, key));
-      lost.push([kind, key]);
-    });
-    this.logger.warn({ event: 'clusterNodeStalled', disowned: lost.map(([kind, key]) => `${kind}:${key}`) }, 'this node\'s registration had expired: registering again');
-    for (const [kind, key] of lost) {
-      for (const listener of [...this.disownedListeners]) {
-        try {
-          listener(kind, key);
-        } catch (error) {
-          this.logger.error({ event: 'disownedListenerFailed', err: error, kind, key }, 'a disowned listener threw');
-        }
-      }
-    }
-    await this.reassert();
   }
 
   /** Reads every node's devices and makes the mirror match; forgets nodes gone for longer than their TTL. */
@@ -784,6 +807,10 @@ export class RedisCluster implements Cluster {
 
   private stateKey(kind: OwnedKind, key: string): string {
     return this.key(`state:${kind}:${key}`);
+  }
+
+  private ownerKeyOfState(stateKey: string): string {
+    return this.key(`owner:${stateKey.slice(this.key('state:').length)}`);
   }
 
   private ownedKey(node: string): string {
