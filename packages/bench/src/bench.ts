@@ -139,8 +139,9 @@ export async function runBench(options: BenchOptions, host: string, netns: boole
   }
   for (const ref of options.roundtableRefs) {
     progress(`extracting roundtable@${ref}`);
-    const root = extractRevision(ref, join(dir, `rev-${ref.replace(/[^A-Za-z0-9_.-]/g, '_')}`));
-    wanted.push(new RoundtableTarget(context, `roundtable@${ref}`, slot++, root));
+    const { root, packetCore } = extractRevision(ref, join(dir, `rev-${ref.replace(/[^A-Za-z0-9_.-]/g, '_')}`));
+    progress(`roundtable@${ref}: ${packetCore}`);
+    wanted.push(new RoundtableTarget(context, `roundtable@${ref}`, slot++, root, {}, {}, packetCore));
   }
   for (const { label, env } of options.roundtableEnvs) wanted.push(new RoundtableTarget(context, `roundtable:${label}`, slot++, undefined, env));
 

@@ -130,6 +130,8 @@ export class RoundtableTarget extends ProcessTarget {
     private readonly root: string = REPO_ROOT,
     private readonly extraEnv: Record<string, string> = {},
     private readonly listen: RoundtableListen = {},
+    /** For an extracted revision: which packet path it takes (extractRevision's `packetCore`). */
+    private readonly packetCore?: string,
   ) {
     super();
   }
@@ -154,7 +156,7 @@ export class RoundtableTarget extends ProcessTarget {
 
   get description(): string {
     const env = Object.entries(this.extraEnv).map(([k, v]) => `${k}=${v}`).join(' ');
-    return `Roundtable \`roundtable start\` from ${this.root === REPO_ROOT ? 'this checkout' : this.name.slice(this.name.indexOf('@') + 1)}${env ? ` with ${env}` : ''} (engine defaults)`;
+    return `Roundtable \`roundtable start\` from ${this.root === REPO_ROOT ? 'this checkout' : this.name.slice(this.name.indexOf('@') + 1)}${env ? ` with ${env}` : ''} (engine defaults${this.packetCore ? `; ${this.packetCore}` : ''})`;
   }
 
   async start(): Promise<TargetEndpoint> {
@@ -190,9 +192,11 @@ export class RoundtableTarget extends ProcessTarget {
 /**
  * Extracts `packages/` of git revision `ref` into `dir` with a node_modules that maps
  * `@roundtable/*` to the extracted packages and everything else to this checkout's
- * installed dependencies, so `roundtable start` of that revision runs as it was.
+ * installed dependencies, and builds its native packet core (as `npm install` does) where
+ * the revision has one, so `roundtable start` of that revision runs as it was installed.
+ * `packetCore` says which packet path it will take.
  */
-export function extractRevision(ref: string, dir: string): string {
+export function extractRevision(ref: string, dir: string): { root: string; packetCore: string } {
   mkdirSync(dir, { recursive: true });
   const archive = execFileSync('git', ['-C', REPO_ROOT, 'archive', '--format=tar', ref, 'packages', 'package.json'], { maxBuffer: 512 * 1024 * 1024 });
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
@@ -205,7 +209,11 @@ export function extractRevision(ref: string, dir: string): string {
   for (const pkg of readdirSync(join(dir, 'packages'))) {
     if (existsSync(join(dir, 'packages', pkg, 'package.json'))) symlinkSync(join(dir, 'packages', pkg), join(modules, '@roundtable', pkg));
   }
-  return dir;
+  const build = join(dir, 'packages/media/native/build.mjs');
+  if (!existsSync(build)) return { root: dir, packetCore: 'TypeScript packet path (no native core in this revision)' };
+  const built = spawnSync(process.execPath, [build], { encoding: 'utf8' });
+  if (built.status !== 0) return { root: dir, packetCore: `TypeScript packet path (its native core did not build: ${(built.stdout + built.stderr).trim().split('\n').pop() ?? ''})` };
+  return { root: dir, packetCore: 'native packet core' };
 }
 
 /** Janus 1.1 VideoRoom with a config the bench writes: only the VideoRoom plugin and the WebSocket transport. */
