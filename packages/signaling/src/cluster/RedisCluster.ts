@@ -112,41 +112,14 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[
 redis.call('SREM', KEYS[2], KEYS[1] .. '\t' .. ARGV[1])
 return 1`;
 
-// A gone node's keys and fields: deleted where they still name it (ARGV[1]). Returns
-// what was deleted, as 'key\tfield\tvalue' (field empty for a key), once: to the node
-// that got there first.
-const FORGET_NODE = `
-local entries = redis.call('SMEMBERS', KEYS[1])
-local deleted = {}
-for _, entry in ipairs(entries) do
-  local tab = string.find(entry, '\t', 1, true)
-  if tab then
-    local key = string.sub(entry, 1, tab - 1)
-    local field = string.sub(entry, tab + 1)
-    local v = redis.call('HGET', key, field)
-    if v == ARGV[1] then
-      redis.call('HDEL', key, field)
-      table.insert(deleted, key .. '\t' .. field .. '\t' .. v)
-    end
-  else
-    local v = redis.call('GET', entry)
-    if v and string.match(v, '^[^|]+') == ARGV[1] then
-      redis.call('DEL', entry)
-      table.insert(deleted, entry .. '\t\t' .. v)
-    end
-  end
-end
-redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2])
-redis.call('SREM', KEYS[3], ARGV[1])
-return deleted`;
-
 // A gone node (ARGV[1]) taken over by this one (ARGV[2]), in one step, by the first node
 // that finds it gone. Each call or room it owned with a saved state (ARGV[4] .. 'call:<id>')
 // is this node's from now on: its owner key, the state's owner, and the in-call and
 // in-room entries of its users name this node (and are in this node's owned set, KEYS[4]).
-// The rest is deleted as FORGET_NODE does. Returns {deleted, adopted}: deleted as
-// FORGET_NODE's, adopted as 'call:<id>' / 'room:<name>'.
+// The rest of its keys and fields is deleted where they still name it. With ARGV[2] empty
+// nobody adopts: everything is deleted (a node withdrawing itself). Returns {deleted,
+// adopted}: deleted as 'key\tfield\tvalue' (field empty for a key), once: to the node that
+// got there first; adopted as 'call:<id>' / 'room:<name>'.
 const ADOPT_NODE = `
 local entries = redis.call('SMEMBERS', KEYS[1])
 local ownerPrefix, statePrefix, inCallPrefix = ARGV[3], ARGV[4], ARGV[5]
@@ -156,7 +129,7 @@ for _, entry in ipairs(entries) do
     local v = redis.call('GET', entry)
     if v == ARGV[1] then
       local what = string.sub(entry, #ownerPrefix + 1)
-      if redis.call('EXISTS', statePrefix .. what) == 1 then
+      if ARGV[2] ~= '' and redis.call('EXISTS', statePrefix .. what) == 1 then
         redis.call('SET', entry, ARGV[2])
         redis.call('SADD', KEYS[4], entry)
         redis.call('HSET', statePrefix .. what, 'owner', ARGV[2])
@@ -492,7 +465,7 @@ export class RedisCluster implements Cluster {
       try {
         if (this.cmd.status === 'ready') {
           await withTimeout(
-            this.cmd.eval(FORGET_NODE, 3, this.ownedKey(this.nodeId), this.key(`devices:${this.nodeId}`), this.key('nodes'), this.nodeId).then(() =>
+            this.cmd.eval(ADOPT_NODE, 4, ...this.nodeKeys(this.nodeId), this.nodeId, '', this.key('owner:'), this.key('state:'), this.key('incall:')).then(() =>
               // A state left (its call or room not ended) would be adopted by nobody.
               this.cmd.del(this.key(`node:${this.nodeId}`), ...this.states.keys()),
             ),
@@ -659,19 +632,7 @@ export class RedisCluster implements Cluster {
     this.router.reconcile(snapshot, mark, keep);
     for (const node of gone) {
       this.missingSince.delete(node);
-      const result = await this.cmd.eval(
-        ADOPT_NODE,
-        4,
-        this.ownedKey(node),
-        this.key(`devices:${node}`),
-        this.key('nodes'),
-        this.ownedKey(this.nodeId),
-        node,
-        this.nodeId,
-        this.key('owner:'),
-        this.key('state:'),
-        this.key('incall:'),
-      );
+      const result = await this.cmd.eval(ADOPT_NODE, 4, ...this.nodeKeys(node), node, this.nodeId, this.key('owner:'), this.key('state:'), this.key('incall:'));
       const [deleted, adopted] = Array.isArray(result) ? (result as unknown[]).map((list) => (Array.isArray(list) ? list.map(String) : [])) : [];
       this.logger.warn(
         { event: 'clusterNodeGone', node, adopted: adopted ?? [], lost: (deleted ?? []).length },
@@ -811,6 +772,11 @@ export class RedisCluster implements Cluster {
 
   private ownerKeyOfState(stateKey: string): string {
     return this.key(`owner:${stateKey.slice(this.key('state:').length)}`);
+  }
+
+  /** ADOPT_NODE's keys for a gone (or withdrawing) node: its owned set, its devices, the node set, this node's owned set. */
+  private nodeKeys(node: string): [string, string, string, string] {
+    return [this.ownedKey(node), this.key(`devices:${node}`), this.key('nodes'), this.ownedKey(this.nodeId)];
   }
 
   private ownedKey(node: string): string {
