@@ -3,9 +3,9 @@ import { MediaError, TransportRoom, type Composite, type DtlsCertificate, type H
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers, RoomVideoRequest } from './MediaServer.js';
+import type { MediaRoom, PublishOptions, RoomAudio, RoomRecordingOptions, RoomRecordingResult, RoomVideoRequest } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
-import { RoomListeners } from './RoomListeners.js';
+import { ListenedRoom } from './RoomListeners.js';
 
 /**
  * How long starting a recording waits for its file to begin (the media to reach the
@@ -67,7 +67,7 @@ export interface TransportEngine {
  * Composite for the mixed audio and for the recording. InProcessMediaServer makes it; a
  * media worker's or a media node's RoomHost holds it for signaling elsewhere.
  */
-export class InProcessRoom implements MediaRoom {
+export class InProcessRoom extends ListenedRoom implements MediaRoom {
   readonly bundled = true;
   /** Everyone who joined, whichever words they speak. */
   private readonly members = new Set<string>();
@@ -78,23 +78,22 @@ export class InProcessRoom implements MediaRoom {
   private opening: Promise<TransportRoom> | undefined;
   /** Participants whose first publish waits for the TransportRoom. */
   private readonly publishing = new Set<string>();
-  private readonly listeners: RoomListeners;
   /** The audio mix of a 'mixed' room, and each participant's port on it. */
   private mixer: Composite | undefined;
   private readonly mixPorts = new Map<string, HubPort>();
   /** The recording: a Composite of every uplink whose output port feeds a recorder. */
   private rec: { composite: Composite; recorder: RecorderEndpoint; path: string; ports: Map<string, HubPort>; failed?: string } | undefined;
-  private closed = false;
 
   constructor(
-    readonly label: string,
+    label: string,
     readonly audio: RoomAudio,
     readonly pipeline: MediaPipeline,
     private readonly engine: () => Promise<TransportEngine>,
     private readonly onGone: () => void,
     log: Logger,
   ) {
-    this.listeners = new RoomListeners(label, log);
+    // Never `closed` but by close(): a fault of this thread's engine ends the process.
+    super(label, log);
   }
 
   async join(participant: string): Promise<void> {
@@ -149,14 +148,6 @@ export class InProcessRoom implements MediaRoom {
     this.transports?.repeatOffer(participant);
   }
 
-  onOffer(listener: (offer: RoomOffer) => void): void {
-    this.listeners.add('offer', listener);
-  }
-
-  onSpeakers(listener: (speakers: RoomSpeakers) => void): void {
-    this.listeners.add('speakers', listener);
-  }
-
   async requestVideo(participant: string, publisher: string, request: RoomVideoRequest): Promise<void> {
     this.assertOpen();
     if (!this.transports?.has(participant)) throw new SignalingError('INVALID_STATE', `${participant} has not published in this room`);
@@ -165,10 +156,6 @@ export class InProcessRoom implements MediaRoom {
     } catch (error) {
       throw mediaError(error);
     }
-  }
-
-  onLayers(listener: (layers: RoomLayers) => void): void {
-    this.listeners.add('layers', listener);
   }
 
   async connectionCount(): Promise<number> {
@@ -236,10 +223,6 @@ export class InProcessRoom implements MediaRoom {
     return [...this.members];
   }
 
-  onCandidate(listener: (c: RoomCandidate) => void): void {
-    this.listeners.add('candidate', listener);
-  }
-
   get recording(): boolean {
     return this.rec !== undefined;
   }
@@ -298,14 +281,6 @@ export class InProcessRoom implements MediaRoom {
     const result: RoomRecordingResult = rec.failed === undefined ? { path: rec.path, ok: true } : { path: rec.path, ok: false, error: rec.failed };
     this.listeners.emit('recordingEnded', result);
     return result;
-  }
-
-  onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
-    this.listeners.add('recordingEnded', listener);
-  }
-
-  onClosed(_listener: (reason: string) => void): void {
-    // Nothing but close() ends a room of this thread's engine: a fault here ends the process.
   }
 
   async close(): Promise<void> {
@@ -431,7 +406,4 @@ export class InProcessRoom implements MediaRoom {
     return ep;
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new SignalingError('INVALID_STATE', `room ${this.label} is closed`);
-  }
 }

@@ -3,9 +3,9 @@ import type { Composite, HubPort, MediaPipeline, RecorderEndpoint, WebRtcEndpoin
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
-import type { MediaRoom, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingResult, RoomRecordingOptions, RoomLayers, RoomSpeakers } from './MediaServer.js';
+import type { MediaRoom, RoomAudio, RoomRecordingResult, RoomRecordingOptions } from './MediaServer.js';
 import { RoomLinks } from './RoomLinks.js';
-import { RoomListeners } from './RoomListeners.js';
+import { ListenedRoom } from './RoomListeners.js';
 
 /**
  * A room of Kurento endpoints, for a media server that has only the Kurento Protocol's
@@ -13,26 +13,25 @@ import { RoomListeners } from './RoomListeners.js';
  * downlink per (receiver, sender). A Roundtable media node hosts the room itself instead
  * (RoomProxy over the node's room calls: two transports per participant).
  */
-export class KurentoRoom implements MediaRoom {
+export class KurentoRoom extends ListenedRoom implements MediaRoom {
   /** The seed's words only: the Kurento Protocol has endpoints, not the engine's transports (docs/architecture.md). */
   readonly bundled = false;
   private readonly links = new RoomLinks<Promise<WebRtcEndpoint>>();
-  private readonly listeners: RoomListeners;
   /** The audio mix of a 'mixed' room (a Composite on the media server), and each participant's port. */
   private mixer: Promise<Composite> | undefined;
   private readonly mixPorts = new Map<string, Promise<HubPort>>();
   /** The recording: a Composite of every uplink whose output port feeds a recorder, on the media server. */
   private rec: { composite: Composite; recorder: RecorderEndpoint; path: string; ports: Map<string, Promise<HubPort>> } | undefined;
-  private closed = false;
 
   constructor(
-    readonly label: string,
+    label: string,
     readonly audio: RoomAudio,
     private readonly pipeline: MediaPipeline,
     private readonly onGone: () => void,
     log: Logger,
   ) {
-    this.listeners = new RoomListeners(label, log);
+    // It never offers, measures no levels and does no simulcast: no offer, speakers or layers events.
+    super(label, log);
   }
 
   async join(participant: string): Promise<void> {
@@ -101,20 +100,8 @@ export class KurentoRoom implements MediaRoom {
     // Nothing is ever offered by the media server here.
   }
 
-  onOffer(_listener: (offer: RoomOffer) => void): void {
-    // It never offers: every connection is offered by the client.
-  }
-
-  onSpeakers(_listener: (speakers: RoomSpeakers) => void): void {
-    // Kurento measures no levels for us: never told.
-  }
-
   async requestVideo(): Promise<void> {
     // Kurento Media Server does no simulcast: every receiver gets the one stream.
-  }
-
-  onLayers(_listener: (layers: RoomLayers) => void): void {
-    // No simulcast: never told.
   }
 
   async connectionCount(): Promise<number> {
@@ -123,10 +110,6 @@ export class KurentoRoom implements MediaRoom {
 
   participants(): string[] {
     return this.links.participants();
-  }
-
-  onCandidate(listener: (c: RoomCandidate) => void): void {
-    this.listeners.add('candidate', listener);
   }
 
   get recording(): boolean {
@@ -168,14 +151,6 @@ export class KurentoRoom implements MediaRoom {
     await rec.composite.release().catch(() => undefined);
     this.listeners.emit('recordingEnded', result);
     return result;
-  }
-
-  onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
-    this.listeners.add('recordingEnded', listener);
-  }
-
-  onClosed(listener: (reason: string) => void): void {
-    this.listeners.add('closed', listener);
   }
 
   async close(): Promise<void> {
@@ -235,9 +210,6 @@ export class KurentoRoom implements MediaRoom {
     return ep;
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new SignalingError('INVALID_STATE', `room ${this.label} is closed`);
-  }
 }
 
 /** Runs a media-server call, reporting its failure as MEDIA_ERROR. */

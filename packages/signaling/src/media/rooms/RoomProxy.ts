@@ -1,8 +1,8 @@
 import type { IceCandidateInit } from '@roundtable/protocol';
 import type { Logger } from '../../logger.js';
 import { SignalingError } from '../../net/Handlers.js';
-import type { MediaRoom, PublishOptions, RoomAudio, RoomCandidate, RoomOffer, RoomRecordingOptions, RoomRecordingResult, RoomLayers, RoomSpeakers, RoomVideoRequest } from '../MediaServer.js';
-import { RoomListeners } from '../RoomListeners.js';
+import type { MediaRoom, PublishOptions, RoomAudio, RoomRecordingOptions, RoomRecordingResult, RoomVideoRequest } from '../MediaServer.js';
+import { ListenedRoom } from '../RoomListeners.js';
 import type { RoomChannel, RoomEvent, RoomId } from './roomCalls.js';
 
 /**
@@ -12,24 +12,22 @@ import type { RoomChannel, RoomEvent, RoomId } from './roomCalls.js';
  * through event(). It keeps what MediaRoom answers synchronously (participants,
  * recording) from the calls' outcomes and the host's events.
  */
-export class RoomProxy implements MediaRoom {
+export class RoomProxy extends ListenedRoom implements MediaRoom {
   /** The host's room is an in-process room, which serves both words. */
   readonly bundled = true;
   private readonly members = new Set<string>();
-  private readonly listeners: RoomListeners;
   /** The file being recorded, while recording. */
   private recordingPath: string | undefined;
-  private closed = false;
 
   constructor(
     readonly id: RoomId,
-    readonly label: string,
+    label: string,
     readonly audio: RoomAudio,
     private readonly channel: RoomChannel,
-    private readonly log: Logger,
+    log: Logger,
     private readonly onGone: (room: RoomProxy) => void,
   ) {
-    this.listeners = new RoomListeners(label, log);
+    super(label, log);
   }
 
   async join(participant: string): Promise<void> {
@@ -64,21 +62,9 @@ export class RoomProxy implements MediaRoom {
     await this.channel.call('repeatOffer', { roomId: this.id, participant });
   }
 
-  onOffer(listener: (offer: RoomOffer) => void): void {
-    this.listeners.add('offer', listener);
-  }
-
-  onSpeakers(listener: (speakers: RoomSpeakers) => void): void {
-    this.listeners.add('speakers', listener);
-  }
-
   async requestVideo(participant: string, publisher: string, request: RoomVideoRequest): Promise<void> {
     this.assertOpen();
     await this.channel.call('requestVideo', { roomId: this.id, participant, publisher, request });
-  }
-
-  onLayers(listener: (layers: RoomLayers) => void): void {
-    this.listeners.add('layers', listener);
   }
 
   async connectionCount(): Promise<number> {
@@ -110,10 +96,6 @@ export class RoomProxy implements MediaRoom {
     return this.members.size;
   }
 
-  onCandidate(listener: (c: RoomCandidate) => void): void {
-    this.listeners.add('candidate', listener);
-  }
-
   get recording(): boolean {
     return this.recordingPath !== undefined;
   }
@@ -134,14 +116,6 @@ export class RoomProxy implements MediaRoom {
     if (this.recordingPath === undefined || this.closed) return undefined;
     // The listeners hear of the end from the host's recordingEnded event, sent before the answer.
     return (await this.channel.call('stopRecording', { roomId: this.id })) ?? undefined;
-  }
-
-  onRecordingEnded(listener: (result: RoomRecordingResult) => void): void {
-    this.listeners.add('recordingEnded', listener);
-  }
-
-  onClosed(listener: (reason: string) => void): void {
-    this.listeners.add('closed', listener);
   }
 
   async close(): Promise<void> {
@@ -190,7 +164,4 @@ export class RoomProxy implements MediaRoom {
   }
 
 
-  private assertOpen(): void {
-    if (this.closed) throw new SignalingError('INVALID_STATE', `room ${this.label} is closed`);
-  }
 }
