@@ -1,11 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { useTestPeerEnvironment } from '@roundtable/media/testing';
 import type { ConversationId, UserId } from '@roundtable/protocol';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startRoundtable, type RoundtableProcess } from './roundtableProcess.js';
+import { describe, expect, it } from 'vitest';
+import { useRoundtableNodes } from './roundtableProcess.js';
 import type { Call } from '../../packages/client/src/Call.js';
 import { nextIncoming, RtpCounter, signUp, until, type TestUser } from '../../packages/client/src/testing/harness.js';
 import { MediaNodeRegistry } from '../../packages/signaling/src/media/nodes/MediaNodeRegistry.js';
@@ -17,26 +13,9 @@ import { RedisServer, hasRedisServer } from '../../packages/signaling/src/testin
 // 58030-58059 (one shared UDP port each, then their ranges).
 const tools = hasRedisServer();
 const env = useTestPeerEnvironment();
-const dir = mkdtempSync(join(tmpdir(), 'rt-media-node-calls-'));
-const db = join(dir, 'roundtable.db');
-const running: ChildProcess[] = [];
 let redis: RedisServer | undefined;
 let registry: MediaNodeRegistry | undefined;
-afterAll(async () => {
-  await registry?.close();
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await redis?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-type Node = RoundtableProcess;
-
-/** `roundtable start` with these flags; resolves once it listens. */
-const startNode = (args: string[]): Promise<Node> => startRoundtable(['start', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info', ...args], dir, running);
-
-const mediaNode = (redisUrl: string, udpPort: number): Promise<Node> =>
-  startNode(['--role', 'media', '--kurento-port', '0', '--redis-url', redisUrl, '--ice-addresses', '127.0.0.1', '--udp-port', String(udpPort), '--port-range', `${udpPort + 1}-${udpPort + 29}`]);
-const signalingNode = (redisUrl: string): Promise<Node> => startNode(['--role', 'signaling', '--db', db, '--redis-url', redisUrl]);
+const { mediaNode, signalingNode } = useRoundtableNodes('mediaNodeCalls', { first: () => registry?.close(), last: () => redis?.close() });
 
 /** `caller` starts a group call with `callees` in `conversationId`; each callee accepts. */
 async function groupCall(caller: TestUser, callees: TestUser[], conversationId: ConversationId): Promise<Call[]> {

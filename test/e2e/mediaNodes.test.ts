@@ -1,11 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { useTestPeerEnvironment } from '@roundtable/media/testing';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startRoundtable, type RoundtableProcess } from './roundtableProcess.js';
+import { describe, expect, it } from 'vitest';
+import { useRoundtableNodes, type RoundtableProcess } from './roundtableProcess.js';
 import { RtpCounter, signUp, until } from '../../packages/client/src/testing/harness.js';
 import { MediaNodeRegistry } from '../../packages/signaling/src/media/nodes/MediaNodeRegistry.js';
 import { RedisServer, hasRedisServer } from '../../packages/signaling/src/testing/index.js';
@@ -14,60 +9,11 @@ import { RedisServer, hasRedisServer } from '../../packages/signaling/src/testin
 // Media ports: 63400-63429 and 63430-63459 (one shared UDP port each, then their ranges).
 const tools = hasRedisServer();
 const env = useTestPeerEnvironment();
-const dir = mkdtempSync(join(tmpdir(), 'rt-media-nodes-'));
-const db = join(dir, 'roundtable.db');
-const running: ChildProcess[] = [];
-const servers: Server[] = [];
 let redis: RedisServer | undefined;
 let registry: MediaNodeRegistry | undefined;
-afterAll(async () => {
-  for (const server of servers) server.close();
-  await registry?.close();
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await redis?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 type Node = RoundtableProcess;
-
-/** `roundtable start` with these flags; resolves once it listens. */
-const startNode = (args: string[]): Promise<Node> => startRoundtable(['start', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info', ...args], dir, running);
-
-const mediaNode = (redisUrl: string, udpPort: number): Promise<Node> =>
-  startNode(['--role', 'media', '--kurento-port', '0', '--redis-url', redisUrl, '--ice-addresses', '127.0.0.1', '--udp-port', String(udpPort), '--port-range', `${udpPort + 1}-${udpPort + 29}`]);
-const signalingNode = (redisUrl: string): Promise<Node> => startNode(['--role', 'signaling', '--db', db, '--redis-url', redisUrl, '--redis-node-ttl-ms', '1000']);
-
-/**
- * A load balancer in front of the signaling nodes: each connection goes to the first
- * backend that takes it (a killed node refuses, and the next one gets the client).
- */
-async function balancer(backends: string[]): Promise<string> {
-  const ports = backends.map((url) => Number(new URL(url).port));
-  const server = createServer((client: Socket) => {
-    client.pause();
-    const tryBackend = (i: number): void => {
-      if (i >= ports.length) {
-        client.destroy();
-        return;
-      }
-      const backend = createConnection({ host: '127.0.0.1', port: ports[i]! });
-      backend.once('error', () => tryBackend(i + 1));
-      backend.once('connect', () => {
-        backend.removeAllListeners('error');
-        backend.on('error', () => client.destroy());
-        client.on('error', () => backend.destroy());
-        client.pipe(backend).pipe(client);
-        client.resume();
-      });
-    };
-    tryBackend(0);
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return `ws://127.0.0.1:${address.port}/ws`;
-}
+const { mediaNode, signalingNode: startSignalingNode, balancer } = useRoundtableNodes('mediaNodes', { first: () => registry?.close(), last: () => redis?.close() });
+const signalingNode = (redisUrl: string) => startSignalingNode(redisUrl, 1000);
 
 describe.skipIf(!tools)('media nodes registered in Redis (processes)', () => {
   it('a room spread over two signaling nodes is placed on the least-loaded media node; that node SIGKILLed, the room moves to the other one and media flows again within 10 s; Redis restarted, nothing moves and the stored messages stay; a signaling node SIGKILLed, its client reconnects to the other and the room goes on', async () => {

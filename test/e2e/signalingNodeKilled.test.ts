@@ -1,11 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { useTestPeerEnvironment } from '@roundtable/media/testing';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startRoundtable, type RoundtableProcess } from './roundtableProcess.js';
+import { describe, expect, it } from 'vitest';
+import { useRoundtableNodes, type RoundtableProcess } from './roundtableProcess.js';
 import { nextIncoming, RtpCounter, signUp, until } from '../../packages/client/src/testing/harness.js';
 import { RedisServer, hasRedisServer } from '../../packages/signaling/src/testing/index.js';
 
@@ -14,57 +9,12 @@ import { RedisServer, hasRedisServer } from '../../packages/signaling/src/testin
 // Media ports: 59200-59229 (one shared UDP port, then the range).
 const tools = hasRedisServer();
 const env = useTestPeerEnvironment();
-const dir = mkdtempSync(join(tmpdir(), 'rt-signaling-node-killed-'));
-const db = join(dir, 'roundtable.db');
-const running: ChildProcess[] = [];
-const servers: Server[] = [];
 let redis: RedisServer | undefined;
-afterAll(async () => {
-  for (const server of servers) server.close();
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await redis?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 type Node = RoundtableProcess;
-
-/** `roundtable start` with these flags; resolves once it listens. */
-const startNode = (args: string[]): Promise<Node> => startRoundtable(['start', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info', ...args], dir, running);
-
-const mediaNode = (redisUrl: string, udpPort: number): Promise<Node> =>
-  startNode(['--role', 'media', '--kurento-port', '0', '--redis-url', redisUrl, '--ice-addresses', '127.0.0.1', '--udp-port', String(udpPort), '--port-range', `${udpPort + 1}-${udpPort + 29}`]);
+const { mediaNode, signalingNode: startSignalingNode, balancer } = useRoundtableNodes('signalingNodeKilled', { last: () => redis?.close() });
 // A 2 s TTL: a node is taken for gone about 6 s after it stopped (the TTL, then twice
 // the TTL missing); 1 s can be missed by a live node on a saturated machine.
-const signalingNode = (redisUrl: string): Promise<Node> => startNode(['--role', 'signaling', '--db', db, '--redis-url', redisUrl, '--redis-node-ttl-ms', '2000']);
-
-/** A load balancer in front of the signaling nodes: each connection goes to the first backend that takes it (a killed node refuses). */
-async function balancer(backends: string[]): Promise<string> {
-  const ports = backends.map((url) => Number(new URL(url).port));
-  const server = createServer((client: Socket) => {
-    client.pause();
-    const tryBackend = (i: number): void => {
-      if (i >= ports.length) {
-        client.destroy();
-        return;
-      }
-      const backend = createConnection({ host: '127.0.0.1', port: ports[i]! });
-      backend.once('error', () => tryBackend(i + 1));
-      backend.once('connect', () => {
-        backend.removeAllListeners('error');
-        backend.on('error', () => client.destroy());
-        client.on('error', () => backend.destroy());
-        client.pipe(backend).pipe(client);
-        client.resume();
-      });
-    };
-    tryBackend(0);
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return `ws://127.0.0.1:${address.port}/ws`;
-}
+const signalingNode = (redisUrl: string) => startSignalingNode(redisUrl, 2000);
 
 /** When a call was moved (`moved`) and what its counter had by then. */
 function watchMoves(session: { on(event: 'moved', listener: () => void): unknown }, counter: RtpCounter): { at: number | undefined; since: Record<string, number>; count: number } {
