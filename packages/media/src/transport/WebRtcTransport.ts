@@ -612,16 +612,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     // there), tapped while the producer has consumers; layer selection is done in JavaScript.
     for (const layer of producer.layers) if (this.native) layer.native = this.native.addProducer(this.nativeProducerParameters(layer));
     if (this.native && producer.layers.length === 0) {
-      producer.native = this.native.addProducer({
-        ssrc: producer.ssrc,
-        rtxSsrc: producer.rtxSsrc,
-        payloadType: producer.codec.payloadType,
-        rtxPayloadType: producer.rtxPayloadType,
-        clockRate: producer.codec.clockRate,
-        mimeType: producer.codec.mimeType,
-        video: producer.kind === 'video',
-        nack: producer.codec.rtcpFeedback.includes('nack'),
-      });
+      producer.native = this.native.addProducer(this.nativeProducerParameters(producer));
       if (producer.carriesAudioLevels) producer.native.setAudioLevelExtension(producer.audioLevelExtensionId!);
     }
     this.producers.set(producer.id, producer);

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { LayerState } from '../Producer.js';
 import { LayerController, type BitrateState, type ControlledConsumer } from './LayerController.js';
-
-/** Three layers arriving at 150 kbit/s, 500 kbit/s and 1.5 Mbit/s. */
-function layers(overrides: Array<Partial<LayerState>> = []): LayerState[] {
-  const base: LayerState[] = [
-    { rid: 'q', bitrate: 150_000, width: 320, height: 180, arriving: true, available: true, wanted: true },
-    { rid: 'h', bitrate: 500_000, width: 640, height: 360, arriving: true, available: true, wanted: true },
-    { rid: 'f', bitrate: 1_500_000, width: 1280, height: 720, arriving: true, available: true, wanted: true },
-  ];
-  return base.map((l, i) => ({ ...l, ...overrides[i] }));
-}
+import { threeLayers as layers } from './testLayers.js';
 
 /** One consumer on a fake clock: `step(ms, bps)` advances time and runs the controller with that estimate. */
 function rig(options: ConstructorParameters<typeof LayerController>[0] = {}, start = 2) {

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { LayerState } from '../Producer.js';
 import { layerForSize, selectLayers, type LayerCandidate } from './layerSelection.js';
-
-/** Three layers arriving at 150 kbit/s, 500 kbit/s and 1.5 Mbit/s, 180p / 360p / 720p. */
-function layers(overrides: Array<Partial<LayerState>> = []): LayerState[] {
-  const base: LayerState[] = [
-    { rid: 'q', bitrate: 150_000, width: 320, height: 180, arriving: true, available: true, wanted: true },
-    { rid: 'h', bitrate: 500_000, width: 640, height: 360, arriving: true, available: true, wanted: true },
-    { rid: 'f', bitrate: 1_500_000, width: 1280, height: 720, arriving: true, available: true, wanted: true },
-  ];
-  return base.map((l, i) => ({ ...l, ...overrides[i] }));
-}
+import { threeLayers as layers } from './testLayers.js';
 
 function candidate(partial: Partial<LayerCandidate> = {}): LayerCandidate {
   return { layers: layers(), cap: 2, current: 0, tileArea: 1, ...partial };
