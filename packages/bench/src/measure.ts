@@ -121,7 +121,9 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     }
   }
   const hog = options.hog;
-  // Only Roundtable's participants publish simulcast (Janus and the floor keep one stream).
+  // Only Roundtable's participants publish simulcast. Janus 1.1.2 took the offer (a=simulcast
+  // recv in its answer) but dropped every layer's packets as of an unknown SSRC: it did not
+  // learn them from the MID/RID extensions the bench's layers carry (docs/benchmark.md).
   const layers = target.family === 'roundtable' ? (options.traffic.simulcast ?? []) : [];
   const traffic: TrafficOptions = { ...options.traffic, simulcast: layers.length > 0 ? layers : undefined };
   const base: Sample = { ...emptySample(target.name, rooms, roomSize, run), busy: hog?.count ?? 0, simulcast: layers.length > 0 };

@@ -247,7 +247,7 @@ export class RoundtableParticipant extends Participant {
     await pc.setLocalDescription(await pc.createOffer());
     // The server is ICE-lite: it learns our address from our checks, so no candidates
     // are needed in the offer (as the SDK, which does not wait for gathering either).
-    await this.request('room.signal', { room: this.roomName, payload: { type: 'publish', sdpOffer: pc.localDescription!.sdp } });
+    await this.request('room.signal', { room: this.roomName, payload: { type: 'publish', sdpOffer: this.simulcast ? SimulcastUplink.offer(pc.localDescription!.sdp) : pc.localDescription!.sdp } });
   }
 
   /**

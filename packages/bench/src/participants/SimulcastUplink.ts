@@ -83,6 +83,16 @@ export class SimulcastUplink {
     });
   }
 
+  /**
+   * The offer as Chromium makes it: werift names its video sender's own SSRC (and RTX's) in
+   * the video m-line, which the layers do not use; Chromium's simulcast m-line names none
+   * (each layer is known by its RID).
+   */
+  static offer(sdp: string): string {
+    const [head, ...sections] = sdp.split(/\r\n(?=m=)/);
+    return [head, ...sections.map((section) => (section.startsWith('m=video') ? section.split('\r\n').filter((line) => !/^a=ssrc(-group)?:/.test(line)).join('\r\n') : section))].join('\r\n');
+  }
+
   /** Reads what the server's answer accepted: the video m-line's mid, payload type and extension ids. Error when it took no simulcast. */
   accept(answer: string): void {
     const video = answer.split(/\r?\nm=/).find((section) => section.startsWith('video') || section.startsWith('m=video'));
