@@ -52,7 +52,7 @@ export interface Aggregate {
   serverLoopDelayP99Ms: Spread;
   /** Roundtable: the participants spoke the bundled words (in most runs). */
   bundled: boolean;
-  /** The publishers sent simulcast (a --simulcast run, Roundtable targets). */
+  /** The publishers sent simulcast (a --simulcast run, Roundtable and Janus targets). */
   simulcast: boolean;
   /** Simulcast: each layer's figures, medians over the runs (empty otherwise). */
   layers: LayerFigures[];

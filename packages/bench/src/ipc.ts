@@ -5,7 +5,8 @@ import type { Kind, TrafficOptions } from './traffic.js';
 export type RoundtableWords = 'seed' | 'bundled';
 
 /**
- * What each receiver of a simulcast load asks of every publisher's video (`subscribeQuality`):
+ * What each receiver of a simulcast load asks of every publisher's video (Roundtable:
+ * `subscribeQuality`; Janus: the substream of its subscription):
  * 'none' asks nothing (the server's choice: the highest layer the downlink carries); a level
  * asks it of everyone; 'mixed' asks low, medium and high by the receiver's place in its
  * room (index mod 3), so each publisher's three layers are taken.

@@ -28,7 +28,7 @@ export interface MeasureOptions {
   roundtableWords: RoundtableWords;
   /** Processes spinning beside the bench during this measurement (resumed for it, paused after); none: quiet. */
   hog?: CpuHog;
-  /** A simulcast load (traffic.simulcast, Roundtable targets only): what receivers ask of each publisher's video. Default 'none'. */
+  /** A simulcast load (traffic.simulcast; Roundtable and Janus targets): what receivers ask of each publisher's video. Default 'none'. */
   simulcastRequest?: SimulcastRequest;
 }
 
@@ -60,7 +60,7 @@ export interface Sample {
   usPerPacket: number;
   /** Server CPU µs per packet the publishers sent (received by the server): with simulcast it receives three layers and forwards one per receiver. */
   usPerPacketIn: number;
-  /** The publishers sent simulcast (three layers); false: one video stream (Janus and the floor always). */
+  /** The publishers sent simulcast (three layers); false: one video stream (the floor always). */
   simulcast: boolean;
   /** Simulcast: each layer's packets in and out, and how many video downlinks got it (empty otherwise). */
   layers: LayerFigures[];
@@ -121,10 +121,8 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     }
   }
   const hog = options.hog;
-  // Only Roundtable's participants publish simulcast. Janus 1.1.2 took the offer (a=simulcast
-  // recv in its answer) but dropped every layer's packets as of an unknown SSRC: it did not
-  // learn them from the MID/RID extensions the bench's layers carry (docs/benchmark.md).
-  const layers = target.family === 'roundtable' ? (options.traffic.simulcast ?? []) : [];
+  // Roundtable's and Janus's participants publish simulcast; the floor's keep one stream (it has no layers to choose from).
+  const layers = target.family !== 'floor' ? (options.traffic.simulcast ?? []) : [];
   const traffic: TrafficOptions = { ...options.traffic, simulcast: layers.length > 0 ? layers : undefined };
   const base: Sample = { ...emptySample(target.name, rooms, roomSize, run), busy: hog?.count ?? 0, simulcast: layers.length > 0 };
   const notes: string[] = [];

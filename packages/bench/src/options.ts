@@ -43,9 +43,9 @@ export interface BenchOptions {
    */
   busy: number;
   /**
-   * The simulcast load: Roundtable's participants publish their video as SIMULCAST_LAYERS
-   * (three layers) instead of one stream at `traffic.videoKbps`; Janus and the floor keep
-   * the one stream (they are marked so in the report). Default false.
+   * The simulcast load: Roundtable's and Janus's participants publish their video as
+   * SIMULCAST_LAYERS (three layers) instead of one stream at `traffic.videoKbps`; the floor
+   * keeps the one stream (marked so in the report). Default false.
    */
   simulcast: boolean;
   /** A simulcast load: what each receiver asks of the publishers' video (default 'mixed'). */
@@ -84,15 +84,17 @@ alternating runs; writes a Markdown report, an SVG chart and JSON to bench-resul
                           what the SDK speaks); seed: receiveVideoFrom per sender (1 + N-1)
   --busy N                also measure every load of --rooms with N processes spinning on the
                           CPU beside the bench (quiet and busy runs alternate; default 0: quiet only)
-  --simulcast             the simulcast load: Roundtable's participants publish three video layers
-                          (rid q/h/f: 150/500/1500 kb/s at 320x180/640x360/1280x720, an SSRC each,
-                          MID and RID header extensions) instead of one stream at --bitrate, and
-                          the report gives CPU per forwarded and per received packet, and which
-                          layers the receivers got. Janus and the floor keep one stream (marked)
+  --simulcast             the simulcast load: Roundtable's and Janus's participants publish three
+                          video layers (rid q/h/f: 150/500/1500 kb/s at 320x180/640x360/1280x720,
+                          an SSRC each, MID and RID header extensions) instead of one stream at
+                          --bitrate, and the report gives CPU per forwarded and per received
+                          packet, and which layers the receivers got. The floor keeps one stream
+                          (marked)
   --simulcast-request R   what each receiver asks of every publisher's video (subscribeQuality):
                           mixed (default: low, medium, high by place in the room, so every layer
                           is taken), none (the server's choice: the highest), low, medium, high.
-                          Publishers stop sending the layers nobody takes (publishLayers)
+                          Roundtable's publishers stop sending the layers nobody takes
+                          (publishLayers); Janus asks no such thing
   --save-latest           also copy report.md and the chart to docs/bench/latest.md, latest.svg
   --no-netns              do not create the network namespace (Janus is then left out)
   --help

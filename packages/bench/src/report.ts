@@ -86,9 +86,10 @@ export function markdownReport(result: BenchResult): string {
     const layers = options.traffic.simulcast ?? [];
     lines.push('');
     lines.push(
-      `**Simulcast load:** Roundtable's participants publish their video as ${layers.length} layers (${layers.map((l) => `${l.rid} ${l.kbps} kb/s at ${l.width}x${l.height}`).join(', ')}; ${options.traffic.fps} frames/s each, an SSRC each, the MID and RID header extensions), ` +
-        `receivers ask ${requestText(options.simulcastRequest)}, and publishers stop sending the layers nobody takes (publishLayers). ` +
-        `Janus and the floor are **not simulcast**: their participants publish one stream at ${options.traffic.videoKbps} kb/s, so their figures and the ratios below compare a different load.`,
+      `**Simulcast load:** Roundtable's and Janus's participants publish their video as ${layers.length} layers (${layers.map((l) => `${l.rid} ${l.kbps} kb/s at ${l.width}x${l.height}`).join(', ')}; ${options.traffic.fps} frames/s each, an SSRC each, the MID and RID header extensions), ` +
+        `receivers ask ${requestText(options.simulcastRequest)} (Roundtable: subscribeQuality; Janus: the subscriber's substream). ` +
+        `Roundtable's publishers stop sending the layers nobody takes (publishLayers); Janus asks no such thing, so its publishers send all three whatever is taken. ` +
+        `The floor is **not simulcast**: its participants publish one stream at ${options.traffic.videoKbps} kb/s, so its figures and the ratios to it compare a different load.`,
     );
   }
   lines.push('');
@@ -198,7 +199,7 @@ function requestText(request: BenchResult['options']['simulcastRequest']): strin
     case 'mixed':
       return 'low, medium and high by their place in the room (index mod 3: every layer of each publisher is taken)';
     case 'none':
-      return 'nothing (the server forwards the highest layer the downlink carries)';
+      return "nothing (the server's default: Roundtable forwards the highest layer the downlink carries)";
     default:
       return `${request} of every publisher`;
   }

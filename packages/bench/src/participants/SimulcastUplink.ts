@@ -8,15 +8,21 @@ const RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
 const PLI = 1;
 const FIR = 4;
 
-/** A werift peer on the bench's address only, offering the MID and RID header extensions (simulcast needs both). */
+/**
+ * A werift peer on the bench's address only, offering the MID and RID header extensions
+ * (simulcast needs both). The MID extension has one id on every m-line, as Chromium's:
+ * werift numbers the audio and video lists one after the other (the same object gets the
+ * last number), and Janus reads the MID of every m-line with the first m-line's id.
+ */
 export function createSimulcastPeer(host: string, stunUrl: string): RTCPeerConnection {
+  const mid = useSdesMid();
   return new RTCPeerConnection({
     iceServers: [{ urls: stunUrl }],
     iceUseIpv4: false,
     iceUseIpv6: false,
     iceAdditionalHostAddresses: [host],
     iceInterfaceAddresses: { udp4: host },
-    headerExtensions: { audio: [useSdesMid()], video: [useSdesMid(), useSdesRTPStreamId()] },
+    headerExtensions: { audio: [mid], video: [mid, useSdesRTPStreamId()] },
   });
 }
 
