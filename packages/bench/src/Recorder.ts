@@ -84,7 +84,8 @@ export class Recorder {
     d.received++;
     if (header.layer !== undefined) {
       d.layers ??= [];
-      d.layers[header.layer] = (d.layers[header.layer] ?? 0) + 1;
+      while (d.layers.length <= header.layer) d.layers.push(0);
+      d.layers[header.layer]!++;
     }
     this.receivedPackets++;
     this.receivedBytes += payloadBytes + RTP_HEADER_BYTES;

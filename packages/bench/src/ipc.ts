@@ -117,7 +117,7 @@ export interface DownlinkCount {
   received: number;
   /** Packets of the window received a second time (the same bench sequence number): sent twice by the server, or retransmitted after they had arrived. Not in `received`. */
   duplicates: number;
-  /** Simulcast video: packets of `received` by the layer they were sent on (index, lowest 0; holes are 0). */
+  /** Simulcast video: packets of `received` by the layer they were sent on (index, lowest 0). */
   layers?: number[];
 }
 
