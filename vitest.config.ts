@@ -12,6 +12,8 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const HEAVY = [
   'test/e2e/**/*.test.ts',
   'packages/bench/src/bench.test.ts',
+  // A quick bench run of the simulcast load (Roundtable only, rooms of 4).
+  'packages/bench/src/bench.simulcast.test.ts',
   'packages/media/src/mcu/{ChildProcesses,Composite}.test.ts',
   'packages/media/src/recording/**/*.test.ts',
   'packages/media/src/filters/{filters,overlays}.test.ts',

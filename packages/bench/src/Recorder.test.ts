@@ -30,4 +30,16 @@ describe('Recorder', () => {
     recorder.onReceived(1, { kind: 'audio', sender: 2, seq: 6, sendUs: 150 }, 100, 160);
     expect(recorder.report([], 0)).toMatchObject({ receivedPackets: 1, duplicatePackets: 0 });
   });
+
+  it('counts a simulcast downlink\'s packets by the layer they came on, and starts them again with a new window', () => {
+    const recorder = new Recorder();
+    recorder.setWindow(0, 1000);
+    for (let seq = 0; seq < 10; seq++) recorder.onSent(2, 'video', 500, 10 + seq, seq < 4 ? 0 : 2);
+    for (let seq = 0; seq < 10; seq++) recorder.onReceived(1, { kind: 'video', sender: 2, seq, sendUs: 10 + seq, layer: seq < 4 ? 0 : 2 }, 500, 20 + seq);
+    const report = recorder.report([], 0);
+    expect(report.sent).toEqual({ '2:video:0': 4, '2:video:2': 6 });
+    expect(report.downlinks.find((d) => d.receiver === 1)).toMatchObject({ received: 10, layers: [4, 0, 6] });
+    recorder.setWindow(1000, 2000);
+    expect(recorder.report([], 0).downlinks.find((d) => d.receiver === 1)).toMatchObject({ received: 0, layers: [] });
+  });
 });

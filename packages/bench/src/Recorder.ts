@@ -30,6 +30,7 @@ export class Recorder {
     for (const d of this.downlinks.values()) {
       d.received = 0;
       d.duplicates = 0;
+      if (d.layers) d.layers = [];
     }
     this.histogram.clear();
     this.receivedPackets = 0;
@@ -54,9 +55,10 @@ export class Recorder {
     if (!this.downlinks.has(key)) this.downlinks.set(key, { receiver, sender, kind, received: 0, duplicates: 0 });
   }
 
-  onSent(sender: number, kind: Kind, payloadBytes: number, sendUs: number): void {
+  /** `layer`: the simulcast layer it went on (counted apart: `${sender}:${kind}:${layer}`). */
+  onSent(sender: number, kind: Kind, payloadBytes: number, sendUs: number, layer?: number): void {
     if (sendUs < this.startUs || sendUs >= this.endUs) return;
-    const key = `${sender}:${kind}`;
+    const key = layer === undefined ? `${sender}:${kind}` : `${sender}:${kind}:${layer}`;
     this.sent.set(key, (this.sent.get(key) ?? 0) + 1);
     this.sentPackets++;
     this.sentBytes += payloadBytes + RTP_HEADER_BYTES;
@@ -80,6 +82,11 @@ export class Recorder {
     }
     seen[slot] = header.seq;
     d.received++;
+    if (header.layer !== undefined) {
+      d.layers ??= [];
+      while (d.layers.length <= header.layer) d.layers.push(0);
+      d.layers[header.layer]!++;
+    }
     this.receivedPackets++;
     this.receivedBytes += payloadBytes + RTP_HEADER_BYTES;
     const bucket = Math.max(0, Math.floor((recvUs - header.sendUs) / DELAY_BUCKET_US));

@@ -8,10 +8,10 @@ import { mkdirSync } from 'node:fs';
 import { CpuHog } from './CpuHog.js';
 import { join } from 'node:path';
 import type { TargetEndpoint } from './ipc.js';
-import { measure, type Sample } from './measure.js';
+import { measure, type LayerFigures, type Sample } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { machineInfo, type MachineInfo } from './proc.js';
-import { spread, type Spread } from './stats.js';
+import { median, spread, type Spread } from './stats.js';
 import { FloorTarget, JanusTarget, RoundtableTarget, extractRevision, janusInstalled, type Target } from './targets.js';
 import { WorkerPool } from './WorkerPool.js';
 
@@ -27,6 +27,7 @@ export interface Aggregate {
   errors: string[];
   serverCpuPct: Spread;
   usPerPacket: Spread;
+  usPerPacketIn: Spread;
   usPerMbit: Spread;
   packetsInPerS: Spread;
   packetsOutPerS: Spread;
@@ -51,6 +52,10 @@ export interface Aggregate {
   serverLoopDelayP99Ms: Spread;
   /** Roundtable: the participants spoke the bundled words (in most runs). */
   bundled: boolean;
+  /** The publishers sent simulcast (a --simulcast run, Roundtable and Janus targets). */
+  simulcast: boolean;
+  /** Simulcast: each layer's figures, medians over the runs (empty otherwise). */
+  layers: LayerFigures[];
   generatorBound: boolean;
   /** Why this load breaks a limit, or undefined when it passes. */
   limit: string | undefined;
@@ -85,7 +90,7 @@ export interface BenchResult {
 export type Progress = (line: string, transient?: boolean) => void;
 
 const FIGURES = [
-  'serverCpuPct', 'usPerPacket', 'usPerMbit', 'packetsInPerS', 'packetsOutPerS', 'duplicatesPerS', 'forwardedMbps', 'loss', 'worstDownlinkLoss',
+  'serverCpuPct', 'usPerPacket', 'usPerPacketIn', 'usPerMbit', 'packetsInPerS', 'packetsOutPerS', 'duplicatesPerS', 'forwardedMbps', 'loss', 'worstDownlinkLoss',
   'delayP50Ms', 'delayP99Ms', 'joinP50Ms', 'joinMaxMs', 'joinFailures', 'rssPerParticipantMb', 'rssLoadMb', 'generatorCpuPct', 'generatorMaxWorkerPct', 'generatorLoopDelayP99Ms', 'otherCpuPct',
   'hogCpuPct', 'serverConnectionsPerRoom', 'connectionsPerParticipant', 'serverLoopDelayP99Ms',
 ] as const;
@@ -112,7 +117,14 @@ export function aggregate(target: string, rooms: number, samples: Sample[], busy
   else if (agg.delayP99Ms.median > LIMITS.p99Ms) limit = `p99 ${agg.delayP99Ms.median.toFixed(0)} ms > 100 ms`;
   else if (agg.serverCpuPct.median >= LIMITS.cpuPct * 0.95) limit = `server CPU ${agg.serverCpuPct.median.toFixed(0)} % of a core`;
   else if (agg.joinFailures.median > 0) limit = `${agg.joinFailures.median} participants never received every stream`;
-  return { target, rooms, busy, runs: samples.length, errors: samples.filter((s) => s.error).map((s) => s.error!), ...agg, bundled, generatorBound, limit };
+  const simulcast = ok.some((s) => s.simulcast);
+  const layers = (ok[0]?.layers ?? []).map((l, i) => ({
+    rid: l.rid,
+    packetsInPerS: median(ok.map((s) => s.layers[i]?.packetsInPerS ?? Number.NaN)),
+    packetsOutPerS: median(ok.map((s) => s.layers[i]?.packetsOutPerS ?? Number.NaN)),
+    downlinks: median(ok.map((s) => s.layers[i]?.downlinks ?? Number.NaN)),
+  }));
+  return { target, rooms, busy, runs: samples.length, errors: samples.filter((s) => s.error).map((s) => s.error!), ...agg, bundled, simulcast, layers, generatorBound, limit };
 }
 
 function fmtCount(n: number): string {
@@ -200,6 +212,7 @@ export async function runBench(options: BenchOptions, host: string, netns: boole
                 fastReceive: !options.weriftReceive,
                 roundtableWords: options.roundtableWords,
                 hog: condition,
+                simulcastRequest: options.simulcastRequest,
               },
               run++,
               machine.cores,
@@ -272,5 +285,6 @@ function range(from: number, to: number): number[] {
 function summary(s: Sample): string {
   if (s.error) return `FAILED: ${s.error}`;
   const connections = Number.isFinite(s.serverConnectionsPerRoom) ? `, ${fmtCount(s.serverConnectionsPerRoom)} server connections/room, server loop p99 ${s.serverLoopDelayP99Ms.toFixed(0)} ms` : '';
-  return `cpu ${s.serverCpuPct.toFixed(1)} %, ${s.usPerPacket.toFixed(1)} µs/pkt${connections}, out ${s.packetsOutPerS.toFixed(0)} pkt/s${s.duplicatesPerS > 0 ? ` (+${s.duplicatesPerS.toFixed(0)} duplicates/s)` : ''}, loss ${(s.loss * 100).toFixed(2)} %, p50/p99 ${s.delayP50Ms.toFixed(1)}/${s.delayP99Ms.toFixed(1)} ms, join p50 ${s.joinP50Ms.toFixed(0)} ms, generator ${s.generatorCpuPct.toFixed(0)} % (loop p99 ${s.generatorLoopDelayP99Ms.toFixed(0)} ms), others ${s.otherCpuPct.toFixed(0)} %${s.busy ? `, hog ${s.hogCpuPct.toFixed(0)} %` : ''}${s.generatorBound ? ' (GENERATOR-BOUND)' : ''}`;
+  const simulcast = s.simulcast ? ` (simulcast: ${s.usPerPacketIn.toFixed(1)} µs/pkt in; layers in/out pkt/s ${s.layers.map((l) => `${l.rid} ${l.packetsInPerS.toFixed(0)}/${l.packetsOutPerS.toFixed(0)}`).join(', ')})` : '';
+  return `cpu ${s.serverCpuPct.toFixed(1)} %, ${s.usPerPacket.toFixed(1)} µs/pkt${simulcast}${connections}, out ${s.packetsOutPerS.toFixed(0)} pkt/s${s.duplicatesPerS > 0 ? ` (+${s.duplicatesPerS.toFixed(0)} duplicates/s)` : ''}, loss ${(s.loss * 100).toFixed(2)} %, p50/p99 ${s.delayP50Ms.toFixed(1)}/${s.delayP99Ms.toFixed(1)} ms, join p50 ${s.joinP50Ms.toFixed(0)} ms, generator ${s.generatorCpuPct.toFixed(0)} % (loop p99 ${s.generatorLoopDelayP99Ms.toFixed(0)} ms), others ${s.otherCpuPct.toFixed(0)} %${s.busy ? `, hog ${s.hogCpuPct.toFixed(0)} %` : ''}${s.generatorBound ? ' (GENERATOR-BOUND)' : ''}`;
 }

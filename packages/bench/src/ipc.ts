@@ -4,6 +4,16 @@ import type { Kind, TrafficOptions } from './traffic.js';
 /** The group-call words of Roundtable participants (see JoinCommand.roundtableWords). */
 export type RoundtableWords = 'seed' | 'bundled';
 
+/**
+ * What each receiver of a simulcast load asks of every publisher's video (Roundtable:
+ * `subscribeQuality`; Janus: the substream of its subscription):
+ * 'none' asks nothing (the server's choice: the highest layer the downlink carries); a level
+ * asks it of everyone; 'mixed' asks low, medium and high by the receiver's place in its
+ * room (index mod 3), so each publisher's three layers are taken.
+ */
+export const SIMULCAST_REQUESTS = ['mixed', 'none', 'low', 'medium', 'high'] as const;
+export type SimulcastRequest = (typeof SIMULCAST_REQUESTS)[number];
+
 /** Where the participants of one run connect. */
 export type TargetEndpoint =
   | { kind: 'roundtable'; signalingUrl: string }
@@ -55,6 +65,8 @@ export interface JoinCommand {
   openMembership?: boolean;
   /** Roundtable room names are `${roomPrefix}-${room}`. Default `bench-${run}`. */
   roomPrefix?: string;
+  /** A simulcast load (traffic.simulcast): what receivers ask of each publisher's video. Default 'none'. */
+  simulcastRequest?: SimulcastRequest;
 }
 
 /** The soak: participants that join the running ones (churn), rather than replacing them. */
@@ -105,10 +117,12 @@ export interface DownlinkCount {
   received: number;
   /** Packets of the window received a second time (the same bench sequence number): sent twice by the server, or retransmitted after they had arrived. Not in `received`. */
   duplicates: number;
+  /** Simulcast video: packets of `received` by the layer they were sent on (index, lowest 0). */
+  layers?: number[];
 }
 
 export interface WorkerReport {
-  /** Packets sent in the window, by `${sender}:${kind}`. */
+  /** Packets sent in the window, by `${sender}:${kind}` (a simulcast layer's by `${sender}:${kind}:${layer}`). */
   sent: Record<string, number>;
   downlinks: DownlinkCount[];
   /** Packets and bytes (payload + RTP header) received in the window, each packet once (duplicates are in `duplicatePackets`). */

@@ -3,7 +3,7 @@
  * Join, wait until every remote stream flows, warm up, measure, collect, leave.
  */
 import type { CpuHog } from './CpuHog.js';
-import type { ParticipantSpec, RoundtableWords, WorkerMessage, WorkerReport } from './ipc.js';
+import type { ParticipantSpec, RoundtableWords, SimulcastRequest, WorkerMessage, WorkerReport } from './ipc.js';
 import { readMachineCpu, readProc } from './proc.js';
 import { histogramQuantileMs, mergeHistograms, quantile } from './stats.js';
 import type { Target } from './targets.js';
@@ -28,6 +28,19 @@ export interface MeasureOptions {
   roundtableWords: RoundtableWords;
   /** Processes spinning beside the bench during this measurement (resumed for it, paused after); none: quiet. */
   hog?: CpuHog;
+  /** A simulcast load (traffic.simulcast; Roundtable and Janus targets): what receivers ask of each publisher's video. Default 'none'. */
+  simulcastRequest?: SimulcastRequest;
+}
+
+/** A simulcast layer's traffic in one measurement. */
+export interface LayerFigures {
+  rid: string;
+  /** Packets/s the publishers sent on this layer (what the server received of it). */
+  packetsInPerS: number;
+  /** Packets/s of this layer the receivers got. */
+  packetsOutPerS: number;
+  /** Video downlinks (receiver, sender) that got most of their packets on this layer in the window. */
+  downlinks: number;
 }
 
 /** The figures of one measurement. Rates are per second of the window. */
@@ -45,6 +58,12 @@ export interface Sample {
   serverCpuPct: number;
   /** Server CPU µs per packet delivered to a subscriber. */
   usPerPacket: number;
+  /** Server CPU µs per packet the publishers sent (received by the server): with simulcast it receives three layers and forwards one per receiver. */
+  usPerPacketIn: number;
+  /** The publishers sent simulcast (three layers); false: one video stream (the floor always). */
+  simulcast: boolean;
+  /** Simulcast: each layer's packets in and out, and how many video downlinks got it (empty otherwise). */
+  layers: LayerFigures[];
   /** Server CPU µs per megabit delivered to subscribers (RTP payload + 12-byte header). */
   usPerMbit: number;
   packetsInPerS: number;
@@ -102,7 +121,10 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     }
   }
   const hog = options.hog;
-  const base: Sample = { ...emptySample(target.name, rooms, roomSize, run), busy: hog?.count ?? 0 };
+  // Roundtable's and Janus's participants publish simulcast; the floor's keep one stream (it has no layers to choose from).
+  const layers = target.family !== 'floor' ? (options.traffic.simulcast ?? []) : [];
+  const traffic: TrafficOptions = { ...options.traffic, simulcast: layers.length > 0 ? layers : undefined };
+  const base: Sample = { ...emptySample(target.name, rooms, roomSize, run), busy: hog?.count ?? 0, simulcast: layers.length > 0 };
   const notes: string[] = [];
   // Busy from the first join to the last leave: joins and handshakes happen on a busy machine too.
   hog?.resume();
@@ -111,7 +133,7 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
     const joined = await Promise.all(
       pool.workers.map((w, i) => {
         const answer = pool.next(w, 'joined', options.joinTimeoutS * 1000 + 60_000);
-        pool.send(w, { type: 'join', run, endpoint, participants: specs[i]!, roomSize, idBase, traffic: options.traffic, host: options.host, joinStaggerMs: options.joinStaggerMs, fastReceive: options.fastReceive, roundtableWords: options.roundtableWords });
+        pool.send(w, { type: 'join', run, endpoint, participants: specs[i]!, roomSize, idBase, traffic, host: options.host, joinStaggerMs: options.joinStaggerMs, fastReceive: options.fastReceive, roundtableWords: options.roundtableWords, simulcastRequest: options.simulcastRequest });
         return answer;
       }),
     );
@@ -188,6 +210,7 @@ export async function measure(target: Target, endpoint: TargetEndpoint, pool: Wo
       hogPct: ((hog1 - hog0) / 1e6 / windowS) * 100,
       connections,
       serverLoopDelayP99Ms: serverAfter?.loopDelayP99Ms ?? Number.NaN,
+      layerRids: layers.map((l) => l.rid),
     });
   } catch (error) {
     return { ...base, error: error instanceof Error ? error.message : String(error) };
@@ -212,6 +235,8 @@ interface Raw {
   hogPct: number;
   connections: { serverPerRoom: number; perParticipant: number; bundled: boolean };
   serverLoopDelayP99Ms: number;
+  /** Simulcast: the layers' rids, lowest first (empty: one stream). */
+  layerRids: string[];
 }
 
 function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
@@ -220,8 +245,39 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
   let expected = 0;
   let received = 0;
   const losses: number[] = [];
+  const layerCount = raw.layerRids.length;
+  const layerSent = (sender: number, layer: number) => sent.get(`${sender}:video:${layer}`) ?? 0;
+  const layers = raw.layerRids.map((rid) => ({ rid, packetsIn: 0, packetsOut: 0, downlinks: 0 }));
+  for (const [k, v] of sent) {
+    const layer = Number(k.split(':')[2]);
+    if (k.split(':').length === 3 && layers[layer]) layers[layer].packetsIn += v;
+  }
   for (const r of reports) {
     for (const d of r.downlinks) {
+      if (layerCount > 0 && d.kind === 'video') {
+        // A receiver gets one layer at a time and may move between them in the window: what
+        // it got of each layer's packets, as a share of what was sent on it, adds up to 1
+        // when nothing was lost (e.g. half the window on f, half on h: ~0.5 + ~0.5).
+        let coverage = 0;
+        let most = -1;
+        let mostSent = 0;
+        for (let l = 0; l < layerCount; l++) {
+          const s = layerSent(d.sender, l);
+          const got = d.layers?.[l] ?? 0;
+          mostSent = Math.max(mostSent, s);
+          if (got > 0) layers[l]!.packetsOut += got;
+          if (got > 0 && (most < 0 || got > (d.layers?.[most] ?? 0))) most = l;
+          if (s > 0) coverage += Math.min(got, s) / s;
+        }
+        if (most >= 0) layers[most]!.downlinks++;
+        if (mostSent === 0) continue;
+        coverage = Math.min(1, coverage);
+        const e = coverage > 0 ? d.received / coverage : mostSent;
+        expected += e;
+        received += coverage > 0 ? d.received : 0;
+        losses.push(1 - coverage);
+        continue;
+      }
       const e = sent.get(`${d.sender}:${d.kind}`) ?? 0;
       if (e === 0) continue;
       const got = Math.min(d.received, e);
@@ -250,6 +306,8 @@ function figures(base: Sample, reports: WorkerReport[], raw: Raw): Sample {
     windowS: raw.windowS,
     serverCpuPct,
     usPerPacket: receivedPackets > 0 ? raw.serverCpuUs / receivedPackets : Number.NaN,
+    usPerPacketIn: sentPackets > 0 ? raw.serverCpuUs / sentPackets : Number.NaN,
+    layers: layers.map((l) => ({ rid: l.rid, packetsInPerS: l.packetsIn / raw.windowS, packetsOutPerS: l.packetsOut / raw.windowS, downlinks: l.downlinks })),
     usPerMbit: receivedBytes > 0 ? raw.serverCpuUs / ((receivedBytes * 8) / 1e6) : Number.NaN,
     packetsInPerS: sentPackets / raw.windowS,
     packetsOutPerS: receivedPackets / raw.windowS,
@@ -323,6 +381,9 @@ function emptySample(target: string, rooms: number, roomSize: number, run: numbe
     windowS: 0,
     serverCpuPct: nan,
     usPerPacket: nan,
+    usPerPacketIn: nan,
+    simulcast: false,
+    layers: [],
     usPerMbit: nan,
     packetsInPerS: nan,
     packetsOutPerS: nan,

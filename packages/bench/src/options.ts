@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench`. */
 import { parseArgs } from 'node:util';
-import type { RoundtableWords } from './ipc.js';
-import { DEFAULT_TRAFFIC, type TrafficOptions } from './traffic.js';
+import { SIMULCAST_REQUESTS, type RoundtableWords, type SimulcastRequest } from './ipc.js';
+import { DEFAULT_TRAFFIC, SIMULCAST_LAYERS, type TrafficOptions } from './traffic.js';
 
 export const TARGET_NAMES = ['roundtable', 'janus', 'janus-el2', 'floor'] as const;
 
@@ -42,6 +42,14 @@ export interface BenchOptions {
    * Default 0 (quiet only).
    */
   busy: number;
+  /**
+   * The simulcast load: Roundtable's and Janus's participants publish their video as
+   * SIMULCAST_LAYERS (three layers) instead of one stream at `traffic.videoKbps`; the floor
+   * keeps the one stream (marked so in the report). Default false.
+   */
+  simulcast: boolean;
+  /** A simulcast load: what each receiver asks of the publishers' video (default 'mixed'). */
+  simulcastRequest: SimulcastRequest;
 }
 
 export const HELP = `npm run bench -- [options]
@@ -76,6 +84,17 @@ alternating runs; writes a Markdown report, an SVG chart and JSON to bench-resul
                           what the SDK speaks); seed: receiveVideoFrom per sender (1 + N-1)
   --busy N                also measure every load of --rooms with N processes spinning on the
                           CPU beside the bench (quiet and busy runs alternate; default 0: quiet only)
+  --simulcast             the simulcast load: Roundtable's and Janus's participants publish three
+                          video layers (rid q/h/f: 150/500/1500 kb/s at 320x180/640x360/1280x720,
+                          an SSRC each, MID and RID header extensions) instead of one stream at
+                          --bitrate, and the report gives CPU per forwarded and per received
+                          packet, and which layers the receivers got. The floor keeps one stream
+                          (marked)
+  --simulcast-request R   what each receiver asks of every publisher's video (subscribeQuality):
+                          mixed (default: low, medium, high by place in the room, so every layer
+                          is taken), none (the server's choice: the highest), low, medium, high.
+                          Roundtable's publishers stop sending the layers nobody takes
+                          (publishLayers); Janus asks no such thing
   --save-latest           also copy report.md and the chart to docs/bench/latest.md, latest.svg
   --no-netns              do not create the network namespace (Janus is then left out)
   --help
@@ -120,6 +139,8 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
       'werift-receive': { type: 'boolean', default: false },
       'roundtable-words': { type: 'string' },
       busy: { type: 'string' },
+      simulcast: { type: 'boolean', default: false },
+      'simulcast-request': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -144,6 +165,11 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
   if (words !== 'bundled' && words !== 'seed') throw new Error(`--roundtable-words: expected bundled or seed, got '${words}'`);
   const busy = values.busy !== undefined ? Number(values.busy) : 0;
   if (!Number.isInteger(busy) || busy < 0 || busy > 64) throw new Error(`--busy: expected a number of processes (0-64), got '${values.busy}'`);
+  const simulcast = values.simulcast ?? false;
+  const simulcastRequest = values['simulcast-request'] ?? 'mixed';
+  if (!(SIMULCAST_REQUESTS as readonly string[]).includes(simulcastRequest)) throw new Error(`--simulcast-request: expected one of ${SIMULCAST_REQUESTS.join(', ')}, got '${simulcastRequest}'`);
+  if (values['simulcast-request'] !== undefined && !simulcast) throw new Error('--simulcast-request: only with --simulcast');
+  if (simulcast && words !== 'bundled') throw new Error('--simulcast: needs the bundled words (publish), not --roundtable-words seed');
   return {
     quick,
     json: values.json ?? false,
@@ -158,7 +184,7 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
     roundtableEnvs,
     workers: Math.floor(num(values.workers, Math.max(2, cores), '--workers')),
     outDir: values.out,
-    traffic: { ...DEFAULT_TRAFFIC, videoKbps: num(values.bitrate, DEFAULT_TRAFFIC.videoKbps, '--bitrate') },
+    traffic: { ...DEFAULT_TRAFFIC, videoKbps: num(values.bitrate, DEFAULT_TRAFFIC.videoKbps, '--bitrate'), simulcast: simulcast ? SIMULCAST_LAYERS.map((l) => ({ ...l })) : undefined },
     joinTimeoutS: num(values['join-timeout'], quick ? 30 : 60, '--join-timeout'),
     noNetns: values['no-netns'] ?? false,
     saveLatest: values['save-latest'] ?? false,
@@ -166,5 +192,7 @@ export function parseOptions(argv: string[], cores: number): BenchOptions | 'hel
     joinStaggerMs: values['join-stagger'] !== undefined ? Number(values['join-stagger']) : 300,
     roundtableWords: words,
     busy,
+    simulcast,
+    simulcastRequest: simulcastRequest as SimulcastRequest,
   };
 }

@@ -82,6 +82,16 @@ export function markdownReport(result: BenchResult): string {
       `Roundtable participants speak the ${options.roundtableWords === 'bundled' ? 'bundled words (one sending and one receiving connection each, when the server announces them)' : "seed's words (receiveVideoFrom per sender)"}.` +
       `${options.busy > 0 ? ` "busy ${options.busy}": the same load with ${options.busy} processes spinning on the CPU beside the bench (from the first join to the last leave), alternating with the quiet runs.` : ''}${options.quick ? ' **Quick smoke run: figures are indicative only.**' : ''}`,
   );
+  if (options.simulcast) {
+    const layers = options.traffic.simulcast ?? [];
+    lines.push('');
+    lines.push(
+      `**Simulcast load:** Roundtable's and Janus's participants publish their video as ${layers.length} layers (${layers.map((l) => `${l.rid} ${l.kbps} kb/s at ${l.width}x${l.height}`).join(', ')}; ${options.traffic.fps} frames/s each, an SSRC each, the MID and RID header extensions), ` +
+        `receivers ask ${requestText(options.simulcastRequest)} (Roundtable: subscribeQuality; Janus: the subscriber's substream). ` +
+        `Roundtable's publishers stop sending the layers nobody takes (publishLayers); Janus asks no such thing, so its publishers send all three whatever is taken. ` +
+        `The floor is **not simulcast**: its participants publish one stream at ${options.traffic.videoKbps} kb/s, so its figures and the ratios to it compare a different load.`,
+    );
+  }
   lines.push('');
   lines.push('Targets:');
   for (const t of result.targets) lines.push(`- \`${t.name}\`: ${t.description}`);
@@ -90,10 +100,27 @@ export function markdownReport(result: BenchResult): string {
 
   lines.push('## Server CPU per forwarded packet (µs)');
   lines.push('');
-  lines.push(`| load | ${targets.join(' | ')} |`);
+  const marked = targets.map((t) => (options.simulcast ? `${t} (${result.aggregates.some((a) => a.target === t && a.simulcast) ? 'simulcast' : 'one stream, not simulcast'})` : t));
+  lines.push(`| load | ${marked.join(' | ')} |`);
   lines.push(`|---|${targets.map(() => '---:').join('|')}|`);
   for (const { rooms, busy } of loads) lines.push(`| ${loadName(rooms, busy)} | ${targets.map((t) => withSpread(get(t, rooms, busy)?.usPerPacket ?? emptySpread())).join(' | ')} |`);
   lines.push('');
+  const simulcast = result.aggregates.filter((a) => a.simulcast);
+  if (simulcast.length > 0) {
+    lines.push('## Simulcast load (issue 20)');
+    lines.push('');
+    lines.push('The server receives every layer some receiver takes and forwards one layer per receiver: "per forwarded packet" divides its CPU by the packets the receivers got, "per received packet" by the packets the publishers sent (every layer, and audio). "Layers" gives each layer\'s packets/s into the server and out to the receivers, and how many video downlinks (receiver, publisher) got most of their packets on it in the window.');
+    lines.push('');
+    lines.push('| load | target | server CPU % of a core | µs / forwarded packet | µs / received packet | packets in/s | packets out/s | loss (all / worst downlink) | delay p50 / p99 ms | layers: in / out pkt/s (downlinks) |');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---|---|---|');
+    for (const a of simulcast) {
+      const layerText = a.layers.map((l) => `${l.rid} ${fmt(l.packetsInPerS, 0)} / ${fmt(l.packetsOutPerS, 0)} (${fmt(l.downlinks, 0)})`).join('; ');
+      lines.push(
+        `| ${loadName(a.rooms, a.busy)} | ${a.target} | ${withSpread(a.serverCpuPct)} | ${withSpread(a.usPerPacket)} | ${withSpread(a.usPerPacketIn)} | ${fmt(a.packetsInPerS.median, 0)} | ${fmt(a.packetsOutPerS.median, 0)} | ${pct(a.loss.median)} / ${pct(a.worstDownlinkLoss.median)} | ${fmt(a.delayP50Ms.median)} / ${fmt(a.delayP99Ms.median)} | ${layerText} |`,
+      );
+    }
+    lines.push('');
+  }
   const rs = ratios(result);
   if (rs.length > 0) {
     lines.push('Ratios of medians (µs per forwarded packet; below 1 means Roundtable costs less):');
@@ -165,6 +192,17 @@ export function markdownReport(result: BenchResult): string {
   lines.push('How the figures are measured: docs/benchmark.md. Chart: cpu-vs-rooms.svg. Raw samples: results.json.');
   lines.push('');
   return lines.join('\n');
+}
+
+function requestText(request: BenchResult['options']['simulcastRequest']): string {
+  switch (request) {
+    case 'mixed':
+      return 'low, medium and high by their place in the room (index mod 3: every layer of each publisher is taken)';
+    case 'none':
+      return "nothing (the server's default: Roundtable forwards the highest layer the downlink carries)";
+    default:
+      return `${request} of every publisher`;
+  }
 }
 
 function emptySpread(): Spread {

@@ -3,6 +3,7 @@ import type { PlannedPacket } from '../traffic.js';
 import { receiveRtp } from './fastReceive.js';
 import { JsonSocket, PendingRequests } from './JsonSocket.js';
 import { Participant } from './Participant.js';
+import { SimulcastUplink, createSimulcastPeer } from './SimulcastUplink.js';
 import { UplinkTracks, createPeer, gatheringComplete, waitConnected } from './weriftPeer.js';
 
 /** Janus VideoRoom room ids the bench writes into the plugin's config: room r is FIRST_ROOM + r. */
@@ -28,7 +29,15 @@ export class JanusParticipant extends Participant {
   private publisher: RTCPeerConnection | undefined;
   private subscriber: RTCPeerConnection | undefined;
   private readonly uplink = new UplinkTracks();
+  /** A simulcast load (traffic.simulcast): the video goes out as three layers. */
+  private readonly simulcast: SimulcastUplink | undefined;
   private keepalive: NodeJS.Timeout | undefined;
+
+  constructor(...args: ConstructorParameters<typeof Participant>) {
+    super(...args);
+    const layers = this.context.command.traffic.simulcast;
+    this.simulcast = layers?.length ? new SimulcastUplink(layers) : undefined;
+  }
 
   private get room(): number {
     return JANUS_FIRST_ROOM + this.spec.room;
@@ -45,17 +54,20 @@ export class JanusParticipant extends Participant {
     const joined = await this.message(this.publisherHandle, { request: 'join', ptype: 'publisher', room: this.room, id: janusFeedId(this.id), display: `p${this.id}` });
     pluginData(joined, 'joined');
 
-    const pc = createPeer(this.context.command.host, this.context.stunUrl);
+    const { host } = this.context.command;
+    const pc = this.simulcast ? createSimulcastPeer(host, this.context.stunUrl) : createPeer(host, this.context.stunUrl);
     this.publisher = pc;
-    this.uplink.attach(pc, () => this.keyframeRequested());
+    if (this.simulcast) this.simulcast.attach(pc, (layer) => this.keyframeRequested(layer));
+    else this.uplink.attach(pc, () => this.keyframeRequested());
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') this.startPublishing();
     });
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringComplete(pc);
-    const published = await this.message(this.publisherHandle, { request: 'publish', audio: true, video: true }, { type: 'offer', sdp: pc.localDescription!.sdp, trickle: false });
+    const published = await this.message(this.publisherHandle, { request: 'publish', audio: true, video: true }, { type: 'offer', sdp: this.simulcast ? SimulcastUplink.offer(pc.localDescription!.sdp) : pc.localDescription!.sdp, trickle: false });
     const jsep = published['jsep'] as { type: 'answer'; sdp: string } | undefined;
     if (!jsep) throw new Error(`Janus publish gave no answer: ${JSON.stringify(published['plugindata'])}`);
+    this.simulcast?.accept(jsep.sdp);
     await pc.setRemoteDescription({ type: 'answer', sdp: jsep.sdp });
     // Janus lists a feed for subscribers only once its PeerConnection is up.
     await waitConnected(pc);
@@ -80,6 +92,21 @@ export class JanusParticipant extends Participant {
     await pc.setLocalDescription(await pc.createAnswer());
     await gatheringComplete(pc);
     await this.message(this.subscriberHandle, { request: 'start', room: this.room }, { type: 'answer', sdp: pc.localDescription!.sdp, trickle: false });
+    await this.chooseSubstreams(attached);
+  }
+
+  /**
+   * A simulcast load: the substream each receiver asks of every feed (simulcastRequest, as
+   * Roundtable's receivers ask a level): 0 low, 1 medium, 2 high. 'none' asks nothing
+   * (Janus's default substream).
+   */
+  private async chooseSubstreams(attached: Record<string, unknown>): Promise<void> {
+    const request = this.context.command.simulcastRequest ?? 'none';
+    if (!this.simulcast || request === 'none') return;
+    const substream = request === 'mixed' ? this.spec.index % 3 : ['low', 'medium', 'high'].indexOf(request);
+    const data = (attached['plugindata'] as { data?: { streams?: Array<{ mid?: unknown; type?: unknown }> } } | undefined)?.data;
+    const streams = (data?.streams ?? []).filter((s) => s.type === 'video' && typeof s.mid === 'string').map((s) => ({ mid: s.mid as string, substream }));
+    if (streams.length > 0) await this.message(this.subscriberHandle, { request: 'configure', streams });
   }
 
   protected connectionCount(): number {
@@ -87,7 +114,8 @@ export class JanusParticipant extends Participant {
   }
 
   protected transmit(planned: PlannedPacket, payload: Buffer): void {
-    this.uplink.send(planned, payload);
+    if (this.simulcast) this.simulcast.send(planned, payload);
+    else this.uplink.send(planned, payload);
   }
 
   async close(): Promise<void> {

@@ -23,7 +23,10 @@ export abstract class Participant {
   private readonly seq: Record<Kind, number> = { audio: 0, video: 0 };
   private readonly firstPackets = new Map<string, number>();
   private joinStartUs = 0;
-  private lastKeyframeRequest = 0;
+  /** When the last keyframe request was honoured, per simulcast layer (-1: the one stream). */
+  private readonly lastKeyframeRequest = new Map<number, number>();
+  /** Simulcast: the layers the server last asked for, by rid (kept until the schedule starts). */
+  private layerWish: Record<string, boolean> = {};
   protected closed = false;
   private joined = false;
   /** Members come and go (the soak): no fixed set of remote streams is expected. */
@@ -94,7 +97,7 @@ export abstract class Participant {
       const sendUs = nowUs();
       writePayload(payload, planned, this.id, seq, sendUs);
       this.transmit(planned, payload);
-      this.context.recorder.onSent(this.id, planned.kind, planned.size, sendUs);
+      this.context.recorder.onSent(this.id, planned.kind, planned.size, sendUs, planned.layer?.index);
     }
   }
 
@@ -105,15 +108,32 @@ export abstract class Participant {
 
   /** Starts the uplink's schedule (once its transport is negotiated). */
   protected startPublishing(): void {
-    this.schedule ??= new TrafficSchedule(this.context.command.traffic, performance.now());
+    if (this.schedule) return;
+    this.schedule = new TrafficSchedule(this.context.command.traffic, performance.now());
+    this.applyLayerWish();
   }
 
-  /** A PLI/FIR from the server: a keyframe next, as a browser's encoder would (at most one per 300 ms). */
-  protected keyframeRequested(): void {
+  /** A PLI/FIR from the server (for simulcast layer `layer`): a keyframe next, as a browser's encoder would (at most one per 300 ms per layer). */
+  protected keyframeRequested(layer?: number): void {
     const now = performance.now();
-    if (now - this.lastKeyframeRequest < 300) return;
-    this.lastKeyframeRequest = now;
-    this.schedule?.requestKeyframe();
+    const key = layer ?? -1;
+    if (now - (this.lastKeyframeRequest.get(key) ?? -Infinity) < 300) return;
+    this.lastKeyframeRequest.set(key, now);
+    this.schedule?.requestKeyframe(layer);
+  }
+
+  /** Simulcast: the server asks to send only the layers some receiver takes (publishLayers), as the SDK does with a browser's encodings. */
+  protected setLayersActive(active: Record<string, boolean>): void {
+    this.layerWish = { ...this.layerWish, ...active };
+    this.applyLayerWish();
+  }
+
+  private applyLayerWish(): void {
+    const layers = this.context.command.traffic.simulcast ?? [];
+    for (const [i, layer] of layers.entries()) {
+      const wanted = this.layerWish[layer.rid];
+      if (wanted !== undefined) this.schedule?.setLayerActive(i, wanted);
+    }
   }
 
   /** Feeds one received payload (RTP payload, or the floor's datagram past its fake RTP header). */

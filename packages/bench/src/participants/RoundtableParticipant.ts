@@ -3,6 +3,7 @@ import type { PlannedPacket } from '../traffic.js';
 import { receiveRtp } from './fastReceive.js';
 import { JsonSocket, PendingRequests } from './JsonSocket.js';
 import { Participant } from './Participant.js';
+import { SimulcastUplink, createSimulcastPeer } from './SimulcastUplink.js';
 import { UplinkTracks, createPeer, gatheringComplete } from './weriftPeer.js';
 
 const SIGN_IN_TIMEOUT_MS = 60_000;
@@ -46,7 +47,17 @@ export class RoundtableParticipant extends Participant {
   private readonly earlyArrivals: string[] = [];
   private readonly pendingCandidates = new Map<string, CandidateInit[]>();
   private readonly uplink = new UplinkTracks();
+  /** A simulcast load (traffic.simulcast): the video goes out as three layers (bundled words only). */
+  private readonly simulcast: SimulcastUplink | undefined;
+  /** Publishers whose video this receiver asked for (simulcastRequest). */
+  private readonly asked = new Set<string>();
   private signals: Promise<void> = Promise.resolve();
+
+  constructor(...args: ConstructorParameters<typeof Participant>) {
+    super(...args);
+    const layers = this.context.command.traffic.simulcast;
+    this.simulcast = layers?.length ? new SimulcastUplink(layers) : undefined;
+  }
 
   private get roomName(): string {
     const { run, roomPrefix } = this.context.command;
@@ -101,7 +112,8 @@ export class RoundtableParticipant extends Participant {
   }
 
   protected transmit(planned: PlannedPacket, payload: Buffer): void {
-    this.uplink.send(planned, payload);
+    if (this.simulcast) this.simulcast.send(planned, payload);
+    else this.uplink.send(planned, payload);
   }
 
   async close(): Promise<void> {
@@ -155,6 +167,7 @@ export class RoundtableParticipant extends Participant {
       case 'existingParticipants':
         this.wordsKnown = true;
         this.bundled = this.context.command.roundtableWords === 'bundled' && payload['bundled'] === true;
+        if (this.simulcast && !this.bundled) throw new Error('a simulcast load needs the bundled words (publish), which this server does not announce');
         if (this.bundled) {
           await this.publishBundled();
           break;
@@ -163,11 +176,18 @@ export class RoundtableParticipant extends Participant {
         for (const sender of [...(payload['data'] as string[]), ...this.earlyArrivals]) await this.receiveFrom(sender);
         break;
       case 'publishAnswer':
+        this.simulcast?.accept(String(payload['sdpAnswer']));
         await this.sendPc?.setRemoteDescription({ type: 'answer', sdp: String(payload['sdpAnswer']) });
         break;
       case 'subscribeOffer':
         await this.answerSubscription(String(payload['sdpOffer']));
+        this.askVideo(payload['tracks']);
         break;
+      case 'publishLayers': {
+        const active = payload['active'];
+        if (this.simulcast && active && typeof active === 'object') this.setLayersActive(active as Record<string, boolean>);
+        break;
+      }
       case 'newParticipantArrived':
         if (!this.wordsKnown) this.earlyArrivals.push(String(payload['name']));
         // Bundled: their tracks come in the server's next subscribeOffer.
@@ -215,9 +235,11 @@ export class RoundtableParticipant extends Participant {
   /** Bundled: one sending connection carrying audio and video, offered with `publish`. */
   private async publishBundled(): Promise<void> {
     if (this.sendPc) return;
-    const pc = createPeer(this.context.command.host, this.context.stunUrl);
+    const { host } = this.context.command;
+    const pc = this.simulcast ? createSimulcastPeer(host, this.context.stunUrl) : createPeer(host, this.context.stunUrl);
     this.sendPc = pc;
-    this.uplink.attach(pc, () => this.keyframeRequested());
+    if (this.simulcast) this.simulcast.attach(pc, (layer) => this.keyframeRequested(layer));
+    else this.uplink.attach(pc, () => this.keyframeRequested());
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') this.startPublishing();
     });
@@ -225,7 +247,7 @@ export class RoundtableParticipant extends Participant {
     await pc.setLocalDescription(await pc.createOffer());
     // The server is ICE-lite: it learns our address from our checks, so no candidates
     // are needed in the offer (as the SDK, which does not wait for gathering either).
-    await this.request('room.signal', { room: this.roomName, payload: { type: 'publish', sdpOffer: pc.localDescription!.sdp } });
+    await this.request('room.signal', { room: this.roomName, payload: { type: 'publish', sdpOffer: this.simulcast ? SimulcastUplink.offer(pc.localDescription!.sdp) : pc.localDescription!.sdp } });
   }
 
   /**
@@ -249,6 +271,25 @@ export class RoundtableParticipant extends Participant {
     await pc.setRemoteDescription({ type: 'offer', sdp: sdpOffer });
     await pc.setLocalDescription(await pc.createAnswer());
     await this.request('room.signal', { room: this.roomName, payload: { type: 'subscribeAnswer', sdpAnswer: pc.localDescription!.sdp } });
+  }
+
+  /**
+   * A simulcast load: asks the server for each new publisher's video at the level of the
+   * run's simulcastRequest (as the SDK's setVideoQuality does with `subscribeQuality`).
+   * Not awaited: the offer's answer is what the media waits for.
+   */
+  private askVideo(tracks: unknown): void {
+    const request = this.context.command.simulcastRequest ?? 'none';
+    if (!this.simulcast || request === 'none' || !Array.isArray(tracks)) return;
+    const quality = request === 'mixed' ? (['low', 'medium', 'high'] as const)[this.spec.index % 3]! : request;
+    for (const track of tracks as Array<{ kind?: unknown; participant?: unknown }>) {
+      const participant = track.participant;
+      if (track.kind !== 'video' || typeof participant !== 'string' || participant === this.me || this.asked.has(participant)) continue;
+      this.asked.add(participant);
+      this.request('room.signal', { room: this.roomName, payload: { type: 'subscribeQuality', participant, quality } }).catch((error: unknown) => {
+        this.errors.push(error instanceof Error ? error.message : String(error));
+      });
+    }
   }
 
   private debugStates(pc: RTCPeerConnection, name: string): void {
