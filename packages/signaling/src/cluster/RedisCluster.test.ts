@@ -47,7 +47,15 @@ function nodesOnOneRedis(options: { maxRoomsPerUser?: number } = {}) {
   const keyPrefix = `t${Math.random().toString(36).slice(2, 8)}:`;
   const node = async (ports: [number, number]) => {
     const media = new InProcessMediaServer({ iceAddresses: ['127.0.0.1'], portRange: ports });
-    const signaling = await Signaling.open({ dbPath, media, redisUrl: redis.url, cluster: { nodeTtlMs: NODE_TTL_MS, keyPrefix }, ...options });
+    // The node's cluster log, kept for a failure's message.
+    const log: string[] = [];
+    const keep = (level: string) => (obj: object, msg?: string) => {
+      const fields = obj as { component?: string; event?: string };
+      if (fields.component === 'cluster' || level !== 'info') log.push(`${Date.now() % 100_000} ${level} ${fields.event ?? ''} ${msg ?? ''} ${JSON.stringify(obj).slice(0, 300)}`);
+      if (log.length > 60) log.shift();
+    };
+    const logger = { debug: () => undefined, info: keep('info'), warn: keep('warn'), error: keep('error') };
+    const signaling = await Signaling.open({ dbPath, media, redisUrl: redis.url, cluster: { nodeTtlMs: NODE_TTL_MS, keyPrefix }, logger, ...options });
     const address = await signaling.server.listen({ host: '127.0.0.1', port: 0 });
     cleanup.push(async () => {
       await signaling.close();
@@ -59,7 +67,7 @@ function nodesOnOneRedis(options: { maxRoomsPerUser?: number } = {}) {
       cleanup.push(() => client.close());
       return client;
     };
-    return { signaling, url, signIn };
+    return { signaling, url, signIn, log };
   };
   return { node, keyPrefix };
 }
@@ -352,7 +360,12 @@ describe.skipIf(!tools)('signaling nodes sharing one Redis', () => {
     // As if node one had stalled past its TTL and node two had adopted the call meanwhile.
     const adopter = two.signaling.cluster.nodeId;
     await admin.multi().set(k(`owner:call:${callId}`), adopter).del(k(`node:${one.signaling.cluster.nodeId}`), k(`devices:${one.signaling.cluster.nodeId}`)).exec();
-    await until(() => !one.signaling.calls.find(callId), 10_000);
+    const deletedAt = Date.now() % 100_000;
+    await until(() => !one.signaling.calls.find(callId), 10_000, () => {
+      // Its heartbeat's inner state, for the failure's message only.
+      const inner = one.signaling.cluster as unknown as { ticking?: boolean; beaten?: boolean; cmd?: { status?: string } };
+      return { deletedAt, now: Date.now() % 100_000, ticking: inner.ticking, beaten: inner.beaten, status: inner.cmd?.status, one: one.log, two: two.log.slice(-10) };
+    });
     await alice.expectNo('call.ended', (n) => n.callId === callId, 300);
     await bob.expectNo('call.ended', (n) => n.callId === callId, 300);
     // Node one's saves no longer touch the adopter's call; its devices are registered again (node two sees them).

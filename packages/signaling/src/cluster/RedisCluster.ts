@@ -209,8 +209,13 @@ export class RedisCluster implements Cluster {
   private readonly states = new Map<string, Record<string, string>>();
   private readonly adoptedListeners = new Set<(adopted: Adopted) => void>();
   private readonly disownedListeners = new Set<(kind: OwnedKind, key: string) => void>();
-  /** Whether a heartbeat went through: a later one that finds this node's key gone checks what it still owns. */
-  private beaten = false;
+  /**
+   * Whether this node's key was written (a registration went through): a heartbeat sent
+   * after that which finds the key gone checks what this node still owns. (Not "a
+   * heartbeat went through": a node whose key is lost before its first heartbeat, which
+   * comes a third of the TTL after it starts, would take that heartbeat for its first.)
+   */
+  private keyWritten = false;
   private readonly pending = new Map<number, Pending>();
   private readonly missingSince = new Map<string, number>();
   private served: ReadonlyMap<RequestType, AnyHandler> = new Map();
@@ -548,6 +553,7 @@ export class RedisCluster implements Cluster {
       this.logger.warn({ event: 'clusterRegisterFailed', err: error, why }, 'could not register this node with Redis');
       return;
     }
+    this.keyWritten = true;
     const ownerPrefix = this.key('owner:');
     const lost: Array<[OwnedKind, string]> = [];
     entries.forEach(([redisKey, value], i) => {
@@ -581,6 +587,7 @@ export class RedisCluster implements Cluster {
   private async tick(): Promise<void> {
     if (this.ticking || this.closing || this.cmd.status !== 'ready') return;
     this.ticking = true;
+    const keyWritten = this.keyWritten;
     try {
       const replies = await this.cmd
         .multi()
@@ -590,8 +597,7 @@ export class RedisCluster implements Cluster {
         .pexpire(this.key(`devices:${this.nodeId}`), this.ttlMs * 3)
         .exec();
       // This node's key had expired: it stalled (or Redis restarted empty). Others may have taken it for gone.
-      if (this.beaten && replies?.[0]?.[1] === 0) await this.reassert('stalled');
-      this.beaten = true;
+      if (keyWritten && replies?.[0]?.[1] === 0) await this.reassert('stalled');
       await this.reconcile();
     } catch (error) {
       this.logger.warn({ event: 'heartbeatFailed', err: error }, 'cluster heartbeat failed');
