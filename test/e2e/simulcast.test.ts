@@ -155,7 +155,7 @@ describe.skipIf(skipBrowserTests('simulcast with Chromium'))('simulcast with Chr
     b.setRequest({ maxLayer: 1 });
     await subscribe(page, 'a', recvA);
     await subscribe(page, 'b', recvB);
-    const context = (): string => JSON.stringify({ send: send.getStats(), recvA: recvA.getStats(), recvB: recvB.getStats(), layers: video.layers.map((l) => l.stats), a: a.stats, b: b.stats, targets: [a.targetLayer, b.targetLayer], layerEvents, path: send.packetPath });
+    const context = (): string => JSON.stringify({ send: send.getStats(), recvA: recvA.getStats(), recvB: recvB.getStats(), layers: video.layers.map((l) => l.stats), a: a.stats, b: b.stats, targets: [a.targetLayer, b.targetLayer], current: [a.currentLayer, b.currentLayer], layerEvents, path: send.packetPath });
 
     let d = await poll(() => decoded(page), (x) => (x['a']?.frames ?? 0) > 10 && (x['b']?.frames ?? 0) > 10 && (x['b']?.width ?? 0) > (x['a']?.width ?? 0));
     expect(d['a']?.frames ?? 0, `${JSON.stringify(d)} ${context()}`).toBeGreaterThan(10);
@@ -167,7 +167,7 @@ describe.skipIf(skipBrowserTests('simulcast with Chromium'))('simulcast with Chr
     recvB.setAvailableBitrate(100_000);
     const framesBefore = d['b']!.frames;
     d = await poll(() => decoded(page), (x) => (x['b']?.width ?? 0) < high && (x['b']?.frames ?? 0) > framesBefore + 10);
-    expect(d['b']!.width, context()).toBeLessThan(high);
+    expect(d['b']!.width, `${JSON.stringify(d)} ${context()}`).toBeLessThan(high);
     expect(d['b']!.frames).toBeGreaterThan(framesBefore + 10);
     expect(b.currentLayer).toBe(0);
     // Nobody takes f now: the sender was asked to pause it, and its packets stop arriving.
