@@ -41,10 +41,17 @@ async function openPage(browser: Browser): Promise<Page> {
         { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 900_000 },
       ],
     });
-    w.setActive = async (active) => {
-      const parameters = transceiver.sender.getParameters();
-      for (const encoding of parameters.encodings) if (encoding.rid !== undefined && encoding.rid in active) encoding.active = active[encoding.rid]!;
-      await transceiver.sender.setParameters(parameters);
+    // One setParameters at a time, as the SDK does: two at once read the same parameters
+    // and the second is refused (a pause or a resume asked just after another was lost).
+    let chain: Promise<unknown> = Promise.resolve();
+    w.setActive = (active) => {
+      const run = chain.then(async () => {
+        const parameters = transceiver.sender.getParameters();
+        for (const encoding of parameters.encodings) if (encoding.rid !== undefined && encoding.rid in active) encoding.active = active[encoding.rid]!;
+        await transceiver.sender.setParameters(parameters);
+      });
+      chain = run.catch(() => undefined);
+      return run;
     };
   });
   return page;
