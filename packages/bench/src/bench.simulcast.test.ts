@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { quickRun } from './quickRun.js';
 
 /*
  * The simulcast load (issue 20, point 8) works end to end: a quick run on Roundtable only,
@@ -14,7 +13,6 @@ import { afterAll, describe, expect, it } from 'vitest';
  * No assertion on any value of CPU, loss or delay.
  */
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 interface Spread {
   median: number | null;
@@ -32,12 +30,7 @@ describe('npm run bench -- --quick --simulcast', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('Roundtable publishers send three layers, each reaches the server and is forwarded, every receiver gets every video, and the report gives the simulcast figures', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--quick', '--json', '--room-size', '4', '--targets', 'roundtable', '--simulcast', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const { code, stdout, stderr } = await quickRun(['--targets', 'roundtable', '--simulcast', '--out', out]);
     expect(code, stderr).toBe(0);
 
     const result = JSON.parse(stdout) as {

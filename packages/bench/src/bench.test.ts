@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canUseNetns } from './netns.js';
 import { janusInstalled } from './targets.js';
+import { quickRun } from './quickRun.js';
 
 /*
  * The bench is a benchmark, not a test: this only proves that the quick run completes
@@ -14,7 +13,6 @@ import { janusInstalled } from './targets.js';
  * CI, where .ci/run installs Janus and runs as root, and the test then requires it.
  */
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const inCi = (() => {
   const ci = process.env['CI'];
   return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
@@ -46,12 +44,7 @@ describe('npm run bench -- --quick', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('completes and reports every figure for every target, with ratios, capacity, report and chart', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--quick', '--json', '--room-size', '4', '--targets', targets, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const { code, stdout, stderr } = await quickRun(['--targets', targets, '--out', out]);
     expect(code, stderr).toBe(0);
 
     const result = JSON.parse(stdout) as {

@@ -1,6 +1,6 @@
 import { RTCPeerConnection, RtcpPayloadSpecificFeedback, RtpHeader, useSdesMid, useSdesRTPStreamId, type RTCDtlsTransport, type RtcpPacket } from 'werift';
 import type { PlannedPacket, SimulcastLayer } from '../traffic.js';
-import { UplinkTracks } from './weriftPeer.js';
+import { UplinkTracks, createPeer } from './weriftPeer.js';
 
 const MID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:mid';
 const RID_EXTENSION = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
@@ -16,14 +16,7 @@ const FIR = 4;
  */
 export function createSimulcastPeer(host: string, stunUrl: string): RTCPeerConnection {
   const mid = useSdesMid();
-  return new RTCPeerConnection({
-    iceServers: [{ urls: stunUrl }],
-    iceUseIpv4: false,
-    iceUseIpv6: false,
-    iceAdditionalHostAddresses: [host],
-    iceInterfaceAddresses: { udp4: host },
-    headerExtensions: { audio: [mid], video: [mid, useSdesRTPStreamId()] },
-  });
+  return createPeer(host, stunUrl, { headerExtensions: { audio: [mid], video: [mid, useSdesRTPStreamId()] } });
 }
 
 /** What the answer accepted for the video m-line. */

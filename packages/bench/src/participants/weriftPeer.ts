@@ -1,14 +1,15 @@
-import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, type RTCPeerConnectionConfig, type RTCRtpTransceiver } from 'werift';
 import type { PlannedPacket } from '../traffic.js';
 
-/** A werift peer on the bench's address only, with the worker's loopback STUN server. */
-export function createPeer(host: string, stunUrl: string): RTCPeerConnection {
+/** A werift peer on the bench's address only, with the worker's loopback STUN server; `extra` adds to its configuration (e.g. header extensions). */
+export function createPeer(host: string, stunUrl: string, extra: RTCPeerConnectionConfig = {}): RTCPeerConnection {
   return new RTCPeerConnection({
     iceServers: [{ urls: stunUrl }],
     iceUseIpv4: false,
     iceUseIpv6: false,
     iceAdditionalHostAddresses: [host],
     iceInterfaceAddresses: { udp4: host },
+    ...extra,
   });
 }
 
