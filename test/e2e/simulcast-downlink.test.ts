@@ -231,7 +231,10 @@ describe.skipIf(skipBrowserTests('simulcast downlink with Chromium') || !shaped)
       expect(downMs, context()).toBeLessThan(5000);
       // Frames go on, from the low layer (slowly: the link is still full of what was queued and resent); the other receiver keeps the high one.
       const before = await pageDecoded(page);
+      const lowFrom = Date.now();
       const [low, other] = await Promise.all([decodesAt(sub, 320, 5), poll(() => pageDecoded(page), (d) => d.frames > before.frames + 10, 10_000, 250)]);
+      const lowDecodedMs = Date.now() - lowFrom;
+      const resends = { retransmitted: slow.stats.retransmitted, skipped: slow.stats.retransmitsSkipped };
       expect(low.frameWidth, context()).toBe(320);
       expect(other.width, context()).toBe(640);
       expect(fast.currentLayer, context()).toBe(1);
@@ -247,6 +250,7 @@ describe.skipIf(skipBrowserTests('simulcast downlink with Chromium') || !shaped)
       const stats = limited.getStats();
       console.log(
         `simulcast downlink (${path} path): low layer ${downMs} ms after the 300 kbit/s limit (estimate ${Math.round(limitedEstimate / 1000)} kbit/s), ` +
+          `5 frames of it decoded ${lowDecodedMs} ms later (${resends.retransmitted} packets resent to the limited receiver by then, ${resends.skipped} NACKed ones not), ` +
           `high layer again ${upMs} ms after the lift; ${probesLimited} probes while limited, ${stats.layerSelection.probes} in all (${stats.layerSelection.probesReached} reached their goal), ` +
           `${stats.transportCcFeedbacks} feedbacks (${stats.invalidTransportCc} invalid); the free receiver switched ${fast.stats.layerSwitches - fastSwitches} times meanwhile`,
       );

@@ -237,7 +237,13 @@ struct HistoryEntry {
   int32_t outSeq = -1;
   uint16_t inSeq = 0;
   uint32_t tsOffset = 0;
+  // When it was last resent (ms, nowMs()).
+  double resentAt = -1e300;
 };
+
+// The least time between two resends of one packet until JavaScript gives the round trip
+// (RESEND_DEFAULT_RTT_MS in Consumer.ts).
+constexpr double kResendDefaultRttMs = 100;
 
 struct Consumer {
   uint32_t id = 0, pid = 0, tid = 0, ssrc = 0;
@@ -252,7 +258,13 @@ struct Consumer {
   uint16_t baseInSeq = 0, seqOffset = 0, lastSeq = 0;
   uint32_t tsOffset = 0, lastTs = 0;
   double lastAt = 0;
-  double packets = 0, bytes = 0, droppedAwaitingKeyframe = 0, droppedBeforeStart = 0, nacksReceived = 0, retransmitted = 0, retransmitMisses = 0;
+  double packets = 0, bytes = 0, droppedAwaitingKeyframe = 0, droppedBeforeStart = 0, nacksReceived = 0, retransmitted = 0, retransmitMisses = 0, retransmitsSkipped = 0;
+  // NACK answers (StreamRewriter.resendable in TypeScript): a packet is resent at most once
+  // per resendIntervalMs (the round trip), and never one fed before resendFloor (the
+  // simulcast consumer's last layer switch, in the fed sequence numbers).
+  double resendIntervalMs = kResendDefaultRttMs;
+  bool hasResendFloor = false;
+  uint16_t resendFloor = 0;
   std::vector<HistoryEntry> history;
 };
 
@@ -646,6 +658,7 @@ class Core {
     h.outSeq = seq;
     h.inSeq = v.seq;
     h.tsOffset = c.tsOffset;
+    h.resentAt = -1e300;
     if (sendForwarded(*ti->second, v, c.payloadType, seq, ts, c.ssrc, c.twccId)) {
       c.packets++;
       c.bytes += v.end - v.payloadOffset;
@@ -797,20 +810,26 @@ class Core {
     c.nacksReceived++;
     auto pi = producers.find(c.pid);
     Producer* p = pi == producers.end() ? nullptr : pi->second.get();
+    double now = nowMs();
     for (int i = 0; i + 4 <= length; i += 4) {
       uint16_t pid = rd16(fci + i);
       uint16_t blp = rd16(fci + i + 2);
       for (int b = -1; b < 16; b++) {
         if (b >= 0 && !(blp & (1 << b))) continue;
         uint16_t seq = uint16_t(pid + b + 1);
-        const HistoryEntry& h = c.history[seq % kHistory];
+        HistoryEntry& h = c.history[seq % kHistory];
         RingSlot* slot = (p && !p->ring.empty()) ? &p->ring[h.inSeq % kRingSize] : nullptr;
         RtpView v;
         if (h.outSeq != int32_t(seq) || !slot || slot->seq != int32_t(h.inSeq) || !readRtp(slot->data.data(), slot->length, &v)) {
           c.retransmitMisses++;
           continue;
         }
+        if ((c.hasResendFloor && seqDiff(h.inSeq, c.resendFloor) < 0) || now - h.resentAt < c.resendIntervalMs) {
+          c.retransmitsSkipped++;
+          continue;
+        }
         if (!t.canSend()) continue;
+        h.resentAt = now;
         if (sendForwarded(t, v, c.payloadType, seq, v.timestamp + h.tsOffset, c.ssrc, c.twccId)) c.retransmitted++;
       }
     }
@@ -1537,6 +1556,27 @@ static napi_value SetConsumerPaused(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+/** setConsumerResend(cid, intervalMs|-1, floorSeq|-1): see Consumer::resendIntervalMs and resendFloor (-1: unchanged). */
+static napi_value SetConsumerResend(napi_env env, napi_callback_info info) {
+  CORE_ARGS(a);
+  uint32_t cid = a.u32(0);
+  double interval = a.f64(1);
+  double floor = a.f64(2);
+  if (!a.ok || !(interval >= 0 || interval == -1) || !(floor == -1 || (floor >= 0 && floor <= 65535))) {
+    return throwError(env, "ERR_INVALID_ARG_VALUE", "setConsumerResend(id, intervalMs >= 0 or -1, floorSeq 0-65535 or -1)");
+  }
+  std::lock_guard<std::mutex> lock(a.core->mu);
+  auto c = a.core->consumers.find(cid);
+  if (c != a.core->consumers.end()) {
+    if (interval >= 0) c->second->resendIntervalMs = interval;
+    if (floor >= 0) {
+      c->second->hasResendFloor = true;
+      c->second->resendFloor = uint16_t(floor);
+    }
+  }
+  return undefinedValue(env);
+}
+
 /** setConsumerTransportCc(cid, extensionId): stamp transport-cc with this id on its packets (0: stop). */
 static napi_value SetConsumerTransportCc(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
@@ -1658,7 +1698,7 @@ static napi_value ProducerStats(napi_env env, napi_callback_info info) {
   return numbers(env, v, sizeof v / sizeof v[0]);
 }
 
-/** consumerStats(cid): [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started] */
+/** consumerStats(cid): [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started, lastSeq, retransmitsSkipped] */
 static napi_value ConsumerStats(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
   uint32_t cid = a.u32(0);
@@ -1667,7 +1707,7 @@ static napi_value ConsumerStats(napi_env env, napi_callback_info info) {
   auto ci = a.core->consumers.find(cid);
   if (ci == a.core->consumers.end()) return undefinedValue(env);
   const Consumer& c = *ci->second;
-  double v[] = {c.packets, c.bytes, c.droppedAwaitingKeyframe, c.droppedBeforeStart, c.nacksReceived, c.retransmitted, c.retransmitMisses, double(c.lastTs), c.started ? nowMs() - c.lastAt : 0.0, c.started ? 1.0 : 0.0, double(c.lastSeq)};
+  double v[] = {c.packets, c.bytes, c.droppedAwaitingKeyframe, c.droppedBeforeStart, c.nacksReceived, c.retransmitted, c.retransmitMisses, double(c.lastTs), c.started ? nowMs() - c.lastAt : 0.0, c.started ? 1.0 : 0.0, double(c.lastSeq), c.retransmitsSkipped};
   return numbers(env, v, sizeof v / sizeof v[0]);
 }
 
@@ -1725,6 +1765,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"feed", nullptr, Feed, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addConsumer", nullptr, AddConsumer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setConsumerPaused", nullptr, SetConsumerPaused, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setConsumerResend", nullptr, SetConsumerResend, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setConsumerTransportCc", nullptr, SetConsumerTransportCc, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sentPackets", nullptr, SentPackets, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sendPadding", nullptr, SendPadding, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -47,6 +47,7 @@ export interface NativeConsumerCounters {
   nacksReceived: number;
   retransmitted: number;
   retransmitMisses: number;
+  retransmitsSkipped: number;
   /** The newest packet's output timestamp and sequence number, and how long ago it was sent (ms); undefined before any. */
   lastTimestamp: number | undefined;
   lastSequenceNumber: number | undefined;
@@ -129,6 +130,16 @@ export class NativeConsumer {
     if (!this.core.isClosed) this.core.raw.setConsumerPaused(this.id, paused);
   }
 
+  /** The least time between two resends of one packet (ms): the round trip to the subscriber. */
+  setResendInterval(ms: number): void {
+    if (!this.core.isClosed) this.core.raw.setConsumerResend(this.id, ms, -1);
+  }
+
+  /** NACKs for what was fed before `seq` (the simulcast consumer's last layer switch) are not answered. */
+  setResendFloor(seq: number): void {
+    if (!this.core.isClosed) this.core.raw.setConsumerResend(this.id, -1, seq & 0xffff);
+  }
+
   /** The core stamps the transport-wide sequence number extension with this id on what it sends for this consumer (0: none). */
   setTransportCc(extensionId: number): void {
     if (!this.core.isClosed) this.core.raw.setConsumerTransportCc(this.id, extensionId);
@@ -143,7 +154,9 @@ export class NativeConsumer {
   counters(): NativeConsumerCounters | undefined {
     const v = this.core.isClosed ? undefined : this.core.raw.consumerStats(this.id);
     if (!v) return undefined;
-    const [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started, lastSeq] = v as [number, number, number, number, number, number, number, number, number, number, number];
+    const [packets, bytes, droppedAwaitingKeyframe, droppedBeforeStart, nacksReceived, retransmitted, retransmitMisses, lastTs, msSinceLast, started, lastSeq, retransmitsSkipped] = v as [
+      number, number, number, number, number, number, number, number, number, number, number, number,
+    ];
     return {
       packets,
       bytes,
@@ -152,6 +165,7 @@ export class NativeConsumer {
       nacksReceived,
       retransmitted,
       retransmitMisses,
+      retransmitsSkipped,
       lastTimestamp: started ? lastTs : undefined,
       lastSequenceNumber: started ? lastSeq : undefined,
       msSinceLast,

@@ -38,6 +38,8 @@ export interface RawPacketCore {
   feed(pid: number, data: Buffer): void;
   addConsumer(pid: number, tid: number, ssrc: number, payloadType: number, clockRate: number, codec: number, video: boolean, paused: boolean, initialSeq: number, initialTs: number): number;
   setConsumerPaused(cid: number, paused: boolean): void;
+  /** The least ms between two resends of one packet (-1: unchanged), and the fed sequence number NACKs are answered from (-1: unchanged). */
+  setConsumerResend(cid: number, intervalMs: number, floorSeq: number): void;
   setConsumerTransportCc(cid: number, extensionId: number): void;
   /** [first transport-wide number, packets sent]: `count` (<= 64) padding-only packets of `size` (1-255) padding bytes in the consumer's stream (a bandwidth probe). */
   sendPadding(cid: number, count: number, size: number): number[];

@@ -191,6 +191,23 @@ describe('StreamRewriter', () => {
     expect(rewriter.lookup(2002)).toMatchObject({ stream: a, inSeq: 102 });
   });
 
+  it('resendable(): a packet is resent at most once per interval, a number used again resets it, and nothing from before the last switch is resent', () => {
+    // A sends 100..102 (out 2000..2002), B takes over at its packet 50 (out 2003, 2004).
+    const rewriter = new StreamRewriter<Source>(2000, 0);
+    for (const inSeq of [100, 101, 102]) rewriter.rewrite(a, inSeq, 0, VIDEO_CLOCK, 0);
+    expect(rewriter.resendable(2001, 10, 100)).toBe(true);
+    expect(rewriter.resendable(2001, 60, 100), 'asked again within the interval').toBe(false);
+    expect(rewriter.resendable(2001, 110, 100), 'asked again after it').toBe(true);
+    expect(rewriter.resendable(2002, 110, 100), 'another packet').toBe(true);
+    rewriter.rewrite(b, 50, 0, VIDEO_CLOCK, 120);
+    rewriter.rewrite(b, 51, 0, VIDEO_CLOCK, 121);
+    expect([2000, 2001, 2002].map((seq) => rewriter.resendable(seq, 1000, 100)), 'A, before the switch').toEqual([false, false, false]);
+    expect([2003, 2004].map((seq) => rewriter.resendable(seq, 1000, 100)), 'B').toEqual([true, true]);
+    // 4096 numbers later slot 2003's number is used again: a new packet, never resent.
+    for (let inSeq = 52; inSeq <= 50 + 4096; inSeq++) rewriter.rewrite(b, inSeq, 0, VIDEO_CLOCK, 1001);
+    expect(rewriter.resendable(2003 + 4096, 1002, 100)).toBe(true);
+  });
+
   it('timestampAt() extrapolates from the last packet by wall time', () => {
     const rewriter = new StreamRewriter<Source>(0, 10_000);
     rewriter.rewrite(a, 1, 0, VIDEO_CLOCK, 500);

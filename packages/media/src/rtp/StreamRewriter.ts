@@ -36,6 +36,10 @@ export class StreamRewriter<K extends object> {
   private readonly historyInSeq = new Int32Array(HISTORY).fill(-1);
   private readonly historyOutSeq = new Int32Array(HISTORY).fill(-1);
   private readonly historyTsOffset = new Uint32Array(HISTORY);
+  /** When each sent packet was last resent (performance clock, ms). */
+  private readonly historyResentAt = new Float64Array(HISTORY).fill(-Infinity);
+  /** Output sequence number of the first packet from the current stream (its last switch). */
+  private switchSeq = 0;
 
   constructor(
     initialSeq = Math.floor(Math.random() * 0x8000),
@@ -77,6 +81,7 @@ export class StreamRewriter<K extends object> {
       const elapsedTicks = this.started ? Math.max(1, Math.round(((now - this.lastAt) * clockRate) / 1000)) : 0;
       this.seqOffset = (seqAdd(this.lastSeq, 1) - inSeq) & 0xffff;
       this.tsOffset = (tsAdd(this.lastTs, elapsedTicks) - inTs) >>> 0;
+      this.switchSeq = seqAdd(inSeq, this.seqOffset);
     }
     const seq = seqAdd(inSeq, this.seqOffset);
     const ts = tsAdd(inTs, this.tsOffset);
@@ -91,6 +96,7 @@ export class StreamRewriter<K extends object> {
     this.historyInSeq[slot] = inSeq;
     this.historyOutSeq[slot] = seq;
     this.historyTsOffset[slot] = this.tsOffset;
+    this.historyResentAt[slot] = -Infinity;
     return { seq, ts, switched };
   }
 
@@ -118,6 +124,23 @@ export class StreamRewriter<K extends object> {
     const stream = this.historyStream[slot];
     if (!stream || this.historyOutSeq[slot] !== outSeq) return undefined;
     return { stream, inSeq: this.historyInSeq[slot]!, tsOffset: this.historyTsOffset[slot]! };
+  }
+
+  /**
+   * Whether a NACK for `outSeq` (a packet lookup() knows) is answered now; if so, it is
+   * marked resent at `now`. Not for a packet sent before the sink switched to its current
+   * stream: the receiver starts again at the keyframe the switch began with, and the old
+   * stream's packets would only take the link (under a tight link, its NACKs for the layer
+   * just left would crowd out the new layer's keyframe). Not for one resent less than
+   * `minIntervalMs` ago (a round trip): the receiver asks again before the last resend
+   * could reach it, and resending each time multiplies what a congested link carries.
+   */
+  resendable(outSeq: number, now: number, minIntervalMs: number): boolean {
+    if (seqDiff(outSeq, this.switchSeq) < 0) return false;
+    const slot = outSeq & (HISTORY - 1);
+    if (now - this.historyResentAt[slot]! < minIntervalMs) return false;
+    this.historyResentAt[slot] = now;
+    return true;
   }
 
   /** RTP timestamp that corresponds to wall time `now` (for sender reports). */

@@ -34,6 +34,8 @@ export interface ConsumerStats {
   retransmitted: number;
   /** NACKed packets no longer (or never) in the producer's history. */
   retransmitMisses: number;
+  /** NACKed packets not resent: resent less than a round trip ago, or sent before the last layer switch (see StreamRewriter.resendable). */
+  retransmitsSkipped: number;
   plisReceived: number;
   firsReceived: number;
   receiverReports: number;
@@ -105,6 +107,9 @@ export function consumerPayloadType(codec: NegotiatedCodec): number {
 /** The payload type of RED (RFC 2198) in a receiving transport's offer, when its producer's sender sends RED. */
 export const CONSUMER_RED_PAYLOAD_TYPE = 63;
 
+/** The least time between two resends of one packet before a receiver report gave the round trip (mediasoup's and libwebrtc's default RTT). */
+export const RESEND_DEFAULT_RTT_MS = 100;
+
 /**
  * One subscriber's copy of a producer on a receiving transport (one m-line): its own
  * SSRC and sequence/timestamp space (StreamRewriter), its mid, the NACK history view
@@ -144,6 +149,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     nacksReceived: 0,
     retransmitted: 0,
     retransmitMisses: 0,
+    retransmitsSkipped: 0,
     plisReceived: 0,
     firsReceived: 0,
     receiverReports: 0,
@@ -472,6 +478,8 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
       this.counters.droppedBeforeStart++;
       return false;
     }
+    // Native path: the core answers the NACKs, from what was fed; nothing from before the switch (StreamRewriter.resendable).
+    if (out.switched) this.native?.setResendFloor(out.seq);
     this.link.sendRtp(rewritten, this.codec.payloadType, out.seq, out.ts, this.ssrc);
     this.counters.packets++;
     this.counters.bytes += rewritten.end - rewritten.payloadOffset;
@@ -495,12 +503,22 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     // The native core answered it already, from its own history, and counted it.
     if (this.native) return;
     this.counters.nacksReceived++;
+    const now = performance.now();
+    const interval = this.resendIntervalMs();
     for (const seq of lost) {
       const sent = this.rewriter.lookup(seq);
       const held = sent ? sent.stream.buffer.get(sent.inSeq) : undefined;
+      if (!sent || !held) {
+        this.counters.retransmitMisses++;
+        continue;
+      }
+      if (!this.rewriter.resendable(seq, now, interval)) {
+        this.counters.retransmitsSkipped++;
+        continue;
+      }
       // A simulcast layer's packet gets the picture ids it was sent with.
-      const original = held && sent!.stream.parent ? this.rewritePayload(sent!.stream, held, false) : held;
-      if (!sent || !original) {
+      const original = sent.stream.parent ? this.rewritePayload(sent.stream, held, false) : held;
+      if (!original) {
         this.counters.retransmitMisses++;
         continue;
       }
@@ -532,6 +550,12 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     for (let i = 0; i < count; i++) this.link.sendRtp(packet, this.codec.payloadType, (reserved.seq + i) & 0xffff, reserved.ts, this.ssrc);
   }
 
+  /** The least time between two resends of one packet: the round trip to the subscriber (RESEND_DEFAULT_RTT_MS until a report gave it). */
+  private resendIntervalMs(): number {
+    const rtt = this.counters.roundTripTime;
+    return rtt === undefined ? RESEND_DEFAULT_RTT_MS : rtt * 1000;
+  }
+
   /** @internal PLI (or FIR) from the subscriber. */
   onKeyframeRequest(fir: boolean): void {
     if (fir) this.counters.firsReceived++;
@@ -546,7 +570,10 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     this.counters.packetsLostReported = block.packetsLost;
     if (this.lastSr && block.lsr === this.lastSr.compact && block.lsr !== 0) {
       const rtt = (now - this.lastSr.at) / 1000 - block.dlsr / 65536;
-      if (rtt >= 0) this.counters.roundTripTime = rtt;
+      if (rtt >= 0) {
+        this.counters.roundTripTime = rtt;
+        this.native?.setResendInterval(this.resendIntervalMs());
+      }
     }
   }
 
@@ -592,6 +619,7 @@ export class Consumer extends TypedEmitter<ConsumerEvents> {
     c.nacksReceived = n.nacksReceived;
     c.retransmitted = n.retransmitted;
     c.retransmitMisses = n.retransmitMisses;
+    c.retransmitsSkipped = n.retransmitsSkipped;
   }
 
   private assertOpen(): void {

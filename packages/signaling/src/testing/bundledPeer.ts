@@ -24,6 +24,8 @@ export class BundledPeer {
   private closed = false;
   /** Receiving connections replaced (the room made a fresh receiving transport). */
   receivingConnections = 0;
+  /** Offers that could not be answered (why), for a failing test's message. */
+  readonly answerErrors: string[] = [];
 
   constructor(
     private readonly room: MediaRoom,
@@ -34,7 +36,9 @@ export class BundledPeer {
     this.publisher = new FakePublisher(tag);
     room.onOffer((offer) => {
       if (offer.participant !== me) return;
-      this.answering = this.answering.then(() => this.answer(offer.sdp, offer.tracks)).catch(() => undefined);
+      this.answering = this.answering
+        .then(() => this.answer(offer.sdp, offer.tracks))
+        .catch((error: unknown) => void this.answerErrors.push(error instanceof Error ? error.message : String(error)));
     });
   }
 
@@ -71,6 +75,23 @@ export class BundledPeer {
 
   audioCount(sender: string | null): number {
     return this.audioFrom.get(sender)?.length ?? 0;
+  }
+
+  /** What a failing test prints: both connections' states, the offers and answers, what arrived from whom. */
+  state(): Record<string, unknown> {
+    const pc = (c: WeriftPeerConnection | undefined) => (c ? { connection: c.connectionState, ice: c.iceConnectionState, signaling: c.signalingState } : undefined);
+    const counts = (m: Map<string | null, RtpPacket[]>) => Object.fromEntries([...m].map(([k, v]) => [String(k), v.length]));
+    return {
+      me: this.me,
+      send: pc(this.send),
+      recv: pc(this.recv),
+      offers: this.offers.map((tracks) => tracks.map((t) => `${t.participant}:${t.kind}`).join(',')),
+      answerErrors: this.answerErrors,
+      receivingConnections: this.receivingConnections,
+      video: counts(this.videoFrom),
+      audio: counts(this.audioFrom),
+      pliReceived: this.publisher.pliReceived,
+    };
   }
 
   /** Peer connections made: two at most. */

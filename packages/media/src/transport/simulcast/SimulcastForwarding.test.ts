@@ -151,6 +151,25 @@ describe('simulcast producer and consumer (issue #20, points 1 and 3)', () => {
     producer.close();
   });
 
+  it('a NACK for a packet of the layer left before the switch is not answered, nor one for a packet resent less than a round trip ago', () => {
+    const { producer, sent, link } = setup();
+    const consumer = new Consumer(producer, '0', link);
+    consumer.setTargetLayer(0);
+    frame(producer, 1, [true, false, false]);
+    consumer.setTargetLayer(1);
+    frame(producer, 2, [false, true, false]);
+    // sent[0..3]: layer q (frames 1 and 2); sent[4], sent[5]: layer h's keyframe, where the consumer switched.
+    const [oldLayer, newLayer] = [sent[1]!, sent[5]!];
+    sent.length = 0;
+    consumer.onNack([oldLayer.seq, newLayer.seq]);
+    expect(sent).toEqual([newLayer]);
+    // Asked again at once (no receiver report yet: 100 ms): not resent.
+    consumer.onNack([newLayer.seq]);
+    expect(sent).toEqual([newLayer]);
+    expect(consumer.stats).toMatchObject({ nacksReceived: 2, retransmitted: 1, retransmitsSkipped: 2, retransmitMisses: 0 });
+    producer.close();
+  });
+
   it('H.264 layers switch at an IDR, without a payload to rewrite', () => {
     const { producer, sent, link } = setup(H264);
     const consumer = new Consumer(producer, '0', link);
