@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => stun.close());
 
-const until = (check: () => boolean, timeoutMs = 20_000): Promise<void> => waitUntil(check, timeoutMs);
+const until = (check: () => boolean, timeoutMs = 20_000, state?: () => unknown): Promise<void> => waitUntil(check, timeoutMs, state);
 
 const implementations: Array<[string, () => Promise<MediaServer>]> = [
   ['in process', async () => new InProcessMediaServer(MEDIA)],
@@ -37,14 +37,14 @@ describe.each(implementations)('bundled rooms, %s', (_name, make) => {
       await room.join('b');
       await a.publish();
       await b.publish();
-      await until(() => a.videoCount('b') > 10 && b.videoCount('a') > 10);
+      await until(() => a.videoCount('b') > 10 && b.videoCount('a') > 10, 20_000, () => [a.state(), b.state()]);
       const offers = a.offers.length;
       await room.leave('b');
       await b.close();
       expect(await room.connectionCount()).toBe(2);
       await room.join('b');
       await b2.publish();
-      await until(() => a.videoCount('b') > 0 && new Set(a.videoFrom.get('b')!.map((p) => p.payload[2])).has(3));
+      await until(() => a.videoCount('b') > 0 && new Set(a.videoFrom.get('b')!.map((p) => p.payload[2])).has(3), 20_000, () => [a.state(), b2.state()]);
       // No offer rejecting every m-line went out; the one that brought b back came on a new connection.
       expect(a.offers.slice(offers).every((tracks) => tracks.length > 0)).toBe(true);
       expect(a.receivingConnections).toBe(1);
