@@ -236,10 +236,12 @@ struct Producer {
 struct HistoryEntry {
   int32_t outSeq = -1;
   uint16_t inSeq = 0;
+  // Resent since it was sent, and when last (nowMs() modulo 2^32: 16 bytes an entry, not 24).
+  bool resent = false;
   uint32_t tsOffset = 0;
-  // When it was last resent (ms, nowMs()).
-  double resentAt = -1e300;
+  uint32_t resentAt = 0;
 };
+static_assert(sizeof(HistoryEntry) == 16, "a consumer keeps kHistory of these");
 
 // The least time between two resends of one packet until JavaScript gives the round trip
 // (RESEND_DEFAULT_RTT_MS in Consumer.ts).
@@ -654,11 +656,13 @@ class Core {
       c.lastAt = now;
     }
     c.started = true;
-    HistoryEntry& h = c.history[seq % kHistory];
-    h.outSeq = seq;
-    h.inSeq = v.seq;
-    h.tsOffset = c.tsOffset;
-    h.resentAt = -1e300;
+    if (!c.history.empty()) {
+      HistoryEntry& h = c.history[seq % kHistory];
+      h.outSeq = seq;
+      h.inSeq = v.seq;
+      h.tsOffset = c.tsOffset;
+      h.resent = false;
+    }
     if (sendForwarded(*ti->second, v, c.payloadType, seq, ts, c.ssrc, c.twccId)) {
       c.packets++;
       c.bytes += v.end - v.payloadOffset;
@@ -810,13 +814,17 @@ class Core {
     c.nacksReceived++;
     auto pi = producers.find(c.pid);
     Producer* p = pi == producers.end() ? nullptr : pi->second.get();
-    double now = nowMs();
+    uint32_t now32 = uint32_t(uint64_t(nowMs()));
     for (int i = 0; i + 4 <= length; i += 4) {
       uint16_t pid = rd16(fci + i);
       uint16_t blp = rd16(fci + i + 2);
       for (int b = -1; b < 16; b++) {
         if (b >= 0 && !(blp & (1 << b))) continue;
         uint16_t seq = uint16_t(pid + b + 1);
+        if (c.history.empty()) {
+          c.retransmitMisses++;
+          continue;
+        }
         HistoryEntry& h = c.history[seq % kHistory];
         RingSlot* slot = (p && !p->ring.empty()) ? &p->ring[h.inSeq % kRingSize] : nullptr;
         RtpView v;
@@ -824,12 +832,13 @@ class Core {
           c.retransmitMisses++;
           continue;
         }
-        if ((c.hasResendFloor && seqDiff(h.inSeq, c.resendFloor) < 0) || now - h.resentAt < c.resendIntervalMs) {
+        if ((c.hasResendFloor && seqDiff(h.inSeq, c.resendFloor) < 0) || (h.resent && double(now32 - h.resentAt) < c.resendIntervalMs)) {
           c.retransmitsSkipped++;
           continue;
         }
         if (!t.canSend()) continue;
-        h.resentAt = now;
+        h.resent = true;
+        h.resentAt = now32;
         if (sendForwarded(t, v, c.payloadType, seq, v.timestamp + h.tsOffset, c.ssrc, c.twccId)) c.retransmitted++;
       }
     }
@@ -1533,7 +1542,8 @@ static napi_value AddConsumer(napi_env env, napi_callback_info info) {
   c->awaitingKeyframe = video;
   c->lastSeq = uint16_t(initialSeq - 1);
   c->lastTs = initialTs;
-  c->history.resize(kHistory);
+  // Only video is resent (an audio producer keeps no ring): an audio consumer's NACK is a miss.
+  if (video) c->history.resize(kHistory);
   uint32_t id = c->id;
   p->second->consumers.push_back(id);
   t->second->consumersBySsrc[ssrc] = id;

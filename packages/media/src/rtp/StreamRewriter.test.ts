@@ -206,6 +206,16 @@ describe('StreamRewriter', () => {
     // 4096 numbers later slot 2003's number is used again: a new packet, never resent.
     for (let inSeq = 52; inSeq <= 50 + 4096; inSeq++) rewriter.rewrite(b, inSeq, 0, VIDEO_CLOCK, 1001);
     expect(rewriter.resendable(2003 + 4096, 1002, 100)).toBe(true);
+    expect(rewriter.lookup(2003), 'the number it replaced').toBeUndefined();
+  });
+
+  it('before its first packet it knows no number and resends nothing (its history is made then: a consumer on the native core never has one)', () => {
+    const rewriter = new StreamRewriter<Source>(2000, 0);
+    expect(rewriter.lookup(2000)).toBeUndefined();
+    expect(rewriter.resendable(2000, 1000, 0)).toBe(false);
+    expect(rewriter.reserve(3)).toBeUndefined();
+    rewriter.rewrite(a, 5, 0, VIDEO_CLOCK, 0);
+    expect(rewriter.lookup(2000)).toMatchObject({ stream: a, inSeq: 5 });
   });
 
   it('timestampAt() extrapolates from the last packet by wall time', () => {

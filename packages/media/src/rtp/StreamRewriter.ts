@@ -13,7 +13,18 @@ export interface SentPacketInfo<K> {
   tsOffset: number;
 }
 
+/** Sent numbers remembered (a werift endpoint's source keeps at least a second of packets: 4096 covers 2 s at 2,000 packets a second). */
 const HISTORY = 4096;
+
+/** The source packet behind each of the last HISTORY output sequence numbers, by number modulo HISTORY. */
+class SentHistory<K> {
+  readonly stream: (K | undefined)[] = new Array<K | undefined>(HISTORY);
+  readonly inSeq = new Int32Array(HISTORY);
+  readonly outSeq = new Int32Array(HISTORY).fill(-1);
+  readonly tsOffset = new Uint32Array(HISTORY);
+  /** When each was last resent (performance clock, ms). */
+  readonly resentAt = new Float64Array(HISTORY).fill(-Infinity);
+}
 
 /**
  * The outgoing side of one sink stream: gives the sink one SSRC and one continuous
@@ -32,12 +43,8 @@ export class StreamRewriter<K extends object> {
   private lastSeq: number;
   private lastTs: number;
   private lastAt = 0;
-  private readonly historyStream: (K | undefined)[] = new Array<K | undefined>(HISTORY);
-  private readonly historyInSeq = new Int32Array(HISTORY).fill(-1);
-  private readonly historyOutSeq = new Int32Array(HISTORY).fill(-1);
-  private readonly historyTsOffset = new Uint32Array(HISTORY);
-  /** When each sent packet was last resent (performance clock, ms). */
-  private readonly historyResentAt = new Float64Array(HISTORY).fill(-Infinity);
+  /** What each sent number carried: made at the first packet (a consumer on the native packet core never rewrites here). */
+  private history: SentHistory<K> | undefined;
   /** Output sequence number of the first packet from the current stream (its last switch). */
   private switchSeq = 0;
 
@@ -92,11 +99,12 @@ export class StreamRewriter<K extends object> {
     }
     this.started = true;
     const slot = seq & (HISTORY - 1);
-    this.historyStream[slot] = stream;
-    this.historyInSeq[slot] = inSeq;
-    this.historyOutSeq[slot] = seq;
-    this.historyTsOffset[slot] = this.tsOffset;
-    this.historyResentAt[slot] = -Infinity;
+    const history = (this.history ??= new SentHistory<K>());
+    history.stream[slot] = stream;
+    history.inSeq[slot] = inSeq;
+    history.outSeq[slot] = seq;
+    history.tsOffset[slot] = this.tsOffset;
+    history.resentAt[slot] = -Infinity;
     return { seq, ts, switched };
   }
 
@@ -113,7 +121,8 @@ export class StreamRewriter<K extends object> {
     const newestIn = seqAdd(this.lastSeq, -this.seqOffset);
     this.baseInSeq = seqAdd(newestIn, 1);
     this.seqOffset = (this.seqOffset + count) & 0xffff;
-    for (let i = 0; i < count; i++) this.historyOutSeq[seqAdd(first, i) & (HISTORY - 1)] = -1;
+    const history = this.history;
+    if (history) for (let i = 0; i < count; i++) history.outSeq[seqAdd(first, i) & (HISTORY - 1)] = -1;
     this.lastSeq = seqAdd(this.lastSeq, count);
     return { seq: first, ts: this.lastTs };
   }
@@ -121,9 +130,10 @@ export class StreamRewriter<K extends object> {
   /** Which source packet was sent under `outSeq`, if still remembered. */
   lookup(outSeq: number): SentPacketInfo<K> | undefined {
     const slot = outSeq & (HISTORY - 1);
-    const stream = this.historyStream[slot];
-    if (!stream || this.historyOutSeq[slot] !== outSeq) return undefined;
-    return { stream, inSeq: this.historyInSeq[slot]!, tsOffset: this.historyTsOffset[slot]! };
+    const history = this.history;
+    const stream = history?.stream[slot];
+    if (!history || !stream || history.outSeq[slot] !== outSeq) return undefined;
+    return { stream, inSeq: history.inSeq[slot]!, tsOffset: history.tsOffset[slot]! };
   }
 
   /**
@@ -136,10 +146,11 @@ export class StreamRewriter<K extends object> {
    * could reach it, and resending each time multiplies what a congested link carries.
    */
   resendable(outSeq: number, now: number, minIntervalMs: number): boolean {
-    if (seqDiff(outSeq, this.switchSeq) < 0) return false;
+    const history = this.history;
+    if (!history || seqDiff(outSeq, this.switchSeq) < 0) return false;
     const slot = outSeq & (HISTORY - 1);
-    if (now - this.historyResentAt[slot]! < minIntervalMs) return false;
-    this.historyResentAt[slot] = now;
+    if (now - history.resentAt[slot]! < minIntervalMs) return false;
+    history.resentAt[slot] = now;
     return true;
   }
 
