@@ -1,21 +1,20 @@
-import type { RtpPacket, RTCPeerConnection } from 'werift';
-import { isIP, isIPv4 } from 'node:net';
-import { endpointTransportOf, hostAddresses, singleUdpPort, type IceServerConfig } from '../config.js';
+import type { RtpPacket } from 'werift';
+import { isIP } from 'node:net';
+import { hostAddresses, type IceServerConfig } from '../config.js';
+import type { KindStats } from '../core/endpointTypes.js';
 import { MediaError } from '../core/errors.js';
 import { MediaElement } from '../core/MediaElement.js';
 import type { MediaPipeline } from '../core/MediaPipeline.js';
 import { MEDIA_KINDS, type MediaKind } from '../core/types.js';
 import type { InboundStream } from '../rtp/InboundStream.js';
+import { kindStats } from '../rtp/kindStats.js';
 import type { OutboundStream } from '../rtp/OutboundStream.js';
 import { CandidateExchange, negotiatedIndex } from './CandidateExchange.js';
 import { DataChannels, type DataChannelOptions } from './DataChannels.js';
-import { EndpointMedia } from './EndpointMedia.js';
-import { EndpointTransport } from './EndpointTransport.js';
-import { firstStunServer, hasTurnServer } from '../transport/serverReflexive.js';
-import type { TransportDtlsState, TransportIceState } from '../transport/WebRtcTransport.js';
-import { EndpointSockets } from './EndpointSockets.js';
+import type { CarrierHost, EndpointCarrier } from './EndpointCarrier.js';
 import type { FastPathStats } from './FastPath.js';
-import { createPeerConnection, disableImplicitStun } from './peerConnection.js';
+import { OwnCarrier } from './OwnCarrier.js';
+import { WeriftCarrier } from './WeriftCarrier.js';
 import {
   announceCandidate,
   mapCandidateLines,
@@ -29,10 +28,7 @@ import {
   withRejectedSections,
   type RejectedSection,
 } from './sdp.js';
-import { checkReoffer, startRestartedChecks } from './renegotiation.js';
-import { applyDtlsPreferences } from './dtlsPreferences.js';
-import { followRenomination } from './renomination.js';
-import { useUdpMux } from './iceMux.js';
+import { checkReoffer } from './renegotiation.js';
 import type {
   ConnectionState,
   Direction,
@@ -62,9 +58,11 @@ export { rembPacket } from './EndpointMedia.js';
 
 /**
  * Kurento's WebRtcEndpoint: a WebRTC transport negotiated by SDP (offer from the peer or
- * from us), with trickle ICE both ways, over werift's ICE and DTLS. This class holds the
- * negotiation and the endpoint's state; trickle ICE is CandidateExchange, the sockets
- * EndpointSockets, the media and its RTCP EndpointMedia, data channels DataChannels.
+ * from us), with trickle ICE both ways. This class holds the negotiation (Kurento's API,
+ * states, events and SDP rules) and the endpoint's state; what carries it once it
+ * negotiates is its EndpointCarrier: the engine's own transport (OwnCarrier) or a werift
+ * peer connection (WeriftCarrier, with the sockets EndpointSockets and the media
+ * EndpointMedia). Trickle ICE is CandidateExchange, data channels DataChannels.
  */
 export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   protected readonly forwardsInput = false;
@@ -72,30 +70,16 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private readonly options: WebRtcEndpointOptions;
   private selectedPair: SelectedCandidatePair | undefined;
   private readonly localAddresses: string[];
-  private readonly bindAddress: string | undefined;
-  private pc: RTCPeerConnection | undefined;
-  private readonly sockets: EndpointSockets;
   private readonly candidates: CandidateExchange;
-  private readonly media: EndpointMedia;
   /**
-   * The engine's own transport, when config endpointTransport is 'own' and it can serve
-   * this endpoint (EndpointTransport): then there is no werift peer connection (pc).
+   * What carries this endpoint once a negotiation started (config endpointTransport):
+   * the engine's own transport when it can serve this endpoint, else a werift peer
+   * connection.
    */
-  private own: EndpointTransport | undefined;
-  /** The descriptions of the own transport's negotiation (remote '' while our offer waits). */
-  private ownDescriptions: { local: string; remote: string } | undefined;
-  private ownIce: TransportIceState = 'new';
-  private ownCandidateAnnounced = false;
-  /** The m-line our host candidate is announced on (the BUNDLE tag). */
-  private ownCandidateMid: { mid: string; index: number } | undefined;
-  /** Gathering generations of the own transport (a restart's server-reflexive candidate is not the previous one's). */
-  private ownGeneration = 0;
+  private carrier: EndpointCarrier | undefined;
+  private readonly carrierHost: CarrierHost;
   private transportReleased = false;
-  private iceConnectedOnce = false;
   private negotiated = false;
-  /** A subsequent offer is being answered. */
-  private renegotiating = false;
-  private iceRestarts = 0;
   private iceState: IceState = 'new';
   private dtlsState: DtlsState = 'new';
   private connectionState: ConnectionState = 'new';
@@ -119,24 +103,61 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.pipeline = pipeline;
     this.options = { ...options };
     this.localAddresses = hostAddresses(pipeline.config);
-    const configured = pipeline.config.iceAddresses ?? [];
-    this.bindAddress = configured.length === 1 && isIPv4(configured[0]!) ? configured[0] : undefined;
-    this.sockets = new EndpointSockets(pipeline.config, pipeline.ports, this.localAddresses, () => this.closed);
     this.candidates = new CandidateExchange(remoteCandidateFilter(this.localAddresses), {
       candidate: (candidate) => this.emit('iceCandidate', candidate),
       gatheringStarted: () => this.emit('iceGatheringStarted'),
       gatheringDone: () => this.emit('iceGatheringDone'),
     });
-    this.media = new EndpointMedia({
+    this.carrierHost = {
+      id: this.id,
       config: pipeline.config,
+      ports: pipeline.ports,
+      localAddresses: this.localAddresses,
+      direction: this.direction,
+      candidates: this.candidates,
+      dataChannels: this.dataChannelsEnabled ? this.dataChannels : undefined,
+      iceServers: () => this.iceServers(),
+      announcedAddress: () => this.getAnnouncedAddress(),
+      maxVideoRecvBandwidth: () => this.options.maxVideoRecvBandwidth,
+      publicSdp: (sdp) => this.publicSdp(sdp),
+      carrier: () => this.carrier,
       isClosed: () => this.closed,
-      canSend: () => this.pc !== undefined && this.dtlsState === 'connected',
+      assertOpen: () => this.assertOpen(),
+      released: () => this.transportReleased,
+      iceState: () => this.iceState,
+      dtlsState: () => this.dtlsState,
+      connectionState: () => this.connectionState,
+      selectedPair: () => this.selectedPair,
+      discard: (carrier) => this.discardCarrier(carrier),
+      iceStateChange: (state) => {
+        this.iceState = state;
+        this.emit('iceStateChange', state);
+      },
+      dtlsStateChange: (state) => {
+        this.dtlsState = state;
+        this.emit('dtlsStateChange', state);
+        if (state === 'connected') {
+          // Our own source may be waited for by sinks, and our sink side can now send:
+          // ask both directions for a keyframe.
+          this.requestKeyframe('video');
+          this.getSourceConnections('video')[0]?.source.requestKeyframe('video');
+        }
+      },
+      connectionStateChange: (state) => {
+        this.connectionState = state;
+        this.emit('connectionStateChange', state);
+      },
+      candidatePairSelected: (pair) => {
+        this.selectedPair = pair;
+        this.emit('candidatePairSelected', pair);
+      },
+      releaseTransport: () => this.releaseTransport(),
       received: (kind, stream, packet, now) => {
         this.lastIn[kind] = now;
         this.emitRtp(stream, packet, now);
       },
-      maxVideoRecvBandwidth: () => this.options.maxVideoRecvBandwidth,
-    });
+      requestSourceKeyframe: (kind) => this.requestInputKeyframe(kind),
+    };
   }
 
   get direction(): Direction {
@@ -145,7 +166,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   /** What carries this endpoint once it negotiates: the engine's own transport, or a werift peer connection (config endpointTransport). */
   get transportKind(): 'own' | 'werift' | undefined {
-    return this.own ? 'own' : this.pc ? 'werift' : undefined;
+    return this.carrier?.kind;
   }
 
   getIceState(): IceState {
@@ -168,21 +189,18 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   /** The negotiated local description, once there is one. */
   getLocalSessionDescriptor(): string | undefined {
     if (this.withoutTransport) return this.withoutTransport.local;
-    if (this.ownDescriptions) return this.publicSdp(this.ownDescriptions.local);
-    const sdp = this.pc?.localDescription?.sdp;
+    const sdp = this.carrier?.localDescription;
     return sdp ? this.publicSdp(sdp) : undefined;
   }
 
   getRemoteSessionDescriptor(): string | undefined {
     if (this.withoutTransport) return this.withoutTransport.remote;
-    if (this.ownDescriptions) return this.ownDescriptions.remote || undefined;
-    // As given (its candidates included, which the agent only gets once gathering starts).
-    return this.pc?.remoteDescription ? (this.candidates.lastRemoteSdp ?? this.pc.remoteDescription.sdp) : undefined;
+    return this.carrier?.remoteDescription;
   }
 
   /** True once an offer/answer exchange has started; transport settings are then fixed. */
   get negotiationStarted(): boolean {
-    return this.pc !== undefined || this.own !== undefined || this.withoutTransport !== undefined;
+    return this.carrier !== undefined || this.withoutTransport !== undefined;
   }
 
   /** Sets this endpoint's STUN/TURN servers; only before negotiation. */
@@ -234,39 +252,24 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   async processOffer(offer: string): Promise<string> {
     this.assertOpen();
     if (this.negotiated) return this.processReoffer(offer);
-    if (this.pc || this.own) throw new MediaError('INVALID_STATE', 'this endpoint made an offer: it takes an answer (processAnswer), not an offer');
+    if (this.carrier) throw new MediaError('INVALID_STATE', 'this endpoint made an offer: it takes an answer (processAnswer), not an offer');
     const { sdp, rejected } = this.usableSections(offer);
     if (sdp === undefined) return this.rejectWholeOffer(offer, rejected);
-    const own = await this.openOwnTransport(false);
-    if (own) return this.answerOnOwnTransport(own, sdp, rejected);
-    await this.openSockets();
-    const pc = this.createPeerConnection();
-    try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: this.candidates.remoteSdpForAgent(sdp) });
-      for (const t of pc.getTransceivers()) {
-        if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
-      }
-      applyDtlsPreferences(pc, true);
-      const answer = await pc.createAnswer();
-      disableImplicitStun(pc, this.iceServers());
-      followRenomination(pc);
-      await pc.setLocalDescription(answer);
-    } catch (error) {
-      this.discardPeerConnection(pc);
-      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer offer: ${errorMessage(error)}`);
-    }
-    this.assertOpenOrRelease(pc);
+    const carrier = await this.openCarrier(false);
+    const step = carrier.answerOffer(sdp);
+    if (step) await step;
     this.rejectedSections = rejected;
     this.candidates.noteRemoteDescription(sdp);
-    this.bindTransceivers(pc);
+    this.negotiated = true;
+    carrier.negotiated();
     await this.flushEarlyCandidates();
     this.emit('negotiated');
-    return this.publicSdp(pc.localDescription!.sdp);
+    return this.publicSdp(carrier.localDescription!);
   }
 
   /** How many times the peer restarted ICE on this endpoint. */
   get iceRestartCount(): number {
-    return this.iceRestarts;
+    return this.carrier?.iceRestarts ?? 0;
   }
 
   /**
@@ -281,40 +284,19 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    */
   private async processReoffer(offer: string): Promise<string> {
     if (this.withoutTransport) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated (every media section was rejected)');
-    if (this.own) return this.reofferOnOwnTransport(this.own, offer);
-    const pc = this.pc;
-    if (!pc || this.transportReleased) throw new MediaError('INVALID_STATE', 'the transport of this endpoint is closed (ICE failed); negotiate a new endpoint');
-    if (this.renegotiating || pc.signalingState !== 'stable') throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
+    const carrier = this.carrier;
+    if (!carrier || this.transportReleased) throw new MediaError('INVALID_STATE', 'the transport of this endpoint is closed (ICE failed); negotiate a new endpoint');
+    if (carrier.negotiating) throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
     const { sdp, rejected } = this.usableSections(offer);
     if (sdp === undefined) throw new MediaError('INVALID_SDP', 'the new offer has no section this endpoint can use');
-    const restart = checkReoffer(pc.remoteDescription?.sdp ?? '', sdp);
-    this.renegotiating = true;
-    try {
-      if (restart) {
-        // werift restarts the ICE agent when the remote credentials change: a fresh
-        // 'connected' (and gathering) will follow for the new generation.
-        this.iceConnectedOnce = false;
-        this.candidates.restartLocal();
-        this.iceRestarts++;
-      }
-      await pc.setRemoteDescription({ type: 'offer', sdp: this.candidates.remoteSdpForAgent(sdp) });
-      for (const t of pc.getTransceivers()) {
-        if (t.kind === 'audio' || t.kind === 'video') t.setDirection(this.direction);
-      }
-      applyDtlsPreferences(pc, true);
-      const answer = await pc.createAnswer();
-      await pc.setLocalDescription(answer);
-    } catch (error) {
-      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer the new offer: ${errorMessage(error)}`);
-    } finally {
-      this.renegotiating = false;
-    }
-    this.assertOpen();
+    const restart = checkReoffer(carrier.appliedRemoteDescription, sdp);
+    const step = carrier.answerReoffer(sdp, restart);
+    if (step) await step;
     this.rejectedSections = rejected;
     this.candidates.noteRemoteDescription(sdp);
-    if (restart) startRestartedChecks(pc);
+    carrier.renegotiated(restart);
     await this.flushEarlyCandidates();
-    return this.publicSdp(pc.localDescription!.sdp);
+    return this.publicSdp(carrier.localDescription!);
   }
 
   /**
@@ -347,68 +329,38 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    */
   async generateOffer(options: { kinds?: readonly MediaKind[] } = {}): Promise<string> {
     this.assertOpen();
-    if (this.negotiated || this.pc || this.own) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
+    if (this.negotiated || this.carrier) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
     const kinds = options.kinds ?? this.options.offerKinds ?? MEDIA_KINDS;
     if (kinds.length === 0 && !this.dataChannelsEnabled) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio, video or data channels');
-    const own = await this.openOwnTransport(true);
-    if (own) {
-      let offer: string;
-      try {
-        offer = own.transport.createOffer({ kinds });
-      } catch (error) {
-        this.discardOwnTransport();
-        throw error instanceof MediaError ? error : new MediaError('INVALID_STATE', `cannot create offer: ${errorMessage(error)}`);
-      }
-      this.ownDescriptions = { local: offer, remote: '' };
-      return this.publicSdp(offer);
-    }
-    await this.openSockets();
-    const pc = this.createPeerConnection();
-    try {
-      for (const kind of kinds) pc.addTransceiver(kind, { direction: this.direction });
-      // werift offers an application section only once it has an SCTP transport; make
-      // one without opening a channel the peer would see.
-      if (this.dataChannelsEnabled) (pc as unknown as { createSctpTransport(): unknown }).createSctpTransport();
-      applyDtlsPreferences(pc, false);
-      const offer = await pc.createOffer();
-      disableImplicitStun(pc, this.iceServers());
-      followRenomination(pc);
-      await pc.setLocalDescription(offer);
-    } catch (error) {
-      this.discardPeerConnection(pc);
-      throw new MediaError('INVALID_STATE', `cannot create offer: ${errorMessage(error)}`);
-    }
-    this.assertOpenOrRelease(pc);
-    this.pc = pc;
-    return this.publicSdp(pc.localDescription!.sdp);
+    const carrier = await this.openCarrier(true);
+    const step = carrier.makeOffer(kinds);
+    if (step) await step;
+    return this.publicSdp(carrier.localDescription!);
   }
 
   async processAnswer(answer: string): Promise<void> {
     this.assertOpen();
-    if (this.own) return this.answeredOnOwnTransport(this.own, answer);
-    const pc = this.pc;
-    if (!pc || this.negotiated || pc.signalingState !== 'have-local-offer') {
+    const carrier = this.carrier;
+    if (!carrier || this.negotiated || !carrier.awaitsAnswer) {
       throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from generateOffer() first');
     }
     if (this.options.rejectUnusableMedia) {
       validateSdpSyntax(answer);
       if (rejectsEverything(answer)) {
         // As Kurento takes such an answer: negotiated, without media; the transport is let go.
-        this.withoutTransport = { local: this.publicSdp(pc.localDescription!.sdp), remote: answer };
+        this.withoutTransport = { local: this.publicSdp(carrier.localDescription!), remote: answer };
         this.negotiated = true;
-        this.discardPeerConnection(pc);
+        this.discardCarrier(carrier);
         this.emit('negotiated');
         return;
       }
     }
     validateRemoteSdp(answer);
-    try {
-      await pc.setRemoteDescription({ type: 'answer', sdp: this.candidates.remoteSdpForAgent(answer) });
-    } catch (error) {
-      throw new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
-    }
+    const step = carrier.takeAnswer(answer);
+    if (step) await step;
     this.candidates.noteRemoteDescription(answer);
-    this.bindTransceivers(pc);
+    this.negotiated = true;
+    carrier.negotiated();
     await this.flushEarlyCandidates();
     this.emit('negotiated');
   }
@@ -419,34 +371,24 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   async gatherCandidates(): Promise<void> {
     this.assertOpen();
     if (!this.candidates.start()) return;
-    if (this.pc?.remoteDescription || (this.own && this.negotiated)) await this.flushEarlyCandidates();
+    if (this.carrier?.takesCandidates) await this.flushEarlyCandidates();
   }
 
   /** Adds a remote candidate. An empty candidate string ends the remote candidates. */
   async addIceCandidate(init: IceCandidateInit): Promise<void> {
     this.assertOpen();
     if (!this.candidates.accepts(init)) return;
-    if (this.own) return this.addCandidateOnOwnTransport(this.own, init);
-    const pc = this.pc;
-    if (!pc || !pc.remoteDescription || !this.candidates.gathering) {
+    const carrier = this.carrier;
+    if (!carrier?.takesCandidates || !this.candidates.gathering) {
       // Trickled candidates often overtake the offer; and as in Kurento, ICE starts
       // only once gatherCandidates() is called. Keep them until then.
       this.candidates.hold(init);
       return;
     }
-    if (this.transportReleased) return;
-    if (!this.candidates.ofCurrentGeneration(init)) return;
+    if (this.transportReleased || !this.candidates.ofCurrentGeneration(init)) return;
     const sdpMLineIndex = negotiatedIndex(init, this.rejectedSections);
     if (sdpMLineIndex === null) return;
-    try {
-      await pc.addIceCandidate({
-        candidate: init.candidate,
-        sdpMid: init.sdpMid ?? undefined,
-        sdpMLineIndex,
-      });
-    } catch (error) {
-      throw new MediaError('INVALID_CANDIDATE', `cannot add ICE candidate: ${errorMessage(error)}`);
-    }
+    await carrier.addCandidate(init, sdpMLineIndex);
   }
 
   private async flushEarlyCandidates(): Promise<void> {
@@ -465,9 +407,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   createDataChannel(label = '', options: DataChannelOptions = {}): void {
     this.assertOpen();
     if (!this.dataChannelsEnabled) throw new MediaError('INVALID_STATE', 'this endpoint was created without useDataChannels');
-    const pc = this.pc;
-    if (!pc?.sctp) throw new MediaError('INVALID_STATE', 'no data channel transport: negotiate an SDP with an application section first');
-    this.dataChannels.create(pc, label, options);
+    if (!this.carrier?.openDataChannel(label, options)) throw new MediaError('INVALID_STATE', 'no data channel transport: negotiate an SDP with an application section first');
   }
 
   /** Closes the open data channel `channelId`; an unknown id is INVALID_ARGUMENT. */
@@ -518,10 +458,10 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       iceState: this.iceState,
       dtlsState: this.dtlsState,
       connectionState: this.connectionState,
-      audio: this.own ? this.own.kindStats('audio') : this.media.kindStats('audio'),
-      video: this.own ? this.own.kindStats('video') : this.media.kindStats('video'),
+      audio: this.kindStats('audio'),
+      video: this.kindStats('video'),
       remoteCandidatesIgnored: this.candidates.remoteCandidatesIgnored,
-      invalidPackets: this.own ? ownInvalidPackets(this.own) : this.media.invalidPackets,
+      invalidPackets: this.carrier?.invalidPackets ?? 0,
       data: this.dataChannels.getStats(),
     };
   }
@@ -532,62 +472,42 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    * fastPath false, or once the transport closed.
    */
   getFastPathStats(): FastPathStats | undefined {
-    if (this.own) {
-      // The own transport is Roundtable's path from socket to socket: its counters.
-      const srtp = this.transportReleased ? undefined : this.own.transport.getSrtpStats();
-      if (!srtp) return undefined;
-      const t = this.own.transport.getStats();
-      return { rtpIn: t.rtpIn, rtcpIn: t.rtcpIn, rtpOut: t.rtpOut, rtcpOut: t.rtcpOut, ...srtp };
-    }
-    return this.media.getFastPathStats();
+    return this.carrier?.fastPathStats();
   }
 
   /** The stream this endpoint currently receives for `kind`. */
   getInboundStream(kind: MediaKind): InboundStream | undefined {
-    if (this.own) return this.own.inboundStream(kind);
-    return this.media.getInboundStream(kind);
+    return this.carrier?.inboundStream(kind);
   }
 
   getOutboundStream(kind: MediaKind): OutboundStream | undefined {
-    return this.media.getOutboundStream(kind);
+    return this.carrier?.outboundStream(kind);
   }
 
   /** Single-port mode: the shared UDP port this endpoint's ICE is on, while it holds it. */
   get sharedUdpPort(): number | undefined {
-    if (this.own) return this.transportReleased ? undefined : this.own.port;
-    return this.sockets.sharedUdpPort;
+    return this.carrier?.sharedUdpPort;
   }
 
   /** UDP ports reserved for this endpoint's ICE sockets, if any (port-range mode, or a TURN client's). */
   get reservedPorts(): [number, number] | undefined {
-    return this.sockets.reservedPorts;
+    return this.carrier?.reservedPorts;
   }
 
   acceptRtp(stream: InboundStream, packet: RtpPacket, now: number): void {
-    if (this.own) {
-      if (this.closed || this.transportReleased) return;
-      this.lastIn[stream.kind] = now;
-      this.own.acceptRtp(stream, packet, now);
-      this.lastOut[stream.kind] = now;
-      return;
-    }
-    const out = this.media.getOutboundStream(stream.kind);
-    // Until DTLS is up nothing can be sent: leave the stream untouched, so that the
-    // first packet that does go out starts cleanly (on a keyframe).
-    if (!out || this.closed || this.dtlsState !== 'connected') return;
+    const carrier = this.carrier;
+    if (!carrier || this.closed || !carrier.canForward(stream.kind)) return;
     this.lastIn[stream.kind] = now;
-    out.forward(stream, packet, now);
+    carrier.forward(stream, packet, now);
     this.lastOut[stream.kind] = now;
   }
 
   override requestKeyframe(kind: MediaKind): void {
-    if (this.own) this.own.requestKeyframe(kind);
-    else this.media.requestKeyframe(kind);
+    this.carrier?.requestKeyframe(kind);
   }
 
   protected override onSourceDisconnected(kind: MediaKind): void {
-    this.own?.sourceDisconnected(kind);
-    this.media.getOutboundStream(kind)?.detach();
+    this.carrier?.sourceDisconnected(kind);
   }
 
   protected onClose(): void {
@@ -598,331 +518,38 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.releaseTransport();
   }
 
-  // --- the engine's own transport (config endpointTransport 'own') ---------------------
+  // --- the carrier --------------------------------------------------------------------
 
-  /** The own transport for this endpoint, when the config asks for it and it can serve it; undefined: werift. */
-  private async openOwnTransport(offering: boolean): Promise<EndpointTransport | undefined> {
-    const config = this.pipeline.config;
-    const port = singleUdpPort(config);
-    // Not built on it yet: several ICE addresses, TURN (relayed candidates), port-range mode, data channels.
-    if (endpointTransportOf(config) !== 'own' || port === undefined || this.dataChannelsEnabled || this.localAddresses.length !== 1 || hasTurnServer(this.iceServers())) return undefined;
-    const own = await EndpointTransport.open(config, this.localAddresses[0]!, port, { announcedAddress: this.getAnnouncedAddress(), direction: this.direction, offering, acceptsRemoteAddress: (ip) => this.candidates.acceptsAddress(ip) }, {
-      received: (kind, stream, packet, now) => {
-        this.lastIn[kind] = now;
-        this.emitRtp(stream, packet, now);
-      },
-      requestSourceKeyframe: (kind) => this.requestInputKeyframe(kind),
-      iceState: (state) => this.onOwnIceState(state),
-      dtlsState: (state) => this.onOwnDtlsState(state),
-      tuple: (address, port) => this.onOwnTuple(address, port),
-    });
-    if (this.closed || this.pc || this.own) {
-      own.close();
-      this.assertOpen();
-      throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
-    }
-    this.own = own;
-    return own;
+  /** The carrier of a first negotiation: the own transport when it can serve this endpoint, else a werift peer connection. */
+  private async openCarrier(offering: boolean): Promise<EndpointCarrier> {
+    const carrier = (await OwnCarrier.open(this.carrierHost, offering)) ?? (await WeriftCarrier.open(this.carrierHost));
+    this.carrier = carrier;
+    return carrier;
   }
 
-  private discardOwnTransport(): void {
-    this.own?.close();
-    this.own = undefined;
-    this.ownDescriptions = undefined;
+  /** A first offer or answer that did not go through, or an answer that rejected everything: the carrier is let go. */
+  private discardCarrier(carrier: EndpointCarrier): void {
+    carrier.close();
+    if (this.carrier === carrier) this.carrier = undefined;
+    this.candidates.discardLocal();
   }
 
-  private async answerOnOwnTransport(own: EndpointTransport, sdp: string, rejected: RejectedSection[]): Promise<string> {
-    let answer: string;
-    try {
-      answer = own.transport.processOffer(this.candidates.remoteSdpForAgent(sdp));
-    } catch (error) {
-      this.discardOwnTransport();
-      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer offer: ${errorMessage(error)}`);
-    }
-    this.rejectedSections = rejected;
-    this.candidates.noteRemoteDescription(sdp);
-    this.ownDescriptions = { local: answer, remote: sdp };
-    this.negotiatedOnOwnTransport(own);
-    await this.flushEarlyCandidates();
-    this.emit('negotiated');
-    return this.publicSdp(answer);
+  private releaseTransport(): void {
+    this.transportReleased = true;
+    this.carrier?.close();
   }
 
-  private async reofferOnOwnTransport(own: EndpointTransport, offer: string): Promise<string> {
-    if (this.transportReleased) throw new MediaError('INVALID_STATE', 'the transport of this endpoint is closed (ICE failed); negotiate a new endpoint');
-    if (this.renegotiating || !this.ownDescriptions?.remote) throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
-    const { sdp, rejected } = this.usableSections(offer);
-    if (sdp === undefined) throw new MediaError('INVALID_SDP', 'the new offer has no section this endpoint can use');
-    const restart = checkReoffer(this.ownDescriptions.remote, sdp);
-    // An ICE restart: our answer carries new credentials (applied only once the offer is taken), and a new host candidate follows.
-    if (restart) own.transport.restartIce();
-    let answer: string;
-    try {
-      answer = own.transport.processOffer(this.candidates.remoteSdpForAgent(sdp));
-    } catch (error) {
-      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer the new offer: ${errorMessage(error)}`);
-    }
-    if (restart) {
-      this.iceRestarts++;
-      this.candidates.restartLocal();
-      this.candidates.local({ candidate: own.hostCandidate(this.getAnnouncedAddress()), sdpMid: this.ownCandidateMid?.mid ?? '0', sdpMLineIndex: this.ownCandidateMid?.index ?? 0 });
-      this.gatherOwnReflexive(own);
-    }
-    this.rejectedSections = rejected;
-    this.candidates.noteRemoteDescription(sdp);
-    this.ownDescriptions = { local: answer, remote: sdp };
-    own.negotiated();
-    await this.flushEarlyCandidates();
-    return this.publicSdp(answer);
+  private kindStats(kind: MediaKind): KindStats {
+    return this.carrier?.kindStats(kind) ?? kindStats(kind, [], undefined, 0);
   }
-
-  private async answeredOnOwnTransport(own: EndpointTransport, answer: string): Promise<void> {
-    const descriptions = this.ownDescriptions;
-    if (!descriptions || this.negotiated || descriptions.remote !== '') {
-      throw new MediaError('INVALID_STATE', 'processAnswer() needs an offer from generateOffer() first');
-    }
-    if (this.options.rejectUnusableMedia) {
-      validateSdpSyntax(answer);
-      if (rejectsEverything(answer)) {
-        this.withoutTransport = { local: this.publicSdp(descriptions.local), remote: answer };
-        this.negotiated = true;
-        this.discardOwnTransport();
-        this.emit('negotiated');
-        return;
-      }
-    }
-    validateRemoteSdp(answer);
-    try {
-      own.transport.processAnswer(this.candidates.remoteSdpForAgent(answer));
-    } catch (error) {
-      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
-    }
-    descriptions.remote = answer;
-    this.candidates.noteRemoteDescription(answer);
-    this.negotiatedOnOwnTransport(own);
-    await this.flushEarlyCandidates();
-    this.emit('negotiated');
-  }
-
-  /** The first negotiation is done: media may go out, the host candidate is held for gatherCandidates(), checks are awaited. */
-  private negotiatedOnOwnTransport(own: EndpointTransport): void {
-    this.negotiated = true;
-    own.negotiated();
-    if (!this.ownCandidateAnnounced && this.ownDescriptions) {
-      this.ownCandidateAnnounced = true;
-      const local = this.publicSdp(this.ownDescriptions.local);
-      const mids = [...local.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]!);
-      const bundled = /^a=group:BUNDLE (\S+)/m.exec(local)?.[1] ?? mids[0] ?? '0';
-      this.ownCandidateMid = { mid: bundled, index: Math.max(0, mids.indexOf(bundled)) };
-      this.candidates.local({ candidate: own.hostCandidate(this.getAnnouncedAddress()), sdpMid: bundled, sdpMLineIndex: this.ownCandidateMid.index });
-      this.gatherOwnReflexive(own);
-    }
-    if (this.ownIce === 'new') this.setIceState('checking');
-    this.setConnectionState('connecting');
-  }
-
-  /**
-   * After the host candidate: the server-reflexive one of the shared port when a STUN
-   * server is configured (asked through the shared socket), then the end of gathering
-   * of this generation; at once without one.
-   */
-  private gatherOwnReflexive(own: EndpointTransport): void {
-    const server = firstStunServer(this.iceServers());
-    if (!server) {
-      this.candidates.localComplete();
-      return;
-    }
-    const generation = ++this.ownGeneration;
-    void own.serverReflexiveCandidate(server).then(
-      (candidate) => {
-        if (this.own !== own || this.closed || generation !== this.ownGeneration) return;
-        if (candidate) this.candidates.local({ candidate, sdpMid: this.ownCandidateMid?.mid ?? '0', sdpMLineIndex: this.ownCandidateMid?.index ?? 0 });
-        this.candidates.localComplete();
-      },
-      () => undefined,
-    );
-  }
-
-  private async addCandidateOnOwnTransport(own: EndpointTransport, init: IceCandidateInit): Promise<void> {
-    if (!this.negotiated || !this.candidates.gathering) {
-      // As on werift: held until the description is in and gatherCandidates() was called.
-      this.candidates.hold(init);
-      return;
-    }
-    if (this.transportReleased || !this.candidates.ofCurrentGeneration(init)) return;
-    if (negotiatedIndex(init, this.rejectedSections) === null) return;
-    try {
-      own.transport.addRemoteCandidate(init.candidate);
-    } catch {
-      // Well-formed (accepts() checked) but not one the transport checks (TCP, another component): not needed.
-    }
-  }
-
-  private onOwnIceState(state: TransportIceState): void {
-    this.ownIce = state;
-    if (state === 'closed' || this.transportReleased) return;
-    this.setIceState(state === 'connected' ? 'connected' : state);
-    this.updateOwnConnectionState();
-  }
-
-  private onOwnDtlsState(state: TransportDtlsState): void {
-    if (this.transportReleased) return;
-    this.dtlsState = state;
-    this.emit('dtlsStateChange', state);
-    if (state === 'connected') {
-      this.requestKeyframe('video');
-      this.getSourceConnections('video')[0]?.source.requestKeyframe('video');
-    }
-    this.updateOwnConnectionState();
-  }
-
-  private updateOwnConnectionState(): void {
-    if (this.ownIce === 'failed' || this.dtlsState === 'failed') {
-      this.setConnectionState('failed');
-      // The peer is gone (consent expired, RFC 7675): give the port back, as on werift.
-      this.releaseTransport();
-    } else if (this.ownIce === 'connected' && this.dtlsState === 'connected') {
-      this.setConnectionState('connected');
-    }
-  }
-
-  private onOwnTuple(address: string, port: number): void {
-    const own = this.own;
-    if (!own) return;
-    const selected: SelectedCandidatePair = {
-      localCandidate: own.hostCandidate(this.getAnnouncedAddress()),
-      remoteCandidate: `candidate:1 1 udp 2130706431 ${address} ${port} typ prflx`,
-    };
-    if (this.selectedPair?.remoteCandidate === selected.remoteCandidate) return;
-    this.selectedPair = selected;
-    this.emit('candidatePairSelected', selected);
-  }
-
-  private setIceState(state: IceState): void {
-    if (this.iceState === state) return;
-    this.iceState = state;
-    this.emit('iceStateChange', state);
-  }
-
-  private setConnectionState(state: ConnectionState): void {
-    if (this.connectionState === state || this.transportReleased) return;
-    this.connectionState = state;
-    this.emit('connectionStateChange', state);
-  }
-
-  // --- the peer connection ------------------------------------------------------------
 
   private iceServers(): IceServerConfig[] {
     return this.options.iceServers ?? this.pipeline.config.iceServers;
   }
 
-  private async openSockets(): Promise<void> {
-    await this.sockets.open();
-    this.assertOpen();
-  }
-
-  private createPeerConnection(): RTCPeerConnection {
-    if (this.pc) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated');
-    const iceServers = this.iceServers();
-    const pc = createPeerConnection({
-      iceServers,
-      portRange: this.sockets.reserveFor(iceServers),
-      localAddresses: this.localAddresses,
-      bindAddress: this.bindAddress,
-      acceptsAddress: (address) => this.candidates.acceptsAddress(address),
-    });
-    const muxes = this.sockets.muxes;
-    if (muxes) {
-      try {
-        useUdpMux(pc, muxes, (agent) => this.sockets.addAgent(agent));
-      } catch (error) {
-        void pc.close().catch(() => undefined);
-        this.sockets.release();
-        throw error;
-      }
-    }
-    this.pc = pc;
-    if (this.dataChannelsEnabled) this.dataChannels.attach(pc);
-    pc.onIceCandidate.subscribe((candidate) => {
-      if (!candidate) return;
-      this.candidates.local({
-        candidate: announceCandidate(candidate.candidate, this.getAnnouncedAddress()),
-        sdpMid: candidate.sdpMid ?? null,
-        sdpMLineIndex: candidate.sdpMLineIndex ?? null,
-      });
-    });
-    pc.iceGatheringStateChange.subscribe((state) => {
-      if (state === 'complete') this.candidates.localComplete();
-    });
-    pc.iceConnectionStateChange.subscribe((state) => {
-      // werift reports 'completed' when local gathering ends, before any check: that
-      // is not a connection.
-      if (state === 'completed' && !this.iceConnectedOnce) return;
-      if (state === 'connected') this.iceConnectedOnce = true;
-      if (state === 'connected' || state === 'completed') this.noteSelectedPair(pc);
-      this.iceState = state;
-      this.emit('iceStateChange', state);
-    });
-    pc.connectionStateChange.subscribe((state) => {
-      if (this.pc !== pc || this.transportReleased) return;
-      this.connectionState = state;
-      this.emit('connectionStateChange', state);
-      // The peer is gone (consent expired, RFC 7675): give the sockets back.
-      if (state === 'failed') this.releaseTransport();
-    });
-    return pc;
-  }
-
-  private bindTransceivers(pc: RTCPeerConnection): void {
-    this.negotiated = true;
-    this.media.bind(pc);
-    const dtls = pc.dtlsTransports[0];
-    dtls?.onStateChange.subscribe((state) => {
-      this.media.onDtlsState(dtls, state, this.transportReleased);
-      this.dtlsState = state;
-      this.emit('dtlsStateChange', state);
-      if (state === 'connected') {
-        // Our own source may be waited for by sinks, and our sink side can now send:
-        // ask both directions for a keyframe.
-        this.requestKeyframe('video');
-        this.getSourceConnections('video')[0]?.source.requestKeyframe('video');
-      }
-    });
-    this.media.startRtcp(this.pipeline.config.rtcpIntervalMs);
-  }
-
-  private noteSelectedPair(pc: RTCPeerConnection): void {
-    const pair = pc.iceTransports[0]?.connection.nominated;
-    if (!pair) return;
-    const local = pair.protocol.localCandidate;
-    const remote = pair.remoteCandidate;
-    if (!local) return;
-    const selected: SelectedCandidatePair = {
-      localCandidate: announceCandidate(`candidate:${local.toSdp()}`, this.getAnnouncedAddress()),
-      remoteCandidate: `candidate:${remote.toSdp()}`,
-    };
-    if (this.selectedPair?.localCandidate === selected.localCandidate && this.selectedPair.remoteCandidate === selected.remoteCandidate) return;
-    this.selectedPair = selected;
-    this.emit('candidatePairSelected', selected);
-  }
-
   private assertConfigurable(what: string): void {
     this.assertOpen();
-    if (this.pc || this.own) throw new MediaError('INVALID_STATE', `${what} can only be set before negotiation`);
-  }
-
-  private discardPeerConnection(pc: RTCPeerConnection): void {
-    if (this.pc === pc) this.pc = undefined;
-    void pc.close().catch(() => undefined);
-    this.sockets.release();
-    this.candidates.discardLocal();
-  }
-
-  private assertOpenOrRelease(pc: RTCPeerConnection): void {
-    if (this.closed) {
-      void pc.close().catch(() => undefined);
-      throw new MediaError('OBJECT_CLOSED', `WebRtcEndpoint ${this.id} was closed during negotiation`);
-    }
+    if (this.carrier) throw new MediaError('INVALID_STATE', `${what} can only be set before negotiation`);
   }
 
   private publicSdp(sdp: string): string {
@@ -935,23 +562,4 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     if (announced) mapped = mapped.replace(/^c=IN IP4 \S+/gm, `c=IN IP4 ${announced}`);
     return withRejectedSections(mapped, this.rejectedSections);
   }
-
-  private releaseTransport(): void {
-    this.transportReleased = true;
-    this.own?.close();
-    this.media.close();
-    const pc = this.pc;
-    if (pc) void pc.close().catch(() => undefined);
-    this.sockets.release();
-  }
-}
-
-/** What the werift path counts as invalid, on the own transport: garbage, malformed DTLS records, (S)RTP failing authentication. */
-function ownInvalidPackets(own: EndpointTransport): number {
-  const s = own.transport.getStats();
-  return s.droppedDtls + s.droppedSrtp + s.droppedOther;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,0 +1,303 @@
+import type { RtpPacket } from 'werift';
+import { endpointTransportOf, singleUdpPort } from '../config.js';
+import type { KindStats } from '../core/endpointTypes.js';
+import { MediaError } from '../core/errors.js';
+import type { MediaKind } from '../core/types.js';
+import type { InboundStream } from '../rtp/InboundStream.js';
+import type { OutboundStream } from '../rtp/OutboundStream.js';
+import { firstStunServer, hasTurnServer } from '../transport/serverReflexive.js';
+import type { TransportDtlsState, TransportIceState } from '../transport/WebRtcTransport.js';
+import { errorMessage, type CarrierHost, type CarrierStep, type EndpointCarrier } from './EndpointCarrier.js';
+import { EndpointTransport } from './EndpointTransport.js';
+import type { FastPathStats } from './FastPath.js';
+import type { ConnectionState, IceCandidateInit, IceState } from './types.js';
+
+/**
+ * A WebRtcEndpoint carried by the engine's own transport (config endpointTransport
+ * 'own'): one EndpointTransport, no werift peer connection. Its steps are synchronous.
+ * Once negotiated it announces its host candidate (on the m-line of the BUNDLE tag) and,
+ * with a STUN server, a server-reflexive one; the endpoint's connection state is made of
+ * the transport's ICE and DTLS states.
+ */
+export class OwnCarrier implements EndpointCarrier {
+  readonly kind = 'own';
+  /** The descriptions of the negotiation (remote '' while our offer waits). */
+  private descriptions: { local: string; remote: string } | undefined;
+  private ice: TransportIceState = 'new';
+  private isNegotiated = false;
+  /** The m-line our host candidate is announced on (the BUNDLE tag). */
+  private candidateMid = { mid: '0', index: 0 };
+  /** Gathering generations (a restart's server-reflexive candidate is not the previous one's). */
+  private generation = 0;
+  private restarts = 0;
+
+  private constructor(
+    private readonly own: EndpointTransport,
+    private readonly host: CarrierHost,
+  ) {}
+
+  /**
+   * The own transport for the host's endpoint, when the config asks for it and it can
+   * serve the endpoint; undefined: werift. INVALID_STATE when another negotiation made
+   * the endpoint's carrier meanwhile.
+   */
+  static async open(host: CarrierHost, offering: boolean): Promise<OwnCarrier | undefined> {
+    const config = host.config;
+    const port = singleUdpPort(config);
+    // Not built on it yet: several ICE addresses, TURN (relayed candidates), port-range mode, data channels.
+    if (endpointTransportOf(config) !== 'own' || port === undefined || host.dataChannels || host.localAddresses.length !== 1 || hasTurnServer(host.iceServers())) return undefined;
+    // The transport's states reach the carrier once it is made (none come before: nothing is negotiated yet).
+    const made: { carrier?: OwnCarrier } = {};
+    const own = await EndpointTransport.open(config, host.localAddresses[0]!, port, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip) }, {
+      received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
+      requestSourceKeyframe: (kind) => host.requestSourceKeyframe(kind),
+      iceState: (state) => made.carrier?.onIceState(state),
+      dtlsState: (state) => made.carrier?.onDtlsState(state),
+      tuple: (address, port) => made.carrier?.onTuple(address, port),
+    });
+    const carrier = new OwnCarrier(own, host);
+    made.carrier = carrier;
+    if (host.isClosed() || host.carrier()) {
+      carrier.close();
+      host.assertOpen();
+      throw new MediaError('INVALID_STATE', 'a negotiation is already in progress on this endpoint');
+    }
+    return carrier;
+  }
+
+  get localDescription(): string | undefined {
+    return this.descriptions?.local;
+  }
+
+  get remoteDescription(): string | undefined {
+    return this.descriptions?.remote || undefined;
+  }
+
+  get appliedRemoteDescription(): string {
+    return this.descriptions?.remote ?? '';
+  }
+
+  get negotiating(): boolean {
+    return !this.descriptions?.remote;
+  }
+
+  get awaitsAnswer(): boolean {
+    return this.descriptions?.remote === '';
+  }
+
+  get takesCandidates(): boolean {
+    return this.isNegotiated;
+  }
+
+  get iceRestarts(): number {
+    return this.restarts;
+  }
+
+  answerOffer(offer: string): CarrierStep {
+    let answer: string;
+    try {
+      answer = this.own.transport.processOffer(this.host.candidates.remoteSdpForAgent(offer));
+    } catch (error) {
+      this.host.discard(this);
+      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer offer: ${errorMessage(error)}`);
+    }
+    this.descriptions = { local: answer, remote: offer };
+    return undefined;
+  }
+
+  answerReoffer(offer: string, restart: boolean): CarrierStep {
+    // An ICE restart: our answer carries new credentials (applied only once the offer is taken), and a new host candidate follows.
+    if (restart) this.own.transport.restartIce();
+    let answer: string;
+    try {
+      answer = this.own.transport.processOffer(this.host.candidates.remoteSdpForAgent(offer));
+    } catch (error) {
+      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot answer the new offer: ${errorMessage(error)}`);
+    }
+    if (restart) {
+      this.restarts++;
+      this.host.candidates.restartLocal();
+      this.announceHostCandidate();
+      this.gatherReflexive();
+    }
+    this.descriptions = { local: answer, remote: offer };
+    return undefined;
+  }
+
+  makeOffer(kinds: readonly MediaKind[]): CarrierStep {
+    let offer: string;
+    try {
+      offer = this.own.transport.createOffer({ kinds });
+    } catch (error) {
+      this.host.discard(this);
+      throw error instanceof MediaError ? error : new MediaError('INVALID_STATE', `cannot create offer: ${errorMessage(error)}`);
+    }
+    this.descriptions = { local: offer, remote: '' };
+    return undefined;
+  }
+
+  takeAnswer(answer: string): CarrierStep {
+    try {
+      this.own.transport.processAnswer(this.host.candidates.remoteSdpForAgent(answer));
+    } catch (error) {
+      throw error instanceof MediaError ? error : new MediaError('INVALID_SDP', `cannot apply answer: ${errorMessage(error)}`);
+    }
+    this.descriptions!.remote = answer;
+    return undefined;
+  }
+
+  /** Media may go out, the host candidate is held for gatherCandidates(), checks are awaited. */
+  negotiated(): void {
+    this.isNegotiated = true;
+    this.own.negotiated();
+    const local = this.host.publicSdp(this.descriptions!.local);
+    const mids = [...local.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]!);
+    const bundled = /^a=group:BUNDLE (\S+)/m.exec(local)?.[1] ?? mids[0] ?? '0';
+    this.candidateMid = { mid: bundled, index: Math.max(0, mids.indexOf(bundled)) };
+    this.announceHostCandidate();
+    this.gatherReflexive();
+    if (this.ice === 'new') this.setIceState('checking');
+    this.setConnectionState('connecting');
+  }
+
+  renegotiated(): void {
+    this.own.negotiated();
+  }
+
+  addCandidate(init: IceCandidateInit): CarrierStep {
+    try {
+      this.own.transport.addRemoteCandidate(init.candidate);
+    } catch {
+      // Well-formed (accepts() checked) but not one the transport checks (TCP, another component): not needed.
+    }
+    return undefined;
+  }
+
+  openDataChannel(): boolean {
+    return false;
+  }
+
+  kindStats(kind: MediaKind): KindStats {
+    return this.own.kindStats(kind);
+  }
+
+  /** What the werift path counts as invalid, on the own transport: garbage, malformed DTLS records, (S)RTP failing authentication. */
+  get invalidPackets(): number {
+    const s = this.own.transport.getStats();
+    return s.droppedDtls + s.droppedSrtp + s.droppedOther;
+  }
+
+  /** The own transport is Roundtable's path from socket to socket: its counters. */
+  fastPathStats(): FastPathStats | undefined {
+    const srtp = this.host.released() ? undefined : this.own.transport.getSrtpStats();
+    if (!srtp) return undefined;
+    const t = this.own.transport.getStats();
+    return { rtpIn: t.rtpIn, rtcpIn: t.rtcpIn, rtpOut: t.rtpOut, rtcpOut: t.rtcpOut, ...srtp };
+  }
+
+  inboundStream(kind: MediaKind): InboundStream | undefined {
+    return this.own.inboundStream(kind);
+  }
+
+  /** None: the transport's consumers send to the peer. */
+  outboundStream(): OutboundStream | undefined {
+    return undefined;
+  }
+
+  get sharedUdpPort(): number | undefined {
+    return this.host.released() ? undefined : this.own.port;
+  }
+
+  /** None: the shared port is the only one. */
+  get reservedPorts(): [number, number] | undefined {
+    return undefined;
+  }
+
+  canForward(): boolean {
+    return !this.host.released();
+  }
+
+  forward(stream: InboundStream, packet: RtpPacket, now: number): void {
+    this.own.acceptRtp(stream, packet, now);
+  }
+
+  requestKeyframe(kind: MediaKind): void {
+    this.own.requestKeyframe(kind);
+  }
+
+  sourceDisconnected(kind: MediaKind): void {
+    this.own.sourceDisconnected(kind);
+  }
+
+  close(): void {
+    this.own.close();
+  }
+
+  private announceHostCandidate(): void {
+    this.host.candidates.local({ candidate: this.own.hostCandidate(this.host.announcedAddress()), sdpMid: this.candidateMid.mid, sdpMLineIndex: this.candidateMid.index });
+  }
+
+  /**
+   * After the host candidate: the server-reflexive one of the shared port when a STUN
+   * server is configured (asked through the shared socket), then the end of gathering
+   * of this generation; at once without one.
+   */
+  private gatherReflexive(): void {
+    const server = firstStunServer(this.host.iceServers());
+    if (!server) {
+      this.host.candidates.localComplete();
+      return;
+    }
+    const generation = ++this.generation;
+    void this.own.serverReflexiveCandidate(server).then(
+      (candidate) => {
+        if (this.host.carrier() !== this || this.host.isClosed() || generation !== this.generation) return;
+        if (candidate) this.host.candidates.local({ candidate, sdpMid: this.candidateMid.mid, sdpMLineIndex: this.candidateMid.index });
+        this.host.candidates.localComplete();
+      },
+      () => undefined,
+    );
+  }
+
+  private onIceState(state: TransportIceState): void {
+    this.ice = state;
+    if (state === 'closed' || this.host.released()) return;
+    this.setIceState(state === 'connected' ? 'connected' : state);
+    this.updateConnectionState();
+  }
+
+  private onDtlsState(state: TransportDtlsState): void {
+    if (this.host.released()) return;
+    this.host.dtlsStateChange(state);
+    this.updateConnectionState();
+  }
+
+  private updateConnectionState(): void {
+    const dtls = this.host.dtlsState();
+    if (this.ice === 'failed' || dtls === 'failed') {
+      this.setConnectionState('failed');
+      // The peer is gone (consent expired, RFC 7675): give the port back, as on werift.
+      this.host.releaseTransport();
+    } else if (this.ice === 'connected' && dtls === 'connected') {
+      this.setConnectionState('connected');
+    }
+  }
+
+  private onTuple(address: string, port: number): void {
+    if (this.host.carrier() !== this) return;
+    const selected = {
+      localCandidate: this.own.hostCandidate(this.host.announcedAddress()),
+      remoteCandidate: `candidate:1 1 udp 2130706431 ${address} ${port} typ prflx`,
+    };
+    if (this.host.selectedPair()?.remoteCandidate === selected.remoteCandidate) return;
+    this.host.candidatePairSelected(selected);
+  }
+
+  private setIceState(state: IceState): void {
+    if (this.host.iceState() !== state) this.host.iceStateChange(state);
+  }
+
+  private setConnectionState(state: ConnectionState): void {
+    if (this.host.connectionState() !== state && !this.host.released()) this.host.connectionStateChange(state);
+  }
+}
