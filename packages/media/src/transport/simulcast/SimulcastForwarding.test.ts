@@ -72,6 +72,20 @@ function frame(producer: Producer, n: number, key: readonly boolean[] = [false, 
   });
 }
 
+/**
+ * A consumer on layer q (frame 1, a keyframe), then switched to layer h at its keyframe
+ * (frame 2): sent[0..3] are q's (frames 1 and 2), sent[4], sent[5] h's keyframe.
+ */
+function switchedToLayerH(): { producer: Producer; sent: Sent[]; consumer: Consumer } {
+  const { producer, sent, link } = setup();
+  const consumer = new Consumer(producer, '0', link);
+  consumer.setTargetLayer(0);
+  frame(producer, 1, [true, false, false]);
+  consumer.setTargetLayer(1);
+  frame(producer, 2, [false, true, false]);
+  return { producer, sent, consumer };
+}
+
 describe('simulcast producer and consumer (issue #20, points 1 and 3)', () => {
   it('a simulcast producer keeps one stream per layer: its own history, loss, NACKs and keyframe requests on its own SSRC', () => {
     const { producer, nacks, keyframeRequests } = setup();
@@ -135,12 +149,7 @@ describe('simulcast producer and consumer (issue #20, points 1 and 3)', () => {
   });
 
   it('a NACK from the subscriber is answered from the layer\'s history with the numbers the packet was sent with', () => {
-    const { producer, sent, link } = setup();
-    const consumer = new Consumer(producer, '0', link);
-    consumer.setTargetLayer(0);
-    frame(producer, 1, [true, false, false]);
-    consumer.setTargetLayer(1);
-    frame(producer, 2, [false, true, false]);
+    const { producer, sent, consumer } = switchedToLayerH();
     // Of layer h, whose picture id 1002 was sent as 3.
     const lost = sent[5]!;
     expect(readVp8Descriptor(lost.payload)!.pictureId).toBe(3);
@@ -152,13 +161,7 @@ describe('simulcast producer and consumer (issue #20, points 1 and 3)', () => {
   });
 
   it('a NACK for a packet of the layer left before the switch is not answered, nor one for a packet resent less than a round trip ago', () => {
-    const { producer, sent, link } = setup();
-    const consumer = new Consumer(producer, '0', link);
-    consumer.setTargetLayer(0);
-    frame(producer, 1, [true, false, false]);
-    consumer.setTargetLayer(1);
-    frame(producer, 2, [false, true, false]);
-    // sent[0..3]: layer q (frames 1 and 2); sent[4], sent[5]: layer h's keyframe, where the consumer switched.
+    const { producer, sent, consumer } = switchedToLayerH();
     const [oldLayer, newLayer] = [sent[1]!, sent[5]!];
     sent.length = 0;
     consumer.onNack([oldLayer.seq, newLayer.seq]);
