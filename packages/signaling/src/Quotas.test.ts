@@ -12,10 +12,9 @@ import { TestClient } from './testing/TestClient.js';
 import { SfuPeer } from './testing/sfuPeer.js';
 import { pumpSignals, until } from './testing/wait.js';
 
-// Ports: media 64100-64379, test encoders 64380-64399.
+// Ports: media 64100-64379; test encoders on free ports the system picks.
 const stun = new StunServer();
 let stunUrl = '';
-let nextSenderPort = 64380;
 let dir = '';
 const cleanup: Array<() => unknown> = [];
 const tools = hasTools();
@@ -70,8 +69,7 @@ async function start(options: Omit<SignalingOptions, 'media' | 'dbPath'> = {}) {
 /** Joins `name` with an uplink of real VP8 + Opus from a gst-launch encoder (a recording's file grows only with media). */
 async function joinWithMedia(client: TestClient, name: RoomName): Promise<void> {
   const peer = new SfuPeer(client.userId, { send: (payload: SignalPayload) => client.request('room.signal', { room: name, payload }) }, stunUrl, 1, false, 3_600_000);
-  const sender = new RealMediaSender({ ports: [nextSenderPort, nextSenderPort + 1], frequency: 440 });
-  nextSenderPort += 2;
+  const sender = new RealMediaSender({ frequency: 440 });
   sender.onPacket = (kind, packet) => (kind === 'video' ? peer.publisher.video : peer.publisher.audio).writeRtp(packet);
   await sender.start();
   cleanup.push(() => sender.close());

@@ -11,7 +11,7 @@ import { TransportRoom } from './TransportRoom.js';
 
 const member = wrtcAudioMember;
 
-// Ports: 63200-63239 on the TypeScript packet path, 63300-63339 on the native one.
+// Ports: 63500-63539 on the TypeScript packet path, 63600-63639 on the native one (the Kurento filters, in the same test group, use 63100-63269).
 for (const path of packetPathsUnderTest()) describe(`TransportRoom active speaker (${path} packet path)`, () => {
   let mux: UdpMux;
   let certificate: DtlsCertificate;
@@ -19,7 +19,7 @@ for (const path of packetPathsUnderTest()) describe(`TransportRoom active speake
 
   beforeAll(async () => {
     // JavaScript reads the levels on the TypeScript path, the core on the native one.
-    const base = path === 'typescript' ? 63200 : 63300;
+    const base = path === 'typescript' ? 63500 : 63600;
     mux = await UdpMux.acquire('127.0.0.1', [base, base + 19], 'test', path);
     certificate = await DtlsCertificate.generate();
     pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [base + 20, base + 39] });

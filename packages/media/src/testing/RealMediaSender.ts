@@ -2,8 +2,12 @@ import { createSocket, type Socket } from 'node:dgram';
 import { SupervisedProcess } from '../recording/SupervisedProcess.js';
 
 export interface RealMediaSenderOptions {
-  /** Two local UDP ports (video, audio) the encoder sends to, from the test file's range. */
-  ports: [number, number];
+  /**
+   * Two local UDP ports (video, audio) the encoder sends to. Default: free ports the system
+   * picks at start(). Fixed numbers collide with other test files running at the same time
+   * and with the system's ephemeral ports (they cover most of the range).
+   */
+  ports?: [number, number];
   video?: boolean;
   audio?: boolean;
   /** Tone of the audio test signal (Hz). Default 440. */
@@ -40,8 +44,15 @@ export class RealMediaSender {
   onPacket: (kind: 'audio' | 'video', packet: Buffer) => void = () => undefined;
   packets = { audio: 0, video: 0 };
 
+  private args: string[] = [];
+
   constructor(private readonly options: RealMediaSenderOptions) {
-    const [videoPort, audioPort] = options.ports;
+    this.process = new SupervisedProcess({ name: 'test media sender', command: 'gst-launch-1.0', args: () => this.args, maxRestarts: 0 });
+  }
+
+  /** The encoder's command line, sending to the ports the sockets were bound to. */
+  private commandLine(videoPort: number, audioPort: number): string[] {
+    const options = this.options;
     const args: string[] = ['-q'];
     if (options.video ?? true) {
       const caps = `video/x-raw,width=${String(options.width ?? 320)},height=${String(options.height ?? 240)},framerate=${String(options.frameRate ?? 30)}/1`;
@@ -63,14 +74,15 @@ export class RealMediaSender {
         ...`! rtpopuspay pt=111 ! udpsink host=127.0.0.1 port=${String(audioPort)}`.split(' '),
       );
     }
-    this.process = new SupervisedProcess({ name: 'test media sender', command: 'gst-launch-1.0', args: () => args, maxRestarts: 0 });
+    return args;
   }
 
   async start(): Promise<void> {
     const kinds: Array<['video' | 'audio', number]> = [
-      ['video', this.options.ports[0]],
-      ['audio', this.options.ports[1]],
+      ['video', this.options.ports?.[0] ?? 0],
+      ['audio', this.options.ports?.[1] ?? 0],
     ];
+    const bound: number[] = [];
     for (const [kind, port] of kinds) {
       const socket = createSocket('udp4');
       await new Promise<void>((resolve, reject) => {
@@ -82,7 +94,9 @@ export class RealMediaSender {
         this.onPacket(kind, data);
       });
       this.sockets.push(socket);
+      bound.push(socket.address().port);
     }
+    this.args = this.commandLine(bound[0]!, bound[1]!);
     this.process.start();
   }
 

@@ -10,7 +10,7 @@ import { until } from '../testing/wait.js';
 import { InProcessMediaServer } from './InProcessMediaServer.js';
 import type { MediaRoom, RoomRecordingResult } from './MediaServer.js';
 
-// Ports: media 64724-64739, test encoders 64740-64741.
+// Ports: media 64724-64739; the test encoder on free ports the system picks.
 const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [64724, 64739] as [number, number] };
 const stun = new StunServer();
 let stunUrl = '';
@@ -73,7 +73,7 @@ async function recordedRoom(name: string) {
   room.onRecordingEnded((r) => ended.push(r));
   await room.join('a');
   const peer = roomPeer(room, 'a', stunUrl, 440, { publishIntervalMs: 3_600_000 });
-  const sender = new RealMediaSender({ ports: [64740, 64741], frequency: 440 });
+  const sender = new RealMediaSender({ frequency: 440 });
   sender.onPacket = (kind, packet) => (kind === 'video' ? peer.publisher.video : peer.publisher.audio).writeRtp(packet);
   await sender.start();
   await peer.publish();

@@ -13,13 +13,12 @@ import { RemoteMediaServer } from './RemoteMediaServer.js';
 import { MediaNodeHarness } from '../testing/mediaNode.js';
 import { WorkerMediaServer } from './workers/WorkerMediaServer.js';
 
-// Ports: media 55700-55799 (on media workers: 61700-61799), test encoders 55960-55989.
+// Ports: media 55700-55799 (on media workers: 63700-63799; WorkerMediaServer.test has 61700-61799); test encoders on free ports the system picks.
 const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [55700, 55799] as [number, number] };
 const stun = new StunServer();
 let stunUrl = '';
 let kurento: KurentoServer;
 let kurentoUrl = '';
-let nextSenderPort = 55960;
 const dir = mkdtempSync(join(tmpdir(), 'rt-room-rec-'));
 const tools = hasTools();
 
@@ -49,8 +48,7 @@ afterAll(async () => {
 async function participant(room: MediaRoom, name: string, frequency: number): Promise<{ peer: SfuPeer; sender: RealMediaSender }> {
   // The synthetic publisher stays quiet: the real encoder feeds its tracks.
   const peer = roomPeer(room, name, stunUrl, frequency, { publishIntervalMs: 3_600_000 });
-  const sender = new RealMediaSender({ ports: [nextSenderPort, nextSenderPort + 1], frequency });
-  nextSenderPort += 2;
+  const sender = new RealMediaSender({ frequency });
   sender.onPacket = (kind, packet) => (kind === 'video' ? peer.publisher.video : peer.publisher.audio).writeRtp(packet);
   await sender.start();
   return { peer, sender };
@@ -61,7 +59,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const implementations: Array<[string, () => Promise<MediaServer>]> = [
   ['in process', async () => new InProcessMediaServer(MEDIA)],
   ['remote, over the Kurento Protocol', async () => RemoteMediaServer.connect({ url: kurentoUrl })],
-  ['on 2 media worker threads', async () => WorkerMediaServer.start({ media: { ...MEDIA, portRange: [61700, 61799] }, workers: 2 })],
+  ['on 2 media worker threads', async () => WorkerMediaServer.start({ media: { ...MEDIA, portRange: [63700, 63799] }, workers: 2 })],
   ['node: on a media node, over the Kurento Protocol (the in-process room there)', async () => MediaNodeHarness.start({ ...MEDIA, portRange: [59560, 59599] })],
 ];
 

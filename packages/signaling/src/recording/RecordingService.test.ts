@@ -14,11 +14,10 @@ import { SfuPeer } from '../testing/sfuPeer.js';
 import { TestClient } from '../testing/TestClient.js';
 import { pumpSignals, until } from '../testing/wait.js';
 
-// Ports: media 55800-55899, test encoders 55980-55999.
+// Ports: media 55800-55899; test encoders on free ports the system picks.
 const stun = new StunServer();
 let stunUrl = '';
 let dir = '';
-let nextSenderPort = 55980;
 const cleanup: Array<() => unknown> = [];
 const senders: RealMediaSender[] = [];
 const tools = hasTools();
@@ -77,8 +76,7 @@ async function start() {
 /** An SFU participant whose uplink carries real VP8 + Opus from a gst-launch encoder. */
 async function realSfu(client: TestClient, callId: () => CallId, frequency: number): Promise<SfuPeer> {
   const peer = new SfuPeer(client.userId, { send: (payload: SignalPayload) => client.request('call.signal', { callId: callId(), payload }) }, stunUrl, 1, false, 3_600_000);
-  const sender = new RealMediaSender({ ports: [nextSenderPort, nextSenderPort + 1], frequency });
-  nextSenderPort += 2;
+  const sender = new RealMediaSender({ frequency });
   sender.onPacket = (kind, packet) => (kind === 'video' ? peer.publisher.video : peer.publisher.audio).writeRtp(packet);
   await sender.start();
   senders.push(sender);
