@@ -38,7 +38,7 @@ const HEAVY = [
  * quiet machine (2026-12-07, machine-wide CPU over each file's wall time), 0.07 to 0.45
  * of one core each, 290 s of wall time for 103 s of CPU. They ran in the heavy group, one
  * at a time, where they held the 2 cores idle for five minutes; they run in the first
- * group, beside the light files (which use about 0.9 of the 2 cores at two at a time),
+ * group, beside the light files (which keep 0.9 of the 2 cores busy, two at a time),
  * not beside a browser. Not here: browser files, even the quiet ones (they share the
  * heavy group's Chromium), and files that time a limited link (`bwe`, simulcast).
  */
@@ -125,8 +125,8 @@ const TYPESCRIPT_PATH = [
 const TYPESCRIPT_PATH_HEAVY = ['packages/signaling/src/media/HybridRoom.test.ts', 'test/e2e/web-room-bundled.test.ts'];
 
 /**
- * Files at a time in the first group (light, clocked and typescript): 4 by default; about
- * 1.2 of the 2 cores at 3 (measured), and no file took longer than alone;
+ * Files at a time in the first group (light, clocked and typescript): 4 by default. The
+ * group then keeps 1.55 of the 2 cores busy on average (measured: 433 s of CPU in 282 s);
  * `ROUNDTABLE_TEST_WORKERS=1` runs them one by one (a machine busy with other work).
  */
 const LIGHT_WORKERS = Number(process.env['ROUNDTABLE_TEST_WORKERS'] ?? '') || 4;
