@@ -8,26 +8,21 @@
  *   npx vitest run --project heavy --reporter=default --reporter=./test/cpuReporter.ts
  *
  * One line per file on standard error at its end, and a table sorted by cores at the end
- * of the run: `project file  wall s  cpu s  cores`. Linux only (`/proc/stat`).
+ * of the run: `project file  wall s  cpu s  cores`. Linux only (`/proc/stat`, read by the
+ * bench's readMachineCpu()).
  */
-import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
+import { readMachineCpu } from '../packages/bench/src/proc.js';
 
 interface CpuSample {
-  /** Jiffies spent not idle, all CPUs. */
-  busy: number;
+  /** CPU time spent not idle, all cores, µs. */
+  busyUs: number;
   at: number;
 }
 
-/** USER_HZ: /proc/stat counts in hundredths of a second on Linux. */
-const TICKS_PER_SECOND = 100;
-
 function sample(): CpuSample {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  const total = fields.reduce((sum, x) => sum + x, 0);
-  return { busy: total - idle, at: performance.now() };
+  return { busyUs: readMachineCpu().busyUs, at: performance.now() };
 }
 
 interface FileCpu {
@@ -52,7 +47,7 @@ export default class CpuReporter implements Reporter {
     const file: FileCpu = {
       name: `${module.project.name} ${relative(process.cwd(), module.moduleId)}`,
       wallS: (end.at - start.at) / 1000,
-      cpuS: (end.busy - start.busy) / TICKS_PER_SECOND,
+      cpuS: (end.busyUs - start.busyUs) / 1e6,
     };
     this.files.push(file);
     process.stderr.write(`cpu: ${line(file)}\n`);
