@@ -14,7 +14,9 @@ export type MediaErrorCode =
   /** A filter this machine cannot run: a GStreamer element (or its data) is missing. */
   | 'FILTER_UNAVAILABLE'
   /** A GStreamerFilter command that does not make one usable element. */
-  | 'INVALID_FILTER_COMMAND';
+  | 'INVALID_FILTER_COMMAND'
+  /** A TURN server refused an allocation or request, or did not answer. */
+  | 'TURN_FAILED';
 
 export class MediaError extends Error {
   constructor(

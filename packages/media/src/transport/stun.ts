@@ -124,7 +124,7 @@ export function fingerprintValid(data: Buffer, fingerprintAt: number): boolean {
  * RFC 5389 §15.4: HMAC-SHA1 keyed with the short-term password over the message up to
  * MESSAGE-INTEGRITY, with the header's length counting up to the end of that attribute.
  */
-export function integrityValid(data: Buffer, integrityAt: number, password: string): boolean {
+export function integrityValid(data: Buffer, integrityAt: number, password: string | Buffer): boolean {
   if (integrityAt < 0 || integrityAt + 24 > data.length) return false;
   const header = Buffer.from(data.subarray(0, 4));
   header.writeUInt16BE(integrityAt + 24 - STUN_HEADER, 2);
@@ -132,8 +132,11 @@ export function integrityValid(data: Buffer, integrityAt: number, password: stri
   return timingSafeEqual(mac, data.subarray(integrityAt + 4, integrityAt + 24));
 }
 
-/** Builds a STUN message: header, the attributes, then MESSAGE-INTEGRITY (if `password`) and FINGERPRINT. */
-export function writeStun(type: number, transactionId: Buffer, attributes: ReadonlyArray<[number, Buffer]>, password: string | undefined): Buffer {
+/**
+ * Builds a STUN message: header, the attributes, then MESSAGE-INTEGRITY (if `password`:
+ * ICE's short-term password, or a long-term key, RFC 5389 §15.4) and FINGERPRINT.
+ */
+export function writeStun(type: number, transactionId: Buffer, attributes: ReadonlyArray<[number, Buffer]>, password: string | Buffer | undefined): Buffer {
   let size = STUN_HEADER;
   for (const [, value] of attributes) size += 4 + ((value.length + 3) & ~3);
   const total = size + (password !== undefined ? 24 : 0) + 8;
@@ -196,30 +199,47 @@ function ipv6Bytes(ip: string): Buffer {
  * carries (IPv4 or IPv6); undefined when the message has none or it does not fit.
  */
 export function readXorMappedAddress(data: Buffer): [string, number] | undefined {
+  return readXorAddress(data, StunAttr.XOR_MAPPED_ADDRESS);
+}
+
+/**
+ * The address of the first attribute `attr` of the message, XOR-encoded as
+ * XOR-MAPPED-ADDRESS is (RFC 5389 §15.2; TURN's XOR-PEER-ADDRESS and
+ * XOR-RELAYED-ADDRESS are too); undefined when there is none or it does not fit.
+ */
+export function readXorAddress(data: Buffer, attr: number): [string, number] | undefined {
   if (data.length < STUN_HEADER || data.readUInt32BE(4) !== MAGIC_COOKIE) return undefined;
-  let at = STUN_HEADER;
-  while (at + 4 <= data.length) {
-    const type = data.readUInt16BE(at);
-    const len = data.readUInt16BE(at + 2);
-    const value = at + 4;
-    if (value + len > data.length) return undefined;
-    if (type === StunAttr.XOR_MAPPED_ADDRESS) {
-      const family = data[value + 1];
-      if (len < 8) return undefined;
-      const port = data.readUInt16BE(value + 2) ^ (MAGIC_COOKIE >>> 16);
-      if (family === 0x01 && len === 8) {
-        const ip = (data.readUInt32BE(value + 4) ^ MAGIC_COOKIE) >>> 0;
-        return [`${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}`, port];
-      }
-      if (family === 0x02 && len === 20) {
-        const mask = Buffer.concat([data.subarray(4, 8), data.subarray(8, STUN_HEADER)]);
-        const groups: string[] = [];
-        for (let i = 0; i < 16; i += 2) groups.push((((data[value + 4 + i]! ^ mask[i]!) << 8) | (data[value + 5 + i]! ^ mask[i + 1]!)).toString(16));
-        return [groups.join(':'), port];
-      }
-      return undefined;
-    }
-    at = value + len + ((4 - (len % 4)) % 4);
+  const value = stunAttributes(data)?.get(attr);
+  if (!value || value.length < 8) return undefined;
+  const family = value[1];
+  const port = value.readUInt16BE(2) ^ (MAGIC_COOKIE >>> 16);
+  if (family === 0x01 && value.length === 8) {
+    const ip = (value.readUInt32BE(4) ^ MAGIC_COOKIE) >>> 0;
+    return [`${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}`, port];
+  }
+  if (family === 0x02 && value.length === 20) {
+    const mask = Buffer.concat([data.subarray(4, 8), data.subarray(8, STUN_HEADER)]);
+    const groups: string[] = [];
+    for (let i = 0; i < 16; i += 2) groups.push((((value[4 + i]! ^ mask[i]!) << 8) | (value[5 + i]! ^ mask[i + 1]!)).toString(16));
+    return [groups.join(':'), port];
   }
   return undefined;
+}
+
+/**
+ * The values of a STUN message's attributes by type (the first of each type), without
+ * their padding; undefined when an attribute does not fit in the message.
+ */
+export function stunAttributes(data: Buffer): Map<number, Buffer> | undefined {
+  const attributes = new Map<number, Buffer>();
+  let at = STUN_HEADER;
+  while (at < data.length) {
+    if (at + 4 > data.length) return undefined;
+    const type = data.readUInt16BE(at);
+    const len = data.readUInt16BE(at + 2);
+    if (at + 4 + len > data.length) return undefined;
+    if (!attributes.has(type)) attributes.set(type, data.subarray(at + 4, at + 4 + len));
+    at += 4 + len + ((4 - (len % 4)) % 4);
+  }
+  return attributes;
 }
