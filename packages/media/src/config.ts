@@ -59,9 +59,10 @@ export interface MediaConfig {
    * What a WebRtcEndpoint (Kurento's) runs on: 'werift' a werift RTCPeerConnection
    * (webrtc/peerConnection.ts, with the patches listed in docs/transport.md), 'own' the
    * engine's own bidirectional WebRtcTransport (webrtc/EndpointTransport.ts). 'own' is
-   * taken where it can serve the endpoint: single-port mode (on either packet path), one
-   * ICE address, STUN servers but no TURN server, no data channels; other endpoints stay
-   * on werift. Default: ROUNDTABLE_ENDPOINT_TRANSPORT, else 'werift'.
+   * taken where it can serve the endpoint: single-port mode or port-range mode (one port
+   * of the range per endpoint), on either packet path, one ICE address, STUN servers but
+   * no TURN server, no data channels; other endpoints stay on werift. Default:
+   * ROUNDTABLE_ENDPOINT_TRANSPORT, else 'werift'.
    */
   endpointTransport?: EndpointTransportSetting;
   /**

@@ -22,8 +22,10 @@ export class MediaError extends Error {
   constructor(
     readonly code: MediaErrorCode,
     message: string,
+    /** `cause`: the error beneath (a socket's errno error, say), for a caller that decides on it. */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'MediaError';
   }
 }

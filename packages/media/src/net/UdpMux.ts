@@ -459,7 +459,7 @@ function literalLookup(): (address: string, family: unknown, callback: LookupCal
 function bindError(address: string, first: number, last: number, port: number, error: NodeJS.ErrnoException, setting: string): MediaError {
   const what = first === last ? `UDP port ${port} on ${address}` : `UDP ports ${first}-${last} on ${address}`;
   const why = error.code === 'EADDRINUSE' ? (first === last ? 'is already in use' : 'are all in use') : error.code === 'EADDRNOTAVAIL' ? 'cannot be bound: not an address of this machine' : `cannot be bound (${error.message})`;
-  return new MediaError('INVALID_ARGUMENT', `${what} ${why}: set another port with ${setting}, or turn the single port off to use the port range`);
+  return new MediaError('INVALID_ARGUMENT', `${what} ${why}: set another port with ${setting}, or turn the single port off to use the port range`, { cause: error });
 }
 
 /**

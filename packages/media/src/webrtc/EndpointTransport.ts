@@ -2,7 +2,7 @@ import { RtpHeader, RtpPacket } from 'werift';
 import type { MediaConfig } from '../config.js';
 import type { KindStats } from '../core/endpointTypes.js';
 import type { MediaKind } from '../core/types.js';
-import { UdpMux, type MuxAddress } from '../net/UdpMux.js';
+import type { MuxAddress } from '../net/UdpMux.js';
 import { InboundStream } from '../rtp/InboundStream.js';
 import { Consumer, type ConsumerLink } from '../transport/Consumer.js';
 import { DtlsCertificate } from '../transport/DtlsSession.js';
@@ -11,6 +11,7 @@ import { payloadOf, readRtp, type RtpView } from '../transport/RtpView.js';
 import { serverReflexiveAddress, type StunServerAddress } from '../transport/serverReflexive.js';
 import type { NegotiatedCodec } from '../transport/transportSdp.js';
 import { WebRtcTransport, type TransportDtlsState, type TransportIceState } from '../transport/WebRtcTransport.js';
+import type { EndpointMux } from './EndpointMux.js';
 import type { Direction } from './types.js';
 
 /** What an EndpointTransport tells its WebRtcEndpoint. */
@@ -47,9 +48,10 @@ interface Input {
 
 /**
  * A Kurento WebRtcEndpoint's media on the engine's own transport (option
- * `endpointTransport: 'own'`): one bidirectional WebRtcTransport on the shared UDP port
- * (ICE-lite toward browsers, checks of its own toward lite peers, DTLS through werift's
- * DTLS package as a library, our SRTP and RTCP), no werift peer connection. Its
+ * `endpointTransport: 'own'`): one bidirectional WebRtcTransport on the shared UDP port,
+ * or in port-range mode on a port of its own (ICE-lite toward browsers, checks of its
+ * own toward lite peers, DTLS through werift's DTLS package as a library, our SRTP and
+ * RTCP), no werift peer connection. Its
  * producers (what the peer sends) go into the element graph through a consumer each;
  * what the graph sends to the endpoint goes out through the transport's consumer of the
  * m-line's kind: the source endpoint's producer itself when the source is an endpoint
@@ -65,7 +67,7 @@ export class EndpointTransport {
 
   private constructor(
     readonly transport: WebRtcTransport,
-    private readonly mux: UdpMux,
+    private readonly socket: EndpointMux,
     private readonly config: MediaConfig,
     private readonly host: EndpointTransportHost,
   ) {
@@ -78,9 +80,13 @@ export class EndpointTransport {
     transport.on('tuplechange', () => this.noteTuple());
   }
 
-  /** The transport of one endpoint on the shared port of `address` (on the TypeScript packet path or the native core, as the port is). */
-  static async open(config: MediaConfig, address: string, port: number | readonly [number, number], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
-    const mux = await UdpMux.acquire(address, port, undefined, config.packetCore);
+  /**
+   * The transport of one endpoint on `socket` (on the TypeScript packet path or the
+   * native core, as the socket is), which it takes over: released when the transport
+   * closes, or here when it cannot be made.
+   */
+  static async open(config: MediaConfig, socket: EndpointMux, options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
+    const mux = socket.mux;
     try {
       certificate ??= DtlsCertificate.generate();
       const transport = new WebRtcTransport({
@@ -95,32 +101,45 @@ export class EndpointTransport {
         acceptsRemoteAddress: options.acceptsRemoteAddress,
         rtcpIntervalMs: config.rtcpIntervalMs,
       });
-      return new EndpointTransport(transport, mux, config, host);
+      return new EndpointTransport(transport, socket, config, host);
     } catch (error) {
-      mux.release();
+      socket.release();
       throw error;
     }
   }
 
-  get port(): number {
-    return this.mux.port;
+  /** Single-port mode: the shared port, while held. */
+  get sharedPort(): number | undefined {
+    return this.socket.sharedPort;
   }
 
-  /** The one host candidate (the shared port), as trickled. */
+  /** Port-range mode: the endpoint's own port, while held. */
+  get reservedPort(): number | undefined {
+    return this.socket.reservedPort;
+  }
+
+  /** Port-range mode: datagrams the endpoint's own socket dropped before the transport saw them (strangers, malformed); 0 on the shared port. */
+  get socketDrops(): number {
+    return this.socket.socketDrops;
+  }
+
+  /** The one host candidate (the endpoint's port), as trickled. */
   hostCandidate(announced: string | undefined): string {
-    return `candidate:1 1 udp 2130706431 ${announced ?? this.mux.address} ${this.mux.port} typ host generation 0 ufrag ${this.transport.ufrag}`;
+    const mux = this.socket.mux;
+    return `candidate:1 1 udp 2130706431 ${announced ?? mux.address} ${mux.port} typ host generation 0 ufrag ${this.transport.ufrag}`;
   }
 
   /**
-   * The server-reflexive candidate of the shared port (RFC 8445 §5.1.1.2): the address
+   * The server-reflexive candidate of the endpoint's port (RFC 8445 §5.1.1.2): the address
    * `server` sees the port at, asked once per endpoint (the mapping is the socket's, ICE
    * restarts keep it); undefined when the server does not answer in time.
    */
   async serverReflexiveCandidate(server: StunServerAddress): Promise<string | undefined> {
-    this.reflexive ??= serverReflexiveAddress(this.mux, server);
+    const mux = this.socket.mux;
+    this.reflexive ??= serverReflexiveAddress(mux, server);
     const mapped = await this.reflexive;
     if (!mapped || this.closed) return undefined;
-    return `candidate:2 1 udp 1694498815 ${mapped[0]} ${mapped[1]} typ srflx raddr ${this.mux.address} rport ${this.mux.port} generation 0 ufrag ${this.transport.ufrag}`;
+    return `candidate:2 1 udp 1694498815 ${mapped[0]} ${mapped[1]} typ srflx raddr ${mux.address} rport ${mux.port} generation 0 ufrag ${this.transport.ufrag}`;
   }
 
   /** Negotiation changed the m-lines: what the graph sends goes on them now. */
@@ -230,7 +249,7 @@ export class EndpointTransport {
     }
     this.emitted.clear();
     this.transport.close();
-    this.mux.release();
+    this.socket.release();
   }
 
   private emitProducer(producer: Producer): void {

@@ -1,5 +1,5 @@
 import type { RtpPacket } from 'werift';
-import { endpointTransportOf, singleUdpPort } from '../config.js';
+import { endpointTransportOf } from '../config.js';
 import type { KindStats } from '../core/endpointTypes.js';
 import { MediaError } from '../core/errors.js';
 import type { MediaKind } from '../core/types.js';
@@ -8,6 +8,7 @@ import type { OutboundStream } from '../rtp/OutboundStream.js';
 import { firstStunServer, hasTurnServer } from '../transport/serverReflexive.js';
 import type { TransportDtlsState, TransportIceState } from '../transport/WebRtcTransport.js';
 import { errorMessage, type CarrierHost, type CarrierStep, type EndpointCarrier } from './EndpointCarrier.js';
+import { EndpointMux } from './EndpointMux.js';
 import { EndpointTransport } from './EndpointTransport.js';
 import type { FastPathStats } from './FastPath.js';
 import type { ConnectionState, IceCandidateInit, IceState } from './types.js';
@@ -43,12 +44,12 @@ export class OwnCarrier implements EndpointCarrier {
    */
   static async open(host: CarrierHost, offering: boolean): Promise<OwnCarrier | undefined> {
     const config = host.config;
-    const port = singleUdpPort(config);
-    // Not built on it yet: several ICE addresses, TURN (relayed candidates), port-range mode, data channels.
-    if (endpointTransportOf(config) !== 'own' || port === undefined || host.dataChannels || host.localAddresses.length !== 1 || hasTurnServer(host.iceServers())) return undefined;
+    // Not built on it yet: several ICE addresses, TURN (relayed candidates), data channels.
+    if (endpointTransportOf(config) !== 'own' || host.dataChannels || host.localAddresses.length !== 1 || hasTurnServer(host.iceServers())) return undefined;
     // The transport's states reach the carrier once it is made (none come before: nothing is negotiated yet).
     const made: { carrier?: OwnCarrier } = {};
-    const own = await EndpointTransport.open(config, host.localAddresses[0]!, port, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip) }, {
+    const socket = await EndpointMux.acquire(config, host.ports, host.localAddresses[0]!, `WebRtcEndpoint ${host.id}`);
+    const own = await EndpointTransport.open(config, socket, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip) }, {
       received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
       requestSourceKeyframe: (kind) => host.requestSourceKeyframe(kind),
       iceState: (state) => made.carrier?.onIceState(state),
@@ -181,10 +182,14 @@ export class OwnCarrier implements EndpointCarrier {
     return this.own.kindStats(kind);
   }
 
-  /** What the werift path counts as invalid, on the own transport: garbage, malformed DTLS records, (S)RTP failing authentication. */
+  /**
+   * What the werift path counts as invalid, on the own transport: garbage, malformed DTLS
+   * records, (S)RTP failing authentication; in port-range mode also what the endpoint's
+   * own socket dropped before the transport (from strangers), as werift's socket counts it.
+   */
   get invalidPackets(): number {
     const s = this.own.transport.getStats();
-    return s.droppedDtls + s.droppedSrtp + s.droppedOther;
+    return s.droppedDtls + s.droppedSrtp + s.droppedOther + this.own.socketDrops;
   }
 
   /** The own transport is Roundtable's path from socket to socket: its counters. */
@@ -205,12 +210,13 @@ export class OwnCarrier implements EndpointCarrier {
   }
 
   get sharedUdpPort(): number | undefined {
-    return this.host.released() ? undefined : this.own.port;
+    return this.own.sharedPort;
   }
 
-  /** None: the shared port is the only one. */
+  /** Port-range mode: the endpoint's one port (RTP and RTCP muxed, media BUNDLEd), while held. */
   get reservedPorts(): [number, number] | undefined {
-    return undefined;
+    const port = this.own.reservedPort;
+    return port === undefined ? undefined : [port, port];
   }
 
   canForward(): boolean {
@@ -238,8 +244,8 @@ export class OwnCarrier implements EndpointCarrier {
   }
 
   /**
-   * After the host candidate: the server-reflexive one of the shared port when a STUN
-   * server is configured (asked through the shared socket), then the end of gathering
+   * After the host candidate: the server-reflexive one of the endpoint's port when a STUN
+   * server is configured (asked through its socket), then the end of gathering
    * of this generation; at once without one.
    */
   private gatherReflexive(): void {
