@@ -1224,23 +1224,32 @@ static napi_value RemoveTransport(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
-/** setTuple(tid, ip, port) routes that 5-tuple's SRTP here and sends there; setTuple(tid) clears it. */
+/**
+ * setTuple(tid, ip, port, socket?) routes that 5-tuple's SRTP here and sends there, from
+ * `socket` when given (a transport on several sockets: the one of the selected pair),
+ * else from the transport's socket; setTuple(tid) clears it.
+ */
 static napi_value SetTuple(napi_env env, napi_callback_info info) {
   CORE_ARGS(a);
   uint32_t tid = a.u32(0);
-  if (!a.ok) return throwError(env, "ERR_INVALID_ARG_VALUE", "setTuple(id, ip?, port?)");
+  if (!a.ok) return throwError(env, "ERR_INVALID_ARG_VALUE", "setTuple(id, ip?, port?, socket?)");
   bool clear = a.argc < 3;
+  bool moves = a.argc >= 4;
   Address to;
+  uint32_t sock = 0;
   if (!clear) {
     std::string ip = a.str(1);
     uint32_t port = a.u32(2);
-    if (!a.ok || port > 65535 || !parseAddress(ip, uint16_t(port), &to)) return throwError(env, "ERR_INVALID_ARG_VALUE", "setTuple(id, ip, port)");
+    if (moves) sock = a.u32(3);
+    if (!a.ok || port > 65535 || !parseAddress(ip, uint16_t(port), &to)) return throwError(env, "ERR_INVALID_ARG_VALUE", "setTuple(id, ip, port, socket?)");
   }
   std::lock_guard<std::mutex> lock(a.core->mu);
+  if (moves && (sock >= a.core->sockets.size() || a.core->sockets[sock].fd < 0)) return throwError(env, "ERR_INVALID_ARG_VALUE", "setTuple(id, ip, port, socket): no such socket");
   auto t = a.core->transports.find(tid);
   if (t == a.core->transports.end()) return undefinedValue(env);
   a.core->clearTupleLocked(*t->second);
   if (clear) return undefinedValue(env);
+  if (moves) t->second->sock = sock;
   t->second->tuple = to;
   t->second->tupleKey = keyOf(t->second->sock, to.ss);
   t->second->hasTuple = true;

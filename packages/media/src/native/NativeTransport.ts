@@ -214,8 +214,8 @@ function keyBuffers(keys: SessionKeys): Buffer[] {
 
 /**
  * One WebRtcTransport's place in the native packet core: its keys, its selected
- * 5-tuple (SRTP from there is handled natively; the core sends there), its producers
- * and consumers. The transport keeps ICE, DTLS, RTCP timers and everything else.
+ * 5-tuple and the socket it is on (SRTP from there is handled natively; the core sends
+ * there), its producers and consumers. The transport keeps ICE, DTLS, RTCP timers and everything else.
  */
 export class NativeTransport {
   readonly id: number;
@@ -243,11 +243,16 @@ export class NativeTransport {
     return this.core.raw.setKeys(this.id, material.profile, ...keyBuffers(inbound), ...keyBuffers(outbound));
   }
 
-  /** The selected 5-tuple (undefined: none, nothing is sent). */
-  setTuple(tuple: MuxAddress | undefined): void {
+  /**
+   * The selected 5-tuple (undefined: none, nothing is sent), on the core's socket
+   * `socket` when given (a transport on several sockets moves to the one of the selected
+   * pair; its SRTP is then taken from there), else on the one it is on.
+   */
+  setTuple(tuple: MuxAddress | undefined, socket?: number): void {
     if (!this.usable) return;
-    if (tuple) this.core.raw.setTuple(this.id, tuple[0], tuple[1]);
-    else this.core.raw.setTuple(this.id);
+    if (!tuple) this.core.raw.setTuple(this.id);
+    else if (socket === undefined) this.core.raw.setTuple(this.id, tuple[0], tuple[1]);
+    else this.core.raw.setTuple(this.id, tuple[0], tuple[1], socket);
   }
 
   /** Tests only: incoming SRTP comes up to JavaScript first, outgoing RTP goes up before it is sent. */

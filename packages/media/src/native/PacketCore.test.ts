@@ -287,6 +287,7 @@ describe.runIf(native)('native packet core', () => {
     const before = core.stats();
     expect(() => raw['addProducer']!(1)).toThrow();
     expect(() => raw['setTuple']!(1, 'not an ip', 5)).toThrow();
+    expect(() => raw['setTuple']!(1, HOST, 5, 9999)).toThrow(/no such socket/);
     expect(() => raw['send']!(0, 'not a buffer', HOST, 1)).toThrow();
     expect(() => raw['addConsumer']!(999999, 999999, 1, 1, 90000, 1, true, false, 0, 0)).toThrow();
     expect(core.stats().transports).toBe(before.transports);

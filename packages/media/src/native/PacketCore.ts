@@ -22,7 +22,8 @@ export interface RawPacketCore {
   send(index: number, data: Buffer, ip: string, port: number): boolean;
   addTransport(socket: number, rtcpSsrc: number): number;
   removeTransport(tid: number): void;
-  setTuple(tid: number, ip?: string, port?: number): void;
+  /** Also moves the transport to `socket` when given. */
+  setTuple(tid: number, ip?: string, port?: number, socket?: number): void;
   setKeys(tid: number, profile: number, ...keys: Buffer[]): boolean;
   setHooked(tid: number, hooked: boolean): void;
   inject(tid: number, data: Buffer, decrypted?: boolean): void;

@@ -6,11 +6,12 @@ import { BINDING_ERROR, BINDING_SUCCESS, fingerprintValid, integrityValid, readS
 const REMOTE = { ufrag: 'remoteUfrag1', pwd: 'remote-password-0123456789' };
 const PEER: MuxAddress = ['127.0.0.1', 40000];
 
-function harness(options: { timeoutMs?: number } = {}) {
-  const sent: Array<{ data: Buffer; to: MuxAddress }> = [];
-  const succeeded: MuxAddress[] = [];
+function harness(options: { timeoutMs?: number; localAddresses?: string[] } = {}) {
+  const sent: Array<{ data: Buffer; to: MuxAddress; local: number }> = [];
+  const succeeded: Array<[MuxAddress, number]> = [];
   let failed = 0;
-  const checks = new IceChecks('localUfrag1', REMOTE, true, { send: (data, to) => sent.push({ data, to }), succeeded: (to) => succeeded.push(to), failed: () => failed++ }, { paceMs: 5, retransmitMs: 20, timeoutMs: options.timeoutMs ?? 2000 });
+  const link = { send: (data: Buffer, to: MuxAddress, local: number) => sent.push({ data, to, local }), succeeded: (to: MuxAddress, local: number) => succeeded.push([to, local]), failed: () => failed++ };
+  const checks = new IceChecks('localUfrag1', REMOTE, options.localAddresses ?? ['127.0.0.1'], link, { paceMs: 5, retransmitMs: 20, timeoutMs: options.timeoutMs ?? 2000 });
   return { checks, sent, succeeded, failed: () => failed };
 }
 
@@ -47,7 +48,7 @@ describe('IceChecks', () => {
     checks.start();
     await wait(20);
     const request = sent[0]!.data;
-    const respond = (data: Buffer, from: MuxAddress = PEER): string => checks.onResponse(readStun(data)!, data, from);
+    const respond = (data: Buffer, from: MuxAddress = PEER): string => checks.onResponse(readStun(data)!, data, from, 0);
     expect(respond(answer(request, BINDING_SUCCESS, REMOTE.pwd), ['127.0.0.1', 40999])).toBe('refused');
     expect(respond(answer(request, BINDING_ERROR, REMOTE.pwd))).toBe('refused');
     expect(respond(answer(request, BINDING_SUCCESS, 'not-the-remote-password'))).toBe('refused');
@@ -59,12 +60,28 @@ describe('IceChecks', () => {
     const stray = writeStun(BINDING_SUCCESS, Buffer.alloc(12, 7), [], REMOTE.pwd);
     expect(respond(stray)).toBe('stray');
     expect(respond(answer(request, BINDING_SUCCESS, REMOTE.pwd))).toBe('handled');
-    expect(succeeded).toEqual([PEER]);
+    expect(succeeded).toEqual([[PEER, 0]]);
     // Selected: the checks stop (a consent check comes seconds later).
     const count = sent.length;
     await wait(60);
     checks.close();
     expect(sent.length).toBe(count);
+  });
+
+  it('with several local addresses, pairs each remote candidate with those of its family, ours in order; an answer counts on the address its check went from', async () => {
+    const { checks, sent, succeeded } = harness({ localAddresses: ['127.0.0.1', '::1', '192.0.2.2'] });
+    checks.addCandidate({ ip: PEER[0], port: PEER[1], priority: 1 });
+    checks.start();
+    await wait(30);
+    // 127.0.0.1 first, then 192.0.2.2 (the IPv6 address has no IPv4 pair).
+    expect(sent.slice(0, 2).map((s) => s.local)).toEqual([0, 2]);
+    expect(new Set(sent.map((s) => s.local))).toEqual(new Set([0, 2]));
+    const second = sent.find((s) => s.local === 2)!.data;
+    const reply = answer(second, BINDING_SUCCESS, REMOTE.pwd);
+    expect(checks.onResponse(readStun(reply)!, reply, PEER, 0)).toBe('refused');
+    expect(checks.onResponse(readStun(reply)!, reply, PEER, 2)).toBe('handled');
+    checks.close();
+    expect(succeeded).toEqual([[PEER, 2]]);
   });
 
   it('fails when no candidate answers within the timeout, and a candidate trickled after the start is checked', async () => {

@@ -11,12 +11,15 @@ export interface RemoteCandidate {
   priority: number;
 }
 
-/** What the checks ask of their transport. */
+/**
+ * What the checks ask of their transport. `local` is the index of our address (of the
+ * `localAddresses` the checks were made with) a check goes from.
+ */
 export interface IceChecksLink {
   /** Sends a check (the mux remembers its transaction, so the answer finds us). */
-  send(data: Buffer, to: MuxAddress): void;
-  /** A check from us to `to` was answered and verified: the pair is usable (and nominated). */
-  succeeded(to: MuxAddress): void;
+  send(data: Buffer, to: MuxAddress, local: number): void;
+  /** A check from our `local` address to `to` was answered and verified: the pair is usable (and nominated). */
+  succeeded(to: MuxAddress, local: number): void;
   /** No pair answered within the timeout. */
   failed(): void;
 }
@@ -33,8 +36,15 @@ export interface IceChecksOptions {
 }
 
 interface Pair {
+  local: number;
   remote: RemoteCandidate;
   lastSentAt: number;
+}
+
+/** A check's pair: from our `local` address to `to`. */
+interface Path {
+  to: MuxAddress;
+  local: number;
 }
 
 /** A peer-reflexive candidate's priority (RFC 8445 §5.1.2.1: type preference 110), sent in PRIORITY. */
@@ -44,16 +54,17 @@ const PRFLX_PRIORITY = ((110 << 24) | (65535 << 8) | 255) >>> 0;
  * The checks of a full ICE agent in the controlling role (RFC 8445 §7.2.4), for a
  * transport whose peer does not check it: an ICE-lite peer (another Roundtable
  * transport, a Kurento-style server), or any peer when our side offered with full ICE.
- * One check per pace interval over the pairs by remote priority, each with
+ * One check per pace interval over the pairs (each of our addresses with each remote
+ * candidate of its family) by remote priority, then by our order of addresses, each with
  * USE-CANDIDATE (aggressive nomination, which a lite peer takes as the selection); the
  * first verified answer selects its pair and the checks stop. Then a consent check on
  * that pair every few seconds: its answers are the transport's consent (RFC 7675).
  * An answer counts only when its transaction is ours, it comes from the address we
- * asked, and its FINGERPRINT and MESSAGE-INTEGRITY (the peer's password) check.
+ * asked to the address we asked from, and its FINGERPRINT and MESSAGE-INTEGRITY (the peer's password) check.
  */
 export class IceChecks {
   private readonly pairs: Pair[] = [];
-  private readonly pending = new Map<string, MuxAddress>();
+  private readonly pending = new Map<string, Path>();
   private readonly tieBreaker = randomBytes(8);
   private readonly paceMs: number;
   private readonly retransmitMs: number;
@@ -61,7 +72,7 @@ export class IceChecks {
   private readonly consentIntervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private startedAt = 0;
-  private selected: MuxAddress | undefined;
+  private selected: Path | undefined;
   private closed = false;
   private gaveUp = false;
   /** Answers refused: not ours, from elsewhere, or failing FINGERPRINT / MESSAGE-INTEGRITY. */
@@ -71,8 +82,8 @@ export class IceChecks {
   constructor(
     private readonly localUfrag: string,
     private readonly remote: { ufrag: string; pwd: string },
-    /** The address family the shared socket speaks: candidates of the other are skipped. */
-    private readonly ipv4: boolean,
+    /** Our addresses (the transport's shared sockets), best first: a remote candidate pairs with those of its family. */
+    private readonly localAddresses: readonly string[],
     private readonly link: IceChecksLink,
     options: IceChecksOptions = {},
   ) {
@@ -87,12 +98,13 @@ export class IceChecks {
     return this.pairs.length;
   }
 
-  /** Pairs a remote candidate (from the description or trickled); duplicates and other families are ignored. */
+  /** Pairs a remote candidate (from the description or trickled) with our addresses of its family; duplicates are ignored. */
   addCandidate(candidate: RemoteCandidate): void {
-    if (this.closed || isIPv4(candidate.ip) !== this.ipv4) return;
-    if (this.pairs.some((p) => p.remote.ip === candidate.ip && p.remote.port === candidate.port)) return;
-    this.pairs.push({ remote: candidate, lastSentAt: -Infinity });
-    this.pairs.sort((a, b) => b.remote.priority - a.remote.priority);
+    if (this.closed || this.pairs.some((p) => p.remote.ip === candidate.ip && p.remote.port === candidate.port)) return;
+    this.localAddresses.forEach((address, local) => {
+      if (isIPv4(address) === isIPv4(candidate.ip)) this.pairs.push({ local, remote: candidate, lastSentAt: -Infinity });
+    });
+    this.pairs.sort((a, b) => b.remote.priority - a.remote.priority || a.local - b.local);
     if (this.startedAt > 0 && !this.selected && !this.timer && !this.gaveUp) this.schedule(0);
   }
 
@@ -108,17 +120,18 @@ export class IceChecks {
   }
 
   /**
-   * A STUN message other than a request that reached the transport: 'handled' when it
-   * answers one of our checks and checks out; 'refused' when it claims to but does not
-   * (from another address, an error, a bad FINGERPRINT or MESSAGE-INTEGRITY); 'stray'
-   * when it answers nothing of ours.
+   * A STUN message other than a request that reached the transport on our `local`
+   * address: 'handled' when it answers one of our checks and checks out; 'refused' when
+   * it claims to but does not (from another address or to another of ours, an error, a
+   * bad FINGERPRINT or MESSAGE-INTEGRITY); 'stray' when it answers nothing of ours.
    */
-  onResponse(message: StunMessage, data: Buffer, from: MuxAddress): 'handled' | 'refused' | 'stray' {
+  onResponse(message: StunMessage, data: Buffer, from: MuxAddress, local: number): 'handled' | 'refused' | 'stray' {
     if (message.type !== BINDING_SUCCESS && message.type !== BINDING_ERROR) return 'stray';
     const id = message.transactionId.toString('hex');
-    const to = this.pending.get(id);
-    if (!to) return 'stray';
-    if (to[0] !== from[0] || to[1] !== from[1] || message.type !== BINDING_SUCCESS) {
+    const path = this.pending.get(id);
+    if (!path) return 'stray';
+    const to = path.to;
+    if (to[0] !== from[0] || to[1] !== from[1] || path.local !== local || message.type !== BINDING_SUCCESS) {
       this.refused++;
       return 'refused';
     }
@@ -129,12 +142,13 @@ export class IceChecks {
     this.pending.delete(id);
     if (this.closed) return 'handled';
     if (!this.selected) {
-      this.selected = to;
+      this.selected = path;
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
       this.scheduleConsent();
     }
-    if (to[0] === this.selected[0] && to[1] === this.selected[1]) this.link.succeeded(to);
+    const selected = this.selected;
+    if (to[0] === selected.to[0] && to[1] === selected.to[1] && local === selected.local) this.link.succeeded(to, local);
     return 'handled';
   }
 
@@ -169,7 +183,7 @@ export class IceChecks {
     const pair = this.pairs.find((p) => now - p.lastSentAt >= this.retransmitMs);
     if (pair) {
       pair.lastSentAt = now;
-      this.check([pair.remote.ip, pair.remote.port]);
+      this.check({ to: [pair.remote.ip, pair.remote.port], local: pair.local });
     }
     this.schedule(this.paceMs);
   }
@@ -186,7 +200,7 @@ export class IceChecks {
     this.timer.unref();
   }
 
-  private check(to: MuxAddress): void {
+  private check(path: Path): void {
     const transactionId = randomBytes(12);
     const request = writeStun(
       BINDING_REQUEST,
@@ -201,9 +215,9 @@ export class IceChecks {
     );
     // Answers to checks older than the retransmissions' lifetime are of no use.
     if (this.pending.size > 64) this.pending.delete(this.pending.keys().next().value!);
-    this.pending.set(transactionId.toString('hex'), to);
+    this.pending.set(transactionId.toString('hex'), path);
     this.checksSent++;
-    this.link.send(request, to);
+    this.link.send(request, path.to, path.local);
   }
 }
 

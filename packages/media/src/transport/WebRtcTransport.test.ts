@@ -87,6 +87,30 @@ function suite(path: PacketCorePath): void {
     });
   });
 
+  describe('WebRtcTransport on several shared sockets', () => {
+    const ports = (on: PacketCorePath): [number, number] => (on === 'native' ? [65430, 65449] : [65000, 65031]);
+
+    it('its description has a host candidate on each socket, in their order (RFC 8445 priorities); sockets of two packet paths, or none, are INVALID_ARGUMENT', async () => {
+      // Any address of 127.0.0.0/8 is the machine's own on Linux.
+      const second = await UdpMux.acquire('127.0.0.2', ports(path), 'test', path);
+      cleanups.push(() => second.release());
+      const t = transport({ mux: [mux, second] });
+      const answer = t.processOffer(CLIENT_OFFER);
+      const firstSection = answer.split(/^m=/m)[1]!;
+      const candidates = [...firstSection.matchAll(/^a=candidate:(\S+) 1 udp (\d+) (\S+) (\d+) typ host/gm)].map((m) => [m[1], Number(m[2]), m[3], Number(m[4])]);
+      expect(candidates).toEqual([
+        ['1', 2130706431, '127.0.0.1', mux.port],
+        ['2', 2130706175, '127.0.0.2', second.port],
+      ]);
+      expect(() => transport({ mux: [] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      const other: PacketCorePath = path === 'native' ? 'typescript' : 'native';
+      if (!packetPathsUnderTest().includes(other)) return;
+      const elsewhere = await UdpMux.acquire('127.0.0.3', ports(other), 'test', other);
+      cleanups.push(() => elsewhere.release());
+      expect(() => transport({ mux: [mux, elsewhere] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    });
+  });
+
   describe('WebRtcTransport', () => {
     it('a libwebrtc client publishing audio and video on a sending transport connects over ICE-lite and DTLS, and its SRTP arrives at one producer per track', async () => {
       const send = transport();

@@ -1,9 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { isIPv4 } from 'node:net';
 import { ClosedError, MediaError, SdpError } from '../core/errors.js';
 import type { MediaKind } from '../core/types.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
-import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
+import { claimUfrag, releaseUfrag, UdpMux, type MuxAddress, type UdpMuxBinding } from '../net/UdpMux.js';
 import { NativeProducer, NativeTransport, type NativeProducerParameters } from '../native/NativeTransport.js';
 import type { NativePacketCore } from '../native/PacketCore.js';
 import { LayerController, type ControlledConsumer, type LayerControllerOptions } from './simulcast/LayerController.js';
@@ -51,10 +50,15 @@ export type TransportIceState = 'new' | 'connected' | 'failed' | 'closed';
 export type TransportDtlsState = 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
 
 export interface WebRtcTransportOptions {
-  /** The shared UDP port (acquired by the caller, who also releases it). */
-  mux: UdpMux;
+  /**
+   * The shared UDP port, or the shared port of each of several ICE addresses, best first
+   * (acquired by the caller, who also releases them; all on one packet path): a host
+   * candidate on each, checks taken on any, and everything sent from the one of the pair
+   * the peer selected.
+   */
+  mux: UdpMux | readonly UdpMux[];
   certificate: DtlsCertificate;
-  /** The address written into candidates. Default: the mux's address. */
+  /** The address written into candidates (one candidate then, of the first port). Default: each mux's address. */
   announcedAddress?: string;
   /** No valid connectivity check for this long ends the pair (consent, RFC 7675). Default 30000 ms. */
   consentTimeoutMs?: number;
@@ -242,7 +246,8 @@ export const TRANSPORT_CC_EXTENSION_ID = 3;
 
 /**
  * A WebRTC transport of the media engine: one ICE-lite agent, one DTLS association,
- * one SRTP session and one selected 5-tuple on the shared UDP port, carrying any
+ * one SRTP session and one selected 5-tuple on the shared UDP port (or on one of the
+ * shared ports of several ICE addresses: the pair the peer selects), carrying any
  * number of producers (tracks the peer sends) and consumers (tracks it receives),
  * one m-line each, bundled. A sending transport takes the client's offer
  * (processOffer); a receiving transport makes the offer (createOffer) and takes the
@@ -263,10 +268,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   /** Our checks stopped with the old generation: they start again with the peer's next description. */
   private restartChecks = false;
   private remoteIce: RemoteIceParameters | undefined;
-  private readonly mux: UdpMux;
-  private readonly binding: UdpMuxBinding;
+  /** Our shared ports (one per ICE address), best first, and this transport's binding on each (same order). */
+  private readonly muxes: readonly UdpMux[];
+  private readonly bindings: readonly UdpMuxBinding[];
   private readonly certificate: DtlsCertificate;
-  private readonly announced: string;
+  private readonly announced: string | undefined;
   private readonly consentTimeoutMs: number;
   private readonly rtcpIntervalMs: number;
   private readonly maxIncomingBitrate: number;
@@ -288,9 +294,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private srtp: SrtpSession | undefined;
   private profile: number | undefined;
   private selected: MuxAddress | undefined;
+  /** The binding of our side of the selected pair: everything is sent from its socket. */
+  private selectedBinding: UdpMuxBinding;
   private nominated = false;
   private lastCheckAt = 0;
-  /** When each address of the peer last passed a check ("ip:port" -> performance.now()). */
+  /** When each pair (our socket, the peer's address) last passed a check (pairKey -> performance.now()). */
   private readonly checkedAt = new Map<string, number>();
   private ice: TransportIceState = 'new';
   private dtlsStateValue: TransportDtlsState = 'new';
@@ -352,9 +360,14 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   constructor(options: WebRtcTransportOptions) {
     super();
-    this.mux = options.mux;
+    this.muxes = options.mux instanceof UdpMux ? [options.mux] : [...options.mux];
+    const first = this.muxes[0];
+    if (!first) throw new MediaError('INVALID_ARGUMENT', 'a transport needs a shared UDP port');
+    if (this.muxes.some((m) => m.packetPath !== first.packetPath || m.native?.core !== first.native?.core)) {
+      throw new MediaError('INVALID_ARGUMENT', `a transport's shared ports must be on one packet path (${this.muxes.map((m) => `${m.address}:${m.port} ${m.packetPath}`).join(', ')})`);
+    }
     this.certificate = options.certificate;
-    this.announced = options.announcedAddress ?? options.mux.address;
+    this.announced = options.announcedAddress;
     this.consentTimeoutMs = options.consentTimeoutMs ?? 30_000;
     this.rtcpIntervalMs = options.rtcpIntervalMs ?? 1000;
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? 2_000_000;
@@ -368,9 +381,14 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.bweOptions = options.bandwidthEstimation === false ? undefined : (options.bandwidthEstimation ?? {});
     this.layers = new LayerController(options.layerSelection);
     this.ufragValue = claimUfrag();
-    this.binding = this.mux.bind((data, from) => this.onDatagram(data, from));
-    this.binding.addUfrag(this.ufragValue, () => this.pwdValue);
-    const native = this.mux.native;
+    this.bindings = this.muxes.map((mux) => {
+      const binding = mux.bind((data, from) => this.onDatagram(data, from, binding));
+      binding.addUfrag(this.ufragValue, () => this.pwdValue);
+      return binding;
+    });
+    this.selectedBinding = this.bindings[0]!;
+    // In the core the transport is first on the first socket; the selected pair moves it (setTuple).
+    const native = first.native;
     this.native = native
       ? new NativeTransport(native.core, native.index, this.rtcpSsrc, {
           rtcp: (data) => this.onRtcp(data, data.length),
@@ -424,6 +442,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   get selectedTuple(): MuxAddress | undefined {
     return this.selected;
+  }
+
+  /** Our side of the selected pair: the address and port of the shared socket it is on. */
+  get selectedLocal(): MuxAddress | undefined {
+    return this.selected ? [this.selectedBinding.mux.address, this.selectedBinding.mux.port] : undefined;
   }
 
   get isClosed(): boolean {
@@ -796,7 +819,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private startEstimation(): void {
     if (this.estimator || !this.bweOptions) return;
     this.estimator = new BandwidthEstimator(this.bweOptions);
-    this.binding.bandwidthEstimate = () => this.estimator?.bitrate;
+    // Read for metrics per socket: on the first only, so a transport counts once.
+    this.bindings[0]!.bandwidthEstimate = () => this.estimator?.bitrate;
     const sent: SentPackets = this.native ? this.native.sentPackets() : this.sendHistory;
     this.feedbackReader = new FeedbackReader(sent);
   }
@@ -1051,7 +1075,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     for (const consumer of [...this.consumers.values()]) consumer.close();
     this.dtls?.close();
     this.native?.close();
-    this.binding.close();
+    for (const binding of this.bindings) binding.close();
     releaseUfrag(this.ufragValue);
     for (const ufrag of this.oldUfrags) releaseUfrag(ufrag);
     this.setIce('closed');
@@ -1114,7 +1138,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.oldUfrags.push(this.ufragValue);
     this.ufragValue = claimUfrag();
     this.pwdValue = newPassword();
-    this.binding.addUfrag(this.ufragValue, () => this.pwdValue);
+    for (const binding of this.bindings) binding.addUfrag(this.ufragValue, () => this.pwdValue);
     if (!this.checks) return;
     this.checks.close();
     this.checks = undefined;
@@ -1125,19 +1149,20 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   private startChecks(remote: RemoteTransportParameters, ice: RemoteIceParameters): void {
-    const checks = new IceChecks(this.ufrag, { ufrag: remote.ufrag, pwd: remote.pwd }, isIPv4(this.mux.address), this.iceCheckLink, this.iceChecksOptions);
+    const checks = new IceChecks(this.ufrag, { ufrag: remote.ufrag, pwd: remote.pwd }, this.muxes.map((m) => m.address), this.iceCheckLink, this.iceChecksOptions);
     this.checks = checks;
     for (const candidate of [...ice.candidates, ...this.remoteCandidates]) checks.addCandidate(candidate);
     checks.start();
   }
 
   private readonly iceCheckLink = {
-    send: (data: Buffer, to: MuxAddress): void => this.binding.send(data, to),
-    succeeded: (to: MuxAddress): void => {
-      if (this.closed) return;
+    send: (data: Buffer, to: MuxAddress, local: number): void => this.bindings[local]?.send(data, to),
+    succeeded: (to: MuxAddress, local: number): void => {
+      const binding = this.bindings[local];
+      if (this.closed || !binding) return;
       // DTLS and SRTP from there are ours now (the mux routes a 5-tuple it learned).
-      this.binding.learn(to[0], to[1]);
-      this.checked(to, true);
+      binding.learn(to[0], to[1]);
+      this.checked(to, true, binding);
     },
     failed: (): void => {
       if (!this.closed && this.ice !== 'connected') this.setIce('failed');
@@ -1150,29 +1175,41 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       ufrag: this.ufrag,
       pwd: this.pwd,
       fingerprint: this.certificate.fingerprint,
-      candidates: [{ ip: this.announced, port: this.mux.port }],
+      candidates: this.hostCandidates(),
       setup,
     };
   }
 
+  /**
+   * Our host candidates: the address and port of each shared socket, best first; with an
+   * announced address, that address and the first socket's port (the others' would be
+   * the same candidate again: every socket is on the same port, or the first one stands
+   * for the machine behind the announced address).
+   */
+  private hostCandidates(): Array<{ ip: string; port: number }> {
+    if (this.announced !== undefined) return [{ ip: this.announced, port: this.muxes[0]!.port }];
+    return this.muxes.map((m) => ({ ip: m.address, port: m.port }));
+  }
+
   // --- receive ------------------------------------------------------------------------
 
-  private onDatagram(data: Buffer, from: MuxAddress): void {
+  /** A datagram for us on one of our shared sockets (`binding`: ours on it). */
+  private onDatagram(data: Buffer, from: MuxAddress, binding: UdpMuxBinding): void {
     if (this.closed) return;
     if (this.hooks.dropIncoming?.(data, from)) return;
     const first = data[0]!;
-    if (first < 4) this.onStun(data, from);
+    if (first < 4) this.onStun(data, from, binding);
     else if (first >= 20 && first <= 63) this.onDtls(data);
-    else if (first >= 128 && first <= 191) this.onSrtp(data, from);
+    else if (first >= 128 && first <= 191) this.onSrtp(data, from, binding);
     else this.counters.droppedOther++;
   }
 
   /** ICE-lite (RFC 8445 §2.5): answer checks, follow the nominated pair, note consent. */
-  private onStun(data: Buffer, from: MuxAddress): void {
+  private onStun(data: Buffer, from: MuxAddress, binding: UdpMuxBinding): void {
     const message = readStun(data);
     if (message && message.type !== BINDING_REQUEST && this.checks) {
       // An answer to our own checks (controlling role), verified there.
-      if (this.checks.onResponse(message, data, from) !== 'handled') this.counters.droppedStun++;
+      if (this.checks.onResponse(message, data, from, this.bindings.indexOf(binding)) !== 'handled') this.counters.droppedStun++;
       return;
     }
     if (!message || message.type !== BINDING_REQUEST) {
@@ -1190,17 +1227,17 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     }
     this.counters.bindingRequests++;
     const response = writeStun(BINDING_SUCCESS, message.transactionId, [[StunAttr.XOR_MAPPED_ADDRESS, xorMappedAddress(from[0], from[1], message.transactionId)]], this.pwd);
-    this.binding.send(response, from);
-    this.checked(from, message.useCandidate);
+    binding.send(response, from);
+    this.checked(from, message.useCandidate, binding);
   }
 
-  /** A verified check from the peer, or a verified answer to ours: consent, selection, DTLS. */
-  private checked(from: MuxAddress, nominate: boolean): void {
+  /** A verified check from the peer, or a verified answer to ours (on our socket of `binding`): consent, selection, DTLS. */
+  private checked(from: MuxAddress, nominate: boolean, binding: UdpMuxBinding): void {
     const now = performance.now();
     this.lastCheckAt = now;
-    this.noteChecked(from, now);
-    if (nominate || !this.nominated) this.select(from, nominate);
-    else if (this.selectedQuiet(now)) this.select(from, true);
+    this.noteChecked(from, binding, now);
+    if (nominate || !this.nominated) this.select(from, nominate, binding);
+    else if (this.selectedQuiet(now)) this.select(from, true, binding);
     if (this.ice !== 'connected' && this.ice !== 'closed') {
       const back = this.ice === 'failed';
       this.setIce('connected');
@@ -1210,33 +1247,43 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.startDtlsClient();
   }
 
-  /** Before any nomination the latest checked address is used (DTLS may start then); after, only a nominated one moves the pair. */
-  private select(from: MuxAddress, nominate: boolean): void {
+  /**
+   * Before any nomination the latest checked pair is used (DTLS may start then); after,
+   * only a nominated one moves it. A pair is the peer's address and our socket
+   * (`binding`): the same address checked on another of ours is another pair.
+   */
+  private select(from: MuxAddress, nominate: boolean, binding: UdpMuxBinding): void {
     const previous = this.selected;
     const wasNominated = this.nominated;
     if (nominate) this.nominated = true;
-    if (previous && previous[0] === from[0] && previous[1] === from[1]) return;
+    if (previous && previous[0] === from[0] && previous[1] === from[1] && binding === this.selectedBinding) return;
     this.selected = from;
-    this.native?.setTuple(from);
+    this.selectedBinding = binding;
+    this.native?.setTuple(from, binding.mux.native?.index);
     if (previous && wasNominated) {
       this.counters.pairSwitches++;
       this.emit('tuplechange', from);
     }
   }
 
-  private noteChecked(from: MuxAddress, now: number): void {
-    const key = `${from[0]}:${from[1]}`;
+  /** The key of a pair in checkedAt: our socket (its binding's place) and the peer's address. */
+  private pairKey(from: MuxAddress, binding: UdpMuxBinding): string {
+    return `${this.bindings.indexOf(binding)} ${from[0]}:${from[1]}`;
+  }
+
+  private noteChecked(from: MuxAddress, binding: UdpMuxBinding, now: number): void {
+    const key = this.pairKey(from, binding);
     this.checkedAt.delete(key);
     this.checkedAt.set(key, now);
     // Oldest first (insertion order): forget the ones the peer no longer checks.
     if (this.checkedAt.size > CHECKED_TUPLES) this.checkedAt.delete(this.checkedAt.keys().next().value!);
   }
 
-  /** The selected address passed no check for FOLLOW_QUIET_MS (a peer checks the pair it uses). */
+  /** The selected pair passed no check for FOLLOW_QUIET_MS (a peer checks the pair it uses). */
   private selectedQuiet(now: number): boolean {
     const selected = this.selected;
     if (!selected) return true;
-    return now - (this.checkedAt.get(`${selected[0]}:${selected[1]}`) ?? 0) > FOLLOW_QUIET_MS;
+    return now - (this.checkedAt.get(this.pairKey(selected, this.selectedBinding)) ?? 0) > FOLLOW_QUIET_MS;
   }
 
   /**
@@ -1246,12 +1293,12 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
    * address passed a check more recently than the selected one, so a packet of the old
    * pair still in flight does not move it back.
    */
-  private mayFollow(from: MuxAddress): void {
+  private mayFollow(from: MuxAddress, binding: UdpMuxBinding): void {
     const selected = this.selected;
-    if (!selected || !this.nominated || (selected[0] === from[0] && selected[1] === from[1])) return;
-    const at = this.checkedAt.get(`${from[0]}:${from[1]}`);
+    if (!selected || !this.nominated || (selected[0] === from[0] && selected[1] === from[1] && binding === this.selectedBinding)) return;
+    const at = this.checkedAt.get(this.pairKey(from, binding));
     if (at === undefined || performance.now() - at > this.consentTimeoutMs) return;
-    if (at > (this.checkedAt.get(`${selected[0]}:${selected[1]}`) ?? 0)) this.select(from, true);
+    if (at > (this.checkedAt.get(this.pairKey(selected, this.selectedBinding)) ?? 0)) this.select(from, true, binding);
   }
 
   private checkConsent(): void {
@@ -1292,7 +1339,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     else if (result === 'repeat') this.counters.dtlsHelloRepeats++;
   }
 
-  private onSrtp(data: Buffer, from: MuxAddress): void {
+  private onSrtp(data: Buffer, from: MuxAddress, binding: UdpMuxBinding): void {
     const srtp = this.srtp;
     if (!srtp) {
       this.counters.droppedSrtp++;
@@ -1314,7 +1361,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
         return;
       }
       this.counters.rtcpIn++;
-      this.mayFollow(from);
+      this.mayFollow(from, binding);
       this.onRtcp(data, n);
       return;
     }
@@ -1323,7 +1370,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.counters.droppedSrtp++;
       return;
     }
-    this.mayFollow(from);
+    this.mayFollow(from, binding);
     const packet = readRtp(data, n);
     if (!packet) {
       this.counters.droppedOther++;
@@ -1395,7 +1442,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (!to || this.closed || data.length < 12) return;
     if (this.hooks.dropOutgoingRtp?.(data.readUInt32BE(8), data.readUInt16BE(2))) return;
     this.counters.rtpOut++;
-    this.binding.send(data, to);
+    this.selectedBinding.send(data, to);
   }
 
   /** An SSRC the SDP did not name: the producer whose mid the packet carries (RFC 8843 §9.2). */
@@ -1467,7 +1514,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   private sendRaw(data: Buffer): void {
-    if (this.selected && !this.closed) this.binding.send(data, this.selected);
+    if (this.selected && !this.closed) this.selectedBinding.send(data, this.selected);
   }
 
   /** Writes a forwarded packet (no header extensions) into a send slot, protects and sends it. */
@@ -1506,7 +1553,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     }
     const protectedLength = srtp.outbound.protectRtp(buf, length);
     this.counters.rtpOut++;
-    this.binding.send(buf.subarray(0, protectedLength), to);
+    this.selectedBinding.send(buf.subarray(0, protectedLength), to);
   }
 
   /**
@@ -1616,7 +1663,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     }
     const length = srtp.outbound.protectRtcp(buf, at);
     this.counters.rtcpOut++;
-    this.binding.send(buf.subarray(0, length), to);
+    this.selectedBinding.send(buf.subarray(0, length), to);
   }
 
   /** Reports every rtcpIntervalMs ±25%: RR (+ REMB) for what we receive, SR for what we send. */

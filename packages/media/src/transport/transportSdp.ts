@@ -89,6 +89,15 @@ export function remoteTransportParameters(sdp: ParsedSdp): RemoteTransportParame
   return { ufrag, pwd, fingerprint: { algorithm, value }, setup };
 }
 
+/**
+ * The priority of our `index`-th host candidate (RFC 8445 §5.1.2.1: type preference 126,
+ * local preference 65535 for the first address and one less for each next, component 1):
+ * the order of the ICE addresses is the order of preference. 2130706431 for the first.
+ */
+export function hostCandidatePriority(index: number): number {
+  return (126 << 24) + ((65535 - index) << 8) + 255;
+}
+
 /** What the peer's description says of its ICE agent: lite or full, and its candidates (those of the first section in use). */
 export interface RemoteIceParameters {
   lite: boolean;
@@ -343,7 +352,7 @@ export function writeDescription(local: LocalTransportParameters, sessionId: str
       const s = section.sender;
       lines.push(`a=msid:${s.streamId} ${s.trackId}`, `a=ssrc:${s.ssrc} cname:${s.cname}`, `a=ssrc:${s.ssrc} msid:${s.streamId} ${s.trackId}`);
     }
-    local.candidates.forEach((c, i) => lines.push(`a=candidate:${i + 1} 1 udp ${2130706431 - i} ${c.ip} ${c.port} typ host`));
+    local.candidates.forEach((c, i) => lines.push(`a=candidate:${i + 1} 1 udp ${hostCandidatePriority(i)} ${c.ip} ${c.port} typ host`));
     lines.push('a=end-of-candidates');
   }
   return lines.join('\r\n') + '\r\n';
