@@ -37,16 +37,20 @@ export class LitePeer {
     public serverPort: number,
     /** Unprotect what arrives and hand it here (off by default: a benchmark's peer only counts). */
     private readonly onRtp?: (packet: Buffer) => void,
-    /** The transport's address. */
-    private readonly host = HOST,
+    /** The transport's address (a peer moves its pair to another of the transport's addresses by changing it). */
+    public serverHost = HOST,
   ) {
     socket.on('message', (data) => this.onDatagram(data));
   }
 
-  /** A peer on `host` (default 127.0.0.1) talking to the transport at `host`:`serverPort`. */
-  static async create(certificate: DtlsCertificate, serverPort: number, onRtp?: (packet: Buffer) => void, host = HOST): Promise<LitePeer> {
+  /**
+   * A peer on `bindAddress` (default `host`, 127.0.0.1) talking to the transport at
+   * `host`:`serverPort`. Bound to 0.0.0.0, each datagram leaves from the machine's
+   * address toward the transport's: a peer with a host candidate on each.
+   */
+  static async create(certificate: DtlsCertificate, serverPort: number, onRtp?: (packet: Buffer) => void, host = HOST, bindAddress = host): Promise<LitePeer> {
     const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+    await new Promise<void>((resolve) => socket.bind(0, bindAddress, resolve));
     return new LitePeer(socket, certificate, serverPort, onRtp, host);
   }
 
@@ -104,7 +108,7 @@ export class LitePeer {
   }
 
   send(data: Buffer): void {
-    this.socket.send(data, this.serverPort, this.host);
+    this.socket.send(data, this.serverPort, this.serverHost);
   }
 
   close(): void {

@@ -58,6 +58,18 @@ export class EndpointMux {
     throw new MediaError('NO_PORT_AVAILABLE', `no free UDP port in media.portRange ${ports.min}-${ports.max} for ${endpoint}: ports ${taken} are held by other sockets`);
   }
 
+  /** The endpoint's socket on each of `addresses`, in their order; none stays held when one cannot be had. */
+  static async acquireEach(config: MediaConfig, ports: PortAllocator, addresses: readonly string[], endpoint: string): Promise<EndpointMux[]> {
+    const sockets: EndpointMux[] = [];
+    try {
+      for (const address of addresses) sockets.push(await EndpointMux.acquire(config, ports, address, endpoint));
+    } catch (error) {
+      for (const socket of sockets) socket.release();
+      throw error;
+    }
+    return sockets;
+  }
+
   /** Single-port mode: the shared port, while held. */
   get sharedPort(): number | undefined {
     return this.released || this.reserved !== undefined ? undefined : this.mux.port;

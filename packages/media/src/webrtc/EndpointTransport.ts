@@ -9,7 +9,7 @@ import { DtlsCertificate } from '../transport/DtlsSession.js';
 import { Producer, type ProducerLink } from '../transport/Producer.js';
 import { payloadOf, readRtp, type RtpView } from '../transport/RtpView.js';
 import { serverReflexiveAddress, type StunServerAddress } from '../transport/serverReflexive.js';
-import type { NegotiatedCodec } from '../transport/transportSdp.js';
+import { hostCandidatePriority, type NegotiatedCodec } from '../transport/transportSdp.js';
 import { WebRtcTransport, type TransportDtlsState, type TransportIceState } from '../transport/WebRtcTransport.js';
 import type { EndpointMux } from './EndpointMux.js';
 import type { Direction } from './types.js';
@@ -22,8 +22,8 @@ export interface EndpointTransportHost {
   requestSourceKeyframe(kind: MediaKind): void;
   iceState(state: TransportIceState): void;
   dtlsState(state: TransportDtlsState): void;
-  /** The pair media flows on, first selected or moved by the peer. */
-  tuple(address: string, port: number): void;
+  /** The pair media flows on, first selected or moved by the peer: the peer's address and port, and ours. */
+  tuple(address: string, port: number, local: MuxAddress): void;
 }
 
 /** The graph stream a transport producer is emitted as, per producer: a sink endpoint on a transport consumes the producer itself. */
@@ -48,10 +48,11 @@ interface Input {
 
 /**
  * A Kurento WebRtcEndpoint's media on the engine's own transport (option
- * `endpointTransport: 'own'`): one bidirectional WebRtcTransport on the shared UDP port,
- * or in port-range mode on a port of its own (ICE-lite toward browsers, checks of its
- * own toward lite peers, DTLS through werift's DTLS package as a library, our SRTP and
- * RTCP), no werift peer connection. Its
+ * `endpointTransport: 'own'`): one bidirectional WebRtcTransport on the shared UDP port
+ * of each ICE address, or in port-range mode on a port of its own on each (a host
+ * candidate on each; media on the pair the peer selects; ICE-lite toward browsers,
+ * checks of its own toward lite peers, DTLS through werift's DTLS package as a library,
+ * our SRTP and RTCP), no werift peer connection. Its
  * producers (what the peer sends) go into the element graph through a consumer each;
  * what the graph sends to the endpoint goes out through the transport's consumer of the
  * m-line's kind: the source endpoint's producer itself when the source is an endpoint
@@ -67,7 +68,8 @@ export class EndpointTransport {
 
   private constructor(
     readonly transport: WebRtcTransport,
-    private readonly socket: EndpointMux,
+    /** Its socket on each ICE address, in their order (the first: the server-reflexive candidate's). */
+    private readonly sockets: readonly EndpointMux[],
     private readonly config: MediaConfig,
     private readonly host: EndpointTransportHost,
   ) {
@@ -81,16 +83,15 @@ export class EndpointTransport {
   }
 
   /**
-   * The transport of one endpoint on `socket` (on the TypeScript packet path or the
-   * native core, as the socket is), which it takes over: released when the transport
-   * closes, or here when it cannot be made.
+   * The transport of one endpoint on `sockets`, one per ICE address (on the TypeScript
+   * packet path or the native core, as the sockets are), which it takes over: released
+   * when the transport closes, or here when it cannot be made.
    */
-  static async open(config: MediaConfig, socket: EndpointMux, options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
-    const mux = socket.mux;
+  static async open(config: MediaConfig, sockets: readonly EndpointMux[], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
     try {
       certificate ??= DtlsCertificate.generate();
       const transport = new WebRtcTransport({
-        mux,
+        mux: sockets.map((s) => s.mux),
         certificate: await certificate,
         bidirectional: true,
         direction: options.direction,
@@ -101,45 +102,60 @@ export class EndpointTransport {
         acceptsRemoteAddress: options.acceptsRemoteAddress,
         rtcpIntervalMs: config.rtcpIntervalMs,
       });
-      return new EndpointTransport(transport, socket, config, host);
+      return new EndpointTransport(transport, sockets, config, host);
     } catch (error) {
-      socket.release();
+      for (const socket of sockets) socket.release();
       throw error;
     }
   }
 
-  /** Single-port mode: the shared port, while held. */
+  /** Single-port mode: the shared port of the first ICE address, while held. */
   get sharedPort(): number | undefined {
-    return this.socket.sharedPort;
+    return this.sockets[0]!.sharedPort;
   }
 
-  /** Port-range mode: the endpoint's own port, while held. */
+  /** Port-range mode: the endpoint's own port on the first ICE address, while held. */
   get reservedPort(): number | undefined {
-    return this.socket.reservedPort;
+    return this.sockets[0]!.reservedPort;
   }
 
-  /** Port-range mode: datagrams the endpoint's own socket dropped before the transport saw them (strangers, malformed); 0 on the shared port. */
+  /** Port-range mode: datagrams the endpoint's own sockets dropped before the transport saw them (strangers, malformed); 0 on the shared port. */
   get socketDrops(): number {
-    return this.socket.socketDrops;
-  }
-
-  /** The one host candidate (the endpoint's port), as trickled. */
-  hostCandidate(announced: string | undefined): string {
-    const mux = this.socket.mux;
-    return `candidate:1 1 udp 2130706431 ${announced ?? mux.address} ${mux.port} typ host generation 0 ufrag ${this.transport.ufrag}`;
+    return this.sockets.reduce((sum, s) => sum + s.socketDrops, 0);
   }
 
   /**
-   * The server-reflexive candidate of the endpoint's port (RFC 8445 §5.1.1.2): the address
-   * `server` sees the port at, asked once per endpoint (the mapping is the socket's, ICE
-   * restarts keep it); undefined when the server does not answer in time.
+   * The host candidates, as trickled, best first: one per ICE address on its socket's
+   * port (the order of the addresses is the order of preference, RFC 8445 §5.1.2.1);
+   * with an announced address, that address with the first socket's port, once.
+   */
+  hostCandidates(announced: string | undefined): string[] {
+    const muxes = this.sockets.map((s) => s.mux);
+    return (announced === undefined ? muxes : muxes.slice(0, 1)).map((mux, i) => this.hostCandidate(i, announced ?? mux.address, mux.port));
+  }
+
+  /** Our side of the pair `local` (a socket's address and port), as announced. */
+  localCandidate(local: MuxAddress, announced: string | undefined): string {
+    const i = Math.max(0, this.sockets.findIndex((s) => s.mux.address === local[0] && s.mux.port === local[1]));
+    return this.hostCandidate(announced === undefined ? i : 0, announced ?? local[0], local[1]);
+  }
+
+  private hostCandidate(index: number, address: string, port: number): string {
+    return `candidate:${index + 1} 1 udp ${hostCandidatePriority(index)} ${address} ${port} typ host generation 0 ufrag ${this.transport.ufrag}`;
+  }
+
+  /**
+   * The server-reflexive candidate of the first ICE address's port (RFC 8445 §5.1.1.2):
+   * the address `server` sees the port at, asked once per endpoint (the mapping is the
+   * socket's, ICE restarts keep it); undefined when the server does not answer in time.
    */
   async serverReflexiveCandidate(server: StunServerAddress): Promise<string | undefined> {
-    const mux = this.socket.mux;
+    const mux = this.sockets[0]!.mux;
     this.reflexive ??= serverReflexiveAddress(mux, server);
     const mapped = await this.reflexive;
     if (!mapped || this.closed) return undefined;
-    return `candidate:2 1 udp 1694498815 ${mapped[0]} ${mapped[1]} typ srflx raddr ${mux.address} rport ${mux.port} generation 0 ufrag ${this.transport.ufrag}`;
+    // Its foundation follows the host candidates' (another type, RFC 8445 §5.1.1.3).
+    return `candidate:${this.sockets.length + 1} 1 udp 1694498815 ${mapped[0]} ${mapped[1]} typ srflx raddr ${mux.address} rport ${mux.port} generation 0 ufrag ${this.transport.ufrag}`;
   }
 
   /** Negotiation changed the m-lines: what the graph sends goes on them now. */
@@ -249,7 +265,7 @@ export class EndpointTransport {
     }
     this.emitted.clear();
     this.transport.close();
-    this.socket.release();
+    for (const socket of this.sockets) socket.release();
   }
 
   private emitProducer(producer: Producer): void {
@@ -328,6 +344,7 @@ export class EndpointTransport {
 
   private noteTuple(): void {
     const tuple = this.transport.selectedTuple;
-    if (tuple) this.host.tuple(tuple[0], tuple[1]);
+    const local = this.transport.selectedLocal;
+    if (tuple && local) this.host.tuple(tuple[0], tuple[1], local);
   }
 }

@@ -3,6 +3,7 @@ import { endpointTransportOf } from '../config.js';
 import type { KindStats } from '../core/endpointTypes.js';
 import { MediaError } from '../core/errors.js';
 import type { MediaKind } from '../core/types.js';
+import type { MuxAddress } from '../net/UdpMux.js';
 import type { InboundStream } from '../rtp/InboundStream.js';
 import type { OutboundStream } from '../rtp/OutboundStream.js';
 import { firstStunServer, hasTurnServer } from '../transport/serverReflexive.js';
@@ -16,9 +17,9 @@ import type { ConnectionState, IceCandidateInit, IceState } from './types.js';
 /**
  * A WebRtcEndpoint carried by the engine's own transport (config endpointTransport
  * 'own'): one EndpointTransport, no werift peer connection. Its steps are synchronous.
- * Once negotiated it announces its host candidate (on the m-line of the BUNDLE tag) and,
- * with a STUN server, a server-reflexive one; the endpoint's connection state is made of
- * the transport's ICE and DTLS states.
+ * Once negotiated it announces its host candidates, one per ICE address (on the m-line
+ * of the BUNDLE tag) and, with a STUN server, a server-reflexive one; the endpoint's
+ * connection state is made of the transport's ICE and DTLS states.
  */
 export class OwnCarrier implements EndpointCarrier {
   readonly kind = 'own';
@@ -26,7 +27,7 @@ export class OwnCarrier implements EndpointCarrier {
   private descriptions: { local: string; remote: string } | undefined;
   private ice: TransportIceState = 'new';
   private isNegotiated = false;
-  /** The m-line our host candidate is announced on (the BUNDLE tag). */
+  /** The m-line our candidates are announced on (the BUNDLE tag). */
   private candidateMid = { mid: '0', index: 0 };
   /** Gathering generations (a restart's server-reflexive candidate is not the previous one's). */
   private generation = 0;
@@ -44,17 +45,17 @@ export class OwnCarrier implements EndpointCarrier {
    */
   static async open(host: CarrierHost, offering: boolean): Promise<OwnCarrier | undefined> {
     const config = host.config;
-    // Not built on it yet: several ICE addresses, TURN (relayed candidates), data channels.
-    if (endpointTransportOf(config) !== 'own' || host.dataChannels || host.localAddresses.length !== 1 || hasTurnServer(host.iceServers())) return undefined;
+    // Not built on it yet: TURN (relayed candidates), data channels.
+    if (endpointTransportOf(config) !== 'own' || host.dataChannels || hasTurnServer(host.iceServers())) return undefined;
     // The transport's states reach the carrier once it is made (none come before: nothing is negotiated yet).
     const made: { carrier?: OwnCarrier } = {};
-    const socket = await EndpointMux.acquire(config, host.ports, host.localAddresses[0]!, `WebRtcEndpoint ${host.id}`);
-    const own = await EndpointTransport.open(config, socket, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip) }, {
+    const sockets = await EndpointMux.acquireEach(config, host.ports, host.localAddresses, `WebRtcEndpoint ${host.id}`);
+    const own = await EndpointTransport.open(config, sockets, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip) }, {
       received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
       requestSourceKeyframe: (kind) => host.requestSourceKeyframe(kind),
       iceState: (state) => made.carrier?.onIceState(state),
       dtlsState: (state) => made.carrier?.onDtlsState(state),
-      tuple: (address, port) => made.carrier?.onTuple(address, port),
+      tuple: (address, port, local) => made.carrier?.onTuple(address, port, local),
     });
     const carrier = new OwnCarrier(own, host);
     made.carrier = carrier;
@@ -107,7 +108,7 @@ export class OwnCarrier implements EndpointCarrier {
   }
 
   answerReoffer(offer: string, restart: boolean): CarrierStep {
-    // An ICE restart: our answer carries new credentials (applied only once the offer is taken), and a new host candidate follows.
+    // An ICE restart: our answer carries new credentials (applied only once the offer is taken), and new host candidates follow.
     if (restart) this.own.transport.restartIce();
     let answer: string;
     try {
@@ -118,7 +119,7 @@ export class OwnCarrier implements EndpointCarrier {
     if (restart) {
       this.restarts++;
       this.host.candidates.restartLocal();
-      this.announceHostCandidate();
+      this.announceHostCandidates();
       this.gatherReflexive();
     }
     this.descriptions = { local: answer, remote: offer };
@@ -147,7 +148,7 @@ export class OwnCarrier implements EndpointCarrier {
     return undefined;
   }
 
-  /** Media may go out, the host candidate is held for gatherCandidates(), checks are awaited. */
+  /** Media may go out, the host candidates are held for gatherCandidates(), checks are awaited. */
   negotiated(): void {
     this.isNegotiated = true;
     this.own.negotiated();
@@ -155,7 +156,7 @@ export class OwnCarrier implements EndpointCarrier {
     const mids = [...local.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]!);
     const bundled = /^a=group:BUNDLE (\S+)/m.exec(local)?.[1] ?? mids[0] ?? '0';
     this.candidateMid = { mid: bundled, index: Math.max(0, mids.indexOf(bundled)) };
-    this.announceHostCandidate();
+    this.announceHostCandidates();
     this.gatherReflexive();
     if (this.ice === 'new') this.setIceState('checking');
     this.setConnectionState('connecting');
@@ -239,14 +240,14 @@ export class OwnCarrier implements EndpointCarrier {
     this.own.close();
   }
 
-  private announceHostCandidate(): void {
-    this.host.candidates.local({ candidate: this.own.hostCandidate(this.host.announcedAddress()), sdpMid: this.candidateMid.mid, sdpMLineIndex: this.candidateMid.index });
+  private announceHostCandidates(): void {
+    for (const candidate of this.own.hostCandidates(this.host.announcedAddress())) this.host.candidates.local({ candidate, sdpMid: this.candidateMid.mid, sdpMLineIndex: this.candidateMid.index });
   }
 
   /**
-   * After the host candidate: the server-reflexive one of the endpoint's port when a STUN
-   * server is configured (asked through its socket), then the end of gathering
-   * of this generation; at once without one.
+   * After the host candidates: the server-reflexive one of the first address's port when
+   * a STUN server is configured (asked through its socket), then the end of gathering of
+   * this generation; at once without one.
    */
   private gatherReflexive(): void {
     const server = firstStunServer(this.host.iceServers());
@@ -289,13 +290,14 @@ export class OwnCarrier implements EndpointCarrier {
     }
   }
 
-  private onTuple(address: string, port: number): void {
+  private onTuple(address: string, port: number, local: MuxAddress): void {
     if (this.host.carrier() !== this) return;
     const selected = {
-      localCandidate: this.own.hostCandidate(this.host.announcedAddress()),
+      localCandidate: this.own.localCandidate(local, this.host.announcedAddress()),
       remoteCandidate: `candidate:1 1 udp 2130706431 ${address} ${port} typ prflx`,
     };
-    if (this.host.selectedPair()?.remoteCandidate === selected.remoteCandidate) return;
+    const previous = this.host.selectedPair();
+    if (previous?.remoteCandidate === selected.remoteCandidate && previous.localCandidate === selected.localCandidate) return;
     this.host.candidatePairSelected(selected);
   }
 
