@@ -19,8 +19,8 @@ export type TransportRoomAudio = 'forwarded' | 'mixed';
 export interface TransportRoomOptions {
   /** Holds the room's Composite (mixed audio) and whatever the owner connects to the members' media. */
   pipeline: MediaPipeline;
-  /** The shared UDP port (the caller acquires and releases it). */
-  mux: UdpMux;
+  /** The shared UDP port, or that of each ICE address, best first (the caller acquires and releases them). */
+  mux: UdpMux | readonly UdpMux[];
   certificate: DtlsCertificate;
   /** Default 'forwarded'. */
   audio?: TransportRoomAudio;

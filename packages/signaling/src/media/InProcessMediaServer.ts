@@ -76,20 +76,20 @@ export class InProcessMediaServer implements MediaServer {
     this.closed = true;
     const engine = this.engine;
     this.engine = undefined;
-    if (engine) (await engine.catch(() => undefined))?.mux.release();
+    if (engine) for (const mux of (await engine.catch(() => undefined))?.muxes ?? []) mux.release();
   }
 
-  /** The shared port (the first ICE address, single-port mode's port) and certificate, made at the first use. */
+  /** The shared port of each ICE address (single-port mode's port) and the certificate, made at the first use. */
   private transportEngine(): Promise<TransportEngine> {
     if (this.closed) return Promise.reject(new SignalingError('INVALID_STATE', 'the media server is closed'));
     this.engine ??= (async () => {
       const config = resolveMediaConfig(this.config);
-      const address = hostAddresses(config)[0]!;
-      const mux = await UdpMux.acquire(address, singleUdpPort(config) ?? config.portRange, 'media.udpPort');
+      const muxes: UdpMux[] = [];
       try {
-        return { mux, certificate: await DtlsCertificate.generate(), announcedAddress: config.announcedAddress, bandwidthEstimation: config.bandwidthEstimation };
+        for (const address of hostAddresses(config)) muxes.push(await UdpMux.acquire(address, singleUdpPort(config) ?? config.portRange, 'media.udpPort'));
+        return { muxes, certificate: await DtlsCertificate.generate(), announcedAddress: config.announcedAddress, bandwidthEstimation: config.bandwidthEstimation };
       } catch (error) {
-        mux.release();
+        for (const mux of muxes) mux.release();
         throw error;
       }
     })();

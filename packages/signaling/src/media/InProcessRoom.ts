@@ -53,9 +53,9 @@ function mediaError(error: unknown): SignalingError {
   return new SignalingError('MEDIA_ERROR', error instanceof Error ? error.message : String(error));
 }
 
-/** What the rooms' transports share: the UDP port and the DTLS certificate. */
+/** What the rooms' transports share: the UDP port of each ICE address and the DTLS certificate. */
 export interface TransportEngine {
-  mux: UdpMux;
+  muxes: readonly UdpMux[];
   certificate: DtlsCertificate;
   announcedAddress: string | undefined;
   bandwidthEstimation: MediaConfig['bandwidthEstimation'];
@@ -299,7 +299,7 @@ export class InProcessRoom extends ListenedRoom implements MediaRoom {
       this.assertOpen();
       const room = new TransportRoom({
         pipeline: this.pipeline,
-        mux: engine.mux,
+        mux: engine.muxes,
         certificate: engine.certificate,
         audio: this.audio,
         ...(this.audio === 'mixed' ? { mixer: this.mix() } : {}),
