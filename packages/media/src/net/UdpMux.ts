@@ -483,6 +483,16 @@ export class UdpMuxBinding {
     return this.closed;
   }
 
+  /** The shared socket's address and port: our side of every pair on it. */
+  get local(): MuxAddress {
+    return [this.mux.address, this.mux.port];
+  }
+
+  /** The shared socket's index in the native packet core, when it is on the core. */
+  get nativeIndex(): number | undefined {
+    return this.mux.native?.index;
+  }
+
   /** Remote 5-tuples this agent talks with now. */
   get remoteTuples(): Array<[string, number]> {
     return [...this.tuples.values()];

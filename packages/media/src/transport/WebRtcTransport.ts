@@ -49,6 +49,25 @@ import {
 export type TransportIceState = 'new' | 'connected' | 'failed' | 'closed';
 export type TransportDtlsState = 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
 
+/**
+ * One of a transport's local sockets: its binding on a shared UDP port (UdpMuxBinding),
+ * or a TURN relay (RelaySocket). A pair is a peer address and one of these.
+ */
+export interface TransportSocket {
+  /** Our side of pairs on it: the socket's address and port, or the relayed address. */
+  readonly local: MuxAddress;
+  /** The socket's index in the native packet core, when the core sends from it. */
+  readonly nativeIndex: number | undefined;
+  send(data: Buffer, to: MuxAddress): void;
+  /** The peer at ip:port passed our check: what comes from there is ours. */
+  learn(ip: string, port: number): void;
+  /** Checks naming `ufrag` reach us on it. */
+  addUfrag(ufrag: string, password: () => string | undefined): void;
+  /** A remote candidate's address: a relay lets it send to us (a TURN permission). */
+  permit?(ip: string): void;
+  close(): void;
+}
+
 export interface WebRtcTransportOptions {
   /**
    * The shared UDP port, or the shared port of each of several ICE addresses, best first
@@ -58,6 +77,12 @@ export interface WebRtcTransportOptions {
    */
   mux: UdpMux | readonly UdpMux[];
   certificate: DtlsCertificate;
+  /**
+   * false: the transport's packets are done in JavaScript even on the native packet core's
+   * sockets (a transport that may be relayed: the core cannot send through a TURN relay).
+   * Default true.
+   */
+  nativeCore?: boolean;
   /** The address written into candidates (one candidate then, of the first port). Default: each mux's address. */
   announcedAddress?: string;
   /** No valid connectivity check for this long ends the pair (consent, RFC 7675). Default 30000 ms. */
@@ -270,7 +295,9 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private remoteIce: RemoteIceParameters | undefined;
   /** Our shared ports (one per ICE address), best first, and this transport's binding on each (same order). */
   private readonly muxes: readonly UdpMux[];
-  private readonly bindings: readonly UdpMuxBinding[];
+  private readonly muxBindings: readonly UdpMuxBinding[];
+  /** Our sockets: the bindings on the shared ports, then any relays (addRelay). */
+  private readonly bindings: TransportSocket[];
   private readonly certificate: DtlsCertificate;
   private readonly announced: string | undefined;
   private readonly consentTimeoutMs: number;
@@ -295,7 +322,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private profile: number | undefined;
   private selected: MuxAddress | undefined;
   /** The binding of our side of the selected pair: everything is sent from its socket. */
-  private selectedBinding: UdpMuxBinding;
+  private selectedBinding: TransportSocket;
   private nominated = false;
   private lastCheckAt = 0;
   /** When each pair (our socket, the peer's address) last passed a check (pairKey -> performance.now()). */
@@ -381,14 +408,15 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.bweOptions = options.bandwidthEstimation === false ? undefined : (options.bandwidthEstimation ?? {});
     this.layers = new LayerController(options.layerSelection);
     this.ufragValue = claimUfrag();
-    this.bindings = this.muxes.map((mux) => {
+    this.muxBindings = this.muxes.map((mux) => {
       const binding = mux.bind((data, from) => this.onDatagram(data, from, binding));
       binding.addUfrag(this.ufragValue, () => this.pwdValue);
       return binding;
     });
+    this.bindings = [...this.muxBindings];
     this.selectedBinding = this.bindings[0]!;
     // In the core the transport is first on the first socket; the selected pair moves it (setTuple).
-    const native = first.native;
+    const native = options.nativeCore === false ? undefined : first.native;
     this.native = native
       ? new NativeTransport(native.core, native.index, this.rtcpSsrc, {
           rtcp: (data) => this.onRtcp(data, data.length),
@@ -446,7 +474,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
 
   /** Our side of the selected pair: the address and port of the shared socket it is on. */
   get selectedLocal(): MuxAddress | undefined {
-    return this.selected ? [this.selectedBinding.mux.address, this.selectedBinding.mux.port] : undefined;
+    return this.selected ? this.selectedBinding.local : undefined;
   }
 
   get isClosed(): boolean {
@@ -820,7 +848,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (this.estimator || !this.bweOptions) return;
     this.estimator = new BandwidthEstimator(this.bweOptions);
     // Read for metrics per socket: on the first only, so a transport counts once.
-    this.bindings[0]!.bandwidthEstimate = () => this.estimator?.bitrate;
+    this.muxBindings[0]!.bandwidthEstimate = () => this.estimator?.bitrate;
     const sent: SentPackets = this.native ? this.native.sentPackets() : this.sendHistory;
     this.feedbackReader = new FeedbackReader(sent);
   }
@@ -1097,12 +1125,28 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const parsed = readCandidate(candidate);
     if (!parsed) throw new MediaError('INVALID_CANDIDATE', `cannot use ICE candidate '${String(candidate).slice(0, 80)}' (UDP, component 1 only)`);
     this.remoteCandidates.push(parsed);
+    for (const socket of this.bindings) socket.permit?.(parsed.ip);
     this.checks?.addCandidate(parsed);
+  }
+
+  /**
+   * A TURN relay of ours (a relayed candidate, announced by the caller): checks and media
+   * reach us through it, and we answer through it. Needs a transport made with
+   * `nativeCore: false`. Closed with the transport.
+   */
+  addRelay(relay: TransportSocket & { receiver: ((data: Buffer, from: MuxAddress) => void) | undefined }): void {
+    this.assertOpen();
+    if (this.native) throw new MediaError('INVALID_STATE', 'a relayed transport needs its packets in JavaScript (nativeCore: false)');
+    relay.addUfrag(this.ufragValue, () => this.pwdValue);
+    relay.receiver = (data, from) => this.onDatagram(data, from, relay);
+    this.bindings.push(relay);
+    for (const candidate of [...(this.remoteIce?.candidates ?? []), ...this.remoteCandidates]) relay.permit?.(candidate.ip);
   }
 
   private setRemote(remote: RemoteTransportParameters, ice: RemoteIceParameters): void {
     const first = this.remote === undefined;
     this.remoteIce = ice;
+    for (const candidate of ice.candidates) for (const socket of this.bindings) socket.permit?.(candidate.ip);
     if (!first && this.remote!.fingerprint.value.toUpperCase() !== remote.fingerprint.value.toUpperCase() && this.dtls) {
       throw new SdpError('the DTLS fingerprint changed; make a new transport');
     }
@@ -1194,7 +1238,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   // --- receive ------------------------------------------------------------------------
 
   /** A datagram for us on one of our shared sockets (`binding`: ours on it). */
-  private onDatagram(data: Buffer, from: MuxAddress, binding: UdpMuxBinding): void {
+  private onDatagram(data: Buffer, from: MuxAddress, binding: TransportSocket): void {
     if (this.closed) return;
     if (this.hooks.dropIncoming?.(data, from)) return;
     const first = data[0]!;
@@ -1205,7 +1249,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   /** ICE-lite (RFC 8445 §2.5): answer checks, follow the nominated pair, note consent. */
-  private onStun(data: Buffer, from: MuxAddress, binding: UdpMuxBinding): void {
+  private onStun(data: Buffer, from: MuxAddress, binding: TransportSocket): void {
     const message = readStun(data);
     if (message && message.type !== BINDING_REQUEST && this.checks) {
       // An answer to our own checks (controlling role), verified there.
@@ -1232,7 +1276,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   /** A verified check from the peer, or a verified answer to ours (on our socket of `binding`): consent, selection, DTLS. */
-  private checked(from: MuxAddress, nominate: boolean, binding: UdpMuxBinding): void {
+  private checked(from: MuxAddress, nominate: boolean, binding: TransportSocket): void {
     const now = performance.now();
     this.lastCheckAt = now;
     this.noteChecked(from, binding, now);
@@ -1252,14 +1296,14 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
    * only a nominated one moves it. A pair is the peer's address and our socket
    * (`binding`): the same address checked on another of ours is another pair.
    */
-  private select(from: MuxAddress, nominate: boolean, binding: UdpMuxBinding): void {
+  private select(from: MuxAddress, nominate: boolean, binding: TransportSocket): void {
     const previous = this.selected;
     const wasNominated = this.nominated;
     if (nominate) this.nominated = true;
     if (previous && previous[0] === from[0] && previous[1] === from[1] && binding === this.selectedBinding) return;
     this.selected = from;
     this.selectedBinding = binding;
-    this.native?.setTuple(from, binding.mux.native?.index);
+    this.native?.setTuple(from, binding.nativeIndex);
     if (previous && wasNominated) {
       this.counters.pairSwitches++;
       this.emit('tuplechange', from);
@@ -1267,11 +1311,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   /** The key of a pair in checkedAt: our socket (its binding's place) and the peer's address. */
-  private pairKey(from: MuxAddress, binding: UdpMuxBinding): string {
+  private pairKey(from: MuxAddress, binding: TransportSocket): string {
     return `${this.bindings.indexOf(binding)} ${from[0]}:${from[1]}`;
   }
 
-  private noteChecked(from: MuxAddress, binding: UdpMuxBinding, now: number): void {
+  private noteChecked(from: MuxAddress, binding: TransportSocket, now: number): void {
     const key = this.pairKey(from, binding);
     this.checkedAt.delete(key);
     this.checkedAt.set(key, now);
@@ -1293,7 +1337,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
    * address passed a check more recently than the selected one, so a packet of the old
    * pair still in flight does not move it back.
    */
-  private mayFollow(from: MuxAddress, binding: UdpMuxBinding): void {
+  private mayFollow(from: MuxAddress, binding: TransportSocket): void {
     const selected = this.selected;
     if (!selected || !this.nominated || (selected[0] === from[0] && selected[1] === from[1] && binding === this.selectedBinding)) return;
     const at = this.checkedAt.get(this.pairKey(from, binding));
@@ -1339,7 +1383,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     else if (result === 'repeat') this.counters.dtlsHelloRepeats++;
   }
 
-  private onSrtp(data: Buffer, from: MuxAddress, binding: UdpMuxBinding): void {
+  private onSrtp(data: Buffer, from: MuxAddress, binding: TransportSocket): void {
     const srtp = this.srtp;
     if (!srtp) {
       this.counters.droppedSrtp++;

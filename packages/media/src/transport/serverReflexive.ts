@@ -25,11 +25,6 @@ export function firstStunServer(servers: readonly IceServerConfig[]): StunServer
   return undefined;
 }
 
-/** True when `servers` names a TURN server (a relayed candidate is asked for). */
-export function hasTurnServer(servers: readonly IceServerConfig[]): boolean {
-  return servers.some((s) => [s.urls].flat().some((u) => /^turns?:/i.test(u)));
-}
-
 export interface ServerReflexiveOptions {
   /** Give up after this long (ms). Default 5000 (as werift's gathering). */
   timeoutMs?: number;

@@ -1,15 +1,18 @@
 import { RtpHeader, RtpPacket } from 'werift';
 import type { MediaConfig } from '../config.js';
 import type { KindStats } from '../core/endpointTypes.js';
+import { MediaError } from '../core/errors.js';
 import type { MediaKind } from '../core/types.js';
 import type { MuxAddress } from '../net/UdpMux.js';
 import { InboundStream } from '../rtp/InboundStream.js';
 import { Consumer, type ConsumerLink } from '../transport/Consumer.js';
 import { DtlsCertificate } from '../transport/DtlsSession.js';
 import { Producer, type ProducerLink } from '../transport/Producer.js';
+import { RelaySocket } from '../transport/RelaySocket.js';
 import { payloadOf, readRtp, type RtpView } from '../transport/RtpView.js';
 import { serverReflexiveAddress, type StunServerAddress } from '../transport/serverReflexive.js';
 import { hostCandidatePriority, type NegotiatedCodec } from '../transport/transportSdp.js';
+import type { TurnServerAddress } from '../transport/TurnClient.js';
 import { WebRtcTransport, type TransportDtlsState, type TransportIceState } from '../transport/WebRtcTransport.js';
 import type { EndpointMux } from './EndpointMux.js';
 import type { Direction } from './types.js';
@@ -28,6 +31,9 @@ export interface EndpointTransportHost {
 
 /** The graph stream a transport producer is emitted as, per producer: a sink endpoint on a transport consumes the producer itself. */
 const producerOfStream = new WeakMap<InboundStream, Producer>();
+
+/** A relayed candidate's priority (RFC 8445 §5.1.2.1): type preference 0, local preference 65535, component 1. */
+const RELAYED_PRIORITY = (0 << 24) + (65535 << 8) + (256 - 1);
 
 /** One certificate per process for the endpoints on their own transport (as for the rooms' transports). */
 let certificate: Promise<DtlsCertificate> | undefined;
@@ -64,6 +70,9 @@ export class EndpointTransport {
   private readonly inputs = new Map<MediaKind, Input>();
   private readonly keyframeRequestsSent = { audio: 0, video: 0 };
   private reflexive: Promise<MuxAddress | undefined> | undefined;
+  private relay: Promise<RelaySocket | undefined> | undefined;
+  /** The relay once the transport has it. */
+  private relayed: RelaySocket | undefined;
   private closed = false;
 
   private constructor(
@@ -87,7 +96,7 @@ export class EndpointTransport {
    * packet path or the native core, as the sockets are), which it takes over: released
    * when the transport closes, or here when it cannot be made.
    */
-  static async open(config: MediaConfig, sockets: readonly EndpointMux[], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
+  static async open(config: MediaConfig, sockets: readonly EndpointMux[], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean; relayed: boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
     try {
       certificate ??= DtlsCertificate.generate();
       const transport = new WebRtcTransport({
@@ -101,6 +110,8 @@ export class EndpointTransport {
         announcedAddress: options.announcedAddress,
         acceptsRemoteAddress: options.acceptsRemoteAddress,
         rtcpIntervalMs: config.rtcpIntervalMs,
+        // A relayed pair is served in JavaScript: the native core sends only from its own sockets.
+        nativeCore: !options.relayed,
       });
       return new EndpointTransport(transport, sockets, config, host);
     } catch (error) {
@@ -134,8 +145,10 @@ export class EndpointTransport {
     return (announced === undefined ? muxes : muxes.slice(0, 1)).map((mux, i) => this.hostCandidate(i, announced ?? mux.address, mux.port));
   }
 
-  /** Our side of the pair `local` (a socket's address and port), as announced. */
+  /** Our side of the pair `local` (a socket's address and port, or the relayed address), as announced. */
   localCandidate(local: MuxAddress, announced: string | undefined): string {
+    const relay = this.relayed;
+    if (relay && relay.local[0] === local[0] && relay.local[1] === local[1]) return this.relayCandidate(relay);
     const i = Math.max(0, this.sockets.findIndex((s) => s.mux.address === local[0] && s.mux.port === local[1]));
     return this.hostCandidate(announced === undefined ? i : 0, announced ?? local[0], local[1]);
   }
@@ -156,6 +169,36 @@ export class EndpointTransport {
     if (!mapped || this.closed) return undefined;
     // Its foundation follows the host candidates' (another type, RFC 8445 §5.1.1.3).
     return `candidate:${this.sockets.length + 1} 1 udp 1694498815 ${mapped[0]} ${mapped[1]} typ srflx raddr ${mux.address} rport ${mux.port} generation 0 ufrag ${this.transport.ufrag}`;
+  }
+
+  /**
+   * The relayed candidate (RFC 8445 §5.1.1.2): an allocation on `server` from a socket of
+   * the endpoint's own on the first ICE address, made once per endpoint (ICE restarts
+   * keep it) and added to the transport; undefined when the server refuses or does not
+   * answer, or the transport was not made for relaying (`relayed`).
+   */
+  async relayedCandidate(server: TurnServerAddress): Promise<string | undefined> {
+    const local = this.sockets[0]!.mux.address;
+    this.relay ??= RelaySocket.open(server, local).then((relay) => {
+      if (typeof relay === 'string') return undefined;
+      try {
+        if (this.closed) throw new MediaError('OBJECT_CLOSED', 'the endpoint closed');
+        this.transport.addRelay(relay);
+        this.relayed = relay;
+        return relay;
+      } catch {
+        relay.close();
+        return undefined;
+      }
+    });
+    const relay = await this.relay;
+    if (!relay || relay.isClosed || this.closed) return undefined;
+    return this.relayCandidate(relay);
+  }
+
+  private relayCandidate(relay: RelaySocket): string {
+    const base = relay.mapped ?? relay.local;
+    return `candidate:${this.sockets.length + 2} 1 udp ${RELAYED_PRIORITY} ${relay.local[0]} ${relay.local[1]} typ relay raddr ${base[0]} rport ${base[1]} generation 0 ufrag ${this.transport.ufrag}`;
   }
 
   /** Negotiation changed the m-lines: what the graph sends goes on them now. */

@@ -6,7 +6,8 @@ import type { MediaKind } from '../core/types.js';
 import type { MuxAddress } from '../net/UdpMux.js';
 import type { InboundStream } from '../rtp/InboundStream.js';
 import type { OutboundStream } from '../rtp/OutboundStream.js';
-import { firstStunServer, hasTurnServer } from '../transport/serverReflexive.js';
+import { firstStunServer } from '../transport/serverReflexive.js';
+import { turnServersOf } from '../transport/TurnClient.js';
 import type { TransportDtlsState, TransportIceState } from '../transport/WebRtcTransport.js';
 import { errorMessage, type CarrierHost, type CarrierStep, type EndpointCarrier } from './EndpointCarrier.js';
 import { EndpointMux } from './EndpointMux.js';
@@ -45,12 +46,12 @@ export class OwnCarrier implements EndpointCarrier {
    */
   static async open(host: CarrierHost, offering: boolean): Promise<OwnCarrier | undefined> {
     const config = host.config;
-    // Not built on it yet: TURN (relayed candidates), data channels.
-    if (endpointTransportOf(config) !== 'own' || host.dataChannels || hasTurnServer(host.iceServers())) return undefined;
+    // Not built on it yet: data channels.
+    if (endpointTransportOf(config) !== 'own' || host.dataChannels) return undefined;
     // The transport's states reach the carrier once it is made (none come before: nothing is negotiated yet).
     const made: { carrier?: OwnCarrier } = {};
     const sockets = await EndpointMux.acquireEach(config, host.ports, host.localAddresses, `WebRtcEndpoint ${host.id}`);
-    const own = await EndpointTransport.open(config, sockets, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip) }, {
+    const own = await EndpointTransport.open(config, sockets, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip), relayed: turnServersOf(host.iceServers()).length > 0 }, {
       received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
       requestSourceKeyframe: (kind) => host.requestSourceKeyframe(kind),
       iceState: (state) => made.carrier?.onIceState(state),
@@ -246,21 +247,26 @@ export class OwnCarrier implements EndpointCarrier {
 
   /**
    * After the host candidates: the server-reflexive one of the first address's port when
-   * a STUN server is configured (asked through its socket), then the end of gathering of
-   * this generation; at once without one.
+   * a STUN server is configured (asked through its socket) and the relayed one when a
+   * TURN server is (`turn:` over UDP: an allocation of the endpoint's own), then the end
+   * of gathering of this generation; at once without either.
    */
   private gatherReflexive(): void {
-    const server = firstStunServer(this.host.iceServers());
-    if (!server) {
+    const servers = this.host.iceServers();
+    const stun = firstStunServer(servers);
+    const turn = turnServersOf(servers)[0];
+    if (!stun && !turn) {
       this.host.candidates.localComplete();
       return;
     }
     const generation = ++this.generation;
-    void this.own.serverReflexiveCandidate(server).then(
-      (candidate) => {
-        if (this.host.carrier() !== this || this.host.isClosed() || generation !== this.generation) return;
-        if (candidate) this.host.candidates.local({ candidate, sdpMid: this.candidateMid.mid, sdpMLineIndex: this.candidateMid.index });
-        this.host.candidates.localComplete();
+    const current = (): boolean => this.host.carrier() === this && !this.host.isClosed() && generation === this.generation;
+    const announce = (candidate: string | undefined): void => {
+      if (candidate && current()) this.host.candidates.local({ candidate, sdpMid: this.candidateMid.mid, sdpMLineIndex: this.candidateMid.index });
+    };
+    void Promise.all([stun && this.own.serverReflexiveCandidate(stun).then(announce), turn && this.own.relayedCandidate(turn).then(announce)]).then(
+      () => {
+        if (current()) this.host.candidates.localComplete();
       },
       () => undefined,
     );
