@@ -18,6 +18,8 @@ import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
 const HOST = '127.0.0.1';
 const h = useMediaHarness([58600, 58619]);
 const pipeline = (): ReturnType<typeof h.pipeline> => h.pipeline({ endpointTransport: 'own', packetCore: 'native' });
+/** A TURN server nobody runs: an endpoint given it stays on werift (no relayed candidates on the own transport yet), and uses its host candidates. */
+const UNUSED_TURN_SERVER = { urls: 'turn:127.0.0.1:9', username: 'u', credential: 'p' };
 
 /** The packet path of the shared port an endpoint is on. */
 function pathOf(ep: WebRtcEndpoint): string | undefined {
@@ -88,14 +90,13 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
 
   it('an endpoint fed by another element (a werift endpoint\'s packets) gets them through the core; its sink\'s keyframe requests reach the source\'s peer', async () => {
     const p = pipeline();
-    // Data channels keep an endpoint on werift: its packets reach the own endpoint as the element graph's.
-    const source = p.createWebRtcEndpoint({ useDataChannels: true });
+    // A TURN server keeps an endpoint on werift: its packets reach the own endpoint as the element graph's.
+    const source = p.createWebRtcEndpoint({ iceServers: [UNUSED_TURN_SERVER] });
     const sink = p.createWebRtcEndpoint();
     source.connect(sink);
     const ps = h.peer();
     const pub = new FakePublisher(9, 100_000); // keyframes only on request
     pub.attach(ps);
-    ps.createDataChannel('x');
     const pk = h.peer();
     pk.addTransceiver('video', { direction: 'recvonly' });
     pk.addTransceiver('audio', { direction: 'recvonly' });
@@ -124,7 +125,7 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
   it('what an endpoint receives reaches the graph\'s JavaScript sinks (a werift endpoint): the core hands its producer\'s packets up', async () => {
     const p = pipeline();
     const source = p.createWebRtcEndpoint();
-    const sink = p.createWebRtcEndpoint({ useDataChannels: true });
+    const sink = p.createWebRtcEndpoint({ iceServers: [UNUSED_TURN_SERVER] });
     source.connect(sink);
     const ps = h.peer();
     const pub = new FakePublisher(4);
@@ -132,7 +133,6 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
     const pk = h.peer();
     pk.addTransceiver('video', { direction: 'recvonly' });
     pk.addTransceiver('audio', { direction: 'recvonly' });
-    pk.createDataChannel('x');
     const video = collect(pk, 'video');
     const audio = collect(pk, 'audio');
     await negotiate(ps, source);

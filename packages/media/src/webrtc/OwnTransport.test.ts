@@ -171,14 +171,15 @@ describe('WebRtcEndpoint on the own transport', () => {
     expect(events[2]).toMatch(/ ufrag \S+$/);
   });
 
-  it('an endpoint with data channels, or a pipeline with a TURN server, stays on werift', async () => {
+  it('an endpoint with data channels is on the own transport; a pipeline with a TURN server stays on werift', async () => {
     const p = pipeline();
     const data = p.createWebRtcEndpoint({ useDataChannels: true });
     const pc = h.peer();
     pc.addTransceiver('video', { direction: 'sendrecv' });
     pc.createDataChannel('x');
     await negotiate(pc, data);
-    expect(data.transportKind).toBe('werift');
+    expect(data.transportKind).toBe('own');
+    expect(data.getLocalSessionDescriptor()).toMatch(/^m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel\r?$/m);
     const turn = h.pipeline({ endpointTransport: 'own', packetCore: 'typescript', iceServers: [{ urls: 'turn:127.0.0.1:9', username: 'u', credential: 'p' }] }).createWebRtcEndpoint();
     const other = h.peer();
     other.addTransceiver('video', { direction: 'sendrecv' });
