@@ -5,20 +5,12 @@ import { TypedEmitter } from '../core/TypedEmitter.js';
 import { DataChannel, type DataChannelLink, type DataChannelParameters } from './DataChannel.js';
 import { readDcep, writeDataChannelAck, writeDataChannelOpen } from './dcep.js';
 import type { DtlsRole } from './DtlsSession.js';
+import type { RemoteDataParameters } from './transportSdp.js';
 
 /** The SCTP port of our m=application line (a=sctp-port), as browsers use. */
 export const SCTP_PORT = 5000;
 /** The largest message we take (our a=max-message-size), what Chromium announces. */
 export const MAX_MESSAGE_SIZE = 262144;
-/** The peer's a=max-message-size when its description has none (RFC 8841 §6.1). */
-export const DEFAULT_REMOTE_MAX_MESSAGE_SIZE = 65536;
-
-export interface SctpRemoteParameters {
-  /** The peer's a=sctp-port. */
-  port: number;
-  /** The peer's a=max-message-size: the largest message we may send it; 0 means no limit. */
-  maxMessageSize: number;
-}
 
 export interface SctpAssociationEvents extends Record<string, unknown[]> {
   /** The peer opened a channel (DATA_CHANNEL_OPEN); it is open. */
@@ -71,7 +63,7 @@ export class SctpAssociation extends TypedEmitter<SctpAssociationEvents> {
   };
 
   constructor(
-    private remote: SctpRemoteParameters,
+    private remote: RemoteDataParameters,
     /** Sends an SCTP packet as DTLS application data. */
     private readonly sendPacket: (data: Buffer) => Promise<void>,
   ) {
@@ -79,7 +71,7 @@ export class SctpAssociation extends TypedEmitter<SctpAssociationEvents> {
   }
 
   /** The peer's parameters from its description; once started only its a=max-message-size may change. */
-  setRemote(remote: SctpRemoteParameters): void {
+  setRemote(remote: RemoteDataParameters): void {
     this.remote = { port: this.sctp ? this.remote.port : remote.port, maxMessageSize: remote.maxMessageSize };
   }
 
