@@ -3,8 +3,10 @@ import { SCTP, SCTP_STATE, WEBRTC_PPID, type Transport } from 'werift-sctp';
 import { MediaError } from '../core/errors.js';
 import { until } from '../testing/harness.js';
 import type { DataChannel } from './DataChannel.js';
+import { crc32c } from 'werift-sctp/lib/common/src/crc.js';
+import { AbortChunk, CHUNK_BY_TYPE, InitChunk, ShutdownChunk } from 'werift-sctp/lib/sctp/src/chunk.js';
 import { writeDataChannelOpen } from './dcep.js';
-import { isTakeable, SctpAssociation } from './SctpAssociation.js';
+import { SctpAssociation, takeableChunks } from './SctpAssociation.js';
 
 /*
  * Two associations wired to each other in memory (what DTLS application data carries
@@ -66,6 +68,18 @@ async function rawPeer(): Promise<{ peer: SCTP; server: SctpAssociation }> {
   await peer.start(5000);
   await until(() => peer.associationState === SCTP_STATE.ESTABLISHED && server.getStats().state === 'connected', 5000);
   return { peer, server };
+}
+
+/** `chunks` after the 12-byte common header `header` (ports, verification tag), with the CRC32c checksum filled in. */
+function packetOf(header: Buffer, chunks: Buffer): Buffer {
+  const packet = Buffer.concat([header, chunks]);
+  packet.writeUInt32LE(0, 8);
+  packet.writeUInt32LE(crc32c(packet), 8);
+  return packet;
+}
+
+function padded(length: number): number {
+  return length + ((4 - (length % 4)) % 4);
 }
 
 function messagesOf(channel: DataChannel): Array<string | Buffer> {
@@ -199,7 +213,8 @@ describe('SctpAssociation', () => {
     const badChecksum = Buffer.from(valid);
     badChecksum[8]! ^= 0xff;
 
-    expect(isTakeable(valid)).toBe(true);
+    expect(takeableChunks(valid)).toBeDefined();
+    expect(takeableChunks(badChecksum)).toBeUndefined();
     server.receive(Buffer.alloc(0));
     server.receive(Buffer.from([1, 2, 3]));
     server.receive(badChecksum);
@@ -209,6 +224,60 @@ describe('SctpAssociation', () => {
 
     expect(server.getStats().droppedSctp).toBeGreaterThanOrEqual(203);
     expect(server.getStats().state).toBe('connected');
+  });
+
+  it('a chunk or a parameter of length 0 is dropped before werift-sctp, whose parser would loop on it for ever', async () => {
+    const { client, server, toServer } = await connectedPair();
+    const header = toServer[toServer.length - 1]!.subarray(0, 12); // ports and the server's verification tag
+    // A HEARTBEAT whose one parameter says length 0, and a chunk that says length 0.
+    const zeroParameter = packetOf(header, Buffer.from('04000008' + '00010000', 'hex'));
+    const zeroChunk = packetOf(header, Buffer.from('0400000000000000', 'hex'));
+
+    expect(takeableChunks(zeroParameter)).toBeUndefined();
+    expect(takeableChunks(zeroChunk)).toBeUndefined();
+    server.receive(zeroParameter);
+    server.receive(zeroChunk);
+    const channel = client.createDataChannel({ label: 'after', protocol: '', ordered: true });
+    await until(() => channel.state === 'open');
+    expect(server.getStats().droppedSctp).toBe(2);
+  });
+
+  it('random chunks of every kind but INIT and ABORT, with valid checksums and the right tag, never make werift-sctp throw or hang', async () => {
+    const { server, toServer } = await connectedPair();
+    const header = toServer[toServer.length - 1]!.subarray(0, 12);
+    const types = Object.keys(CHUNK_BY_TYPE).map(Number).filter((t) => t !== InitChunk.type && t !== AbortChunk.type);
+    let seed = 1;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return Math.floor((seed / 2 ** 32) * n);
+    };
+
+    for (let i = 0; i < 3000; i++) {
+      const length = random(120);
+      const chunk = Buffer.alloc(padded(4 + length));
+      chunk[0] = types[random(types.length)]!;
+      chunk[1] = random(256);
+      // Now and then a length that lies.
+      chunk.writeUInt16BE(random(8) === 0 ? random(200) : 4 + length, 2);
+      for (let at = 4; at < 4 + length; at++) chunk[at] = random(256);
+      server.receive(packetOf(header, chunk));
+      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // Vitest fails the file on an unhandled rejection; a random SHUTDOWN may have begun closing the association.
+    expect(['connected', 'closing', 'closed']).toContain(server.getStats().state);
+    expect(server.getStats().droppedSctp).toBeGreaterThan(0);
+  });
+
+  it('a peer\'s SHUTDOWN is taken once: werift-sctp would throw on a second one while it answers the first', async () => {
+    const { peer, server } = await rawPeer();
+
+    // Two packets back to back: the second arrives while werift-sctp still sends its SHUTDOWN-ACK.
+    await Promise.all([peer.sendChunk(new ShutdownChunk(0, undefined)), peer.sendChunk(new ShutdownChunk(0, undefined))]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect(server.getStats().droppedSctp).toBe(1);
   });
 
   it('close() ends every channel and the association; it is idempotent', async () => {

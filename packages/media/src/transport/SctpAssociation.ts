@@ -1,5 +1,5 @@
 import { SCTP, SCTP_STATE, WEBRTC_PPID, type Transport } from 'werift-sctp';
-import { InitChunk, parsePacket } from 'werift-sctp/lib/sctp/src/chunk.js';
+import { InitChunk, parsePacket, ShutdownChunk } from 'werift-sctp/lib/sctp/src/chunk.js';
 import { MediaError } from '../core/errors.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
 import { DataChannel, type DataChannelLink, type DataChannelParameters } from './DataChannel.js';
@@ -20,9 +20,10 @@ export interface SctpAssociationEvents extends Record<string, unknown[]> {
 }
 
 export interface SctpAssociationStats {
-  state: 'new' | 'connecting' | 'connected' | 'closed';
+  /** 'closing': a SHUTDOWN is under way. */
+  state: 'new' | 'connecting' | 'connected' | 'closing' | 'closed';
   channels: number;
-  /** Application data that is no SCTP packet werift-sctp can take (checksum, chunks, an INIT bundled with others). */
+  /** Application data that is no SCTP packet werift-sctp can take (checksum, chunks, an INIT bundled with others, a second SHUTDOWN). */
   droppedSctp: number;
   /** DCEP messages that do not parse, an OPEN on a stream in use, an ACK for no channel of ours waiting for one. */
   droppedDcep: number;
@@ -56,6 +57,8 @@ export class SctpAssociation extends TypedEmitter<SctpAssociationEvents> {
   private ownParity = 0;
   private nextId = 0;
   private closed = false;
+  /** The peer's SHUTDOWN went to werift-sctp: a second one is not handed over (see receive()). */
+  private shutdownTaken = false;
   private readonly counters = { droppedSctp: 0, droppedDcep: 0, droppedMessages: 0, sendFailures: 0 };
   private readonly channelLink: DataChannelLink = {
     send: (channel, data) => this.sendMessage(channel, data),
@@ -96,11 +99,16 @@ export class SctpAssociation extends TypedEmitter<SctpAssociationEvents> {
   /** DTLS application data from the peer. */
   receive(data: Buffer): void {
     const link = this.link;
-    if (this.closed || !link.onData || !isTakeable(data)) {
+    const chunks = this.closed || !link.onData ? undefined : takeableChunks(data);
+    // werift-sctp throws (an unhandled rejection) when a SHUTDOWN arrives while it still answers the previous one
+    // (its T2 timer is set): the first is taken, and its SHUTDOWN-ACK is retransmitted by that timer anyway.
+    const shutdown = chunks?.includes(ShutdownChunk.type) ?? false;
+    if (!chunks || (shutdown && this.shutdownTaken)) {
       this.counters.droppedSctp++;
       return;
     }
-    link.onData(data);
+    if (shutdown) this.shutdownTaken = true;
+    link.onData!(data);
   }
 
   /**
@@ -116,7 +124,8 @@ export class SctpAssociation extends TypedEmitter<SctpAssociationEvents> {
   }
 
   getStats(): SctpAssociationStats {
-    const state = this.closed ? 'closed' : !this.sctp ? 'new' : this.established ? 'connected' : 'connecting';
+    const association = this.sctp?.associationState;
+    const state = this.closed ? 'closed' : association === undefined ? 'new' : association === SCTP_STATE.ESTABLISHED ? 'connected' : association >= SCTP_STATE.SHUTDOWN_PENDING ? 'closing' : 'connecting';
     return { state, channels: this.channels.size + this.pending.length, ...this.counters };
   }
 
@@ -273,15 +282,68 @@ function messageOf(ppid: number, data: Buffer): string | Buffer | undefined {
 }
 
 /**
- * Whether werift-sctp can take `data` without throwing (it handles a packet in a promise
- * nobody awaits, so a throw there would be an unhandled rejection): a whole packet
- * with a valid checksum and known chunks, an INIT only alone.
+ * The chunk types of `data` when werift-sctp can take it without throwing or hanging
+ * (it handles a packet in a promise nobody awaits, so a throw there would be an
+ * unhandled rejection): a whole packet whose chunks and parameters fit (see
+ * chunksFit), with a valid checksum and known chunks, an INIT only alone; else
+ * undefined.
  */
-export function isTakeable(data: Buffer): boolean {
+export function takeableChunks(data: Buffer): number[] | undefined {
+  if (!chunksFit(data)) return undefined;
+  let types: number[];
   try {
-    const [, , , chunks] = parsePacket(data);
-    return !(chunks.length !== 1 && chunks.some((c) => c.type === InitChunk.type));
+    types = parsePacket(data)[3].map((c) => c.type);
   } catch {
-    return false;
+    return undefined;
   }
+  return types.length !== 1 && types.includes(InitChunk.type) ? undefined : types;
+}
+
+/**
+ * Where the parameters of a chunk begin in its value, for the chunks werift-sctp reads
+ * parameters of: INIT and INIT ACK after their 16 fixed bytes, HEARTBEAT, HEARTBEAT ACK,
+ * ABORT, ERROR and RE-CONFIG at once.
+ */
+const PARAMETERS_AT: ReadonlyMap<number, number> = new Map([
+  [1, 16],
+  [2, 16],
+  [4, 0],
+  [5, 0],
+  [6, 0],
+  [9, 0],
+  [130, 0],
+]);
+
+/**
+ * SCTP packet (RFC 4960 §3): a 12-byte common header, then chunks of type (1), flags
+ * (1), length (2, the header included) and value, each padded to 4 bytes; parameters
+ * inside a chunk are type (2), length (2, the header included) and value, padded the
+ * same way. True when every chunk and every parameter is at least its header and ends
+ * within what holds it: werift-sctp's parser loops forever, allocating, on a length of 0.
+ */
+function chunksFit(data: Buffer): boolean {
+  if (data.length < 12) return false;
+  let at = 12;
+  while (at + 4 <= data.length) {
+    const length = data.readUInt16BE(at + 2);
+    if (length < 4 || at + length > data.length) return false;
+    const parametersAt = PARAMETERS_AT.get(data[at]!);
+    if (parametersAt !== undefined && !parametersFit(data.subarray(Math.min(at + length, at + 4 + parametersAt), at + length))) return false;
+    at += padded(length);
+  }
+  return true;
+}
+
+function parametersFit(value: Buffer): boolean {
+  let at = 0;
+  while (at + 4 <= value.length) {
+    const length = value.readUInt16BE(at + 2);
+    if (length < 4 || at + length > value.length) return false;
+    at += padded(length);
+  }
+  return true;
+}
+
+function padded(length: number): number {
+  return length + ((4 - (length % 4)) % 4);
 }
