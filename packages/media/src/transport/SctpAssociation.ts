@@ -23,7 +23,7 @@ export interface SctpAssociationStats {
   /** 'closing': a SHUTDOWN is under way. */
   state: 'new' | 'connecting' | 'connected' | 'closing' | 'closed';
   channels: number;
-  /** Application data that is no SCTP packet werift-sctp can take (checksum, chunks, an INIT bundled with others, a second SHUTDOWN). */
+  /** Application data that is no SCTP packet werift-sctp can take (checksum, chunk and parameter lengths, unknown chunks, an INIT bundled with others, a second SHUTDOWN). */
   droppedSctp: number;
   /** DCEP messages that do not parse, an OPEN on a stream in use, an ACK for no channel of ours waiting for one. */
   droppedDcep: number;
