@@ -40,6 +40,8 @@ export interface DtlsSessionEvents {
   connected(srtp: SrtpSession, profile: SrtpProfile): void;
   /** The handshake failed, the certificate did not match, or the peer sent an alert. */
   failed(reason: string): void;
+  /** Application data from the peer, decrypted (the SCTP packets of data channels), once connected. */
+  data?(data: Buffer): void;
 }
 
 /**
@@ -47,8 +49,9 @@ export interface DtlsSessionEvents {
  * (RFC 5764): werift's DTLS client or server used as a library. Records from the peer
  * are handed in with receive(); records to send go out through `send`. Once
  * connected, the peer's certificate is checked against the fingerprint of its SDP and
- * the SRTP keys are exported into our own SrtpSession; after that DTLS carries nothing
- * (no data channels yet) but close alerts.
+ * the SRTP keys are exported into our own SrtpSession; after that DTLS carries the
+ * data channels' SCTP packets as application data (sendData(), the `data` event) and
+ * close alerts.
  */
 export class DtlsSession {
   private readonly socket: DtlsSocket;
@@ -86,6 +89,10 @@ export class DtlsSession {
     this.socket.onConnect.subscribe(() => this.onConnect());
     this.socket.onError.subscribe((error: Error) => this.fail(`DTLS handshake failed: ${error.message ?? String(error)}`));
     this.socket.onClose.subscribe(() => this.fail('DTLS alert from the peer'));
+    // werift decrypts application data with the epoch's keys (records that do not authenticate are dropped there).
+    this.socket.onData.subscribe((data: Buffer) => {
+      if (this.done && !this.closed) this.events.data?.(data);
+    });
   }
 
   get isConnected(): boolean {
@@ -120,6 +127,12 @@ export class DtlsSession {
     }
     this.link.onData(data, undefined as never);
     return 'taken';
+  }
+
+  /** Sends `data` to the peer as application data; rejects before the handshake finished and once closed. */
+  async sendData(data: Buffer): Promise<void> {
+    if (!this.done || this.closed) throw new Error('the DTLS session is not connected');
+    await this.socket.send(data);
   }
 
   close(): void {

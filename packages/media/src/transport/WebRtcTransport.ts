@@ -13,11 +13,13 @@ import { FeedbackReader, SendHistory, type SentPackets } from '../bwe/SendHistor
 import type { TransportCcFeedback } from '../bwe/transportCc.js';
 import type { SrtpSession, SrtpStats } from '../srtp/index.js';
 import { Consumer } from './Consumer.js';
+import type { DataChannel, DataChannelParameters } from './DataChannel.js';
 import { DtlsSession, type DtlsCertificate, type DtlsRole } from './DtlsSession.js';
 import { IceChecks, readCandidate, type IceChecksOptions, type RemoteCandidate } from './IceChecks.js';
 import { StreamRewriter } from '../rtp/StreamRewriter.js';
 import { Producer, type LayerState, type ProducerParameters } from './Producer.js';
 import { opusAnswerParameters, type OpusReceiveOptions } from './opus.js';
+import { MAX_MESSAGE_SIZE, SCTP_PORT, SctpAssociation, type SctpAssociationStats } from './SctpAssociation.js';
 import { readRtcp, writeNack, writePli, writeFir, writeRemb, writeRr } from './rtcp.js';
 import { readExtension, readRtp, unwrapRtx, type RtpView } from './RtpView.js';
 import { BINDING_REQUEST, BINDING_SUCCESS, fingerprintValid, integrityValid, readStun, StunAttr, writeStun, xorMappedAddress } from './stun.js';
@@ -26,6 +28,7 @@ import {
   directionOf,
   offeredSender,
   parseSdp,
+  readDataSection,
   readMediaSection,
   receives,
   reverseDirection,
@@ -40,6 +43,7 @@ import {
   type LocalTransportParameters,
   type NegotiatedCodec,
   type OfferedSender,
+  type RemoteDataParameters,
   type RemoteIceParameters,
   type RemoteTransportParameters,
   type SetupRole,
@@ -114,6 +118,13 @@ export interface WebRtcTransportOptions {
    */
   direction?: 'sendrecv' | 'sendonly' | 'recvonly';
   /**
+   * Data channels on a bidirectional transport (a Kurento endpoint's useDataChannels):
+   * processOffer() accepts the peer's m=application line (else answered at port 0) and
+   * createOffer() adds one; an SctpAssociation over the DTLS session carries the
+   * channels (`datachannel` event, createDataChannel()). Default false.
+   */
+  dataChannels?: boolean;
+  /**
    * What a sending transport asks of an Opus sender in its answer: in-band FEC, DTX
    * (see opus.ts). Default neither: the client's parameters are echoed, as Kurento Media
    * Server does (Roundtable's rooms ask for both).
@@ -160,6 +171,8 @@ export interface WebRtcTransportEvents extends Record<string, unknown[]> {
   tuplechange: [MuxAddress];
   /** A client's offer brought a new track. */
   producer: [Producer];
+  /** The peer opened a data channel (see the dataChannels option); it is open. */
+  datachannel: [DataChannel];
   /**
    * The receiving transport's downlink estimate changed (bits/s): by 2 % or more, or at
    * all after a second without an event. What layer selection splits among consumers.
@@ -222,6 +235,8 @@ interface Line {
   consumer: Consumer | undefined;
   /** Written at port 0 (the peer rejected it, or nothing we forward). */
   closed?: { proto: string; formats: string[] };
+  /** The data channels' m=application line, in use. */
+  data?: boolean;
 }
 
 /** The codecs a bidirectional transport offers (the payload types a receiving transport's offer uses). */
@@ -342,6 +357,11 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   /** A bidirectional transport's offer waits for its answer. */
   private awaitingAnswer = false;
   private nextMid = 0;
+  private readonly dataChannels: boolean;
+  /** The data channels' association, while an m=application line is negotiated (or offered). */
+  private sctp: SctpAssociation | undefined;
+  /** We run checks (the controlling ICE agent): the SCTP INIT is ours to send. */
+  private controlling = false;
   private firSeq = 0;
   private consentTimer: NodeJS.Timeout | undefined;
   private selectionTimer: NodeJS.Timeout | undefined;
@@ -405,6 +425,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.iceChecksOptions = options.iceChecks ?? {};
     this.bidirectional = options.bidirectional ?? false;
     this.ownDirection = options.direction ?? 'sendrecv';
+    this.dataChannels = (options.dataChannels ?? false) && this.bidirectional;
     this.bweOptions = options.bandwidthEstimation === false ? undefined : (options.bandwidthEstimation ?? {});
     this.layers = new LayerController(options.layerSelection);
     this.ufragValue = claimUfrag();
@@ -466,6 +487,27 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   /** This side's DTLS role, once the remote description said it. */
   get dtlsRole(): DtlsRole | undefined {
     return this.dtls?.role;
+  }
+
+  /** An m=application line is negotiated (or offered): createDataChannel() can open channels. */
+  get carriesDataChannels(): boolean {
+    return this.sctp !== undefined;
+  }
+
+  /** The data channels' association, while an m=application line is negotiated. */
+  get sctpStats(): SctpAssociationStats | undefined {
+    return this.sctp?.getStats();
+  }
+
+  /**
+   * Opens a data channel to the peer (its DATA_CHANNEL_OPEN goes out once the
+   * association is up; 'open' follows the peer's ACK). INVALID_STATE without a
+   * negotiated m=application line.
+   */
+  createDataChannel(parameters: DataChannelParameters): DataChannel {
+    this.assertOpen();
+    if (!this.sctp) throw new MediaError('INVALID_STATE', 'no data channel section is negotiated on this transport');
+    return this.sctp.createDataChannel(parameters);
   }
 
   get selectedTuple(): MuxAddress | undefined {
@@ -894,12 +936,16 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const parsed = parseSdp(sdp);
     const remote = remoteTransportParameters(parsed);
     if (parsed.media.length === 0) throw new SdpError('the offer has no media section');
+    let dataMid: string | undefined;
     const planned = parsed.media.map((section, index) => {
       const mid = attribute(section.attributes, 'mid') ?? String(index);
       const existing = this.lines.find((l) => l.mid === mid);
       if (existing && existing.kind !== section.kind) throw new SdpError(`m-line ${mid} changed from ${existing.kind} to ${section.kind}`);
+      // One m=application line carries the data channels (when this transport has them): the first usable one.
+      const data = this.dataChannels && dataMid === undefined && section.kind === 'application' ? readDataSection(section) : undefined;
+      if (data) dataMid = mid;
       const read = readMediaSection(section);
-      if (!read) return { mid, section, read: undefined, direction: 'inactive' as Direction, peerSends: false };
+      if (!read) return { mid, section, read: undefined, data, direction: 'inactive' as Direction, peerSends: false };
       const feedback = read.kind === 'video' ? VIDEO_FEEDBACK.filter((f) => read.codec.rtcpFeedback.includes(f)) : [];
       const peerDirection = directionOf(section);
       const direction = this.limit(reverseDirection(peerDirection));
@@ -912,6 +958,10 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.applyRestart();
     for (const plan of planned) {
       const line = this.lineFor(plan.mid, plan.section.kind, plan.read?.codec);
+      if (plan.data) {
+        this.openDataLine(line, plan.data);
+        continue;
+      }
       if (!plan.read) {
         this.closeLine(line, plan.section.proto, plan.section.formats);
         continue;
@@ -920,6 +970,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       line.rtxPayloadType = plan.peerSends ? plan.read.rtxPayloadType : undefined;
       this.syncProducer(plan.mid, plan.peerSends ? plan.read : undefined);
     }
+    this.startSctp();
     return writeDescription(this.localParameters(remote.setup === 'passive' ? 'active' : 'passive'), this.sessionId, this.sessionVersion++, this.lineSections());
   }
 
@@ -928,11 +979,12 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (this.awaitingAnswer) throw new MediaError('INVALID_STATE', 'an offer of this transport waits for its answer (processAnswer)');
     if (this.lines.length === 0) {
       const wanted = kinds ?? (['audio', 'video'] as const);
-      if (wanted.length === 0) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio or video');
+      if (wanted.length === 0 && !this.dataChannels) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio or video');
       for (const kind of wanted) {
         if (kind !== 'audio' && kind !== 'video') throw new MediaError('INVALID_ARGUMENT', `cannot offer '${String(kind)}'`);
-        this.openLine(this.lineFor(String(this.nextMid++), kind, OFFERED_CODECS[kind]), this.ownDirection, OFFERED_CODECS[kind], 1);
       }
+      for (const kind of wanted) this.openLine(this.lineFor(String(this.nextMid++), kind, OFFERED_CODECS[kind]), this.ownDirection, OFFERED_CODECS[kind], 1);
+      if (this.dataChannels) this.openDataLine(this.lineFor(String(this.nextMid++), 'application', undefined), undefined);
     } else if (kinds) {
       throw new MediaError('INVALID_STATE', 'the m-lines of this transport are negotiated already');
     }
@@ -955,16 +1007,21 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       const section = parsed.media.find((m) => attribute(m.attributes, 'mid') === line.mid) ?? parsed.media[index];
       if (!section) throw new SdpError(`the answer has no m-line for mid ${line.mid}`);
       if (section.kind !== line.kind) throw new SdpError(`the answer's m-line ${line.mid} is ${section.kind}, the offer's ${line.kind}`);
+      const data = line.data ? readDataSection(section) : undefined;
       const read = line.closed || !line.codec ? undefined : readMediaSection(section);
       if (read && read.codec.payloadType !== line.codec!.payloadType) throw new SdpError(`the answer's m-line ${line.mid} uses payload type ${read.codec.payloadType}, not one offered`);
       const peerDirection = directionOf(section);
       const feedback = read?.kind === 'video' ? VIDEO_FEEDBACK.filter((f) => read.codec.rtcpFeedback.includes(f)) : [];
-      return { line, section, read: read ? { ...read, codec: { ...read.codec, rtcpFeedback: feedback } } : undefined, peerDirection };
+      return { line, section, data, read: read ? { ...read, codec: { ...read.codec, rtcpFeedback: feedback } } : undefined, peerDirection };
     });
     // Valid: apply.
     this.setRemote(remote, remoteIceParameters(parsed));
     this.awaitingAnswer = false;
-    for (const { line, section, read, peerDirection } of planned) {
+    for (const { line, section, data, read, peerDirection } of planned) {
+      if (data) {
+        this.openDataLine(line, data);
+        continue;
+      }
       if (!read) {
         this.closeLine(line, section.proto, section.formats);
         continue;
@@ -973,6 +1030,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
       this.openLine(line, direction, line.codec!, read.midExtensionId);
       this.syncProducer(line.mid, sends(peerDirection) && receives(direction) ? read : undefined);
     }
+    this.startSctp();
   }
 
   /** consume() of a bidirectional transport: `producer` on the m-line of its kind, replacing what it carried (numbering continues). */
@@ -1060,7 +1118,37 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     line.codec = codec;
   }
 
+  /**
+   * The data channels' m=application line, offered (`remote` undefined) or accepted: the
+   * association is made with the first, takes the peer's parameters, and starts once
+   * DTLS is up (startSctp).
+   */
+  private openDataLine(line: Line, remote: RemoteDataParameters | undefined): void {
+    line.closed = undefined;
+    line.data = true;
+    if (this.sctp) {
+      if (remote) this.sctp.setRemote(remote);
+      return;
+    }
+    const sctp = new SctpAssociation(remote ?? { port: SCTP_PORT, maxMessageSize: 0 }, (data) => (this.dtls ? this.dtls.sendData(data) : Promise.reject(new Error('no DTLS session'))));
+    sctp.on('datachannel', (channel) => this.emit('datachannel', channel));
+    this.sctp = sctp;
+  }
+
+  /** The association starts with DTLS connected and the peer's m=application line known. */
+  private startSctp(): void {
+    const dtls = this.dtls;
+    if (!this.sctp || this.sctp.isStarted || this.awaitingAnswer || !dtls?.isConnected) return;
+    this.sctp.start(dtls.role, this.controlling);
+  }
+
   private closeLine(line: Line, proto: string, formats: string[]): void {
+    if (line.data) {
+      // Rejected or removed by the peer: the association and its channels end.
+      line.data = undefined;
+      this.sctp?.close();
+      this.sctp = undefined;
+    }
     line.closed = { proto, formats };
     line.direction = 'inactive';
     line.consumer?.close();
@@ -1078,6 +1166,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   /** The m-lines of a bidirectional transport's description. */
   private lineSections(): WrittenSection[] {
     return this.lines.map((line): WrittenSection => {
+      if (line.data) return { mid: line.mid, kind: 'application', sctpPort: SCTP_PORT, maxMessageSize: MAX_MESSAGE_SIZE };
       if (line.closed || !line.codec || (line.kind !== 'audio' && line.kind !== 'video')) {
         return { mid: line.mid, kind: line.kind, proto: line.closed?.proto ?? 'UDP/TLS/RTP/SAVPF', formats: line.closed?.formats ?? [], closed: true };
       }
@@ -1101,6 +1190,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.checks?.close();
     for (const producer of [...this.producers.values()]) producer.close();
     for (const consumer of [...this.consumers.values()]) consumer.close();
+    // Before DTLS: its ABORT still goes out.
+    this.sctp?.close();
     this.dtls?.close();
     this.native?.close();
     for (const binding of this.bindings) binding.close();
@@ -1162,8 +1253,13 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
           this.setDtls('connected');
           this.scheduleRtcp();
           this.requestKeyframes();
+          this.startSctp();
         },
         failed: () => this.setDtls('failed'),
+        data: (data) => {
+          if (this.sctp) this.sctp.receive(data);
+          else this.counters.droppedDtls++;
+        },
       });
       if (role === 'client' && this.selected) this.startDtlsClient();
       // Someone must check: a lite peer never does, and a full peer we offered to waits
@@ -1193,6 +1289,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   }
 
   private startChecks(remote: RemoteTransportParameters, ice: RemoteIceParameters): void {
+    this.controlling = true;
     const checks = new IceChecks(this.ufrag, { ufrag: remote.ufrag, pwd: remote.pwd }, this.muxes.map((m) => m.address), this.iceCheckLink, this.iceChecksOptions);
     this.checks = checks;
     for (const candidate of [...ice.candidates, ...this.remoteCandidates]) checks.addCandidate(candidate);

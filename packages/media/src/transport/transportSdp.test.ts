@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SdpError } from '../core/errors.js';
 import { CLIENT_OFFER } from './testSdp.js';
-import { offeredSender, parseSdp, remoteTransportParameters, writeDescription } from './transportSdp.js';
+import { offeredSender, parseSdp, readDataSection, remoteTransportParameters, writeDescription } from './transportSdp.js';
 
 describe('transport SDP', () => {
   it('reads what a client sends: VP8 with its RTX and FID SSRCs, the mid extension, opus; nothing for data or receive-only sections', () => {
@@ -62,5 +62,29 @@ describe('transport SDP', () => {
     expect(text).toContain('a=ssrc:5 cname:c\r\n');
     expect(text).toContain('a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n');
     expect(parseSdp(text).media.length).toBe(2);
+  });
+
+  it('reads a data channel section: its sctp-port and max-message-size, RFC 8841\'s defaults without them; none at port 0 or in the old format', () => {
+    const section = (lines: string[]): ReturnType<typeof parseSdp>['media'][number] => parseSdp(['v=0', ...lines].join('\r\n')).media[0]!;
+
+    expect(readDataSection(parseSdp(CLIENT_OFFER).media[2]!)).toEqual({ port: 5000, maxMessageSize: 65536 });
+    expect(readDataSection(section(['m=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=sctp-port:5001', 'a=max-message-size:0']))).toEqual({ port: 5001, maxMessageSize: 0 });
+    expect(readDataSection(section(['m=application 0 UDP/DTLS/SCTP webrtc-datachannel']))).toBeUndefined();
+    expect(readDataSection(section(['m=application 9 DTLS/SCTP 5000', 'a=sctpmap:5000 webrtc-datachannel 1024']))).toBeUndefined();
+    expect(() => readDataSection(section(['m=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=max-message-size:-1']))).toThrow(SdpError);
+    expect(() => readDataSection(section(['m=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'a=sctp-port:70000']))).toThrow(SdpError);
+  });
+
+  it('writes a data channel section bundled with the media, with its sctp-port, max-message-size and the transport\'s ICE and DTLS lines', () => {
+    const local = { ufrag: 'u', pwd: 'p', fingerprint: 'AA', candidates: [{ ip: '127.0.0.1', port: 5000 }], setup: 'passive' as const };
+    const codec = { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, rtcpFeedback: [] };
+    const text = writeDescription(local, '1', 2, [
+      { mid: '0', kind: 'audio', codec, direction: 'sendrecv' },
+      { mid: '1', kind: 'application', sctpPort: 5000, maxMessageSize: 262144 },
+    ]);
+
+    expect(text).toContain('a=group:BUNDLE 0 1\r\n');
+    expect(text).toContain('m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:u\r\na=ice-pwd:p\r\na=fingerprint:sha-256 AA\r\na=setup:passive\r\na=mid:1\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n');
+    expect(readDataSection(parseSdp(text).media[1]!)).toEqual({ port: 5000, maxMessageSize: 262144 });
   });
 });

@@ -302,7 +302,39 @@ export interface ClosedSection {
   closed: true;
 }
 
-export type WrittenSection = AcceptedSection | ClosedSection;
+/** The m=application line of data channels (RFC 8841): SCTP over the bundled DTLS. */
+export interface DataSection {
+  mid: string;
+  kind: 'application';
+  /** Our a=sctp-port. */
+  sctpPort: number;
+  /** Our a=max-message-size: the largest message we take. */
+  maxMessageSize: number;
+}
+
+export type WrittenSection = AcceptedSection | ClosedSection | DataSection;
+
+/** What the peer's m=application line says of its SCTP endpoint. */
+export interface RemoteDataParameters {
+  /** a=sctp-port (default 5000). */
+  port: number;
+  /** a=max-message-size (default 65536, RFC 8841 §6.1; 0: no limit). */
+  maxMessageSize: number;
+}
+
+/**
+ * Reads a data channel section (`m=application 9 UDP/DTLS/SCTP webrtc-datachannel`, or
+ * TCP/DTLS/SCTP): undefined at port 0, or for another application section (the old
+ * `DTLS/SCTP 5000` with a=sctpmap is not taken).
+ */
+export function readDataSection(section: SdpSection): RemoteDataParameters | undefined {
+  if (section.port === 0 || section.kind !== 'application' || !/^(UDP|TCP)\/DTLS\/SCTP$/.test(section.proto) || !section.formats.includes('webrtc-datachannel')) return undefined;
+  const port = Number(attribute(section.attributes, 'sctp-port') ?? 5000);
+  const maxMessageSize = Number(attribute(section.attributes, 'max-message-size') ?? 65536);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SdpError(`malformed a=sctp-port in m-line ${attribute(section.attributes, 'mid') ?? ''}`);
+  if (!Number.isSafeInteger(maxMessageSize) || maxMessageSize < 0) throw new SdpError(`malformed a=max-message-size in m-line ${attribute(section.attributes, 'mid') ?? ''}`);
+  return { port, maxMessageSize };
+}
 
 /** Video feedback Roundtable answers: NACK, PLI, FIR, and REMB. */
 export const VIDEO_FEEDBACK = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
@@ -318,6 +350,14 @@ export function writeDescription(local: LocalTransportParameters, sessionId: str
   if (bundled.length > 0) lines.push(`a=group:BUNDLE ${bundled.join(' ')}`);
   lines.push('a=msid-semantic: WMS *');
   for (const section of sections) {
+    if ('sctpPort' in section) {
+      lines.push('m=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'c=IN IP4 0.0.0.0');
+      lines.push(`a=ice-ufrag:${local.ufrag}`, `a=ice-pwd:${local.pwd}`, `a=fingerprint:sha-256 ${local.fingerprint}`, `a=setup:${local.setup}`);
+      lines.push(`a=mid:${section.mid}`, `a=sctp-port:${section.sctpPort}`, `a=max-message-size:${section.maxMessageSize}`);
+      local.candidates.forEach((c, i) => lines.push(`a=candidate:${i + 1} 1 udp ${2130706431 - i} ${c.ip} ${c.port} typ host`));
+      lines.push('a=end-of-candidates');
+      continue;
+    }
     if ('closed' in section) {
       lines.push(`m=${section.kind} 0 ${section.proto} ${section.formats.join(' ') || '0'}`, 'c=IN IP4 0.0.0.0', `a=mid:${section.mid}`, 'a=inactive');
       // A closed m-line of our own offer keeps the codec of its kind: werift refuses an offered m-line without one, even at port 0.

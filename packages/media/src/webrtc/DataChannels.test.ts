@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RTCDataChannel, RTCPeerConnection as WeriftPeerConnection } from 'werift';
+import type { MediaConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
+import type { MediaPipeline } from '../core/MediaPipeline.js';
 import { until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
@@ -36,9 +38,25 @@ function errorOf(fn: () => unknown): MediaError {
   throw new Error('expected a MediaError');
 }
 
-describe('WebRtcEndpoint data channels', () => {
+/*
+ * The same behaviour on both carriers: the suite as the environment sets it
+ * (ROUNDTABLE_ENDPOINT_TRANSPORT: werift by default), and on the own transport
+ * (SctpAssociation over its DTLS session) on the TypeScript packet path explicitly.
+ */
+const carriers: Array<{ name: string; config: Partial<MediaConfig> }> = [
+  { name: 'the configured carrier', config: {} },
+  { name: 'the own transport', config: { endpointTransport: 'own', packetCore: 'typescript' } },
+];
+
+describe.each(carriers)('WebRtcEndpoint data channels on $name', ({ config }) => {
+  const pipeline = (): MediaPipeline => h.pipeline(config);
+  /** The carrier the endpoint negotiated on is the one asked for. */
+  const expectCarrier = (ep: WebRtcEndpoint): void => {
+    if (config.endpointTransport) expect(ep.transportKind).toBe(config.endpointTransport);
+  };
+
   it('a message on a peer channel of a data source reaches the peer of its data sink', async () => {
-    const p = h.pipeline();
+    const p = pipeline();
     const a = p.createWebRtcEndpoint({ useDataChannels: true });
     const b = p.createWebRtcEndpoint({ useDataChannels: true });
     a.connectData(b);
@@ -49,6 +67,7 @@ describe('WebRtcEndpoint data channels', () => {
     const got = messagesOf(pb.channel!);
 
     await Promise.all([connect(pa.pc, a), connect(pb.pc, b)]);
+    expectCarrier(a);
     const [[idA]] = await Promise.all([openA, openB]);
     await until(() => pa.channel!.readyState === 'open' && pb.channel!.readyState === 'open');
     pa.channel!.send('hello');
@@ -61,7 +80,7 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('a data sink without a channel of the same label sends on its first open channel', async () => {
-    const p = h.pipeline();
+    const p = pipeline();
     const ep = p.createWebRtcEndpoint({ useDataChannels: true });
     ep.connectData(ep);
     const { pc, channel } = peerWithChannel('first');
@@ -72,6 +91,7 @@ describe('WebRtcEndpoint data channels', () => {
     ep.on('dataChannelOpen', (id) => opened.push(id));
 
     await connect(pc, ep);
+    expectCarrier(ep);
     await until(() => opened.length === 2 && channel!.readyState === 'open' && other.readyState === 'open');
     other.send('echo');
     await until(() => onSecond.length === 1);
@@ -81,7 +101,7 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('createDataChannel() opens a channel the peer receives, and fires dataChannelOpen', async () => {
-    const p = h.pipeline();
+    const p = pipeline();
     const ep = p.createWebRtcEndpoint({ useDataChannels: true });
     const { pc, channel } = peerWithChannel('from-peer');
     const announced: RTCDataChannel[] = [];
@@ -106,7 +126,7 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('closeDataChannel() closes the channel at the peer and fires dataChannelClose', async () => {
-    const p = h.pipeline();
+    const p = pipeline();
     const ep = p.createWebRtcEndpoint({ useDataChannels: true });
     const { pc, channel } = peerWithChannel('chat');
     const open = ep.waitFor('dataChannelOpen', 20_000);
@@ -124,13 +144,13 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('closeDataChannel() with an unknown id throws MediaError INVALID_ARGUMENT', () => {
-    const ep = h.pipeline().createWebRtcEndpoint({ useDataChannels: true });
+    const ep = pipeline().createWebRtcEndpoint({ useDataChannels: true });
 
     expect(errorOf(() => ep.closeDataChannel(42)).code).toBe('INVALID_ARGUMENT');
   });
 
   it('createDataChannel() with both maxPacketLifeTime and maxRetransmits throws INVALID_ARGUMENT', async () => {
-    const ep = h.pipeline().createWebRtcEndpoint({ useDataChannels: true });
+    const ep = pipeline().createWebRtcEndpoint({ useDataChannels: true });
     const { pc } = peerWithChannel('chat');
     await negotiate(pc, ep);
 
@@ -138,13 +158,13 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('createDataChannel() without useDataChannels throws INVALID_STATE', () => {
-    const ep = h.pipeline().createWebRtcEndpoint();
+    const ep = pipeline().createWebRtcEndpoint();
 
     expect(errorOf(() => ep.createDataChannel('x')).code).toBe('INVALID_STATE');
   });
 
   it('connectData() needs both endpoints to use data channels', () => {
-    const p = h.pipeline();
+    const p = pipeline();
     const withData = p.createWebRtcEndpoint({ useDataChannels: true });
     const without = p.createWebRtcEndpoint();
 
@@ -152,7 +172,7 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('connectData() to a sink replaces its previous data source; closing a sink disconnects it', () => {
-    const p = h.pipeline();
+    const p = pipeline();
     const [a, b, sink] = [0, 1, 2].map(() => p.createWebRtcEndpoint({ useDataChannels: true })) as [WebRtcEndpoint, WebRtcEndpoint, WebRtcEndpoint];
 
     a.connectData(sink);
@@ -165,7 +185,7 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('without useDataChannels the answer rejects the application section with port 0', async () => {
-    const ep = h.pipeline().createWebRtcEndpoint();
+    const ep = pipeline().createWebRtcEndpoint();
     const { pc } = peerWithChannel('chat');
     await pc.setLocalDescription(await pc.createOffer());
 
@@ -178,7 +198,7 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('with useDataChannels the answer accepts the application section', async () => {
-    const ep = h.pipeline().createWebRtcEndpoint({ useDataChannels: true });
+    const ep = pipeline().createWebRtcEndpoint({ useDataChannels: true });
     const { pc } = peerWithChannel('chat');
     await pc.setLocalDescription(await pc.createOffer());
 
@@ -189,7 +209,7 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('generateOffer() includes an application section only with useDataChannels', async () => {
-    const p = h.pipeline();
+    const p = pipeline();
 
     const withData = await p.createWebRtcEndpoint({ useDataChannels: true }).generateOffer();
     const without = await p.createWebRtcEndpoint().generateOffer();
@@ -199,7 +219,7 @@ describe('WebRtcEndpoint data channels', () => {
   });
 
   it('a data channel of a generated offer opens once the peer answers', async () => {
-    const ep = h.pipeline().createWebRtcEndpoint({ useDataChannels: true });
+    const ep = pipeline().createWebRtcEndpoint({ useDataChannels: true });
     const pc = h.peer();
     ep.on('iceCandidate', (c) => void pc.addIceCandidate({ candidate: c.candidate, sdpMid: c.sdpMid ?? undefined, sdpMLineIndex: c.sdpMLineIndex ?? undefined }));
     pc.onIceCandidate.subscribe((c) => {
@@ -211,6 +231,7 @@ describe('WebRtcEndpoint data channels', () => {
     await pc.setLocalDescription(await pc.createAnswer());
     await ep.processAnswer(pc.localDescription!.sdp);
     await ep.gatherCandidates();
+    expectCarrier(ep);
     ep.createDataChannel('late', { maxRetransmits: 3 });
     const [id] = await ep.waitFor('dataChannelOpen', 20_000);
 

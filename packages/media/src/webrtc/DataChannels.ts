@@ -1,4 +1,3 @@
-import type { RTCDataChannel, RTCPeerConnection } from 'werift';
 import { MediaError } from '../core/errors.js';
 
 /** Options of a data channel the server opens (RFC 8832's DATA_CHANNEL_OPEN fields). */
@@ -28,24 +27,48 @@ export interface DataChannelCallbacks {
   message(label: string, data: string | Buffer): void;
 }
 
+export type CarriedChannelState = 'connecting' | 'open' | 'closing' | 'closed';
+
 /**
- * The data channels of one peer connection, opened by either side. Reports opening,
- * closing and messages through callbacks; the endpoint decides where messages go.
+ * A data channel as its carrier has it: a werift RTCDataChannel (WeriftCarrier) or a
+ * channel of the own transport's SctpAssociation (OwnCarrier), seen the same way.
+ */
+export interface CarriedDataChannel {
+  /** The SCTP stream id; undefined until the channel is announced to the peer. */
+  readonly id: number | undefined;
+  readonly label: string;
+  readonly state: CarriedChannelState;
+  /** Sends a message; throws when it cannot go (larger than the peer's max-message-size, or closed meanwhile). */
+  send(data: string | Buffer): void;
+  close(): void;
+  /** Reports the channel's state changes and messages from now on. */
+  watch(listener: { state(state: CarriedChannelState): void; message(data: string | Buffer): void }): void;
+}
+
+/** DataChannelOptions checked, with their defaults. */
+export interface ValidDataChannelOptions {
+  ordered: boolean;
+  maxPacketLifeTime: number | undefined;
+  maxRetransmits: number | undefined;
+  protocol: string;
+}
+
+/**
+ * The data channels of one endpoint, opened by either side, on whichever carrier. Reports
+ * opening, closing and messages through callbacks; the endpoint decides where messages go.
  */
 export class DataChannels {
-  private readonly channels = new Set<RTCDataChannel>();
+  private readonly channels = new Set<CarriedDataChannel>();
   private readonly stats: DataChannelStats = { channelsOpened: 0, channelsClosed: 0, messagesReceived: 0, bytesReceived: 0, messagesSent: 0, bytesSent: 0 };
   private closed = false;
 
   constructor(private readonly callbacks: DataChannelCallbacks) {}
 
-  /** Takes the channels the peer opens on `pc`. */
-  attach(pc: RTCPeerConnection): void {
-    pc.onDataChannel.subscribe((channel) => this.track(channel));
-  }
-
-  /** Opens a channel to the peer; 'opened' follows once the peer acknowledges it. */
-  create(pc: RTCPeerConnection, label: string, options: DataChannelOptions): void {
+  /**
+   * Opens a channel to the peer with `open` (the carrier's); 'opened' follows once the
+   * peer acknowledges it. INVALID_ARGUMENT when the options do not make a channel.
+   */
+  create(label: string, options: DataChannelOptions, open: (label: string, options: ValidDataChannelOptions) => CarriedDataChannel): void {
     const { ordered, maxPacketLifeTime, maxRetransmits, protocol } = options;
     for (const [name, value] of [['maxPacketLifeTime', maxPacketLifeTime], ['maxRetransmits', maxRetransmits]] as const) {
       if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 0xffff)) {
@@ -55,25 +78,25 @@ export class DataChannels {
     if (maxPacketLifeTime !== undefined && maxRetransmits !== undefined) {
       throw new MediaError('INVALID_ARGUMENT', 'maxPacketLifeTime and maxRetransmits cannot both be set');
     }
-    this.track(pc.createDataChannel(label, { ordered: ordered ?? true, maxPacketLifeTime, maxRetransmits, protocol: protocol ?? '' }));
+    this.track(open(label, { ordered: ordered ?? true, maxPacketLifeTime, maxRetransmits, protocol: protocol ?? '' }));
   }
 
   /** Closes the open channel `channelId`. */
   close(channelId: number): void {
-    const channel = [...this.channels].find((c) => c.id === channelId && c.readyState === 'open');
+    const channel = [...this.channels].find((c) => c.id === channelId && c.state === 'open');
     if (!channel) throw new MediaError('INVALID_ARGUMENT', `no open data channel with id ${channelId}`);
     channel.close();
   }
 
   /** Sends on the open channel labelled `label`, or on the first open one. False when there is none. */
   send(label: string, data: string | Buffer): boolean {
-    const open = [...this.channels].filter((c) => c.readyState === 'open');
+    const open = [...this.channels].filter((c) => c.state === 'open');
     const channel = open.find((c) => c.label === label) ?? open[0];
     if (!channel) return false;
     try {
       channel.send(data);
     } catch {
-      // Larger than the peer's max-message-size, or the association just went away.
+      // Larger than the peer's max-message-size, or the association just went away: the caller gets false.
       return false;
     }
     this.stats.messagesSent++;
@@ -92,33 +115,36 @@ export class DataChannels {
     this.channels.clear();
   }
 
-  private track(channel: RTCDataChannel): void {
+  /** A channel the peer opened, or one of ours (create()). */
+  track(channel: CarriedDataChannel): void {
     if (this.closed) {
       channel.close();
       return;
     }
     this.channels.add(channel);
     let opened = false;
-    const onState = (state: string): void => {
+    const onState = (state: CarriedChannelState): void => {
       if (this.closed) return;
       if (state === 'open' && !opened) {
         opened = true;
         this.stats.channelsOpened++;
-        this.callbacks.opened(channel.id);
+        this.callbacks.opened(channel.id!);
       } else if ((state === 'closing' || state === 'closed') && this.channels.delete(channel) && opened) {
         this.stats.channelsClosed++;
-        this.callbacks.closed(channel.id);
+        this.callbacks.closed(channel.id!);
       }
     };
-    channel.stateChanged.subscribe(onState);
-    channel.onMessage.subscribe((data) => {
-      if (this.closed) return;
-      this.stats.messagesReceived++;
-      this.stats.bytesReceived += byteLength(data);
-      this.callbacks.message(channel.label, data);
+    channel.watch({
+      state: onState,
+      message: (data) => {
+        if (this.closed) return;
+        this.stats.messagesReceived++;
+        this.stats.bytesReceived += byteLength(data);
+        this.callbacks.message(channel.label, data);
+      },
     });
     // A channel the peer opened may already be open when it is announced.
-    if (channel.readyState !== 'connecting') onState(channel.readyState);
+    if (channel.state !== 'connecting') onState(channel.state);
   }
 }
 

@@ -96,7 +96,7 @@ export class EndpointTransport {
    * packet path or the native core, as the sockets are), which it takes over: released
    * when the transport closes, or here when it cannot be made.
    */
-  static async open(config: MediaConfig, sockets: readonly EndpointMux[], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean; relayed: boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
+  static async open(config: MediaConfig, sockets: readonly EndpointMux[], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean; relayed: boolean; dataChannels: boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
     try {
       certificate ??= DtlsCertificate.generate();
       const transport = new WebRtcTransport({
@@ -104,6 +104,7 @@ export class EndpointTransport {
         certificate: await certificate,
         bidirectional: true,
         direction: options.direction,
+        dataChannels: options.dataChannels,
         // Offering, the endpoint runs full ICE and checks its peer (the controlling agent): an answerer need not take the
         // controlling role toward a lite offerer (werift does not).
         iceLite: !options.offering,

@@ -7,8 +7,10 @@ import type { MuxAddress } from '../net/UdpMux.js';
 import type { InboundStream } from '../rtp/InboundStream.js';
 import type { OutboundStream } from '../rtp/OutboundStream.js';
 import { firstStunServer } from '../transport/serverReflexive.js';
+import type { DataChannel } from '../transport/DataChannel.js';
 import { turnServersOf } from '../transport/TurnClient.js';
 import type { TransportDtlsState, TransportIceState } from '../transport/WebRtcTransport.js';
+import type { CarriedDataChannel, DataChannelOptions } from './DataChannels.js';
 import { errorMessage, type CarrierHost, type CarrierStep, type EndpointCarrier } from './EndpointCarrier.js';
 import { EndpointMux } from './EndpointMux.js';
 import { EndpointTransport } from './EndpointTransport.js';
@@ -37,7 +39,10 @@ export class OwnCarrier implements EndpointCarrier {
   private constructor(
     private readonly own: EndpointTransport,
     private readonly host: CarrierHost,
-  ) {}
+  ) {
+    const channels = host.dataChannels;
+    if (channels) own.transport.on('datachannel', (channel) => channels.track(carried(channel)));
+  }
 
   /**
    * The own transport for the host's endpoint, when the config asks for it and it can
@@ -46,12 +51,11 @@ export class OwnCarrier implements EndpointCarrier {
    */
   static async open(host: CarrierHost, offering: boolean): Promise<OwnCarrier | undefined> {
     const config = host.config;
-    // Not built on it yet: data channels.
-    if (endpointTransportOf(config) !== 'own' || host.dataChannels) return undefined;
+    if (endpointTransportOf(config) !== 'own') return undefined;
     // The transport's states reach the carrier once it is made (none come before: nothing is negotiated yet).
     const made: { carrier?: OwnCarrier } = {};
     const sockets = await EndpointMux.acquireEach(config, host.ports, host.localAddresses, `WebRtcEndpoint ${host.id}`);
-    const own = await EndpointTransport.open(config, sockets, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip), relayed: turnServersOf(host.iceServers()).length > 0 }, {
+    const own = await EndpointTransport.open(config, sockets, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip), relayed: turnServersOf(host.iceServers()).length > 0, dataChannels: host.dataChannels !== undefined }, {
       received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
       requestSourceKeyframe: (kind) => host.requestSourceKeyframe(kind),
       iceState: (state) => made.carrier?.onIceState(state),
@@ -176,8 +180,12 @@ export class OwnCarrier implements EndpointCarrier {
     return undefined;
   }
 
-  openDataChannel(): boolean {
-    return false;
+  openDataChannel(label: string, options: DataChannelOptions): boolean {
+    const channels = this.host.dataChannels;
+    const transport = this.own.transport;
+    if (!channels || this.host.released() || !transport.carriesDataChannels) return false;
+    channels.create(label, options, (name, valid) => carried(transport.createDataChannel({ label: name, ...valid })));
+    return true;
   }
 
   kindStats(kind: MediaKind): KindStats {
@@ -314,4 +322,25 @@ export class OwnCarrier implements EndpointCarrier {
   private setConnectionState(state: ConnectionState): void {
     if (this.host.connectionState() !== state && !this.host.released()) this.host.connectionStateChange(state);
   }
+}
+
+/** A channel of the transport's SctpAssociation as DataChannels sees it. */
+function carried(channel: DataChannel): CarriedDataChannel {
+  return {
+    get id() {
+      return channel.id;
+    },
+    label: channel.label,
+    get state() {
+      return channel.state;
+    },
+    send: (data) => channel.send(data),
+    close: () => channel.close(),
+    watch: (listener) => {
+      channel.on('open', () => listener.state('open'));
+      channel.on('closing', () => listener.state('closing'));
+      channel.on('close', () => listener.state('closed'));
+      channel.on('message', (data) => listener.message(data));
+    },
+  };
 }

@@ -18,6 +18,11 @@ import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
 const HOST = '127.0.0.1';
 const h = useMediaHarness([58600, 58619]);
 const pipeline = (): ReturnType<typeof h.pipeline> => h.pipeline({ endpointTransport: 'own', packetCore: 'native' });
+/**
+ * A TURN server nobody runs: an endpoint given it is relayed-capable, so its transport does
+ * its packets in JavaScript (nativeCore: false) beside the core's, and uses its host candidates.
+ */
+const UNUSED_TURN_SERVER = { urls: 'turn:127.0.0.1:9', username: 'u', credential: 'p' };
 
 /** The packet path of the shared port an endpoint is on. */
 function pathOf(ep: WebRtcEndpoint): string | undefined {
@@ -86,16 +91,15 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
     expect(isKeyframe(got[0]!)).toBe(true);
   });
 
-  it('an endpoint fed by another element (a werift endpoint\'s packets) gets them through the core; its sink\'s keyframe requests reach the source\'s peer', async () => {
+  it('an endpoint fed by another element (an endpoint doing its packets in JavaScript) gets them through the core; its sink\'s keyframe requests reach the source\'s peer', async () => {
     const p = pipeline();
-    // Data channels keep an endpoint on werift: its packets reach the own endpoint as the element graph's.
-    const source = p.createWebRtcEndpoint({ useDataChannels: true });
+    // A TURN server puts an endpoint's packets in JavaScript: they reach the core's endpoint as the element graph's.
+    const source = p.createWebRtcEndpoint({ iceServers: [UNUSED_TURN_SERVER] });
     const sink = p.createWebRtcEndpoint();
     source.connect(sink);
     const ps = h.peer();
     const pub = new FakePublisher(9, 100_000); // keyframes only on request
     pub.attach(ps);
-    ps.createDataChannel('x');
     const pk = h.peer();
     pk.addTransceiver('video', { direction: 'recvonly' });
     pk.addTransceiver('audio', { direction: 'recvonly' });
@@ -113,7 +117,7 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
       throw e;
     });
     pub.stop();
-    expect(source.transportKind).toBe('werift');
+    expect(source.transportKind).toBe('own');
     expect(sink.transportKind).toBe('own');
     expect(pathOf(sink)).toBe('native');
     expect(video[0]!.payload[2]).toBe(9);
@@ -121,10 +125,10 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
     expect(sink.getStats().video.packetsSent).toBeGreaterThan(20);
   });
 
-  it('what an endpoint receives reaches the graph\'s JavaScript sinks (a werift endpoint): the core hands its producer\'s packets up', async () => {
+  it('what an endpoint receives reaches the graph\'s JavaScript sinks (an endpoint doing its packets in JavaScript): the core hands its producer\'s packets up', async () => {
     const p = pipeline();
     const source = p.createWebRtcEndpoint();
-    const sink = p.createWebRtcEndpoint({ useDataChannels: true });
+    const sink = p.createWebRtcEndpoint({ iceServers: [UNUSED_TURN_SERVER] });
     source.connect(sink);
     const ps = h.peer();
     const pub = new FakePublisher(4);
@@ -132,7 +136,6 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
     const pk = h.peer();
     pk.addTransceiver('video', { direction: 'recvonly' });
     pk.addTransceiver('audio', { direction: 'recvonly' });
-    pk.createDataChannel('x');
     const video = collect(pk, 'video');
     const audio = collect(pk, 'audio');
     await negotiate(ps, source);
@@ -144,7 +147,7 @@ describe.runIf(nativeCoreUnderTest())('WebRtcEndpoint on the own transport, nati
       throw e;
     });
     pub.stop();
-    expect([source.transportKind, sink.transportKind]).toEqual(['own', 'werift']);
+    expect([source.transportKind, sink.transportKind]).toEqual(['own', 'own']);
     expect(pathOf(source)).toBe('native');
     expect(video[0]!.payload[2]).toBe(4);
     expect(isKeyframe(video[0]!)).toBe(true);

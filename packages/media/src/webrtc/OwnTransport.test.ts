@@ -171,15 +171,16 @@ describe('WebRtcEndpoint on the own transport', () => {
     expect(events[2]).toMatch(/ ufrag \S+$/);
   });
 
-  it('an endpoint with data channels stays on werift; one with a TURN server is on the own transport', async () => {
+  it('an endpoint with data channels, or with a TURN server, is on the own transport', async () => {
     const p = pipeline();
     const data = p.createWebRtcEndpoint({ useDataChannels: true });
     const pc = h.peer();
     pc.addTransceiver('video', { direction: 'sendrecv' });
     pc.createDataChannel('x');
     await negotiate(pc, data);
-    expect(data.transportKind).toBe('werift');
-    // A server that never answers: the relayed candidate is given up, the endpoint is on its own transport all the same.
+    expect(data.transportKind).toBe('own');
+    expect(data.getLocalSessionDescriptor()).toMatch(/^m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel\r?$/m);
+    // A TURN server that never answers: the relayed candidate is given up, the endpoint is on its own transport all the same.
     const turn = h.pipeline({ endpointTransport: 'own', packetCore: 'typescript', iceServers: [{ urls: 'turn:127.0.0.1:9', username: 'u', credential: 'p' }] }).createWebRtcEndpoint();
     const other = h.peer();
     other.addTransceiver('video', { direction: 'sendrecv' });

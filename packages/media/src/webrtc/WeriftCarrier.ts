@@ -1,11 +1,11 @@
 import { isIPv4 } from 'node:net';
-import type { RtpPacket, RTCPeerConnection } from 'werift';
+import type { RtpPacket, RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { KindStats } from '../core/endpointTypes.js';
 import { MediaError } from '../core/errors.js';
 import type { MediaKind } from '../core/types.js';
 import type { InboundStream } from '../rtp/InboundStream.js';
 import type { OutboundStream } from '../rtp/OutboundStream.js';
-import type { DataChannelOptions } from './DataChannels.js';
+import type { CarriedDataChannel, DataChannelOptions } from './DataChannels.js';
 import { applyDtlsPreferences } from './dtlsPreferences.js';
 import { errorMessage, type CarrierHost, type EndpointCarrier } from './EndpointCarrier.js';
 import { EndpointMedia } from './EndpointMedia.js';
@@ -45,7 +45,8 @@ export class WeriftCarrier implements EndpointCarrier {
       received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
       maxVideoRecvBandwidth: () => host.maxVideoRecvBandwidth(),
     });
-    host.dataChannels?.attach(pc);
+    const channels = host.dataChannels;
+    if (channels) pc.onDataChannel.subscribe((channel) => channels.track(carried(channel)));
     pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate) return;
       host.candidates.local({
@@ -234,7 +235,7 @@ export class WeriftCarrier implements EndpointCarrier {
   openDataChannel(label: string, options: DataChannelOptions): boolean {
     const channels = this.host.dataChannels;
     if (!channels || !this.pc.sctp) return false;
-    channels.create(this.pc, label, options);
+    channels.create(label, options, (name, valid) => carried(this.pc.createDataChannel(name, valid)));
     return true;
   }
 
@@ -323,4 +324,23 @@ export class WeriftCarrier implements EndpointCarrier {
     if (current?.localCandidate === selected.localCandidate && current.remoteCandidate === selected.remoteCandidate) return;
     this.host.candidatePairSelected(selected);
   }
+}
+
+/** A werift data channel as DataChannels sees it. */
+function carried(channel: RTCDataChannel): CarriedDataChannel {
+  return {
+    get id() {
+      return channel.id ?? undefined;
+    },
+    label: channel.label,
+    get state() {
+      return channel.readyState;
+    },
+    send: (data) => channel.send(data),
+    close: () => channel.close(),
+    watch: (listener) => {
+      channel.stateChanged.subscribe((state) => listener.state(state));
+      channel.onMessage.subscribe((data) => listener.message(data));
+    },
+  };
 }
