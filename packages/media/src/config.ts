@@ -32,11 +32,6 @@ export interface MediaConfig {
   /** Interval between RTCP sender reports and REMB messages (ms). Default 1000. */
   rtcpIntervalMs: number;
   /**
-   * No effect any more: it chose between werift's packet path (false) and Roundtable's,
-   * and the werift path is gone (issue #18).
-   */
-  fastPath: boolean;
-  /**
    * One UDP port for every WebRTC peer of the process (ICE host candidates of all
    * endpoints share a socket per ICE address; datagrams are told apart by ICE ufrag,
    * then by 5-tuple: see net/UdpMux.ts). false: a socket per endpoint from portRange.
@@ -67,7 +62,6 @@ export const DEFAULT_MEDIA_CONFIG: MediaConfig = {
   keyframeIntervalMs: 1000,
   retransmissionMs: 1000,
   rtcpIntervalMs: 1000,
-  fastPath: true,
 };
 
 export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaConfig {
