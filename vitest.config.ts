@@ -105,7 +105,7 @@ class LongestFirst extends BaseSequencer {
  * on both paths in one run (`packetPathsUnderTest()`); these are the layers above them and
  * the socket under them, about 45 s one at a time:
  * - the shared socket on the dgram backend (the native core owns it otherwise): UdpMux,
- *   and werift endpoints on it (SinglePort);
+ *   and Kurento endpoints on it (SinglePort);
  * - rooms on transports with their JavaScript sinks: bundled rooms with the seed words'
  *   bridges (in process and in workers), ICE restarts on them, a mixed-audio room (the
  *   Composite through bridges), and Chromium in a bundled room.

@@ -2,13 +2,14 @@
  * Forwarding micro-bench: 1 publisher -> N subscribers (default 8) through
  * WebRtcEndpoints, the media engine in a child process, werift peers in this one.
  * Reports the child's CPU time per forwarded packet (user + system, over the
- * measurement window, divided by the packets the sinks sent), alternating fastPath
- * on and off within one invocation (this machine's speed drifts between runs).
+ * measurement window, divided by the packets the sinks sent), for ROUNDS runs of a
+ * fresh child each (this machine's speed drifts between runs). Until 2026-12-08 it
+ * alternated the werift packet path (fastPath off) with Roundtable's; the endpoints now
+ * have only the own transport (docs/performance.md).
  *
  * Run: npx tsx packages/media/scripts/forwardBench.ts
  * Env: ROUNDS (default 2), SECONDS per run (8), SUBSCRIBERS (8), VIDEO_PPS (90),
- * VIDEO_BYTES (1100), PROFILE_DIR (run the child with --cpu-prof into PROFILE_DIR/fast and
- * PROFILE_DIR/werift).
+ * VIDEO_BYTES (1100), PROFILE_DIR (run the child with --cpu-prof into PROFILE_DIR).
  * Ports: 57500-57999 (engine) on 127.0.0.1; STUN on an ephemeral loopback port.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -20,7 +21,7 @@ import { StunServer } from '../src/net/StunServer.js';
 import { createWeriftPeer, waitForConnected } from '../src/testing/peers.js';
 
 type ToChild =
-  | { type: 'setup'; fastPath: boolean; subscribers: number }
+  | { type: 'setup'; subscribers: number }
   | { type: 'offer'; id: number; sdp: string }
   | { type: 'candidate'; id: number; candidate: string; sdpMid: string | null; sdpMLineIndex: number | null }
   | { type: 'start' }
@@ -29,7 +30,7 @@ type FromChild =
   | { type: 'ready' }
   | { type: 'answer'; id: number; sdp: string }
   | { type: 'candidate'; id: number; candidate: string; sdpMid: string | null; sdpMLineIndex: number | null }
-  | { type: 'result'; cpuUs: number; forwarded: number; received: number; fastPath: boolean; elapsedMs: number };
+  | { type: 'result'; cpuUs: number; forwarded: number; received: number; elapsedMs: number };
 
 const SECONDS = Number(process.env.SECONDS ?? 8);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
@@ -45,7 +46,6 @@ async function child(): Promise<void> {
   let startAt = 0;
   let startForwarded = 0;
   let startReceived = 0;
-  let fastPath = true;
   const totals = (): { forwarded: number; received: number } => {
     let forwarded = 0;
     let received = 0;
@@ -60,8 +60,7 @@ async function child(): Promise<void> {
     void (async () => {
       switch (m.type) {
         case 'setup': {
-          fastPath = m.fastPath;
-          pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [57500, 57999], fastPath: m.fastPath });
+          pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [57500, 57999] });
           const source = pipeline.createWebRtcEndpoint({ direction: 'recvonly' });
           endpoints.set(0, source);
           for (let i = 1; i <= m.subscribers; i++) {
@@ -99,7 +98,6 @@ async function child(): Promise<void> {
             cpuUs: cpu.user + cpu.system,
             forwarded: forwarded - startForwarded,
             received: received - startReceived,
-            fastPath,
             elapsedMs: performance.now() - startAt,
           });
           pipeline?.close();
@@ -111,10 +109,10 @@ async function child(): Promise<void> {
   });
 }
 
-async function run(fastPath: boolean, stunUrl: string): Promise<FromChild & { type: 'result' }> {
+async function run(stunUrl: string): Promise<FromChild & { type: 'result' }> {
   const execArgv = ['--import', 'tsx'];
   // One profile per thread (tsx's loader runs in a worker): the main thread's is the largest.
-  if (process.env.PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}/${fastPath ? 'fast' : 'werift'}`);
+  if (process.env.PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`);
   const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['child'], { execArgv });
   const toChild = (m: ToChild): void => void proc.send(m);
   const waiters = new Map<string, (m: FromChild) => void>();
@@ -130,7 +128,7 @@ async function run(fastPath: boolean, stunUrl: string): Promise<FromChild & { ty
   const wait = (key: string): Promise<FromChild> => new Promise((r) => waiters.set(key, r));
 
   const ready = wait('ready');
-  toChild({ type: 'setup', fastPath, subscribers: SUBSCRIBERS });
+  toChild({ type: 'setup', subscribers: SUBSCRIBERS });
   await ready;
   const video = new MediaStreamTrack({ kind: 'video' });
   const audio = new MediaStreamTrack({ kind: 'audio' });
@@ -187,21 +185,18 @@ async function run(fastPath: boolean, stunUrl: string): Promise<FromChild & { ty
 async function main(): Promise<void> {
   const stun = new StunServer();
   const { url } = await stun.listen();
-  const results: Record<string, number[]> = { fast: [], werift: [] };
+  const results: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    for (const fastPath of round % 2 === 0 ? [true, false] : [false, true]) {
-      const r = await run(fastPath, url);
-      const perPacket = r.cpuUs / r.forwarded;
-      const name = fastPath ? 'fast' : 'werift';
-      results[name]!.push(perPacket);
-      console.log(
-        `${name.padEnd(6)} round ${round + 1}: ${perPacket.toFixed(1)} µs CPU per forwarded packet ` +
-          `(${r.forwarded} forwarded, ${r.received} received, CPU ${((r.cpuUs / 1000 / r.elapsedMs) * 100).toFixed(1)} % over ${(r.elapsedMs / 1000).toFixed(1)} s)`,
-      );
-    }
+    const r = await run(url);
+    const perPacket = r.cpuUs / r.forwarded;
+    results.push(perPacket);
+    console.log(
+      `round ${round + 1}: ${perPacket.toFixed(1)} µs CPU per forwarded packet ` +
+        `(${r.forwarded} forwarded, ${r.received} received, CPU ${((r.cpuUs / 1000 / r.elapsedMs) * 100).toFixed(1)} % over ${(r.elapsedMs / 1000).toFixed(1)} s)`,
+    );
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`median: fast ${median(results.fast!).toFixed(1)} µs, werift ${median(results.werift!).toFixed(1)} µs per forwarded packet`);
+  const median = [...results].sort((a, b) => a - b)[Math.floor(results.length / 2)]!;
+  console.log(`median: ${median.toFixed(1)} µs per forwarded packet`);
   stun.close();
 }
 

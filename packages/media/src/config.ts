@@ -32,13 +32,6 @@ export interface MediaConfig {
   /** Interval between RTCP sender reports and REMB messages (ms). Default 1000. */
   rtcpIntervalMs: number;
   /**
-   * Forward RTP/RTCP of WebRTC endpoints on Roundtable's own data path (native-crypto
-   * SRTP, in-place header rewriting, pooled buffers) once werift has done ICE and DTLS.
-   * false keeps every packet on werift's SRTP and packet objects. Default true. Endpoints
-   * on the own transport (endpointTransport 'own') have no other path than Roundtable's.
-   */
-  fastPath: boolean;
-  /**
    * One UDP port for every WebRTC peer of the process (ICE host candidates of all
    * endpoints share a socket per ICE address; datagrams are told apart by ICE ufrag,
    * then by 5-tuple: see net/UdpMux.ts). false: a socket per endpoint from portRange.
@@ -56,28 +49,11 @@ export interface MediaConfig {
    */
   packetCore?: PacketCoreSetting;
   /**
-   * What a WebRtcEndpoint (Kurento's) runs on: 'werift' a werift RTCPeerConnection
-   * (webrtc/peerConnection.ts, with the patches listed in docs/transport.md), 'own' the
-   * engine's own bidirectional WebRtcTransport (webrtc/EndpointTransport.ts). 'own' is
-   * taken where it can serve the endpoint: single-port mode or port-range mode (one port
-   * of the range per endpoint), on either packet path, one ICE address, STUN servers but
-   * no TURN server, no data channels; other endpoints stay on werift. Default:
-   * ROUNDTABLE_ENDPOINT_TRANSPORT, else 'werift'.
-   */
-  endpointTransport?: EndpointTransportSetting;
-  /**
    * The downlink bandwidth estimate of the rooms' receiving transports (see
    * docs/adaptation.md): its start value and bounds, bits/s. Default start 600000,
    * min 50000, max 10000000.
    */
   bandwidthEstimation?: { startBitrate?: number; minBitrate?: number; maxBitrate?: number };
-}
-
-export type EndpointTransportSetting = 'werift' | 'own';
-
-/** The endpoint transport a config asks for (its setting, else ROUNDTABLE_ENDPOINT_TRANSPORT, else werift). */
-export function endpointTransportOf(config: MediaConfig): EndpointTransportSetting {
-  return config.endpointTransport ?? (process.env['ROUNDTABLE_ENDPOINT_TRANSPORT'] === 'own' ? 'own' : 'werift');
 }
 
 export const DEFAULT_MEDIA_CONFIG: MediaConfig = {
@@ -86,7 +62,6 @@ export const DEFAULT_MEDIA_CONFIG: MediaConfig = {
   keyframeIntervalMs: 1000,
   retransmissionMs: 1000,
   rtcpIntervalMs: 1000,
-  fastPath: true,
 };
 
 export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaConfig {
@@ -109,9 +84,6 @@ export function resolveMediaConfig(partial: Partial<MediaConfig> = {}): MediaCon
   }
   if (config.packetCore !== undefined && !isPacketCoreSetting(config.packetCore)) {
     throw new MediaError('INVALID_ARGUMENT', `invalid packet core '${String(config.packetCore)}': need auto, native or typescript`);
-  }
-  if (config.endpointTransport !== undefined && config.endpointTransport !== 'werift' && config.endpointTransport !== 'own') {
-    throw new MediaError('INVALID_ARGUMENT', `invalid endpoint transport '${String(config.endpointTransport)}': need werift or own`);
   }
   const bwe = config.bandwidthEstimation;
   if (bwe !== undefined) {

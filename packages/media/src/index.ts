@@ -122,4 +122,4 @@ export {
   type SrtpKeyingMaterial,
   type SessionKeys,
 } from './srtp/index.js';
-export { type FastPathStats } from './webrtc/FastPath.js';
+export { type FastPathStats } from './webrtc/types.js';

@@ -88,12 +88,19 @@ describe('loadConfig() from environment variables', () => {
     expect(loadConfig({ env: { LOG_LEVEL: 'warn', ROUNDTABLE_LOG_LEVEL: 'error' } }).logLevel).toBe('error');
   });
 
-  it('turns the fast data path off and moves the recordings folder on request', () => {
-    const config = loadConfig({ env: { ROUNDTABLE_FAST_PATH: 'off', ROUNDTABLE_RECORDINGS: '/var/lib/roundtable/rec' } });
-    expect(config.media.fastPath).toBe(false);
-    expect(config.signaling.recordingsDir).toBe('/var/lib/roundtable/rec');
-    expect(loadConfig({ flags: { 'fast-path': 'on' } }).media.fastPath).toBe(true);
-    expect(loadConfig({ env: {} }).media.fastPath).toBeUndefined();
+  it('moves the recordings folder on request', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_RECORDINGS: '/var/lib/roundtable/rec' } }).signaling.recordingsDir).toBe('/var/lib/roundtable/rec');
+  });
+
+  it('takes media.fastPath on (the only path left) from the environment, a flag or a file, and refuses off, naming the removed werift path', () => {
+    expect(loadConfig({ env: { ROUNDTABLE_FAST_PATH: 'on' } }).media).toEqual(DEFAULTS.media);
+    expect(loadConfig({ flags: { 'fast-path': 'on' } }).media).toEqual(DEFAULTS.media);
+    expect(loadConfig({ flags: { config: file('fast.yaml', 'media:\n  fastPath: on\n') } }).media).toEqual(DEFAULTS.media);
+    for (const sources of [{ env: { ROUNDTABLE_FAST_PATH: 'off' } }, { flags: { 'fast-path': 'off' } }, { flags: { config: file('slow.yaml', 'media:\n  fastPath: off\n') } }]) {
+      const error = configError(sources);
+      expect(error.problems.map((p) => p.setting)).toEqual(['media.fastPath']);
+      expect(error.message).toMatch(/werift packet path was removed/);
+    }
   });
 
   it('reads the single media UDP port or off from the environment, a flag or a file, and refuses a port below 1024', () => {
@@ -474,7 +481,7 @@ describe('docs/configuration.md', () => {
 
     expect(config).toEqual({
       ...DEFAULTS,
-      media: { portRange: [40000, 49999], fastPath: true, packetCore: 'auto' },
+      media: { portRange: [40000, 49999], packetCore: 'auto' },
       kurento: { ...DEFAULTS.kurento, limits: DEFAULT_KURENTO_LIMITS },
       signaling: { ...DEFAULTS.signaling, iceServers: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp'], turnSecret: 'change-me' },
     });

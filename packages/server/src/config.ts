@@ -40,7 +40,7 @@ export { ROLES, LOG_LEVELS, type Role, type LogLevel } from './configValues.js';
 export { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_KURENTO_HOST, DEFAULT_KURENTO_PORT } from './settings.js';
 
 /** The media settings the server passes through to every `MediaPipeline`. */
-export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress' | 'fastPath' | 'udpPort' | 'packetCore' | 'bandwidthEstimation'>;
+export type MediaOptions = Pick<Partial<MediaConfig>, 'iceAddresses' | 'portRange' | 'announcedAddress' | 'udpPort' | 'packetCore' | 'bandwidthEstimation'>;
 
 export interface ServerConfig {
   /** What this process runs. Default 'all' (`role`, `ROUNDTABLE_ROLE`, `--role`). */
@@ -301,8 +301,6 @@ function resolve(s: Settings, problems: ConfigProblem[]): ServerConfig {
   if (portRange !== undefined) media.portRange = portRange;
   const announcedAddress = s.get('media.announcedAddress');
   if (announcedAddress !== undefined) media.announcedAddress = announcedAddress;
-  const fastPath = s.get('media.fastPath');
-  if (fastPath !== undefined) media.fastPath = fastPath;
   const udpPort = s.get('media.udpPort');
   if (udpPort !== undefined) media.udpPort = udpPort;
   const packetCore = s.get('media.packetCore');

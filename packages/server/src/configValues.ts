@@ -235,6 +235,16 @@ export const udpPortValue = parsedBy(z.union([z.number(), z.boolean(), z.string(
 /** on/off (also true/false, yes/no, 1/0, or a YAML/JSON boolean). */
 export const switchValue = parsedBy(z.union([z.boolean(), z.string()], { error: 'expected on or off' }), (value) => (typeof value === 'boolean' ? value : parseSwitch(value)));
 
+/**
+ * media.fastPath: `on` is what every server does since the werift packet path, which
+ * `off` chose, was removed (issue #18, 2026-12-08). Files and flags that name the setting
+ * still load; `off` is refused rather than ignored.
+ */
+export const fastPathValue = parsedBy(z.union([z.boolean(), z.string()], { error: 'expected on' }), (value) => {
+  if (typeof value === 'boolean' ? value : parseSwitch(value)) return true as const;
+  throw new InvalidValue("off is no longer possible: the werift packet path was removed (issue #18), every endpoint forwards on Roundtable's own transport; leave media.fastPath out or set it on");
+});
+
 export const roleValue = parsedBy(z.string({ error: `expected a role (${ROLES.join(', ')})` }), (value) => oneOf(ROLES, value.trim(), 'a role'));
 
 export const PACKET_CORES = ['auto', 'native', 'typescript'] as const;

@@ -17,12 +17,6 @@ import { StreamRewriter } from './StreamRewriter.js';
 export interface RtpTransport {
   sendRtp(payload: Buffer, header: RtpHeader): void;
   sendRtcp(packets: RtcpPacket[]): void;
-  /**
-   * Optional fast path: sends `packet`'s payload with these header fields (and the
-   * sink's own extensions) without building an RtpHeader. Returns false when it cannot
-   * (then sendRtp() is used).
-   */
-  forwardRtp?(packet: RtpPacket, payloadType: number, seq: number, timestamp: number, ssrc: number): boolean;
 }
 
 /** Builds the header extensions a forwarded packet carries towards this sink. */
@@ -202,7 +196,6 @@ export class OutboundStream implements StreamSubscriber {
   }
 
   private send(packet: RtpPacket, payloadType: number, seq: number, ts: number): void {
-    if (this.transport.forwardRtp?.(packet, payloadType, seq, ts, this.ssrc)) return;
     const h = packet.header;
     const header = new RtpHeader({
       marker: h.marker,

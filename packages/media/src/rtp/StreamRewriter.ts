@@ -13,7 +13,7 @@ export interface SentPacketInfo<K> {
   tsOffset: number;
 }
 
-/** Sent numbers remembered (a werift endpoint's source keeps at least a second of packets: 4096 covers 2 s at 2,000 packets a second). */
+/** Sent numbers remembered (an endpoint's source keeps at least a second of packets: 4096 covers 2 s at 2,000 packets a second). */
 const HISTORY = 4096;
 
 /** The source packet behind each of the last HISTORY output sequence numbers, by number modulo HISTORY. */

@@ -62,9 +62,9 @@ export async function until(check: () => boolean, timeoutMs = 10_000): Promise<v
 export async function streamingLoopback(
   h: MediaHarness,
   tag: number,
-  options: { config?: Partial<MediaConfig>; packets?: number } = {},
+  options: { packets?: number } = {},
 ): Promise<{ ep: WebRtcEndpoint; pc: WeriftPeerConnection; pub: FakePublisher; video: RtpPacket[] }> {
-  const ep = h.pipeline(options.config).createWebRtcEndpoint();
+  const ep = h.pipeline().createWebRtcEndpoint();
   ep.connect(ep);
   const pc = h.peer();
   const pub = new FakePublisher(tag);

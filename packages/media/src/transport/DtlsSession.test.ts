@@ -1,6 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SrtpSession } from '../srtp/index.js';
-import { DtlsCertificate, DtlsSession, isCookielessClientHello } from './DtlsSession.js';
+import { DtlsCertificate, DtlsSession, isCookieless, isCookielessClientHello } from './DtlsSession.js';
+
+/** A ClientHello body: version, random, session id, cookie, then the rest. */
+function clientHelloBody(sessionId: number, cookie: number): Buffer {
+  return Buffer.concat([Buffer.from([0xfe, 0xfd]), Buffer.alloc(32, 7), Buffer.from([sessionId]), Buffer.alloc(sessionId, 1), Buffer.from([cookie]), Buffer.alloc(cookie, 2), Buffer.from([0, 2, 0xc0, 0x2b])]);
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 interface End {
   session: DtlsSession;
@@ -66,6 +75,14 @@ describe('DtlsSession', () => {
     client.session.close();
   });
 
+  it('a ClientHello body is cookieless when its cookie length, read after the session id, is 0', () => {
+    expect(isCookieless(clientHelloBody(0, 0))).toBe(true);
+    expect(isCookieless(clientHelloBody(32, 0))).toBe(true);
+    expect(isCookieless(clientHelloBody(0, 20))).toBe(false);
+    expect(isCookieless(clientHelloBody(32, 20))).toBe(false);
+    expect(isCookieless(Buffer.alloc(10))).toBe(false);
+  });
+
   it('the server answers a repeated cookieless ClientHello once per 2 s', async () => {
     // The client's datagrams are delivered by hand, so the handshake cannot go on (and
     // make the server stop checking hellos) between the two deliveries.
@@ -75,8 +92,14 @@ describe('DtlsSession', () => {
     while (client.sent.length === 0) await new Promise((r) => setTimeout(r, 10));
     const hello = client.sent[0]!;
     expect(isCookielessClientHello(hello)).toBe(true);
+    const now = performance.now();
+    const clock = vi.spyOn(performance, 'now').mockReturnValue(now);
     expect(server.session.receive(hello)).toBe('taken');
+    clock.mockReturnValue(now + 500); // werift's first retransmission
     expect(server.session.receive(hello)).toBe('repeat');
+    clock.mockReturnValue(now + 2100); // a retransmission after an answer that was lost
+    expect(server.session.receive(hello)).toBe('taken');
+    clock.mockRestore();
     // The same hello cut in two fragments (as Chromium sends a large one) is not taken for a repeat.
     const first = Buffer.from(hello.subarray(0, 80));
     first.writeUInt16BE(80 - 13, 11);

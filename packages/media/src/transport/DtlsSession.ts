@@ -1,8 +1,16 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { CipherContext, DtlsClient, DtlsServer, HashAlgorithm, NamedCurveAlgorithm, SignatureAlgorithm, type DtlsSocket, type SignatureHash } from 'werift';
-import { isSupportedProfile, profileParams, SrtpSession, type SrtpProfile } from '../srtp/index.js';
-import { isCookieless } from '../webrtc/dtlsHelloGuard.js';
-import { PREFERRED_SRTP_PROFILES } from '../webrtc/dtlsPreferences.js';
+import { isSupportedProfile, profileParams, SrtpProfile, SrtpSession } from '../srtp/index.js';
+
+/**
+ * The SRTP profiles the engine accepts, most preferred first. AES_CM_128_HMAC_SHA1_80
+ * first: every WebRTC stack must support it (RFC 8827), and it costs about half of
+ * AEAD_AES_128_GCM per packet in Node (GCM needs a new cipher context per packet;
+ * AES-CM's keystream is made ahead, scripts/srtpBench.ts, docs/performance.md). As the
+ * DTLS server (an answer of ours says passive) we pick; werift's own order, what a werift
+ * server picks by, puts GCM first.
+ */
+const PREFERRED_SRTP_PROFILES: readonly number[] = [SrtpProfile.AES_CM_128_HMAC_SHA1_80, SrtpProfile.AEAD_AES_128_GCM];
 
 /** A DTLS certificate and its key, shared by every transport of an engine. */
 export class DtlsCertificate {
@@ -117,9 +125,12 @@ export class DtlsSession {
     // Once connected, an alert must come encrypted (epoch > 0): a plaintext one would
     // let anyone on the 5-tuple end the session.
     if (this.done && hasPlaintextAlert(data)) return 'refused';
-    // One HelloVerifyRequest per 2 s (see webrtc/dtlsHelloGuard.ts): a busy client
-    // retransmits its first ClientHello before it handled our answer, and werift's client
-    // fails the handshake on a second HelloVerifyRequest.
+    // One HelloVerifyRequest per 2 s: a client whose event loop is busy (many peer
+    // connections in one process: the load generator, Node clients, tests) retransmits
+    // its first ClientHello before it handled our answer, and werift's client fails the
+    // whole handshake on a second HelloVerifyRequest (its Flight3 throws when it is in
+    // flight 3 already). A client whose answer was lost retransmits again later (werift
+    // after 0.5, 1.5, 3 s, ...; libwebrtc after 1, 3 s) and is answered then.
     if (this.role === 'server' && !this.done && isCookielessClientHello(data)) {
       const now = performance.now();
       if (now - this.helloAnsweredAt < HELLO_REPEAT_MS) return 'repeat';
@@ -187,6 +198,14 @@ export function isCookielessClientHello(data: Buffer): boolean {
   const offset = data.readUIntBE(19, 3);
   const fragmentLength = data.readUIntBE(22, 3);
   return offset === 0 && fragmentLength === length && 25 + length <= data.length && isCookieless(data.subarray(25));
+}
+
+/** A ClientHello body without a cookie: version (2), random (32), session_id <0..32>, cookie <0..255>, ... */
+export function isCookieless(fragment: Buffer): boolean {
+  const sessionIdLength = fragment[34];
+  if (sessionIdLength === undefined) return false;
+  const cookieLength = fragment[35 + sessionIdLength];
+  return cookieLength === 0;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { MediaError } from '../core/errors.js';
+import type { DataChannel, DataChannelState } from '../transport/DataChannel.js';
 
 /** Options of a data channel the server opens (RFC 8832's DATA_CHANNEL_OPEN fields). */
 export interface DataChannelOptions {
@@ -27,24 +28,6 @@ export interface DataChannelCallbacks {
   message(label: string, data: string | Buffer): void;
 }
 
-export type CarriedChannelState = 'connecting' | 'open' | 'closing' | 'closed';
-
-/**
- * A data channel as its carrier has it: a werift RTCDataChannel (WeriftCarrier) or a
- * channel of the own transport's SctpAssociation (OwnCarrier), seen the same way.
- */
-export interface CarriedDataChannel {
-  /** The SCTP stream id; undefined until the channel is announced to the peer. */
-  readonly id: number | undefined;
-  readonly label: string;
-  readonly state: CarriedChannelState;
-  /** Sends a message; throws when it cannot go (larger than the peer's max-message-size, or closed meanwhile). */
-  send(data: string | Buffer): void;
-  close(): void;
-  /** Reports the channel's state changes and messages from now on. */
-  watch(listener: { state(state: CarriedChannelState): void; message(data: string | Buffer): void }): void;
-}
-
 /** DataChannelOptions checked, with their defaults. */
 export interface ValidDataChannelOptions {
   ordered: boolean;
@@ -54,21 +37,22 @@ export interface ValidDataChannelOptions {
 }
 
 /**
- * The data channels of one endpoint, opened by either side, on whichever carrier. Reports
- * opening, closing and messages through callbacks; the endpoint decides where messages go.
+ * The data channels of one endpoint (its transport's SctpAssociation), opened by either
+ * side. Reports opening, closing and messages through callbacks; the endpoint decides
+ * where messages go.
  */
 export class DataChannels {
-  private readonly channels = new Set<CarriedDataChannel>();
+  private readonly channels = new Set<DataChannel>();
   private readonly stats: DataChannelStats = { channelsOpened: 0, channelsClosed: 0, messagesReceived: 0, bytesReceived: 0, messagesSent: 0, bytesSent: 0 };
   private closed = false;
 
   constructor(private readonly callbacks: DataChannelCallbacks) {}
 
   /**
-   * Opens a channel to the peer with `open` (the carrier's); 'opened' follows once the
+   * Opens a channel to the peer with `open` (the transport's); 'opened' follows once the
    * peer acknowledges it. INVALID_ARGUMENT when the options do not make a channel.
    */
-  create(label: string, options: DataChannelOptions, open: (label: string, options: ValidDataChannelOptions) => CarriedDataChannel): void {
+  create(label: string, options: DataChannelOptions, open: (label: string, options: ValidDataChannelOptions) => DataChannel): void {
     const { ordered, maxPacketLifeTime, maxRetransmits, protocol } = options;
     for (const [name, value] of [['maxPacketLifeTime', maxPacketLifeTime], ['maxRetransmits', maxRetransmits]] as const) {
       if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 0xffff)) {
@@ -116,14 +100,14 @@ export class DataChannels {
   }
 
   /** A channel the peer opened, or one of ours (create()). */
-  track(channel: CarriedDataChannel): void {
+  track(channel: DataChannel): void {
     if (this.closed) {
       channel.close();
       return;
     }
     this.channels.add(channel);
     let opened = false;
-    const onState = (state: CarriedChannelState): void => {
+    const onState = (state: DataChannelState): void => {
       if (this.closed) return;
       if (state === 'open' && !opened) {
         opened = true;
@@ -134,14 +118,14 @@ export class DataChannels {
         this.callbacks.closed(channel.id!);
       }
     };
-    channel.watch({
-      state: onState,
-      message: (data) => {
-        if (this.closed) return;
-        this.stats.messagesReceived++;
-        this.stats.bytesReceived += byteLength(data);
-        this.callbacks.message(channel.label, data);
-      },
+    channel.on('open', () => onState('open'));
+    channel.on('closing', () => onState('closing'));
+    channel.on('close', () => onState('closed'));
+    channel.on('message', (data) => {
+      if (this.closed) return;
+      this.stats.messagesReceived++;
+      this.stats.bytesReceived += byteLength(data);
+      this.callbacks.message(channel.label, data);
     });
     // A channel the peer opened may already be open when it is announced.
     if (channel.state !== 'connecting') onState(channel.state);

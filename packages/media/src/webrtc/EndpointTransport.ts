@@ -59,13 +59,11 @@ interface Input {
 }
 
 /**
- * A Kurento WebRtcEndpoint's media on the engine's own transport (option
- * `endpointTransport: 'own'`): one bidirectional WebRtcTransport on the shared UDP port
- * of each ICE address, or in port-range mode on a port of its own on each (a host
- * candidate on each; media on the pair the peer selects; ICE-lite toward browsers,
- * checks of its own toward lite peers, DTLS through werift's DTLS package as a library,
- * our SRTP and RTCP), no werift peer connection. Its
- * producers (what the peer sends) go into the element graph through a consumer each;
+ * A Kurento WebRtcEndpoint's media on the engine's own transport: one bidirectional
+ * WebRtcTransport on the shared UDP port of each ICE address, or in port-range mode on a
+ * port of its own on each (a host candidate on each; media on the pair the peer selects;
+ * ICE-lite toward browsers, checks of its own toward lite peers, DTLS through werift's
+ * DTLS package as a library, our SRTP and RTCP). Its producers (what the peer sends) go into the element graph through a consumer each;
  * what the graph sends to the endpoint goes out through the transport's consumer of the
  * m-line's kind: the source endpoint's producer itself when the source is an endpoint
  * on its own transport too (connect() is then a consumer of that producer, as between

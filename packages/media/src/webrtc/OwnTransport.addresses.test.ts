@@ -87,7 +87,7 @@ function suite(path: PacketCorePath): void {
     certificate = await DtlsCertificate.generate();
   });
 
-  const endpoint = (): WebRtcEndpoint => h.pipeline({ endpointTransport: 'own', packetCore: path, iceAddresses: [LOOPBACK, other] }).createWebRtcEndpoint();
+  const endpoint = (): WebRtcEndpoint => h.pipeline({ packetCore: path, iceAddresses: [LOOPBACK, other] }).createWebRtcEndpoint();
 
   // A peer on 0.0.0.0 sends to each of our addresses from its own address there (both ends of the pair move); one on
   // 127.0.0.1 sends to both from there (the same address of the peer, another socket of ours).
@@ -113,7 +113,6 @@ function suite(path: PacketCorePath): void {
 
     const answer = await ep.processOffer(peer.offer(OFFER));
     await ep.gatherCandidates();
-    expect(ep.transportKind).toBe('own');
     const port = ep.sharedUdpPort!;
     expect(UdpMux.find(LOOPBACK, port)?.packetPath).toBe(path);
     const hosts = candidates.map(hostOf);
@@ -162,19 +161,18 @@ function suite(path: PacketCorePath): void {
   }
 
   it('with an announced address, one host candidate: that address and the first address\'s shared port', async () => {
-    const ep = h.pipeline({ endpointTransport: 'own', packetCore: path, iceAddresses: [LOOPBACK, other], announcedAddress: '198.51.100.7' }).createWebRtcEndpoint();
+    const ep = h.pipeline({ packetCore: path, iceAddresses: [LOOPBACK, other], announcedAddress: '198.51.100.7' }).createWebRtcEndpoint();
     const candidates: string[] = [];
     ep.on('iceCandidate', (c) => candidates.push(c.candidate));
     const peer = h.track(await LitePeer.create(certificate, 0));
     await ep.processOffer(peer.offer(OFFER));
     await ep.gatherCandidates();
-    expect(ep.transportKind).toBe('own');
     expect(candidates.map(hostOf)).toEqual([{ type: 'host', address: '198.51.100.7', port: ep.sharedUdpPort, priority: 2130706431 }]);
   });
 
   it('in port-range mode, a port of the range on each address, a host candidate on each, media on the pair the peer nominates; closing gives both ports back', async () => {
     const range: [number, number] = path === 'native' ? [58650, 58659] : [58640, 58649];
-    const ep = h.pipeline({ endpointTransport: 'own', packetCore: path, iceAddresses: [LOOPBACK, other], udpPort: false, portRange: range }).createWebRtcEndpoint();
+    const ep = h.pipeline({ packetCore: path, iceAddresses: [LOOPBACK, other], udpPort: false, portRange: range }).createWebRtcEndpoint();
     ep.connect(ep);
     const candidates: string[] = [];
     ep.on('iceCandidate', (c) => candidates.push(c.candidate));
@@ -187,7 +185,6 @@ function suite(path: PacketCorePath): void {
     pub.start();
     await until(() => video.length >= 20, 15_000);
     pub.stop();
-    expect(ep.transportKind).toBe('own');
     const hosts = candidates.map(hostOf);
     expect(hosts.map((c) => c.address)).toEqual([LOOPBACK, other]);
     for (const c of hosts) expect(c.port >= range[0] && c.port <= range[1]).toBe(true);
@@ -215,7 +212,6 @@ function suite(path: PacketCorePath): void {
     pub.start();
     await until(() => video.length >= 20, 15_000);
     pub.stop();
-    expect(ep.transportKind).toBe('own');
     expect(candidates.map((c) => hostOf(c).address)).toEqual([LOOPBACK, other]);
     const local = hostOf(pairs.at(-1)!.localCandidate);
     expect([LOOPBACK, other]).toContain(local.address);
@@ -225,7 +221,7 @@ function suite(path: PacketCorePath): void {
   });
 
   it('makes the offer (generateOffer) with a candidate on each address; the peer answers and the media flows on the selected pair', async () => {
-    const p = h.pipeline({ endpointTransport: 'own', packetCore: path, iceAddresses: [LOOPBACK, other] });
+    const p = h.pipeline({ packetCore: path, iceAddresses: [LOOPBACK, other] });
     const a = p.createWebRtcEndpoint();
     const b = p.createWebRtcEndpoint();
     a.connect(b);
@@ -253,7 +249,6 @@ function suite(path: PacketCorePath): void {
     await waitForConnected(pb);
     await until(() => video.length > 10, 15_000);
     pub.stop();
-    expect(b.transportKind).toBe('own');
     expect(b.getConnectionState()).toBe('connected');
     expect([LOOPBACK, other]).toContain(hostOf(pairs.at(-1)!.localCandidate).address);
     expect(video[0]!.payload[2]).toBe(6);

@@ -11,9 +11,8 @@ import { parseCandidate } from './sdp.js';
 /*
  * Kurento's WebRtcEndpoint on the engine's own transport in port-range mode (udpPort
  * false): each endpoint's transport on a mux of its own, bound on one port of the
- * pipeline's range, on both packet paths. The werift path's port-range cases, run with
- * ROUNDTABLE_ENDPOINT_TRANSPORT=own, are in WebRtcEndpoint, Negotiation, FastPath and
- * SinglePort.test.ts.
+ * pipeline's range, on both packet paths. Other port-range cases are in WebRtcEndpoint,
+ * Negotiation, PacketPath and SinglePort.test.ts.
  */
 
 // This file's UDP ports: 62350-62399 (62380-62391 for the cases with ranges of their own).
@@ -34,7 +33,7 @@ async function peerOffer(tag: number): Promise<string> {
 }
 
 describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in port-range mode, %s packet path', (path) => {
-  const config: Partial<MediaConfig> = { endpointTransport: 'own', packetCore: path, udpPort: false };
+  const config: Partial<MediaConfig> = { packetCore: path, udpPort: false };
 
   it('each endpoint takes one port of the range for a socket of its own; media flows on it; closing gives the port back and the other goes on', async () => {
     const p = h.pipeline(config);
@@ -55,7 +54,6 @@ describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in po
 
     const ports = eps.map((ep) => ep.reservedPorts![0]);
     for (const [i, ep] of eps.entries()) {
-      expect(ep.transportKind).toBe('own');
       // One port: RTP and RTCP muxed, audio and video BUNDLEd, one host candidate on it.
       expect(ep.reservedPorts).toEqual([ports[i], ports[i]]);
       expect(ports[i]).toBeGreaterThanOrEqual(62350);
@@ -115,7 +113,6 @@ describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in po
 
     await expect(c.processOffer(offer)).rejects.toMatchObject({ code: 'NO_PORT_AVAILABLE', message: expect.stringContaining('62390-62391') });
 
-    expect(c.transportKind).toBeUndefined();
     expect(c.negotiationStarted).toBe(false);
     expect(c.reservedPorts).toBeUndefined();
     expect(p.ports.inUse).toBe(2);
@@ -123,13 +120,12 @@ describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in po
     const freed = a.reservedPorts![0];
     a.close();
     await c.processOffer(offer);
-    expect(c.transportKind).toBe('own');
     expect(c.reservedPorts).toEqual([freed, freed]);
     expect(p.ports.inUse).toBe(2);
   });
 
   it('a port of the range that a mux of this process is on already (another pipeline\'s single port) is passed over', async () => {
-    const single = h.pipeline({ endpointTransport: 'own', packetCore: path, udpPort: 62385, portRange: [62385, 62389] }).createWebRtcEndpoint();
+    const single = h.pipeline({ packetCore: path, udpPort: 62385, portRange: [62385, 62389] }).createWebRtcEndpoint();
     await single.processOffer(await peerOffer(7));
     const p = h.pipeline({ ...config, portRange: [62385, 62386] });
     const ep = p.createWebRtcEndpoint();
@@ -159,12 +155,11 @@ describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in po
     // The endpoint's own checks pass it (it has a ufrag); the transport's reading of it does not (no ice-pwd).
     const withoutPassword = (await peerOffer(5)).replace(/^a=ice-pwd:.*\r\n/gm, '');
     await expect(refused.processOffer(withoutPassword)).rejects.toMatchObject({ code: 'INVALID_SDP' });
-    expect(refused.transportKind).toBeUndefined();
+    expect(refused.negotiationStarted).toBe(false);
     expect(p.ports.inUse).toBe(0);
     expect(muxesIn(62350, 62379)).toEqual([]);
     // Still usable: the next offer is answered on a port of the range.
     await refused.processOffer(await peerOffer(6));
-    expect(refused.transportKind).toBe('own');
     expect(p.ports.inUse).toBe(1);
   });
 });

@@ -7,22 +7,21 @@ import { negotiate } from '../testing/signal.js';
 import type { IceCandidateInit, IceState, WebRtcEndpoint } from './WebRtcEndpoint.js';
 
 /*
- * Kurento's WebRtcEndpoint on the engine's own transport (config endpointTransport
- * 'own'): no werift peer connection on the server side. The rest of the endpoint's
- * behaviour is the existing suite run with ROUNDTABLE_ENDPOINT_TRANSPORT=own
- * (docs/transport.md lists what passes there and what does not yet).
+ * Kurento's WebRtcEndpoint on the engine's own transport, what it added to the endpoint's
+ * behaviour (the rest is WebRtcEndpoint, Negotiation, IceRestart, ... .test.ts). Named
+ * when the own transport was a setting beside werift peer connections (until 2026-12-08).
  */
 
 const h = useMediaHarness([65380, 65399]);
 // The TypeScript packet path (OwnTransport.native.test.ts: the native core).
-const pipeline = (): ReturnType<typeof h.pipeline> => h.pipeline({ endpointTransport: 'own', packetCore: 'typescript' });
+const pipeline = (): ReturnType<typeof h.pipeline> => h.pipeline({ packetCore: 'typescript' });
 
 function sequenceContinuous(packets: readonly RtpPacket[]): boolean {
   return packets.every((p, i) => i === 0 || p.header.sequenceNumber === ((packets[i - 1]!.header.sequenceNumber + 1) & 0xffff));
 }
 
 describe('WebRtcEndpoint on the own transport', () => {
-  it('negotiates without a werift peer connection, in Kurento\'s order of ICE events, and a loopback returns the peer\'s media', async () => {
+  it('negotiates in Kurento\'s order of ICE events, and a loopback returns the peer\'s media', async () => {
     const p = pipeline();
     const ep = p.createWebRtcEndpoint();
     ep.connect(ep);
@@ -44,7 +43,6 @@ describe('WebRtcEndpoint on the own transport', () => {
     const video = collect(pc, 'video');
     const audio = collect(pc, 'audio');
     await negotiate(pc, ep);
-    expect(ep.transportKind).toBe('own');
     await waitForConnected(pc);
     pub.start();
     await until(() => video.length >= 20 && audio.length >= 20).catch((e) => {
@@ -95,7 +93,6 @@ describe('WebRtcEndpoint on the own transport', () => {
     await until(() => got.some((x) => x.payload[2] === 2) && got.filter((x) => x.payload[2] === 2).length > 15);
     pubA.stop();
     pubC.stop();
-    expect(a.transportKind).toBe('own');
     expect(new Set(got.map((x) => x.header.ssrc)).size).toBe(1);
     expect(sequenceContinuous(got)).toBe(true);
     const firstOfC = got.findIndex((x) => x.payload[2] === 2);
@@ -123,7 +120,6 @@ describe('WebRtcEndpoint on the own transport', () => {
       if (cand) void b.addIceCandidate({ candidate: cand.candidate, sdpMid: cand.sdpMid ?? null, sdpMLineIndex: cand.sdpMLineIndex ?? null }).catch(() => undefined);
     });
     const offer = await b.generateOffer();
-    expect(b.transportKind).toBe('own');
     expect(offer.match(/a=sendrecv/g)?.length).toBe(2);
     const got: RtpPacket[] = [];
     pb.onTrack.subscribe((track) => {
@@ -146,7 +142,7 @@ describe('WebRtcEndpoint on the own transport', () => {
   });
 
   it('with a STUN server, the host candidate is followed by a server-reflexive one of the shared port, asked through the shared socket; gathering ends after it', async () => {
-    const ep = h.pipeline({ endpointTransport: 'own', packetCore: 'typescript', iceServers: [{ urls: h.stunUrl }] }).createWebRtcEndpoint();
+    const ep = h.pipeline({ packetCore: 'typescript', iceServers: [{ urls: h.stunUrl }] }).createWebRtcEndpoint();
     ep.connect(ep);
     const events: string[] = [];
     ep.on('iceCandidate', (c) => events.push(c.candidate));
@@ -157,7 +153,6 @@ describe('WebRtcEndpoint on the own transport', () => {
     pub.attach(pc, 'sendrecv');
     const video = collect(pc, 'video');
     await negotiate(pc, ep);
-    expect(ep.transportKind).toBe('own');
     await until(() => events.includes('done'));
     await waitForConnected(pc);
     pub.start();
@@ -169,23 +164,5 @@ describe('WebRtcEndpoint on the own transport', () => {
     expect([srflx[4], Number(srflx[5])]).toEqual(['127.0.0.1', ep.sharedUdpPort]);
     expect(events[2]).toContain(`raddr 127.0.0.1 rport ${ep.sharedUdpPort}`);
     expect(events[2]).toMatch(/ ufrag \S+$/);
-  });
-
-  it('an endpoint with data channels, or with a TURN server, is on the own transport', async () => {
-    const p = pipeline();
-    const data = p.createWebRtcEndpoint({ useDataChannels: true });
-    const pc = h.peer();
-    pc.addTransceiver('video', { direction: 'sendrecv' });
-    pc.createDataChannel('x');
-    await negotiate(pc, data);
-    expect(data.transportKind).toBe('own');
-    expect(data.getLocalSessionDescriptor()).toMatch(/^m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel\r?$/m);
-    // A TURN server that never answers: the relayed candidate is given up, the endpoint is on its own transport all the same.
-    const turn = h.pipeline({ endpointTransport: 'own', packetCore: 'typescript', iceServers: [{ urls: 'turn:127.0.0.1:9', username: 'u', credential: 'p' }] }).createWebRtcEndpoint();
-    const other = h.peer();
-    other.addTransceiver('video', { direction: 'sendrecv' });
-    await other.setLocalDescription(await other.createOffer());
-    await turn.processOffer(other.localDescription!.sdp);
-    expect(turn.transportKind).toBe('own');
   });
 });

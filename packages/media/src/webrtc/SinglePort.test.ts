@@ -7,9 +7,8 @@ import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werif
 import { UdpMux } from '../net/UdpMux.js';
 import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
-import { waitForConnected } from '../testing/peers.js';
+import { startRestartedChecks, waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
-import { startRestartedChecks } from './renegotiation.js';
 import { parseCandidate } from './sdp.js';
 import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
 
@@ -100,51 +99,43 @@ function udpSocketsIn(min: number, max: number): number {
 }
 
 describe('single-port mode with real peers', () => {
-  it.each([true, false])(
-    'four werift peers and a libwebrtc peer on endpoints of one pipeline share one server port; media flows both ways (fastPath %s)',
-    async (fastPath) => {
-      const p = h.pipeline({ fastPath });
-      const eps = [0, 1, 2, 3, 4].map(() => p.createWebRtcEndpoint());
-      // A ring: each endpoint forwards to the next, so every peer receives another's media.
-      for (let i = 0; i < eps.length; i++) eps[i]!.connect(eps[(i + 1) % eps.length]!);
-      const ports = eps.map(candidatePorts);
-      const peers = [0, 1, 2, 3].map((i) => publishingPeer(30 + i));
-      await Promise.all(peers.map((peer, i) => negotiate(peer.pc, eps[i]!)));
-      const lib = await libwebrtcPeer(eps[4]!);
-      await Promise.all(peers.map((peer) => waitForConnected(peer.pc)));
-      for (const peer of peers) peer.pub.start();
+  it('four werift peers and a libwebrtc peer on endpoints of one pipeline share one server port; media flows both ways', async () => {
+    const p = h.pipeline();
+    const eps = [0, 1, 2, 3, 4].map(() => p.createWebRtcEndpoint());
+    // A ring: each endpoint forwards to the next, so every peer receives another's media.
+    for (let i = 0; i < eps.length; i++) eps[i]!.connect(eps[(i + 1) % eps.length]!);
+    const ports = eps.map(candidatePorts);
+    const peers = [0, 1, 2, 3].map((i) => publishingPeer(30 + i));
+    await Promise.all(peers.map((peer, i) => negotiate(peer.pc, eps[i]!)));
+    const lib = await libwebrtcPeer(eps[4]!);
+    await Promise.all(peers.map((peer) => waitForConnected(peer.pc)));
+    for (const peer of peers) peer.pub.start();
 
-      // peers[0] receives libwebrtc's real VP8/Opus; libwebrtc receives peers[3]'s.
-      await until(() => peers.every((peer) => peer.video.length > 10 && peer.audio.length > 10), 20_000);
-      let libVideo: InboundStat | undefined;
-      const deadline = Date.now() + 20_000;
-      while (Date.now() < deadline && (libVideo?.packetsReceived ?? 0) <= 10) {
-        libVideo = await inbound(lib, 'video');
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      for (const peer of peers) peer.pub.stop();
+    // peers[0] receives libwebrtc's real VP8/Opus; libwebrtc receives peers[3]'s.
+    await until(() => peers.every((peer) => peer.video.length > 10 && peer.audio.length > 10), 20_000);
+    let libVideo: InboundStat | undefined;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (libVideo?.packetsReceived ?? 0) <= 10) {
+      libVideo = await inbound(lib, 'video');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const peer of peers) peer.pub.stop();
 
-      expect(libVideo?.packetsReceived ?? 0).toBeGreaterThan(10);
-      expect(peers[1]!.video.every((pkt) => pkt.payload[2] === 30)).toBe(true); // from peers[0]
-      const all = ports.flat();
-      expect(all.length).toBeGreaterThanOrEqual(eps.length);
-      expect(new Set(all).size).toBe(1);
-      const mux = UdpMux.find(HOST, all[0]!)!;
-      expect(mux.getStats()).toMatchObject({ bindings: eps.length });
-      expect(mux.getStats().tuples).toBeGreaterThanOrEqual(eps.length);
-      for (const ep of eps) {
-        const stats = ep.getFastPathStats();
-        // fastPath false keeps a werift endpoint's packets on werift; the own transport has no other path than Roundtable's.
-        if (fastPath || ep.transportKind === 'own') {
-          expect(stats!.rtpIn).toBeGreaterThan(10);
-          expect(stats!.rtpOut).toBeGreaterThan(10);
-        } else {
-          expect(stats).toBeUndefined();
-        }
-        expect(ep.getStats().invalidPackets).toBe(0);
-      }
-    },
-  );
+    expect(libVideo?.packetsReceived ?? 0).toBeGreaterThan(10);
+    expect(peers[1]!.video.every((pkt) => pkt.payload[2] === 30)).toBe(true); // from peers[0]
+    const all = ports.flat();
+    expect(all.length).toBeGreaterThanOrEqual(eps.length);
+    expect(new Set(all).size).toBe(1);
+    const mux = UdpMux.find(HOST, all[0]!)!;
+    expect(mux.getStats()).toMatchObject({ bindings: eps.length });
+    expect(mux.getStats().tuples).toBeGreaterThanOrEqual(eps.length);
+    for (const ep of eps) {
+      const stats = ep.getFastPathStats()!;
+      expect(stats.rtpIn).toBeGreaterThan(10);
+      expect(stats.rtpOut).toBeGreaterThan(10);
+      expect(ep.getStats().invalidPackets).toBe(0);
+    }
+  });
 
   it('an endpoint released mid-call leaves the others streaming; the last one gone closes the socket', async () => {
     const p = h.pipeline();
@@ -264,14 +255,14 @@ describe('single-port mode with real peers', () => {
 
     const ufrag = /a=ice-ufrag:(\S+)/.exec(answer)![1]!;
     const pwd = /a=ice-pwd:(\S+)/.exec(answer)![1]!;
-    // werift takes any remote part of the USERNAME; the own transport only the peer's current ufrag.
-    const remote = ep.transportKind === 'own' ? /a=ice-ufrag:(\S+)/.exec(peer.pc.localDescription!.sdp)![1]! : 'probe';
+    // The transport takes only the peer's current ufrag as the USERNAME's remote part.
+    const remote = /a=ice-ufrag:(\S+)/.exec(peer.pc.localDescription!.sdp)![1]!;
     const prober = createSocket('udp4');
     h.track({ close: () => prober.close() });
     const responses: Buffer[] = [];
     prober.on('message', (data) => responses.push(data));
-    // On the own transport a made-up remote part, sent first, is refused.
-    if (remote !== 'probe') prober.send(signedRequest(`${ufrag}:probe`, pwd), ports[0]!, HOST);
+    // A made-up remote part, sent first, is refused.
+    prober.send(signedRequest(`${ufrag}:probe`, pwd), ports[0]!, HOST);
     const request = signedRequest(`${ufrag}:${remote}`, pwd);
     prober.send(request, ports[0]!, HOST);
     await until(() => responses.length > 0);

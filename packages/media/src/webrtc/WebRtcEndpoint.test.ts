@@ -11,11 +11,11 @@ import {
 import { MediaError } from '../core/errors.js';
 import { UdpMux } from '../net/UdpMux.js';
 import { parseCandidate } from './sdp.js';
-import { rembPacket, type WebRtcEndpoint } from './WebRtcEndpoint.js';
+import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
 import { MediaPipeline } from '../core/MediaPipeline.js';
 import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
-import { transceiverOf, waitForConnected } from '../testing/peers.js';
+import { rembPacket, transceiverOf, waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
 
 const h = useMediaHarness([42000, 42999]);

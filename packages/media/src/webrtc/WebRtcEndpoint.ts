@@ -11,10 +11,7 @@ import { kindStats } from '../rtp/kindStats.js';
 import type { OutboundStream } from '../rtp/OutboundStream.js';
 import { CandidateExchange, negotiatedIndex } from './CandidateExchange.js';
 import { DataChannels, type DataChannelOptions } from './DataChannels.js';
-import type { CarrierHost, EndpointCarrier } from './EndpointCarrier.js';
-import type { FastPathStats } from './FastPath.js';
-import { OwnCarrier } from './OwnCarrier.js';
-import { WeriftCarrier } from './WeriftCarrier.js';
+import { EndpointCarrier, type CarrierHost } from './EndpointCarrier.js';
 import {
   announceCandidate,
   mapCandidateLines,
@@ -33,6 +30,7 @@ import type {
   ConnectionState,
   Direction,
   DtlsState,
+  FastPathStats,
   IceCandidateInit,
   IceState,
   SelectedCandidatePair,
@@ -54,15 +52,13 @@ export type {
   WebRtcEndpointOptions,
   WebRtcEndpointStats,
 } from './types.js';
-export { rembPacket } from './EndpointMedia.js';
 
 /**
  * Kurento's WebRtcEndpoint: a WebRTC transport negotiated by SDP (offer from the peer or
  * from us), with trickle ICE both ways. This class holds the negotiation (Kurento's API,
  * states, events and SDP rules) and the endpoint's state; what carries it once it
- * negotiates is its EndpointCarrier: the engine's own transport (OwnCarrier) or a werift
- * peer connection (WeriftCarrier, with the sockets EndpointSockets and the media
- * EndpointMedia). Trickle ICE is CandidateExchange, data channels DataChannels.
+ * negotiates is its EndpointCarrier, on the engine's own transport (EndpointTransport).
+ * Trickle ICE is CandidateExchange, data channels DataChannels.
  */
 export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   protected readonly forwardsInput = false;
@@ -71,11 +67,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   private selectedPair: SelectedCandidatePair | undefined;
   private readonly localAddresses: string[];
   private readonly candidates: CandidateExchange;
-  /**
-   * What carries this endpoint once a negotiation started (config endpointTransport):
-   * the engine's own transport when it can serve this endpoint, else a werift peer
-   * connection.
-   */
+  /** What carries this endpoint once a negotiation started. */
   private carrier: EndpointCarrier | undefined;
   private readonly carrierHost: CarrierHost;
   private transportReleased = false;
@@ -118,7 +110,6 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       dataChannels: this.dataChannelsEnabled ? this.dataChannels : undefined,
       iceServers: () => this.iceServers(),
       announcedAddress: () => this.getAnnouncedAddress(),
-      maxVideoRecvBandwidth: () => this.options.maxVideoRecvBandwidth,
       publicSdp: (sdp) => this.publicSdp(sdp),
       carrier: () => this.carrier,
       isClosed: () => this.closed,
@@ -163,11 +154,6 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   get direction(): Direction {
     return this.options.direction ?? 'sendrecv';
-  }
-
-  /** What carries this endpoint once it negotiates: the engine's own transport, or a werift peer connection (config endpointTransport). */
-  get transportKind(): 'own' | 'werift' | undefined {
-    return this.carrier?.kind;
   }
 
   getIceState(): IceState {
@@ -257,8 +243,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     const { sdp, rejected } = this.usableSections(offer);
     if (sdp === undefined) return this.rejectWholeOffer(offer, rejected);
     const carrier = await this.openCarrier(false);
-    const step = carrier.answerOffer(sdp);
-    if (step) await step;
+    // The carrier's steps are synchronous: nothing comes between a step and what follows it.
+    carrier.answerOffer(sdp);
     this.rejectedSections = rejected;
     this.candidates.noteRemoteDescription(sdp);
     this.negotiated = true;
@@ -278,10 +264,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
    * ICE restart (RFC 8445 9): the answer carries new local credentials, candidates are
    * gathered again (emitted as 'iceCandidate' at once, gathering having been asked for
    * already) and checked against the peer's new ones. DTLS is not renegotiated (RFC
-   * 8842: same fingerprint, same association), so the SRTP contexts, the fast path and
-   * forwarding carry on; the fast path sends on whichever pair ICE selects. An offer
-   * that changes the media sections or the certificate is refused (INVALID_SDP) and
-   * changes nothing.
+   * 8842: same fingerprint, same association), so the SRTP contexts and forwarding carry
+   * on, on whichever pair ICE selects. An offer that changes the media sections or the
+   * certificate is refused (INVALID_SDP) and changes nothing.
    */
   private async processReoffer(offer: string): Promise<string> {
     if (this.withoutTransport) throw new MediaError('INVALID_STATE', 'this endpoint has already negotiated (every media section was rejected)');
@@ -291,11 +276,10 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     const { sdp, rejected } = this.usableSections(offer);
     if (sdp === undefined) throw new MediaError('INVALID_SDP', 'the new offer has no section this endpoint can use');
     const restart = checkReoffer(carrier.appliedRemoteDescription, sdp);
-    const step = carrier.answerReoffer(sdp, restart);
-    if (step) await step;
+    carrier.answerReoffer(sdp, restart);
     this.rejectedSections = rejected;
     this.candidates.noteRemoteDescription(sdp);
-    carrier.renegotiated(restart);
+    carrier.renegotiated();
     await this.flushEarlyCandidates();
     return this.publicSdp(carrier.localDescription!);
   }
@@ -334,8 +318,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     const kinds = options.kinds ?? this.options.offerKinds ?? MEDIA_KINDS;
     if (kinds.length === 0 && !this.dataChannelsEnabled) throw new MediaError('INVALID_ARGUMENT', 'an offer needs audio, video or data channels');
     const carrier = await this.openCarrier(true);
-    const step = carrier.makeOffer(kinds);
-    if (step) await step;
+    carrier.makeOffer(kinds);
     return this.publicSdp(carrier.localDescription!);
   }
 
@@ -357,8 +340,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       }
     }
     validateRemoteSdp(answer);
-    const step = carrier.takeAnswer(answer);
-    if (step) await step;
+    carrier.takeAnswer(answer);
     this.candidates.noteRemoteDescription(answer);
     this.negotiated = true;
     carrier.negotiated();
@@ -387,9 +369,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       return;
     }
     if (this.transportReleased || !this.candidates.ofCurrentGeneration(init)) return;
-    const sdpMLineIndex = negotiatedIndex(init, this.rejectedSections);
-    if (sdpMLineIndex === null) return;
-    await carrier.addCandidate(init, sdpMLineIndex);
+    // A candidate of a rejected section is not one the transport checks.
+    if (negotiatedIndex(init, this.rejectedSections) === null) return;
+    carrier.addCandidate(init);
   }
 
   private async flushEarlyCandidates(): Promise<void> {
@@ -468,9 +450,8 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
   }
 
   /**
-   * Counters of Roundtable's own RTP/RTCP path (datagrams in and out, SRTP drops),
-   * while it carries this endpoint's media; undefined before DTLS is up, with config
-   * fastPath false, or once the transport closed.
+   * Counters of the endpoint's RTP/RTCP path (datagrams in and out, SRTP drops);
+   * undefined before DTLS is up, or once the transport closed.
    */
   getFastPathStats(): FastPathStats | undefined {
     return this.carrier?.fastPathStats();
@@ -481,8 +462,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     return this.carrier?.inboundStream(kind);
   }
 
-  getOutboundStream(kind: MediaKind): OutboundStream | undefined {
-    return this.carrier?.outboundStream(kind);
+  /** None: the transport's consumers send to the peer (an RtpEndpoint has OutboundStreams). */
+  getOutboundStream(_kind: MediaKind): OutboundStream | undefined {
+    return undefined;
   }
 
   /** Single-port mode: the shared UDP port this endpoint's ICE is on, while it holds it. */
@@ -497,7 +479,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   acceptRtp(stream: InboundStream, packet: RtpPacket, now: number): void {
     const carrier = this.carrier;
-    if (!carrier || this.closed || !carrier.canForward(stream.kind)) return;
+    if (!carrier || this.closed || !carrier.canForward()) return;
     this.lastIn[stream.kind] = now;
     carrier.forward(stream, packet, now);
     this.lastOut[stream.kind] = now;
@@ -521,9 +503,9 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
 
   // --- the carrier --------------------------------------------------------------------
 
-  /** The carrier of a first negotiation: the own transport when it can serve this endpoint, else a werift peer connection. */
+  /** The carrier of a first negotiation. */
   private async openCarrier(offering: boolean): Promise<EndpointCarrier> {
-    const carrier = (await OwnCarrier.open(this.carrierHost, offering)) ?? (await WeriftCarrier.open(this.carrierHost));
+    const carrier = await EndpointCarrier.open(this.carrierHost, offering);
     this.carrier = carrier;
     return carrier;
   }

@@ -1,4 +1,3 @@
-import type { RTCPeerConnection } from 'werift';
 import { SdpError } from '../core/errors.js';
 
 /** What a later offer must keep from the first negotiation for the endpoint to take it. */
@@ -45,24 +44,4 @@ export function checkReoffer(current: string, offer: string): boolean {
 export function candidateUfrag(candidate: string): string | undefined {
   const m = / ufrag (\S+)/.exec(candidate);
   return m?.[1];
-}
-
-/**
- * werift (0.24) starts connectivity checks only on a transport whose DTLS is not up yet,
- * so after an ICE restart both agents sit with new credentials and no pair (the old one
- * is dropped with the old generation) and nothing flows, while the peer connection still
- * says 'connected'. Call this once a restart's offer/answer is applied (answerer: after
- * setLocalDescription; offerer: after setRemoteDescription): it starts the checks of the
- * new generation, and DTLS carries on over whichever pair they nominate.
- */
-export function startRestartedChecks(pc: RTCPeerConnection): void {
-  for (const transport of pc.iceTransports) {
-    const connection = transport.connection;
-    // After the restart werift reports 'new', then 'completed' once gathering ends (not
-    // a connection): no pair, no checks.
-    if (connection.nominated || !connection.remoteUsername || transport.state === 'checking' || transport.state === 'closed') continue;
-    transport.start().catch(() => {
-      // A failed restart shows as ICE state 'failed' (and consent then ends the transport).
-    });
-  }
 }

@@ -159,8 +159,8 @@ export interface RejectedSection {
 
 /**
  * Removes the data channel (application) sections from an offer, and their mids from
- * the BUNDLE group, so that werift does not negotiate SCTP for an endpoint without
- * data channels. withRejectedSections() puts them back into the answer, rejected.
+ * the BUNDLE group, so that the transport does not negotiate SCTP for an endpoint
+ * without data channels. withRejectedSections() puts them back into the answer, rejected.
  */
 export function withoutDataSections(sdp: string): { sdp: string; rejected: RejectedSection[] } {
   const result = withoutSections(sdp, (section) => section.kind !== 'application');

@@ -2,6 +2,7 @@ import type { IceServerConfig } from '../config.js';
 import type { ConnectionState, Direction, KindStats } from '../core/endpointTypes.js';
 import type { MediaElementEvents } from '../core/MediaElement.js';
 import type { MediaKind } from '../core/types.js';
+import type { SrtpStats } from '../srtp/index.js';
 import type { DataChannelStats } from './DataChannels.js';
 
 export type { ConnectionState, Direction, KindStats } from '../core/endpointTypes.js';
@@ -84,4 +85,18 @@ export interface EndpointStats {
 export interface WebRtcEndpointStats extends EndpointStats {
   /** Data channels: messages received from the peer and sent to it. */
   data: DataChannelStats;
+}
+
+/** Counters of an endpoint's RTP/RTCP path: its transport's, from socket to socket. */
+export interface FastPathStats {
+  rtpIn: number;
+  rtcpIn: number;
+  rtpOut: number;
+  rtcpOut: number;
+  /** The negotiated SRTP protection profile (DTLS-SRTP id). */
+  profile: number;
+  /** What the peer sent: unprotected, and dropped (truncated, forged, replayed). */
+  inbound: SrtpStats;
+  /** What we sent. */
+  outbound: SrtpStats;
 }

@@ -18,13 +18,17 @@ function trickle(pc: WeriftPeerConnection, ep: WebRtcEndpoint): void {
   });
 }
 
-/** The SRTP profile of the endpoint's fast path, once DTLS is up. */
+/** The SRTP profile of the endpoint's transport, once DTLS is up. */
 async function negotiatedProfile(pc: WeriftPeerConnection, ep: WebRtcEndpoint): Promise<number> {
   await waitForConnected(pc);
   await until(() => ep.getFastPathStats() !== undefined);
   return ep.getFastPathStats()!.profile;
 }
 
+/*
+ * The endpoint's DTLS role and SRTP profile (transport/DtlsSession.ts). Until the werift
+ * path was removed (2026-12-08) this checked the patches of webrtc/dtlsPreferences.ts.
+ */
 describe('DTLS preferences: the engine picks AES_CM_128_HMAC_SHA1_80', () => {
   it('answers an actpass offer as the DTLS server (a=setup:passive) and picks AES-CM though werift prefers GCM', async () => {
     const ep = h.pipeline().createWebRtcEndpoint();
