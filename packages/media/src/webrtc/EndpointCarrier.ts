@@ -1,6 +1,7 @@
 import type { RtpPacket } from 'werift';
 import type { IceServerConfig, MediaConfig } from '../config.js';
 import type { KindStats } from '../core/endpointTypes.js';
+import type { Engine } from '../core/Engine.js';
 import type { PortAllocator } from '../core/PortAllocator.js';
 import type { MediaKind } from '../core/types.js';
 import type { InboundStream } from '../rtp/InboundStream.js';
@@ -91,6 +92,8 @@ export interface CarrierHost {
   /** The endpoint's id (for errors). */
   readonly id: string;
   readonly config: MediaConfig;
+  /** The engine of the endpoint's pipeline: its sockets and certificate. */
+  readonly engine: Engine;
   readonly ports: PortAllocator;
   /** The ICE addresses (host candidates). */
   readonly localAddresses: readonly string[];

@@ -1,6 +1,6 @@
 import { singleUdpPort, type IceServerConfig, type MediaConfig } from '../config.js';
 import type { PortAllocator } from '../core/PortAllocator.js';
-import { UdpMux } from '../net/UdpMux.js';
+import type { UdpMux, UdpMuxes } from '../net/UdpMux.js';
 import type { MuxedIceAgent } from './iceMux.js';
 
 /**
@@ -14,6 +14,7 @@ export class EndpointSockets {
   private readonly agents: MuxedIceAgent[] = [];
 
   constructor(
+    private readonly sockets: UdpMuxes,
     private readonly config: MediaConfig,
     private readonly ports: PortAllocator,
     private readonly localAddresses: readonly string[],
@@ -37,7 +38,7 @@ export class EndpointSockets {
     if (port === undefined || this.muxList) return;
     const muxes = new Map<string, UdpMux>();
     try {
-      for (const address of this.localAddresses) muxes.set(address, await UdpMux.acquire(address, port, undefined, this.config.packetCore));
+      for (const address of this.localAddresses) muxes.set(address, await this.sockets.acquire(address, port, undefined, this.config.packetCore));
     } catch (error) {
       for (const mux of muxes.values()) mux.release();
       throw error;

@@ -6,7 +6,7 @@ import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, streamingLoopback, until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
-import { UdpMux } from '../net/UdpMux.js';
+
 import { parseCandidate } from './sdp.js';
 import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
 
@@ -106,7 +106,7 @@ describe('WebRtcEndpoint fast path with werift peers', () => {
 
     const attacker = createSocket('udp4');
     const port = firstPort(candidates);
-    const muxBefore = UdpMux.find('127.0.0.1', port)?.getStats();
+    const muxBefore = h.engine.sockets.find('127.0.0.1', port)?.getStats();
     const invalidBefore = ep.getStats().invalidPackets;
     const before = ep.getFastPathStats()!.inbound;
     capturing = false;
@@ -152,7 +152,7 @@ describe('WebRtcEndpoint fast path with werift peers', () => {
       expect(invalid).toBeGreaterThanOrEqual(sent.length + 20 + 10);
       if (ep.transportKind === 'own') {
         // On the own transport that socket is a mux of the endpoint's alone: what it drops from the stranger is the endpoint's count.
-        const mux = UdpMux.find('127.0.0.1', port)!;
+        const mux = h.engine.sockets.find('127.0.0.1', port)!;
         expect(mux.users).toBe(1);
         expect(mux.getStats().droppedUnknown + mux.getStats().droppedMalformed - muxBefore!.droppedUnknown - muxBefore!.droppedMalformed).toBeGreaterThanOrEqual(300);
         expect(invalid).toBeGreaterThanOrEqual(sent.length + 20 + 300);
@@ -163,7 +163,7 @@ describe('WebRtcEndpoint fast path with werift peers', () => {
       // Single-port mode: the stranger's datagrams never got past the mux.
       expect(invalid).toBeGreaterThanOrEqual(sent.length + 20);
       expect(invalid).toBeLessThan(sent.length + 20 + 10 + 300);
-      const mux = UdpMux.find('127.0.0.1', port)!.getStats();
+      const mux = h.engine.sockets.find('127.0.0.1', port)!.getStats();
       expect(mux.droppedUnknown + mux.droppedMalformed - muxBefore!.droppedUnknown - muxBefore!.droppedMalformed).toBeGreaterThanOrEqual(300);
     }
     expect(other.getStats().invalidPackets).toBe(0);

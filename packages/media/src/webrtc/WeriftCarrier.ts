@@ -79,7 +79,7 @@ export class WeriftCarrier implements EndpointCarrier {
    * another negotiation made the endpoint's carrier meanwhile.
    */
   static async open(host: CarrierHost): Promise<WeriftCarrier> {
-    const sockets = new EndpointSockets(host.config, host.ports, host.localAddresses, () => host.isClosed());
+    const sockets = new EndpointSockets(host.engine.sockets, host.config, host.ports, host.localAddresses, () => host.isClosed());
     await sockets.open();
     host.assertOpen();
     if (host.carrier()) {

@@ -11,7 +11,7 @@ import {
   type RTCPeerConnection,
 } from 'werift';
 import { MediaError } from '../core/errors.js';
-import { claimUfrag, releaseUfrag, type MuxAddress, type UdpMux, type UdpMuxBinding } from '../net/UdpMux.js';
+import type { MuxAddress, UdpMux, UdpMuxBinding, UdpMuxes } from '../net/UdpMux.js';
 
 /*
  * Single-port mode on werift's ICE. werift gathers a host candidate by creating one
@@ -67,7 +67,11 @@ export class MuxedIceAgent {
   private readonly ufrags: string[] = [];
   private closed = false;
 
-  constructor(private readonly agent: IceAgent) {}
+  constructor(
+    private readonly agent: IceAgent,
+    /** The engine's sockets: the ufrag registry. */
+    private readonly owner: UdpMuxes,
+  ) {}
 
   get localUfrags(): readonly string[] {
     return this.ufrags;
@@ -80,7 +84,7 @@ export class MuxedIceAgent {
 
   addUfrag(ufrag: string): void {
     if (this.closed) {
-      releaseUfrag(ufrag);
+      this.owner.releaseUfrag(ufrag);
       return;
     }
     this.ufrags.push(ufrag);
@@ -91,7 +95,7 @@ export class MuxedIceAgent {
     if (this.closed) return;
     this.closed = true;
     for (const binding of this.bindings) binding.close();
-    for (const ufrag of this.ufrags) releaseUfrag(ufrag);
+    for (const ufrag of this.ufrags) this.owner.releaseUfrag(ufrag);
   }
 
   private passwordFor(ufrag: string): string | undefined {
@@ -135,18 +139,20 @@ function assertAgentShape(agent: IceAgent): void {
 
 function attachAgent(agent: IceAgent, muxes: ReadonlyMap<string, UdpMux>): MuxedIceAgent {
   assertAgentShape(agent);
-  const muxed = new MuxedIceAgent(agent);
+  const owner = [...muxes.values()][0]?.owner;
+  if (!owner) throw new MediaError('INVALID_STATE', 'single-port mode: no shared socket to attach the ICE agent to');
+  const muxed = new MuxedIceAgent(agent, owner);
 
   // A ufrag unique in the process, now and after every restart (werift assigns
   // localUsername in restart() and when copying credentials between transports).
-  let ufrag = claimUfrag();
+  let ufrag = owner.claimUfrag();
   agent.userHistory[ufrag] = agent.localPassword;
   Object.defineProperty(agent, 'localUsername', {
     configurable: true,
     enumerable: true,
     get: () => ufrag,
     set: (value: string) => {
-      ufrag = claimUfrag(value);
+      ufrag = owner.claimUfrag(value);
       muxed.addUfrag(ufrag);
     },
   });
