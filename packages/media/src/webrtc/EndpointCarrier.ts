@@ -131,6 +131,8 @@ export interface CarrierHost {
   received(kind: MediaKind, stream: InboundStream, packet: RtpPacket, now: number): void;
   /** The endpoint's source of `kind` is asked for a keyframe (the peer asked us for one). */
   requestSourceKeyframe(kind: MediaKind): void;
+  /** The endpoint's source of `kind` is a WebRtcEndpoint connected to it directly (not through a hub port or a pass-through). */
+  sourceIsEndpoint(kind: MediaKind): boolean;
 }
 
 export function errorMessage(error: unknown): string {

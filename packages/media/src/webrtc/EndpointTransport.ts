@@ -23,6 +23,12 @@ export interface EndpointTransportHost {
   received(kind: MediaKind, stream: InboundStream, packet: RtpPacket, now: number): void;
   /** The endpoint's source of `kind` is asked for a keyframe (the peer asked us for one). */
   requestSourceKeyframe(kind: MediaKind): void;
+  /**
+   * The endpoint's source of `kind` is a WebRtcEndpoint connected to it directly: only
+   * then may its producer be consumed as is. Through a hub port or a pass-through the
+   * graph decides what flows (a hub's removeSource() stops it), so its packets are taken.
+   */
+  sourceIsEndpoint(kind: MediaKind): boolean;
   iceState(state: TransportIceState): void;
   dtlsState(state: TransportDtlsState): void;
   /** The pair media flows on, first selected or moved by the peer: the peer's address and port, and ours. */
@@ -344,7 +350,7 @@ export class EndpointTransport {
   private input(stream: InboundStream): Input | undefined {
     const kind = stream.kind;
     const previous = this.inputs.get(kind);
-    const direct = producerOfStream.get(stream);
+    const direct = this.host.sourceIsEndpoint(kind) ? producerOfStream.get(stream) : undefined;
     let input: Input;
     if (direct && !direct.isClosed) {
       input = { stream, producer: direct, made: false };

@@ -59,6 +59,7 @@ export class OwnCarrier implements EndpointCarrier {
     const own = await EndpointTransport.open(config, sockets, { certificate, announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip), relayed: turnServersOf(host.iceServers()).length > 0, dataChannels: host.dataChannels !== undefined }, {
       received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
       requestSourceKeyframe: (kind) => host.requestSourceKeyframe(kind),
+      sourceIsEndpoint: (kind) => host.sourceIsEndpoint(kind),
       iceState: (state) => made.carrier?.onIceState(state),
       dtlsState: (state) => made.carrier?.onDtlsState(state),
       tuple: (address, port, local) => made.carrier?.onTuple(address, port, local),

@@ -158,6 +158,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
         this.emitRtp(stream, packet, now);
       },
       requestSourceKeyframe: (kind) => this.requestInputKeyframe(kind),
+      sourceIsEndpoint: (kind) => this.getSourceConnections(kind)[0]?.source instanceof WebRtcEndpoint,
     };
   }
 
