@@ -100,11 +100,11 @@ export class EndpointTransport {
    * packet path or the native core, as the sockets are), which it takes over: released
    * when the transport closes, or here when it cannot be made.
    */
-  static async open(config: MediaConfig, sockets: readonly EndpointMux[], options: { certificate: DtlsCertificate; announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean; relayed: boolean; dataChannels: boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
+  static async open(config: MediaConfig, sockets: readonly EndpointMux[], options: { certificate: Promise<DtlsCertificate>; announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean; relayed: boolean; dataChannels: boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
     try {
       const transport = new WebRtcTransport({
         mux: sockets.map((s) => s.mux),
-        certificate: options.certificate,
+        certificate: await options.certificate,
         bidirectional: true,
         direction: options.direction,
         dataChannels: options.dataChannels,

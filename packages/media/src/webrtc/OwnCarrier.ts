@@ -54,9 +54,8 @@ export class OwnCarrier implements EndpointCarrier {
     if (endpointTransportOf(config) !== 'own') return undefined;
     // The transport's states reach the carrier once it is made (none come before: nothing is negotiated yet).
     const made: { carrier?: OwnCarrier } = {};
-    const certificate = await host.engine.certificate();
     const sockets = await EndpointMux.acquireEach(host.engine.sockets, config, host.ports, host.localAddresses, `WebRtcEndpoint ${host.id}`);
-    const own = await EndpointTransport.open(config, sockets, { certificate, announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip), relayed: turnServersOf(host.iceServers()).length > 0, dataChannels: host.dataChannels !== undefined }, {
+    const own = await EndpointTransport.open(config, sockets, { certificate: host.engine.certificate(), announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip), relayed: turnServersOf(host.iceServers()).length > 0, dataChannels: host.dataChannels !== undefined }, {
       received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
       requestSourceKeyframe: (kind) => host.requestSourceKeyframe(kind),
       sourceIsEndpoint: (kind) => host.sourceIsEndpoint(kind),
