@@ -15,7 +15,7 @@ const engine = new Engine();
 
 const member = wrtcAudioMember;
 
-// Ports: 63500-63539 on the TypeScript packet path, 63600-63639 on the native one (the Kurento filters, in the same test group, use 63100-63269).
+// Ports: 63500-63539 on the TypeScript packet path, 63600-63639 on the native one (the Kurento filters, in the same test group, use 63900-63999).
 for (const path of packetPathsUnderTest()) describe(`TransportRoom active speaker (${path} packet path)`, () => {
   let mux: UdpMux;
   let certificate: DtlsCertificate;
