@@ -6,12 +6,16 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MediaPipeline, liveChildPids } from '@roundtable/media';
+import { liveChildPids } from '@roundtable/media';
 import { createWeriftPeer, McuTestPeer, negotiate, StunServer, waitForConnected } from '@roundtable/media/testing';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipBrowserTests } from './browser.js';
 import { openChromium } from './sharedChromium.js';
+import { Engine } from '../../packages/media/src/index.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 const skip = skipBrowserTests('Composite in Chromium');
 const MEDIA = { iceAddresses: ['127.0.0.1'], portRange: [56850, 56899] as [number, number] };
@@ -67,7 +71,7 @@ async function snapshot(page: Page): Promise<InboundSnapshot> {
 
 describe.skipIf(skip)('Composite with a real Chromium', () => {
   it('Chromium decodes the audio mix (the other peer’s tone) and the VP8 grid at the configured size', async () => {
-    const pipeline = new MediaPipeline(MEDIA);
+    const pipeline = engine.createPipeline(MEDIA);
     const composite = pipeline.createComposite({ video: { width: 480, height: 360, frameRate: 15 } });
     const pc = createWeriftPeer(stunUrl);
     const tone = new McuTestPeer({ frequency: 440, video: { port: 56990, color: 'blue' } });

@@ -12,6 +12,10 @@ import { until } from '../../packages/media/src/testing/harness.js';
 import { skipBrowserTests } from './browser.js';
 import { trickleLoopbackFromPage, trickleToPage, type PageWindow } from './endpointPage.js';
 import { openChromium } from './sharedChromium.js';
+import { Engine } from '../../packages/media/src/index.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 /** What the page keeps of its channels: messages as text (binary as "bin:<length>:<first byte>"), states, announced channels. */
 type DataWindow = PageWindow & {
@@ -105,7 +109,7 @@ describe.skipIf(skipBrowserTests('data channels with Chromium'))('data channels 
   it('the page\'s channel opens and echoes text, binary, empty and the largest messages allowed; a server channel opens and closes at the page; the page closing its channel closes it at the endpoint', async () => {
     const firstPort = 58660;
     const largest = 262_144;
-    const pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [firstPort, firstPort + 19] });
+    const pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [firstPort, firstPort + 19] });
     pipelines.push(pipeline);
     const page = await openDataPage(browser!);
     try {

@@ -10,6 +10,10 @@ import { MediaPipeline, type WebRtcEndpoint } from '../../packages/media/src/ind
 import { skipBrowserTests } from './browser.js';
 import { openChromium } from './sharedChromium.js';
 import { openEndpointPage, trickleLoopbackFromPage, trickleToPage, waitForPageMedia, type PageWindow } from './endpointPage.js';
+import { Engine } from '../../packages/media/src/index.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 /** Offers from the page, answers with the endpoint, and trickles both ways (the page's loopback candidates only). */
 async function connect(page: Page, ep: WebRtcEndpoint): Promise<void> {
@@ -39,7 +43,7 @@ describe.skipIf(skipBrowserTests('fast path with Chromium'))('fast path with Chr
   });
 
   it('Chromium media returns through a loopback endpoint and reaches a second page through the fast path, and decodes', async () => {
-    pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [57400, 57499] });
+    pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [57400, 57499] });
     const publisher = await openEndpointPage(browser!, { publish: true, width: 320, height: 240 });
     const viewer = await openEndpointPage(browser!, { publish: false, width: 320, height: 240 });
     const loop = pipeline.createWebRtcEndpoint();

@@ -9,6 +9,10 @@ import { MediaPipeline, type WebRtcEndpoint } from '../../packages/media/src/ind
 import { skipBrowserTests } from './browser.js';
 import { openChromium } from './sharedChromium.js';
 import { openEndpointPage, trickleLoopbackFromPage, trickleToPage, waitForPageMedia, type PageWindow } from './endpointPage.js';
+import { Engine } from '../../packages/media/src/index.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 /** Offers from the page (a restart offer with `restart`), answers with the endpoint, and trickles the page's loopback candidates of this offer. */
 async function negotiate(page: Page, ep: WebRtcEndpoint, restart: boolean): Promise<void> {
@@ -41,7 +45,7 @@ describe.skipIf(skipBrowserTests('ICE restart with Chromium'))('ICE restart with
   });
 
   it('Chromium restarts ICE mid-stream with a loopback endpoint: new credentials, same DTLS, and it keeps decoding what comes back', async () => {
-    pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [53800, 53899] });
+    pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [53800, 53899] });
     const page = await openEndpointPage(browser!, { publish: true, width: 160, height: 120 });
     const loop = pipeline.createWebRtcEndpoint();
     loop.connect(loop);

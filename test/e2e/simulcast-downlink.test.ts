@@ -11,7 +11,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UdpMux } from '../../packages/media/src/net/UdpMux.js';
+
 import { packetPathsUnderTest } from '../../packages/media/src/native/testPaths.js';
 import type { Consumer } from '../../packages/media/src/transport/Consumer.js';
 import { DtlsCertificate } from '../../packages/media/src/transport/DtlsSession.js';
@@ -21,6 +21,10 @@ import { canUseNetns, ShapedLink, type RemoteSubscriber, type RemoteVideoStats }
 import { WebRtcTransport } from '../../packages/media/src/transport/WebRtcTransport.js';
 import { skipBrowserTests } from './browser.js';
 import { openChromium } from './sharedChromium.js';
+import { Engine } from '../../packages/media/src/index.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 59000-59031 (TypeScript path), 59032-59063 (native), 59064-59095 (REMB).
 
@@ -178,7 +182,7 @@ describe.skipIf(skipBrowserTests('simulcast downlink with Chromium') || !shaped)
         // none on
       }
     });
-    const mux = await UdpMux.acquire(link.serverAddress, ports, 'test', path);
+    const mux = await engine.sockets.acquire(link.serverAddress, ports, 'test', path);
     cleanups.push(() => mux.release());
     expect(mux.packetPath).toBe(path);
     const certificate = await DtlsCertificate.generate();

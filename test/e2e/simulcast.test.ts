@@ -13,6 +13,10 @@ import type { Producer } from '../../packages/media/src/transport/Producer.js';
 import { WebRtcTransport } from '../../packages/media/src/transport/WebRtcTransport.js';
 import { skipBrowserTests } from './browser.js';
 import { openChromium } from './sharedChromium.js';
+import { Engine } from '../../packages/media/src/index.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 type SimulcastPage = { send: RTCPeerConnection; recv: Record<string, RTCPeerConnection>; setActive(active: Record<string, boolean>): Promise<void> };
 
@@ -137,7 +141,7 @@ describe.skipIf(skipBrowserTests('simulcast with Chromium'))('simulcast with Chr
     ['default', [58200, 58231], undefined],
     ['typescript', [58232, 58263], 'typescript'],
   ] as const)('(%s packet path) Chromium publishes two layers; one receiver decodes the low one and another the high one; a lower available bitrate switches the second down with frames decoding, the layer nobody takes is paused at the sender and comes back when wanted', async (_path, ports, packetCore) => {
-    const mux = await UdpMux.acquire('127.0.0.1', ports, 'test', packetCore);
+    const mux = await engine.sockets.acquire('127.0.0.1', ports, 'test', packetCore);
     muxes.push(mux);
     const certificate = await DtlsCertificate.generate();
     const send = new WebRtcTransport({ mux, certificate });

@@ -11,6 +11,10 @@ import { DtlsCertificate } from '../../packages/media/src/transport/DtlsSession.
 import { WebRtcTransport } from '../../packages/media/src/transport/WebRtcTransport.js';
 import { skipBrowserTests } from './browser.js';
 import { openChromium } from './sharedChromium.js';
+import { Engine } from '../../packages/media/src/index.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 type TransportPage = { send: RTCPeerConnection; recv: RTCPeerConnection };
 
@@ -89,7 +93,7 @@ describe.skipIf(skipBrowserTests('engine transport with Chromium'))('engine tran
 
   beforeAll(async () => {
     browser = await openChromium();
-    mux = await UdpMux.acquire('127.0.0.1', [65200, 65231]);
+    mux = await engine.sockets.acquire('127.0.0.1', [65200, 65231]);
   });
 
   afterAll(async () => {

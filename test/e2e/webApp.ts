@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { ensureWebBuilt } from '../../packages/web/src/build/ensureBuilt.js';
 import { startServer, type RunningServer } from '../../packages/server/src/index.js';
-import { MediaPipeline, WebRtcEndpoint } from '../../packages/media/src/index.js';
+import { WebRtcEndpoint } from '../../packages/media/src/index.js';
 import { openChromium } from './sharedChromium.js';
 
 export const SCREENSHOT_DIR = path.resolve('test-results', 'screenshots');
@@ -31,7 +31,7 @@ export interface AppServerOptions {
 /** Builds the bundle if needed, then starts the whole server on 127.0.0.1 with an in-memory database. */
 export async function startAppServer(options: AppServerOptions): Promise<RunningServer> {
   await ensureWebBuilt();
-  return startServer({
+  const server = await startServer({
     host: '127.0.0.1',
     port: 0,
     media: { iceAddresses: ['127.0.0.1'], portRange: options.portRange },
@@ -44,7 +44,12 @@ export async function startAppServer(options: AppServerOptions): Promise<Running
     },
     logger: pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }),
   });
+  appServers.add(server);
+  return server;
 }
+
+/** The servers started here: endpointDump() looks into their media engines. */
+const appServers = new Set<RunningServer>();
 
 /** What a describe block of web app tests shares: one server, one Chromium, and the users of the test running now. */
 export interface WebAppSuite {
@@ -383,7 +388,7 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export async function endpointDump(): Promise<string> {
   const sample = (): Map<string, { line: string; counts: number[] }> => {
     const out = new Map<string, { line: string; counts: number[] }>();
-    for (const pipeline of MediaPipeline.all()) {
+    for (const pipeline of [...appServers].flatMap((server) => server.engine.pipelines())) {
       for (const element of pipeline.getElements()) {
         if (!(element instanceof WebRtcEndpoint)) continue;
         const stats = element.getStats();

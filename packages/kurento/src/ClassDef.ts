@@ -1,4 +1,4 @@
-import type { MediaConfig } from '@roundtable/media';
+import type { Engine, MediaConfig } from '@roundtable/media';
 import type { HttpPostServer } from './http/HttpPostServer.js';
 import type { ClassTable } from './ClassTable.js';
 import type { Params } from './Params.js';
@@ -17,6 +17,8 @@ export interface ServerFacade {
   /** Listens to objects created/destroyed in a session; returns the detach function. */
   onObjectLifecycle(owner: RemoteObject['owner'], listener: (event: 'created' | 'destroyed', id: string) => void): () => void;
   readonly mediaConfig: Partial<MediaConfig>;
+  /** The media engine the server's pipelines are made in. */
+  readonly engine: Engine;
   readonly version: string;
   /** URLs of HttpPostEndpoints, served on the server's own HTTP port. */
   readonly httpPost: HttpPostServer;

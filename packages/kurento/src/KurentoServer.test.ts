@@ -1,9 +1,9 @@
-import { PortAllocator, UdpMux } from '@roundtable/media';
 import { FakePublisher, createWeriftPeer } from '@roundtable/media/testing';
 import { describe, expect, it } from 'vitest';
 import { RawClient } from './testing/RawClient.js';
 import { KurentoServer } from './KurentoServer.js';
 import { useKurentoHarness } from './testing/harness.js';
+
 
 const RANGE: [number, number] = [41000, 41499];
 const h = useKurentoHarness(RANGE);
@@ -241,7 +241,7 @@ describe('Kurento Protocol: sessions', () => {
   });
 
   it('a session not resumed within the grace period is ended and its objects released', async () => {
-    const short = new KurentoServer({ port: 0, sessionGraceMs: 200, media: { iceAddresses: ['127.0.0.1'], portRange: RANGE } });
+    const short = new KurentoServer({ port: 0, sessionGraceMs: 200, media: { iceAddresses: ['127.0.0.1'], portRange: RANGE }, engine: h.server.engine });
     const shortUrl = (await short.listen()).url;
     try {
       const a = await client(shortUrl);
@@ -263,8 +263,8 @@ describe('Kurento Protocol: sessions', () => {
   it('releasing a pipeline releases its elements and frees every port they held', async () => {
     const c = await client();
     // Ports of the range (port-range mode) and registrations on the shared port (single-port mode, the default).
-    const ports = PortAllocator.shared(RANGE[0], RANGE[1]);
-    const held = (): number => ports.inUse + UdpMux.all().reduce((n, mux) => n + mux.getStats().bindings, 0);
+    const ports = h.server.engine.ports(RANGE[0], RANGE[1]);
+    const held = (): number => ports.inUse + h.server.engine.sockets.all().reduce((n, mux) => n + mux.getStats().bindings, 0);
     const before = held();
     const pipeline = await c.value<string>('create', { type: 'MediaPipeline' });
     const eps: string[] = [];
@@ -308,7 +308,7 @@ describe('Kurento Protocol: sessions', () => {
   });
 
   it('with a shared secret, only clients that present it may connect', async () => {
-    const guarded = new KurentoServer({ port: 0, secret: 's3cret', media: { iceAddresses: ['127.0.0.1'], portRange: RANGE } });
+    const guarded = new KurentoServer({ port: 0, secret: 's3cret', media: { iceAddresses: ['127.0.0.1'], portRange: RANGE }, engine: h.server.engine });
     const guardedUrl = (await guarded.listen()).url;
     try {
       await expect(RawClient.connect(guardedUrl)).rejects.toThrow(/401/);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MediaObject, type MediaConfig } from '@roundtable/media';
+import { Engine, MediaObject, type MediaConfig } from '@roundtable/media';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { CallContext, ClassDef, ServerFacade } from './ClassDef.js';
 import { KURENTO_MODULES } from './ClassTable.js';
@@ -36,6 +36,12 @@ export interface KurentoServerOptions {
   sessionGraceMs?: number;
   /** Settings of the pipelines created through this server. */
   media?: Partial<MediaConfig>;
+  /**
+   * The media engine its pipelines are made in (the process's, shared with its other
+   * media users: one owner per UDP port). Default: an engine of the server's own, closed
+   * with it.
+   */
+  engine?: Engine;
   /** HttpPostEndpoint URLs (announced address, body cap, idle timeout). */
   httpPost?: HttpPostServerOptions;
   /** Folder of the local copies of recordings to http(s) URIs. Default `<os.tmpdir()>/roundtable-recordings`. */
@@ -67,6 +73,8 @@ const silent: KurentoLogger = { info: () => undefined, warn: () => undefined, de
  * engine, so that Kurento applications and the official clients drive it unchanged.
  */
 export class KurentoServer {
+  /** The media engine of its pipelines. */
+  readonly engine: Engine;
   private readonly classes = buildClasses();
   private readonly objects = new Map<string, RemoteObject>();
   private readonly idsByTarget = new WeakMap<object, string>();
@@ -98,6 +106,7 @@ export class KurentoServer {
   };
 
   constructor(private readonly options: KurentoServerOptions = {}) {
+    this.engine = options.engine ?? new Engine();
     this.log = options.logger ?? silent;
     this.graceMs = options.sessionGraceMs ?? 240_000;
     this.httpPost = new HttpPostServer(options.httpPost ?? {}, this.log);
@@ -114,6 +123,7 @@ export class KurentoServer {
         return () => this.lifecycleListeners.delete(entry);
       },
       mediaConfig: options.media ?? {},
+      engine: this.engine,
       version: ROUNDTABLE_KMS_VERSION,
       httpPost: this.httpPost,
       recordingSpoolDir: options.recordingSpoolDir,
@@ -183,6 +193,7 @@ export class KurentoServer {
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     this.http = undefined;
     for (const session of [...this.sessions.values()]) this.endSession(session);
+    if (!this.options.engine) this.engine.close();
   }
 
   /** Number of live remote objects (ServerManager excluded), for tests and metrics. */

@@ -14,8 +14,8 @@ import { useKurentoHarness } from './testing/harness.js';
 import { callOperation } from './testing/officialClient.js';
 import { connectThroughKurento, receivedBy, until, viewerPeer } from './testing/kurentoPeers.js';
 
-// Ports: the server's media 63100-63269; the test encoder on free ports the system picks.
-const h = useKurentoHarness([63100, 63269]);
+// Ports: the server's media 63900-63999; the test encoder on free ports the system picks.
+const h = useKurentoHarness([63900, 63999]);
 const cleanup = h.cleanup;
 const dir = mkdtempSync(join(tmpdir(), 'rt-kurento-filters-'));
 const QR_TEXT = 'roundtable:filters:42';

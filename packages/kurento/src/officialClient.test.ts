@@ -1,10 +1,10 @@
 import type { KurentoClientInstance, KurentoElement } from 'kurento-client';
-import { PortAllocator, UdpMux } from '@roundtable/media';
 import { FakePublisher, createWeriftPeer } from '@roundtable/media/testing';
 import { describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection } from 'werift';
 import { useKurentoHarness } from './testing/harness.js';
 import { connectThroughKurento, receivedBy, until, viewerPeer, type Received } from './testing/kurentoPeers.js';
+
 
 const RANGE: [number, number] = [49500, 49999];
 const h = useKurentoHarness(RANGE);
@@ -117,8 +117,8 @@ describe('the Kurento tutorials, driven by the official kurento-client', () => {
 
     // Participant 1 leaves: its outgoing endpoint and its incoming endpoints are released.
     // Ports of the range (port-range mode) and registrations on the shared port (single-port mode, the default).
-    const ports = PortAllocator.shared(RANGE[0], RANGE[1]);
-    const held = (): number => ports.inUse + UdpMux.all().reduce((n, mux) => n + mux.getStats().bindings, 0);
+    const ports = h.server.engine.ports(RANGE[0], RANGE[1]);
+    const held = (): number => ports.inUse + h.server.engine.sockets.all().reduce((n, mux) => n + mux.getStats().bindings, 0);
     const portsBefore = held();
     publishers.get(1)!.pub.stop();
     await outgoing.get(1)!.release();

@@ -15,10 +15,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { MediaStreamTrack, RtpHeader, RtpPacket, type RTCPeerConnection as WeriftPeerConnection } from 'werift';
-import { MediaPipeline } from '../src/core/MediaPipeline.js';
+import { Engine } from '../src/core/Engine.js';
+import type { MediaPipeline } from '../src/core/MediaPipeline.js';
 import type { WebRtcEndpoint } from '../src/webrtc/WebRtcEndpoint.js';
 import { StunServer } from '../src/net/StunServer.js';
 import { createWeriftPeer, waitForConnected } from '../src/testing/peers.js';
+
+/** The script's media engine. */
+const engine = new Engine();
 
 type ToChild =
   | { type: 'setup'; subscribers: number }
@@ -60,7 +64,7 @@ async function child(): Promise<void> {
     void (async () => {
       switch (m.type) {
         case 'setup': {
-          pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [57500, 57999] });
+          pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [57500, 57999] });
           const source = pipeline.createWebRtcEndpoint({ direction: 'recvonly' });
           endpoints.set(0, source);
           for (let i = 1; i <= m.subscribers; i++) {

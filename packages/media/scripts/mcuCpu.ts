@@ -17,11 +17,14 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { RtpHeader, RtpPacket } from 'werift';
-import { MediaPipeline } from '../src/core/MediaPipeline.js';
+import { Engine } from '../src/core/Engine.js';
 import type { HubPort } from '../src/core/HubPort.js';
 import { InboundStream } from '../src/rtp/InboundStream.js';
 import type { Composite } from '../src/mcu/Composite.js';
 import { createOpusCoder, FRAME_SAMPLES, OPUS_RATE } from '../src/mcu/opus.js';
+
+/** The script's media engine. */
+const engine = new Engine();
 
 const DURATION_S = Number(process.env.DURATION ?? 20);
 const WARMUP_MS = 3000;
@@ -81,7 +84,7 @@ interface RunResult {
 }
 
 async function run(withVideo: boolean): Promise<RunResult> {
-  const pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: PORT_RANGE });
+  const pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: PORT_RANGE });
   const composite: Composite = pipeline.createComposite({ video: withVideo ? { width: outW, height: outH, frameRate: Number(outFps) } : false });
   let mixPackets = 0;
   const parties: Party[] = TONES.map((tone, i) => {

@@ -16,14 +16,16 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { MediaPipeline } from '../src/core/MediaPipeline.js';
-import { UdpMux } from '../src/net/UdpMux.js';
+import { Engine } from '../src/core/Engine.js';
 import type { PacketCorePath } from '../src/native/PacketCore.js';
 import { TransportBridge } from '../src/room/TransportBridge.js';
 import { DtlsCertificate } from '../src/transport/DtlsSession.js';
 import { LitePeer } from '../src/transport/testLitePeer.js';
 import { CLIENT_OFFER } from '../src/transport/testSdp.js';
 import { WebRtcTransport } from '../src/transport/WebRtcTransport.js';
+
+/** The script's media engine. */
+const engine = new Engine();
 
 interface Credentials {
   ufrag: string;
@@ -54,7 +56,7 @@ async function child(): Promise<void> {
   process.on('message', async (m: ToChild) => {
     if (m.type === 'setup') {
       path = m.path;
-      const mux = await UdpMux.acquire('127.0.0.1', path === 'native' ? [65490, 65499] : [65480, 65489], 'bench', path);
+      const mux = await engine.sockets.acquire('127.0.0.1', path === 'native' ? [65490, 65499] : [65480, 65489], 'bench', path);
       const certificate = await DtlsCertificate.generate();
       const sender = new WebRtcTransport({ mux, certificate });
       const answer = sender.processOffer(m.publisher.offer);
@@ -62,7 +64,7 @@ async function child(): Promise<void> {
       const receivers = Array.from({ length: m.subscribers }, () => new WebRtcTransport({ mux, certificate }));
       for (const r of receivers) r.consume(video);
       if (SINK) {
-        const pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'] });
+        const pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'] });
         const bridge = new TransportBridge(pipeline);
         bridge.attach(video);
         bridge.connect(pipeline.createPassThrough(), 'video');

@@ -11,9 +11,13 @@ import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MediaPipeline } from '../src/core/MediaPipeline.js';
+import { Engine } from '../src/core/Engine.js';
+import type { MediaPipeline } from '../src/core/MediaPipeline.js';
 import type { RtpEndpoint } from '../src/rtp/RtpEndpoint.js';
 import { RealMediaSender } from '../src/testing/RealMediaSender.js';
+
+/** The script's media engine. */
+const engine = new Engine();
 
 const WINDOW_MS = Number(process.env.WINDOW_MS ?? 10_000);
 const TICK = 100; // clock ticks per second of /proc/<pid>/stat
@@ -77,7 +81,7 @@ async function measure(label: string): Promise<void> {
   );
 }
 
-const pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [55000, 55199] });
+const pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [55000, 55199] });
 const a = await source(pipeline, 55900);
 const b = await source(pipeline, 55904);
 try {

@@ -14,12 +14,15 @@
  */
 import { readFileSync } from 'node:fs';
 import type { RTCPeerConnection as WeriftPeerConnection } from 'werift';
-import { MediaPipeline } from '../src/core/MediaPipeline.js';
+import { Engine } from '../src/core/Engine.js';
 import { StunServer } from '../src/net/StunServer.js';
 import { FakePublisher } from '../src/testing/FakePublisher.js';
 import { createWeriftPeer, waitForConnected } from '../src/testing/peers.js';
 import { negotiate } from '../src/testing/signal.js';
 import type { WebRtcEndpoint } from '../src/webrtc/WebRtcEndpoint.js';
+
+/** The script's media engine. */
+const engine = new Engine();
 
 const PARTICIPANTS = Number(process.env.PARTICIPANTS ?? 9);
 const RANGE: [number, number] = [61000, 61499];
@@ -33,7 +36,7 @@ function udpSocketsIn([min, max]: [number, number]): number {
 }
 
 async function measure(stunUrl: string, udpPort: false | undefined): Promise<{ endpoints: number; sockets: number; reserved: number }> {
-  const pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: RANGE, udpPort });
+  const pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: RANGE, udpPort });
   const peers: WeriftPeerConnection[] = [];
   const pairs: Array<{ ep: WebRtcEndpoint; pc: WeriftPeerConnection }> = [];
   const uplinks: WebRtcEndpoint[] = [];

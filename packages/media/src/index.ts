@@ -22,6 +22,7 @@ export {
   type FilterChildStats,
 } from './filters/index.js';
 export { MediaObject, type MediaObjectEvents } from './core/MediaObject.js';
+export { Engine } from './core/Engine.js';
 export { MediaPipeline, type MediaPipelineEvents } from './core/MediaPipeline.js';
 export { PassThrough } from './core/PassThrough.js';
 export { Hub, type HubEvents } from './core/Hub.js';
@@ -53,7 +54,7 @@ export {
 } from './transport/index.js';
 export { BandwidthEstimator, BWE_DEFAULTS, allocateBitrate, priorityOrder, TRANSPORT_CC_EXTENSION, type BandwidthEstimatorOptions, type BandwidthEstimatorStats, type BitrateClaim, type BandwidthUsage } from './bwe/index.js';
 export { TransportRoom, TransportBridge, ActiveSpeaker, type TransportRoomOptions, type TransportRoomEvents, type TransportRoomAudio, type RoomTrack, type TransportBridgeEvents, type ActiveSpeakerOptions, type SpeakerUpdate } from './room/index.js';
-export { UdpMux, UdpMuxBinding, holdUdpPort, parseStun, type UdpMuxStats, type MuxAddress } from './net/UdpMux.js';
+export { UdpMux, UdpMuxBinding, UdpMuxes, holdUdpPort, parseStun, type UdpMuxStats, type MuxAddress } from './net/UdpMux.js';
 export { choosePacketCore, packetCoreSetting, isPacketCoreSetting, NativePacketCore, type PacketCoreChoice, type PacketCorePath, type PacketCoreSetting, type NativeCoreStats } from './native/PacketCore.js';
 export { TypedEmitter, type EventMap } from './core/TypedEmitter.js';
 export { MEDIA_KINDS, isMediaKind, codecsCompatible, type MediaKind, type CodecInfo, type ElementId } from './core/types.js';

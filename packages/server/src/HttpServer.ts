@@ -3,6 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Engine } from '@roundtable/media';
 import type { MediaOptions } from './config.js';
 import { LoopbackEndpoint, type LoopbackLimits } from './LoopbackEndpoint.js';
 import type { ReadinessReport } from './Readiness.js';
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
    * none, and no `/ws/loopback` (a process without the media engine).
    */
   media?: MediaOptions;
+  /** The media engine of the loopback sessions (default: one of the loopback endpoint's own). */
+  engine?: Engine;
   /** Limits of `/ws/loopback` (sessions, rates, origins); each field defaults as `DEFAULT_LOOPBACK_LIMITS` says. */
   loopback?: Partial<LoopbackLimits>;
   /**
@@ -105,7 +108,7 @@ export class HttpServer {
     } else {
       this.server = createServer(timeouts, onRequest);
     }
-    this.loopback = options.media ? new LoopbackEndpoint({ media: options.media, logger: options.logger, ...(options.loopback ? { limits: options.loopback } : {}) }) : undefined;
+    this.loopback = options.media ? new LoopbackEndpoint({ media: options.media, ...(options.engine ? { engine: options.engine } : {}), logger: options.logger, ...(options.loopback ? { limits: options.loopback } : {}) }) : undefined;
     this.server.on('upgrade', (request, socket, head) => this.handleUpgrade(request, socket, head));
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { Engine } from '@roundtable/media';
 import { AddressLimiter, FORBIDDEN_ORIGIN_RESPONSE, TokenBucket, originAllowed } from '@roundtable/signaling';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -53,6 +54,8 @@ export const LOOPBACK_CLOSE_CODES = {
 
 export interface LoopbackEndpointOptions {
   media: MediaOptions;
+  /** The process's media engine (default: one of its own, closed with it). */
+  engine?: Engine;
   logger: Logger;
   limits?: Partial<LoopbackLimits>;
 }
@@ -82,8 +85,10 @@ export class LoopbackEndpoint {
   private readonly perAddress = new Map<string, number>();
   private readonly addressLimiter: AddressLimiter;
   private closing: Promise<void> | undefined;
+  private readonly engine: Engine;
 
   constructor(private readonly options: LoopbackEndpointOptions) {
+    this.engine = options.engine ?? new Engine();
     this.limits = { ...DEFAULT_LOOPBACK_LIMITS, ...options.limits };
     this.addressLimiter = new AddressLimiter({ ratePerSecond: this.limits.addressRatePerSecond, burst: this.limits.addressBurst });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
@@ -135,6 +140,7 @@ export class LoopbackEndpoint {
     clearTimeout(graceTimer);
     for (const ws of this.wss.clients) ws.terminate();
     await wssClosed;
+    if (!this.options.engine) this.engine.close();
   }
 
   private handleConnection(ws: WebSocket, request: IncomingMessage): void {
@@ -152,7 +158,7 @@ export class LoopbackEndpoint {
     const send = (message: ServerMessage): void => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
     };
-    const session = new LoopbackSession({ media: this.options.media, send, logger, maxQueuedMessages: this.limits.maxQueuedMessages });
+    const session = new LoopbackSession({ media: this.options.media, engine: this.engine, send, logger, maxQueuedMessages: this.limits.maxQueuedMessages });
     const client: Client = { session, address, bucket: new TokenBucket(this.limits.ratePerSecond, this.limits.burst), refusedInARow: 0, alive: true, closing: false };
     this.clients.set(ws, client);
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);

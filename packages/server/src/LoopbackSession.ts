@@ -1,4 +1,4 @@
-import { MediaError, MediaPipeline, type MediaConfig, type WebRtcEndpoint } from '@roundtable/media';
+import { MediaError, type Engine, type MediaConfig, type MediaPipeline, type WebRtcEndpoint } from '@roundtable/media';
 import { MessageQueue } from '@roundtable/signaling';
 import type { Logger } from 'pino';
 import { MessageError, ServerError } from './errors.js';
@@ -7,6 +7,8 @@ import { parseClientMessage, type ClientMessage, type ClientMessageId, type Clie
 export interface LoopbackSessionOptions {
   /** Settings for the session's `MediaPipeline`. */
   media: Partial<MediaConfig>;
+  /** The media engine the pipeline is made in. */
+  engine: Engine;
   /** Delivers a message to the client; the session never sends anything else. */
   send: (message: ServerMessage) => void;
   logger: Logger;
@@ -84,7 +86,7 @@ export class LoopbackSession {
 
   private async start(sdpOffer: string): Promise<void> {
     if (this.pipeline) throw new ServerError('INVALID_STATE', "a loopback is already running; send 'stop' first");
-    const pipeline = new MediaPipeline(this.options.media);
+    const pipeline = this.options.engine.createPipeline(this.options.media);
     this.pipeline = pipeline;
     try {
       const endpoint = pipeline.createWebRtcEndpoint();

@@ -5,7 +5,7 @@
  * nothing is counted twice and nothing has to be kept in step.
  */
 import type { KurentoServer } from '@roundtable/kurento';
-import { MEDIA_KINDS, NativePacketCore, engineStats, type ConnectionState, type EngineStats, type KindTotals, type PacketCoreChoice, type UdpTotals } from '@roundtable/media';
+import { MEDIA_KINDS, engineStats, type Engine, type ConnectionState, type EngineStats, type KindTotals, type PacketCoreChoice, type UdpTotals } from '@roundtable/media';
 import type { MediaNodeRooms, Signaling, SignalingOptions, WorkerMediaServer } from '@roundtable/signaling';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Role } from './configValues.js';
@@ -42,6 +42,8 @@ export class Metrics {
   private readonly requests: Counter<'type'>;
   private readonly errors: Counter<'type' | 'code'>;
   private engineSnapshot: EngineStats | undefined;
+  /** The engine watchEngine() watches (the gauges that read it are registered there). */
+  private mediaEngine: Engine | undefined;
   /** The media workers' engines, when rooms run on workers; and their totals during a scrape. */
   private workerEngines: (() => Promise<EngineStats[]>) | undefined;
   private workerSnapshot: EngineStats[] | undefined;
@@ -120,13 +122,14 @@ export class Metrics {
   }
 
   /** The media engine of this process: pipelines, endpoints, packets, bytes, loss, NACK/PLI/FIR. */
-  watchEngine(packetCore?: PacketCoreChoice): void {
+  watchEngine(engine: Engine, packetCore?: PacketCoreChoice): void {
+    this.mediaEngine = engine;
     if (packetCore) {
       this.gauge('media_packet_core', "the packet path of the engine's own transport (media.packetCore): 1 for the one in use", ['path'], (g) => {
         for (const path of ['native', 'typescript'] as const) g.set({ path }, packetCore.path === path ? 1 : 0);
       });
       this.gauge('media_packet_core_packets', 'the native packet core since it started (0 on the TypeScript path): datagrams received, RTP packets forwarded, batches handed up to JavaScript', ['what'], (g) => {
-        const stats = NativePacketCore.current()?.stats();
+        const stats = engine.runningNativeCore()?.stats();
         g.set({ what: 'received' }, stats?.datagrams ?? 0);
         g.set({ what: 'forwarded' }, stats?.forwarded ?? 0);
         g.set({ what: 'upcalls' }, stats?.upcalls ?? 0);
@@ -215,7 +218,7 @@ export class Metrics {
    */
   private engine(): EngineStats {
     if (this.engineSnapshot === undefined) {
-      this.engineSnapshot = addEngineStats(engineStats(), this.workerSnapshot ?? []);
+      this.engineSnapshot = addEngineStats(engineStats(this.mediaEngine!), this.workerSnapshot ?? []);
       setImmediate(() => (this.engineSnapshot = undefined));
     }
     return this.engineSnapshot;

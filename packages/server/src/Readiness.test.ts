@@ -1,8 +1,8 @@
-import { PortAllocator } from '@roundtable/media';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Readiness } from './Readiness.js';
 import { startServer, type RunningServer, type StartServerOptions } from './startServer.js';
+
 
 const logger = pino({ level: 'silent' });
 // Free of every other test's media ports (tests run in parallel processes).
@@ -36,7 +36,7 @@ describe('GET /readyz', () => {
   it('role media: 503 naming the engine while too few media ports are free for one more endpoint, 200 once they are', async () => {
     // One ICE address: an endpoint takes 1 + 3 ports, all four of this range.
     const server = await start({ role: 'media', media: { iceAddresses: ['127.0.0.1'], portRange: FOUR_PORTS }, kurento: { host: '127.0.0.1', port: 0 } });
-    const ports = PortAllocator.shared(...FOUR_PORTS);
+    const ports = server.engine.ports(...FOUR_PORTS);
     const taken = ports.reserve(1);
 
     const busy = await readyz(server);

@@ -2,7 +2,7 @@
  * What `GET /readyz` reports: named checks, each saying 'ok' or what is wrong. The
  * server is ready when every check passes and it is not shutting down.
  */
-import { MediaPipeline, hostAddresses, type MediaConfig } from '@roundtable/media';
+import { hostAddresses, type Engine, type MediaConfig, type MediaPipeline } from '@roundtable/media';
 import type { Signaling } from '@roundtable/signaling';
 
 /** Resolves undefined when the thing checked is usable, or a reason when it is not. */
@@ -84,11 +84,11 @@ export function clusterCheck(signaling: Signaling, redisUrl: string): ReadinessC
 }
 
 /** The media engine of this process can create a pipeline and has UDP ports to give. */
-export function engineCheck(media: Partial<MediaConfig>): ReadinessCheck {
+export function engineCheck(engine: Engine, media: Partial<MediaConfig>): ReadinessCheck {
   return async () => {
     let pipeline: MediaPipeline;
     try {
-      pipeline = new MediaPipeline(media);
+      pipeline = engine.createPipeline(media);
     } catch (error) {
       return `cannot create a media pipeline: ${error instanceof Error ? error.message : String(error)}`;
     }

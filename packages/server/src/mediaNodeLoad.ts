@@ -1,4 +1,4 @@
-import { MediaPipeline, WebRtcEndpoint } from '@roundtable/media';
+import { WebRtcEndpoint, type Engine } from '@roundtable/media';
 import type { MediaNodeLoad, MediaNodeRooms } from '@roundtable/signaling';
 
 /**
@@ -8,13 +8,13 @@ import type { MediaNodeLoad, MediaNodeRooms } from '@roundtable/signaling';
  * (a room of n people in the Kurento group-call model has n uplinks and n(n-1)
  * downlinks, n² in all); CPU is what the process used since the previous call, in cores.
  */
-export function mediaNodeLoadMeter(rooms: MediaNodeRooms): () => MediaNodeLoad {
+export function mediaNodeLoadMeter(engine: Engine, rooms: MediaNodeRooms): () => MediaNodeLoad {
   let lastCpu = process.cpuUsage();
   let lastAt = process.hrtime.bigint();
   return () => {
     let pipelines = 0;
     let participants = rooms.load().participants;
-    for (const pipeline of MediaPipeline.all()) {
+    for (const pipeline of engine.pipelines()) {
       pipelines++;
       if (rooms.holds(pipeline)) continue;
       const endpoints = pipeline.getElements().filter((e) => e instanceof WebRtcEndpoint).length;

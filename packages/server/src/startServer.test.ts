@@ -4,7 +4,6 @@ import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawClient } from '@roundtable/kurento/testing';
-import { UdpMux } from '@roundtable/media';
 import { StunServer, selfSignedCert, type TestCertificate } from '@roundtable/media/testing';
 import type { CallId } from '@roundtable/protocol';
 import { pumpSignals, SfuPeer, TestClient, until } from '@roundtable/signaling/testing';
@@ -13,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ServerError } from './errors.js';
 import { startServer, type RunningServer } from './startServer.js';
 import { WsTestClient } from './testing/WsTestClient.js';
+
 
 const logger = pino({ level: 'silent' });
 // Free of every other test's media ports (tests run in parallel processes).
@@ -134,9 +134,9 @@ describe('startServer() role media', () => {
   it('holds the single media UDP port from start to shutdown, and refuses to start when the configured one is in use', async () => {
     const media = { iceAddresses: ['127.0.0.1'], portRange: [61090, 61097] as [number, number], udpPort: 61099 };
     const server = await startServer({ role: 'media', host: '127.0.0.1', port: 0, media, kurento: { host: '127.0.0.1', port: 0 }, logger });
-    expect(UdpMux.find('127.0.0.1', 61099)?.users).toBe(1);
+    expect(server.engine.sockets.find('127.0.0.1', 61099)?.users).toBe(1);
     await server.close();
-    expect(UdpMux.find('127.0.0.1', 61099)).toBeUndefined();
+    expect(server.engine.sockets.find('127.0.0.1', 61099)).toBeUndefined();
 
     const squatter = createSocket('udp4');
     await new Promise<void>((resolve) => squatter.bind(61099, '127.0.0.1', resolve));

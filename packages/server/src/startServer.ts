@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { choosePacketCore, holdUdpPort, MediaError, resolveMediaConfig, type MediaConfig, type PacketCoreChoice } from '@roundtable/media';
+import { choosePacketCore, Engine, holdUdpPort, MediaError, resolveMediaConfig, type MediaConfig, type PacketCoreChoice } from '@roundtable/media';
 import type { Logger } from 'pino';
 import { KurentoServer } from '@roundtable/kurento';
 import { randomUUID } from 'node:crypto';
@@ -125,6 +125,8 @@ export interface RunningServer {
   readonly signalingUrl: string | undefined;
   /** The metrics URL (`http://127.0.0.1:PORT/metrics`), when metrics are on. */
   readonly metricsUrl: string | undefined;
+  /** The main thread's media engine (its pipelines, sockets and ports; media workers have their own). */
+  readonly engine: Engine;
   /**
    * Graceful shutdown: reports not ready and stops accepting connections; ends every call
    * (participants get `call.ended {reason: 'hangup', by: null}`, and the call is
@@ -149,6 +151,8 @@ interface Composed {
 /** What every composer gets: the options, the parts it opens, and where it registers metrics and readiness checks. */
 interface Context {
   options: StartServerOptions;
+  /** The process's media engine (the main thread's: media workers have their own). */
+  engine: Engine;
   parts: Parts;
   logger: Logger;
   metrics: Metrics | undefined;
@@ -190,8 +194,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const role = options.role ?? 'all';
   const logger = options.logger ?? createLogger();
   const parts = new Parts(logger);
+  const engine = new Engine();
+  // Added first: closed last, after every part that makes pipelines on it.
+  parts.add({ close: async () => engine.close() });
   const context: Context = {
     options,
+    engine,
     parts,
     logger,
     metrics: options.metrics === false ? undefined : new Metrics({ role, version: serverVersion() }),
@@ -210,6 +218,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       kurentoUrl: composed.kurentoUrl,
       signalingUrl: composed.signaling ? `${url.replace(/^http/, 'ws')}ws` : undefined,
       metricsUrl,
+      engine,
       close: () => (closing ??= shutdown(context, composed)),
     };
   } catch (error) {
@@ -242,7 +251,7 @@ async function composeAll(context: Context): Promise<Composed> {
   const workers = options.signaling && !options.signaling.mediaUrl ? mediaWorkerCount(options, configured, context) : 0;
   // With media workers, the main thread's engine (Kurento Protocol, loopback) gets the first share of the ports,
   // and in single-port mode the engines' shared ports sit side by side (one firewall rule).
-  const block = workers > 0 ? await sharedPortBlock(configured, workers + 1) : undefined;
+  const block = workers > 0 ? await sharedPortBlock(context.engine, configured, workers + 1) : undefined;
   const shares = workers > 0 ? splitPorts(block ? { ...configured, udpPort: block.first } : configured, workers + 1) : undefined;
   const media: Partial<MediaConfig> = shares ? { ...configured, ...shares[0] } : configured;
   await holdMediaPort(context, media);
@@ -259,7 +268,7 @@ async function composeAll(context: Context): Promise<Composed> {
       ? await connectRemoteMedia(options.signaling, context)
       : shares
         ? await startWorkers(configured, shares.slice(1), context)
-        : parts.add(new InProcessMediaServer(media, context.logger.child({ component: 'media' })));
+        : parts.add(new InProcessMediaServer(media, context.logger.child({ component: 'media' }), context.engine));
     signaling = await openSignaling(options.signaling, mediaServer, context);
   }
   const http = parts.add(httpServer(context, { publicDir: options.publicDir ?? PUBLIC_DIR, ...webDir(options), media, signaling }));
@@ -294,7 +303,7 @@ async function composeMedia(context: Context): Promise<Composed> {
   }
   await holdMediaPort(context, media);
   watchEngine(context, media);
-  const rooms = context.parts.add(new MediaNodeRooms(media, context.logger.child({ component: 'media-node-rooms' })));
+  const rooms = context.parts.add(new MediaNodeRooms(media, context.logger.child({ component: 'media-node-rooms' }), undefined, context.engine));
   context.metrics?.watchMediaNodeRooms(rooms);
   const kurentoUrl = await listenKurento(kurento, media, context, rooms);
   if (options.mediaNode) await registerMediaNode(options.mediaNode, advertisedUrl(kurento, kurentoUrl), context, rooms);
@@ -330,7 +339,7 @@ async function registerMediaNode(node: MediaNodeOptions, url: string, context: C
     await MediaNodeHeartbeat.start(registry, {
       id,
       url,
-      load: mediaNodeLoadMeter(rooms),
+      load: mediaNodeLoadMeter(context.engine, rooms),
       logger,
       ...(node.heartbeatMs === undefined ? {} : { intervalMs: node.heartbeatMs }),
       ...(node.ttlMs === undefined ? {} : { ttlMs: node.ttlMs }),
@@ -364,7 +373,7 @@ function httpServer(context: Context, serves: { publicDir?: string; webDir?: str
     loopback: { ...options.loopback, ...(options.http?.allowedOrigins ? { allowedOrigins: options.http.allowedOrigins } : {}) },
     ...(serves.publicDir === undefined ? {} : { publicDir: serves.publicDir }),
     ...(serves.webDir === undefined ? {} : { webDir: serves.webDir }),
-    ...(serves.media === undefined ? {} : { media: serves.media }),
+    ...(serves.media === undefined ? {} : { media: serves.media, engine: context.engine }),
     ...(options.tls ? { tls: options.tls } : {}),
     ...(signaling ? { upgradeHandlers: [(req, socket, head) => signaling.handleUpgrade(req, socket, head)] } : {}),
     ...(signaling ? { requestHandlers: [(req, res) => signaling.handleHttp(req, res)] } : {}),
@@ -429,8 +438,8 @@ async function listenMetrics(source: Metrics, option: StartServerOptions['metric
 
 /** The media engine runs in this process: its metrics and its readiness check. */
 function watchEngine(context: Context, media: Partial<MediaConfig>): void {
-  context.metrics?.watchEngine(packetCore(context, media));
-  context.readiness.add('engine', engineCheck(media));
+  context.metrics?.watchEngine(context.engine, packetCore(context, media));
+  context.readiness.add('engine', engineCheck(context.engine, media));
 }
 
 /** The packet path of the engine's own transport (media.packetCore), said once at start-up. */
@@ -457,7 +466,7 @@ function packetCore(context: Context, media: Partial<MediaConfig>): PacketCoreCh
 async function holdMediaPort(context: Context, media: Partial<MediaConfig>): Promise<void> {
   try {
     const config = resolveMediaConfig(media);
-    const { port, release } = await holdUdpPort(config, 'media.udpPort (ROUNDTABLE_UDP_PORT, --udp-port)');
+    const { port, release } = await holdUdpPort(context.engine.sockets, config, 'media.udpPort (ROUNDTABLE_UDP_PORT, --udp-port)');
     context.parts.add({ close: async () => release() });
     if (port === undefined) return;
     const wanted = config.udpPort === undefined || config.udpPort === false ? config.portRange[0] : config.udpPort;
@@ -499,7 +508,7 @@ function mediaWorkerCount(options: StartServerOptions, media: Partial<MediaConfi
  * `first`, `first + 1`, ... The ports are held until `release()`; undefined when
  * media.udpPort is set (those ports, strictly) or off (no shared ports).
  */
-async function sharedPortBlock(media: Partial<MediaConfig>, engines: number): Promise<{ first: number; release: () => void } | undefined> {
+async function sharedPortBlock(engine: Engine, media: Partial<MediaConfig>, engines: number): Promise<{ first: number; release: () => void } | undefined> {
   const config = resolveMediaConfig(media);
   if (config.udpPort !== undefined) return undefined;
   const [min, max] = config.portRange;
@@ -509,7 +518,7 @@ async function sharedPortBlock(media: Partial<MediaConfig>, engines: number): Pr
       for (const r of releases.splice(0)) r();
     };
     try {
-      for (let port = first; port < first + engines; port++) releases.push((await holdUdpPort({ ...config, udpPort: port }, 'media.udpPort')).release);
+      for (let port = first; port < first + engines; port++) releases.push((await holdUdpPort(engine.sockets, { ...config, udpPort: port }, 'media.udpPort')).release);
       return { first, release };
     } catch (error) {
       release();
@@ -551,7 +560,7 @@ async function connectRemoteMedia(config: SignalingConfig, context: Context): Pr
 
 /** The Kurento Protocol endpoint; with `rooms`, it also holds rooms for signaling nodes (the room calls: a media node). */
 async function listenKurento(options: KurentoOptions, media: Partial<MediaConfig>, context: Context, rooms?: MediaNodeRooms): Promise<string> {
-  const kurento = new KurentoServer({ ...options, media, logger: context.logger.child({ component: 'kurento' }), ...(rooms ? { extensions: rooms.extensions } : {}) });
+  const kurento = new KurentoServer({ ...options, media, engine: context.engine, logger: context.logger.child({ component: 'kurento' }), ...(rooms ? { extensions: rooms.extensions } : {}) });
   // Added before listening: a failed listen still leaves a server to close.
   context.parts.add(kurento);
   context.metrics?.watchKurento(kurento);

@@ -110,7 +110,7 @@ function dot(obj: RemoteObject, idOf: (o: object) => string | undefined): string
 export const MediaPipelineSpec: ClassSpec = {
   name: 'MediaPipeline',
   parent: 'MediaObject',
-  create: (_p, ctx) => ({ target: new MediaPipeline(ctx.server.mediaConfig), parent: undefined }),
+  create: (_p, ctx) => ({ target: ctx.server.engine.createPipeline(ctx.server.mediaConfig), parent: undefined }),
   properties: { latencyStats: storedProperty('latencyStats', false, 'bool') },
   methods: { getGstreamerDot: (obj, _p, ctx) => dot(obj, (o) => ctx.server.idOf(o)) },
 };

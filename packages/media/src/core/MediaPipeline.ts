@@ -19,7 +19,8 @@ import { HubPort } from './HubPort.js';
 import type { MediaElement } from './MediaElement.js';
 import { MediaObject, type MediaObjectEvents } from './MediaObject.js';
 import { PassThrough } from './PassThrough.js';
-import { PortAllocator } from './PortAllocator.js';
+import type { Engine } from './Engine.js';
+import type { PortAllocator } from './PortAllocator.js';
 
 export interface MediaPipelineEvents extends MediaObjectEvents {
   elementCreated: [element: MediaElement];
@@ -42,23 +43,21 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
   private readonly hubs = new Map<string, Hub>();
   private readonly clock: NodeJS.Timeout;
 
-  private static readonly live = new Set<MediaPipeline>();
-
-  /** Every open pipeline of this process (for metrics). */
-  static all(): MediaPipeline[] {
-    return [...MediaPipeline.live];
-  }
-
-  constructor(config: Partial<MediaConfig> = {}) {
+  /** Made by Engine.createPipeline() (or here, with its engine). */
+  constructor(
+    /** The engine whose sockets, ports and certificate the pipeline's elements use. */
+    readonly engine: Engine,
+    config: Partial<MediaConfig> = {},
+  ) {
     super('MediaPipeline', undefined);
     this.config = resolveMediaConfig(config);
-    this.ports = PortAllocator.shared(this.config.portRange[0], this.config.portRange[1]);
+    this.ports = engine.ports(this.config.portRange[0], this.config.portRange[1]);
     // Single-port mode: the shared port is not for anything else (recorders, players, the MCU).
     const single = singleUdpPort(this.config);
     if (single !== undefined) this.ports.exclude(typeof single === 'number' ? single : single[0]);
     this.clock = setInterval(() => this.tick(), CLOCK_MS);
     this.clock.unref();
-    MediaPipeline.live.add(this);
+    engine.pipelineOpened(this);
   }
 
   createWebRtcEndpoint(options: WebRtcEndpointOptions = {}): WebRtcEndpoint {
@@ -160,7 +159,7 @@ export class MediaPipeline extends MediaObject<MediaPipelineEvents> {
   }
 
   protected onClose(): void {
-    MediaPipeline.live.delete(this);
+    this.engine.pipelineClosed(this);
     clearInterval(this.clock);
     for (const element of [...this.elements.values()]) element.close();
     this.elements.clear();

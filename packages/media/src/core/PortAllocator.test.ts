@@ -2,6 +2,10 @@ import { createSocket, type Socket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { MediaError, type MediaErrorCode } from './errors.js';
 import { PortAllocator } from './PortAllocator.js';
+import { Engine } from './Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 function expectMediaError(fn: () => unknown, code: MediaErrorCode): void {
   let caught: unknown;
@@ -178,9 +182,9 @@ describe('PortAllocator', () => {
   });
 
   it('shared() returns one allocator per range', () => {
-    const a = PortAllocator.shared(41000, 41099);
-    const b = PortAllocator.shared(41000, 41099);
-    const other = PortAllocator.shared(41100, 41199);
+    const a = engine.ports(41000, 41099);
+    const b = engine.ports(41000, 41099);
+    const other = engine.ports(41100, 41199);
 
     expect(a).toBe(b);
     expect(other).not.toBe(a);

@@ -4,13 +4,12 @@ import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
 import { engineStats } from './engineStats.js';
-import { MediaPipeline } from './MediaPipeline.js';
 
 const h = useMediaHarness([46700, 46799]);
 
-describe('engineStats()', () => {
+describe('engineStats(h.engine)', () => {
   it('adds up the elements and counters of every open pipeline, and forgets closed ones', async () => {
-    const before = engineStats();
+    const before = engineStats(h.engine);
     const p = h.pipeline();
     const ep = p.createWebRtcEndpoint();
     p.createPassThrough();
@@ -24,7 +23,7 @@ describe('engineStats()', () => {
     pub.start();
     await until(() => video.length > 10);
     pub.stop();
-    const during = engineStats();
+    const during = engineStats(h.engine);
     expect(during.pipelines).toBe(before.pipelines + 1);
     expect(during.elements.WebRtcEndpoint).toBe((before.elements.WebRtcEndpoint ?? 0) + 1);
     expect(during.elements.PassThrough).toBe((before.elements.PassThrough ?? 0) + 1);
@@ -35,13 +34,13 @@ describe('engineStats()', () => {
     expect(during.udp.sockets).toBeGreaterThanOrEqual(1);
     expect(during.udp.datagrams).toBeGreaterThan(10);
     p.close();
-    expect(engineStats().pipelines).toBe(before.pipelines);
-    expect(MediaPipeline.all()).not.toContain(p);
+    expect(engineStats(h.engine).pipelines).toBe(before.pipelines);
+    expect(h.engine.pipelines()).not.toContain(p);
   });
 
   it('a pipeline whose configuration is refused is not counted', () => {
-    const before = engineStats().pipelines;
-    expect(() => new MediaPipeline({ portRange: [5000, 10] })).toThrow();
-    expect(engineStats().pipelines).toBe(before);
+    const before = engineStats(h.engine).pipelines;
+    expect(() => h.engine.createPipeline({ portRange: [5000, 10] })).toThrow();
+    expect(engineStats(h.engine).pipelines).toBe(before);
   });
 });

@@ -1,7 +1,6 @@
-import { UdpMux } from '../net/UdpMux.js';
 import { RtpEndpoint } from '../rtp/RtpEndpoint.js';
 import { WebRtcEndpoint } from '../webrtc/WebRtcEndpoint.js';
-import { MediaPipeline } from './MediaPipeline.js';
+import type { Engine } from './Engine.js';
 import { MEDIA_KINDS, type MediaKind } from './types.js';
 
 export interface KindTotals {
@@ -57,10 +56,10 @@ const zero = (): KindTotals => ({
 });
 
 /** Adds up the counters of every endpoint in every open pipeline. Cheap: no I/O. */
-export function engineStats(): EngineStats {
+export function engineStats(engine: Engine): EngineStats {
   const udp: UdpTotals = { sockets: 0, bindings: 0, datagrams: 0, droppedUnknown: 0, droppedMalformed: 0, droppedUnauthenticated: 0 };
   const downlinkEstimates: number[] = [];
-  for (const mux of UdpMux.all()) {
+  for (const mux of engine.sockets.all()) {
     downlinkEstimates.push(...mux.bandwidthEstimates());
     const s = mux.getStats();
     udp.sockets++;
@@ -71,7 +70,7 @@ export function engineStats(): EngineStats {
     udp.droppedUnauthenticated += s.droppedUnauthenticated;
   }
   const out: EngineStats = { pipelines: 0, elements: {}, webrtcStates: {}, invalidPackets: 0, kinds: { audio: zero(), video: zero() }, udp, downlinkEstimates };
-  for (const pipeline of MediaPipeline.all()) {
+  for (const pipeline of engine.pipelines()) {
     out.pipelines++;
     for (const element of pipeline.getElements()) {
       out.elements[element.typeName] = (out.elements[element.typeName] ?? 0) + 1;

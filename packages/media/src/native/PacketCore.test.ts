@@ -6,6 +6,10 @@ import { NativeProducer } from './NativeTransport.js';
 import { choosePacketCore } from './PacketCore.js';
 import { CorePeer, emptyRr, fields, HOST, nack, rtp, vp8 } from './testCore.js';
 import { nativeCoreUnderTest } from './testPaths.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 65400-65409.
 const native = nativeCoreUnderTest();
@@ -13,7 +17,7 @@ let mux: UdpMux;
 const open: Array<() => void> = [];
 
 beforeAll(async () => {
-  if (native) mux = await UdpMux.acquire(HOST, [65400, 65409], 'test', 'native');
+  if (native) mux = await engine.sockets.acquire(HOST, [65400, 65409], 'test', 'native');
 });
 afterAll(() => mux?.release());
 afterEach(() => {

@@ -134,7 +134,6 @@ export type NativeTapReceiver = (data: Buffer, retransmission: boolean) => void;
  * (acquire/release per socket); the thread stops with the last socket.
  */
 export class NativePacketCore {
-  private static shared: NativePacketCore | undefined;
   readonly raw: RawPacketCore;
   private readonly sockets = new Map<number, NativeSocketReceiver>();
   private readonly transports = new Map<number, NativeTransportReceiver>();
@@ -148,19 +147,13 @@ export class NativePacketCore {
     this.raw = new addon.PacketCore((events) => this.onEvents(events));
   }
 
-  /** The process's core if one runs now (it runs while a native socket is open). */
-  static current(): NativePacketCore | undefined {
-    const core = NativePacketCore.shared;
-    return core && !core.closed ? core : undefined;
-  }
-
-  /** The process's core (made on first use); undefined when the addon cannot load. */
-  static get(): NativePacketCore | undefined {
-    if (NativePacketCore.shared && !NativePacketCore.shared.closed) return NativePacketCore.shared;
+  /**
+   * A new core (its receive thread starts with its first socket); undefined when the
+   * addon cannot load. An Engine makes one and keeps it while its sockets are open.
+   */
+  static open(): NativePacketCore | undefined {
     const { addon } = loadAddon();
-    if (!addon) return undefined;
-    NativePacketCore.shared = new NativePacketCore(addon);
-    return NativePacketCore.shared;
+    return addon ? new NativePacketCore(addon) : undefined;
   }
 
   /** Binds a UDP socket of the core; errors carry the errno code (EADDRINUSE...). */
@@ -206,6 +199,7 @@ export class NativePacketCore {
     this.raw.setProducerTapped(pid, receiver !== undefined);
   }
 
+  /** True once its last socket closed: its thread ended, a new core is needed. */
   get isClosed(): boolean {
     return this.closed;
   }

@@ -6,12 +6,16 @@ import { SrtpProfile } from '../srtp/index.js';
 import { until } from '../testing/harness.js';
 import { CorePeer, fields, HOST, nack, rtp, vp8 } from './testCore.js';
 import { nativeCoreUnderTest } from './testPaths.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 65410-65419.
 const native = nativeCoreUnderTest();
 let mux: UdpMux;
 beforeAll(async () => {
-  if (native) mux = await UdpMux.acquire(HOST, [65410, 65419], 'test', 'native');
+  if (native) mux = await engine.sockets.acquire(HOST, [65410, 65419], 'test', 'native');
 });
 afterAll(() => mux?.release());
 

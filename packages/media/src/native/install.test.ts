@@ -30,9 +30,9 @@ describe('installing without a compiler', () => {
   it('without the addon the engine loads: auto picks TypeScript, a shared port binds with a dgram socket, native is refused with the reason', () => {
     const code = `
       const { choosePacketCore } = await import(${JSON.stringify(join(here, 'PacketCore.ts'))});
-      const { UdpMux } = await import(${JSON.stringify(join(here, '..', 'net', 'UdpMux.ts'))});
+      const { Engine } = await import(${JSON.stringify(join(here, '..', 'core', 'Engine.ts'))});
       const auto = choosePacketCore('auto');
-      const mux = await UdpMux.acquire('127.0.0.1', [65480, 65489], 'test');
+      const mux = await new Engine().sockets.acquire('127.0.0.1', [65480, 65489], 'test');
       let refused = '';
       try { choosePacketCore('native'); } catch (e) { refused = e.code + ': ' + e.message; }
       console.log(JSON.stringify({ path: auto.path, reason: auto.reason, muxPath: mux.packetPath, socket: mux.socket !== undefined, refused }));

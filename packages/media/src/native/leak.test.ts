@@ -6,6 +6,10 @@ import { DtlsCertificate } from '../transport/DtlsSession.js';
 import { CLIENT_OFFER } from '../transport/testSdp.js';
 import { WebRtcTransport } from '../transport/WebRtcTransport.js';
 import { nativeCoreUnderTest } from './testPaths.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 65420-65429.
 const native = nativeCoreUnderTest();
@@ -13,7 +17,7 @@ let mux: UdpMux;
 let certificate: DtlsCertificate;
 beforeAll(async () => {
   if (!native) return;
-  mux = await UdpMux.acquire('127.0.0.1', [65420, 65429], 'test', 'native');
+  mux = await engine.sockets.acquire('127.0.0.1', [65420, 65429], 'test', 'native');
   certificate = await DtlsCertificate.generate();
 });
 afterAll(() => mux?.release());

@@ -2,7 +2,11 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../testing/harness.js';
-import { claimUfrag, parseStun, releaseUfrag, UdpMux, type MuxAddress } from './UdpMux.js';
+import { parseStun, UdpMux, type MuxAddress } from './UdpMux.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 61000-61099.
 const HOST = '127.0.0.1';
@@ -20,7 +24,7 @@ async function client(): Promise<Socket> {
 }
 
 async function mux(port: number | [number, number]): Promise<UdpMux> {
-  const m = await UdpMux.acquire(HOST, port);
+  const m = await engine.sockets.acquire(HOST, port);
   open.push(() => m.release());
   return m;
 }
@@ -265,24 +269,24 @@ describe('STUN parsing of hostile input', () => {
 
 describe('UdpMux lifecycle', () => {
   it('is shared and reference-counted: the socket closes when the last user releases it, and opens anew after', async () => {
-    const first = await UdpMux.acquire(HOST, 61010);
-    const second = await UdpMux.acquire(HOST, 61010);
+    const first = await engine.sockets.acquire(HOST, 61010);
+    const second = await engine.sockets.acquire(HOST, 61010);
     expect(second).toBe(first);
     expect(first.users).toBe(2);
     first.release();
-    expect(UdpMux.find(HOST, 61010)).toBe(first);
+    expect(engine.sockets.find(HOST, 61010)).toBe(first);
     expect(first.isClosed).toBe(false);
     second.release();
     expect(first.isClosed).toBe(true);
-    expect(UdpMux.find(HOST, 61010)).toBeUndefined();
+    expect(engine.sockets.find(HOST, 61010)).toBeUndefined();
     first.release(); // idempotent at zero
-    const again = await UdpMux.acquire(HOST, 61010);
+    const again = await engine.sockets.acquire(HOST, 61010);
     expect(again).not.toBe(first);
     again.release();
   });
 
   it('concurrent first users share one bind', async () => {
-    const [a, b, c] = await Promise.all([UdpMux.acquire(HOST, 61011), UdpMux.acquire(HOST, 61011), UdpMux.acquire(HOST, 61011)]);
+    const [a, b, c] = await Promise.all([engine.sockets.acquire(HOST, 61011), engine.sockets.acquire(HOST, 61011), engine.sockets.acquire(HOST, 61011)]);
     expect(b).toBe(a);
     expect(c).toBe(a);
     expect(a.users).toBe(3);
@@ -294,11 +298,11 @@ describe('UdpMux lifecycle', () => {
     const squatter = createSocket('udp4');
     await new Promise<void>((resolve) => squatter.bind(61012, HOST, resolve));
     open.push(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
-    await expect(UdpMux.acquire(HOST, 61012, 'media.udpPort')).rejects.toMatchObject({
+    await expect(engine.sockets.acquire(HOST, 61012, 'media.udpPort')).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringMatching(/UDP port 61012 on 127\.0\.0\.1 is already in use.*media\.udpPort/),
     });
-    expect(UdpMux.find(HOST, 61012)).toBeUndefined();
+    expect(engine.sockets.find(HOST, 61012)).toBeUndefined();
   });
 
   it('the default (a range) takes the first free port of the range, and every user of the range shares it', async () => {
@@ -312,7 +316,7 @@ describe('UdpMux lifecycle', () => {
   });
 
   it('closing the mux closes its bindings', async () => {
-    const m = await UdpMux.acquire(HOST, 61013);
+    const m = await engine.sockets.acquire(HOST, 61013);
     const binding = m.bind(() => undefined);
     binding.addUfrag('ufragCLOSE', () => 'p');
     m.release();
@@ -320,15 +324,15 @@ describe('UdpMux lifecycle', () => {
     expect(() => m.bind(() => undefined)).toThrow(/closed/);
   });
 
-  it('claimUfrag hands out ufrags no other agent of the process holds', () => {
-    const taken = claimUfrag('sharedUfrag1');
+  it('claimUfrag hands out ufrags no other agent on the engine\'s sockets holds', () => {
+    const taken = engine.sockets.claimUfrag('sharedUfrag1');
     expect(taken).toBe('sharedUfrag1');
-    const other = claimUfrag('sharedUfrag1');
+    const other = engine.sockets.claimUfrag('sharedUfrag1');
     expect(other).not.toBe('sharedUfrag1');
-    expect(claimUfrag('abcd')).toMatch(/^[0-9a-f]{12}$/); // werift's 4 hex digits are too few
-    releaseUfrag(taken);
-    expect(claimUfrag('sharedUfrag1')).toBe('sharedUfrag1');
-    releaseUfrag('sharedUfrag1');
-    releaseUfrag(other);
+    expect(engine.sockets.claimUfrag('abcd')).toMatch(/^[0-9a-f]{12}$/); // werift's 4 hex digits are too few
+    engine.sockets.releaseUfrag(taken);
+    expect(engine.sockets.claimUfrag('sharedUfrag1')).toBe('sharedUfrag1');
+    engine.sockets.releaseUfrag('sharedUfrag1');
+    engine.sockets.releaseUfrag(other);
   });
 });

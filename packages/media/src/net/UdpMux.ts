@@ -63,10 +63,6 @@ const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
  * one bound), release() closes it when the last user goes.
  */
 export class UdpMux {
-  private static readonly registry = new Map<string, UdpMux>();
-  /** Sockets being closed, by key: a new acquire of the same port waits for them. */
-  private static readonly closing = new Map<string, Promise<void>>();
-
   private refs = 0;
   private closed = false;
   private readonly routes = new Map<string, Map<number, Route>>();
@@ -86,7 +82,10 @@ export class UdpMux {
   readonly packetCore: PacketCoreChoice;
   private readonly nativeSocket: { core: NativePacketCore; index: number } | undefined;
 
-  private constructor(
+  /** @internal made by UdpMuxes.acquire() */
+  constructor(
+    /** The engine's sockets this one is of. */
+    readonly owner: UdpMuxes,
     readonly address: string,
     backend: Socket | { core: NativePacketCore; index: number },
     private readonly key: string,
@@ -131,89 +130,19 @@ export class UdpMux {
 
   private boundPort = 0;
 
-  /**
-   * The shared mux of `address` and `ports`, bound on first use. A number is that port
-   * or an error naming it (and `setting`). A range [min, max] (the default: no port
-   * configured, the first port of the media range) is the first of its ports that
-   * binds, trying up to 32 from min, and is then shared by every user of that range.
-   */
-  static async acquire(address: string, ports: number | readonly [number, number], setting = 'MediaConfig.udpPort', packetCore?: PacketCoreSetting): Promise<UdpMux> {
-    const key = typeof ports === 'number' ? `${address}:${ports}` : `${address}:${ports[0]}-${ports[1]}`;
-    const pendingClose = UdpMux.closing.get(key);
-    if (pendingClose) await pendingClose;
-    let opening = UdpMux.opening.get(key);
-    if (!UdpMux.registry.has(key) && !opening) {
-      opening = UdpMux.open(address, ports, setting, key, choosePacketCore(packetCore)).finally(() => UdpMux.opening.delete(key));
-      UdpMux.opening.set(key, opening);
-    }
-    if (opening) {
-      const mux = await opening;
-      if (!UdpMux.registry.has(key)) UdpMux.registry.set(key, mux);
-    }
-    const mux = UdpMux.registry.get(key)!;
-    mux.refs++;
-    return mux;
+  /** @internal the bound port, once bound. */
+  set bound(port: number) {
+    this.boundPort = port;
   }
 
-  private static readonly opening = new Map<string, Promise<UdpMux>>();
-
-  private static async open(address: string, ports: number | readonly [number, number], setting: string, key: string, choice: PacketCoreChoice): Promise<UdpMux> {
-    const [first, last] = typeof ports === 'number' ? [ports, ports] : [ports[0], Math.min(ports[1], ports[0] + 31)];
-    if (choice.path === 'native') return UdpMux.openNative(address, first, last, setting, key, choice);
-    for (let port = first; ; port++) {
-      const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', lookup: literalLookup() });
-      const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-        socket.once('error', resolve);
-        socket.once('listening', () => {
-          socket.off('error', resolve);
-          resolve(undefined);
-        });
-        socket.bind({ address, port, exclusive: true });
-      });
-      if (!error) {
-        const mux = new UdpMux(address, socket, key, choice);
-        mux.boundPort = port;
-        return mux;
-      }
-      await new Promise<void>((resolve) => {
-        try {
-          socket.close(() => resolve());
-        } catch {
-          resolve();
-        }
-      });
-      if (error.code === 'EADDRINUSE' && port < last) continue;
-      throw bindError(address, first, last, port, error, setting);
-    }
+  /** @internal one more user (UdpMuxes.acquire). */
+  acquired(): void {
+    this.refs++;
   }
 
-  /** The same search on the native packet core's sockets. */
-  private static openNative(address: string, first: number, last: number, setting: string, key: string, choice: PacketCoreChoice): UdpMux {
-    const core = NativePacketCore.get();
-    if (!core) throw new MediaError('INVALID_STATE', `the native packet core cannot load: ${choice.reason}`);
-    let mux: UdpMux | undefined;
-    for (let port = first; ; port++) {
-      try {
-        const opened = core.openSocket(address, port, (data, ip, from) => mux?.onMessage(data, ip, from));
-        mux = new UdpMux(address, { core, index: opened.index }, key, choice);
-        mux.boundPort = opened.port;
-        return mux;
-      } catch (error) {
-        const e = error as NodeJS.ErrnoException;
-        if (e.code === 'EADDRINUSE' && port < last) continue;
-        throw bindError(address, first, last, port, e, setting);
-      }
-    }
-  }
-
-  /** The open mux bound to (address, port) in this process, if any. */
-  static find(address: string, port: number): UdpMux | undefined {
-    return [...UdpMux.registry.values()].find((mux) => mux.address === address && mux.port === port);
-  }
-
-  /** Every open mux of the process. */
-  static all(): UdpMux[] {
-    return [...UdpMux.registry.values()];
+  /** @internal a datagram the native core handed up. */
+  receive(data: Buffer, ip: string, port: number): void {
+    this.onMessage(data, ip, port);
   }
 
   get users(): number {
@@ -229,14 +158,8 @@ export class UdpMux {
     if (this.refs === 0) return;
     this.refs--;
     if (this.refs > 0) return;
-    const key = this.key;
-    if (UdpMux.registry.get(key) === this) UdpMux.registry.delete(key);
     for (const binding of [...this.bindingSet]) binding.close();
-    const done = this.closeSocket();
-    UdpMux.closing.set(key, done);
-    void done.then(() => {
-      if (UdpMux.closing.get(key) === done) UdpMux.closing.delete(key);
-    });
+    this.owner.closed(this, this.key, this.closeSocket());
   }
 
   getStats(): UdpMuxStats {
@@ -562,31 +485,137 @@ export class UdpMuxBinding {
   }
 }
 
-// --- ufrags ---------------------------------------------------------------------------
-
-const claimedUfrags = new Set<string>();
+// --- the engine's sockets ---------------------------------------------------------
 
 /**
- * A local ICE ufrag no other agent of the process uses: `wanted` if it is free and at
- * least 8 characters, else a fresh random one (werift's own are 4 hex digits, 65536
- * values: a busy server would see collisions, and the mux routes by ufrag).
+ * An engine's shared UDP sockets (core/Engine.ts): one UdpMux per address and port (or
+ * port range), bound on first acquire() and closed with its last user, and the ICE
+ * ufrags of every agent on them (the muxes route checks by ufrag).
  */
-export function claimUfrag(wanted?: string): string {
-  if (wanted !== undefined && wanted.length >= 8 && /^[A-Za-z0-9+/]+$/.test(wanted) && !claimedUfrags.has(wanted)) {
-    claimedUfrags.add(wanted);
-    return wanted;
+export class UdpMuxes {
+  private readonly registry = new Map<string, UdpMux>();
+  /** Sockets being closed, by key: a new acquire of the same port waits for them. */
+  private readonly closing = new Map<string, Promise<void>>();
+  private readonly opening = new Map<string, Promise<UdpMux>>();
+  private readonly ufrags = new Set<string>();
+
+  /** `nativeCore`: the engine's native packet core (started on demand), undefined when it cannot load. */
+  constructor(private readonly nativeCore: () => NativePacketCore | undefined) {}
+
+  /**
+   * The shared mux of `address` and `ports`, bound on first use. A number is that port
+   * or an error naming it (and `setting`). A range [min, max] (the default: no port
+   * configured, the first port of the media range) is the first of its ports that
+   * binds, trying up to 32 from min, and is then shared by every user of that range.
+   */
+  async acquire(address: string, ports: number | readonly [number, number], setting = 'MediaConfig.udpPort', packetCore?: PacketCoreSetting): Promise<UdpMux> {
+    const key = typeof ports === 'number' ? `${address}:${ports}` : `${address}:${ports[0]}-${ports[1]}`;
+    const pendingClose = this.closing.get(key);
+    if (pendingClose) await pendingClose;
+    let opening = this.opening.get(key);
+    if (!this.registry.has(key) && !opening) {
+      opening = this.open(address, ports, setting, key, choosePacketCore(packetCore)).finally(() => this.opening.delete(key));
+      this.opening.set(key, opening);
+    }
+    if (opening) {
+      const mux = await opening;
+      if (!this.registry.has(key)) this.registry.set(key, mux);
+    }
+    const mux = this.registry.get(key)!;
+    mux.acquired();
+    return mux;
   }
-  for (;;) {
-    const ufrag = randomBytes(6).toString('hex');
-    if (!claimedUfrags.has(ufrag)) {
-      claimedUfrags.add(ufrag);
-      return ufrag;
+
+  /** The open mux bound to (address, port), if any. */
+  find(address: string, port: number): UdpMux | undefined {
+    return [...this.registry.values()].find((mux) => mux.address === address && mux.port === port);
+  }
+
+  /** Every open mux. */
+  all(): UdpMux[] {
+    return [...this.registry.values()];
+  }
+
+  /**
+   * A local ICE ufrag no other agent on these sockets uses: `wanted` if it is free and
+   * at least 8 characters, else a fresh random one (werift's own are 4 hex digits, 65536
+   * values: a busy server would see collisions, and the mux routes by ufrag).
+   */
+  claimUfrag(wanted?: string): string {
+    if (wanted !== undefined && wanted.length >= 8 && /^[A-Za-z0-9+/]+$/.test(wanted) && !this.ufrags.has(wanted)) {
+      this.ufrags.add(wanted);
+      return wanted;
+    }
+    for (;;) {
+      const ufrag = randomBytes(6).toString('hex');
+      if (!this.ufrags.has(ufrag)) {
+        this.ufrags.add(ufrag);
+        return ufrag;
+      }
     }
   }
-}
 
-export function releaseUfrag(ufrag: string): void {
-  claimedUfrags.delete(ufrag);
+  releaseUfrag(ufrag: string): void {
+    this.ufrags.delete(ufrag);
+  }
+
+  /** @internal `mux` lost its last user: its socket is closing (`done`). */
+  closed(mux: UdpMux, key: string, done: Promise<void>): void {
+    if (this.registry.get(key) === mux) this.registry.delete(key);
+    this.closing.set(key, done);
+    void done.then(() => {
+      if (this.closing.get(key) === done) this.closing.delete(key);
+    });
+  }
+
+  private async open(address: string, ports: number | readonly [number, number], setting: string, key: string, choice: PacketCoreChoice): Promise<UdpMux> {
+    const [first, last] = typeof ports === 'number' ? [ports, ports] : [ports[0], Math.min(ports[1], ports[0] + 31)];
+    if (choice.path === 'native') return this.openNative(address, first, last, setting, key, choice);
+    for (let port = first; ; port++) {
+      const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', lookup: literalLookup() });
+      const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+        socket.once('error', resolve);
+        socket.once('listening', () => {
+          socket.off('error', resolve);
+          resolve(undefined);
+        });
+        socket.bind({ address, port, exclusive: true });
+      });
+      if (!error) {
+        const mux = new UdpMux(this, address, socket, key, choice);
+        mux.bound = port;
+        return mux;
+      }
+      await new Promise<void>((resolve) => {
+        try {
+          socket.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      });
+      if (error.code === 'EADDRINUSE' && port < last) continue;
+      throw bindError(address, first, last, port, error, setting);
+    }
+  }
+
+  /** The same search on the native packet core's sockets. */
+  private openNative(address: string, first: number, last: number, setting: string, key: string, choice: PacketCoreChoice): UdpMux {
+    const core = this.nativeCore();
+    if (!core) throw new MediaError('INVALID_STATE', `the native packet core cannot load: ${choice.reason}`);
+    let mux: UdpMux | undefined;
+    for (let port = first; ; port++) {
+      try {
+        const opened = core.openSocket(address, port, (data, ip, from) => mux?.receive(data, ip, from));
+        mux = new UdpMux(this, address, { core, index: opened.index }, key, choice);
+        mux.bound = opened.port;
+        return mux;
+      } catch (error) {
+        const e = error as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE' && port < last) continue;
+        throw bindError(address, first, last, port, e, setting);
+      }
+    }
+  }
 }
 
 // --- STUN (RFC 5389), just what routing needs ----------------------------------------
@@ -667,7 +696,7 @@ function verifyIntegrity(data: Buffer, integrityAt: number, password: string | u
  * configured port must be free; with none configured the first free port of the range's
  * first 32 is taken (`port` says which: the operator must open that one).
  */
-export async function holdUdpPort(config: MediaConfig, setting: string): Promise<{ port: number | undefined; release: () => void }> {
+export async function holdUdpPort(sockets: UdpMuxes, config: MediaConfig, setting: string): Promise<{ port: number | undefined; release: () => void }> {
   const ports = singleUdpPort(config);
   if (ports === undefined) return { port: undefined, release: () => undefined };
   const held: UdpMux[] = [];
@@ -675,7 +704,7 @@ export async function holdUdpPort(config: MediaConfig, setting: string): Promise
     for (const mux of held.splice(0)) mux.release();
   };
   try {
-    for (const address of hostAddresses(config)) held.push(await UdpMux.acquire(address, ports, setting, config.packetCore));
+    for (const address of hostAddresses(config)) held.push(await sockets.acquire(address, ports, setting, config.packetCore));
   } catch (error) {
     release();
     throw error;

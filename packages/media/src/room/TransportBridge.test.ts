@@ -14,6 +14,10 @@ import { until } from '../transport/testPeers.js';
 import { CLIENT_OFFER } from '../transport/testSdp.js';
 import { WebRtcTransport } from '../transport/WebRtcTransport.js';
 import { TransportBridge } from './TransportBridge.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 65410-65414 (TypeScript path), 65415-65419 (native).
 for (const path of packetPathsUnderTest()) describe(`TransportBridge on the ${path} packet path`, () => suite(path));
@@ -59,9 +63,9 @@ function suite(path: PacketCorePath): void {
   let pipeline: MediaPipeline;
   const cleanups: Array<() => void> = [];
   beforeAll(async () => {
-    mux = await UdpMux.acquire('127.0.0.1', path === 'native' ? [65415, 65419] : [65410, 65414], 'test', path);
+    mux = await engine.sockets.acquire('127.0.0.1', path === 'native' ? [65415, 65419] : [65410, 65414], 'test', path);
     certificate = await DtlsCertificate.generate();
-    pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'] });
+    pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'] });
   });
   afterAll(() => {
     pipeline.close();

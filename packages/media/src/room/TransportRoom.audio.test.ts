@@ -6,6 +6,10 @@ import { DtlsCertificate } from '../transport/DtlsSession.js';
 import { statsOf, until, type Stat } from '../transport/testPeers.js';
 import { wrtcAudioMember } from '../testing/wrtcAudioMember.js';
 import { TransportRoom } from './TransportRoom.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 
 const member = wrtcAudioMember;
@@ -34,9 +38,9 @@ describe('TransportRoom audio resilience', () => {
 
   beforeAll(async () => {
     // The TypeScript packet path: RED is taken only there (docs/adaptation.md).
-    mux = await UdpMux.acquire('127.0.0.1', [63240, 63259], 'test', 'typescript');
+    mux = await engine.sockets.acquire('127.0.0.1', [63240, 63259], 'test', 'typescript');
     certificate = await DtlsCertificate.generate();
-    pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [63260, 63279] });
+    pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [63260, 63279] });
   });
   afterAll(() => {
     pipeline.close();

@@ -7,11 +7,15 @@ import { until } from '../transport/testPeers.js';
 import type { SpeakerUpdate } from './ActiveSpeaker.js';
 import { wrtcAudioMember } from '../testing/wrtcAudioMember.js';
 import { TransportRoom } from './TransportRoom.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 
 const member = wrtcAudioMember;
 
-// Ports: 63500-63539 on the TypeScript packet path, 63600-63639 on the native one (the Kurento filters, in the same test group, use 63100-63269).
+// Ports: 63500-63539 on the TypeScript packet path, 63600-63639 on the native one (the Kurento filters, in the same test group, use 63900-63999).
 for (const path of packetPathsUnderTest()) describe(`TransportRoom active speaker (${path} packet path)`, () => {
   let mux: UdpMux;
   let certificate: DtlsCertificate;
@@ -20,9 +24,9 @@ for (const path of packetPathsUnderTest()) describe(`TransportRoom active speake
   beforeAll(async () => {
     // JavaScript reads the levels on the TypeScript path, the core on the native one.
     const base = path === 'typescript' ? 63500 : 63600;
-    mux = await UdpMux.acquire('127.0.0.1', [base, base + 19], 'test', path);
+    mux = await engine.sockets.acquire('127.0.0.1', [base, base + 19], 'test', path);
     certificate = await DtlsCertificate.generate();
-    pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [base + 20, base + 39] });
+    pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [base + 20, base + 39] });
   });
   afterAll(() => {
     pipeline.close();

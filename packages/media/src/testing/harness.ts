@@ -1,6 +1,7 @@
 import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werift';
 import type { MediaConfig } from '../config.js';
-import { MediaPipeline } from '../core/MediaPipeline.js';
+import { Engine } from '../core/Engine.js';
+import type { MediaPipeline } from '../core/MediaPipeline.js';
 import type { WebRtcEndpoint } from '../webrtc/WebRtcEndpoint.js';
 import { FakePublisher } from './FakePublisher.js';
 import { createWeriftPeer, transceiverOf, waitForConnected } from './peers.js';
@@ -8,6 +9,8 @@ import { negotiate } from './signal.js';
 import { useTestPeerEnvironment } from './stun.js';
 
 export interface MediaHarness {
+  /** The file's media engine: its sockets, ports and pipelines. */
+  readonly engine: Engine;
   /** A pipeline on 127.0.0.1 in the harness's port range, closed after each test. */
   pipeline(extra?: Partial<MediaConfig>): MediaPipeline;
   /** A werift peer on 127.0.0.1 with the loopback STUN server, closed after each test. */
@@ -28,8 +31,10 @@ export function useMediaHarness(portRange: [number, number]): MediaHarness {
     open.push(() => thing.close());
     return thing;
   };
+  const engine = new Engine();
   return {
-    pipeline: (extra = {}) => track(new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange, ...extra })),
+    engine,
+    pipeline: (extra = {}) => track(engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange, ...extra })),
     peer: () => track(createWeriftPeer(env.stunUrl)),
     track,
     get stunUrl() {

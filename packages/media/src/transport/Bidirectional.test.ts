@@ -5,6 +5,10 @@ import { DtlsCertificate } from './DtlsSession.js';
 import { createPublisher, statsOf, until, type Peer, type Publisher, type Stat } from './testPeers.js';
 import { CLIENT_OFFER } from './testSdp.js';
 import { WebRtcTransport } from './WebRtcTransport.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 /*
  * A transport used both ways on one m-line per track (option bidirectional), the shape
@@ -24,7 +28,7 @@ let certificate: DtlsCertificate;
 const cleanups: Array<() => void> = [];
 
 beforeAll(async () => {
-  mux = await UdpMux.acquire('127.0.0.1', [65340, 65371], 'test', 'typescript');
+  mux = await engine.sockets.acquire('127.0.0.1', [65340, 65371], 'test', 'typescript');
   certificate = await DtlsCertificate.generate();
 });
 afterAll(() => mux.release());

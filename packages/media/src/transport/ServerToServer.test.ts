@@ -6,6 +6,10 @@ import { DtlsCertificate } from './DtlsSession.js';
 import { BINDING_SUCCESS, StunAttr, writeStun } from './stun.js';
 import { createPublisher, createSubscriber, publish, statsOf, subscribe, total, until, type Peer } from './testPeers.js';
 import { WebRtcTransport, type WebRtcTransportOptions } from './WebRtcTransport.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 /*
  * Two server transports talking to each other, as two Kurento endpoints of the engine
@@ -20,8 +24,8 @@ let certificate: DtlsCertificate;
 const cleanups: Array<() => void> = [];
 
 beforeAll(async () => {
-  near = await UdpMux.acquire('127.0.0.1', [65200, 65231]);
-  far = await UdpMux.acquire('127.0.0.1', [65240, 65271]);
+  near = await engine.sockets.acquire('127.0.0.1', [65200, 65231]);
+  far = await engine.sockets.acquire('127.0.0.1', [65240, 65271]);
   certificate = await DtlsCertificate.generate();
 });
 afterAll(() => {

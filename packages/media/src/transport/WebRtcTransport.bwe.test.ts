@@ -10,6 +10,10 @@ import { canUseNetns, ShapedLink } from './testShapedLink.js';
 import { createSubscriber, statsOf, subscribe, total, until, type Peer } from './testPeers.js';
 import { CLIENT_OFFER } from './testSdp.js';
 import { WebRtcTransport } from './WebRtcTransport.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 58400-58419 (TypeScript path), 58420-58439 (native), 58440-58459 (the shaped link).
 
@@ -55,7 +59,7 @@ function suite(path: PacketCorePath): void {
   let certificate: DtlsCertificate;
   const cleanups: Array<() => void> = [];
   beforeAll(async () => {
-    mux = await UdpMux.acquire('127.0.0.1', path === 'native' ? [58420, 58439] : [58400, 58419], 'test', path);
+    mux = await engine.sockets.acquire('127.0.0.1', path === 'native' ? [58420, 58439] : [58400, 58419], 'test', path);
     certificate = await DtlsCertificate.generate();
   });
   afterAll(() => mux.release());
@@ -102,7 +106,7 @@ function suite(path: PacketCorePath): void {
     // It stands in for the receiver's REMB (none comes with transport-cc): the REMB to the publisher is capped by it.
     expect([...recv.consumers.values()][0]!.estimatedBitrate).toBe(recv.availableBitrate);
     // What /metrics reads: every receiving transport's estimate on the shared sockets.
-    expect(engineStats().downlinkEstimates).toContain(recv.availableBitrate);
+    expect(engineStats(engine).downlinkEstimates).toContain(recv.availableBitrate);
 
     // A probe before stepping up: a train of padding in the video's stream, on a free link, shows the target carried.
     const before = (await statsOf(sub)).filter((x) => x.type === 'inbound-rtp' && x.kind === 'video');
@@ -144,7 +148,7 @@ describe.skipIf(!shaped)('a receiver behind a shaped link (network namespace, tc
     const link = new ShapedLink();
     cleanups.push(() => link.remove());
     const path = packetPathsUnderTest().at(-1)!;
-    const mux = await UdpMux.acquire(link.serverAddress, [58440, 58459], 'test', path);
+    const mux = await engine.sockets.acquire(link.serverAddress, [58440, 58459], 'test', path);
     cleanups.push(() => mux.release());
     const certificate = await DtlsCertificate.generate();
     const { send } = await publishing(mux, certificate, link.serverAddress, cleanups);

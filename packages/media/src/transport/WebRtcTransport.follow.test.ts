@@ -10,6 +10,10 @@ import { LitePeer } from './testLitePeer.js';
 import { until } from './testPeers.js';
 import { CLIENT_OFFER } from './testSdp.js';
 import { FOLLOW_QUIET_MS, WebRtcTransport } from './WebRtcTransport.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 63100-63104 (TypeScript path), 63105-63109 (native).
 for (const path of packetPathsUnderTest()) describe(`a peer that moves its pair without nominating it, on the ${path} packet path`, () => suite(path));
@@ -31,7 +35,7 @@ function suite(path: PacketCorePath): void {
   let certificate: DtlsCertificate;
   const cleanups: Array<() => void> = [];
   beforeAll(async () => {
-    mux = await UdpMux.acquire('127.0.0.1', path === 'native' ? [63105, 63109] : [63100, 63104], 'test', path);
+    mux = await engine.sockets.acquire('127.0.0.1', path === 'native' ? [63105, 63109] : [63100, 63104], 'test', path);
     certificate = await DtlsCertificate.generate();
   });
   afterAll(() => mux.release());

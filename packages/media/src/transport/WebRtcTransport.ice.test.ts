@@ -8,6 +8,10 @@ import { DtlsCertificate } from './DtlsSession.js';
 import { BINDING_REQUEST, StunAttr, writeStun } from './stun.js';
 import { createPublisher, createSubscriber, publish, statsOf, subscribe, total, until, type Peer } from './testPeers.js';
 import { WebRtcTransport, type WebRtcTransportOptions } from './WebRtcTransport.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 for (const path of packetPathsUnderTest()) describe(`on the ${path} packet path`, () => suite(path));
 
@@ -17,7 +21,7 @@ function suite(path: PacketCorePath): void {
   const cleanups: Array<() => void> = [];
 
   beforeAll(async () => {
-    mux = await UdpMux.acquire('127.0.0.1', path === 'native' ? [65450, 65469] : [65100, 65131], 'test', path);
+    mux = await engine.sockets.acquire('127.0.0.1', path === 'native' ? [65450, 65469] : [65100, 65131], 'test', path);
     certificate = await DtlsCertificate.generate();
   });
   afterAll(() => mux.release());

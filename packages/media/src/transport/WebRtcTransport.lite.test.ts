@@ -7,6 +7,10 @@ import { LitePeer, rtpPayload } from './testLitePeer.js';
 import { until } from './testPeers.js';
 import { CLIENT_OFFER } from './testSdp.js';
 import { WebRtcTransport } from './WebRtcTransport.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 65485-65489 (TypeScript path), 65495-65499 (native).
 for (const path of packetPathsUnderTest()) describe(`WebRtcTransport with browser-free peers, on the ${path} packet path`, () => suite(path));
@@ -28,7 +32,7 @@ function suite(path: PacketCorePath): void {
   let certificate: DtlsCertificate;
   const cleanups: Array<() => void> = [];
   beforeAll(async () => {
-    mux = await UdpMux.acquire('127.0.0.1', path === 'native' ? [65495, 65499] : [65485, 65489], 'test', path);
+    mux = await engine.sockets.acquire('127.0.0.1', path === 'native' ? [65495, 65499] : [65485, 65489], 'test', path);
     certificate = await DtlsCertificate.generate();
   });
   afterAll(() => mux.release());

@@ -6,6 +6,10 @@ import { DtlsCertificate } from './DtlsSession.js';
 import { createPublisher, createSubscriber, publish, statsOf, subscribe, total, until, type Peer, type Publisher, type Stat } from './testPeers.js';
 import { CLIENT_OFFER } from './testSdp.js';
 import { WebRtcTransport } from './WebRtcTransport.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 for (const path of packetPathsUnderTest()) describe(`on the ${path} packet path`, () => suite(path));
 
@@ -15,7 +19,7 @@ function suite(path: PacketCorePath): void {
   const cleanups: Array<() => void> = [];
 
   beforeAll(async () => {
-    mux = await UdpMux.acquire('127.0.0.1', path === 'native' ? [65430, 65449] : [65000, 65031], 'test', path);
+    mux = await engine.sockets.acquire('127.0.0.1', path === 'native' ? [65430, 65449] : [65000, 65031], 'test', path);
     certificate = await DtlsCertificate.generate();
   });
   afterAll(() => mux.release());
@@ -92,7 +96,7 @@ function suite(path: PacketCorePath): void {
 
     it('its description has a host candidate on each socket, in their order (RFC 8445 priorities); sockets of two packet paths, or none, are INVALID_ARGUMENT', async () => {
       // Any address of 127.0.0.0/8 is the machine's own on Linux.
-      const second = await UdpMux.acquire('127.0.0.2', ports(path), 'test', path);
+      const second = await engine.sockets.acquire('127.0.0.2', ports(path), 'test', path);
       cleanups.push(() => second.release());
       const t = transport({ mux: [mux, second] });
       const answer = t.processOffer(CLIENT_OFFER);
@@ -105,7 +109,7 @@ function suite(path: PacketCorePath): void {
       expect(() => transport({ mux: [] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
       const other: PacketCorePath = path === 'native' ? 'typescript' : 'native';
       if (!packetPathsUnderTest().includes(other)) return;
-      const elsewhere = await UdpMux.acquire('127.0.0.3', ports(other), 'test', other);
+      const elsewhere = await engine.sockets.acquire('127.0.0.3', ports(other), 'test', other);
       cleanups.push(() => elsewhere.release());
       expect(() => transport({ mux: [mux, elsewhere] })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     });

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ClosedError, MediaError, SdpError } from '../core/errors.js';
 import type { MediaKind } from '../core/types.js';
 import { TypedEmitter } from '../core/TypedEmitter.js';
-import { claimUfrag, releaseUfrag, UdpMux, type MuxAddress, type UdpMuxBinding } from '../net/UdpMux.js';
+import { UdpMux, type MuxAddress, type UdpMuxBinding, type UdpMuxes } from '../net/UdpMux.js';
 import { NativeProducer, NativeTransport, type NativeProducerParameters } from '../native/NativeTransport.js';
 import type { NativePacketCore } from '../native/PacketCore.js';
 import { LayerController, type ControlledConsumer, type LayerControllerOptions } from './simulcast/LayerController.js';
@@ -310,6 +310,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private remoteIce: RemoteIceParameters | undefined;
   /** Our shared ports (one per ICE address), best first, and this transport's binding on each (same order). */
   private readonly muxes: readonly UdpMux[];
+  /** The engine's sockets the muxes are of: the ufrag registry. */
+  private readonly owner: UdpMuxes;
   private readonly muxBindings: readonly UdpMuxBinding[];
   /** Our sockets: the bindings on the shared ports, then any relays (addRelay). */
   private readonly bindings: TransportSocket[];
@@ -410,6 +412,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.muxes = options.mux instanceof UdpMux ? [options.mux] : [...options.mux];
     const first = this.muxes[0];
     if (!first) throw new MediaError('INVALID_ARGUMENT', 'a transport needs a shared UDP port');
+    this.owner = first.owner;
+    if (this.muxes.some((m) => m.owner !== first.owner)) throw new MediaError('INVALID_ARGUMENT', "a transport's shared ports must be of one engine");
     if (this.muxes.some((m) => m.packetPath !== first.packetPath || m.native?.core !== first.native?.core)) {
       throw new MediaError('INVALID_ARGUMENT', `a transport's shared ports must be on one packet path (${this.muxes.map((m) => `${m.address}:${m.port} ${m.packetPath}`).join(', ')})`);
     }
@@ -428,7 +432,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.dataChannels = (options.dataChannels ?? false) && this.bidirectional;
     this.bweOptions = options.bandwidthEstimation === false ? undefined : (options.bandwidthEstimation ?? {});
     this.layers = new LayerController(options.layerSelection);
-    this.ufragValue = claimUfrag();
+    this.ufragValue = this.owner.claimUfrag();
     this.muxBindings = this.muxes.map((mux) => {
       const binding = mux.bind((data, from) => this.onDatagram(data, from, binding));
       binding.addUfrag(this.ufragValue, () => this.pwdValue);
@@ -1195,8 +1199,8 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.dtls?.close();
     this.native?.close();
     for (const binding of this.bindings) binding.close();
-    releaseUfrag(this.ufragValue);
-    for (const ufrag of this.oldUfrags) releaseUfrag(ufrag);
+    this.owner.releaseUfrag(this.ufragValue);
+    for (const ufrag of this.oldUfrags) this.owner.releaseUfrag(ufrag);
     this.setIce('closed');
     this.setDtls('closed');
     this.emit('close');
@@ -1276,7 +1280,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     if (!this.pendingRestart) return;
     this.pendingRestart = false;
     this.oldUfrags.push(this.ufragValue);
-    this.ufragValue = claimUfrag();
+    this.ufragValue = this.owner.claimUfrag();
     this.pwdValue = newPassword();
     for (const binding of this.bindings) binding.addUfrag(this.ufragValue, () => this.pwdValue);
     if (!this.checks) return;

@@ -7,6 +7,10 @@ import { createWeriftPeer, useTestPeerEnvironment } from '../testing/index.js';
 import { DtlsCertificate } from './DtlsSession.js';
 import { until } from './testPeers.js';
 import { WebRtcTransport } from './WebRtcTransport.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 const env = useTestPeerEnvironment();
 for (const path of packetPathsUnderTest()) describe(`on the ${path} packet path`, () => suite(path));
@@ -16,7 +20,7 @@ function suite(path: PacketCorePath): void {
   let certificate: DtlsCertificate;
 
   beforeAll(async () => {
-    mux = await UdpMux.acquire('127.0.0.1', path === 'native' ? [65470, 65479] : [65300, 65331], 'test', path);
+    mux = await engine.sockets.acquire('127.0.0.1', path === 'native' ? [65470, 65479] : [65300, 65331], 'test', path);
     certificate = await DtlsCertificate.generate();
   });
   afterAll(() => mux.release());

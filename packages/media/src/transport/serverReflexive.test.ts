@@ -3,6 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StunServer } from '../net/StunServer.js';
 import { UdpMux } from '../net/UdpMux.js';
 import { firstStunServer, serverReflexiveAddress } from './serverReflexive.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 // This file's UDP ports: 58620-58629.
 let mux: UdpMux;
@@ -10,7 +14,7 @@ const stun = new StunServer();
 let stunPort = 0;
 
 beforeAll(async () => {
-  mux = await UdpMux.acquire('127.0.0.1', [58620, 58629], 'test', 'typescript');
+  mux = await engine.sockets.acquire('127.0.0.1', [58620, 58629], 'test', 'typescript');
   stunPort = (await stun.listen()).port;
 });
 afterAll(() => {

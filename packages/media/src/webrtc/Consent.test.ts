@@ -2,9 +2,13 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MediaPipeline } from '../core/MediaPipeline.js';
+
 import { StunServer } from '../net/StunServer.js';
-import { UdpMux } from '../net/UdpMux.js';
+
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 const stun = new StunServer();
 let stunUrl = '';
@@ -15,7 +19,7 @@ afterAll(() => stun.close());
 
 describe('WebRtcEndpoint consent freshness', () => {
   it('an endpoint whose peer vanishes goes to failed within ~30 s and releases its ports', async () => {
-    const pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [44500, 44599] });
+    const pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [44500, 44599] });
     const ep = pipeline.createWebRtcEndpoint({ direction: 'recvonly' });
     const child = spawn(process.execPath, [fileURLToPath(new URL('../testing/remotePeer.mjs', import.meta.url)), stunUrl], {
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -42,7 +46,7 @@ describe('WebRtcEndpoint consent freshness', () => {
       // Single-port mode (the default): the endpoint holds the shared socket, no port of the range.
       const port = ep.sharedUdpPort;
       expect(port).toBeGreaterThanOrEqual(44500);
-      expect(UdpMux.find('127.0.0.1', port!)?.getStats().bindings).toBe(1);
+      expect(engine.sockets.find('127.0.0.1', port!)?.getStats().bindings).toBe(1);
       const start = Date.now();
       child.kill('SIGKILL');
       await ep.waitFor('connectionStateChange', 60_000, (state) => state === 'failed');
@@ -53,7 +57,7 @@ describe('WebRtcEndpoint consent freshness', () => {
       expect(pipeline.ports.inUse).toBe(0);
       expect(ep.sharedUdpPort).toBeUndefined();
       // It was the last user: the shared socket is closed.
-      expect(UdpMux.find('127.0.0.1', port!)).toBeUndefined();
+      expect(engine.sockets.find('127.0.0.1', port!)).toBeUndefined();
       await ep.waitFor('mediaFlowingIn', 5_000, (kind, flowing) => kind === 'audio' && !flowing).catch(() => undefined);
       expect(ep.isMediaFlowingIn('audio')).toBe(false);
     } finally {

@@ -2,6 +2,7 @@ import type { RtpPacket } from 'werift';
 import type { IceServerConfig, MediaConfig } from '../config.js';
 import type { KindStats } from '../core/endpointTypes.js';
 import { MediaError } from '../core/errors.js';
+import type { Engine } from '../core/Engine.js';
 import type { PortAllocator } from '../core/PortAllocator.js';
 import type { MediaKind } from '../core/types.js';
 import type { MuxAddress } from '../net/UdpMux.js';
@@ -20,6 +21,8 @@ export interface CarrierHost {
   /** The endpoint's id (for errors). */
   readonly id: string;
   readonly config: MediaConfig;
+  /** The engine of the endpoint's pipeline: its sockets and certificate. */
+  readonly engine: Engine;
   readonly ports: PortAllocator;
   /** The ICE addresses (host candidates). */
   readonly localAddresses: readonly string[];
@@ -101,8 +104,8 @@ export class EndpointCarrier {
     const config = host.config;
     // The transport's states reach the carrier once it is made (none come before: nothing is negotiated yet).
     const made: { carrier?: EndpointCarrier } = {};
-    const sockets = await EndpointMux.acquireEach(config, host.ports, host.localAddresses, `WebRtcEndpoint ${host.id}`);
-    const own = await EndpointTransport.open(config, sockets, { announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip), relayed: turnServersOf(host.iceServers()).length > 0, dataChannels: host.dataChannels !== undefined }, {
+    const sockets = await EndpointMux.acquireEach(host.engine.sockets, config, host.ports, host.localAddresses, `WebRtcEndpoint ${host.id}`);
+    const own = await EndpointTransport.open(config, sockets, { certificate: host.engine.certificate(), announcedAddress: host.announcedAddress(), direction: host.direction, offering, acceptsRemoteAddress: (ip) => host.candidates.acceptsAddress(ip), relayed: turnServersOf(host.iceServers()).length > 0, dataChannels: host.dataChannels !== undefined }, {
       received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
       requestSourceKeyframe: (kind) => host.requestSourceKeyframe(kind),
       sourceIsEndpoint: (kind) => host.sourceIsEndpoint(kind),

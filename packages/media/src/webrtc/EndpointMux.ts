@@ -1,7 +1,7 @@
 import { singleUdpPort, type MediaConfig } from '../config.js';
 import { MediaError } from '../core/errors.js';
 import type { PortAllocator } from '../core/PortAllocator.js';
-import { UdpMux } from '../net/UdpMux.js';
+import type { UdpMux, UdpMuxes } from '../net/UdpMux.js';
 
 /** Ports of the range tried in turn when other processes hold them. */
 const BIND_ATTEMPTS = 8;
@@ -28,10 +28,10 @@ export class EndpointMux {
    * Port-range mode: NO_PORT_AVAILABLE when every port of the range is reserved, or when
    * other processes hold the ports tried; nothing stays reserved then.
    */
-  static async acquire(config: MediaConfig, ports: PortAllocator, address: string, endpoint: string): Promise<EndpointMux> {
+  static async acquire(sockets: UdpMuxes, config: MediaConfig, ports: PortAllocator, address: string, endpoint: string): Promise<EndpointMux> {
     const shared = singleUdpPort(config);
     if (shared !== undefined) {
-      const mux = await UdpMux.acquire(address, shared, undefined, config.packetCore);
+      const mux = await sockets.acquire(address, shared, undefined, config.packetCore);
       ports.exclude(mux.port);
       return new EndpointMux(mux, ports, undefined);
     }
@@ -40,7 +40,7 @@ export class EndpointMux {
       const port = reserveOne(ports, endpoint);
       let mux: UdpMux;
       try {
-        mux = await UdpMux.acquire(address, port, 'MediaConfig.portRange', config.packetCore);
+        mux = await sockets.acquire(address, port, 'MediaConfig.portRange', config.packetCore);
       } catch (error) {
         ports.release(port, 1);
         const cause = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
@@ -59,15 +59,15 @@ export class EndpointMux {
   }
 
   /** The endpoint's socket on each of `addresses`, in their order; none stays held when one cannot be had. */
-  static async acquireEach(config: MediaConfig, ports: PortAllocator, addresses: readonly string[], endpoint: string): Promise<EndpointMux[]> {
-    const sockets: EndpointMux[] = [];
+  static async acquireEach(sockets: UdpMuxes, config: MediaConfig, ports: PortAllocator, addresses: readonly string[], endpoint: string): Promise<EndpointMux[]> {
+    const held: EndpointMux[] = [];
     try {
-      for (const address of addresses) sockets.push(await EndpointMux.acquire(config, ports, address, endpoint));
+      for (const address of addresses) held.push(await EndpointMux.acquire(sockets, config, ports, address, endpoint));
     } catch (error) {
-      for (const socket of sockets) socket.release();
+      for (const socket of held) socket.release();
       throw error;
     }
-    return sockets;
+    return held;
   }
 
   /** Single-port mode: the shared port, while held. */

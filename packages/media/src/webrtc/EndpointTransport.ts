@@ -6,7 +6,7 @@ import type { MediaKind } from '../core/types.js';
 import type { MuxAddress } from '../net/UdpMux.js';
 import { InboundStream } from '../rtp/InboundStream.js';
 import { Consumer, type ConsumerLink } from '../transport/Consumer.js';
-import { DtlsCertificate } from '../transport/DtlsSession.js';
+import type { DtlsCertificate } from '../transport/DtlsSession.js';
 import { Producer, type ProducerLink } from '../transport/Producer.js';
 import { RelaySocket } from '../transport/RelaySocket.js';
 import { payloadOf, readRtp, type RtpView } from '../transport/RtpView.js';
@@ -41,8 +41,6 @@ const producerOfStream = new WeakMap<InboundStream, Producer>();
 /** A relayed candidate's priority (RFC 8445 §5.1.2.1): type preference 0, local preference 65535, component 1. */
 const RELAYED_PRIORITY = (0 << 24) + (65535 << 8) + (256 - 1);
 
-/** One certificate per process for the endpoints on their own transport (as for the rooms' transports). */
-let certificate: Promise<DtlsCertificate> | undefined;
 
 interface Emitted {
   consumer: Consumer;
@@ -100,12 +98,11 @@ export class EndpointTransport {
    * packet path or the native core, as the sockets are), which it takes over: released
    * when the transport closes, or here when it cannot be made.
    */
-  static async open(config: MediaConfig, sockets: readonly EndpointMux[], options: { announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean; relayed: boolean; dataChannels: boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
+  static async open(config: MediaConfig, sockets: readonly EndpointMux[], options: { certificate: Promise<DtlsCertificate>; announcedAddress: string | undefined; direction: Direction; offering: boolean; acceptsRemoteAddress: (ip: string) => boolean; relayed: boolean; dataChannels: boolean }, host: EndpointTransportHost): Promise<EndpointTransport> {
     try {
-      certificate ??= DtlsCertificate.generate();
       const transport = new WebRtcTransport({
         mux: sockets.map((s) => s.mux),
-        certificate: await certificate,
+        certificate: await options.certificate,
         bidirectional: true,
         direction: options.direction,
         dataChannels: options.dataChannels,

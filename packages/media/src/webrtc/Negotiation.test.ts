@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MediaStreamTrack, RtpHeader, RtpPacket, useH264, type RtpPacket as Packet } from 'werift';
 import { MediaError } from '../core/errors.js';
 import { StunServer } from '../net/StunServer.js';
-import { UdpMux } from '../net/UdpMux.js';
+
 import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { createWeriftPeer, transceiverOf, waitForConnected } from '../testing/peers.js';
@@ -211,7 +211,7 @@ describe('MediaPipeline and PassThrough', () => {
       expect(shared).toBeUndefined();
     } else {
       expect(p.ports.inUse).toBe(0);
-      expect(UdpMux.find('127.0.0.1', shared!)?.getStats().bindings).toBe(1);
+      expect(h.engine.sockets.find('127.0.0.1', shared!)?.getStats().bindings).toBe(1);
     }
     p.close();
     p.close();
@@ -219,7 +219,7 @@ describe('MediaPipeline and PassThrough', () => {
     expect(p.getElements()).toEqual([]);
     expect(p.ports.inUse).toBe(0);
     expect(ep.sharedUdpPort).toBeUndefined();
-    if (shared !== undefined) expect(UdpMux.find('127.0.0.1', shared)).toBeUndefined();
+    if (shared !== undefined) expect(h.engine.sockets.find('127.0.0.1', shared)).toBeUndefined();
     expect(() => p.createPassThrough()).toThrow(/closed/);
     await expect(ep.processOffer('v=0')).rejects.toMatchObject({ code: 'OBJECT_CLOSED' });
     expect(ep).toBeInstanceOf(WebRtcEndpoint);

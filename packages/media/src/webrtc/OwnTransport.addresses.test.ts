@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { RtpPacket } from 'werift';
 import type { PacketCorePath } from '../native/PacketCore.js';
 import { packetPathsUnderTest } from '../native/testPaths.js';
-import { UdpMux } from '../net/UdpMux.js';
+
 import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
@@ -114,11 +114,11 @@ function suite(path: PacketCorePath): void {
     const answer = await ep.processOffer(peer.offer(OFFER));
     await ep.gatherCandidates();
     const port = ep.sharedUdpPort!;
-    expect(UdpMux.find(LOOPBACK, port)?.packetPath).toBe(path);
+    expect(h.engine.sockets.find(LOOPBACK, port)?.packetPath).toBe(path);
     const hosts = candidates.map(hostOf);
     expect(hosts.map((c) => [c.type, c.address])).toEqual([['host', LOOPBACK], ['host', other]]);
     expect(hosts[0]!.port).toBe(port);
-    expect(UdpMux.find(other, hosts[1]!.port)?.packetPath).toBe(path);
+    expect(h.engine.sockets.find(other, hosts[1]!.port)?.packetPath).toBe(path);
     // RFC 8445 §5.1.2.1: type preference 126, local preference 65535 then 65534, component 1.
     expect(hosts.map((c) => c.priority)).toEqual([2130706431, 2130706175]);
     const otherPort = hosts[1]!.port;
@@ -190,7 +190,7 @@ function suite(path: PacketCorePath): void {
     for (const c of hosts) expect(c.port >= range[0] && c.port <= range[1]).toBe(true);
     expect(ep.reservedPorts).toEqual([hosts[0]!.port, hosts[0]!.port]);
     expect(ep.sharedUdpPort).toBeUndefined();
-    const bound = (): number => UdpMux.all().filter((m) => m.port >= range[0] && m.port <= range[1]).length;
+    const bound = (): number => h.engine.sockets.all().filter((m) => m.port >= range[0] && m.port <= range[1]).length;
     expect(bound()).toBe(2);
     ep.close();
     await until(() => bound() === 0, 5_000);
@@ -216,7 +216,7 @@ function suite(path: PacketCorePath): void {
     const local = hostOf(pairs.at(-1)!.localCandidate);
     expect([LOOPBACK, other]).toContain(local.address);
     // The peer's 5-tuple was learned on that address's socket.
-    expect(UdpMux.find(local.address, local.port)!.getStats().tuples).toBeGreaterThanOrEqual(1);
+    expect(h.engine.sockets.find(local.address, local.port)!.getStats().tuples).toBeGreaterThanOrEqual(1);
     expect(video[0]!.payload[2]).toBe(4);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RtpPacket } from 'werift';
 import { nativeCoreUnderTest } from '../native/testPaths.js';
-import { UdpMux } from '../net/UdpMux.js';
+
 import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
@@ -26,7 +26,7 @@ const UNUSED_TURN_SERVER = { urls: 'turn:127.0.0.1:9', username: 'u', credential
 
 /** The packet path of the shared port an endpoint is on. */
 function pathOf(ep: WebRtcEndpoint): string | undefined {
-  return UdpMux.find(HOST, ep.sharedUdpPort!)?.packetPath;
+  return h.engine.sockets.find(HOST, ep.sharedUdpPort!)?.packetPath;
 }
 
 function sequenceContinuous(packets: readonly RtpPacket[]): boolean {

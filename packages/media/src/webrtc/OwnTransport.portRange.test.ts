@@ -21,7 +21,7 @@ const h = useMediaHarness([62350, 62379]);
 
 /** The muxes of this process bound on a port of [min, max]. */
 function muxesIn(min: number, max: number): UdpMux[] {
-  return UdpMux.all().filter((mux) => mux.port >= min && mux.port <= max);
+  return h.engine.sockets.all().filter((mux) => mux.port >= min && mux.port <= max);
 }
 
 /** An offer of a werift peer sending audio and video. */
@@ -60,7 +60,7 @@ describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in po
       expect(ports[i]).toBeLessThanOrEqual(62379);
       expect(ep.sharedUdpPort).toBeUndefined();
       expect(candidates[i]!.map((c) => parseCandidate(c)!)).toMatchObject([{ address: HOST, port: ports[i], type: 'host' }]);
-      const mux = UdpMux.find(HOST, ports[i]!)!;
+      const mux = h.engine.sockets.find(HOST, ports[i]!)!;
       expect(mux.users).toBe(1);
       expect(mux.packetPath).toBe(path);
       expect(ep.getStats().video.packetsReceived).toBeGreaterThan(0);
@@ -72,7 +72,7 @@ describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in po
     eps[0]!.close();
     expect(eps[0]!.reservedPorts).toBeUndefined();
     expect(p.ports.inUse).toBe(1);
-    expect(UdpMux.find(HOST, ports[0]!)).toBeUndefined();
+    expect(h.engine.sockets.find(HOST, ports[0]!)).toBeUndefined();
     const before = peers[1]!.video.length;
     await until(() => peers[1]!.video.length > before + 20);
     for (const peer of peers) peer.pub.stop();
@@ -87,7 +87,7 @@ describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in po
     // The endpoint offers, so it checks its peer (the controlling agent); the peer answers and is gone before any check.
     const offer = await ep.generateOffer();
     const port = ep.reservedPorts![0];
-    expect(UdpMux.find(HOST, port)?.users).toBe(1);
+    expect(h.engine.sockets.find(HOST, port)?.users).toBe(1);
     const pc = h.peer();
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     await pc.setLocalDescription(await pc.createAnswer());
@@ -101,7 +101,7 @@ describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in po
     expect(ep.getIceState()).toBe('failed');
     expect(ep.reservedPorts).toBeUndefined();
     expect(p.ports.inUse).toBe(0);
-    expect(UdpMux.find(HOST, port)).toBeUndefined();
+    expect(h.engine.sockets.find(HOST, port)).toBeUndefined();
   });
 
   it('a range used up answers NO_PORT_AVAILABLE naming it and makes nothing; a port given back serves the next offer', async () => {
@@ -134,8 +134,8 @@ describe.each(packetPathsUnderTest())('WebRtcEndpoint on the own transport in po
 
     expect(single.sharedUdpPort).toBe(62385);
     expect(ep.reservedPorts).toEqual([62386, 62386]);
-    expect(UdpMux.find(HOST, 62385)!.users).toBe(1);
-    expect(UdpMux.find(HOST, 62386)!.users).toBe(1);
+    expect(h.engine.sockets.find(HOST, 62385)!.users).toBe(1);
+    expect(h.engine.sockets.find(HOST, 62386)!.users).toBe(1);
     expect(p.ports.inUse).toBe(1);
   });
 

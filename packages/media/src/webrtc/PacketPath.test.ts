@@ -6,7 +6,7 @@ import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { waitForConnected } from '../testing/peers.js';
 import { negotiate } from '../testing/signal.js';
-import { UdpMux } from '../net/UdpMux.js';
+
 import { parseCandidate } from './sdp.js';
 import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
 
@@ -104,7 +104,7 @@ describe('WebRtcEndpoint packet path with werift peers', () => {
 
     const attacker = createSocket('udp4');
     const port = firstPort(candidates);
-    const muxBefore = UdpMux.find('127.0.0.1', port)?.getStats();
+    const muxBefore = h.engine.sockets.find('127.0.0.1', port)?.getStats();
     const invalidBefore = ep.getStats().invalidPackets;
     const before = ep.getFastPathStats()!.inbound;
     capturing = false;
@@ -149,7 +149,7 @@ describe('WebRtcEndpoint packet path with werift peers', () => {
       // Port-range mode: the endpoint's own socket gets everything sent to it.
       expect(invalid).toBeGreaterThanOrEqual(sent.length + 20 + 10);
       // That socket is a mux of the endpoint's alone: what it drops from the stranger is the endpoint's count.
-      const mux = UdpMux.find('127.0.0.1', port)!;
+      const mux = h.engine.sockets.find('127.0.0.1', port)!;
       expect(mux.users).toBe(1);
       expect(mux.getStats().droppedUnknown + mux.getStats().droppedMalformed - muxBefore!.droppedUnknown - muxBefore!.droppedMalformed).toBeGreaterThanOrEqual(300);
       expect(invalid).toBeGreaterThanOrEqual(sent.length + 20 + 300);
@@ -157,7 +157,7 @@ describe('WebRtcEndpoint packet path with werift peers', () => {
       // Single-port mode: the stranger's datagrams never got past the mux.
       expect(invalid).toBeGreaterThanOrEqual(sent.length + 20);
       expect(invalid).toBeLessThan(sent.length + 20 + 10 + 300);
-      const mux = UdpMux.find('127.0.0.1', port)!.getStats();
+      const mux = h.engine.sockets.find('127.0.0.1', port)!.getStats();
       expect(mux.droppedUnknown + mux.droppedMalformed - muxBefore!.droppedUnknown - muxBefore!.droppedMalformed).toBeGreaterThanOrEqual(300);
     }
     expect(other.getStats().invalidPackets).toBe(0);

@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { RTCPeerConnection as WeriftPeerConnection, RtpPacket } from 'werift';
-import { UdpMux } from '../net/UdpMux.js';
+
 import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { startRestartedChecks, waitForConnected } from '../testing/peers.js';
@@ -126,7 +126,7 @@ describe('single-port mode with real peers', () => {
     const all = ports.flat();
     expect(all.length).toBeGreaterThanOrEqual(eps.length);
     expect(new Set(all).size).toBe(1);
-    const mux = UdpMux.find(HOST, all[0]!)!;
+    const mux = h.engine.sockets.find(HOST, all[0]!)!;
     expect(mux.getStats()).toMatchObject({ bindings: eps.length });
     expect(mux.getStats().tuples).toBeGreaterThanOrEqual(eps.length);
     for (const ep of eps) {
@@ -147,7 +147,7 @@ describe('single-port mode with real peers', () => {
     await Promise.all(peers.map((peer) => waitForConnected(peer.pc)));
     for (const peer of peers) peer.pub.start();
     await until(() => peers.every((peer) => peer.video.length > 5));
-    const mux = UdpMux.find(HOST, ports[0]!)!;
+    const mux = h.engine.sockets.find(HOST, ports[0]!)!;
     expect(mux.getStats().bindings).toBe(3);
 
     eps[0]!.close();
@@ -159,7 +159,7 @@ describe('single-port mode with real peers', () => {
     eps[1]!.close();
     eps[2]!.close();
     expect(mux.isClosed).toBe(true);
-    expect(UdpMux.find(HOST, ports[0]!)).toBeUndefined();
+    expect(h.engine.sockets.find(HOST, ports[0]!)).toBeUndefined();
   });
 
   it('thousands of hostile datagrams at the shared port (random, RTP-, DTLS- and STUN-shaped, forged requests for real ufrags) are dropped and counted; two peers keep streaming', async () => {
@@ -178,7 +178,7 @@ describe('single-port mode with real peers', () => {
     await until(() => peers.every((peer) => peer.video.length > 5));
     const ufrags = answers.map((sdp) => /a=ice-ufrag:(\S+)/.exec(sdp)![1]!);
     const port = ports[0]!;
-    const mux = UdpMux.find(HOST, port)!;
+    const mux = h.engine.sockets.find(HOST, port)!;
     const before = mux.getStats();
     const counts = peers.map((peer) => peer.video.length);
 

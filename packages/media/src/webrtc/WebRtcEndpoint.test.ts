@@ -9,10 +9,9 @@ import {
   type RtpPacket,
 } from 'werift';
 import { MediaError } from '../core/errors.js';
-import { UdpMux } from '../net/UdpMux.js';
+
 import { parseCandidate } from './sdp.js';
 import type { WebRtcEndpoint } from './WebRtcEndpoint.js';
-import { MediaPipeline } from '../core/MediaPipeline.js';
 import { FakePublisher } from '../testing/FakePublisher.js';
 import { collect, until, useMediaHarness } from '../testing/harness.js';
 import { rembPacket, transceiverOf, waitForConnected } from '../testing/peers.js';
@@ -233,7 +232,7 @@ describe('WebRtcEndpoint with werift peers', () => {
   });
 
   it('single-port mode: the host candidate of every endpoint is the first port of the range, on a socket bound to the configured address only', async () => {
-    const p = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43110, 43119] });
+    const p = h.engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43110, 43119] });
     h.track(p);
     const eps = [p.createWebRtcEndpoint(), p.createWebRtcEndpoint()];
     const ports: number[] = [];
@@ -247,7 +246,7 @@ describe('WebRtcEndpoint with werift peers', () => {
     }
     await until(() => ports.length >= 2);
     // 43110 unless another socket of the machine held it (the default takes the next free one).
-    const port = UdpMux.find('127.0.0.1', ports[0]!)!.port;
+    const port = h.engine.sockets.find('127.0.0.1', ports[0]!)!.port;
     expect(port).toBeGreaterThanOrEqual(43110);
     expect(port).toBeLessThanOrEqual(43119);
     expect(ports.every((p) => p === port)).toBe(true);
@@ -259,11 +258,11 @@ describe('WebRtcEndpoint with werift peers', () => {
     expect(sockets).not.toContain(`00000000:${hex}`);
     for (const ep of eps) ep.close();
     // The last user gone, the socket is closed.
-    expect(UdpMux.find('127.0.0.1', port)).toBeUndefined();
+    expect(h.engine.sockets.find('127.0.0.1', port)).toBeUndefined();
   });
 
   it('port-range mode: gathers host candidates only on the configured addresses and inside the port range', async () => {
-    const p = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43100, 43109], udpPort: false });
+    const p = h.engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43100, 43109], udpPort: false });
     h.track(p);
     const ep = p.createWebRtcEndpoint();
     const candidates: string[] = [];
@@ -417,7 +416,7 @@ describe('WebRtcEndpoint with bad input', () => {
     pub2.start();
     await until(() => video.length > 5 && video2.length > 5);
     const port = parseCandidate(candidates[0]!)!.port;
-    const muxBefore = UdpMux.find('127.0.0.1', port)?.getStats();
+    const muxBefore = h.engine.sockets.find('127.0.0.1', port)?.getStats();
     const socket = createSocket('udp4');
     for (let i = 0; i < 200; i++) {
       const junk = Buffer.alloc(1 + (i % 300));
@@ -435,7 +434,7 @@ describe('WebRtcEndpoint with bad input', () => {
     } else {
       // One port for both: the mux drops what no endpoint's 5-tuple, ufrag or STUN
       // transaction claims, before any endpoint sees it.
-      const mux = UdpMux.find('127.0.0.1', port)!.getStats();
+      const mux = h.engine.sockets.find('127.0.0.1', port)!.getStats();
       expect(mux.droppedUnknown + mux.droppedMalformed - muxBefore!.droppedUnknown - muxBefore!.droppedMalformed).toBe(200);
       expect(ep.getStats().invalidPackets).toBe(0);
     }

@@ -103,6 +103,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     this.carrierHost = {
       id: this.id,
       config: pipeline.config,
+      engine: pipeline.engine,
       ports: pipeline.ports,
       localAddresses: this.localAddresses,
       direction: this.direction,

@@ -1,8 +1,12 @@
 import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MediaPipeline } from '../core/MediaPipeline.js';
+
 import { StunServer } from '../net/StunServer.js';
 import { parseCandidate } from './sdp.js';
+import { Engine } from '../core/Engine.js';
+
+/** This file's media engine. */
+const engine = new Engine();
 
 const { RTCPeerConnection, nonstandard } = wrtc;
 
@@ -28,7 +32,7 @@ interface InboundStat {
 
 describe('WebRtcEndpoint with a libwebrtc peer (@roamhq/wrtc)', () => {
   it('real VP8 and Opus from libwebrtc come back through a loopback endpoint and decode', async () => {
-    const pipeline = new MediaPipeline({ iceAddresses: ['127.0.0.1'], portRange: [44000, 44099] });
+    const pipeline = engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [44000, 44099] });
     const ep = pipeline.createWebRtcEndpoint();
     ep.connect(ep);
     const pc = new RTCPeerConnection({ iceServers: [{ urls: stunUrl }] });

@@ -1,12 +1,4 @@
-import {
-  DtlsCertificate,
-  hostAddresses,
-  MediaPipeline,
-  resolveMediaConfig,
-  singleUdpPort,
-  UdpMux,
-  type MediaConfig,
-} from '@roundtable/media';
+import { Engine, hostAddresses, resolveMediaConfig, singleUdpPort, type MediaConfig, type MediaPipeline, type UdpMux } from '@roundtable/media';
 import { silentLogger, type Logger } from '../logger.js';
 import { SignalingError } from '../net/Handlers.js';
 import { InProcessRoom, type TransportEngine } from './InProcessRoom.js';
@@ -20,20 +12,30 @@ import type { MediaRoom, MediaServer, RoomOptions } from './MediaServer.js';
 export class InProcessMediaServer implements MediaServer {
   readonly kind = 'in-process';
   private readonly rooms = new Set<InProcessRoom>();
-  private engine: Promise<TransportEngine> | undefined;
+  private transports: Promise<TransportEngine> | undefined;
+  /** The media engine of its rooms (its own unless given). */
+  readonly engine: Engine;
   private closed = false;
 
   /**
    * @param config the engine's settings (default: its defaults)
    * @param log where a room listener's failure is logged (default: nowhere)
+   * @param engine the media engine its rooms run in: the process's, shared with its other
+   *   media users (one owner per UDP port); default: an engine of its own, closed with it
    */
   constructor(
     private readonly config: Partial<MediaConfig> = {},
     private readonly log: Logger = silentLogger,
-  ) {}
+    engine?: Engine,
+  ) {
+    this.engine = engine ?? new Engine();
+    this.ownEngine = engine === undefined;
+  }
+
+  private readonly ownEngine: boolean;
 
   async createRoom(label: string, options: RoomOptions = {}): Promise<MediaRoom> {
-    const room = new InProcessRoom(label, options.audio ?? 'forwarded', new MediaPipeline(this.config), () => this.transportEngine(), () => this.rooms.delete(room), this.log);
+    const room = new InProcessRoom(label, options.audio ?? 'forwarded', this.engine.createPipeline(this.config), () => this.transportEngine(), () => this.rooms.delete(room), this.log);
     this.rooms.add(room);
     return room;
   }
@@ -74,29 +76,30 @@ export class InProcessMediaServer implements MediaServer {
   async close(): Promise<void> {
     for (const room of [...this.rooms]) await room.close();
     this.closed = true;
-    const engine = this.engine;
-    this.engine = undefined;
-    if (engine) for (const mux of (await engine.catch(() => undefined))?.muxes ?? []) mux.release();
+    const transports = this.transports;
+    this.transports = undefined;
+    if (transports) for (const mux of (await transports.catch(() => undefined))?.muxes ?? []) mux.release();
+    if (this.ownEngine) this.engine.close();
   }
 
   /** The shared port of each ICE address (single-port mode's port) and the certificate, made at the first use. */
   private transportEngine(): Promise<TransportEngine> {
     if (this.closed) return Promise.reject(new SignalingError('INVALID_STATE', 'the media server is closed'));
-    this.engine ??= (async () => {
+    this.transports ??= (async () => {
       const config = resolveMediaConfig(this.config);
       const muxes: UdpMux[] = [];
       try {
-        for (const address of hostAddresses(config)) muxes.push(await UdpMux.acquire(address, singleUdpPort(config) ?? config.portRange, 'media.udpPort'));
-        return { muxes, certificate: await DtlsCertificate.generate(), announcedAddress: config.announcedAddress, bandwidthEstimation: config.bandwidthEstimation };
+        for (const address of hostAddresses(config)) muxes.push(await this.engine.sockets.acquire(address, singleUdpPort(config) ?? config.portRange, 'media.udpPort'));
+        return { muxes, certificate: await this.engine.certificate(), announcedAddress: config.announcedAddress, bandwidthEstimation: config.bandwidthEstimation };
       } catch (error) {
         for (const mux of muxes) mux.release();
         throw error;
       }
     })();
-    const engine = this.engine;
-    engine.catch(() => {
-      if (this.engine === engine) this.engine = undefined;
+    const transports = this.transports;
+    transports.catch(() => {
+      if (this.transports === transports) this.transports = undefined;
     });
-    return engine;
+    return transports;
   }
 }

@@ -1,5 +1,5 @@
 import type { ExtensionSession, KurentoExtensions } from '@roundtable/kurento';
-import type { MediaConfig, MediaPipeline } from '@roundtable/media';
+import type { Engine, MediaConfig, MediaPipeline } from '@roundtable/media';
 import { silentLogger, type Logger } from '../../logger.js';
 import { InProcessMediaServer } from '../InProcessMediaServer.js';
 import { ROOM_CALL_METHOD, ROOM_EVENT_METHOD } from '../rooms/mediaNodeMethods.js';
@@ -34,8 +34,10 @@ export class MediaNodeRooms {
     media: Partial<MediaConfig> = {},
     logger: Logger = silentLogger,
     private readonly maxRoomsPerSession = 1000,
+    /** The process's media engine (default: one of its own, closed with it). */
+    engine?: Engine,
   ) {
-    this.server = new InProcessMediaServer(media, logger);
+    this.server = new InProcessMediaServer(media, logger, engine);
     this.log = logger;
   }
 

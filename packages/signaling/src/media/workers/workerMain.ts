@@ -3,7 +3,7 @@
  * with its own ports) driven over the RPC of rpc.ts by the WorkerMediaServer on the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { engineStats, type MediaConfig } from '@roundtable/media';
+import { Engine, engineStats, type MediaConfig } from '@roundtable/media';
 import { InProcessMediaServer } from '../InProcessMediaServer.js';
 import { RoomHost } from '../rooms/RoomHost.js';
 import { roomCallSchemas } from '../rooms/roomCalls.js';
@@ -12,7 +12,9 @@ import { serializeError, type ParamsOf, type ResultOf, type WorkerInit, type Wor
 const port = parentPort;
 if (!port) throw new Error('workerMain runs in a media worker thread only');
 const init = workerData as WorkerInit;
-const server = new InProcessMediaServer(init.media as Partial<MediaConfig>);
+/** The thread's media engine: its sockets, ports and pipelines. */
+const engine = new Engine();
+const server = new InProcessMediaServer(init.media as Partial<MediaConfig>, undefined, engine);
 
 function post(message: WorkerMessage): void {
   port!.postMessage(message);
@@ -24,10 +26,11 @@ type WorkerOwn = 'engineStats' | 'shutdown' | 'crash' | 'hang' | 'ping';
 
 /** The worker's own calls; every room call goes to the RoomHost. */
 const own: { [M in WorkerOwn]: (params: ParamsOf<M>) => Promise<ResultOf<M>> } = {
-  engineStats: async () => engineStats(),
+  engineStats: async () => engineStats(engine),
   async shutdown() {
     await rooms.close();
     await server.close();
+    engine.close();
     return null;
   },
   ping: async () => null,
