@@ -95,6 +95,8 @@ export interface WebRtcTransportOptions {
   rtcpIntervalMs?: number;
   /** REMB sent to senders: at most this many bits/s (the lowest consumer estimate below it wins). Default 2000000. */
   maxIncomingBitrate?: number;
+  /** A lower cap on that REMB that may change while the transport runs (bits/s; undefined: none), read at each report. */
+  incomingBitrateCap?: () => number | undefined;
   /**
    * ICE-lite (true) or full ICE (false). A full transport leaves a=ice-lite out of its
    * descriptions and, when it made the offer, checks the peer (controlling role). With a
@@ -320,6 +322,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
   private readonly consentTimeoutMs: number;
   private readonly rtcpIntervalMs: number;
   private readonly maxIncomingBitrate: number;
+  private readonly incomingBitrateCap: (() => number | undefined) | undefined;
   private readonly opus: OpusReceiveOptions;
   private readonly hooks: TransportTestHooks;
   private readonly iceLite: boolean;
@@ -422,6 +425,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     this.consentTimeoutMs = options.consentTimeoutMs ?? 30_000;
     this.rtcpIntervalMs = options.rtcpIntervalMs ?? 1000;
     this.maxIncomingBitrate = options.maxIncomingBitrate ?? 2_000_000;
+    this.incomingBitrateCap = options.incomingBitrateCap;
     this.opus = options.opus ?? {};
     this.hooks = options.testHooks ?? {};
     this.acceptsRemote = options.acceptsRemoteAddress ?? (() => true);
@@ -1826,7 +1830,7 @@ export class WebRtcTransport extends TypedEmitter<WebRtcTransportEvents> {
     const now = performance.now();
     const blocks = [];
     const remb: number[] = [];
-    let bitrate = this.maxIncomingBitrate;
+    let bitrate = Math.min(this.maxIncomingBitrate, this.incomingBitrateCap?.() ?? Infinity);
     // A simulcast producer's layers are reported one by one.
     const streams = [...this.producers.values()].flatMap((p) => (p.layers.length > 0 ? p.layers : [p]));
     for (const producer of streams) {

@@ -32,6 +32,8 @@ export interface CarrierHost {
   readonly dataChannels: DataChannels | undefined;
   iceServers(): IceServerConfig[];
   announcedAddress(): string | undefined;
+  /** The cap on the REMB sent to the peer for its video, kbit/s (undefined: none). */
+  maxVideoRecvBandwidth(): number | undefined;
   /** `sdp` as the peer is given it (Kurento's trickle model, the rejected sections). */
   publicSdp(sdp: string): string;
   /** The carrier the endpoint negotiates on now. */
@@ -109,6 +111,7 @@ export class EndpointCarrier {
       received: (kind, stream, packet, now) => host.received(kind, stream, packet, now),
       requestSourceKeyframe: (kind) => host.requestSourceKeyframe(kind),
       sourceIsEndpoint: (kind) => host.sourceIsEndpoint(kind),
+      maxVideoRecvBandwidth: () => host.maxVideoRecvBandwidth(),
       iceState: (state) => made.carrier?.onIceState(state),
       dtlsState: (state) => made.carrier?.onDtlsState(state),
       tuple: (address, port, local) => made.carrier?.onTuple(address, port, local),

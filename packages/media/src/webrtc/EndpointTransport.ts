@@ -29,6 +29,8 @@ export interface EndpointTransportHost {
    * graph decides what flows (a hub's removeSource() stops it), so its packets are taken.
    */
   sourceIsEndpoint(kind: MediaKind): boolean;
+  /** The cap on the REMB sent to the peer for its video, kbit/s (Kurento's maxVideoRecvBandwidth; undefined: none). */
+  maxVideoRecvBandwidth(): number | undefined;
   iceState(state: TransportIceState): void;
   dtlsState(state: TransportDtlsState): void;
   /** The pair media flows on, first selected or moved by the peer: the peer's address and port, and ours. */
@@ -112,6 +114,11 @@ export class EndpointTransport {
         announcedAddress: options.announcedAddress,
         acceptsRemoteAddress: options.acceptsRemoteAddress,
         rtcpIntervalMs: config.rtcpIntervalMs,
+        // Kurento's maxVideoRecvBandwidth (kbit/s; 0 or unset: none) caps the REMB the peer's video gets.
+        incomingBitrateCap: () => {
+          const kbps = host.maxVideoRecvBandwidth();
+          return kbps ? kbps * 1000 : undefined;
+        },
         // A relayed pair is served in JavaScript: the native core sends only from its own sockets.
         nativeCore: !options.relayed,
       });

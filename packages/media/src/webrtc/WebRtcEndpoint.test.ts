@@ -231,6 +231,42 @@ describe('WebRtcEndpoint with werift peers', () => {
     expect(b.getStats().video.roundTripTime!).toBeLessThan(1);
   });
 
+  it('maxVideoRecvBandwidth caps the REMB the source peer gets, below what its sinks ask, and can change while it runs', async () => {
+    const p = pipeline();
+    const a = p.createWebRtcEndpoint();
+    const b = p.createWebRtcEndpoint({ direction: 'sendonly' });
+    a.setMaxVideoRecvBandwidth(200);
+    const pa = peer();
+    const pb = peer();
+    const pub = new FakePublisher(5);
+    pub.attach(pa);
+    pb.addTransceiver('video', { direction: 'recvonly' });
+    const video = collect(pb, 'video');
+    const rembsAtSource: number[] = [];
+    transceiverOf(pa, 'video').sender.onRtcp.subscribe((r) => {
+      if (r instanceof RtcpPayloadSpecificFeedback && r.feedback.count === 15 && 'bitrate' in r.feedback) rembsAtSource.push(Number(r.feedback.bitrate));
+    });
+    await Promise.all([negotiate(pa, a), negotiate(pb, b)]);
+    await Promise.all([waitForConnected(pa), waitForConnected(pb)]);
+    a.connect(b);
+    pub.start();
+    await until(() => video.length > 5);
+    const t = transceiverOf(pb, 'video');
+    // The sink asks for 300 kbit/s; the source's endpoint lets 200 through.
+    await t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, video[0]!.header.ssrc, 300_000)]);
+    await until(() => rembsAtSource.length > 1, 8000);
+    expect(rembsAtSource.at(-1)).toBeGreaterThan(190_000);
+    expect(rembsAtSource.at(-1)).toBeLessThanOrEqual(200_000);
+    // Lifted (0: no cap): the sink's 300 kbit/s goes through.
+    a.setMaxVideoRecvBandwidth(0);
+    const lifted = rembsAtSource.length;
+    await t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, video[0]!.header.ssrc, 300_000)]);
+    await until(() => rembsAtSource.length > lifted + 1, 8000);
+    pub.stop();
+    expect(rembsAtSource.at(-1)).toBeGreaterThan(290_000);
+    expect(rembsAtSource.at(-1)).toBeLessThanOrEqual(300_000);
+  });
+
   it('single-port mode: the host candidate of every endpoint is the first port of the range, on a socket bound to the configured address only', async () => {
     const p = h.engine.createPipeline({ iceAddresses: ['127.0.0.1'], portRange: [43110, 43119] });
     h.track(p);

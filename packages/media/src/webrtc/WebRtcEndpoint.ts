@@ -110,6 +110,7 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
       candidates: this.candidates,
       dataChannels: this.dataChannelsEnabled ? this.dataChannels : undefined,
       iceServers: () => this.iceServers(),
+      maxVideoRecvBandwidth: () => this.options.maxVideoRecvBandwidth,
       announcedAddress: () => this.getAnnouncedAddress(),
       publicSdp: (sdp) => this.publicSdp(sdp),
       carrier: () => this.carrier,
