@@ -180,6 +180,16 @@ describe('WebRtcEndpoint events through the official client', () => {
     const stats = await ep.getStats('VIDEO');
     const inbound = Object.values(stats).find((s) => s.type === 'inboundrtp') as Record<string, unknown>;
     expect(Number(inbound.packetsReceived)).toBeGreaterThan(0);
+    expect(Number(inbound.ssrc)).not.toBe(0);
+    // The loopback's outbound stream: its own SSRC (the transport's consumer), not 0, and packets once its first keyframe went.
+    const outbound = async (): Promise<Record<string, unknown>> => Object.values(await ep.getStats('VIDEO')).find((s) => s.type === 'outboundrtp') as Record<string, unknown>;
+    expect(Number((await outbound()).ssrc)).not.toBe(0);
+    let sent = 0;
+    for (let i = 0; i < 50 && sent === 0; i++) {
+      sent = Number((await outbound()).packetsSent);
+      if (sent === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(sent).toBeGreaterThan(0);
     await pipeline.release();
   });
 });

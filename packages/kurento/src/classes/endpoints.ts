@@ -87,7 +87,7 @@ export const SdpEndpointSpec: ClassSpec = {
       const out: Record<string, unknown> = {};
       for (const kind of kinds) {
         const ep = obj.target instanceof WebRtcEndpoint ? obj.target : undefined;
-        const ssrcs = { in: ep?.getInboundStream(kind)?.ssrc, out: ep?.getOutboundStream(kind)?.ssrc };
+        const ssrcs = { in: ep?.getInboundStream(kind)?.ssrc, out: ep?.getOutboundSsrc(kind) };
         Object.assign(out, rtpStats(obj.id, ssrcs, kind, stats[kind]));
       }
       return out;

@@ -280,6 +280,10 @@ export class EndpointCarrier {
     return this.own.inboundStream(kind);
   }
 
+  outboundSsrc(kind: MediaKind): number | undefined {
+    return this.own.outboundSsrc(kind);
+  }
+
   get sharedUdpPort(): number | undefined {
     return this.own.sharedPort;
   }

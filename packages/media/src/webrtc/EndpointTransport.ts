@@ -256,6 +256,12 @@ export class EndpointTransport {
   }
 
   /** The graph stream of the peer's `kind` media, once it sent some. */
+  /** The SSRC of what the transport sends the peer for `kind` (its consumer on that m-line), if it sends any. */
+  outboundSsrc(kind: MediaKind): number | undefined {
+    for (const consumer of this.transport.consumers.values()) if (consumer.kind === kind && !consumer.isClosed) return consumer.ssrc;
+    return undefined;
+  }
+
   inboundStream(kind: MediaKind): InboundStream | undefined {
     for (const e of this.emitted.values()) {
       if (e.stream.kind !== kind || e.consumer.isClosed) continue;

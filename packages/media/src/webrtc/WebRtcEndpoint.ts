@@ -469,6 +469,11 @@ export class WebRtcEndpoint extends MediaElement<WebRtcEndpointEvents> {
     return undefined;
   }
 
+  /** The SSRC of what this endpoint sends its peer for `kind`, if it sends any. */
+  getOutboundSsrc(kind: MediaKind): number | undefined {
+    return this.carrier?.outboundSsrc(kind);
+  }
+
   /** Single-port mode: the shared UDP port this endpoint's ICE is on, while it holds it. */
   get sharedUdpPort(): number | undefined {
     return this.carrier?.sharedUdpPort;
