@@ -105,12 +105,13 @@ class LongestFirst extends BaseSequencer {
  * on both paths in one run (`packetPathsUnderTest()`); these are the layers above them and
  * the socket under them, about 45 s one at a time:
  * - the shared socket on the dgram backend (the native core owns it otherwise): UdpMux,
- *   and Kurento endpoints on it (SinglePort);
+ *   and Kurento endpoints on it (SinglePort, and their negotiation, ICE restarts and
+ *   packet counters: WebRtcEndpoint, Negotiation, IceRestart, PacketPath);
  * - rooms on transports with their JavaScript sinks: bundled rooms with the seed words'
  *   bridges (in process and in workers), ICE restarts on them, a mixed-audio room (the
  *   Composite through bridges), and Chromium in a bundled room.
  * Never beside their own native run (the same fixed UDP ports in some files, and the heavy
- * ones must be alone): the four that are not heavy run in the first group, as its last
+ * ones must be alone): the ones that are not heavy run in the first group, as its last
  * files (project 'typescript'), their native runs among its first (NATIVE_TWINS_FIRST in
  * the sequencer), so the native run has ended long before; the two heavy ones run last,
  * one at a time (project 'typescript-heavy'). `ROUNDTABLE_PACKET_CORE=typescript npm test`
@@ -119,6 +120,11 @@ class LongestFirst extends BaseSequencer {
 const TYPESCRIPT_PATH = [
   'packages/media/src/net/UdpMux.test.ts',
   'packages/media/src/webrtc/SinglePort.test.ts',
+  // Kurento's endpoints on the own transport, which runs on either packet path.
+  'packages/media/src/webrtc/WebRtcEndpoint.test.ts',
+  'packages/media/src/webrtc/Negotiation.test.ts',
+  'packages/media/src/webrtc/IceRestart.test.ts',
+  'packages/media/src/webrtc/PacketPath.test.ts',
   'packages/signaling/src/media/BundledRoom.test.ts',
   'packages/client/src/IceRestart.test.ts',
 ];
