@@ -181,7 +181,7 @@ describe('PortAllocator', () => {
     expect(ports.reserve(4)).toBe(40001);
   });
 
-  it('shared() returns one allocator per range', () => {
+  it('an engine has one allocator per range', () => {
     const a = engine.ports(41000, 41099);
     const b = engine.ports(41000, 41099);
     const other = engine.ports(41100, 41199);

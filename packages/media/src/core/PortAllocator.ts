@@ -22,19 +22,6 @@ export class PortAllocator {
     this.next = min;
   }
 
-  private static readonly registry = new Map<string, PortAllocator>();
-
-  /** One allocator per range and process, shared by every pipeline using that range. */
-  static shared(min: number, max: number): PortAllocator {
-    const key = `${min}-${max}`;
-    let allocator = PortAllocator.registry.get(key);
-    if (!allocator) {
-      allocator = new PortAllocator(min, max);
-      PortAllocator.registry.set(key, allocator);
-    }
-    return allocator;
-  }
-
   get size(): number {
     return this.max - this.min + 1;
   }

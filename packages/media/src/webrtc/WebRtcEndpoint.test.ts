@@ -201,10 +201,16 @@ describe('WebRtcEndpoint with werift peers', () => {
     }
   });
 
-  it('sends sender reports to sinks, measures their RTT, and passes their REMB back to the source', async () => {
+  /**
+   * A publisher's endpoint `a` connected to a viewer's `b`, streaming: the sender reports
+   * the viewer's peer gets, the REMBs the publisher's peer gets, and `askRemb(bps)` sending
+   * a REMB from the viewer's peer.
+   */
+  async function rembChain(setUp: (a: WebRtcEndpoint) => void = () => undefined) {
     const p = pipeline();
     const a = p.createWebRtcEndpoint();
     const b = p.createWebRtcEndpoint({ direction: 'sendonly' });
+    setUp(a);
     const pa = peer();
     const pb = peer();
     const pub = new FakePublisher(5);
@@ -213,35 +219,6 @@ describe('WebRtcEndpoint with werift peers', () => {
     const video = collect(pb, 'video');
     const srs: RtcpPacket[] = [];
     transceiverOf(pb, 'video').receiver.onRtcp.subscribe((r) => srs.push(r));
-    const rembsAtSource: bigint[] = [];
-    transceiverOf(pa, 'video').sender.onRtcp.subscribe((r) => {
-      if (r instanceof RtcpPayloadSpecificFeedback && r.feedback.count === 15 && 'bitrate' in r.feedback) rembsAtSource.push(r.feedback.bitrate);
-    });
-    await Promise.all([negotiate(pa, a), negotiate(pb, b)]);
-    await Promise.all([waitForConnected(pa), waitForConnected(pb)]);
-    a.connect(b);
-    pub.start();
-    await until(() => video.length > 5);
-    const t = transceiverOf(pb, 'video');
-    await t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, video[0]!.header.ssrc, 300_000)]);
-    await until(() => srs.some((r) => r.type === 200) && rembsAtSource.length > 0 && b.getStats().video.roundTripTime !== undefined, 8000);
-    pub.stop();
-    expect(Number(rembsAtSource.at(-1))).toBeGreaterThan(290_000);
-    expect(Number(rembsAtSource.at(-1))).toBeLessThanOrEqual(300_000);
-    expect(b.getStats().video.roundTripTime!).toBeLessThan(1);
-  });
-
-  it('maxVideoRecvBandwidth caps the REMB the source peer gets, below what its sinks ask, and can change while it runs', async () => {
-    const p = pipeline();
-    const a = p.createWebRtcEndpoint();
-    const b = p.createWebRtcEndpoint({ direction: 'sendonly' });
-    a.setMaxVideoRecvBandwidth(200);
-    const pa = peer();
-    const pb = peer();
-    const pub = new FakePublisher(5);
-    pub.attach(pa);
-    pb.addTransceiver('video', { direction: 'recvonly' });
-    const video = collect(pb, 'video');
     const rembsAtSource: number[] = [];
     transceiverOf(pa, 'video').sender.onRtcp.subscribe((r) => {
       if (r instanceof RtcpPayloadSpecificFeedback && r.feedback.count === 15 && 'bitrate' in r.feedback) rembsAtSource.push(Number(r.feedback.bitrate));
@@ -252,15 +229,33 @@ describe('WebRtcEndpoint with werift peers', () => {
     pub.start();
     await until(() => video.length > 5);
     const t = transceiverOf(pb, 'video');
+    const askRemb = async (bps: number): Promise<void> => {
+      await t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, video[0]!.header.ssrc, bps)]);
+    };
+    return { a, b, pub, srs, rembsAtSource, askRemb };
+  }
+
+  it('sends sender reports to sinks, measures their RTT, and passes their REMB back to the source', async () => {
+    const { b, pub, srs, rembsAtSource, askRemb } = await rembChain();
+    await askRemb(300_000);
+    await until(() => srs.some((r) => r.type === 200) && rembsAtSource.length > 0 && b.getStats().video.roundTripTime !== undefined, 8000);
+    pub.stop();
+    expect(rembsAtSource.at(-1)).toBeGreaterThan(290_000);
+    expect(rembsAtSource.at(-1)).toBeLessThanOrEqual(300_000);
+    expect(b.getStats().video.roundTripTime!).toBeLessThan(1);
+  });
+
+  it('maxVideoRecvBandwidth caps the REMB the source peer gets, below what its sinks ask, and can change while it runs', async () => {
+    const { a, pub, rembsAtSource, askRemb } = await rembChain((a) => a.setMaxVideoRecvBandwidth(200));
     // The sink asks for 300 kbit/s; the source's endpoint lets 200 through.
-    await t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, video[0]!.header.ssrc, 300_000)]);
+    await askRemb(300_000);
     await until(() => rembsAtSource.length > 1, 8000);
     expect(rembsAtSource.at(-1)).toBeGreaterThan(190_000);
     expect(rembsAtSource.at(-1)).toBeLessThanOrEqual(200_000);
     // Lifted (0: no cap): the sink's 300 kbit/s goes through.
     a.setMaxVideoRecvBandwidth(0);
     const lifted = rembsAtSource.length;
-    await t.receiver.dtlsTransport.sendRtcp([rembPacket(t.receiver.rtcpSsrc, video[0]!.header.ssrc, 300_000)]);
+    await askRemb(300_000);
     await until(() => rembsAtSource.length > lifted + 1, 8000);
     pub.stop();
     expect(rembsAtSource.at(-1)).toBeGreaterThan(290_000);
