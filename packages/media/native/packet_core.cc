@@ -235,11 +235,15 @@ struct Producer {
   double retryCheckedAt = 0;
 };
 
+// Resends of one packet within a round trip at most (see Consumer.ts RESENDS_PER_ROUND_TRIP).
+static const uint8_t kResendsPerRoundTrip = 3;
+
 struct HistoryEntry {
   int32_t outSeq = -1;
   uint16_t inSeq = 0;
-  // Resent since it was sent, and when last (nowMs() modulo 2^32: 16 bytes an entry, not 24).
-  bool resent = false;
+  // Resends in the current round-trip window (0: never resent), and when that window began
+  // (nowMs() modulo 2^32: 16 bytes an entry, not 24).
+  uint8_t resends = 0;
   uint32_t tsOffset = 0;
   uint32_t resentAt = 0;
 };
@@ -663,7 +667,7 @@ class Core {
       h.outSeq = seq;
       h.inSeq = v.seq;
       h.tsOffset = c.tsOffset;
-      h.resent = false;
+      h.resends = 0;
     }
     if (sendForwarded(*ti->second, v, c.payloadType, seq, ts, c.ssrc, c.twccId)) {
       c.packets++;
@@ -834,13 +838,18 @@ class Core {
           c.retransmitMisses++;
           continue;
         }
-        if ((c.hasResendFloor && seqDiff(h.inSeq, c.resendFloor) < 0) || (h.resent && double(now32 - h.resentAt) < c.resendIntervalMs)) {
+        bool inWindow = h.resends > 0 && double(now32 - h.resentAt) < c.resendIntervalMs;
+        if ((c.hasResendFloor && seqDiff(h.inSeq, c.resendFloor) < 0) || (inWindow && h.resends >= kResendsPerRoundTrip)) {
           c.retransmitsSkipped++;
           continue;
         }
         if (!t.canSend()) continue;
-        h.resent = true;
-        h.resentAt = now32;
+        if (inWindow) {
+          h.resends++;
+        } else {
+          h.resends = 1;
+          h.resentAt = now32;
+        }
         if (sendForwarded(t, v, c.payloadType, seq, v.timestamp + h.tsOffset, c.ssrc, c.twccId)) c.retransmitted++;
       }
     }

@@ -191,12 +191,14 @@ describe('StreamRewriter', () => {
     expect(rewriter.lookup(2002)).toMatchObject({ stream: a, inSeq: 102 });
   });
 
-  it('resendable(): a packet is resent at most once per interval, a number used again resets it, and nothing from before the last switch is resent', () => {
+  it('resendable(): a packet is resent at most three times per interval, a number used again resets it, and nothing from before the last switch is resent', () => {
     // A sends 100..102 (out 2000..2002), B takes over at its packet 50 (out 2003, 2004).
     const rewriter = new StreamRewriter<Source>(2000, 0);
     for (const inSeq of [100, 101, 102]) rewriter.rewrite(a, inSeq, 0, VIDEO_CLOCK, 0);
     expect(rewriter.resendable(2001, 10, 100)).toBe(true);
-    expect(rewriter.resendable(2001, 60, 100), 'asked again within the interval').toBe(false);
+    expect(rewriter.resendable(2001, 60, 100), 'asked again within the interval: the second resend').toBe(true);
+    expect(rewriter.resendable(2001, 70, 100), 'the third').toBe(true);
+    expect(rewriter.resendable(2001, 80, 100), 'a fourth within the interval').toBe(false);
     expect(rewriter.resendable(2001, 110, 100), 'asked again after it').toBe(true);
     expect(rewriter.resendable(2002, 110, 100), 'another packet').toBe(true);
     rewriter.rewrite(b, 50, 0, VIDEO_CLOCK, 120);

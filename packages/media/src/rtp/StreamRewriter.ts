@@ -15,6 +15,8 @@ export interface SentPacketInfo<K> {
 
 /** Sent numbers remembered (an endpoint's source keeps at least a second of packets: 4096 covers 2 s at 2,000 packets a second). */
 const HISTORY = 4096;
+/** Resends of one packet within a round trip at most (the native core's kResendsPerRoundTrip). */
+export const RESENDS_PER_ROUND_TRIP = 3;
 
 /** The source packet behind each of the last HISTORY output sequence numbers, by number modulo HISTORY. */
 class SentHistory<K> {
@@ -24,6 +26,8 @@ class SentHistory<K> {
   readonly tsOffset = new Uint32Array(HISTORY);
   /** When each was last resent (performance clock, ms). */
   readonly resentAt = new Float64Array(HISTORY).fill(-Infinity);
+  /** Resends of each packet in the round-trip window that began at resentAt. */
+  readonly resends = new Uint8Array(HISTORY);
 }
 
 /**
@@ -105,6 +109,7 @@ export class StreamRewriter<K extends object> {
     history.outSeq[slot] = seq;
     history.tsOffset[slot] = this.tsOffset;
     history.resentAt[slot] = -Infinity;
+    history.resends[slot] = 0;
     return { seq, ts, switched };
   }
 
@@ -141,16 +146,25 @@ export class StreamRewriter<K extends object> {
    * marked resent at `now`. Not for a packet sent before the sink switched to its current
    * stream: the receiver starts again at the keyframe the switch began with, and the old
    * stream's packets would only take the link (under a tight link, its NACKs for the layer
-   * just left would crowd out the new layer's keyframe). Not for one resent less than
-   * `minIntervalMs` ago (a round trip): the receiver asks again before the last resend
-   * could reach it, and resending each time multiplies what a congested link carries.
+   * just left would crowd out the new layer's keyframe). Not more than
+   * RESENDS_PER_ROUND_TRIP times within `minIntervalMs` (a round trip) of the first resend:
+   * a receiver that asks again before the last resend could reach it would otherwise
+   * multiply what a congested link carries; a few are answered all the same, for the
+   * receivers that ask in a burst and then give up (werift's asks every 5 ms, ten times:
+   * with one answer a lost resend was a lost packet, and a frozen picture until the next
+   * keyframe). Browsers ask once per round trip, so each of their NACKs is answered once.
    */
   resendable(outSeq: number, now: number, minIntervalMs: number): boolean {
     const history = this.history;
     if (!history || seqDiff(outSeq, this.switchSeq) < 0) return false;
     const slot = outSeq & (HISTORY - 1);
-    if (now - history.resentAt[slot]! < minIntervalMs) return false;
+    if (now - history.resentAt[slot]! < minIntervalMs) {
+      if (history.resends[slot]! >= RESENDS_PER_ROUND_TRIP) return false;
+      history.resends[slot]!++;
+      return true;
+    }
     history.resentAt[slot] = now;
+    history.resends[slot] = 1;
     return true;
   }
 
